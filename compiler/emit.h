@@ -1,0 +1,20 @@
+/* emit.h: the back ends. Each takes a checked IR and writes files; none
+ * looks at the AST. Every writer goes through a temporary file and a
+ * rename, so a failure never leaves a partial output behind. Each returns 0
+ * on success, or prints "cnnc: error: ..." to stderr and returns 1. */
+#ifndef CNNC_EMIT_H
+#define CNNC_EMIT_H
+
+#include "ir.h"
+
+/* DIR/NAME.c and DIR/NAME.h: the specialized model (see runtime/cnn_model.h). */
+int emit_c(const cnnc_ir *ir, const char *dir);
+
+/* The same network as a PyTorch nn.Module (state_dict keys == tensor names). */
+int emit_pytorch(const cnnc_ir *ir, const char *path);
+
+/* cnnc build: emit C into a temporary folder, compile it with the runtime
+ * and link one trainer binary at out_path. */
+int build_trainer(const cnnc_ir *ir, const char *out_path, int verbose);
+
+#endif

@@ -1,0 +1,215 @@
+/* cnn_model.h: the seam between cnnc's generated code and the runtime.
+ *
+ * A generated model file (generated/NAME.c) defines exactly one
+ * `const cnn_model NAME_model` and nothing else with external linkage.
+ * The runtime (libcnnrt) knows a network only through this descriptor:
+ * its layer table (for the reference engine and summaries), its tensors
+ * (views into one flat parameter block), its train-block defaults, and the
+ * specialized forward/backward/loss functions.
+ *
+ * This header is included by the compiler too, so the enums below are the
+ * single definition of layer kinds, activations, optimizers and losses.
+ *
+ * Scalar type: CNN_REAL is float unless a translation unit defines it
+ * (gradient checks compile the same generated code with -DCNN_REAL=double).
+ */
+#ifndef CNN_MODEL_H
+#define CNN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef CNN_REAL
+#define CNN_REAL float
+#endif
+typedef CNN_REAL cnn_real;
+
+#define CNN_MAX_LAYERS 64
+#define CNN_MAX_PREPROCESS 8
+#define CNN_MAX_NAME 64
+#define CNN_MAX_PATH 1024
+
+/* ---- layers --------------------------------------------------------- */
+
+typedef enum cnn_layer_kind {
+    CNN_CONV2D,
+    CNN_MAXPOOL,
+    CNN_AVGPOOL,
+    CNN_GLOBALAVGPOOL,
+    CNN_FLATTEN,
+    CNN_DENSE,
+    CNN_DROPOUT,
+    CNN_BATCHNORM,
+    CNN_ACTIVATION /* a standalone activation layer: relu, sigmoid, ... */
+} cnn_layer_kind;
+
+typedef enum cnn_act {
+    CNN_ACT_LINEAR,
+    CNN_ACT_RELU,
+    CNN_ACT_SIGMOID,
+    CNN_ACT_TANH,
+    CNN_ACT_SOFTMAX,
+    CNN_ACT_LEAKY_RELU
+} cnn_act;
+
+/* An activation tensor of one image, NHWC without the N. After flatten,
+ * dense and globalavgpool a tensor is 1x1xC (rank 1 in Keras terms). */
+typedef struct cnn_shape {
+    int h, w, c;
+    int rank; /* 3 for images, 1 for vectors (Keras's (None, C)) */
+} cnn_shape;
+
+typedef struct cnn_layer {
+    const char *name;   /* Keras-style unique name: conv2d_1, dense_2, relu_1 ... */
+    int line;           /* line of the .cnn statement */
+    cnn_layer_kind kind;
+    cnn_act act;        /* fused activation (conv2d, dense) or the layer's own (CNN_ACTIVATION) */
+    float alpha;        /* leaky_relu slope (0.3 default, as Keras's layer) */
+    cnn_shape in, out;
+    int filters;        /* conv2d filters / dense units */
+    int kh, kw;         /* conv kernel or pool window */
+    int sh, sw;         /* strides */
+    int same;           /* padding=same (conv) */
+    int pad_top, pad_left, pad_bottom, pad_right; /* TensorFlow 'same' padding, 0 for valid */
+    int bias;           /* conv2d/dense with a bias vector */
+    float rate;         /* dropout rate */
+    float momentum, epsilon; /* batchnorm, Keras convention: running = m*running + (1-m)*batch */
+    int first_tensor;   /* index into cnn_model.tensors of its first tensor, -1 if none */
+    int n_tensors;      /* weight [, bias] or gamma, beta, running_mean, running_var */
+} cnn_layer;
+
+/* ---- tensors (views into the flat parameter block) ------------------- */
+
+typedef enum cnn_layout {
+    CNN_LAYOUT_PLAIN,   /* memory order == on-disk (PyTorch) order */
+    CNN_LAYOUT_HWIO,    /* conv kernel: memory [kh][kw][ci][co]; on disk OIHW */
+    CNN_LAYOUT_IO       /* dense kernel: memory [in][out]; on disk [out][in] */
+} cnn_layout;
+
+typedef enum cnn_init {
+    CNN_INIT_GLOROT_UNIFORM, /* U(-l, l), l = sqrt(6 / (fan_in + fan_out)) */
+    CNN_INIT_ZEROS,
+    CNN_INIT_ONES
+} cnn_init;
+
+typedef struct cnn_tensor_info {
+    const char *name;   /* PyTorch state_dict key: "conv2d_1.weight" */
+    int rank;
+    int shape[4];       /* PyTorch shape (OIHW, [out][in], [n]) */
+    cnn_layout layout;  /* how memory differs from that shape */
+    size_t offset;      /* floats from the start of the parameter block */
+    size_t count;       /* floats */
+    int fan_in, fan_out;
+    cnn_init init;
+    int trainable;      /* 0 for batchnorm running statistics */
+} cnn_tensor_info;
+
+/* ---- preprocessing and augmentation (what the data pipeline does) ---- */
+
+typedef enum cnn_prep_kind {
+    CNN_PREP_GRAYSCALE,
+    CNN_PREP_EDGES,
+    CNN_PREP_BRIGHTNESS, /* value = delta as a fraction of the full range */
+    CNN_PREP_RESCALE     /* value = scale, offset = offset */
+} cnn_prep_kind;
+
+typedef struct cnn_prep_step {
+    cnn_prep_kind kind;
+    double value, offset;
+} cnn_prep_step;
+
+typedef enum cnn_fill { CNN_FILL_REFLECT, CNN_FILL_NEAREST, CNN_FILL_CONSTANT } cnn_fill;
+
+enum { CNN_FLIP_NONE = 0, CNN_FLIP_HORIZONTAL = 1, CNN_FLIP_VERTICAL = 2 }; /* bit mask */
+
+typedef struct cnn_augment {
+    int flip;               /* CNN_FLIP_* bits */
+    double rotate;          /* fraction of a full turn, 0 = off */
+    double zoom;            /* 0 = off */
+    double shear;
+    double translate;
+    double brightness;      /* fraction of the full range */
+    double contrast;
+    cnn_fill rotate_fill, zoom_fill, shear_fill, translate_fill;
+} cnn_augment;
+
+/* ---- the train block --------------------------------------------------- */
+
+typedef enum cnn_optimizer_kind { CNN_OPT_ADAM, CNN_OPT_SGD, CNN_OPT_RMSPROP } cnn_optimizer_kind;
+typedef enum cnn_loss_kind { CNN_LOSS_BINARY_CE, CNN_LOSS_CATEGORICAL_CE } cnn_loss_kind;
+typedef enum cnn_monitor { CNN_MON_VAL_LOSS, CNN_MON_VAL_ACCURACY, CNN_MON_LOSS, CNN_MON_ACCURACY } cnn_monitor;
+
+enum { CNN_METRIC_ACCURACY = 1, CNN_METRIC_PRECISION = 2, CNN_METRIC_RECALL = 4, CNN_METRIC_AUC = 8 };
+
+typedef struct cnn_optimizer {
+    cnn_optimizer_kind kind;
+    double lr;
+    double beta1, beta2, epsilon; /* adam (epsilon also rmsprop) */
+    double momentum; int nesterov; /* sgd */
+    double rho;                    /* rmsprop */
+} cnn_optimizer;
+
+typedef struct cnn_config {
+    const char *data;          /* NULL when the .cnn gives none */
+    const char *validation;    /* NULL: split instead */
+    double validation_split;
+    uint64_t seed;
+    int batch, epochs;
+    cnn_optimizer optimizer;
+    cnn_loss_kind loss;
+    int metrics;               /* CNN_METRIC_* bits */
+    int early_stopping;        /* 0 = off */
+    cnn_monitor monitor;
+    int patience;
+} cnn_config;
+
+/* ---- buffers the driver allocates once and passes to every call -------- */
+
+typedef struct cnn_buffers {
+    cnn_real *params;   /* n_params: trainable tensors first, then running stats */
+    cnn_real *grads;    /* n_params (only [0, n_trainable) is used); backward ADDS into it */
+    cnn_real *acts;     /* batch_cap * act_floats: what forward keeps for backward */
+    cnn_real *work;     /* work_floats(batch_cap): scratch owned by the generated code */
+    int batch_cap;
+} cnn_buffers;
+
+typedef struct cnn_model {
+    const char *name;            /* model name from the .cnn */
+    const char *source;          /* the .cnn file name as given to cnnc (no directories) */
+    const char *source_hash;     /* 16 hex digits, FNV-1a 64 of the .cnn text */
+    int in_h, in_w, in_c;
+    int n_outputs;               /* logits per image: 1 for binary, n_classes for softmax */
+    cnn_act final_act;           /* CNN_ACT_SIGMOID or CNN_ACT_SOFTMAX: applied by the loss, not in forward */
+    int n_layers;
+    const cnn_layer *layers;
+    int n_tensors;
+    const cnn_tensor_info *tensors;
+    size_t n_params;             /* floats in the parameter block */
+    size_t n_trainable;          /* the first n_trainable floats are trained */
+    size_t act_floats;           /* per image */
+    size_t (*work_floats)(int batch);
+    double forward_flops;        /* per image, multiply-add = 2 */
+    double train_flops;          /* per image: forward + backward */
+
+    /* Forward pass on n <= b->batch_cap images x (n x in_h x in_w x in_c, NHWC,
+     * already preprocessed). Writes logits (n x n_outputs): the last layer's
+     * value BEFORE its sigmoid/softmax. training != 0 enables dropout (masks
+     * from seed and step) and batch statistics in batchnorm (and updates the
+     * running statistics in b->params). */
+    void (*forward)(cnn_buffers *b, const cnn_real *x, cnn_real *logits, int n,
+                    int training, uint64_t seed, uint64_t step);
+    /* Backward pass after a training forward on the same x: dlogits (n x
+     * n_outputs) is dLoss/dlogits; gradients are ADDED into b->grads. */
+    void (*backward)(cnn_buffers *b, const cnn_real *x, const cnn_real *dlogits, int n);
+    /* Mean loss over n images from logits, and dLoss/dlogits (mean over n)
+     * when dlogits != NULL. Labels are class indices. Stable from logits. */
+    double (*loss)(const cnn_real *logits, const int *labels, cnn_real *dlogits, int n);
+
+    const cnn_prep_step *preprocess;
+    int n_preprocess;
+    int crop_to_aspect_ratio;
+    cnn_augment augment;
+    cnn_config defaults;         /* the train block, with defaults filled in */
+} cnn_model;
+
+#endif

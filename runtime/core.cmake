@@ -1,0 +1,1 @@
+# sources of libcnnrt (core); see runtime/CMakeLists.txt

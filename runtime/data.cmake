@@ -1,0 +1,1 @@
+# sources of libcnnrt (data); see runtime/CMakeLists.txt

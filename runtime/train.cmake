@@ -1,0 +1,1 @@
+# sources of libcnnrt (train); see runtime/CMakeLists.txt

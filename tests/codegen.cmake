@@ -1,0 +1,1 @@
+# codegen tests; see tests/CMakeLists.txt

@@ -1,0 +1,1 @@
+# data tests; see tests/CMakeLists.txt

@@ -1,0 +1,1 @@
+# frontend tests; see tests/CMakeLists.txt
