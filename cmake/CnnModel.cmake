@@ -1,0 +1,1 @@
+# cnn_add_model(NAME FILE.cnn): see cmake/CnnModel.cmake

@@ -1,0 +1,1 @@
+# back ends of cnnc: target_sources(cnnc PRIVATE ...) and their settings

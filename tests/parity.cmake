@@ -1,0 +1,1 @@
+# parity tests; see tests/CMakeLists.txt
