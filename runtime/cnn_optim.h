@@ -1,0 +1,69 @@
+/* cnn_optim.h: optimizers over one flat parameter array.
+ *
+ * An optimizer knows nothing about layers: it updates params[0, n) from
+ * grads[0, n) (the trainable prefix of the parameter block, see
+ * cnn_model.h). Update rules and defaults are Keras 3's:
+ *
+ *   Adam     t = iterations + 1
+ *            alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+ *            m += (g - m) * (1 - beta1);  v += (g*g - v) * (1 - beta2)
+ *            p -= alpha * m / (sqrt(v) + epsilon)      ("epsilon hat": epsilon
+ *            is added to sqrt(v) unscaled, inside the bias-corrected step,
+ *            so it differs from PyTorch's eps by a factor sqrt(1 - beta2^t))
+ *   SGD      momentum == 0:  p -= lr * g
+ *            otherwise:      m = momentum * m - lr * g
+ *                            p += m                      (plain)
+ *                            p += momentum * m - lr * g  (nesterov)
+ *   RMSprop  v = rho * v + (1 - rho) * g*g
+ *            p -= lr * g / sqrt(v + epsilon)            (epsilon inside the sqrt)
+ *
+ * Arithmetic is float per element (as Keras and PyTorch do in float32);
+ * scalar coefficients are computed in double once per step. Each element is
+ * updated independently, so results never depend on the thread count.
+ *
+ * State ("slots") is one or two float arrays of n floats each plus an
+ * iteration counter; checkpoints save and restore them through the
+ * accessors below. Slot names are stable (they are checkpoint keys):
+ *   Adam "m", "v"; SGD with momentum "momentum"; RMSprop "velocity".
+ */
+#ifndef CNN_OPTIM_H
+#define CNN_OPTIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cnn_model.h"
+
+typedef struct cnn_optim cnn_optim;
+
+/* A new optimizer for n parameters with all state zero; NULL when out of
+ * memory or cfg is invalid (lr <= 0, beta outside [0,1), ...). The
+ * configuration is copied. */
+cnn_optim *cnn_optim_create(const cnn_optimizer *cfg, size_t n);
+void cnn_optim_free(cnn_optim *o);
+
+/* One update of params[0, n) from grads[0, n); increments iterations. */
+void cnn_optim_step(cnn_optim *o, float *params, const float *grads);
+
+/* Keras's defaults for an optimizer kind (lr included). */
+cnn_optimizer cnn_optim_defaults(cnn_optimizer_kind kind);
+/* "adam", "sgd", "rmsprop" */
+const char *cnn_optim_kind_name(cnn_optimizer_kind kind);
+/* Checks a configuration; returns NULL when valid, else a static message. */
+const char *cnn_optim_check(const cnn_optimizer *cfg);
+
+/* The configuration in use (a copy owned by o) and the learning rate. */
+const cnn_optimizer *cnn_optim_config(const cnn_optim *o);
+void cnn_optim_set_lr(cnn_optim *o, double lr);
+
+size_t cnn_optim_size(const cnn_optim *o);          /* n */
+uint64_t cnn_optim_iterations(const cnn_optim *o);  /* steps taken */
+void cnn_optim_set_iterations(cnn_optim *o, uint64_t it);
+int cnn_optim_n_slots(const cnn_optim *o);          /* 0, 1 or 2 */
+const char *cnn_optim_slot_name(const cnn_optim *o, int i);
+float *cnn_optim_slot(cnn_optim *o, int i);         /* n floats */
+const float *cnn_optim_slot_const(const cnn_optim *o, int i);
+/* Zero every slot and the iteration counter. */
+void cnn_optim_reset(cnn_optim *o);
+
+#endif
