@@ -1,0 +1,126 @@
+/* main.c: the cnnc command line (the contract of DESIGN.md):
+ *
+ *   cnnc summary FILE.cnn                 Keras-style table, FLOPs, memory
+ *   cnnc check FILE.cnn                   diagnostics only
+ *   cnnc FILE.cnn -o DIR                  DIR/NAME.c and DIR/NAME.h
+ *   cnnc build FILE.cnn [-o BIN]          a standalone trainer binary
+ *   cnnc --emit pytorch FILE.cnn -o F.py  the same network as a PyTorch module
+ *
+ * Exit status: 0 on success, 1 on any error (with a message). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "emit.h"
+#include "summary.h"
+
+#ifndef CNNC_VERSION
+#define CNNC_VERSION "0.0.0"
+#endif
+
+static void usage(FILE *out)
+{
+    fputs("usage: cnnc summary FILE.cnn                   print the model: layers, shapes, parameters, FLOPs, memory\n"
+          "       cnnc check FILE.cnn                     check the file; print errors only\n"
+          "       cnnc FILE.cnn -o DIR                    write DIR/NAME.c and DIR/NAME.h\n"
+          "       cnnc build FILE.cnn [-o BIN] [-v]       build a standalone trainer (default ./NAME)\n"
+          "       cnnc --emit c|pytorch FILE.cnn -o OUT   write the C model (OUT is a folder) or a PyTorch module\n"
+          "       cnnc --version | --help\n"
+          "\n"
+          "The language is described in docs/language.md. Errors are printed as\n"
+          "FILE:LINE:COL: error: MESSAGE; the exit status is 1 and no file is written.\n",
+          out);
+}
+
+typedef struct cli {
+    const char *command; /* summary, check, build, emit */
+    const char *emit;    /* c or pytorch */
+    const char *input, *output;
+    int verbose;
+} cli;
+
+static int parse_cli(int argc, char **argv, cli *o)
+{
+    memset(o, 0, sizeof *o);
+    int i = 1;
+    if (i < argc && (!strcmp(argv[i], "summary") || !strcmp(argv[i], "check") || !strcmp(argv[i], "build")))
+        o->command = argv[i++];
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-o") || !strcmp(a, "--emit")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "cnnc: error: %s needs a value\n", a);
+                return 1;
+            }
+            if (a[1] == 'o')
+                o->output = argv[++i];
+            else
+                o->emit = argv[++i];
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            o->verbose = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "cnnc: error: unknown option '%s' (see cnnc --help)\n", a);
+            return 1;
+        } else if (o->input) {
+            fprintf(stderr, "cnnc: error: more than one input file ('%s' and '%s')\n", o->input, a);
+            return 1;
+        } else {
+            o->input = a;
+        }
+    }
+    if (!o->input) {
+        fprintf(stderr, "cnnc: error: no input file\n");
+        usage(stderr);
+        return 1;
+    }
+    if (o->emit && o->command) {
+        fprintf(stderr, "cnnc: error: --emit cannot be combined with '%s'\n", o->command);
+        return 1;
+    }
+    if (o->emit && strcmp(o->emit, "c") && strcmp(o->emit, "pytorch")) {
+        fprintf(stderr, "cnnc: error: unknown --emit target '%s'; expected c or pytorch\n", o->emit);
+        return 1;
+    }
+    if (!o->command)
+        o->command = "emit";
+    if (!o->emit)
+        o->emit = "c";
+    if (!strcmp(o->command, "emit") && !o->output) {
+        fprintf(stderr, "cnnc: error: no output given: write -o %s\n",
+                strcmp(o->emit, "c") ? "FILE.py" : "DIR");
+        return 1;
+    }
+    if ((!strcmp(o->command, "summary") || !strcmp(o->command, "check")) && o->output) {
+        fprintf(stderr, "cnnc: error: '%s' writes no file; drop -o\n", o->command);
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+        printf("cnnc %s\n", CNNC_VERSION);
+        return 0;
+    }
+    if (argc == 1 || (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))) {
+        usage(argc == 1 ? stderr : stdout);
+        return argc == 1 ? 1 : 0;
+    }
+    cli o;
+    if (parse_cli(argc, argv, &o))
+        return 1;
+    cnnc_ir *ir = calloc(1, sizeof *ir);
+    int rc = cnnc_compile_file(o.input, stderr, ir);
+    if (rc == 0) {
+        if (!strcmp(o.command, "summary"))
+            print_summary(ir, stdout);
+        else if (!strcmp(o.command, "build"))
+            rc = build_trainer(ir, o.output, o.verbose);
+        else if (!strcmp(o.command, "emit"))
+            rc = !strcmp(o.emit, "c") ? emit_c(ir, o.output) : emit_pytorch(ir, o.output);
+    }
+    free(ir);
+    return rc ? 1 : 0;
+}
