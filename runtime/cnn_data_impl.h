@@ -1,0 +1,138 @@
+/* cnn_data_impl.h: declarations shared by the data side's files (not public;
+ * the trainer uses cnn_data.h). Tests include it to check each stage alone. */
+#ifndef CNN_DATA_IMPL_H
+#define CNN_DATA_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cnn_data.h"
+
+#define CNN_DEFAULT_MAX_MEGAPIXELS 100.0
+#define CNN_DEFAULT_MEMORY_BUDGET ((size_t)2 << 30)
+
+/* ---- decoding (image_decode.c, jpeg.c, png.c) ------------------------------ */
+
+typedef enum cnn_format {
+    CNN_FMT_UNKNOWN, CNN_FMT_JPEG, CNN_FMT_PNG, CNN_FMT_GIF, CNN_FMT_BMP,
+    CNN_FMT_WEBP, CNN_FMT_TIFF, CNN_FMT_TEXT
+} cnn_format;
+
+/* What the bytes are (magic numbers, not the file name). */
+cnn_format cnn_sniff(const uint8_t *buf, size_t n);
+const char *cnn_format_name(cnn_format f);
+
+/* A decoded image: h x w x c bytes, interleaved (HWC). */
+typedef struct cnn_image {
+    int h, w, c;
+    uint8_t *px;
+} cnn_image;
+
+/* What the caller will do with the decoded image, so a JPEG can be decoded
+ * directly at a reduced size (DCT scaling): the result keeps the crop box at
+ * least out_w x out_h. out_w == 0 means full size. */
+typedef struct cnn_decode_hint {
+    int out_h, out_w;
+    int crop;            /* crop_to_aspect_ratio */
+    int exact;           /* 1: never scale in the DCT domain */
+} cnn_decode_hint;
+
+/* Decode bytes to want_c channels (1: BT.601 luma, 3: RGB; alpha dropped).
+ * Refuses images over max_pixels. 0 or -1 with err. out->px is malloc'd. */
+int cnn_decode_jpeg(const uint8_t *buf, size_t n, int want_c, const cnn_decode_hint *hint,
+                    double max_pixels, cnn_image *out, char *err, size_t errlen);
+int cnn_decode_png(const uint8_t *buf, size_t n, int want_c, double max_pixels,
+                   cnn_image *out, char *err, size_t errlen);
+/* Sniff, then the right decoder; the message names the format when it is
+ * not one we read ("GIF image: unsupported format"). */
+int cnn_decode_memory(const uint8_t *buf, size_t n, int want_c, const cnn_decode_hint *hint,
+                      double max_pixels, cnn_image *out, char *err, size_t errlen);
+/* Read a whole file (refusing empty ones). *buf is malloc'd. */
+int cnn_read_file(const char *path, uint8_t **buf, size_t *n, char *err, size_t errlen);
+void cnn_image_free(cnn_image *im);
+
+/* ---- preprocessing (preprocess.c) ------------------------------------------ */
+
+/* Keras's crop_to_aspect_ratio box in a w x h image for an out_w x out_h target
+ * (the whole image when crop == 0). */
+void cnn_crop_box(int w, int h, int out_w, int out_h, int crop,
+                  int *x0, int *y0, int *cw, int *ch);
+
+/* Bilinear resize of the box (x0, y0, cw, ch) of src (sw wide, c channels,
+ * uint8) to dst (oh x ow x c floats): tf.image.resize bilinear with half-pixel
+ * centers and no antialiasing (Keras 3 image_dataset_from_directory). */
+void cnn_resize_bilinear(const uint8_t *src, int sw, int c, int x0, int y0, int cw, int ch,
+                         float *dst, int oh, int ow);
+
+/* How a model's preprocessing splits between the cache and the batches.
+ * The cache keeps round(clip(steps[0..n_cached) of the resized image)) as
+ * uint8: every step before the first rescale stays within 0..255, so caching
+ * them costs one rounding, the same as caching the resized image alone. */
+typedef struct cnn_prep_plan {
+    int h, w, c;
+    int n_cached;                      /* steps applied before the uint8 cache */
+    int n_steps;
+    cnn_prep_step steps[CNN_MAX_PREPROCESS];
+    double lo, hi;                     /* the value range after every step */
+    double range_lo[CNN_MAX_PREPROCESS + 1], range_hi[CNN_MAX_PREPROCESS + 1]; /* before step k */
+} cnn_prep_plan;
+
+void cnn_prep_plan_init(cnn_prep_plan *p, const cnn_model *m);
+/* Apply steps [from, to) in place to an h x w x c float image; tmp holds
+ * h*w*c floats (needed by edges). */
+void cnn_prep_apply(const cnn_prep_plan *p, int from, int to, float *x, float *tmp);
+/* Decoded image -> cached uint8 (crop, resize, cached steps, rounding).
+ * fbuf and tmp hold h*w*c floats each. */
+void cnn_prep_to_cache(const cnn_prep_plan *p, const cnn_image *im, int crop,
+                       uint8_t *dst, float *fbuf, float *tmp);
+/* Cached uint8 -> model input floats (the remaining steps). */
+void cnn_prep_from_cache(const cnn_prep_plan *p, const uint8_t *src, float *x, float *tmp);
+
+/* ---- augmentation (augment.c) ---------------------------------------------- */
+
+typedef struct cnn_aug_params {
+    int flip_h, flip_v;
+    double angle;         /* radians, positive = counter-clockwise */
+    double zoom;          /* scale of the sampled area: > 1 zooms out */
+    double shear;         /* x_in = x + shear * y */
+    double dx, dy;        /* translation in pixels (content moves by +dx, +dy) */
+    double brightness;    /* added, in value units */
+    double contrast;      /* factor */
+} cnn_aug_params;
+
+/* Draw the parameters of image `index` in epoch `epoch` (CNN_RNG_AUGMENT). */
+void cnn_aug_draw(const cnn_augment *a, int h, int w, double lo, double hi,
+                  uint64_t seed, uint64_t epoch, uint64_t index, cnn_aug_params *p);
+/* Whether a draws any geometric transform (so the sampler is needed at all). */
+int cnn_aug_geometric(const cnn_augment *a);
+/* Apply p to src (h x w x c floats) into dst; fill modes from a; values
+ * clipped to [lo, hi] by brightness and contrast as Keras does. src != dst. */
+void cnn_aug_apply(const cnn_augment *a, const cnn_aug_params *p, const float *src, float *dst,
+                   int h, int w, int c, double lo, double hi);
+
+/* ---- cache (cache.c) ----------------------------------------------------------- */
+
+typedef struct cnn_cache {
+    uint8_t *data;
+    size_t bytes;
+    int mapped;            /* 1: an mmap'd unlinked file, 0: malloc */
+} cnn_cache;
+
+int cnn_cache_alloc(cnn_cache *c, size_t bytes, size_t budget, const char *dir,
+                    char *err, size_t errlen);
+void cnn_cache_release(cnn_cache *c);
+
+/* ---- IDX files (idx.c) ------------------------------------------------------- */
+
+/* 1 when path names an IDX images file (by name: *-images-idx3-ubyte[.gz]). */
+int cnn_idx_is_images(const char *path);
+/* Read images (n x rows x cols uint8) and the labels from the matching
+ * ...-labels-idx1-ubyte[.gz] file. Arrays malloc'd. */
+int cnn_idx_read(const char *images_path, uint8_t **pixels, int *n, int *rows, int *cols,
+                 uint8_t **labels, char *err, size_t errlen);
+
+/* ---- shared with the loader (dataset.c) ---------------------------------------- */
+
+const uint8_t *cnn_dataset_pixels(const cnn_dataset *d, int i); /* h*w*c cached bytes */
+
+#endif
