@@ -147,7 +147,7 @@ typedef struct stmt_args {
 
 static int collect_args(checker *c, const ast_stmt *st, const stmt_spec *spec, stmt_args *a)
 {
-    int ok = 1, seen_option = 0, too_many = 0;
+    int ok = 1, seen_option = 0, too_many = 0, misplaced = 0;
     memset(a, 0, sizeof *a);
     for (const ast_item *it = st->items; it; it = it->next) {
         if (it->opt_name) {
@@ -187,6 +187,7 @@ static int collect_args(checker *c, const ast_stmt *st, const stmt_spec *spec, s
                            "positional value '%s' after an option; options (name=value) come last (usage: %s)",
                            it->value.text, spec->usage);
                 ok = 0;
+                misplaced = 1;
                 continue;
             }
             if (a->n_pos >= spec->max_args) {
@@ -202,7 +203,7 @@ static int collect_args(checker *c, const ast_stmt *st, const stmt_spec *spec, s
             a->pos[a->n_pos++] = &it->value;
         }
     }
-    if (a->n_pos < spec->min_args) {
+    if (a->n_pos < spec->min_args && !misplaced) {
         diag_error(c->d, st->loc, "'%s' needs %s%d value%s, got %d (usage: %s)", st->name,
                    spec->min_args == spec->max_args ? "" : "at least ", spec->min_args,
                    spec->min_args == 1 ? "" : "s", a->n_pos, spec->usage);

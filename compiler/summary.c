@@ -86,16 +86,93 @@ double summary_peak_training_bytes(const cnnc_ir *ir, int batch)
     return 4 * floats;
 }
 
+static const char *const fill_names[] = {"reflect", "nearest", "constant"};
+
+/* What happens to an image before the network sees it. */
+static void print_pipeline(const cnnc_ir *ir, FILE *out)
+{
+    fputs(" Preprocess:", out);
+    if (ir->crop_to_aspect_ratio)
+        fputs(" crop_to_aspect_ratio,", out);
+    fputs(" resize (bilinear)", out);
+    for (int i = 0; i < ir->n_preprocess; i++) {
+        const cnn_prep_step *p = &ir->preprocess[i];
+        switch (p->kind) {
+        case CNN_PREP_GRAYSCALE: fputs(", grayscale", out); break;
+        case CNN_PREP_EDGES: fputs(", edges", out); break;
+        case CNN_PREP_BRIGHTNESS: fprintf(out, ", brightness %g", p->value); break;
+        case CNN_PREP_RESCALE: fprintf(out, ", rescale %g offset %g", p->value, p->offset); break;
+        }
+    }
+    fputc('\n', out);
+    const cnn_augment *a = &ir->augment;
+    static const char *const flips[] = {"", "horizontal", "vertical", "horizontal_and_vertical"};
+    int n = 0;
+    fputs(" Augment (training only):", out);
+    if (a->flip)
+        fprintf(out, "%s flip %s", n++ ? "," : "", flips[a->flip & 3]);
+    if (a->rotate > 0)
+        fprintf(out, "%s rotate %g (%s)", n++ ? "," : "", a->rotate, fill_names[a->rotate_fill]);
+    if (a->zoom > 0)
+        fprintf(out, "%s zoom %g (%s)", n++ ? "," : "", a->zoom, fill_names[a->zoom_fill]);
+    if (a->shear > 0)
+        fprintf(out, "%s shear %g (%s)", n++ ? "," : "", a->shear, fill_names[a->shear_fill]);
+    if (a->translate > 0)
+        fprintf(out, "%s translate %g (%s)", n++ ? "," : "", a->translate, fill_names[a->translate_fill]);
+    if (a->brightness > 0)
+        fprintf(out, "%s brightness %g", n++ ? "," : "", a->brightness);
+    if (a->contrast > 0)
+        fprintf(out, "%s contrast %g", n++ ? "," : "", a->contrast);
+    fputs(n ? "\n" : " none\n", out);
+}
+
+/* The train block with every default filled in. */
+static void print_training(const cnnc_ir *ir, FILE *out)
+{
+    static const char *const monitors[] = {"val_loss", "val_accuracy", "loss", "accuracy"};
+    const cnn_config *c = &ir->config;
+    const cnn_optimizer *o = &c->optimizer;
+    fprintf(out, " Data: %s%s%s", c->data ? "\"" : "", c->data ? c->data : "(none: give --data)",
+            c->data ? "\"" : "");
+    if (c->validation)
+        fprintf(out, ", validation \"%s\"\n", c->validation);
+    else
+        fprintf(out, ", validation_split %g (stratified)\n", c->validation_split);
+    fprintf(out, " Train: %d epochs, batch %d, seed %llu, ", c->epochs, c->batch, (unsigned long long)c->seed);
+    switch (o->kind) {
+    case CNN_OPT_ADAM:
+        fprintf(out, "adam lr=%g beta1=%g beta2=%g epsilon=%g\n", o->lr, o->beta1, o->beta2, o->epsilon);
+        break;
+    case CNN_OPT_SGD:
+        fprintf(out, "sgd lr=%g momentum=%g nesterov=%s\n", o->lr, o->momentum, o->nesterov ? "true" : "false");
+        break;
+    case CNN_OPT_RMSPROP:
+        fprintf(out, "rmsprop lr=%g rho=%g epsilon=%g\n", o->lr, o->rho, o->epsilon);
+        break;
+    }
+    fputs(" Metrics: accuracy", out);
+    if (c->metrics & CNN_METRIC_PRECISION)
+        fputs(", precision", out);
+    if (c->metrics & CNN_METRIC_RECALL)
+        fputs(", recall", out);
+    if (c->metrics & CNN_METRIC_AUC)
+        fputs(", auc", out);
+    if (c->early_stopping)
+        fprintf(out, "; early stopping on %s, patience %d\n", monitors[c->monitor], c->patience);
+    else
+        fputs("; no early stopping\n", out);
+}
+
 void print_summary(const cnnc_ir *ir, FILE *out)
 {
     static const char *const loss_names[] = {"binary_crossentropy", "categorical_crossentropy"};
     static const char *const opt_names[] = {"adam", "sgd", "rmsprop"};
-    const char *rule = "______________________________________________________________________________________";
-    const char *dbl = "======================================================================================";
+    const char *rule = "______________________________________________________________________________________________";
+    const char *dbl = "==============================================================================================";
     char a[64], b[64], c[64];
 
     fprintf(out, "Model: \"%s\" (%s)\n%s\n", ir->name, ir->source_base, rule);
-    fprintf(out, " %-32s %-24s %12s %15s\n%s\n", "Layer (type)", "Output Shape", "Param #", "Forward FLOPs", dbl);
+    fprintf(out, " %-40s %-24s %12s %15s\n%s\n", "Layer (type)", "Output Shape", "Param #", "Forward FLOPs", dbl);
     for (int i = 0; i < ir->n_layers; i++) {
         const cnn_layer *L = &ir->layers[i];
         char name[80], shape[48];
@@ -106,7 +183,7 @@ void print_summary(const cnnc_ir *ir, FILE *out)
             snprintf(shape, sizeof shape, "(None, %d, %d, %d)", L->out.h, L->out.w, L->out.c);
         commas(layer_params(ir, L, 0), a, sizeof a);
         commas(ir->cost[i].forward_flops, b, sizeof b);
-        fprintf(out, " %-32s %-24s %12s %15s\n", name, shape, a, b);
+        fprintf(out, " %-40s %-24s %12s %15s\n", name, shape, a, b);
     }
     double total = (double)ir->n_params, trainable = (double)ir->n_trainable;
     fprintf(out, "%s\n", dbl);
@@ -133,4 +210,6 @@ void print_summary(const cnnc_ir *ir, FILE *out)
     bytes_str(summary_peak_training_bytes(ir, cfg->batch), c, sizeof c);
     fprintf(out, " Peak training memory at batch %d with %s: %s (estimate)\n", cfg->batch,
             opt_names[cfg->optimizer.kind], c);
+    print_pipeline(ir, out);
+    print_training(ir, out);
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what cnnc needs on Debian 12, as root. Idempotent: packages that
+# are already installed are left alone, and apt is not touched at all when
+# nothing is missing.
+#   scripts/install-deps.sh build    compiler toolchain, flex, bison, libjpeg-turbo, libpng
+#   scripts/install-deps.sh test     + PyTorch (parity tests), clang (warning checks)
+#   scripts/install-deps.sh demo     + Debian's Fashion-MNIST dataset (the README's main job)
+set -eu
+want=(build-essential cmake flex bison libjpeg62-turbo-dev libpng-dev zlib1g-dev pkg-config)
+for role in "$@"; do
+    case $role in
+    build) ;;
+    test) want+=(clang python3 python3-torch python3-numpy python3-pil) ;;
+    demo) want+=(dataset-fashion-mnist) ;;
+    bench) want+=(python3-torch python3-torchvision python3-numpy python3-pil libopenblas0-pthread libjemalloc2 hyperfine) ;;
+    fuzz) want+=(clang libclang-rt-14-dev) ;;
+    *) echo "install-deps.sh: unknown role '$role' (build, test, demo, bench, fuzz)" >&2; exit 1 ;;
+    esac
+done
+missing=()
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps.sh: missing packages: ${missing[*]}; run as root (or: sudo $0 $*)" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The README's test command: install what the tests need, build, run CTest.
+# Default run: every test but the labels `slow` and `bench`.
+#   CNNC_TEST_LABELS=slow scripts/test.sh     run only the slow ones
+set -eu
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh build test
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)"
+cd build
+if [ -n "${CNNC_TEST_LABELS:-}" ]; then
+    ctest --output-on-failure -j"$(nproc)" -L "$CNNC_TEST_LABELS"
+else
+    ctest --output-on-failure -j"$(nproc)" -LE 'slow|bench'
+fi
