@@ -1,0 +1,233 @@
+/* bench.c: `NAME bench`: images/s and GFLOP/s of inference, the training
+ * forward pass, the backward pass and a whole training step (forward, loss,
+ * backward, optimizer) on random data, and the machine's FP32 peak measured
+ * by an FMA probe in the same binary, so "% of peak" compares like with like.
+ *
+ * FLOP counts come from the descriptor (forward_flops, train_flops per image,
+ * a multiply-add counting 2); the optimizer's few FLOPs per parameter are not
+ * counted. Each phase runs for about --seconds after one warm-up call. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AVX512F__) || defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+#include "cnn_init.h"
+#include "cnn_optim.h"
+#include "cnn_progress.h"
+#include "cnn_rng.h"
+#include "cnn_train.h"
+
+/* ---- the FMA peak probe ------------------------------------------------------ */
+
+/* Runs `iters` rounds of ACC independent vector FMAs (enough accumulators to
+ * cover FMA latency on two pipes) and returns the FLOPs done. The result is
+ * folded into *sink so the compiler cannot drop the loop. */
+#define ACC 12
+static double fma_kernel(long iters, float *sink)
+{
+#if defined(__AVX512F__)
+    __m512 a[ACC];
+    const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+    for (int k = 0; k < ACC; k++)
+        a[k] = _mm512_set1_ps((float)k);
+    for (long i = 0; i < iters; i++)
+        for (int k = 0; k < ACC; k++)
+            a[k] = _mm512_fmadd_ps(a[k], x, y);
+    __m512 s = a[0];
+    for (int k = 1; k < ACC; k++)
+        s = _mm512_add_ps(s, a[k]);
+    *sink += _mm512_reduce_add_ps(s);
+    return (double)iters * ACC * 16 * 2;
+#elif defined(__AVX__) && defined(__FMA__)
+    __m256 a[ACC];
+    const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+    for (int k = 0; k < ACC; k++)
+        a[k] = _mm256_set1_ps((float)k);
+    for (long i = 0; i < iters; i++)
+        for (int k = 0; k < ACC; k++)
+            a[k] = _mm256_fmadd_ps(a[k], x, y);
+    float out[8];
+    __m256 s = a[0];
+    for (int k = 1; k < ACC; k++)
+        s = _mm256_add_ps(s, a[k]);
+    _mm256_storeu_ps(out, s);
+    for (int j = 0; j < 8; j++)
+        *sink += out[j];
+    return (double)iters * ACC * 8 * 2;
+#else
+    /* Portable fallback: fmaf over 16 lanes; the vectorizer may or may not
+     * map it to hardware FMAs, so the "peak" is then only indicative. */
+    float a[ACC][16];
+    for (int k = 0; k < ACC; k++)
+        for (int j = 0; j < 16; j++)
+            a[k][j] = (float)k;
+    for (long i = 0; i < iters; i++)
+        for (int k = 0; k < ACC; k++)
+#pragma omp simd
+            for (int j = 0; j < 16; j++)
+                a[k][j] = fmaf(a[k][j], 0.999999f, 1e-7f);
+    for (int k = 0; k < ACC; k++)
+        for (int j = 0; j < 16; j++)
+            *sink += a[k][j];
+    return (double)iters * ACC * 16 * 2;
+#endif
+}
+
+/* GFLOP/s of all threads running the probe at once (the best of 3 runs). */
+static double fma_peak(double seconds)
+{
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double total = 0, t0 = cnn_now(), t1 = t0;
+#pragma omp parallel reduction(+ : total)
+        {
+            float sink = 0;
+            long iters = 1L << 16;
+            double flops = 0, start = cnn_now(), now = start;
+            /* Each thread runs until the time is up; threads start together. */
+            while (now - start < seconds / 3) {
+                flops += fma_kernel(iters, &sink);
+                now = cnn_now();
+            }
+            total += flops / (now - start) + (sink == 12345.0f ? 1e-30 : 0.0);
+        }
+        t1 = cnn_now();
+        (void)t1;
+        (void)t0;
+        if (total > best)
+            best = total;
+    }
+    return best * 1e-9;
+}
+
+/* ---- timing the model ---------------------------------------------------------- */
+
+typedef struct phase {
+    const char *name;
+    double images_per_s, gflops, flops_per_image;
+} phase;
+
+int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
+{
+    if (o->threads > 0)
+        omp_set_num_threads(o->threads);
+    int batch = o->cfg.batch;
+    double secs = o->bench_seconds > 0 ? o->bench_seconds : 2.0;
+    cnn_buffers b;
+    size_t img = (size_t)m->in_h * m->in_w * m->in_c;
+    float *x = malloc((size_t)batch * img * sizeof(float));
+    float *logits = malloc((size_t)batch * m->n_outputs * sizeof(float));
+    float *dlogits = malloc((size_t)batch * m->n_outputs * sizeof(float));
+    int *labels = malloc((size_t)batch * sizeof(int));
+    cnn_optimizer oc = o->cfg.optimizer;
+    cnn_optim *opt = cnn_optim_create(&oc, m->n_trainable);
+    int rc = 1;
+    if (cnn_buffers_alloc(m, batch, &b) || !x || !logits || !dlogits || !labels || !opt) {
+        cnn_error(m, "out of memory for batch %d", batch);
+        goto out;
+    }
+    /* Random images in the model's input range after `rescale 1/255`-like
+     * preprocessing, random labels: speed does not depend on the values. */
+    for (size_t i = 0; i < (size_t)batch * img; i++)
+        x[i] = (float)cnn_rng_uniform(o->cfg.seed, 100, 0, i);
+    int n_classes = m->n_outputs == 1 ? 2 : m->n_outputs;
+    for (int i = 0; i < batch; i++)
+        labels[i] = (int)(cnn_rng_u64(o->cfg.seed, 101, 0, (uint64_t)i) % (uint64_t)n_classes);
+    cnn_init_params(m, b.params, o->cfg.seed);
+
+    int threads = omp_get_max_threads();
+    if (!o->json && !o->quiet) {
+        printf("%s bench: batch %d, %d threads, input %dx%dx%d, %.1f MFLOP forward and %.1f MFLOP training per image\n",
+               m->name, batch, threads, m->in_h, m->in_w, m->in_c, m->forward_flops * 1e-6, m->train_flops * 1e-6);
+        fflush(stdout);
+    }
+
+    phase ph[4] = {{"inference", 0, 0, m->forward_flops},
+                   {"forward (training)", 0, 0, m->forward_flops},
+                   {"backward", 0, 0, m->train_flops - m->forward_flops},
+                   {"training step", 0, 0, m->train_flops}};
+    uint64_t step = 0;
+    for (int p = 0; p < 4; p++) {
+        double spent = 0;
+        long images = 0;
+        int warm = 1;
+        double t_end = cnn_now() + secs;
+        while (warm || cnn_now() < t_end) {
+            double t0 = 0, t1 = 0;
+            switch (p) {
+            case 0:
+                t0 = cnn_now();
+                m->forward(&b, x, logits, batch, 0, o->cfg.seed, step);
+                t1 = cnn_now();
+                break;
+            case 1:
+                t0 = cnn_now();
+                m->forward(&b, x, logits, batch, 1, o->cfg.seed, step);
+                t1 = cnn_now();
+                break;
+            case 2:
+                memset(b.grads, 0, m->n_trainable * sizeof(float));
+                m->forward(&b, x, logits, batch, 1, o->cfg.seed, step);
+                m->loss(logits, labels, dlogits, batch);
+                t0 = cnn_now();
+                m->backward(&b, x, dlogits, batch);
+                t1 = cnn_now();
+                break;
+            case 3:
+                t0 = cnn_now();
+                memset(b.grads, 0, m->n_trainable * sizeof(float));
+                m->forward(&b, x, logits, batch, 1, o->cfg.seed, step);
+                m->loss(logits, labels, dlogits, batch);
+                m->backward(&b, x, dlogits, batch);
+                cnn_optim_step(opt, b.params, b.grads);
+                t1 = cnn_now();
+                step++;
+                break;
+            }
+            if (warm) {
+                warm = 0;
+                t_end = cnn_now() + secs;
+                continue;
+            }
+            spent += t1 - t0;
+            images += batch;
+        }
+        ph[p].images_per_s = spent > 0 ? images / spent : 0;
+        ph[p].gflops = ph[p].images_per_s * ph[p].flops_per_image * 1e-9;
+    }
+    double peak = fma_peak(secs < 1.5 ? secs : 1.5);
+
+    if (o->json) {
+        printf("{\"model\": \"%s\", \"batch\": %d, \"threads\": %d, \"train_images_per_s\": %.2f, "
+               "\"infer_images_per_s\": %.2f, \"forward_images_per_s\": %.2f, \"backward_images_per_s\": %.2f, "
+               "\"train_gflops\": %.2f, \"infer_gflops\": %.2f, \"forward_gflops\": %.2f, \"backward_gflops\": %.2f, "
+               "\"peak_gflops\": %.2f, \"train_percent_of_peak\": %.2f, \"infer_percent_of_peak\": %.2f, "
+               "\"forward_flops_per_image\": %.0f, \"train_flops_per_image\": %.0f}\n",
+               m->name, batch, threads, ph[3].images_per_s, ph[0].images_per_s, ph[1].images_per_s,
+               ph[2].images_per_s, ph[3].gflops, ph[0].gflops, ph[1].gflops, ph[2].gflops, peak,
+               peak > 0 ? 100 * ph[3].gflops / peak : 0, peak > 0 ? 100 * ph[0].gflops / peak : 0,
+               m->forward_flops, m->train_flops);
+    } else {
+        printf("%-20s %12s %10s %10s %10s\n", "phase", "images/s", "ms/batch", "GFLOP/s", "% of peak");
+        for (int p = 0; p < 4; p++)
+            printf("%-20s %12.1f %10.2f %10.1f %9.1f%%\n", ph[p].name, ph[p].images_per_s,
+                   ph[p].images_per_s > 0 ? 1000.0 * batch / ph[p].images_per_s : 0, ph[p].gflops,
+                   peak > 0 ? 100 * ph[p].gflops / peak : 0);
+        printf("FP32 peak by FMA probe (%d threads): %.1f GFLOP/s\n", threads, peak);
+    }
+    rc = 0;
+out:
+    cnn_buffers_free(&b);
+    free(x);
+    free(logits);
+    free(dlogits);
+    free(labels);
+    cnn_optim_free(opt);
+    return rc;
+}

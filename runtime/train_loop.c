@@ -1,0 +1,837 @@
+/* train_loop.c: `NAME train`: data, buffers, the epoch loop, validation,
+ * early stopping, checkpoints and the run folder's files.
+ *
+ * Determinism: everything random is keyed by (seed, epoch, index) in the
+ * loader and by (seed, step) in forward(); the optimizer is element-wise and
+ * every reduction here runs in batch order on one thread. A run resumed from
+ * the checkpoint of epoch k therefore repeats epochs k+1... of an
+ * uninterrupted run bit for bit (for the same thread count; the generated
+ * code makes its own part thread-count independent too). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cnn_checkpoint.h"
+#include "cnn_data.h"
+#include "cnn_history.h"
+#include "cnn_init.h"
+#include "cnn_metrics.h"
+#include "cnn_optim.h"
+#include "cnn_plot.h"
+#include "cnn_progress.h"
+#include "cnn_safetensors.h"
+#include "cnn_train.h"
+
+/* ---- shared helpers ------------------------------------------------------ */
+
+void cnn_error(const cnn_model *m, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fprintf(stderr, "%s: error: ", m->name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void cnn_warning(const cnn_model *m, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fprintf(stderr, "%s: warning: ", m->name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void *alloc_floats(size_t n)
+{
+    size_t bytes = (n ? n : 1) * sizeof(float);
+    bytes = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, bytes);
+    if (p)
+        memset(p, 0, bytes); /* first touch now, never inside a step */
+    return p;
+}
+
+int cnn_buffers_alloc(const cnn_model *m, int batch_cap, cnn_buffers *b)
+{
+    memset(b, 0, sizeof *b);
+    b->batch_cap = batch_cap;
+    b->params = alloc_floats(m->n_params);
+    b->grads = alloc_floats(m->n_params);
+    b->acts = alloc_floats((size_t)batch_cap * m->act_floats);
+    b->work = alloc_floats(m->work_floats ? m->work_floats(batch_cap) : 0);
+    if (!b->params || !b->grads || !b->acts || !b->work) {
+        cnn_buffers_free(b);
+        return -1;
+    }
+    return 0;
+}
+
+void cnn_buffers_free(cnn_buffers *b)
+{
+    free(b->params);
+    free(b->grads);
+    free(b->acts);
+    free(b->work);
+    memset(b, 0, sizeof *b);
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path, char *err, size_t errlen)
+{
+    char p[CNN_MAX_PATH];
+    snprintf(p, sizeof p, "%s", path);
+    size_t n = strlen(p);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] == '/' || p[i] == 0) {
+            char c = p[i];
+            p[i] = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+                set_err(err, errlen, "cannot create the folder %s: %s", p, strerror(errno));
+                return -1;
+            }
+            p[i] = c;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        set_err(err, errlen, "%s is not a folder", path);
+        return -1;
+    }
+    return 0;
+}
+
+static void run_path(char *dst, size_t n, const char *dir, const char *file)
+{
+    snprintf(dst, n, "%s/%s", dir, file);
+}
+
+/* Class names joined by '\n' (the "classes" metadata entry). */
+static char *class_list(const cnn_dataset *d)
+{
+    size_t len = 1;
+    int k = cnn_dataset_n_classes(d);
+    for (int i = 0; i < k; i++)
+        len += strlen(cnn_dataset_class_name(d, i)) + 1;
+    char *s = malloc(len);
+    if (!s)
+        return NULL;
+    s[0] = 0;
+    for (int i = 0; i < k; i++) {
+        if (i)
+            strcat(s, "\n");
+        strcat(s, cnn_dataset_class_name(d, i));
+    }
+    return s;
+}
+
+static void apply_threads(int threads)
+{
+    if (threads > 0)
+        omp_set_num_threads(threads);
+}
+
+/* The data options of a run. */
+static void data_options(const cnn_run_options *o, cnn_data_options *d, FILE *log)
+{
+    cnn_data_options_init(d);
+    d->path = o->cfg.data;
+    d->validation = o->cfg.validation;
+    d->validation_split = o->cfg.validation ? 0.0 : o->cfg.validation_split;
+    d->seed = o->cfg.seed;
+    d->strict = o->strict;
+    d->memory_budget = o->memory_mb > 0 ? (size_t)(o->memory_mb * 1048576.0) : 0;
+    d->cache_dir = o->cache_dir;
+    d->threads = o->threads;
+    d->exact_resize = o->exact_resize;
+    d->log = log;
+}
+
+/* ---- one pass without training (validation, evaluate) -------------------- */
+
+/* Runs the model in inference mode over every batch of the loader and
+ * accumulates metrics. Returns 0, or -1 when the loss is not finite
+ * (reported by the caller). */
+static void eval_pass(const cnn_model *m, cnn_buffers *b, cnn_loader *l, float *logits,
+                      cnn_metrics *mt, uint64_t seed, uint64_t step)
+{
+    const float *x;
+    const int *labels;
+    cnn_metrics_reset(mt);
+    cnn_loader_begin(l, 0, 0);
+    int n;
+    while ((n = cnn_loader_next(l, &x, &labels, NULL)) > 0) {
+        m->forward(b, x, logits, n, 0, seed, step);
+        double loss = m->loss(logits, labels, NULL, n);
+        cnn_metrics_add(mt, logits, labels, n, loss);
+    }
+}
+
+/* ---- the settings a resume must not change --------------------------------- */
+
+static void settings_text(const cnn_model *m, const cnn_run_options *o, char *s, size_t n)
+{
+    const cnn_config *c = &o->cfg;
+    const cnn_optimizer *op = &c->optimizer;
+    size_t k = 0;
+    k += (size_t)snprintf(s + k, n - k, "model=%s\n", m->name);
+    k += (size_t)snprintf(s + k, n - k, "seed=%" PRIu64 "\nbatch=%d\n", c->seed, c->batch);
+    if (c->validation)
+        k += (size_t)snprintf(s + k, n - k, "validation=%s\n", c->validation);
+    else
+        k += (size_t)snprintf(s + k, n - k, "validation_split=%.17g\n", c->validation_split);
+    k += (size_t)snprintf(s + k, n - k, "optimizer=%s\nlr=%.17g\n", cnn_optim_kind_name(op->kind), op->lr);
+    switch (op->kind) {
+    case CNN_OPT_ADAM:
+        k += (size_t)snprintf(s + k, n - k, "beta1=%.17g\nbeta2=%.17g\nepsilon=%.17g\n", op->beta1,
+                              op->beta2, op->epsilon);
+        break;
+    case CNN_OPT_SGD:
+        k += (size_t)snprintf(s + k, n - k, "momentum=%.17g\nnesterov=%d\n", op->momentum, op->nesterov);
+        break;
+    case CNN_OPT_RMSPROP:
+        k += (size_t)snprintf(s + k, n - k, "rho=%.17g\nepsilon=%.17g\n", op->rho, op->epsilon);
+        break;
+    }
+    snprintf(s + k, n - k, "exact_resize=%d", o->exact_resize);
+}
+
+/* ---- early stopping / best weights ---------------------------------------- */
+
+static const char *monitor_name(cnn_monitor mon)
+{
+    switch (mon) {
+    case CNN_MON_VAL_LOSS: return "val_loss";
+    case CNN_MON_VAL_ACCURACY: return "val_accuracy";
+    case CNN_MON_LOSS: return "loss";
+    case CNN_MON_ACCURACY: return "accuracy";
+    }
+    return "val_loss";
+}
+
+/* Keras's EarlyStopping(mode="auto"): accuracies are maximised, losses
+ * minimised; an improvement is strictly better (min_delta = 0). */
+static int improves(const char *mon, double v, double best)
+{
+    if (!isfinite(v))
+        return 0;
+    if (strstr(mon, "accuracy"))
+        return v > best;
+    return v < best;
+}
+
+/* ---- the training command -------------------------------------------------- */
+
+typedef struct run {
+    const cnn_model *m;
+    const cnn_run_options *o;
+    cnn_dataset *train, *val;
+    cnn_loader *tl, *vl;
+    cnn_buffers b;
+    float *logits, *dlogits;
+    cnn_optim *opt;
+    cnn_metrics tm, vm;
+    cnn_history hist;
+    char *classes;
+    char settings[2048];
+    char ckpt[CNN_MAX_PATH + 64], best[CNN_MAX_PATH + 64], final[CNN_MAX_PATH + 64];
+    char csv[CNN_MAX_PATH + 64], svg[CNN_MAX_PATH + 64];
+} run;
+
+static void run_free(run *r)
+{
+    cnn_loader_free(r->tl);
+    cnn_loader_free(r->vl);
+    cnn_dataset_free(r->train);
+    cnn_dataset_free(r->val);
+    cnn_buffers_free(&r->b);
+    free(r->logits);
+    free(r->dlogits);
+    cnn_optim_free(r->opt);
+    cnn_metrics_free(&r->tm);
+    cnn_metrics_free(&r->vm);
+    cnn_history_free(&r->hist);
+    free(r->classes);
+}
+
+static int save_weights(run *r, const char *path, int epoch, char *err, size_t errlen)
+{
+    char arch[17], ep[16];
+    cnn_model_arch_hash(r->m, arch);
+    snprintf(ep, sizeof ep, "%d", epoch);
+    const char *meta[] = {"format", "pt",
+                          "model", r->m->name,
+                          "source", r->m->source ? r->m->source : "",
+                          "source_hash", r->m->source_hash ? r->m->source_hash : "",
+                          "arch_hash", arch,
+                          "epoch", ep,
+                          "classes", r->classes ? r->classes : "",
+                          NULL};
+    return cnn_weights_save(r->m, r->b.params, path, meta, err, errlen);
+}
+
+/* Loads a checkpoint for --resume, falling back to .prev when the newest is
+ * corrupt. Returns 1 when resumed, 0 when there is nothing to resume, -1 on a
+ * refusal (reported). */
+static int try_resume(run *r, cnn_train_state *st, uint64_t th, uint64_t vh)
+{
+    char err[1024];
+    struct stat sb;
+    if (stat(r->ckpt, &sb) != 0) {
+        char prev[CNN_MAX_PATH + 80];
+        snprintf(prev, sizeof prev, "%s.prev", r->ckpt);
+        if (stat(prev, &sb) != 0) {
+            printf("Nothing to resume in %s (no checkpoint.safetensors); starting from epoch 1.\n", r->o->out);
+            return 0;
+        }
+    }
+    int corrupt = 0;
+    if (cnn_checkpoint_load(r->ckpt, r->m, r->b.params, r->opt, st, r->settings, th, vh, &corrupt, err,
+                            sizeof err) == 0)
+        return 1;
+    if (!corrupt) {
+        cnn_error(r->m, "cannot resume: %s", err);
+        return -1;
+    }
+    char prev[CNN_MAX_PATH + 80], err2[1024];
+    snprintf(prev, sizeof prev, "%s.prev", r->ckpt);
+    if (stat(prev, &sb) != 0) {
+        cnn_error(r->m, "cannot resume: %s; there is no previous checkpoint (%s) to fall back on. "
+                        "Train without --resume to start again.", err, prev);
+        return -1;
+    }
+    cnn_optim_reset(r->opt);
+    if (cnn_checkpoint_load(prev, r->m, r->b.params, r->opt, st, r->settings, th, vh, &corrupt, err2,
+                            sizeof err2) == 0) {
+        cnn_warning(r->m, "%s; resuming from the previous checkpoint %s (epoch %d)", err, prev, st->epoch);
+        return 1;
+    }
+    cnn_error(r->m, "cannot resume: %s; and the previous checkpoint is refused too: %s", err, err2);
+    return -1;
+}
+
+int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
+{
+    run R;
+    memset(&R, 0, sizeof R);
+    run *r = &R;
+    r->m = m;
+    r->o = o;
+    const cnn_config *c = &o->cfg;
+    char err[1024];
+    int rc = 1;
+    FILE *log = o->quiet ? NULL : stdout;
+    cnn_train_state st;
+    memset(&st, 0, sizeof st);
+
+    if (!c->data) {
+        cnn_error(m, "no training data: give --data DIR (a folder with a subfolder per class, or an "
+                     "IDX file), or set `data \"...\"` in the train block of %s", m->source ? m->source : "the model");
+        return 1;
+    }
+    apply_threads(o->threads);
+    if (make_dirs(o->out, err, sizeof err)) {
+        cnn_error(m, "%s", err);
+        return 1;
+    }
+    run_path(r->ckpt, sizeof r->ckpt, o->out, "checkpoint.safetensors");
+    run_path(r->best, sizeof r->best, o->out, "best.safetensors");
+    run_path(r->final, sizeof r->final, o->out, "model.safetensors");
+    run_path(r->csv, sizeof r->csv, o->out, "history.csv");
+    run_path(r->svg, sizeof r->svg, o->out, "curves.svg");
+
+    cnn_data_options dopt;
+    data_options(o, &dopt, log);
+    if (cnn_data_open(m, &dopt, &r->train, &r->val, err, sizeof err)) {
+        cnn_error(m, "%s", err);
+        goto out;
+    }
+    if (log)
+        cnn_data_print_table(log, r->train, r->val);
+    if (cnn_dataset_size(r->train) == 0) {
+        cnn_error(m, "no training images in %s", c->data);
+        goto out;
+    }
+    int batch = c->batch;
+    r->classes = class_list(r->train);
+    r->tl = cnn_loader_create(m, r->train, batch, 1, c->seed, err, sizeof err);
+    if (r->tl && r->val)
+        r->vl = cnn_loader_create(m, r->val, batch, 0, c->seed, err, sizeof err);
+    if (!r->tl || (r->val && !r->vl)) {
+        cnn_error(m, "%s", err);
+        goto out;
+    }
+    if (cnn_buffers_alloc(m, batch, &r->b) || !(r->logits = alloc_floats((size_t)batch * m->n_outputs)) ||
+        !(r->dlogits = alloc_floats((size_t)batch * m->n_outputs)) ||
+        cnn_metrics_init(&r->tm, m->n_outputs, m->final_act) ||
+        cnn_metrics_init(&r->vm, m->n_outputs, m->final_act)) {
+        cnn_error(m, "out of memory for batch %d (%.0f MB of activations); try a smaller --batch", batch,
+                  (double)batch * (double)m->act_floats * 4.0 / 1048576.0);
+        goto out;
+    }
+    r->opt = cnn_optim_create(&c->optimizer, m->n_trainable);
+    if (!r->opt) {
+        const char *why = cnn_optim_check(&c->optimizer);
+        cnn_error(m, "%s", why ? why : "out of memory for the optimizer state");
+        goto out;
+    }
+    settings_text(m, o, r->settings, sizeof r->settings);
+
+    /* History columns: Keras names, training metrics then validation ones. */
+    const char *mnames[8];
+    int nm = cnn_metrics_names(c->metrics, mnames);
+    const char *cols[CNN_HISTORY_MAX_COLS];
+    char valnames[8][32];
+    int nc = 0;
+    for (int i = 0; i < nm; i++)
+        cols[nc++] = mnames[i];
+    if (r->val)
+        for (int i = 0; i < nm; i++) {
+            snprintf(valnames[i], sizeof valnames[i], "val_%s", mnames[i]);
+            cols[nc++] = valnames[i];
+        }
+    cnn_history_init(&r->hist, cols, nc);
+
+    const char *mon = monitor_name(c->monitor);
+    if (!r->val && !strncmp(mon, "val_", 4)) {
+        if (c->early_stopping)
+            cnn_warning(m, "early stopping monitors %s, but there is no validation data; monitoring %s", mon,
+                        mon + 4);
+        mon += 4;
+    }
+
+    uint64_t th = cnn_dataset_hash(r->train), vh = r->val ? cnn_dataset_hash(r->val) : 0;
+    st.seed = c->seed;
+    st.best_value = strstr(mon, "accuracy") ? -INFINITY : INFINITY;
+    int resumed = 0;
+    if (o->resume) {
+        int k = try_resume(r, &st, th, vh);
+        if (k < 0)
+            goto out;
+        resumed = k;
+    }
+    if (resumed) {
+        cnn_history h2;
+        if (st.history && *st.history && cnn_history_parse(&h2, st.history) == 0 && h2.n_cols == r->hist.n_cols) {
+            cnn_history_free(&r->hist);
+            r->hist = h2;
+        } else if (st.history && *st.history) {
+            cnn_warning(m, "the checkpoint's history does not match this run's columns; history.csv restarts");
+        }
+        cnn_history_truncate(&r->hist, st.epoch);
+        printf("Resuming from %s: %d of %d epochs done, step %" PRIu64 ".\n", r->ckpt, st.epoch, c->epochs,
+               st.step);
+    } else {
+        cnn_init_params(m, r->b.params, c->seed);
+    }
+
+    char arch[17];
+    cnn_model_arch_hash(m, arch);
+    if (log)
+        printf("Training %s: %d images, %d validation, batch %d, %d epochs, %s lr=%g, seed %" PRIu64
+               ", %d threads; run folder %s\n",
+               m->name, cnn_dataset_size(r->train), r->val ? cnn_dataset_size(r->val) : 0, batch, c->epochs,
+               cnn_optim_kind_name(c->optimizer.kind), c->optimizer.lr, c->seed, omp_get_max_threads(), o->out);
+
+    cnn_progress pg;
+    cnn_progress_init(&pg, stdout, o->quiet ? 0 : o->tty);
+    int steps = cnn_loader_batches(r->tl);
+    int stopped_early = 0, restored = 0;
+    const char *pnames[2 * 8];
+    double pvals[2 * 8];
+    for (int i = 0; i < nc; i++)
+        pnames[i] = cols[i];
+
+    for (int epoch = st.epoch; epoch < c->epochs; epoch++) {
+        cnn_metrics_reset(&r->tm);
+        if (!o->quiet)
+            cnn_progress_begin(&pg, epoch + 1, c->epochs, steps);
+        cnn_loader_begin(r->tl, epoch, 0);
+        const float *x;
+        const int *labels, *idx;
+        int n, bi = 0;
+        long images = 0;
+        while ((n = cnn_loader_next(r->tl, &x, &labels, &idx)) > 0) {
+            memset(r->b.grads, 0, m->n_trainable * sizeof(float));
+            m->forward(&r->b, x, r->logits, n, 1, c->seed, st.step);
+            double loss = m->loss(r->logits, labels, r->dlogits, n);
+            if (!isfinite(loss)) {
+                fflush(stdout);
+                if (pg.tty && !o->quiet)
+                    fputc('\n', stdout);
+                cnn_error(m, "the loss is %s at epoch %d, batch %d of %d; training stopped.", isnan(loss) ? "NaN" : "infinite",
+                          epoch + 1, bi + 1, steps);
+                fprintf(stderr, "  images of that batch:");
+                for (int i = 0; i < n && i < 4; i++)
+                    fprintf(stderr, " %s", idx ? cnn_dataset_path(r->train, idx[i]) : "?");
+                fprintf(stderr, "%s\n", n > 4 ? " ..." : "");
+                if (epoch > 0 || resumed)
+                    fprintf(stderr, "  The last good checkpoint (end of epoch %d) is kept: %s\n", epoch, r->ckpt);
+                else
+                    fprintf(stderr, "  No epoch finished, so there is no checkpoint.\n");
+                fprintf(stderr, "  The learning rate is probably too high: try --lr %g.\n", c->optimizer.lr / 10);
+                goto out;
+            }
+            m->backward(&r->b, x, r->dlogits, n);
+            cnn_optim_step(r->opt, r->b.params, r->b.grads);
+            st.step++;
+            bi++;
+            images += n;
+            cnn_metrics_add(&r->tm, r->logits, labels, n, loss);
+            if (!o->quiet && pg.tty) {
+                for (int i = 0; i < nm; i++)
+                    pvals[i] = cnn_metrics_value(&r->tm, mnames[i]);
+                cnn_progress_update(&pg, bi, images, pnames, pvals, nm);
+            }
+        }
+        double row[CNN_HISTORY_MAX_COLS];
+        for (int i = 0; i < nm; i++)
+            row[i] = cnn_metrics_value(&r->tm, mnames[i]);
+        if (r->val) {
+            eval_pass(m, &r->b, r->vl, r->logits, &r->vm, c->seed, st.step);
+            for (int i = 0; i < nm; i++)
+                row[nm + i] = cnn_metrics_value(&r->vm, mnames[i]);
+        }
+        if (cnn_history_add(&r->hist, row)) {
+            cnn_error(m, "out of memory");
+            goto out;
+        }
+        if (!o->quiet) {
+            for (int i = 0; i < nc; i++)
+                pvals[i] = r->hist.rows[(size_t)(r->hist.n_rows - 1) * nc + i];
+            cnn_progress_end(&pg, bi, images, pnames, pvals, nc);
+        }
+
+        /* Best weights and early stopping (Keras's EarlyStopping, min_delta 0). */
+        double cur = cnn_history_get(&r->hist, r->hist.n_rows - 1, mon);
+        if (improves(mon, cur, st.best_value)) {
+            st.best_value = cur;
+            st.best_epoch = epoch + 1;
+            st.wait = 0;
+            if (save_weights(r, r->best, epoch + 1, err, sizeof err)) {
+                cnn_error(m, "%s", err);
+                goto out;
+            }
+        } else {
+            st.wait++;
+        }
+        int stop = c->early_stopping && st.wait >= c->patience && epoch > 0;
+
+        /* The checkpoint goes last: a run killed before it redoes this epoch. */
+        st.epoch = epoch + 1;
+        free(st.history);
+        st.history = cnn_history_csv(&r->hist);
+        if (cnn_history_write(&r->hist, r->csv, err, sizeof err) ||
+            cnn_plot_write(&r->hist, m->name, r->svg, err, sizeof err) ||
+            cnn_checkpoint_save(r->ckpt, m, r->b.params, r->opt, &st, r->settings, th, vh, r->classes, err,
+                                sizeof err)) {
+            cnn_error(m, "%s", err);
+            goto out;
+        }
+        if (stop) {
+            stopped_early = epoch + 1;
+            break;
+        }
+    }
+
+    /* Early stopping restores the best weights, as Keras's
+     * EarlyStopping(restore_best_weights=True). */
+    if (stopped_early && st.best_epoch > 0 && st.best_epoch != stopped_early) {
+        cnn_st_file f;
+        if (cnn_st_read(r->best, &f, err, sizeof err) || cnn_weights_get(m, &f, r->b.params, err, sizeof err)) {
+            cnn_error(m, "cannot restore the best weights: %s", err);
+            if (f.buf)
+                cnn_st_close(&f);
+            goto out;
+        }
+        cnn_st_close(&f);
+        restored = 1;
+    }
+    if (stopped_early)
+        printf("Early stopping after epoch %d: %s has not improved for %d epochs%s (best %.4f at epoch %d).\n",
+               stopped_early, mon, c->patience, restored ? "; restored the best weights" : "", st.best_value,
+               st.best_epoch);
+    if (save_weights(r, r->final, st.epoch, err, sizeof err)) {
+        cnn_error(m, "%s", err);
+        goto out;
+    }
+    if (r->val && st.epoch > 0) {
+        /* The last epoch's validation pass used the final weights unless they
+         * were restored (or the run had nothing left to do after a resume). */
+        if (restored || r->vm.n == 0)
+            eval_pass(m, &r->b, r->vl, r->logits, &r->vm, c->seed, st.step);
+        const char *names[64];
+        int k = cnn_dataset_n_classes(r->val);
+        for (int i = 0; i < k && i < 64; i++)
+            names[i] = cnn_dataset_class_name(r->val, i);
+        printf("Validation (%ld images): loss %.4f, accuracy %.4f", r->vm.n, cnn_metrics_loss(&r->vm),
+               cnn_metrics_accuracy(&r->vm));
+        if (r->vm.binary && (c->metrics & CNN_METRIC_PRECISION))
+            printf(", precision %.4f", cnn_metrics_precision(&r->vm));
+        if (r->vm.binary && (c->metrics & CNN_METRIC_RECALL))
+            printf(", recall %.4f", cnn_metrics_recall(&r->vm));
+        if (r->vm.binary && (c->metrics & CNN_METRIC_AUC))
+            printf(", auc %.4f", cnn_metrics_auc(&r->vm));
+        printf("\n");
+        cnn_metrics_print_report(stdout, &r->vm, k <= 64 ? names : NULL);
+    }
+    printf("Saved %s (final weights), %s (epoch %d, %s %.4f), %s, %s, %s\n", r->final, r->best, st.best_epoch, mon,
+           st.best_value, r->ckpt, r->csv, r->svg);
+    rc = 0;
+out:
+    cnn_train_state_free(&st);
+    run_free(r);
+    return rc;
+}
+
+/* ---- evaluate ------------------------------------------------------------- */
+
+/* Opens a weights file (OUT/model.safetensors unless --weights) into params;
+ * *classes gets its class names ('\n'-joined, malloc'ed, NULL if none). */
+static int load_weights(const cnn_model *m, const cnn_run_options *o, float *params, char **classes)
+{
+    char path[CNN_MAX_PATH + 64], err[1024];
+    if (o->weights)
+        snprintf(path, sizeof path, "%s", o->weights);
+    else
+        run_path(path, sizeof path, o->out, "model.safetensors");
+    cnn_st_file f;
+    if (cnn_st_read(path, &f, err, sizeof err)) {
+        if (!o->weights && errno == ENOENT)
+            cnn_error(m, "%s; train first (`%s train`), or give --weights FILE", err, m->name);
+        else
+            cnn_error(m, "%s", err);
+        return -1;
+    }
+    const char *name = cnn_st_meta(&f, "model"), *arch = cnn_st_meta(&f, "arch_hash");
+    char my_arch[17];
+    cnn_model_arch_hash(m, my_arch);
+    if (name && arch && (strcmp(name, m->name) != 0 || strcmp(arch, my_arch) != 0)) {
+        cnn_error(m, "%s holds the weights of another model ('%s', architecture %s), not of '%s' (architecture %s)",
+                  path, name, arch, m->name, my_arch);
+        cnn_st_close(&f);
+        return -1;
+    }
+    if (cnn_weights_get(m, &f, params, err, sizeof err)) {
+        cnn_error(m, "%s: %s", path, err);
+        cnn_st_close(&f);
+        return -1;
+    }
+    const char *cl = cnn_st_meta(&f, "classes");
+    *classes = cl && *cl ? strdup(cl) : NULL;
+    cnn_st_close(&f);
+    return 0;
+}
+
+/* Splits a '\n'-joined list in place into at most max names. */
+static int split_classes(char *s, const char **names, int max)
+{
+    int n = 0;
+    while (s && *s && n < max) {
+        names[n++] = s;
+        char *nl = strchr(s, '\n');
+        if (!nl)
+            break;
+        *nl = 0;
+        s = nl + 1;
+    }
+    return n;
+}
+
+int cnn_cmd_evaluate(const cnn_model *m, const cnn_run_options *o)
+{
+    const cnn_config *c = &o->cfg;
+    int rc = 1;
+    char err[1024];
+    const char *data = c->data;
+    if (!data) {
+        cnn_error(m, "evaluate needs data: give --data DIR (or an IDX file)");
+        return 1;
+    }
+    apply_threads(o->threads);
+    cnn_buffers b;
+    cnn_metrics mt;
+    memset(&mt, 0, sizeof mt);
+    float *logits = NULL;
+    char *classes = NULL;
+    cnn_dataset *ds = NULL, *none = NULL;
+    cnn_loader *l = NULL;
+    int batch = c->batch;
+    if (cnn_buffers_alloc(m, batch, &b) || !(logits = alloc_floats((size_t)batch * m->n_outputs)) ||
+        cnn_metrics_init(&mt, m->n_outputs, m->final_act)) {
+        cnn_error(m, "out of memory");
+        goto out;
+    }
+    if (load_weights(m, o, b.params, &classes))
+        goto out;
+    cnn_data_options d;
+    cnn_run_options o2 = *o;
+    o2.cfg.validation = NULL;
+    o2.cfg.validation_split = 0.0;
+    o2.cfg.data = data;
+    data_options(&o2, &d, o->quiet ? NULL : stdout);
+    if (cnn_data_open(m, &d, &ds, &none, err, sizeof err)) {
+        cnn_error(m, "%s", err);
+        goto out;
+    }
+    int k = cnn_dataset_n_classes(ds);
+    const char *names[256];
+    if (classes) {
+        char *tmp = strdup(classes);
+        const char *wn[256];
+        int nw = split_classes(tmp, wn, 256);
+        int same = nw == k;
+        for (int i = 0; same && i < k; i++)
+            same = !strcmp(wn[i], cnn_dataset_class_name(ds, i));
+        if (!same)
+            cnn_warning(m, "the classes of %s differ from those the weights were trained on; labels are "
+                           "matched by position (sorted folder names)", data);
+        free(tmp);
+    }
+    for (int i = 0; i < k && i < 256; i++)
+        names[i] = cnn_dataset_class_name(ds, i);
+    l = cnn_loader_create(m, ds, batch, 0, c->seed, err, sizeof err);
+    if (!l) {
+        cnn_error(m, "%s", err);
+        goto out;
+    }
+    double t0 = cnn_now();
+    eval_pass(m, &b, l, logits, &mt, c->seed, 0);
+    double dt = cnn_now() - t0;
+    if (!isfinite(cnn_metrics_loss(&mt)))
+        cnn_warning(m, "the loss is not finite: the weights may be broken");
+    printf("Evaluated %ld images of %s in %.1f s (%.0f images/s)\n", mt.n, data, dt, dt > 0 ? mt.n / dt : 0.0);
+    printf("loss: %.4f\naccuracy: %.4f\n", cnn_metrics_loss(&mt), cnn_metrics_accuracy(&mt));
+    if (mt.binary) {
+        printf("precision: %.4f\nrecall: %.4f\nauc: %.4f\n", cnn_metrics_precision(&mt), cnn_metrics_recall(&mt),
+               cnn_metrics_auc(&mt));
+    }
+    cnn_metrics_print_report(stdout, &mt, k <= 256 ? names : NULL);
+    rc = 0;
+out:
+    cnn_loader_free(l);
+    cnn_dataset_free(ds);
+    cnn_dataset_free(none);
+    cnn_buffers_free(&b);
+    free(logits);
+    free(classes);
+    cnn_metrics_free(&mt);
+    return rc;
+}
+
+/* ---- predict --------------------------------------------------------------- */
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+int cnn_cmd_predict(const cnn_model *m, const cnn_run_options *o)
+{
+    if (o->n_images == 0) {
+        cnn_error(m, "predict needs at least one image: %s predict [--weights FILE] IMAGE...", m->name);
+        return 1;
+    }
+    apply_threads(o->threads);
+    int batch = o->cfg.batch < o->n_images ? o->cfg.batch : o->n_images;
+    int n_classes = m->n_outputs == 1 ? 2 : m->n_outputs;
+    cnn_buffers b;
+    float *logits = alloc_floats((size_t)batch * m->n_outputs);
+    float *x = alloc_floats((size_t)batch * m->in_h * m->in_w * m->in_c);
+    double *probs = malloc((size_t)n_classes * sizeof *probs);
+    int *which = malloc((size_t)batch * sizeof *which);
+    char *classes = NULL;
+    int rc = 1, failed = 0;
+    if (cnn_buffers_alloc(m, batch, &b) || !logits || !x || !probs || !which) {
+        cnn_error(m, "out of memory");
+        goto out;
+    }
+    if (load_weights(m, o, b.params, &classes))
+        goto out;
+    const char *names[1024];
+    int nn = split_classes(classes, names, 1024);
+    char fallback[1024][12];
+    if (nn != n_classes) {
+        if (classes)
+            cnn_warning(m, "the weights name %d classes, the model has %d; printing class numbers", nn, n_classes);
+        for (int k = 0; k < n_classes && k < 1024; k++) {
+            snprintf(fallback[k], sizeof fallback[k], "%d", k);
+            names[k] = fallback[k];
+        }
+    }
+    cnn_data_options d;
+    cnn_data_options_init(&d);
+    d.exact_resize = o->exact_resize;
+    size_t img = (size_t)m->in_h * m->in_w * m->in_c;
+    for (int i0 = 0; i0 < o->n_images; i0 += batch) {
+        int n = 0;
+        for (int i = i0; i < o->n_images && i < i0 + batch; i++) {
+            char err[1024];
+            if (cnn_image_load(m, o->images[i], x + (size_t)n * img, &d, err, sizeof err)) {
+                cnn_error(m, "%s", err);
+                failed++;
+                continue;
+            }
+            which[n++] = i;
+        }
+        if (!n)
+            continue;
+        m->forward(&b, x, logits, n, 0, o->cfg.seed, 0);
+        for (int j = 0; j < n; j++) {
+            const float *z = logits + (size_t)j * m->n_outputs;
+            cnn_probabilities(z, m->n_outputs, m->final_act, probs);
+            int k = cnn_predicted_class(z, m->n_outputs, m->final_act);
+            const char *path = o->images[which[j]];
+            if (o->json) {
+                printf("{\"path\": ");
+                json_string(stdout, path);
+                printf(", \"class\": ");
+                json_string(stdout, names[k]);
+                printf(", \"probabilities\": [");
+                for (int q = 0; q < n_classes; q++)
+                    printf("%s%.6g", q ? ", " : "", probs[q]);
+                printf("]}\n");
+            } else {
+                printf("%s\t%s\t%.4f\n", path, names[k], probs[k]);
+            }
+        }
+        fflush(stdout);
+    }
+    rc = failed ? 1 : 0;
+out:
+    cnn_buffers_free(&b);
+    free(logits);
+    free(x);
+    free(probs);
+    free(which);
+    free(classes);
+    return rc;
+}

@@ -1,0 +1,603 @@
+/* trainer.c: the trainer binary's command line: `NAME train | evaluate |
+ * predict | summary | bench`, flags that override every setting of the
+ * model's train block, and --help with the defaults of this model. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnn_optim.h"
+#include "cnn_train.h"
+#include "cnn_trainer.h"
+
+typedef enum cmd { CMD_TRAIN, CMD_EVALUATE, CMD_PREDICT, CMD_SUMMARY, CMD_BENCH, CMD_NONE } cmd;
+static const char *cmd_names[] = {"train", "evaluate", "predict", "summary", "bench"};
+
+static const char *metric_list(int bits, char *buf, size_t n)
+{
+    buf[0] = 0;
+    const char *names[4] = {"accuracy", "precision", "recall", "auc"};
+    for (int i = 0; i < 4; i++)
+        if (bits & (1 << i)) {
+            if (buf[0])
+                strncat(buf, ",", n - strlen(buf) - 1);
+            strncat(buf, names[i], n - strlen(buf) - 1);
+        }
+    return buf[0] ? buf : "none";
+}
+
+static const char *monitor_str(cnn_monitor m)
+{
+    static const char *s[] = {"val_loss", "val_accuracy", "loss", "accuracy"};
+    return m >= 0 && m <= 3 ? s[m] : "val_loss";
+}
+
+static void usage(FILE *f, const cnn_model *m, cmd c)
+{
+    const cnn_config *d = &m->defaults;
+    const cnn_optimizer *op = &d->optimizer;
+    char mbuf[64];
+    const char *src = m->source ? m->source : "the model";
+    if (c == CMD_NONE) {
+        fprintf(f,
+                "%s: a trainer for the network of %s (built by cnnc)\n\n"
+                "Usage:\n"
+                "  %s train [--data DIR] [--validation DIR] [--epochs N] [--batch N] [--lr X] [--seed N]\n"
+                "        [--threads N] [--out DIR] [--resume] [--strict] [more: %s train --help]\n"
+                "  %s evaluate --data DIR [--weights FILE]\n"
+                "  %s predict [--weights FILE] [--json] IMAGE...\n"
+                "  %s summary\n"
+                "  %s bench [--batch N] [--threads N] [--json]\n\n"
+                "`%s COMMAND --help` lists each command's flags and their defaults.\n",
+                m->name, src, m->name, m->name, m->name, m->name, m->name, m->name, m->name);
+        return;
+    }
+    switch (c) {
+    case CMD_TRAIN:
+        fprintf(f, "Usage: %s train [flags]\n\nTrains the network; every flag overrides the train block of %s.\n\n", m->name, src);
+        fprintf(f, "Data:\n");
+        fprintf(f, "  --data PATH              folder with a subfolder per class, or an IDX images file (default: %s)\n",
+                d->data ? d->data : "none, required");
+        fprintf(f, "  --validation PATH        separate validation folder or IDX file (default: %s)\n",
+                d->validation ? d->validation : "none: split");
+        fprintf(f, "  --validation-split F     fraction held out for validation, stratified; 0 = none (default: %g)\n",
+                d->validation ? 0.0 : d->validation_split);
+        fprintf(f, "  --strict                 a corrupt or unreadable image is an error, not skipped\n");
+        fprintf(f, "  --cache-dir DIR          where decoded images spill over --memory (default: $TMPDIR or /tmp)\n");
+        fprintf(f, "  --memory MB              RAM for decoded images (default: 2048)\n");
+        fprintf(f, "  --exact-resize           full JPEG decode before resizing, as Keras (slower)\n");
+        fprintf(f, "Training:\n");
+        fprintf(f, "  --epochs N               (default: %d)\n", d->epochs);
+        fprintf(f, "  --batch N                (default: %d)\n", d->batch);
+        fprintf(f, "  --seed N                 split, shuffling, initialisation, dropout, augmentation (default: %" PRIu64 ")\n", d->seed);
+        fprintf(f, "  --optimizer NAME         adam, sgd or rmsprop (default: %s)\n", cnn_optim_kind_name(op->kind));
+        fprintf(f, "  --lr X                   learning rate (default: %g)\n", op->lr);
+        fprintf(f, "  --beta1 X, --beta2 X     adam (default: %g, %g)\n",
+                op->kind == CNN_OPT_ADAM ? op->beta1 : 0.9, op->kind == CNN_OPT_ADAM ? op->beta2 : 0.999);
+        fprintf(f, "  --epsilon X              adam, rmsprop (default: %g)\n",
+                op->kind != CNN_OPT_SGD ? op->epsilon : 1e-7);
+        fprintf(f, "  --momentum X             sgd (default: %g)\n", op->kind == CNN_OPT_SGD ? op->momentum : 0.0);
+        fprintf(f, "  --nesterov               sgd with Nesterov momentum (default: %s)\n",
+                op->kind == CNN_OPT_SGD && op->nesterov ? "on" : "off");
+        fprintf(f, "  --rho X                  rmsprop (default: %g)\n", op->kind == CNN_OPT_RMSPROP ? op->rho : 0.9);
+        fprintf(f, "  --loss NAME              binary_crossentropy or categorical_crossentropy; must suit the last layer (default: %s)\n",
+                d->loss == CNN_LOSS_BINARY_CE ? "binary_crossentropy" : "categorical_crossentropy");
+        fprintf(f, "  --metrics LIST           comma-separated: accuracy,precision,recall,auc (default: %s)\n",
+                metric_list(d->metrics, mbuf, sizeof mbuf));
+        fprintf(f, "  --early-stopping         stop when --monitor stops improving, restore the best weights (default: %s)\n",
+                d->early_stopping ? "on" : "off");
+        fprintf(f, "  --no-early-stopping\n");
+        fprintf(f, "  --monitor NAME           val_loss, val_accuracy, loss or accuracy (default: %s)\n", monitor_str(d->monitor));
+        fprintf(f, "  --patience N             epochs without improvement (default: %d)\n", d->patience);
+        fprintf(f, "Run:\n");
+        fprintf(f, "  --out DIR                run folder (default: runs/%s)\n", m->name);
+        fprintf(f, "  --resume                 continue from DIR/checkpoint.safetensors\n");
+        fprintf(f, "  --threads N              OpenMP threads (default: all cores, or OMP_NUM_THREADS)\n");
+        fprintf(f, "  --progress MODE          auto, bar or plain (default: auto: a bar on a terminal)\n");
+        fprintf(f, "  --quiet                  only errors and the final summary\n");
+        break;
+    case CMD_EVALUATE:
+        fprintf(f, "Usage: %s evaluate --data PATH [flags]\n\nLoss, metrics, per-class accuracy and confusion matrix on a dataset.\n\n", m->name);
+        fprintf(f, "  --data PATH              folder with a subfolder per class, or an IDX images file (required)\n");
+        fprintf(f, "  --weights FILE           safetensors weights (default: runs/%s/model.safetensors, or --out DIR)\n", m->name);
+        fprintf(f, "  --out DIR                run folder whose model.safetensors to use (default: runs/%s)\n", m->name);
+        fprintf(f, "  --batch N                (default: %d)\n", d->batch);
+        fprintf(f, "  --threads N, --strict, --exact-resize, --memory MB, --cache-dir DIR, --quiet\n");
+        break;
+    case CMD_PREDICT:
+        fprintf(f, "Usage: %s predict [flags] IMAGE...\n\nOne line per image: PATH<TAB>CLASS<TAB>PROBABILITY of that class.\n\n", m->name);
+        fprintf(f, "  --weights FILE           safetensors weights (default: runs/%s/model.safetensors, or --out DIR)\n", m->name);
+        fprintf(f, "  --out DIR                run folder whose model.safetensors to use (default: runs/%s)\n", m->name);
+        fprintf(f, "  --json                   one JSON object per image: {\"path\", \"class\", \"probabilities\"}\n");
+        fprintf(f, "  --batch N, --threads N, --exact-resize\n");
+        break;
+    case CMD_SUMMARY:
+        fprintf(f, "Usage: %s summary\n\nThe layers, output shapes, parameters and FLOPs of the network.\n", m->name);
+        break;
+    case CMD_BENCH:
+        fprintf(f, "Usage: %s bench [flags]\n\nImages/s and GFLOP/s of inference, forward, backward and a whole\n"
+                   "training step on random data, and %% of the FP32 peak measured by an FMA probe.\n\n", m->name);
+        fprintf(f, "  --batch N                (default: %d)\n", d->batch);
+        fprintf(f, "  --threads N              (default: all cores, or OMP_NUM_THREADS)\n");
+        fprintf(f, "  --seconds S              time per phase (default: 2)\n");
+        fprintf(f, "  --optimizer NAME, --lr X the optimizer timed in the training step (default: %s)\n",
+                cnn_optim_kind_name(op->kind));
+        fprintf(f, "  --json                   one JSON object (train_images_per_s, infer_images_per_s, peak_gflops, ...)\n");
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- value parsing --------------------------------------------------------- */
+
+static int parse_int(const char *s, long lo, long hi, long *v)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (!*s || *end || errno || x < lo || x > hi)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int parse_real(const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(x))
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int parse_bool_word(const char *s, int *v)
+{
+    if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "on") || !strcmp(s, "yes"))
+        *v = 1;
+    else if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "off") || !strcmp(s, "no"))
+        *v = 0;
+    else
+        return -1;
+    return 0;
+}
+
+static int parse_metrics(const char *s, int *bits)
+{
+    *bits = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (!strcmp(tok, "accuracy") || !strcmp(tok, "acc"))
+            *bits |= CNN_METRIC_ACCURACY;
+        else if (!strcmp(tok, "precision"))
+            *bits |= CNN_METRIC_PRECISION;
+        else if (!strcmp(tok, "recall"))
+            *bits |= CNN_METRIC_RECALL;
+        else if (!strcmp(tok, "auc"))
+            *bits |= CNN_METRIC_AUC;
+        else
+            return -1;
+    }
+    return 0;
+}
+
+/* Flags that take a value, by command (bit per command). */
+typedef struct flag {
+    const char *name;
+    int takes_value;
+    unsigned cmds; /* 1 << cmd */
+} flag;
+
+#define T (1u << CMD_TRAIN)
+#define E (1u << CMD_EVALUATE)
+#define P (1u << CMD_PREDICT)
+#define S (1u << CMD_SUMMARY)
+#define B (1u << CMD_BENCH)
+static const flag flags[] = {
+    {"data", 1, T | E}, {"validation", 1, T}, {"validation-split", 1, T}, {"epochs", 1, T},
+    {"batch", 1, T | E | P | B}, {"lr", 1, T | B}, {"learning-rate", 1, T | B}, {"seed", 1, T | E | P | B},
+    {"optimizer", 1, T | B}, {"beta1", 1, T | B}, {"beta2", 1, T | B}, {"epsilon", 1, T | B},
+    {"momentum", 1, T | B}, {"nesterov", 0, T | B}, {"rho", 1, T | B}, {"loss", 1, T},
+    {"metrics", 1, T}, {"early-stopping", 0, T}, {"no-early-stopping", 0, T}, {"monitor", 1, T},
+    {"patience", 1, T}, {"threads", 1, T | E | P | B}, {"out", 1, T | E | P}, {"resume", 0, T},
+    {"strict", 0, T | E}, {"weights", 1, E | P}, {"json", 0, P | B}, {"quiet", 0, T | E | B},
+    {"progress", 1, T}, {"cache-dir", 1, T | E}, {"memory", 1, T | E}, {"exact-resize", 0, T | E | P},
+    {"seconds", 1, B}, {"help", 0, T | E | P | S | B},
+};
+#undef T
+#undef E
+#undef P
+#undef S
+#undef B
+
+static int bad_value(const cnn_model *m, const char *flag_name, const char *v, const char *want)
+{
+    cnn_error(m, "--%s %s: expected %s", flag_name, v, want);
+    return 1;
+}
+
+/* Applies one flag; returns 0, or 1 after reporting an error. */
+static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, const char *v, int *lr_given,
+                      int *opt_changed, double *opt_vals, int *opt_set)
+{
+    cnn_config *c = &o->cfg;
+    long iv;
+    double dv;
+    if (!strcmp(f, "data")) {
+        c->data = v;
+    } else if (!strcmp(f, "validation")) {
+        c->validation = v;
+    } else if (!strcmp(f, "validation-split")) {
+        if (parse_real(v, &dv) || dv < 0 || dv >= 1)
+            return bad_value(m, f, v, "a fraction in [0, 1)");
+        c->validation_split = dv;
+        c->validation = NULL;
+    } else if (!strcmp(f, "epochs")) {
+        if (parse_int(v, 0, 1000000, &iv))
+            return bad_value(m, f, v, "a whole number of epochs (0 or more)");
+        c->epochs = (int)iv;
+    } else if (!strcmp(f, "batch")) {
+        if (parse_int(v, 1, 65536, &iv))
+            return bad_value(m, f, v, "a batch size from 1 to 65536");
+        c->batch = (int)iv;
+    } else if (!strcmp(f, "lr") || !strcmp(f, "learning-rate")) {
+        if (parse_real(v, &dv) || dv <= 0)
+            return bad_value(m, f, v, "a positive learning rate such as 0.001");
+        opt_vals[0] = dv;
+        opt_set[0] = 1;
+        *lr_given = 1;
+    } else if (!strcmp(f, "seed")) {
+        char *end;
+        errno = 0;
+        unsigned long long s = strtoull(v, &end, 10);
+        if (!*v || *end || errno || v[0] == '-')
+            return bad_value(m, f, v, "a non-negative whole number");
+        c->seed = s;
+    } else if (!strcmp(f, "optimizer")) {
+        cnn_optimizer_kind k;
+        if (!strcmp(v, "adam"))
+            k = CNN_OPT_ADAM;
+        else if (!strcmp(v, "sgd"))
+            k = CNN_OPT_SGD;
+        else if (!strcmp(v, "rmsprop"))
+            k = CNN_OPT_RMSPROP;
+        else
+            return bad_value(m, f, v, "adam, sgd or rmsprop");
+        if (k != c->optimizer.kind) {
+            c->optimizer = cnn_optim_defaults(k);
+            *opt_changed = 1;
+        }
+    } else if (!strcmp(f, "beta1") || !strcmp(f, "beta2") || !strcmp(f, "epsilon") || !strcmp(f, "momentum") ||
+               !strcmp(f, "rho")) {
+        if (parse_real(v, &dv))
+            return bad_value(m, f, v, "a number");
+        int i = !strcmp(f, "beta1") ? 1 : !strcmp(f, "beta2") ? 2 : !strcmp(f, "epsilon") ? 3
+              : !strcmp(f, "momentum") ? 4 : 5;
+        opt_vals[i] = dv;
+        opt_set[i] = 1;
+    } else if (!strcmp(f, "nesterov")) {
+        opt_set[6] = 1;
+    } else if (!strcmp(f, "loss")) {
+        int binary = m->n_outputs == 1;
+        if (!strcmp(v, "binary_crossentropy")) {
+            if (!binary) {
+                cnn_error(m, "--loss binary_crossentropy needs one sigmoid unit; %s ends in %d softmax units "
+                             "(use categorical_crossentropy)", m->name, m->n_outputs);
+                return 1;
+            }
+        } else if (!strcmp(v, "categorical_crossentropy") || !strcmp(v, "sparse_categorical_crossentropy")) {
+            if (binary) {
+                cnn_error(m, "--loss %s needs a softmax layer; %s ends in one sigmoid unit "
+                             "(use binary_crossentropy)", v, m->name);
+                return 1;
+            }
+        } else {
+            return bad_value(m, f, v, "binary_crossentropy or categorical_crossentropy");
+        }
+    } else if (!strcmp(f, "metrics")) {
+        int bits;
+        if (parse_metrics(v, &bits))
+            return bad_value(m, f, v, "a comma-separated list of accuracy, precision, recall, auc");
+        if ((bits & (CNN_METRIC_PRECISION | CNN_METRIC_RECALL | CNN_METRIC_AUC)) && m->n_outputs != 1) {
+            cnn_error(m, "--metrics %s: precision, recall and auc need a binary model (one sigmoid unit)", v);
+            return 1;
+        }
+        c->metrics = bits | CNN_METRIC_ACCURACY; /* accuracy is always reported, as the curves need it */
+    } else if (!strcmp(f, "early-stopping")) {
+        c->early_stopping = 1;
+    } else if (!strcmp(f, "no-early-stopping")) {
+        c->early_stopping = 0;
+    } else if (!strcmp(f, "monitor")) {
+        if (!strcmp(v, "val_loss"))
+            c->monitor = CNN_MON_VAL_LOSS;
+        else if (!strcmp(v, "val_accuracy"))
+            c->monitor = CNN_MON_VAL_ACCURACY;
+        else if (!strcmp(v, "loss"))
+            c->monitor = CNN_MON_LOSS;
+        else if (!strcmp(v, "accuracy"))
+            c->monitor = CNN_MON_ACCURACY;
+        else
+            return bad_value(m, f, v, "val_loss, val_accuracy, loss or accuracy");
+    } else if (!strcmp(f, "patience")) {
+        if (parse_int(v, 0, 1000000, &iv))
+            return bad_value(m, f, v, "a whole number of epochs");
+        c->patience = (int)iv;
+    } else if (!strcmp(f, "threads")) {
+        if (parse_int(v, 1, 1024, &iv))
+            return bad_value(m, f, v, "a thread count from 1 to 1024");
+        o->threads = (int)iv;
+    } else if (!strcmp(f, "out")) {
+        if (strlen(v) >= sizeof o->out - 1 || !*v)
+            return bad_value(m, f, v, "a folder path");
+        snprintf(o->out, sizeof o->out, "%s", v);
+    } else if (!strcmp(f, "resume")) {
+        o->resume = 1;
+    } else if (!strcmp(f, "strict")) {
+        o->strict = 1;
+    } else if (!strcmp(f, "weights")) {
+        o->weights = v;
+    } else if (!strcmp(f, "json")) {
+        o->json = 1;
+    } else if (!strcmp(f, "quiet")) {
+        o->quiet = 1;
+    } else if (!strcmp(f, "progress")) {
+        if (!strcmp(v, "auto"))
+            o->tty = -1;
+        else if (!strcmp(v, "bar"))
+            o->tty = 1;
+        else if (!strcmp(v, "plain"))
+            o->tty = 0;
+        else
+            return bad_value(m, f, v, "auto, bar or plain");
+    } else if (!strcmp(f, "cache-dir")) {
+        o->cache_dir = v;
+    } else if (!strcmp(f, "memory")) {
+        if (parse_real(v, &dv) || dv <= 0)
+            return bad_value(m, f, v, "megabytes, a positive number");
+        o->memory_mb = dv;
+    } else if (!strcmp(f, "exact-resize")) {
+        o->exact_resize = 1;
+    } else if (!strcmp(f, "seconds")) {
+        if (parse_real(v, &dv) || dv <= 0 || dv > 3600)
+            return bad_value(m, f, v, "seconds, a positive number");
+        o->bench_seconds = dv;
+    }
+    return 0;
+}
+
+static const flag *find_flag(const char *name)
+{
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (!strcmp(flags[i].name, name))
+            return &flags[i];
+    return NULL;
+}
+
+int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr, m, CMD_NONE);
+        return 1;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout, m, CMD_NONE);
+        return 0;
+    }
+    cmd c = CMD_NONE;
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(argv[1], cmd_names[i]))
+            c = (cmd)i;
+    if (c == CMD_NONE) {
+        cnn_error(m, "unknown command '%s': expected train, evaluate, predict, summary or bench "
+                     "(`%s --help` for usage)", argv[1], m->name);
+        return 1;
+    }
+
+    static cnn_run_options o;
+    memset(&o, 0, sizeof o);
+    o.cfg = m->defaults;
+    o.tty = -1;
+    snprintf(o.out, sizeof o.out, "runs/%s", m->name);
+    char **images = calloc((size_t)argc, sizeof *images);
+    if (!images) {
+        cnn_error(m, "out of memory");
+        return 1;
+    }
+    o.images = images;
+
+    int lr_given = 0, opt_changed = 0, opt_set[7] = {0};
+    double opt_vals[7] = {0};
+    int only_positional = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_positional || a[0] != '-' || !strcmp(a, "-")) {
+            if (c != CMD_PREDICT) {
+                cnn_error(m, "unexpected argument '%s' for %s (`%s %s --help` lists the flags)", a,
+                          cmd_names[c], m->name, cmd_names[c]);
+                free(images);
+                return 1;
+            }
+            images[o.n_images++] = argv[i];
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            only_positional = 1;
+            continue;
+        }
+        if (!strcmp(a, "-h")) {
+            usage(stdout, m, c);
+            free(images);
+            return 0;
+        }
+        if (a[1] != '-') {
+            cnn_error(m, "unknown flag '%s' (flags are written --name; `%s %s --help` lists them)", a, m->name,
+                      cmd_names[c]);
+            free(images);
+            return 1;
+        }
+        char name[64];
+        const char *eq = strchr(a + 2, '=');
+        size_t nl = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+        snprintf(name, sizeof name, "%.*s", (int)(nl < 63 ? nl : 63), a + 2);
+        /* Keras-style underscores are accepted: --validation_split. */
+        for (char *p = name; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        const flag *fl = find_flag(name);
+        if (!fl || !(fl->cmds & (1u << c))) {
+            cnn_error(m, "%s does not take %s (`%s %s --help` lists its flags)", cmd_names[c], a, m->name,
+                      cmd_names[c]);
+            free(images);
+            return 1;
+        }
+        if (!strcmp(name, "help")) {
+            usage(stdout, m, c);
+            free(images);
+            return 0;
+        }
+        const char *v = NULL;
+        if (fl->takes_value) {
+            if (eq)
+                v = eq + 1;
+            else if (i + 1 < argc)
+                v = argv[++i];
+            else {
+                cnn_error(m, "%s needs a value", a);
+                free(images);
+                return 1;
+            }
+        } else if (eq) {
+            int bv;
+            if (parse_bool_word(eq + 1, &bv)) {
+                cnn_error(m, "%s: expected true or false", a);
+                free(images);
+                return 1;
+            }
+            if (!bv) {
+                /* --resume=false and the like switch the flag off. */
+                if (!strcmp(name, "early-stopping"))
+                    o.cfg.early_stopping = 0;
+                if (!strcmp(name, "nesterov"))
+                    opt_set[6] = 2;
+                continue;
+            }
+        }
+        if (apply_flag(m, &o, name, v, &lr_given, &opt_changed, opt_vals, opt_set)) {
+            free(images);
+            return 1;
+        }
+    }
+    /* Optimizer flags apply after --optimizer, whatever their order. */
+    cnn_optimizer *op = &o.cfg.optimizer;
+    if (opt_set[0])
+        op->lr = opt_vals[0];
+    if (opt_set[1])
+        op->beta1 = opt_vals[1];
+    if (opt_set[2])
+        op->beta2 = opt_vals[2];
+    if (opt_set[3])
+        op->epsilon = opt_vals[3];
+    if (opt_set[4])
+        op->momentum = opt_vals[4];
+    if (opt_set[5])
+        op->rho = opt_vals[5];
+    if (opt_set[6])
+        op->nesterov = opt_set[6] == 1;
+    (void)lr_given;
+    (void)opt_changed;
+    const char *why = cnn_optim_check(op);
+    if (why) {
+        cnn_error(m, "%s", why);
+        free(images);
+        return 1;
+    }
+    if (op->nesterov && op->kind == CNN_OPT_SGD && op->momentum == 0.0)
+        cnn_warning(m, "--nesterov has no effect with momentum 0; give --momentum too");
+
+    int rc;
+    switch (c) {
+    case CMD_TRAIN: rc = cnn_cmd_train(m, &o); break;
+    case CMD_EVALUATE: rc = cnn_cmd_evaluate(m, &o); break;
+    case CMD_PREDICT: rc = cnn_cmd_predict(m, &o); break;
+    case CMD_SUMMARY: cnn_print_summary(stdout, m); rc = 0; break;
+    case CMD_BENCH: rc = cnn_cmd_bench(m, &o); break;
+    default: rc = 1;
+    }
+    free(images);
+    fflush(stdout);
+    return rc;
+}
+
+/* ---- summary ---------------------------------------------------------------- */
+
+static const char *kind_name(cnn_layer_kind k)
+{
+    switch (k) {
+    case CNN_CONV2D: return "Conv2D";
+    case CNN_MAXPOOL: return "MaxPooling2D";
+    case CNN_AVGPOOL: return "AveragePooling2D";
+    case CNN_GLOBALAVGPOOL: return "GlobalAveragePooling2D";
+    case CNN_FLATTEN: return "Flatten";
+    case CNN_DENSE: return "Dense";
+    case CNN_DROPOUT: return "Dropout";
+    case CNN_BATCHNORM: return "BatchNormalization";
+    case CNN_ACTIVATION: return "Activation";
+    }
+    return "?";
+}
+
+static void with_commas(double v, char *buf, size_t n)
+{
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%.0f", v);
+    size_t len = strlen(tmp), o = 0;
+    for (size_t i = 0; i < len && o + 1 < n; i++) {
+        if (i && (len - i) % 3 == 0 && o + 2 < n)
+            buf[o++] = ',';
+        buf[o++] = tmp[i];
+    }
+    buf[o] = 0;
+}
+
+void cnn_print_summary(FILE *f, const cnn_model *m)
+{
+    char line[] = "_________________________________________________________________________";
+    char dline[] = "=========================================================================";
+    fprintf(f, "Model: \"%s\"%s%s\n", m->name, m->source ? " from " : "", m->source ? m->source : "");
+    fprintf(f, "%s\n %-34s %-24s %12s\n%s\n", line, "Layer (type)", "Output Shape", "Param #", dline);
+    fprintf(f, " %-34s (None, %d, %d, %d)%*s %12s\n", "input (InputLayer)", m->in_h, m->in_w, m->in_c, 1, "", "0");
+    for (int i = 0; i < m->n_layers; i++) {
+        const cnn_layer *l = &m->layers[i];
+        char nm[96], shape[64], pc[32];
+        snprintf(nm, sizeof nm, "%s (%s)", l->name, kind_name(l->kind));
+        if (l->out.rank == 1)
+            snprintf(shape, sizeof shape, "(None, %d)", l->out.c);
+        else
+            snprintf(shape, sizeof shape, "(None, %d, %d, %d)", l->out.h, l->out.w, l->out.c);
+        size_t params = 0;
+        for (int t = 0; t < l->n_tensors && l->first_tensor >= 0; t++)
+            params += m->tensors[l->first_tensor + t].count;
+        with_commas((double)params, pc, sizeof pc);
+        fprintf(f, " %-34s %-24s %12s\n", nm, shape, pc);
+    }
+    char tot[32], tr[32], nt[32];
+    with_commas((double)m->n_params, tot, sizeof tot);
+    with_commas((double)m->n_trainable, tr, sizeof tr);
+    with_commas((double)(m->n_params - m->n_trainable), nt, sizeof nt);
+    fprintf(f, "%s\n", dline);
+    fprintf(f, " Total params: %s (%.2f KB)\n", tot, (double)m->n_params * 4 / 1024);
+    fprintf(f, " Trainable params: %s\n", tr);
+    fprintf(f, " Non-trainable params: %s\n", nt);
+    fprintf(f, " Output: %d %s unit%s (%s)\n", m->n_outputs, m->final_act == CNN_ACT_SIGMOID ? "sigmoid" : "softmax",
+            m->n_outputs == 1 ? "" : "s", m->n_outputs == 1 ? "binary" : "categorical");
+    fprintf(f, " FLOPs per image: %.2f M forward, %.2f M training (forward + backward)\n", m->forward_flops * 1e-6,
+            m->train_flops * 1e-6);
+    fprintf(f, " Activations kept for backward: %.2f MB per image\n", (double)m->act_floats * 4 / 1048576);
+    fprintf(f, "%s\n", line);
+}
