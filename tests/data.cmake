@@ -1,1 +1,19 @@
 # data tests; see tests/CMakeLists.txt
+# C tests of the data side (tests/data/): they make their own fixture images
+# with libjpeg and libpng, build a small cnn_model by hand (no network runs),
+# and link libcnnrt. Real-data tests skip (77) when the data is absent.
+set(CNN_DATA_TEST_DIR ${CMAKE_CURRENT_SOURCE_DIR}/data)
+add_library(cnn_data_fixtures STATIC ${CNN_DATA_TEST_DIR}/fixtures.c)
+target_include_directories(cnn_data_fixtures PUBLIC ${CNN_DATA_TEST_DIR} ${PROJECT_SOURCE_DIR}/runtime)
+target_compile_options(cnn_data_fixtures PRIVATE ${CNNC_WARNINGS})
+target_link_libraries(cnn_data_fixtures PUBLIC cnnrt JPEG::JPEG PNG::PNG m)
+
+function(cnn_data_test name)
+  add_executable(${name} ${CNN_DATA_TEST_DIR}/${name}.c)
+  target_compile_options(${name} PRIVATE ${CNNC_WARNINGS})
+  target_link_libraries(${name} PRIVATE cnn_data_fixtures)
+endfunction()
+
+cnn_data_test(test_decode)
+add_test(NAME data_decode COMMAND test_decode)
+set_tests_properties(data_decode PROPERTIES LABELS "unit")
