@@ -17,3 +17,7 @@ endfunction()
 cnn_data_test(test_decode)
 add_test(NAME data_decode COMMAND test_decode)
 set_tests_properties(data_decode PROPERTIES LABELS "unit")
+
+cnn_data_test(test_transform)
+add_test(NAME data_transform COMMAND test_transform)
+set_tests_properties(data_transform PROPERTIES LABELS "unit")
