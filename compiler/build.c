@@ -1,0 +1,190 @@
+/* build.c: `cnnc build FILE.cnn [-o BIN]`: one standalone trainer in one step.
+ *
+ * Emits NAME.c / NAME.h into a fresh temporary folder, compiles them with
+ * the system C compiler against the runtime's headers and libcnnrt.a, and
+ * moves the binary into place only when everything worked. The compiler is
+ * $CC (default `cc`; words split on blanks, so `CC="ccache gcc"` works),
+ * run directly (no shell). The runtime's location is compiled into cnnc by
+ * CMake (CNNC_RUNTIME_INCLUDE_DIR, CNNC_RUNTIME_LIBRARY) and can be
+ * overridden with $CNNC_RUNTIME_INCLUDE and $CNNC_RUNTIME_LIB. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "emit.h"
+
+#ifndef CNNC_RUNTIME_INCLUDE_DIR
+#define CNNC_RUNTIME_INCLUDE_DIR "runtime"
+#endif
+#ifndef CNNC_RUNTIME_LIBRARY
+#define CNNC_RUNTIME_LIBRARY "libcnnrt.a"
+#endif
+
+#define MAX_ARGS 64
+
+static int build_error(const char *fmt, const char *a, const char *b)
+{
+    fputs("cnnc: error: ", stderr);
+    fprintf(stderr, fmt, a, b);
+    fputc('\n', stderr);
+    return 1;
+}
+
+/* Runs argv, waits, returns its exit status (127 when it could not start). */
+static int run(char *const argv[], int verbose)
+{
+    if (verbose) {
+        for (int i = 0; argv[i]; i++)
+            fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
+        fputc('\n', stderr);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 127;
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "cnnc: error: cannot run the C compiler '%s': %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return 127;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* Copies src to dst through dst.tmpXXXXXX and a rename (for moves across
+ * file systems); the result is executable. */
+static int copy_file(const char *src, const char *dst)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", dst) >= sizeof tmp)
+        return -1;
+    int out = mkstemp(tmp);
+    if (out < 0)
+        return -1;
+    int in = open(src, O_RDONLY);
+    int bad = in < 0;
+    char buf[1 << 16];
+    while (!bad) {
+        ssize_t k = read(in, buf, sizeof buf);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            bad = k < 0;
+            break;
+        }
+        for (ssize_t done = 0; done < k;) {
+            ssize_t w = write(out, buf + done, (size_t)(k - done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                bad = 1;
+                break;
+            }
+            done += w;
+        }
+    }
+    if (in >= 0)
+        close(in);
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fchmod(out, 0777 & ~mask) != 0)
+        bad = 1;
+    if (close(out) != 0)
+        bad = 1;
+    if (bad || rename(tmp, dst) != 0) {
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int build_trainer(const cnnc_ir *ir, const char *out_path, int verbose)
+{
+    char def_out[CNN_MAX_NAME + 8], dir[4096], src[4600], bin[4600], hdr[4600], inc[4200];
+    if (!out_path) {
+        snprintf(def_out, sizeof def_out, "./%s", ir->name);
+        out_path = def_out;
+    }
+    const char *rt_inc = getenv("CNNC_RUNTIME_INCLUDE");
+    const char *rt_lib = getenv("CNNC_RUNTIME_LIB");
+    if (!rt_inc || !*rt_inc)
+        rt_inc = CNNC_RUNTIME_INCLUDE_DIR;
+    if (!rt_lib || !*rt_lib)
+        rt_lib = CNNC_RUNTIME_LIBRARY;
+    char model_h[4200];
+    snprintf(model_h, sizeof model_h, "%s/cnn_model.h", rt_inc);
+    if (!file_exists(model_h))
+        return build_error("runtime headers not found in %s%s (set CNNC_RUNTIME_INCLUDE)", rt_inc, "");
+    if (!file_exists(rt_lib))
+        return build_error("runtime library %s not found%s (build the cnnrt target, or set CNNC_RUNTIME_LIB)",
+                           rt_lib, "");
+
+    const char *tmpdir = getenv("TMPDIR");
+    if (!tmpdir || !*tmpdir)
+        tmpdir = "/tmp";
+    if ((size_t)snprintf(dir, sizeof dir, "%s/cnnc-build-XXXXXX", tmpdir) >= sizeof dir || !mkdtemp(dir))
+        return build_error("cannot create a temporary folder in %s: %s", tmpdir, strerror(errno));
+    snprintf(src, sizeof src, "%s/%s.c", dir, ir->name);
+    snprintf(hdr, sizeof hdr, "%s/%s.h", dir, ir->name);
+    snprintf(bin, sizeof bin, "%s/%s.bin", dir, ir->name);
+    snprintf(inc, sizeof inc, "-I%s", rt_inc);
+
+    int rc = emit_c(ir, dir);
+    if (rc == 0) {
+        /* $CC, split on blanks */
+        const char *cc_env = getenv("CC");
+        static char cc[1024];
+        snprintf(cc, sizeof cc, "%s", cc_env && *cc_env ? cc_env : "cc");
+        char *argv[MAX_ARGS];
+        int k = 0;
+        for (char *tok = strtok(cc, " \t"); tok && k < MAX_ARGS - 24; tok = strtok(NULL, " \t"))
+            argv[k++] = tok;
+        if (k == 0)
+            argv[k++] = "cc";
+        char inc_dir[4200];
+        snprintf(inc_dir, sizeof inc_dir, "-I%s", dir);
+        char *rest[] = {"-std=c11", "-O2", "-march=native", "-fopenmp", "-DCNN_TRAINER_MAIN",
+                        inc, inc_dir, src, (char *)rt_lib, "-ljpeg", "-lpng", "-lz", "-lm", "-lpthread",
+                        "-o", bin, NULL};
+        for (int j = 0; rest[j]; j++)
+            argv[k++] = rest[j];
+        argv[k] = NULL;
+        int st = run(argv, verbose);
+        if (st != 0) {
+            fprintf(stderr, "cnnc: error: the C compiler failed (exit status %d) building %s\n", st,
+                    out_path);
+            rc = 1;
+        } else if (rename(bin, out_path) != 0) {
+            if (errno != EXDEV || copy_file(bin, out_path) != 0) {
+                rc = build_error("cannot write %s: %s", out_path, strerror(errno));
+            }
+        }
+    }
+    remove(src);
+    remove(hdr);
+    remove(bin);
+    if (rmdir(dir) != 0 && verbose)
+        fprintf(stderr, "cnnc: warning: could not remove %s\n", dir);
+    if (rc == 0 && verbose)
+        fprintf(stderr, "cnnc: built %s\n", out_path);
+    return rc;
+}

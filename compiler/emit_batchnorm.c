@@ -1,0 +1,188 @@
+/* emit_batchnorm.c: batch normalization with Keras semantics.
+ *
+ * Training: per channel, the mean and the biased variance (two passes)
+ * over the batch's N x H x W values; y = gamma (x - mean) / sqrt(var + eps)
+ * + beta; running = momentum * running + (1 - momentum) * batch, with the
+ * biased batch variance (Keras; PyTorch would store the unbiased one). The
+ * batch mean and 1/std stay in the fixed part of b->work for backward.
+ * Inference: the running statistics. Per-image partial sums go to slots
+ * and are summed in image order: thread-count independent.
+ *
+ * Backward (training statistics): with xh = (x - mean) / std,
+ * dbeta = sum dy, dgamma = sum dy xh, and
+ * dx = gamma / std * (dy - (dbeta + xh dgamma) / M), M = N H W. */
+#include <stdio.h>
+
+#include "emit_layers.h"
+
+static void bn_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    const cnn_layer *l = L->l;
+    char f1[48], f2[48];
+    em_line(em, "enum { PIXELS = %d, C = %d, SIZE = %zu, SLOT = %zu, FIX = %zu };", l->in.h * l->in.w,
+            l->in.c, L->in_size, L->slot_floats, L->fixed_off);
+    em_line(em, "enum { G_OFF = %zu, B_OFF = %zu, RM_OFF = %zu, RV_OFF = %zu };", L->t_off[0], L->t_off[1],
+            L->t_off[2], L->t_off[3]);
+    em_line(em, "const cnn_real momentum = %s, epsilon = %s;", emit_real(f1, sizeof f1, l->momentum),
+            emit_real(f2, sizeof f2, l->epsilon));
+}
+
+/* slot[i][0..C) = per-image sums of EXPR over pixels, then RESULT[c] = the
+ * image-ordered sum times inv_m. */
+static void emit_channel_mean(cnnc_emitter *em, const char *expr, const char *result)
+{
+    emit_image_loop(em);
+    em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
+    em_line(em, "cnn_real *restrict si = slot + (size_t)i * SLOT;");
+    em_line(em, "for (int c = 0; c < C; c++)");
+    em_line(em, "    si[c] = 0;");
+    em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
+    em_line(em, "OMP(simd)");
+    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    em_line(em, "const cnn_real v = xi[(size_t)q * C + c];");
+    em_line(em, "si[c] += %s;", expr);
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    em_line(em, "cnn_real s = 0;");
+    em_line(em, "for (int i = 0; i < n; i++)");
+    em_line(em, "    s += slot[(size_t)i * SLOT + c];");
+    em_line(em, "%s[c] = s * inv_m;", result);
+    em_close_block(em, "}");
+}
+
+static void bn_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+{
+    emit_layer_comment(em, pl, L, "forward");
+    em_function(em,
+                  "static void %s_forward(cnn_real *restrict p, const cnn_real *restrict in, "
+                  "cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, "
+                  "int training)",
+                  L->fn);
+    bn_enums(em, L);
+    em_line(em, "const cnn_real *restrict gamma = p + G_OFF;");
+    em_line(em, "const cnn_real *restrict beta = p + B_OFF;");
+    em_line(em, "cnn_real *restrict mean = wk + FIX;     /* kept for backward */");
+    em_line(em, "cnn_real *restrict invstd = mean + C;");
+    em_line(em, "cnn_real scale[C], shift[C];");
+    em_open_block(em, "if (training) {");
+    em_line(em, "const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));");
+    em_line(em, "cnn_real var[C];");
+    emit_channel_mean(em, "v", "mean");
+    emit_channel_mean(em, "(v - mean[c]) * (v - mean[c])", "var");
+    em_line(em, "cnn_real *restrict rmean = p + RM_OFF;");
+    em_line(em, "cnn_real *restrict rvar = p + RV_OFF;");
+    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    em_line(em, "invstd[c] = (cnn_real)1 / REAL_SQRT(var[c] + epsilon);");
+    em_line(em, "rmean[c] = rmean[c] * momentum + mean[c] * ((cnn_real)1 - momentum);");
+    em_line(em, "rvar[c] = rvar[c] * momentum + var[c] * ((cnn_real)1 - momentum);");
+    em_line(em, "scale[c] = gamma[c] * invstd[c];");
+    em_line(em, "shift[c] = beta[c] - mean[c] * scale[c];");
+    em_close_block(em, "}");
+    em_close_block(em, "} else {");
+    em->indent++;
+    em_line(em, "const cnn_real *restrict rmean = p + RM_OFF;");
+    em_line(em, "const cnn_real *restrict rvar = p + RV_OFF;");
+    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    em_line(em, "scale[c] = gamma[c] / REAL_SQRT(rvar[c] + epsilon);");
+    em_line(em, "shift[c] = beta[c] - rmean[c] * scale[c];");
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+    emit_image_loop(em);
+    em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
+    em_line(em, "cnn_real *restrict yi = out + (size_t)i * SIZE;");
+    em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
+    em_line(em, "OMP(simd)");
+    em_line(em, "for (int c = 0; c < C; c++)");
+    em_line(em, "    yi[(size_t)q * C + c] = xi[(size_t)q * C + c] * scale[c] + shift[c];");
+    em_close_block(em, "}");
+    em_close_block(em, "} /* i */");
+    em_close_block(em, "}");
+    em_blank(em);
+}
+
+static void bn_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L,
+                            const cnnc_args *a)
+{
+    (void)pl;
+    em_line(em, "%s_forward(p, %s, %s, wk, slot, n, training);", L->fn, a->in, a->out);
+}
+
+static void bn_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+{
+    emit_layer_comment(em, pl, L, "backward");
+    em_function(em,
+                  "static void %s_backward(const cnn_real *restrict p, cnn_real *restrict g, "
+                  "const cnn_real *restrict in, const cnn_real *restrict dy, %s"
+                  "const cnn_real *restrict wk, cnn_real *restrict slot, int n)",
+                  L->fn, L->needs_dx ? "cnn_real *restrict dx, " : "");
+    bn_enums(em, L);
+    em_line(em, "(void)momentum;");
+    em_line(em, "(void)epsilon;");
+    em_line(em, "const cnn_real *restrict mean = wk + FIX;");
+    em_line(em, "const cnn_real *restrict invstd = mean + C;");
+    em_line(em, "cnn_real sum_dy[C], sum_dy_xh[C];");
+    emit_image_loop(em);
+    em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
+    em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * SIZE;");
+    em_line(em, "cnn_real *restrict si = slot + (size_t)i * SLOT;");
+    em_line(em, "for (int c = 0; c < 2 * C; c++)");
+    em_line(em, "    si[c] = 0;");
+    em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
+    em_line(em, "OMP(simd)");
+    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    em_line(em, "const cnn_real d = dyi[(size_t)q * C + c];");
+    em_line(em, "const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];");
+    em_line(em, "si[c] += d;");
+    em_line(em, "si[C + c] += d * xh;");
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+    em_close_block(em, "} /* i */");
+    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    em_line(em, "cnn_real s0 = 0, s1 = 0;");
+    em_open_block(em, "for (int i = 0; i < n; i++) {");
+    em_line(em, "s0 += slot[(size_t)i * SLOT + c];");
+    em_line(em, "s1 += slot[(size_t)i * SLOT + C + c];");
+    em_close_block(em, "}");
+    em_line(em, "sum_dy[c] = s0;");
+    em_line(em, "sum_dy_xh[c] = s1;");
+    em_line(em, "g[B_OFF + c] += s0;");
+    em_line(em, "g[G_OFF + c] += s1;");
+    em_close_block(em, "}");
+    if (L->needs_dx) {
+        em_line(em, "const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));");
+        em_line(em, "const cnn_real *restrict gamma = p + G_OFF;");
+        emit_image_loop(em);
+        em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
+        em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * SIZE;");
+        em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * SIZE;");
+        em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
+        em_line(em, "OMP(simd)");
+        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        em_line(em, "const size_t e = (size_t)q * C + c;");
+        em_line(em, "const cnn_real xh = (xi[e] - mean[c]) * invstd[c];");
+        em_line(em, "dxi[e] = gamma[c] * invstd[c] * (dyi[e] - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);");
+        em_close_block(em, "}");
+        em_close_block(em, "}");
+        em_close_block(em, "} /* i */");
+    } else {
+        em_line(em, "(void)p;");
+    }
+    em_close_block(em, "}");
+    em_blank(em);
+}
+
+static void bn_backward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L,
+                             const cnnc_args *a)
+{
+    (void)pl;
+    if (a->dx)
+        em_line(em, "%s_backward(p, g, %s, %s, %s, wk, slot, n);", L->fn, a->in, a->dy, a->dx);
+    else
+        em_line(em, "%s_backward(p, g, %s, %s, wk, slot, n);", L->fn, a->in, a->dy);
+}
+
+const cnnc_layer_emitter emit_batchnorm_layer = {
+    bn_forward, bn_forward_call, bn_backward, bn_backward_call,
+};

@@ -1,0 +1,890 @@
+/* emit_c.c: the C back end. From a checked IR, DIR/NAME.h and DIR/NAME.c:
+ * one forward and one backward function per layer (emit_<kind>.c), the
+ * drivers that call them in order, the loss, and the descriptor
+ * `const cnn_model NAME_model` (runtime/cnn_model.h).
+ *
+ * Output is a pure function of the IR and the compiler version: no dates,
+ * no paths, numbers printed with fixed formats, so it is byte-identical on
+ * every machine and can be committed (generated/) and diffed. */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit.h"
+#include "emit_layers.h"
+
+#ifndef CNNC_VERSION
+#define CNNC_VERSION "unknown"
+#endif
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int plan_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("cnnc: error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+/* A float as a C literal that reads back as the same float: %.9g is enough,
+ * and a '.' or an exponent makes it a floating literal before the `f`. */
+static const char *float_lit(char *buf, size_t size, double v)
+{
+    char tmp[48];
+    snprintf(tmp, sizeof tmp, "%.9g", (double)(float)v);
+    if (!strpbrk(tmp, ".eEn"))
+        strcat(tmp, ".0");
+    snprintf(buf, size, "%sf", tmp);
+    return buf;
+}
+
+/* A double as a C literal that reads back exactly (%.17g). */
+static const char *double_lit(char *buf, size_t size, double v)
+{
+    char tmp[48];
+    snprintf(tmp, sizeof tmp, "%.17g", v);
+    if (!strpbrk(tmp, ".eEn"))
+        strcat(tmp, ".0");
+    snprintf(buf, size, "%s", tmp);
+    return buf;
+}
+
+const char *emit_real(char *buf, size_t size, double v)
+{
+    char f[48];
+    snprintf(buf, size, "(cnn_real)%s", float_lit(f, sizeof f, v));
+    return buf;
+}
+
+void emit_image_loop(cnnc_emitter *em)
+{
+    em_line(em, "OMP(parallel for schedule(static))");
+    em_open_block(em, "for (int i = 0; i < n; i++) {");
+}
+
+/* A C string literal: quotes, backslashes, '?' (trigraphs) and every byte
+ * outside printable ASCII escaped, so any path survives. */
+static void c_string(char *buf, size_t size, const char *s)
+{
+    size_t k = 0;
+    if (size < 3) {
+        buf[0] = 0;
+        return;
+    }
+    buf[k++] = '"';
+    for (; *s && k + 6 < size; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\' || ch == '?') {
+            buf[k++] = '\\';
+            buf[k++] = (char)ch;
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            k += (size_t)snprintf(buf + k, size - k, "\\%03o", ch);
+        } else {
+            buf[k++] = (char)ch;
+        }
+    }
+    buf[k++] = '"';
+    buf[k] = 0;
+}
+
+static const char *shape_str(char *buf, size_t size, const cnn_shape *s)
+{
+    if (s->rank == 1)
+        snprintf(buf, size, "%d", s->c);
+    else
+        snprintf(buf, size, "%dx%dx%d", s->h, s->w, s->c);
+    return buf;
+}
+
+static const char *kind_enum(cnn_layer_kind k)
+{
+    switch (k) {
+    case CNN_CONV2D: return "CNN_CONV2D";
+    case CNN_MAXPOOL: return "CNN_MAXPOOL";
+    case CNN_AVGPOOL: return "CNN_AVGPOOL";
+    case CNN_GLOBALAVGPOOL: return "CNN_GLOBALAVGPOOL";
+    case CNN_FLATTEN: return "CNN_FLATTEN";
+    case CNN_DENSE: return "CNN_DENSE";
+    case CNN_DROPOUT: return "CNN_DROPOUT";
+    case CNN_BATCHNORM: return "CNN_BATCHNORM";
+    case CNN_ACTIVATION: return "CNN_ACTIVATION";
+    }
+    return "?";
+}
+
+static const char *act_enum(cnn_act a)
+{
+    switch (a) {
+    case CNN_ACT_LINEAR: return "CNN_ACT_LINEAR";
+    case CNN_ACT_RELU: return "CNN_ACT_RELU";
+    case CNN_ACT_SIGMOID: return "CNN_ACT_SIGMOID";
+    case CNN_ACT_TANH: return "CNN_ACT_TANH";
+    case CNN_ACT_SOFTMAX: return "CNN_ACT_SOFTMAX";
+    case CNN_ACT_LEAKY_RELU: return "CNN_ACT_LEAKY_RELU";
+    }
+    return "?";
+}
+
+static const char *layout_enum(cnn_layout l)
+{
+    switch (l) {
+    case CNN_LAYOUT_PLAIN: return "CNN_LAYOUT_PLAIN";
+    case CNN_LAYOUT_HWIO: return "CNN_LAYOUT_HWIO";
+    case CNN_LAYOUT_IO: return "CNN_LAYOUT_IO";
+    }
+    return "?";
+}
+
+static const char *init_enum(cnn_init i)
+{
+    switch (i) {
+    case CNN_INIT_GLOROT_UNIFORM: return "CNN_INIT_GLOROT_UNIFORM";
+    case CNN_INIT_ZEROS: return "CNN_INIT_ZEROS";
+    case CNN_INIT_ONES: return "CNN_INIT_ONES";
+    }
+    return "?";
+}
+
+static const char *prep_enum(cnn_prep_kind k)
+{
+    switch (k) {
+    case CNN_PREP_GRAYSCALE: return "CNN_PREP_GRAYSCALE";
+    case CNN_PREP_EDGES: return "CNN_PREP_EDGES";
+    case CNN_PREP_BRIGHTNESS: return "CNN_PREP_BRIGHTNESS";
+    case CNN_PREP_RESCALE: return "CNN_PREP_RESCALE";
+    }
+    return "?";
+}
+
+static const char *fill_enum(cnn_fill f)
+{
+    switch (f) {
+    case CNN_FILL_REFLECT: return "CNN_FILL_REFLECT";
+    case CNN_FILL_NEAREST: return "CNN_FILL_NEAREST";
+    case CNN_FILL_CONSTANT: return "CNN_FILL_CONSTANT";
+    }
+    return "?";
+}
+
+static const char *opt_enum(cnn_optimizer_kind k)
+{
+    switch (k) {
+    case CNN_OPT_ADAM: return "CNN_OPT_ADAM";
+    case CNN_OPT_SGD: return "CNN_OPT_SGD";
+    case CNN_OPT_RMSPROP: return "CNN_OPT_RMSPROP";
+    }
+    return "?";
+}
+
+static const char *monitor_enum(cnn_monitor m)
+{
+    switch (m) {
+    case CNN_MON_VAL_LOSS: return "CNN_MON_VAL_LOSS";
+    case CNN_MON_VAL_ACCURACY: return "CNN_MON_VAL_ACCURACY";
+    case CNN_MON_LOSS: return "CNN_MON_LOSS";
+    case CNN_MON_ACCURACY: return "CNN_MON_ACCURACY";
+    }
+    return "?";
+}
+
+static const cnnc_layer_emitter *layer_emitter(cnn_layer_kind k)
+{
+    switch (k) {
+    case CNN_CONV2D: return &emit_conv2d_layer;
+    case CNN_MAXPOOL: return &emit_maxpool_layer;
+    case CNN_AVGPOOL: return &emit_avgpool_layer;
+    case CNN_GLOBALAVGPOOL: return &emit_globalavgpool_layer;
+    case CNN_DENSE: return &emit_dense_layer;
+    case CNN_DROPOUT: return &emit_dropout_layer;
+    case CNN_BATCHNORM: return &emit_batchnorm_layer;
+    case CNN_ACTIVATION: return &emit_activation_layer;
+    case CNN_FLATTEN: return NULL; /* a view: no code */
+    }
+    return NULL;
+}
+
+/* ---- the plan: memory layout and which passes run ------------------------ */
+
+/* The layer as the user would write it: the comment over its functions. */
+static void layer_stmt(char *buf, size_t size, const cnn_layer *l)
+{
+    char a[64] = "";
+    if (l->act != CNN_ACT_LINEAR && l->kind != CNN_ACTIVATION) {
+        if (l->act == CNN_ACT_LEAKY_RELU)
+            snprintf(a, sizeof a, " leaky_relu");
+        else
+            snprintf(a, sizeof a, " %s", emit_act_name(l->act));
+    }
+    switch (l->kind) {
+    case CNN_CONV2D:
+        snprintf(buf, size, "conv2d %d %dx%d%s stride=%dx%d padding=%s bias=%s", l->filters, l->kh,
+                 l->kw, a, l->sh, l->sw, l->same ? "same" : "valid", l->bias ? "true" : "false");
+        break;
+    case CNN_MAXPOOL:
+    case CNN_AVGPOOL:
+        snprintf(buf, size, "%s %dx%d stride=%dx%d", l->kind == CNN_MAXPOOL ? "maxpool" : "avgpool",
+                 l->kh, l->kw, l->sh, l->sw);
+        break;
+    case CNN_GLOBALAVGPOOL: snprintf(buf, size, "globalavgpool"); break;
+    case CNN_FLATTEN: snprintf(buf, size, "flatten"); break;
+    case CNN_DENSE: snprintf(buf, size, "dense %d%s", l->filters, a); break;
+    case CNN_DROPOUT: snprintf(buf, size, "dropout %g", (double)l->rate); break;
+    case CNN_BATCHNORM:
+        snprintf(buf, size, "batchnorm momentum=%g epsilon=%g", (double)l->momentum,
+                 (double)l->epsilon);
+        break;
+    case CNN_ACTIVATION:
+        if (l->act == CNN_ACT_LEAKY_RELU)
+            snprintf(buf, size, "leaky_relu alpha=%g", (double)l->alpha);
+        else
+            snprintf(buf, size, "%s", emit_act_name(l->act));
+        break;
+    }
+}
+
+static size_t shape_size(const cnn_shape *s)
+{
+    return (size_t)s->h * (size_t)s->w * (size_t)s->c;
+}
+
+/* Enum constants must fit an int; these bound every size in the file. */
+#define PLAN_LIMIT ((size_t)INT_MAX / 4)
+
+static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->ir = ir;
+    pl->model = ir->name;
+    pl->n = ir->n_layers;
+    if (ir->n_layers < 1 || ir->n_layers > CNN_MAX_LAYERS)
+        return plan_error("internal: %d layers", ir->n_layers);
+    if (strcmp(ir->name, "cnn") == 0)
+        return plan_error("model name 'cnn' clashes with the runtime's names (cnn_model); choose another");
+
+    size_t act = 0, grad = (size_t)ir->in_h * ir->in_w * ir->in_c, fixed = 0, slot = 0;
+    int params_below = 0;
+    for (int i = 0; i < ir->n_layers; i++) {
+        cnnc_plan_layer *L = &pl->layers[i];
+        const cnn_layer *l = &ir->layers[i];
+        L->index = i;
+        L->l = l;
+        L->cost = &ir->cost[i];
+        snprintf(L->fn, sizeof L->fn, "%s_%s", ir->name, l->name);
+        layer_stmt(L->stmt, sizeof L->stmt, l);
+        L->in_size = shape_size(&l->in);
+        L->out_size = shape_size(&l->out);
+        if (L->in_size > PLAN_LIMIT || L->out_size > PLAN_LIMIT)
+            return plan_error("layer %s is too large for the C back end", l->name);
+        if (L->out_size > grad)
+            grad = L->out_size;
+        L->act = l->act;
+        int last = i == ir->n_layers - 1;
+        if (last) {
+            /* The forward pass stops before the final sigmoid/softmax. */
+            if (l->act != ir->final_act)
+                return plan_error("internal: the last layer %s does not end in the final %s", l->name,
+                                  emit_act_name(ir->final_act));
+            L->act = CNN_ACT_LINEAR;
+        }
+        if (l->kind == CNN_FLATTEN || (last && l->kind == CNN_ACTIVATION))
+            L->alias = 1;
+        if (L->act == CNN_ACT_LEAKY_RELU && !(l->alpha > 0))
+            return plan_error("layer %s: leaky_relu needs alpha > 0 (the gradient is taken from the output)",
+                              l->name);
+        if (l->kind == CNN_DROPOUT && !(l->rate >= 0 && l->rate < 1))
+            return plan_error("layer %s: dropout rate must be in [0, 1)", l->name);
+
+        if (l->n_tensors < 0 || l->n_tensors > 4 ||
+            (l->n_tensors > 0 && (l->first_tensor < 0 || l->first_tensor + l->n_tensors > ir->n_tensors)))
+            return plan_error("internal: layer %s has bad tensor indices", l->name);
+        for (int t = 0; t < l->n_tensors; t++) {
+            const cnn_tensor_info *ti = &ir->tensors[l->first_tensor + t];
+            L->t_off[t] = ti->offset;
+            L->t_count[t] = ti->count;
+            if (ti->offset + ti->count > ir->n_params || ti->offset + ti->count > PLAN_LIMIT)
+                return plan_error("internal: tensor %s outside the parameter block", ti->name);
+            if (ti->trainable)
+                L->has_params = 1;
+        }
+        int want = l->kind == CNN_CONV2D || l->kind == CNN_DENSE ? 1 + (l->bias != 0)
+                   : l->kind == CNN_BATCHNORM                   ? 4
+                                                                : 0;
+        if (l->n_tensors != want)
+            return plan_error("internal: layer %s has %d tensors, expected %d", l->name, l->n_tensors, want);
+
+        L->needs_dx = params_below;
+        L->run_backward = !L->alias && (L->has_params || L->needs_dx);
+        if (L->has_params)
+            params_below = 1;
+
+        if (L->alias) {
+            L->act_off = i > 0 ? pl->layers[i - 1].act_off : 0;
+        } else {
+            L->act_off = act;
+            act += L->out_size;
+            if (l->kind == CNN_DROPOUT) {
+                L->mask_off = act;
+                act += L->out_size;
+            }
+        }
+        if (l->kind == CNN_BATCHNORM) {
+            L->fixed_off = fixed;
+            fixed += 2 * (size_t)l->out.c;
+            L->slot_floats = 2 * (size_t)l->out.c;
+        }
+        if (l->kind == CNN_CONV2D)
+            L->slot_floats = L->t_count[0] + (l->bias ? L->t_count[1] : 0);
+        if (L->slot_floats > slot)
+            slot = L->slot_floats;
+        if (act > PLAN_LIMIT)
+            return plan_error("the network's activations are too large for the C back end");
+    }
+    pl->act_floats = act;
+    pl->work_fixed = fixed;
+    pl->grad_floats = grad;
+    pl->slot_floats = slot;
+    if (2 * grad + slot > PLAN_LIMIT || fixed > PLAN_LIMIT)
+        return plan_error("the network's scratch space is too large for the C back end");
+    return 0;
+}
+
+/* The input of layer i as a driver expression: x, or a layer's output. */
+static void in_expr(char *buf, size_t size, const cnnc_plan *pl, int i)
+{
+    int j = i - 1;
+    while (j >= 0 && pl->layers[j].alias)
+        j--;
+    if (j < 0)
+        snprintf(buf, size, "x");
+    else
+        snprintf(buf, size, "a + cap * A_%s", pl->layers[j].l->name);
+}
+
+static void out_expr(char *buf, size_t size, const cnnc_plan *pl, int i)
+{
+    if (pl->layers[i].alias)
+        in_expr(buf, size, pl, i);
+    else
+        snprintf(buf, size, "a + cap * A_%s", pl->layers[i].l->name);
+}
+
+/* ---- pieces of NAME.c ----------------------------------------------------- */
+
+void emit_layer_comment(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L,
+                        const char *direction)
+{
+    char si[32], so[32];
+    const cnn_layer *l = L->l;
+    em_line(em, "/* %s %s, %s:%d: %s", l->name, direction, pl->ir->source_base, l->line, L->stmt);
+    em_line(em, " * %s -> %s per image (NHWC)%s%s", shape_str(si, sizeof si, &l->in),
+            shape_str(so, sizeof so, &l->out),
+            L->act != l->act ? "; the final " : "",
+            L->act != l->act ? emit_act_name(l->act) : "");
+    if (L->act != l->act && l->kind != CNN_ACTIVATION)
+        em_line(em, " * (the final %s is left to the loss: this layer outputs logits)",
+                emit_act_name(l->act));
+    for (int t = 0; t < l->n_tensors; t++) {
+        const cnn_tensor_info *ti = &pl->ir->tensors[l->first_tensor + t];
+        const char *lay = ti->layout == CNN_LAYOUT_HWIO ? " [kh][kw][in][out]"
+                          : ti->layout == CNN_LAYOUT_IO  ? " [in][out]"
+                                                         : "";
+        em_line(em, " * %s: p[%zu, %zu)%s%s", ti->name, ti->offset, ti->offset + ti->count, lay,
+                ti->trainable ? "" : " (not trained)");
+    }
+    em_line(em, " */");
+}
+
+static void emit_header_comment(cnnc_emitter *em, const cnnc_plan *pl, const char *file)
+{
+    const cnnc_ir *ir = pl->ir;
+    char s[32];
+    em_line(em, "/* %s: generated by cnnc %s from %s (FNV-1a 64 %s).", file, CNNC_VERSION,
+            ir->source_base, ir->source_hash);
+    em_line(em, " * Do not edit: change the .cnn file and run cnnc again.");
+    em_line(em, " *");
+    em_line(em, " * model %s: input %dx%dx%d, %d logit%s (final %s applied by the loss)", ir->name,
+            ir->in_h, ir->in_w, ir->in_c, ir->n_outputs, ir->n_outputs == 1 ? "" : "s",
+            emit_act_name(ir->final_act));
+    em_line(em, " *");
+    em_line(em, " *   %-18s %-5s %-14s %10s %12s", "layer", "line", "output", "params", "MFLOP fwd");
+    for (int i = 0; i < pl->n; i++) {
+        const cnn_layer *l = &ir->layers[i];
+        size_t np = 0;
+        for (int t = 0; t < l->n_tensors; t++)
+            np += ir->tensors[l->first_tensor + t].count;
+        em_line(em, " *   %-18s %-5d %-14s %10zu %12.3f", l->name, l->line,
+                shape_str(s, sizeof s, &l->out), np, ir->cost[i].forward_flops / 1e6);
+    }
+    em_line(em, " *");
+    em_line(em, " * parameters: %zu (%zu trainable)", ir->n_params, ir->n_trainable);
+    em_line(em, " * per image: %.3f MFLOP forward, %.3f MFLOP training, %zu activation floats",
+            ir->forward_flops / 1e6, ir->train_flops / 1e6, pl->act_floats);
+    em_line(em, " */");
+}
+
+static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
+{
+    const cnnc_ir *ir = pl->ir;
+    em_line(em, "#include <math.h>");
+    em_line(em, "#include <stdint.h>");
+    em_line(em, "#include <string.h>");
+    em_blank(em);
+    em_line(em, "#include \"cnn_model.h\"");
+    em_line(em, "#include \"cnn_rng.h\"");
+    em_line(em, "#include \"%s.h\"", ir->name);
+    em_blank(em);
+    em_line(em, "/* OpenMP pragmas when compiled with -fopenmp, plain loops otherwise. */");
+    em_line(em, "#ifdef _OPENMP");
+    em_line(em, "#define OMP_STR(...) #__VA_ARGS__");
+    em_line(em, "#define OMP(...) _Pragma(OMP_STR(omp __VA_ARGS__))");
+    em_line(em, "#else");
+    em_line(em, "#define OMP(...)");
+    em_line(em, "#endif");
+    em_blank(em);
+    em_line(em, "/* Math in the precision of cnn_real (gradient checks use double). */");
+    em_line(em, "#define REAL_EXP(v) _Generic((v), float: expf, default: exp)(v)");
+    em_line(em, "#define REAL_TANH(v) _Generic((v), float: tanhf, default: tanh)(v)");
+    em_line(em, "#define REAL_SQRT(v) _Generic((v), float: sqrtf, default: sqrt)(v)");
+    em_blank(em);
+
+    em_line(em, "/* Per-image offsets into b->acts: layer L's output for image i is at");
+    em_line(em, " * acts + batch_cap * A_L + i * (its size). */");
+    em_open_block(em, "enum {");
+    for (int i = 0; i < pl->n; i++) {
+        const cnnc_plan_layer *L = &pl->layers[i];
+        if (L->alias)
+            continue;
+        em_line(em, "A_%s = %zu,", L->l->name, L->act_off);
+        if (L->l->kind == CNN_DROPOUT)
+            em_line(em, "A_%s_mask = %zu,", L->l->name, L->mask_off);
+    }
+    em_line(em, "ACT_FLOATS = %zu", pl->act_floats);
+    em_close_block(em, "};");
+    em_blank(em);
+    em_line(em, "/* b->work: WORK_FIXED floats (batchnorm statistics kept for backward), then");
+    em_line(em, " * per image: dA and dB (gradients ping-ponged between layers) and a slot");
+    em_line(em, " * (partial weight gradients, summed in image order: thread-count independent). */");
+    em_open_block(em, "enum {");
+    em_line(em, "WORK_FIXED = %zu,", pl->work_fixed);
+    em_line(em, "WORK_DA = 0,");
+    em_line(em, "WORK_DB = %zu,", pl->grad_floats);
+    em_line(em, "WORK_SLOT = %zu,", 2 * pl->grad_floats);
+    em_line(em, "WORK_PER_IMAGE = %zu", 2 * pl->grad_floats + pl->slot_floats);
+    em_close_block(em, "};");
+    em_blank(em);
+    em_line(em, "enum { N_OUT = %d };", ir->n_outputs);
+    em_blank(em);
+}
+
+static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
+{
+    char in[96], out[96], mask[96];
+    int uses_a = 0, uses_train = 0, uses_seed = 0, uses_wk = 0;
+    for (int i = 0; i < pl->n; i++) {
+        const cnnc_plan_layer *L = &pl->layers[i];
+        if (!L->alias)
+            uses_a = 1;
+        if (L->l->kind == CNN_DROPOUT)
+            uses_train = uses_seed = 1;
+        if (L->l->kind == CNN_BATCHNORM)
+            uses_train = uses_wk = 1;
+    }
+    em_line(em, "/* Forward pass over n images: every layer in order, then the logits");
+    em_line(em, " * (the last layer's output before its %s). */", emit_act_name(pl->ir->final_act));
+    em_function(em,
+                  "static void %s_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, int n, "
+                  "int training, uint64_t seed, uint64_t step)",
+                  pl->model);
+    em_line(em, "cnn_real *const p = b->params;");
+    if (uses_a) {
+        em_line(em, "cnn_real *const a = b->acts;");
+        em_line(em, "const size_t cap = (size_t)b->batch_cap;");
+    }
+    if (uses_wk) {
+        em_line(em, "cnn_real *const wk = b->work;");
+        em_line(em, "cnn_real *const slot = wk + WORK_FIXED + cap * WORK_SLOT;");
+    }
+    if (!uses_train)
+        em_line(em, "(void)training;");
+    if (!uses_seed) {
+        em_line(em, "(void)seed;");
+        em_line(em, "(void)step;");
+    }
+    em_line(em, "(void)p;");
+    em_line(em, "if (n <= 0)");
+    em_line(em, "    return;");
+    for (int i = 0; i < pl->n; i++) {
+        const cnnc_plan_layer *L = &pl->layers[i];
+        const cnnc_layer_emitter *le = layer_emitter(L->l->kind);
+        if (L->alias) {
+            em_line(em, "/* %s: a view of its input */", L->l->name);
+            continue;
+        }
+        in_expr(in, sizeof in, pl, i);
+        out_expr(out, sizeof out, pl, i);
+        snprintf(mask, sizeof mask, "a + cap * A_%s_mask", L->l->name);
+        cnnc_args args = {in, out, mask, NULL, NULL};
+        le->forward_call(em, pl, L, &args);
+    }
+    out_expr(out, sizeof out, pl, pl->n - 1);
+    em_line(em, "memcpy(logits, %s, (size_t)n * N_OUT * sizeof(cnn_real));", out);
+    em_close_block(em, "}");
+    em_blank(em);
+}
+
+static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
+{
+    char in[96], out[96], mask[96];
+    int any = 0;
+    for (int i = 0; i < pl->n; i++)
+        if (pl->layers[i].run_backward)
+            any = 1;
+    em_line(em, "/* Backward pass after a training forward on the same x: dL/dlogits in,");
+    em_line(em, " * every layer in reverse; parameter gradients are ADDED into b->grads. */");
+    em_function(em,
+                  "static void %s_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlogits, "
+                  "int n)",
+                  pl->model);
+    if (!any) {
+        em_line(em, "/* nothing in this network has trainable parameters */");
+        em_line(em, "(void)b;");
+        em_line(em, "(void)x;");
+        em_line(em, "(void)dlogits;");
+        em_line(em, "(void)n;");
+        em_close_block(em, "}");
+        em_blank(em);
+        return;
+    }
+    int uses_x = 0, uses_slot = 0, uses_wk = 0;
+    for (int i = 0; i < pl->n; i++) {
+        const cnnc_plan_layer *L = &pl->layers[i];
+        if (!L->run_backward)
+            continue;
+        in_expr(in, sizeof in, pl, i);
+        if (strcmp(in, "x") == 0)
+            uses_x = 1;
+        if (L->l->kind == CNN_CONV2D || L->l->kind == CNN_BATCHNORM)
+            uses_slot = 1;
+        if (L->l->kind == CNN_BATCHNORM)
+            uses_wk = 1;
+    }
+    em_line(em, "const cnn_real *const p = b->params;");
+    em_line(em, "cnn_real *const g = b->grads;");
+    em_line(em, "const cnn_real *const a = b->acts;");
+    em_line(em, "cnn_real *const wk = b->work;");
+    em_line(em, "const size_t cap = (size_t)b->batch_cap;");
+    em_line(em, "cnn_real *const dA = wk + WORK_FIXED + cap * WORK_DA;");
+    em_line(em, "cnn_real *const dB = wk + WORK_FIXED + cap * WORK_DB;");
+    if (uses_slot)
+        em_line(em, "cnn_real *const slot = wk + WORK_FIXED + cap * WORK_SLOT;");
+    if (!uses_x)
+        em_line(em, "(void)x;");
+    (void)uses_wk;
+    em_line(em, "(void)p;");
+    em_line(em, "(void)a;");
+    em_line(em, "if (n <= 0)");
+    em_line(em, "    return;");
+    em_line(em, "memcpy(dA, dlogits, (size_t)n * N_OUT * sizeof(cnn_real));");
+    const char *cur = "dA", *other = "dB";
+    for (int i = pl->n - 1; i >= 0; i--) {
+        const cnnc_plan_layer *L = &pl->layers[i];
+        if (L->alias) {
+            em_line(em, "/* %s: a view, its gradient is its input's */", L->l->name);
+            continue;
+        }
+        if (!L->run_backward) {
+            em_line(em, "/* %s and below: no parameters, nothing more to do */", L->l->name);
+            break;
+        }
+        const cnnc_layer_emitter *le = layer_emitter(L->l->kind);
+        in_expr(in, sizeof in, pl, i);
+        out_expr(out, sizeof out, pl, i);
+        snprintf(mask, sizeof mask, "a + cap * A_%s_mask", L->l->name);
+        cnnc_args args = {in, out, mask, cur, L->needs_dx ? other : NULL};
+        le->backward_call(em, pl, L, &args);
+        if (L->needs_dx) {
+            const char *t = cur;
+            cur = other;
+            other = t;
+        }
+    }
+    em_close_block(em, "}");
+    em_blank(em);
+}
+
+static int emit_loss(cnnc_emitter *em, const cnnc_plan *pl)
+{
+    const cnnc_ir *ir = pl->ir;
+    if (ir->config.loss == CNN_LOSS_BINARY_CE) {
+        if (ir->n_outputs != 1 || ir->final_act != CNN_ACT_SIGMOID)
+            return plan_error("internal: binary cross-entropy needs one sigmoid output");
+        em_line(em, "/* Binary cross-entropy from one logit z per image, mean over n:");
+        em_line(em, " * max(z, 0) - z y + log1p(exp(-|z|)), never overflowing; dL/dz = (sigmoid(z) - y) / n. */");
+        em_function(em,
+                      "static double %s_loss(const cnn_real *logits, const int *labels, cnn_real *dlogits, "
+                      "int n)",
+                      pl->model);
+        em_line(em, "if (n <= 0)");
+        em_line(em, "    return 0;");
+        em_line(em, "double total = 0;");
+        em_open_block(em, "for (int i = 0; i < n; i++) {");
+        em_line(em, "const double z = (double)logits[i];");
+        em_line(em, "const double y = labels[i] != 0 ? 1.0 : 0.0;");
+        em_line(em, "total += (z > 0 ? z : 0) - z * y + log1p(exp(-fabs(z)));");
+        em_open_block(em, "if (dlogits) {");
+        em_line(em, "const double s = z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));");
+        em_line(em, "dlogits[i] = (cnn_real)((s - y) / n);");
+        em_close_block(em, "}");
+        em_close_block(em, "}");
+        em_line(em, "return total / n;");
+        em_close_block(em, "}");
+    } else {
+        if (ir->final_act != CNN_ACT_SOFTMAX)
+            return plan_error("internal: categorical cross-entropy needs a softmax output");
+        em_line(em, "/* Sparse categorical cross-entropy from N_OUT logits per image, mean over n:");
+        em_line(em, " * logsumexp(z) - z[label]; dL/dz = (softmax(z) - onehot(label)) / n.");
+        em_line(em, " * A label outside [0, N_OUT) makes the loss NaN (the trainer stops on NaN). */");
+        em_function(em,
+                      "static double %s_loss(const cnn_real *logits, const int *labels, cnn_real *dlogits, "
+                      "int n)",
+                      pl->model);
+        em_line(em, "if (n <= 0)");
+        em_line(em, "    return 0;");
+        em_line(em, "double total = 0;");
+        em_open_block(em, "for (int i = 0; i < n; i++) {");
+        em_line(em, "const cnn_real *z = logits + (size_t)i * N_OUT;");
+        em_line(em, "const int label = labels[i];");
+        em_line(em, "double m = z[0];");
+        em_line(em, "for (int k = 1; k < N_OUT; k++)");
+        em_line(em, "    m = z[k] > m ? z[k] : m;");
+        em_line(em, "double s = 0;");
+        em_line(em, "for (int k = 0; k < N_OUT; k++)");
+        em_line(em, "    s += exp(z[k] - m);");
+        em_line(em, "const double lse = m + log(s);");
+        em_line(em, "total += label >= 0 && label < N_OUT ? lse - z[label] : NAN;");
+        em_line(em, "if (dlogits)");
+        em_line(em, "    for (int k = 0; k < N_OUT; k++)");
+        em_line(em, "        dlogits[(size_t)i * N_OUT + k] = (cnn_real)((exp(z[k] - m) / s - (k == label)) / n);");
+        em_close_block(em, "}");
+        em_line(em, "return total / n;");
+        em_close_block(em, "}");
+    }
+    em_blank(em);
+    return 0;
+}
+
+static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
+{
+    const cnnc_ir *ir = pl->ir;
+    char s[2 * CNN_MAX_PATH + 64], f1[48], f2[48], f3[48], d1[48], d2[48], d3[48];
+    const char *m = pl->model;
+
+    em_line(em, "static size_t %s_work_floats(int batch)", m);
+    em_open_block(em, "{");
+    em_line(em, "return (size_t)WORK_FIXED + (size_t)(batch > 0 ? batch : 0) * WORK_PER_IMAGE;");
+    em_close_block(em, "}");
+    em_blank(em);
+
+    em_open_block(em, "static const cnn_layer %s_layers[%d] = {", m, pl->n);
+    for (int i = 0; i < pl->n; i++) {
+        const cnn_layer *l = &ir->layers[i];
+        c_string(s, sizeof s, l->name);
+        em_line(em, "{.name = %s, .line = %d, .kind = %s, .act = %s, .alpha = %s,", s, l->line,
+                kind_enum(l->kind), act_enum(l->act), float_lit(f1, sizeof f1, l->alpha));
+        em_line(em, " .in = {%d, %d, %d, %d}, .out = {%d, %d, %d, %d}, .filters = %d,", l->in.h, l->in.w,
+                l->in.c, l->in.rank, l->out.h, l->out.w, l->out.c, l->out.rank, l->filters);
+        em_line(em, " .kh = %d, .kw = %d, .sh = %d, .sw = %d, .same = %d,", l->kh, l->kw, l->sh, l->sw,
+                l->same);
+        em_line(em, " .pad_top = %d, .pad_left = %d, .pad_bottom = %d, .pad_right = %d, .bias = %d,",
+                l->pad_top, l->pad_left, l->pad_bottom, l->pad_right, l->bias);
+        em_line(em, " .rate = %s, .momentum = %s, .epsilon = %s,", float_lit(f1, sizeof f1, l->rate),
+                float_lit(f2, sizeof f2, l->momentum), float_lit(f3, sizeof f3, l->epsilon));
+        em_line(em, " .first_tensor = %d, .n_tensors = %d},", l->first_tensor, l->n_tensors);
+    }
+    em_close_block(em, "};");
+    em_blank(em);
+
+    if (ir->n_tensors > 0) {
+        em_open_block(em, "static const cnn_tensor_info %s_tensors[%d] = {", m, ir->n_tensors);
+        for (int t = 0; t < ir->n_tensors; t++) {
+            const cnn_tensor_info *ti = &ir->tensors[t];
+            c_string(s, sizeof s, ti->name);
+            em_line(em, "{.name = %s, .rank = %d, .shape = {%d, %d, %d, %d}, .layout = %s,", s, ti->rank,
+                    ti->shape[0], ti->shape[1], ti->shape[2], ti->shape[3], layout_enum(ti->layout));
+            em_line(em, " .offset = %zu, .count = %zu, .fan_in = %d, .fan_out = %d, .init = %s, .trainable = %d},",
+                    ti->offset, ti->count, ti->fan_in, ti->fan_out, init_enum(ti->init), ti->trainable);
+        }
+        em_close_block(em, "};");
+        em_blank(em);
+    }
+
+    if (ir->n_preprocess > 0) {
+        em_open_block(em, "static const cnn_prep_step %s_preprocess[%d] = {", m, ir->n_preprocess);
+        for (int k = 0; k < ir->n_preprocess; k++)
+            em_line(em, "{%s, %s, %s},", prep_enum(ir->preprocess[k].kind),
+                    double_lit(d1, sizeof d1, ir->preprocess[k].value),
+                    double_lit(d2, sizeof d2, ir->preprocess[k].offset));
+        em_close_block(em, "};");
+        em_blank(em);
+    }
+
+    const cnn_config *c = &ir->config;
+    const cnn_augment *au = &ir->augment;
+    em_open_block(em, "const cnn_model %s_model = {", m);
+    c_string(s, sizeof s, ir->name);
+    em_line(em, ".name = %s,", s);
+    c_string(s, sizeof s, ir->source_base);
+    em_line(em, ".source = %s,", s);
+    c_string(s, sizeof s, ir->source_hash);
+    em_line(em, ".source_hash = %s,", s);
+    em_line(em, ".in_h = %d, .in_w = %d, .in_c = %d,", ir->in_h, ir->in_w, ir->in_c);
+    em_line(em, ".n_outputs = %d,", ir->n_outputs);
+    em_line(em, ".final_act = %s,", act_enum(ir->final_act));
+    em_line(em, ".n_layers = %d,", pl->n);
+    em_line(em, ".layers = %s_layers,", m);
+    em_line(em, ".n_tensors = %d,", ir->n_tensors);
+    if (ir->n_tensors > 0)
+        em_line(em, ".tensors = %s_tensors,", m);
+    else
+        em_line(em, ".tensors = NULL,");
+    em_line(em, ".n_params = %zu,", ir->n_params);
+    em_line(em, ".n_trainable = %zu,", ir->n_trainable);
+    em_line(em, ".act_floats = ACT_FLOATS,");
+    em_line(em, ".work_floats = %s_work_floats,", m);
+    em_line(em, ".forward_flops = %s,", double_lit(d1, sizeof d1, ir->forward_flops));
+    em_line(em, ".train_flops = %s,", double_lit(d1, sizeof d1, ir->train_flops));
+    em_line(em, ".forward = %s_forward,", m);
+    em_line(em, ".backward = %s_backward,", m);
+    em_line(em, ".loss = %s_loss,", m);
+    if (ir->n_preprocess > 0)
+        em_line(em, ".preprocess = %s_preprocess,", m);
+    else
+        em_line(em, ".preprocess = NULL,");
+    em_line(em, ".n_preprocess = %d,", ir->n_preprocess);
+    em_line(em, ".crop_to_aspect_ratio = %d,", ir->crop_to_aspect_ratio);
+    em_line(em, ".augment = {.flip = %d, .rotate = %s, .zoom = %s, .shear = %s,", au->flip,
+            double_lit(d1, sizeof d1, au->rotate), double_lit(d2, sizeof d2, au->zoom),
+            double_lit(d3, sizeof d3, au->shear));
+    em_line(em, "            .translate = %s, .brightness = %s, .contrast = %s,",
+            double_lit(d1, sizeof d1, au->translate), double_lit(d2, sizeof d2, au->brightness),
+            double_lit(d3, sizeof d3, au->contrast));
+    em_line(em, "            .rotate_fill = %s, .zoom_fill = %s,", fill_enum(au->rotate_fill),
+            fill_enum(au->zoom_fill));
+    em_line(em, "            .shear_fill = %s, .translate_fill = %s},", fill_enum(au->shear_fill),
+            fill_enum(au->translate_fill));
+    em_open_block(em, ".defaults = {");
+    if (c->data) {
+        c_string(s, sizeof s, c->data);
+        em_line(em, ".data = %s,", s);
+    } else {
+        em_line(em, ".data = NULL,");
+    }
+    if (c->validation) {
+        c_string(s, sizeof s, c->validation);
+        em_line(em, ".validation = %s,", s);
+    } else {
+        em_line(em, ".validation = NULL,");
+    }
+    em_line(em, ".validation_split = %s,", double_lit(d1, sizeof d1, c->validation_split));
+    em_line(em, ".seed = %lluu,", (unsigned long long)c->seed);
+    em_line(em, ".batch = %d,", c->batch);
+    em_line(em, ".epochs = %d,", c->epochs);
+    em_line(em, ".optimizer = {.kind = %s, .lr = %s,", opt_enum(c->optimizer.kind),
+            double_lit(d1, sizeof d1, c->optimizer.lr));
+    em_line(em, "              .beta1 = %s, .beta2 = %s, .epsilon = %s,",
+            double_lit(d1, sizeof d1, c->optimizer.beta1), double_lit(d2, sizeof d2, c->optimizer.beta2),
+            double_lit(d3, sizeof d3, c->optimizer.epsilon));
+    em_line(em, "              .momentum = %s, .nesterov = %d, .rho = %s},",
+            double_lit(d1, sizeof d1, c->optimizer.momentum), c->optimizer.nesterov,
+            double_lit(d2, sizeof d2, c->optimizer.rho));
+    em_line(em, ".loss = %s,", c->loss == CNN_LOSS_BINARY_CE ? "CNN_LOSS_BINARY_CE" : "CNN_LOSS_CATEGORICAL_CE");
+    em_line(em, ".metrics = %d,", c->metrics);
+    em_line(em, ".early_stopping = %d,", c->early_stopping);
+    em_line(em, ".monitor = %s,", monitor_enum(c->monitor));
+    em_line(em, ".patience = %d,", c->patience);
+    em_close_block(em, "},");
+    em_close_block(em, "};");
+    em_blank(em);
+    em_line(em, "#ifdef CNN_TRAINER_MAIN");
+    em_line(em, "#include \"cnn_trainer.h\"");
+    em_blank(em);
+    em_line(em, "int main(int argc, char **argv)");
+    em_open_block(em, "{");
+    em_line(em, "return cnn_trainer_main(&%s_model, argc, argv);", m);
+    em_close_block(em, "}");
+    em_line(em, "#endif");
+}
+
+static int write_header(const cnnc_plan *pl, const char *dir)
+{
+    char path[CNNC_EM_PATH], file[CNN_MAX_NAME + 8], guard[CNN_MAX_NAME + 16];
+    cnnc_emitter em;
+    snprintf(file, sizeof file, "%s.h", pl->model);
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
+        return plan_error("output path too long: %s", dir);
+    size_t k = 0;
+    for (const char *c = pl->model; *c && k + 12 < sizeof guard; c++)
+        guard[k++] = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+    strcpy(guard + k, "_MODEL_H");
+    if (em_open(&em, path))
+        return 1;
+    em_line(&em, "/* %s: generated by cnnc %s from %s (FNV-1a 64 %s). Do not edit. */", file,
+            CNNC_VERSION, pl->ir->source_base, pl->ir->source_hash);
+    em_line(&em, "#ifndef %s", guard);
+    em_line(&em, "#define %s", guard);
+    em_blank(&em);
+    em_line(&em, "#include \"cnn_model.h\"");
+    em_blank(&em);
+    em_line(&em, "/* The %s network: forward, backward, loss and everything the runtime needs. */",
+            pl->model);
+    em_line(&em, "extern const cnn_model %s_model;", pl->model);
+    em_blank(&em);
+    em_line(&em, "#endif");
+    return em_close(&em);
+}
+
+static int write_source(const cnnc_plan *pl, const char *dir)
+{
+    char path[CNNC_EM_PATH], file[CNN_MAX_NAME + 8];
+    cnnc_emitter em;
+    snprintf(file, sizeof file, "%s.c", pl->model);
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
+        return plan_error("output path too long: %s", dir);
+    if (em_open(&em, path))
+        return 1;
+    emit_header_comment(&em, pl, file);
+    emit_preamble(&em, pl);
+    for (int i = 0; i < pl->n; i++) {
+        const cnnc_plan_layer *L = &pl->layers[i];
+        const cnnc_layer_emitter *le = layer_emitter(L->l->kind);
+        if (L->alias)
+            continue;
+        le->forward(&em, pl, L);
+        if (L->run_backward)
+            le->backward(&em, pl, L);
+    }
+    emit_forward_driver(&em, pl);
+    emit_backward_driver(&em, pl);
+    if (emit_loss(&em, pl)) {
+        em_abort(&em);
+        return 1;
+    }
+    emit_descriptor(&em, pl);
+    return em_close(&em);
+}
+
+int emit_c(const cnnc_ir *ir, const char *dir)
+{
+    static cnnc_plan pl; /* large; cnnc is single-threaded */
+    if (plan_build(&pl, ir))
+        return 1;
+    if (write_header(&pl, dir))
+        return 1;
+    return write_source(&pl, dir);
+}

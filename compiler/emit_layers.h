@@ -1,0 +1,128 @@
+/* emit_layers.h: the C back end's internal API.
+ *
+ * emit_c.c lays the network out in memory (the plan below: where every
+ * layer's output lives in b->acts, what scratch it needs in b->work, which
+ * backward passes must run) and writes the drivers and the descriptor. One
+ * file per layer kind (emit_conv2d.c, emit_pool.c, ...) writes that kind's
+ * forward and backward functions and the calls to them.
+ *
+ * Memory (per image sizes; `cap` is b->batch_cap, `n` the images of a call):
+ *   acts: layer-major. Layer L's outputs for image i start at
+ *         acts + cap * A_L + i * OUT_SIZE, so one layer's batch is one
+ *         contiguous [n][OUT_SIZE] matrix (the dense layers want that).
+ *   work: [fixed][cap x per-image]. The fixed part holds what batchnorm keeps
+ *         from forward for backward (batch mean and 1/std) and its reduced
+ *         sums. The per-image part holds two gradient buffers (dA, dB: the
+ *         backward driver ping-pongs dL/d(activation) between them) and one
+ *         slot per image for partial weight gradients and statistics, which
+ *         are then summed in image order: results never depend on the
+ *         number of threads.
+ */
+#ifndef CNNC_EMIT_LAYERS_H
+#define CNNC_EMIT_LAYERS_H
+
+#include <stddef.h>
+
+#include "emitter.h"
+#include "ir.h"
+
+typedef struct cnnc_plan_layer {
+    int index;                  /* position in ir->layers (0-based) */
+    const cnn_layer *l;
+    const cnnc_layer_cost *cost;
+    char fn[2 * CNN_MAX_NAME + 2]; /* function prefix: MODEL_LAYER */
+    char stmt[160];             /* the layer as a .cnn statement, for comments */
+    cnn_act act;                /* activation applied in forward: the final sigmoid/softmax removed */
+    int alias;                  /* output is a view of the input (flatten, the final activation) */
+    size_t in_size, out_size;   /* floats per image */
+    size_t act_off;             /* per-image offset of the output in acts (of the input when alias) */
+    size_t mask_off;            /* dropout: its mask in acts */
+    int has_params;             /* trainable parameters */
+    int needs_dx;               /* some layer below has trainable parameters */
+    int run_backward;           /* has_params || needs_dx, and not an alias */
+    size_t t_off[4];            /* offsets of its tensors in the parameter block */
+    size_t t_count[4];
+    size_t fixed_off;           /* batchnorm: its part of the fixed work area */
+    size_t slot_floats;         /* per-image slot its passes need */
+} cnnc_plan_layer;
+
+typedef struct cnnc_plan {
+    const cnnc_ir *ir;
+    const char *model;          /* ir->name */
+    int n;
+    cnnc_plan_layer layers[CNN_MAX_LAYERS];
+    size_t act_floats;          /* per image, what the descriptor says */
+    size_t work_fixed;          /* floats, independent of the batch */
+    size_t grad_floats;         /* per image: each of dA and dB */
+    size_t slot_floats;         /* per image */
+} cnnc_plan;
+
+/* Arguments of one layer call, as C expressions of the driver. */
+typedef struct cnnc_args {
+    const char *in;             /* the layer's input (x for the first layer) */
+    const char *out;            /* its output in acts */
+    const char *mask;           /* dropout mask in acts */
+    const char *dy;             /* dL/d(output), overwritten (dL/d(pre-activation)) */
+    const char *dx;             /* dL/d(input), written; NULL when nothing needs it */
+} cnnc_args;
+
+/* What every layer kind provides. The definitions are static functions named
+ * L->fn + "_forward" / "_backward", opened by a comment naming the .cnn line. */
+typedef struct cnnc_layer_emitter {
+    void (*forward)(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L);
+    void (*forward_call)(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L,
+                         const cnnc_args *a);
+    void (*backward)(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L);
+    void (*backward_call)(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L,
+                          const cnnc_args *a);
+} cnnc_layer_emitter;
+
+extern const cnnc_layer_emitter emit_conv2d_layer;
+extern const cnnc_layer_emitter emit_maxpool_layer;
+extern const cnnc_layer_emitter emit_avgpool_layer;
+extern const cnnc_layer_emitter emit_globalavgpool_layer;
+extern const cnnc_layer_emitter emit_dense_layer;
+extern const cnnc_layer_emitter emit_batchnorm_layer;
+extern const cnnc_layer_emitter emit_dropout_layer;
+extern const cnnc_layer_emitter emit_activation_layer;
+
+/* ---- shared helpers (emit_c.c) ---------------------------------------- */
+
+/* The comment that opens a layer function: name, .cnn line, statement, shapes. */
+void emit_layer_comment(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L,
+                        const char *direction);
+
+/* A float constant as a C expression of type cnn_real, exact for float. */
+const char *emit_real(char *buf, size_t size, double v);
+
+/* Writes the per-image loop head "for (int i = 0; i < n; i++) {" preceded by
+ * the OpenMP pragma; the caller closes the block. */
+void emit_image_loop(cnnc_emitter *em);
+
+/* ---- activations (emit_activation.c) ------------------------------------ */
+
+const char *emit_act_name(cnn_act act);
+
+/* C expression of f(z) for an element-wise activation (not softmax); `z` is a
+ * plain variable (it may be evaluated twice). Linear gives `z` itself. The
+ * generated file defines REAL_EXP / REAL_TANH, which follow cnn_real. */
+const char *emit_act_expr(char *buf, size_t size, cnn_act act, float alpha, const char *z);
+
+/* C expression of dL/dz from the output `y` and `dy` = dL/dy (not softmax). */
+const char *emit_act_grad_expr(char *buf, size_t size, cnn_act act, float alpha, const char *y,
+                               const char *dy);
+
+/* Statements: softmax of `len` contiguous values at `src` into `dst` (which
+ * may be `src`): max subtracted first, so it never overflows. */
+void emit_softmax_row(cnnc_emitter *em, const char *src, const char *dst, const char *len);
+
+/* Statements: dz = y * (dy - sum(dy * y)) over `len` values; dz may be dy. */
+void emit_softmax_grad_row(cnnc_emitter *em, const char *y, const char *dy, const char *dz,
+                           const char *len);
+
+/* In a layer's per-image backward: dz_i[e] = dL/dz from y_i and dy_i, in
+ * place over `size` values (`channels` per softmax row). Nothing for linear. */
+void emit_act_grad_image(cnnc_emitter *em, cnn_act act, float alpha, const char *y,
+                         const char *dz, size_t size, size_t channels);
+
+#endif
