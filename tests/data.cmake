@@ -21,3 +21,7 @@ set_tests_properties(data_decode PROPERTIES LABELS "unit")
 cnn_data_test(test_transform)
 add_test(NAME data_transform COMMAND test_transform)
 set_tests_properties(data_transform PROPERTIES LABELS "unit")
+
+cnn_data_test(test_dataset)
+add_test(NAME data_dataset COMMAND test_dataset)
+set_tests_properties(data_dataset PROPERTIES LABELS "unit")
