@@ -2,7 +2,7 @@
  * and standalone (relu, sigmoid, tanh, softmax, leaky_relu as layers).
  *
  * Gradients are taken from the layer's output y, so nothing but the output
- * is kept: relu' = y > 0, leaky' = y > 0 ? 1 : alpha (alpha > 0, checked in
+ * is kept: relu' = y > 0, leaky' = y > 0 ? 1 : alpha (alpha >= 0, checked in
  * emit_c), sigmoid' = y (1 - y), tanh' = 1 - y^2, softmax: y (dy - <dy, y>).
  * relu is written `z < 0 ? 0 : z` so that a NaN goes through and the trainer
  * sees it in the loss instead of a silently dead network. At z == 0 the

@@ -294,8 +294,8 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
         }
         if (l->kind == CNN_FLATTEN || (last && l->kind == CNN_ACTIVATION))
             L->alias = 1;
-        if (L->act == CNN_ACT_LEAKY_RELU && !(l->alpha > 0))
-            return plan_error("layer %s: leaky_relu needs alpha > 0 (the gradient is taken from the output)",
+        if (L->act == CNN_ACT_LEAKY_RELU && !(l->alpha >= 0))
+            return plan_error("layer %s: leaky_relu needs alpha >= 0 (its gradient is taken from the output)",
                               l->name);
         if (l->kind == CNN_DROPOUT && !(l->rate >= 0 && l->rate < 1))
             return plan_error("layer %s: dropout rate must be in [0, 1)", l->name);
