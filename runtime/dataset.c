@@ -148,7 +148,8 @@ static int list_dir(const char *dir, strlist *out, char *err, size_t errlen)
         }
     }
     closedir(d);
-    qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+    if (out->n > 1)
+        qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
     return 0;
 }
 
@@ -699,8 +700,9 @@ static int split_source(cnn_source *s, double split, uint64_t seed, cnn_dataset 
             subset_add(p < n_val ? *val : *train, members[p]);
     }
     free(members);
-    qsort((*train)->idx, (size_t)(*train)->n, sizeof(int), cmp_int);
-    if (*val)
+    if ((*train)->n > 1)
+        qsort((*train)->idx, (size_t)(*train)->n, sizeof(int), cmp_int);
+    if (*val && (*val)->n > 1)
         qsort((*val)->idx, (size_t)(*val)->n, sizeof(int), cmp_int);
     return 0;
 }

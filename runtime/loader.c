@@ -189,6 +189,11 @@ void cnn_loader_begin(cnn_loader *l, int epoch, int skip_batches)
     pthread_mutex_lock(&l->mu);
     l->gen++;
     atomic_store(&l->gen_now, l->gen);
+    /* no new work until the new epoch is set up (else the producer, done with
+     * an abandoned batch, would start the next one of the old order under the
+     * new generation), then wait for the batch in progress to be dropped */
+    l->produced = l->n_batches;
+    l->limit = 0;
     while (l->busy)
         pthread_cond_wait(&l->wake_consumer, &l->mu);
     l->epoch = epoch;
