@@ -25,3 +25,9 @@ set_tests_properties(data_transform PROPERTIES LABELS "unit")
 cnn_data_test(test_dataset)
 add_test(NAME data_dataset COMMAND test_dataset)
 set_tests_properties(data_dataset PROPERTIES LABELS "unit")
+
+# Real data: skipped (77) when absent.
+cnn_data_test(test_realdata)
+add_test(NAME data_fruits_dev COMMAND test_realdata fruits ${CNNC_SHARED_DATA}/fruits-dev)
+add_test(NAME data_fashion_mnist COMMAND test_realdata fashion /usr/share/datasets/fashion-mnist)
+set_tests_properties(data_fruits_dev data_fashion_mnist PROPERTIES LABELS "unit;e2e" SKIP_RETURN_CODE 77)
