@@ -31,3 +31,14 @@ cnn_data_test(test_realdata)
 add_test(NAME data_fruits_dev COMMAND test_realdata fruits ${CNNC_SHARED_DATA}/fruits-dev)
 add_test(NAME data_fashion_mnist COMMAND test_realdata fashion /usr/share/datasets/fashion-mnist)
 set_tests_properties(data_fruits_dev data_fashion_mnist PROPERTIES LABELS "unit;e2e" SKIP_RETURN_CODE 77)
+
+# Decode + resize parity with PIL + PyTorch on fruits-dev (skipped when absent).
+add_executable(dump_images ${CNN_DATA_TEST_DIR}/dump_images.c)
+target_compile_options(dump_images PRIVATE ${CNNC_WARNINGS})
+target_link_libraries(dump_images PRIVATE cnn_data_fixtures)
+if(SYSTEM_PYTHON3)
+  add_test(NAME data_resize_parity
+    COMMAND ${SYSTEM_PYTHON3} ${CNN_DATA_TEST_DIR}/parity_resize.py $<TARGET_FILE:dump_images>
+            ${CNNC_SHARED_DATA}/fruits-dev ${CMAKE_CURRENT_BINARY_DIR}/data_parity)
+  set_tests_properties(data_resize_parity PROPERTIES LABELS "parity" SKIP_RETURN_CODE 77)
+endif()
