@@ -161,6 +161,12 @@ static void emit_constants(py_writer *w, const cnnc_ir *ir)
     out(w, "SEED = %llu\n", (unsigned long long)c->seed);
     out(w, "BATCH = %d\n", c->batch);
     out(w, "EPOCHS = %d\n", c->epochs);
+    /* Layer names in order: a layer's index here is the `layer` of its
+     * dropout RNG key (cnn_rng.h), so tests can reproduce the C masks. */
+    out(w, "LAYERS = [");
+    for (int i = 0; i < ir->n_layers; i++)
+        out(w, "%s\"%s\"", i ? ", " : "", ir->layers[i].name);
+    out(w, "]\n");
     switch (o->kind) {
     case CNN_OPT_ADAM:
         out(w, "OPTIMIZER = {\"kind\": \"adam\", \"lr\": %s, \"beta1\": %s, \"beta2\": %s, \"epsilon\": %s}\n", lr, b1,

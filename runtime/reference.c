@@ -4,7 +4,13 @@
  * layer table at run time. Every buffer is allocated once in cnn_ref_create.
  * What forward keeps for backward: each layer's output, the pre-activation of
  * layers with a fused non-linear activation, dropout scale factors, and the
- * batchnorm per-channel mean and 1/sqrt(var+eps). */
+ * batchnorm per-channel mean and 1/sqrt(var+eps).
+ *
+ * Values are stored in cnn_real, but every sum is accumulated in double
+ * (outputs of conv/dense, pools, batchnorm statistics, and all parameter
+ * gradients, which go to a double buffer and are added into the caller's
+ * grads at the end): the oracle should be more accurate than the float code
+ * it checks, not merely as accurate. */
 #include "cnn_reference.h"
 
 #include <math.h>
@@ -32,6 +38,8 @@ struct cnn_ref {
     int training;   /* mode of the last forward */
     ref_layer layer[CNN_MAX_LAYERS];
     cnn_real *g0, *g1; /* gradient ping-pong, batch_cap * max tensor size */
+    double *acc;       /* one output pixel's or vector's sums: max channels/units */
+    double *dparams;   /* parameter gradients of one backward pass, n_params */
 };
 
 size_t cnn_ref_shape_size(cnn_shape s)
@@ -176,6 +184,8 @@ void cnn_ref_free(cnn_ref *r)
     }
     free(r->g0);
     free(r->g1);
+    free(r->acc);
+    free(r->dparams);
     free(r);
 }
 
@@ -215,7 +225,7 @@ cnn_ref *cnn_ref_create(const cnn_model *m, int batch_cap, char *err, size_t err
     }
     r->m = m;
     r->batch_cap = batch_cap;
-    size_t bc = (size_t)batch_cap, biggest = cnn_ref_shape_size(input);
+    size_t bc = (size_t)batch_cap, biggest = cnn_ref_shape_size(input), widest = 1;
     int ok = 1;
     for (int i = 0; i < m->n_layers; i++) {
         const cnn_layer *L = &m->layers[i];
@@ -225,6 +235,10 @@ cnn_ref *cnn_ref_create(const cnn_model *m, int batch_cap, char *err, size_t err
         l->act = applied_act(m, i);
         if (l->out_size > biggest)
             biggest = l->out_size;
+        if ((size_t)L->out.c > widest)
+            widest = (size_t)L->out.c;
+        if ((size_t)L->in.c > widest)
+            widest = (size_t)L->in.c;
         ok &= (l->out = alloc_reals(bc * l->out_size)) != NULL;
         if ((L->kind == CNN_CONV2D || L->kind == CNN_DENSE) && l->act != CNN_ACT_LINEAR)
             ok &= (l->pre = alloc_reals(bc * l->out_size)) != NULL;
@@ -237,6 +251,8 @@ cnn_ref *cnn_ref_create(const cnn_model *m, int batch_cap, char *err, size_t err
     }
     ok &= (r->g0 = alloc_reals(bc * biggest)) != NULL;
     ok &= (r->g1 = alloc_reals(bc * biggest)) != NULL;
+    ok &= (r->acc = calloc(widest, sizeof(double))) != NULL;
+    ok &= (r->dparams = calloc(m->n_params ? m->n_params : 1, sizeof(double))) != NULL;
     if (!ok) {
         cnn_ref_free(r);
         set_err(err, errlen, "out of memory");
@@ -349,11 +365,11 @@ static void act_backward(cnn_act act, float alpha, const cnn_real *z, const cnn_
         for (size_t p = 0; p < vectors; p++) {
             const cnn_real *yy = y + p * (size_t)c, *g = dy + p * (size_t)c;
             cnn_real *d = dz + p * (size_t)c;
-            cnn_real dot = 0;
+            double dot = 0;
             for (int k = 0; k < c; k++)
                 dot += g[k] * yy[k];
             for (int k = 0; k < c; k++)
-                d[k] = yy[k] * (g[k] - dot);
+                d[k] = (cnn_real)(yy[k] * (g[k] - dot));
         }
         return;
     }
@@ -362,7 +378,7 @@ static void act_backward(cnn_act act, float alpha, const cnn_real *z, const cnn_
 /* ---- forward, one function per layer kind ------------------------------- */
 
 static void conv_forward(const cnn_model *m, const cnn_layer *L, const cnn_real *params, const cnn_real *x,
-                         cnn_real *y, int n)
+                         cnn_real *y, int n, double *acc)
 {
     const cnn_tensor_info *tw = tensor(m, L, 0);
     const cnn_real *w = params + tw->offset;
@@ -374,7 +390,7 @@ static void conv_forward(const cnn_model *m, const cnn_layer *L, const cnn_real 
             for (int ox = 0; ox < OW; ox++) {
                 cnn_real *o = y + (((size_t)i * OH + oy) * OW + ox) * K;
                 for (int k = 0; k < K; k++)
-                    o[k] = b ? b[k] : 0;
+                    acc[k] = b ? b[k] : 0;
                 for (int ky = 0; ky < L->kh; ky++) {
                     int iy = oy * L->sh + ky - L->pad_top;
                     if (iy < 0 || iy >= H)
@@ -386,9 +402,11 @@ static void conv_forward(const cnn_model *m, const cnn_layer *L, const cnn_real 
                         const cnn_real *px = xi + ((size_t)iy * W + ix) * C;
                         for (int c = 0; c < C; c++)
                             for (int k = 0; k < K; k++)
-                                o[k] += px[c] * w[conv_w_index(tw, L, ky, kx, c, k)];
+                                acc[k] += (double)px[c] * w[conv_w_index(tw, L, ky, kx, c, k)];
                     }
                 }
+                for (int k = 0; k < K; k++)
+                    o[k] = (cnn_real)acc[k];
             }
     }
 }
@@ -396,12 +414,12 @@ static void conv_forward(const cnn_model *m, const cnn_layer *L, const cnn_real 
 static void pool_forward(const cnn_layer *L, const cnn_real *x, cnn_real *y, int n)
 {
     int H = L->in.h, W = L->in.w, C = L->in.c, OH = L->out.h, OW = L->out.w;
-    cnn_real inv = (cnn_real)(1.0 / (L->kh * L->kw));
+    double inv = 1.0 / (L->kh * L->kw);
     for (int i = 0; i < n; i++)
         for (int oy = 0; oy < OH; oy++)
             for (int ox = 0; ox < OW; ox++)
                 for (int c = 0; c < C; c++) {
-                    cnn_real acc = 0;
+                    double acc = 0;
                     int first = 1;
                     for (int ky = 0; ky < L->kh; ky++)
                         for (int kx = 0; kx < L->kw; kx++) {
@@ -413,7 +431,7 @@ static void pool_forward(const cnn_layer *L, const cnn_real *x, cnn_real *y, int
                                 acc = v;
                             first = 0;
                         }
-                    y[(((size_t)i * OH + oy) * OW + ox) * C + c] = L->kind == CNN_AVGPOOL ? acc * inv : acc;
+                    y[(((size_t)i * OH + oy) * OW + ox) * C + c] = (cnn_real)(L->kind == CNN_AVGPOOL ? acc * inv : acc);
                 }
 }
 
@@ -422,15 +440,15 @@ static void gap_forward(const cnn_layer *L, const cnn_real *x, cnn_real *y, int 
     int HW = L->in.h * L->in.w, C = L->in.c;
     for (int i = 0; i < n; i++)
         for (int c = 0; c < C; c++) {
-            cnn_real acc = 0;
+            double acc = 0;
             for (int p = 0; p < HW; p++)
                 acc += x[((size_t)i * HW + p) * C + c];
-            y[(size_t)i * C + c] = acc / (cnn_real)HW;
+            y[(size_t)i * C + c] = (cnn_real)(acc / HW);
         }
 }
 
 static void dense_forward(const cnn_model *m, const cnn_layer *L, const cnn_real *params, const cnn_real *x,
-                          cnn_real *y, int n)
+                          cnn_real *y, int n, double *acc)
 {
     const cnn_tensor_info *tw = tensor(m, L, 0);
     const cnn_real *w = params + tw->offset;
@@ -440,10 +458,12 @@ static void dense_forward(const cnn_model *m, const cnn_layer *L, const cnn_real
         const cnn_real *xi = x + (size_t)i * NI;
         cnn_real *o = y + (size_t)i * NO;
         for (size_t k = 0; k < NO; k++)
-            o[k] = b ? b[k] : 0;
+            acc[k] = b ? b[k] : 0;
         for (size_t j = 0; j < NI; j++)
             for (size_t k = 0; k < NO; k++)
-                o[k] += xi[j] * w[dense_w_index(tw, NI, NO, j, k)];
+                acc[k] += (double)xi[j] * w[dense_w_index(tw, NI, NO, j, k)];
+        for (size_t k = 0; k < NO; k++)
+            o[k] = (cnn_real)acc[k];
     }
 }
 
@@ -475,29 +495,29 @@ static void batchnorm_forward(const cnn_model *m, const cnn_layer *L, ref_layer 
     cnn_real *rvar = params + tensor(m, L, 3)->offset;
     l->bn_batch_stats = training;
     for (int c = 0; c < C; c++) {
-        cnn_real mean, var;
+        double mean, var;
         if (training) {
-            cnn_real s = 0, s2 = 0;
+            double s = 0, s2 = 0;
             for (size_t p = 0; p < per_c; p++)
                 s += x[p * C + c];
-            mean = s / (cnn_real)per_c;
+            mean = s / (double)per_c;
             for (size_t p = 0; p < per_c; p++) {
-                cnn_real d = x[p * C + c] - mean;
+                double d = x[p * C + c] - mean;
                 s2 += d * d;
             }
-            var = s2 / (cnn_real)per_c; /* biased, as Keras (and PyTorch's normalisation) */
-            rmean[c] = (cnn_real)L->momentum * rmean[c] + (cnn_real)(1 - L->momentum) * mean;
-            rvar[c] = (cnn_real)L->momentum * rvar[c] + (cnn_real)(1 - L->momentum) * var;
+            var = s2 / (double)per_c; /* biased, as Keras (and PyTorch's normalisation) */
+            rmean[c] = (cnn_real)(L->momentum * (double)rmean[c] + (1.0 - L->momentum) * mean);
+            rvar[c] = (cnn_real)(L->momentum * (double)rvar[c] + (1.0 - L->momentum) * var);
         } else {
             mean = rmean[c];
             var = rvar[c];
         }
-        l->mean[c] = mean;
-        l->inv_std[c] = (cnn_real)(1.0 / sqrt((double)var + (double)L->epsilon));
+        l->mean[c] = (cnn_real)mean;
+        l->inv_std[c] = (cnn_real)(1.0 / sqrt(var + (double)L->epsilon));
     }
     for (size_t p = 0; p < per_c; p++)
         for (int c = 0; c < C; c++)
-            y[p * C + c] = gamma[c] * (x[p * C + c] - l->mean[c]) * l->inv_std[c] + beta[c];
+            y[p * C + c] = (cnn_real)((double)gamma[c] * ((double)x[p * C + c] - l->mean[c]) * l->inv_std[c] + beta[c]);
 }
 
 void cnn_ref_forward(cnn_ref *r, cnn_real *params, const cnn_real *x, cnn_real *logits, int n, int training,
@@ -516,7 +536,7 @@ void cnn_ref_forward(cnn_ref *r, cnn_real *params, const cnn_real *x, cnn_real *
         size_t total = (size_t)n * l->out_size;
         switch (L->kind) {
         case CNN_CONV2D:
-            conv_forward(m, L, params, in, out, n);
+            conv_forward(m, L, params, in, out, n, r->acc);
             break;
         case CNN_MAXPOOL:
         case CNN_AVGPOOL:
@@ -529,7 +549,7 @@ void cnn_ref_forward(cnn_ref *r, cnn_real *params, const cnn_real *x, cnn_real *
             memcpy(out, in, total * sizeof *out);
             break;
         case CNN_DENSE:
-            dense_forward(m, L, params, in, out, n);
+            dense_forward(m, L, params, in, out, n, r->acc);
             break;
         case CNN_DROPOUT:
             dropout_forward(L, i, l, in, out, n, training, seed, step);
@@ -555,12 +575,12 @@ void cnn_ref_forward(cnn_ref *r, cnn_real *params, const cnn_real *x, cnn_real *
  * NULL when nothing below needs it. */
 
 static void conv_backward(const cnn_model *m, const cnn_layer *L, const cnn_real *params, const cnn_real *x,
-                          const cnn_real *dy, cnn_real *grads, cnn_real *dx, int n)
+                          const cnn_real *dy, double *grads, cnn_real *dx, int n)
 {
     const cnn_tensor_info *tw = tensor(m, L, 0);
     const cnn_real *w = params + tw->offset;
-    cnn_real *dw = grads + tw->offset;
-    cnn_real *db = L->bias ? grads + tensor(m, L, 1)->offset : NULL;
+    double *dw = grads + tw->offset;
+    double *db = L->bias ? grads + tensor(m, L, 1)->offset : NULL;
     int H = L->in.h, W = L->in.w, C = L->in.c, OH = L->out.h, OW = L->out.w, K = L->out.c;
     if (dx)
         memset(dx, 0, (size_t)n * H * W * C * sizeof *dx);
@@ -583,14 +603,14 @@ static void conv_backward(const cnn_model *m, const cnn_layer *L, const cnn_real
                             continue;
                         size_t px = ((size_t)iy * W + ix) * C;
                         for (int c = 0; c < C; c++) {
-                            cnn_real acc = 0;
+                            double acc = 0;
                             for (int k = 0; k < K; k++) {
                                 size_t wi = conv_w_index(tw, L, ky, kx, c, k);
-                                dw[wi] += xi[px + c] * g[k];
-                                acc += w[wi] * g[k];
+                                dw[wi] += (double)xi[px + c] * g[k];
+                                acc += (double)w[wi] * g[k];
                             }
                             if (dxi)
-                                dxi[px + c] += acc;
+                                dxi[px + c] += (cnn_real)acc;
                         }
                     }
                 }
@@ -637,12 +657,12 @@ static void gap_backward(const cnn_layer *L, const cnn_real *dy, cnn_real *dx, i
 }
 
 static void dense_backward(const cnn_model *m, const cnn_layer *L, const cnn_real *params, const cnn_real *x,
-                           const cnn_real *dy, cnn_real *grads, cnn_real *dx, int n)
+                           const cnn_real *dy, double *grads, cnn_real *dx, int n)
 {
     const cnn_tensor_info *tw = tensor(m, L, 0);
     const cnn_real *w = params + tw->offset;
-    cnn_real *dw = grads + tw->offset;
-    cnn_real *db = L->bias ? grads + tensor(m, L, 1)->offset : NULL;
+    double *dw = grads + tw->offset;
+    double *db = L->bias ? grads + tensor(m, L, 1)->offset : NULL;
     size_t NI = cnn_ref_shape_size(L->in), NO = (size_t)L->out.c;
     for (int i = 0; i < n; i++) {
         const cnn_real *xi = x + (size_t)i * NI, *g = dy + (size_t)i * NO;
@@ -650,32 +670,32 @@ static void dense_backward(const cnn_model *m, const cnn_layer *L, const cnn_rea
             for (size_t k = 0; k < NO; k++)
                 db[k] += g[k];
         for (size_t j = 0; j < NI; j++) {
-            cnn_real acc = 0;
+            double acc = 0;
             for (size_t k = 0; k < NO; k++) {
                 size_t wi = dense_w_index(tw, NI, NO, j, k);
-                dw[wi] += xi[j] * g[k];
-                acc += w[wi] * g[k];
+                dw[wi] += (double)xi[j] * g[k];
+                acc += (double)w[wi] * g[k];
             }
             if (dx)
-                dx[(size_t)i * NI + j] = acc;
+                dx[(size_t)i * NI + j] = (cnn_real)acc;
         }
     }
 }
 
 static void batchnorm_backward(const cnn_model *m, const cnn_layer *L, const ref_layer *l,
-                               const cnn_real *params, const cnn_real *x, const cnn_real *dy, cnn_real *grads,
+                               const cnn_real *params, const cnn_real *x, const cnn_real *dy, double *grads,
                                cnn_real *dx, int n)
 {
     int C = L->in.c;
     size_t per_c = (size_t)n * L->in.h * L->in.w;
     const cnn_real *gamma = params + tensor(m, L, 0)->offset;
-    cnn_real *dgamma = grads + tensor(m, L, 0)->offset;
-    cnn_real *dbeta = grads + tensor(m, L, 1)->offset;
+    double *dgamma = grads + tensor(m, L, 0)->offset;
+    double *dbeta = grads + tensor(m, L, 1)->offset;
     for (int c = 0; c < C; c++) {
-        cnn_real mean = l->mean[c], is = l->inv_std[c];
-        cnn_real sdy = 0, sdyx = 0; /* sum dy, sum dy * xhat */
+        double mean = l->mean[c], is = l->inv_std[c];
+        double sdy = 0, sdyx = 0; /* sum dy, sum dy * xhat */
         for (size_t p = 0; p < per_c; p++) {
-            cnn_real g = dy[p * C + c];
+            double g = dy[p * C + c];
             sdy += g;
             sdyx += g * (x[p * C + c] - mean) * is;
         }
@@ -686,14 +706,14 @@ static void batchnorm_backward(const cnn_model *m, const cnn_layer *L, const ref
         if (l->bn_batch_stats) {
             /* mean and variance depend on every x of the channel:
              * dx = gamma*is/M * (M*dy - sum(dy) - xhat*sum(dy*xhat)) */
-            cnn_real M = (cnn_real)per_c;
+            double M = (double)per_c;
             for (size_t p = 0; p < per_c; p++) {
-                cnn_real xhat = (x[p * C + c] - mean) * is;
-                dx[p * C + c] = gamma[c] * is / M * (M * dy[p * C + c] - sdy - xhat * sdyx);
+                double xhat = (x[p * C + c] - mean) * is;
+                dx[p * C + c] = (cnn_real)(gamma[c] * is / M * (M * dy[p * C + c] - sdy - xhat * sdyx));
             }
         } else {
             for (size_t p = 0; p < per_c; p++)
-                dx[p * C + c] = gamma[c] * is * dy[p * C + c];
+                dx[p * C + c] = (cnn_real)(gamma[c] * is * dy[p * C + c]);
         }
     }
 }
@@ -706,6 +726,7 @@ void cnn_ref_backward(cnn_ref *r, const cnn_real *params, const cnn_real *x, con
     n = r->n;
     cnn_real *g = r->g0, *other = r->g1;
     memcpy(g, dlogits, (size_t)n * (size_t)m->n_outputs * sizeof *g);
+    memset(r->dparams, 0, m->n_params * sizeof *r->dparams);
     for (int i = m->n_layers - 1; i >= 0; i--) {
         const cnn_layer *L = &m->layers[i];
         const ref_layer *l = &r->layer[i];
@@ -718,7 +739,7 @@ void cnn_ref_backward(cnn_ref *r, const cnn_real *params, const cnn_real *x, con
         size_t total_in = (size_t)n * l->in_size;
         switch (L->kind) {
         case CNN_CONV2D:
-            conv_backward(m, L, params, in, g, grads, d, n);
+            conv_backward(m, L, params, in, g, r->dparams, d, n);
             break;
         case CNN_MAXPOOL:
         case CNN_AVGPOOL:
@@ -735,7 +756,7 @@ void cnn_ref_backward(cnn_ref *r, const cnn_real *params, const cnn_real *x, con
                 memcpy(d, g, total_in * sizeof *d);
             break;
         case CNN_DENSE:
-            dense_backward(m, L, params, in, g, grads, d, n);
+            dense_backward(m, L, params, in, g, r->dparams, d, n);
             break;
         case CNN_DROPOUT:
             if (d)
@@ -743,13 +764,15 @@ void cnn_ref_backward(cnn_ref *r, const cnn_real *params, const cnn_real *x, con
                     d[e] = g[e] * l->mask[e];
             break;
         case CNN_BATCHNORM:
-            batchnorm_backward(m, L, l, params, in, g, grads, d, n);
+            batchnorm_backward(m, L, l, params, in, g, r->dparams, d, n);
             break;
         }
         cnn_real *t = g;
         g = other;
         other = t;
     }
+    for (size_t j = 0; j < m->n_params; j++)
+        grads[j] += (cnn_real)r->dparams[j]; /* running statistics get 0 */
 }
 
 /* ---- loss ----------------------------------------------------------------- */
