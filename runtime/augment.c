@@ -130,22 +130,48 @@ static float map_coord(float v, int len, cnn_fill mode)
     }
 }
 
-static void sample_geometric(const affine *t, cnn_fill mode, const float *src, float *dst,
-                             int h, int w, int c)
+/* One output pixel whose source point needs the fill rules (near or past the
+ * border): TF maps the coordinate, then reads each of the 4 taps or, when a
+ * tap is out of range, the fill value (0). For reflect and nearest the
+ * mapped point is inside, so out-of-range taps have weight 0. */
+static void sample_border(float sx, float sy, cnn_fill mode, const float *src, float *o, int h,
+                          int w, int c)
 {
     const float fill = 0.0f;
+    sx = map_coord(sx, w, mode);
+    sy = map_coord(sy, h, mode);
+    float fx = floorf(sx), fy = floorf(sy);
+    float ax = sx - fx, ay = sy - fy;
+    long ix0 = (long)fx, iy0 = (long)fy, ix1 = ix0 + 1, iy1 = iy0 + 1;
+    int in_x0 = ix0 >= 0 && ix0 < w, in_x1 = ix1 >= 0 && ix1 < w;
+    int in_y0 = iy0 >= 0 && iy0 < h, in_y1 = iy1 >= 0 && iy1 < h;
+    for (int k = 0; k < c; k++) {
+        float v00 = in_y0 && in_x0 ? src[((size_t)iy0 * w + ix0) * c + k] : fill;
+        float v01 = in_y0 && in_x1 ? src[((size_t)iy0 * w + ix1) * c + k] : fill;
+        float v10 = in_y1 && in_x0 ? src[((size_t)iy1 * w + ix0) * c + k] : fill;
+        float v11 = in_y1 && in_x1 ? src[((size_t)iy1 * w + ix1) * c + k] : fill;
+        float top = (1 - ax) * v00 + ax * v01;
+        float bot = (1 - ax) * v10 + ax * v11;
+        o[k] = (1 - ay) * top + ay * bot;
+    }
+}
+
+/* The sampler, with the channel count a constant in each instance so the
+ * compiler unrolls the channel loop. Interior points (all four taps inside,
+ * where every fill mode is the identity) take the short path. */
+static inline void sample_c(const affine *t, cnn_fill mode, const float *src, float *dst, int h,
+                            int w, const int c)
+{
+    const float xmax = (float)(w - 1), ymax = (float)(h - 1);
     for (int y = 0; y < h; y++) {
-        for (int x = 0; x < w; x++) {
-            float sx = (float)(t->m[0] * x + t->m[1] * y + t->m[2]);
-            float sy = (float)(t->m[3] * x + t->m[4] * y + t->m[5]);
-            sx = map_coord(sx, w, mode);
-            sy = map_coord(sy, h, mode);
-            float fx = floorf(sx), fy = floorf(sy);
-            float ax = sx - fx, ay = sy - fy;
-            float *o = dst + ((size_t)y * w + x) * c;
-            /* all four taps inside: the fast path */
-            if (fx >= 0 && fy >= 0 && fx + 1 < w && fy + 1 < h) {
-                int ix = (int)fx, iy = (int)fy;
+        double bx = t->m[1] * y + t->m[2], by = t->m[4] * y + t->m[5];
+        float *o = dst + (size_t)y * w * c;
+        for (int x = 0; x < w; x++, o += c) {
+            float sx = (float)(t->m[0] * x + bx);
+            float sy = (float)(t->m[3] * x + by);
+            if (sx >= 0 && sy >= 0 && sx < xmax && sy < ymax) {
+                int ix = (int)sx, iy = (int)sy;
+                float ax = sx - (float)ix, ay = sy - (float)iy;
                 const float *p00 = src + ((size_t)iy * w + ix) * c;
                 const float *p10 = p00 + (size_t)w * c;
                 for (int k = 0; k < c; k++) {
@@ -153,24 +179,22 @@ static void sample_geometric(const affine *t, cnn_fill mode, const float *src, f
                     float bot = (1 - ax) * p10[k] + ax * p10[c + k];
                     o[k] = (1 - ay) * top + ay * bot;
                 }
-                continue;
-            }
-            /* at the border, TF reads each tap or the fill value; for reflect
-             * and nearest the out-of-range taps have weight 0 */
-            long ix0 = (long)fx, iy0 = (long)fy, ix1 = ix0 + 1, iy1 = iy0 + 1;
-            int in_x0 = ix0 >= 0 && ix0 < w, in_x1 = ix1 >= 0 && ix1 < w;
-            int in_y0 = iy0 >= 0 && iy0 < h, in_y1 = iy1 >= 0 && iy1 < h;
-            for (int k = 0; k < c; k++) {
-                float v00 = in_y0 && in_x0 ? src[((size_t)iy0 * w + ix0) * c + k] : fill;
-                float v01 = in_y0 && in_x1 ? src[((size_t)iy0 * w + ix1) * c + k] : fill;
-                float v10 = in_y1 && in_x0 ? src[((size_t)iy1 * w + ix0) * c + k] : fill;
-                float v11 = in_y1 && in_x1 ? src[((size_t)iy1 * w + ix1) * c + k] : fill;
-                float top = (1 - ax) * v00 + ax * v01;
-                float bot = (1 - ax) * v10 + ax * v11;
-                o[k] = (1 - ay) * top + ay * bot;
+            } else {
+                sample_border(sx, sy, mode, src, o, h, w, c);
             }
         }
     }
+}
+
+static void sample_geometric(const affine *t, cnn_fill mode, const float *src, float *dst,
+                             int h, int w, int c)
+{
+    if (c == 3)
+        sample_c(t, mode, src, dst, h, w, 3);
+    else if (c == 1)
+        sample_c(t, mode, src, dst, h, w, 1);
+    else
+        sample_c(t, mode, src, dst, h, w, c);
 }
 
 static void flip_copy(const cnn_aug_params *p, const float *src, float *dst, int h, int w, int c)

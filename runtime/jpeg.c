@@ -81,7 +81,7 @@ static void choose_scale(struct jpeg_decompress_struct *ci, const cnn_decode_hin
     ci->scale_denom = 1;
     if (!hint || hint->exact || hint->out_w <= 0 || hint->out_h <= 0)
         return;
-    for (unsigned m = 1; m <= 4; m++) {
+    for (unsigned m = 1; m <= 4; m *= 2) {
         ci->scale_num = m;
         ci->scale_denom = 8;
         jpeg_calc_output_dimensions(ci);

@@ -42,3 +42,11 @@ if(SYSTEM_PYTHON3)
             ${CNNC_SHARED_DATA}/fruits-dev ${CMAKE_CURRENT_BINARY_DIR}/data_parity)
   set_tests_properties(data_resize_parity PROPERTIES LABELS "parity" SKIP_RETURN_CODE 77)
 endif()
+
+# The data benchmark (label bench: not in the default run). See docs/data.md.
+add_executable(bench_data ${CNN_DATA_TEST_DIR}/bench_data.c)
+target_compile_options(bench_data PRIVATE ${CNNC_WARNINGS})
+target_compile_definitions(bench_data PRIVATE CNNC_SHARED_DATA_DIR="${CNNC_SHARED_DATA}")
+target_link_libraries(bench_data PRIVATE cnn_data_fixtures)
+add_test(NAME data_bench COMMAND bench_data)
+set_tests_properties(data_bench PROPERTIES LABELS "bench")

@@ -113,7 +113,7 @@ uint8_t *fx_pattern_image(int w, int h, int c)
 
 static int write_jpeg(const char *path, const uint8_t *px, int w, int h, int comps,
                       J_COLOR_SPACE in_cs, J_COLOR_SPACE jpeg_cs, int quality, int progressive,
-                      int adobe)
+                      int adobe, int subsample)
 {
     FILE *f = fopen(path, "wb");
     if (!f)
@@ -130,8 +130,8 @@ static int write_jpeg(const char *path, const uint8_t *px, int w, int h, int com
     jpeg_set_defaults(&ci);
     jpeg_set_colorspace(&ci, jpeg_cs);
     jpeg_set_quality(&ci, quality, TRUE);
-    /* no chroma subsampling: the decoded pixels stay close to the source */
-    for (int i = 0; i < ci.num_components; i++) {
+    /* no chroma subsampling (unless asked): the decoded pixels stay close to the source */
+    for (int i = 0; i < ci.num_components && !subsample; i++) {
         ci.comp_info[i].h_samp_factor = 1;
         ci.comp_info[i].v_samp_factor = 1;
     }
@@ -154,13 +154,18 @@ int fx_write_jpeg(const char *path, const uint8_t *px, int w, int h, int compone
 {
     J_COLOR_SPACE cs = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     return write_jpeg(path, px, w, h, components, cs, components == 1 ? JCS_GRAYSCALE : JCS_YCbCr,
-                      quality, progressive, 0);
+                      quality, progressive, 0, 0);
+}
+
+int fx_write_jpeg_photo(const char *path, const uint8_t *px, int w, int h, int quality)
+{
+    return write_jpeg(path, px, w, h, 3, JCS_RGB, JCS_YCbCr, quality, 0, 0, 1);
 }
 
 int fx_write_jpeg_cmyk(const char *path, const uint8_t *cmyk, int w, int h, int ycck, int adobe)
 {
     return write_jpeg(path, cmyk, w, h, 4, JCS_CMYK, ycck ? JCS_YCCK : JCS_CMYK, 100, 0,
-                      ycck ? 1 : adobe);
+                      ycck ? 1 : adobe, 0);
 }
 
 int fx_write_png(const char *path, const uint8_t *data, int w, int h, int color_type, int bit_depth,

@@ -47,6 +47,8 @@ uint8_t *fx_pattern_image(int w, int h, int c);
 /* JPEG writers. components 1 (gray) or 3 (RGB); quality 1..100; 4:4:4. */
 int fx_write_jpeg(const char *path, const uint8_t *px, int w, int h, int components, int quality,
                   int progressive);
+/* RGB as a camera or browser saves it: 4:2:0 chroma subsampling (libjpeg's default). */
+int fx_write_jpeg_photo(const char *path, const uint8_t *px, int w, int h, int quality);
 /* A 4-component JPEG from CMYK bytes as given: ycck = 1 stores YCCK; adobe = 1
  * writes the Adobe marker (libjpeg writes it for YCCK always). */
 int fx_write_jpeg_cmyk(const char *path, const uint8_t *cmyk, int w, int h, int ycck, int adobe);
