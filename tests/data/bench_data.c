@@ -24,6 +24,10 @@
 #include "cnn_rng.h"
 #include "fixtures.h"
 
+#ifndef CNNC_SHARED_DATA_DIR
+#define CNNC_SHARED_DATA_DIR "../shared/data"
+#endif
+
 static double now_s(void)
 {
     struct timespec ts;
