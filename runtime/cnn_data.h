@@ -79,8 +79,9 @@ int cnn_dataset_label(const cnn_dataset *d, int i);
 int cnn_dataset_skipped(const cnn_dataset *d);
 const char *cnn_dataset_skipped_path(const cnn_dataset *d, int j);
 const char *cnn_dataset_skipped_reason(const cnn_dataset *d, int j);
-/* FNV-1a 64 over (class names, paths, labels) in subset order: a checkpoint can
- * refuse to resume when the data or the split changed. */
+/* FNV-1a 64 over (class names, paths relative to the dataset folder, labels)
+ * in subset order: a checkpoint can refuse to resume when the data or the
+ * split changed (but not when the same folder is named differently). */
 uint64_t cnn_dataset_hash(const cnn_dataset *d);
 /* The class table: class, index, training count, validation count (val may be NULL). */
 void cnn_data_print_table(FILE *f, const cnn_dataset *train, const cnn_dataset *val);

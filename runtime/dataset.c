@@ -862,8 +862,15 @@ uint64_t cnn_dataset_hash(const cnn_dataset *d)
     uint64_t h = 0xcbf29ce484222325ull;
     for (int k = 0; k < d->src->n_classes; k++)
         h = fnv(h, d->src->class_names[k], strlen(d->src->class_names[k]) + 1);
+    /* paths relative to the dataset folder: "data/x" and "./data/x", or a
+     * moved folder, hash alike */
+    size_t root = strlen(d->src->name);
     for (int i = 0; i < d->n; i++) {
         const char *p = d->src->paths[d->idx[i]];
+        if (strncmp(p, d->src->name, root) == 0)
+            p += root;
+        while (*p == '/')
+            p++;
         int32_t l = d->src->labels[d->idx[i]];
         h = fnv(h, p, strlen(p) + 1);
         h = fnv(h, &l, sizeof l);

@@ -196,6 +196,17 @@ static void test_folder_and_split(void)
         cnn_dataset_free(tr2);
         cnn_dataset_free(va2);
     }
+    /* the same folder named differently hashes alike */
+    char slash[1100];
+    snprintf(slash, sizeof slash, "%s/", dir);
+    o.path = slash;
+    rc = open_ds(&f.m, &o, &tr2, &va2, err, sizeof err);
+    CHECK(rc == 0 && cnn_dataset_hash(tr2) == h_tr && cnn_dataset_hash(va2) == h_va, "DIR/ hashes like DIR");
+    if (rc == 0) {
+        cnn_dataset_free(tr2);
+        cnn_dataset_free(va2);
+    }
+    o.path = dir;
     o.seed = 6;
     rc = open_ds(&f.m, &o, &tr2, &va2, err, sizeof err);
     CHECK(rc == 0 && cnn_dataset_hash(va2) != h_va, "another seed, another split");
