@@ -365,8 +365,6 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         cnn_error(m, "%s", err);
         goto out;
     }
-    if (log)
-        cnn_data_print_table(log, r->train, r->val);
     if (cnn_dataset_size(r->train) == 0) {
         cnn_error(m, "no training images in %s", c->data);
         goto out;

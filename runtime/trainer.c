@@ -571,7 +571,9 @@ void cnn_print_summary(FILE *f, const cnn_model *m)
     char dline[] = "=========================================================================";
     fprintf(f, "Model: \"%s\"%s%s\n", m->name, m->source ? " from " : "", m->source ? m->source : "");
     fprintf(f, "%s\n %-34s %-24s %12s\n%s\n", line, "Layer (type)", "Output Shape", "Param #", dline);
-    fprintf(f, " %-34s (None, %d, %d, %d)%*s %12s\n", "input (InputLayer)", m->in_h, m->in_w, m->in_c, 1, "", "0");
+    char in_shape[64];
+    snprintf(in_shape, sizeof in_shape, "(None, %d, %d, %d)", m->in_h, m->in_w, m->in_c);
+    fprintf(f, " %-34s %-24s %12s\n", "input (InputLayer)", in_shape, "0");
     for (int i = 0; i < m->n_layers; i++) {
         const cnn_layer *l = &m->layers[i];
         char nm[96], shape[64], pc[32];

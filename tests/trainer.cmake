@@ -1,1 +1,63 @@
-# trainer tests; see tests/CMakeLists.txt
+# trainer tests; see tests/CMakeLists.txt and docs/trainer.md.
+#   trainer_optim        optimizers vs hand-computed Keras updates          [unit]
+#   trainer_metrics      accuracy, precision, recall, AUC, confusion matrix [unit]
+#   trainer_checkpoint   safetensors layouts, CRC, .prev, checkpoint refusals,
+#                        history.csv and curves.svg                         [unit]
+#   trainer_torch_read   that safetensors file read by hand in Python/torch [unit]
+#   trainer_cli          flags, --help defaults, user errors exit 1         [unit]
+#   trainer_synthetic    train on images the test draws; files, predict,
+#                        evaluate                                           [e2e]
+#   trainer_patterns     softmax model, RMSprop, early stopping              [e2e]
+#   trainer_threads      1 and 2 threads: bitwise identical weights          [e2e]
+#   trainer_resume       SIGKILL mid-epoch + --resume == uninterrupted       [e2e]
+#   trainer_corrupt      corrupt / other model's / other settings' checkpoint [e2e]
+#   trainer_nan          a diverging run stops with a message, checkpoint kept [e2e]
+#   trainer_pytorch      weights load into the --emit pytorch module, same
+#                        predictions                                        [e2e parity]
+#   trainer_fruit        models/fruit.cnn on fruits-dev (skips without it)   [e2e]
+#   trainer_fashion      models/fashion.cnn >= 90% test accuracy             [slow]
+set(CNN_TRAINER_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/trainer)
+set(CNN_TRAINER_WORK ${CMAKE_CURRENT_BINARY_DIR}/trainer_work)
+file(MAKE_DIRECTORY ${CNN_TRAINER_WORK})
+
+# Two small test networks with trainers (targets `stripes`, `patterns`).
+cnn_add_model(stripes ${CNN_TRAINER_TESTS}/stripes.cnn)
+cnn_add_model(patterns ${CNN_TRAINER_TESTS}/patterns.cnn)
+
+foreach(t optim metrics checkpoint)
+  add_executable(test_trainer_${t} ${CNN_TRAINER_TESTS}/test_${t}.c)
+  target_link_libraries(test_trainer_${t} PRIVATE cnnrt)
+  target_compile_options(test_trainer_${t} PRIVATE ${CNNC_WARNINGS})
+  target_compile_definitions(test_trainer_${t} PRIVATE _POSIX_C_SOURCE=200809L)
+endforeach()
+add_test(NAME trainer_optim COMMAND test_trainer_optim)
+add_test(NAME trainer_metrics COMMAND test_trainer_metrics)
+add_test(NAME trainer_checkpoint COMMAND test_trainer_checkpoint ${CNN_TRAINER_WORK})
+set_tests_properties(trainer_optim trainer_metrics trainer_checkpoint PROPERTIES LABELS "unit")
+set_tests_properties(trainer_checkpoint PROPERTIES FIXTURES_SETUP trainer_st_file)
+
+if(SYSTEM_PYTHON3)
+  add_test(NAME trainer_torch_read
+           COMMAND ${SYSTEM_PYTHON3} ${CNN_TRAINER_TESTS}/st_load.py --tiny ${CNN_TRAINER_WORK}/w.safetensors)
+  set_tests_properties(trainer_torch_read PROPERTIES LABELS "unit" FIXTURES_REQUIRED trainer_st_file)
+
+  # trainer_NAME CASE LABELS TRAINER [extra arguments]
+  function(cnn_trainer_case NAME LABELS TRAINER)
+    add_test(NAME trainer_${NAME}
+             COMMAND ${SYSTEM_PYTHON3} ${CNN_TRAINER_TESTS}/trainer_test.py ${NAME}
+                     --trainer $<TARGET_FILE:${TRAINER}> --work ${CNN_TRAINER_WORK} ${ARGN})
+    set_tests_properties(trainer_${NAME} PROPERTIES LABELS "${LABELS}" SKIP_RETURN_CODE 77 TIMEOUT 900)
+  endfunction()
+  cnn_trainer_case(cli "unit" stripes)
+  cnn_trainer_case(synthetic "e2e" stripes)
+  cnn_trainer_case(patterns "e2e" patterns)
+  cnn_trainer_case(threads "e2e" stripes)
+  cnn_trainer_case(resume "e2e" stripes)
+  cnn_trainer_case(corrupt "e2e" stripes --other $<TARGET_FILE:patterns>)
+  cnn_trainer_case(nan "e2e" stripes)
+  cnn_trainer_case(pytorch "e2e;parity" stripes --cnnc $<TARGET_FILE:cnnc> --cnn ${CNN_TRAINER_TESTS}/stripes.cnn)
+  cnn_trainer_case(fruit "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --epochs 5)
+  if(TARGET fashion)
+    cnn_trainer_case(fashion "slow" fashion)
+  endif()
+endif()

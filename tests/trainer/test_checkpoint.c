@@ -1,0 +1,300 @@
+/* test_checkpoint.c: safetensors writing and reading (PyTorch layouts,
+ * CRC, atomic replace with .prev) and the resumable checkpoint's checks
+ * (another model, other settings, other data, corruption), on a descriptor
+ * that has tensors but no network functions (none are called).
+ *
+ * usage: test_checkpoint DIR   (a scratch folder) */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cnn_checkpoint.h"
+#include "cnn_history.h"
+#include "cnn_optim.h"
+#include "cnn_plot.h"
+#include "cnn_safetensors.h"
+
+static int failures;
+#define CHECK(c, ...)                                                                                          \
+    do {                                                                                                       \
+        if (!(c)) {                                                                                            \
+            printf("FAIL line %d: ", __LINE__);                                                                \
+            printf(__VA_ARGS__);                                                                               \
+            printf("\n");                                                                                      \
+            failures++;                                                                                        \
+        }                                                                                                      \
+    } while (0)
+
+/* conv 3 filters 2x2 over 2 channels (HWIO in memory), bias 3, dense 5 -> 4
+ * ([in][out] in memory), bias 4, and a batchnorm-like non-trainable pair. */
+static cnn_tensor_info tensors[] = {
+    {"conv2d_1.weight", 4, {3, 2, 2, 2}, CNN_LAYOUT_HWIO, 0, 24, 8, 12, CNN_INIT_GLOROT_UNIFORM, 1},
+    {"conv2d_1.bias", 1, {3, 0, 0, 0}, CNN_LAYOUT_PLAIN, 24, 3, 0, 0, CNN_INIT_ZEROS, 1},
+    {"dense_1.weight", 2, {4, 5, 0, 0}, CNN_LAYOUT_IO, 27, 20, 5, 4, CNN_INIT_GLOROT_UNIFORM, 1},
+    {"dense_1.bias", 1, {4, 0, 0, 0}, CNN_LAYOUT_PLAIN, 47, 4, 0, 0, CNN_INIT_ZEROS, 1},
+    {"bn_1.running_mean", 1, {2, 0, 0, 0}, CNN_LAYOUT_PLAIN, 51, 2, 0, 0, CNN_INIT_ZEROS, 0},
+};
+enum { NP = 53, NT = 51 };
+
+static cnn_model make_model(const char *name)
+{
+    cnn_model m;
+    memset(&m, 0, sizeof m);
+    m.name = name;
+    m.source = "test.cnn";
+    m.source_hash = "0123456789abcdef";
+    m.in_h = 3;
+    m.in_w = 3;
+    m.in_c = 2;
+    m.n_outputs = 4;
+    m.final_act = CNN_ACT_SOFTMAX;
+    m.n_tensors = 5;
+    m.tensors = tensors;
+    m.n_params = NP;
+    m.n_trainable = NT;
+    return m;
+}
+
+static long file_size(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void flip_byte(const char *path, long at)
+{
+    FILE *f = fopen(path, "r+b");
+    fseek(f, at, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, at, SEEK_SET);
+    fputc(c ^ 0x20, f);
+    fclose(f);
+}
+
+static void truncate_to(const char *path, long n)
+{
+    FILE *f = fopen(path, "rb");
+    char *b = malloc((size_t)n);
+    size_t got = fread(b, 1, (size_t)n, f);
+    fclose(f);
+    f = fopen(path, "wb");
+    fwrite(b, 1, got, f);
+    fclose(f);
+    free(b);
+}
+
+static void test_weights(const char *dir)
+{
+    cnn_model m = make_model("tiny");
+    float params[NP], back[NP];
+    for (int i = 0; i < NP; i++)
+        params[i] = (float)i + 0.25f;
+    char path[512], err[1024];
+    snprintf(path, sizeof path, "%s/w.safetensors", dir);
+    const char *meta[] = {"model", "tiny", "classes", "a\nb\"c", NULL};
+    CHECK(cnn_weights_save(&m, params, path, meta, err, sizeof err) == 0, "save: %s", err);
+
+    cnn_st_file f;
+    CHECK(cnn_st_read(path, &f, err, sizeof err) == 0, "read: %s", err);
+    CHECK(f.has_crc, "no crc");
+    CHECK(f.n_tensors == 5, "n_tensors %d", f.n_tensors);
+    CHECK(cnn_st_meta(&f, "classes") && !strcmp(cnn_st_meta(&f, "classes"), "a\nb\"c"), "metadata escaping");
+    /* On disk the conv kernel is OIHW: element (o,i,h,w) is memory
+     * [h][w][i][o] = ((h*2+w)*2+i)*3+o. */
+    int t = cnn_st_find(&f, "conv2d_1.weight");
+    CHECK(t >= 0, "conv tensor missing");
+    if (t >= 0) {
+        const float *d = (const float *)(f.data + f.tensors[t].begin);
+        for (int o = 0; o < 3; o++)
+            for (int i = 0; i < 2; i++)
+                for (int h = 0; h < 2; h++)
+                    for (int w = 0; w < 2; w++) {
+                        float want = params[((h * 2 + w) * 2 + i) * 3 + o];
+                        float got = d[((o * 2 + i) * 2 + h) * 2 + w];
+                        CHECK(got == want, "OIHW (%d,%d,%d,%d): %g vs %g", o, i, h, w, got, want);
+                    }
+        CHECK(f.tensors[t].rank == 4 && f.tensors[t].shape[0] == 3 && f.tensors[t].shape[1] == 2, "conv shape");
+    }
+    /* Dense: disk [out][in], memory [in][out]: (o, i) = memory 27 + i*4 + o. */
+    t = cnn_st_find(&f, "dense_1.weight");
+    if (t >= 0) {
+        const float *d = (const float *)(f.data + f.tensors[t].begin);
+        for (int o = 0; o < 4; o++)
+            for (int i = 0; i < 5; i++)
+                CHECK(d[o * 5 + i] == params[27 + i * 4 + o], "dense (%d,%d)", o, i);
+    }
+    memset(back, 0, sizeof back);
+    CHECK(cnn_weights_get(&m, &f, back, err, sizeof err) == 0, "get: %s", err);
+    CHECK(!memcmp(back, params, sizeof params), "weights round trip");
+    int64_t wrong[2] = {5, 4};
+    CHECK(cnn_st_get(&f, "dense_1.weight", 2, wrong, CNN_LAYOUT_IO, back, err, sizeof err) != 0 &&
+              strstr(err, "shape [4, 5], expected [5, 4]"), "shape check: %s", err);
+    CHECK(cnn_st_get(&f, "nope", 1, wrong, CNN_LAYOUT_PLAIN, back, err, sizeof err) != 0 && strstr(err, "missing"),
+          "missing: %s", err);
+    cnn_st_close(&f);
+
+    /* Corruption: a flipped data byte, a flipped header byte, truncation. */
+    char copy[600];
+    long size = file_size(path);
+    snprintf(copy, sizeof copy, "%s/bad.safetensors", dir);
+    const char *meta2[] = {"model", "tiny", NULL};
+    CHECK(cnn_weights_save(&m, params, copy, meta2, err, sizeof err) == 0, "save copy");
+    flip_byte(copy, size - 10);
+    CHECK(cnn_st_read(copy, &f, err, sizeof err) != 0 && strstr(err, "CRC mismatch"), "data flip: %s", err);
+    CHECK(cnn_weights_save(&m, params, copy, meta2, err, sizeof err) == 0, "save copy");
+    flip_byte(copy, 20); /* inside "model" / "tiny" metadata */
+    CHECK(cnn_st_read(copy, &f, err, sizeof err) != 0 && strstr(err, "corrupt"), "header flip: %s", err);
+    CHECK(cnn_weights_save(&m, params, copy, meta2, err, sizeof err) == 0, "save copy");
+    truncate_to(copy, file_size(copy) - 8);
+    CHECK(cnn_st_read(copy, &f, err, sizeof err) != 0 && strstr(err, "corrupt"), "truncated: %s", err);
+    truncate_to(copy, 5);
+    CHECK(cnn_st_read(copy, &f, err, sizeof err) != 0 && strstr(err, "truncated"), "truncated 5: %s", err);
+    CHECK(cnn_st_read("/nonexistent/x.safetensors", &f, err, sizeof err) != 0 && strstr(err, "cannot open"),
+          "missing file: %s", err);
+}
+
+static void test_prev(const char *dir)
+{
+    char path[512], prev[600], err[1024];
+    snprintf(path, sizeof path, "%s/p.safetensors", dir);
+    snprintf(prev, sizeof prev, "%s.prev", path);
+    remove(path); /* a scratch folder reused from an earlier run */
+    remove(prev);
+    float a = 1, b = 2;
+    cnn_st_entry e = {"x", 1, {1, 0, 0, 0}, &a, CNN_LAYOUT_PLAIN};
+    CHECK(cnn_st_write(path, &e, 1, NULL, 1, err, sizeof err) == 0, "%s", err);
+    CHECK(file_size(prev) < 0, ".prev without a previous file");
+    e.data = &b;
+    CHECK(cnn_st_write(path, &e, 1, NULL, 1, err, sizeof err) == 0, "%s", err);
+    cnn_st_file f;
+    float v = 0;
+    int64_t s1[1] = {1};
+    CHECK(cnn_st_read(prev, &f, err, sizeof err) == 0, "prev: %s", err);
+    cnn_st_get(&f, "x", 1, s1, CNN_LAYOUT_PLAIN, &v, err, sizeof err);
+    CHECK(v == 1, ".prev holds the previous value (%g)", v);
+    cnn_st_close(&f);
+    CHECK(cnn_st_read(path, &f, err, sizeof err) == 0, "cur: %s", err);
+    cnn_st_get(&f, "x", 1, s1, CNN_LAYOUT_PLAIN, &v, err, sizeof err);
+    CHECK(v == 2, "the file holds the new value (%g)", v);
+    cnn_st_close(&f);
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    CHECK(file_size(tmp) < 0, "the temporary file is gone");
+}
+
+static void test_checkpoint(const char *dir)
+{
+    cnn_model m = make_model("tiny");
+    float params[NP], back[NP];
+    for (int i = 0; i < NP; i++)
+        params[i] = sinf((float)i);
+    cnn_optimizer oc = cnn_optim_defaults(CNN_OPT_ADAM);
+    cnn_optim *o = cnn_optim_create(&oc, NT), *o2 = cnn_optim_create(&oc, NT);
+    float g[NT];
+    for (int i = 0; i < NT; i++)
+        g[i] = cosf((float)i);
+    cnn_optim_step(o, params, g);
+    cnn_optim_step(o, params, g);
+    cnn_train_state s = {3, 42, 123, 0.25, 2, 1, "epoch,loss\n1,0.5\n2,0.25\n3,0.3\n"}, r;
+    char path[512], err[1024];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    const char *settings = "seed=123\nbatch=32\noptimizer=adam";
+    CHECK(cnn_checkpoint_save(path, &m, params, o, &s, settings, 7, 8, "a\nb", err, sizeof err) == 0, "%s", err);
+    int corrupt = -1;
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 7, 8, &corrupt, err, sizeof err) == 0, "load: %s", err);
+    CHECK(!memcmp(back, params, sizeof params), "params round trip");
+    CHECK(!memcmp(cnn_optim_slot(o, 0), cnn_optim_slot(o2, 0), NT * sizeof(float)) &&
+              !memcmp(cnn_optim_slot(o, 1), cnn_optim_slot(o2, 1), NT * sizeof(float)), "optimizer slots round trip");
+    CHECK(cnn_optim_iterations(o2) == 2, "iterations %llu", (unsigned long long)cnn_optim_iterations(o2));
+    CHECK(r.epoch == 3 && r.step == 42 && r.seed == 123 && r.best_value == 0.25 && r.best_epoch == 2 && r.wait == 1,
+          "state round trip");
+    CHECK(r.history && !strcmp(r.history, s.history), "history round trip");
+    cnn_train_state_free(&r);
+
+    /* Another model: another name, or the same name with other shapes. */
+    cnn_model other = make_model("other");
+    CHECK(cnn_checkpoint_load(path, &other, back, o2, &r, settings, 7, 8, &corrupt, err, sizeof err) != 0 &&
+              !corrupt && strstr(err, "checkpoint of another model") && strstr(err, "'tiny'"), "other model: %s", err);
+    cnn_tensor_info saved = tensors[2];
+    tensors[2].shape[0] = 5;
+    tensors[2].shape[1] = 4;
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 7, 8, &corrupt, err, sizeof err) != 0 &&
+              !corrupt && strstr(err, "another model"), "other architecture: %s", err);
+    tensors[2] = saved;
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, "seed=123\nbatch=64\noptimizer=adam", 7, 8, &corrupt, err,
+                              sizeof err) != 0 && !corrupt && strstr(err, "batch=32") && strstr(err, "batch=64"),
+          "settings: %s", err);
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 9, 8, &corrupt, err, sizeof err) != 0 && !corrupt &&
+              strstr(err, "training file list differs"), "data: %s", err);
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 7, 9, &corrupt, err, sizeof err) != 0 && !corrupt &&
+              strstr(err, "validation file list differs"), "val data: %s", err);
+
+    /* A weights file is not a checkpoint. */
+    char wpath[600];
+    snprintf(wpath, sizeof wpath, "%s/w2.safetensors", dir);
+    cnn_weights_save(&m, params, wpath, NULL, err, sizeof err);
+    CHECK(cnn_checkpoint_load(wpath, &m, back, o2, &r, settings, 7, 8, &corrupt, err, sizeof err) != 0 &&
+              strstr(err, "not a cnnc training checkpoint"), "weights as checkpoint: %s", err);
+
+    /* Corrupt: the previous one survives as .prev. */
+    s.epoch = 4;
+    CHECK(cnn_checkpoint_save(path, &m, params, o, &s, settings, 7, 8, "a\nb", err, sizeof err) == 0, "%s", err);
+    flip_byte(path, file_size(path) - 100);
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 7, 8, &corrupt, err, sizeof err) != 0 && corrupt &&
+              strstr(err, "corrupt"), "corrupt: %s", err);
+    char prev[600];
+    snprintf(prev, sizeof prev, "%s.prev", path);
+    CHECK(cnn_checkpoint_load(prev, &m, back, o2, &r, settings, 7, 8, &corrupt, err, sizeof err) == 0 && r.epoch == 3,
+          "prev: %s", err);
+    cnn_train_state_free(&r);
+    cnn_optim_free(o);
+    cnn_optim_free(o2);
+}
+
+static void test_history_plot(const char *dir)
+{
+    const char *cols[] = {"loss", "accuracy", "val_loss", "val_accuracy"};
+    cnn_history h, h2;
+    cnn_history_init(&h, cols, 4);
+    double r1[4] = {0.693147180559945, 0.5, 0.6, 0.55}, r2[4] = {0.4, 0.8125, NAN, 0.7};
+    cnn_history_add(&h, r1);
+    cnn_history_add(&h, r2);
+    char *csv = cnn_history_csv(&h);
+    CHECK(!strncmp(csv, "epoch,loss,accuracy,val_loss,val_accuracy\n1,0.693147181,0.5,0.6,0.55\n2,0.4,0.8125,nan,0.7\n",
+                   200), "csv:\n%s", csv);
+    CHECK(cnn_history_parse(&h2, csv) == 0, "parse");
+    char *csv2 = cnn_history_csv(&h2);
+    CHECK(!strcmp(csv, csv2), "csv round trip");
+    CHECK(h2.rows[0] == h.rows[0], "values round trip exactly");
+    free(csv2);
+    cnn_history_free(&h2);
+    CHECK(cnn_history_parse(&h2, "loss\n1,2\n") != 0, "bad csv accepted");
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/curves.svg", dir);
+    CHECK(cnn_plot_write(&h, "tiny <model>", path, err, sizeof err) == 0, "%s", err);
+    char *svg = cnn_plot_svg(&h, "tiny <model>");
+    CHECK(strstr(svg, "<svg") && strstr(svg, "</svg>") && strstr(svg, "Accuracy") && strstr(svg, "&lt;model&gt;") &&
+              strstr(svg, "stroke-dasharray"), "svg content");
+    free(svg);
+    free(csv);
+    cnn_history_free(&h);
+    cnn_history_free(&h2);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : ".";
+    test_weights(dir);
+    test_prev(dir);
+    test_checkpoint(dir);
+    test_history_plot(dir);
+    if (failures) {
+        printf("%d failures\n", failures);
+        return 1;
+    }
+    printf("checkpoint tests passed\n");
+    return 0;
+}

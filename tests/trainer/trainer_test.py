@@ -1,0 +1,480 @@
+"""End-to-end tests of a generated trainer binary (see tests/trainer.cmake).
+
+    trainer_test.py CASE --trainer BIN --work DIR [--other BIN] [--cnnc BIN]
+                         [--cnn FILE] [--data DIR] [--epochs N]
+
+CASE is one of: cli, synthetic, patterns, threads, resume, corrupt, nan,
+pytorch, fruit, fashion. Each builds what it needs under --work (images are
+drawn here with PIL), runs the trainer, and checks its files and output.
+Exit 0 on success, 1 on failure, 77 when a prerequisite is missing (skip).
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+SKIP = 77
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def run(args, expect=None, timeout=600, **kw):
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout, **kw)
+    if expect is not None and p.returncode != expect:
+        raise Failure("%s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s"
+                      % (" ".join(args), p.returncode, expect, p.stdout[-3000:], p.stderr[-3000:]))
+    return p
+
+
+# ---- images -----------------------------------------------------------------
+
+def pattern_image(kind, size, rng):
+    """A noisy RGB image of horizontal or vertical stripes or a checkerboard,
+    with random colours, period and phase."""
+    from PIL import Image
+    fg = [rng.randint(0, 255) for _ in range(3)]
+    bg = [(c + 128 + rng.randint(-40, 40)) % 256 for c in fg]
+    period = rng.randint(3, 6)
+    phase = rng.randint(0, period - 1)
+    img = Image.new("RGB", (size, size))
+    px = img.load()
+    for y in range(size):
+        for x in range(size):
+            if kind == "horizontal":
+                on = ((y + phase) // (period / 2.0)) % 2 < 1
+            elif kind == "vertical":
+                on = ((x + phase) // (period / 2.0)) % 2 < 1
+            else:
+                on = (((x + phase) // period) + ((y + phase) // period)) % 2 == 0
+            c = fg if on else bg
+            px[x, y] = tuple(max(0, min(255, v + rng.randint(-25, 25))) for v in c)
+    return img
+
+
+def make_images(root, kinds, per_class, size=24, seed=1, jpeg_every=5):
+    """root/KIND/NNN.png (every jpeg_every-th one a JPEG, so both decoders run)."""
+    rng = random.Random(seed)
+    if os.path.isdir(root):
+        shutil.rmtree(root)
+    for kind in kinds:
+        os.makedirs(os.path.join(root, kind))
+        for i in range(per_class):
+            img = pattern_image(kind, size, rng)
+            if jpeg_every and i % jpeg_every == jpeg_every - 1:
+                img.save(os.path.join(root, kind, "%03d.jpg" % i), quality=95)
+            else:
+                img.save(os.path.join(root, kind, "%03d.png" % i))
+    return root
+
+
+# ---- run folders --------------------------------------------------------------
+
+def read_history(run_dir):
+    with open(os.path.join(run_dir, "history.csv")) as f:
+        lines = f.read().strip().split("\n")
+    header = lines[0].split(",")
+    rows = [dict(zip(header, map(float, l.split(",")))) for l in lines[1:]]
+    return header, rows
+
+
+def check_run_folder(run_dir, epochs):
+    for f in ("model.safetensors", "best.safetensors", "checkpoint.safetensors", "history.csv", "curves.svg"):
+        check(os.path.isfile(os.path.join(run_dir, f)), "%s missing from %s" % (f, run_dir))
+    header, rows = read_history(run_dir)
+    check(header[:3] == ["epoch", "loss", "accuracy"], "history.csv header %s" % header)
+    check(len(rows) == epochs, "history.csv has %d rows, expected %d" % (len(rows), epochs))
+    check([r["epoch"] for r in rows] == list(range(1, epochs + 1)), "epoch column")
+    svg = ET.parse(os.path.join(run_dir, "curves.svg")).getroot()
+    check(svg.tag.endswith("svg"), "curves.svg is not SVG")
+    check(len([e for e in svg.iter() if e.tag.endswith("polyline")]) >= 2, "curves.svg has no curves")
+    import st_load
+    meta, tensors = st_load.load(os.path.join(run_dir, "model.safetensors"))
+    check(meta.get("format") == "pt" and meta.get("classes"), "weights metadata %s" % meta)
+    return header, rows
+
+
+def file_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+# ---- cases -------------------------------------------------------------------
+
+def case_cli(a):
+    t = a.trainer
+    p = run([t, "--help"], 0)
+    check("train" in p.stdout and "predict" in p.stdout, "--help lists the commands")
+    p = run([t], 1)
+    check("Usage" in p.stderr, "no command: usage on stderr")
+    p = run([t, "trian"], 1)
+    check("unknown command 'trian'" in p.stderr, p.stderr)
+    p = run([t, "train", "--help"], 0)
+    for want in ("--epochs N", "(default: 4)", "--lr X", "(default: 0.003)", "--resume", "(default: 16)",
+                 "accuracy,precision,recall,auc"):
+        check(want in p.stdout, "train --help lacks %r:\n%s" % (want, p.stdout))
+    p = run([t, "train", "--epochs", "many"], 1)
+    check("--epochs many: expected" in p.stderr, p.stderr)
+    p = run([t, "train", "--bogus"], 1)
+    check("does not take --bogus" in p.stderr, p.stderr)
+    p = run([t, "train", "--lr"], 1)
+    check("needs a value" in p.stderr, p.stderr)
+    p = run([t, "train", "--lr=-1"], 1)
+    check("positive learning rate" in p.stderr, p.stderr)
+    p = run([t, "train", "--out", os.path.join(a.work, "nodata")], 1)
+    check("no training data" in p.stderr, p.stderr)
+    p = run([t, "train", "--data", os.path.join(a.work, "does-not-exist"), "--out", os.path.join(a.work, "x")], 1)
+    check("error" in p.stderr, p.stderr)
+    p = run([t, "predict"], 1)
+    check("at least one image" in p.stderr, p.stderr)
+    p = run([t, "predict", "--out", os.path.join(a.work, "empty"), "x.png"], 1)
+    check("train first" in p.stderr, p.stderr)
+    p = run([t, "evaluate"], 1)
+    check("--data" in p.stderr, p.stderr)
+    p = run([t, "summary"], 0)
+    check("conv2d_1 (Conv2D)" in p.stdout and "Total params" in p.stdout, p.stdout)
+    p = run([t, "train", "--metrics", "auc,bogus"], 1)
+    check("--metrics" in p.stderr, p.stderr)
+    p = run([t, "bench", "--data", "x"], 1)
+    check("bench does not take --data" in p.stderr, p.stderr)
+
+
+def train_stripes(a, data, out, *extra):
+    return run([a.trainer, "train", "--data", data, "--out", out, "--progress", "plain"] + list(extra), 0)
+
+
+def case_synthetic(a):
+    data = make_images(os.path.join(a.work, "stripes"), ["horizontal", "vertical"], 80)
+    out = os.path.join(a.work, "run")
+    p = train_stripes(a, data, out, "--threads", "2")
+    check("Epoch 1/4" in p.stdout and "img/s" in p.stdout, "progress lines:\n" + p.stdout)
+    check("Confusion matrix" in p.stdout and "Per-class accuracy" in p.stdout, "final report:\n" + p.stdout)
+    header, rows = check_run_folder(out, 4)
+    want = ["epoch", "loss", "accuracy", "precision", "recall", "auc",
+            "val_loss", "val_accuracy", "val_precision", "val_recall", "val_auc"]
+    check(header == want, "history columns %s" % header)
+    last = rows[-1]
+    print("synthetic: final", {k: round(v, 4) for k, v in last.items()})
+    check(last["val_accuracy"] >= 0.9, "validation accuracy %.3f < 0.9" % last["val_accuracy"])
+    check(last["val_auc"] >= 0.9, "validation AUC %.3f" % last["val_auc"])
+    check(rows[-1]["loss"] < rows[0]["loss"], "the loss did not fall")
+
+    # predict: PATH<TAB>CLASS<TAB>PROBABILITY
+    imgs = [os.path.join(data, k, f) for k in ("horizontal", "vertical") for f in ("000.png", "001.png", "004.jpg")]
+    p = run([a.trainer, "predict", "--out", out] + imgs, 0)
+    lines = p.stdout.strip().split("\n")
+    check(len(lines) == len(imgs), "predict printed %d lines" % len(lines))
+    right = 0
+    for img, line in zip(imgs, lines):
+        f = line.split("\t")
+        check(len(f) == 3 and f[0] == img, "predict line %r" % line)
+        check(f[1] in ("horizontal", "vertical") and 0.5 <= float(f[2]) <= 1.0, "predict line %r" % line)
+        right += f[1] in img
+    check(right >= len(imgs) - 1, "predict: %d of %d right" % (right, len(imgs)))
+    p = run([a.trainer, "predict", "--json", "--out", out] + imgs, 0)
+    for img, line in zip(imgs, p.stdout.strip().split("\n")):
+        j = json.loads(line)
+        check(j["path"] == img and j["class"] in ("horizontal", "vertical"), line)
+        check(len(j["probabilities"]) == 2 and abs(sum(j["probabilities"]) - 1) < 1e-5, line)
+    bad = os.path.join(a.work, "not-an-image.png")
+    with open(bad, "w") as f:
+        f.write("hello")
+    p = run([a.trainer, "predict", "--out", out, imgs[0], bad], 1)
+    check(p.stdout.startswith(imgs[0]) and "not-an-image.png" in p.stderr, "a bad image among good ones")
+
+    # evaluate
+    p = run([a.trainer, "evaluate", "--data", data, "--out", out], 0)
+    for want in ("accuracy:", "loss:", "auc:", "Confusion matrix", "horizontal", "vertical"):
+        check(want in p.stdout, "evaluate lacks %r:\n%s" % (want, p.stdout))
+
+
+def case_patterns(a):
+    data = make_images(os.path.join(a.work, "patterns"), ["checker", "horizontal", "vertical"], 100, seed=3)
+    out = os.path.join(a.work, "run")
+    run([a.trainer, "train", "--data", data, "--out", out, "--progress", "plain", "--epochs", str(a.epochs or 10)], 0)
+    header, rows = check_run_folder(out, a.epochs or 10)
+    check(header == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"], "columns %s" % header)
+    print("patterns: final", rows[-1])
+    check(rows[-1]["val_accuracy"] >= 0.8, "val accuracy %.3f" % rows[-1]["val_accuracy"])
+    p = run([a.trainer, "predict", "--json", "--out", out, os.path.join(data, "checker", "000.png")], 0)
+    j = json.loads(p.stdout)
+    check(len(j["probabilities"]) == 3, p.stdout)
+    # early stopping: patience 0 after the first epoch that does not improve val_loss
+    out2 = os.path.join(a.work, "run-es")
+    p = run([a.trainer, "train", "--data", data, "--out", out2, "--progress", "plain", "--epochs", "30",
+             "--early-stopping", "--patience", "1", "--monitor", "val_accuracy"], 0)
+    _, rows2 = read_history(out2)
+    check(len(rows2) < 30 and "Early stopping after epoch %d" % len(rows2) in p.stdout,
+          "early stopping did not stop:\n" + p.stdout[-2000:])
+    best = max(r["val_accuracy"] for r in rows2)
+    check("restored the best weights" in p.stdout or rows2[-1]["val_accuracy"] == best, p.stdout[-1500:])
+
+
+def case_threads(a):
+    """1 and 2 threads give bitwise identical weights."""
+    data = make_images(os.path.join(a.work, "stripes"), ["horizontal", "vertical"], 40, seed=5)
+    outs = []
+    for th in ("1", "2"):
+        out = os.path.join(a.work, "run-t" + th)
+        train_stripes(a, data, out, "--threads", th, "--epochs", "2")
+        outs.append(out)
+    for f in ("model.safetensors", "checkpoint.safetensors", "history.csv"):
+        check(file_bytes(os.path.join(outs[0], f)) == file_bytes(os.path.join(outs[1], f)),
+              "%s differs between 1 and 2 threads" % f)
+
+
+def checkpoint_epoch(path):
+    import st_load
+    meta, _ = st_load.load(path)
+    return int(meta["epoch"])
+
+
+def case_resume(a):
+    """SIGKILL in the middle of epoch 2, --resume, and the final weights are
+    bitwise those of an uninterrupted run."""
+    data = make_images(os.path.join(a.work, "stripes"), ["horizontal", "vertical"], 400, seed=9, jpeg_every=0)
+    common = ["--data", data, "--epochs", "3", "--batch", "4", "--threads", "2"]
+    full = os.path.join(a.work, "full")
+    run([a.trainer, "train", "--out", full, "--progress", "plain"] + common, 0)
+    killed = os.path.join(a.work, "killed")
+    if os.path.isdir(killed):
+        shutil.rmtree(killed)
+    # The progress bar (forced with --progress bar) shows each step; kill when
+    # epoch 2 is under way.
+    proc = subprocess.Popen([a.trainer, "train", "--out", killed, "--progress", "bar"] + common,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    buf, epoch2, step = b"", False, 0
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        ch = proc.stdout.read1(4096) if hasattr(proc.stdout, "read1") else proc.stdout.read(1)
+        if not ch:
+            break
+        buf += ch
+        if not epoch2 and b"Epoch 2/3" in buf:
+            epoch2 = True
+            buf = buf[buf.index(b"Epoch 2/3"):]
+        if epoch2:
+            # "\r 37/100 ..." updates
+            parts = buf.split(b"\r")
+            for part in parts[1:]:
+                s = part.strip().split(b"/")[0]
+                if s.isdigit():
+                    step = int(s)
+            if step >= 5:
+                break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    check(proc.returncode == -signal.SIGKILL, "the run was not killed (exit %s)" % proc.returncode)
+    check(epoch2 and step >= 5, "did not see epoch 2 under way (step %d)" % step)
+    ck = os.path.join(killed, "checkpoint.safetensors")
+    check(checkpoint_epoch(ck) == 1, "checkpoint after the kill is of epoch %d" % checkpoint_epoch(ck))
+    check(not os.path.exists(os.path.join(killed, "model.safetensors")), "a killed run wrote final weights")
+    print("killed at epoch 2, step %d" % step)
+    p = run([a.trainer, "train", "--out", killed, "--progress", "plain", "--resume"] + common, 0)
+    check("Resuming from" in p.stdout and "1 of 3 epochs done" in p.stdout, p.stdout[:2000])
+    check("Epoch 1/3" not in p.stdout and "Epoch 2/3" in p.stdout, "resumed at the wrong epoch")
+    for f in ("model.safetensors", "best.safetensors", "history.csv", "checkpoint.safetensors"):
+        check(file_bytes(os.path.join(full, f)) == file_bytes(os.path.join(killed, f)),
+              "%s of the resumed run differs from the uninterrupted run" % f)
+    # Resuming a finished run changes nothing and succeeds.
+    p = run([a.trainer, "train", "--out", killed, "--progress", "plain", "--resume"] + common, 0)
+    check(file_bytes(os.path.join(full, "model.safetensors")) == file_bytes(os.path.join(killed, "model.safetensors")),
+          "resuming a finished run changed the weights")
+
+
+def flip(path, at):
+    with open(path, "r+b") as f:
+        f.seek(at)
+        c = f.read(1)
+        f.seek(at)
+        f.write(bytes([c[0] ^ 0x55]))
+
+
+def case_corrupt(a):
+    data = make_images(os.path.join(a.work, "stripes"), ["horizontal", "vertical"], 40, seed=4)
+    base = os.path.join(a.work, "base")
+    train_stripes(a, data, base, "--epochs", "2")
+
+    def fresh(name):
+        d = os.path.join(a.work, name)
+        if os.path.isdir(d):
+            shutil.rmtree(d)
+        shutil.copytree(base, d)
+        return d
+
+    # The newest checkpoint corrupt: refused, and the previous one is used.
+    d = fresh("one-corrupt")
+    ck = os.path.join(d, "checkpoint.safetensors")
+    flip(ck, os.path.getsize(ck) - 64)
+    p = train_stripes(a, data, d, "--epochs", "3", "--resume")
+    check("is corrupt: CRC mismatch" in p.stderr and "resuming from the previous checkpoint" in p.stderr, p.stderr)
+    check("1 of 3 epochs done" in p.stdout, p.stdout[:1500])
+    # Both corrupt (one truncated): an error that names the file.
+    d = fresh("both-corrupt")
+    ck = os.path.join(d, "checkpoint.safetensors")
+    flip(ck, 100)
+    with open(ck + ".prev", "r+b") as f:
+        f.truncate(os.path.getsize(ck + ".prev") // 2)
+    p = run([a.trainer, "train", "--data", data, "--out", d, "--resume"], 1)
+    check("cannot resume" in p.stderr and "checkpoint.safetensors is corrupt" in p.stderr and
+          "previous checkpoint is refused too" in p.stderr, p.stderr)
+    # Another model's checkpoint.
+    if a.other:
+        d = fresh("other-model")
+        data3 = make_images(os.path.join(a.work, "patterns"), ["checker", "horizontal", "vertical"], 10, seed=4)
+        p = run([a.other, "train", "--data", data3, "--out", d, "--resume"], 1)
+        check("checkpoint of another model: 'stripes'" in p.stderr, p.stderr)
+        p = run([a.other, "predict", "--out", d, os.path.join(data, "vertical", "000.png")], 1)
+        check("weights of another model" in p.stderr, p.stderr)
+    # Other settings and other data.
+    d = fresh("other-settings")
+    p = run([a.trainer, "train", "--data", data, "--out", d, "--resume", "--batch", "8"], 1)
+    check("other settings" in p.stderr and "batch=16" in p.stderr and "batch=8" in p.stderr, p.stderr)
+    d = fresh("other-data")
+    data2 = make_images(os.path.join(a.work, "stripes2"), ["horizontal", "vertical"], 41, seed=4)
+    p = run([a.trainer, "train", "--data", data2, "--out", d, "--resume"], 1)
+    check("other data" in p.stderr, p.stderr)
+    # A weights file that is not intact is refused by predict.
+    d = fresh("bad-weights")
+    w = os.path.join(d, "model.safetensors")
+    flip(w, os.path.getsize(w) - 8)
+    p = run([a.trainer, "predict", "--out", d, os.path.join(data, "vertical", "000.png")], 1)
+    check("CRC mismatch" in p.stderr, p.stderr)
+
+
+def case_nan(a):
+    data = make_images(os.path.join(a.work, "stripes"), ["horizontal", "vertical"], 40, seed=6)
+    out = os.path.join(a.work, "nan")
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    p = run([a.trainer, "train", "--data", data, "--out", out, "--optimizer", "sgd", "--lr", "1e30",
+             "--progress", "plain"], 1)
+    check("the loss is" in p.stderr and "at epoch 1, batch" in p.stderr and "try --lr" in p.stderr, p.stderr)
+    check(not os.path.exists(os.path.join(out, "model.safetensors")), "weights written after a NaN")
+    # After a good epoch the checkpoint survives the failure of the next.
+    ok = os.path.join(a.work, "nan-later")
+    if os.path.isdir(ok):
+        shutil.rmtree(ok)
+    train_stripes(a, data, ok, "--epochs", "1", "--optimizer", "sgd", "--lr", "1e30", "--batch", "1000")
+    # (one batch per epoch: the first update is applied after the loss of the
+    # epoch's only batch, so epoch 1 ends finite and epoch 2 fails)
+    p = run([a.trainer, "train", "--data", data, "--out", ok, "--optimizer", "sgd", "--lr", "1e30",
+             "--batch", "1000", "--epochs", "3", "--resume", "--progress", "plain"], 1)
+    check("at epoch 2, batch 1" in p.stderr and "last good checkpoint (end of epoch 1) is kept" in p.stderr, p.stderr)
+    check(checkpoint_epoch(os.path.join(ok, "checkpoint.safetensors")) == 1, "checkpoint changed")
+
+
+def case_pytorch(a):
+    """model.safetensors, read by hand, loads into the `cnnc --emit pytorch`
+    module (strict), which then predicts what the trainer predicts."""
+    try:
+        import torch
+    except ImportError:
+        return SKIP
+    import numpy as np
+    from PIL import Image
+    import st_load
+    data = make_images(os.path.join(a.work, "stripes"), ["horizontal", "vertical"], 40, seed=8)
+    out = os.path.join(a.work, "run")
+    train_stripes(a, data, out, "--epochs", "2")
+    py = os.path.join(a.work, "twin.py")
+    run([a.cnnc, "--emit", "pytorch", a.cnn, "-o", py], 0)
+    sys.path.insert(0, a.work)
+    import importlib
+    twin = importlib.import_module("twin")
+    net = twin.Net()
+    meta, tensors = st_load.load(os.path.join(out, "model.safetensors"))
+    net.load_state_dict(tensors, strict=True)
+    net.eval()
+    imgs = [os.path.join(data, k, "%03d.png" % i) for k in ("horizontal", "vertical") for i in range(3)]
+    p = run([a.trainer, "predict", "--json", "--out", out] + imgs, 0)
+    ours = [json.loads(l)["probabilities"][1] for l in p.stdout.strip().split("\n")]
+    x = np.stack([np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / np.float32(255) for f in imgs])
+    with torch.no_grad():
+        logits = net(torch.from_numpy(x).permute(0, 3, 1, 2))
+        theirs = torch.sigmoid(logits)[:, 0].tolist()
+    for f, u, v in zip(imgs, ours, theirs):
+        check(abs(u - v) < 1e-4, "%s: trainer %.6f, PyTorch %.6f" % (f, u, v))
+    print("PyTorch twin agrees:", [round(v, 5) for v in theirs])
+
+
+def case_fruit(a):
+    if not a.data or not os.path.isdir(a.data):
+        print("no fruits-dev data at %s: skipped" % a.data)
+        return SKIP
+    out = os.path.join(a.work, "fruit")
+    epochs = a.epochs or 5
+    run([a.trainer, "train", "--data", a.data, "--out", out, "--epochs", str(epochs), "--progress", "plain"], 0,
+        timeout=3000)
+    header, rows = check_run_folder(out, epochs)
+    best = max(r["val_accuracy"] for r in rows)
+    print("fruit on fruits-dev, %d epochs: val_accuracy by epoch %s" % (epochs, [round(r["val_accuracy"], 4) for r in rows]))
+    check(best >= 0.7, "best validation accuracy %.3f: not well above chance (0.5)" % best)
+
+
+def case_fashion(a):
+    train = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+    test = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+    if not os.path.exists(train):
+        print("dataset-fashion-mnist is not installed: skipped")
+        return SKIP
+    out = os.path.join(a.work, "fashion")
+    args = [a.trainer, "train", "--out", out, "--progress", "plain"]
+    if a.epochs:
+        args += ["--epochs", str(a.epochs)]
+    run(args, 0, timeout=6000)
+    p = run([a.trainer, "evaluate", "--data", test, "--out", out], 0)
+    acc = float([l for l in p.stdout.split("\n") if l.startswith("accuracy:")][0].split()[1])
+    print(p.stdout)
+    check(acc >= 0.90, "Fashion-MNIST test accuracy %.4f < 0.90" % acc)
+
+
+CASES = {n[5:]: f for n, f in globals().items() if n.startswith("case_")}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case", choices=sorted(CASES))
+    ap.add_argument("--trainer", required=True)
+    ap.add_argument("--other")
+    ap.add_argument("--cnnc")
+    ap.add_argument("--cnn")
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--data")
+    ap.add_argument("--epochs", type=int)
+    a = ap.parse_args()
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        print("PIL is not available: skipped")
+        return SKIP
+    a.work = os.path.abspath(os.path.join(a.work, a.case))
+    os.makedirs(a.work, exist_ok=True)
+    try:
+        r = CASES[a.case](a)
+    except Failure as e:
+        print("FAIL %s: %s" % (a.case, e))
+        return 1
+    if r == SKIP:
+        return SKIP
+    print("%s: passed" % a.case)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
