@@ -24,6 +24,11 @@ const char *emit_act_name(cnn_act act)
     return "?";
 }
 
+int emit_act_simd_ok(cnn_act act)
+{
+    return act == CNN_ACT_LINEAR || act == CNN_ACT_RELU || act == CNN_ACT_LEAKY_RELU;
+}
+
 const char *emit_act_expr(char *buf, size_t size, cnn_act act, float alpha, const char *z)
 {
     char a[64];
@@ -86,9 +91,9 @@ void emit_softmax_row(cnnc_emitter *em, const char *src, const char *dst, const 
     em_line(em, "%s[k] = REAL_EXP(%s[k] - m);", dst, src);
     em_line(em, "s += %s[k];", dst);
     em_close_block(em, "}");
-    em_line(em, "const cnn_real r = (cnn_real)1 / s;");
+    em_line(em, "const cnn_real inv = (cnn_real)1 / s;");
     em_line(em, "for (int k = 0; k < %s; k++)", len);
-    em_line(em, "    %s[k] *= r;", dst);
+    em_line(em, "    %s[k] *= inv;", dst);
     em_close_block(em, "}");
 }
 
@@ -112,10 +117,10 @@ void emit_act_grad_image(cnnc_emitter *em, cnn_act act, float alpha, const char 
         return;
     if (act == CNN_ACT_SOFTMAX) {
         char row_y[80], row_d[80], len[32];
-        em_open_block(em, "for (int r = 0; r < %zu; r++) { /* softmax over each pixel's channels */",
+        em_open_block(em, "for (int px = 0; px < %zu; px++) { /* softmax over each pixel's channels */",
                       size / channels);
-        snprintf(row_y, sizeof row_y, "(%s + (size_t)r * %zu)", y, channels);
-        snprintf(row_d, sizeof row_d, "(%s + (size_t)r * %zu)", dz, channels);
+        snprintf(row_y, sizeof row_y, "(%s + (size_t)px * %zu)", y, channels);
+        snprintf(row_d, sizeof row_d, "(%s + (size_t)px * %zu)", dz, channels);
         snprintf(len, sizeof len, "%zu", channels);
         emit_softmax_grad_row(em, row_y, row_d, row_d, len);
         em_close_block(em, "}");
@@ -141,11 +146,12 @@ static void act_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * SIZE;");
     if (L->act == CNN_ACT_SOFTMAX) {
-        em_open_block(em, "for (int r = 0; r < SIZE / C; r++) { /* over each pixel's channels */");
-        emit_softmax_row(em, "(xi + (size_t)r * C)", "(yi + (size_t)r * C)", "C");
+        em_open_block(em, "for (int px = 0; px < SIZE / C; px++) { /* over each pixel's channels */");
+        emit_softmax_row(em, "(xi + (size_t)px * C)", "(yi + (size_t)px * C)", "C");
         em_close_block(em, "}");
     } else {
-        em_line(em, "OMP(simd)");
+        if (emit_act_simd_ok(L->act))
+            em_line(em, "OMP(simd)");
         em_open_block(em, "for (int e = 0; e < SIZE; e++) {");
         em_line(em, "const cnn_real z = xi[e];");
         em_line(em, "yi[e] = %s;", emit_act_expr(e, sizeof e, L->act, L->l->alpha, "z"));
@@ -177,9 +183,9 @@ static void act_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
     em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * SIZE;");
     if (L->act == CNN_ACT_SOFTMAX) {
-        em_open_block(em, "for (int r = 0; r < SIZE / C; r++) {");
-        emit_softmax_grad_row(em, "(yi + (size_t)r * C)", "(dyi + (size_t)r * C)",
-                              "(dxi + (size_t)r * C)", "C");
+        em_open_block(em, "for (int px = 0; px < SIZE / C; px++) {");
+        emit_softmax_grad_row(em, "(yi + (size_t)px * C)", "(dyi + (size_t)px * C)",
+                              "(dxi + (size_t)px * C)", "C");
         em_close_block(em, "}");
     } else {
         em_line(em, "OMP(simd)");

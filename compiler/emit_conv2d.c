@@ -101,7 +101,8 @@ static void conv_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
     if (L->act == CNN_ACT_SOFTMAX) {
         emit_softmax_row(em, "acc", "yp", "OC");
     } else {
-        em_line(em, "OMP(simd)");
+        if (emit_act_simd_ok(L->act))
+            em_line(em, "OMP(simd)");
         em_open_block(em, "for (int co = 0; co < OC; co++) {");
         em_line(em, "const cnn_real z = acc[co];");
         em_line(em, "yp[co] = %s;", emit_act_expr(e, sizeof e, L->act, l->alpha, "z"));

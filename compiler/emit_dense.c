@@ -48,7 +48,8 @@ static void dense_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan
     if (L->act == CNN_ACT_SOFTMAX) {
         emit_softmax_row(em, "yi", "yi", "OUT");
     } else if (L->act != CNN_ACT_LINEAR) {
-        em_line(em, "OMP(simd)");
+        if (emit_act_simd_ok(L->act))
+            em_line(em, "OMP(simd)");
         em_open_block(em, "for (int o = 0; o < OUT; o++) {");
         em_line(em, "const cnn_real z = yi[o];");
         em_line(em, "yi[o] = %s;", emit_act_expr(e, sizeof e, L->act, l->alpha, "z"));

@@ -108,6 +108,10 @@ const char *emit_act_name(cnn_act act);
  * generated file defines REAL_EXP / REAL_TANH, which follow cnn_real. */
 const char *emit_act_expr(char *buf, size_t size, cnn_act act, float alpha, const char *z);
 
+/* Whether a loop computing f(z) may carry `omp simd`: not when f calls libm
+ * (exp, tanh), which clang then refuses to vectorize, with a warning. */
+int emit_act_simd_ok(cnn_act act);
+
 /* C expression of dL/dz from the output `y` and `dy` = dL/dy (not softmax). */
 const char *emit_act_grad_expr(char *buf, size_t size, cnn_act act, float alpha, const char *y,
                                const char *dy);

@@ -1,1 +1,81 @@
-# codegen tests; see tests/CMakeLists.txt
+# codegen tests; see tests/CMakeLists.txt and docs/codegen.md.
+#   gradcheck_NAME   finite differences in double, every layer kind and option
+#                    (tests/codegen/nets) and the real models    [gradcheck]
+#   threads_NAME     1, 2 and 3 threads give bitwise-identical training [unit]
+#   cc_COMPILER_NAME generated code compiles with -std=c11 -Wall -Wextra
+#                    -Wshadow -Werror under gcc and clang, float and double,
+#                    with and without OpenMP (compile.sh)         [unit]
+# The golden tests of generated/ come from cnn_add_model (models/CMakeLists.txt).
+set(CNN_CODEGEN_DIR ${CMAKE_CURRENT_SOURCE_DIR}/codegen)
+set(CNN_CODEGEN_OUT ${CMAKE_CURRENT_BINARY_DIR}/codegen)
+file(MAKE_DIRECTORY ${CNN_CODEGEN_OUT})
+
+# NAME.c / NAME.h in the build tree, from a .cnn file.
+function(cnn_codegen_emit NAME SRC)
+  add_custom_command(
+    OUTPUT ${CNN_CODEGEN_OUT}/${NAME}.c ${CNN_CODEGEN_OUT}/${NAME}.h
+    COMMAND cnnc ${SRC} -o ${CNN_CODEGEN_OUT}
+    DEPENDS cnnc ${SRC}
+    COMMENT "cnnc ${NAME}.cnn (codegen tests)"
+    VERBATIM)
+endfunction()
+
+set(CNN_GC_NETS gc_conv gc_conv2 gc_pool gc_pool2 gc_bn gc_act gc_dropout gc_every)
+foreach(net ${CNN_GC_NETS})
+  cnn_codegen_emit(${net} ${CNN_CODEGEN_DIR}/nets/${net}.cnn)
+endforeach()
+cnn_codegen_emit(fruit ${PROJECT_SOURCE_DIR}/models/fruit.cnn)
+cnn_codegen_emit(deep ${PROJECT_SOURCE_DIR}/models/deep.cnn)
+
+# gradcheck_NAME BATCH SAMPLES: the generated file and the harness in double.
+function(cnn_codegen_gradcheck NAME BATCH SAMPLES)
+  add_executable(gradcheck_${NAME} ${CNN_CODEGEN_DIR}/gradcheck.c ${CNN_CODEGEN_OUT}/${NAME}.c)
+  target_compile_definitions(gradcheck_${NAME} PRIVATE CNN_REAL=double MODEL=${NAME}_model)
+  target_include_directories(gradcheck_${NAME} PRIVATE ${PROJECT_SOURCE_DIR}/runtime ${CNN_CODEGEN_OUT})
+  target_compile_options(gradcheck_${NAME} PRIVATE ${CNNC_WARNINGS})
+  target_link_libraries(gradcheck_${NAME} PRIVATE OpenMP::OpenMP_C m)
+  add_test(NAME gradcheck_${NAME} COMMAND gradcheck_${NAME} ${BATCH} ${SAMPLES})
+  # One thread: the result does not depend on it (threads_ tests), and
+  # OpenMP's spinning threads crawl when ctest -j oversubscribes the cores.
+  set_tests_properties(gradcheck_${NAME} PROPERTIES LABELS "gradcheck" ENVIRONMENT "OMP_NUM_THREADS=1")
+endfunction()
+
+function(cnn_codegen_threads NAME BATCH STEPS)
+  add_executable(threads_${NAME} ${CNN_CODEGEN_DIR}/threads.c ${CNN_CODEGEN_OUT}/${NAME}.c)
+  target_compile_definitions(threads_${NAME} PRIVATE MODEL=${NAME}_model)
+  target_include_directories(threads_${NAME} PRIVATE ${PROJECT_SOURCE_DIR}/runtime ${CNN_CODEGEN_OUT})
+  target_compile_options(threads_${NAME} PRIVATE ${CNNC_WARNINGS})
+  if(CNNC_NATIVE)
+    target_compile_options(threads_${NAME} PRIVATE -march=native)
+  endif()
+  target_link_libraries(threads_${NAME} PRIVATE OpenMP::OpenMP_C m)
+  add_test(NAME threads_${NAME} COMMAND threads_${NAME} ${BATCH} ${STEPS})
+  set_tests_properties(threads_${NAME} PROPERTIES LABELS "unit" ENVIRONMENT "OMP_WAIT_POLICY=passive")
+endfunction()
+
+foreach(net ${CNN_GC_NETS})
+  cnn_codegen_gradcheck(${net} 3 24)
+endforeach()
+# Whole real networks: fewer samples per tensor (each evaluation is a full
+# forward pass in double).
+cnn_codegen_gradcheck(fruit 2 5)
+cnn_codegen_gradcheck(deep 2 4)
+
+foreach(net gc_bn gc_dropout gc_every fruit deep)
+  cnn_codegen_threads(${net} 5 3)
+endforeach()
+
+# The generated code compiles cleanly with gcc and clang (skipped, exit 77,
+# when one is not installed).
+foreach(compiler gcc clang)
+  foreach(net fruit deep gc_every gc_act)
+    add_test(NAME cc_${compiler}_${net}
+             COMMAND sh ${CNN_CODEGEN_DIR}/compile.sh ${compiler} ${PROJECT_SOURCE_DIR}/runtime
+                     ${CNN_CODEGEN_OUT}/${net}.c)
+    set_tests_properties(cc_${compiler}_${net} PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77)
+  endforeach()
+endforeach()
+
+# The sources the cc_ tests compile must exist before they run.
+add_custom_target(codegen_sources ALL DEPENDS
+  ${CNN_CODEGEN_OUT}/fruit.c ${CNN_CODEGEN_OUT}/deep.c ${CNN_CODEGEN_OUT}/gc_every.c ${CNN_CODEGEN_OUT}/gc_act.c)
