@@ -227,6 +227,7 @@ void cnn_aug_apply(const cnn_augment *a, const cnn_aug_params *p, const float *s
     if (a->brightness > 0) {
         /* Keras RandomBrightness: add, clip to the value range */
         float d = (float)p->brightness;
+#pragma omp simd
         for (size_t i = 0; i < n; i++) {
             float v = dst[i] + d;
             dst[i] = v < flo ? flo : (v > fhi ? fhi : v);

@@ -1,11 +1,14 @@
 /* cache.c: the block that holds every decoded image as uint8.
  *
- * Under the memory budget it is ordinary memory. Over it (70,000 images at
- * 128x128x3 are 3.4 GB) it is a file mapped into memory: created in the
- * cache folder and unlinked at once, so it never outlives the run (not even a
- * crash), and the kernel can write its pages out instead of the run being
- * killed for memory. Pages are touched as images are decoded, never before. */
-#define _POSIX_C_SOURCE 200809L /* mkstemp, ftruncate, mmap */
+ * Under the memory budget it is anonymous memory, asked for in huge pages and
+ * populated in one call: on these VMs touching fresh 4 KiB pages one fault at
+ * a time costs 12-40 us each (100-300 MB/s), which alone would cap the first
+ * epoch near 2,000-6,000 images/s of 128x128x3; populating huge pages runs at
+ * GB/s. Over the budget (70,000 images at 128x128x3 are 3.4 GB) it is a file
+ * mapped into memory: created in the cache folder and unlinked at once, so it
+ * never outlives the run (not even a crash), and the kernel can write its
+ * pages out instead of the run being killed for memory. */
+#define _GNU_SOURCE /* MADV_HUGEPAGE */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +19,30 @@
 
 #include "cnn_data_impl.h"
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels answer EINVAL and we fault lazily */
+#endif
+
+void *cnn_big_alloc(size_t bytes)
+{
+    if (bytes == 0)
+        bytes = 1;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    madvise(p, bytes, MADV_POPULATE_WRITE); /* best effort */
+    return p;
+}
+
+void cnn_big_free(void *p, size_t bytes)
+{
+    if (p)
+        munmap(p, bytes ? bytes : 1);
+}
+
 int cnn_cache_alloc(cnn_cache *c, size_t bytes, size_t budget, const char *dir,
                     char *err, size_t errlen)
 {
@@ -23,7 +50,7 @@ int cnn_cache_alloc(cnn_cache *c, size_t bytes, size_t budget, const char *dir,
     if (bytes == 0)
         bytes = 1;
     if (bytes <= budget) {
-        c->data = malloc(bytes);
+        c->data = cnn_big_alloc(bytes);
         if (c->data) {
             c->bytes = bytes;
             return 0;
@@ -76,6 +103,6 @@ void cnn_cache_release(cnn_cache *c)
     if (c->mapped)
         munmap(c->data, c->bytes);
     else
-        free(c->data);
+        cnn_big_free(c->data, c->bytes);
     memset(c, 0, sizeof *c);
 }

@@ -118,6 +118,10 @@ typedef struct cnn_cache {
     int mapped;            /* 1: an mmap'd unlinked file, 0: malloc */
 } cnn_cache;
 
+/* Large buffers (the cache, batch rings): huge pages, populated at once. */
+void *cnn_big_alloc(size_t bytes);
+void cnn_big_free(void *p, size_t bytes);
+
 int cnn_cache_alloc(cnn_cache *c, size_t bytes, size_t budget, const char *dir,
                     char *err, size_t errlen);
 void cnn_cache_release(cnn_cache *c);

@@ -139,7 +139,7 @@ cnn_loader *cnn_loader_create(const cnn_model *m, const cnn_dataset *d, int batc
     ok = l->order && l->tmp && l->tmp2;
     for (int s = 0; s < NSLOT && ok; s++) {
         /* every buffer allocated once, here: first touch is slow on these VMs */
-        l->x[s] = malloc((size_t)batch * l->image_floats * sizeof(float));
+        l->x[s] = cnn_big_alloc((size_t)batch * l->image_floats * sizeof(float));
         l->labels[s] = malloc(sizeof(int) * (size_t)batch);
         l->indices[s] = malloc(sizeof(int) * (size_t)batch);
         ok = l->x[s] && l->labels[s] && l->indices[s];
@@ -171,7 +171,7 @@ fail:
     free(l->tmp);
     free(l->tmp2);
     for (int s = 0; s < NSLOT; s++) {
-        free(l->x[s]);
+        cnn_big_free(l->x[s], (size_t)batch * l->image_floats * sizeof(float));
         free(l->labels[s]);
         free(l->indices[s]);
     }
@@ -263,7 +263,7 @@ void cnn_loader_free(cnn_loader *l)
     free(l->tmp);
     free(l->tmp2);
     for (int s = 0; s < NSLOT; s++) {
-        free(l->x[s]);
+        cnn_big_free(l->x[s], (size_t)l->batch * l->image_floats * sizeof(float));
         free(l->labels[s]);
         free(l->indices[s]);
     }

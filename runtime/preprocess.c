@@ -8,6 +8,7 @@
  * (rescale and any step after it) runs on every batch from the cached bytes.
  * Caching the resized image alone would cost the same single rounding. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cnn_data_impl.h"
@@ -55,29 +56,80 @@ static void taps(lerp_tap *tp, int out, int in)
     }
 }
 
+/* Horizontal pass of one source row: TF's `top` (or `bottom`) values. */
+static void hrow(const uint8_t *row, int c, const lerp_tap *tx, int ow, float *restrict out)
+{
+    if (c == 3) {
+        for (int ox = 0; ox < ow; ox++) {
+            const uint8_t *l = row + tx[ox].lo * 3, *r = row + tx[ox].hi * 3;
+            float xl = tx[ox].t;
+            float l0 = l[0], l1 = l[1], l2 = l[2], r0 = r[0], r1 = r[1], r2 = r[2];
+            out[3 * ox] = l0 + (r0 - l0) * xl;
+            out[3 * ox + 1] = l1 + (r1 - l1) * xl;
+            out[3 * ox + 2] = l2 + (r2 - l2) * xl;
+        }
+        return;
+    }
+    for (int ox = 0; ox < ow; ox++) {
+        const uint8_t *l = row + tx[ox].lo * c, *r = row + tx[ox].hi * c;
+        float xl = tx[ox].t;
+        for (int k = 0; k < c; k++) {
+            float a = l[k], b = r[k];
+            out[ox * c + k] = a + (b - a) * xl;
+        }
+    }
+}
+
+/* out = t + (b - t) * yl, vectorizable */
+static void vblend(const float *restrict t, const float *restrict b, float yl, float *restrict out,
+                   size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        out[i] = t[i] + (b[i] - t[i]) * yl;
+}
+
+/* Separable: each source row that is needed is interpolated horizontally
+ * once (two rows kept), then output rows blend two of them vertically. The
+ * arithmetic is TF's, term for term: top = tl + (tr - tl) * xl, likewise
+ * bottom, out = top + (bottom - top) * yl. */
 void cnn_resize_bilinear(const uint8_t *src, int sw, int c, int x0, int y0, int cw, int ch,
                          float *dst, int oh, int ow)
 {
-    lerp_tap ty[oh > 0 ? oh : 1], tx[ow > 0 ? ow : 1];
+    if (oh <= 0 || ow <= 0)
+        return;
+    lerp_tap *ty = malloc(sizeof *ty * (size_t)oh), *tx = malloc(sizeof *tx * (size_t)ow);
+    float *rows = malloc(sizeof *rows * (size_t)ow * c * 2);
+    if (!ty || !tx || !rows) {
+        free(ty);
+        free(tx);
+        free(rows);
+        memset(dst, 0, sizeof *dst * (size_t)oh * ow * c);
+        return;
+    }
     taps(ty, oh, ch);
     taps(tx, ow, cw);
-    size_t stride = (size_t)sw * c;
+    size_t stride = (size_t)sw * c, n = (size_t)ow * c;
+    const uint8_t *base = src + (size_t)y0 * stride + (size_t)x0 * c;
+    int have[2] = { -1, -1 }; /* source row held in rows[0..n), rows[n..2n) */
     for (int oy = 0; oy < oh; oy++) {
-        const uint8_t *top = src + (size_t)(y0 + ty[oy].lo) * stride + (size_t)x0 * c;
-        const uint8_t *bot = src + (size_t)(y0 + ty[oy].hi) * stride + (size_t)x0 * c;
-        float yl = ty[oy].t;
-        float *out = dst + (size_t)oy * ow * c;
-        for (int ox = 0; ox < ow; ox++) {
-            int l = tx[ox].lo * c, r = tx[ox].hi * c;
-            float xl = tx[ox].t;
-            for (int k = 0; k < c; k++) {
-                float tl = top[l + k], tr = top[r + k], bl = bot[l + k], br = bot[r + k];
-                float t = tl + (tr - tl) * xl;
-                float b = bl + (br - bl) * xl;
-                out[ox * c + k] = t + (b - t) * yl;
+        int want[2] = { ty[oy].lo, ty[oy].hi };
+        float *rp[2];
+        for (int j = 0; j < 2; j++) {
+            int slot = have[0] == want[j] ? 0 : have[1] == want[j] ? 1 : -1;
+            if (slot < 0) {
+                /* replace the row not needed by this output row */
+                slot = (have[0] == want[0] || have[0] == want[1]) ? 1 : 0;
+                hrow(base + (size_t)want[j] * stride, c, tx, ow, rows + slot * n);
+                have[slot] = want[j];
             }
+            rp[j] = rows + slot * n;
         }
+        vblend(rp[0], rp[1], ty[oy].t, dst + (size_t)oy * n, n);
     }
+    free(ty);
+    free(tx);
+    free(rows);
 }
 
 void cnn_prep_plan_init(cnn_prep_plan *p, const cnn_model *m)
@@ -163,12 +215,14 @@ void cnn_prep_apply(const cnn_prep_plan *p, int from, int to, float *x, float *t
             break;
         case CNN_PREP_BRIGHTNESS: {
             float d = (float)(s->value * (p->range_hi[k] - p->range_lo[k]));
+#pragma omp simd
             for (size_t i = 0; i < n; i++)
                 x[i] = clampf(x[i] + d, lo, hi);
             break;
         }
         case CNN_PREP_RESCALE: {
             float a = (float)s->value, b = (float)s->offset;
+#pragma omp simd
             for (size_t i = 0; i < n; i++)
                 x[i] = x[i] * a + b;
             break;
@@ -185,6 +239,7 @@ void cnn_prep_to_cache(const cnn_prep_plan *p, const cnn_image *im, int crop,
     cnn_resize_bilinear(im->px, im->w, im->c, x0, y0, cw, ch, fbuf, p->h, p->w);
     cnn_prep_apply(p, 0, p->n_cached, fbuf, tmp);
     size_t n = (size_t)p->h * p->w * p->c;
+#pragma omp simd
     for (size_t i = 0; i < n; i++)
         dst[i] = (uint8_t)(clampf(fbuf[i], 0.0f, 255.0f) + 0.5f);
 }
@@ -196,10 +251,12 @@ void cnn_prep_from_cache(const cnn_prep_plan *p, const uint8_t *src, float *x, f
     if (k < p->n_steps && p->steps[k].kind == CNN_PREP_RESCALE) {
         /* the common case, fused: x = u * scale + offset */
         float a = (float)p->steps[k].value, b = (float)p->steps[k].offset;
+#pragma omp simd
         for (size_t i = 0; i < n; i++)
             x[i] = (float)src[i] * a + b;
         k++;
     } else {
+#pragma omp simd
         for (size_t i = 0; i < n; i++)
             x[i] = (float)src[i];
     }

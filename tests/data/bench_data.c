@@ -1,7 +1,10 @@
 /* bench_data: how fast the data side is (a benchmark, not a test: it asserts
  * nothing about speed).
  *
- *   bench_data [--images N] [--size S] [--threads T] [--epochs E] [--source DIR]
+ *   bench_data [--images N] [--size S] [--threads T] [--epochs E] [--source DIR] [--dir DIR]
+ *
+ * --dir DIR: use the class folders already in DIR (your own photos, or a set
+ * made by an earlier run), or make them there and keep them.
  *
  * 1. Makes N photos of S x S pixels as JPEG quality 90 (4:2:0) in a temporary folder:
  *    the fruits-dev photos (DIR, default ../shared/data/fruits-dev) upscaled,
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cnn_data.h"
 #include "cnn_data_impl.h"
@@ -108,23 +112,8 @@ static double loader_rate(const cnn_model *m, cnn_dataset *d, int epochs)
     return images / dt;
 }
 
-int main(int argc, char **argv)
+static void make_set(const char *root, int n, int size, const char *source)
 {
-    int n = 2000, size = 400, threads = 2, epochs = 4;
-    const char *source = CNNC_SHARED_DATA_DIR "/fruits-dev";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--images")) n = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--size")) size = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--epochs")) epochs = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--source")) source = argv[i + 1];
-        else {
-            fprintf(stderr, "unknown option %s\n", argv[i]);
-            return 2;
-        }
-    }
-    char root[512];
-    fx_tmpdir(root, sizeof root, "bench");
     cnn_image *src = NULL;
     int nsrc = load_sources(source, &src);
     char cls[2][1024];
@@ -150,7 +139,41 @@ int main(int argc, char **argv)
     free(src);
     printf("bench_data: %d JPEGs %dx%d quality 90, mean %.1f KB (%s)\n", n, size, size, bytes / n / 1024,
            nsrc ? "fruits-dev upscaled, with noise" : "synthetic");
+}
 
+int main(int argc, char **argv)
+{
+    int n = 2000, size = 400, threads = 2, epochs = 4;
+    const char *source = CNNC_SHARED_DATA_DIR "/fruits-dev";
+    const char *keep = NULL;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--images")) n = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--size")) size = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--epochs")) epochs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--source")) source = argv[i + 1];
+        else if (!strcmp(argv[i], "--dir")) keep = argv[i + 1];
+        else {
+            fprintf(stderr, "unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    char root[512];
+    int existing = 0;
+    if (keep) {
+        snprintf(root, sizeof root, "%s", keep);
+        char a[1024];
+        snprintf(a, sizeof a, "%s/a", root);
+        existing = access(a, F_OK) == 0;
+        if (!existing && access(root, F_OK) != 0)
+            fx_mkdir(root);
+    } else {
+        fx_tmpdir(root, sizeof root, "bench");
+    }
+    if (!existing)
+        make_set(root, n, size, source);
+    else
+        printf("bench_data: using the images in %s\n", root);
     fx_model f;
     fx_model_init(&f, 128, 128, 3, 1);
     fx_model_add_step(&f, CNN_PREP_RESCALE, 1.0 / 255, 0);
@@ -175,7 +198,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s\n", err);
                 return 1;
             }
-            double r = n / (now_s() - t0);
+            double r = cnn_dataset_size(tr) / (now_s() - t0);
             printf("first epoch (read, decode, resize, cache), %d threads%s: %.0f images/s\n", threads,
                    exact ? ", full decode (exact_resize)" : ", DCT scaling", r);
             if (!exact && r > best)
@@ -193,6 +216,7 @@ int main(int argc, char **argv)
     printf("{\"first_epoch_images_per_s\": %.0f, \"augmented_images_per_s\": %.0f, "
            "\"cached_images_per_s\": %.0f}\n", best, aug, plain);
     cnn_dataset_free(tr);
-    fx_rmtree(root);
+    if (!keep)
+        fx_rmtree(root);
     return 0;
 }
