@@ -50,3 +50,19 @@ target_compile_definitions(bench_data PRIVATE CNNC_SHARED_DATA_DIR="${CNNC_SHARE
 target_link_libraries(bench_data PRIVATE cnn_data_fixtures)
 add_test(NAME data_bench COMMAND bench_data)
 set_tests_properties(data_bench PROPERTIES LABELS "bench")
+
+# Decoder fuzz harness: the corpus replays in every test run (under the
+# sanitizers when CNNC_SANITIZE=ON); CNNC_FUZZ=ON (clang) builds the
+# libFuzzer target. See docs/data.md.
+add_executable(fuzz_decode_replay ${CNN_DATA_TEST_DIR}/fuzz_decode.c)
+target_compile_options(fuzz_decode_replay PRIVATE ${CNNC_WARNINGS})
+target_link_libraries(fuzz_decode_replay PRIVATE cnnrt)
+add_test(NAME fuzz_decode_corpus COMMAND fuzz_decode_replay ${CNN_DATA_TEST_DIR}/fuzz_corpus)
+set_tests_properties(fuzz_decode_corpus PROPERTIES LABELS "fuzz;unit")
+if(CNNC_FUZZ)
+  add_executable(fuzz_decode ${CNN_DATA_TEST_DIR}/fuzz_decode.c)
+  target_compile_definitions(fuzz_decode PRIVATE CNNC_LIBFUZZER)
+  target_compile_options(fuzz_decode PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_decode PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_decode PRIVATE cnnrt)
+endif()
