@@ -163,33 +163,116 @@ static void sample_border(float sx, float sy, cnn_fill mode, const float *src, f
     }
 }
 
+/* The x range where s(x) = a*x + b lies in [eps, lim - eps], intersected
+ * with [*lo, *hi]. */
+static void inside_range(double a, double b, double lim, double *lo, double *hi)
+{
+    const double eps = 1e-3; /* pixels: far above float rounding of the coordinates */
+    if (fabs(a) < 1e-12) {
+        if (b < eps || b > lim - eps)
+            *hi = *lo - 1;
+        return;
+    }
+    double u = (eps - b) / a, v = (lim - eps - b) / a;
+    if (u > v) {
+        double t = u;
+        u = v;
+        v = t;
+    }
+    if (u > *lo) *lo = u;
+    if (v < *hi) *hi = v;
+}
+
+/* One pixel, checked: the interior formula or the border rules. */
+static inline void sample_px(float sx, float sy, cnn_fill mode, const float *src, float *o, int h,
+                             int w, const int c)
+{
+    if (sx >= 0 && sy >= 0 && sx < (float)(w - 1) && sy < (float)(h - 1)) {
+        int ix = (int)sx, iy = (int)sy;
+        float ax = sx - (float)ix, ay = sy - (float)iy;
+        const float *p00 = src + ((size_t)iy * w + ix) * c;
+        const float *p10 = p00 + (size_t)w * c;
+        for (int k = 0; k < c; k++) {
+            float top = (1 - ax) * p00[k] + ax * p00[c + k];
+            float bot = (1 - ax) * p10[k] + ax * p10[c + k];
+            o[k] = (1 - ay) * top + ay * bot;
+        }
+    } else {
+        sample_border(sx, sy, mode, src, o, h, w, c);
+    }
+}
+
+/* The branch-free interior of a row, one loop per channel count so that
+ * the compiler can vectorize it (gathers) without an inner channel loop. */
+#define INTERIOR_BODY(C)                                                        \
+    float sx = (float)(m0 * xi + bx), sy = (float)(m3 * xi + by);              \
+    int ix = (int)sx, iy = (int)sy;                                             \
+    float ax = sx - (float)ix, ay = sy - (float)iy;                             \
+    int i00 = (iy * w + ix) * (C), i10 = i00 + w * (C);
+
+static void interior_run(double m0, double m3, double bx, double by, const float *src,
+                         float *restrict row, int w, int x0, int x1, int c)
+{
+    if (c == 3) {
+#pragma omp simd
+        for (int xi = x0; xi < x1; xi++) {
+            INTERIOR_BODY(3)
+            float t0 = (1 - ax) * src[i00] + ax * src[i00 + 3];
+            float t1 = (1 - ax) * src[i00 + 1] + ax * src[i00 + 4];
+            float t2 = (1 - ax) * src[i00 + 2] + ax * src[i00 + 5];
+            float b0 = (1 - ax) * src[i10] + ax * src[i10 + 3];
+            float b1 = (1 - ax) * src[i10 + 1] + ax * src[i10 + 4];
+            float b2 = (1 - ax) * src[i10 + 2] + ax * src[i10 + 5];
+            row[xi * 3] = (1 - ay) * t0 + ay * b0;
+            row[xi * 3 + 1] = (1 - ay) * t1 + ay * b1;
+            row[xi * 3 + 2] = (1 - ay) * t2 + ay * b2;
+        }
+    } else if (c == 1) {
+#pragma omp simd
+        for (int xi = x0; xi < x1; xi++) {
+            INTERIOR_BODY(1)
+            float t0 = (1 - ax) * src[i00] + ax * src[i00 + 1];
+            float b0 = (1 - ax) * src[i10] + ax * src[i10 + 1];
+            row[xi] = (1 - ay) * t0 + ay * b0;
+        }
+    } else {
+        for (int xi = x0; xi < x1; xi++) {
+            INTERIOR_BODY(c)
+            for (int k = 0; k < c; k++) {
+                float top = (1 - ax) * src[i00 + k] + ax * src[i00 + c + k];
+                float bot = (1 - ax) * src[i10 + k] + ax * src[i10 + c + k];
+                row[xi * c + k] = (1 - ay) * top + ay * bot;
+            }
+        }
+    }
+}
+
 /* The sampler, with the channel count a constant in each instance so the
- * compiler unrolls the channel loop. Interior points (all four taps inside,
- * where every fill mode is the identity) take the short path. */
+ * compiler unrolls the channel loop. In each row the source point moves on
+ * a line, so the pixels whose four taps are all inside (where every fill
+ * mode is the identity) form one interval, computed up front with a margin
+ * and run without branches (vectorizable); the pixels around it are checked
+ * one by one. Both paths compute the same values for the same point. */
 static inline void sample_c(const affine *t, cnn_fill mode, const float *src, float *dst, int h,
                             int w, const int c)
 {
-    const float xmax = (float)(w - 1), ymax = (float)(h - 1);
+    const double m0 = t->m[0], m3 = t->m[3];
     for (int y = 0; y < h; y++) {
         double bx = t->m[1] * y + t->m[2], by = t->m[4] * y + t->m[5];
-        float *o = dst + (size_t)y * w * c;
-        for (int x = 0; x < w; x++, o += c) {
-            float sx = (float)(t->m[0] * x + bx);
-            float sy = (float)(t->m[3] * x + by);
-            if (sx >= 0 && sy >= 0 && sx < xmax && sy < ymax) {
-                int ix = (int)sx, iy = (int)sy;
-                float ax = sx - (float)ix, ay = sy - (float)iy;
-                const float *p00 = src + ((size_t)iy * w + ix) * c;
-                const float *p10 = p00 + (size_t)w * c;
-                for (int k = 0; k < c; k++) {
-                    float top = (1 - ax) * p00[k] + ax * p00[c + k];
-                    float bot = (1 - ax) * p10[k] + ax * p10[c + k];
-                    o[k] = (1 - ay) * top + ay * bot;
-                }
-            } else {
-                sample_border(sx, sy, mode, src, o, h, w, c);
-            }
-        }
+        float *row = dst + (size_t)y * w * c;
+        double lo = 0, hi = w - 1;
+        inside_range(m0, bx, w - 1, &lo, &hi);
+        inside_range(m3, by, h - 1, &lo, &hi);
+        int x0 = lo <= hi ? (int)ceil(lo) : w, x1 = lo <= hi ? (int)floor(hi) + 1 : w;
+        if (x0 > w) x0 = w;
+        if (x1 > w) x1 = w;
+        if (x1 < x0) x1 = x0;
+        int x = 0;
+        for (; x < x0; x++)
+            sample_px((float)(m0 * x + bx), (float)(m3 * x + by), mode, src, row + x * c, h, w, c);
+        interior_run(m0, m3, bx, by, src, row, w, x0, x1, c);
+        for (x = x1; x < w; x++)
+            sample_px((float)(m0 * x + bx), (float)(m3 * x + by), mode, src, row + x * c, h, w, c);
     }
 }
 
