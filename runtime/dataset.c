@@ -163,11 +163,18 @@ static int join(char *dst, size_t n, const char *a, const char *b)
 
 /* Files under dir (recursively, sorted, dot-names skipped), appended to files
  * with their label. Unreadable subfolders are recorded as skipped entries. */
-static int walk_class(const char *dir, int label, strlist *files, int **labels, int *lcap,
-                      strlist *bad, strlist *bad_why, char *err, size_t errlen)
+static int walk_class(const char *dir, int label, int depth, strlist *files, int **labels,
+                      int *lcap, strlist *bad, strlist *bad_why, char *err, size_t errlen)
 {
     strlist names = { 0 };
     char e2[512];
+    if (depth > 32) {
+        if (sl_push(bad, dir) || sl_push(bad_why, "folders nested more than 32 deep (not read)")) {
+            set_err(err, errlen, "out of memory");
+            return -1;
+        }
+        return 0;
+    }
     if (list_dir(dir, &names, e2, sizeof e2) != 0) {
         if (sl_push(bad, dir) || sl_push(bad_why, "cannot open folder")) {
             set_err(err, errlen, "out of memory");
@@ -182,7 +189,8 @@ static int walk_class(const char *dir, int label, strlist *files, int **labels, 
             sl_free(&names);
             return -1;
         }
-        struct stat st;
+        struct stat st, lst;
+        int is_link = lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode);
         if (stat(path, &st) != 0) {
             /* a dangling link, or a file that vanished: skipped, named */
             if (sl_push(bad, path) || sl_push(bad_why, strerror(errno))) {
@@ -192,8 +200,18 @@ static int walk_class(const char *dir, int label, strlist *files, int **labels, 
             }
             continue;
         }
+        if (S_ISDIR(st.st_mode) && is_link) {
+            /* not followed inside a class (a link to an ancestor would loop);
+             * Keras's follow_links=False and os.walk do the same */
+            if (sl_push(bad, path) || sl_push(bad_why, "link to a folder (not followed)")) {
+                sl_free(&names);
+                set_err(err, errlen, "out of memory");
+                return -1;
+            }
+            continue;
+        }
         if (S_ISDIR(st.st_mode)) {
-            if (walk_class(path, label, files, labels, lcap, bad, bad_why, err, errlen) != 0) {
+            if (walk_class(path, label, depth + 1, files, labels, lcap, bad, bad_why, err, errlen) != 0) {
                 sl_free(&names);
                 return -1;
             }
@@ -478,7 +496,7 @@ static int open_folder_source(const cnn_model *m, const cnn_data_options *o, con
             goto fail;
         }
         int before = files.n, bad_before = bad.n;
-        if (walk_class(p, k, &files, &labels, &lcap, &bad, &bad_why, err, errlen) != 0)
+        if (walk_class(p, k, 0, &files, &labels, &lcap, &bad, &bad_why, err, errlen) != 0)
             goto fail;
         if (files.n == before && bad.n == bad_before) {
             set_err(err, errlen, "class folder %s is empty: every class needs images "
@@ -550,6 +568,19 @@ fail:
     return -1;
 }
 
+/* A path for a log line: control characters (a newline in a file name would
+ * forge a line) written as \xNN; other bytes (UTF-8 names) as they are. */
+static void print_path(FILE *f, const char *p)
+{
+    for (; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch < 0x20 || ch == 0x7f)
+            fprintf(f, "\\x%02x", ch);
+        else
+            fputc(ch, f);
+    }
+}
+
 /* Fill s->skipped from s->reasons; log them; strict makes them an error. */
 static int collect_skipped(cnn_source *s, const cnn_data_options *o, char *err, size_t errlen)
 {
@@ -562,8 +593,11 @@ static int collect_skipped(cnn_source *s, const cnn_data_options *o, char *err, 
     for (int i = 0; i < s->n_files; i++)
         if (s->reasons[i]) {
             s->skipped[s->n_skipped++] = i;
-            if (o->log)
-                fprintf(o->log, "skipped %s: %s\n", s->paths[i], s->reasons[i]);
+            if (o->log) {
+                fputs("skipped ", o->log);
+                print_path(o->log, s->paths[i]);
+                fprintf(o->log, ": %s\n", s->reasons[i]);
+            }
         }
     if (s->n_skipped > 0) {
         if (o->log)

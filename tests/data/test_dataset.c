@@ -397,6 +397,16 @@ static void test_bad_folder(void)
         }
     snprintf(p, sizeof p, "%s/mixed/bomb.jpg", dir);
     fx_write_bytes(p, b, n);
+    /* a link to an ancestor folder (would loop if followed) */
+    snprintf(p, sizeof p, "%s/mixed/loop", dir);
+    if (symlink("..", p) != 0)
+        perror("symlink");
+    /* a newline in a file name must not forge a log line */
+    snprintf(p, sizeof p, "%s/mixed/new\nline.jpg", dir);
+    fx_write_bytes(p, "text", 4);
+    /* UTF-8 names are bytes like any other */
+    snprintf(p, sizeof p, "%s/good/pomme_\xc3\xa9_\xe6\x9e\x97\xe6\xaa\x8e_\xf0\x9f\x8d\x8e.jpg", dir);
+    solid_jpeg(p, 10, 10, 100, 100, 100);
     free(b);
     free(big);
     free(pat);
@@ -415,9 +425,11 @@ static void test_bad_folder(void)
     int rc = cnn_data_open(&f.m, &o, &tr, &va, err, sizeof err);
     fclose(o.log);
     CHECK(rc == 0, "the bad folder must open (bad files skipped): %s", err);
-    const char *names[] = { "truncated.jpg", "empty.jpg", "notes.jpg", "anim.gif", "dangling.jpg", "bomb.jpg" };
-    const char *why[] = { "Premature end", "empty", "text", "GIF", "No such file", "too large" };
-    for (int i = 0; i < 6; i++) {
+    const char *names[] = { "truncated.jpg", "empty.jpg", "notes.jpg", "anim.gif", "dangling.jpg", "bomb.jpg",
+                            "mixed/loop", "new\\x0aline.jpg" };
+    const char *why[] = { "Premature end", "empty", "text", "GIF", "No such file", "too large", "not followed",
+                          "text" };
+    for (int i = 0; i < 8; i++) {
         char *at = strstr(logbuf, names[i]);
         CHECK(at != NULL, "%s not named in the log", names[i]);
         if (at) {
@@ -428,15 +440,20 @@ static void test_bad_folder(void)
             CHECK(strstr(line, why[i]) != NULL, "%s: reason '%s' lacks '%s'", names[i], line, why[i]);
         }
     }
-    CHECK(strstr(logbuf, "skipped 6 of 13 files") != NULL, "no final count line:\n%s", logbuf);
+    CHECK(strstr(logbuf, "skipped 8 of 16 files") != NULL, "no final count line:\n%s", logbuf);
+    CHECK(strstr(logbuf, "new\nline") == NULL, "a raw newline from a file name reached the log");
     if (rc == 0) {
-        CHECK(cnn_dataset_skipped(tr) == 6 && cnn_dataset_size(tr) == 7, "skipped %d, kept %d",
+        CHECK(cnn_dataset_skipped(tr) == 8 && cnn_dataset_size(tr) == 8, "skipped %d, kept %d",
               cnn_dataset_skipped(tr), cnn_dataset_size(tr));
         int named = 0;
         for (int j = 0; j < cnn_dataset_skipped(tr); j++)
             named += strstr(cnn_dataset_skipped_path(tr, j), "/mixed/") != NULL &&
                      cnn_dataset_skipped_reason(tr, j)[0] != 0;
-        CHECK(named == 6, "skipped list");
+        CHECK(named == 8, "skipped list");
+        int utf8 = 0;
+        for (int i = 0; i < cnn_dataset_size(tr); i++)
+            utf8 += strstr(cnn_dataset_path(tr, i), "\xf0\x9f\x8d\x8e.jpg") != NULL;
+        CHECK(utf8 == 1, "the UTF-8 named file was not read");
         cnn_dataset_free(tr);
     }
     free(logbuf);
@@ -444,7 +461,7 @@ static void test_bad_folder(void)
     o.strict = 1;
     o.log = NULL;
     rc = cnn_data_open(&f.m, &o, &tr, &va, err, sizeof err);
-    CHECK(rc != 0 && strstr(err, "strict") && strstr(err, "6 unreadable files"), "strict: %s", err);
+    CHECK(rc != 0 && strstr(err, "strict") && strstr(err, "8 unreadable files"), "strict: %s", err);
 
     /* a class whose every file is bad */
     o.strict = 0;
