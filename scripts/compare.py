@@ -1,0 +1,459 @@
+#!/usr/bin/python3
+"""compare.py: cnnc's generated trainer, the generic reference engine and
+PyTorch on the same work, in one table.
+
+usage: scripts/compare.sh FILE.cnn [--batch N] [--threads N] [--seconds S]
+                          [--search full|quick] [--repeat K] [--all] [--json]
+
+For FILE.cnn it
+  1. builds the trainer with `cnnc build` (and reports how long that took),
+  2. runs `NAME bench --json`: images/s of a training step (forward, loss,
+     backward, optimizer) and of inference, and the machine's FP32 peak from
+     the FMA probe in the same binary,
+  3. compiles tests/bench/bench_reference.c with the model's descriptor and
+     times the generic reference engine (runtime/reference.c) on the same
+     batch (that engine is single-threaded by design),
+  4. emits the PyTorch twin (`cnnc --emit pytorch`) and times it on the same
+     batch, input shape and thread count: a training step is zero_grad,
+     forward, the model's loss, backward and torch.optim's step of the
+     model's optimizer (Adam for the reference network); inference is
+     forward in eval() mode under torch.inference_mode(). PyTorch is timed in
+     every configuration of a search (below) and the best one is reported.
+All engines get random images in [0, 1) and random labels: speed does not
+depend on the values. Every engine runs one or more untimed warm-up steps.
+
+The PyTorch search (--search full, the default) crosses
+  process environment: BLAS: OpenBLAS (pthread build, via LD_LIBRARY_PATH)
+                       with OPENBLAS_NUM_THREADS = N or 1; allocator: glibc
+                       or jemalloc (LD_PRELOAD) that keeps freed memory
+                       (MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1);
+  in the process:      memory format contiguous (NCHW) or channels_last;
+                       torch.backends.mkldnn.enabled on or off; for
+                       inference also torch.jit.trace + freeze +
+                       optimize_for_inference;
+with torch.set_num_threads(N) (and OMP_NUM_THREADS=N) everywhere. The best
+training and the best inference configuration are chosen separately and
+named under the table. --search quick times only the configuration
+../shared/DESIGN.md found best (OpenBLAS, jemalloc, channels_last, mkldnn).
+
+--repeat K runs everything K times and reports the median of each figure
+(the per-run figures are in --json). Ratios compare figures of the same run.
+
+The PyTorch worker needs torch in the interpreter given by --python (default:
+/usr/bin/python3, Debian's python3-torch). Without torch the PyTorch row says
+so and the other engines are still timed.
+
+Exit status: 0 when the table was printed, 1 on an error (cnnc, a compiler
+or an engine failed), 2 on bad usage.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
+
+
+class CompareError(Exception):
+    pass
+
+
+# ---- locating cnnc and its runtime --------------------------------------------
+
+def find_tools(args):
+    """cnnc, the runtime's include folder and libcnnrt.a: from the flags, then
+    the environment (the same variables `cnnc build` reads), then the build
+    folder (--build-dir, $CNNC_BUILD_DIR, or REPO/build)."""
+    build = args.build_dir or os.environ.get("CNNC_BUILD_DIR") or os.path.join(REPO, "build")
+    cnnc = args.cnnc or os.environ.get("CNNC") or os.path.join(build, "compiler", "cnnc")
+    rt_inc = os.environ.get("CNNC_RUNTIME_INCLUDE") or os.path.join(REPO, "runtime")
+    rt_lib = os.environ.get("CNNC_RUNTIME_LIB") or os.path.join(build, "runtime", "libcnnrt.a")
+    if not os.access(cnnc, os.X_OK):
+        raise CompareError(f"cnnc not found at {cnnc}: build it (cmake -S . -B build && cmake --build build) "
+                           "or pass --build-dir / --cnnc")
+    if not os.path.exists(os.path.join(rt_inc, "cnn_model.h")):
+        raise CompareError(f"runtime headers not found in {rt_inc} (set CNNC_RUNTIME_INCLUDE)")
+    if not os.path.exists(rt_lib):
+        raise CompareError(f"runtime library {rt_lib} not found (build the cnnrt target or set CNNC_RUNTIME_LIB)")
+    return cnnc, rt_inc, rt_lib
+
+
+def run(cmd, env=None, what=None):
+    """Runs cmd; returns stdout. Raises CompareError with stderr on failure."""
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    if p.returncode != 0:
+        tail = (p.stderr or p.stdout).strip()[-2000:]
+        raise CompareError(f"{what or cmd[0]} failed (exit status {p.returncode}):\n{tail}")
+    return p.stdout
+
+
+def last_json(text, what):
+    """The last line of text that parses as a JSON object."""
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                pass
+    raise CompareError(f"{what}: no JSON result in its output:\n{text[-2000:]}")
+
+
+def build_all(cnn, tools, work):
+    """Builds the trainer, the reference-engine timer and the PyTorch twin in
+    work/. Returns (name, trainer, bench_reference, twin.py, build_seconds)."""
+    cnnc, rt_inc, rt_lib = tools
+    gen = os.path.join(work, "gen")
+    os.makedirs(gen, exist_ok=True)
+    run([cnnc, cnn, "-o", gen], what="cnnc")
+    cfiles = glob.glob(os.path.join(gen, "*.c"))
+    if len(cfiles) != 1:
+        raise CompareError(f"cnnc wrote {len(cfiles)} C files into {gen}, expected one")
+    name = os.path.basename(cfiles[0])[:-2]
+
+    trainer = os.path.join(work, name)
+    t0 = time.monotonic()
+    run([cnnc, "build", cnn, "-o", trainer], what="cnnc build")
+    build_seconds = time.monotonic() - t0
+
+    # The same compiler and flags as `cnnc build`.
+    cc = (os.environ.get("CC") or "cc").split()
+    timer = os.path.join(work, "bench_reference")
+    run(cc + ["-std=c11", "-O2", "-march=native", "-ffp-contract=fast", "-fopenmp",
+              f"-DBENCH_MODEL={name}_model", "-I" + rt_inc, "-I" + gen, cfiles[0],
+              os.path.join(REPO, "tests", "bench", "bench_reference.c"), rt_lib,
+              "-ljpeg", "-lpng", "-lz", "-lm", "-lpthread", "-o", timer], what="compiling bench_reference")
+
+    twin = os.path.join(work, name + ".py")
+    run([cnnc, "--emit", "pytorch", cnn, "-o", twin], what="cnnc --emit pytorch")
+    return name, trainer, timer, twin, build_seconds
+
+
+# ---- the PyTorch search ----------------------------------------------------------
+
+def torch_envs(threads, search):
+    """[(label, environment overrides)] of the process-level PyTorch settings."""
+    blas = [("system BLAS", {})]
+    if os.path.isdir(OPENBLAS_DIR):
+        blas = [(f"OpenBLAS {threads} thr", {"LD_LIBRARY_PATH": OPENBLAS_DIR, "OPENBLAS_NUM_THREADS": str(threads)})]
+        if threads > 1:
+            blas.append(("OpenBLAS 1 thr", {"LD_LIBRARY_PATH": OPENBLAS_DIR, "OPENBLAS_NUM_THREADS": "1"}))
+    alloc = [("glibc malloc", {})]
+    if os.path.exists(JEMALLOC):
+        alloc.insert(0, ("jemalloc no-decay", {"LD_PRELOAD": JEMALLOC, "MALLOC_CONF": JEMALLOC_CONF}))
+    envs = []
+    for bl, be in blas:
+        for al, ae in alloc:
+            envs.append((f"{bl}, {al}", {**be, **ae, "OMP_NUM_THREADS": str(threads)}))
+    return envs[:1] if search == "quick" else envs
+
+
+def torch_inprocess(search):
+    """In-process settings: (memory format, mkldnn on)."""
+    if search == "quick":
+        return [{"format": "channels_last", "mkldnn": True}]
+    return [{"format": f, "mkldnn": k} for f in ("channels_last", "contiguous") for k in (True, False)]
+
+
+def python_has_torch(python):
+    try:
+        p = subprocess.run([python, "-c", "import torch"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        return False
+    return p.returncode == 0
+
+
+def time_torch(args, twin, python):
+    """Runs the worker once per environment; returns every measurement as
+    {"env", "format", "mkldnn", "jit", "train_images_per_s" | "infer_images_per_s"}."""
+    results = []
+    for label, overrides in torch_envs(args.threads, args.search):
+        env = dict(os.environ)
+        for k in ("LD_PRELOAD", "MALLOC_CONF", "LD_LIBRARY_PATH", "OPENBLAS_NUM_THREADS"):
+            env.pop(k, None)
+        env.update(overrides)
+        cmd = [python, os.path.abspath(__file__), "--torch-worker", twin, "--batch", str(args.batch),
+               "--threads", str(args.threads), "--seconds", str(args.seconds),
+               "--worker-configs", json.dumps(torch_inprocess(args.search))]
+        if args.search == "quick":
+            cmd.append("--worker-no-jit")
+        out = run(cmd, env=env, what=f"PyTorch worker ({label})")
+        for line in out.splitlines():
+            if line.startswith("{"):
+                r = json.loads(line)
+                r["env"] = label
+                results.append(r)
+    if not results:
+        raise CompareError("the PyTorch worker reported nothing")
+    return results
+
+
+def torch_label(r):
+    parts = [r["env"], r["format"], "mkldnn on" if r["mkldnn"] else "mkldnn off"]
+    if r.get("jit"):
+        parts.append("jit trace+freeze+optimize_for_inference")
+    return ", ".join(parts)
+
+
+def worker_main(args):
+    """Runs inside the PyTorch process: times each in-process configuration of
+    the twin and prints one JSON line per (configuration, phase)."""
+    import importlib.util
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    spec = importlib.util.spec_from_file_location("twin", args.torch_worker)
+    twin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(twin)
+    h, w, c = twin.INPUT_SHAPE
+    n = args.batch
+    g = torch.Generator().manual_seed(123)
+    x0 = torch.rand((n, c, h, w), generator=g)
+    classes = 2 if twin.N_OUTPUTS == 1 else twin.N_OUTPUTS
+    y = torch.randint(0, classes, (n,), generator=g)
+    warmup = 3
+
+    def timed(fn):
+        """images/s of fn after warm-up steps: steps until args.seconds pass
+        (at least 2 timed steps)."""
+        for _ in range(warmup):
+            fn()
+        steps, t0 = 0, time.perf_counter()
+        while True:
+            fn()
+            steps += 1
+            t = time.perf_counter() - t0
+            if steps >= 2 and t >= args.seconds:
+                return steps * n / t
+
+    def optimizer_for(params):
+        o = twin.OPTIMIZER
+        if o["kind"] == "adam":
+            return torch.optim.Adam(params, lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["epsilon"])
+        if o["kind"] == "rmsprop":
+            return torch.optim.RMSprop(params, lr=o["lr"], alpha=o["rho"], eps=o["epsilon"])
+        return torch.optim.SGD(params, lr=o["lr"], momentum=o.get("momentum", 0.0), nesterov=o.get("nesterov", False))
+
+    for cfg in json.loads(args.worker_configs):
+        torch.backends.mkldnn.enabled = cfg["mkldnn"]
+        fmt = torch.channels_last if cfg["format"] == "channels_last" else torch.contiguous_format
+        torch.manual_seed(123)
+        model = twin.init_keras(twin.Net()).to(memory_format=fmt)
+        x = x0.contiguous(memory_format=fmt)
+        opt = optimizer_for(model.parameters())
+        model.train()
+
+        def train_step():
+            opt.zero_grad(set_to_none=True)
+            twin.loss(model(x), y).backward()
+            opt.step()
+
+        rate = timed(train_step)
+        print(json.dumps({**cfg, "jit": False, "train_images_per_s": rate}), flush=True)
+
+        model.eval()
+        with torch.inference_mode():
+            rate = timed(lambda: model(x))
+        print(json.dumps({**cfg, "jit": False, "infer_images_per_s": rate}), flush=True)
+
+        if cfg["mkldnn"] and not args.worker_no_jit:
+            # TorchScript's inference path: conv+relu fusion, weights
+            # pre-packed for oneDNN. Not every network traces; skip quietly.
+            try:
+                with torch.no_grad():
+                    frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model, x)))
+                    rate = timed(lambda: frozen(x))
+                print(json.dumps({**cfg, "jit": True, "infer_images_per_s": rate}), flush=True)
+            except Exception as e:  # noqa: BLE001 (any failure just drops this variant)
+                print(f"jit variant skipped: {e}", file=sys.stderr)
+    return 0
+
+
+# ---- one comparison ------------------------------------------------------------
+
+def load_average():
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(v) for v in f.read().split()[:3]]
+    except OSError:
+        return None
+
+
+def one_run(args, trainer, timer, twin, python, have_torch):
+    """One measurement of every engine. Returns a dict of raw figures."""
+    res = {"load_before": load_average()}
+    res["cnnc"] = last_json(run([trainer, "bench", "--batch", str(args.batch), "--threads", str(args.threads),
+                                 "--seconds", str(args.seconds), "--json"], what="trainer bench"), "trainer bench")
+    res["reference"] = last_json(run([timer, "--batch", str(args.batch), "--seconds", str(args.seconds), "--json"],
+                                     what="bench_reference"), "bench_reference")
+    if have_torch:
+        res["torch_all"] = time_torch(args, twin, python)
+        best_t = max((r for r in res["torch_all"] if "train_images_per_s" in r), key=lambda r: r["train_images_per_s"])
+        best_i = max((r for r in res["torch_all"] if "infer_images_per_s" in r), key=lambda r: r["infer_images_per_s"])
+        res["torch"] = {"train_images_per_s": best_t["train_images_per_s"], "train_config": torch_label(best_t),
+                        "infer_images_per_s": best_i["infer_images_per_s"], "infer_config": torch_label(best_i)}
+    res["load_after"] = load_average()
+    return res
+
+
+def summarize(runs, args, have_torch, python):
+    """Median over runs of each engine's figures, with ratios per run."""
+    c0 = runs[0]["cnnc"]
+    fwd, trn = c0["forward_flops_per_image"], c0["train_flops_per_image"]
+    med = statistics.median
+    peak = med([r["cnnc"]["peak_gflops"] for r in runs])
+    rows = []
+    engines = [("cnnc (generated C)", "cnnc", args.threads), ("reference engine (generic C)", "reference", 1)]
+    if have_torch:
+        engines.append(("PyTorch best", "torch", args.threads))
+    for label, key, threads in engines:
+        tr = med([r[key]["train_images_per_s"] for r in runs])
+        inf = med([r[key]["infer_images_per_s"] for r in runs])
+        row = {"engine": label, "key": key, "threads": threads, "train_images_per_s": tr, "infer_images_per_s": inf,
+               "train_gflops": tr * trn * 1e-9, "infer_gflops": inf * fwd * 1e-9}
+        row["train_percent_of_peak"] = 100 * row["train_gflops"] / peak if peak else None
+        row["infer_percent_of_peak"] = 100 * row["infer_gflops"] / peak if peak else None
+        if have_torch:
+            # Ratios within each run, then the median.
+            row["train_vs_pytorch"] = med([r[key]["train_images_per_s"] / r["torch"]["train_images_per_s"] for r in runs])
+            row["infer_vs_pytorch"] = med([r[key]["infer_images_per_s"] / r["torch"]["infer_images_per_s"] for r in runs])
+        rows.append(row)
+    out = {"model": c0["model"], "file": args.cnn, "batch": args.batch, "threads": args.threads,
+           "seconds_per_phase": args.seconds, "repeat": len(runs), "search": args.search if have_torch else None,
+           "peak_gflops": peak, "forward_flops_per_image": fwd, "train_flops_per_image": trn,
+           "engines": rows, "runs": runs}
+    if have_torch:
+        # The configuration that won most often (ties: the first run's).
+        def winner(k):
+            names = [r["torch"][k] for r in runs]
+            return max(names, key=names.count)
+        out["pytorch_train_config"] = winner("train_config")
+        out["pytorch_infer_config"] = winner("infer_config")
+    else:
+        out["pytorch_missing"] = f"no torch for {python} (apt-get install python3-torch)"
+    return out
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def print_table(s, build_seconds):
+    print(f"{s['model']} ({s['file']}): batch {s['batch']}, {s['threads']} threads, "
+          f"{s['forward_flops_per_image'] * 1e-6:.1f} MFLOP forward / {s['train_flops_per_image'] * 1e-6:.1f} MFLOP "
+          f"training per image; median of {s['repeat']} run(s), {s['seconds_per_phase']} s per phase")
+    hdr = ["engine", "threads", "train img/s", "infer img/s", "train GFLOP/s", "train %peak",
+           "infer GFLOP/s", "infer %peak", "train vs PyTorch", "infer vs PyTorch"]
+    rows = []
+    for r in s["engines"]:
+        rows.append([r["engine"], str(r["threads"]), fmt(r["train_images_per_s"], ".1f"),
+                     fmt(r["infer_images_per_s"], ".1f"), fmt(r["train_gflops"], ".1f"),
+                     fmt(r["train_percent_of_peak"], ".1f") + "%", fmt(r["infer_gflops"], ".1f"),
+                     fmt(r["infer_percent_of_peak"], ".1f") + "%",
+                     fmt(r.get("train_vs_pytorch"), ".2f") + "x" if "train_vs_pytorch" in r else "-",
+                     fmt(r.get("infer_vs_pytorch"), ".2f") + "x" if "infer_vs_pytorch" in r else "-"])
+    if "pytorch_missing" in s:
+        rows.append(["PyTorch", "-", "-", "-", "-", "-", "-", "-", "-", "-"])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(hdr)]
+    line = lambda cells: "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(cells))
+    print(line(hdr))
+    for r in rows:
+        print(line(r))
+    print(f"FP32 peak by the trainer's FMA probe ({s['threads']} thread{'s' if s['threads'] != 1 else ''}): {s['peak_gflops']:.1f} GFLOP/s "
+          "(every %peak is of this; the reference engine uses 1 thread)")
+    if "pytorch_missing" in s:
+        print(f"PyTorch: not timed: {s['pytorch_missing']}")
+    else:
+        print(f"PyTorch training config:  {s['pytorch_train_config']}")
+        print(f"PyTorch inference config: {s['pytorch_infer_config']}")
+    print(f"cnnc build {s['file']}: {build_seconds:.1f} s (C compilation included)")
+    loads = [r["load_before"] for r in s["runs"] if r.get("load_before")] + \
+            [r["load_after"] for r in s["runs"] if r.get("load_after")]
+    if loads:
+        print("load average (1 min) around the runs: " + ", ".join(f"{l[0]:.2f}" for l in loads))
+
+
+def print_search(s):
+    """Every PyTorch configuration of every run (--all)."""
+    print("\nPyTorch search (images/s; one line per configuration and run):")
+    for i, r in enumerate(s["runs"], 1):
+        for t in r.get("torch_all", []):
+            phase = "train" if "train_images_per_s" in t else "infer"
+            v = t.get("train_images_per_s", t.get("infer_images_per_s"))
+            print(f"  run {i}  {phase}  {v:9.1f}  {torch_label(t)}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="compare.sh", description=__doc__.split("\n\n")[0])
+    ap.add_argument("cnn", nargs="?", help="the .cnn network")
+    ap.add_argument("--batch", type=int, help="images per step (default: the model's batch)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads (default: all cores)")
+    ap.add_argument("--seconds", type=float, default=2.0, help="timed seconds per phase and engine (default: 2)")
+    ap.add_argument("--search", choices=("full", "quick"), default="full", help="PyTorch configurations to try")
+    ap.add_argument("--repeat", type=int, default=1, help="runs; the table shows medians (default: 1)")
+    ap.add_argument("--all", action="store_true", help="also list every PyTorch configuration's figures")
+    ap.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    ap.add_argument("--json-out", metavar="FILE", help="also write the JSON object to FILE")
+    ap.add_argument("--build-dir", help="cnnc's CMake build folder (default: $CNNC_BUILD_DIR or REPO/build)")
+    ap.add_argument("--cnnc", help="the cnnc binary (default: BUILD/compiler/cnnc)")
+    ap.add_argument("--python", default="/usr/bin/python3", help="Python with torch (default: /usr/bin/python3)")
+    ap.add_argument("--work", help="keep the built files in this folder (default: a temporary one, removed)")
+    # The PyTorch worker (internal: compare.py runs itself in each environment).
+    ap.add_argument("--torch-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--worker-configs", help=argparse.SUPPRESS)
+    ap.add_argument("--worker-no-jit", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.torch_worker:
+        return worker_main(args)
+    if not args.cnn:
+        ap.error("a .cnn file is required")
+    if args.threads < 1 or args.repeat < 1 or args.seconds < 0 or (args.batch is not None and args.batch < 1):
+        ap.error("--threads, --repeat and --batch must be positive, --seconds not negative")
+    if not os.path.isfile(args.cnn):
+        ap.error(f"{args.cnn}: no such file")
+
+    work = args.work or tempfile.mkdtemp(prefix="cnnc-compare-")
+    os.makedirs(work, exist_ok=True)
+    try:
+        tools = find_tools(args)
+        name, trainer, timer, twin, build_seconds = build_all(args.cnn, tools, work)
+        if args.batch is None:
+            with open(twin) as f:
+                m = re.search(r"^BATCH = (\d+)", f.read(), re.M)
+            args.batch = int(m.group(1)) if m else 32
+        have_torch = python_has_torch(args.python)
+        runs = [one_run(args, trainer, timer, twin, args.python, have_torch) for _ in range(args.repeat)]
+        s = summarize(runs, args, have_torch, args.python)
+        s["build_seconds"] = build_seconds
+    except CompareError as e:
+        print(f"compare: error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(s, f, indent=1)
+            f.write("\n")
+    if args.json:
+        print(json.dumps(s, indent=1))
+    else:
+        print_table(s, build_seconds)
+        if args.all:
+            print_search(s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
