@@ -162,7 +162,7 @@ int build_trainer(const cnnc_ir *ir, const char *out_path, int verbose)
             argv[k++] = "cc";
         char inc_dir[4200];
         snprintf(inc_dir, sizeof inc_dir, "-I%s", dir);
-        char *rest[] = {"-std=c11", "-O2", "-march=native", "-fopenmp", "-DCNN_TRAINER_MAIN",
+        char *rest[] = {"-std=c11", "-O2", "-march=native", "-ffp-contract=fast", "-fopenmp", "-DCNN_TRAINER_MAIN",
                         inc, inc_dir, src, (char *)rt_lib, "-ljpeg", "-lpng", "-lz", "-lm", "-lpthread",
                         "-o", bin, NULL};
         for (int j = 0; rest[j]; j++)

@@ -267,7 +267,7 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
     if (strcmp(ir->name, "cnn") == 0)
         return plan_error("model name 'cnn' clashes with the runtime's names (cnn_model); choose another");
 
-    size_t act = 0, grad = (size_t)ir->in_h * ir->in_w * ir->in_c, fixed = 0, slot = 0;
+    size_t act = 0, grad = (size_t)ir->in_h * ir->in_w * ir->in_c, fixed = 0, slot = 0, pad = 0;
     int params_below = 0;
     for (int i = 0; i < ir->n_layers; i++) {
         cnnc_plan_layer *L = &pl->layers[i];
@@ -338,8 +338,14 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
             fixed += 2 * (size_t)l->out.c;
             L->slot_floats = 2 * (size_t)l->out.c;
         }
-        if (l->kind == CNN_CONV2D)
+        if (l->kind == CNN_CONV2D) {
             L->slot_floats = L->t_count[0] + (l->bias ? L->t_count[1] : 0);
+            L->pad_floats = emit_conv2d_pad_floats(l, L->needs_dx);
+            L->flip_off = fixed;
+            fixed += emit_conv2d_flip_floats(l, L->needs_dx);
+            if (L->pad_floats > pad)
+                pad = L->pad_floats;
+        }
         if (L->slot_floats > slot)
             slot = L->slot_floats;
         if (act > PLAN_LIMIT)
@@ -349,7 +355,8 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
     pl->work_fixed = fixed;
     pl->grad_floats = grad;
     pl->slot_floats = slot;
-    if (2 * grad + slot > PLAN_LIMIT || fixed > PLAN_LIMIT)
+    pl->pad_floats = pad;
+    if (2 * grad + slot + pad > PLAN_LIMIT || fixed > PLAN_LIMIT)
         return plan_error("the network's scratch space is too large for the C back end");
     return 0;
 }
@@ -467,15 +474,17 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "ACT_FLOATS = %zu", pl->act_floats);
     em_close_block(em, "};");
     em_blank(em);
-    em_line(em, "/* b->work: WORK_FIXED floats (batchnorm statistics kept for backward), then");
-    em_line(em, " * per image: dA and dB (gradients ping-ponged between layers) and a slot");
-    em_line(em, " * (partial weight gradients, summed in image order: thread-count independent). */");
+    em_line(em, "/* b->work: WORK_FIXED floats (batchnorm statistics kept for backward, rotated");
+    em_line(em, " * conv kernels), then per image: dA and dB (gradients ping-ponged between");
+    em_line(em, " * layers), a slot (partial weight gradients, summed in image order: thread-count");
+    em_line(em, " * independent) and a padded copy of a conv input. Offsets are times batch_cap. */");
     em_open_block(em, "enum {");
     em_line(em, "WORK_FIXED = %zu,", pl->work_fixed);
     em_line(em, "WORK_DA = 0,");
     em_line(em, "WORK_DB = %zu,", pl->grad_floats);
     em_line(em, "WORK_SLOT = %zu,", 2 * pl->grad_floats);
-    em_line(em, "WORK_PER_IMAGE = %zu", 2 * pl->grad_floats + pl->slot_floats);
+    em_line(em, "WORK_PAD = %zu,", 2 * pl->grad_floats + pl->slot_floats);
+    em_line(em, "WORK_PER_IMAGE = %zu", 2 * pl->grad_floats + pl->slot_floats + pl->pad_floats);
     em_close_block(em, "};");
     em_blank(em);
     em_line(em, "enum { N_OUT = %d };", ir->n_outputs);
@@ -485,15 +494,13 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
 static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
 {
     char in[96], out[96], mask[96];
-    int uses_a = 0, uses_train = 0, uses_seed = 0, uses_wk = 0;
+    int uses_train = 0, uses_seed = 0;
     for (int i = 0; i < pl->n; i++) {
         const cnnc_plan_layer *L = &pl->layers[i];
-        if (!L->alias)
-            uses_a = 1;
         if (L->l->kind == CNN_DROPOUT)
             uses_train = uses_seed = 1;
         if (L->l->kind == CNN_BATCHNORM)
-            uses_train = uses_wk = 1;
+            uses_train = 1;
     }
     em_line(em, "/* Forward pass over n images: every layer in order, then the logits");
     em_line(em, " * (the last layer's output before its %s). */", emit_act_name(pl->ir->final_act));
@@ -502,21 +509,21 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
                   "int training, uint64_t seed, uint64_t step)",
                   pl->model);
     em_line(em, "cnn_real *const p = b->params;");
-    if (uses_a) {
-        em_line(em, "cnn_real *const a = b->acts;");
-        em_line(em, "const size_t cap = (size_t)b->batch_cap;");
-    }
-    if (uses_wk) {
-        em_line(em, "cnn_real *const wk = b->work;");
-        em_line(em, "cnn_real *const slot = wk + WORK_FIXED + cap * WORK_SLOT;");
-    }
+    em_line(em, "cnn_real *const a = b->acts;");
+    em_line(em, "cnn_real *const wk = b->work;");
+    em_line(em, "const size_t cap = (size_t)b->batch_cap;");
+    em_line(em, "cnn_real *const slot = wk + WORK_FIXED + cap * WORK_SLOT;");
+    em_line(em, "cnn_real *const pad = wk + WORK_FIXED + cap * WORK_PAD;");
+    em_line(em, "(void)p;");
+    em_line(em, "(void)a;");
+    em_line(em, "(void)slot;");
+    em_line(em, "(void)pad;");
     if (!uses_train)
         em_line(em, "(void)training;");
     if (!uses_seed) {
         em_line(em, "(void)seed;");
         em_line(em, "(void)step;");
     }
-    em_line(em, "(void)p;");
     em_line(em, "if (n <= 0)");
     em_line(em, "    return;");
     for (int i = 0; i < pl->n; i++) {
@@ -561,18 +568,13 @@ static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
         em_blank(em);
         return;
     }
-    int uses_x = 0, uses_slot = 0, uses_wk = 0;
+    int uses_x = 0;
     for (int i = 0; i < pl->n; i++) {
-        const cnnc_plan_layer *L = &pl->layers[i];
-        if (!L->run_backward)
+        if (!pl->layers[i].run_backward)
             continue;
         in_expr(in, sizeof in, pl, i);
         if (strcmp(in, "x") == 0)
             uses_x = 1;
-        if (L->l->kind == CNN_CONV2D || L->l->kind == CNN_BATCHNORM)
-            uses_slot = 1;
-        if (L->l->kind == CNN_BATCHNORM)
-            uses_wk = 1;
     }
     em_line(em, "const cnn_real *const p = b->params;");
     em_line(em, "cnn_real *const g = b->grads;");
@@ -581,13 +583,14 @@ static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "const size_t cap = (size_t)b->batch_cap;");
     em_line(em, "cnn_real *const dA = wk + WORK_FIXED + cap * WORK_DA;");
     em_line(em, "cnn_real *const dB = wk + WORK_FIXED + cap * WORK_DB;");
-    if (uses_slot)
-        em_line(em, "cnn_real *const slot = wk + WORK_FIXED + cap * WORK_SLOT;");
+    em_line(em, "cnn_real *const slot = wk + WORK_FIXED + cap * WORK_SLOT;");
+    em_line(em, "cnn_real *const pad = wk + WORK_FIXED + cap * WORK_PAD;");
     if (!uses_x)
         em_line(em, "(void)x;");
-    (void)uses_wk;
     em_line(em, "(void)p;");
     em_line(em, "(void)a;");
+    em_line(em, "(void)slot;");
+    em_line(em, "(void)pad;");
     em_line(em, "if (n <= 0)");
     em_line(em, "    return;");
     em_line(em, "memcpy(dA, dlogits, (size_t)n * N_OUT * sizeof(cnn_real));");

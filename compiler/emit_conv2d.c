@@ -64,17 +64,28 @@ static void close_taps(cnnc_emitter *em)
     em_close_block(em, "} /* ky */");
 }
 
-static void conv_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+#define FWD_SIG                                                                               \
+    "static void %s_forward(const cnn_real *restrict p, const cnn_real *restrict in, "        \
+    "cnn_real *restrict out, cnn_real *restrict pad, int n)"
+
+static void emit_backward_sig(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    em_function(em,
+                "static void %s_backward(const cnn_real *restrict p, cnn_real *restrict g, "
+                "const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, "
+                "%scnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)",
+                L->fn, L->needs_dx ? "cnn_real *restrict dx, " : "");
+}
+
+static void conv_forward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
 {
     const cnn_layer *l = L->l;
     conv_dims d = dims(l);
     char e[256];
-    emit_layer_comment(em, pl, L, "forward");
-    em_function(em,
-                  "static void %s_forward(const cnn_real *restrict p, const cnn_real *restrict in, "
-                  "cnn_real *restrict out, int n)",
-                  L->fn);
+    (void)pl;
+    em_function(em, FWD_SIG, L->fn);
     emit_enums(em, L, &d);
+    em_line(em, "(void)pad;");
     em_line(em, "const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */");
     if (l->bias)
         em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
@@ -112,27 +123,17 @@ static void conv_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
     em_close_block(em, "} /* oy */");
     em_close_block(em, "} /* i */");
     em_close_block(em, "}");
-    em_blank(em);
 }
 
-static void conv_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L,
-                              const cnnc_args *a)
-{
-    (void)pl;
-    em_line(em, "%s_forward(p, %s, %s, n);", L->fn, a->in, a->out);
-}
 
-static void conv_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+static void conv_backward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
 {
     const cnn_layer *l = L->l;
     conv_dims d = dims(l);
-    emit_layer_comment(em, pl, L, "backward");
-    em_function(em,
-                  "static void %s_backward(const cnn_real *restrict p, cnn_real *restrict g, "
-                  "const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, "
-                  "%scnn_real *restrict slot, int n)",
-                  L->fn, L->needs_dx ? "cnn_real *restrict dx, " : "");
+    emit_backward_sig(em, L);
     emit_enums(em, L, &d);
+    em_line(em, "(void)pad;");
+    em_line(em, "(void)flip;");
     em_line(em, "enum { SLOT = %zu }; /* per image: dW [KH][KW][IC][OC]%s */", L->slot_floats,
             l->bias ? ", then db [OC]" : "");
     if (L->needs_dx)
@@ -210,17 +211,462 @@ static void conv_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan
     }
     em_close_block(em, "}");
     em_close_block(em, "}");
+}
+
+/* ---- the fast path ------------------------------------------------------
+ *
+ * Register blocking, sized for 16-float vectors (AVX-512) and about 20
+ * vector accumulators; correct, only slower, elsewhere:
+ *  - forward (and dx, which is the same kernel run on the zero-padded dz with
+ *    the kernel rotated 180 degrees and its in/out channels swapped): P
+ *    output pixels of a row at once, each with OC accumulators. For each
+ *    kernel row ky, the (kx, ci) pairs are contiguous in the input window and
+ *    in the HWIO kernel, so one flat loop over them broadcasts P inputs
+ *    against one vector row of weights.
+ *  - weight gradient: CB rows (ky, kx, ci) of dW at once, each OC wide,
+ *    streamed over all output pixels: one dz load feeds CB broadcasts.
+ * 'same' padding reads a zero-padded copy of the input (per-image scratch
+ * `pad`), so the kernels have no bounds checks. Results are summed in a fixed
+ * order per image, so they do not depend on the number of threads. */
+
+#define ACC_BUDGET 20 /* vector accumulators a block may keep in registers */
+
+static int vectors(int channels)
+{
+    return (channels + 15) / 16;
+}
+
+typedef struct conv_block {
+    const char *src, *wgt, *bias, *dst; /* C expressions; bias NULL: start at 0 */
+    int src_w, cin, cout, kh, kw, sh, sw, oh, ow;
+    cnn_act act;
+    float alpha;
+} conv_block;
+
+/* One tile of np output pixels starting at column ox0; `head` opens it
+ * ("{" or a for loop over tiles). */
+static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const char *ox0,
+                            const char *head)
+{
+    char e[256], z[32];
+    em_open_block(em, "%s /* %d output pixel%s */", head, np, np == 1 ? "" : "s");
+    em_line(em, "const int ox0 = %s;", ox0);
+    for (int q = 0; q < np; q++)
+        em_line(em, "cnn_real a%d[B_COUT];", q);
+    for (int q = 0; q < np; q++) {
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int co = 0; co < B_COUT; co++)");
+        em_line(em, "    a%d[co] = %s;", q, b->bias ? "bb[co]" : "0");
+    }
+    em_open_block(em, "for (int ky = 0; ky < B_KH; ky++) {");
+    em_line(em, "const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;");
+    em_line(em, "const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;");
+    em_open_block(em, "for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */");
+    em_line(em, "const cnn_real *restrict w = wr + (size_t)t * B_COUT;");
+    for (int q = 0; q < np; q++) {
+        em_open_block(em, "{");
+        em_line(em, "const cnn_real v = xr[%d * B_SW * B_CIN + t];", q);
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int co = 0; co < B_COUT; co++)");
+        em_line(em, "    a%d[co] += v * w[co];", q);
+        em_close_block(em, "}");
+    }
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+    em_line(em, "cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;");
+    cnn_act act = b->act == CNN_ACT_SOFTMAX ? CNN_ACT_LINEAR : b->act;
+    for (int q = 0; q < np; q++) {
+        snprintf(z, sizeof z, "a%d[co]", q);
+        if (emit_act_simd_ok(act))
+            em_line(em, "OMP(simd)");
+        em_line(em, "for (int co = 0; co < B_COUT; co++)");
+        em_line(em, "    yp[%d * B_COUT + co] = %s;", q, emit_act_expr(e, sizeof e, act, b->alpha, z));
+    }
+    if (b->act == CNN_ACT_SOFTMAX) {
+        em_open_block(em, "for (int q = 0; q < %d; q++) { /* softmax over each pixel's channels */", np);
+        emit_softmax_row(em, "(yp + (size_t)q * B_COUT)", "(yp + (size_t)q * B_COUT)", "B_COUT");
+        em_close_block(em, "}");
+    }
+    em_close_block(em, "}");
+}
+
+/* One image: dst[oh][ow][cout] = act(bias + valid conv of src with wgt). */
+static void emit_block_conv(cnnc_emitter *em, const conv_block *b)
+{
+    int v = vectors(b->cout);
+    int np = ACC_BUDGET / v;
+    if (np < 1)
+        np = 1;
+    if (np > b->ow)
+        np = b->ow;
+    int full = b->ow / np, rest = b->ow % np;
+    em_open_block(em, "{");
+    em_line(em, "const cnn_real *restrict bsrc = %s;", b->src);
+    em_line(em, "const cnn_real *restrict bw = %s; /* [B_KH][B_KW][B_CIN][B_COUT] */", b->wgt);
+    if (b->bias)
+        em_line(em, "const cnn_real *restrict bb = %s;", b->bias);
+    em_line(em, "cnn_real *restrict bdst = %s;", b->dst);
+    em_line(em, "enum { B_SRC_W = %d, B_CIN = %d, B_COUT = %d, B_KH = %d, B_KW = %d, B_SH = %d, B_SW = %d };",
+            b->src_w, b->cin, b->cout, b->kh, b->kw, b->sh, b->sw);
+    em_line(em, "enum { B_OH = %d, B_OW = %d };", b->oh, b->ow);
+    em_open_block(em, "for (int oy = 0; oy < B_OH; oy++) {");
+    if (full == 1) {
+        emit_block_tile(em, b, np, "0", "{");
+    } else if (full > 1) {
+        char ox0[32], head[64];
+        snprintf(ox0, sizeof ox0, "ob * %d", np);
+        snprintf(head, sizeof head, "for (int ob = 0; ob < %d; ob++) {", full);
+        emit_block_tile(em, b, np, ox0, head);
+    }
+    if (rest) {
+        char ox0[32];
+        snprintf(ox0, sizeof ox0, "%d", b->ow - rest);
+        emit_block_tile(em, b, rest, ox0, "{");
+    }
+    em_close_block(em, "} /* oy */");
+    em_close_block(em, "}");
+}
+
+/* The zero-padded copy of one image: rows [top, top+h) and columns
+ * [left, left+w) of a ph x pw x c buffer hold the image, the rest is 0. */
+static void emit_pad_copy(cnnc_emitter *em, const char *from, const char *to, int h, int w, int c,
+                          int top, int left, int ph, int pw)
+{
+    em_open_block(em, "{ /* zero-padded copy: %dx%dx%d inside %dx%dx%d at (%d, %d) */", h, w, c, ph, pw, c,
+                  top, left);
+    em_line(em, "const cnn_real *restrict from = %s;", from);
+    em_line(em, "cnn_real *restrict to = %s;", to);
+    if (top > 0)
+        em_line(em, "memset(to, 0, sizeof(cnn_real) * %zu);", (size_t)top * pw * c);
+    em_open_block(em, "for (int y = 0; y < %d; y++) {", h);
+    em_line(em, "cnn_real *restrict row = to + (size_t)(y + %d) * %zu;", top, (size_t)pw * c);
+    if (left > 0)
+        em_line(em, "memset(row, 0, sizeof(cnn_real) * %zu);", (size_t)left * c);
+    em_line(em, "memcpy(row + %zu, from + (size_t)y * %zu, sizeof(cnn_real) * %zu);", (size_t)left * c,
+            (size_t)w * c, (size_t)w * c);
+    if (pw - left - w > 0)
+        em_line(em, "memset(row + %zu, 0, sizeof(cnn_real) * %zu);", (size_t)(left + w) * c,
+                (size_t)(pw - left - w) * c);
+    em_close_block(em, "}");
+    if (ph - top - h > 0)
+        em_line(em, "memset(to + %zu, 0, sizeof(cnn_real) * %zu);", (size_t)(top + h) * pw * c,
+                (size_t)(ph - top - h) * pw * c);
+    em_close_block(em, "}");
+}
+
+/* The padded input's size; equal to the input's when the layer has no padding. */
+static void padded_dims(const cnn_layer *l, int *ph, int *pw)
+{
+    *ph = l->in.h + l->pad_top + l->pad_bottom;
+    *pw = l->in.w + l->pad_left + l->pad_right;
+}
+
+static int fast_dx(const cnn_layer *l)
+{
+    return l->sh == 1 && l->sw == 1;
+}
+
+/* Per-image scratch the fast path needs (emit_c.c sizes `pad` with it). */
+size_t emit_conv2d_pad_floats(const cnn_layer *l, int needs_dx)
+{
+    int ph, pw;
+    padded_dims(l, &ph, &pw);
+    size_t s = 0;
+    if (ph != l->in.h || pw != l->in.w)
+        s = (size_t)ph * pw * l->in.c;
+    if (needs_dx && fast_dx(l)) {
+        size_t d = (size_t)(l->in.h + l->kh - 1) * (l->in.w + l->kw - 1) * l->out.c;
+        if (d > s)
+            s = d;
+    }
+    return s;
+}
+
+/* Fixed scratch: the rotated kernel of the fast dx. */
+size_t emit_conv2d_flip_floats(const cnn_layer *l, int needs_dx)
+{
+    return needs_dx && fast_dx(l) ? (size_t)l->kh * l->kw * l->in.c * l->out.c : 0;
+}
+
+/* The image's input as the kernels read it: the padded copy, or in itself. */
+static void emit_source(cnnc_emitter *em, const cnn_layer *l)
+{
+    int ph, pw;
+    padded_dims(l, &ph, &pw);
+    if (ph != l->in.h || pw != l->in.w) {
+        em_line(em, "cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;");
+        emit_pad_copy(em, "xi", "xpad", l->in.h, l->in.w, l->in.c, l->pad_top, l->pad_left, ph, pw);
+        em_line(em, "const cnn_real *restrict xs = xpad;");
+    } else {
+        em_line(em, "const cnn_real *restrict xs = xi;");
+    }
+}
+
+static void conv_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    const cnn_layer *l = L->l;
+    conv_dims d = dims(l);
+    int ph, pw;
+    padded_dims(l, &ph, &pw);
+    em_function(em, FWD_SIG, L->fn);
+    emit_enums(em, L, &d);
+    em_line(em, "enum { PAD_SIZE = %zu };", L->pad_floats);
+    if (ph == l->in.h && pw == l->in.w)
+        em_line(em, "(void)pad; /* no padding: read the input in place */");
+    em_line(em, "const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */");
+    if (l->bias)
+        em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
+    emit_image_loop(em);
+    em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
+    em_line(em, "cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;");
+    emit_source(em, l);
+    conv_block b = {"xs", "wgt", l->bias ? "bias" : NULL, "yi", pw, d.ic, d.oc, d.kh, d.kw,
+                    d.sh, d.sw, d.oh, d.ow, L->act, l->alpha};
+    emit_block_conv(em, &b);
+    em_close_block(em, "} /* i */");
+    em_close_block(em, "}");
+}
+
+/* dw[r][co] = sum over output pixels of src(pixel window, row r) * dz, for
+ * rows r in [r0, r0 + cb), written (not added) into `dw`. The input offsets
+ * of the rows come from off(): a constant per row. */
+static void emit_dw_chunk(cnnc_emitter *em, int cb, const char *const *off, const char *r0)
+{
+    em_open_block(em, "{ /* %d row%s of dW */", cb, cb == 1 ? "" : "s");
+    for (int c = 0; c < cb; c++)
+        em_line(em, "cnn_real g%d[OC];", c);
+    for (int c = 0; c < cb; c++) {
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int co = 0; co < OC; co++)");
+        em_line(em, "    g%d[co] = 0;", c);
+    }
+    em_open_block(em, "for (int oy = 0; oy < OH; oy++) {");
+    em_line(em, "const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;");
+    em_line(em, "const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;");
+    em_open_block(em, "for (int ox = 0; ox < OW; ox++) {");
+    em_line(em, "const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;");
+    em_line(em, "const cnn_real *restrict d = dr + (size_t)ox * OC;");
+    for (int c = 0; c < cb; c++) {
+        em_open_block(em, "{");
+        em_line(em, "const cnn_real v = xp[%s];", off[c]);
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int co = 0; co < OC; co++)");
+        em_line(em, "    g%d[co] += v * d[co];", c);
+        em_close_block(em, "}");
+    }
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+    for (int c = 0; c < cb; c++) {
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int co = 0; co < OC; co++)");
+        em_line(em, "    dwi[(size_t)(%s + %d) * OC + co] = g%d[co];", r0, c, c);
+    }
+    em_close_block(em, "}");
+}
+
+static void emit_dw(cnnc_emitter *em, const cnn_layer *l)
+{
+    int ph, pw;
+    padded_dims(l, &ph, &pw);
+    int ic = l->in.c, rows = l->kh * l->kw * ic;
+    int cb = ACC_BUDGET / vectors(l->out.c);
+    if (cb < 1)
+        cb = 1;
+    if (cb > rows)
+        cb = rows;
+    static char offs[ACC_BUDGET][64];
+    const char *off[ACC_BUDGET];
+    for (int c = 0; c < ACC_BUDGET; c++)
+        off[c] = offs[c];
+    em_line(em, "/* dW rows r = (ky * KW + kx) * IC + ci, %d at a time */", cb);
+    if (ic >= cb) {
+        /* rolled over taps and channel blocks: the rows of a block are
+         * consecutive channels of one tap, consecutive in the input too */
+        em_open_block(em, "for (int tap = 0; tap < KH * KW; tap++) {");
+        em_line(em, "const int base = ((tap / KW) * PW + tap %% KW) * IC;");
+        int full = ic / cb, rest = ic % cb;
+        if (full) {
+            em_open_block(em, "for (int cb = 0; cb < %d; cb++) {", full);
+            em_line(em, "const int at = base + cb * %d, r0 = tap * IC + cb * %d;", cb, cb);
+            for (int c = 0; c < cb; c++)
+                snprintf(offs[c], sizeof offs[c], "at + %d", c);
+            emit_dw_chunk(em, cb, off, "r0");
+            em_close_block(em, "}");
+        }
+        if (rest) {
+            em_open_block(em, "{");
+            em_line(em, "const int at = base + %d, r0 = tap * IC + %d;", full * cb, full * cb);
+            for (int c = 0; c < rest; c++)
+                snprintf(offs[c], sizeof offs[c], "at + %d", c);
+            emit_dw_chunk(em, rest, off, "r0");
+            em_close_block(em, "}");
+        }
+        em_close_block(em, "}");
+    } else {
+        /* few channels (a first layer): rows spread over several taps, each
+         * with its own constant offset in the input window */
+        for (int r0 = 0; r0 < rows; r0 += cb) {
+            int n = rows - r0 < cb ? rows - r0 : cb;
+            char r0s[32];
+            for (int c = 0; c < n; c++) {
+                int r = r0 + c, ky = r / (l->kw * ic), rem = r % (l->kw * ic);
+                snprintf(offs[c], sizeof offs[c], "%d", ky * pw * ic + rem);
+            }
+            snprintf(r0s, sizeof r0s, "%d", r0);
+            emit_dw_chunk(em, n, off, r0s);
+        }
+    }
+}
+
+static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    const cnn_layer *l = L->l;
+    conv_dims d = dims(l);
+    int ph, pw;
+    padded_dims(l, &ph, &pw);
+    int fdx = L->needs_dx && fast_dx(l);
+    emit_backward_sig(em, L);
+    emit_enums(em, L, &d);
+    em_line(em, "enum { SLOT = %zu, PAD_SIZE = %zu, PW = %d }; /* slot: dW [KH][KW][IC][OC]%s */",
+            L->slot_floats, L->pad_floats, pw, l->bias ? ", then db [OC]" : "");
+    if (L->pad_floats == 0)
+        em_line(em, "(void)pad;");
+    if (L->needs_dx)
+        em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
+    else
+        em_line(em, "(void)p;");
+    if (fdx) {
+        em_line(em, "/* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */");
+        em_line(em, "for (int ky = 0; ky < KH; ky++)");
+        em_line(em, "    for (int kx = 0; kx < KW; kx++)");
+        em_line(em, "        for (int ci = 0; ci < IC; ci++)");
+        em_line(em, "            for (int co = 0; co < OC; co++)");
+        em_line(em, "                flip[((ky * KW + kx) * OC + co) * IC + ci] =");
+        em_line(em, "                    wgt[(((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC + ci) * OC + co];");
+    } else {
+        em_line(em, "(void)flip;");
+    }
+    emit_image_loop(em);
+    em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
+    em_line(em, "cnn_real *restrict dzi = dy + (size_t)i * OUT_SIZE;");
+    em_line(em, "cnn_real *restrict dwi = slot + (size_t)i * SLOT;");
+    if (L->act != CNN_ACT_LINEAR) {
+        em_line(em, "const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;");
+        em_line(em, "/* dz = dy * act'(y), in place */");
+        emit_act_grad_image(em, L->act, l->alpha, "yi", "dzi", L->out_size, (size_t)d.oc);
+    } else {
+        em_line(em, "(void)out;");
+    }
+    if (l->bias) {
+        em_open_block(em, "{ /* db */");
+        em_line(em, "cnn_real s[OC];");
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int co = 0; co < OC; co++)");
+        em_line(em, "    s[co] = 0;");
+        em_line(em, "for (int q = 0; q < OH * OW; q++)");
+        em_line(em, "    OMP(simd)");
+        em_line(em, "    for (int co = 0; co < OC; co++)");
+        em_line(em, "        s[co] += dzi[(size_t)q * OC + co];");
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int co = 0; co < OC; co++)");
+        em_line(em, "    dwi[W_COUNT + co] = s[co];");
+        em_close_block(em, "}");
+    }
+    emit_source(em, l);
+    emit_dw(em, l);
+    if (fdx) {
+        int top = l->kh - 1 - l->pad_top, left = l->kw - 1 - l->pad_left;
+        int zh = l->in.h + l->kh - 1, zw = l->in.w + l->kw - 1;
+        em_line(em, "/* dx: the forward kernel over the zero-padded dz with the rotated kernel */");
+        em_line(em, "cnn_real *restrict dzpad = pad + (size_t)i * PAD_SIZE;");
+        emit_pad_copy(em, "dzi", "dzpad", d.oh, d.ow, d.oc, top, left, zh, zw);
+        em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
+        conv_block b = {"dzpad", "flip", NULL, "dxi", zw, d.oc, d.ic, d.kh, d.kw, 1, 1, d.ih, d.iw,
+                        CNN_ACT_LINEAR, 0};
+        emit_block_conv(em, &b);
+    } else if (L->needs_dx) {
+        em_line(em, "/* dx (strided: the plain transposed convolution) */");
+        em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
+        em_line(em, "memset(dxi, 0, sizeof(cnn_real) * IN_SIZE);");
+        em_open_block(em, "for (int oy = 0; oy < OH; oy++) {");
+        em_open_block(em, "for (int ox = 0; ox < OW; ox++) {");
+        em_line(em, "const cnn_real *restrict dzp = dzi + ((size_t)oy * OW + ox) * OC;");
+        open_taps(em, &d);
+        em_line(em, "cnn_real *restrict dxp = dxi + ((size_t)iy * IW + ix) * IC;");
+        em_line(em, "const cnn_real *restrict wp = wgt + (size_t)(ky * KW + kx) * IC * OC;");
+        em_open_block(em, "for (int ci = 0; ci < IC; ci++) {");
+        em_line(em, "cnn_real s = 0;");
+        em_line(em, "OMP(simd reduction(+:s))");
+        em_line(em, "for (int co = 0; co < OC; co++)");
+        em_line(em, "    s += wp[ci * OC + co] * dzp[co];");
+        em_line(em, "dxp[ci] += s;");
+        em_close_block(em, "}");
+        close_taps(em);
+        em_close_block(em, "} /* ox */");
+        em_close_block(em, "} /* oy */");
+    }
+    em_close_block(em, "} /* i */");
+    em_line(em, "/* sum the slots in image order */");
+    em_line(em, "OMP(parallel for schedule(static))");
+    em_open_block(em, "for (int k = 0; k < SLOT; k++) {");
+    em_line(em, "cnn_real s = 0;");
+    em_line(em, "for (int i = 0; i < n; i++)");
+    em_line(em, "    s += slot[(size_t)i * SLOT + k];");
+    if (l->bias) {
+        em_line(em, "if (k < W_COUNT)");
+        em_line(em, "    g[W_OFF + k] += s;");
+        em_line(em, "else");
+        em_line(em, "    g[B_OFF + k - W_COUNT] += s;");
+    } else {
+        em_line(em, "g[W_OFF + k] += s;");
+    }
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+}
+
+/* ---- both paths: the fast one, and under CNN_REFERENCE_KERNELS the plain
+ * loops (the oracle the fast path is tested against) ---------------------- */
+
+static void conv_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+{
+    emit_layer_comment(em, pl, L, "forward");
+    em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
+    conv_forward_fast(em, L);
+    em_line(em, "#else");
+    conv_forward_ref(em, pl, L);
+    em_line(em, "#endif");
     em_blank(em);
+}
+
+static void conv_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+{
+    emit_layer_comment(em, pl, L, "backward");
+    em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
+    conv_backward_fast(em, L);
+    em_line(em, "#else");
+    conv_backward_ref(em, pl, L);
+    em_line(em, "#endif");
+    em_blank(em);
+}
+
+static void conv_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L,
+                              const cnnc_args *a)
+{
+    (void)pl;
+    em_line(em, "%s_forward(p, %s, %s, pad, n);", L->fn, a->in, a->out);
 }
 
 static void conv_backward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L,
                                const cnnc_args *a)
 {
     (void)pl;
+    char flip[64];
+    snprintf(flip, sizeof flip, "wk + %zu", L->flip_off);
     if (a->dx)
-        em_line(em, "%s_backward(p, g, %s, %s, %s, %s, slot, n);", L->fn, a->in, a->out, a->dy, a->dx);
+        em_line(em, "%s_backward(p, g, %s, %s, %s, %s, slot, pad, %s, n);", L->fn, a->in, a->out, a->dy,
+                a->dx, flip);
     else
-        em_line(em, "%s_backward(p, g, %s, %s, %s, slot, n);", L->fn, a->in, a->out, a->dy);
+        em_line(em, "%s_backward(p, g, %s, %s, %s, slot, pad, %s, n);", L->fn, a->in, a->out, a->dy, flip);
 }
 
 const cnnc_layer_emitter emit_conv2d_layer = {

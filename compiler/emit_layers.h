@@ -11,12 +11,13 @@
  *         acts + cap * A_L + i * OUT_SIZE, so one layer's batch is one
  *         contiguous [n][OUT_SIZE] matrix (the dense layers want that).
  *   work: [fixed][cap x per-image]. The fixed part holds what batchnorm keeps
- *         from forward for backward (batch mean and 1/std) and its reduced
- *         sums. The per-image part holds two gradient buffers (dA, dB: the
- *         backward driver ping-pongs dL/d(activation) between them) and one
- *         slot per image for partial weight gradients and statistics, which
- *         are then summed in image order: results never depend on the
- *         number of threads.
+ *         from forward for backward (batch mean and 1/std) and the rotated
+ *         conv kernels of the fast input gradients. The per-image part holds
+ *         two gradient buffers (dA, dB: the backward driver ping-pongs
+ *         dL/d(activation) between them), one slot per image for partial
+ *         weight gradients and statistics, which are then summed in image
+ *         order (results never depend on the number of threads), and a
+ *         padded copy of the image's conv input (or dz) for the fast kernels.
  */
 #ifndef CNNC_EMIT_LAYERS_H
 #define CNNC_EMIT_LAYERS_H
@@ -43,7 +44,9 @@ typedef struct cnnc_plan_layer {
     size_t t_off[4];            /* offsets of its tensors in the parameter block */
     size_t t_count[4];
     size_t fixed_off;           /* batchnorm: its part of the fixed work area */
+    size_t flip_off;            /* conv2d: its rotated kernel in the fixed work area */
     size_t slot_floats;         /* per-image slot its passes need */
+    size_t pad_floats;          /* per-image padded copy its fast kernels need */
 } cnnc_plan_layer;
 
 typedef struct cnnc_plan {
@@ -55,6 +58,7 @@ typedef struct cnnc_plan {
     size_t work_fixed;          /* floats, independent of the batch */
     size_t grad_floats;         /* per image: each of dA and dB */
     size_t slot_floats;         /* per image */
+    size_t pad_floats;          /* per image */
 } cnnc_plan;
 
 /* Arguments of one layer call, as C expressions of the driver. */
@@ -85,6 +89,11 @@ extern const cnnc_layer_emitter emit_dense_layer;
 extern const cnnc_layer_emitter emit_batchnorm_layer;
 extern const cnnc_layer_emitter emit_dropout_layer;
 extern const cnnc_layer_emitter emit_activation_layer;
+
+/* conv2d's scratch (emit_conv2d.c): per-image padded copies, and the fixed
+ * rotated kernel of its fast input gradient. */
+size_t emit_conv2d_pad_floats(const cnn_layer *l, int needs_dx);
+size_t emit_conv2d_flip_floats(const cnn_layer *l, int needs_dx);
 
 /* ---- shared helpers (emit_c.c) ---------------------------------------- */
 

@@ -72,15 +72,17 @@ enum {
     ACT_FLOATS = 385217
 };
 
-/* b->work: WORK_FIXED floats (batchnorm statistics kept for backward), then
- * per image: dA and dB (gradients ping-ponged between layers) and a slot
- * (partial weight gradients, summed in image order: thread-count independent). */
+/* b->work: WORK_FIXED floats (batchnorm statistics kept for backward, rotated
+ * conv kernels), then per image: dA and dB (gradients ping-ponged between
+ * layers), a slot (partial weight gradients, summed in image order: thread-count
+ * independent) and a padded copy of a conv input. Offsets are times batch_cap. */
 enum {
-    WORK_FIXED = 352,
+    WORK_FIXED = 60256,
     WORK_DA = 0,
     WORK_DB = 65536,
     WORK_SLOT = 131072,
-    WORK_PER_IMAGE = 167936
+    WORK_PAD = 167936,
+    WORK_PER_IMAGE = 204928
 };
 
 enum { N_OUT = 1 };
@@ -89,11 +91,384 @@ enum { N_OUT = 1 };
  * 64x64x3 -> 64x64x16 per image (NHWC)
  * conv2d_1.weight: p[0, 432) [kh][kw][in][out]
  */
-static void deep_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
 {
     enum { IH = 64, IW = 64, IC = 3, OH = 64, OW = 64, OC = 16 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 12288, OUT_SIZE = 65536, W_OFF = 0, W_COUNT = 432 };
+    enum { PAD_SIZE = 13068 };
+    const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 64x64x3 inside 66x66x3 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 198);
+            for (int y = 0; y < 64; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 198;
+                memset(row, 0, sizeof(cnn_real) * 3);
+                memcpy(row + 3, from + (size_t)y * 192, sizeof(cnn_real) * 192);
+                memset(row + 195, 0, sizeof(cnn_real) * 3);
+            }
+            memset(to + 12870, 0, sizeof(cnn_real) * 198);
+        }
+        const cnn_real *restrict xs = xpad;
+        {
+            const cnn_real *restrict bsrc = xs;
+            const cnn_real *restrict bw = wgt; /* [B_KH][B_KW][B_CIN][B_COUT] */
+            cnn_real *restrict bdst = yi;
+            enum { B_SRC_W = 66, B_CIN = 3, B_COUT = 16, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+            enum { B_OH = 64, B_OW = 64 };
+            for (int oy = 0; oy < B_OH; oy++) {
+                for (int ob = 0; ob < 3; ob++) { /* 20 output pixels */
+                    const int ox0 = ob * 20;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    cnn_real a5[B_COUT];
+                    cnn_real a6[B_COUT];
+                    cnn_real a7[B_COUT];
+                    cnn_real a8[B_COUT];
+                    cnn_real a9[B_COUT];
+                    cnn_real a10[B_COUT];
+                    cnn_real a11[B_COUT];
+                    cnn_real a12[B_COUT];
+                    cnn_real a13[B_COUT];
+                    cnn_real a14[B_COUT];
+                    cnn_real a15[B_COUT];
+                    cnn_real a16[B_COUT];
+                    cnn_real a17[B_COUT];
+                    cnn_real a18[B_COUT];
+                    cnn_real a19[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a5[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a6[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a7[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a8[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a9[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a10[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a11[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a12[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a13[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a14[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a15[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a16[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a17[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a18[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a19[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a5[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a6[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a7[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a8[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a9[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[10 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a10[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[11 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a11[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[12 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a12[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[13 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a13[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[14 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a14[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[15 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a15[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[16 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a16[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[17 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a17[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[18 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a18[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[19 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a19[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = a3[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = a4[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[5 * B_COUT + co] = a5[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[6 * B_COUT + co] = a6[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[7 * B_COUT + co] = a7[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[8 * B_COUT + co] = a8[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[9 * B_COUT + co] = a9[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[10 * B_COUT + co] = a10[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[11 * B_COUT + co] = a11[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[12 * B_COUT + co] = a12[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[13 * B_COUT + co] = a13[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[14 * B_COUT + co] = a14[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[15 * B_COUT + co] = a15[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[16 * B_COUT + co] = a16[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[17 * B_COUT + co] = a17[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[18 * B_COUT + co] = a18[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[19 * B_COUT + co] = a19[co];
+                }
+                { /* 4 output pixels */
+                    const int ox0 = 60;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = a3[co];
+                }
+            } /* oy */
+        }
+    } /* i */
+}
+#else
+static void deep_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+{
+    enum { IH = 64, IW = 64, IC = 3, OH = 64, OW = 64, OC = 16 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
+    enum { IN_SIZE = 12288, OUT_SIZE = 65536, W_OFF = 0, W_COUNT = 432 };
+    (void)pad;
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -133,16 +508,431 @@ static void deep_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *re
         } /* oy */
     } /* i */
 }
+#endif
 
 /* conv2d_1 backward, deep.cnn:17: conv2d 16 3x3 stride=1x1 padding=same bias=false
  * 64x64x3 -> 64x64x16 per image (NHWC)
  * conv2d_1.weight: p[0, 432) [kh][kw][in][out]
  */
-static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict slot, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 64, IW = 64, IC = 3, OH = 64, OW = 64, OC = 16 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 12288, OUT_SIZE = 65536, W_OFF = 0, W_COUNT = 432 };
+    enum { SLOT = 432, PAD_SIZE = 13068, PW = 66 }; /* slot: dW [KH][KW][IC][OC] */
+    (void)p;
+    (void)flip;
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict dzi = dy + (size_t)i * OUT_SIZE;
+        cnn_real *restrict dwi = slot + (size_t)i * SLOT;
+        (void)out;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 64x64x3 inside 66x66x3 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 198);
+            for (int y = 0; y < 64; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 198;
+                memset(row, 0, sizeof(cnn_real) * 3);
+                memcpy(row + 3, from + (size_t)y * 192, sizeof(cnn_real) * 192);
+                memset(row + 195, 0, sizeof(cnn_real) * 3);
+            }
+            memset(to + 12870, 0, sizeof(cnn_real) * 198);
+        }
+        const cnn_real *restrict xs = xpad;
+        /* dW rows r = (ky * KW + kx) * IC + ci, 20 at a time */
+        { /* 20 rows of dW */
+            cnn_real g0[OC];
+            cnn_real g1[OC];
+            cnn_real g2[OC];
+            cnn_real g3[OC];
+            cnn_real g4[OC];
+            cnn_real g5[OC];
+            cnn_real g6[OC];
+            cnn_real g7[OC];
+            cnn_real g8[OC];
+            cnn_real g9[OC];
+            cnn_real g10[OC];
+            cnn_real g11[OC];
+            cnn_real g12[OC];
+            cnn_real g13[OC];
+            cnn_real g14[OC];
+            cnn_real g15[OC];
+            cnn_real g16[OC];
+            cnn_real g17[OC];
+            cnn_real g18[OC];
+            cnn_real g19[OC];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g1[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g2[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g3[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g4[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g5[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g6[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g7[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g8[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g9[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g10[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g11[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g12[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g13[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g14[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g15[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g16[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g17[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g18[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g19[co] = 0;
+            for (int oy = 0; oy < OH; oy++) {
+                const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                for (int ox = 0; ox < OW; ox++) {
+                    const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                    const cnn_real *restrict d = dr + (size_t)ox * OC;
+                    {
+                        const cnn_real v = xp[0];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g0[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[1];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g1[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[2];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g2[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[3];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g3[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[4];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g4[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[5];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g5[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[6];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g6[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[7];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g7[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[8];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g8[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[198];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g9[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[199];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g10[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[200];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g11[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[201];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g12[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[202];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g13[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[203];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g14[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[204];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g15[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[205];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g16[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[206];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g17[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[396];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g18[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[397];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g19[co] += v * d[co];
+                    }
+                }
+            }
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 0) * OC + co] = g0[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 1) * OC + co] = g1[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 2) * OC + co] = g2[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 3) * OC + co] = g3[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 4) * OC + co] = g4[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 5) * OC + co] = g5[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 6) * OC + co] = g6[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 7) * OC + co] = g7[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 8) * OC + co] = g8[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 9) * OC + co] = g9[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 10) * OC + co] = g10[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 11) * OC + co] = g11[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 12) * OC + co] = g12[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 13) * OC + co] = g13[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 14) * OC + co] = g14[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 15) * OC + co] = g15[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 16) * OC + co] = g16[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 17) * OC + co] = g17[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 18) * OC + co] = g18[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 19) * OC + co] = g19[co];
+        }
+        { /* 7 rows of dW */
+            cnn_real g0[OC];
+            cnn_real g1[OC];
+            cnn_real g2[OC];
+            cnn_real g3[OC];
+            cnn_real g4[OC];
+            cnn_real g5[OC];
+            cnn_real g6[OC];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g1[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g2[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g3[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g4[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g5[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g6[co] = 0;
+            for (int oy = 0; oy < OH; oy++) {
+                const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                for (int ox = 0; ox < OW; ox++) {
+                    const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                    const cnn_real *restrict d = dr + (size_t)ox * OC;
+                    {
+                        const cnn_real v = xp[398];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g0[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[399];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g1[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[400];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g2[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[401];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g3[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[402];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g4[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[403];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g5[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[404];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g6[co] += v * d[co];
+                    }
+                }
+            }
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(20 + 0) * OC + co] = g0[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(20 + 1) * OC + co] = g1[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(20 + 2) * OC + co] = g2[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(20 + 3) * OC + co] = g3[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(20 + 4) * OC + co] = g4[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(20 + 5) * OC + co] = g5[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(20 + 6) * OC + co] = g6[co];
+        }
+    } /* i */
+    /* sum the slots in image order */
+    OMP(parallel for schedule(static))
+    for (int k = 0; k < SLOT; k++) {
+        cnn_real s = 0;
+        for (int i = 0; i < n; i++)
+            s += slot[(size_t)i * SLOT + k];
+        g[W_OFF + k] += s;
+    }
+}
+#else
+static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
+{
+    enum { IH = 64, IW = 64, IC = 3, OH = 64, OW = 64, OC = 16 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
+    enum { IN_SIZE = 12288, OUT_SIZE = 65536, W_OFF = 0, W_COUNT = 432 };
+    (void)pad;
+    (void)flip;
     enum { SLOT = 432 }; /* per image: dW [KH][KW][IC][OC] */
     (void)p;
     OMP(parallel for schedule(static))
@@ -185,6 +975,7 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
         g[W_OFF + k] += s;
     }
 }
+#endif
 
 /* batchnorm_1 forward, deep.cnn:18: batchnorm momentum=0.99 epsilon=0.001
  * 64x64x16 -> 64x64x16 per image (NHWC)
@@ -441,11 +1232,228 @@ static void deep_maxpool_1_backward(const cnn_real *restrict in, const cnn_real 
  * 32x32x16 -> 32x32x32 per image (NHWC)
  * conv2d_2.weight: p[464, 5072) [kh][kw][in][out]
  */
-static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
 {
     enum { IH = 32, IW = 32, IC = 16, OH = 32, OW = 32, OC = 32 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 16384, OUT_SIZE = 32768, W_OFF = 464, W_COUNT = 4608 };
+    enum { PAD_SIZE = 36992 };
+    const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 32x32x16 inside 34x34x16 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 544);
+            for (int y = 0; y < 32; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 544;
+                memset(row, 0, sizeof(cnn_real) * 16);
+                memcpy(row + 16, from + (size_t)y * 512, sizeof(cnn_real) * 512);
+                memset(row + 528, 0, sizeof(cnn_real) * 16);
+            }
+            memset(to + 17952, 0, sizeof(cnn_real) * 544);
+        }
+        const cnn_real *restrict xs = xpad;
+        {
+            const cnn_real *restrict bsrc = xs;
+            const cnn_real *restrict bw = wgt; /* [B_KH][B_KW][B_CIN][B_COUT] */
+            cnn_real *restrict bdst = yi;
+            enum { B_SRC_W = 34, B_CIN = 16, B_COUT = 32, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+            enum { B_OH = 32, B_OW = 32 };
+            for (int oy = 0; oy < B_OH; oy++) {
+                for (int ob = 0; ob < 3; ob++) { /* 10 output pixels */
+                    const int ox0 = ob * 10;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    cnn_real a5[B_COUT];
+                    cnn_real a6[B_COUT];
+                    cnn_real a7[B_COUT];
+                    cnn_real a8[B_COUT];
+                    cnn_real a9[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a5[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a6[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a7[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a8[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a9[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a5[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a6[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a7[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a8[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a9[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = a3[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = a4[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[5 * B_COUT + co] = a5[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[6 * B_COUT + co] = a6[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[7 * B_COUT + co] = a7[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[8 * B_COUT + co] = a8[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[9 * B_COUT + co] = a9[co];
+                }
+                { /* 2 output pixels */
+                    const int ox0 = 30;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                }
+            } /* oy */
+        }
+    } /* i */
+}
+#else
+static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+{
+    enum { IH = 32, IW = 32, IC = 16, OH = 32, OW = 32, OC = 32 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
+    enum { IN_SIZE = 16384, OUT_SIZE = 32768, W_OFF = 464, W_COUNT = 4608 };
+    (void)pad;
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -485,16 +1493,765 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
         } /* oy */
     } /* i */
 }
+#endif
 
 /* conv2d_2 backward, deep.cnn:21: conv2d 32 3x3 stride=1x1 padding=same bias=false
  * 32x32x16 -> 32x32x32 per image (NHWC)
  * conv2d_2.weight: p[464, 5072) [kh][kw][in][out]
  */
-static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 32, IW = 32, IC = 16, OH = 32, OW = 32, OC = 32 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 16384, OUT_SIZE = 32768, W_OFF = 464, W_COUNT = 4608 };
+    enum { SLOT = 4608, PAD_SIZE = 36992, PW = 34 }; /* slot: dW [KH][KW][IC][OC] */
+    const cnn_real *restrict wgt = p + W_OFF;
+    /* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */
+    for (int ky = 0; ky < KH; ky++)
+        for (int kx = 0; kx < KW; kx++)
+            for (int ci = 0; ci < IC; ci++)
+                for (int co = 0; co < OC; co++)
+                    flip[((ky * KW + kx) * OC + co) * IC + ci] =
+                        wgt[(((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC + ci) * OC + co];
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict dzi = dy + (size_t)i * OUT_SIZE;
+        cnn_real *restrict dwi = slot + (size_t)i * SLOT;
+        (void)out;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 32x32x16 inside 34x34x16 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 544);
+            for (int y = 0; y < 32; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 544;
+                memset(row, 0, sizeof(cnn_real) * 16);
+                memcpy(row + 16, from + (size_t)y * 512, sizeof(cnn_real) * 512);
+                memset(row + 528, 0, sizeof(cnn_real) * 16);
+            }
+            memset(to + 17952, 0, sizeof(cnn_real) * 544);
+        }
+        const cnn_real *restrict xs = xpad;
+        /* dW rows r = (ky * KW + kx) * IC + ci, 10 at a time */
+        for (int tap = 0; tap < KH * KW; tap++) {
+            const int base = ((tap / KW) * PW + tap % KW) * IC;
+            for (int cb = 0; cb < 1; cb++) {
+                const int at = base + cb * 10, r0 = tap * IC + cb * 10;
+                { /* 10 rows of dW */
+                    cnn_real g0[OC];
+                    cnn_real g1[OC];
+                    cnn_real g2[OC];
+                    cnn_real g3[OC];
+                    cnn_real g4[OC];
+                    cnn_real g5[OC];
+                    cnn_real g6[OC];
+                    cnn_real g7[OC];
+                    cnn_real g8[OC];
+                    cnn_real g9[OC];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g4[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g5[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g6[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g7[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g8[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g9[co] = 0;
+                    for (int oy = 0; oy < OH; oy++) {
+                        const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                        const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                        for (int ox = 0; ox < OW; ox++) {
+                            const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                            const cnn_real *restrict d = dr + (size_t)ox * OC;
+                            {
+                                const cnn_real v = xp[at + 0];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g0[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 1];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g1[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 2];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g2[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 3];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g3[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 4];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g4[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 5];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g5[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 6];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g6[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 7];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g7[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 8];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g8[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 9];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g9[co] += v * d[co];
+                            }
+                        }
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 4) * OC + co] = g4[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 5) * OC + co] = g5[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 6) * OC + co] = g6[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 7) * OC + co] = g7[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 8) * OC + co] = g8[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 9) * OC + co] = g9[co];
+                }
+            }
+            {
+                const int at = base + 10, r0 = tap * IC + 10;
+                { /* 6 rows of dW */
+                    cnn_real g0[OC];
+                    cnn_real g1[OC];
+                    cnn_real g2[OC];
+                    cnn_real g3[OC];
+                    cnn_real g4[OC];
+                    cnn_real g5[OC];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g4[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g5[co] = 0;
+                    for (int oy = 0; oy < OH; oy++) {
+                        const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                        const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                        for (int ox = 0; ox < OW; ox++) {
+                            const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                            const cnn_real *restrict d = dr + (size_t)ox * OC;
+                            {
+                                const cnn_real v = xp[at + 0];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g0[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 1];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g1[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 2];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g2[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 3];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g3[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 4];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g4[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 5];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g5[co] += v * d[co];
+                            }
+                        }
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 4) * OC + co] = g4[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 5) * OC + co] = g5[co];
+                }
+            }
+        }
+        /* dx: the forward kernel over the zero-padded dz with the rotated kernel */
+        cnn_real *restrict dzpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 32x32x32 inside 34x34x32 at (1, 1) */
+            const cnn_real *restrict from = dzi;
+            cnn_real *restrict to = dzpad;
+            memset(to, 0, sizeof(cnn_real) * 1088);
+            for (int y = 0; y < 32; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 1088;
+                memset(row, 0, sizeof(cnn_real) * 32);
+                memcpy(row + 32, from + (size_t)y * 1024, sizeof(cnn_real) * 1024);
+                memset(row + 1056, 0, sizeof(cnn_real) * 32);
+            }
+            memset(to + 35904, 0, sizeof(cnn_real) * 1088);
+        }
+        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+        {
+            const cnn_real *restrict bsrc = dzpad;
+            const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
+            cnn_real *restrict bdst = dxi;
+            enum { B_SRC_W = 34, B_CIN = 32, B_COUT = 16, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+            enum { B_OH = 32, B_OW = 32 };
+            for (int oy = 0; oy < B_OH; oy++) {
+                { /* 20 output pixels */
+                    const int ox0 = 0;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    cnn_real a5[B_COUT];
+                    cnn_real a6[B_COUT];
+                    cnn_real a7[B_COUT];
+                    cnn_real a8[B_COUT];
+                    cnn_real a9[B_COUT];
+                    cnn_real a10[B_COUT];
+                    cnn_real a11[B_COUT];
+                    cnn_real a12[B_COUT];
+                    cnn_real a13[B_COUT];
+                    cnn_real a14[B_COUT];
+                    cnn_real a15[B_COUT];
+                    cnn_real a16[B_COUT];
+                    cnn_real a17[B_COUT];
+                    cnn_real a18[B_COUT];
+                    cnn_real a19[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a5[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a6[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a7[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a8[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a9[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a10[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a11[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a12[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a13[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a14[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a15[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a16[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a17[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a18[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a19[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a5[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a6[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a7[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a8[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a9[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[10 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a10[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[11 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a11[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[12 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a12[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[13 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a13[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[14 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a14[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[15 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a15[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[16 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a16[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[17 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a17[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[18 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a18[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[19 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a19[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = a3[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = a4[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[5 * B_COUT + co] = a5[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[6 * B_COUT + co] = a6[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[7 * B_COUT + co] = a7[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[8 * B_COUT + co] = a8[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[9 * B_COUT + co] = a9[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[10 * B_COUT + co] = a10[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[11 * B_COUT + co] = a11[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[12 * B_COUT + co] = a12[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[13 * B_COUT + co] = a13[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[14 * B_COUT + co] = a14[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[15 * B_COUT + co] = a15[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[16 * B_COUT + co] = a16[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[17 * B_COUT + co] = a17[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[18 * B_COUT + co] = a18[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[19 * B_COUT + co] = a19[co];
+                }
+                { /* 12 output pixels */
+                    const int ox0 = 20;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    cnn_real a5[B_COUT];
+                    cnn_real a6[B_COUT];
+                    cnn_real a7[B_COUT];
+                    cnn_real a8[B_COUT];
+                    cnn_real a9[B_COUT];
+                    cnn_real a10[B_COUT];
+                    cnn_real a11[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a5[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a6[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a7[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a8[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a9[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a10[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a11[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a5[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a6[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a7[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a8[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a9[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[10 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a10[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[11 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a11[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = a3[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = a4[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[5 * B_COUT + co] = a5[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[6 * B_COUT + co] = a6[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[7 * B_COUT + co] = a7[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[8 * B_COUT + co] = a8[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[9 * B_COUT + co] = a9[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[10 * B_COUT + co] = a10[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[11 * B_COUT + co] = a11[co];
+                }
+            } /* oy */
+        }
+    } /* i */
+    /* sum the slots in image order */
+    OMP(parallel for schedule(static))
+    for (int k = 0; k < SLOT; k++) {
+        cnn_real s = 0;
+        for (int i = 0; i < n; i++)
+            s += slot[(size_t)i * SLOT + k];
+        g[W_OFF + k] += s;
+    }
+}
+#else
+static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
+{
+    enum { IH = 32, IW = 32, IC = 16, OH = 32, OW = 32, OC = 32 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
+    enum { IN_SIZE = 16384, OUT_SIZE = 32768, W_OFF = 464, W_COUNT = 4608 };
+    (void)pad;
+    (void)flip;
     enum { SLOT = 4608 }; /* per image: dW [KH][KW][IC][OC] */
     const cnn_real *restrict wgt = p + W_OFF;
     OMP(parallel for schedule(static))
@@ -564,6 +2321,7 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
         g[W_OFF + k] += s;
     }
 }
+#endif
 
 /* batchnorm_2 forward, deep.cnn:22: batchnorm momentum=0.99 epsilon=0.001
  * 32x32x32 -> 32x32x32 per image (NHWC)
@@ -574,7 +2332,7 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
  */
 static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 32 };
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 4640 };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -663,7 +2421,7 @@ static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restr
  */
 static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 32 };
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 4640 };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -820,11 +2578,150 @@ static void deep_maxpool_2_backward(const cnn_real *restrict in, const cnn_real 
  * 16x16x32 -> 16x16x64 per image (NHWC)
  * conv2d_3.weight: p[5136, 23568) [kh][kw][in][out]
  */
-static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
 {
     enum { IH = 16, IW = 16, IC = 32, OH = 16, OW = 16, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 8192, OUT_SIZE = 16384, W_OFF = 5136, W_COUNT = 18432 };
+    enum { PAD_SIZE = 20736 };
+    const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 16x16x32 inside 18x18x32 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 576);
+            for (int y = 0; y < 16; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 576;
+                memset(row, 0, sizeof(cnn_real) * 32);
+                memcpy(row + 32, from + (size_t)y * 512, sizeof(cnn_real) * 512);
+                memset(row + 544, 0, sizeof(cnn_real) * 32);
+            }
+            memset(to + 9792, 0, sizeof(cnn_real) * 576);
+        }
+        const cnn_real *restrict xs = xpad;
+        {
+            const cnn_real *restrict bsrc = xs;
+            const cnn_real *restrict bw = wgt; /* [B_KH][B_KW][B_CIN][B_COUT] */
+            cnn_real *restrict bdst = yi;
+            enum { B_SRC_W = 18, B_CIN = 32, B_COUT = 64, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+            enum { B_OH = 16, B_OW = 16 };
+            for (int oy = 0; oy < B_OH; oy++) {
+                for (int ob = 0; ob < 3; ob++) { /* 5 output pixels */
+                    const int ox0 = ob * 5;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = a3[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = a4[co];
+                }
+                { /* 1 output pixel */
+                    const int ox0 = 15;
+                    cnn_real a0[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                }
+            } /* oy */
+        }
+    } /* i */
+}
+#else
+static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+{
+    enum { IH = 16, IW = 16, IC = 32, OH = 16, OW = 16, OC = 64 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
+    enum { IN_SIZE = 8192, OUT_SIZE = 16384, W_OFF = 5136, W_COUNT = 18432 };
+    (void)pad;
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -864,16 +2761,440 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
         } /* oy */
     } /* i */
 }
+#endif
 
 /* conv2d_3 backward, deep.cnn:25: conv2d 64 3x3 stride=1x1 padding=same bias=false
  * 16x16x32 -> 16x16x64 per image (NHWC)
  * conv2d_3.weight: p[5136, 23568) [kh][kw][in][out]
  */
-static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 16, IW = 16, IC = 32, OH = 16, OW = 16, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 8192, OUT_SIZE = 16384, W_OFF = 5136, W_COUNT = 18432 };
+    enum { SLOT = 18432, PAD_SIZE = 20736, PW = 18 }; /* slot: dW [KH][KW][IC][OC] */
+    const cnn_real *restrict wgt = p + W_OFF;
+    /* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */
+    for (int ky = 0; ky < KH; ky++)
+        for (int kx = 0; kx < KW; kx++)
+            for (int ci = 0; ci < IC; ci++)
+                for (int co = 0; co < OC; co++)
+                    flip[((ky * KW + kx) * OC + co) * IC + ci] =
+                        wgt[(((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC + ci) * OC + co];
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict dzi = dy + (size_t)i * OUT_SIZE;
+        cnn_real *restrict dwi = slot + (size_t)i * SLOT;
+        (void)out;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 16x16x32 inside 18x18x32 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 576);
+            for (int y = 0; y < 16; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 576;
+                memset(row, 0, sizeof(cnn_real) * 32);
+                memcpy(row + 32, from + (size_t)y * 512, sizeof(cnn_real) * 512);
+                memset(row + 544, 0, sizeof(cnn_real) * 32);
+            }
+            memset(to + 9792, 0, sizeof(cnn_real) * 576);
+        }
+        const cnn_real *restrict xs = xpad;
+        /* dW rows r = (ky * KW + kx) * IC + ci, 5 at a time */
+        for (int tap = 0; tap < KH * KW; tap++) {
+            const int base = ((tap / KW) * PW + tap % KW) * IC;
+            for (int cb = 0; cb < 6; cb++) {
+                const int at = base + cb * 5, r0 = tap * IC + cb * 5;
+                { /* 5 rows of dW */
+                    cnn_real g0[OC];
+                    cnn_real g1[OC];
+                    cnn_real g2[OC];
+                    cnn_real g3[OC];
+                    cnn_real g4[OC];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g4[co] = 0;
+                    for (int oy = 0; oy < OH; oy++) {
+                        const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                        const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                        for (int ox = 0; ox < OW; ox++) {
+                            const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                            const cnn_real *restrict d = dr + (size_t)ox * OC;
+                            {
+                                const cnn_real v = xp[at + 0];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g0[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 1];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g1[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 2];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g2[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 3];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g3[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 4];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g4[co] += v * d[co];
+                            }
+                        }
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 4) * OC + co] = g4[co];
+                }
+            }
+            {
+                const int at = base + 30, r0 = tap * IC + 30;
+                { /* 2 rows of dW */
+                    cnn_real g0[OC];
+                    cnn_real g1[OC];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g1[co] = 0;
+                    for (int oy = 0; oy < OH; oy++) {
+                        const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                        const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                        for (int ox = 0; ox < OW; ox++) {
+                            const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                            const cnn_real *restrict d = dr + (size_t)ox * OC;
+                            {
+                                const cnn_real v = xp[at + 0];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g0[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 1];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g1[co] += v * d[co];
+                            }
+                        }
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                }
+            }
+        }
+        /* dx: the forward kernel over the zero-padded dz with the rotated kernel */
+        cnn_real *restrict dzpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 16x16x64 inside 18x18x64 at (1, 1) */
+            const cnn_real *restrict from = dzi;
+            cnn_real *restrict to = dzpad;
+            memset(to, 0, sizeof(cnn_real) * 1152);
+            for (int y = 0; y < 16; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 1152;
+                memset(row, 0, sizeof(cnn_real) * 64);
+                memcpy(row + 64, from + (size_t)y * 1024, sizeof(cnn_real) * 1024);
+                memset(row + 1088, 0, sizeof(cnn_real) * 64);
+            }
+            memset(to + 19584, 0, sizeof(cnn_real) * 1152);
+        }
+        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+        {
+            const cnn_real *restrict bsrc = dzpad;
+            const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
+            cnn_real *restrict bdst = dxi;
+            enum { B_SRC_W = 18, B_CIN = 64, B_COUT = 32, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+            enum { B_OH = 16, B_OW = 16 };
+            for (int oy = 0; oy < B_OH; oy++) {
+                { /* 10 output pixels */
+                    const int ox0 = 0;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    cnn_real a5[B_COUT];
+                    cnn_real a6[B_COUT];
+                    cnn_real a7[B_COUT];
+                    cnn_real a8[B_COUT];
+                    cnn_real a9[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a5[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a6[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a7[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a8[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a9[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a5[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a6[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a7[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a8[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a9[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = a3[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = a4[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[5 * B_COUT + co] = a5[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[6 * B_COUT + co] = a6[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[7 * B_COUT + co] = a7[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[8 * B_COUT + co] = a8[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[9 * B_COUT + co] = a9[co];
+                }
+                { /* 6 output pixels */
+                    const int ox0 = 10;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    cnn_real a5[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a5[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a5[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = a3[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = a4[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[5 * B_COUT + co] = a5[co];
+                }
+            } /* oy */
+        }
+    } /* i */
+    /* sum the slots in image order */
+    OMP(parallel for schedule(static))
+    for (int k = 0; k < SLOT; k++) {
+        cnn_real s = 0;
+        for (int i = 0; i < n; i++)
+            s += slot[(size_t)i * SLOT + k];
+        g[W_OFF + k] += s;
+    }
+}
+#else
+static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
+{
+    enum { IH = 16, IW = 16, IC = 32, OH = 16, OW = 16, OC = 64 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
+    enum { IN_SIZE = 8192, OUT_SIZE = 16384, W_OFF = 5136, W_COUNT = 18432 };
+    (void)pad;
+    (void)flip;
     enum { SLOT = 18432 }; /* per image: dW [KH][KW][IC][OC] */
     const cnn_real *restrict wgt = p + W_OFF;
     OMP(parallel for schedule(static))
@@ -943,6 +3264,7 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
         g[W_OFF + k] += s;
     }
 }
+#endif
 
 /* batchnorm_3 forward, deep.cnn:26: batchnorm momentum=0.99 epsilon=0.001
  * 16x16x64 -> 16x16x64 per image (NHWC)
@@ -953,7 +3275,7 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
  */
 static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 96 };
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 23136 };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -1042,7 +3364,7 @@ static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restr
  */
 static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 96 };
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 23136 };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -1199,11 +3521,176 @@ static void deep_maxpool_3_backward(const cnn_real *restrict in, const cnn_real 
  * 8x8x64 -> 8x8x64 per image (NHWC)
  * conv2d_4.weight: p[23696, 60560) [kh][kw][in][out]
  */
-static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
 {
     enum { IH = 8, IW = 8, IC = 64, OH = 8, OW = 8, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 4096, OUT_SIZE = 4096, W_OFF = 23696, W_COUNT = 36864 };
+    enum { PAD_SIZE = 6400 };
+    const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 8x8x64 inside 10x10x64 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 640);
+            for (int y = 0; y < 8; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 640;
+                memset(row, 0, sizeof(cnn_real) * 64);
+                memcpy(row + 64, from + (size_t)y * 512, sizeof(cnn_real) * 512);
+                memset(row + 576, 0, sizeof(cnn_real) * 64);
+            }
+            memset(to + 5760, 0, sizeof(cnn_real) * 640);
+        }
+        const cnn_real *restrict xs = xpad;
+        {
+            const cnn_real *restrict bsrc = xs;
+            const cnn_real *restrict bw = wgt; /* [B_KH][B_KW][B_CIN][B_COUT] */
+            cnn_real *restrict bdst = yi;
+            enum { B_SRC_W = 10, B_CIN = 64, B_COUT = 64, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+            enum { B_OH = 8, B_OW = 8 };
+            for (int oy = 0; oy < B_OH; oy++) {
+                { /* 5 output pixels */
+                    const int ox0 = 0;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = a3[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = a4[co];
+                }
+                { /* 3 output pixels */
+                    const int ox0 = 5;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                }
+            } /* oy */
+        }
+    } /* i */
+}
+#else
+static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+{
+    enum { IH = 8, IW = 8, IC = 64, OH = 8, OW = 8, OC = 64 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
+    enum { IN_SIZE = 4096, OUT_SIZE = 4096, W_OFF = 23696, W_COUNT = 36864 };
+    (void)pad;
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -1243,16 +3730,362 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
         } /* oy */
     } /* i */
 }
+#endif
 
 /* conv2d_4 backward, deep.cnn:29: conv2d 64 3x3 stride=1x1 padding=same bias=false
  * 8x8x64 -> 8x8x64 per image (NHWC)
  * conv2d_4.weight: p[23696, 60560) [kh][kw][in][out]
  */
-static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 8, IW = 8, IC = 64, OH = 8, OW = 8, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 4096, OUT_SIZE = 4096, W_OFF = 23696, W_COUNT = 36864 };
+    enum { SLOT = 36864, PAD_SIZE = 6400, PW = 10 }; /* slot: dW [KH][KW][IC][OC] */
+    const cnn_real *restrict wgt = p + W_OFF;
+    /* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */
+    for (int ky = 0; ky < KH; ky++)
+        for (int kx = 0; kx < KW; kx++)
+            for (int ci = 0; ci < IC; ci++)
+                for (int co = 0; co < OC; co++)
+                    flip[((ky * KW + kx) * OC + co) * IC + ci] =
+                        wgt[(((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC + ci) * OC + co];
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict dzi = dy + (size_t)i * OUT_SIZE;
+        cnn_real *restrict dwi = slot + (size_t)i * SLOT;
+        (void)out;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 8x8x64 inside 10x10x64 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 640);
+            for (int y = 0; y < 8; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 640;
+                memset(row, 0, sizeof(cnn_real) * 64);
+                memcpy(row + 64, from + (size_t)y * 512, sizeof(cnn_real) * 512);
+                memset(row + 576, 0, sizeof(cnn_real) * 64);
+            }
+            memset(to + 5760, 0, sizeof(cnn_real) * 640);
+        }
+        const cnn_real *restrict xs = xpad;
+        /* dW rows r = (ky * KW + kx) * IC + ci, 5 at a time */
+        for (int tap = 0; tap < KH * KW; tap++) {
+            const int base = ((tap / KW) * PW + tap % KW) * IC;
+            for (int cb = 0; cb < 12; cb++) {
+                const int at = base + cb * 5, r0 = tap * IC + cb * 5;
+                { /* 5 rows of dW */
+                    cnn_real g0[OC];
+                    cnn_real g1[OC];
+                    cnn_real g2[OC];
+                    cnn_real g3[OC];
+                    cnn_real g4[OC];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g4[co] = 0;
+                    for (int oy = 0; oy < OH; oy++) {
+                        const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                        const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                        for (int ox = 0; ox < OW; ox++) {
+                            const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                            const cnn_real *restrict d = dr + (size_t)ox * OC;
+                            {
+                                const cnn_real v = xp[at + 0];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g0[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 1];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g1[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 2];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g2[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 3];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g3[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 4];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g4[co] += v * d[co];
+                            }
+                        }
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 4) * OC + co] = g4[co];
+                }
+            }
+            {
+                const int at = base + 60, r0 = tap * IC + 60;
+                { /* 4 rows of dW */
+                    cnn_real g0[OC];
+                    cnn_real g1[OC];
+                    cnn_real g2[OC];
+                    cnn_real g3[OC];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g3[co] = 0;
+                    for (int oy = 0; oy < OH; oy++) {
+                        const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                        const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                        for (int ox = 0; ox < OW; ox++) {
+                            const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                            const cnn_real *restrict d = dr + (size_t)ox * OC;
+                            {
+                                const cnn_real v = xp[at + 0];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g0[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 1];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g1[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 2];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g2[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 3];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g3[co] += v * d[co];
+                            }
+                        }
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
+                }
+            }
+        }
+        /* dx: the forward kernel over the zero-padded dz with the rotated kernel */
+        cnn_real *restrict dzpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 8x8x64 inside 10x10x64 at (1, 1) */
+            const cnn_real *restrict from = dzi;
+            cnn_real *restrict to = dzpad;
+            memset(to, 0, sizeof(cnn_real) * 640);
+            for (int y = 0; y < 8; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 640;
+                memset(row, 0, sizeof(cnn_real) * 64);
+                memcpy(row + 64, from + (size_t)y * 512, sizeof(cnn_real) * 512);
+                memset(row + 576, 0, sizeof(cnn_real) * 64);
+            }
+            memset(to + 5760, 0, sizeof(cnn_real) * 640);
+        }
+        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+        {
+            const cnn_real *restrict bsrc = dzpad;
+            const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
+            cnn_real *restrict bdst = dxi;
+            enum { B_SRC_W = 10, B_CIN = 64, B_COUT = 64, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+            enum { B_OH = 8, B_OW = 8 };
+            for (int oy = 0; oy < B_OH; oy++) {
+                { /* 5 output pixels */
+                    const int ox0 = 0;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = a3[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = a4[co];
+                }
+                { /* 3 output pixels */
+                    const int ox0 = 5;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                }
+            } /* oy */
+        }
+    } /* i */
+    /* sum the slots in image order */
+    OMP(parallel for schedule(static))
+    for (int k = 0; k < SLOT; k++) {
+        cnn_real s = 0;
+        for (int i = 0; i < n; i++)
+            s += slot[(size_t)i * SLOT + k];
+        g[W_OFF + k] += s;
+    }
+}
+#else
+static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
+{
+    enum { IH = 8, IW = 8, IC = 64, OH = 8, OW = 8, OC = 64 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
+    enum { IN_SIZE = 4096, OUT_SIZE = 4096, W_OFF = 23696, W_COUNT = 36864 };
+    (void)pad;
+    (void)flip;
     enum { SLOT = 36864 }; /* per image: dW [KH][KW][IC][OC] */
     const cnn_real *restrict wgt = p + W_OFF;
     OMP(parallel for schedule(static))
@@ -1322,6 +4155,7 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
         g[W_OFF + k] += s;
     }
 }
+#endif
 
 /* batchnorm_4 forward, deep.cnn:30: batchnorm momentum=0.99 epsilon=0.001
  * 8x8x64 -> 8x8x64 per image (NHWC)
@@ -1332,7 +4166,7 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
  */
 static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 224 };
+    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 60128 };
     enum { G_OFF = 60560, B_OFF = 60624, RM_OFF = 60977, RV_OFF = 61041 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -1421,7 +4255,7 @@ static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restr
  */
 static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 224 };
+    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 60128 };
     enum { G_OFF = 60560, B_OFF = 60624, RM_OFF = 60977, RV_OFF = 61041 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -1677,25 +4511,29 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
 {
     cnn_real *const p = b->params;
     cnn_real *const a = b->acts;
-    const size_t cap = (size_t)b->batch_cap;
     cnn_real *const wk = b->work;
+    const size_t cap = (size_t)b->batch_cap;
     cnn_real *const slot = wk + WORK_FIXED + cap * WORK_SLOT;
+    cnn_real *const pad = wk + WORK_FIXED + cap * WORK_PAD;
     (void)p;
+    (void)a;
+    (void)slot;
+    (void)pad;
     if (n <= 0)
         return;
-    deep_conv2d_1_forward(p, x, a + cap * A_conv2d_1, n);
+    deep_conv2d_1_forward(p, x, a + cap * A_conv2d_1, pad, n);
     deep_batchnorm_1_forward(p, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, wk, slot, n, training);
     deep_relu_1_forward(a + cap * A_batchnorm_1, a + cap * A_relu_1, n);
     deep_maxpool_1_forward(a + cap * A_relu_1, a + cap * A_maxpool_1, n);
-    deep_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, n);
+    deep_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
     deep_batchnorm_2_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, wk, slot, n, training);
     deep_relu_2_forward(a + cap * A_batchnorm_2, a + cap * A_relu_2, n);
     deep_maxpool_2_forward(a + cap * A_relu_2, a + cap * A_maxpool_2, n);
-    deep_conv2d_3_forward(p, a + cap * A_maxpool_2, a + cap * A_conv2d_3, n);
+    deep_conv2d_3_forward(p, a + cap * A_maxpool_2, a + cap * A_conv2d_3, pad, n);
     deep_batchnorm_3_forward(p, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, wk, slot, n, training);
     deep_relu_3_forward(a + cap * A_batchnorm_3, a + cap * A_relu_3, n);
     deep_maxpool_3_forward(a + cap * A_relu_3, a + cap * A_maxpool_3, n);
-    deep_conv2d_4_forward(p, a + cap * A_maxpool_3, a + cap * A_conv2d_4, n);
+    deep_conv2d_4_forward(p, a + cap * A_maxpool_3, a + cap * A_conv2d_4, pad, n);
     deep_batchnorm_4_forward(p, a + cap * A_conv2d_4, a + cap * A_batchnorm_4, wk, slot, n, training);
     deep_relu_4_forward(a + cap * A_batchnorm_4, a + cap * A_relu_4, n);
     deep_globalavgpool_1_forward(a + cap * A_relu_4, a + cap * A_globalavgpool_1, n);
@@ -1716,8 +4554,11 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     cnn_real *const dA = wk + WORK_FIXED + cap * WORK_DA;
     cnn_real *const dB = wk + WORK_FIXED + cap * WORK_DB;
     cnn_real *const slot = wk + WORK_FIXED + cap * WORK_SLOT;
+    cnn_real *const pad = wk + WORK_FIXED + cap * WORK_PAD;
     (void)p;
     (void)a;
+    (void)slot;
+    (void)pad;
     if (n <= 0)
         return;
     memcpy(dA, dlogits, (size_t)n * N_OUT * sizeof(cnn_real));
@@ -1726,19 +4567,19 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     deep_globalavgpool_1_backward(dA, dB, n);
     deep_relu_4_backward(a + cap * A_relu_4, dB, dA, n);
     deep_batchnorm_4_backward(p, g, a + cap * A_conv2d_4, dA, dB, wk, slot, n);
-    deep_conv2d_4_backward(p, g, a + cap * A_maxpool_3, a + cap * A_conv2d_4, dB, dA, slot, n);
+    deep_conv2d_4_backward(p, g, a + cap * A_maxpool_3, a + cap * A_conv2d_4, dB, dA, slot, pad, wk + 23264, n);
     deep_maxpool_3_backward(a + cap * A_relu_3, dA, dB, n);
     deep_relu_3_backward(a + cap * A_relu_3, dB, dA, n);
     deep_batchnorm_3_backward(p, g, a + cap * A_conv2d_3, dA, dB, wk, slot, n);
-    deep_conv2d_3_backward(p, g, a + cap * A_maxpool_2, a + cap * A_conv2d_3, dB, dA, slot, n);
+    deep_conv2d_3_backward(p, g, a + cap * A_maxpool_2, a + cap * A_conv2d_3, dB, dA, slot, pad, wk + 4704, n);
     deep_maxpool_2_backward(a + cap * A_relu_2, dA, dB, n);
     deep_relu_2_backward(a + cap * A_relu_2, dB, dA, n);
     deep_batchnorm_2_backward(p, g, a + cap * A_conv2d_2, dA, dB, wk, slot, n);
-    deep_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dB, dA, slot, n);
+    deep_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dB, dA, slot, pad, wk + 32, n);
     deep_maxpool_1_backward(a + cap * A_relu_1, dA, dB, n);
     deep_relu_1_backward(a + cap * A_relu_1, dB, dA, n);
     deep_batchnorm_1_backward(p, g, a + cap * A_conv2d_1, dA, dB, wk, slot, n);
-    deep_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dB, slot, n);
+    deep_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dB, slot, pad, wk + 0, n);
 }
 
 /* Binary cross-entropy from one logit z per image, mean over n:

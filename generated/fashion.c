@@ -58,15 +58,17 @@ enum {
     ACT_FLOATS = 82186
 };
 
-/* b->work: WORK_FIXED floats (batchnorm statistics kept for backward), then
- * per image: dA and dB (gradients ping-ponged between layers) and a slot
- * (partial weight gradients, summed in image order: thread-count independent). */
+/* b->work: WORK_FIXED floats (batchnorm statistics kept for backward, rotated
+ * conv kernels), then per image: dA and dB (gradients ping-ponged between
+ * layers), a slot (partial weight gradients, summed in image order: thread-count
+ * independent) and a padded copy of a conv input. Offsets are times batch_cap. */
 enum {
-    WORK_FIXED = 192,
+    WORK_FIXED = 18624,
     WORK_DA = 0,
     WORK_DB = 25088,
     WORK_SLOT = 50176,
-    WORK_PER_IMAGE = 68672
+    WORK_PAD = 68672,
+    WORK_PER_IMAGE = 85056
 };
 
 enum { N_OUT = 10 };
@@ -76,12 +78,310 @@ enum { N_OUT = 10 };
  * conv2d_1.weight: p[0, 288) [kh][kw][in][out]
  * conv2d_1.bias: p[288, 320)
  */
-static void fashion_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void fashion_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
 {
     enum { IH = 28, IW = 28, IC = 1, OH = 28, OW = 28, OC = 32 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 784, OUT_SIZE = 25088, W_OFF = 0, W_COUNT = 288 };
     enum { B_OFF = 288 };
+    enum { PAD_SIZE = 900 };
+    const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
+    const cnn_real *restrict bias = p + B_OFF;
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 28x28x1 inside 30x30x1 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 30);
+            for (int y = 0; y < 28; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 30;
+                memset(row, 0, sizeof(cnn_real) * 1);
+                memcpy(row + 1, from + (size_t)y * 28, sizeof(cnn_real) * 28);
+                memset(row + 29, 0, sizeof(cnn_real) * 1);
+            }
+            memset(to + 870, 0, sizeof(cnn_real) * 30);
+        }
+        const cnn_real *restrict xs = xpad;
+        {
+            const cnn_real *restrict bsrc = xs;
+            const cnn_real *restrict bw = wgt; /* [B_KH][B_KW][B_CIN][B_COUT] */
+            const cnn_real *restrict bb = bias;
+            cnn_real *restrict bdst = yi;
+            enum { B_SRC_W = 30, B_CIN = 1, B_COUT = 32, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+            enum { B_OH = 28, B_OW = 28 };
+            for (int oy = 0; oy < B_OH; oy++) {
+                for (int ob = 0; ob < 2; ob++) { /* 10 output pixels */
+                    const int ox0 = ob * 10;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    cnn_real a5[B_COUT];
+                    cnn_real a6[B_COUT];
+                    cnn_real a7[B_COUT];
+                    cnn_real a8[B_COUT];
+                    cnn_real a9[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a5[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a6[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a7[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a8[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a9[co] = bb[co];
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a5[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a6[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a7[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a8[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a9[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = (a0[co] < 0 ? (cnn_real)0 : a0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = (a1[co] < 0 ? (cnn_real)0 : a1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = (a2[co] < 0 ? (cnn_real)0 : a2[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = (a3[co] < 0 ? (cnn_real)0 : a3[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = (a4[co] < 0 ? (cnn_real)0 : a4[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[5 * B_COUT + co] = (a5[co] < 0 ? (cnn_real)0 : a5[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[6 * B_COUT + co] = (a6[co] < 0 ? (cnn_real)0 : a6[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[7 * B_COUT + co] = (a7[co] < 0 ? (cnn_real)0 : a7[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[8 * B_COUT + co] = (a8[co] < 0 ? (cnn_real)0 : a8[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[9 * B_COUT + co] = (a9[co] < 0 ? (cnn_real)0 : a9[co]);
+                }
+                { /* 8 output pixels */
+                    const int ox0 = 20;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    cnn_real a5[B_COUT];
+                    cnn_real a6[B_COUT];
+                    cnn_real a7[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a5[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a6[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a7[co] = bb[co];
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a5[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a6[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a7[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = (a0[co] < 0 ? (cnn_real)0 : a0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = (a1[co] < 0 ? (cnn_real)0 : a1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = (a2[co] < 0 ? (cnn_real)0 : a2[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = (a3[co] < 0 ? (cnn_real)0 : a3[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = (a4[co] < 0 ? (cnn_real)0 : a4[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[5 * B_COUT + co] = (a5[co] < 0 ? (cnn_real)0 : a5[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[6 * B_COUT + co] = (a6[co] < 0 ? (cnn_real)0 : a6[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[7 * B_COUT + co] = (a7[co] < 0 ? (cnn_real)0 : a7[co]);
+                }
+            } /* oy */
+        }
+    } /* i */
+}
+#else
+static void fashion_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+{
+    enum { IH = 28, IW = 28, IC = 1, OH = 28, OW = 28, OC = 32 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
+    enum { IN_SIZE = 784, OUT_SIZE = 25088, W_OFF = 0, W_COUNT = 288 };
+    enum { B_OFF = 288 };
+    (void)pad;
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
     OMP(parallel for schedule(static))
@@ -122,18 +422,210 @@ static void fashion_conv2d_1_forward(const cnn_real *restrict p, const cnn_real 
         } /* oy */
     } /* i */
 }
+#endif
 
 /* conv2d_1 backward, fashion.cnn:14: conv2d 32 3x3 relu stride=1x1 padding=same bias=true
  * 28x28x1 -> 28x28x32 per image (NHWC)
  * conv2d_1.weight: p[0, 288) [kh][kw][in][out]
  * conv2d_1.bias: p[288, 320)
  */
-static void fashion_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict slot, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void fashion_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 28, IW = 28, IC = 1, OH = 28, OW = 28, OC = 32 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 784, OUT_SIZE = 25088, W_OFF = 0, W_COUNT = 288 };
     enum { B_OFF = 288 };
+    enum { SLOT = 320, PAD_SIZE = 900, PW = 30 }; /* slot: dW [KH][KW][IC][OC], then db [OC] */
+    (void)p;
+    (void)flip;
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict dzi = dy + (size_t)i * OUT_SIZE;
+        cnn_real *restrict dwi = slot + (size_t)i * SLOT;
+        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        /* dz = dy * act'(y), in place */
+        OMP(simd)
+        for (int e = 0; e < 25088; e++)
+            dzi[e] = (yi[e] > 0 ? dzi[e] : (cnn_real)0);
+        { /* db */
+            cnn_real s[OC];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                s[co] = 0;
+            for (int q = 0; q < OH * OW; q++)
+                OMP(simd)
+                for (int co = 0; co < OC; co++)
+                    s[co] += dzi[(size_t)q * OC + co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[W_COUNT + co] = s[co];
+        }
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 28x28x1 inside 30x30x1 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 30);
+            for (int y = 0; y < 28; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 30;
+                memset(row, 0, sizeof(cnn_real) * 1);
+                memcpy(row + 1, from + (size_t)y * 28, sizeof(cnn_real) * 28);
+                memset(row + 29, 0, sizeof(cnn_real) * 1);
+            }
+            memset(to + 870, 0, sizeof(cnn_real) * 30);
+        }
+        const cnn_real *restrict xs = xpad;
+        /* dW rows r = (ky * KW + kx) * IC + ci, 9 at a time */
+        { /* 9 rows of dW */
+            cnn_real g0[OC];
+            cnn_real g1[OC];
+            cnn_real g2[OC];
+            cnn_real g3[OC];
+            cnn_real g4[OC];
+            cnn_real g5[OC];
+            cnn_real g6[OC];
+            cnn_real g7[OC];
+            cnn_real g8[OC];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g1[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g2[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g3[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g4[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g5[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g6[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g7[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g8[co] = 0;
+            for (int oy = 0; oy < OH; oy++) {
+                const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                for (int ox = 0; ox < OW; ox++) {
+                    const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                    const cnn_real *restrict d = dr + (size_t)ox * OC;
+                    {
+                        const cnn_real v = xp[0];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g0[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[1];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g1[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[2];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g2[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[30];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g3[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[31];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g4[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[32];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g5[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[60];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g6[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[61];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g7[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[62];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g8[co] += v * d[co];
+                    }
+                }
+            }
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 0) * OC + co] = g0[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 1) * OC + co] = g1[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 2) * OC + co] = g2[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 3) * OC + co] = g3[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 4) * OC + co] = g4[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 5) * OC + co] = g5[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 6) * OC + co] = g6[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 7) * OC + co] = g7[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 8) * OC + co] = g8[co];
+        }
+    } /* i */
+    /* sum the slots in image order */
+    OMP(parallel for schedule(static))
+    for (int k = 0; k < SLOT; k++) {
+        cnn_real s = 0;
+        for (int i = 0; i < n; i++)
+            s += slot[(size_t)i * SLOT + k];
+        if (k < W_COUNT)
+            g[W_OFF + k] += s;
+        else
+            g[B_OFF + k - W_COUNT] += s;
+    }
+}
+#else
+static void fashion_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
+{
+    enum { IH = 28, IW = 28, IC = 1, OH = 28, OW = 28, OC = 32 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
+    enum { IN_SIZE = 784, OUT_SIZE = 25088, W_OFF = 0, W_COUNT = 288 };
+    enum { B_OFF = 288 };
+    (void)pad;
+    (void)flip;
     enum { SLOT = 320 }; /* per image: dW [KH][KW][IC][OC], then db [OC] */
     (void)p;
     OMP(parallel for schedule(static))
@@ -186,6 +678,7 @@ static void fashion_conv2d_1_backward(const cnn_real *restrict p, cnn_real *rest
             g[B_OFF + k - W_COUNT] += s;
     }
 }
+#endif
 
 /* batchnorm_1 forward, fashion.cnn:15: batchnorm momentum=0.99 epsilon=0.001
  * 28x28x32 -> 28x28x32 per image (NHWC)
@@ -408,12 +901,155 @@ static void fashion_maxpool_1_backward(const cnn_real *restrict in, const cnn_re
  * conv2d_2.weight: p[384, 18816) [kh][kw][in][out]
  * conv2d_2.bias: p[18816, 18880)
  */
-static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
 {
     enum { IH = 14, IW = 14, IC = 32, OH = 12, OW = 12, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
     enum { IN_SIZE = 6272, OUT_SIZE = 9216, W_OFF = 384, W_COUNT = 18432 };
     enum { B_OFF = 18816 };
+    enum { PAD_SIZE = 16384 };
+    (void)pad; /* no padding: read the input in place */
+    const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
+    const cnn_real *restrict bias = p + B_OFF;
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        const cnn_real *restrict xs = xi;
+        {
+            const cnn_real *restrict bsrc = xs;
+            const cnn_real *restrict bw = wgt; /* [B_KH][B_KW][B_CIN][B_COUT] */
+            const cnn_real *restrict bb = bias;
+            cnn_real *restrict bdst = yi;
+            enum { B_SRC_W = 14, B_CIN = 32, B_COUT = 64, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+            enum { B_OH = 12, B_OW = 12 };
+            for (int oy = 0; oy < B_OH; oy++) {
+                for (int ob = 0; ob < 2; ob++) { /* 5 output pixels */
+                    const int ox0 = ob * 5;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = bb[co];
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = (a0[co] < 0 ? (cnn_real)0 : a0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = (a1[co] < 0 ? (cnn_real)0 : a1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = (a2[co] < 0 ? (cnn_real)0 : a2[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = (a3[co] < 0 ? (cnn_real)0 : a3[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = (a4[co] < 0 ? (cnn_real)0 : a4[co]);
+                }
+                { /* 2 output pixels */
+                    const int ox0 = 10;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = bb[co];
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = (a0[co] < 0 ? (cnn_real)0 : a0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = (a1[co] < 0 ? (cnn_real)0 : a1[co]);
+                }
+            } /* oy */
+        }
+    } /* i */
+}
+#else
+static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+{
+    enum { IH = 14, IW = 14, IC = 32, OH = 12, OW = 12, OC = 64 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
+    enum { IN_SIZE = 6272, OUT_SIZE = 9216, W_OFF = 384, W_COUNT = 18432 };
+    enum { B_OFF = 18816 };
+    (void)pad;
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
     OMP(parallel for schedule(static))
@@ -450,18 +1086,424 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
         } /* oy */
     } /* i */
 }
+#endif
 
 /* conv2d_2 backward, fashion.cnn:17: conv2d 64 3x3 relu stride=1x1 padding=valid bias=true
  * 14x14x32 -> 12x12x64 per image (NHWC)
  * conv2d_2.weight: p[384, 18816) [kh][kw][in][out]
  * conv2d_2.bias: p[18816, 18880)
  */
-static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 14, IW = 14, IC = 32, OH = 12, OW = 12, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
     enum { IN_SIZE = 6272, OUT_SIZE = 9216, W_OFF = 384, W_COUNT = 18432 };
     enum { B_OFF = 18816 };
+    enum { SLOT = 18496, PAD_SIZE = 16384, PW = 14 }; /* slot: dW [KH][KW][IC][OC], then db [OC] */
+    const cnn_real *restrict wgt = p + W_OFF;
+    /* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */
+    for (int ky = 0; ky < KH; ky++)
+        for (int kx = 0; kx < KW; kx++)
+            for (int ci = 0; ci < IC; ci++)
+                for (int co = 0; co < OC; co++)
+                    flip[((ky * KW + kx) * OC + co) * IC + ci] =
+                        wgt[(((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC + ci) * OC + co];
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict dzi = dy + (size_t)i * OUT_SIZE;
+        cnn_real *restrict dwi = slot + (size_t)i * SLOT;
+        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        /* dz = dy * act'(y), in place */
+        OMP(simd)
+        for (int e = 0; e < 9216; e++)
+            dzi[e] = (yi[e] > 0 ? dzi[e] : (cnn_real)0);
+        { /* db */
+            cnn_real s[OC];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                s[co] = 0;
+            for (int q = 0; q < OH * OW; q++)
+                OMP(simd)
+                for (int co = 0; co < OC; co++)
+                    s[co] += dzi[(size_t)q * OC + co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[W_COUNT + co] = s[co];
+        }
+        const cnn_real *restrict xs = xi;
+        /* dW rows r = (ky * KW + kx) * IC + ci, 5 at a time */
+        for (int tap = 0; tap < KH * KW; tap++) {
+            const int base = ((tap / KW) * PW + tap % KW) * IC;
+            for (int cb = 0; cb < 6; cb++) {
+                const int at = base + cb * 5, r0 = tap * IC + cb * 5;
+                { /* 5 rows of dW */
+                    cnn_real g0[OC];
+                    cnn_real g1[OC];
+                    cnn_real g2[OC];
+                    cnn_real g3[OC];
+                    cnn_real g4[OC];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g4[co] = 0;
+                    for (int oy = 0; oy < OH; oy++) {
+                        const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                        const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                        for (int ox = 0; ox < OW; ox++) {
+                            const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                            const cnn_real *restrict d = dr + (size_t)ox * OC;
+                            {
+                                const cnn_real v = xp[at + 0];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g0[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 1];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g1[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 2];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g2[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 3];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g3[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 4];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g4[co] += v * d[co];
+                            }
+                        }
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 4) * OC + co] = g4[co];
+                }
+            }
+            {
+                const int at = base + 30, r0 = tap * IC + 30;
+                { /* 2 rows of dW */
+                    cnn_real g0[OC];
+                    cnn_real g1[OC];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g1[co] = 0;
+                    for (int oy = 0; oy < OH; oy++) {
+                        const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                        const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                        for (int ox = 0; ox < OW; ox++) {
+                            const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                            const cnn_real *restrict d = dr + (size_t)ox * OC;
+                            {
+                                const cnn_real v = xp[at + 0];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g0[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 1];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g1[co] += v * d[co];
+                            }
+                        }
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                }
+            }
+        }
+        /* dx: the forward kernel over the zero-padded dz with the rotated kernel */
+        cnn_real *restrict dzpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 12x12x64 inside 16x16x64 at (2, 2) */
+            const cnn_real *restrict from = dzi;
+            cnn_real *restrict to = dzpad;
+            memset(to, 0, sizeof(cnn_real) * 2048);
+            for (int y = 0; y < 12; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 2) * 1024;
+                memset(row, 0, sizeof(cnn_real) * 128);
+                memcpy(row + 128, from + (size_t)y * 768, sizeof(cnn_real) * 768);
+                memset(row + 896, 0, sizeof(cnn_real) * 128);
+            }
+            memset(to + 14336, 0, sizeof(cnn_real) * 2048);
+        }
+        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+        {
+            const cnn_real *restrict bsrc = dzpad;
+            const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
+            cnn_real *restrict bdst = dxi;
+            enum { B_SRC_W = 16, B_CIN = 64, B_COUT = 32, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+            enum { B_OH = 14, B_OW = 14 };
+            for (int oy = 0; oy < B_OH; oy++) {
+                { /* 10 output pixels */
+                    const int ox0 = 0;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    cnn_real a5[B_COUT];
+                    cnn_real a6[B_COUT];
+                    cnn_real a7[B_COUT];
+                    cnn_real a8[B_COUT];
+                    cnn_real a9[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a5[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a6[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a7[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a8[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a9[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a5[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a6[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a7[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a8[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a9[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = a3[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = a4[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[5 * B_COUT + co] = a5[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[6 * B_COUT + co] = a6[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[7 * B_COUT + co] = a7[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[8 * B_COUT + co] = a8[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[9 * B_COUT + co] = a9[co];
+                }
+                { /* 4 output pixels */
+                    const int ox0 = 10;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = a3[co];
+                }
+            } /* oy */
+        }
+    } /* i */
+    /* sum the slots in image order */
+    OMP(parallel for schedule(static))
+    for (int k = 0; k < SLOT; k++) {
+        cnn_real s = 0;
+        for (int i = 0; i < n; i++)
+            s += slot[(size_t)i * SLOT + k];
+        if (k < W_COUNT)
+            g[W_OFF + k] += s;
+        else
+            g[B_OFF + k - W_COUNT] += s;
+    }
+}
+#else
+static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
+{
+    enum { IH = 14, IW = 14, IC = 32, OH = 12, OW = 12, OC = 64 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
+    enum { IN_SIZE = 6272, OUT_SIZE = 9216, W_OFF = 384, W_COUNT = 18432 };
+    enum { B_OFF = 18816 };
+    (void)pad;
+    (void)flip;
     enum { SLOT = 18496 }; /* per image: dW [KH][KW][IC][OC], then db [OC] */
     const cnn_real *restrict wgt = p + W_OFF;
     OMP(parallel for schedule(static))
@@ -533,6 +1575,7 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
             g[B_OFF + k - W_COUNT] += s;
     }
 }
+#endif
 
 /* batchnorm_2 forward, fashion.cnn:18: batchnorm momentum=0.99 epsilon=0.001
  * 12x12x64 -> 12x12x64 per image (NHWC)
@@ -543,7 +1586,7 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
  */
 static void fashion_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 64 };
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 18496 };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -632,7 +1675,7 @@ static void fashion_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *re
  */
 static void fashion_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 64 };
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 18496 };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -1003,16 +2046,20 @@ static void fashion_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits,
 {
     cnn_real *const p = b->params;
     cnn_real *const a = b->acts;
-    const size_t cap = (size_t)b->batch_cap;
     cnn_real *const wk = b->work;
+    const size_t cap = (size_t)b->batch_cap;
     cnn_real *const slot = wk + WORK_FIXED + cap * WORK_SLOT;
+    cnn_real *const pad = wk + WORK_FIXED + cap * WORK_PAD;
     (void)p;
+    (void)a;
+    (void)slot;
+    (void)pad;
     if (n <= 0)
         return;
-    fashion_conv2d_1_forward(p, x, a + cap * A_conv2d_1, n);
+    fashion_conv2d_1_forward(p, x, a + cap * A_conv2d_1, pad, n);
     fashion_batchnorm_1_forward(p, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, wk, slot, n, training);
     fashion_maxpool_1_forward(a + cap * A_batchnorm_1, a + cap * A_maxpool_1, n);
-    fashion_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, n);
+    fashion_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
     fashion_batchnorm_2_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, wk, slot, n, training);
     fashion_maxpool_2_forward(a + cap * A_batchnorm_2, a + cap * A_maxpool_2, n);
     fashion_dropout_1_forward(a + cap * A_maxpool_2, a + cap * A_dropout_1, a + cap * A_dropout_1_mask, n, training, seed, step);
@@ -1035,8 +2082,11 @@ static void fashion_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *
     cnn_real *const dA = wk + WORK_FIXED + cap * WORK_DA;
     cnn_real *const dB = wk + WORK_FIXED + cap * WORK_DB;
     cnn_real *const slot = wk + WORK_FIXED + cap * WORK_SLOT;
+    cnn_real *const pad = wk + WORK_FIXED + cap * WORK_PAD;
     (void)p;
     (void)a;
+    (void)slot;
+    (void)pad;
     if (n <= 0)
         return;
     memcpy(dA, dlogits, (size_t)n * N_OUT * sizeof(cnn_real));
@@ -1047,10 +2097,10 @@ static void fashion_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *
     fashion_dropout_1_backward(a + cap * A_dropout_1_mask, dB, dA, n);
     fashion_maxpool_2_backward(a + cap * A_batchnorm_2, dA, dB, n);
     fashion_batchnorm_2_backward(p, g, a + cap * A_conv2d_2, dB, dA, wk, slot, n);
-    fashion_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dA, dB, slot, n);
+    fashion_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dA, dB, slot, pad, wk + 64, n);
     fashion_maxpool_1_backward(a + cap * A_batchnorm_1, dB, dA, n);
     fashion_batchnorm_1_backward(p, g, a + cap * A_conv2d_1, dA, dB, wk, slot, n);
-    fashion_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dB, slot, n);
+    fashion_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dB, slot, pad, wk + 0, n);
 }
 
 /* Sparse categorical cross-entropy from N_OUT logits per image, mean over n:

@@ -48,15 +48,17 @@ enum {
     ACT_FLOATS = 465457
 };
 
-/* b->work: WORK_FIXED floats (batchnorm statistics kept for backward), then
- * per image: dA and dB (gradients ping-ponged between layers) and a slot
- * (partial weight gradients, summed in image order: thread-count independent). */
+/* b->work: WORK_FIXED floats (batchnorm statistics kept for backward, rotated
+ * conv kernels), then per image: dA and dB (gradients ping-ponged between
+ * layers), a slot (partial weight gradients, summed in image order: thread-count
+ * independent) and a padded copy of a conv input. Offsets are times batch_cap. */
 enum {
-    WORK_FIXED = 0,
+    WORK_FIXED = 4608,
     WORK_DA = 0,
     WORK_DB = 254016,
     WORK_SLOT = 508032,
-    WORK_PER_IMAGE = 512672
+    WORK_PAD = 512672,
+    WORK_PER_IMAGE = 647872
 };
 
 enum { N_OUT = 1 };
@@ -66,12 +68,402 @@ enum { N_OUT = 1 };
  * conv2d_1.weight: p[0, 432) [kh][kw][in][out]
  * conv2d_1.bias: p[432, 448)
  */
-static void fruit_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void fruit_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
 {
     enum { IH = 128, IW = 128, IC = 3, OH = 126, OW = 126, OC = 16 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
     enum { IN_SIZE = 49152, OUT_SIZE = 254016, W_OFF = 0, W_COUNT = 432 };
     enum { B_OFF = 432 };
+    enum { PAD_SIZE = 0 };
+    (void)pad; /* no padding: read the input in place */
+    const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
+    const cnn_real *restrict bias = p + B_OFF;
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        const cnn_real *restrict xs = xi;
+        {
+            const cnn_real *restrict bsrc = xs;
+            const cnn_real *restrict bw = wgt; /* [B_KH][B_KW][B_CIN][B_COUT] */
+            const cnn_real *restrict bb = bias;
+            cnn_real *restrict bdst = yi;
+            enum { B_SRC_W = 128, B_CIN = 3, B_COUT = 16, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+            enum { B_OH = 126, B_OW = 126 };
+            for (int oy = 0; oy < B_OH; oy++) {
+                for (int ob = 0; ob < 6; ob++) { /* 20 output pixels */
+                    const int ox0 = ob * 20;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    cnn_real a5[B_COUT];
+                    cnn_real a6[B_COUT];
+                    cnn_real a7[B_COUT];
+                    cnn_real a8[B_COUT];
+                    cnn_real a9[B_COUT];
+                    cnn_real a10[B_COUT];
+                    cnn_real a11[B_COUT];
+                    cnn_real a12[B_COUT];
+                    cnn_real a13[B_COUT];
+                    cnn_real a14[B_COUT];
+                    cnn_real a15[B_COUT];
+                    cnn_real a16[B_COUT];
+                    cnn_real a17[B_COUT];
+                    cnn_real a18[B_COUT];
+                    cnn_real a19[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a5[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a6[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a7[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a8[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a9[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a10[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a11[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a12[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a13[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a14[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a15[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a16[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a17[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a18[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a19[co] = bb[co];
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a5[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a6[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a7[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a8[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a9[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[10 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a10[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[11 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a11[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[12 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a12[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[13 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a13[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[14 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a14[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[15 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a15[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[16 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a16[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[17 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a17[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[18 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a18[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[19 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a19[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = (a0[co] < 0 ? (cnn_real)0 : a0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = (a1[co] < 0 ? (cnn_real)0 : a1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = (a2[co] < 0 ? (cnn_real)0 : a2[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = (a3[co] < 0 ? (cnn_real)0 : a3[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = (a4[co] < 0 ? (cnn_real)0 : a4[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[5 * B_COUT + co] = (a5[co] < 0 ? (cnn_real)0 : a5[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[6 * B_COUT + co] = (a6[co] < 0 ? (cnn_real)0 : a6[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[7 * B_COUT + co] = (a7[co] < 0 ? (cnn_real)0 : a7[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[8 * B_COUT + co] = (a8[co] < 0 ? (cnn_real)0 : a8[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[9 * B_COUT + co] = (a9[co] < 0 ? (cnn_real)0 : a9[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[10 * B_COUT + co] = (a10[co] < 0 ? (cnn_real)0 : a10[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[11 * B_COUT + co] = (a11[co] < 0 ? (cnn_real)0 : a11[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[12 * B_COUT + co] = (a12[co] < 0 ? (cnn_real)0 : a12[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[13 * B_COUT + co] = (a13[co] < 0 ? (cnn_real)0 : a13[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[14 * B_COUT + co] = (a14[co] < 0 ? (cnn_real)0 : a14[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[15 * B_COUT + co] = (a15[co] < 0 ? (cnn_real)0 : a15[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[16 * B_COUT + co] = (a16[co] < 0 ? (cnn_real)0 : a16[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[17 * B_COUT + co] = (a17[co] < 0 ? (cnn_real)0 : a17[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[18 * B_COUT + co] = (a18[co] < 0 ? (cnn_real)0 : a18[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[19 * B_COUT + co] = (a19[co] < 0 ? (cnn_real)0 : a19[co]);
+                }
+                { /* 6 output pixels */
+                    const int ox0 = 120;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    cnn_real a5[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a5[co] = bb[co];
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a5[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = (a0[co] < 0 ? (cnn_real)0 : a0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = (a1[co] < 0 ? (cnn_real)0 : a1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = (a2[co] < 0 ? (cnn_real)0 : a2[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = (a3[co] < 0 ? (cnn_real)0 : a3[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = (a4[co] < 0 ? (cnn_real)0 : a4[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[5 * B_COUT + co] = (a5[co] < 0 ? (cnn_real)0 : a5[co]);
+                }
+            } /* oy */
+        }
+    } /* i */
+}
+#else
+static void fruit_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+{
+    enum { IH = 128, IW = 128, IC = 3, OH = 126, OW = 126, OC = 16 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
+    enum { IN_SIZE = 49152, OUT_SIZE = 254016, W_OFF = 0, W_COUNT = 432 };
+    enum { B_OFF = 432 };
+    (void)pad;
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
     OMP(parallel for schedule(static))
@@ -108,18 +500,442 @@ static void fruit_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *r
         } /* oy */
     } /* i */
 }
+#endif
 
 /* conv2d_1 backward, fruit.cnn:16: conv2d 16 3x3 relu stride=1x1 padding=valid bias=true
  * 128x128x3 -> 126x126x16 per image (NHWC)
  * conv2d_1.weight: p[0, 432) [kh][kw][in][out]
  * conv2d_1.bias: p[432, 448)
  */
-static void fruit_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict slot, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void fruit_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 128, IW = 128, IC = 3, OH = 126, OW = 126, OC = 16 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
     enum { IN_SIZE = 49152, OUT_SIZE = 254016, W_OFF = 0, W_COUNT = 432 };
     enum { B_OFF = 432 };
+    enum { SLOT = 448, PAD_SIZE = 0, PW = 128 }; /* slot: dW [KH][KW][IC][OC], then db [OC] */
+    (void)pad;
+    (void)p;
+    (void)flip;
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict dzi = dy + (size_t)i * OUT_SIZE;
+        cnn_real *restrict dwi = slot + (size_t)i * SLOT;
+        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        /* dz = dy * act'(y), in place */
+        OMP(simd)
+        for (int e = 0; e < 254016; e++)
+            dzi[e] = (yi[e] > 0 ? dzi[e] : (cnn_real)0);
+        { /* db */
+            cnn_real s[OC];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                s[co] = 0;
+            for (int q = 0; q < OH * OW; q++)
+                OMP(simd)
+                for (int co = 0; co < OC; co++)
+                    s[co] += dzi[(size_t)q * OC + co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[W_COUNT + co] = s[co];
+        }
+        const cnn_real *restrict xs = xi;
+        /* dW rows r = (ky * KW + kx) * IC + ci, 20 at a time */
+        { /* 20 rows of dW */
+            cnn_real g0[OC];
+            cnn_real g1[OC];
+            cnn_real g2[OC];
+            cnn_real g3[OC];
+            cnn_real g4[OC];
+            cnn_real g5[OC];
+            cnn_real g6[OC];
+            cnn_real g7[OC];
+            cnn_real g8[OC];
+            cnn_real g9[OC];
+            cnn_real g10[OC];
+            cnn_real g11[OC];
+            cnn_real g12[OC];
+            cnn_real g13[OC];
+            cnn_real g14[OC];
+            cnn_real g15[OC];
+            cnn_real g16[OC];
+            cnn_real g17[OC];
+            cnn_real g18[OC];
+            cnn_real g19[OC];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g1[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g2[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g3[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g4[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g5[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g6[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g7[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g8[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g9[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g10[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g11[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g12[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g13[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g14[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g15[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g16[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g17[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g18[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g19[co] = 0;
+            for (int oy = 0; oy < OH; oy++) {
+                const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                for (int ox = 0; ox < OW; ox++) {
+                    const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                    const cnn_real *restrict d = dr + (size_t)ox * OC;
+                    {
+                        const cnn_real v = xp[0];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g0[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[1];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g1[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[2];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g2[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[3];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g3[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[4];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g4[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[5];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g5[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[6];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g6[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[7];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g7[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[8];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g8[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[384];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g9[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[385];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g10[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[386];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g11[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[387];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g12[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[388];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g13[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[389];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g14[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[390];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g15[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[391];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g16[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[392];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g17[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[768];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g18[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[769];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g19[co] += v * d[co];
+                    }
+                }
+            }
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 0) * OC + co] = g0[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 1) * OC + co] = g1[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 2) * OC + co] = g2[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 3) * OC + co] = g3[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 4) * OC + co] = g4[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 5) * OC + co] = g5[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 6) * OC + co] = g6[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 7) * OC + co] = g7[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 8) * OC + co] = g8[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 9) * OC + co] = g9[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 10) * OC + co] = g10[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 11) * OC + co] = g11[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 12) * OC + co] = g12[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 13) * OC + co] = g13[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 14) * OC + co] = g14[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 15) * OC + co] = g15[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 16) * OC + co] = g16[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 17) * OC + co] = g17[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 18) * OC + co] = g18[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(0 + 19) * OC + co] = g19[co];
+        }
+        { /* 7 rows of dW */
+            cnn_real g0[OC];
+            cnn_real g1[OC];
+            cnn_real g2[OC];
+            cnn_real g3[OC];
+            cnn_real g4[OC];
+            cnn_real g5[OC];
+            cnn_real g6[OC];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g1[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g2[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g3[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g4[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g5[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                g6[co] = 0;
+            for (int oy = 0; oy < OH; oy++) {
+                const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                for (int ox = 0; ox < OW; ox++) {
+                    const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                    const cnn_real *restrict d = dr + (size_t)ox * OC;
+                    {
+                        const cnn_real v = xp[770];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g0[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[771];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g1[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[772];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g2[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[773];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g3[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[774];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g4[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[775];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g5[co] += v * d[co];
+                    }
+                    {
+                        const cnn_real v = xp[776];
+                        OMP(simd)
+                        for (int co = 0; co < OC; co++)
+                            g6[co] += v * d[co];
+                    }
+                }
+            }
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(20 + 0) * OC + co] = g0[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(20 + 1) * OC + co] = g1[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(20 + 2) * OC + co] = g2[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(20 + 3) * OC + co] = g3[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(20 + 4) * OC + co] = g4[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(20 + 5) * OC + co] = g5[co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)(20 + 6) * OC + co] = g6[co];
+        }
+    } /* i */
+    /* sum the slots in image order */
+    OMP(parallel for schedule(static))
+    for (int k = 0; k < SLOT; k++) {
+        cnn_real s = 0;
+        for (int i = 0; i < n; i++)
+            s += slot[(size_t)i * SLOT + k];
+        if (k < W_COUNT)
+            g[W_OFF + k] += s;
+        else
+            g[B_OFF + k - W_COUNT] += s;
+    }
+}
+#else
+static void fruit_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
+{
+    enum { IH = 128, IW = 128, IC = 3, OH = 126, OW = 126, OC = 16 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
+    enum { IN_SIZE = 49152, OUT_SIZE = 254016, W_OFF = 0, W_COUNT = 432 };
+    enum { B_OFF = 432 };
+    (void)pad;
+    (void)flip;
     enum { SLOT = 448 }; /* per image: dW [KH][KW][IC][OC], then db [OC] */
     (void)p;
     OMP(parallel for schedule(static))
@@ -168,6 +984,7 @@ static void fruit_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restri
             g[B_OFF + k - W_COUNT] += s;
     }
 }
+#endif
 
 /* maxpool_1 forward, fruit.cnn:17: maxpool 2x2 stride=2x2
  * 126x126x16 -> 63x63x16 per image (NHWC)
@@ -238,12 +1055,207 @@ static void fruit_maxpool_1_backward(const cnn_real *restrict in, const cnn_real
  * conv2d_2.weight: p[448, 5056) [kh][kw][in][out]
  * conv2d_2.bias: p[5056, 5088)
  */
-static void fruit_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void fruit_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
 {
     enum { IH = 63, IW = 63, IC = 16, OH = 61, OW = 61, OC = 32 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
     enum { IN_SIZE = 63504, OUT_SIZE = 119072, W_OFF = 448, W_COUNT = 4608 };
     enum { B_OFF = 5056 };
+    enum { PAD_SIZE = 135200 };
+    (void)pad; /* no padding: read the input in place */
+    const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
+    const cnn_real *restrict bias = p + B_OFF;
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        const cnn_real *restrict xs = xi;
+        {
+            const cnn_real *restrict bsrc = xs;
+            const cnn_real *restrict bw = wgt; /* [B_KH][B_KW][B_CIN][B_COUT] */
+            const cnn_real *restrict bb = bias;
+            cnn_real *restrict bdst = yi;
+            enum { B_SRC_W = 63, B_CIN = 16, B_COUT = 32, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+            enum { B_OH = 61, B_OW = 61 };
+            for (int oy = 0; oy < B_OH; oy++) {
+                for (int ob = 0; ob < 6; ob++) { /* 10 output pixels */
+                    const int ox0 = ob * 10;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    cnn_real a5[B_COUT];
+                    cnn_real a6[B_COUT];
+                    cnn_real a7[B_COUT];
+                    cnn_real a8[B_COUT];
+                    cnn_real a9[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a5[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a6[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a7[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a8[co] = bb[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a9[co] = bb[co];
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a5[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a6[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a7[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a8[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a9[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = (a0[co] < 0 ? (cnn_real)0 : a0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = (a1[co] < 0 ? (cnn_real)0 : a1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = (a2[co] < 0 ? (cnn_real)0 : a2[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = (a3[co] < 0 ? (cnn_real)0 : a3[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = (a4[co] < 0 ? (cnn_real)0 : a4[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[5 * B_COUT + co] = (a5[co] < 0 ? (cnn_real)0 : a5[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[6 * B_COUT + co] = (a6[co] < 0 ? (cnn_real)0 : a6[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[7 * B_COUT + co] = (a7[co] < 0 ? (cnn_real)0 : a7[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[8 * B_COUT + co] = (a8[co] < 0 ? (cnn_real)0 : a8[co]);
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[9 * B_COUT + co] = (a9[co] < 0 ? (cnn_real)0 : a9[co]);
+                }
+                { /* 1 output pixel */
+                    const int ox0 = 60;
+                    cnn_real a0[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = bb[co];
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = (a0[co] < 0 ? (cnn_real)0 : a0[co]);
+                }
+            } /* oy */
+        }
+    } /* i */
+}
+#else
+static void fruit_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+{
+    enum { IH = 63, IW = 63, IC = 16, OH = 61, OW = 61, OC = 32 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
+    enum { IN_SIZE = 63504, OUT_SIZE = 119072, W_OFF = 448, W_COUNT = 4608 };
+    enum { B_OFF = 5056 };
+    (void)pad;
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
     OMP(parallel for schedule(static))
@@ -280,18 +1292,658 @@ static void fruit_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *r
         } /* oy */
     } /* i */
 }
+#endif
 
 /* conv2d_2 backward, fruit.cnn:18: conv2d 32 3x3 relu stride=1x1 padding=valid bias=true
  * 63x63x16 -> 61x61x32 per image (NHWC)
  * conv2d_2.weight: p[448, 5056) [kh][kw][in][out]
  * conv2d_2.bias: p[5056, 5088)
  */
-static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 63, IW = 63, IC = 16, OH = 61, OW = 61, OC = 32 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
     enum { IN_SIZE = 63504, OUT_SIZE = 119072, W_OFF = 448, W_COUNT = 4608 };
     enum { B_OFF = 5056 };
+    enum { SLOT = 4640, PAD_SIZE = 135200, PW = 63 }; /* slot: dW [KH][KW][IC][OC], then db [OC] */
+    const cnn_real *restrict wgt = p + W_OFF;
+    /* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */
+    for (int ky = 0; ky < KH; ky++)
+        for (int kx = 0; kx < KW; kx++)
+            for (int ci = 0; ci < IC; ci++)
+                for (int co = 0; co < OC; co++)
+                    flip[((ky * KW + kx) * OC + co) * IC + ci] =
+                        wgt[(((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC + ci) * OC + co];
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict dzi = dy + (size_t)i * OUT_SIZE;
+        cnn_real *restrict dwi = slot + (size_t)i * SLOT;
+        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        /* dz = dy * act'(y), in place */
+        OMP(simd)
+        for (int e = 0; e < 119072; e++)
+            dzi[e] = (yi[e] > 0 ? dzi[e] : (cnn_real)0);
+        { /* db */
+            cnn_real s[OC];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                s[co] = 0;
+            for (int q = 0; q < OH * OW; q++)
+                OMP(simd)
+                for (int co = 0; co < OC; co++)
+                    s[co] += dzi[(size_t)q * OC + co];
+            OMP(simd)
+            for (int co = 0; co < OC; co++)
+                dwi[W_COUNT + co] = s[co];
+        }
+        const cnn_real *restrict xs = xi;
+        /* dW rows r = (ky * KW + kx) * IC + ci, 10 at a time */
+        for (int tap = 0; tap < KH * KW; tap++) {
+            const int base = ((tap / KW) * PW + tap % KW) * IC;
+            for (int cb = 0; cb < 1; cb++) {
+                const int at = base + cb * 10, r0 = tap * IC + cb * 10;
+                { /* 10 rows of dW */
+                    cnn_real g0[OC];
+                    cnn_real g1[OC];
+                    cnn_real g2[OC];
+                    cnn_real g3[OC];
+                    cnn_real g4[OC];
+                    cnn_real g5[OC];
+                    cnn_real g6[OC];
+                    cnn_real g7[OC];
+                    cnn_real g8[OC];
+                    cnn_real g9[OC];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g4[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g5[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g6[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g7[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g8[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g9[co] = 0;
+                    for (int oy = 0; oy < OH; oy++) {
+                        const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                        const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                        for (int ox = 0; ox < OW; ox++) {
+                            const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                            const cnn_real *restrict d = dr + (size_t)ox * OC;
+                            {
+                                const cnn_real v = xp[at + 0];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g0[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 1];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g1[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 2];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g2[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 3];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g3[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 4];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g4[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 5];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g5[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 6];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g6[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 7];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g7[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 8];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g8[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 9];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g9[co] += v * d[co];
+                            }
+                        }
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 4) * OC + co] = g4[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 5) * OC + co] = g5[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 6) * OC + co] = g6[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 7) * OC + co] = g7[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 8) * OC + co] = g8[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 9) * OC + co] = g9[co];
+                }
+            }
+            {
+                const int at = base + 10, r0 = tap * IC + 10;
+                { /* 6 rows of dW */
+                    cnn_real g0[OC];
+                    cnn_real g1[OC];
+                    cnn_real g2[OC];
+                    cnn_real g3[OC];
+                    cnn_real g4[OC];
+                    cnn_real g5[OC];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g4[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        g5[co] = 0;
+                    for (int oy = 0; oy < OH; oy++) {
+                        const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                        const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
+                        for (int ox = 0; ox < OW; ox++) {
+                            const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                            const cnn_real *restrict d = dr + (size_t)ox * OC;
+                            {
+                                const cnn_real v = xp[at + 0];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g0[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 1];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g1[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 2];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g2[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 3];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g3[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 4];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g4[co] += v * d[co];
+                            }
+                            {
+                                const cnn_real v = xp[at + 5];
+                                OMP(simd)
+                                for (int co = 0; co < OC; co++)
+                                    g5[co] += v * d[co];
+                            }
+                        }
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 4) * OC + co] = g4[co];
+                    OMP(simd)
+                    for (int co = 0; co < OC; co++)
+                        dwi[(size_t)(r0 + 5) * OC + co] = g5[co];
+                }
+            }
+        }
+        /* dx: the forward kernel over the zero-padded dz with the rotated kernel */
+        cnn_real *restrict dzpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 61x61x32 inside 65x65x32 at (2, 2) */
+            const cnn_real *restrict from = dzi;
+            cnn_real *restrict to = dzpad;
+            memset(to, 0, sizeof(cnn_real) * 4160);
+            for (int y = 0; y < 61; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 2) * 2080;
+                memset(row, 0, sizeof(cnn_real) * 64);
+                memcpy(row + 64, from + (size_t)y * 1952, sizeof(cnn_real) * 1952);
+                memset(row + 2016, 0, sizeof(cnn_real) * 64);
+            }
+            memset(to + 131040, 0, sizeof(cnn_real) * 4160);
+        }
+        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+        {
+            const cnn_real *restrict bsrc = dzpad;
+            const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
+            cnn_real *restrict bdst = dxi;
+            enum { B_SRC_W = 65, B_CIN = 32, B_COUT = 16, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+            enum { B_OH = 63, B_OW = 63 };
+            for (int oy = 0; oy < B_OH; oy++) {
+                for (int ob = 0; ob < 3; ob++) { /* 20 output pixels */
+                    const int ox0 = ob * 20;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    cnn_real a3[B_COUT];
+                    cnn_real a4[B_COUT];
+                    cnn_real a5[B_COUT];
+                    cnn_real a6[B_COUT];
+                    cnn_real a7[B_COUT];
+                    cnn_real a8[B_COUT];
+                    cnn_real a9[B_COUT];
+                    cnn_real a10[B_COUT];
+                    cnn_real a11[B_COUT];
+                    cnn_real a12[B_COUT];
+                    cnn_real a13[B_COUT];
+                    cnn_real a14[B_COUT];
+                    cnn_real a15[B_COUT];
+                    cnn_real a16[B_COUT];
+                    cnn_real a17[B_COUT];
+                    cnn_real a18[B_COUT];
+                    cnn_real a19[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a4[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a5[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a6[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a7[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a8[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a9[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a10[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a11[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a12[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a13[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a14[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a15[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a16[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a17[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a18[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a19[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a3[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a4[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a5[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a6[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a7[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a8[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a9[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[10 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a10[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[11 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a11[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[12 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a12[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[13 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a13[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[14 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a14[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[15 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a15[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[16 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a16[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[17 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a17[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[18 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a18[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[19 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a19[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[3 * B_COUT + co] = a3[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[4 * B_COUT + co] = a4[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[5 * B_COUT + co] = a5[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[6 * B_COUT + co] = a6[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[7 * B_COUT + co] = a7[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[8 * B_COUT + co] = a8[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[9 * B_COUT + co] = a9[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[10 * B_COUT + co] = a10[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[11 * B_COUT + co] = a11[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[12 * B_COUT + co] = a12[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[13 * B_COUT + co] = a13[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[14 * B_COUT + co] = a14[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[15 * B_COUT + co] = a15[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[16 * B_COUT + co] = a16[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[17 * B_COUT + co] = a17[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[18 * B_COUT + co] = a18[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[19 * B_COUT + co] = a19[co];
+                }
+                { /* 3 output pixels */
+                    const int ox0 = 60;
+                    cnn_real a0[B_COUT];
+                    cnn_real a1[B_COUT];
+                    cnn_real a2[B_COUT];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        a2[co] = 0;
+                    for (int ky = 0; ky < B_KH; ky++) {
+                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                            {
+                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a0[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a1[co] += v * w[co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < B_COUT; co++)
+                                    a2[co] += v * w[co];
+                            }
+                        }
+                    }
+                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[0 * B_COUT + co] = a0[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[1 * B_COUT + co] = a1[co];
+                    OMP(simd)
+                    for (int co = 0; co < B_COUT; co++)
+                        yp[2 * B_COUT + co] = a2[co];
+                }
+            } /* oy */
+        }
+    } /* i */
+    /* sum the slots in image order */
+    OMP(parallel for schedule(static))
+    for (int k = 0; k < SLOT; k++) {
+        cnn_real s = 0;
+        for (int i = 0; i < n; i++)
+            s += slot[(size_t)i * SLOT + k];
+        if (k < W_COUNT)
+            g[W_OFF + k] += s;
+        else
+            g[B_OFF + k - W_COUNT] += s;
+    }
+}
+#else
+static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
+{
+    enum { IH = 63, IW = 63, IC = 16, OH = 61, OW = 61, OC = 32 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
+    enum { IN_SIZE = 63504, OUT_SIZE = 119072, W_OFF = 448, W_COUNT = 4608 };
+    enum { B_OFF = 5056 };
+    (void)pad;
+    (void)flip;
     enum { SLOT = 4640 }; /* per image: dW [KH][KW][IC][OC], then db [OC] */
     const cnn_real *restrict wgt = p + W_OFF;
     OMP(parallel for schedule(static))
@@ -363,6 +2015,7 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
             g[B_OFF + k - W_COUNT] += s;
     }
 }
+#endif
 
 /* maxpool_2 forward, fruit.cnn:19: maxpool 2x2 stride=2x2
  * 61x61x32 -> 30x30x32 per image (NHWC)
@@ -595,16 +2248,22 @@ static void fruit_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, i
 {
     cnn_real *const p = b->params;
     cnn_real *const a = b->acts;
+    cnn_real *const wk = b->work;
     const size_t cap = (size_t)b->batch_cap;
+    cnn_real *const slot = wk + WORK_FIXED + cap * WORK_SLOT;
+    cnn_real *const pad = wk + WORK_FIXED + cap * WORK_PAD;
+    (void)p;
+    (void)a;
+    (void)slot;
+    (void)pad;
     (void)training;
     (void)seed;
     (void)step;
-    (void)p;
     if (n <= 0)
         return;
-    fruit_conv2d_1_forward(p, x, a + cap * A_conv2d_1, n);
+    fruit_conv2d_1_forward(p, x, a + cap * A_conv2d_1, pad, n);
     fruit_maxpool_1_forward(a + cap * A_conv2d_1, a + cap * A_maxpool_1, n);
-    fruit_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, n);
+    fruit_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
     fruit_maxpool_2_forward(a + cap * A_conv2d_2, a + cap * A_maxpool_2, n);
     /* flatten_1: a view of its input */
     fruit_dense_1_forward(p, a + cap * A_maxpool_2, a + cap * A_dense_1, n);
@@ -624,8 +2283,11 @@ static void fruit_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dl
     cnn_real *const dA = wk + WORK_FIXED + cap * WORK_DA;
     cnn_real *const dB = wk + WORK_FIXED + cap * WORK_DB;
     cnn_real *const slot = wk + WORK_FIXED + cap * WORK_SLOT;
+    cnn_real *const pad = wk + WORK_FIXED + cap * WORK_PAD;
     (void)p;
     (void)a;
+    (void)slot;
+    (void)pad;
     if (n <= 0)
         return;
     memcpy(dA, dlogits, (size_t)n * N_OUT * sizeof(cnn_real));
@@ -633,9 +2295,9 @@ static void fruit_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dl
     fruit_dense_1_backward(p, g, a + cap * A_maxpool_2, a + cap * A_dense_1, dB, dA, n);
     /* flatten_1: a view, its gradient is its input's */
     fruit_maxpool_2_backward(a + cap * A_conv2d_2, dA, dB, n);
-    fruit_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dB, dA, slot, n);
+    fruit_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dB, dA, slot, pad, wk + 0, n);
     fruit_maxpool_1_backward(a + cap * A_conv2d_1, dA, dB, n);
-    fruit_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dB, slot, n);
+    fruit_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dB, slot, pad, wk + 0, n);
 }
 
 /* Binary cross-entropy from one logit z per image, mean over n:

@@ -27,17 +27,25 @@ endforeach()
 cnn_codegen_emit(fruit ${PROJECT_SOURCE_DIR}/models/fruit.cnn)
 cnn_codegen_emit(deep ${PROJECT_SOURCE_DIR}/models/deep.cnn)
 
-# gradcheck_NAME BATCH SAMPLES: the generated file and the harness in double.
+# gradcheck_NAME BATCH SAMPLES: the generated file and the harness in double,
+# once with the fast kernels and once with the plain ones (gradcheck_ref_NAME,
+# -DCNN_REFERENCE_KERNELS).
 function(cnn_codegen_gradcheck NAME BATCH SAMPLES)
-  add_executable(gradcheck_${NAME} ${CNN_CODEGEN_DIR}/gradcheck.c ${CNN_CODEGEN_OUT}/${NAME}.c)
-  target_compile_definitions(gradcheck_${NAME} PRIVATE CNN_REAL=double MODEL=${NAME}_model)
-  target_include_directories(gradcheck_${NAME} PRIVATE ${PROJECT_SOURCE_DIR}/runtime ${CNN_CODEGEN_OUT})
-  target_compile_options(gradcheck_${NAME} PRIVATE ${CNNC_WARNINGS})
-  target_link_libraries(gradcheck_${NAME} PRIVATE OpenMP::OpenMP_C m)
-  add_test(NAME gradcheck_${NAME} COMMAND gradcheck_${NAME} ${BATCH} ${SAMPLES})
-  # One thread: the result does not depend on it (threads_ tests), and
-  # OpenMP's spinning threads crawl when ctest -j oversubscribes the cores.
-  set_tests_properties(gradcheck_${NAME} PROPERTIES LABELS "gradcheck" ENVIRONMENT "OMP_NUM_THREADS=1")
+  foreach(variant gradcheck gradcheck_ref)
+    set(t ${variant}_${NAME})
+    add_executable(${t} ${CNN_CODEGEN_DIR}/gradcheck.c ${CNN_CODEGEN_OUT}/${NAME}.c)
+    target_compile_definitions(${t} PRIVATE CNN_REAL=double MODEL=${NAME}_model)
+    if(variant STREQUAL "gradcheck_ref")
+      target_compile_definitions(${t} PRIVATE CNN_REFERENCE_KERNELS)
+    endif()
+    target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/runtime ${CNN_CODEGEN_OUT})
+    target_compile_options(${t} PRIVATE ${CNNC_WARNINGS})
+    target_link_libraries(${t} PRIVATE OpenMP::OpenMP_C m)
+    add_test(NAME ${t} COMMAND ${t} ${BATCH} ${SAMPLES})
+    # One thread: the result does not depend on it (threads_ tests), and
+    # OpenMP's spinning threads crawl when ctest -j oversubscribes the cores.
+    set_tests_properties(${t} PROPERTIES LABELS "gradcheck" ENVIRONMENT "OMP_NUM_THREADS=1")
+  endforeach()
 endfunction()
 
 function(cnn_codegen_threads NAME BATCH STEPS)
@@ -45,9 +53,7 @@ function(cnn_codegen_threads NAME BATCH STEPS)
   target_compile_definitions(threads_${NAME} PRIVATE MODEL=${NAME}_model)
   target_include_directories(threads_${NAME} PRIVATE ${PROJECT_SOURCE_DIR}/runtime ${CNN_CODEGEN_OUT})
   target_compile_options(threads_${NAME} PRIVATE ${CNNC_WARNINGS})
-  if(CNNC_NATIVE)
-    target_compile_options(threads_${NAME} PRIVATE -march=native)
-  endif()
+  target_compile_options(threads_${NAME} PRIVATE ${CNN_MODEL_C_FLAGS})
   target_link_libraries(threads_${NAME} PRIVATE OpenMP::OpenMP_C m)
   add_test(NAME threads_${NAME} COMMAND threads_${NAME} ${BATCH} ${STEPS})
   set_tests_properties(threads_${NAME} PROPERTIES LABELS "unit" ENVIRONMENT "OMP_WAIT_POLICY=passive")
@@ -67,13 +73,15 @@ endforeach()
 
 # The generated code compiles cleanly with gcc and clang (skipped, exit 77,
 # when one is not installed).
-foreach(compiler gcc clang)
-  foreach(net fruit deep gc_every gc_act)
-    add_test(NAME cc_${compiler}_${net}
-             COMMAND sh ${CNN_CODEGEN_DIR}/compile.sh ${compiler} ${PROJECT_SOURCE_DIR}/runtime
-                     ${CNN_CODEGEN_OUT}/${net}.c)
-    set_tests_properties(cc_${compiler}_${net} PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77)
-  endforeach()
+# (gcc compiles every generated file with -Werror in the build already.)
+foreach(pair gcc:fruit gcc:deep clang:fruit clang:deep clang:gc_every clang:gc_act)
+  string(REPLACE ":" ";" pair ${pair})
+  list(GET pair 0 compiler)
+  list(GET pair 1 net)
+  add_test(NAME cc_${compiler}_${net}
+           COMMAND sh ${CNN_CODEGEN_DIR}/compile.sh ${compiler} ${PROJECT_SOURCE_DIR}/runtime
+                   ${CNN_CODEGEN_OUT}/${net}.c)
+  set_tests_properties(cc_${compiler}_${net} PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77)
 endforeach()
 
 # The sources the cc_ tests compile must exist before they run.

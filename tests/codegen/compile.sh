@@ -1,8 +1,9 @@
 #!/bin/sh
 # compile.sh CC RUNTIME_DIR FILE.c: the generated file compiles without a
-# warning (-std=c11 -Wall -Wextra -Wshadow -Werror) in every configuration
-# the project uses: float and double, with and without OpenMP, with the
-# trainer's main. Exit 77 (skipped) when CC is not installed.
+# warning (-std=c11 -Wall -Wextra -Wshadow -Werror): float with OpenMP, the
+# fast kernels and the trainer's main; and double without OpenMP with the
+# plain kernels (CNN_REFERENCE_KERNELS). Exit 77 (skipped) when CC is not
+# installed.
 set -e
 cc=$1 runtime=$2 src=$3
 if ! command -v "$cc" >/dev/null 2>&1; then
@@ -11,7 +12,7 @@ if ! command -v "$cc" >/dev/null 2>&1; then
 fi
 dir=$(dirname "$src")
 flags="-std=c11 -Wall -Wextra -Wshadow -Werror -O2 -I$runtime -I$dir -c -o /dev/null"
-for extra in "-fopenmp" "-fopenmp -DCNN_REAL=double" "" "-fopenmp -DCNN_TRAINER_MAIN"; do
+for extra in "-fopenmp -DCNN_TRAINER_MAIN" "-DCNN_REAL=double -DCNN_REFERENCE_KERNELS"; do
     echo "$cc $flags $extra $src"
     # shellcheck disable=SC2086
     "$cc" $flags $extra "$src"
