@@ -454,12 +454,17 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     cnn_progress_init(&pg, stdout, o->quiet ? 0 : o->tty);
     int steps = cnn_loader_batches(r->tl);
     int stopped_early = 0, restored = 0;
+    /* A resumed run that had already stopped early stays stopped. */
+    if (resumed && c->early_stopping && st.wait > 0 && st.wait >= c->patience && st.epoch > 1) {
+        stopped_early = st.epoch;
+        printf("The run stopped early at epoch %d; nothing left to train.\n", st.epoch);
+    }
     const char *pnames[2 * 8];
     double pvals[2 * 8];
     for (int i = 0; i < nc; i++)
         pnames[i] = cols[i];
 
-    for (int epoch = st.epoch; epoch < c->epochs; epoch++) {
+    for (int epoch = st.epoch; epoch < c->epochs && !stopped_early; epoch++) {
         cnn_metrics_reset(&r->tm);
         if (!o->quiet)
             cnn_progress_begin(&pg, epoch + 1, c->epochs, steps);
@@ -521,6 +526,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
 
         /* Best weights and early stopping (Keras's EarlyStopping, min_delta 0). */
         double cur = cnn_history_get(&r->hist, r->hist.n_rows - 1, mon);
+        int stop = 0;
         if (improves(mon, cur, st.best_value)) {
             st.best_value = cur;
             st.best_epoch = epoch + 1;
@@ -530,9 +536,11 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
                 goto out;
             }
         } else {
+            /* Keras: stop after `patience` epochs without improvement (never
+             * after the first epoch, nor after one that improved). */
             st.wait++;
+            stop = c->early_stopping && st.wait >= c->patience && epoch > 0;
         }
-        int stop = c->early_stopping && st.wait >= c->patience && epoch > 0;
 
         /* The checkpoint goes last: a run killed before it redoes this epoch. */
         st.epoch = epoch + 1;
@@ -592,8 +600,10 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         printf("\n");
         cnn_metrics_print_report(stdout, &r->vm, k <= 64 ? names : NULL);
     }
-    printf("Saved %s (final weights), %s (epoch %d, %s %.4f), %s, %s, %s\n", r->final, r->best, st.best_epoch, mon,
-           st.best_value, r->ckpt, r->csv, r->svg);
+    printf("Saved %s (final weights, epoch %d)", r->final, st.epoch);
+    if (st.best_epoch > 0)
+        printf(" and %s (epoch %d, %s %.4f)", r->best, st.best_epoch, mon, st.best_value);
+    printf("; history.csv, curves.svg and checkpoint.safetensors in %s\n", o->out);
     rc = 0;
 out:
     cnn_train_state_free(&st);
@@ -752,6 +762,101 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* "FILE#N" names image N (0-based) of an IDX images file, as the data side
+ * names IDX images in its messages. Returns N and the file in file[], or -1. */
+static long idx_ref(const char *path, char *file, size_t n)
+{
+    const char *hash = strrchr(path, '#');
+    if (!hash || !hash[1] || (size_t)(hash - path) >= n)
+        return -1;
+    char *end;
+    long k = strtol(hash + 1, &end, 10);
+    if (*end || k < 0)
+        return -1;
+    snprintf(file, n, "%.*s", (int)(hash - path), path);
+    if (!strstr(file, "images-idx3") && !strstr(file, "images.idx3"))
+        return -1;
+    struct stat st;
+    if (stat(path, &st) == 0) /* a real file whose name happens to have a '#' */
+        return -1;
+    return k;
+}
+
+/* Preprocessed images for every IDX reference among the arguments, read
+ * through the data side's evaluation loader (exactly what `evaluate` sees).
+ * xs[i] points into *store for IDX references, NULL otherwise. */
+static int load_idx_refs(const cnn_model *m, const cnn_run_options *o, float **xs, float **store)
+{
+    size_t img = (size_t)m->in_h * m->in_w * m->in_c;
+    int n_ref = 0;
+    char file[CNN_MAX_PATH], other[CNN_MAX_PATH];
+    for (int i = 0; i < o->n_images; i++)
+        n_ref += idx_ref(o->images[i], file, sizeof file) >= 0;
+    *store = NULL;
+    if (!n_ref)
+        return 0;
+    *store = alloc_floats((size_t)n_ref * img);
+    if (!*store) {
+        cnn_error(m, "out of memory");
+        return -1;
+    }
+    int slot = 0;
+    for (int i = 0; i < o->n_images; i++) {
+        if (idx_ref(o->images[i], file, sizeof file) < 0 || xs[i])
+            continue;
+        /* Every reference to this file, in one pass over it. */
+        cnn_data_options d;
+        cnn_data_options_init(&d);
+        d.path = file;
+        d.validation_split = 0.0;
+        cnn_dataset *ds = NULL, *none = NULL;
+        char err[1024];
+        if (cnn_data_open(m, &d, &ds, &none, err, sizeof err)) {
+            cnn_error(m, "%s", err);
+            return -1;
+        }
+        for (int j = i; j < o->n_images; j++) {
+            long k = idx_ref(o->images[j], other, sizeof other);
+            if (k >= 0 && !strcmp(other, file) && k >= cnn_dataset_size(ds)) {
+                cnn_error(m, "%s: %s has only %d images (0 to %d)", o->images[j], file, cnn_dataset_size(ds),
+                          cnn_dataset_size(ds) - 1);
+                cnn_dataset_free(ds);
+                cnn_dataset_free(none);
+                return -1;
+            }
+        }
+        cnn_loader *l = cnn_loader_create(m, ds, 256, 0, 0, err, sizeof err);
+        if (!l) {
+            cnn_error(m, "%s", err);
+            cnn_dataset_free(ds);
+            cnn_dataset_free(none);
+            return -1;
+        }
+        cnn_loader_begin(l, 0, 0);
+        const float *x;
+        const int *labels, *idx;
+        int nb;
+        while ((nb = cnn_loader_next(l, &x, &labels, &idx)) > 0) {
+            for (int b = 0; b < nb; b++) {
+                /* the data side names IDX image k "BASENAME#k" */
+                const char *p = cnn_dataset_path(ds, idx[b]);
+                const char *h = p ? strrchr(p, '#') : NULL;
+                long k = h ? strtol(h + 1, NULL, 10) : idx[b];
+                for (int j = i; j < o->n_images; j++) {
+                    if (xs[j] || idx_ref(o->images[j], other, sizeof other) != k || strcmp(other, file))
+                        continue;
+                    xs[j] = *store + (size_t)slot++ * img;
+                    memcpy(xs[j], x + (size_t)b * img, img * sizeof(float));
+                }
+            }
+        }
+        cnn_loader_free(l);
+        cnn_dataset_free(ds);
+        cnn_dataset_free(none);
+    }
+    return 0;
+}
+
 int cnn_cmd_predict(const cnn_model *m, const cnn_run_options *o)
 {
     if (o->n_images == 0) {
@@ -766,13 +871,17 @@ int cnn_cmd_predict(const cnn_model *m, const cnn_run_options *o)
     float *x = alloc_floats((size_t)batch * m->in_h * m->in_w * m->in_c);
     double *probs = malloc((size_t)n_classes * sizeof *probs);
     int *which = malloc((size_t)batch * sizeof *which);
+    float **xs = calloc((size_t)o->n_images, sizeof *xs);
+    float *idx_store = NULL;
     char *classes = NULL;
     int rc = 1, failed = 0;
-    if (cnn_buffers_alloc(m, batch, &b) || !logits || !x || !probs || !which) {
+    if (cnn_buffers_alloc(m, batch, &b) || !logits || !x || !probs || !which || !xs) {
         cnn_error(m, "out of memory");
         goto out;
     }
     if (load_weights(m, o, b.params, &classes))
+        goto out;
+    if (load_idx_refs(m, o, xs, &idx_store))
         goto out;
     const char *names[1024];
     int nn = split_classes(classes, names, 1024);
@@ -793,7 +902,9 @@ int cnn_cmd_predict(const cnn_model *m, const cnn_run_options *o)
         int n = 0;
         for (int i = i0; i < o->n_images && i < i0 + batch; i++) {
             char err[1024];
-            if (cnn_image_load(m, o->images[i], x + (size_t)n * img, &d, err, sizeof err)) {
+            if (xs[i]) {
+                memcpy(x + (size_t)n * img, xs[i], img * sizeof(float));
+            } else if (cnn_image_load(m, o->images[i], x + (size_t)n * img, &d, err, sizeof err)) {
                 cnn_error(m, "%s", err);
                 failed++;
                 continue;
@@ -830,6 +941,8 @@ out:
     free(x);
     free(probs);
     free(which);
+    free(xs);
+    free(idx_store);
     free(classes);
     return rc;
 }
