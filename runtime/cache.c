@@ -47,6 +47,7 @@ int cnn_cache_alloc(cnn_cache *c, size_t bytes, size_t budget, const char *dir,
                     char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
+    c->fd = -1;
     if (bytes == 0)
         bytes = 1;
     if (bytes <= budget) {
@@ -85,14 +86,36 @@ int cnn_cache_alloc(cnn_cache *c, size_t bytes, size_t budget, const char *dir,
         return -1;
     }
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
     if (p == MAP_FAILED) {
         snprintf(err, errlen, "cannot map the image cache file (%zu bytes): %s", bytes, strerror(errno));
+        close(fd);
         return -1;
     }
     c->data = p;
     c->bytes = bytes;
     c->mapped = 1;
+    c->fd = fd;
+    return 0;
+}
+
+int cnn_cache_put(cnn_cache *c, size_t offset, const void *src, size_t n)
+{
+    if (!c->mapped) {
+        memcpy(c->data + offset, src, n);
+        return 0;
+    }
+    const uint8_t *p = src;
+    while (n > 0) {
+        ssize_t w = pwrite(c->fd, p, n, (off_t)offset);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+        offset += (size_t)w;
+    }
     return 0;
 }
 
@@ -100,9 +123,12 @@ void cnn_cache_release(cnn_cache *c)
 {
     if (!c->data)
         return;
-    if (c->mapped)
+    if (c->mapped) {
         munmap(c->data, c->bytes);
-    else
+        close(c->fd);
+    } else {
         cnn_big_free(c->data, c->bytes);
+    }
     memset(c, 0, sizeof *c);
+    c->fd = -1;
 }

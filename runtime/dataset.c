@@ -260,13 +260,24 @@ typedef struct decode_job {
     int idx_rows, idx_cols;
     atomic_int next;
     atomic_int failed_alloc;
+    atomic_int io_error;        /* errno of a failed cache write */
 } decode_job;
 
-static void decode_one(decode_job *j, int i, float *fbuf, float *tmp, uint8_t *rgb)
+/* Into the cache slot directly, or through a staging buffer when the cache
+ * is a file (cnn_cache_put). */
+static void store(decode_job *j, int i, uint8_t *stage)
+{
+    cnn_source *s = j->src;
+    if (s->cache.mapped &&
+        cnn_cache_put(&s->cache, (size_t)i * s->image_bytes, stage, s->image_bytes) != 0)
+        atomic_store(&j->io_error, errno ? errno : EIO);
+}
+
+static void decode_one(decode_job *j, int i, float *fbuf, float *tmp, uint8_t *rgb, uint8_t *stage)
 {
     cnn_source *s = j->src;
     char err[512];
-    uint8_t *dst = s->cache.data + (size_t)i * s->image_bytes;
+    uint8_t *dst = s->cache.mapped ? stage : s->cache.data + (size_t)i * s->image_bytes;
     cnn_image im;
     if (j->idx_pixels) {
         const uint8_t *g = j->idx_pixels + (size_t)i * j->idx_rows * j->idx_cols;
@@ -282,6 +293,7 @@ static void decode_one(decode_job *j, int i, float *fbuf, float *tmp, uint8_t *r
             im.px = rgb;
         }
         cnn_prep_to_cache(j->plan, &im, j->crop, dst, fbuf, tmp);
+        store(j, i, stage);
         return;
     }
     uint8_t *buf;
@@ -302,6 +314,7 @@ static void decode_one(decode_job *j, int i, float *fbuf, float *tmp, uint8_t *r
     }
     cnn_prep_to_cache(j->plan, &im, j->crop, dst, fbuf, tmp);
     cnn_image_free(&im);
+    store(j, i, stage);
 }
 
 static void *decode_worker(void *arg)
@@ -310,24 +323,25 @@ static void *decode_worker(void *arg)
     size_t n = (size_t)j->plan->h * j->plan->w * j->plan->c;
     size_t rgb_n = j->idx_pixels ? (size_t)j->idx_rows * j->idx_cols * 3 : 1;
     float *fbuf = malloc(n * sizeof *fbuf), *tmp = malloc(n * sizeof *tmp);
-    uint8_t *rgb = malloc(rgb_n);
-    if (!fbuf || !tmp || !rgb) {
+    uint8_t *rgb = malloc(rgb_n), *stage = malloc(j->src->image_bytes);
+    if (!fbuf || !tmp || !rgb || !stage) {
         atomic_store(&j->failed_alloc, 1);
     } else {
         for (;;) {
             int i = atomic_fetch_add(&j->next, 1);
             if (i >= j->src->n_files)
                 break;
-            decode_one(j, i, fbuf, tmp, rgb);
+            decode_one(j, i, fbuf, tmp, rgb, stage);
         }
     }
     free(fbuf);
     free(tmp);
     free(rgb);
+    free(stage);
     return NULL;
 }
 
-static int run_decode(decode_job *j, int threads)
+static int run_decode(decode_job *j, int threads, char *err, size_t errlen)
 {
     if (threads <= 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
@@ -339,6 +353,7 @@ static int run_decode(decode_job *j, int threads)
         threads = 64;
     atomic_init(&j->next, 0);
     atomic_init(&j->failed_alloc, 0);
+    atomic_init(&j->io_error, 0);
     pthread_t tid[64];
     int started = 0;
     for (int t = 1; t < threads; t++) {
@@ -348,7 +363,16 @@ static int run_decode(decode_job *j, int threads)
     decode_worker(j); /* this thread works too */
     for (int t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
-    return atomic_load(&j->failed_alloc) ? -1 : 0;
+    if (atomic_load(&j->io_error)) {
+        set_err(err, errlen, "%s: cannot write the image cache file: %s", j->src->name,
+                strerror(atomic_load(&j->io_error)));
+        return -1;
+    }
+    if (atomic_load(&j->failed_alloc)) {
+        set_err(err, errlen, "%s: out of memory while decoding", j->src->name);
+        return -1;
+    }
+    return 0;
 }
 
 static double now_s(void)
@@ -449,8 +473,12 @@ static int open_idx_source(const cnn_model *m, const cnn_data_options *o, const 
     j.idx_pixels = pixels;
     j.idx_rows = rows;
     j.idx_cols = cols;
-    if (run_decode(&j, o->threads) != 0)
-        goto oom;
+    if (run_decode(&j, o->threads, err, errlen) != 0) {
+        free(pixels);
+        free(lab);
+        source_free(s);
+        return -1;
+    }
     free(pixels);
     free(lab);
     *out = s;
@@ -542,10 +570,10 @@ static int open_folder_source(const cnn_model *m, const cnn_data_options *o, con
     j.hint.exact = o->exact_resize;
     j.max_pixels = (o->max_megapixels > 0 ? o->max_megapixels : CNN_DEFAULT_MAX_MEGAPIXELS) * 1e6;
     s->n_files = n_decode;  /* decode only the real files */
-    int rc = run_decode(&j, o->threads);
+    int rc = run_decode(&j, o->threads, err, errlen);
     s->n_files = n_decode + bad.n;
     if (rc != 0)
-        goto oom;
+        goto fail;
     for (int b = 0; b < bad.n; b++) {
         s->paths[n_decode + b] = bad.v[b];
         s->reasons[n_decode + b] = bad_why.v[b];
