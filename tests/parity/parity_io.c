@@ -12,7 +12,7 @@ typedef struct pio_tensor {
     char name[160];
     int rank, shape[4];
     size_t count;
-    float *data;
+    cnn_real *data; /* written as F32 or F64, as cnn_real is */
 } pio_tensor;
 
 struct pio_file {
@@ -66,7 +66,7 @@ static pio_tensor *new_tensor(pio_file *f, const char *name, int rank, const int
         t->shape[k] = shape[k];
         t->count *= (size_t)shape[k];
     }
-    t->data = malloc((t->count ? t->count : 1) * sizeof(float));
+    t->data = malloc((t->count ? t->count : 1) * sizeof(cnn_real));
     if (!t->data)
         return NULL;
     f->n++;
@@ -79,7 +79,7 @@ int pio_add(pio_file *f, const char *name, int rank, const int *shape, const cnn
     if (!t)
         return -1;
     for (size_t j = 0; j < t->count; j++)
-        t->data[j] = (float)data[j];
+        t->data[j] = data[j];
     return 0;
 }
 
@@ -95,7 +95,7 @@ int pio_add_params(pio_file *f, const char *prefix, const cnn_model *m, const cn
         if (!t)
             return -1;
         for (size_t j = 0; j < t->count; j++)
-            t->data[j] = (float)params[ti->offset + cnn_tensor_memory_index(ti, j)];
+            t->data[j] = params[ti->offset + cnn_tensor_memory_index(ti, j)];
     }
     return 0;
 }
@@ -103,6 +103,8 @@ int pio_add_params(pio_file *f, const char *prefix, const cnn_model *m, const cn
 int pio_write(pio_file *f, const char *path)
 {
     /* header: {"name":{"dtype":"F32","shape":[...],"data_offsets":[b,e]},...} */
+    const char *dtype = sizeof(cnn_real) == 8 ? "F64" : "F32";
+    size_t es = sizeof(cnn_real);
     size_t cap = 256 + sizeof f->meta + (size_t)f->n * 256, len = 0, off = 0;
     char *h = malloc(cap);
     if (!h)
@@ -110,11 +112,11 @@ int pio_write(pio_file *f, const char *path)
     len += (size_t)snprintf(h + len, cap - len, "{\"__metadata__\":{%s}", f->meta);
     for (int i = 0; i < f->n; i++) {
         pio_tensor *t = &f->t[i];
-        len += (size_t)snprintf(h + len, cap - len, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[", t->name);
+        len += (size_t)snprintf(h + len, cap - len, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t->name, dtype);
         for (int k = 0; k < t->rank; k++)
             len += (size_t)snprintf(h + len, cap - len, "%s%d", k ? "," : "", t->shape[k]);
-        len += (size_t)snprintf(h + len, cap - len, "],\"data_offsets\":[%zu,%zu]}", off, off + t->count * 4);
-        off += t->count * 4;
+        len += (size_t)snprintf(h + len, cap - len, "],\"data_offsets\":[%zu,%zu]}", off, off + t->count * es);
+        off += t->count * es;
     }
     len += (size_t)snprintf(h + len, cap - len, "}");
     while (len % 8)
@@ -129,9 +131,9 @@ int pio_write(pio_file *f, const char *path)
     for (int k = 0; k < 8; k++)
         n8[k] = (unsigned char)((uint64_t)len >> (8 * k));
     int ok = fwrite(n8, 1, 8, fp) == 8 && fwrite(h, 1, len, fp) == len;
-    /* little-endian hosts only (x86-64, arm64): float bytes as they are */
+    /* little-endian hosts only (x86-64, arm64): bytes as they are */
     for (int i = 0; ok && i < f->n; i++)
-        ok = fwrite(f->t[i].data, sizeof(float), f->t[i].count, fp) == f->t[i].count;
+        ok = fwrite(f->t[i].data, es, f->t[i].count, fp) == f->t[i].count;
     ok &= fclose(fp) == 0;
     free(h);
     if (!ok)

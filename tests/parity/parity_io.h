@@ -1,5 +1,5 @@
-/* parity_io.h: a minimal safetensors writer for the parity tests (F32
- * tensors only). The tests exchange weights, inputs and results with
+/* parity_io.h: a minimal safetensors writer for the parity tests: tensors
+ * are F32, or F64 when cnn_real is double. The tests exchange weights, inputs and results with
  * PyTorch through it; kept separate from the runtime's checkpoint code so
  * the oracle does not depend on the code it checks. */
 #ifndef CNN_PARITY_IO_H
@@ -12,7 +12,7 @@
 typedef struct pio_file pio_file;
 
 pio_file *pio_create(void);
-/* Adds a copy of data (count values, converted to float32) under name with
+/* Adds a copy of data (count values) under name with
  * the given shape (rank <= 4). Returns 0, or -1 when out of memory. */
 int pio_add(pio_file *f, const char *name, int rank, const int *shape, const cnn_real *data);
 /* Adds every tensor of model m from params, named prefix + tensor name, in

@@ -21,6 +21,10 @@
  * driver reads a .cnn with the compiler's front end and the engine is the
  * reference engine, which checks the oracle itself against PyTorch.
  *
+ * Compiled with -DCNN_REAL=double -DPARITY_NO_OPTIM (the generated code and
+ * the reference engine in double) it writes no optimizer results, and
+ * PyTorch (float64) must then agree to rounding.
+ *
  * usage: parity_torch [MODEL.cnn] OUTDIR [--batch N] [--steps K] */
 #include <math.h>
 #include <stdio.h>
@@ -28,7 +32,9 @@
 #include <string.h>
 
 #include "cnn_init.h"
+#ifndef PARITY_NO_OPTIM
 #include "cnn_optim.h"
+#endif
 #include "cnn_reference.h"
 #include "cnn_rng.h"
 #include "parity_io.h"
@@ -42,17 +48,23 @@ extern const cnn_model PARITY_MODEL;
 
 #define PARITY_SEED 20261124u
 
-/* The optimizers both sides run (torch_parity.py has the same table). */
+#ifndef PARITY_NO_OPTIM
+/* The optimizers both sides run (torch_parity.py has the same table).
+ * Learning rates are a tenth of Keras's defaults: with the defaults, the
+ * first steps on these untrained networks overshoot (the loss jumps several
+ * fold), and such a chaotic trajectory amplifies float rounding until two
+ * correct implementations part. */
 static const struct {
     const char *name;
     cnn_optimizer cfg;
 } optimizers[] = {
-    {"sgd", {CNN_OPT_SGD, 0.01, 0, 0, 0, 0.0, 0, 0}},
-    {"sgd_momentum", {CNN_OPT_SGD, 0.01, 0, 0, 0, 0.9, 0, 0}},
-    {"sgd_nesterov", {CNN_OPT_SGD, 0.01, 0, 0, 0, 0.9, 1, 0}},
-    {"adam", {CNN_OPT_ADAM, 0.001, 0.9, 0.999, 1e-7, 0, 0, 0}},
-    {"rmsprop", {CNN_OPT_RMSPROP, 0.001, 0, 0, 1e-7, 0, 0, 0.9}},
+    {"sgd", {CNN_OPT_SGD, 0.001, 0, 0, 0, 0.0, 0, 0}},
+    {"sgd_momentum", {CNN_OPT_SGD, 0.001, 0, 0, 0, 0.9, 0, 0}},
+    {"sgd_nesterov", {CNN_OPT_SGD, 0.001, 0, 0, 0, 0.9, 1, 0}},
+    {"adam", {CNN_OPT_ADAM, 0.0001, 0.9, 0.999, 1e-7, 0, 0, 0}},
+    {"rmsprop", {CNN_OPT_RMSPROP, 0.0001, 0, 0, 1e-7, 0, 0, 0.9}},
 };
+#endif
 
 /* One engine: the generated model or the reference engine. */
 typedef struct engine {
@@ -150,6 +162,10 @@ static int dump_engine(pio_file *f, const char *prefix, engine *e, const cnn_rea
     snprintf(name, sizeof name, "%seval/logits", prefix);
     rc |= pio_add(f, name, 2, shp, logits);
 
+#ifdef PARITY_NO_OPTIM
+    (void)losses;
+    (void)steps;
+#else
     for (size_t k = 0; k < sizeof optimizers / sizeof optimizers[0] && steps > 0; k++) {
         memcpy(p, init, np * sizeof(cnn_real));
         cnn_optim *o = cnn_optim_create(&optimizers[k].cfg, m->n_trainable);
@@ -168,6 +184,7 @@ static int dump_engine(pio_file *f, const char *prefix, engine *e, const cnn_rea
         snprintf(name, sizeof name, "%sopt/%s/losses", prefix, optimizers[k].name);
         rc |= pio_add(f, name, 1, &steps, losses);
     }
+#endif
     free(p);
     free(logits);
     free(dlogits);
@@ -233,6 +250,11 @@ int main(int argc, char **argv)
     }
     for (size_t j = 0; j < (size_t)batch * in_size; j++)
         x[j] = (cnn_real)(2 * cnn_rng_uniform(PARITY_SEED, 201, 0, j) - 1); /* as after rescale 1/127.5 offset=-1 */
+    /* Both sides start from float32 values, whatever cnn_real is. */
+    for (size_t j = 0; j < np; j++)
+        init[j] = (cnn_real)(float)init[j];
+    for (size_t j = 0; j < (size_t)batch * in_size; j++)
+        x[j] = (cnn_real)(float)x[j];
     for (int i = 0; i < batch; i++) {
         labels[i] = (int)(cnn_rng_u64(PARITY_SEED, 202, 0, (uint64_t)i) % (uint64_t)(m->n_outputs > 1 ? m->n_outputs : 2));
         labels_r[i] = (cnn_real)labels[i];
@@ -248,8 +270,12 @@ int main(int argc, char **argv)
 #else
     pio_meta(f, "engine", "reference");
 #endif
+#ifdef PARITY_NO_OPTIM
+    steps = 0; /* runtime/cnn_optim.h works on float only */
+#endif
     snprintf(buf, sizeof buf, "%d", steps);
     pio_meta(f, "steps", buf);
+    pio_meta(f, "precision", sizeof(cnn_real) == sizeof(double) ? "float64" : "float32");
     int rc = 0;
     int xs[4] = {batch, m->in_h, m->in_w, m->in_c};
     rc |= pio_add(f, "x", 4, xs, x);
