@@ -140,7 +140,61 @@ int cnn_idx_is_images(const char *path);
 int cnn_idx_read(const char *images_path, uint8_t **pixels, int *n, int *rows, int *cols,
                  uint8_t **labels, char *err, size_t errlen);
 
-/* ---- shared with the loader (dataset.c) ---------------------------------------- */
+/* ---- sources and subsets (dataset.c, folder.c, decode_pass.c, split.c) ------------ */
+
+/* One folder or IDX file, decoded into one cache; shared by the subsets. */
+typedef struct cnn_source {
+    int refs;
+    char *name;                 /* the path as given */
+    int n_classes;
+    char **class_names;
+    int n_files;                /* entries: files, and what could not be listed */
+    char **paths;
+    int *labels;                /* class of the folder the entry is in */
+    char **reasons;             /* NULL when the entry was decoded, else why it was skipped */
+    int n_skipped;
+    int *skipped;               /* entry indices of the skipped ones, in order */
+    size_t image_bytes;         /* h*w*c */
+    cnn_cache cache;
+} cnn_source;
+
+struct cnn_dataset {
+    cnn_source *src;
+    int n;
+    int *idx;                   /* entry indices into src, ascending */
+    int *class_counts;
+};
+
+/* A new source with nothing in it but its name (refs 1), or NULL. */
+cnn_source *cnn_source_new(const char *name);
+void cnn_source_free(cnn_source *s);
+
+/* Fill s from the class folders of s->name: classes, entries (sorted), the
+ * reasons of entries that could not even be listed. Errors: fewer than 2
+ * classes, an empty class folder, a path too long, out of memory. */
+int cnn_folder_index(cnn_source *s, char *err, size_t errlen);
+
+/* What the first pass needs to know. IDX sources set idx_pixels (n x rows x
+ * cols gray bytes) and decode nothing. */
+typedef struct cnn_pass {
+    const cnn_prep_plan *plan;
+    int crop;
+    cnn_decode_hint hint;
+    double max_pixels;
+    const uint8_t *idx_pixels;
+    int idx_rows, idx_cols;
+} cnn_pass;
+
+/* Decode every entry without a reason into its cache slot, in parallel
+ * (threads <= 0: online CPUs); a file that fails gets its reason. Slot i is
+ * entry i whatever thread decodes it. -1 only on a system error (memory,
+ * writing the cache file). */
+int cnn_decode_pass(cnn_source *s, const cnn_pass *pass, int threads, char *err, size_t errlen);
+
+/* Stratified split (split in [0, 1)); val is NULL for split 0. */
+int cnn_split(cnn_source *s, double split, uint64_t seed, cnn_dataset **train, cnn_dataset **val);
+/* Every decoded entry of s. */
+cnn_dataset *cnn_subset_all(cnn_source *s);
 
 const uint8_t *cnn_dataset_pixels(const cnn_dataset *d, int i); /* h*w*c cached bytes */
 

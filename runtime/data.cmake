@@ -9,6 +9,9 @@ list(APPEND CNNRT_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/preprocess.c
   ${CMAKE_CURRENT_LIST_DIR}/augment.c
   ${CMAKE_CURRENT_LIST_DIR}/cache.c
+  ${CMAKE_CURRENT_LIST_DIR}/folder.c
+  ${CMAKE_CURRENT_LIST_DIR}/decode_pass.c
+  ${CMAKE_CURRENT_LIST_DIR}/split.c
   ${CMAKE_CURRENT_LIST_DIR}/dataset.c
   ${CMAKE_CURRENT_LIST_DIR}/loader.c
   ${CMAKE_CURRENT_LIST_DIR}/image_load.c)

@@ -1,57 +1,22 @@
 /* dataset.c: from a folder (or IDX file) to cached, split training and
- * validation subsets.
+ * validation subsets, and the public dataset API (cnn_data.h).
  *
- * A folder holds one subfolder per class; class names sort by bytes (Python's
- * sorted(), as Keras and torchvision) and are the labels 0..n-1. Names
- * starting with '.' are skipped at every level (.DS_Store, ._photo.jpg,
- * .ipynb_checkpoints). Files inside a class folder (recursively) are all
- * candidates: what they are is decided by their bytes, and anything that is
- * not a readable JPEG or PNG is skipped, named and counted, never silently.
- *
- * Every candidate is decoded once, in parallel, straight into its slot of the
- * uint8 cache (cache.c); a file's slot is its index, so the result does not
- * depend on which thread decoded it. The split is stratified: within each
- * class the files are permuted by a counter-based draw keyed by (seed, class,
- * position) and the first round(split * n) go to validation. */
-#define _POSIX_C_SOURCE 200809L /* opendir, strdup, clock_gettime */
+ *   folder.c       index the class folders
+ *   idx.c          read IDX files
+ *   decode_pass.c  decode every entry once, in parallel, into the cache
+ *   split.c        the stratified, seeded split
+ * Here: putting them together, the skipped-file log, the checks a user can
+ * fail (class counts), the class table, the accessors. */
+#define _POSIX_C_SOURCE 200809L /* strdup, clock_gettime */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cnn_data_impl.h"
-#include "cnn_rng.h"
-
-/* One folder or IDX file, decoded into one cache; shared by the subsets. */
-typedef struct cnn_source {
-    int refs;
-    char *name;                 /* the path as given */
-    int n_classes;
-    char **class_names;
-    int n_files;
-    char **paths;
-    int *labels;
-    char **reasons;             /* NULL when the file was decoded, else why it was skipped */
-    int n_skipped;
-    int *skipped;               /* file indices of the skipped files, in order */
-    size_t image_bytes;         /* h*w*c */
-    cnn_cache cache;
-} cnn_source;
-
-struct cnn_dataset {
-    cnn_source *src;
-    int n;
-    int *idx;                   /* file indices into src */
-    int *class_counts;
-};
 
 void cnn_data_options_init(cnn_data_options *o)
 {
@@ -70,46 +35,24 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* ---- growing string lists ---------------------------------------------- */
-
-typedef struct strlist {
-    char **v;
-    int n, cap;
-} strlist;
-
-static int sl_push(strlist *l, const char *s)
-{
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 64;
-        char **v = realloc(l->v, sizeof *v * (size_t)cap);
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
-    char *d = strdup(s);
-    if (!d)
-        return -1;
-    l->v[l->n++] = d;
-    return 0;
-}
-
-static void sl_free(strlist *l)
-{
-    for (int i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* ---- sources ---------------------------------------------------------- */
 
-static void source_free(cnn_source *s)
+cnn_source *cnn_source_new(const char *name)
+{
+    cnn_source *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->refs = 1;
+    s->cache.fd = -1;
+    s->name = strdup(name);
+    if (!s->name) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void cnn_source_free(cnn_source *s)
 {
     if (!s)
         return;
@@ -127,252 +70,6 @@ static void source_free(cnn_source *s)
     free(s->name);
     cnn_cache_release(&s->cache);
     free(s);
-}
-
-/* Entries of dir not starting with '.', sorted; -1 when it cannot be read. */
-static int list_dir(const char *dir, strlist *out, char *err, size_t errlen)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        set_err(err, errlen, "%s: cannot open folder: %s", dir, strerror(errno));
-        return -1;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (sl_push(out, e->d_name) != 0) {
-            closedir(d);
-            set_err(err, errlen, "out of memory listing %s", dir);
-            return -1;
-        }
-    }
-    closedir(d);
-    if (out->n > 1)
-        qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
-    return 0;
-}
-
-static int join(char *dst, size_t n, const char *a, const char *b)
-{
-    size_t la = strlen(a);
-    int slash = la > 0 && a[la - 1] == '/';
-    int w = snprintf(dst, n, "%s%s%s", a, slash ? "" : "/", b);
-    return w < 0 || (size_t)w >= n ? -1 : 0;
-}
-
-/* Files under dir (recursively, sorted, dot-names skipped), appended to files
- * with their label. Unreadable subfolders are recorded as skipped entries. */
-static int walk_class(const char *dir, int label, int depth, strlist *files, int **labels,
-                      int *lcap, strlist *bad, strlist *bad_why, char *err, size_t errlen)
-{
-    strlist names = { 0 };
-    char e2[512];
-    if (depth > 32) {
-        if (sl_push(bad, dir) || sl_push(bad_why, "folders nested more than 32 deep (not read)")) {
-            set_err(err, errlen, "out of memory");
-            return -1;
-        }
-        return 0;
-    }
-    if (list_dir(dir, &names, e2, sizeof e2) != 0) {
-        if (sl_push(bad, dir) || sl_push(bad_why, "cannot open folder")) {
-            set_err(err, errlen, "out of memory");
-            return -1;
-        }
-        return 0;
-    }
-    for (int i = 0; i < names.n; i++) {
-        char path[CNN_MAX_PATH];
-        if (join(path, sizeof path, dir, names.v[i]) != 0) {
-            set_err(err, errlen, "%s/%s: path too long", dir, names.v[i]);
-            sl_free(&names);
-            return -1;
-        }
-        struct stat st, lst;
-        int is_link = lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode);
-        if (stat(path, &st) != 0) {
-            /* a dangling link, or a file that vanished: skipped, named */
-            if (sl_push(bad, path) || sl_push(bad_why, strerror(errno))) {
-                sl_free(&names);
-                set_err(err, errlen, "out of memory");
-                return -1;
-            }
-            continue;
-        }
-        if (S_ISDIR(st.st_mode) && is_link) {
-            /* not followed inside a class (a link to an ancestor would loop);
-             * Keras's follow_links=False and os.walk do the same */
-            if (sl_push(bad, path) || sl_push(bad_why, "link to a folder (not followed)")) {
-                sl_free(&names);
-                set_err(err, errlen, "out of memory");
-                return -1;
-            }
-            continue;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            if (walk_class(path, label, depth + 1, files, labels, lcap, bad, bad_why, err, errlen) != 0) {
-                sl_free(&names);
-                return -1;
-            }
-            continue;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            if (sl_push(bad, path) || sl_push(bad_why, "not a regular file")) {
-                sl_free(&names);
-                set_err(err, errlen, "out of memory");
-                return -1;
-            }
-            continue;
-        }
-        if (files->n == *lcap) {
-            int cap = *lcap ? 2 * *lcap : 256;
-            int *l = realloc(*labels, sizeof *l * (size_t)cap);
-            if (!l) {
-                sl_free(&names);
-                set_err(err, errlen, "out of memory");
-                return -1;
-            }
-            *labels = l;
-            *lcap = cap;
-        }
-        if (sl_push(files, path) != 0) {
-            sl_free(&names);
-            set_err(err, errlen, "out of memory");
-            return -1;
-        }
-        (*labels)[files->n - 1] = label;
-    }
-    sl_free(&names);
-    return 0;
-}
-
-/* ---- the first pass: decode everything once, in parallel ------------------ */
-
-typedef struct decode_job {
-    cnn_source *src;
-    const cnn_prep_plan *plan;
-    int crop;
-    cnn_decode_hint hint;
-    double max_pixels;
-    /* IDX sources decode nothing: their pixels are already here */
-    const uint8_t *idx_pixels;
-    int idx_rows, idx_cols;
-    atomic_int next;
-    atomic_int failed_alloc;
-    atomic_int io_error;        /* errno of a failed cache write */
-} decode_job;
-
-/* Into the cache slot directly, or through a staging buffer when the cache
- * is a file (cnn_cache_put). */
-static void store(decode_job *j, int i, uint8_t *stage)
-{
-    cnn_source *s = j->src;
-    if (s->cache.mapped &&
-        cnn_cache_put(&s->cache, (size_t)i * s->image_bytes, stage, s->image_bytes) != 0)
-        atomic_store(&j->io_error, errno ? errno : EIO);
-}
-
-static void decode_one(decode_job *j, int i, float *fbuf, float *tmp, uint8_t *rgb, uint8_t *stage)
-{
-    cnn_source *s = j->src;
-    char err[512];
-    uint8_t *dst = s->cache.mapped ? stage : s->cache.data + (size_t)i * s->image_bytes;
-    cnn_image im;
-    if (j->idx_pixels) {
-        const uint8_t *g = j->idx_pixels + (size_t)i * j->idx_rows * j->idx_cols;
-        im.h = j->idx_rows;
-        im.w = j->idx_cols;
-        if (j->plan->c == 1) {
-            im.c = 1;
-            im.px = (uint8_t *)g;
-        } else {
-            for (size_t k = 0; k < (size_t)im.h * im.w; k++)
-                rgb[3 * k] = rgb[3 * k + 1] = rgb[3 * k + 2] = g[k];
-            im.c = 3;
-            im.px = rgb;
-        }
-        cnn_prep_to_cache(j->plan, &im, j->crop, dst, fbuf, tmp);
-        store(j, i, stage);
-        return;
-    }
-    uint8_t *buf;
-    size_t n;
-    if (cnn_read_file(s->paths[i], &buf, &n, err, sizeof err) != 0) {
-        s->reasons[i] = strdup(err);
-        if (!s->reasons[i])
-            atomic_store(&j->failed_alloc, 1);
-        return;
-    }
-    int rc = cnn_decode_memory(buf, n, j->plan->c, &j->hint, j->max_pixels, &im, err, sizeof err);
-    free(buf);
-    if (rc != 0) {
-        s->reasons[i] = strdup(err);
-        if (!s->reasons[i])
-            atomic_store(&j->failed_alloc, 1);
-        return;
-    }
-    cnn_prep_to_cache(j->plan, &im, j->crop, dst, fbuf, tmp);
-    cnn_image_free(&im);
-    store(j, i, stage);
-}
-
-static void *decode_worker(void *arg)
-{
-    decode_job *j = arg;
-    size_t n = (size_t)j->plan->h * j->plan->w * j->plan->c;
-    size_t rgb_n = j->idx_pixels ? (size_t)j->idx_rows * j->idx_cols * 3 : 1;
-    float *fbuf = malloc(n * sizeof *fbuf), *tmp = malloc(n * sizeof *tmp);
-    uint8_t *rgb = malloc(rgb_n), *stage = malloc(j->src->image_bytes);
-    if (!fbuf || !tmp || !rgb || !stage) {
-        atomic_store(&j->failed_alloc, 1);
-    } else {
-        for (;;) {
-            int i = atomic_fetch_add(&j->next, 1);
-            if (i >= j->src->n_files)
-                break;
-            decode_one(j, i, fbuf, tmp, rgb, stage);
-        }
-    }
-    free(fbuf);
-    free(tmp);
-    free(rgb);
-    free(stage);
-    return NULL;
-}
-
-static int run_decode(decode_job *j, int threads, char *err, size_t errlen)
-{
-    if (threads <= 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = c > 0 ? (int)c : 1;
-    }
-    if (threads > j->src->n_files)
-        threads = j->src->n_files > 0 ? j->src->n_files : 1;
-    if (threads > 64)
-        threads = 64;
-    atomic_init(&j->next, 0);
-    atomic_init(&j->failed_alloc, 0);
-    atomic_init(&j->io_error, 0);
-    pthread_t tid[64];
-    int started = 0;
-    for (int t = 1; t < threads; t++) {
-        if (pthread_create(&tid[started], NULL, decode_worker, j) == 0)
-            started++;
-    }
-    decode_worker(j); /* this thread works too */
-    for (int t = 0; t < started; t++)
-        pthread_join(tid[t], NULL);
-    if (atomic_load(&j->io_error)) {
-        set_err(err, errlen, "%s: cannot write the image cache file: %s", j->src->name,
-                strerror(atomic_load(&j->io_error)));
-        return -1;
-    }
-    if (atomic_load(&j->failed_alloc)) {
-        set_err(err, errlen, "%s: out of memory while decoding", j->src->name);
-        return -1;
-    }
-    return 0;
 }
 
 static double now_s(void)
@@ -415,6 +112,19 @@ static int source_alloc_cache(cnn_source *s, size_t *budget_left, const char *ca
     return 0;
 }
 
+static void pass_for(cnn_pass *ps, const cnn_model *m, const cnn_data_options *o,
+                     const cnn_prep_plan *plan)
+{
+    memset(ps, 0, sizeof *ps);
+    ps->plan = plan;
+    ps->crop = m->crop_to_aspect_ratio;
+    ps->hint.out_h = plan->h;
+    ps->hint.out_w = plan->w;
+    ps->hint.crop = m->crop_to_aspect_ratio;
+    ps->hint.exact = o->exact_resize;
+    ps->max_pixels = (o->max_megapixels > 0 ? o->max_megapixels : CNN_DEFAULT_MAX_MEGAPIXELS) * 1e6;
+}
+
 static int open_idx_source(const cnn_model *m, const cnn_data_options *o, const char *path,
                            const cnn_prep_plan *plan, size_t *budget_left, cnn_source **out,
                            char *err, size_t errlen)
@@ -423,24 +133,22 @@ static int open_idx_source(const cnn_model *m, const cnn_data_options *o, const 
     int n, rows, cols;
     if (cnn_idx_read(path, &pixels, &n, &rows, &cols, &lab, err, errlen) != 0)
         return -1;
-    cnn_source *s = calloc(1, sizeof *s);
     int max_label = 0;
     for (int i = 0; i < n; i++)
         if (lab[i] > max_label)
             max_label = lab[i];
+    cnn_source *s = cnn_source_new(path);
     if (!s)
         goto oom;
-    s->refs = 1;
-    s->name = strdup(path);
-    s->n_files = n;
-    s->n_classes = max_label + 1;
     s->image_bytes = (size_t)plan->h * plan->w * plan->c;
     s->paths = calloc((size_t)n, sizeof *s->paths);
     s->labels = malloc(sizeof *s->labels * (size_t)n);
     s->reasons = calloc((size_t)n, sizeof *s->reasons);
-    s->class_names = calloc((size_t)s->n_classes, sizeof *s->class_names);
-    if (!s->name || !s->paths || !s->labels || !s->reasons || !s->class_names)
+    s->class_names = calloc((size_t)max_label + 1, sizeof *s->class_names);
+    if (!s->paths || !s->labels || !s->reasons || !s->class_names)
         goto oom;
+    s->n_files = n;
+    s->n_classes = max_label + 1;
     int fashion = contains_nocase(path, "fashion") && s->n_classes <= 10;
     for (int k = 0; k < s->n_classes; k++) {
         char nm[32];
@@ -459,24 +167,16 @@ static int open_idx_source(const cnn_model *m, const cnn_data_options *o, const 
             goto oom;
         s->labels[i] = lab[i];
     }
-    if (source_alloc_cache(s, budget_left, o->cache_dir, err, errlen) != 0) {
+    cnn_pass ps;
+    pass_for(&ps, m, o, plan);
+    ps.idx_pixels = pixels;
+    ps.idx_rows = rows;
+    ps.idx_cols = cols;
+    if (source_alloc_cache(s, budget_left, o->cache_dir, err, errlen) != 0 ||
+        cnn_decode_pass(s, &ps, o->threads, err, errlen) != 0) {
         free(pixels);
         free(lab);
-        source_free(s);
-        return -1;
-    }
-    decode_job j;
-    memset(&j, 0, sizeof j);
-    j.src = s;
-    j.plan = plan;
-    j.crop = m->crop_to_aspect_ratio;
-    j.idx_pixels = pixels;
-    j.idx_rows = rows;
-    j.idx_cols = cols;
-    if (run_decode(&j, o->threads, err, errlen) != 0) {
-        free(pixels);
-        free(lab);
-        source_free(s);
+        cnn_source_free(s);
         return -1;
     }
     free(pixels);
@@ -486,7 +186,7 @@ static int open_idx_source(const cnn_model *m, const cnn_data_options *o, const 
 oom:
     free(pixels);
     free(lab);
-    source_free(s);
+    cnn_source_free(s);
     set_err(err, errlen, "%s: out of memory", path);
     return -1;
 }
@@ -495,105 +195,22 @@ static int open_folder_source(const cnn_model *m, const cnn_data_options *o, con
                               const cnn_prep_plan *plan, size_t *budget_left, cnn_source **out,
                               char *err, size_t errlen)
 {
-    strlist classes = { 0 }, files = { 0 }, bad = { 0 }, bad_why = { 0 };
-    int *labels = NULL, lcap = 0;
-    cnn_source *s = NULL;
-    strlist top = { 0 };
-    if (list_dir(path, &top, err, errlen) != 0)
-        return -1;
-    for (int i = 0; i < top.n; i++) {
-        char p[CNN_MAX_PATH];
-        struct stat st;
-        if (join(p, sizeof p, path, top.v[i]) == 0 && stat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            if (sl_push(&classes, top.v[i]) != 0)
-                goto oom;
-    }
-    sl_free(&top);
-    if (classes.n < 2) {
-        set_err(err, errlen, "%s: found %d class folder%s%s%s; a dataset needs at least 2 "
-                "(one subfolder per class, e.g. %s/cats and %s/dogs)", path, classes.n,
-                classes.n == 1 ? " (" : "s", classes.n == 1 ? classes.v[0] : "",
-                classes.n == 1 ? ")" : "", path, path);
-        sl_free(&classes);
+    cnn_source *s = cnn_source_new(path);
+    if (!s) {
+        set_err(err, errlen, "%s: out of memory", path);
         return -1;
     }
-    for (int k = 0; k < classes.n; k++) {
-        char p[CNN_MAX_PATH];
-        if (join(p, sizeof p, path, classes.v[k]) != 0) {
-            set_err(err, errlen, "%s: path too long", path);
-            goto fail;
-        }
-        int before = files.n, bad_before = bad.n;
-        if (walk_class(p, k, 0, &files, &labels, &lcap, &bad, &bad_why, err, errlen) != 0)
-            goto fail;
-        if (files.n == before && bad.n == bad_before) {
-            set_err(err, errlen, "class folder %s is empty: every class needs images "
-                    "(remove the folder or add images)", p);
-            goto fail;
-        }
-    }
-    s = calloc(1, sizeof *s);
-    if (!s)
-        goto oom;
-    s->refs = 1;
-    s->name = strdup(path);
-    s->n_classes = classes.n;
-    s->class_names = classes.v;
-    memset(&classes, 0, sizeof classes);
-    /* files that could not even be listed (bad) are skipped entries too */
-    s->n_files = files.n + bad.n;
-    s->paths = calloc((size_t)s->n_files + 1, sizeof *s->paths);
-    s->labels = calloc((size_t)s->n_files + 1, sizeof *s->labels);
-    s->reasons = calloc((size_t)s->n_files + 1, sizeof *s->reasons);
     s->image_bytes = (size_t)plan->h * plan->w * plan->c;
-    if (!s->name || !s->paths || !s->labels || !s->reasons)
-        goto oom;
-    for (int i = 0; i < files.n; i++) {
-        s->paths[i] = files.v[i];
-        s->labels[i] = labels[i];
+    cnn_pass ps;
+    pass_for(&ps, m, o, plan);
+    if (cnn_folder_index(s, err, errlen) != 0 ||
+        source_alloc_cache(s, budget_left, o->cache_dir, err, errlen) != 0 ||
+        cnn_decode_pass(s, &ps, o->threads, err, errlen) != 0) {
+        cnn_source_free(s);
+        return -1;
     }
-    free(files.v);
-    memset(&files, 0, sizeof files);
-    free(labels);
-    labels = NULL;
-    if (source_alloc_cache(s, budget_left, o->cache_dir, err, errlen) != 0)
-        goto fail;
-    int n_decode = s->n_files - bad.n;
-    decode_job j;
-    memset(&j, 0, sizeof j);
-    j.src = s;
-    j.plan = plan;
-    j.crop = m->crop_to_aspect_ratio;
-    j.hint.out_h = plan->h;
-    j.hint.out_w = plan->w;
-    j.hint.crop = m->crop_to_aspect_ratio;
-    j.hint.exact = o->exact_resize;
-    j.max_pixels = (o->max_megapixels > 0 ? o->max_megapixels : CNN_DEFAULT_MAX_MEGAPIXELS) * 1e6;
-    s->n_files = n_decode;  /* decode only the real files */
-    int rc = run_decode(&j, o->threads, err, errlen);
-    s->n_files = n_decode + bad.n;
-    if (rc != 0)
-        goto fail;
-    for (int b = 0; b < bad.n; b++) {
-        s->paths[n_decode + b] = bad.v[b];
-        s->reasons[n_decode + b] = bad_why.v[b];
-        s->labels[n_decode + b] = -1;
-    }
-    free(bad.v);
-    free(bad_why.v);
     *out = s;
     return 0;
-oom:
-    set_err(err, errlen, "%s: out of memory", path);
-fail:
-    sl_free(&classes);
-    sl_free(&files);
-    sl_free(&bad);
-    sl_free(&bad_why);
-    sl_free(&top);
-    free(labels);
-    source_free(s);
-    return -1;
 }
 
 /* A path for a log line: control characters (a newline in a file name would
@@ -683,7 +300,7 @@ static int open_source(const cnn_model *m, const cnn_data_options *o, const char
         return -1;
     cnn_source *s = *out;
     if (collect_skipped(s, o, err, errlen) != 0) {
-        source_free(s);
+        cnn_source_free(s);
         *out = NULL;
         return -1;
     }
@@ -694,90 +311,6 @@ static int open_source(const cnn_model *m, const cnn_data_options *o, const char
                 s->cache.mapped ? "in a memory-mapped file" : "in memory");
     }
     return 0;
-}
-
-/* ---- subsets ------------------------------------------------------------------- */
-
-static cnn_dataset *subset_new(cnn_source *s, int cap)
-{
-    cnn_dataset *d = calloc(1, sizeof *d);
-    if (!d)
-        return NULL;
-    d->idx = malloc(sizeof *d->idx * (size_t)(cap > 0 ? cap : 1));
-    d->class_counts = calloc((size_t)s->n_classes, sizeof *d->class_counts);
-    if (!d->idx || !d->class_counts) {
-        free(d->idx);
-        free(d->class_counts);
-        free(d);
-        return NULL;
-    }
-    d->src = s;
-    s->refs++;
-    return d;
-}
-
-static void subset_add(cnn_dataset *d, int file)
-{
-    d->idx[d->n++] = file;
-    d->class_counts[d->src->labels[file]]++;
-}
-
-static int cmp_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-/* Stratified split of s (split in [0, 1)). */
-static int split_source(cnn_source *s, double split, uint64_t seed, cnn_dataset **train,
-                        cnn_dataset **val)
-{
-    int n_ok = s->n_files - s->n_skipped;
-    *train = subset_new(s, n_ok);
-    *val = split > 0 ? subset_new(s, n_ok) : NULL;
-    int *members = malloc(sizeof *members * (size_t)(n_ok > 0 ? n_ok : 1));
-    if (!*train || (split > 0 && !*val) || !members) {
-        free(members);
-        return -1;
-    }
-    for (int k = 0; k < s->n_classes; k++) {
-        int n = 0;
-        for (int i = 0; i < s->n_files; i++)
-            if (!s->reasons[i] && s->labels[i] == k)
-                members[n++] = i;
-        int n_val = (int)floor(split * n + 0.5);
-        if (n_val > n - 1)
-            n_val = n - 1; /* every class keeps a training image */
-        if (n_val < 0)
-            n_val = 0;
-        /* Fisher-Yates driven by (seed, class, position) */
-        for (int p = n - 1; p > 0; p--) {
-            double u = cnn_rng_uniform(seed, CNN_RNG_SPLIT, (uint64_t)k, (uint64_t)p);
-            int q = (int)(u * (p + 1));
-            int t = members[p];
-            members[p] = members[q];
-            members[q] = t;
-        }
-        for (int p = 0; p < n; p++)
-            subset_add(p < n_val ? *val : *train, members[p]);
-    }
-    free(members);
-    if ((*train)->n > 1)
-        qsort((*train)->idx, (size_t)(*train)->n, sizeof(int), cmp_int);
-    if (*val && (*val)->n > 1)
-        qsort((*val)->idx, (size_t)(*val)->n, sizeof(int), cmp_int);
-    return 0;
-}
-
-static cnn_dataset *whole_source(cnn_source *s)
-{
-    cnn_dataset *d = subset_new(s, s->n_files);
-    if (!d)
-        return NULL;
-    for (int i = 0; i < s->n_files; i++)
-        if (!s->reasons[i])
-            subset_add(d, i);
-    return d;
 }
 
 /* ---- the public API ---------------------------------------------------------- */
@@ -840,12 +373,12 @@ int cnn_data_open(const cnn_model *m, const cnn_data_options *o, cnn_dataset **t
                     o->validation, o->path, sv->n_classes, st->n_classes);
             goto fail;
         }
-        *train = whole_source(st);
-        *val = whole_source(sv);
+        *train = cnn_subset_all(st);
+        *val = cnn_subset_all(sv);
         if (!*train || !*val)
             goto oom;
     } else {
-        if (split_source(st, o->validation_split, o->seed, train, val) != 0)
+        if (cnn_split(st, o->validation_split, o->seed, train, val) != 0)
             goto oom;
     }
     /* the subsets hold their own references now */
@@ -863,9 +396,9 @@ fail:
     *train = NULL;
     *val = NULL;
     if (st && --st->refs == 0)
-        source_free(st);
+        cnn_source_free(st);
     if (sv && --sv->refs == 0)
-        source_free(sv);
+        cnn_source_free(sv);
     return -1;
 }
 
@@ -960,7 +493,7 @@ void cnn_dataset_free(cnn_dataset *d)
     if (!d)
         return;
     if (--d->src->refs == 0)
-        source_free(d->src);
+        cnn_source_free(d->src);
     free(d->idx);
     free(d->class_counts);
     free(d);

@@ -1,0 +1,145 @@
+/* decode_pass.c: the first pass, once per run: every entry of a source is
+ * read, decoded, preprocessed and stored as uint8 in its cache slot, by all
+ * decode threads at once. Threads take entries from a shared counter; entry i
+ * always goes to slot i, so the cache does not depend on which thread did
+ * what. A file that cannot be read or decoded gets its reason (and is
+ * skipped later); only system errors (memory, writing the cache file) stop
+ * the pass. */
+#define _POSIX_C_SOURCE 200809L /* strdup, sysconf */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cnn_data_impl.h"
+
+typedef struct job {
+    cnn_source *src;
+    const cnn_pass *pass;
+    atomic_int next;
+    atomic_int failed_alloc;
+    atomic_int io_error; /* errno of a failed cache write */
+} job;
+
+/* Into the cache slot directly, or through a staging buffer when the cache
+ * is a file (cnn_cache_put: pwrite). */
+static void store(job *j, int i, const uint8_t *stage)
+{
+    cnn_source *s = j->src;
+    if (s->cache.mapped &&
+        cnn_cache_put(&s->cache, (size_t)i * s->image_bytes, stage, s->image_bytes) != 0)
+        atomic_store(&j->io_error, errno ? errno : EIO);
+}
+
+static void set_reason(job *j, int i, const char *why)
+{
+    j->src->reasons[i] = strdup(why);
+    if (!j->src->reasons[i])
+        atomic_store(&j->failed_alloc, 1);
+}
+
+static void decode_one(job *j, int i, float *fbuf, float *tmp, uint8_t *rgb, uint8_t *stage)
+{
+    cnn_source *s = j->src;
+    const cnn_pass *ps = j->pass;
+    uint8_t *dst = s->cache.mapped ? stage : s->cache.data + (size_t)i * s->image_bytes;
+    cnn_image im;
+    if (ps->idx_pixels) {
+        const uint8_t *g = ps->idx_pixels + (size_t)i * ps->idx_rows * ps->idx_cols;
+        im.h = ps->idx_rows;
+        im.w = ps->idx_cols;
+        if (ps->plan->c == 1) {
+            im.c = 1;
+            im.px = (uint8_t *)g;
+        } else {
+            for (size_t k = 0; k < (size_t)im.h * im.w; k++)
+                rgb[3 * k] = rgb[3 * k + 1] = rgb[3 * k + 2] = g[k];
+            im.c = 3;
+            im.px = rgb;
+        }
+        cnn_prep_to_cache(ps->plan, &im, ps->crop, dst, fbuf, tmp);
+        store(j, i, stage);
+        return;
+    }
+    char err[512];
+    uint8_t *buf;
+    size_t n;
+    if (cnn_read_file(s->paths[i], &buf, &n, err, sizeof err) != 0) {
+        set_reason(j, i, err);
+        return;
+    }
+    int rc = cnn_decode_memory(buf, n, ps->plan->c, &ps->hint, ps->max_pixels, &im, err, sizeof err);
+    free(buf);
+    if (rc != 0) {
+        set_reason(j, i, err);
+        return;
+    }
+    cnn_prep_to_cache(ps->plan, &im, ps->crop, dst, fbuf, tmp);
+    cnn_image_free(&im);
+    store(j, i, stage);
+}
+
+static void *worker(void *arg)
+{
+    job *j = arg;
+    const cnn_pass *ps = j->pass;
+    size_t n = (size_t)ps->plan->h * ps->plan->w * ps->plan->c;
+    size_t rgb_n = ps->idx_pixels ? (size_t)ps->idx_rows * ps->idx_cols * 3 : 1;
+    float *fbuf = malloc(n * sizeof *fbuf), *tmp = malloc(n * sizeof *tmp);
+    uint8_t *rgb = malloc(rgb_n), *stage = malloc(j->src->image_bytes);
+    if (!fbuf || !tmp || !rgb || !stage) {
+        atomic_store(&j->failed_alloc, 1);
+    } else {
+        for (;;) {
+            int i = atomic_fetch_add(&j->next, 1);
+            if (i >= j->src->n_files)
+                break;
+            if (!j->src->reasons[i]) /* entries that could not be listed stay skipped */
+                decode_one(j, i, fbuf, tmp, rgb, stage);
+        }
+    }
+    free(fbuf);
+    free(tmp);
+    free(rgb);
+    free(stage);
+    return NULL;
+}
+
+int cnn_decode_pass(cnn_source *s, const cnn_pass *pass, int threads, char *err, size_t errlen)
+{
+    if (threads <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = c > 0 ? (int)c : 1;
+    }
+    if (threads > s->n_files)
+        threads = s->n_files > 0 ? s->n_files : 1;
+    if (threads > 64)
+        threads = 64;
+    job j;
+    j.src = s;
+    j.pass = pass;
+    atomic_init(&j.next, 0);
+    atomic_init(&j.failed_alloc, 0);
+    atomic_init(&j.io_error, 0);
+    pthread_t tid[64];
+    int started = 0;
+    for (int t = 1; t < threads; t++)
+        if (pthread_create(&tid[started], NULL, worker, &j) == 0)
+            started++;
+    worker(&j); /* this thread works too */
+    for (int t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+    if (atomic_load(&j.io_error)) {
+        snprintf(err, errlen, "%s: cannot write the image cache file: %s", s->name,
+                 strerror(atomic_load(&j.io_error)));
+        return -1;
+    }
+    if (atomic_load(&j.failed_alloc)) {
+        snprintf(err, errlen, "%s: out of memory while decoding", s->name);
+        return -1;
+    }
+    return 0;
+}
