@@ -31,10 +31,14 @@ The PyTorch search (--search full, the default) crosses
                        torch.backends.mkldnn.enabled on or off; for
                        inference also torch.jit.trace + freeze +
                        optimize_for_inference;
-with torch.set_num_threads(N) (and OMP_NUM_THREADS=N) everywhere. The best
-training and the best inference configuration are chosen separately and
-named under the table. --search quick times only the configuration
-../shared/DESIGN.md found best (OpenBLAS, jemalloc, channels_last, mkldnn).
+with torch.set_num_threads(N) (and OMP_NUM_THREADS=N) everywhere. Every
+configuration is first screened with a short timing; the two best of each
+phase are then timed again like the other engines (3 warm-up steps, then
+--seconds), and the best of those is reported: the best training and the
+best inference configuration are chosen separately and named under the
+table (--all lists every figure). --search quick times only the
+configuration ../shared/DESIGN.md found best (OpenBLAS, jemalloc,
+channels_last, mkldnn on).
 
 --repeat K runs everything K times and reports the median of each figure
 (the per-run figures are in --json). Ratios compare figures of the same run.
@@ -158,13 +162,6 @@ def torch_envs(threads, search):
     return envs[:1] if search == "quick" else envs
 
 
-def torch_inprocess(search):
-    """In-process settings: (memory format, mkldnn on)."""
-    if search == "quick":
-        return [{"format": "channels_last", "mkldnn": True}]
-    return [{"format": f, "mkldnn": k} for f in ("channels_last", "contiguous") for k in (True, False)]
-
-
 def python_has_torch(python):
     try:
         p = subprocess.run([python, "-c", "import torch"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -173,41 +170,77 @@ def python_has_torch(python):
     return p.returncode == 0
 
 
+def run_worker(args, twin, python, env_label, overrides, configs, warmup, seconds, min_steps):
+    """Times configs ([{"format", "mkldnn", "phases"}]) in one PyTorch process
+    with the environment overrides; returns one record per (config, phase):
+    {"env", "format", "mkldnn", "phase", "images_per_s"}."""
+    env = dict(os.environ)
+    for k in ("LD_PRELOAD", "MALLOC_CONF", "LD_LIBRARY_PATH", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        env.pop(k, None)
+    env.update(overrides)
+    cmd = [python, os.path.abspath(__file__), "--torch-worker", twin, "--batch", str(args.batch),
+           "--threads", str(args.threads), "--seconds", str(seconds), "--worker-warmup", str(warmup),
+           "--worker-min-steps", str(min_steps), "--worker-configs", json.dumps(configs)]
+    out = run(cmd, env=env, what=f"PyTorch worker ({env_label})")
+    recs = []
+    for line in out.splitlines():
+        if line.startswith("{"):
+            r = json.loads(line)
+            r["env"] = env_label
+            recs.append(r)
+    return recs
+
+
 def time_torch(args, twin, python):
-    """Runs the worker once per environment; returns every measurement as
-    {"env", "format", "mkldnn", "jit", "train_images_per_s" | "infer_images_per_s"}."""
-    results = []
-    for label, overrides in torch_envs(args.threads, args.search):
-        env = dict(os.environ)
-        for k in ("LD_PRELOAD", "MALLOC_CONF", "LD_LIBRARY_PATH", "OPENBLAS_NUM_THREADS"):
-            env.pop(k, None)
-        env.update(overrides)
-        cmd = [python, os.path.abspath(__file__), "--torch-worker", twin, "--batch", str(args.batch),
-               "--threads", str(args.threads), "--seconds", str(args.seconds),
-               "--worker-configs", json.dumps(torch_inprocess(args.search))]
-        if args.search == "quick":
-            cmd.append("--worker-no-jit")
-        out = run(cmd, env=env, what=f"PyTorch worker ({label})")
-        for line in out.splitlines():
-            if line.startswith("{"):
-                r = json.loads(line)
-                r["env"] = label
-                results.append(r)
-    if not results:
-        raise CompareError("the PyTorch worker reported nothing")
-    return results
+    """The PyTorch search. --search quick: DESIGN.md's best configuration only.
+    --search full: every configuration is screened (2 warm-up steps, then
+    steps for a quarter of --seconds, at least one), then the two best of
+    each phase (training, inference) are timed again like the other engines
+    (3 warm-up steps, then --seconds, at least 2 steps); the best of those
+    is reported. Returns every record, marked "stage": "screen" or "final"."""
+    envs = torch_envs(args.threads, args.search)
+    if args.search == "quick":
+        label, ov = envs[0]
+        recs = run_worker(args, twin, python, label, ov,
+                          [{"format": "channels_last", "mkldnn": True, "phases": ["train", "infer"]}],
+                          3, args.seconds, 2)
+        for r in recs:
+            r["stage"] = "final"
+        return recs
+    grid = [{"format": f, "mkldnn": k, "phases": ["train", "infer"] + (["infer_jit"] if k else [])}
+            for f in ("channels_last", "contiguous") for k in (True, False)]
+    screen = []
+    for label, ov in envs:
+        screen += run_worker(args, twin, python, label, ov, grid, 2, args.seconds / 4, 1)
+    for r in screen:
+        r["stage"] = "screen"
+    # The two best of each phase, regrouped per environment.
+    chosen = {}
+    for kind in ("train", "infer"):
+        recs = sorted((r for r in screen if r["phase"].startswith(kind)), key=lambda r: -r["images_per_s"])
+        for r in recs[:2]:
+            key = (r["env"], r["format"], r["mkldnn"])
+            chosen.setdefault(key, []).append(r["phase"])
+    final = []
+    for label, ov in envs:
+        cfgs = [{"format": f, "mkldnn": k, "phases": ph} for (e, f, k), ph in chosen.items() if e == label]
+        if cfgs:
+            final += run_worker(args, twin, python, label, ov, cfgs, 3, args.seconds, 2)
+    for r in final:
+        r["stage"] = "final"
+    return screen + final
 
 
 def torch_label(r):
     parts = [r["env"], r["format"], "mkldnn on" if r["mkldnn"] else "mkldnn off"]
-    if r.get("jit"):
+    if r["phase"] == "infer_jit":
         parts.append("jit trace+freeze+optimize_for_inference")
     return ", ".join(parts)
 
 
 def worker_main(args):
-    """Runs inside the PyTorch process: times each in-process configuration of
-    the twin and prints one JSON line per (configuration, phase)."""
+    """Runs inside the PyTorch process: times each configuration of the twin
+    and prints one JSON line per (configuration, phase)."""
     import importlib.util
 
     import torch
@@ -222,19 +255,18 @@ def worker_main(args):
     x0 = torch.rand((n, c, h, w), generator=g)
     classes = 2 if twin.N_OUTPUTS == 1 else twin.N_OUTPUTS
     y = torch.randint(0, classes, (n,), generator=g)
-    warmup = 3
 
     def timed(fn):
-        """images/s of fn after warm-up steps: steps until args.seconds pass
-        (at least 2 timed steps)."""
-        for _ in range(warmup):
+        """images/s of fn: warm-up steps, then steps until args.seconds
+        have passed and at least --worker-min-steps were timed."""
+        for _ in range(args.worker_warmup):
             fn()
         steps, t0 = 0, time.perf_counter()
         while True:
             fn()
             steps += 1
             t = time.perf_counter() - t0
-            if steps >= 2 and t >= args.seconds:
+            if steps >= args.worker_min_steps and t >= args.seconds:
                 return steps * n / t
 
     def optimizer_for(params):
@@ -252,31 +284,34 @@ def worker_main(args):
         model = twin.init_keras(twin.Net()).to(memory_format=fmt)
         x = x0.contiguous(memory_format=fmt)
         opt = optimizer_for(model.parameters())
-        model.train()
+        base = {"format": cfg["format"], "mkldnn": cfg["mkldnn"]}
+        for phase in cfg["phases"]:
+            if phase == "train":
+                model.train()
 
-        def train_step():
-            opt.zero_grad(set_to_none=True)
-            twin.loss(model(x), y).backward()
-            opt.step()
+                def train_step():
+                    opt.zero_grad(set_to_none=True)
+                    twin.loss(model(x), y).backward()
+                    opt.step()
 
-        rate = timed(train_step)
-        print(json.dumps({**cfg, "jit": False, "train_images_per_s": rate}), flush=True)
-
-        model.eval()
-        with torch.inference_mode():
-            rate = timed(lambda: model(x))
-        print(json.dumps({**cfg, "jit": False, "infer_images_per_s": rate}), flush=True)
-
-        if cfg["mkldnn"] and not args.worker_no_jit:
-            # TorchScript's inference path: conv+relu fusion, weights
-            # pre-packed for oneDNN. Not every network traces; skip quietly.
-            try:
-                with torch.no_grad():
-                    frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model, x)))
-                    rate = timed(lambda: frozen(x))
-                print(json.dumps({**cfg, "jit": True, "infer_images_per_s": rate}), flush=True)
-            except Exception as e:  # noqa: BLE001 (any failure just drops this variant)
-                print(f"jit variant skipped: {e}", file=sys.stderr)
+                rate = timed(train_step)
+            elif phase == "infer":
+                model.eval()
+                with torch.inference_mode():
+                    rate = timed(lambda: model(x))
+            else:
+                # TorchScript's inference path: conv+relu fusion, weights
+                # pre-packed for oneDNN. Not every network traces: a failure
+                # drops this variant only.
+                model.eval()
+                try:
+                    with torch.no_grad():
+                        frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model, x)))
+                        rate = timed(lambda: frozen(x))
+                except Exception as e:  # noqa: BLE001
+                    print(f"jit variant skipped: {e}", file=sys.stderr)
+                    continue
+            print(json.dumps({**base, "phase": phase, "images_per_s": rate}), flush=True)
     return 0
 
 
@@ -299,10 +334,11 @@ def one_run(args, trainer, timer, twin, python, have_torch):
                                      what="bench_reference"), "bench_reference")
     if have_torch:
         res["torch_all"] = time_torch(args, twin, python)
-        best_t = max((r for r in res["torch_all"] if "train_images_per_s" in r), key=lambda r: r["train_images_per_s"])
-        best_i = max((r for r in res["torch_all"] if "infer_images_per_s" in r), key=lambda r: r["infer_images_per_s"])
-        res["torch"] = {"train_images_per_s": best_t["train_images_per_s"], "train_config": torch_label(best_t),
-                        "infer_images_per_s": best_i["infer_images_per_s"], "infer_config": torch_label(best_i)}
+        final = [r for r in res["torch_all"] if r["stage"] == "final"]
+        best_t = max((r for r in final if r["phase"] == "train"), key=lambda r: r["images_per_s"])
+        best_i = max((r for r in final if r["phase"] != "train"), key=lambda r: r["images_per_s"])
+        res["torch"] = {"train_images_per_s": best_t["images_per_s"], "train_config": torch_label(best_t),
+                        "infer_images_per_s": best_i["images_per_s"], "infer_config": torch_label(best_i)}
     res["load_after"] = load_average()
     return res
 
@@ -386,12 +422,12 @@ def print_table(s, build_seconds):
 
 def print_search(s):
     """Every PyTorch configuration of every run (--all)."""
-    print("\nPyTorch search (images/s; one line per configuration and run):")
+    print("\nPyTorch search (images/s; screen: short timing of every configuration, final: the best\n"
+          "two of each phase timed again like the other engines):")
     for i, r in enumerate(s["runs"], 1):
         for t in r.get("torch_all", []):
-            phase = "train" if "train_images_per_s" in t else "infer"
-            v = t.get("train_images_per_s", t.get("infer_images_per_s"))
-            print(f"  run {i}  {phase}  {v:9.1f}  {torch_label(t)}")
+            phase = "train" if t["phase"] == "train" else "infer"
+            print(f"  run {i}  {t['stage']:6} {phase}  {t['images_per_s']:9.1f}  {torch_label(t)}")
 
 
 def main(argv=None):
@@ -412,7 +448,8 @@ def main(argv=None):
     # The PyTorch worker (internal: compare.py runs itself in each environment).
     ap.add_argument("--torch-worker", help=argparse.SUPPRESS)
     ap.add_argument("--worker-configs", help=argparse.SUPPRESS)
-    ap.add_argument("--worker-no-jit", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--worker-warmup", type=int, default=3, help=argparse.SUPPRESS)
+    ap.add_argument("--worker-min-steps", type=int, default=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.torch_worker:
         return worker_main(args)
