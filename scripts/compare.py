@@ -24,7 +24,9 @@ depend on the values. Every engine runs one or more untimed warm-up steps.
 
 The PyTorch search (--search full, the default) crosses
   process environment: BLAS: OpenBLAS (pthread build, via LD_LIBRARY_PATH)
-                       with OPENBLAS_NUM_THREADS = N or 1; allocator: glibc
+                       with OPENBLAS_NUM_THREADS = N or 1, OpenBLAS's OpenMP
+                       build when libopenblas0-openmp is installed, and any
+                       --blas-dir folder; allocator: glibc
                        or jemalloc (LD_PRELOAD) that keeps freed memory
                        (MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1);
   in the process:      memory format contiguous (NCHW) or channels_last;
@@ -64,6 +66,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+OPENBLAS_OPENMP_DIR = "/usr/lib/x86_64-linux-gnu/openblas-openmp"  # libopenblas0-openmp, when installed
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
 
@@ -145,13 +148,20 @@ def build_all(cnn, tools, work):
 
 # ---- the PyTorch search ----------------------------------------------------------
 
-def torch_envs(threads, search):
-    """[(label, environment overrides)] of the process-level PyTorch settings."""
+def torch_envs(threads, search, blas_dirs=()):
+    """[(label, environment overrides)] of the process-level PyTorch settings.
+    blas_dirs: more folders holding a libblas.so.3 to try (LD_LIBRARY_PATH)."""
     blas = [("system BLAS", {})]
     if os.path.isdir(OPENBLAS_DIR):
         blas = [(f"OpenBLAS {threads} thr", {"LD_LIBRARY_PATH": OPENBLAS_DIR, "OPENBLAS_NUM_THREADS": str(threads)})]
         if threads > 1:
             blas.append(("OpenBLAS 1 thr", {"LD_LIBRARY_PATH": OPENBLAS_DIR, "OPENBLAS_NUM_THREADS": "1"}))
+    # OpenMP builds share PyTorch's OpenMP threads (OMP_NUM_THREADS=N).
+    extra = ([OPENBLAS_OPENMP_DIR] if os.path.isdir(OPENBLAS_OPENMP_DIR) else []) + list(blas_dirs)
+    for d in extra:
+        if not os.path.exists(os.path.join(d, "libblas.so.3")):
+            raise CompareError(f"--blas-dir {d}: no libblas.so.3 there")
+        blas.append((f"BLAS {os.path.basename(os.path.normpath(d))}", {"LD_LIBRARY_PATH": d}))
     alloc = [("glibc malloc", {})]
     if os.path.exists(JEMALLOC):
         alloc.insert(0, ("jemalloc no-decay", {"LD_PRELOAD": JEMALLOC, "MALLOC_CONF": JEMALLOC_CONF}))
@@ -198,7 +208,7 @@ def time_torch(args, twin, python):
     each phase (training, inference) are timed again like the other engines
     (3 warm-up steps, then --seconds, at least 2 steps); the best of those
     is reported. Returns every record, marked "stage": "screen" or "final"."""
-    envs = torch_envs(args.threads, args.search)
+    envs = torch_envs(args.threads, args.search, args.blas_dir)
     if args.search == "quick":
         label, ov = envs[0]
         recs = run_worker(args, twin, python, label, ov,
@@ -444,6 +454,8 @@ def main(argv=None):
     ap.add_argument("--build-dir", help="cnnc's CMake build folder (default: $CNNC_BUILD_DIR or REPO/build)")
     ap.add_argument("--cnnc", help="the cnnc binary (default: BUILD/compiler/cnnc)")
     ap.add_argument("--python", default="/usr/bin/python3", help="Python with torch (default: /usr/bin/python3)")
+    ap.add_argument("--blas-dir", action="append", default=[],
+                    help="also try PyTorch with the libblas.so.3 of this folder (repeatable)")
     ap.add_argument("--work", help="keep the built files in this folder (default: a temporary one, removed)")
     # The PyTorch worker (internal: compare.py runs itself in each environment).
     ap.add_argument("--torch-worker", help=argparse.SUPPRESS)
