@@ -454,6 +454,13 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "#define OMP(...)");
     em_line(em, "#endif");
     em_blank(em);
+    em_line(em, "/* Hooks around every layer call (pass 0 forward, 1 backward), e.g. for per-layer");
+    em_line(em, " * timing; a file that includes this one may define them. Nothing by default. */");
+    em_line(em, "#ifndef CNN_LAYER_BEGIN");
+    em_line(em, "#define CNN_LAYER_BEGIN(layer, pass)");
+    em_line(em, "#define CNN_LAYER_END(layer, pass)");
+    em_line(em, "#endif");
+    em_blank(em);
     em_line(em, "/* Math in the precision of cnn_real (gradient checks use double). */");
     em_line(em, "#define REAL_EXP(v) _Generic((v), float: expf, default: exp)(v)");
     em_line(em, "#define REAL_TANH(v) _Generic((v), float: tanhf, default: tanh)(v)");
@@ -537,7 +544,9 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
         out_expr(out, sizeof out, pl, i);
         snprintf(mask, sizeof mask, "a + cap * A_%s_mask", L->l->name);
         cnnc_args args = {in, out, mask, NULL, NULL};
+        em_line(em, "CNN_LAYER_BEGIN(%d, 0);", i);
         le->forward_call(em, pl, L, &args);
+        em_line(em, "CNN_LAYER_END(%d, 0);", i);
     }
     out_expr(out, sizeof out, pl, pl->n - 1);
     em_line(em, "memcpy(logits, %s, (size_t)n * N_OUT * sizeof(cnn_real));", out);
@@ -610,7 +619,9 @@ static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
         out_expr(out, sizeof out, pl, i);
         snprintf(mask, sizeof mask, "a + cap * A_%s_mask", L->l->name);
         cnnc_args args = {in, out, mask, cur, L->needs_dx ? other : NULL};
+        em_line(em, "CNN_LAYER_BEGIN(%d, 1);", i);
         le->backward_call(em, pl, L, &args);
+        em_line(em, "CNN_LAYER_END(%d, 1);", i);
         if (L->needs_dx) {
             const char *t = cur;
             cur = other;

@@ -243,21 +243,38 @@ typedef struct conv_block {
     float alpha;
 } conv_block;
 
+/* Accumulators are arrays of one vector (16 floats) each, so every simd loop
+ * runs exactly once and the compiler keeps them in registers (a 64-wide
+ * array would stay a 4-iteration loop over memory at -O2). */
+#define VEC 16
+
+static int chunk_width(int channels, int c)
+{
+    int w = channels - c * VEC;
+    return w < VEC ? w : VEC;
+}
+
 /* One tile of np output pixels starting at column ox0; `head` opens it
  * ("{" or a for loop over tiles). */
 static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const char *ox0,
                             const char *head)
 {
     char e[256], z[32];
+    int nv = vectors(b->cout);
     em_open_block(em, "%s /* %d output pixel%s */", head, np, np == 1 ? "" : "s");
     em_line(em, "const int ox0 = %s;", ox0);
     for (int q = 0; q < np; q++)
-        em_line(em, "cnn_real a%d[B_COUT];", q);
-    for (int q = 0; q < np; q++) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < B_COUT; co++)");
-        em_line(em, "    a%d[co] = %s;", q, b->bias ? "bb[co]" : "0");
-    }
+        for (int c = 0; c < nv; c++)
+            em_line(em, "cnn_real a%d_%d[%d];", q, c, chunk_width(b->cout, c));
+    for (int q = 0; q < np; q++)
+        for (int c = 0; c < nv; c++) {
+            em_line(em, "OMP(simd)");
+            em_line(em, "for (int co = 0; co < %d; co++)", chunk_width(b->cout, c));
+            if (b->bias)
+                em_line(em, "    a%d_%d[co] = bb[%d + co];", q, c, c * VEC);
+            else
+                em_line(em, "    a%d_%d[co] = 0;", q, c);
+        }
     em_open_block(em, "for (int ky = 0; ky < B_KH; ky++) {");
     em_line(em, "const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;");
     em_line(em, "const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;");
@@ -266,22 +283,26 @@ static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const
     for (int q = 0; q < np; q++) {
         em_open_block(em, "{");
         em_line(em, "const cnn_real v = xr[%d * B_SW * B_CIN + t];", q);
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < B_COUT; co++)");
-        em_line(em, "    a%d[co] += v * w[co];", q);
+        for (int c = 0; c < nv; c++) {
+            em_line(em, "OMP(simd)");
+            em_line(em, "for (int co = 0; co < %d; co++)", chunk_width(b->cout, c));
+            em_line(em, "    a%d_%d[co] += v * w[%d + co];", q, c, c * VEC);
+        }
         em_close_block(em, "}");
     }
     em_close_block(em, "}");
     em_close_block(em, "}");
     em_line(em, "cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;");
     cnn_act act = b->act == CNN_ACT_SOFTMAX ? CNN_ACT_LINEAR : b->act;
-    for (int q = 0; q < np; q++) {
-        snprintf(z, sizeof z, "a%d[co]", q);
-        if (emit_act_simd_ok(act))
-            em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < B_COUT; co++)");
-        em_line(em, "    yp[%d * B_COUT + co] = %s;", q, emit_act_expr(e, sizeof e, act, b->alpha, z));
-    }
+    for (int q = 0; q < np; q++)
+        for (int c = 0; c < nv; c++) {
+            snprintf(z, sizeof z, "a%d_%d[co]", q, c);
+            if (emit_act_simd_ok(act))
+                em_line(em, "OMP(simd)");
+            em_line(em, "for (int co = 0; co < %d; co++)", chunk_width(b->cout, c));
+            em_line(em, "    yp[%d * B_COUT + %d + co] = %s;", q, c * VEC,
+                    emit_act_expr(e, sizeof e, act, b->alpha, z));
+        }
     if (b->act == CNN_ACT_SOFTMAX) {
         em_open_block(em, "for (int q = 0; q < %d; q++) { /* softmax over each pixel's channels */", np);
         emit_softmax_row(em, "(yp + (size_t)q * B_COUT)", "(yp + (size_t)q * B_COUT)", "B_COUT");
@@ -299,6 +320,7 @@ static void emit_block_conv(cnnc_emitter *em, const conv_block *b)
         np = 1;
     if (np > b->ow)
         np = b->ow;
+    np = (b->ow + (b->ow + np - 1) / np - 1) / ((b->ow + np - 1) / np); /* balance the tiles */
     int full = b->ow / np, rest = b->ow % np;
     em_open_block(em, "{");
     em_line(em, "const cnn_real *restrict bsrc = %s;", b->src);
@@ -430,37 +452,43 @@ static void conv_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
 /* dw[r][co] = sum over output pixels of src(pixel window, row r) * dz, for
  * rows r in [r0, r0 + cb), written (not added) into `dw`. The input offsets
  * of the rows come from off(): a constant per row. */
-static void emit_dw_chunk(cnnc_emitter *em, int cb, const char *const *off, const char *r0)
+static void emit_dw_chunk(cnnc_emitter *em, int oc, int cb, const char *const *off, const char *r0)
 {
+    int nv = vectors(oc);
     em_open_block(em, "{ /* %d row%s of dW */", cb, cb == 1 ? "" : "s");
-    for (int c = 0; c < cb; c++)
-        em_line(em, "cnn_real g%d[OC];", c);
-    for (int c = 0; c < cb; c++) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
-        em_line(em, "    g%d[co] = 0;", c);
-    }
+    for (int r = 0; r < cb; r++)
+        for (int c = 0; c < nv; c++)
+            em_line(em, "cnn_real g%d_%d[%d];", r, c, chunk_width(oc, c));
+    for (int r = 0; r < cb; r++)
+        for (int c = 0; c < nv; c++) {
+            em_line(em, "OMP(simd)");
+            em_line(em, "for (int co = 0; co < %d; co++)", chunk_width(oc, c));
+            em_line(em, "    g%d_%d[co] = 0;", r, c);
+        }
     em_open_block(em, "for (int oy = 0; oy < OH; oy++) {");
     em_line(em, "const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;");
     em_line(em, "const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;");
     em_open_block(em, "for (int ox = 0; ox < OW; ox++) {");
     em_line(em, "const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;");
     em_line(em, "const cnn_real *restrict d = dr + (size_t)ox * OC;");
-    for (int c = 0; c < cb; c++) {
+    for (int r = 0; r < cb; r++) {
         em_open_block(em, "{");
-        em_line(em, "const cnn_real v = xp[%s];", off[c]);
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
-        em_line(em, "    g%d[co] += v * d[co];", c);
+        em_line(em, "const cnn_real v = xp[%s];", off[r]);
+        for (int c = 0; c < nv; c++) {
+            em_line(em, "OMP(simd)");
+            em_line(em, "for (int co = 0; co < %d; co++)", chunk_width(oc, c));
+            em_line(em, "    g%d_%d[co] += v * d[%d + co];", r, c, c * VEC);
+        }
         em_close_block(em, "}");
     }
     em_close_block(em, "}");
     em_close_block(em, "}");
-    for (int c = 0; c < cb; c++) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
-        em_line(em, "    dwi[(size_t)(%s + %d) * OC + co] = g%d[co];", r0, c, c);
-    }
+    for (int r = 0; r < cb; r++)
+        for (int c = 0; c < nv; c++) {
+            em_line(em, "OMP(simd)");
+            em_line(em, "for (int co = 0; co < %d; co++)", chunk_width(oc, c));
+            em_line(em, "    dwi[(size_t)(%s + %d) * OC + %d + co] = g%d_%d[co];", r0, r, c * VEC, r, c);
+        }
     em_close_block(em, "}");
 }
 
@@ -474,6 +502,9 @@ static void emit_dw(cnnc_emitter *em, const cnn_layer *l)
         cb = 1;
     if (cb > rows)
         cb = rows;
+    /* balance the chunks (27 rows as 14 + 13, not 20 + 7) */
+    int span = ic >= cb ? ic : rows, nch = (span + cb - 1) / cb;
+    cb = (span + nch - 1) / nch;
     static char offs[ACC_BUDGET][64];
     const char *off[ACC_BUDGET];
     for (int c = 0; c < ACC_BUDGET; c++)
@@ -490,7 +521,7 @@ static void emit_dw(cnnc_emitter *em, const cnn_layer *l)
             em_line(em, "const int at = base + cb * %d, r0 = tap * IC + cb * %d;", cb, cb);
             for (int c = 0; c < cb; c++)
                 snprintf(offs[c], sizeof offs[c], "at + %d", c);
-            emit_dw_chunk(em, cb, off, "r0");
+            emit_dw_chunk(em, l->out.c, cb, off, "r0");
             em_close_block(em, "}");
         }
         if (rest) {
@@ -498,7 +529,7 @@ static void emit_dw(cnnc_emitter *em, const cnn_layer *l)
             em_line(em, "const int at = base + %d, r0 = tap * IC + %d;", full * cb, full * cb);
             for (int c = 0; c < rest; c++)
                 snprintf(offs[c], sizeof offs[c], "at + %d", c);
-            emit_dw_chunk(em, rest, off, "r0");
+            emit_dw_chunk(em, l->out.c, rest, off, "r0");
             em_close_block(em, "}");
         }
         em_close_block(em, "}");
@@ -513,7 +544,7 @@ static void emit_dw(cnnc_emitter *em, const cnn_layer *l)
                 snprintf(offs[c], sizeof offs[c], "%d", ky * pw * ic + rem);
             }
             snprintf(r0s, sizeof r0s, "%d", r0);
-            emit_dw_chunk(em, n, off, r0s);
+            emit_dw_chunk(em, l->out.c, n, off, r0s);
         }
     }
 }

@@ -73,15 +73,67 @@ static void pool_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
     em_line(em, "%s_forward(%s, %s, n);", L->fn, a->in, a->out);
 }
 
+/* maxpool backward when windows do not overlap: each input element gets
+ * dy if it is the first maximum of its window (equal to the output, which is
+ * a copy of that element), else 0, so dx is written once, never accumulated. */
+static void maxpool_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    const cnn_layer *l = L->l;
+    int exact = l->out.h * l->sh == l->in.h && l->out.w * l->sw == l->in.w && l->sh == l->kh &&
+                l->sw == l->kw;
+    em_function(em,
+                "static void %s_backward(const cnn_real *restrict in, const cnn_real *restrict out, "
+                "const cnn_real *restrict dy, cnn_real *restrict dx, int n)",
+                L->fn);
+    pool_enums(em, L);
+    emit_image_loop(em);
+    em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
+    em_line(em, "const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;");
+    em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * OUT_SIZE;");
+    em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
+    if (!exact)
+        em_line(em, "memset(dxi, 0, sizeof(cnn_real) * IN_SIZE); /* rows or columns no window covers */");
+    em_open_block(em, "for (int oy = 0; oy < OH; oy++) {");
+    em_open_block(em, "for (int ox = 0; ox < OW; ox++) {");
+    em_line(em, "const size_t o = ((size_t)oy * OW + ox) * C;");
+    em_line(em, "const size_t base = ((size_t)(oy * SH) * IW + ox * SW) * C;");
+    em_line(em, "cnn_real left[C]; /* 1 until the window's first maximum is found */");
+    em_line(em, "OMP(simd)");
+    em_line(em, "for (int c = 0; c < C; c++)");
+    em_line(em, "    left[c] = 1;");
+    em_open_block(em, "for (int ky = 0; ky < KH; ky++) {");
+    em_open_block(em, "for (int kx = 0; kx < KW; kx++) {");
+    em_line(em, "const size_t at = base + ((size_t)ky * IW + kx) * C;");
+    em_line(em, "OMP(simd)");
+    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    em_line(em, "const int hit = (xi[at + c] == yi[o + c]) & (left[c] != 0);");
+    em_line(em, "dxi[at + c] = hit ? dyi[o + c] : (cnn_real)0;");
+    em_line(em, "left[c] = hit ? (cnn_real)0 : left[c];");
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+    em_close_block(em, "} /* ox */");
+    em_close_block(em, "} /* oy */");
+    em_close_block(em, "} /* i */");
+    em_close_block(em, "}");
+}
+
 static void pool_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
 {
     int is_max = L->l->kind == CNN_MAXPOOL;
     emit_layer_comment(em, pl, L, "backward");
+    int fast = is_max && L->l->sh >= L->l->kh && L->l->sw >= L->l->kw;
+    if (fast) {
+        em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
+        maxpool_backward_fast(em, L);
+        em_line(em, "#else");
+    }
     em_function(em,
-                  "static void %s_backward(const cnn_real *restrict in, const cnn_real *restrict dy, "
-                  "cnn_real *restrict dx, int n)",
+                  "static void %s_backward(const cnn_real *restrict in, const cnn_real *restrict out, "
+                  "const cnn_real *restrict dy, cnn_real *restrict dx, int n)",
                   L->fn);
     pool_enums(em, L);
+    em_line(em, "(void)out;");
     if (!is_max)
         em_line(em, "(void)in;");
     emit_image_loop(em);
@@ -120,6 +172,8 @@ static void pool_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan
     em_close_block(em, "} /* oy */");
     em_close_block(em, "} /* i */");
     em_close_block(em, "}");
+    if (fast)
+        em_line(em, "#endif");
     em_blank(em);
 }
 
@@ -127,7 +181,7 @@ static void pool_backward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
                                const cnnc_args *a)
 {
     (void)pl;
-    em_line(em, "%s_backward(%s, %s, %s, n);", L->fn, a->in, a->dy, a->dx);
+    em_line(em, "%s_backward(%s, %s, %s, %s, n);", L->fn, a->in, a->out, a->dy, a->dx);
 }
 
 const cnnc_layer_emitter emit_maxpool_layer = {

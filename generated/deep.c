@@ -42,6 +42,13 @@
 #define OMP(...)
 #endif
 
+/* Hooks around every layer call (pass 0 forward, 1 backward), e.g. for per-layer
+ * timing; a file that includes this one may define them. Nothing by default. */
+#ifndef CNN_LAYER_BEGIN
+#define CNN_LAYER_BEGIN(layer, pass)
+#define CNN_LAYER_END(layer, pass)
+#endif
+
 /* Math in the precision of cnn_real (gradient checks use double). */
 #define REAL_EXP(v) _Generic((v), float: expf, default: exp)(v)
 #define REAL_TANH(v) _Generic((v), float: tanhf, default: tanh)(v)
@@ -124,88 +131,72 @@ static void deep_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *re
             enum { B_SRC_W = 66, B_CIN = 3, B_COUT = 16, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
             enum { B_OH = 64, B_OW = 64 };
             for (int oy = 0; oy < B_OH; oy++) {
-                for (int ob = 0; ob < 3; ob++) { /* 20 output pixels */
-                    const int ox0 = ob * 20;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
-                    cnn_real a3[B_COUT];
-                    cnn_real a4[B_COUT];
-                    cnn_real a5[B_COUT];
-                    cnn_real a6[B_COUT];
-                    cnn_real a7[B_COUT];
-                    cnn_real a8[B_COUT];
-                    cnn_real a9[B_COUT];
-                    cnn_real a10[B_COUT];
-                    cnn_real a11[B_COUT];
-                    cnn_real a12[B_COUT];
-                    cnn_real a13[B_COUT];
-                    cnn_real a14[B_COUT];
-                    cnn_real a15[B_COUT];
-                    cnn_real a16[B_COUT];
-                    cnn_real a17[B_COUT];
-                    cnn_real a18[B_COUT];
-                    cnn_real a19[B_COUT];
+                for (int ob = 0; ob < 4; ob++) { /* 16 output pixels */
+                    const int ox0 = ob * 16;
+                    cnn_real a0_0[16];
+                    cnn_real a1_0[16];
+                    cnn_real a2_0[16];
+                    cnn_real a3_0[16];
+                    cnn_real a4_0[16];
+                    cnn_real a5_0[16];
+                    cnn_real a6_0[16];
+                    cnn_real a7_0[16];
+                    cnn_real a8_0[16];
+                    cnn_real a9_0[16];
+                    cnn_real a10_0[16];
+                    cnn_real a11_0[16];
+                    cnn_real a12_0[16];
+                    cnn_real a13_0[16];
+                    cnn_real a14_0[16];
+                    cnn_real a15_0[16];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a1_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a2_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a3_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a4_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a5[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a5_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a6[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a6_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a7[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a7_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a8[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a8_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a9[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a9_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a10[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a10_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a11[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a11_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a12[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a12_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a13[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a13_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a14[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a14_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a15[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a16[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a17[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a18[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a19[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a15_0[co] = 0;
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
@@ -214,249 +205,150 @@ static void deep_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *re
                             {
                                 const cnn_real v = xr[0 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[1 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[2 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[3 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a3[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[4 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a4[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[5 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a5[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[6 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a6[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[7 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a7[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[8 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a8[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a8_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[9 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a9[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a9_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[10 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a10[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a10_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[11 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a11[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a11_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[12 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a12[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a12_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[13 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a13[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a13_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[14 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a14[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a14_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[15 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a15[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[16 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a16[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[17 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a17[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[18 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a18[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[19 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a19[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a15_0[co] += v * w[0 + co];
                             }
                         }
                     }
                     cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 0 + co] = a0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 0 + co] = a1_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = a2[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 0 + co] = a2_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[3 * B_COUT + co] = a3[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 0 + co] = a3_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[4 * B_COUT + co] = a4[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[4 * B_COUT + 0 + co] = a4_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[5 * B_COUT + co] = a5[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[5 * B_COUT + 0 + co] = a5_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[6 * B_COUT + co] = a6[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[6 * B_COUT + 0 + co] = a6_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[7 * B_COUT + co] = a7[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[7 * B_COUT + 0 + co] = a7_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[8 * B_COUT + co] = a8[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[8 * B_COUT + 0 + co] = a8_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[9 * B_COUT + co] = a9[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[9 * B_COUT + 0 + co] = a9_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[10 * B_COUT + co] = a10[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[10 * B_COUT + 0 + co] = a10_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[11 * B_COUT + co] = a11[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[11 * B_COUT + 0 + co] = a11_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[12 * B_COUT + co] = a12[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[12 * B_COUT + 0 + co] = a12_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[13 * B_COUT + co] = a13[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[13 * B_COUT + 0 + co] = a13_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[14 * B_COUT + co] = a14[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[14 * B_COUT + 0 + co] = a14_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[15 * B_COUT + co] = a15[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[16 * B_COUT + co] = a16[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[17 * B_COUT + co] = a17[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[18 * B_COUT + co] = a18[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[19 * B_COUT + co] = a19[co];
-                }
-                { /* 4 output pixels */
-                    const int ox0 = 60;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
-                    cnn_real a3[B_COUT];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a3[co] = 0;
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                            {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a3[co] += v * w[co];
-                            }
-                        }
-                    }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = a2[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[3 * B_COUT + co] = a3[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[15 * B_COUT + 0 + co] = a15_0[co];
                 }
             } /* oy */
         }
@@ -543,88 +435,64 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
             memset(to + 12870, 0, sizeof(cnn_real) * 198);
         }
         const cnn_real *restrict xs = xpad;
-        /* dW rows r = (ky * KW + kx) * IC + ci, 20 at a time */
-        { /* 20 rows of dW */
-            cnn_real g0[OC];
-            cnn_real g1[OC];
-            cnn_real g2[OC];
-            cnn_real g3[OC];
-            cnn_real g4[OC];
-            cnn_real g5[OC];
-            cnn_real g6[OC];
-            cnn_real g7[OC];
-            cnn_real g8[OC];
-            cnn_real g9[OC];
-            cnn_real g10[OC];
-            cnn_real g11[OC];
-            cnn_real g12[OC];
-            cnn_real g13[OC];
-            cnn_real g14[OC];
-            cnn_real g15[OC];
-            cnn_real g16[OC];
-            cnn_real g17[OC];
-            cnn_real g18[OC];
-            cnn_real g19[OC];
+        /* dW rows r = (ky * KW + kx) * IC + ci, 14 at a time */
+        { /* 14 rows of dW */
+            cnn_real g0_0[16];
+            cnn_real g1_0[16];
+            cnn_real g2_0[16];
+            cnn_real g3_0[16];
+            cnn_real g4_0[16];
+            cnn_real g5_0[16];
+            cnn_real g6_0[16];
+            cnn_real g7_0[16];
+            cnn_real g8_0[16];
+            cnn_real g9_0[16];
+            cnn_real g10_0[16];
+            cnn_real g11_0[16];
+            cnn_real g12_0[16];
+            cnn_real g13_0[16];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g0[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g0_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g1[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g1_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g2[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g2_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g3[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g3_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g4[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g4_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g5[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g5_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g6[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g6_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g7[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g7_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g8[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g8_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g9[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g9_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g10[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g10_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g11[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g11_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g12[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g12_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g13[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g14[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g15[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g16[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g17[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g18[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g19[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g13_0[co] = 0;
             for (int oy = 0; oy < OH; oy++) {
                 const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
                 const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
@@ -634,215 +502,185 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
                     {
                         const cnn_real v = xp[0];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g0[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g0_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[1];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g1[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g1_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[2];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g2[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g2_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[3];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g3[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g3_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[4];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g4[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g4_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[5];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g5[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g5_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[6];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g6[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g6_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[7];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g7[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g7_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[8];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g8[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g8_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[198];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g9[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g9_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[199];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g10[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g10_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[200];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g11[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g11_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[201];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g12[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g12_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[202];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g13[co] += v * d[co];
-                    }
-                    {
-                        const cnn_real v = xp[203];
-                        OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g14[co] += v * d[co];
-                    }
-                    {
-                        const cnn_real v = xp[204];
-                        OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g15[co] += v * d[co];
-                    }
-                    {
-                        const cnn_real v = xp[205];
-                        OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g16[co] += v * d[co];
-                    }
-                    {
-                        const cnn_real v = xp[206];
-                        OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g17[co] += v * d[co];
-                    }
-                    {
-                        const cnn_real v = xp[396];
-                        OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g18[co] += v * d[co];
-                    }
-                    {
-                        const cnn_real v = xp[397];
-                        OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g19[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g13_0[co] += v * d[0 + co];
                     }
                 }
             }
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 0) * OC + co] = g0[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 0) * OC + 0 + co] = g0_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 1) * OC + co] = g1[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 1) * OC + 0 + co] = g1_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 2) * OC + co] = g2[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 2) * OC + 0 + co] = g2_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 3) * OC + co] = g3[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 3) * OC + 0 + co] = g3_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 4) * OC + co] = g4[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 4) * OC + 0 + co] = g4_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 5) * OC + co] = g5[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 5) * OC + 0 + co] = g5_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 6) * OC + co] = g6[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 6) * OC + 0 + co] = g6_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 7) * OC + co] = g7[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 7) * OC + 0 + co] = g7_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 8) * OC + co] = g8[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 8) * OC + 0 + co] = g8_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 9) * OC + co] = g9[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 9) * OC + 0 + co] = g9_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 10) * OC + co] = g10[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 10) * OC + 0 + co] = g10_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 11) * OC + co] = g11[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 11) * OC + 0 + co] = g11_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 12) * OC + co] = g12[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 12) * OC + 0 + co] = g12_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 13) * OC + co] = g13[co];
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 14) * OC + co] = g14[co];
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 15) * OC + co] = g15[co];
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 16) * OC + co] = g16[co];
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 17) * OC + co] = g17[co];
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 18) * OC + co] = g18[co];
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 19) * OC + co] = g19[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 13) * OC + 0 + co] = g13_0[co];
         }
-        { /* 7 rows of dW */
-            cnn_real g0[OC];
-            cnn_real g1[OC];
-            cnn_real g2[OC];
-            cnn_real g3[OC];
-            cnn_real g4[OC];
-            cnn_real g5[OC];
-            cnn_real g6[OC];
+        { /* 13 rows of dW */
+            cnn_real g0_0[16];
+            cnn_real g1_0[16];
+            cnn_real g2_0[16];
+            cnn_real g3_0[16];
+            cnn_real g4_0[16];
+            cnn_real g5_0[16];
+            cnn_real g6_0[16];
+            cnn_real g7_0[16];
+            cnn_real g8_0[16];
+            cnn_real g9_0[16];
+            cnn_real g10_0[16];
+            cnn_real g11_0[16];
+            cnn_real g12_0[16];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g0[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g0_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g1[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g1_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g2[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g2_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g3[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g3_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g4[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g4_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g5[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g5_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g6[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g6_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g7_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g8_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g9_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g10_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g11_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g12_0[co] = 0;
             for (int oy = 0; oy < OH; oy++) {
                 const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
                 const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
@@ -850,70 +688,124 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
                     const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
                     const cnn_real *restrict d = dr + (size_t)ox * OC;
                     {
+                        const cnn_real v = xp[203];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g0_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[204];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g1_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[205];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g2_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[206];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g3_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[396];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g4_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[397];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g5_0[co] += v * d[0 + co];
+                    }
+                    {
                         const cnn_real v = xp[398];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g0[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g6_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[399];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g1[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g7_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[400];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g2[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g8_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[401];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g3[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g9_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[402];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g4[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g10_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[403];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g5[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g11_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[404];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g6[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g12_0[co] += v * d[0 + co];
                     }
                 }
             }
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(20 + 0) * OC + co] = g0[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 0) * OC + 0 + co] = g0_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(20 + 1) * OC + co] = g1[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 1) * OC + 0 + co] = g1_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(20 + 2) * OC + co] = g2[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 2) * OC + 0 + co] = g2_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(20 + 3) * OC + co] = g3[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 3) * OC + 0 + co] = g3_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(20 + 4) * OC + co] = g4[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 4) * OC + 0 + co] = g4_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(20 + 5) * OC + co] = g5[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 5) * OC + 0 + co] = g5_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(20 + 6) * OC + co] = g6[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 6) * OC + 0 + co] = g6_0[co];
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 7) * OC + 0 + co] = g7_0[co];
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 8) * OC + 0 + co] = g8_0[co];
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 9) * OC + 0 + co] = g9_0[co];
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 10) * OC + 0 + co] = g10_0[co];
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 11) * OC + 0 + co] = g11_0[co];
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 12) * OC + 0 + co] = g12_0[co];
         }
     } /* i */
     /* sum the slots in image order */
@@ -1198,10 +1090,46 @@ static void deep_maxpool_1_forward(const cnn_real *restrict in, cnn_real *restri
 /* maxpool_1 backward, deep.cnn:20: maxpool 2x2 stride=2x2
  * 64x64x16 -> 32x32x16 per image (NHWC)
  */
-static void deep_maxpool_1_backward(const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_maxpool_1_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IH = 64, IW = 64, C = 16, OH = 32, OW = 32 };
     enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 65536, OUT_SIZE = 16384 };
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        const cnn_real *restrict dyi = dy + (size_t)i * OUT_SIZE;
+        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+        for (int oy = 0; oy < OH; oy++) {
+            for (int ox = 0; ox < OW; ox++) {
+                const size_t o = ((size_t)oy * OW + ox) * C;
+                const size_t base = ((size_t)(oy * SH) * IW + ox * SW) * C;
+                cnn_real left[C]; /* 1 until the window's first maximum is found */
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    left[c] = 1;
+                for (int ky = 0; ky < KH; ky++) {
+                    for (int kx = 0; kx < KW; kx++) {
+                        const size_t at = base + ((size_t)ky * IW + kx) * C;
+                        OMP(simd)
+                        for (int c = 0; c < C; c++) {
+                            const int hit = (xi[at + c] == yi[o + c]) & (left[c] != 0);
+                            dxi[at + c] = hit ? dyi[o + c] : (cnn_real)0;
+                            left[c] = hit ? (cnn_real)0 : left[c];
+                        }
+                    }
+                }
+            } /* ox */
+        } /* oy */
+    } /* i */
+}
+#else
+static void deep_maxpool_1_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
+{
+    enum { IH = 64, IW = 64, C = 16, OH = 32, OW = 32 };
+    enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 65536, OUT_SIZE = 16384 };
+    (void)out;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -1227,6 +1155,7 @@ static void deep_maxpool_1_backward(const cnn_real *restrict in, const cnn_real 
         } /* oy */
     } /* i */
 }
+#endif
 
 /* conv2d_2 forward, deep.cnn:21: conv2d 32 3x3 stride=1x1 padding=same bias=false
  * 32x32x16 -> 32x32x32 per image (NHWC)
@@ -1265,48 +1194,72 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
             enum { B_SRC_W = 34, B_CIN = 16, B_COUT = 32, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
             enum { B_OH = 32, B_OW = 32 };
             for (int oy = 0; oy < B_OH; oy++) {
-                for (int ob = 0; ob < 3; ob++) { /* 10 output pixels */
-                    const int ox0 = ob * 10;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
-                    cnn_real a3[B_COUT];
-                    cnn_real a4[B_COUT];
-                    cnn_real a5[B_COUT];
-                    cnn_real a6[B_COUT];
-                    cnn_real a7[B_COUT];
-                    cnn_real a8[B_COUT];
-                    cnn_real a9[B_COUT];
+                for (int ob = 0; ob < 4; ob++) { /* 8 output pixels */
+                    const int ox0 = ob * 8;
+                    cnn_real a0_0[16];
+                    cnn_real a0_1[16];
+                    cnn_real a1_0[16];
+                    cnn_real a1_1[16];
+                    cnn_real a2_0[16];
+                    cnn_real a2_1[16];
+                    cnn_real a3_0[16];
+                    cnn_real a3_1[16];
+                    cnn_real a4_0[16];
+                    cnn_real a4_1[16];
+                    cnn_real a5_0[16];
+                    cnn_real a5_1[16];
+                    cnn_real a6_0[16];
+                    cnn_real a6_1[16];
+                    cnn_real a7_0[16];
+                    cnn_real a7_1[16];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a1_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a1_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a2_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a5[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a2_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a6[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a3_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a7[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a3_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a8[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a4_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a9[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a4_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a5_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a5_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a6_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a6_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a7_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a7_1[co] = 0;
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
@@ -1315,133 +1268,126 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
                             {
                                 const cnn_real v = xr[0 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[1 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[2 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[3 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a3[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[4 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a4[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[5 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a5[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[6 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a6[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[7 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a7[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w[0 + co];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a8[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a9[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a7_1[co] += v * w[16 + co];
                             }
                         }
                     }
                     cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 0 + co] = a0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 16 + co] = a0_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = a2[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 0 + co] = a1_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[3 * B_COUT + co] = a3[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 16 + co] = a1_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[4 * B_COUT + co] = a4[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 0 + co] = a2_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[5 * B_COUT + co] = a5[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 16 + co] = a2_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[6 * B_COUT + co] = a6[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 0 + co] = a3_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[7 * B_COUT + co] = a7[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 16 + co] = a3_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[8 * B_COUT + co] = a8[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[4 * B_COUT + 0 + co] = a4_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[9 * B_COUT + co] = a9[co];
-                }
-                { /* 2 output pixels */
-                    const int ox0 = 30;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
+                    for (int co = 0; co < 16; co++)
+                        yp[4 * B_COUT + 16 + co] = a4_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        yp[5 * B_COUT + 0 + co] = a5_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                            {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
-                            }
-                        }
-                    }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    for (int co = 0; co < 16; co++)
+                        yp[5 * B_COUT + 16 + co] = a5_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[6 * B_COUT + 0 + co] = a6_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[6 * B_COUT + 16 + co] = a6_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[7 * B_COUT + 0 + co] = a7_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[7 * B_COUT + 16 + co] = a7_1[co];
                 }
             } /* oy */
         }
@@ -1534,52 +1480,76 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
             memset(to + 17952, 0, sizeof(cnn_real) * 544);
         }
         const cnn_real *restrict xs = xpad;
-        /* dW rows r = (ky * KW + kx) * IC + ci, 10 at a time */
+        /* dW rows r = (ky * KW + kx) * IC + ci, 8 at a time */
         for (int tap = 0; tap < KH * KW; tap++) {
             const int base = ((tap / KW) * PW + tap % KW) * IC;
-            for (int cb = 0; cb < 1; cb++) {
-                const int at = base + cb * 10, r0 = tap * IC + cb * 10;
-                { /* 10 rows of dW */
-                    cnn_real g0[OC];
-                    cnn_real g1[OC];
-                    cnn_real g2[OC];
-                    cnn_real g3[OC];
-                    cnn_real g4[OC];
-                    cnn_real g5[OC];
-                    cnn_real g6[OC];
-                    cnn_real g7[OC];
-                    cnn_real g8[OC];
-                    cnn_real g9[OC];
+            for (int cb = 0; cb < 2; cb++) {
+                const int at = base + cb * 8, r0 = tap * IC + cb * 8;
+                { /* 8 rows of dW */
+                    cnn_real g0_0[16];
+                    cnn_real g0_1[16];
+                    cnn_real g1_0[16];
+                    cnn_real g1_1[16];
+                    cnn_real g2_0[16];
+                    cnn_real g2_1[16];
+                    cnn_real g3_0[16];
+                    cnn_real g3_1[16];
+                    cnn_real g4_0[16];
+                    cnn_real g4_1[16];
+                    cnn_real g5_0[16];
+                    cnn_real g5_1[16];
+                    cnn_real g6_0[16];
+                    cnn_real g6_1[16];
+                    cnn_real g7_0[16];
+                    cnn_real g7_1[16];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g1_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g1_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g2_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g5[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g2_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g6[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g3_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g7[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g3_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g8[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g4_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g9[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g4_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g5_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g5_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g6_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g6_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g7_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g7_1[co] = 0;
                     for (int oy = 0; oy < OH; oy++) {
                         const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
                         const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
@@ -1589,186 +1559,125 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
                             {
                                 const cnn_real v = xp[at + 0];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g0[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g0_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g0_1[co] += v * d[16 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 1];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g1[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g1_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g1_1[co] += v * d[16 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 2];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g2[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g2_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g2_1[co] += v * d[16 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 3];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g3[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g3_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g3_1[co] += v * d[16 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 4];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g4[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g4_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g4_1[co] += v * d[16 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 5];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g5[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g5_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g5_1[co] += v * d[16 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 6];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g6[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g6_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g6_1[co] += v * d[16 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 7];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g7[co] += v * d[co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 8];
+                                for (int co = 0; co < 16; co++)
+                                    g7_0[co] += v * d[0 + co];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g8[co] += v * d[co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 9];
-                                OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g9[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g7_1[co] += v * d[16 + co];
                             }
                         }
                     }
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 0 + co] = g0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 16 + co] = g0_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 0 + co] = g1_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 16 + co] = g1_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 4) * OC + co] = g4[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 0 + co] = g2_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 5) * OC + co] = g5[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 16 + co] = g2_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 6) * OC + co] = g6[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 0 + co] = g3_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 7) * OC + co] = g7[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 16 + co] = g3_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 8) * OC + co] = g8[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 4) * OC + 0 + co] = g4_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 9) * OC + co] = g9[co];
-                }
-            }
-            {
-                const int at = base + 10, r0 = tap * IC + 10;
-                { /* 6 rows of dW */
-                    cnn_real g0[OC];
-                    cnn_real g1[OC];
-                    cnn_real g2[OC];
-                    cnn_real g3[OC];
-                    cnn_real g4[OC];
-                    cnn_real g5[OC];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 4) * OC + 16 + co] = g4_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 5) * OC + 0 + co] = g5_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 5) * OC + 16 + co] = g5_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 6) * OC + 0 + co] = g6_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 6) * OC + 16 + co] = g6_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 7) * OC + 0 + co] = g7_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g5[co] = 0;
-                    for (int oy = 0; oy < OH; oy++) {
-                        const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
-                        const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
-                        for (int ox = 0; ox < OW; ox++) {
-                            const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
-                            const cnn_real *restrict d = dr + (size_t)ox * OC;
-                            {
-                                const cnn_real v = xp[at + 0];
-                                OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g0[co] += v * d[co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 1];
-                                OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g1[co] += v * d[co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 2];
-                                OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g2[co] += v * d[co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 3];
-                                OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g3[co] += v * d[co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 4];
-                                OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g4[co] += v * d[co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 5];
-                                OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g5[co] += v * d[co];
-                            }
-                        }
-                    }
-                    OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
-                    OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
-                    OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
-                    OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
-                    OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 4) * OC + co] = g4[co];
-                    OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 5) * OC + co] = g5[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 7) * OC + 16 + co] = g7_1[co];
                 }
             }
         }
@@ -1794,88 +1703,72 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
             enum { B_SRC_W = 34, B_CIN = 32, B_COUT = 16, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
             enum { B_OH = 32, B_OW = 32 };
             for (int oy = 0; oy < B_OH; oy++) {
-                { /* 20 output pixels */
-                    const int ox0 = 0;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
-                    cnn_real a3[B_COUT];
-                    cnn_real a4[B_COUT];
-                    cnn_real a5[B_COUT];
-                    cnn_real a6[B_COUT];
-                    cnn_real a7[B_COUT];
-                    cnn_real a8[B_COUT];
-                    cnn_real a9[B_COUT];
-                    cnn_real a10[B_COUT];
-                    cnn_real a11[B_COUT];
-                    cnn_real a12[B_COUT];
-                    cnn_real a13[B_COUT];
-                    cnn_real a14[B_COUT];
-                    cnn_real a15[B_COUT];
-                    cnn_real a16[B_COUT];
-                    cnn_real a17[B_COUT];
-                    cnn_real a18[B_COUT];
-                    cnn_real a19[B_COUT];
+                for (int ob = 0; ob < 2; ob++) { /* 16 output pixels */
+                    const int ox0 = ob * 16;
+                    cnn_real a0_0[16];
+                    cnn_real a1_0[16];
+                    cnn_real a2_0[16];
+                    cnn_real a3_0[16];
+                    cnn_real a4_0[16];
+                    cnn_real a5_0[16];
+                    cnn_real a6_0[16];
+                    cnn_real a7_0[16];
+                    cnn_real a8_0[16];
+                    cnn_real a9_0[16];
+                    cnn_real a10_0[16];
+                    cnn_real a11_0[16];
+                    cnn_real a12_0[16];
+                    cnn_real a13_0[16];
+                    cnn_real a14_0[16];
+                    cnn_real a15_0[16];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a1_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a2_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a3_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a4_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a5[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a5_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a6[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a6_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a7[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a7_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a8[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a8_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a9[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a9_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a10[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a10_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a11[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a11_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a12[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a12_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a13[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a13_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a14[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a14_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a15[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a16[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a17[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a18[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a19[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a15_0[co] = 0;
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
@@ -1884,353 +1777,150 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
                             {
                                 const cnn_real v = xr[0 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[1 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[2 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[3 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a3[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[4 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a4[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[5 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a5[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[6 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a6[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[7 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a7[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[8 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a8[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a8_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[9 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a9[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a9_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[10 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a10[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a10_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[11 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a11[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a11_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[12 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a12[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a12_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[13 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a13[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a13_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[14 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a14[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a14_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[15 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a15[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[16 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a16[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[17 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a17[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[18 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a18[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[19 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a19[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a15_0[co] += v * w[0 + co];
                             }
                         }
                     }
                     cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 0 + co] = a0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 0 + co] = a1_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = a2[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 0 + co] = a2_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[3 * B_COUT + co] = a3[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 0 + co] = a3_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[4 * B_COUT + co] = a4[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[4 * B_COUT + 0 + co] = a4_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[5 * B_COUT + co] = a5[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[5 * B_COUT + 0 + co] = a5_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[6 * B_COUT + co] = a6[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[6 * B_COUT + 0 + co] = a6_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[7 * B_COUT + co] = a7[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[7 * B_COUT + 0 + co] = a7_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[8 * B_COUT + co] = a8[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[8 * B_COUT + 0 + co] = a8_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[9 * B_COUT + co] = a9[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[9 * B_COUT + 0 + co] = a9_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[10 * B_COUT + co] = a10[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[10 * B_COUT + 0 + co] = a10_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[11 * B_COUT + co] = a11[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[11 * B_COUT + 0 + co] = a11_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[12 * B_COUT + co] = a12[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[12 * B_COUT + 0 + co] = a12_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[13 * B_COUT + co] = a13[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[13 * B_COUT + 0 + co] = a13_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[14 * B_COUT + co] = a14[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[14 * B_COUT + 0 + co] = a14_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[15 * B_COUT + co] = a15[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[16 * B_COUT + co] = a16[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[17 * B_COUT + co] = a17[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[18 * B_COUT + co] = a18[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[19 * B_COUT + co] = a19[co];
-                }
-                { /* 12 output pixels */
-                    const int ox0 = 20;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
-                    cnn_real a3[B_COUT];
-                    cnn_real a4[B_COUT];
-                    cnn_real a5[B_COUT];
-                    cnn_real a6[B_COUT];
-                    cnn_real a7[B_COUT];
-                    cnn_real a8[B_COUT];
-                    cnn_real a9[B_COUT];
-                    cnn_real a10[B_COUT];
-                    cnn_real a11[B_COUT];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a3[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a4[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a5[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a6[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a7[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a8[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a9[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a10[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a11[co] = 0;
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                            {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a3[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a4[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a5[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a6[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a7[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a8[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a9[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[10 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a10[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[11 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a11[co] += v * w[co];
-                            }
-                        }
-                    }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = a2[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[3 * B_COUT + co] = a3[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[4 * B_COUT + co] = a4[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[5 * B_COUT + co] = a5[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[6 * B_COUT + co] = a6[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[7 * B_COUT + co] = a7[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[8 * B_COUT + co] = a8[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[9 * B_COUT + co] = a9[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[10 * B_COUT + co] = a10[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[11 * B_COUT + co] = a11[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[15 * B_COUT + 0 + co] = a15_0[co];
                 }
             } /* oy */
         }
@@ -2544,10 +2234,46 @@ static void deep_maxpool_2_forward(const cnn_real *restrict in, cnn_real *restri
 /* maxpool_2 backward, deep.cnn:24: maxpool 2x2 stride=2x2
  * 32x32x32 -> 16x16x32 per image (NHWC)
  */
-static void deep_maxpool_2_backward(const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_maxpool_2_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IH = 32, IW = 32, C = 32, OH = 16, OW = 16 };
     enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 32768, OUT_SIZE = 8192 };
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        const cnn_real *restrict dyi = dy + (size_t)i * OUT_SIZE;
+        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+        for (int oy = 0; oy < OH; oy++) {
+            for (int ox = 0; ox < OW; ox++) {
+                const size_t o = ((size_t)oy * OW + ox) * C;
+                const size_t base = ((size_t)(oy * SH) * IW + ox * SW) * C;
+                cnn_real left[C]; /* 1 until the window's first maximum is found */
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    left[c] = 1;
+                for (int ky = 0; ky < KH; ky++) {
+                    for (int kx = 0; kx < KW; kx++) {
+                        const size_t at = base + ((size_t)ky * IW + kx) * C;
+                        OMP(simd)
+                        for (int c = 0; c < C; c++) {
+                            const int hit = (xi[at + c] == yi[o + c]) & (left[c] != 0);
+                            dxi[at + c] = hit ? dyi[o + c] : (cnn_real)0;
+                            left[c] = hit ? (cnn_real)0 : left[c];
+                        }
+                    }
+                }
+            } /* ox */
+        } /* oy */
+    } /* i */
+}
+#else
+static void deep_maxpool_2_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
+{
+    enum { IH = 32, IW = 32, C = 32, OH = 16, OW = 16 };
+    enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 32768, OUT_SIZE = 8192 };
+    (void)out;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -2573,6 +2299,7 @@ static void deep_maxpool_2_backward(const cnn_real *restrict in, const cnn_real 
         } /* oy */
     } /* i */
 }
+#endif
 
 /* conv2d_3 forward, deep.cnn:25: conv2d 64 3x3 stride=1x1 padding=same bias=false
  * 16x16x32 -> 16x16x64 per image (NHWC)
@@ -2611,28 +2338,72 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
             enum { B_SRC_W = 18, B_CIN = 32, B_COUT = 64, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
             enum { B_OH = 16, B_OW = 16 };
             for (int oy = 0; oy < B_OH; oy++) {
-                for (int ob = 0; ob < 3; ob++) { /* 5 output pixels */
-                    const int ox0 = ob * 5;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
-                    cnn_real a3[B_COUT];
-                    cnn_real a4[B_COUT];
+                for (int ob = 0; ob < 4; ob++) { /* 4 output pixels */
+                    const int ox0 = ob * 4;
+                    cnn_real a0_0[16];
+                    cnn_real a0_1[16];
+                    cnn_real a0_2[16];
+                    cnn_real a0_3[16];
+                    cnn_real a1_0[16];
+                    cnn_real a1_1[16];
+                    cnn_real a1_2[16];
+                    cnn_real a1_3[16];
+                    cnn_real a2_0[16];
+                    cnn_real a2_1[16];
+                    cnn_real a2_2[16];
+                    cnn_real a2_3[16];
+                    cnn_real a3_0[16];
+                    cnn_real a3_1[16];
+                    cnn_real a3_2[16];
+                    cnn_real a3_3[16];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_2[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_3[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a1_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a2_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a2_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a2_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a2_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_3[co] = 0;
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
@@ -2641,75 +2412,114 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
                             {
                                 const cnn_real v = xr[0 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1[co] += v * w[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2[co] += v * w[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3[co] += v * w[48 + co];
                             }
                             {
                                 const cnn_real v = xr[1 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1[co] += v * w[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2[co] += v * w[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3[co] += v * w[48 + co];
                             }
                             {
                                 const cnn_real v = xr[2 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_1[co] += v * w[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_2[co] += v * w[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_3[co] += v * w[48 + co];
                             }
                             {
                                 const cnn_real v = xr[3 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a3[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w[0 + co];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a4[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a3_1[co] += v * w[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_2[co] += v * w[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_3[co] += v * w[48 + co];
                             }
                         }
                     }
                     cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 0 + co] = a0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 16 + co] = a0_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = a2[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 32 + co] = a0_2[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[3 * B_COUT + co] = a3[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 48 + co] = a0_3[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[4 * B_COUT + co] = a4[co];
-                }
-                { /* 1 output pixel */
-                    const int ox0 = 15;
-                    cnn_real a0[B_COUT];
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 0 + co] = a1_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                            {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
-                            }
-                        }
-                    }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 16 + co] = a1_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 32 + co] = a1_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 48 + co] = a1_3[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 0 + co] = a2_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 16 + co] = a2_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 32 + co] = a2_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 48 + co] = a2_3[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 0 + co] = a3_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 16 + co] = a3_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 32 + co] = a3_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 48 + co] = a3_3[co];
                 }
             } /* oy */
         }
@@ -2808,26 +2618,86 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
             for (int cb = 0; cb < 6; cb++) {
                 const int at = base + cb * 5, r0 = tap * IC + cb * 5;
                 { /* 5 rows of dW */
-                    cnn_real g0[OC];
-                    cnn_real g1[OC];
-                    cnn_real g2[OC];
-                    cnn_real g3[OC];
-                    cnn_real g4[OC];
+                    cnn_real g0_0[16];
+                    cnn_real g0_1[16];
+                    cnn_real g0_2[16];
+                    cnn_real g0_3[16];
+                    cnn_real g1_0[16];
+                    cnn_real g1_1[16];
+                    cnn_real g1_2[16];
+                    cnn_real g1_3[16];
+                    cnn_real g2_0[16];
+                    cnn_real g2_1[16];
+                    cnn_real g2_2[16];
+                    cnn_real g2_3[16];
+                    cnn_real g3_0[16];
+                    cnn_real g3_1[16];
+                    cnn_real g3_2[16];
+                    cnn_real g3_3[16];
+                    cnn_real g4_0[16];
+                    cnn_real g4_1[16];
+                    cnn_real g4_2[16];
+                    cnn_real g4_3[16];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_2[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_3[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g1_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g1_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g1_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g1_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g2_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g2_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g2_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g2_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g3_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g3_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g3_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g3_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g4_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g4_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g4_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g4_3[co] = 0;
                     for (int oy = 0; oy < OH; oy++) {
                         const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
                         const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
@@ -2837,63 +2707,177 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
                             {
                                 const cnn_real v = xp[at + 0];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g0[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g0_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g0_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g0_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g0_3[co] += v * d[48 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 1];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g1[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g1_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g1_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g1_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g1_3[co] += v * d[48 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 2];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g2[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g2_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g2_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g2_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g2_3[co] += v * d[48 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 3];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g3[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g3_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g3_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g3_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g3_3[co] += v * d[48 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 4];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g4[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g4_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g4_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g4_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g4_3[co] += v * d[48 + co];
                             }
                         }
                     }
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 0 + co] = g0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 16 + co] = g0_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 32 + co] = g0_2[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 48 + co] = g0_3[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 4) * OC + co] = g4[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 0 + co] = g1_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 16 + co] = g1_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 32 + co] = g1_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 48 + co] = g1_3[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 0 + co] = g2_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 16 + co] = g2_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 32 + co] = g2_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 48 + co] = g2_3[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 0 + co] = g3_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 16 + co] = g3_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 32 + co] = g3_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 48 + co] = g3_3[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 4) * OC + 0 + co] = g4_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 4) * OC + 16 + co] = g4_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 4) * OC + 32 + co] = g4_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 4) * OC + 48 + co] = g4_3[co];
                 }
             }
             {
                 const int at = base + 30, r0 = tap * IC + 30;
                 { /* 2 rows of dW */
-                    cnn_real g0[OC];
-                    cnn_real g1[OC];
+                    cnn_real g0_0[16];
+                    cnn_real g0_1[16];
+                    cnn_real g0_2[16];
+                    cnn_real g0_3[16];
+                    cnn_real g1_0[16];
+                    cnn_real g1_1[16];
+                    cnn_real g1_2[16];
+                    cnn_real g1_3[16];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g0_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g0_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g1_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g1_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g1_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g1_3[co] = 0;
                     for (int oy = 0; oy < OH; oy++) {
                         const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
                         const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
@@ -2903,23 +2887,59 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
                             {
                                 const cnn_real v = xp[at + 0];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g0[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g0_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g0_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g0_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g0_3[co] += v * d[48 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 1];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g1[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g1_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g1_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g1_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g1_3[co] += v * d[48 + co];
                             }
                         }
                     }
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 0 + co] = g0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 16 + co] = g0_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 32 + co] = g0_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 48 + co] = g0_3[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 0 + co] = g1_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 16 + co] = g1_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 32 + co] = g1_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 48 + co] = g1_3[co];
                 }
             }
         }
@@ -2945,48 +2965,72 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
             enum { B_SRC_W = 18, B_CIN = 64, B_COUT = 32, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
             enum { B_OH = 16, B_OW = 16 };
             for (int oy = 0; oy < B_OH; oy++) {
-                { /* 10 output pixels */
-                    const int ox0 = 0;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
-                    cnn_real a3[B_COUT];
-                    cnn_real a4[B_COUT];
-                    cnn_real a5[B_COUT];
-                    cnn_real a6[B_COUT];
-                    cnn_real a7[B_COUT];
-                    cnn_real a8[B_COUT];
-                    cnn_real a9[B_COUT];
+                for (int ob = 0; ob < 2; ob++) { /* 8 output pixels */
+                    const int ox0 = ob * 8;
+                    cnn_real a0_0[16];
+                    cnn_real a0_1[16];
+                    cnn_real a1_0[16];
+                    cnn_real a1_1[16];
+                    cnn_real a2_0[16];
+                    cnn_real a2_1[16];
+                    cnn_real a3_0[16];
+                    cnn_real a3_1[16];
+                    cnn_real a4_0[16];
+                    cnn_real a4_1[16];
+                    cnn_real a5_0[16];
+                    cnn_real a5_1[16];
+                    cnn_real a6_0[16];
+                    cnn_real a6_1[16];
+                    cnn_real a7_0[16];
+                    cnn_real a7_1[16];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a1_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a1_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a2_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a5[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a2_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a6[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a3_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a7[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a3_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a8[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a4_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a9[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a4_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a5_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a5_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a6_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a6_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a7_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a7_1[co] = 0;
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
@@ -2995,185 +3039,126 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
                             {
                                 const cnn_real v = xr[0 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[1 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[2 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[3 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a3[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[4 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a4[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[5 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a5[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[6 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a6[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[7 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a7[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w[0 + co];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a8[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a9[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a7_1[co] += v * w[16 + co];
                             }
                         }
                     }
                     cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 0 + co] = a0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 16 + co] = a0_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = a2[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 0 + co] = a1_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[3 * B_COUT + co] = a3[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 16 + co] = a1_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[4 * B_COUT + co] = a4[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 0 + co] = a2_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[5 * B_COUT + co] = a5[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 16 + co] = a2_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[6 * B_COUT + co] = a6[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 0 + co] = a3_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[7 * B_COUT + co] = a7[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 16 + co] = a3_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[8 * B_COUT + co] = a8[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[4 * B_COUT + 0 + co] = a4_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[9 * B_COUT + co] = a9[co];
-                }
-                { /* 6 output pixels */
-                    const int ox0 = 10;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
-                    cnn_real a3[B_COUT];
-                    cnn_real a4[B_COUT];
-                    cnn_real a5[B_COUT];
+                    for (int co = 0; co < 16; co++)
+                        yp[4 * B_COUT + 16 + co] = a4_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        yp[5 * B_COUT + 0 + co] = a5_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        yp[5 * B_COUT + 16 + co] = a5_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        yp[6 * B_COUT + 0 + co] = a6_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        yp[6 * B_COUT + 16 + co] = a6_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        yp[7 * B_COUT + 0 + co] = a7_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a5[co] = 0;
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                            {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a3[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a4[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a5[co] += v * w[co];
-                            }
-                        }
-                    }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = a2[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[3 * B_COUT + co] = a3[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[4 * B_COUT + co] = a4[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[5 * B_COUT + co] = a5[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[7 * B_COUT + 16 + co] = a7_1[co];
                 }
             } /* oy */
         }
@@ -3487,10 +3472,46 @@ static void deep_maxpool_3_forward(const cnn_real *restrict in, cnn_real *restri
 /* maxpool_3 backward, deep.cnn:28: maxpool 2x2 stride=2x2
  * 16x16x64 -> 8x8x64 per image (NHWC)
  */
-static void deep_maxpool_3_backward(const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_maxpool_3_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IH = 16, IW = 16, C = 64, OH = 8, OW = 8 };
     enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 16384, OUT_SIZE = 4096 };
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        const cnn_real *restrict dyi = dy + (size_t)i * OUT_SIZE;
+        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+        for (int oy = 0; oy < OH; oy++) {
+            for (int ox = 0; ox < OW; ox++) {
+                const size_t o = ((size_t)oy * OW + ox) * C;
+                const size_t base = ((size_t)(oy * SH) * IW + ox * SW) * C;
+                cnn_real left[C]; /* 1 until the window's first maximum is found */
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    left[c] = 1;
+                for (int ky = 0; ky < KH; ky++) {
+                    for (int kx = 0; kx < KW; kx++) {
+                        const size_t at = base + ((size_t)ky * IW + kx) * C;
+                        OMP(simd)
+                        for (int c = 0; c < C; c++) {
+                            const int hit = (xi[at + c] == yi[o + c]) & (left[c] != 0);
+                            dxi[at + c] = hit ? dyi[o + c] : (cnn_real)0;
+                            left[c] = hit ? (cnn_real)0 : left[c];
+                        }
+                    }
+                }
+            } /* ox */
+        } /* oy */
+    } /* i */
+}
+#else
+static void deep_maxpool_3_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
+{
+    enum { IH = 16, IW = 16, C = 64, OH = 8, OW = 8 };
+    enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 16384, OUT_SIZE = 4096 };
+    (void)out;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -3516,6 +3537,7 @@ static void deep_maxpool_3_backward(const cnn_real *restrict in, const cnn_real 
         } /* oy */
     } /* i */
 }
+#endif
 
 /* conv2d_4 forward, deep.cnn:29: conv2d 64 3x3 stride=1x1 padding=same bias=false
  * 8x8x64 -> 8x8x64 per image (NHWC)
@@ -3554,28 +3576,72 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
             enum { B_SRC_W = 10, B_CIN = 64, B_COUT = 64, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
             enum { B_OH = 8, B_OW = 8 };
             for (int oy = 0; oy < B_OH; oy++) {
-                { /* 5 output pixels */
-                    const int ox0 = 0;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
-                    cnn_real a3[B_COUT];
-                    cnn_real a4[B_COUT];
+                for (int ob = 0; ob < 2; ob++) { /* 4 output pixels */
+                    const int ox0 = ob * 4;
+                    cnn_real a0_0[16];
+                    cnn_real a0_1[16];
+                    cnn_real a0_2[16];
+                    cnn_real a0_3[16];
+                    cnn_real a1_0[16];
+                    cnn_real a1_1[16];
+                    cnn_real a1_2[16];
+                    cnn_real a1_3[16];
+                    cnn_real a2_0[16];
+                    cnn_real a2_1[16];
+                    cnn_real a2_2[16];
+                    cnn_real a2_3[16];
+                    cnn_real a3_0[16];
+                    cnn_real a3_1[16];
+                    cnn_real a3_2[16];
+                    cnn_real a3_3[16];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_2[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_3[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a1_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a2_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a2_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a2_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a2_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_3[co] = 0;
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
@@ -3584,101 +3650,114 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
                             {
                                 const cnn_real v = xr[0 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1[co] += v * w[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2[co] += v * w[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3[co] += v * w[48 + co];
                             }
                             {
                                 const cnn_real v = xr[1 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1[co] += v * w[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2[co] += v * w[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3[co] += v * w[48 + co];
                             }
                             {
                                 const cnn_real v = xr[2 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_1[co] += v * w[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_2[co] += v * w[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_3[co] += v * w[48 + co];
                             }
                             {
                                 const cnn_real v = xr[3 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a3[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w[0 + co];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a4[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a3_1[co] += v * w[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_2[co] += v * w[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_3[co] += v * w[48 + co];
                             }
                         }
                     }
                     cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 0 + co] = a0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 16 + co] = a0_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = a2[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 32 + co] = a0_2[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[3 * B_COUT + co] = a3[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 48 + co] = a0_3[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[4 * B_COUT + co] = a4[co];
-                }
-                { /* 3 output pixels */
-                    const int ox0 = 5;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 0 + co] = a1_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 16 + co] = a1_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 32 + co] = a1_2[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = 0;
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                            {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
-                            }
-                        }
-                    }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 48 + co] = a1_3[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 0 + co] = a2_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 16 + co] = a2_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = a2[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 32 + co] = a2_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 48 + co] = a2_3[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 0 + co] = a3_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 16 + co] = a3_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 32 + co] = a3_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 48 + co] = a3_3[co];
                 }
             } /* oy */
         }
@@ -3777,26 +3856,86 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
             for (int cb = 0; cb < 12; cb++) {
                 const int at = base + cb * 5, r0 = tap * IC + cb * 5;
                 { /* 5 rows of dW */
-                    cnn_real g0[OC];
-                    cnn_real g1[OC];
-                    cnn_real g2[OC];
-                    cnn_real g3[OC];
-                    cnn_real g4[OC];
+                    cnn_real g0_0[16];
+                    cnn_real g0_1[16];
+                    cnn_real g0_2[16];
+                    cnn_real g0_3[16];
+                    cnn_real g1_0[16];
+                    cnn_real g1_1[16];
+                    cnn_real g1_2[16];
+                    cnn_real g1_3[16];
+                    cnn_real g2_0[16];
+                    cnn_real g2_1[16];
+                    cnn_real g2_2[16];
+                    cnn_real g2_3[16];
+                    cnn_real g3_0[16];
+                    cnn_real g3_1[16];
+                    cnn_real g3_2[16];
+                    cnn_real g3_3[16];
+                    cnn_real g4_0[16];
+                    cnn_real g4_1[16];
+                    cnn_real g4_2[16];
+                    cnn_real g4_3[16];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_2[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_3[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g1_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g1_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g1_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g1_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g2_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g2_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g2_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g2_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g3_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g3_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g3_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g3_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g4_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g4_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g4_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g4_3[co] = 0;
                     for (int oy = 0; oy < OH; oy++) {
                         const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
                         const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
@@ -3806,71 +3945,209 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
                             {
                                 const cnn_real v = xp[at + 0];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g0[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g0_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g0_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g0_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g0_3[co] += v * d[48 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 1];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g1[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g1_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g1_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g1_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g1_3[co] += v * d[48 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 2];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g2[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g2_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g2_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g2_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g2_3[co] += v * d[48 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 3];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g3[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g3_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g3_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g3_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g3_3[co] += v * d[48 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 4];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g4[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g4_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g4_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g4_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g4_3[co] += v * d[48 + co];
                             }
                         }
                     }
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 0 + co] = g0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 16 + co] = g0_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 32 + co] = g0_2[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 48 + co] = g0_3[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 4) * OC + co] = g4[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 0 + co] = g1_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 16 + co] = g1_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 32 + co] = g1_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 48 + co] = g1_3[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 0 + co] = g2_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 16 + co] = g2_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 32 + co] = g2_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 48 + co] = g2_3[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 0 + co] = g3_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 16 + co] = g3_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 32 + co] = g3_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 48 + co] = g3_3[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 4) * OC + 0 + co] = g4_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 4) * OC + 16 + co] = g4_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 4) * OC + 32 + co] = g4_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 4) * OC + 48 + co] = g4_3[co];
                 }
             }
             {
                 const int at = base + 60, r0 = tap * IC + 60;
                 { /* 4 rows of dW */
-                    cnn_real g0[OC];
-                    cnn_real g1[OC];
-                    cnn_real g2[OC];
-                    cnn_real g3[OC];
+                    cnn_real g0_0[16];
+                    cnn_real g0_1[16];
+                    cnn_real g0_2[16];
+                    cnn_real g0_3[16];
+                    cnn_real g1_0[16];
+                    cnn_real g1_1[16];
+                    cnn_real g1_2[16];
+                    cnn_real g1_3[16];
+                    cnn_real g2_0[16];
+                    cnn_real g2_1[16];
+                    cnn_real g2_2[16];
+                    cnn_real g2_3[16];
+                    cnn_real g3_0[16];
+                    cnn_real g3_1[16];
+                    cnn_real g3_2[16];
+                    cnn_real g3_3[16];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_2[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g1_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g1_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g1_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g1_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g2_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g2_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g2_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g2_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g3_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g3_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g3_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g3_3[co] = 0;
                     for (int oy = 0; oy < OH; oy++) {
                         const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
                         const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
@@ -3880,41 +4157,113 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
                             {
                                 const cnn_real v = xp[at + 0];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g0[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g0_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g0_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g0_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g0_3[co] += v * d[48 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 1];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g1[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g1_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g1_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g1_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g1_3[co] += v * d[48 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 2];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g2[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g2_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g2_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g2_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g2_3[co] += v * d[48 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 3];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g3[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g3_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g3_1[co] += v * d[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g3_2[co] += v * d[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g3_3[co] += v * d[48 + co];
                             }
                         }
                     }
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 0 + co] = g0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 16 + co] = g0_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 32 + co] = g0_2[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 48 + co] = g0_3[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 0 + co] = g1_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 16 + co] = g1_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 32 + co] = g1_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 48 + co] = g1_3[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 0 + co] = g2_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 16 + co] = g2_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 32 + co] = g2_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 48 + co] = g2_3[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 0 + co] = g3_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 16 + co] = g3_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 32 + co] = g3_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 48 + co] = g3_3[co];
                 }
             }
         }
@@ -3940,28 +4289,72 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
             enum { B_SRC_W = 10, B_CIN = 64, B_COUT = 64, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
             enum { B_OH = 8, B_OW = 8 };
             for (int oy = 0; oy < B_OH; oy++) {
-                { /* 5 output pixels */
-                    const int ox0 = 0;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
-                    cnn_real a3[B_COUT];
-                    cnn_real a4[B_COUT];
+                for (int ob = 0; ob < 2; ob++) { /* 4 output pixels */
+                    const int ox0 = ob * 4;
+                    cnn_real a0_0[16];
+                    cnn_real a0_1[16];
+                    cnn_real a0_2[16];
+                    cnn_real a0_3[16];
+                    cnn_real a1_0[16];
+                    cnn_real a1_1[16];
+                    cnn_real a1_2[16];
+                    cnn_real a1_3[16];
+                    cnn_real a2_0[16];
+                    cnn_real a2_1[16];
+                    cnn_real a2_2[16];
+                    cnn_real a2_3[16];
+                    cnn_real a3_0[16];
+                    cnn_real a3_1[16];
+                    cnn_real a3_2[16];
+                    cnn_real a3_3[16];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_2[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_3[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a1_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a2_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a2_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a2_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a2_3[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_2[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_3[co] = 0;
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
@@ -3970,101 +4363,114 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
                             {
                                 const cnn_real v = xr[0 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1[co] += v * w[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2[co] += v * w[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3[co] += v * w[48 + co];
                             }
                             {
                                 const cnn_real v = xr[1 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1[co] += v * w[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2[co] += v * w[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3[co] += v * w[48 + co];
                             }
                             {
                                 const cnn_real v = xr[2 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_1[co] += v * w[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_2[co] += v * w[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_3[co] += v * w[48 + co];
                             }
                             {
                                 const cnn_real v = xr[3 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a3[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w[0 + co];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a4[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a3_1[co] += v * w[16 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_2[co] += v * w[32 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_3[co] += v * w[48 + co];
                             }
                         }
                     }
                     cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 0 + co] = a0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 16 + co] = a0_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = a2[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 32 + co] = a0_2[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[3 * B_COUT + co] = a3[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 48 + co] = a0_3[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[4 * B_COUT + co] = a4[co];
-                }
-                { /* 3 output pixels */
-                    const int ox0 = 5;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 0 + co] = a1_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 16 + co] = a1_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 32 + co] = a1_2[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = 0;
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                            {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
-                            }
-                        }
-                    }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 48 + co] = a1_3[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 0 + co] = a2_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 16 + co] = a2_1[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = a2[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 32 + co] = a2_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 48 + co] = a2_3[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 0 + co] = a3_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 16 + co] = a3_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 32 + co] = a3_2[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 48 + co] = a3_3[co];
                 }
             } /* oy */
         }
@@ -4436,6 +4842,212 @@ static void deep_dropout_1_backward(const cnn_real *restrict mask, const cnn_rea
  * dense_1.weight: p[60688, 60752) [in][out]
  * dense_1.bias: p[60752, 60753)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_dense_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
+{
+    enum { IN = 64, OUT = 1, W_OFF = 60688 };
+    enum { B_OFF = 60752 };
+    enum { NB = 8, KB = 64 }; /* images per tile, rows of W per block */
+    const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */
+    const cnn_real *restrict bias = p + B_OFF;
+    #define B0(o) bias[o]
+    const int nblk = (n + NB - 1) / NB;
+    OMP(parallel)
+    for (int k0 = 0; k0 < IN; k0 += KB) {
+        const int k1 = k0 + KB < IN ? k0 + KB : IN;
+        OMP(for schedule(static) nowait)
+        for (int b = 0; b < nblk; b++) {
+            const int i0 = b * NB, i1 = i0 + NB < n ? i0 + NB : n;
+            if (i1 - i0 == NB) {
+                {
+                    const int o0 = 0;
+                    cnn_real a0_0[1];
+                    cnn_real *restrict y0 = out + (size_t)(i0 + 0) * OUT + o0;
+                    const cnn_real *restrict x0 = in + (size_t)(i0 + 0) * IN;
+                    cnn_real a1_0[1];
+                    cnn_real *restrict y1 = out + (size_t)(i0 + 1) * OUT + o0;
+                    const cnn_real *restrict x1 = in + (size_t)(i0 + 1) * IN;
+                    cnn_real a2_0[1];
+                    cnn_real *restrict y2 = out + (size_t)(i0 + 2) * OUT + o0;
+                    const cnn_real *restrict x2 = in + (size_t)(i0 + 2) * IN;
+                    cnn_real a3_0[1];
+                    cnn_real *restrict y3 = out + (size_t)(i0 + 3) * OUT + o0;
+                    const cnn_real *restrict x3 = in + (size_t)(i0 + 3) * IN;
+                    cnn_real a4_0[1];
+                    cnn_real *restrict y4 = out + (size_t)(i0 + 4) * OUT + o0;
+                    const cnn_real *restrict x4 = in + (size_t)(i0 + 4) * IN;
+                    cnn_real a5_0[1];
+                    cnn_real *restrict y5 = out + (size_t)(i0 + 5) * OUT + o0;
+                    const cnn_real *restrict x5 = in + (size_t)(i0 + 5) * IN;
+                    cnn_real a6_0[1];
+                    cnn_real *restrict y6 = out + (size_t)(i0 + 6) * OUT + o0;
+                    const cnn_real *restrict x6 = in + (size_t)(i0 + 6) * IN;
+                    cnn_real a7_0[1];
+                    cnn_real *restrict y7 = out + (size_t)(i0 + 7) * OUT + o0;
+                    const cnn_real *restrict x7 = in + (size_t)(i0 + 7) * IN;
+                    if (k0 == 0) {
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a0_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a1_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a2_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a3_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a4_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a5_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a6_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a7_0[o] = B0(o0 + 0 + o);
+                    } else {
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a0_0[o] = y0[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a1_0[o] = y1[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a2_0[o] = y2[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a3_0[o] = y3[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a4_0[o] = y4[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a5_0[o] = y5[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a6_0[o] = y6[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a7_0[o] = y7[0 + o];
+                    }
+                    for (int k = k0; k < k1; k++) {
+                        const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
+                        {
+                            const cnn_real v = x0[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a0_0[o] += v * w[0 + o];
+                        }
+                        {
+                            const cnn_real v = x1[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a1_0[o] += v * w[0 + o];
+                        }
+                        {
+                            const cnn_real v = x2[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a2_0[o] += v * w[0 + o];
+                        }
+                        {
+                            const cnn_real v = x3[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a3_0[o] += v * w[0 + o];
+                        }
+                        {
+                            const cnn_real v = x4[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a4_0[o] += v * w[0 + o];
+                        }
+                        {
+                            const cnn_real v = x5[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a5_0[o] += v * w[0 + o];
+                        }
+                        {
+                            const cnn_real v = x6[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a6_0[o] += v * w[0 + o];
+                        }
+                        {
+                            const cnn_real v = x7[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a7_0[o] += v * w[0 + o];
+                        }
+                    }
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y0[0 + o] = a0_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y1[0 + o] = a1_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y2[0 + o] = a2_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y3[0 + o] = a3_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y4[0 + o] = a4_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y5[0 + o] = a5_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y6[0 + o] = a6_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y7[0 + o] = a7_0[o];
+                }
+            } else {
+                for (int i = i0; i < i1; i++) {
+                    {
+                        const int o0 = 0;
+                        cnn_real a0_0[1];
+                        cnn_real *restrict y0 = out + (size_t)(i + 0) * OUT + o0;
+                        const cnn_real *restrict x0 = in + (size_t)(i + 0) * IN;
+                        if (k0 == 0) {
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a0_0[o] = B0(o0 + 0 + o);
+                        } else {
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a0_0[o] = y0[0 + o];
+                        }
+                        for (int k = k0; k < k1; k++) {
+                            const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
+                            {
+                                const cnn_real v = x0[k];
+                                OMP(simd)
+                                for (int o = 0; o < 1; o++)
+                                    a0_0[o] += v * w[0 + o];
+                            }
+                        }
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            y0[0 + o] = a0_0[o];
+                    }
+                }
+            }
+        } /* b */
+    } /* k0 */
+    #undef B0
+}
+#else
 static void deep_dense_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { IN = 64, OUT = 1, W_OFF = 60688 };
@@ -4458,6 +5070,7 @@ static void deep_dense_1_forward(const cnn_real *restrict p, const cnn_real *res
         }
     } /* i */
 }
+#endif
 
 /* dense_1 backward, deep.cnn:34: dense 1 sigmoid
  * 64 -> 1 per image (NHWC); the final sigmoid
@@ -4465,6 +5078,330 @@ static void deep_dense_1_forward(const cnn_real *restrict p, const cnn_real *res
  * dense_1.weight: p[60688, 60752) [in][out]
  * dense_1.bias: p[60752, 60753)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)
+{
+    enum { IN = 64, OUT = 1, W_OFF = 60688 };
+    enum { B_OFF = 60752 };
+    (void)out;
+    const cnn_real *restrict dz = dy;
+    cnn_real *restrict gw = g + W_OFF;
+    /* dW: tiles of 8 rows, threads split the rows */
+    OMP(parallel for schedule(static))
+    for (int t = 0; t < 8; t++) {
+        const int k0 = t * 8;
+        {
+            const int o0 = 0;
+            cnn_real *restrict g0 = gw + (size_t)(k0 + 0) * OUT + o0;
+            cnn_real a0_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a0_0[o] = g0[0 + o];
+            cnn_real *restrict g1 = gw + (size_t)(k0 + 1) * OUT + o0;
+            cnn_real a1_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a1_0[o] = g1[0 + o];
+            cnn_real *restrict g2 = gw + (size_t)(k0 + 2) * OUT + o0;
+            cnn_real a2_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a2_0[o] = g2[0 + o];
+            cnn_real *restrict g3 = gw + (size_t)(k0 + 3) * OUT + o0;
+            cnn_real a3_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a3_0[o] = g3[0 + o];
+            cnn_real *restrict g4 = gw + (size_t)(k0 + 4) * OUT + o0;
+            cnn_real a4_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a4_0[o] = g4[0 + o];
+            cnn_real *restrict g5 = gw + (size_t)(k0 + 5) * OUT + o0;
+            cnn_real a5_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a5_0[o] = g5[0 + o];
+            cnn_real *restrict g6 = gw + (size_t)(k0 + 6) * OUT + o0;
+            cnn_real a6_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a6_0[o] = g6[0 + o];
+            cnn_real *restrict g7 = gw + (size_t)(k0 + 7) * OUT + o0;
+            cnn_real a7_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a7_0[o] = g7[0 + o];
+            for (int i = 0; i < n; i++) {
+                const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                const cnn_real *restrict xr = in + (size_t)i * IN + k0;
+                {
+                    const cnn_real v = xr[0];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a0_0[o] += v * d[0 + o];
+                }
+                {
+                    const cnn_real v = xr[1];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a1_0[o] += v * d[0 + o];
+                }
+                {
+                    const cnn_real v = xr[2];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a2_0[o] += v * d[0 + o];
+                }
+                {
+                    const cnn_real v = xr[3];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a3_0[o] += v * d[0 + o];
+                }
+                {
+                    const cnn_real v = xr[4];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a4_0[o] += v * d[0 + o];
+                }
+                {
+                    const cnn_real v = xr[5];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a5_0[o] += v * d[0 + o];
+                }
+                {
+                    const cnn_real v = xr[6];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a6_0[o] += v * d[0 + o];
+                }
+                {
+                    const cnn_real v = xr[7];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a7_0[o] += v * d[0 + o];
+                }
+            }
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g0[0 + o] = a0_0[o];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g1[0 + o] = a1_0[o];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g2[0 + o] = a2_0[o];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g3[0 + o] = a3_0[o];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g4[0 + o] = a4_0[o];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g5[0 + o] = a5_0[o];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g6[0 + o] = a6_0[o];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g7[0 + o] = a7_0[o];
+        }
+    }
+    cnn_real *restrict gb = g + B_OFF;
+    for (int i = 0; i < n; i++)
+        for (int o = 0; o < OUT; o++)
+            gb[o] += dz[(size_t)i * OUT + o];
+    /* dx = dz W^T: 16 rows of W transposed at a time, 12 images per tile */
+    const cnn_real *restrict wgt = p + W_OFF;
+    OMP(parallel for schedule(static))
+    for (int t = 0; t < 4; t++) {
+        const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
+        cnn_real wt[OUT][16];
+        for (int o = 0; o < OUT; o++)
+            for (int r = 0; r < 16; r++)
+                wt[o][r] = r < kn ? wgt[(size_t)(k0 + r) * OUT + o] : 0;
+        int i = 0;
+        for (; i + 12 <= n; i += 12) {
+            cnn_real a0[16];
+            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a0[r] = 0;
+            cnn_real a1[16];
+            const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a1[r] = 0;
+            cnn_real a2[16];
+            const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a2[r] = 0;
+            cnn_real a3[16];
+            const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a3[r] = 0;
+            cnn_real a4[16];
+            const cnn_real *restrict d4 = dz + (size_t)(i + 4) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a4[r] = 0;
+            cnn_real a5[16];
+            const cnn_real *restrict d5 = dz + (size_t)(i + 5) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a5[r] = 0;
+            cnn_real a6[16];
+            const cnn_real *restrict d6 = dz + (size_t)(i + 6) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a6[r] = 0;
+            cnn_real a7[16];
+            const cnn_real *restrict d7 = dz + (size_t)(i + 7) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a7[r] = 0;
+            cnn_real a8[16];
+            const cnn_real *restrict d8 = dz + (size_t)(i + 8) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a8[r] = 0;
+            cnn_real a9[16];
+            const cnn_real *restrict d9 = dz + (size_t)(i + 9) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a9[r] = 0;
+            cnn_real a10[16];
+            const cnn_real *restrict d10 = dz + (size_t)(i + 10) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a10[r] = 0;
+            cnn_real a11[16];
+            const cnn_real *restrict d11 = dz + (size_t)(i + 11) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a11[r] = 0;
+            for (int o = 0; o < OUT; o++) {
+                {
+                    const cnn_real v = d0[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d1[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a1[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d2[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a2[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d3[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a3[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d4[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a4[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d5[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a5[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d6[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a6[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d7[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a7[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d8[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a8[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d9[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a9[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d10[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a10[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d11[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a11[r] += v * wt[o][r];
+                }
+            }
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 4) * IN + k0 + r] = a4[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 5) * IN + k0 + r] = a5[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 6) * IN + k0 + r] = a6[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 7) * IN + k0 + r] = a7[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 8) * IN + k0 + r] = a8[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 9) * IN + k0 + r] = a9[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 10) * IN + k0 + r] = a10[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 11) * IN + k0 + r] = a11[r];
+        }
+        for (; i < n; i++) {
+            cnn_real a0[16];
+            const cnn_real *restrict d0 = dz + (size_t)i * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a0[r] = 0;
+            for (int o = 0; o < OUT; o++) {
+                const cnn_real v = d0[o];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a0[r] += v * wt[o][r];
+            }
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)i * IN + k0 + r] = a0[r];
+        }
+    }
+}
+#else
 static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IN = 64, OUT = 1, W_OFF = 60688 };
@@ -4504,6 +5441,7 @@ static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict
         }
     } /* i */
 }
+#endif
 
 /* Forward pass over n images: every layer in order, then the logits
  * (the last layer's output before its sigmoid). */
@@ -4521,24 +5459,60 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     (void)pad;
     if (n <= 0)
         return;
+    CNN_LAYER_BEGIN(0, 0);
     deep_conv2d_1_forward(p, x, a + cap * A_conv2d_1, pad, n);
+    CNN_LAYER_END(0, 0);
+    CNN_LAYER_BEGIN(1, 0);
     deep_batchnorm_1_forward(p, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, wk, slot, n, training);
+    CNN_LAYER_END(1, 0);
+    CNN_LAYER_BEGIN(2, 0);
     deep_relu_1_forward(a + cap * A_batchnorm_1, a + cap * A_relu_1, n);
+    CNN_LAYER_END(2, 0);
+    CNN_LAYER_BEGIN(3, 0);
     deep_maxpool_1_forward(a + cap * A_relu_1, a + cap * A_maxpool_1, n);
+    CNN_LAYER_END(3, 0);
+    CNN_LAYER_BEGIN(4, 0);
     deep_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
+    CNN_LAYER_END(4, 0);
+    CNN_LAYER_BEGIN(5, 0);
     deep_batchnorm_2_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, wk, slot, n, training);
+    CNN_LAYER_END(5, 0);
+    CNN_LAYER_BEGIN(6, 0);
     deep_relu_2_forward(a + cap * A_batchnorm_2, a + cap * A_relu_2, n);
+    CNN_LAYER_END(6, 0);
+    CNN_LAYER_BEGIN(7, 0);
     deep_maxpool_2_forward(a + cap * A_relu_2, a + cap * A_maxpool_2, n);
+    CNN_LAYER_END(7, 0);
+    CNN_LAYER_BEGIN(8, 0);
     deep_conv2d_3_forward(p, a + cap * A_maxpool_2, a + cap * A_conv2d_3, pad, n);
+    CNN_LAYER_END(8, 0);
+    CNN_LAYER_BEGIN(9, 0);
     deep_batchnorm_3_forward(p, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, wk, slot, n, training);
+    CNN_LAYER_END(9, 0);
+    CNN_LAYER_BEGIN(10, 0);
     deep_relu_3_forward(a + cap * A_batchnorm_3, a + cap * A_relu_3, n);
+    CNN_LAYER_END(10, 0);
+    CNN_LAYER_BEGIN(11, 0);
     deep_maxpool_3_forward(a + cap * A_relu_3, a + cap * A_maxpool_3, n);
+    CNN_LAYER_END(11, 0);
+    CNN_LAYER_BEGIN(12, 0);
     deep_conv2d_4_forward(p, a + cap * A_maxpool_3, a + cap * A_conv2d_4, pad, n);
+    CNN_LAYER_END(12, 0);
+    CNN_LAYER_BEGIN(13, 0);
     deep_batchnorm_4_forward(p, a + cap * A_conv2d_4, a + cap * A_batchnorm_4, wk, slot, n, training);
+    CNN_LAYER_END(13, 0);
+    CNN_LAYER_BEGIN(14, 0);
     deep_relu_4_forward(a + cap * A_batchnorm_4, a + cap * A_relu_4, n);
+    CNN_LAYER_END(14, 0);
+    CNN_LAYER_BEGIN(15, 0);
     deep_globalavgpool_1_forward(a + cap * A_relu_4, a + cap * A_globalavgpool_1, n);
+    CNN_LAYER_END(15, 0);
+    CNN_LAYER_BEGIN(16, 0);
     deep_dropout_1_forward(a + cap * A_globalavgpool_1, a + cap * A_dropout_1, a + cap * A_dropout_1_mask, n, training, seed, step);
+    CNN_LAYER_END(16, 0);
+    CNN_LAYER_BEGIN(17, 0);
     deep_dense_1_forward(p, a + cap * A_dropout_1, a + cap * A_dense_1, n);
+    CNN_LAYER_END(17, 0);
     memcpy(logits, a + cap * A_dense_1, (size_t)n * N_OUT * sizeof(cnn_real));
 }
 
@@ -4562,24 +5536,60 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     if (n <= 0)
         return;
     memcpy(dA, dlogits, (size_t)n * N_OUT * sizeof(cnn_real));
+    CNN_LAYER_BEGIN(17, 1);
     deep_dense_1_backward(p, g, a + cap * A_dropout_1, a + cap * A_dense_1, dA, dB, n);
+    CNN_LAYER_END(17, 1);
+    CNN_LAYER_BEGIN(16, 1);
     deep_dropout_1_backward(a + cap * A_dropout_1_mask, dB, dA, n);
+    CNN_LAYER_END(16, 1);
+    CNN_LAYER_BEGIN(15, 1);
     deep_globalavgpool_1_backward(dA, dB, n);
+    CNN_LAYER_END(15, 1);
+    CNN_LAYER_BEGIN(14, 1);
     deep_relu_4_backward(a + cap * A_relu_4, dB, dA, n);
+    CNN_LAYER_END(14, 1);
+    CNN_LAYER_BEGIN(13, 1);
     deep_batchnorm_4_backward(p, g, a + cap * A_conv2d_4, dA, dB, wk, slot, n);
+    CNN_LAYER_END(13, 1);
+    CNN_LAYER_BEGIN(12, 1);
     deep_conv2d_4_backward(p, g, a + cap * A_maxpool_3, a + cap * A_conv2d_4, dB, dA, slot, pad, wk + 23264, n);
-    deep_maxpool_3_backward(a + cap * A_relu_3, dA, dB, n);
+    CNN_LAYER_END(12, 1);
+    CNN_LAYER_BEGIN(11, 1);
+    deep_maxpool_3_backward(a + cap * A_relu_3, a + cap * A_maxpool_3, dA, dB, n);
+    CNN_LAYER_END(11, 1);
+    CNN_LAYER_BEGIN(10, 1);
     deep_relu_3_backward(a + cap * A_relu_3, dB, dA, n);
+    CNN_LAYER_END(10, 1);
+    CNN_LAYER_BEGIN(9, 1);
     deep_batchnorm_3_backward(p, g, a + cap * A_conv2d_3, dA, dB, wk, slot, n);
+    CNN_LAYER_END(9, 1);
+    CNN_LAYER_BEGIN(8, 1);
     deep_conv2d_3_backward(p, g, a + cap * A_maxpool_2, a + cap * A_conv2d_3, dB, dA, slot, pad, wk + 4704, n);
-    deep_maxpool_2_backward(a + cap * A_relu_2, dA, dB, n);
+    CNN_LAYER_END(8, 1);
+    CNN_LAYER_BEGIN(7, 1);
+    deep_maxpool_2_backward(a + cap * A_relu_2, a + cap * A_maxpool_2, dA, dB, n);
+    CNN_LAYER_END(7, 1);
+    CNN_LAYER_BEGIN(6, 1);
     deep_relu_2_backward(a + cap * A_relu_2, dB, dA, n);
+    CNN_LAYER_END(6, 1);
+    CNN_LAYER_BEGIN(5, 1);
     deep_batchnorm_2_backward(p, g, a + cap * A_conv2d_2, dA, dB, wk, slot, n);
+    CNN_LAYER_END(5, 1);
+    CNN_LAYER_BEGIN(4, 1);
     deep_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dB, dA, slot, pad, wk + 32, n);
-    deep_maxpool_1_backward(a + cap * A_relu_1, dA, dB, n);
+    CNN_LAYER_END(4, 1);
+    CNN_LAYER_BEGIN(3, 1);
+    deep_maxpool_1_backward(a + cap * A_relu_1, a + cap * A_maxpool_1, dA, dB, n);
+    CNN_LAYER_END(3, 1);
+    CNN_LAYER_BEGIN(2, 1);
     deep_relu_1_backward(a + cap * A_relu_1, dB, dA, n);
+    CNN_LAYER_END(2, 1);
+    CNN_LAYER_BEGIN(1, 1);
     deep_batchnorm_1_backward(p, g, a + cap * A_conv2d_1, dA, dB, wk, slot, n);
+    CNN_LAYER_END(1, 1);
+    CNN_LAYER_BEGIN(0, 1);
     deep_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dB, slot, pad, wk + 0, n);
+    CNN_LAYER_END(0, 1);
 }
 
 /* Binary cross-entropy from one logit z per image, mean over n:

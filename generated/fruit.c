@@ -31,6 +31,13 @@
 #define OMP(...)
 #endif
 
+/* Hooks around every layer call (pass 0 forward, 1 backward), e.g. for per-layer
+ * timing; a file that includes this one may define them. Nothing by default. */
+#ifndef CNN_LAYER_BEGIN
+#define CNN_LAYER_BEGIN(layer, pass)
+#define CNN_LAYER_END(layer, pass)
+#endif
+
 /* Math in the precision of cnn_real (gradient checks use double). */
 #define REAL_EXP(v) _Generic((v), float: expf, default: exp)(v)
 #define REAL_TANH(v) _Generic((v), float: tanhf, default: tanh)(v)
@@ -92,88 +99,80 @@ static void fruit_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *r
             enum { B_SRC_W = 128, B_CIN = 3, B_COUT = 16, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
             enum { B_OH = 126, B_OW = 126 };
             for (int oy = 0; oy < B_OH; oy++) {
-                for (int ob = 0; ob < 6; ob++) { /* 20 output pixels */
-                    const int ox0 = ob * 20;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
-                    cnn_real a3[B_COUT];
-                    cnn_real a4[B_COUT];
-                    cnn_real a5[B_COUT];
-                    cnn_real a6[B_COUT];
-                    cnn_real a7[B_COUT];
-                    cnn_real a8[B_COUT];
-                    cnn_real a9[B_COUT];
-                    cnn_real a10[B_COUT];
-                    cnn_real a11[B_COUT];
-                    cnn_real a12[B_COUT];
-                    cnn_real a13[B_COUT];
-                    cnn_real a14[B_COUT];
-                    cnn_real a15[B_COUT];
-                    cnn_real a16[B_COUT];
-                    cnn_real a17[B_COUT];
-                    cnn_real a18[B_COUT];
-                    cnn_real a19[B_COUT];
+                for (int ob = 0; ob < 7; ob++) { /* 18 output pixels */
+                    const int ox0 = ob * 18;
+                    cnn_real a0_0[16];
+                    cnn_real a1_0[16];
+                    cnn_real a2_0[16];
+                    cnn_real a3_0[16];
+                    cnn_real a4_0[16];
+                    cnn_real a5_0[16];
+                    cnn_real a6_0[16];
+                    cnn_real a7_0[16];
+                    cnn_real a8_0[16];
+                    cnn_real a9_0[16];
+                    cnn_real a10_0[16];
+                    cnn_real a11_0[16];
+                    cnn_real a12_0[16];
+                    cnn_real a13_0[16];
+                    cnn_real a14_0[16];
+                    cnn_real a15_0[16];
+                    cnn_real a16_0[16];
+                    cnn_real a17_0[16];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a0_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a1_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a2_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a3[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a3_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a4[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a4_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a5[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a5_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a6[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a6_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a7[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a7_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a8[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a8_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a9[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a9_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a10[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a10_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a11[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a11_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a12[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a12_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a13[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a13_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a14[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a14_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a15[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a15_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a16[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a16_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a17[co] = bb[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a18[co] = bb[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a19[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a17_0[co] = bb[0 + co];
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
@@ -182,275 +181,168 @@ static void fruit_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *r
                             {
                                 const cnn_real v = xr[0 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[1 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[2 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[3 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a3[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[4 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a4[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[5 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a5[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[6 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a6[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[7 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a7[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[8 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a8[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a8_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[9 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a9[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a9_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[10 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a10[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a10_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[11 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a11[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a11_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[12 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a12[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a12_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[13 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a13[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a13_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[14 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a14[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a14_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[15 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a15[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a15_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[16 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a16[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a16_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[17 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a17[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[18 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a18[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[19 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a19[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a17_0[co] += v * w[0 + co];
                             }
                         }
                     }
                     cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = (a0[co] < 0 ? (cnn_real)0 : a0[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 0 + co] = (a0_0[co] < 0 ? (cnn_real)0 : a0_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = (a1[co] < 0 ? (cnn_real)0 : a1[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 0 + co] = (a1_0[co] < 0 ? (cnn_real)0 : a1_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = (a2[co] < 0 ? (cnn_real)0 : a2[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 0 + co] = (a2_0[co] < 0 ? (cnn_real)0 : a2_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[3 * B_COUT + co] = (a3[co] < 0 ? (cnn_real)0 : a3[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 0 + co] = (a3_0[co] < 0 ? (cnn_real)0 : a3_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[4 * B_COUT + co] = (a4[co] < 0 ? (cnn_real)0 : a4[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[4 * B_COUT + 0 + co] = (a4_0[co] < 0 ? (cnn_real)0 : a4_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[5 * B_COUT + co] = (a5[co] < 0 ? (cnn_real)0 : a5[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[5 * B_COUT + 0 + co] = (a5_0[co] < 0 ? (cnn_real)0 : a5_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[6 * B_COUT + co] = (a6[co] < 0 ? (cnn_real)0 : a6[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[6 * B_COUT + 0 + co] = (a6_0[co] < 0 ? (cnn_real)0 : a6_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[7 * B_COUT + co] = (a7[co] < 0 ? (cnn_real)0 : a7[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[7 * B_COUT + 0 + co] = (a7_0[co] < 0 ? (cnn_real)0 : a7_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[8 * B_COUT + co] = (a8[co] < 0 ? (cnn_real)0 : a8[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[8 * B_COUT + 0 + co] = (a8_0[co] < 0 ? (cnn_real)0 : a8_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[9 * B_COUT + co] = (a9[co] < 0 ? (cnn_real)0 : a9[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[9 * B_COUT + 0 + co] = (a9_0[co] < 0 ? (cnn_real)0 : a9_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[10 * B_COUT + co] = (a10[co] < 0 ? (cnn_real)0 : a10[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[10 * B_COUT + 0 + co] = (a10_0[co] < 0 ? (cnn_real)0 : a10_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[11 * B_COUT + co] = (a11[co] < 0 ? (cnn_real)0 : a11[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[11 * B_COUT + 0 + co] = (a11_0[co] < 0 ? (cnn_real)0 : a11_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[12 * B_COUT + co] = (a12[co] < 0 ? (cnn_real)0 : a12[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[12 * B_COUT + 0 + co] = (a12_0[co] < 0 ? (cnn_real)0 : a12_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[13 * B_COUT + co] = (a13[co] < 0 ? (cnn_real)0 : a13[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[13 * B_COUT + 0 + co] = (a13_0[co] < 0 ? (cnn_real)0 : a13_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[14 * B_COUT + co] = (a14[co] < 0 ? (cnn_real)0 : a14[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[14 * B_COUT + 0 + co] = (a14_0[co] < 0 ? (cnn_real)0 : a14_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[15 * B_COUT + co] = (a15[co] < 0 ? (cnn_real)0 : a15[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[15 * B_COUT + 0 + co] = (a15_0[co] < 0 ? (cnn_real)0 : a15_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[16 * B_COUT + co] = (a16[co] < 0 ? (cnn_real)0 : a16[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[16 * B_COUT + 0 + co] = (a16_0[co] < 0 ? (cnn_real)0 : a16_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[17 * B_COUT + co] = (a17[co] < 0 ? (cnn_real)0 : a17[co]);
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[18 * B_COUT + co] = (a18[co] < 0 ? (cnn_real)0 : a18[co]);
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[19 * B_COUT + co] = (a19[co] < 0 ? (cnn_real)0 : a19[co]);
-                }
-                { /* 6 output pixels */
-                    const int ox0 = 120;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
-                    cnn_real a3[B_COUT];
-                    cnn_real a4[B_COUT];
-                    cnn_real a5[B_COUT];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = bb[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = bb[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = bb[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a3[co] = bb[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a4[co] = bb[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a5[co] = bb[co];
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                            {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a3[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a4[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a5[co] += v * w[co];
-                            }
-                        }
-                    }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = (a0[co] < 0 ? (cnn_real)0 : a0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = (a1[co] < 0 ? (cnn_real)0 : a1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = (a2[co] < 0 ? (cnn_real)0 : a2[co]);
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[3 * B_COUT + co] = (a3[co] < 0 ? (cnn_real)0 : a3[co]);
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[4 * B_COUT + co] = (a4[co] < 0 ? (cnn_real)0 : a4[co]);
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[5 * B_COUT + co] = (a5[co] < 0 ? (cnn_real)0 : a5[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[17 * B_COUT + 0 + co] = (a17_0[co] < 0 ? (cnn_real)0 : a17_0[co]);
                 }
             } /* oy */
         }
@@ -542,88 +434,64 @@ static void fruit_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restri
                 dwi[W_COUNT + co] = s[co];
         }
         const cnn_real *restrict xs = xi;
-        /* dW rows r = (ky * KW + kx) * IC + ci, 20 at a time */
-        { /* 20 rows of dW */
-            cnn_real g0[OC];
-            cnn_real g1[OC];
-            cnn_real g2[OC];
-            cnn_real g3[OC];
-            cnn_real g4[OC];
-            cnn_real g5[OC];
-            cnn_real g6[OC];
-            cnn_real g7[OC];
-            cnn_real g8[OC];
-            cnn_real g9[OC];
-            cnn_real g10[OC];
-            cnn_real g11[OC];
-            cnn_real g12[OC];
-            cnn_real g13[OC];
-            cnn_real g14[OC];
-            cnn_real g15[OC];
-            cnn_real g16[OC];
-            cnn_real g17[OC];
-            cnn_real g18[OC];
-            cnn_real g19[OC];
+        /* dW rows r = (ky * KW + kx) * IC + ci, 14 at a time */
+        { /* 14 rows of dW */
+            cnn_real g0_0[16];
+            cnn_real g1_0[16];
+            cnn_real g2_0[16];
+            cnn_real g3_0[16];
+            cnn_real g4_0[16];
+            cnn_real g5_0[16];
+            cnn_real g6_0[16];
+            cnn_real g7_0[16];
+            cnn_real g8_0[16];
+            cnn_real g9_0[16];
+            cnn_real g10_0[16];
+            cnn_real g11_0[16];
+            cnn_real g12_0[16];
+            cnn_real g13_0[16];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g0[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g0_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g1[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g1_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g2[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g2_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g3[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g3_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g4[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g4_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g5[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g5_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g6[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g6_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g7[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g7_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g8[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g8_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g9[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g9_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g10[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g10_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g11[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g11_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g12[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g12_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g13[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g14[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g15[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g16[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g17[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g18[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g19[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g13_0[co] = 0;
             for (int oy = 0; oy < OH; oy++) {
                 const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
                 const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
@@ -633,215 +501,185 @@ static void fruit_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restri
                     {
                         const cnn_real v = xp[0];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g0[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g0_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[1];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g1[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g1_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[2];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g2[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g2_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[3];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g3[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g3_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[4];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g4[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g4_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[5];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g5[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g5_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[6];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g6[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g6_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[7];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g7[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g7_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[8];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g8[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g8_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[384];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g9[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g9_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[385];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g10[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g10_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[386];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g11[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g11_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[387];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g12[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g12_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[388];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g13[co] += v * d[co];
-                    }
-                    {
-                        const cnn_real v = xp[389];
-                        OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g14[co] += v * d[co];
-                    }
-                    {
-                        const cnn_real v = xp[390];
-                        OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g15[co] += v * d[co];
-                    }
-                    {
-                        const cnn_real v = xp[391];
-                        OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g16[co] += v * d[co];
-                    }
-                    {
-                        const cnn_real v = xp[392];
-                        OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g17[co] += v * d[co];
-                    }
-                    {
-                        const cnn_real v = xp[768];
-                        OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g18[co] += v * d[co];
-                    }
-                    {
-                        const cnn_real v = xp[769];
-                        OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g19[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g13_0[co] += v * d[0 + co];
                     }
                 }
             }
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 0) * OC + co] = g0[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 0) * OC + 0 + co] = g0_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 1) * OC + co] = g1[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 1) * OC + 0 + co] = g1_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 2) * OC + co] = g2[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 2) * OC + 0 + co] = g2_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 3) * OC + co] = g3[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 3) * OC + 0 + co] = g3_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 4) * OC + co] = g4[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 4) * OC + 0 + co] = g4_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 5) * OC + co] = g5[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 5) * OC + 0 + co] = g5_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 6) * OC + co] = g6[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 6) * OC + 0 + co] = g6_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 7) * OC + co] = g7[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 7) * OC + 0 + co] = g7_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 8) * OC + co] = g8[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 8) * OC + 0 + co] = g8_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 9) * OC + co] = g9[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 9) * OC + 0 + co] = g9_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 10) * OC + co] = g10[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 10) * OC + 0 + co] = g10_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 11) * OC + co] = g11[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 11) * OC + 0 + co] = g11_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 12) * OC + co] = g12[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 12) * OC + 0 + co] = g12_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 13) * OC + co] = g13[co];
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 14) * OC + co] = g14[co];
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 15) * OC + co] = g15[co];
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 16) * OC + co] = g16[co];
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 17) * OC + co] = g17[co];
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 18) * OC + co] = g18[co];
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(0 + 19) * OC + co] = g19[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(0 + 13) * OC + 0 + co] = g13_0[co];
         }
-        { /* 7 rows of dW */
-            cnn_real g0[OC];
-            cnn_real g1[OC];
-            cnn_real g2[OC];
-            cnn_real g3[OC];
-            cnn_real g4[OC];
-            cnn_real g5[OC];
-            cnn_real g6[OC];
+        { /* 13 rows of dW */
+            cnn_real g0_0[16];
+            cnn_real g1_0[16];
+            cnn_real g2_0[16];
+            cnn_real g3_0[16];
+            cnn_real g4_0[16];
+            cnn_real g5_0[16];
+            cnn_real g6_0[16];
+            cnn_real g7_0[16];
+            cnn_real g8_0[16];
+            cnn_real g9_0[16];
+            cnn_real g10_0[16];
+            cnn_real g11_0[16];
+            cnn_real g12_0[16];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g0[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g0_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g1[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g1_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g2[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g2_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g3[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g3_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g4[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g4_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g5[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g5_0[co] = 0;
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                g6[co] = 0;
+            for (int co = 0; co < 16; co++)
+                g6_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g7_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g8_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g9_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g10_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g11_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g12_0[co] = 0;
             for (int oy = 0; oy < OH; oy++) {
                 const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
                 const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
@@ -849,70 +687,124 @@ static void fruit_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restri
                     const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
                     const cnn_real *restrict d = dr + (size_t)ox * OC;
                     {
+                        const cnn_real v = xp[389];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g0_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[390];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g1_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[391];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g2_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[392];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g3_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[768];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g4_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[769];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g5_0[co] += v * d[0 + co];
+                    }
+                    {
                         const cnn_real v = xp[770];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g0[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g6_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[771];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g1[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g7_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[772];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g2[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g8_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[773];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g3[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g9_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[774];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g4[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g10_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[775];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g5[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g11_0[co] += v * d[0 + co];
                     }
                     {
                         const cnn_real v = xp[776];
                         OMP(simd)
-                        for (int co = 0; co < OC; co++)
-                            g6[co] += v * d[co];
+                        for (int co = 0; co < 16; co++)
+                            g12_0[co] += v * d[0 + co];
                     }
                 }
             }
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(20 + 0) * OC + co] = g0[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 0) * OC + 0 + co] = g0_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(20 + 1) * OC + co] = g1[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 1) * OC + 0 + co] = g1_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(20 + 2) * OC + co] = g2[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 2) * OC + 0 + co] = g2_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(20 + 3) * OC + co] = g3[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 3) * OC + 0 + co] = g3_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(20 + 4) * OC + co] = g4[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 4) * OC + 0 + co] = g4_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(20 + 5) * OC + co] = g5[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 5) * OC + 0 + co] = g5_0[co];
             OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[(size_t)(20 + 6) * OC + co] = g6[co];
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 6) * OC + 0 + co] = g6_0[co];
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 7) * OC + 0 + co] = g7_0[co];
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 8) * OC + 0 + co] = g8_0[co];
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 9) * OC + 0 + co] = g9_0[co];
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 10) * OC + 0 + co] = g10_0[co];
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 11) * OC + 0 + co] = g11_0[co];
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                dwi[(size_t)(14 + 12) * OC + 0 + co] = g12_0[co];
         }
     } /* i */
     /* sum the slots in image order */
@@ -1020,10 +912,46 @@ static void fruit_maxpool_1_forward(const cnn_real *restrict in, cnn_real *restr
 /* maxpool_1 backward, fruit.cnn:17: maxpool 2x2 stride=2x2
  * 126x126x16 -> 63x63x16 per image (NHWC)
  */
-static void fruit_maxpool_1_backward(const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void fruit_maxpool_1_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IH = 126, IW = 126, C = 16, OH = 63, OW = 63 };
     enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 254016, OUT_SIZE = 63504 };
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        const cnn_real *restrict dyi = dy + (size_t)i * OUT_SIZE;
+        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+        for (int oy = 0; oy < OH; oy++) {
+            for (int ox = 0; ox < OW; ox++) {
+                const size_t o = ((size_t)oy * OW + ox) * C;
+                const size_t base = ((size_t)(oy * SH) * IW + ox * SW) * C;
+                cnn_real left[C]; /* 1 until the window's first maximum is found */
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    left[c] = 1;
+                for (int ky = 0; ky < KH; ky++) {
+                    for (int kx = 0; kx < KW; kx++) {
+                        const size_t at = base + ((size_t)ky * IW + kx) * C;
+                        OMP(simd)
+                        for (int c = 0; c < C; c++) {
+                            const int hit = (xi[at + c] == yi[o + c]) & (left[c] != 0);
+                            dxi[at + c] = hit ? dyi[o + c] : (cnn_real)0;
+                            left[c] = hit ? (cnn_real)0 : left[c];
+                        }
+                    }
+                }
+            } /* ox */
+        } /* oy */
+    } /* i */
+}
+#else
+static void fruit_maxpool_1_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
+{
+    enum { IH = 126, IW = 126, C = 16, OH = 63, OW = 63 };
+    enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 254016, OUT_SIZE = 63504 };
+    (void)out;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -1049,6 +977,7 @@ static void fruit_maxpool_1_backward(const cnn_real *restrict in, const cnn_real
         } /* oy */
     } /* i */
 }
+#endif
 
 /* conv2d_2 forward, fruit.cnn:18: conv2d 32 3x3 relu stride=1x1 padding=valid bias=true
  * 63x63x16 -> 61x61x32 per image (NHWC)
@@ -1079,48 +1008,80 @@ static void fruit_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *r
             enum { B_SRC_W = 63, B_CIN = 16, B_COUT = 32, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
             enum { B_OH = 61, B_OW = 61 };
             for (int oy = 0; oy < B_OH; oy++) {
-                for (int ob = 0; ob < 6; ob++) { /* 10 output pixels */
-                    const int ox0 = ob * 10;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
-                    cnn_real a3[B_COUT];
-                    cnn_real a4[B_COUT];
-                    cnn_real a5[B_COUT];
-                    cnn_real a6[B_COUT];
-                    cnn_real a7[B_COUT];
-                    cnn_real a8[B_COUT];
-                    cnn_real a9[B_COUT];
+                for (int ob = 0; ob < 6; ob++) { /* 9 output pixels */
+                    const int ox0 = ob * 9;
+                    cnn_real a0_0[16];
+                    cnn_real a0_1[16];
+                    cnn_real a1_0[16];
+                    cnn_real a1_1[16];
+                    cnn_real a2_0[16];
+                    cnn_real a2_1[16];
+                    cnn_real a3_0[16];
+                    cnn_real a3_1[16];
+                    cnn_real a4_0[16];
+                    cnn_real a4_1[16];
+                    cnn_real a5_0[16];
+                    cnn_real a5_1[16];
+                    cnn_real a6_0[16];
+                    cnn_real a6_1[16];
+                    cnn_real a7_0[16];
+                    cnn_real a7_1[16];
+                    cnn_real a8_0[16];
+                    cnn_real a8_1[16];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a0_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a0_1[co] = bb[16 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a1_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a3[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a1_1[co] = bb[16 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a4[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a2_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a5[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a2_1[co] = bb[16 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a6[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a3_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a7[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a3_1[co] = bb[16 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a8[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a4_0[co] = bb[0 + co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a9[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a4_1[co] = bb[16 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a5_0[co] = bb[0 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a5_1[co] = bb[16 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a6_0[co] = bb[0 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a6_1[co] = bb[16 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a7_0[co] = bb[0 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a7_1[co] = bb[16 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a8_0[co] = bb[0 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a8_1[co] = bb[16 + co];
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
@@ -1129,103 +1090,200 @@ static void fruit_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *r
                             {
                                 const cnn_real v = xr[0 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[1 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[2 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[3 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a3[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[4 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a4[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[5 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a5[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[6 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a6[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[7 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a7[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a7_1[co] += v * w[16 + co];
                             }
                             {
                                 const cnn_real v = xr[8 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a8[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                for (int co = 0; co < 16; co++)
+                                    a8_0[co] += v * w[0 + co];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a9[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a8_1[co] += v * w[16 + co];
                             }
                         }
                     }
                     cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = (a0[co] < 0 ? (cnn_real)0 : a0[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 0 + co] = (a0_0[co] < 0 ? (cnn_real)0 : a0_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = (a1[co] < 0 ? (cnn_real)0 : a1[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 16 + co] = (a0_1[co] < 0 ? (cnn_real)0 : a0_1[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = (a2[co] < 0 ? (cnn_real)0 : a2[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 0 + co] = (a1_0[co] < 0 ? (cnn_real)0 : a1_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[3 * B_COUT + co] = (a3[co] < 0 ? (cnn_real)0 : a3[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 16 + co] = (a1_1[co] < 0 ? (cnn_real)0 : a1_1[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[4 * B_COUT + co] = (a4[co] < 0 ? (cnn_real)0 : a4[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 0 + co] = (a2_0[co] < 0 ? (cnn_real)0 : a2_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[5 * B_COUT + co] = (a5[co] < 0 ? (cnn_real)0 : a5[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 16 + co] = (a2_1[co] < 0 ? (cnn_real)0 : a2_1[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[6 * B_COUT + co] = (a6[co] < 0 ? (cnn_real)0 : a6[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 0 + co] = (a3_0[co] < 0 ? (cnn_real)0 : a3_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[7 * B_COUT + co] = (a7[co] < 0 ? (cnn_real)0 : a7[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 16 + co] = (a3_1[co] < 0 ? (cnn_real)0 : a3_1[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[8 * B_COUT + co] = (a8[co] < 0 ? (cnn_real)0 : a8[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[4 * B_COUT + 0 + co] = (a4_0[co] < 0 ? (cnn_real)0 : a4_0[co]);
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[9 * B_COUT + co] = (a9[co] < 0 ? (cnn_real)0 : a9[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[4 * B_COUT + 16 + co] = (a4_1[co] < 0 ? (cnn_real)0 : a4_1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[5 * B_COUT + 0 + co] = (a5_0[co] < 0 ? (cnn_real)0 : a5_0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[5 * B_COUT + 16 + co] = (a5_1[co] < 0 ? (cnn_real)0 : a5_1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[6 * B_COUT + 0 + co] = (a6_0[co] < 0 ? (cnn_real)0 : a6_0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[6 * B_COUT + 16 + co] = (a6_1[co] < 0 ? (cnn_real)0 : a6_1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[7 * B_COUT + 0 + co] = (a7_0[co] < 0 ? (cnn_real)0 : a7_0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[7 * B_COUT + 16 + co] = (a7_1[co] < 0 ? (cnn_real)0 : a7_1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[8 * B_COUT + 0 + co] = (a8_0[co] < 0 ? (cnn_real)0 : a8_0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[8 * B_COUT + 16 + co] = (a8_1[co] < 0 ? (cnn_real)0 : a8_1[co]);
                 }
-                { /* 1 output pixel */
-                    const int ox0 = 60;
-                    cnn_real a0[B_COUT];
+                { /* 7 output pixels */
+                    const int ox0 = 54;
+                    cnn_real a0_0[16];
+                    cnn_real a0_1[16];
+                    cnn_real a1_0[16];
+                    cnn_real a1_1[16];
+                    cnn_real a2_0[16];
+                    cnn_real a2_1[16];
+                    cnn_real a3_0[16];
+                    cnn_real a3_1[16];
+                    cnn_real a4_0[16];
+                    cnn_real a4_1[16];
+                    cnn_real a5_0[16];
+                    cnn_real a5_1[16];
+                    cnn_real a6_0[16];
+                    cnn_real a6_1[16];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = bb[co];
+                    for (int co = 0; co < 16; co++)
+                        a0_0[co] = bb[0 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_1[co] = bb[16 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_0[co] = bb[0 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_1[co] = bb[16 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a2_0[co] = bb[0 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a2_1[co] = bb[16 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_0[co] = bb[0 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_1[co] = bb[16 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a4_0[co] = bb[0 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a4_1[co] = bb[16 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a5_0[co] = bb[0 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a5_1[co] = bb[16 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a6_0[co] = bb[0 + co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a6_1[co] = bb[16 + co];
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
@@ -1234,15 +1292,111 @@ static void fruit_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *r
                             {
                                 const cnn_real v = xr[0 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1[co] += v * w[16 + co];
+                            }
+                            {
+                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1[co] += v * w[16 + co];
+                            }
+                            {
+                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_1[co] += v * w[16 + co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_1[co] += v * w[16 + co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_1[co] += v * w[16 + co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_1[co] += v * w[16 + co];
+                            }
+                            {
+                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_1[co] += v * w[16 + co];
                             }
                         }
                     }
                     cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = (a0[co] < 0 ? (cnn_real)0 : a0[co]);
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 0 + co] = (a0_0[co] < 0 ? (cnn_real)0 : a0_0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 16 + co] = (a0_1[co] < 0 ? (cnn_real)0 : a0_1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 0 + co] = (a1_0[co] < 0 ? (cnn_real)0 : a1_0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 16 + co] = (a1_1[co] < 0 ? (cnn_real)0 : a1_1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 0 + co] = (a2_0[co] < 0 ? (cnn_real)0 : a2_0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 16 + co] = (a2_1[co] < 0 ? (cnn_real)0 : a2_1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 0 + co] = (a3_0[co] < 0 ? (cnn_real)0 : a3_0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 16 + co] = (a3_1[co] < 0 ? (cnn_real)0 : a3_1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[4 * B_COUT + 0 + co] = (a4_0[co] < 0 ? (cnn_real)0 : a4_0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[4 * B_COUT + 16 + co] = (a4_1[co] < 0 ? (cnn_real)0 : a4_1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[5 * B_COUT + 0 + co] = (a5_0[co] < 0 ? (cnn_real)0 : a5_0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[5 * B_COUT + 16 + co] = (a5_1[co] < 0 ? (cnn_real)0 : a5_1[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[6 * B_COUT + 0 + co] = (a6_0[co] < 0 ? (cnn_real)0 : a6_0[co]);
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[6 * B_COUT + 16 + co] = (a6_1[co] < 0 ? (cnn_real)0 : a6_1[co]);
                 }
             } /* oy */
         }
@@ -1339,52 +1493,76 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
                 dwi[W_COUNT + co] = s[co];
         }
         const cnn_real *restrict xs = xi;
-        /* dW rows r = (ky * KW + kx) * IC + ci, 10 at a time */
+        /* dW rows r = (ky * KW + kx) * IC + ci, 8 at a time */
         for (int tap = 0; tap < KH * KW; tap++) {
             const int base = ((tap / KW) * PW + tap % KW) * IC;
-            for (int cb = 0; cb < 1; cb++) {
-                const int at = base + cb * 10, r0 = tap * IC + cb * 10;
-                { /* 10 rows of dW */
-                    cnn_real g0[OC];
-                    cnn_real g1[OC];
-                    cnn_real g2[OC];
-                    cnn_real g3[OC];
-                    cnn_real g4[OC];
-                    cnn_real g5[OC];
-                    cnn_real g6[OC];
-                    cnn_real g7[OC];
-                    cnn_real g8[OC];
-                    cnn_real g9[OC];
+            for (int cb = 0; cb < 2; cb++) {
+                const int at = base + cb * 8, r0 = tap * IC + cb * 8;
+                { /* 8 rows of dW */
+                    cnn_real g0_0[16];
+                    cnn_real g0_1[16];
+                    cnn_real g1_0[16];
+                    cnn_real g1_1[16];
+                    cnn_real g2_0[16];
+                    cnn_real g2_1[16];
+                    cnn_real g3_0[16];
+                    cnn_real g3_1[16];
+                    cnn_real g4_0[16];
+                    cnn_real g4_1[16];
+                    cnn_real g5_0[16];
+                    cnn_real g5_1[16];
+                    cnn_real g6_0[16];
+                    cnn_real g6_1[16];
+                    cnn_real g7_0[16];
+                    cnn_real g7_1[16];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g0_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g1_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g1_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g2_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g5[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g2_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g6[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g3_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g7[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g3_1[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g8[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g4_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g9[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        g4_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g5_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g5_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g6_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g6_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g7_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        g7_1[co] = 0;
                     for (int oy = 0; oy < OH; oy++) {
                         const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
                         const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
@@ -1394,186 +1572,125 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
                             {
                                 const cnn_real v = xp[at + 0];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g0[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g0_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g0_1[co] += v * d[16 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 1];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g1[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g1_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g1_1[co] += v * d[16 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 2];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g2[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g2_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g2_1[co] += v * d[16 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 3];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g3[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g3_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g3_1[co] += v * d[16 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 4];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g4[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g4_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g4_1[co] += v * d[16 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 5];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g5[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g5_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g5_1[co] += v * d[16 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 6];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g6[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g6_0[co] += v * d[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    g6_1[co] += v * d[16 + co];
                             }
                             {
                                 const cnn_real v = xp[at + 7];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g7[co] += v * d[co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 8];
+                                for (int co = 0; co < 16; co++)
+                                    g7_0[co] += v * d[0 + co];
                                 OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g8[co] += v * d[co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 9];
-                                OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g9[co] += v * d[co];
+                                for (int co = 0; co < 16; co++)
+                                    g7_1[co] += v * d[16 + co];
                             }
                         }
                     }
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 0 + co] = g0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 0) * OC + 16 + co] = g0_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 0 + co] = g1_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 1) * OC + 16 + co] = g1_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 4) * OC + co] = g4[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 0 + co] = g2_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 5) * OC + co] = g5[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 2) * OC + 16 + co] = g2_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 6) * OC + co] = g6[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 0 + co] = g3_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 7) * OC + co] = g7[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 3) * OC + 16 + co] = g3_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 8) * OC + co] = g8[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 4) * OC + 0 + co] = g4_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 9) * OC + co] = g9[co];
-                }
-            }
-            {
-                const int at = base + 10, r0 = tap * IC + 10;
-                { /* 6 rows of dW */
-                    cnn_real g0[OC];
-                    cnn_real g1[OC];
-                    cnn_real g2[OC];
-                    cnn_real g3[OC];
-                    cnn_real g4[OC];
-                    cnn_real g5[OC];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 4) * OC + 16 + co] = g4_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 5) * OC + 0 + co] = g5_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 5) * OC + 16 + co] = g5_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 6) * OC + 0 + co] = g6_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 6) * OC + 16 + co] = g6_1[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 7) * OC + 0 + co] = g7_0[co];
                     OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        g5[co] = 0;
-                    for (int oy = 0; oy < OH; oy++) {
-                        const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
-                        const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
-                        for (int ox = 0; ox < OW; ox++) {
-                            const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
-                            const cnn_real *restrict d = dr + (size_t)ox * OC;
-                            {
-                                const cnn_real v = xp[at + 0];
-                                OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g0[co] += v * d[co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 1];
-                                OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g1[co] += v * d[co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 2];
-                                OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g2[co] += v * d[co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 3];
-                                OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g3[co] += v * d[co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 4];
-                                OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g4[co] += v * d[co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 5];
-                                OMP(simd)
-                                for (int co = 0; co < OC; co++)
-                                    g5[co] += v * d[co];
-                            }
-                        }
-                    }
-                    OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 0) * OC + co] = g0[co];
-                    OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 1) * OC + co] = g1[co];
-                    OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 2) * OC + co] = g2[co];
-                    OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 3) * OC + co] = g3[co];
-                    OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 4) * OC + co] = g4[co];
-                    OMP(simd)
-                    for (int co = 0; co < OC; co++)
-                        dwi[(size_t)(r0 + 5) * OC + co] = g5[co];
+                    for (int co = 0; co < 16; co++)
+                        dwi[(size_t)(r0 + 7) * OC + 16 + co] = g7_1[co];
                 }
             }
         }
@@ -1599,88 +1716,72 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
             enum { B_SRC_W = 65, B_CIN = 32, B_COUT = 16, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
             enum { B_OH = 63, B_OW = 63 };
             for (int oy = 0; oy < B_OH; oy++) {
-                for (int ob = 0; ob < 3; ob++) { /* 20 output pixels */
-                    const int ox0 = ob * 20;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
-                    cnn_real a3[B_COUT];
-                    cnn_real a4[B_COUT];
-                    cnn_real a5[B_COUT];
-                    cnn_real a6[B_COUT];
-                    cnn_real a7[B_COUT];
-                    cnn_real a8[B_COUT];
-                    cnn_real a9[B_COUT];
-                    cnn_real a10[B_COUT];
-                    cnn_real a11[B_COUT];
-                    cnn_real a12[B_COUT];
-                    cnn_real a13[B_COUT];
-                    cnn_real a14[B_COUT];
-                    cnn_real a15[B_COUT];
-                    cnn_real a16[B_COUT];
-                    cnn_real a17[B_COUT];
-                    cnn_real a18[B_COUT];
-                    cnn_real a19[B_COUT];
+                for (int ob = 0; ob < 3; ob++) { /* 16 output pixels */
+                    const int ox0 = ob * 16;
+                    cnn_real a0_0[16];
+                    cnn_real a1_0[16];
+                    cnn_real a2_0[16];
+                    cnn_real a3_0[16];
+                    cnn_real a4_0[16];
+                    cnn_real a5_0[16];
+                    cnn_real a6_0[16];
+                    cnn_real a7_0[16];
+                    cnn_real a8_0[16];
+                    cnn_real a9_0[16];
+                    cnn_real a10_0[16];
+                    cnn_real a11_0[16];
+                    cnn_real a12_0[16];
+                    cnn_real a13_0[16];
+                    cnn_real a14_0[16];
+                    cnn_real a15_0[16];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a1_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a2_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a3[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a3_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a4[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a4_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a5[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a5_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a6[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a6_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a7[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a7_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a8[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a8_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a9[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a9_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a10[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a10_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a11[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a11_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a12[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a12_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a13[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a13_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a14[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a14_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a15[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a16[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a17[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a18[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a19[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a15_0[co] = 0;
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
@@ -1689,201 +1790,213 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
                             {
                                 const cnn_real v = xr[0 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[1 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[2 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[3 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a3[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[4 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a4[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[5 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a5[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[6 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a6[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[7 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a7[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[8 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a8[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a8_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[9 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a9[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a9_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[10 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a10[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a10_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[11 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a11[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a11_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[12 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a12[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a12_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[13 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a13[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a13_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[14 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a14[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a14_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[15 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a15[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[16 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a16[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[17 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a17[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[18 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a18[co] += v * w[co];
-                            }
-                            {
-                                const cnn_real v = xr[19 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a19[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a15_0[co] += v * w[0 + co];
                             }
                         }
                     }
                     cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 0 + co] = a0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 0 + co] = a1_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = a2[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 0 + co] = a2_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[3 * B_COUT + co] = a3[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 0 + co] = a3_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[4 * B_COUT + co] = a4[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[4 * B_COUT + 0 + co] = a4_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[5 * B_COUT + co] = a5[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[5 * B_COUT + 0 + co] = a5_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[6 * B_COUT + co] = a6[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[6 * B_COUT + 0 + co] = a6_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[7 * B_COUT + co] = a7[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[7 * B_COUT + 0 + co] = a7_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[8 * B_COUT + co] = a8[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[8 * B_COUT + 0 + co] = a8_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[9 * B_COUT + co] = a9[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[9 * B_COUT + 0 + co] = a9_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[10 * B_COUT + co] = a10[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[10 * B_COUT + 0 + co] = a10_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[11 * B_COUT + co] = a11[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[11 * B_COUT + 0 + co] = a11_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[12 * B_COUT + co] = a12[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[12 * B_COUT + 0 + co] = a12_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[13 * B_COUT + co] = a13[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[13 * B_COUT + 0 + co] = a13_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[14 * B_COUT + co] = a14[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[14 * B_COUT + 0 + co] = a14_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[15 * B_COUT + co] = a15[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[16 * B_COUT + co] = a16[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[17 * B_COUT + co] = a17[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[18 * B_COUT + co] = a18[co];
-                    OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[19 * B_COUT + co] = a19[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[15 * B_COUT + 0 + co] = a15_0[co];
                 }
-                { /* 3 output pixels */
-                    const int ox0 = 60;
-                    cnn_real a0[B_COUT];
-                    cnn_real a1[B_COUT];
-                    cnn_real a2[B_COUT];
+                { /* 15 output pixels */
+                    const int ox0 = 48;
+                    cnn_real a0_0[16];
+                    cnn_real a1_0[16];
+                    cnn_real a2_0[16];
+                    cnn_real a3_0[16];
+                    cnn_real a4_0[16];
+                    cnn_real a5_0[16];
+                    cnn_real a6_0[16];
+                    cnn_real a7_0[16];
+                    cnn_real a8_0[16];
+                    cnn_real a9_0[16];
+                    cnn_real a10_0[16];
+                    cnn_real a11_0[16];
+                    cnn_real a12_0[16];
+                    cnn_real a13_0[16];
+                    cnn_real a14_0[16];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a0[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a0_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a1[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a1_0[co] = 0;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        a2[co] = 0;
+                    for (int co = 0; co < 16; co++)
+                        a2_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a3_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a4_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a5_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a6_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a7_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a8_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a9_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a10_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a11_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a12_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a13_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a14_0[co] = 0;
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
@@ -1892,33 +2005,141 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
                             {
                                 const cnn_real v = xr[0 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a0[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[1 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a1[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w[0 + co];
                             }
                             {
                                 const cnn_real v = xr[2 * B_SW * B_CIN + t];
                                 OMP(simd)
-                                for (int co = 0; co < B_COUT; co++)
-                                    a2[co] += v * w[co];
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w[0 + co];
+                            }
+                            {
+                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w[0 + co];
+                            }
+                            {
+                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w[0 + co];
+                            }
+                            {
+                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w[0 + co];
+                            }
+                            {
+                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w[0 + co];
+                            }
+                            {
+                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w[0 + co];
+                            }
+                            {
+                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a8_0[co] += v * w[0 + co];
+                            }
+                            {
+                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a9_0[co] += v * w[0 + co];
+                            }
+                            {
+                                const cnn_real v = xr[10 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a10_0[co] += v * w[0 + co];
+                            }
+                            {
+                                const cnn_real v = xr[11 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a11_0[co] += v * w[0 + co];
+                            }
+                            {
+                                const cnn_real v = xr[12 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a12_0[co] += v * w[0 + co];
+                            }
+                            {
+                                const cnn_real v = xr[13 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a13_0[co] += v * w[0 + co];
+                            }
+                            {
+                                const cnn_real v = xr[14 * B_SW * B_CIN + t];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a14_0[co] += v * w[0 + co];
                             }
                         }
                     }
                     cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[0 * B_COUT + co] = a0[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[0 * B_COUT + 0 + co] = a0_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[1 * B_COUT + co] = a1[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[1 * B_COUT + 0 + co] = a1_0[co];
                     OMP(simd)
-                    for (int co = 0; co < B_COUT; co++)
-                        yp[2 * B_COUT + co] = a2[co];
+                    for (int co = 0; co < 16; co++)
+                        yp[2 * B_COUT + 0 + co] = a2_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[3 * B_COUT + 0 + co] = a3_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[4 * B_COUT + 0 + co] = a4_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[5 * B_COUT + 0 + co] = a5_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[6 * B_COUT + 0 + co] = a6_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[7 * B_COUT + 0 + co] = a7_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[8 * B_COUT + 0 + co] = a8_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[9 * B_COUT + 0 + co] = a9_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[10 * B_COUT + 0 + co] = a10_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[11 * B_COUT + 0 + co] = a11_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[12 * B_COUT + 0 + co] = a12_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[13 * B_COUT + 0 + co] = a13_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        yp[14 * B_COUT + 0 + co] = a14_0[co];
                 }
             } /* oy */
         }
@@ -2051,10 +2272,47 @@ static void fruit_maxpool_2_forward(const cnn_real *restrict in, cnn_real *restr
 /* maxpool_2 backward, fruit.cnn:19: maxpool 2x2 stride=2x2
  * 61x61x32 -> 30x30x32 per image (NHWC)
  */
-static void fruit_maxpool_2_backward(const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
+#ifndef CNN_REFERENCE_KERNELS
+static void fruit_maxpool_2_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IH = 61, IW = 61, C = 32, OH = 30, OW = 30 };
     enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 119072, OUT_SIZE = 28800 };
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        const cnn_real *restrict dyi = dy + (size_t)i * OUT_SIZE;
+        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+        memset(dxi, 0, sizeof(cnn_real) * IN_SIZE); /* rows or columns no window covers */
+        for (int oy = 0; oy < OH; oy++) {
+            for (int ox = 0; ox < OW; ox++) {
+                const size_t o = ((size_t)oy * OW + ox) * C;
+                const size_t base = ((size_t)(oy * SH) * IW + ox * SW) * C;
+                cnn_real left[C]; /* 1 until the window's first maximum is found */
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    left[c] = 1;
+                for (int ky = 0; ky < KH; ky++) {
+                    for (int kx = 0; kx < KW; kx++) {
+                        const size_t at = base + ((size_t)ky * IW + kx) * C;
+                        OMP(simd)
+                        for (int c = 0; c < C; c++) {
+                            const int hit = (xi[at + c] == yi[o + c]) & (left[c] != 0);
+                            dxi[at + c] = hit ? dyi[o + c] : (cnn_real)0;
+                            left[c] = hit ? (cnn_real)0 : left[c];
+                        }
+                    }
+                }
+            } /* ox */
+        } /* oy */
+    } /* i */
+}
+#else
+static void fruit_maxpool_2_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
+{
+    enum { IH = 61, IW = 61, C = 32, OH = 30, OW = 30 };
+    enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 119072, OUT_SIZE = 28800 };
+    (void)out;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -2080,12 +2338,409 @@ static void fruit_maxpool_2_backward(const cnn_real *restrict in, const cnn_real
         } /* oy */
     } /* i */
 }
+#endif
 
 /* dense_1 forward, fruit.cnn:21: dense 64 relu
  * 28800 -> 64 per image (NHWC)
  * dense_1.weight: p[5088, 1848288) [in][out]
  * dense_1.bias: p[1848288, 1848352)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void fruit_dense_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
+{
+    enum { IN = 28800, OUT = 64, W_OFF = 5088 };
+    enum { B_OFF = 1848288 };
+    enum { NB = 5, KB = 64 }; /* images per tile, rows of W per block */
+    const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */
+    const cnn_real *restrict bias = p + B_OFF;
+    #define B0(o) bias[o]
+    const int nblk = (n + NB - 1) / NB;
+    OMP(parallel)
+    for (int k0 = 0; k0 < IN; k0 += KB) {
+        const int k1 = k0 + KB < IN ? k0 + KB : IN;
+        OMP(for schedule(static) nowait)
+        for (int b = 0; b < nblk; b++) {
+            const int i0 = b * NB, i1 = i0 + NB < n ? i0 + NB : n;
+            if (i1 - i0 == NB) {
+                {
+                    const int o0 = 0;
+                    cnn_real a0_0[16];
+                    cnn_real a0_1[16];
+                    cnn_real a0_2[16];
+                    cnn_real a0_3[16];
+                    cnn_real *restrict y0 = out + (size_t)(i0 + 0) * OUT + o0;
+                    const cnn_real *restrict x0 = in + (size_t)(i0 + 0) * IN;
+                    cnn_real a1_0[16];
+                    cnn_real a1_1[16];
+                    cnn_real a1_2[16];
+                    cnn_real a1_3[16];
+                    cnn_real *restrict y1 = out + (size_t)(i0 + 1) * OUT + o0;
+                    const cnn_real *restrict x1 = in + (size_t)(i0 + 1) * IN;
+                    cnn_real a2_0[16];
+                    cnn_real a2_1[16];
+                    cnn_real a2_2[16];
+                    cnn_real a2_3[16];
+                    cnn_real *restrict y2 = out + (size_t)(i0 + 2) * OUT + o0;
+                    const cnn_real *restrict x2 = in + (size_t)(i0 + 2) * IN;
+                    cnn_real a3_0[16];
+                    cnn_real a3_1[16];
+                    cnn_real a3_2[16];
+                    cnn_real a3_3[16];
+                    cnn_real *restrict y3 = out + (size_t)(i0 + 3) * OUT + o0;
+                    const cnn_real *restrict x3 = in + (size_t)(i0 + 3) * IN;
+                    cnn_real a4_0[16];
+                    cnn_real a4_1[16];
+                    cnn_real a4_2[16];
+                    cnn_real a4_3[16];
+                    cnn_real *restrict y4 = out + (size_t)(i0 + 4) * OUT + o0;
+                    const cnn_real *restrict x4 = in + (size_t)(i0 + 4) * IN;
+                    if (k0 == 0) {
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_1[o] = B0(o0 + 16 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_2[o] = B0(o0 + 32 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_3[o] = B0(o0 + 48 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_1[o] = B0(o0 + 16 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_2[o] = B0(o0 + 32 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_3[o] = B0(o0 + 48 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_1[o] = B0(o0 + 16 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_2[o] = B0(o0 + 32 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_3[o] = B0(o0 + 48 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_1[o] = B0(o0 + 16 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_2[o] = B0(o0 + 32 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_3[o] = B0(o0 + 48 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a4_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a4_1[o] = B0(o0 + 16 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a4_2[o] = B0(o0 + 32 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a4_3[o] = B0(o0 + 48 + o);
+                    } else {
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_0[o] = y0[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_1[o] = y0[16 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_2[o] = y0[32 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_3[o] = y0[48 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_0[o] = y1[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_1[o] = y1[16 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_2[o] = y1[32 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_3[o] = y1[48 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_0[o] = y2[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_1[o] = y2[16 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_2[o] = y2[32 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_3[o] = y2[48 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_0[o] = y3[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_1[o] = y3[16 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_2[o] = y3[32 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_3[o] = y3[48 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a4_0[o] = y4[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a4_1[o] = y4[16 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a4_2[o] = y4[32 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a4_3[o] = y4[48 + o];
+                    }
+                    for (int k = k0; k < k1; k++) {
+                        const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
+                        {
+                            const cnn_real v = x0[k];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_0[o] += v * w[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_1[o] += v * w[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_2[o] += v * w[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_3[o] += v * w[48 + o];
+                        }
+                        {
+                            const cnn_real v = x1[k];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_0[o] += v * w[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_1[o] += v * w[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_2[o] += v * w[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_3[o] += v * w[48 + o];
+                        }
+                        {
+                            const cnn_real v = x2[k];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_0[o] += v * w[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_1[o] += v * w[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_2[o] += v * w[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_3[o] += v * w[48 + o];
+                        }
+                        {
+                            const cnn_real v = x3[k];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_0[o] += v * w[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_1[o] += v * w[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_2[o] += v * w[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_3[o] += v * w[48 + o];
+                        }
+                        {
+                            const cnn_real v = x4[k];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a4_0[o] += v * w[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a4_1[o] += v * w[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a4_2[o] += v * w[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a4_3[o] += v * w[48 + o];
+                        }
+                    }
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y0[0 + o] = a0_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y0[16 + o] = a0_1[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y0[32 + o] = a0_2[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y0[48 + o] = a0_3[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y1[0 + o] = a1_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y1[16 + o] = a1_1[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y1[32 + o] = a1_2[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y1[48 + o] = a1_3[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y2[0 + o] = a2_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y2[16 + o] = a2_1[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y2[32 + o] = a2_2[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y2[48 + o] = a2_3[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y3[0 + o] = a3_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y3[16 + o] = a3_1[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y3[32 + o] = a3_2[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y3[48 + o] = a3_3[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y4[0 + o] = a4_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y4[16 + o] = a4_1[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y4[32 + o] = a4_2[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        y4[48 + o] = a4_3[o];
+                }
+            } else {
+                for (int i = i0; i < i1; i++) {
+                    {
+                        const int o0 = 0;
+                        cnn_real a0_0[16];
+                        cnn_real a0_1[16];
+                        cnn_real a0_2[16];
+                        cnn_real a0_3[16];
+                        cnn_real *restrict y0 = out + (size_t)(i + 0) * OUT + o0;
+                        const cnn_real *restrict x0 = in + (size_t)(i + 0) * IN;
+                        if (k0 == 0) {
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_0[o] = B0(o0 + 0 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_1[o] = B0(o0 + 16 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_2[o] = B0(o0 + 32 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_3[o] = B0(o0 + 48 + o);
+                        } else {
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_0[o] = y0[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_1[o] = y0[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_2[o] = y0[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_3[o] = y0[48 + o];
+                        }
+                        for (int k = k0; k < k1; k++) {
+                            const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
+                            {
+                                const cnn_real v = x0[k];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_0[o] += v * w[0 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_1[o] += v * w[16 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_2[o] += v * w[32 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_3[o] += v * w[48 + o];
+                            }
+                        }
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y0[0 + o] = a0_0[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y0[16 + o] = a0_1[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y0[32 + o] = a0_2[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y0[48 + o] = a0_3[o];
+                    }
+                }
+            }
+            if (k1 == IN) { /* the activation, once the sums are complete */
+                for (int i = i0; i < i1; i++) {
+                    cnn_real *restrict yi = out + (size_t)i * OUT;
+                    OMP(simd)
+                    for (int o = 0; o < OUT; o++) {
+                        const cnn_real z = yi[o];
+                        yi[o] = (z < 0 ? (cnn_real)0 : z);
+                    }
+                }
+            }
+        } /* b */
+    } /* k0 */
+    #undef B0
+}
+#else
 static void fruit_dense_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { IN = 28800, OUT = 64, W_OFF = 5088 };
@@ -2113,12 +2768,453 @@ static void fruit_dense_1_forward(const cnn_real *restrict p, const cnn_real *re
         }
     } /* i */
 }
+#endif
 
 /* dense_1 backward, fruit.cnn:21: dense 64 relu
  * 28800 -> 64 per image (NHWC)
  * dense_1.weight: p[5088, 1848288) [in][out]
  * dense_1.bias: p[1848288, 1848352)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void fruit_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)
+{
+    enum { IN = 28800, OUT = 64, W_OFF = 5088 };
+    enum { B_OFF = 1848288 };
+    /* dz = dy * act'(y), in place */
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict yi = out + (size_t)i * OUT;
+        cnn_real *restrict dzi = dy + (size_t)i * OUT;
+        OMP(simd)
+        for (int e = 0; e < 64; e++)
+            dzi[e] = (yi[e] > 0 ? dzi[e] : (cnn_real)0);
+    }
+    const cnn_real *restrict dz = dy;
+    cnn_real *restrict gw = g + W_OFF;
+    /* dW: tiles of 5 rows, threads split the rows */
+    OMP(parallel for schedule(static))
+    for (int t = 0; t < 5760; t++) {
+        const int k0 = t * 5;
+        {
+            const int o0 = 0;
+            cnn_real *restrict g0 = gw + (size_t)(k0 + 0) * OUT + o0;
+            cnn_real a0_0[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a0_0[o] = g0[0 + o];
+            cnn_real a0_1[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a0_1[o] = g0[16 + o];
+            cnn_real a0_2[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a0_2[o] = g0[32 + o];
+            cnn_real a0_3[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a0_3[o] = g0[48 + o];
+            cnn_real *restrict g1 = gw + (size_t)(k0 + 1) * OUT + o0;
+            cnn_real a1_0[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a1_0[o] = g1[0 + o];
+            cnn_real a1_1[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a1_1[o] = g1[16 + o];
+            cnn_real a1_2[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a1_2[o] = g1[32 + o];
+            cnn_real a1_3[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a1_3[o] = g1[48 + o];
+            cnn_real *restrict g2 = gw + (size_t)(k0 + 2) * OUT + o0;
+            cnn_real a2_0[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a2_0[o] = g2[0 + o];
+            cnn_real a2_1[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a2_1[o] = g2[16 + o];
+            cnn_real a2_2[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a2_2[o] = g2[32 + o];
+            cnn_real a2_3[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a2_3[o] = g2[48 + o];
+            cnn_real *restrict g3 = gw + (size_t)(k0 + 3) * OUT + o0;
+            cnn_real a3_0[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a3_0[o] = g3[0 + o];
+            cnn_real a3_1[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a3_1[o] = g3[16 + o];
+            cnn_real a3_2[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a3_2[o] = g3[32 + o];
+            cnn_real a3_3[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a3_3[o] = g3[48 + o];
+            cnn_real *restrict g4 = gw + (size_t)(k0 + 4) * OUT + o0;
+            cnn_real a4_0[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a4_0[o] = g4[0 + o];
+            cnn_real a4_1[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a4_1[o] = g4[16 + o];
+            cnn_real a4_2[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a4_2[o] = g4[32 + o];
+            cnn_real a4_3[16];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                a4_3[o] = g4[48 + o];
+            for (int i = 0; i < n; i++) {
+                const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                const cnn_real *restrict xr = in + (size_t)i * IN + k0;
+                {
+                    const cnn_real v = xr[0];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a0_0[o] += v * d[0 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a0_1[o] += v * d[16 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a0_2[o] += v * d[32 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a0_3[o] += v * d[48 + o];
+                }
+                {
+                    const cnn_real v = xr[1];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a1_0[o] += v * d[0 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a1_1[o] += v * d[16 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a1_2[o] += v * d[32 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a1_3[o] += v * d[48 + o];
+                }
+                {
+                    const cnn_real v = xr[2];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a2_0[o] += v * d[0 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a2_1[o] += v * d[16 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a2_2[o] += v * d[32 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a2_3[o] += v * d[48 + o];
+                }
+                {
+                    const cnn_real v = xr[3];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a3_0[o] += v * d[0 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a3_1[o] += v * d[16 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a3_2[o] += v * d[32 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a3_3[o] += v * d[48 + o];
+                }
+                {
+                    const cnn_real v = xr[4];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a4_0[o] += v * d[0 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a4_1[o] += v * d[16 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a4_2[o] += v * d[32 + o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a4_3[o] += v * d[48 + o];
+                }
+            }
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g0[0 + o] = a0_0[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g0[16 + o] = a0_1[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g0[32 + o] = a0_2[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g0[48 + o] = a0_3[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g1[0 + o] = a1_0[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g1[16 + o] = a1_1[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g1[32 + o] = a1_2[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g1[48 + o] = a1_3[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g2[0 + o] = a2_0[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g2[16 + o] = a2_1[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g2[32 + o] = a2_2[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g2[48 + o] = a2_3[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g3[0 + o] = a3_0[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g3[16 + o] = a3_1[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g3[32 + o] = a3_2[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g3[48 + o] = a3_3[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g4[0 + o] = a4_0[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g4[16 + o] = a4_1[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g4[32 + o] = a4_2[o];
+            OMP(simd)
+            for (int o = 0; o < 16; o++)
+                g4[48 + o] = a4_3[o];
+        }
+    }
+    cnn_real *restrict gb = g + B_OFF;
+    for (int i = 0; i < n; i++)
+        for (int o = 0; o < OUT; o++)
+            gb[o] += dz[(size_t)i * OUT + o];
+    /* dx = dz W^T: 16 rows of W transposed at a time, 12 images per tile */
+    const cnn_real *restrict wgt = p + W_OFF;
+    OMP(parallel for schedule(static))
+    for (int t = 0; t < 1800; t++) {
+        const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
+        cnn_real wt[OUT][16];
+        for (int o = 0; o < OUT; o++)
+            for (int r = 0; r < 16; r++)
+                wt[o][r] = r < kn ? wgt[(size_t)(k0 + r) * OUT + o] : 0;
+        int i = 0;
+        for (; i + 12 <= n; i += 12) {
+            cnn_real a0[16];
+            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a0[r] = 0;
+            cnn_real a1[16];
+            const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a1[r] = 0;
+            cnn_real a2[16];
+            const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a2[r] = 0;
+            cnn_real a3[16];
+            const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a3[r] = 0;
+            cnn_real a4[16];
+            const cnn_real *restrict d4 = dz + (size_t)(i + 4) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a4[r] = 0;
+            cnn_real a5[16];
+            const cnn_real *restrict d5 = dz + (size_t)(i + 5) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a5[r] = 0;
+            cnn_real a6[16];
+            const cnn_real *restrict d6 = dz + (size_t)(i + 6) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a6[r] = 0;
+            cnn_real a7[16];
+            const cnn_real *restrict d7 = dz + (size_t)(i + 7) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a7[r] = 0;
+            cnn_real a8[16];
+            const cnn_real *restrict d8 = dz + (size_t)(i + 8) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a8[r] = 0;
+            cnn_real a9[16];
+            const cnn_real *restrict d9 = dz + (size_t)(i + 9) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a9[r] = 0;
+            cnn_real a10[16];
+            const cnn_real *restrict d10 = dz + (size_t)(i + 10) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a10[r] = 0;
+            cnn_real a11[16];
+            const cnn_real *restrict d11 = dz + (size_t)(i + 11) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a11[r] = 0;
+            for (int o = 0; o < OUT; o++) {
+                {
+                    const cnn_real v = d0[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d1[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a1[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d2[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a2[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d3[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a3[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d4[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a4[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d5[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a5[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d6[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a6[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d7[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a7[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d8[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a8[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d9[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a9[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d10[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a10[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d11[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a11[r] += v * wt[o][r];
+                }
+            }
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 4) * IN + k0 + r] = a4[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 5) * IN + k0 + r] = a5[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 6) * IN + k0 + r] = a6[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 7) * IN + k0 + r] = a7[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 8) * IN + k0 + r] = a8[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 9) * IN + k0 + r] = a9[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 10) * IN + k0 + r] = a10[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 11) * IN + k0 + r] = a11[r];
+        }
+        for (; i < n; i++) {
+            cnn_real a0[16];
+            const cnn_real *restrict d0 = dz + (size_t)i * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a0[r] = 0;
+            for (int o = 0; o < OUT; o++) {
+                const cnn_real v = d0[o];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a0[r] += v * wt[o][r];
+            }
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)i * IN + k0 + r] = a0[r];
+        }
+    }
+}
+#else
 static void fruit_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IN = 28800, OUT = 64, W_OFF = 5088 };
@@ -2166,6 +3262,7 @@ static void fruit_dense_1_backward(const cnn_real *restrict p, cnn_real *restric
         }
     } /* i */
 }
+#endif
 
 /* dense_2 forward, fruit.cnn:22: dense 1 sigmoid
  * 64 -> 1 per image (NHWC); the final sigmoid
@@ -2173,6 +3270,212 @@ static void fruit_dense_1_backward(const cnn_real *restrict p, cnn_real *restric
  * dense_2.weight: p[1848352, 1848416) [in][out]
  * dense_2.bias: p[1848416, 1848417)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void fruit_dense_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
+{
+    enum { IN = 64, OUT = 1, W_OFF = 1848352 };
+    enum { B_OFF = 1848416 };
+    enum { NB = 8, KB = 64 }; /* images per tile, rows of W per block */
+    const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */
+    const cnn_real *restrict bias = p + B_OFF;
+    #define B0(o) bias[o]
+    const int nblk = (n + NB - 1) / NB;
+    OMP(parallel)
+    for (int k0 = 0; k0 < IN; k0 += KB) {
+        const int k1 = k0 + KB < IN ? k0 + KB : IN;
+        OMP(for schedule(static) nowait)
+        for (int b = 0; b < nblk; b++) {
+            const int i0 = b * NB, i1 = i0 + NB < n ? i0 + NB : n;
+            if (i1 - i0 == NB) {
+                {
+                    const int o0 = 0;
+                    cnn_real a0_0[1];
+                    cnn_real *restrict y0 = out + (size_t)(i0 + 0) * OUT + o0;
+                    const cnn_real *restrict x0 = in + (size_t)(i0 + 0) * IN;
+                    cnn_real a1_0[1];
+                    cnn_real *restrict y1 = out + (size_t)(i0 + 1) * OUT + o0;
+                    const cnn_real *restrict x1 = in + (size_t)(i0 + 1) * IN;
+                    cnn_real a2_0[1];
+                    cnn_real *restrict y2 = out + (size_t)(i0 + 2) * OUT + o0;
+                    const cnn_real *restrict x2 = in + (size_t)(i0 + 2) * IN;
+                    cnn_real a3_0[1];
+                    cnn_real *restrict y3 = out + (size_t)(i0 + 3) * OUT + o0;
+                    const cnn_real *restrict x3 = in + (size_t)(i0 + 3) * IN;
+                    cnn_real a4_0[1];
+                    cnn_real *restrict y4 = out + (size_t)(i0 + 4) * OUT + o0;
+                    const cnn_real *restrict x4 = in + (size_t)(i0 + 4) * IN;
+                    cnn_real a5_0[1];
+                    cnn_real *restrict y5 = out + (size_t)(i0 + 5) * OUT + o0;
+                    const cnn_real *restrict x5 = in + (size_t)(i0 + 5) * IN;
+                    cnn_real a6_0[1];
+                    cnn_real *restrict y6 = out + (size_t)(i0 + 6) * OUT + o0;
+                    const cnn_real *restrict x6 = in + (size_t)(i0 + 6) * IN;
+                    cnn_real a7_0[1];
+                    cnn_real *restrict y7 = out + (size_t)(i0 + 7) * OUT + o0;
+                    const cnn_real *restrict x7 = in + (size_t)(i0 + 7) * IN;
+                    if (k0 == 0) {
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a0_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a1_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a2_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a3_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a4_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a5_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a6_0[o] = B0(o0 + 0 + o);
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a7_0[o] = B0(o0 + 0 + o);
+                    } else {
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a0_0[o] = y0[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a1_0[o] = y1[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a2_0[o] = y2[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a3_0[o] = y3[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a4_0[o] = y4[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a5_0[o] = y5[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a6_0[o] = y6[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a7_0[o] = y7[0 + o];
+                    }
+                    for (int k = k0; k < k1; k++) {
+                        const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
+                        {
+                            const cnn_real v = x0[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a0_0[o] += v * w[0 + o];
+                        }
+                        {
+                            const cnn_real v = x1[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a1_0[o] += v * w[0 + o];
+                        }
+                        {
+                            const cnn_real v = x2[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a2_0[o] += v * w[0 + o];
+                        }
+                        {
+                            const cnn_real v = x3[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a3_0[o] += v * w[0 + o];
+                        }
+                        {
+                            const cnn_real v = x4[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a4_0[o] += v * w[0 + o];
+                        }
+                        {
+                            const cnn_real v = x5[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a5_0[o] += v * w[0 + o];
+                        }
+                        {
+                            const cnn_real v = x6[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a6_0[o] += v * w[0 + o];
+                        }
+                        {
+                            const cnn_real v = x7[k];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a7_0[o] += v * w[0 + o];
+                        }
+                    }
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y0[0 + o] = a0_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y1[0 + o] = a1_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y2[0 + o] = a2_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y3[0 + o] = a3_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y4[0 + o] = a4_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y5[0 + o] = a5_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y6[0 + o] = a6_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        y7[0 + o] = a7_0[o];
+                }
+            } else {
+                for (int i = i0; i < i1; i++) {
+                    {
+                        const int o0 = 0;
+                        cnn_real a0_0[1];
+                        cnn_real *restrict y0 = out + (size_t)(i + 0) * OUT + o0;
+                        const cnn_real *restrict x0 = in + (size_t)(i + 0) * IN;
+                        if (k0 == 0) {
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a0_0[o] = B0(o0 + 0 + o);
+                        } else {
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a0_0[o] = y0[0 + o];
+                        }
+                        for (int k = k0; k < k1; k++) {
+                            const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
+                            {
+                                const cnn_real v = x0[k];
+                                OMP(simd)
+                                for (int o = 0; o < 1; o++)
+                                    a0_0[o] += v * w[0 + o];
+                            }
+                        }
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            y0[0 + o] = a0_0[o];
+                    }
+                }
+            }
+        } /* b */
+    } /* k0 */
+    #undef B0
+}
+#else
 static void fruit_dense_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { IN = 64, OUT = 1, W_OFF = 1848352 };
@@ -2195,6 +3498,7 @@ static void fruit_dense_2_forward(const cnn_real *restrict p, const cnn_real *re
         }
     } /* i */
 }
+#endif
 
 /* dense_2 backward, fruit.cnn:22: dense 1 sigmoid
  * 64 -> 1 per image (NHWC); the final sigmoid
@@ -2202,6 +3506,330 @@ static void fruit_dense_2_forward(const cnn_real *restrict p, const cnn_real *re
  * dense_2.weight: p[1848352, 1848416) [in][out]
  * dense_2.bias: p[1848416, 1848417)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)
+{
+    enum { IN = 64, OUT = 1, W_OFF = 1848352 };
+    enum { B_OFF = 1848416 };
+    (void)out;
+    const cnn_real *restrict dz = dy;
+    cnn_real *restrict gw = g + W_OFF;
+    /* dW: tiles of 8 rows, threads split the rows */
+    OMP(parallel for schedule(static))
+    for (int t = 0; t < 8; t++) {
+        const int k0 = t * 8;
+        {
+            const int o0 = 0;
+            cnn_real *restrict g0 = gw + (size_t)(k0 + 0) * OUT + o0;
+            cnn_real a0_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a0_0[o] = g0[0 + o];
+            cnn_real *restrict g1 = gw + (size_t)(k0 + 1) * OUT + o0;
+            cnn_real a1_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a1_0[o] = g1[0 + o];
+            cnn_real *restrict g2 = gw + (size_t)(k0 + 2) * OUT + o0;
+            cnn_real a2_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a2_0[o] = g2[0 + o];
+            cnn_real *restrict g3 = gw + (size_t)(k0 + 3) * OUT + o0;
+            cnn_real a3_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a3_0[o] = g3[0 + o];
+            cnn_real *restrict g4 = gw + (size_t)(k0 + 4) * OUT + o0;
+            cnn_real a4_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a4_0[o] = g4[0 + o];
+            cnn_real *restrict g5 = gw + (size_t)(k0 + 5) * OUT + o0;
+            cnn_real a5_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a5_0[o] = g5[0 + o];
+            cnn_real *restrict g6 = gw + (size_t)(k0 + 6) * OUT + o0;
+            cnn_real a6_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a6_0[o] = g6[0 + o];
+            cnn_real *restrict g7 = gw + (size_t)(k0 + 7) * OUT + o0;
+            cnn_real a7_0[1];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                a7_0[o] = g7[0 + o];
+            for (int i = 0; i < n; i++) {
+                const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                const cnn_real *restrict xr = in + (size_t)i * IN + k0;
+                {
+                    const cnn_real v = xr[0];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a0_0[o] += v * d[0 + o];
+                }
+                {
+                    const cnn_real v = xr[1];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a1_0[o] += v * d[0 + o];
+                }
+                {
+                    const cnn_real v = xr[2];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a2_0[o] += v * d[0 + o];
+                }
+                {
+                    const cnn_real v = xr[3];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a3_0[o] += v * d[0 + o];
+                }
+                {
+                    const cnn_real v = xr[4];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a4_0[o] += v * d[0 + o];
+                }
+                {
+                    const cnn_real v = xr[5];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a5_0[o] += v * d[0 + o];
+                }
+                {
+                    const cnn_real v = xr[6];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a6_0[o] += v * d[0 + o];
+                }
+                {
+                    const cnn_real v = xr[7];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a7_0[o] += v * d[0 + o];
+                }
+            }
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g0[0 + o] = a0_0[o];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g1[0 + o] = a1_0[o];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g2[0 + o] = a2_0[o];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g3[0 + o] = a3_0[o];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g4[0 + o] = a4_0[o];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g5[0 + o] = a5_0[o];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g6[0 + o] = a6_0[o];
+            OMP(simd)
+            for (int o = 0; o < 1; o++)
+                g7[0 + o] = a7_0[o];
+        }
+    }
+    cnn_real *restrict gb = g + B_OFF;
+    for (int i = 0; i < n; i++)
+        for (int o = 0; o < OUT; o++)
+            gb[o] += dz[(size_t)i * OUT + o];
+    /* dx = dz W^T: 16 rows of W transposed at a time, 12 images per tile */
+    const cnn_real *restrict wgt = p + W_OFF;
+    OMP(parallel for schedule(static))
+    for (int t = 0; t < 4; t++) {
+        const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
+        cnn_real wt[OUT][16];
+        for (int o = 0; o < OUT; o++)
+            for (int r = 0; r < 16; r++)
+                wt[o][r] = r < kn ? wgt[(size_t)(k0 + r) * OUT + o] : 0;
+        int i = 0;
+        for (; i + 12 <= n; i += 12) {
+            cnn_real a0[16];
+            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a0[r] = 0;
+            cnn_real a1[16];
+            const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a1[r] = 0;
+            cnn_real a2[16];
+            const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a2[r] = 0;
+            cnn_real a3[16];
+            const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a3[r] = 0;
+            cnn_real a4[16];
+            const cnn_real *restrict d4 = dz + (size_t)(i + 4) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a4[r] = 0;
+            cnn_real a5[16];
+            const cnn_real *restrict d5 = dz + (size_t)(i + 5) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a5[r] = 0;
+            cnn_real a6[16];
+            const cnn_real *restrict d6 = dz + (size_t)(i + 6) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a6[r] = 0;
+            cnn_real a7[16];
+            const cnn_real *restrict d7 = dz + (size_t)(i + 7) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a7[r] = 0;
+            cnn_real a8[16];
+            const cnn_real *restrict d8 = dz + (size_t)(i + 8) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a8[r] = 0;
+            cnn_real a9[16];
+            const cnn_real *restrict d9 = dz + (size_t)(i + 9) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a9[r] = 0;
+            cnn_real a10[16];
+            const cnn_real *restrict d10 = dz + (size_t)(i + 10) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a10[r] = 0;
+            cnn_real a11[16];
+            const cnn_real *restrict d11 = dz + (size_t)(i + 11) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a11[r] = 0;
+            for (int o = 0; o < OUT; o++) {
+                {
+                    const cnn_real v = d0[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d1[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a1[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d2[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a2[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d3[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a3[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d4[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a4[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d5[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a5[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d6[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a6[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d7[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a7[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d8[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a8[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d9[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a9[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d10[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a10[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d11[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a11[r] += v * wt[o][r];
+                }
+            }
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 4) * IN + k0 + r] = a4[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 5) * IN + k0 + r] = a5[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 6) * IN + k0 + r] = a6[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 7) * IN + k0 + r] = a7[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 8) * IN + k0 + r] = a8[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 9) * IN + k0 + r] = a9[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 10) * IN + k0 + r] = a10[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 11) * IN + k0 + r] = a11[r];
+        }
+        for (; i < n; i++) {
+            cnn_real a0[16];
+            const cnn_real *restrict d0 = dz + (size_t)i * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a0[r] = 0;
+            for (int o = 0; o < OUT; o++) {
+                const cnn_real v = d0[o];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a0[r] += v * wt[o][r];
+            }
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)i * IN + k0 + r] = a0[r];
+        }
+    }
+}
+#else
 static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IN = 64, OUT = 1, W_OFF = 1848352 };
@@ -2241,6 +3869,7 @@ static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restric
         }
     } /* i */
 }
+#endif
 
 /* Forward pass over n images: every layer in order, then the logits
  * (the last layer's output before its sigmoid). */
@@ -2261,13 +3890,25 @@ static void fruit_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, i
     (void)step;
     if (n <= 0)
         return;
+    CNN_LAYER_BEGIN(0, 0);
     fruit_conv2d_1_forward(p, x, a + cap * A_conv2d_1, pad, n);
+    CNN_LAYER_END(0, 0);
+    CNN_LAYER_BEGIN(1, 0);
     fruit_maxpool_1_forward(a + cap * A_conv2d_1, a + cap * A_maxpool_1, n);
+    CNN_LAYER_END(1, 0);
+    CNN_LAYER_BEGIN(2, 0);
     fruit_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
+    CNN_LAYER_END(2, 0);
+    CNN_LAYER_BEGIN(3, 0);
     fruit_maxpool_2_forward(a + cap * A_conv2d_2, a + cap * A_maxpool_2, n);
+    CNN_LAYER_END(3, 0);
     /* flatten_1: a view of its input */
+    CNN_LAYER_BEGIN(5, 0);
     fruit_dense_1_forward(p, a + cap * A_maxpool_2, a + cap * A_dense_1, n);
+    CNN_LAYER_END(5, 0);
+    CNN_LAYER_BEGIN(6, 0);
     fruit_dense_2_forward(p, a + cap * A_dense_1, a + cap * A_dense_2, n);
+    CNN_LAYER_END(6, 0);
     memcpy(logits, a + cap * A_dense_2, (size_t)n * N_OUT * sizeof(cnn_real));
 }
 
@@ -2291,13 +3932,25 @@ static void fruit_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dl
     if (n <= 0)
         return;
     memcpy(dA, dlogits, (size_t)n * N_OUT * sizeof(cnn_real));
+    CNN_LAYER_BEGIN(6, 1);
     fruit_dense_2_backward(p, g, a + cap * A_dense_1, a + cap * A_dense_2, dA, dB, n);
+    CNN_LAYER_END(6, 1);
+    CNN_LAYER_BEGIN(5, 1);
     fruit_dense_1_backward(p, g, a + cap * A_maxpool_2, a + cap * A_dense_1, dB, dA, n);
+    CNN_LAYER_END(5, 1);
     /* flatten_1: a view, its gradient is its input's */
-    fruit_maxpool_2_backward(a + cap * A_conv2d_2, dA, dB, n);
+    CNN_LAYER_BEGIN(3, 1);
+    fruit_maxpool_2_backward(a + cap * A_conv2d_2, a + cap * A_maxpool_2, dA, dB, n);
+    CNN_LAYER_END(3, 1);
+    CNN_LAYER_BEGIN(2, 1);
     fruit_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dB, dA, slot, pad, wk + 0, n);
-    fruit_maxpool_1_backward(a + cap * A_conv2d_1, dA, dB, n);
+    CNN_LAYER_END(2, 1);
+    CNN_LAYER_BEGIN(1, 1);
+    fruit_maxpool_1_backward(a + cap * A_conv2d_1, a + cap * A_maxpool_1, dA, dB, n);
+    CNN_LAYER_END(1, 1);
+    CNN_LAYER_BEGIN(0, 1);
     fruit_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dB, slot, pad, wk + 0, n);
+    CNN_LAYER_END(0, 1);
 }
 
 /* Binary cross-entropy from one logit z per image, mean over n:
