@@ -279,9 +279,15 @@ static void dense_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_line(em, "const int i0 = b * NB, i1 = i0 + NB < n ? i0 + NB : n;");
     em_open_block(em, "if (i1 - i0 == NB) {");
     for_otiles(em, L->out_size, fwd_tile, nb, "i0");
-    em_close_block(em, "} else {");
+    em_close_block(em, "} else { /* the last, partial tile: halves, then single images */");
     em->indent++;
-    em_open_block(em, "for (int i = i0; i < i1; i++) {");
+    em_line(em, "int i = i0;");
+    if (nb / 2 > 1) {
+        em_open_block(em, "for (; i + %d <= i1; i += %d) {", nb / 2, nb / 2);
+        for_otiles(em, L->out_size, fwd_tile, nb / 2, "i");
+        em_close_block(em, "}");
+    }
+    em_open_block(em, "for (; i < i1; i++) {");
     for_otiles(em, L->out_size, fwd_tile, 1, "i");
     em_close_block(em, "}");
     em_close_block(em, "}");
@@ -343,8 +349,34 @@ static void dw_tile(cnnc_emitter *em, int rows, const char *row0, int ot, const 
         }
 }
 
-#define DX_NB 12      /* images per dx tile */
+#define DX_NB 8       /* images per dx tile (then 4, then 1) */
 #define DX_MAX_OUT 1024 /* the transposed 16-row slab lives on the stack */
+
+/* dx for `count` images from i: one 16-wide accumulator each, over o */
+static void emit_dx_tile(cnnc_emitter *em, int count)
+{
+    for (int j = 0; j < count; j++) {
+        em_line(em, "cnn_real a%d[16];", j);
+        em_line(em, "const cnn_real *restrict d%d = dz + (size_t)(i + %d) * OUT;", j, j);
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int r = 0; r < 16; r++)");
+        em_line(em, "    a%d[r] = 0;", j);
+    }
+    em_open_block(em, "for (int o = 0; o < OUT; o++) {");
+    for (int j = 0; j < count; j++) {
+        em_open_block(em, "{");
+        em_line(em, "const cnn_real v = d%d[o];", j);
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int r = 0; r < 16; r++)");
+        em_line(em, "    a%d[r] += v * wt[o][r];", j);
+        em_close_block(em, "}");
+    }
+    em_close_block(em, "}");
+    for (int j = 0; j < count; j++) {
+        em_line(em, "for (int r = 0; r < kn; r++)");
+        em_line(em, "    dx[(size_t)(i + %d) * IN + k0 + r] = a%d[r];", j, j);
+    }
+}
 
 static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
@@ -391,54 +423,26 @@ static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "        gb[o] += dz[(size_t)i * OUT + o];");
     }
     if (L->needs_dx && L->out_size <= DX_MAX_OUT) {
-        em_line(em, "/* dx = dz W^T: 16 rows of W transposed at a time, %d images per tile */", DX_NB);
+        em_line(em, "/* dx = dz W^T: 16 rows of W transposed at a time, %d (then 4, 1) images per tile */", DX_NB);
         em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
         em_line(em, "OMP(parallel for schedule(static))");
         em_open_block(em, "for (int t = 0; t < %zu; t++) {", (L->in_size + 15) / 16);
         em_line(em, "const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;");
-        em_line(em, "cnn_real wt[OUT][16];");
-        em_line(em, "for (int o = 0; o < OUT; o++)");
-        em_line(em, "    for (int r = 0; r < 16; r++)");
-        em_line(em, "        wt[o][r] = r < kn ? wgt[(size_t)(k0 + r) * OUT + o] : 0;");
+        em_line(em, "cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */");
+        em_line(em, "for (int r = 0; r < kn; r++)");
+        em_line(em, "    for (int o = 0; o < OUT; o++)");
+        em_line(em, "        wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];");
+        em_line(em, "for (int r = kn; r < 16; r++)");
+        em_line(em, "    for (int o = 0; o < OUT; o++)");
+        em_line(em, "        wt[o][r] = 0;");
         em_line(em, "int i = 0;");
-        em_open_block(em, "for (; i + %d <= n; i += %d) {", DX_NB, DX_NB);
-        for (int j = 0; j < DX_NB; j++) {
-            em_line(em, "cnn_real a%d[16];", j);
-            em_line(em, "const cnn_real *restrict d%d = dz + (size_t)(i + %d) * OUT;", j, j);
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int r = 0; r < 16; r++)");
-            em_line(em, "    a%d[r] = 0;", j);
-        }
-        em_open_block(em, "for (int o = 0; o < OUT; o++) {");
-        for (int j = 0; j < DX_NB; j++) {
-            em_open_block(em, "{");
-            em_line(em, "const cnn_real v = d%d[o];", j);
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int r = 0; r < 16; r++)");
-            em_line(em, "    a%d[r] += v * wt[o][r];", j);
+        for (int tier = DX_NB; tier >= 1; tier /= 2) {
+            if (tier == 2)
+                continue;
+            em_open_block(em, "for (; i + %d <= n; i += %d) {", tier, tier);
+            emit_dx_tile(em, tier);
             em_close_block(em, "}");
         }
-        em_close_block(em, "}");
-        for (int j = 0; j < DX_NB; j++) {
-            em_line(em, "for (int r = 0; r < kn; r++)");
-            em_line(em, "    dx[(size_t)(i + %d) * IN + k0 + r] = a%d[r];", j, j);
-        }
-        em_close_block(em, "}");
-        em_open_block(em, "for (; i < n; i++) {");
-        em_line(em, "cnn_real a0[16];");
-        em_line(em, "const cnn_real *restrict d0 = dz + (size_t)i * OUT;");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int r = 0; r < 16; r++)");
-        em_line(em, "    a0[r] = 0;");
-        em_open_block(em, "for (int o = 0; o < OUT; o++) {");
-        em_line(em, "const cnn_real v = d0[o];");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int r = 0; r < 16; r++)");
-        em_line(em, "    a0[r] += v * wt[o][r];");
-        em_close_block(em, "}");
-        em_line(em, "for (int r = 0; r < kn; r++)");
-        em_line(em, "    dx[(size_t)i * IN + k0 + r] = a0[r];");
-        em_close_block(em, "}");
         em_close_block(em, "}");
     } else if (L->needs_dx) {
         em_line(em, "/* dx = dz W^T */");
