@@ -67,7 +67,9 @@ set(CNN_PARITY_NETS
   p2_pools ${CNN_PARITY_DIR}/p2_pools.cnn
   p3_batchnorm_dropout ${CNN_PARITY_DIR}/p3_batchnorm_dropout.cnn
   p4_activations ${CNN_PARITY_DIR}/p4_activations.cnn
-  p5_gap_head ${CNN_PARITY_DIR}/p5_gap_head.cnn)
+  p5_gap_head ${CNN_PARITY_DIR}/p5_gap_head.cnn
+  fashion ${PROJECT_SOURCE_DIR}/models/fashion.cnn
+  deep ${PROJECT_SOURCE_DIR}/models/deep.cnn)
 list(LENGTH CNN_PARITY_NETS n_nets)
 math(EXPR last "${n_nets} - 1")
 foreach(i RANGE 0 ${last} 2)
@@ -77,6 +79,11 @@ foreach(i RANGE 0 ${last} 2)
   set(extra "")
   if(net_name STREQUAL "fruit")
     set(extra --batch 2) # 128x128 images: two keep the test short
+  elseif(net_name STREQUAL "fashion" OR net_name STREQUAL "deep")
+    # One step only: over 10 steps of these larger relu/maxpool networks a
+    # pre-activation or pool tie within rounding of a kink eventually flips
+    # between two correct implementations (see docs/testing.md).
+    set(extra --batch 2 --steps 0)
   endif()
   add_test(NAME parity_torch_${net_name}
            COMMAND sh ${CNN_PARITY_DIR}/run_torch_parity.sh $<TARGET_FILE:cnnc> ${CMAKE_C_COMPILER}
