@@ -22,11 +22,18 @@ typedef enum cnn_format {
 cnn_format cnn_sniff(const uint8_t *buf, size_t n);
 const char *cnn_format_name(cnn_format f);
 
-/* A decoded image: h x w x c bytes, interleaved (HWC). */
+/* A decoded image: h x w x c bytes, interleaved (HWC). px holds cap bytes;
+ * a decoder reuses them when they are enough (the first pass decodes
+ * thousands of images: allocating and freeing each makes glibc shrink and
+ * regrow the heap, which costs TLB flushes that are slow on these VMs). */
 typedef struct cnn_image {
     int h, w, c;
     uint8_t *px;
+    size_t cap;
 } cnn_image;
+
+/* px with at least `bytes` bytes (kept, or grown), or NULL. */
+uint8_t *cnn_image_reserve(cnn_image *im, size_t bytes);
 
 /* What the caller will do with the decoded image, so a JPEG can be decoded
  * directly at a reduced size (DCT scaling): the result keeps the crop box at
@@ -38,17 +45,26 @@ typedef struct cnn_decode_hint {
 } cnn_decode_hint;
 
 /* Decode bytes to want_c channels (1: BT.601 luma, 3: RGB; alpha dropped).
- * Refuses images over max_pixels. 0 or -1 with err. out->px is malloc'd. */
+ * Refuses images over max_pixels. 0 or -1 with err. out must be initialised
+ * ({0} or an earlier result): its buffer is reused or grown, and stays with
+ * out (free it with cnn_image_free) whatever the outcome. */
 int cnn_decode_jpeg(const uint8_t *buf, size_t n, int want_c, const cnn_decode_hint *hint,
                     double max_pixels, cnn_image *out, char *err, size_t errlen);
 int cnn_decode_png(const uint8_t *buf, size_t n, int want_c, double max_pixels,
                    cnn_image *out, char *err, size_t errlen);
 /* Sniff, then the right decoder; the message names the format when it is
- * not one we read ("GIF image: unsupported format"). */
+ * not one we read ("GIF image: unsupported format"). cnn_decode_into reuses
+ * out's buffer as the decoders do; cnn_decode_memory fills a fresh *out
+ * (nothing to free on failure). */
+int cnn_decode_into(const uint8_t *buf, size_t n, int want_c, const cnn_decode_hint *hint,
+                    double max_pixels, cnn_image *out, char *err, size_t errlen);
 int cnn_decode_memory(const uint8_t *buf, size_t n, int want_c, const cnn_decode_hint *hint,
                       double max_pixels, cnn_image *out, char *err, size_t errlen);
 /* Read a whole file (refusing empty ones). *buf is malloc'd. */
 int cnn_read_file(const char *path, uint8_t **buf, size_t *n, char *err, size_t errlen);
+/* The same into *buf (cap bytes), grown when needed; *buf stays the caller's. */
+int cnn_read_file_into(const char *path, uint8_t **buf, size_t *cap, size_t *n, char *err,
+                       size_t errlen);
 void cnn_image_free(cnn_image *im);
 
 /* ---- preprocessing (preprocess.c) ------------------------------------------ */

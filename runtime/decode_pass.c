@@ -41,13 +41,22 @@ static void set_reason(job *j, int i, const char *why)
         atomic_store(&j->failed_alloc, 1);
 }
 
-static void decode_one(job *j, int i, float *fbuf, float *tmp, uint8_t *rgb, uint8_t *stage)
+/* A worker's buffers, reused from image to image. */
+typedef struct scratch {
+    float *fbuf, *tmp;
+    uint8_t *rgb, *stage;
+    uint8_t *file;
+    size_t file_cap;
+    cnn_image im;
+} scratch;
+
+static void decode_one(job *j, int i, scratch *w)
 {
     cnn_source *s = j->src;
     const cnn_pass *ps = j->pass;
-    uint8_t *dst = s->cache.mapped ? stage : s->cache.data + (size_t)i * s->image_bytes;
-    cnn_image im;
+    uint8_t *dst = s->cache.mapped ? w->stage : s->cache.data + (size_t)i * s->image_bytes;
     if (ps->idx_pixels) {
+        cnn_image im;
         const uint8_t *g = ps->idx_pixels + (size_t)i * ps->idx_rows * ps->idx_cols;
         im.h = ps->idx_rows;
         im.w = ps->idx_cols;
@@ -56,30 +65,24 @@ static void decode_one(job *j, int i, float *fbuf, float *tmp, uint8_t *rgb, uin
             im.px = (uint8_t *)g;
         } else {
             for (size_t k = 0; k < (size_t)im.h * im.w; k++)
-                rgb[3 * k] = rgb[3 * k + 1] = rgb[3 * k + 2] = g[k];
+                w->rgb[3 * k] = w->rgb[3 * k + 1] = w->rgb[3 * k + 2] = g[k];
             im.c = 3;
-            im.px = rgb;
+            im.px = w->rgb;
         }
-        cnn_prep_to_cache(ps->plan, &im, ps->crop, dst, fbuf, tmp);
-        store(j, i, stage);
+        cnn_prep_to_cache(ps->plan, &im, ps->crop, dst, w->fbuf, w->tmp);
+        store(j, i, w->stage);
         return;
     }
     char err[512];
-    uint8_t *buf;
     size_t n;
-    if (cnn_read_file(s->paths[i], &buf, &n, err, sizeof err) != 0) {
+    if (cnn_read_file_into(s->paths[i], &w->file, &w->file_cap, &n, err, sizeof err) != 0 ||
+        cnn_decode_into(w->file, n, ps->plan->c, &ps->hint, ps->max_pixels, &w->im, err,
+                        sizeof err) != 0) {
         set_reason(j, i, err);
         return;
     }
-    int rc = cnn_decode_memory(buf, n, ps->plan->c, &ps->hint, ps->max_pixels, &im, err, sizeof err);
-    free(buf);
-    if (rc != 0) {
-        set_reason(j, i, err);
-        return;
-    }
-    cnn_prep_to_cache(ps->plan, &im, ps->crop, dst, fbuf, tmp);
-    cnn_image_free(&im);
-    store(j, i, stage);
+    cnn_prep_to_cache(ps->plan, &w->im, ps->crop, dst, w->fbuf, w->tmp);
+    store(j, i, w->stage);
 }
 
 static void *worker(void *arg)
@@ -88,9 +91,13 @@ static void *worker(void *arg)
     const cnn_pass *ps = j->pass;
     size_t n = (size_t)ps->plan->h * ps->plan->w * ps->plan->c;
     size_t rgb_n = ps->idx_pixels ? (size_t)ps->idx_rows * ps->idx_cols * 3 : 1;
-    float *fbuf = malloc(n * sizeof *fbuf), *tmp = malloc(n * sizeof *tmp);
-    uint8_t *rgb = malloc(rgb_n), *stage = malloc(j->src->image_bytes);
-    if (!fbuf || !tmp || !rgb || !stage) {
+    scratch w;
+    memset(&w, 0, sizeof w);
+    w.fbuf = malloc(n * sizeof *w.fbuf);
+    w.tmp = malloc(n * sizeof *w.tmp);
+    w.rgb = malloc(rgb_n);
+    w.stage = malloc(j->src->image_bytes);
+    if (!w.fbuf || !w.tmp || !w.rgb || !w.stage) {
         atomic_store(&j->failed_alloc, 1);
     } else {
         for (;;) {
@@ -98,13 +105,15 @@ static void *worker(void *arg)
             if (i >= j->src->n_files)
                 break;
             if (!j->src->reasons[i]) /* entries that could not be listed stay skipped */
-                decode_one(j, i, fbuf, tmp, rgb, stage);
+                decode_one(j, i, &w);
         }
     }
-    free(fbuf);
-    free(tmp);
-    free(rgb);
-    free(stage);
+    free(w.fbuf);
+    free(w.tmp);
+    free(w.rgb);
+    free(w.stage);
+    free(w.file);
+    cnn_image_free(&w.im);
     return NULL;
 }
 

@@ -52,6 +52,31 @@ const char *cnn_format_name(cnn_format f)
 int cnn_decode_memory(const uint8_t *buf, size_t n, int want_c, const cnn_decode_hint *hint,
                       double max_pixels, cnn_image *out, char *err, size_t errlen)
 {
+    cnn_image im = { 0, 0, 0, NULL, 0 };
+    int rc = cnn_decode_into(buf, n, want_c, hint, max_pixels, &im, err, errlen);
+    if (rc != 0)
+        cnn_image_free(&im);
+    *out = im;
+    return rc;
+}
+
+uint8_t *cnn_image_reserve(cnn_image *im, size_t bytes)
+{
+    if (bytes == 0)
+        bytes = 1;
+    if (im->px && im->cap >= bytes)
+        return im->px;
+    uint8_t *p = realloc(im->px, bytes);
+    if (!p)
+        return NULL;
+    im->px = p;
+    im->cap = bytes;
+    return p;
+}
+
+int cnn_decode_into(const uint8_t *buf, size_t n, int want_c, const cnn_decode_hint *hint,
+                    double max_pixels, cnn_image *out, char *err, size_t errlen)
+{
     cnn_format f = cnn_sniff(buf, n);
     switch (f) {
     case CNN_FMT_JPEG:
@@ -71,9 +96,9 @@ int cnn_decode_memory(const uint8_t *buf, size_t n, int want_c, const cnn_decode
     }
 }
 
-int cnn_read_file(const char *path, uint8_t **buf, size_t *n, char *err, size_t errlen)
+int cnn_read_file_into(const char *path, uint8_t **buf, size_t *cap, size_t *n, char *err,
+                       size_t errlen)
 {
-    *buf = NULL;
     *n = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -97,22 +122,36 @@ int cnn_read_file(const char *path, uint8_t **buf, size_t *n, char *err, size_t 
         return -1;
     }
     size_t size = (size_t)st.st_size;
-    uint8_t *b = malloc(size);
-    if (!b) {
-        snprintf(err, errlen, "out of memory reading %zu bytes", size);
-        fclose(f);
-        return -1;
+    if (!*buf || *cap < size) {
+        uint8_t *b = realloc(*buf, size);
+        if (!b) {
+            snprintf(err, errlen, "out of memory reading %zu bytes", size);
+            fclose(f);
+            return -1;
+        }
+        *buf = b;
+        *cap = size;
     }
-    size_t got = fread(b, 1, size, f);
+    size_t got = fread(*buf, 1, size, f);
     int rerr = ferror(f);
     fclose(f);
     if (got != size || rerr) {
         snprintf(err, errlen, "read error: %s", rerr ? strerror(errno) : "short read");
-        free(b);
         return -1;
     }
-    *buf = b;
     *n = size;
+    return 0;
+}
+
+int cnn_read_file(const char *path, uint8_t **buf, size_t *n, char *err, size_t errlen)
+{
+    size_t cap = 0;
+    *buf = NULL;
+    if (cnn_read_file_into(path, buf, &cap, n, err, errlen) != 0) {
+        free(*buf);
+        *buf = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -120,4 +159,5 @@ void cnn_image_free(cnn_image *im)
 {
     free(im->px);
     im->px = NULL;
+    im->cap = 0;
 }

@@ -124,10 +124,8 @@ int cnn_decode_jpeg(const uint8_t *buf, size_t n, int want_c, const cnn_decode_h
     struct jpeg_decompress_struct ci;
     jerr_ctx je;
     /* volatile: modified between setjmp and a possible longjmp */
-    uint8_t *volatile px = NULL;
     uint8_t *volatile row = NULL;
 
-    memset(out, 0, sizeof *out);
     memset(&ci, 0, sizeof ci);
     ci.err = jpeg_std_error(&je.pub);
     je.pub.error_exit = on_error_exit;
@@ -137,7 +135,6 @@ int cnn_decode_jpeg(const uint8_t *buf, size_t n, int want_c, const cnn_decode_h
     if (setjmp(je.jump)) {
         snprintf(err, errlen, "corrupt JPEG: %s", je.msg);
         jpeg_destroy_decompress(&ci);
-        free(px);
         free(row);
         return -1;
     }
@@ -180,13 +177,12 @@ int cnn_decode_jpeg(const uint8_t *buf, size_t n, int want_c, const cnn_decode_h
     jpeg_start_decompress(&ci);
 
     int w = (int)ci.output_width, h = (int)ci.output_height, oc = ci.output_components;
-    px = malloc((size_t)w * (size_t)h * (size_t)want_c);
+    uint8_t *px = cnn_image_reserve(out, (size_t)w * (size_t)h * (size_t)want_c);
     if (cmyk)
         row = malloc((size_t)w * 4);
     if (!px || (cmyk && !row)) {
         snprintf(err, errlen, "out of memory for a %dx%d image", w, h);
         jpeg_destroy_decompress(&ci);
-        free(px);
         free(row);
         return -1;
     }
@@ -209,6 +205,5 @@ int cnn_decode_jpeg(const uint8_t *buf, size_t n, int want_c, const cnn_decode_h
     out->w = w;
     out->h = h;
     out->c = want_c;
-    out->px = px;
     return 0;
 }

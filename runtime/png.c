@@ -48,13 +48,11 @@ int cnn_decode_png(const uint8_t *buf, size_t n, int want_c, double max_pixels,
                    cnn_image *out, char *err, size_t errlen)
 {
     png_ctx ctx = { buf, n, 0, { 0 } };
-    uint8_t *volatile px = NULL;
     uint8_t *volatile tmp = NULL;
     png_bytep *volatile rows = NULL;
     png_structp png = NULL;
     png_infop info = NULL;
 
-    memset(out, 0, sizeof *out);
     png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error, on_png_warning);
     if (!png) {
         snprintf(err, errlen, "out of memory (png)");
@@ -69,7 +67,6 @@ int cnn_decode_png(const uint8_t *buf, size_t n, int want_c, double max_pixels,
     if (setjmp(png_jmpbuf(png))) {
         snprintf(err, errlen, "corrupt PNG: %s", ctx.msg);
         png_destroy_read_struct(&png, &info, NULL);
-        free(px);
         free(tmp);
         free(rows);
         return -1;
@@ -111,14 +108,13 @@ int cnn_decode_png(const uint8_t *buf, size_t n, int want_c, double max_pixels,
     /* Decode into px directly when the channel count already matches,
      * otherwise into tmp (RGB) and take the luma. */
     int direct = chans == want_c;
-    px = malloc((size_t)w * h * want_c);
+    uint8_t *px = cnn_image_reserve(out, (size_t)w * h * want_c);
     if (!direct)
         tmp = malloc(rowbytes * h);
     rows = malloc(sizeof(png_bytep) * h);
     if (!px || (!direct && !tmp) || !rows) {
         snprintf(err, errlen, "out of memory for a %ux%u image", (unsigned)w, (unsigned)h);
         png_destroy_read_struct(&png, &info, NULL);
-        free(px);
         free(tmp);
         free(rows);
         return -1;
@@ -142,6 +138,5 @@ int cnn_decode_png(const uint8_t *buf, size_t n, int want_c, double max_pixels,
     out->w = (int)w;
     out->h = (int)h;
     out->c = want_c;
-    out->px = px;
     return 0;
 }

@@ -84,7 +84,7 @@ static void test_steps(void)
     CHECK(near(p.lo, 0, 1e-12) && near(p.hi, 1, 1e-12), "range after rescale [%g, %g]", p.lo, p.hi);
 
     /* one 3x3 image of a single color (10, 200, 30) */
-    cnn_image im = { 3, 3, 3, NULL };
+    cnn_image im = { 3, 3, 3, NULL, 0 };
     uint8_t px[27];
     for (int i = 0; i < 9; i++) {
         px[3 * i] = 10; px[3 * i + 1] = 200; px[3 * i + 2] = 30;
