@@ -44,6 +44,8 @@ channels_last, mkldnn on).
 
 --repeat K runs everything K times and reports the median of each figure
 (the per-run figures are in --json). Ratios compare figures of the same run.
+The PyTorch screen runs once, in the first run; every run times its chosen
+candidates again.
 
 The PyTorch worker needs torch in the interpreter given by --python (default:
 /usr/bin/python3, Debian's python3-torch). Without torch the PyTorch row says
@@ -172,9 +174,11 @@ def torch_envs(threads, search, blas_dirs=()):
     return envs[:1] if search == "quick" else envs
 
 
-def python_has_torch(python):
+def python_has_torch(python, *more):
+    """Whether python can import torch (and the modules in more)."""
     try:
-        p = subprocess.run([python, "-c", "import torch"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.run([python, "-c", "import " + ", ".join(("torch",) + more)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError:
         return False
     return p.returncode == 0
@@ -201,36 +205,27 @@ def run_worker(args, twin, python, env_label, overrides, configs, warmup, second
     return recs
 
 
-def time_torch(args, twin, python):
+def time_torch(args, twin, python, chosen=None):
     """The PyTorch search. --search quick: DESIGN.md's best configuration only.
     --search full: every configuration is screened (2 warm-up steps, then
     steps for a quarter of --seconds, at least one), then the two best of
     each phase (training, inference) are timed again like the other engines
     (3 warm-up steps, then --seconds, at least 2 steps); the best of those
-    is reported. Returns every record, marked "stage": "screen" or "final"."""
+    is reported. chosen (from an earlier run) skips the screen. Returns
+    (every record, marked "stage": "screen" or "final"; chosen), chosen
+    being {(env label, format, mkldnn): [phases]}."""
     envs = torch_envs(args.threads, args.search, args.blas_dir)
-    if args.search == "quick":
-        label, ov = envs[0]
-        recs = run_worker(args, twin, python, label, ov,
-                          [{"format": "channels_last", "mkldnn": True, "phases": ["train", "infer"]}],
-                          3, args.seconds, 2)
-        for r in recs:
-            r["stage"] = "final"
-        return recs
-    grid = [{"format": f, "mkldnn": k, "phases": ["train", "infer"] + (["infer_jit"] if k else [])}
-            for f in ("channels_last", "contiguous") for k in (True, False)]
     screen = []
-    for label, ov in envs:
-        screen += run_worker(args, twin, python, label, ov, grid, 2, args.seconds / 4, 1)
-    for r in screen:
-        r["stage"] = "screen"
-    # The two best of each phase, regrouped per environment.
-    chosen = {}
-    for kind in ("train", "infer"):
-        recs = sorted((r for r in screen if r["phase"].startswith(kind)), key=lambda r: -r["images_per_s"])
-        for r in recs[:2]:
-            key = (r["env"], r["format"], r["mkldnn"])
-            chosen.setdefault(key, []).append(r["phase"])
+    if chosen is None and args.search == "quick":
+        chosen = {(envs[0][0], "channels_last", True): ["train", "infer"]}
+    if chosen is None:
+        screen = screen_torch(args, twin, python, envs)
+        # The two best of each phase, regrouped per environment.
+        chosen = {}
+        for kind in ("train", "infer"):
+            recs = sorted((r for r in screen if r["phase"].startswith(kind)), key=lambda r: -r["images_per_s"])
+            for r in recs[:2]:
+                chosen.setdefault((r["env"], r["format"], r["mkldnn"]), []).append(r["phase"])
     final = []
     for label, ov in envs:
         cfgs = [{"format": f, "mkldnn": k, "phases": ph} for (e, f, k), ph in chosen.items() if e == label]
@@ -238,7 +233,19 @@ def time_torch(args, twin, python):
             final += run_worker(args, twin, python, label, ov, cfgs, 3, args.seconds, 2)
     for r in final:
         r["stage"] = "final"
-    return screen + final
+    return screen + final, chosen
+
+
+def screen_torch(args, twin, python, envs):
+    """Every configuration, timed briefly."""
+    grid = [{"format": f, "mkldnn": k, "phases": ["train", "infer"] + (["infer_jit"] if k else [])}
+            for f in ("channels_last", "contiguous") for k in (True, False)]
+    screen = []
+    for label, ov in envs:
+        screen += run_worker(args, twin, python, label, ov, grid, 2, args.seconds / 4, 1)
+    for r in screen:
+        r["stage"] = "screen"
+    return screen
 
 
 def torch_label(r):
@@ -335,22 +342,24 @@ def load_average():
         return None
 
 
-def one_run(args, trainer, timer, twin, python, have_torch):
-    """One measurement of every engine. Returns a dict of raw figures."""
+def one_run(args, trainer, timer, twin, python, have_torch, chosen):
+    """One measurement of every engine. Returns a dict of raw figures.
+    chosen: PyTorch's candidate configurations from the first run's screen
+    (None in the first run). Returns (figures, chosen)."""
     res = {"load_before": load_average()}
     res["cnnc"] = last_json(run([trainer, "bench", "--batch", str(args.batch), "--threads", str(args.threads),
                                  "--seconds", str(args.seconds), "--json"], what="trainer bench"), "trainer bench")
     res["reference"] = last_json(run([timer, "--batch", str(args.batch), "--seconds", str(args.seconds), "--json"],
                                      what="bench_reference"), "bench_reference")
     if have_torch:
-        res["torch_all"] = time_torch(args, twin, python)
+        res["torch_all"], chosen = time_torch(args, twin, python, chosen)
         final = [r for r in res["torch_all"] if r["stage"] == "final"]
         best_t = max((r for r in final if r["phase"] == "train"), key=lambda r: r["images_per_s"])
         best_i = max((r for r in final if r["phase"] != "train"), key=lambda r: r["images_per_s"])
         res["torch"] = {"train_images_per_s": best_t["images_per_s"], "train_config": torch_label(best_t),
                         "infer_images_per_s": best_i["images_per_s"], "infer_config": torch_label(best_i)}
     res["load_after"] = load_average()
-    return res
+    return res, chosen
 
 
 def summarize(runs, args, have_torch, python):
@@ -482,7 +491,10 @@ def main(argv=None):
                 m = re.search(r"^BATCH = (\d+)", f.read(), re.M)
             args.batch = int(m.group(1)) if m else 32
         have_torch = python_has_torch(args.python)
-        runs = [one_run(args, trainer, timer, twin, args.python, have_torch) for _ in range(args.repeat)]
+        runs, chosen = [], None
+        for _ in range(args.repeat):
+            res, chosen = one_run(args, trainer, timer, twin, args.python, have_torch, chosen)
+            runs.append(res)
         s = summarize(runs, args, have_torch, args.python)
         s["build_seconds"] = build_seconds
     except CompareError as e:

@@ -271,6 +271,8 @@ def main(argv=None):
     ap.add_argument("--cnnc")
     ap.add_argument("--python", default="/usr/bin/python3")
     ap.add_argument("--json-out", metavar="FILE")
+    ap.add_argument("--skip-missing", action="store_true",
+                    help="exit 77 (CTest's skip) when DATA_DIR or torch is missing")
     # worker (internal)
     ap.add_argument("--worker", choices=("screen", "run"), help=argparse.SUPPRESS, dest="mode")
     ap.add_argument("--twin", help=argparse.SUPPRESS)
@@ -282,12 +284,16 @@ def main(argv=None):
     if not a.cnn or not a.data:
         ap.error("FILE.cnn and DATA_DIR are required")
     if not os.path.isdir(a.data):
+        if a.skip_missing:
+            print(f"compare_e2e: skipped: {a.data} is missing")
+            return 77
         ap.error(f"{a.data}: not a folder")
     a.data = os.path.abspath(a.data)
-    if not compare.python_has_torch(a.python):
-        print(f"compare_e2e: no torch for {a.python} (apt-get install python3-torch python3-torchvision)",
+    if not compare.python_has_torch(a.python, "torchvision"):
+        print(f"compare_e2e: {'skipped: ' if a.skip_missing else ''}no torch/torchvision for {a.python} "
+              "(apt-get install python3-torch python3-torchvision)",
               file=sys.stderr)
-        return 1
+        return 77 if a.skip_missing else 1
 
     work = tempfile.mkdtemp(prefix="cnnc-e2e-")
     try:

@@ -9,7 +9,9 @@
 #                          --json; no timing is asserted               [e2e]
 #   compare_bench          the same with the full PyTorch search and
 #                          longer phases                               [bench]
-# Both compare tests skip (77) when /usr/bin/python3 has no torch.
+#   compare_e2e_bench      scripts/compare_e2e.py, 2 epochs on fruits-dev [bench]
+# The compare tests skip (77) when /usr/bin/python3 has no torch (and the
+# end-to-end one when fruits-dev is missing).
 set(CNN_BENCH_DIR ${CMAKE_CURRENT_SOURCE_DIR}/bench)
 
 cnn_add_model(compare_tiny ${CNN_BENCH_DIR}/compare_tiny.cnn)
@@ -38,4 +40,16 @@ if(SYSTEM_PYTHON3)
                    ${CNN_BENCH_DIR}/compare_tiny.cnn ${CMAKE_BINARY_DIR}
                    --threads 2 --seconds 0.3 --search full --all)
   set_tests_properties(compare_bench PROPERTIES LABELS "bench" SKIP_RETURN_CODE 77 TIMEOUT 900)
+endif()
+
+# The end-to-end comparison on the real photos (2 epochs, 1 run): prints
+# the three rows. Skips (77) without fruits-dev or torchvision.        [bench]
+if(SYSTEM_PYTHON3)
+  add_test(NAME compare_e2e_bench
+           COMMAND ${SYSTEM_PYTHON3} ${PROJECT_SOURCE_DIR}/scripts/compare_e2e.py ${PROJECT_SOURCE_DIR}/models/fruit.cnn
+                   ${CNNC_SHARED_DATA}/fruits-dev --epochs 2 --threads 2 --workers 0,1 --prefetch 2
+                   --build-dir ${CMAKE_BINARY_DIR} --skip-missing)
+  set_tests_properties(compare_e2e_bench PROPERTIES LABELS "bench" SKIP_RETURN_CODE 77 TIMEOUT 900
+                       SKIP_REGULAR_EXPRESSION "compare_e2e: skipped"
+                       PASS_REGULAR_EXPRESSION "cnnc trainer .*cnnc trainer --exact-resize .*PyTorch \\+ torchvision")
 endif()
