@@ -2748,8 +2748,134 @@ static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *
                     for (int o = 0; o < 16; o++)
                         y4[48 + o] = a4_3[o];
                 }
-            } else {
-                for (int i = i0; i < i1; i++) {
+            } else { /* the last, partial tile: halves, then single images */
+                int i = i0;
+                for (; i + 2 <= i1; i += 2) {
+                    for (int ot = 0; ot < 2; ot++) {
+                        const int o0 = ot * 64;
+                        cnn_real a0_0[16];
+                        cnn_real a0_1[16];
+                        cnn_real a0_2[16];
+                        cnn_real a0_3[16];
+                        cnn_real *restrict y0 = out + (size_t)(i + 0) * OUT + o0;
+                        const cnn_real *restrict x0 = in + (size_t)(i + 0) * IN;
+                        cnn_real a1_0[16];
+                        cnn_real a1_1[16];
+                        cnn_real a1_2[16];
+                        cnn_real a1_3[16];
+                        cnn_real *restrict y1 = out + (size_t)(i + 1) * OUT + o0;
+                        const cnn_real *restrict x1 = in + (size_t)(i + 1) * IN;
+                        if (k0 == 0) {
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_0[o] = B0(o0 + 0 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_1[o] = B0(o0 + 16 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_2[o] = B0(o0 + 32 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_3[o] = B0(o0 + 48 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_0[o] = B0(o0 + 0 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_1[o] = B0(o0 + 16 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_2[o] = B0(o0 + 32 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_3[o] = B0(o0 + 48 + o);
+                        } else {
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_0[o] = y0[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_1[o] = y0[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_2[o] = y0[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_3[o] = y0[48 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_0[o] = y1[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_1[o] = y1[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_2[o] = y1[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_3[o] = y1[48 + o];
+                        }
+                        for (int k = k0; k < k1; k++) {
+                            const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
+                            {
+                                const cnn_real v = x0[k];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_0[o] += v * w[0 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_1[o] += v * w[16 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_2[o] += v * w[32 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_3[o] += v * w[48 + o];
+                            }
+                            {
+                                const cnn_real v = x1[k];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_0[o] += v * w[0 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_1[o] += v * w[16 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_2[o] += v * w[32 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_3[o] += v * w[48 + o];
+                            }
+                        }
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y0[0 + o] = a0_0[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y0[16 + o] = a0_1[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y0[32 + o] = a0_2[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y0[48 + o] = a0_3[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y1[0 + o] = a1_0[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y1[16 + o] = a1_1[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y1[32 + o] = a1_2[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y1[48 + o] = a1_3[o];
+                    }
+                }
+                for (; i < i1; i++) {
                     for (int ot = 0; ot < 2; ot++) {
                         const int o0 = ot * 64;
                         cnn_real a0_0[16];
@@ -3305,17 +3431,20 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
     for (int i = 0; i < n; i++)
         for (int o = 0; o < OUT; o++)
             gb[o] += dz[(size_t)i * OUT + o];
-    /* dx = dz W^T: 16 rows of W transposed at a time, 12 images per tile */
+    /* dx = dz W^T: 16 rows of W transposed at a time, 8 (then 4, 1) images per tile */
     const cnn_real *restrict wgt = p + W_OFF;
     OMP(parallel for schedule(static))
     for (int t = 0; t < 144; t++) {
         const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
-        cnn_real wt[OUT][16];
-        for (int o = 0; o < OUT; o++)
-            for (int r = 0; r < 16; r++)
-                wt[o][r] = r < kn ? wgt[(size_t)(k0 + r) * OUT + o] : 0;
+        cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */
+        for (int r = 0; r < kn; r++)
+            for (int o = 0; o < OUT; o++)
+                wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];
+        for (int r = kn; r < 16; r++)
+            for (int o = 0; o < OUT; o++)
+                wt[o][r] = 0;
         int i = 0;
-        for (; i + 12 <= n; i += 12) {
+        for (; i + 8 <= n; i += 8) {
             cnn_real a0[16];
             const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
             OMP(simd)
@@ -3356,26 +3485,6 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
             OMP(simd)
             for (int r = 0; r < 16; r++)
                 a7[r] = 0;
-            cnn_real a8[16];
-            const cnn_real *restrict d8 = dz + (size_t)(i + 8) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a8[r] = 0;
-            cnn_real a9[16];
-            const cnn_real *restrict d9 = dz + (size_t)(i + 9) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a9[r] = 0;
-            cnn_real a10[16];
-            const cnn_real *restrict d10 = dz + (size_t)(i + 10) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a10[r] = 0;
-            cnn_real a11[16];
-            const cnn_real *restrict d11 = dz + (size_t)(i + 11) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a11[r] = 0;
             for (int o = 0; o < OUT; o++) {
                 {
                     const cnn_real v = d0[o];
@@ -3425,30 +3534,6 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
                     for (int r = 0; r < 16; r++)
                         a7[r] += v * wt[o][r];
                 }
-                {
-                    const cnn_real v = d8[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a8[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d9[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a9[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d10[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a10[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d11[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a11[r] += v * wt[o][r];
-                }
             }
             for (int r = 0; r < kn; r++)
                 dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
@@ -3466,29 +3551,79 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
                 dx[(size_t)(i + 6) * IN + k0 + r] = a6[r];
             for (int r = 0; r < kn; r++)
                 dx[(size_t)(i + 7) * IN + k0 + r] = a7[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 8) * IN + k0 + r] = a8[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 9) * IN + k0 + r] = a9[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 10) * IN + k0 + r] = a10[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 11) * IN + k0 + r] = a11[r];
         }
-        for (; i < n; i++) {
+        for (; i + 4 <= n; i += 4) {
             cnn_real a0[16];
-            const cnn_real *restrict d0 = dz + (size_t)i * OUT;
+            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a0[r] = 0;
+            cnn_real a1[16];
+            const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a1[r] = 0;
+            cnn_real a2[16];
+            const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a2[r] = 0;
+            cnn_real a3[16];
+            const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a3[r] = 0;
+            for (int o = 0; o < OUT; o++) {
+                {
+                    const cnn_real v = d0[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d1[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a1[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d2[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a2[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d3[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a3[r] += v * wt[o][r];
+                }
+            }
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
+        }
+        for (; i + 1 <= n; i += 1) {
+            cnn_real a0[16];
+            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
             OMP(simd)
             for (int r = 0; r < 16; r++)
                 a0[r] = 0;
             for (int o = 0; o < OUT; o++) {
-                const cnn_real v = d0[o];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a0[r] += v * wt[o][r];
+                {
+                    const cnn_real v = d0[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v * wt[o][r];
+                }
             }
             for (int r = 0; r < kn; r++)
-                dx[(size_t)i * IN + k0 + r] = a0[r];
+                dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
         }
     }
 }
@@ -3718,8 +3853,92 @@ static void fashion_dense_2_forward(const cnn_real *restrict p, const cnn_real *
                     for (int o = 0; o < 10; o++)
                         y7[0 + o] = a7_0[o];
                 }
-            } else {
-                for (int i = i0; i < i1; i++) {
+            } else { /* the last, partial tile: halves, then single images */
+                int i = i0;
+                for (; i + 4 <= i1; i += 4) {
+                    {
+                        const int o0 = 0;
+                        cnn_real a0_0[10];
+                        cnn_real *restrict y0 = out + (size_t)(i + 0) * OUT + o0;
+                        const cnn_real *restrict x0 = in + (size_t)(i + 0) * IN;
+                        cnn_real a1_0[10];
+                        cnn_real *restrict y1 = out + (size_t)(i + 1) * OUT + o0;
+                        const cnn_real *restrict x1 = in + (size_t)(i + 1) * IN;
+                        cnn_real a2_0[10];
+                        cnn_real *restrict y2 = out + (size_t)(i + 2) * OUT + o0;
+                        const cnn_real *restrict x2 = in + (size_t)(i + 2) * IN;
+                        cnn_real a3_0[10];
+                        cnn_real *restrict y3 = out + (size_t)(i + 3) * OUT + o0;
+                        const cnn_real *restrict x3 = in + (size_t)(i + 3) * IN;
+                        if (k0 == 0) {
+                            OMP(simd)
+                            for (int o = 0; o < 10; o++)
+                                a0_0[o] = B0(o0 + 0 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 10; o++)
+                                a1_0[o] = B0(o0 + 0 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 10; o++)
+                                a2_0[o] = B0(o0 + 0 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 10; o++)
+                                a3_0[o] = B0(o0 + 0 + o);
+                        } else {
+                            OMP(simd)
+                            for (int o = 0; o < 10; o++)
+                                a0_0[o] = y0[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 10; o++)
+                                a1_0[o] = y1[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 10; o++)
+                                a2_0[o] = y2[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 10; o++)
+                                a3_0[o] = y3[0 + o];
+                        }
+                        for (int k = k0; k < k1; k++) {
+                            const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
+                            {
+                                const cnn_real v = x0[k];
+                                OMP(simd)
+                                for (int o = 0; o < 10; o++)
+                                    a0_0[o] += v * w[0 + o];
+                            }
+                            {
+                                const cnn_real v = x1[k];
+                                OMP(simd)
+                                for (int o = 0; o < 10; o++)
+                                    a1_0[o] += v * w[0 + o];
+                            }
+                            {
+                                const cnn_real v = x2[k];
+                                OMP(simd)
+                                for (int o = 0; o < 10; o++)
+                                    a2_0[o] += v * w[0 + o];
+                            }
+                            {
+                                const cnn_real v = x3[k];
+                                OMP(simd)
+                                for (int o = 0; o < 10; o++)
+                                    a3_0[o] += v * w[0 + o];
+                            }
+                        }
+                        OMP(simd)
+                        for (int o = 0; o < 10; o++)
+                            y0[0 + o] = a0_0[o];
+                        OMP(simd)
+                        for (int o = 0; o < 10; o++)
+                            y1[0 + o] = a1_0[o];
+                        OMP(simd)
+                        for (int o = 0; o < 10; o++)
+                            y2[0 + o] = a2_0[o];
+                        OMP(simd)
+                        for (int o = 0; o < 10; o++)
+                            y3[0 + o] = a3_0[o];
+                    }
+                }
+                for (; i < i1; i++) {
                     {
                         const int o0 = 0;
                         cnn_real a0_0[10];
@@ -3920,17 +4139,20 @@ static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restr
     for (int i = 0; i < n; i++)
         for (int o = 0; o < OUT; o++)
             gb[o] += dz[(size_t)i * OUT + o];
-    /* dx = dz W^T: 16 rows of W transposed at a time, 12 images per tile */
+    /* dx = dz W^T: 16 rows of W transposed at a time, 8 (then 4, 1) images per tile */
     const cnn_real *restrict wgt = p + W_OFF;
     OMP(parallel for schedule(static))
     for (int t = 0; t < 8; t++) {
         const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
-        cnn_real wt[OUT][16];
-        for (int o = 0; o < OUT; o++)
-            for (int r = 0; r < 16; r++)
-                wt[o][r] = r < kn ? wgt[(size_t)(k0 + r) * OUT + o] : 0;
+        cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */
+        for (int r = 0; r < kn; r++)
+            for (int o = 0; o < OUT; o++)
+                wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];
+        for (int r = kn; r < 16; r++)
+            for (int o = 0; o < OUT; o++)
+                wt[o][r] = 0;
         int i = 0;
-        for (; i + 12 <= n; i += 12) {
+        for (; i + 8 <= n; i += 8) {
             cnn_real a0[16];
             const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
             OMP(simd)
@@ -3971,26 +4193,6 @@ static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restr
             OMP(simd)
             for (int r = 0; r < 16; r++)
                 a7[r] = 0;
-            cnn_real a8[16];
-            const cnn_real *restrict d8 = dz + (size_t)(i + 8) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a8[r] = 0;
-            cnn_real a9[16];
-            const cnn_real *restrict d9 = dz + (size_t)(i + 9) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a9[r] = 0;
-            cnn_real a10[16];
-            const cnn_real *restrict d10 = dz + (size_t)(i + 10) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a10[r] = 0;
-            cnn_real a11[16];
-            const cnn_real *restrict d11 = dz + (size_t)(i + 11) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a11[r] = 0;
             for (int o = 0; o < OUT; o++) {
                 {
                     const cnn_real v = d0[o];
@@ -4040,30 +4242,6 @@ static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restr
                     for (int r = 0; r < 16; r++)
                         a7[r] += v * wt[o][r];
                 }
-                {
-                    const cnn_real v = d8[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a8[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d9[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a9[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d10[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a10[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d11[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a11[r] += v * wt[o][r];
-                }
             }
             for (int r = 0; r < kn; r++)
                 dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
@@ -4081,29 +4259,79 @@ static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restr
                 dx[(size_t)(i + 6) * IN + k0 + r] = a6[r];
             for (int r = 0; r < kn; r++)
                 dx[(size_t)(i + 7) * IN + k0 + r] = a7[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 8) * IN + k0 + r] = a8[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 9) * IN + k0 + r] = a9[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 10) * IN + k0 + r] = a10[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 11) * IN + k0 + r] = a11[r];
         }
-        for (; i < n; i++) {
+        for (; i + 4 <= n; i += 4) {
             cnn_real a0[16];
-            const cnn_real *restrict d0 = dz + (size_t)i * OUT;
+            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a0[r] = 0;
+            cnn_real a1[16];
+            const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a1[r] = 0;
+            cnn_real a2[16];
+            const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a2[r] = 0;
+            cnn_real a3[16];
+            const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
+            OMP(simd)
+            for (int r = 0; r < 16; r++)
+                a3[r] = 0;
+            for (int o = 0; o < OUT; o++) {
+                {
+                    const cnn_real v = d0[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d1[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a1[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d2[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a2[r] += v * wt[o][r];
+                }
+                {
+                    const cnn_real v = d3[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a3[r] += v * wt[o][r];
+                }
+            }
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
+            for (int r = 0; r < kn; r++)
+                dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
+        }
+        for (; i + 1 <= n; i += 1) {
+            cnn_real a0[16];
+            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
             OMP(simd)
             for (int r = 0; r < 16; r++)
                 a0[r] = 0;
             for (int o = 0; o < OUT; o++) {
-                const cnn_real v = d0[o];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a0[r] += v * wt[o][r];
+                {
+                    const cnn_real v = d0[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v * wt[o][r];
+                }
             }
             for (int r = 0; r < kn; r++)
-                dx[(size_t)i * IN + k0 + r] = a0[r];
+                dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
         }
     }
 }

@@ -89,3 +89,8 @@ endforeach()
 # The sources the cc_ tests compile must exist before they run.
 add_custom_target(codegen_sources ALL DEPENDS
   ${CNN_CODEGEN_OUT}/fruit.c ${CNN_CODEGEN_OUT}/deep.c ${CNN_CODEGEN_OUT}/gc_every.c ${CNN_CODEGEN_OUT}/gc_act.c)
+
+# `cnnc build` end to end: the runtime library must be built (default target).
+add_test(NAME cnnc_build_fruit
+         COMMAND sh ${CNN_CODEGEN_DIR}/build.sh $<TARGET_FILE:cnnc> ${PROJECT_SOURCE_DIR}/models/fruit.cnn)
+set_tests_properties(cnnc_build_fruit PROPERTIES LABELS "e2e")
