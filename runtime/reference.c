@@ -282,6 +282,19 @@ static size_t conv_w_index(const cnn_tensor_info *t, const cnn_layer *L, int ky,
     return (((size_t)co * nci + ci) * L->kh + ky) * L->kw + kx; /* OIHW */
 }
 
+/* Distance in memory between the weights of two consecutive output channels
+ * (1 for HWIO / [in][out], so the innermost loops below run over contiguous
+ * memory; they keep a strided twin for PyTorch-order layouts). */
+static size_t conv_co_stride(const cnn_tensor_info *t, const cnn_layer *L)
+{
+    return t->layout == CNN_LAYOUT_HWIO ? 1 : (size_t)L->in.c * L->kh * L->kw;
+}
+
+static size_t dense_out_stride(const cnn_tensor_info *t, size_t nin)
+{
+    return t->layout == CNN_LAYOUT_IO ? 1 : nin;
+}
+
 /* Index in memory of dense weight (input i, output o). */
 static size_t dense_w_index(const cnn_tensor_info *t, size_t nin, size_t nout, size_t i, size_t o)
 {
@@ -384,6 +397,7 @@ static void conv_forward(const cnn_model *m, const cnn_layer *L, const cnn_real 
     const cnn_real *w = params + tw->offset;
     const cnn_real *b = L->bias ? params + tensor(m, L, 1)->offset : NULL;
     int H = L->in.h, W = L->in.w, C = L->in.c, OH = L->out.h, OW = L->out.w, K = L->out.c;
+    size_t ks = conv_co_stride(tw, L);
     for (int i = 0; i < n; i++) {
         const cnn_real *xi = x + (size_t)i * H * W * C;
         for (int oy = 0; oy < OH; oy++)
@@ -400,9 +414,16 @@ static void conv_forward(const cnn_model *m, const cnn_layer *L, const cnn_real 
                         if (ix < 0 || ix >= W)
                             continue;
                         const cnn_real *px = xi + ((size_t)iy * W + ix) * C;
-                        for (int c = 0; c < C; c++)
-                            for (int k = 0; k < K; k++)
-                                acc[k] += (double)px[c] * w[conv_w_index(tw, L, ky, kx, c, k)];
+                        for (int c = 0; c < C; c++) {
+                            const cnn_real *wr = w + conv_w_index(tw, L, ky, kx, c, 0);
+                            double a = px[c];
+                            if (ks == 1)
+                                for (int k = 0; k < K; k++)
+                                    acc[k] += a * wr[k];
+                            else
+                                for (int k = 0; k < K; k++)
+                                    acc[k] += a * wr[k * ks];
+                        }
                     }
                 }
                 for (int k = 0; k < K; k++)
@@ -453,15 +474,22 @@ static void dense_forward(const cnn_model *m, const cnn_layer *L, const cnn_real
     const cnn_tensor_info *tw = tensor(m, L, 0);
     const cnn_real *w = params + tw->offset;
     const cnn_real *b = L->bias ? params + tensor(m, L, 1)->offset : NULL;
-    size_t NI = cnn_ref_shape_size(L->in), NO = (size_t)L->out.c;
+    size_t NI = cnn_ref_shape_size(L->in), NO = (size_t)L->out.c, ks = dense_out_stride(tw, NI);
     for (int i = 0; i < n; i++) {
         const cnn_real *xi = x + (size_t)i * NI;
         cnn_real *o = y + (size_t)i * NO;
         for (size_t k = 0; k < NO; k++)
             acc[k] = b ? b[k] : 0;
-        for (size_t j = 0; j < NI; j++)
-            for (size_t k = 0; k < NO; k++)
-                acc[k] += (double)xi[j] * w[dense_w_index(tw, NI, NO, j, k)];
+        for (size_t j = 0; j < NI; j++) {
+            const cnn_real *wr = w + dense_w_index(tw, NI, NO, j, 0);
+            double a = xi[j];
+            if (ks == 1)
+                for (size_t k = 0; k < NO; k++)
+                    acc[k] += a * wr[k];
+            else
+                for (size_t k = 0; k < NO; k++)
+                    acc[k] += a * wr[k * ks];
+        }
         for (size_t k = 0; k < NO; k++)
             o[k] = (cnn_real)acc[k];
     }
@@ -582,6 +610,7 @@ static void conv_backward(const cnn_model *m, const cnn_layer *L, const cnn_real
     double *dw = grads + tw->offset;
     double *db = L->bias ? grads + tensor(m, L, 1)->offset : NULL;
     int H = L->in.h, W = L->in.w, C = L->in.c, OH = L->out.h, OW = L->out.w, K = L->out.c;
+    size_t ks = conv_co_stride(tw, L);
     if (dx)
         memset(dx, 0, (size_t)n * H * W * C * sizeof *dx);
     for (int i = 0; i < n; i++) {
@@ -603,10 +632,11 @@ static void conv_backward(const cnn_model *m, const cnn_layer *L, const cnn_real
                             continue;
                         size_t px = ((size_t)iy * W + ix) * C;
                         for (int c = 0; c < C; c++) {
-                            double acc = 0;
+                            size_t w0 = conv_w_index(tw, L, ky, kx, c, 0);
+                            double acc = 0, a = xi[px + c];
                             for (int k = 0; k < K; k++) {
-                                size_t wi = conv_w_index(tw, L, ky, kx, c, k);
-                                dw[wi] += (double)xi[px + c] * g[k];
+                                size_t wi = w0 + (size_t)k * ks;
+                                dw[wi] += a * g[k];
                                 acc += (double)w[wi] * g[k];
                             }
                             if (dxi)
@@ -663,17 +693,18 @@ static void dense_backward(const cnn_model *m, const cnn_layer *L, const cnn_rea
     const cnn_real *w = params + tw->offset;
     double *dw = grads + tw->offset;
     double *db = L->bias ? grads + tensor(m, L, 1)->offset : NULL;
-    size_t NI = cnn_ref_shape_size(L->in), NO = (size_t)L->out.c;
+    size_t NI = cnn_ref_shape_size(L->in), NO = (size_t)L->out.c, ks = dense_out_stride(tw, NI);
     for (int i = 0; i < n; i++) {
         const cnn_real *xi = x + (size_t)i * NI, *g = dy + (size_t)i * NO;
         if (db)
             for (size_t k = 0; k < NO; k++)
                 db[k] += g[k];
         for (size_t j = 0; j < NI; j++) {
-            double acc = 0;
+            size_t w0 = dense_w_index(tw, NI, NO, j, 0);
+            double acc = 0, a = xi[j];
             for (size_t k = 0; k < NO; k++) {
-                size_t wi = dense_w_index(tw, NI, NO, j, k);
-                dw[wi] += (double)xi[j] * g[k];
+                size_t wi = w0 + k * ks;
+                dw[wi] += a * g[k];
                 acc += (double)w[wi] * g[k];
             }
             if (dx)
