@@ -35,7 +35,7 @@ void cnn_progress_update(cnn_progress *p, int step, long images, const char *con
 void cnn_progress_end(cnn_progress *p, int steps, long images, const char *const *names,
                       const double *values, int n);
 
-/* Formats a duration Keras's way: "5s", "1:02", "1:02:03", "180ms". */
+/* Formats a duration Keras's way: "5s", "1:02", "1:02:03". */
 void cnn_format_time(double seconds, char *buf, size_t n);
 
 #endif

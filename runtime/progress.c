@@ -33,9 +33,7 @@ void cnn_format_time(double s, char *buf, size_t n)
     if (!isfinite(s) || s < 0)
         s = 0;
     long t = (long)(s + 0.5);
-    if (s < 1.0 && s > 0)
-        snprintf(buf, n, "%ldms", (long)(s * 1000 + 0.5));
-    else if (t < 60)
+    if (t < 60)
         snprintf(buf, n, "%lds", t);
     else if (t < 3600)
         snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
@@ -87,9 +85,11 @@ static void line(cnn_progress *p, int step, long images, const char *const *name
     double per_step = step ? el / step : 0;
     char t[32], ps[32], ms[1024];
     cnn_format_time(final ? el : per_step * (p->steps - step), t, sizeof t);
-    cnn_format_time(per_step, ps, sizeof ps);
+    /* per step as Keras: milliseconds below a second */
     if (per_step >= 1.0)
         snprintf(ps, sizeof ps, "%.1fs", per_step);
+    else
+        snprintf(ps, sizeof ps, "%.0fms", per_step * 1000);
     metrics_text(ms, sizeof ms, names, values, n);
     double ips = el > 0 ? (double)images / el : 0;
     int w = snprintf(NULL, 0, "%d", p->steps);
