@@ -164,11 +164,18 @@ int cnn_folder_index(cnn_source *s, char *err, size_t errlen)
         names_free(&top);
         return -1;
     }
+    char idx_file[CNN_MAX_PATH] = "";
     for (int i = 0; i < top.n; i++) {
         char p[CNN_MAX_PATH];
         struct stat st;
-        if (join(p, sizeof p, path, top.v[i]) == 0 && stat(p, &st) == 0 && S_ISDIR(st.st_mode) &&
-            names_push(&classes, top.v[i]) != 0) {
+        if (join(p, sizeof p, path, top.v[i]) != 0 || stat(p, &st) != 0)
+            continue;
+        if (!S_ISDIR(st.st_mode)) {
+            if (!idx_file[0] && cnn_idx_is_images(p))
+                snprintf(idx_file, sizeof idx_file, "%s", p);
+            continue;
+        }
+        if (names_push(&classes, top.v[i]) != 0) {
             snprintf(err, errlen, "%s: out of memory", path);
             names_free(&top);
             names_free(&classes);
@@ -177,10 +184,14 @@ int cnn_folder_index(cnn_source *s, char *err, size_t errlen)
     }
     names_free(&top);
     if (classes.n < 2) {
-        snprintf(err, errlen, "%s: found %d class folder%s%s%s; a dataset needs at least 2 "
-                 "(one subfolder per class, e.g. %s/cats and %s/dogs)", path, classes.n,
-                 classes.n == 1 ? " (" : "s", classes.n == 1 ? classes.v[0] : "",
-                 classes.n == 1 ? ")" : "", path, path);
+        if (classes.n == 0 && idx_file[0])
+            snprintf(err, errlen, "%s has no class folders but holds IDX data: give the images "
+                     "file itself, e.g. %s", path, idx_file);
+        else
+            snprintf(err, errlen, "%s: found %d class folder%s%s%s; a dataset needs at least 2 "
+                     "(one subfolder per class, e.g. %s/cats and %s/dogs)", path, classes.n,
+                     classes.n == 1 ? " (" : "s", classes.n == 1 ? classes.v[0] : "",
+                     classes.n == 1 ? ")" : "", path, path);
         names_free(&classes);
         return -1;
     }

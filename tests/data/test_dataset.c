@@ -601,6 +601,20 @@ static void test_idx(void)
             cnn_dataset_free(tr);
             cnn_dataset_free(va);
         }
+        /* the folder instead of the file: the message names the file */
+        fx_model h2;
+        fx_model_init(&h2, R, Cc, 1, 3);
+        cnn_data_options o2;
+        cnn_data_options_init(&o2);
+        char idxdir[1024];
+        snprintf(idxdir, sizeof idxdir, "%s/idxdir%d", root, gz);
+        fx_mkdir(idxdir);
+        char moved[1200];
+        snprintf(moved, sizeof moved, "%s/t-images-idx3-ubyte%s", idxdir, gz ? ".gz" : "");
+        write_idx(moved, gz, ih, 16, px, sizeof px);
+        o2.path = idxdir;
+        rc = cnn_data_open(&h2.m, &o2, &tr, &va, err, sizeof err);
+        CHECK(rc != 0 && strstr(err, "give the images file") && strstr(err, "t-images-idx3"), "IDX folder: %s", err);
         /* labels file missing */
         remove(lp);
         rc = cnn_data_open(&f.m, &o, &tr, &va, err, sizeof err);
