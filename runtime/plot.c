@@ -138,8 +138,9 @@ static void panel(sv *b, const cnn_history *h, int x0, const char *title, const 
                 out(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"><title>epoch %d: %s %.4f</title></circle>\n",
                     X(r + 1), Y(v), colors[k], r + 1, k ? val_col : train_col, v);
         }
-        /* legend */
-        double ly = gy + 14 + 16 * k, lx = gx + gw - 120;
+        /* legend: top right for losses (they fall), bottom right for
+         * accuracies (they rise), where the curves usually are not */
+        double ly = is_acc ? gy + gh - 26 + 16 * k : gy + 14 + 16 * k, lx = gx + gw - 120;
         out(b, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", lx, ly - 4,
             lx + 24, ly - 4, colors[k], k ? " stroke-dasharray=\"6,4\"" : "");
         out(b, "<text x=\"%g\" y=\"%g\" font-size=\"12\">%s</text>\n", lx + 30, ly, k ? "validation" : "training");
