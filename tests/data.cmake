@@ -66,3 +66,12 @@ if(CNNC_FUZZ)
   target_link_options(fuzz_decode PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(fuzz_decode PRIVATE cnnrt)
 endif()
+
+# A training run (models/fruit.cnn) on a folder of bad files made by the test.
+add_executable(make_bad_folder ${CNN_DATA_TEST_DIR}/make_bad_folder.c)
+target_compile_options(make_bad_folder PRIVATE ${CNNC_WARNINGS})
+target_link_libraries(make_bad_folder PRIVATE cnn_data_fixtures)
+add_test(NAME data_bad_files_run
+  COMMAND sh ${CNN_DATA_TEST_DIR}/bad_run.sh $<TARGET_FILE:make_bad_folder> $<TARGET_FILE:fruit>
+          ${CMAKE_CURRENT_BINARY_DIR}/data_bad_run)
+set_tests_properties(data_bad_files_run PROPERTIES LABELS "e2e")

@@ -227,3 +227,65 @@ uint8_t *fx_read(const char *path, size_t *n)
     *n = (size_t)len;
     return b;
 }
+
+const char *const fx_bad_names[FX_N_BAD] = { "truncated.jpg", "empty.jpg", "notes.jpg", "anim.gif",
+                                             "dangling.jpg", "bomb.jpg", "mixed/loop", "new\\x0aline.jpg" };
+const char *const fx_bad_reasons[FX_N_BAD] = { "Premature end", "empty", "text", "GIF",
+                                               "No such file", "too large", "not followed", "text" };
+
+static void solid(const char *path, int r, int g, int b)
+{
+    uint8_t px[10 * 10 * 3];
+    for (int i = 0; i < 100; i++) {
+        px[3 * i] = (uint8_t)r;
+        px[3 * i + 1] = (uint8_t)g;
+        px[3 * i + 2] = (uint8_t)b;
+    }
+    fx_write_jpeg(path, px, 10, 10, 3, 100, 0);
+}
+
+void fx_make_bad_folder(const char *dir)
+{
+    fx_mkdir(dir);
+    fx_mkdir(fx_path(dir, "good"));
+    fx_mkdir(fx_path(dir, "mixed"));
+    char p[2048];
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/good/g%d.jpg", dir, i);
+        solid(p, 100, 100, 100);
+        snprintf(p, sizeof p, "%s/mixed/m%d.jpg", dir, i);
+        solid(p, 200, 50, 50);
+    }
+    /* UTF-8 names are bytes like any other */
+    snprintf(p, sizeof p, "%s/good/pomme_\xc3\xa9_\xe6\x9e\x97\xe6\xaa\x8e_\xf0\x9f\x8d\x8e.jpg", dir);
+    solid(p, 100, 100, 100);
+    /* a PNG named .jpg is fine */
+    uint8_t *pat = fx_pattern_image(10, 10, 3);
+    fx_write_png(fx_path(dir, "mixed/png_named.jpg"), pat, 10, 10, PNG_COLOR_TYPE_RGB, 8, NULL, 0, 0);
+    free(pat);
+    /* the bad ones */
+    uint8_t *big = fx_pattern_image(64, 64, 3);
+    fx_write_jpeg(fx_path(dir, "mixed/full.jpg"), big, 64, 64, 3, 90, 0);
+    free(big);
+    size_t n;
+    uint8_t *b = fx_read(fx_path(dir, "mixed/full.jpg"), &n);
+    remove(fx_path(dir, "mixed/full.jpg"));
+    fx_write_bytes(fx_path(dir, "mixed/truncated.jpg"), b, n / 2);
+    fx_write_bytes(fx_path(dir, "mixed/empty.jpg"), "", 0);
+    fx_write_bytes(fx_path(dir, "mixed/notes.jpg"), "this is not a photo\n", 20);
+    fx_write_bytes(fx_path(dir, "mixed/anim.gif"), "GIF89a\x01\x00\x01\x00\x00\x00\x00;", 14);
+    if (symlink("/nonexistent/target.jpg", fx_path(dir, "mixed/dangling.jpg")) != 0)
+        perror("symlink");
+    for (size_t i = 0; i + 8 < n; i++)
+        if (b[i] == 0xFF && b[i + 1] == 0xC0) {
+            b[i + 5] = 0xC3; b[i + 6] = 0x50; b[i + 7] = 0xC3; b[i + 8] = 0x50; /* 50000x50000 */
+            break;
+        }
+    fx_write_bytes(fx_path(dir, "mixed/bomb.jpg"), b, n);
+    free(b);
+    /* a link to an ancestor folder (would loop if followed) */
+    if (symlink("..", fx_path(dir, "mixed/loop")) != 0)
+        perror("symlink");
+    /* a newline in a file name must not forge a log line */
+    fx_write_bytes(fx_path(dir, "mixed/new\nline.jpg"), "text", 4);
+}

@@ -57,6 +57,18 @@ int fx_write_jpeg_cmyk(const char *path, const uint8_t *cmyk, int w, int h, int 
 int fx_write_png(const char *path, const uint8_t *data, int w, int h, int color_type, int bit_depth,
                  const uint8_t *palette, int n_palette, int interlace);
 
+/* A dataset folder with two classes, `good` (4 JPEGs, one with a UTF-8
+ * name) and `mixed` (3 JPEGs, a PNG named .jpg, and FX_N_BAD bad entries:
+ * truncated, empty, text, GIF, dangling link, 50000x50000 header, a link to
+ * an ancestor folder, a newline in a name). fx_bad_names[i] is what the log
+ * line of bad entry i contains (control characters escaped as the log does),
+ * fx_bad_reasons[i] a word of its reason. */
+#define FX_N_BAD 8
+#define FX_N_ENTRIES 16
+extern const char *const fx_bad_names[FX_N_BAD];
+extern const char *const fx_bad_reasons[FX_N_BAD];
+void fx_make_bad_folder(const char *dir);
+
 /* Read a whole file into memory (malloc'd), NULL on failure. */
 uint8_t *fx_read(const char *path, size_t *n);
 

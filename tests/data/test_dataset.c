@@ -357,59 +357,7 @@ static void test_bad_folder(void)
 {
     char dir[1024], p[2048];
     snprintf(dir, sizeof dir, "%s/bad", root);
-    fx_mkdir(dir);
-    snprintf(p, sizeof p, "%s/good", dir);
-    fx_mkdir(p);
-    snprintf(p, sizeof p, "%s/mixed", dir);
-    fx_mkdir(p);
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s/good/g%d.jpg", dir, i);
-        solid_jpeg(p, 10, 10, 100, 100, 100);
-        snprintf(p, sizeof p, "%s/mixed/m%d.jpg", dir, i);
-        solid_jpeg(p, 10, 10, 200, 50, 50);
-    }
-    /* a PNG named .jpg is fine */
-    uint8_t *pat = fx_pattern_image(10, 10, 3);
-    snprintf(p, sizeof p, "%s/mixed/png_named.jpg", dir);
-    fx_write_png(p, pat, 10, 10, PNG_COLOR_TYPE_RGB, 8, NULL, 0, 0);
-    /* the bad ones */
-    uint8_t *big = fx_pattern_image(64, 64, 3);
-    snprintf(p, sizeof p, "%s/mixed/full.jpg", dir);
-    fx_write_jpeg(p, big, 64, 64, 3, 90, 0);
-    size_t n;
-    uint8_t *b = fx_read(p, &n);
-    remove(p);
-    snprintf(p, sizeof p, "%s/mixed/truncated.jpg", dir);
-    fx_write_bytes(p, b, n / 2);
-    snprintf(p, sizeof p, "%s/mixed/empty.jpg", dir);
-    fx_write_bytes(p, "", 0);
-    snprintf(p, sizeof p, "%s/mixed/notes.jpg", dir);
-    fx_write_bytes(p, "this is not a photo\n", 20);
-    snprintf(p, sizeof p, "%s/mixed/anim.gif", dir);
-    fx_write_bytes(p, "GIF89a\x01\x00\x01\x00\x00\x00\x00;", 14);
-    snprintf(p, sizeof p, "%s/mixed/dangling.jpg", dir);
-    if (symlink("/nonexistent/target.jpg", p) != 0)
-        perror("symlink");
-    for (size_t i = 0; i + 8 < n; i++)
-        if (b[i] == 0xFF && b[i + 1] == 0xC0) {
-            b[i + 5] = 0xC3; b[i + 6] = 0x50; b[i + 7] = 0xC3; b[i + 8] = 0x50; /* 50000x50000 */
-            break;
-        }
-    snprintf(p, sizeof p, "%s/mixed/bomb.jpg", dir);
-    fx_write_bytes(p, b, n);
-    /* a link to an ancestor folder (would loop if followed) */
-    snprintf(p, sizeof p, "%s/mixed/loop", dir);
-    if (symlink("..", p) != 0)
-        perror("symlink");
-    /* a newline in a file name must not forge a log line */
-    snprintf(p, sizeof p, "%s/mixed/new\nline.jpg", dir);
-    fx_write_bytes(p, "text", 4);
-    /* UTF-8 names are bytes like any other */
-    snprintf(p, sizeof p, "%s/good/pomme_\xc3\xa9_\xe6\x9e\x97\xe6\xaa\x8e_\xf0\x9f\x8d\x8e.jpg", dir);
-    solid_jpeg(p, 10, 10, 100, 100, 100);
-    free(b);
-    free(big);
-    free(pat);
+    fx_make_bad_folder(dir);
 
     fx_model f;
     fx_model_init(&f, 8, 8, 3, 1);
@@ -425,11 +373,8 @@ static void test_bad_folder(void)
     int rc = cnn_data_open(&f.m, &o, &tr, &va, err, sizeof err);
     fclose(o.log);
     CHECK(rc == 0, "the bad folder must open (bad files skipped): %s", err);
-    const char *names[] = { "truncated.jpg", "empty.jpg", "notes.jpg", "anim.gif", "dangling.jpg", "bomb.jpg",
-                            "mixed/loop", "new\\x0aline.jpg" };
-    const char *why[] = { "Premature end", "empty", "text", "GIF", "No such file", "too large", "not followed",
-                          "text" };
-    for (int i = 0; i < 8; i++) {
+    const char *const *names = fx_bad_names, *const *why = fx_bad_reasons;
+    for (int i = 0; i < FX_N_BAD; i++) {
         char *at = strstr(logbuf, names[i]);
         CHECK(at != NULL, "%s not named in the log", names[i]);
         if (at) {
