@@ -167,6 +167,17 @@ static void emit_constants(py_writer *w, const cnnc_ir *ir)
     for (int i = 0; i < ir->n_layers; i++)
         out(w, "%s\"%s\"", i ? ", " : "", ir->layers[i].name);
     out(w, "]\n");
+    /* Tensors in the C model's order (the `t` of its init RNG key), with the
+     * initialiser and fans: init_cnnc() reproduces the C initialisation. */
+    out(w, "TENSORS = [  # (state_dict key, init, fan_in, fan_out), in the C model's order\n");
+    for (int t = 0; t < ir->n_tensors; t++) {
+        const cnn_tensor_info *ti = &ir->tensors[t];
+        const char *init = ti->init == CNN_INIT_GLOROT_UNIFORM ? "glorot_uniform"
+                           : ti->init == CNN_INIT_ONES         ? "ones"
+                                                               : "zeros";
+        out(w, "    (\"%s\", \"%s\", %d, %d),\n", ti->name, init, ti->fan_in, ti->fan_out);
+    }
+    out(w, "]\n");
     switch (o->kind) {
     case CNN_OPT_ADAM:
         out(w, "OPTIMIZER = {\"kind\": \"adam\", \"lr\": %s, \"beta1\": %s, \"beta2\": %s, \"epsilon\": %s}\n", lr, b1,
@@ -338,7 +349,7 @@ static void emit_helpers(py_writer *w)
            "\n\n"
            "def init_keras(model):\n"
            "    \"\"\"Keras's initialisation (glorot_uniform kernels, zero biases) from torch's RNG.\n"
-           "    For the same weights as the C model, load its safetensors file instead.\"\"\"\n"
+           "    For the C trainer's exact initial weights use init_cnnc(model, seed).\"\"\"\n"
            "    for m in model.modules():\n"
            "        if isinstance(m, (nn.Conv2d, nn.Linear)):\n"
            "            nn.init.xavier_uniform_(m.weight)\n"
@@ -402,6 +413,44 @@ static void emit_helpers(py_writer *w)
            "    state = {k: v for k, v in tensors.items() if k in own}\n"
            "    model.load_state_dict(state, strict=strict)\n"
            "    return meta\n"
+           "\n\n"
+           "def init_cnnc(model, seed=SEED):\n"
+           "    \"\"\"The C trainer's initialisation, bit for bit (runtime/init.c): element j (in\n"
+           "    PyTorch order) of tensor t is (2u - 1) * sqrt(6 / (fan_in + fan_out)) with\n"
+           "    u = cnn_rng_uniform(seed, CNN_RNG_INIT, t, j) (runtime/cnn_rng.h); zeros and\n"
+           "    ones elsewhere. Needs numpy.\"\"\"\n"
+           "    import numpy as np\n"
+           "\n"
+           "    mask = (1 << 64) - 1\n"
+           "\n"
+           "    def mix(z):  # SplitMix64's finalizer on Python ints\n"
+           "        z = (z + 0x9E3779B97F4A7C15) & mask\n"
+           "        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask\n"
+           "        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask\n"
+           "        return z ^ (z >> 31)\n"
+           "\n"
+           "    def mix_np(z):  # the same on uint64 arrays (wrapping arithmetic)\n"
+           "        z = z + np.uint64(0x9E3779B97F4A7C15)\n"
+           "        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)\n"
+           "        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)\n"
+           "        return z ^ (z >> np.uint64(31))\n"
+           "\n"
+           "    state = model.state_dict()\n"
+           "    base = mix((seed & mask) ^ mix(1))  # stream CNN_RNG_INIT = 1\n"
+           "    with torch.no_grad():\n"
+           "        for t, (name, init, fan_in, fan_out) in enumerate(TENSORS):\n"
+           "            dst = state[name]\n"
+           "            if init != \"glorot_uniform\":\n"
+           "                dst.fill_(1.0 if init == \"ones\" else 0.0)\n"
+           "                continue\n"
+           "            h = np.uint64(mix(base ^ t))\n"
+           "            j = np.arange(dst.numel(), dtype=np.uint64)\n"
+           "            with np.errstate(over=\"ignore\"):\n"
+           "                r = mix_np(h ^ (j * np.uint64(0xD6E8FEB86659FD93)))\n"
+           "            u = (r >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)\n"
+           "            v = (2.0 * u - 1.0) * np.sqrt(6.0 / (fan_in + fan_out))\n"
+           "            dst.copy_(torch.from_numpy(v.astype(np.float32)).reshape(dst.shape))\n"
+           "    return model\n"
            "\n\n"
            "def make_model(weights=None):\n"
            "    model = Net()\n"

@@ -251,6 +251,15 @@ def check_results(mod, outdir):
     # sum of its terms' magnitudes, which can be far above a small result.
     precision = meta.get("precision", "float32")
     rep = Report(FLOOR if precision == "float64" else 1.0)
+    # initialisation: the module's init_cnnc must give the C model's Glorot
+    # kernels bit for bit (the driver leaves them as cnn_init_params made them)
+    init = mod.init_cnnc(mod.Net(), seed).state_dict()
+    for name, _, _, _ in [t for t in mod.TENSORS if t[1] == "glorot_uniform"]:
+        same = torch.equal(init[name].to(torch.float64), res["init/" + name].to(torch.float64))
+        rep.rows.append((f"init/{name} (bitwise)", 0.0 if same else float("inf")))
+        if not same:
+            rep.failures += 1
+            print(f"FAIL init/{name}: init_cnnc differs from the C model's cnn_init_params")
     x = res["x"].permute(0, 3, 1, 2).contiguous().to(DTYPE)
     labels = res["labels"].round().long()
     prefixes = [""] + (["ref/"] if "ref/train/logits" in res else [])
