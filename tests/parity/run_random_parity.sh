@@ -13,7 +13,9 @@ NAME=rand_$SEED
 rm -rf "$OUT"
 mkdir -p "$OUT"
 "$GEN" "$SEED" "$OUT/$NAME.cnn"
-"$CNNC" "$OUT/$NAME.cnn" -o "$OUT" || { cat "$OUT/$NAME.cnn"; exit 1; }
+# On any failure (cnnc, a compiler warning, a mismatch) show the network.
+trap 'rc=$?; if [ $rc -ne 0 ]; then echo "--- $OUT/$NAME.cnn:"; cat "$OUT/$NAME.cnn"; fi' EXIT
+"$CNNC" "$OUT/$NAME.cnn" -o "$OUT"
 # shellcheck disable=SC2086 # CFLAGS is a list of flags
 $CC -std=c11 $CFLAGS -Wall -Wextra -Werror -DCNN_REAL=double -DPARITY_MODEL="${NAME}_model" -I"$RT" -I"$OUT" \
     "$OUT/$NAME.c" "$PD/parity_random.c" "$RT/reference.c" "$RT/init.c" -lm -o "$OUT/parity_double"
@@ -23,8 +25,4 @@ $CC -std=c11 $CFLAGS -Wall -Wextra -Werror -DPARITY_MODEL="${NAME}_model" -I"$RT
 status=0
 "$OUT/parity_double" || status=1
 "$OUT/parity_float" || status=1
-if [ $status -ne 0 ]; then
-    echo "--- $OUT/$NAME.cnn:"
-    cat "$OUT/$NAME.cnn"
-fi
 exit $status
