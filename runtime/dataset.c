@@ -112,6 +112,21 @@ static int source_alloc_cache(cnn_source *s, size_t *budget_left, const char *ca
     return 0;
 }
 
+/* Before the (possibly long) first pass: what is about to happen and where
+ * the cache goes, so a 70,000-image run does not sit silent. */
+static void announce(const cnn_data_options *o, const cnn_source *s)
+{
+    if (!o->log)
+        return;
+    fprintf(o->log, "%s: %d files, %d classes; decoding into a %.1f MB image cache %s%s\n",
+            s->name, s->n_files, s->n_classes, s->cache.bytes / 1e6,
+            s->cache.mapped ? "in a memory-mapped file in " : "in memory",
+            s->cache.mapped ? (o->cache_dir && *o->cache_dir ? o->cache_dir
+                               : getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp")
+                            : "");
+    fflush(o->log);
+}
+
 static void pass_for(cnn_pass *ps, const cnn_model *m, const cnn_data_options *o,
                      const cnn_prep_plan *plan)
 {
@@ -172,8 +187,12 @@ static int open_idx_source(const cnn_model *m, const cnn_data_options *o, const 
     ps.idx_pixels = pixels;
     ps.idx_rows = rows;
     ps.idx_cols = cols;
-    if (source_alloc_cache(s, budget_left, o->cache_dir, err, errlen) != 0 ||
-        cnn_decode_pass(s, &ps, o->threads, err, errlen) != 0) {
+    int rc = source_alloc_cache(s, budget_left, o->cache_dir, err, errlen);
+    if (rc == 0) {
+        announce(o, s);
+        rc = cnn_decode_pass(s, &ps, o->threads, err, errlen);
+    }
+    if (rc != 0) {
         free(pixels);
         free(lab);
         cnn_source_free(s);
@@ -203,9 +222,14 @@ static int open_folder_source(const cnn_model *m, const cnn_data_options *o, con
     s->image_bytes = (size_t)plan->h * plan->w * plan->c;
     cnn_pass ps;
     pass_for(&ps, m, o, plan);
-    if (cnn_folder_index(s, err, errlen) != 0 ||
-        source_alloc_cache(s, budget_left, o->cache_dir, err, errlen) != 0 ||
-        cnn_decode_pass(s, &ps, o->threads, err, errlen) != 0) {
+    int rc = cnn_folder_index(s, err, errlen);
+    if (rc == 0)
+        rc = source_alloc_cache(s, budget_left, o->cache_dir, err, errlen);
+    if (rc == 0) {
+        announce(o, s);
+        rc = cnn_decode_pass(s, &ps, o->threads, err, errlen);
+    }
+    if (rc != 0) {
         cnn_source_free(s);
         return -1;
     }
@@ -305,10 +329,10 @@ static int open_source(const cnn_model *m, const cnn_data_options *o, const char
         return -1;
     }
     if (o->log) {
-        double mb = s->cache.bytes / 1e6;
-        fprintf(o->log, "%s: %d images, %d classes, read in %.2f s; cache %.1f MB %s\n", path,
-                s->n_files - s->n_skipped, s->n_classes, now_s() - t0, mb,
-                s->cache.mapped ? "in a memory-mapped file" : "in memory");
+        double dt = now_s() - t0;
+        int n = s->n_files - s->n_skipped;
+        fprintf(o->log, "%s: %d images read in %.2f s (%.0f images/s)\n", path, n, dt,
+                dt > 0 ? n / dt : 0.0);
     }
     return 0;
 }
