@@ -5,7 +5,8 @@
  *
  * FLOP counts come from the descriptor (forward_flops, train_flops per image,
  * a multiply-add counting 2); the optimizer's few FLOPs per parameter are not
- * counted. Each phase runs for about --seconds after one warm-up call. */
+ * counted. Each phase runs for about --seconds after one warm-up call, and
+ * its rate is that of the median call (robust to a busy machine). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <omp.h>
@@ -32,30 +33,53 @@
 static double fma_kernel(long iters, float *sink)
 {
 #if defined(__AVX512F__)
-    __m512 a[ACC];
+    /* Twelve named accumulators: an array would live in memory at -O2. */
     const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
-    for (int k = 0; k < ACC; k++)
-        a[k] = _mm512_set1_ps((float)k);
-    for (long i = 0; i < iters; i++)
-        for (int k = 0; k < ACC; k++)
-            a[k] = _mm512_fmadd_ps(a[k], x, y);
-    __m512 s = a[0];
-    for (int k = 1; k < ACC; k++)
-        s = _mm512_add_ps(s, a[k]);
+    __m512 a0 = _mm512_set1_ps(0), a1 = _mm512_set1_ps(1), a2 = _mm512_set1_ps(2), a3 = _mm512_set1_ps(3);
+    __m512 a4 = _mm512_set1_ps(4), a5 = _mm512_set1_ps(5), a6 = _mm512_set1_ps(6), a7 = _mm512_set1_ps(7);
+    __m512 a8 = _mm512_set1_ps(8), a9 = _mm512_set1_ps(9), a10 = _mm512_set1_ps(10), a11 = _mm512_set1_ps(11);
+    for (long i = 0; i < iters; i++) {
+        a0 = _mm512_fmadd_ps(a0, x, y);
+        a1 = _mm512_fmadd_ps(a1, x, y);
+        a2 = _mm512_fmadd_ps(a2, x, y);
+        a3 = _mm512_fmadd_ps(a3, x, y);
+        a4 = _mm512_fmadd_ps(a4, x, y);
+        a5 = _mm512_fmadd_ps(a5, x, y);
+        a6 = _mm512_fmadd_ps(a6, x, y);
+        a7 = _mm512_fmadd_ps(a7, x, y);
+        a8 = _mm512_fmadd_ps(a8, x, y);
+        a9 = _mm512_fmadd_ps(a9, x, y);
+        a10 = _mm512_fmadd_ps(a10, x, y);
+        a11 = _mm512_fmadd_ps(a11, x, y);
+    }
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
     *sink += _mm512_reduce_add_ps(s);
     return (double)iters * ACC * 16 * 2;
 #elif defined(__AVX__) && defined(__FMA__)
-    __m256 a[ACC];
     const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-    for (int k = 0; k < ACC; k++)
-        a[k] = _mm256_set1_ps((float)k);
-    for (long i = 0; i < iters; i++)
-        for (int k = 0; k < ACC; k++)
-            a[k] = _mm256_fmadd_ps(a[k], x, y);
+    __m256 a0 = _mm256_set1_ps(0), a1 = _mm256_set1_ps(1), a2 = _mm256_set1_ps(2), a3 = _mm256_set1_ps(3);
+    __m256 a4 = _mm256_set1_ps(4), a5 = _mm256_set1_ps(5), a6 = _mm256_set1_ps(6), a7 = _mm256_set1_ps(7);
+    __m256 a8 = _mm256_set1_ps(8), a9 = _mm256_set1_ps(9), a10 = _mm256_set1_ps(10), a11 = _mm256_set1_ps(11);
+    for (long i = 0; i < iters; i++) {
+        a0 = _mm256_fmadd_ps(a0, x, y);
+        a1 = _mm256_fmadd_ps(a1, x, y);
+        a2 = _mm256_fmadd_ps(a2, x, y);
+        a3 = _mm256_fmadd_ps(a3, x, y);
+        a4 = _mm256_fmadd_ps(a4, x, y);
+        a5 = _mm256_fmadd_ps(a5, x, y);
+        a6 = _mm256_fmadd_ps(a6, x, y);
+        a7 = _mm256_fmadd_ps(a7, x, y);
+        a8 = _mm256_fmadd_ps(a8, x, y);
+        a9 = _mm256_fmadd_ps(a9, x, y);
+        a10 = _mm256_fmadd_ps(a10, x, y);
+        a11 = _mm256_fmadd_ps(a11, x, y);
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
     float out[8];
-    __m256 s = a[0];
-    for (int k = 1; k < ACC; k++)
-        s = _mm256_add_ps(s, a[k]);
     _mm256_storeu_ps(out, s);
     for (int j = 0; j < 8; j++)
         *sink += out[j];
@@ -79,31 +103,71 @@ static double fma_kernel(long iters, float *sink)
 #endif
 }
 
-/* GFLOP/s of all threads running the probe at once (the best of 3 runs). */
+/* GFLOP/s of all threads running the probe at once: each thread runs short
+ * chunks (2^16 rounds of 12 FMAs, about 0.1 ms at AVX-512 speed) for the given time and keeps its best
+ * chunk's rate; the rates are summed. The best chunk, not the average, so
+ * that other processes on a shared machine do not lower the "peak". */
 static double fma_peak(double seconds)
 {
-    double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        double total = 0;
+    double total = 0;
 #pragma omp parallel reduction(+ : total)
-        {
-            float sink = 0;
-            long iters = 1L << 16;
-            double flops = 0, start = cnn_now(), now = start;
-            /* Each thread runs until the time is up; threads start together. */
-            while (now - start < seconds / 3) {
-                flops += fma_kernel(iters, &sink);
-                now = cnn_now();
-            }
-            total += flops / (now - start) + (sink == 12345.0f ? 1e-30 : 0.0);
+    {
+        float sink = 0;
+        const long iters = 1L << 16;
+        double best = 0, start = cnn_now(), now = start;
+        while (now - start < seconds) {
+            double t0 = cnn_now();
+            double flops = fma_kernel(iters, &sink);
+            now = cnn_now();
+            if (now > t0 && flops / (now - t0) > best)
+                best = flops / (now - t0);
         }
-        if (total > best)
-            best = total;
+        total += best + (sink == 12345.0f ? 1e-30 : 0.0);
     }
-    return best * 1e-9;
+    return total * 1e-9;
+}
+
+/* ---- per-layer times ------------------------------------------------------------ */
+
+/* The generated drivers call this around every layer (cnn_model.h) from the
+ * thread that called forward/backward, outside their parallel regions. */
+static int layer_timing;
+static double layer_t0, layer_time[CNN_MAX_LAYERS][2];
+
+void cnn_layer_hook(int layer, int pass, int end)
+{
+    if (!layer_timing || layer < 0 || layer >= CNN_MAX_LAYERS || pass < 0 || pass > 1)
+        return;
+    if (!end)
+        layer_t0 = cnn_now();
+    else
+        layer_time[layer][pass] += cnn_now() - layer_t0;
+}
+
+/* FLOPs per image of a layer's forward pass and of its backward pass (the
+ * input gradient only when a layer below needs it), as cnnc counts them. */
+static void layer_flops(const cnn_model *m, int i, double *fwd, double *bwd)
+{
+    const cnn_layer *l = &m->layers[i];
+    double macs = 0;
+    if (l->kind == CNN_CONV2D)
+        macs = (double)l->out.h * l->out.w * l->out.c * l->kh * l->kw * l->in.c;
+    else if (l->kind == CNN_DENSE)
+        macs = (double)l->in.h * l->in.w * l->in.c * l->out.c;
+    *fwd = 2 * macs;
+    *bwd = (i == 0 ? 1 : 2) * 2 * macs;
 }
 
 /* ---- timing the model ---------------------------------------------------------- */
+
+#define MAX_SAMPLES 100000
+static double samples[MAX_SAMPLES];
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
 
 typedef struct phase {
     const char *name;
@@ -150,9 +214,12 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
                    {"backward", 0, 0, m->train_flops - m->forward_flops},
                    {"training step", 0, 0, m->train_flops}};
     uint64_t step = 0;
+    long timed_steps = 0;
+    memset(layer_time, 0, sizeof layer_time);
     for (int p = 0; p < 4; p++) {
         double spent = 0;
         long images = 0;
+        int n_t = 0;
         int warm = 1;
         double t_end = cnn_now() + secs;
         while (warm || cnn_now() < t_end) {
@@ -190,26 +257,57 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
             if (warm) {
                 warm = 0;
                 t_end = cnn_now() + secs;
+                /* per-layer times come from the timed training steps */
+                if (p == 3) {
+                    memset(layer_time, 0, sizeof layer_time);
+                    layer_timing = 1;
+                }
                 continue;
             }
             spent += t1 - t0;
             images += batch;
+            if (n_t < MAX_SAMPLES)
+                samples[n_t++] = t1 - t0;
+            timed_steps += p == 3;
         }
-        ph[p].images_per_s = spent > 0 ? images / spent : 0;
+        layer_timing = 0;
+        /* The median call, not the mean: on a shared machine a few calls
+         * that lost the CPU would otherwise dominate. */
+        qsort(samples, (size_t)n_t, sizeof samples[0], cmp_double);
+        double med = n_t ? samples[n_t / 2] : 0;
+        ph[p].images_per_s = med > 0 ? batch / med : spent > 0 ? images / spent : 0;
         ph[p].gflops = ph[p].images_per_s * ph[p].flops_per_image * 1e-9;
     }
     double peak = fma_peak(secs < 1.5 ? secs : 1.5);
+
+    /* Per layer: ms per batch of the timed training steps, and GFLOP/s for
+     * the layers that carry the FLOPs (conv2d, dense). A layer that the
+     * generated code fuses into its neighbour shows no time of its own. */
+    int any_layer = 0;
+    for (int i = 0; i < m->n_layers && i < CNN_MAX_LAYERS; i++)
+        any_layer |= layer_time[i][0] > 0 || layer_time[i][1] > 0;
+    double per = timed_steps > 0 ? 1000.0 / (double)timed_steps : 0;
 
     if (o->json) {
         printf("{\"model\": \"%s\", \"batch\": %d, \"threads\": %d, \"train_images_per_s\": %.2f, "
                "\"infer_images_per_s\": %.2f, \"forward_images_per_s\": %.2f, \"backward_images_per_s\": %.2f, "
                "\"train_gflops\": %.2f, \"infer_gflops\": %.2f, \"forward_gflops\": %.2f, \"backward_gflops\": %.2f, "
                "\"peak_gflops\": %.2f, \"train_percent_of_peak\": %.2f, \"infer_percent_of_peak\": %.2f, "
-               "\"forward_flops_per_image\": %.0f, \"train_flops_per_image\": %.0f}\n",
+               "\"forward_flops_per_image\": %.0f, \"train_flops_per_image\": %.0f, \"layers\": [",
                m->name, batch, threads, ph[3].images_per_s, ph[0].images_per_s, ph[1].images_per_s,
                ph[2].images_per_s, ph[3].gflops, ph[0].gflops, ph[1].gflops, ph[2].gflops, peak,
                peak > 0 ? 100 * ph[3].gflops / peak : 0, peak > 0 ? 100 * ph[0].gflops / peak : 0,
                m->forward_flops, m->train_flops);
+        for (int i = 0; any_layer && i < m->n_layers && i < CNN_MAX_LAYERS; i++) {
+            double ff, bf;
+            layer_flops(m, i, &ff, &bf);
+            double fms = layer_time[i][0] * per, bms = layer_time[i][1] * per;
+            printf("%s{\"name\": \"%s\", \"forward_ms\": %.4f, \"backward_ms\": %.4f, "
+                   "\"forward_gflops\": %.2f, \"backward_gflops\": %.2f}",
+                   i ? ", " : "", m->layers[i].name, fms, bms, fms > 0 ? ff * batch / fms * 1e-6 : 0.0,
+                   bms > 0 ? bf * batch / bms * 1e-6 : 0.0);
+        }
+        printf("]}\n");
     } else {
         printf("%-20s %12s %10s %10s %10s\n", "phase", "images/s", "ms/batch", "GFLOP/s", "% of peak");
         for (int p = 0; p < 4; p++)
@@ -217,6 +315,23 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
                    ph[p].images_per_s > 0 ? 1000.0 * batch / ph[p].images_per_s : 0, ph[p].gflops,
                    peak > 0 ? 100 * ph[p].gflops / peak : 0);
         printf("FP32 peak by FMA probe (%d threads): %.1f GFLOP/s\n", threads, peak);
+        if (any_layer) {
+            printf("\nPer layer, in the training step (ms per batch of %d):\n", batch);
+            printf("%-16s %10s %10s %10s %10s %10s\n", "layer", "fwd ms", "fwd GF/s", "bwd ms", "bwd GF/s",
+                   "% of peak");
+            for (int i = 0; i < m->n_layers && i < CNN_MAX_LAYERS; i++) {
+                double ff, bf;
+                layer_flops(m, i, &ff, &bf);
+                double fms = layer_time[i][0] * per, bms = layer_time[i][1] * per;
+                double fg = fms > 0 ? ff * batch / fms * 1e-6 : 0, bg = bms > 0 ? bf * batch / bms * 1e-6 : 0;
+                double all = fms + bms > 0 ? (ff + bf) * batch / (fms + bms) * 1e-6 : 0;
+                if (ff > 0)
+                    printf("%-16s %10.3f %10.1f %10.3f %10.1f %9.1f%%\n", m->layers[i].name, fms, fg, bms, bg,
+                           peak > 0 ? 100 * all / peak : 0);
+                else
+                    printf("%-16s %10.3f %10s %10.3f %10s %10s\n", m->layers[i].name, fms, "-", bms, "-", "-");
+            }
+        }
     }
     rc = 0;
 out:
