@@ -122,7 +122,8 @@ static void bn_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
     em_line(em, "(void)epsilon;");
     em_line(em, "const cnn_real *restrict mean = wk + FIX;");
     em_line(em, "const cnn_real *restrict invstd = mean + C;");
-    em_line(em, "cnn_real sum_dy[C], sum_dy_xh[C];");
+    if (L->needs_dx)
+        em_line(em, "cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */");
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
     em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * SIZE;");
@@ -145,8 +146,10 @@ static void bn_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
     em_line(em, "s0 += slot[(size_t)i * SLOT + c];");
     em_line(em, "s1 += slot[(size_t)i * SLOT + C + c];");
     em_close_block(em, "}");
-    em_line(em, "sum_dy[c] = s0;");
-    em_line(em, "sum_dy_xh[c] = s1;");
+    if (L->needs_dx) {
+        em_line(em, "sum_dy[c] = s0;");
+        em_line(em, "sum_dy_xh[c] = s1;");
+    }
     em_line(em, "g[B_OFF + c] += s0;");
     em_line(em, "g[G_OFF + c] += s1;");
     em_close_block(em, "}");

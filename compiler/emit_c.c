@@ -598,6 +598,7 @@ static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
         em_line(em, "(void)x;");
     em_line(em, "(void)p;");
     em_line(em, "(void)a;");
+    em_line(em, "(void)dB;");
     em_line(em, "(void)slot;");
     em_line(em, "(void)pad;");
     em_line(em, "if (n <= 0)");

@@ -974,7 +974,7 @@ static void deep_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *rest
     (void)epsilon;
     const cnn_real *restrict mean = wk + FIX;
     const cnn_real *restrict invstd = mean + C;
-    cnn_real sum_dy[C], sum_dy_xh[C];
+    cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
@@ -2118,7 +2118,7 @@ static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *rest
     (void)epsilon;
     const cnn_real *restrict mean = wk + FIX;
     const cnn_real *restrict invstd = mean + C;
-    cnn_real sum_dy[C], sum_dy_xh[C];
+    cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
@@ -3356,7 +3356,7 @@ static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *rest
     (void)epsilon;
     const cnn_real *restrict mean = wk + FIX;
     const cnn_real *restrict invstd = mean + C;
-    cnn_real sum_dy[C], sum_dy_xh[C];
+    cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
@@ -4668,7 +4668,7 @@ static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *rest
     (void)epsilon;
     const cnn_real *restrict mean = wk + FIX;
     const cnn_real *restrict invstd = mean + C;
-    cnn_real sum_dy[C], sum_dy_xh[C];
+    cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
@@ -5624,6 +5624,7 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     cnn_real *const pad = wk + WORK_FIXED + cap * WORK_PAD;
     (void)p;
     (void)a;
+    (void)dB;
     (void)slot;
     (void)pad;
     if (n <= 0)

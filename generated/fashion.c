@@ -1059,7 +1059,7 @@ static void fashion_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *r
     (void)epsilon;
     const cnn_real *restrict mean = wk + FIX;
     const cnn_real *restrict invstd = mean + C;
-    cnn_real sum_dy[C], sum_dy_xh[C];
+    cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
@@ -2241,7 +2241,7 @@ static void fashion_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *r
     (void)epsilon;
     const cnn_real *restrict mean = wk + FIX;
     const cnn_real *restrict invstd = mean + C;
-    cnn_real sum_dy[C], sum_dy_xh[C];
+    cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
@@ -4439,6 +4439,7 @@ static void fashion_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *
     cnn_real *const pad = wk + WORK_FIXED + cap * WORK_PAD;
     (void)p;
     (void)a;
+    (void)dB;
     (void)slot;
     (void)pad;
     if (n <= 0)

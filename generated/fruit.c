@@ -4155,6 +4155,7 @@ static void fruit_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dl
     cnn_real *const pad = wk + WORK_FIXED + cap * WORK_PAD;
     (void)p;
     (void)a;
+    (void)dB;
     (void)slot;
     (void)pad;
     if (n <= 0)
