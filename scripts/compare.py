@@ -20,7 +20,9 @@ For FILE.cnn it
      forward in eval() mode under torch.inference_mode(). PyTorch is timed in
      every configuration of a search (below) and the best one is reported.
 All engines get random images in [0, 1) and random labels: speed does not
-depend on the values. Every engine runs one or more untimed warm-up steps.
+depend on the values. Every engine runs one or more untimed warm-up steps,
+then steps for --seconds; its rate is batch / its median step time (what
+`NAME bench` reports: robust to a busy machine).
 
 The PyTorch search (--search full, the default) crosses
   process environment: BLAS: OpenBLAS (pthread build, via LD_LIBRARY_PATH)
@@ -274,17 +276,19 @@ def worker_main(args):
     y = torch.randint(0, classes, (n,), generator=g)
 
     def timed(fn):
-        """images/s of fn: warm-up steps, then steps until args.seconds
-        have passed and at least --worker-min-steps were timed."""
+        """images/s of fn's median step (as `NAME bench`): warm-up steps,
+        then steps until args.seconds have passed and at least
+        --worker-min-steps were timed."""
         for _ in range(args.worker_warmup):
             fn()
-        steps, t0 = 0, time.perf_counter()
+        times, t_end = [], time.perf_counter() + args.seconds
         while True:
+            t0 = time.perf_counter()
             fn()
-            steps += 1
-            t = time.perf_counter() - t0
-            if steps >= args.worker_min_steps and t >= args.seconds:
-                return steps * n / t
+            t1 = time.perf_counter()
+            times.append(t1 - t0)
+            if len(times) >= args.worker_min_steps and t1 >= t_end:
+                return n / statistics.median(times)
 
     def optimizer_for(params):
         o = twin.OPTIMIZER

@@ -12,8 +12,10 @@
  * `NAME bench`: inference (forward, training off) and a whole training step
  * (forward with training on, loss, backward, the model's optimizer from
  * libcnnrt). Each phase runs one untimed warm-up step, then steps until S
- * seconds have passed (at least one timed step). The reference engine is
- * single-threaded by design (see cnn_reference.h), so "threads" is 1. */
+ * seconds have passed (at least one timed step); its rate is that of the
+ * median step, as `NAME bench` reports (robust to a busy machine). The
+ * reference engine is single-threaded by design (see cnn_reference.h), so
+ * "threads" is 1. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,12 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
 static int usage(void)
@@ -89,9 +97,15 @@ int main(int argc, char **argv)
 
     double rate[2] = {0, 0}; /* images/s: inference, training step */
     uint64_t step = 0;
+    size_t cap = 1024;
+    double *times = malloc(cap * sizeof *times);
+    if (!times) {
+        fprintf(stderr, "bench_reference: out of memory\n");
+        return 1;
+    }
     for (int p = 0; p < 2; p++) {
-        double spent = 0, t_end = 0;
-        long images = 0;
+        double t_end = 0;
+        size_t n_times = 0;
         for (int warm = 1;; warm = 0) {
             double t0 = now_s();
             if (p == 0) {
@@ -109,13 +123,22 @@ int main(int argc, char **argv)
                 t_end = t1 + secs;
                 continue;
             }
-            spent += t1 - t0;
-            images += batch;
+            if (n_times == cap) {
+                double *more = realloc(times, 2 * cap * sizeof *times);
+                if (!more)
+                    break; /* enough samples for a median */
+                times = more;
+                cap *= 2;
+            }
+            times[n_times++] = t1 - t0;
             if (t1 >= t_end)
                 break;
         }
-        rate[p] = spent > 0 ? images / spent : 0;
+        qsort(times, n_times, sizeof *times, cmp_double);
+        double med = n_times % 2 ? times[n_times / 2] : 0.5 * (times[n_times / 2 - 1] + times[n_times / 2]);
+        rate[p] = med > 0 ? batch / med : 0;
     }
+    free(times);
     /* Fold the outputs into the result so no phase can be optimized away. */
     volatile cnn_real sink = logits[0] + params[0];
     (void)sink;
