@@ -531,6 +531,8 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
         em_line(em, "(void)seed;");
         em_line(em, "(void)step;");
     }
+    em_line(em, "if (n > b->batch_cap) /* callers keep n <= batch_cap; never write past the buffers */");
+    em_line(em, "    n = b->batch_cap;");
     em_line(em, "if (n <= 0)");
     em_line(em, "    return;");
     for (int i = 0; i < pl->n; i++) {
@@ -601,6 +603,8 @@ static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "(void)dB;");
     em_line(em, "(void)slot;");
     em_line(em, "(void)pad;");
+    em_line(em, "if (n > b->batch_cap) /* callers keep n <= batch_cap; never write past the buffers */");
+    em_line(em, "    n = b->batch_cap;");
     em_line(em, "if (n <= 0)");
     em_line(em, "    return;");
     em_line(em, "memcpy(dA, dlogits, (size_t)n * N_OUT * sizeof(cnn_real));");

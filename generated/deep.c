@@ -5550,6 +5550,8 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     (void)a;
     (void)slot;
     (void)pad;
+    if (n > b->batch_cap) /* callers keep n <= batch_cap; never write past the buffers */
+        n = b->batch_cap;
     if (n <= 0)
         return;
     CNN_LAYER_BEGIN(0, 0);
@@ -5627,6 +5629,8 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     (void)dB;
     (void)slot;
     (void)pad;
+    if (n > b->batch_cap) /* callers keep n <= batch_cap; never write past the buffers */
+        n = b->batch_cap;
     if (n <= 0)
         return;
     memcpy(dA, dlogits, (size_t)n * N_OUT * sizeof(cnn_real));

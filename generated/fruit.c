@@ -4116,6 +4116,8 @@ static void fruit_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, i
     (void)training;
     (void)seed;
     (void)step;
+    if (n > b->batch_cap) /* callers keep n <= batch_cap; never write past the buffers */
+        n = b->batch_cap;
     if (n <= 0)
         return;
     CNN_LAYER_BEGIN(0, 0);
@@ -4158,6 +4160,8 @@ static void fruit_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dl
     (void)dB;
     (void)slot;
     (void)pad;
+    if (n > b->batch_cap) /* callers keep n <= batch_cap; never write past the buffers */
+        n = b->batch_cap;
     if (n <= 0)
         return;
     memcpy(dA, dlogits, (size_t)n * N_OUT * sizeof(cnn_real));
