@@ -36,7 +36,7 @@ The PyTorch search (--search full, the default) crosses
                        inference also torch.jit.trace + freeze +
                        optimize_for_inference;
 with torch.set_num_threads(N) (and OMP_NUM_THREADS=N) everywhere. Every
-configuration is first screened with a short timing; the two best of each
+configuration is first screened with a short timing; the three best of each
 phase are then timed again like the other engines (3 warm-up steps, then
 --seconds), and the best of those is reported: the best training and the
 best inference configuration are chosen separately and named under the
@@ -209,8 +209,8 @@ def run_worker(args, twin, python, env_label, overrides, configs, warmup, second
 
 def time_torch(args, twin, python, chosen=None):
     """The PyTorch search. --search quick: DESIGN.md's best configuration only.
-    --search full: every configuration is screened (2 warm-up steps, then
-    steps for a quarter of --seconds, at least one), then the two best of
+    --search full: every configuration is screened (1 warm-up step, then
+    steps for a quarter of --seconds, at least 2), then the three best of
     each phase (training, inference) are timed again like the other engines
     (3 warm-up steps, then --seconds, at least 2 steps); the best of those
     is reported. chosen (from an earlier run) skips the screen. Returns
@@ -222,11 +222,11 @@ def time_torch(args, twin, python, chosen=None):
         chosen = {(envs[0][0], "channels_last", True): ["train", "infer"]}
     if chosen is None:
         screen = screen_torch(args, twin, python, envs)
-        # The two best of each phase, regrouped per environment.
+        # The three best of each phase, regrouped per environment.
         chosen = {}
         for kind in ("train", "infer"):
             recs = sorted((r for r in screen if r["phase"].startswith(kind)), key=lambda r: -r["images_per_s"])
-            for r in recs[:2]:
+            for r in recs[:3]:
                 chosen.setdefault((r["env"], r["format"], r["mkldnn"]), []).append(r["phase"])
     final = []
     for label, ov in envs:
@@ -244,7 +244,7 @@ def screen_torch(args, twin, python, envs):
             for f in ("channels_last", "contiguous") for k in (True, False)]
     screen = []
     for label, ov in envs:
-        screen += run_worker(args, twin, python, label, ov, grid, 2, args.seconds / 4, 1)
+        screen += run_worker(args, twin, python, label, ov, grid, 1, args.seconds / 4, 2)
     for r in screen:
         r["stage"] = "screen"
     return screen
@@ -446,7 +446,7 @@ def print_table(s, build_seconds):
 def print_search(s):
     """Every PyTorch configuration of every run (--all)."""
     print("\nPyTorch search (images/s; screen: short timing of every configuration, final: the best\n"
-          "two of each phase timed again like the other engines):")
+          "three of each phase timed again like the other engines):")
     for i, r in enumerate(s["runs"], 1):
         for t in r.get("torch_all", []):
             phase = "train" if t["phase"] == "train" else "infer"
