@@ -21,19 +21,6 @@
 
 #ifndef CNN_REAL
 #define CNN_REAL float
-/* ---- per-layer timing in trainer builds ---------------------------------
- *
- * Generated drivers wrap every layer call in CNN_LAYER_BEGIN(layer, pass) /
- * CNN_LAYER_END(layer, pass) (pass 0 forward, 1 backward), empty by default.
- * A trainer (compiled with CNN_TRAINER_MAIN) routes them to the runtime, so
- * `NAME bench` can time each layer; the hook returns at once unless bench
- * is measuring. Model libraries without CNN_TRAINER_MAIN are unaffected. */
-#if defined(CNN_TRAINER_MAIN) && !defined(CNN_LAYER_BEGIN)
-void cnn_layer_hook(int layer, int pass, int end);
-#define CNN_LAYER_BEGIN(layer, pass) cnn_layer_hook((layer), (pass), 0)
-#define CNN_LAYER_END(layer, pass) cnn_layer_hook((layer), (pass), 1)
-#endif
-
 #endif
 typedef CNN_REAL cnn_real;
 
