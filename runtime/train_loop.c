@@ -439,6 +439,11 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         printf("Resuming from %s: %d of %d epochs done, step %" PRIu64 ".\n", r->ckpt, st.epoch, c->epochs,
                st.step);
     } else {
+        struct stat sb;
+        if (stat(r->ckpt, &sb) == 0)
+            printf("Note: %s holds an earlier run; this new run replaces its files (the earlier checkpoint "
+                   "is kept as checkpoint.safetensors.prev until epoch 2). Use --resume to continue it instead.\n",
+                   o->out);
         cnn_init_params(m, r->b.params, c->seed);
     }
 

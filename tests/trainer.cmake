@@ -48,6 +48,9 @@ if(SYSTEM_PYTHON3)
                      --trainer $<TARGET_FILE:${TRAINER}> --work ${CNN_TRAINER_WORK} ${ARGN})
     set_tests_properties(trainer_${NAME} PROPERTIES LABELS "${LABELS}" SKIP_RETURN_CODE 77 TIMEOUT 900)
   endfunction()
+  # The small test networks run on one thread (results do not depend on the
+  # count; trainer_threads checks that): two-thread OpenMP barriers crawl when
+  # ctest -j2 already keeps both cores busy.
   cnn_trainer_case(cli "unit" stripes)
   cnn_trainer_case(synthetic "e2e" stripes)
   cnn_trainer_case(patterns "e2e" patterns)
@@ -56,6 +59,8 @@ if(SYSTEM_PYTHON3)
   cnn_trainer_case(corrupt "e2e" stripes --other $<TARGET_FILE:patterns>)
   cnn_trainer_case(nan "e2e" stripes)
   cnn_trainer_case(pytorch "e2e;parity" stripes --cnnc $<TARGET_FILE:cnnc> --cnn ${CNN_TRAINER_TESTS}/stripes.cnn)
+  set_tests_properties(trainer_cli trainer_synthetic trainer_patterns trainer_corrupt trainer_nan trainer_pytorch
+                       PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
   cnn_trainer_case(fruit "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --epochs 5)
   if(TARGET fashion)
     cnn_trainer_case(fashion "slow" fashion)

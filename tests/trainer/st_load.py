@@ -13,7 +13,7 @@ import zlib
 DTYPES = {"F32": ("<f4", 4), "F64": ("<f8", 8), "I64": ("<i8", 8), "I32": ("<i4", 4)}
 
 
-def load(path, check_crc=True):
+def load(path, check_crc=True, meta_only=False):
     with open(path, "rb") as f:
         raw = f.read()
     (n,) = struct.unpack("<Q", raw[:8])
@@ -27,6 +27,8 @@ def load(path, check_crc=True):
         crc = "%08x" % (zlib.crc32(zeroed) & 0xFFFFFFFF)
         if crc != meta["crc32"]:
             raise ValueError("%s: CRC mismatch (%s vs %s)" % (path, crc, meta["crc32"]))
+    if meta_only:
+        return meta, header
     import numpy as np
     import torch
 
