@@ -411,7 +411,7 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
     }
     o.images = images;
 
-    int lr_given = 0, opt_changed = 0, opt_set[7] = {0};
+    int lr_given = 0, opt_changed = 0, opt_set[7] = {0}, gave_val = 0, gave_split = 0;
     double opt_vals[7] = {0};
     int only_positional = 0;
     for (int i = 2; i < argc; i++) {
@@ -487,6 +487,13 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
                     opt_set[6] = 2;
                 continue;
             }
+        }
+        gave_val |= !strcmp(name, "validation");
+        gave_split |= !strcmp(name, "validation-split");
+        if (gave_val && gave_split) {
+            cnn_error(m, "give --validation DIR or --validation-split F, not both");
+            free(images);
+            return 1;
         }
         if (apply_flag(m, &o, name, v, &lr_given, &opt_changed, opt_vals, opt_set)) {
             free(images);

@@ -150,6 +150,8 @@ def case_cli(a):
     check("conv2d_1 (Conv2D)" in p.stdout and "Total params" in p.stdout, p.stdout)
     p = run([t, "train", "--metrics", "auc,bogus"], 1)
     check("--metrics" in p.stderr, p.stderr)
+    p = run([t, "train", "--validation", "v", "--validation-split", "0.1"], 1)
+    check("not both" in p.stderr, p.stderr)
     p = run([t, "bench", "--data", "x"], 1)
     check("bench does not take --data" in p.stderr, p.stderr)
 
