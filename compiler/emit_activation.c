@@ -142,7 +142,8 @@ static void act_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
     em_function(em, "static void %s_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)",
                   L->fn);
     em_line(em, "enum { SIZE = %zu, C = %d };", L->out_size, L->l->out.c);
-    emit_image_loop(em);
+    /* exp-based activations cost about ten simple operations per element */
+    emit_image_loop_work(em, L->out_size * (emit_act_simd_ok(L->act) ? 1 : 8));
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * SIZE;");
     if (L->act == CNN_ACT_SOFTMAX) {
@@ -178,7 +179,7 @@ static void act_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
                   "cnn_real *restrict dx, int n)",
                   L->fn);
     em_line(em, "enum { SIZE = %zu, C = %d };", L->out_size, L->l->out.c);
-    emit_image_loop(em);
+    emit_image_loop_work(em, L->out_size * (L->act == CNN_ACT_SOFTMAX ? 4 : 1));
     em_line(em, "const cnn_real *restrict yi = out + (size_t)i * SIZE;");
     em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * SIZE;");

@@ -68,6 +68,25 @@ void emit_image_loop(cnnc_emitter *em)
     em_open_block(em, "for (int i = 0; i < n; i++) {");
 }
 
+const char *emit_par_if(char *buf, size_t size, size_t work_per_image)
+{
+    size_t k = work_per_image ? (EMIT_PAR_MIN_WORK + work_per_image - 1) / work_per_image : 0;
+    if (k <= 1)
+        buf[0] = 0;
+    else if (k > 1000000)
+        snprintf(buf, size, " if(0)");
+    else
+        snprintf(buf, size, " if(n >= %zu)", k);
+    return buf;
+}
+
+void emit_image_loop_work(cnnc_emitter *em, size_t work_per_image)
+{
+    char c[48];
+    em_line(em, "OMP(parallel for schedule(static)%s)", emit_par_if(c, sizeof c, work_per_image));
+    em_open_block(em, "for (int i = 0; i < n; i++) {");
+}
+
 /* A C string literal: quotes, backslashes, '?' (trigraphs) and every byte
  * outside printable ASCII escaped, so any path survives. */
 static void c_string(char *buf, size_t size, const char *s)

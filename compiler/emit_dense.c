@@ -32,7 +32,7 @@ static void dense_forward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_line(em, "const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */");
     if (l->bias)
         em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
-    emit_image_loop(em);
+    emit_image_loop_work(em, L->in_size * L->out_size);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN;");
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * OUT;");
     em_line(em, "OMP(simd)");
@@ -68,6 +68,7 @@ static void dense_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
 
 static void dense_backward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
+    char c[48];
     const cnn_layer *l = L->l;
     em_function(em,
                   "static void %s_backward(const cnn_real *restrict p, cnn_real *restrict g, "
@@ -77,7 +78,7 @@ static void dense_backward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
     emit_enums(em, L);
     if (L->act != CNN_ACT_LINEAR) {
         em_line(em, "/* dz = dy * act'(y), in place */");
-        emit_image_loop(em);
+        emit_image_loop_work(em, L->out_size);
         em_line(em, "const cnn_real *restrict yi = out + (size_t)i * OUT;");
         em_line(em, "cnn_real *restrict dzi = dy + (size_t)i * OUT;");
         emit_act_grad_image(em, L->act, l->alpha, "yi", "dzi", L->out_size, L->out_size);
@@ -88,7 +89,7 @@ static void dense_backward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_line(em, "const cnn_real *restrict dz = dy;");
     em_line(em, "/* dW: rows split over threads, images summed in order */");
     em_line(em, "cnn_real *restrict gw = g + W_OFF;");
-    em_line(em, "OMP(parallel for schedule(static))");
+    em_line(em, "OMP(parallel for schedule(static)%s)", emit_par_if(c, sizeof c, L->in_size * L->out_size));
     em_open_block(em, "for (int k = 0; k < IN; k++) {");
     em_line(em, "cnn_real *restrict gk = gw + (size_t)k * OUT;");
     em_open_block(em, "for (int i = 0; i < n; i++) {");
@@ -108,7 +109,7 @@ static void dense_backward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
     if (L->needs_dx) {
         em_line(em, "/* dx = dz W^T */");
         em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
-        emit_image_loop(em);
+        emit_image_loop_work(em, L->in_size * L->out_size);
         em_line(em, "const cnn_real *restrict dzi = dz + (size_t)i * OUT;");
         em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN;");
         em_open_block(em, "for (int k = 0; k < IN; k++) {");
@@ -254,6 +255,7 @@ static void fwd_tile(cnnc_emitter *em, int rows, const char *row0, int ot, const
 
 static void dense_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
+    char c[48];
     const cnn_layer *l = L->l;
     char e[256];
     int nb = per_tile(L->out_size);
@@ -271,7 +273,7 @@ static void dense_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "#define B0(o) 0");
     }
     em_line(em, "const int nblk = (n + NB - 1) / NB;");
-    em_line(em, "OMP(parallel)");
+    em_line(em, "OMP(parallel%s)", emit_par_if(c, sizeof c, L->in_size * L->out_size));
     em_open_block(em, "for (int k0 = 0; k0 < IN; k0 += KB) {");
     em_line(em, "const int k1 = k0 + KB < IN ? k0 + KB : IN;");
     em_line(em, "OMP(for schedule(static) nowait)");
@@ -380,6 +382,7 @@ static void emit_dx_tile(cnnc_emitter *em, int count)
 
 static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
+    char c[48];
     const cnn_layer *l = L->l;
     int kr = per_tile(L->out_size);
     size_t full = L->in_size / (size_t)kr, rest = L->in_size % (size_t)kr;
@@ -391,7 +394,7 @@ static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     emit_enums(em, L);
     if (L->act != CNN_ACT_LINEAR) {
         em_line(em, "/* dz = dy * act'(y), in place */");
-        emit_image_loop(em);
+        emit_image_loop_work(em, L->out_size);
         em_line(em, "const cnn_real *restrict yi = out + (size_t)i * OUT;");
         em_line(em, "cnn_real *restrict dzi = dy + (size_t)i * OUT;");
         emit_act_grad_image(em, L->act, l->alpha, "yi", "dzi", L->out_size, L->out_size);
@@ -402,7 +405,7 @@ static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_line(em, "const cnn_real *restrict dz = dy;");
     em_line(em, "cnn_real *restrict gw = g + W_OFF;");
     em_line(em, "/* dW: tiles of %d rows, threads split the rows */", kr);
-    em_line(em, "OMP(parallel for schedule(static))");
+    em_line(em, "OMP(parallel for schedule(static)%s)", emit_par_if(c, sizeof c, L->in_size * L->out_size));
     em_open_block(em, "for (int t = 0; t < %zu; t++) {", full + (rest ? 1 : 0));
     em_line(em, "const int k0 = t * %d;", kr);
     if (rest) {
@@ -425,7 +428,7 @@ static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     if (L->needs_dx && L->out_size <= DX_MAX_OUT) {
         em_line(em, "/* dx = dz W^T: 16 rows of W transposed at a time, %d (then 4, 1) images per tile */", DX_NB);
         em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
-        em_line(em, "OMP(parallel for schedule(static))");
+        em_line(em, "OMP(parallel for schedule(static)%s)", emit_par_if(c, sizeof c, L->in_size * L->out_size));
         em_open_block(em, "for (int t = 0; t < %zu; t++) {", (L->in_size + 15) / 16);
         em_line(em, "const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;");
         em_line(em, "cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */");
@@ -447,7 +450,7 @@ static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     } else if (L->needs_dx) {
         em_line(em, "/* dx = dz W^T */");
         em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
-        emit_image_loop(em);
+        emit_image_loop_work(em, L->in_size * L->out_size);
         em_line(em, "const cnn_real *restrict dzi = dz + (size_t)i * OUT;");
         em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN;");
         em_open_block(em, "for (int k = 0; k < IN; k++) {");

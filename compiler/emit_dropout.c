@@ -59,7 +59,7 @@ static void dropout_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_p
                   "cnn_real *restrict dx, int n)",
                   L->fn);
     em_line(em, "enum { SIZE = %zu };", L->out_size);
-    emit_image_loop(em);
+    emit_image_loop_work(em, L->out_size);
     em_line(em, "const cnn_real *restrict mi = mask + (size_t)i * SIZE;");
     em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * SIZE;");

@@ -108,6 +108,21 @@ const char *emit_real(char *buf, size_t size, double v);
  * the OpenMP pragma; the caller closes the block. */
 void emit_image_loop(cnnc_emitter *em);
 
+/* Starting a team costs microseconds on an idle machine, and on a loaded one
+ * (more runnable threads than cores) a scheduler time slice per region: the
+ * waiting thread spins, then sleeps until the other one runs. Loops with less
+ * than this much work per batch (FMAs or floats touched) run on the calling
+ * thread. Results do not change: every loop is thread-count independent. */
+#define EMIT_PAR_MIN_WORK ((size_t)1 << 17)
+
+/* " if(n >= K)" (with a leading space) for an OpenMP parallel pragma over work
+ * proportional to n, so that batches under EMIT_PAR_MIN_WORK stay serial;
+ * "" when even one image is enough work. */
+const char *emit_par_if(char *buf, size_t size, size_t work_per_image);
+
+/* emit_image_loop with the emit_par_if clause. */
+void emit_image_loop_work(cnnc_emitter *em, size_t work_per_image);
+
 /* ---- activations (emit_activation.c) ------------------------------------ */
 
 const char *emit_act_name(cnn_act act);

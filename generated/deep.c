@@ -1027,7 +1027,7 @@ static void deep_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *rest
 static void deep_relu_1_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { SIZE = 65536, C = 16 };
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
         cnn_real *restrict yi = out + (size_t)i * SIZE;
@@ -1045,7 +1045,7 @@ static void deep_relu_1_forward(const cnn_real *restrict in, cnn_real *restrict 
 static void deep_relu_1_backward(const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { SIZE = 65536, C = 16 };
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict yi = out + (size_t)i * SIZE;
         const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
@@ -2171,7 +2171,7 @@ static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *rest
 static void deep_relu_2_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { SIZE = 32768, C = 32 };
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 4))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
         cnn_real *restrict yi = out + (size_t)i * SIZE;
@@ -2189,7 +2189,7 @@ static void deep_relu_2_forward(const cnn_real *restrict in, cnn_real *restrict 
 static void deep_relu_2_backward(const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { SIZE = 32768, C = 32 };
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 4))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict yi = out + (size_t)i * SIZE;
         const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
@@ -3409,7 +3409,7 @@ static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *rest
 static void deep_relu_3_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { SIZE = 16384, C = 64 };
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 8))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
         cnn_real *restrict yi = out + (size_t)i * SIZE;
@@ -3427,7 +3427,7 @@ static void deep_relu_3_forward(const cnn_real *restrict in, cnn_real *restrict 
 static void deep_relu_3_backward(const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { SIZE = 16384, C = 64 };
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 8))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict yi = out + (size_t)i * SIZE;
         const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
@@ -4721,7 +4721,7 @@ static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *rest
 static void deep_relu_4_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { SIZE = 4096, C = 64 };
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 32))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
         cnn_real *restrict yi = out + (size_t)i * SIZE;
@@ -4739,7 +4739,7 @@ static void deep_relu_4_forward(const cnn_real *restrict in, cnn_real *restrict 
 static void deep_relu_4_backward(const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { SIZE = 4096, C = 64 };
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 32))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict yi = out + (size_t)i * SIZE;
         const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
@@ -4825,7 +4825,7 @@ static void deep_dropout_1_forward(const cnn_real *restrict in, cnn_real *restri
 static void deep_dropout_1_backward(const cnn_real *restrict mask, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { SIZE = 64 };
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2048))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict mi = mask + (size_t)i * SIZE;
         const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
@@ -4852,7 +4852,7 @@ static void deep_dense_1_forward(const cnn_real *restrict p, const cnn_real *res
     const cnn_real *restrict bias = p + B_OFF;
     #define B0(o) bias[o]
     const int nblk = (n + NB - 1) / NB;
-    OMP(parallel)
+    OMP(parallel if(n >= 2048))
     for (int k0 = 0; k0 < IN; k0 += KB) {
         const int k1 = k0 + KB < IN ? k0 + KB : IN;
         OMP(for schedule(static) nowait)
@@ -5138,7 +5138,7 @@ static void deep_dense_1_forward(const cnn_real *restrict p, const cnn_real *res
     enum { B_OFF = 60752 };
     const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */
     const cnn_real *restrict bias = p + B_OFF;
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2048))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN;
         cnn_real *restrict yi = out + (size_t)i * OUT;
@@ -5171,7 +5171,7 @@ static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict
     const cnn_real *restrict dz = dy;
     cnn_real *restrict gw = g + W_OFF;
     /* dW: tiles of 8 rows, threads split the rows */
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2048))
     for (int t = 0; t < 8; t++) {
         const int k0 = t * 8;
         {
@@ -5300,7 +5300,7 @@ static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict
             gb[o] += dz[(size_t)i * OUT + o];
     /* dx = dz W^T: 16 rows of W transposed at a time, 8 (then 4, 1) images per tile */
     const cnn_real *restrict wgt = p + W_OFF;
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2048))
     for (int t = 0; t < 4; t++) {
         const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
         cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */
@@ -5503,7 +5503,7 @@ static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict
     const cnn_real *restrict dz = dy;
     /* dW: rows split over threads, images summed in order */
     cnn_real *restrict gw = g + W_OFF;
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2048))
     for (int k = 0; k < IN; k++) {
         cnn_real *restrict gk = gw + (size_t)k * OUT;
         for (int i = 0; i < n; i++) {
@@ -5520,7 +5520,7 @@ static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict
             gb[o] += dz[(size_t)i * OUT + o];
     /* dx = dz W^T */
     const cnn_real *restrict wgt = p + W_OFF;
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2048))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict dzi = dz + (size_t)i * OUT;
         cnn_real *restrict dxi = dx + (size_t)i * IN;

@@ -2421,7 +2421,7 @@ static void fashion_dropout_1_forward(const cnn_real *restrict in, cnn_real *res
 static void fashion_dropout_1_backward(const cnn_real *restrict mask, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { SIZE = 2304 };
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 57))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict mi = mask + (size_t)i * SIZE;
         const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
@@ -2999,7 +2999,7 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
     enum { IN = 2304, OUT = 128, W_OFF = 19008 };
     enum { B_OFF = 313920 };
     /* dz = dy * act'(y), in place */
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 1024))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict yi = out + (size_t)i * OUT;
         cnn_real *restrict dzi = dy + (size_t)i * OUT;
@@ -3633,7 +3633,7 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
     enum { IN = 2304, OUT = 128, W_OFF = 19008 };
     enum { B_OFF = 313920 };
     /* dz = dy * act'(y), in place */
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 1024))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict yi = out + (size_t)i * OUT;
         cnn_real *restrict dzi = dy + (size_t)i * OUT;
@@ -3693,7 +3693,7 @@ static void fashion_dense_2_forward(const cnn_real *restrict p, const cnn_real *
     const cnn_real *restrict bias = p + B_OFF;
     #define B0(o) bias[o]
     const int nblk = (n + NB - 1) / NB;
-    OMP(parallel)
+    OMP(parallel if(n >= 103))
     for (int k0 = 0; k0 < IN; k0 += KB) {
         const int k1 = k0 + KB < IN ? k0 + KB : IN;
         OMP(for schedule(static) nowait)
@@ -3979,7 +3979,7 @@ static void fashion_dense_2_forward(const cnn_real *restrict p, const cnn_real *
     enum { B_OFF = 315328 };
     const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */
     const cnn_real *restrict bias = p + B_OFF;
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 103))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN;
         cnn_real *restrict yi = out + (size_t)i * OUT;
@@ -4012,7 +4012,7 @@ static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restr
     const cnn_real *restrict dz = dy;
     cnn_real *restrict gw = g + W_OFF;
     /* dW: tiles of 8 rows, threads split the rows */
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 103))
     for (int t = 0; t < 16; t++) {
         const int k0 = t * 8;
         {
@@ -4141,7 +4141,7 @@ static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restr
             gb[o] += dz[(size_t)i * OUT + o];
     /* dx = dz W^T: 16 rows of W transposed at a time, 8 (then 4, 1) images per tile */
     const cnn_real *restrict wgt = p + W_OFF;
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 103))
     for (int t = 0; t < 8; t++) {
         const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
         cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */
@@ -4344,7 +4344,7 @@ static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restr
     const cnn_real *restrict dz = dy;
     /* dW: rows split over threads, images summed in order */
     cnn_real *restrict gw = g + W_OFF;
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 103))
     for (int k = 0; k < IN; k++) {
         cnn_real *restrict gk = gw + (size_t)k * OUT;
         for (int i = 0; i < n; i++) {
@@ -4361,7 +4361,7 @@ static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restr
             gb[o] += dz[(size_t)i * OUT + o];
     /* dx = dz W^T */
     const cnn_real *restrict wgt = p + W_OFF;
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 103))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict dzi = dz + (size_t)i * OUT;
         cnn_real *restrict dxi = dx + (size_t)i * IN;

@@ -2907,7 +2907,7 @@ static void fruit_dense_1_backward(const cnn_real *restrict p, cnn_real *restric
     enum { IN = 28800, OUT = 64, W_OFF = 5088 };
     enum { B_OFF = 1848288 };
     /* dz = dy * act'(y), in place */
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2048))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict yi = out + (size_t)i * OUT;
         cnn_real *restrict dzi = dy + (size_t)i * OUT;
@@ -3355,7 +3355,7 @@ static void fruit_dense_1_backward(const cnn_real *restrict p, cnn_real *restric
     enum { IN = 28800, OUT = 64, W_OFF = 5088 };
     enum { B_OFF = 1848288 };
     /* dz = dy * act'(y), in place */
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2048))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict yi = out + (size_t)i * OUT;
         cnn_real *restrict dzi = dy + (size_t)i * OUT;
@@ -3415,7 +3415,7 @@ static void fruit_dense_2_forward(const cnn_real *restrict p, const cnn_real *re
     const cnn_real *restrict bias = p + B_OFF;
     #define B0(o) bias[o]
     const int nblk = (n + NB - 1) / NB;
-    OMP(parallel)
+    OMP(parallel if(n >= 2048))
     for (int k0 = 0; k0 < IN; k0 += KB) {
         const int k1 = k0 + KB < IN ? k0 + KB : IN;
         OMP(for schedule(static) nowait)
@@ -3701,7 +3701,7 @@ static void fruit_dense_2_forward(const cnn_real *restrict p, const cnn_real *re
     enum { B_OFF = 1848416 };
     const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */
     const cnn_real *restrict bias = p + B_OFF;
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2048))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN;
         cnn_real *restrict yi = out + (size_t)i * OUT;
@@ -3734,7 +3734,7 @@ static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restric
     const cnn_real *restrict dz = dy;
     cnn_real *restrict gw = g + W_OFF;
     /* dW: tiles of 8 rows, threads split the rows */
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2048))
     for (int t = 0; t < 8; t++) {
         const int k0 = t * 8;
         {
@@ -3863,7 +3863,7 @@ static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restric
             gb[o] += dz[(size_t)i * OUT + o];
     /* dx = dz W^T: 16 rows of W transposed at a time, 8 (then 4, 1) images per tile */
     const cnn_real *restrict wgt = p + W_OFF;
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2048))
     for (int t = 0; t < 4; t++) {
         const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
         cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */
@@ -4066,7 +4066,7 @@ static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restric
     const cnn_real *restrict dz = dy;
     /* dW: rows split over threads, images summed in order */
     cnn_real *restrict gw = g + W_OFF;
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2048))
     for (int k = 0; k < IN; k++) {
         cnn_real *restrict gk = gw + (size_t)k * OUT;
         for (int i = 0; i < n; i++) {
@@ -4083,7 +4083,7 @@ static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restric
             gb[o] += dz[(size_t)i * OUT + o];
     /* dx = dz W^T */
     const cnn_real *restrict wgt = p + W_OFF;
-    OMP(parallel for schedule(static))
+    OMP(parallel for schedule(static) if(n >= 2048))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict dzi = dz + (size_t)i * OUT;
         cnn_real *restrict dxi = dx + (size_t)i * IN;
