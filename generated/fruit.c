@@ -416,19 +416,21 @@ static void fruit_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restri
         cnn_real *restrict dzi = dy + (size_t)i * OUT_SIZE;
         cnn_real *restrict dwi = slot + (size_t)i * SLOT;
         const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
-        /* dz = dy * act'(y), in place */
-        OMP(simd)
-        for (int e = 0; e < 254016; e++)
-            dzi[e] = (yi[e] > 0 ? dzi[e] : (cnn_real)0);
-        { /* db */
+        { /* dz = dy * act'(y), in place, and db */
             cnn_real s[OC];
             OMP(simd)
             for (int co = 0; co < OC; co++)
                 s[co] = 0;
-            for (int q = 0; q < OH * OW; q++)
+            for (int q = 0; q < OH * OW; q++) {
+                const cnn_real *restrict yq = yi + (size_t)q * OC;
+                cnn_real *restrict dq = dzi + (size_t)q * OC;
                 OMP(simd)
-                for (int co = 0; co < OC; co++)
-                    s[co] += dzi[(size_t)q * OC + co];
+                for (int co = 0; co < OC; co++) {
+                    const cnn_real v = (yq[co] > 0 ? dq[co] : (cnn_real)0);
+                    dq[co] = v;
+                    s[co] += v;
+                }
+            }
             OMP(simd)
             for (int co = 0; co < OC; co++)
                 dwi[W_COUNT + co] = s[co];
@@ -1475,19 +1477,21 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
         cnn_real *restrict dzi = dy + (size_t)i * OUT_SIZE;
         cnn_real *restrict dwi = slot + (size_t)i * SLOT;
         const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
-        /* dz = dy * act'(y), in place */
-        OMP(simd)
-        for (int e = 0; e < 119072; e++)
-            dzi[e] = (yi[e] > 0 ? dzi[e] : (cnn_real)0);
-        { /* db */
+        { /* dz = dy * act'(y), in place, and db */
             cnn_real s[OC];
             OMP(simd)
             for (int co = 0; co < OC; co++)
                 s[co] = 0;
-            for (int q = 0; q < OH * OW; q++)
+            for (int q = 0; q < OH * OW; q++) {
+                const cnn_real *restrict yq = yi + (size_t)q * OC;
+                cnn_real *restrict dq = dzi + (size_t)q * OC;
                 OMP(simd)
-                for (int co = 0; co < OC; co++)
-                    s[co] += dzi[(size_t)q * OC + co];
+                for (int co = 0; co < OC; co++) {
+                    const cnn_real v = (yq[co] > 0 ? dq[co] : (cnn_real)0);
+                    dq[co] = v;
+                    s[co] += v;
+                }
+            }
             OMP(simd)
             for (int co = 0; co < OC; co++)
                 dwi[W_COUNT + co] = s[co];
