@@ -26,7 +26,9 @@ batch, optimizer and learning rate are the .cnn's.
            every (num_workers, prefetch_factor) is screened with 2 epochs
            (persistent_workers on when num_workers > 0) and the one with the
            best projected E-epoch time (epoch 1 + (E-1) x epoch 2) runs the
-           timed training. The time runs from building the datasets to the
+           timed training; each with libgomp's default waiting and with
+           OMP_WAIT_POLICY=PASSIVE (better when other processes share the
+           cores). The time runs from building the datasets to the
            end of the last validation; `import torch` (about 2-4 s here) is
            left out, which favours PyTorch.
 The PyTorch process runs with jemalloc without decay and OpenBLAS (see
@@ -215,9 +217,12 @@ def worker_main(a):
 
 # ---- driver -------------------------------------------------------------------------
 
-def torch_env(threads, openblas_threads):
+def torch_env(threads, openblas_threads, passive):
     env = dict(os.environ)
+    env.pop("OMP_WAIT_POLICY", None)
     env.update({"OMP_NUM_THREADS": str(threads)})
+    if passive:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     if os.path.isdir(compare.OPENBLAS_DIR):
         env.update({"LD_LIBRARY_PATH": compare.OPENBLAS_DIR, "OPENBLAS_NUM_THREADS": str(openblas_threads)})
     if os.path.exists(compare.JEMALLOC):
@@ -225,12 +230,12 @@ def torch_env(threads, openblas_threads):
     return env
 
 
-def run_torch(a, twin, settings, mode, configs):
+def run_torch(a, twin, settings, mode, configs, passive):
     cmd = [a.python, os.path.abspath(__file__), "--worker", mode, "--twin", twin, a.cnn, a.data,
            "--epochs", str(a.epochs), "--batch", str(a.batch), "--threads", str(a.threads),
            "--settings", json.dumps(settings), "--loader-configs", json.dumps(configs)]
-    out = compare.run(cmd, env=torch_env(a.threads, a.openblas_threads), what=f"PyTorch ({mode})")
-    return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    out = compare.run(cmd, env=torch_env(a.threads, a.openblas_threads, passive), what=f"PyTorch ({mode})")
+    return [{**json.loads(l), "omp_passive": passive} for l in out.splitlines() if l.startswith("{")]
 
 
 def run_cnnc(a, trainer, work, exact):
@@ -315,7 +320,7 @@ def main(argv=None):
         for wk in (int(v) for v in a.workers.split(",")):
             for pf in ([int(v) for v in a.prefetch.split(",")] if wk > 0 else [2]):
                 cfgs.append({"workers": wk, "prefetch": pf})
-        screen = run_torch(a, twin, settings, "screen", cfgs)
+        screen = run_torch(a, twin, settings, "screen", cfgs, False) + run_torch(a, twin, settings, "screen", cfgs, True)
         best = min(screen, key=lambda r: r["projected"])
         best_cfg = {"workers": best["workers"], "prefetch": best["prefetch"]}
 
@@ -324,7 +329,7 @@ def main(argv=None):
             runs["cnnc"].append(run_cnnc(a, trainer, work, False))
             if not a.no_exact:
                 runs["cnnc_exact"].append(run_cnnc(a, trainer, work, True))
-            runs["torch"] += run_torch(a, twin, settings, "run", [best_cfg])
+            runs["torch"] += run_torch(a, twin, settings, "run", [best_cfg], best["omp_passive"])
             loads.append(compare.load_average())
     except compare.CompareError as e:
         print(f"compare_e2e: error: {e}", file=sys.stderr)
@@ -347,7 +352,8 @@ def main(argv=None):
                      "all_seconds": [r["seconds"] for r in runs[key]]})
     result = {"file": a.cnn, "data": a.data, "epochs": a.epochs, "batch": a.batch, "threads": a.threads,
               "train_images": ntr, "val_images": runs["torch"][0]["val_images"], "repeat": a.repeat,
-              "pytorch_loader": best_cfg, "pytorch_screen": screen, "openblas_threads": a.openblas_threads,
+              "pytorch_loader": best_cfg, "pytorch_omp_passive": best["omp_passive"], "pytorch_screen": screen,
+              "openblas_threads": a.openblas_threads,
               "engines": rows, "runs": runs, "load_average": loads}
 
     print(f"{a.cnn} on {a.data}: {ntr} training + {result['val_images']} validation images, {a.epochs} epochs, "
@@ -359,8 +365,10 @@ def main(argv=None):
               f"{r['speedup_vs_pytorch']:10.2f}x   " + ", ".join(f"{v:.1f}" for v in r["all_seconds"]))
     print(f"PyTorch DataLoader: num_workers={best_cfg['workers']}"
           + (f", prefetch_factor={best_cfg['prefetch']}, persistent_workers=True" if best_cfg["workers"] else "")
-          + f", pin_memory=False; screened (projected {a.epochs}-epoch s): "
-          + ", ".join(f"w{r['workers']}/p{r['prefetch']}: {r['projected']:.1f}" for r in screen))
+          + ", pin_memory=False" + (", OMP_WAIT_POLICY=PASSIVE" if best["omp_passive"] else "")
+          + f"; screened (projected {a.epochs}-epoch s): "
+          + ", ".join(f"w{r['workers']}/p{r['prefetch']}{'/passive' if r['omp_passive'] else ''}: "
+                      f"{r['projected']:.1f}" for r in screen))
     print("load average (1 min) before and after each run: " + ", ".join(f"{l[0]:.2f}" for l in loads if l))
     if a.json_out:
         with open(a.json_out, "w") as f:
