@@ -364,20 +364,38 @@ static void emit_dx_tile(cnnc_emitter *em, int count)
         em_line(em, "for (int r = 0; r < 16; r++)");
         em_line(em, "    a%d[r] = 0;", j);
     }
+    /* the dz values first, then the row of wt through a restrict pointer:
+     * written as a%d[r] += d%d[o] * wt[o][r], gcc keeps a%d on the stack */
     em_open_block(em, "for (int o = 0; o < OUT; o++) {");
+    for (int j = 0; j < count; j++)
+        em_line(em, "const cnn_real v%d = d%d[o];", j, j);
+    em_line(em, "const cnn_real *restrict w = wt[o];");
     for (int j = 0; j < count; j++) {
-        em_open_block(em, "{");
-        em_line(em, "const cnn_real v = d%d[o];", j);
         em_line(em, "OMP(simd)");
         em_line(em, "for (int r = 0; r < 16; r++)");
-        em_line(em, "    a%d[r] += v * wt[o][r];", j);
-        em_close_block(em, "}");
+        em_line(em, "    a%d[r] += v%d * w[r];", j, j);
     }
     em_close_block(em, "}");
+    /* Only constant-bound loops touch the accumulators: an access with a
+     * variable index (r < kn) makes gcc keep the arrays on the stack, and
+     * every FMA then loads and stores its accumulator. */
+    em_open_block(em, "if (kn == 16) {");
     for (int j = 0; j < count; j++) {
-        em_line(em, "for (int r = 0; r < kn; r++)");
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int r = 0; r < 16; r++)");
         em_line(em, "    dx[(size_t)(i + %d) * IN + k0 + r] = a%d[r];", j, j);
     }
+    em_close_block(em, "} else {");
+    em->indent++;
+    em_line(em, "cnn_real tail[16];");
+    for (int j = 0; j < count; j++) {
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int r = 0; r < 16; r++)");
+        em_line(em, "    tail[r] = a%d[r];", j);
+        em_line(em, "for (int r = 0; r < kn; r++)");
+        em_line(em, "    dx[(size_t)(i + %d) * IN + k0 + r] = tail[r];", j);
+    }
+    em_close_block(em, "}");
 }
 
 static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)

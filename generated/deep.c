@@ -5353,71 +5353,108 @@ static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict
             for (int r = 0; r < 16; r++)
                 a7[r] = 0;
             for (int o = 0; o < OUT; o++) {
-                {
-                    const cnn_real v = d0[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a0[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d1[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a1[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d2[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a2[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d3[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a3[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d4[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a4[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d5[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a5[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d6[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a6[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d7[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a7[r] += v * wt[o][r];
-                }
+                const cnn_real v0 = d0[o];
+                const cnn_real v1 = d1[o];
+                const cnn_real v2 = d2[o];
+                const cnn_real v3 = d3[o];
+                const cnn_real v4 = d4[o];
+                const cnn_real v5 = d5[o];
+                const cnn_real v6 = d6[o];
+                const cnn_real v7 = d7[o];
+                const cnn_real *restrict w = wt[o];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a0[r] += v0 * w[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a1[r] += v1 * w[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a2[r] += v2 * w[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a3[r] += v3 * w[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a4[r] += v4 * w[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a5[r] += v5 * w[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a6[r] += v6 * w[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a7[r] += v7 * w[r];
             }
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 4) * IN + k0 + r] = a4[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 5) * IN + k0 + r] = a5[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 6) * IN + k0 + r] = a6[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 7) * IN + k0 + r] = a7[r];
+            if (kn == 16) {
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    dx[(size_t)(i + 4) * IN + k0 + r] = a4[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    dx[(size_t)(i + 5) * IN + k0 + r] = a5[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    dx[(size_t)(i + 6) * IN + k0 + r] = a6[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    dx[(size_t)(i + 7) * IN + k0 + r] = a7[r];
+            } else {
+                cnn_real tail[16];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    tail[r] = a0[r];
+                for (int r = 0; r < kn; r++)
+                    dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    tail[r] = a1[r];
+                for (int r = 0; r < kn; r++)
+                    dx[(size_t)(i + 1) * IN + k0 + r] = tail[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    tail[r] = a2[r];
+                for (int r = 0; r < kn; r++)
+                    dx[(size_t)(i + 2) * IN + k0 + r] = tail[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    tail[r] = a3[r];
+                for (int r = 0; r < kn; r++)
+                    dx[(size_t)(i + 3) * IN + k0 + r] = tail[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    tail[r] = a4[r];
+                for (int r = 0; r < kn; r++)
+                    dx[(size_t)(i + 4) * IN + k0 + r] = tail[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    tail[r] = a5[r];
+                for (int r = 0; r < kn; r++)
+                    dx[(size_t)(i + 5) * IN + k0 + r] = tail[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    tail[r] = a6[r];
+                for (int r = 0; r < kn; r++)
+                    dx[(size_t)(i + 6) * IN + k0 + r] = tail[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    tail[r] = a7[r];
+                for (int r = 0; r < kn; r++)
+                    dx[(size_t)(i + 7) * IN + k0 + r] = tail[r];
+            }
         }
         for (; i + 4 <= n; i += 4) {
             cnn_real a0[16];
@@ -5441,39 +5478,60 @@ static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict
             for (int r = 0; r < 16; r++)
                 a3[r] = 0;
             for (int o = 0; o < OUT; o++) {
-                {
-                    const cnn_real v = d0[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a0[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d1[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a1[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d2[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a2[r] += v * wt[o][r];
-                }
-                {
-                    const cnn_real v = d3[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a3[r] += v * wt[o][r];
-                }
+                const cnn_real v0 = d0[o];
+                const cnn_real v1 = d1[o];
+                const cnn_real v2 = d2[o];
+                const cnn_real v3 = d3[o];
+                const cnn_real *restrict w = wt[o];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a0[r] += v0 * w[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a1[r] += v1 * w[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a2[r] += v2 * w[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a3[r] += v3 * w[r];
             }
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
+            if (kn == 16) {
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
+            } else {
+                cnn_real tail[16];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    tail[r] = a0[r];
+                for (int r = 0; r < kn; r++)
+                    dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    tail[r] = a1[r];
+                for (int r = 0; r < kn; r++)
+                    dx[(size_t)(i + 1) * IN + k0 + r] = tail[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    tail[r] = a2[r];
+                for (int r = 0; r < kn; r++)
+                    dx[(size_t)(i + 2) * IN + k0 + r] = tail[r];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    tail[r] = a3[r];
+                for (int r = 0; r < kn; r++)
+                    dx[(size_t)(i + 3) * IN + k0 + r] = tail[r];
+            }
         }
         for (; i + 1 <= n; i += 1) {
             cnn_real a0[16];
@@ -5482,15 +5540,24 @@ static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict
             for (int r = 0; r < 16; r++)
                 a0[r] = 0;
             for (int o = 0; o < OUT; o++) {
-                {
-                    const cnn_real v = d0[o];
-                    OMP(simd)
-                    for (int r = 0; r < 16; r++)
-                        a0[r] += v * wt[o][r];
-                }
+                const cnn_real v0 = d0[o];
+                const cnn_real *restrict w = wt[o];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a0[r] += v0 * w[r];
             }
-            for (int r = 0; r < kn; r++)
-                dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+            if (kn == 16) {
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+            } else {
+                cnn_real tail[16];
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    tail[r] = a0[r];
+                for (int r = 0; r < kn; r++)
+                    dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
+            }
         }
     }
 }
