@@ -32,7 +32,8 @@ batch, optimizer and learning rate are the .cnn's.
            end of the last validation; `import torch` (about 2-4 s here) is
            left out, which favours PyTorch.
 The PyTorch process runs with jemalloc without decay and OpenBLAS (see
-scripts/compare.py; --openblas-threads picks OPENBLAS_NUM_THREADS).
+scripts/compare.py; --openblas-threads picks OPENBLAS_NUM_THREADS, or
+--blas-dir another libblas.so.3 such as OpenBLAS's OpenMP build).
 
 --repeat K: each timed run K times, medians reported.
 Prints one table; --json-out also writes every figure as JSON.
@@ -217,13 +218,16 @@ def worker_main(a):
 
 # ---- driver -------------------------------------------------------------------------
 
-def torch_env(threads, openblas_threads, passive):
+def torch_env(threads, openblas_threads, passive, blas_dir):
     env = dict(os.environ)
-    env.pop("OMP_WAIT_POLICY", None)
+    for k in ("OMP_WAIT_POLICY", "LD_LIBRARY_PATH", "OPENBLAS_NUM_THREADS", "LD_PRELOAD", "MALLOC_CONF"):
+        env.pop(k, None)
     env.update({"OMP_NUM_THREADS": str(threads)})
     if passive:
         env["OMP_WAIT_POLICY"] = "PASSIVE"
-    if os.path.isdir(compare.OPENBLAS_DIR):
+    if blas_dir:
+        env["LD_LIBRARY_PATH"] = blas_dir
+    elif os.path.isdir(compare.OPENBLAS_DIR):
         env.update({"LD_LIBRARY_PATH": compare.OPENBLAS_DIR, "OPENBLAS_NUM_THREADS": str(openblas_threads)})
     if os.path.exists(compare.JEMALLOC):
         env.update({"LD_PRELOAD": compare.JEMALLOC, "MALLOC_CONF": compare.JEMALLOC_CONF})
@@ -234,7 +238,7 @@ def run_torch(a, twin, settings, mode, configs, passive):
     cmd = [a.python, os.path.abspath(__file__), "--worker", mode, "--twin", twin, a.cnn, a.data,
            "--epochs", str(a.epochs), "--batch", str(a.batch), "--threads", str(a.threads),
            "--settings", json.dumps(settings), "--loader-configs", json.dumps(configs)]
-    out = compare.run(cmd, env=torch_env(a.threads, a.openblas_threads, passive), what=f"PyTorch ({mode})")
+    out = compare.run(cmd, env=torch_env(a.threads, a.openblas_threads, passive, a.blas_dir), what=f"PyTorch ({mode})")
     return [{**json.loads(l), "omp_passive": passive} for l in out.splitlines() if l.startswith("{")]
 
 
@@ -271,6 +275,7 @@ def main(argv=None):
     ap.add_argument("--prefetch", default="2,4", help="prefetch_factor values to try with workers (default: 2,4)")
     ap.add_argument("--openblas-threads", type=int, default=1,
                     help="OPENBLAS_NUM_THREADS of the PyTorch process (default: 1, the best found by compare.sh)")
+    ap.add_argument("--blas-dir", help="PyTorch's libblas.so.3 from this folder instead (e.g. OpenBLAS's OpenMP build)")
     ap.add_argument("--no-exact", action="store_true", help="skip the cnnc --exact-resize run")
     ap.add_argument("--build-dir")
     ap.add_argument("--cnnc")
@@ -353,7 +358,7 @@ def main(argv=None):
     result = {"file": a.cnn, "data": a.data, "epochs": a.epochs, "batch": a.batch, "threads": a.threads,
               "train_images": ntr, "val_images": runs["torch"][0]["val_images"], "repeat": a.repeat,
               "pytorch_loader": best_cfg, "pytorch_omp_passive": best["omp_passive"], "pytorch_screen": screen,
-              "openblas_threads": a.openblas_threads,
+              "openblas_threads": a.openblas_threads, "blas_dir": a.blas_dir,
               "engines": rows, "runs": runs, "load_average": loads}
 
     print(f"{a.cnn} on {a.data}: {ntr} training + {result['val_images']} validation images, {a.epochs} epochs, "
