@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keywords.h"
 #include "names.h"
 #include "parse.h"
 
@@ -94,8 +95,6 @@ static const stmt_spec train_specs[] = {
     {NULL, 0, 0, {NULL}, NULL},
 };
 
-static const char *const act_names[] = {"linear", "relu", "sigmoid", "tanh", "softmax", "leaky_relu", NULL};
-/* Same order as cnn_act. */
 
 /* ---- checker state -------------------------------------------------------- */
 
@@ -415,7 +414,7 @@ static void unknown_statement(checker *c, const ast_stmt *st, const char *where,
 static int parse_act(checker *c, const ast_value *v, cnn_act *out)
 {
     int i;
-    if (!want_word(c, v, "activation", act_names, &i))
+    if (!want_word(c, v, "activation", kw_activations, &i))
         return 0;
     *out = (cnn_act)i;
     return 1;
@@ -509,8 +508,8 @@ static void check_layer_stmt(checker *c, const ast_stmt *st)
     } else {
         /* a standalone activation: relu, sigmoid, tanh, softmax, leaky_relu */
         L->kind = CNN_ACTIVATION;
-        for (int i = 0; act_names[i]; i++)
-            if (strcmp(act_names[i], st->name) == 0)
+        for (int i = 0; kw_activations[i]; i++)
+            if (strcmp(kw_activations[i], st->name) == 0)
                 L->act = (cnn_act)i;
         if ((v = get_opt(&a, "alpha")) && want_real(c, v, "leaky_relu alpha", 0, 0, 1, 0, &x))
             L->alpha = (float)x;
@@ -764,7 +763,7 @@ static void check_head(checker *c)
         diag_error(c->d, p->act_loc,
                    "the last layer's activation is %s; a classifier ends in 'sigmoid' (1 unit, "
                    "binary_crossentropy) or 'softmax' (N units, categorical_crossentropy)%s",
-                   act_names[L->act], units == 1 ? ": write 'sigmoid'" : ": write 'softmax'");
+                   kw_activations[L->act], units == 1 ? ": write 'sigmoid'" : ": write 'softmax'");
         return;
     }
     if (L->act == CNN_ACT_SOFTMAX && units < 2) {
@@ -856,8 +855,6 @@ static void check_preprocess(checker *c, const ast_stmt *block)
 static void check_augment(checker *c, const ast_stmt *block)
 {
     cnn_augment *au = &c->ir->augment;
-    static const char *const fills[] = {"reflect", "nearest", "constant", NULL};
-    static const char *const flips[] = {"horizontal", "vertical", "horizontal_and_vertical", NULL};
     for (const ast_stmt *st = block; st; st = st->next) {
         const stmt_spec *spec = find_spec(aug_specs, st->name);
         if (!spec) {
@@ -871,11 +868,11 @@ static void check_augment(checker *c, const ast_stmt *block)
         double x;
         cnn_fill fill = CNN_FILL_REFLECT;
         const ast_value *fv = get_opt(&a, "fill");
-        if (fv && want_word(c, fv, "fill mode", fills, &i))
+        if (fv && want_word(c, fv, "fill mode", kw_fills, &i))
             fill = (cnn_fill)i;
         const char *n = st->name;
         if (strcmp(n, "flip") == 0) {
-            if (want_word(c, a.pos[0], "flip mode", flips, &i))
+            if (want_word(c, a.pos[0], "flip mode", kw_flips, &i))
                 au->flip = i + 1; /* 1 horizontal, 2 vertical, 3 both: the CNN_FLIP_* bits */
         } else if (strcmp(n, "rotate") == 0) {
             if (want_real(c, a.pos[0], "rotate (a fraction of a full turn)", 0, 1, 0.5, 0, &x)) {
@@ -911,7 +908,6 @@ static void check_augment(checker *c, const ast_stmt *block)
 
 static void check_optimizer(checker *c, const ast_stmt *st, const stmt_args *a)
 {
-    static const char *const kinds[] = {"adam", "sgd", "rmsprop", NULL};
     static const char *const takes[3][6] = {
         {"lr", "learning_rate", "beta1", "beta2", "epsilon", NULL},
         {"lr", "learning_rate", "momentum", "nesterov", NULL},
@@ -919,7 +915,7 @@ static void check_optimizer(checker *c, const ast_stmt *st, const stmt_args *a)
     };
     cnn_optimizer *o = &c->ir->config.optimizer;
     int k;
-    if (!want_word(c, a->pos[0], "optimizer", kinds, &k))
+    if (!want_word(c, a->pos[0], "optimizer", kw_optimizers, &k))
         return;
     o->kind = (cnn_optimizer_kind)k;
     o->lr = k == CNN_OPT_SGD ? 0.01 : 0.001;
@@ -932,7 +928,7 @@ static void check_optimizer(checker *c, const ast_stmt *st, const stmt_args *a)
         if (!ok) {
             char list[128];
             names_join(list, sizeof list, takes[k]);
-            diag_error(c->d, it->opt_loc, "optimizer %s has no option '%s'; it takes %s", kinds[k], it->opt_name,
+            diag_error(c->d, it->opt_loc, "optimizer %s has no option '%s'; it takes %s", kw_optimizers[k], it->opt_name,
                        list);
         }
     }
@@ -1027,10 +1023,9 @@ static void check_train(checker *c, const ast_stmt *block)
             cfg->metrics = bits | CNN_METRIC_ACCURACY;
             c->metrics_given = 1;
         } else if (strcmp(n, "early_stopping") == 0) {
-            static const char *const monitors[] = {"val_loss", "val_accuracy", "loss", "accuracy", NULL};
             cfg->early_stopping = 1;
             const ast_value *o;
-            if ((o = get_opt(&a, "monitor")) && want_word(c, o, "monitor", monitors, &k))
+            if ((o = get_opt(&a, "monitor")) && want_word(c, o, "monitor", kw_monitors, &k))
                 cfg->monitor = (cnn_monitor)k;
             if ((o = get_opt(&a, "patience")) && want_int(c, o, "patience", 0, 100000, &v))
                 cfg->patience = (int)v;

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "keywords.h"
+
 static const char *keras_type(const cnn_layer *L)
 {
     switch (L->kind) {
@@ -86,8 +88,6 @@ double summary_peak_training_bytes(const cnnc_ir *ir, int batch)
     return 4 * floats;
 }
 
-static const char *const fill_names[] = {"reflect", "nearest", "constant"};
-
 /* What happens to an image before the network sees it. */
 static void print_pipeline(const cnnc_ir *ir, FILE *out)
 {
@@ -106,19 +106,18 @@ static void print_pipeline(const cnnc_ir *ir, FILE *out)
     }
     fputc('\n', out);
     const cnn_augment *a = &ir->augment;
-    static const char *const flips[] = {"", "horizontal", "vertical", "horizontal_and_vertical"};
     int n = 0;
     fputs(" Augment (training only):", out);
     if (a->flip)
-        fprintf(out, "%s flip %s", n++ ? "," : "", flips[a->flip & 3]);
+        fprintf(out, "%s flip %s", n++ ? "," : "", kw_flips[(a->flip & 3) - 1]);
     if (a->rotate > 0)
-        fprintf(out, "%s rotate %g (%s)", n++ ? "," : "", a->rotate, fill_names[a->rotate_fill]);
+        fprintf(out, "%s rotate %g (%s)", n++ ? "," : "", a->rotate, kw_fills[a->rotate_fill]);
     if (a->zoom > 0)
-        fprintf(out, "%s zoom %g (%s)", n++ ? "," : "", a->zoom, fill_names[a->zoom_fill]);
+        fprintf(out, "%s zoom %g (%s)", n++ ? "," : "", a->zoom, kw_fills[a->zoom_fill]);
     if (a->shear > 0)
-        fprintf(out, "%s shear %g (%s)", n++ ? "," : "", a->shear, fill_names[a->shear_fill]);
+        fprintf(out, "%s shear %g (%s)", n++ ? "," : "", a->shear, kw_fills[a->shear_fill]);
     if (a->translate > 0)
-        fprintf(out, "%s translate %g (%s)", n++ ? "," : "", a->translate, fill_names[a->translate_fill]);
+        fprintf(out, "%s translate %g (%s)", n++ ? "," : "", a->translate, kw_fills[a->translate_fill]);
     if (a->brightness > 0)
         fprintf(out, "%s brightness %g", n++ ? "," : "", a->brightness);
     if (a->contrast > 0)
@@ -129,7 +128,6 @@ static void print_pipeline(const cnnc_ir *ir, FILE *out)
 /* The train block with every default filled in. */
 static void print_training(const cnnc_ir *ir, FILE *out)
 {
-    static const char *const monitors[] = {"val_loss", "val_accuracy", "loss", "accuracy"};
     const cnn_config *c = &ir->config;
     const cnn_optimizer *o = &c->optimizer;
     fprintf(out, " Data: %s%s%s", c->data ? "\"" : "", c->data ? c->data : "(none: give --data)",
@@ -158,15 +156,13 @@ static void print_training(const cnnc_ir *ir, FILE *out)
     if (c->metrics & CNN_METRIC_AUC)
         fputs(", auc", out);
     if (c->early_stopping)
-        fprintf(out, "; early stopping on %s, patience %d\n", monitors[c->monitor], c->patience);
+        fprintf(out, "; early stopping on %s, patience %d\n", kw_monitors[c->monitor], c->patience);
     else
         fputs("; no early stopping\n", out);
 }
 
 void print_summary(const cnnc_ir *ir, FILE *out)
 {
-    static const char *const loss_names[] = {"binary_crossentropy", "categorical_crossentropy"};
-    static const char *const opt_names[] = {"adam", "sgd", "rmsprop"};
     const char *rule = "______________________________________________________________________________________________";
     const char *dbl = "==============================================================================================";
     char a[64], b[64], c[64];
@@ -200,7 +196,7 @@ void print_summary(const cnnc_ir *ir, FILE *out)
     const cnn_config *cfg = &ir->config;
     fprintf(out, " Input: %dx%dx%d; output: %d %s unit%s, loss %s\n", ir->in_h, ir->in_w, ir->in_c, ir->n_outputs,
             ir->final_act == CNN_ACT_SIGMOID ? "sigmoid" : "softmax", ir->n_outputs == 1 ? "" : "s",
-            loss_names[cfg->loss]);
+            kw_losses[cfg->loss]);
     flops_str(ir->forward_flops, a, sizeof a);
     flops_str(ir->train_flops, b, sizeof b);
     fprintf(out, " Forward: %s per image; training: %s per image (forward + backward)\n", a, b);
@@ -209,7 +205,7 @@ void print_summary(const cnnc_ir *ir, FILE *out)
     fprintf(out, " Parameter bytes: %s (float32); activation bytes: %s per image\n", a, b);
     bytes_str(summary_peak_training_bytes(ir, cfg->batch), c, sizeof c);
     fprintf(out, " Peak training memory at batch %d with %s: %s (estimate)\n", cfg->batch,
-            opt_names[cfg->optimizer.kind], c);
+            kw_optimizers[cfg->optimizer.kind], c);
     print_pipeline(ir, out);
     print_training(ir, out);
 }

@@ -1,0 +1,15 @@
+/* keywords.h: the words of the language that name enum values, in the
+ * order of the runtime's enums (runtime/cnn_model.h). The checker reads
+ * them and the summary prints them, from this one table. Each list ends
+ * with NULL, so it can be given to names_closest(). */
+#ifndef CNNC_KEYWORDS_H
+#define CNNC_KEYWORDS_H
+
+extern const char *const kw_activations[]; /* cnn_act */
+extern const char *const kw_fills[];       /* cnn_fill */
+extern const char *const kw_flips[];       /* CNN_FLIP_* bits minus 1: 1 horizontal, 2 vertical, 3 both */
+extern const char *const kw_optimizers[];  /* cnn_optimizer_kind */
+extern const char *const kw_monitors[];    /* cnn_monitor */
+extern const char *const kw_losses[];      /* cnn_loss_kind */
+
+#endif
