@@ -45,6 +45,9 @@ typedef struct cnn_data_options {
     int exact_resize;          /* 1: never use JPEG DCT-domain downscaling (full decode, then
                                   bilinear, as Keras); 0 (default): decode near the target size */
     FILE *log;                 /* class table, skipped files, counts; NULL = quiet */
+    const char *table_label;   /* the class table's count column when the data is not for
+                                  training (e.g. "images" for evaluate): one column, no
+                                  validation column; NULL = "training" and "validation" */
 } cnn_data_options;
 
 /* Fill *o with the defaults above (everything 0/NULL except validation_split 0.2,
@@ -73,6 +76,9 @@ int cnn_dataset_n_classes(const cnn_dataset *d);
 const char *cnn_dataset_class_name(const cnn_dataset *d, int k);
 int cnn_dataset_class_count(const cnn_dataset *d, int k); /* images of class k in this subset */
 const char *cnn_dataset_path(const cnn_dataset *d, int i); /* file (or "IDX:#n") of image i */
+/* The same path relative to the folder the subset came from, as
+ * cnn_dataset_hash sees it: "fresh/a.jpg"; "NAME#n" for image n of an IDX file. */
+const char *cnn_dataset_relpath(const cnn_dataset *d, int i);
 int cnn_dataset_label(const cnn_dataset *d, int i);
 /* Files skipped while reading the source this subset came from (for a split,
  * both subsets report the source's skips; counted once by cnn_data_open's log). */
@@ -83,8 +89,10 @@ const char *cnn_dataset_skipped_reason(const cnn_dataset *d, int j);
  * in subset order: a checkpoint can refuse to resume when the data or the
  * split changed (but not when the same folder is named differently). */
 uint64_t cnn_dataset_hash(const cnn_dataset *d);
-/* The class table: class, index, training count, validation count (val may be NULL). */
+/* The class table: class, index, training count, validation count (val may be NULL).
+ * cnn_data_print_counts prints one subset's counts under the column label `label`. */
 void cnn_data_print_table(FILE *f, const cnn_dataset *train, const cnn_dataset *val);
+void cnn_data_print_counts(FILE *f, const cnn_dataset *d, const char *label);
 void cnn_dataset_free(cnn_dataset *d);
 
 /* ---- batches -------------------------------------------------------------- */

@@ -67,7 +67,10 @@ int cnn_metrics_names(int metrics, const char **names);
 /* The value of a named metric ("loss", "accuracy", ...). */
 double cnn_metrics_value(const cnn_metrics *mt, const char *name);
 
-/* Per-class accuracy and the confusion matrix as aligned text tables. */
-void cnn_metrics_print_report(FILE *f, const cnn_metrics *mt, const char *const *class_names);
+/* Per-class accuracy and the confusion matrix as aligned text tables. `what`
+ * names the data they were computed on ("validation", a path) in both
+ * headings; NULL leaves it out. */
+void cnn_metrics_print_report(FILE *f, const cnn_metrics *mt, const char *const *class_names,
+                              const char *what);
 
 #endif

@@ -409,7 +409,9 @@ int cnn_data_open(const cnn_model *m, const cnn_data_options *o, cnn_dataset **t
     st->refs--;
     if (sv)
         sv->refs--;
-    if (o->log)
+    if (o->log && o->table_label && !*val)
+        cnn_data_print_counts(o->log, *train, o->table_label);
+    else if (o->log)
         cnn_data_print_table(o->log, *train, *val);
     return 0;
 oom:
@@ -442,6 +444,19 @@ int cnn_dataset_class_count(const cnn_dataset *d, int k)
 const char *cnn_dataset_path(const cnn_dataset *d, int i)
 {
     return i >= 0 && i < d->n ? d->src->paths[d->idx[i]] : NULL;
+}
+
+const char *cnn_dataset_relpath(const cnn_dataset *d, int i)
+{
+    const char *p = cnn_dataset_path(d, i);
+    if (!p)
+        return NULL;
+    size_t root = strlen(d->src->name);
+    if (strncmp(p, d->src->name, root) == 0)
+        p += root;
+    while (*p == '/')
+        p++;
+    return p;
 }
 
 int cnn_dataset_label(const cnn_dataset *d, int i)
@@ -483,13 +498,8 @@ uint64_t cnn_dataset_hash(const cnn_dataset *d)
         h = fnv(h, d->src->class_names[k], strlen(d->src->class_names[k]) + 1);
     /* paths relative to the dataset folder: "data/x" and "./data/x", or a
      * moved folder, hash alike */
-    size_t root = strlen(d->src->name);
     for (int i = 0; i < d->n; i++) {
-        const char *p = d->src->paths[d->idx[i]];
-        if (strncmp(p, d->src->name, root) == 0)
-            p += root;
-        while (*p == '/')
-            p++;
+        const char *p = cnn_dataset_relpath(d, i);
         int32_t l = d->src->labels[d->idx[i]];
         h = fnv(h, p, strlen(p) + 1);
         h = fnv(h, &l, sizeof l);
@@ -497,14 +507,29 @@ uint64_t cnn_dataset_hash(const cnn_dataset *d)
     return h;
 }
 
+static int class_name_width(const cnn_dataset *d)
+{
+    int w = 5;
+    for (int k = 0; k < d->src->n_classes; k++) {
+        int l = (int)strlen(d->src->class_names[k]);
+        if (l > w)
+            w = l;
+    }
+    return w;
+}
+
+void cnn_data_print_counts(FILE *f, const cnn_dataset *d, const char *label)
+{
+    int wname = class_name_width(d), wl = (int)strlen(label) > 6 ? (int)strlen(label) : 6;
+    fprintf(f, "%-*s  %5s  %*s\n", wname, "class", "index", wl, label);
+    for (int k = 0; k < d->src->n_classes; k++)
+        fprintf(f, "%-*s  %5d  %*d\n", wname, d->src->class_names[k], k, wl, d->class_counts[k]);
+    fprintf(f, "%-*s  %5s  %*d\n", wname, "total", "", wl, d->n);
+}
+
 void cnn_data_print_table(FILE *f, const cnn_dataset *train, const cnn_dataset *val)
 {
-    int wname = 5;
-    for (int k = 0; k < train->src->n_classes; k++) {
-        int l = (int)strlen(train->src->class_names[k]);
-        if (l > wname)
-            wname = l;
-    }
+    int wname = class_name_width(train);
     fprintf(f, "%-*s  %5s  %8s  %10s\n", wname, "class", "index", "training", "validation");
     for (int k = 0; k < train->src->n_classes; k++)
         fprintf(f, "%-*s  %5d  %8d  %10d\n", wname, train->src->class_names[k], k,
@@ -522,3 +547,4 @@ void cnn_dataset_free(cnn_dataset *d)
     free(d->class_counts);
     free(d);
 }
+

@@ -220,10 +220,13 @@ static void print_name(FILE *f, const char *const *names, int k, int w)
         fprintf(f, "%-*d", w, k);
 }
 
-void cnn_metrics_print_report(FILE *f, const cnn_metrics *mt, const char *const *names)
+void cnn_metrics_print_report(FILE *f, const cnn_metrics *mt, const char *const *names, const char *what)
 {
     int K = mt->n_classes, w = name_width(mt, names);
-    fprintf(f, "Per-class accuracy:\n");
+    if (what)
+        fprintf(f, "Per-class accuracy on %s:\n", what);
+    else
+        fprintf(f, "Per-class accuracy:\n");
     for (int k = 0; k < K; k++) {
         long row = 0;
         for (int j = 0; j < K; j++)
@@ -247,7 +250,10 @@ void cnn_metrics_print_report(FILE *f, const cnn_metrics *mt, const char *const 
         cw++;
     if (cw < 3)
         cw = 3;
-    fprintf(f, "Confusion matrix (rows: true class, columns: predicted class):\n");
+    if (what)
+        fprintf(f, "Confusion matrix on %s (rows: true class, columns: predicted class):\n", what);
+    else
+        fprintf(f, "Confusion matrix (rows: true class, columns: predicted class):\n");
     fprintf(f, "  %*s    ", w, "");
     for (int j = 0; j < K; j++)
         fprintf(f, " %*d", cw, j);

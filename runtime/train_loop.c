@@ -144,6 +144,65 @@ static char *class_list(const cnn_dataset *d)
     return s;
 }
 
+/* Appends s to the growing buffer *buf (length *len, capacity *cap), as a CSV
+ * field: quoted (with "" for ") when it holds a comma, quote or line break. */
+static int csv_put(char **buf, size_t *len, size_t *cap, const char *s, int quote_if_needed)
+{
+    size_t need = 2 * strlen(s) + 4;
+    if (*len + need > *cap) {
+        size_t nc = (*cap ? *cap * 2 : 65536) + need;
+        char *nb = realloc(*buf, nc);
+        if (!nb)
+            return -1;
+        *buf = nb;
+        *cap = nc;
+    }
+    int q = quote_if_needed && strpbrk(s, ",\"\r\n") != NULL;
+    if (q)
+        (*buf)[(*len)++] = '"';
+    for (; *s; s++) {
+        if (*s == '"' && q)
+            (*buf)[(*len)++] = '"';
+        (*buf)[(*len)++] = *s;
+    }
+    if (q)
+        (*buf)[(*len)++] = '"';
+    (*buf)[*len] = 0;
+    return 0;
+}
+
+/* split.csv in the run folder: every image the run trains or validates on,
+ * `subset,label,class,path` (path relative to its data folder, or
+ * "FILE#n" for an IDX file), in subset order. It lets another engine (e.g.
+ * scripts/train_pytorch.py) train on exactly the same split. */
+static int write_split(const char *path, const cnn_dataset *train, const cnn_dataset *val, char *err,
+                       size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int bad = csv_put(&buf, &len, &cap, "subset,label,class,path\n", 0);
+    for (int s = 0; s < 2 && !bad; s++) {
+        const cnn_dataset *d = s ? val : train;
+        for (int i = 0; d && i < cnn_dataset_size(d) && !bad; i++) {
+            char lab[16];
+            int l = cnn_dataset_label(d, i);
+            snprintf(lab, sizeof lab, ",%d,", l);
+            bad = csv_put(&buf, &len, &cap, s ? "validation" : "training", 0) ||
+                  csv_put(&buf, &len, &cap, lab, 0) ||
+                  csv_put(&buf, &len, &cap, cnn_dataset_class_name(d, l), 1) ||
+                  csv_put(&buf, &len, &cap, ",", 0) || csv_put(&buf, &len, &cap, cnn_dataset_relpath(d, i), 1) ||
+                  csv_put(&buf, &len, &cap, "\n", 0);
+        }
+    }
+    int rc = -1;
+    if (bad)
+        set_err(err, errlen, "out of memory writing %s", path);
+    else
+        rc = cnn_write_file_atomic(path, buf, len, err, errlen);
+    free(buf);
+    return rc;
+}
+
 static void apply_threads(int threads)
 {
     if (threads > 0)
@@ -358,6 +417,8 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     run_path(r->final, sizeof r->final, o->out, "model.safetensors");
     run_path(r->csv, sizeof r->csv, o->out, "history.csv");
     run_path(r->svg, sizeof r->svg, o->out, "curves.svg");
+    char split_csv[CNN_MAX_PATH + 64];
+    run_path(split_csv, sizeof split_csv, o->out, "split.csv");
 
     cnn_data_options dopt;
     data_options(o, &dopt, log);
@@ -367,6 +428,10 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     }
     if (cnn_dataset_size(r->train) == 0) {
         cnn_error(m, "no training images in %s", c->data);
+        goto out;
+    }
+    if (write_split(split_csv, r->train, r->val, err, sizeof err)) {
+        cnn_error(m, "%s", err);
         goto out;
     }
     int batch = c->batch;
@@ -603,7 +668,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         if (r->vm.binary && (c->metrics & CNN_METRIC_AUC))
             printf(", auc %.4f", cnn_metrics_auc(&r->vm));
         printf("\n");
-        cnn_metrics_print_report(stdout, &r->vm, k <= 64 ? names : NULL);
+        cnn_metrics_print_report(stdout, &r->vm, k <= 64 ? names : NULL, "the validation data");
     }
     printf("Saved %s (final weights, epoch %d)", r->final, st.epoch);
     if (st.best_epoch > 0)
@@ -702,6 +767,7 @@ int cnn_cmd_evaluate(const cnn_model *m, const cnn_run_options *o)
     o2.cfg.validation_split = 0.0;
     o2.cfg.data = data;
     data_options(&o2, &d, o->quiet ? NULL : stdout);
+    d.table_label = "images"; /* not "training": this data is only evaluated */
     if (cnn_data_open(m, &d, &ds, &none, err, sizeof err)) {
         cnn_error(m, "%s", err);
         goto out;
@@ -738,7 +804,7 @@ int cnn_cmd_evaluate(const cnn_model *m, const cnn_run_options *o)
         printf("precision: %.4f\nrecall: %.4f\nauc: %.4f\n", cnn_metrics_precision(&mt), cnn_metrics_recall(&mt),
                cnn_metrics_auc(&mt));
     }
-    cnn_metrics_print_report(stdout, &mt, k <= 256 ? names : NULL);
+    cnn_metrics_print_report(stdout, &mt, k <= 256 ? names : NULL, data);
     rc = 0;
 out:
     cnn_loader_free(l);

@@ -123,9 +123,11 @@ static void test_categorical(void)
     const char *cls[3] = {"cat", "dog", "bird"};
     char buf[4096];
     FILE *f = fmemopen(buf, sizeof buf, "w");
-    cnn_metrics_print_report(f, &mt, cls);
+    cnn_metrics_print_report(f, &mt, cls, "the test set");
     fclose(f);
-    if (!strstr(buf, "dog") || !strstr(buf, "66.67%") || !strstr(buf, "Confusion matrix")) {
+    /* both headings name the data evaluated (never "training" for a test set) */
+    if (!strstr(buf, "dog") || !strstr(buf, "66.67%") || !strstr(buf, "Per-class accuracy on the test set:") ||
+        !strstr(buf, "Confusion matrix on the test set (") || strstr(buf, "training")) {
         printf("FAIL report:\n%s\n", buf);
         failures++;
     }

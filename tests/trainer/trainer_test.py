@@ -11,6 +11,7 @@ Exit 0 on success, 1 on failure, 77 when a prerequisite is missing (skip).
 import argparse
 import json
 import os
+import re
 import random
 import shutil
 import signal
@@ -173,6 +174,18 @@ def case_synthetic(a):
     last = rows[-1]
     print("synthetic: final", {k: round(v, 4) for k, v in last.items()})
     check(last["val_accuracy"] >= 0.9, "validation accuracy %.3f < 0.9" % last["val_accuracy"])
+    # split.csv: every image once (stripes.cnn: validation_split 0.25), paths relative to the data folder
+    import csv
+    with open(os.path.join(out, "split.csv"), newline="") as f:
+        split = list(csv.DictReader(f))
+    counts = {}
+    for r in split:
+        counts[r["subset"]] = counts.get(r["subset"], 0) + 1
+        check(os.path.isfile(os.path.join(data, r["path"])), "split.csv path %s" % r["path"])
+        check(r["path"].split("/")[0] == r["class"] and r["label"] == str(["horizontal", "vertical"].index(r["class"])),
+              "split.csv row %s" % r)
+    check(counts == {"training": 120, "validation": 40} and len({r["path"] for r in split}) == 160,
+          "split.csv counts %s" % counts)
     check(last["val_auc"] >= 0.9, "validation AUC %.3f" % last["val_auc"])
     check(rows[-1]["loss"] < rows[0]["loss"], "the loss did not fall")
 
@@ -203,6 +216,11 @@ def case_synthetic(a):
     p = run([a.trainer, "evaluate", "--data", data, "--out", out], 0)
     for want in ("accuracy:", "loss:", "auc:", "Confusion matrix", "horizontal", "vertical"):
         check(want in p.stdout, "evaluate lacks %r:\n%s" % (want, p.stdout))
+    # the evaluated data is named as such, never as "training" (all 160 images, no split)
+    check("training" not in p.stdout and "validation" not in p.stdout, "evaluate calls its data training:\n" + p.stdout)
+    check("Per-class accuracy on %s:" % data in p.stdout and "Confusion matrix on %s (" % data in p.stdout,
+          "evaluate's tables do not name the data:\n" + p.stdout)
+    check(re.search(r"^total +160$", p.stdout, re.M), "evaluate's class table:\n" + p.stdout)
 
 
 def case_patterns(a):
