@@ -15,6 +15,9 @@
 #   trainer_pytorch      weights load into the --emit pytorch module, same
 #                        predictions                                        [e2e parity]
 #   trainer_fruit        models/fruit.cnn on fruits-dev (skips without it)   [e2e]
+#   trainer_train_pytorch scripts/train_pytorch.py, 1 epoch on fruits-dev: the
+#                        trainer's split and first-epoch losses (skips without
+#                        the data or torch)                                  [e2e]
 #   trainer_fashion      models/fashion.cnn >= 90% test accuracy             [slow]
 set(CNN_TRAINER_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/trainer)
 set(CNN_TRAINER_WORK ${CMAKE_CURRENT_BINARY_DIR}/trainer_work)
@@ -62,6 +65,8 @@ if(SYSTEM_PYTHON3)
   set_tests_properties(trainer_cli trainer_synthetic trainer_patterns trainer_corrupt trainer_nan trainer_pytorch
                        PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
   cnn_trainer_case(fruit "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --epochs 5)
+  cnn_trainer_case(train_pytorch "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --cnnc $<TARGET_FILE:cnnc>
+                   --cnn ${CMAKE_SOURCE_DIR}/models/fruit.cnn)
   if(TARGET fashion)
     cnn_trainer_case(fashion "slow" fashion)
   endif()

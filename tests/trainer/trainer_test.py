@@ -446,6 +446,38 @@ def case_fruit(a):
     check(best >= 0.7, "best validation accuracy %.3f: not well above chance (0.5)" % best)
 
 
+def case_train_pytorch(a):
+    """scripts/train_pytorch.py, one epoch of models/fruit.cnn on fruits-dev with
+    the trainer's split.csv: it must run, find the same split, and (same init,
+    data order, augmentation and Keras Adam) end the epoch with the trainer's
+    losses up to float summation order."""
+    if not a.data or not os.path.isdir(a.data):
+        print("no fruits-dev data at %s: skipped" % a.data)
+        return SKIP
+    try:
+        import numpy  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as e:
+        print("no torch/numpy (%s): skipped" % e)
+        return SKIP
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = os.path.join(a.work, "cnnc")
+    run([a.trainer, "train", "--data", a.data, "--out", out, "--epochs", "1", "--threads", "1", "--quiet"], 0)
+    _, ours = read_history(out)
+    tout = os.path.join(a.work, "torch")
+    p = run(["/usr/bin/python3", os.path.join(root, "scripts", "train_pytorch.py"), a.cnn, "--data", a.data,
+             "--epochs", "1", "--threads", "1", "--cnnc", a.cnnc, "--split-csv", os.path.join(out, "split.csv"),
+             "--out", tout, "--json"], 0, timeout=900)
+    print(p.stdout)
+    check("the reimplemented split is identical" in p.stdout, "the split differs from the trainer's")
+    res = json.loads(p.stdout.strip().split("\n")[-1])
+    check(res["train_images"] == 720 and res["val_images"] == 180, "image counts %s" % res)
+    _, theirs = read_history(tout)
+    for k in ("loss", "val_loss"):
+        check(abs(ours[0][k] - theirs[0][k]) < 1e-3 * abs(ours[0][k]),
+              "%s after one epoch: trainer %.6f, PyTorch %.6f" % (k, ours[0][k], theirs[0][k]))
+
+
 def case_fashion(a):
     train = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
     test = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
