@@ -357,9 +357,13 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
             fixed += 2 * (size_t)l->out.c;
             L->slot_floats = 2 * (size_t)l->out.c;
         }
+        if (l->kind == CNN_MAXPOOL && i > 0 && pl->layers[i - 1].fuse_pool)
+            L->fused = 1;
         if (l->kind == CNN_CONV2D) {
+            const cnn_layer *next = i + 1 < ir->n_layers ? &ir->layers[i + 1] : NULL;
+            L->fuse_pool = !last && emit_conv2d_fuses_pool(l, L->act, L->needs_dx, next);
             L->slot_floats = L->t_count[0] + (l->bias ? L->t_count[1] : 0);
-            L->pad_floats = emit_conv2d_pad_floats(l, L->needs_dx);
+            L->pad_floats = emit_conv2d_pad_floats(l, L->needs_dx, L->fuse_pool ? next : NULL);
             L->flip_off = fixed;
             fixed += emit_conv2d_flip_floats(l, L->needs_dx);
             if (L->pad_floats > pad)
@@ -519,7 +523,7 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
 
 static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
 {
-    char in[96], out[96], mask[96];
+    char in[96], out[96], mask[96], pool_out[96];
     int uses_train = 0, uses_seed = 0;
     for (int i = 0; i < pl->n; i++) {
         const cnnc_plan_layer *L = &pl->layers[i];
@@ -561,10 +565,16 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
             em_line(em, "/* %s: a view of its input */", L->l->name);
             continue;
         }
+        if (L->fused) {
+            em_line(em, "/* %s: computed by %s_pool_forward */", L->l->name, pl->layers[i - 1].fn);
+            continue;
+        }
         in_expr(in, sizeof in, pl, i);
         out_expr(out, sizeof out, pl, i);
         snprintf(mask, sizeof mask, "a + cap * A_%s_mask", L->l->name);
-        cnnc_args args = {in, out, mask, NULL, NULL};
+        if (L->fuse_pool)
+            out_expr(pool_out, sizeof pool_out, pl, i + 1);
+        cnnc_args args = {in, out, mask, NULL, NULL, L->fuse_pool ? pool_out : NULL};
         em_line(em, "CNN_LAYER_BEGIN(%d, 0);", i);
         le->forward_call(em, pl, L, &args);
         em_line(em, "CNN_LAYER_END(%d, 0);", i);
@@ -577,7 +587,7 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
 
 static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
 {
-    char in[96], out[96], mask[96];
+    char in[96], out[96], mask[96], pool_out[96];
     int any = 0;
     for (int i = 0; i < pl->n; i++)
         if (pl->layers[i].run_backward)
@@ -638,11 +648,18 @@ static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
             em_line(em, "/* %s and below: no parameters, nothing more to do */", L->l->name);
             break;
         }
+        if (L->fused) { /* its gradient stays in `cur` for the conv */
+            em_line(em, "/* %s: in %s_pool_backward */", L->l->name, pl->layers[i - 1].fn);
+            continue;
+        }
         const cnnc_layer_emitter *le = layer_emitter(L->l->kind);
         in_expr(in, sizeof in, pl, i);
         out_expr(out, sizeof out, pl, i);
         snprintf(mask, sizeof mask, "a + cap * A_%s_mask", L->l->name);
-        cnnc_args args = {in, out, mask, cur, L->needs_dx ? other : NULL};
+        if (L->fuse_pool)
+            out_expr(pool_out, sizeof pool_out, pl, i + 1);
+        cnnc_args args = {in, out, mask, cur, L->needs_dx || L->fuse_pool ? other : NULL,
+                          L->fuse_pool ? pool_out : NULL};
         em_line(em, "CNN_LAYER_BEGIN(%d, 1);", i);
         le->backward_call(em, pl, L, &args);
         em_line(em, "CNN_LAYER_END(%d, 1);", i);

@@ -14,14 +14,9 @@
  * order and added to grads, so the result does not depend on the threads. */
 #include <stdio.h>
 
-#include "emit_layers.h"
+#include "emit_conv2d.h"
 
-typedef struct conv_dims {
-    int ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, pt, pl;
-    int padded; /* some taps can fall outside the input */
-} conv_dims;
-
-static conv_dims dims(const cnn_layer *l)
+conv_dims conv_dims_of(const cnn_layer *l)
 {
     conv_dims d = {l->in.h, l->in.w, l->in.c, l->out.h, l->out.w, l->out.c, l->kh, l->kw,
                    l->sh, l->sw, l->pad_top, l->pad_left, 0};
@@ -29,7 +24,7 @@ static conv_dims dims(const cnn_layer *l)
     return d;
 }
 
-static void emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L, const conv_dims *d)
+void conv_emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L, const conv_dims *d)
 {
     em_line(em, "enum { IH = %d, IW = %d, IC = %d, OH = %d, OW = %d, OC = %d };", d->ih, d->iw, d->ic,
             d->oh, d->ow, d->oc);
@@ -77,14 +72,33 @@ static void emit_backward_sig(cnnc_emitter *em, const cnnc_plan_layer *L)
                 L->fn, L->needs_dx ? "cnn_real *restrict dx, " : "");
 }
 
+void conv_emit_slot_sum(cnnc_emitter *em, const cnn_layer *l)
+{
+    em_line(em, "/* sum the slots in image order */");
+    em_line(em, "OMP(parallel for schedule(static))");
+    em_open_block(em, "for (int k = 0; k < SLOT; k++) {");
+    em_line(em, "cnn_real s = 0;");
+    em_line(em, "for (int i = 0; i < n; i++)");
+    em_line(em, "    s += slot[(size_t)i * SLOT + k];");
+    if (l->bias) {
+        em_line(em, "if (k < W_COUNT)");
+        em_line(em, "    g[W_OFF + k] += s;");
+        em_line(em, "else");
+        em_line(em, "    g[B_OFF + k - W_COUNT] += s;");
+    } else {
+        em_line(em, "g[W_OFF + k] += s;");
+    }
+    em_close_block(em, "}");
+}
+
 static void conv_forward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
 {
     const cnn_layer *l = L->l;
-    conv_dims d = dims(l);
+    conv_dims d = conv_dims_of(l);
     char e[256];
     (void)pl;
     em_function(em, FWD_SIG, L->fn);
-    emit_enums(em, L, &d);
+    conv_emit_enums(em, L, &d);
     em_line(em, "(void)pad;");
     em_line(em, "const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */");
     if (l->bias)
@@ -129,9 +143,9 @@ static void conv_forward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_p
 static void conv_backward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
 {
     const cnn_layer *l = L->l;
-    conv_dims d = dims(l);
+    conv_dims d = conv_dims_of(l);
     emit_backward_sig(em, L);
-    emit_enums(em, L, &d);
+    conv_emit_enums(em, L, &d);
     em_line(em, "(void)pad;");
     em_line(em, "(void)flip;");
     em_line(em, "enum { SLOT = %zu }; /* per image: dW [KH][KW][IC][OC]%s */", L->slot_floats,
@@ -195,21 +209,7 @@ static void conv_backward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
         em_close_block(em, "} /* oy */");
     }
     em_close_block(em, "} /* i */");
-    em_line(em, "/* sum the slots in image order */");
-    em_line(em, "OMP(parallel for schedule(static))");
-    em_open_block(em, "for (int k = 0; k < SLOT; k++) {");
-    em_line(em, "cnn_real s = 0;");
-    em_line(em, "for (int i = 0; i < n; i++)");
-    em_line(em, "    s += slot[(size_t)i * SLOT + k];");
-    if (l->bias) {
-        em_line(em, "if (k < W_COUNT)");
-        em_line(em, "    g[W_OFF + k] += s;");
-        em_line(em, "else");
-        em_line(em, "    g[B_OFF + k - W_COUNT] += s;");
-    } else {
-        em_line(em, "g[W_OFF + k] += s;");
-    }
-    em_close_block(em, "}");
+    conv_emit_slot_sum(em, l);
     em_close_block(em, "}");
 }
 
@@ -229,24 +229,10 @@ static void conv_backward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
  * `pad`), so the kernels have no bounds checks. Results are summed in a fixed
  * order per image, so they do not depend on the number of threads. */
 
-#define ACC_BUDGET 20 /* vector accumulators a block may keep in registers */
-
-static int vectors(int channels)
+int conv_vectors(int channels)
 {
-    return (channels + 15) / 16;
+    return (channels + VEC - 1) / VEC;
 }
-
-typedef struct conv_block {
-    const char *src, *wgt, *bias, *dst; /* C expressions; bias NULL: start at 0 */
-    int src_w, cin, cout, kh, kw, sh, sw, oh, ow;
-    cnn_act act;
-    float alpha;
-} conv_block;
-
-/* Accumulators are arrays of one vector (16 floats) each, so every simd loop
- * runs exactly once and the compiler keeps them in registers (a 64-wide
- * array would stay a 4-iteration loop over memory at -O2). */
-#define VEC 16
 
 static int chunk_width(int channels, int c)
 {
@@ -260,7 +246,7 @@ static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const
                             const char *head)
 {
     char e[256], z[32];
-    int nv = vectors(b->cout);
+    int nv = conv_vectors(b->cout);
     em_open_block(em, "%s /* %d output pixel%s */", head, np, np == 1 ? "" : "s");
     em_line(em, "const int ox0 = %s;", ox0);
     for (int q = 0; q < np; q++)
@@ -292,7 +278,10 @@ static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const
     }
     em_close_block(em, "}");
     em_close_block(em, "}");
-    em_line(em, "cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;");
+    if (b->dst_row)
+        em_line(em, "cnn_real *restrict yp = bdst + ((size_t)(%s) * B_OW + ox0) * B_COUT;", b->dst_row);
+    else
+        em_line(em, "cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;");
     cnn_act act = b->act == CNN_ACT_SOFTMAX ? CNN_ACT_LINEAR : b->act;
     for (int q = 0; q < np; q++)
         for (int c = 0; c < nv; c++) {
@@ -311,10 +300,9 @@ static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const
     em_close_block(em, "}");
 }
 
-/* One image: dst[oh][ow][cout] = act(bias + valid conv of src with wgt). */
-static void emit_block_conv(cnnc_emitter *em, const conv_block *b)
+void conv_emit_block(cnnc_emitter *em, const conv_block *b)
 {
-    int v = vectors(b->cout);
+    int v = conv_vectors(b->cout);
     int np = ACC_BUDGET / v;
     if (np < 1)
         np = 1;
@@ -331,7 +319,10 @@ static void emit_block_conv(cnnc_emitter *em, const conv_block *b)
     em_line(em, "enum { B_SRC_W = %d, B_CIN = %d, B_COUT = %d, B_KH = %d, B_KW = %d, B_SH = %d, B_SW = %d };",
             b->src_w, b->cin, b->cout, b->kh, b->kw, b->sh, b->sw);
     em_line(em, "enum { B_OH = %d, B_OW = %d };", b->oh, b->ow);
-    em_open_block(em, "for (int oy = 0; oy < B_OH; oy++) {");
+    if (b->rows)
+        em_open_block(em, "%s", b->rows);
+    else
+        em_open_block(em, "for (int oy = 0; oy < B_OH; oy++) {");
     if (full == 1) {
         emit_block_tile(em, b, np, "0", "{");
     } else if (full > 1) {
@@ -349,9 +340,7 @@ static void emit_block_conv(cnnc_emitter *em, const conv_block *b)
     em_close_block(em, "}");
 }
 
-/* The zero-padded copy of one image: rows [top, top+h) and columns
- * [left, left+w) of a ph x pw x c buffer hold the image, the rest is 0. */
-static void emit_pad_copy(cnnc_emitter *em, const char *from, const char *to, int h, int w, int c,
+void conv_emit_pad_copy(cnnc_emitter *em, const char *from, const char *to, int h, int w, int c,
                           int top, int left, int ph, int pw)
 {
     em_open_block(em, "{ /* zero-padded copy: %dx%dx%d inside %dx%dx%d at (%d, %d) */", h, w, c, ph, pw, c,
@@ -376,27 +365,28 @@ static void emit_pad_copy(cnnc_emitter *em, const char *from, const char *to, in
     em_close_block(em, "}");
 }
 
-/* The padded input's size; equal to the input's when the layer has no padding. */
-static void padded_dims(const cnn_layer *l, int *ph, int *pw)
+void conv_padded_dims(const cnn_layer *l, int *ph, int *pw)
 {
     *ph = l->in.h + l->pad_top + l->pad_bottom;
     *pw = l->in.w + l->pad_left + l->pad_right;
 }
 
-static int fast_dx(const cnn_layer *l)
+int conv_fast_dx(const cnn_layer *l)
 {
     return l->sh == 1 && l->sw == 1;
 }
 
 /* Per-image scratch the fast path needs (emit_c.c sizes `pad` with it). */
-size_t emit_conv2d_pad_floats(const cnn_layer *l, int needs_dx)
+size_t emit_conv2d_pad_floats(const cnn_layer *l, int needs_dx, const cnn_layer *pool)
 {
     int ph, pw;
-    padded_dims(l, &ph, &pw);
+    conv_padded_dims(l, &ph, &pw);
     size_t s = 0;
     if (ph != l->in.h || pw != l->in.w)
         s = (size_t)ph * pw * l->in.c;
-    if (needs_dx && fast_dx(l)) {
+    if (pool)
+        return s + conv_pool_scratch_floats(l, needs_dx, pool);
+    if (needs_dx && conv_fast_dx(l)) {
         size_t d = (size_t)(l->in.h + l->kh - 1) * (l->in.w + l->kw - 1) * l->out.c;
         if (d > s)
             s = d;
@@ -407,17 +397,16 @@ size_t emit_conv2d_pad_floats(const cnn_layer *l, int needs_dx)
 /* Fixed scratch: the rotated kernel of the fast dx. */
 size_t emit_conv2d_flip_floats(const cnn_layer *l, int needs_dx)
 {
-    return needs_dx && fast_dx(l) ? (size_t)l->kh * l->kw * l->in.c * l->out.c : 0;
+    return needs_dx && conv_fast_dx(l) ? (size_t)l->kh * l->kw * l->in.c * l->out.c : 0;
 }
 
-/* The image's input as the kernels read it: the padded copy, or in itself. */
-static void emit_source(cnnc_emitter *em, const cnn_layer *l)
+void conv_emit_source(cnnc_emitter *em, const cnn_layer *l)
 {
     int ph, pw;
-    padded_dims(l, &ph, &pw);
+    conv_padded_dims(l, &ph, &pw);
     if (ph != l->in.h || pw != l->in.w) {
         em_line(em, "cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;");
-        emit_pad_copy(em, "xi", "xpad", l->in.h, l->in.w, l->in.c, l->pad_top, l->pad_left, ph, pw);
+        conv_emit_pad_copy(em, "xi", "xpad", l->in.h, l->in.w, l->in.c, l->pad_top, l->pad_left, ph, pw);
         em_line(em, "const cnn_real *restrict xs = xpad;");
     } else {
         em_line(em, "const cnn_real *restrict xs = xi;");
@@ -427,11 +416,11 @@ static void emit_source(cnnc_emitter *em, const cnn_layer *l)
 static void conv_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
     const cnn_layer *l = L->l;
-    conv_dims d = dims(l);
+    conv_dims d = conv_dims_of(l);
     int ph, pw;
-    padded_dims(l, &ph, &pw);
+    conv_padded_dims(l, &ph, &pw);
     em_function(em, FWD_SIG, L->fn);
-    emit_enums(em, L, &d);
+    conv_emit_enums(em, L, &d);
     em_line(em, "enum { PAD_SIZE = %zu };", L->pad_floats);
     if (ph == l->in.h && pw == l->in.w)
         em_line(em, "(void)pad; /* no padding: read the input in place */");
@@ -441,20 +430,22 @@ static void conv_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;");
-    emit_source(em, l);
+    conv_emit_source(em, l);
     conv_block b = {"xs", "wgt", l->bias ? "bias" : NULL, "yi", pw, d.ic, d.oc, d.kh, d.kw,
-                    d.sh, d.sw, d.oh, d.ow, L->act, l->alpha};
-    emit_block_conv(em, &b);
+                    d.sh, d.sw, d.oh, d.ow, L->act, l->alpha, NULL, NULL};
+    conv_emit_block(em, &b);
     em_close_block(em, "} /* i */");
     em_close_block(em, "}");
 }
 
 /* dw[r][co] = sum over output pixels of src(pixel window, row r) * dz, for
- * rows r in [r0, r0 + cb), written (not added) into `dw`. The input offsets
- * of the rows come from off(): a constant per row. */
-static void emit_dw_chunk(cnnc_emitter *em, int oc, int cb, const char *const *off, const char *r0)
+ * rows r in [r0, r0 + cb), written into `dwi` (or added to what it holds,
+ * with z->accumulate). The input offsets of the rows come from off(): a
+ * constant per row. */
+static void emit_dw_chunk(cnnc_emitter *em, const conv_dz *z, int oc, int cb, const char *const *off,
+                          const char *r0)
 {
-    int nv = vectors(oc);
+    int nv = conv_vectors(oc);
     em_open_block(em, "{ /* %d row%s of dW */", cb, cb == 1 ? "" : "s");
     for (int r = 0; r < cb; r++)
         for (int c = 0; c < nv; c++)
@@ -463,12 +454,15 @@ static void emit_dw_chunk(cnnc_emitter *em, int oc, int cb, const char *const *o
         for (int c = 0; c < nv; c++) {
             em_line(em, "OMP(simd)");
             em_line(em, "for (int co = 0; co < %d; co++)", chunk_width(oc, c));
-            em_line(em, "    g%d_%d[co] = 0;", r, c);
+            if (z->accumulate)
+                em_line(em, "    g%d_%d[co] = dwi[(size_t)(%s + %d) * OC + %d + co];", r, c, r0, r, c * VEC);
+            else
+                em_line(em, "    g%d_%d[co] = 0;", r, c);
         }
-    em_open_block(em, "for (int oy = 0; oy < OH; oy++) {");
+    em_open_block(em, "for (int oy = %s; oy < %s; oy++) {", z->oy_begin, z->oy_end);
     em_line(em, "const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;");
-    em_line(em, "const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;");
-    em_open_block(em, "for (int ox = 0; ox < OW; ox++) {");
+    em_line(em, "const cnn_real *restrict dr = %s;", z->row);
+    em_open_block(em, "for (int ox = 0; ox < %s; ox++) {", z->ox_end);
     em_line(em, "const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;");
     em_line(em, "const cnn_real *restrict d = dr + (size_t)ox * OC;");
     for (int r = 0; r < cb; r++) {
@@ -492,12 +486,12 @@ static void emit_dw_chunk(cnnc_emitter *em, int oc, int cb, const char *const *o
     em_close_block(em, "}");
 }
 
-static void emit_dw(cnnc_emitter *em, const cnn_layer *l)
+void conv_emit_dw(cnnc_emitter *em, const cnn_layer *l, const conv_dz *z)
 {
     int ph, pw;
-    padded_dims(l, &ph, &pw);
+    conv_padded_dims(l, &ph, &pw);
     int ic = l->in.c, rows = l->kh * l->kw * ic;
-    int cb = ACC_BUDGET / vectors(l->out.c);
+    int cb = ACC_BUDGET / conv_vectors(l->out.c);
     if (cb < 1)
         cb = 1;
     if (cb > rows)
@@ -521,7 +515,7 @@ static void emit_dw(cnnc_emitter *em, const cnn_layer *l)
             em_line(em, "const int at = base + cb * %d, r0 = tap * IC + cb * %d;", cb, cb);
             for (int c = 0; c < cb; c++)
                 snprintf(offs[c], sizeof offs[c], "at + %d", c);
-            emit_dw_chunk(em, l->out.c, cb, off, "r0");
+            emit_dw_chunk(em, z, l->out.c, cb, off, "r0");
             em_close_block(em, "}");
         }
         if (rest) {
@@ -529,7 +523,7 @@ static void emit_dw(cnnc_emitter *em, const cnn_layer *l)
             em_line(em, "const int at = base + %d, r0 = tap * IC + %d;", full * cb, full * cb);
             for (int c = 0; c < rest; c++)
                 snprintf(offs[c], sizeof offs[c], "at + %d", c);
-            emit_dw_chunk(em, l->out.c, rest, off, "r0");
+            emit_dw_chunk(em, z, l->out.c, rest, off, "r0");
             em_close_block(em, "}");
         }
         em_close_block(em, "}");
@@ -544,20 +538,31 @@ static void emit_dw(cnnc_emitter *em, const cnn_layer *l)
                 snprintf(offs[c], sizeof offs[c], "%d", ky * pw * ic + rem);
             }
             snprintf(r0s, sizeof r0s, "%d", r0);
-            emit_dw_chunk(em, l->out.c, n, off, r0s);
+            emit_dw_chunk(em, z, l->out.c, n, off, r0s);
         }
     }
+}
+
+void conv_emit_flip(cnnc_emitter *em)
+{
+    em_line(em, "/* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */");
+    em_line(em, "for (int ky = 0; ky < KH; ky++)");
+    em_line(em, "    for (int kx = 0; kx < KW; kx++)");
+    em_line(em, "        for (int ci = 0; ci < IC; ci++)");
+    em_line(em, "            for (int co = 0; co < OC; co++)");
+    em_line(em, "                flip[((ky * KW + kx) * OC + co) * IC + ci] =");
+    em_line(em, "                    wgt[(((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC + ci) * OC + co];");
 }
 
 static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
     const cnn_layer *l = L->l;
-    conv_dims d = dims(l);
+    conv_dims d = conv_dims_of(l);
     int ph, pw;
-    padded_dims(l, &ph, &pw);
-    int fdx = L->needs_dx && fast_dx(l);
+    conv_padded_dims(l, &ph, &pw);
+    int fdx = L->needs_dx && conv_fast_dx(l);
     emit_backward_sig(em, L);
-    emit_enums(em, L, &d);
+    conv_emit_enums(em, L, &d);
     em_line(em, "enum { SLOT = %zu, PAD_SIZE = %zu, PW = %d }; /* slot: dW [KH][KW][IC][OC]%s */",
             L->slot_floats, L->pad_floats, pw, l->bias ? ", then db [OC]" : "");
     if (L->pad_floats == 0)
@@ -567,13 +572,7 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     else
         em_line(em, "(void)p;");
     if (fdx) {
-        em_line(em, "/* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */");
-        em_line(em, "for (int ky = 0; ky < KH; ky++)");
-        em_line(em, "    for (int kx = 0; kx < KW; kx++)");
-        em_line(em, "        for (int ci = 0; ci < IC; ci++)");
-        em_line(em, "            for (int co = 0; co < OC; co++)");
-        em_line(em, "                flip[((ky * KW + kx) * OC + co) * IC + ci] =");
-        em_line(em, "                    wgt[(((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC + ci) * OC + co];");
+        conv_emit_flip(em);
     } else {
         em_line(em, "(void)flip;");
     }
@@ -629,18 +628,19 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "    dwi[W_COUNT + co] = s[co];");
         em_close_block(em, "}");
     }
-    emit_source(em, l);
-    emit_dw(em, l);
+    conv_emit_source(em, l);
+    conv_dz whole = {"0", "OH", "OW", "dzi + (size_t)oy * OW * OC", 0};
+    conv_emit_dw(em, l, &whole);
     if (fdx) {
         int top = l->kh - 1 - l->pad_top, left = l->kw - 1 - l->pad_left;
         int zh = l->in.h + l->kh - 1, zw = l->in.w + l->kw - 1;
         em_line(em, "/* dx: the forward kernel over the zero-padded dz with the rotated kernel */");
         em_line(em, "cnn_real *restrict dzpad = pad + (size_t)i * PAD_SIZE;");
-        emit_pad_copy(em, "dzi", "dzpad", d.oh, d.ow, d.oc, top, left, zh, zw);
+        conv_emit_pad_copy(em, "dzi", "dzpad", d.oh, d.ow, d.oc, top, left, zh, zw);
         em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
         conv_block b = {"dzpad", "flip", NULL, "dxi", zw, d.oc, d.ic, d.kh, d.kw, 1, 1, d.ih, d.iw,
-                        CNN_ACT_LINEAR, 0};
-        emit_block_conv(em, &b);
+                        CNN_ACT_LINEAR, 0, NULL, NULL};
+        conv_emit_block(em, &b);
     } else if (L->needs_dx) {
         em_line(em, "/* dx (strided: the plain transposed convolution) */");
         em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
@@ -663,21 +663,7 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_close_block(em, "} /* oy */");
     }
     em_close_block(em, "} /* i */");
-    em_line(em, "/* sum the slots in image order */");
-    em_line(em, "OMP(parallel for schedule(static))");
-    em_open_block(em, "for (int k = 0; k < SLOT; k++) {");
-    em_line(em, "cnn_real s = 0;");
-    em_line(em, "for (int i = 0; i < n; i++)");
-    em_line(em, "    s += slot[(size_t)i * SLOT + k];");
-    if (l->bias) {
-        em_line(em, "if (k < W_COUNT)");
-        em_line(em, "    g[W_OFF + k] += s;");
-        em_line(em, "else");
-        em_line(em, "    g[B_OFF + k - W_COUNT] += s;");
-    } else {
-        em_line(em, "g[W_OFF + k] += s;");
-    }
-    em_close_block(em, "}");
+    conv_emit_slot_sum(em, l);
     em_close_block(em, "}");
 }
 
@@ -688,7 +674,10 @@ static void conv_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
 {
     emit_layer_comment(em, pl, L, "forward");
     em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
-    conv_forward_fast(em, L);
+    if (L->fuse_pool)
+        emit_conv_pool_fast(em, pl, L, &pl->layers[L->index + 1], 0);
+    else
+        conv_forward_fast(em, L);
     em_line(em, "#else");
     conv_forward_ref(em, pl, L);
     em_line(em, "#endif");
@@ -699,7 +688,10 @@ static void conv_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan
 {
     emit_layer_comment(em, pl, L, "backward");
     em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
-    conv_backward_fast(em, L);
+    if (L->fuse_pool)
+        emit_conv_pool_fast(em, pl, L, &pl->layers[L->index + 1], 1);
+    else
+        conv_backward_fast(em, L);
     em_line(em, "#else");
     conv_backward_ref(em, pl, L);
     em_line(em, "#endif");
@@ -710,7 +702,10 @@ static void conv_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
                               const cnnc_args *a)
 {
     (void)pl;
-    em_line(em, "%s_forward(p, %s, %s, pad, n);", L->fn, a->in, a->out);
+    if (L->fuse_pool)
+        em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, n);", L->fn, a->in, a->out, a->pool_out);
+    else
+        em_line(em, "%s_forward(p, %s, %s, pad, n);", L->fn, a->in, a->out);
 }
 
 static void conv_backward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L,
@@ -719,7 +714,10 @@ static void conv_backward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
     (void)pl;
     char flip[64];
     snprintf(flip, sizeof flip, "wk + %zu", L->flip_off);
-    if (a->dx)
+    if (L->fuse_pool) /* dx: the gradient buffer, scratch when nothing needs dx */
+        em_line(em, "%s_pool_backward(p, g, %s, %s, %s, %s, %s, slot, pad, %s, n);", L->fn, a->in, a->out,
+                a->pool_out, a->dy, a->dx, flip);
+    else if (a->dx)
         em_line(em, "%s_backward(p, g, %s, %s, %s, %s, slot, pad, %s, n);", L->fn, a->in, a->out, a->dy,
                 a->dx, flip);
     else

@@ -47,6 +47,8 @@ typedef struct cnnc_plan_layer {
     size_t flip_off;            /* conv2d: its rotated kernel in the fixed work area */
     size_t slot_floats;         /* per-image slot its passes need */
     size_t pad_floats;          /* per-image padded copy its fast kernels need */
+    int fuse_pool;              /* conv2d: its fast kernels also compute the maxpool after it */
+    int fused;                  /* maxpool: computed by the conv2d before it (fast kernels) */
 } cnnc_plan_layer;
 
 typedef struct cnnc_plan {
@@ -68,6 +70,7 @@ typedef struct cnnc_args {
     const char *mask;           /* dropout mask in acts */
     const char *dy;             /* dL/d(output), overwritten (dL/d(pre-activation)) */
     const char *dx;             /* dL/d(input), written; NULL when nothing needs it */
+    const char *pool_out;       /* conv2d with fuse_pool: the maxpool's output */
 } cnnc_args;
 
 /* What every layer kind provides. The definitions are static functions named
@@ -90,10 +93,26 @@ extern const cnnc_layer_emitter emit_batchnorm_layer;
 extern const cnnc_layer_emitter emit_dropout_layer;
 extern const cnnc_layer_emitter emit_activation_layer;
 
-/* conv2d's scratch (emit_conv2d.c): per-image padded copies, and the fixed
- * rotated kernel of its fast input gradient. */
-size_t emit_conv2d_pad_floats(const cnn_layer *l, int needs_dx);
+/* conv2d's scratch (emit_conv2d.c): per-image padded copies (and, with a
+ * fused maxpool `pool`, its row band or whole dz), and the fixed rotated
+ * kernel of its fast input gradient. */
+size_t emit_conv2d_pad_floats(const cnn_layer *l, int needs_dx, const cnn_layer *pool);
 size_t emit_conv2d_flip_floats(const cnn_layer *l, int needs_dx);
+
+/* Whether conv2d `l` (forward activation `act`) and the layer after it,
+ * `next` (NULL at the end), run as one fused conv + activation + maxpool in
+ * the fast kernels (emit_conv_pool.c). */
+int emit_conv2d_fuses_pool(const cnn_layer *l, cnn_act act, int needs_dx, const cnn_layer *next);
+
+/* The fused pair (emit_conv_pool.c). Fast path: CONV_pool_forward and
+ * CONV_pool_backward compute conv + activation + maxpool and the chain
+ * back; the conv's activation slot keeps only each window's argmax.
+ * Under CNN_REFERENCE_KERNELS the same two functions run the plain conv and
+ * pool functions one after the other (the oracle), emitted with the pool. */
+void emit_conv_pool_fast(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *conv,
+                         const cnnc_plan_layer *pool, int backward);
+void emit_conv_pool_oracle(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *conv,
+                           const cnnc_plan_layer *pool);
 
 /* ---- shared helpers (emit_c.c) ---------------------------------------- */
 

@@ -23,6 +23,11 @@ static void pool_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
 {
     int is_max = L->l->kind == CNN_MAXPOOL;
     emit_layer_comment(em, pl, L, "forward");
+    if (L->fused) {
+        em_line(em, "/* The fast kernels compute this pool inside %s_pool_forward; the plain", pl->layers[L->index - 1].fn);
+        em_line(em, " * kernels (the oracle) run it on its own. */");
+        em_line(em, "#ifdef CNN_REFERENCE_KERNELS");
+    }
     em_function(em, "static void %s_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)",
                   L->fn);
     pool_enums(em, L);
@@ -63,6 +68,8 @@ static void pool_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
     em_close_block(em, "} /* oy */");
     em_close_block(em, "} /* i */");
     em_close_block(em, "}");
+    if (L->fused)
+        em_line(em, "#endif");
     em_blank(em);
 }
 
@@ -118,16 +125,11 @@ static void maxpool_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_close_block(em, "}");
 }
 
-static void pool_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+/* The plain loops: every window's first maximum (or each element's share
+ * of the mean) gets the window's gradient. */
+static void pool_backward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
     int is_max = L->l->kind == CNN_MAXPOOL;
-    emit_layer_comment(em, pl, L, "backward");
-    int fast = is_max && L->l->sh >= L->l->kh && L->l->sw >= L->l->kw;
-    if (fast) {
-        em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
-        maxpool_backward_fast(em, L);
-        em_line(em, "#else");
-    }
     em_function(em,
                   "static void %s_backward(const cnn_real *restrict in, const cnn_real *restrict out, "
                   "const cnn_real *restrict dy, cnn_real *restrict dx, int n)",
@@ -172,6 +174,28 @@ static void pool_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan
     em_close_block(em, "} /* oy */");
     em_close_block(em, "} /* i */");
     em_close_block(em, "}");
+}
+
+static void pool_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+{
+    int is_max = L->l->kind == CNN_MAXPOOL;
+    emit_layer_comment(em, pl, L, "backward");
+    if (L->fused) {
+        em_line(em, "#ifdef CNN_REFERENCE_KERNELS");
+        pool_backward_plain(em, L);
+        em_blank(em);
+        emit_conv_pool_oracle(em, pl, &pl->layers[L->index - 1], L);
+        em_line(em, "#endif");
+        em_blank(em);
+        return;
+    }
+    int fast = is_max && L->l->sh >= L->l->kh && L->l->sw >= L->l->kw;
+    if (fast) {
+        em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
+        maxpool_backward_fast(em, L);
+        em_line(em, "#else");
+    }
+    pool_backward_plain(em, L);
     if (fast)
         em_line(em, "#endif");
     em_blank(em);

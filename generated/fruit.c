@@ -76,276 +76,311 @@ enum { N_OUT = 1 };
  * conv2d_1.bias: p[432, 448)
  */
 #ifndef CNN_REFERENCE_KERNELS
-static void fruit_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+/* fused with maxpool_1 (emit_conv_pool.c): the conv output stays in cache */
+static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n)
 {
     enum { IH = 128, IW = 128, IC = 3, OH = 126, OW = 126, OC = 16 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
     enum { IN_SIZE = 49152, OUT_SIZE = 254016, W_OFF = 0, W_COUNT = 432 };
     enum { B_OFF = 432 };
-    enum { PAD_SIZE = 0 };
-    (void)pad; /* no padding: read the input in place */
+    enum { POH = 63, POW = 63, PKH = 2, PKW = 2, POOL_SIZE = 63504 }; /* maxpool_1 */
+    enum { PAD_SIZE = 4032, PW = 128, SCRATCH = 0 }; /* per image: [padded input] then scratch */
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-        cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+        /* the conv's own output slot keeps each window's argmax for backward */
+        unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
+        cnn_real *restrict band = pad + (size_t)i * PAD_SIZE + SCRATCH; /* [PKH][OW][OC] */
         const cnn_real *restrict xs = xi;
-        {
-            const cnn_real *restrict bsrc = xs;
-            const cnn_real *restrict bw = wgt; /* [B_KH][B_KW][B_CIN][B_COUT] */
-            const cnn_real *restrict bb = bias;
-            cnn_real *restrict bdst = yi;
-            enum { B_SRC_W = 128, B_CIN = 3, B_COUT = 16, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
-            enum { B_OH = 126, B_OW = 126 };
-            for (int oy = 0; oy < B_OH; oy++) {
-                for (int ob = 0; ob < 7; ob++) { /* 18 output pixels */
-                    const int ox0 = ob * 18;
-                    cnn_real a0_0[16];
-                    cnn_real a1_0[16];
-                    cnn_real a2_0[16];
-                    cnn_real a3_0[16];
-                    cnn_real a4_0[16];
-                    cnn_real a5_0[16];
-                    cnn_real a6_0[16];
-                    cnn_real a7_0[16];
-                    cnn_real a8_0[16];
-                    cnn_real a9_0[16];
-                    cnn_real a10_0[16];
-                    cnn_real a11_0[16];
-                    cnn_real a12_0[16];
-                    cnn_real a13_0[16];
-                    cnn_real a14_0[16];
-                    cnn_real a15_0[16];
-                    cnn_real a16_0[16];
-                    cnn_real a17_0[16];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a4_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a5_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a6_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a7_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a8_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a9_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a10_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a11_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a12_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a13_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a14_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a15_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a16_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a17_0[co] = bb[0 + co];
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                            {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a4_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a5_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a6_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a7_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a8_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a9_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[10 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a10_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[11 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a11_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[12 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a12_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[13 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a13_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[14 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a14_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[15 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a15_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[16 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a16_0[co] += v * w[0 + co];
-                            }
-                            {
-                                const cnn_real v = xr[17 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a17_0[co] += v * w[0 + co];
+        for (int py = 0; py < POH; py++) {
+            /* the conv rows under this row of windows, before the activation */
+            {
+                const cnn_real *restrict bsrc = xs;
+                const cnn_real *restrict bw = wgt; /* [B_KH][B_KW][B_CIN][B_COUT] */
+                const cnn_real *restrict bb = bias;
+                cnn_real *restrict bdst = band;
+                enum { B_SRC_W = 128, B_CIN = 3, B_COUT = 16, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+                enum { B_OH = 126, B_OW = 126 };
+                for (int oy = py * PKH; oy < py * PKH + PKH; oy++) {
+                    for (int ob = 0; ob < 7; ob++) { /* 18 output pixels */
+                        const int ox0 = ob * 18;
+                        cnn_real a0_0[16];
+                        cnn_real a1_0[16];
+                        cnn_real a2_0[16];
+                        cnn_real a3_0[16];
+                        cnn_real a4_0[16];
+                        cnn_real a5_0[16];
+                        cnn_real a6_0[16];
+                        cnn_real a7_0[16];
+                        cnn_real a8_0[16];
+                        cnn_real a9_0[16];
+                        cnn_real a10_0[16];
+                        cnn_real a11_0[16];
+                        cnn_real a12_0[16];
+                        cnn_real a13_0[16];
+                        cnn_real a14_0[16];
+                        cnn_real a15_0[16];
+                        cnn_real a16_0[16];
+                        cnn_real a17_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a0_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a1_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a2_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a3_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a4_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a5_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a6_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a7_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a8_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a9_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a10_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a11_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a12_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a13_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a14_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a15_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a16_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a17_0[co] = bb[0 + co];
+                        for (int ky = 0; ky < B_KH; ky++) {
+                            const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                            const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                            for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                                const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                                {
+                                    const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a8_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a9_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[10 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a10_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[11 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a11_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[12 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a12_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[13 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a13_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[14 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a14_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[15 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a15_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[16 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a16_0[co] += v * w[0 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[17 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a17_0[co] += v * w[0 + co];
+                                }
                             }
                         }
+                        cnn_real *restrict yp = bdst + ((size_t)(oy - py * PKH) * B_OW + ox0) * B_COUT;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[0 * B_COUT + 0 + co] = a0_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[1 * B_COUT + 0 + co] = a1_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[2 * B_COUT + 0 + co] = a2_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[3 * B_COUT + 0 + co] = a3_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[4 * B_COUT + 0 + co] = a4_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[5 * B_COUT + 0 + co] = a5_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[6 * B_COUT + 0 + co] = a6_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[7 * B_COUT + 0 + co] = a7_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[8 * B_COUT + 0 + co] = a8_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[9 * B_COUT + 0 + co] = a9_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[10 * B_COUT + 0 + co] = a10_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[11 * B_COUT + 0 + co] = a11_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[12 * B_COUT + 0 + co] = a12_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[13 * B_COUT + 0 + co] = a13_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[14 * B_COUT + 0 + co] = a14_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[15 * B_COUT + 0 + co] = a15_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[16 * B_COUT + 0 + co] = a16_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[17 * B_COUT + 0 + co] = a17_0[co];
                     }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 0 + co] = (a0_0[co] < 0 ? (cnn_real)0 : a0_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 0 + co] = (a1_0[co] < 0 ? (cnn_real)0 : a1_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 0 + co] = (a2_0[co] < 0 ? (cnn_real)0 : a2_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 0 + co] = (a3_0[co] < 0 ? (cnn_real)0 : a3_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[4 * B_COUT + 0 + co] = (a4_0[co] < 0 ? (cnn_real)0 : a4_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[5 * B_COUT + 0 + co] = (a5_0[co] < 0 ? (cnn_real)0 : a5_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[6 * B_COUT + 0 + co] = (a6_0[co] < 0 ? (cnn_real)0 : a6_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[7 * B_COUT + 0 + co] = (a7_0[co] < 0 ? (cnn_real)0 : a7_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[8 * B_COUT + 0 + co] = (a8_0[co] < 0 ? (cnn_real)0 : a8_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[9 * B_COUT + 0 + co] = (a9_0[co] < 0 ? (cnn_real)0 : a9_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[10 * B_COUT + 0 + co] = (a10_0[co] < 0 ? (cnn_real)0 : a10_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[11 * B_COUT + 0 + co] = (a11_0[co] < 0 ? (cnn_real)0 : a11_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[12 * B_COUT + 0 + co] = (a12_0[co] < 0 ? (cnn_real)0 : a12_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[13 * B_COUT + 0 + co] = (a13_0[co] < 0 ? (cnn_real)0 : a13_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[14 * B_COUT + 0 + co] = (a14_0[co] < 0 ? (cnn_real)0 : a14_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[15 * B_COUT + 0 + co] = (a15_0[co] < 0 ? (cnn_real)0 : a15_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[16 * B_COUT + 0 + co] = (a16_0[co] < 0 ? (cnn_real)0 : a16_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[17 * B_COUT + 0 + co] = (a17_0[co] < 0 ? (cnn_real)0 : a17_0[co]);
+                } /* oy */
+            }
+            for (int px = 0; px < POW; px++) {
+                const cnn_real *restrict w0 = band + (size_t)px * PKW * OC;
+                cnn_real *restrict yp = yi + ((size_t)py * POW + px) * OC;
+                unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;
+                OMP(simd)
+                for (int c = 0; c < OC; c++) {
+                    cnn_real m = w0[c];
+                    cnn_real k = 0; /* a float, so that the loop vectorizes (gcc 12: not with an int) */
+                    /* row-major: only a larger value replaces, so the first maximum wins */
+                    {
+                        const cnn_real v = w0[(size_t)0 * OW * OC + 1 * OC + c];
+                        k = v > m ? (cnn_real)1 : k;
+                        m = v > m ? v : m;
+                    }
+                    {
+                        const cnn_real v = w0[(size_t)1 * OW * OC + 0 * OC + c];
+                        k = v > m ? (cnn_real)2 : k;
+                        m = v > m ? v : m;
+                    }
+                    {
+                        const cnn_real v = w0[(size_t)1 * OW * OC + 1 * OC + c];
+                        k = v > m ? (cnn_real)3 : k;
+                        m = v > m ? v : m;
+                    }
+                    yp[c] = (m < 0 ? (cnn_real)0 : m);
+                    ap[c] = (unsigned char)(m > 0 ? k : (cnn_real)255);
                 }
-            } /* oy */
-        }
+            } /* px */
+        } /* py */
     } /* i */
 }
 #else
@@ -400,414 +435,427 @@ static void fruit_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *r
  * conv2d_1.bias: p[432, 448)
  */
 #ifndef CNN_REFERENCE_KERNELS
-static void fruit_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
+/* fused with maxpool_1 (emit_conv_pool.c): the conv output stays in cache */
+static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 128, IW = 128, IC = 3, OH = 126, OW = 126, OC = 16 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
     enum { IN_SIZE = 49152, OUT_SIZE = 254016, W_OFF = 0, W_COUNT = 432 };
     enum { B_OFF = 432 };
-    enum { SLOT = 448, PAD_SIZE = 0, PW = 128 }; /* slot: dW [KH][KW][IC][OC], then db [OC] */
-    (void)pad;
+    enum { POH = 63, POW = 63, PKH = 2, PKW = 2, POOL_SIZE = 63504 }; /* maxpool_1 */
+    enum { PAD_SIZE = 4032, PW = 128, SCRATCH = 0 }; /* per image: [padded input] then scratch */
+    enum { SLOT = 448 }; /* slot: dW [KH][KW][IC][OC], then db [OC] */
+    (void)pooled; /* the argmax bytes in `out` say where the gradient goes */
+    enum { DZ_RS = OW * OC }; /* the band: [PKH][OW][OC] */
     (void)p;
+    (void)dx; /* nothing below needs it */
     (void)flip;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-        cnn_real *restrict dzi = dy + (size_t)i * OUT_SIZE;
+        const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
+        const unsigned char *restrict am = (const unsigned char *)(out + (size_t)i * OUT_SIZE);
         cnn_real *restrict dwi = slot + (size_t)i * SLOT;
-        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
-        { /* dz = dy * act'(y), in place, and db */
-            cnn_real s[OC];
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                s[co] = 0;
-            for (int q = 0; q < OH * OW; q++) {
-                const cnn_real *restrict yq = yi + (size_t)q * OC;
-                cnn_real *restrict dq = dzi + (size_t)q * OC;
-                OMP(simd)
-                for (int co = 0; co < OC; co++) {
-                    const cnn_real v = (yq[co] > 0 ? dq[co] : (cnn_real)0);
-                    dq[co] = v;
-                    s[co] += v;
-                }
-            }
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[W_COUNT + co] = s[co];
-        }
+        cnn_real *restrict dzb = pad + (size_t)i * PAD_SIZE + SCRATCH;
         const cnn_real *restrict xs = xi;
-        /* dW rows r = (ky * KW + kx) * IC + ci, 14 at a time */
-        { /* 14 rows of dW */
-            cnn_real g0_0[16];
-            cnn_real g1_0[16];
-            cnn_real g2_0[16];
-            cnn_real g3_0[16];
-            cnn_real g4_0[16];
-            cnn_real g5_0[16];
-            cnn_real g6_0[16];
-            cnn_real g7_0[16];
-            cnn_real g8_0[16];
-            cnn_real g9_0[16];
-            cnn_real g10_0[16];
-            cnn_real g11_0[16];
-            cnn_real g12_0[16];
-            cnn_real g13_0[16];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g0_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g1_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g2_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g3_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g4_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g5_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g6_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g7_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g8_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g9_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g10_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g11_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g12_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g13_0[co] = 0;
-            for (int oy = 0; oy < OH; oy++) {
-                const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
-                const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
-                for (int ox = 0; ox < OW; ox++) {
-                    const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
-                    const cnn_real *restrict d = dr + (size_t)ox * OC;
-                    {
-                        const cnn_real v = xp[0];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g0_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[1];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g1_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[2];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g2_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[3];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g3_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[4];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g4_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[5];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g5_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[6];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g6_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[7];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g7_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[8];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g8_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[384];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g9_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[385];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g10_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[386];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g11_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[387];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g12_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[388];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g13_0[co] += v * d[0 + co];
+        cnn_real s[OC]; /* db */
+        OMP(simd)
+        for (int co = 0; co < OC; co++)
+            s[co] = 0;
+        memset(dwi, 0, sizeof(cnn_real) * W_COUNT);
+        for (int py = 0; py < POH; py++) {
+            cnn_real *restrict z0 = dzb;
+            for (int px = 0; px < POW; px++) {
+                const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;
+                const unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;
+                cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;
+                OMP(simd)
+                for (int c = 0; c < OC; c++) {
+                    const int k = ap[c];
+                    const cnn_real d = dp[c];
+                    zp[(size_t)0 * DZ_RS + 0 * OC + c] = k == 0 ? d : (cnn_real)0;
+                    zp[(size_t)0 * DZ_RS + 1 * OC + c] = k == 1 ? d : (cnn_real)0;
+                    zp[(size_t)1 * DZ_RS + 0 * OC + c] = k == 2 ? d : (cnn_real)0;
+                    zp[(size_t)1 * DZ_RS + 1 * OC + c] = k == 3 ? d : (cnn_real)0;
+                    s[c] += k != 255 ? d : (cnn_real)0;
+                }
+            } /* px */
+            /* dW rows r = (ky * KW + kx) * IC + ci, 14 at a time */
+            { /* 14 rows of dW */
+                cnn_real g0_0[16];
+                cnn_real g1_0[16];
+                cnn_real g2_0[16];
+                cnn_real g3_0[16];
+                cnn_real g4_0[16];
+                cnn_real g5_0[16];
+                cnn_real g6_0[16];
+                cnn_real g7_0[16];
+                cnn_real g8_0[16];
+                cnn_real g9_0[16];
+                cnn_real g10_0[16];
+                cnn_real g11_0[16];
+                cnn_real g12_0[16];
+                cnn_real g13_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g0_0[co] = dwi[(size_t)(0 + 0) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g1_0[co] = dwi[(size_t)(0 + 1) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g2_0[co] = dwi[(size_t)(0 + 2) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g3_0[co] = dwi[(size_t)(0 + 3) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g4_0[co] = dwi[(size_t)(0 + 4) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g5_0[co] = dwi[(size_t)(0 + 5) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g6_0[co] = dwi[(size_t)(0 + 6) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g7_0[co] = dwi[(size_t)(0 + 7) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g8_0[co] = dwi[(size_t)(0 + 8) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g9_0[co] = dwi[(size_t)(0 + 9) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g10_0[co] = dwi[(size_t)(0 + 10) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g11_0[co] = dwi[(size_t)(0 + 11) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g12_0[co] = dwi[(size_t)(0 + 12) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g13_0[co] = dwi[(size_t)(0 + 13) * OC + 0 + co];
+                for (int oy = py * PKH; oy < py * PKH + PKH; oy++) {
+                    const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                    const cnn_real *restrict dr = dzb + (size_t)(oy - py * PKH) * DZ_RS;
+                    for (int ox = 0; ox < POW * PKW; ox++) {
+                        const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                        const cnn_real *restrict d = dr + (size_t)ox * OC;
+                        {
+                            const cnn_real v = xp[0];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g0_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[1];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g1_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[2];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g2_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[3];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g3_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[4];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g4_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[5];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g5_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[6];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g6_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[7];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g7_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[8];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g8_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[384];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g9_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[385];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g10_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[386];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g11_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[387];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g12_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[388];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g13_0[co] += v * d[0 + co];
+                        }
                     }
                 }
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(0 + 0) * OC + 0 + co] = g0_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(0 + 1) * OC + 0 + co] = g1_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(0 + 2) * OC + 0 + co] = g2_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(0 + 3) * OC + 0 + co] = g3_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(0 + 4) * OC + 0 + co] = g4_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(0 + 5) * OC + 0 + co] = g5_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(0 + 6) * OC + 0 + co] = g6_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(0 + 7) * OC + 0 + co] = g7_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(0 + 8) * OC + 0 + co] = g8_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(0 + 9) * OC + 0 + co] = g9_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(0 + 10) * OC + 0 + co] = g10_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(0 + 11) * OC + 0 + co] = g11_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(0 + 12) * OC + 0 + co] = g12_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(0 + 13) * OC + 0 + co] = g13_0[co];
             }
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(0 + 0) * OC + 0 + co] = g0_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(0 + 1) * OC + 0 + co] = g1_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(0 + 2) * OC + 0 + co] = g2_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(0 + 3) * OC + 0 + co] = g3_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(0 + 4) * OC + 0 + co] = g4_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(0 + 5) * OC + 0 + co] = g5_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(0 + 6) * OC + 0 + co] = g6_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(0 + 7) * OC + 0 + co] = g7_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(0 + 8) * OC + 0 + co] = g8_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(0 + 9) * OC + 0 + co] = g9_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(0 + 10) * OC + 0 + co] = g10_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(0 + 11) * OC + 0 + co] = g11_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(0 + 12) * OC + 0 + co] = g12_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(0 + 13) * OC + 0 + co] = g13_0[co];
-        }
-        { /* 13 rows of dW */
-            cnn_real g0_0[16];
-            cnn_real g1_0[16];
-            cnn_real g2_0[16];
-            cnn_real g3_0[16];
-            cnn_real g4_0[16];
-            cnn_real g5_0[16];
-            cnn_real g6_0[16];
-            cnn_real g7_0[16];
-            cnn_real g8_0[16];
-            cnn_real g9_0[16];
-            cnn_real g10_0[16];
-            cnn_real g11_0[16];
-            cnn_real g12_0[16];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g0_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g1_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g2_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g3_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g4_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g5_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g6_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g7_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g8_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g9_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g10_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g11_0[co] = 0;
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                g12_0[co] = 0;
-            for (int oy = 0; oy < OH; oy++) {
-                const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
-                const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
-                for (int ox = 0; ox < OW; ox++) {
-                    const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
-                    const cnn_real *restrict d = dr + (size_t)ox * OC;
-                    {
-                        const cnn_real v = xp[389];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g0_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[390];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g1_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[391];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g2_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[392];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g3_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[768];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g4_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[769];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g5_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[770];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g6_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[771];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g7_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[772];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g8_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[773];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g9_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[774];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g10_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[775];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g11_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[776];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g12_0[co] += v * d[0 + co];
+            { /* 13 rows of dW */
+                cnn_real g0_0[16];
+                cnn_real g1_0[16];
+                cnn_real g2_0[16];
+                cnn_real g3_0[16];
+                cnn_real g4_0[16];
+                cnn_real g5_0[16];
+                cnn_real g6_0[16];
+                cnn_real g7_0[16];
+                cnn_real g8_0[16];
+                cnn_real g9_0[16];
+                cnn_real g10_0[16];
+                cnn_real g11_0[16];
+                cnn_real g12_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g0_0[co] = dwi[(size_t)(14 + 0) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g1_0[co] = dwi[(size_t)(14 + 1) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g2_0[co] = dwi[(size_t)(14 + 2) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g3_0[co] = dwi[(size_t)(14 + 3) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g4_0[co] = dwi[(size_t)(14 + 4) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g5_0[co] = dwi[(size_t)(14 + 5) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g6_0[co] = dwi[(size_t)(14 + 6) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g7_0[co] = dwi[(size_t)(14 + 7) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g8_0[co] = dwi[(size_t)(14 + 8) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g9_0[co] = dwi[(size_t)(14 + 9) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g10_0[co] = dwi[(size_t)(14 + 10) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g11_0[co] = dwi[(size_t)(14 + 11) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g12_0[co] = dwi[(size_t)(14 + 12) * OC + 0 + co];
+                for (int oy = py * PKH; oy < py * PKH + PKH; oy++) {
+                    const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                    const cnn_real *restrict dr = dzb + (size_t)(oy - py * PKH) * DZ_RS;
+                    for (int ox = 0; ox < POW * PKW; ox++) {
+                        const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                        const cnn_real *restrict d = dr + (size_t)ox * OC;
+                        {
+                            const cnn_real v = xp[389];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g0_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[390];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g1_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[391];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g2_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[392];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g3_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[768];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g4_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[769];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g5_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[770];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g6_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[771];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g7_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[772];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g8_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[773];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g9_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[774];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g10_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[775];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g11_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[776];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g12_0[co] += v * d[0 + co];
+                        }
                     }
                 }
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(14 + 0) * OC + 0 + co] = g0_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(14 + 1) * OC + 0 + co] = g1_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(14 + 2) * OC + 0 + co] = g2_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(14 + 3) * OC + 0 + co] = g3_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(14 + 4) * OC + 0 + co] = g4_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(14 + 5) * OC + 0 + co] = g5_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(14 + 6) * OC + 0 + co] = g6_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(14 + 7) * OC + 0 + co] = g7_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(14 + 8) * OC + 0 + co] = g8_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(14 + 9) * OC + 0 + co] = g9_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(14 + 10) * OC + 0 + co] = g10_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(14 + 11) * OC + 0 + co] = g11_0[co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    dwi[(size_t)(14 + 12) * OC + 0 + co] = g12_0[co];
             }
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 0) * OC + 0 + co] = g0_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 1) * OC + 0 + co] = g1_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 2) * OC + 0 + co] = g2_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 3) * OC + 0 + co] = g3_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 4) * OC + 0 + co] = g4_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 5) * OC + 0 + co] = g5_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 6) * OC + 0 + co] = g6_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 7) * OC + 0 + co] = g7_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 8) * OC + 0 + co] = g8_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 9) * OC + 0 + co] = g9_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 10) * OC + 0 + co] = g10_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 11) * OC + 0 + co] = g11_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 12) * OC + 0 + co] = g12_0[co];
-        }
+        } /* py */
+        OMP(simd)
+        for (int co = 0; co < OC; co++)
+            dwi[W_COUNT + co] = s[co];
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
@@ -883,6 +931,9 @@ static void fruit_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restri
 /* maxpool_1 forward, fruit.cnn:17: maxpool 2x2 stride=2x2
  * 126x126x16 -> 63x63x16 per image (NHWC)
  */
+/* The fast kernels compute this pool inside fruit_conv2d_1_pool_forward; the plain
+ * kernels (the oracle) run it on its own. */
+#ifdef CNN_REFERENCE_KERNELS
 static void fruit_maxpool_1_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { IH = 126, IW = 126, C = 16, OH = 63, OW = 63 };
@@ -910,45 +961,12 @@ static void fruit_maxpool_1_forward(const cnn_real *restrict in, cnn_real *restr
         } /* oy */
     } /* i */
 }
+#endif
 
 /* maxpool_1 backward, fruit.cnn:17: maxpool 2x2 stride=2x2
  * 126x126x16 -> 63x63x16 per image (NHWC)
  */
-#ifndef CNN_REFERENCE_KERNELS
-static void fruit_maxpool_1_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
-{
-    enum { IH = 126, IW = 126, C = 16, OH = 63, OW = 63 };
-    enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 254016, OUT_SIZE = 63504 };
-    OMP(parallel for schedule(static))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * OUT_SIZE;
-        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
-        for (int oy = 0; oy < OH; oy++) {
-            for (int ox = 0; ox < OW; ox++) {
-                const size_t o = ((size_t)oy * OW + ox) * C;
-                const size_t base = ((size_t)(oy * SH) * IW + ox * SW) * C;
-                cnn_real left[C]; /* 1 until the window's first maximum is found */
-                OMP(simd)
-                for (int c = 0; c < C; c++)
-                    left[c] = 1;
-                for (int ky = 0; ky < KH; ky++) {
-                    for (int kx = 0; kx < KW; kx++) {
-                        const size_t at = base + ((size_t)ky * IW + kx) * C;
-                        OMP(simd)
-                        for (int c = 0; c < C; c++) {
-                            const int hit = (xi[at + c] == yi[o + c]) & (left[c] != 0);
-                            dxi[at + c] = hit ? dyi[o + c] : (cnn_real)0;
-                            left[c] = hit ? (cnn_real)0 : left[c];
-                        }
-                    }
-                }
-            } /* ox */
-        } /* oy */
-    } /* i */
-}
-#else
+#ifdef CNN_REFERENCE_KERNELS
 static void fruit_maxpool_1_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IH = 126, IW = 126, C = 16, OH = 63, OW = 63 };
@@ -979,6 +997,21 @@ static void fruit_maxpool_1_backward(const cnn_real *restrict in, const cnn_real
         } /* oy */
     } /* i */
 }
+
+/* conv2d_1 + maxpool_1 with the plain kernels: one after the other (the oracle of the
+ * fused fast path) */
+static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n)
+{
+    fruit_conv2d_1_forward(p, in, out, pad, n);
+    fruit_maxpool_1_forward(out, pooled, n);
+}
+
+static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
+{
+    /* the pool's gradient goes to dx, free until the conv's own dx */
+    fruit_maxpool_1_backward(out, pooled, dy, dx, n);
+    fruit_conv2d_1_backward(p, g, in, out, dx, slot, pad, flip, n);
+}
 #endif
 
 /* conv2d_2 forward, fruit.cnn:18: conv2d 32 3x3 relu stride=1x1 padding=valid bias=true
@@ -987,421 +1020,456 @@ static void fruit_maxpool_1_backward(const cnn_real *restrict in, const cnn_real
  * conv2d_2.bias: p[5056, 5088)
  */
 #ifndef CNN_REFERENCE_KERNELS
-static void fruit_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+/* fused with maxpool_2 (emit_conv_pool.c): the conv output stays in cache */
+static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n)
 {
     enum { IH = 63, IW = 63, IC = 16, OH = 61, OW = 61, OC = 32 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
     enum { IN_SIZE = 63504, OUT_SIZE = 119072, W_OFF = 448, W_COUNT = 4608 };
     enum { B_OFF = 5056 };
-    enum { PAD_SIZE = 135200 };
-    (void)pad; /* no padding: read the input in place */
+    enum { POH = 30, POW = 30, PKH = 2, PKW = 2, POOL_SIZE = 28800 }; /* maxpool_2 */
+    enum { PAD_SIZE = 135200, PW = 63, SCRATCH = 0 }; /* per image: [padded input] then scratch */
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-        cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+        /* the conv's own output slot keeps each window's argmax for backward */
+        unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
+        cnn_real *restrict band = pad + (size_t)i * PAD_SIZE + SCRATCH; /* [PKH][OW][OC] */
         const cnn_real *restrict xs = xi;
-        {
-            const cnn_real *restrict bsrc = xs;
-            const cnn_real *restrict bw = wgt; /* [B_KH][B_KW][B_CIN][B_COUT] */
-            const cnn_real *restrict bb = bias;
-            cnn_real *restrict bdst = yi;
-            enum { B_SRC_W = 63, B_CIN = 16, B_COUT = 32, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
-            enum { B_OH = 61, B_OW = 61 };
-            for (int oy = 0; oy < B_OH; oy++) {
-                for (int ob = 0; ob < 6; ob++) { /* 9 output pixels */
-                    const int ox0 = ob * 9;
-                    cnn_real a0_0[16];
-                    cnn_real a0_1[16];
-                    cnn_real a1_0[16];
-                    cnn_real a1_1[16];
-                    cnn_real a2_0[16];
-                    cnn_real a2_1[16];
-                    cnn_real a3_0[16];
-                    cnn_real a3_1[16];
-                    cnn_real a4_0[16];
-                    cnn_real a4_1[16];
-                    cnn_real a5_0[16];
-                    cnn_real a5_1[16];
-                    cnn_real a6_0[16];
-                    cnn_real a6_1[16];
-                    cnn_real a7_0[16];
-                    cnn_real a7_1[16];
-                    cnn_real a8_0[16];
-                    cnn_real a8_1[16];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_1[co] = bb[16 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_1[co] = bb[16 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_1[co] = bb[16 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_1[co] = bb[16 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a4_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a4_1[co] = bb[16 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a5_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a5_1[co] = bb[16 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a6_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a6_1[co] = bb[16 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a7_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a7_1[co] = bb[16 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a8_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a8_1[co] = bb[16 + co];
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                            {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a0_1[co] += v * w[16 + co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_1[co] += v * w[16 + co];
-                            }
-                            {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_1[co] += v * w[16 + co];
-                            }
-                            {
-                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_1[co] += v * w[16 + co];
-                            }
-                            {
-                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a4_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a4_1[co] += v * w[16 + co];
-                            }
-                            {
-                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a5_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a5_1[co] += v * w[16 + co];
-                            }
-                            {
-                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a6_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a6_1[co] += v * w[16 + co];
-                            }
-                            {
-                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a7_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a7_1[co] += v * w[16 + co];
-                            }
-                            {
-                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a8_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a8_1[co] += v * w[16 + co];
-                            }
-                        }
-                    }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 0 + co] = (a0_0[co] < 0 ? (cnn_real)0 : a0_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 16 + co] = (a0_1[co] < 0 ? (cnn_real)0 : a0_1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 0 + co] = (a1_0[co] < 0 ? (cnn_real)0 : a1_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 16 + co] = (a1_1[co] < 0 ? (cnn_real)0 : a1_1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 0 + co] = (a2_0[co] < 0 ? (cnn_real)0 : a2_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 16 + co] = (a2_1[co] < 0 ? (cnn_real)0 : a2_1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 0 + co] = (a3_0[co] < 0 ? (cnn_real)0 : a3_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 16 + co] = (a3_1[co] < 0 ? (cnn_real)0 : a3_1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[4 * B_COUT + 0 + co] = (a4_0[co] < 0 ? (cnn_real)0 : a4_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[4 * B_COUT + 16 + co] = (a4_1[co] < 0 ? (cnn_real)0 : a4_1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[5 * B_COUT + 0 + co] = (a5_0[co] < 0 ? (cnn_real)0 : a5_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[5 * B_COUT + 16 + co] = (a5_1[co] < 0 ? (cnn_real)0 : a5_1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[6 * B_COUT + 0 + co] = (a6_0[co] < 0 ? (cnn_real)0 : a6_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[6 * B_COUT + 16 + co] = (a6_1[co] < 0 ? (cnn_real)0 : a6_1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[7 * B_COUT + 0 + co] = (a7_0[co] < 0 ? (cnn_real)0 : a7_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[7 * B_COUT + 16 + co] = (a7_1[co] < 0 ? (cnn_real)0 : a7_1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[8 * B_COUT + 0 + co] = (a8_0[co] < 0 ? (cnn_real)0 : a8_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[8 * B_COUT + 16 + co] = (a8_1[co] < 0 ? (cnn_real)0 : a8_1[co]);
-                }
-                { /* 7 output pixels */
-                    const int ox0 = 54;
-                    cnn_real a0_0[16];
-                    cnn_real a0_1[16];
-                    cnn_real a1_0[16];
-                    cnn_real a1_1[16];
-                    cnn_real a2_0[16];
-                    cnn_real a2_1[16];
-                    cnn_real a3_0[16];
-                    cnn_real a3_1[16];
-                    cnn_real a4_0[16];
-                    cnn_real a4_1[16];
-                    cnn_real a5_0[16];
-                    cnn_real a5_1[16];
-                    cnn_real a6_0[16];
-                    cnn_real a6_1[16];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_1[co] = bb[16 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_1[co] = bb[16 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_1[co] = bb[16 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_1[co] = bb[16 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a4_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a4_1[co] = bb[16 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a5_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a5_1[co] = bb[16 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a6_0[co] = bb[0 + co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a6_1[co] = bb[16 + co];
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                            {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a0_1[co] += v * w[16 + co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_1[co] += v * w[16 + co];
-                            }
-                            {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_1[co] += v * w[16 + co];
-                            }
-                            {
-                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_1[co] += v * w[16 + co];
-                            }
-                            {
-                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a4_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a4_1[co] += v * w[16 + co];
-                            }
-                            {
-                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a5_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a5_1[co] += v * w[16 + co];
-                            }
-                            {
-                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a6_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a6_1[co] += v * w[16 + co];
+        for (int py = 0; py < POH; py++) {
+            /* the conv rows under this row of windows, before the activation */
+            {
+                const cnn_real *restrict bsrc = xs;
+                const cnn_real *restrict bw = wgt; /* [B_KH][B_KW][B_CIN][B_COUT] */
+                const cnn_real *restrict bb = bias;
+                cnn_real *restrict bdst = band;
+                enum { B_SRC_W = 63, B_CIN = 16, B_COUT = 32, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
+                enum { B_OH = 61, B_OW = 61 };
+                for (int oy = py * PKH; oy < py * PKH + PKH; oy++) {
+                    for (int ob = 0; ob < 6; ob++) { /* 9 output pixels */
+                        const int ox0 = ob * 9;
+                        cnn_real a0_0[16];
+                        cnn_real a0_1[16];
+                        cnn_real a1_0[16];
+                        cnn_real a1_1[16];
+                        cnn_real a2_0[16];
+                        cnn_real a2_1[16];
+                        cnn_real a3_0[16];
+                        cnn_real a3_1[16];
+                        cnn_real a4_0[16];
+                        cnn_real a4_1[16];
+                        cnn_real a5_0[16];
+                        cnn_real a5_1[16];
+                        cnn_real a6_0[16];
+                        cnn_real a6_1[16];
+                        cnn_real a7_0[16];
+                        cnn_real a7_1[16];
+                        cnn_real a8_0[16];
+                        cnn_real a8_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a0_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a0_1[co] = bb[16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a1_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a1_1[co] = bb[16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a2_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a2_1[co] = bb[16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a3_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a3_1[co] = bb[16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a4_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a4_1[co] = bb[16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a5_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a5_1[co] = bb[16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a6_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a6_1[co] = bb[16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a7_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a7_1[co] = bb[16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a8_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a8_1[co] = bb[16 + co];
+                        for (int ky = 0; ky < B_KH; ky++) {
+                            const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                            const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                            for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                                const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                                {
+                                    const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_1[co] += v * w[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_1[co] += v * w[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_1[co] += v * w[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_1[co] += v * w[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_1[co] += v * w[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_1[co] += v * w[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_1[co] += v * w[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_1[co] += v * w[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a8_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a8_1[co] += v * w[16 + co];
+                                }
                             }
                         }
+                        cnn_real *restrict yp = bdst + ((size_t)(oy - py * PKH) * B_OW + ox0) * B_COUT;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[0 * B_COUT + 0 + co] = a0_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[0 * B_COUT + 16 + co] = a0_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[1 * B_COUT + 0 + co] = a1_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[1 * B_COUT + 16 + co] = a1_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[2 * B_COUT + 0 + co] = a2_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[2 * B_COUT + 16 + co] = a2_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[3 * B_COUT + 0 + co] = a3_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[3 * B_COUT + 16 + co] = a3_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[4 * B_COUT + 0 + co] = a4_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[4 * B_COUT + 16 + co] = a4_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[5 * B_COUT + 0 + co] = a5_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[5 * B_COUT + 16 + co] = a5_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[6 * B_COUT + 0 + co] = a6_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[6 * B_COUT + 16 + co] = a6_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[7 * B_COUT + 0 + co] = a7_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[7 * B_COUT + 16 + co] = a7_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[8 * B_COUT + 0 + co] = a8_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[8 * B_COUT + 16 + co] = a8_1[co];
                     }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 0 + co] = (a0_0[co] < 0 ? (cnn_real)0 : a0_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 16 + co] = (a0_1[co] < 0 ? (cnn_real)0 : a0_1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 0 + co] = (a1_0[co] < 0 ? (cnn_real)0 : a1_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 16 + co] = (a1_1[co] < 0 ? (cnn_real)0 : a1_1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 0 + co] = (a2_0[co] < 0 ? (cnn_real)0 : a2_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 16 + co] = (a2_1[co] < 0 ? (cnn_real)0 : a2_1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 0 + co] = (a3_0[co] < 0 ? (cnn_real)0 : a3_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 16 + co] = (a3_1[co] < 0 ? (cnn_real)0 : a3_1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[4 * B_COUT + 0 + co] = (a4_0[co] < 0 ? (cnn_real)0 : a4_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[4 * B_COUT + 16 + co] = (a4_1[co] < 0 ? (cnn_real)0 : a4_1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[5 * B_COUT + 0 + co] = (a5_0[co] < 0 ? (cnn_real)0 : a5_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[5 * B_COUT + 16 + co] = (a5_1[co] < 0 ? (cnn_real)0 : a5_1[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[6 * B_COUT + 0 + co] = (a6_0[co] < 0 ? (cnn_real)0 : a6_0[co]);
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[6 * B_COUT + 16 + co] = (a6_1[co] < 0 ? (cnn_real)0 : a6_1[co]);
+                    { /* 7 output pixels */
+                        const int ox0 = 54;
+                        cnn_real a0_0[16];
+                        cnn_real a0_1[16];
+                        cnn_real a1_0[16];
+                        cnn_real a1_1[16];
+                        cnn_real a2_0[16];
+                        cnn_real a2_1[16];
+                        cnn_real a3_0[16];
+                        cnn_real a3_1[16];
+                        cnn_real a4_0[16];
+                        cnn_real a4_1[16];
+                        cnn_real a5_0[16];
+                        cnn_real a5_1[16];
+                        cnn_real a6_0[16];
+                        cnn_real a6_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a0_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a0_1[co] = bb[16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a1_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a1_1[co] = bb[16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a2_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a2_1[co] = bb[16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a3_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a3_1[co] = bb[16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a4_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a4_1[co] = bb[16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a5_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a5_1[co] = bb[16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a6_0[co] = bb[0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a6_1[co] = bb[16 + co];
+                        for (int ky = 0; ky < B_KH; ky++) {
+                            const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                            const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                            for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
+                                const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                                {
+                                    const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_1[co] += v * w[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_1[co] += v * w[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_1[co] += v * w[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_1[co] += v * w[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_1[co] += v * w[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_1[co] += v * w[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_0[co] += v * w[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_1[co] += v * w[16 + co];
+                                }
+                            }
+                        }
+                        cnn_real *restrict yp = bdst + ((size_t)(oy - py * PKH) * B_OW + ox0) * B_COUT;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[0 * B_COUT + 0 + co] = a0_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[0 * B_COUT + 16 + co] = a0_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[1 * B_COUT + 0 + co] = a1_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[1 * B_COUT + 16 + co] = a1_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[2 * B_COUT + 0 + co] = a2_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[2 * B_COUT + 16 + co] = a2_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[3 * B_COUT + 0 + co] = a3_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[3 * B_COUT + 16 + co] = a3_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[4 * B_COUT + 0 + co] = a4_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[4 * B_COUT + 16 + co] = a4_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[5 * B_COUT + 0 + co] = a5_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[5 * B_COUT + 16 + co] = a5_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[6 * B_COUT + 0 + co] = a6_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[6 * B_COUT + 16 + co] = a6_1[co];
+                    }
+                } /* oy */
+            }
+            for (int px = 0; px < POW; px++) {
+                const cnn_real *restrict w0 = band + (size_t)px * PKW * OC;
+                cnn_real *restrict yp = yi + ((size_t)py * POW + px) * OC;
+                unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;
+                OMP(simd)
+                for (int c = 0; c < OC; c++) {
+                    cnn_real m = w0[c];
+                    cnn_real k = 0; /* a float, so that the loop vectorizes (gcc 12: not with an int) */
+                    /* row-major: only a larger value replaces, so the first maximum wins */
+                    {
+                        const cnn_real v = w0[(size_t)0 * OW * OC + 1 * OC + c];
+                        k = v > m ? (cnn_real)1 : k;
+                        m = v > m ? v : m;
+                    }
+                    {
+                        const cnn_real v = w0[(size_t)1 * OW * OC + 0 * OC + c];
+                        k = v > m ? (cnn_real)2 : k;
+                        m = v > m ? v : m;
+                    }
+                    {
+                        const cnn_real v = w0[(size_t)1 * OW * OC + 1 * OC + c];
+                        k = v > m ? (cnn_real)3 : k;
+                        m = v > m ? v : m;
+                    }
+                    yp[c] = (m < 0 ? (cnn_real)0 : m);
+                    ap[c] = (unsigned char)(m > 0 ? k : (cnn_real)255);
                 }
-            } /* oy */
-        }
+            } /* px */
+        } /* py */
     } /* i */
 }
 #else
@@ -1456,13 +1524,19 @@ static void fruit_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *r
  * conv2d_2.bias: p[5056, 5088)
  */
 #ifndef CNN_REFERENCE_KERNELS
-static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
+/* fused with maxpool_2 (emit_conv_pool.c): the conv output stays in cache */
+static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 63, IW = 63, IC = 16, OH = 61, OW = 61, OC = 32 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
     enum { IN_SIZE = 63504, OUT_SIZE = 119072, W_OFF = 448, W_COUNT = 4608 };
     enum { B_OFF = 5056 };
-    enum { SLOT = 4640, PAD_SIZE = 135200, PW = 63 }; /* slot: dW [KH][KW][IC][OC], then db [OC] */
+    enum { POH = 30, POW = 30, PKH = 2, PKW = 2, POOL_SIZE = 28800 }; /* maxpool_2 */
+    enum { PAD_SIZE = 135200, PW = 63, SCRATCH = 0 }; /* per image: [padded input] then scratch */
+    enum { SLOT = 4640 }; /* slot: dW [KH][KW][IC][OC], then db [OC] */
+    (void)pooled; /* the argmax bytes in `out` say where the gradient goes */
+    /* dz zero-padded for the input gradient: ZH x ZW, the conv output at (TOP, LEFT) */
+    enum { ZH = 65, ZW = 65, TOP = 2, LEFT = 2, DZ_RS = ZW * OC };
     const cnn_real *restrict wgt = p + W_OFF;
     /* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */
     for (int ky = 0; ky < KH; ky++)
@@ -1474,29 +1548,43 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-        cnn_real *restrict dzi = dy + (size_t)i * OUT_SIZE;
+        const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
+        const unsigned char *restrict am = (const unsigned char *)(out + (size_t)i * OUT_SIZE);
         cnn_real *restrict dwi = slot + (size_t)i * SLOT;
-        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
-        { /* dz = dy * act'(y), in place, and db */
-            cnn_real s[OC];
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                s[co] = 0;
-            for (int q = 0; q < OH * OW; q++) {
-                const cnn_real *restrict yq = yi + (size_t)q * OC;
-                cnn_real *restrict dq = dzi + (size_t)q * OC;
-                OMP(simd)
-                for (int co = 0; co < OC; co++) {
-                    const cnn_real v = (yq[co] > 0 ? dq[co] : (cnn_real)0);
-                    dq[co] = v;
-                    s[co] += v;
-                }
-            }
-            OMP(simd)
-            for (int co = 0; co < OC; co++)
-                dwi[W_COUNT + co] = s[co];
-        }
+        cnn_real *restrict dzb = pad + (size_t)i * PAD_SIZE + SCRATCH;
         const cnn_real *restrict xs = xi;
+        cnn_real s[OC]; /* db */
+        OMP(simd)
+        for (int co = 0; co < OC; co++)
+            s[co] = 0;
+        { /* the border of the padded dz, and rows and columns no window covers */
+            memset(dzb, 0, sizeof(cnn_real) * (size_t)TOP * DZ_RS);
+            for (int y = TOP; y < TOP + POH * PKH; y++) {
+                memset(dzb + (size_t)y * DZ_RS, 0, sizeof(cnn_real) * LEFT * OC);
+                memset(dzb + (size_t)y * DZ_RS + (size_t)(LEFT + POW * PKW) * OC, 0,
+                       sizeof(cnn_real) * (size_t)(ZW - LEFT - POW * PKW) * OC);
+            }
+            memset(dzb + (size_t)(TOP + POH * PKH) * DZ_RS, 0,
+                   sizeof(cnn_real) * (size_t)(ZH - TOP - POH * PKH) * DZ_RS);
+        }
+        for (int py = 0; py < POH; py++) {
+            cnn_real *restrict z0 = dzb + ((size_t)(TOP + py * PKH) * ZW + LEFT) * OC;
+            for (int px = 0; px < POW; px++) {
+                const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;
+                const unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;
+                cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;
+                OMP(simd)
+                for (int c = 0; c < OC; c++) {
+                    const int k = ap[c];
+                    const cnn_real d = dp[c];
+                    zp[(size_t)0 * DZ_RS + 0 * OC + c] = k == 0 ? d : (cnn_real)0;
+                    zp[(size_t)0 * DZ_RS + 1 * OC + c] = k == 1 ? d : (cnn_real)0;
+                    zp[(size_t)1 * DZ_RS + 0 * OC + c] = k == 2 ? d : (cnn_real)0;
+                    zp[(size_t)1 * DZ_RS + 1 * OC + c] = k == 3 ? d : (cnn_real)0;
+                    s[c] += k != 255 ? d : (cnn_real)0;
+                }
+            } /* px */
+        } /* py */
         /* dW rows r = (ky * KW + kx) * IC + ci, 8 at a time */
         for (int tap = 0; tap < KH * KW; tap++) {
             const int base = ((tap / KW) * PW + tap % KW) * IC;
@@ -1567,10 +1655,10 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
                     OMP(simd)
                     for (int co = 0; co < 16; co++)
                         g7_1[co] = 0;
-                    for (int oy = 0; oy < OH; oy++) {
+                    for (int oy = 0; oy < POH * PKH; oy++) {
                         const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
-                        const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
-                        for (int ox = 0; ox < OW; ox++) {
+                        const cnn_real *restrict dr = dzb + ((size_t)(oy + TOP) * ZW + LEFT) * OC;
+                        for (int ox = 0; ox < POW * PKW; ox++) {
                             const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
                             const cnn_real *restrict d = dr + (size_t)ox * OC;
                             {
@@ -1699,22 +1787,9 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
             }
         }
         /* dx: the forward kernel over the zero-padded dz with the rotated kernel */
-        cnn_real *restrict dzpad = pad + (size_t)i * PAD_SIZE;
-        { /* zero-padded copy: 61x61x32 inside 65x65x32 at (2, 2) */
-            const cnn_real *restrict from = dzi;
-            cnn_real *restrict to = dzpad;
-            memset(to, 0, sizeof(cnn_real) * 4160);
-            for (int y = 0; y < 61; y++) {
-                cnn_real *restrict row = to + (size_t)(y + 2) * 2080;
-                memset(row, 0, sizeof(cnn_real) * 64);
-                memcpy(row + 64, from + (size_t)y * 1952, sizeof(cnn_real) * 1952);
-                memset(row + 2016, 0, sizeof(cnn_real) * 64);
-            }
-            memset(to + 131040, 0, sizeof(cnn_real) * 4160);
-        }
         cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
         {
-            const cnn_real *restrict bsrc = dzpad;
+            const cnn_real *restrict bsrc = dzb;
             const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
             cnn_real *restrict bdst = dxi;
             enum { B_SRC_W = 65, B_CIN = 32, B_COUT = 16, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
@@ -2147,6 +2222,9 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
                 }
             } /* oy */
         }
+        OMP(simd)
+        for (int co = 0; co < OC; co++)
+            dwi[W_COUNT + co] = s[co];
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
@@ -2245,6 +2323,9 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
 /* maxpool_2 forward, fruit.cnn:19: maxpool 2x2 stride=2x2
  * 61x61x32 -> 30x30x32 per image (NHWC)
  */
+/* The fast kernels compute this pool inside fruit_conv2d_2_pool_forward; the plain
+ * kernels (the oracle) run it on its own. */
+#ifdef CNN_REFERENCE_KERNELS
 static void fruit_maxpool_2_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { IH = 61, IW = 61, C = 32, OH = 30, OW = 30 };
@@ -2272,46 +2353,12 @@ static void fruit_maxpool_2_forward(const cnn_real *restrict in, cnn_real *restr
         } /* oy */
     } /* i */
 }
+#endif
 
 /* maxpool_2 backward, fruit.cnn:19: maxpool 2x2 stride=2x2
  * 61x61x32 -> 30x30x32 per image (NHWC)
  */
-#ifndef CNN_REFERENCE_KERNELS
-static void fruit_maxpool_2_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
-{
-    enum { IH = 61, IW = 61, C = 32, OH = 30, OW = 30 };
-    enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 119072, OUT_SIZE = 28800 };
-    OMP(parallel for schedule(static))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * OUT_SIZE;
-        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
-        memset(dxi, 0, sizeof(cnn_real) * IN_SIZE); /* rows or columns no window covers */
-        for (int oy = 0; oy < OH; oy++) {
-            for (int ox = 0; ox < OW; ox++) {
-                const size_t o = ((size_t)oy * OW + ox) * C;
-                const size_t base = ((size_t)(oy * SH) * IW + ox * SW) * C;
-                cnn_real left[C]; /* 1 until the window's first maximum is found */
-                OMP(simd)
-                for (int c = 0; c < C; c++)
-                    left[c] = 1;
-                for (int ky = 0; ky < KH; ky++) {
-                    for (int kx = 0; kx < KW; kx++) {
-                        const size_t at = base + ((size_t)ky * IW + kx) * C;
-                        OMP(simd)
-                        for (int c = 0; c < C; c++) {
-                            const int hit = (xi[at + c] == yi[o + c]) & (left[c] != 0);
-                            dxi[at + c] = hit ? dyi[o + c] : (cnn_real)0;
-                            left[c] = hit ? (cnn_real)0 : left[c];
-                        }
-                    }
-                }
-            } /* ox */
-        } /* oy */
-    } /* i */
-}
-#else
+#ifdef CNN_REFERENCE_KERNELS
 static void fruit_maxpool_2_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IH = 61, IW = 61, C = 32, OH = 30, OW = 30 };
@@ -2341,6 +2388,23 @@ static void fruit_maxpool_2_backward(const cnn_real *restrict in, const cnn_real
             } /* ox */
         } /* oy */
     } /* i */
+}
+
+/* conv2d_2 + maxpool_2 with the plain kernels: one after the other (the oracle of the
+ * fused fast path) */
+static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n)
+{
+    fruit_conv2d_2_forward(p, in, out, pad, n);
+    fruit_maxpool_2_forward(out, pooled, n);
+}
+
+static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
+{
+    /* the pool's gradient goes to dx, free until the conv's own dx */
+    fruit_maxpool_2_backward(out, pooled, dy, dx, n);
+    /* then dx holds the conv's dz and dy (consumed) takes the conv's dx */
+    fruit_conv2d_2_backward(p, g, in, out, dx, dy, slot, pad, flip, n);
+    memcpy(dx, dy, sizeof(cnn_real) * (size_t)n * 63504);
 }
 #endif
 
@@ -4259,17 +4323,13 @@ static void fruit_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, i
     if (n <= 0)
         return;
     CNN_LAYER_BEGIN(0, 0);
-    fruit_conv2d_1_forward(p, x, a + cap * A_conv2d_1, pad, n);
+    fruit_conv2d_1_pool_forward(p, x, a + cap * A_conv2d_1, a + cap * A_maxpool_1, pad, n);
     CNN_LAYER_END(0, 0);
-    CNN_LAYER_BEGIN(1, 0);
-    fruit_maxpool_1_forward(a + cap * A_conv2d_1, a + cap * A_maxpool_1, n);
-    CNN_LAYER_END(1, 0);
+    /* maxpool_1: computed by fruit_conv2d_1_pool_forward */
     CNN_LAYER_BEGIN(2, 0);
-    fruit_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
+    fruit_conv2d_2_pool_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, a + cap * A_maxpool_2, pad, n);
     CNN_LAYER_END(2, 0);
-    CNN_LAYER_BEGIN(3, 0);
-    fruit_maxpool_2_forward(a + cap * A_conv2d_2, a + cap * A_maxpool_2, n);
-    CNN_LAYER_END(3, 0);
+    /* maxpool_2: computed by fruit_conv2d_2_pool_forward */
     /* flatten_1: a view of its input */
     CNN_LAYER_BEGIN(5, 0);
     fruit_dense_1_forward(p, a + cap * A_maxpool_2, a + cap * A_dense_1, n);
@@ -4310,17 +4370,13 @@ static void fruit_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dl
     fruit_dense_1_backward(p, g, a + cap * A_maxpool_2, a + cap * A_dense_1, dB, dA, n);
     CNN_LAYER_END(5, 1);
     /* flatten_1: a view, its gradient is its input's */
-    CNN_LAYER_BEGIN(3, 1);
-    fruit_maxpool_2_backward(a + cap * A_conv2d_2, a + cap * A_maxpool_2, dA, dB, n);
-    CNN_LAYER_END(3, 1);
+    /* maxpool_2: in fruit_conv2d_2_pool_backward */
     CNN_LAYER_BEGIN(2, 1);
-    fruit_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dB, dA, slot, pad, wk + 0, n);
+    fruit_conv2d_2_pool_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, a + cap * A_maxpool_2, dA, dB, slot, pad, wk + 0, n);
     CNN_LAYER_END(2, 1);
-    CNN_LAYER_BEGIN(1, 1);
-    fruit_maxpool_1_backward(a + cap * A_conv2d_1, a + cap * A_maxpool_1, dA, dB, n);
-    CNN_LAYER_END(1, 1);
+    /* maxpool_1: in fruit_conv2d_1_pool_backward */
     CNN_LAYER_BEGIN(0, 1);
-    fruit_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dB, slot, pad, wk + 0, n);
+    fruit_conv2d_1_pool_backward(p, g, x, a + cap * A_conv2d_1, a + cap * A_maxpool_1, dB, dA, slot, pad, wk + 0, n);
     CNN_LAYER_END(0, 1);
 }
 

@@ -4,7 +4,8 @@
  *
  * The network is a random stack: on the image, convolutions (valid or same
  * padding, square or rectangular kernels, strides 1-3, with or without bias,
- * any fused activation), max and average pools (sizes, strides), batchnorm
+ * any fused activation), max and average pools (sizes, strides), a relu or
+ * linear conv followed by a tiling maxpool (fused by the fast kernels), batchnorm
  * (momentum, epsilon), dropout, standalone activations (leaky_relu with a
  * slope); then flatten or globalavgpool; then dense layers, dropout,
  * batchnorm and activations; then a sigmoid-binary or softmax head, fused or
@@ -42,7 +43,8 @@ static const char *random_act(gen *g)
 
 static int min2(int a, int b) { return a < b ? a : b; }
 
-static void conv(gen *g)
+/* A conv2d with activation `act` (NULL: a random one). */
+static void conv(gen *g, const char *act)
 {
     int filters = rnd(g, 1, 6);
     int kh = rnd(g, 1, 4), kw = rnd(g, 0, 3) ? kh : rnd(g, 1, 4);
@@ -56,7 +58,9 @@ static void conv(gen *g)
         fprintf(g->f, "    conv2d %d %d", filters, kh); /* a single N means NxN */
     else
         fprintf(g->f, "    conv2d %d %dx%d", filters, kh, kw);
-    if (rnd(g, 0, 4))
+    if (act)
+        fprintf(g->f, " %s", act);
+    else if (rnd(g, 0, 4))
         fprintf(g->f, " %s", random_act(g));
     if (stride != 1)
         fprintf(g->f, " stride=%d", stride);
@@ -111,6 +115,17 @@ static void pool(gen *g)
     g->w = (g->w - pw) / sw + 1;
 }
 
+/* A relu or linear conv2d, then a maxpool whose windows tile its output:
+ * the pair the fast kernels fuse (compiler/emit_conv_pool.c). */
+static void conv_pool(gen *g)
+{
+    conv(g, rnd(g, 0, 2) ? "relu" : "linear");
+    int ph = min2(rnd(g, 1, 3), g->h), pw = min2(rnd(g, 0, 2) ? ph : rnd(g, 1, 3), g->w);
+    fprintf(g->f, "    maxpool %dx%d\n", ph, pw);
+    g->h /= ph;
+    g->w /= pw;
+}
+
 static void batchnorm(gen *g)
 {
     fprintf(g->f, "    batchnorm");
@@ -155,7 +170,8 @@ int main(int argc, char **argv)
     int image_layers = rnd(&g, 1, 5);
     for (int i = 0; i < image_layers; i++) {
         switch (rnd(&g, 0, 9)) {
-        case 0: case 1: case 2: case 3: conv(&g); break;
+        case 0: case 1: case 2: conv(&g, NULL); break;
+        case 3: conv_pool(&g); break;
         case 4: case 5: pool(&g); break;
         case 6: batchnorm(&g); break;
         case 7: dropout(&g); break;

@@ -1,0 +1,76 @@
+/* emit_conv2d.h: the pieces of conv2d's fast kernels that the fused
+ * conv + maxpool (emit_conv_pool.c) shares with the plain conv2d
+ * (emit_conv2d.c). Internal to the C back end. */
+#ifndef CNNC_EMIT_CONV2D_H
+#define CNNC_EMIT_CONV2D_H
+
+#include "emit_layers.h"
+
+typedef struct conv_dims {
+    int ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, pt, pl;
+    int padded; /* some taps can fall outside the input */
+} conv_dims;
+
+conv_dims conv_dims_of(const cnn_layer *l);
+
+/* enum { IH, IW, IC, OH, OW, OC, KH, ..., IN_SIZE, OUT_SIZE, W_OFF, W_COUNT[, B_OFF] } */
+void conv_emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L, const conv_dims *d);
+
+#define ACC_BUDGET 20 /* vector accumulators a block may keep in registers */
+
+/* Accumulators are arrays of one vector (16 floats) each, so every simd loop
+ * runs exactly once and the compiler keeps them in registers (a 64-wide
+ * array would stay a 4-iteration loop over memory at -O2). */
+#define VEC 16
+
+int conv_vectors(int channels);
+
+/* One register-blocked convolution of an image (or of some of its rows). */
+typedef struct conv_block {
+    const char *src, *wgt, *bias, *dst; /* C expressions; bias NULL: start at 0 */
+    int src_w, cin, cout, kh, kw, sh, sw, oh, ow;
+    cnn_act act;
+    float alpha;
+    const char *rows;    /* the loop over output rows `oy`; NULL: all of them */
+    const char *dst_row; /* the row of dst that output row oy goes to; NULL: oy */
+} conv_block;
+
+/* dst[row][ow][cout] = act(bias + valid conv of src with wgt). */
+void conv_emit_block(cnnc_emitter *em, const conv_block *b);
+
+/* The zero-padded copy of one image: rows [top, top+h) and columns
+ * [left, left+w) of a ph x pw x c buffer hold the image, the rest is 0. */
+void conv_emit_pad_copy(cnnc_emitter *em, const char *from, const char *to, int h, int w, int c,
+                        int top, int left, int ph, int pw);
+
+/* The padded input's size; equal to the input's when the layer has no padding. */
+void conv_padded_dims(const cnn_layer *l, int *ph, int *pw);
+
+/* Stride 1: dx is the forward kernel over the padded dz, rotated. */
+int conv_fast_dx(const cnn_layer *l);
+
+/* In a per-image loop: `xs`, the image's input as the kernels read it (the
+ * padded copy at the start of the image's `pad`, or `xi` itself). */
+void conv_emit_source(cnnc_emitter *em, const cnn_layer *l);
+
+/* Where the weight gradient reads dz: output rows [oy_begin, oy_end),
+ * columns [0, ox_end) (C expressions), the row of output row `oy` at `row`. */
+typedef struct conv_dz {
+    const char *oy_begin, *oy_end, *ox_end, *row;
+    int accumulate; /* add to dwi instead of overwriting it */
+} conv_dz;
+
+/* In a per-image loop with xs, dwi: dW of the image for the dz rows of z. */
+void conv_emit_dw(cnnc_emitter *em, const cnn_layer *l, const conv_dz *z);
+
+/* Before the per-image loop, with wgt: the rotated kernel of the fast dx into `flip`. */
+void conv_emit_flip(cnnc_emitter *em);
+
+/* After the per-image loop: the slots summed in image order into g. */
+void conv_emit_slot_sum(cnnc_emitter *em, const cnn_layer *l);
+
+/* Per-image scratch of a conv fused with `pool` beyond its padded input copy:
+ * the forward row band, the backward band or the whole padded dz. */
+size_t conv_pool_scratch_floats(const cnn_layer *l, int needs_dx, const cnn_layer *pool);
+
+#endif

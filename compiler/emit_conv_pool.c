@@ -1,0 +1,290 @@
+/* emit_conv_pool.c: conv2d + activation + maxpool as one pass, forward and
+ * backward, in the fast kernels.
+ *
+ * Why: a conv's output before a pool is the largest tensor of a small CNN
+ * (fruit's first conv: 1 MB per image). Unfused, forward writes it and the
+ * pool reads it; backward the pool reads it again to find each window's
+ * maximum and writes a dz of the same size, which the conv reads twice more
+ * (activation gradient, then weight gradient). Fused, that tensor never
+ * leaves the cache:
+ *
+ * Forward, per image and pooled row py: the conv rows under that row of
+ * windows (the register-blocked conv_emit_block, without the activation) go
+ * to a band of the image's scratch (a few KB); the pool takes each window's
+ * first maximum in row-major order, as the plain pool does, applies the
+ * activation (relu commutes with max, so relu(max z) = max relu(z)) and
+ * stores the pooled value. What backward needs of the conv output is kept
+ * in its (otherwise unused) activation slot: one byte per pooled value, the
+ * window position of the maximum, or NO_GRAD where the gradient is 0 (relu
+ * of a maximum <= 0: the plain chain multiplies by relu'(y) = 0 there).
+ *
+ * Backward: dz is the pooled gradient at the recorded position and 0 at the
+ * others. It is written band by band when nothing below needs dx (the band
+ * stays in L1 and the weight gradient reads it at once; its accumulators go
+ * back to the image's slot between bands), else into the zero-padded dz
+ * that the fast input gradient (the forward kernel, rotated) reads. The
+ * conv rows and columns that no window covers have dz = 0 and are skipped.
+ *
+ * Under CNN_REFERENCE_KERNELS the same two entry points run the plain conv
+ * and pool functions one after the other: the oracle the gradient checks and
+ * parity tests hold the fused path to. */
+#include <stdio.h>
+
+#include "emit_conv2d.h"
+
+#define NO_GRAD 255 /* argmax byte: this window passes no gradient back */
+
+int emit_conv2d_fuses_pool(const cnn_layer *l, cnn_act act, int needs_dx, const cnn_layer *next)
+{
+    if (!next || next->kind != CNN_MAXPOOL)
+        return 0;
+    /* max commutes with these activations; the gradient is 0 or 1 */
+    if (act != CNN_ACT_RELU && act != CNN_ACT_LINEAR)
+        return 0;
+    /* windows that tile the image: each conv output belongs to one at most */
+    if (next->kh != next->sh || next->kw != next->sw || next->kh * next->kw >= NO_GRAD)
+        return 0;
+    if (next->out.h < 1 || next->out.w < 1)
+        return 0;
+    /* a strided conv's dx is the plain transposed loop over the whole dz */
+    if (needs_dx && !conv_fast_dx(l))
+        return 0;
+    return 1;
+}
+
+/* The forward band, and the backward band or whole padded dz (stride 1). */
+size_t conv_pool_scratch_floats(const cnn_layer *l, int needs_dx, const cnn_layer *pool)
+{
+    size_t band = (size_t)pool->kh * l->out.w * l->out.c;
+    if (needs_dx) {
+        size_t whole = (size_t)(l->in.h + l->kh - 1) * (l->in.w + l->kw - 1) * l->out.c;
+        return whole > band ? whole : band;
+    }
+    return band;
+}
+
+static void emit_pool_enums(cnnc_emitter *em, const cnnc_plan_layer *conv, const cnnc_plan_layer *pool)
+{
+    const cnn_layer *p = pool->l;
+    int ph, pw;
+    conv_padded_dims(conv->l, &ph, &pw);
+    em_line(em, "enum { POH = %d, POW = %d, PKH = %d, PKW = %d, POOL_SIZE = %zu }; /* %s */", p->out.h,
+            p->out.w, p->kh, p->kw, pool->out_size, p->name);
+    em_line(em, "enum { PAD_SIZE = %zu, PW = %d, SCRATCH = %zu }; /* per image: [padded input] then scratch */",
+            conv->pad_floats, pw, ph != conv->l->in.h || pw != conv->l->in.w ? (size_t)ph * pw * conv->l->in.c : 0);
+}
+
+/* In the forward image loop, pooled row py: the pool over the band. */
+static void emit_pool_band(cnnc_emitter *em, const cnnc_plan_layer *conv, const cnnc_plan_layer *pool)
+{
+    char e[128];
+    em_open_block(em, "for (int px = 0; px < POW; px++) {");
+    em_line(em, "const cnn_real *restrict w0 = band + (size_t)px * PKW * OC;");
+    em_line(em, "cnn_real *restrict yp = yi + ((size_t)py * POW + px) * OC;");
+    em_line(em, "unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;");
+    em_line(em, "OMP(simd)");
+    em_open_block(em, "for (int c = 0; c < OC; c++) {");
+    em_line(em, "cnn_real m = w0[c];");
+    em_line(em, "cnn_real k = 0; /* a float, so that the loop vectorizes (gcc 12: not with an int) */");
+    em_line(em, "/* row-major: only a larger value replaces, so the first maximum wins */");
+    for (int r = 0; r < pool->l->kh; r++)
+        for (int x = 0; x < pool->l->kw; x++) {
+            int j = r * pool->l->kw + x;
+            if (j == 0)
+                continue;
+            em_open_block(em, "{");
+            em_line(em, "const cnn_real v = w0[(size_t)%d * OW * OC + %d * OC + c];", r, x);
+            em_line(em, "k = v > m ? (cnn_real)%d : k;", j);
+            em_line(em, "m = v > m ? v : m;");
+            em_close_block(em, "}");
+        }
+    em_line(em, "yp[c] = %s;", emit_act_expr(e, sizeof e, conv->act, conv->l->alpha, "m"));
+    if (conv->act == CNN_ACT_RELU)
+        em_line(em, "ap[c] = (unsigned char)(m > 0 ? k : (cnn_real)%d);", NO_GRAD);
+    else
+        em_line(em, "ap[c] = (unsigned char)k;");
+    em_close_block(em, "}");
+    em_close_block(em, "} /* px */");
+}
+
+static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P)
+{
+    const cnn_layer *l = L->l;
+    conv_dims d = conv_dims_of(l);
+    int ph, pw;
+    conv_padded_dims(l, &ph, &pw);
+    em_function(em,
+                "static void %s_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, "
+                "cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n)",
+                L->fn);
+    conv_emit_enums(em, L, &d);
+    emit_pool_enums(em, L, P);
+    em_line(em, "const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */");
+    if (l->bias)
+        em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
+    emit_image_loop(em);
+    em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
+    em_line(em, "cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;");
+    em_line(em, "/* the conv's own output slot keeps each window's argmax for backward */");
+    em_line(em, "unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);");
+    em_line(em, "cnn_real *restrict band = pad + (size_t)i * PAD_SIZE + SCRATCH; /* [PKH][OW][OC] */");
+    conv_emit_source(em, l);
+    em_open_block(em, "for (int py = 0; py < POH; py++) {");
+    em_line(em, "/* the conv rows under this row of windows, before the activation */");
+    conv_block b = {"xs", "wgt", l->bias ? "bias" : NULL, "band", pw, d.ic, d.oc, d.kh, d.kw, d.sh, d.sw,
+                    d.oh, d.ow, CNN_ACT_LINEAR, 0,
+                    "for (int oy = py * PKH; oy < py * PKH + PKH; oy++) {", "oy - py * PKH"};
+    conv_emit_block(em, &b);
+    emit_pool_band(em, L, P);
+    em_close_block(em, "} /* py */");
+    em_close_block(em, "} /* i */");
+    em_close_block(em, "}");
+}
+
+/* In the backward image loop, pooled row py: dz of the window rows, at
+ * `row0` (row r of the band at row0 + r * DZ_RS), and db. */
+static void emit_scatter(cnnc_emitter *em, const cnnc_plan_layer *P, const char *row0, int bias)
+{
+    em_line(em, "cnn_real *restrict z0 = %s;", row0);
+    em_open_block(em, "for (int px = 0; px < POW; px++) {");
+    em_line(em, "const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;");
+    em_line(em, "const unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;");
+    em_line(em, "cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;");
+    em_line(em, "OMP(simd)");
+    em_open_block(em, "for (int c = 0; c < OC; c++) {");
+    em_line(em, "const int k = ap[c];");
+    em_line(em, "const cnn_real d = dp[c];");
+    for (int r = 0; r < P->l->kh; r++)
+        for (int x = 0; x < P->l->kw; x++)
+            em_line(em, "zp[(size_t)%d * DZ_RS + %d * OC + c] = k == %d ? d : (cnn_real)0;", r, x,
+                    r * P->l->kw + x);
+    if (bias)
+        em_line(em, "s[c] += k != %d ? d : (cnn_real)0;", NO_GRAD);
+    em_close_block(em, "}");
+    em_close_block(em, "} /* px */");
+}
+
+static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P)
+{
+    const cnn_layer *l = L->l;
+    conv_dims d = conv_dims_of(l);
+    int dx = L->needs_dx;
+    em_function(em,
+                "static void %s_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, "
+                "const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, "
+                "cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, "
+                "cnn_real *restrict flip, int n)",
+                L->fn);
+    conv_emit_enums(em, L, &d);
+    emit_pool_enums(em, L, P);
+    em_line(em, "enum { SLOT = %zu }; /* slot: dW [KH][KW][IC][OC]%s */", L->slot_floats,
+            l->bias ? ", then db [OC]" : "");
+    em_line(em, "(void)pooled; /* the argmax bytes in `out` say where the gradient goes */");
+    if (dx) {
+        int top = l->kh - 1 - l->pad_top, left = l->kw - 1 - l->pad_left;
+        em_line(em, "/* dz zero-padded for the input gradient: ZH x ZW, the conv output at (TOP, LEFT) */");
+        em_line(em, "enum { ZH = %d, ZW = %d, TOP = %d, LEFT = %d, DZ_RS = ZW * OC };", l->in.h + l->kh - 1,
+                l->in.w + l->kw - 1, top, left);
+        em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
+        conv_emit_flip(em);
+    } else {
+        em_line(em, "enum { DZ_RS = OW * OC }; /* the band: [PKH][OW][OC] */");
+        em_line(em, "(void)p;");
+        em_line(em, "(void)dx; /* nothing below needs it */");
+        em_line(em, "(void)flip;");
+    }
+    emit_image_loop(em);
+    em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
+    em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;");
+    em_line(em, "const unsigned char *restrict am = (const unsigned char *)(out + (size_t)i * OUT_SIZE);");
+    em_line(em, "cnn_real *restrict dwi = slot + (size_t)i * SLOT;");
+    em_line(em, "cnn_real *restrict dzb = pad + (size_t)i * PAD_SIZE + SCRATCH;");
+    conv_emit_source(em, l);
+    if (l->bias) {
+        em_line(em, "cnn_real s[OC]; /* db */");
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int co = 0; co < OC; co++)");
+        em_line(em, "    s[co] = 0;");
+    }
+    if (!dx) {
+        em_line(em, "memset(dwi, 0, sizeof(cnn_real) * W_COUNT);");
+        em_open_block(em, "for (int py = 0; py < POH; py++) {");
+        emit_scatter(em, P, "dzb", l->bias);
+        conv_dz z = {"py * PKH", "py * PKH + PKH", "POW * PKW", "dzb + (size_t)(oy - py * PKH) * DZ_RS", 1};
+        conv_emit_dw(em, l, &z);
+        em_close_block(em, "} /* py */");
+    } else {
+        em_open_block(em, "{ /* the border of the padded dz, and rows and columns no window covers */");
+        em_line(em, "memset(dzb, 0, sizeof(cnn_real) * (size_t)TOP * DZ_RS);");
+        em_open_block(em, "for (int y = TOP; y < TOP + POH * PKH; y++) {");
+        em_line(em, "memset(dzb + (size_t)y * DZ_RS, 0, sizeof(cnn_real) * LEFT * OC);");
+        em_line(em, "memset(dzb + (size_t)y * DZ_RS + (size_t)(LEFT + POW * PKW) * OC, 0,");
+        em_line(em, "       sizeof(cnn_real) * (size_t)(ZW - LEFT - POW * PKW) * OC);");
+        em_close_block(em, "}");
+        em_line(em, "memset(dzb + (size_t)(TOP + POH * PKH) * DZ_RS, 0,");
+        em_line(em, "       sizeof(cnn_real) * (size_t)(ZH - TOP - POH * PKH) * DZ_RS);");
+        em_close_block(em, "}");
+        em_open_block(em, "for (int py = 0; py < POH; py++) {");
+        emit_scatter(em, P, "dzb + ((size_t)(TOP + py * PKH) * ZW + LEFT) * OC", l->bias);
+        em_close_block(em, "} /* py */");
+        conv_dz z = {"0", "POH * PKH", "POW * PKW", "dzb + ((size_t)(oy + TOP) * ZW + LEFT) * OC", 0};
+        conv_emit_dw(em, l, &z);
+        em_line(em, "/* dx: the forward kernel over the zero-padded dz with the rotated kernel */");
+        em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
+        conv_block b = {"dzb", "flip", NULL, "dxi", l->in.w + l->kw - 1, d.oc, d.ic, d.kh, d.kw, 1, 1,
+                        d.ih, d.iw, CNN_ACT_LINEAR, 0, NULL, NULL};
+        conv_emit_block(em, &b);
+    }
+    if (l->bias) {
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int co = 0; co < OC; co++)");
+        em_line(em, "    dwi[W_COUNT + co] = s[co];");
+    }
+    em_close_block(em, "} /* i */");
+    conv_emit_slot_sum(em, l);
+    em_close_block(em, "}");
+}
+
+void emit_conv_pool_fast(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *conv,
+                         const cnnc_plan_layer *pool, int backward)
+{
+    (void)pl;
+    em_line(em, "/* fused with %s (emit_conv_pool.c): the conv output stays in cache */", pool->l->name);
+    if (backward)
+        emit_backward(em, conv, pool);
+    else
+        emit_forward(em, conv, pool);
+}
+
+void emit_conv_pool_oracle(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *conv,
+                           const cnnc_plan_layer *pool)
+{
+    (void)pl;
+    em_line(em, "/* %s + %s with the plain kernels: one after the other (the oracle of the",
+            conv->l->name, pool->l->name);
+    em_line(em, " * fused fast path) */");
+    em_function(em,
+                "static void %s_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, "
+                "cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n)",
+                conv->fn);
+    em_line(em, "%s_forward(p, in, out, pad, n);", conv->fn);
+    em_line(em, "%s_forward(out, pooled, n);", pool->fn);
+    em_close_block(em, "}");
+    em_blank(em);
+    em_function(em,
+                "static void %s_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, "
+                "const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, "
+                "cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, "
+                "cnn_real *restrict flip, int n)",
+                conv->fn);
+    em_line(em, "/* the pool's gradient goes to dx, free until the conv's own dx */");
+    em_line(em, "%s_backward(out, pooled, dy, dx, n);", pool->fn);
+    if (conv->needs_dx) {
+        em_line(em, "/* then dx holds the conv's dz and dy (consumed) takes the conv's dx */");
+        em_line(em, "%s_backward(p, g, in, out, dx, dy, slot, pad, flip, n);", conv->fn);
+        em_line(em, "memcpy(dx, dy, sizeof(cnn_real) * (size_t)n * %zu);", conv->in_size);
+    } else {
+        em_line(em, "%s_backward(p, g, in, out, dx, slot, pad, flip, n);", conv->fn);
+    }
+    em_close_block(em, "}");
+}
