@@ -17,6 +17,7 @@ conv_dims conv_dims_of(const cnn_layer *l);
 void conv_emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L, const conv_dims *d);
 
 #define ACC_BUDGET 20 /* vector accumulators a block may keep in registers */
+#define DW_ONE_PASS 28 /* ... or a weight gradient, when that makes it one pass (of 32) */
 
 /* Accumulators are arrays of one vector (16 floats) each, so every simd loop
  * runs exactly once and the compiler keeps them in registers (a 64-wide

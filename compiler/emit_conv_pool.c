@@ -150,16 +150,20 @@ static void emit_scatter(cnnc_emitter *em, const cnnc_plan_layer *P, const char 
     em_line(em, "const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;");
     em_line(em, "const unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;");
     em_line(em, "cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;");
+    em_line(em, "cnn_real kf[OC]; /* the bytes as reals: the selects below vectorize at full width */");
+    em_line(em, "OMP(simd)");
+    em_line(em, "for (int c = 0; c < OC; c++)");
+    em_line(em, "    kf[c] = (cnn_real)ap[c];");
     em_line(em, "OMP(simd)");
     em_open_block(em, "for (int c = 0; c < OC; c++) {");
-    em_line(em, "const int k = ap[c];");
+    em_line(em, "const cnn_real k = kf[c];");
     em_line(em, "const cnn_real d = dp[c];");
     for (int r = 0; r < P->l->kh; r++)
         for (int x = 0; x < P->l->kw; x++)
-            em_line(em, "zp[(size_t)%d * DZ_RS + %d * OC + c] = k == %d ? d : (cnn_real)0;", r, x,
+            em_line(em, "zp[(size_t)%d * DZ_RS + %d * OC + c] = k == (cnn_real)%d ? d : (cnn_real)0;", r, x,
                     r * P->l->kw + x);
     if (bias)
-        em_line(em, "s[c] += k != %d ? d : (cnn_real)0;", NO_GRAD);
+        em_line(em, "s[c] += k != (cnn_real)%d ? d : (cnn_real)0;", NO_GRAD);
     em_close_block(em, "}");
     em_close_block(em, "} /* px */");
 }

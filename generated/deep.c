@@ -435,8 +435,8 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
             memset(to + 12870, 0, sizeof(cnn_real) * 198);
         }
         const cnn_real *restrict xs = xpad;
-        /* dW rows r = (ky * KW + kx) * IC + ci, 14 at a time */
-        { /* 14 rows of dW */
+        /* dW rows r = (ky * KW + kx) * IC + ci, 27 at a time */
+        { /* 27 rows of dW */
             cnn_real g0_0[16];
             cnn_real g1_0[16];
             cnn_real g2_0[16];
@@ -451,6 +451,19 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
             cnn_real g11_0[16];
             cnn_real g12_0[16];
             cnn_real g13_0[16];
+            cnn_real g14_0[16];
+            cnn_real g15_0[16];
+            cnn_real g16_0[16];
+            cnn_real g17_0[16];
+            cnn_real g18_0[16];
+            cnn_real g19_0[16];
+            cnn_real g20_0[16];
+            cnn_real g21_0[16];
+            cnn_real g22_0[16];
+            cnn_real g23_0[16];
+            cnn_real g24_0[16];
+            cnn_real g25_0[16];
+            cnn_real g26_0[16];
             OMP(simd)
             for (int co = 0; co < 16; co++)
                 g0_0[co] = 0;
@@ -493,6 +506,45 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
             OMP(simd)
             for (int co = 0; co < 16; co++)
                 g13_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g14_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g15_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g16_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g17_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g18_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g19_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g20_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g21_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g22_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g23_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g24_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g25_0[co] = 0;
+            OMP(simd)
+            for (int co = 0; co < 16; co++)
+                g26_0[co] = 0;
             for (int oy = 0; oy < OH; oy++) {
                 const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
                 const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
@@ -583,6 +635,84 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
                         for (int co = 0; co < 16; co++)
                             g13_0[co] += v * d[0 + co];
                     }
+                    {
+                        const cnn_real v = xp[203];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g14_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[204];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g15_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[205];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g16_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[206];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g17_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[396];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g18_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[397];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g19_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[398];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g20_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[399];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g21_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[400];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g22_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[401];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g23_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[402];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g24_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[403];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g25_0[co] += v * d[0 + co];
+                    }
+                    {
+                        const cnn_real v = xp[404];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g26_0[co] += v * d[0 + co];
+                    }
                 }
             }
             OMP(simd)
@@ -627,185 +757,45 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
             OMP(simd)
             for (int co = 0; co < 16; co++)
                 dwi[(size_t)(0 + 13) * OC + 0 + co] = g13_0[co];
-        }
-        { /* 13 rows of dW */
-            cnn_real g0_0[16];
-            cnn_real g1_0[16];
-            cnn_real g2_0[16];
-            cnn_real g3_0[16];
-            cnn_real g4_0[16];
-            cnn_real g5_0[16];
-            cnn_real g6_0[16];
-            cnn_real g7_0[16];
-            cnn_real g8_0[16];
-            cnn_real g9_0[16];
-            cnn_real g10_0[16];
-            cnn_real g11_0[16];
-            cnn_real g12_0[16];
             OMP(simd)
             for (int co = 0; co < 16; co++)
-                g0_0[co] = 0;
+                dwi[(size_t)(0 + 14) * OC + 0 + co] = g14_0[co];
             OMP(simd)
             for (int co = 0; co < 16; co++)
-                g1_0[co] = 0;
+                dwi[(size_t)(0 + 15) * OC + 0 + co] = g15_0[co];
             OMP(simd)
             for (int co = 0; co < 16; co++)
-                g2_0[co] = 0;
+                dwi[(size_t)(0 + 16) * OC + 0 + co] = g16_0[co];
             OMP(simd)
             for (int co = 0; co < 16; co++)
-                g3_0[co] = 0;
+                dwi[(size_t)(0 + 17) * OC + 0 + co] = g17_0[co];
             OMP(simd)
             for (int co = 0; co < 16; co++)
-                g4_0[co] = 0;
+                dwi[(size_t)(0 + 18) * OC + 0 + co] = g18_0[co];
             OMP(simd)
             for (int co = 0; co < 16; co++)
-                g5_0[co] = 0;
+                dwi[(size_t)(0 + 19) * OC + 0 + co] = g19_0[co];
             OMP(simd)
             for (int co = 0; co < 16; co++)
-                g6_0[co] = 0;
+                dwi[(size_t)(0 + 20) * OC + 0 + co] = g20_0[co];
             OMP(simd)
             for (int co = 0; co < 16; co++)
-                g7_0[co] = 0;
+                dwi[(size_t)(0 + 21) * OC + 0 + co] = g21_0[co];
             OMP(simd)
             for (int co = 0; co < 16; co++)
-                g8_0[co] = 0;
+                dwi[(size_t)(0 + 22) * OC + 0 + co] = g22_0[co];
             OMP(simd)
             for (int co = 0; co < 16; co++)
-                g9_0[co] = 0;
+                dwi[(size_t)(0 + 23) * OC + 0 + co] = g23_0[co];
             OMP(simd)
             for (int co = 0; co < 16; co++)
-                g10_0[co] = 0;
+                dwi[(size_t)(0 + 24) * OC + 0 + co] = g24_0[co];
             OMP(simd)
             for (int co = 0; co < 16; co++)
-                g11_0[co] = 0;
+                dwi[(size_t)(0 + 25) * OC + 0 + co] = g25_0[co];
             OMP(simd)
             for (int co = 0; co < 16; co++)
-                g12_0[co] = 0;
-            for (int oy = 0; oy < OH; oy++) {
-                const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
-                const cnn_real *restrict dr = dzi + (size_t)oy * OW * OC;
-                for (int ox = 0; ox < OW; ox++) {
-                    const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
-                    const cnn_real *restrict d = dr + (size_t)ox * OC;
-                    {
-                        const cnn_real v = xp[203];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g0_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[204];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g1_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[205];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g2_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[206];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g3_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[396];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g4_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[397];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g5_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[398];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g6_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[399];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g7_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[400];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g8_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[401];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g9_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[402];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g10_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[403];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g11_0[co] += v * d[0 + co];
-                    }
-                    {
-                        const cnn_real v = xp[404];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g12_0[co] += v * d[0 + co];
-                    }
-                }
-            }
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 0) * OC + 0 + co] = g0_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 1) * OC + 0 + co] = g1_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 2) * OC + 0 + co] = g2_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 3) * OC + 0 + co] = g3_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 4) * OC + 0 + co] = g4_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 5) * OC + 0 + co] = g5_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 6) * OC + 0 + co] = g6_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 7) * OC + 0 + co] = g7_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 8) * OC + 0 + co] = g8_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 9) * OC + 0 + co] = g9_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 10) * OC + 0 + co] = g10_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 11) * OC + 0 + co] = g11_0[co];
-            OMP(simd)
-            for (int co = 0; co < 16; co++)
-                dwi[(size_t)(14 + 12) * OC + 0 + co] = g12_0[co];
+                dwi[(size_t)(0 + 26) * OC + 0 + co] = g26_0[co];
         }
     } /* i */
     /* sum the slots in image order */

@@ -469,19 +469,23 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
                 const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;
                 const unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;
                 cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;
+                cnn_real kf[OC]; /* the bytes as reals: the selects below vectorize at full width */
+                OMP(simd)
+                for (int c = 0; c < OC; c++)
+                    kf[c] = (cnn_real)ap[c];
                 OMP(simd)
                 for (int c = 0; c < OC; c++) {
-                    const int k = ap[c];
+                    const cnn_real k = kf[c];
                     const cnn_real d = dp[c];
-                    zp[(size_t)0 * DZ_RS + 0 * OC + c] = k == 0 ? d : (cnn_real)0;
-                    zp[(size_t)0 * DZ_RS + 1 * OC + c] = k == 1 ? d : (cnn_real)0;
-                    zp[(size_t)1 * DZ_RS + 0 * OC + c] = k == 2 ? d : (cnn_real)0;
-                    zp[(size_t)1 * DZ_RS + 1 * OC + c] = k == 3 ? d : (cnn_real)0;
-                    s[c] += k != 255 ? d : (cnn_real)0;
+                    zp[(size_t)0 * DZ_RS + 0 * OC + c] = k == (cnn_real)0 ? d : (cnn_real)0;
+                    zp[(size_t)0 * DZ_RS + 1 * OC + c] = k == (cnn_real)1 ? d : (cnn_real)0;
+                    zp[(size_t)1 * DZ_RS + 0 * OC + c] = k == (cnn_real)2 ? d : (cnn_real)0;
+                    zp[(size_t)1 * DZ_RS + 1 * OC + c] = k == (cnn_real)3 ? d : (cnn_real)0;
+                    s[c] += k != (cnn_real)255 ? d : (cnn_real)0;
                 }
             } /* px */
-            /* dW rows r = (ky * KW + kx) * IC + ci, 14 at a time */
-            { /* 14 rows of dW */
+            /* dW rows r = (ky * KW + kx) * IC + ci, 27 at a time */
+            { /* 27 rows of dW */
                 cnn_real g0_0[16];
                 cnn_real g1_0[16];
                 cnn_real g2_0[16];
@@ -496,6 +500,19 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
                 cnn_real g11_0[16];
                 cnn_real g12_0[16];
                 cnn_real g13_0[16];
+                cnn_real g14_0[16];
+                cnn_real g15_0[16];
+                cnn_real g16_0[16];
+                cnn_real g17_0[16];
+                cnn_real g18_0[16];
+                cnn_real g19_0[16];
+                cnn_real g20_0[16];
+                cnn_real g21_0[16];
+                cnn_real g22_0[16];
+                cnn_real g23_0[16];
+                cnn_real g24_0[16];
+                cnn_real g25_0[16];
+                cnn_real g26_0[16];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
                     g0_0[co] = dwi[(size_t)(0 + 0) * OC + 0 + co];
@@ -538,6 +555,45 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
                     g13_0[co] = dwi[(size_t)(0 + 13) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g14_0[co] = dwi[(size_t)(0 + 14) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g15_0[co] = dwi[(size_t)(0 + 15) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g16_0[co] = dwi[(size_t)(0 + 16) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g17_0[co] = dwi[(size_t)(0 + 17) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g18_0[co] = dwi[(size_t)(0 + 18) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g19_0[co] = dwi[(size_t)(0 + 19) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g20_0[co] = dwi[(size_t)(0 + 20) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g21_0[co] = dwi[(size_t)(0 + 21) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g22_0[co] = dwi[(size_t)(0 + 22) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g23_0[co] = dwi[(size_t)(0 + 23) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g24_0[co] = dwi[(size_t)(0 + 24) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g25_0[co] = dwi[(size_t)(0 + 25) * OC + 0 + co];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    g26_0[co] = dwi[(size_t)(0 + 26) * OC + 0 + co];
                 for (int oy = py * PKH; oy < py * PKH + PKH; oy++) {
                     const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
                     const cnn_real *restrict dr = dzb + (size_t)(oy - py * PKH) * DZ_RS;
@@ -628,6 +684,84 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
                             for (int co = 0; co < 16; co++)
                                 g13_0[co] += v * d[0 + co];
                         }
+                        {
+                            const cnn_real v = xp[389];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g14_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[390];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g15_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[391];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g16_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[392];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g17_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[768];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g18_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[769];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g19_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[770];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g20_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[771];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g21_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[772];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g22_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[773];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g23_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[774];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g24_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[775];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g25_0[co] += v * d[0 + co];
+                        }
+                        {
+                            const cnn_real v = xp[776];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                g26_0[co] += v * d[0 + co];
+                        }
                     }
                 }
                 OMP(simd)
@@ -672,185 +806,45 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
                     dwi[(size_t)(0 + 13) * OC + 0 + co] = g13_0[co];
-            }
-            { /* 13 rows of dW */
-                cnn_real g0_0[16];
-                cnn_real g1_0[16];
-                cnn_real g2_0[16];
-                cnn_real g3_0[16];
-                cnn_real g4_0[16];
-                cnn_real g5_0[16];
-                cnn_real g6_0[16];
-                cnn_real g7_0[16];
-                cnn_real g8_0[16];
-                cnn_real g9_0[16];
-                cnn_real g10_0[16];
-                cnn_real g11_0[16];
-                cnn_real g12_0[16];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
-                    g0_0[co] = dwi[(size_t)(14 + 0) * OC + 0 + co];
+                    dwi[(size_t)(0 + 14) * OC + 0 + co] = g14_0[co];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
-                    g1_0[co] = dwi[(size_t)(14 + 1) * OC + 0 + co];
+                    dwi[(size_t)(0 + 15) * OC + 0 + co] = g15_0[co];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
-                    g2_0[co] = dwi[(size_t)(14 + 2) * OC + 0 + co];
+                    dwi[(size_t)(0 + 16) * OC + 0 + co] = g16_0[co];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
-                    g3_0[co] = dwi[(size_t)(14 + 3) * OC + 0 + co];
+                    dwi[(size_t)(0 + 17) * OC + 0 + co] = g17_0[co];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
-                    g4_0[co] = dwi[(size_t)(14 + 4) * OC + 0 + co];
+                    dwi[(size_t)(0 + 18) * OC + 0 + co] = g18_0[co];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
-                    g5_0[co] = dwi[(size_t)(14 + 5) * OC + 0 + co];
+                    dwi[(size_t)(0 + 19) * OC + 0 + co] = g19_0[co];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
-                    g6_0[co] = dwi[(size_t)(14 + 6) * OC + 0 + co];
+                    dwi[(size_t)(0 + 20) * OC + 0 + co] = g20_0[co];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
-                    g7_0[co] = dwi[(size_t)(14 + 7) * OC + 0 + co];
+                    dwi[(size_t)(0 + 21) * OC + 0 + co] = g21_0[co];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
-                    g8_0[co] = dwi[(size_t)(14 + 8) * OC + 0 + co];
+                    dwi[(size_t)(0 + 22) * OC + 0 + co] = g22_0[co];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
-                    g9_0[co] = dwi[(size_t)(14 + 9) * OC + 0 + co];
+                    dwi[(size_t)(0 + 23) * OC + 0 + co] = g23_0[co];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
-                    g10_0[co] = dwi[(size_t)(14 + 10) * OC + 0 + co];
+                    dwi[(size_t)(0 + 24) * OC + 0 + co] = g24_0[co];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
-                    g11_0[co] = dwi[(size_t)(14 + 11) * OC + 0 + co];
+                    dwi[(size_t)(0 + 25) * OC + 0 + co] = g25_0[co];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
-                    g12_0[co] = dwi[(size_t)(14 + 12) * OC + 0 + co];
-                for (int oy = py * PKH; oy < py * PKH + PKH; oy++) {
-                    const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
-                    const cnn_real *restrict dr = dzb + (size_t)(oy - py * PKH) * DZ_RS;
-                    for (int ox = 0; ox < POW * PKW; ox++) {
-                        const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
-                        const cnn_real *restrict d = dr + (size_t)ox * OC;
-                        {
-                            const cnn_real v = xp[389];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                g0_0[co] += v * d[0 + co];
-                        }
-                        {
-                            const cnn_real v = xp[390];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                g1_0[co] += v * d[0 + co];
-                        }
-                        {
-                            const cnn_real v = xp[391];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                g2_0[co] += v * d[0 + co];
-                        }
-                        {
-                            const cnn_real v = xp[392];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                g3_0[co] += v * d[0 + co];
-                        }
-                        {
-                            const cnn_real v = xp[768];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                g4_0[co] += v * d[0 + co];
-                        }
-                        {
-                            const cnn_real v = xp[769];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                g5_0[co] += v * d[0 + co];
-                        }
-                        {
-                            const cnn_real v = xp[770];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                g6_0[co] += v * d[0 + co];
-                        }
-                        {
-                            const cnn_real v = xp[771];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                g7_0[co] += v * d[0 + co];
-                        }
-                        {
-                            const cnn_real v = xp[772];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                g8_0[co] += v * d[0 + co];
-                        }
-                        {
-                            const cnn_real v = xp[773];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                g9_0[co] += v * d[0 + co];
-                        }
-                        {
-                            const cnn_real v = xp[774];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                g10_0[co] += v * d[0 + co];
-                        }
-                        {
-                            const cnn_real v = xp[775];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                g11_0[co] += v * d[0 + co];
-                        }
-                        {
-                            const cnn_real v = xp[776];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                g12_0[co] += v * d[0 + co];
-                        }
-                    }
-                }
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    dwi[(size_t)(14 + 0) * OC + 0 + co] = g0_0[co];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    dwi[(size_t)(14 + 1) * OC + 0 + co] = g1_0[co];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    dwi[(size_t)(14 + 2) * OC + 0 + co] = g2_0[co];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    dwi[(size_t)(14 + 3) * OC + 0 + co] = g3_0[co];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    dwi[(size_t)(14 + 4) * OC + 0 + co] = g4_0[co];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    dwi[(size_t)(14 + 5) * OC + 0 + co] = g5_0[co];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    dwi[(size_t)(14 + 6) * OC + 0 + co] = g6_0[co];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    dwi[(size_t)(14 + 7) * OC + 0 + co] = g7_0[co];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    dwi[(size_t)(14 + 8) * OC + 0 + co] = g8_0[co];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    dwi[(size_t)(14 + 9) * OC + 0 + co] = g9_0[co];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    dwi[(size_t)(14 + 10) * OC + 0 + co] = g10_0[co];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    dwi[(size_t)(14 + 11) * OC + 0 + co] = g11_0[co];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    dwi[(size_t)(14 + 12) * OC + 0 + co] = g12_0[co];
+                    dwi[(size_t)(0 + 26) * OC + 0 + co] = g26_0[co];
             }
         } /* py */
         OMP(simd)
@@ -1573,15 +1567,19 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                 const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;
                 const unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;
                 cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;
+                cnn_real kf[OC]; /* the bytes as reals: the selects below vectorize at full width */
+                OMP(simd)
+                for (int c = 0; c < OC; c++)
+                    kf[c] = (cnn_real)ap[c];
                 OMP(simd)
                 for (int c = 0; c < OC; c++) {
-                    const int k = ap[c];
+                    const cnn_real k = kf[c];
                     const cnn_real d = dp[c];
-                    zp[(size_t)0 * DZ_RS + 0 * OC + c] = k == 0 ? d : (cnn_real)0;
-                    zp[(size_t)0 * DZ_RS + 1 * OC + c] = k == 1 ? d : (cnn_real)0;
-                    zp[(size_t)1 * DZ_RS + 0 * OC + c] = k == 2 ? d : (cnn_real)0;
-                    zp[(size_t)1 * DZ_RS + 1 * OC + c] = k == 3 ? d : (cnn_real)0;
-                    s[c] += k != 255 ? d : (cnn_real)0;
+                    zp[(size_t)0 * DZ_RS + 0 * OC + c] = k == (cnn_real)0 ? d : (cnn_real)0;
+                    zp[(size_t)0 * DZ_RS + 1 * OC + c] = k == (cnn_real)1 ? d : (cnn_real)0;
+                    zp[(size_t)1 * DZ_RS + 0 * OC + c] = k == (cnn_real)2 ? d : (cnn_real)0;
+                    zp[(size_t)1 * DZ_RS + 1 * OC + c] = k == (cnn_real)3 ? d : (cnn_real)0;
+                    s[c] += k != (cnn_real)255 ? d : (cnn_real)0;
                 }
             } /* px */
         } /* py */
