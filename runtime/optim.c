@@ -115,7 +115,7 @@ static void adam_step(cnn_optim *o, float *restrict p, const float *restrict g)
     float *restrict m = o->slot[0];
     float *restrict v = o->slot[1];
     const long n = (long)o->n;
-#pragma omp parallel for schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
     for (long i = 0; i < n; i++) {
         float gi = g[i];
         m[i] += (gi - m[i]) * one_b1;
@@ -129,7 +129,7 @@ static void sgd_step(cnn_optim *o, float *restrict p, const float *restrict g)
     const float lr = (float)o->cfg.lr;
     const long n = (long)o->n;
     if (o->n_slots == 0) {
-#pragma omp parallel for schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
         for (long i = 0; i < n; i++)
             p[i] -= lr * g[i];
         return;
@@ -137,13 +137,13 @@ static void sgd_step(cnn_optim *o, float *restrict p, const float *restrict g)
     const float mu = (float)o->cfg.momentum;
     float *restrict m = o->slot[0];
     if (o->cfg.nesterov) {
-#pragma omp parallel for schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
         for (long i = 0; i < n; i++) {
             m[i] = mu * m[i] - lr * g[i];
             p[i] += mu * m[i] - lr * g[i];
         }
     } else {
-#pragma omp parallel for schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
         for (long i = 0; i < n; i++) {
             m[i] = mu * m[i] - lr * g[i];
             p[i] += m[i];
@@ -158,7 +158,7 @@ static void rmsprop_step(cnn_optim *o, float *restrict p, const float *restrict 
     const float eps = (float)o->cfg.epsilon;
     float *restrict v = o->slot[0];
     const long n = (long)o->n;
-#pragma omp parallel for schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
     for (long i = 0; i < n; i++) {
         float gi = g[i];
         v[i] = rho * v[i] + one_rho * gi * gi;
