@@ -203,7 +203,7 @@ def read_idx(np, path):
     img = raw(path)
     lab = raw(path.replace("images-idx3", "labels-idx1"))
     n, h, w = (int.from_bytes(img[4 + 4 * i:8 + 4 * i], "big") for i in range(3))
-    x = np.frombuffer(img, dtype=np.uint8, offset=16, count=n * h * w).reshape(n, h, w)
+    x = np.frombuffer(img, dtype=np.uint8, offset=16, count=n * h * w).reshape(n, h, w).copy()
     y = np.frombuffer(lab, dtype=np.uint8, offset=8, count=n).astype(np.int64)
     k = int(y.max()) + 1
     classes = FASHION[:k] if "fashion" in path.lower() and k <= 10 else [str(i) for i in range(k)]
