@@ -82,10 +82,11 @@ static void emit_pool_band(cnnc_emitter *em, const cnnc_plan_layer *conv, const 
     em_line(em, "const cnn_real *restrict w0 = band + (size_t)px * PKW * OC;");
     em_line(em, "cnn_real *restrict yp = yi + ((size_t)py * POW + px) * OC;");
     em_line(em, "unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;");
+    em_line(em, "cnn_real kf[OC]; /* argmax codes as reals: the loop stays at full vector width */");
     em_line(em, "OMP(simd)");
     em_open_block(em, "for (int c = 0; c < OC; c++) {");
     em_line(em, "cnn_real m = w0[c];");
-    em_line(em, "cnn_real k = 0; /* a float, so that the loop vectorizes (gcc 12: not with an int) */");
+    em_line(em, "cnn_real k = 0; /* a real: with an int, gcc 12 does not vectorize this loop */");
     em_line(em, "/* row-major: only a larger value replaces, so the first maximum wins */");
     for (int r = 0; r < pool->l->kh; r++)
         for (int x = 0; x < pool->l->kw; x++) {
@@ -100,10 +101,13 @@ static void emit_pool_band(cnnc_emitter *em, const cnnc_plan_layer *conv, const 
         }
     em_line(em, "yp[c] = %s;", emit_act_expr(e, sizeof e, conv->act, conv->l->alpha, "m"));
     if (conv->act == CNN_ACT_RELU)
-        em_line(em, "ap[c] = (unsigned char)(m > 0 ? k : (cnn_real)%d);", NO_GRAD);
+        em_line(em, "kf[c] = m > 0 ? k : (cnn_real)%d;", NO_GRAD);
     else
-        em_line(em, "ap[c] = (unsigned char)k;");
+        em_line(em, "kf[c] = k;");
     em_close_block(em, "}");
+    em_line(em, "OMP(simd)");
+    em_line(em, "for (int c = 0; c < OC; c++)");
+    em_line(em, "    ap[c] = (unsigned char)kf[c];");
     em_close_block(em, "} /* px */");
 }
 

@@ -356,10 +356,11 @@ static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_re
                 const cnn_real *restrict w0 = band + (size_t)px * PKW * OC;
                 cnn_real *restrict yp = yi + ((size_t)py * POW + px) * OC;
                 unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;
+                cnn_real kf[OC]; /* argmax codes as reals: the loop stays at full vector width */
                 OMP(simd)
                 for (int c = 0; c < OC; c++) {
                     cnn_real m = w0[c];
-                    cnn_real k = 0; /* a float, so that the loop vectorizes (gcc 12: not with an int) */
+                    cnn_real k = 0; /* a real: with an int, gcc 12 does not vectorize this loop */
                     /* row-major: only a larger value replaces, so the first maximum wins */
                     {
                         const cnn_real v = w0[(size_t)0 * OW * OC + 1 * OC + c];
@@ -377,8 +378,11 @@ static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_re
                         m = v > m ? v : m;
                     }
                     yp[c] = (m < 0 ? (cnn_real)0 : m);
-                    ap[c] = (unsigned char)(m > 0 ? k : (cnn_real)255);
+                    kf[c] = m > 0 ? k : (cnn_real)255;
                 }
+                OMP(simd)
+                for (int c = 0; c < OC; c++)
+                    ap[c] = (unsigned char)kf[c];
             } /* px */
         } /* py */
     } /* i */
@@ -1439,10 +1443,11 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                 const cnn_real *restrict w0 = band + (size_t)px * PKW * OC;
                 cnn_real *restrict yp = yi + ((size_t)py * POW + px) * OC;
                 unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;
+                cnn_real kf[OC]; /* argmax codes as reals: the loop stays at full vector width */
                 OMP(simd)
                 for (int c = 0; c < OC; c++) {
                     cnn_real m = w0[c];
-                    cnn_real k = 0; /* a float, so that the loop vectorizes (gcc 12: not with an int) */
+                    cnn_real k = 0; /* a real: with an int, gcc 12 does not vectorize this loop */
                     /* row-major: only a larger value replaces, so the first maximum wins */
                     {
                         const cnn_real v = w0[(size_t)0 * OW * OC + 1 * OC + c];
@@ -1460,8 +1465,11 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                         m = v > m ? v : m;
                     }
                     yp[c] = (m < 0 ? (cnn_real)0 : m);
-                    ap[c] = (unsigned char)(m > 0 ? k : (cnn_real)255);
+                    kf[c] = m > 0 ? k : (cnn_real)255;
                 }
+                OMP(simd)
+                for (int c = 0; c < OC; c++)
+                    ap[c] = (unsigned char)kf[c];
             } /* px */
         } /* py */
     } /* i */
