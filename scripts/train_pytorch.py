@@ -598,8 +598,7 @@ def train(a, twin, s):
     else:
         aug = TorchvisionAugment(torch, s, lo, hi)
     gen = torch.Generator().manual_seed(a.seed) if a.rng == "torch" else None
-    if a.rng == "torch":
-        torch.manual_seed(a.seed)
+    torch.manual_seed(a.seed)  # torchvision's transforms and nn.Dropout draw from it
 
     model = twin.init_cnnc(twin.Net(), a.seed)
     dropouts = []
