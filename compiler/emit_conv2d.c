@@ -234,7 +234,7 @@ int conv_vectors(int channels)
     return (channels + VEC - 1) / VEC;
 }
 
-static int chunk_width(int channels, int c)
+int conv_chunk_width(int channels, int c)
 {
     int w = channels - c * VEC;
     return w < VEC ? w : VEC;
@@ -251,11 +251,11 @@ static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const
     em_line(em, "const int ox0 = %s;", ox0);
     for (int q = 0; q < np; q++)
         for (int c = 0; c < nv; c++)
-            em_line(em, "cnn_real a%d_%d[%d];", q, c, chunk_width(b->cout, c));
+            em_line(em, "cnn_real a%d_%d[%d];", q, c, conv_chunk_width(b->cout, c));
     for (int q = 0; q < np; q++)
         for (int c = 0; c < nv; c++) {
             em_line(em, "OMP(simd)");
-            em_line(em, "for (int co = 0; co < %d; co++)", chunk_width(b->cout, c));
+            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
             if (b->bias)
                 em_line(em, "    a%d_%d[co] = bb[%d + co];", q, c, c * VEC);
             else
@@ -271,7 +271,7 @@ static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const
         em_line(em, "const cnn_real v = xr[%d * B_SW * B_CIN + t];", q);
         for (int c = 0; c < nv; c++) {
             em_line(em, "OMP(simd)");
-            em_line(em, "for (int co = 0; co < %d; co++)", chunk_width(b->cout, c));
+            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
             em_line(em, "    a%d_%d[co] += v * w[%d + co];", q, c, c * VEC);
         }
         em_close_block(em, "}");
@@ -288,7 +288,7 @@ static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const
             snprintf(z, sizeof z, "a%d_%d[co]", q, c);
             if (emit_act_simd_ok(act))
                 em_line(em, "OMP(simd)");
-            em_line(em, "for (int co = 0; co < %d; co++)", chunk_width(b->cout, c));
+            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
             em_line(em, "    yp[%d * B_COUT + %d + co] = %s;", q, c * VEC,
                     emit_act_expr(e, sizeof e, act, b->alpha, z));
         }
@@ -449,11 +449,11 @@ static void emit_dw_chunk(cnnc_emitter *em, const conv_dz *z, int oc, int cb, co
     em_open_block(em, "{ /* %d row%s of dW */", cb, cb == 1 ? "" : "s");
     for (int r = 0; r < cb; r++)
         for (int c = 0; c < nv; c++)
-            em_line(em, "cnn_real g%d_%d[%d];", r, c, chunk_width(oc, c));
+            em_line(em, "cnn_real g%d_%d[%d];", r, c, conv_chunk_width(oc, c));
     for (int r = 0; r < cb; r++)
         for (int c = 0; c < nv; c++) {
             em_line(em, "OMP(simd)");
-            em_line(em, "for (int co = 0; co < %d; co++)", chunk_width(oc, c));
+            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(oc, c));
             if (z->accumulate)
                 em_line(em, "    g%d_%d[co] = dwi[(size_t)(%s + %d) * OC + %d + co];", r, c, r0, r, c * VEC);
             else
@@ -470,7 +470,7 @@ static void emit_dw_chunk(cnnc_emitter *em, const conv_dz *z, int oc, int cb, co
         em_line(em, "const cnn_real v = xp[%s];", off[r]);
         for (int c = 0; c < nv; c++) {
             em_line(em, "OMP(simd)");
-            em_line(em, "for (int co = 0; co < %d; co++)", chunk_width(oc, c));
+            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(oc, c));
             em_line(em, "    g%d_%d[co] += v * d[%d + co];", r, c, c * VEC);
         }
         em_close_block(em, "}");
@@ -480,7 +480,7 @@ static void emit_dw_chunk(cnnc_emitter *em, const conv_dz *z, int oc, int cb, co
     for (int r = 0; r < cb; r++)
         for (int c = 0; c < nv; c++) {
             em_line(em, "OMP(simd)");
-            em_line(em, "for (int co = 0; co < %d; co++)", chunk_width(oc, c));
+            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(oc, c));
             em_line(em, "    dwi[(size_t)(%s + %d) * OC + %d + co] = g%d_%d[co];", r0, r, c * VEC, r, c);
         }
     em_close_block(em, "}");

@@ -26,6 +26,9 @@ void conv_emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L, const conv_dims
 
 int conv_vectors(int channels);
 
+/* Channels in vector c of `channels` (VEC, or fewer in the last one). */
+int conv_chunk_width(int channels, int c);
+
 /* One register-blocked convolution of an image (or of some of its rows). */
 typedef struct conv_block {
     const char *src, *wgt, *bias, *dst; /* C expressions; bias NULL: start at 0 */

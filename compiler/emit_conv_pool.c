@@ -111,6 +111,97 @@ static void emit_pool_band(cnnc_emitter *em, const cnnc_plan_layer *conv, const 
     em_close_block(em, "} /* px */");
 }
 
+/* Windows per register tile: every conv output of NW windows (PKH rows x
+ * NW * PKW columns, each conv_vectors(OC) vectors) in registers; 0 when
+ * not even one window fits, and the band path is used. */
+static int windows_per_tile(const cnn_layer *l, const cnn_layer *pool)
+{
+    int per_window = pool->kh * pool->kw * conv_vectors(l->out.c);
+    int nw = ACC_BUDGET / per_window;
+    if (nw > pool->out.w)
+        nw = pool->out.w;
+    if (nw < 1)
+        return 0;
+    int tiles = (pool->out.w + nw - 1) / nw;
+    return (pool->out.w + tiles - 1) / tiles; /* balanced: 63 windows as 13 x 5 - 2, not 12 x 5 + 3 */
+}
+
+/* One tile of nw windows from window column px0 (a C expression), pooled
+ * row py: the conv outputs under the windows accumulate in registers, then
+ * each window's first maximum, its activation and its argmax code are
+ * stored; the conv output itself never is. */
+static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P, int nw,
+                             const char *px0, const char *head)
+{
+    const cnn_layer *l = L->l;
+    int pkh = P->l->kh, pkw = P->l->kw, nv = conv_vectors(l->out.c), cols = nw * pkw;
+    char e[128], a[64];
+    em_open_block(em, "%s /* %d window%s */", head, nw, nw == 1 ? "" : "s");
+    em_line(em, "const int px0 = %s, ox0 = px0 * PKW;", px0);
+    for (int r = 0; r < pkh; r++)
+        for (int q = 0; q < cols; q++)
+            for (int c = 0; c < nv; c++) {
+                int w = conv_chunk_width(l->out.c, c);
+                em_line(em, "cnn_real a%d_%d_%d[%d];", r, q, c, w);
+                em_line(em, "OMP(simd)");
+                em_line(em, "for (int co = 0; co < %d; co++)", w);
+                if (l->bias)
+                    em_line(em, "    a%d_%d_%d[co] = bias[%d + co];", r, q, c, c * VEC);
+                else
+                    em_line(em, "    a%d_%d_%d[co] = 0;", r, q, c);
+            }
+    em_open_block(em, "for (int ky = 0; ky < KH; ky++) {");
+    em_line(em, "const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;");
+    for (int r = 0; r < pkh; r++)
+        em_line(em, "const cnn_real *restrict x%d = xs + ((size_t)((py * PKH + %d) * SH + ky) * PW + (size_t)ox0 * SW) * IC;",
+                r, r);
+    em_open_block(em, "for (int t = 0; t < KW * IC; t++) { /* (kx, ci) */");
+    em_line(em, "const cnn_real *restrict w = wr + (size_t)t * OC;");
+    for (int r = 0; r < pkh; r++)
+        for (int q = 0; q < cols; q++) {
+            em_open_block(em, "{");
+            em_line(em, "const cnn_real v = x%d[%d * SW * IC + t];", r, q);
+            for (int c = 0; c < nv; c++) {
+                em_line(em, "OMP(simd)");
+                em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(l->out.c, c));
+                em_line(em, "    a%d_%d_%d[co] += v * w[%d + co];", r, q, c, c * VEC);
+            }
+            em_close_block(em, "}");
+        }
+    em_close_block(em, "}");
+    em_close_block(em, "} /* ky */");
+    em_line(em, "cnn_real kf[OC]; /* argmax codes as reals: the loops stay at full vector width */");
+    for (int j = 0; j < nw; j++) {
+        em_open_block(em, "{ /* window px0 + %d */", j);
+        em_line(em, "cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + %d) * OC;", j);
+        for (int c = 0; c < nv; c++) {
+            em_line(em, "OMP(simd)");
+            em_open_block(em, "for (int co = 0; co < %d; co++) {", conv_chunk_width(l->out.c, c));
+            em_line(em, "cnn_real m = a0_%d_%d[co], k = 0;", j * pkw, c);
+            for (int r = 0; r < pkh; r++)
+                for (int x = 0; x < pkw; x++) {
+                    if (r == 0 && x == 0)
+                        continue;
+                    snprintf(a, sizeof a, "a%d_%d_%d[co]", r, j * pkw + x, c);
+                    em_line(em, "k = %s > m ? (cnn_real)%d : k;", a, r * pkw + x);
+                    em_line(em, "m = %s > m ? %s : m;", a, a);
+                }
+            em_line(em, "yp[%d + co] = %s;", c * VEC, emit_act_expr(e, sizeof e, L->act, l->alpha, "m"));
+            if (L->act == CNN_ACT_RELU)
+                em_line(em, "kf[%d + co] = m > 0 ? k : (cnn_real)%d;", c * VEC, NO_GRAD);
+            else
+                em_line(em, "kf[%d + co] = k;", c * VEC);
+            em_close_block(em, "}");
+        }
+        em_line(em, "unsigned char *restrict ap = am + ((size_t)py * POW + px0 + %d) * OC;", j);
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int c = 0; c < OC; c++)");
+        em_line(em, "    ap[c] = (unsigned char)kf[c];");
+        em_close_block(em, "}");
+    }
+    em_close_block(em, "}");
+}
+
 static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P)
 {
     const cnn_layer *l = L->l;
@@ -131,8 +222,31 @@ static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_
     em_line(em, "cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;");
     em_line(em, "/* the conv's own output slot keeps each window's argmax for backward */");
     em_line(em, "unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);");
-    em_line(em, "cnn_real *restrict band = pad + (size_t)i * PAD_SIZE + SCRATCH; /* [PKH][OW][OC] */");
     conv_emit_source(em, l);
+    int nw = windows_per_tile(l, P->l);
+    if (nw > 0) {
+        int full = P->l->out.w / nw, rest = P->l->out.w % nw;
+        em_line(em, "(void)pad;");
+        em_open_block(em, "for (int py = 0; py < POH; py++) {");
+        if (full == 1) {
+            emit_window_tile(em, L, P, nw, "0", "{");
+        } else if (full > 1) {
+            char head[64], px0[32];
+            snprintf(head, sizeof head, "for (int wb = 0; wb < %d; wb++) {", full);
+            snprintf(px0, sizeof px0, "wb * %d", nw);
+            emit_window_tile(em, L, P, nw, px0, head);
+        }
+        if (rest) {
+            char px0[32];
+            snprintf(px0, sizeof px0, "%d", P->l->out.w - rest);
+            emit_window_tile(em, L, P, rest, px0, "{");
+        }
+        em_close_block(em, "} /* py */");
+        em_close_block(em, "} /* i */");
+        em_close_block(em, "}");
+        return;
+    }
+    em_line(em, "cnn_real *restrict band = pad + (size_t)i * PAD_SIZE + SCRATCH; /* [PKH][OW][OC] */");
     em_open_block(em, "for (int py = 0; py < POH; py++) {");
     em_line(em, "/* the conv rows under this row of windows, before the activation */");
     conv_block b = {"xs", "wgt", l->bias ? "bias" : NULL, "band", pw, d.ic, d.oc, d.kh, d.kw, d.sh, d.sw,
@@ -232,11 +346,13 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
         em_line(em, "memset(dzb + (size_t)(TOP + POH * PKH) * DZ_RS, 0,");
         em_line(em, "       sizeof(cnn_real) * (size_t)(ZH - TOP - POH * PKH) * DZ_RS);");
         em_close_block(em, "}");
+        em_line(em, "memset(dwi, 0, sizeof(cnn_real) * W_COUNT);");
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
         emit_scatter(em, P, "dzb + ((size_t)(TOP + py * PKH) * ZW + LEFT) * OC", l->bias);
-        em_close_block(em, "} /* py */");
-        conv_dz z = {"0", "POH * PKH", "POW * PKW", "dzb + ((size_t)(oy + TOP) * ZW + LEFT) * OC", 0};
+        em_line(em, "/* dW over these rows while they are in L1 (not the whole dz once per chunk of dW) */");
+        conv_dz z = {"py * PKH", "py * PKH + PKH", "POW * PKW", "dzb + ((size_t)(oy + TOP) * ZW + LEFT) * OC", 1};
         conv_emit_dw(em, l, &z);
+        em_close_block(em, "} /* py */");
         em_line(em, "/* dx: the forward kernel over the zero-padded dz with the rotated kernel */");
         em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
         conv_block b = {"dzb", "flip", NULL, "dxi", l->in.w + l->kw - 1, d.oc, d.ic, d.kh, d.kw, 1, 1,

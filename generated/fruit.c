@@ -93,297 +93,505 @@ static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_re
         cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
         /* the conv's own output slot keeps each window's argmax for backward */
         unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
-        cnn_real *restrict band = pad + (size_t)i * PAD_SIZE + SCRATCH; /* [PKH][OW][OC] */
         const cnn_real *restrict xs = xi;
+        (void)pad;
         for (int py = 0; py < POH; py++) {
-            /* the conv rows under this row of windows, before the activation */
-            {
-                const cnn_real *restrict bsrc = xs;
-                const cnn_real *restrict bw = wgt; /* [B_KH][B_KW][B_CIN][B_COUT] */
-                const cnn_real *restrict bb = bias;
-                cnn_real *restrict bdst = band;
-                enum { B_SRC_W = 128, B_CIN = 3, B_COUT = 16, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
-                enum { B_OH = 126, B_OW = 126 };
-                for (int oy = py * PKH; oy < py * PKH + PKH; oy++) {
-                    for (int ob = 0; ob < 7; ob++) { /* 18 output pixels */
-                        const int ox0 = ob * 18;
-                        cnn_real a0_0[16];
-                        cnn_real a1_0[16];
-                        cnn_real a2_0[16];
-                        cnn_real a3_0[16];
-                        cnn_real a4_0[16];
-                        cnn_real a5_0[16];
-                        cnn_real a6_0[16];
-                        cnn_real a7_0[16];
-                        cnn_real a8_0[16];
-                        cnn_real a9_0[16];
-                        cnn_real a10_0[16];
-                        cnn_real a11_0[16];
-                        cnn_real a12_0[16];
-                        cnn_real a13_0[16];
-                        cnn_real a14_0[16];
-                        cnn_real a15_0[16];
-                        cnn_real a16_0[16];
-                        cnn_real a17_0[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a0_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a1_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a2_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a3_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a4_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a5_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a6_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a7_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a8_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a9_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a10_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a11_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a12_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a13_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a14_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a15_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a16_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a17_0[co] = bb[0 + co];
-                        for (int ky = 0; ky < B_KH; ky++) {
-                            const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                            const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                            for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                                const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                                {
-                                    const cnn_real v = xr[0 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a0_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[1 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a1_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a2_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[3 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a3_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[4 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a4_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[5 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a5_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[6 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a6_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[7 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a7_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[8 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a8_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[9 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a9_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[10 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a10_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[11 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a11_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[12 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a12_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[13 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a13_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[14 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a14_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[15 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a15_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[16 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a16_0[co] += v * w[0 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[17 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a17_0[co] += v * w[0 + co];
-                                }
-                            }
+            for (int wb = 0; wb < 12; wb++) { /* 5 windows */
+                const int px0 = wb * 5, ox0 = px0 * PKW;
+                cnn_real a0_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_0[co] = bias[0 + co];
+                cnn_real a0_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_0[co] = bias[0 + co];
+                cnn_real a0_2_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_2_0[co] = bias[0 + co];
+                cnn_real a0_3_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_3_0[co] = bias[0 + co];
+                cnn_real a0_4_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_4_0[co] = bias[0 + co];
+                cnn_real a0_5_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_5_0[co] = bias[0 + co];
+                cnn_real a0_6_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_6_0[co] = bias[0 + co];
+                cnn_real a0_7_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_7_0[co] = bias[0 + co];
+                cnn_real a0_8_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_8_0[co] = bias[0 + co];
+                cnn_real a0_9_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_9_0[co] = bias[0 + co];
+                cnn_real a1_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_0[co] = bias[0 + co];
+                cnn_real a1_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_0[co] = bias[0 + co];
+                cnn_real a1_2_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_2_0[co] = bias[0 + co];
+                cnn_real a1_3_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_3_0[co] = bias[0 + co];
+                cnn_real a1_4_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_4_0[co] = bias[0 + co];
+                cnn_real a1_5_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_5_0[co] = bias[0 + co];
+                cnn_real a1_6_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_6_0[co] = bias[0 + co];
+                cnn_real a1_7_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_7_0[co] = bias[0 + co];
+                cnn_real a1_8_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_8_0[co] = bias[0 + co];
+                cnn_real a1_9_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_9_0[co] = bias[0 + co];
+                for (int ky = 0; ky < KH; ky++) {
+                    const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                    const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    for (int t = 0; t < KW * IC; t++) { /* (kx, ci) */
+                        const cnn_real *restrict w = wr + (size_t)t * OC;
+                        {
+                            const cnn_real v = x0[0 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w[0 + co];
                         }
-                        cnn_real *restrict yp = bdst + ((size_t)(oy - py * PKH) * B_OW + ox0) * B_COUT;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[0 * B_COUT + 0 + co] = a0_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[1 * B_COUT + 0 + co] = a1_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[2 * B_COUT + 0 + co] = a2_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[3 * B_COUT + 0 + co] = a3_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[4 * B_COUT + 0 + co] = a4_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[5 * B_COUT + 0 + co] = a5_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[6 * B_COUT + 0 + co] = a6_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[7 * B_COUT + 0 + co] = a7_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[8 * B_COUT + 0 + co] = a8_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[9 * B_COUT + 0 + co] = a9_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[10 * B_COUT + 0 + co] = a10_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[11 * B_COUT + 0 + co] = a11_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[12 * B_COUT + 0 + co] = a12_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[13 * B_COUT + 0 + co] = a13_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[14 * B_COUT + 0 + co] = a14_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[15 * B_COUT + 0 + co] = a15_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[16 * B_COUT + 0 + co] = a16_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[17 * B_COUT + 0 + co] = a17_0[co];
+                        {
+                            const cnn_real v = x0[1 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x0[2 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x0[3 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x0[4 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_4_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x0[5 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_5_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x0[6 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_6_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x0[7 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_7_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x0[8 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_8_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x0[9 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_9_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[0 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[1 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[2 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[3 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[4 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_4_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[5 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_5_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[6 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_6_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[7 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_7_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[8 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_8_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[9 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_9_0[co] += v * w[0 + co];
+                        }
                     }
-                } /* oy */
-            }
-            for (int px = 0; px < POW; px++) {
-                const cnn_real *restrict w0 = band + (size_t)px * PKW * OC;
-                cnn_real *restrict yp = yi + ((size_t)py * POW + px) * OC;
-                unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;
-                cnn_real kf[OC]; /* argmax codes as reals: the loop stays at full vector width */
-                OMP(simd)
-                for (int c = 0; c < OC; c++) {
-                    cnn_real m = w0[c];
-                    cnn_real k = 0; /* a real: with an int, gcc 12 does not vectorize this loop */
-                    /* row-major: only a larger value replaces, so the first maximum wins */
-                    {
-                        const cnn_real v = w0[(size_t)0 * OW * OC + 1 * OC + c];
-                        k = v > m ? (cnn_real)1 : k;
-                        m = v > m ? v : m;
+                } /* ky */
+                cnn_real kf[OC]; /* argmax codes as reals: the loops stay at full vector width */
+                { /* window px0 + 0 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_0[co], k = 0;
+                        k = a0_1_0[co] > m ? (cnn_real)1 : k;
+                        m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                        k = a1_0_0[co] > m ? (cnn_real)2 : k;
+                        m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                        k = a1_1_0[co] > m ? (cnn_real)3 : k;
+                        m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
                     }
-                    {
-                        const cnn_real v = w0[(size_t)1 * OW * OC + 0 * OC + c];
-                        k = v > m ? (cnn_real)2 : k;
-                        m = v > m ? v : m;
-                    }
-                    {
-                        const cnn_real v = w0[(size_t)1 * OW * OC + 1 * OC + c];
-                        k = v > m ? (cnn_real)3 : k;
-                        m = v > m ? v : m;
-                    }
-                    yp[c] = (m < 0 ? (cnn_real)0 : m);
-                    kf[c] = m > 0 ? k : (cnn_real)255;
+                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 0) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++)
+                        ap[c] = (unsigned char)kf[c];
                 }
+                { /* window px0 + 1 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_2_0[co], k = 0;
+                        k = a0_3_0[co] > m ? (cnn_real)1 : k;
+                        m = a0_3_0[co] > m ? a0_3_0[co] : m;
+                        k = a1_2_0[co] > m ? (cnn_real)2 : k;
+                        m = a1_2_0[co] > m ? a1_2_0[co] : m;
+                        k = a1_3_0[co] > m ? (cnn_real)3 : k;
+                        m = a1_3_0[co] > m ? a1_3_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                    }
+                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 1) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++)
+                        ap[c] = (unsigned char)kf[c];
+                }
+                { /* window px0 + 2 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 2) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_4_0[co], k = 0;
+                        k = a0_5_0[co] > m ? (cnn_real)1 : k;
+                        m = a0_5_0[co] > m ? a0_5_0[co] : m;
+                        k = a1_4_0[co] > m ? (cnn_real)2 : k;
+                        m = a1_4_0[co] > m ? a1_4_0[co] : m;
+                        k = a1_5_0[co] > m ? (cnn_real)3 : k;
+                        m = a1_5_0[co] > m ? a1_5_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                    }
+                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 2) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++)
+                        ap[c] = (unsigned char)kf[c];
+                }
+                { /* window px0 + 3 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 3) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_6_0[co], k = 0;
+                        k = a0_7_0[co] > m ? (cnn_real)1 : k;
+                        m = a0_7_0[co] > m ? a0_7_0[co] : m;
+                        k = a1_6_0[co] > m ? (cnn_real)2 : k;
+                        m = a1_6_0[co] > m ? a1_6_0[co] : m;
+                        k = a1_7_0[co] > m ? (cnn_real)3 : k;
+                        m = a1_7_0[co] > m ? a1_7_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                    }
+                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 3) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++)
+                        ap[c] = (unsigned char)kf[c];
+                }
+                { /* window px0 + 4 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 4) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_8_0[co], k = 0;
+                        k = a0_9_0[co] > m ? (cnn_real)1 : k;
+                        m = a0_9_0[co] > m ? a0_9_0[co] : m;
+                        k = a1_8_0[co] > m ? (cnn_real)2 : k;
+                        m = a1_8_0[co] > m ? a1_8_0[co] : m;
+                        k = a1_9_0[co] > m ? (cnn_real)3 : k;
+                        m = a1_9_0[co] > m ? a1_9_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                    }
+                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 4) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++)
+                        ap[c] = (unsigned char)kf[c];
+                }
+            }
+            { /* 3 windows */
+                const int px0 = 60, ox0 = px0 * PKW;
+                cnn_real a0_0_0[16];
                 OMP(simd)
-                for (int c = 0; c < OC; c++)
-                    ap[c] = (unsigned char)kf[c];
-            } /* px */
+                for (int co = 0; co < 16; co++)
+                    a0_0_0[co] = bias[0 + co];
+                cnn_real a0_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_0[co] = bias[0 + co];
+                cnn_real a0_2_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_2_0[co] = bias[0 + co];
+                cnn_real a0_3_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_3_0[co] = bias[0 + co];
+                cnn_real a0_4_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_4_0[co] = bias[0 + co];
+                cnn_real a0_5_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_5_0[co] = bias[0 + co];
+                cnn_real a1_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_0[co] = bias[0 + co];
+                cnn_real a1_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_0[co] = bias[0 + co];
+                cnn_real a1_2_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_2_0[co] = bias[0 + co];
+                cnn_real a1_3_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_3_0[co] = bias[0 + co];
+                cnn_real a1_4_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_4_0[co] = bias[0 + co];
+                cnn_real a1_5_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_5_0[co] = bias[0 + co];
+                for (int ky = 0; ky < KH; ky++) {
+                    const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                    const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    for (int t = 0; t < KW * IC; t++) { /* (kx, ci) */
+                        const cnn_real *restrict w = wr + (size_t)t * OC;
+                        {
+                            const cnn_real v = x0[0 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x0[1 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x0[2 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x0[3 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x0[4 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_4_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x0[5 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_5_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[0 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[1 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[2 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[3 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[4 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_4_0[co] += v * w[0 + co];
+                        }
+                        {
+                            const cnn_real v = x1[5 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_5_0[co] += v * w[0 + co];
+                        }
+                    }
+                } /* ky */
+                cnn_real kf[OC]; /* argmax codes as reals: the loops stay at full vector width */
+                { /* window px0 + 0 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_0[co], k = 0;
+                        k = a0_1_0[co] > m ? (cnn_real)1 : k;
+                        m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                        k = a1_0_0[co] > m ? (cnn_real)2 : k;
+                        m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                        k = a1_1_0[co] > m ? (cnn_real)3 : k;
+                        m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                    }
+                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 0) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++)
+                        ap[c] = (unsigned char)kf[c];
+                }
+                { /* window px0 + 1 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_2_0[co], k = 0;
+                        k = a0_3_0[co] > m ? (cnn_real)1 : k;
+                        m = a0_3_0[co] > m ? a0_3_0[co] : m;
+                        k = a1_2_0[co] > m ? (cnn_real)2 : k;
+                        m = a1_2_0[co] > m ? a1_2_0[co] : m;
+                        k = a1_3_0[co] > m ? (cnn_real)3 : k;
+                        m = a1_3_0[co] > m ? a1_3_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                    }
+                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 1) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++)
+                        ap[c] = (unsigned char)kf[c];
+                }
+                { /* window px0 + 2 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 2) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_4_0[co], k = 0;
+                        k = a0_5_0[co] > m ? (cnn_real)1 : k;
+                        m = a0_5_0[co] > m ? a0_5_0[co] : m;
+                        k = a1_4_0[co] > m ? (cnn_real)2 : k;
+                        m = a1_4_0[co] > m ? a1_4_0[co] : m;
+                        k = a1_5_0[co] > m ? (cnn_real)3 : k;
+                        m = a1_5_0[co] > m ? a1_5_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                    }
+                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 2) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++)
+                        ap[c] = (unsigned char)kf[c];
+                }
+            }
         } /* py */
     } /* i */
 }
@@ -1035,442 +1243,219 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
         cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
         /* the conv's own output slot keeps each window's argmax for backward */
         unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
-        cnn_real *restrict band = pad + (size_t)i * PAD_SIZE + SCRATCH; /* [PKH][OW][OC] */
         const cnn_real *restrict xs = xi;
+        (void)pad;
         for (int py = 0; py < POH; py++) {
-            /* the conv rows under this row of windows, before the activation */
-            {
-                const cnn_real *restrict bsrc = xs;
-                const cnn_real *restrict bw = wgt; /* [B_KH][B_KW][B_CIN][B_COUT] */
-                const cnn_real *restrict bb = bias;
-                cnn_real *restrict bdst = band;
-                enum { B_SRC_W = 63, B_CIN = 16, B_COUT = 32, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
-                enum { B_OH = 61, B_OW = 61 };
-                for (int oy = py * PKH; oy < py * PKH + PKH; oy++) {
-                    for (int ob = 0; ob < 6; ob++) { /* 9 output pixels */
-                        const int ox0 = ob * 9;
-                        cnn_real a0_0[16];
-                        cnn_real a0_1[16];
-                        cnn_real a1_0[16];
-                        cnn_real a1_1[16];
-                        cnn_real a2_0[16];
-                        cnn_real a2_1[16];
-                        cnn_real a3_0[16];
-                        cnn_real a3_1[16];
-                        cnn_real a4_0[16];
-                        cnn_real a4_1[16];
-                        cnn_real a5_0[16];
-                        cnn_real a5_1[16];
-                        cnn_real a6_0[16];
-                        cnn_real a6_1[16];
-                        cnn_real a7_0[16];
-                        cnn_real a7_1[16];
-                        cnn_real a8_0[16];
-                        cnn_real a8_1[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a0_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a0_1[co] = bb[16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a1_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a1_1[co] = bb[16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a2_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a2_1[co] = bb[16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a3_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a3_1[co] = bb[16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a4_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a4_1[co] = bb[16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a5_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a5_1[co] = bb[16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a6_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a6_1[co] = bb[16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a7_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a7_1[co] = bb[16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a8_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a8_1[co] = bb[16 + co];
-                        for (int ky = 0; ky < B_KH; ky++) {
-                            const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                            const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                            for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                                const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                                {
-                                    const cnn_real v = xr[0 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a0_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a0_1[co] += v * w[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[1 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a1_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a1_1[co] += v * w[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a2_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a2_1[co] += v * w[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[3 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a3_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a3_1[co] += v * w[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[4 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a4_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a4_1[co] += v * w[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[5 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a5_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a5_1[co] += v * w[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[6 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a6_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a6_1[co] += v * w[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[7 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a7_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a7_1[co] += v * w[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[8 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a8_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a8_1[co] += v * w[16 + co];
-                                }
-                            }
-                        }
-                        cnn_real *restrict yp = bdst + ((size_t)(oy - py * PKH) * B_OW + ox0) * B_COUT;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[0 * B_COUT + 0 + co] = a0_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[0 * B_COUT + 16 + co] = a0_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[1 * B_COUT + 0 + co] = a1_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[1 * B_COUT + 16 + co] = a1_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[2 * B_COUT + 0 + co] = a2_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[2 * B_COUT + 16 + co] = a2_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[3 * B_COUT + 0 + co] = a3_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[3 * B_COUT + 16 + co] = a3_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[4 * B_COUT + 0 + co] = a4_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[4 * B_COUT + 16 + co] = a4_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[5 * B_COUT + 0 + co] = a5_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[5 * B_COUT + 16 + co] = a5_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[6 * B_COUT + 0 + co] = a6_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[6 * B_COUT + 16 + co] = a6_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[7 * B_COUT + 0 + co] = a7_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[7 * B_COUT + 16 + co] = a7_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[8 * B_COUT + 0 + co] = a8_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[8 * B_COUT + 16 + co] = a8_1[co];
-                    }
-                    { /* 7 output pixels */
-                        const int ox0 = 54;
-                        cnn_real a0_0[16];
-                        cnn_real a0_1[16];
-                        cnn_real a1_0[16];
-                        cnn_real a1_1[16];
-                        cnn_real a2_0[16];
-                        cnn_real a2_1[16];
-                        cnn_real a3_0[16];
-                        cnn_real a3_1[16];
-                        cnn_real a4_0[16];
-                        cnn_real a4_1[16];
-                        cnn_real a5_0[16];
-                        cnn_real a5_1[16];
-                        cnn_real a6_0[16];
-                        cnn_real a6_1[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a0_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a0_1[co] = bb[16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a1_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a1_1[co] = bb[16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a2_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a2_1[co] = bb[16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a3_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a3_1[co] = bb[16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a4_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a4_1[co] = bb[16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a5_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a5_1[co] = bb[16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a6_0[co] = bb[0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            a6_1[co] = bb[16 + co];
-                        for (int ky = 0; ky < B_KH; ky++) {
-                            const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                            const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                            for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                                const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                                {
-                                    const cnn_real v = xr[0 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a0_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a0_1[co] += v * w[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[1 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a1_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a1_1[co] += v * w[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a2_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a2_1[co] += v * w[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[3 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a3_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a3_1[co] += v * w[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[4 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a4_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a4_1[co] += v * w[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[5 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a5_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a5_1[co] += v * w[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xr[6 * B_SW * B_CIN + t];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a6_0[co] += v * w[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        a6_1[co] += v * w[16 + co];
-                                }
-                            }
-                        }
-                        cnn_real *restrict yp = bdst + ((size_t)(oy - py * PKH) * B_OW + ox0) * B_COUT;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[0 * B_COUT + 0 + co] = a0_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[0 * B_COUT + 16 + co] = a0_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[1 * B_COUT + 0 + co] = a1_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[1 * B_COUT + 16 + co] = a1_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[2 * B_COUT + 0 + co] = a2_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[2 * B_COUT + 16 + co] = a2_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[3 * B_COUT + 0 + co] = a3_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[3 * B_COUT + 16 + co] = a3_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[4 * B_COUT + 0 + co] = a4_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[4 * B_COUT + 16 + co] = a4_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[5 * B_COUT + 0 + co] = a5_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[5 * B_COUT + 16 + co] = a5_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[6 * B_COUT + 0 + co] = a6_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            yp[6 * B_COUT + 16 + co] = a6_1[co];
-                    }
-                } /* oy */
-            }
-            for (int px = 0; px < POW; px++) {
-                const cnn_real *restrict w0 = band + (size_t)px * PKW * OC;
-                cnn_real *restrict yp = yi + ((size_t)py * POW + px) * OC;
-                unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;
-                cnn_real kf[OC]; /* argmax codes as reals: the loop stays at full vector width */
+            for (int wb = 0; wb < 15; wb++) { /* 2 windows */
+                const int px0 = wb * 2, ox0 = px0 * PKW;
+                cnn_real a0_0_0[16];
                 OMP(simd)
-                for (int c = 0; c < OC; c++) {
-                    cnn_real m = w0[c];
-                    cnn_real k = 0; /* a real: with an int, gcc 12 does not vectorize this loop */
-                    /* row-major: only a larger value replaces, so the first maximum wins */
-                    {
-                        const cnn_real v = w0[(size_t)0 * OW * OC + 1 * OC + c];
-                        k = v > m ? (cnn_real)1 : k;
-                        m = v > m ? v : m;
+                for (int co = 0; co < 16; co++)
+                    a0_0_0[co] = bias[0 + co];
+                cnn_real a0_0_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_1[co] = bias[16 + co];
+                cnn_real a0_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_0[co] = bias[0 + co];
+                cnn_real a0_1_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_1[co] = bias[16 + co];
+                cnn_real a0_2_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_2_0[co] = bias[0 + co];
+                cnn_real a0_2_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_2_1[co] = bias[16 + co];
+                cnn_real a0_3_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_3_0[co] = bias[0 + co];
+                cnn_real a0_3_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_3_1[co] = bias[16 + co];
+                cnn_real a1_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_0[co] = bias[0 + co];
+                cnn_real a1_0_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_1[co] = bias[16 + co];
+                cnn_real a1_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_0[co] = bias[0 + co];
+                cnn_real a1_1_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_1[co] = bias[16 + co];
+                cnn_real a1_2_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_2_0[co] = bias[0 + co];
+                cnn_real a1_2_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_2_1[co] = bias[16 + co];
+                cnn_real a1_3_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_3_0[co] = bias[0 + co];
+                cnn_real a1_3_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_3_1[co] = bias[16 + co];
+                for (int ky = 0; ky < KH; ky++) {
+                    const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                    const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    for (int t = 0; t < KW * IC; t++) { /* (kx, ci) */
+                        const cnn_real *restrict w = wr + (size_t)t * OC;
+                        {
+                            const cnn_real v = x0[0 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_1[co] += v * w[16 + co];
+                        }
+                        {
+                            const cnn_real v = x0[1 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_1[co] += v * w[16 + co];
+                        }
+                        {
+                            const cnn_real v = x0[2 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_1[co] += v * w[16 + co];
+                        }
+                        {
+                            const cnn_real v = x0[3 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_1[co] += v * w[16 + co];
+                        }
+                        {
+                            const cnn_real v = x1[0 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_1[co] += v * w[16 + co];
+                        }
+                        {
+                            const cnn_real v = x1[1 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_1[co] += v * w[16 + co];
+                        }
+                        {
+                            const cnn_real v = x1[2 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_1[co] += v * w[16 + co];
+                        }
+                        {
+                            const cnn_real v = x1[3 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_1[co] += v * w[16 + co];
+                        }
                     }
-                    {
-                        const cnn_real v = w0[(size_t)1 * OW * OC + 0 * OC + c];
-                        k = v > m ? (cnn_real)2 : k;
-                        m = v > m ? v : m;
+                } /* ky */
+                cnn_real kf[OC]; /* argmax codes as reals: the loops stay at full vector width */
+                { /* window px0 + 0 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_0[co], k = 0;
+                        k = a0_1_0[co] > m ? (cnn_real)1 : k;
+                        m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                        k = a1_0_0[co] > m ? (cnn_real)2 : k;
+                        m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                        k = a1_1_0[co] > m ? (cnn_real)3 : k;
+                        m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
                     }
-                    {
-                        const cnn_real v = w0[(size_t)1 * OW * OC + 1 * OC + c];
-                        k = v > m ? (cnn_real)3 : k;
-                        m = v > m ? v : m;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_1[co], k = 0;
+                        k = a0_1_1[co] > m ? (cnn_real)1 : k;
+                        m = a0_1_1[co] > m ? a0_1_1[co] : m;
+                        k = a1_0_1[co] > m ? (cnn_real)2 : k;
+                        m = a1_0_1[co] > m ? a1_0_1[co] : m;
+                        k = a1_1_1[co] > m ? (cnn_real)3 : k;
+                        m = a1_1_1[co] > m ? a1_1_1[co] : m;
+                        yp[16 + co] = (m < 0 ? (cnn_real)0 : m);
+                        kf[16 + co] = m > 0 ? k : (cnn_real)255;
                     }
-                    yp[c] = (m < 0 ? (cnn_real)0 : m);
-                    kf[c] = m > 0 ? k : (cnn_real)255;
+                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 0) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++)
+                        ap[c] = (unsigned char)kf[c];
                 }
-                OMP(simd)
-                for (int c = 0; c < OC; c++)
-                    ap[c] = (unsigned char)kf[c];
-            } /* px */
+                { /* window px0 + 1 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_2_0[co], k = 0;
+                        k = a0_3_0[co] > m ? (cnn_real)1 : k;
+                        m = a0_3_0[co] > m ? a0_3_0[co] : m;
+                        k = a1_2_0[co] > m ? (cnn_real)2 : k;
+                        m = a1_2_0[co] > m ? a1_2_0[co] : m;
+                        k = a1_3_0[co] > m ? (cnn_real)3 : k;
+                        m = a1_3_0[co] > m ? a1_3_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_2_1[co], k = 0;
+                        k = a0_3_1[co] > m ? (cnn_real)1 : k;
+                        m = a0_3_1[co] > m ? a0_3_1[co] : m;
+                        k = a1_2_1[co] > m ? (cnn_real)2 : k;
+                        m = a1_2_1[co] > m ? a1_2_1[co] : m;
+                        k = a1_3_1[co] > m ? (cnn_real)3 : k;
+                        m = a1_3_1[co] > m ? a1_3_1[co] : m;
+                        yp[16 + co] = (m < 0 ? (cnn_real)0 : m);
+                        kf[16 + co] = m > 0 ? k : (cnn_real)255;
+                    }
+                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 1) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++)
+                        ap[c] = (unsigned char)kf[c];
+                }
+            }
         } /* py */
     } /* i */
 }
@@ -1569,6 +1554,7 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
             memset(dzb + (size_t)(TOP + POH * PKH) * DZ_RS, 0,
                    sizeof(cnn_real) * (size_t)(ZH - TOP - POH * PKH) * DZ_RS);
         }
+        memset(dwi, 0, sizeof(cnn_real) * W_COUNT);
         for (int py = 0; py < POH; py++) {
             cnn_real *restrict z0 = dzb + ((size_t)(TOP + py * PKH) * ZW + LEFT) * OC;
             for (int px = 0; px < POW; px++) {
@@ -1590,208 +1576,209 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                     s[c] += k != (cnn_real)255 ? d : (cnn_real)0;
                 }
             } /* px */
-        } /* py */
-        /* dW rows r = (ky * KW + kx) * IC + ci, 8 at a time */
-        for (int tap = 0; tap < KH * KW; tap++) {
-            const int base = ((tap / KW) * PW + tap % KW) * IC;
-            for (int cb = 0; cb < 2; cb++) {
-                const int at = base + cb * 8, r0 = tap * IC + cb * 8;
-                { /* 8 rows of dW */
-                    cnn_real g0_0[16];
-                    cnn_real g0_1[16];
-                    cnn_real g1_0[16];
-                    cnn_real g1_1[16];
-                    cnn_real g2_0[16];
-                    cnn_real g2_1[16];
-                    cnn_real g3_0[16];
-                    cnn_real g3_1[16];
-                    cnn_real g4_0[16];
-                    cnn_real g4_1[16];
-                    cnn_real g5_0[16];
-                    cnn_real g5_1[16];
-                    cnn_real g6_0[16];
-                    cnn_real g6_1[16];
-                    cnn_real g7_0[16];
-                    cnn_real g7_1[16];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g0_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g0_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g1_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g1_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g2_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g2_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g3_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g3_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g4_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g4_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g5_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g5_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g6_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g6_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g7_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        g7_1[co] = 0;
-                    for (int oy = 0; oy < POH * PKH; oy++) {
-                        const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
-                        const cnn_real *restrict dr = dzb + ((size_t)(oy + TOP) * ZW + LEFT) * OC;
-                        for (int ox = 0; ox < POW * PKW; ox++) {
-                            const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
-                            const cnn_real *restrict d = dr + (size_t)ox * OC;
-                            {
-                                const cnn_real v = xp[at + 0];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g0_0[co] += v * d[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g0_1[co] += v * d[16 + co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 1];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g1_0[co] += v * d[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g1_1[co] += v * d[16 + co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 2];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g2_0[co] += v * d[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g2_1[co] += v * d[16 + co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 3];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g3_0[co] += v * d[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g3_1[co] += v * d[16 + co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 4];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g4_0[co] += v * d[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g4_1[co] += v * d[16 + co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 5];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g5_0[co] += v * d[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g5_1[co] += v * d[16 + co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 6];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g6_0[co] += v * d[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g6_1[co] += v * d[16 + co];
-                            }
-                            {
-                                const cnn_real v = xp[at + 7];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g7_0[co] += v * d[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    g7_1[co] += v * d[16 + co];
+            /* dW over these rows while they are in L1 (not the whole dz once per chunk of dW) */
+            /* dW rows r = (ky * KW + kx) * IC + ci, 8 at a time */
+            for (int tap = 0; tap < KH * KW; tap++) {
+                const int base = ((tap / KW) * PW + tap % KW) * IC;
+                for (int cb = 0; cb < 2; cb++) {
+                    const int at = base + cb * 8, r0 = tap * IC + cb * 8;
+                    { /* 8 rows of dW */
+                        cnn_real g0_0[16];
+                        cnn_real g0_1[16];
+                        cnn_real g1_0[16];
+                        cnn_real g1_1[16];
+                        cnn_real g2_0[16];
+                        cnn_real g2_1[16];
+                        cnn_real g3_0[16];
+                        cnn_real g3_1[16];
+                        cnn_real g4_0[16];
+                        cnn_real g4_1[16];
+                        cnn_real g5_0[16];
+                        cnn_real g5_1[16];
+                        cnn_real g6_0[16];
+                        cnn_real g6_1[16];
+                        cnn_real g7_0[16];
+                        cnn_real g7_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g0_0[co] = dwi[(size_t)(r0 + 0) * OC + 0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g0_1[co] = dwi[(size_t)(r0 + 0) * OC + 16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g1_0[co] = dwi[(size_t)(r0 + 1) * OC + 0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g1_1[co] = dwi[(size_t)(r0 + 1) * OC + 16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g2_0[co] = dwi[(size_t)(r0 + 2) * OC + 0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g2_1[co] = dwi[(size_t)(r0 + 2) * OC + 16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g3_0[co] = dwi[(size_t)(r0 + 3) * OC + 0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g3_1[co] = dwi[(size_t)(r0 + 3) * OC + 16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g4_0[co] = dwi[(size_t)(r0 + 4) * OC + 0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g4_1[co] = dwi[(size_t)(r0 + 4) * OC + 16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g5_0[co] = dwi[(size_t)(r0 + 5) * OC + 0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g5_1[co] = dwi[(size_t)(r0 + 5) * OC + 16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g6_0[co] = dwi[(size_t)(r0 + 6) * OC + 0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g6_1[co] = dwi[(size_t)(r0 + 6) * OC + 16 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g7_0[co] = dwi[(size_t)(r0 + 7) * OC + 0 + co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            g7_1[co] = dwi[(size_t)(r0 + 7) * OC + 16 + co];
+                        for (int oy = py * PKH; oy < py * PKH + PKH; oy++) {
+                            const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
+                            const cnn_real *restrict dr = dzb + ((size_t)(oy + TOP) * ZW + LEFT) * OC;
+                            for (int ox = 0; ox < POW * PKW; ox++) {
+                                const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
+                                const cnn_real *restrict d = dr + (size_t)ox * OC;
+                                {
+                                    const cnn_real v = xp[at + 0];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g0_0[co] += v * d[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g0_1[co] += v * d[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xp[at + 1];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g1_0[co] += v * d[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g1_1[co] += v * d[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xp[at + 2];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g2_0[co] += v * d[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g2_1[co] += v * d[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xp[at + 3];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g3_0[co] += v * d[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g3_1[co] += v * d[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xp[at + 4];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g4_0[co] += v * d[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g4_1[co] += v * d[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xp[at + 5];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g5_0[co] += v * d[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g5_1[co] += v * d[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xp[at + 6];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g6_0[co] += v * d[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g6_1[co] += v * d[16 + co];
+                                }
+                                {
+                                    const cnn_real v = xp[at + 7];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g7_0[co] += v * d[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        g7_1[co] += v * d[16 + co];
+                                }
                             }
                         }
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 0) * OC + 0 + co] = g0_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 0) * OC + 16 + co] = g0_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 1) * OC + 0 + co] = g1_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 1) * OC + 16 + co] = g1_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 2) * OC + 0 + co] = g2_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 2) * OC + 16 + co] = g2_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 3) * OC + 0 + co] = g3_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 3) * OC + 16 + co] = g3_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 4) * OC + 0 + co] = g4_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 4) * OC + 16 + co] = g4_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 5) * OC + 0 + co] = g5_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 5) * OC + 16 + co] = g5_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 6) * OC + 0 + co] = g6_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 6) * OC + 16 + co] = g6_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 7) * OC + 0 + co] = g7_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            dwi[(size_t)(r0 + 7) * OC + 16 + co] = g7_1[co];
                     }
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 0) * OC + 0 + co] = g0_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 0) * OC + 16 + co] = g0_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 1) * OC + 0 + co] = g1_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 1) * OC + 16 + co] = g1_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 2) * OC + 0 + co] = g2_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 2) * OC + 16 + co] = g2_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 3) * OC + 0 + co] = g3_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 3) * OC + 16 + co] = g3_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 4) * OC + 0 + co] = g4_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 4) * OC + 16 + co] = g4_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 5) * OC + 0 + co] = g5_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 5) * OC + 16 + co] = g5_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 6) * OC + 0 + co] = g6_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 6) * OC + 16 + co] = g6_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 7) * OC + 0 + co] = g7_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        dwi[(size_t)(r0 + 7) * OC + 16 + co] = g7_1[co];
                 }
             }
-        }
+        } /* py */
         /* dx: the forward kernel over the zero-padded dz with the rotated kernel */
         cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
         {
