@@ -39,6 +39,7 @@ scripts/compare.py; --openblas-threads picks OPENBLAS_NUM_THREADS, or
 Prints one table; --json-out also writes every figure as JSON.
 """
 import argparse
+import csv
 import json
 import os
 import re
@@ -149,17 +150,26 @@ def worker_main(a):
     def make_loaders(workers, prefetch):
         train_all = ImageFolder(a.data, transform=transforms(True))
         val_all = ImageFolder(a.data, transform=transforms(False))
-        # Stratified split with the .cnn's seed: the last `split` of each
-        # class, after a seeded shuffle, is validation.
-        g = torch.Generator().manual_seed(s["seed"])
         tr, va = [], []
-        targets = torch.tensor(train_all.targets)
-        for k in range(len(train_all.classes)):
-            idx = torch.nonzero(targets == k).flatten()
-            idx = idx[torch.randperm(len(idx), generator=g)].tolist()
-            nv = int(round(len(idx) * s["validation_split"]))
-            va += idx[len(idx) - nv:]
-            tr += idx[:len(idx) - nv]
+        if s.get("split_csv"):
+            # The timed runs: exactly the cnnc trainer's split (its run
+            # folder's split.csv), so both validate on the same images.
+            where = {os.path.relpath(p, a.data): i for i, (p, _) in enumerate(train_all.samples)}
+            with open(s["split_csv"]) as f:
+                for row in csv.DictReader(f):
+                    (tr if row["subset"] == "training" else va).append(where[row["path"]])
+        else:
+            # Screening (timing only): a stratified split with the .cnn's
+            # seed, the same sizes: the last `split` of each class, after a
+            # seeded shuffle, is validation.
+            g = torch.Generator().manual_seed(s["seed"])
+            targets = torch.tensor(train_all.targets)
+            for k in range(len(train_all.classes)):
+                idx = torch.nonzero(targets == k).flatten()
+                idx = idx[torch.randperm(len(idx), generator=g)].tolist()
+                nv = int(round(len(idx) * s["validation_split"]))
+                va += idx[len(idx) - nv:]
+                tr += idx[:len(idx) - nv]
         kw = {"num_workers": workers, "pin_memory": False}
         if workers > 0:
             kw.update(persistent_workers=True, prefetch_factor=prefetch)
@@ -180,7 +190,8 @@ def worker_main(a):
         torch.manual_seed(s["seed"])
         t0 = time.perf_counter()
         tl, vl, ntr, nva = make_loaders(workers, prefetch)
-        model = twin.init_keras(twin.Net()).to(memory_format=torch.channels_last)
+        # the cnnc trainer's initial weights, bit for bit, from the same seed
+        model = twin.init_cnnc(twin.Net(), s["seed"]).to(memory_format=torch.channels_last)
         opt = optimizer_for(model.parameters())
         per_epoch, acc = [], 0.0
         for _ in range(epochs):
@@ -334,7 +345,10 @@ def main(argv=None):
             runs["cnnc"].append(run_cnnc(a, trainer, work, False))
             if not a.no_exact:
                 runs["cnnc_exact"].append(run_cnnc(a, trainer, work, True))
-            runs["torch"] += run_torch(a, twin, settings, "run", [best_cfg], best["omp_passive"])
+            split = os.path.join(work, "split.csv")
+            shutil.copyfile(os.path.join(work, "run_cnnc", "split.csv"), split)
+            runs["torch"] += run_torch(a, twin, {**settings, "split_csv": split}, "run", [best_cfg],
+                                       best["omp_passive"])
             loads.append(compare.load_average())
     except compare.CompareError as e:
         print(f"compare_e2e: error: {e}", file=sys.stderr)
