@@ -94,8 +94,16 @@ static void bn_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_la
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * SIZE;");
     em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
     em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < C; c++)");
-    em_line(em, "    yi[(size_t)q * C + c] = xi[(size_t)q * C + c] * scale[c] + shift[c];");
+    if (L->fuse_relu) {
+        char e[128];
+        em_open_block(em, "for (int c = 0; c < C; c++) { /* and the relu after it (a view of this output) */");
+        em_line(em, "const cnn_real z = xi[(size_t)q * C + c] * scale[c] + shift[c];");
+        em_line(em, "yi[(size_t)q * C + c] = %s;", emit_act_expr(e, sizeof e, CNN_ACT_RELU, 0, "z"));
+        em_close_block(em, "}");
+    } else {
+        em_line(em, "for (int c = 0; c < C; c++)");
+        em_line(em, "    yi[(size_t)q * C + c] = xi[(size_t)q * C + c] * scale[c] + shift[c];");
+    }
     em_close_block(em, "}");
     em_close_block(em, "} /* i */");
     em_close_block(em, "}");
@@ -114,9 +122,10 @@ static void bn_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
     emit_layer_comment(em, pl, L, "backward");
     em_function(em,
                   "static void %s_backward(const cnn_real *restrict p, cnn_real *restrict g, "
-                  "const cnn_real *restrict in, const cnn_real *restrict dy, %s"
+                  "const cnn_real *restrict in, %scnn_real *restrict dy, %s"
                   "const cnn_real *restrict wk, cnn_real *restrict slot, int n)",
-                  L->fn, L->needs_dx ? "cnn_real *restrict dx, " : "");
+                  L->fn, L->fuse_relu ? "const cnn_real *restrict out, " : "",
+                  L->needs_dx ? "cnn_real *restrict dx, " : "");
     bn_enums(em, L);
     em_line(em, "(void)momentum;");
     em_line(em, "(void)epsilon;");
@@ -126,14 +135,24 @@ static void bn_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
         em_line(em, "cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */");
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
-    em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * SIZE;");
+    em_line(em, "cnn_real *restrict dyi = dy + (size_t)i * SIZE;");
+    if (L->fuse_relu)
+        em_line(em, "const cnn_real *restrict yi = out + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict si = slot + (size_t)i * SLOT;");
     em_line(em, "for (int c = 0; c < 2 * C; c++)");
     em_line(em, "    si[c] = 0;");
     em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
     em_line(em, "OMP(simd)");
     em_open_block(em, "for (int c = 0; c < C; c++) {");
-    em_line(em, "const cnn_real d = dyi[(size_t)q * C + c];");
+    if (L->fuse_relu) {
+        char e[160];
+        em_line(em, "/* first through the fused relu: dy becomes dL/d(batchnorm output) in place */");
+        em_line(em, "const cnn_real d = %s;",
+                emit_act_grad_expr(e, sizeof e, CNN_ACT_RELU, 0, "yi[(size_t)q * C + c]", "dyi[(size_t)q * C + c]"));
+        em_line(em, "dyi[(size_t)q * C + c] = d;");
+    } else {
+        em_line(em, "const cnn_real d = dyi[(size_t)q * C + c];");
+    }
     em_line(em, "const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];");
     em_line(em, "si[c] += d;");
     em_line(em, "si[C + c] += d * xh;");
@@ -180,10 +199,15 @@ static void bn_backward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_p
                              const cnnc_args *a)
 {
     (void)pl;
-    if (a->dx)
-        em_line(em, "%s_backward(p, g, %s, %s, %s, wk, slot, n);", L->fn, a->in, a->dy, a->dx);
+    char in_out[200];
+    if (L->fuse_relu)
+        snprintf(in_out, sizeof in_out, "%s, %s", a->in, a->out);
     else
-        em_line(em, "%s_backward(p, g, %s, %s, wk, slot, n);", L->fn, a->in, a->dy);
+        snprintf(in_out, sizeof in_out, "%s", a->in);
+    if (a->dx)
+        em_line(em, "%s_backward(p, g, %s, %s, %s, wk, slot, n);", L->fn, in_out, a->dy, a->dx);
+    else
+        em_line(em, "%s_backward(p, g, %s, %s, wk, slot, n);", L->fn, in_out, a->dy);
 }
 
 const cnnc_layer_emitter emit_batchnorm_layer = {

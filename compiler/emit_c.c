@@ -313,6 +313,16 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
         }
         if (l->kind == CNN_FLATTEN || (last && l->kind == CNN_ACTIVATION))
             L->alias = 1;
+        /* batchnorm then relu: the batchnorm applies the relu as it writes its
+         * output (and takes relu' first in backward), so the relu layer is a
+         * view and its full-size pass, forward and backward, is saved */
+        if (l->kind == CNN_BATCHNORM && !last && ir->layers[i + 1].kind == CNN_ACTIVATION &&
+            ir->layers[i + 1].act == CNN_ACT_RELU && i + 1 < ir->n_layers - 1) {
+            L->fuse_relu = 1;
+            L->act = CNN_ACT_RELU;
+        }
+        if (l->kind == CNN_ACTIVATION && i > 0 && pl->layers[i - 1].fuse_relu)
+            L->alias = 1;
         if (L->act == CNN_ACT_LEAKY_RELU && !(l->alpha >= 0))
             return plan_error("layer %s: leaky_relu needs alpha >= 0 (its gradient is taken from the output)",
                               l->name);
@@ -414,9 +424,11 @@ void emit_layer_comment(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
     em_line(em, "/* %s %s, %s:%d: %s", l->name, direction, pl->ir->source_base, l->line, L->stmt);
     em_line(em, " * %s -> %s per image (NHWC)%s%s", shape_str(si, sizeof si, &l->in),
             shape_str(so, sizeof so, &l->out),
-            L->act != l->act ? "; the final " : "",
-            L->act != l->act ? emit_act_name(l->act) : "");
-    if (L->act != l->act && l->kind != CNN_ACTIVATION)
+            L->act != l->act && !L->fuse_relu ? "; the final " : "",
+            L->act != l->act && !L->fuse_relu ? emit_act_name(l->act) : "");
+    if (L->fuse_relu)
+        em_line(em, " * (and the relu on the next line of the .cnn: that layer is a view of this output)");
+    if (L->act != l->act && l->kind != CNN_ACTIVATION && !L->fuse_relu)
         em_line(em, " * (the final %s is left to the loss: this layer outputs logits)",
                 emit_act_name(l->act));
     for (int t = 0; t < l->n_tensors; t++) {
@@ -562,7 +574,10 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
         const cnnc_plan_layer *L = &pl->layers[i];
         const cnnc_layer_emitter *le = layer_emitter(L->l->kind);
         if (L->alias) {
-            em_line(em, "/* %s: a view of its input */", L->l->name);
+            em_line(em, L->l->kind == CNN_ACTIVATION && i > 0 && pl->layers[i - 1].fuse_relu
+                             ? "/* %s: applied by the batchnorm above, a view of its output */"
+                             : "/* %s: a view of its input */",
+                    L->l->name);
             continue;
         }
         if (L->fused) {

@@ -49,6 +49,7 @@ typedef struct cnnc_plan_layer {
     size_t pad_floats;          /* per-image padded copy its fast kernels need */
     int fuse_pool;              /* conv2d: its fast kernels also compute the maxpool after it */
     int fused;                  /* maxpool: computed by the conv2d before it (fast kernels) */
+    int fuse_relu;              /* batchnorm: applies the standalone relu after it (a view then) */
 } cnnc_plan_layer;
 
 typedef struct cnnc_plan {

@@ -24,7 +24,7 @@
  *   dense_1            34    1                      65        0.000
  *
  * parameters: 61105 (60753 trainable)
- * per image: 27.132 MFLOP forward, 77.857 MFLOP training, 385217 activation floats
+ * per image: 27.132 MFLOP forward, 77.857 MFLOP training, 266433 activation floats
  */
 #include <math.h>
 #include <stdint.h>
@@ -59,24 +59,20 @@
 enum {
     A_conv2d_1 = 0,
     A_batchnorm_1 = 65536,
-    A_relu_1 = 131072,
-    A_maxpool_1 = 196608,
-    A_conv2d_2 = 212992,
-    A_batchnorm_2 = 245760,
-    A_relu_2 = 278528,
-    A_maxpool_2 = 311296,
-    A_conv2d_3 = 319488,
-    A_batchnorm_3 = 335872,
-    A_relu_3 = 352256,
-    A_maxpool_3 = 368640,
-    A_conv2d_4 = 372736,
-    A_batchnorm_4 = 376832,
-    A_relu_4 = 380928,
-    A_globalavgpool_1 = 385024,
-    A_dropout_1 = 385088,
-    A_dropout_1_mask = 385152,
-    A_dense_1 = 385216,
-    ACT_FLOATS = 385217
+    A_maxpool_1 = 131072,
+    A_conv2d_2 = 147456,
+    A_batchnorm_2 = 180224,
+    A_maxpool_2 = 212992,
+    A_conv2d_3 = 221184,
+    A_batchnorm_3 = 237568,
+    A_maxpool_3 = 253952,
+    A_conv2d_4 = 258048,
+    A_batchnorm_4 = 262144,
+    A_globalavgpool_1 = 266240,
+    A_dropout_1 = 266304,
+    A_dropout_1_mask = 266368,
+    A_dense_1 = 266432,
+    ACT_FLOATS = 266433
 };
 
 /* b->work: WORK_FIXED floats (batchnorm statistics kept for backward, rotated
@@ -861,6 +857,7 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
 
 /* batchnorm_1 forward, deep.cnn:18: batchnorm momentum=0.99 epsilon=0.001
  * 64x64x16 -> 64x64x16 per image (NHWC)
+ * (and the relu on the next line of the .cnn: that layer is a view of this output)
  * batchnorm_1.weight: p[432, 448)
  * batchnorm_1.bias: p[448, 464)
  * batchnorm_1.running_mean: p[60753, 60769) (not trained)
@@ -942,20 +939,23 @@ static void deep_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *restr
         cnn_real *restrict yi = out + (size_t)i * SIZE;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
-            for (int c = 0; c < C; c++)
-                yi[(size_t)q * C + c] = xi[(size_t)q * C + c] * scale[c] + shift[c];
+            for (int c = 0; c < C; c++) { /* and the relu after it (a view of this output) */
+                const cnn_real z = xi[(size_t)q * C + c] * scale[c] + shift[c];
+                yi[(size_t)q * C + c] = (z < 0 ? (cnn_real)0 : z);
+            }
         }
     } /* i */
 }
 
 /* batchnorm_1 backward, deep.cnn:18: batchnorm momentum=0.99 epsilon=0.001
  * 64x64x16 -> 64x64x16 per image (NHWC)
+ * (and the relu on the next line of the .cnn: that layer is a view of this output)
  * batchnorm_1.weight: p[432, 448)
  * batchnorm_1.bias: p[448, 464)
  * batchnorm_1.running_mean: p[60753, 60769) (not trained)
  * batchnorm_1.running_var: p[60769, 60785) (not trained)
  */
-static void deep_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+static void deep_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
     enum { PIXELS = 4096, C = 16, SIZE = 65536, SLOT = 32, FIX = 0 };
     enum { G_OFF = 432, B_OFF = 448, RM_OFF = 60753, RV_OFF = 60769 };
@@ -968,14 +968,17 @@ static void deep_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *rest
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
+        cnn_real *restrict dyi = dy + (size_t)i * SIZE;
+        const cnn_real *restrict yi = out + (size_t)i * SIZE;
         cnn_real *restrict si = slot + (size_t)i * SLOT;
         for (int c = 0; c < 2 * C; c++)
             si[c] = 0;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                const cnn_real d = dyi[(size_t)q * C + c];
+                /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                dyi[(size_t)q * C + c] = d;
                 const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
                 si[c] += d;
                 si[C + c] += d * xh;
@@ -1009,41 +1012,6 @@ static void deep_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *rest
             }
         }
     } /* i */
-}
-
-/* relu_1 forward, deep.cnn:19: relu
- * 64x64x16 -> 64x64x16 per image (NHWC)
- */
-static void deep_relu_1_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
-{
-    enum { SIZE = 65536, C = 16 };
-    OMP(parallel for schedule(static) if(n >= 2))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict xi = in + (size_t)i * SIZE;
-        cnn_real *restrict yi = out + (size_t)i * SIZE;
-        OMP(simd)
-        for (int e = 0; e < SIZE; e++) {
-            const cnn_real z = xi[e];
-            yi[e] = (z < 0 ? (cnn_real)0 : z);
-        }
-    }
-}
-
-/* relu_1 backward, deep.cnn:19: relu
- * 64x64x16 -> 64x64x16 per image (NHWC)
- */
-static void deep_relu_1_backward(const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
-{
-    enum { SIZE = 65536, C = 16 };
-    OMP(parallel for schedule(static) if(n >= 2))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict yi = out + (size_t)i * SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
-        cnn_real *restrict dxi = dx + (size_t)i * SIZE;
-        OMP(simd)
-        for (int e = 0; e < SIZE; e++)
-            dxi[e] = (yi[e] > 0 ? dyi[e] : (cnn_real)0);
-    }
 }
 
 /* maxpool_1 forward, deep.cnn:20: maxpool 2x2 stride=2x2
@@ -2005,6 +1973,7 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
 
 /* batchnorm_2 forward, deep.cnn:22: batchnorm momentum=0.99 epsilon=0.001
  * 32x32x32 -> 32x32x32 per image (NHWC)
+ * (and the relu on the next line of the .cnn: that layer is a view of this output)
  * batchnorm_2.weight: p[5072, 5104)
  * batchnorm_2.bias: p[5104, 5136)
  * batchnorm_2.running_mean: p[60785, 60817) (not trained)
@@ -2086,20 +2055,23 @@ static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restr
         cnn_real *restrict yi = out + (size_t)i * SIZE;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
-            for (int c = 0; c < C; c++)
-                yi[(size_t)q * C + c] = xi[(size_t)q * C + c] * scale[c] + shift[c];
+            for (int c = 0; c < C; c++) { /* and the relu after it (a view of this output) */
+                const cnn_real z = xi[(size_t)q * C + c] * scale[c] + shift[c];
+                yi[(size_t)q * C + c] = (z < 0 ? (cnn_real)0 : z);
+            }
         }
     } /* i */
 }
 
 /* batchnorm_2 backward, deep.cnn:22: batchnorm momentum=0.99 epsilon=0.001
  * 32x32x32 -> 32x32x32 per image (NHWC)
+ * (and the relu on the next line of the .cnn: that layer is a view of this output)
  * batchnorm_2.weight: p[5072, 5104)
  * batchnorm_2.bias: p[5104, 5136)
  * batchnorm_2.running_mean: p[60785, 60817) (not trained)
  * batchnorm_2.running_var: p[60817, 60849) (not trained)
  */
-static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
     enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 4640 };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
@@ -2112,14 +2084,17 @@ static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *rest
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
+        cnn_real *restrict dyi = dy + (size_t)i * SIZE;
+        const cnn_real *restrict yi = out + (size_t)i * SIZE;
         cnn_real *restrict si = slot + (size_t)i * SLOT;
         for (int c = 0; c < 2 * C; c++)
             si[c] = 0;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                const cnn_real d = dyi[(size_t)q * C + c];
+                /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                dyi[(size_t)q * C + c] = d;
                 const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
                 si[c] += d;
                 si[C + c] += d * xh;
@@ -2153,41 +2128,6 @@ static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *rest
             }
         }
     } /* i */
-}
-
-/* relu_2 forward, deep.cnn:23: relu
- * 32x32x32 -> 32x32x32 per image (NHWC)
- */
-static void deep_relu_2_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
-{
-    enum { SIZE = 32768, C = 32 };
-    OMP(parallel for schedule(static) if(n >= 4))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict xi = in + (size_t)i * SIZE;
-        cnn_real *restrict yi = out + (size_t)i * SIZE;
-        OMP(simd)
-        for (int e = 0; e < SIZE; e++) {
-            const cnn_real z = xi[e];
-            yi[e] = (z < 0 ? (cnn_real)0 : z);
-        }
-    }
-}
-
-/* relu_2 backward, deep.cnn:23: relu
- * 32x32x32 -> 32x32x32 per image (NHWC)
- */
-static void deep_relu_2_backward(const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
-{
-    enum { SIZE = 32768, C = 32 };
-    OMP(parallel for schedule(static) if(n >= 4))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict yi = out + (size_t)i * SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
-        cnn_real *restrict dxi = dx + (size_t)i * SIZE;
-        OMP(simd)
-        for (int e = 0; e < SIZE; e++)
-            dxi[e] = (yi[e] > 0 ? dyi[e] : (cnn_real)0);
-    }
 }
 
 /* maxpool_2 forward, deep.cnn:24: maxpool 2x2 stride=2x2
@@ -3243,6 +3183,7 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
 
 /* batchnorm_3 forward, deep.cnn:26: batchnorm momentum=0.99 epsilon=0.001
  * 16x16x64 -> 16x16x64 per image (NHWC)
+ * (and the relu on the next line of the .cnn: that layer is a view of this output)
  * batchnorm_3.weight: p[23568, 23632)
  * batchnorm_3.bias: p[23632, 23696)
  * batchnorm_3.running_mean: p[60849, 60913) (not trained)
@@ -3324,20 +3265,23 @@ static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restr
         cnn_real *restrict yi = out + (size_t)i * SIZE;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
-            for (int c = 0; c < C; c++)
-                yi[(size_t)q * C + c] = xi[(size_t)q * C + c] * scale[c] + shift[c];
+            for (int c = 0; c < C; c++) { /* and the relu after it (a view of this output) */
+                const cnn_real z = xi[(size_t)q * C + c] * scale[c] + shift[c];
+                yi[(size_t)q * C + c] = (z < 0 ? (cnn_real)0 : z);
+            }
         }
     } /* i */
 }
 
 /* batchnorm_3 backward, deep.cnn:26: batchnorm momentum=0.99 epsilon=0.001
  * 16x16x64 -> 16x16x64 per image (NHWC)
+ * (and the relu on the next line of the .cnn: that layer is a view of this output)
  * batchnorm_3.weight: p[23568, 23632)
  * batchnorm_3.bias: p[23632, 23696)
  * batchnorm_3.running_mean: p[60849, 60913) (not trained)
  * batchnorm_3.running_var: p[60913, 60977) (not trained)
  */
-static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
     enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 23136 };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
@@ -3350,14 +3294,17 @@ static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *rest
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
+        cnn_real *restrict dyi = dy + (size_t)i * SIZE;
+        const cnn_real *restrict yi = out + (size_t)i * SIZE;
         cnn_real *restrict si = slot + (size_t)i * SLOT;
         for (int c = 0; c < 2 * C; c++)
             si[c] = 0;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                const cnn_real d = dyi[(size_t)q * C + c];
+                /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                dyi[(size_t)q * C + c] = d;
                 const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
                 si[c] += d;
                 si[C + c] += d * xh;
@@ -3391,41 +3338,6 @@ static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *rest
             }
         }
     } /* i */
-}
-
-/* relu_3 forward, deep.cnn:27: relu
- * 16x16x64 -> 16x16x64 per image (NHWC)
- */
-static void deep_relu_3_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
-{
-    enum { SIZE = 16384, C = 64 };
-    OMP(parallel for schedule(static) if(n >= 8))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict xi = in + (size_t)i * SIZE;
-        cnn_real *restrict yi = out + (size_t)i * SIZE;
-        OMP(simd)
-        for (int e = 0; e < SIZE; e++) {
-            const cnn_real z = xi[e];
-            yi[e] = (z < 0 ? (cnn_real)0 : z);
-        }
-    }
-}
-
-/* relu_3 backward, deep.cnn:27: relu
- * 16x16x64 -> 16x16x64 per image (NHWC)
- */
-static void deep_relu_3_backward(const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
-{
-    enum { SIZE = 16384, C = 64 };
-    OMP(parallel for schedule(static) if(n >= 8))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict yi = out + (size_t)i * SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
-        cnn_real *restrict dxi = dx + (size_t)i * SIZE;
-        OMP(simd)
-        for (int e = 0; e < SIZE; e++)
-            dxi[e] = (yi[e] > 0 ? dyi[e] : (cnn_real)0);
-    }
 }
 
 /* maxpool_3 forward, deep.cnn:28: maxpool 2x2 stride=2x2
@@ -4555,6 +4467,7 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
 
 /* batchnorm_4 forward, deep.cnn:30: batchnorm momentum=0.99 epsilon=0.001
  * 8x8x64 -> 8x8x64 per image (NHWC)
+ * (and the relu on the next line of the .cnn: that layer is a view of this output)
  * batchnorm_4.weight: p[60560, 60624)
  * batchnorm_4.bias: p[60624, 60688)
  * batchnorm_4.running_mean: p[60977, 61041) (not trained)
@@ -4636,20 +4549,23 @@ static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restr
         cnn_real *restrict yi = out + (size_t)i * SIZE;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
-            for (int c = 0; c < C; c++)
-                yi[(size_t)q * C + c] = xi[(size_t)q * C + c] * scale[c] + shift[c];
+            for (int c = 0; c < C; c++) { /* and the relu after it (a view of this output) */
+                const cnn_real z = xi[(size_t)q * C + c] * scale[c] + shift[c];
+                yi[(size_t)q * C + c] = (z < 0 ? (cnn_real)0 : z);
+            }
         }
     } /* i */
 }
 
 /* batchnorm_4 backward, deep.cnn:30: batchnorm momentum=0.99 epsilon=0.001
  * 8x8x64 -> 8x8x64 per image (NHWC)
+ * (and the relu on the next line of the .cnn: that layer is a view of this output)
  * batchnorm_4.weight: p[60560, 60624)
  * batchnorm_4.bias: p[60624, 60688)
  * batchnorm_4.running_mean: p[60977, 61041) (not trained)
  * batchnorm_4.running_var: p[61041, 61105) (not trained)
  */
-static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
     enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 60128 };
     enum { G_OFF = 60560, B_OFF = 60624, RM_OFF = 60977, RV_OFF = 61041 };
@@ -4662,14 +4578,17 @@ static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *rest
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
+        cnn_real *restrict dyi = dy + (size_t)i * SIZE;
+        const cnn_real *restrict yi = out + (size_t)i * SIZE;
         cnn_real *restrict si = slot + (size_t)i * SLOT;
         for (int c = 0; c < 2 * C; c++)
             si[c] = 0;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                const cnn_real d = dyi[(size_t)q * C + c];
+                /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                dyi[(size_t)q * C + c] = d;
                 const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
                 si[c] += d;
                 si[C + c] += d * xh;
@@ -4703,41 +4622,6 @@ static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *rest
             }
         }
     } /* i */
-}
-
-/* relu_4 forward, deep.cnn:31: relu
- * 8x8x64 -> 8x8x64 per image (NHWC)
- */
-static void deep_relu_4_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
-{
-    enum { SIZE = 4096, C = 64 };
-    OMP(parallel for schedule(static) if(n >= 32))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict xi = in + (size_t)i * SIZE;
-        cnn_real *restrict yi = out + (size_t)i * SIZE;
-        OMP(simd)
-        for (int e = 0; e < SIZE; e++) {
-            const cnn_real z = xi[e];
-            yi[e] = (z < 0 ? (cnn_real)0 : z);
-        }
-    }
-}
-
-/* relu_4 backward, deep.cnn:31: relu
- * 8x8x64 -> 8x8x64 per image (NHWC)
- */
-static void deep_relu_4_backward(const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
-{
-    enum { SIZE = 4096, C = 64 };
-    OMP(parallel for schedule(static) if(n >= 32))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict yi = out + (size_t)i * SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
-        cnn_real *restrict dxi = dx + (size_t)i * SIZE;
-        OMP(simd)
-        for (int e = 0; e < SIZE; e++)
-            dxi[e] = (yi[e] > 0 ? dyi[e] : (cnn_real)0);
-    }
 }
 
 /* globalavgpool_1 forward, deep.cnn:32: globalavgpool
@@ -5617,11 +5501,9 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     CNN_LAYER_BEGIN(1, 0);
     deep_batchnorm_1_forward(p, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, wk, slot, n, training);
     CNN_LAYER_END(1, 0);
-    CNN_LAYER_BEGIN(2, 0);
-    deep_relu_1_forward(a + cap * A_batchnorm_1, a + cap * A_relu_1, n);
-    CNN_LAYER_END(2, 0);
+    /* relu_1: applied by the batchnorm above, a view of its output */
     CNN_LAYER_BEGIN(3, 0);
-    deep_maxpool_1_forward(a + cap * A_relu_1, a + cap * A_maxpool_1, n);
+    deep_maxpool_1_forward(a + cap * A_batchnorm_1, a + cap * A_maxpool_1, n);
     CNN_LAYER_END(3, 0);
     CNN_LAYER_BEGIN(4, 0);
     deep_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
@@ -5629,11 +5511,9 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     CNN_LAYER_BEGIN(5, 0);
     deep_batchnorm_2_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, wk, slot, n, training);
     CNN_LAYER_END(5, 0);
-    CNN_LAYER_BEGIN(6, 0);
-    deep_relu_2_forward(a + cap * A_batchnorm_2, a + cap * A_relu_2, n);
-    CNN_LAYER_END(6, 0);
+    /* relu_2: applied by the batchnorm above, a view of its output */
     CNN_LAYER_BEGIN(7, 0);
-    deep_maxpool_2_forward(a + cap * A_relu_2, a + cap * A_maxpool_2, n);
+    deep_maxpool_2_forward(a + cap * A_batchnorm_2, a + cap * A_maxpool_2, n);
     CNN_LAYER_END(7, 0);
     CNN_LAYER_BEGIN(8, 0);
     deep_conv2d_3_forward(p, a + cap * A_maxpool_2, a + cap * A_conv2d_3, pad, n);
@@ -5641,11 +5521,9 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     CNN_LAYER_BEGIN(9, 0);
     deep_batchnorm_3_forward(p, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, wk, slot, n, training);
     CNN_LAYER_END(9, 0);
-    CNN_LAYER_BEGIN(10, 0);
-    deep_relu_3_forward(a + cap * A_batchnorm_3, a + cap * A_relu_3, n);
-    CNN_LAYER_END(10, 0);
+    /* relu_3: applied by the batchnorm above, a view of its output */
     CNN_LAYER_BEGIN(11, 0);
-    deep_maxpool_3_forward(a + cap * A_relu_3, a + cap * A_maxpool_3, n);
+    deep_maxpool_3_forward(a + cap * A_batchnorm_3, a + cap * A_maxpool_3, n);
     CNN_LAYER_END(11, 0);
     CNN_LAYER_BEGIN(12, 0);
     deep_conv2d_4_forward(p, a + cap * A_maxpool_3, a + cap * A_conv2d_4, pad, n);
@@ -5653,11 +5531,9 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     CNN_LAYER_BEGIN(13, 0);
     deep_batchnorm_4_forward(p, a + cap * A_conv2d_4, a + cap * A_batchnorm_4, wk, slot, n, training);
     CNN_LAYER_END(13, 0);
-    CNN_LAYER_BEGIN(14, 0);
-    deep_relu_4_forward(a + cap * A_batchnorm_4, a + cap * A_relu_4, n);
-    CNN_LAYER_END(14, 0);
+    /* relu_4: applied by the batchnorm above, a view of its output */
     CNN_LAYER_BEGIN(15, 0);
-    deep_globalavgpool_1_forward(a + cap * A_relu_4, a + cap * A_globalavgpool_1, n);
+    deep_globalavgpool_1_forward(a + cap * A_batchnorm_4, a + cap * A_globalavgpool_1, n);
     CNN_LAYER_END(15, 0);
     CNN_LAYER_BEGIN(16, 0);
     deep_dropout_1_forward(a + cap * A_globalavgpool_1, a + cap * A_dropout_1, a + cap * A_dropout_1_mask, n, training, seed, step);
@@ -5700,47 +5576,39 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     CNN_LAYER_BEGIN(15, 1);
     deep_globalavgpool_1_backward(dA, dB, n);
     CNN_LAYER_END(15, 1);
-    CNN_LAYER_BEGIN(14, 1);
-    deep_relu_4_backward(a + cap * A_relu_4, dB, dA, n);
-    CNN_LAYER_END(14, 1);
+    /* relu_4: a view, its gradient is its input's */
     CNN_LAYER_BEGIN(13, 1);
-    deep_batchnorm_4_backward(p, g, a + cap * A_conv2d_4, dA, dB, wk, slot, n);
+    deep_batchnorm_4_backward(p, g, a + cap * A_conv2d_4, a + cap * A_batchnorm_4, dB, dA, wk, slot, n);
     CNN_LAYER_END(13, 1);
     CNN_LAYER_BEGIN(12, 1);
-    deep_conv2d_4_backward(p, g, a + cap * A_maxpool_3, a + cap * A_conv2d_4, dB, dA, slot, pad, wk + 23264, n);
+    deep_conv2d_4_backward(p, g, a + cap * A_maxpool_3, a + cap * A_conv2d_4, dA, dB, slot, pad, wk + 23264, n);
     CNN_LAYER_END(12, 1);
     CNN_LAYER_BEGIN(11, 1);
-    deep_maxpool_3_backward(a + cap * A_relu_3, a + cap * A_maxpool_3, dA, dB, n);
+    deep_maxpool_3_backward(a + cap * A_batchnorm_3, a + cap * A_maxpool_3, dB, dA, n);
     CNN_LAYER_END(11, 1);
-    CNN_LAYER_BEGIN(10, 1);
-    deep_relu_3_backward(a + cap * A_relu_3, dB, dA, n);
-    CNN_LAYER_END(10, 1);
+    /* relu_3: a view, its gradient is its input's */
     CNN_LAYER_BEGIN(9, 1);
-    deep_batchnorm_3_backward(p, g, a + cap * A_conv2d_3, dA, dB, wk, slot, n);
+    deep_batchnorm_3_backward(p, g, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, dA, dB, wk, slot, n);
     CNN_LAYER_END(9, 1);
     CNN_LAYER_BEGIN(8, 1);
     deep_conv2d_3_backward(p, g, a + cap * A_maxpool_2, a + cap * A_conv2d_3, dB, dA, slot, pad, wk + 4704, n);
     CNN_LAYER_END(8, 1);
     CNN_LAYER_BEGIN(7, 1);
-    deep_maxpool_2_backward(a + cap * A_relu_2, a + cap * A_maxpool_2, dA, dB, n);
+    deep_maxpool_2_backward(a + cap * A_batchnorm_2, a + cap * A_maxpool_2, dA, dB, n);
     CNN_LAYER_END(7, 1);
-    CNN_LAYER_BEGIN(6, 1);
-    deep_relu_2_backward(a + cap * A_relu_2, dB, dA, n);
-    CNN_LAYER_END(6, 1);
+    /* relu_2: a view, its gradient is its input's */
     CNN_LAYER_BEGIN(5, 1);
-    deep_batchnorm_2_backward(p, g, a + cap * A_conv2d_2, dA, dB, wk, slot, n);
+    deep_batchnorm_2_backward(p, g, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, dB, dA, wk, slot, n);
     CNN_LAYER_END(5, 1);
     CNN_LAYER_BEGIN(4, 1);
-    deep_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dB, dA, slot, pad, wk + 32, n);
+    deep_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dA, dB, slot, pad, wk + 32, n);
     CNN_LAYER_END(4, 1);
     CNN_LAYER_BEGIN(3, 1);
-    deep_maxpool_1_backward(a + cap * A_relu_1, a + cap * A_maxpool_1, dA, dB, n);
+    deep_maxpool_1_backward(a + cap * A_batchnorm_1, a + cap * A_maxpool_1, dB, dA, n);
     CNN_LAYER_END(3, 1);
-    CNN_LAYER_BEGIN(2, 1);
-    deep_relu_1_backward(a + cap * A_relu_1, dB, dA, n);
-    CNN_LAYER_END(2, 1);
+    /* relu_1: a view, its gradient is its input's */
     CNN_LAYER_BEGIN(1, 1);
-    deep_batchnorm_1_backward(p, g, a + cap * A_conv2d_1, dA, dB, wk, slot, n);
+    deep_batchnorm_1_backward(p, g, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, dA, dB, wk, slot, n);
     CNN_LAYER_END(1, 1);
     CNN_LAYER_BEGIN(0, 1);
     deep_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dB, slot, pad, wk + 0, n);

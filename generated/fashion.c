@@ -1052,7 +1052,7 @@ static void fashion_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *re
  * batchnorm_1.running_mean: p[315338, 315370) (not trained)
  * batchnorm_1.running_var: p[315370, 315402) (not trained)
  */
-static void fashion_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+static void fashion_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
     enum { PIXELS = 784, C = 32, SIZE = 25088, SLOT = 64, FIX = 0 };
     enum { G_OFF = 320, B_OFF = 352, RM_OFF = 315338, RV_OFF = 315370 };
@@ -1065,7 +1065,7 @@ static void fashion_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *r
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
+        cnn_real *restrict dyi = dy + (size_t)i * SIZE;
         cnn_real *restrict si = slot + (size_t)i * SLOT;
         for (int c = 0; c < 2 * C; c++)
             si[c] = 0;
@@ -2236,7 +2236,7 @@ static void fashion_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *re
  * batchnorm_2.running_mean: p[315402, 315466) (not trained)
  * batchnorm_2.running_var: p[315466, 315530) (not trained)
  */
-static void fashion_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+static void fashion_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
     enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 18496 };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
@@ -2249,7 +2249,7 @@ static void fashion_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *r
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * SIZE;
+        cnn_real *restrict dyi = dy + (size_t)i * SIZE;
         cnn_real *restrict si = slot + (size_t)i * SLOT;
         for (int c = 0; c < 2 * C; c++)
             si[c] = 0;

@@ -328,8 +328,9 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
                 if (ff > 0)
                     printf("%-16s %10.3f %10.1f %10.3f %10.1f %9.1f%%\n", m->layers[i].name, fms, fg, bms, bg,
                            peak > 0 ? 100 * all / peak : 0);
-                else if (fms == 0 && bms == 0 && i > 0 && m->layers[i].kind == CNN_MAXPOOL &&
-                         m->layers[i - 1].kind == CNN_CONV2D)
+                else if (fms == 0 && bms == 0 && i > 0 &&
+                         ((m->layers[i].kind == CNN_MAXPOOL && m->layers[i - 1].kind == CNN_CONV2D) ||
+                          (m->layers[i].kind == CNN_ACTIVATION && m->layers[i - 1].kind == CNN_BATCHNORM)))
                     printf("%-16s %10s   (fused: its time is in %s's row)\n", m->layers[i].name, "-",
                            m->layers[i - 1].name);
                 else
