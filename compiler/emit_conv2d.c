@@ -264,6 +264,38 @@ static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const
     em_open_block(em, "for (int ky = 0; ky < B_KH; ky++) {");
     em_line(em, "const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;");
     em_line(em, "const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;");
+    if (b->sw == 1 && b->kw > 1 && (b->kw + 1) * nv + np * nv <= DW_ONE_PASS) {
+        /* Stride 1: input column j feeds output pixels j - kx for every kx,
+         * so each input is broadcast once and meets the KW weight rows of
+         * its channel, held in registers: KW FMAs per load instead of one. */
+        em_open_block(em, "for (int ci = 0; ci < B_CIN; ci++) { /* each input broadcast once, for its %d taps */",
+                      b->kw);
+        for (int kx = 0; kx < b->kw; kx++)
+            for (int c = 0; c < nv; c++) {
+                em_line(em, "cnn_real w%d_%d[%d];", kx, c, conv_chunk_width(b->cout, c));
+                em_line(em, "OMP(simd)");
+                em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
+                em_line(em, "    w%d_%d[co] = wr[((size_t)%d * B_CIN + ci) * B_COUT + %d + co];", kx, c, kx, c * VEC);
+            }
+        for (int j = 0; j < np + b->kw - 1; j++) {
+            em_open_block(em, "{");
+            em_line(em, "const cnn_real v = xr[%d * B_CIN + ci];", j);
+            for (int kx = 0; kx < b->kw; kx++) {
+                int q = j - kx;
+                if (q < 0 || q >= np)
+                    continue;
+                for (int c = 0; c < nv; c++) {
+                    em_line(em, "OMP(simd)");
+                    em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
+                    em_line(em, "    a%d_%d[co] += v * w%d_%d[co];", q, c, kx, c);
+                }
+            }
+            em_close_block(em, "}");
+        }
+        em_close_block(em, "}");
+        em_close_block(em, "}");
+        goto store;
+    }
     em_open_block(em, "for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */");
     em_line(em, "const cnn_real *restrict w = wr + (size_t)t * B_COUT;");
     for (int q = 0; q < np; q++) {
@@ -278,6 +310,7 @@ static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const
     }
     em_close_block(em, "}");
     em_close_block(em, "}");
+store:
     if (b->dst_row)
         em_line(em, "cnn_real *restrict yp = bdst + ((size_t)(%s) * B_OW + ox0) * B_COUT;", b->dst_row);
     else

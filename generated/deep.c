@@ -196,103 +196,216 @@ static void deep_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *re
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                        for (int ci = 0; ci < B_CIN; ci++) { /* each input broadcast once, for its 3 taps */
+                            cnn_real w0_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w0_0[co] = wr[((size_t)0 * B_CIN + ci) * B_COUT + 0 + co];
+                            cnn_real w1_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w1_0[co] = wr[((size_t)1 * B_CIN + ci) * B_COUT + 0 + co];
+                            cnn_real w2_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_0[co] = wr[((size_t)2 * B_CIN + ci) * B_COUT + 0 + co];
                             {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[0 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w[0 + co];
+                                    a0_0[co] += v * w0_0[co];
                             }
                             {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[1 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w[0 + co];
+                                    a1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w1_0[co];
                             }
                             {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[2 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w[0 + co];
+                                    a2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[3 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w[0 + co];
+                                    a3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[4 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a4_0[co] += v * w[0 + co];
+                                    a4_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[5 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a5_0[co] += v * w[0 + co];
+                                    a5_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[6 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a6_0[co] += v * w[0 + co];
+                                    a6_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[7 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a7_0[co] += v * w[0 + co];
+                                    a7_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[8 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a8_0[co] += v * w[0 + co];
+                                    a8_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[9 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a9_0[co] += v * w[0 + co];
+                                    a9_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a8_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[10 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[10 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a10_0[co] += v * w[0 + co];
+                                    a10_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a9_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a8_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[11 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[11 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a11_0[co] += v * w[0 + co];
+                                    a11_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a10_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a9_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[12 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[12 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a12_0[co] += v * w[0 + co];
+                                    a12_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a11_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a10_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[13 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[13 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a13_0[co] += v * w[0 + co];
+                                    a13_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a12_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a11_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[14 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[14 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a14_0[co] += v * w[0 + co];
+                                    a14_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a13_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a12_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[15 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[15 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a15_0[co] += v * w[0 + co];
+                                    a15_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a14_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a13_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = xr[16 * B_CIN + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a15_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a14_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = xr[17 * B_CIN + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a15_0[co] += v * w2_0[co];
                             }
                         }
                     }
@@ -1221,79 +1334,204 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                        for (int ci = 0; ci < B_CIN; ci++) { /* each input broadcast once, for its 3 taps */
+                            cnn_real w0_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w0_0[co] = wr[((size_t)0 * B_CIN + ci) * B_COUT + 0 + co];
+                            cnn_real w0_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w0_1[co] = wr[((size_t)0 * B_CIN + ci) * B_COUT + 16 + co];
+                            cnn_real w1_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w1_0[co] = wr[((size_t)1 * B_CIN + ci) * B_COUT + 0 + co];
+                            cnn_real w1_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w1_1[co] = wr[((size_t)1 * B_CIN + ci) * B_COUT + 16 + co];
+                            cnn_real w2_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_0[co] = wr[((size_t)2 * B_CIN + ci) * B_COUT + 0 + co];
+                            cnn_real w2_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_1[co] = wr[((size_t)2 * B_CIN + ci) * B_COUT + 16 + co];
                             {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[0 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w[0 + co];
+                                    a0_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_1[co] += v * w[16 + co];
+                                    a0_1[co] += v * w0_1[co];
                             }
                             {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[1 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w[0 + co];
+                                    a1_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a1_1[co] += v * w[16 + co];
+                                    a1_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1[co] += v * w1_1[co];
                             }
                             {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[2 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w[0 + co];
+                                    a2_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a2_1[co] += v * w[16 + co];
+                                    a2_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1[co] += v * w2_1[co];
                             }
                             {
-                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[3 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w[0 + co];
+                                    a3_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a3_1[co] += v * w[16 + co];
+                                    a3_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1[co] += v * w2_1[co];
                             }
                             {
-                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[4 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a4_0[co] += v * w[0 + co];
+                                    a4_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a4_1[co] += v * w[16 + co];
+                                    a4_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_1[co] += v * w2_1[co];
                             }
                             {
-                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[5 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a5_0[co] += v * w[0 + co];
+                                    a5_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a5_1[co] += v * w[16 + co];
+                                    a5_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_1[co] += v * w2_1[co];
                             }
                             {
-                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[6 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a6_0[co] += v * w[0 + co];
+                                    a6_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a6_1[co] += v * w[16 + co];
+                                    a6_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_1[co] += v * w2_1[co];
                             }
                             {
-                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[7 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a7_0[co] += v * w[0 + co];
+                                    a7_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a7_1[co] += v * w[16 + co];
+                                    a7_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = xr[8 * B_CIN + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a7_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = xr[9 * B_CIN + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a7_1[co] += v * w2_1[co];
                             }
                         }
                     }
@@ -1730,103 +1968,216 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                        for (int ci = 0; ci < B_CIN; ci++) { /* each input broadcast once, for its 3 taps */
+                            cnn_real w0_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w0_0[co] = wr[((size_t)0 * B_CIN + ci) * B_COUT + 0 + co];
+                            cnn_real w1_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w1_0[co] = wr[((size_t)1 * B_CIN + ci) * B_COUT + 0 + co];
+                            cnn_real w2_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_0[co] = wr[((size_t)2 * B_CIN + ci) * B_COUT + 0 + co];
                             {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[0 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w[0 + co];
+                                    a0_0[co] += v * w0_0[co];
                             }
                             {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[1 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w[0 + co];
+                                    a1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w1_0[co];
                             }
                             {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[2 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w[0 + co];
+                                    a2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[3 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w[0 + co];
+                                    a3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[4 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a4_0[co] += v * w[0 + co];
+                                    a4_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[5 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a5_0[co] += v * w[0 + co];
+                                    a5_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[6 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a6_0[co] += v * w[0 + co];
+                                    a6_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[7 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a7_0[co] += v * w[0 + co];
+                                    a7_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[8 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[8 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a8_0[co] += v * w[0 + co];
+                                    a8_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[9 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[9 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a9_0[co] += v * w[0 + co];
+                                    a9_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a8_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[10 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[10 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a10_0[co] += v * w[0 + co];
+                                    a10_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a9_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a8_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[11 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[11 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a11_0[co] += v * w[0 + co];
+                                    a11_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a10_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a9_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[12 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[12 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a12_0[co] += v * w[0 + co];
+                                    a12_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a11_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a10_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[13 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[13 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a13_0[co] += v * w[0 + co];
+                                    a13_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a12_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a11_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[14 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[14 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a14_0[co] += v * w[0 + co];
+                                    a14_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a13_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a12_0[co] += v * w2_0[co];
                             }
                             {
-                                const cnn_real v = xr[15 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[15 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a15_0[co] += v * w[0 + co];
+                                    a15_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a14_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a13_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = xr[16 * B_CIN + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a15_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a14_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = xr[17 * B_CIN + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a15_0[co] += v * w2_0[co];
                             }
                         }
                     }
@@ -2964,79 +3315,204 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
                     for (int ky = 0; ky < B_KH; ky++) {
                         const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
                         const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
+                        for (int ci = 0; ci < B_CIN; ci++) { /* each input broadcast once, for its 3 taps */
+                            cnn_real w0_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w0_0[co] = wr[((size_t)0 * B_CIN + ci) * B_COUT + 0 + co];
+                            cnn_real w0_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w0_1[co] = wr[((size_t)0 * B_CIN + ci) * B_COUT + 16 + co];
+                            cnn_real w1_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w1_0[co] = wr[((size_t)1 * B_CIN + ci) * B_COUT + 0 + co];
+                            cnn_real w1_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w1_1[co] = wr[((size_t)1 * B_CIN + ci) * B_COUT + 16 + co];
+                            cnn_real w2_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_0[co] = wr[((size_t)2 * B_CIN + ci) * B_COUT + 0 + co];
+                            cnn_real w2_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_1[co] = wr[((size_t)2 * B_CIN + ci) * B_COUT + 16 + co];
                             {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[0 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w[0 + co];
+                                    a0_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_1[co] += v * w[16 + co];
+                                    a0_1[co] += v * w0_1[co];
                             }
                             {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[1 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w[0 + co];
+                                    a1_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a1_1[co] += v * w[16 + co];
+                                    a1_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1[co] += v * w1_1[co];
                             }
                             {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[2 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w[0 + co];
+                                    a2_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a2_1[co] += v * w[16 + co];
+                                    a2_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1[co] += v * w2_1[co];
                             }
                             {
-                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[3 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w[0 + co];
+                                    a3_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a3_1[co] += v * w[16 + co];
+                                    a3_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1[co] += v * w2_1[co];
                             }
                             {
-                                const cnn_real v = xr[4 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[4 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a4_0[co] += v * w[0 + co];
+                                    a4_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a4_1[co] += v * w[16 + co];
+                                    a4_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a2_1[co] += v * w2_1[co];
                             }
                             {
-                                const cnn_real v = xr[5 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[5 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a5_0[co] += v * w[0 + co];
+                                    a5_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a5_1[co] += v * w[16 + co];
+                                    a5_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a3_1[co] += v * w2_1[co];
                             }
                             {
-                                const cnn_real v = xr[6 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[6 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a6_0[co] += v * w[0 + co];
+                                    a6_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a6_1[co] += v * w[16 + co];
+                                    a6_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a4_1[co] += v * w2_1[co];
                             }
                             {
-                                const cnn_real v = xr[7 * B_SW * B_CIN + t];
+                                const cnn_real v = xr[7 * B_CIN + ci];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a7_0[co] += v * w[0 + co];
+                                    a7_0[co] += v * w0_0[co];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a7_1[co] += v * w[16 + co];
+                                    a7_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a5_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = xr[8 * B_CIN + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a7_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a6_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = xr[9 * B_CIN + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a7_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a7_1[co] += v * w2_1[co];
                             }
                         }
                     }
