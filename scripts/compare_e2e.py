@@ -52,6 +52,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402  (same folder)
+import train_pytorch  # noqa: E402  (same folder; standard library imports only at the top)
 
 
 # ---- the .cnn's data settings, read for the PyTorch side ------------------------
@@ -127,18 +128,7 @@ def worker_main(a):
         if s["grayscale"] or c == 1:
             t.append(T.Grayscale(num_output_channels=c))
         if train:
-            if s["flip"] in ("horizontal", "horizontal_and_vertical"):
-                t.append(T.RandomHorizontalFlip())
-            if s["flip"] in ("vertical", "horizontal_and_vertical"):
-                t.append(T.RandomVerticalFlip())
-            if s["rotate"] or s["zoom"] or s["translate"] or s["shear"]:
-                t.append(T.RandomAffine(degrees=360 * s["rotate"],
-                                        translate=(s["translate"], s["translate"]) if s["translate"] else None,
-                                        scale=(1 - s["zoom"], 1 + s["zoom"]) if s["zoom"] else None,
-                                        shear=45 * s["shear"] if s["shear"] else None,
-                                        interpolation=T.InterpolationMode.BILINEAR))
-            if s["brightness"] or s["contrast"]:
-                t.append(T.ColorJitter(brightness=s["brightness"], contrast=s["contrast"]))
+            t += train_pytorch.torchvision_augmentations(T, s)
         t.append(T.ToTensor())  # 0..1 floats: rescale 1/255
         if s["rescale"] is None:
             t.append(T.Lambda(lambda x: x * 255.0))

@@ -472,25 +472,34 @@ class CnncAugment:
         return x
 
 
+def torchvision_augmentations(T, s):
+    """The .cnn's augment block as the torchvision transforms a PyTorch user
+    would write (T is torchvision.transforms; s has the keys flip, rotate,
+    zoom, translate, shear, brightness, contrast). scripts/compare_e2e.py
+    uses it too."""
+    t = []
+    if s["flip"] in ("horizontal", "horizontal_and_vertical"):
+        t.append(T.RandomHorizontalFlip())
+    if s["flip"] in ("vertical", "horizontal_and_vertical"):
+        t.append(T.RandomVerticalFlip())
+    if s["rotate"] or s["zoom"] or s["translate"] or s["shear"]:
+        t.append(T.RandomAffine(degrees=360 * s["rotate"],
+                                translate=(s["translate"], s["translate"]) if s["translate"] else None,
+                                scale=(1 - s["zoom"], 1 + s["zoom"]) if s["zoom"] else None,
+                                shear=45 * s["shear"] if s["shear"] else None,
+                                interpolation=T.InterpolationMode.BILINEAR))
+    if s["brightness"] or s["contrast"]:
+        t.append(T.ColorJitter(brightness=s["brightness"], contrast=s["contrast"]))
+    return t
+
+
 class TorchvisionAugment:
     """What a PyTorch user would write: torchvision transforms per image
     (NCHW tensors), with torch's random generator."""
 
     def __init__(self, torch, s, lo, hi):
         import torchvision.transforms as T
-        t = []
-        if s["flip"] in ("horizontal", "horizontal_and_vertical"):
-            t.append(T.RandomHorizontalFlip())
-        if s["flip"] in ("vertical", "horizontal_and_vertical"):
-            t.append(T.RandomVerticalFlip())
-        if s["rotate"] or s["zoom"] or s["translate"] or s["shear"]:
-            t.append(T.RandomAffine(degrees=360 * s["rotate"],
-                                    translate=(s["translate"], s["translate"]) if s["translate"] else None,
-                                    scale=(1 - s["zoom"], 1 + s["zoom"]) if s["zoom"] else None,
-                                    shear=45 * s["shear"] if s["shear"] else None,
-                                    interpolation=T.InterpolationMode.BILINEAR))
-        if s["brightness"] or s["contrast"]:
-            t.append(T.ColorJitter(brightness=s["brightness"], contrast=s["contrast"]))
+        t = torchvision_augmentations(T, s)
         self.t = T.Compose(t)
         self.active = bool(t)
         self.torch = torch
