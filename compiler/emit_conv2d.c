@@ -240,6 +240,62 @@ int conv_chunk_width(int channels, int c)
     return w < VEC ? w : VEC;
 }
 
+/* The taps of one tile, one input broadcast per FMA: for each kernel row
+ * and (kx, ci), one weight row against the np pixels' inputs. Any stride. */
+static void emit_taps_per_tap(cnnc_emitter *em, const conv_block *b, int np, int nv)
+{
+    em_open_block(em, "for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */");
+    em_line(em, "const cnn_real *restrict w = wr + (size_t)t * B_COUT;");
+    for (int q = 0; q < np; q++) {
+        em_open_block(em, "{");
+        em_line(em, "const cnn_real v = xr[%d * B_SW * B_CIN + t];", q);
+        for (int c = 0; c < nv; c++) {
+            em_line(em, "OMP(simd)");
+            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
+            em_line(em, "    a%d_%d[co] += v * w[%d + co];", q, c, c * VEC);
+        }
+        em_close_block(em, "}");
+    }
+    em_close_block(em, "}");
+}
+
+/* Stride 1: input column j feeds output pixels j - kx for every kx, so each
+ * input is broadcast once and meets the KW weight rows of its channel, held
+ * in registers: KW FMAs per load instead of one. */
+static int taps_per_input_fit(const conv_block *b, int np, int nv)
+{
+    return b->sw == 1 && b->kw > 1 && (b->kw + 1) * nv + np * nv <= DW_ONE_PASS;
+}
+
+static void emit_taps_per_input(cnnc_emitter *em, const conv_block *b, int np, int nv)
+{
+    em_open_block(em, "for (int ci = 0; ci < B_CIN; ci++) { /* each input broadcast once, for its %d taps */",
+                  b->kw);
+    for (int kx = 0; kx < b->kw; kx++)
+        for (int c = 0; c < nv; c++) {
+            em_line(em, "cnn_real w%d_%d[%d];", kx, c, conv_chunk_width(b->cout, c));
+            em_line(em, "OMP(simd)");
+            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
+            em_line(em, "    w%d_%d[co] = wr[((size_t)%d * B_CIN + ci) * B_COUT + %d + co];", kx, c, kx, c * VEC);
+        }
+    for (int j = 0; j < np + b->kw - 1; j++) {
+        em_open_block(em, "{");
+        em_line(em, "const cnn_real v = xr[%d * B_CIN + ci];", j);
+        for (int kx = 0; kx < b->kw; kx++) {
+            int q = j - kx;
+            if (q < 0 || q >= np)
+                continue;
+            for (int c = 0; c < nv; c++) {
+                em_line(em, "OMP(simd)");
+                em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
+                em_line(em, "    a%d_%d[co] += v * w%d_%d[co];", q, c, kx, c);
+            }
+        }
+        em_close_block(em, "}");
+    }
+    em_close_block(em, "}");
+}
+
 /* One tile of np output pixels starting at column ox0; `head` opens it
  * ("{" or a for loop over tiles). */
 static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const char *ox0,
@@ -264,53 +320,11 @@ static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const
     em_open_block(em, "for (int ky = 0; ky < B_KH; ky++) {");
     em_line(em, "const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;");
     em_line(em, "const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;");
-    if (b->sw == 1 && b->kw > 1 && (b->kw + 1) * nv + np * nv <= DW_ONE_PASS) {
-        /* Stride 1: input column j feeds output pixels j - kx for every kx,
-         * so each input is broadcast once and meets the KW weight rows of
-         * its channel, held in registers: KW FMAs per load instead of one. */
-        em_open_block(em, "for (int ci = 0; ci < B_CIN; ci++) { /* each input broadcast once, for its %d taps */",
-                      b->kw);
-        for (int kx = 0; kx < b->kw; kx++)
-            for (int c = 0; c < nv; c++) {
-                em_line(em, "cnn_real w%d_%d[%d];", kx, c, conv_chunk_width(b->cout, c));
-                em_line(em, "OMP(simd)");
-                em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
-                em_line(em, "    w%d_%d[co] = wr[((size_t)%d * B_CIN + ci) * B_COUT + %d + co];", kx, c, kx, c * VEC);
-            }
-        for (int j = 0; j < np + b->kw - 1; j++) {
-            em_open_block(em, "{");
-            em_line(em, "const cnn_real v = xr[%d * B_CIN + ci];", j);
-            for (int kx = 0; kx < b->kw; kx++) {
-                int q = j - kx;
-                if (q < 0 || q >= np)
-                    continue;
-                for (int c = 0; c < nv; c++) {
-                    em_line(em, "OMP(simd)");
-                    em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
-                    em_line(em, "    a%d_%d[co] += v * w%d_%d[co];", q, c, kx, c);
-                }
-            }
-            em_close_block(em, "}");
-        }
-        em_close_block(em, "}");
-        em_close_block(em, "}");
-        goto store;
-    }
-    em_open_block(em, "for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */");
-    em_line(em, "const cnn_real *restrict w = wr + (size_t)t * B_COUT;");
-    for (int q = 0; q < np; q++) {
-        em_open_block(em, "{");
-        em_line(em, "const cnn_real v = xr[%d * B_SW * B_CIN + t];", q);
-        for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
-            em_line(em, "    a%d_%d[co] += v * w[%d + co];", q, c, c * VEC);
-        }
-        em_close_block(em, "}");
-    }
+    if (taps_per_input_fit(b, np, nv))
+        emit_taps_per_input(em, b, np, nv);
+    else
+        emit_taps_per_tap(em, b, np, nv);
     em_close_block(em, "}");
-    em_close_block(em, "}");
-store:
     if (b->dst_row)
         em_line(em, "cnn_real *restrict yp = bdst + ((size_t)(%s) * B_OW + ox0) * B_COUT;", b->dst_row);
     else
@@ -409,14 +423,17 @@ int conv_fast_dx(const cnn_layer *l)
     return l->sh == 1 && l->sw == 1;
 }
 
-/* Per-image scratch the fast path needs (emit_c.c sizes `pad` with it). */
-size_t emit_conv2d_pad_floats(const cnn_layer *l, int needs_dx, const cnn_layer *pool)
+size_t conv_padded_copy_floats(const cnn_layer *l)
 {
     int ph, pw;
     conv_padded_dims(l, &ph, &pw);
-    size_t s = 0;
-    if (ph != l->in.h || pw != l->in.w)
-        s = (size_t)ph * pw * l->in.c;
+    return ph != l->in.h || pw != l->in.w ? (size_t)ph * pw * l->in.c : 0;
+}
+
+/* Per-image scratch the fast path needs (emit_c.c sizes `pad` with it). */
+size_t emit_conv2d_pad_floats(const cnn_layer *l, int needs_dx, const cnn_layer *pool)
+{
+    size_t s = conv_padded_copy_floats(l);
     if (pool)
         return s + conv_pool_scratch_floats(l, needs_dx, pool);
     if (needs_dx && conv_fast_dx(l)) {

@@ -50,6 +50,9 @@ void conv_emit_pad_copy(cnnc_emitter *em, const char *from, const char *to, int 
 /* The padded input's size; equal to the input's when the layer has no padding. */
 void conv_padded_dims(const cnn_layer *l, int *ph, int *pw);
 
+/* Floats of the padded copy of one input image; 0 when none is needed. */
+size_t conv_padded_copy_floats(const cnn_layer *l);
+
 /* Stride 1: dx is the forward kernel over the padded dz, rotated. */
 int conv_fast_dx(const cnn_layer *l);
 

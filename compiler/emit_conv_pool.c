@@ -71,7 +71,7 @@ static void emit_pool_enums(cnnc_emitter *em, const cnnc_plan_layer *conv, const
     em_line(em, "enum { POH = %d, POW = %d, PKH = %d, PKW = %d, POOL_SIZE = %zu }; /* %s */", p->out.h,
             p->out.w, p->kh, p->kw, pool->out_size, p->name);
     em_line(em, "enum { PAD_SIZE = %zu, PW = %d, SCRATCH = %zu }; /* per image: [padded input] then scratch */",
-            conv->pad_floats, pw, ph != conv->l->in.h || pw != conv->l->in.w ? (size_t)ph * pw * conv->l->in.c : 0);
+            conv->pad_floats, pw, conv_padded_copy_floats(conv->l));
 }
 
 /* In the forward image loop, pooled row py: the pool over the band. */
@@ -226,7 +226,8 @@ static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_
     int nw = windows_per_tile(l, P->l);
     if (nw > 0) {
         int full = P->l->out.w / nw, rest = P->l->out.w % nw;
-        em_line(em, "(void)pad;");
+        if (conv_padded_copy_floats(l) == 0)
+            em_line(em, "(void)pad; /* no padded copy, and the windows pool in registers */");
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
         if (full == 1) {
             emit_window_tile(em, L, P, nw, "0", "{");

@@ -94,7 +94,7 @@ static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_re
         /* the conv's own output slot keeps each window's argmax for backward */
         unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
         const cnn_real *restrict xs = xi;
-        (void)pad;
+        (void)pad; /* no padded copy, and the windows pool in registers */
         for (int py = 0; py < POH; py++) {
             for (int wb = 0; wb < 12; wb++) { /* 5 windows */
                 const int px0 = wb * 5, ox0 = px0 * PKW;
@@ -1244,7 +1244,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
         /* the conv's own output slot keeps each window's argmax for backward */
         unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
         const cnn_real *restrict xs = xi;
-        (void)pad;
+        (void)pad; /* no padded copy, and the windows pool in registers */
         for (int py = 0; py < POH; py++) {
             for (int wb = 0; wb < 15; wb++) { /* 2 windows */
                 const int px0 = wb * 2, ox0 = px0 * PKW;
