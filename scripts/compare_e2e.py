@@ -57,41 +57,15 @@ import train_pytorch  # noqa: E402  (same folder; standard library imports only 
 
 # ---- the .cnn's data settings, read for the PyTorch side ------------------------
 
-def cnn_blocks(path):
-    """{block name: statement text} of the preprocess, augment and train blocks
-    (comments removed)."""
-    with open(path) as f:
-        text = re.sub(r"#[^\n]*", "", f.read())
-    blocks = {}
-    for name in ("preprocess", "augment", "train"):
-        m = re.search(r"\b" + name + r"\s*\{([^}]*)\}", text)
-        blocks[name] = m.group(1) if m else ""
-    return blocks
-
-
-def number(text):
-    """'1/255' or '0.2' -> float."""
-    if "/" in text:
-        a, b = text.split("/", 1)
-        return float(a) / float(b)
-    return float(text)
-
-
 def data_settings(path):
-    """What the PyTorch side needs to mirror the .cnn's data handling."""
-    b = cnn_blocks(path)
-    s = {"flip": "", "rotate": 0.0, "zoom": 0.0, "shear": 0.0, "translate": 0.0, "brightness": 0.0,
-         "contrast": 0.0, "rescale": None, "offset": 0.0, "grayscale": False, "validation_split": 0.2, "seed": 123}
-    m = re.search(r"\bflip\s+(horizontal_and_vertical|horizontal|vertical)", b["augment"])
-    if m:
-        s["flip"] = m.group(1)
-    for k in ("rotate", "zoom", "shear", "translate", "brightness", "contrast"):
-        m = re.search(r"\b" + k + r"\s+([0-9.]+)", b["augment"])
-        if m:
-            s[k] = float(m.group(1))
+    """What the PyTorch side needs to mirror the .cnn's data handling (the
+    block parsing is train_pytorch.py's)."""
+    b = train_pytorch.cnn_blocks(path)
+    s = {"rescale": None, "offset": 0.0, "grayscale": False, "validation_split": 0.2, "seed": 123}
+    s.update(train_pytorch.augment_settings(b["augment"]))
     m = re.search(r"\brescale\s+([0-9.]+(?:/[0-9.]+)?)(?:\s+offset\s*=\s*(-?[0-9.]+))?", b["preprocess"])
     if m:
-        s["rescale"] = number(m.group(1))
+        s["rescale"] = train_pytorch.number(m.group(1))
         s["offset"] = float(m.group(2) or 0)
     s["grayscale"] = bool(re.search(r"\bgrayscale\b", b["preprocess"]))
     for k in ("edges", "brightness"):

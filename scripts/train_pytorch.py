@@ -85,21 +85,46 @@ class Error(Exception):
 # ---- the .cnn's settings ----------------------------------------------------------
 
 def number(text):
+    """'1/255' or '0.2' -> float."""
     if "/" in text:
         a, b = text.split("/", 1)
         return float(a) / float(b)
     return float(text)
 
 
-def cnn_settings(path):
-    """The preprocess, augment and train settings of a .cnn file (what the
-    twin module does not carry)."""
+def cnn_blocks(path):
+    """{block name: statement text} of the preprocess, augment and train blocks
+    (comments removed). scripts/compare_e2e.py uses it too."""
     with open(path) as f:
         text = re.sub(r"#[^\n]*", "", f.read())
     blocks = {}
     for name in ("preprocess", "augment", "train"):
         m = re.search(r"\b" + name + r"\s*\{([^}]*)\}", text)
         blocks[name] = m.group(1) if m else ""
+    return blocks
+
+
+AUGMENT_AMOUNTS = ("rotate", "zoom", "shear", "translate", "brightness", "contrast")
+
+
+def augment_settings(aug):
+    """flip, and each amount with its fill (default reflect), from an augment
+    block's text. scripts/compare_e2e.py uses it too."""
+    s = {"flip": ""}
+    m = re.search(r"\bflip\s+(horizontal_and_vertical|horizontal|vertical)", aug)
+    if m:
+        s["flip"] = m.group(1)
+    for k in AUGMENT_AMOUNTS:
+        m = re.search(r"\b" + k + r"\s+([0-9.]+)(?:\s+fill\s*=\s*(reflect|nearest|constant))?", aug)
+        s[k] = float(m.group(1)) if m else 0.0
+        s[k + "_fill"] = (m.group(2) if m and m.group(2) else "reflect")
+    return s
+
+
+def cnn_settings(path):
+    """The preprocess, augment and train settings of a .cnn file (what the
+    twin module does not carry)."""
+    blocks = cnn_blocks(path)
     s = {"crop": False, "rescale": None, "offset": 0.0, "flip": "", "data": None, "validation": None,
          "validation_split": None, "early_stopping": False}
     pre = blocks["preprocess"]
@@ -111,14 +136,7 @@ def cnn_settings(path):
     if m:
         s["rescale"] = number(m.group(1))
         s["offset"] = float(m.group(2) or 0)
-    aug = blocks["augment"]
-    m = re.search(r"\bflip\s+(horizontal_and_vertical|horizontal|vertical)", aug)
-    if m:
-        s["flip"] = m.group(1)
-    for k in ("rotate", "zoom", "shear", "translate", "brightness", "contrast"):
-        m = re.search(r"\b" + k + r"\s+([0-9.]+)(?:\s+fill\s*=\s*(reflect|nearest|constant))?", aug)
-        s[k] = float(m.group(1)) if m else 0.0
-        s[k + "_fill"] = (m.group(2) if m and m.group(2) else "reflect")
+    s.update(augment_settings(blocks["augment"]))
     tr = blocks["train"]
     m = re.search(r"\bdata\s+\"([^\"]*)\"", tr)
     s["data"] = m.group(1) if m else None
