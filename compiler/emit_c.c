@@ -316,8 +316,8 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
         /* batchnorm then relu: the batchnorm applies the relu as it writes its
          * output (and takes relu' first in backward), so the relu layer is a
          * view and its full-size pass, forward and backward, is saved */
-        if (l->kind == CNN_BATCHNORM && !last && ir->layers[i + 1].kind == CNN_ACTIVATION &&
-            ir->layers[i + 1].act == CNN_ACT_RELU && i + 1 < ir->n_layers - 1) {
+        if (l->kind == CNN_BATCHNORM && i + 2 < ir->n_layers && /* the relu is not the last layer */
+            ir->layers[i + 1].kind == CNN_ACTIVATION && ir->layers[i + 1].act == CNN_ACT_RELU) {
             L->fuse_relu = 1;
             L->act = CNN_ACT_RELU;
         }
