@@ -94,16 +94,11 @@ static void bn_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_la
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * SIZE;");
     em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
     em_line(em, "OMP(simd)");
-    if (L->fuse_relu) {
-        char e[128];
-        em_open_block(em, "for (int c = 0; c < C; c++) { /* and the relu after it (a view of this output) */");
-        em_line(em, "const cnn_real z = xi[(size_t)q * C + c] * scale[c] + shift[c];");
-        em_line(em, "yi[(size_t)q * C + c] = %s;", emit_act_expr(e, sizeof e, CNN_ACT_RELU, 0, "z"));
-        em_close_block(em, "}");
-    } else {
-        em_line(em, "for (int c = 0; c < C; c++)");
-        em_line(em, "    yi[(size_t)q * C + c] = xi[(size_t)q * C + c] * scale[c] + shift[c];");
-    }
+    char e[128]; /* L->act: linear, or the relu after it (that layer is then a view of this output) */
+    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    em_line(em, "const cnn_real z = xi[(size_t)q * C + c] * scale[c] + shift[c];");
+    em_line(em, "yi[(size_t)q * C + c] = %s;", emit_act_expr(e, sizeof e, L->act, 0, "z"));
+    em_close_block(em, "}");
     em_close_block(em, "}");
     em_close_block(em, "} /* i */");
     em_close_block(em, "}");

@@ -1052,7 +1052,7 @@ static void deep_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *restr
         cnn_real *restrict yi = out + (size_t)i * SIZE;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
-            for (int c = 0; c < C; c++) { /* and the relu after it (a view of this output) */
+            for (int c = 0; c < C; c++) {
                 const cnn_real z = xi[(size_t)q * C + c] * scale[c] + shift[c];
                 yi[(size_t)q * C + c] = (z < 0 ? (cnn_real)0 : z);
             }
@@ -2406,7 +2406,7 @@ static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restr
         cnn_real *restrict yi = out + (size_t)i * SIZE;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
-            for (int c = 0; c < C; c++) { /* and the relu after it (a view of this output) */
+            for (int c = 0; c < C; c++) {
                 const cnn_real z = xi[(size_t)q * C + c] * scale[c] + shift[c];
                 yi[(size_t)q * C + c] = (z < 0 ? (cnn_real)0 : z);
             }
@@ -3741,7 +3741,7 @@ static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restr
         cnn_real *restrict yi = out + (size_t)i * SIZE;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
-            for (int c = 0; c < C; c++) { /* and the relu after it (a view of this output) */
+            for (int c = 0; c < C; c++) {
                 const cnn_real z = xi[(size_t)q * C + c] * scale[c] + shift[c];
                 yi[(size_t)q * C + c] = (z < 0 ? (cnn_real)0 : z);
             }
@@ -5025,7 +5025,7 @@ static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restr
         cnn_real *restrict yi = out + (size_t)i * SIZE;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
-            for (int c = 0; c < C; c++) { /* and the relu after it (a view of this output) */
+            for (int c = 0; c < C; c++) {
                 const cnn_real z = xi[(size_t)q * C + c] * scale[c] + shift[c];
                 yi[(size_t)q * C + c] = (z < 0 ? (cnn_real)0 : z);
             }

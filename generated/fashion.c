@@ -1313,8 +1313,10 @@ static void fashion_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *re
         cnn_real *restrict yi = out + (size_t)i * SIZE;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
-            for (int c = 0; c < C; c++)
-                yi[(size_t)q * C + c] = xi[(size_t)q * C + c] * scale[c] + shift[c];
+            for (int c = 0; c < C; c++) {
+                const cnn_real z = xi[(size_t)q * C + c] * scale[c] + shift[c];
+                yi[(size_t)q * C + c] = z;
+            }
         }
     } /* i */
 }
@@ -2610,8 +2612,10 @@ static void fashion_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *re
         cnn_real *restrict yi = out + (size_t)i * SIZE;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
-            for (int c = 0; c < C; c++)
-                yi[(size_t)q * C + c] = xi[(size_t)q * C + c] * scale[c] + shift[c];
+            for (int c = 0; c < C; c++) {
+                const cnn_real z = xi[(size_t)q * C + c] * scale[c] + shift[c];
+                yi[(size_t)q * C + c] = z;
+            }
         }
     } /* i */
 }
