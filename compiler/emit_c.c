@@ -367,6 +367,10 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
             fixed += 2 * (size_t)l->out.c;
             L->slot_floats = 2 * (size_t)l->out.c;
         }
+        if (l->kind == CNN_DENSE) {
+            L->fuse_update = emit_dense_fuses_update(L->in_size, L->out_size);
+            L->slot_floats = emit_dense_slot_floats(L->in_size, L->out_size);
+        }
         if (l->kind == CNN_MAXPOOL && i > 0 && pl->layers[i - 1].fuse_pool)
             L->fused = 1;
         if (l->kind == CNN_CONV2D) {
@@ -600,6 +604,14 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
     em_blank(em);
 }
 
+static int any_fused_update(const cnnc_plan *pl)
+{
+    for (int i = 0; i < pl->n; i++)
+        if (pl->layers[i].fuse_update && pl->layers[i].run_backward)
+            return 1;
+    return 0;
+}
+
 static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
 {
     char in[96], out[96], mask[96], pool_out[96];
@@ -607,12 +619,23 @@ static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
     for (int i = 0; i < pl->n; i++)
         if (pl->layers[i].run_backward)
             any = 1;
+    int fused_update = any_fused_update(pl);
     em_line(em, "/* Backward pass after a training forward on the same x: dL/dlogits in,");
-    em_line(em, " * every layer in reverse; parameter gradients are ADDED into b->grads. */");
-    em_function(em,
-                  "static void %s_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlogits, "
-                  "int n)",
-                  pl->model);
+    em_line(em, " * every layer in reverse; parameter gradients are ADDED into b->grads%s",
+            fused_update ? "," : ". */");
+    if (fused_update) {
+        em_line(em, " * except that, given u, the layers with update_in_backward apply the optimizer");
+        em_line(em, " * to their weights themselves (cnn_model.backward_update). */");
+        em_function(em,
+                    "static void %s_backward_update(cnn_buffers *b, const cnn_real *x, const cnn_real *dlogits, "
+                    "int n, const cnn_update *u)",
+                    pl->model);
+    } else {
+        em_function(em,
+                    "static void %s_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlogits, "
+                    "int n)",
+                    pl->model);
+    }
     if (!any) {
         em_line(em, "/* nothing in this network has trainable parameters */");
         em_line(em, "(void)b;");
@@ -686,6 +709,14 @@ static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
     }
     em_close_block(em, "}");
     em_blank(em);
+    if (fused_update) {
+        em_line(em, "static void %s_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlogits, int n)",
+                pl->model);
+        em_open_block(em, "{");
+        em_line(em, "%s_backward_update(b, x, dlogits, n, NULL);", pl->model);
+        em_close_block(em, "}");
+        em_blank(em);
+    }
 }
 
 static int emit_loss(cnnc_emitter *em, const cnnc_plan *pl)
@@ -749,6 +780,15 @@ static int emit_loss(cnnc_emitter *em, const cnnc_plan *pl)
     return 0;
 }
 
+/* Whether tensor t is a dense weight that backward_update updates itself. */
+static int updated_in_backward(const cnnc_plan *pl, int t)
+{
+    for (int i = 0; i < pl->n; i++)
+        if (pl->layers[i].fuse_update && pl->layers[i].run_backward && pl->layers[i].l->first_tensor == t)
+            return 1;
+    return 0;
+}
+
 static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
 {
     const cnnc_ir *ir = pl->ir;
@@ -787,8 +827,9 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
             c_string(s, sizeof s, ti->name);
             em_line(em, "{.name = %s, .rank = %d, .shape = {%d, %d, %d, %d}, .layout = %s,", s, ti->rank,
                     ti->shape[0], ti->shape[1], ti->shape[2], ti->shape[3], layout_enum(ti->layout));
-            em_line(em, " .offset = %zu, .count = %zu, .fan_in = %d, .fan_out = %d, .init = %s, .trainable = %d},",
-                    ti->offset, ti->count, ti->fan_in, ti->fan_out, init_enum(ti->init), ti->trainable);
+            em_line(em, " .offset = %zu, .count = %zu, .fan_in = %d, .fan_out = %d, .init = %s, .trainable = %d%s},",
+                    ti->offset, ti->count, ti->fan_in, ti->fan_out, init_enum(ti->init), ti->trainable,
+                    updated_in_backward(pl, t) ? ", .update_in_backward = 1" : "");
         }
         em_close_block(em, "};");
         em_blank(em);
@@ -831,6 +872,8 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, ".train_flops = %s,", double_lit(d1, sizeof d1, ir->train_flops));
     em_line(em, ".forward = %s_forward,", m);
     em_line(em, ".backward = %s_backward,", m);
+    if (any_fused_update(pl))
+        em_line(em, ".backward_update = %s_backward_update,", m);
     em_line(em, ".loss = %s_loss,", m);
     if (ir->n_preprocess > 0)
         em_line(em, ".preprocess = %s_preprocess,", m);

@@ -20,15 +20,108 @@ static void emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "enum { B_OFF = %zu };", L->t_off[1]);
 }
 
+#define DENSE_ACC 20
+#define DENSE_OT 64   /* outputs per o-tile: 4 vectors */
+#define DENSE_KB 64 /* rows of W per k block in forward: a 16 KB slab for 64 outputs, in L1 */
+#define DENSE_PART_ROWS 1024 /* forward: rows of W per part at least */
+#define DENSE_MAX_PARTS 16
+#define DENSE_FUSE_MIN 16384 /* weights: from 64 KB on, the optimizer runs inside backward */
+#define DX_NB 8       /* images per dx tile (then 4, then 1) */
+#define DX_MAX_OUT 1024 /* the transposed 16-row slab and the dW tile live on the stack */
+#define VEC 16 /* one accumulator array per vector: see emit_conv2d.c */
+
+static int otile(size_t out)
+{
+    return out < DENSE_OT ? (int)out : DENSE_OT;
+}
+
+/* Rows (images, or rows of W) per tile: as many as the accumulators allow,
+ * at most 8 (more buys nothing once the FMA pipes are full). */
+static int per_tile(size_t out)
+{
+    int v = (otile(out) + 15) / 16;
+    int r = DENSE_ACC / v;
+    return r < 1 ? 1 : r > 8 ? 8 : r;
+}
+
+/* Rows of W per dW tile in backward: a power of two, so that they divide
+ * the 16-row tiles. */
+static int dw_rows(size_t out)
+{
+    int r = 1;
+    while (2 * r <= per_tile(out))
+        r *= 2;
+    return r;
+}
+
+/* Parts of the k range in forward (1: the image-tiled scheme). */
+static int k_parts(size_t in)
+{
+    size_t p = in / DENSE_PART_ROWS;
+    return p < 2 ? 1 : p > DENSE_MAX_PARTS ? DENSE_MAX_PARTS : (int)p;
+}
+
+int emit_dense_fuses_update(size_t in, size_t out)
+{
+    return in * out >= DENSE_FUSE_MIN && out <= DX_MAX_OUT;
+}
+
+size_t emit_dense_slot_floats(size_t in, size_t out)
+{
+    int ks = k_parts(in);
+    return ks > 1 ? (size_t)ks * out : 0;
+}
+
+/* The signature of a dense backward, both paths: with update_in_backward the
+ * optimizer comes as `u` (NULL: plain backward), and p is not restrict
+ * because u writes the weights through the runtime. */
+static void backward_signature(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    em_function(em,
+                "static void %s_backward(const cnn_real *%sp, cnn_real *restrict g, "
+                "const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, "
+                "%sint n%s)",
+                L->fn, L->fuse_update ? "" : "restrict ", L->needs_dx ? "cnn_real *restrict dx, " : "",
+                L->fuse_update ? ", const cnn_update *u" : "");
+}
+
+/* dz = dy * act'(y), in place, or nothing for a linear layer */
+static void emit_dz(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    if (L->act != CNN_ACT_LINEAR) {
+        em_line(em, "/* dz = dy * act'(y), in place */");
+        emit_image_loop_work(em, L->out_size);
+        em_line(em, "const cnn_real *restrict yi = out + (size_t)i * OUT;");
+        em_line(em, "cnn_real *restrict dzi = dy + (size_t)i * OUT;");
+        emit_act_grad_image(em, L->act, L->l->alpha, "yi", "dzi", L->out_size, L->out_size);
+        em_close_block(em, "}");
+    } else {
+        em_line(em, "(void)out;");
+    }
+    em_line(em, "const cnn_real *restrict dz = dy;");
+}
+
+static void emit_db(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    if (!L->l->bias)
+        return;
+    em_line(em, "cnn_real *restrict gb = g + B_OFF;");
+    em_line(em, "for (int i = 0; i < n; i++)");
+    em_line(em, "    for (int o = 0; o < OUT; o++)");
+    em_line(em, "        gb[o] += dz[(size_t)i * OUT + o];");
+}
+
 static void dense_forward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
     const cnn_layer *l = L->l;
     char e[256];
     em_function(em,
-                  "static void %s_forward(const cnn_real *restrict p, const cnn_real *restrict in, "
-                  "cnn_real *restrict out, int n)",
-                  L->fn);
+                "static void %s_forward(const cnn_real *restrict p, const cnn_real *restrict in, "
+                "cnn_real *restrict out, %sint n)",
+                L->fn, k_parts(L->in_size) > 1 ? "cnn_real *restrict slot, " : "");
     emit_enums(em, L);
+    if (k_parts(L->in_size) > 1)
+        em_line(em, "(void)slot; /* the fast kernel's partial sums */");
     em_line(em, "const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */");
     if (l->bias)
         em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
@@ -63,32 +156,24 @@ static void dense_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
                                const cnnc_args *a)
 {
     (void)pl;
-    em_line(em, "%s_forward(p, %s, %s, n);", L->fn, a->in, a->out);
+    if (k_parts(L->in_size) > 1)
+        em_line(em, "%s_forward(p, %s, %s, slot, n);", L->fn, a->in, a->out);
+    else
+        em_line(em, "%s_forward(p, %s, %s, n);", L->fn, a->in, a->out);
 }
 
 static void dense_backward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
     char c[48];
-    const cnn_layer *l = L->l;
-    em_function(em,
-                  "static void %s_backward(const cnn_real *restrict p, cnn_real *restrict g, "
-                  "const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, "
-                  "%sint n)",
-                  L->fn, L->needs_dx ? "cnn_real *restrict dx, " : "");
+    backward_signature(em, L);
     emit_enums(em, L);
-    if (L->act != CNN_ACT_LINEAR) {
-        em_line(em, "/* dz = dy * act'(y), in place */");
-        emit_image_loop_work(em, L->out_size);
-        em_line(em, "const cnn_real *restrict yi = out + (size_t)i * OUT;");
-        em_line(em, "cnn_real *restrict dzi = dy + (size_t)i * OUT;");
-        emit_act_grad_image(em, L->act, l->alpha, "yi", "dzi", L->out_size, L->out_size);
-        em_close_block(em, "}");
-    } else {
-        em_line(em, "(void)out;");
-    }
-    em_line(em, "const cnn_real *restrict dz = dy;");
+    emit_dz(em, L);
     em_line(em, "/* dW: rows split over threads, images summed in order */");
     em_line(em, "cnn_real *restrict gw = g + W_OFF;");
+    if (L->fuse_update) {
+        em_line(em, "if (u) /* the oracle of the fused update: dW of this batch alone, stored, then one update */");
+        em_line(em, "    memset(gw, 0, (size_t)IN * OUT * sizeof(cnn_real));");
+    }
     em_line(em, "OMP(parallel for schedule(static)%s)", emit_par_if(c, sizeof c, L->in_size * L->out_size));
     em_open_block(em, "for (int k = 0; k < IN; k++) {");
     em_line(em, "cnn_real *restrict gk = gw + (size_t)k * OUT;");
@@ -100,15 +185,10 @@ static void dense_backward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_line(em, "    gk[o] += v * dzi[o];");
     em_close_block(em, "}");
     em_close_block(em, "}");
-    if (l->bias) {
-        em_line(em, "cnn_real *restrict gb = g + B_OFF;");
-        em_line(em, "for (int i = 0; i < n; i++)");
-        em_line(em, "    for (int o = 0; o < OUT; o++)");
-        em_line(em, "        gb[o] += dz[(size_t)i * OUT + o];");
-    }
+    emit_db(em, L);
     if (L->needs_dx) {
         em_line(em, "/* dx = dz W^T */");
-        em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
+        em_line(em, "const cnn_real *%swgt = p + W_OFF;", L->fuse_update ? "" : "restrict ");
         emit_image_loop_work(em, L->in_size * L->out_size);
         em_line(em, "const cnn_real *restrict dzi = dz + (size_t)i * OUT;");
         em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN;");
@@ -124,6 +204,10 @@ static void dense_backward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
     } else {
         em_line(em, "(void)p;");
     }
+    if (L->fuse_update) {
+        em_line(em, "if (u)");
+        em_line(em, "    u->apply(u, W_OFF, (size_t)IN * OUT, gw);");
+    }
     em_close_block(em, "}");
 }
 
@@ -131,74 +215,75 @@ static void dense_backward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnn
                                 const cnnc_args *a)
 {
     (void)pl;
+    const char *u = L->fuse_update ? ", u" : "";
     if (a->dx)
-        em_line(em, "%s_backward(p, g, %s, %s, %s, %s, n);", L->fn, a->in, a->out, a->dy, a->dx);
+        em_line(em, "%s_backward(p, g, %s, %s, %s, %s, n%s);", L->fn, a->in, a->out, a->dy, a->dx, u);
     else
-        em_line(em, "%s_backward(p, g, %s, %s, %s, n);", L->fn, a->in, a->out, a->dy);
+        em_line(em, "%s_backward(p, g, %s, %s, %s, n%s);", L->fn, a->in, a->out, a->dy, u);
 }
 
 /* ---- the fast path ------------------------------------------------------
  *
  * Register blocking like conv2d's (16-float vectors, about 20 vector
- * accumulators), and every output summed over k in ascending order exactly as
- * the plain loops do, so tiling and threads never change a result:
- *  - forward: tiles of NB images x one o-tile (up to 64 outputs) of
- *    accumulators; each weight row is loaded once per tile and broadcast
- *    inputs of NB images hit it. The k range is cut into blocks of KB rows
- *    (a KB x OUT slab of W stays in cache) and each thread runs its own
- *    images (the same static share in every k block) through every block, so
- *    W is streamed from memory about once per thread per call.
- *  - dW: tiles of KR rows x one o-tile held in registers while the images go
- *    by; threads split the rows.
- *  - dx: 16 rows of W at a time are transposed into a small buffer, then
- *    dx[i][k..k+15] for NB images accumulate one vector each over o. */
+ * accumulators); every sum runs in an order fixed by the shapes alone, so
+ * threads never change a result.
+ *  - forward, small layers (fewer than 2 * DENSE_PART_ROWS inputs): tiles
+ *    of NB images x one o-tile (up to 64 outputs) of accumulators; each
+ *    weight row is loaded once per tile and broadcast inputs of NB images hit
+ *    it. The k range is cut into blocks of KB rows (a KB x OUT slab of W
+ *    stays in L1), each thread runs its own images through every block, and
+ *    every output is summed over k in ascending order as the plain loop does.
+ *  - forward, large layers: the k range is cut into KS parts (a number fixed
+ *    by IN, not by the threads); threads split the parts, each part sums all
+ *    images into its own partial [n][OUT] in the slot, and the partials are
+ *    added in part order at the end. W (7.4 MB for fruit.cnn) is then read
+ *    from memory once per call instead of once per thread.
+ *  - backward: one pass over W in tiles of 16 rows, threads split the tiles.
+ *    Per tile: dx for those 16 rows (the rows transposed into a small buffer,
+ *    then dx[i][k..k+15] for 8 images at a time, one vector each over o),
+ *    then their dW (KR rows x one o-tile in registers while the images go
+ *    by, images in order). Layers with update_in_backward (large ones, see
+ *    emit_dense_fuses_update) take the optimizer as an argument: with it, a
+ *    tile's dW goes to a buffer in L1 and u->apply updates those rows at
+ *    once, after their dx has read the old weights; the gradient never goes
+ *    to memory, is never zeroed and never read back. Without it (plain
+ *    backward), dW is added into g. */
 
-#define DENSE_ACC 20
-#define DENSE_OT 64   /* outputs per o-tile: 4 vectors */
-#define DENSE_KB 64 /* rows of W per k block in forward: a 16 KB slab for 64 outputs, in L1 */
+/* What one register tile works on; the o-tile (width and first output) is
+ * added by for_otiles. */
+typedef struct tile_args {
+    int rows;            /* images (forward) or rows of W (dW) */
+    const char *row0;    /* expression of the first */
+    const char *dst;     /* forward: where the sums go, [n][OUT] ("out" or "part") */
+    const char *first;   /* forward: condition of the first k block, whose sums start at `start` */
+    const char *start;   /* forward: "B0" (the bias) or "ZERO" */
+} tile_args;
 
-static int otile(size_t out)
-{
-    return out < DENSE_OT ? (int)out : DENSE_OT;
-}
-
-/* Rows (images, or rows of W) per tile: as many as the accumulators allow,
- * at most 8 (more buys nothing once the FMA pipes are full). */
-static int per_tile(size_t out)
-{
-    int v = (otile(out) + 15) / 16;
-    int r = DENSE_ACC / v;
-    return r < 1 ? 1 : r > 8 ? 8 : r;
-}
-
-/* o-tiles: a rolled loop over full tiles, then the rest. `body` gets the
- * tile width and the expression of its first output. */
+/* o-tiles: a rolled loop over full tiles, then the rest. */
 static void for_otiles(cnnc_emitter *em, size_t out,
-                       void (*body)(cnnc_emitter *, int rows, const char *row0, int ot, const char *o0),
-                       int rows, const char *row0)
+                       void (*body)(cnnc_emitter *, const tile_args *, int ot, const char *o0),
+                       const tile_args *t)
 {
     int ot = otile(out);
     size_t full = out / (size_t)ot, rest = out % (size_t)ot;
     if (full == 1) {
         em_open_block(em, "{");
         em_line(em, "const int o0 = 0;");
-        body(em, rows, row0, ot, "o0");
+        body(em, t, ot, "o0");
         em_close_block(em, "}");
     } else if (full > 1) {
         em_open_block(em, "for (int ot = 0; ot < %zu; ot++) {", full);
         em_line(em, "const int o0 = ot * %d;", ot);
-        body(em, rows, row0, ot, "o0");
+        body(em, t, ot, "o0");
         em_close_block(em, "}");
     }
     if (rest) {
         em_open_block(em, "{");
         em_line(em, "const int o0 = %zu;", full * (size_t)ot);
-        body(em, rows, row0, (int)rest, "o0");
+        body(em, t, (int)rest, "o0");
         em_close_block(em, "}");
     }
 }
-
-#define VEC 16 /* one accumulator array per vector: see emit_conv2d.c */
 
 static int chunk_width(int width, int c)
 {
@@ -206,26 +291,26 @@ static int chunk_width(int width, int c)
     return w < VEC ? w : VEC;
 }
 
-/* forward tile: rows images from row0, outputs [o0, o0 + ot), k in [k0, k1) */
-static void fwd_tile(cnnc_emitter *em, int rows, const char *row0, int ot, const char *o0)
+/* forward tile: t->rows images from t->row0, outputs [o0, o0 + ot), k in [k0, k1) */
+static void fwd_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o0)
 {
     int nv = (ot + VEC - 1) / VEC;
-    for (int j = 0; j < rows; j++) {
+    for (int j = 0; j < t->rows; j++) {
         for (int c = 0; c < nv; c++)
             em_line(em, "cnn_real a%d_%d[%d];", j, c, chunk_width(ot, c));
-        em_line(em, "cnn_real *restrict y%d = out + (size_t)(%s + %d) * OUT + %s;", j, row0, j, o0);
-        em_line(em, "const cnn_real *restrict x%d = in + (size_t)(%s + %d) * IN;", j, row0, j);
+        em_line(em, "cnn_real *restrict y%d = %s + (size_t)(%s + %d) * OUT + %s;", j, t->dst, t->row0, j, o0);
+        em_line(em, "const cnn_real *restrict x%d = in + (size_t)(%s + %d) * IN;", j, t->row0, j);
     }
-    em_open_block(em, "if (k0 == 0) {");
-    for (int j = 0; j < rows; j++)
+    em_open_block(em, "if (%s) {", t->first);
+    for (int j = 0; j < t->rows; j++)
         for (int c = 0; c < nv; c++) {
             em_line(em, "OMP(simd)");
             em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
-            em_line(em, "    a%d_%d[o] = B0(%s + %d + o);", j, c, o0, c * VEC);
+            em_line(em, "    a%d_%d[o] = %s(%s + %d + o);", j, c, t->start, o0, c * VEC);
         }
     em_close_block(em, "} else {");
     em->indent++;
-    for (int j = 0; j < rows; j++)
+    for (int j = 0; j < t->rows; j++)
         for (int c = 0; c < nv; c++) {
             em_line(em, "OMP(simd)");
             em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
@@ -234,7 +319,7 @@ static void fwd_tile(cnnc_emitter *em, int rows, const char *row0, int ot, const
     em_close_block(em, "}");
     em_open_block(em, "for (int k = k0; k < k1; k++) {");
     em_line(em, "const cnn_real *restrict w = wgt + (size_t)k * OUT + %s;", o0);
-    for (int j = 0; j < rows; j++) {
+    for (int j = 0; j < t->rows; j++) {
         em_open_block(em, "{");
         em_line(em, "const cnn_real v = x%d[k];", j);
         for (int c = 0; c < nv; c++) {
@@ -245,7 +330,7 @@ static void fwd_tile(cnnc_emitter *em, int rows, const char *row0, int ot, const
         em_close_block(em, "}");
     }
     em_close_block(em, "}");
-    for (int j = 0; j < rows; j++)
+    for (int j = 0; j < t->rows; j++)
         for (int c = 0; c < nv; c++) {
             em_line(em, "OMP(simd)");
             em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
@@ -253,18 +338,60 @@ static void fwd_tile(cnnc_emitter *em, int rows, const char *row0, int ot, const
         }
 }
 
+/* The image tiles of one k block [k0, k1): full tiles of NB images, then
+ * halves and single images for the last one. */
+static void fwd_image_tiles(cnnc_emitter *em, const cnnc_plan_layer *L, const char *dst, const char *first,
+                            const char *start)
+{
+    int nb = per_tile(L->out_size);
+    em_line(em, "const int i0 = b * NB, i1 = i0 + NB < n ? i0 + NB : n;");
+    em_open_block(em, "if (i1 - i0 == NB) {");
+    tile_args t = {nb, "i0", dst, first, start};
+    for_otiles(em, L->out_size, fwd_tile, &t);
+    em_close_block(em, "} else { /* the last, partial tile: halves, then single images */");
+    em->indent++;
+    em_line(em, "int i = i0;");
+    if (nb / 2 > 1) {
+        em_open_block(em, "for (; i + %d <= i1; i += %d) {", nb / 2, nb / 2);
+        tile_args h = {nb / 2, "i", dst, first, start};
+        for_otiles(em, L->out_size, fwd_tile, &h);
+        em_close_block(em, "}");
+    }
+    em_open_block(em, "for (; i < i1; i++) {");
+    tile_args one = {1, "i", dst, first, start};
+    for_otiles(em, L->out_size, fwd_tile, &one);
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+}
+
+/* The activation of image i's row yi, once its sums are complete. */
+static void fwd_activation(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    char e[256];
+    if (L->act == CNN_ACT_SOFTMAX) {
+        emit_softmax_row(em, "yi", "yi", "OUT");
+    } else if (L->act != CNN_ACT_LINEAR) {
+        if (emit_act_simd_ok(L->act))
+            em_line(em, "OMP(simd)");
+        em_open_block(em, "for (int o = 0; o < OUT; o++) {");
+        em_line(em, "const cnn_real z = yi[o];");
+        em_line(em, "yi[o] = %s;", emit_act_expr(e, sizeof e, L->act, L->l->alpha, "z"));
+        em_close_block(em, "}");
+    }
+}
+
 static void dense_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
     char c[48];
     const cnn_layer *l = L->l;
-    char e[256];
-    int nb = per_tile(L->out_size);
+    int ks = k_parts(L->in_size);
     em_function(em,
                 "static void %s_forward(const cnn_real *restrict p, const cnn_real *restrict in, "
-                "cnn_real *restrict out, int n)",
-                L->fn);
+                "cnn_real *restrict out, %sint n)",
+                L->fn, ks > 1 ? "cnn_real *restrict slot, " : "");
     emit_enums(em, L);
-    em_line(em, "enum { NB = %d, KB = %d }; /* images per tile, rows of W per block */", nb, DENSE_KB);
+    em_line(em, "enum { NB = %d, KB = %d }; /* images per tile, rows of W per block */", per_tile(L->out_size),
+            DENSE_KB);
     em_line(em, "const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */");
     if (l->bias) {
         em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
@@ -273,55 +400,65 @@ static void dense_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "#define B0(o) 0");
     }
     em_line(em, "const int nblk = (n + NB - 1) / NB;");
-    em_line(em, "OMP(parallel%s)", emit_par_if(c, sizeof c, L->in_size * L->out_size));
-    em_open_block(em, "for (int k0 = 0; k0 < IN; k0 += KB) {");
-    em_line(em, "const int k1 = k0 + KB < IN ? k0 + KB : IN;");
-    em_line(em, "OMP(for schedule(static) nowait)");
-    em_open_block(em, "for (int b = 0; b < nblk; b++) {");
-    em_line(em, "const int i0 = b * NB, i1 = i0 + NB < n ? i0 + NB : n;");
-    em_open_block(em, "if (i1 - i0 == NB) {");
-    for_otiles(em, L->out_size, fwd_tile, nb, "i0");
-    em_close_block(em, "} else { /* the last, partial tile: halves, then single images */");
-    em->indent++;
-    em_line(em, "int i = i0;");
-    if (nb / 2 > 1) {
-        em_open_block(em, "for (; i + %d <= i1; i += %d) {", nb / 2, nb / 2);
-        for_otiles(em, L->out_size, fwd_tile, nb / 2, "i");
-        em_close_block(em, "}");
-    }
-    em_open_block(em, "for (; i < i1; i++) {");
-    for_otiles(em, L->out_size, fwd_tile, 1, "i");
-    em_close_block(em, "}");
-    em_close_block(em, "}");
-    if (L->act != CNN_ACT_LINEAR) {
-        em_open_block(em, "if (k1 == IN) { /* the activation, once the sums are complete */");
-        em_open_block(em, "for (int i = i0; i < i1; i++) {");
-        em_line(em, "cnn_real *restrict yi = out + (size_t)i * OUT;");
-        if (L->act == CNN_ACT_SOFTMAX) {
-            emit_softmax_row(em, "yi", "yi", "OUT");
-        } else {
-            if (emit_act_simd_ok(L->act))
-                em_line(em, "OMP(simd)");
-            em_open_block(em, "for (int o = 0; o < OUT; o++) {");
-            em_line(em, "const cnn_real z = yi[o];");
-            em_line(em, "yi[o] = %s;", emit_act_expr(e, sizeof e, L->act, l->alpha, "z"));
+    if (ks == 1) {
+        em_line(em, "OMP(parallel%s)", emit_par_if(c, sizeof c, L->in_size * L->out_size));
+        em_open_block(em, "for (int k0 = 0; k0 < IN; k0 += KB) {");
+        em_line(em, "const int k1 = k0 + KB < IN ? k0 + KB : IN;");
+        em_line(em, "OMP(for schedule(static) nowait)");
+        em_open_block(em, "for (int b = 0; b < nblk; b++) {");
+        fwd_image_tiles(em, L, "out", "k0 == 0", "B0");
+        if (L->act != CNN_ACT_LINEAR) {
+            em_open_block(em, "if (k1 == IN) { /* the activation, once the sums are complete */");
+            em_open_block(em, "for (int i = i0; i < i1; i++) {");
+            em_line(em, "cnn_real *restrict yi = out + (size_t)i * OUT;");
+            fwd_activation(em, L);
+            em_close_block(em, "}");
             em_close_block(em, "}");
         }
+        em_close_block(em, "} /* b */");
+        em_close_block(em, "} /* k0 */");
+    } else {
+        size_t kp = ((L->in_size + (size_t)ks - 1) / (size_t)ks + 15) / 16 * 16;
+        em_line(em, "enum { KS = %d, KP = %zu }; /* parts of the k range, rows per part */", ks, kp);
+        em_line(em, "#define ZERO(o) 0");
+        em_line(em, "/* each part sums every image over its rows into its partial [n][OUT] */");
+        em_line(em, "OMP(parallel for schedule(static)%s)", emit_par_if(c, sizeof c, L->in_size * L->out_size));
+        em_open_block(em, "for (int s = 0; s < KS; s++) {");
+        em_line(em, "const int ks0 = s * KP, ks1 = ks0 + KP < IN ? ks0 + KP : IN;");
+        em_line(em, "cnn_real *restrict part = slot + (size_t)s * n * OUT;");
+        em_open_block(em, "for (int k0 = ks0; k0 < ks1; k0 += KB) {");
+        em_line(em, "const int k1 = k0 + KB < ks1 ? k0 + KB : ks1;");
+        em_open_block(em, "for (int b = 0; b < nblk; b++) {");
+        fwd_image_tiles(em, L, "part", "k0 == ks0", "ZERO");
+        em_close_block(em, "} /* b */");
+        em_close_block(em, "} /* k0 */");
+        em_close_block(em, "} /* s */");
+        em_line(em, "#undef ZERO");
+        em_line(em, "/* y = bias + the partials in part order, then the activation */");
+        emit_image_loop_work(em, (size_t)ks * L->out_size);
+        em_line(em, "cnn_real *restrict yi = out + (size_t)i * OUT;");
+        em_line(em, "OMP(simd)");
+        em_open_block(em, "for (int o = 0; o < OUT; o++) {");
+        em_line(em, "cnn_real y = B0(o);");
+        em_line(em, "for (int s = 0; s < KS; s++)");
+        em_line(em, "    y += slot[((size_t)s * n + i) * OUT + o];");
+        em_line(em, "yi[o] = y;");
         em_close_block(em, "}");
-        em_close_block(em, "}");
+        fwd_activation(em, L);
+        em_close_block(em, "} /* i */");
     }
-    em_close_block(em, "} /* b */");
-    em_close_block(em, "} /* k0 */");
     em_line(em, "#undef B0");
     em_close_block(em, "}");
 }
 
-/* dW tile: rows of W from row0 (k), outputs [o0, o0 + ot), over all images */
-static void dw_tile(cnnc_emitter *em, int rows, const char *row0, int ot, const char *o0)
+/* dW tile: t->rows rows of W from k0 + t->row0, outputs [o0, o0 + ot), over
+ * all images in order; the sums start from and go to the rows of `gr` (the
+ * tile's rows in g, or the zeroed tile buffer). */
+static void dw_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o0)
 {
     int nv = (ot + VEC - 1) / VEC;
-    for (int r = 0; r < rows; r++) {
-        em_line(em, "cnn_real *restrict g%d = gw + (size_t)(%s + %d) * OUT + %s;", r, row0, r, o0);
+    for (int r = 0; r < t->rows; r++) {
+        em_line(em, "cnn_real *restrict g%d = gr + (size_t)(%s + %d) * OUT + %s;", r, t->row0, r, o0);
         for (int c = 0; c < nv; c++) {
             em_line(em, "cnn_real a%d_%d[%d];", r, c, chunk_width(ot, c));
             em_line(em, "OMP(simd)");
@@ -331,8 +468,8 @@ static void dw_tile(cnnc_emitter *em, int rows, const char *row0, int ot, const 
     }
     em_open_block(em, "for (int i = 0; i < n; i++) {");
     em_line(em, "const cnn_real *restrict d = dz + (size_t)i * OUT + %s;", o0);
-    em_line(em, "const cnn_real *restrict xr = in + (size_t)i * IN + %s;", row0);
-    for (int r = 0; r < rows; r++) {
+    em_line(em, "const cnn_real *restrict xr = in + (size_t)i * IN + k0 + %s;", t->row0);
+    for (int r = 0; r < t->rows; r++) {
         em_open_block(em, "{");
         em_line(em, "const cnn_real v = xr[%d];", r);
         for (int c = 0; c < nv; c++) {
@@ -343,16 +480,13 @@ static void dw_tile(cnnc_emitter *em, int rows, const char *row0, int ot, const 
         em_close_block(em, "}");
     }
     em_close_block(em, "}");
-    for (int r = 0; r < rows; r++)
+    for (int r = 0; r < t->rows; r++)
         for (int c = 0; c < nv; c++) {
             em_line(em, "OMP(simd)");
             em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
             em_line(em, "    g%d[%d + o] = a%d_%d[o];", r, c * VEC, r, c);
         }
 }
-
-#define DX_NB 8       /* images per dx tile (then 4, then 1) */
-#define DX_MAX_OUT 1024 /* the transposed 16-row slab lives on the stack */
 
 /* dx for `count` images from i: one 16-wide accumulator each, over o */
 static void emit_dx_tile(cnnc_emitter *em, int count)
@@ -401,87 +535,104 @@ static void emit_dx_tile(cnnc_emitter *em, int count)
 static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
     char c[48];
-    const cnn_layer *l = L->l;
-    int kr = per_tile(L->out_size);
-    size_t full = L->in_size / (size_t)kr, rest = L->in_size % (size_t)kr;
-    em_function(em,
-                "static void %s_backward(const cnn_real *restrict p, cnn_real *restrict g, "
-                "const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, "
-                "%sint n)",
-                L->fn, L->needs_dx ? "cnn_real *restrict dx, " : "");
+    int kr = dw_rows(L->out_size);
+    int tiled_dx = L->needs_dx && L->out_size <= DX_MAX_OUT;
+    int tiles = L->fuse_update || tiled_dx; /* one pass over W in 16-row tiles */
+    backward_signature(em, L);
     emit_enums(em, L);
-    if (L->act != CNN_ACT_LINEAR) {
-        em_line(em, "/* dz = dy * act'(y), in place */");
-        emit_image_loop_work(em, L->out_size);
-        em_line(em, "const cnn_real *restrict yi = out + (size_t)i * OUT;");
-        em_line(em, "cnn_real *restrict dzi = dy + (size_t)i * OUT;");
-        emit_act_grad_image(em, L->act, l->alpha, "yi", "dzi", L->out_size, L->out_size);
-        em_close_block(em, "}");
-    } else {
-        em_line(em, "(void)out;");
-    }
-    em_line(em, "const cnn_real *restrict dz = dy;");
+    emit_dz(em, L);
+    em_line(em, "const cnn_real *wgt = p + W_OFF;%s",
+            L->fuse_update ? " /* not restrict: u updates the weights */" : "");
     em_line(em, "cnn_real *restrict gw = g + W_OFF;");
-    em_line(em, "/* dW: tiles of %d rows, threads split the rows */", kr);
-    em_line(em, "OMP(parallel for schedule(static)%s)", emit_par_if(c, sizeof c, L->in_size * L->out_size));
-    em_open_block(em, "for (int t = 0; t < %zu; t++) {", full + (rest ? 1 : 0));
-    em_line(em, "const int k0 = t * %d;", kr);
-    if (rest) {
-        em_open_block(em, "if (t < %zu) {", full);
-        for_otiles(em, L->out_size, dw_tile, kr, "k0");
-        em_close_block(em, "} else {");
-        em->indent++;
-        for_otiles(em, L->out_size, dw_tile, (int)rest, "k0");
-        em_close_block(em, "}");
-    } else {
-        for_otiles(em, L->out_size, dw_tile, kr, "k0");
-    }
-    em_close_block(em, "}");
-    if (l->bias) {
-        em_line(em, "cnn_real *restrict gb = g + B_OFF;");
-        em_line(em, "for (int i = 0; i < n; i++)");
-        em_line(em, "    for (int o = 0; o < OUT; o++)");
-        em_line(em, "        gb[o] += dz[(size_t)i * OUT + o];");
-    }
-    if (L->needs_dx && L->out_size <= DX_MAX_OUT) {
-        em_line(em, "/* dx = dz W^T: 16 rows of W transposed at a time, %d (then 4, 1) images per tile */", DX_NB);
-        em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
+    if (tiles) {
+        em_line(em, "/* W in tiles of 16 rows, threads split the tiles:%s dW of the rows%s */",
+                L->needs_dx ? " dx of the rows (old weights)," : "",
+                L->fuse_update ? ", then with u their update from the dW tile in L1" : "");
         em_line(em, "OMP(parallel for schedule(static)%s)", emit_par_if(c, sizeof c, L->in_size * L->out_size));
         em_open_block(em, "for (int t = 0; t < %zu; t++) {", (L->in_size + 15) / 16);
         em_line(em, "const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;");
-        em_line(em, "cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */");
-        em_line(em, "for (int r = 0; r < kn; r++)");
-        em_line(em, "    for (int o = 0; o < OUT; o++)");
-        em_line(em, "        wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];");
-        em_line(em, "for (int r = kn; r < 16; r++)");
-        em_line(em, "    for (int o = 0; o < OUT; o++)");
-        em_line(em, "        wt[o][r] = 0;");
-        em_line(em, "int i = 0;");
-        for (int tier = DX_NB; tier >= 1; tier /= 2) {
-            if (tier == 2)
-                continue;
-            em_open_block(em, "for (; i + %d <= n; i += %d) {", tier, tier);
-            emit_dx_tile(em, tier);
+        if (!L->needs_dx)
+            em_line(em, "(void)wgt;");
+        if (L->needs_dx) {
+            em_open_block(em, "{ /* dx[i][k0 .. k0 + 15] = dz_i W^T, %d (then 4, 1) images at a time */", DX_NB);
+            em_line(em, "cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */");
+            em_line(em, "for (int r = 0; r < kn; r++)");
+            em_line(em, "    for (int o = 0; o < OUT; o++)");
+            em_line(em, "        wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];");
+            em_line(em, "for (int r = kn; r < 16; r++)");
+            em_line(em, "    for (int o = 0; o < OUT; o++)");
+            em_line(em, "        wt[o][r] = 0;");
+            em_line(em, "int i = 0;");
+            for (int tier = DX_NB; tier >= 1; tier /= 2) {
+                if (tier == 2)
+                    continue;
+                em_open_block(em, "for (; i + %d <= n; i += %d) {", tier, tier);
+                emit_dx_tile(em, tier);
+                em_close_block(em, "}");
+            }
             em_close_block(em, "}");
         }
+        if (L->fuse_update) {
+            em_line(em, "cnn_real tile[16 * OUT]; /* with u: this batch's dW of rows k0.. */");
+            em_line(em, "cnn_real *restrict gr = u ? tile : gw + (size_t)k0 * OUT;");
+            em_line(em, "if (u)");
+            em_line(em, "    memset(tile, 0, sizeof tile);");
+        } else {
+            em_line(em, "cnn_real *restrict gr = gw + (size_t)k0 * OUT;");
+        }
+        em_line(em, "int r0 = 0;");
+        em_open_block(em, "for (; r0 + %d <= kn; r0 += %d) {", kr, kr);
+        tile_args t = {kr, "r0", NULL, NULL, NULL};
+        for_otiles(em, L->out_size, dw_tile, &t);
         em_close_block(em, "}");
-    } else if (L->needs_dx) {
-        em_line(em, "/* dx = dz W^T */");
-        em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
-        emit_image_loop_work(em, L->in_size * L->out_size);
-        em_line(em, "const cnn_real *restrict dzi = dz + (size_t)i * OUT;");
-        em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN;");
-        em_open_block(em, "for (int k = 0; k < IN; k++) {");
-        em_line(em, "const cnn_real *restrict wk = wgt + (size_t)k * OUT;");
-        em_line(em, "cnn_real s = 0;");
-        em_line(em, "OMP(simd reduction(+:s))");
-        em_line(em, "for (int o = 0; o < OUT; o++)");
-        em_line(em, "    s += wk[o] * dzi[o];");
-        em_line(em, "dxi[k] = s;");
-        em_close_block(em, "}");
-        em_close_block(em, "} /* i */");
+        if (kr > 1) {
+            em_open_block(em, "for (; r0 < kn; r0++) {");
+            tile_args one = {1, "r0", NULL, NULL, NULL};
+            for_otiles(em, L->out_size, dw_tile, &one);
+            em_close_block(em, "}");
+        }
+        if (L->fuse_update) {
+            em_line(em, "if (u)");
+            em_line(em, "    u->apply(u, W_OFF + (size_t)k0 * OUT, (size_t)kn * OUT, tile);");
+        }
+        em_close_block(em, "} /* t */");
+        emit_db(em, L);
     } else {
-        em_line(em, "(void)p;");
+        /* dW alone (no dx, or OUT too wide for the stack tiles) */
+        em_line(em, "/* dW: tiles of %d rows, threads split the rows */", kr);
+        em_line(em, "OMP(parallel for schedule(static)%s)", emit_par_if(c, sizeof c, L->in_size * L->out_size));
+        em_open_block(em, "for (int t = 0; t < %zu; t++) {", (L->in_size + (size_t)kr - 1) / (size_t)kr);
+        em_line(em, "const int k0 = t * %d, kn = IN - k0 < %d ? IN - k0 : %d;", kr, kr, kr);
+        em_line(em, "cnn_real *restrict gr = gw + (size_t)k0 * OUT;");
+        em_open_block(em, "if (kn == %d) {", kr);
+        tile_args t = {kr, "0", NULL, NULL, NULL};
+        for_otiles(em, L->out_size, dw_tile, &t);
+        em_close_block(em, "} else {");
+        em->indent++;
+        em_open_block(em, "for (int r0 = 0; r0 < kn; r0++) {");
+        tile_args one = {1, "r0", NULL, NULL, NULL};
+        for_otiles(em, L->out_size, dw_tile, &one);
+        em_close_block(em, "}");
+        em_close_block(em, "}");
+        em_close_block(em, "}");
+        emit_db(em, L);
+        if (L->needs_dx) {
+            em_line(em, "/* dx = dz W^T */");
+            emit_image_loop_work(em, L->in_size * L->out_size);
+            em_line(em, "const cnn_real *restrict dzi = dz + (size_t)i * OUT;");
+            em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN;");
+            em_open_block(em, "for (int k = 0; k < IN; k++) {");
+            em_line(em, "const cnn_real *restrict wk = wgt + (size_t)k * OUT;");
+            em_line(em, "cnn_real s = 0;");
+            em_line(em, "OMP(simd reduction(+:s))");
+            em_line(em, "for (int o = 0; o < OUT; o++)");
+            em_line(em, "    s += wk[o] * dzi[o];");
+            em_line(em, "dxi[k] = s;");
+            em_close_block(em, "}");
+            em_close_block(em, "} /* i */");
+        } else {
+            em_line(em, "(void)wgt;");
+        }
     }
     em_close_block(em, "}");
 }

@@ -50,6 +50,8 @@ typedef struct cnnc_plan_layer {
     int fuse_pool;              /* conv2d: its fast kernels also compute the maxpool after it */
     int fused;                  /* maxpool: computed by the conv2d before it (fast kernels) */
     int fuse_relu;              /* batchnorm: applies the standalone relu after it (a view then) */
+    int fuse_update;            /* dense: its weights have update_in_backward (the optimizer runs in
+                                   its backward pass, argument `u` of the driver) */
 } cnnc_plan_layer;
 
 typedef struct cnnc_plan {
@@ -114,6 +116,13 @@ void emit_conv_pool_fast(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
                          const cnnc_plan_layer *pool, int backward);
 void emit_conv_pool_oracle(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *conv,
                            const cnnc_plan_layer *pool);
+
+/* Whether a dense layer's weights are updated inside its backward pass
+ * (cnn_model.backward_update): large ones, whose gradient would otherwise
+ * travel to memory and back (emit_dense.c). */
+int emit_dense_fuses_update(size_t in_size, size_t out_size);
+/* The per-image slot a dense layer's fast forward needs (its partial sums). */
+size_t emit_dense_slot_floats(size_t in_size, size_t out_size);
 
 /* ---- shared helpers (emit_c.c) ---------------------------------------- */
 

@@ -5519,397 +5519,421 @@ static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict
     enum { B_OFF = 60752 };
     (void)out;
     const cnn_real *restrict dz = dy;
+    const cnn_real *wgt = p + W_OFF;
     cnn_real *restrict gw = g + W_OFF;
-    /* dW: tiles of 8 rows, threads split the rows */
+    /* W in tiles of 16 rows, threads split the tiles: dx of the rows (old weights), dW of the rows */
     OMP(parallel for schedule(static) if(n >= 2048))
-    for (int t = 0; t < 8; t++) {
-        const int k0 = t * 8;
-        {
-            const int o0 = 0;
-            cnn_real *restrict g0 = gw + (size_t)(k0 + 0) * OUT + o0;
-            cnn_real a0_0[1];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                a0_0[o] = g0[0 + o];
-            cnn_real *restrict g1 = gw + (size_t)(k0 + 1) * OUT + o0;
-            cnn_real a1_0[1];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                a1_0[o] = g1[0 + o];
-            cnn_real *restrict g2 = gw + (size_t)(k0 + 2) * OUT + o0;
-            cnn_real a2_0[1];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                a2_0[o] = g2[0 + o];
-            cnn_real *restrict g3 = gw + (size_t)(k0 + 3) * OUT + o0;
-            cnn_real a3_0[1];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                a3_0[o] = g3[0 + o];
-            cnn_real *restrict g4 = gw + (size_t)(k0 + 4) * OUT + o0;
-            cnn_real a4_0[1];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                a4_0[o] = g4[0 + o];
-            cnn_real *restrict g5 = gw + (size_t)(k0 + 5) * OUT + o0;
-            cnn_real a5_0[1];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                a5_0[o] = g5[0 + o];
-            cnn_real *restrict g6 = gw + (size_t)(k0 + 6) * OUT + o0;
-            cnn_real a6_0[1];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                a6_0[o] = g6[0 + o];
-            cnn_real *restrict g7 = gw + (size_t)(k0 + 7) * OUT + o0;
-            cnn_real a7_0[1];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                a7_0[o] = g7[0 + o];
-            for (int i = 0; i < n; i++) {
-                const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                const cnn_real *restrict xr = in + (size_t)i * IN + k0;
-                {
-                    const cnn_real v = xr[0];
+    for (int t = 0; t < 4; t++) {
+        const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
+        { /* dx[i][k0 .. k0 + 15] = dz_i W^T, 8 (then 4, 1) images at a time */
+            cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */
+            for (int r = 0; r < kn; r++)
+                for (int o = 0; o < OUT; o++)
+                    wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];
+            for (int r = kn; r < 16; r++)
+                for (int o = 0; o < OUT; o++)
+                    wt[o][r] = 0;
+            int i = 0;
+            for (; i + 8 <= n; i += 8) {
+                cnn_real a0[16];
+                const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a0[r] = 0;
+                cnn_real a1[16];
+                const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a1[r] = 0;
+                cnn_real a2[16];
+                const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a2[r] = 0;
+                cnn_real a3[16];
+                const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a3[r] = 0;
+                cnn_real a4[16];
+                const cnn_real *restrict d4 = dz + (size_t)(i + 4) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a4[r] = 0;
+                cnn_real a5[16];
+                const cnn_real *restrict d5 = dz + (size_t)(i + 5) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a5[r] = 0;
+                cnn_real a6[16];
+                const cnn_real *restrict d6 = dz + (size_t)(i + 6) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a6[r] = 0;
+                cnn_real a7[16];
+                const cnn_real *restrict d7 = dz + (size_t)(i + 7) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a7[r] = 0;
+                for (int o = 0; o < OUT; o++) {
+                    const cnn_real v0 = d0[o];
+                    const cnn_real v1 = d1[o];
+                    const cnn_real v2 = d2[o];
+                    const cnn_real v3 = d3[o];
+                    const cnn_real v4 = d4[o];
+                    const cnn_real v5 = d5[o];
+                    const cnn_real v6 = d6[o];
+                    const cnn_real v7 = d7[o];
+                    const cnn_real *restrict w = wt[o];
                     OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a0_0[o] += v * d[0 + o];
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v0 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a1[r] += v1 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a2[r] += v2 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a3[r] += v3 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a4[r] += v4 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a5[r] += v5 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a6[r] += v6 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a7[r] += v7 * w[r];
                 }
-                {
-                    const cnn_real v = xr[1];
+                if (kn == 16) {
                     OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a1_0[o] += v * d[0 + o];
-                }
-                {
-                    const cnn_real v = xr[2];
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
                     OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a2_0[o] += v * d[0 + o];
-                }
-                {
-                    const cnn_real v = xr[3];
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
                     OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a3_0[o] += v * d[0 + o];
-                }
-                {
-                    const cnn_real v = xr[4];
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
                     OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a4_0[o] += v * d[0 + o];
-                }
-                {
-                    const cnn_real v = xr[5];
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
                     OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a5_0[o] += v * d[0 + o];
-                }
-                {
-                    const cnn_real v = xr[6];
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 4) * IN + k0 + r] = a4[r];
                     OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a6_0[o] += v * d[0 + o];
-                }
-                {
-                    const cnn_real v = xr[7];
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 5) * IN + k0 + r] = a5[r];
                     OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a7_0[o] += v * d[0 + o];
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 6) * IN + k0 + r] = a6[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 7) * IN + k0 + r] = a7[r];
+                } else {
+                    cnn_real tail[16];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a0[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a1[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 1) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a2[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 2) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a3[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 3) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a4[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 4) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a5[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 5) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a6[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 6) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a7[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 7) * IN + k0 + r] = tail[r];
                 }
             }
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g0[0 + o] = a0_0[o];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g1[0 + o] = a1_0[o];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g2[0 + o] = a2_0[o];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g3[0 + o] = a3_0[o];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g4[0 + o] = a4_0[o];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g5[0 + o] = a5_0[o];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g6[0 + o] = a6_0[o];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g7[0 + o] = a7_0[o];
+            for (; i + 4 <= n; i += 4) {
+                cnn_real a0[16];
+                const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a0[r] = 0;
+                cnn_real a1[16];
+                const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a1[r] = 0;
+                cnn_real a2[16];
+                const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a2[r] = 0;
+                cnn_real a3[16];
+                const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a3[r] = 0;
+                for (int o = 0; o < OUT; o++) {
+                    const cnn_real v0 = d0[o];
+                    const cnn_real v1 = d1[o];
+                    const cnn_real v2 = d2[o];
+                    const cnn_real v3 = d3[o];
+                    const cnn_real *restrict w = wt[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v0 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a1[r] += v1 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a2[r] += v2 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a3[r] += v3 * w[r];
+                }
+                if (kn == 16) {
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
+                } else {
+                    cnn_real tail[16];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a0[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a1[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 1) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a2[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 2) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a3[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 3) * IN + k0 + r] = tail[r];
+                }
+            }
+            for (; i + 1 <= n; i += 1) {
+                cnn_real a0[16];
+                const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a0[r] = 0;
+                for (int o = 0; o < OUT; o++) {
+                    const cnn_real v0 = d0[o];
+                    const cnn_real *restrict w = wt[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v0 * w[r];
+                }
+                if (kn == 16) {
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+                } else {
+                    cnn_real tail[16];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a0[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
+                }
+            }
         }
-    }
+        cnn_real *restrict gr = gw + (size_t)k0 * OUT;
+        int r0 = 0;
+        for (; r0 + 8 <= kn; r0 += 8) {
+            {
+                const int o0 = 0;
+                cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
+                cnn_real a0_0[1];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    a0_0[o] = g0[0 + o];
+                cnn_real *restrict g1 = gr + (size_t)(r0 + 1) * OUT + o0;
+                cnn_real a1_0[1];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    a1_0[o] = g1[0 + o];
+                cnn_real *restrict g2 = gr + (size_t)(r0 + 2) * OUT + o0;
+                cnn_real a2_0[1];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    a2_0[o] = g2[0 + o];
+                cnn_real *restrict g3 = gr + (size_t)(r0 + 3) * OUT + o0;
+                cnn_real a3_0[1];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    a3_0[o] = g3[0 + o];
+                cnn_real *restrict g4 = gr + (size_t)(r0 + 4) * OUT + o0;
+                cnn_real a4_0[1];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    a4_0[o] = g4[0 + o];
+                cnn_real *restrict g5 = gr + (size_t)(r0 + 5) * OUT + o0;
+                cnn_real a5_0[1];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    a5_0[o] = g5[0 + o];
+                cnn_real *restrict g6 = gr + (size_t)(r0 + 6) * OUT + o0;
+                cnn_real a6_0[1];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    a6_0[o] = g6[0 + o];
+                cnn_real *restrict g7 = gr + (size_t)(r0 + 7) * OUT + o0;
+                cnn_real a7_0[1];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    a7_0[o] = g7[0 + o];
+                for (int i = 0; i < n; i++) {
+                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                    {
+                        const cnn_real v = xr[0];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a0_0[o] += v * d[0 + o];
+                    }
+                    {
+                        const cnn_real v = xr[1];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a1_0[o] += v * d[0 + o];
+                    }
+                    {
+                        const cnn_real v = xr[2];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a2_0[o] += v * d[0 + o];
+                    }
+                    {
+                        const cnn_real v = xr[3];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a3_0[o] += v * d[0 + o];
+                    }
+                    {
+                        const cnn_real v = xr[4];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a4_0[o] += v * d[0 + o];
+                    }
+                    {
+                        const cnn_real v = xr[5];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a5_0[o] += v * d[0 + o];
+                    }
+                    {
+                        const cnn_real v = xr[6];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a6_0[o] += v * d[0 + o];
+                    }
+                    {
+                        const cnn_real v = xr[7];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a7_0[o] += v * d[0 + o];
+                    }
+                }
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g0[0 + o] = a0_0[o];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g1[0 + o] = a1_0[o];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g2[0 + o] = a2_0[o];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g3[0 + o] = a3_0[o];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g4[0 + o] = a4_0[o];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g5[0 + o] = a5_0[o];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g6[0 + o] = a6_0[o];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g7[0 + o] = a7_0[o];
+            }
+        }
+        for (; r0 < kn; r0++) {
+            {
+                const int o0 = 0;
+                cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
+                cnn_real a0_0[1];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    a0_0[o] = g0[0 + o];
+                for (int i = 0; i < n; i++) {
+                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                    {
+                        const cnn_real v = xr[0];
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a0_0[o] += v * d[0 + o];
+                    }
+                }
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g0[0 + o] = a0_0[o];
+            }
+        }
+    } /* t */
     cnn_real *restrict gb = g + B_OFF;
     for (int i = 0; i < n; i++)
         for (int o = 0; o < OUT; o++)
             gb[o] += dz[(size_t)i * OUT + o];
-    /* dx = dz W^T: 16 rows of W transposed at a time, 8 (then 4, 1) images per tile */
-    const cnn_real *restrict wgt = p + W_OFF;
-    OMP(parallel for schedule(static) if(n >= 2048))
-    for (int t = 0; t < 4; t++) {
-        const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
-        cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */
-        for (int r = 0; r < kn; r++)
-            for (int o = 0; o < OUT; o++)
-                wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];
-        for (int r = kn; r < 16; r++)
-            for (int o = 0; o < OUT; o++)
-                wt[o][r] = 0;
-        int i = 0;
-        for (; i + 8 <= n; i += 8) {
-            cnn_real a0[16];
-            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a0[r] = 0;
-            cnn_real a1[16];
-            const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a1[r] = 0;
-            cnn_real a2[16];
-            const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a2[r] = 0;
-            cnn_real a3[16];
-            const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a3[r] = 0;
-            cnn_real a4[16];
-            const cnn_real *restrict d4 = dz + (size_t)(i + 4) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a4[r] = 0;
-            cnn_real a5[16];
-            const cnn_real *restrict d5 = dz + (size_t)(i + 5) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a5[r] = 0;
-            cnn_real a6[16];
-            const cnn_real *restrict d6 = dz + (size_t)(i + 6) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a6[r] = 0;
-            cnn_real a7[16];
-            const cnn_real *restrict d7 = dz + (size_t)(i + 7) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a7[r] = 0;
-            for (int o = 0; o < OUT; o++) {
-                const cnn_real v0 = d0[o];
-                const cnn_real v1 = d1[o];
-                const cnn_real v2 = d2[o];
-                const cnn_real v3 = d3[o];
-                const cnn_real v4 = d4[o];
-                const cnn_real v5 = d5[o];
-                const cnn_real v6 = d6[o];
-                const cnn_real v7 = d7[o];
-                const cnn_real *restrict w = wt[o];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a0[r] += v0 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a1[r] += v1 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a2[r] += v2 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a3[r] += v3 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a4[r] += v4 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a5[r] += v5 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a6[r] += v6 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a7[r] += v7 * w[r];
-            }
-            if (kn == 16) {
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 4) * IN + k0 + r] = a4[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 5) * IN + k0 + r] = a5[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 6) * IN + k0 + r] = a6[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 7) * IN + k0 + r] = a7[r];
-            } else {
-                cnn_real tail[16];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a0[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a1[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 1) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a2[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 2) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a3[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 3) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a4[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 4) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a5[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 5) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a6[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 6) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a7[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 7) * IN + k0 + r] = tail[r];
-            }
-        }
-        for (; i + 4 <= n; i += 4) {
-            cnn_real a0[16];
-            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a0[r] = 0;
-            cnn_real a1[16];
-            const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a1[r] = 0;
-            cnn_real a2[16];
-            const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a2[r] = 0;
-            cnn_real a3[16];
-            const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a3[r] = 0;
-            for (int o = 0; o < OUT; o++) {
-                const cnn_real v0 = d0[o];
-                const cnn_real v1 = d1[o];
-                const cnn_real v2 = d2[o];
-                const cnn_real v3 = d3[o];
-                const cnn_real *restrict w = wt[o];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a0[r] += v0 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a1[r] += v1 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a2[r] += v2 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a3[r] += v3 * w[r];
-            }
-            if (kn == 16) {
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
-            } else {
-                cnn_real tail[16];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a0[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a1[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 1) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a2[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 2) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a3[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 3) * IN + k0 + r] = tail[r];
-            }
-        }
-        for (; i + 1 <= n; i += 1) {
-            cnn_real a0[16];
-            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a0[r] = 0;
-            for (int o = 0; o < OUT; o++) {
-                const cnn_real v0 = d0[o];
-                const cnn_real *restrict w = wt[o];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a0[r] += v0 * w[r];
-            }
-            if (kn == 16) {
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
-            } else {
-                cnn_real tail[16];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a0[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
-            }
-        }
-    }
 }
 #else
 static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)

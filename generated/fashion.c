@@ -2833,7 +2833,7 @@ static void fashion_dropout_1_backward(const cnn_real *restrict mask, const cnn_
  * dense_1.bias: p[313920, 314048)
  */
 #ifndef CNN_REFERENCE_KERNELS
-static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
+static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict slot, int n)
 {
     enum { IN = 2304, OUT = 128, W_OFF = 19008 };
     enum { B_OFF = 313920 };
@@ -2842,349 +2842,111 @@ static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *
     const cnn_real *restrict bias = p + B_OFF;
     #define B0(o) bias[o]
     const int nblk = (n + NB - 1) / NB;
-    OMP(parallel)
-    for (int k0 = 0; k0 < IN; k0 += KB) {
-        const int k1 = k0 + KB < IN ? k0 + KB : IN;
-        OMP(for schedule(static) nowait)
-        for (int b = 0; b < nblk; b++) {
-            const int i0 = b * NB, i1 = i0 + NB < n ? i0 + NB : n;
-            if (i1 - i0 == NB) {
-                for (int ot = 0; ot < 2; ot++) {
-                    const int o0 = ot * 64;
-                    cnn_real a0_0[16];
-                    cnn_real a0_1[16];
-                    cnn_real a0_2[16];
-                    cnn_real a0_3[16];
-                    cnn_real *restrict y0 = out + (size_t)(i0 + 0) * OUT + o0;
-                    const cnn_real *restrict x0 = in + (size_t)(i0 + 0) * IN;
-                    cnn_real a1_0[16];
-                    cnn_real a1_1[16];
-                    cnn_real a1_2[16];
-                    cnn_real a1_3[16];
-                    cnn_real *restrict y1 = out + (size_t)(i0 + 1) * OUT + o0;
-                    const cnn_real *restrict x1 = in + (size_t)(i0 + 1) * IN;
-                    cnn_real a2_0[16];
-                    cnn_real a2_1[16];
-                    cnn_real a2_2[16];
-                    cnn_real a2_3[16];
-                    cnn_real *restrict y2 = out + (size_t)(i0 + 2) * OUT + o0;
-                    const cnn_real *restrict x2 = in + (size_t)(i0 + 2) * IN;
-                    cnn_real a3_0[16];
-                    cnn_real a3_1[16];
-                    cnn_real a3_2[16];
-                    cnn_real a3_3[16];
-                    cnn_real *restrict y3 = out + (size_t)(i0 + 3) * OUT + o0;
-                    const cnn_real *restrict x3 = in + (size_t)(i0 + 3) * IN;
-                    cnn_real a4_0[16];
-                    cnn_real a4_1[16];
-                    cnn_real a4_2[16];
-                    cnn_real a4_3[16];
-                    cnn_real *restrict y4 = out + (size_t)(i0 + 4) * OUT + o0;
-                    const cnn_real *restrict x4 = in + (size_t)(i0 + 4) * IN;
-                    if (k0 == 0) {
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_0[o] = B0(o0 + 0 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_1[o] = B0(o0 + 16 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_2[o] = B0(o0 + 32 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_3[o] = B0(o0 + 48 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_0[o] = B0(o0 + 0 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_1[o] = B0(o0 + 16 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_2[o] = B0(o0 + 32 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_3[o] = B0(o0 + 48 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_0[o] = B0(o0 + 0 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_1[o] = B0(o0 + 16 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_2[o] = B0(o0 + 32 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_3[o] = B0(o0 + 48 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_0[o] = B0(o0 + 0 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_1[o] = B0(o0 + 16 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_2[o] = B0(o0 + 32 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_3[o] = B0(o0 + 48 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a4_0[o] = B0(o0 + 0 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a4_1[o] = B0(o0 + 16 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a4_2[o] = B0(o0 + 32 + o);
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a4_3[o] = B0(o0 + 48 + o);
-                    } else {
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_0[o] = y0[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_1[o] = y0[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_2[o] = y0[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_3[o] = y0[48 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_0[o] = y1[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_1[o] = y1[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_2[o] = y1[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_3[o] = y1[48 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_0[o] = y2[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_1[o] = y2[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_2[o] = y2[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_3[o] = y2[48 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_0[o] = y3[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_1[o] = y3[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_2[o] = y3[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_3[o] = y3[48 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a4_0[o] = y4[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a4_1[o] = y4[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a4_2[o] = y4[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a4_3[o] = y4[48 + o];
-                    }
-                    for (int k = k0; k < k1; k++) {
-                        const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
-                        {
-                            const cnn_real v = x0[k];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_0[o] += v * w[0 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_1[o] += v * w[16 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_2[o] += v * w[32 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_3[o] += v * w[48 + o];
-                        }
-                        {
-                            const cnn_real v = x1[k];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a1_0[o] += v * w[0 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a1_1[o] += v * w[16 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a1_2[o] += v * w[32 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a1_3[o] += v * w[48 + o];
-                        }
-                        {
-                            const cnn_real v = x2[k];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a2_0[o] += v * w[0 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a2_1[o] += v * w[16 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a2_2[o] += v * w[32 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a2_3[o] += v * w[48 + o];
-                        }
-                        {
-                            const cnn_real v = x3[k];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a3_0[o] += v * w[0 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a3_1[o] += v * w[16 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a3_2[o] += v * w[32 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a3_3[o] += v * w[48 + o];
-                        }
-                        {
-                            const cnn_real v = x4[k];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a4_0[o] += v * w[0 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a4_1[o] += v * w[16 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a4_2[o] += v * w[32 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a4_3[o] += v * w[48 + o];
-                        }
-                    }
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y0[0 + o] = a0_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y0[16 + o] = a0_1[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y0[32 + o] = a0_2[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y0[48 + o] = a0_3[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y1[0 + o] = a1_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y1[16 + o] = a1_1[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y1[32 + o] = a1_2[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y1[48 + o] = a1_3[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y2[0 + o] = a2_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y2[16 + o] = a2_1[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y2[32 + o] = a2_2[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y2[48 + o] = a2_3[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y3[0 + o] = a3_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y3[16 + o] = a3_1[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y3[32 + o] = a3_2[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y3[48 + o] = a3_3[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y4[0 + o] = a4_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y4[16 + o] = a4_1[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y4[32 + o] = a4_2[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        y4[48 + o] = a4_3[o];
-                }
-            } else { /* the last, partial tile: halves, then single images */
-                int i = i0;
-                for (; i + 2 <= i1; i += 2) {
+    enum { KS = 2, KP = 1152 }; /* parts of the k range, rows per part */
+    #define ZERO(o) 0
+    /* each part sums every image over its rows into its partial [n][OUT] */
+    OMP(parallel for schedule(static))
+    for (int s = 0; s < KS; s++) {
+        const int ks0 = s * KP, ks1 = ks0 + KP < IN ? ks0 + KP : IN;
+        cnn_real *restrict part = slot + (size_t)s * n * OUT;
+        for (int k0 = ks0; k0 < ks1; k0 += KB) {
+            const int k1 = k0 + KB < ks1 ? k0 + KB : ks1;
+            for (int b = 0; b < nblk; b++) {
+                const int i0 = b * NB, i1 = i0 + NB < n ? i0 + NB : n;
+                if (i1 - i0 == NB) {
                     for (int ot = 0; ot < 2; ot++) {
                         const int o0 = ot * 64;
                         cnn_real a0_0[16];
                         cnn_real a0_1[16];
                         cnn_real a0_2[16];
                         cnn_real a0_3[16];
-                        cnn_real *restrict y0 = out + (size_t)(i + 0) * OUT + o0;
-                        const cnn_real *restrict x0 = in + (size_t)(i + 0) * IN;
+                        cnn_real *restrict y0 = part + (size_t)(i0 + 0) * OUT + o0;
+                        const cnn_real *restrict x0 = in + (size_t)(i0 + 0) * IN;
                         cnn_real a1_0[16];
                         cnn_real a1_1[16];
                         cnn_real a1_2[16];
                         cnn_real a1_3[16];
-                        cnn_real *restrict y1 = out + (size_t)(i + 1) * OUT + o0;
-                        const cnn_real *restrict x1 = in + (size_t)(i + 1) * IN;
-                        if (k0 == 0) {
+                        cnn_real *restrict y1 = part + (size_t)(i0 + 1) * OUT + o0;
+                        const cnn_real *restrict x1 = in + (size_t)(i0 + 1) * IN;
+                        cnn_real a2_0[16];
+                        cnn_real a2_1[16];
+                        cnn_real a2_2[16];
+                        cnn_real a2_3[16];
+                        cnn_real *restrict y2 = part + (size_t)(i0 + 2) * OUT + o0;
+                        const cnn_real *restrict x2 = in + (size_t)(i0 + 2) * IN;
+                        cnn_real a3_0[16];
+                        cnn_real a3_1[16];
+                        cnn_real a3_2[16];
+                        cnn_real a3_3[16];
+                        cnn_real *restrict y3 = part + (size_t)(i0 + 3) * OUT + o0;
+                        const cnn_real *restrict x3 = in + (size_t)(i0 + 3) * IN;
+                        cnn_real a4_0[16];
+                        cnn_real a4_1[16];
+                        cnn_real a4_2[16];
+                        cnn_real a4_3[16];
+                        cnn_real *restrict y4 = part + (size_t)(i0 + 4) * OUT + o0;
+                        const cnn_real *restrict x4 = in + (size_t)(i0 + 4) * IN;
+                        if (k0 == ks0) {
                             OMP(simd)
                             for (int o = 0; o < 16; o++)
-                                a0_0[o] = B0(o0 + 0 + o);
+                                a0_0[o] = ZERO(o0 + 0 + o);
                             OMP(simd)
                             for (int o = 0; o < 16; o++)
-                                a0_1[o] = B0(o0 + 16 + o);
+                                a0_1[o] = ZERO(o0 + 16 + o);
                             OMP(simd)
                             for (int o = 0; o < 16; o++)
-                                a0_2[o] = B0(o0 + 32 + o);
+                                a0_2[o] = ZERO(o0 + 32 + o);
                             OMP(simd)
                             for (int o = 0; o < 16; o++)
-                                a0_3[o] = B0(o0 + 48 + o);
+                                a0_3[o] = ZERO(o0 + 48 + o);
                             OMP(simd)
                             for (int o = 0; o < 16; o++)
-                                a1_0[o] = B0(o0 + 0 + o);
+                                a1_0[o] = ZERO(o0 + 0 + o);
                             OMP(simd)
                             for (int o = 0; o < 16; o++)
-                                a1_1[o] = B0(o0 + 16 + o);
+                                a1_1[o] = ZERO(o0 + 16 + o);
                             OMP(simd)
                             for (int o = 0; o < 16; o++)
-                                a1_2[o] = B0(o0 + 32 + o);
+                                a1_2[o] = ZERO(o0 + 32 + o);
                             OMP(simd)
                             for (int o = 0; o < 16; o++)
-                                a1_3[o] = B0(o0 + 48 + o);
+                                a1_3[o] = ZERO(o0 + 48 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_0[o] = ZERO(o0 + 0 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_1[o] = ZERO(o0 + 16 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_2[o] = ZERO(o0 + 32 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_3[o] = ZERO(o0 + 48 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_0[o] = ZERO(o0 + 0 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_1[o] = ZERO(o0 + 16 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_2[o] = ZERO(o0 + 32 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_3[o] = ZERO(o0 + 48 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a4_0[o] = ZERO(o0 + 0 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a4_1[o] = ZERO(o0 + 16 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a4_2[o] = ZERO(o0 + 32 + o);
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a4_3[o] = ZERO(o0 + 48 + o);
                         } else {
                             OMP(simd)
                             for (int o = 0; o < 16; o++)
@@ -3210,6 +2972,42 @@ static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *
                             OMP(simd)
                             for (int o = 0; o < 16; o++)
                                 a1_3[o] = y1[48 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_0[o] = y2[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_1[o] = y2[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_2[o] = y2[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_3[o] = y2[48 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_0[o] = y3[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_1[o] = y3[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_2[o] = y3[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_3[o] = y3[48 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a4_0[o] = y4[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a4_1[o] = y4[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a4_2[o] = y4[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a4_3[o] = y4[48 + o];
                         }
                         for (int k = k0; k < k1; k++) {
                             const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
@@ -3243,6 +3041,51 @@ static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *
                                 for (int o = 0; o < 16; o++)
                                     a1_3[o] += v * w[48 + o];
                             }
+                            {
+                                const cnn_real v = x2[k];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a2_0[o] += v * w[0 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a2_1[o] += v * w[16 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a2_2[o] += v * w[32 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a2_3[o] += v * w[48 + o];
+                            }
+                            {
+                                const cnn_real v = x3[k];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a3_0[o] += v * w[0 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a3_1[o] += v * w[16 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a3_2[o] += v * w[32 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a3_3[o] += v * w[48 + o];
+                            }
+                            {
+                                const cnn_real v = x4[k];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a4_0[o] += v * w[0 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a4_1[o] += v * w[16 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a4_2[o] += v * w[32 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a4_3[o] += v * w[48 + o];
+                            }
                         }
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
@@ -3268,96 +3111,268 @@ static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
                             y1[48 + o] = a1_3[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y2[0 + o] = a2_0[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y2[16 + o] = a2_1[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y2[32 + o] = a2_2[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y2[48 + o] = a2_3[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y3[0 + o] = a3_0[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y3[16 + o] = a3_1[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y3[32 + o] = a3_2[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y3[48 + o] = a3_3[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y4[0 + o] = a4_0[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y4[16 + o] = a4_1[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y4[32 + o] = a4_2[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            y4[48 + o] = a4_3[o];
                     }
-                }
-                for (; i < i1; i++) {
-                    for (int ot = 0; ot < 2; ot++) {
-                        const int o0 = ot * 64;
-                        cnn_real a0_0[16];
-                        cnn_real a0_1[16];
-                        cnn_real a0_2[16];
-                        cnn_real a0_3[16];
-                        cnn_real *restrict y0 = out + (size_t)(i + 0) * OUT + o0;
-                        const cnn_real *restrict x0 = in + (size_t)(i + 0) * IN;
-                        if (k0 == 0) {
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_0[o] = B0(o0 + 0 + o);
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_1[o] = B0(o0 + 16 + o);
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_2[o] = B0(o0 + 32 + o);
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_3[o] = B0(o0 + 48 + o);
-                        } else {
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_0[o] = y0[0 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_1[o] = y0[16 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_2[o] = y0[32 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_3[o] = y0[48 + o];
-                        }
-                        for (int k = k0; k < k1; k++) {
-                            const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
-                            {
-                                const cnn_real v = x0[k];
+                } else { /* the last, partial tile: halves, then single images */
+                    int i = i0;
+                    for (; i + 2 <= i1; i += 2) {
+                        for (int ot = 0; ot < 2; ot++) {
+                            const int o0 = ot * 64;
+                            cnn_real a0_0[16];
+                            cnn_real a0_1[16];
+                            cnn_real a0_2[16];
+                            cnn_real a0_3[16];
+                            cnn_real *restrict y0 = part + (size_t)(i + 0) * OUT + o0;
+                            const cnn_real *restrict x0 = in + (size_t)(i + 0) * IN;
+                            cnn_real a1_0[16];
+                            cnn_real a1_1[16];
+                            cnn_real a1_2[16];
+                            cnn_real a1_3[16];
+                            cnn_real *restrict y1 = part + (size_t)(i + 1) * OUT + o0;
+                            const cnn_real *restrict x1 = in + (size_t)(i + 1) * IN;
+                            if (k0 == ks0) {
                                 OMP(simd)
                                 for (int o = 0; o < 16; o++)
-                                    a0_0[o] += v * w[0 + o];
+                                    a0_0[o] = ZERO(o0 + 0 + o);
                                 OMP(simd)
                                 for (int o = 0; o < 16; o++)
-                                    a0_1[o] += v * w[16 + o];
+                                    a0_1[o] = ZERO(o0 + 16 + o);
                                 OMP(simd)
                                 for (int o = 0; o < 16; o++)
-                                    a0_2[o] += v * w[32 + o];
+                                    a0_2[o] = ZERO(o0 + 32 + o);
                                 OMP(simd)
                                 for (int o = 0; o < 16; o++)
-                                    a0_3[o] += v * w[48 + o];
+                                    a0_3[o] = ZERO(o0 + 48 + o);
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_0[o] = ZERO(o0 + 0 + o);
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_1[o] = ZERO(o0 + 16 + o);
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_2[o] = ZERO(o0 + 32 + o);
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_3[o] = ZERO(o0 + 48 + o);
+                            } else {
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_0[o] = y0[0 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_1[o] = y0[16 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_2[o] = y0[32 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_3[o] = y0[48 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_0[o] = y1[0 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_1[o] = y1[16 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_2[o] = y1[32 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_3[o] = y1[48 + o];
                             }
+                            for (int k = k0; k < k1; k++) {
+                                const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
+                                {
+                                    const cnn_real v = x0[k];
+                                    OMP(simd)
+                                    for (int o = 0; o < 16; o++)
+                                        a0_0[o] += v * w[0 + o];
+                                    OMP(simd)
+                                    for (int o = 0; o < 16; o++)
+                                        a0_1[o] += v * w[16 + o];
+                                    OMP(simd)
+                                    for (int o = 0; o < 16; o++)
+                                        a0_2[o] += v * w[32 + o];
+                                    OMP(simd)
+                                    for (int o = 0; o < 16; o++)
+                                        a0_3[o] += v * w[48 + o];
+                                }
+                                {
+                                    const cnn_real v = x1[k];
+                                    OMP(simd)
+                                    for (int o = 0; o < 16; o++)
+                                        a1_0[o] += v * w[0 + o];
+                                    OMP(simd)
+                                    for (int o = 0; o < 16; o++)
+                                        a1_1[o] += v * w[16 + o];
+                                    OMP(simd)
+                                    for (int o = 0; o < 16; o++)
+                                        a1_2[o] += v * w[32 + o];
+                                    OMP(simd)
+                                    for (int o = 0; o < 16; o++)
+                                        a1_3[o] += v * w[48 + o];
+                                }
+                            }
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                y0[0 + o] = a0_0[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                y0[16 + o] = a0_1[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                y0[32 + o] = a0_2[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                y0[48 + o] = a0_3[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                y1[0 + o] = a1_0[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                y1[16 + o] = a1_1[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                y1[32 + o] = a1_2[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                y1[48 + o] = a1_3[o];
                         }
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            y0[0 + o] = a0_0[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            y0[16 + o] = a0_1[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            y0[32 + o] = a0_2[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            y0[48 + o] = a0_3[o];
+                    }
+                    for (; i < i1; i++) {
+                        for (int ot = 0; ot < 2; ot++) {
+                            const int o0 = ot * 64;
+                            cnn_real a0_0[16];
+                            cnn_real a0_1[16];
+                            cnn_real a0_2[16];
+                            cnn_real a0_3[16];
+                            cnn_real *restrict y0 = part + (size_t)(i + 0) * OUT + o0;
+                            const cnn_real *restrict x0 = in + (size_t)(i + 0) * IN;
+                            if (k0 == ks0) {
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_0[o] = ZERO(o0 + 0 + o);
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_1[o] = ZERO(o0 + 16 + o);
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_2[o] = ZERO(o0 + 32 + o);
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_3[o] = ZERO(o0 + 48 + o);
+                            } else {
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_0[o] = y0[0 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_1[o] = y0[16 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_2[o] = y0[32 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_3[o] = y0[48 + o];
+                            }
+                            for (int k = k0; k < k1; k++) {
+                                const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
+                                {
+                                    const cnn_real v = x0[k];
+                                    OMP(simd)
+                                    for (int o = 0; o < 16; o++)
+                                        a0_0[o] += v * w[0 + o];
+                                    OMP(simd)
+                                    for (int o = 0; o < 16; o++)
+                                        a0_1[o] += v * w[16 + o];
+                                    OMP(simd)
+                                    for (int o = 0; o < 16; o++)
+                                        a0_2[o] += v * w[32 + o];
+                                    OMP(simd)
+                                    for (int o = 0; o < 16; o++)
+                                        a0_3[o] += v * w[48 + o];
+                                }
+                            }
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                y0[0 + o] = a0_0[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                y0[16 + o] = a0_1[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                y0[32 + o] = a0_2[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                y0[48 + o] = a0_3[o];
+                        }
                     }
                 }
-            }
-            if (k1 == IN) { /* the activation, once the sums are complete */
-                for (int i = i0; i < i1; i++) {
-                    cnn_real *restrict yi = out + (size_t)i * OUT;
-                    OMP(simd)
-                    for (int o = 0; o < OUT; o++) {
-                        const cnn_real z = yi[o];
-                        yi[o] = (z < 0 ? (cnn_real)0 : z);
-                    }
-                }
-            }
-        } /* b */
-    } /* k0 */
+            } /* b */
+        } /* k0 */
+    } /* s */
+    #undef ZERO
+    /* y = bias + the partials in part order, then the activation */
+    OMP(parallel for schedule(static) if(n >= 512))
+    for (int i = 0; i < n; i++) {
+        cnn_real *restrict yi = out + (size_t)i * OUT;
+        OMP(simd)
+        for (int o = 0; o < OUT; o++) {
+            cnn_real y = B0(o);
+            for (int s = 0; s < KS; s++)
+                y += slot[((size_t)s * n + i) * OUT + o];
+            yi[o] = y;
+        }
+        OMP(simd)
+        for (int o = 0; o < OUT; o++) {
+            const cnn_real z = yi[o];
+            yi[o] = (z < 0 ? (cnn_real)0 : z);
+        }
+    } /* i */
     #undef B0
 }
 #else
-static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
+static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict slot, int n)
 {
     enum { IN = 2304, OUT = 128, W_OFF = 19008 };
     enum { B_OFF = 313920 };
+    (void)slot; /* the fast kernel's partial sums */
     const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */
     const cnn_real *restrict bias = p + B_OFF;
     OMP(parallel for schedule(static))
@@ -3389,7 +3404,7 @@ static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *
  * dense_1.bias: p[313920, 314048)
  */
 #ifndef CNN_REFERENCE_KERNELS
-static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)
+static void fashion_dense_1_backward(const cnn_real *p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n, const cnn_update *u)
 {
     enum { IN = 2304, OUT = 128, W_OFF = 19008 };
     enum { B_OFF = 313920 };
@@ -3403,243 +3418,279 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
             dzi[e] = (yi[e] > 0 ? dzi[e] : (cnn_real)0);
     }
     const cnn_real *restrict dz = dy;
+    const cnn_real *wgt = p + W_OFF; /* not restrict: u updates the weights */
     cnn_real *restrict gw = g + W_OFF;
-    /* dW: tiles of 5 rows, threads split the rows */
+    /* W in tiles of 16 rows, threads split the tiles: dx of the rows (old weights), dW of the rows, then with u their update from the dW tile in L1 */
     OMP(parallel for schedule(static))
-    for (int t = 0; t < 461; t++) {
-        const int k0 = t * 5;
-        if (t < 460) {
-            for (int ot = 0; ot < 2; ot++) {
-                const int o0 = ot * 64;
-                cnn_real *restrict g0 = gw + (size_t)(k0 + 0) * OUT + o0;
-                cnn_real a0_0[16];
+    for (int t = 0; t < 144; t++) {
+        const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
+        { /* dx[i][k0 .. k0 + 15] = dz_i W^T, 8 (then 4, 1) images at a time */
+            cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */
+            for (int r = 0; r < kn; r++)
+                for (int o = 0; o < OUT; o++)
+                    wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];
+            for (int r = kn; r < 16; r++)
+                for (int o = 0; o < OUT; o++)
+                    wt[o][r] = 0;
+            int i = 0;
+            for (; i + 8 <= n; i += 8) {
+                cnn_real a0[16];
+                const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
                 OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a0_0[o] = g0[0 + o];
-                cnn_real a0_1[16];
+                for (int r = 0; r < 16; r++)
+                    a0[r] = 0;
+                cnn_real a1[16];
+                const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
                 OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a0_1[o] = g0[16 + o];
-                cnn_real a0_2[16];
+                for (int r = 0; r < 16; r++)
+                    a1[r] = 0;
+                cnn_real a2[16];
+                const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
                 OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a0_2[o] = g0[32 + o];
-                cnn_real a0_3[16];
+                for (int r = 0; r < 16; r++)
+                    a2[r] = 0;
+                cnn_real a3[16];
+                const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
                 OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a0_3[o] = g0[48 + o];
-                cnn_real *restrict g1 = gw + (size_t)(k0 + 1) * OUT + o0;
-                cnn_real a1_0[16];
+                for (int r = 0; r < 16; r++)
+                    a3[r] = 0;
+                cnn_real a4[16];
+                const cnn_real *restrict d4 = dz + (size_t)(i + 4) * OUT;
                 OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a1_0[o] = g1[0 + o];
-                cnn_real a1_1[16];
+                for (int r = 0; r < 16; r++)
+                    a4[r] = 0;
+                cnn_real a5[16];
+                const cnn_real *restrict d5 = dz + (size_t)(i + 5) * OUT;
                 OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a1_1[o] = g1[16 + o];
-                cnn_real a1_2[16];
+                for (int r = 0; r < 16; r++)
+                    a5[r] = 0;
+                cnn_real a6[16];
+                const cnn_real *restrict d6 = dz + (size_t)(i + 6) * OUT;
                 OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a1_2[o] = g1[32 + o];
-                cnn_real a1_3[16];
+                for (int r = 0; r < 16; r++)
+                    a6[r] = 0;
+                cnn_real a7[16];
+                const cnn_real *restrict d7 = dz + (size_t)(i + 7) * OUT;
                 OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a1_3[o] = g1[48 + o];
-                cnn_real *restrict g2 = gw + (size_t)(k0 + 2) * OUT + o0;
-                cnn_real a2_0[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a2_0[o] = g2[0 + o];
-                cnn_real a2_1[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a2_1[o] = g2[16 + o];
-                cnn_real a2_2[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a2_2[o] = g2[32 + o];
-                cnn_real a2_3[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a2_3[o] = g2[48 + o];
-                cnn_real *restrict g3 = gw + (size_t)(k0 + 3) * OUT + o0;
-                cnn_real a3_0[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a3_0[o] = g3[0 + o];
-                cnn_real a3_1[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a3_1[o] = g3[16 + o];
-                cnn_real a3_2[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a3_2[o] = g3[32 + o];
-                cnn_real a3_3[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a3_3[o] = g3[48 + o];
-                cnn_real *restrict g4 = gw + (size_t)(k0 + 4) * OUT + o0;
-                cnn_real a4_0[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a4_0[o] = g4[0 + o];
-                cnn_real a4_1[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a4_1[o] = g4[16 + o];
-                cnn_real a4_2[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a4_2[o] = g4[32 + o];
-                cnn_real a4_3[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a4_3[o] = g4[48 + o];
-                for (int i = 0; i < n; i++) {
-                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                    const cnn_real *restrict xr = in + (size_t)i * IN + k0;
-                    {
-                        const cnn_real v = xr[0];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_0[o] += v * d[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_1[o] += v * d[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_2[o] += v * d[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_3[o] += v * d[48 + o];
-                    }
-                    {
-                        const cnn_real v = xr[1];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_0[o] += v * d[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_1[o] += v * d[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_2[o] += v * d[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_3[o] += v * d[48 + o];
-                    }
-                    {
-                        const cnn_real v = xr[2];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_0[o] += v * d[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_1[o] += v * d[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_2[o] += v * d[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_3[o] += v * d[48 + o];
-                    }
-                    {
-                        const cnn_real v = xr[3];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_0[o] += v * d[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_1[o] += v * d[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_2[o] += v * d[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_3[o] += v * d[48 + o];
-                    }
-                    {
-                        const cnn_real v = xr[4];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a4_0[o] += v * d[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a4_1[o] += v * d[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a4_2[o] += v * d[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a4_3[o] += v * d[48 + o];
-                    }
+                for (int r = 0; r < 16; r++)
+                    a7[r] = 0;
+                for (int o = 0; o < OUT; o++) {
+                    const cnn_real v0 = d0[o];
+                    const cnn_real v1 = d1[o];
+                    const cnn_real v2 = d2[o];
+                    const cnn_real v3 = d3[o];
+                    const cnn_real v4 = d4[o];
+                    const cnn_real v5 = d5[o];
+                    const cnn_real v6 = d6[o];
+                    const cnn_real v7 = d7[o];
+                    const cnn_real *restrict w = wt[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v0 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a1[r] += v1 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a2[r] += v2 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a3[r] += v3 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a4[r] += v4 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a5[r] += v5 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a6[r] += v6 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a7[r] += v7 * w[r];
                 }
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g0[0 + o] = a0_0[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g0[16 + o] = a0_1[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g0[32 + o] = a0_2[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g0[48 + o] = a0_3[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g1[0 + o] = a1_0[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g1[16 + o] = a1_1[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g1[32 + o] = a1_2[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g1[48 + o] = a1_3[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g2[0 + o] = a2_0[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g2[16 + o] = a2_1[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g2[32 + o] = a2_2[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g2[48 + o] = a2_3[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g3[0 + o] = a3_0[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g3[16 + o] = a3_1[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g3[32 + o] = a3_2[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g3[48 + o] = a3_3[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g4[0 + o] = a4_0[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g4[16 + o] = a4_1[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g4[32 + o] = a4_2[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    g4[48 + o] = a4_3[o];
+                if (kn == 16) {
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 4) * IN + k0 + r] = a4[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 5) * IN + k0 + r] = a5[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 6) * IN + k0 + r] = a6[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 7) * IN + k0 + r] = a7[r];
+                } else {
+                    cnn_real tail[16];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a0[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a1[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 1) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a2[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 2) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a3[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 3) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a4[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 4) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a5[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 5) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a6[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 6) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a7[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 7) * IN + k0 + r] = tail[r];
+                }
             }
-        } else {
+            for (; i + 4 <= n; i += 4) {
+                cnn_real a0[16];
+                const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a0[r] = 0;
+                cnn_real a1[16];
+                const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a1[r] = 0;
+                cnn_real a2[16];
+                const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a2[r] = 0;
+                cnn_real a3[16];
+                const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a3[r] = 0;
+                for (int o = 0; o < OUT; o++) {
+                    const cnn_real v0 = d0[o];
+                    const cnn_real v1 = d1[o];
+                    const cnn_real v2 = d2[o];
+                    const cnn_real v3 = d3[o];
+                    const cnn_real *restrict w = wt[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v0 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a1[r] += v1 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a2[r] += v2 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a3[r] += v3 * w[r];
+                }
+                if (kn == 16) {
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
+                } else {
+                    cnn_real tail[16];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a0[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a1[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 1) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a2[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 2) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a3[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 3) * IN + k0 + r] = tail[r];
+                }
+            }
+            for (; i + 1 <= n; i += 1) {
+                cnn_real a0[16];
+                const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a0[r] = 0;
+                for (int o = 0; o < OUT; o++) {
+                    const cnn_real v0 = d0[o];
+                    const cnn_real *restrict w = wt[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v0 * w[r];
+                }
+                if (kn == 16) {
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+                } else {
+                    cnn_real tail[16];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a0[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
+                }
+            }
+        }
+        cnn_real tile[16 * OUT]; /* with u: this batch's dW of rows k0.. */
+        cnn_real *restrict gr = u ? tile : gw + (size_t)k0 * OUT;
+        if (u)
+            memset(tile, 0, sizeof tile);
+        int r0 = 0;
+        for (; r0 + 4 <= kn; r0 += 4) {
             for (int ot = 0; ot < 2; ot++) {
                 const int o0 = ot * 64;
-                cnn_real *restrict g0 = gw + (size_t)(k0 + 0) * OUT + o0;
+                cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
                 cnn_real a0_0[16];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
@@ -3656,7 +3707,7 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
                     a0_3[o] = g0[48 + o];
-                cnn_real *restrict g1 = gw + (size_t)(k0 + 1) * OUT + o0;
+                cnn_real *restrict g1 = gr + (size_t)(r0 + 1) * OUT + o0;
                 cnn_real a1_0[16];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
@@ -3673,7 +3724,7 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
                     a1_3[o] = g1[48 + o];
-                cnn_real *restrict g2 = gw + (size_t)(k0 + 2) * OUT + o0;
+                cnn_real *restrict g2 = gr + (size_t)(r0 + 2) * OUT + o0;
                 cnn_real a2_0[16];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
@@ -3690,7 +3741,7 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
                     a2_3[o] = g2[48 + o];
-                cnn_real *restrict g3 = gw + (size_t)(k0 + 3) * OUT + o0;
+                cnn_real *restrict g3 = gr + (size_t)(r0 + 3) * OUT + o0;
                 cnn_real a3_0[16];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
@@ -3709,7 +3760,7 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
                     a3_3[o] = g3[48 + o];
                 for (int i = 0; i < n; i++) {
                     const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                    const cnn_real *restrict xr = in + (size_t)i * IN + k0;
+                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
                     {
                         const cnn_real v = xr[0];
                         OMP(simd)
@@ -3821,276 +3872,69 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
                     g3[48 + o] = a3_3[o];
             }
         }
-    }
+        for (; r0 < kn; r0++) {
+            for (int ot = 0; ot < 2; ot++) {
+                const int o0 = ot * 64;
+                cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
+                cnn_real a0_0[16];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    a0_0[o] = g0[0 + o];
+                cnn_real a0_1[16];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    a0_1[o] = g0[16 + o];
+                cnn_real a0_2[16];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    a0_2[o] = g0[32 + o];
+                cnn_real a0_3[16];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    a0_3[o] = g0[48 + o];
+                for (int i = 0; i < n; i++) {
+                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                    {
+                        const cnn_real v = xr[0];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_0[o] += v * d[0 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_1[o] += v * d[16 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_2[o] += v * d[32 + o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_3[o] += v * d[48 + o];
+                    }
+                }
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g0[0 + o] = a0_0[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g0[16 + o] = a0_1[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g0[32 + o] = a0_2[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g0[48 + o] = a0_3[o];
+            }
+        }
+        if (u)
+            u->apply(u, W_OFF + (size_t)k0 * OUT, (size_t)kn * OUT, tile);
+    } /* t */
     cnn_real *restrict gb = g + B_OFF;
     for (int i = 0; i < n; i++)
         for (int o = 0; o < OUT; o++)
             gb[o] += dz[(size_t)i * OUT + o];
-    /* dx = dz W^T: 16 rows of W transposed at a time, 8 (then 4, 1) images per tile */
-    const cnn_real *restrict wgt = p + W_OFF;
-    OMP(parallel for schedule(static))
-    for (int t = 0; t < 144; t++) {
-        const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
-        cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */
-        for (int r = 0; r < kn; r++)
-            for (int o = 0; o < OUT; o++)
-                wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];
-        for (int r = kn; r < 16; r++)
-            for (int o = 0; o < OUT; o++)
-                wt[o][r] = 0;
-        int i = 0;
-        for (; i + 8 <= n; i += 8) {
-            cnn_real a0[16];
-            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a0[r] = 0;
-            cnn_real a1[16];
-            const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a1[r] = 0;
-            cnn_real a2[16];
-            const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a2[r] = 0;
-            cnn_real a3[16];
-            const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a3[r] = 0;
-            cnn_real a4[16];
-            const cnn_real *restrict d4 = dz + (size_t)(i + 4) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a4[r] = 0;
-            cnn_real a5[16];
-            const cnn_real *restrict d5 = dz + (size_t)(i + 5) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a5[r] = 0;
-            cnn_real a6[16];
-            const cnn_real *restrict d6 = dz + (size_t)(i + 6) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a6[r] = 0;
-            cnn_real a7[16];
-            const cnn_real *restrict d7 = dz + (size_t)(i + 7) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a7[r] = 0;
-            for (int o = 0; o < OUT; o++) {
-                const cnn_real v0 = d0[o];
-                const cnn_real v1 = d1[o];
-                const cnn_real v2 = d2[o];
-                const cnn_real v3 = d3[o];
-                const cnn_real v4 = d4[o];
-                const cnn_real v5 = d5[o];
-                const cnn_real v6 = d6[o];
-                const cnn_real v7 = d7[o];
-                const cnn_real *restrict w = wt[o];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a0[r] += v0 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a1[r] += v1 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a2[r] += v2 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a3[r] += v3 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a4[r] += v4 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a5[r] += v5 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a6[r] += v6 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a7[r] += v7 * w[r];
-            }
-            if (kn == 16) {
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 4) * IN + k0 + r] = a4[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 5) * IN + k0 + r] = a5[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 6) * IN + k0 + r] = a6[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 7) * IN + k0 + r] = a7[r];
-            } else {
-                cnn_real tail[16];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a0[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a1[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 1) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a2[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 2) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a3[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 3) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a4[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 4) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a5[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 5) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a6[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 6) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a7[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 7) * IN + k0 + r] = tail[r];
-            }
-        }
-        for (; i + 4 <= n; i += 4) {
-            cnn_real a0[16];
-            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a0[r] = 0;
-            cnn_real a1[16];
-            const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a1[r] = 0;
-            cnn_real a2[16];
-            const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a2[r] = 0;
-            cnn_real a3[16];
-            const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a3[r] = 0;
-            for (int o = 0; o < OUT; o++) {
-                const cnn_real v0 = d0[o];
-                const cnn_real v1 = d1[o];
-                const cnn_real v2 = d2[o];
-                const cnn_real v3 = d3[o];
-                const cnn_real *restrict w = wt[o];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a0[r] += v0 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a1[r] += v1 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a2[r] += v2 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a3[r] += v3 * w[r];
-            }
-            if (kn == 16) {
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
-            } else {
-                cnn_real tail[16];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a0[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a1[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 1) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a2[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 2) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a3[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 3) * IN + k0 + r] = tail[r];
-            }
-        }
-        for (; i + 1 <= n; i += 1) {
-            cnn_real a0[16];
-            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a0[r] = 0;
-            for (int o = 0; o < OUT; o++) {
-                const cnn_real v0 = d0[o];
-                const cnn_real *restrict w = wt[o];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a0[r] += v0 * w[r];
-            }
-            if (kn == 16) {
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
-            } else {
-                cnn_real tail[16];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a0[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
-            }
-        }
-    }
 }
 #else
-static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)
+static void fashion_dense_1_backward(const cnn_real *p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n, const cnn_update *u)
 {
     enum { IN = 2304, OUT = 128, W_OFF = 19008 };
     enum { B_OFF = 313920 };
@@ -4106,6 +3950,8 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
     const cnn_real *restrict dz = dy;
     /* dW: rows split over threads, images summed in order */
     cnn_real *restrict gw = g + W_OFF;
+    if (u) /* the oracle of the fused update: dW of this batch alone, stored, then one update */
+        memset(gw, 0, (size_t)IN * OUT * sizeof(cnn_real));
     OMP(parallel for schedule(static))
     for (int k = 0; k < IN; k++) {
         cnn_real *restrict gk = gw + (size_t)k * OUT;
@@ -4122,7 +3968,7 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
         for (int o = 0; o < OUT; o++)
             gb[o] += dz[(size_t)i * OUT + o];
     /* dx = dz W^T */
-    const cnn_real *restrict wgt = p + W_OFF;
+    const cnn_real *wgt = p + W_OFF;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict dzi = dz + (size_t)i * OUT;
@@ -4136,6 +3982,8 @@ static void fashion_dense_1_backward(const cnn_real *restrict p, cnn_real *restr
             dxi[k] = s;
         }
     } /* i */
+    if (u)
+        u->apply(u, W_OFF, (size_t)IN * OUT, gw);
 }
 #endif
 
@@ -4472,397 +4320,421 @@ static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restr
     enum { B_OFF = 315328 };
     (void)out;
     const cnn_real *restrict dz = dy;
+    const cnn_real *wgt = p + W_OFF;
     cnn_real *restrict gw = g + W_OFF;
-    /* dW: tiles of 8 rows, threads split the rows */
+    /* W in tiles of 16 rows, threads split the tiles: dx of the rows (old weights), dW of the rows */
     OMP(parallel for schedule(static) if(n >= 103))
-    for (int t = 0; t < 16; t++) {
-        const int k0 = t * 8;
-        {
-            const int o0 = 0;
-            cnn_real *restrict g0 = gw + (size_t)(k0 + 0) * OUT + o0;
-            cnn_real a0_0[10];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                a0_0[o] = g0[0 + o];
-            cnn_real *restrict g1 = gw + (size_t)(k0 + 1) * OUT + o0;
-            cnn_real a1_0[10];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                a1_0[o] = g1[0 + o];
-            cnn_real *restrict g2 = gw + (size_t)(k0 + 2) * OUT + o0;
-            cnn_real a2_0[10];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                a2_0[o] = g2[0 + o];
-            cnn_real *restrict g3 = gw + (size_t)(k0 + 3) * OUT + o0;
-            cnn_real a3_0[10];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                a3_0[o] = g3[0 + o];
-            cnn_real *restrict g4 = gw + (size_t)(k0 + 4) * OUT + o0;
-            cnn_real a4_0[10];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                a4_0[o] = g4[0 + o];
-            cnn_real *restrict g5 = gw + (size_t)(k0 + 5) * OUT + o0;
-            cnn_real a5_0[10];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                a5_0[o] = g5[0 + o];
-            cnn_real *restrict g6 = gw + (size_t)(k0 + 6) * OUT + o0;
-            cnn_real a6_0[10];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                a6_0[o] = g6[0 + o];
-            cnn_real *restrict g7 = gw + (size_t)(k0 + 7) * OUT + o0;
-            cnn_real a7_0[10];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                a7_0[o] = g7[0 + o];
-            for (int i = 0; i < n; i++) {
-                const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                const cnn_real *restrict xr = in + (size_t)i * IN + k0;
-                {
-                    const cnn_real v = xr[0];
+    for (int t = 0; t < 8; t++) {
+        const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
+        { /* dx[i][k0 .. k0 + 15] = dz_i W^T, 8 (then 4, 1) images at a time */
+            cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */
+            for (int r = 0; r < kn; r++)
+                for (int o = 0; o < OUT; o++)
+                    wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];
+            for (int r = kn; r < 16; r++)
+                for (int o = 0; o < OUT; o++)
+                    wt[o][r] = 0;
+            int i = 0;
+            for (; i + 8 <= n; i += 8) {
+                cnn_real a0[16];
+                const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a0[r] = 0;
+                cnn_real a1[16];
+                const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a1[r] = 0;
+                cnn_real a2[16];
+                const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a2[r] = 0;
+                cnn_real a3[16];
+                const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a3[r] = 0;
+                cnn_real a4[16];
+                const cnn_real *restrict d4 = dz + (size_t)(i + 4) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a4[r] = 0;
+                cnn_real a5[16];
+                const cnn_real *restrict d5 = dz + (size_t)(i + 5) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a5[r] = 0;
+                cnn_real a6[16];
+                const cnn_real *restrict d6 = dz + (size_t)(i + 6) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a6[r] = 0;
+                cnn_real a7[16];
+                const cnn_real *restrict d7 = dz + (size_t)(i + 7) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a7[r] = 0;
+                for (int o = 0; o < OUT; o++) {
+                    const cnn_real v0 = d0[o];
+                    const cnn_real v1 = d1[o];
+                    const cnn_real v2 = d2[o];
+                    const cnn_real v3 = d3[o];
+                    const cnn_real v4 = d4[o];
+                    const cnn_real v5 = d5[o];
+                    const cnn_real v6 = d6[o];
+                    const cnn_real v7 = d7[o];
+                    const cnn_real *restrict w = wt[o];
                     OMP(simd)
-                    for (int o = 0; o < 10; o++)
-                        a0_0[o] += v * d[0 + o];
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v0 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a1[r] += v1 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a2[r] += v2 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a3[r] += v3 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a4[r] += v4 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a5[r] += v5 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a6[r] += v6 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a7[r] += v7 * w[r];
                 }
-                {
-                    const cnn_real v = xr[1];
+                if (kn == 16) {
                     OMP(simd)
-                    for (int o = 0; o < 10; o++)
-                        a1_0[o] += v * d[0 + o];
-                }
-                {
-                    const cnn_real v = xr[2];
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
                     OMP(simd)
-                    for (int o = 0; o < 10; o++)
-                        a2_0[o] += v * d[0 + o];
-                }
-                {
-                    const cnn_real v = xr[3];
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
                     OMP(simd)
-                    for (int o = 0; o < 10; o++)
-                        a3_0[o] += v * d[0 + o];
-                }
-                {
-                    const cnn_real v = xr[4];
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
                     OMP(simd)
-                    for (int o = 0; o < 10; o++)
-                        a4_0[o] += v * d[0 + o];
-                }
-                {
-                    const cnn_real v = xr[5];
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
                     OMP(simd)
-                    for (int o = 0; o < 10; o++)
-                        a5_0[o] += v * d[0 + o];
-                }
-                {
-                    const cnn_real v = xr[6];
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 4) * IN + k0 + r] = a4[r];
                     OMP(simd)
-                    for (int o = 0; o < 10; o++)
-                        a6_0[o] += v * d[0 + o];
-                }
-                {
-                    const cnn_real v = xr[7];
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 5) * IN + k0 + r] = a5[r];
                     OMP(simd)
-                    for (int o = 0; o < 10; o++)
-                        a7_0[o] += v * d[0 + o];
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 6) * IN + k0 + r] = a6[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 7) * IN + k0 + r] = a7[r];
+                } else {
+                    cnn_real tail[16];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a0[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a1[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 1) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a2[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 2) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a3[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 3) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a4[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 4) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a5[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 5) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a6[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 6) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a7[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 7) * IN + k0 + r] = tail[r];
                 }
             }
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                g0[0 + o] = a0_0[o];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                g1[0 + o] = a1_0[o];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                g2[0 + o] = a2_0[o];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                g3[0 + o] = a3_0[o];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                g4[0 + o] = a4_0[o];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                g5[0 + o] = a5_0[o];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                g6[0 + o] = a6_0[o];
-            OMP(simd)
-            for (int o = 0; o < 10; o++)
-                g7[0 + o] = a7_0[o];
+            for (; i + 4 <= n; i += 4) {
+                cnn_real a0[16];
+                const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a0[r] = 0;
+                cnn_real a1[16];
+                const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a1[r] = 0;
+                cnn_real a2[16];
+                const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a2[r] = 0;
+                cnn_real a3[16];
+                const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a3[r] = 0;
+                for (int o = 0; o < OUT; o++) {
+                    const cnn_real v0 = d0[o];
+                    const cnn_real v1 = d1[o];
+                    const cnn_real v2 = d2[o];
+                    const cnn_real v3 = d3[o];
+                    const cnn_real *restrict w = wt[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v0 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a1[r] += v1 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a2[r] += v2 * w[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a3[r] += v3 * w[r];
+                }
+                if (kn == 16) {
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
+                } else {
+                    cnn_real tail[16];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a0[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a1[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 1) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a2[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 2) * IN + k0 + r] = tail[r];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a3[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 3) * IN + k0 + r] = tail[r];
+                }
+            }
+            for (; i + 1 <= n; i += 1) {
+                cnn_real a0[16];
+                const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
+                OMP(simd)
+                for (int r = 0; r < 16; r++)
+                    a0[r] = 0;
+                for (int o = 0; o < OUT; o++) {
+                    const cnn_real v0 = d0[o];
+                    const cnn_real *restrict w = wt[o];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        a0[r] += v0 * w[r];
+                }
+                if (kn == 16) {
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
+                } else {
+                    cnn_real tail[16];
+                    OMP(simd)
+                    for (int r = 0; r < 16; r++)
+                        tail[r] = a0[r];
+                    for (int r = 0; r < kn; r++)
+                        dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
+                }
+            }
         }
-    }
+        cnn_real *restrict gr = gw + (size_t)k0 * OUT;
+        int r0 = 0;
+        for (; r0 + 8 <= kn; r0 += 8) {
+            {
+                const int o0 = 0;
+                cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
+                cnn_real a0_0[10];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    a0_0[o] = g0[0 + o];
+                cnn_real *restrict g1 = gr + (size_t)(r0 + 1) * OUT + o0;
+                cnn_real a1_0[10];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    a1_0[o] = g1[0 + o];
+                cnn_real *restrict g2 = gr + (size_t)(r0 + 2) * OUT + o0;
+                cnn_real a2_0[10];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    a2_0[o] = g2[0 + o];
+                cnn_real *restrict g3 = gr + (size_t)(r0 + 3) * OUT + o0;
+                cnn_real a3_0[10];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    a3_0[o] = g3[0 + o];
+                cnn_real *restrict g4 = gr + (size_t)(r0 + 4) * OUT + o0;
+                cnn_real a4_0[10];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    a4_0[o] = g4[0 + o];
+                cnn_real *restrict g5 = gr + (size_t)(r0 + 5) * OUT + o0;
+                cnn_real a5_0[10];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    a5_0[o] = g5[0 + o];
+                cnn_real *restrict g6 = gr + (size_t)(r0 + 6) * OUT + o0;
+                cnn_real a6_0[10];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    a6_0[o] = g6[0 + o];
+                cnn_real *restrict g7 = gr + (size_t)(r0 + 7) * OUT + o0;
+                cnn_real a7_0[10];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    a7_0[o] = g7[0 + o];
+                for (int i = 0; i < n; i++) {
+                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                    {
+                        const cnn_real v = xr[0];
+                        OMP(simd)
+                        for (int o = 0; o < 10; o++)
+                            a0_0[o] += v * d[0 + o];
+                    }
+                    {
+                        const cnn_real v = xr[1];
+                        OMP(simd)
+                        for (int o = 0; o < 10; o++)
+                            a1_0[o] += v * d[0 + o];
+                    }
+                    {
+                        const cnn_real v = xr[2];
+                        OMP(simd)
+                        for (int o = 0; o < 10; o++)
+                            a2_0[o] += v * d[0 + o];
+                    }
+                    {
+                        const cnn_real v = xr[3];
+                        OMP(simd)
+                        for (int o = 0; o < 10; o++)
+                            a3_0[o] += v * d[0 + o];
+                    }
+                    {
+                        const cnn_real v = xr[4];
+                        OMP(simd)
+                        for (int o = 0; o < 10; o++)
+                            a4_0[o] += v * d[0 + o];
+                    }
+                    {
+                        const cnn_real v = xr[5];
+                        OMP(simd)
+                        for (int o = 0; o < 10; o++)
+                            a5_0[o] += v * d[0 + o];
+                    }
+                    {
+                        const cnn_real v = xr[6];
+                        OMP(simd)
+                        for (int o = 0; o < 10; o++)
+                            a6_0[o] += v * d[0 + o];
+                    }
+                    {
+                        const cnn_real v = xr[7];
+                        OMP(simd)
+                        for (int o = 0; o < 10; o++)
+                            a7_0[o] += v * d[0 + o];
+                    }
+                }
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    g0[0 + o] = a0_0[o];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    g1[0 + o] = a1_0[o];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    g2[0 + o] = a2_0[o];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    g3[0 + o] = a3_0[o];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    g4[0 + o] = a4_0[o];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    g5[0 + o] = a5_0[o];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    g6[0 + o] = a6_0[o];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    g7[0 + o] = a7_0[o];
+            }
+        }
+        for (; r0 < kn; r0++) {
+            {
+                const int o0 = 0;
+                cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
+                cnn_real a0_0[10];
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    a0_0[o] = g0[0 + o];
+                for (int i = 0; i < n; i++) {
+                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                    {
+                        const cnn_real v = xr[0];
+                        OMP(simd)
+                        for (int o = 0; o < 10; o++)
+                            a0_0[o] += v * d[0 + o];
+                    }
+                }
+                OMP(simd)
+                for (int o = 0; o < 10; o++)
+                    g0[0 + o] = a0_0[o];
+            }
+        }
+    } /* t */
     cnn_real *restrict gb = g + B_OFF;
     for (int i = 0; i < n; i++)
         for (int o = 0; o < OUT; o++)
             gb[o] += dz[(size_t)i * OUT + o];
-    /* dx = dz W^T: 16 rows of W transposed at a time, 8 (then 4, 1) images per tile */
-    const cnn_real *restrict wgt = p + W_OFF;
-    OMP(parallel for schedule(static) if(n >= 103))
-    for (int t = 0; t < 8; t++) {
-        const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
-        cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */
-        for (int r = 0; r < kn; r++)
-            for (int o = 0; o < OUT; o++)
-                wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];
-        for (int r = kn; r < 16; r++)
-            for (int o = 0; o < OUT; o++)
-                wt[o][r] = 0;
-        int i = 0;
-        for (; i + 8 <= n; i += 8) {
-            cnn_real a0[16];
-            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a0[r] = 0;
-            cnn_real a1[16];
-            const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a1[r] = 0;
-            cnn_real a2[16];
-            const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a2[r] = 0;
-            cnn_real a3[16];
-            const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a3[r] = 0;
-            cnn_real a4[16];
-            const cnn_real *restrict d4 = dz + (size_t)(i + 4) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a4[r] = 0;
-            cnn_real a5[16];
-            const cnn_real *restrict d5 = dz + (size_t)(i + 5) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a5[r] = 0;
-            cnn_real a6[16];
-            const cnn_real *restrict d6 = dz + (size_t)(i + 6) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a6[r] = 0;
-            cnn_real a7[16];
-            const cnn_real *restrict d7 = dz + (size_t)(i + 7) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a7[r] = 0;
-            for (int o = 0; o < OUT; o++) {
-                const cnn_real v0 = d0[o];
-                const cnn_real v1 = d1[o];
-                const cnn_real v2 = d2[o];
-                const cnn_real v3 = d3[o];
-                const cnn_real v4 = d4[o];
-                const cnn_real v5 = d5[o];
-                const cnn_real v6 = d6[o];
-                const cnn_real v7 = d7[o];
-                const cnn_real *restrict w = wt[o];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a0[r] += v0 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a1[r] += v1 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a2[r] += v2 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a3[r] += v3 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a4[r] += v4 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a5[r] += v5 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a6[r] += v6 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a7[r] += v7 * w[r];
-            }
-            if (kn == 16) {
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 4) * IN + k0 + r] = a4[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 5) * IN + k0 + r] = a5[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 6) * IN + k0 + r] = a6[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 7) * IN + k0 + r] = a7[r];
-            } else {
-                cnn_real tail[16];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a0[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a1[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 1) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a2[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 2) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a3[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 3) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a4[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 4) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a5[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 5) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a6[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 6) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a7[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 7) * IN + k0 + r] = tail[r];
-            }
-        }
-        for (; i + 4 <= n; i += 4) {
-            cnn_real a0[16];
-            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a0[r] = 0;
-            cnn_real a1[16];
-            const cnn_real *restrict d1 = dz + (size_t)(i + 1) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a1[r] = 0;
-            cnn_real a2[16];
-            const cnn_real *restrict d2 = dz + (size_t)(i + 2) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a2[r] = 0;
-            cnn_real a3[16];
-            const cnn_real *restrict d3 = dz + (size_t)(i + 3) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a3[r] = 0;
-            for (int o = 0; o < OUT; o++) {
-                const cnn_real v0 = d0[o];
-                const cnn_real v1 = d1[o];
-                const cnn_real v2 = d2[o];
-                const cnn_real v3 = d3[o];
-                const cnn_real *restrict w = wt[o];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a0[r] += v0 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a1[r] += v1 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a2[r] += v2 * w[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a3[r] += v3 * w[r];
-            }
-            if (kn == 16) {
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 1) * IN + k0 + r] = a1[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 2) * IN + k0 + r] = a2[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 3) * IN + k0 + r] = a3[r];
-            } else {
-                cnn_real tail[16];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a0[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a1[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 1) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a2[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 2) * IN + k0 + r] = tail[r];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a3[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 3) * IN + k0 + r] = tail[r];
-            }
-        }
-        for (; i + 1 <= n; i += 1) {
-            cnn_real a0[16];
-            const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
-            OMP(simd)
-            for (int r = 0; r < 16; r++)
-                a0[r] = 0;
-            for (int o = 0; o < OUT; o++) {
-                const cnn_real v0 = d0[o];
-                const cnn_real *restrict w = wt[o];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    a0[r] += v0 * w[r];
-            }
-            if (kn == 16) {
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = a0[r];
-            } else {
-                cnn_real tail[16];
-                OMP(simd)
-                for (int r = 0; r < 16; r++)
-                    tail[r] = a0[r];
-                for (int r = 0; r < kn; r++)
-                    dx[(size_t)(i + 0) * IN + k0 + r] = tail[r];
-            }
-        }
-    }
 }
 #else
 static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)
@@ -4947,7 +4819,7 @@ static void fashion_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits,
     CNN_LAYER_END(6, 0);
     /* flatten_1: a view of its input */
     CNN_LAYER_BEGIN(8, 0);
-    fashion_dense_1_forward(p, a + cap * A_dropout_1, a + cap * A_dense_1, n);
+    fashion_dense_1_forward(p, a + cap * A_dropout_1, a + cap * A_dense_1, slot, n);
     CNN_LAYER_END(8, 0);
     CNN_LAYER_BEGIN(9, 0);
     fashion_dense_2_forward(p, a + cap * A_dense_1, a + cap * A_dense_2, n);
@@ -4956,8 +4828,10 @@ static void fashion_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits,
 }
 
 /* Backward pass after a training forward on the same x: dL/dlogits in,
- * every layer in reverse; parameter gradients are ADDED into b->grads. */
-static void fashion_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlogits, int n)
+ * every layer in reverse; parameter gradients are ADDED into b->grads,
+ * except that, given u, the layers with update_in_backward apply the optimizer
+ * to their weights themselves (cnn_model.backward_update). */
+static void fashion_backward_update(cnn_buffers *b, const cnn_real *x, const cnn_real *dlogits, int n, const cnn_update *u)
 {
     const cnn_real *const p = b->params;
     cnn_real *const g = b->grads;
@@ -4982,7 +4856,7 @@ static void fashion_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *
     fashion_dense_2_backward(p, g, a + cap * A_dense_1, a + cap * A_dense_2, dA, dB, n);
     CNN_LAYER_END(9, 1);
     CNN_LAYER_BEGIN(8, 1);
-    fashion_dense_1_backward(p, g, a + cap * A_dropout_1, a + cap * A_dense_1, dB, dA, n);
+    fashion_dense_1_backward(p, g, a + cap * A_dropout_1, a + cap * A_dense_1, dB, dA, n, u);
     CNN_LAYER_END(8, 1);
     /* flatten_1: a view, its gradient is its input's */
     CNN_LAYER_BEGIN(6, 1);
@@ -5006,6 +4880,11 @@ static void fashion_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *
     CNN_LAYER_BEGIN(0, 1);
     fashion_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dA, slot, pad, wk + 0, n);
     CNN_LAYER_END(0, 1);
+}
+
+static void fashion_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlogits, int n)
+{
+    fashion_backward_update(b, x, dlogits, n, NULL);
 }
 
 /* Sparse categorical cross-entropy from N_OUT logits per image, mean over n:
@@ -5128,7 +5007,7 @@ static const cnn_tensor_info fashion_tensors[16] = {
     {.name = "batchnorm_2.running_var", .rank = 1, .shape = {64, 0, 0, 0}, .layout = CNN_LAYOUT_PLAIN,
      .offset = 315466, .count = 64, .fan_in = 0, .fan_out = 0, .init = CNN_INIT_ONES, .trainable = 0},
     {.name = "dense_1.weight", .rank = 2, .shape = {128, 2304, 0, 0}, .layout = CNN_LAYOUT_IO,
-     .offset = 19008, .count = 294912, .fan_in = 2304, .fan_out = 128, .init = CNN_INIT_GLOROT_UNIFORM, .trainable = 1},
+     .offset = 19008, .count = 294912, .fan_in = 2304, .fan_out = 128, .init = CNN_INIT_GLOROT_UNIFORM, .trainable = 1, .update_in_backward = 1},
     {.name = "dense_1.bias", .rank = 1, .shape = {128, 0, 0, 0}, .layout = CNN_LAYOUT_PLAIN,
      .offset = 313920, .count = 128, .fan_in = 0, .fan_out = 0, .init = CNN_INIT_ZEROS, .trainable = 1},
     {.name = "dense_2.weight", .rank = 2, .shape = {10, 128, 0, 0}, .layout = CNN_LAYOUT_IO,
@@ -5160,6 +5039,7 @@ const cnn_model fashion_model = {
     .train_flops = 18605568.0,
     .forward = fashion_forward,
     .backward = fashion_backward,
+    .backward_update = fashion_backward_update,
     .loss = fashion_loss,
     .preprocess = fashion_preprocess,
     .n_preprocess = 1,

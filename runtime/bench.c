@@ -22,6 +22,7 @@
 #include "cnn_optim.h"
 #include "cnn_progress.h"
 #include "cnn_rng.h"
+#include "cnn_step.h"
 #include "cnn_train.h"
 
 /* ---- the FMA peak probe ------------------------------------------------------ */
@@ -245,11 +246,7 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
                 break;
             case 3:
                 t0 = cnn_now();
-                memset(b.grads, 0, m->n_trainable * sizeof(float));
-                m->forward(&b, x, logits, batch, 1, o->cfg.seed, step);
-                m->loss(logits, labels, dlogits, batch);
-                m->backward(&b, x, dlogits, batch);
-                cnn_optim_step(opt, b.params, b.grads);
+                cnn_train_step(m, &b, opt, x, labels, logits, dlogits, batch, o->cfg.seed, step, 1);
                 t1 = cnn_now();
                 step++;
                 break;

@@ -102,6 +102,7 @@ typedef struct cnn_tensor_info {
     int fan_in, fan_out;
     cnn_init init;
     int trainable;      /* 0 for batchnorm running statistics */
+    int update_in_backward; /* backward_update applies the optimizer to it itself */
 } cnn_tensor_info;
 
 /* ---- preprocessing and augmentation (what the data pipeline does) ---- */
@@ -173,6 +174,16 @@ typedef struct cnn_buffers {
     int batch_cap;
 } cnn_buffers;
 
+/* The optimizer's update of one range of the parameter block, for a
+ * backward pass that applies it itself (cnn_model.backward_update):
+ * apply(u, offset, count, grad) updates params [offset, offset + count) from
+ * grad[0, count), this batch's gradient of exactly those parameters. Called
+ * from inside the model's parallel regions, for disjoint ranges. */
+typedef struct cnn_update {
+    void (*apply)(const struct cnn_update *u, size_t offset, size_t count, const cnn_real *grad);
+    void *ctx;
+} cnn_update;
+
 typedef struct cnn_model {
     const char *name;            /* model name from the .cnn */
     const char *source;          /* the .cnn file name as given to cnnc (no directories) */
@@ -201,6 +212,16 @@ typedef struct cnn_model {
     /* Backward pass after a training forward on the same x: dlogits (n x
      * n_outputs) is dLoss/dlogits; gradients are ADDED into b->grads. */
     void (*backward)(cnn_buffers *b, const cnn_real *x, const cnn_real *dlogits, int n);
+    /* Optional (NULL when no tensor has update_in_backward): backward, but
+     * the tensors with update_in_backward are updated through u while their
+     * gradient is computed, block by block (the fast kernels never store
+     * it): b->grads over their ranges is scratch, its content before the
+     * call ignored (it need not be zeroed) and unspecified after.
+     * Every other gradient is ADDED into b->grads as backward does; the
+     * caller then updates the other ranges. Large dense weights use it: the
+     * gradient of 1.8 M weights then never travels to memory and back. */
+    void (*backward_update)(cnn_buffers *b, const cnn_real *x, const cnn_real *dlogits, int n,
+                            const cnn_update *u);
     /* Mean loss over n images from logits, and dLoss/dlogits (mean over n)
      * when dlogits != NULL. Labels are class indices. Stable from logits. */
     double (*loss)(const cnn_real *logits, const int *labels, cnn_real *dlogits, int n);

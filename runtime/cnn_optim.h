@@ -45,6 +45,27 @@ void cnn_optim_free(cnn_optim *o);
 /* One update of params[0, n) from grads[0, n); increments iterations. */
 void cnn_optim_step(cnn_optim *o, float *params, const float *grads);
 
+/* A step in pieces, for a backward pass that updates some tensors itself
+ * while their gradient is in cache (cnn_model.backward_update):
+ *   cnn_optim_begin(o);                        coefficients of this step
+ *   cnn_optim_update(o, params, off, k, g);    from any thread, any number of
+ *                                              disjoint ranges; g holds k floats
+ *   cnn_optim_step_except(o, params, grads, skip, n_skip);
+ *                                              every other range, then
+ *                                              iterations + 1
+ * Each element gets exactly the arithmetic of cnn_optim_step, so a step in
+ * pieces equals a whole one bit for bit. cnn_optim_update does nothing
+ * before cnn_optim_begin or outside [0, n). step_except returns -1 (and
+ * changes nothing) unless the skipped ranges are sorted, disjoint, inside
+ * [0, n) and at most CNN_OPTIM_MAX_SKIP. */
+typedef struct cnn_range {
+    size_t offset, count;
+} cnn_range;
+#define CNN_OPTIM_MAX_SKIP 64
+void cnn_optim_begin(cnn_optim *o);
+void cnn_optim_update(const cnn_optim *o, float *params, size_t offset, size_t count, const float *grad);
+int cnn_optim_step_except(cnn_optim *o, float *params, const float *grads, const cnn_range *skip, int n_skip);
+
 /* Keras's defaults for an optimizer kind (lr included). */
 cnn_optimizer cnn_optim_defaults(cnn_optimizer_kind kind);
 /* "adam", "sgd", "rmsprop" */

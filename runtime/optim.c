@@ -3,8 +3,20 @@
 #include "cnn_optim.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The scalar coefficients of one step, computed in double from the
+ * configuration and the step number (cnn_optim_begin), then used as floats
+ * by every element. */
+typedef struct coefs {
+    float alpha;          /* adam: lr * sqrt(1 - beta2^t) / (1 - beta1^t) */
+    float one_b1, one_b2; /* adam: 1 - beta1, 1 - beta2 */
+    float eps;            /* adam, rmsprop */
+    float lr, mu;         /* sgd */
+    float rho, one_rho;   /* rmsprop */
+} coefs;
 
 struct cnn_optim {
     cnn_optimizer cfg;
@@ -12,6 +24,8 @@ struct cnn_optim {
     uint64_t iterations;
     int n_slots;
     float *slot[2];
+    coefs k;             /* of step iterations + 1, valid while begun */
+    int begun;
 };
 
 cnn_optimizer cnn_optim_defaults(cnn_optimizer_kind kind)
@@ -100,23 +114,17 @@ void cnn_optim_free(cnn_optim *o)
     free(o);
 }
 
-/* Element-wise loops: each element's arithmetic is the same whichever
- * thread runs it, so the result is independent of the thread count. Small
- * arrays stay on one thread (a parallel region costs more than it saves). */
-#define CNN_OPTIM_PAR_MIN 65536
-
-static void adam_step(cnn_optim *o, float *restrict p, const float *restrict g)
+/* One element loop per rule, over [off, off + count) of the parameters
+ * and of the slots. Each element's arithmetic is the same whichever thread
+ * or block runs it, so results never depend on the thread count or on how
+ * the range is cut (cnn_optim_update's blocks, or the whole step). */
+static void adam_elems(const cnn_optim *o, float *restrict p, const float *restrict g, size_t off, size_t count)
 {
-    const double t = (double)(o->iterations + 1);
-    const double b1 = o->cfg.beta1, b2 = o->cfg.beta2;
-    const float alpha = (float)(o->cfg.lr * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t)));
-    const float one_b1 = (float)(1.0 - b1), one_b2 = (float)(1.0 - b2);
-    const float eps = (float)o->cfg.epsilon;
-    float *restrict m = o->slot[0];
-    float *restrict v = o->slot[1];
-    const long n = (long)o->n;
-#pragma omp parallel for simd schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
-    for (long i = 0; i < n; i++) {
+    const float alpha = o->k.alpha, one_b1 = o->k.one_b1, one_b2 = o->k.one_b2, eps = o->k.eps;
+    float *restrict m = o->slot[0] + off;
+    float *restrict v = o->slot[1] + off;
+#pragma omp simd
+    for (size_t i = 0; i < count; i++) {
         float gi = g[i];
         m[i] += (gi - m[i]) * one_b1;
         v[i] += (gi * gi - v[i]) * one_b2;
@@ -124,63 +132,154 @@ static void adam_step(cnn_optim *o, float *restrict p, const float *restrict g)
     }
 }
 
-static void sgd_step(cnn_optim *o, float *restrict p, const float *restrict g)
+static void sgd_elems(const cnn_optim *o, float *restrict p, const float *restrict g, size_t off, size_t count)
 {
-    const float lr = (float)o->cfg.lr;
-    const long n = (long)o->n;
+    const float lr = o->k.lr, mu = o->k.mu;
     if (o->n_slots == 0) {
-#pragma omp parallel for simd schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
-        for (long i = 0; i < n; i++)
+#pragma omp simd
+        for (size_t i = 0; i < count; i++)
             p[i] -= lr * g[i];
         return;
     }
-    const float mu = (float)o->cfg.momentum;
-    float *restrict m = o->slot[0];
+    float *restrict m = o->slot[0] + off;
     if (o->cfg.nesterov) {
-#pragma omp parallel for simd schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
-        for (long i = 0; i < n; i++) {
+#pragma omp simd
+        for (size_t i = 0; i < count; i++) {
             m[i] = mu * m[i] - lr * g[i];
             p[i] += mu * m[i] - lr * g[i];
         }
     } else {
-#pragma omp parallel for simd schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
-        for (long i = 0; i < n; i++) {
+#pragma omp simd
+        for (size_t i = 0; i < count; i++) {
             m[i] = mu * m[i] - lr * g[i];
             p[i] += m[i];
         }
     }
 }
 
-static void rmsprop_step(cnn_optim *o, float *restrict p, const float *restrict g)
+static void rmsprop_elems(const cnn_optim *o, float *restrict p, const float *restrict g, size_t off,
+                          size_t count)
 {
-    const float lr = (float)o->cfg.lr;
-    const float rho = (float)o->cfg.rho, one_rho = (float)(1.0 - o->cfg.rho);
-    const float eps = (float)o->cfg.epsilon;
-    float *restrict v = o->slot[0];
-    const long n = (long)o->n;
-#pragma omp parallel for simd schedule(static) if (n >= CNN_OPTIM_PAR_MIN)
-    for (long i = 0; i < n; i++) {
+    const float lr = o->k.lr, rho = o->k.rho, one_rho = o->k.one_rho, eps = o->k.eps;
+    float *restrict v = o->slot[0] + off;
+#pragma omp simd
+    for (size_t i = 0; i < count; i++) {
         float gi = g[i];
         v[i] = rho * v[i] + one_rho * gi * gi;
         p[i] -= lr * gi / sqrtf(v[i] + eps);
     }
 }
 
-void cnn_optim_step(cnn_optim *o, float *params, const float *grads)
+static void update_elems(const cnn_optim *o, float *p, const float *g, size_t off, size_t count)
 {
     switch (o->cfg.kind) {
-    case CNN_OPT_ADAM: adam_step(o, params, grads); break;
-    case CNN_OPT_SGD: sgd_step(o, params, grads); break;
-    case CNN_OPT_RMSPROP: rmsprop_step(o, params, grads); break;
+    case CNN_OPT_ADAM: adam_elems(o, p, g, off, count); break;
+    case CNN_OPT_SGD: sgd_elems(o, p, g, off, count); break;
+    case CNN_OPT_RMSPROP: rmsprop_elems(o, p, g, off, count); break;
+    }
+}
+
+void cnn_optim_begin(cnn_optim *o)
+{
+    if (o->begun)
+        return;
+    const double t = (double)(o->iterations + 1);
+    const cnn_optimizer *c = &o->cfg;
+    memset(&o->k, 0, sizeof o->k);
+    switch (c->kind) {
+    case CNN_OPT_ADAM:
+        o->k.alpha = (float)(c->lr * sqrt(1.0 - pow(c->beta2, t)) / (1.0 - pow(c->beta1, t)));
+        o->k.one_b1 = (float)(1.0 - c->beta1);
+        o->k.one_b2 = (float)(1.0 - c->beta2);
+        o->k.eps = (float)c->epsilon;
+        break;
+    case CNN_OPT_SGD:
+        o->k.lr = (float)c->lr;
+        o->k.mu = (float)c->momentum;
+        break;
+    case CNN_OPT_RMSPROP:
+        o->k.lr = (float)c->lr;
+        o->k.rho = (float)c->rho;
+        o->k.one_rho = (float)(1.0 - c->rho);
+        o->k.eps = (float)c->epsilon;
+        break;
+    }
+    o->begun = 1;
+}
+
+void cnn_optim_update(const cnn_optim *o, float *params, size_t offset, size_t count, const float *grad)
+{
+    if (!o->begun || offset > o->n || count > o->n - offset)
+        return; /* a caller bug; never write outside the state */
+    update_elems(o, params + offset, grad, offset, count);
+}
+
+/* Small arrays stay on one thread (a parallel region costs more than it
+ * saves). */
+#define CNN_OPTIM_PAR_MIN 65536
+
+int cnn_optim_step_except(cnn_optim *o, float *params, const float *grads, const cnn_range *skip, int n_skip)
+{
+    /* The ranges to update: [0, n) minus the skipped ones (sorted, disjoint). */
+    size_t from[CNN_OPTIM_MAX_SKIP + 1], to[CNN_OPTIM_MAX_SKIP + 1], total = 0, at = 0;
+    int nr = 0;
+    if (n_skip < 0 || n_skip > CNN_OPTIM_MAX_SKIP)
+        return -1;
+    for (int i = 0; i < n_skip; i++) {
+        if (skip[i].offset < at || skip[i].offset > o->n || skip[i].count > o->n - skip[i].offset)
+            return -1;
+        if (skip[i].offset > at) {
+            from[nr] = at;
+            to[nr++] = skip[i].offset;
+        }
+        at = skip[i].offset + skip[i].count;
+    }
+    if (at < o->n) {
+        from[nr] = at;
+        to[nr++] = o->n;
+    }
+    for (int r = 0; r < nr; r++)
+        total += to[r] - from[r];
+    cnn_optim_begin(o);
+    /* Each thread takes a contiguous share of every range, cut at multiples
+     * of 16 floats so that vector loops see the same alignment as a whole
+     * step would. */
+#pragma omp parallel if (total >= CNN_OPTIM_PAR_MIN)
+    {
+        int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        for (int r = 0; r < nr; r++) {
+            size_t len = to[r] - from[r];
+            size_t share = (len / (size_t)nt + 15) / 16 * 16;
+            size_t lo = from[r] + share * (size_t)t, hi = lo + share;
+            if (t == nt - 1 || hi > to[r])
+                hi = to[r];
+            if (lo < hi)
+                update_elems(o, params + lo, grads + lo, lo, hi - lo);
+        }
     }
     o->iterations++;
+    o->begun = 0;
+    return 0;
+}
+
+void cnn_optim_step(cnn_optim *o, float *params, const float *grads)
+{
+    cnn_optim_step_except(o, params, grads, NULL, 0);
 }
 
 const cnn_optimizer *cnn_optim_config(const cnn_optim *o) { return &o->cfg; }
-void cnn_optim_set_lr(cnn_optim *o, double lr) { o->cfg.lr = lr; }
+void cnn_optim_set_lr(cnn_optim *o, double lr)
+{
+    o->cfg.lr = lr;
+    o->begun = 0;
+}
 size_t cnn_optim_size(const cnn_optim *o) { return o->n; }
 uint64_t cnn_optim_iterations(const cnn_optim *o) { return o->iterations; }
-void cnn_optim_set_iterations(cnn_optim *o, uint64_t it) { o->iterations = it; }
+void cnn_optim_set_iterations(cnn_optim *o, uint64_t it)
+{
+    o->iterations = it;
+    o->begun = 0;
+}
 int cnn_optim_n_slots(const cnn_optim *o) { return o->n_slots; }
 
 const char *cnn_optim_slot_name(const cnn_optim *o, int i)
@@ -210,4 +309,5 @@ void cnn_optim_reset(cnn_optim *o)
     for (int i = 0; i < o->n_slots; i++)
         memset(o->slot[i], 0, (o->n ? o->n : 1) * sizeof(float));
     o->iterations = 0;
+    o->begun = 0;
 }

@@ -4,6 +4,7 @@
 list(APPEND CNNRT_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/trainer.c
   ${CMAKE_CURRENT_LIST_DIR}/train_loop.c
+  ${CMAKE_CURRENT_LIST_DIR}/train_step.c
   ${CMAKE_CURRENT_LIST_DIR}/bench.c
   ${CMAKE_CURRENT_LIST_DIR}/optim.c
   ${CMAKE_CURRENT_LIST_DIR}/metrics.c

@@ -24,6 +24,7 @@
 #include "cnn_init.h"
 #include "cnn_metrics.h"
 #include "cnn_optim.h"
+#include "cnn_step.h"
 #include "cnn_plot.h"
 #include "cnn_progress.h"
 #include "cnn_safetensors.h"
@@ -544,9 +545,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         int n, bi = 0;
         long images = 0;
         while ((n = cnn_loader_next(r->tl, &x, &labels, &idx)) > 0) {
-            memset(r->b.grads, 0, m->n_trainable * sizeof(float));
-            m->forward(&r->b, x, r->logits, n, 1, c->seed, st.step);
-            double loss = m->loss(r->logits, labels, r->dlogits, n);
+            double loss = cnn_train_step(m, &r->b, r->opt, x, labels, r->logits, r->dlogits, n, c->seed, st.step, 1);
             if (!isfinite(loss)) {
                 fflush(stdout);
                 if (pg.tty && !o->quiet)
@@ -564,8 +563,6 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
                 fprintf(stderr, "  The learning rate is probably too high: try --lr %g.\n", c->optimizer.lr / 10);
                 goto out;
             }
-            m->backward(&r->b, x, r->dlogits, n);
-            cnn_optim_step(r->opt, r->b.params, r->b.grads);
             st.step++;
             bi++;
             images += n;

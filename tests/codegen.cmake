@@ -2,6 +2,8 @@
 #   gradcheck_NAME   finite differences in double, every layer kind and option
 #                    (tests/codegen/nets) and the real models    [gradcheck]
 #   threads_NAME     1, 2 and 3 threads give bitwise-identical training [unit]
+#   step_fused_NAME  the optimizer fused into backward == backward + step,
+#                    bit for bit, fast and plain kernels       [unit]
 #   cc_COMPILER_NAME generated code compiles with -std=c11 -Wall -Wextra
 #                    -Wshadow -Werror under gcc and clang, float and double,
 #                    with and without OpenMP (compile.sh)         [unit]
@@ -26,6 +28,7 @@ foreach(net ${CNN_GC_NETS})
 endforeach()
 cnn_codegen_emit(fruit ${PROJECT_SOURCE_DIR}/models/fruit.cnn)
 cnn_codegen_emit(deep ${PROJECT_SOURCE_DIR}/models/deep.cnn)
+cnn_codegen_emit(fashion ${PROJECT_SOURCE_DIR}/models/fashion.cnn)
 
 # gradcheck_NAME BATCH SAMPLES: the generated file and the harness in double,
 # once with the fast kernels and once with the plain ones (gradcheck_ref_NAME,
@@ -94,3 +97,23 @@ add_custom_target(codegen_sources ALL DEPENDS
 add_test(NAME cnnc_build_fruit
          COMMAND sh ${CNN_CODEGEN_DIR}/build.sh $<TARGET_FILE:cnnc> ${PROJECT_SOURCE_DIR}/models/fruit.cnn)
 set_tests_properties(cnnc_build_fruit PROPERTIES LABELS "e2e")
+
+# step_fused_NAME: the generated file twice (fast kernels, and the plain ones
+# with the model renamed), the harness and the runtime's step and optimizers.
+function(cnn_codegen_step_fused NAME BATCH STEPS)
+  set(t step_fused_${NAME})
+  add_library(${t}_ref OBJECT ${CNN_CODEGEN_OUT}/${NAME}.c)
+  target_compile_definitions(${t}_ref PRIVATE CNN_REFERENCE_KERNELS ${NAME}_model=${NAME}_model_ref)
+  target_include_directories(${t}_ref PRIVATE ${PROJECT_SOURCE_DIR}/runtime ${CNN_CODEGEN_OUT})
+  target_compile_options(${t}_ref PRIVATE ${CNNC_WARNINGS} ${CNN_MODEL_C_FLAGS})
+  target_link_libraries(${t}_ref PRIVATE OpenMP::OpenMP_C)
+  add_executable(${t} ${CNN_CODEGEN_DIR}/step_fused.c ${CNN_CODEGEN_OUT}/${NAME}.c $<TARGET_OBJECTS:${t}_ref>)
+  target_compile_definitions(${t} PRIVATE MODEL=${NAME}_model MODEL_REF=${NAME}_model_ref)
+  target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/runtime ${CNN_CODEGEN_OUT})
+  target_compile_options(${t} PRIVATE ${CNNC_WARNINGS} ${CNN_MODEL_C_FLAGS})
+  target_link_libraries(${t} PRIVATE cnnrt OpenMP::OpenMP_C m)
+  add_test(NAME ${t} COMMAND ${t} ${BATCH} ${STEPS})
+  set_tests_properties(${t} PROPERTIES LABELS "unit" ENVIRONMENT "OMP_WAIT_POLICY=passive")
+endfunction()
+cnn_codegen_step_fused(fruit 5 3)
+cnn_codegen_step_fused(fashion 7 3)

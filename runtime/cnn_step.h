@@ -1,0 +1,27 @@
+/* cnn_step.h: one training step on one batch, the same for `train`, `bench`
+ * and the tests: zero the gradients, forward in training mode, the loss,
+ * and when the loss is finite, backward and the optimizer.
+ *
+ * With fused != 0 and a model that has backward_update (cnn_model.h), the
+ * tensors marked update_in_backward are updated inside the backward pass,
+ * block by block while their gradient is in cache, and the optimizer then
+ * updates the rest: the same parameters and optimizer state, bit for bit, as
+ * fused == 0 (tested: trainer_step_fused). */
+#ifndef CNN_STEP_H
+#define CNN_STEP_H
+
+#include <stdint.h>
+
+#include "cnn_model.h"
+#include "cnn_optim.h"
+
+/* Returns the batch's mean loss. When it is not finite, nothing was
+ * updated (the caller reports it); dlogits then holds its gradient. */
+double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const float *x, const int *labels,
+                      float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused);
+
+/* The parameter ranges backward_update updates itself, sorted by offset;
+ * returns how many (0 when the model has no backward_update). */
+int cnn_fused_ranges(const cnn_model *m, cnn_range *r, int max);
+
+#endif

@@ -1,0 +1,69 @@
+/* train_step.c: one training step (see cnn_step.h). */
+#include <math.h>
+#include <string.h>
+
+#include "cnn_step.h"
+
+int cnn_fused_ranges(const cnn_model *m, cnn_range *r, int max)
+{
+    int k = 0;
+    if (!m->backward_update)
+        return 0;
+    for (int t = 0; t < m->n_tensors && k < max; t++) {
+        const cnn_tensor_info *ti = &m->tensors[t];
+        if (!ti->update_in_backward || !ti->trainable)
+            continue;
+        /* insertion by offset: tables list tensors in layer order already */
+        int j = k++;
+        while (j > 0 && r[j - 1].offset > ti->offset) {
+            r[j] = r[j - 1];
+            j--;
+        }
+        r[j].offset = ti->offset;
+        r[j].count = ti->count;
+    }
+    return k;
+}
+
+typedef struct update_ctx {
+    cnn_optim *o;
+    float *params;
+} update_ctx;
+
+static void apply_update(const cnn_update *u, size_t offset, size_t count, const float *grad)
+{
+    const update_ctx *c = u->ctx;
+    cnn_optim_update(c->o, c->params, offset, count, grad);
+}
+
+double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const float *x, const int *labels,
+                      float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused)
+{
+    cnn_range skip[CNN_OPTIM_MAX_SKIP];
+    int n_skip = fused ? cnn_fused_ranges(m, skip, CNN_OPTIM_MAX_SKIP) : 0;
+
+    /* Zero the gradients the backward pass adds into; a fused range is
+     * scratch and needs no zeroing (7 MB less to write for fruit.cnn). */
+    size_t at = 0;
+    for (int i = 0; i < n_skip; i++) {
+        memset(b->grads + at, 0, (skip[i].offset - at) * sizeof(float));
+        at = skip[i].offset + skip[i].count;
+    }
+    memset(b->grads + at, 0, (m->n_trainable - at) * sizeof(float));
+
+    m->forward(b, x, logits, n, 1, seed, step);
+    double loss = m->loss(logits, labels, dlogits, n);
+    if (!isfinite(loss))
+        return loss;
+    if (n_skip > 0) {
+        update_ctx c = {o, b->params};
+        cnn_update u = {apply_update, &c};
+        cnn_optim_begin(o);
+        m->backward_update(b, x, dlogits, n, &u);
+        cnn_optim_step_except(o, b->params, b->grads, skip, n_skip);
+    } else {
+        m->backward(b, x, dlogits, n);
+        cnn_optim_step(o, b->params, b->grads);
+    }
+    return loss;
+}
