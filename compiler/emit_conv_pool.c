@@ -260,19 +260,29 @@ static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_
     em_close_block(em, "}");
 }
 
+/* In the backward image loop, pooled row py: the row's argmax bytes as
+ * reals in kfr[POW * OC], so that the selects compare at full vector width.
+ * One loop over the whole row: gcc converts 16 bytes at a time through
+ * 128-bit pieces, stored and reloaded as one vector (a failed store
+ * forwarding per window), but a row-long loop in full-width registers. */
+static void emit_argmax_row(cnnc_emitter *em)
+{
+    em_line(em, "cnn_real kfr[POW * OC]; /* the argmax bytes of pooled row py, as reals */");
+    em_line(em, "OMP(simd)");
+    em_line(em, "for (int e = 0; e < POW * OC; e++)");
+    em_line(em, "    kfr[e] = (cnn_real)am[(size_t)py * POW * OC + e];");
+}
+
 /* In the backward image loop, pooled row py: dz of the window rows, at
  * `row0` (row r of the band at row0 + r * DZ_RS), and db. */
 static void emit_scatter(cnnc_emitter *em, const cnnc_plan_layer *P, const char *row0, int bias)
 {
     em_line(em, "cnn_real *restrict z0 = %s;", row0);
+    emit_argmax_row(em);
     em_open_block(em, "for (int px = 0; px < POW; px++) {");
     em_line(em, "const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;");
-    em_line(em, "const unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;");
+    em_line(em, "const cnn_real *restrict kf = kfr + (size_t)px * OC;");
     em_line(em, "cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;");
-    em_line(em, "cnn_real kf[OC]; /* the bytes as reals: the selects below vectorize at full width */");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < OC; c++)");
-    em_line(em, "    kf[c] = (cnn_real)ap[c];");
     em_line(em, "OMP(simd)");
     em_open_block(em, "for (int c = 0; c < OC; c++) {");
     em_line(em, "const cnn_real k = kf[c];");

@@ -677,14 +677,14 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
         memset(dwi, 0, sizeof(cnn_real) * W_COUNT);
         for (int py = 0; py < POH; py++) {
             cnn_real *restrict z0 = dzb;
+            cnn_real kfr[POW * OC]; /* the argmax bytes of pooled row py, as reals */
+            OMP(simd)
+            for (int e = 0; e < POW * OC; e++)
+                kfr[e] = (cnn_real)am[(size_t)py * POW * OC + e];
             for (int px = 0; px < POW; px++) {
                 const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;
-                const unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;
+                const cnn_real *restrict kf = kfr + (size_t)px * OC;
                 cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;
-                cnn_real kf[OC]; /* the bytes as reals: the selects below vectorize at full width */
-                OMP(simd)
-                for (int c = 0; c < OC; c++)
-                    kf[c] = (cnn_real)ap[c];
                 OMP(simd)
                 for (int c = 0; c < OC; c++) {
                     const cnn_real k = kf[c];
@@ -1557,14 +1557,14 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
         memset(dwi, 0, sizeof(cnn_real) * W_COUNT);
         for (int py = 0; py < POH; py++) {
             cnn_real *restrict z0 = dzb + ((size_t)(TOP + py * PKH) * ZW + LEFT) * OC;
+            cnn_real kfr[POW * OC]; /* the argmax bytes of pooled row py, as reals */
+            OMP(simd)
+            for (int e = 0; e < POW * OC; e++)
+                kfr[e] = (cnn_real)am[(size_t)py * POW * OC + e];
             for (int px = 0; px < POW; px++) {
                 const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;
-                const unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;
+                const cnn_real *restrict kf = kfr + (size_t)px * OC;
                 cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;
-                cnn_real kf[OC]; /* the bytes as reals: the selects below vectorize at full width */
-                OMP(simd)
-                for (int c = 0; c < OC; c++)
-                    kf[c] = (cnn_real)ap[c];
                 OMP(simd)
                 for (int c = 0; c < OC; c++) {
                     const cnn_real k = kf[c];
