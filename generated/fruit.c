@@ -182,127 +182,270 @@ static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_re
                     const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
                     const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
                     const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
-                    for (int t = 0; t < KW * IC; t++) { /* (kx, ci) */
-                        const cnn_real *restrict w = wr + (size_t)t * OC;
+                    for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                        cnn_real w0_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
+                        cnn_real w1_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
+                        cnn_real w2_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
                         {
-                            const cnn_real v = x0[0 * SW * IC + t];
+                            const cnn_real v = x0[0 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w[0 + co];
+                                a0_0_0[co] += v * w0_0[co];
                         }
                         {
-                            const cnn_real v = x0[1 * SW * IC + t];
+                            const cnn_real v = x0[1 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w[0 + co];
+                                a0_1_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w1_0[co];
                         }
                         {
-                            const cnn_real v = x0[2 * SW * IC + t];
+                            const cnn_real v = x0[2 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_2_0[co] += v * w[0 + co];
+                                a0_2_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x0[3 * SW * IC + t];
+                            const cnn_real v = x0[3 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_3_0[co] += v * w[0 + co];
+                                a0_3_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x0[4 * SW * IC + t];
+                            const cnn_real v = x0[4 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_4_0[co] += v * w[0 + co];
+                                a0_4_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x0[5 * SW * IC + t];
+                            const cnn_real v = x0[5 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_5_0[co] += v * w[0 + co];
+                                a0_5_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_4_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x0[6 * SW * IC + t];
+                            const cnn_real v = x0[6 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_6_0[co] += v * w[0 + co];
+                                a0_6_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_5_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_4_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x0[7 * SW * IC + t];
+                            const cnn_real v = x0[7 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_7_0[co] += v * w[0 + co];
+                                a0_7_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_6_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_5_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x0[8 * SW * IC + t];
+                            const cnn_real v = x0[8 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_8_0[co] += v * w[0 + co];
+                                a0_8_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_7_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_6_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x0[9 * SW * IC + t];
+                            const cnn_real v = x0[9 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_9_0[co] += v * w[0 + co];
+                                a0_9_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_8_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_7_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x1[0 * SW * IC + t];
+                            const cnn_real v = x0[10 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w[0 + co];
+                                a0_9_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_8_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x1[1 * SW * IC + t];
+                            const cnn_real v = x0[11 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w[0 + co];
+                                a0_9_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x1[2 * SW * IC + t];
+                            const cnn_real v = x1[0 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_2_0[co] += v * w[0 + co];
+                                a1_0_0[co] += v * w0_0[co];
                         }
                         {
-                            const cnn_real v = x1[3 * SW * IC + t];
+                            const cnn_real v = x1[1 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_3_0[co] += v * w[0 + co];
+                                a1_1_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w1_0[co];
                         }
                         {
-                            const cnn_real v = x1[4 * SW * IC + t];
+                            const cnn_real v = x1[2 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_4_0[co] += v * w[0 + co];
+                                a1_2_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x1[5 * SW * IC + t];
+                            const cnn_real v = x1[3 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_5_0[co] += v * w[0 + co];
+                                a1_3_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x1[6 * SW * IC + t];
+                            const cnn_real v = x1[4 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_6_0[co] += v * w[0 + co];
+                                a1_4_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x1[7 * SW * IC + t];
+                            const cnn_real v = x1[5 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_7_0[co] += v * w[0 + co];
+                                a1_5_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_4_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x1[8 * SW * IC + t];
+                            const cnn_real v = x1[6 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_8_0[co] += v * w[0 + co];
+                                a1_6_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_5_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_4_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x1[9 * SW * IC + t];
+                            const cnn_real v = x1[7 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_9_0[co] += v * w[0 + co];
+                                a1_7_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_6_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_5_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[8 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_8_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_7_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_6_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[9 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_9_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_8_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_7_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[10 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_9_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_8_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[11 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_9_0[co] += v * w2_0[co];
                         }
                     }
                 } /* ky */
@@ -457,79 +600,174 @@ static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_re
                     const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
                     const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
                     const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
-                    for (int t = 0; t < KW * IC; t++) { /* (kx, ci) */
-                        const cnn_real *restrict w = wr + (size_t)t * OC;
+                    for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                        cnn_real w0_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
+                        cnn_real w1_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
+                        cnn_real w2_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
                         {
-                            const cnn_real v = x0[0 * SW * IC + t];
+                            const cnn_real v = x0[0 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w[0 + co];
+                                a0_0_0[co] += v * w0_0[co];
                         }
                         {
-                            const cnn_real v = x0[1 * SW * IC + t];
+                            const cnn_real v = x0[1 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w[0 + co];
+                                a0_1_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w1_0[co];
                         }
                         {
-                            const cnn_real v = x0[2 * SW * IC + t];
+                            const cnn_real v = x0[2 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_2_0[co] += v * w[0 + co];
+                                a0_2_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x0[3 * SW * IC + t];
+                            const cnn_real v = x0[3 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_3_0[co] += v * w[0 + co];
+                                a0_3_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x0[4 * SW * IC + t];
+                            const cnn_real v = x0[4 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_4_0[co] += v * w[0 + co];
+                                a0_4_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x0[5 * SW * IC + t];
+                            const cnn_real v = x0[5 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_5_0[co] += v * w[0 + co];
+                                a0_5_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_4_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x1[0 * SW * IC + t];
+                            const cnn_real v = x0[6 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w[0 + co];
+                                a0_5_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_4_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x1[1 * SW * IC + t];
+                            const cnn_real v = x0[7 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w[0 + co];
+                                a0_5_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x1[2 * SW * IC + t];
+                            const cnn_real v = x1[0 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_2_0[co] += v * w[0 + co];
+                                a1_0_0[co] += v * w0_0[co];
                         }
                         {
-                            const cnn_real v = x1[3 * SW * IC + t];
+                            const cnn_real v = x1[1 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_3_0[co] += v * w[0 + co];
+                                a1_1_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w1_0[co];
                         }
                         {
-                            const cnn_real v = x1[4 * SW * IC + t];
+                            const cnn_real v = x1[2 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_4_0[co] += v * w[0 + co];
+                                a1_2_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w2_0[co];
                         }
                         {
-                            const cnn_real v = x1[5 * SW * IC + t];
+                            const cnn_real v = x1[3 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_5_0[co] += v * w[0 + co];
+                                a1_3_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[4 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_4_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[5 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_5_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_4_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[6 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_5_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_4_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[7 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_5_0[co] += v * w2_0[co];
                         }
                     }
                 } /* ky */
@@ -1316,79 +1554,210 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                     const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
                     const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
                     const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
-                    for (int t = 0; t < KW * IC; t++) { /* (kx, ci) */
-                        const cnn_real *restrict w = wr + (size_t)t * OC;
+                    for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                        cnn_real w0_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
+                        cnn_real w0_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w0_1[co] = wr[((size_t)0 * IC + ci) * OC + 16 + co];
+                        cnn_real w1_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
+                        cnn_real w1_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w1_1[co] = wr[((size_t)1 * IC + ci) * OC + 16 + co];
+                        cnn_real w2_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
+                        cnn_real w2_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w2_1[co] = wr[((size_t)2 * IC + ci) * OC + 16 + co];
                         {
-                            const cnn_real v = x0[0 * SW * IC + t];
+                            const cnn_real v = x0[0 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w[0 + co];
+                                a0_0_0[co] += v * w0_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_0_1[co] += v * w[16 + co];
+                                a0_0_1[co] += v * w0_1[co];
                         }
                         {
-                            const cnn_real v = x0[1 * SW * IC + t];
+                            const cnn_real v = x0[1 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w[0 + co];
+                                a0_1_0[co] += v * w0_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_1_1[co] += v * w[16 + co];
+                                a0_1_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_1[co] += v * w1_1[co];
                         }
                         {
-                            const cnn_real v = x0[2 * SW * IC + t];
+                            const cnn_real v = x0[2 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_2_0[co] += v * w[0 + co];
+                                a0_2_0[co] += v * w0_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_2_1[co] += v * w[16 + co];
+                                a0_2_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_1[co] += v * w2_1[co];
                         }
                         {
-                            const cnn_real v = x0[3 * SW * IC + t];
+                            const cnn_real v = x0[3 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_3_0[co] += v * w[0 + co];
+                                a0_3_0[co] += v * w0_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_3_1[co] += v * w[16 + co];
+                                a0_3_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_1[co] += v * w2_1[co];
                         }
                         {
-                            const cnn_real v = x1[0 * SW * IC + t];
+                            const cnn_real v = x0[4 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w[0 + co];
+                                a0_3_0[co] += v * w1_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_0_1[co] += v * w[16 + co];
+                                a0_3_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_1[co] += v * w2_1[co];
                         }
                         {
-                            const cnn_real v = x1[1 * SW * IC + t];
+                            const cnn_real v = x0[5 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w[0 + co];
+                                a0_3_0[co] += v * w2_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_1_1[co] += v * w[16 + co];
+                                a0_3_1[co] += v * w2_1[co];
                         }
                         {
-                            const cnn_real v = x1[2 * SW * IC + t];
+                            const cnn_real v = x1[0 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_2_0[co] += v * w[0 + co];
+                                a1_0_0[co] += v * w0_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_2_1[co] += v * w[16 + co];
+                                a1_0_1[co] += v * w0_1[co];
                         }
                         {
-                            const cnn_real v = x1[3 * SW * IC + t];
+                            const cnn_real v = x1[1 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_3_0[co] += v * w[0 + co];
+                                a1_1_0[co] += v * w0_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_3_1[co] += v * w[16 + co];
+                                a1_1_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_1[co] += v * w1_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[2 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[3 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[4 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[5 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_1[co] += v * w2_1[co];
                         }
                     }
                 } /* ky */
