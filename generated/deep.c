@@ -5197,7 +5197,7 @@ static void deep_dense_1_forward(const cnn_real *restrict p, const cnn_real *res
 {
     enum { IN = 64, OUT = 1, W_OFF = 60688 };
     enum { B_OFF = 60752 };
-    enum { NB = 8, KB = 64 }; /* images per tile, rows of W per block */
+    enum { NB = 8, KB = 128 }; /* images per tile, rows of W per block */
     const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */
     const cnn_real *restrict bias = p + B_OFF;
     #define B0(o) bias[o]

@@ -2837,7 +2837,7 @@ static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *
 {
     enum { IN = 2304, OUT = 128, W_OFF = 19008 };
     enum { B_OFF = 313920 };
-    enum { NB = 5, KB = 64 }; /* images per tile, rows of W per block */
+    enum { NB = 5, KB = 128 }; /* images per tile, rows of W per block */
     const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */
     const cnn_real *restrict bias = p + B_OFF;
     #define B0(o) bias[o]
@@ -3998,7 +3998,7 @@ static void fashion_dense_2_forward(const cnn_real *restrict p, const cnn_real *
 {
     enum { IN = 128, OUT = 10, W_OFF = 314048 };
     enum { B_OFF = 315328 };
-    enum { NB = 8, KB = 64 }; /* images per tile, rows of W per block */
+    enum { NB = 8, KB = 128 }; /* images per tile, rows of W per block */
     const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */
     const cnn_real *restrict bias = p + B_OFF;
     #define B0(o) bias[o]

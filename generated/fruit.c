@@ -3000,7 +3000,7 @@ static void fruit_dense_1_forward(const cnn_real *restrict p, const cnn_real *re
 {
     enum { IN = 28800, OUT = 64, W_OFF = 5088 };
     enum { B_OFF = 1848288 };
-    enum { NB = 5, KB = 64 }; /* images per tile, rows of W per block */
+    enum { NB = 5, KB = 128 }; /* images per tile, rows of W per block */
     const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */
     const cnn_real *restrict bias = p + B_OFF;
     #define B0(o) bias[o]
@@ -4161,7 +4161,7 @@ static void fruit_dense_2_forward(const cnn_real *restrict p, const cnn_real *re
 {
     enum { IN = 64, OUT = 1, W_OFF = 1848352 };
     enum { B_OFF = 1848416 };
-    enum { NB = 8, KB = 64 }; /* images per tile, rows of W per block */
+    enum { NB = 8, KB = 128 }; /* images per tile, rows of W per block */
     const cnn_real *restrict wgt = p + W_OFF; /* [IN][OUT] */
     const cnn_real *restrict bias = p + B_OFF;
     #define B0(o) bias[o]
