@@ -2796,16 +2796,21 @@ static void fashion_dropout_1_forward(const cnn_real *restrict in, cnn_real *res
         memcpy(out, in, (size_t)n * SIZE * sizeof(cnn_real));
         return;
     }
+    /* kept when cnn_rng_uniform(seed, CNN_RNG_DROPOUT, step * 64 + LAYER, i * SIZE + e) >= rate,
+     * i.e. when the draw's top 53 bits >= ceil(rate * 2^53) */
+    const uint64_t keep_from = 2251799813685248ull;
+    const uint64_t key = cnn_rng_key(seed, CNN_RNG_DROPOUT, step * 64 + LAYER);
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
         cnn_real *restrict yi = out + (size_t)i * SIZE;
         cnn_real *restrict mi = mask + (size_t)i * SIZE;
+        OMP(simd)
         for (int e = 0; e < SIZE; e++) {
-            const double u = cnn_rng_uniform(seed, CNN_RNG_DROPOUT, step * 64 + LAYER,
-                                             (uint64_t)i * SIZE + (uint64_t)e);
-            mi[e] = u >= rate ? scale : (cnn_real)0;
-            yi[e] = xi[e] * mi[e];
+            const uint64_t r = cnn_rng_u64_keyed(key, (uint64_t)i * SIZE + (uint64_t)e);
+            const cnn_real m = (r >> 11) >= keep_from ? scale : (cnn_real)0;
+            mi[e] = m;
+            yi[e] = xi[e] * m;
         }
     } /* i */
 }
