@@ -15,7 +15,7 @@
 
 #include "emit_layers.h"
 
-static void bn_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
+void emit_bn_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
     const cnn_layer *l = L->l;
     char f1[48], f2[48];
@@ -52,15 +52,8 @@ static void emit_channel_mean(cnnc_emitter *em, const char *expr, const char *re
     em_close_block(em, "}");
 }
 
-static void bn_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+void emit_bn_scale_shift(cnnc_emitter *em)
 {
-    emit_layer_comment(em, pl, L, "forward");
-    em_function(em,
-                  "static void %s_forward(cnn_real *restrict p, const cnn_real *restrict in, "
-                  "cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, "
-                  "int training)",
-                  L->fn);
-    bn_enums(em, L);
     em_line(em, "const cnn_real *restrict gamma = p + G_OFF;");
     em_line(em, "const cnn_real *restrict beta = p + B_OFF;");
     em_line(em, "cnn_real *restrict mean = wk + FIX;     /* kept for backward */");
@@ -89,6 +82,18 @@ static void bn_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_la
     em_line(em, "shift[c] = beta[c] - rmean[c] * scale[c];");
     em_close_block(em, "}");
     em_close_block(em, "}");
+}
+
+/* The plain forward: statistics, then one normalizing pass. */
+static void bn_forward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    em_function(em,
+                  "static void %s_forward(cnn_real *restrict p, const cnn_real *restrict in, "
+                  "cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, "
+                  "int training)",
+                  L->fn);
+    emit_bn_enums(em, L);
+    emit_bn_scale_shift(em);
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * SIZE;");
@@ -102,6 +107,22 @@ static void bn_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_la
     em_close_block(em, "}");
     em_close_block(em, "} /* i */");
     em_close_block(em, "}");
+}
+
+/* With a fused maxpool: the fast kernels' BN_pool_forward, and the plain
+ * function for the oracle (emit_bn_pool.c, emitted with the pool). */
+static void bn_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+{
+    emit_layer_comment(em, pl, L, "forward");
+    if (L->fuse_pool) {
+        em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
+        emit_bn_pool_fast(em, pl, L, &pl->layers[L->pool_at], 0);
+        em_line(em, "#else");
+        bn_forward_plain(em, L);
+        em_line(em, "#endif");
+    } else {
+        bn_forward_plain(em, L);
+    }
     em_blank(em);
 }
 
@@ -109,19 +130,22 @@ static void bn_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pl
                             const cnnc_args *a)
 {
     (void)pl;
-    em_line(em, "%s_forward(p, %s, %s, wk, slot, n, training);", L->fn, a->in, a->out);
+    if (L->fuse_pool)
+        em_line(em, "%s_pool_forward(p, %s, %s, %s, wk, slot, n, training);", L->fn, a->in, a->out,
+                a->pool_out);
+    else
+        em_line(em, "%s_forward(p, %s, %s, wk, slot, n, training);", L->fn, a->in, a->out);
 }
 
-static void bn_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+static void bn_backward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
-    emit_layer_comment(em, pl, L, "backward");
     em_function(em,
                   "static void %s_backward(const cnn_real *restrict p, cnn_real *restrict g, "
                   "const cnn_real *restrict in, %scnn_real *restrict dy, %s"
                   "const cnn_real *restrict wk, cnn_real *restrict slot, int n)",
                   L->fn, L->fuse_relu ? "const cnn_real *restrict out, " : "",
                   L->needs_dx ? "cnn_real *restrict dx, " : "");
-    bn_enums(em, L);
+    emit_bn_enums(em, L);
     em_line(em, "(void)momentum;");
     em_line(em, "(void)epsilon;");
     em_line(em, "const cnn_real *restrict mean = wk + FIX;");
@@ -187,6 +211,20 @@ static void bn_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
         em_line(em, "(void)p;");
     }
     em_close_block(em, "}");
+}
+
+static void bn_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+{
+    emit_layer_comment(em, pl, L, "backward");
+    if (L->fuse_pool) {
+        em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
+        emit_bn_pool_fast(em, pl, L, &pl->layers[L->pool_at], 1);
+        em_line(em, "#else");
+        bn_backward_plain(em, L);
+        em_line(em, "#endif");
+    } else {
+        bn_backward_plain(em, L);
+    }
     em_blank(em);
 }
 
@@ -194,6 +232,11 @@ static void bn_backward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_p
                              const cnnc_args *a)
 {
     (void)pl;
+    if (L->fuse_pool) { /* dx: the gradient buffer, scratch when nothing needs dx */
+        em_line(em, "%s_pool_backward(p, g, %s, %s, %s, %s, %s, wk, slot, n);", L->fn, a->in, a->out,
+                a->pool_out, a->dy, a->dx);
+        return;
+    }
     char in_out[200];
     if (L->fuse_relu)
         snprintf(in_out, sizeof in_out, "%s, %s", a->in, a->out);
