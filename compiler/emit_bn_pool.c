@@ -8,7 +8,7 @@
  * relu' and sums pass that rewrites dy, the dx pass), about a third of
  * deep's training step.
  *
- * Forward, after the statistics (the plain batchnorm's two passes): per
+ * Forward, after the statistics (one memory pass, emit_bn_scale_shift): per
  * window, z = x scale + shift for each element, the first maximum in
  * row-major order (as the plain pool), its activation (relu commutes with
  * max) and the pooled value are written; the normalized output itself never
@@ -119,7 +119,7 @@ static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_
                 L->fn);
     emit_bn_enums(em, L);
     emit_pool_enums(em, P);
-    emit_bn_scale_shift(em);
+    emit_bn_scale_shift(em, L, EMIT_BN_STATS_FAST);
     em_open_block(em, "if (training) {");
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
@@ -178,34 +178,45 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
         em_line(em, "const unsigned char *restrict am = (const unsigned char *)(hi + POOL_SIZE);");
     em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;");
     em_line(em, "cnn_real *restrict si = slot + (size_t)i * SLOT;");
-    em_line(em, "cnn_real s0[C], s1[C];");
+    /* two windows at a time into two pairs of sums: one chain through
+     * memory per channel vector would be the limit */
+    em_line(em, "cnn_real s0[C], s1[C], t0[C], t1[C];");
     em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
-    em_line(em, "s0[c] = 0;");
-    em_line(em, "s1[c] = 0;");
-    em_close_block(em, "}");
-    em_open_block(em, "for (int w = 0; w < POH * POW; w++) {");
-    if (relu) {
-        em_line(em, "cnn_real kf[C]; /* the bytes as reals: the loop below vectorizes */");
+    em_line(em, "for (int c = 0; c < C; c++)");
+    em_line(em, "    s0[c] = s1[c] = t0[c] = t1[c] = 0;");
+    em_line(em, "int w = 0;");
+    for (int tail = 0; tail < 2; tail++) {
+        int nw = tail ? 1 : 2;
+        if (tail)
+            em_open_block(em, "for (; w < POH * POW; w++) {");
+        else
+            em_open_block(em, "for (; w + 2 <= POH * POW; w += 2) {");
+        if (relu) {
+            em_line(em, "cnn_real kf[%d * C]; /* the bytes as reals: the loop below vectorizes */", nw);
+            em_line(em, "OMP(simd)");
+            em_line(em, "for (int c = 0; c < %d * C; c++)", nw);
+            em_line(em, "    kf[c] = (cnn_real)am[(size_t)w * C + c];");
+        }
         em_line(em, "OMP(simd)");
-        em_line(em, "for (int c = 0; c < C; c++)");
-        em_line(em, "    kf[c] = (cnn_real)am[(size_t)w * C + c];");
+        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        for (int k = 0; k < nw; k++) {
+            em_open_block(em, "{");
+            if (relu)
+                em_line(em, "const cnn_real d = kf[%d * C + c] != (cnn_real)%d ? dyi[(size_t)(w + %d) * C + c] : (cnn_real)0;",
+                        k, NO_GRAD, k);
+            else
+                em_line(em, "const cnn_real d = dyi[(size_t)(w + %d) * C + c];", k);
+            em_line(em, "%s[c] += d;", k ? "t0" : "s0");
+            em_line(em, "%s[c] += d * hi[(size_t)(w + %d) * C + c];", k ? "t1" : "s1", k);
+            em_close_block(em, "}");
+        }
+        em_close_block(em, "}");
+        em_close_block(em, "}");
     }
     em_line(em, "OMP(simd)");
     em_open_block(em, "for (int c = 0; c < C; c++) {");
-    if (relu)
-        em_line(em, "const cnn_real d = kf[c] != (cnn_real)%d ? dyi[(size_t)w * C + c] : (cnn_real)0;",
-                NO_GRAD);
-    else
-        em_line(em, "const cnn_real d = dyi[(size_t)w * C + c];");
-    em_line(em, "s0[c] += d;");
-    em_line(em, "s1[c] += d * hi[(size_t)w * C + c];");
-    em_close_block(em, "}");
-    em_close_block(em, "}");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
-    em_line(em, "si[c] = s0[c];");
-    em_line(em, "si[C + c] = s1[c];");
+    em_line(em, "si[c] = s0[c] + t0[c];");
+    em_line(em, "si[C + c] = s1[c] + t1[c];");
     em_close_block(em, "}");
     em_close_block(em, "} /* i */");
     if (L->needs_dx)

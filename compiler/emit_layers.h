@@ -136,9 +136,11 @@ void emit_bn_pool_oracle(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
  * shares: its enum constants, and the block that computes scale[C] and
  * shift[C] (training: the batch statistics, kept in the work area for
  * backward, and the running statistics' update; inference: the running
- * statistics). */
+ * statistics). The statistics of the fast kernels take one memory pass,
+ * the plain ones two; BOTH emits both under #ifndef CNN_REFERENCE_KERNELS. */
+enum { EMIT_BN_STATS_PLAIN, EMIT_BN_STATS_FAST, EMIT_BN_STATS_BOTH };
 void emit_bn_enums(cnnc_emitter *em, const cnnc_plan_layer *L);
-void emit_bn_scale_shift(cnnc_emitter *em);
+void emit_bn_scale_shift(cnnc_emitter *em, const cnnc_plan_layer *L, int kernels);
 
 /* ---- shared helpers (emit_c.c) ---------------------------------------- */
 

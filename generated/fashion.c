@@ -1252,18 +1252,91 @@ static void fashion_batchnorm_1_pool_forward(cnn_real *restrict p, const cnn_rea
     if (training) {
         const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
         cnn_real var[C];
+        const cnn_real inv_p = (cnn_real)(1.0 / PIXELS);
         OMP(parallel for schedule(static))
         for (int i = 0; i < n; i++) {
             const cnn_real *restrict xi = in + (size_t)i * SIZE;
-            cnn_real *restrict si = slot + (size_t)i * SLOT;
-            for (int c = 0; c < C; c++)
-                si[c] = 0;
-            for (int q = 0; q < PIXELS; q++) {
+            cnn_real *restrict si = slot + (size_t)i * SLOT; /* [C] sums, [C] m2 */
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
                 OMP(simd)
-                for (int c = 0; c < C; c++) {
-                    const cnn_real v = xi[(size_t)q * C + c];
-                    si[c] += v;
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += v;
+                        }
+                    }
                 }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += v;
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
+            }
+            cnn_real mi[C];
+            for (int c = 0; c < C; c++)
+                mi[c] = si[c] * inv_p;
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                    }
+                }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += (v - mi[c]) * (v - mi[c]);
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[C + c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
             }
         }
         for (int c = 0; c < C; c++) {
@@ -1271,26 +1344,12 @@ static void fashion_batchnorm_1_pool_forward(cnn_real *restrict p, const cnn_rea
             for (int i = 0; i < n; i++)
                 s += slot[(size_t)i * SLOT + c];
             mean[c] = s * inv_m;
-        }
-        OMP(parallel for schedule(static))
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict xi = in + (size_t)i * SIZE;
-            cnn_real *restrict si = slot + (size_t)i * SLOT;
-            for (int c = 0; c < C; c++)
-                si[c] = 0;
-            for (int q = 0; q < PIXELS; q++) {
-                OMP(simd)
-                for (int c = 0; c < C; c++) {
-                    const cnn_real v = xi[(size_t)q * C + c];
-                    si[c] += (v - mean[c]) * (v - mean[c]);
-                }
+            cnn_real v = 0;
+            for (int i = 0; i < n; i++) {
+                const cnn_real d = slot[(size_t)i * SLOT + c] * inv_p - mean[c];
+                v += slot[(size_t)i * SLOT + C + c] + (cnn_real)PIXELS * d * d;
             }
-        }
-        for (int c = 0; c < C; c++) {
-            cnn_real s = 0;
-            for (int i = 0; i < n; i++)
-                s += slot[(size_t)i * SLOT + c];
-            var[c] = s * inv_m;
+            var[c] = v * inv_m;
         }
         cnn_real *restrict rmean = p + RM_OFF;
         cnn_real *restrict rvar = p + RV_OFF;
@@ -1503,24 +1562,40 @@ static void fashion_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_re
         const cnn_real *restrict hi = out + (size_t)i * SIZE;
         const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
         cnn_real *restrict si = slot + (size_t)i * SLOT;
-        cnn_real s0[C], s1[C];
+        cnn_real s0[C], s1[C], t0[C], t1[C];
         OMP(simd)
-        for (int c = 0; c < C; c++) {
-            s0[c] = 0;
-            s1[c] = 0;
-        }
-        for (int w = 0; w < POH * POW; w++) {
+        for (int c = 0; c < C; c++)
+            s0[c] = s1[c] = t0[c] = t1[c] = 0;
+        int w = 0;
+        for (; w + 2 <= POH * POW; w += 2) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                const cnn_real d = dyi[(size_t)w * C + c];
-                s0[c] += d;
-                s1[c] += d * hi[(size_t)w * C + c];
+                {
+                    const cnn_real d = dyi[(size_t)(w + 0) * C + c];
+                    s0[c] += d;
+                    s1[c] += d * hi[(size_t)(w + 0) * C + c];
+                }
+                {
+                    const cnn_real d = dyi[(size_t)(w + 1) * C + c];
+                    t0[c] += d;
+                    t1[c] += d * hi[(size_t)(w + 1) * C + c];
+                }
+            }
+        }
+        for (; w < POH * POW; w++) {
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    const cnn_real d = dyi[(size_t)(w + 0) * C + c];
+                    s0[c] += d;
+                    s1[c] += d * hi[(size_t)(w + 0) * C + c];
+                }
             }
         }
         OMP(simd)
         for (int c = 0; c < C; c++) {
-            si[c] = s0[c];
-            si[C + c] = s1[c];
+            si[c] = s0[c] + t0[c];
+            si[C + c] = s1[c] + t1[c];
         }
     } /* i */
     cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
@@ -2802,18 +2877,91 @@ static void fashion_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_rea
     if (training) {
         const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
         cnn_real var[C];
+        const cnn_real inv_p = (cnn_real)(1.0 / PIXELS);
         OMP(parallel for schedule(static))
         for (int i = 0; i < n; i++) {
             const cnn_real *restrict xi = in + (size_t)i * SIZE;
-            cnn_real *restrict si = slot + (size_t)i * SLOT;
-            for (int c = 0; c < C; c++)
-                si[c] = 0;
-            for (int q = 0; q < PIXELS; q++) {
+            cnn_real *restrict si = slot + (size_t)i * SLOT; /* [C] sums, [C] m2 */
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
                 OMP(simd)
-                for (int c = 0; c < C; c++) {
-                    const cnn_real v = xi[(size_t)q * C + c];
-                    si[c] += v;
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += v;
+                        }
+                    }
                 }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += v;
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
+            }
+            cnn_real mi[C];
+            for (int c = 0; c < C; c++)
+                mi[c] = si[c] * inv_p;
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                    }
+                }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += (v - mi[c]) * (v - mi[c]);
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[C + c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
             }
         }
         for (int c = 0; c < C; c++) {
@@ -2821,26 +2969,12 @@ static void fashion_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_rea
             for (int i = 0; i < n; i++)
                 s += slot[(size_t)i * SLOT + c];
             mean[c] = s * inv_m;
-        }
-        OMP(parallel for schedule(static))
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict xi = in + (size_t)i * SIZE;
-            cnn_real *restrict si = slot + (size_t)i * SLOT;
-            for (int c = 0; c < C; c++)
-                si[c] = 0;
-            for (int q = 0; q < PIXELS; q++) {
-                OMP(simd)
-                for (int c = 0; c < C; c++) {
-                    const cnn_real v = xi[(size_t)q * C + c];
-                    si[c] += (v - mean[c]) * (v - mean[c]);
-                }
+            cnn_real v = 0;
+            for (int i = 0; i < n; i++) {
+                const cnn_real d = slot[(size_t)i * SLOT + c] * inv_p - mean[c];
+                v += slot[(size_t)i * SLOT + C + c] + (cnn_real)PIXELS * d * d;
             }
-        }
-        for (int c = 0; c < C; c++) {
-            cnn_real s = 0;
-            for (int i = 0; i < n; i++)
-                s += slot[(size_t)i * SLOT + c];
-            var[c] = s * inv_m;
+            var[c] = v * inv_m;
         }
         cnn_real *restrict rmean = p + RM_OFF;
         cnn_real *restrict rvar = p + RV_OFF;
@@ -3053,24 +3187,40 @@ static void fashion_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_re
         const cnn_real *restrict hi = out + (size_t)i * SIZE;
         const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
         cnn_real *restrict si = slot + (size_t)i * SLOT;
-        cnn_real s0[C], s1[C];
+        cnn_real s0[C], s1[C], t0[C], t1[C];
         OMP(simd)
-        for (int c = 0; c < C; c++) {
-            s0[c] = 0;
-            s1[c] = 0;
-        }
-        for (int w = 0; w < POH * POW; w++) {
+        for (int c = 0; c < C; c++)
+            s0[c] = s1[c] = t0[c] = t1[c] = 0;
+        int w = 0;
+        for (; w + 2 <= POH * POW; w += 2) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                const cnn_real d = dyi[(size_t)w * C + c];
-                s0[c] += d;
-                s1[c] += d * hi[(size_t)w * C + c];
+                {
+                    const cnn_real d = dyi[(size_t)(w + 0) * C + c];
+                    s0[c] += d;
+                    s1[c] += d * hi[(size_t)(w + 0) * C + c];
+                }
+                {
+                    const cnn_real d = dyi[(size_t)(w + 1) * C + c];
+                    t0[c] += d;
+                    t1[c] += d * hi[(size_t)(w + 1) * C + c];
+                }
+            }
+        }
+        for (; w < POH * POW; w++) {
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    const cnn_real d = dyi[(size_t)(w + 0) * C + c];
+                    s0[c] += d;
+                    s1[c] += d * hi[(size_t)(w + 0) * C + c];
+                }
             }
         }
         OMP(simd)
         for (int c = 0; c < C; c++) {
-            si[c] = s0[c];
-            si[C + c] = s1[c];
+            si[c] = s0[c] + t0[c];
+            si[C + c] = s1[c] + t1[c];
         }
     } /* i */
     cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
