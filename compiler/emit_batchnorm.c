@@ -217,6 +217,28 @@ static void bn_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pl
         em_line(em, "%s_forward(p, %s, %s, wk, slot, n, training);", L->fn, a->in, a->out);
 }
 
+/* In backward's first pass, element E (a C expression) of the image: dy
+ * through the fused relu (in place), then SUM_DY += d and SUM_DY_XH += d xh. */
+static void bn_backward_pixel(cnnc_emitter *em, const cnnc_plan_layer *L, const char *e,
+                              const char *sum_dy, const char *sum_dy_xh)
+{
+    char y[64], d[64], g[200];
+    em_open_block(em, "{");
+    snprintf(d, sizeof d, "dyi[%s]", e);
+    if (L->fuse_relu) {
+        snprintf(y, sizeof y, "yi[%s]", e);
+        em_line(em, "/* first through the fused relu: dy becomes dL/d(batchnorm output) in place */");
+        em_line(em, "const cnn_real d = %s;", emit_act_grad_expr(g, sizeof g, CNN_ACT_RELU, 0, y, d));
+        em_line(em, "%s = d;", d);
+    } else {
+        em_line(em, "const cnn_real d = %s;", d);
+    }
+    em_line(em, "const cnn_real xh = (xi[%s] - mean[c]) * invstd[c];", e);
+    em_line(em, "%s += d;", sum_dy);
+    em_line(em, "%s += d * xh;", sum_dy_xh);
+    em_close_block(em, "}");
+}
+
 static void bn_backward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
     em_function(em,
@@ -238,25 +260,47 @@ static void bn_backward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
     if (L->fuse_relu)
         em_line(em, "const cnn_real *restrict yi = out + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict si = slot + (size_t)i * SLOT;");
+    /* fused with a pool, this function is the oracle only */
+    int fast = L->l->in.h * L->l->in.w > 1 && !L->fuse_pool;
+    if (fast) {
+        /* the fast kernels: two pixels at a time into two pairs of sums
+         * (one chain through memory per channel vector was the limit) */
+        em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
+        em_line(em, "cnn_real s0[C], s1[C], t0[C], t1[C];");
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int c = 0; c < C; c++)");
+        em_line(em, "    s0[c] = s1[c] = t0[c] = t1[c] = 0;");
+        em_line(em, "int q = 0;");
+        em_open_block(em, "for (; q + 2 <= PIXELS; q += 2) {");
+        em_line(em, "OMP(simd)");
+        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        bn_backward_pixel(em, L, "(size_t)q * C + c", "s0[c]", "s1[c]");
+        bn_backward_pixel(em, L, "(size_t)(q + 1) * C + c", "t0[c]", "t1[c]");
+        em_close_block(em, "}");
+        em_close_block(em, "}");
+        em_open_block(em, "for (; q < PIXELS; q++) {");
+        em_line(em, "OMP(simd)");
+        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        bn_backward_pixel(em, L, "(size_t)q * C + c", "s0[c]", "s1[c]");
+        em_close_block(em, "}");
+        em_close_block(em, "}");
+        em_line(em, "OMP(simd)");
+        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        em_line(em, "si[c] = s0[c] + t0[c];");
+        em_line(em, "si[C + c] = s1[c] + t1[c];");
+        em_close_block(em, "}");
+        em_line(em, "#else");
+    }
     em_line(em, "for (int c = 0; c < 2 * C; c++)");
     em_line(em, "    si[c] = 0;");
     em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
     em_line(em, "OMP(simd)");
     em_open_block(em, "for (int c = 0; c < C; c++) {");
-    if (L->fuse_relu) {
-        char e[160];
-        em_line(em, "/* first through the fused relu: dy becomes dL/d(batchnorm output) in place */");
-        em_line(em, "const cnn_real d = %s;",
-                emit_act_grad_expr(e, sizeof e, CNN_ACT_RELU, 0, "yi[(size_t)q * C + c]", "dyi[(size_t)q * C + c]"));
-        em_line(em, "dyi[(size_t)q * C + c] = d;");
-    } else {
-        em_line(em, "const cnn_real d = dyi[(size_t)q * C + c];");
-    }
-    em_line(em, "const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];");
-    em_line(em, "si[c] += d;");
-    em_line(em, "si[C + c] += d * xh;");
+    bn_backward_pixel(em, L, "(size_t)q * C + c", "si[c]", "si[C + c]");
     em_close_block(em, "}");
     em_close_block(em, "}");
+    if (fast)
+        em_line(em, "#endif");
     em_close_block(em, "} /* i */");
     em_open_block(em, "for (int c = 0; c < C; c++) {");
     em_line(em, "cnn_real s0 = 0, s1 = 0;");

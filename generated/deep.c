@@ -1435,12 +1435,14 @@ static void deep_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *rest
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
-                const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
-                dyi[(size_t)q * C + c] = d;
-                const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
-                si[c] += d;
-                si[C + c] += d * xh;
+                {
+                    /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                    const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                    dyi[(size_t)q * C + c] = d;
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    si[c] += d;
+                    si[C + c] += d * xh;
+                }
             }
         }
     } /* i */
@@ -3124,12 +3126,14 @@ static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *rest
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
-                const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
-                dyi[(size_t)q * C + c] = d;
-                const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
-                si[c] += d;
-                si[C + c] += d * xh;
+                {
+                    /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                    const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                    dyi[(size_t)q * C + c] = d;
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    si[c] += d;
+                    si[C + c] += d * xh;
+                }
             }
         }
     } /* i */
@@ -4794,12 +4798,14 @@ static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *rest
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
-                const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
-                dyi[(size_t)q * C + c] = d;
-                const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
-                si[c] += d;
-                si[C + c] += d * xh;
+                {
+                    /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                    const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                    dyi[(size_t)q * C + c] = d;
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    si[c] += d;
+                    si[C + c] += d * xh;
+                }
             }
         }
     } /* i */
@@ -6164,19 +6170,68 @@ static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *rest
         cnn_real *restrict dyi = dy + (size_t)i * SIZE;
         const cnn_real *restrict yi = out + (size_t)i * SIZE;
         cnn_real *restrict si = slot + (size_t)i * SLOT;
+        #ifndef CNN_REFERENCE_KERNELS
+        cnn_real s0[C], s1[C], t0[C], t1[C];
+        OMP(simd)
+        for (int c = 0; c < C; c++)
+            s0[c] = s1[c] = t0[c] = t1[c] = 0;
+        int q = 0;
+        for (; q + 2 <= PIXELS; q += 2) {
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                    const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                    dyi[(size_t)q * C + c] = d;
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    s0[c] += d;
+                    s1[c] += d * xh;
+                }
+                {
+                    /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                    const cnn_real d = (yi[(size_t)(q + 1) * C + c] > 0 ? dyi[(size_t)(q + 1) * C + c] : (cnn_real)0);
+                    dyi[(size_t)(q + 1) * C + c] = d;
+                    const cnn_real xh = (xi[(size_t)(q + 1) * C + c] - mean[c]) * invstd[c];
+                    t0[c] += d;
+                    t1[c] += d * xh;
+                }
+            }
+        }
+        for (; q < PIXELS; q++) {
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                    const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                    dyi[(size_t)q * C + c] = d;
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    s0[c] += d;
+                    s1[c] += d * xh;
+                }
+            }
+        }
+        OMP(simd)
+        for (int c = 0; c < C; c++) {
+            si[c] = s0[c] + t0[c];
+            si[C + c] = s1[c] + t1[c];
+        }
+        #else
         for (int c = 0; c < 2 * C; c++)
             si[c] = 0;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
-                const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
-                dyi[(size_t)q * C + c] = d;
-                const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
-                si[c] += d;
-                si[C + c] += d * xh;
+                {
+                    /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                    const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                    dyi[(size_t)q * C + c] = d;
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    si[c] += d;
+                    si[C + c] += d * xh;
+                }
             }
         }
+        #endif
     } /* i */
     for (int c = 0; c < C; c++) {
         cnn_real s0 = 0, s1 = 0;

@@ -1685,10 +1685,12 @@ static void fashion_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *r
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                const cnn_real d = dyi[(size_t)q * C + c];
-                const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
-                si[c] += d;
-                si[C + c] += d * xh;
+                {
+                    const cnn_real d = dyi[(size_t)q * C + c];
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    si[c] += d;
+                    si[C + c] += d * xh;
+                }
             }
         }
     } /* i */
@@ -3310,10 +3312,12 @@ static void fashion_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *r
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                const cnn_real d = dyi[(size_t)q * C + c];
-                const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
-                si[c] += d;
-                si[C + c] += d * xh;
+                {
+                    const cnn_real d = dyi[(size_t)q * C + c];
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    si[c] += d;
+                    si[C + c] += d * xh;
+                }
             }
         }
     } /* i */
