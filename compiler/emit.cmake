@@ -11,6 +11,7 @@ target_sources(cnnc PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/emit_pool.c
   ${CMAKE_CURRENT_LIST_DIR}/emit_dense.c
   ${CMAKE_CURRENT_LIST_DIR}/emit_batchnorm.c
+  ${CMAKE_CURRENT_LIST_DIR}/emit_bn_pool.c
   ${CMAKE_CURRENT_LIST_DIR}/emit_dropout.c
   ${CMAKE_CURRENT_LIST_DIR}/emit_activation.c
   ${CMAKE_CURRENT_LIST_DIR}/build.c)

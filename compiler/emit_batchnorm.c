@@ -15,7 +15,7 @@
 
 #include "emit_layers.h"
 
-static void bn_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
+void emit_bn_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
     const cnn_layer *l = L->l;
     char f1[48], f2[48];
@@ -52,15 +52,77 @@ static void emit_channel_mean(cnnc_emitter *em, const char *expr, const char *re
     em_close_block(em, "}");
 }
 
-static void bn_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+/* In the image loop: DST[c] (an lvalue with c) = the sum over the image's
+ * pixels of EXPR (of v = the input value and c), with four independent
+ * accumulators: one chain through memory per channel vector was the
+ * limit (a load, an add and a store per pixel, each waiting on the last). */
+static void emit_pixel_sum(cnnc_emitter *em, const char *expr, const char *dst)
 {
-    emit_layer_comment(em, pl, L, "forward");
-    em_function(em,
-                  "static void %s_forward(cnn_real *restrict p, const cnn_real *restrict in, "
-                  "cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, "
-                  "int training)",
-                  L->fn);
-    bn_enums(em, L);
+    em_open_block(em, "{");
+    em_line(em, "cnn_real a0[C], a1[C], a2[C], a3[C];");
+    em_line(em, "OMP(simd)");
+    em_line(em, "for (int c = 0; c < C; c++)");
+    em_line(em, "    a0[c] = a1[c] = a2[c] = a3[c] = 0;");
+    em_line(em, "int q = 0;");
+    em_open_block(em, "for (; q + 4 <= PIXELS; q += 4) {");
+    em_line(em, "const cnn_real *restrict x0 = xi + (size_t)q * C;");
+    em_line(em, "OMP(simd)");
+    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    for (int k = 0; k < 4; k++) {
+        em_open_block(em, "{");
+        em_line(em, "const cnn_real v = x0[%d * C + c];", k);
+        em_line(em, "a%d[c] += %s;", k, expr);
+        em_close_block(em, "}");
+    }
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+    em_open_block(em, "for (; q < PIXELS; q++) {");
+    em_line(em, "OMP(simd)");
+    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    em_line(em, "const cnn_real v = xi[(size_t)q * C + c];");
+    em_line(em, "a0[c] += %s;", expr);
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+    em_line(em, "OMP(simd)");
+    em_line(em, "for (int c = 0; c < C; c++)");
+    em_line(em, "    %s = (a0[c] + a1[c]) + (a2[c] + a3[c]);", dst);
+    em_close_block(em, "}");
+}
+
+/* The fast kernels' statistics, one memory pass: per image, its sums and
+ * then, while the image is still in cache, its squared deviations from its
+ * own mean; the images' parts are combined in image order (Chan et al.):
+ * M var = sum_i [ m2_i + PIXELS (mean_i - mean)^2 ]. */
+static void emit_channel_stats_fast(cnnc_emitter *em)
+{
+    em_line(em, "const cnn_real inv_p = (cnn_real)(1.0 / PIXELS);");
+    emit_image_loop(em);
+    em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
+    em_line(em, "cnn_real *restrict si = slot + (size_t)i * SLOT; /* [C] sums, [C] m2 */");
+    emit_pixel_sum(em, "v", "si[c]");
+    em_line(em, "cnn_real mi[C];");
+    em_line(em, "for (int c = 0; c < C; c++)");
+    em_line(em, "    mi[c] = si[c] * inv_p;");
+    emit_pixel_sum(em, "(v - mi[c]) * (v - mi[c])", "si[C + c]");
+    em_close_block(em, "}");
+    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    em_line(em, "cnn_real s = 0;");
+    em_line(em, "for (int i = 0; i < n; i++)");
+    em_line(em, "    s += slot[(size_t)i * SLOT + c];");
+    em_line(em, "mean[c] = s * inv_m;");
+    em_line(em, "cnn_real v = 0;");
+    em_open_block(em, "for (int i = 0; i < n; i++) {");
+    em_line(em, "const cnn_real d = slot[(size_t)i * SLOT + c] * inv_p - mean[c];");
+    em_line(em, "v += slot[(size_t)i * SLOT + C + c] + (cnn_real)PIXELS * d * d;");
+    em_close_block(em, "}");
+    em_line(em, "var[c] = v * inv_m;");
+    em_close_block(em, "}");
+}
+
+void emit_bn_scale_shift(cnnc_emitter *em, const cnnc_plan_layer *L, int kernels)
+{
+    if (L->l->in.h * L->l->in.w == 1) /* a vector: nothing to gain */
+        kernels = EMIT_BN_STATS_PLAIN;
     em_line(em, "const cnn_real *restrict gamma = p + G_OFF;");
     em_line(em, "const cnn_real *restrict beta = p + B_OFF;");
     em_line(em, "cnn_real *restrict mean = wk + FIX;     /* kept for backward */");
@@ -69,8 +131,18 @@ static void bn_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_la
     em_open_block(em, "if (training) {");
     em_line(em, "const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));");
     em_line(em, "cnn_real var[C];");
-    emit_channel_mean(em, "v", "mean");
-    emit_channel_mean(em, "(v - mean[c]) * (v - mean[c])", "var");
+    if (kernels == EMIT_BN_STATS_BOTH)
+        em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
+    if (kernels != EMIT_BN_STATS_PLAIN)
+        emit_channel_stats_fast(em);
+    if (kernels == EMIT_BN_STATS_BOTH)
+        em_line(em, "#else");
+    if (kernels != EMIT_BN_STATS_FAST) {
+        emit_channel_mean(em, "v", "mean");
+        emit_channel_mean(em, "(v - mean[c]) * (v - mean[c])", "var");
+    }
+    if (kernels == EMIT_BN_STATS_BOTH)
+        em_line(em, "#endif");
     em_line(em, "cnn_real *restrict rmean = p + RM_OFF;");
     em_line(em, "cnn_real *restrict rvar = p + RV_OFF;");
     em_open_block(em, "for (int c = 0; c < C; c++) {");
@@ -89,6 +161,19 @@ static void bn_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_la
     em_line(em, "shift[c] = beta[c] - rmean[c] * scale[c];");
     em_close_block(em, "}");
     em_close_block(em, "}");
+}
+
+/* The plain forward: statistics, then one normalizing pass. */
+static void bn_forward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    em_function(em,
+                  "static void %s_forward(cnn_real *restrict p, const cnn_real *restrict in, "
+                  "cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, "
+                  "int training)",
+                  L->fn);
+    emit_bn_enums(em, L);
+    /* fused with a pool, this is the oracle only */
+    emit_bn_scale_shift(em, L, L->fuse_pool ? EMIT_BN_STATS_PLAIN : EMIT_BN_STATS_BOTH);
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * SIZE;");
@@ -102,6 +187,22 @@ static void bn_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_la
     em_close_block(em, "}");
     em_close_block(em, "} /* i */");
     em_close_block(em, "}");
+}
+
+/* With a fused maxpool: the fast kernels' BN_pool_forward, and the plain
+ * function for the oracle (emit_bn_pool.c, emitted with the pool). */
+static void bn_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+{
+    emit_layer_comment(em, pl, L, "forward");
+    if (L->fuse_pool) {
+        em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
+        emit_bn_pool_fast(em, pl, L, &pl->layers[L->pool_at], 0);
+        em_line(em, "#else");
+        bn_forward_plain(em, L);
+        em_line(em, "#endif");
+    } else {
+        bn_forward_plain(em, L);
+    }
     em_blank(em);
 }
 
@@ -109,19 +210,44 @@ static void bn_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pl
                             const cnnc_args *a)
 {
     (void)pl;
-    em_line(em, "%s_forward(p, %s, %s, wk, slot, n, training);", L->fn, a->in, a->out);
+    if (L->fuse_pool)
+        em_line(em, "%s_pool_forward(p, %s, %s, %s, wk, slot, n, training);", L->fn, a->in, a->out,
+                a->pool_out);
+    else
+        em_line(em, "%s_forward(p, %s, %s, wk, slot, n, training);", L->fn, a->in, a->out);
 }
 
-static void bn_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+/* In backward's first pass, element E (a C expression) of the image: dy
+ * through the fused relu (in place), then SUM_DY += d and SUM_DY_XH += d xh. */
+static void bn_backward_pixel(cnnc_emitter *em, const cnnc_plan_layer *L, const char *e,
+                              const char *sum_dy, const char *sum_dy_xh)
 {
-    emit_layer_comment(em, pl, L, "backward");
+    char y[64], d[64], g[200];
+    em_open_block(em, "{");
+    snprintf(d, sizeof d, "dyi[%s]", e);
+    if (L->fuse_relu) {
+        snprintf(y, sizeof y, "yi[%s]", e);
+        em_line(em, "/* first through the fused relu: dy becomes dL/d(batchnorm output) in place */");
+        em_line(em, "const cnn_real d = %s;", emit_act_grad_expr(g, sizeof g, CNN_ACT_RELU, 0, y, d));
+        em_line(em, "%s = d;", d);
+    } else {
+        em_line(em, "const cnn_real d = %s;", d);
+    }
+    em_line(em, "const cnn_real xh = (xi[%s] - mean[c]) * invstd[c];", e);
+    em_line(em, "%s += d;", sum_dy);
+    em_line(em, "%s += d * xh;", sum_dy_xh);
+    em_close_block(em, "}");
+}
+
+static void bn_backward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
     em_function(em,
                   "static void %s_backward(const cnn_real *restrict p, cnn_real *restrict g, "
                   "const cnn_real *restrict in, %scnn_real *restrict dy, %s"
                   "const cnn_real *restrict wk, cnn_real *restrict slot, int n)",
                   L->fn, L->fuse_relu ? "const cnn_real *restrict out, " : "",
                   L->needs_dx ? "cnn_real *restrict dx, " : "");
-    bn_enums(em, L);
+    emit_bn_enums(em, L);
     em_line(em, "(void)momentum;");
     em_line(em, "(void)epsilon;");
     em_line(em, "const cnn_real *restrict mean = wk + FIX;");
@@ -134,25 +260,47 @@ static void bn_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
     if (L->fuse_relu)
         em_line(em, "const cnn_real *restrict yi = out + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict si = slot + (size_t)i * SLOT;");
+    /* fused with a pool, this function is the oracle only */
+    int fast = L->l->in.h * L->l->in.w > 1 && !L->fuse_pool;
+    if (fast) {
+        /* the fast kernels: two pixels at a time into two pairs of sums
+         * (one chain through memory per channel vector was the limit) */
+        em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
+        em_line(em, "cnn_real s0[C], s1[C], t0[C], t1[C];");
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int c = 0; c < C; c++)");
+        em_line(em, "    s0[c] = s1[c] = t0[c] = t1[c] = 0;");
+        em_line(em, "int q = 0;");
+        em_open_block(em, "for (; q + 2 <= PIXELS; q += 2) {");
+        em_line(em, "OMP(simd)");
+        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        bn_backward_pixel(em, L, "(size_t)q * C + c", "s0[c]", "s1[c]");
+        bn_backward_pixel(em, L, "(size_t)(q + 1) * C + c", "t0[c]", "t1[c]");
+        em_close_block(em, "}");
+        em_close_block(em, "}");
+        em_open_block(em, "for (; q < PIXELS; q++) {");
+        em_line(em, "OMP(simd)");
+        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        bn_backward_pixel(em, L, "(size_t)q * C + c", "s0[c]", "s1[c]");
+        em_close_block(em, "}");
+        em_close_block(em, "}");
+        em_line(em, "OMP(simd)");
+        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        em_line(em, "si[c] = s0[c] + t0[c];");
+        em_line(em, "si[C + c] = s1[c] + t1[c];");
+        em_close_block(em, "}");
+        em_line(em, "#else");
+    }
     em_line(em, "for (int c = 0; c < 2 * C; c++)");
     em_line(em, "    si[c] = 0;");
     em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
     em_line(em, "OMP(simd)");
     em_open_block(em, "for (int c = 0; c < C; c++) {");
-    if (L->fuse_relu) {
-        char e[160];
-        em_line(em, "/* first through the fused relu: dy becomes dL/d(batchnorm output) in place */");
-        em_line(em, "const cnn_real d = %s;",
-                emit_act_grad_expr(e, sizeof e, CNN_ACT_RELU, 0, "yi[(size_t)q * C + c]", "dyi[(size_t)q * C + c]"));
-        em_line(em, "dyi[(size_t)q * C + c] = d;");
-    } else {
-        em_line(em, "const cnn_real d = dyi[(size_t)q * C + c];");
-    }
-    em_line(em, "const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];");
-    em_line(em, "si[c] += d;");
-    em_line(em, "si[C + c] += d * xh;");
+    bn_backward_pixel(em, L, "(size_t)q * C + c", "si[c]", "si[C + c]");
     em_close_block(em, "}");
     em_close_block(em, "}");
+    if (fast)
+        em_line(em, "#endif");
     em_close_block(em, "} /* i */");
     em_open_block(em, "for (int c = 0; c < C; c++) {");
     em_line(em, "cnn_real s0 = 0, s1 = 0;");
@@ -187,6 +335,20 @@ static void bn_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
         em_line(em, "(void)p;");
     }
     em_close_block(em, "}");
+}
+
+static void bn_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+{
+    emit_layer_comment(em, pl, L, "backward");
+    if (L->fuse_pool) {
+        em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
+        emit_bn_pool_fast(em, pl, L, &pl->layers[L->pool_at], 1);
+        em_line(em, "#else");
+        bn_backward_plain(em, L);
+        em_line(em, "#endif");
+    } else {
+        bn_backward_plain(em, L);
+    }
     em_blank(em);
 }
 
@@ -194,6 +356,11 @@ static void bn_backward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_p
                              const cnnc_args *a)
 {
     (void)pl;
+    if (L->fuse_pool) { /* dx: the gradient buffer, scratch when nothing needs dx */
+        em_line(em, "%s_pool_backward(p, g, %s, %s, %s, %s, %s, wk, slot, n);", L->fn, a->in, a->out,
+                a->pool_out, a->dy, a->dx);
+        return;
+    }
     char in_out[200];
     if (L->fuse_relu)
         snprintf(in_out, sizeof in_out, "%s, %s", a->in, a->out);

@@ -371,11 +371,25 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
             L->fuse_update = emit_dense_fuses_update(L->in_size, L->out_size);
             L->slot_floats = emit_dense_slot_floats(L->in_size, L->out_size);
         }
-        if (l->kind == CNN_MAXPOOL && i > 0 && pl->layers[i - 1].fuse_pool)
-            L->fused = 1;
+        if (l->kind == CNN_MAXPOOL) {
+            /* the conv or batchnorm before it (through batchnorm's fused relu) */
+            int j = i - 1;
+            if (j > 0 && pl->layers[j].alias && pl->layers[j - 1].fuse_relu)
+                j--;
+            if (j >= 0 && pl->layers[j].fuse_pool && pl->layers[j].pool_at == i) {
+                L->fused = 1;
+                L->fused_by = j;
+            }
+        }
+        if (l->kind == CNN_BATCHNORM && i + 1 + L->fuse_relu < ir->n_layers &&
+            emit_bn_fuses_pool(l, &ir->layers[i + 1 + L->fuse_relu])) {
+            L->fuse_pool = 1;
+            L->pool_at = i + 1 + L->fuse_relu;
+        }
         if (l->kind == CNN_CONV2D) {
             const cnn_layer *next = i + 1 < ir->n_layers ? &ir->layers[i + 1] : NULL;
             L->fuse_pool = !last && emit_conv2d_fuses_pool(l, L->act, L->needs_dx, next);
+            L->pool_at = i + 1;
             L->slot_floats = L->t_count[0] + (l->bias ? L->t_count[1] : 0);
             L->pad_floats = emit_conv2d_pad_floats(l, L->needs_dx, L->fuse_pool ? next : NULL);
             L->flip_off = fixed;
@@ -585,14 +599,14 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
             continue;
         }
         if (L->fused) {
-            em_line(em, "/* %s: computed by %s_pool_forward */", L->l->name, pl->layers[i - 1].fn);
+            em_line(em, "/* %s: computed by %s_pool_forward */", L->l->name, pl->layers[L->fused_by].fn);
             continue;
         }
         in_expr(in, sizeof in, pl, i);
         out_expr(out, sizeof out, pl, i);
         snprintf(mask, sizeof mask, "a + cap * A_%s_mask", L->l->name);
         if (L->fuse_pool)
-            out_expr(pool_out, sizeof pool_out, pl, i + 1);
+            out_expr(pool_out, sizeof pool_out, pl, L->pool_at);
         cnnc_args args = {in, out, mask, NULL, NULL, L->fuse_pool ? pool_out : NULL};
         em_line(em, "CNN_LAYER_BEGIN(%d, 0);", i);
         le->forward_call(em, pl, L, &args);
@@ -686,8 +700,8 @@ static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
             em_line(em, "/* %s and below: no parameters, nothing more to do */", L->l->name);
             break;
         }
-        if (L->fused) { /* its gradient stays in `cur` for the conv */
-            em_line(em, "/* %s: in %s_pool_backward */", L->l->name, pl->layers[i - 1].fn);
+        if (L->fused) { /* its gradient stays in `cur` for the conv or batchnorm */
+            em_line(em, "/* %s: in %s_pool_backward */", L->l->name, pl->layers[L->fused_by].fn);
             continue;
         }
         const cnnc_layer_emitter *le = layer_emitter(L->l->kind);
@@ -695,7 +709,7 @@ static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
         out_expr(out, sizeof out, pl, i);
         snprintf(mask, sizeof mask, "a + cap * A_%s_mask", L->l->name);
         if (L->fuse_pool)
-            out_expr(pool_out, sizeof pool_out, pl, i + 1);
+            out_expr(pool_out, sizeof pool_out, pl, L->pool_at);
         cnnc_args args = {in, out, mask, cur, L->needs_dx || L->fuse_pool ? other : NULL,
                           L->fuse_pool ? pool_out : NULL};
         em_line(em, "CNN_LAYER_BEGIN(%d, 1);", i);

@@ -29,15 +29,28 @@ static void dropout_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pl
     em_line(em, "memcpy(out, in, (size_t)n * SIZE * sizeof(cnn_real));");
     em_line(em, "return;");
     em_close_block(em, "}");
+    /* u = (r >> 11) * 2^-53 is exact, and so is rate * 2^53, so u >= rate
+     * exactly when the integer r >> 11 >= ceil(rate * 2^53): the same mask,
+     * with one mix per element (the key is per call) and no conversion to
+     * double, so the loop vectorizes. */
+    double t = rate * 9007199254740992.0;
+    unsigned long long keep_from = (unsigned long long)t;
+    if ((double)keep_from < t)
+        keep_from++;
+    em_line(em, "/* kept when cnn_rng_uniform(seed, CNN_RNG_DROPOUT, step * 64 + LAYER, i * SIZE + e) >= rate,");
+    em_line(em, " * i.e. when the draw's top 53 bits >= ceil(rate * 2^53) */");
+    em_line(em, "const uint64_t keep_from = %lluull;", keep_from);
+    em_line(em, "const uint64_t key = cnn_rng_key(seed, CNN_RNG_DROPOUT, step * 64 + LAYER);");
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict mi = mask + (size_t)i * SIZE;");
+    em_line(em, "OMP(simd)");
     em_open_block(em, "for (int e = 0; e < SIZE; e++) {");
-    em_line(em, "const double u = cnn_rng_uniform(seed, CNN_RNG_DROPOUT, step * 64 + LAYER,");
-    em_line(em, "                                 (uint64_t)i * SIZE + (uint64_t)e);");
-    em_line(em, "mi[e] = u >= rate ? scale : (cnn_real)0;");
-    em_line(em, "yi[e] = xi[e] * mi[e];");
+    em_line(em, "const uint64_t r = cnn_rng_u64_keyed(key, (uint64_t)i * SIZE + (uint64_t)e);");
+    em_line(em, "const cnn_real m = (r >> 11) >= keep_from ? scale : (cnn_real)0;");
+    em_line(em, "mi[e] = m;");
+    em_line(em, "yi[e] = xi[e] * m;");
     em_close_block(em, "}");
     em_close_block(em, "} /* i */");
     em_close_block(em, "}");

@@ -47,8 +47,10 @@ typedef struct cnnc_plan_layer {
     size_t flip_off;            /* conv2d: its rotated kernel in the fixed work area */
     size_t slot_floats;         /* per-image slot its passes need */
     size_t pad_floats;          /* per-image padded copy its fast kernels need */
-    int fuse_pool;              /* conv2d: its fast kernels also compute the maxpool after it */
-    int fused;                  /* maxpool: computed by the conv2d before it (fast kernels) */
+    int fuse_pool;              /* conv2d, batchnorm: its fast kernels also compute the maxpool after it */
+    int pool_at;                /* with fuse_pool: that maxpool's index (after batchnorm's fused relu) */
+    int fused;                  /* maxpool: computed by the conv2d or batchnorm before it (fast kernels) */
+    int fused_by;               /* with fused: that layer's index */
     int fuse_relu;              /* batchnorm: applies the standalone relu after it (a view then) */
     int fuse_update;            /* dense: its weights have update_in_backward (the optimizer runs in
                                    its backward pass, argument `u` of the driver) */
@@ -123,6 +125,30 @@ void emit_conv_pool_oracle(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pla
 int emit_dense_fuses_update(size_t in_size, size_t out_size);
 /* The per-image slot a dense layer's fast forward needs (its partial sums). */
 size_t emit_dense_slot_floats(size_t in_size, size_t out_size);
+/* Whether batchnorm `bn` and the maxpool `pool` after it (after its fused
+ * relu, if any) run as one normalize + activation + maxpool pass in the
+ * fast kernels (emit_bn_pool.c). */
+int emit_bn_fuses_pool(const cnn_layer *bn, const cnn_layer *pool);
+
+/* The fused batchnorm + maxpool (emit_bn_pool.c): BN_pool_forward and
+ * BN_pool_backward; the batchnorm's activation slot keeps, per pooled value,
+ * the normalized input at the window's maximum and the argmax byte. Under
+ * CNN_REFERENCE_KERNELS the same entry points run the plain batchnorm and
+ * pool functions one after the other (the oracle), emitted with the pool. */
+void emit_bn_pool_fast(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *bn,
+                       const cnnc_plan_layer *pool, int backward);
+void emit_bn_pool_oracle(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *bn,
+                         const cnnc_plan_layer *pool);
+
+/* Pieces of the batchnorm functions (emit_batchnorm.c) that the fused pass
+ * shares: its enum constants, and the block that computes scale[C] and
+ * shift[C] (training: the batch statistics, kept in the work area for
+ * backward, and the running statistics' update; inference: the running
+ * statistics). The statistics of the fast kernels take one memory pass,
+ * the plain ones two; BOTH emits both under #ifndef CNN_REFERENCE_KERNELS. */
+enum { EMIT_BN_STATS_PLAIN, EMIT_BN_STATS_FAST, EMIT_BN_STATS_BOTH };
+void emit_bn_enums(cnnc_emitter *em, const cnnc_plan_layer *L);
+void emit_bn_scale_shift(cnnc_emitter *em, const cnnc_plan_layer *L, int kernels);
 
 /* ---- shared helpers (emit_c.c) ---------------------------------------- */
 

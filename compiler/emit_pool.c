@@ -24,7 +24,7 @@ static void pool_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
     int is_max = L->l->kind == CNN_MAXPOOL;
     emit_layer_comment(em, pl, L, "forward");
     if (L->fused) {
-        em_line(em, "/* The fast kernels compute this pool inside %s_pool_forward; the plain", pl->layers[L->index - 1].fn);
+        em_line(em, "/* The fast kernels compute this pool inside %s_pool_forward; the plain", pl->layers[L->fused_by].fn);
         em_line(em, " * kernels (the oracle) run it on its own. */");
         em_line(em, "#ifdef CNN_REFERENCE_KERNELS");
     }
@@ -184,7 +184,11 @@ static void pool_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan
         em_line(em, "#ifdef CNN_REFERENCE_KERNELS");
         pool_backward_plain(em, L);
         em_blank(em);
-        emit_conv_pool_oracle(em, pl, &pl->layers[L->index - 1], L);
+        const cnnc_plan_layer *by = &pl->layers[L->fused_by];
+        if (by->l->kind == CNN_BATCHNORM)
+            emit_bn_pool_oracle(em, pl, by, L);
+        else
+            emit_conv_pool_oracle(em, pl, by, L);
         em_line(em, "#endif");
         em_blank(em);
         return;

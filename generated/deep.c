@@ -976,6 +976,223 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
  * batchnorm_1.running_mean: p[60753, 60769) (not trained)
  * batchnorm_1.running_var: p[60769, 60785) (not trained)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_batchnorm_1_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
+{
+    enum { PIXELS = 4096, C = 16, SIZE = 65536, SLOT = 32, FIX = 0 };
+    enum { G_OFF = 432, B_OFF = 448, RM_OFF = 60753, RV_OFF = 60769 };
+    const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
+    enum { IH = 64, IW = 64, POH = 32, POW = 32, PKH = 2, PKW = 2, POOL_SIZE = 16384 }; /* maxpool_1 */
+    const cnn_real *restrict gamma = p + G_OFF;
+    const cnn_real *restrict beta = p + B_OFF;
+    cnn_real *restrict mean = wk + FIX;     /* kept for backward */
+    cnn_real *restrict invstd = mean + C;
+    cnn_real scale[C], shift[C];
+    if (training) {
+        const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+        cnn_real var[C];
+        const cnn_real inv_p = (cnn_real)(1.0 / PIXELS);
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict si = slot + (size_t)i * SLOT; /* [C] sums, [C] m2 */
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += v;
+                        }
+                    }
+                }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += v;
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
+            }
+            cnn_real mi[C];
+            for (int c = 0; c < C; c++)
+                mi[c] = si[c] * inv_p;
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                    }
+                }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += (v - mi[c]) * (v - mi[c]);
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[C + c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
+            }
+        }
+        for (int c = 0; c < C; c++) {
+            cnn_real s = 0;
+            for (int i = 0; i < n; i++)
+                s += slot[(size_t)i * SLOT + c];
+            mean[c] = s * inv_m;
+            cnn_real v = 0;
+            for (int i = 0; i < n; i++) {
+                const cnn_real d = slot[(size_t)i * SLOT + c] * inv_p - mean[c];
+                v += slot[(size_t)i * SLOT + C + c] + (cnn_real)PIXELS * d * d;
+            }
+            var[c] = v * inv_m;
+        }
+        cnn_real *restrict rmean = p + RM_OFF;
+        cnn_real *restrict rvar = p + RV_OFF;
+        for (int c = 0; c < C; c++) {
+            invstd[c] = (cnn_real)1 / REAL_SQRT(var[c] + epsilon);
+            rmean[c] = rmean[c] * momentum + mean[c] * ((cnn_real)1 - momentum);
+            rvar[c] = rvar[c] * momentum + var[c] * ((cnn_real)1 - momentum);
+            scale[c] = gamma[c] * invstd[c];
+            shift[c] = beta[c] - mean[c] * scale[c];
+        }
+    } else {
+        const cnn_real *restrict rmean = p + RM_OFF;
+        const cnn_real *restrict rvar = p + RV_OFF;
+        for (int c = 0; c < C; c++) {
+            scale[c] = gamma[c] / REAL_SQRT(rvar[c] + epsilon);
+            shift[c] = beta[c] - rmean[c] * scale[c];
+        }
+    }
+    if (training) {
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            cnn_real *restrict hi = out + (size_t)i * SIZE; /* xh at each maximum */
+            unsigned char *restrict am = (unsigned char *)(hi + POOL_SIZE); /* argmax bytes */
+            for (int py = 0; py < POH; py++) {
+                for (int px = 0; px < POW; px++) {
+                    const size_t o = ((size_t)py * POW + px) * C;
+                    const cnn_real *restrict w0 = xi + ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                    cnn_real kf[C]; /* argmax codes as reals: the loop stays at full vector width */
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        cnn_real m = w0[c] * scale[c] + shift[c];
+                        cnn_real xm = w0[c];
+                        cnn_real k = 0; /* a real: with an int, gcc 12 does not vectorize this loop */
+                        /* row-major: only a larger value replaces, so the first maximum wins */
+                        {
+                            const cnn_real v = w0[((size_t)0 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)1 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 0) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)2 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)3 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        yi[o + c] = (m < 0 ? (cnn_real)0 : m);
+                        hi[o + c] = (xm - mean[c]) * invstd[c];
+                        kf[c] = m > 0 ? k : (cnn_real)255;
+                    }
+                    OMP(simd)
+                    for (int c = 0; c < C; c++)
+                        am[o + c] = (unsigned char)kf[c];
+                } /* px */
+            } /* py */
+        } /* i */
+    } else {
+        (void)out; /* nothing kept for backward */
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            for (int py = 0; py < POH; py++) {
+                for (int px = 0; px < POW; px++) {
+                    const size_t o = ((size_t)py * POW + px) * C;
+                    const cnn_real *restrict w0 = xi + ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        cnn_real m = w0[c] * scale[c] + shift[c];
+                        /* row-major: only a larger value replaces, so the first maximum wins */
+                        {
+                            const cnn_real v = w0[((size_t)0 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 0) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        yi[o + c] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                } /* px */
+            } /* py */
+        } /* i */
+    }
+}
+#else
 static void deep_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
     enum { PIXELS = 4096, C = 16, SIZE = 65536, SLOT = 32, FIX = 0 };
@@ -1059,6 +1276,7 @@ static void deep_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *restr
         }
     } /* i */
 }
+#endif
 
 /* batchnorm_1 backward, deep.cnn:18: batchnorm momentum=0.99 epsilon=0.001
  * 64x64x16 -> 64x64x16 per image (NHWC)
@@ -1068,6 +1286,134 @@ static void deep_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *restr
  * batchnorm_1.running_mean: p[60753, 60769) (not trained)
  * batchnorm_1.running_var: p[60769, 60785) (not trained)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+{
+    enum { PIXELS = 4096, C = 16, SIZE = 65536, SLOT = 32, FIX = 0 };
+    enum { G_OFF = 432, B_OFF = 448, RM_OFF = 60753, RV_OFF = 60769 };
+    const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
+    enum { IH = 64, IW = 64, POH = 32, POW = 32, PKH = 2, PKW = 2, POOL_SIZE = 16384 }; /* maxpool_1 */
+    (void)momentum;
+    (void)epsilon;
+    (void)pooled; /* the argmax bytes in `out` say where the gradient goes */
+    /* dbeta and dgamma over the pooled grid: dL/dz is 0 off the maxima */
+    OMP(parallel for schedule(static) if(n >= 3))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict hi = out + (size_t)i * SIZE;
+        const unsigned char *restrict am = (const unsigned char *)(hi + POOL_SIZE);
+        const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
+        cnn_real *restrict si = slot + (size_t)i * SLOT;
+        cnn_real s0[C], s1[C], t0[C], t1[C];
+        OMP(simd)
+        for (int c = 0; c < C; c++)
+            s0[c] = s1[c] = t0[c] = t1[c] = 0;
+        int w = 0;
+        for (; w + 2 <= POH * POW; w += 2) {
+            cnn_real kf[2 * C]; /* the bytes as reals: the loop below vectorizes */
+            OMP(simd)
+            for (int c = 0; c < 2 * C; c++)
+                kf[c] = (cnn_real)am[(size_t)w * C + c];
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    const cnn_real d = kf[0 * C + c] != (cnn_real)255 ? dyi[(size_t)(w + 0) * C + c] : (cnn_real)0;
+                    s0[c] += d;
+                    s1[c] += d * hi[(size_t)(w + 0) * C + c];
+                }
+                {
+                    const cnn_real d = kf[1 * C + c] != (cnn_real)255 ? dyi[(size_t)(w + 1) * C + c] : (cnn_real)0;
+                    t0[c] += d;
+                    t1[c] += d * hi[(size_t)(w + 1) * C + c];
+                }
+            }
+        }
+        for (; w < POH * POW; w++) {
+            cnn_real kf[1 * C]; /* the bytes as reals: the loop below vectorizes */
+            OMP(simd)
+            for (int c = 0; c < 1 * C; c++)
+                kf[c] = (cnn_real)am[(size_t)w * C + c];
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    const cnn_real d = kf[0 * C + c] != (cnn_real)255 ? dyi[(size_t)(w + 0) * C + c] : (cnn_real)0;
+                    s0[c] += d;
+                    s1[c] += d * hi[(size_t)(w + 0) * C + c];
+                }
+            }
+        }
+        OMP(simd)
+        for (int c = 0; c < C; c++) {
+            si[c] = s0[c] + t0[c];
+            si[C + c] = s1[c] + t1[c];
+        }
+    } /* i */
+    cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
+    for (int c = 0; c < C; c++) {
+        cnn_real s0 = 0, s1 = 0;
+        for (int i = 0; i < n; i++) {
+            s0 += slot[(size_t)i * SLOT + c];
+            s1 += slot[(size_t)i * SLOT + C + c];
+        }
+        sum_dy[c] = s0;
+        sum_dy_xh[c] = s1;
+        g[B_OFF + c] += s0;
+        g[G_OFF + c] += s1;
+    }
+    const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+    const cnn_real *restrict mean = wk + FIX;
+    const cnn_real *restrict invstd = mean + C;
+    cnn_real ga[C];
+    for (int c = 0; c < C; c++)
+        ga[c] = p[G_OFF + c] * invstd[c];
+    /* dx, window by window: dL/dz is the pooled gradient at the argmax, else 0 */
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * SIZE;
+        const unsigned char *restrict am = (const unsigned char *)(out + (size_t)i * SIZE + POOL_SIZE);
+        const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
+        cnn_real *restrict dxi = dx + (size_t)i * SIZE;
+        for (int py = 0; py < POH; py++) {
+            for (int px = 0; px < POW; px++) {
+                const size_t o = ((size_t)py * POW + px) * C;
+                const size_t e0 = ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                cnn_real kf[C]; /* the bytes as reals: the selects below vectorize at full width */
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    kf[c] = (cnn_real)am[o + c];
+                OMP(simd)
+                for (int c = 0; c < C; c++) {
+                    const cnn_real k = kf[c];
+                    const cnn_real d = dyi[o + c];
+                    {
+                        const size_t e = e0 + ((size_t)0 * IW + 0) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)0 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)0 * IW + 1) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)1 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)1 * IW + 0) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)2 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)1 * IW + 1) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)3 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                }
+            } /* px */
+        } /* py */
+    } /* i */
+}
+#else
 static void deep_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
     enum { PIXELS = 4096, C = 16, SIZE = 65536, SLOT = 32, FIX = 0 };
@@ -1089,12 +1435,14 @@ static void deep_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *rest
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
-                const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
-                dyi[(size_t)q * C + c] = d;
-                const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
-                si[c] += d;
-                si[C + c] += d * xh;
+                {
+                    /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                    const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                    dyi[(size_t)q * C + c] = d;
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    si[c] += d;
+                    si[C + c] += d * xh;
+                }
             }
         }
     } /* i */
@@ -1126,10 +1474,14 @@ static void deep_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *rest
         }
     } /* i */
 }
+#endif
 
 /* maxpool_1 forward, deep.cnn:20: maxpool 2x2 stride=2x2
  * 64x64x16 -> 32x32x16 per image (NHWC)
  */
+/* The fast kernels compute this pool inside deep_batchnorm_1_pool_forward; the plain
+ * kernels (the oracle) run it on its own. */
+#ifdef CNN_REFERENCE_KERNELS
 static void deep_maxpool_1_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { IH = 64, IW = 64, C = 16, OH = 32, OW = 32 };
@@ -1157,45 +1509,12 @@ static void deep_maxpool_1_forward(const cnn_real *restrict in, cnn_real *restri
         } /* oy */
     } /* i */
 }
+#endif
 
 /* maxpool_1 backward, deep.cnn:20: maxpool 2x2 stride=2x2
  * 64x64x16 -> 32x32x16 per image (NHWC)
  */
-#ifndef CNN_REFERENCE_KERNELS
-static void deep_maxpool_1_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
-{
-    enum { IH = 64, IW = 64, C = 16, OH = 32, OW = 32 };
-    enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 65536, OUT_SIZE = 16384 };
-    OMP(parallel for schedule(static))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * OUT_SIZE;
-        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
-        for (int oy = 0; oy < OH; oy++) {
-            for (int ox = 0; ox < OW; ox++) {
-                const size_t o = ((size_t)oy * OW + ox) * C;
-                const size_t base = ((size_t)(oy * SH) * IW + ox * SW) * C;
-                cnn_real left[C]; /* 1 until the window's first maximum is found */
-                OMP(simd)
-                for (int c = 0; c < C; c++)
-                    left[c] = 1;
-                for (int ky = 0; ky < KH; ky++) {
-                    for (int kx = 0; kx < KW; kx++) {
-                        const size_t at = base + ((size_t)ky * IW + kx) * C;
-                        OMP(simd)
-                        for (int c = 0; c < C; c++) {
-                            const int hit = (xi[at + c] == yi[o + c]) & (left[c] != 0);
-                            dxi[at + c] = hit ? dyi[o + c] : (cnn_real)0;
-                            left[c] = hit ? (cnn_real)0 : left[c];
-                        }
-                    }
-                }
-            } /* ox */
-        } /* oy */
-    } /* i */
-}
-#else
+#ifdef CNN_REFERENCE_KERNELS
 static void deep_maxpool_1_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IH = 64, IW = 64, C = 16, OH = 32, OW = 32 };
@@ -1226,6 +1545,24 @@ static void deep_maxpool_1_backward(const cnn_real *restrict in, const cnn_real 
         } /* oy */
     } /* i */
 }
+
+/* batchnorm_1 + maxpool_1 with the plain kernels: one after the other (the oracle of the
+ * fused fast path) */
+static void deep_batchnorm_1_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
+{
+    deep_batchnorm_1_forward(p, in, out, wk, slot, n, training);
+    deep_maxpool_1_forward(out, pooled, n);
+}
+
+static void deep_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+{
+    /* the pool's gradient goes to dx, free until the batchnorm's own dx */
+    deep_maxpool_1_backward(out, pooled, dy, dx, n);
+    /* then dx holds the batchnorm's dy and dy (consumed) takes its dx */
+    deep_batchnorm_1_backward(p, g, in, out, dx, dy, wk, slot, n);
+    memcpy(dx, dy, sizeof(cnn_real) * (size_t)n * 65536);
+}
+
 #endif
 
 /* conv2d_2 forward, deep.cnn:21: conv2d 32 3x3 stride=1x1 padding=same bias=false
@@ -2330,6 +2667,223 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
  * batchnorm_2.running_mean: p[60785, 60817) (not trained)
  * batchnorm_2.running_var: p[60817, 60849) (not trained)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
+{
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 4640 };
+    enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
+    const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
+    enum { IH = 32, IW = 32, POH = 16, POW = 16, PKH = 2, PKW = 2, POOL_SIZE = 8192 }; /* maxpool_2 */
+    const cnn_real *restrict gamma = p + G_OFF;
+    const cnn_real *restrict beta = p + B_OFF;
+    cnn_real *restrict mean = wk + FIX;     /* kept for backward */
+    cnn_real *restrict invstd = mean + C;
+    cnn_real scale[C], shift[C];
+    if (training) {
+        const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+        cnn_real var[C];
+        const cnn_real inv_p = (cnn_real)(1.0 / PIXELS);
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict si = slot + (size_t)i * SLOT; /* [C] sums, [C] m2 */
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += v;
+                        }
+                    }
+                }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += v;
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
+            }
+            cnn_real mi[C];
+            for (int c = 0; c < C; c++)
+                mi[c] = si[c] * inv_p;
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                    }
+                }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += (v - mi[c]) * (v - mi[c]);
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[C + c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
+            }
+        }
+        for (int c = 0; c < C; c++) {
+            cnn_real s = 0;
+            for (int i = 0; i < n; i++)
+                s += slot[(size_t)i * SLOT + c];
+            mean[c] = s * inv_m;
+            cnn_real v = 0;
+            for (int i = 0; i < n; i++) {
+                const cnn_real d = slot[(size_t)i * SLOT + c] * inv_p - mean[c];
+                v += slot[(size_t)i * SLOT + C + c] + (cnn_real)PIXELS * d * d;
+            }
+            var[c] = v * inv_m;
+        }
+        cnn_real *restrict rmean = p + RM_OFF;
+        cnn_real *restrict rvar = p + RV_OFF;
+        for (int c = 0; c < C; c++) {
+            invstd[c] = (cnn_real)1 / REAL_SQRT(var[c] + epsilon);
+            rmean[c] = rmean[c] * momentum + mean[c] * ((cnn_real)1 - momentum);
+            rvar[c] = rvar[c] * momentum + var[c] * ((cnn_real)1 - momentum);
+            scale[c] = gamma[c] * invstd[c];
+            shift[c] = beta[c] - mean[c] * scale[c];
+        }
+    } else {
+        const cnn_real *restrict rmean = p + RM_OFF;
+        const cnn_real *restrict rvar = p + RV_OFF;
+        for (int c = 0; c < C; c++) {
+            scale[c] = gamma[c] / REAL_SQRT(rvar[c] + epsilon);
+            shift[c] = beta[c] - rmean[c] * scale[c];
+        }
+    }
+    if (training) {
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            cnn_real *restrict hi = out + (size_t)i * SIZE; /* xh at each maximum */
+            unsigned char *restrict am = (unsigned char *)(hi + POOL_SIZE); /* argmax bytes */
+            for (int py = 0; py < POH; py++) {
+                for (int px = 0; px < POW; px++) {
+                    const size_t o = ((size_t)py * POW + px) * C;
+                    const cnn_real *restrict w0 = xi + ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                    cnn_real kf[C]; /* argmax codes as reals: the loop stays at full vector width */
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        cnn_real m = w0[c] * scale[c] + shift[c];
+                        cnn_real xm = w0[c];
+                        cnn_real k = 0; /* a real: with an int, gcc 12 does not vectorize this loop */
+                        /* row-major: only a larger value replaces, so the first maximum wins */
+                        {
+                            const cnn_real v = w0[((size_t)0 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)1 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 0) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)2 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)3 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        yi[o + c] = (m < 0 ? (cnn_real)0 : m);
+                        hi[o + c] = (xm - mean[c]) * invstd[c];
+                        kf[c] = m > 0 ? k : (cnn_real)255;
+                    }
+                    OMP(simd)
+                    for (int c = 0; c < C; c++)
+                        am[o + c] = (unsigned char)kf[c];
+                } /* px */
+            } /* py */
+        } /* i */
+    } else {
+        (void)out; /* nothing kept for backward */
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            for (int py = 0; py < POH; py++) {
+                for (int px = 0; px < POW; px++) {
+                    const size_t o = ((size_t)py * POW + px) * C;
+                    const cnn_real *restrict w0 = xi + ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        cnn_real m = w0[c] * scale[c] + shift[c];
+                        /* row-major: only a larger value replaces, so the first maximum wins */
+                        {
+                            const cnn_real v = w0[((size_t)0 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 0) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        yi[o + c] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                } /* px */
+            } /* py */
+        } /* i */
+    }
+}
+#else
 static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
     enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 4640 };
@@ -2413,6 +2967,7 @@ static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restr
         }
     } /* i */
 }
+#endif
 
 /* batchnorm_2 backward, deep.cnn:22: batchnorm momentum=0.99 epsilon=0.001
  * 32x32x32 -> 32x32x32 per image (NHWC)
@@ -2422,6 +2977,134 @@ static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restr
  * batchnorm_2.running_mean: p[60785, 60817) (not trained)
  * batchnorm_2.running_var: p[60817, 60849) (not trained)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+{
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 4640 };
+    enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
+    const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
+    enum { IH = 32, IW = 32, POH = 16, POW = 16, PKH = 2, PKW = 2, POOL_SIZE = 8192 }; /* maxpool_2 */
+    (void)momentum;
+    (void)epsilon;
+    (void)pooled; /* the argmax bytes in `out` say where the gradient goes */
+    /* dbeta and dgamma over the pooled grid: dL/dz is 0 off the maxima */
+    OMP(parallel for schedule(static) if(n >= 6))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict hi = out + (size_t)i * SIZE;
+        const unsigned char *restrict am = (const unsigned char *)(hi + POOL_SIZE);
+        const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
+        cnn_real *restrict si = slot + (size_t)i * SLOT;
+        cnn_real s0[C], s1[C], t0[C], t1[C];
+        OMP(simd)
+        for (int c = 0; c < C; c++)
+            s0[c] = s1[c] = t0[c] = t1[c] = 0;
+        int w = 0;
+        for (; w + 2 <= POH * POW; w += 2) {
+            cnn_real kf[2 * C]; /* the bytes as reals: the loop below vectorizes */
+            OMP(simd)
+            for (int c = 0; c < 2 * C; c++)
+                kf[c] = (cnn_real)am[(size_t)w * C + c];
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    const cnn_real d = kf[0 * C + c] != (cnn_real)255 ? dyi[(size_t)(w + 0) * C + c] : (cnn_real)0;
+                    s0[c] += d;
+                    s1[c] += d * hi[(size_t)(w + 0) * C + c];
+                }
+                {
+                    const cnn_real d = kf[1 * C + c] != (cnn_real)255 ? dyi[(size_t)(w + 1) * C + c] : (cnn_real)0;
+                    t0[c] += d;
+                    t1[c] += d * hi[(size_t)(w + 1) * C + c];
+                }
+            }
+        }
+        for (; w < POH * POW; w++) {
+            cnn_real kf[1 * C]; /* the bytes as reals: the loop below vectorizes */
+            OMP(simd)
+            for (int c = 0; c < 1 * C; c++)
+                kf[c] = (cnn_real)am[(size_t)w * C + c];
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    const cnn_real d = kf[0 * C + c] != (cnn_real)255 ? dyi[(size_t)(w + 0) * C + c] : (cnn_real)0;
+                    s0[c] += d;
+                    s1[c] += d * hi[(size_t)(w + 0) * C + c];
+                }
+            }
+        }
+        OMP(simd)
+        for (int c = 0; c < C; c++) {
+            si[c] = s0[c] + t0[c];
+            si[C + c] = s1[c] + t1[c];
+        }
+    } /* i */
+    cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
+    for (int c = 0; c < C; c++) {
+        cnn_real s0 = 0, s1 = 0;
+        for (int i = 0; i < n; i++) {
+            s0 += slot[(size_t)i * SLOT + c];
+            s1 += slot[(size_t)i * SLOT + C + c];
+        }
+        sum_dy[c] = s0;
+        sum_dy_xh[c] = s1;
+        g[B_OFF + c] += s0;
+        g[G_OFF + c] += s1;
+    }
+    const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+    const cnn_real *restrict mean = wk + FIX;
+    const cnn_real *restrict invstd = mean + C;
+    cnn_real ga[C];
+    for (int c = 0; c < C; c++)
+        ga[c] = p[G_OFF + c] * invstd[c];
+    /* dx, window by window: dL/dz is the pooled gradient at the argmax, else 0 */
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * SIZE;
+        const unsigned char *restrict am = (const unsigned char *)(out + (size_t)i * SIZE + POOL_SIZE);
+        const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
+        cnn_real *restrict dxi = dx + (size_t)i * SIZE;
+        for (int py = 0; py < POH; py++) {
+            for (int px = 0; px < POW; px++) {
+                const size_t o = ((size_t)py * POW + px) * C;
+                const size_t e0 = ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                cnn_real kf[C]; /* the bytes as reals: the selects below vectorize at full width */
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    kf[c] = (cnn_real)am[o + c];
+                OMP(simd)
+                for (int c = 0; c < C; c++) {
+                    const cnn_real k = kf[c];
+                    const cnn_real d = dyi[o + c];
+                    {
+                        const size_t e = e0 + ((size_t)0 * IW + 0) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)0 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)0 * IW + 1) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)1 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)1 * IW + 0) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)2 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)1 * IW + 1) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)3 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                }
+            } /* px */
+        } /* py */
+    } /* i */
+}
+#else
 static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
     enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 4640 };
@@ -2443,12 +3126,14 @@ static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *rest
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
-                const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
-                dyi[(size_t)q * C + c] = d;
-                const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
-                si[c] += d;
-                si[C + c] += d * xh;
+                {
+                    /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                    const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                    dyi[(size_t)q * C + c] = d;
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    si[c] += d;
+                    si[C + c] += d * xh;
+                }
             }
         }
     } /* i */
@@ -2480,10 +3165,14 @@ static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *rest
         }
     } /* i */
 }
+#endif
 
 /* maxpool_2 forward, deep.cnn:24: maxpool 2x2 stride=2x2
  * 32x32x32 -> 16x16x32 per image (NHWC)
  */
+/* The fast kernels compute this pool inside deep_batchnorm_2_pool_forward; the plain
+ * kernels (the oracle) run it on its own. */
+#ifdef CNN_REFERENCE_KERNELS
 static void deep_maxpool_2_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { IH = 32, IW = 32, C = 32, OH = 16, OW = 16 };
@@ -2511,45 +3200,12 @@ static void deep_maxpool_2_forward(const cnn_real *restrict in, cnn_real *restri
         } /* oy */
     } /* i */
 }
+#endif
 
 /* maxpool_2 backward, deep.cnn:24: maxpool 2x2 stride=2x2
  * 32x32x32 -> 16x16x32 per image (NHWC)
  */
-#ifndef CNN_REFERENCE_KERNELS
-static void deep_maxpool_2_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
-{
-    enum { IH = 32, IW = 32, C = 32, OH = 16, OW = 16 };
-    enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 32768, OUT_SIZE = 8192 };
-    OMP(parallel for schedule(static))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * OUT_SIZE;
-        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
-        for (int oy = 0; oy < OH; oy++) {
-            for (int ox = 0; ox < OW; ox++) {
-                const size_t o = ((size_t)oy * OW + ox) * C;
-                const size_t base = ((size_t)(oy * SH) * IW + ox * SW) * C;
-                cnn_real left[C]; /* 1 until the window's first maximum is found */
-                OMP(simd)
-                for (int c = 0; c < C; c++)
-                    left[c] = 1;
-                for (int ky = 0; ky < KH; ky++) {
-                    for (int kx = 0; kx < KW; kx++) {
-                        const size_t at = base + ((size_t)ky * IW + kx) * C;
-                        OMP(simd)
-                        for (int c = 0; c < C; c++) {
-                            const int hit = (xi[at + c] == yi[o + c]) & (left[c] != 0);
-                            dxi[at + c] = hit ? dyi[o + c] : (cnn_real)0;
-                            left[c] = hit ? (cnn_real)0 : left[c];
-                        }
-                    }
-                }
-            } /* ox */
-        } /* oy */
-    } /* i */
-}
-#else
+#ifdef CNN_REFERENCE_KERNELS
 static void deep_maxpool_2_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IH = 32, IW = 32, C = 32, OH = 16, OW = 16 };
@@ -2580,6 +3236,24 @@ static void deep_maxpool_2_backward(const cnn_real *restrict in, const cnn_real 
         } /* oy */
     } /* i */
 }
+
+/* batchnorm_2 + maxpool_2 with the plain kernels: one after the other (the oracle of the
+ * fused fast path) */
+static void deep_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
+{
+    deep_batchnorm_2_forward(p, in, out, wk, slot, n, training);
+    deep_maxpool_2_forward(out, pooled, n);
+}
+
+static void deep_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+{
+    /* the pool's gradient goes to dx, free until the batchnorm's own dx */
+    deep_maxpool_2_backward(out, pooled, dy, dx, n);
+    /* then dx holds the batchnorm's dy and dy (consumed) takes its dx */
+    deep_batchnorm_2_backward(p, g, in, out, dx, dy, wk, slot, n);
+    memcpy(dx, dy, sizeof(cnn_real) * (size_t)n * 32768);
+}
+
 #endif
 
 /* conv2d_3 forward, deep.cnn:25: conv2d 64 3x3 stride=1x1 padding=same bias=false
@@ -3665,6 +4339,223 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
  * batchnorm_3.running_mean: p[60849, 60913) (not trained)
  * batchnorm_3.running_var: p[60913, 60977) (not trained)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_batchnorm_3_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
+{
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 23136 };
+    enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
+    const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
+    enum { IH = 16, IW = 16, POH = 8, POW = 8, PKH = 2, PKW = 2, POOL_SIZE = 4096 }; /* maxpool_3 */
+    const cnn_real *restrict gamma = p + G_OFF;
+    const cnn_real *restrict beta = p + B_OFF;
+    cnn_real *restrict mean = wk + FIX;     /* kept for backward */
+    cnn_real *restrict invstd = mean + C;
+    cnn_real scale[C], shift[C];
+    if (training) {
+        const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+        cnn_real var[C];
+        const cnn_real inv_p = (cnn_real)(1.0 / PIXELS);
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict si = slot + (size_t)i * SLOT; /* [C] sums, [C] m2 */
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += v;
+                        }
+                    }
+                }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += v;
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
+            }
+            cnn_real mi[C];
+            for (int c = 0; c < C; c++)
+                mi[c] = si[c] * inv_p;
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                    }
+                }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += (v - mi[c]) * (v - mi[c]);
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[C + c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
+            }
+        }
+        for (int c = 0; c < C; c++) {
+            cnn_real s = 0;
+            for (int i = 0; i < n; i++)
+                s += slot[(size_t)i * SLOT + c];
+            mean[c] = s * inv_m;
+            cnn_real v = 0;
+            for (int i = 0; i < n; i++) {
+                const cnn_real d = slot[(size_t)i * SLOT + c] * inv_p - mean[c];
+                v += slot[(size_t)i * SLOT + C + c] + (cnn_real)PIXELS * d * d;
+            }
+            var[c] = v * inv_m;
+        }
+        cnn_real *restrict rmean = p + RM_OFF;
+        cnn_real *restrict rvar = p + RV_OFF;
+        for (int c = 0; c < C; c++) {
+            invstd[c] = (cnn_real)1 / REAL_SQRT(var[c] + epsilon);
+            rmean[c] = rmean[c] * momentum + mean[c] * ((cnn_real)1 - momentum);
+            rvar[c] = rvar[c] * momentum + var[c] * ((cnn_real)1 - momentum);
+            scale[c] = gamma[c] * invstd[c];
+            shift[c] = beta[c] - mean[c] * scale[c];
+        }
+    } else {
+        const cnn_real *restrict rmean = p + RM_OFF;
+        const cnn_real *restrict rvar = p + RV_OFF;
+        for (int c = 0; c < C; c++) {
+            scale[c] = gamma[c] / REAL_SQRT(rvar[c] + epsilon);
+            shift[c] = beta[c] - rmean[c] * scale[c];
+        }
+    }
+    if (training) {
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            cnn_real *restrict hi = out + (size_t)i * SIZE; /* xh at each maximum */
+            unsigned char *restrict am = (unsigned char *)(hi + POOL_SIZE); /* argmax bytes */
+            for (int py = 0; py < POH; py++) {
+                for (int px = 0; px < POW; px++) {
+                    const size_t o = ((size_t)py * POW + px) * C;
+                    const cnn_real *restrict w0 = xi + ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                    cnn_real kf[C]; /* argmax codes as reals: the loop stays at full vector width */
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        cnn_real m = w0[c] * scale[c] + shift[c];
+                        cnn_real xm = w0[c];
+                        cnn_real k = 0; /* a real: with an int, gcc 12 does not vectorize this loop */
+                        /* row-major: only a larger value replaces, so the first maximum wins */
+                        {
+                            const cnn_real v = w0[((size_t)0 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)1 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 0) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)2 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)3 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        yi[o + c] = (m < 0 ? (cnn_real)0 : m);
+                        hi[o + c] = (xm - mean[c]) * invstd[c];
+                        kf[c] = m > 0 ? k : (cnn_real)255;
+                    }
+                    OMP(simd)
+                    for (int c = 0; c < C; c++)
+                        am[o + c] = (unsigned char)kf[c];
+                } /* px */
+            } /* py */
+        } /* i */
+    } else {
+        (void)out; /* nothing kept for backward */
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            for (int py = 0; py < POH; py++) {
+                for (int px = 0; px < POW; px++) {
+                    const size_t o = ((size_t)py * POW + px) * C;
+                    const cnn_real *restrict w0 = xi + ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        cnn_real m = w0[c] * scale[c] + shift[c];
+                        /* row-major: only a larger value replaces, so the first maximum wins */
+                        {
+                            const cnn_real v = w0[((size_t)0 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 0) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        yi[o + c] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                } /* px */
+            } /* py */
+        } /* i */
+    }
+}
+#else
 static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
     enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 23136 };
@@ -3748,6 +4639,7 @@ static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restr
         }
     } /* i */
 }
+#endif
 
 /* batchnorm_3 backward, deep.cnn:26: batchnorm momentum=0.99 epsilon=0.001
  * 16x16x64 -> 16x16x64 per image (NHWC)
@@ -3757,6 +4649,134 @@ static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restr
  * batchnorm_3.running_mean: p[60849, 60913) (not trained)
  * batchnorm_3.running_var: p[60913, 60977) (not trained)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void deep_batchnorm_3_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+{
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 23136 };
+    enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
+    const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
+    enum { IH = 16, IW = 16, POH = 8, POW = 8, PKH = 2, PKW = 2, POOL_SIZE = 4096 }; /* maxpool_3 */
+    (void)momentum;
+    (void)epsilon;
+    (void)pooled; /* the argmax bytes in `out` say where the gradient goes */
+    /* dbeta and dgamma over the pooled grid: dL/dz is 0 off the maxima */
+    OMP(parallel for schedule(static) if(n >= 11))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict hi = out + (size_t)i * SIZE;
+        const unsigned char *restrict am = (const unsigned char *)(hi + POOL_SIZE);
+        const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
+        cnn_real *restrict si = slot + (size_t)i * SLOT;
+        cnn_real s0[C], s1[C], t0[C], t1[C];
+        OMP(simd)
+        for (int c = 0; c < C; c++)
+            s0[c] = s1[c] = t0[c] = t1[c] = 0;
+        int w = 0;
+        for (; w + 2 <= POH * POW; w += 2) {
+            cnn_real kf[2 * C]; /* the bytes as reals: the loop below vectorizes */
+            OMP(simd)
+            for (int c = 0; c < 2 * C; c++)
+                kf[c] = (cnn_real)am[(size_t)w * C + c];
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    const cnn_real d = kf[0 * C + c] != (cnn_real)255 ? dyi[(size_t)(w + 0) * C + c] : (cnn_real)0;
+                    s0[c] += d;
+                    s1[c] += d * hi[(size_t)(w + 0) * C + c];
+                }
+                {
+                    const cnn_real d = kf[1 * C + c] != (cnn_real)255 ? dyi[(size_t)(w + 1) * C + c] : (cnn_real)0;
+                    t0[c] += d;
+                    t1[c] += d * hi[(size_t)(w + 1) * C + c];
+                }
+            }
+        }
+        for (; w < POH * POW; w++) {
+            cnn_real kf[1 * C]; /* the bytes as reals: the loop below vectorizes */
+            OMP(simd)
+            for (int c = 0; c < 1 * C; c++)
+                kf[c] = (cnn_real)am[(size_t)w * C + c];
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    const cnn_real d = kf[0 * C + c] != (cnn_real)255 ? dyi[(size_t)(w + 0) * C + c] : (cnn_real)0;
+                    s0[c] += d;
+                    s1[c] += d * hi[(size_t)(w + 0) * C + c];
+                }
+            }
+        }
+        OMP(simd)
+        for (int c = 0; c < C; c++) {
+            si[c] = s0[c] + t0[c];
+            si[C + c] = s1[c] + t1[c];
+        }
+    } /* i */
+    cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
+    for (int c = 0; c < C; c++) {
+        cnn_real s0 = 0, s1 = 0;
+        for (int i = 0; i < n; i++) {
+            s0 += slot[(size_t)i * SLOT + c];
+            s1 += slot[(size_t)i * SLOT + C + c];
+        }
+        sum_dy[c] = s0;
+        sum_dy_xh[c] = s1;
+        g[B_OFF + c] += s0;
+        g[G_OFF + c] += s1;
+    }
+    const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+    const cnn_real *restrict mean = wk + FIX;
+    const cnn_real *restrict invstd = mean + C;
+    cnn_real ga[C];
+    for (int c = 0; c < C; c++)
+        ga[c] = p[G_OFF + c] * invstd[c];
+    /* dx, window by window: dL/dz is the pooled gradient at the argmax, else 0 */
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * SIZE;
+        const unsigned char *restrict am = (const unsigned char *)(out + (size_t)i * SIZE + POOL_SIZE);
+        const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
+        cnn_real *restrict dxi = dx + (size_t)i * SIZE;
+        for (int py = 0; py < POH; py++) {
+            for (int px = 0; px < POW; px++) {
+                const size_t o = ((size_t)py * POW + px) * C;
+                const size_t e0 = ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                cnn_real kf[C]; /* the bytes as reals: the selects below vectorize at full width */
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    kf[c] = (cnn_real)am[o + c];
+                OMP(simd)
+                for (int c = 0; c < C; c++) {
+                    const cnn_real k = kf[c];
+                    const cnn_real d = dyi[o + c];
+                    {
+                        const size_t e = e0 + ((size_t)0 * IW + 0) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)0 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)0 * IW + 1) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)1 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)1 * IW + 0) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)2 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)1 * IW + 1) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)3 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                }
+            } /* px */
+        } /* py */
+    } /* i */
+}
+#else
 static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
     enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 23136 };
@@ -3778,12 +4798,14 @@ static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *rest
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
-                const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
-                dyi[(size_t)q * C + c] = d;
-                const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
-                si[c] += d;
-                si[C + c] += d * xh;
+                {
+                    /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                    const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                    dyi[(size_t)q * C + c] = d;
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    si[c] += d;
+                    si[C + c] += d * xh;
+                }
             }
         }
     } /* i */
@@ -3815,10 +4837,14 @@ static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *rest
         }
     } /* i */
 }
+#endif
 
 /* maxpool_3 forward, deep.cnn:28: maxpool 2x2 stride=2x2
  * 16x16x64 -> 8x8x64 per image (NHWC)
  */
+/* The fast kernels compute this pool inside deep_batchnorm_3_pool_forward; the plain
+ * kernels (the oracle) run it on its own. */
+#ifdef CNN_REFERENCE_KERNELS
 static void deep_maxpool_3_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { IH = 16, IW = 16, C = 64, OH = 8, OW = 8 };
@@ -3846,45 +4872,12 @@ static void deep_maxpool_3_forward(const cnn_real *restrict in, cnn_real *restri
         } /* oy */
     } /* i */
 }
+#endif
 
 /* maxpool_3 backward, deep.cnn:28: maxpool 2x2 stride=2x2
  * 16x16x64 -> 8x8x64 per image (NHWC)
  */
-#ifndef CNN_REFERENCE_KERNELS
-static void deep_maxpool_3_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
-{
-    enum { IH = 16, IW = 16, C = 64, OH = 8, OW = 8 };
-    enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 16384, OUT_SIZE = 4096 };
-    OMP(parallel for schedule(static))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * OUT_SIZE;
-        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
-        for (int oy = 0; oy < OH; oy++) {
-            for (int ox = 0; ox < OW; ox++) {
-                const size_t o = ((size_t)oy * OW + ox) * C;
-                const size_t base = ((size_t)(oy * SH) * IW + ox * SW) * C;
-                cnn_real left[C]; /* 1 until the window's first maximum is found */
-                OMP(simd)
-                for (int c = 0; c < C; c++)
-                    left[c] = 1;
-                for (int ky = 0; ky < KH; ky++) {
-                    for (int kx = 0; kx < KW; kx++) {
-                        const size_t at = base + ((size_t)ky * IW + kx) * C;
-                        OMP(simd)
-                        for (int c = 0; c < C; c++) {
-                            const int hit = (xi[at + c] == yi[o + c]) & (left[c] != 0);
-                            dxi[at + c] = hit ? dyi[o + c] : (cnn_real)0;
-                            left[c] = hit ? (cnn_real)0 : left[c];
-                        }
-                    }
-                }
-            } /* ox */
-        } /* oy */
-    } /* i */
-}
-#else
+#ifdef CNN_REFERENCE_KERNELS
 static void deep_maxpool_3_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IH = 16, IW = 16, C = 64, OH = 8, OW = 8 };
@@ -3915,6 +4908,24 @@ static void deep_maxpool_3_backward(const cnn_real *restrict in, const cnn_real 
         } /* oy */
     } /* i */
 }
+
+/* batchnorm_3 + maxpool_3 with the plain kernels: one after the other (the oracle of the
+ * fused fast path) */
+static void deep_batchnorm_3_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
+{
+    deep_batchnorm_3_forward(p, in, out, wk, slot, n, training);
+    deep_maxpool_3_forward(out, pooled, n);
+}
+
+static void deep_batchnorm_3_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+{
+    /* the pool's gradient goes to dx, free until the batchnorm's own dx */
+    deep_maxpool_3_backward(out, pooled, dy, dx, n);
+    /* then dx holds the batchnorm's dy and dy (consumed) takes its dx */
+    deep_batchnorm_3_backward(p, g, in, out, dx, dy, wk, slot, n);
+    memcpy(dx, dy, sizeof(cnn_real) * (size_t)n * 16384);
+}
+
 #endif
 
 /* conv2d_4 forward, deep.cnn:29: conv2d 64 3x3 stride=1x1 padding=same bias=false
@@ -4962,6 +5973,107 @@ static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restr
     if (training) {
         const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
         cnn_real var[C];
+        #ifndef CNN_REFERENCE_KERNELS
+        const cnn_real inv_p = (cnn_real)(1.0 / PIXELS);
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict si = slot + (size_t)i * SLOT; /* [C] sums, [C] m2 */
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += v;
+                        }
+                    }
+                }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += v;
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
+            }
+            cnn_real mi[C];
+            for (int c = 0; c < C; c++)
+                mi[c] = si[c] * inv_p;
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                    }
+                }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += (v - mi[c]) * (v - mi[c]);
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[C + c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
+            }
+        }
+        for (int c = 0; c < C; c++) {
+            cnn_real s = 0;
+            for (int i = 0; i < n; i++)
+                s += slot[(size_t)i * SLOT + c];
+            mean[c] = s * inv_m;
+            cnn_real v = 0;
+            for (int i = 0; i < n; i++) {
+                const cnn_real d = slot[(size_t)i * SLOT + c] * inv_p - mean[c];
+                v += slot[(size_t)i * SLOT + C + c] + (cnn_real)PIXELS * d * d;
+            }
+            var[c] = v * inv_m;
+        }
+        #else
         OMP(parallel for schedule(static))
         for (int i = 0; i < n; i++) {
             const cnn_real *restrict xi = in + (size_t)i * SIZE;
@@ -5002,6 +6114,7 @@ static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restr
                 s += slot[(size_t)i * SLOT + c];
             var[c] = s * inv_m;
         }
+        #endif
         cnn_real *restrict rmean = p + RM_OFF;
         cnn_real *restrict rvar = p + RV_OFF;
         for (int c = 0; c < C; c++) {
@@ -5057,19 +6170,68 @@ static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *rest
         cnn_real *restrict dyi = dy + (size_t)i * SIZE;
         const cnn_real *restrict yi = out + (size_t)i * SIZE;
         cnn_real *restrict si = slot + (size_t)i * SLOT;
+        #ifndef CNN_REFERENCE_KERNELS
+        cnn_real s0[C], s1[C], t0[C], t1[C];
+        OMP(simd)
+        for (int c = 0; c < C; c++)
+            s0[c] = s1[c] = t0[c] = t1[c] = 0;
+        int q = 0;
+        for (; q + 2 <= PIXELS; q += 2) {
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                    const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                    dyi[(size_t)q * C + c] = d;
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    s0[c] += d;
+                    s1[c] += d * xh;
+                }
+                {
+                    /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                    const cnn_real d = (yi[(size_t)(q + 1) * C + c] > 0 ? dyi[(size_t)(q + 1) * C + c] : (cnn_real)0);
+                    dyi[(size_t)(q + 1) * C + c] = d;
+                    const cnn_real xh = (xi[(size_t)(q + 1) * C + c] - mean[c]) * invstd[c];
+                    t0[c] += d;
+                    t1[c] += d * xh;
+                }
+            }
+        }
+        for (; q < PIXELS; q++) {
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                    const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                    dyi[(size_t)q * C + c] = d;
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    s0[c] += d;
+                    s1[c] += d * xh;
+                }
+            }
+        }
+        OMP(simd)
+        for (int c = 0; c < C; c++) {
+            si[c] = s0[c] + t0[c];
+            si[C + c] = s1[c] + t1[c];
+        }
+        #else
         for (int c = 0; c < 2 * C; c++)
             si[c] = 0;
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
-                const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
-                dyi[(size_t)q * C + c] = d;
-                const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
-                si[c] += d;
-                si[C + c] += d * xh;
+                {
+                    /* first through the fused relu: dy becomes dL/d(batchnorm output) in place */
+                    const cnn_real d = (yi[(size_t)q * C + c] > 0 ? dyi[(size_t)q * C + c] : (cnn_real)0);
+                    dyi[(size_t)q * C + c] = d;
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    si[c] += d;
+                    si[C + c] += d * xh;
+                }
             }
         }
+        #endif
     } /* i */
     for (int c = 0; c < C; c++) {
         cnn_real s0 = 0, s1 = 0;
@@ -5155,16 +6317,21 @@ static void deep_dropout_1_forward(const cnn_real *restrict in, cnn_real *restri
         memcpy(out, in, (size_t)n * SIZE * sizeof(cnn_real));
         return;
     }
+    /* kept when cnn_rng_uniform(seed, CNN_RNG_DROPOUT, step * 64 + LAYER, i * SIZE + e) >= rate,
+     * i.e. when the draw's top 53 bits >= ceil(rate * 2^53) */
+    const uint64_t keep_from = 2702159883796480ull;
+    const uint64_t key = cnn_rng_key(seed, CNN_RNG_DROPOUT, step * 64 + LAYER);
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
         cnn_real *restrict yi = out + (size_t)i * SIZE;
         cnn_real *restrict mi = mask + (size_t)i * SIZE;
+        OMP(simd)
         for (int e = 0; e < SIZE; e++) {
-            const double u = cnn_rng_uniform(seed, CNN_RNG_DROPOUT, step * 64 + LAYER,
-                                             (uint64_t)i * SIZE + (uint64_t)e);
-            mi[e] = u >= rate ? scale : (cnn_real)0;
-            yi[e] = xi[e] * mi[e];
+            const uint64_t r = cnn_rng_u64_keyed(key, (uint64_t)i * SIZE + (uint64_t)e);
+            const cnn_real m = (r >> 11) >= keep_from ? scale : (cnn_real)0;
+            mi[e] = m;
+            yi[e] = xi[e] * m;
         }
     } /* i */
 }
@@ -5999,32 +7166,26 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     deep_conv2d_1_forward(p, x, a + cap * A_conv2d_1, pad, n);
     CNN_LAYER_END(0, 0);
     CNN_LAYER_BEGIN(1, 0);
-    deep_batchnorm_1_forward(p, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, wk, slot, n, training);
+    deep_batchnorm_1_pool_forward(p, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, a + cap * A_maxpool_1, wk, slot, n, training);
     CNN_LAYER_END(1, 0);
     /* relu_1: applied by the batchnorm above, a view of its output */
-    CNN_LAYER_BEGIN(3, 0);
-    deep_maxpool_1_forward(a + cap * A_batchnorm_1, a + cap * A_maxpool_1, n);
-    CNN_LAYER_END(3, 0);
+    /* maxpool_1: computed by deep_batchnorm_1_pool_forward */
     CNN_LAYER_BEGIN(4, 0);
     deep_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
     CNN_LAYER_END(4, 0);
     CNN_LAYER_BEGIN(5, 0);
-    deep_batchnorm_2_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, wk, slot, n, training);
+    deep_batchnorm_2_pool_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, wk, slot, n, training);
     CNN_LAYER_END(5, 0);
     /* relu_2: applied by the batchnorm above, a view of its output */
-    CNN_LAYER_BEGIN(7, 0);
-    deep_maxpool_2_forward(a + cap * A_batchnorm_2, a + cap * A_maxpool_2, n);
-    CNN_LAYER_END(7, 0);
+    /* maxpool_2: computed by deep_batchnorm_2_pool_forward */
     CNN_LAYER_BEGIN(8, 0);
     deep_conv2d_3_forward(p, a + cap * A_maxpool_2, a + cap * A_conv2d_3, pad, n);
     CNN_LAYER_END(8, 0);
     CNN_LAYER_BEGIN(9, 0);
-    deep_batchnorm_3_forward(p, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, wk, slot, n, training);
+    deep_batchnorm_3_pool_forward(p, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, a + cap * A_maxpool_3, wk, slot, n, training);
     CNN_LAYER_END(9, 0);
     /* relu_3: applied by the batchnorm above, a view of its output */
-    CNN_LAYER_BEGIN(11, 0);
-    deep_maxpool_3_forward(a + cap * A_batchnorm_3, a + cap * A_maxpool_3, n);
-    CNN_LAYER_END(11, 0);
+    /* maxpool_3: computed by deep_batchnorm_3_pool_forward */
     CNN_LAYER_BEGIN(12, 0);
     deep_conv2d_4_forward(p, a + cap * A_maxpool_3, a + cap * A_conv2d_4, pad, n);
     CNN_LAYER_END(12, 0);
@@ -6083,35 +7244,29 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     CNN_LAYER_BEGIN(12, 1);
     deep_conv2d_4_backward(p, g, a + cap * A_maxpool_3, a + cap * A_conv2d_4, dA, dB, slot, pad, wk + 23264, n);
     CNN_LAYER_END(12, 1);
-    CNN_LAYER_BEGIN(11, 1);
-    deep_maxpool_3_backward(a + cap * A_batchnorm_3, a + cap * A_maxpool_3, dB, dA, n);
-    CNN_LAYER_END(11, 1);
+    /* maxpool_3: in deep_batchnorm_3_pool_backward */
     /* relu_3: a view, its gradient is its input's */
     CNN_LAYER_BEGIN(9, 1);
-    deep_batchnorm_3_backward(p, g, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, dA, dB, wk, slot, n);
+    deep_batchnorm_3_pool_backward(p, g, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, a + cap * A_maxpool_3, dB, dA, wk, slot, n);
     CNN_LAYER_END(9, 1);
     CNN_LAYER_BEGIN(8, 1);
-    deep_conv2d_3_backward(p, g, a + cap * A_maxpool_2, a + cap * A_conv2d_3, dB, dA, slot, pad, wk + 4704, n);
+    deep_conv2d_3_backward(p, g, a + cap * A_maxpool_2, a + cap * A_conv2d_3, dA, dB, slot, pad, wk + 4704, n);
     CNN_LAYER_END(8, 1);
-    CNN_LAYER_BEGIN(7, 1);
-    deep_maxpool_2_backward(a + cap * A_batchnorm_2, a + cap * A_maxpool_2, dA, dB, n);
-    CNN_LAYER_END(7, 1);
+    /* maxpool_2: in deep_batchnorm_2_pool_backward */
     /* relu_2: a view, its gradient is its input's */
     CNN_LAYER_BEGIN(5, 1);
-    deep_batchnorm_2_backward(p, g, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, dB, dA, wk, slot, n);
+    deep_batchnorm_2_pool_backward(p, g, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, dB, dA, wk, slot, n);
     CNN_LAYER_END(5, 1);
     CNN_LAYER_BEGIN(4, 1);
     deep_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dA, dB, slot, pad, wk + 32, n);
     CNN_LAYER_END(4, 1);
-    CNN_LAYER_BEGIN(3, 1);
-    deep_maxpool_1_backward(a + cap * A_batchnorm_1, a + cap * A_maxpool_1, dB, dA, n);
-    CNN_LAYER_END(3, 1);
+    /* maxpool_1: in deep_batchnorm_1_pool_backward */
     /* relu_1: a view, its gradient is its input's */
     CNN_LAYER_BEGIN(1, 1);
-    deep_batchnorm_1_backward(p, g, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, dA, dB, wk, slot, n);
+    deep_batchnorm_1_pool_backward(p, g, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, a + cap * A_maxpool_1, dB, dA, wk, slot, n);
     CNN_LAYER_END(1, 1);
     CNN_LAYER_BEGIN(0, 1);
-    deep_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dB, slot, pad, wk + 0, n);
+    deep_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dA, slot, pad, wk + 0, n);
     CNN_LAYER_END(0, 1);
 }
 

@@ -1237,6 +1237,223 @@ static void fashion_conv2d_1_backward(const cnn_real *restrict p, cnn_real *rest
  * batchnorm_1.running_mean: p[315338, 315370) (not trained)
  * batchnorm_1.running_var: p[315370, 315402) (not trained)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void fashion_batchnorm_1_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
+{
+    enum { PIXELS = 784, C = 32, SIZE = 25088, SLOT = 64, FIX = 0 };
+    enum { G_OFF = 320, B_OFF = 352, RM_OFF = 315338, RV_OFF = 315370 };
+    const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
+    enum { IH = 28, IW = 28, POH = 14, POW = 14, PKH = 2, PKW = 2, POOL_SIZE = 6272 }; /* maxpool_1 */
+    const cnn_real *restrict gamma = p + G_OFF;
+    const cnn_real *restrict beta = p + B_OFF;
+    cnn_real *restrict mean = wk + FIX;     /* kept for backward */
+    cnn_real *restrict invstd = mean + C;
+    cnn_real scale[C], shift[C];
+    if (training) {
+        const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+        cnn_real var[C];
+        const cnn_real inv_p = (cnn_real)(1.0 / PIXELS);
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict si = slot + (size_t)i * SLOT; /* [C] sums, [C] m2 */
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += v;
+                        }
+                    }
+                }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += v;
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
+            }
+            cnn_real mi[C];
+            for (int c = 0; c < C; c++)
+                mi[c] = si[c] * inv_p;
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                    }
+                }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += (v - mi[c]) * (v - mi[c]);
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[C + c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
+            }
+        }
+        for (int c = 0; c < C; c++) {
+            cnn_real s = 0;
+            for (int i = 0; i < n; i++)
+                s += slot[(size_t)i * SLOT + c];
+            mean[c] = s * inv_m;
+            cnn_real v = 0;
+            for (int i = 0; i < n; i++) {
+                const cnn_real d = slot[(size_t)i * SLOT + c] * inv_p - mean[c];
+                v += slot[(size_t)i * SLOT + C + c] + (cnn_real)PIXELS * d * d;
+            }
+            var[c] = v * inv_m;
+        }
+        cnn_real *restrict rmean = p + RM_OFF;
+        cnn_real *restrict rvar = p + RV_OFF;
+        for (int c = 0; c < C; c++) {
+            invstd[c] = (cnn_real)1 / REAL_SQRT(var[c] + epsilon);
+            rmean[c] = rmean[c] * momentum + mean[c] * ((cnn_real)1 - momentum);
+            rvar[c] = rvar[c] * momentum + var[c] * ((cnn_real)1 - momentum);
+            scale[c] = gamma[c] * invstd[c];
+            shift[c] = beta[c] - mean[c] * scale[c];
+        }
+    } else {
+        const cnn_real *restrict rmean = p + RM_OFF;
+        const cnn_real *restrict rvar = p + RV_OFF;
+        for (int c = 0; c < C; c++) {
+            scale[c] = gamma[c] / REAL_SQRT(rvar[c] + epsilon);
+            shift[c] = beta[c] - rmean[c] * scale[c];
+        }
+    }
+    if (training) {
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            cnn_real *restrict hi = out + (size_t)i * SIZE; /* xh at each maximum */
+            unsigned char *restrict am = (unsigned char *)(hi + POOL_SIZE); /* argmax bytes */
+            for (int py = 0; py < POH; py++) {
+                for (int px = 0; px < POW; px++) {
+                    const size_t o = ((size_t)py * POW + px) * C;
+                    const cnn_real *restrict w0 = xi + ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                    cnn_real kf[C]; /* argmax codes as reals: the loop stays at full vector width */
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        cnn_real m = w0[c] * scale[c] + shift[c];
+                        cnn_real xm = w0[c];
+                        cnn_real k = 0; /* a real: with an int, gcc 12 does not vectorize this loop */
+                        /* row-major: only a larger value replaces, so the first maximum wins */
+                        {
+                            const cnn_real v = w0[((size_t)0 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)1 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 0) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)2 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)3 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        yi[o + c] = m;
+                        hi[o + c] = (xm - mean[c]) * invstd[c];
+                        kf[c] = k;
+                    }
+                    OMP(simd)
+                    for (int c = 0; c < C; c++)
+                        am[o + c] = (unsigned char)kf[c];
+                } /* px */
+            } /* py */
+        } /* i */
+    } else {
+        (void)out; /* nothing kept for backward */
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            for (int py = 0; py < POH; py++) {
+                for (int px = 0; px < POW; px++) {
+                    const size_t o = ((size_t)py * POW + px) * C;
+                    const cnn_real *restrict w0 = xi + ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        cnn_real m = w0[c] * scale[c] + shift[c];
+                        /* row-major: only a larger value replaces, so the first maximum wins */
+                        {
+                            const cnn_real v = w0[((size_t)0 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 0) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        yi[o + c] = m;
+                    }
+                } /* px */
+            } /* py */
+        } /* i */
+    }
+}
+#else
 static void fashion_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
     enum { PIXELS = 784, C = 32, SIZE = 25088, SLOT = 64, FIX = 0 };
@@ -1320,6 +1537,7 @@ static void fashion_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *re
         }
     } /* i */
 }
+#endif
 
 /* batchnorm_1 backward, fashion.cnn:16: batchnorm momentum=0.99 epsilon=0.001
  * 28x28x32 -> 28x28x32 per image (NHWC)
@@ -1328,6 +1546,125 @@ static void fashion_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *re
  * batchnorm_1.running_mean: p[315338, 315370) (not trained)
  * batchnorm_1.running_var: p[315370, 315402) (not trained)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void fashion_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+{
+    enum { PIXELS = 784, C = 32, SIZE = 25088, SLOT = 64, FIX = 0 };
+    enum { G_OFF = 320, B_OFF = 352, RM_OFF = 315338, RV_OFF = 315370 };
+    const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
+    enum { IH = 28, IW = 28, POH = 14, POW = 14, PKH = 2, PKW = 2, POOL_SIZE = 6272 }; /* maxpool_1 */
+    (void)momentum;
+    (void)epsilon;
+    (void)pooled; /* the argmax bytes in `out` say where the gradient goes */
+    /* dbeta and dgamma over the pooled grid: dL/dz is 0 off the maxima */
+    OMP(parallel for schedule(static) if(n >= 7))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict hi = out + (size_t)i * SIZE;
+        const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
+        cnn_real *restrict si = slot + (size_t)i * SLOT;
+        cnn_real s0[C], s1[C], t0[C], t1[C];
+        OMP(simd)
+        for (int c = 0; c < C; c++)
+            s0[c] = s1[c] = t0[c] = t1[c] = 0;
+        int w = 0;
+        for (; w + 2 <= POH * POW; w += 2) {
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    const cnn_real d = dyi[(size_t)(w + 0) * C + c];
+                    s0[c] += d;
+                    s1[c] += d * hi[(size_t)(w + 0) * C + c];
+                }
+                {
+                    const cnn_real d = dyi[(size_t)(w + 1) * C + c];
+                    t0[c] += d;
+                    t1[c] += d * hi[(size_t)(w + 1) * C + c];
+                }
+            }
+        }
+        for (; w < POH * POW; w++) {
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    const cnn_real d = dyi[(size_t)(w + 0) * C + c];
+                    s0[c] += d;
+                    s1[c] += d * hi[(size_t)(w + 0) * C + c];
+                }
+            }
+        }
+        OMP(simd)
+        for (int c = 0; c < C; c++) {
+            si[c] = s0[c] + t0[c];
+            si[C + c] = s1[c] + t1[c];
+        }
+    } /* i */
+    cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
+    for (int c = 0; c < C; c++) {
+        cnn_real s0 = 0, s1 = 0;
+        for (int i = 0; i < n; i++) {
+            s0 += slot[(size_t)i * SLOT + c];
+            s1 += slot[(size_t)i * SLOT + C + c];
+        }
+        sum_dy[c] = s0;
+        sum_dy_xh[c] = s1;
+        g[B_OFF + c] += s0;
+        g[G_OFF + c] += s1;
+    }
+    const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+    const cnn_real *restrict mean = wk + FIX;
+    const cnn_real *restrict invstd = mean + C;
+    cnn_real ga[C];
+    for (int c = 0; c < C; c++)
+        ga[c] = p[G_OFF + c] * invstd[c];
+    /* dx, window by window: dL/dz is the pooled gradient at the argmax, else 0 */
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * SIZE;
+        const unsigned char *restrict am = (const unsigned char *)(out + (size_t)i * SIZE + POOL_SIZE);
+        const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
+        cnn_real *restrict dxi = dx + (size_t)i * SIZE;
+        for (int py = 0; py < POH; py++) {
+            for (int px = 0; px < POW; px++) {
+                const size_t o = ((size_t)py * POW + px) * C;
+                const size_t e0 = ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                cnn_real kf[C]; /* the bytes as reals: the selects below vectorize at full width */
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    kf[c] = (cnn_real)am[o + c];
+                OMP(simd)
+                for (int c = 0; c < C; c++) {
+                    const cnn_real k = kf[c];
+                    const cnn_real d = dyi[o + c];
+                    {
+                        const size_t e = e0 + ((size_t)0 * IW + 0) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)0 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)0 * IW + 1) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)1 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)1 * IW + 0) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)2 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)1 * IW + 1) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)3 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                }
+            } /* px */
+        } /* py */
+    } /* i */
+}
+#else
 static void fashion_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
     enum { PIXELS = 784, C = 32, SIZE = 25088, SLOT = 64, FIX = 0 };
@@ -1348,10 +1685,12 @@ static void fashion_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *r
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                const cnn_real d = dyi[(size_t)q * C + c];
-                const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
-                si[c] += d;
-                si[C + c] += d * xh;
+                {
+                    const cnn_real d = dyi[(size_t)q * C + c];
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    si[c] += d;
+                    si[C + c] += d * xh;
+                }
             }
         }
     } /* i */
@@ -1383,10 +1722,14 @@ static void fashion_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *r
         }
     } /* i */
 }
+#endif
 
 /* maxpool_1 forward, fashion.cnn:17: maxpool 2x2 stride=2x2
  * 28x28x32 -> 14x14x32 per image (NHWC)
  */
+/* The fast kernels compute this pool inside fashion_batchnorm_1_pool_forward; the plain
+ * kernels (the oracle) run it on its own. */
+#ifdef CNN_REFERENCE_KERNELS
 static void fashion_maxpool_1_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { IH = 28, IW = 28, C = 32, OH = 14, OW = 14 };
@@ -1414,45 +1757,12 @@ static void fashion_maxpool_1_forward(const cnn_real *restrict in, cnn_real *res
         } /* oy */
     } /* i */
 }
+#endif
 
 /* maxpool_1 backward, fashion.cnn:17: maxpool 2x2 stride=2x2
  * 28x28x32 -> 14x14x32 per image (NHWC)
  */
-#ifndef CNN_REFERENCE_KERNELS
-static void fashion_maxpool_1_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
-{
-    enum { IH = 28, IW = 28, C = 32, OH = 14, OW = 14 };
-    enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 25088, OUT_SIZE = 6272 };
-    OMP(parallel for schedule(static))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * OUT_SIZE;
-        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
-        for (int oy = 0; oy < OH; oy++) {
-            for (int ox = 0; ox < OW; ox++) {
-                const size_t o = ((size_t)oy * OW + ox) * C;
-                const size_t base = ((size_t)(oy * SH) * IW + ox * SW) * C;
-                cnn_real left[C]; /* 1 until the window's first maximum is found */
-                OMP(simd)
-                for (int c = 0; c < C; c++)
-                    left[c] = 1;
-                for (int ky = 0; ky < KH; ky++) {
-                    for (int kx = 0; kx < KW; kx++) {
-                        const size_t at = base + ((size_t)ky * IW + kx) * C;
-                        OMP(simd)
-                        for (int c = 0; c < C; c++) {
-                            const int hit = (xi[at + c] == yi[o + c]) & (left[c] != 0);
-                            dxi[at + c] = hit ? dyi[o + c] : (cnn_real)0;
-                            left[c] = hit ? (cnn_real)0 : left[c];
-                        }
-                    }
-                }
-            } /* ox */
-        } /* oy */
-    } /* i */
-}
-#else
+#ifdef CNN_REFERENCE_KERNELS
 static void fashion_maxpool_1_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IH = 28, IW = 28, C = 32, OH = 14, OW = 14 };
@@ -1483,6 +1793,24 @@ static void fashion_maxpool_1_backward(const cnn_real *restrict in, const cnn_re
         } /* oy */
     } /* i */
 }
+
+/* batchnorm_1 + maxpool_1 with the plain kernels: one after the other (the oracle of the
+ * fused fast path) */
+static void fashion_batchnorm_1_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
+{
+    fashion_batchnorm_1_forward(p, in, out, wk, slot, n, training);
+    fashion_maxpool_1_forward(out, pooled, n);
+}
+
+static void fashion_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+{
+    /* the pool's gradient goes to dx, free until the batchnorm's own dx */
+    fashion_maxpool_1_backward(out, pooled, dy, dx, n);
+    /* then dx holds the batchnorm's dy and dy (consumed) takes its dx */
+    fashion_batchnorm_1_backward(p, g, in, dx, dy, wk, slot, n);
+    memcpy(dx, dy, sizeof(cnn_real) * (size_t)n * 25088);
+}
+
 #endif
 
 /* conv2d_2 forward, fashion.cnn:18: conv2d 64 3x3 relu stride=1x1 padding=valid bias=true
@@ -2536,6 +2864,223 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
  * batchnorm_2.running_mean: p[315402, 315466) (not trained)
  * batchnorm_2.running_var: p[315466, 315530) (not trained)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void fashion_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
+{
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 18496 };
+    enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
+    const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
+    enum { IH = 12, IW = 12, POH = 6, POW = 6, PKH = 2, PKW = 2, POOL_SIZE = 2304 }; /* maxpool_2 */
+    const cnn_real *restrict gamma = p + G_OFF;
+    const cnn_real *restrict beta = p + B_OFF;
+    cnn_real *restrict mean = wk + FIX;     /* kept for backward */
+    cnn_real *restrict invstd = mean + C;
+    cnn_real scale[C], shift[C];
+    if (training) {
+        const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+        cnn_real var[C];
+        const cnn_real inv_p = (cnn_real)(1.0 / PIXELS);
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict si = slot + (size_t)i * SLOT; /* [C] sums, [C] m2 */
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += v;
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += v;
+                        }
+                    }
+                }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += v;
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
+            }
+            cnn_real mi[C];
+            for (int c = 0; c < C; c++)
+                mi[c] = si[c] * inv_p;
+            {
+                cnn_real a0[C], a1[C], a2[C], a3[C];
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    a0[c] = a1[c] = a2[c] = a3[c] = 0;
+                int q = 0;
+                for (; q + 4 <= PIXELS; q += 4) {
+                    const cnn_real *restrict x0 = xi + (size_t)q * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        {
+                            const cnn_real v = x0[0 * C + c];
+                            a0[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[1 * C + c];
+                            a1[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[2 * C + c];
+                            a2[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                        {
+                            const cnn_real v = x0[3 * C + c];
+                            a3[c] += (v - mi[c]) * (v - mi[c]);
+                        }
+                    }
+                }
+                for (; q < PIXELS; q++) {
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        const cnn_real v = xi[(size_t)q * C + c];
+                        a0[c] += (v - mi[c]) * (v - mi[c]);
+                    }
+                }
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    si[C + c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
+            }
+        }
+        for (int c = 0; c < C; c++) {
+            cnn_real s = 0;
+            for (int i = 0; i < n; i++)
+                s += slot[(size_t)i * SLOT + c];
+            mean[c] = s * inv_m;
+            cnn_real v = 0;
+            for (int i = 0; i < n; i++) {
+                const cnn_real d = slot[(size_t)i * SLOT + c] * inv_p - mean[c];
+                v += slot[(size_t)i * SLOT + C + c] + (cnn_real)PIXELS * d * d;
+            }
+            var[c] = v * inv_m;
+        }
+        cnn_real *restrict rmean = p + RM_OFF;
+        cnn_real *restrict rvar = p + RV_OFF;
+        for (int c = 0; c < C; c++) {
+            invstd[c] = (cnn_real)1 / REAL_SQRT(var[c] + epsilon);
+            rmean[c] = rmean[c] * momentum + mean[c] * ((cnn_real)1 - momentum);
+            rvar[c] = rvar[c] * momentum + var[c] * ((cnn_real)1 - momentum);
+            scale[c] = gamma[c] * invstd[c];
+            shift[c] = beta[c] - mean[c] * scale[c];
+        }
+    } else {
+        const cnn_real *restrict rmean = p + RM_OFF;
+        const cnn_real *restrict rvar = p + RV_OFF;
+        for (int c = 0; c < C; c++) {
+            scale[c] = gamma[c] / REAL_SQRT(rvar[c] + epsilon);
+            shift[c] = beta[c] - rmean[c] * scale[c];
+        }
+    }
+    if (training) {
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            cnn_real *restrict hi = out + (size_t)i * SIZE; /* xh at each maximum */
+            unsigned char *restrict am = (unsigned char *)(hi + POOL_SIZE); /* argmax bytes */
+            for (int py = 0; py < POH; py++) {
+                for (int px = 0; px < POW; px++) {
+                    const size_t o = ((size_t)py * POW + px) * C;
+                    const cnn_real *restrict w0 = xi + ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                    cnn_real kf[C]; /* argmax codes as reals: the loop stays at full vector width */
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        cnn_real m = w0[c] * scale[c] + shift[c];
+                        cnn_real xm = w0[c];
+                        cnn_real k = 0; /* a real: with an int, gcc 12 does not vectorize this loop */
+                        /* row-major: only a larger value replaces, so the first maximum wins */
+                        {
+                            const cnn_real v = w0[((size_t)0 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)1 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 0) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)2 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            k = z > m ? (cnn_real)3 : k;
+                            xm = z > m ? v : xm;
+                            m = z > m ? z : m;
+                        }
+                        yi[o + c] = m;
+                        hi[o + c] = (xm - mean[c]) * invstd[c];
+                        kf[c] = k;
+                    }
+                    OMP(simd)
+                    for (int c = 0; c < C; c++)
+                        am[o + c] = (unsigned char)kf[c];
+                } /* px */
+            } /* py */
+        } /* i */
+    } else {
+        (void)out; /* nothing kept for backward */
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            for (int py = 0; py < POH; py++) {
+                for (int px = 0; px < POW; px++) {
+                    const size_t o = ((size_t)py * POW + px) * C;
+                    const cnn_real *restrict w0 = xi + ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                    OMP(simd)
+                    for (int c = 0; c < C; c++) {
+                        cnn_real m = w0[c] * scale[c] + shift[c];
+                        /* row-major: only a larger value replaces, so the first maximum wins */
+                        {
+                            const cnn_real v = w0[((size_t)0 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 0) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        {
+                            const cnn_real v = w0[((size_t)1 * IW + 1) * C + c];
+                            const cnn_real z = v * scale[c] + shift[c];
+                            m = z > m ? z : m;
+                        }
+                        yi[o + c] = m;
+                    }
+                } /* px */
+            } /* py */
+        } /* i */
+    }
+}
+#else
 static void fashion_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
     enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 18496 };
@@ -2619,6 +3164,7 @@ static void fashion_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *re
         }
     } /* i */
 }
+#endif
 
 /* batchnorm_2 backward, fashion.cnn:19: batchnorm momentum=0.99 epsilon=0.001
  * 12x12x64 -> 12x12x64 per image (NHWC)
@@ -2627,6 +3173,125 @@ static void fashion_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *re
  * batchnorm_2.running_mean: p[315402, 315466) (not trained)
  * batchnorm_2.running_var: p[315466, 315530) (not trained)
  */
+#ifndef CNN_REFERENCE_KERNELS
+static void fashion_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+{
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 18496 };
+    enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
+    const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
+    enum { IH = 12, IW = 12, POH = 6, POW = 6, PKH = 2, PKW = 2, POOL_SIZE = 2304 }; /* maxpool_2 */
+    (void)momentum;
+    (void)epsilon;
+    (void)pooled; /* the argmax bytes in `out` say where the gradient goes */
+    /* dbeta and dgamma over the pooled grid: dL/dz is 0 off the maxima */
+    OMP(parallel for schedule(static) if(n >= 19))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict hi = out + (size_t)i * SIZE;
+        const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
+        cnn_real *restrict si = slot + (size_t)i * SLOT;
+        cnn_real s0[C], s1[C], t0[C], t1[C];
+        OMP(simd)
+        for (int c = 0; c < C; c++)
+            s0[c] = s1[c] = t0[c] = t1[c] = 0;
+        int w = 0;
+        for (; w + 2 <= POH * POW; w += 2) {
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    const cnn_real d = dyi[(size_t)(w + 0) * C + c];
+                    s0[c] += d;
+                    s1[c] += d * hi[(size_t)(w + 0) * C + c];
+                }
+                {
+                    const cnn_real d = dyi[(size_t)(w + 1) * C + c];
+                    t0[c] += d;
+                    t1[c] += d * hi[(size_t)(w + 1) * C + c];
+                }
+            }
+        }
+        for (; w < POH * POW; w++) {
+            OMP(simd)
+            for (int c = 0; c < C; c++) {
+                {
+                    const cnn_real d = dyi[(size_t)(w + 0) * C + c];
+                    s0[c] += d;
+                    s1[c] += d * hi[(size_t)(w + 0) * C + c];
+                }
+            }
+        }
+        OMP(simd)
+        for (int c = 0; c < C; c++) {
+            si[c] = s0[c] + t0[c];
+            si[C + c] = s1[c] + t1[c];
+        }
+    } /* i */
+    cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
+    for (int c = 0; c < C; c++) {
+        cnn_real s0 = 0, s1 = 0;
+        for (int i = 0; i < n; i++) {
+            s0 += slot[(size_t)i * SLOT + c];
+            s1 += slot[(size_t)i * SLOT + C + c];
+        }
+        sum_dy[c] = s0;
+        sum_dy_xh[c] = s1;
+        g[B_OFF + c] += s0;
+        g[G_OFF + c] += s1;
+    }
+    const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+    const cnn_real *restrict mean = wk + FIX;
+    const cnn_real *restrict invstd = mean + C;
+    cnn_real ga[C];
+    for (int c = 0; c < C; c++)
+        ga[c] = p[G_OFF + c] * invstd[c];
+    /* dx, window by window: dL/dz is the pooled gradient at the argmax, else 0 */
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * SIZE;
+        const unsigned char *restrict am = (const unsigned char *)(out + (size_t)i * SIZE + POOL_SIZE);
+        const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
+        cnn_real *restrict dxi = dx + (size_t)i * SIZE;
+        for (int py = 0; py < POH; py++) {
+            for (int px = 0; px < POW; px++) {
+                const size_t o = ((size_t)py * POW + px) * C;
+                const size_t e0 = ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
+                cnn_real kf[C]; /* the bytes as reals: the selects below vectorize at full width */
+                OMP(simd)
+                for (int c = 0; c < C; c++)
+                    kf[c] = (cnn_real)am[o + c];
+                OMP(simd)
+                for (int c = 0; c < C; c++) {
+                    const cnn_real k = kf[c];
+                    const cnn_real d = dyi[o + c];
+                    {
+                        const size_t e = e0 + ((size_t)0 * IW + 0) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)0 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)0 * IW + 1) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)1 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)1 * IW + 0) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)2 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                    {
+                        const size_t e = e0 + ((size_t)1 * IW + 1) * C + c;
+                        const cnn_real xh = (xi[e] - mean[c]) * invstd[c];
+                        const cnn_real dz = k == (cnn_real)3 ? d : (cnn_real)0;
+                        dxi[e] = ga[c] * (dz - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);
+                    }
+                }
+            } /* px */
+        } /* py */
+    } /* i */
+}
+#else
 static void fashion_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
     enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 18496 };
@@ -2647,10 +3312,12 @@ static void fashion_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *r
         for (int q = 0; q < PIXELS; q++) {
             OMP(simd)
             for (int c = 0; c < C; c++) {
-                const cnn_real d = dyi[(size_t)q * C + c];
-                const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
-                si[c] += d;
-                si[C + c] += d * xh;
+                {
+                    const cnn_real d = dyi[(size_t)q * C + c];
+                    const cnn_real xh = (xi[(size_t)q * C + c] - mean[c]) * invstd[c];
+                    si[c] += d;
+                    si[C + c] += d * xh;
+                }
             }
         }
     } /* i */
@@ -2682,10 +3349,14 @@ static void fashion_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *r
         }
     } /* i */
 }
+#endif
 
 /* maxpool_2 forward, fashion.cnn:20: maxpool 2x2 stride=2x2
  * 12x12x64 -> 6x6x64 per image (NHWC)
  */
+/* The fast kernels compute this pool inside fashion_batchnorm_2_pool_forward; the plain
+ * kernels (the oracle) run it on its own. */
+#ifdef CNN_REFERENCE_KERNELS
 static void fashion_maxpool_2_forward(const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { IH = 12, IW = 12, C = 64, OH = 6, OW = 6 };
@@ -2713,45 +3384,12 @@ static void fashion_maxpool_2_forward(const cnn_real *restrict in, cnn_real *res
         } /* oy */
     } /* i */
 }
+#endif
 
 /* maxpool_2 backward, fashion.cnn:20: maxpool 2x2 stride=2x2
  * 12x12x64 -> 6x6x64 per image (NHWC)
  */
-#ifndef CNN_REFERENCE_KERNELS
-static void fashion_maxpool_2_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
-{
-    enum { IH = 12, IW = 12, C = 64, OH = 6, OW = 6 };
-    enum { KH = 2, KW = 2, SH = 2, SW = 2, IN_SIZE = 9216, OUT_SIZE = 2304 };
-    OMP(parallel for schedule(static))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-        const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
-        const cnn_real *restrict dyi = dy + (size_t)i * OUT_SIZE;
-        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
-        for (int oy = 0; oy < OH; oy++) {
-            for (int ox = 0; ox < OW; ox++) {
-                const size_t o = ((size_t)oy * OW + ox) * C;
-                const size_t base = ((size_t)(oy * SH) * IW + ox * SW) * C;
-                cnn_real left[C]; /* 1 until the window's first maximum is found */
-                OMP(simd)
-                for (int c = 0; c < C; c++)
-                    left[c] = 1;
-                for (int ky = 0; ky < KH; ky++) {
-                    for (int kx = 0; kx < KW; kx++) {
-                        const size_t at = base + ((size_t)ky * IW + kx) * C;
-                        OMP(simd)
-                        for (int c = 0; c < C; c++) {
-                            const int hit = (xi[at + c] == yi[o + c]) & (left[c] != 0);
-                            dxi[at + c] = hit ? dyi[o + c] : (cnn_real)0;
-                            left[c] = hit ? (cnn_real)0 : left[c];
-                        }
-                    }
-                }
-            } /* ox */
-        } /* oy */
-    } /* i */
-}
-#else
+#ifdef CNN_REFERENCE_KERNELS
 static void fashion_maxpool_2_backward(const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IH = 12, IW = 12, C = 64, OH = 6, OW = 6 };
@@ -2782,6 +3420,24 @@ static void fashion_maxpool_2_backward(const cnn_real *restrict in, const cnn_re
         } /* oy */
     } /* i */
 }
+
+/* batchnorm_2 + maxpool_2 with the plain kernels: one after the other (the oracle of the
+ * fused fast path) */
+static void fashion_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
+{
+    fashion_batchnorm_2_forward(p, in, out, wk, slot, n, training);
+    fashion_maxpool_2_forward(out, pooled, n);
+}
+
+static void fashion_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
+{
+    /* the pool's gradient goes to dx, free until the batchnorm's own dx */
+    fashion_maxpool_2_backward(out, pooled, dy, dx, n);
+    /* then dx holds the batchnorm's dy and dy (consumed) takes its dx */
+    fashion_batchnorm_2_backward(p, g, in, dx, dy, wk, slot, n);
+    memcpy(dx, dy, sizeof(cnn_real) * (size_t)n * 9216);
+}
+
 #endif
 
 /* dropout_1 forward, fashion.cnn:21: dropout 0.25
@@ -2796,16 +3452,21 @@ static void fashion_dropout_1_forward(const cnn_real *restrict in, cnn_real *res
         memcpy(out, in, (size_t)n * SIZE * sizeof(cnn_real));
         return;
     }
+    /* kept when cnn_rng_uniform(seed, CNN_RNG_DROPOUT, step * 64 + LAYER, i * SIZE + e) >= rate,
+     * i.e. when the draw's top 53 bits >= ceil(rate * 2^53) */
+    const uint64_t keep_from = 2251799813685248ull;
+    const uint64_t key = cnn_rng_key(seed, CNN_RNG_DROPOUT, step * 64 + LAYER);
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
         cnn_real *restrict yi = out + (size_t)i * SIZE;
         cnn_real *restrict mi = mask + (size_t)i * SIZE;
+        OMP(simd)
         for (int e = 0; e < SIZE; e++) {
-            const double u = cnn_rng_uniform(seed, CNN_RNG_DROPOUT, step * 64 + LAYER,
-                                             (uint64_t)i * SIZE + (uint64_t)e);
-            mi[e] = u >= rate ? scale : (cnn_real)0;
-            yi[e] = xi[e] * mi[e];
+            const uint64_t r = cnn_rng_u64_keyed(key, (uint64_t)i * SIZE + (uint64_t)e);
+            const cnn_real m = (r >> 11) >= keep_from ? scale : (cnn_real)0;
+            mi[e] = m;
+            yi[e] = xi[e] * m;
         }
     } /* i */
 }
@@ -4800,20 +5461,16 @@ static void fashion_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits,
     fashion_conv2d_1_forward(p, x, a + cap * A_conv2d_1, pad, n);
     CNN_LAYER_END(0, 0);
     CNN_LAYER_BEGIN(1, 0);
-    fashion_batchnorm_1_forward(p, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, wk, slot, n, training);
+    fashion_batchnorm_1_pool_forward(p, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, a + cap * A_maxpool_1, wk, slot, n, training);
     CNN_LAYER_END(1, 0);
-    CNN_LAYER_BEGIN(2, 0);
-    fashion_maxpool_1_forward(a + cap * A_batchnorm_1, a + cap * A_maxpool_1, n);
-    CNN_LAYER_END(2, 0);
+    /* maxpool_1: computed by fashion_batchnorm_1_pool_forward */
     CNN_LAYER_BEGIN(3, 0);
     fashion_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
     CNN_LAYER_END(3, 0);
     CNN_LAYER_BEGIN(4, 0);
-    fashion_batchnorm_2_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, wk, slot, n, training);
+    fashion_batchnorm_2_pool_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, wk, slot, n, training);
     CNN_LAYER_END(4, 0);
-    CNN_LAYER_BEGIN(5, 0);
-    fashion_maxpool_2_forward(a + cap * A_batchnorm_2, a + cap * A_maxpool_2, n);
-    CNN_LAYER_END(5, 0);
+    /* maxpool_2: computed by fashion_batchnorm_2_pool_forward */
     CNN_LAYER_BEGIN(6, 0);
     fashion_dropout_1_forward(a + cap * A_maxpool_2, a + cap * A_dropout_1, a + cap * A_dropout_1_mask, n, training, seed, step);
     CNN_LAYER_END(6, 0);
@@ -4862,20 +5519,16 @@ static void fashion_backward_update(cnn_buffers *b, const cnn_real *x, const cnn
     CNN_LAYER_BEGIN(6, 1);
     fashion_dropout_1_backward(a + cap * A_dropout_1_mask, dA, dB, n);
     CNN_LAYER_END(6, 1);
-    CNN_LAYER_BEGIN(5, 1);
-    fashion_maxpool_2_backward(a + cap * A_batchnorm_2, a + cap * A_maxpool_2, dB, dA, n);
-    CNN_LAYER_END(5, 1);
+    /* maxpool_2: in fashion_batchnorm_2_pool_backward */
     CNN_LAYER_BEGIN(4, 1);
-    fashion_batchnorm_2_backward(p, g, a + cap * A_conv2d_2, dA, dB, wk, slot, n);
+    fashion_batchnorm_2_pool_backward(p, g, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, dB, dA, wk, slot, n);
     CNN_LAYER_END(4, 1);
     CNN_LAYER_BEGIN(3, 1);
-    fashion_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dB, dA, slot, pad, wk + 64, n);
+    fashion_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dA, dB, slot, pad, wk + 64, n);
     CNN_LAYER_END(3, 1);
-    CNN_LAYER_BEGIN(2, 1);
-    fashion_maxpool_1_backward(a + cap * A_batchnorm_1, a + cap * A_maxpool_1, dA, dB, n);
-    CNN_LAYER_END(2, 1);
+    /* maxpool_1: in fashion_batchnorm_1_pool_backward */
     CNN_LAYER_BEGIN(1, 1);
-    fashion_batchnorm_1_backward(p, g, a + cap * A_conv2d_1, dB, dA, wk, slot, n);
+    fashion_batchnorm_1_pool_backward(p, g, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, a + cap * A_maxpool_1, dB, dA, wk, slot, n);
     CNN_LAYER_END(1, 1);
     CNN_LAYER_BEGIN(0, 1);
     fashion_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dA, slot, pad, wk + 0, n);

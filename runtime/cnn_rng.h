@@ -28,11 +28,22 @@ static inline uint64_t cnn_mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
+/* cnn_rng_u64 in two steps, for loops over b with the rest fixed (dropout
+ * masks): the key of (seed, stream, a) once, then one mix per draw.
+ * cnn_rng_u64(seed, stream, a, b) == cnn_rng_u64_keyed(cnn_rng_key(seed, stream, a), b). */
+static inline uint64_t cnn_rng_key(uint64_t seed, uint64_t stream, uint64_t a)
+{
+    return cnn_mix64(cnn_mix64(seed ^ cnn_mix64(stream)) ^ a);
+}
+
+static inline uint64_t cnn_rng_u64_keyed(uint64_t key, uint64_t b)
+{
+    return cnn_mix64(key ^ (b * 0xd6e8feb86659fd93ull));
+}
+
 static inline uint64_t cnn_rng_u64(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b)
 {
-    uint64_t h = cnn_mix64(seed ^ cnn_mix64(stream));
-    h = cnn_mix64(h ^ a);
-    return cnn_mix64(h ^ (b * 0xd6e8feb86659fd93ull));
+    return cnn_rng_u64_keyed(cnn_rng_key(seed, stream, a), b);
 }
 
 /* Uniform in [0, 1) with 53 random bits. */

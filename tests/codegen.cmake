@@ -22,7 +22,7 @@ function(cnn_codegen_emit NAME SRC)
     VERBATIM)
 endfunction()
 
-set(CNN_GC_NETS gc_conv gc_conv2 gc_pool gc_pool2 gc_convpool gc_bn gc_act gc_dropout gc_every)
+set(CNN_GC_NETS gc_conv gc_conv2 gc_pool gc_pool2 gc_convpool gc_bn gc_bnpool gc_act gc_dropout gc_every)
 foreach(net ${CNN_GC_NETS})
   cnn_codegen_emit(${net} ${CNN_CODEGEN_DIR}/nets/${net}.cnn)
 endforeach()
@@ -72,14 +72,14 @@ endforeach()
 cnn_codegen_gradcheck(fruit 2 5)
 cnn_codegen_gradcheck(deep 2 4)
 
-foreach(net gc_bn gc_dropout gc_every gc_convpool fruit deep)
+foreach(net gc_bn gc_bnpool gc_dropout gc_every gc_convpool fruit deep)
   cnn_codegen_threads(${net} 13 3)
 endforeach()
 
 # The generated code compiles cleanly with gcc and clang (skipped, exit 77,
 # when one is not installed).
 # (gcc compiles every generated file with -Werror in the build already.)
-foreach(pair gcc:fruit gcc:deep clang:fruit clang:deep clang:gc_every clang:gc_act clang:gc_convpool)
+foreach(pair gcc:fruit gcc:deep clang:fruit clang:deep clang:gc_every clang:gc_act clang:gc_convpool clang:gc_bnpool)
   string(REPLACE ":" ";" pair ${pair})
   list(GET pair 0 compiler)
   list(GET pair 1 net)

@@ -6,8 +6,8 @@
  * at sampled elements (all of them for small tensors):
  *     |analytic - numeric| <= RTOL * max(|analytic|, |numeric|, FLOOR)
  * Parameters, inputs and labels are random (fixed seed); biases and
- * batchnorm parameters are random too, so that no pre-activation sits
- * exactly on a ReLU kink. A mismatch is re-measured with a 100x smaller
+ * batchnorm parameters are random too (every other gamma negative), so
+ * that no pre-activation sits exactly on a ReLU kink. A mismatch is re-measured with a 100x smaller
  * step: if the two differences disagree, the loss is not smooth there (a
  * ReLU or max-pool switch inside the step) and the element is skipped; more
  * than 5% skipped fails the test. Training mode, so dropout and batchnorm's
@@ -87,8 +87,13 @@ static void init_params(void)
             lo = 0.5; /* gamma and variances away from zero */
             hi = 1.5;
         }
+        /* every other batchnorm gamma negative: a per-channel scale < 0
+         * reverses which element of a pool window is the largest (the fused
+         * batchnorm + maxpool must take the maximum after normalizing) */
+        int flip = ti->init == CNN_INIT_ONES && strcmp(what, "running_var") != 0; /* gamma */
         for (size_t e = 0; e < ti->count; e++)
-            buf.params[ti->offset + e] = (cnn_real)uniform((uint64_t)t, e, lo, hi);
+            buf.params[ti->offset + e] =
+                (cnn_real)((flip && e % 2 ? -1 : 1) * uniform((uint64_t)t, e, lo, hi));
     }
 }
 

@@ -5,7 +5,8 @@
  * The network is a random stack: on the image, convolutions (valid or same
  * padding, square or rectangular kernels, strides 1-3, with or without bias,
  * any fused activation), max and average pools (sizes, strides), a relu or
- * linear conv followed by a tiling maxpool (fused by the fast kernels), batchnorm
+ * linear conv followed by a tiling maxpool (fused by the fast kernels; with
+ * a batchnorm, and a relu, between them at times: fused too), batchnorm
  * (momentum, epsilon), dropout, standalone activations (leaky_relu with a
  * slope); then flatten or globalavgpool; then dense layers, dropout,
  * batchnorm and activations; then a sigmoid-binary or softmax head, fused or
@@ -115,11 +116,20 @@ static void pool(gen *g)
     g->w = (g->w - pw) / sw + 1;
 }
 
+static void batchnorm(gen *g);
+
 /* A relu or linear conv2d, then a maxpool whose windows tile its output:
- * the pair the fast kernels fuse (compiler/emit_conv_pool.c). */
+ * the pair the fast kernels fuse (compiler/emit_conv_pool.c); one time in
+ * three with a batchnorm (and then a relu, one time in two) before the
+ * pool: the fused batchnorm + maxpool (compiler/emit_bn_pool.c). */
 static void conv_pool(gen *g)
 {
     conv(g, rnd(g, 0, 2) ? "relu" : "linear");
+    if (rnd(g, 0, 2) == 0) {
+        batchnorm(g);
+        if (rnd(g, 0, 1))
+            fprintf(g->f, "    relu\n");
+    }
     int ph = min2(rnd(g, 1, 3), g->h), pw = min2(rnd(g, 0, 2) ? ph : rnd(g, 1, 3), g->w);
     fprintf(g->f, "    maxpool %dx%d\n", ph, pw);
     g->h /= ph;
