@@ -175,6 +175,24 @@ typedef struct phase {
     double images_per_s, gflops, flops_per_image;
 } phase;
 
+/* The layer whose row holds the time of layer i when the generated code
+ * fused i into it (a maxpool into the conv2d or batchnorm before it,
+ * through a relu view; a relu into the batchnorm before it), or -1. The
+ * rule mirrors what the compiler fuses; only rows with no time of their own
+ * are asked. */
+static int fused_into(const cnn_model *m, int i)
+{
+    const cnn_layer *l = m->layers;
+    if (i > 0 && l[i].kind == CNN_ACTIVATION && l[i - 1].kind == CNN_BATCHNORM)
+        return i - 1;
+    if (l[i].kind != CNN_MAXPOOL || i == 0)
+        return -1;
+    int j = i - 1;
+    if (j > 0 && l[j].kind == CNN_ACTIVATION && l[j - 1].kind == CNN_BATCHNORM)
+        j--;
+    return l[j].kind == CNN_CONV2D || l[j].kind == CNN_BATCHNORM ? j : -1;
+}
+
 int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
 {
     if (o->threads > 0)
@@ -325,14 +343,17 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
                 if (ff > 0)
                     printf("%-16s %10.3f %10.1f %10.3f %10.1f %9.1f%%\n", m->layers[i].name, fms, fg, bms, bg,
                            peak > 0 ? 100 * all / peak : 0);
-                else if (fms == 0 && bms == 0 && i > 0 &&
-                         ((m->layers[i].kind == CNN_MAXPOOL && m->layers[i - 1].kind == CNN_CONV2D) ||
-                          (m->layers[i].kind == CNN_ACTIVATION && m->layers[i - 1].kind == CNN_BATCHNORM)))
+                else if (fms == 0 && bms == 0 && fused_into(m, i) >= 0)
                     printf("%-16s %10s   (fused: its time is in %s's row)\n", m->layers[i].name, "-",
-                           m->layers[i - 1].name);
+                           m->layers[fused_into(m, i)].name);
                 else
                     printf("%-16s %10.3f %10s %10.3f %10s %10s\n", m->layers[i].name, fms, "-", bms, "-", "-");
             }
+            for (int i = 0; i < m->n_layers && i < CNN_MAX_LAYERS; i++)
+                for (int t = 0; t < m->layers[i].n_tensors; t++)
+                    if (m->tensors[m->layers[i].first_tensor + t].update_in_backward)
+                        printf("%s's backward includes the optimizer's update of %s (fused into it).\n",
+                               m->layers[i].name, m->tensors[m->layers[i].first_tensor + t].name);
         }
     }
     rc = 0;
