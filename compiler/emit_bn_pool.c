@@ -35,7 +35,6 @@
 
 #include "emit_layers.h"
 
-#define NO_GRAD 255 /* argmax byte: this window passes no gradient back */
 
 int emit_bn_fuses_pool(const cnn_layer *bn, const cnn_layer *pool)
 {
@@ -255,13 +254,11 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
     em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;");
     em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * SIZE;");
     em_open_block(em, "for (int py = 0; py < POH; py++) {");
+    emit_argmax_row(em, "C");
     em_open_block(em, "for (int px = 0; px < POW; px++) {");
     em_line(em, "const size_t o = ((size_t)py * POW + px) * C;");
     em_line(em, "const size_t e0 = ((size_t)py * PKH * IW + (size_t)px * PKW) * C;");
-    em_line(em, "cnn_real kf[C]; /* the bytes as reals: the selects below vectorize at full width */");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < C; c++)");
-    em_line(em, "    kf[c] = (cnn_real)am[o + c];");
+    em_line(em, "const cnn_real *restrict kf = kfr + (size_t)px * C;");
     em_line(em, "OMP(simd)");
     em_open_block(em, "for (int c = 0; c < C; c++) {");
     em_line(em, "const cnn_real k = kf[c];");

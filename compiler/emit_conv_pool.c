@@ -32,7 +32,6 @@
 
 #include "emit_conv2d.h"
 
-#define NO_GRAD 255 /* argmax byte: this window passes no gradient back */
 
 int emit_conv2d_fuses_pool(const cnn_layer *l, cnn_act act, int needs_dx, const cnn_layer *next)
 {
@@ -291,17 +290,12 @@ static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_
     em_close_block(em, "}");
 }
 
-/* In the backward image loop, pooled row py: the row's argmax bytes as
- * reals in kfr[POW * OC], so that the selects compare at full vector width.
- * One loop over the whole row: gcc converts 16 bytes at a time through
- * 128-bit pieces, stored and reloaded as one vector (a failed store
- * forwarding per window), but a row-long loop in full-width registers. */
-static void emit_argmax_row(cnnc_emitter *em)
+void emit_argmax_row(cnnc_emitter *em, const char *channels)
 {
-    em_line(em, "cnn_real kfr[POW * OC]; /* the argmax bytes of pooled row py, as reals */");
+    em_line(em, "cnn_real kfr[POW * %s]; /* the argmax bytes of pooled row py, as reals */", channels);
     em_line(em, "OMP(simd)");
-    em_line(em, "for (int e = 0; e < POW * OC; e++)");
-    em_line(em, "    kfr[e] = (cnn_real)am[(size_t)py * POW * OC + e];");
+    em_line(em, "for (int e = 0; e < POW * %s; e++)", channels);
+    em_line(em, "    kfr[e] = (cnn_real)am[(size_t)py * POW * %s + e];", channels);
 }
 
 /* In the backward image loop, pooled row py: dz of the window rows, at
@@ -309,7 +303,7 @@ static void emit_argmax_row(cnnc_emitter *em)
 static void emit_scatter(cnnc_emitter *em, const cnnc_plan_layer *P, const char *row0, int bias)
 {
     em_line(em, "cnn_real *restrict z0 = %s;", row0);
-    emit_argmax_row(em);
+    emit_argmax_row(em, "OC");
     em_open_block(em, "for (int px = 0; px < POW; px++) {");
     em_line(em, "const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;");
     em_line(em, "const cnn_real *restrict kf = kfr + (size_t)px * OC;");

@@ -130,6 +130,18 @@ size_t emit_dense_slot_floats(size_t in_size, size_t out_size);
  * fast kernels (emit_bn_pool.c). */
 int emit_bn_fuses_pool(const cnn_layer *bn, const cnn_layer *pool);
 
+/* A fused maxpool (conv + pool, batchnorm + pool) keeps one byte per pooled
+ * value: the window position of the maximum, or NO_GRAD when the window
+ * passes no gradient back (relu of a maximum <= 0). */
+#define NO_GRAD 255
+
+/* In a backward loop over pooled rows `py`, with `am` the image's argmax
+ * bytes: kfr[POW * channels], row py's bytes as reals. One row-long loop:
+ * gcc 12 converts 16 bytes at a time through 128-bit pieces that are stored
+ * and reloaded as one vector (a failed store forwarding per window), but a
+ * row at a time in full-width registers. */
+void emit_argmax_row(cnnc_emitter *em, const char *channels);
+
 /* The fused batchnorm + maxpool (emit_bn_pool.c): BN_pool_forward and
  * BN_pool_backward; the batchnorm's activation slot keeps, per pooled value,
  * the normalized input at the window's maximum and the argmax byte. Under

@@ -1373,13 +1373,14 @@ static void deep_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_real 
         const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
         cnn_real *restrict dxi = dx + (size_t)i * SIZE;
         for (int py = 0; py < POH; py++) {
+            cnn_real kfr[POW * C]; /* the argmax bytes of pooled row py, as reals */
+            OMP(simd)
+            for (int e = 0; e < POW * C; e++)
+                kfr[e] = (cnn_real)am[(size_t)py * POW * C + e];
             for (int px = 0; px < POW; px++) {
                 const size_t o = ((size_t)py * POW + px) * C;
                 const size_t e0 = ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
-                cnn_real kf[C]; /* the bytes as reals: the selects below vectorize at full width */
-                OMP(simd)
-                for (int c = 0; c < C; c++)
-                    kf[c] = (cnn_real)am[o + c];
+                const cnn_real *restrict kf = kfr + (size_t)px * C;
                 OMP(simd)
                 for (int c = 0; c < C; c++) {
                     const cnn_real k = kf[c];
@@ -3064,13 +3065,14 @@ static void deep_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real 
         const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
         cnn_real *restrict dxi = dx + (size_t)i * SIZE;
         for (int py = 0; py < POH; py++) {
+            cnn_real kfr[POW * C]; /* the argmax bytes of pooled row py, as reals */
+            OMP(simd)
+            for (int e = 0; e < POW * C; e++)
+                kfr[e] = (cnn_real)am[(size_t)py * POW * C + e];
             for (int px = 0; px < POW; px++) {
                 const size_t o = ((size_t)py * POW + px) * C;
                 const size_t e0 = ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
-                cnn_real kf[C]; /* the bytes as reals: the selects below vectorize at full width */
-                OMP(simd)
-                for (int c = 0; c < C; c++)
-                    kf[c] = (cnn_real)am[o + c];
+                const cnn_real *restrict kf = kfr + (size_t)px * C;
                 OMP(simd)
                 for (int c = 0; c < C; c++) {
                     const cnn_real k = kf[c];
@@ -4736,13 +4738,14 @@ static void deep_batchnorm_3_pool_backward(const cnn_real *restrict p, cnn_real 
         const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
         cnn_real *restrict dxi = dx + (size_t)i * SIZE;
         for (int py = 0; py < POH; py++) {
+            cnn_real kfr[POW * C]; /* the argmax bytes of pooled row py, as reals */
+            OMP(simd)
+            for (int e = 0; e < POW * C; e++)
+                kfr[e] = (cnn_real)am[(size_t)py * POW * C + e];
             for (int px = 0; px < POW; px++) {
                 const size_t o = ((size_t)py * POW + px) * C;
                 const size_t e0 = ((size_t)py * PKH * IW + (size_t)px * PKW) * C;
-                cnn_real kf[C]; /* the bytes as reals: the selects below vectorize at full width */
-                OMP(simd)
-                for (int c = 0; c < C; c++)
-                    kf[c] = (cnn_real)am[o + c];
+                const cnn_real *restrict kf = kfr + (size_t)px * C;
                 OMP(simd)
                 for (int c = 0; c < C; c++) {
                     const cnn_real k = kf[c];
