@@ -20,8 +20,9 @@
 double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const float *x, const int *labels,
                       float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused);
 
-/* The parameter ranges backward_update updates itself, sorted by offset;
- * returns how many (0 when the model has no backward_update). */
+/* The parameter ranges backward_update updates itself, sorted by offset,
+ * at most `max` of them in r; returns how many there are (0 when the model
+ * has no backward_update), which may exceed max. */
 int cnn_fused_ranges(const cnn_model *m, cnn_range *r, int max);
 
 #endif

@@ -9,12 +9,14 @@ int cnn_fused_ranges(const cnn_model *m, cnn_range *r, int max)
     int k = 0;
     if (!m->backward_update)
         return 0;
-    for (int t = 0; t < m->n_tensors && k < max; t++) {
+    for (int t = 0; t < m->n_tensors; t++) {
         const cnn_tensor_info *ti = &m->tensors[t];
         if (!ti->update_in_backward || !ti->trainable)
             continue;
+        if (k++ >= max)
+            continue; /* counted, not listed: the caller sees k > max */
         /* insertion by offset: tables list tensors in layer order already */
-        int j = k++;
+        int j = k - 1;
         while (j > 0 && r[j - 1].offset > ti->offset) {
             r[j] = r[j - 1];
             j--;
@@ -41,6 +43,8 @@ double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const fl
 {
     cnn_range skip[CNN_OPTIM_MAX_SKIP];
     int n_skip = fused ? cnn_fused_ranges(m, skip, CNN_OPTIM_MAX_SKIP) : 0;
+    if (n_skip > CNN_OPTIM_MAX_SKIP)
+        n_skip = 0; /* more fused tensors than the optimizer can skip: the plain step, never a double update */
 
     /* Zero the gradients the backward pass adds into; a fused range is
      * scratch and needs no zeroing (7 MB less to write for fruit.cnn). */
