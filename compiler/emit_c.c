@@ -402,6 +402,18 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
         if (act > PLAN_LIMIT)
             return plan_error("the network's activations are too large for the C back end");
     }
+    /* inference folds (the acts and fused relus above decide them) */
+    for (int i = 0; i < pl->n; i++) {
+        cnnc_plan_layer *L = &pl->layers[i];
+        L->fold_bn = emit_conv_bn_fold(pl, i, &L->fold_pool, &L->fold_affine);
+        if (!L->fold_bn)
+            continue;
+        L->fold_off = fixed;
+        fixed += emit_conv_bn_fold_fixed_floats(L);
+        L->fold_pad_floats = emit_conv2d_pad_floats(L->l, 0, pl->layers[L->fold_pool].l);
+        if (L->fold_pad_floats > pad)
+            pad = L->fold_pad_floats;
+    }
     pl->act_floats = act;
     pl->work_fixed = fixed;
     pl->grad_floats = grad;
@@ -549,11 +561,53 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
     em_blank(em);
     em_line(em, "enum { N_OUT = %d };", ir->n_outputs);
     em_blank(em);
+    int folds = 0;
+    for (int i = 0; i < pl->n; i++)
+        folds |= pl->layers[i].fold_bn;
+    if (folds) {
+        em_line(em, "/* Inference folds batchnorms into the conv before them (emit_conv_bn_fold.c);");
+        em_line(em, " * the plain kernels, the oracle, run every layer as written. */");
+        em_line(em, "#ifdef CNN_REFERENCE_KERNELS");
+        em_line(em, "enum { FOLD_BATCHNORM = 0 };");
+        em_line(em, "#else");
+        em_line(em, "enum { FOLD_BATCHNORM = 1 };");
+        em_line(em, "#endif");
+        em_blank(em);
+    }
+}
+
+/* In the forward driver: the call of layer i (or a comment for a view, or
+ * for a maxpool a fused kernel computes). */
+static void emit_forward_call(cnnc_emitter *em, const cnnc_plan *pl, int i)
+{
+    char in[96], out[96], mask[96], pool_out[96];
+    const cnnc_plan_layer *L = &pl->layers[i];
+    const cnnc_layer_emitter *le = layer_emitter(L->l->kind);
+    if (L->alias) {
+        em_line(em, L->l->kind == CNN_ACTIVATION && i > 0 && pl->layers[i - 1].fuse_relu
+                         ? "/* %s: applied by the batchnorm above, a view of its output */"
+                         : "/* %s: a view of its input */",
+                L->l->name);
+        return;
+    }
+    if (L->fused) {
+        em_line(em, "/* %s: computed by %s_pool_forward */", L->l->name, pl->layers[L->fused_by].fn);
+        return;
+    }
+    in_expr(in, sizeof in, pl, i);
+    out_expr(out, sizeof out, pl, i);
+    snprintf(mask, sizeof mask, "a + cap * A_%s_mask", L->l->name);
+    if (L->fuse_pool)
+        out_expr(pool_out, sizeof pool_out, pl, L->pool_at);
+    cnnc_args args = {in, out, mask, NULL, NULL, L->fuse_pool ? pool_out : NULL};
+    em_line(em, "CNN_LAYER_BEGIN(%d, 0);", i);
+    le->forward_call(em, pl, L, &args);
+    em_line(em, "CNN_LAYER_END(%d, 0);", i);
 }
 
 static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
 {
-    char in[96], out[96], mask[96], pool_out[96];
+    char in[96], out[96], pool_out[96];
     int uses_train = 0, uses_seed = 0;
     for (int i = 0; i < pl->n; i++) {
         const cnnc_plan_layer *L = &pl->layers[i];
@@ -590,27 +644,24 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "    return;");
     for (int i = 0; i < pl->n; i++) {
         const cnnc_plan_layer *L = &pl->layers[i];
-        const cnnc_layer_emitter *le = layer_emitter(L->l->kind);
-        if (L->alias) {
-            em_line(em, L->l->kind == CNN_ACTIVATION && i > 0 && pl->layers[i - 1].fuse_relu
-                             ? "/* %s: applied by the batchnorm above, a view of its output */"
-                             : "/* %s: a view of its input */",
-                    L->l->name);
-            continue;
-        }
-        if (L->fused) {
-            em_line(em, "/* %s: computed by %s_pool_forward */", L->l->name, pl->layers[L->fused_by].fn);
+        if (!L->fold_bn) {
+            emit_forward_call(em, pl, i);
             continue;
         }
         in_expr(in, sizeof in, pl, i);
-        out_expr(out, sizeof out, pl, i);
-        snprintf(mask, sizeof mask, "a + cap * A_%s_mask", L->l->name);
-        if (L->fuse_pool)
-            out_expr(pool_out, sizeof pool_out, pl, L->pool_at);
-        cnnc_args args = {in, out, mask, NULL, NULL, L->fuse_pool ? pool_out : NULL};
+        out_expr(pool_out, sizeof pool_out, pl, L->fold_pool);
+        em_line(em, "/* inference: %s folded into %s, one pass to %s's output */", pl->layers[i + 1].l->name,
+                L->l->name, pl->layers[L->fold_pool].l->name);
+        em_open_block(em, "if (FOLD_BATCHNORM && !training) {");
         em_line(em, "CNN_LAYER_BEGIN(%d, 0);", i);
-        le->forward_call(em, pl, L, &args);
+        emit_conv_bn_fold_call(em, L, in, pool_out);
         em_line(em, "CNN_LAYER_END(%d, 0);", i);
+        em_close_block(em, "} else {");
+        em->indent++;
+        for (; i <= L->fold_pool; i++)
+            emit_forward_call(em, pl, i);
+        i--;
+        em_close_block(em, "}");
     }
     out_expr(out, sizeof out, pl, pl->n - 1);
     em_line(em, "memcpy(logits, %s, (size_t)n * N_OUT * sizeof(cnn_real));", out);
@@ -995,6 +1046,9 @@ static int write_source(const cnnc_plan *pl, const char *dir)
         le->forward(&em, pl, L);
         if (L->run_backward)
             le->backward(&em, pl, L);
+        for (int j = 0; j < i; j++)
+            if (pl->layers[j].fold_bn && pl->layers[j].fold_pool == i)
+                emit_conv_bn_fold_forward(&em, pl, &pl->layers[j]);
     }
     emit_forward_driver(&em, pl);
     emit_backward_driver(&em, pl);

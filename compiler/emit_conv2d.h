@@ -80,4 +80,26 @@ void conv_emit_slot_sum(cnnc_emitter *em, const cnn_layer *l);
  * the forward row band, the backward band or the whole padded dz. */
 size_t conv_pool_scratch_floats(const cnn_layer *l, int needs_dx, const cnn_layer *pool);
 
+/* What a fused conv + maxpool forward computes per window (emit_conv_pool.c):
+ * act(max) plus the argmax byte in training; in inference with a batchnorm
+ * folded in, the same without the byte, the weights and bias then being the
+ * folded ones (emit_conv_bn_fold.c), or, for a batchnorm after the
+ * activation, scale[c] * act(.) + shift[c] at the window's max or min. */
+typedef struct conv_pool_variant {
+    cnn_act act;
+    float alpha;
+    int bias;   /* the accumulators start at bias[co] (else 0) */
+    int argmax; /* store the window's argmax byte in the conv's output slot */
+    int affine; /* scale[c], shift[c] after the activation */
+} conv_pool_variant;
+
+/* enum { POH, POW, PKH, PKW, POOL_SIZE, PAD_SIZE, PW, SCRATCH } of the pair */
+void conv_pool_emit_enums(cnnc_emitter *em, const cnnc_plan_layer *conv, const cnnc_plan_layer *pool);
+
+/* The image loop of the fused forward, in a function with the parameters
+ * in, out (with argmax), pooled, pad, n and the locals wgt, bias, scale,
+ * shift that the variant reads. */
+void conv_pool_emit_images(cnnc_emitter *em, const cnnc_plan_layer *conv, const cnnc_plan_layer *pool,
+                           const conv_pool_variant *v);
+
 #endif

@@ -62,7 +62,7 @@ size_t conv_pool_scratch_floats(const cnn_layer *l, int needs_dx, const cnn_laye
     return band;
 }
 
-static void emit_pool_enums(cnnc_emitter *em, const cnnc_plan_layer *conv, const cnnc_plan_layer *pool)
+void conv_pool_emit_enums(cnnc_emitter *em, const cnnc_plan_layer *conv, const cnnc_plan_layer *pool)
 {
     const cnn_layer *p = pool->l;
     int ph, pw;
@@ -73,20 +73,43 @@ static void emit_pool_enums(cnnc_emitter *em, const cnnc_plan_layer *conv, const
             conv->pad_floats, pw, conv_padded_copy_floats(conv->l));
 }
 
-/* In the forward image loop, pooled row py: the pool over the band. */
-static void emit_pool_band(cnnc_emitter *em, const cnnc_plan_layer *conv, const cnnc_plan_layer *pool)
+/* A window's pooled value, from its maximum m (and its minimum mn with a
+ * batchnorm after the activation): v->act of the maximum, or, with
+ * v->affine, scale * act(.) + shift taken at the maximum where scale >= 0
+ * and at the minimum where it is negative (the affine map then reverses the
+ * order, and both maps are monotone, so this is the max of the normalized
+ * window). CH is the channel expression. */
+static void emit_window_value(cnnc_emitter *em, const conv_pool_variant *v, const char *dst, const char *ch)
 {
-    char e[128];
+    char e[128], f[128];
+    if (!v->affine) {
+        em_line(em, "%s = %s;", dst, emit_act_expr(e, sizeof e, v->act, v->alpha, "m"));
+        return;
+    }
+    em_line(em, "%s = (scale[%s] < 0 ? %s : %s) * scale[%s] + shift[%s];", dst, ch,
+            emit_act_expr(f, sizeof f, v->act, v->alpha, "mn"), emit_act_expr(e, sizeof e, v->act, v->alpha, "m"),
+            ch, ch);
+}
+
+/* In the forward image loop, pooled row py: the pool over the band. */
+static void emit_pool_band(cnnc_emitter *em, const cnnc_plan_layer *pool, const conv_pool_variant *v)
+{
     em_open_block(em, "for (int px = 0; px < POW; px++) {");
     em_line(em, "const cnn_real *restrict w0 = band + (size_t)px * PKW * OC;");
     em_line(em, "cnn_real *restrict yp = yi + ((size_t)py * POW + px) * OC;");
-    em_line(em, "unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;");
-    em_line(em, "cnn_real kf[OC]; /* argmax codes as reals: the loop stays at full vector width */");
+    if (v->argmax) {
+        em_line(em, "unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;");
+        em_line(em, "cnn_real kf[OC]; /* argmax codes as reals: the loop stays at full vector width */");
+    }
     em_line(em, "OMP(simd)");
     em_open_block(em, "for (int c = 0; c < OC; c++) {");
     em_line(em, "cnn_real m = w0[c];");
-    em_line(em, "cnn_real k = 0; /* a real: with an int, gcc 12 does not vectorize this loop */");
-    em_line(em, "/* row-major: only a larger value replaces, so the first maximum wins */");
+    if (v->affine)
+        em_line(em, "cnn_real mn = m;");
+    if (v->argmax) {
+        em_line(em, "cnn_real k = 0; /* a real: with an int, gcc 12 does not vectorize this loop */");
+        em_line(em, "/* row-major: only a larger value replaces, so the first maximum wins */");
+    }
     for (int r = 0; r < pool->l->kh; r++)
         for (int x = 0; x < pool->l->kw; x++) {
             int j = r * pool->l->kw + x;
@@ -94,19 +117,26 @@ static void emit_pool_band(cnnc_emitter *em, const cnnc_plan_layer *conv, const 
                 continue;
             em_open_block(em, "{");
             em_line(em, "const cnn_real v = w0[(size_t)%d * OW * OC + %d * OC + c];", r, x);
-            em_line(em, "k = v > m ? (cnn_real)%d : k;", j);
+            if (v->argmax)
+                em_line(em, "k = v > m ? (cnn_real)%d : k;", j);
             em_line(em, "m = v > m ? v : m;");
+            if (v->affine)
+                em_line(em, "mn = v < mn ? v : mn;");
             em_close_block(em, "}");
         }
-    em_line(em, "yp[c] = %s;", emit_act_expr(e, sizeof e, conv->act, conv->l->alpha, "m"));
-    if (conv->act == CNN_ACT_RELU)
-        em_line(em, "kf[c] = m > 0 ? k : (cnn_real)%d;", NO_GRAD);
-    else
-        em_line(em, "kf[c] = k;");
+    emit_window_value(em, v, "yp[c]", "c");
+    if (v->argmax) {
+        if (v->act == CNN_ACT_RELU)
+            em_line(em, "kf[c] = m > 0 ? k : (cnn_real)%d;", NO_GRAD);
+        else
+            em_line(em, "kf[c] = k;");
+    }
     em_close_block(em, "}");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < OC; c++)");
-    em_line(em, "    ap[c] = (unsigned char)kf[c];");
+    if (v->argmax) {
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int c = 0; c < OC; c++)");
+        em_line(em, "    ap[c] = (unsigned char)kf[c];");
+    }
     em_close_block(em, "} /* px */");
 }
 
@@ -129,12 +159,12 @@ static int windows_per_tile(const cnn_layer *l, const cnn_layer *pool)
  * row py: the conv outputs under the windows accumulate in registers, then
  * each window's first maximum, its activation and its argmax code are
  * stored; the conv output itself never is. */
-static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P, int nw,
-                             const char *px0, const char *head)
+static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P,
+                             const conv_pool_variant *v, int nw, const char *px0, const char *head)
 {
     const cnn_layer *l = L->l;
     int pkh = P->l->kh, pkw = P->l->kw, nv = conv_vectors(l->out.c), cols = nw * pkw;
-    char e[128], a[64];
+    char a[64], dst[64], ch[32];
     em_open_block(em, "%s /* %d window%s */", head, nw, nw == 1 ? "" : "s");
     em_line(em, "const int px0 = %s, ox0 = px0 * PKW;", px0);
     for (int r = 0; r < pkh; r++)
@@ -144,7 +174,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
                 em_line(em, "cnn_real a%d_%d_%d[%d];", r, q, c, w);
                 em_line(em, "OMP(simd)");
                 em_line(em, "for (int co = 0; co < %d; co++)", w);
-                if (l->bias)
+                if (v->bias)
                     em_line(em, "    a%d_%d_%d[co] = bias[%d + co];", r, q, c, c * VEC);
                 else
                     em_line(em, "    a%d_%d_%d[co] = 0;", r, q, c);
@@ -200,58 +230,67 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
         em_close_block(em, "}");
     }
     em_close_block(em, "} /* ky */");
-    em_line(em, "cnn_real kf[OC]; /* argmax codes as reals: the loops stay at full vector width */");
+    if (v->argmax)
+        em_line(em, "cnn_real kf[OC]; /* argmax codes as reals: the loops stay at full vector width */");
     for (int j = 0; j < nw; j++) {
         em_open_block(em, "{ /* window px0 + %d */", j);
         em_line(em, "cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + %d) * OC;", j);
         for (int c = 0; c < nv; c++) {
             em_line(em, "OMP(simd)");
             em_open_block(em, "for (int co = 0; co < %d; co++) {", conv_chunk_width(l->out.c, c));
-            em_line(em, "cnn_real m = a0_%d_%d[co], k = 0;", j * pkw, c);
+            if (v->argmax)
+                em_line(em, "cnn_real m = a0_%d_%d[co], k = 0;", j * pkw, c);
+            else if (v->affine)
+                em_line(em, "cnn_real m = a0_%d_%d[co], mn = m;", j * pkw, c);
+            else
+                em_line(em, "cnn_real m = a0_%d_%d[co];", j * pkw, c);
             for (int r = 0; r < pkh; r++)
                 for (int x = 0; x < pkw; x++) {
                     if (r == 0 && x == 0)
                         continue;
                     snprintf(a, sizeof a, "a%d_%d_%d[co]", r, j * pkw + x, c);
-                    em_line(em, "k = %s > m ? (cnn_real)%d : k;", a, r * pkw + x);
+                    if (v->argmax)
+                        em_line(em, "k = %s > m ? (cnn_real)%d : k;", a, r * pkw + x);
                     em_line(em, "m = %s > m ? %s : m;", a, a);
+                    if (v->affine)
+                        em_line(em, "mn = %s < mn ? %s : mn;", a, a);
                 }
-            em_line(em, "yp[%d + co] = %s;", c * VEC, emit_act_expr(e, sizeof e, L->act, l->alpha, "m"));
-            if (L->act == CNN_ACT_RELU)
+            snprintf(dst, sizeof dst, "yp[%d + co]", c * VEC);
+            snprintf(ch, sizeof ch, "%d + co", c * VEC);
+            emit_window_value(em, v, dst, ch);
+            if (v->argmax && v->act == CNN_ACT_RELU)
                 em_line(em, "kf[%d + co] = m > 0 ? k : (cnn_real)%d;", c * VEC, NO_GRAD);
-            else
+            else if (v->argmax)
                 em_line(em, "kf[%d + co] = k;", c * VEC);
             em_close_block(em, "}");
         }
-        em_line(em, "unsigned char *restrict ap = am + ((size_t)py * POW + px0 + %d) * OC;", j);
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int c = 0; c < OC; c++)");
-        em_line(em, "    ap[c] = (unsigned char)kf[c];");
+        if (v->argmax) {
+            em_line(em, "unsigned char *restrict ap = am + ((size_t)py * POW + px0 + %d) * OC;", j);
+            em_line(em, "OMP(simd)");
+            em_line(em, "for (int c = 0; c < OC; c++)");
+            em_line(em, "    ap[c] = (unsigned char)kf[c];");
+        }
         em_close_block(em, "}");
     }
     em_close_block(em, "}");
 }
 
-static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P)
+/* The image loop of a fused conv + pool forward, in a function that has
+ * declared wgt (and bias, scale, shift as the variant needs). */
+void conv_pool_emit_images(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P,
+                           const conv_pool_variant *v)
 {
     const cnn_layer *l = L->l;
     conv_dims d = conv_dims_of(l);
     int ph, pw;
     conv_padded_dims(l, &ph, &pw);
-    em_function(em,
-                "static void %s_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, "
-                "cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n)",
-                L->fn);
-    conv_emit_enums(em, L, &d);
-    emit_pool_enums(em, L, P);
-    em_line(em, "const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */");
-    if (l->bias)
-        em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
     em_line(em, "cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;");
-    em_line(em, "/* the conv's own output slot keeps each window's argmax for backward */");
-    em_line(em, "unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);");
+    if (v->argmax) {
+        em_line(em, "/* the conv's own output slot keeps each window's argmax for backward */");
+        em_line(em, "unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);");
+    }
     conv_emit_source(em, l);
     int nw = windows_per_tile(l, P->l);
     if (nw > 0) {
@@ -260,33 +299,49 @@ static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_
             em_line(em, "(void)pad; /* no padded copy, and the windows pool in registers */");
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
         if (full == 1) {
-            emit_window_tile(em, L, P, nw, "0", "{");
+            emit_window_tile(em, L, P, v, nw, "0", "{");
         } else if (full > 1) {
             char head[64], px0[32];
             snprintf(head, sizeof head, "for (int wb = 0; wb < %d; wb++) {", full);
             snprintf(px0, sizeof px0, "wb * %d", nw);
-            emit_window_tile(em, L, P, nw, px0, head);
+            emit_window_tile(em, L, P, v, nw, px0, head);
         }
         if (rest) {
             char px0[32];
             snprintf(px0, sizeof px0, "%d", P->l->out.w - rest);
-            emit_window_tile(em, L, P, rest, px0, "{");
+            emit_window_tile(em, L, P, v, rest, px0, "{");
         }
         em_close_block(em, "} /* py */");
         em_close_block(em, "} /* i */");
-        em_close_block(em, "}");
         return;
     }
     em_line(em, "cnn_real *restrict band = pad + (size_t)i * PAD_SIZE + SCRATCH; /* [PKH][OW][OC] */");
     em_open_block(em, "for (int py = 0; py < POH; py++) {");
     em_line(em, "/* the conv rows under this row of windows, before the activation */");
-    conv_block b = {"xs", "wgt", l->bias ? "bias" : NULL, "band", pw, d.ic, d.oc, d.kh, d.kw, d.sh, d.sw,
+    conv_block b = {"xs", "wgt", v->bias ? "bias" : NULL, "band", pw, d.ic, d.oc, d.kh, d.kw, d.sh, d.sw,
                     d.oh, d.ow, CNN_ACT_LINEAR, 0,
                     "for (int oy = py * PKH; oy < py * PKH + PKH; oy++) {", "oy - py * PKH"};
     conv_emit_block(em, &b);
-    emit_pool_band(em, L, P);
+    emit_pool_band(em, P, v);
     em_close_block(em, "} /* py */");
     em_close_block(em, "} /* i */");
+}
+
+static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P)
+{
+    const cnn_layer *l = L->l;
+    conv_dims d = conv_dims_of(l);
+    em_function(em,
+                "static void %s_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, "
+                "cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n)",
+                L->fn);
+    conv_emit_enums(em, L, &d);
+    conv_pool_emit_enums(em, L, P);
+    em_line(em, "const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */");
+    if (l->bias)
+        em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
+    conv_pool_variant v = {L->act, l->alpha, l->bias != 0, 1, 0};
+    conv_pool_emit_images(em, L, P, &v);
     em_close_block(em, "}");
 }
 
@@ -334,7 +389,7 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
                 "cnn_real *restrict flip, int n)",
                 L->fn);
     conv_emit_enums(em, L, &d);
-    emit_pool_enums(em, L, P);
+    conv_pool_emit_enums(em, L, P);
     em_line(em, "enum { SLOT = %zu }; /* slot: dW [KH][KW][IC][OC]%s */", L->slot_floats,
             l->bias ? ", then db [OC]" : "");
     em_line(em, "(void)pooled; /* the argmax bytes in `out` say where the gradient goes */");

@@ -54,6 +54,12 @@ typedef struct cnnc_plan_layer {
     int fuse_relu;              /* batchnorm: applies the standalone relu after it (a view then) */
     int fuse_update;            /* dense: its weights have update_in_backward (the optimizer runs in
                                    its backward pass, argument `u` of the driver) */
+    int fold_bn;                /* conv2d: in inference, the batchnorm after it is folded in and the
+                                   maxpool at fold_pool fused (emit_conv_bn_fold.c) */
+    int fold_pool;
+    int fold_affine;            /* the batchnorm comes after the conv's relu: applied to pooled values */
+    size_t fold_off;            /* its folded weights and bias in the fixed work area (not affine) */
+    size_t fold_pad_floats;     /* the per-image scratch of its folded pass */
 } cnnc_plan_layer;
 
 typedef struct cnnc_plan {
@@ -118,6 +124,17 @@ void emit_conv_pool_fast(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
                          const cnnc_plan_layer *pool, int backward);
 void emit_conv_pool_oracle(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *conv,
                            const cnnc_plan_layer *pool);
+
+/* Whether conv2d i and the batchnorm after it fold into one fused conv +
+ * activation + maxpool pass in inference (emit_conv_bn_fold.c): then the
+ * maxpool's index and whether the batchnorm applies after the conv's relu.
+ * Needs the plan's fuse_relu and act of both layers. */
+int emit_conv_bn_fold(const cnnc_plan *pl, int i, int *pool_at, int *affine);
+/* Floats of the fixed work area it needs (the folded weights and bias). */
+size_t emit_conv_bn_fold_fixed_floats(const cnnc_plan_layer *conv);
+/* CONV_folded_forward, and its call from the forward driver. */
+void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *conv);
+void emit_conv_bn_fold_call(cnnc_emitter *em, const cnnc_plan_layer *conv, const char *in, const char *pooled);
 
 /* Whether a dense layer's weights are updated inside its backward pass
  * (cnn_model.backward_update): large ones, whose gradient would otherwise

@@ -80,7 +80,7 @@ enum {
  * layers), a slot (partial weight gradients, summed in image order: thread-count
  * independent) and a padded copy of a conv input. Offsets are times batch_cap. */
 enum {
-    WORK_FIXED = 60256,
+    WORK_FIXED = 83840,
     WORK_DA = 0,
     WORK_DB = 65536,
     WORK_SLOT = 131072,
@@ -89,6 +89,14 @@ enum {
 };
 
 enum { N_OUT = 1 };
+
+/* Inference folds batchnorms into the conv before them (emit_conv_bn_fold.c);
+ * the plain kernels, the oracle, run every layer as written. */
+#ifdef CNN_REFERENCE_KERNELS
+enum { FOLD_BATCHNORM = 0 };
+#else
+enum { FOLD_BATCHNORM = 1 };
+#endif
 
 /* conv2d_1 forward, deep.cnn:17: conv2d 16 3x3 stride=1x1 padding=same bias=false
  * 64x64x3 -> 64x64x16 per image (NHWC)
@@ -1565,6 +1573,650 @@ static void deep_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_real 
 }
 
 #endif
+
+/* conv2d_1 + batchnorm_1 + relu + maxpool_1 in inference (emit_conv_bn_fold.c): the batchnorm, with its
+ * running statistics, is y = scale z + shift per channel: scale goes into the conv's
+ * weights, shift into its bias (in `fold`, at each call), and one fused conv + relu +
+ * maxpool pass follows: the conv's and the batchnorm's outputs are never written. */
+static void deep_conv2d_1_folded_forward(const cnn_real *restrict p, cnn_real *restrict fold, const cnn_real *restrict in, cnn_real *restrict pooled, cnn_real *restrict pad, int n)
+{
+    enum { IH = 64, IW = 64, IC = 3, OH = 64, OW = 64, OC = 16 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
+    enum { IN_SIZE = 12288, OUT_SIZE = 65536, W_OFF = 0, W_COUNT = 432 };
+    enum { POH = 32, POW = 32, PKH = 2, PKW = 2, POOL_SIZE = 16384 }; /* maxpool_1 */
+    enum { PAD_SIZE = 15116, PW = 66, SCRATCH = 13068 }; /* per image: [padded input] then scratch */
+    enum { BN_G_OFF = 432, BN_B_OFF = 448, BN_RM_OFF = 60753, BN_RV_OFF = 60769 }; /* batchnorm_1 */
+    const cnn_real epsilon = (cnn_real)0.00100000005f;
+    cnn_real scale[OC], shift[OC];
+    for (int co = 0; co < OC; co++) { /* as the batchnorm's own inference */
+        scale[co] = p[BN_G_OFF + co] / REAL_SQRT(p[BN_RV_OFF + co] + epsilon);
+        shift[co] = p[BN_B_OFF + co] - p[BN_RM_OFF + co] * scale[co];
+    }
+    cnn_real *restrict wgt = fold; /* [KH][KW][IC][OC], scaled */
+    cnn_real *restrict bias = fold + W_COUNT;
+    for (int t = 0; t < KH * KW * IC; t++) {
+        OMP(simd)
+        for (int co = 0; co < OC; co++)
+            wgt[(size_t)t * OC + co] = p[W_OFF + (size_t)t * OC + co] * scale[co];
+    }
+    OMP(simd)
+    for (int co = 0; co < OC; co++)
+        bias[co] = shift[co];
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 64x64x3 inside 66x66x3 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 198);
+            for (int y = 0; y < 64; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 198;
+                memset(row, 0, sizeof(cnn_real) * 3);
+                memcpy(row + 3, from + (size_t)y * 192, sizeof(cnn_real) * 192);
+                memset(row + 195, 0, sizeof(cnn_real) * 3);
+            }
+            memset(to + 12870, 0, sizeof(cnn_real) * 198);
+        }
+        const cnn_real *restrict xs = xpad;
+        for (int py = 0; py < POH; py++) {
+            for (int wb = 0; wb < 6; wb++) { /* 5 windows */
+                const int px0 = wb * 5, ox0 = px0 * PKW;
+                cnn_real a0_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_0[co] = bias[0 + co];
+                cnn_real a0_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_0[co] = bias[0 + co];
+                cnn_real a0_2_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_2_0[co] = bias[0 + co];
+                cnn_real a0_3_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_3_0[co] = bias[0 + co];
+                cnn_real a0_4_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_4_0[co] = bias[0 + co];
+                cnn_real a0_5_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_5_0[co] = bias[0 + co];
+                cnn_real a0_6_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_6_0[co] = bias[0 + co];
+                cnn_real a0_7_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_7_0[co] = bias[0 + co];
+                cnn_real a0_8_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_8_0[co] = bias[0 + co];
+                cnn_real a0_9_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_9_0[co] = bias[0 + co];
+                cnn_real a1_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_0[co] = bias[0 + co];
+                cnn_real a1_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_0[co] = bias[0 + co];
+                cnn_real a1_2_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_2_0[co] = bias[0 + co];
+                cnn_real a1_3_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_3_0[co] = bias[0 + co];
+                cnn_real a1_4_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_4_0[co] = bias[0 + co];
+                cnn_real a1_5_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_5_0[co] = bias[0 + co];
+                cnn_real a1_6_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_6_0[co] = bias[0 + co];
+                cnn_real a1_7_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_7_0[co] = bias[0 + co];
+                cnn_real a1_8_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_8_0[co] = bias[0 + co];
+                cnn_real a1_9_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_9_0[co] = bias[0 + co];
+                for (int ky = 0; ky < KH; ky++) {
+                    const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                    const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                        cnn_real w0_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
+                        cnn_real w1_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
+                        cnn_real w2_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
+                        {
+                            const cnn_real v = x0[0 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w0_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[1 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w1_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[2 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[3 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[4 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_4_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[5 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_5_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_4_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[6 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_6_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_5_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_4_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[7 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_7_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_6_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_5_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[8 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_8_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_7_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_6_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[9 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_9_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_8_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_7_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[10 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_9_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_8_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[11 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_9_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[0 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w0_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[1 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w1_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[2 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[3 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[4 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_4_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[5 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_5_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_4_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[6 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_6_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_5_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_4_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[7 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_7_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_6_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_5_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[8 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_8_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_7_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_6_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[9 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_9_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_8_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_7_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[10 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_9_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_8_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[11 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_9_0[co] += v * w2_0[co];
+                        }
+                    }
+                } /* ky */
+                { /* window px0 + 0 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_0[co];
+                        m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                        m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                        m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                }
+                { /* window px0 + 1 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_2_0[co];
+                        m = a0_3_0[co] > m ? a0_3_0[co] : m;
+                        m = a1_2_0[co] > m ? a1_2_0[co] : m;
+                        m = a1_3_0[co] > m ? a1_3_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                }
+                { /* window px0 + 2 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 2) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_4_0[co];
+                        m = a0_5_0[co] > m ? a0_5_0[co] : m;
+                        m = a1_4_0[co] > m ? a1_4_0[co] : m;
+                        m = a1_5_0[co] > m ? a1_5_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                }
+                { /* window px0 + 3 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 3) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_6_0[co];
+                        m = a0_7_0[co] > m ? a0_7_0[co] : m;
+                        m = a1_6_0[co] > m ? a1_6_0[co] : m;
+                        m = a1_7_0[co] > m ? a1_7_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                }
+                { /* window px0 + 4 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 4) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_8_0[co];
+                        m = a0_9_0[co] > m ? a0_9_0[co] : m;
+                        m = a1_8_0[co] > m ? a1_8_0[co] : m;
+                        m = a1_9_0[co] > m ? a1_9_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                }
+            }
+            { /* 2 windows */
+                const int px0 = 30, ox0 = px0 * PKW;
+                cnn_real a0_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_0[co] = bias[0 + co];
+                cnn_real a0_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_0[co] = bias[0 + co];
+                cnn_real a0_2_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_2_0[co] = bias[0 + co];
+                cnn_real a0_3_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_3_0[co] = bias[0 + co];
+                cnn_real a1_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_0[co] = bias[0 + co];
+                cnn_real a1_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_0[co] = bias[0 + co];
+                cnn_real a1_2_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_2_0[co] = bias[0 + co];
+                cnn_real a1_3_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_3_0[co] = bias[0 + co];
+                for (int ky = 0; ky < KH; ky++) {
+                    const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                    const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                        cnn_real w0_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
+                        cnn_real w1_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
+                        cnn_real w2_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
+                        {
+                            const cnn_real v = x0[0 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w0_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[1 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w1_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[2 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[3 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[4 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x0[5 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[0 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w0_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[1 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w1_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[2 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[3 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[4 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w2_0[co];
+                        }
+                        {
+                            const cnn_real v = x1[5 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w2_0[co];
+                        }
+                    }
+                } /* ky */
+                { /* window px0 + 0 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_0[co];
+                        m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                        m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                        m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                }
+                { /* window px0 + 1 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_2_0[co];
+                        m = a0_3_0[co] > m ? a0_3_0[co] : m;
+                        m = a1_2_0[co] > m ? a1_2_0[co] : m;
+                        m = a1_3_0[co] > m ? a1_3_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                }
+            }
+        } /* py */
+    } /* i */
+}
 
 /* conv2d_2 forward, deep.cnn:21: conv2d 32 3x3 stride=1x1 padding=same bias=false
  * 32x32x16 -> 32x32x32 per image (NHWC)
@@ -3258,6 +3910,373 @@ static void deep_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real 
 
 #endif
 
+/* conv2d_2 + batchnorm_2 + relu + maxpool_2 in inference (emit_conv_bn_fold.c): the batchnorm, with its
+ * running statistics, is y = scale z + shift per channel: scale goes into the conv's
+ * weights, shift into its bias (in `fold`, at each call), and one fused conv + relu +
+ * maxpool pass follows: the conv's and the batchnorm's outputs are never written. */
+static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *restrict fold, const cnn_real *restrict in, cnn_real *restrict pooled, cnn_real *restrict pad, int n)
+{
+    enum { IH = 32, IW = 32, IC = 16, OH = 32, OW = 32, OC = 32 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
+    enum { IN_SIZE = 16384, OUT_SIZE = 32768, W_OFF = 464, W_COUNT = 4608 };
+    enum { POH = 16, POW = 16, PKH = 2, PKW = 2, POOL_SIZE = 8192 }; /* maxpool_2 */
+    enum { PAD_SIZE = 20544, PW = 34, SCRATCH = 18496 }; /* per image: [padded input] then scratch */
+    enum { BN_G_OFF = 5072, BN_B_OFF = 5104, BN_RM_OFF = 60785, BN_RV_OFF = 60817 }; /* batchnorm_2 */
+    const cnn_real epsilon = (cnn_real)0.00100000005f;
+    cnn_real scale[OC], shift[OC];
+    for (int co = 0; co < OC; co++) { /* as the batchnorm's own inference */
+        scale[co] = p[BN_G_OFF + co] / REAL_SQRT(p[BN_RV_OFF + co] + epsilon);
+        shift[co] = p[BN_B_OFF + co] - p[BN_RM_OFF + co] * scale[co];
+    }
+    cnn_real *restrict wgt = fold; /* [KH][KW][IC][OC], scaled */
+    cnn_real *restrict bias = fold + W_COUNT;
+    for (int t = 0; t < KH * KW * IC; t++) {
+        OMP(simd)
+        for (int co = 0; co < OC; co++)
+            wgt[(size_t)t * OC + co] = p[W_OFF + (size_t)t * OC + co] * scale[co];
+    }
+    OMP(simd)
+    for (int co = 0; co < OC; co++)
+        bias[co] = shift[co];
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 32x32x16 inside 34x34x16 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 544);
+            for (int y = 0; y < 32; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 544;
+                memset(row, 0, sizeof(cnn_real) * 16);
+                memcpy(row + 16, from + (size_t)y * 512, sizeof(cnn_real) * 512);
+                memset(row + 528, 0, sizeof(cnn_real) * 16);
+            }
+            memset(to + 17952, 0, sizeof(cnn_real) * 544);
+        }
+        const cnn_real *restrict xs = xpad;
+        for (int py = 0; py < POH; py++) {
+            for (int wb = 0; wb < 8; wb++) { /* 2 windows */
+                const int px0 = wb * 2, ox0 = px0 * PKW;
+                cnn_real a0_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_0[co] = bias[0 + co];
+                cnn_real a0_0_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_1[co] = bias[16 + co];
+                cnn_real a0_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_0[co] = bias[0 + co];
+                cnn_real a0_1_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_1[co] = bias[16 + co];
+                cnn_real a0_2_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_2_0[co] = bias[0 + co];
+                cnn_real a0_2_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_2_1[co] = bias[16 + co];
+                cnn_real a0_3_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_3_0[co] = bias[0 + co];
+                cnn_real a0_3_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_3_1[co] = bias[16 + co];
+                cnn_real a1_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_0[co] = bias[0 + co];
+                cnn_real a1_0_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_1[co] = bias[16 + co];
+                cnn_real a1_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_0[co] = bias[0 + co];
+                cnn_real a1_1_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_1[co] = bias[16 + co];
+                cnn_real a1_2_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_2_0[co] = bias[0 + co];
+                cnn_real a1_2_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_2_1[co] = bias[16 + co];
+                cnn_real a1_3_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_3_0[co] = bias[0 + co];
+                cnn_real a1_3_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_3_1[co] = bias[16 + co];
+                for (int ky = 0; ky < KH; ky++) {
+                    const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                    const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                        cnn_real w0_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
+                        cnn_real w0_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w0_1[co] = wr[((size_t)0 * IC + ci) * OC + 16 + co];
+                        cnn_real w1_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
+                        cnn_real w1_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w1_1[co] = wr[((size_t)1 * IC + ci) * OC + 16 + co];
+                        cnn_real w2_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
+                        cnn_real w2_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w2_1[co] = wr[((size_t)2 * IC + ci) * OC + 16 + co];
+                        {
+                            const cnn_real v = x0[0 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_1[co] += v * w0_1[co];
+                        }
+                        {
+                            const cnn_real v = x0[1 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_1[co] += v * w1_1[co];
+                        }
+                        {
+                            const cnn_real v = x0[2 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x0[3 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x0[4 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x0[5 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[0 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_1[co] += v * w0_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[1 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_1[co] += v * w1_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[2 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[3 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[4 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[5 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_1[co] += v * w2_1[co];
+                        }
+                    }
+                } /* ky */
+                { /* window px0 + 0 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_0[co];
+                        m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                        m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                        m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_1[co];
+                        m = a0_1_1[co] > m ? a0_1_1[co] : m;
+                        m = a1_0_1[co] > m ? a1_0_1[co] : m;
+                        m = a1_1_1[co] > m ? a1_1_1[co] : m;
+                        yp[16 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                }
+                { /* window px0 + 1 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_2_0[co];
+                        m = a0_3_0[co] > m ? a0_3_0[co] : m;
+                        m = a1_2_0[co] > m ? a1_2_0[co] : m;
+                        m = a1_3_0[co] > m ? a1_3_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_2_1[co];
+                        m = a0_3_1[co] > m ? a0_3_1[co] : m;
+                        m = a1_2_1[co] > m ? a1_2_1[co] : m;
+                        m = a1_3_1[co] > m ? a1_3_1[co] : m;
+                        yp[16 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                }
+            }
+        } /* py */
+    } /* i */
+}
+
 /* conv2d_3 forward, deep.cnn:25: conv2d 64 3x3 stride=1x1 padding=same bias=false
  * 16x16x32 -> 16x16x64 per image (NHWC)
  * conv2d_3.weight: p[5136, 23568) [kh][kw][in][out]
@@ -4930,6 +5949,227 @@ static void deep_batchnorm_3_pool_backward(const cnn_real *restrict p, cnn_real 
 }
 
 #endif
+
+/* conv2d_3 + batchnorm_3 + relu + maxpool_3 in inference (emit_conv_bn_fold.c): the batchnorm, with its
+ * running statistics, is y = scale z + shift per channel: scale goes into the conv's
+ * weights, shift into its bias (in `fold`, at each call), and one fused conv + relu +
+ * maxpool pass follows: the conv's and the batchnorm's outputs are never written. */
+static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *restrict fold, const cnn_real *restrict in, cnn_real *restrict pooled, cnn_real *restrict pad, int n)
+{
+    enum { IH = 16, IW = 16, IC = 32, OH = 16, OW = 16, OC = 64 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
+    enum { IN_SIZE = 8192, OUT_SIZE = 16384, W_OFF = 5136, W_COUNT = 18432 };
+    enum { POH = 8, POW = 8, PKH = 2, PKW = 2, POOL_SIZE = 4096 }; /* maxpool_3 */
+    enum { PAD_SIZE = 12416, PW = 18, SCRATCH = 10368 }; /* per image: [padded input] then scratch */
+    enum { BN_G_OFF = 23568, BN_B_OFF = 23632, BN_RM_OFF = 60849, BN_RV_OFF = 60913 }; /* batchnorm_3 */
+    const cnn_real epsilon = (cnn_real)0.00100000005f;
+    cnn_real scale[OC], shift[OC];
+    for (int co = 0; co < OC; co++) { /* as the batchnorm's own inference */
+        scale[co] = p[BN_G_OFF + co] / REAL_SQRT(p[BN_RV_OFF + co] + epsilon);
+        shift[co] = p[BN_B_OFF + co] - p[BN_RM_OFF + co] * scale[co];
+    }
+    cnn_real *restrict wgt = fold; /* [KH][KW][IC][OC], scaled */
+    cnn_real *restrict bias = fold + W_COUNT;
+    for (int t = 0; t < KH * KW * IC; t++) {
+        OMP(simd)
+        for (int co = 0; co < OC; co++)
+            wgt[(size_t)t * OC + co] = p[W_OFF + (size_t)t * OC + co] * scale[co];
+    }
+    OMP(simd)
+    for (int co = 0; co < OC; co++)
+        bias[co] = shift[co];
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 16x16x32 inside 18x18x32 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 576);
+            for (int y = 0; y < 16; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 576;
+                memset(row, 0, sizeof(cnn_real) * 32);
+                memcpy(row + 32, from + (size_t)y * 512, sizeof(cnn_real) * 512);
+                memset(row + 544, 0, sizeof(cnn_real) * 32);
+            }
+            memset(to + 9792, 0, sizeof(cnn_real) * 576);
+        }
+        const cnn_real *restrict xs = xpad;
+        for (int py = 0; py < POH; py++) {
+            for (int wb = 0; wb < 8; wb++) { /* 1 window */
+                const int px0 = wb * 1, ox0 = px0 * PKW;
+                cnn_real a0_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_0[co] = bias[0 + co];
+                cnn_real a0_0_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_1[co] = bias[16 + co];
+                cnn_real a0_0_2[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_2[co] = bias[32 + co];
+                cnn_real a0_0_3[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_3[co] = bias[48 + co];
+                cnn_real a0_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_0[co] = bias[0 + co];
+                cnn_real a0_1_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_1[co] = bias[16 + co];
+                cnn_real a0_1_2[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_2[co] = bias[32 + co];
+                cnn_real a0_1_3[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_3[co] = bias[48 + co];
+                cnn_real a1_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_0[co] = bias[0 + co];
+                cnn_real a1_0_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_1[co] = bias[16 + co];
+                cnn_real a1_0_2[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_2[co] = bias[32 + co];
+                cnn_real a1_0_3[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_3[co] = bias[48 + co];
+                cnn_real a1_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_0[co] = bias[0 + co];
+                cnn_real a1_1_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_1[co] = bias[16 + co];
+                cnn_real a1_1_2[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_2[co] = bias[32 + co];
+                cnn_real a1_1_3[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_3[co] = bias[48 + co];
+                for (int ky = 0; ky < KH; ky++) {
+                    const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                    const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    for (int t = 0; t < KW * IC; t++) { /* (kx, ci) */
+                        const cnn_real *restrict w = wr + (size_t)t * OC;
+                        {
+                            const cnn_real v = x0[0 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_1[co] += v * w[16 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_2[co] += v * w[32 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_3[co] += v * w[48 + co];
+                        }
+                        {
+                            const cnn_real v = x0[1 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_1[co] += v * w[16 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_2[co] += v * w[32 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_3[co] += v * w[48 + co];
+                        }
+                        {
+                            const cnn_real v = x1[0 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_1[co] += v * w[16 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_2[co] += v * w[32 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_3[co] += v * w[48 + co];
+                        }
+                        {
+                            const cnn_real v = x1[1 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_1[co] += v * w[16 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_2[co] += v * w[32 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_3[co] += v * w[48 + co];
+                        }
+                    }
+                } /* ky */
+                { /* window px0 + 0 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_0[co];
+                        m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                        m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                        m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_1[co];
+                        m = a0_1_1[co] > m ? a0_1_1[co] : m;
+                        m = a1_0_1[co] > m ? a1_0_1[co] : m;
+                        m = a1_1_1[co] > m ? a1_1_1[co] : m;
+                        yp[16 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_2[co];
+                        m = a0_1_2[co] > m ? a0_1_2[co] : m;
+                        m = a1_0_2[co] > m ? a1_0_2[co] : m;
+                        m = a1_1_2[co] > m ? a1_1_2[co] : m;
+                        yp[32 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_3[co];
+                        m = a0_1_3[co] > m ? a0_1_3[co] : m;
+                        m = a1_0_3[co] > m ? a1_0_3[co] : m;
+                        m = a1_1_3[co] > m ? a1_1_3[co] : m;
+                        yp[48 + co] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                }
+            }
+        } /* py */
+    } /* i */
+}
 
 /* conv2d_4 forward, deep.cnn:29: conv2d 64 3x3 stride=1x1 padding=same bias=false
  * 8x8x64 -> 8x8x64 per image (NHWC)
@@ -7165,30 +8405,51 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
         n = b->batch_cap;
     if (n <= 0)
         return;
-    CNN_LAYER_BEGIN(0, 0);
-    deep_conv2d_1_forward(p, x, a + cap * A_conv2d_1, pad, n);
-    CNN_LAYER_END(0, 0);
-    CNN_LAYER_BEGIN(1, 0);
-    deep_batchnorm_1_pool_forward(p, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, a + cap * A_maxpool_1, wk, slot, n, training);
-    CNN_LAYER_END(1, 0);
-    /* relu_1: applied by the batchnorm above, a view of its output */
-    /* maxpool_1: computed by deep_batchnorm_1_pool_forward */
-    CNN_LAYER_BEGIN(4, 0);
-    deep_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
-    CNN_LAYER_END(4, 0);
-    CNN_LAYER_BEGIN(5, 0);
-    deep_batchnorm_2_pool_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, wk, slot, n, training);
-    CNN_LAYER_END(5, 0);
-    /* relu_2: applied by the batchnorm above, a view of its output */
-    /* maxpool_2: computed by deep_batchnorm_2_pool_forward */
-    CNN_LAYER_BEGIN(8, 0);
-    deep_conv2d_3_forward(p, a + cap * A_maxpool_2, a + cap * A_conv2d_3, pad, n);
-    CNN_LAYER_END(8, 0);
-    CNN_LAYER_BEGIN(9, 0);
-    deep_batchnorm_3_pool_forward(p, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, a + cap * A_maxpool_3, wk, slot, n, training);
-    CNN_LAYER_END(9, 0);
-    /* relu_3: applied by the batchnorm above, a view of its output */
-    /* maxpool_3: computed by deep_batchnorm_3_pool_forward */
+    /* inference: batchnorm_1 folded into conv2d_1, one pass to maxpool_1's output */
+    if (FOLD_BATCHNORM && !training) {
+        CNN_LAYER_BEGIN(0, 0);
+        deep_conv2d_1_folded_forward(p, wk + 60256, x, a + cap * A_maxpool_1, pad, n);
+        CNN_LAYER_END(0, 0);
+    } else {
+        CNN_LAYER_BEGIN(0, 0);
+        deep_conv2d_1_forward(p, x, a + cap * A_conv2d_1, pad, n);
+        CNN_LAYER_END(0, 0);
+        CNN_LAYER_BEGIN(1, 0);
+        deep_batchnorm_1_pool_forward(p, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, a + cap * A_maxpool_1, wk, slot, n, training);
+        CNN_LAYER_END(1, 0);
+        /* relu_1: applied by the batchnorm above, a view of its output */
+        /* maxpool_1: computed by deep_batchnorm_1_pool_forward */
+    }
+    /* inference: batchnorm_2 folded into conv2d_2, one pass to maxpool_2's output */
+    if (FOLD_BATCHNORM && !training) {
+        CNN_LAYER_BEGIN(4, 0);
+        deep_conv2d_2_folded_forward(p, wk + 60704, a + cap * A_maxpool_1, a + cap * A_maxpool_2, pad, n);
+        CNN_LAYER_END(4, 0);
+    } else {
+        CNN_LAYER_BEGIN(4, 0);
+        deep_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
+        CNN_LAYER_END(4, 0);
+        CNN_LAYER_BEGIN(5, 0);
+        deep_batchnorm_2_pool_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, wk, slot, n, training);
+        CNN_LAYER_END(5, 0);
+        /* relu_2: applied by the batchnorm above, a view of its output */
+        /* maxpool_2: computed by deep_batchnorm_2_pool_forward */
+    }
+    /* inference: batchnorm_3 folded into conv2d_3, one pass to maxpool_3's output */
+    if (FOLD_BATCHNORM && !training) {
+        CNN_LAYER_BEGIN(8, 0);
+        deep_conv2d_3_folded_forward(p, wk + 65344, a + cap * A_maxpool_2, a + cap * A_maxpool_3, pad, n);
+        CNN_LAYER_END(8, 0);
+    } else {
+        CNN_LAYER_BEGIN(8, 0);
+        deep_conv2d_3_forward(p, a + cap * A_maxpool_2, a + cap * A_conv2d_3, pad, n);
+        CNN_LAYER_END(8, 0);
+        CNN_LAYER_BEGIN(9, 0);
+        deep_batchnorm_3_pool_forward(p, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, a + cap * A_maxpool_3, wk, slot, n, training);
+        CNN_LAYER_END(9, 0);
+        /* relu_3: applied by the batchnorm above, a view of its output */
+        /* maxpool_3: computed by deep_batchnorm_3_pool_forward */
+    }
     CNN_LAYER_BEGIN(12, 0);
     deep_conv2d_4_forward(p, a + cap * A_maxpool_3, a + cap * A_conv2d_4, pad, n);
     CNN_LAYER_END(12, 0);

@@ -77,6 +77,14 @@ enum {
 
 enum { N_OUT = 10 };
 
+/* Inference folds batchnorms into the conv before them (emit_conv_bn_fold.c);
+ * the plain kernels, the oracle, run every layer as written. */
+#ifdef CNN_REFERENCE_KERNELS
+enum { FOLD_BATCHNORM = 0 };
+#else
+enum { FOLD_BATCHNORM = 1 };
+#endif
+
 /* conv2d_1 forward, fashion.cnn:15: conv2d 32 3x3 relu stride=1x1 padding=same bias=true
  * 28x28x1 -> 28x28x32 per image (NHWC)
  * conv2d_1.weight: p[0, 288) [kh][kw][in][out]
@@ -1814,6 +1822,378 @@ static void fashion_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_re
 
 #endif
 
+/* conv2d_1 + batchnorm_1 + maxpool_1 in inference (emit_conv_bn_fold.c): the batchnorm, with its
+ * running statistics, is y = scale z + shift per channel after the conv's relu; the
+ * fused conv + relu + maxpool applies it to each window's maximum (its minimum where
+ * scale < 0), so the conv's and the batchnorm's outputs are never written. */
+static void fashion_conv2d_1_folded_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict pooled, cnn_real *restrict pad, int n)
+{
+    enum { IH = 28, IW = 28, IC = 1, OH = 28, OW = 28, OC = 32 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
+    enum { IN_SIZE = 784, OUT_SIZE = 25088, W_OFF = 0, W_COUNT = 288 };
+    enum { B_OFF = 288 };
+    enum { POH = 14, POW = 14, PKH = 2, PKW = 2, POOL_SIZE = 6272 }; /* maxpool_1 */
+    enum { PAD_SIZE = 2692, PW = 30, SCRATCH = 900 }; /* per image: [padded input] then scratch */
+    enum { BN_G_OFF = 320, BN_B_OFF = 352, BN_RM_OFF = 315338, BN_RV_OFF = 315370 }; /* batchnorm_1 */
+    const cnn_real epsilon = (cnn_real)0.00100000005f;
+    cnn_real scale[OC], shift[OC];
+    for (int co = 0; co < OC; co++) { /* as the batchnorm's own inference */
+        scale[co] = p[BN_G_OFF + co] / REAL_SQRT(p[BN_RV_OFF + co] + epsilon);
+        shift[co] = p[BN_B_OFF + co] - p[BN_RM_OFF + co] * scale[co];
+    }
+    const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
+    const cnn_real *restrict bias = p + B_OFF;
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 28x28x1 inside 30x30x1 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 30);
+            for (int y = 0; y < 28; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 30;
+                memset(row, 0, sizeof(cnn_real) * 1);
+                memcpy(row + 1, from + (size_t)y * 28, sizeof(cnn_real) * 28);
+                memset(row + 29, 0, sizeof(cnn_real) * 1);
+            }
+            memset(to + 870, 0, sizeof(cnn_real) * 30);
+        }
+        const cnn_real *restrict xs = xpad;
+        for (int py = 0; py < POH; py++) {
+            for (int wb = 0; wb < 7; wb++) { /* 2 windows */
+                const int px0 = wb * 2, ox0 = px0 * PKW;
+                cnn_real a0_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_0[co] = bias[0 + co];
+                cnn_real a0_0_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_1[co] = bias[16 + co];
+                cnn_real a0_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_0[co] = bias[0 + co];
+                cnn_real a0_1_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_1[co] = bias[16 + co];
+                cnn_real a0_2_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_2_0[co] = bias[0 + co];
+                cnn_real a0_2_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_2_1[co] = bias[16 + co];
+                cnn_real a0_3_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_3_0[co] = bias[0 + co];
+                cnn_real a0_3_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_3_1[co] = bias[16 + co];
+                cnn_real a1_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_0[co] = bias[0 + co];
+                cnn_real a1_0_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_1[co] = bias[16 + co];
+                cnn_real a1_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_0[co] = bias[0 + co];
+                cnn_real a1_1_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_1[co] = bias[16 + co];
+                cnn_real a1_2_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_2_0[co] = bias[0 + co];
+                cnn_real a1_2_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_2_1[co] = bias[16 + co];
+                cnn_real a1_3_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_3_0[co] = bias[0 + co];
+                cnn_real a1_3_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_3_1[co] = bias[16 + co];
+                for (int ky = 0; ky < KH; ky++) {
+                    const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                    const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                        cnn_real w0_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
+                        cnn_real w0_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w0_1[co] = wr[((size_t)0 * IC + ci) * OC + 16 + co];
+                        cnn_real w1_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
+                        cnn_real w1_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w1_1[co] = wr[((size_t)1 * IC + ci) * OC + 16 + co];
+                        cnn_real w2_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
+                        cnn_real w2_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w2_1[co] = wr[((size_t)2 * IC + ci) * OC + 16 + co];
+                        {
+                            const cnn_real v = x0[0 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_1[co] += v * w0_1[co];
+                        }
+                        {
+                            const cnn_real v = x0[1 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_1[co] += v * w1_1[co];
+                        }
+                        {
+                            const cnn_real v = x0[2 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x0[3 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x0[4 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_2_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x0[5 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_3_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[0 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_1[co] += v * w0_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[1 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_1[co] += v * w1_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[2 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[3 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[4 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_2_1[co] += v * w2_1[co];
+                        }
+                        {
+                            const cnn_real v = x1[5 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_3_1[co] += v * w2_1[co];
+                        }
+                    }
+                } /* ky */
+                { /* window px0 + 0 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_0[co], mn = m;
+                        m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                        mn = a0_1_0[co] < mn ? a0_1_0[co] : mn;
+                        m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                        mn = a1_0_0[co] < mn ? a1_0_0[co] : mn;
+                        m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                        mn = a1_1_0[co] < mn ? a1_1_0[co] : mn;
+                        yp[0 + co] = (scale[0 + co] < 0 ? (mn < 0 ? (cnn_real)0 : mn) : (m < 0 ? (cnn_real)0 : m)) * scale[0 + co] + shift[0 + co];
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_1[co], mn = m;
+                        m = a0_1_1[co] > m ? a0_1_1[co] : m;
+                        mn = a0_1_1[co] < mn ? a0_1_1[co] : mn;
+                        m = a1_0_1[co] > m ? a1_0_1[co] : m;
+                        mn = a1_0_1[co] < mn ? a1_0_1[co] : mn;
+                        m = a1_1_1[co] > m ? a1_1_1[co] : m;
+                        mn = a1_1_1[co] < mn ? a1_1_1[co] : mn;
+                        yp[16 + co] = (scale[16 + co] < 0 ? (mn < 0 ? (cnn_real)0 : mn) : (m < 0 ? (cnn_real)0 : m)) * scale[16 + co] + shift[16 + co];
+                    }
+                }
+                { /* window px0 + 1 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_2_0[co], mn = m;
+                        m = a0_3_0[co] > m ? a0_3_0[co] : m;
+                        mn = a0_3_0[co] < mn ? a0_3_0[co] : mn;
+                        m = a1_2_0[co] > m ? a1_2_0[co] : m;
+                        mn = a1_2_0[co] < mn ? a1_2_0[co] : mn;
+                        m = a1_3_0[co] > m ? a1_3_0[co] : m;
+                        mn = a1_3_0[co] < mn ? a1_3_0[co] : mn;
+                        yp[0 + co] = (scale[0 + co] < 0 ? (mn < 0 ? (cnn_real)0 : mn) : (m < 0 ? (cnn_real)0 : m)) * scale[0 + co] + shift[0 + co];
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_2_1[co], mn = m;
+                        m = a0_3_1[co] > m ? a0_3_1[co] : m;
+                        mn = a0_3_1[co] < mn ? a0_3_1[co] : mn;
+                        m = a1_2_1[co] > m ? a1_2_1[co] : m;
+                        mn = a1_2_1[co] < mn ? a1_2_1[co] : mn;
+                        m = a1_3_1[co] > m ? a1_3_1[co] : m;
+                        mn = a1_3_1[co] < mn ? a1_3_1[co] : mn;
+                        yp[16 + co] = (scale[16 + co] < 0 ? (mn < 0 ? (cnn_real)0 : mn) : (m < 0 ? (cnn_real)0 : m)) * scale[16 + co] + shift[16 + co];
+                    }
+                }
+            }
+        } /* py */
+    } /* i */
+}
+
 /* conv2d_2 forward, fashion.cnn:18: conv2d 64 3x3 relu stride=1x1 padding=valid bias=true
  * 14x14x32 -> 12x12x64 per image (NHWC)
  * conv2d_2.weight: p[384, 18816) [kh][kw][in][out]
@@ -3441,6 +3821,220 @@ static void fashion_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_re
 }
 
 #endif
+
+/* conv2d_2 + batchnorm_2 + maxpool_2 in inference (emit_conv_bn_fold.c): the batchnorm, with its
+ * running statistics, is y = scale z + shift per channel after the conv's relu; the
+ * fused conv + relu + maxpool applies it to each window's maximum (its minimum where
+ * scale < 0), so the conv's and the batchnorm's outputs are never written. */
+static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict pooled, cnn_real *restrict pad, int n)
+{
+    enum { IH = 14, IW = 14, IC = 32, OH = 12, OW = 12, OC = 64 };
+    enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
+    enum { IN_SIZE = 6272, OUT_SIZE = 9216, W_OFF = 384, W_COUNT = 18432 };
+    enum { B_OFF = 18816 };
+    enum { POH = 6, POW = 6, PKH = 2, PKW = 2, POOL_SIZE = 2304 }; /* maxpool_2 */
+    enum { PAD_SIZE = 1536, PW = 14, SCRATCH = 0 }; /* per image: [padded input] then scratch */
+    enum { BN_G_OFF = 18880, BN_B_OFF = 18944, BN_RM_OFF = 315402, BN_RV_OFF = 315466 }; /* batchnorm_2 */
+    const cnn_real epsilon = (cnn_real)0.00100000005f;
+    cnn_real scale[OC], shift[OC];
+    for (int co = 0; co < OC; co++) { /* as the batchnorm's own inference */
+        scale[co] = p[BN_G_OFF + co] / REAL_SQRT(p[BN_RV_OFF + co] + epsilon);
+        shift[co] = p[BN_B_OFF + co] - p[BN_RM_OFF + co] * scale[co];
+    }
+    const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
+    const cnn_real *restrict bias = p + B_OFF;
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+        const cnn_real *restrict xs = xi;
+        (void)pad; /* no padded copy, and the windows pool in registers */
+        for (int py = 0; py < POH; py++) {
+            for (int wb = 0; wb < 6; wb++) { /* 1 window */
+                const int px0 = wb * 1, ox0 = px0 * PKW;
+                cnn_real a0_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_0[co] = bias[0 + co];
+                cnn_real a0_0_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_1[co] = bias[16 + co];
+                cnn_real a0_0_2[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_2[co] = bias[32 + co];
+                cnn_real a0_0_3[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_0_3[co] = bias[48 + co];
+                cnn_real a0_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_0[co] = bias[0 + co];
+                cnn_real a0_1_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_1[co] = bias[16 + co];
+                cnn_real a0_1_2[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_2[co] = bias[32 + co];
+                cnn_real a0_1_3[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a0_1_3[co] = bias[48 + co];
+                cnn_real a1_0_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_0[co] = bias[0 + co];
+                cnn_real a1_0_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_1[co] = bias[16 + co];
+                cnn_real a1_0_2[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_2[co] = bias[32 + co];
+                cnn_real a1_0_3[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_0_3[co] = bias[48 + co];
+                cnn_real a1_1_0[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_0[co] = bias[0 + co];
+                cnn_real a1_1_1[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_1[co] = bias[16 + co];
+                cnn_real a1_1_2[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_2[co] = bias[32 + co];
+                cnn_real a1_1_3[16];
+                OMP(simd)
+                for (int co = 0; co < 16; co++)
+                    a1_1_3[co] = bias[48 + co];
+                for (int ky = 0; ky < KH; ky++) {
+                    const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                    const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                    for (int t = 0; t < KW * IC; t++) { /* (kx, ci) */
+                        const cnn_real *restrict w = wr + (size_t)t * OC;
+                        {
+                            const cnn_real v = x0[0 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_1[co] += v * w[16 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_2[co] += v * w[32 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_3[co] += v * w[48 + co];
+                        }
+                        {
+                            const cnn_real v = x0[1 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_1[co] += v * w[16 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_2[co] += v * w[32 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_1_3[co] += v * w[48 + co];
+                        }
+                        {
+                            const cnn_real v = x1[0 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_1[co] += v * w[16 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_2[co] += v * w[32 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_3[co] += v * w[48 + co];
+                        }
+                        {
+                            const cnn_real v = x1[1 * SW * IC + t];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_1[co] += v * w[16 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_2[co] += v * w[32 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_3[co] += v * w[48 + co];
+                        }
+                    }
+                } /* ky */
+                { /* window px0 + 0 */
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_0[co], mn = m;
+                        m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                        mn = a0_1_0[co] < mn ? a0_1_0[co] : mn;
+                        m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                        mn = a1_0_0[co] < mn ? a1_0_0[co] : mn;
+                        m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                        mn = a1_1_0[co] < mn ? a1_1_0[co] : mn;
+                        yp[0 + co] = (scale[0 + co] < 0 ? (mn < 0 ? (cnn_real)0 : mn) : (m < 0 ? (cnn_real)0 : m)) * scale[0 + co] + shift[0 + co];
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_1[co], mn = m;
+                        m = a0_1_1[co] > m ? a0_1_1[co] : m;
+                        mn = a0_1_1[co] < mn ? a0_1_1[co] : mn;
+                        m = a1_0_1[co] > m ? a1_0_1[co] : m;
+                        mn = a1_0_1[co] < mn ? a1_0_1[co] : mn;
+                        m = a1_1_1[co] > m ? a1_1_1[co] : m;
+                        mn = a1_1_1[co] < mn ? a1_1_1[co] : mn;
+                        yp[16 + co] = (scale[16 + co] < 0 ? (mn < 0 ? (cnn_real)0 : mn) : (m < 0 ? (cnn_real)0 : m)) * scale[16 + co] + shift[16 + co];
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_2[co], mn = m;
+                        m = a0_1_2[co] > m ? a0_1_2[co] : m;
+                        mn = a0_1_2[co] < mn ? a0_1_2[co] : mn;
+                        m = a1_0_2[co] > m ? a1_0_2[co] : m;
+                        mn = a1_0_2[co] < mn ? a1_0_2[co] : mn;
+                        m = a1_1_2[co] > m ? a1_1_2[co] : m;
+                        mn = a1_1_2[co] < mn ? a1_1_2[co] : mn;
+                        yp[32 + co] = (scale[32 + co] < 0 ? (mn < 0 ? (cnn_real)0 : mn) : (m < 0 ? (cnn_real)0 : m)) * scale[32 + co] + shift[32 + co];
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++) {
+                        cnn_real m = a0_0_3[co], mn = m;
+                        m = a0_1_3[co] > m ? a0_1_3[co] : m;
+                        mn = a0_1_3[co] < mn ? a0_1_3[co] : mn;
+                        m = a1_0_3[co] > m ? a1_0_3[co] : m;
+                        mn = a1_0_3[co] < mn ? a1_0_3[co] : mn;
+                        m = a1_1_3[co] > m ? a1_1_3[co] : m;
+                        mn = a1_1_3[co] < mn ? a1_1_3[co] : mn;
+                        yp[48 + co] = (scale[48 + co] < 0 ? (mn < 0 ? (cnn_real)0 : mn) : (m < 0 ? (cnn_real)0 : m)) * scale[48 + co] + shift[48 + co];
+                    }
+                }
+            }
+        } /* py */
+    } /* i */
+}
 
 /* dropout_1 forward, fashion.cnn:21: dropout 0.25
  * 6x6x64 -> 6x6x64 per image (NHWC)
@@ -5459,20 +6053,34 @@ static void fashion_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits,
         n = b->batch_cap;
     if (n <= 0)
         return;
-    CNN_LAYER_BEGIN(0, 0);
-    fashion_conv2d_1_forward(p, x, a + cap * A_conv2d_1, pad, n);
-    CNN_LAYER_END(0, 0);
-    CNN_LAYER_BEGIN(1, 0);
-    fashion_batchnorm_1_pool_forward(p, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, a + cap * A_maxpool_1, wk, slot, n, training);
-    CNN_LAYER_END(1, 0);
-    /* maxpool_1: computed by fashion_batchnorm_1_pool_forward */
-    CNN_LAYER_BEGIN(3, 0);
-    fashion_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
-    CNN_LAYER_END(3, 0);
-    CNN_LAYER_BEGIN(4, 0);
-    fashion_batchnorm_2_pool_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, wk, slot, n, training);
-    CNN_LAYER_END(4, 0);
-    /* maxpool_2: computed by fashion_batchnorm_2_pool_forward */
+    /* inference: batchnorm_1 folded into conv2d_1, one pass to maxpool_1's output */
+    if (FOLD_BATCHNORM && !training) {
+        CNN_LAYER_BEGIN(0, 0);
+        fashion_conv2d_1_folded_forward(p, x, a + cap * A_maxpool_1, pad, n);
+        CNN_LAYER_END(0, 0);
+    } else {
+        CNN_LAYER_BEGIN(0, 0);
+        fashion_conv2d_1_forward(p, x, a + cap * A_conv2d_1, pad, n);
+        CNN_LAYER_END(0, 0);
+        CNN_LAYER_BEGIN(1, 0);
+        fashion_batchnorm_1_pool_forward(p, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, a + cap * A_maxpool_1, wk, slot, n, training);
+        CNN_LAYER_END(1, 0);
+        /* maxpool_1: computed by fashion_batchnorm_1_pool_forward */
+    }
+    /* inference: batchnorm_2 folded into conv2d_2, one pass to maxpool_2's output */
+    if (FOLD_BATCHNORM && !training) {
+        CNN_LAYER_BEGIN(3, 0);
+        fashion_conv2d_2_folded_forward(p, a + cap * A_maxpool_1, a + cap * A_maxpool_2, pad, n);
+        CNN_LAYER_END(3, 0);
+    } else {
+        CNN_LAYER_BEGIN(3, 0);
+        fashion_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
+        CNN_LAYER_END(3, 0);
+        CNN_LAYER_BEGIN(4, 0);
+        fashion_batchnorm_2_pool_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, wk, slot, n, training);
+        CNN_LAYER_END(4, 0);
+        /* maxpool_2: computed by fashion_batchnorm_2_pool_forward */
+    }
     CNN_LAYER_BEGIN(6, 0);
     fashion_dropout_1_forward(a + cap * A_maxpool_2, a + cap * A_dropout_1, a + cap * A_dropout_1_mask, n, training, seed, step);
     CNN_LAYER_END(6, 0);

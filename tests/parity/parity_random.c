@@ -121,6 +121,10 @@ int main(void)
             double u = cnn_rng_uniform(SEED, 300, (uint64_t)t, j);
             init[ti->offset + j] = strstr(ti->name, "running_var") ? (cnn_real)(0.5 + u)
                                                                    : init[ti->offset + j] + (cnn_real)(0.4 * (u - 0.5));
+            /* every other gamma negative: a negative scale reverses a maxpool's order
+             * (the fused batchnorm + pool and the inference fold must take the minimum) */
+            if (ti->init == CNN_INIT_ONES && ti->trainable && j % 2) /* a batchnorm's weight */
+                init[ti->offset + j] = -init[ti->offset + j];
         }
     }
     for (size_t j = 0; j < BATCH * in_size; j++)

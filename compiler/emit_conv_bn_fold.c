@@ -1,0 +1,133 @@
+/* emit_conv_bn_fold.c: in inference, a batchnorm after a conv2d folded
+ * into it, and the pair (with the maxpool after them) run as one fused
+ * conv + activation + maxpool pass.
+ *
+ * Why: at inference a batchnorm uses its running statistics, so it is an
+ * affine map per channel, y = scale z + shift with scale = gamma /
+ * sqrt(var + epsilon) and shift = beta - mean scale. Unfolded, the conv
+ * writes its output (deep's first conv: 256 KB per image), the batchnorm
+ * reads it and writes the normalized, pooled values. Folded, neither the
+ * conv's output nor the batchnorm's is ever written:
+ *
+ *   conv (linear) -> batchnorm [-> relu] -> maxpool (deep's blocks): scale
+ *   goes into the conv's weights (W'[..][co] = W[..][co] scale[co]) and
+ *   shift into its bias (b' = b scale + shift), computed into the fixed
+ *   work area at each call (a few thousand multiplications); the fused
+ *   kernel then applies the relu and pools.
+ *
+ *   conv relu -> batchnorm -> maxpool (fashion's blocks): the affine map
+ *   comes after the relu, so it cannot go into the weights; the fused
+ *   kernel pools and applies it to the pooled value: at the window's
+ *   maximum where scale >= 0 and at its minimum where scale < 0 (a
+ *   negative gamma reverses the order; max of the normalized window).
+ *
+ * Training keeps the layers as written (batch statistics are not an affine
+ * map fixed in advance), and so does inference under CNN_REFERENCE_KERNELS:
+ * the oracle the parity tests hold the folded path to. */
+#include <stdio.h>
+
+#include "emit_conv2d.h"
+
+int emit_conv_bn_fold(const cnnc_plan *pl, int i, int *pool_at, int *affine)
+{
+    const cnnc_plan_layer *C = &pl->layers[i];
+    if (C->l->kind != CNN_CONV2D || i + 2 >= pl->n)
+        return 0;
+    const cnnc_plan_layer *B = &pl->layers[i + 1];
+    if (B->l->kind != CNN_BATCHNORM)
+        return 0;
+    int p = i + 2 + B->fuse_relu;
+    if (p >= pl->n - 1 || pl->layers[p].l->kind != CNN_MAXPOOL)
+        return 0;
+    cnn_act kact;
+    if (C->act == CNN_ACT_LINEAR) { /* the batchnorm goes into the weights; its relu after */
+        kact = B->act;
+        *affine = 0;
+    } else if (C->act == CNN_ACT_RELU && B->act == CNN_ACT_LINEAR) { /* after the relu */
+        kact = CNN_ACT_RELU;
+        *affine = 1;
+    } else {
+        return 0;
+    }
+    if (!emit_conv2d_fuses_pool(C->l, kact, 0, pl->layers[p].l))
+        return 0;
+    *pool_at = p;
+    return 1;
+}
+
+size_t emit_conv_bn_fold_fixed_floats(const cnnc_plan_layer *conv)
+{
+    if (!conv->fold_bn || conv->fold_affine)
+        return 0;
+    return conv->t_count[0] + (size_t)conv->l->out.c;
+}
+
+void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
+{
+    const cnn_layer *l = L->l;
+    const cnnc_plan_layer *B = &pl->layers[L->index + 1], *P = &pl->layers[L->fold_pool];
+    conv_dims d = conv_dims_of(l);
+    char f[48];
+    if (L->fold_affine) {
+        em_line(em, "/* %s + %s + %s in inference (emit_conv_bn_fold.c): the batchnorm, with its", l->name,
+                B->l->name, P->l->name);
+        em_line(em, " * running statistics, is y = scale z + shift per channel after the conv's %s; the",
+                emit_act_name(L->act));
+        em_line(em, " * fused conv + %s + maxpool applies it to each window's maximum (its minimum where",
+                emit_act_name(L->act));
+        em_line(em, " * scale < 0), so the conv's and the batchnorm's outputs are never written. */");
+    } else {
+        em_line(em, "/* %s + %s%s + %s in inference (emit_conv_bn_fold.c): the batchnorm, with its", l->name,
+                B->l->name, B->fuse_relu ? " + relu" : "", P->l->name);
+        em_line(em, " * running statistics, is y = scale z + shift per channel: scale goes into the conv's");
+        em_line(em, " * weights, shift into its bias (in `fold`, at each call), and one fused conv + %s +",
+                emit_act_name(B->act));
+        em_line(em, " * maxpool pass follows: the conv's and the batchnorm's outputs are never written. */");
+    }
+    em_function(em,
+                "static void %s_folded_forward(const cnn_real *restrict p, %sconst cnn_real *restrict in, "
+                "cnn_real *restrict pooled, cnn_real *restrict pad, int n)",
+                L->fn, L->fold_affine ? "" : "cnn_real *restrict fold, ");
+    conv_emit_enums(em, L, &d);
+    cnnc_plan_layer F = *L; /* the pair's enums, with this pass's own per-image scratch */
+    F.pad_floats = L->fold_pad_floats;
+    conv_pool_emit_enums(em, &F, P);
+    em_line(em, "enum { BN_G_OFF = %zu, BN_B_OFF = %zu, BN_RM_OFF = %zu, BN_RV_OFF = %zu }; /* %s */",
+            B->t_off[0], B->t_off[1], B->t_off[2], B->t_off[3], B->l->name);
+    em_line(em, "const cnn_real epsilon = %s;", emit_real(f, sizeof f, B->l->epsilon));
+    em_line(em, "cnn_real scale[OC], shift[OC];");
+    em_open_block(em, "for (int co = 0; co < OC; co++) { /* as the batchnorm's own inference */");
+    em_line(em, "scale[co] = p[BN_G_OFF + co] / REAL_SQRT(p[BN_RV_OFF + co] + epsilon);");
+    em_line(em, "shift[co] = p[BN_B_OFF + co] - p[BN_RM_OFF + co] * scale[co];");
+    em_close_block(em, "}");
+    conv_pool_variant v = {L->act, l->alpha, l->bias != 0, 0, L->fold_affine};
+    if (L->fold_affine) {
+        em_line(em, "const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */");
+        if (l->bias)
+            em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
+    } else {
+        v.act = B->act;
+        v.bias = 1;
+        em_line(em, "cnn_real *restrict wgt = fold; /* [KH][KW][IC][OC], scaled */");
+        em_line(em, "cnn_real *restrict bias = fold + W_COUNT;");
+        em_open_block(em, "for (int t = 0; t < KH * KW * IC; t++) {");
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int co = 0; co < OC; co++)");
+        em_line(em, "    wgt[(size_t)t * OC + co] = p[W_OFF + (size_t)t * OC + co] * scale[co];");
+        em_close_block(em, "}");
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int co = 0; co < OC; co++)");
+        em_line(em, l->bias ? "    bias[co] = p[B_OFF + co] * scale[co] + shift[co];" : "    bias[co] = shift[co];");
+    }
+    conv_pool_emit_images(em, L, P, &v);
+    em_close_block(em, "}");
+    em_blank(em);
+}
+
+void emit_conv_bn_fold_call(cnnc_emitter *em, const cnnc_plan_layer *L, const char *in, const char *pooled)
+{
+    if (L->fold_affine)
+        em_line(em, "%s_folded_forward(p, %s, %s, pad, n);", L->fn, in, pooled);
+    else
+        em_line(em, "%s_folded_forward(p, wk + %zu, %s, %s, pad, n);", L->fn, L->fold_off, in, pooled);
+}
