@@ -65,7 +65,7 @@ enum {
     WORK_DB = 254016,
     WORK_SLOT = 508032,
     WORK_PAD = 512672,
-    WORK_PER_IMAGE = 647872
+    WORK_PER_IMAGE = 652480
 };
 
 enum { N_OUT = 1 };
@@ -919,21 +919,25 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
             OMP(simd)
             for (int e = 0; e < POW * OC; e++)
                 kfr[e] = (cnn_real)am[(size_t)py * POW * OC + e];
+            cnn_real dpm[POW * OC]; /* the pooled gradient of row py where it flows, else 0 */
             for (int px = 0; px < POW; px++) {
                 const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;
                 const cnn_real *restrict kf = kfr + (size_t)px * OC;
+                cnn_real *restrict dm = dpm + (size_t)px * OC;
                 cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;
                 OMP(simd)
                 for (int c = 0; c < OC; c++) {
                     const cnn_real k = kf[c];
-                    const cnn_real d = dp[c];
+                    const cnn_real d = k != (cnn_real)255 ? dp[c] : (cnn_real)0;
                     zp[(size_t)0 * DZ_RS + 0 * OC + c] = k == (cnn_real)0 ? d : (cnn_real)0;
                     zp[(size_t)0 * DZ_RS + 1 * OC + c] = k == (cnn_real)1 ? d : (cnn_real)0;
                     zp[(size_t)1 * DZ_RS + 0 * OC + c] = k == (cnn_real)2 ? d : (cnn_real)0;
                     zp[(size_t)1 * DZ_RS + 1 * OC + c] = k == (cnn_real)3 ? d : (cnn_real)0;
-                    s[c] += k != (cnn_real)255 ? d : (cnn_real)0;
+                    dm[c] = d;
+                    s[c] += d;
                 }
             } /* px */
+            /* dW over these rows while they are in L1 (not the whole dz once per chunk of dW) */
             /* dW rows r = (ky * KW + kx) * IC + ci, 27 at a time */
             { /* 27 rows of dW */
                 cnn_real g0_0[16];
@@ -1472,7 +1476,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
     enum { IN_SIZE = 63504, OUT_SIZE = 119072, W_OFF = 448, W_COUNT = 4608 };
     enum { B_OFF = 5056 };
     enum { POH = 30, POW = 30, PKH = 2, PKW = 2, POOL_SIZE = 28800 }; /* maxpool_2 */
-    enum { PAD_SIZE = 135200, PW = 63, SCRATCH = 0 }; /* per image: [padded input] then scratch */
+    enum { PAD_SIZE = 139808, PW = 63, SCRATCH = 0 }; /* per image: [padded input] then scratch */
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
     OMP(parallel for schedule(static))
@@ -1888,9 +1892,10 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
     enum { IN_SIZE = 63504, OUT_SIZE = 119072, W_OFF = 448, W_COUNT = 4608 };
     enum { B_OFF = 5056 };
     enum { POH = 30, POW = 30, PKH = 2, PKW = 2, POOL_SIZE = 28800 }; /* maxpool_2 */
-    enum { PAD_SIZE = 135200, PW = 63, SCRATCH = 0 }; /* per image: [padded input] then scratch */
+    enum { PAD_SIZE = 139808, PW = 63, SCRATCH = 0 }; /* per image: [padded input] then scratch */
     enum { SLOT = 4640 }; /* slot: dW [KH][KW][IC][OC], then db [OC] */
     (void)pooled; /* the argmax bytes in `out` say where the gradient goes */
+    enum { KK = KH * KW * IC, DWT = 135200 }; /* dW^T: [OC][KK], at DWT in the scratch */
     /* dz zero-padded for the input gradient: ZH x ZW, the conv output at (TOP, LEFT) */
     enum { ZH = 65, ZW = 65, TOP = 2, LEFT = 2, DZ_RS = ZW * OC };
     const cnn_real *restrict wgt = p + W_OFF;
@@ -1908,11 +1913,13 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
         const unsigned char *restrict am = (const unsigned char *)(out + (size_t)i * OUT_SIZE);
         cnn_real *restrict dwi = slot + (size_t)i * SLOT;
         cnn_real *restrict dzb = pad + (size_t)i * PAD_SIZE + SCRATCH;
+        cnn_real *restrict dwt = pad + (size_t)i * PAD_SIZE + SCRATCH + DWT; /* dW^T */
         const cnn_real *restrict xs = xi;
         cnn_real s[OC]; /* db */
         OMP(simd)
         for (int co = 0; co < OC; co++)
             s[co] = 0;
+        memset(dwt, 0, sizeof(cnn_real) * W_COUNT);
         { /* the border of the padded dz, and rows and columns no window covers */
             memset(dzb, 0, sizeof(cnn_real) * (size_t)TOP * DZ_RS);
             for (int y = TOP; y < TOP + POH * PKH; y++) {
@@ -1923,229 +1930,230 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
             memset(dzb + (size_t)(TOP + POH * PKH) * DZ_RS, 0,
                    sizeof(cnn_real) * (size_t)(ZH - TOP - POH * PKH) * DZ_RS);
         }
-        memset(dwi, 0, sizeof(cnn_real) * W_COUNT);
         for (int py = 0; py < POH; py++) {
             cnn_real *restrict z0 = dzb + ((size_t)(TOP + py * PKH) * ZW + LEFT) * OC;
             cnn_real kfr[POW * OC]; /* the argmax bytes of pooled row py, as reals */
             OMP(simd)
             for (int e = 0; e < POW * OC; e++)
                 kfr[e] = (cnn_real)am[(size_t)py * POW * OC + e];
+            cnn_real dpm[POW * OC]; /* the pooled gradient of row py where it flows, else 0 */
             for (int px = 0; px < POW; px++) {
                 const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;
                 const cnn_real *restrict kf = kfr + (size_t)px * OC;
+                cnn_real *restrict dm = dpm + (size_t)px * OC;
                 cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;
                 OMP(simd)
                 for (int c = 0; c < OC; c++) {
                     const cnn_real k = kf[c];
-                    const cnn_real d = dp[c];
+                    const cnn_real d = k != (cnn_real)255 ? dp[c] : (cnn_real)0;
                     zp[(size_t)0 * DZ_RS + 0 * OC + c] = k == (cnn_real)0 ? d : (cnn_real)0;
                     zp[(size_t)0 * DZ_RS + 1 * OC + c] = k == (cnn_real)1 ? d : (cnn_real)0;
                     zp[(size_t)1 * DZ_RS + 0 * OC + c] = k == (cnn_real)2 ? d : (cnn_real)0;
                     zp[(size_t)1 * DZ_RS + 1 * OC + c] = k == (cnn_real)3 ? d : (cnn_real)0;
-                    s[c] += k != (cnn_real)255 ? d : (cnn_real)0;
+                    dm[c] = d;
+                    s[c] += d;
                 }
             } /* px */
-            /* dW over these rows while they are in L1 (not the whole dz once per chunk of dW) */
-            /* dW rows r = (ky * KW + kx) * IC + ci, 8 at a time */
-            for (int tap = 0; tap < KH * KW; tap++) {
-                const int base = ((tap / KW) * PW + tap % KW) * IC;
-                for (int cb = 0; cb < 2; cb++) {
-                    const int at = base + cb * 8, r0 = tap * IC + cb * 8;
-                    { /* 8 rows of dW */
-                        cnn_real g0_0[16];
-                        cnn_real g0_1[16];
-                        cnn_real g1_0[16];
-                        cnn_real g1_1[16];
-                        cnn_real g2_0[16];
-                        cnn_real g2_1[16];
-                        cnn_real g3_0[16];
-                        cnn_real g3_1[16];
-                        cnn_real g4_0[16];
-                        cnn_real g4_1[16];
-                        cnn_real g5_0[16];
-                        cnn_real g5_1[16];
-                        cnn_real g6_0[16];
-                        cnn_real g6_1[16];
-                        cnn_real g7_0[16];
-                        cnn_real g7_1[16];
+            int jo[POW * OC]; /* per window and channel: the argmax position's input, from the window's */
+            OMP(simd)
+            for (int e = 0; e < POW * OC; e++) {
+                const int k = (int)kfr[e];
+                jo[e] = k == 255 ? 0 : ((k / PKW) * SH * PW + (k % PKW) * SW) * IC;
+            }
+            const cnn_real *restrict xb = xs + (size_t)py * PKH * SH * PW * IC;
+            for (int cb = 0; cb < 16; cb++) { /* 2 channels */
+                const int co0 = cb * 2;
+                cnn_real g0_0[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_0[e] = dwt[(size_t)(co0 + 0) * KK + 0 + e];
+                cnn_real g0_1[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_1[e] = dwt[(size_t)(co0 + 0) * KK + 16 + e];
+                cnn_real g0_2[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_2[e] = dwt[(size_t)(co0 + 0) * KK + 32 + e];
+                cnn_real g0_3[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_3[e] = dwt[(size_t)(co0 + 0) * KK + 48 + e];
+                cnn_real g0_4[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_4[e] = dwt[(size_t)(co0 + 0) * KK + 64 + e];
+                cnn_real g0_5[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_5[e] = dwt[(size_t)(co0 + 0) * KK + 80 + e];
+                cnn_real g0_6[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_6[e] = dwt[(size_t)(co0 + 0) * KK + 96 + e];
+                cnn_real g0_7[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_7[e] = dwt[(size_t)(co0 + 0) * KK + 112 + e];
+                cnn_real g0_8[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_8[e] = dwt[(size_t)(co0 + 0) * KK + 128 + e];
+                cnn_real g1_0[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_0[e] = dwt[(size_t)(co0 + 1) * KK + 0 + e];
+                cnn_real g1_1[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_1[e] = dwt[(size_t)(co0 + 1) * KK + 16 + e];
+                cnn_real g1_2[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_2[e] = dwt[(size_t)(co0 + 1) * KK + 32 + e];
+                cnn_real g1_3[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_3[e] = dwt[(size_t)(co0 + 1) * KK + 48 + e];
+                cnn_real g1_4[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_4[e] = dwt[(size_t)(co0 + 1) * KK + 64 + e];
+                cnn_real g1_5[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_5[e] = dwt[(size_t)(co0 + 1) * KK + 80 + e];
+                cnn_real g1_6[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_6[e] = dwt[(size_t)(co0 + 1) * KK + 96 + e];
+                cnn_real g1_7[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_7[e] = dwt[(size_t)(co0 + 1) * KK + 112 + e];
+                cnn_real g1_8[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_8[e] = dwt[(size_t)(co0 + 1) * KK + 128 + e];
+                for (int px = 0; px < POW; px++) {
+                    const cnn_real *restrict xw = xb + (size_t)px * PKW * SW * IC;
+                    {
+                        const cnn_real d = dpm[(size_t)px * OC + co0 + 0];
+                        const cnn_real *restrict xj = xw + jo[(size_t)px * OC + co0 + 0];
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g0_0[co] = dwi[(size_t)(r0 + 0) * OC + 0 + co];
+                        for (int e = 0; e < 16; e++)
+                            g0_0[e] += d * xj[0 + e];
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g0_1[co] = dwi[(size_t)(r0 + 0) * OC + 16 + co];
+                        for (int e = 0; e < 16; e++)
+                            g0_1[e] += d * xj[16 + e];
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g1_0[co] = dwi[(size_t)(r0 + 1) * OC + 0 + co];
+                        for (int e = 0; e < 16; e++)
+                            g0_2[e] += d * xj[32 + e];
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g1_1[co] = dwi[(size_t)(r0 + 1) * OC + 16 + co];
+                        for (int e = 0; e < 16; e++)
+                            g0_3[e] += d * xj[1008 + e];
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g2_0[co] = dwi[(size_t)(r0 + 2) * OC + 0 + co];
+                        for (int e = 0; e < 16; e++)
+                            g0_4[e] += d * xj[1024 + e];
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g2_1[co] = dwi[(size_t)(r0 + 2) * OC + 16 + co];
+                        for (int e = 0; e < 16; e++)
+                            g0_5[e] += d * xj[1040 + e];
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g3_0[co] = dwi[(size_t)(r0 + 3) * OC + 0 + co];
+                        for (int e = 0; e < 16; e++)
+                            g0_6[e] += d * xj[2016 + e];
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g3_1[co] = dwi[(size_t)(r0 + 3) * OC + 16 + co];
+                        for (int e = 0; e < 16; e++)
+                            g0_7[e] += d * xj[2032 + e];
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g4_0[co] = dwi[(size_t)(r0 + 4) * OC + 0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g4_1[co] = dwi[(size_t)(r0 + 4) * OC + 16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g5_0[co] = dwi[(size_t)(r0 + 5) * OC + 0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g5_1[co] = dwi[(size_t)(r0 + 5) * OC + 16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g6_0[co] = dwi[(size_t)(r0 + 6) * OC + 0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g6_1[co] = dwi[(size_t)(r0 + 6) * OC + 16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g7_0[co] = dwi[(size_t)(r0 + 7) * OC + 0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g7_1[co] = dwi[(size_t)(r0 + 7) * OC + 16 + co];
-                        for (int oy = py * PKH; oy < py * PKH + PKH; oy++) {
-                            const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
-                            const cnn_real *restrict dr = dzb + ((size_t)(oy + TOP) * ZW + LEFT) * OC;
-                            for (int ox = 0; ox < POW * PKW; ox++) {
-                                const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
-                                const cnn_real *restrict d = dr + (size_t)ox * OC;
-                                {
-                                    const cnn_real v = xp[at + 0];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g0_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g0_1[co] += v * d[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xp[at + 1];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g1_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g1_1[co] += v * d[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xp[at + 2];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g2_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g2_1[co] += v * d[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xp[at + 3];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g3_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g3_1[co] += v * d[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xp[at + 4];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g4_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g4_1[co] += v * d[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xp[at + 5];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g5_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g5_1[co] += v * d[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xp[at + 6];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g6_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g6_1[co] += v * d[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xp[at + 7];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g7_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g7_1[co] += v * d[16 + co];
-                                }
-                            }
-                        }
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 0) * OC + 0 + co] = g0_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 0) * OC + 16 + co] = g0_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 1) * OC + 0 + co] = g1_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 1) * OC + 16 + co] = g1_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 2) * OC + 0 + co] = g2_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 2) * OC + 16 + co] = g2_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 3) * OC + 0 + co] = g3_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 3) * OC + 16 + co] = g3_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 4) * OC + 0 + co] = g4_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 4) * OC + 16 + co] = g4_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 5) * OC + 0 + co] = g5_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 5) * OC + 16 + co] = g5_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 6) * OC + 0 + co] = g6_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 6) * OC + 16 + co] = g6_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 7) * OC + 0 + co] = g7_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 7) * OC + 16 + co] = g7_1[co];
+                        for (int e = 0; e < 16; e++)
+                            g0_8[e] += d * xj[2048 + e];
                     }
-                }
+                    {
+                        const cnn_real d = dpm[(size_t)px * OC + co0 + 1];
+                        const cnn_real *restrict xj = xw + jo[(size_t)px * OC + co0 + 1];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_0[e] += d * xj[0 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_1[e] += d * xj[16 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_2[e] += d * xj[32 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_3[e] += d * xj[1008 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_4[e] += d * xj[1024 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_5[e] += d * xj[1040 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_6[e] += d * xj[2016 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_7[e] += d * xj[2032 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_8[e] += d * xj[2048 + e];
+                    }
+                } /* px */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 0 + e] = g0_0[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 16 + e] = g0_1[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 32 + e] = g0_2[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 48 + e] = g0_3[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 64 + e] = g0_4[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 80 + e] = g0_5[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 96 + e] = g0_6[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 112 + e] = g0_7[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 128 + e] = g0_8[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 0 + e] = g1_0[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 16 + e] = g1_1[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 32 + e] = g1_2[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 48 + e] = g1_3[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 64 + e] = g1_4[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 80 + e] = g1_5[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 96 + e] = g1_6[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 112 + e] = g1_7[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 128 + e] = g1_8[e];
             }
         } /* py */
         /* dx: the forward kernel over the zero-padded dz with the rotated kernel */
@@ -2804,6 +2812,10 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                 }
             } /* oy */
         }
+        /* dW^T [OC][KH][KW][IC] into the slot's [KH][KW][IC][OC] */
+        for (int r = 0; r < KK; r++)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)r * OC + co] = dwt[(size_t)co * KK + r];
         OMP(simd)
         for (int co = 0; co < OC; co++)
             dwi[W_COUNT + co] = s[co];
