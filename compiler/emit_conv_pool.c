@@ -59,7 +59,12 @@ static size_t dwt_at(const cnn_layer *l, int needs_dx, const cnn_layer *pool)
 {
     size_t band = (size_t)pool->kh * l->out.w * l->out.c;
     if (needs_dx) {
+        int ph, pw;
+        conv_padded_dims(l, &ph, &pw);
         size_t whole = (size_t)(l->in.h + l->kh - 1) * (l->in.w + l->kw - 1) * l->out.c;
+        size_t pdx = (size_t)ph * pw * l->in.c; /* or the padded dx of the windows' dx */
+        if (pdx > whole)
+            whole = pdx;
         return whole > band ? whole : band;
     }
     return band;
@@ -468,6 +473,70 @@ static void emit_dw_windows(cnnc_emitter *em, const cnn_layer *l)
     }
 }
 
+/* The input gradient from the windows (stride 1; the backward's dx).
+ *
+ * The same sparsity as dW's: a window sends to dx, per channel co, only dp
+ * times the kernel of co placed at its argmax position: for each kernel tap
+ * one vector of dx (over its input channels) += dp * W[tap][.][co]. The
+ * kernel's taps of one channel stay in registers, and dx accumulates in
+ * memory, band by band in L1: 1 FMA per window, channel and tap (and a load
+ * and a store) where the rotated kernel over the padded dz needs PKH * PKW.
+ * Windows go even ones first, then odd ones (or in as many passes as
+ * needed), so that the patches of one pass never overlap and its
+ * read-modify-writes do not wait on each other. No dz is written. */
+
+/* Kernel taps times input-channel vectors: the weight registers it needs. */
+static int dx_window_regs(const cnn_layer *l)
+{
+    return l->kh * l->kw * conv_vectors(l->in.c);
+}
+
+static int dx_windows_apply(const cnn_layer *l)
+{
+    return dw_window_floats(l) > 0 && l->sh == 1 && l->sw == 1 && dx_window_regs(l) <= ACC_BUDGET;
+}
+
+/* Pooled row py, after emit_dw_windows (jo, dpm): this row's windows into
+ * `dxp` (the padded dx when the conv pads, else dxi); rows below `zrow`
+ * are zeroed first. */
+static void emit_dx_windows(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool)
+{
+    int nvi = conv_vectors(l->in.c);
+    int span = (pool->kw - 1) * l->sw + l->kw, step = pool->kw * l->sw;
+    int passes = (span + step - 1) / step;
+    em_line(em, "/* dx from the windows: first rows of this band zeroed, then each channel's kernel */");
+    em_line(em, "for (; zrow < py * PKH * SH + (PKH - 1) * SH + KH; zrow++)");
+    em_line(em, "    memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);");
+    em_line(em, "cnn_real *restrict xd = dxp + (size_t)py * PKH * SH * PW * IC;");
+    em_open_block(em, "for (int co = 0; co < OC; co++) {");
+    for (int ky = 0; ky < l->kh; ky++)
+        for (int kx = 0; kx < l->kw; kx++)
+            for (int v = 0; v < nvi; v++) {
+                int w = conv_chunk_width(l->in.c, v);
+                em_line(em, "cnn_real w%d_%d_%d[%d];", ky, kx, v, w);
+                em_line(em, "OMP(simd)");
+                em_line(em, "for (int e = 0; e < %d; e++) /* the rotated kernel holds W[%d][%d][.][co] */", w,
+                        ky, kx);
+                em_line(em, "    w%d_%d_%d[e] = flip[((size_t)%d * OC + co) * IC + %d + e];", ky, kx, v,
+                        (l->kh - 1 - ky) * l->kw + (l->kw - 1 - kx), v * VEC);
+            }
+    em_open_block(em, "for (int pass = 0; pass < %d; pass++) { /* windows of one pass do not overlap */", passes);
+    em_open_block(em, "for (int px = pass; px < POW; px += %d) {", passes);
+    em_line(em, "const cnn_real d = dpm[(size_t)px * OC + co];");
+    em_line(em, "cnn_real *restrict xj = xd + (size_t)px * PKW * SW * IC + jo[(size_t)px * OC + co];");
+    for (int ky = 0; ky < l->kh; ky++)
+        for (int kx = 0; kx < l->kw; kx++)
+            for (int v = 0; v < nvi; v++) {
+                em_line(em, "OMP(simd)");
+                em_line(em, "for (int e = 0; e < %d; e++)", conv_chunk_width(l->in.c, v));
+                em_line(em, "    xj[(size_t)%d + e] += d * w%d_%d_%d[e];",
+                        (ky * (l->in.w + l->pad_left + l->pad_right) + kx) * l->in.c + v * VEC, ky, kx, v);
+            }
+    em_close_block(em, "} /* px */");
+    em_close_block(em, "}");
+    em_close_block(em, "} /* co */");
+}
+
 /* Pooled row py: db, the dz band at `scatter_to` (NULL: none) and this row's dW,
  * from the windows when that path applies (dwt), else dense from the dz
  * rows at `dz_row` (dwi). */
@@ -488,7 +557,10 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
 {
     const cnn_layer *l = L->l;
     conv_dims d = conv_dims_of(l);
-    int dx = L->needs_dx, win = dw_window_floats(l) > 0;
+    int dx = L->needs_dx, win = dw_window_floats(l) > 0, dxw = dx && dx_windows_apply(l);
+    int ph, pw;
+    conv_padded_dims(l, &ph, &pw);
+    int dx_padded = ph != l->in.h || pw != l->in.w;
     em_function(em,
                 "static void %s_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, "
                 "const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, "
@@ -503,7 +575,12 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
     if (win)
         em_line(em, "enum { KK = KH * KW * IC, DWT = %zu }; /* dW^T: [OC][KK], at DWT in the scratch */",
                 dwt_at(l, dx, P->l));
-    if (dx) {
+    if (dxw) {
+        em_line(em, "enum { PH = %d }; /* dx from the windows%s */", ph,
+                dx_padded ? ", into a padded dx at the scratch's start" : "");
+        em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
+        conv_emit_flip(em);
+    } else if (dx) {
         int top = l->kh - 1 - l->pad_top, left = l->kw - 1 - l->pad_left;
         em_line(em, "/* dz zero-padded for the input gradient: ZH x ZW, the conv output at (TOP, LEFT) */");
         em_line(em, "enum { ZH = %d, ZW = %d, TOP = %d, LEFT = %d, DZ_RS = ZW * OC };", l->in.h + l->kh - 1,
@@ -522,8 +599,16 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
     em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;");
     em_line(em, "const unsigned char *restrict am = (const unsigned char *)(out + (size_t)i * OUT_SIZE);");
     em_line(em, "cnn_real *restrict dwi = slot + (size_t)i * SLOT;");
-    if (dx || !win)
+    if ((dx && !dxw) || !win)
         em_line(em, "cnn_real *restrict dzb = pad + (size_t)i * PAD_SIZE + SCRATCH;");
+    if (dxw) {
+        em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
+        if (dx_padded)
+            em_line(em, "cnn_real *restrict dxp = pad + (size_t)i * PAD_SIZE + SCRATCH; /* [PH][PW][IC] */");
+        else
+            em_line(em, "cnn_real *restrict dxp = dxi;");
+        em_line(em, "int zrow = 0; /* rows of dxp zeroed so far */");
+    }
     if (win)
         em_line(em, "cnn_real *restrict dwt = pad + (size_t)i * PAD_SIZE + SCRATCH + DWT; /* dW^T */");
     conv_emit_source(em, l);
@@ -541,6 +626,18 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
         emit_dw_pass(em, l, P, win ? NULL : "dzb", "dzb + (size_t)(oy - py * PKH) * DZ_RS");
         em_close_block(em, "} /* py */");
+    } else if (dxw) {
+        em_open_block(em, "for (int py = 0; py < POH; py++) {");
+        emit_dw_pass(em, l, P, NULL, NULL);
+        emit_dx_windows(em, l, P->l);
+        em_close_block(em, "} /* py */");
+        em_line(em, "for (; zrow < PH; zrow++) /* rows no window reaches */");
+        em_line(em, "    memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);");
+        if (dx_padded) {
+            em_line(em, "for (int y = 0; y < IH; y++) /* the padded dx's interior */");
+            em_line(em, "    memcpy(dxi + (size_t)y * IW * IC, dxp + ((size_t)(y + PT) * PW + PL) * IC,");
+            em_line(em, "           sizeof(cnn_real) * IW * IC);");
+        }
     } else {
         em_open_block(em, "{ /* the border of the padded dz, and rows and columns no window covers */");
         em_line(em, "memset(dzb, 0, sizeof(cnn_real) * (size_t)TOP * DZ_RS);");
