@@ -524,14 +524,24 @@ static void emit_dx_windows(cnnc_emitter *em, const cnn_layer *l, const cnn_laye
     em_open_block(em, "for (int px = pass; px < POW; px += %d) {", passes);
     em_line(em, "const cnn_real d = dpm[(size_t)px * OC + co];");
     em_line(em, "cnn_real *restrict xj = xd + (size_t)px * PKW * SW * IC + jo[(size_t)px * OC + co];");
-    for (int ky = 0; ky < l->kh; ky++)
-        for (int kx = 0; kx < l->kw; kx++)
-            for (int v = 0; v < nvi; v++) {
-                em_line(em, "OMP(simd)");
-                em_line(em, "for (int e = 0; e < %d; e++)", conv_chunk_width(l->in.c, v));
-                em_line(em, "    xj[(size_t)%d + e] += d * w%d_%d_%d[e];",
-                        (ky * (l->in.w + l->pad_left + l->pad_right) + kx) * l->in.c + v * VEC, ky, kx, v);
-            }
+    /* all loads before the stores: measured 0.1-0.2 ms faster on fruit
+     * conv2d_2 than each tap's read-modify-write in turn */
+    for (int st = 0; st < 2; st++)
+        for (int ky = 0; ky < l->kh; ky++)
+            for (int kx = 0; kx < l->kw; kx++)
+                for (int v = 0; v < nvi; v++) {
+                    int w = conv_chunk_width(l->in.c, v);
+                    int o = (ky * (l->in.w + l->pad_left + l->pad_right) + kx) * l->in.c + v * VEC;
+                    if (!st)
+                        em_line(em, "cnn_real t%d_%d_%d[%d];", ky, kx, v, w);
+                    em_line(em, "OMP(simd)");
+                    em_line(em, "for (int e = 0; e < %d; e++)", w);
+                    if (!st)
+                        em_line(em, "    t%d_%d_%d[e] = xj[(size_t)%d + e] + d * w%d_%d_%d[e];", ky, kx, v, o, ky,
+                                kx, v);
+                    else
+                        em_line(em, "    xj[(size_t)%d + e] = t%d_%d_%d[e];", o, ky, kx, v);
+                }
     em_close_block(em, "} /* px */");
     em_close_block(em, "}");
     em_close_block(em, "} /* co */");
