@@ -909,11 +909,20 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #else
@@ -959,11 +968,20 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #endif
@@ -2574,11 +2592,20 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #else
@@ -2651,11 +2678,20 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #endif
@@ -4247,11 +4283,20 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #else
@@ -4324,11 +4369,20 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #endif
@@ -5869,11 +5923,20 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #else
@@ -5946,11 +6009,20 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #endif

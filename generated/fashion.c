@@ -1157,14 +1157,24 @@ static void fashion_conv2d_1_backward(const cnn_real *restrict p, cnn_real *rest
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        if (k < W_COUNT)
-            g[W_OFF + k] += s;
-        else
-            g[B_OFF + k - W_COUNT] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            const int k = k0 + kk;
+            if (k < W_COUNT)
+                g[W_OFF + k] += s[kk];
+            else
+                g[B_OFF + k - W_COUNT] += s[kk];
+        }
     }
 }
 #else
@@ -1218,14 +1228,24 @@ static void fashion_conv2d_1_backward(const cnn_real *restrict p, cnn_real *rest
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        if (k < W_COUNT)
-            g[W_OFF + k] += s;
-        else
-            g[B_OFF + k - W_COUNT] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            const int k = k0 + kk;
+            if (k < W_COUNT)
+                g[W_OFF + k] += s[kk];
+            else
+                g[B_OFF + k - W_COUNT] += s[kk];
+        }
     }
 }
 #endif
@@ -2766,14 +2786,24 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        if (k < W_COUNT)
-            g[W_OFF + k] += s;
-        else
-            g[B_OFF + k - W_COUNT] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            const int k = k0 + kk;
+            if (k < W_COUNT)
+                g[W_OFF + k] += s[kk];
+            else
+                g[B_OFF + k - W_COUNT] += s[kk];
+        }
     }
 }
 #else
@@ -2846,14 +2876,24 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        if (k < W_COUNT)
-            g[W_OFF + k] += s;
-        else
-            g[B_OFF + k - W_COUNT] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            const int k = k0 + kk;
+            if (k < W_COUNT)
+                g[W_OFF + k] += s[kk];
+            else
+                g[B_OFF + k - W_COUNT] += s[kk];
+        }
     }
 }
 #endif
