@@ -919,22 +919,19 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
             OMP(simd)
             for (int e = 0; e < POW * OC; e++)
                 kfr[e] = (cnn_real)am[(size_t)py * POW * OC + e];
-            cnn_real dpm[POW * OC]; /* the pooled gradient of row py where it flows, else 0 */
             for (int px = 0; px < POW; px++) {
                 const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;
                 const cnn_real *restrict kf = kfr + (size_t)px * OC;
-                cnn_real *restrict dm = dpm + (size_t)px * OC;
                 cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;
                 OMP(simd)
                 for (int c = 0; c < OC; c++) {
                     const cnn_real k = kf[c];
-                    const cnn_real d = k != (cnn_real)255 ? dp[c] : (cnn_real)0;
+                    const cnn_real d = dp[c];
                     zp[(size_t)0 * DZ_RS + 0 * OC + c] = k == (cnn_real)0 ? d : (cnn_real)0;
                     zp[(size_t)0 * DZ_RS + 1 * OC + c] = k == (cnn_real)1 ? d : (cnn_real)0;
                     zp[(size_t)1 * DZ_RS + 0 * OC + c] = k == (cnn_real)2 ? d : (cnn_real)0;
                     zp[(size_t)1 * DZ_RS + 1 * OC + c] = k == (cnn_real)3 ? d : (cnn_real)0;
-                    dm[c] = d;
-                    s[c] += d;
+                    s[c] += k != (cnn_real)255 ? d : (cnn_real)0;
                 }
             } /* px */
             /* dW over these rows while they are in L1 (not the whole dz once per chunk of dW) */
