@@ -74,20 +74,34 @@ static void emit_backward_sig(cnnc_emitter *em, const cnnc_plan_layer *L)
 
 void conv_emit_slot_sum(cnnc_emitter *em, const cnn_layer *l)
 {
+    /* A block of 256 sums at a time, the images' slots read in order and
+     * contiguously: one sum per element over the images, with a stride of
+     * SLOT floats, cost deep's conv2d_4 backward 1.0 of its 2.6 ms (36,864
+     * floats per slot). The additions are the same, in the same order. */
     em_line(em, "/* sum the slots in image order */");
     em_line(em, "OMP(parallel for schedule(static))");
-    em_open_block(em, "for (int k = 0; k < SLOT; k++) {");
-    em_line(em, "cnn_real s = 0;");
-    em_line(em, "for (int i = 0; i < n; i++)");
-    em_line(em, "    s += slot[(size_t)i * SLOT + k];");
+    em_open_block(em, "for (int k0 = 0; k0 < SLOT; k0 += 256) {");
+    em_line(em, "const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;");
+    em_line(em, "cnn_real s[256];");
+    em_line(em, "for (int kk = 0; kk < kn; kk++)");
+    em_line(em, "    s[kk] = 0;");
+    em_open_block(em, "for (int i = 0; i < n; i++) {");
+    em_line(em, "const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;");
+    em_line(em, "OMP(simd)");
+    em_line(em, "for (int kk = 0; kk < kn; kk++)");
+    em_line(em, "    s[kk] += si[kk];");
+    em_close_block(em, "}");
+    em_open_block(em, "for (int kk = 0; kk < kn; kk++) {");
     if (l->bias) {
+        em_line(em, "const int k = k0 + kk;");
         em_line(em, "if (k < W_COUNT)");
-        em_line(em, "    g[W_OFF + k] += s;");
+        em_line(em, "    g[W_OFF + k] += s[kk];");
         em_line(em, "else");
-        em_line(em, "    g[B_OFF + k - W_COUNT] += s;");
+        em_line(em, "    g[B_OFF + k - W_COUNT] += s[kk];");
     } else {
-        em_line(em, "g[W_OFF + k] += s;");
+        em_line(em, "g[W_OFF + k0 + kk] += s[kk];");
     }
+    em_close_block(em, "}");
     em_close_block(em, "}");
 }
 

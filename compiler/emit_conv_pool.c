@@ -52,14 +52,27 @@ int emit_conv2d_fuses_pool(const cnn_layer *l, cnn_act act, int needs_dx, const 
 }
 
 /* The forward band, and the backward band or whole padded dz (stride 1). */
-size_t conv_pool_scratch_floats(const cnn_layer *l, int needs_dx, const cnn_layer *pool)
+static size_t dw_window_floats(const cnn_layer *l);
+
+/* Where the transposed dW starts in an image's scratch (after the padded input). */
+static size_t dwt_at(const cnn_layer *l, int needs_dx, const cnn_layer *pool)
 {
     size_t band = (size_t)pool->kh * l->out.w * l->out.c;
     if (needs_dx) {
+        int ph, pw;
+        conv_padded_dims(l, &ph, &pw);
         size_t whole = (size_t)(l->in.h + l->kh - 1) * (l->in.w + l->kw - 1) * l->out.c;
+        size_t pdx = (size_t)ph * pw * l->in.c; /* or the padded dx of the windows' dx */
+        if (pdx > whole)
+            whole = pdx;
         return whole > band ? whole : band;
     }
     return band;
+}
+
+size_t conv_pool_scratch_floats(const cnn_layer *l, int needs_dx, const cnn_layer *pool)
+{
+    return dwt_at(l, needs_dx, pool) + dw_window_floats(l);
 }
 
 void conv_pool_emit_enums(cnnc_emitter *em, const cnnc_plan_layer *conv, const cnnc_plan_layer *pool)
@@ -353,35 +366,275 @@ void emit_argmax_row(cnnc_emitter *em, const char *channels)
     em_line(em, "    kfr[e] = (cnn_real)am[(size_t)py * POW * %s + e];", channels);
 }
 
-/* In the backward image loop, pooled row py: dz of the window rows, at
- * `row0` (row r of the band at row0 + r * DZ_RS), and db. */
+/* In the backward image loop, pooled row py, and db: with `row0` the dz of
+ * the window rows there (row r of the band at row0 + r * DZ_RS), for the
+ * dense path; without, dpm: the pooled gradient where it flows (0 where the
+ * code is NO_GRAD), for the windows' dW and dx. (One loop for both measured
+ * 2.9 -> 3.4 ms on fruit's conv2d_1 backward, which takes the dense path.) */
 static void emit_scatter(cnnc_emitter *em, const cnnc_plan_layer *P, const char *row0, int bias)
 {
-    em_line(em, "cnn_real *restrict z0 = %s;", row0);
+    if (row0)
+        em_line(em, "cnn_real *restrict z0 = %s;", row0);
     emit_argmax_row(em, "OC");
+    if (!row0)
+        em_line(em, "cnn_real dpm[POW * OC]; /* the pooled gradient of row py where it flows, else 0 */");
     em_open_block(em, "for (int px = 0; px < POW; px++) {");
     em_line(em, "const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;");
     em_line(em, "const cnn_real *restrict kf = kfr + (size_t)px * OC;");
-    em_line(em, "cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;");
+    if (row0)
+        em_line(em, "cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;");
+    else
+        em_line(em, "cnn_real *restrict dm = dpm + (size_t)px * OC;");
     em_line(em, "OMP(simd)");
     em_open_block(em, "for (int c = 0; c < OC; c++) {");
     em_line(em, "const cnn_real k = kf[c];");
-    em_line(em, "const cnn_real d = dp[c];");
-    for (int r = 0; r < P->l->kh; r++)
-        for (int x = 0; x < P->l->kw; x++)
-            em_line(em, "zp[(size_t)%d * DZ_RS + %d * OC + c] = k == (cnn_real)%d ? d : (cnn_real)0;", r, x,
-                    r * P->l->kw + x);
-    if (bias)
-        em_line(em, "s[c] += k != (cnn_real)%d ? d : (cnn_real)0;", NO_GRAD);
+    if (row0) {
+        em_line(em, "const cnn_real d = dp[c];");
+        for (int r = 0; r < P->l->kh; r++)
+            for (int x = 0; x < P->l->kw; x++)
+                em_line(em, "zp[(size_t)%d * DZ_RS + %d * OC + c] = k == (cnn_real)%d ? d : (cnn_real)0;", r, x,
+                        r * P->l->kw + x);
+        if (bias)
+            em_line(em, "s[c] += k != (cnn_real)%d ? d : (cnn_real)0;", NO_GRAD);
+    } else {
+        em_line(em, "const cnn_real d = k != (cnn_real)%d ? dp[c] : (cnn_real)0;", NO_GRAD);
+        em_line(em, "dm[c] = d;");
+        if (bias)
+            em_line(em, "s[c] += d;");
+    }
     em_close_block(em, "}");
     em_close_block(em, "} /* px */");
+}
+
+/* The weight gradient from the windows (the backward's dW).
+ *
+ * A window's conv outputs have dz = 0 except, per channel co, at its argmax
+ * j, where dz = dp (the pooled gradient). So a window adds to dW[.][co] only
+ * dp times the input patch under position j: for each co one input vector
+ * per kernel row, at an offset that depends on j (a table per pooled row),
+ * times the broadcast dp. Vectors run over the contiguous input floats of a
+ * kernel row ((kx, ci), stride 1), the accumulators are
+ * a few channels' kernels, and dW is kept transposed ([OC][KH][KW][IC], in
+ * the image's scratch) until the image is done. Against the dense
+ * dz (PKH * PKW FMAs per window and dW row, 3 of 4 on zeros for a 2x2
+ * pool) that is PKH * PKW times fewer FMAs, each with one input load. */
+
+typedef struct dw_seg {
+    int off;   /* in the input, from the window's first input */
+    int off_t; /* in a row of dW^T: (ky * KW + kx) * IC + ci */
+    int width;
+} dw_seg; /* one vector of a kernel row's input */
+
+/* The vectors of a kernel's window, in dW^T row order: with stride 1 a
+ * kernel row's (kx, ci) are contiguous in the input and in dW^T. Returns
+ * their count, or -1 when this path does not apply. */
+static int dw_window_segments(const cnn_layer *l, dw_seg *seg, int max)
+{
+    int pw = l->in.w + l->pad_left + l->pad_right, n = 0, len = l->kw * l->in.c;
+    /* a strided conv is only fused without dx, that is as the first layer;
+     * and rows shorter than a vector (a first layer on 3 channels) measured
+     * slower than the dense dz */
+    if (l->sw != 1 || len < VEC)
+        return -1;
+    for (int ky = 0; ky < l->kh; ky++)
+        for (int e = 0; e < len; e += VEC) {
+            if (n == max)
+                return -1;
+            seg[n].off = ky * pw * l->in.c + e;
+            seg[n].off_t = ky * len + e;
+            seg[n].width = len - e < VEC ? len - e : VEC;
+            n++;
+        }
+    return n;
+}
+
+#define DW_MAX_SEGS ACC_BUDGET
+
+/* Channels per block: as many kernels as fit the accumulator budget. */
+static int dw_window_block(int segs)
+{
+    int cob = ACC_BUDGET / segs;
+    return cob < 1 ? 1 : cob;
+}
+
+/* Floats of the transposed dW in the image's scratch (0: not this path). */
+static size_t dw_window_floats(const cnn_layer *l)
+{
+    dw_seg seg[DW_MAX_SEGS];
+    if (dw_window_segments(l, seg, DW_MAX_SEGS) < 0)
+        return 0;
+    return (size_t)l->kh * l->kw * l->in.c * l->out.c;
+}
+
+/* One block of `cob` channels from co0 (a C expression): their kernels'
+ * accumulators over the windows of pooled row py. */
+static void emit_dw_window_block(cnnc_emitter *em, const dw_seg *seg, int ns, int cob, const char *co0,
+                                 const char *head)
+{
+    em_open_block(em, "%s /* %d channel%s */", head, cob, cob == 1 ? "" : "s");
+    em_line(em, "const int co0 = %s;", co0);
+    for (int c = 0; c < cob; c++)
+        for (int v = 0; v < ns; v++) {
+            em_line(em, "cnn_real g%d_%d[%d];", c, v, seg[v].width);
+            em_line(em, "OMP(simd)");
+            em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
+            em_line(em, "    g%d_%d[e] = dwt[(size_t)(co0 + %d) * KK + %d + e];", c, v, c, seg[v].off_t);
+        }
+    em_open_block(em, "for (int px = 0; px < POW; px++) {");
+    em_line(em, "const cnn_real *restrict xw = xb + (size_t)px * PKW * SW * IC;");
+    for (int c = 0; c < cob; c++) {
+        em_open_block(em, "{");
+        em_line(em, "const cnn_real d = dpm[(size_t)px * OC + co0 + %d];", c);
+        em_line(em, "const cnn_real *restrict xj = xw + jo[(size_t)px * OC + co0 + %d];", c);
+        for (int v = 0; v < ns; v++) {
+            em_line(em, "OMP(simd)");
+            em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
+            em_line(em, "    g%d_%d[e] += d * xj[%d + e];", c, v, seg[v].off);
+        }
+        em_close_block(em, "}");
+    }
+    em_close_block(em, "} /* px */");
+    for (int c = 0; c < cob; c++)
+        for (int v = 0; v < ns; v++) {
+            em_line(em, "OMP(simd)");
+            em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
+            em_line(em, "    dwt[(size_t)(co0 + %d) * KK + %d + e] = g%d_%d[e];", c, seg[v].off_t, c, v);
+        }
+    em_close_block(em, "}");
+}
+
+/* In the backward image loop, pooled row py, after emit_scatter: the
+ * windows' share of dW added to dwt. */
+static void emit_dw_windows(cnnc_emitter *em, const cnn_layer *l)
+{
+    dw_seg seg[DW_MAX_SEGS];
+    int ns = dw_window_segments(l, seg, DW_MAX_SEGS);
+    int cob = dw_window_block(ns);
+    if (cob > l->out.c)
+        cob = l->out.c;
+    int nb = (l->out.c + cob - 1) / cob;
+    cob = (l->out.c + nb - 1) / nb; /* balanced blocks */
+    em_line(em, "int jo[POW * OC]; /* per window and channel: the argmax position's input, from the window's */");
+    em_line(em, "OMP(simd)");
+    em_open_block(em, "for (int e = 0; e < POW * OC; e++) {");
+    em_line(em, "const int k = (int)kfr[e];");
+    em_line(em, "jo[e] = k == %d ? 0 : ((k / PKW) * SH * PW + (k %% PKW) * SW) * IC;", NO_GRAD);
+    em_close_block(em, "}");
+    em_line(em, "const cnn_real *restrict xb = xs + (size_t)py * PKH * SH * PW * IC;");
+    int full = l->out.c / cob, rest = l->out.c % cob;
+    if (full == 1) {
+        emit_dw_window_block(em, seg, ns, cob, "0", "{");
+    } else if (full > 1) {
+        char head[64], co0[32];
+        snprintf(head, sizeof head, "for (int cb = 0; cb < %d; cb++) {", full);
+        snprintf(co0, sizeof co0, "cb * %d", cob);
+        emit_dw_window_block(em, seg, ns, cob, co0, head);
+    }
+    if (rest) {
+        char co0[32];
+        snprintf(co0, sizeof co0, "%d", full * cob);
+        emit_dw_window_block(em, seg, ns, rest, co0, "{");
+    }
+}
+
+/* The input gradient from the windows (stride 1; the backward's dx).
+ *
+ * The same sparsity as dW's: a window sends to dx, per channel co, only dp
+ * times the kernel of co placed at its argmax position: for each kernel tap
+ * one vector of dx (over its input channels) += dp * W[tap][.][co]. The
+ * kernel's taps of one channel stay in registers, and dx accumulates in
+ * memory, band by band in L1: 1 FMA per window, channel and tap (and a load
+ * and a store) where the rotated kernel over the padded dz needs PKH * PKW.
+ * Windows go even ones first, then odd ones (or in as many passes as
+ * needed), so that the patches of one pass never overlap and its
+ * read-modify-writes do not wait on each other. No dz is written. */
+
+/* Kernel taps times input-channel vectors: the weight registers it needs. */
+static int dx_window_regs(const cnn_layer *l)
+{
+    return l->kh * l->kw * conv_vectors(l->in.c);
+}
+
+static int dx_windows_apply(const cnn_layer *l)
+{
+    return dw_window_floats(l) > 0 && l->sh == 1 && l->sw == 1 && dx_window_regs(l) <= ACC_BUDGET;
+}
+
+/* Pooled row py, after emit_dw_windows (jo, dpm): this row's windows into
+ * `dxp` (the padded dx when the conv pads, else dxi); rows below `zrow`
+ * are zeroed first. */
+static void emit_dx_windows(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool)
+{
+    int nvi = conv_vectors(l->in.c);
+    int span = (pool->kw - 1) * l->sw + l->kw, step = pool->kw * l->sw;
+    int passes = (span + step - 1) / step;
+    em_line(em, "/* dx from the windows: first rows of this band zeroed, then each channel's kernel */");
+    em_line(em, "for (; zrow < py * PKH * SH + (PKH - 1) * SH + KH; zrow++)");
+    em_line(em, "    memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);");
+    em_line(em, "cnn_real *restrict xd = dxp + (size_t)py * PKH * SH * PW * IC;");
+    em_open_block(em, "for (int co = 0; co < OC; co++) {");
+    for (int ky = 0; ky < l->kh; ky++)
+        for (int kx = 0; kx < l->kw; kx++)
+            for (int v = 0; v < nvi; v++) {
+                int w = conv_chunk_width(l->in.c, v);
+                em_line(em, "cnn_real w%d_%d_%d[%d];", ky, kx, v, w);
+                em_line(em, "OMP(simd)");
+                em_line(em, "for (int e = 0; e < %d; e++) /* the rotated kernel holds W[%d][%d][.][co] */", w,
+                        ky, kx);
+                em_line(em, "    w%d_%d_%d[e] = flip[((size_t)%d * OC + co) * IC + %d + e];", ky, kx, v,
+                        (l->kh - 1 - ky) * l->kw + (l->kw - 1 - kx), v * VEC);
+            }
+    em_open_block(em, "for (int pass = 0; pass < %d; pass++) { /* windows of one pass do not overlap */", passes);
+    em_open_block(em, "for (int px = pass; px < POW; px += %d) {", passes);
+    em_line(em, "const cnn_real d = dpm[(size_t)px * OC + co];");
+    em_line(em, "cnn_real *restrict xj = xd + (size_t)px * PKW * SW * IC + jo[(size_t)px * OC + co];");
+    /* all loads before the stores: measured 0.1-0.2 ms faster on fruit
+     * conv2d_2 than each tap's read-modify-write in turn */
+    for (int st = 0; st < 2; st++)
+        for (int ky = 0; ky < l->kh; ky++)
+            for (int kx = 0; kx < l->kw; kx++)
+                for (int v = 0; v < nvi; v++) {
+                    int w = conv_chunk_width(l->in.c, v);
+                    int o = (ky * (l->in.w + l->pad_left + l->pad_right) + kx) * l->in.c + v * VEC;
+                    if (!st)
+                        em_line(em, "cnn_real t%d_%d_%d[%d];", ky, kx, v, w);
+                    em_line(em, "OMP(simd)");
+                    em_line(em, "for (int e = 0; e < %d; e++)", w);
+                    if (!st)
+                        em_line(em, "    t%d_%d_%d[e] = xj[(size_t)%d + e] + d * w%d_%d_%d[e];", ky, kx, v, o, ky,
+                                kx, v);
+                    else
+                        em_line(em, "    xj[(size_t)%d + e] = t%d_%d_%d[e];", o, ky, kx, v);
+                }
+    em_close_block(em, "} /* px */");
+    em_close_block(em, "}");
+    em_close_block(em, "} /* co */");
+}
+
+/* Pooled row py: db, the dz band at `scatter_to` (NULL: none) and this row's dW,
+ * from the windows when that path applies (dwt), else dense from the dz
+ * rows at `dz_row` (dwi). */
+static void emit_dw_pass(cnnc_emitter *em, const cnn_layer *l, const cnnc_plan_layer *P, const char *scatter_to,
+                         const char *dz_row)
+{
+    emit_scatter(em, P, scatter_to, l->bias);
+    if (dw_window_floats(l) > 0) {
+        emit_dw_windows(em, l);
+        return;
+    }
+    em_line(em, "/* dW over these rows while they are in L1 (not the whole dz once per chunk of dW) */");
+    conv_dz z = {"py * PKH", "py * PKH + PKH", "POW * PKW", dz_row, 1};
+    conv_emit_dw(em, l, &z);
 }
 
 static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P)
 {
     const cnn_layer *l = L->l;
     conv_dims d = conv_dims_of(l);
-    int dx = L->needs_dx;
+    int dx = L->needs_dx, win = dw_window_floats(l) > 0, dxw = dx && dx_windows_apply(l);
+    int ph, pw;
+    conv_padded_dims(l, &ph, &pw);
+    int dx_padded = ph != l->in.h || pw != l->in.w;
     em_function(em,
                 "static void %s_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, "
                 "const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, "
@@ -393,7 +646,15 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
     em_line(em, "enum { SLOT = %zu }; /* slot: dW [KH][KW][IC][OC]%s */", L->slot_floats,
             l->bias ? ", then db [OC]" : "");
     em_line(em, "(void)pooled; /* the argmax bytes in `out` say where the gradient goes */");
-    if (dx) {
+    if (win)
+        em_line(em, "enum { KK = KH * KW * IC, DWT = %zu }; /* dW^T: [OC][KK], at DWT in the scratch */",
+                dwt_at(l, dx, P->l));
+    if (dxw) {
+        em_line(em, "enum { PH = %d }; /* dx from the windows%s */", ph,
+                dx_padded ? ", into a padded dx at the scratch's start" : "");
+        em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
+        conv_emit_flip(em);
+    } else if (dx) {
         int top = l->kh - 1 - l->pad_top, left = l->kw - 1 - l->pad_left;
         em_line(em, "/* dz zero-padded for the input gradient: ZH x ZW, the conv output at (TOP, LEFT) */");
         em_line(em, "enum { ZH = %d, ZW = %d, TOP = %d, LEFT = %d, DZ_RS = ZW * OC };", l->in.h + l->kh - 1,
@@ -401,7 +662,8 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
         em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
         conv_emit_flip(em);
     } else {
-        em_line(em, "enum { DZ_RS = OW * OC }; /* the band: [PKH][OW][OC] */");
+        if (!win)
+            em_line(em, "enum { DZ_RS = OW * OC }; /* the band: [PKH][OW][OC] */");
         em_line(em, "(void)p;");
         em_line(em, "(void)dx; /* nothing below needs it */");
         em_line(em, "(void)flip;");
@@ -411,7 +673,18 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
     em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;");
     em_line(em, "const unsigned char *restrict am = (const unsigned char *)(out + (size_t)i * OUT_SIZE);");
     em_line(em, "cnn_real *restrict dwi = slot + (size_t)i * SLOT;");
-    em_line(em, "cnn_real *restrict dzb = pad + (size_t)i * PAD_SIZE + SCRATCH;");
+    if ((dx && !dxw) || !win)
+        em_line(em, "cnn_real *restrict dzb = pad + (size_t)i * PAD_SIZE + SCRATCH;");
+    if (dxw) {
+        em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
+        if (dx_padded)
+            em_line(em, "cnn_real *restrict dxp = pad + (size_t)i * PAD_SIZE + SCRATCH; /* [PH][PW][IC] */");
+        else
+            em_line(em, "cnn_real *restrict dxp = dxi;");
+        em_line(em, "int zrow = 0; /* rows of dxp zeroed so far */");
+    }
+    if (win)
+        em_line(em, "cnn_real *restrict dwt = pad + (size_t)i * PAD_SIZE + SCRATCH + DWT; /* dW^T */");
     conv_emit_source(em, l);
     if (l->bias) {
         em_line(em, "cnn_real s[OC]; /* db */");
@@ -419,13 +692,26 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
         em_line(em, "for (int co = 0; co < OC; co++)");
         em_line(em, "    s[co] = 0;");
     }
-    if (!dx) {
+    if (win)
+        em_line(em, "memset(dwt, 0, sizeof(cnn_real) * W_COUNT);");
+    else
         em_line(em, "memset(dwi, 0, sizeof(cnn_real) * W_COUNT);");
+    if (!dx) {
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
-        emit_scatter(em, P, "dzb", l->bias);
-        conv_dz z = {"py * PKH", "py * PKH + PKH", "POW * PKW", "dzb + (size_t)(oy - py * PKH) * DZ_RS", 1};
-        conv_emit_dw(em, l, &z);
+        emit_dw_pass(em, l, P, win ? NULL : "dzb", "dzb + (size_t)(oy - py * PKH) * DZ_RS");
         em_close_block(em, "} /* py */");
+    } else if (dxw) {
+        em_open_block(em, "for (int py = 0; py < POH; py++) {");
+        emit_dw_pass(em, l, P, NULL, NULL);
+        emit_dx_windows(em, l, P->l);
+        em_close_block(em, "} /* py */");
+        em_line(em, "for (; zrow < PH; zrow++) /* rows no window reaches */");
+        em_line(em, "    memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);");
+        if (dx_padded) {
+            em_line(em, "for (int y = 0; y < IH; y++) /* the padded dx's interior */");
+            em_line(em, "    memcpy(dxi + (size_t)y * IW * IC, dxp + ((size_t)(y + PT) * PW + PL) * IC,");
+            em_line(em, "           sizeof(cnn_real) * IW * IC);");
+        }
     } else {
         em_open_block(em, "{ /* the border of the padded dz, and rows and columns no window covers */");
         em_line(em, "memset(dzb, 0, sizeof(cnn_real) * (size_t)TOP * DZ_RS);");
@@ -437,18 +723,21 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
         em_line(em, "memset(dzb + (size_t)(TOP + POH * PKH) * DZ_RS, 0,");
         em_line(em, "       sizeof(cnn_real) * (size_t)(ZH - TOP - POH * PKH) * DZ_RS);");
         em_close_block(em, "}");
-        em_line(em, "memset(dwi, 0, sizeof(cnn_real) * W_COUNT);");
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
-        emit_scatter(em, P, "dzb + ((size_t)(TOP + py * PKH) * ZW + LEFT) * OC", l->bias);
-        em_line(em, "/* dW over these rows while they are in L1 (not the whole dz once per chunk of dW) */");
-        conv_dz z = {"py * PKH", "py * PKH + PKH", "POW * PKW", "dzb + ((size_t)(oy + TOP) * ZW + LEFT) * OC", 1};
-        conv_emit_dw(em, l, &z);
+        emit_dw_pass(em, l, P, "dzb + ((size_t)(TOP + py * PKH) * ZW + LEFT) * OC",
+                     "dzb + ((size_t)(oy + TOP) * ZW + LEFT) * OC");
         em_close_block(em, "} /* py */");
         em_line(em, "/* dx: the forward kernel over the zero-padded dz with the rotated kernel */");
         em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
         conv_block b = {"dzb", "flip", NULL, "dxi", l->in.w + l->kw - 1, d.oc, d.ic, d.kh, d.kw, 1, 1,
                         d.ih, d.iw, CNN_ACT_LINEAR, 0, NULL, NULL};
         conv_emit_block(em, &b);
+    }
+    if (win) {
+        em_line(em, "/* dW^T [OC][KH][KW][IC] into the slot's [KH][KW][IC][OC] */");
+        em_line(em, "for (int r = 0; r < KK; r++)");
+        em_line(em, "    for (int co = 0; co < OC; co++)");
+        em_line(em, "        dwi[(size_t)r * OC + co] = dwt[(size_t)co * KK + r];");
     }
     if (l->bias) {
         em_line(em, "OMP(simd)");

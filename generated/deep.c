@@ -917,11 +917,20 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #else
@@ -967,11 +976,20 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #endif
@@ -3226,11 +3244,20 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #else
@@ -3303,11 +3330,20 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #endif
@@ -3920,7 +3956,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 16384, OUT_SIZE = 32768, W_OFF = 464, W_COUNT = 4608 };
     enum { POH = 16, POW = 16, PKH = 2, PKW = 2, POOL_SIZE = 8192 }; /* maxpool_2 */
-    enum { PAD_SIZE = 20544, PW = 34, SCRATCH = 18496 }; /* per image: [padded input] then scratch */
+    enum { PAD_SIZE = 25152, PW = 34, SCRATCH = 18496 }; /* per image: [padded input] then scratch */
     enum { BN_G_OFF = 5072, BN_B_OFF = 5104, BN_RM_OFF = 60785, BN_RV_OFF = 60817 }; /* batchnorm_2 */
     const cnn_real epsilon = (cnn_real)0.00100000005f;
     cnn_real scale[OC], shift[OC];
@@ -5266,11 +5302,20 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #else
@@ -5343,11 +5388,20 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #endif
@@ -5960,7 +6014,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 8192, OUT_SIZE = 16384, W_OFF = 5136, W_COUNT = 18432 };
     enum { POH = 8, POW = 8, PKH = 2, PKW = 2, POOL_SIZE = 4096 }; /* maxpool_3 */
-    enum { PAD_SIZE = 12416, PW = 18, SCRATCH = 10368 }; /* per image: [padded input] then scratch */
+    enum { PAD_SIZE = 30848, PW = 18, SCRATCH = 10368 }; /* per image: [padded input] then scratch */
     enum { BN_G_OFF = 23568, BN_B_OFF = 23632, BN_RM_OFF = 60849, BN_RV_OFF = 60913 }; /* batchnorm_3 */
     const cnn_real epsilon = (cnn_real)0.00100000005f;
     cnn_real scale[OC], shift[OC];
@@ -7109,11 +7163,20 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #else
@@ -7186,11 +7249,20 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        g[W_OFF + k] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            g[W_OFF + k0 + kk] += s[kk];
+        }
     }
 }
 #endif

@@ -72,7 +72,7 @@ enum {
     WORK_DB = 25088,
     WORK_SLOT = 50176,
     WORK_PAD = 68672,
-    WORK_PER_IMAGE = 85056
+    WORK_PER_IMAGE = 88640
 };
 
 enum { N_OUT = 10 };
@@ -1165,14 +1165,24 @@ static void fashion_conv2d_1_backward(const cnn_real *restrict p, cnn_real *rest
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        if (k < W_COUNT)
-            g[W_OFF + k] += s;
-        else
-            g[B_OFF + k - W_COUNT] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            const int k = k0 + kk;
+            if (k < W_COUNT)
+                g[W_OFF + k] += s[kk];
+            else
+                g[B_OFF + k - W_COUNT] += s[kk];
+        }
     }
 }
 #else
@@ -1226,14 +1236,24 @@ static void fashion_conv2d_1_backward(const cnn_real *restrict p, cnn_real *rest
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        if (k < W_COUNT)
-            g[W_OFF + k] += s;
-        else
-            g[B_OFF + k - W_COUNT] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            const int k = k0 + kk;
+            if (k < W_COUNT)
+                g[W_OFF + k] += s[kk];
+            else
+                g[B_OFF + k - W_COUNT] += s[kk];
+        }
     }
 }
 #endif
@@ -3146,14 +3166,24 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        if (k < W_COUNT)
-            g[W_OFF + k] += s;
-        else
-            g[B_OFF + k - W_COUNT] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            const int k = k0 + kk;
+            if (k < W_COUNT)
+                g[W_OFF + k] += s[kk];
+            else
+                g[B_OFF + k - W_COUNT] += s[kk];
+        }
     }
 }
 #else
@@ -3226,14 +3256,24 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        if (k < W_COUNT)
-            g[W_OFF + k] += s;
-        else
-            g[B_OFF + k - W_COUNT] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            const int k = k0 + kk;
+            if (k < W_COUNT)
+                g[W_OFF + k] += s[kk];
+            else
+                g[B_OFF + k - W_COUNT] += s[kk];
+        }
     }
 }
 #endif
@@ -3833,7 +3873,7 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, const cn
     enum { IN_SIZE = 6272, OUT_SIZE = 9216, W_OFF = 384, W_COUNT = 18432 };
     enum { B_OFF = 18816 };
     enum { POH = 6, POW = 6, PKH = 2, PKW = 2, POOL_SIZE = 2304 }; /* maxpool_2 */
-    enum { PAD_SIZE = 1536, PW = 14, SCRATCH = 0 }; /* per image: [padded input] then scratch */
+    enum { PAD_SIZE = 19968, PW = 14, SCRATCH = 0 }; /* per image: [padded input] then scratch */
     enum { BN_G_OFF = 18880, BN_B_OFF = 18944, BN_RM_OFF = 315402, BN_RV_OFF = 315466 }; /* batchnorm_2 */
     const cnn_real epsilon = (cnn_real)0.00100000005f;
     cnn_real scale[OC], shift[OC];

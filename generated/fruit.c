@@ -65,7 +65,7 @@ enum {
     WORK_DB = 254016,
     WORK_SLOT = 508032,
     WORK_PAD = 512672,
-    WORK_PER_IMAGE = 647872
+    WORK_PER_IMAGE = 652480
 };
 
 enum { N_OUT = 1 };
@@ -934,6 +934,7 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
                     s[c] += k != (cnn_real)255 ? d : (cnn_real)0;
                 }
             } /* px */
+            /* dW over these rows while they are in L1 (not the whole dz once per chunk of dW) */
             /* dW rows r = (ky * KW + kx) * IC + ci, 27 at a time */
             { /* 27 rows of dW */
                 cnn_real g0_0[16];
@@ -1303,14 +1304,24 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        if (k < W_COUNT)
-            g[W_OFF + k] += s;
-        else
-            g[B_OFF + k - W_COUNT] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            const int k = k0 + kk;
+            if (k < W_COUNT)
+                g[W_OFF + k] += s[kk];
+            else
+                g[B_OFF + k - W_COUNT] += s[kk];
+        }
     }
 }
 #else
@@ -1360,14 +1371,24 @@ static void fruit_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restri
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        if (k < W_COUNT)
-            g[W_OFF + k] += s;
-        else
-            g[B_OFF + k - W_COUNT] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            const int k = k0 + kk;
+            if (k < W_COUNT)
+                g[W_OFF + k] += s[kk];
+            else
+                g[B_OFF + k - W_COUNT] += s[kk];
+        }
     }
 }
 #endif
@@ -1472,7 +1493,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
     enum { IN_SIZE = 63504, OUT_SIZE = 119072, W_OFF = 448, W_COUNT = 4608 };
     enum { B_OFF = 5056 };
     enum { POH = 30, POW = 30, PKH = 2, PKW = 2, POOL_SIZE = 28800 }; /* maxpool_2 */
-    enum { PAD_SIZE = 135200, PW = 63, SCRATCH = 0 }; /* per image: [padded input] then scratch */
+    enum { PAD_SIZE = 139808, PW = 63, SCRATCH = 0 }; /* per image: [padded input] then scratch */
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
     OMP(parallel for schedule(static))
@@ -1888,11 +1909,11 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
     enum { IN_SIZE = 63504, OUT_SIZE = 119072, W_OFF = 448, W_COUNT = 4608 };
     enum { B_OFF = 5056 };
     enum { POH = 30, POW = 30, PKH = 2, PKW = 2, POOL_SIZE = 28800 }; /* maxpool_2 */
-    enum { PAD_SIZE = 135200, PW = 63, SCRATCH = 0 }; /* per image: [padded input] then scratch */
+    enum { PAD_SIZE = 139808, PW = 63, SCRATCH = 0 }; /* per image: [padded input] then scratch */
     enum { SLOT = 4640 }; /* slot: dW [KH][KW][IC][OC], then db [OC] */
     (void)pooled; /* the argmax bytes in `out` say where the gradient goes */
-    /* dz zero-padded for the input gradient: ZH x ZW, the conv output at (TOP, LEFT) */
-    enum { ZH = 65, ZW = 65, TOP = 2, LEFT = 2, DZ_RS = ZW * OC };
+    enum { KK = KH * KW * IC, DWT = 135200 }; /* dW^T: [OC][KK], at DWT in the scratch */
+    enum { PH = 63 }; /* dx from the windows */
     const cnn_real *restrict wgt = p + W_OFF;
     /* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */
     for (int ky = 0; ky < KH; ky++)
@@ -1907,917 +1928,377 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
         const cnn_real *restrict dyi = dy + (size_t)i * POOL_SIZE;
         const unsigned char *restrict am = (const unsigned char *)(out + (size_t)i * OUT_SIZE);
         cnn_real *restrict dwi = slot + (size_t)i * SLOT;
-        cnn_real *restrict dzb = pad + (size_t)i * PAD_SIZE + SCRATCH;
+        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+        cnn_real *restrict dxp = dxi;
+        int zrow = 0; /* rows of dxp zeroed so far */
+        cnn_real *restrict dwt = pad + (size_t)i * PAD_SIZE + SCRATCH + DWT; /* dW^T */
         const cnn_real *restrict xs = xi;
         cnn_real s[OC]; /* db */
         OMP(simd)
         for (int co = 0; co < OC; co++)
             s[co] = 0;
-        { /* the border of the padded dz, and rows and columns no window covers */
-            memset(dzb, 0, sizeof(cnn_real) * (size_t)TOP * DZ_RS);
-            for (int y = TOP; y < TOP + POH * PKH; y++) {
-                memset(dzb + (size_t)y * DZ_RS, 0, sizeof(cnn_real) * LEFT * OC);
-                memset(dzb + (size_t)y * DZ_RS + (size_t)(LEFT + POW * PKW) * OC, 0,
-                       sizeof(cnn_real) * (size_t)(ZW - LEFT - POW * PKW) * OC);
-            }
-            memset(dzb + (size_t)(TOP + POH * PKH) * DZ_RS, 0,
-                   sizeof(cnn_real) * (size_t)(ZH - TOP - POH * PKH) * DZ_RS);
-        }
-        memset(dwi, 0, sizeof(cnn_real) * W_COUNT);
+        memset(dwt, 0, sizeof(cnn_real) * W_COUNT);
         for (int py = 0; py < POH; py++) {
-            cnn_real *restrict z0 = dzb + ((size_t)(TOP + py * PKH) * ZW + LEFT) * OC;
             cnn_real kfr[POW * OC]; /* the argmax bytes of pooled row py, as reals */
             OMP(simd)
             for (int e = 0; e < POW * OC; e++)
                 kfr[e] = (cnn_real)am[(size_t)py * POW * OC + e];
+            cnn_real dpm[POW * OC]; /* the pooled gradient of row py where it flows, else 0 */
             for (int px = 0; px < POW; px++) {
                 const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;
                 const cnn_real *restrict kf = kfr + (size_t)px * OC;
-                cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;
+                cnn_real *restrict dm = dpm + (size_t)px * OC;
                 OMP(simd)
                 for (int c = 0; c < OC; c++) {
                     const cnn_real k = kf[c];
-                    const cnn_real d = dp[c];
-                    zp[(size_t)0 * DZ_RS + 0 * OC + c] = k == (cnn_real)0 ? d : (cnn_real)0;
-                    zp[(size_t)0 * DZ_RS + 1 * OC + c] = k == (cnn_real)1 ? d : (cnn_real)0;
-                    zp[(size_t)1 * DZ_RS + 0 * OC + c] = k == (cnn_real)2 ? d : (cnn_real)0;
-                    zp[(size_t)1 * DZ_RS + 1 * OC + c] = k == (cnn_real)3 ? d : (cnn_real)0;
-                    s[c] += k != (cnn_real)255 ? d : (cnn_real)0;
+                    const cnn_real d = k != (cnn_real)255 ? dp[c] : (cnn_real)0;
+                    dm[c] = d;
+                    s[c] += d;
                 }
             } /* px */
-            /* dW over these rows while they are in L1 (not the whole dz once per chunk of dW) */
-            /* dW rows r = (ky * KW + kx) * IC + ci, 8 at a time */
-            for (int tap = 0; tap < KH * KW; tap++) {
-                const int base = ((tap / KW) * PW + tap % KW) * IC;
-                for (int cb = 0; cb < 2; cb++) {
-                    const int at = base + cb * 8, r0 = tap * IC + cb * 8;
-                    { /* 8 rows of dW */
-                        cnn_real g0_0[16];
-                        cnn_real g0_1[16];
-                        cnn_real g1_0[16];
-                        cnn_real g1_1[16];
-                        cnn_real g2_0[16];
-                        cnn_real g2_1[16];
-                        cnn_real g3_0[16];
-                        cnn_real g3_1[16];
-                        cnn_real g4_0[16];
-                        cnn_real g4_1[16];
-                        cnn_real g5_0[16];
-                        cnn_real g5_1[16];
-                        cnn_real g6_0[16];
-                        cnn_real g6_1[16];
-                        cnn_real g7_0[16];
-                        cnn_real g7_1[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g0_0[co] = dwi[(size_t)(r0 + 0) * OC + 0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g0_1[co] = dwi[(size_t)(r0 + 0) * OC + 16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g1_0[co] = dwi[(size_t)(r0 + 1) * OC + 0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g1_1[co] = dwi[(size_t)(r0 + 1) * OC + 16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g2_0[co] = dwi[(size_t)(r0 + 2) * OC + 0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g2_1[co] = dwi[(size_t)(r0 + 2) * OC + 16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g3_0[co] = dwi[(size_t)(r0 + 3) * OC + 0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g3_1[co] = dwi[(size_t)(r0 + 3) * OC + 16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g4_0[co] = dwi[(size_t)(r0 + 4) * OC + 0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g4_1[co] = dwi[(size_t)(r0 + 4) * OC + 16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g5_0[co] = dwi[(size_t)(r0 + 5) * OC + 0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g5_1[co] = dwi[(size_t)(r0 + 5) * OC + 16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g6_0[co] = dwi[(size_t)(r0 + 6) * OC + 0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g6_1[co] = dwi[(size_t)(r0 + 6) * OC + 16 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g7_0[co] = dwi[(size_t)(r0 + 7) * OC + 0 + co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            g7_1[co] = dwi[(size_t)(r0 + 7) * OC + 16 + co];
-                        for (int oy = py * PKH; oy < py * PKH + PKH; oy++) {
-                            const cnn_real *restrict xr = xs + (size_t)(oy * SH) * PW * IC;
-                            const cnn_real *restrict dr = dzb + ((size_t)(oy + TOP) * ZW + LEFT) * OC;
-                            for (int ox = 0; ox < POW * PKW; ox++) {
-                                const cnn_real *restrict xp = xr + (size_t)ox * SW * IC;
-                                const cnn_real *restrict d = dr + (size_t)ox * OC;
-                                {
-                                    const cnn_real v = xp[at + 0];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g0_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g0_1[co] += v * d[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xp[at + 1];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g1_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g1_1[co] += v * d[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xp[at + 2];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g2_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g2_1[co] += v * d[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xp[at + 3];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g3_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g3_1[co] += v * d[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xp[at + 4];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g4_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g4_1[co] += v * d[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xp[at + 5];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g5_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g5_1[co] += v * d[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xp[at + 6];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g6_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g6_1[co] += v * d[16 + co];
-                                }
-                                {
-                                    const cnn_real v = xp[at + 7];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g7_0[co] += v * d[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        g7_1[co] += v * d[16 + co];
-                                }
-                            }
-                        }
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 0) * OC + 0 + co] = g0_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 0) * OC + 16 + co] = g0_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 1) * OC + 0 + co] = g1_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 1) * OC + 16 + co] = g1_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 2) * OC + 0 + co] = g2_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 2) * OC + 16 + co] = g2_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 3) * OC + 0 + co] = g3_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 3) * OC + 16 + co] = g3_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 4) * OC + 0 + co] = g4_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 4) * OC + 16 + co] = g4_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 5) * OC + 0 + co] = g5_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 5) * OC + 16 + co] = g5_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 6) * OC + 0 + co] = g6_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 6) * OC + 16 + co] = g6_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 7) * OC + 0 + co] = g7_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            dwi[(size_t)(r0 + 7) * OC + 16 + co] = g7_1[co];
-                    }
-                }
+            int jo[POW * OC]; /* per window and channel: the argmax position's input, from the window's */
+            OMP(simd)
+            for (int e = 0; e < POW * OC; e++) {
+                const int k = (int)kfr[e];
+                jo[e] = k == 255 ? 0 : ((k / PKW) * SH * PW + (k % PKW) * SW) * IC;
             }
+            const cnn_real *restrict xb = xs + (size_t)py * PKH * SH * PW * IC;
+            for (int cb = 0; cb < 16; cb++) { /* 2 channels */
+                const int co0 = cb * 2;
+                cnn_real g0_0[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_0[e] = dwt[(size_t)(co0 + 0) * KK + 0 + e];
+                cnn_real g0_1[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_1[e] = dwt[(size_t)(co0 + 0) * KK + 16 + e];
+                cnn_real g0_2[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_2[e] = dwt[(size_t)(co0 + 0) * KK + 32 + e];
+                cnn_real g0_3[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_3[e] = dwt[(size_t)(co0 + 0) * KK + 48 + e];
+                cnn_real g0_4[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_4[e] = dwt[(size_t)(co0 + 0) * KK + 64 + e];
+                cnn_real g0_5[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_5[e] = dwt[(size_t)(co0 + 0) * KK + 80 + e];
+                cnn_real g0_6[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_6[e] = dwt[(size_t)(co0 + 0) * KK + 96 + e];
+                cnn_real g0_7[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_7[e] = dwt[(size_t)(co0 + 0) * KK + 112 + e];
+                cnn_real g0_8[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0_8[e] = dwt[(size_t)(co0 + 0) * KK + 128 + e];
+                cnn_real g1_0[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_0[e] = dwt[(size_t)(co0 + 1) * KK + 0 + e];
+                cnn_real g1_1[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_1[e] = dwt[(size_t)(co0 + 1) * KK + 16 + e];
+                cnn_real g1_2[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_2[e] = dwt[(size_t)(co0 + 1) * KK + 32 + e];
+                cnn_real g1_3[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_3[e] = dwt[(size_t)(co0 + 1) * KK + 48 + e];
+                cnn_real g1_4[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_4[e] = dwt[(size_t)(co0 + 1) * KK + 64 + e];
+                cnn_real g1_5[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_5[e] = dwt[(size_t)(co0 + 1) * KK + 80 + e];
+                cnn_real g1_6[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_6[e] = dwt[(size_t)(co0 + 1) * KK + 96 + e];
+                cnn_real g1_7[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_7[e] = dwt[(size_t)(co0 + 1) * KK + 112 + e];
+                cnn_real g1_8[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1_8[e] = dwt[(size_t)(co0 + 1) * KK + 128 + e];
+                for (int px = 0; px < POW; px++) {
+                    const cnn_real *restrict xw = xb + (size_t)px * PKW * SW * IC;
+                    {
+                        const cnn_real d = dpm[(size_t)px * OC + co0 + 0];
+                        const cnn_real *restrict xj = xw + jo[(size_t)px * OC + co0 + 0];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g0_0[e] += d * xj[0 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g0_1[e] += d * xj[16 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g0_2[e] += d * xj[32 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g0_3[e] += d * xj[1008 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g0_4[e] += d * xj[1024 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g0_5[e] += d * xj[1040 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g0_6[e] += d * xj[2016 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g0_7[e] += d * xj[2032 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g0_8[e] += d * xj[2048 + e];
+                    }
+                    {
+                        const cnn_real d = dpm[(size_t)px * OC + co0 + 1];
+                        const cnn_real *restrict xj = xw + jo[(size_t)px * OC + co0 + 1];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_0[e] += d * xj[0 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_1[e] += d * xj[16 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_2[e] += d * xj[32 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_3[e] += d * xj[1008 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_4[e] += d * xj[1024 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_5[e] += d * xj[1040 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_6[e] += d * xj[2016 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_7[e] += d * xj[2032 + e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            g1_8[e] += d * xj[2048 + e];
+                    }
+                } /* px */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 0 + e] = g0_0[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 16 + e] = g0_1[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 32 + e] = g0_2[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 48 + e] = g0_3[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 64 + e] = g0_4[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 80 + e] = g0_5[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 96 + e] = g0_6[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 112 + e] = g0_7[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 0) * KK + 128 + e] = g0_8[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 0 + e] = g1_0[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 16 + e] = g1_1[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 32 + e] = g1_2[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 48 + e] = g1_3[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 64 + e] = g1_4[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 80 + e] = g1_5[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 96 + e] = g1_6[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 112 + e] = g1_7[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)(co0 + 1) * KK + 128 + e] = g1_8[e];
+            }
+            /* dx from the windows: first rows of this band zeroed, then each channel's kernel */
+            for (; zrow < py * PKH * SH + (PKH - 1) * SH + KH; zrow++)
+                memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);
+            cnn_real *restrict xd = dxp + (size_t)py * PKH * SH * PW * IC;
+            for (int co = 0; co < OC; co++) {
+                cnn_real w0_0_0[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++) /* the rotated kernel holds W[0][0][.][co] */
+                    w0_0_0[e] = flip[((size_t)8 * OC + co) * IC + 0 + e];
+                cnn_real w0_1_0[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++) /* the rotated kernel holds W[0][1][.][co] */
+                    w0_1_0[e] = flip[((size_t)7 * OC + co) * IC + 0 + e];
+                cnn_real w0_2_0[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++) /* the rotated kernel holds W[0][2][.][co] */
+                    w0_2_0[e] = flip[((size_t)6 * OC + co) * IC + 0 + e];
+                cnn_real w1_0_0[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++) /* the rotated kernel holds W[1][0][.][co] */
+                    w1_0_0[e] = flip[((size_t)5 * OC + co) * IC + 0 + e];
+                cnn_real w1_1_0[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++) /* the rotated kernel holds W[1][1][.][co] */
+                    w1_1_0[e] = flip[((size_t)4 * OC + co) * IC + 0 + e];
+                cnn_real w1_2_0[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++) /* the rotated kernel holds W[1][2][.][co] */
+                    w1_2_0[e] = flip[((size_t)3 * OC + co) * IC + 0 + e];
+                cnn_real w2_0_0[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++) /* the rotated kernel holds W[2][0][.][co] */
+                    w2_0_0[e] = flip[((size_t)2 * OC + co) * IC + 0 + e];
+                cnn_real w2_1_0[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++) /* the rotated kernel holds W[2][1][.][co] */
+                    w2_1_0[e] = flip[((size_t)1 * OC + co) * IC + 0 + e];
+                cnn_real w2_2_0[16];
+                OMP(simd)
+                for (int e = 0; e < 16; e++) /* the rotated kernel holds W[2][2][.][co] */
+                    w2_2_0[e] = flip[((size_t)0 * OC + co) * IC + 0 + e];
+                for (int pass = 0; pass < 2; pass++) { /* windows of one pass do not overlap */
+                    for (int px = pass; px < POW; px += 2) {
+                        const cnn_real d = dpm[(size_t)px * OC + co];
+                        cnn_real *restrict xj = xd + (size_t)px * PKW * SW * IC + jo[(size_t)px * OC + co];
+                        cnn_real t0_0_0[16];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            t0_0_0[e] = xj[(size_t)0 + e] + d * w0_0_0[e];
+                        cnn_real t0_1_0[16];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            t0_1_0[e] = xj[(size_t)16 + e] + d * w0_1_0[e];
+                        cnn_real t0_2_0[16];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            t0_2_0[e] = xj[(size_t)32 + e] + d * w0_2_0[e];
+                        cnn_real t1_0_0[16];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            t1_0_0[e] = xj[(size_t)1008 + e] + d * w1_0_0[e];
+                        cnn_real t1_1_0[16];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            t1_1_0[e] = xj[(size_t)1024 + e] + d * w1_1_0[e];
+                        cnn_real t1_2_0[16];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            t1_2_0[e] = xj[(size_t)1040 + e] + d * w1_2_0[e];
+                        cnn_real t2_0_0[16];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            t2_0_0[e] = xj[(size_t)2016 + e] + d * w2_0_0[e];
+                        cnn_real t2_1_0[16];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            t2_1_0[e] = xj[(size_t)2032 + e] + d * w2_1_0[e];
+                        cnn_real t2_2_0[16];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            t2_2_0[e] = xj[(size_t)2048 + e] + d * w2_2_0[e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            xj[(size_t)0 + e] = t0_0_0[e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            xj[(size_t)16 + e] = t0_1_0[e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            xj[(size_t)32 + e] = t0_2_0[e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            xj[(size_t)1008 + e] = t1_0_0[e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            xj[(size_t)1024 + e] = t1_1_0[e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            xj[(size_t)1040 + e] = t1_2_0[e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            xj[(size_t)2016 + e] = t2_0_0[e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            xj[(size_t)2032 + e] = t2_1_0[e];
+                        OMP(simd)
+                        for (int e = 0; e < 16; e++)
+                            xj[(size_t)2048 + e] = t2_2_0[e];
+                    } /* px */
+                }
+            } /* co */
         } /* py */
-        /* dx: the forward kernel over the zero-padded dz with the rotated kernel */
-        cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
-        {
-            const cnn_real *restrict bsrc = dzb;
-            const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
-            cnn_real *restrict bdst = dxi;
-            enum { B_SRC_W = 65, B_CIN = 32, B_COUT = 16, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
-            enum { B_OH = 63, B_OW = 63 };
-            for (int oy = 0; oy < B_OH; oy++) {
-                for (int ob = 0; ob < 3; ob++) { /* 16 output pixels */
-                    const int ox0 = ob * 16;
-                    cnn_real a0_0[16];
-                    cnn_real a1_0[16];
-                    cnn_real a2_0[16];
-                    cnn_real a3_0[16];
-                    cnn_real a4_0[16];
-                    cnn_real a5_0[16];
-                    cnn_real a6_0[16];
-                    cnn_real a7_0[16];
-                    cnn_real a8_0[16];
-                    cnn_real a9_0[16];
-                    cnn_real a10_0[16];
-                    cnn_real a11_0[16];
-                    cnn_real a12_0[16];
-                    cnn_real a13_0[16];
-                    cnn_real a14_0[16];
-                    cnn_real a15_0[16];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a4_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a5_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a6_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a7_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a8_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a9_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a10_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a11_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a12_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a13_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a14_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a15_0[co] = 0;
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int ci = 0; ci < B_CIN; ci++) { /* each input broadcast once, for its 3 taps */
-                            cnn_real w0_0[16];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                w0_0[co] = wr[((size_t)0 * B_CIN + ci) * B_COUT + 0 + co];
-                            cnn_real w1_0[16];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                w1_0[co] = wr[((size_t)1 * B_CIN + ci) * B_COUT + 0 + co];
-                            cnn_real w2_0[16];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                w2_0[co] = wr[((size_t)2 * B_CIN + ci) * B_COUT + 0 + co];
-                            {
-                                const cnn_real v = xr[0 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w0_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w1_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[2 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[3 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[4 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a4_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[5 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a5_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a4_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[6 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a6_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a5_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a4_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[7 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a7_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a6_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a5_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[8 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a8_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a7_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a6_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[9 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a9_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a8_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a7_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[10 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a10_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a9_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a8_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[11 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a11_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a10_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a9_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[12 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a12_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a11_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a10_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[13 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a13_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a12_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a11_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[14 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a14_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a13_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a12_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[15 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a15_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a14_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a13_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[16 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a15_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a14_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[17 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a15_0[co] += v * w2_0[co];
-                            }
-                        }
-                    }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 0 + co] = a0_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 0 + co] = a1_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 0 + co] = a2_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 0 + co] = a3_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[4 * B_COUT + 0 + co] = a4_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[5 * B_COUT + 0 + co] = a5_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[6 * B_COUT + 0 + co] = a6_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[7 * B_COUT + 0 + co] = a7_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[8 * B_COUT + 0 + co] = a8_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[9 * B_COUT + 0 + co] = a9_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[10 * B_COUT + 0 + co] = a10_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[11 * B_COUT + 0 + co] = a11_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[12 * B_COUT + 0 + co] = a12_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[13 * B_COUT + 0 + co] = a13_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[14 * B_COUT + 0 + co] = a14_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[15 * B_COUT + 0 + co] = a15_0[co];
-                }
-                { /* 15 output pixels */
-                    const int ox0 = 48;
-                    cnn_real a0_0[16];
-                    cnn_real a1_0[16];
-                    cnn_real a2_0[16];
-                    cnn_real a3_0[16];
-                    cnn_real a4_0[16];
-                    cnn_real a5_0[16];
-                    cnn_real a6_0[16];
-                    cnn_real a7_0[16];
-                    cnn_real a8_0[16];
-                    cnn_real a9_0[16];
-                    cnn_real a10_0[16];
-                    cnn_real a11_0[16];
-                    cnn_real a12_0[16];
-                    cnn_real a13_0[16];
-                    cnn_real a14_0[16];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a4_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a5_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a6_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a7_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a8_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a9_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a10_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a11_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a12_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a13_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a14_0[co] = 0;
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int ci = 0; ci < B_CIN; ci++) { /* each input broadcast once, for its 3 taps */
-                            cnn_real w0_0[16];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                w0_0[co] = wr[((size_t)0 * B_CIN + ci) * B_COUT + 0 + co];
-                            cnn_real w1_0[16];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                w1_0[co] = wr[((size_t)1 * B_CIN + ci) * B_COUT + 0 + co];
-                            cnn_real w2_0[16];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                w2_0[co] = wr[((size_t)2 * B_CIN + ci) * B_COUT + 0 + co];
-                            {
-                                const cnn_real v = xr[0 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w0_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w1_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[2 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[3 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[4 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a4_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[5 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a5_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a4_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[6 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a6_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a5_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a4_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[7 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a7_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a6_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a5_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[8 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a8_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a7_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a6_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[9 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a9_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a8_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a7_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[10 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a10_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a9_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a8_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[11 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a11_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a10_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a9_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[12 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a12_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a11_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a10_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[13 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a13_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a12_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a11_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[14 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a14_0[co] += v * w0_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a13_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a12_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[15 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a14_0[co] += v * w1_0[co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a13_0[co] += v * w2_0[co];
-                            }
-                            {
-                                const cnn_real v = xr[16 * B_CIN + ci];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a14_0[co] += v * w2_0[co];
-                            }
-                        }
-                    }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 0 + co] = a0_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 0 + co] = a1_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 0 + co] = a2_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 0 + co] = a3_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[4 * B_COUT + 0 + co] = a4_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[5 * B_COUT + 0 + co] = a5_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[6 * B_COUT + 0 + co] = a6_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[7 * B_COUT + 0 + co] = a7_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[8 * B_COUT + 0 + co] = a8_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[9 * B_COUT + 0 + co] = a9_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[10 * B_COUT + 0 + co] = a10_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[11 * B_COUT + 0 + co] = a11_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[12 * B_COUT + 0 + co] = a12_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[13 * B_COUT + 0 + co] = a13_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[14 * B_COUT + 0 + co] = a14_0[co];
-                }
-            } /* oy */
-        }
+        for (; zrow < PH; zrow++) /* rows no window reaches */
+            memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);
+        /* dW^T [OC][KH][KW][IC] into the slot's [KH][KW][IC][OC] */
+        for (int r = 0; r < KK; r++)
+            for (int co = 0; co < OC; co++)
+                dwi[(size_t)r * OC + co] = dwt[(size_t)co * KK + r];
         OMP(simd)
         for (int co = 0; co < OC; co++)
             dwi[W_COUNT + co] = s[co];
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        if (k < W_COUNT)
-            g[W_OFF + k] += s;
-        else
-            g[B_OFF + k - W_COUNT] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            const int k = k0 + kk;
+            if (k < W_COUNT)
+                g[W_OFF + k] += s[kk];
+            else
+                g[B_OFF + k - W_COUNT] += s[kk];
+        }
     }
 }
 #else
@@ -2890,14 +2371,24 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
-    for (int k = 0; k < SLOT; k++) {
-        cnn_real s = 0;
-        for (int i = 0; i < n; i++)
-            s += slot[(size_t)i * SLOT + k];
-        if (k < W_COUNT)
-            g[W_OFF + k] += s;
-        else
-            g[B_OFF + k - W_COUNT] += s;
+    for (int k0 = 0; k0 < SLOT; k0 += 256) {
+        const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
+        cnn_real s[256];
+        for (int kk = 0; kk < kn; kk++)
+            s[kk] = 0;
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
+            OMP(simd)
+            for (int kk = 0; kk < kn; kk++)
+                s[kk] += si[kk];
+        }
+        for (int kk = 0; kk < kn; kk++) {
+            const int k = k0 + kk;
+            if (k < W_COUNT)
+                g[W_OFF + k] += s[kk];
+            else
+                g[B_OFF + k - W_COUNT] += s[kk];
+        }
     }
 }
 #endif
