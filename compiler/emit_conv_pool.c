@@ -197,7 +197,11 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
     for (int r = 0; r < pkh; r++)
         em_line(em, "const cnn_real *restrict x%d = xs + ((size_t)((py * PKH + %d) * SH + ky) * PW + (size_t)ox0 * SW) * IC;",
                 r, r);
-    if (l->sw == 1 && l->kw > 1 && (l->kw + 1) * nv + pkh * cols * nv <= DW_ONE_PASS) {
+    /* all 32 vector registers: a 2x2 window of 64 channels (16 accumulators)
+     * with its 3 x 4 weight vectors fits (deep conv2d_3 and fashion conv2d_2
+     * in inference, one thread: 1.82-1.93 -> 1.72-1.74 ms and 2.00-2.05 ->
+     * 1.92-1.96 ms against the per-tap loop below) */
+    if (l->sw == 1 && l->kw > 1 && (l->kw + 1) * nv + pkh * cols * nv <= 32) {
         /* stride 1: each input broadcast once for its KW taps, with the
          * channel's KW weight vectors in registers (as conv2d's tiles):
          * fruit conv2d_1 forward 2.9-3.1 -> 2.55-2.7 ms on one thread */

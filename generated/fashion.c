@@ -3960,67 +3960,222 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, const cn
                     const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
                     const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
                     const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
-                    for (int t = 0; t < KW * IC; t++) { /* (kx, ci) */
-                        const cnn_real *restrict w = wr + (size_t)t * OC;
+                    for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                        cnn_real w0_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
+                        cnn_real w0_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w0_1[co] = wr[((size_t)0 * IC + ci) * OC + 16 + co];
+                        cnn_real w0_2[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w0_2[co] = wr[((size_t)0 * IC + ci) * OC + 32 + co];
+                        cnn_real w0_3[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w0_3[co] = wr[((size_t)0 * IC + ci) * OC + 48 + co];
+                        cnn_real w1_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
+                        cnn_real w1_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w1_1[co] = wr[((size_t)1 * IC + ci) * OC + 16 + co];
+                        cnn_real w1_2[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w1_2[co] = wr[((size_t)1 * IC + ci) * OC + 32 + co];
+                        cnn_real w1_3[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w1_3[co] = wr[((size_t)1 * IC + ci) * OC + 48 + co];
+                        cnn_real w2_0[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
+                        cnn_real w2_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w2_1[co] = wr[((size_t)2 * IC + ci) * OC + 16 + co];
+                        cnn_real w2_2[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w2_2[co] = wr[((size_t)2 * IC + ci) * OC + 32 + co];
+                        cnn_real w2_3[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            w2_3[co] = wr[((size_t)2 * IC + ci) * OC + 48 + co];
                         {
-                            const cnn_real v = x0[0 * SW * IC + t];
+                            const cnn_real v = x0[0 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w[0 + co];
+                                a0_0_0[co] += v * w0_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_0_1[co] += v * w[16 + co];
+                                a0_0_1[co] += v * w0_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_0_2[co] += v * w[32 + co];
+                                a0_0_2[co] += v * w0_2[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_0_3[co] += v * w[48 + co];
+                                a0_0_3[co] += v * w0_3[co];
                         }
                         {
-                            const cnn_real v = x0[1 * SW * IC + t];
+                            const cnn_real v = x0[1 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w[0 + co];
+                                a0_1_0[co] += v * w0_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_1_1[co] += v * w[16 + co];
+                                a0_1_1[co] += v * w0_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_1_2[co] += v * w[32 + co];
+                                a0_1_2[co] += v * w0_2[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_1_3[co] += v * w[48 + co];
+                                a0_1_3[co] += v * w0_3[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_2[co] += v * w1_2[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_3[co] += v * w1_3[co];
                         }
                         {
-                            const cnn_real v = x1[0 * SW * IC + t];
+                            const cnn_real v = x0[2 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w[0 + co];
+                                a0_1_0[co] += v * w1_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_0_1[co] += v * w[16 + co];
+                                a0_1_1[co] += v * w1_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_0_2[co] += v * w[32 + co];
+                                a0_1_2[co] += v * w1_2[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_0_3[co] += v * w[48 + co];
+                                a0_1_3[co] += v * w1_3[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_1[co] += v * w2_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_2[co] += v * w2_2[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a0_0_3[co] += v * w2_3[co];
                         }
                         {
-                            const cnn_real v = x1[1 * SW * IC + t];
+                            const cnn_real v = x0[3 * IC + ci];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w[0 + co];
+                                a0_1_0[co] += v * w2_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_1_1[co] += v * w[16 + co];
+                                a0_1_1[co] += v * w2_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_1_2[co] += v * w[32 + co];
+                                a0_1_2[co] += v * w2_2[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a1_1_3[co] += v * w[48 + co];
+                                a0_1_3[co] += v * w2_3[co];
+                        }
+                        {
+                            const cnn_real v = x1[0 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_2[co] += v * w0_2[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_3[co] += v * w0_3[co];
+                        }
+                        {
+                            const cnn_real v = x1[1 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_1[co] += v * w0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_2[co] += v * w0_2[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_3[co] += v * w0_3[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_2[co] += v * w1_2[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_3[co] += v * w1_3[co];
+                        }
+                        {
+                            const cnn_real v = x1[2 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_1[co] += v * w1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_2[co] += v * w1_2[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_3[co] += v * w1_3[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_1[co] += v * w2_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_2[co] += v * w2_2[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_0_3[co] += v * w2_3[co];
+                        }
+                        {
+                            const cnn_real v = x1[3 * IC + ci];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_0[co] += v * w2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_1[co] += v * w2_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_2[co] += v * w2_2[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                a1_1_3[co] += v * w2_3[co];
                         }
                     }
                 } /* ky */
