@@ -98,7 +98,26 @@ def find_tools(args):
         raise CompareError(f"runtime headers not found in {rt_inc} (set CNNC_RUNTIME_INCLUDE)")
     if not os.path.exists(rt_lib):
         raise CompareError(f"runtime library {rt_lib} not found (build the cnnrt target or set CNNC_RUNTIME_LIB)")
+    # Taken from a build folder, they must be built from the sources here:
+    # a stale cnnc would benchmark an older code generator without a word.
+    if not (args.cnnc or os.environ.get("CNNC")):
+        check_fresh(cnnc, "compiler", build)
+    if not os.environ.get("CNNC_RUNTIME_LIB"):
+        check_fresh(rt_lib, "runtime", build)
     return cnnc, rt_inc, rt_lib
+
+
+def check_fresh(built, folder, build):
+    """Raises CompareError when a source file of REPO/folder is newer than
+    the file built from it. Sources only, not headers: every .c, .l and .y
+    there is compiled into it (so a rebuild always clears the error), while
+    a header may be included by nothing that a rebuild would redo."""
+    t = os.path.getmtime(built)
+    for name in sorted(os.listdir(os.path.join(REPO, folder))):
+        src = os.path.join(REPO, folder, name)
+        if name.endswith((".c", ".l", ".y")) and os.path.getmtime(src) > t:
+            raise CompareError(f"{built} is older than {folder}/{name}: rebuild it (cmake --build {build}), "
+                               "or name the files to use as they are (--cnnc, CNNC_RUNTIME_LIB)")
 
 
 def run(cmd, env=None, what=None):
