@@ -410,7 +410,7 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
             continue;
         L->fold_off = fixed;
         fixed += emit_conv_bn_fold_fixed_floats(L);
-        L->fold_pad_floats = emit_conv2d_pad_floats(L->l, 0, pl->layers[L->fold_pool].l);
+        L->fold_pad_floats = emit_conv_bn_fold_pad_floats(pl, L);
         if (L->fold_pad_floats > pad)
             pad = L->fold_pad_floats;
     }

@@ -80,6 +80,11 @@ void conv_emit_slot_sum(cnnc_emitter *em, const cnn_layer *l);
  * the forward row band, the backward band or the whole padded dz. */
 size_t conv_pool_scratch_floats(const cnn_layer *l, int needs_dx, const cnn_layer *pool);
 
+/* Per-image scratch of a fused conv + pool forward alone (the folded
+ * inference pass): its padded input, and the row band when the windows do
+ * not pool in registers. */
+size_t conv_pool_forward_floats(const cnn_layer *l, const cnn_layer *pool);
+
 /* What a fused conv + maxpool forward computes per window (emit_conv_pool.c):
  * act(max) plus the argmax byte in training; in inference with a batchnorm
  * folded in, the same without the byte, the weights and bias then being the

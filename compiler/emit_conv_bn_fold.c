@@ -62,6 +62,11 @@ size_t emit_conv_bn_fold_fixed_floats(const cnnc_plan_layer *conv)
     return conv->t_count[0] + (size_t)conv->l->out.c;
 }
 
+size_t emit_conv_bn_fold_pad_floats(const cnnc_plan *pl, const cnnc_plan_layer *conv)
+{
+    return conv->fold_bn ? conv_pool_forward_floats(conv->l, pl->layers[conv->fold_pool].l) : 0;
+}
+
 void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
 {
     const cnn_layer *l = L->l;

@@ -168,6 +168,12 @@ static int windows_per_tile(const cnn_layer *l, const cnn_layer *pool)
     return (pool->out.w + tiles - 1) / tiles; /* balanced: 63 windows as 13 x 5 - 2, not 12 x 5 + 3 */
 }
 
+size_t conv_pool_forward_floats(const cnn_layer *l, const cnn_layer *pool)
+{
+    size_t band = windows_per_tile(l, pool) > 0 ? 0 : (size_t)pool->kh * l->out.w * l->out.c;
+    return conv_padded_copy_floats(l) + band;
+}
+
 /* One tile of nw windows from window column px0 (a C expression), pooled
  * row py: the conv outputs under the windows accumulate in registers, then
  * each window's first maximum, its activation and its argmax code are

@@ -1602,7 +1602,7 @@ static void deep_conv2d_1_folded_forward(const cnn_real *restrict p, cnn_real *r
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 12288, OUT_SIZE = 65536, W_OFF = 0, W_COUNT = 432 };
     enum { POH = 32, POW = 32, PKH = 2, PKW = 2, POOL_SIZE = 16384 }; /* maxpool_1 */
-    enum { PAD_SIZE = 15116, PW = 66, SCRATCH = 13068 }; /* per image: [padded input] then scratch */
+    enum { PAD_SIZE = 13068, PW = 66, SCRATCH = 13068 }; /* per image: [padded input] then scratch */
     enum { BN_G_OFF = 432, BN_B_OFF = 448, BN_RM_OFF = 60753, BN_RV_OFF = 60769 }; /* batchnorm_1 */
     const cnn_real epsilon = (cnn_real)0.00100000005f;
     cnn_real scale[OC], shift[OC];
@@ -3956,7 +3956,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 16384, OUT_SIZE = 32768, W_OFF = 464, W_COUNT = 4608 };
     enum { POH = 16, POW = 16, PKH = 2, PKW = 2, POOL_SIZE = 8192 }; /* maxpool_2 */
-    enum { PAD_SIZE = 25152, PW = 34, SCRATCH = 18496 }; /* per image: [padded input] then scratch */
+    enum { PAD_SIZE = 18496, PW = 34, SCRATCH = 18496 }; /* per image: [padded input] then scratch */
     enum { BN_G_OFF = 5072, BN_B_OFF = 5104, BN_RM_OFF = 60785, BN_RV_OFF = 60817 }; /* batchnorm_2 */
     const cnn_real epsilon = (cnn_real)0.00100000005f;
     cnn_real scale[OC], shift[OC];
@@ -6014,7 +6014,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 8192, OUT_SIZE = 16384, W_OFF = 5136, W_COUNT = 18432 };
     enum { POH = 8, POW = 8, PKH = 2, PKW = 2, POOL_SIZE = 4096 }; /* maxpool_3 */
-    enum { PAD_SIZE = 30848, PW = 18, SCRATCH = 10368 }; /* per image: [padded input] then scratch */
+    enum { PAD_SIZE = 10368, PW = 18, SCRATCH = 10368 }; /* per image: [padded input] then scratch */
     enum { BN_G_OFF = 23568, BN_B_OFF = 23632, BN_RM_OFF = 60849, BN_RV_OFF = 60913 }; /* batchnorm_3 */
     const cnn_real epsilon = (cnn_real)0.00100000005f;
     cnn_real scale[OC], shift[OC];

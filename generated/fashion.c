@@ -72,7 +72,7 @@ enum {
     WORK_DB = 25088,
     WORK_SLOT = 50176,
     WORK_PAD = 68672,
-    WORK_PER_IMAGE = 88640
+    WORK_PER_IMAGE = 85056
 };
 
 enum { N_OUT = 10 };
@@ -1853,7 +1853,7 @@ static void fashion_conv2d_1_folded_forward(const cnn_real *restrict p, const cn
     enum { IN_SIZE = 784, OUT_SIZE = 25088, W_OFF = 0, W_COUNT = 288 };
     enum { B_OFF = 288 };
     enum { POH = 14, POW = 14, PKH = 2, PKW = 2, POOL_SIZE = 6272 }; /* maxpool_1 */
-    enum { PAD_SIZE = 2692, PW = 30, SCRATCH = 900 }; /* per image: [padded input] then scratch */
+    enum { PAD_SIZE = 900, PW = 30, SCRATCH = 900 }; /* per image: [padded input] then scratch */
     enum { BN_G_OFF = 320, BN_B_OFF = 352, BN_RM_OFF = 315338, BN_RV_OFF = 315370 }; /* batchnorm_1 */
     const cnn_real epsilon = (cnn_real)0.00100000005f;
     cnn_real scale[OC], shift[OC];
@@ -3873,7 +3873,7 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, const cn
     enum { IN_SIZE = 6272, OUT_SIZE = 9216, W_OFF = 384, W_COUNT = 18432 };
     enum { B_OFF = 18816 };
     enum { POH = 6, POW = 6, PKH = 2, PKW = 2, POOL_SIZE = 2304 }; /* maxpool_2 */
-    enum { PAD_SIZE = 19968, PW = 14, SCRATCH = 0 }; /* per image: [padded input] then scratch */
+    enum { PAD_SIZE = 0, PW = 14, SCRATCH = 0 }; /* per image: [padded input] then scratch */
     enum { BN_G_OFF = 18880, BN_B_OFF = 18944, BN_RM_OFF = 315402, BN_RV_OFF = 315466 }; /* batchnorm_2 */
     const cnn_real epsilon = (cnn_real)0.00100000005f;
     cnn_real scale[OC], shift[OC];
