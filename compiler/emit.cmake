@@ -8,6 +8,7 @@ target_sources(cnnc PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/emit_c.c
   ${CMAKE_CURRENT_LIST_DIR}/emit_conv2d.c
   ${CMAKE_CURRENT_LIST_DIR}/emit_conv_pool.c
+  ${CMAKE_CURRENT_LIST_DIR}/emit_conv_pool_avx512.c
   ${CMAKE_CURRENT_LIST_DIR}/emit_conv_bn_fold.c
   ${CMAKE_CURRENT_LIST_DIR}/emit_pool.c
   ${CMAKE_CURRENT_LIST_DIR}/emit_dense.c

@@ -107,4 +107,10 @@ void conv_pool_emit_enums(cnnc_emitter *em, const cnnc_plan_layer *conv, const c
 void conv_pool_emit_images(cnnc_emitter *em, const cnnc_plan_layer *conv, const cnnc_plan_layer *pool,
                            const conv_pool_variant *v);
 
+/* The AVX-512 weight gradient of a fused conv + maxpool that needs no dx and
+ * whose kernel rows are shorter than a vector (emit_conv_pool_avx512.c):
+ * whether it applies, and its code (in the backward image loop, under
+ * #if CNN_AVX512_FLOAT, with the dense path as the #else). */
+int conv_pool_dw_permute_applies(const cnn_layer *l, const cnn_layer *pool, int needs_dx);
+void conv_pool_emit_dw_permute(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool);
 #endif

@@ -707,9 +707,17 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
     else
         em_line(em, "memset(dwi, 0, sizeof(cnn_real) * W_COUNT);");
     if (!dx) {
+        int permute = !win && conv_pool_dw_permute_applies(l, P->l, dx);
+        if (permute) {
+            em_raw(em, "#if CNN_AVX512_FLOAT\n");
+            conv_pool_emit_dw_permute(em, l, P->l);
+            em_raw(em, "#else /* the portable twin: dW from the dense dz band */\n");
+        }
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
         emit_dw_pass(em, l, P, win ? NULL : "dzb", "dzb + (size_t)(oy - py * PKH) * DZ_RS");
         em_close_block(em, "} /* py */");
+        if (permute)
+            em_raw(em, "#endif\n");
     } else if (dxw) {
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
         emit_dw_pass(em, l, P, NULL, NULL);

@@ -913,6 +913,146 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
         for (int co = 0; co < OC; co++)
             s[co] = 0;
         memset(dwi, 0, sizeof(cnn_real) * W_COUNT);
+#if CNN_AVX512_FLOAT
+        /* dW and db from the windows, 16 output channels at a time: per window, each lane's
+         * input under its own argmax, by a two-row permute (emit_conv_pool_avx512.c) */
+        (void)dzb;
+        for (int cb = 0; cb < OC / 16; cb++) {
+            __m512 g0 = _mm512_setzero_ps(); /* dW row 0 */
+            __m512 g1 = _mm512_setzero_ps(); /* dW row 1 */
+            __m512 g2 = _mm512_setzero_ps(); /* dW row 2 */
+            __m512 g3 = _mm512_setzero_ps(); /* dW row 3 */
+            __m512 g4 = _mm512_setzero_ps(); /* dW row 4 */
+            __m512 g5 = _mm512_setzero_ps(); /* dW row 5 */
+            __m512 g6 = _mm512_setzero_ps(); /* dW row 6 */
+            __m512 g7 = _mm512_setzero_ps(); /* dW row 7 */
+            __m512 g8 = _mm512_setzero_ps(); /* dW row 8 */
+            __m512 g9 = _mm512_setzero_ps(); /* dW row 9 */
+            __m512 g10 = _mm512_setzero_ps(); /* dW row 10 */
+            __m512 g11 = _mm512_setzero_ps(); /* dW row 11 */
+            __m512 g12 = _mm512_setzero_ps(); /* dW row 12 */
+            __m512 g13 = _mm512_setzero_ps(); /* dW row 13 */
+            __m512 g14 = _mm512_setzero_ps(); /* dW row 14 */
+            __m512 g15 = _mm512_setzero_ps(); /* dW row 15 */
+            __m512 g16 = _mm512_setzero_ps(); /* dW row 16 */
+            __m512 g17 = _mm512_setzero_ps(); /* dW row 17 */
+            __m512 g18 = _mm512_setzero_ps(); /* dW row 18 */
+            __m512 g19 = _mm512_setzero_ps(); /* dW row 19 */
+            __m512 g20 = _mm512_setzero_ps(); /* dW row 20 */
+            __m512 g21 = _mm512_setzero_ps(); /* dW row 21 */
+            __m512 g22 = _mm512_setzero_ps(); /* dW row 22 */
+            __m512 g23 = _mm512_setzero_ps(); /* dW row 23 */
+            __m512 g24 = _mm512_setzero_ps(); /* dW row 24 */
+            __m512 g25 = _mm512_setzero_ps(); /* dW row 25 */
+            __m512 g26 = _mm512_setzero_ps(); /* dW row 26 */
+            __m512 sb = _mm512_setzero_ps(); /* db */
+            /* argmax code -> the permute index of its input: column offset, +16 in the bottom row */
+            const __m512i pos = _mm512_setr_epi32(0, 3, 16, 19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+            for (int py = 0; py < POH; py++) {
+                const cnn_real *restrict xr = xs + (size_t)py * PKH * SH * PW * IC;
+                for (int px = 0; px < POW; px++) {
+                    const size_t at = ((size_t)py * POW + px) * OC + (size_t)cb * 16;
+                    const __m512i k = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(am + at)));
+                    /* NO_GRAD (255) has bit 7 set and the argmax codes do not: that bit, spread over
+                     * the lane, clears the gradient where none flows (no masked load: slow here) */
+                    const __m512i off = _mm512_srai_epi32(_mm512_slli_epi32(k, 24), 31);
+                    const __m512 d = _mm512_castsi512_ps(
+                        _mm512_andnot_si512(off, _mm512_castps_si512(_mm512_loadu_ps(dyi + at))));
+                    sb = _mm512_add_ps(sb, d);
+                    const __m512i b = _mm512_permutexvar_epi32(k, pos);
+                    const cnn_real *restrict xw = xr + (size_t)px * 6;
+                    const __m512 r0 = _mm512_loadu_ps(xw + 0 * PW * IC);
+                    const __m512 r1 = _mm512_loadu_ps(xw + 1 * PW * IC);
+                    const __m512 r2 = _mm512_loadu_ps(xw + 2 * PW * IC);
+                    const __m512 r3 = py == POH - 1 && px >= 62 /* the image's end */
+                        ? _mm512_maskz_loadu_ps(0xfff, xw + 3 * PW * IC)
+                        : _mm512_loadu_ps(xw + 3 * PW * IC);
+                    { /* kx 0, ci 0 */
+                        const __m512i ix = _mm512_add_epi32(b, _mm512_set1_epi32(0));
+                        g0 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r0, ix, r1), g0);
+                        g9 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r1, ix, r2), g9);
+                        g18 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r2, ix, r3), g18);
+                    }
+                    { /* kx 0, ci 1 */
+                        const __m512i ix = _mm512_add_epi32(b, _mm512_set1_epi32(1));
+                        g1 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r0, ix, r1), g1);
+                        g10 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r1, ix, r2), g10);
+                        g19 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r2, ix, r3), g19);
+                    }
+                    { /* kx 0, ci 2 */
+                        const __m512i ix = _mm512_add_epi32(b, _mm512_set1_epi32(2));
+                        g2 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r0, ix, r1), g2);
+                        g11 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r1, ix, r2), g11);
+                        g20 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r2, ix, r3), g20);
+                    }
+                    { /* kx 1, ci 0 */
+                        const __m512i ix = _mm512_add_epi32(b, _mm512_set1_epi32(3));
+                        g3 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r0, ix, r1), g3);
+                        g12 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r1, ix, r2), g12);
+                        g21 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r2, ix, r3), g21);
+                    }
+                    { /* kx 1, ci 1 */
+                        const __m512i ix = _mm512_add_epi32(b, _mm512_set1_epi32(4));
+                        g4 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r0, ix, r1), g4);
+                        g13 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r1, ix, r2), g13);
+                        g22 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r2, ix, r3), g22);
+                    }
+                    { /* kx 1, ci 2 */
+                        const __m512i ix = _mm512_add_epi32(b, _mm512_set1_epi32(5));
+                        g5 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r0, ix, r1), g5);
+                        g14 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r1, ix, r2), g14);
+                        g23 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r2, ix, r3), g23);
+                    }
+                    { /* kx 2, ci 0 */
+                        const __m512i ix = _mm512_add_epi32(b, _mm512_set1_epi32(6));
+                        g6 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r0, ix, r1), g6);
+                        g15 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r1, ix, r2), g15);
+                        g24 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r2, ix, r3), g24);
+                    }
+                    { /* kx 2, ci 1 */
+                        const __m512i ix = _mm512_add_epi32(b, _mm512_set1_epi32(7));
+                        g7 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r0, ix, r1), g7);
+                        g16 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r1, ix, r2), g16);
+                        g25 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r2, ix, r3), g25);
+                    }
+                    { /* kx 2, ci 2 */
+                        const __m512i ix = _mm512_add_epi32(b, _mm512_set1_epi32(8));
+                        g8 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r0, ix, r1), g8);
+                        g17 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r1, ix, r2), g17);
+                        g26 = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r2, ix, r3), g26);
+                    }
+                } /* px */
+            } /* py */
+            _mm512_storeu_ps(dwi + (size_t)0 * OC + (size_t)cb * 16, g0);
+            _mm512_storeu_ps(dwi + (size_t)1 * OC + (size_t)cb * 16, g1);
+            _mm512_storeu_ps(dwi + (size_t)2 * OC + (size_t)cb * 16, g2);
+            _mm512_storeu_ps(dwi + (size_t)3 * OC + (size_t)cb * 16, g3);
+            _mm512_storeu_ps(dwi + (size_t)4 * OC + (size_t)cb * 16, g4);
+            _mm512_storeu_ps(dwi + (size_t)5 * OC + (size_t)cb * 16, g5);
+            _mm512_storeu_ps(dwi + (size_t)6 * OC + (size_t)cb * 16, g6);
+            _mm512_storeu_ps(dwi + (size_t)7 * OC + (size_t)cb * 16, g7);
+            _mm512_storeu_ps(dwi + (size_t)8 * OC + (size_t)cb * 16, g8);
+            _mm512_storeu_ps(dwi + (size_t)9 * OC + (size_t)cb * 16, g9);
+            _mm512_storeu_ps(dwi + (size_t)10 * OC + (size_t)cb * 16, g10);
+            _mm512_storeu_ps(dwi + (size_t)11 * OC + (size_t)cb * 16, g11);
+            _mm512_storeu_ps(dwi + (size_t)12 * OC + (size_t)cb * 16, g12);
+            _mm512_storeu_ps(dwi + (size_t)13 * OC + (size_t)cb * 16, g13);
+            _mm512_storeu_ps(dwi + (size_t)14 * OC + (size_t)cb * 16, g14);
+            _mm512_storeu_ps(dwi + (size_t)15 * OC + (size_t)cb * 16, g15);
+            _mm512_storeu_ps(dwi + (size_t)16 * OC + (size_t)cb * 16, g16);
+            _mm512_storeu_ps(dwi + (size_t)17 * OC + (size_t)cb * 16, g17);
+            _mm512_storeu_ps(dwi + (size_t)18 * OC + (size_t)cb * 16, g18);
+            _mm512_storeu_ps(dwi + (size_t)19 * OC + (size_t)cb * 16, g19);
+            _mm512_storeu_ps(dwi + (size_t)20 * OC + (size_t)cb * 16, g20);
+            _mm512_storeu_ps(dwi + (size_t)21 * OC + (size_t)cb * 16, g21);
+            _mm512_storeu_ps(dwi + (size_t)22 * OC + (size_t)cb * 16, g22);
+            _mm512_storeu_ps(dwi + (size_t)23 * OC + (size_t)cb * 16, g23);
+            _mm512_storeu_ps(dwi + (size_t)24 * OC + (size_t)cb * 16, g24);
+            _mm512_storeu_ps(dwi + (size_t)25 * OC + (size_t)cb * 16, g25);
+            _mm512_storeu_ps(dwi + (size_t)26 * OC + (size_t)cb * 16, g26);
+            _mm512_storeu_ps(s + (size_t)cb * 16, sb);
+        } /* cb */
+#else /* the portable twin: dW from the dense dz band */
         for (int py = 0; py < POH; py++) {
             cnn_real *restrict z0 = dzb;
             cnn_real kfr[POW * OC]; /* the argmax bytes of pooled row py, as reals */
@@ -1298,6 +1438,7 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
                     dwi[(size_t)(0 + 26) * OC + 0 + co] = g26_0[co];
             }
         } /* py */
+#endif
         OMP(simd)
         for (int co = 0; co < OC; co++)
             dwi[W_COUNT + co] = s[co];

@@ -24,6 +24,21 @@
 #endif
 typedef CNN_REAL cnn_real;
 
+/* CNN_AVX512_FLOAT: 1 where generated kernels may use their AVX-512 float
+ * intrinsics: cnn_real is float, the compiler targets AVX-512F, and
+ * CNN_PORTABLE_KERNELS is not defined. Each such kernel has a portable twin
+ * in plain C for every other case (and the tests run both). */
+#define CNN_REAL_IS_float 1
+#define CNN_REAL_IS_double 0
+#define CNN_CAT_(a, b) a##b
+#define CNN_CAT(a, b) CNN_CAT_(a, b)
+#if defined(__AVX512F__) && !defined(CNN_PORTABLE_KERNELS) && CNN_CAT(CNN_REAL_IS_, CNN_REAL)
+#define CNN_AVX512_FLOAT 1
+#include <immintrin.h>
+#else
+#define CNN_AVX512_FLOAT 0
+#endif
+
 #define CNN_MAX_LAYERS 64
 #define CNN_MAX_PREPROCESS 8
 #define CNN_MAX_NAME 64

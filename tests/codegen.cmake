@@ -4,6 +4,9 @@
 #   threads_NAME     1, 2 and 3 threads give bitwise-identical training [unit]
 #   step_fused_NAME  the optimizer fused into backward == backward + step,
 #                    bit for bit, fast and plain kernels       [unit]
+#   grad_fast_NAME   in float, the fast kernels' gradients == the plain
+#                    ones (5e-5), with their AVX-512 intrinsics and
+#                    (grad_fast_portable_NAME) their portable twins  [unit]
 #   cc_COMPILER_NAME generated code compiles with -std=c11 -Wall -Wextra
 #                    -Wshadow -Werror under gcc and clang, float and double,
 #                    with and without OpenMP (compile.sh)         [unit]
@@ -140,3 +143,34 @@ endforeach()
 
 cnn_codegen_step_fused(fruit 5 3)
 cnn_codegen_step_fused(fashion 7 3)
+
+# grad_fast_NAME: in float, the fast kernels' gradients vs the plain ones
+# (the gradient checks run in double, where no intrinsics are compiled);
+# grad_fast_portable_NAME: the same with -DCNN_PORTABLE_KERNELS, the
+# intrinsics' portable twins.
+foreach(net first first2 first3)
+  cnn_codegen_emit(${net} ${CNN_CODEGEN_DIR}/nets/${net}.cnn)
+endforeach()
+function(cnn_codegen_grad_fast NAME)
+  foreach(variant grad_fast grad_fast_portable)
+    set(t ${variant}_${NAME})
+    add_library(${t}_ref OBJECT ${CNN_CODEGEN_OUT}/${NAME}.c)
+    target_compile_definitions(${t}_ref PRIVATE CNN_REFERENCE_KERNELS ${NAME}_model=${NAME}_model_ref)
+    target_include_directories(${t}_ref PRIVATE ${PROJECT_SOURCE_DIR}/runtime ${CNN_CODEGEN_OUT})
+    target_compile_options(${t}_ref PRIVATE ${CNNC_WARNINGS} ${CNN_MODEL_C_FLAGS})
+    target_link_libraries(${t}_ref PRIVATE OpenMP::OpenMP_C)
+    add_executable(${t} ${CNN_CODEGEN_DIR}/grad_fast.c ${CNN_CODEGEN_OUT}/${NAME}.c $<TARGET_OBJECTS:${t}_ref>)
+    target_compile_definitions(${t} PRIVATE MODEL=${NAME}_model MODEL_REF=${NAME}_model_ref)
+    if(variant STREQUAL "grad_fast_portable")
+      target_compile_definitions(${t} PRIVATE CNN_PORTABLE_KERNELS)
+    endif()
+    target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/runtime ${CNN_CODEGEN_OUT})
+    target_compile_options(${t} PRIVATE ${CNNC_WARNINGS} ${CNN_MODEL_C_FLAGS})
+    target_link_libraries(${t} PRIVATE OpenMP::OpenMP_C m)
+    add_test(NAME ${t} COMMAND ${t} 5)
+    set_tests_properties(${t} PROPERTIES LABELS "unit;parity" ENVIRONMENT "OMP_NUM_THREADS=2")
+  endforeach()
+endfunction()
+foreach(net fruit first first2 first3)
+  cnn_codegen_grad_fast(${net})
+endforeach()

@@ -1,0 +1,137 @@
+/* emit_conv_pool_avx512.c: the weight gradient of a fused conv + maxpool
+ * with few input floats per kernel row (a first layer on 1 or 3 channels),
+ * from the pool windows, with AVX-512 lane permutes.
+ *
+ * Why: in a conv followed by a 2x2 maxpool, dz is zero except at each
+ * window's argmax, a different conv output per channel. The dense weight
+ * gradient (conv_emit_dw over the scattered dz band) spends PKH * PKW FMAs
+ * per window, kernel tap and channel vector, 3 of 4 on zeros. The window
+ * path of emit_conv_pool.c runs its vectors over a kernel row's input
+ * floats, which does not pay when a row is shorter than a vector (fruit's
+ * conv2d_1: 3x3 on 3 channels is 9 floats). Here the vector runs over 16
+ * output channels, as in the dense path, and each lane takes the input under
+ * its own argmax: the window's input rows are loaded once (16 floats each,
+ * every column any window position reads), and for each tap one two-source
+ * permute (vpermt2ps) gathers, per lane, the input of the row pair (ky,
+ * ky + SH) at index  b[lane] + (kx * IC + ci),  with b = the argmax's column
+ * offset, +16 for the lower row of the window. One permute and one FMA per
+ * window, tap and vector instead of PKH * PKW FMAs: fruit conv2d_1's
+ * backward measured 3.0 -> 1.4 ms on one thread (32 images).
+ *
+ * Plain C cannot say a per-lane permute (gcc turns the select of the four
+ * positions' inputs into four masked broadcast loads: 4.6 ms), so this is
+ * intrinsics, under #if CNN_AVX512_FLOAT; the dense path is its portable
+ * twin in the #else, and the gradient checks (double) run that one. Two
+ * things measured on this machine's AMD Zen 5 shape the code: AVX-512 masked
+ * loads are slow (a load masked by the live lanes made the loop 4.4 ms
+ * instead of 1.6), so the gradient is masked with plain bit operations and
+ * the rows are loaded whole, with a masked load only where a 16-float load
+ * would run past the image's last row. */
+#include <stdio.h>
+
+#include "emit_conv2d.h"
+
+/* Input floats one window row spans: the columns of all its positions. */
+static int row_span(const cnn_layer *l, const cnn_layer *pool)
+{
+    return ((pool->kw - 1) * l->sw + l->kw) * l->in.c;
+}
+
+/* Input rows a window reads, from its first: kernel rows of every position. */
+static int window_rows(const cnn_layer *l, const cnn_layer *pool)
+{
+    return (pool->kh - 1) * l->sh + l->kh;
+}
+
+int conv_pool_dw_permute_applies(const cnn_layer *l, const cnn_layer *pool, int needs_dx)
+{
+    int ph, pw;
+    conv_padded_dims(l, &ph, &pw);
+    /* the permute sees two rows of 16 floats: the top and bottom positions'
+     * rows of one kernel row; codes < 128 so that NO_GRAD's bit 7 masks */
+    if (needs_dx || pool->kh > 2 || pool->kh * pool->kw > 16 || row_span(l, pool) > VEC)
+        return 0;
+    /* whole output-channel vectors; the taps' accumulators fit the 32
+     * registers with the gradient and the index (the rows, up to 6, may be
+     * reloaded: a permute takes its second row from memory) */
+    if (l->out.c % VEC != 0 || l->kh * l->kw * l->in.c > 27 || window_rows(l, pool) > 6)
+        return 0;
+    /* only the image's last row can make a 16-float load run past it */
+    return pw * l->in.c >= VEC;
+}
+
+/* In the backward image loop (xs, am, dyi, dwi, s): the image's dW and db,
+ * for each block of 16 output channels over all windows. */
+void conv_pool_emit_dw_permute(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool)
+{
+    int ph, pw;
+    conv_padded_dims(l, &ph, &pw);
+    int nr = window_rows(l, pool), taps = l->kw * l->in.c, span = row_span(l, pool);
+    int bottom = (pool->kh - 1) * l->sh; /* the bottom position's rows, below the top's */
+    int step = pool->kw * l->sw * l->in.c; /* input floats from a window to the next */
+    /* the first window column whose 16-float loads of the image's last row run past it */
+    int tail_px = (pw * l->in.c - VEC) / step + 1;
+    em_line(em, "/* dW and db from the windows, 16 output channels at a time: per window, each lane's");
+    em_line(em, " * input under its own argmax, by a two-row permute (emit_conv_pool_avx512.c) */");
+    em_line(em, "(void)dzb;");
+    em_open_block(em, "for (int cb = 0; cb < OC / 16; cb++) {");
+    for (int ky = 0; ky < l->kh; ky++)
+        for (int t = 0; t < taps; t++)
+            em_line(em, "__m512 g%d = _mm512_setzero_ps(); /* dW row %d */", ky * taps + t, ky * taps + t);
+    if (l->bias)
+        em_line(em, "__m512 sb = _mm512_setzero_ps(); /* db */");
+    em_line(em, "/* argmax code -> the permute index of its input: column offset, +16 in the bottom row */");
+    {
+        char tab[256];
+        int n = 0;
+        for (int k = 0; k < 16; k++) {
+            int wy = k / pool->kw, wx = k % pool->kw;
+            int v = k < pool->kh * pool->kw ? wx * l->sw * l->in.c + (wy ? VEC : 0) : 0;
+            n += snprintf(tab + n, sizeof tab - n, "%s%d", k ? ", " : "", v);
+        }
+        em_line(em, "const __m512i pos = _mm512_setr_epi32(%s);", tab);
+    }
+    em_open_block(em, "for (int py = 0; py < POH; py++) {");
+    em_line(em, "const cnn_real *restrict xr = xs + (size_t)py * PKH * SH * PW * IC;");
+    em_open_block(em, "for (int px = 0; px < POW; px++) {");
+    em_line(em, "const size_t at = ((size_t)py * POW + px) * OC + (size_t)cb * 16;");
+    em_line(em, "const __m512i k = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(am + at)));");
+    em_line(em, "/* NO_GRAD (%d) has bit 7 set and the argmax codes do not: that bit, spread over", NO_GRAD);
+    em_line(em, " * the lane, clears the gradient where none flows (no masked load: slow here) */");
+    em_line(em, "const __m512i off = _mm512_srai_epi32(_mm512_slli_epi32(k, 24), 31);");
+    em_line(em, "const __m512 d = _mm512_castsi512_ps(");
+    em_line(em, "    _mm512_andnot_si512(off, _mm512_castps_si512(_mm512_loadu_ps(dyi + at))));");
+    if (l->bias)
+        em_line(em, "sb = _mm512_add_ps(sb, d);");
+    em_line(em, "const __m512i b = _mm512_permutexvar_epi32(k, pos);");
+    em_line(em, "const cnn_real *restrict xw = xr + (size_t)px * %d;", step);
+    for (int r = 0; r < nr; r++) {
+        /* row r of the last window row is the image's last row (ph - 1)
+         * only when r is the window's last and the windows reach it */
+        int last = (pool->out.h - 1) * pool->kh * l->sh + r == ph - 1;
+        if (last && tail_px < pool->out.w) {
+            em_line(em, "const __m512 r%d = py == POH - 1 && px >= %d /* the image's end */", r, tail_px);
+            em_line(em, "    ? _mm512_maskz_loadu_ps(0x%x, xw + %d * PW * IC)", (1u << span) - 1, r);
+            em_line(em, "    : _mm512_loadu_ps(xw + %d * PW * IC);", r);
+        } else {
+            em_line(em, "const __m512 r%d = _mm512_loadu_ps(xw + %d * PW * IC);", r, r);
+        }
+    }
+    for (int t = 0; t < taps; t++) {
+        em_open_block(em, "{ /* kx %d, ci %d */", t / l->in.c, t % l->in.c);
+        em_line(em, "const __m512i ix = _mm512_add_epi32(b, _mm512_set1_epi32(%d));", t);
+        for (int ky = 0; ky < l->kh; ky++) {
+            int r = ky * taps + t;
+            em_line(em, "g%d = _mm512_fmadd_ps(d, _mm512_permutex2var_ps(r%d, ix, r%d), g%d);", r, ky,
+                    ky + bottom, r);
+        }
+        em_close_block(em, "}");
+    }
+    em_close_block(em, "} /* px */");
+    em_close_block(em, "} /* py */");
+    for (int r = 0; r < l->kh * taps; r++)
+        em_line(em, "_mm512_storeu_ps(dwi + (size_t)%d * OC + (size_t)cb * 16, g%d);", r, r);
+    if (l->bias)
+        em_line(em, "_mm512_storeu_ps(s + (size_t)cb * 16, sb);");
+    em_close_block(em, "} /* cb */");
+}
