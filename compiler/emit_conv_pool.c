@@ -594,8 +594,17 @@ static void emit_dx_windows(cnnc_emitter *em, const cnn_layer *l, const cnn_laye
                 em_line(em, "    w%d_%d_%d[e] = flip[((size_t)%d * OC + co) * IC + %d + e];", ky, kx, v,
                         (l->kh - 1 - ky) * l->kw + (l->kw - 1 - kx), v * VEC);
             }
+    /* only the windows whose maximum passes a gradient for co: relu zeroes
+     * many (measured half with Glorot weights); no branch per window */
+    em_line(em, "int live[POW], nl = 0; /* co's windows with a gradient, one pass after the other */");
     em_open_block(em, "for (int pass = 0; pass < %d; pass++) { /* windows of one pass do not overlap */", passes);
     em_open_block(em, "for (int px = pass; px < POW; px += %d) {", passes);
+    em_line(em, "live[nl] = px;");
+    em_line(em, "nl += kfr[(size_t)px * OC + co] != (cnn_real)%d;", NO_GRAD);
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+    em_open_block(em, "for (int j = 0; j < nl; j++) {");
+    em_line(em, "const int px = live[j];");
     em_line(em, "const cnn_real d = dpm[(size_t)px * OC + co];");
     em_line(em, "cnn_real *restrict xj = xd + (size_t)px * PKW * SW * IC + jo[(size_t)px * OC + co];");
     /* all loads before the stores: measured 0.1-0.2 ms faster on fruit
@@ -616,8 +625,7 @@ static void emit_dx_windows(cnnc_emitter *em, const cnn_layer *l, const cnn_laye
                     else
                         em_line(em, "    xj[(size_t)%d + e] = t%d_%d_%d[e];", o, ky, kx, v);
                 }
-    em_close_block(em, "} /* px */");
-    em_close_block(em, "}");
+    em_close_block(em, "} /* j */");
     em_close_block(em, "} /* co */");
 }
 

@@ -2339,75 +2339,81 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                 OMP(simd)
                 for (int e = 0; e < 16; e++) /* the rotated kernel holds W[2][2][.][co] */
                     w2_2_0[e] = flip[((size_t)0 * OC + co) * IC + 0 + e];
+                int live[POW], nl = 0; /* co's windows with a gradient, one pass after the other */
                 for (int pass = 0; pass < 2; pass++) { /* windows of one pass do not overlap */
                     for (int px = pass; px < POW; px += 2) {
-                        const cnn_real d = dpm[(size_t)px * OC + co];
-                        cnn_real *restrict xj = xd + (size_t)px * PKW * SW * IC + jo[(size_t)px * OC + co];
-                        cnn_real t0_0_0[16];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            t0_0_0[e] = xj[(size_t)0 + e] + d * w0_0_0[e];
-                        cnn_real t0_1_0[16];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            t0_1_0[e] = xj[(size_t)16 + e] + d * w0_1_0[e];
-                        cnn_real t0_2_0[16];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            t0_2_0[e] = xj[(size_t)32 + e] + d * w0_2_0[e];
-                        cnn_real t1_0_0[16];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            t1_0_0[e] = xj[(size_t)1008 + e] + d * w1_0_0[e];
-                        cnn_real t1_1_0[16];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            t1_1_0[e] = xj[(size_t)1024 + e] + d * w1_1_0[e];
-                        cnn_real t1_2_0[16];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            t1_2_0[e] = xj[(size_t)1040 + e] + d * w1_2_0[e];
-                        cnn_real t2_0_0[16];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            t2_0_0[e] = xj[(size_t)2016 + e] + d * w2_0_0[e];
-                        cnn_real t2_1_0[16];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            t2_1_0[e] = xj[(size_t)2032 + e] + d * w2_1_0[e];
-                        cnn_real t2_2_0[16];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            t2_2_0[e] = xj[(size_t)2048 + e] + d * w2_2_0[e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            xj[(size_t)0 + e] = t0_0_0[e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            xj[(size_t)16 + e] = t0_1_0[e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            xj[(size_t)32 + e] = t0_2_0[e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            xj[(size_t)1008 + e] = t1_0_0[e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            xj[(size_t)1024 + e] = t1_1_0[e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            xj[(size_t)1040 + e] = t1_2_0[e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            xj[(size_t)2016 + e] = t2_0_0[e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            xj[(size_t)2032 + e] = t2_1_0[e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            xj[(size_t)2048 + e] = t2_2_0[e];
-                    } /* px */
+                        live[nl] = px;
+                        nl += kfr[(size_t)px * OC + co] != (cnn_real)255;
+                    }
                 }
+                for (int j = 0; j < nl; j++) {
+                    const int px = live[j];
+                    const cnn_real d = dpm[(size_t)px * OC + co];
+                    cnn_real *restrict xj = xd + (size_t)px * PKW * SW * IC + jo[(size_t)px * OC + co];
+                    cnn_real t0_0_0[16];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        t0_0_0[e] = xj[(size_t)0 + e] + d * w0_0_0[e];
+                    cnn_real t0_1_0[16];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        t0_1_0[e] = xj[(size_t)16 + e] + d * w0_1_0[e];
+                    cnn_real t0_2_0[16];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        t0_2_0[e] = xj[(size_t)32 + e] + d * w0_2_0[e];
+                    cnn_real t1_0_0[16];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        t1_0_0[e] = xj[(size_t)1008 + e] + d * w1_0_0[e];
+                    cnn_real t1_1_0[16];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        t1_1_0[e] = xj[(size_t)1024 + e] + d * w1_1_0[e];
+                    cnn_real t1_2_0[16];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        t1_2_0[e] = xj[(size_t)1040 + e] + d * w1_2_0[e];
+                    cnn_real t2_0_0[16];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        t2_0_0[e] = xj[(size_t)2016 + e] + d * w2_0_0[e];
+                    cnn_real t2_1_0[16];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        t2_1_0[e] = xj[(size_t)2032 + e] + d * w2_1_0[e];
+                    cnn_real t2_2_0[16];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        t2_2_0[e] = xj[(size_t)2048 + e] + d * w2_2_0[e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        xj[(size_t)0 + e] = t0_0_0[e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        xj[(size_t)16 + e] = t0_1_0[e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        xj[(size_t)32 + e] = t0_2_0[e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        xj[(size_t)1008 + e] = t1_0_0[e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        xj[(size_t)1024 + e] = t1_1_0[e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        xj[(size_t)1040 + e] = t1_2_0[e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        xj[(size_t)2016 + e] = t2_0_0[e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        xj[(size_t)2032 + e] = t2_1_0[e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        xj[(size_t)2048 + e] = t2_2_0[e];
+                } /* j */
             } /* co */
         } /* py */
         for (; zrow < PH; zrow++) /* rows no window reaches */
