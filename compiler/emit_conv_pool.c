@@ -386,19 +386,30 @@ static void emit_scatter(cnnc_emitter *em, const cnnc_plan_layer *P, const char 
     if (row0)
         em_line(em, "cnn_real *restrict z0 = %s;", row0);
     emit_argmax_row(em, "OC");
-    if (!row0)
+    if (!row0) {
+        /* gcc turns `k != NO_GRAD ? dp[c] : 0` into a masked load, which is
+         * slow on this machine (AMD Zen 5; see emit_conv_pool_avx512.c): a
+         * 0/1 factor made by integer arithmetic instead (codes < 128, NO_GRAD
+         * 255), measured 5.95-6.0 -> 5.8-5.9 ms on fruit conv2d_2's backward */
+        em_line(em, "cnn_real lv[POW * OC]; /* 1 where the gradient flows, 0 at NO_GRAD */");
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int e = 0; e < POW * OC; e++)");
+        em_line(em, "    lv[e] = (cnn_real)((%d - (int)kfr[e]) >> 7);", NO_GRAD);
         em_line(em, "cnn_real dpm[POW * OC]; /* the pooled gradient of row py where it flows, else 0 */");
+    }
     em_open_block(em, "for (int px = 0; px < POW; px++) {");
     em_line(em, "const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;");
-    em_line(em, "const cnn_real *restrict kf = kfr + (size_t)px * OC;");
-    if (row0)
+    if (row0) {
+        em_line(em, "const cnn_real *restrict kf = kfr + (size_t)px * OC;");
         em_line(em, "cnn_real *restrict zp = z0 + (size_t)px * PKW * OC;");
-    else
+    } else {
+        em_line(em, "const cnn_real *restrict lp = lv + (size_t)px * OC;");
         em_line(em, "cnn_real *restrict dm = dpm + (size_t)px * OC;");
+    }
     em_line(em, "OMP(simd)");
     em_open_block(em, "for (int c = 0; c < OC; c++) {");
-    em_line(em, "const cnn_real k = kf[c];");
     if (row0) {
+        em_line(em, "const cnn_real k = kf[c];");
         em_line(em, "const cnn_real d = dp[c];");
         for (int r = 0; r < P->l->kh; r++)
             for (int x = 0; x < P->l->kw; x++)
@@ -407,7 +418,7 @@ static void emit_scatter(cnnc_emitter *em, const cnnc_plan_layer *P, const char 
         if (bias)
             em_line(em, "s[c] += k != (cnn_real)%d ? d : (cnn_real)0;", NO_GRAD);
     } else {
-        em_line(em, "const cnn_real d = k != (cnn_real)%d ? dp[c] : (cnn_real)0;", NO_GRAD);
+        em_line(em, "const cnn_real d = dp[c] * lp[c];");
         em_line(em, "dm[c] = d;");
         if (bias)
             em_line(em, "s[c] += d;");
@@ -423,8 +434,8 @@ static void emit_scatter(cnnc_emitter *em, const cnnc_plan_layer *P, const char 
  * dp times the input patch under position j: for each co one input vector
  * per kernel row, at an offset that depends on j (a table per pooled row),
  * times the broadcast dp. Vectors run over the contiguous input floats of a
- * kernel row ((kx, ci), stride 1), the accumulators are
- * a few channels' kernels, and dW is kept transposed ([OC][KH][KW][IC], in
+ * kernel row ((kx, ci), stride 1), the accumulators are one
+ * channel's kernel (emit_window_channels), and dW is kept transposed ([OC][KH][KW][IC], in
  * the image's scratch) until the image is done. Against the dense
  * dz (PKH * PKW FMAs per window and dW row, 3 of 4 on zeros for a 2x2
  * pool) that is PKH * PKW times fewer FMAs, each with one input load. */
@@ -460,13 +471,6 @@ static int dw_window_segments(const cnn_layer *l, dw_seg *seg, int max)
 
 #define DW_MAX_SEGS ACC_BUDGET
 
-/* Channels per block: as many kernels as fit the accumulator budget. */
-static int dw_window_block(int segs)
-{
-    int cob = ACC_BUDGET / segs;
-    return cob < 1 ? 1 : cob;
-}
-
 /* Floats of the transposed dW in the image's scratch (0: not this path). */
 static size_t dw_window_floats(const cnn_layer *l)
 {
@@ -474,77 +478,6 @@ static size_t dw_window_floats(const cnn_layer *l)
     if (dw_window_segments(l, seg, DW_MAX_SEGS) < 0)
         return 0;
     return (size_t)l->kh * l->kw * l->in.c * l->out.c;
-}
-
-/* One block of `cob` channels from co0 (a C expression): their kernels'
- * accumulators over the windows of pooled row py. */
-static void emit_dw_window_block(cnnc_emitter *em, const dw_seg *seg, int ns, int cob, const char *co0,
-                                 const char *head)
-{
-    em_open_block(em, "%s /* %d channel%s */", head, cob, cob == 1 ? "" : "s");
-    em_line(em, "const int co0 = %s;", co0);
-    for (int c = 0; c < cob; c++)
-        for (int v = 0; v < ns; v++) {
-            em_line(em, "cnn_real g%d_%d[%d];", c, v, seg[v].width);
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
-            em_line(em, "    g%d_%d[e] = dwt[(size_t)(co0 + %d) * KK + %d + e];", c, v, c, seg[v].off_t);
-        }
-    em_open_block(em, "for (int px = 0; px < POW; px++) {");
-    em_line(em, "const cnn_real *restrict xw = xb + (size_t)px * PKW * SW * IC;");
-    for (int c = 0; c < cob; c++) {
-        em_open_block(em, "{");
-        em_line(em, "const cnn_real d = dpm[(size_t)px * OC + co0 + %d];", c);
-        em_line(em, "const cnn_real *restrict xj = xw + jo[(size_t)px * OC + co0 + %d];", c);
-        for (int v = 0; v < ns; v++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
-            em_line(em, "    g%d_%d[e] += d * xj[%d + e];", c, v, seg[v].off);
-        }
-        em_close_block(em, "}");
-    }
-    em_close_block(em, "} /* px */");
-    for (int c = 0; c < cob; c++)
-        for (int v = 0; v < ns; v++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
-            em_line(em, "    dwt[(size_t)(co0 + %d) * KK + %d + e] = g%d_%d[e];", c, seg[v].off_t, c, v);
-        }
-    em_close_block(em, "}");
-}
-
-/* In the backward image loop, pooled row py, after emit_scatter: the
- * windows' share of dW added to dwt. */
-static void emit_dw_windows(cnnc_emitter *em, const cnn_layer *l)
-{
-    dw_seg seg[DW_MAX_SEGS];
-    int ns = dw_window_segments(l, seg, DW_MAX_SEGS);
-    int cob = dw_window_block(ns);
-    if (cob > l->out.c)
-        cob = l->out.c;
-    int nb = (l->out.c + cob - 1) / cob;
-    cob = (l->out.c + nb - 1) / nb; /* balanced blocks */
-    em_line(em, "int jo[POW * OC]; /* per window and channel: the argmax position's input, from the window's */");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int e = 0; e < POW * OC; e++) {");
-    em_line(em, "const int k = (int)kfr[e];");
-    em_line(em, "jo[e] = k == %d ? 0 : ((k / PKW) * SH * PW + (k %% PKW) * SW) * IC;", NO_GRAD);
-    em_close_block(em, "}");
-    em_line(em, "const cnn_real *restrict xb = xs + (size_t)py * PKH * SH * PW * IC;");
-    int full = l->out.c / cob, rest = l->out.c % cob;
-    if (full == 1) {
-        emit_dw_window_block(em, seg, ns, cob, "0", "{");
-    } else if (full > 1) {
-        char head[64], co0[32];
-        snprintf(head, sizeof head, "for (int cb = 0; cb < %d; cb++) {", full);
-        snprintf(co0, sizeof co0, "cb * %d", cob);
-        emit_dw_window_block(em, seg, ns, cob, co0, head);
-    }
-    if (rest) {
-        char co0[32];
-        snprintf(co0, sizeof co0, "%d", full * cob);
-        emit_dw_window_block(em, seg, ns, rest, co0, "{");
-    }
 }
 
 /* The input gradient from the windows (stride 1; the backward's dx).
@@ -570,62 +503,109 @@ static int dx_windows_apply(const cnn_layer *l)
     return dw_window_floats(l) > 0 && l->sh == 1 && l->sw == 1 && dx_window_regs(l) <= ACC_BUDGET;
 }
 
-/* Pooled row py, after emit_dw_windows (jo, dpm): this row's windows into
- * `dxp` (the padded dx when the conv pads, else dxi); rows below `zrow`
- * are zeroed first. */
-static void emit_dx_windows(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool)
+/* Pooled row py, after emit_scatter (kfr, dpm): dW (into dwt) and, with
+ * `dx`, dx (into `dxp`, rows below `zrow` zeroed first) from the windows,
+ * one channel at a time over the windows that pass it a gradient.
+ *
+ * Per channel co, a branch-free list of the row's windows whose code is not
+ * NO_GRAD (relu leaves many dead: 45% of fruit conv2d_2's (window, channel)
+ * pairs with Glorot weights), in passes whose windows' dx patches do not
+ * overlap; then one loop over the list does both: dW^T[co] (its kernel-row
+ * vectors in registers) += dp * input at the argmax, and dx at the argmax
+ * += dp * the kernel's taps (in registers, from the rotated kernel), loads
+ * before stores. One list and one walk for both measured 6.3-6.5 -> 5.95-6.0 ms on fruit
+ * conv2d_2's backward (one thread) against blocks of 2 channels over all
+ * windows for dW and a second walk for dx. */
+static void emit_window_channels(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int dx)
 {
+    dw_seg seg[DW_MAX_SEGS];
+    int ns = dw_window_segments(l, seg, DW_MAX_SEGS);
     int nvi = conv_vectors(l->in.c);
     int span = (pool->kw - 1) * l->sw + l->kw, step = pool->kw * l->sw;
-    int passes = (span + step - 1) / step;
-    em_line(em, "/* dx from the windows: first rows of this band zeroed, then each channel's kernel */");
-    em_line(em, "for (; zrow < py * PKH * SH + (PKH - 1) * SH + KH; zrow++)");
-    em_line(em, "    memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);");
-    em_line(em, "cnn_real *restrict xd = dxp + (size_t)py * PKH * SH * PW * IC;");
+    int passes = dx ? (span + step - 1) / step : 1;
+    em_line(em, "int jo[POW * OC]; /* per window and channel: the argmax position's input, from the window's */");
+    em_line(em, "OMP(simd)");
+    em_open_block(em, "for (int e = 0; e < POW * OC; e++) {");
+    em_line(em, "const int k = (int)kfr[e];");
+    em_line(em, "jo[e] = k == %d ? 0 : ((k / PKW) * SH * PW + (k %% PKW) * SW) * IC;", NO_GRAD);
+    em_close_block(em, "}");
+    em_line(em, "const cnn_real *restrict xb = xs + (size_t)py * PKH * SH * PW * IC;");
+    if (dx) {
+        em_line(em, "/* dx: first the rows of this band not zeroed yet */");
+        em_line(em, "for (; zrow < py * PKH * SH + (PKH - 1) * SH + KH; zrow++)");
+        em_line(em, "    memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);");
+        em_line(em, "cnn_real *restrict xd = dxp + (size_t)py * PKH * SH * PW * IC;");
+    }
     em_open_block(em, "for (int co = 0; co < OC; co++) {");
-    for (int ky = 0; ky < l->kh; ky++)
-        for (int kx = 0; kx < l->kw; kx++)
-            for (int v = 0; v < nvi; v++) {
-                int w = conv_chunk_width(l->in.c, v);
-                em_line(em, "cnn_real w%d_%d_%d[%d];", ky, kx, v, w);
-                em_line(em, "OMP(simd)");
-                em_line(em, "for (int e = 0; e < %d; e++) /* the rotated kernel holds W[%d][%d][.][co] */", w,
-                        ky, kx);
-                em_line(em, "    w%d_%d_%d[e] = flip[((size_t)%d * OC + co) * IC + %d + e];", ky, kx, v,
-                        (l->kh - 1 - ky) * l->kw + (l->kw - 1 - kx), v * VEC);
-            }
-    /* only the windows whose maximum passes a gradient for co: relu zeroes
-     * many (measured half with Glorot weights); no branch per window */
-    em_line(em, "int live[POW], nl = 0; /* co's windows with a gradient, one pass after the other */");
-    em_open_block(em, "for (int pass = 0; pass < %d; pass++) { /* windows of one pass do not overlap */", passes);
-    em_open_block(em, "for (int px = pass; px < POW; px += %d) {", passes);
+    em_line(em, "int live[POW], nl = 0; /* co's windows with a gradient%s */",
+            passes > 1 ? ", one pass after the other" : "");
+    if (passes > 1) {
+        em_open_block(em, "for (int pass = 0; pass < %d; pass++) { /* windows of one pass do not overlap */",
+                      passes);
+        em_open_block(em, "for (int px = pass; px < POW; px += %d) {", passes);
+    } else {
+        em_open_block(em, "for (int px = 0; px < POW; px++) {");
+    }
     em_line(em, "live[nl] = px;");
     em_line(em, "nl += kfr[(size_t)px * OC + co] != (cnn_real)%d;", NO_GRAD);
     em_close_block(em, "}");
-    em_close_block(em, "}");
-    em_open_block(em, "for (int j = 0; j < nl; j++) {");
-    em_line(em, "const int px = live[j];");
-    em_line(em, "const cnn_real d = dpm[(size_t)px * OC + co];");
-    em_line(em, "cnn_real *restrict xj = xd + (size_t)px * PKW * SW * IC + jo[(size_t)px * OC + co];");
-    /* all loads before the stores: measured 0.1-0.2 ms faster on fruit
-     * conv2d_2 than each tap's read-modify-write in turn */
-    for (int st = 0; st < 2; st++)
+    if (passes > 1)
+        em_close_block(em, "}");
+    for (int v = 0; v < ns; v++) {
+        em_line(em, "cnn_real g%d[%d]; /* dW^T[co], kernel-row vector %d */", v, seg[v].width, v);
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
+        em_line(em, "    g%d[e] = dwt[(size_t)co * KK + %d + e];", v, seg[v].off_t);
+    }
+    if (dx)
         for (int ky = 0; ky < l->kh; ky++)
             for (int kx = 0; kx < l->kw; kx++)
                 for (int v = 0; v < nvi; v++) {
                     int w = conv_chunk_width(l->in.c, v);
-                    int o = (ky * (l->in.w + l->pad_left + l->pad_right) + kx) * l->in.c + v * VEC;
-                    if (!st)
-                        em_line(em, "cnn_real t%d_%d_%d[%d];", ky, kx, v, w);
+                    em_line(em, "cnn_real w%d_%d_%d[%d];", ky, kx, v, w);
                     em_line(em, "OMP(simd)");
-                    em_line(em, "for (int e = 0; e < %d; e++)", w);
-                    if (!st)
-                        em_line(em, "    t%d_%d_%d[e] = xj[(size_t)%d + e] + d * w%d_%d_%d[e];", ky, kx, v, o, ky,
-                                kx, v);
-                    else
-                        em_line(em, "    xj[(size_t)%d + e] = t%d_%d_%d[e];", o, ky, kx, v);
+                    em_line(em, "for (int e = 0; e < %d; e++) /* the rotated kernel holds W[%d][%d][.][co] */",
+                            w, ky, kx);
+                    em_line(em, "    w%d_%d_%d[e] = flip[((size_t)%d * OC + co) * IC + %d + e];", ky, kx, v,
+                            (l->kh - 1 - ky) * l->kw + (l->kw - 1 - kx), v * VEC);
                 }
+    em_open_block(em, "for (int j = 0; j < nl; j++) {");
+    em_line(em, "const int px = live[j];");
+    em_line(em, "const cnn_real d = dpm[(size_t)px * OC + co];");
+    em_line(em, "const size_t at = (size_t)px * PKW * SW * IC + (size_t)jo[(size_t)px * OC + co];");
+    em_line(em, "const cnn_real *restrict xj = xb + at;");
+    for (int v = 0; v < ns; v++) {
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
+        em_line(em, "    g%d[e] += d * xj[%d + e];", v, seg[v].off);
+    }
+    if (dx) {
+        em_line(em, "cnn_real *restrict dj = xd + at;");
+        /* all loads before the stores: measured 0.1-0.2 ms faster on fruit
+         * conv2d_2 than each tap's read-modify-write in turn */
+        for (int st = 0; st < 2; st++)
+            for (int ky = 0; ky < l->kh; ky++)
+                for (int kx = 0; kx < l->kw; kx++)
+                    for (int v = 0; v < nvi; v++) {
+                        int w = conv_chunk_width(l->in.c, v);
+                        int o = (ky * (l->in.w + l->pad_left + l->pad_right) + kx) * l->in.c + v * VEC;
+                        if (!st)
+                            em_line(em, "cnn_real t%d_%d_%d[%d];", ky, kx, v, w);
+                        em_line(em, "OMP(simd)");
+                        em_line(em, "for (int e = 0; e < %d; e++)", w);
+                        if (!st)
+                            em_line(em, "    t%d_%d_%d[e] = dj[(size_t)%d + e] + d * w%d_%d_%d[e];", ky, kx, v, o,
+                                    ky, kx, v);
+                        else
+                            em_line(em, "    dj[(size_t)%d + e] = t%d_%d_%d[e];", o, ky, kx, v);
+                    }
+    }
     em_close_block(em, "} /* j */");
+    for (int v = 0; v < ns; v++) {
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
+        em_line(em, "    dwt[(size_t)co * KK + %d + e] = g%d[e];", seg[v].off_t, v);
+    }
     em_close_block(em, "} /* co */");
 }
 
@@ -633,11 +613,11 @@ static void emit_dx_windows(cnnc_emitter *em, const cnn_layer *l, const cnn_laye
  * from the windows when that path applies (dwt), else dense from the dz
  * rows at `dz_row` (dwi). */
 static void emit_dw_pass(cnnc_emitter *em, const cnn_layer *l, const cnnc_plan_layer *P, const char *scatter_to,
-                         const char *dz_row)
+                         const char *dz_row, int dx_windows)
 {
     emit_scatter(em, P, scatter_to, l->bias);
     if (dw_window_floats(l) > 0) {
-        emit_dw_windows(em, l);
+        emit_window_channels(em, l, P->l, dx_windows);
         return;
     }
     em_line(em, "/* dW over these rows while they are in L1 (not the whole dz once per chunk of dW) */");
@@ -722,14 +702,13 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
             em_raw(em, "#else /* the portable twin: dW from the dense dz band */\n");
         }
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
-        emit_dw_pass(em, l, P, win ? NULL : "dzb", "dzb + (size_t)(oy - py * PKH) * DZ_RS");
+        emit_dw_pass(em, l, P, win ? NULL : "dzb", "dzb + (size_t)(oy - py * PKH) * DZ_RS", 0);
         em_close_block(em, "} /* py */");
         if (permute)
             em_raw(em, "#endif\n");
     } else if (dxw) {
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
-        emit_dw_pass(em, l, P, NULL, NULL);
-        emit_dx_windows(em, l, P->l);
+        emit_dw_pass(em, l, P, NULL, NULL, 1);
         em_close_block(em, "} /* py */");
         em_line(em, "for (; zrow < PH; zrow++) /* rows no window reaches */");
         em_line(em, "    memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);");
@@ -751,7 +730,7 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
         em_close_block(em, "}");
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
         emit_dw_pass(em, l, P, "dzb + ((size_t)(TOP + py * PKH) * ZW + LEFT) * OC",
-                     "dzb + ((size_t)(oy + TOP) * ZW + LEFT) * OC");
+                     "dzb + ((size_t)(oy + TOP) * ZW + LEFT) * OC", 0);
         em_close_block(em, "} /* py */");
         em_line(em, "/* dx: the forward kernel over the zero-padded dz with the rotated kernel */");
         em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");

@@ -2084,15 +2084,18 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
             OMP(simd)
             for (int e = 0; e < POW * OC; e++)
                 kfr[e] = (cnn_real)am[(size_t)py * POW * OC + e];
+            cnn_real lv[POW * OC]; /* 1 where the gradient flows, 0 at NO_GRAD */
+            OMP(simd)
+            for (int e = 0; e < POW * OC; e++)
+                lv[e] = (cnn_real)((255 - (int)kfr[e]) >> 7);
             cnn_real dpm[POW * OC]; /* the pooled gradient of row py where it flows, else 0 */
             for (int px = 0; px < POW; px++) {
                 const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;
-                const cnn_real *restrict kf = kfr + (size_t)px * OC;
+                const cnn_real *restrict lp = lv + (size_t)px * OC;
                 cnn_real *restrict dm = dpm + (size_t)px * OC;
                 OMP(simd)
                 for (int c = 0; c < OC; c++) {
-                    const cnn_real k = kf[c];
-                    const cnn_real d = k != (cnn_real)255 ? dp[c] : (cnn_real)0;
+                    const cnn_real d = dp[c] * lp[c];
                     dm[c] = d;
                     s[c] += d;
                 }
@@ -2104,205 +2107,54 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                 jo[e] = k == 255 ? 0 : ((k / PKW) * SH * PW + (k % PKW) * SW) * IC;
             }
             const cnn_real *restrict xb = xs + (size_t)py * PKH * SH * PW * IC;
-            for (int cb = 0; cb < 16; cb++) { /* 2 channels */
-                const int co0 = cb * 2;
-                cnn_real g0_0[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g0_0[e] = dwt[(size_t)(co0 + 0) * KK + 0 + e];
-                cnn_real g0_1[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g0_1[e] = dwt[(size_t)(co0 + 0) * KK + 16 + e];
-                cnn_real g0_2[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g0_2[e] = dwt[(size_t)(co0 + 0) * KK + 32 + e];
-                cnn_real g0_3[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g0_3[e] = dwt[(size_t)(co0 + 0) * KK + 48 + e];
-                cnn_real g0_4[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g0_4[e] = dwt[(size_t)(co0 + 0) * KK + 64 + e];
-                cnn_real g0_5[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g0_5[e] = dwt[(size_t)(co0 + 0) * KK + 80 + e];
-                cnn_real g0_6[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g0_6[e] = dwt[(size_t)(co0 + 0) * KK + 96 + e];
-                cnn_real g0_7[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g0_7[e] = dwt[(size_t)(co0 + 0) * KK + 112 + e];
-                cnn_real g0_8[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g0_8[e] = dwt[(size_t)(co0 + 0) * KK + 128 + e];
-                cnn_real g1_0[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g1_0[e] = dwt[(size_t)(co0 + 1) * KK + 0 + e];
-                cnn_real g1_1[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g1_1[e] = dwt[(size_t)(co0 + 1) * KK + 16 + e];
-                cnn_real g1_2[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g1_2[e] = dwt[(size_t)(co0 + 1) * KK + 32 + e];
-                cnn_real g1_3[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g1_3[e] = dwt[(size_t)(co0 + 1) * KK + 48 + e];
-                cnn_real g1_4[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g1_4[e] = dwt[(size_t)(co0 + 1) * KK + 64 + e];
-                cnn_real g1_5[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g1_5[e] = dwt[(size_t)(co0 + 1) * KK + 80 + e];
-                cnn_real g1_6[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g1_6[e] = dwt[(size_t)(co0 + 1) * KK + 96 + e];
-                cnn_real g1_7[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g1_7[e] = dwt[(size_t)(co0 + 1) * KK + 112 + e];
-                cnn_real g1_8[16];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    g1_8[e] = dwt[(size_t)(co0 + 1) * KK + 128 + e];
-                for (int px = 0; px < POW; px++) {
-                    const cnn_real *restrict xw = xb + (size_t)px * PKW * SW * IC;
-                    {
-                        const cnn_real d = dpm[(size_t)px * OC + co0 + 0];
-                        const cnn_real *restrict xj = xw + jo[(size_t)px * OC + co0 + 0];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g0_0[e] += d * xj[0 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g0_1[e] += d * xj[16 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g0_2[e] += d * xj[32 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g0_3[e] += d * xj[1008 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g0_4[e] += d * xj[1024 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g0_5[e] += d * xj[1040 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g0_6[e] += d * xj[2016 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g0_7[e] += d * xj[2032 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g0_8[e] += d * xj[2048 + e];
-                    }
-                    {
-                        const cnn_real d = dpm[(size_t)px * OC + co0 + 1];
-                        const cnn_real *restrict xj = xw + jo[(size_t)px * OC + co0 + 1];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g1_0[e] += d * xj[0 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g1_1[e] += d * xj[16 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g1_2[e] += d * xj[32 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g1_3[e] += d * xj[1008 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g1_4[e] += d * xj[1024 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g1_5[e] += d * xj[1040 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g1_6[e] += d * xj[2016 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g1_7[e] += d * xj[2032 + e];
-                        OMP(simd)
-                        for (int e = 0; e < 16; e++)
-                            g1_8[e] += d * xj[2048 + e];
-                    }
-                } /* px */
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 0) * KK + 0 + e] = g0_0[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 0) * KK + 16 + e] = g0_1[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 0) * KK + 32 + e] = g0_2[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 0) * KK + 48 + e] = g0_3[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 0) * KK + 64 + e] = g0_4[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 0) * KK + 80 + e] = g0_5[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 0) * KK + 96 + e] = g0_6[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 0) * KK + 112 + e] = g0_7[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 0) * KK + 128 + e] = g0_8[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 1) * KK + 0 + e] = g1_0[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 1) * KK + 16 + e] = g1_1[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 1) * KK + 32 + e] = g1_2[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 1) * KK + 48 + e] = g1_3[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 1) * KK + 64 + e] = g1_4[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 1) * KK + 80 + e] = g1_5[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 1) * KK + 96 + e] = g1_6[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 1) * KK + 112 + e] = g1_7[e];
-                OMP(simd)
-                for (int e = 0; e < 16; e++)
-                    dwt[(size_t)(co0 + 1) * KK + 128 + e] = g1_8[e];
-            }
-            /* dx from the windows: first rows of this band zeroed, then each channel's kernel */
+            /* dx: first the rows of this band not zeroed yet */
             for (; zrow < py * PKH * SH + (PKH - 1) * SH + KH; zrow++)
                 memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);
             cnn_real *restrict xd = dxp + (size_t)py * PKH * SH * PW * IC;
             for (int co = 0; co < OC; co++) {
+                int live[POW], nl = 0; /* co's windows with a gradient, one pass after the other */
+                for (int pass = 0; pass < 2; pass++) { /* windows of one pass do not overlap */
+                    for (int px = pass; px < POW; px += 2) {
+                        live[nl] = px;
+                        nl += kfr[(size_t)px * OC + co] != (cnn_real)255;
+                    }
+                }
+                cnn_real g0[16]; /* dW^T[co], kernel-row vector 0 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0[e] = dwt[(size_t)co * KK + 0 + e];
+                cnn_real g1[16]; /* dW^T[co], kernel-row vector 1 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1[e] = dwt[(size_t)co * KK + 16 + e];
+                cnn_real g2[16]; /* dW^T[co], kernel-row vector 2 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g2[e] = dwt[(size_t)co * KK + 32 + e];
+                cnn_real g3[16]; /* dW^T[co], kernel-row vector 3 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g3[e] = dwt[(size_t)co * KK + 48 + e];
+                cnn_real g4[16]; /* dW^T[co], kernel-row vector 4 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g4[e] = dwt[(size_t)co * KK + 64 + e];
+                cnn_real g5[16]; /* dW^T[co], kernel-row vector 5 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g5[e] = dwt[(size_t)co * KK + 80 + e];
+                cnn_real g6[16]; /* dW^T[co], kernel-row vector 6 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g6[e] = dwt[(size_t)co * KK + 96 + e];
+                cnn_real g7[16]; /* dW^T[co], kernel-row vector 7 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g7[e] = dwt[(size_t)co * KK + 112 + e];
+                cnn_real g8[16]; /* dW^T[co], kernel-row vector 8 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g8[e] = dwt[(size_t)co * KK + 128 + e];
                 cnn_real w0_0_0[16];
                 OMP(simd)
                 for (int e = 0; e < 16; e++) /* the rotated kernel holds W[0][0][.][co] */
@@ -2339,81 +2191,130 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                 OMP(simd)
                 for (int e = 0; e < 16; e++) /* the rotated kernel holds W[2][2][.][co] */
                     w2_2_0[e] = flip[((size_t)0 * OC + co) * IC + 0 + e];
-                int live[POW], nl = 0; /* co's windows with a gradient, one pass after the other */
-                for (int pass = 0; pass < 2; pass++) { /* windows of one pass do not overlap */
-                    for (int px = pass; px < POW; px += 2) {
-                        live[nl] = px;
-                        nl += kfr[(size_t)px * OC + co] != (cnn_real)255;
-                    }
-                }
                 for (int j = 0; j < nl; j++) {
                     const int px = live[j];
                     const cnn_real d = dpm[(size_t)px * OC + co];
-                    cnn_real *restrict xj = xd + (size_t)px * PKW * SW * IC + jo[(size_t)px * OC + co];
+                    const size_t at = (size_t)px * PKW * SW * IC + (size_t)jo[(size_t)px * OC + co];
+                    const cnn_real *restrict xj = xb + at;
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g0[e] += d * xj[0 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g1[e] += d * xj[16 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g2[e] += d * xj[32 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g3[e] += d * xj[1008 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g4[e] += d * xj[1024 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g5[e] += d * xj[1040 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g6[e] += d * xj[2016 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g7[e] += d * xj[2032 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g8[e] += d * xj[2048 + e];
+                    cnn_real *restrict dj = xd + at;
                     cnn_real t0_0_0[16];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        t0_0_0[e] = xj[(size_t)0 + e] + d * w0_0_0[e];
+                        t0_0_0[e] = dj[(size_t)0 + e] + d * w0_0_0[e];
                     cnn_real t0_1_0[16];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        t0_1_0[e] = xj[(size_t)16 + e] + d * w0_1_0[e];
+                        t0_1_0[e] = dj[(size_t)16 + e] + d * w0_1_0[e];
                     cnn_real t0_2_0[16];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        t0_2_0[e] = xj[(size_t)32 + e] + d * w0_2_0[e];
+                        t0_2_0[e] = dj[(size_t)32 + e] + d * w0_2_0[e];
                     cnn_real t1_0_0[16];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        t1_0_0[e] = xj[(size_t)1008 + e] + d * w1_0_0[e];
+                        t1_0_0[e] = dj[(size_t)1008 + e] + d * w1_0_0[e];
                     cnn_real t1_1_0[16];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        t1_1_0[e] = xj[(size_t)1024 + e] + d * w1_1_0[e];
+                        t1_1_0[e] = dj[(size_t)1024 + e] + d * w1_1_0[e];
                     cnn_real t1_2_0[16];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        t1_2_0[e] = xj[(size_t)1040 + e] + d * w1_2_0[e];
+                        t1_2_0[e] = dj[(size_t)1040 + e] + d * w1_2_0[e];
                     cnn_real t2_0_0[16];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        t2_0_0[e] = xj[(size_t)2016 + e] + d * w2_0_0[e];
+                        t2_0_0[e] = dj[(size_t)2016 + e] + d * w2_0_0[e];
                     cnn_real t2_1_0[16];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        t2_1_0[e] = xj[(size_t)2032 + e] + d * w2_1_0[e];
+                        t2_1_0[e] = dj[(size_t)2032 + e] + d * w2_1_0[e];
                     cnn_real t2_2_0[16];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        t2_2_0[e] = xj[(size_t)2048 + e] + d * w2_2_0[e];
+                        t2_2_0[e] = dj[(size_t)2048 + e] + d * w2_2_0[e];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        xj[(size_t)0 + e] = t0_0_0[e];
+                        dj[(size_t)0 + e] = t0_0_0[e];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        xj[(size_t)16 + e] = t0_1_0[e];
+                        dj[(size_t)16 + e] = t0_1_0[e];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        xj[(size_t)32 + e] = t0_2_0[e];
+                        dj[(size_t)32 + e] = t0_2_0[e];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        xj[(size_t)1008 + e] = t1_0_0[e];
+                        dj[(size_t)1008 + e] = t1_0_0[e];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        xj[(size_t)1024 + e] = t1_1_0[e];
+                        dj[(size_t)1024 + e] = t1_1_0[e];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        xj[(size_t)1040 + e] = t1_2_0[e];
+                        dj[(size_t)1040 + e] = t1_2_0[e];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        xj[(size_t)2016 + e] = t2_0_0[e];
+                        dj[(size_t)2016 + e] = t2_0_0[e];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        xj[(size_t)2032 + e] = t2_1_0[e];
+                        dj[(size_t)2032 + e] = t2_1_0[e];
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
-                        xj[(size_t)2048 + e] = t2_2_0[e];
+                        dj[(size_t)2048 + e] = t2_2_0[e];
                 } /* j */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 0 + e] = g0[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 16 + e] = g1[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 32 + e] = g2[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 48 + e] = g3[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 64 + e] = g4[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 80 + e] = g5[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 96 + e] = g6[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 112 + e] = g7[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 128 + e] = g8[e];
             } /* co */
         } /* py */
         for (; zrow < PH; zrow++) /* rows no window reaches */
