@@ -6051,331 +6051,324 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
         }
         const cnn_real *restrict xs = xpad;
         for (int py = 0; py < POH; py++) {
-            for (int wb = 0; wb < 8; wb++) { /* 1 window */
-                const int px0 = wb * 1, ox0 = px0 * PKW;
-                cnn_real a0_0_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_0_0[co] = bias[0 + co];
-                cnn_real a0_0_1[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_0_1[co] = bias[16 + co];
-                cnn_real a0_0_2[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_0_2[co] = bias[32 + co];
-                cnn_real a0_0_3[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_0_3[co] = bias[48 + co];
-                cnn_real a0_1_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_1_0[co] = bias[0 + co];
-                cnn_real a0_1_1[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_1_1[co] = bias[16 + co];
-                cnn_real a0_1_2[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_1_2[co] = bias[32 + co];
-                cnn_real a0_1_3[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_1_3[co] = bias[48 + co];
-                cnn_real a1_0_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_0_0[co] = bias[0 + co];
-                cnn_real a1_0_1[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_0_1[co] = bias[16 + co];
-                cnn_real a1_0_2[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_0_2[co] = bias[32 + co];
-                cnn_real a1_0_3[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_0_3[co] = bias[48 + co];
-                cnn_real a1_1_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_1_0[co] = bias[0 + co];
-                cnn_real a1_1_1[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_1_1[co] = bias[16 + co];
-                cnn_real a1_1_2[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_1_2[co] = bias[32 + co];
-                cnn_real a1_1_3[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_1_3[co] = bias[48 + co];
-                for (int ky = 0; ky < KH; ky++) {
-                    const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
-                    const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
-                    const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
-                    for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
-                        cnn_real w0_0[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
-                        cnn_real w0_1[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w0_1[co] = wr[((size_t)0 * IC + ci) * OC + 16 + co];
-                        cnn_real w0_2[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w0_2[co] = wr[((size_t)0 * IC + ci) * OC + 32 + co];
-                        cnn_real w0_3[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w0_3[co] = wr[((size_t)0 * IC + ci) * OC + 48 + co];
-                        cnn_real w1_0[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
-                        cnn_real w1_1[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w1_1[co] = wr[((size_t)1 * IC + ci) * OC + 16 + co];
-                        cnn_real w1_2[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w1_2[co] = wr[((size_t)1 * IC + ci) * OC + 32 + co];
-                        cnn_real w1_3[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w1_3[co] = wr[((size_t)1 * IC + ci) * OC + 48 + co];
-                        cnn_real w2_0[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
-                        cnn_real w2_1[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w2_1[co] = wr[((size_t)2 * IC + ci) * OC + 16 + co];
-                        cnn_real w2_2[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w2_2[co] = wr[((size_t)2 * IC + ci) * OC + 32 + co];
-                        cnn_real w2_3[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w2_3[co] = wr[((size_t)2 * IC + ci) * OC + 48 + co];
-                        {
-                            const cnn_real v = x0[0 * IC + ci];
+            for (int c0 = 0; c0 < OC; c0 += 32) { /* 32 channels at a time: two windows a tile */
+                for (int wb = 0; wb < 4; wb++) { /* 2 windows */
+                    const int px0 = wb * 2, ox0 = px0 * PKW;
+                    cnn_real a0_0_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_0_0[co] = bias[c0 + 0 + co];
+                    cnn_real a0_0_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_0_1[co] = bias[c0 + 16 + co];
+                    cnn_real a0_1_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_1_0[co] = bias[c0 + 0 + co];
+                    cnn_real a0_1_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_1_1[co] = bias[c0 + 16 + co];
+                    cnn_real a0_2_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_2_0[co] = bias[c0 + 0 + co];
+                    cnn_real a0_2_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_2_1[co] = bias[c0 + 16 + co];
+                    cnn_real a0_3_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_3_0[co] = bias[c0 + 0 + co];
+                    cnn_real a0_3_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_3_1[co] = bias[c0 + 16 + co];
+                    cnn_real a1_0_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_0_0[co] = bias[c0 + 0 + co];
+                    cnn_real a1_0_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_0_1[co] = bias[c0 + 16 + co];
+                    cnn_real a1_1_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_1_0[co] = bias[c0 + 0 + co];
+                    cnn_real a1_1_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_1_1[co] = bias[c0 + 16 + co];
+                    cnn_real a1_2_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_2_0[co] = bias[c0 + 0 + co];
+                    cnn_real a1_2_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_2_1[co] = bias[c0 + 16 + co];
+                    cnn_real a1_3_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_3_0[co] = bias[c0 + 0 + co];
+                    cnn_real a1_3_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_3_1[co] = bias[c0 + 16 + co];
+                    for (int ky = 0; ky < KH; ky++) {
+                        const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                        const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                        const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                        for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                            cnn_real w0_0[16];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w0_0[co];
+                                w0_0[co] = wr[((size_t)0 * IC + ci) * OC + c0 + 0 + co];
+                            cnn_real w0_1[16];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_0_1[co] += v * w0_1[co];
+                                w0_1[co] = wr[((size_t)0 * IC + ci) * OC + c0 + 16 + co];
+                            cnn_real w1_0[16];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_0_2[co] += v * w0_2[co];
+                                w1_0[co] = wr[((size_t)1 * IC + ci) * OC + c0 + 0 + co];
+                            cnn_real w1_1[16];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                a0_0_3[co] += v * w0_3[co];
+                                w1_1[co] = wr[((size_t)1 * IC + ci) * OC + c0 + 16 + co];
+                            cnn_real w2_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_0[co] = wr[((size_t)2 * IC + ci) * OC + c0 + 0 + co];
+                            cnn_real w2_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_1[co] = wr[((size_t)2 * IC + ci) * OC + c0 + 16 + co];
+                            {
+                                const cnn_real v = x0[0 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_1[co] += v * w0_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[1 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_1[co] += v * w1_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[2 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[3 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[4 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[5 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[0 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_1[co] += v * w0_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[1 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_1[co] += v * w1_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[2 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[3 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[4 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[5 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_1[co] += v * w2_1[co];
+                            }
                         }
-                        {
-                            const cnn_real v = x0[1 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_1[co] += v * w0_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_2[co] += v * w0_2[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_3[co] += v * w0_3[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_1[co] += v * w1_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_2[co] += v * w1_2[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_3[co] += v * w1_3[co];
+                    } /* ky */
+                    { /* window px0 + 0 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_0_0[co];
+                            m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                            m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                            m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                            yp[c0 + 0 + co] = (m < 0 ? (cnn_real)0 : m);
                         }
-                        {
-                            const cnn_real v = x0[2 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_1[co] += v * w1_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_2[co] += v * w1_2[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_3[co] += v * w1_3[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w2_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_1[co] += v * w2_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_2[co] += v * w2_2[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_3[co] += v * w2_3[co];
-                        }
-                        {
-                            const cnn_real v = x0[3 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w2_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_1[co] += v * w2_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_2[co] += v * w2_2[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_3[co] += v * w2_3[co];
-                        }
-                        {
-                            const cnn_real v = x1[0 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_1[co] += v * w0_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_2[co] += v * w0_2[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_3[co] += v * w0_3[co];
-                        }
-                        {
-                            const cnn_real v = x1[1 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_1[co] += v * w0_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_2[co] += v * w0_2[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_3[co] += v * w0_3[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_1[co] += v * w1_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_2[co] += v * w1_2[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_3[co] += v * w1_3[co];
-                        }
-                        {
-                            const cnn_real v = x1[2 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_1[co] += v * w1_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_2[co] += v * w1_2[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_3[co] += v * w1_3[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w2_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_1[co] += v * w2_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_2[co] += v * w2_2[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_3[co] += v * w2_3[co];
-                        }
-                        {
-                            const cnn_real v = x1[3 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w2_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_1[co] += v * w2_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_2[co] += v * w2_2[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_3[co] += v * w2_3[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_0_1[co];
+                            m = a0_1_1[co] > m ? a0_1_1[co] : m;
+                            m = a1_0_1[co] > m ? a1_0_1[co] : m;
+                            m = a1_1_1[co] > m ? a1_1_1[co] : m;
+                            yp[c0 + 16 + co] = (m < 0 ? (cnn_real)0 : m);
                         }
                     }
-                } /* ky */
-                { /* window px0 + 0 */
-                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_0_0[co];
-                        m = a0_1_0[co] > m ? a0_1_0[co] : m;
-                        m = a1_0_0[co] > m ? a1_0_0[co] : m;
-                        m = a1_1_0[co] > m ? a1_1_0[co] : m;
-                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
-                    }
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_0_1[co];
-                        m = a0_1_1[co] > m ? a0_1_1[co] : m;
-                        m = a1_0_1[co] > m ? a1_0_1[co] : m;
-                        m = a1_1_1[co] > m ? a1_1_1[co] : m;
-                        yp[16 + co] = (m < 0 ? (cnn_real)0 : m);
-                    }
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_0_2[co];
-                        m = a0_1_2[co] > m ? a0_1_2[co] : m;
-                        m = a1_0_2[co] > m ? a1_0_2[co] : m;
-                        m = a1_1_2[co] > m ? a1_1_2[co] : m;
-                        yp[32 + co] = (m < 0 ? (cnn_real)0 : m);
-                    }
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_0_3[co];
-                        m = a0_1_3[co] > m ? a0_1_3[co] : m;
-                        m = a1_0_3[co] > m ? a1_0_3[co] : m;
-                        m = a1_1_3[co] > m ? a1_1_3[co] : m;
-                        yp[48 + co] = (m < 0 ? (cnn_real)0 : m);
+                    { /* window px0 + 1 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_2_0[co];
+                            m = a0_3_0[co] > m ? a0_3_0[co] : m;
+                            m = a1_2_0[co] > m ? a1_2_0[co] : m;
+                            m = a1_3_0[co] > m ? a1_3_0[co] : m;
+                            yp[c0 + 0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_2_1[co];
+                            m = a0_3_1[co] > m ? a0_3_1[co] : m;
+                            m = a1_2_1[co] > m ? a1_2_1[co] : m;
+                            m = a1_3_1[co] > m ? a1_3_1[co] : m;
+                            yp[c0 + 16 + co] = (m < 0 ? (cnn_real)0 : m);
+                        }
                     }
                 }
-            }
+            } /* c0 */
         } /* py */
     } /* i */
 }

@@ -25,7 +25,7 @@ function(cnn_codegen_emit NAME SRC)
     VERBATIM)
 endfunction()
 
-set(CNN_GC_NETS gc_conv gc_conv2 gc_pool gc_pool2 gc_convpool gc_convpool2 gc_bn gc_bnpool gc_act gc_dropout gc_every)
+set(CNN_GC_NETS gc_conv gc_conv2 gc_pool gc_pool2 gc_convpool gc_convpool2 gc_bn gc_bnpool gc_act gc_dropout gc_every first3)
 foreach(net ${CNN_GC_NETS})
   cnn_codegen_emit(${net} ${CNN_CODEGEN_DIR}/nets/${net}.cnn)
 endforeach()
@@ -148,7 +148,7 @@ cnn_codegen_step_fused(fashion 7 3)
 # (the gradient checks run in double, where no intrinsics are compiled);
 # grad_fast_portable_NAME: the same with -DCNN_PORTABLE_KERNELS, the
 # intrinsics' portable twins.
-foreach(net first first2 first3)
+foreach(net first first2) # first3 is a gradient-check net too (above)
   cnn_codegen_emit(${net} ${CNN_CODEGEN_DIR}/nets/${net}.cnn)
 endforeach()
 function(cnn_codegen_grad_fast NAME)
