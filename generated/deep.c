@@ -4350,189 +4350,328 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
             enum { B_SRC_W = 18, B_CIN = 32, B_COUT = 64, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
             enum { B_OH = 16, B_OW = 16 };
             for (int oy = 0; oy < B_OH; oy++) {
-                for (int ob = 0; ob < 4; ob++) { /* 4 output pixels */
-                    const int ox0 = ob * 4;
-                    cnn_real a0_0[16];
-                    cnn_real a0_1[16];
-                    cnn_real a0_2[16];
-                    cnn_real a0_3[16];
-                    cnn_real a1_0[16];
-                    cnn_real a1_1[16];
-                    cnn_real a1_2[16];
-                    cnn_real a1_3[16];
-                    cnn_real a2_0[16];
-                    cnn_real a2_1[16];
-                    cnn_real a2_2[16];
-                    cnn_real a2_3[16];
-                    cnn_real a3_0[16];
-                    cnn_real a3_1[16];
-                    cnn_real a3_2[16];
-                    cnn_real a3_3[16];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_2[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_3[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_2[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_3[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_2[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_3[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_2[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_3[co] = 0;
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                            {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                for (int c0 = 0; c0 < B_COUT; c0 += 32) { /* 32 channels at a time */
+                    for (int ob = 0; ob < 2; ob++) { /* 8 output pixels */
+                        const int ox0 = ob * 8;
+                        cnn_real a0_0[16];
+                        cnn_real a0_1[16];
+                        cnn_real a1_0[16];
+                        cnn_real a1_1[16];
+                        cnn_real a2_0[16];
+                        cnn_real a2_1[16];
+                        cnn_real a3_0[16];
+                        cnn_real a3_1[16];
+                        cnn_real a4_0[16];
+                        cnn_real a4_1[16];
+                        cnn_real a5_0[16];
+                        cnn_real a5_1[16];
+                        cnn_real a6_0[16];
+                        cnn_real a6_1[16];
+                        cnn_real a7_0[16];
+                        cnn_real a7_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a0_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a0_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a1_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a1_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a2_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a2_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a3_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a3_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a4_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a4_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a5_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a5_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a6_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a6_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a7_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a7_1[co] = 0;
+                        for (int ky = 0; ky < B_KH; ky++) {
+                            const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                            const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                            for (int ci = 0; ci < B_CIN; ci++) { /* each input broadcast once, for its 3 taps */
+                                cnn_real w0_0[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w[0 + co];
+                                    w0_0[co] = wr[((size_t)0 * B_CIN + ci) * B_COUT + c0 + 0 + co];
+                                cnn_real w0_1[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_1[co] += v * w[16 + co];
+                                    w0_1[co] = wr[((size_t)0 * B_CIN + ci) * B_COUT + c0 + 16 + co];
+                                cnn_real w1_0[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_2[co] += v * w[32 + co];
+                                    w1_0[co] = wr[((size_t)1 * B_CIN + ci) * B_COUT + c0 + 0 + co];
+                                cnn_real w1_1[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_3[co] += v * w[48 + co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                    w1_1[co] = wr[((size_t)1 * B_CIN + ci) * B_COUT + c0 + 16 + co];
+                                cnn_real w2_0[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w[0 + co];
+                                    w2_0[co] = wr[((size_t)2 * B_CIN + ci) * B_COUT + c0 + 0 + co];
+                                cnn_real w2_1[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a1_1[co] += v * w[16 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_2[co] += v * w[32 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_3[co] += v * w[48 + co];
-                            }
-                            {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_1[co] += v * w[16 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_2[co] += v * w[32 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_3[co] += v * w[48 + co];
-                            }
-                            {
-                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_1[co] += v * w[16 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_2[co] += v * w[32 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_3[co] += v * w[48 + co];
+                                    w2_1[co] = wr[((size_t)2 * B_CIN + ci) * B_COUT + c0 + 16 + co];
+                                {
+                                    const cnn_real v = xr[0 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_1[co] += v * w0_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[1 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_1[co] += v * w1_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[2 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[3 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[4 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[5 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[6 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[7 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[8 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[9 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_1[co] += v * w2_1[co];
+                                }
                             }
                         }
+                        cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[0 * B_COUT + c0 + 0 + co] = a0_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[0 * B_COUT + c0 + 16 + co] = a0_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[1 * B_COUT + c0 + 0 + co] = a1_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[1 * B_COUT + c0 + 16 + co] = a1_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[2 * B_COUT + c0 + 0 + co] = a2_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[2 * B_COUT + c0 + 16 + co] = a2_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[3 * B_COUT + c0 + 0 + co] = a3_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[3 * B_COUT + c0 + 16 + co] = a3_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[4 * B_COUT + c0 + 0 + co] = a4_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[4 * B_COUT + c0 + 16 + co] = a4_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[5 * B_COUT + c0 + 0 + co] = a5_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[5 * B_COUT + c0 + 16 + co] = a5_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[6 * B_COUT + c0 + 0 + co] = a6_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[6 * B_COUT + c0 + 16 + co] = a6_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[7 * B_COUT + c0 + 0 + co] = a7_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[7 * B_COUT + c0 + 16 + co] = a7_1[co];
                     }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 0 + co] = a0_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 16 + co] = a0_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 32 + co] = a0_2[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 48 + co] = a0_3[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 0 + co] = a1_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 16 + co] = a1_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 32 + co] = a1_2[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 48 + co] = a1_3[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 0 + co] = a2_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 16 + co] = a2_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 32 + co] = a2_2[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 48 + co] = a2_3[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 0 + co] = a3_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 16 + co] = a3_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 32 + co] = a3_2[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 48 + co] = a3_3[co];
-                }
+                } /* c0 */
             } /* oy */
         }
     } /* i */
@@ -6410,189 +6549,328 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
             enum { B_SRC_W = 10, B_CIN = 64, B_COUT = 64, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
             enum { B_OH = 8, B_OW = 8 };
             for (int oy = 0; oy < B_OH; oy++) {
-                for (int ob = 0; ob < 2; ob++) { /* 4 output pixels */
-                    const int ox0 = ob * 4;
-                    cnn_real a0_0[16];
-                    cnn_real a0_1[16];
-                    cnn_real a0_2[16];
-                    cnn_real a0_3[16];
-                    cnn_real a1_0[16];
-                    cnn_real a1_1[16];
-                    cnn_real a1_2[16];
-                    cnn_real a1_3[16];
-                    cnn_real a2_0[16];
-                    cnn_real a2_1[16];
-                    cnn_real a2_2[16];
-                    cnn_real a2_3[16];
-                    cnn_real a3_0[16];
-                    cnn_real a3_1[16];
-                    cnn_real a3_2[16];
-                    cnn_real a3_3[16];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_2[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_3[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_2[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_3[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_2[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_3[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_2[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_3[co] = 0;
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                            {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                for (int c0 = 0; c0 < B_COUT; c0 += 32) { /* 32 channels at a time */
+                    { /* 8 output pixels */
+                        const int ox0 = 0;
+                        cnn_real a0_0[16];
+                        cnn_real a0_1[16];
+                        cnn_real a1_0[16];
+                        cnn_real a1_1[16];
+                        cnn_real a2_0[16];
+                        cnn_real a2_1[16];
+                        cnn_real a3_0[16];
+                        cnn_real a3_1[16];
+                        cnn_real a4_0[16];
+                        cnn_real a4_1[16];
+                        cnn_real a5_0[16];
+                        cnn_real a5_1[16];
+                        cnn_real a6_0[16];
+                        cnn_real a6_1[16];
+                        cnn_real a7_0[16];
+                        cnn_real a7_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a0_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a0_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a1_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a1_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a2_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a2_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a3_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a3_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a4_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a4_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a5_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a5_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a6_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a6_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a7_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a7_1[co] = 0;
+                        for (int ky = 0; ky < B_KH; ky++) {
+                            const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                            const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                            for (int ci = 0; ci < B_CIN; ci++) { /* each input broadcast once, for its 3 taps */
+                                cnn_real w0_0[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w[0 + co];
+                                    w0_0[co] = wr[((size_t)0 * B_CIN + ci) * B_COUT + c0 + 0 + co];
+                                cnn_real w0_1[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_1[co] += v * w[16 + co];
+                                    w0_1[co] = wr[((size_t)0 * B_CIN + ci) * B_COUT + c0 + 16 + co];
+                                cnn_real w1_0[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_2[co] += v * w[32 + co];
+                                    w1_0[co] = wr[((size_t)1 * B_CIN + ci) * B_COUT + c0 + 0 + co];
+                                cnn_real w1_1[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_3[co] += v * w[48 + co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                    w1_1[co] = wr[((size_t)1 * B_CIN + ci) * B_COUT + c0 + 16 + co];
+                                cnn_real w2_0[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w[0 + co];
+                                    w2_0[co] = wr[((size_t)2 * B_CIN + ci) * B_COUT + c0 + 0 + co];
+                                cnn_real w2_1[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a1_1[co] += v * w[16 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_2[co] += v * w[32 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_3[co] += v * w[48 + co];
-                            }
-                            {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_1[co] += v * w[16 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_2[co] += v * w[32 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_3[co] += v * w[48 + co];
-                            }
-                            {
-                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_1[co] += v * w[16 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_2[co] += v * w[32 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_3[co] += v * w[48 + co];
+                                    w2_1[co] = wr[((size_t)2 * B_CIN + ci) * B_COUT + c0 + 16 + co];
+                                {
+                                    const cnn_real v = xr[0 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_1[co] += v * w0_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[1 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_1[co] += v * w1_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[2 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[3 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[4 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[5 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[6 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[7 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[8 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[9 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_1[co] += v * w2_1[co];
+                                }
                             }
                         }
+                        cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[0 * B_COUT + c0 + 0 + co] = a0_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[0 * B_COUT + c0 + 16 + co] = a0_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[1 * B_COUT + c0 + 0 + co] = a1_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[1 * B_COUT + c0 + 16 + co] = a1_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[2 * B_COUT + c0 + 0 + co] = a2_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[2 * B_COUT + c0 + 16 + co] = a2_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[3 * B_COUT + c0 + 0 + co] = a3_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[3 * B_COUT + c0 + 16 + co] = a3_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[4 * B_COUT + c0 + 0 + co] = a4_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[4 * B_COUT + c0 + 16 + co] = a4_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[5 * B_COUT + c0 + 0 + co] = a5_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[5 * B_COUT + c0 + 16 + co] = a5_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[6 * B_COUT + c0 + 0 + co] = a6_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[6 * B_COUT + c0 + 16 + co] = a6_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[7 * B_COUT + c0 + 0 + co] = a7_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[7 * B_COUT + c0 + 16 + co] = a7_1[co];
                     }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 0 + co] = a0_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 16 + co] = a0_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 32 + co] = a0_2[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 48 + co] = a0_3[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 0 + co] = a1_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 16 + co] = a1_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 32 + co] = a1_2[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 48 + co] = a1_3[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 0 + co] = a2_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 16 + co] = a2_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 32 + co] = a2_2[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 48 + co] = a2_3[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 0 + co] = a3_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 16 + co] = a3_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 32 + co] = a3_2[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 48 + co] = a3_3[co];
-                }
+                } /* c0 */
             } /* oy */
         }
     } /* i */
@@ -7123,189 +7401,328 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
             enum { B_SRC_W = 10, B_CIN = 64, B_COUT = 64, B_KH = 3, B_KW = 3, B_SH = 1, B_SW = 1 };
             enum { B_OH = 8, B_OW = 8 };
             for (int oy = 0; oy < B_OH; oy++) {
-                for (int ob = 0; ob < 2; ob++) { /* 4 output pixels */
-                    const int ox0 = ob * 4;
-                    cnn_real a0_0[16];
-                    cnn_real a0_1[16];
-                    cnn_real a0_2[16];
-                    cnn_real a0_3[16];
-                    cnn_real a1_0[16];
-                    cnn_real a1_1[16];
-                    cnn_real a1_2[16];
-                    cnn_real a1_3[16];
-                    cnn_real a2_0[16];
-                    cnn_real a2_1[16];
-                    cnn_real a2_2[16];
-                    cnn_real a2_3[16];
-                    cnn_real a3_0[16];
-                    cnn_real a3_1[16];
-                    cnn_real a3_2[16];
-                    cnn_real a3_3[16];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_2[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a0_3[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_2[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a1_3[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_2[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a2_3[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_0[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_1[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_2[co] = 0;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        a3_3[co] = 0;
-                    for (int ky = 0; ky < B_KH; ky++) {
-                        const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
-                        const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
-                        for (int t = 0; t < B_KW * B_CIN; t++) { /* (kx, ci) */
-                            const cnn_real *restrict w = wr + (size_t)t * B_COUT;
-                            {
-                                const cnn_real v = xr[0 * B_SW * B_CIN + t];
+                for (int c0 = 0; c0 < B_COUT; c0 += 32) { /* 32 channels at a time */
+                    { /* 8 output pixels */
+                        const int ox0 = 0;
+                        cnn_real a0_0[16];
+                        cnn_real a0_1[16];
+                        cnn_real a1_0[16];
+                        cnn_real a1_1[16];
+                        cnn_real a2_0[16];
+                        cnn_real a2_1[16];
+                        cnn_real a3_0[16];
+                        cnn_real a3_1[16];
+                        cnn_real a4_0[16];
+                        cnn_real a4_1[16];
+                        cnn_real a5_0[16];
+                        cnn_real a5_1[16];
+                        cnn_real a6_0[16];
+                        cnn_real a6_1[16];
+                        cnn_real a7_0[16];
+                        cnn_real a7_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a0_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a0_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a1_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a1_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a2_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a2_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a3_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a3_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a4_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a4_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a5_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a5_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a6_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a6_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a7_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            a7_1[co] = 0;
+                        for (int ky = 0; ky < B_KH; ky++) {
+                            const cnn_real *restrict xr = bsrc + ((size_t)(oy * B_SH + ky) * B_SRC_W + (size_t)ox0 * B_SW) * B_CIN;
+                            const cnn_real *restrict wr = bw + (size_t)ky * B_KW * B_CIN * B_COUT;
+                            for (int ci = 0; ci < B_CIN; ci++) { /* each input broadcast once, for its 3 taps */
+                                cnn_real w0_0[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_0[co] += v * w[0 + co];
+                                    w0_0[co] = wr[((size_t)0 * B_CIN + ci) * B_COUT + c0 + 0 + co];
+                                cnn_real w0_1[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_1[co] += v * w[16 + co];
+                                    w0_1[co] = wr[((size_t)0 * B_CIN + ci) * B_COUT + c0 + 16 + co];
+                                cnn_real w1_0[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_2[co] += v * w[32 + co];
+                                    w1_0[co] = wr[((size_t)1 * B_CIN + ci) * B_COUT + c0 + 0 + co];
+                                cnn_real w1_1[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a0_3[co] += v * w[48 + co];
-                            }
-                            {
-                                const cnn_real v = xr[1 * B_SW * B_CIN + t];
+                                    w1_1[co] = wr[((size_t)1 * B_CIN + ci) * B_COUT + c0 + 16 + co];
+                                cnn_real w2_0[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a1_0[co] += v * w[0 + co];
+                                    w2_0[co] = wr[((size_t)2 * B_CIN + ci) * B_COUT + c0 + 0 + co];
+                                cnn_real w2_1[16];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
-                                    a1_1[co] += v * w[16 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_2[co] += v * w[32 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a1_3[co] += v * w[48 + co];
-                            }
-                            {
-                                const cnn_real v = xr[2 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_1[co] += v * w[16 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_2[co] += v * w[32 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a2_3[co] += v * w[48 + co];
-                            }
-                            {
-                                const cnn_real v = xr[3 * B_SW * B_CIN + t];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_0[co] += v * w[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_1[co] += v * w[16 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_2[co] += v * w[32 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    a3_3[co] += v * w[48 + co];
+                                    w2_1[co] = wr[((size_t)2 * B_CIN + ci) * B_COUT + c0 + 16 + co];
+                                {
+                                    const cnn_real v = xr[0 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_1[co] += v * w0_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[1 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_1[co] += v * w1_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[2 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a0_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[3 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a1_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[4 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a2_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[5 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a3_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[6 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a4_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[7 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_0[co] += v * w0_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_1[co] += v * w0_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a5_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[8 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_0[co] += v * w1_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_1[co] += v * w1_1[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a6_1[co] += v * w2_1[co];
+                                }
+                                {
+                                    const cnn_real v = xr[9 * B_CIN + ci];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_0[co] += v * w2_0[co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        a7_1[co] += v * w2_1[co];
+                                }
                             }
                         }
+                        cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[0 * B_COUT + c0 + 0 + co] = a0_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[0 * B_COUT + c0 + 16 + co] = a0_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[1 * B_COUT + c0 + 0 + co] = a1_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[1 * B_COUT + c0 + 16 + co] = a1_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[2 * B_COUT + c0 + 0 + co] = a2_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[2 * B_COUT + c0 + 16 + co] = a2_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[3 * B_COUT + c0 + 0 + co] = a3_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[3 * B_COUT + c0 + 16 + co] = a3_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[4 * B_COUT + c0 + 0 + co] = a4_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[4 * B_COUT + c0 + 16 + co] = a4_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[5 * B_COUT + c0 + 0 + co] = a5_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[5 * B_COUT + c0 + 16 + co] = a5_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[6 * B_COUT + c0 + 0 + co] = a6_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[6 * B_COUT + c0 + 16 + co] = a6_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[7 * B_COUT + c0 + 0 + co] = a7_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            yp[7 * B_COUT + c0 + 16 + co] = a7_1[co];
                     }
-                    cnn_real *restrict yp = bdst + ((size_t)oy * B_OW + ox0) * B_COUT;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 0 + co] = a0_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 16 + co] = a0_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 32 + co] = a0_2[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[0 * B_COUT + 48 + co] = a0_3[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 0 + co] = a1_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 16 + co] = a1_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 32 + co] = a1_2[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[1 * B_COUT + 48 + co] = a1_3[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 0 + co] = a2_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 16 + co] = a2_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 32 + co] = a2_2[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[2 * B_COUT + 48 + co] = a2_3[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 0 + co] = a3_0[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 16 + co] = a3_1[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 32 + co] = a3_2[co];
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++)
-                        yp[3 * B_COUT + 48 + co] = a3_3[co];
-                }
+                } /* c0 */
             } /* oy */
         }
     } /* i */
