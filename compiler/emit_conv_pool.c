@@ -547,13 +547,10 @@ static int dx_windows_apply(const cnn_layer *l)
  * before stores. One list and one walk for both measured 6.3-6.5 -> 5.95-6.0 ms on fruit
  * conv2d_2's backward (one thread) against blocks of 2 channels over all
  * windows for dW and a second walk for dx. */
+static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int dx);
+
 static void emit_window_channels(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int dx)
 {
-    dw_seg seg[DW_MAX_SEGS];
-    int ns = dw_window_segments(l, seg, DW_MAX_SEGS);
-    int nvi = conv_vectors(l->in.c);
-    int span = (pool->kw - 1) * l->sw + l->kw, step = pool->kw * l->sw;
-    int passes = dx ? (span + step - 1) / step : 1;
     em_line(em, "int jo[POW * OC]; /* per window and channel: the argmax position's input, from the window's */");
     em_line(em, "OMP(simd)");
     em_open_block(em, "for (int e = 0; e < POW * OC; e++) {");
@@ -567,6 +564,26 @@ static void emit_window_channels(cnnc_emitter *em, const cnn_layer *l, const cnn
         em_line(em, "    memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);");
         em_line(em, "cnn_real *restrict xd = dxp + (size_t)py * PKH * SH * PW * IC;");
     }
+    if (dx && conv_pool_dx_patch_applies(l, pool)) {
+        em_raw(em, "#if CNN_AVX512_FLOAT\n");
+        emit_channel_walk(em, l, pool, 0);
+        conv_pool_emit_dx_patch(em, l, pool);
+        em_raw(em, "#else /* the portable twin: dx in the channels' walk */\n");
+        emit_channel_walk(em, l, pool, 1);
+        em_raw(em, "#endif\n");
+    } else {
+        emit_channel_walk(em, l, pool, dx);
+    }
+}
+
+/* The per-channel walk over the live windows: dW, and dx with `dx`. */
+static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int dx)
+{
+    dw_seg seg[DW_MAX_SEGS];
+    int ns = dw_window_segments(l, seg, DW_MAX_SEGS);
+    int nvi = conv_vectors(l->in.c);
+    int span = (pool->kw - 1) * l->sw + l->kw, step = pool->kw * l->sw;
+    int passes = dx ? (span + step - 1) / step : 1;
     em_open_block(em, "for (int co = 0; co < OC; co++) {");
     em_line(em, "int live[POW], nl = 0; /* co's windows with a gradient%s */",
             passes > 1 ? ", one pass after the other" : "");

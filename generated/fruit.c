@@ -2111,6 +2111,232 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
             for (; zrow < py * PKH * SH + (PKH - 1) * SH + KH; zrow++)
                 memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);
             cnn_real *restrict xd = dxp + (size_t)py * PKH * SH * PW * IC;
+#if CNN_AVX512_FLOAT
+            for (int co = 0; co < OC; co++) {
+                int live[POW], nl = 0; /* co's windows with a gradient */
+                for (int px = 0; px < POW; px++) {
+                    live[nl] = px;
+                    nl += kfr[(size_t)px * OC + co] != (cnn_real)255;
+                }
+                cnn_real g0[16]; /* dW^T[co], kernel-row vector 0 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g0[e] = dwt[(size_t)co * KK + 0 + e];
+                cnn_real g1[16]; /* dW^T[co], kernel-row vector 1 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g1[e] = dwt[(size_t)co * KK + 16 + e];
+                cnn_real g2[16]; /* dW^T[co], kernel-row vector 2 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g2[e] = dwt[(size_t)co * KK + 32 + e];
+                cnn_real g3[16]; /* dW^T[co], kernel-row vector 3 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g3[e] = dwt[(size_t)co * KK + 48 + e];
+                cnn_real g4[16]; /* dW^T[co], kernel-row vector 4 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g4[e] = dwt[(size_t)co * KK + 64 + e];
+                cnn_real g5[16]; /* dW^T[co], kernel-row vector 5 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g5[e] = dwt[(size_t)co * KK + 80 + e];
+                cnn_real g6[16]; /* dW^T[co], kernel-row vector 6 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g6[e] = dwt[(size_t)co * KK + 96 + e];
+                cnn_real g7[16]; /* dW^T[co], kernel-row vector 7 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g7[e] = dwt[(size_t)co * KK + 112 + e];
+                cnn_real g8[16]; /* dW^T[co], kernel-row vector 8 */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    g8[e] = dwt[(size_t)co * KK + 128 + e];
+                for (int j = 0; j < nl; j++) {
+                    const int px = live[j];
+                    const cnn_real d = dpm[(size_t)px * OC + co];
+                    const size_t at = (size_t)px * PKW * SW * IC + (size_t)jo[(size_t)px * OC + co];
+                    const cnn_real *restrict xj = xb + at;
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g0[e] += d * xj[0 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g1[e] += d * xj[16 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g2[e] += d * xj[32 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g3[e] += d * xj[1008 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g4[e] += d * xj[1024 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g5[e] += d * xj[1040 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g6[e] += d * xj[2016 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g7[e] += d * xj[2032 + e];
+                    OMP(simd)
+                    for (int e = 0; e < 16; e++)
+                        g8[e] += d * xj[2048 + e];
+                } /* j */
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 0 + e] = g0[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 16 + e] = g1[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 32 + e] = g2[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 48 + e] = g3[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 64 + e] = g4[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 80 + e] = g5[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 96 + e] = g6[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 112 + e] = g7[e];
+                OMP(simd)
+                for (int e = 0; e < 16; e++)
+                    dwt[(size_t)co * KK + 128 + e] = g8[e];
+            } /* co */
+            /* dx: each window's 4x4-pixel patch in registers (emit_conv_pool_avx512.c) */
+            for (int px = 0; px < POW; px++) {
+                /* the live channels, grouped by argmax position */
+                int l0[OC + 16], n0 = 0;
+                int l1[OC + 16], n1 = 0;
+                int l2[OC + 16], n2 = 0;
+                int l3[OC + 16], n3 = 0;
+                for (int c0 = 0; c0 < OC; c0 += 16) {
+                    const __m512i k = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(am + ((size_t)py * POW + px) * OC + c0)));
+                    const __m512i ch = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(c0));
+                    {
+                        const __mmask16 m = _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(0));
+                        _mm512_storeu_si512(l0 + n0, _mm512_maskz_compress_epi32(m, ch));
+                        n0 += __builtin_popcount(m);
+                    }
+                    {
+                        const __mmask16 m = _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(1));
+                        _mm512_storeu_si512(l1 + n1, _mm512_maskz_compress_epi32(m, ch));
+                        n1 += __builtin_popcount(m);
+                    }
+                    {
+                        const __mmask16 m = _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(2));
+                        _mm512_storeu_si512(l2 + n2, _mm512_maskz_compress_epi32(m, ch));
+                        n2 += __builtin_popcount(m);
+                    }
+                    {
+                        const __mmask16 m = _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(3));
+                        _mm512_storeu_si512(l3 + n3, _mm512_maskz_compress_epi32(m, ch));
+                        n3 += __builtin_popcount(m);
+                    }
+                }
+                __m512 p0 = _mm512_setzero_ps();
+                __m512 p1 = _mm512_setzero_ps();
+                __m512 p2 = _mm512_setzero_ps();
+                __m512 p3 = _mm512_setzero_ps();
+                __m512 p4 = _mm512_setzero_ps();
+                __m512 p5 = _mm512_setzero_ps();
+                __m512 p6 = _mm512_setzero_ps();
+                __m512 p7 = _mm512_setzero_ps();
+                __m512 p8 = _mm512_setzero_ps();
+                __m512 p9 = _mm512_setzero_ps();
+                __m512 p10 = _mm512_setzero_ps();
+                __m512 p11 = _mm512_setzero_ps();
+                __m512 p12 = _mm512_setzero_ps();
+                __m512 p13 = _mm512_setzero_ps();
+                __m512 p14 = _mm512_setzero_ps();
+                __m512 p15 = _mm512_setzero_ps();
+                for (int j = 0; j < n0; j++) { /* position 0: row 0, column 0 */
+                    const int co = l0[j];
+                    const __m512 d = _mm512_set1_ps(dpm[(size_t)px * OC + co]);
+                    const cnn_real *restrict wc = flip + (size_t)co * IC; /* the rotated kernel: W[.][.][.][co] */
+                    p0 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)8 * OC * IC + 0), p0);
+                    p1 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)7 * OC * IC + 0), p1);
+                    p2 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)6 * OC * IC + 0), p2);
+                    p4 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)5 * OC * IC + 0), p4);
+                    p5 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)4 * OC * IC + 0), p5);
+                    p6 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)3 * OC * IC + 0), p6);
+                    p8 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)2 * OC * IC + 0), p8);
+                    p9 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)1 * OC * IC + 0), p9);
+                    p10 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)0 * OC * IC + 0), p10);
+                }
+                for (int j = 0; j < n1; j++) { /* position 1: row 0, column 1 */
+                    const int co = l1[j];
+                    const __m512 d = _mm512_set1_ps(dpm[(size_t)px * OC + co]);
+                    const cnn_real *restrict wc = flip + (size_t)co * IC; /* the rotated kernel: W[.][.][.][co] */
+                    p1 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)8 * OC * IC + 0), p1);
+                    p2 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)7 * OC * IC + 0), p2);
+                    p3 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)6 * OC * IC + 0), p3);
+                    p5 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)5 * OC * IC + 0), p5);
+                    p6 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)4 * OC * IC + 0), p6);
+                    p7 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)3 * OC * IC + 0), p7);
+                    p9 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)2 * OC * IC + 0), p9);
+                    p10 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)1 * OC * IC + 0), p10);
+                    p11 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)0 * OC * IC + 0), p11);
+                }
+                for (int j = 0; j < n2; j++) { /* position 2: row 1, column 0 */
+                    const int co = l2[j];
+                    const __m512 d = _mm512_set1_ps(dpm[(size_t)px * OC + co]);
+                    const cnn_real *restrict wc = flip + (size_t)co * IC; /* the rotated kernel: W[.][.][.][co] */
+                    p4 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)8 * OC * IC + 0), p4);
+                    p5 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)7 * OC * IC + 0), p5);
+                    p6 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)6 * OC * IC + 0), p6);
+                    p8 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)5 * OC * IC + 0), p8);
+                    p9 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)4 * OC * IC + 0), p9);
+                    p10 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)3 * OC * IC + 0), p10);
+                    p12 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)2 * OC * IC + 0), p12);
+                    p13 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)1 * OC * IC + 0), p13);
+                    p14 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)0 * OC * IC + 0), p14);
+                }
+                for (int j = 0; j < n3; j++) { /* position 3: row 1, column 1 */
+                    const int co = l3[j];
+                    const __m512 d = _mm512_set1_ps(dpm[(size_t)px * OC + co]);
+                    const cnn_real *restrict wc = flip + (size_t)co * IC; /* the rotated kernel: W[.][.][.][co] */
+                    p5 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)8 * OC * IC + 0), p5);
+                    p6 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)7 * OC * IC + 0), p6);
+                    p7 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)6 * OC * IC + 0), p7);
+                    p9 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)5 * OC * IC + 0), p9);
+                    p10 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)4 * OC * IC + 0), p10);
+                    p11 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)3 * OC * IC + 0), p11);
+                    p13 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)2 * OC * IC + 0), p13);
+                    p14 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)1 * OC * IC + 0), p14);
+                    p15 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)0 * OC * IC + 0), p15);
+                }
+                cnn_real *restrict dw = xd + (size_t)px * PKW * SW * IC;
+                _mm512_storeu_ps(dw + (size_t)0 * PW * IC + 0, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)0 * PW * IC + 0), p0));
+                _mm512_storeu_ps(dw + (size_t)0 * PW * IC + 16, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)0 * PW * IC + 16), p1));
+                _mm512_storeu_ps(dw + (size_t)0 * PW * IC + 32, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)0 * PW * IC + 32), p2));
+                _mm512_storeu_ps(dw + (size_t)0 * PW * IC + 48, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)0 * PW * IC + 48), p3));
+                _mm512_storeu_ps(dw + (size_t)1 * PW * IC + 0, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)1 * PW * IC + 0), p4));
+                _mm512_storeu_ps(dw + (size_t)1 * PW * IC + 16, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)1 * PW * IC + 16), p5));
+                _mm512_storeu_ps(dw + (size_t)1 * PW * IC + 32, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)1 * PW * IC + 32), p6));
+                _mm512_storeu_ps(dw + (size_t)1 * PW * IC + 48, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)1 * PW * IC + 48), p7));
+                _mm512_storeu_ps(dw + (size_t)2 * PW * IC + 0, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)2 * PW * IC + 0), p8));
+                _mm512_storeu_ps(dw + (size_t)2 * PW * IC + 16, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)2 * PW * IC + 16), p9));
+                _mm512_storeu_ps(dw + (size_t)2 * PW * IC + 32, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)2 * PW * IC + 32), p10));
+                _mm512_storeu_ps(dw + (size_t)2 * PW * IC + 48, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)2 * PW * IC + 48), p11));
+                _mm512_storeu_ps(dw + (size_t)3 * PW * IC + 0, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)3 * PW * IC + 0), p12));
+                _mm512_storeu_ps(dw + (size_t)3 * PW * IC + 16, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)3 * PW * IC + 16), p13));
+                _mm512_storeu_ps(dw + (size_t)3 * PW * IC + 32, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)3 * PW * IC + 32), p14));
+                _mm512_storeu_ps(dw + (size_t)3 * PW * IC + 48, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)3 * PW * IC + 48), p15));
+            } /* px */
+#else /* the portable twin: dx in the channels' walk */
             for (int co = 0; co < OC; co++) {
                 int live[POW], nl = 0; /* co's windows with a gradient, one pass after the other */
                 for (int pass = 0; pass < 2; pass++) { /* windows of one pass do not overlap */
@@ -2316,6 +2542,7 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                 for (int e = 0; e < 16; e++)
                     dwt[(size_t)co * KK + 128 + e] = g8[e];
             } /* co */
+#endif
         } /* py */
         for (; zrow < PH; zrow++) /* rows no window reaches */
             memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);
