@@ -421,7 +421,10 @@ static void emit_scatter(cnnc_emitter *em, const cnnc_plan_layer *P, const char 
         /* gcc turns `k != NO_GRAD ? dp[c] : 0` into a masked load, which is
          * slow on this machine (AMD Zen 5; see emit_conv_pool_avx512.c): a
          * 0/1 factor made by integer arithmetic instead (codes < 128, NO_GRAD
-         * 255), measured 5.95-6.0 -> 5.8-5.9 ms on fruit conv2d_2's backward */
+         * 255), measured 5.95-6.0 -> 5.8-5.9 ms on fruit conv2d_2's backward.
+         * It differs from the select only where the pooled gradient is not
+         * finite (0 * inf is NaN where the select gave 0): a step whose
+         * gradient has overflowed is spoiled either way. */
         em_line(em, "cnn_real lv[POW * OC]; /* 1 where the gradient flows, 0 at NO_GRAD */");
         em_line(em, "OMP(simd)");
         em_line(em, "for (int e = 0; e < POW * OC; e++)");
@@ -544,9 +547,12 @@ static int dx_windows_apply(const cnn_layer *l)
  * overlap; then one loop over the list does both: dW^T[co] (its kernel-row
  * vectors in registers) += dp * input at the argmax, and dx at the argmax
  * += dp * the kernel's taps (in registers, from the rotated kernel), loads
- * before stores. One list and one walk for both measured 6.3-6.5 -> 5.95-6.0 ms on fruit
- * conv2d_2's backward (one thread) against blocks of 2 channels over all
- * windows for dW and a second walk for dx. */
+ * before stores. One list and one walk for both measured 6.3-6.5 ->
+ * 5.95-6.0 ms on fruit conv2d_2's backward (one thread) against blocks of 2
+ * channels over all windows for dW and a second walk for dx. Where the
+ * AVX-512 kernel applies (conv_pool_dx_patch_applies), the walk does dW
+ * only and dx goes a window at a time with its patch in registers
+ * (emit_conv_pool_avx512.c); the walk with dx is its portable twin. */
 static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int dx);
 
 static void emit_window_channels(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int dx)
