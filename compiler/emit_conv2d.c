@@ -259,9 +259,11 @@ int conv_chunk_width(int channels, int c)
  * channels stream every weight once per tile; half the channels over twice
  * the pixels stream them half as often, and the tile fits the one-broadcast
  * form). One thread: deep conv2d_4 (8x8x64 -> 64, 147 KB of weights)
- * forward 0.93-0.98 -> 0.67-0.72 ms, its dx 1.98-2.00 -> 1.69-1.74 ms,
+ * forward 0.93-0.98 -> 0.67-0.72 ms, its backward (whose dx is such a
+ * tile; dW is not) 1.98-2.00 -> 1.69-1.74 ms,
  * conv2d_3's training forward 1.98 -> 1.56 ms. Softmax needs all of a
- * pixel's channels. */
+ * pixel's channels. The size test counts floats whatever cnn_real is, so
+ * the gradient checks (double) run the same tiles as the trainer. */
 static int block_group_vectors(const conv_block *b)
 {
     int nv = conv_vectors(b->cout);

@@ -543,7 +543,7 @@ static int dx_windows_apply(const cnn_layer *l)
  *
  * Per channel co, a branch-free list of the row's windows whose code is not
  * NO_GRAD (relu leaves many dead: 45% of fruit conv2d_2's (window, channel)
- * pairs with Glorot weights), in passes whose windows' dx patches do not
+ * pairs in the layer.c harness, uniform +-0.05 weights), in passes whose windows' dx patches do not
  * overlap; then one loop over the list does both: dW^T[co] (its kernel-row
  * vectors in registers) += dp * input at the argmax, and dx at the argmax
  * += dp * the kernel's taps (in registers, from the rotated kernel), loads

@@ -26,8 +26,9 @@
  * intrinsics, under #if CNN_AVX512_FLOAT; the dense path is its portable
  * twin in the #else, and the gradient checks (double) run that one. Two
  * things measured on this machine's AMD Zen 5 shape the code: AVX-512 masked
- * loads are slow (a load masked by the live lanes made the loop 4.4 ms
- * instead of 1.6), so the gradient is masked with plain bit operations and
+ * loads are slow (the rows and the gradient by masked loads: 4.1-4.5 ms;
+ * only the gradient by a masked load: 2.2 ms; none: 1.4-1.8 ms), so the
+ * gradient is masked with plain bit operations and
  * the rows are loaded whole, with a masked load only where a 16-float load
  * would run past the image's last row. */
 #include <stdio.h>
@@ -151,8 +152,8 @@ void conv_pool_emit_dw_permute(cnnc_emitter *em, const cnn_layer *l, const cnn_l
  * its argmax position, so the channels are first grouped by position (a
  * compare and a compress of the channel numbers per 16 channels), and each
  * position has its own loop with fixed registers. fruit conv2d_2 backward,
- * one thread (a noisy hour, best of 8 alternating runs): 5.8-6.2 ->
- * 4.9-5.2 ms; the step on 2 threads 13.2 -> 12.3 ms in the same hour. */
+ * one thread (a noisy hour; the full-speed readings of 8 alternating
+ * runs): 6.2-6.5 -> 4.9-5.2 ms; the step on 2 threads 13.2 -> 12.3 ms in the same hour. */
 
 int conv_pool_dx_patch_applies(const cnn_layer *l, const cnn_layer *pool)
 {

@@ -14,7 +14,8 @@
  * gradient is compared norm-wise: |g_fast - g_plain| <= 5e-5 |g_plain|
  * (float sums of up to ~10^5 terms in a different order: measured 3e-7 to
  * 4e-6, the largest on fruit's dense_2 through dense_1's forward sums; a
- * wrong permute index measured 0.1 and more), and must not be all zero
+ * wrong permute index or patch index fails it: checked by mutation), and
+ * must not be all zero
  * (the test would compare nothing).
  *
  * Usage: grad_fast [batch]        exit 0 when they agree. */
@@ -115,7 +116,6 @@ int main(int argc, char **argv)
                norm > 0 ? "" : " (the gradient is all zero)");
         bad |= !ok;
     }
-    (void)ref;
     free(params);
     free(x);
     free(gf);
