@@ -3363,6 +3363,27 @@ static void fruit_dense_1_backward(const cnn_real *p, cnn_real *restrict g, cons
                     wt[o][r] = 0;
             int i = 0;
             for (; i + 8 <= n; i += 8) {
+                if (t + 1 < 1800) { /* part i / 8 of n / 8 of tile t + 1's lines: rows q, q + nq, ..., images likewise */
+                    const int q = i / 8, nq = n / 8;
+                    const int k1 = k0 + 16, rows = IN - k1 < 16 ? IN - k1 : 16;
+                    for (int r = q; r < rows; r += nq) {
+                        const size_t at = (size_t)(k1 + r) * OUT;
+                        for (size_t b = 0; b < OUT * sizeof(cnn_real); b += 64)
+                            CNN_PREFETCH((const char *)(wgt + at) + b, 1);
+                        if (u) { /* the optimizer's state */
+                            for (int s = 0; s < 2; s++)
+                                for (size_t b = 0; u->state[s] && b < OUT * sizeof(float); b += 64)
+                                    CNN_PREFETCH((const char *)(u->state[s] + W_OFF + at) + b, 1);
+                        } else {
+                            for (size_t b = 0; b < OUT * sizeof(cnn_real); b += 64)
+                                CNN_PREFETCH((const char *)(gw + at) + b, 1);
+                        }
+                    }
+                    for (int j = q; j < n; j += nq) {
+                        CNN_PREFETCH(in + (size_t)j * IN + k1, 0);
+                        CNN_PREFETCH(dx + (size_t)j * IN + k1, 1);
+                    }
+                }
                 cnn_real a0[16];
                 const cnn_real *restrict d0 = dz + (size_t)(i + 0) * OUT;
                 OMP(simd)

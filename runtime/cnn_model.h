@@ -197,7 +197,20 @@ typedef struct cnn_buffers {
 typedef struct cnn_update {
     void (*apply)(const struct cnn_update *u, size_t offset, size_t count, const cnn_real *grad);
     void *ctx;
+    /* The optimizer's per-parameter arrays that apply reads and writes
+     * (Adam: m and v), indexed like the parameters; NULL past the rule's
+     * count. Only for prefetching: a backward that walks the weights in
+     * tiles fetches the next tile's state while it computes this one. */
+    const float *state[2];
 } cnn_update;
+
+/* A hint to fetch the cache line at p (for writing if w is 1); nothing
+ * where the compiler has no __builtin_prefetch. */
+#if defined(__GNUC__)
+#define CNN_PREFETCH(p, w) __builtin_prefetch((p), (w))
+#else
+#define CNN_PREFETCH(p, w) ((void)(p), (void)(w))
+#endif
 
 typedef struct cnn_model {
     const char *name;            /* model name from the .cnn */

@@ -61,7 +61,7 @@ double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const fl
         return loss;
     if (n_skip > 0) {
         update_ctx c = {o, b->params};
-        cnn_update u = {apply_update, &c};
+        cnn_update u = {apply_update, &c, {cnn_optim_slot_const(o, 0), cnn_optim_slot_const(o, 1)}};
         cnn_optim_begin(o);
         m->backward_update(b, x, dlogits, n, &u);
         cnn_optim_step_except(o, b->params, b->grads, skip, n_skip);
