@@ -796,7 +796,7 @@ static void conv_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
 {
     (void)pl;
     if (L->fuse_pool)
-        em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, n);", L->fn, a->in, a->out, a->pool_out);
+        em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, n, training);", L->fn, a->in, a->out, a->pool_out);
     else
         em_line(em, "%s_forward(p, %s, %s, pad, n);", L->fn, a->in, a->out);
 }

@@ -387,15 +387,25 @@ static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_
     conv_dims d = conv_dims_of(l);
     em_function(em,
                 "static void %s_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, "
-                "cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n)",
+                "cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n, int training)",
                 L->fn);
     conv_emit_enums(em, L, &d);
     conv_pool_emit_enums(em, L, P);
     em_line(em, "const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */");
     if (l->bias)
         em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
+    /* Inference needs no argmax codes: the windows' maximum alone is 3
+     * compares a channel instead of 3 compares, 3 selects and a byte store
+     * (fruit inference, one thread: conv2d_1 2.6 -> 2.2 ms, conv2d_2 5.1 ->
+     * 4.95 ms). The image loop is emitted once for each. */
     conv_pool_variant v = {L->act, l->alpha, l->bias != 0, 1, 0};
+    em_open_block(em, "if (training) { /* the pooled values and each window's argmax code, for backward */");
     conv_pool_emit_images(em, L, P, &v);
+    em_close_block(em, "} else { /* inference: the pooled values alone; `out` is not written */");
+    em->indent++;
+    v.argmax = 0;
+    conv_pool_emit_images(em, L, P, &v);
+    em_close_block(em, "}");
     em_close_block(em, "}");
 }
 
@@ -828,8 +838,9 @@ void emit_conv_pool_oracle(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pla
     em_line(em, " * fused fast path) */");
     em_function(em,
                 "static void %s_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, "
-                "cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n)",
+                "cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n, int training)",
                 conv->fn);
+    em_line(em, "(void)training;");
     em_line(em, "%s_forward(p, in, out, pad, n);", conv->fn);
     em_line(em, "%s_forward(out, pooled, n);", pool->fn);
     em_close_block(em, "}");

@@ -77,7 +77,7 @@ enum { N_OUT = 1 };
  */
 #ifndef CNN_REFERENCE_KERNELS
 /* fused with maxpool_1 (emit_conv_pool.c): the conv output stays in cache */
-static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n)
+static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n, int training)
 {
     enum { IH = 128, IW = 128, IC = 3, OH = 126, OW = 126, OC = 16 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
@@ -87,751 +87,1431 @@ static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_re
     enum { PAD_SIZE = 4032, PW = 128, SCRATCH = 0 }; /* per image: [padded input] then scratch */
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
-    OMP(parallel for schedule(static))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-        cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
-        /* the conv's own output slot keeps each window's argmax for backward */
-        unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
-        const cnn_real *restrict xs = xi;
-        (void)pad; /* no padded copy, and the windows pool in registers */
-        for (int py = 0; py < POH; py++) {
-            for (int wb = 0; wb < 12; wb++) { /* 5 windows */
-                const int px0 = wb * 5, ox0 = px0 * PKW;
-                cnn_real a0_0_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_0_0[co] = bias[0 + co];
-                cnn_real a0_1_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_1_0[co] = bias[0 + co];
-                cnn_real a0_2_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_2_0[co] = bias[0 + co];
-                cnn_real a0_3_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_3_0[co] = bias[0 + co];
-                cnn_real a0_4_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_4_0[co] = bias[0 + co];
-                cnn_real a0_5_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_5_0[co] = bias[0 + co];
-                cnn_real a0_6_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_6_0[co] = bias[0 + co];
-                cnn_real a0_7_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_7_0[co] = bias[0 + co];
-                cnn_real a0_8_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_8_0[co] = bias[0 + co];
-                cnn_real a0_9_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_9_0[co] = bias[0 + co];
-                cnn_real a1_0_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_0_0[co] = bias[0 + co];
-                cnn_real a1_1_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_1_0[co] = bias[0 + co];
-                cnn_real a1_2_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_2_0[co] = bias[0 + co];
-                cnn_real a1_3_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_3_0[co] = bias[0 + co];
-                cnn_real a1_4_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_4_0[co] = bias[0 + co];
-                cnn_real a1_5_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_5_0[co] = bias[0 + co];
-                cnn_real a1_6_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_6_0[co] = bias[0 + co];
-                cnn_real a1_7_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_7_0[co] = bias[0 + co];
-                cnn_real a1_8_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_8_0[co] = bias[0 + co];
-                cnn_real a1_9_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_9_0[co] = bias[0 + co];
-                for (int ky = 0; ky < KH; ky++) {
-                    const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
-                    const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
-                    const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
-                    for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
-                        cnn_real w0_0[16];
+    if (training) { /* the pooled values and each window's argmax code, for backward */
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            /* the conv's own output slot keeps each window's argmax for backward */
+            unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
+            const cnn_real *restrict xs = xi;
+            (void)pad; /* no padded copy, and the windows pool in registers */
+            for (int py = 0; py < POH; py++) {
+                for (int wb = 0; wb < 12; wb++) { /* 5 windows */
+                    const int px0 = wb * 5, ox0 = px0 * PKW;
+                    cnn_real a0_0_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_0_0[co] = bias[0 + co];
+                    cnn_real a0_1_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_1_0[co] = bias[0 + co];
+                    cnn_real a0_2_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_2_0[co] = bias[0 + co];
+                    cnn_real a0_3_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_3_0[co] = bias[0 + co];
+                    cnn_real a0_4_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_4_0[co] = bias[0 + co];
+                    cnn_real a0_5_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_5_0[co] = bias[0 + co];
+                    cnn_real a0_6_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_6_0[co] = bias[0 + co];
+                    cnn_real a0_7_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_7_0[co] = bias[0 + co];
+                    cnn_real a0_8_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_8_0[co] = bias[0 + co];
+                    cnn_real a0_9_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_9_0[co] = bias[0 + co];
+                    cnn_real a1_0_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_0_0[co] = bias[0 + co];
+                    cnn_real a1_1_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_1_0[co] = bias[0 + co];
+                    cnn_real a1_2_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_2_0[co] = bias[0 + co];
+                    cnn_real a1_3_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_3_0[co] = bias[0 + co];
+                    cnn_real a1_4_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_4_0[co] = bias[0 + co];
+                    cnn_real a1_5_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_5_0[co] = bias[0 + co];
+                    cnn_real a1_6_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_6_0[co] = bias[0 + co];
+                    cnn_real a1_7_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_7_0[co] = bias[0 + co];
+                    cnn_real a1_8_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_8_0[co] = bias[0 + co];
+                    cnn_real a1_9_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_9_0[co] = bias[0 + co];
+                    for (int ky = 0; ky < KH; ky++) {
+                        const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                        const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                        const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                        for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                            cnn_real w0_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
+                            cnn_real w1_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
+                            cnn_real w2_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
+                            {
+                                const cnn_real v = x0[0 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w0_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[1 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w1_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[2 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[3 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[4 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_4_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[5 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_5_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_4_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[6 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_6_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_5_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_4_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[7 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_7_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_6_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_5_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[8 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_8_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_7_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_6_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[9 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_9_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_8_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_7_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[10 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_9_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_8_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[11 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_9_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[0 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w0_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[1 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w1_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[2 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[3 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[4 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_4_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[5 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_5_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_4_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[6 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_6_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_5_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_4_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[7 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_7_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_6_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_5_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[8 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_8_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_7_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_6_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[9 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_9_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_8_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_7_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[10 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_9_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_8_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[11 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_9_0[co] += v * w2_0[co];
+                            }
+                        }
+                    } /* ky */
+                    cnn_real kf[OC]; /* argmax codes as reals: the loops stay at full vector width */
+                    { /* window px0 + 0 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
-                        cnn_real w1_0[16];
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_0_0[co], k = 0;
+                            k = a0_1_0[co] > m ? (cnn_real)1 : k;
+                            m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                            k = a1_0_0[co] > m ? (cnn_real)2 : k;
+                            m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                            k = a1_1_0[co] > m ? (cnn_real)3 : k;
+                            m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                            kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                        }
+                        unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 0) * OC;
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
-                        cnn_real w2_0[16];
+                        for (int c = 0; c < OC; c++)
+                            ap[c] = (unsigned char)kf[c];
+                    }
+                    { /* window px0 + 1 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
-                        {
-                            const cnn_real v = x0[0 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w0_0[co];
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_2_0[co], k = 0;
+                            k = a0_3_0[co] > m ? (cnn_real)1 : k;
+                            m = a0_3_0[co] > m ? a0_3_0[co] : m;
+                            k = a1_2_0[co] > m ? (cnn_real)2 : k;
+                            m = a1_2_0[co] > m ? a1_2_0[co] : m;
+                            k = a1_3_0[co] > m ? (cnn_real)3 : k;
+                            m = a1_3_0[co] > m ? a1_3_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                            kf[0 + co] = m > 0 ? k : (cnn_real)255;
                         }
-                        {
-                            const cnn_real v = x0[1 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w1_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[2 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_2_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[3 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_3_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_2_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[4 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_4_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_3_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_2_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[5 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_5_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_4_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_3_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[6 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_6_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_5_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_4_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[7 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_7_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_6_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_5_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[8 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_8_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_7_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_6_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[9 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_9_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_8_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_7_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[10 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_9_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_8_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[11 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_9_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[0 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w0_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[1 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w1_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[2 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_2_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[3 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_3_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_2_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[4 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_4_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_3_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_2_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[5 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_5_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_4_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_3_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[6 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_6_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_5_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_4_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[7 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_7_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_6_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_5_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[8 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_8_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_7_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_6_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[9 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_9_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_8_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_7_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[10 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_9_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_8_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[11 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_9_0[co] += v * w2_0[co];
-                        }
-                    }
-                } /* ky */
-                cnn_real kf[OC]; /* argmax codes as reals: the loops stay at full vector width */
-                { /* window px0 + 0 */
-                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_0_0[co], k = 0;
-                        k = a0_1_0[co] > m ? (cnn_real)1 : k;
-                        m = a0_1_0[co] > m ? a0_1_0[co] : m;
-                        k = a1_0_0[co] > m ? (cnn_real)2 : k;
-                        m = a1_0_0[co] > m ? a1_0_0[co] : m;
-                        k = a1_1_0[co] > m ? (cnn_real)3 : k;
-                        m = a1_1_0[co] > m ? a1_1_0[co] : m;
-                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
-                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
-                    }
-                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 0) * OC;
-                    OMP(simd)
-                    for (int c = 0; c < OC; c++)
-                        ap[c] = (unsigned char)kf[c];
-                }
-                { /* window px0 + 1 */
-                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_2_0[co], k = 0;
-                        k = a0_3_0[co] > m ? (cnn_real)1 : k;
-                        m = a0_3_0[co] > m ? a0_3_0[co] : m;
-                        k = a1_2_0[co] > m ? (cnn_real)2 : k;
-                        m = a1_2_0[co] > m ? a1_2_0[co] : m;
-                        k = a1_3_0[co] > m ? (cnn_real)3 : k;
-                        m = a1_3_0[co] > m ? a1_3_0[co] : m;
-                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
-                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
-                    }
-                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 1) * OC;
-                    OMP(simd)
-                    for (int c = 0; c < OC; c++)
-                        ap[c] = (unsigned char)kf[c];
-                }
-                { /* window px0 + 2 */
-                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 2) * OC;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_4_0[co], k = 0;
-                        k = a0_5_0[co] > m ? (cnn_real)1 : k;
-                        m = a0_5_0[co] > m ? a0_5_0[co] : m;
-                        k = a1_4_0[co] > m ? (cnn_real)2 : k;
-                        m = a1_4_0[co] > m ? a1_4_0[co] : m;
-                        k = a1_5_0[co] > m ? (cnn_real)3 : k;
-                        m = a1_5_0[co] > m ? a1_5_0[co] : m;
-                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
-                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
-                    }
-                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 2) * OC;
-                    OMP(simd)
-                    for (int c = 0; c < OC; c++)
-                        ap[c] = (unsigned char)kf[c];
-                }
-                { /* window px0 + 3 */
-                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 3) * OC;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_6_0[co], k = 0;
-                        k = a0_7_0[co] > m ? (cnn_real)1 : k;
-                        m = a0_7_0[co] > m ? a0_7_0[co] : m;
-                        k = a1_6_0[co] > m ? (cnn_real)2 : k;
-                        m = a1_6_0[co] > m ? a1_6_0[co] : m;
-                        k = a1_7_0[co] > m ? (cnn_real)3 : k;
-                        m = a1_7_0[co] > m ? a1_7_0[co] : m;
-                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
-                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
-                    }
-                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 3) * OC;
-                    OMP(simd)
-                    for (int c = 0; c < OC; c++)
-                        ap[c] = (unsigned char)kf[c];
-                }
-                { /* window px0 + 4 */
-                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 4) * OC;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_8_0[co], k = 0;
-                        k = a0_9_0[co] > m ? (cnn_real)1 : k;
-                        m = a0_9_0[co] > m ? a0_9_0[co] : m;
-                        k = a1_8_0[co] > m ? (cnn_real)2 : k;
-                        m = a1_8_0[co] > m ? a1_8_0[co] : m;
-                        k = a1_9_0[co] > m ? (cnn_real)3 : k;
-                        m = a1_9_0[co] > m ? a1_9_0[co] : m;
-                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
-                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
-                    }
-                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 4) * OC;
-                    OMP(simd)
-                    for (int c = 0; c < OC; c++)
-                        ap[c] = (unsigned char)kf[c];
-                }
-            }
-            { /* 3 windows */
-                const int px0 = 60, ox0 = px0 * PKW;
-                cnn_real a0_0_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_0_0[co] = bias[0 + co];
-                cnn_real a0_1_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_1_0[co] = bias[0 + co];
-                cnn_real a0_2_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_2_0[co] = bias[0 + co];
-                cnn_real a0_3_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_3_0[co] = bias[0 + co];
-                cnn_real a0_4_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_4_0[co] = bias[0 + co];
-                cnn_real a0_5_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_5_0[co] = bias[0 + co];
-                cnn_real a1_0_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_0_0[co] = bias[0 + co];
-                cnn_real a1_1_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_1_0[co] = bias[0 + co];
-                cnn_real a1_2_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_2_0[co] = bias[0 + co];
-                cnn_real a1_3_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_3_0[co] = bias[0 + co];
-                cnn_real a1_4_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_4_0[co] = bias[0 + co];
-                cnn_real a1_5_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_5_0[co] = bias[0 + co];
-                for (int ky = 0; ky < KH; ky++) {
-                    const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
-                    const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
-                    const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
-                    for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
-                        cnn_real w0_0[16];
+                        unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 1) * OC;
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
-                        cnn_real w1_0[16];
+                        for (int c = 0; c < OC; c++)
+                            ap[c] = (unsigned char)kf[c];
+                    }
+                    { /* window px0 + 2 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 2) * OC;
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
-                        cnn_real w2_0[16];
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_4_0[co], k = 0;
+                            k = a0_5_0[co] > m ? (cnn_real)1 : k;
+                            m = a0_5_0[co] > m ? a0_5_0[co] : m;
+                            k = a1_4_0[co] > m ? (cnn_real)2 : k;
+                            m = a1_4_0[co] > m ? a1_4_0[co] : m;
+                            k = a1_5_0[co] > m ? (cnn_real)3 : k;
+                            m = a1_5_0[co] > m ? a1_5_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                            kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                        }
+                        unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 2) * OC;
                         OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
-                        {
-                            const cnn_real v = x0[0 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w0_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[1 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w1_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[2 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_2_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[3 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_3_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_2_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[4 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_4_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_3_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_2_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[5 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_5_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_4_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_3_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[6 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_5_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_4_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x0[7 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_5_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[0 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w0_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[1 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w1_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[2 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_2_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[3 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_3_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_2_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[4 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_4_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_3_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_2_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[5 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_5_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_4_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_3_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[6 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_5_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_4_0[co] += v * w2_0[co];
-                        }
-                        {
-                            const cnn_real v = x1[7 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_5_0[co] += v * w2_0[co];
-                        }
+                        for (int c = 0; c < OC; c++)
+                            ap[c] = (unsigned char)kf[c];
                     }
-                } /* ky */
-                cnn_real kf[OC]; /* argmax codes as reals: the loops stay at full vector width */
-                { /* window px0 + 0 */
-                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_0_0[co], k = 0;
-                        k = a0_1_0[co] > m ? (cnn_real)1 : k;
-                        m = a0_1_0[co] > m ? a0_1_0[co] : m;
-                        k = a1_0_0[co] > m ? (cnn_real)2 : k;
-                        m = a1_0_0[co] > m ? a1_0_0[co] : m;
-                        k = a1_1_0[co] > m ? (cnn_real)3 : k;
-                        m = a1_1_0[co] > m ? a1_1_0[co] : m;
-                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
-                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                    { /* window px0 + 3 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 3) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_6_0[co], k = 0;
+                            k = a0_7_0[co] > m ? (cnn_real)1 : k;
+                            m = a0_7_0[co] > m ? a0_7_0[co] : m;
+                            k = a1_6_0[co] > m ? (cnn_real)2 : k;
+                            m = a1_6_0[co] > m ? a1_6_0[co] : m;
+                            k = a1_7_0[co] > m ? (cnn_real)3 : k;
+                            m = a1_7_0[co] > m ? a1_7_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                            kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                        }
+                        unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 3) * OC;
+                        OMP(simd)
+                        for (int c = 0; c < OC; c++)
+                            ap[c] = (unsigned char)kf[c];
                     }
-                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 0) * OC;
-                    OMP(simd)
-                    for (int c = 0; c < OC; c++)
-                        ap[c] = (unsigned char)kf[c];
+                    { /* window px0 + 4 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 4) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_8_0[co], k = 0;
+                            k = a0_9_0[co] > m ? (cnn_real)1 : k;
+                            m = a0_9_0[co] > m ? a0_9_0[co] : m;
+                            k = a1_8_0[co] > m ? (cnn_real)2 : k;
+                            m = a1_8_0[co] > m ? a1_8_0[co] : m;
+                            k = a1_9_0[co] > m ? (cnn_real)3 : k;
+                            m = a1_9_0[co] > m ? a1_9_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                            kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                        }
+                        unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 4) * OC;
+                        OMP(simd)
+                        for (int c = 0; c < OC; c++)
+                            ap[c] = (unsigned char)kf[c];
+                    }
                 }
-                { /* window px0 + 1 */
-                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+                { /* 3 windows */
+                    const int px0 = 60, ox0 = px0 * PKW;
+                    cnn_real a0_0_0[16];
                     OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_2_0[co], k = 0;
-                        k = a0_3_0[co] > m ? (cnn_real)1 : k;
-                        m = a0_3_0[co] > m ? a0_3_0[co] : m;
-                        k = a1_2_0[co] > m ? (cnn_real)2 : k;
-                        m = a1_2_0[co] > m ? a1_2_0[co] : m;
-                        k = a1_3_0[co] > m ? (cnn_real)3 : k;
-                        m = a1_3_0[co] > m ? a1_3_0[co] : m;
-                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
-                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                    for (int co = 0; co < 16; co++)
+                        a0_0_0[co] = bias[0 + co];
+                    cnn_real a0_1_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_1_0[co] = bias[0 + co];
+                    cnn_real a0_2_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_2_0[co] = bias[0 + co];
+                    cnn_real a0_3_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_3_0[co] = bias[0 + co];
+                    cnn_real a0_4_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_4_0[co] = bias[0 + co];
+                    cnn_real a0_5_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_5_0[co] = bias[0 + co];
+                    cnn_real a1_0_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_0_0[co] = bias[0 + co];
+                    cnn_real a1_1_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_1_0[co] = bias[0 + co];
+                    cnn_real a1_2_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_2_0[co] = bias[0 + co];
+                    cnn_real a1_3_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_3_0[co] = bias[0 + co];
+                    cnn_real a1_4_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_4_0[co] = bias[0 + co];
+                    cnn_real a1_5_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_5_0[co] = bias[0 + co];
+                    for (int ky = 0; ky < KH; ky++) {
+                        const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                        const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                        const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                        for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                            cnn_real w0_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
+                            cnn_real w1_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
+                            cnn_real w2_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
+                            {
+                                const cnn_real v = x0[0 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w0_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[1 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w1_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[2 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[3 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[4 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_4_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[5 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_5_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_4_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[6 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_5_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_4_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[7 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_5_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[0 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w0_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[1 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w1_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[2 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[3 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[4 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_4_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[5 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_5_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_4_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[6 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_5_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_4_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[7 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_5_0[co] += v * w2_0[co];
+                            }
+                        }
+                    } /* ky */
+                    cnn_real kf[OC]; /* argmax codes as reals: the loops stay at full vector width */
+                    { /* window px0 + 0 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_0_0[co], k = 0;
+                            k = a0_1_0[co] > m ? (cnn_real)1 : k;
+                            m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                            k = a1_0_0[co] > m ? (cnn_real)2 : k;
+                            m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                            k = a1_1_0[co] > m ? (cnn_real)3 : k;
+                            m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                            kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                        }
+                        unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 0) * OC;
+                        OMP(simd)
+                        for (int c = 0; c < OC; c++)
+                            ap[c] = (unsigned char)kf[c];
                     }
-                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 1) * OC;
-                    OMP(simd)
-                    for (int c = 0; c < OC; c++)
-                        ap[c] = (unsigned char)kf[c];
-                }
-                { /* window px0 + 2 */
-                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 2) * OC;
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_4_0[co], k = 0;
-                        k = a0_5_0[co] > m ? (cnn_real)1 : k;
-                        m = a0_5_0[co] > m ? a0_5_0[co] : m;
-                        k = a1_4_0[co] > m ? (cnn_real)2 : k;
-                        m = a1_4_0[co] > m ? a1_4_0[co] : m;
-                        k = a1_5_0[co] > m ? (cnn_real)3 : k;
-                        m = a1_5_0[co] > m ? a1_5_0[co] : m;
-                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
-                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                    { /* window px0 + 1 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_2_0[co], k = 0;
+                            k = a0_3_0[co] > m ? (cnn_real)1 : k;
+                            m = a0_3_0[co] > m ? a0_3_0[co] : m;
+                            k = a1_2_0[co] > m ? (cnn_real)2 : k;
+                            m = a1_2_0[co] > m ? a1_2_0[co] : m;
+                            k = a1_3_0[co] > m ? (cnn_real)3 : k;
+                            m = a1_3_0[co] > m ? a1_3_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                            kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                        }
+                        unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 1) * OC;
+                        OMP(simd)
+                        for (int c = 0; c < OC; c++)
+                            ap[c] = (unsigned char)kf[c];
                     }
-                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 2) * OC;
-                    OMP(simd)
-                    for (int c = 0; c < OC; c++)
-                        ap[c] = (unsigned char)kf[c];
+                    { /* window px0 + 2 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 2) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_4_0[co], k = 0;
+                            k = a0_5_0[co] > m ? (cnn_real)1 : k;
+                            m = a0_5_0[co] > m ? a0_5_0[co] : m;
+                            k = a1_4_0[co] > m ? (cnn_real)2 : k;
+                            m = a1_4_0[co] > m ? a1_4_0[co] : m;
+                            k = a1_5_0[co] > m ? (cnn_real)3 : k;
+                            m = a1_5_0[co] > m ? a1_5_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                            kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                        }
+                        unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 2) * OC;
+                        OMP(simd)
+                        for (int c = 0; c < OC; c++)
+                            ap[c] = (unsigned char)kf[c];
+                    }
                 }
-            }
-        } /* py */
-    } /* i */
+            } /* py */
+        } /* i */
+    } else { /* inference: the pooled values alone; `out` is not written */
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            const cnn_real *restrict xs = xi;
+            (void)pad; /* no padded copy, and the windows pool in registers */
+            for (int py = 0; py < POH; py++) {
+                for (int wb = 0; wb < 12; wb++) { /* 5 windows */
+                    const int px0 = wb * 5, ox0 = px0 * PKW;
+                    cnn_real a0_0_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_0_0[co] = bias[0 + co];
+                    cnn_real a0_1_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_1_0[co] = bias[0 + co];
+                    cnn_real a0_2_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_2_0[co] = bias[0 + co];
+                    cnn_real a0_3_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_3_0[co] = bias[0 + co];
+                    cnn_real a0_4_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_4_0[co] = bias[0 + co];
+                    cnn_real a0_5_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_5_0[co] = bias[0 + co];
+                    cnn_real a0_6_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_6_0[co] = bias[0 + co];
+                    cnn_real a0_7_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_7_0[co] = bias[0 + co];
+                    cnn_real a0_8_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_8_0[co] = bias[0 + co];
+                    cnn_real a0_9_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_9_0[co] = bias[0 + co];
+                    cnn_real a1_0_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_0_0[co] = bias[0 + co];
+                    cnn_real a1_1_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_1_0[co] = bias[0 + co];
+                    cnn_real a1_2_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_2_0[co] = bias[0 + co];
+                    cnn_real a1_3_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_3_0[co] = bias[0 + co];
+                    cnn_real a1_4_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_4_0[co] = bias[0 + co];
+                    cnn_real a1_5_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_5_0[co] = bias[0 + co];
+                    cnn_real a1_6_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_6_0[co] = bias[0 + co];
+                    cnn_real a1_7_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_7_0[co] = bias[0 + co];
+                    cnn_real a1_8_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_8_0[co] = bias[0 + co];
+                    cnn_real a1_9_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_9_0[co] = bias[0 + co];
+                    for (int ky = 0; ky < KH; ky++) {
+                        const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                        const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                        const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                        for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                            cnn_real w0_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
+                            cnn_real w1_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
+                            cnn_real w2_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
+                            {
+                                const cnn_real v = x0[0 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w0_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[1 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w1_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[2 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[3 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[4 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_4_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[5 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_5_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_4_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[6 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_6_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_5_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_4_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[7 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_7_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_6_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_5_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[8 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_8_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_7_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_6_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[9 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_9_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_8_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_7_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[10 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_9_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_8_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[11 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_9_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[0 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w0_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[1 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w1_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[2 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[3 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[4 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_4_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[5 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_5_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_4_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[6 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_6_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_5_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_4_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[7 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_7_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_6_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_5_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[8 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_8_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_7_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_6_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[9 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_9_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_8_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_7_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[10 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_9_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_8_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[11 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_9_0[co] += v * w2_0[co];
+                            }
+                        }
+                    } /* ky */
+                    { /* window px0 + 0 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_0_0[co];
+                            m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                            m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                            m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                    }
+                    { /* window px0 + 1 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_2_0[co];
+                            m = a0_3_0[co] > m ? a0_3_0[co] : m;
+                            m = a1_2_0[co] > m ? a1_2_0[co] : m;
+                            m = a1_3_0[co] > m ? a1_3_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                    }
+                    { /* window px0 + 2 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 2) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_4_0[co];
+                            m = a0_5_0[co] > m ? a0_5_0[co] : m;
+                            m = a1_4_0[co] > m ? a1_4_0[co] : m;
+                            m = a1_5_0[co] > m ? a1_5_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                    }
+                    { /* window px0 + 3 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 3) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_6_0[co];
+                            m = a0_7_0[co] > m ? a0_7_0[co] : m;
+                            m = a1_6_0[co] > m ? a1_6_0[co] : m;
+                            m = a1_7_0[co] > m ? a1_7_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                    }
+                    { /* window px0 + 4 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 4) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_8_0[co];
+                            m = a0_9_0[co] > m ? a0_9_0[co] : m;
+                            m = a1_8_0[co] > m ? a1_8_0[co] : m;
+                            m = a1_9_0[co] > m ? a1_9_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                    }
+                }
+                { /* 3 windows */
+                    const int px0 = 60, ox0 = px0 * PKW;
+                    cnn_real a0_0_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_0_0[co] = bias[0 + co];
+                    cnn_real a0_1_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_1_0[co] = bias[0 + co];
+                    cnn_real a0_2_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_2_0[co] = bias[0 + co];
+                    cnn_real a0_3_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_3_0[co] = bias[0 + co];
+                    cnn_real a0_4_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_4_0[co] = bias[0 + co];
+                    cnn_real a0_5_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_5_0[co] = bias[0 + co];
+                    cnn_real a1_0_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_0_0[co] = bias[0 + co];
+                    cnn_real a1_1_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_1_0[co] = bias[0 + co];
+                    cnn_real a1_2_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_2_0[co] = bias[0 + co];
+                    cnn_real a1_3_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_3_0[co] = bias[0 + co];
+                    cnn_real a1_4_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_4_0[co] = bias[0 + co];
+                    cnn_real a1_5_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_5_0[co] = bias[0 + co];
+                    for (int ky = 0; ky < KH; ky++) {
+                        const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                        const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                        const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                        for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                            cnn_real w0_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
+                            cnn_real w1_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
+                            cnn_real w2_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
+                            {
+                                const cnn_real v = x0[0 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w0_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[1 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w1_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[2 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[3 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[4 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_4_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[5 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_5_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_4_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[6 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_5_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_4_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x0[7 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_5_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[0 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w0_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[1 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w1_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[2 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[3 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[4 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_4_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[5 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_5_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_4_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[6 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_5_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_4_0[co] += v * w2_0[co];
+                            }
+                            {
+                                const cnn_real v = x1[7 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_5_0[co] += v * w2_0[co];
+                            }
+                        }
+                    } /* ky */
+                    { /* window px0 + 0 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_0_0[co];
+                            m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                            m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                            m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                    }
+                    { /* window px0 + 1 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_2_0[co];
+                            m = a0_3_0[co] > m ? a0_3_0[co] : m;
+                            m = a1_2_0[co] > m ? a1_2_0[co] : m;
+                            m = a1_3_0[co] > m ? a1_3_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                    }
+                    { /* window px0 + 2 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 2) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_4_0[co];
+                            m = a0_5_0[co] > m ? a0_5_0[co] : m;
+                            m = a1_4_0[co] > m ? a1_4_0[co] : m;
+                            m = a1_5_0[co] > m ? a1_5_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                    }
+                }
+            } /* py */
+        } /* i */
+    }
 }
 #else
 static void fruit_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
@@ -1606,8 +2286,9 @@ static void fruit_maxpool_1_backward(const cnn_real *restrict in, const cnn_real
 
 /* conv2d_1 + maxpool_1 with the plain kernels: one after the other (the oracle of the
  * fused fast path) */
-static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n)
+static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n, int training)
 {
+    (void)training;
     fruit_conv2d_1_forward(p, in, out, pad, n);
     fruit_maxpool_1_forward(out, pooled, n);
 }
@@ -1627,7 +2308,7 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
  */
 #ifndef CNN_REFERENCE_KERNELS
 /* fused with maxpool_2 (emit_conv_pool.c): the conv output stays in cache */
-static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n)
+static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n, int training)
 {
     enum { IH = 63, IW = 63, IC = 16, OH = 61, OW = 61, OC = 32 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
@@ -1637,358 +2318,686 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
     enum { PAD_SIZE = 139808, PW = 63, SCRATCH = 0 }; /* per image: [padded input] then scratch */
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
-    OMP(parallel for schedule(static))
-    for (int i = 0; i < n; i++) {
-        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-        cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
-        /* the conv's own output slot keeps each window's argmax for backward */
-        unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
-        const cnn_real *restrict xs = xi;
-        (void)pad; /* no padded copy, and the windows pool in registers */
-        for (int py = 0; py < POH; py++) {
-            for (int wb = 0; wb < 15; wb++) { /* 2 windows */
-                const int px0 = wb * 2, ox0 = px0 * PKW;
-                cnn_real a0_0_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_0_0[co] = bias[0 + co];
-                cnn_real a0_0_1[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_0_1[co] = bias[16 + co];
-                cnn_real a0_1_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_1_0[co] = bias[0 + co];
-                cnn_real a0_1_1[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_1_1[co] = bias[16 + co];
-                cnn_real a0_2_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_2_0[co] = bias[0 + co];
-                cnn_real a0_2_1[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_2_1[co] = bias[16 + co];
-                cnn_real a0_3_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_3_0[co] = bias[0 + co];
-                cnn_real a0_3_1[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a0_3_1[co] = bias[16 + co];
-                cnn_real a1_0_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_0_0[co] = bias[0 + co];
-                cnn_real a1_0_1[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_0_1[co] = bias[16 + co];
-                cnn_real a1_1_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_1_0[co] = bias[0 + co];
-                cnn_real a1_1_1[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_1_1[co] = bias[16 + co];
-                cnn_real a1_2_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_2_0[co] = bias[0 + co];
-                cnn_real a1_2_1[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_2_1[co] = bias[16 + co];
-                cnn_real a1_3_0[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_3_0[co] = bias[0 + co];
-                cnn_real a1_3_1[16];
-                OMP(simd)
-                for (int co = 0; co < 16; co++)
-                    a1_3_1[co] = bias[16 + co];
-                for (int ky = 0; ky < KH; ky++) {
-                    const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
-                    const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
-                    const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
-                    for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
-                        cnn_real w0_0[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
-                        cnn_real w0_1[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w0_1[co] = wr[((size_t)0 * IC + ci) * OC + 16 + co];
-                        cnn_real w1_0[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
-                        cnn_real w1_1[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w1_1[co] = wr[((size_t)1 * IC + ci) * OC + 16 + co];
-                        cnn_real w2_0[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
-                        cnn_real w2_1[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            w2_1[co] = wr[((size_t)2 * IC + ci) * OC + 16 + co];
-                        {
-                            const cnn_real v = x0[0 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_1[co] += v * w0_1[co];
-                        }
-                        {
-                            const cnn_real v = x0[1 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_1[co] += v * w0_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_1[co] += v * w1_1[co];
-                        }
-                        {
-                            const cnn_real v = x0[2 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_2_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_2_1[co] += v * w0_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_1[co] += v * w1_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_0[co] += v * w2_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_0_1[co] += v * w2_1[co];
-                        }
-                        {
-                            const cnn_real v = x0[3 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_3_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_3_1[co] += v * w0_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_2_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_2_1[co] += v * w1_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_0[co] += v * w2_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_1_1[co] += v * w2_1[co];
-                        }
-                        {
-                            const cnn_real v = x0[4 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_3_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_3_1[co] += v * w1_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_2_0[co] += v * w2_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_2_1[co] += v * w2_1[co];
-                        }
-                        {
-                            const cnn_real v = x0[5 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_3_0[co] += v * w2_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a0_3_1[co] += v * w2_1[co];
-                        }
-                        {
-                            const cnn_real v = x1[0 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_1[co] += v * w0_1[co];
-                        }
-                        {
-                            const cnn_real v = x1[1 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_1[co] += v * w0_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_1[co] += v * w1_1[co];
-                        }
-                        {
-                            const cnn_real v = x1[2 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_2_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_2_1[co] += v * w0_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_1[co] += v * w1_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_0[co] += v * w2_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_0_1[co] += v * w2_1[co];
-                        }
-                        {
-                            const cnn_real v = x1[3 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_3_0[co] += v * w0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_3_1[co] += v * w0_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_2_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_2_1[co] += v * w1_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_0[co] += v * w2_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_1_1[co] += v * w2_1[co];
-                        }
-                        {
-                            const cnn_real v = x1[4 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_3_0[co] += v * w1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_3_1[co] += v * w1_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_2_0[co] += v * w2_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_2_1[co] += v * w2_1[co];
-                        }
-                        {
-                            const cnn_real v = x1[5 * IC + ci];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_3_0[co] += v * w2_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                a1_3_1[co] += v * w2_1[co];
-                        }
-                    }
-                } /* ky */
-                cnn_real kf[OC]; /* argmax codes as reals: the loops stay at full vector width */
-                { /* window px0 + 0 */
-                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+    if (training) { /* the pooled values and each window's argmax code, for backward */
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            /* the conv's own output slot keeps each window's argmax for backward */
+            unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
+            const cnn_real *restrict xs = xi;
+            (void)pad; /* no padded copy, and the windows pool in registers */
+            for (int py = 0; py < POH; py++) {
+                for (int wb = 0; wb < 15; wb++) { /* 2 windows */
+                    const int px0 = wb * 2, ox0 = px0 * PKW;
+                    cnn_real a0_0_0[16];
                     OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_0_0[co], k = 0;
-                        k = a0_1_0[co] > m ? (cnn_real)1 : k;
-                        m = a0_1_0[co] > m ? a0_1_0[co] : m;
-                        k = a1_0_0[co] > m ? (cnn_real)2 : k;
-                        m = a1_0_0[co] > m ? a1_0_0[co] : m;
-                        k = a1_1_0[co] > m ? (cnn_real)3 : k;
-                        m = a1_1_0[co] > m ? a1_1_0[co] : m;
-                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
-                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
-                    }
+                    for (int co = 0; co < 16; co++)
+                        a0_0_0[co] = bias[0 + co];
+                    cnn_real a0_0_1[16];
                     OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_0_1[co], k = 0;
-                        k = a0_1_1[co] > m ? (cnn_real)1 : k;
-                        m = a0_1_1[co] > m ? a0_1_1[co] : m;
-                        k = a1_0_1[co] > m ? (cnn_real)2 : k;
-                        m = a1_0_1[co] > m ? a1_0_1[co] : m;
-                        k = a1_1_1[co] > m ? (cnn_real)3 : k;
-                        m = a1_1_1[co] > m ? a1_1_1[co] : m;
-                        yp[16 + co] = (m < 0 ? (cnn_real)0 : m);
-                        kf[16 + co] = m > 0 ? k : (cnn_real)255;
-                    }
-                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 0) * OC;
+                    for (int co = 0; co < 16; co++)
+                        a0_0_1[co] = bias[16 + co];
+                    cnn_real a0_1_0[16];
                     OMP(simd)
-                    for (int c = 0; c < OC; c++)
-                        ap[c] = (unsigned char)kf[c];
+                    for (int co = 0; co < 16; co++)
+                        a0_1_0[co] = bias[0 + co];
+                    cnn_real a0_1_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_1_1[co] = bias[16 + co];
+                    cnn_real a0_2_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_2_0[co] = bias[0 + co];
+                    cnn_real a0_2_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_2_1[co] = bias[16 + co];
+                    cnn_real a0_3_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_3_0[co] = bias[0 + co];
+                    cnn_real a0_3_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_3_1[co] = bias[16 + co];
+                    cnn_real a1_0_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_0_0[co] = bias[0 + co];
+                    cnn_real a1_0_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_0_1[co] = bias[16 + co];
+                    cnn_real a1_1_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_1_0[co] = bias[0 + co];
+                    cnn_real a1_1_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_1_1[co] = bias[16 + co];
+                    cnn_real a1_2_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_2_0[co] = bias[0 + co];
+                    cnn_real a1_2_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_2_1[co] = bias[16 + co];
+                    cnn_real a1_3_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_3_0[co] = bias[0 + co];
+                    cnn_real a1_3_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_3_1[co] = bias[16 + co];
+                    for (int ky = 0; ky < KH; ky++) {
+                        const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                        const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                        const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                        for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                            cnn_real w0_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
+                            cnn_real w0_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w0_1[co] = wr[((size_t)0 * IC + ci) * OC + 16 + co];
+                            cnn_real w1_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
+                            cnn_real w1_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w1_1[co] = wr[((size_t)1 * IC + ci) * OC + 16 + co];
+                            cnn_real w2_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
+                            cnn_real w2_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_1[co] = wr[((size_t)2 * IC + ci) * OC + 16 + co];
+                            {
+                                const cnn_real v = x0[0 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_1[co] += v * w0_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[1 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_1[co] += v * w1_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[2 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[3 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[4 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[5 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[0 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_1[co] += v * w0_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[1 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_1[co] += v * w1_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[2 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[3 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[4 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[5 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_1[co] += v * w2_1[co];
+                            }
+                        }
+                    } /* ky */
+                    cnn_real kf[OC]; /* argmax codes as reals: the loops stay at full vector width */
+                    { /* window px0 + 0 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_0_0[co], k = 0;
+                            k = a0_1_0[co] > m ? (cnn_real)1 : k;
+                            m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                            k = a1_0_0[co] > m ? (cnn_real)2 : k;
+                            m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                            k = a1_1_0[co] > m ? (cnn_real)3 : k;
+                            m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                            kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                        }
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_0_1[co], k = 0;
+                            k = a0_1_1[co] > m ? (cnn_real)1 : k;
+                            m = a0_1_1[co] > m ? a0_1_1[co] : m;
+                            k = a1_0_1[co] > m ? (cnn_real)2 : k;
+                            m = a1_0_1[co] > m ? a1_0_1[co] : m;
+                            k = a1_1_1[co] > m ? (cnn_real)3 : k;
+                            m = a1_1_1[co] > m ? a1_1_1[co] : m;
+                            yp[16 + co] = (m < 0 ? (cnn_real)0 : m);
+                            kf[16 + co] = m > 0 ? k : (cnn_real)255;
+                        }
+                        unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 0) * OC;
+                        OMP(simd)
+                        for (int c = 0; c < OC; c++)
+                            ap[c] = (unsigned char)kf[c];
+                    }
+                    { /* window px0 + 1 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_2_0[co], k = 0;
+                            k = a0_3_0[co] > m ? (cnn_real)1 : k;
+                            m = a0_3_0[co] > m ? a0_3_0[co] : m;
+                            k = a1_2_0[co] > m ? (cnn_real)2 : k;
+                            m = a1_2_0[co] > m ? a1_2_0[co] : m;
+                            k = a1_3_0[co] > m ? (cnn_real)3 : k;
+                            m = a1_3_0[co] > m ? a1_3_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                            kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                        }
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_2_1[co], k = 0;
+                            k = a0_3_1[co] > m ? (cnn_real)1 : k;
+                            m = a0_3_1[co] > m ? a0_3_1[co] : m;
+                            k = a1_2_1[co] > m ? (cnn_real)2 : k;
+                            m = a1_2_1[co] > m ? a1_2_1[co] : m;
+                            k = a1_3_1[co] > m ? (cnn_real)3 : k;
+                            m = a1_3_1[co] > m ? a1_3_1[co] : m;
+                            yp[16 + co] = (m < 0 ? (cnn_real)0 : m);
+                            kf[16 + co] = m > 0 ? k : (cnn_real)255;
+                        }
+                        unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 1) * OC;
+                        OMP(simd)
+                        for (int c = 0; c < OC; c++)
+                            ap[c] = (unsigned char)kf[c];
+                    }
                 }
-                { /* window px0 + 1 */
-                    cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+            } /* py */
+        } /* i */
+    } else { /* inference: the pooled values alone; `out` is not written */
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            const cnn_real *restrict xs = xi;
+            (void)pad; /* no padded copy, and the windows pool in registers */
+            for (int py = 0; py < POH; py++) {
+                for (int wb = 0; wb < 15; wb++) { /* 2 windows */
+                    const int px0 = wb * 2, ox0 = px0 * PKW;
+                    cnn_real a0_0_0[16];
                     OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_2_0[co], k = 0;
-                        k = a0_3_0[co] > m ? (cnn_real)1 : k;
-                        m = a0_3_0[co] > m ? a0_3_0[co] : m;
-                        k = a1_2_0[co] > m ? (cnn_real)2 : k;
-                        m = a1_2_0[co] > m ? a1_2_0[co] : m;
-                        k = a1_3_0[co] > m ? (cnn_real)3 : k;
-                        m = a1_3_0[co] > m ? a1_3_0[co] : m;
-                        yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
-                        kf[0 + co] = m > 0 ? k : (cnn_real)255;
+                    for (int co = 0; co < 16; co++)
+                        a0_0_0[co] = bias[0 + co];
+                    cnn_real a0_0_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_0_1[co] = bias[16 + co];
+                    cnn_real a0_1_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_1_0[co] = bias[0 + co];
+                    cnn_real a0_1_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_1_1[co] = bias[16 + co];
+                    cnn_real a0_2_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_2_0[co] = bias[0 + co];
+                    cnn_real a0_2_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_2_1[co] = bias[16 + co];
+                    cnn_real a0_3_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_3_0[co] = bias[0 + co];
+                    cnn_real a0_3_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a0_3_1[co] = bias[16 + co];
+                    cnn_real a1_0_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_0_0[co] = bias[0 + co];
+                    cnn_real a1_0_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_0_1[co] = bias[16 + co];
+                    cnn_real a1_1_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_1_0[co] = bias[0 + co];
+                    cnn_real a1_1_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_1_1[co] = bias[16 + co];
+                    cnn_real a1_2_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_2_0[co] = bias[0 + co];
+                    cnn_real a1_2_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_2_1[co] = bias[16 + co];
+                    cnn_real a1_3_0[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_3_0[co] = bias[0 + co];
+                    cnn_real a1_3_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        a1_3_1[co] = bias[16 + co];
+                    for (int ky = 0; ky < KH; ky++) {
+                        const cnn_real *restrict wr = wgt + (size_t)ky * KW * IC * OC;
+                        const cnn_real *restrict x0 = xs + ((size_t)((py * PKH + 0) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                        const cnn_real *restrict x1 = xs + ((size_t)((py * PKH + 1) * SH + ky) * PW + (size_t)ox0 * SW) * IC;
+                        for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its 3 taps */
+                            cnn_real w0_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w0_0[co] = wr[((size_t)0 * IC + ci) * OC + 0 + co];
+                            cnn_real w0_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w0_1[co] = wr[((size_t)0 * IC + ci) * OC + 16 + co];
+                            cnn_real w1_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w1_0[co] = wr[((size_t)1 * IC + ci) * OC + 0 + co];
+                            cnn_real w1_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w1_1[co] = wr[((size_t)1 * IC + ci) * OC + 16 + co];
+                            cnn_real w2_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_0[co] = wr[((size_t)2 * IC + ci) * OC + 0 + co];
+                            cnn_real w2_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                w2_1[co] = wr[((size_t)2 * IC + ci) * OC + 16 + co];
+                            {
+                                const cnn_real v = x0[0 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_1[co] += v * w0_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[1 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_1[co] += v * w1_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[2 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_0_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[3 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_1_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[4 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_2_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x0[5 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a0_3_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[0 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_1[co] += v * w0_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[1 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_1[co] += v * w1_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[2 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_0_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[3 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w0_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_1[co] += v * w0_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_1_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[4 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w1_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_1[co] += v * w1_1[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_2_1[co] += v * w2_1[co];
+                            }
+                            {
+                                const cnn_real v = x1[5 * IC + ci];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_0[co] += v * w2_0[co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    a1_3_1[co] += v * w2_1[co];
+                            }
+                        }
+                    } /* ky */
+                    { /* window px0 + 0 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 0) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_0_0[co];
+                            m = a0_1_0[co] > m ? a0_1_0[co] : m;
+                            m = a1_0_0[co] > m ? a1_0_0[co] : m;
+                            m = a1_1_0[co] > m ? a1_1_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_0_1[co];
+                            m = a0_1_1[co] > m ? a0_1_1[co] : m;
+                            m = a1_0_1[co] > m ? a1_0_1[co] : m;
+                            m = a1_1_1[co] > m ? a1_1_1[co] : m;
+                            yp[16 + co] = (m < 0 ? (cnn_real)0 : m);
+                        }
                     }
-                    OMP(simd)
-                    for (int co = 0; co < 16; co++) {
-                        cnn_real m = a0_2_1[co], k = 0;
-                        k = a0_3_1[co] > m ? (cnn_real)1 : k;
-                        m = a0_3_1[co] > m ? a0_3_1[co] : m;
-                        k = a1_2_1[co] > m ? (cnn_real)2 : k;
-                        m = a1_2_1[co] > m ? a1_2_1[co] : m;
-                        k = a1_3_1[co] > m ? (cnn_real)3 : k;
-                        m = a1_3_1[co] > m ? a1_3_1[co] : m;
-                        yp[16 + co] = (m < 0 ? (cnn_real)0 : m);
-                        kf[16 + co] = m > 0 ? k : (cnn_real)255;
+                    { /* window px0 + 1 */
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + 1) * OC;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_2_0[co];
+                            m = a0_3_0[co] > m ? a0_3_0[co] : m;
+                            m = a1_2_0[co] > m ? a1_2_0[co] : m;
+                            m = a1_3_0[co] > m ? a1_3_0[co] : m;
+                            yp[0 + co] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++) {
+                            cnn_real m = a0_2_1[co];
+                            m = a0_3_1[co] > m ? a0_3_1[co] : m;
+                            m = a1_2_1[co] > m ? a1_2_1[co] : m;
+                            m = a1_3_1[co] > m ? a1_3_1[co] : m;
+                            yp[16 + co] = (m < 0 ? (cnn_real)0 : m);
+                        }
                     }
-                    unsigned char *restrict ap = am + ((size_t)py * POW + px0 + 1) * OC;
-                    OMP(simd)
-                    for (int c = 0; c < OC; c++)
-                        ap[c] = (unsigned char)kf[c];
                 }
-            }
-        } /* py */
-    } /* i */
+            } /* py */
+        } /* i */
+    }
 }
 #else
 static void fruit_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
@@ -2740,8 +3749,9 @@ static void fruit_maxpool_2_backward(const cnn_real *restrict in, const cnn_real
 
 /* conv2d_2 + maxpool_2 with the plain kernels: one after the other (the oracle of the
  * fused fast path) */
-static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n)
+static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n, int training)
 {
+    (void)training;
     fruit_conv2d_2_forward(p, in, out, pad, n);
     fruit_maxpool_2_forward(out, pooled, n);
 }
@@ -4750,11 +5760,11 @@ static void fruit_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, i
     if (n <= 0)
         return;
     CNN_LAYER_BEGIN(0, 0);
-    fruit_conv2d_1_pool_forward(p, x, a + cap * A_conv2d_1, a + cap * A_maxpool_1, pad, n);
+    fruit_conv2d_1_pool_forward(p, x, a + cap * A_conv2d_1, a + cap * A_maxpool_1, pad, n, training);
     CNN_LAYER_END(0, 0);
     /* maxpool_1: computed by fruit_conv2d_1_pool_forward */
     CNN_LAYER_BEGIN(2, 0);
-    fruit_conv2d_2_pool_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, a + cap * A_maxpool_2, pad, n);
+    fruit_conv2d_2_pool_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, a + cap * A_maxpool_2, pad, n, training);
     CNN_LAYER_END(2, 0);
     /* maxpool_2: computed by fruit_conv2d_2_pool_forward */
     /* flatten_1: a view of its input */
