@@ -29,8 +29,6 @@ static void emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
 #define DX_NB 8       /* images per dx tile (then 4, then 1) */
 #define DX_MAX_OUT 1024 /* the transposed 16-row slab and the dW tile live on the stack */
 #define VEC 16 /* one accumulator array per vector: see emit_conv2d.c */
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 static int otile(size_t out)
 {
@@ -540,10 +538,10 @@ static void emit_dx_tile(cnnc_emitter *em, int count)
  * every image. These are strided (one line per image, 115 KB apart for
  * fruit.cnn) or in memory the step before left (m and v), so the hardware
  * prefetchers do not see them coming. The prefetches are spread over the
- * tile's work in `nq` parts, part `q` at a time: over its dx image blocks
- * (which leaves the dW half of the tile for them to arrive), or over its dW
- * row blocks in a layer without dx. Fruit dense_1's backward, one thread:
- * 4.1 -> 3.3-3.5 ms (docs/codegen.md). */
+ * tile's work in `nq` parts, part `q` at a time: over its dx image blocks,
+ * or over its dW row blocks in a layer without dx (for fruit the two
+ * placements measured the same). Fruit dense_1's backward, one thread:
+ * 4.0-4.2 -> 3.3-3.5 ms (docs/codegen.md). */
 static void emit_prefetch_next_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const char *q, const char *nq)
 {
     size_t tiles = (L->in_size + 15) / 16;
@@ -612,8 +610,12 @@ static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
                 if (tier == 2)
                     continue;
                 em_open_block(em, "for (; i + %d <= n; i += %d) {", tier, tier);
-                if (tier == DX_NB && prefetch)
-                    emit_prefetch_next_tile(em, L, "i / " STR(DX_NB), "n / " STR(DX_NB));
+                if (tier == DX_NB && prefetch) {
+                    char q[16], nq[16];
+                    snprintf(q, sizeof q, "i / %d", DX_NB);
+                    snprintf(nq, sizeof nq, "n / %d", DX_NB);
+                    emit_prefetch_next_tile(em, L, q, nq);
+                }
                 emit_dx_tile(em, tier);
                 em_close_block(em, "}");
             }
