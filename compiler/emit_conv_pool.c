@@ -560,10 +560,25 @@ static int dx_windows_apply(const cnn_layer *l)
  * before stores. One list and one walk for both measured 6.3-6.5 ->
  * 5.95-6.0 ms on fruit conv2d_2's backward (one thread) against blocks of 2
  * channels over all windows for dW and a second walk for dx. Where the
- * AVX-512 kernel applies (conv_pool_dx_patch_applies), the walk does dW
- * only and dx goes a window at a time with its patch in registers
- * (emit_conv_pool_avx512.c); the walk with dx is its portable twin. */
-static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int dx);
+ * AVX-512 kernels apply (conv_pool_dx_patch_applies), the row's gradient
+ * and offsets are transposed to per-channel lists first, the walk does dW
+ * only, and dx goes a window at a time with its patch in registers
+ * (emit_conv_pool_avx512.c; emit_backward); the walk with dx is their
+ * portable twin. */
+static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int dx, int lists);
+
+/* Pooled row py's input band (xb) and, with `dx`, its dx band (xd), with
+ * the dx rows it reaches first zeroed. */
+static void emit_band(cnnc_emitter *em, int dx)
+{
+    em_line(em, "const cnn_real *restrict xb = xs + (size_t)py * PKH * SH * PW * IC;");
+    if (dx) {
+        em_line(em, "/* dx: first the rows of this band not zeroed yet */");
+        em_line(em, "for (; zrow < py * PKH * SH + (PKH - 1) * SH + KH; zrow++)");
+        em_line(em, "    memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);");
+        em_line(em, "cnn_real *restrict xd = dxp + (size_t)py * PKH * SH * PW * IC;");
+    }
+}
 
 static void emit_window_channels(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int dx)
 {
@@ -573,27 +588,15 @@ static void emit_window_channels(cnnc_emitter *em, const cnn_layer *l, const cnn
     em_line(em, "const int k = (int)kfr[e];");
     em_line(em, "jo[e] = k == %d ? 0 : ((k / PKW) * SH * PW + (k %% PKW) * SW) * IC;", NO_GRAD);
     em_close_block(em, "}");
-    em_line(em, "const cnn_real *restrict xb = xs + (size_t)py * PKH * SH * PW * IC;");
-    if (dx) {
-        em_line(em, "/* dx: first the rows of this band not zeroed yet */");
-        em_line(em, "for (; zrow < py * PKH * SH + (PKH - 1) * SH + KH; zrow++)");
-        em_line(em, "    memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);");
-        em_line(em, "cnn_real *restrict xd = dxp + (size_t)py * PKH * SH * PW * IC;");
-    }
-    if (dx && conv_pool_dx_patch_applies(l, pool)) {
-        em_raw(em, "#if CNN_AVX512_FLOAT\n");
-        emit_channel_walk(em, l, pool, 0);
-        conv_pool_emit_dx_patch(em, l, pool);
-        em_raw(em, "#else /* the portable twin: dx in the channels' walk */\n");
-        emit_channel_walk(em, l, pool, 1);
-        em_raw(em, "#endif\n");
-    } else {
-        emit_channel_walk(em, l, pool, dx);
-    }
+    emit_band(em, dx);
+    emit_channel_walk(em, l, pool, dx, 0);
 }
 
-/* The per-channel walk over the live windows: dW, and dx with `dx`. */
-static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int dx)
+/* The per-channel walk over the live windows: dW, and dx with `dx`; with
+ * `lists`, over the channel's lists from the transposed row (dT, aT of
+ * conv_pool_emit_row_lists), else over a list of window numbers it makes
+ * from the codes (kfr) and reads dpm and jo by. */
+static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int dx, int lists)
 {
     dw_seg seg[DW_MAX_SEGS];
     int ns = dw_window_segments(l, seg, DW_MAX_SEGS);
@@ -601,20 +604,27 @@ static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_la
     int span = (pool->kw - 1) * l->sw + l->kw, step = pool->kw * l->sw;
     int passes = dx ? (span + step - 1) / step : 1;
     em_open_block(em, "for (int co = 0; co < OC; co++) {");
-    em_line(em, "int live[POW], nl = 0; /* co's windows with a gradient%s */",
-            passes > 1 ? ", one pass after the other" : "");
-    if (passes > 1) {
+    if (lists)
+        conv_pool_emit_live_list(em, pool);
+    else
+        em_line(em, "int live[POW], nl = 0; /* co's windows with a gradient%s */",
+                passes > 1 ? ", one pass after the other" : "");
+    if (lists) {
+        /* no list of window numbers */
+    } else if (passes > 1) {
         em_open_block(em, "for (int pass = 0; pass < %d; pass++) { /* windows of one pass do not overlap */",
                       passes);
         em_open_block(em, "for (int px = pass; px < POW; px += %d) {", passes);
     } else {
         em_open_block(em, "for (int px = 0; px < POW; px++) {");
     }
-    em_line(em, "live[nl] = px;");
-    em_line(em, "nl += kfr[(size_t)px * OC + co] != (cnn_real)%d;", NO_GRAD);
-    em_close_block(em, "}");
-    if (passes > 1)
+    if (!lists) {
+        em_line(em, "live[nl] = px;");
+        em_line(em, "nl += kfr[(size_t)px * OC + co] != (cnn_real)%d;", NO_GRAD);
         em_close_block(em, "}");
+        if (passes > 1)
+            em_close_block(em, "}");
+    }
     for (int v = 0; v < ns; v++) {
         em_line(em, "cnn_real g%d[%d]; /* dW^T[co], kernel-row vector %d */", v, seg[v].width, v);
         em_line(em, "OMP(simd)");
@@ -634,9 +644,14 @@ static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_la
                             (l->kh - 1 - ky) * l->kw + (l->kw - 1 - kx), v * VEC);
                 }
     em_open_block(em, "for (int j = 0; j < nl; j++) {");
-    em_line(em, "const int px = live[j];");
-    em_line(em, "const cnn_real d = dpm[(size_t)px * OC + co];");
-    em_line(em, "const size_t at = (size_t)px * PKW * SW * IC + (size_t)jo[(size_t)px * OC + co];");
+    if (lists) {
+        em_line(em, "const cnn_real d = ld[j];");
+        em_line(em, "const size_t at = (size_t)la[j];");
+    } else {
+        em_line(em, "const int px = live[j];");
+        em_line(em, "const cnn_real d = dpm[(size_t)px * OC + co];");
+        em_line(em, "const size_t at = (size_t)px * PKW * SW * IC + (size_t)jo[(size_t)px * OC + co];");
+    }
     em_line(em, "const cnn_real *restrict xj = xb + at;");
     for (int v = 0; v < ns; v++) {
         em_line(em, "OMP(simd)");
@@ -771,9 +786,22 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
         if (permute)
             em_raw(em, "#endif\n");
     } else if (dxw) {
+        int patch = conv_pool_dx_patch_applies(l, P->l);
+        if (patch) {
+            em_raw(em, "#if CNN_AVX512_FLOAT\n");
+            em_open_block(em, "for (int py = 0; py < POH; py++) {");
+            conv_pool_emit_row_lists(em, l, P->l);
+            emit_band(em, 1);
+            emit_channel_walk(em, l, P->l, 0, 1);
+            conv_pool_emit_dx_patch(em, l, P->l);
+            em_close_block(em, "} /* py */");
+            em_raw(em, "#else /* the portable twin: dx in the channels' walk */\n");
+        }
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
         emit_dw_pass(em, l, P, NULL, NULL, 1);
         em_close_block(em, "} /* py */");
+        if (patch)
+            em_raw(em, "#endif\n");
         em_line(em, "for (; zrow < PH; zrow++) /* rows no window reaches */");
         em_line(em, "    memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);");
         if (dx_padded) {

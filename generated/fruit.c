@@ -3088,44 +3088,60 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
         for (int co = 0; co < OC; co++)
             s[co] = 0;
         memset(dwt, 0, sizeof(cnn_real) * W_COUNT);
+#if CNN_AVX512_FLOAT
         for (int py = 0; py < POH; py++) {
-            cnn_real kfr[POW * OC]; /* the argmax bytes of pooled row py, as reals */
-            OMP(simd)
-            for (int e = 0; e < POW * OC; e++)
-                kfr[e] = (cnn_real)am[(size_t)py * POW * OC + e];
-            cnn_real lv[POW * OC]; /* 1 where the gradient flows, 0 at NO_GRAD */
-            OMP(simd)
-            for (int e = 0; e < POW * OC; e++)
-                lv[e] = (cnn_real)((255 - (int)kfr[e]) >> 7);
-            cnn_real dpm[POW * OC]; /* the pooled gradient of row py where it flows, else 0 */
-            for (int px = 0; px < POW; px++) {
-                const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;
-                const cnn_real *restrict lp = lv + (size_t)px * OC;
-                cnn_real *restrict dm = dpm + (size_t)px * OC;
-                OMP(simd)
-                for (int c = 0; c < OC; c++) {
-                    const cnn_real d = dp[c] * lp[c];
-                    dm[c] = d;
-                    s[c] += d;
+            /* pooled row py per channel: its gradient (0 where none flows) and each window's
+             * argmax input offset from xb, [OC][32 windows] (emit_conv_pool_avx512.c) */
+            cnn_real dT[OC][32] __attribute__((aligned(64)));
+            int aT[OC][32] __attribute__((aligned(64)));
+            {
+                const __m512i jo = _mm512_setr_epi32(0, 16, 1008, 1024, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0); /* code -> offset of its input */
+                for (int cb = 0; cb < OC; cb += 16) {
+                    __m512 sb = _mm512_loadu_ps(s + cb);
+                    for (int pb = 0; pb < 32; pb += 16) {
+                        __m512 r[16];
+                        __m512i q[16];
+                        for (int t = 0; t < 16; t++) {
+                            const int px = pb + t;
+                            if (px < POW) {
+                                const size_t at = ((size_t)py * POW + px) * OC + cb;
+                                const __m512i k = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(am + at)));
+                                /* NO_GRAD (255) has bit 7 set and the codes do not: that bit, spread over the
+                                 * lane, clears the gradient where none flows (no masked load: slow here) */
+                                const __m512i off = _mm512_srai_epi32(_mm512_slli_epi32(k, 24), 31);
+                                r[t] = _mm512_castsi512_ps(_mm512_andnot_si512(off, _mm512_castps_si512(_mm512_loadu_ps(dyi + at))));
+                                sb = _mm512_add_ps(sb, r[t]);
+                                q[t] = _mm512_add_epi32(_mm512_set1_epi32(px * PKW * SW * IC),
+                                                        _mm512_permutexvar_epi32(_mm512_and_si512(k, _mm512_set1_epi32(15)), jo));
+                            } else { /* padding: no gradient */
+                                r[t] = _mm512_setzero_ps();
+                                q[t] = _mm512_setzero_si512();
+                            }
+                        }
+                        cnn_transpose16_ps(r);
+                        cnn_transpose16_ps((__m512 *)q);
+                        for (int t = 0; t < 16; t++) {
+                            _mm512_store_ps(&dT[cb + t][pb], r[t]);
+                            _mm512_store_si512(&aT[cb + t][pb], q[t]);
+                        }
+                    }
+                    _mm512_storeu_ps(s + cb, sb);
                 }
-            } /* px */
-            int jo[POW * OC]; /* per window and channel: the argmax position's input, from the window's */
-            OMP(simd)
-            for (int e = 0; e < POW * OC; e++) {
-                const int k = (int)kfr[e];
-                jo[e] = k == 255 ? 0 : ((k / PKW) * SH * PW + (k % PKW) * SW) * IC;
             }
             const cnn_real *restrict xb = xs + (size_t)py * PKH * SH * PW * IC;
             /* dx: first the rows of this band not zeroed yet */
             for (; zrow < py * PKH * SH + (PKH - 1) * SH + KH; zrow++)
                 memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);
             cnn_real *restrict xd = dxp + (size_t)py * PKH * SH * PW * IC;
-#if CNN_AVX512_FLOAT
             for (int co = 0; co < OC; co++) {
-                int live[POW], nl = 0; /* co's windows with a gradient */
-                for (int px = 0; px < POW; px++) {
-                    live[nl] = px;
-                    nl += kfr[(size_t)px * OC + co] != (cnn_real)255;
+                cnn_real ld[48]; /* co's windows with a gradient: the gradient, and its input at xb + la */
+                int la[48], nl = 0;
+                for (int pb = 0; pb < 32; pb += 16) {
+                    const __m512 d = _mm512_load_ps(&dT[co][pb]);
+                    const __mmask16 m = _mm512_cmp_ps_mask(d, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+                    _mm512_storeu_ps(ld + nl, _mm512_maskz_compress_ps(m, d));
+                    _mm512_storeu_si512(la + nl, _mm512_maskz_compress_epi32(m, _mm512_load_si512(&aT[co][pb])));
+                    nl += __builtin_popcount(m);
                 }
                 cnn_real g0[16]; /* dW^T[co], kernel-row vector 0 */
                 OMP(simd)
@@ -3164,9 +3180,8 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                 for (int e = 0; e < 16; e++)
                     g8[e] = dwt[(size_t)co * KK + 128 + e];
                 for (int j = 0; j < nl; j++) {
-                    const int px = live[j];
-                    const cnn_real d = dpm[(size_t)px * OC + co];
-                    const size_t at = (size_t)px * PKW * SW * IC + (size_t)jo[(size_t)px * OC + co];
+                    const cnn_real d = ld[j];
+                    const size_t at = (size_t)la[j];
                     const cnn_real *restrict xj = xb + at;
                     OMP(simd)
                     for (int e = 0; e < 16; e++)
@@ -3226,6 +3241,23 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
             } /* co */
             /* dx: each window's 4x4-pixel patch in registers (emit_conv_pool_avx512.c) */
             for (int px = 0; px < POW; px++) {
+                if (py + 1 < POH) { /* row py + 1: window px's gradient and codes, 1/POW of its new input rows */
+                    const char *ny = (const char *)(dyi + ((size_t)(py + 1) * POW + px) * OC);
+                    CNN_PREFETCH(ny + 0, 0);
+                    CNN_PREFETCH(ny + 64, 0);
+                    CNN_PREFETCH(am + ((size_t)(py + 1) * POW + px) * OC, 0);
+                    const char *nx = (const char *)(xb + (size_t)4 * PW * IC) + (size_t)px * 5 * 64;
+                    if (px * 5 + 0 < 126)
+                        CNN_PREFETCH(nx + 0, 0);
+                    if (px * 5 + 1 < 126)
+                        CNN_PREFETCH(nx + 64, 0);
+                    if (px * 5 + 2 < 126)
+                        CNN_PREFETCH(nx + 128, 0);
+                    if (px * 5 + 3 < 126)
+                        CNN_PREFETCH(nx + 192, 0);
+                    if (px * 5 + 4 < 126)
+                        CNN_PREFETCH(nx + 256, 0);
+                }
                 /* the live channels, grouped by argmax position */
                 int l0[OC + 16], n0 = 0;
                 int l1[OC + 16], n1 = 0;
@@ -3273,7 +3305,7 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                 __m512 p15 = _mm512_setzero_ps();
                 for (int j = 0; j < n0; j++) { /* position 0: row 0, column 0 */
                     const int co = l0[j];
-                    const __m512 d = _mm512_set1_ps(dpm[(size_t)px * OC + co]);
+                    const __m512 d = _mm512_set1_ps(dT[co][px]);
                     const cnn_real *restrict wc = flip + (size_t)co * IC; /* the rotated kernel: W[.][.][.][co] */
                     p0 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)8 * OC * IC + 0), p0);
                     p1 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)7 * OC * IC + 0), p1);
@@ -3287,7 +3319,7 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                 }
                 for (int j = 0; j < n1; j++) { /* position 1: row 0, column 1 */
                     const int co = l1[j];
-                    const __m512 d = _mm512_set1_ps(dpm[(size_t)px * OC + co]);
+                    const __m512 d = _mm512_set1_ps(dT[co][px]);
                     const cnn_real *restrict wc = flip + (size_t)co * IC; /* the rotated kernel: W[.][.][.][co] */
                     p1 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)8 * OC * IC + 0), p1);
                     p2 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)7 * OC * IC + 0), p2);
@@ -3301,7 +3333,7 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                 }
                 for (int j = 0; j < n2; j++) { /* position 2: row 1, column 0 */
                     const int co = l2[j];
-                    const __m512 d = _mm512_set1_ps(dpm[(size_t)px * OC + co]);
+                    const __m512 d = _mm512_set1_ps(dT[co][px]);
                     const cnn_real *restrict wc = flip + (size_t)co * IC; /* the rotated kernel: W[.][.][.][co] */
                     p4 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)8 * OC * IC + 0), p4);
                     p5 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)7 * OC * IC + 0), p5);
@@ -3315,7 +3347,7 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                 }
                 for (int j = 0; j < n3; j++) { /* position 3: row 1, column 1 */
                     const int co = l3[j];
-                    const __m512 d = _mm512_set1_ps(dpm[(size_t)px * OC + co]);
+                    const __m512 d = _mm512_set1_ps(dT[co][px]);
                     const cnn_real *restrict wc = flip + (size_t)co * IC; /* the rotated kernel: W[.][.][.][co] */
                     p5 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)8 * OC * IC + 0), p5);
                     p6 = _mm512_fmadd_ps(d, _mm512_loadu_ps(wc + (size_t)7 * OC * IC + 0), p6);
@@ -3345,7 +3377,40 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                 _mm512_storeu_ps(dw + (size_t)3 * PW * IC + 32, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)3 * PW * IC + 32), p14));
                 _mm512_storeu_ps(dw + (size_t)3 * PW * IC + 48, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)3 * PW * IC + 48), p15));
             } /* px */
+        } /* py */
 #else /* the portable twin: dx in the channels' walk */
+        for (int py = 0; py < POH; py++) {
+            cnn_real kfr[POW * OC]; /* the argmax bytes of pooled row py, as reals */
+            OMP(simd)
+            for (int e = 0; e < POW * OC; e++)
+                kfr[e] = (cnn_real)am[(size_t)py * POW * OC + e];
+            cnn_real lv[POW * OC]; /* 1 where the gradient flows, 0 at NO_GRAD */
+            OMP(simd)
+            for (int e = 0; e < POW * OC; e++)
+                lv[e] = (cnn_real)((255 - (int)kfr[e]) >> 7);
+            cnn_real dpm[POW * OC]; /* the pooled gradient of row py where it flows, else 0 */
+            for (int px = 0; px < POW; px++) {
+                const cnn_real *restrict dp = dyi + ((size_t)py * POW + px) * OC;
+                const cnn_real *restrict lp = lv + (size_t)px * OC;
+                cnn_real *restrict dm = dpm + (size_t)px * OC;
+                OMP(simd)
+                for (int c = 0; c < OC; c++) {
+                    const cnn_real d = dp[c] * lp[c];
+                    dm[c] = d;
+                    s[c] += d;
+                }
+            } /* px */
+            int jo[POW * OC]; /* per window and channel: the argmax position's input, from the window's */
+            OMP(simd)
+            for (int e = 0; e < POW * OC; e++) {
+                const int k = (int)kfr[e];
+                jo[e] = k == 255 ? 0 : ((k / PKW) * SH * PW + (k % PKW) * SW) * IC;
+            }
+            const cnn_real *restrict xb = xs + (size_t)py * PKH * SH * PW * IC;
+            /* dx: first the rows of this band not zeroed yet */
+            for (; zrow < py * PKH * SH + (PKH - 1) * SH + KH; zrow++)
+                memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);
+            cnn_real *restrict xd = dxp + (size_t)py * PKH * SH * PW * IC;
             for (int co = 0; co < OC; co++) {
                 int live[POW], nl = 0; /* co's windows with a gradient, one pass after the other */
                 for (int pass = 0; pass < 2; pass++) { /* windows of one pass do not overlap */
@@ -3551,8 +3616,8 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                 for (int e = 0; e < 16; e++)
                     dwt[(size_t)co * KK + 128 + e] = g8[e];
             } /* co */
-#endif
         } /* py */
+#endif
         for (; zrow < PH; zrow++) /* rows no window reaches */
             memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);
         /* dW^T [OC][KH][KW][IC] into the slot's [KH][KW][IC][OC] */

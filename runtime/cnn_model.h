@@ -35,6 +35,34 @@ typedef CNN_REAL cnn_real;
 #if defined(__AVX512F__) && !defined(CNN_PORTABLE_KERNELS) && CNN_CAT(CNN_REAL_IS_, CNN_REAL)
 #define CNN_AVX512_FLOAT 1
 #include <immintrin.h>
+
+/* Transposes the 16x16 floats of r in place (r[i][j] <-> r[j][i]): pairs of
+ * rows interleaved, then pairs of pairs, then 128-bit lanes twice; 64
+ * shuffles. For kernels that turn [window][channel] data into per-channel
+ * rows (emit_conv_pool_avx512.c); integers go through it cast to __m512. */
+static inline void cnn_transpose16_ps(__m512 *r)
+{
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) { /* rows i, i + 1 interleaved: 2x2 blocks */
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* 4x4 blocks in each 128-bit lane */
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 16; i += 8) /* the lanes of rows i..i+7: 8x8 blocks */
+        for (int j = 0; j < 4; j++) {
+            t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0x88);
+            t[i + j + 4] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0xDD);
+        }
+    for (int j = 0; j < 8; j++) { /* and across the two halves */
+        r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+        r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xDD);
+    }
+}
 #else
 #define CNN_AVX512_FLOAT 0
 #endif
