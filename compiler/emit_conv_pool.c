@@ -194,6 +194,25 @@ size_t conv_pool_forward_floats(const cnn_layer *l, const cnn_layer *pool)
     return conv_padded_copy_floats(l) + band;
 }
 
+/* In a tile of nw windows (px0, ox0): the input that pooled row py + 1
+ * adds to this tile's columns, two tiles ahead. The rows of a band are
+ * read as a few interleaved streams at a slow pace that the hardware
+ * prefetcher does not run ahead of: fruit conv2d_1 forward 2.57 -> 2.34 ms,
+ * conv2d_2 4.6% faster (one thread, min of 6 alternating runs). */
+static void emit_tile_prefetch(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int nw)
+{
+    int span = (pool->kh - 1) * l->sh + l->kh, step = pool->kh * l->sh;
+    int rows = step < span ? step : span, first = step + span - rows;
+    int bytes = nw * pool->kw * l->sw * l->in.c * (int)sizeof(float), lines = (bytes + 63) / 64;
+    em_open_block(em, "if (py + 1 < POH) { /* row py + 1's new input under these windows, ahead of use */");
+    em_line(em, "const char *nx = (const char *)(xs + ((size_t)(py * PKH * SH + %d) * PW + (size_t)ox0 * SW) * IC) + %d;",
+            first, 2 * bytes);
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < lines; q++)
+            em_line(em, "CNN_PREFETCH(nx + (size_t)%d * PW * IC * sizeof(cnn_real) + %d, 0);", r, q * 64);
+    em_close_block(em, "}");
+}
+
 /* One tile of nw windows from window column px0 (a C expression), pooled
  * row py: the conv outputs under the windows accumulate in registers, then
  * each window's first maximum, its activation and its argmax code are
@@ -208,6 +227,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
     char a[64], dst[64], ch[48];
     em_open_block(em, "%s /* %d window%s */", head, nw, nw == 1 ? "" : "s");
     em_line(em, "const int px0 = %s, ox0 = px0 * PKW;", px0);
+    emit_tile_prefetch(em, l, P->l, nw);
     for (int r = 0; r < pkh; r++)
         for (int q = 0; q < cols; q++)
             for (int c = 0; c < nv; c++) {

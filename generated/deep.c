@@ -1641,6 +1641,13 @@ static void deep_conv2d_1_folded_forward(const cnn_real *restrict p, cnn_real *r
         for (int py = 0; py < POH; py++) {
             for (int wb = 0; wb < 6; wb++) { /* 5 windows */
                 const int px0 = wb * 5, ox0 = px0 * PKW;
+                if (py + 1 < POH) { /* row py + 1's new input under these windows, ahead of use */
+                    const char *nx = (const char *)(xs + ((size_t)(py * PKH * SH + 4) * PW + (size_t)ox0 * SW) * IC) + 240;
+                    CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 0, 0);
+                    CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 64, 0);
+                    CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 0, 0);
+                    CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 64, 0);
+                }
                 cnn_real a0_0_0[16];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
@@ -2050,6 +2057,11 @@ static void deep_conv2d_1_folded_forward(const cnn_real *restrict p, cnn_real *r
             }
             { /* 2 windows */
                 const int px0 = 30, ox0 = px0 * PKW;
+                if (py + 1 < POH) { /* row py + 1's new input under these windows, ahead of use */
+                    const char *nx = (const char *)(xs + ((size_t)(py * PKH * SH + 4) * PW + (size_t)ox0 * SW) * IC) + 96;
+                    CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 0, 0);
+                    CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 0, 0);
+                }
                 cnn_real a0_0_0[16];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
@@ -3995,6 +4007,17 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
         for (int py = 0; py < POH; py++) {
             for (int wb = 0; wb < 8; wb++) { /* 2 windows */
                 const int px0 = wb * 2, ox0 = px0 * PKW;
+                if (py + 1 < POH) { /* row py + 1's new input under these windows, ahead of use */
+                    const char *nx = (const char *)(xs + ((size_t)(py * PKH * SH + 4) * PW + (size_t)ox0 * SW) * IC) + 512;
+                    CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 0, 0);
+                    CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 64, 0);
+                    CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 128, 0);
+                    CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 192, 0);
+                    CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 0, 0);
+                    CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 64, 0);
+                    CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 128, 0);
+                    CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 192, 0);
+                }
                 cnn_real a0_0_0[16];
                 OMP(simd)
                 for (int co = 0; co < 16; co++)
@@ -6193,6 +6216,25 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
             for (int c0 = 0; c0 < OC; c0 += 32) { /* 32 channels at a time: two windows a tile */
                 for (int wb = 0; wb < 4; wb++) { /* 2 windows */
                     const int px0 = wb * 2, ox0 = px0 * PKW;
+                    if (py + 1 < POH) { /* row py + 1's new input under these windows, ahead of use */
+                        const char *nx = (const char *)(xs + ((size_t)(py * PKH * SH + 4) * PW + (size_t)ox0 * SW) * IC) + 1024;
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 0, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 64, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 128, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 192, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 256, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 320, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 384, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 448, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 0, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 64, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 128, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 192, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 256, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 320, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 384, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 448, 0);
+                    }
                     cnn_real a0_0_0[16];
                     OMP(simd)
                     for (int co = 0; co < 16; co++)

@@ -99,6 +99,13 @@ static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_re
             for (int py = 0; py < POH; py++) {
                 for (int wb = 0; wb < 12; wb++) { /* 5 windows */
                     const int px0 = wb * 5, ox0 = px0 * PKW;
+                    if (py + 1 < POH) { /* row py + 1's new input under these windows, ahead of use */
+                        const char *nx = (const char *)(xs + ((size_t)(py * PKH * SH + 4) * PW + (size_t)ox0 * SW) * IC) + 240;
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 0, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 64, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 0, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 64, 0);
+                    }
                     cnn_real a0_0_0[16];
                     OMP(simd)
                     for (int co = 0; co < 16; co++)
@@ -549,6 +556,13 @@ static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_re
                 }
                 { /* 3 windows */
                     const int px0 = 60, ox0 = px0 * PKW;
+                    if (py + 1 < POH) { /* row py + 1's new input under these windows, ahead of use */
+                        const char *nx = (const char *)(xs + ((size_t)(py * PKH * SH + 4) * PW + (size_t)ox0 * SW) * IC) + 144;
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 0, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 64, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 0, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 64, 0);
+                    }
                     cnn_real a0_0_0[16];
                     OMP(simd)
                     for (int co = 0; co < 16; co++)
@@ -843,6 +857,13 @@ static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_re
             for (int py = 0; py < POH; py++) {
                 for (int wb = 0; wb < 12; wb++) { /* 5 windows */
                     const int px0 = wb * 5, ox0 = px0 * PKW;
+                    if (py + 1 < POH) { /* row py + 1's new input under these windows, ahead of use */
+                        const char *nx = (const char *)(xs + ((size_t)(py * PKH * SH + 4) * PW + (size_t)ox0 * SW) * IC) + 240;
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 0, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 64, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 0, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 64, 0);
+                    }
                     cnn_real a0_0_0[16];
                     OMP(simd)
                     for (int co = 0; co < 16; co++)
@@ -1252,6 +1273,13 @@ static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_re
                 }
                 { /* 3 windows */
                     const int px0 = 60, ox0 = px0 * PKW;
+                    if (py + 1 < POH) { /* row py + 1's new input under these windows, ahead of use */
+                        const char *nx = (const char *)(xs + ((size_t)(py * PKH * SH + 4) * PW + (size_t)ox0 * SW) * IC) + 144;
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 0, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 64, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 0, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 64, 0);
+                    }
                     cnn_real a0_0_0[16];
                     OMP(simd)
                     for (int co = 0; co < 16; co++)
@@ -1631,6 +1659,11 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
             for (int py = 0; py < POH; py++) {
                 const cnn_real *restrict xr = xs + (size_t)py * PKH * SH * PW * IC;
                 for (int px = 0; px < POW; px++) {
+                    if (py + 1 < POH && (px & 1) == 0) { /* row py + 1's new input rows, ahead */
+                        const char *nx = (const char *)(xr + (size_t)4 * PW * IC + (size_t)px * 6) + 512;
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real), 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real), 0);
+                    }
                     const size_t at = ((size_t)py * POW + px) * OC + (size_t)cb * 16;
                     const __m512i k = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(am + at)));
                     /* NO_GRAD (255) has bit 7 set and the argmax codes do not: that bit, spread over
@@ -2330,6 +2363,17 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
             for (int py = 0; py < POH; py++) {
                 for (int wb = 0; wb < 15; wb++) { /* 2 windows */
                     const int px0 = wb * 2, ox0 = px0 * PKW;
+                    if (py + 1 < POH) { /* row py + 1's new input under these windows, ahead of use */
+                        const char *nx = (const char *)(xs + ((size_t)(py * PKH * SH + 4) * PW + (size_t)ox0 * SW) * IC) + 512;
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 0, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 64, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 128, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 192, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 0, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 64, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 128, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 192, 0);
+                    }
                     cnn_real a0_0_0[16];
                     OMP(simd)
                     for (int co = 0; co < 16; co++)
@@ -2681,6 +2725,17 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
             for (int py = 0; py < POH; py++) {
                 for (int wb = 0; wb < 15; wb++) { /* 2 windows */
                     const int px0 = wb * 2, ox0 = px0 * PKW;
+                    if (py + 1 < POH) { /* row py + 1's new input under these windows, ahead of use */
+                        const char *nx = (const char *)(xs + ((size_t)(py * PKH * SH + 4) * PW + (size_t)ox0 * SW) * IC) + 512;
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 0, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 64, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 128, 0);
+                        CNN_PREFETCH(nx + (size_t)0 * PW * IC * sizeof(cnn_real) + 192, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 0, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 64, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 128, 0);
+                        CNN_PREFETCH(nx + (size_t)1 * PW * IC * sizeof(cnn_real) + 192, 0);
+                    }
                     cnn_real a0_0_0[16];
                     OMP(simd)
                     for (int co = 0; co < 16; co++)
