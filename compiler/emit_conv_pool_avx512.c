@@ -180,9 +180,9 @@ void conv_pool_emit_dw_permute(cnnc_emitter *em, const cnn_layer *l, const cnn_l
  * py + 1 reads first, fetched while this row computes. Its pooled gradient
  * and argmax codes come from far (dense_1's dx, the forward's codes), and
  * the prep reads them in one burst that the hardware prefetcher cannot run
- * ahead of: fruit conv2d_2's backward, one thread, 4.43 -> 3.81 ms (min of
- * 6 alternating runs). Its new input rows: 4.45 -> 4.29 ms. dx's new rows
- * (for writing) measured no gain and are not fetched. */
+ * ahead of: fruit conv2d_2's backward, one thread, 4.45 -> 3.81 ms (min of
+ * 6 alternating runs) on top of its new input rows (4.48 -> 4.43 ms). dx's
+ * new rows (for writing) measured no gain and are not fetched. */
 static void emit_next_row_prefetch(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool)
 {
     int span = (pool->kh - 1) * l->sh + l->kh, step = pool->kh * l->sh;
