@@ -599,12 +599,32 @@ static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         if (L->needs_dx) {
             em_open_block(em, "{ /* dx[i][k0 .. k0 + 15] = dz_i W^T, %d (then 4, 1) images at a time */", DX_NB);
             em_line(em, "cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */");
+            if (L->out_size % 16 == 0) {
+                /* the scalar transpose is 1,024 loads and stores a tile;
+                 * four 16x16 register transposes instead: fruit dense_1's
+                 * backward 3.48 -> 3.18 ms on one thread (min of 6
+                 * alternating runs), 1.82 -> 1.63 ms on two */
+                em_raw(em, "#if CNN_AVX512_FLOAT\n");
+                em_open_block(em, "if (kn == 16) { /* 16x16 blocks through registers */");
+                em_open_block(em, "for (int ob = 0; ob < OUT; ob += 16) {");
+                em_line(em, "__m512 r[16];");
+                em_line(em, "for (int q = 0; q < 16; q++)");
+                em_line(em, "    r[q] = _mm512_loadu_ps(wgt + (size_t)(k0 + q) * OUT + ob);");
+                em_line(em, "cnn_transpose16_ps(r);");
+                em_line(em, "for (int q = 0; q < 16; q++)");
+                em_line(em, "    _mm512_storeu_ps(wt[ob + q], r[q]);");
+                em_close_block(em, "}");
+                em_close_block(em, "} else");
+                em_raw(em, "#endif\n");
+            }
+            em_open_block(em, "{");
             em_line(em, "for (int r = 0; r < kn; r++)");
             em_line(em, "    for (int o = 0; o < OUT; o++)");
             em_line(em, "        wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];");
             em_line(em, "for (int r = kn; r < 16; r++)");
             em_line(em, "    for (int o = 0; o < OUT; o++)");
             em_line(em, "        wt[o][r] = 0;");
+            em_close_block(em, "}");
             em_line(em, "int i = 0;");
             for (int tier = DX_NB; tier >= 1; tier /= 2) {
                 if (tier == 2)

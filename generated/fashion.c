@@ -4964,12 +4964,26 @@ static void fashion_dense_1_backward(const cnn_real *p, cnn_real *restrict g, co
         const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
         { /* dx[i][k0 .. k0 + 15] = dz_i W^T, 8 (then 4, 1) images at a time */
             cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */
-            for (int r = 0; r < kn; r++)
-                for (int o = 0; o < OUT; o++)
-                    wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];
-            for (int r = kn; r < 16; r++)
-                for (int o = 0; o < OUT; o++)
-                    wt[o][r] = 0;
+#if CNN_AVX512_FLOAT
+            if (kn == 16) { /* 16x16 blocks through registers */
+                for (int ob = 0; ob < OUT; ob += 16) {
+                    __m512 r[16];
+                    for (int q = 0; q < 16; q++)
+                        r[q] = _mm512_loadu_ps(wgt + (size_t)(k0 + q) * OUT + ob);
+                    cnn_transpose16_ps(r);
+                    for (int q = 0; q < 16; q++)
+                        _mm512_storeu_ps(wt[ob + q], r[q]);
+                }
+            } else
+#endif
+            {
+                for (int r = 0; r < kn; r++)
+                    for (int o = 0; o < OUT; o++)
+                        wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];
+                for (int r = kn; r < 16; r++)
+                    for (int o = 0; o < OUT; o++)
+                        wt[o][r] = 0;
+            }
             int i = 0;
             for (; i + 8 <= n; i += 8) {
                 if (t + 1 < 144) { /* part i / 8 of n / 8 of tile t + 1's lines: rows q, q + nq, ..., images likewise */
@@ -5887,12 +5901,14 @@ static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restr
         const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
         { /* dx[i][k0 .. k0 + 15] = dz_i W^T, 8 (then 4, 1) images at a time */
             cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */
-            for (int r = 0; r < kn; r++)
-                for (int o = 0; o < OUT; o++)
-                    wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];
-            for (int r = kn; r < 16; r++)
-                for (int o = 0; o < OUT; o++)
-                    wt[o][r] = 0;
+            {
+                for (int r = 0; r < kn; r++)
+                    for (int o = 0; o < OUT; o++)
+                        wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];
+                for (int r = kn; r < 16; r++)
+                    for (int o = 0; o < OUT; o++)
+                        wt[o][r] = 0;
+            }
             int i = 0;
             for (; i + 8 <= n; i += 8) {
                 cnn_real a0[16];
