@@ -624,21 +624,18 @@ static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_la
     int span = (pool->kw - 1) * l->sw + l->kw, step = pool->kw * l->sw;
     int passes = dx ? (span + step - 1) / step : 1;
     em_open_block(em, "for (int co = 0; co < OC; co++) {");
-    if (lists)
+    if (lists) {
         conv_pool_emit_live_list(em, pool);
-    else
+    } else {
         em_line(em, "int live[POW], nl = 0; /* co's windows with a gradient%s */",
                 passes > 1 ? ", one pass after the other" : "");
-    if (lists) {
-        /* no list of window numbers */
-    } else if (passes > 1) {
-        em_open_block(em, "for (int pass = 0; pass < %d; pass++) { /* windows of one pass do not overlap */",
-                      passes);
-        em_open_block(em, "for (int px = pass; px < POW; px += %d) {", passes);
-    } else {
-        em_open_block(em, "for (int px = 0; px < POW; px++) {");
-    }
-    if (!lists) {
+        if (passes > 1) {
+            em_open_block(em, "for (int pass = 0; pass < %d; pass++) { /* windows of one pass do not overlap */",
+                          passes);
+            em_open_block(em, "for (int px = pass; px < POW; px += %d) {", passes);
+        } else {
+            em_open_block(em, "for (int px = 0; px < POW; px++) {");
+        }
         em_line(em, "live[nl] = px;");
         em_line(em, "nl += kfr[(size_t)px * OC + co] != (cnn_real)%d;", NO_GRAD);
         em_close_block(em, "}");

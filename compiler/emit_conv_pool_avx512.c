@@ -189,18 +189,20 @@ static void emit_next_row_prefetch(cnnc_emitter *em, const cnn_layer *l, const c
     int rows = step < span ? step : span; /* input rows the next band adds */
     int ph, pw;
     conv_padded_dims(l, &ph, &pw);
-    int lines = (rows * pw * l->in.c * 4 + 63) / 64, per = (lines + pool->out.w - 1) / pool->out.w;
+    int lines = (rows * pw * l->in.c * (int)sizeof(float) + 63) / 64; /* of those rows */
+    int per = (lines + pool->out.w - 1) / pool->out.w;                 /* lines a window fetches */
     em_open_block(em, "if (py + 1 < POH) { /* row py + 1: window px's gradient and codes, 1/POW of its new input rows */");
     em_line(em, "const char *ny = (const char *)(dyi + ((size_t)(py + 1) * POW + px) * OC);");
-    for (int b = 0; b < l->out.c * 4; b += 64)
+    for (int b = 0; b < l->out.c * (int)sizeof(float); b += 64)
         em_line(em, "CNN_PREFETCH(ny + %d, 0);", b);
     em_line(em, "CNN_PREFETCH(am + ((size_t)(py + 1) * POW + px) * OC, 0);");
     em_line(em, "const char *nx = (const char *)(xb + (size_t)%d * PW * IC) + (size_t)px * %d * 64;",
             step + span - rows, per);
     for (int q = 0; q < per; q++) {
-        if ((pool->out.w - 1) * per + q >= lines)
+        int past = (pool->out.w - 1) * per + q >= lines; /* the last windows may run past the rows */
+        if (past)
             em_line(em, "if (px * %d + %d < %d)", per, q, lines);
-        em_line(em, "%sCNN_PREFETCH(nx + %d, 0);", (pool->out.w - 1) * per + q >= lines ? "    " : "", q * 64);
+        em_line(em, "%sCNN_PREFETCH(nx + %d, 0);", past ? "    " : "", q * 64);
     }
     em_close_block(em, "}");
 }
