@@ -257,6 +257,7 @@ typedef struct tile_args {
     const char *dst;     /* forward: where the sums go, [n][OUT] ("out" or "part") */
     const char *first;   /* forward: condition of the first k block, whose sums start at `start` */
     const char *start;   /* forward: "B0" (the bias) or "ZERO" */
+    int prefetch;        /* forward: fetch what comes next (pw, pwn, px, pxn of fwd_image_tiles) */
 } tile_args;
 
 /* o-tiles: a rolled loop over full tiles, then the rest. */
@@ -319,6 +320,12 @@ static void fwd_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o
     em_close_block(em, "}");
     em_open_block(em, "for (int k = k0; k < k1; k++) {");
     em_line(em, "const cnn_real *restrict w = wgt + (size_t)k * OUT + %s;", o0);
+    if (t->prefetch) {
+        em_line(em, "if (k - k0 < pwn) /* a line of the next k-block's W */");
+        em_line(em, "    CNN_PREFETCH(pw + (size_t)(k - k0) * 64, 0);");
+        em_line(em, "if (k - k0 < pxn) /* a line of the next tile's x */");
+        em_line(em, "    CNN_PREFETCH((const char *)(px + (size_t)((k - k0) / XL) * IN) + (size_t)((k - k0) %% XL) * 64, 0);");
+    }
     for (int j = 0; j < t->rows; j++) {
         em_open_block(em, "{");
         em_line(em, "const cnn_real v = x%d[k];", j);
@@ -340,25 +347,51 @@ static void fwd_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o
 
 /* The image tiles of one k block [k0, k1): full tiles of NB images, then
  * halves and single images for the last one. */
+/* In the k-parts forward, image block b of k-block [k0, k1) of part
+ * [ks0, ks1): what comes next, to fetch a line per k while this block
+ * computes. Its share (lines b * KB ..) of the next k-block's W (pw, pwn
+ * lines), and the x of the next image block in this k-block, or of the
+ * first one in the next k-block (px, pxn lines, XL per image; only for a
+ * full k-block). The rows of W and the images' x (115 KB apart in fruit)
+ * are streams that the hardware prefetcher does not keep up with: fruit
+ * dense_1's forward, one thread, 1.03 -> 0.79 ms (min of 6 alternating
+ * runs), where prefetching the whole next block from the first image
+ * block measured no gain (docs/codegen.md "Session 7"). */
+static void fwd_next_lines(cnnc_emitter *em)
+{
+    em_line(em, "/* fetched while this block computes: its share of the next k-block's W, the next tile's x */");
+    em_line(em, "enum { XL = KB * sizeof(cnn_real) / 64 }; /* lines of x per image and k-block */");
+    em_line(em, "const int nk = ks1 - k1 < KB ? ks1 - k1 : KB; /* rows of the next k-block */");
+    em_line(em, "const int wl = (int)((size_t)nk * OUT * sizeof(cnn_real) / 64) - b * KB;");
+    em_line(em, "const int pwn = wl < 0 ? 0 : wl < KB ? wl : KB;");
+    em_line(em, "const char *pw = (const char *)(wgt + (size_t)k1 * OUT) + (size_t)(pwn ? b * KB : 0) * 64;");
+    em_line(em, "const int ni = b + 1 < nblk ? (b + 1) * NB : 0, kn = b + 1 < nblk ? k0 : k1;");
+    em_line(em, "const int nimg = n - ni < NB ? n - ni : NB;");
+    em_line(em, "const int pxn = kn + KB <= ks1 ? nimg * XL : 0;");
+    em_line(em, "const cnn_real *px = in + (size_t)ni * IN + (pxn ? kn : 0);");
+}
+
 static void fwd_image_tiles(cnnc_emitter *em, const cnnc_plan_layer *L, const char *dst, const char *first,
-                            const char *start)
+                            const char *start, int prefetch)
 {
     int nb = per_tile(L->out_size);
     em_line(em, "const int i0 = b * NB, i1 = i0 + NB < n ? i0 + NB : n;");
+    if (prefetch)
+        fwd_next_lines(em);
     em_open_block(em, "if (i1 - i0 == NB) {");
-    tile_args t = {nb, "i0", dst, first, start};
+    tile_args t = {nb, "i0", dst, first, start, prefetch};
     for_otiles(em, L->out_size, fwd_tile, &t);
     em_close_block(em, "} else { /* the last, partial tile: halves, then single images */");
     em->indent++;
     em_line(em, "int i = i0;");
     if (nb / 2 > 1) {
         em_open_block(em, "for (; i + %d <= i1; i += %d) {", nb / 2, nb / 2);
-        tile_args h = {nb / 2, "i", dst, first, start};
+        tile_args h = {nb / 2, "i", dst, first, start, prefetch};
         for_otiles(em, L->out_size, fwd_tile, &h);
         em_close_block(em, "}");
     }
     em_open_block(em, "for (; i < i1; i++) {");
-    tile_args one = {1, "i", dst, first, start};
+    tile_args one = {1, "i", dst, first, start, prefetch};
     for_otiles(em, L->out_size, fwd_tile, &one);
     em_close_block(em, "}");
     em_close_block(em, "}");
@@ -406,7 +439,7 @@ static void dense_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "const int k1 = k0 + KB < IN ? k0 + KB : IN;");
         em_line(em, "OMP(for schedule(static) nowait)");
         em_open_block(em, "for (int b = 0; b < nblk; b++) {");
-        fwd_image_tiles(em, L, "out", "k0 == 0", "B0");
+        fwd_image_tiles(em, L, "out", "k0 == 0", "B0", 0);
         if (L->act != CNN_ACT_LINEAR) {
             em_open_block(em, "if (k1 == IN) { /* the activation, once the sums are complete */");
             em_open_block(em, "for (int i = i0; i < i1; i++) {");
@@ -429,7 +462,7 @@ static void dense_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_open_block(em, "for (int k0 = ks0; k0 < ks1; k0 += KB) {");
         em_line(em, "const int k1 = k0 + KB < ks1 ? k0 + KB : ks1;");
         em_open_block(em, "for (int b = 0; b < nblk; b++) {");
-        fwd_image_tiles(em, L, "part", "k0 == ks0", "ZERO");
+        fwd_image_tiles(em, L, "part", "k0 == ks0", "ZERO", 1);
         em_close_block(em, "} /* b */");
         em_close_block(em, "} /* k0 */");
         em_close_block(em, "} /* s */");
@@ -657,12 +690,12 @@ static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
             snprintf(nq, sizeof nq, "%d", 16 / kr);
             emit_prefetch_next_tile(em, L, q, nq);
         }
-        tile_args t = {kr, "r0", NULL, NULL, NULL};
+        tile_args t = {kr, "r0", NULL, NULL, NULL, 0};
         for_otiles(em, L->out_size, dw_tile, &t);
         em_close_block(em, "}");
         if (kr > 1) {
             em_open_block(em, "for (; r0 < kn; r0++) {");
-            tile_args one = {1, "r0", NULL, NULL, NULL};
+            tile_args one = {1, "r0", NULL, NULL, NULL, 0};
             for_otiles(em, L->out_size, dw_tile, &one);
             em_close_block(em, "}");
         }
@@ -680,12 +713,12 @@ static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "const int k0 = t * %d, kn = IN - k0 < %d ? IN - k0 : %d;", kr, kr, kr);
         em_line(em, "cnn_real *restrict gr = gw + (size_t)k0 * OUT;");
         em_open_block(em, "if (kn == %d) {", kr);
-        tile_args t = {kr, "0", NULL, NULL, NULL};
+        tile_args t = {kr, "0", NULL, NULL, NULL, 0};
         for_otiles(em, L->out_size, dw_tile, &t);
         em_close_block(em, "} else {");
         em->indent++;
         em_open_block(em, "for (int r0 = 0; r0 < kn; r0++) {");
-        tile_args one = {1, "r0", NULL, NULL, NULL};
+        tile_args one = {1, "r0", NULL, NULL, NULL, 0};
         for_otiles(em, L->out_size, dw_tile, &one);
         em_close_block(em, "}");
         em_close_block(em, "}");

@@ -4391,6 +4391,16 @@ static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *
             const int k1 = k0 + KB < ks1 ? k0 + KB : ks1;
             for (int b = 0; b < nblk; b++) {
                 const int i0 = b * NB, i1 = i0 + NB < n ? i0 + NB : n;
+                /* fetched while this block computes: its share of the next k-block's W, the next tile's x */
+                enum { XL = KB * sizeof(cnn_real) / 64 }; /* lines of x per image and k-block */
+                const int nk = ks1 - k1 < KB ? ks1 - k1 : KB; /* rows of the next k-block */
+                const int wl = (int)((size_t)nk * OUT * sizeof(cnn_real) / 64) - b * KB;
+                const int pwn = wl < 0 ? 0 : wl < KB ? wl : KB;
+                const char *pw = (const char *)(wgt + (size_t)k1 * OUT) + (size_t)(pwn ? b * KB : 0) * 64;
+                const int ni = b + 1 < nblk ? (b + 1) * NB : 0, kn = b + 1 < nblk ? k0 : k1;
+                const int nimg = n - ni < NB ? n - ni : NB;
+                const int pxn = kn + KB <= ks1 ? nimg * XL : 0;
+                const cnn_real *px = in + (size_t)ni * IN + (pxn ? kn : 0);
                 if (i1 - i0 == NB) {
                     for (int ot = 0; ot < 2; ot++) {
                         const int o0 = ot * 64;
@@ -4549,6 +4559,10 @@ static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *
                         }
                         for (int k = k0; k < k1; k++) {
                             const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
+                            if (k - k0 < pwn) /* a line of the next k-block's W */
+                                CNN_PREFETCH(pw + (size_t)(k - k0) * 64, 0);
+                            if (k - k0 < pxn) /* a line of the next tile's x */
+                                CNN_PREFETCH((const char *)(px + (size_t)((k - k0) / XL) * IN) + (size_t)((k - k0) % XL) * 64, 0);
                             {
                                 const cnn_real v = x0[k];
                                 OMP(simd)
@@ -4756,6 +4770,10 @@ static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *
                             }
                             for (int k = k0; k < k1; k++) {
                                 const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
+                                if (k - k0 < pwn) /* a line of the next k-block's W */
+                                    CNN_PREFETCH(pw + (size_t)(k - k0) * 64, 0);
+                                if (k - k0 < pxn) /* a line of the next tile's x */
+                                    CNN_PREFETCH((const char *)(px + (size_t)((k - k0) / XL) * IN) + (size_t)((k - k0) % XL) * 64, 0);
                                 {
                                     const cnn_real v = x0[k];
                                     OMP(simd)
@@ -4851,6 +4869,10 @@ static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *
                             }
                             for (int k = k0; k < k1; k++) {
                                 const cnn_real *restrict w = wgt + (size_t)k * OUT + o0;
+                                if (k - k0 < pwn) /* a line of the next k-block's W */
+                                    CNN_PREFETCH(pw + (size_t)(k - k0) * 64, 0);
+                                if (k - k0 < pxn) /* a line of the next tile's x */
+                                    CNN_PREFETCH((const char *)(px + (size_t)((k - k0) / XL) * IN) + (size_t)((k - k0) % XL) * 64, 0);
                                 {
                                     const cnn_real v = x0[k];
                                     OMP(simd)
