@@ -345,8 +345,6 @@ static void fwd_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o
         }
 }
 
-/* The image tiles of one k block [k0, k1): full tiles of NB images, then
- * halves and single images for the last one. */
 /* In the k-parts forward, image block b of k-block [k0, k1) of part
  * [ks0, ks1): what comes next, to fetch a line per k while this block
  * computes. Its share (lines b * KB ..) of the next k-block's W (pw, pwn
@@ -354,9 +352,9 @@ static void fwd_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o
  * first one in the next k-block (px, pxn lines, XL per image; only for a
  * full k-block). The rows of W and the images' x (115 KB apart in fruit)
  * are streams that the hardware prefetcher does not keep up with: fruit
- * dense_1's forward, one thread, 1.03 -> 0.79 ms (min of 6 alternating
- * runs), where prefetching the whole next block from the first image
- * block measured no gain (docs/codegen.md "Session 7"). */
+ * dense_1's forward, one thread, 0.93-0.99 -> 0.76-0.78 ms (min of 6
+ * alternating runs), where prefetching the whole next block at the start
+ * of each image block measured no gain (docs/codegen.md "Session 7"). */
 static void fwd_next_lines(cnnc_emitter *em)
 {
     em_line(em, "/* fetched while this block computes: its share of the next k-block's W, the next tile's x */");
@@ -371,6 +369,9 @@ static void fwd_next_lines(cnnc_emitter *em)
     em_line(em, "const cnn_real *px = in + (size_t)ni * IN + (pxn ? kn : 0);");
 }
 
+/* The image tiles of one k block [k0, k1): full tiles of NB images, then
+ * halves and single images for the last one; with `prefetch`, each fetches
+ * what fwd_next_lines names. */
 static void fwd_image_tiles(cnnc_emitter *em, const cnnc_plan_layer *L, const char *dst, const char *first,
                             const char *start, int prefetch)
 {
