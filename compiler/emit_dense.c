@@ -633,7 +633,8 @@ static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         if (L->needs_dx) {
             em_open_block(em, "{ /* dx[i][k0 .. k0 + 15] = dz_i W^T, %d (then 4, 1) images at a time */", DX_NB);
             em_line(em, "cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */");
-            if (L->out_size % 16 == 0) {
+            int avx = L->out_size % 16 == 0; /* whole 16x16 blocks; the scalar loops are then the #else */
+            if (avx) {
                 /* the scalar transpose is 1,024 loads and stores a tile;
                  * four 16x16 register transposes instead: fruit dense_1's
                  * backward 3.48 -> 3.18 ms on one thread (min of 6
@@ -651,14 +652,16 @@ static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
                 em_close_block(em, "} else");
                 em_raw(em, "#endif\n");
             }
-            em_open_block(em, "{");
+            if (avx)
+                em_open_block(em, "{");
             em_line(em, "for (int r = 0; r < kn; r++)");
             em_line(em, "    for (int o = 0; o < OUT; o++)");
             em_line(em, "        wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];");
             em_line(em, "for (int r = kn; r < 16; r++)");
             em_line(em, "    for (int o = 0; o < OUT; o++)");
             em_line(em, "        wt[o][r] = 0;");
-            em_close_block(em, "}");
+            if (avx)
+                em_close_block(em, "}");
             em_line(em, "int i = 0;");
             for (int tier = DX_NB; tier >= 1; tier /= 2) {
                 if (tier == 2)

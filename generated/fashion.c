@@ -5923,14 +5923,12 @@ static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restr
         const int k0 = t * 16, kn = IN - k0 < 16 ? IN - k0 : 16;
         { /* dx[i][k0 .. k0 + 15] = dz_i W^T, 8 (then 4, 1) images at a time */
             cnn_real wt[OUT][16]; /* rows k0.. of W, transposed; zero past the last row */
-            {
-                for (int r = 0; r < kn; r++)
-                    for (int o = 0; o < OUT; o++)
-                        wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];
-                for (int r = kn; r < 16; r++)
-                    for (int o = 0; o < OUT; o++)
-                        wt[o][r] = 0;
-            }
+            for (int r = 0; r < kn; r++)
+                for (int o = 0; o < OUT; o++)
+                    wt[o][r] = wgt[(size_t)(k0 + r) * OUT + o];
+            for (int r = kn; r < 16; r++)
+                for (int o = 0; o < OUT; o++)
+                    wt[o][r] = 0;
             int i = 0;
             for (; i + 8 <= n; i += 8) {
                 cnn_real a0[16];
