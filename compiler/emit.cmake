@@ -10,6 +10,7 @@ target_sources(cnnc PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/emit_conv_pool.c
   ${CMAKE_CURRENT_LIST_DIR}/emit_conv_pool_avx512.c
   ${CMAKE_CURRENT_LIST_DIR}/emit_conv_bn_fold.c
+  ${CMAKE_CURRENT_LIST_DIR}/emit_conv_winograd.c
   ${CMAKE_CURRENT_LIST_DIR}/emit_pool.c
   ${CMAKE_CURRENT_LIST_DIR}/emit_dense.c
   ${CMAKE_CURRENT_LIST_DIR}/emit_batchnorm.c

@@ -409,7 +409,7 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
         if (!L->fold_bn)
             continue;
         L->fold_off = fixed;
-        fixed += emit_conv_bn_fold_fixed_floats(L);
+        fixed += emit_conv_bn_fold_fixed_floats(pl, L);
         L->fold_pad_floats = emit_conv_bn_fold_pad_floats(pl, L);
         if (L->fold_pad_floats > pad)
             pad = L->fold_pad_floats;
@@ -654,7 +654,7 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
                 L->l->name, pl->layers[L->fold_pool].l->name);
         em_open_block(em, "if (FOLD_BATCHNORM && !training) {");
         em_line(em, "CNN_LAYER_BEGIN(%d, 0);", i);
-        emit_conv_bn_fold_call(em, L, in, pool_out);
+        emit_conv_bn_fold_call(em, pl, L, in, pool_out);
         em_line(em, "CNN_LAYER_END(%d, 0);", i);
         em_close_block(em, "} else {");
         em->indent++;

@@ -55,16 +55,41 @@ int emit_conv_bn_fold(const cnnc_plan *pl, int i, int *pool_at, int *affine)
     return 1;
 }
 
-size_t emit_conv_bn_fold_fixed_floats(const cnnc_plan_layer *conv)
+/* Whether the folded pass runs by Winograd's F(2x2, 3x3) (emit_conv_winograd.c). */
+static int folds_winograd(const cnnc_plan *pl, const cnnc_plan_layer *conv)
 {
-    if (!conv->fold_bn || conv->fold_affine)
+    return conv->fold_bn && conv_winograd_applies(conv->l, pl->layers[conv->fold_pool].l);
+}
+
+/* The folded weights and bias (not affine), then Winograd's U. */
+static size_t fold_floats(const cnnc_plan_layer *conv)
+{
+    return conv->fold_affine ? 0 : conv->t_count[0] + (size_t)conv->l->out.c;
+}
+
+size_t emit_conv_bn_fold_fixed_floats(const cnnc_plan *pl, const cnnc_plan_layer *conv)
+{
+    if (!conv->fold_bn)
         return 0;
-    return conv->t_count[0] + (size_t)conv->l->out.c;
+    return fold_floats(conv) + (folds_winograd(pl, conv) ? conv_winograd_fixed_floats(conv->l) : 0);
 }
 
 size_t emit_conv_bn_fold_pad_floats(const cnnc_plan *pl, const cnnc_plan_layer *conv)
 {
-    return conv->fold_bn ? conv_pool_forward_floats(conv->l, pl->layers[conv->fold_pool].l) : 0;
+    if (!conv->fold_bn)
+        return 0;
+    const cnn_layer *pool = pl->layers[conv->fold_pool].l;
+    size_t direct = conv_pool_forward_floats(conv->l, pool);
+    if (!folds_winograd(pl, conv))
+        return direct;
+    size_t wino = conv_padded_copy_floats(conv->l) + conv_winograd_scratch_floats(conv->l, pool);
+    return wino > direct ? wino : direct;
+}
+
+/* The folded pass takes the fixed work area's part when it uses one. */
+static int takes_fold(const cnnc_plan *pl, const cnnc_plan_layer *conv)
+{
+    return !conv->fold_affine || folds_winograd(pl, conv);
 }
 
 void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
@@ -92,7 +117,7 @@ void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
     em_function(em,
                 "static void %s_folded_forward(const cnn_real *restrict p, %sconst cnn_real *restrict in, "
                 "cnn_real *restrict pooled, cnn_real *restrict pad, int n)",
-                L->fn, L->fold_affine ? "" : "cnn_real *restrict fold, ");
+                L->fn, takes_fold(pl, L) ? "cnn_real *restrict fold, " : "");
     conv_emit_enums(em, L, &d);
     cnnc_plan_layer F = *L; /* the pair's enums, with this pass's own per-image scratch */
     F.pad_floats = L->fold_pad_floats;
@@ -124,14 +149,27 @@ void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
         em_line(em, "for (int co = 0; co < OC; co++)");
         em_line(em, l->bias ? "    bias[co] = p[B_OFF + co] * scale[co] + shift[co];" : "    bias[co] = shift[co];");
     }
-    conv_pool_emit_images(em, L, P, &v);
+    if (folds_winograd(pl, L)) {
+        char wu[64];
+        snprintf(wu, sizeof wu, "fold + %zu", fold_floats(L));
+        em_raw(em, "#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */\n");
+        conv_winograd_emit_images(em, L, P, &v, wu);
+        em_raw(em, "#else\n");
+        if (L->fold_affine)
+            em_line(em, "(void)fold; /* Winograd's U alone */");
+        conv_pool_emit_images(em, L, P, &v);
+        em_raw(em, "#endif\n");
+    } else {
+        conv_pool_emit_images(em, L, P, &v);
+    }
     em_close_block(em, "}");
     em_blank(em);
 }
 
-void emit_conv_bn_fold_call(cnnc_emitter *em, const cnnc_plan_layer *L, const char *in, const char *pooled)
+void emit_conv_bn_fold_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L, const char *in,
+                            const char *pooled)
 {
-    if (L->fold_affine)
+    if (!takes_fold(pl, L))
         em_line(em, "%s_folded_forward(p, %s, %s, pad, n);", L->fn, in, pooled);
     else
         em_line(em, "%s_folded_forward(p, wk + %zu, %s, %s, pad, n);", L->fn, L->fold_off, in, pooled);

@@ -132,11 +132,12 @@ void emit_conv_pool_oracle(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pla
 int emit_conv_bn_fold(const cnnc_plan *pl, int i, int *pool_at, int *affine);
 /* Floats of the fixed work area it needs (the folded weights and bias), and
  * of the per-image scratch of its pass. */
-size_t emit_conv_bn_fold_fixed_floats(const cnnc_plan_layer *conv);
+size_t emit_conv_bn_fold_fixed_floats(const cnnc_plan *pl, const cnnc_plan_layer *conv);
 size_t emit_conv_bn_fold_pad_floats(const cnnc_plan *pl, const cnnc_plan_layer *conv);
 /* CONV_folded_forward, and its call from the forward driver. */
 void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *conv);
-void emit_conv_bn_fold_call(cnnc_emitter *em, const cnnc_plan_layer *conv, const char *in, const char *pooled);
+void emit_conv_bn_fold_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *conv, const char *in,
+                            const char *pooled);
 
 /* Whether a dense layer's weights are updated inside its backward pass
  * (cnn_model.backward_update): large ones, whose gradient would otherwise

@@ -80,7 +80,7 @@ enum {
  * layers), a slot (partial weight gradients, summed in image order: thread-count
  * independent) and a padded copy of a conv input. Offsets are times batch_cap. */
 enum {
-    WORK_FIXED = 83840,
+    WORK_FIXED = 124800,
     WORK_DA = 0,
     WORK_DB = 65536,
     WORK_SLOT = 131072,
@@ -3968,7 +3968,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 16384, OUT_SIZE = 32768, W_OFF = 464, W_COUNT = 4608 };
     enum { POH = 16, POW = 16, PKH = 2, PKW = 2, POOL_SIZE = 8192 }; /* maxpool_2 */
-    enum { PAD_SIZE = 18496, PW = 34, SCRATCH = 18496 }; /* per image: [padded input] then scratch */
+    enum { PAD_SIZE = 24640, PW = 34, SCRATCH = 18496 }; /* per image: [padded input] then scratch */
     enum { BN_G_OFF = 5072, BN_B_OFF = 5104, BN_RM_OFF = 60785, BN_RV_OFF = 60817 }; /* batchnorm_2 */
     const cnn_real epsilon = (cnn_real)0.00100000005f;
     cnn_real scale[OC], shift[OC];
@@ -3986,6 +3986,325 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
     OMP(simd)
     for (int co = 0; co < OC; co++)
         bias[co] = shift[co];
+#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
+    /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
+    enum { NT = 8 };
+    cnn_real *restrict wu = fold + 4640;
+    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    for (int ic = 0; ic < IC; ic++) {
+        OMP(simd)
+        for (int oc = 0; oc < OC; oc++) {
+            const cnn_real h = (cnn_real)0.5;
+            const cnn_real g00 = wgt[(size_t)(0 * IC + ic) * OC + oc];
+            const cnn_real g01 = wgt[(size_t)(1 * IC + ic) * OC + oc];
+            const cnn_real g02 = wgt[(size_t)(2 * IC + ic) * OC + oc];
+            const cnn_real g10 = wgt[(size_t)(3 * IC + ic) * OC + oc];
+            const cnn_real g11 = wgt[(size_t)(4 * IC + ic) * OC + oc];
+            const cnn_real g12 = wgt[(size_t)(5 * IC + ic) * OC + oc];
+            const cnn_real g20 = wgt[(size_t)(6 * IC + ic) * OC + oc];
+            const cnn_real g21 = wgt[(size_t)(7 * IC + ic) * OC + oc];
+            const cnn_real g22 = wgt[(size_t)(8 * IC + ic) * OC + oc];
+            /* G g: rows 0-3 of a 4x3 */
+            const cnn_real t00 = g00, t10 = (g00 + g10 + g20) * h;
+            const cnn_real t20 = (g00 - g10 + g20) * h, t30 = g20;
+            const cnn_real t01 = g01, t11 = (g01 + g11 + g21) * h;
+            const cnn_real t21 = (g01 - g11 + g21) * h, t31 = g21;
+            const cnn_real t02 = g02, t12 = (g02 + g12 + g22) * h;
+            const cnn_real t22 = (g02 - g12 + g22) * h, t32 = g22;
+            /* (G g) G^T */
+            wu[(size_t)(0 * IC + ic) * OC + oc] = t00;
+            wu[(size_t)(1 * IC + ic) * OC + oc] = (t00 + t01 + t02) * h;
+            wu[(size_t)(2 * IC + ic) * OC + oc] = (t00 - t01 + t02) * h;
+            wu[(size_t)(3 * IC + ic) * OC + oc] = t02;
+            wu[(size_t)(4 * IC + ic) * OC + oc] = t10;
+            wu[(size_t)(5 * IC + ic) * OC + oc] = (t10 + t11 + t12) * h;
+            wu[(size_t)(6 * IC + ic) * OC + oc] = (t10 - t11 + t12) * h;
+            wu[(size_t)(7 * IC + ic) * OC + oc] = t12;
+            wu[(size_t)(8 * IC + ic) * OC + oc] = t20;
+            wu[(size_t)(9 * IC + ic) * OC + oc] = (t20 + t21 + t22) * h;
+            wu[(size_t)(10 * IC + ic) * OC + oc] = (t20 - t21 + t22) * h;
+            wu[(size_t)(11 * IC + ic) * OC + oc] = t22;
+            wu[(size_t)(12 * IC + ic) * OC + oc] = t30;
+            wu[(size_t)(13 * IC + ic) * OC + oc] = (t30 + t31 + t32) * h;
+            wu[(size_t)(14 * IC + ic) * OC + oc] = (t30 - t31 + t32) * h;
+            wu[(size_t)(15 * IC + ic) * OC + oc] = t32;
+        }
+    }
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 32x32x16 inside 34x34x16 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 544);
+            for (int y = 0; y < 32; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 544;
+                memset(row, 0, sizeof(cnn_real) * 16);
+                memcpy(row + 16, from + (size_t)y * 512, sizeof(cnn_real) * 512);
+                memset(row + 528, 0, sizeof(cnn_real) * 16);
+            }
+            memset(to + 17952, 0, sizeof(cnn_real) * 544);
+        }
+        const cnn_real *restrict xs = xpad;
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][IC] */
+        cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+        for (int py = 0; py < POH; py++) {
+            for (int tb = 0; tb < 2; tb++) {
+                /* V = B^T d B: a 4x4 input tile under each window */
+                for (int t = 0; t < 8; t++) {
+                    const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(tb * NT + t) * 2) * IC;
+                    OMP(simd)
+                    for (int c = 0; c < IC; c++) {
+                        const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
+                        const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
+                        const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
+                        const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                        const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
+                        const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
+                        const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
+                        const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
+                        wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
+                        wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
+                        wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
+                        wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
+                        wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
+                        wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
+                        wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
+                        wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
+                        wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
+                        wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
+                        wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
+                        wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
+                        wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
+                        wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
+                        wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
+                        wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                    }
+                }
+                /* M[pos] = V[pos] U[pos], summed over the input channels */
+                for (int pos = 0; pos < 16; pos++) {
+                    const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
+                    const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
+                    cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
+                    for (int ob = 0; ob < OC; ob += 32) {
+                        cnn_real m0_0[16];
+                        cnn_real m0_1[16];
+                        cnn_real m1_0[16];
+                        cnn_real m1_1[16];
+                        cnn_real m2_0[16];
+                        cnn_real m2_1[16];
+                        cnn_real m3_0[16];
+                        cnn_real m3_1[16];
+                        cnn_real m4_0[16];
+                        cnn_real m4_1[16];
+                        cnn_real m5_0[16];
+                        cnn_real m5_1[16];
+                        cnn_real m6_0[16];
+                        cnn_real m6_1[16];
+                        cnn_real m7_0[16];
+                        cnn_real m7_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m0_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m0_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m1_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m1_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m2_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m2_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m3_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m3_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m4_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m4_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m5_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m5_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m6_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m6_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m7_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m7_1[co] = 0;
+                        for (int ic = 0; ic < IC; ic++) {
+                            const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                            {
+                                const cnn_real s = vp[0 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m0_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m0_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[1 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m1_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m1_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[2 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m2_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m2_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[3 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m3_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m3_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[4 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m4_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m4_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[5 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m5_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m5_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[6 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m6_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m6_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[7 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m7_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m7_1[co] += s * ur[16 + co];
+                            }
+                        }
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[0 * OC + ob + 0 + co] = m0_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[0 * OC + ob + 16 + co] = m0_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[1 * OC + ob + 0 + co] = m1_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[1 * OC + ob + 16 + co] = m1_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[2 * OC + ob + 0 + co] = m2_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[2 * OC + ob + 16 + co] = m2_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[3 * OC + ob + 0 + co] = m3_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[3 * OC + ob + 16 + co] = m3_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[4 * OC + ob + 0 + co] = m4_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[4 * OC + ob + 16 + co] = m4_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[5 * OC + ob + 0 + co] = m5_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[5 * OC + ob + 16 + co] = m5_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[6 * OC + ob + 0 + co] = m6_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[6 * OC + ob + 16 + co] = m6_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[7 * OC + ob + 0 + co] = m7_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[7 * OC + ob + 16 + co] = m7_1[co];
+                    }
+                }
+                /* the window's outputs A^T M A, pooled */
+                for (int t = 0; t < 8; t++) {
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + tb * NT + t) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
+                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
+                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
+                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                        const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
+                        const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
+                        const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
+                        const cnn_real b03 = a03 + a13 + a23, b13 = a13 - a23 - a33;
+                        const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;
+                        const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;
+                        cnn_real m = z00;
+                        m = z01 > m ? z01 : m;
+                        m = z10 > m ? z10 : m;
+                        m = z11 > m ? z11 : m;
+                        m += bias[c];
+                        yp[c] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                }
+            }
+        } /* py */
+    } /* i */
+#else
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -4334,6 +4653,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
             }
         } /* py */
     } /* i */
+#endif
 }
 
 /* conv2d_3 forward, deep.cnn:25: conv2d 64 3x3 stride=1x1 padding=same bias=false
@@ -6176,7 +6496,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 8192, OUT_SIZE = 16384, W_OFF = 5136, W_COUNT = 18432 };
     enum { POH = 8, POW = 8, PKH = 2, PKW = 2, POOL_SIZE = 4096 }; /* maxpool_3 */
-    enum { PAD_SIZE = 10368, PW = 18, SCRATCH = 10368 }; /* per image: [padded input] then scratch */
+    enum { PAD_SIZE = 22656, PW = 18, SCRATCH = 10368 }; /* per image: [padded input] then scratch */
     enum { BN_G_OFF = 23568, BN_B_OFF = 23632, BN_RM_OFF = 60849, BN_RV_OFF = 60913 }; /* batchnorm_3 */
     const cnn_real epsilon = (cnn_real)0.00100000005f;
     cnn_real scale[OC], shift[OC];
@@ -6194,6 +6514,325 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
     OMP(simd)
     for (int co = 0; co < OC; co++)
         bias[co] = shift[co];
+#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
+    /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
+    enum { NT = 8 };
+    cnn_real *restrict wu = fold + 18496;
+    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    for (int ic = 0; ic < IC; ic++) {
+        OMP(simd)
+        for (int oc = 0; oc < OC; oc++) {
+            const cnn_real h = (cnn_real)0.5;
+            const cnn_real g00 = wgt[(size_t)(0 * IC + ic) * OC + oc];
+            const cnn_real g01 = wgt[(size_t)(1 * IC + ic) * OC + oc];
+            const cnn_real g02 = wgt[(size_t)(2 * IC + ic) * OC + oc];
+            const cnn_real g10 = wgt[(size_t)(3 * IC + ic) * OC + oc];
+            const cnn_real g11 = wgt[(size_t)(4 * IC + ic) * OC + oc];
+            const cnn_real g12 = wgt[(size_t)(5 * IC + ic) * OC + oc];
+            const cnn_real g20 = wgt[(size_t)(6 * IC + ic) * OC + oc];
+            const cnn_real g21 = wgt[(size_t)(7 * IC + ic) * OC + oc];
+            const cnn_real g22 = wgt[(size_t)(8 * IC + ic) * OC + oc];
+            /* G g: rows 0-3 of a 4x3 */
+            const cnn_real t00 = g00, t10 = (g00 + g10 + g20) * h;
+            const cnn_real t20 = (g00 - g10 + g20) * h, t30 = g20;
+            const cnn_real t01 = g01, t11 = (g01 + g11 + g21) * h;
+            const cnn_real t21 = (g01 - g11 + g21) * h, t31 = g21;
+            const cnn_real t02 = g02, t12 = (g02 + g12 + g22) * h;
+            const cnn_real t22 = (g02 - g12 + g22) * h, t32 = g22;
+            /* (G g) G^T */
+            wu[(size_t)(0 * IC + ic) * OC + oc] = t00;
+            wu[(size_t)(1 * IC + ic) * OC + oc] = (t00 + t01 + t02) * h;
+            wu[(size_t)(2 * IC + ic) * OC + oc] = (t00 - t01 + t02) * h;
+            wu[(size_t)(3 * IC + ic) * OC + oc] = t02;
+            wu[(size_t)(4 * IC + ic) * OC + oc] = t10;
+            wu[(size_t)(5 * IC + ic) * OC + oc] = (t10 + t11 + t12) * h;
+            wu[(size_t)(6 * IC + ic) * OC + oc] = (t10 - t11 + t12) * h;
+            wu[(size_t)(7 * IC + ic) * OC + oc] = t12;
+            wu[(size_t)(8 * IC + ic) * OC + oc] = t20;
+            wu[(size_t)(9 * IC + ic) * OC + oc] = (t20 + t21 + t22) * h;
+            wu[(size_t)(10 * IC + ic) * OC + oc] = (t20 - t21 + t22) * h;
+            wu[(size_t)(11 * IC + ic) * OC + oc] = t22;
+            wu[(size_t)(12 * IC + ic) * OC + oc] = t30;
+            wu[(size_t)(13 * IC + ic) * OC + oc] = (t30 + t31 + t32) * h;
+            wu[(size_t)(14 * IC + ic) * OC + oc] = (t30 - t31 + t32) * h;
+            wu[(size_t)(15 * IC + ic) * OC + oc] = t32;
+        }
+    }
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 16x16x32 inside 18x18x32 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 576);
+            for (int y = 0; y < 16; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 576;
+                memset(row, 0, sizeof(cnn_real) * 32);
+                memcpy(row + 32, from + (size_t)y * 512, sizeof(cnn_real) * 512);
+                memset(row + 544, 0, sizeof(cnn_real) * 32);
+            }
+            memset(to + 9792, 0, sizeof(cnn_real) * 576);
+        }
+        const cnn_real *restrict xs = xpad;
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][IC] */
+        cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+        for (int py = 0; py < POH; py++) {
+            {
+                /* V = B^T d B: a 4x4 input tile under each window */
+                for (int t = 0; t < 8; t++) {
+                    const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(0 + t) * 2) * IC;
+                    OMP(simd)
+                    for (int c = 0; c < IC; c++) {
+                        const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
+                        const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
+                        const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
+                        const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                        const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
+                        const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
+                        const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
+                        const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
+                        wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
+                        wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
+                        wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
+                        wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
+                        wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
+                        wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
+                        wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
+                        wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
+                        wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
+                        wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
+                        wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
+                        wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
+                        wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
+                        wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
+                        wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
+                        wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                    }
+                }
+                /* M[pos] = V[pos] U[pos], summed over the input channels */
+                for (int pos = 0; pos < 16; pos++) {
+                    const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
+                    const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
+                    cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
+                    for (int ob = 0; ob < OC; ob += 32) {
+                        cnn_real m0_0[16];
+                        cnn_real m0_1[16];
+                        cnn_real m1_0[16];
+                        cnn_real m1_1[16];
+                        cnn_real m2_0[16];
+                        cnn_real m2_1[16];
+                        cnn_real m3_0[16];
+                        cnn_real m3_1[16];
+                        cnn_real m4_0[16];
+                        cnn_real m4_1[16];
+                        cnn_real m5_0[16];
+                        cnn_real m5_1[16];
+                        cnn_real m6_0[16];
+                        cnn_real m6_1[16];
+                        cnn_real m7_0[16];
+                        cnn_real m7_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m0_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m0_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m1_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m1_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m2_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m2_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m3_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m3_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m4_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m4_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m5_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m5_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m6_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m6_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m7_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m7_1[co] = 0;
+                        for (int ic = 0; ic < IC; ic++) {
+                            const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                            {
+                                const cnn_real s = vp[0 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m0_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m0_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[1 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m1_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m1_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[2 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m2_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m2_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[3 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m3_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m3_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[4 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m4_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m4_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[5 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m5_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m5_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[6 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m6_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m6_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[7 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m7_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m7_1[co] += s * ur[16 + co];
+                            }
+                        }
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[0 * OC + ob + 0 + co] = m0_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[0 * OC + ob + 16 + co] = m0_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[1 * OC + ob + 0 + co] = m1_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[1 * OC + ob + 16 + co] = m1_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[2 * OC + ob + 0 + co] = m2_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[2 * OC + ob + 16 + co] = m2_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[3 * OC + ob + 0 + co] = m3_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[3 * OC + ob + 16 + co] = m3_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[4 * OC + ob + 0 + co] = m4_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[4 * OC + ob + 16 + co] = m4_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[5 * OC + ob + 0 + co] = m5_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[5 * OC + ob + 16 + co] = m5_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[6 * OC + ob + 0 + co] = m6_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[6 * OC + ob + 16 + co] = m6_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[7 * OC + ob + 0 + co] = m7_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[7 * OC + ob + 16 + co] = m7_1[co];
+                    }
+                }
+                /* the window's outputs A^T M A, pooled */
+                for (int t = 0; t < 8; t++) {
+                    cnn_real *restrict yp = yi + ((size_t)py * POW + 0 + t) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
+                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
+                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
+                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                        const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
+                        const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
+                        const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
+                        const cnn_real b03 = a03 + a13 + a23, b13 = a13 - a23 - a33;
+                        const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;
+                        const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;
+                        cnn_real m = z00;
+                        m = z01 > m ? z01 : m;
+                        m = z10 > m ? z10 : m;
+                        m = z11 > m ? z11 : m;
+                        m += bias[c];
+                        yp[c] = (m < 0 ? (cnn_real)0 : m);
+                    }
+                }
+            }
+        } /* py */
+    } /* i */
+#else
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -6552,6 +7191,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
             } /* c0 */
         } /* py */
     } /* i */
+#endif
 }
 
 /* conv2d_4 forward, deep.cnn:29: conv2d 64 3x3 stride=1x1 padding=same bias=false
@@ -9117,7 +9757,7 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     /* inference: batchnorm_3 folded into conv2d_3, one pass to maxpool_3's output */
     if (FOLD_BATCHNORM && !training) {
         CNN_LAYER_BEGIN(8, 0);
-        deep_conv2d_3_folded_forward(p, wk + 65344, a + cap * A_maxpool_2, a + cap * A_maxpool_3, pad, n);
+        deep_conv2d_3_folded_forward(p, wk + 73536, a + cap * A_maxpool_2, a + cap * A_maxpool_3, pad, n);
         CNN_LAYER_END(8, 0);
     } else {
         CNN_LAYER_BEGIN(8, 0);

@@ -120,7 +120,9 @@ function(cnn_codegen_step_fused NAME BATCH STEPS)
 endfunction()
 # infer_fold_NAME[_float]: inference with the batchnorms folded into the convs
 # (fast kernels) vs the layers as written (the plain ones), in double and float.
+# wino, deep and fashion fold into Winograd convs (emit_conv_winograd.c).
 cnn_codegen_emit(fold ${CNN_CODEGEN_DIR}/nets/fold.cnn)
+cnn_codegen_emit(wino ${CNN_CODEGEN_DIR}/nets/wino.cnn)
 function(cnn_codegen_infer_fold NAME REAL)
   set(t infer_fold_${NAME}_${REAL})
   add_library(${t}_ref OBJECT ${CNN_CODEGEN_OUT}/${NAME}.c)
@@ -136,7 +138,7 @@ function(cnn_codegen_infer_fold NAME REAL)
   add_test(NAME ${t} COMMAND ${t} 5)
   set_tests_properties(${t} PROPERTIES LABELS "unit;parity")
 endfunction()
-foreach(net fold gc_bnpool deep fashion)
+foreach(net fold wino gc_bnpool deep fashion)
   cnn_codegen_infer_fold(${net} double)
   cnn_codegen_infer_fold(${net} float)
 endforeach()
