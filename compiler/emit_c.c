@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "emit.h"
+#include "emit_conv2d.h"
 #include "emit_layers.h"
 
 #ifndef CNNC_VERSION
@@ -394,6 +395,14 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
             L->pad_floats = emit_conv2d_pad_floats(l, L->needs_dx, L->fuse_pool ? next : NULL);
             L->flip_off = fixed;
             fixed += emit_conv2d_flip_floats(l, L->needs_dx);
+            L->wino = L->fuse_pool && conv_winograd_applies(l, next);
+            if (L->wino) {
+                size_t s = conv_padded_copy_floats(l) + conv_winograd_scratch_floats(l, next);
+                if (s > L->pad_floats)
+                    L->pad_floats = s;
+                L->wino_off = fixed;
+                fixed += conv_winograd_fixed_floats(l);
+            }
             if (L->pad_floats > pad)
                 pad = L->pad_floats;
         }

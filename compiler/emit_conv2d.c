@@ -795,7 +795,10 @@ static void conv_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
                               const cnnc_args *a)
 {
     (void)pl;
-    if (L->fuse_pool)
+    if (L->fuse_pool && L->wino)
+        em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, wk + %zu, n, training);", L->fn, a->in, a->out,
+                a->pool_out, L->wino_off);
+    else if (L->fuse_pool)
         em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, n, training);", L->fn, a->in, a->out, a->pool_out);
     else
         em_line(em, "%s_forward(p, %s, %s, pad, n);", L->fn, a->in, a->out);

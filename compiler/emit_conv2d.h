@@ -123,14 +123,15 @@ void conv_pool_emit_row_lists(cnnc_emitter *em, const cnn_layer *l, const cnn_la
 void conv_pool_emit_live_list(cnnc_emitter *em, const cnn_layer *pool);
 void conv_pool_emit_dx_patch(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool);
 
-/* Winograd F(2x2, 3x3) for a 3x3 stride-1 conv and the 2x2 maxpool after it,
- * in inference (emit_conv_winograd.c): whether it applies (channels in whole
- * vectors), its U in the fixed work area, its per-image scratch after the
- * padded copy, and the image loop, in a function like conv_pool_emit_images's
- * (plus `fold`), with U at the C expression `wu`. */
+/* Winograd F(2x2, 3x3) for a 3x3 stride-1 conv and the 2x2 maxpool after it
+ * (emit_conv_winograd.c): whether it applies (channels in whole vectors),
+ * the floats of its U in the fixed work area and of its per-image scratch
+ * after the padded copy; U from wgt into the C expression `wu` (before the
+ * image loop), and the image loop, in a function as conv_pool_emit_images's. */
 int conv_winograd_applies(const cnn_layer *l, const cnn_layer *pool);
 size_t conv_winograd_fixed_floats(const cnn_layer *l);
 size_t conv_winograd_scratch_floats(const cnn_layer *l, const cnn_layer *pool);
+void conv_winograd_emit_weights(cnnc_emitter *em, const char *wu);
 void conv_winograd_emit_images(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P,
-                               const conv_pool_variant *v, const char *wu);
+                               const conv_pool_variant *v);
 #endif

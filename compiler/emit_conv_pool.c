@@ -401,31 +401,59 @@ void conv_pool_emit_images(cnnc_emitter *em, const cnnc_plan_layer *L, const cnn
     em_close_block(em, "} /* i */");
 }
 
+/* The fused forward's parameters; `wino`, Winograd's U, when it has one. */
+static void emit_forward_head(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    em_function(em,
+                "static void %s_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, "
+                "cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, %sint n, int training)",
+                L->fn, L->wino ? "cnn_real *restrict wino, " : "");
+}
+
+/* Inference needs no argmax codes: the window's maximum alone, without the
+ * selects of its code and the byte store (fruit inference: conv2d_1
+ * 2.6-2.7 -> 2.36-2.43 ms on one thread, the batch 4.38 -> 4.17 ms on two).
+ * The image loop is emitted once for each. */
+static void emit_forward_images(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P, int wino)
+{
+    const cnn_layer *l = L->l;
+    conv_pool_variant v = {L->act, l->alpha, l->bias != 0, 1, 0};
+    em_open_block(em, "if (training) { /* the pooled values and each window's argmax code, for backward */");
+    if (wino)
+        conv_winograd_emit_images(em, L, P, &v);
+    else
+        conv_pool_emit_images(em, L, P, &v);
+    em_close_block(em, "} else { /* inference: the pooled values alone; `out` is not written */");
+    em->indent++;
+    v.argmax = 0;
+    if (wino)
+        conv_winograd_emit_images(em, L, P, &v);
+    else
+        conv_pool_emit_images(em, L, P, &v);
+    em_close_block(em, "}");
+}
+
 static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P)
 {
     const cnn_layer *l = L->l;
     conv_dims d = conv_dims_of(l);
-    em_function(em,
-                "static void %s_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, "
-                "cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n, int training)",
-                L->fn);
+    emit_forward_head(em, L);
     conv_emit_enums(em, L, &d);
     conv_pool_emit_enums(em, L, P);
     em_line(em, "const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */");
     if (l->bias)
         em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
-    /* Inference needs no argmax codes: the window's maximum alone, without
-     * the selects of its code and the byte store (fruit inference: conv2d_1
-     * 2.6-2.7 -> 2.36-2.43 ms on one thread, the batch 4.38 -> 4.17 ms on
-     * two). The image loop is emitted once for each. */
-    conv_pool_variant v = {L->act, l->alpha, l->bias != 0, 1, 0};
-    em_open_block(em, "if (training) { /* the pooled values and each window's argmax code, for backward */");
-    conv_pool_emit_images(em, L, P, &v);
-    em_close_block(em, "} else { /* inference: the pooled values alone; `out` is not written */");
-    em->indent++;
-    v.argmax = 0;
-    conv_pool_emit_images(em, L, P, &v);
-    em_close_block(em, "}");
+    if (L->wino) {
+        em_raw(em, "#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */\n");
+        conv_winograd_emit_weights(em, "wino");
+        emit_forward_images(em, L, P, 1);
+        em_raw(em, "#else\n");
+        em_line(em, "(void)wino;");
+        emit_forward_images(em, L, P, 0);
+        em_raw(em, "#endif\n");
+    } else {
+        emit_forward_images(em, L, P, 0);
+    }
     em_close_block(em, "}");
 }
 
@@ -881,10 +909,9 @@ void emit_conv_pool_oracle(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pla
     em_line(em, "/* %s + %s with the plain kernels: one after the other (the oracle of the",
             conv->l->name, pool->l->name);
     em_line(em, " * fused fast path) */");
-    em_function(em,
-                "static void %s_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, "
-                "cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n, int training)",
-                conv->fn);
+    emit_forward_head(em, conv);
+    if (conv->wino)
+        em_line(em, "(void)wino; /* Winograd's U: the fast path's */");
     em_line(em, "(void)training;");
     em_line(em, "%s_forward(p, in, out, pad, n);", conv->fn);
     em_line(em, "%s_forward(out, pooled, n);", pool->fn);

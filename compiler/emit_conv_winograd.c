@@ -74,9 +74,9 @@ size_t conv_winograd_scratch_floats(const cnn_layer *l, const cnn_layer *pool)
     return (size_t)16 * tiles_per_block(l, pool) * (l->in.c + l->out.c);
 }
 
-/* Before the image loop: wu = G g G^T for every (ic, oc), from wgt. */
-static void emit_weight_transform(cnnc_emitter *em)
+void conv_winograd_emit_weights(cnnc_emitter *em, const char *wu)
 {
+    em_line(em, "cnn_real *restrict wu = %s;", wu);
     em_line(em, "/* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */");
     em_open_block(em, "for (int ic = 0; ic < IC; ic++) {");
     em_line(em, "OMP(simd)");
@@ -166,13 +166,16 @@ static void emit_products(cnnc_emitter *em, int nt, int nv)
     em_close_block(em, "}");
 }
 
-/* The window's four outputs A^T M A, its maximum (and minimum), the value. */
+/* The window's four outputs A^T M A, its maximum (and minimum, or the
+ * argmax code), the pooled value. */
 static void emit_output_transform(cnnc_emitter *em, int nt, const char *t0, const conv_pool_variant *v)
 {
     char e[128], f[128];
     em_line(em, "/* the window's outputs A^T M A, pooled */");
     em_open_block(em, "for (int t = 0; t < %d; t++) {", nt);
     em_line(em, "cnn_real *restrict yp = yi + ((size_t)py * POW + %s + t) * OC;", t0);
+    if (v->argmax)
+        em_line(em, "cnn_real kf[OC]; /* argmax codes as reals: the loop stays at full vector width */");
     em_line(em, "OMP(simd)");
     em_open_block(em, "for (int c = 0; c < OC; c++) {");
     for (int r = 0; r < 4; r++)
@@ -181,19 +184,34 @@ static void emit_output_transform(cnnc_emitter *em, int nt, const char *t0, cons
                 r, r * 4, r, r * 4 + 1, r, r * 4 + 2, r, r * 4 + 3);
     for (int q = 0; q < 4; q++)
         em_line(em, "const cnn_real b0%d = a0%d + a1%d + a2%d, b1%d = a1%d - a2%d - a3%d;", q, q, q, q, q, q, q, q);
-    em_line(em, "const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;");
-    em_line(em, "const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;");
-    em_line(em, "cnn_real m = z00;");
-    em_line(em, "m = z01 > m ? z01 : m;");
-    em_line(em, "m = z10 > m ? z10 : m;");
-    em_line(em, "m = z11 > m ? z11 : m;");
+    /* With the argmax, the bias goes into each output first, so that ties
+     * break as in the direct kernel (which compares z + b); without, once
+     * into the maximum (z + b rounds monotonically in z: the same value). */
+    const char *b = v->argmax && v->bias ? " + bias[c]" : "";
+    em_line(em, "const cnn_real z00 = b00 + b01 + b02%s, z01 = b01 - b02 - b03%s;", b, b);
+    em_line(em, "const cnn_real z10 = b10 + b11 + b12%s, z11 = b11 - b12 - b13%s;", b, b);
+    if (v->argmax) {
+        em_line(em, "/* row-major: only a larger value replaces, so the first maximum wins */");
+        em_line(em, "cnn_real m = z00, k = 0;");
+        em_line(em, "k = z01 > m ? (cnn_real)1 : k;");
+        em_line(em, "m = z01 > m ? z01 : m;");
+        em_line(em, "k = z10 > m ? (cnn_real)2 : k;");
+        em_line(em, "m = z10 > m ? z10 : m;");
+        em_line(em, "k = z11 > m ? (cnn_real)3 : k;");
+        em_line(em, "m = z11 > m ? z11 : m;");
+    } else {
+        em_line(em, "cnn_real m = z00;");
+        em_line(em, "m = z01 > m ? z01 : m;");
+        em_line(em, "m = z10 > m ? z10 : m;");
+        em_line(em, "m = z11 > m ? z11 : m;");
+    }
     if (v->affine) {
         em_line(em, "cnn_real mn = z00;");
         em_line(em, "mn = z01 < mn ? z01 : mn;");
         em_line(em, "mn = z10 < mn ? z10 : mn;");
         em_line(em, "mn = z11 < mn ? z11 : mn;");
     }
-    if (v->bias) { /* z + b rounds monotonically in z: max(z) + b is the max of the z + b */
+    if (v->bias && !v->argmax) {
         em_line(em, "m += bias[c];");
         if (v->affine)
             em_line(em, "mn += bias[c];");
@@ -203,7 +221,17 @@ static void emit_output_transform(cnnc_emitter *em, int nt, const char *t0, cons
                 emit_act_expr(f, sizeof f, v->act, v->alpha, "mn"), emit_act_expr(e, sizeof e, v->act, v->alpha, "m"));
     else
         em_line(em, "yp[c] = %s;", emit_act_expr(e, sizeof e, v->act, v->alpha, "m"));
+    if (v->argmax && v->act == CNN_ACT_RELU)
+        em_line(em, "kf[c] = m > 0 ? k : (cnn_real)%d;", NO_GRAD);
+    else if (v->argmax)
+        em_line(em, "kf[c] = k;");
     em_close_block(em, "}");
+    if (v->argmax) {
+        em_line(em, "unsigned char *restrict ap = am + ((size_t)py * POW + %s + t) * OC;", t0);
+        em_line(em, "OMP(simd)");
+        em_line(em, "for (int c = 0; c < OC; c++)");
+        em_line(em, "    ap[c] = (unsigned char)kf[c];");
+    }
     em_close_block(em, "}");
 }
 
@@ -218,18 +246,20 @@ static void emit_tile_block(cnnc_emitter *em, int nt, int nv, const char *t0, co
 }
 
 void conv_winograd_emit_images(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P,
-                               const conv_pool_variant *v, const char *wu)
+                               const conv_pool_variant *v)
 {
     const cnn_layer *l = L->l;
     int nt = tiles_per_block(l, P->l), nv = pass_vectors(l);
     int full = P->l->out.w / nt, rest = P->l->out.w % nt;
     em_line(em, "/* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */");
     em_line(em, "enum { NT = %d };", nt);
-    em_line(em, "cnn_real *restrict wu = %s;", wu);
-    emit_weight_transform(em);
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
     em_line(em, "cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;");
+    if (v->argmax) {
+        em_line(em, "/* the conv's own output slot keeps each window's argmax for backward */");
+        em_line(em, "unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);");
+    }
     conv_emit_source(em, l);
     em_line(em, "cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][IC] */");
     em_line(em, "cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */");

@@ -48,6 +48,8 @@ typedef struct cnnc_plan_layer {
     size_t slot_floats;         /* per-image slot its passes need */
     size_t pad_floats;          /* per-image padded copy its fast kernels need */
     int fuse_pool;              /* conv2d, batchnorm: its fast kernels also compute the maxpool after it */
+    int wino;                   /* conv2d with fuse_pool: its forward runs by Winograd (emit_conv_winograd.c) */
+    size_t wino_off;            /* with wino: its U in the fixed work area */
     int pool_at;                /* with fuse_pool: that maxpool's index (after batchnorm's fused relu) */
     int fused;                  /* maxpool: computed by the conv2d or batchnorm before it (fast kernels) */
     int fused_by;               /* with fused: that layer's index */

@@ -3987,8 +3987,6 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
     for (int co = 0; co < OC; co++)
         bias[co] = shift[co];
 #ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
-    /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
-    enum { NT = 8 };
     cnn_real *restrict wu = fold + 4640;
     /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
     for (int ic = 0; ic < IC; ic++) {
@@ -4030,6 +4028,8 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
             wu[(size_t)(15 * IC + ic) * OC + oc] = t32;
         }
     }
+    /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
+    enum { NT = 8 };
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -6515,8 +6515,6 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
     for (int co = 0; co < OC; co++)
         bias[co] = shift[co];
 #ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
-    /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
-    enum { NT = 8 };
     cnn_real *restrict wu = fold + 18496;
     /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
     for (int ic = 0; ic < IC; ic++) {
@@ -6558,6 +6556,8 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
             wu[(size_t)(15 * IC + ic) * OC + oc] = t32;
         }
     }
+    /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
+    enum { NT = 8 };
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;

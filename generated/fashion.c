@@ -3958,8 +3958,6 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
 #ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
-    /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
-    enum { NT = 6 };
     cnn_real *restrict wu = fold + 0;
     /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
     for (int ic = 0; ic < IC; ic++) {
@@ -4001,6 +3999,8 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real
             wu[(size_t)(15 * IC + ic) * OC + oc] = t32;
         }
     }
+    /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
+    enum { NT = 6 };
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;

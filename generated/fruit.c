@@ -60,7 +60,7 @@ enum {
  * layers), a slot (partial weight gradients, summed in image order: thread-count
  * independent) and a padded copy of a conv input. Offsets are times batch_cap. */
 enum {
-    WORK_FIXED = 4608,
+    WORK_FIXED = 12800,
     WORK_DA = 0,
     WORK_DB = 254016,
     WORK_SLOT = 508032,
@@ -2341,7 +2341,7 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
  */
 #ifndef CNN_REFERENCE_KERNELS
 /* fused with maxpool_2 (emit_conv_pool.c): the conv output stays in cache */
-static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n, int training)
+static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, cnn_real *restrict wino, int n, int training)
 {
     enum { IH = 63, IW = 63, IC = 16, OH = 61, OW = 61, OC = 32 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
@@ -2351,6 +2351,682 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
     enum { PAD_SIZE = 139808, PW = 63, SCRATCH = 0 }; /* per image: [padded input] then scratch */
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
+#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
+    cnn_real *restrict wu = wino;
+    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    for (int ic = 0; ic < IC; ic++) {
+        OMP(simd)
+        for (int oc = 0; oc < OC; oc++) {
+            const cnn_real h = (cnn_real)0.5;
+            const cnn_real g00 = wgt[(size_t)(0 * IC + ic) * OC + oc];
+            const cnn_real g01 = wgt[(size_t)(1 * IC + ic) * OC + oc];
+            const cnn_real g02 = wgt[(size_t)(2 * IC + ic) * OC + oc];
+            const cnn_real g10 = wgt[(size_t)(3 * IC + ic) * OC + oc];
+            const cnn_real g11 = wgt[(size_t)(4 * IC + ic) * OC + oc];
+            const cnn_real g12 = wgt[(size_t)(5 * IC + ic) * OC + oc];
+            const cnn_real g20 = wgt[(size_t)(6 * IC + ic) * OC + oc];
+            const cnn_real g21 = wgt[(size_t)(7 * IC + ic) * OC + oc];
+            const cnn_real g22 = wgt[(size_t)(8 * IC + ic) * OC + oc];
+            /* G g: rows 0-3 of a 4x3 */
+            const cnn_real t00 = g00, t10 = (g00 + g10 + g20) * h;
+            const cnn_real t20 = (g00 - g10 + g20) * h, t30 = g20;
+            const cnn_real t01 = g01, t11 = (g01 + g11 + g21) * h;
+            const cnn_real t21 = (g01 - g11 + g21) * h, t31 = g21;
+            const cnn_real t02 = g02, t12 = (g02 + g12 + g22) * h;
+            const cnn_real t22 = (g02 - g12 + g22) * h, t32 = g22;
+            /* (G g) G^T */
+            wu[(size_t)(0 * IC + ic) * OC + oc] = t00;
+            wu[(size_t)(1 * IC + ic) * OC + oc] = (t00 + t01 + t02) * h;
+            wu[(size_t)(2 * IC + ic) * OC + oc] = (t00 - t01 + t02) * h;
+            wu[(size_t)(3 * IC + ic) * OC + oc] = t02;
+            wu[(size_t)(4 * IC + ic) * OC + oc] = t10;
+            wu[(size_t)(5 * IC + ic) * OC + oc] = (t10 + t11 + t12) * h;
+            wu[(size_t)(6 * IC + ic) * OC + oc] = (t10 - t11 + t12) * h;
+            wu[(size_t)(7 * IC + ic) * OC + oc] = t12;
+            wu[(size_t)(8 * IC + ic) * OC + oc] = t20;
+            wu[(size_t)(9 * IC + ic) * OC + oc] = (t20 + t21 + t22) * h;
+            wu[(size_t)(10 * IC + ic) * OC + oc] = (t20 - t21 + t22) * h;
+            wu[(size_t)(11 * IC + ic) * OC + oc] = t22;
+            wu[(size_t)(12 * IC + ic) * OC + oc] = t30;
+            wu[(size_t)(13 * IC + ic) * OC + oc] = (t30 + t31 + t32) * h;
+            wu[(size_t)(14 * IC + ic) * OC + oc] = (t30 - t31 + t32) * h;
+            wu[(size_t)(15 * IC + ic) * OC + oc] = t32;
+        }
+    }
+    if (training) { /* the pooled values and each window's argmax code, for backward */
+        /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
+        enum { NT = 10 };
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            /* the conv's own output slot keeps each window's argmax for backward */
+            unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
+            const cnn_real *restrict xs = xi;
+            cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][IC] */
+            cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+            for (int py = 0; py < POH; py++) {
+                for (int tb = 0; tb < 3; tb++) {
+                    /* V = B^T d B: a 4x4 input tile under each window */
+                    for (int t = 0; t < 10; t++) {
+                        const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(tb * NT + t) * 2) * IC;
+                        OMP(simd)
+                        for (int c = 0; c < IC; c++) {
+                            const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
+                            const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
+                            const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
+                            const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                            const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
+                            const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
+                            const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
+                            const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
+                            wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
+                            wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
+                            wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
+                            wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
+                            wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
+                            wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
+                            wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
+                            wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
+                            wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
+                            wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
+                            wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
+                            wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
+                            wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
+                            wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
+                            wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
+                            wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                        }
+                    }
+                    /* M[pos] = V[pos] U[pos], summed over the input channels */
+                    for (int pos = 0; pos < 16; pos++) {
+                        const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
+                        const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
+                        cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
+                        for (int ob = 0; ob < OC; ob += 32) {
+                            cnn_real m0_0[16];
+                            cnn_real m0_1[16];
+                            cnn_real m1_0[16];
+                            cnn_real m1_1[16];
+                            cnn_real m2_0[16];
+                            cnn_real m2_1[16];
+                            cnn_real m3_0[16];
+                            cnn_real m3_1[16];
+                            cnn_real m4_0[16];
+                            cnn_real m4_1[16];
+                            cnn_real m5_0[16];
+                            cnn_real m5_1[16];
+                            cnn_real m6_0[16];
+                            cnn_real m6_1[16];
+                            cnn_real m7_0[16];
+                            cnn_real m7_1[16];
+                            cnn_real m8_0[16];
+                            cnn_real m8_1[16];
+                            cnn_real m9_0[16];
+                            cnn_real m9_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m4_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m4_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m5_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m5_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m6_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m6_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m7_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m7_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m8_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m8_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m9_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m9_1[co] = 0;
+                            for (int ic = 0; ic < IC; ic++) {
+                                const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                                {
+                                    const cnn_real s = vp[0 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m0_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m0_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[1 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m1_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m1_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[2 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m2_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m2_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[3 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m3_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m3_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[4 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m4_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m4_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[5 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m5_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m5_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[6 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m6_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m6_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[7 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m7_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m7_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[8 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m8_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m8_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[9 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m9_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m9_1[co] += s * ur[16 + co];
+                                }
+                            }
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[0 * OC + ob + 0 + co] = m0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[0 * OC + ob + 16 + co] = m0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[1 * OC + ob + 0 + co] = m1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[1 * OC + ob + 16 + co] = m1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[2 * OC + ob + 0 + co] = m2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[2 * OC + ob + 16 + co] = m2_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[3 * OC + ob + 0 + co] = m3_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[3 * OC + ob + 16 + co] = m3_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[4 * OC + ob + 0 + co] = m4_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[4 * OC + ob + 16 + co] = m4_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[5 * OC + ob + 0 + co] = m5_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[5 * OC + ob + 16 + co] = m5_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[6 * OC + ob + 0 + co] = m6_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[6 * OC + ob + 16 + co] = m6_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[7 * OC + ob + 0 + co] = m7_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[7 * OC + ob + 16 + co] = m7_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[8 * OC + ob + 0 + co] = m8_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[8 * OC + ob + 16 + co] = m8_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[9 * OC + ob + 0 + co] = m9_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[9 * OC + ob + 16 + co] = m9_1[co];
+                        }
+                    }
+                    /* the window's outputs A^T M A, pooled */
+                    for (int t = 0; t < 10; t++) {
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + tb * NT + t) * OC;
+                        cnn_real kf[OC]; /* argmax codes as reals: the loop stays at full vector width */
+                        OMP(simd)
+                        for (int c = 0; c < OC; c++) {
+                            const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
+                            const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
+                            const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
+                            const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                            const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
+                            const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
+                            const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
+                            const cnn_real b03 = a03 + a13 + a23, b13 = a13 - a23 - a33;
+                            const cnn_real z00 = b00 + b01 + b02 + bias[c], z01 = b01 - b02 - b03 + bias[c];
+                            const cnn_real z10 = b10 + b11 + b12 + bias[c], z11 = b11 - b12 - b13 + bias[c];
+                            /* row-major: only a larger value replaces, so the first maximum wins */
+                            cnn_real m = z00, k = 0;
+                            k = z01 > m ? (cnn_real)1 : k;
+                            m = z01 > m ? z01 : m;
+                            k = z10 > m ? (cnn_real)2 : k;
+                            m = z10 > m ? z10 : m;
+                            k = z11 > m ? (cnn_real)3 : k;
+                            m = z11 > m ? z11 : m;
+                            yp[c] = (m < 0 ? (cnn_real)0 : m);
+                            kf[c] = m > 0 ? k : (cnn_real)255;
+                        }
+                        unsigned char *restrict ap = am + ((size_t)py * POW + tb * NT + t) * OC;
+                        OMP(simd)
+                        for (int c = 0; c < OC; c++)
+                            ap[c] = (unsigned char)kf[c];
+                    }
+                }
+            } /* py */
+        } /* i */
+    } else { /* inference: the pooled values alone; `out` is not written */
+        /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
+        enum { NT = 10 };
+        OMP(parallel for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+            const cnn_real *restrict xs = xi;
+            cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][IC] */
+            cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+            for (int py = 0; py < POH; py++) {
+                for (int tb = 0; tb < 3; tb++) {
+                    /* V = B^T d B: a 4x4 input tile under each window */
+                    for (int t = 0; t < 10; t++) {
+                        const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(tb * NT + t) * 2) * IC;
+                        OMP(simd)
+                        for (int c = 0; c < IC; c++) {
+                            const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
+                            const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
+                            const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
+                            const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                            const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
+                            const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
+                            const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
+                            const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
+                            wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
+                            wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
+                            wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
+                            wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
+                            wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
+                            wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
+                            wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
+                            wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
+                            wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
+                            wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
+                            wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
+                            wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
+                            wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
+                            wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
+                            wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
+                            wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                        }
+                    }
+                    /* M[pos] = V[pos] U[pos], summed over the input channels */
+                    for (int pos = 0; pos < 16; pos++) {
+                        const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
+                        const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
+                        cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
+                        for (int ob = 0; ob < OC; ob += 32) {
+                            cnn_real m0_0[16];
+                            cnn_real m0_1[16];
+                            cnn_real m1_0[16];
+                            cnn_real m1_1[16];
+                            cnn_real m2_0[16];
+                            cnn_real m2_1[16];
+                            cnn_real m3_0[16];
+                            cnn_real m3_1[16];
+                            cnn_real m4_0[16];
+                            cnn_real m4_1[16];
+                            cnn_real m5_0[16];
+                            cnn_real m5_1[16];
+                            cnn_real m6_0[16];
+                            cnn_real m6_1[16];
+                            cnn_real m7_0[16];
+                            cnn_real m7_1[16];
+                            cnn_real m8_0[16];
+                            cnn_real m8_1[16];
+                            cnn_real m9_0[16];
+                            cnn_real m9_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m4_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m4_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m5_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m5_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m6_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m6_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m7_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m7_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m8_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m8_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m9_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m9_1[co] = 0;
+                            for (int ic = 0; ic < IC; ic++) {
+                                const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                                {
+                                    const cnn_real s = vp[0 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m0_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m0_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[1 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m1_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m1_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[2 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m2_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m2_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[3 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m3_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m3_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[4 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m4_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m4_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[5 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m5_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m5_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[6 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m6_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m6_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[7 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m7_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m7_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[8 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m8_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m8_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[9 * IC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m9_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m9_1[co] += s * ur[16 + co];
+                                }
+                            }
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[0 * OC + ob + 0 + co] = m0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[0 * OC + ob + 16 + co] = m0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[1 * OC + ob + 0 + co] = m1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[1 * OC + ob + 16 + co] = m1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[2 * OC + ob + 0 + co] = m2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[2 * OC + ob + 16 + co] = m2_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[3 * OC + ob + 0 + co] = m3_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[3 * OC + ob + 16 + co] = m3_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[4 * OC + ob + 0 + co] = m4_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[4 * OC + ob + 16 + co] = m4_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[5 * OC + ob + 0 + co] = m5_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[5 * OC + ob + 16 + co] = m5_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[6 * OC + ob + 0 + co] = m6_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[6 * OC + ob + 16 + co] = m6_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[7 * OC + ob + 0 + co] = m7_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[7 * OC + ob + 16 + co] = m7_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[8 * OC + ob + 0 + co] = m8_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[8 * OC + ob + 16 + co] = m8_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[9 * OC + ob + 0 + co] = m9_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[9 * OC + ob + 16 + co] = m9_1[co];
+                        }
+                    }
+                    /* the window's outputs A^T M A, pooled */
+                    for (int t = 0; t < 10; t++) {
+                        cnn_real *restrict yp = yi + ((size_t)py * POW + tb * NT + t) * OC;
+                        OMP(simd)
+                        for (int c = 0; c < OC; c++) {
+                            const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
+                            const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
+                            const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
+                            const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                            const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
+                            const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
+                            const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
+                            const cnn_real b03 = a03 + a13 + a23, b13 = a13 - a23 - a33;
+                            const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;
+                            const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;
+                            cnn_real m = z00;
+                            m = z01 > m ? z01 : m;
+                            m = z10 > m ? z10 : m;
+                            m = z11 > m ? z11 : m;
+                            m += bias[c];
+                            yp[c] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                    }
+                }
+            } /* py */
+        } /* i */
+    }
+#else
+    (void)wino;
     if (training) { /* the pooled values and each window's argmax code, for backward */
         OMP(parallel for schedule(static))
         for (int i = 0; i < n; i++) {
@@ -3053,6 +3729,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
             } /* py */
         } /* i */
     }
+#endif
 }
 #else
 static void fruit_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
@@ -3869,8 +4546,9 @@ static void fruit_maxpool_2_backward(const cnn_real *restrict in, const cnn_real
 
 /* conv2d_2 + maxpool_2 with the plain kernels: one after the other (the oracle of the
  * fused fast path) */
-static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, int n, int training)
+static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict pad, cnn_real *restrict wino, int n, int training)
 {
+    (void)wino; /* Winograd's U: the fast path's */
     (void)training;
     fruit_conv2d_2_forward(p, in, out, pad, n);
     fruit_maxpool_2_forward(out, pooled, n);
@@ -5920,7 +6598,7 @@ static void fruit_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, i
     CNN_LAYER_END(0, 0);
     /* maxpool_1: computed by fruit_conv2d_1_pool_forward */
     CNN_LAYER_BEGIN(2, 0);
-    fruit_conv2d_2_pool_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, a + cap * A_maxpool_2, pad, n, training);
+    fruit_conv2d_2_pool_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, a + cap * A_maxpool_2, pad, wk + 4608, n, training);
     CNN_LAYER_END(2, 0);
     /* maxpool_2: computed by fruit_conv2d_2_pool_forward */
     /* flatten_1: a view of its input */
