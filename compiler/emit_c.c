@@ -395,9 +395,11 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
             L->pad_floats = emit_conv2d_pad_floats(l, L->needs_dx, L->fuse_pool ? next : NULL);
             L->flip_off = fixed;
             fixed += emit_conv2d_flip_floats(l, L->needs_dx);
-            L->wino = L->fuse_pool && conv_winograd_applies(l, next);
+            /* Winograd's forward (emit_conv_winograd.c): the conv + pool's, or the plain conv's */
+            const cnn_layer *wpool = L->fuse_pool ? next : NULL;
+            L->wino = conv_winograd_applies(l, wpool);
             if (L->wino) {
-                size_t s = conv_padded_copy_floats(l) + conv_winograd_scratch_floats(l, next);
+                size_t s = conv_padded_copy_floats(l) + conv_winograd_scratch_floats(l, wpool);
                 if (s > L->pad_floats)
                     L->pad_floats = s;
                 L->wino_off = fixed;

@@ -61,7 +61,14 @@ static void close_taps(cnnc_emitter *em)
 
 #define FWD_SIG                                                                               \
     "static void %s_forward(const cnn_real *restrict p, const cnn_real *restrict in, "        \
-    "cnn_real *restrict out, cnn_real *restrict pad, int n)"
+    "cnn_real *restrict out, cnn_real *restrict pad, %sint n)"
+
+/* The forward's extra parameter: Winograd's U, for a conv whose forward
+ * without a pool runs by Winograd (emit_conv_winograd.c). */
+static const char *fwd_wino_param(const cnnc_plan_layer *L)
+{
+    return L->wino && !L->fuse_pool ? "cnn_real *restrict wino, " : "";
+}
 
 static void emit_backward_sig(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
@@ -111,9 +118,11 @@ static void conv_forward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_p
     conv_dims d = conv_dims_of(l);
     char e[256];
     (void)pl;
-    em_function(em, FWD_SIG, L->fn);
+    em_function(em, FWD_SIG, L->fn, fwd_wino_param(L));
     conv_emit_enums(em, L, &d);
     em_line(em, "(void)pad;");
+    if (*fwd_wino_param(L))
+        em_line(em, "(void)wino; /* Winograd's U: the fast path's */");
     em_line(em, "const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */");
     if (l->bias)
         em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
@@ -508,14 +517,23 @@ static void conv_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     conv_dims d = conv_dims_of(l);
     int ph, pw;
     conv_padded_dims(l, &ph, &pw);
-    em_function(em, FWD_SIG, L->fn);
+    em_function(em, FWD_SIG, L->fn, fwd_wino_param(L));
     conv_emit_enums(em, L, &d);
     em_line(em, "enum { PAD_SIZE = %zu };", L->pad_floats);
-    if (ph == l->in.h && pw == l->in.w)
-        em_line(em, "(void)pad; /* no padding: read the input in place */");
     em_line(em, "const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */");
     if (l->bias)
         em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
+    if (L->wino) {
+        em_raw(em, "#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */\n");
+        em_line(em, "enum { PW = %d, WINO_AT = %zu }; /* per image: [padded input, PW wide] then V and M */", pw,
+                conv_padded_copy_floats(l));
+        conv_winograd_emit_weights(em, "wino");
+        conv_winograd_emit_images(em, L, NULL, NULL);
+        em_raw(em, "#else\n");
+        em_line(em, "(void)wino;");
+    }
+    if (ph == l->in.h && pw == l->in.w)
+        em_line(em, "(void)pad; /* no padding: read the input in place */");
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;");
@@ -524,6 +542,8 @@ static void conv_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
                     d.sh, d.sw, d.oh, d.ow, L->act, l->alpha, NULL, NULL};
     conv_emit_block(em, &b);
     em_close_block(em, "} /* i */");
+    if (L->wino)
+        em_raw(em, "#endif\n");
     em_close_block(em, "}");
 }
 
@@ -800,6 +820,8 @@ static void conv_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
                 a->pool_out, L->wino_off);
     else if (L->fuse_pool)
         em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, n, training);", L->fn, a->in, a->out, a->pool_out);
+    else if (L->wino)
+        em_line(em, "%s_forward(p, %s, %s, pad, wk + %zu, n);", L->fn, a->in, a->out, L->wino_off);
     else
         em_line(em, "%s_forward(p, %s, %s, pad, n);", L->fn, a->in, a->out);
 }

@@ -41,14 +41,20 @@ static int pass_vectors(const cnn_layer *l)
     return l->out.c % (2 * VEC) == 0 ? 2 : 1;
 }
 
+/* Tiles along a row: the pool's windows, or without a pool half the outputs. */
+static int tiles_x(const cnn_layer *l, const cnn_layer *pool)
+{
+    return pool ? pool->out.w : l->out.w / 2;
+}
+
 /* Tiles per block: as many as fill the register budget, balanced over the row. */
 static int tiles_per_block(const cnn_layer *l, const cnn_layer *pool)
 {
-    int nt = 24 / pass_vectors(l);
-    if (nt > pool->out.w)
-        nt = pool->out.w;
-    int blocks = (pool->out.w + nt - 1) / nt;
-    return (pool->out.w + blocks - 1) / blocks;
+    int tx = tiles_x(l, pool), nt = 24 / pass_vectors(l);
+    if (nt > tx)
+        nt = tx;
+    int blocks = (tx + nt - 1) / nt;
+    return (tx + blocks - 1) / blocks;
 }
 
 int conv_winograd_applies(const cnn_layer *l, const cnn_layer *pool)
@@ -57,7 +63,9 @@ int conv_winograd_applies(const cnn_layer *l, const cnn_layer *pool)
         return 0;
     if (l->in.c % VEC != 0 || l->out.c % VEC != 0)
         return 0;
-    if (!pool || pool->kind != CNN_MAXPOOL || pool->kh != 2 || pool->kw != 2 || pool->sh != 2 || pool->sw != 2 ||
+    if (!pool) /* every output in a 2x2 tile */
+        return l->out.h % 2 == 0 && l->out.w % 2 == 0 && l->out.h >= 2 && l->out.w >= 2;
+    if (pool->kind != CNN_MAXPOOL || pool->kh != 2 || pool->kw != 2 || pool->sh != 2 || pool->sw != 2 ||
         pool->same)
         return 0;
     /* every window inside the conv's output (a valid, floored pool) */
@@ -168,6 +176,32 @@ static void emit_products(cnnc_emitter *em, int nt, int nv)
 
 /* The window's four outputs A^T M A, its maximum (and minimum, or the
  * argmax code), the pooled value. */
+/* Without a pool: the tile's four outputs, each with bias and activation. */
+static void emit_output_store(cnnc_emitter *em, const cnn_layer *l, cnn_act act, int nt, const char *t0)
+{
+    char e[128];
+    const char *b = l->bias ? " + bias[c]" : "";
+    em_line(em, "/* the tile's outputs A^T M A */");
+    em_open_block(em, "for (int t = 0; t < %d; t++) {", nt);
+    em_line(em, "cnn_real *restrict y0 = yi + ((size_t)py * 2 * OW + (size_t)(%s + t) * 2) * OC;", t0);
+    em_line(em, "OMP(simd)");
+    em_open_block(em, "for (int c = 0; c < OC; c++) {");
+    for (int r = 0; r < 4; r++)
+        em_line(em, "const cnn_real a%d0 = wm[(size_t)(%d * NT + t) * OC + c], a%d1 = wm[(size_t)(%d * NT + t) * OC + c], "
+                    "a%d2 = wm[(size_t)(%d * NT + t) * OC + c], a%d3 = wm[(size_t)(%d * NT + t) * OC + c];",
+                r, r * 4, r, r * 4 + 1, r, r * 4 + 2, r, r * 4 + 3);
+    for (int q = 0; q < 4; q++)
+        em_line(em, "const cnn_real b0%d = a0%d + a1%d + a2%d, b1%d = a1%d - a2%d - a3%d;", q, q, q, q, q, q, q, q);
+    em_line(em, "const cnn_real z00 = b00 + b01 + b02%s, z01 = b01 - b02 - b03%s;", b, b);
+    em_line(em, "const cnn_real z10 = b10 + b11 + b12%s, z11 = b11 - b12 - b13%s;", b, b);
+    em_line(em, "y0[c] = %s;", emit_act_expr(e, sizeof e, act, l->alpha, "z00"));
+    em_line(em, "y0[OC + c] = %s;", emit_act_expr(e, sizeof e, act, l->alpha, "z01"));
+    em_line(em, "y0[(size_t)OW * OC + c] = %s;", emit_act_expr(e, sizeof e, act, l->alpha, "z10"));
+    em_line(em, "y0[(size_t)(OW + 1) * OC + c] = %s;", emit_act_expr(e, sizeof e, act, l->alpha, "z11"));
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+}
+
 static void emit_output_transform(cnnc_emitter *em, int nt, const char *t0, const conv_pool_variant *v)
 {
     char e[128], f[128];
@@ -235,46 +269,54 @@ static void emit_output_transform(cnnc_emitter *em, int nt, const char *t0, cons
     em_close_block(em, "}");
 }
 
-static void emit_tile_block(cnnc_emitter *em, int nt, int nv, const char *t0, const char *head,
-                            const conv_pool_variant *v)
+static void emit_tile_block(cnnc_emitter *em, const cnnc_plan_layer *L, int nt, int nv, const char *t0,
+                            const char *head, const conv_pool_variant *v)
 {
     em_open_block(em, "%s", head);
     emit_input_transform(em, nt, t0);
     emit_products(em, nt, nv);
-    emit_output_transform(em, nt, t0, v);
+    if (v)
+        emit_output_transform(em, nt, t0, v);
+    else
+        emit_output_store(em, L->l, L->act, nt, t0);
     em_close_block(em, "}");
 }
 
 void conv_winograd_emit_images(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P,
                                const conv_pool_variant *v)
 {
-    const cnn_layer *l = L->l;
-    int nt = tiles_per_block(l, P->l), nv = pass_vectors(l);
-    int full = P->l->out.w / nt, rest = P->l->out.w % nt;
-    em_line(em, "/* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */");
+    const cnn_layer *l = L->l, *pool = P ? P->l : NULL;
+    int tx = tiles_x(l, pool), nt = tiles_per_block(l, pool), nv = pass_vectors(l);
+    int full = tx / nt, rest = tx % nt;
+    em_line(em, "/* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT %s along a row */",
+            pool ? "windows" : "2x2 tiles");
     em_line(em, "enum { NT = %d };", nt);
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
-    em_line(em, "cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;");
-    if (v->argmax) {
+    if (pool)
+        em_line(em, "cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;");
+    else
+        em_line(em, "cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;");
+    if (v && v->argmax) {
         em_line(em, "/* the conv's own output slot keeps each window's argmax for backward */");
         em_line(em, "unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);");
     }
     conv_emit_source(em, l);
-    em_line(em, "cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][IC] */");
+    em_line(em, "cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + %s; /* V [16][NT][IC] */",
+            pool ? "SCRATCH" : "WINO_AT");
     em_line(em, "cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */");
-    em_open_block(em, "for (int py = 0; py < POH; py++) {");
+    em_open_block(em, "for (int py = 0; py < %s; py++) {", pool ? "POH" : "OH / 2");
     if (full == 1) {
-        emit_tile_block(em, nt, nv, "0", "{", v);
+        emit_tile_block(em, L, nt, nv, "0", "{", v);
     } else if (full > 1) {
         char head[64];
         snprintf(head, sizeof head, "for (int tb = 0; tb < %d; tb++) {", full);
-        emit_tile_block(em, nt, nv, "tb * NT", head, v);
+        emit_tile_block(em, L, nt, nv, "tb * NT", head, v);
     }
     if (rest) {
         char t0[32];
-        snprintf(t0, sizeof t0, "%d", P->l->out.w - rest);
-        emit_tile_block(em, rest, nv, t0, "{", v);
+        snprintf(t0, sizeof t0, "%d", tx - rest);
+        emit_tile_block(em, L, rest, nv, t0, "{", v);
     }
     em_close_block(em, "} /* py */");
     em_close_block(em, "} /* i */");

@@ -80,7 +80,7 @@ enum {
  * layers), a slot (partial weight gradients, summed in image order: thread-count
  * independent) and a padded copy of a conv input. Offsets are times batch_cap. */
 enum {
-    WORK_FIXED = 124800,
+    WORK_FIXED = 231296,
     WORK_DA = 0,
     WORK_DB = 65536,
     WORK_SLOT = 131072,
@@ -2253,13 +2253,332 @@ static void deep_conv2d_1_folded_forward(const cnn_real *restrict p, cnn_real *r
  * conv2d_2.weight: p[464, 5072) [kh][kw][in][out]
  */
 #ifndef CNN_REFERENCE_KERNELS
-static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, cnn_real *restrict wino, int n)
 {
     enum { IH = 32, IW = 32, IC = 16, OH = 32, OW = 32, OC = 32 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 16384, OUT_SIZE = 32768, W_OFF = 464, W_COUNT = 4608 };
     enum { PAD_SIZE = 36992 };
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
+#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
+    enum { PW = 34, WINO_AT = 18496 }; /* per image: [padded input, PW wide] then V and M */
+    cnn_real *restrict wu = wino;
+    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    for (int ic = 0; ic < IC; ic++) {
+        OMP(simd)
+        for (int oc = 0; oc < OC; oc++) {
+            const cnn_real h = (cnn_real)0.5;
+            const cnn_real g00 = wgt[(size_t)(0 * IC + ic) * OC + oc];
+            const cnn_real g01 = wgt[(size_t)(1 * IC + ic) * OC + oc];
+            const cnn_real g02 = wgt[(size_t)(2 * IC + ic) * OC + oc];
+            const cnn_real g10 = wgt[(size_t)(3 * IC + ic) * OC + oc];
+            const cnn_real g11 = wgt[(size_t)(4 * IC + ic) * OC + oc];
+            const cnn_real g12 = wgt[(size_t)(5 * IC + ic) * OC + oc];
+            const cnn_real g20 = wgt[(size_t)(6 * IC + ic) * OC + oc];
+            const cnn_real g21 = wgt[(size_t)(7 * IC + ic) * OC + oc];
+            const cnn_real g22 = wgt[(size_t)(8 * IC + ic) * OC + oc];
+            /* G g: rows 0-3 of a 4x3 */
+            const cnn_real t00 = g00, t10 = (g00 + g10 + g20) * h;
+            const cnn_real t20 = (g00 - g10 + g20) * h, t30 = g20;
+            const cnn_real t01 = g01, t11 = (g01 + g11 + g21) * h;
+            const cnn_real t21 = (g01 - g11 + g21) * h, t31 = g21;
+            const cnn_real t02 = g02, t12 = (g02 + g12 + g22) * h;
+            const cnn_real t22 = (g02 - g12 + g22) * h, t32 = g22;
+            /* (G g) G^T */
+            wu[(size_t)(0 * IC + ic) * OC + oc] = t00;
+            wu[(size_t)(1 * IC + ic) * OC + oc] = (t00 + t01 + t02) * h;
+            wu[(size_t)(2 * IC + ic) * OC + oc] = (t00 - t01 + t02) * h;
+            wu[(size_t)(3 * IC + ic) * OC + oc] = t02;
+            wu[(size_t)(4 * IC + ic) * OC + oc] = t10;
+            wu[(size_t)(5 * IC + ic) * OC + oc] = (t10 + t11 + t12) * h;
+            wu[(size_t)(6 * IC + ic) * OC + oc] = (t10 - t11 + t12) * h;
+            wu[(size_t)(7 * IC + ic) * OC + oc] = t12;
+            wu[(size_t)(8 * IC + ic) * OC + oc] = t20;
+            wu[(size_t)(9 * IC + ic) * OC + oc] = (t20 + t21 + t22) * h;
+            wu[(size_t)(10 * IC + ic) * OC + oc] = (t20 - t21 + t22) * h;
+            wu[(size_t)(11 * IC + ic) * OC + oc] = t22;
+            wu[(size_t)(12 * IC + ic) * OC + oc] = t30;
+            wu[(size_t)(13 * IC + ic) * OC + oc] = (t30 + t31 + t32) * h;
+            wu[(size_t)(14 * IC + ic) * OC + oc] = (t30 - t31 + t32) * h;
+            wu[(size_t)(15 * IC + ic) * OC + oc] = t32;
+        }
+    }
+    /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT 2x2 tiles along a row */
+    enum { NT = 8 };
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 32x32x16 inside 34x34x16 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 544);
+            for (int y = 0; y < 32; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 544;
+                memset(row, 0, sizeof(cnn_real) * 16);
+                memcpy(row + 16, from + (size_t)y * 512, sizeof(cnn_real) * 512);
+                memset(row + 528, 0, sizeof(cnn_real) * 16);
+            }
+            memset(to + 17952, 0, sizeof(cnn_real) * 544);
+        }
+        const cnn_real *restrict xs = xpad;
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + WINO_AT; /* V [16][NT][IC] */
+        cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+        for (int py = 0; py < OH / 2; py++) {
+            for (int tb = 0; tb < 2; tb++) {
+                /* V = B^T d B: a 4x4 input tile under each window */
+                for (int t = 0; t < 8; t++) {
+                    const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(tb * NT + t) * 2) * IC;
+                    OMP(simd)
+                    for (int c = 0; c < IC; c++) {
+                        const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
+                        const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
+                        const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
+                        const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                        const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
+                        const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
+                        const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
+                        const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
+                        wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
+                        wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
+                        wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
+                        wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
+                        wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
+                        wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
+                        wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
+                        wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
+                        wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
+                        wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
+                        wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
+                        wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
+                        wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
+                        wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
+                        wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
+                        wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                    }
+                }
+                /* M[pos] = V[pos] U[pos], summed over the input channels */
+                for (int pos = 0; pos < 16; pos++) {
+                    const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
+                    const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
+                    cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
+                    for (int ob = 0; ob < OC; ob += 32) {
+                        cnn_real m0_0[16];
+                        cnn_real m0_1[16];
+                        cnn_real m1_0[16];
+                        cnn_real m1_1[16];
+                        cnn_real m2_0[16];
+                        cnn_real m2_1[16];
+                        cnn_real m3_0[16];
+                        cnn_real m3_1[16];
+                        cnn_real m4_0[16];
+                        cnn_real m4_1[16];
+                        cnn_real m5_0[16];
+                        cnn_real m5_1[16];
+                        cnn_real m6_0[16];
+                        cnn_real m6_1[16];
+                        cnn_real m7_0[16];
+                        cnn_real m7_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m0_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m0_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m1_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m1_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m2_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m2_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m3_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m3_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m4_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m4_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m5_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m5_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m6_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m6_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m7_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m7_1[co] = 0;
+                        for (int ic = 0; ic < IC; ic++) {
+                            const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                            {
+                                const cnn_real s = vp[0 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m0_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m0_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[1 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m1_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m1_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[2 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m2_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m2_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[3 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m3_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m3_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[4 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m4_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m4_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[5 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m5_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m5_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[6 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m6_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m6_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[7 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m7_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m7_1[co] += s * ur[16 + co];
+                            }
+                        }
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[0 * OC + ob + 0 + co] = m0_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[0 * OC + ob + 16 + co] = m0_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[1 * OC + ob + 0 + co] = m1_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[1 * OC + ob + 16 + co] = m1_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[2 * OC + ob + 0 + co] = m2_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[2 * OC + ob + 16 + co] = m2_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[3 * OC + ob + 0 + co] = m3_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[3 * OC + ob + 16 + co] = m3_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[4 * OC + ob + 0 + co] = m4_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[4 * OC + ob + 16 + co] = m4_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[5 * OC + ob + 0 + co] = m5_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[5 * OC + ob + 16 + co] = m5_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[6 * OC + ob + 0 + co] = m6_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[6 * OC + ob + 16 + co] = m6_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[7 * OC + ob + 0 + co] = m7_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[7 * OC + ob + 16 + co] = m7_1[co];
+                    }
+                }
+                /* the tile's outputs A^T M A */
+                for (int t = 0; t < 8; t++) {
+                    cnn_real *restrict y0 = yi + ((size_t)py * 2 * OW + (size_t)(tb * NT + t) * 2) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
+                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
+                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
+                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                        const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
+                        const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
+                        const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
+                        const cnn_real b03 = a03 + a13 + a23, b13 = a13 - a23 - a33;
+                        const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;
+                        const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;
+                        y0[c] = z00;
+                        y0[OC + c] = z01;
+                        y0[(size_t)OW * OC + c] = z10;
+                        y0[(size_t)(OW + 1) * OC + c] = z11;
+                    }
+                }
+            }
+        } /* py */
+    } /* i */
+#else
+    (void)wino;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -2608,14 +2927,16 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
             } /* oy */
         }
     } /* i */
+#endif
 }
 #else
-static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, cnn_real *restrict wino, int n)
 {
     enum { IH = 32, IW = 32, IC = 16, OH = 32, OW = 32, OC = 32 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 16384, OUT_SIZE = 32768, W_OFF = 464, W_COUNT = 4608 };
     (void)pad;
+    (void)wino; /* Winograd's U: the fast path's */
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -3371,7 +3692,7 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
 #ifndef CNN_REFERENCE_KERNELS
 static void deep_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 4640 };
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 12832 };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 32, IW = 32, POH = 16, POW = 16, PKH = 2, PKW = 2, POOL_SIZE = 8192 }; /* maxpool_2 */
@@ -3587,7 +3908,7 @@ static void deep_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *
 #else
 static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 4640 };
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 12832 };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -3681,7 +4002,7 @@ static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restr
 #ifndef CNN_REFERENCE_KERNELS
 static void deep_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 4640 };
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 12832 };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 32, IW = 32, POH = 16, POW = 16, PKH = 2, PKW = 2, POOL_SIZE = 8192 }; /* maxpool_2 */
@@ -3809,7 +4130,7 @@ static void deep_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real 
 #else
 static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 4640 };
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 12832 };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -4661,13 +4982,332 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
  * conv2d_3.weight: p[5136, 23568) [kh][kw][in][out]
  */
 #ifndef CNN_REFERENCE_KERNELS
-static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, cnn_real *restrict wino, int n)
 {
     enum { IH = 16, IW = 16, IC = 32, OH = 16, OW = 16, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 8192, OUT_SIZE = 16384, W_OFF = 5136, W_COUNT = 18432 };
-    enum { PAD_SIZE = 20736 };
+    enum { PAD_SIZE = 22656 };
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
+#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
+    enum { PW = 18, WINO_AT = 10368 }; /* per image: [padded input, PW wide] then V and M */
+    cnn_real *restrict wu = wino;
+    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    for (int ic = 0; ic < IC; ic++) {
+        OMP(simd)
+        for (int oc = 0; oc < OC; oc++) {
+            const cnn_real h = (cnn_real)0.5;
+            const cnn_real g00 = wgt[(size_t)(0 * IC + ic) * OC + oc];
+            const cnn_real g01 = wgt[(size_t)(1 * IC + ic) * OC + oc];
+            const cnn_real g02 = wgt[(size_t)(2 * IC + ic) * OC + oc];
+            const cnn_real g10 = wgt[(size_t)(3 * IC + ic) * OC + oc];
+            const cnn_real g11 = wgt[(size_t)(4 * IC + ic) * OC + oc];
+            const cnn_real g12 = wgt[(size_t)(5 * IC + ic) * OC + oc];
+            const cnn_real g20 = wgt[(size_t)(6 * IC + ic) * OC + oc];
+            const cnn_real g21 = wgt[(size_t)(7 * IC + ic) * OC + oc];
+            const cnn_real g22 = wgt[(size_t)(8 * IC + ic) * OC + oc];
+            /* G g: rows 0-3 of a 4x3 */
+            const cnn_real t00 = g00, t10 = (g00 + g10 + g20) * h;
+            const cnn_real t20 = (g00 - g10 + g20) * h, t30 = g20;
+            const cnn_real t01 = g01, t11 = (g01 + g11 + g21) * h;
+            const cnn_real t21 = (g01 - g11 + g21) * h, t31 = g21;
+            const cnn_real t02 = g02, t12 = (g02 + g12 + g22) * h;
+            const cnn_real t22 = (g02 - g12 + g22) * h, t32 = g22;
+            /* (G g) G^T */
+            wu[(size_t)(0 * IC + ic) * OC + oc] = t00;
+            wu[(size_t)(1 * IC + ic) * OC + oc] = (t00 + t01 + t02) * h;
+            wu[(size_t)(2 * IC + ic) * OC + oc] = (t00 - t01 + t02) * h;
+            wu[(size_t)(3 * IC + ic) * OC + oc] = t02;
+            wu[(size_t)(4 * IC + ic) * OC + oc] = t10;
+            wu[(size_t)(5 * IC + ic) * OC + oc] = (t10 + t11 + t12) * h;
+            wu[(size_t)(6 * IC + ic) * OC + oc] = (t10 - t11 + t12) * h;
+            wu[(size_t)(7 * IC + ic) * OC + oc] = t12;
+            wu[(size_t)(8 * IC + ic) * OC + oc] = t20;
+            wu[(size_t)(9 * IC + ic) * OC + oc] = (t20 + t21 + t22) * h;
+            wu[(size_t)(10 * IC + ic) * OC + oc] = (t20 - t21 + t22) * h;
+            wu[(size_t)(11 * IC + ic) * OC + oc] = t22;
+            wu[(size_t)(12 * IC + ic) * OC + oc] = t30;
+            wu[(size_t)(13 * IC + ic) * OC + oc] = (t30 + t31 + t32) * h;
+            wu[(size_t)(14 * IC + ic) * OC + oc] = (t30 - t31 + t32) * h;
+            wu[(size_t)(15 * IC + ic) * OC + oc] = t32;
+        }
+    }
+    /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT 2x2 tiles along a row */
+    enum { NT = 8 };
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 16x16x32 inside 18x18x32 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 576);
+            for (int y = 0; y < 16; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 576;
+                memset(row, 0, sizeof(cnn_real) * 32);
+                memcpy(row + 32, from + (size_t)y * 512, sizeof(cnn_real) * 512);
+                memset(row + 544, 0, sizeof(cnn_real) * 32);
+            }
+            memset(to + 9792, 0, sizeof(cnn_real) * 576);
+        }
+        const cnn_real *restrict xs = xpad;
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + WINO_AT; /* V [16][NT][IC] */
+        cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+        for (int py = 0; py < OH / 2; py++) {
+            {
+                /* V = B^T d B: a 4x4 input tile under each window */
+                for (int t = 0; t < 8; t++) {
+                    const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(0 + t) * 2) * IC;
+                    OMP(simd)
+                    for (int c = 0; c < IC; c++) {
+                        const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
+                        const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
+                        const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
+                        const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                        const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
+                        const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
+                        const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
+                        const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
+                        wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
+                        wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
+                        wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
+                        wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
+                        wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
+                        wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
+                        wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
+                        wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
+                        wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
+                        wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
+                        wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
+                        wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
+                        wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
+                        wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
+                        wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
+                        wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                    }
+                }
+                /* M[pos] = V[pos] U[pos], summed over the input channels */
+                for (int pos = 0; pos < 16; pos++) {
+                    const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
+                    const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
+                    cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
+                    for (int ob = 0; ob < OC; ob += 32) {
+                        cnn_real m0_0[16];
+                        cnn_real m0_1[16];
+                        cnn_real m1_0[16];
+                        cnn_real m1_1[16];
+                        cnn_real m2_0[16];
+                        cnn_real m2_1[16];
+                        cnn_real m3_0[16];
+                        cnn_real m3_1[16];
+                        cnn_real m4_0[16];
+                        cnn_real m4_1[16];
+                        cnn_real m5_0[16];
+                        cnn_real m5_1[16];
+                        cnn_real m6_0[16];
+                        cnn_real m6_1[16];
+                        cnn_real m7_0[16];
+                        cnn_real m7_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m0_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m0_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m1_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m1_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m2_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m2_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m3_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m3_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m4_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m4_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m5_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m5_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m6_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m6_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m7_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m7_1[co] = 0;
+                        for (int ic = 0; ic < IC; ic++) {
+                            const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                            {
+                                const cnn_real s = vp[0 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m0_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m0_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[1 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m1_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m1_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[2 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m2_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m2_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[3 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m3_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m3_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[4 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m4_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m4_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[5 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m5_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m5_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[6 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m6_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m6_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[7 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m7_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m7_1[co] += s * ur[16 + co];
+                            }
+                        }
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[0 * OC + ob + 0 + co] = m0_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[0 * OC + ob + 16 + co] = m0_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[1 * OC + ob + 0 + co] = m1_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[1 * OC + ob + 16 + co] = m1_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[2 * OC + ob + 0 + co] = m2_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[2 * OC + ob + 16 + co] = m2_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[3 * OC + ob + 0 + co] = m3_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[3 * OC + ob + 16 + co] = m3_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[4 * OC + ob + 0 + co] = m4_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[4 * OC + ob + 16 + co] = m4_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[5 * OC + ob + 0 + co] = m5_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[5 * OC + ob + 16 + co] = m5_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[6 * OC + ob + 0 + co] = m6_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[6 * OC + ob + 16 + co] = m6_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[7 * OC + ob + 0 + co] = m7_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[7 * OC + ob + 16 + co] = m7_1[co];
+                    }
+                }
+                /* the tile's outputs A^T M A */
+                for (int t = 0; t < 8; t++) {
+                    cnn_real *restrict y0 = yi + ((size_t)py * 2 * OW + (size_t)(0 + t) * 2) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
+                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
+                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
+                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                        const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
+                        const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
+                        const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
+                        const cnn_real b03 = a03 + a13 + a23, b13 = a13 - a23 - a33;
+                        const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;
+                        const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;
+                        y0[c] = z00;
+                        y0[OC + c] = z01;
+                        y0[(size_t)OW * OC + c] = z10;
+                        y0[(size_t)(OW + 1) * OC + c] = z11;
+                    }
+                }
+            }
+        } /* py */
+    } /* i */
+#else
+    (void)wino;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -5018,14 +5658,16 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
             } /* oy */
         }
     } /* i */
+#endif
 }
 #else
-static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, cnn_real *restrict wino, int n)
 {
     enum { IH = 16, IW = 16, IC = 32, OH = 16, OW = 16, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 8192, OUT_SIZE = 16384, W_OFF = 5136, W_COUNT = 18432 };
     (void)pad;
+    (void)wino; /* Winograd's U: the fast path's */
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -5077,7 +5719,7 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
     enum { IH = 16, IW = 16, IC = 32, OH = 16, OW = 16, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 8192, OUT_SIZE = 16384, W_OFF = 5136, W_COUNT = 18432 };
-    enum { SLOT = 18432, PAD_SIZE = 20736, PW = 18 }; /* slot: dW [KH][KW][IC][OC] */
+    enum { SLOT = 18432, PAD_SIZE = 22656, PW = 18 }; /* slot: dW [KH][KW][IC][OC] */
     const cnn_real *restrict wgt = p + W_OFF;
     /* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */
     for (int ky = 0; ky < KH; ky++)
@@ -5899,7 +6541,7 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
 #ifndef CNN_REFERENCE_KERNELS
 static void deep_batchnorm_3_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 23136 };
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 64096 };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 16, IW = 16, POH = 8, POW = 8, PKH = 2, PKW = 2, POOL_SIZE = 4096 }; /* maxpool_3 */
@@ -6115,7 +6757,7 @@ static void deep_batchnorm_3_pool_forward(cnn_real *restrict p, const cnn_real *
 #else
 static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 23136 };
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 64096 };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -6209,7 +6851,7 @@ static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restr
 #ifndef CNN_REFERENCE_KERNELS
 static void deep_batchnorm_3_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 23136 };
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 64096 };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 16, IW = 16, POH = 8, POW = 8, PKH = 2, PKW = 2, POOL_SIZE = 4096 }; /* maxpool_3 */
@@ -6337,7 +6979,7 @@ static void deep_batchnorm_3_pool_backward(const cnn_real *restrict p, cnn_real 
 #else
 static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 23136 };
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 64096 };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -7199,13 +7841,240 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
  * conv2d_4.weight: p[23696, 60560) [kh][kw][in][out]
  */
 #ifndef CNN_REFERENCE_KERNELS
-static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, cnn_real *restrict wino, int n)
 {
     enum { IH = 8, IW = 8, IC = 64, OH = 8, OW = 8, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 4096, OUT_SIZE = 4096, W_OFF = 23696, W_COUNT = 36864 };
-    enum { PAD_SIZE = 6400 };
+    enum { PAD_SIZE = 14592 };
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
+#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
+    enum { PW = 10, WINO_AT = 6400 }; /* per image: [padded input, PW wide] then V and M */
+    cnn_real *restrict wu = wino;
+    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    for (int ic = 0; ic < IC; ic++) {
+        OMP(simd)
+        for (int oc = 0; oc < OC; oc++) {
+            const cnn_real h = (cnn_real)0.5;
+            const cnn_real g00 = wgt[(size_t)(0 * IC + ic) * OC + oc];
+            const cnn_real g01 = wgt[(size_t)(1 * IC + ic) * OC + oc];
+            const cnn_real g02 = wgt[(size_t)(2 * IC + ic) * OC + oc];
+            const cnn_real g10 = wgt[(size_t)(3 * IC + ic) * OC + oc];
+            const cnn_real g11 = wgt[(size_t)(4 * IC + ic) * OC + oc];
+            const cnn_real g12 = wgt[(size_t)(5 * IC + ic) * OC + oc];
+            const cnn_real g20 = wgt[(size_t)(6 * IC + ic) * OC + oc];
+            const cnn_real g21 = wgt[(size_t)(7 * IC + ic) * OC + oc];
+            const cnn_real g22 = wgt[(size_t)(8 * IC + ic) * OC + oc];
+            /* G g: rows 0-3 of a 4x3 */
+            const cnn_real t00 = g00, t10 = (g00 + g10 + g20) * h;
+            const cnn_real t20 = (g00 - g10 + g20) * h, t30 = g20;
+            const cnn_real t01 = g01, t11 = (g01 + g11 + g21) * h;
+            const cnn_real t21 = (g01 - g11 + g21) * h, t31 = g21;
+            const cnn_real t02 = g02, t12 = (g02 + g12 + g22) * h;
+            const cnn_real t22 = (g02 - g12 + g22) * h, t32 = g22;
+            /* (G g) G^T */
+            wu[(size_t)(0 * IC + ic) * OC + oc] = t00;
+            wu[(size_t)(1 * IC + ic) * OC + oc] = (t00 + t01 + t02) * h;
+            wu[(size_t)(2 * IC + ic) * OC + oc] = (t00 - t01 + t02) * h;
+            wu[(size_t)(3 * IC + ic) * OC + oc] = t02;
+            wu[(size_t)(4 * IC + ic) * OC + oc] = t10;
+            wu[(size_t)(5 * IC + ic) * OC + oc] = (t10 + t11 + t12) * h;
+            wu[(size_t)(6 * IC + ic) * OC + oc] = (t10 - t11 + t12) * h;
+            wu[(size_t)(7 * IC + ic) * OC + oc] = t12;
+            wu[(size_t)(8 * IC + ic) * OC + oc] = t20;
+            wu[(size_t)(9 * IC + ic) * OC + oc] = (t20 + t21 + t22) * h;
+            wu[(size_t)(10 * IC + ic) * OC + oc] = (t20 - t21 + t22) * h;
+            wu[(size_t)(11 * IC + ic) * OC + oc] = t22;
+            wu[(size_t)(12 * IC + ic) * OC + oc] = t30;
+            wu[(size_t)(13 * IC + ic) * OC + oc] = (t30 + t31 + t32) * h;
+            wu[(size_t)(14 * IC + ic) * OC + oc] = (t30 - t31 + t32) * h;
+            wu[(size_t)(15 * IC + ic) * OC + oc] = t32;
+        }
+    }
+    /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT 2x2 tiles along a row */
+    enum { NT = 4 };
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        cnn_real *restrict xpad = pad + (size_t)i * PAD_SIZE;
+        { /* zero-padded copy: 8x8x64 inside 10x10x64 at (1, 1) */
+            const cnn_real *restrict from = xi;
+            cnn_real *restrict to = xpad;
+            memset(to, 0, sizeof(cnn_real) * 640);
+            for (int y = 0; y < 8; y++) {
+                cnn_real *restrict row = to + (size_t)(y + 1) * 640;
+                memset(row, 0, sizeof(cnn_real) * 64);
+                memcpy(row + 64, from + (size_t)y * 512, sizeof(cnn_real) * 512);
+                memset(row + 576, 0, sizeof(cnn_real) * 64);
+            }
+            memset(to + 5760, 0, sizeof(cnn_real) * 640);
+        }
+        const cnn_real *restrict xs = xpad;
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + WINO_AT; /* V [16][NT][IC] */
+        cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+        for (int py = 0; py < OH / 2; py++) {
+            {
+                /* V = B^T d B: a 4x4 input tile under each window */
+                for (int t = 0; t < 4; t++) {
+                    const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(0 + t) * 2) * IC;
+                    OMP(simd)
+                    for (int c = 0; c < IC; c++) {
+                        const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
+                        const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
+                        const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
+                        const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                        const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
+                        const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
+                        const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
+                        const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
+                        wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
+                        wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
+                        wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
+                        wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
+                        wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
+                        wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
+                        wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
+                        wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
+                        wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
+                        wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
+                        wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
+                        wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
+                        wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
+                        wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
+                        wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
+                        wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                    }
+                }
+                /* M[pos] = V[pos] U[pos], summed over the input channels */
+                for (int pos = 0; pos < 16; pos++) {
+                    const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
+                    const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
+                    cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
+                    for (int ob = 0; ob < OC; ob += 32) {
+                        cnn_real m0_0[16];
+                        cnn_real m0_1[16];
+                        cnn_real m1_0[16];
+                        cnn_real m1_1[16];
+                        cnn_real m2_0[16];
+                        cnn_real m2_1[16];
+                        cnn_real m3_0[16];
+                        cnn_real m3_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m0_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m0_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m1_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m1_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m2_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m2_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m3_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m3_1[co] = 0;
+                        for (int ic = 0; ic < IC; ic++) {
+                            const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                            {
+                                const cnn_real s = vp[0 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m0_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m0_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[1 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m1_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m1_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[2 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m2_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m2_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[3 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m3_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m3_1[co] += s * ur[16 + co];
+                            }
+                        }
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[0 * OC + ob + 0 + co] = m0_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[0 * OC + ob + 16 + co] = m0_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[1 * OC + ob + 0 + co] = m1_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[1 * OC + ob + 16 + co] = m1_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[2 * OC + ob + 0 + co] = m2_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[2 * OC + ob + 16 + co] = m2_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[3 * OC + ob + 0 + co] = m3_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[3 * OC + ob + 16 + co] = m3_1[co];
+                    }
+                }
+                /* the tile's outputs A^T M A */
+                for (int t = 0; t < 4; t++) {
+                    cnn_real *restrict y0 = yi + ((size_t)py * 2 * OW + (size_t)(0 + t) * 2) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
+                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
+                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
+                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                        const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
+                        const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
+                        const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
+                        const cnn_real b03 = a03 + a13 + a23, b13 = a13 - a23 - a33;
+                        const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;
+                        const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;
+                        y0[c] = z00;
+                        y0[OC + c] = z01;
+                        y0[(size_t)OW * OC + c] = z10;
+                        y0[(size_t)(OW + 1) * OC + c] = z11;
+                    }
+                }
+            }
+        } /* py */
+    } /* i */
+#else
+    (void)wino;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -7556,14 +8425,16 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
             } /* oy */
         }
     } /* i */
+#endif
 }
 #else
-static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, cnn_real *restrict wino, int n)
 {
     enum { IH = 8, IW = 8, IC = 64, OH = 8, OW = 8, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 4096, OUT_SIZE = 4096, W_OFF = 23696, W_COUNT = 36864 };
     (void)pad;
+    (void)wino; /* Winograd's U: the fast path's */
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -7615,7 +8486,7 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
     enum { IH = 8, IW = 8, IC = 64, OH = 8, OW = 8, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 4096, OUT_SIZE = 4096, W_OFF = 23696, W_COUNT = 36864 };
-    enum { SLOT = 36864, PAD_SIZE = 6400, PW = 10 }; /* slot: dW [KH][KW][IC][OC] */
+    enum { SLOT = 36864, PAD_SIZE = 14592, PW = 10 }; /* slot: dW [KH][KW][IC][OC] */
     const cnn_real *restrict wgt = p + W_OFF;
     /* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */
     for (int ky = 0; ky < KH; ky++)
@@ -8524,7 +9395,7 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
  */
 static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 60128 };
+    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 166624 };
     enum { G_OFF = 60560, B_OFF = 60624, RM_OFF = 60977, RV_OFF = 61041 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -8718,7 +9589,7 @@ static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restr
  */
 static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 60128 };
+    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 166624 };
     enum { G_OFF = 60560, B_OFF = 60624, RM_OFF = 60977, RV_OFF = 61041 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -9727,7 +10598,7 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     /* inference: batchnorm_1 folded into conv2d_1, one pass to maxpool_1's output */
     if (FOLD_BATCHNORM && !training) {
         CNN_LAYER_BEGIN(0, 0);
-        deep_conv2d_1_folded_forward(p, wk + 60256, x, a + cap * A_maxpool_1, pad, n);
+        deep_conv2d_1_folded_forward(p, wk + 166752, x, a + cap * A_maxpool_1, pad, n);
         CNN_LAYER_END(0, 0);
     } else {
         CNN_LAYER_BEGIN(0, 0);
@@ -9742,11 +10613,11 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     /* inference: batchnorm_2 folded into conv2d_2, one pass to maxpool_2's output */
     if (FOLD_BATCHNORM && !training) {
         CNN_LAYER_BEGIN(4, 0);
-        deep_conv2d_2_folded_forward(p, wk + 60704, a + cap * A_maxpool_1, a + cap * A_maxpool_2, pad, n);
+        deep_conv2d_2_folded_forward(p, wk + 167200, a + cap * A_maxpool_1, a + cap * A_maxpool_2, pad, n);
         CNN_LAYER_END(4, 0);
     } else {
         CNN_LAYER_BEGIN(4, 0);
-        deep_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
+        deep_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, wk + 4640, n);
         CNN_LAYER_END(4, 0);
         CNN_LAYER_BEGIN(5, 0);
         deep_batchnorm_2_pool_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, wk, slot, n, training);
@@ -9757,11 +10628,11 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     /* inference: batchnorm_3 folded into conv2d_3, one pass to maxpool_3's output */
     if (FOLD_BATCHNORM && !training) {
         CNN_LAYER_BEGIN(8, 0);
-        deep_conv2d_3_folded_forward(p, wk + 73536, a + cap * A_maxpool_2, a + cap * A_maxpool_3, pad, n);
+        deep_conv2d_3_folded_forward(p, wk + 180032, a + cap * A_maxpool_2, a + cap * A_maxpool_3, pad, n);
         CNN_LAYER_END(8, 0);
     } else {
         CNN_LAYER_BEGIN(8, 0);
-        deep_conv2d_3_forward(p, a + cap * A_maxpool_2, a + cap * A_conv2d_3, pad, n);
+        deep_conv2d_3_forward(p, a + cap * A_maxpool_2, a + cap * A_conv2d_3, pad, wk + 31328, n);
         CNN_LAYER_END(8, 0);
         CNN_LAYER_BEGIN(9, 0);
         deep_batchnorm_3_pool_forward(p, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, a + cap * A_maxpool_3, wk, slot, n, training);
@@ -9770,7 +10641,7 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
         /* maxpool_3: computed by deep_batchnorm_3_pool_forward */
     }
     CNN_LAYER_BEGIN(12, 0);
-    deep_conv2d_4_forward(p, a + cap * A_maxpool_3, a + cap * A_conv2d_4, pad, n);
+    deep_conv2d_4_forward(p, a + cap * A_maxpool_3, a + cap * A_conv2d_4, pad, wk + 101088, n);
     CNN_LAYER_END(12, 0);
     CNN_LAYER_BEGIN(13, 0);
     deep_batchnorm_4_forward(p, a + cap * A_conv2d_4, a + cap * A_batchnorm_4, wk, slot, n, training);
@@ -9825,7 +10696,7 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     deep_batchnorm_4_backward(p, g, a + cap * A_conv2d_4, a + cap * A_batchnorm_4, dB, dA, wk, slot, n);
     CNN_LAYER_END(13, 1);
     CNN_LAYER_BEGIN(12, 1);
-    deep_conv2d_4_backward(p, g, a + cap * A_maxpool_3, a + cap * A_conv2d_4, dA, dB, slot, pad, wk + 23264, n);
+    deep_conv2d_4_backward(p, g, a + cap * A_maxpool_3, a + cap * A_conv2d_4, dA, dB, slot, pad, wk + 64224, n);
     CNN_LAYER_END(12, 1);
     /* maxpool_3: in deep_batchnorm_3_pool_backward */
     /* relu_3: a view, its gradient is its input's */
@@ -9833,7 +10704,7 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     deep_batchnorm_3_pool_backward(p, g, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, a + cap * A_maxpool_3, dB, dA, wk, slot, n);
     CNN_LAYER_END(9, 1);
     CNN_LAYER_BEGIN(8, 1);
-    deep_conv2d_3_backward(p, g, a + cap * A_maxpool_2, a + cap * A_conv2d_3, dA, dB, slot, pad, wk + 4704, n);
+    deep_conv2d_3_backward(p, g, a + cap * A_maxpool_2, a + cap * A_conv2d_3, dA, dB, slot, pad, wk + 12896, n);
     CNN_LAYER_END(8, 1);
     /* maxpool_2: in deep_batchnorm_2_pool_backward */
     /* relu_2: a view, its gradient is its input's */

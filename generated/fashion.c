@@ -67,7 +67,7 @@ enum {
  * layers), a slot (partial weight gradients, summed in image order: thread-count
  * independent) and a padded copy of a conv input. Offsets are times batch_cap. */
 enum {
-    WORK_FIXED = 51392,
+    WORK_FIXED = 84160,
     WORK_DA = 0,
     WORK_DB = 25088,
     WORK_SLOT = 50176,
@@ -2225,16 +2225,276 @@ static void fashion_conv2d_1_folded_forward(const cnn_real *restrict p, const cn
  * conv2d_2.bias: p[18816, 18880)
  */
 #ifndef CNN_REFERENCE_KERNELS
-static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, cnn_real *restrict wino, int n)
 {
     enum { IH = 14, IW = 14, IC = 32, OH = 12, OW = 12, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
     enum { IN_SIZE = 6272, OUT_SIZE = 9216, W_OFF = 384, W_COUNT = 18432 };
     enum { B_OFF = 18816 };
     enum { PAD_SIZE = 16384 };
-    (void)pad; /* no padding: read the input in place */
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
+#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
+    enum { PW = 14, WINO_AT = 0 }; /* per image: [padded input, PW wide] then V and M */
+    cnn_real *restrict wu = wino;
+    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    for (int ic = 0; ic < IC; ic++) {
+        OMP(simd)
+        for (int oc = 0; oc < OC; oc++) {
+            const cnn_real h = (cnn_real)0.5;
+            const cnn_real g00 = wgt[(size_t)(0 * IC + ic) * OC + oc];
+            const cnn_real g01 = wgt[(size_t)(1 * IC + ic) * OC + oc];
+            const cnn_real g02 = wgt[(size_t)(2 * IC + ic) * OC + oc];
+            const cnn_real g10 = wgt[(size_t)(3 * IC + ic) * OC + oc];
+            const cnn_real g11 = wgt[(size_t)(4 * IC + ic) * OC + oc];
+            const cnn_real g12 = wgt[(size_t)(5 * IC + ic) * OC + oc];
+            const cnn_real g20 = wgt[(size_t)(6 * IC + ic) * OC + oc];
+            const cnn_real g21 = wgt[(size_t)(7 * IC + ic) * OC + oc];
+            const cnn_real g22 = wgt[(size_t)(8 * IC + ic) * OC + oc];
+            /* G g: rows 0-3 of a 4x3 */
+            const cnn_real t00 = g00, t10 = (g00 + g10 + g20) * h;
+            const cnn_real t20 = (g00 - g10 + g20) * h, t30 = g20;
+            const cnn_real t01 = g01, t11 = (g01 + g11 + g21) * h;
+            const cnn_real t21 = (g01 - g11 + g21) * h, t31 = g21;
+            const cnn_real t02 = g02, t12 = (g02 + g12 + g22) * h;
+            const cnn_real t22 = (g02 - g12 + g22) * h, t32 = g22;
+            /* (G g) G^T */
+            wu[(size_t)(0 * IC + ic) * OC + oc] = t00;
+            wu[(size_t)(1 * IC + ic) * OC + oc] = (t00 + t01 + t02) * h;
+            wu[(size_t)(2 * IC + ic) * OC + oc] = (t00 - t01 + t02) * h;
+            wu[(size_t)(3 * IC + ic) * OC + oc] = t02;
+            wu[(size_t)(4 * IC + ic) * OC + oc] = t10;
+            wu[(size_t)(5 * IC + ic) * OC + oc] = (t10 + t11 + t12) * h;
+            wu[(size_t)(6 * IC + ic) * OC + oc] = (t10 - t11 + t12) * h;
+            wu[(size_t)(7 * IC + ic) * OC + oc] = t12;
+            wu[(size_t)(8 * IC + ic) * OC + oc] = t20;
+            wu[(size_t)(9 * IC + ic) * OC + oc] = (t20 + t21 + t22) * h;
+            wu[(size_t)(10 * IC + ic) * OC + oc] = (t20 - t21 + t22) * h;
+            wu[(size_t)(11 * IC + ic) * OC + oc] = t22;
+            wu[(size_t)(12 * IC + ic) * OC + oc] = t30;
+            wu[(size_t)(13 * IC + ic) * OC + oc] = (t30 + t31 + t32) * h;
+            wu[(size_t)(14 * IC + ic) * OC + oc] = (t30 - t31 + t32) * h;
+            wu[(size_t)(15 * IC + ic) * OC + oc] = t32;
+        }
+    }
+    /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT 2x2 tiles along a row */
+    enum { NT = 6 };
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
+        const cnn_real *restrict xs = xi;
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + WINO_AT; /* V [16][NT][IC] */
+        cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+        for (int py = 0; py < OH / 2; py++) {
+            {
+                /* V = B^T d B: a 4x4 input tile under each window */
+                for (int t = 0; t < 6; t++) {
+                    const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(0 + t) * 2) * IC;
+                    OMP(simd)
+                    for (int c = 0; c < IC; c++) {
+                        const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
+                        const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
+                        const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
+                        const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                        const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
+                        const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
+                        const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
+                        const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
+                        wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
+                        wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
+                        wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
+                        wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
+                        wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
+                        wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
+                        wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
+                        wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
+                        wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
+                        wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
+                        wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
+                        wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
+                        wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
+                        wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
+                        wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
+                        wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                    }
+                }
+                /* M[pos] = V[pos] U[pos], summed over the input channels */
+                for (int pos = 0; pos < 16; pos++) {
+                    const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
+                    const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
+                    cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
+                    for (int ob = 0; ob < OC; ob += 32) {
+                        cnn_real m0_0[16];
+                        cnn_real m0_1[16];
+                        cnn_real m1_0[16];
+                        cnn_real m1_1[16];
+                        cnn_real m2_0[16];
+                        cnn_real m2_1[16];
+                        cnn_real m3_0[16];
+                        cnn_real m3_1[16];
+                        cnn_real m4_0[16];
+                        cnn_real m4_1[16];
+                        cnn_real m5_0[16];
+                        cnn_real m5_1[16];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m0_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m0_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m1_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m1_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m2_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m2_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m3_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m3_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m4_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m4_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m5_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m5_1[co] = 0;
+                        for (int ic = 0; ic < IC; ic++) {
+                            const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                            {
+                                const cnn_real s = vp[0 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m0_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m0_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[1 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m1_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m1_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[2 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m2_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m2_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[3 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m3_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m3_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[4 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m4_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m4_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[5 * IC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m5_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m5_1[co] += s * ur[16 + co];
+                            }
+                        }
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[0 * OC + ob + 0 + co] = m0_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[0 * OC + ob + 16 + co] = m0_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[1 * OC + ob + 0 + co] = m1_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[1 * OC + ob + 16 + co] = m1_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[2 * OC + ob + 0 + co] = m2_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[2 * OC + ob + 16 + co] = m2_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[3 * OC + ob + 0 + co] = m3_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[3 * OC + ob + 16 + co] = m3_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[4 * OC + ob + 0 + co] = m4_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[4 * OC + ob + 16 + co] = m4_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[5 * OC + ob + 0 + co] = m5_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[5 * OC + ob + 16 + co] = m5_1[co];
+                    }
+                }
+                /* the tile's outputs A^T M A */
+                for (int t = 0; t < 6; t++) {
+                    cnn_real *restrict y0 = yi + ((size_t)py * 2 * OW + (size_t)(0 + t) * 2) * OC;
+                    OMP(simd)
+                    for (int c = 0; c < OC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
+                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
+                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
+                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                        const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
+                        const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
+                        const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
+                        const cnn_real b03 = a03 + a13 + a23, b13 = a13 - a23 - a33;
+                        const cnn_real z00 = b00 + b01 + b02 + bias[c], z01 = b01 - b02 - b03 + bias[c];
+                        const cnn_real z10 = b10 + b11 + b12 + bias[c], z11 = b11 - b12 - b13 + bias[c];
+                        y0[c] = (z00 < 0 ? (cnn_real)0 : z00);
+                        y0[OC + c] = (z01 < 0 ? (cnn_real)0 : z01);
+                        y0[(size_t)OW * OC + c] = (z10 < 0 ? (cnn_real)0 : z10);
+                        y0[(size_t)(OW + 1) * OC + c] = (z11 < 0 ? (cnn_real)0 : z11);
+                    }
+                }
+            }
+        } /* py */
+    } /* i */
+#else
+    (void)wino;
+    (void)pad; /* no padding: read the input in place */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -2503,15 +2763,17 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
             } /* oy */
         }
     } /* i */
+#endif
 }
 #else
-static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
+static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, cnn_real *restrict wino, int n)
 {
     enum { IH = 14, IW = 14, IC = 32, OH = 12, OW = 12, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
     enum { IN_SIZE = 6272, OUT_SIZE = 9216, W_OFF = 384, W_COUNT = 18432 };
     enum { B_OFF = 18816 };
     (void)pad;
+    (void)wino; /* Winograd's U: the fast path's */
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
     OMP(parallel for schedule(static))
@@ -3362,7 +3624,7 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
 #ifndef CNN_REFERENCE_KERNELS
 static void fashion_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 18496 };
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 51264 };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 12, IW = 12, POH = 6, POW = 6, PKH = 2, PKW = 2, POOL_SIZE = 2304 }; /* maxpool_2 */
@@ -3578,7 +3840,7 @@ static void fashion_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_rea
 #else
 static void fashion_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 18496 };
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 51264 };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -3671,7 +3933,7 @@ static void fashion_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *re
 #ifndef CNN_REFERENCE_KERNELS
 static void fashion_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 18496 };
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 51264 };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 12, IW = 12, POH = 6, POW = 6, PKH = 2, PKW = 2, POOL_SIZE = 2304 }; /* maxpool_2 */
@@ -3790,7 +4052,7 @@ static void fashion_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_re
 #else
 static void fashion_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 18496 };
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 51264 };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -6675,11 +6937,11 @@ static void fashion_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits,
     /* inference: batchnorm_2 folded into conv2d_2, one pass to maxpool_2's output */
     if (FOLD_BATCHNORM && !training) {
         CNN_LAYER_BEGIN(3, 0);
-        fashion_conv2d_2_folded_forward(p, wk + 18624, a + cap * A_maxpool_1, a + cap * A_maxpool_2, pad, n);
+        fashion_conv2d_2_folded_forward(p, wk + 51392, a + cap * A_maxpool_1, a + cap * A_maxpool_2, pad, n);
         CNN_LAYER_END(3, 0);
     } else {
         CNN_LAYER_BEGIN(3, 0);
-        fashion_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, n);
+        fashion_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, wk + 18496, n);
         CNN_LAYER_END(3, 0);
         CNN_LAYER_BEGIN(4, 0);
         fashion_batchnorm_2_pool_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, wk, slot, n, training);
