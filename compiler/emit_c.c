@@ -394,7 +394,7 @@ static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
             L->slot_floats = L->t_count[0] + (l->bias ? L->t_count[1] : 0);
             L->pad_floats = emit_conv2d_pad_floats(l, L->needs_dx, L->fuse_pool ? next : NULL);
             L->flip_off = fixed;
-            fixed += emit_conv2d_flip_floats(l, L->needs_dx);
+            fixed += emit_conv2d_flip_floats(l, L->needs_dx, L->fuse_pool ? next : NULL);
             /* Winograd's forward (emit_conv_winograd.c): the conv + pool's, or the plain conv's */
             const cnn_layer *wpool = L->fuse_pool ? next : NULL;
             L->wino = conv_winograd_applies(l, wpool);

@@ -478,6 +478,19 @@ size_t conv_padded_copy_floats(const cnn_layer *l)
     return ph != l->in.h || pw != l->in.w ? (size_t)ph * pw * l->in.c : 0;
 }
 
+/* Whether the backward's dx (the plain conv's, not a fused pool's) runs by
+ * Winograd (emit_conv_winograd.c). */
+static int dx_winograd(const cnn_layer *l, int needs_dx, const cnn_layer *pool)
+{
+    return needs_dx && !pool && conv_fast_dx(l) && conv_winograd_dx_applies(l);
+}
+
+/* The zero-padded dz of the fast dx, in floats. */
+static size_t dz_padded_floats(const cnn_layer *l)
+{
+    return (size_t)(l->in.h + l->kh - 1) * (l->in.w + l->kw - 1) * l->out.c;
+}
+
 /* Per-image scratch the fast path needs (emit_c.c sizes `pad` with it). */
 size_t emit_conv2d_pad_floats(const cnn_layer *l, int needs_dx, const cnn_layer *pool)
 {
@@ -485,17 +498,20 @@ size_t emit_conv2d_pad_floats(const cnn_layer *l, int needs_dx, const cnn_layer 
     if (pool)
         return s + conv_pool_scratch_floats(l, needs_dx, pool);
     if (needs_dx && conv_fast_dx(l)) {
-        size_t d = (size_t)(l->in.h + l->kh - 1) * (l->in.w + l->kw - 1) * l->out.c;
+        size_t d = dz_padded_floats(l);
+        if (dx_winograd(l, needs_dx, pool))
+            d += conv_winograd_dx_scratch_floats(l);
         if (d > s)
             s = d;
     }
     return s;
 }
 
-/* Fixed scratch: the rotated kernel of the fast dx. */
-size_t emit_conv2d_flip_floats(const cnn_layer *l, int needs_dx)
+/* Fixed scratch: the rotated kernel of the fast dx, then Winograd's U of it. */
+size_t emit_conv2d_flip_floats(const cnn_layer *l, int needs_dx, const cnn_layer *pool)
 {
-    return needs_dx && conv_fast_dx(l) ? (size_t)l->kh * l->kw * l->in.c * l->out.c : 0;
+    size_t flip = needs_dx && conv_fast_dx(l) ? (size_t)l->kh * l->kw * l->in.c * l->out.c : 0;
+    return flip + (dx_winograd(l, needs_dx, pool) ? conv_winograd_fixed_floats(l) : 0);
 }
 
 void conv_emit_source(cnnc_emitter *em, const cnn_layer *l)
@@ -527,7 +543,7 @@ static void conv_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_raw(em, "#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */\n");
         em_line(em, "enum { PW = %d, WINO_AT = %zu }; /* per image: [padded input, PW wide] then V and M */", pw,
                 conv_padded_copy_floats(l));
-        conv_winograd_emit_weights(em, "wino");
+        conv_winograd_emit_weights(em, "wino", "wgt", "IC", "OC");
         conv_winograd_emit_images(em, L, NULL, NULL);
         em_raw(em, "#else\n");
         em_line(em, "(void)wino;");
@@ -684,10 +700,16 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
     else
         em_line(em, "(void)p;");
+    int wdx = dx_winograd(l, L->needs_dx, NULL);
     if (fdx) {
         conv_emit_flip(em);
     } else {
         em_line(em, "(void)flip;");
+    }
+    if (wdx) {
+        em_raw(em, "#ifndef CNN_NO_WINOGRAD\n");
+        conv_winograd_emit_weights(em, "flip + W_COUNT", "flip", "OC", "IC");
+        em_raw(em, "#endif\n");
     }
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
@@ -753,7 +775,17 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
         conv_block b = {"dzpad", "flip", NULL, "dxi", zw, d.oc, d.ic, d.kh, d.kw, 1, 1, d.ih, d.iw,
                         CNN_ACT_LINEAR, 0, NULL, NULL};
-        conv_emit_block(em, &b);
+        if (wdx) {
+            char scratch[48];
+            snprintf(scratch, sizeof scratch, "dzpad + %zu", dz_padded_floats(l));
+            em_raw(em, "#ifndef CNN_NO_WINOGRAD\n");
+            conv_winograd_emit_dx(em, l, "dzpad", zw, "dxi", scratch);
+            em_raw(em, "#else\n");
+            conv_emit_block(em, &b);
+            em_raw(em, "#endif\n");
+        } else {
+            conv_emit_block(em, &b);
+        }
     } else if (L->needs_dx) {
         em_line(em, "/* dx (strided: the plain transposed convolution) */");
         em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");

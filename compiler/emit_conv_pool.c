@@ -445,7 +445,7 @@ static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_
         em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
     if (L->wino) {
         em_raw(em, "#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */\n");
-        conv_winograd_emit_weights(em, "wino");
+        conv_winograd_emit_weights(em, "wino", "wgt", "IC", "OC");
         emit_forward_images(em, L, P, 1);
         em_raw(em, "#else\n");
         em_line(em, "(void)wino;");

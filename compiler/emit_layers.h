@@ -110,7 +110,7 @@ extern const cnnc_layer_emitter emit_activation_layer;
  * fused maxpool `pool`, its row band or whole dz), and the fixed rotated
  * kernel of its fast input gradient. */
 size_t emit_conv2d_pad_floats(const cnn_layer *l, int needs_dx, const cnn_layer *pool);
-size_t emit_conv2d_flip_floats(const cnn_layer *l, int needs_dx);
+size_t emit_conv2d_flip_floats(const cnn_layer *l, int needs_dx, const cnn_layer *pool);
 
 /* Whether conv2d `l` (forward activation `act`) and the layer after it,
  * `next` (NULL at the end), run as one fused conv + activation + maxpool in

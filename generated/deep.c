@@ -80,12 +80,12 @@ enum {
  * layers), a slot (partial weight gradients, summed in image order: thread-count
  * independent) and a padded copy of a conv input. Offsets are times batch_cap. */
 enum {
-    WORK_FIXED = 231296,
+    WORK_FIXED = 337792,
     WORK_DA = 0,
     WORK_DB = 65536,
     WORK_SLOT = 131072,
     WORK_PAD = 167936,
-    WORK_PER_IMAGE = 204928
+    WORK_PER_IMAGE = 217216
 };
 
 enum { N_OUT = 1 };
@@ -2258,12 +2258,12 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
     enum { IH = 32, IW = 32, IC = 16, OH = 32, OW = 32, OC = 32 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 16384, OUT_SIZE = 32768, W_OFF = 464, W_COUNT = 4608 };
-    enum { PAD_SIZE = 36992 };
+    enum { PAD_SIZE = 49280 };
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
 #ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
     enum { PW = 34, WINO_AT = 18496 }; /* per image: [padded input, PW wide] then V and M */
     cnn_real *restrict wu = wino;
-    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    /* U = G g G^T of every 3x3 kernel g of wgt ([KH][KW][IC][OC]): [16][IC][OC] */
     for (int ic = 0; ic < IC; ic++) {
         OMP(simd)
         for (int oc = 0; oc < OC; oc++) {
@@ -2304,7 +2304,7 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
         }
     }
     /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT 2x2 tiles along a row */
-    enum { NT = 8 };
+    enum { NT = 8, WIC = IC, WOC = OC, WPW = PW, WOW = OW };
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -2323,47 +2323,47 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
             memset(to + 17952, 0, sizeof(cnn_real) * 544);
         }
         const cnn_real *restrict xs = xpad;
-        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + WINO_AT; /* V [16][NT][IC] */
-        cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + WINO_AT; /* V [16][NT][WIC] */
+        cnn_real *restrict wm = wv + 16 * NT * WIC;                    /* M [16][NT][WOC] */
         for (int py = 0; py < OH / 2; py++) {
             for (int tb = 0; tb < 2; tb++) {
-                /* V = B^T d B: a 4x4 input tile under each window */
+                /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
                 for (int t = 0; t < 8; t++) {
-                    const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(tb * NT + t) * 2) * IC;
+                    const cnn_real *restrict d = xs + ((size_t)py * 2 * WPW + (size_t)(tb * NT + t) * 2) * WIC;
                     OMP(simd)
-                    for (int c = 0; c < IC; c++) {
-                        const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
-                        const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
-                        const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
-                        const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                    for (int c = 0; c < WIC; c++) {
+                        const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
+                        const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
+                        const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
+                        const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
                         const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
                         const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
                         const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
                         const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
-                        wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
-                        wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
-                        wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
-                        wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
-                        wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
-                        wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
-                        wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
-                        wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
-                        wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
-                        wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
-                        wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
-                        wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
-                        wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
-                        wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
-                        wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
-                        wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                        wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
+                        wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
+                        wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
+                        wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
+                        wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
+                        wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
+                        wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
+                        wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
+                        wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
+                        wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
+                        wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
+                        wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
+                        wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
+                        wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
+                        wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
+                        wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
                     }
                 }
                 /* M[pos] = V[pos] U[pos], summed over the input channels */
                 for (int pos = 0; pos < 16; pos++) {
-                    const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
-                    const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
-                    cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
-                    for (int ob = 0; ob < OC; ob += 32) {
+                    const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                    const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                    cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                    for (int ob = 0; ob < WOC; ob += 32) {
                         cnn_real m0_0[16];
                         cnn_real m0_1[16];
                         cnn_real m1_0[16];
@@ -2428,10 +2428,10 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
                             m7_1[co] = 0;
-                        for (int ic = 0; ic < IC; ic++) {
-                            const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                        for (int ic = 0; ic < WIC; ic++) {
+                            const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
                             {
-                                const cnn_real s = vp[0 * IC + ic];
+                                const cnn_real s = vp[0 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m0_0[co] += s * ur[0 + co];
@@ -2440,7 +2440,7 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
                                     m0_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[1 * IC + ic];
+                                const cnn_real s = vp[1 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m1_0[co] += s * ur[0 + co];
@@ -2449,7 +2449,7 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
                                     m1_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[2 * IC + ic];
+                                const cnn_real s = vp[2 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m2_0[co] += s * ur[0 + co];
@@ -2458,7 +2458,7 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
                                     m2_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[3 * IC + ic];
+                                const cnn_real s = vp[3 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m3_0[co] += s * ur[0 + co];
@@ -2467,7 +2467,7 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
                                     m3_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[4 * IC + ic];
+                                const cnn_real s = vp[4 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m4_0[co] += s * ur[0 + co];
@@ -2476,7 +2476,7 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
                                     m4_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[5 * IC + ic];
+                                const cnn_real s = vp[5 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m5_0[co] += s * ur[0 + co];
@@ -2485,7 +2485,7 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
                                     m5_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[6 * IC + ic];
+                                const cnn_real s = vp[6 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m6_0[co] += s * ur[0 + co];
@@ -2494,7 +2494,7 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
                                     m6_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[7 * IC + ic];
+                                const cnn_real s = vp[7 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m7_0[co] += s * ur[0 + co];
@@ -2505,63 +2505,63 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
                         }
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[0 * OC + ob + 0 + co] = m0_0[co];
+                            mp[0 * WOC + ob + 0 + co] = m0_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[0 * OC + ob + 16 + co] = m0_1[co];
+                            mp[0 * WOC + ob + 16 + co] = m0_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[1 * OC + ob + 0 + co] = m1_0[co];
+                            mp[1 * WOC + ob + 0 + co] = m1_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[1 * OC + ob + 16 + co] = m1_1[co];
+                            mp[1 * WOC + ob + 16 + co] = m1_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[2 * OC + ob + 0 + co] = m2_0[co];
+                            mp[2 * WOC + ob + 0 + co] = m2_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[2 * OC + ob + 16 + co] = m2_1[co];
+                            mp[2 * WOC + ob + 16 + co] = m2_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[3 * OC + ob + 0 + co] = m3_0[co];
+                            mp[3 * WOC + ob + 0 + co] = m3_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[3 * OC + ob + 16 + co] = m3_1[co];
+                            mp[3 * WOC + ob + 16 + co] = m3_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[4 * OC + ob + 0 + co] = m4_0[co];
+                            mp[4 * WOC + ob + 0 + co] = m4_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[4 * OC + ob + 16 + co] = m4_1[co];
+                            mp[4 * WOC + ob + 16 + co] = m4_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[5 * OC + ob + 0 + co] = m5_0[co];
+                            mp[5 * WOC + ob + 0 + co] = m5_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[5 * OC + ob + 16 + co] = m5_1[co];
+                            mp[5 * WOC + ob + 16 + co] = m5_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[6 * OC + ob + 0 + co] = m6_0[co];
+                            mp[6 * WOC + ob + 0 + co] = m6_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[6 * OC + ob + 16 + co] = m6_1[co];
+                            mp[6 * WOC + ob + 16 + co] = m6_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[7 * OC + ob + 0 + co] = m7_0[co];
+                            mp[7 * WOC + ob + 0 + co] = m7_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[7 * OC + ob + 16 + co] = m7_1[co];
+                            mp[7 * WOC + ob + 16 + co] = m7_1[co];
                     }
                 }
                 /* the tile's outputs A^T M A */
                 for (int t = 0; t < 8; t++) {
-                    cnn_real *restrict y0 = yi + ((size_t)py * 2 * OW + (size_t)(tb * NT + t) * 2) * OC;
+                    cnn_real *restrict y0 = yi + ((size_t)py * 2 * WOW + (size_t)(tb * NT + t) * 2) * WOC;
                     OMP(simd)
-                    for (int c = 0; c < OC; c++) {
-                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
-                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
-                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
-                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                    for (int c = 0; c < WOC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
+                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
+                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
+                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
                         const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
                         const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
                         const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
@@ -2569,9 +2569,9 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
                         const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;
                         const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;
                         y0[c] = z00;
-                        y0[OC + c] = z01;
-                        y0[(size_t)OW * OC + c] = z10;
-                        y0[(size_t)(OW + 1) * OC + c] = z11;
+                        y0[WOC + c] = z01;
+                        y0[(size_t)WOW * WOC + c] = z10;
+                        y0[(size_t)(WOW + 1) * WOC + c] = z11;
                     }
                 }
             }
@@ -2988,7 +2988,7 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
     enum { IH = 32, IW = 32, IC = 16, OH = 32, OW = 32, OC = 32 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 16384, OUT_SIZE = 32768, W_OFF = 464, W_COUNT = 4608 };
-    enum { SLOT = 4608, PAD_SIZE = 36992, PW = 34 }; /* slot: dW [KH][KW][IC][OC] */
+    enum { SLOT = 4608, PAD_SIZE = 49280, PW = 34 }; /* slot: dW [KH][KW][IC][OC] */
     const cnn_real *restrict wgt = p + W_OFF;
     /* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */
     for (int ky = 0; ky < KH; ky++)
@@ -2997,6 +2997,49 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
                 for (int co = 0; co < OC; co++)
                     flip[((ky * KW + kx) * OC + co) * IC + ci] =
                         wgt[(((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC + ci) * OC + co];
+#ifndef CNN_NO_WINOGRAD
+    cnn_real *restrict wu = flip + W_COUNT;
+    /* U = G g G^T of every 3x3 kernel g of flip ([KH][KW][OC][IC]): [16][OC][IC] */
+    for (int ic = 0; ic < OC; ic++) {
+        OMP(simd)
+        for (int oc = 0; oc < IC; oc++) {
+            const cnn_real h = (cnn_real)0.5;
+            const cnn_real g00 = flip[(size_t)(0 * OC + ic) * IC + oc];
+            const cnn_real g01 = flip[(size_t)(1 * OC + ic) * IC + oc];
+            const cnn_real g02 = flip[(size_t)(2 * OC + ic) * IC + oc];
+            const cnn_real g10 = flip[(size_t)(3 * OC + ic) * IC + oc];
+            const cnn_real g11 = flip[(size_t)(4 * OC + ic) * IC + oc];
+            const cnn_real g12 = flip[(size_t)(5 * OC + ic) * IC + oc];
+            const cnn_real g20 = flip[(size_t)(6 * OC + ic) * IC + oc];
+            const cnn_real g21 = flip[(size_t)(7 * OC + ic) * IC + oc];
+            const cnn_real g22 = flip[(size_t)(8 * OC + ic) * IC + oc];
+            /* G g: rows 0-3 of a 4x3 */
+            const cnn_real t00 = g00, t10 = (g00 + g10 + g20) * h;
+            const cnn_real t20 = (g00 - g10 + g20) * h, t30 = g20;
+            const cnn_real t01 = g01, t11 = (g01 + g11 + g21) * h;
+            const cnn_real t21 = (g01 - g11 + g21) * h, t31 = g21;
+            const cnn_real t02 = g02, t12 = (g02 + g12 + g22) * h;
+            const cnn_real t22 = (g02 - g12 + g22) * h, t32 = g22;
+            /* (G g) G^T */
+            wu[(size_t)(0 * OC + ic) * IC + oc] = t00;
+            wu[(size_t)(1 * OC + ic) * IC + oc] = (t00 + t01 + t02) * h;
+            wu[(size_t)(2 * OC + ic) * IC + oc] = (t00 - t01 + t02) * h;
+            wu[(size_t)(3 * OC + ic) * IC + oc] = t02;
+            wu[(size_t)(4 * OC + ic) * IC + oc] = t10;
+            wu[(size_t)(5 * OC + ic) * IC + oc] = (t10 + t11 + t12) * h;
+            wu[(size_t)(6 * OC + ic) * IC + oc] = (t10 - t11 + t12) * h;
+            wu[(size_t)(7 * OC + ic) * IC + oc] = t12;
+            wu[(size_t)(8 * OC + ic) * IC + oc] = t20;
+            wu[(size_t)(9 * OC + ic) * IC + oc] = (t20 + t21 + t22) * h;
+            wu[(size_t)(10 * OC + ic) * IC + oc] = (t20 - t21 + t22) * h;
+            wu[(size_t)(11 * OC + ic) * IC + oc] = t22;
+            wu[(size_t)(12 * OC + ic) * IC + oc] = t30;
+            wu[(size_t)(13 * OC + ic) * IC + oc] = (t30 + t31 + t32) * h;
+            wu[(size_t)(14 * OC + ic) * IC + oc] = (t30 - t31 + t32) * h;
+            wu[(size_t)(15 * OC + ic) * IC + oc] = t32;
+        }
+    }
+#endif
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -3233,6 +3276,288 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
             memset(to + 35904, 0, sizeof(cnn_real) * 1088);
         }
         cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+#ifndef CNN_NO_WINOGRAD
+        { /* Winograd F(2x2, 3x3) (emit_conv_winograd.c), from OC channels into IC */
+            enum { NT = 16, WIC = OC, WOC = IC, WPW = 34, WOW = IW };
+            cnn_real *restrict wv = dzpad + 36992; /* V [16][NT][WIC] */
+            cnn_real *restrict wm = wv + 16 * NT * WIC; /* M [16][NT][WOC] */
+            for (int py = 0; py < IH / 2; py++) {
+                {
+                    /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
+                    for (int t = 0; t < 16; t++) {
+                        const cnn_real *restrict d = dzpad + ((size_t)py * 2 * WPW + (size_t)(0 + t) * 2) * WIC;
+                        OMP(simd)
+                        for (int c = 0; c < WIC; c++) {
+                            const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
+                            const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
+                            const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
+                            const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
+                            const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
+                            const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
+                            const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
+                            const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
+                            wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
+                            wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
+                            wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
+                            wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
+                            wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
+                            wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
+                            wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
+                            wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
+                            wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
+                            wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
+                            wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
+                            wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
+                            wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
+                            wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
+                            wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
+                            wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
+                        }
+                    }
+                    /* M[pos] = V[pos] U[pos], summed over the input channels */
+                    for (int pos = 0; pos < 16; pos++) {
+                        const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                        const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                        cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                        for (int ob = 0; ob < WOC; ob += 16) {
+                            cnn_real m0_0[16];
+                            cnn_real m1_0[16];
+                            cnn_real m2_0[16];
+                            cnn_real m3_0[16];
+                            cnn_real m4_0[16];
+                            cnn_real m5_0[16];
+                            cnn_real m6_0[16];
+                            cnn_real m7_0[16];
+                            cnn_real m8_0[16];
+                            cnn_real m9_0[16];
+                            cnn_real m10_0[16];
+                            cnn_real m11_0[16];
+                            cnn_real m12_0[16];
+                            cnn_real m13_0[16];
+                            cnn_real m14_0[16];
+                            cnn_real m15_0[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m4_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m5_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m6_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m7_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m8_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m9_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m10_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m11_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m12_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m13_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m14_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m15_0[co] = 0;
+                            for (int ic = 0; ic < WIC; ic++) {
+                                const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
+                                {
+                                    const cnn_real s = vp[0 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m0_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[1 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m1_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[2 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m2_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[3 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m3_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[4 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m4_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[5 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m5_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[6 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m6_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[7 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m7_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[8 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m8_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[9 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m9_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[10 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m10_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[11 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m11_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[12 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m12_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[13 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m13_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[14 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m14_0[co] += s * ur[0 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[15 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m15_0[co] += s * ur[0 + co];
+                                }
+                            }
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[0 * WOC + ob + 0 + co] = m0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[1 * WOC + ob + 0 + co] = m1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[2 * WOC + ob + 0 + co] = m2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[3 * WOC + ob + 0 + co] = m3_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[4 * WOC + ob + 0 + co] = m4_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[5 * WOC + ob + 0 + co] = m5_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[6 * WOC + ob + 0 + co] = m6_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[7 * WOC + ob + 0 + co] = m7_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[8 * WOC + ob + 0 + co] = m8_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[9 * WOC + ob + 0 + co] = m9_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[10 * WOC + ob + 0 + co] = m10_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[11 * WOC + ob + 0 + co] = m11_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[12 * WOC + ob + 0 + co] = m12_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[13 * WOC + ob + 0 + co] = m13_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[14 * WOC + ob + 0 + co] = m14_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[15 * WOC + ob + 0 + co] = m15_0[co];
+                        }
+                    }
+                    /* the tile's outputs A^T M A */
+                    for (int t = 0; t < 16; t++) {
+                        cnn_real *restrict y0 = dxi + ((size_t)py * 2 * WOW + (size_t)(0 + t) * 2) * WOC;
+                        OMP(simd)
+                        for (int c = 0; c < WOC; c++) {
+                            const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
+                            const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
+                            const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
+                            const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
+                            const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
+                            const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
+                            const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
+                            const cnn_real b03 = a03 + a13 + a23, b13 = a13 - a23 - a33;
+                            const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;
+                            const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;
+                            y0[c] = z00;
+                            y0[WOC + c] = z01;
+                            y0[(size_t)WOW * WOC + c] = z10;
+                            y0[(size_t)(WOW + 1) * WOC + c] = z11;
+                        }
+                    }
+                }
+            } /* py */
+        }
+#else
         {
             const cnn_real *restrict bsrc = dzpad;
             const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
@@ -3574,6 +3899,7 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
                 }
             } /* oy */
         }
+#endif
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
@@ -3692,7 +4018,7 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
 #ifndef CNN_REFERENCE_KERNELS
 static void deep_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 12832 };
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 21024 };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 32, IW = 32, POH = 16, POW = 16, PKH = 2, PKW = 2, POOL_SIZE = 8192 }; /* maxpool_2 */
@@ -3908,7 +4234,7 @@ static void deep_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *
 #else
 static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 12832 };
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 21024 };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -4002,7 +4328,7 @@ static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restr
 #ifndef CNN_REFERENCE_KERNELS
 static void deep_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 12832 };
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 21024 };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 32, IW = 32, POH = 16, POW = 16, PKH = 2, PKW = 2, POOL_SIZE = 8192 }; /* maxpool_2 */
@@ -4130,7 +4456,7 @@ static void deep_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real 
 #else
 static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 12832 };
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 21024 };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -4309,7 +4635,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
         bias[co] = shift[co];
 #ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
     cnn_real *restrict wu = fold + 4640;
-    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    /* U = G g G^T of every 3x3 kernel g of wgt ([KH][KW][IC][OC]): [16][IC][OC] */
     for (int ic = 0; ic < IC; ic++) {
         OMP(simd)
         for (int oc = 0; oc < OC; oc++) {
@@ -4350,7 +4676,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
         }
     }
     /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
-    enum { NT = 8 };
+    enum { NT = 8, WIC = IC, WOC = OC, WPW = PW };
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -4369,47 +4695,47 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
             memset(to + 17952, 0, sizeof(cnn_real) * 544);
         }
         const cnn_real *restrict xs = xpad;
-        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][IC] */
-        cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][WIC] */
+        cnn_real *restrict wm = wv + 16 * NT * WIC;                    /* M [16][NT][WOC] */
         for (int py = 0; py < POH; py++) {
             for (int tb = 0; tb < 2; tb++) {
-                /* V = B^T d B: a 4x4 input tile under each window */
+                /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
                 for (int t = 0; t < 8; t++) {
-                    const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(tb * NT + t) * 2) * IC;
+                    const cnn_real *restrict d = xs + ((size_t)py * 2 * WPW + (size_t)(tb * NT + t) * 2) * WIC;
                     OMP(simd)
-                    for (int c = 0; c < IC; c++) {
-                        const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
-                        const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
-                        const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
-                        const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                    for (int c = 0; c < WIC; c++) {
+                        const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
+                        const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
+                        const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
+                        const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
                         const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
                         const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
                         const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
                         const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
-                        wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
-                        wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
-                        wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
-                        wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
-                        wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
-                        wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
-                        wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
-                        wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
-                        wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
-                        wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
-                        wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
-                        wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
-                        wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
-                        wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
-                        wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
-                        wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                        wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
+                        wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
+                        wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
+                        wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
+                        wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
+                        wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
+                        wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
+                        wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
+                        wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
+                        wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
+                        wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
+                        wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
+                        wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
+                        wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
+                        wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
+                        wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
                     }
                 }
                 /* M[pos] = V[pos] U[pos], summed over the input channels */
                 for (int pos = 0; pos < 16; pos++) {
-                    const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
-                    const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
-                    cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
-                    for (int ob = 0; ob < OC; ob += 32) {
+                    const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                    const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                    cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                    for (int ob = 0; ob < WOC; ob += 32) {
                         cnn_real m0_0[16];
                         cnn_real m0_1[16];
                         cnn_real m1_0[16];
@@ -4474,10 +4800,10 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
                             m7_1[co] = 0;
-                        for (int ic = 0; ic < IC; ic++) {
-                            const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                        for (int ic = 0; ic < WIC; ic++) {
+                            const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
                             {
-                                const cnn_real s = vp[0 * IC + ic];
+                                const cnn_real s = vp[0 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m0_0[co] += s * ur[0 + co];
@@ -4486,7 +4812,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
                                     m0_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[1 * IC + ic];
+                                const cnn_real s = vp[1 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m1_0[co] += s * ur[0 + co];
@@ -4495,7 +4821,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
                                     m1_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[2 * IC + ic];
+                                const cnn_real s = vp[2 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m2_0[co] += s * ur[0 + co];
@@ -4504,7 +4830,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
                                     m2_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[3 * IC + ic];
+                                const cnn_real s = vp[3 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m3_0[co] += s * ur[0 + co];
@@ -4513,7 +4839,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
                                     m3_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[4 * IC + ic];
+                                const cnn_real s = vp[4 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m4_0[co] += s * ur[0 + co];
@@ -4522,7 +4848,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
                                     m4_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[5 * IC + ic];
+                                const cnn_real s = vp[5 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m5_0[co] += s * ur[0 + co];
@@ -4531,7 +4857,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
                                     m5_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[6 * IC + ic];
+                                const cnn_real s = vp[6 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m6_0[co] += s * ur[0 + co];
@@ -4540,7 +4866,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
                                     m6_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[7 * IC + ic];
+                                const cnn_real s = vp[7 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m7_0[co] += s * ur[0 + co];
@@ -4551,63 +4877,63 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
                         }
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[0 * OC + ob + 0 + co] = m0_0[co];
+                            mp[0 * WOC + ob + 0 + co] = m0_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[0 * OC + ob + 16 + co] = m0_1[co];
+                            mp[0 * WOC + ob + 16 + co] = m0_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[1 * OC + ob + 0 + co] = m1_0[co];
+                            mp[1 * WOC + ob + 0 + co] = m1_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[1 * OC + ob + 16 + co] = m1_1[co];
+                            mp[1 * WOC + ob + 16 + co] = m1_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[2 * OC + ob + 0 + co] = m2_0[co];
+                            mp[2 * WOC + ob + 0 + co] = m2_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[2 * OC + ob + 16 + co] = m2_1[co];
+                            mp[2 * WOC + ob + 16 + co] = m2_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[3 * OC + ob + 0 + co] = m3_0[co];
+                            mp[3 * WOC + ob + 0 + co] = m3_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[3 * OC + ob + 16 + co] = m3_1[co];
+                            mp[3 * WOC + ob + 16 + co] = m3_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[4 * OC + ob + 0 + co] = m4_0[co];
+                            mp[4 * WOC + ob + 0 + co] = m4_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[4 * OC + ob + 16 + co] = m4_1[co];
+                            mp[4 * WOC + ob + 16 + co] = m4_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[5 * OC + ob + 0 + co] = m5_0[co];
+                            mp[5 * WOC + ob + 0 + co] = m5_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[5 * OC + ob + 16 + co] = m5_1[co];
+                            mp[5 * WOC + ob + 16 + co] = m5_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[6 * OC + ob + 0 + co] = m6_0[co];
+                            mp[6 * WOC + ob + 0 + co] = m6_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[6 * OC + ob + 16 + co] = m6_1[co];
+                            mp[6 * WOC + ob + 16 + co] = m6_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[7 * OC + ob + 0 + co] = m7_0[co];
+                            mp[7 * WOC + ob + 0 + co] = m7_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[7 * OC + ob + 16 + co] = m7_1[co];
+                            mp[7 * WOC + ob + 16 + co] = m7_1[co];
                     }
                 }
                 /* the window's outputs A^T M A, pooled */
                 for (int t = 0; t < 8; t++) {
                     cnn_real *restrict yp = yi + ((size_t)py * POW + tb * NT + t) * OC;
                     OMP(simd)
-                    for (int c = 0; c < OC; c++) {
-                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
-                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
-                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
-                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                    for (int c = 0; c < WOC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
+                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
+                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
+                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
                         const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
                         const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
                         const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
@@ -4987,12 +5313,12 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
     enum { IH = 16, IW = 16, IC = 32, OH = 16, OW = 16, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 8192, OUT_SIZE = 16384, W_OFF = 5136, W_COUNT = 18432 };
-    enum { PAD_SIZE = 22656 };
+    enum { PAD_SIZE = 33024 };
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
 #ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
     enum { PW = 18, WINO_AT = 10368 }; /* per image: [padded input, PW wide] then V and M */
     cnn_real *restrict wu = wino;
-    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    /* U = G g G^T of every 3x3 kernel g of wgt ([KH][KW][IC][OC]): [16][IC][OC] */
     for (int ic = 0; ic < IC; ic++) {
         OMP(simd)
         for (int oc = 0; oc < OC; oc++) {
@@ -5033,7 +5359,7 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
         }
     }
     /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT 2x2 tiles along a row */
-    enum { NT = 8 };
+    enum { NT = 8, WIC = IC, WOC = OC, WPW = PW, WOW = OW };
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -5052,47 +5378,47 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
             memset(to + 9792, 0, sizeof(cnn_real) * 576);
         }
         const cnn_real *restrict xs = xpad;
-        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + WINO_AT; /* V [16][NT][IC] */
-        cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + WINO_AT; /* V [16][NT][WIC] */
+        cnn_real *restrict wm = wv + 16 * NT * WIC;                    /* M [16][NT][WOC] */
         for (int py = 0; py < OH / 2; py++) {
             {
-                /* V = B^T d B: a 4x4 input tile under each window */
+                /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
                 for (int t = 0; t < 8; t++) {
-                    const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(0 + t) * 2) * IC;
+                    const cnn_real *restrict d = xs + ((size_t)py * 2 * WPW + (size_t)(0 + t) * 2) * WIC;
                     OMP(simd)
-                    for (int c = 0; c < IC; c++) {
-                        const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
-                        const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
-                        const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
-                        const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                    for (int c = 0; c < WIC; c++) {
+                        const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
+                        const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
+                        const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
+                        const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
                         const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
                         const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
                         const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
                         const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
-                        wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
-                        wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
-                        wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
-                        wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
-                        wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
-                        wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
-                        wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
-                        wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
-                        wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
-                        wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
-                        wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
-                        wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
-                        wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
-                        wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
-                        wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
-                        wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                        wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
+                        wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
+                        wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
+                        wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
+                        wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
+                        wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
+                        wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
+                        wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
+                        wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
+                        wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
+                        wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
+                        wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
+                        wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
+                        wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
+                        wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
+                        wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
                     }
                 }
                 /* M[pos] = V[pos] U[pos], summed over the input channels */
                 for (int pos = 0; pos < 16; pos++) {
-                    const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
-                    const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
-                    cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
-                    for (int ob = 0; ob < OC; ob += 32) {
+                    const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                    const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                    cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                    for (int ob = 0; ob < WOC; ob += 32) {
                         cnn_real m0_0[16];
                         cnn_real m0_1[16];
                         cnn_real m1_0[16];
@@ -5157,10 +5483,10 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
                             m7_1[co] = 0;
-                        for (int ic = 0; ic < IC; ic++) {
-                            const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                        for (int ic = 0; ic < WIC; ic++) {
+                            const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
                             {
-                                const cnn_real s = vp[0 * IC + ic];
+                                const cnn_real s = vp[0 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m0_0[co] += s * ur[0 + co];
@@ -5169,7 +5495,7 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
                                     m0_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[1 * IC + ic];
+                                const cnn_real s = vp[1 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m1_0[co] += s * ur[0 + co];
@@ -5178,7 +5504,7 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
                                     m1_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[2 * IC + ic];
+                                const cnn_real s = vp[2 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m2_0[co] += s * ur[0 + co];
@@ -5187,7 +5513,7 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
                                     m2_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[3 * IC + ic];
+                                const cnn_real s = vp[3 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m3_0[co] += s * ur[0 + co];
@@ -5196,7 +5522,7 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
                                     m3_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[4 * IC + ic];
+                                const cnn_real s = vp[4 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m4_0[co] += s * ur[0 + co];
@@ -5205,7 +5531,7 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
                                     m4_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[5 * IC + ic];
+                                const cnn_real s = vp[5 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m5_0[co] += s * ur[0 + co];
@@ -5214,7 +5540,7 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
                                     m5_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[6 * IC + ic];
+                                const cnn_real s = vp[6 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m6_0[co] += s * ur[0 + co];
@@ -5223,7 +5549,7 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
                                     m6_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[7 * IC + ic];
+                                const cnn_real s = vp[7 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m7_0[co] += s * ur[0 + co];
@@ -5234,63 +5560,63 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
                         }
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[0 * OC + ob + 0 + co] = m0_0[co];
+                            mp[0 * WOC + ob + 0 + co] = m0_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[0 * OC + ob + 16 + co] = m0_1[co];
+                            mp[0 * WOC + ob + 16 + co] = m0_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[1 * OC + ob + 0 + co] = m1_0[co];
+                            mp[1 * WOC + ob + 0 + co] = m1_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[1 * OC + ob + 16 + co] = m1_1[co];
+                            mp[1 * WOC + ob + 16 + co] = m1_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[2 * OC + ob + 0 + co] = m2_0[co];
+                            mp[2 * WOC + ob + 0 + co] = m2_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[2 * OC + ob + 16 + co] = m2_1[co];
+                            mp[2 * WOC + ob + 16 + co] = m2_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[3 * OC + ob + 0 + co] = m3_0[co];
+                            mp[3 * WOC + ob + 0 + co] = m3_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[3 * OC + ob + 16 + co] = m3_1[co];
+                            mp[3 * WOC + ob + 16 + co] = m3_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[4 * OC + ob + 0 + co] = m4_0[co];
+                            mp[4 * WOC + ob + 0 + co] = m4_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[4 * OC + ob + 16 + co] = m4_1[co];
+                            mp[4 * WOC + ob + 16 + co] = m4_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[5 * OC + ob + 0 + co] = m5_0[co];
+                            mp[5 * WOC + ob + 0 + co] = m5_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[5 * OC + ob + 16 + co] = m5_1[co];
+                            mp[5 * WOC + ob + 16 + co] = m5_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[6 * OC + ob + 0 + co] = m6_0[co];
+                            mp[6 * WOC + ob + 0 + co] = m6_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[6 * OC + ob + 16 + co] = m6_1[co];
+                            mp[6 * WOC + ob + 16 + co] = m6_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[7 * OC + ob + 0 + co] = m7_0[co];
+                            mp[7 * WOC + ob + 0 + co] = m7_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[7 * OC + ob + 16 + co] = m7_1[co];
+                            mp[7 * WOC + ob + 16 + co] = m7_1[co];
                     }
                 }
                 /* the tile's outputs A^T M A */
                 for (int t = 0; t < 8; t++) {
-                    cnn_real *restrict y0 = yi + ((size_t)py * 2 * OW + (size_t)(0 + t) * 2) * OC;
+                    cnn_real *restrict y0 = yi + ((size_t)py * 2 * WOW + (size_t)(0 + t) * 2) * WOC;
                     OMP(simd)
-                    for (int c = 0; c < OC; c++) {
-                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
-                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
-                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
-                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                    for (int c = 0; c < WOC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
+                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
+                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
+                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
                         const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
                         const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
                         const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
@@ -5298,9 +5624,9 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
                         const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;
                         const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;
                         y0[c] = z00;
-                        y0[OC + c] = z01;
-                        y0[(size_t)OW * OC + c] = z10;
-                        y0[(size_t)(OW + 1) * OC + c] = z11;
+                        y0[WOC + c] = z01;
+                        y0[(size_t)WOW * WOC + c] = z10;
+                        y0[(size_t)(WOW + 1) * WOC + c] = z11;
                     }
                 }
             }
@@ -5719,7 +6045,7 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
     enum { IH = 16, IW = 16, IC = 32, OH = 16, OW = 16, OC = 64 };
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 1, PL = 1 };
     enum { IN_SIZE = 8192, OUT_SIZE = 16384, W_OFF = 5136, W_COUNT = 18432 };
-    enum { SLOT = 18432, PAD_SIZE = 22656, PW = 18 }; /* slot: dW [KH][KW][IC][OC] */
+    enum { SLOT = 18432, PAD_SIZE = 33024, PW = 18 }; /* slot: dW [KH][KW][IC][OC] */
     const cnn_real *restrict wgt = p + W_OFF;
     /* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */
     for (int ky = 0; ky < KH; ky++)
@@ -5728,6 +6054,49 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
                 for (int co = 0; co < OC; co++)
                     flip[((ky * KW + kx) * OC + co) * IC + ci] =
                         wgt[(((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC + ci) * OC + co];
+#ifndef CNN_NO_WINOGRAD
+    cnn_real *restrict wu = flip + W_COUNT;
+    /* U = G g G^T of every 3x3 kernel g of flip ([KH][KW][OC][IC]): [16][OC][IC] */
+    for (int ic = 0; ic < OC; ic++) {
+        OMP(simd)
+        for (int oc = 0; oc < IC; oc++) {
+            const cnn_real h = (cnn_real)0.5;
+            const cnn_real g00 = flip[(size_t)(0 * OC + ic) * IC + oc];
+            const cnn_real g01 = flip[(size_t)(1 * OC + ic) * IC + oc];
+            const cnn_real g02 = flip[(size_t)(2 * OC + ic) * IC + oc];
+            const cnn_real g10 = flip[(size_t)(3 * OC + ic) * IC + oc];
+            const cnn_real g11 = flip[(size_t)(4 * OC + ic) * IC + oc];
+            const cnn_real g12 = flip[(size_t)(5 * OC + ic) * IC + oc];
+            const cnn_real g20 = flip[(size_t)(6 * OC + ic) * IC + oc];
+            const cnn_real g21 = flip[(size_t)(7 * OC + ic) * IC + oc];
+            const cnn_real g22 = flip[(size_t)(8 * OC + ic) * IC + oc];
+            /* G g: rows 0-3 of a 4x3 */
+            const cnn_real t00 = g00, t10 = (g00 + g10 + g20) * h;
+            const cnn_real t20 = (g00 - g10 + g20) * h, t30 = g20;
+            const cnn_real t01 = g01, t11 = (g01 + g11 + g21) * h;
+            const cnn_real t21 = (g01 - g11 + g21) * h, t31 = g21;
+            const cnn_real t02 = g02, t12 = (g02 + g12 + g22) * h;
+            const cnn_real t22 = (g02 - g12 + g22) * h, t32 = g22;
+            /* (G g) G^T */
+            wu[(size_t)(0 * OC + ic) * IC + oc] = t00;
+            wu[(size_t)(1 * OC + ic) * IC + oc] = (t00 + t01 + t02) * h;
+            wu[(size_t)(2 * OC + ic) * IC + oc] = (t00 - t01 + t02) * h;
+            wu[(size_t)(3 * OC + ic) * IC + oc] = t02;
+            wu[(size_t)(4 * OC + ic) * IC + oc] = t10;
+            wu[(size_t)(5 * OC + ic) * IC + oc] = (t10 + t11 + t12) * h;
+            wu[(size_t)(6 * OC + ic) * IC + oc] = (t10 - t11 + t12) * h;
+            wu[(size_t)(7 * OC + ic) * IC + oc] = t12;
+            wu[(size_t)(8 * OC + ic) * IC + oc] = t20;
+            wu[(size_t)(9 * OC + ic) * IC + oc] = (t20 + t21 + t22) * h;
+            wu[(size_t)(10 * OC + ic) * IC + oc] = (t20 - t21 + t22) * h;
+            wu[(size_t)(11 * OC + ic) * IC + oc] = t22;
+            wu[(size_t)(12 * OC + ic) * IC + oc] = t30;
+            wu[(size_t)(13 * OC + ic) * IC + oc] = (t30 + t31 + t32) * h;
+            wu[(size_t)(14 * OC + ic) * IC + oc] = (t30 - t31 + t32) * h;
+            wu[(size_t)(15 * OC + ic) * IC + oc] = t32;
+        }
+    }
+#endif
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -6094,6 +6463,264 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
             memset(to + 19584, 0, sizeof(cnn_real) * 1152);
         }
         cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+#ifndef CNN_NO_WINOGRAD
+        { /* Winograd F(2x2, 3x3) (emit_conv_winograd.c), from OC channels into IC */
+            enum { NT = 8, WIC = OC, WOC = IC, WPW = 18, WOW = IW };
+            cnn_real *restrict wv = dzpad + 20736; /* V [16][NT][WIC] */
+            cnn_real *restrict wm = wv + 16 * NT * WIC; /* M [16][NT][WOC] */
+            for (int py = 0; py < IH / 2; py++) {
+                {
+                    /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
+                    for (int t = 0; t < 8; t++) {
+                        const cnn_real *restrict d = dzpad + ((size_t)py * 2 * WPW + (size_t)(0 + t) * 2) * WIC;
+                        OMP(simd)
+                        for (int c = 0; c < WIC; c++) {
+                            const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
+                            const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
+                            const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
+                            const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
+                            const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
+                            const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
+                            const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
+                            const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
+                            wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
+                            wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
+                            wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
+                            wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
+                            wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
+                            wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
+                            wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
+                            wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
+                            wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
+                            wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
+                            wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
+                            wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
+                            wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
+                            wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
+                            wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
+                            wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
+                        }
+                    }
+                    /* M[pos] = V[pos] U[pos], summed over the input channels */
+                    for (int pos = 0; pos < 16; pos++) {
+                        const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                        const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                        cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                        for (int ob = 0; ob < WOC; ob += 32) {
+                            cnn_real m0_0[16];
+                            cnn_real m0_1[16];
+                            cnn_real m1_0[16];
+                            cnn_real m1_1[16];
+                            cnn_real m2_0[16];
+                            cnn_real m2_1[16];
+                            cnn_real m3_0[16];
+                            cnn_real m3_1[16];
+                            cnn_real m4_0[16];
+                            cnn_real m4_1[16];
+                            cnn_real m5_0[16];
+                            cnn_real m5_1[16];
+                            cnn_real m6_0[16];
+                            cnn_real m6_1[16];
+                            cnn_real m7_0[16];
+                            cnn_real m7_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m4_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m4_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m5_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m5_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m6_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m6_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m7_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m7_1[co] = 0;
+                            for (int ic = 0; ic < WIC; ic++) {
+                                const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
+                                {
+                                    const cnn_real s = vp[0 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m0_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m0_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[1 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m1_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m1_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[2 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m2_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m2_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[3 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m3_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m3_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[4 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m4_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m4_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[5 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m5_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m5_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[6 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m6_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m6_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[7 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m7_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m7_1[co] += s * ur[16 + co];
+                                }
+                            }
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[0 * WOC + ob + 0 + co] = m0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[0 * WOC + ob + 16 + co] = m0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[1 * WOC + ob + 0 + co] = m1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[1 * WOC + ob + 16 + co] = m1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[2 * WOC + ob + 0 + co] = m2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[2 * WOC + ob + 16 + co] = m2_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[3 * WOC + ob + 0 + co] = m3_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[3 * WOC + ob + 16 + co] = m3_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[4 * WOC + ob + 0 + co] = m4_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[4 * WOC + ob + 16 + co] = m4_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[5 * WOC + ob + 0 + co] = m5_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[5 * WOC + ob + 16 + co] = m5_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[6 * WOC + ob + 0 + co] = m6_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[6 * WOC + ob + 16 + co] = m6_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[7 * WOC + ob + 0 + co] = m7_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[7 * WOC + ob + 16 + co] = m7_1[co];
+                        }
+                    }
+                    /* the tile's outputs A^T M A */
+                    for (int t = 0; t < 8; t++) {
+                        cnn_real *restrict y0 = dxi + ((size_t)py * 2 * WOW + (size_t)(0 + t) * 2) * WOC;
+                        OMP(simd)
+                        for (int c = 0; c < WOC; c++) {
+                            const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
+                            const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
+                            const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
+                            const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
+                            const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
+                            const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
+                            const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
+                            const cnn_real b03 = a03 + a13 + a23, b13 = a13 - a23 - a33;
+                            const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;
+                            const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;
+                            y0[c] = z00;
+                            y0[WOC + c] = z01;
+                            y0[(size_t)WOW * WOC + c] = z10;
+                            y0[(size_t)(WOW + 1) * WOC + c] = z11;
+                        }
+                    }
+                }
+            } /* py */
+        }
+#else
         {
             const cnn_real *restrict bsrc = dzpad;
             const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
@@ -6423,6 +7050,7 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
                 }
             } /* oy */
         }
+#endif
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
@@ -6541,7 +7169,7 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
 #ifndef CNN_REFERENCE_KERNELS
 static void deep_batchnorm_3_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 64096 };
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 105056 };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 16, IW = 16, POH = 8, POW = 8, PKH = 2, PKW = 2, POOL_SIZE = 4096 }; /* maxpool_3 */
@@ -6757,7 +7385,7 @@ static void deep_batchnorm_3_pool_forward(cnn_real *restrict p, const cnn_real *
 #else
 static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 64096 };
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 105056 };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -6851,7 +7479,7 @@ static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restr
 #ifndef CNN_REFERENCE_KERNELS
 static void deep_batchnorm_3_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 64096 };
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 105056 };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 16, IW = 16, POH = 8, POW = 8, PKH = 2, PKW = 2, POOL_SIZE = 4096 }; /* maxpool_3 */
@@ -6979,7 +7607,7 @@ static void deep_batchnorm_3_pool_backward(const cnn_real *restrict p, cnn_real 
 #else
 static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 64096 };
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 105056 };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -7158,7 +7786,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
         bias[co] = shift[co];
 #ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
     cnn_real *restrict wu = fold + 18496;
-    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    /* U = G g G^T of every 3x3 kernel g of wgt ([KH][KW][IC][OC]): [16][IC][OC] */
     for (int ic = 0; ic < IC; ic++) {
         OMP(simd)
         for (int oc = 0; oc < OC; oc++) {
@@ -7199,7 +7827,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
         }
     }
     /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
-    enum { NT = 8 };
+    enum { NT = 8, WIC = IC, WOC = OC, WPW = PW };
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -7218,47 +7846,47 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
             memset(to + 9792, 0, sizeof(cnn_real) * 576);
         }
         const cnn_real *restrict xs = xpad;
-        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][IC] */
-        cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][WIC] */
+        cnn_real *restrict wm = wv + 16 * NT * WIC;                    /* M [16][NT][WOC] */
         for (int py = 0; py < POH; py++) {
             {
-                /* V = B^T d B: a 4x4 input tile under each window */
+                /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
                 for (int t = 0; t < 8; t++) {
-                    const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(0 + t) * 2) * IC;
+                    const cnn_real *restrict d = xs + ((size_t)py * 2 * WPW + (size_t)(0 + t) * 2) * WIC;
                     OMP(simd)
-                    for (int c = 0; c < IC; c++) {
-                        const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
-                        const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
-                        const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
-                        const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                    for (int c = 0; c < WIC; c++) {
+                        const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
+                        const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
+                        const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
+                        const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
                         const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
                         const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
                         const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
                         const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
-                        wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
-                        wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
-                        wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
-                        wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
-                        wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
-                        wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
-                        wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
-                        wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
-                        wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
-                        wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
-                        wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
-                        wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
-                        wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
-                        wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
-                        wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
-                        wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                        wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
+                        wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
+                        wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
+                        wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
+                        wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
+                        wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
+                        wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
+                        wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
+                        wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
+                        wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
+                        wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
+                        wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
+                        wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
+                        wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
+                        wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
+                        wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
                     }
                 }
                 /* M[pos] = V[pos] U[pos], summed over the input channels */
                 for (int pos = 0; pos < 16; pos++) {
-                    const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
-                    const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
-                    cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
-                    for (int ob = 0; ob < OC; ob += 32) {
+                    const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                    const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                    cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                    for (int ob = 0; ob < WOC; ob += 32) {
                         cnn_real m0_0[16];
                         cnn_real m0_1[16];
                         cnn_real m1_0[16];
@@ -7323,10 +7951,10 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
                             m7_1[co] = 0;
-                        for (int ic = 0; ic < IC; ic++) {
-                            const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                        for (int ic = 0; ic < WIC; ic++) {
+                            const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
                             {
-                                const cnn_real s = vp[0 * IC + ic];
+                                const cnn_real s = vp[0 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m0_0[co] += s * ur[0 + co];
@@ -7335,7 +7963,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
                                     m0_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[1 * IC + ic];
+                                const cnn_real s = vp[1 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m1_0[co] += s * ur[0 + co];
@@ -7344,7 +7972,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
                                     m1_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[2 * IC + ic];
+                                const cnn_real s = vp[2 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m2_0[co] += s * ur[0 + co];
@@ -7353,7 +7981,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
                                     m2_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[3 * IC + ic];
+                                const cnn_real s = vp[3 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m3_0[co] += s * ur[0 + co];
@@ -7362,7 +7990,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
                                     m3_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[4 * IC + ic];
+                                const cnn_real s = vp[4 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m4_0[co] += s * ur[0 + co];
@@ -7371,7 +7999,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
                                     m4_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[5 * IC + ic];
+                                const cnn_real s = vp[5 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m5_0[co] += s * ur[0 + co];
@@ -7380,7 +8008,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
                                     m5_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[6 * IC + ic];
+                                const cnn_real s = vp[6 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m6_0[co] += s * ur[0 + co];
@@ -7389,7 +8017,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
                                     m6_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[7 * IC + ic];
+                                const cnn_real s = vp[7 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m7_0[co] += s * ur[0 + co];
@@ -7400,63 +8028,63 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
                         }
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[0 * OC + ob + 0 + co] = m0_0[co];
+                            mp[0 * WOC + ob + 0 + co] = m0_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[0 * OC + ob + 16 + co] = m0_1[co];
+                            mp[0 * WOC + ob + 16 + co] = m0_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[1 * OC + ob + 0 + co] = m1_0[co];
+                            mp[1 * WOC + ob + 0 + co] = m1_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[1 * OC + ob + 16 + co] = m1_1[co];
+                            mp[1 * WOC + ob + 16 + co] = m1_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[2 * OC + ob + 0 + co] = m2_0[co];
+                            mp[2 * WOC + ob + 0 + co] = m2_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[2 * OC + ob + 16 + co] = m2_1[co];
+                            mp[2 * WOC + ob + 16 + co] = m2_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[3 * OC + ob + 0 + co] = m3_0[co];
+                            mp[3 * WOC + ob + 0 + co] = m3_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[3 * OC + ob + 16 + co] = m3_1[co];
+                            mp[3 * WOC + ob + 16 + co] = m3_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[4 * OC + ob + 0 + co] = m4_0[co];
+                            mp[4 * WOC + ob + 0 + co] = m4_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[4 * OC + ob + 16 + co] = m4_1[co];
+                            mp[4 * WOC + ob + 16 + co] = m4_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[5 * OC + ob + 0 + co] = m5_0[co];
+                            mp[5 * WOC + ob + 0 + co] = m5_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[5 * OC + ob + 16 + co] = m5_1[co];
+                            mp[5 * WOC + ob + 16 + co] = m5_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[6 * OC + ob + 0 + co] = m6_0[co];
+                            mp[6 * WOC + ob + 0 + co] = m6_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[6 * OC + ob + 16 + co] = m6_1[co];
+                            mp[6 * WOC + ob + 16 + co] = m6_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[7 * OC + ob + 0 + co] = m7_0[co];
+                            mp[7 * WOC + ob + 0 + co] = m7_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[7 * OC + ob + 16 + co] = m7_1[co];
+                            mp[7 * WOC + ob + 16 + co] = m7_1[co];
                     }
                 }
                 /* the window's outputs A^T M A, pooled */
                 for (int t = 0; t < 8; t++) {
                     cnn_real *restrict yp = yi + ((size_t)py * POW + 0 + t) * OC;
                     OMP(simd)
-                    for (int c = 0; c < OC; c++) {
-                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
-                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
-                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
-                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                    for (int c = 0; c < WOC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
+                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
+                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
+                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
                         const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
                         const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
                         const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
@@ -7851,7 +8479,7 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
 #ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
     enum { PW = 10, WINO_AT = 6400 }; /* per image: [padded input, PW wide] then V and M */
     cnn_real *restrict wu = wino;
-    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    /* U = G g G^T of every 3x3 kernel g of wgt ([KH][KW][IC][OC]): [16][IC][OC] */
     for (int ic = 0; ic < IC; ic++) {
         OMP(simd)
         for (int oc = 0; oc < OC; oc++) {
@@ -7892,7 +8520,7 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
         }
     }
     /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT 2x2 tiles along a row */
-    enum { NT = 4 };
+    enum { NT = 4, WIC = IC, WOC = OC, WPW = PW, WOW = OW };
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -7911,47 +8539,47 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
             memset(to + 5760, 0, sizeof(cnn_real) * 640);
         }
         const cnn_real *restrict xs = xpad;
-        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + WINO_AT; /* V [16][NT][IC] */
-        cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + WINO_AT; /* V [16][NT][WIC] */
+        cnn_real *restrict wm = wv + 16 * NT * WIC;                    /* M [16][NT][WOC] */
         for (int py = 0; py < OH / 2; py++) {
             {
-                /* V = B^T d B: a 4x4 input tile under each window */
+                /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
                 for (int t = 0; t < 4; t++) {
-                    const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(0 + t) * 2) * IC;
+                    const cnn_real *restrict d = xs + ((size_t)py * 2 * WPW + (size_t)(0 + t) * 2) * WIC;
                     OMP(simd)
-                    for (int c = 0; c < IC; c++) {
-                        const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
-                        const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
-                        const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
-                        const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                    for (int c = 0; c < WIC; c++) {
+                        const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
+                        const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
+                        const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
+                        const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
                         const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
                         const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
                         const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
                         const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
-                        wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
-                        wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
-                        wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
-                        wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
-                        wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
-                        wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
-                        wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
-                        wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
-                        wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
-                        wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
-                        wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
-                        wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
-                        wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
-                        wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
-                        wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
-                        wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                        wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
+                        wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
+                        wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
+                        wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
+                        wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
+                        wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
+                        wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
+                        wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
+                        wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
+                        wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
+                        wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
+                        wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
+                        wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
+                        wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
+                        wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
+                        wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
                     }
                 }
                 /* M[pos] = V[pos] U[pos], summed over the input channels */
                 for (int pos = 0; pos < 16; pos++) {
-                    const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
-                    const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
-                    cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
-                    for (int ob = 0; ob < OC; ob += 32) {
+                    const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                    const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                    cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                    for (int ob = 0; ob < WOC; ob += 32) {
                         cnn_real m0_0[16];
                         cnn_real m0_1[16];
                         cnn_real m1_0[16];
@@ -7984,10 +8612,10 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
                             m3_1[co] = 0;
-                        for (int ic = 0; ic < IC; ic++) {
-                            const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                        for (int ic = 0; ic < WIC; ic++) {
+                            const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
                             {
-                                const cnn_real s = vp[0 * IC + ic];
+                                const cnn_real s = vp[0 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m0_0[co] += s * ur[0 + co];
@@ -7996,7 +8624,7 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
                                     m0_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[1 * IC + ic];
+                                const cnn_real s = vp[1 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m1_0[co] += s * ur[0 + co];
@@ -8005,7 +8633,7 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
                                     m1_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[2 * IC + ic];
+                                const cnn_real s = vp[2 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m2_0[co] += s * ur[0 + co];
@@ -8014,7 +8642,7 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
                                     m2_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[3 * IC + ic];
+                                const cnn_real s = vp[3 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m3_0[co] += s * ur[0 + co];
@@ -8025,39 +8653,39 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
                         }
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[0 * OC + ob + 0 + co] = m0_0[co];
+                            mp[0 * WOC + ob + 0 + co] = m0_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[0 * OC + ob + 16 + co] = m0_1[co];
+                            mp[0 * WOC + ob + 16 + co] = m0_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[1 * OC + ob + 0 + co] = m1_0[co];
+                            mp[1 * WOC + ob + 0 + co] = m1_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[1 * OC + ob + 16 + co] = m1_1[co];
+                            mp[1 * WOC + ob + 16 + co] = m1_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[2 * OC + ob + 0 + co] = m2_0[co];
+                            mp[2 * WOC + ob + 0 + co] = m2_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[2 * OC + ob + 16 + co] = m2_1[co];
+                            mp[2 * WOC + ob + 16 + co] = m2_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[3 * OC + ob + 0 + co] = m3_0[co];
+                            mp[3 * WOC + ob + 0 + co] = m3_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[3 * OC + ob + 16 + co] = m3_1[co];
+                            mp[3 * WOC + ob + 16 + co] = m3_1[co];
                     }
                 }
                 /* the tile's outputs A^T M A */
                 for (int t = 0; t < 4; t++) {
-                    cnn_real *restrict y0 = yi + ((size_t)py * 2 * OW + (size_t)(0 + t) * 2) * OC;
+                    cnn_real *restrict y0 = yi + ((size_t)py * 2 * WOW + (size_t)(0 + t) * 2) * WOC;
                     OMP(simd)
-                    for (int c = 0; c < OC; c++) {
-                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
-                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
-                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
-                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                    for (int c = 0; c < WOC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
+                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
+                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
+                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
                         const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
                         const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
                         const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
@@ -8065,9 +8693,9 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
                         const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;
                         const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;
                         y0[c] = z00;
-                        y0[OC + c] = z01;
-                        y0[(size_t)OW * OC + c] = z10;
-                        y0[(size_t)(OW + 1) * OC + c] = z11;
+                        y0[WOC + c] = z01;
+                        y0[(size_t)WOW * WOC + c] = z10;
+                        y0[(size_t)(WOW + 1) * WOC + c] = z11;
                     }
                 }
             }
@@ -8495,6 +9123,49 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
                 for (int co = 0; co < OC; co++)
                     flip[((ky * KW + kx) * OC + co) * IC + ci] =
                         wgt[(((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC + ci) * OC + co];
+#ifndef CNN_NO_WINOGRAD
+    cnn_real *restrict wu = flip + W_COUNT;
+    /* U = G g G^T of every 3x3 kernel g of flip ([KH][KW][OC][IC]): [16][OC][IC] */
+    for (int ic = 0; ic < OC; ic++) {
+        OMP(simd)
+        for (int oc = 0; oc < IC; oc++) {
+            const cnn_real h = (cnn_real)0.5;
+            const cnn_real g00 = flip[(size_t)(0 * OC + ic) * IC + oc];
+            const cnn_real g01 = flip[(size_t)(1 * OC + ic) * IC + oc];
+            const cnn_real g02 = flip[(size_t)(2 * OC + ic) * IC + oc];
+            const cnn_real g10 = flip[(size_t)(3 * OC + ic) * IC + oc];
+            const cnn_real g11 = flip[(size_t)(4 * OC + ic) * IC + oc];
+            const cnn_real g12 = flip[(size_t)(5 * OC + ic) * IC + oc];
+            const cnn_real g20 = flip[(size_t)(6 * OC + ic) * IC + oc];
+            const cnn_real g21 = flip[(size_t)(7 * OC + ic) * IC + oc];
+            const cnn_real g22 = flip[(size_t)(8 * OC + ic) * IC + oc];
+            /* G g: rows 0-3 of a 4x3 */
+            const cnn_real t00 = g00, t10 = (g00 + g10 + g20) * h;
+            const cnn_real t20 = (g00 - g10 + g20) * h, t30 = g20;
+            const cnn_real t01 = g01, t11 = (g01 + g11 + g21) * h;
+            const cnn_real t21 = (g01 - g11 + g21) * h, t31 = g21;
+            const cnn_real t02 = g02, t12 = (g02 + g12 + g22) * h;
+            const cnn_real t22 = (g02 - g12 + g22) * h, t32 = g22;
+            /* (G g) G^T */
+            wu[(size_t)(0 * OC + ic) * IC + oc] = t00;
+            wu[(size_t)(1 * OC + ic) * IC + oc] = (t00 + t01 + t02) * h;
+            wu[(size_t)(2 * OC + ic) * IC + oc] = (t00 - t01 + t02) * h;
+            wu[(size_t)(3 * OC + ic) * IC + oc] = t02;
+            wu[(size_t)(4 * OC + ic) * IC + oc] = t10;
+            wu[(size_t)(5 * OC + ic) * IC + oc] = (t10 + t11 + t12) * h;
+            wu[(size_t)(6 * OC + ic) * IC + oc] = (t10 - t11 + t12) * h;
+            wu[(size_t)(7 * OC + ic) * IC + oc] = t12;
+            wu[(size_t)(8 * OC + ic) * IC + oc] = t20;
+            wu[(size_t)(9 * OC + ic) * IC + oc] = (t20 + t21 + t22) * h;
+            wu[(size_t)(10 * OC + ic) * IC + oc] = (t20 - t21 + t22) * h;
+            wu[(size_t)(11 * OC + ic) * IC + oc] = t22;
+            wu[(size_t)(12 * OC + ic) * IC + oc] = t30;
+            wu[(size_t)(13 * OC + ic) * IC + oc] = (t30 + t31 + t32) * h;
+            wu[(size_t)(14 * OC + ic) * IC + oc] = (t30 - t31 + t32) * h;
+            wu[(size_t)(15 * OC + ic) * IC + oc] = t32;
+        }
+    }
+#endif
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -8947,6 +9618,172 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
             memset(to + 5760, 0, sizeof(cnn_real) * 640);
         }
         cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+#ifndef CNN_NO_WINOGRAD
+        { /* Winograd F(2x2, 3x3) (emit_conv_winograd.c), from OC channels into IC */
+            enum { NT = 4, WIC = OC, WOC = IC, WPW = 10, WOW = IW };
+            cnn_real *restrict wv = dzpad + 6400; /* V [16][NT][WIC] */
+            cnn_real *restrict wm = wv + 16 * NT * WIC; /* M [16][NT][WOC] */
+            for (int py = 0; py < IH / 2; py++) {
+                {
+                    /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
+                    for (int t = 0; t < 4; t++) {
+                        const cnn_real *restrict d = dzpad + ((size_t)py * 2 * WPW + (size_t)(0 + t) * 2) * WIC;
+                        OMP(simd)
+                        for (int c = 0; c < WIC; c++) {
+                            const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
+                            const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
+                            const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
+                            const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
+                            const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
+                            const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
+                            const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
+                            const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
+                            wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
+                            wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
+                            wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
+                            wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
+                            wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
+                            wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
+                            wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
+                            wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
+                            wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
+                            wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
+                            wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
+                            wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
+                            wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
+                            wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
+                            wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
+                            wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
+                        }
+                    }
+                    /* M[pos] = V[pos] U[pos], summed over the input channels */
+                    for (int pos = 0; pos < 16; pos++) {
+                        const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                        const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                        cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                        for (int ob = 0; ob < WOC; ob += 32) {
+                            cnn_real m0_0[16];
+                            cnn_real m0_1[16];
+                            cnn_real m1_0[16];
+                            cnn_real m1_1[16];
+                            cnn_real m2_0[16];
+                            cnn_real m2_1[16];
+                            cnn_real m3_0[16];
+                            cnn_real m3_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_1[co] = 0;
+                            for (int ic = 0; ic < WIC; ic++) {
+                                const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
+                                {
+                                    const cnn_real s = vp[0 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m0_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m0_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[1 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m1_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m1_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[2 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m2_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m2_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[3 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m3_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m3_1[co] += s * ur[16 + co];
+                                }
+                            }
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[0 * WOC + ob + 0 + co] = m0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[0 * WOC + ob + 16 + co] = m0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[1 * WOC + ob + 0 + co] = m1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[1 * WOC + ob + 16 + co] = m1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[2 * WOC + ob + 0 + co] = m2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[2 * WOC + ob + 16 + co] = m2_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[3 * WOC + ob + 0 + co] = m3_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[3 * WOC + ob + 16 + co] = m3_1[co];
+                        }
+                    }
+                    /* the tile's outputs A^T M A */
+                    for (int t = 0; t < 4; t++) {
+                        cnn_real *restrict y0 = dxi + ((size_t)py * 2 * WOW + (size_t)(0 + t) * 2) * WOC;
+                        OMP(simd)
+                        for (int c = 0; c < WOC; c++) {
+                            const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
+                            const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
+                            const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
+                            const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
+                            const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
+                            const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
+                            const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
+                            const cnn_real b03 = a03 + a13 + a23, b13 = a13 - a23 - a33;
+                            const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;
+                            const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;
+                            y0[c] = z00;
+                            y0[WOC + c] = z01;
+                            y0[(size_t)WOW * WOC + c] = z10;
+                            y0[(size_t)(WOW + 1) * WOC + c] = z11;
+                        }
+                    }
+                }
+            } /* py */
+        }
+#else
         {
             const cnn_real *restrict bsrc = dzpad;
             const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
@@ -9278,6 +10115,7 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
                 } /* c0 */
             } /* oy */
         }
+#endif
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
@@ -9395,7 +10233,7 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
  */
 static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 166624 };
+    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 273120 };
     enum { G_OFF = 60560, B_OFF = 60624, RM_OFF = 60977, RV_OFF = 61041 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -9589,7 +10427,7 @@ static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restr
  */
 static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 166624 };
+    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 273120 };
     enum { G_OFF = 60560, B_OFF = 60624, RM_OFF = 60977, RV_OFF = 61041 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -10598,7 +11436,7 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     /* inference: batchnorm_1 folded into conv2d_1, one pass to maxpool_1's output */
     if (FOLD_BATCHNORM && !training) {
         CNN_LAYER_BEGIN(0, 0);
-        deep_conv2d_1_folded_forward(p, wk + 166752, x, a + cap * A_maxpool_1, pad, n);
+        deep_conv2d_1_folded_forward(p, wk + 273248, x, a + cap * A_maxpool_1, pad, n);
         CNN_LAYER_END(0, 0);
     } else {
         CNN_LAYER_BEGIN(0, 0);
@@ -10613,11 +11451,11 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     /* inference: batchnorm_2 folded into conv2d_2, one pass to maxpool_2's output */
     if (FOLD_BATCHNORM && !training) {
         CNN_LAYER_BEGIN(4, 0);
-        deep_conv2d_2_folded_forward(p, wk + 167200, a + cap * A_maxpool_1, a + cap * A_maxpool_2, pad, n);
+        deep_conv2d_2_folded_forward(p, wk + 273696, a + cap * A_maxpool_1, a + cap * A_maxpool_2, pad, n);
         CNN_LAYER_END(4, 0);
     } else {
         CNN_LAYER_BEGIN(4, 0);
-        deep_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, wk + 4640, n);
+        deep_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, wk + 12832, n);
         CNN_LAYER_END(4, 0);
         CNN_LAYER_BEGIN(5, 0);
         deep_batchnorm_2_pool_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, wk, slot, n, training);
@@ -10628,11 +11466,11 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     /* inference: batchnorm_3 folded into conv2d_3, one pass to maxpool_3's output */
     if (FOLD_BATCHNORM && !training) {
         CNN_LAYER_BEGIN(8, 0);
-        deep_conv2d_3_folded_forward(p, wk + 180032, a + cap * A_maxpool_2, a + cap * A_maxpool_3, pad, n);
+        deep_conv2d_3_folded_forward(p, wk + 286528, a + cap * A_maxpool_2, a + cap * A_maxpool_3, pad, n);
         CNN_LAYER_END(8, 0);
     } else {
         CNN_LAYER_BEGIN(8, 0);
-        deep_conv2d_3_forward(p, a + cap * A_maxpool_2, a + cap * A_conv2d_3, pad, wk + 31328, n);
+        deep_conv2d_3_forward(p, a + cap * A_maxpool_2, a + cap * A_conv2d_3, pad, wk + 72288, n);
         CNN_LAYER_END(8, 0);
         CNN_LAYER_BEGIN(9, 0);
         deep_batchnorm_3_pool_forward(p, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, a + cap * A_maxpool_3, wk, slot, n, training);
@@ -10641,7 +11479,7 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
         /* maxpool_3: computed by deep_batchnorm_3_pool_forward */
     }
     CNN_LAYER_BEGIN(12, 0);
-    deep_conv2d_4_forward(p, a + cap * A_maxpool_3, a + cap * A_conv2d_4, pad, wk + 101088, n);
+    deep_conv2d_4_forward(p, a + cap * A_maxpool_3, a + cap * A_conv2d_4, pad, wk + 207584, n);
     CNN_LAYER_END(12, 0);
     CNN_LAYER_BEGIN(13, 0);
     deep_batchnorm_4_forward(p, a + cap * A_conv2d_4, a + cap * A_batchnorm_4, wk, slot, n, training);
@@ -10696,7 +11534,7 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     deep_batchnorm_4_backward(p, g, a + cap * A_conv2d_4, a + cap * A_batchnorm_4, dB, dA, wk, slot, n);
     CNN_LAYER_END(13, 1);
     CNN_LAYER_BEGIN(12, 1);
-    deep_conv2d_4_backward(p, g, a + cap * A_maxpool_3, a + cap * A_conv2d_4, dA, dB, slot, pad, wk + 64224, n);
+    deep_conv2d_4_backward(p, g, a + cap * A_maxpool_3, a + cap * A_conv2d_4, dA, dB, slot, pad, wk + 105184, n);
     CNN_LAYER_END(12, 1);
     /* maxpool_3: in deep_batchnorm_3_pool_backward */
     /* relu_3: a view, its gradient is its input's */
@@ -10704,7 +11542,7 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     deep_batchnorm_3_pool_backward(p, g, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, a + cap * A_maxpool_3, dB, dA, wk, slot, n);
     CNN_LAYER_END(9, 1);
     CNN_LAYER_BEGIN(8, 1);
-    deep_conv2d_3_backward(p, g, a + cap * A_maxpool_2, a + cap * A_conv2d_3, dA, dB, slot, pad, wk + 12896, n);
+    deep_conv2d_3_backward(p, g, a + cap * A_maxpool_2, a + cap * A_conv2d_3, dA, dB, slot, pad, wk + 21088, n);
     CNN_LAYER_END(8, 1);
     /* maxpool_2: in deep_batchnorm_2_pool_backward */
     /* relu_2: a view, its gradient is its input's */

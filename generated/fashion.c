@@ -67,12 +67,12 @@ enum {
  * layers), a slot (partial weight gradients, summed in image order: thread-count
  * independent) and a padded copy of a conv input. Offsets are times batch_cap. */
 enum {
-    WORK_FIXED = 84160,
+    WORK_FIXED = 116928,
     WORK_DA = 0,
     WORK_DB = 25088,
     WORK_SLOT = 50176,
     WORK_PAD = 68672,
-    WORK_PER_IMAGE = 85056
+    WORK_PER_IMAGE = 95808
 };
 
 enum { N_OUT = 10 };
@@ -2231,13 +2231,13 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
     enum { IN_SIZE = 6272, OUT_SIZE = 9216, W_OFF = 384, W_COUNT = 18432 };
     enum { B_OFF = 18816 };
-    enum { PAD_SIZE = 16384 };
+    enum { PAD_SIZE = 27136 };
     const cnn_real *restrict wgt = p + W_OFF; /* [KH][KW][IC][OC] */
     const cnn_real *restrict bias = p + B_OFF;
 #ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
     enum { PW = 14, WINO_AT = 0 }; /* per image: [padded input, PW wide] then V and M */
     cnn_real *restrict wu = wino;
-    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    /* U = G g G^T of every 3x3 kernel g of wgt ([KH][KW][IC][OC]): [16][IC][OC] */
     for (int ic = 0; ic < IC; ic++) {
         OMP(simd)
         for (int oc = 0; oc < OC; oc++) {
@@ -2278,53 +2278,53 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
         }
     }
     /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT 2x2 tiles along a row */
-    enum { NT = 6 };
+    enum { NT = 6, WIC = IC, WOC = OC, WPW = PW, WOW = OW };
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
         cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;
         const cnn_real *restrict xs = xi;
-        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + WINO_AT; /* V [16][NT][IC] */
-        cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + WINO_AT; /* V [16][NT][WIC] */
+        cnn_real *restrict wm = wv + 16 * NT * WIC;                    /* M [16][NT][WOC] */
         for (int py = 0; py < OH / 2; py++) {
             {
-                /* V = B^T d B: a 4x4 input tile under each window */
+                /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
                 for (int t = 0; t < 6; t++) {
-                    const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(0 + t) * 2) * IC;
+                    const cnn_real *restrict d = xs + ((size_t)py * 2 * WPW + (size_t)(0 + t) * 2) * WIC;
                     OMP(simd)
-                    for (int c = 0; c < IC; c++) {
-                        const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
-                        const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
-                        const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
-                        const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                    for (int c = 0; c < WIC; c++) {
+                        const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
+                        const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
+                        const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
+                        const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
                         const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
                         const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
                         const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
                         const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
-                        wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
-                        wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
-                        wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
-                        wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
-                        wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
-                        wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
-                        wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
-                        wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
-                        wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
-                        wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
-                        wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
-                        wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
-                        wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
-                        wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
-                        wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
-                        wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                        wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
+                        wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
+                        wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
+                        wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
+                        wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
+                        wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
+                        wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
+                        wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
+                        wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
+                        wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
+                        wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
+                        wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
+                        wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
+                        wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
+                        wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
+                        wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
                     }
                 }
                 /* M[pos] = V[pos] U[pos], summed over the input channels */
                 for (int pos = 0; pos < 16; pos++) {
-                    const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
-                    const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
-                    cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
-                    for (int ob = 0; ob < OC; ob += 32) {
+                    const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                    const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                    cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                    for (int ob = 0; ob < WOC; ob += 32) {
                         cnn_real m0_0[16];
                         cnn_real m0_1[16];
                         cnn_real m1_0[16];
@@ -2373,10 +2373,10 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
                             m5_1[co] = 0;
-                        for (int ic = 0; ic < IC; ic++) {
-                            const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                        for (int ic = 0; ic < WIC; ic++) {
+                            const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
                             {
-                                const cnn_real s = vp[0 * IC + ic];
+                                const cnn_real s = vp[0 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m0_0[co] += s * ur[0 + co];
@@ -2385,7 +2385,7 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
                                     m0_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[1 * IC + ic];
+                                const cnn_real s = vp[1 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m1_0[co] += s * ur[0 + co];
@@ -2394,7 +2394,7 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
                                     m1_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[2 * IC + ic];
+                                const cnn_real s = vp[2 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m2_0[co] += s * ur[0 + co];
@@ -2403,7 +2403,7 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
                                     m2_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[3 * IC + ic];
+                                const cnn_real s = vp[3 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m3_0[co] += s * ur[0 + co];
@@ -2412,7 +2412,7 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
                                     m3_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[4 * IC + ic];
+                                const cnn_real s = vp[4 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m4_0[co] += s * ur[0 + co];
@@ -2421,7 +2421,7 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
                                     m4_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[5 * IC + ic];
+                                const cnn_real s = vp[5 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m5_0[co] += s * ur[0 + co];
@@ -2432,51 +2432,51 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
                         }
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[0 * OC + ob + 0 + co] = m0_0[co];
+                            mp[0 * WOC + ob + 0 + co] = m0_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[0 * OC + ob + 16 + co] = m0_1[co];
+                            mp[0 * WOC + ob + 16 + co] = m0_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[1 * OC + ob + 0 + co] = m1_0[co];
+                            mp[1 * WOC + ob + 0 + co] = m1_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[1 * OC + ob + 16 + co] = m1_1[co];
+                            mp[1 * WOC + ob + 16 + co] = m1_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[2 * OC + ob + 0 + co] = m2_0[co];
+                            mp[2 * WOC + ob + 0 + co] = m2_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[2 * OC + ob + 16 + co] = m2_1[co];
+                            mp[2 * WOC + ob + 16 + co] = m2_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[3 * OC + ob + 0 + co] = m3_0[co];
+                            mp[3 * WOC + ob + 0 + co] = m3_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[3 * OC + ob + 16 + co] = m3_1[co];
+                            mp[3 * WOC + ob + 16 + co] = m3_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[4 * OC + ob + 0 + co] = m4_0[co];
+                            mp[4 * WOC + ob + 0 + co] = m4_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[4 * OC + ob + 16 + co] = m4_1[co];
+                            mp[4 * WOC + ob + 16 + co] = m4_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[5 * OC + ob + 0 + co] = m5_0[co];
+                            mp[5 * WOC + ob + 0 + co] = m5_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[5 * OC + ob + 16 + co] = m5_1[co];
+                            mp[5 * WOC + ob + 16 + co] = m5_1[co];
                     }
                 }
                 /* the tile's outputs A^T M A */
                 for (int t = 0; t < 6; t++) {
-                    cnn_real *restrict y0 = yi + ((size_t)py * 2 * OW + (size_t)(0 + t) * 2) * OC;
+                    cnn_real *restrict y0 = yi + ((size_t)py * 2 * WOW + (size_t)(0 + t) * 2) * WOC;
                     OMP(simd)
-                    for (int c = 0; c < OC; c++) {
-                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
-                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
-                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
-                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                    for (int c = 0; c < WOC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
+                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
+                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
+                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
                         const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
                         const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
                         const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
@@ -2484,9 +2484,9 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
                         const cnn_real z00 = b00 + b01 + b02 + bias[c], z01 = b01 - b02 - b03 + bias[c];
                         const cnn_real z10 = b10 + b11 + b12 + bias[c], z11 = b11 - b12 - b13 + bias[c];
                         y0[c] = (z00 < 0 ? (cnn_real)0 : z00);
-                        y0[OC + c] = (z01 < 0 ? (cnn_real)0 : z01);
-                        y0[(size_t)OW * OC + c] = (z10 < 0 ? (cnn_real)0 : z10);
-                        y0[(size_t)(OW + 1) * OC + c] = (z11 < 0 ? (cnn_real)0 : z11);
+                        y0[WOC + c] = (z01 < 0 ? (cnn_real)0 : z01);
+                        y0[(size_t)WOW * WOC + c] = (z10 < 0 ? (cnn_real)0 : z10);
+                        y0[(size_t)(WOW + 1) * WOC + c] = (z11 < 0 ? (cnn_real)0 : z11);
                     }
                 }
             }
@@ -2824,7 +2824,7 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
     enum { KH = 3, KW = 3, SH = 1, SW = 1, PT = 0, PL = 0 };
     enum { IN_SIZE = 6272, OUT_SIZE = 9216, W_OFF = 384, W_COUNT = 18432 };
     enum { B_OFF = 18816 };
-    enum { SLOT = 18496, PAD_SIZE = 16384, PW = 14 }; /* slot: dW [KH][KW][IC][OC], then db [OC] */
+    enum { SLOT = 18496, PAD_SIZE = 27136, PW = 14 }; /* slot: dW [KH][KW][IC][OC], then db [OC] */
     const cnn_real *restrict wgt = p + W_OFF;
     /* the kernel rotated by 180 degrees, in and out swapped: [KH][KW][OC][IC] */
     for (int ky = 0; ky < KH; ky++)
@@ -2833,6 +2833,49 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
                 for (int co = 0; co < OC; co++)
                     flip[((ky * KW + kx) * OC + co) * IC + ci] =
                         wgt[(((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC + ci) * OC + co];
+#ifndef CNN_NO_WINOGRAD
+    cnn_real *restrict wu = flip + W_COUNT;
+    /* U = G g G^T of every 3x3 kernel g of flip ([KH][KW][OC][IC]): [16][OC][IC] */
+    for (int ic = 0; ic < OC; ic++) {
+        OMP(simd)
+        for (int oc = 0; oc < IC; oc++) {
+            const cnn_real h = (cnn_real)0.5;
+            const cnn_real g00 = flip[(size_t)(0 * OC + ic) * IC + oc];
+            const cnn_real g01 = flip[(size_t)(1 * OC + ic) * IC + oc];
+            const cnn_real g02 = flip[(size_t)(2 * OC + ic) * IC + oc];
+            const cnn_real g10 = flip[(size_t)(3 * OC + ic) * IC + oc];
+            const cnn_real g11 = flip[(size_t)(4 * OC + ic) * IC + oc];
+            const cnn_real g12 = flip[(size_t)(5 * OC + ic) * IC + oc];
+            const cnn_real g20 = flip[(size_t)(6 * OC + ic) * IC + oc];
+            const cnn_real g21 = flip[(size_t)(7 * OC + ic) * IC + oc];
+            const cnn_real g22 = flip[(size_t)(8 * OC + ic) * IC + oc];
+            /* G g: rows 0-3 of a 4x3 */
+            const cnn_real t00 = g00, t10 = (g00 + g10 + g20) * h;
+            const cnn_real t20 = (g00 - g10 + g20) * h, t30 = g20;
+            const cnn_real t01 = g01, t11 = (g01 + g11 + g21) * h;
+            const cnn_real t21 = (g01 - g11 + g21) * h, t31 = g21;
+            const cnn_real t02 = g02, t12 = (g02 + g12 + g22) * h;
+            const cnn_real t22 = (g02 - g12 + g22) * h, t32 = g22;
+            /* (G g) G^T */
+            wu[(size_t)(0 * OC + ic) * IC + oc] = t00;
+            wu[(size_t)(1 * OC + ic) * IC + oc] = (t00 + t01 + t02) * h;
+            wu[(size_t)(2 * OC + ic) * IC + oc] = (t00 - t01 + t02) * h;
+            wu[(size_t)(3 * OC + ic) * IC + oc] = t02;
+            wu[(size_t)(4 * OC + ic) * IC + oc] = t10;
+            wu[(size_t)(5 * OC + ic) * IC + oc] = (t10 + t11 + t12) * h;
+            wu[(size_t)(6 * OC + ic) * IC + oc] = (t10 - t11 + t12) * h;
+            wu[(size_t)(7 * OC + ic) * IC + oc] = t12;
+            wu[(size_t)(8 * OC + ic) * IC + oc] = t20;
+            wu[(size_t)(9 * OC + ic) * IC + oc] = (t20 + t21 + t22) * h;
+            wu[(size_t)(10 * OC + ic) * IC + oc] = (t20 - t21 + t22) * h;
+            wu[(size_t)(11 * OC + ic) * IC + oc] = t22;
+            wu[(size_t)(12 * OC + ic) * IC + oc] = t30;
+            wu[(size_t)(13 * OC + ic) * IC + oc] = (t30 + t31 + t32) * h;
+            wu[(size_t)(14 * OC + ic) * IC + oc] = (t30 - t31 + t32) * h;
+            wu[(size_t)(15 * OC + ic) * IC + oc] = t32;
+        }
+    }
+#endif
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -3205,6 +3248,241 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
             memset(to + 14336, 0, sizeof(cnn_real) * 2048);
         }
         cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;
+#ifndef CNN_NO_WINOGRAD
+        { /* Winograd F(2x2, 3x3) (emit_conv_winograd.c), from OC channels into IC */
+            enum { NT = 7, WIC = OC, WOC = IC, WPW = 16, WOW = IW };
+            cnn_real *restrict wv = dzpad + 16384; /* V [16][NT][WIC] */
+            cnn_real *restrict wm = wv + 16 * NT * WIC; /* M [16][NT][WOC] */
+            for (int py = 0; py < IH / 2; py++) {
+                {
+                    /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
+                    for (int t = 0; t < 7; t++) {
+                        const cnn_real *restrict d = dzpad + ((size_t)py * 2 * WPW + (size_t)(0 + t) * 2) * WIC;
+                        OMP(simd)
+                        for (int c = 0; c < WIC; c++) {
+                            const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
+                            const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
+                            const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
+                            const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
+                            const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
+                            const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
+                            const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
+                            const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
+                            wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
+                            wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
+                            wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
+                            wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
+                            wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
+                            wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
+                            wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
+                            wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
+                            wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
+                            wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
+                            wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
+                            wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
+                            wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
+                            wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
+                            wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
+                            wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
+                        }
+                    }
+                    /* M[pos] = V[pos] U[pos], summed over the input channels */
+                    for (int pos = 0; pos < 16; pos++) {
+                        const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                        const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                        cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                        for (int ob = 0; ob < WOC; ob += 32) {
+                            cnn_real m0_0[16];
+                            cnn_real m0_1[16];
+                            cnn_real m1_0[16];
+                            cnn_real m1_1[16];
+                            cnn_real m2_0[16];
+                            cnn_real m2_1[16];
+                            cnn_real m3_0[16];
+                            cnn_real m3_1[16];
+                            cnn_real m4_0[16];
+                            cnn_real m4_1[16];
+                            cnn_real m5_0[16];
+                            cnn_real m5_1[16];
+                            cnn_real m6_0[16];
+                            cnn_real m6_1[16];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m4_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m4_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m5_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m5_1[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m6_0[co] = 0;
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m6_1[co] = 0;
+                            for (int ic = 0; ic < WIC; ic++) {
+                                const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
+                                {
+                                    const cnn_real s = vp[0 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m0_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m0_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[1 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m1_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m1_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[2 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m2_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m2_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[3 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m3_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m3_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[4 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m4_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m4_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[5 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m5_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m5_1[co] += s * ur[16 + co];
+                                }
+                                {
+                                    const cnn_real s = vp[6 * WIC + ic];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m6_0[co] += s * ur[0 + co];
+                                    OMP(simd)
+                                    for (int co = 0; co < 16; co++)
+                                        m6_1[co] += s * ur[16 + co];
+                                }
+                            }
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[0 * WOC + ob + 0 + co] = m0_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[0 * WOC + ob + 16 + co] = m0_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[1 * WOC + ob + 0 + co] = m1_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[1 * WOC + ob + 16 + co] = m1_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[2 * WOC + ob + 0 + co] = m2_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[2 * WOC + ob + 16 + co] = m2_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[3 * WOC + ob + 0 + co] = m3_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[3 * WOC + ob + 16 + co] = m3_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[4 * WOC + ob + 0 + co] = m4_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[4 * WOC + ob + 16 + co] = m4_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[5 * WOC + ob + 0 + co] = m5_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[5 * WOC + ob + 16 + co] = m5_1[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[6 * WOC + ob + 0 + co] = m6_0[co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                mp[6 * WOC + ob + 16 + co] = m6_1[co];
+                        }
+                    }
+                    /* the tile's outputs A^T M A */
+                    for (int t = 0; t < 7; t++) {
+                        cnn_real *restrict y0 = dxi + ((size_t)py * 2 * WOW + (size_t)(0 + t) * 2) * WOC;
+                        OMP(simd)
+                        for (int c = 0; c < WOC; c++) {
+                            const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
+                            const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
+                            const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
+                            const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
+                            const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
+                            const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
+                            const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
+                            const cnn_real b03 = a03 + a13 + a23, b13 = a13 - a23 - a33;
+                            const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;
+                            const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;
+                            y0[c] = z00;
+                            y0[WOC + c] = z01;
+                            y0[(size_t)WOW * WOC + c] = z10;
+                            y0[(size_t)(WOW + 1) * WOC + c] = z11;
+                        }
+                    }
+                }
+            } /* py */
+        }
+#else
         {
             const cnn_real *restrict bsrc = dzpad;
             const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
@@ -3499,6 +3777,7 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
                 }
             } /* oy */
         }
+#endif
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
@@ -3624,7 +3903,7 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
 #ifndef CNN_REFERENCE_KERNELS
 static void fashion_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 51264 };
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 84032 };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 12, IW = 12, POH = 6, POW = 6, PKH = 2, PKW = 2, POOL_SIZE = 2304 }; /* maxpool_2 */
@@ -3840,7 +4119,7 @@ static void fashion_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_rea
 #else
 static void fashion_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 51264 };
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 84032 };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -3933,7 +4212,7 @@ static void fashion_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *re
 #ifndef CNN_REFERENCE_KERNELS
 static void fashion_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 51264 };
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 84032 };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 12, IW = 12, POH = 6, POW = 6, PKH = 2, PKW = 2, POOL_SIZE = 2304 }; /* maxpool_2 */
@@ -4052,7 +4331,7 @@ static void fashion_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_re
 #else
 static void fashion_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 51264 };
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 84032 };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -4221,7 +4500,7 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real
     const cnn_real *restrict bias = p + B_OFF;
 #ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
     cnn_real *restrict wu = fold + 0;
-    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    /* U = G g G^T of every 3x3 kernel g of wgt ([KH][KW][IC][OC]): [16][IC][OC] */
     for (int ic = 0; ic < IC; ic++) {
         OMP(simd)
         for (int oc = 0; oc < OC; oc++) {
@@ -4262,53 +4541,53 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real
         }
     }
     /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
-    enum { NT = 6 };
+    enum { NT = 6, WIC = IC, WOC = OC, WPW = PW };
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
         cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
         const cnn_real *restrict xs = xi;
-        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][IC] */
-        cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][WIC] */
+        cnn_real *restrict wm = wv + 16 * NT * WIC;                    /* M [16][NT][WOC] */
         for (int py = 0; py < POH; py++) {
             {
-                /* V = B^T d B: a 4x4 input tile under each window */
+                /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
                 for (int t = 0; t < 6; t++) {
-                    const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(0 + t) * 2) * IC;
+                    const cnn_real *restrict d = xs + ((size_t)py * 2 * WPW + (size_t)(0 + t) * 2) * WIC;
                     OMP(simd)
-                    for (int c = 0; c < IC; c++) {
-                        const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
-                        const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
-                        const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
-                        const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                    for (int c = 0; c < WIC; c++) {
+                        const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
+                        const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
+                        const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
+                        const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
                         const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
                         const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
                         const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
                         const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
-                        wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
-                        wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
-                        wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
-                        wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
-                        wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
-                        wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
-                        wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
-                        wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
-                        wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
-                        wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
-                        wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
-                        wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
-                        wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
-                        wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
-                        wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
-                        wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                        wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
+                        wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
+                        wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
+                        wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
+                        wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
+                        wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
+                        wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
+                        wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
+                        wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
+                        wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
+                        wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
+                        wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
+                        wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
+                        wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
+                        wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
+                        wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
                     }
                 }
                 /* M[pos] = V[pos] U[pos], summed over the input channels */
                 for (int pos = 0; pos < 16; pos++) {
-                    const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
-                    const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
-                    cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
-                    for (int ob = 0; ob < OC; ob += 32) {
+                    const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                    const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                    cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                    for (int ob = 0; ob < WOC; ob += 32) {
                         cnn_real m0_0[16];
                         cnn_real m0_1[16];
                         cnn_real m1_0[16];
@@ -4357,10 +4636,10 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
                             m5_1[co] = 0;
-                        for (int ic = 0; ic < IC; ic++) {
-                            const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                        for (int ic = 0; ic < WIC; ic++) {
+                            const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
                             {
-                                const cnn_real s = vp[0 * IC + ic];
+                                const cnn_real s = vp[0 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m0_0[co] += s * ur[0 + co];
@@ -4369,7 +4648,7 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real
                                     m0_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[1 * IC + ic];
+                                const cnn_real s = vp[1 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m1_0[co] += s * ur[0 + co];
@@ -4378,7 +4657,7 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real
                                     m1_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[2 * IC + ic];
+                                const cnn_real s = vp[2 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m2_0[co] += s * ur[0 + co];
@@ -4387,7 +4666,7 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real
                                     m2_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[3 * IC + ic];
+                                const cnn_real s = vp[3 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m3_0[co] += s * ur[0 + co];
@@ -4396,7 +4675,7 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real
                                     m3_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[4 * IC + ic];
+                                const cnn_real s = vp[4 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m4_0[co] += s * ur[0 + co];
@@ -4405,7 +4684,7 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real
                                     m4_1[co] += s * ur[16 + co];
                             }
                             {
-                                const cnn_real s = vp[5 * IC + ic];
+                                const cnn_real s = vp[5 * WIC + ic];
                                 OMP(simd)
                                 for (int co = 0; co < 16; co++)
                                     m5_0[co] += s * ur[0 + co];
@@ -4416,51 +4695,51 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real
                         }
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[0 * OC + ob + 0 + co] = m0_0[co];
+                            mp[0 * WOC + ob + 0 + co] = m0_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[0 * OC + ob + 16 + co] = m0_1[co];
+                            mp[0 * WOC + ob + 16 + co] = m0_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[1 * OC + ob + 0 + co] = m1_0[co];
+                            mp[1 * WOC + ob + 0 + co] = m1_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[1 * OC + ob + 16 + co] = m1_1[co];
+                            mp[1 * WOC + ob + 16 + co] = m1_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[2 * OC + ob + 0 + co] = m2_0[co];
+                            mp[2 * WOC + ob + 0 + co] = m2_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[2 * OC + ob + 16 + co] = m2_1[co];
+                            mp[2 * WOC + ob + 16 + co] = m2_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[3 * OC + ob + 0 + co] = m3_0[co];
+                            mp[3 * WOC + ob + 0 + co] = m3_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[3 * OC + ob + 16 + co] = m3_1[co];
+                            mp[3 * WOC + ob + 16 + co] = m3_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[4 * OC + ob + 0 + co] = m4_0[co];
+                            mp[4 * WOC + ob + 0 + co] = m4_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[4 * OC + ob + 16 + co] = m4_1[co];
+                            mp[4 * WOC + ob + 16 + co] = m4_1[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[5 * OC + ob + 0 + co] = m5_0[co];
+                            mp[5 * WOC + ob + 0 + co] = m5_0[co];
                         OMP(simd)
                         for (int co = 0; co < 16; co++)
-                            mp[5 * OC + ob + 16 + co] = m5_1[co];
+                            mp[5 * WOC + ob + 16 + co] = m5_1[co];
                     }
                 }
                 /* the window's outputs A^T M A, pooled */
                 for (int t = 0; t < 6; t++) {
                     cnn_real *restrict yp = yi + ((size_t)py * POW + 0 + t) * OC;
                     OMP(simd)
-                    for (int c = 0; c < OC; c++) {
-                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
-                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
-                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
-                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                    for (int c = 0; c < WOC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
+                        const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
+                        const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
+                        const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
                         const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
                         const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
                         const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
@@ -6937,11 +7216,11 @@ static void fashion_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits,
     /* inference: batchnorm_2 folded into conv2d_2, one pass to maxpool_2's output */
     if (FOLD_BATCHNORM && !training) {
         CNN_LAYER_BEGIN(3, 0);
-        fashion_conv2d_2_folded_forward(p, wk + 51392, a + cap * A_maxpool_1, a + cap * A_maxpool_2, pad, n);
+        fashion_conv2d_2_folded_forward(p, wk + 84160, a + cap * A_maxpool_1, a + cap * A_maxpool_2, pad, n);
         CNN_LAYER_END(3, 0);
     } else {
         CNN_LAYER_BEGIN(3, 0);
-        fashion_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, wk + 18496, n);
+        fashion_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, wk + 51264, n);
         CNN_LAYER_END(3, 0);
         CNN_LAYER_BEGIN(4, 0);
         fashion_batchnorm_2_pool_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, wk, slot, n, training);

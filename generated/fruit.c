@@ -2353,7 +2353,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
     const cnn_real *restrict bias = p + B_OFF;
 #ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
     cnn_real *restrict wu = wino;
-    /* U = G g G^T of every 3x3 kernel (ic, oc): [16][IC][OC] */
+    /* U = G g G^T of every 3x3 kernel g of wgt ([KH][KW][IC][OC]): [16][IC][OC] */
     for (int ic = 0; ic < IC; ic++) {
         OMP(simd)
         for (int oc = 0; oc < OC; oc++) {
@@ -2395,7 +2395,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
     }
     if (training) { /* the pooled values and each window's argmax code, for backward */
         /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
-        enum { NT = 10 };
+        enum { NT = 10, WIC = IC, WOC = OC, WPW = PW };
         OMP(parallel for schedule(static))
         for (int i = 0; i < n; i++) {
             const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -2403,47 +2403,47 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
             /* the conv's own output slot keeps each window's argmax for backward */
             unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
             const cnn_real *restrict xs = xi;
-            cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][IC] */
-            cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+            cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][WIC] */
+            cnn_real *restrict wm = wv + 16 * NT * WIC;                    /* M [16][NT][WOC] */
             for (int py = 0; py < POH; py++) {
                 for (int tb = 0; tb < 3; tb++) {
-                    /* V = B^T d B: a 4x4 input tile under each window */
+                    /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
                     for (int t = 0; t < 10; t++) {
-                        const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(tb * NT + t) * 2) * IC;
+                        const cnn_real *restrict d = xs + ((size_t)py * 2 * WPW + (size_t)(tb * NT + t) * 2) * WIC;
                         OMP(simd)
-                        for (int c = 0; c < IC; c++) {
-                            const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
-                            const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
-                            const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
-                            const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                        for (int c = 0; c < WIC; c++) {
+                            const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
+                            const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
+                            const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
+                            const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
                             const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
                             const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
                             const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
                             const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
-                            wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
-                            wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
-                            wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
-                            wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
-                            wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
-                            wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
-                            wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
-                            wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
-                            wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
-                            wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
-                            wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
-                            wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
-                            wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
-                            wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
-                            wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
-                            wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                            wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
+                            wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
+                            wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
+                            wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
+                            wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
+                            wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
+                            wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
+                            wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
+                            wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
+                            wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
+                            wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
+                            wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
+                            wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
+                            wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
+                            wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
+                            wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
                         }
                     }
                     /* M[pos] = V[pos] U[pos], summed over the input channels */
                     for (int pos = 0; pos < 16; pos++) {
-                        const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
-                        const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
-                        cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
-                        for (int ob = 0; ob < OC; ob += 32) {
+                        const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                        const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                        cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                        for (int ob = 0; ob < WOC; ob += 32) {
                             cnn_real m0_0[16];
                             cnn_real m0_1[16];
                             cnn_real m1_0[16];
@@ -2524,10 +2524,10 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
                                 m9_1[co] = 0;
-                            for (int ic = 0; ic < IC; ic++) {
-                                const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                            for (int ic = 0; ic < WIC; ic++) {
+                                const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
                                 {
-                                    const cnn_real s = vp[0 * IC + ic];
+                                    const cnn_real s = vp[0 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m0_0[co] += s * ur[0 + co];
@@ -2536,7 +2536,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m0_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[1 * IC + ic];
+                                    const cnn_real s = vp[1 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m1_0[co] += s * ur[0 + co];
@@ -2545,7 +2545,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m1_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[2 * IC + ic];
+                                    const cnn_real s = vp[2 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m2_0[co] += s * ur[0 + co];
@@ -2554,7 +2554,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m2_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[3 * IC + ic];
+                                    const cnn_real s = vp[3 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m3_0[co] += s * ur[0 + co];
@@ -2563,7 +2563,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m3_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[4 * IC + ic];
+                                    const cnn_real s = vp[4 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m4_0[co] += s * ur[0 + co];
@@ -2572,7 +2572,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m4_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[5 * IC + ic];
+                                    const cnn_real s = vp[5 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m5_0[co] += s * ur[0 + co];
@@ -2581,7 +2581,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m5_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[6 * IC + ic];
+                                    const cnn_real s = vp[6 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m6_0[co] += s * ur[0 + co];
@@ -2590,7 +2590,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m6_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[7 * IC + ic];
+                                    const cnn_real s = vp[7 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m7_0[co] += s * ur[0 + co];
@@ -2599,7 +2599,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m7_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[8 * IC + ic];
+                                    const cnn_real s = vp[8 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m8_0[co] += s * ur[0 + co];
@@ -2608,7 +2608,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m8_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[9 * IC + ic];
+                                    const cnn_real s = vp[9 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m9_0[co] += s * ur[0 + co];
@@ -2619,64 +2619,64 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                             }
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[0 * OC + ob + 0 + co] = m0_0[co];
+                                mp[0 * WOC + ob + 0 + co] = m0_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[0 * OC + ob + 16 + co] = m0_1[co];
+                                mp[0 * WOC + ob + 16 + co] = m0_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[1 * OC + ob + 0 + co] = m1_0[co];
+                                mp[1 * WOC + ob + 0 + co] = m1_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[1 * OC + ob + 16 + co] = m1_1[co];
+                                mp[1 * WOC + ob + 16 + co] = m1_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[2 * OC + ob + 0 + co] = m2_0[co];
+                                mp[2 * WOC + ob + 0 + co] = m2_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[2 * OC + ob + 16 + co] = m2_1[co];
+                                mp[2 * WOC + ob + 16 + co] = m2_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[3 * OC + ob + 0 + co] = m3_0[co];
+                                mp[3 * WOC + ob + 0 + co] = m3_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[3 * OC + ob + 16 + co] = m3_1[co];
+                                mp[3 * WOC + ob + 16 + co] = m3_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[4 * OC + ob + 0 + co] = m4_0[co];
+                                mp[4 * WOC + ob + 0 + co] = m4_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[4 * OC + ob + 16 + co] = m4_1[co];
+                                mp[4 * WOC + ob + 16 + co] = m4_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[5 * OC + ob + 0 + co] = m5_0[co];
+                                mp[5 * WOC + ob + 0 + co] = m5_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[5 * OC + ob + 16 + co] = m5_1[co];
+                                mp[5 * WOC + ob + 16 + co] = m5_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[6 * OC + ob + 0 + co] = m6_0[co];
+                                mp[6 * WOC + ob + 0 + co] = m6_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[6 * OC + ob + 16 + co] = m6_1[co];
+                                mp[6 * WOC + ob + 16 + co] = m6_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[7 * OC + ob + 0 + co] = m7_0[co];
+                                mp[7 * WOC + ob + 0 + co] = m7_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[7 * OC + ob + 16 + co] = m7_1[co];
+                                mp[7 * WOC + ob + 16 + co] = m7_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[8 * OC + ob + 0 + co] = m8_0[co];
+                                mp[8 * WOC + ob + 0 + co] = m8_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[8 * OC + ob + 16 + co] = m8_1[co];
+                                mp[8 * WOC + ob + 16 + co] = m8_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[9 * OC + ob + 0 + co] = m9_0[co];
+                                mp[9 * WOC + ob + 0 + co] = m9_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[9 * OC + ob + 16 + co] = m9_1[co];
+                                mp[9 * WOC + ob + 16 + co] = m9_1[co];
                         }
                     }
                     /* the window's outputs A^T M A, pooled */
@@ -2684,11 +2684,11 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                         cnn_real *restrict yp = yi + ((size_t)py * POW + tb * NT + t) * OC;
                         cnn_real kf[OC]; /* argmax codes as reals: the loop stays at full vector width */
                         OMP(simd)
-                        for (int c = 0; c < OC; c++) {
-                            const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
-                            const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
-                            const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
-                            const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                        for (int c = 0; c < WOC; c++) {
+                            const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
+                            const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
+                            const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
+                            const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
                             const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
                             const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
                             const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
@@ -2716,53 +2716,53 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
         } /* i */
     } else { /* inference: the pooled values alone; `out` is not written */
         /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
-        enum { NT = 10 };
+        enum { NT = 10, WIC = IC, WOC = OC, WPW = PW };
         OMP(parallel for schedule(static))
         for (int i = 0; i < n; i++) {
             const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
             cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
             const cnn_real *restrict xs = xi;
-            cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][IC] */
-            cnn_real *restrict wm = wv + 16 * NT * IC;                    /* M [16][NT][OC] */
+            cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][WIC] */
+            cnn_real *restrict wm = wv + 16 * NT * WIC;                    /* M [16][NT][WOC] */
             for (int py = 0; py < POH; py++) {
                 for (int tb = 0; tb < 3; tb++) {
-                    /* V = B^T d B: a 4x4 input tile under each window */
+                    /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
                     for (int t = 0; t < 10; t++) {
-                        const cnn_real *restrict d = xs + ((size_t)py * 2 * PW + (size_t)(tb * NT + t) * 2) * IC;
+                        const cnn_real *restrict d = xs + ((size_t)py * 2 * WPW + (size_t)(tb * NT + t) * 2) * WIC;
                         OMP(simd)
-                        for (int c = 0; c < IC; c++) {
-                            const cnn_real d00 = d[(0 * PW + 0) * IC + c], d01 = d[(0 * PW + 1) * IC + c], d02 = d[(0 * PW + 2) * IC + c], d03 = d[(0 * PW + 3) * IC + c];
-                            const cnn_real d10 = d[(1 * PW + 0) * IC + c], d11 = d[(1 * PW + 1) * IC + c], d12 = d[(1 * PW + 2) * IC + c], d13 = d[(1 * PW + 3) * IC + c];
-                            const cnn_real d20 = d[(2 * PW + 0) * IC + c], d21 = d[(2 * PW + 1) * IC + c], d22 = d[(2 * PW + 2) * IC + c], d23 = d[(2 * PW + 3) * IC + c];
-                            const cnn_real d30 = d[(3 * PW + 0) * IC + c], d31 = d[(3 * PW + 1) * IC + c], d32 = d[(3 * PW + 2) * IC + c], d33 = d[(3 * PW + 3) * IC + c];
+                        for (int c = 0; c < WIC; c++) {
+                            const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
+                            const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
+                            const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
+                            const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
                             const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
                             const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
                             const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
                             const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
-                            wv[(size_t)(0 * NT + t) * IC + c] = b00 - b02;
-                            wv[(size_t)(1 * NT + t) * IC + c] = b01 + b02;
-                            wv[(size_t)(2 * NT + t) * IC + c] = b02 - b01;
-                            wv[(size_t)(3 * NT + t) * IC + c] = b01 - b03;
-                            wv[(size_t)(4 * NT + t) * IC + c] = b10 - b12;
-                            wv[(size_t)(5 * NT + t) * IC + c] = b11 + b12;
-                            wv[(size_t)(6 * NT + t) * IC + c] = b12 - b11;
-                            wv[(size_t)(7 * NT + t) * IC + c] = b11 - b13;
-                            wv[(size_t)(8 * NT + t) * IC + c] = b20 - b22;
-                            wv[(size_t)(9 * NT + t) * IC + c] = b21 + b22;
-                            wv[(size_t)(10 * NT + t) * IC + c] = b22 - b21;
-                            wv[(size_t)(11 * NT + t) * IC + c] = b21 - b23;
-                            wv[(size_t)(12 * NT + t) * IC + c] = b30 - b32;
-                            wv[(size_t)(13 * NT + t) * IC + c] = b31 + b32;
-                            wv[(size_t)(14 * NT + t) * IC + c] = b32 - b31;
-                            wv[(size_t)(15 * NT + t) * IC + c] = b31 - b33;
+                            wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
+                            wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
+                            wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
+                            wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
+                            wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
+                            wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
+                            wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
+                            wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
+                            wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
+                            wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
+                            wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
+                            wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
+                            wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
+                            wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
+                            wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
+                            wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
                         }
                     }
                     /* M[pos] = V[pos] U[pos], summed over the input channels */
                     for (int pos = 0; pos < 16; pos++) {
-                        const cnn_real *restrict vp = wv + (size_t)pos * NT * IC;
-                        const cnn_real *restrict up = wu + (size_t)pos * IC * OC;
-                        cnn_real *restrict mp = wm + (size_t)pos * NT * OC;
-                        for (int ob = 0; ob < OC; ob += 32) {
+                        const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                        const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                        cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                        for (int ob = 0; ob < WOC; ob += 32) {
                             cnn_real m0_0[16];
                             cnn_real m0_1[16];
                             cnn_real m1_0[16];
@@ -2843,10 +2843,10 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
                                 m9_1[co] = 0;
-                            for (int ic = 0; ic < IC; ic++) {
-                                const cnn_real *restrict ur = up + (size_t)ic * OC + ob;
+                            for (int ic = 0; ic < WIC; ic++) {
+                                const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
                                 {
-                                    const cnn_real s = vp[0 * IC + ic];
+                                    const cnn_real s = vp[0 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m0_0[co] += s * ur[0 + co];
@@ -2855,7 +2855,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m0_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[1 * IC + ic];
+                                    const cnn_real s = vp[1 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m1_0[co] += s * ur[0 + co];
@@ -2864,7 +2864,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m1_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[2 * IC + ic];
+                                    const cnn_real s = vp[2 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m2_0[co] += s * ur[0 + co];
@@ -2873,7 +2873,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m2_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[3 * IC + ic];
+                                    const cnn_real s = vp[3 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m3_0[co] += s * ur[0 + co];
@@ -2882,7 +2882,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m3_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[4 * IC + ic];
+                                    const cnn_real s = vp[4 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m4_0[co] += s * ur[0 + co];
@@ -2891,7 +2891,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m4_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[5 * IC + ic];
+                                    const cnn_real s = vp[5 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m5_0[co] += s * ur[0 + co];
@@ -2900,7 +2900,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m5_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[6 * IC + ic];
+                                    const cnn_real s = vp[6 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m6_0[co] += s * ur[0 + co];
@@ -2909,7 +2909,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m6_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[7 * IC + ic];
+                                    const cnn_real s = vp[7 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m7_0[co] += s * ur[0 + co];
@@ -2918,7 +2918,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m7_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[8 * IC + ic];
+                                    const cnn_real s = vp[8 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m8_0[co] += s * ur[0 + co];
@@ -2927,7 +2927,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                                         m8_1[co] += s * ur[16 + co];
                                 }
                                 {
-                                    const cnn_real s = vp[9 * IC + ic];
+                                    const cnn_real s = vp[9 * WIC + ic];
                                     OMP(simd)
                                     for (int co = 0; co < 16; co++)
                                         m9_0[co] += s * ur[0 + co];
@@ -2938,75 +2938,75 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                             }
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[0 * OC + ob + 0 + co] = m0_0[co];
+                                mp[0 * WOC + ob + 0 + co] = m0_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[0 * OC + ob + 16 + co] = m0_1[co];
+                                mp[0 * WOC + ob + 16 + co] = m0_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[1 * OC + ob + 0 + co] = m1_0[co];
+                                mp[1 * WOC + ob + 0 + co] = m1_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[1 * OC + ob + 16 + co] = m1_1[co];
+                                mp[1 * WOC + ob + 16 + co] = m1_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[2 * OC + ob + 0 + co] = m2_0[co];
+                                mp[2 * WOC + ob + 0 + co] = m2_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[2 * OC + ob + 16 + co] = m2_1[co];
+                                mp[2 * WOC + ob + 16 + co] = m2_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[3 * OC + ob + 0 + co] = m3_0[co];
+                                mp[3 * WOC + ob + 0 + co] = m3_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[3 * OC + ob + 16 + co] = m3_1[co];
+                                mp[3 * WOC + ob + 16 + co] = m3_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[4 * OC + ob + 0 + co] = m4_0[co];
+                                mp[4 * WOC + ob + 0 + co] = m4_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[4 * OC + ob + 16 + co] = m4_1[co];
+                                mp[4 * WOC + ob + 16 + co] = m4_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[5 * OC + ob + 0 + co] = m5_0[co];
+                                mp[5 * WOC + ob + 0 + co] = m5_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[5 * OC + ob + 16 + co] = m5_1[co];
+                                mp[5 * WOC + ob + 16 + co] = m5_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[6 * OC + ob + 0 + co] = m6_0[co];
+                                mp[6 * WOC + ob + 0 + co] = m6_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[6 * OC + ob + 16 + co] = m6_1[co];
+                                mp[6 * WOC + ob + 16 + co] = m6_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[7 * OC + ob + 0 + co] = m7_0[co];
+                                mp[7 * WOC + ob + 0 + co] = m7_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[7 * OC + ob + 16 + co] = m7_1[co];
+                                mp[7 * WOC + ob + 16 + co] = m7_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[8 * OC + ob + 0 + co] = m8_0[co];
+                                mp[8 * WOC + ob + 0 + co] = m8_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[8 * OC + ob + 16 + co] = m8_1[co];
+                                mp[8 * WOC + ob + 16 + co] = m8_1[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[9 * OC + ob + 0 + co] = m9_0[co];
+                                mp[9 * WOC + ob + 0 + co] = m9_0[co];
                             OMP(simd)
                             for (int co = 0; co < 16; co++)
-                                mp[9 * OC + ob + 16 + co] = m9_1[co];
+                                mp[9 * WOC + ob + 16 + co] = m9_1[co];
                         }
                     }
                     /* the window's outputs A^T M A, pooled */
                     for (int t = 0; t < 10; t++) {
                         cnn_real *restrict yp = yi + ((size_t)py * POW + tb * NT + t) * OC;
                         OMP(simd)
-                        for (int c = 0; c < OC; c++) {
-                            const cnn_real a00 = wm[(size_t)(0 * NT + t) * OC + c], a01 = wm[(size_t)(1 * NT + t) * OC + c], a02 = wm[(size_t)(2 * NT + t) * OC + c], a03 = wm[(size_t)(3 * NT + t) * OC + c];
-                            const cnn_real a10 = wm[(size_t)(4 * NT + t) * OC + c], a11 = wm[(size_t)(5 * NT + t) * OC + c], a12 = wm[(size_t)(6 * NT + t) * OC + c], a13 = wm[(size_t)(7 * NT + t) * OC + c];
-                            const cnn_real a20 = wm[(size_t)(8 * NT + t) * OC + c], a21 = wm[(size_t)(9 * NT + t) * OC + c], a22 = wm[(size_t)(10 * NT + t) * OC + c], a23 = wm[(size_t)(11 * NT + t) * OC + c];
-                            const cnn_real a30 = wm[(size_t)(12 * NT + t) * OC + c], a31 = wm[(size_t)(13 * NT + t) * OC + c], a32 = wm[(size_t)(14 * NT + t) * OC + c], a33 = wm[(size_t)(15 * NT + t) * OC + c];
+                        for (int c = 0; c < WOC; c++) {
+                            const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
+                            const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
+                            const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
+                            const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
                             const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
                             const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
                             const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
