@@ -21,6 +21,10 @@
  *   maximum where scale >= 0 and at its minimum where scale < 0 (a
  *   negative gamma reverses the order; max of the normalized window).
  *
+ * A 3x3 stride-1 conv with whole vectors of channels and 2x2 windows runs
+ * the pass by Winograd's F(2x2, 3x3) (emit_conv_winograd.c), its U after the
+ * folded weights in the fixed work area.
+ *
  * Training keeps the layers as written (batch statistics are not an affine
  * map fixed in advance), and so does inference under CNN_REFERENCE_KERNELS:
  * the oracle the parity tests hold the folded path to. */

@@ -48,7 +48,9 @@ typedef struct cnnc_plan_layer {
     size_t slot_floats;         /* per-image slot its passes need */
     size_t pad_floats;          /* per-image padded copy its fast kernels need */
     int fuse_pool;              /* conv2d, batchnorm: its fast kernels also compute the maxpool after it */
-    int wino;                   /* conv2d with fuse_pool: its forward runs by Winograd (emit_conv_winograd.c) */
+    int wino;                   /* conv2d: its forward (with the fused pool or alone) runs by Winograd's
+                                   F(2x2, 3x3) (emit_conv_winograd.c); the folded inference pass and the
+                                   backward's dx decide for themselves */
     size_t wino_off;            /* with wino: its U in the fixed work area */
     int pool_at;                /* with fuse_pool: that maxpool's index (after batchnorm's fused relu) */
     int fused;                  /* maxpool: computed by the conv2d or batchnorm before it (fast kernels) */
@@ -132,8 +134,9 @@ void emit_conv_pool_oracle(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pla
  * maxpool's index and whether the batchnorm applies after the conv's relu.
  * Needs the plan's fuse_relu and act of both layers. */
 int emit_conv_bn_fold(const cnnc_plan *pl, int i, int *pool_at, int *affine);
-/* Floats of the fixed work area it needs (the folded weights and bias), and
- * of the per-image scratch of its pass. */
+/* Floats of the fixed work area it needs (the folded weights and bias, then
+ * Winograd's U when the pass runs by Winograd), and of the per-image scratch
+ * of its pass. */
 size_t emit_conv_bn_fold_fixed_floats(const cnnc_plan *pl, const cnnc_plan_layer *conv);
 size_t emit_conv_bn_fold_pad_floats(const cnnc_plan *pl, const cnnc_plan_layer *conv);
 /* CONV_folded_forward, and its call from the forward driver. */
