@@ -544,7 +544,7 @@ static void conv_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "enum { PW = %d, WINO_AT = %zu }; /* per image: [padded input, PW wide] then V and M */", pw,
                 conv_padded_copy_floats(l));
         conv_winograd_emit_weights(em, "wino", "wgt", "IC", "OC");
-        conv_winograd_emit_images(em, L, NULL, NULL);
+        conv_winograd_emit_images(em, L, NULL, NULL, NULL);
         em_raw(em, "#else\n");
         em_line(em, "(void)wino;");
     }

@@ -158,7 +158,7 @@ void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
         snprintf(wu, sizeof wu, "fold + %zu", fold_floats(L));
         em_raw(em, "#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */\n");
         conv_winograd_emit_weights(em, wu, "wgt", "IC", "OC");
-        conv_winograd_emit_images(em, L, P, &v);
+        conv_winograd_emit_images(em, L, P, &v, NULL);
         em_raw(em, "#else\n");
         if (L->fold_affine)
             em_line(em, "(void)fold; /* Winograd's U alone */");

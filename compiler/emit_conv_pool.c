@@ -414,22 +414,16 @@ static void emit_forward_head(cnnc_emitter *em, const cnnc_plan_layer *L)
  * selects of its code and the byte store (fruit inference: conv2d_1
  * 2.6-2.7 -> 2.36-2.43 ms on one thread, the batch 4.38 -> 4.17 ms on two).
  * The image loop is emitted once for each. */
-static void emit_forward_images(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P, int wino)
+static void emit_forward_images(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P)
 {
     const cnn_layer *l = L->l;
     conv_pool_variant v = {L->act, l->alpha, l->bias != 0, 1, 0};
     em_open_block(em, "if (training) { /* the pooled values and each window's argmax code, for backward */");
-    if (wino)
-        conv_winograd_emit_images(em, L, P, &v);
-    else
-        conv_pool_emit_images(em, L, P, &v);
+    conv_pool_emit_images(em, L, P, &v);
     em_close_block(em, "} else { /* inference: the pooled values alone; `out` is not written */");
     em->indent++;
     v.argmax = 0;
-    if (wino)
-        conv_winograd_emit_images(em, L, P, &v);
-    else
-        conv_pool_emit_images(em, L, P, &v);
+    conv_pool_emit_images(em, L, P, &v);
     em_close_block(em, "}");
 }
 
@@ -444,15 +438,19 @@ static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_
     if (l->bias)
         em_line(em, "const cnn_real *restrict bias = p + B_OFF;");
     if (L->wino) {
+        /* one image loop: the transforms and products are the same in
+         * training and inference, only the pooled output step differs */
+        conv_pool_variant tv = {L->act, l->alpha, l->bias != 0, 1, 0}, iv = tv;
+        iv.argmax = 0;
         em_raw(em, "#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */\n");
         conv_winograd_emit_weights(em, "wino", "wgt", "IC", "OC");
-        emit_forward_images(em, L, P, 1);
+        conv_winograd_emit_images(em, L, P, &tv, &iv);
         em_raw(em, "#else\n");
         em_line(em, "(void)wino;");
-        emit_forward_images(em, L, P, 0);
+        emit_forward_images(em, L, P);
         em_raw(em, "#endif\n");
     } else {
-        emit_forward_images(em, L, P, 0);
+        emit_forward_images(em, L, P);
     }
     em_close_block(em, "}");
 }

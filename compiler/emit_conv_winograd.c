@@ -292,10 +292,12 @@ static void emit_output_pool(cnnc_emitter *em, int nt, const char *t0, const con
     em_close_block(em, "}");
 }
 
-/* What a tile row's blocks write: a pool variant's windows, or (v NULL)
- * the outputs themselves into dst, with bias and act. */
+/* What a tile row's blocks write: a pool variant's windows (with
+ * `untrained`, those of v in training and of untrained otherwise: the
+ * transforms and products are the same, only the output step differs), or
+ * (v NULL) the outputs themselves into dst, with bias and act. */
 typedef struct wino_out {
-    const conv_pool_variant *v;
+    const conv_pool_variant *v, *untrained;
     const char *dst, *bias;
     cnn_act act;
     float alpha;
@@ -307,10 +309,18 @@ static void emit_tile_block(cnnc_emitter *em, const char *src, const wino_out *o
     em_open_block(em, "%s", head);
     emit_input_transform(em, src, nt, t0);
     emit_products(em, nt, nv);
-    if (o->v)
+    if (o->v && o->untrained) {
+        em_open_block(em, "if (training) {");
         emit_output_pool(em, nt, t0, o->v);
-    else
+        em_close_block(em, "} else {");
+        em->indent++;
+        emit_output_pool(em, nt, t0, o->untrained);
+        em_close_block(em, "}");
+    } else if (o->v) {
+        emit_output_pool(em, nt, t0, o->v);
+    } else {
         emit_output_store(em, o->dst, o->bias, o->act, o->alpha, nt, t0);
+    }
     em_close_block(em, "}");
 }
 
@@ -337,7 +347,7 @@ static void emit_tile_rows(cnnc_emitter *em, const char *src, const wino_out *o,
 }
 
 void conv_winograd_emit_images(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P,
-                               const conv_pool_variant *v)
+                               const conv_pool_variant *v, const conv_pool_variant *untrained)
 {
     const cnn_layer *l = L->l, *pool = P ? P->l : NULL;
     int tx = tiles_x(l, pool);
@@ -352,14 +362,15 @@ void conv_winograd_emit_images(cnnc_emitter *em, const cnnc_plan_layer *L, const
     else
         em_line(em, "cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;");
     if (v && v->argmax) {
-        em_line(em, "/* the conv's own output slot keeps each window's argmax for backward */");
+        em_line(em, "/* the conv's own output slot keeps each window's argmax for backward%s */",
+                untrained ? " (in training)" : "");
         em_line(em, "unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);");
     }
     conv_emit_source(em, l);
     em_line(em, "cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + %s; /* V [16][NT][WIC] */",
             pool ? "SCRATCH" : "WINO_AT");
     em_line(em, "cnn_real *restrict wm = wv + 16 * NT * WIC;                    /* M [16][NT][WOC] */");
-    wino_out o = {v, "yi", l->bias ? "bias" : NULL, L->act, l->alpha};
+    wino_out o = {v, untrained, "yi", l->bias ? "bias" : NULL, L->act, l->alpha};
     emit_tile_rows(em, "xs", &o, pool ? "POH" : "OH / 2", tx, l->out.c);
     em_close_block(em, "} /* i */");
 }
@@ -372,7 +383,7 @@ void conv_winograd_emit_dx(cnnc_emitter *em, const cnn_layer *l, const char *dzp
     em_line(em, "enum { NT = %d, WIC = OC, WOC = IC, WPW = %d, WOW = IW };", tiles_per_block(tx, l->in.c), zw);
     em_line(em, "cnn_real *restrict wv = %s; /* V [16][NT][WIC] */", scratch);
     em_line(em, "cnn_real *restrict wm = wv + 16 * NT * WIC; /* M [16][NT][WOC] */");
-    wino_out o = {NULL, dxi, NULL, CNN_ACT_LINEAR, 0};
+    wino_out o = {NULL, NULL, dxi, NULL, CNN_ACT_LINEAR, 0};
     emit_tile_rows(em, dzpad, &o, "IH / 2", tx, l->in.c);
     em_close_block(em, "}");
 }

@@ -2393,292 +2393,292 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
             wu[(size_t)(15 * IC + ic) * OC + oc] = t32;
         }
     }
-    if (training) { /* the pooled values and each window's argmax code, for backward */
-        /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
-        enum { NT = 10, WIC = IC, WOC = OC, WPW = PW };
-        OMP(parallel for schedule(static))
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
-            /* the conv's own output slot keeps each window's argmax for backward */
-            unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
-            const cnn_real *restrict xs = xi;
-            cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][WIC] */
-            cnn_real *restrict wm = wv + 16 * NT * WIC;                    /* M [16][NT][WOC] */
-            for (int py = 0; py < POH; py++) {
-                for (int tb = 0; tb < 3; tb++) {
-                    /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
-                    for (int t = 0; t < 10; t++) {
-                        const cnn_real *restrict d = xs + ((size_t)py * 2 * WPW + (size_t)(tb * NT + t) * 2) * WIC;
+    /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
+    enum { NT = 10, WIC = IC, WOC = OC, WPW = PW };
+    OMP(parallel for schedule(static))
+    for (int i = 0; i < n; i++) {
+        const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
+        cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
+        /* the conv's own output slot keeps each window's argmax for backward (in training) */
+        unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
+        const cnn_real *restrict xs = xi;
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][WIC] */
+        cnn_real *restrict wm = wv + 16 * NT * WIC;                    /* M [16][NT][WOC] */
+        for (int py = 0; py < POH; py++) {
+            for (int tb = 0; tb < 3; tb++) {
+                /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
+                for (int t = 0; t < 10; t++) {
+                    const cnn_real *restrict d = xs + ((size_t)py * 2 * WPW + (size_t)(tb * NT + t) * 2) * WIC;
+                    OMP(simd)
+                    for (int c = 0; c < WIC; c++) {
+                        const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
+                        const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
+                        const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
+                        const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
+                        const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
+                        const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
+                        const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
+                        const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
+                        wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
+                        wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
+                        wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
+                        wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
+                        wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
+                        wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
+                        wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
+                        wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
+                        wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
+                        wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
+                        wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
+                        wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
+                        wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
+                        wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
+                        wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
+                        wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
+                    }
+                }
+                /* M[pos] = V[pos] U[pos], summed over the input channels */
+                for (int pos = 0; pos < 16; pos++) {
+                    const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                    const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                    cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                    for (int ob = 0; ob < WOC; ob += 32) {
+                        cnn_real m0_0[16];
+                        cnn_real m0_1[16];
+                        cnn_real m1_0[16];
+                        cnn_real m1_1[16];
+                        cnn_real m2_0[16];
+                        cnn_real m2_1[16];
+                        cnn_real m3_0[16];
+                        cnn_real m3_1[16];
+                        cnn_real m4_0[16];
+                        cnn_real m4_1[16];
+                        cnn_real m5_0[16];
+                        cnn_real m5_1[16];
+                        cnn_real m6_0[16];
+                        cnn_real m6_1[16];
+                        cnn_real m7_0[16];
+                        cnn_real m7_1[16];
+                        cnn_real m8_0[16];
+                        cnn_real m8_1[16];
+                        cnn_real m9_0[16];
+                        cnn_real m9_1[16];
                         OMP(simd)
-                        for (int c = 0; c < WIC; c++) {
-                            const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
-                            const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
-                            const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
-                            const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
-                            const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
-                            const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
-                            const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
-                            const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
-                            wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
-                            wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
-                            wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
-                            wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
-                            wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
-                            wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
-                            wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
-                            wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
-                            wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
-                            wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
-                            wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
-                            wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
-                            wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
-                            wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
-                            wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
-                            wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
-                        }
-                    }
-                    /* M[pos] = V[pos] U[pos], summed over the input channels */
-                    for (int pos = 0; pos < 16; pos++) {
-                        const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
-                        const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
-                        cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
-                        for (int ob = 0; ob < WOC; ob += 32) {
-                            cnn_real m0_0[16];
-                            cnn_real m0_1[16];
-                            cnn_real m1_0[16];
-                            cnn_real m1_1[16];
-                            cnn_real m2_0[16];
-                            cnn_real m2_1[16];
-                            cnn_real m3_0[16];
-                            cnn_real m3_1[16];
-                            cnn_real m4_0[16];
-                            cnn_real m4_1[16];
-                            cnn_real m5_0[16];
-                            cnn_real m5_1[16];
-                            cnn_real m6_0[16];
-                            cnn_real m6_1[16];
-                            cnn_real m7_0[16];
-                            cnn_real m7_1[16];
-                            cnn_real m8_0[16];
-                            cnn_real m8_1[16];
-                            cnn_real m9_0[16];
-                            cnn_real m9_1[16];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m0_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m0_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m1_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m1_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m2_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m2_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m3_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m3_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m4_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m4_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m5_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m5_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m6_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m6_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m7_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m7_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m8_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m8_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m9_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m9_1[co] = 0;
-                            for (int ic = 0; ic < WIC; ic++) {
-                                const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
-                                {
-                                    const cnn_real s = vp[0 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m0_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m0_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[1 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m1_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m1_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[2 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m2_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m2_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[3 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m3_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m3_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[4 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m4_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m4_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[5 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m5_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m5_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[6 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m6_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m6_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[7 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m7_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m7_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[8 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m8_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m8_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[9 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m9_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m9_1[co] += s * ur[16 + co];
-                                }
+                        for (int co = 0; co < 16; co++)
+                            m0_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m0_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m1_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m1_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m2_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m2_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m3_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m3_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m4_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m4_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m5_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m5_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m6_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m6_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m7_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m7_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m8_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m8_1[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m9_0[co] = 0;
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            m9_1[co] = 0;
+                        for (int ic = 0; ic < WIC; ic++) {
+                            const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
+                            {
+                                const cnn_real s = vp[0 * WIC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m0_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m0_1[co] += s * ur[16 + co];
                             }
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[0 * WOC + ob + 0 + co] = m0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[0 * WOC + ob + 16 + co] = m0_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[1 * WOC + ob + 0 + co] = m1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[1 * WOC + ob + 16 + co] = m1_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[2 * WOC + ob + 0 + co] = m2_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[2 * WOC + ob + 16 + co] = m2_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[3 * WOC + ob + 0 + co] = m3_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[3 * WOC + ob + 16 + co] = m3_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[4 * WOC + ob + 0 + co] = m4_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[4 * WOC + ob + 16 + co] = m4_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[5 * WOC + ob + 0 + co] = m5_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[5 * WOC + ob + 16 + co] = m5_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[6 * WOC + ob + 0 + co] = m6_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[6 * WOC + ob + 16 + co] = m6_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[7 * WOC + ob + 0 + co] = m7_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[7 * WOC + ob + 16 + co] = m7_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[8 * WOC + ob + 0 + co] = m8_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[8 * WOC + ob + 16 + co] = m8_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[9 * WOC + ob + 0 + co] = m9_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[9 * WOC + ob + 16 + co] = m9_1[co];
+                            {
+                                const cnn_real s = vp[1 * WIC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m1_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m1_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[2 * WIC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m2_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m2_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[3 * WIC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m3_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m3_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[4 * WIC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m4_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m4_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[5 * WIC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m5_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m5_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[6 * WIC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m6_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m6_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[7 * WIC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m7_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m7_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[8 * WIC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m8_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m8_1[co] += s * ur[16 + co];
+                            }
+                            {
+                                const cnn_real s = vp[9 * WIC + ic];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m9_0[co] += s * ur[0 + co];
+                                OMP(simd)
+                                for (int co = 0; co < 16; co++)
+                                    m9_1[co] += s * ur[16 + co];
+                            }
                         }
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[0 * WOC + ob + 0 + co] = m0_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[0 * WOC + ob + 16 + co] = m0_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[1 * WOC + ob + 0 + co] = m1_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[1 * WOC + ob + 16 + co] = m1_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[2 * WOC + ob + 0 + co] = m2_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[2 * WOC + ob + 16 + co] = m2_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[3 * WOC + ob + 0 + co] = m3_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[3 * WOC + ob + 16 + co] = m3_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[4 * WOC + ob + 0 + co] = m4_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[4 * WOC + ob + 16 + co] = m4_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[5 * WOC + ob + 0 + co] = m5_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[5 * WOC + ob + 16 + co] = m5_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[6 * WOC + ob + 0 + co] = m6_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[6 * WOC + ob + 16 + co] = m6_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[7 * WOC + ob + 0 + co] = m7_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[7 * WOC + ob + 16 + co] = m7_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[8 * WOC + ob + 0 + co] = m8_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[8 * WOC + ob + 16 + co] = m8_1[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[9 * WOC + ob + 0 + co] = m9_0[co];
+                        OMP(simd)
+                        for (int co = 0; co < 16; co++)
+                            mp[9 * WOC + ob + 16 + co] = m9_1[co];
                     }
+                }
+                if (training) {
                     /* the window's outputs A^T M A, pooled */
                     for (int t = 0; t < 10; t++) {
                         cnn_real *restrict yp = yi + ((size_t)py * POW + tb * NT + t) * OC;
@@ -2711,293 +2711,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                         for (int c = 0; c < OC; c++)
                             ap[c] = (unsigned char)kf[c];
                     }
-                }
-            } /* py */
-        } /* i */
-    } else { /* inference: the pooled values alone; `out` is not written */
-        /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
-        enum { NT = 10, WIC = IC, WOC = OC, WPW = PW };
-        OMP(parallel for schedule(static))
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
-            cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;
-            const cnn_real *restrict xs = xi;
-            cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][WIC] */
-            cnn_real *restrict wm = wv + 16 * NT * WIC;                    /* M [16][NT][WOC] */
-            for (int py = 0; py < POH; py++) {
-                for (int tb = 0; tb < 3; tb++) {
-                    /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
-                    for (int t = 0; t < 10; t++) {
-                        const cnn_real *restrict d = xs + ((size_t)py * 2 * WPW + (size_t)(tb * NT + t) * 2) * WIC;
-                        OMP(simd)
-                        for (int c = 0; c < WIC; c++) {
-                            const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
-                            const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
-                            const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
-                            const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
-                            const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
-                            const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
-                            const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
-                            const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
-                            wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
-                            wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
-                            wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
-                            wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
-                            wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
-                            wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
-                            wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
-                            wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
-                            wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
-                            wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
-                            wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
-                            wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
-                            wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
-                            wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
-                            wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
-                            wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
-                        }
-                    }
-                    /* M[pos] = V[pos] U[pos], summed over the input channels */
-                    for (int pos = 0; pos < 16; pos++) {
-                        const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
-                        const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
-                        cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
-                        for (int ob = 0; ob < WOC; ob += 32) {
-                            cnn_real m0_0[16];
-                            cnn_real m0_1[16];
-                            cnn_real m1_0[16];
-                            cnn_real m1_1[16];
-                            cnn_real m2_0[16];
-                            cnn_real m2_1[16];
-                            cnn_real m3_0[16];
-                            cnn_real m3_1[16];
-                            cnn_real m4_0[16];
-                            cnn_real m4_1[16];
-                            cnn_real m5_0[16];
-                            cnn_real m5_1[16];
-                            cnn_real m6_0[16];
-                            cnn_real m6_1[16];
-                            cnn_real m7_0[16];
-                            cnn_real m7_1[16];
-                            cnn_real m8_0[16];
-                            cnn_real m8_1[16];
-                            cnn_real m9_0[16];
-                            cnn_real m9_1[16];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m0_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m0_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m1_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m1_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m2_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m2_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m3_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m3_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m4_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m4_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m5_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m5_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m6_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m6_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m7_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m7_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m8_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m8_1[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m9_0[co] = 0;
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                m9_1[co] = 0;
-                            for (int ic = 0; ic < WIC; ic++) {
-                                const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
-                                {
-                                    const cnn_real s = vp[0 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m0_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m0_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[1 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m1_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m1_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[2 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m2_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m2_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[3 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m3_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m3_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[4 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m4_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m4_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[5 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m5_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m5_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[6 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m6_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m6_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[7 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m7_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m7_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[8 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m8_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m8_1[co] += s * ur[16 + co];
-                                }
-                                {
-                                    const cnn_real s = vp[9 * WIC + ic];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m9_0[co] += s * ur[0 + co];
-                                    OMP(simd)
-                                    for (int co = 0; co < 16; co++)
-                                        m9_1[co] += s * ur[16 + co];
-                                }
-                            }
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[0 * WOC + ob + 0 + co] = m0_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[0 * WOC + ob + 16 + co] = m0_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[1 * WOC + ob + 0 + co] = m1_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[1 * WOC + ob + 16 + co] = m1_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[2 * WOC + ob + 0 + co] = m2_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[2 * WOC + ob + 16 + co] = m2_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[3 * WOC + ob + 0 + co] = m3_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[3 * WOC + ob + 16 + co] = m3_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[4 * WOC + ob + 0 + co] = m4_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[4 * WOC + ob + 16 + co] = m4_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[5 * WOC + ob + 0 + co] = m5_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[5 * WOC + ob + 16 + co] = m5_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[6 * WOC + ob + 0 + co] = m6_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[6 * WOC + ob + 16 + co] = m6_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[7 * WOC + ob + 0 + co] = m7_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[7 * WOC + ob + 16 + co] = m7_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[8 * WOC + ob + 0 + co] = m8_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[8 * WOC + ob + 16 + co] = m8_1[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[9 * WOC + ob + 0 + co] = m9_0[co];
-                            OMP(simd)
-                            for (int co = 0; co < 16; co++)
-                                mp[9 * WOC + ob + 16 + co] = m9_1[co];
-                        }
-                    }
+                } else {
                     /* the window's outputs A^T M A, pooled */
                     for (int t = 0; t < 10; t++) {
                         cnn_real *restrict yp = yi + ((size_t)py * POW + tb * NT + t) * OC;
@@ -3022,9 +2736,9 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                         }
                     }
                 }
-            } /* py */
-        } /* i */
-    }
+            }
+        } /* py */
+    } /* i */
 #else
     (void)wino;
     if (training) { /* the pooled values and each window's argmax code, for backward */
