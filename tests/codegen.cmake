@@ -176,3 +176,12 @@ endfunction()
 foreach(net fruit first first2 first3)
   cnn_codegen_grad_fast(${net})
 endforeach()
+
+# emit_hashes: the C and PyTorch output for every valid .cnn in the tree and
+# 40 seeded random networks hash as committed in emit_hashes.txt (a
+# refactoring of the compiler keeps them; a change of generated text updates
+# the file in the same commit)                                      [golden]
+add_test(NAME emit_hashes
+         COMMAND bash ${CNN_CODEGEN_DIR}/emit_hashes.sh $<TARGET_FILE:cnnc> $<TARGET_FILE:gen_random_cnn>
+                 ${CNN_CODEGEN_DIR}/emit_hashes.txt)
+set_tests_properties(emit_hashes PROPERTIES LABELS "golden")
