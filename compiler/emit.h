@@ -7,7 +7,7 @@
 
 #include "ir.h"
 
-/* DIR/NAME.c and DIR/NAME.h: the specialized model (see runtime/cnn_model.h). */
+/* DIR/NAME.c and DIR/NAME.h: the specialized model (see runtime/include/cnn_model.h). */
 int emit_c(const cnnc_ir *ir, const char *dir);
 
 /* The same network as a PyTorch nn.Module (state_dict keys == tensor names). */

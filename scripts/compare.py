@@ -11,7 +11,7 @@ For FILE.cnn it
      backward, optimizer) and of inference, and the machine's FP32 peak from
      the FMA probe in the same binary,
   3. compiles tests/bench/bench_reference.c with the model's descriptor and
-     times the generic reference engine (runtime/reference.c) on the same
+     times the generic reference engine (runtime/reference/reference.c) on the same
      batch (that engine is single-threaded by design),
   4. emits the PyTorch twin (`cnnc --emit pytorch`) and times it on the same
      batch, input shape and thread count: a training step is zero_grad,
@@ -89,7 +89,7 @@ def find_tools(args):
     folder (--build-dir, $CNNC_BUILD_DIR, or REPO/build)."""
     build = args.build_dir or os.environ.get("CNNC_BUILD_DIR") or os.path.join(REPO, "build")
     cnnc = args.cnnc or os.environ.get("CNNC") or os.path.join(build, "compiler", "cnnc")
-    rt_inc = os.environ.get("CNNC_RUNTIME_INCLUDE") or os.path.join(REPO, "runtime")
+    rt_inc = os.environ.get("CNNC_RUNTIME_INCLUDE") or os.path.join(REPO, "runtime", "include")
     rt_lib = os.environ.get("CNNC_RUNTIME_LIB") or os.path.join(build, "runtime", "libcnnrt.a")
     if not os.access(cnnc, os.X_OK):
         raise CompareError(f"cnnc not found at {cnnc}: build it (cmake -S . -B build && cmake --build build) "
@@ -162,8 +162,10 @@ def build_all(cnn, tools, work):
     cc = (os.environ.get("CC") or "cc").split()
     timer = os.path.join(work, "bench_reference")
     run(cc + ["-std=c11", "-O2", "-march=native", "-ffp-contract=fast", "-fopenmp",
-              f"-DBENCH_MODEL={name}_model", "-I" + rt_inc, "-I" + gen, cfiles[0],
-              os.path.join(REPO, "tests", "bench", "bench_reference.c"), rt_lib,
+              f"-DBENCH_MODEL={name}_model", "-I" + rt_inc, "-I" + gen]
+             + ["-I" + os.path.join(REPO, "runtime", d) for d in ("core", "train", "reference")]
+             + [cfiles[0], os.path.join(REPO, "tests", "bench", "bench_reference.c"),
+                os.path.join(REPO, "runtime", "reference", "reference.c"), rt_lib,
               "-ljpeg", "-lpng", "-lz", "-lm", "-lpthread", "-o", timer], what="compiling bench_reference")
 
     twin = os.path.join(work, name + ".py")

@@ -29,7 +29,7 @@ What is the same as `NAME train` (runtime/, docs/data.md, docs/trainer.md):
                brightness, contrast), vectorised in torch;
   randomness   --rng cnnc (default): the batch order, the augmentation draws and
                the dropout masks are the trainer's own counter-based draws
-               (runtime/cnn_rng.h), so both engines see the same batches of the
+               (runtime/include/cnn_rng.h), so both engines see the same batches of the
                same augmented images; --rng torch draws them from torch's
                generator seeded with the seed instead (same distributions);
   optimizer    Keras's update rules and defaults in float32 (Adam's epsilon
@@ -148,7 +148,7 @@ def cnn_settings(path):
     return s
 
 
-# ---- runtime/cnn_rng.h -------------------------------------------------------------
+# ---- runtime/include/cnn_rng.h -------------------------------------------------------------
 
 def mix(z):
     z = (z + 0x9E3779B97F4A7C15) & M64
@@ -184,7 +184,7 @@ def fisher_yates(np, n, seed, stream, a):
 # ---- data ---------------------------------------------------------------------------
 
 def list_folder(root):
-    """(class names, [(relative path, label)]) as runtime/folder.c lists a
+    """(class names, [(relative path, label)]) as runtime/data/folder.c lists a
     dataset folder: classes = sorted subfolders (by bytes, dot-names skipped),
     each walked recursively in name order."""
     rootb = os.fsencode(root)
@@ -242,7 +242,7 @@ def load_image(np, torch, F, Image, path, H, W, C, crop, mode):
     (mode 'cnnc' or 'exact'), or with PIL's own resize (mode 'pil')."""
     im = Image.open(path)
     if im.format == "JPEG":
-        # DCT-domain scaling as runtime/jpeg.c chooses it: the smallest M/8
+        # DCT-domain scaling as runtime/data/jpeg.c chooses it: the smallest M/8
         # (M = 1, 2, 4) whose output still covers the crop box at H x W (none
         # for --exact-resize or PIL's own resize). PIL's draft() picks its
         # scale from the size asked for: asking for floor(size * M/8) gives M/8.
@@ -279,7 +279,7 @@ def load_image(np, torch, F, Image, path, H, W, C, crop, mode):
 
 
 def cnn_split(np, labels, n_classes, split, seed):
-    """runtime/split.c: per class (files in order), a Fisher-Yates shuffle with
+    """runtime/data/split.c: per class (files in order), a Fisher-Yates shuffle with
     draws (seed, SPLIT, class, position); the first round(split*n) (halves up,
     at least one training image kept) are validation. Returns (train, val)
     index lists in entry order."""
@@ -363,7 +363,7 @@ def load_data(a, np, torch, F, s, H, W, C):
                      f"validation); the reimplemented split is {'identical' if same else 'DIFFERENT'}")
         tr, va = lists["training"], lists["validation"]
     else:
-        notes.append(f"split: reimplemented runtime/split.c (validation_split {a.validation_split}, seed {a.seed})")
+        notes.append(f"split: reimplemented runtime/data/split.c (validation_split {a.validation_split}, seed {a.seed})")
     val = Subset(x[va], y[va], [paths[i] for i in va]) if va else None
     return classes, Subset(x[tr], y[tr], [paths[i] for i in tr]), val, notes
 
@@ -371,7 +371,7 @@ def load_data(a, np, torch, F, s, H, W, C):
 # ---- augmentation ----------------------------------------------------------------------
 
 class CnncAugment:
-    """runtime/augment.c in torch, for a batch of NHWC float images."""
+    """runtime/data/augment.c in torch, for a batch of NHWC float images."""
 
     def __init__(self, np, torch, s, H, W, lo, hi):
         self.np, self.torch, self.s, self.H, self.W, self.lo, self.hi = np, torch, s, H, W, lo, hi
@@ -530,7 +530,7 @@ class TorchvisionAugment:
 # ---- Keras's optimizers -----------------------------------------------------------
 
 class KerasOptimizer:
-    """Keras 3 update rules in float32, as runtime/optim.c (and
+    """Keras 3 update rules in float32, as runtime/train/optim.c (and
     tests/parity/torch_parity.py):
     Adam:    m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
              p -= lr sqrt(1 - b2^t)/(1 - b1^t) * m / (sqrt(v) + eps)

@@ -20,7 +20,7 @@ foreach(m compare_tiny fruit deep fashion)
     add_executable(bench_reference_${m} ${CNN_BENCH_DIR}/bench_reference.c)
     target_compile_definitions(bench_reference_${m} PRIVATE BENCH_MODEL=${m}_model)
     target_compile_options(bench_reference_${m} PRIVATE ${CNNC_WARNINGS})
-    target_link_libraries(bench_reference_${m} PRIVATE ${m}_model)
+    target_link_libraries(bench_reference_${m} PRIVATE ${m}_model cnnref)
   endif()
 endforeach()
 

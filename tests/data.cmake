@@ -4,7 +4,7 @@
 # and link libcnnrt. Real-data tests skip (77) when the data is absent.
 set(CNN_DATA_TEST_DIR ${CMAKE_CURRENT_SOURCE_DIR}/data)
 add_library(cnn_data_fixtures STATIC ${CNN_DATA_TEST_DIR}/fixtures.c)
-target_include_directories(cnn_data_fixtures PUBLIC ${CNN_DATA_TEST_DIR} ${PROJECT_SOURCE_DIR}/runtime)
+target_include_directories(cnn_data_fixtures PUBLIC ${CNN_DATA_TEST_DIR} ${CNN_RUNTIME_INCLUDES})
 target_compile_options(cnn_data_fixtures PRIVATE ${CNNC_WARNINGS})
 target_link_libraries(cnn_data_fixtures PUBLIC cnnrt JPEG::JPEG PNG::PNG m)
 

@@ -5,22 +5,21 @@
 #   parity_random_N generated C vs the reference engine      [parity]
 #   parity_torch_*  generated C and the oracle vs PyTorch     [parity]
 set(CNN_PARITY_DIR ${CMAKE_CURRENT_SOURCE_DIR}/parity)
-set(CNN_RUNTIME_DIR ${PROJECT_SOURCE_DIR}/runtime)
 
 # The oracle in double: reference.c and init.c compiled into the test itself
 # with CNN_REAL=double (libcnnrt is float).
 add_executable(test_reference
   ${CNN_PARITY_DIR}/test_reference.c ${CNN_PARITY_DIR}/gradcheck_util.c ${CNN_PARITY_DIR}/model_builder.c
-  ${CNN_RUNTIME_DIR}/reference.c ${CNN_RUNTIME_DIR}/init.c)
+  ${CNN_RUNTIME_DIR}/reference/reference.c ${CNN_RUNTIME_DIR}/core/init.c)
 target_compile_definitions(test_reference PRIVATE CNN_REAL=double)
-target_include_directories(test_reference PRIVATE ${CNN_RUNTIME_DIR} ${CNN_PARITY_DIR})
+target_include_directories(test_reference PRIVATE ${CNN_RUNTIME_INCLUDES} ${CNN_PARITY_DIR})
 target_compile_options(test_reference PRIVATE ${CNNC_WARNINGS})
 target_link_libraries(test_reference PRIVATE m)
 add_test(NAME reference_gradcheck COMMAND test_reference)
 set_tests_properties(reference_gradcheck PROPERTIES LABELS "gradcheck;unit")
 
-add_executable(test_init ${CNN_PARITY_DIR}/test_init.c ${CNN_PARITY_DIR}/model_builder.c ${CNN_RUNTIME_DIR}/init.c)
-target_include_directories(test_init PRIVATE ${CNN_RUNTIME_DIR} ${CNN_PARITY_DIR})
+add_executable(test_init ${CNN_PARITY_DIR}/test_init.c ${CNN_PARITY_DIR}/model_builder.c ${CNN_RUNTIME_DIR}/core/init.c)
+target_include_directories(test_init PRIVATE ${CNN_RUNTIME_INCLUDES} ${CNN_PARITY_DIR})
 target_compile_options(test_init PRIVATE ${CNNC_WARNINGS})
 target_link_libraries(test_init PRIVATE m)
 add_test(NAME init_unit COMMAND test_init)
@@ -32,7 +31,7 @@ set_tests_properties(init_unit PROPERTIES LABELS "unit")
 # parity_random.c and compares logits, loss, dlogits, every gradient and the
 # running statistics with the reference engine (run_random_parity.sh).
 add_executable(gen_random_cnn ${CNN_PARITY_DIR}/gen_random_cnn.c)
-target_include_directories(gen_random_cnn PRIVATE ${CNN_RUNTIME_DIR})
+target_include_directories(gen_random_cnn PRIVATE ${CNN_RUNTIME_INCLUDES})
 target_compile_options(gen_random_cnn PRIVATE ${CNNC_WARNINGS})
 
 # Flags for the C the parity scripts compile at test time (as cnnc build does).
@@ -97,9 +96,9 @@ endforeach()
 # end, no C emitter involved): the oracle's own semantics checked.
 add_executable(parity_torch_reference ${CNN_PARITY_DIR}/parity_torch.c ${CNN_PARITY_DIR}/parity_io.c
                ${CNN_PARITY_DIR}/ir_model.c)
-target_include_directories(parity_torch_reference PRIVATE ${CNN_RUNTIME_DIR} ${CNN_PARITY_DIR})
+target_include_directories(parity_torch_reference PRIVATE ${CNN_RUNTIME_INCLUDES} ${CNN_PARITY_DIR})
 target_compile_options(parity_torch_reference PRIVATE ${CNNC_WARNINGS})
-target_link_libraries(parity_torch_reference PRIVATE cnnc_front cnnrt)
+target_link_libraries(parity_torch_reference PRIVATE cnnc_front cnnref)
 foreach(net p3_batchnorm_dropout p4_activations)
   add_test(NAME parity_torch_reference_${net}
            COMMAND sh ${CNN_PARITY_DIR}/run_torch_parity.sh --reference $<TARGET_FILE:parity_torch_reference>

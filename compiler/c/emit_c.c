@@ -1,7 +1,7 @@
 /* emit_c.c: the C back end. From a checked IR, DIR/NAME.h and DIR/NAME.c:
  * one forward and one backward function per layer (emit_<kind>.c), the
  * drivers that call them in order, the loss, and the descriptor
- * `const cnn_model NAME_model` (runtime/cnn_model.h).
+ * `const cnn_model NAME_model` (runtime/include/cnn_model.h).
  *
  * Output is a pure function of the IR and the compiler version: no dates,
  * no paths, numbers printed with fixed formats, so it is byte-identical on

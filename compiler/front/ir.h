@@ -3,7 +3,7 @@
  * check.c builds it from the AST: every name resolved, every default filled
  * in, every shape, padding, offset and parameter count computed. Emitters
  * never look at the AST and never re-derive a shape. The layer, tensor,
- * preprocessing and config types are the runtime's own (runtime/cnn_model.h),
+ * preprocessing and config types are the runtime's own (runtime/include/cnn_model.h),
  * so what the compiler checked is exactly what the generated descriptor says.
  *
  * The last layer's sigmoid or softmax (fused into dense/conv2d, or a

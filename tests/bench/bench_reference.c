@@ -1,4 +1,4 @@
-/* bench_reference.c: times the generic reference engine (runtime/reference.c)
+/* bench_reference.c: times the generic reference engine (runtime/reference/reference.c)
  * on one model, for scripts/compare.py's "generic engine" row.
  *
  * Compiled together with a model's generated C (which defines the

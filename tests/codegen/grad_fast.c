@@ -3,7 +3,7 @@
  *
  * The gradient checks run in double, where the fast kernels have no
  * intrinsics (CNN_AVX512_FLOAT needs float): this test is what holds the
- * AVX-512 kernels (compiler/emit_conv_pool_avx512.c) to the oracle, and,
+ * AVX-512 kernels (compiler/c/emit_conv_pool_avx512.c) to the oracle, and,
  * compiled with -DCNN_PORTABLE_KERNELS, their portable twins in float.
  *
  * Compiled with one generated NAME.c twice: the fast kernels

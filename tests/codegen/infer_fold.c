@@ -1,5 +1,5 @@
 /* infer_fold.c: inference with batchnorms folded into the conv before them
- * (compiler/emit_conv_bn_fold.c) gives the logits of the layers as written.
+ * (compiler/c/emit_conv_bn_fold.c) gives the logits of the layers as written.
  *
  * Compiled with one generated NAME.c twice: the fast kernels
  * (-DMODEL=NAME_model), which fold, and the plain ones

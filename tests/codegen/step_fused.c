@@ -6,7 +6,7 @@
  * (-DMODEL=NAME_model) and the plain ones (-DCNN_REFERENCE_KERNELS, the model
  * renamed to NAME_model_ref, -DMODEL_REF=NAME_model_ref). For every
  * optimizer (Adam, SGD, SGD with momentum, Nesterov, RMSprop), a few steps of
- * runtime/cnn_step.h's cnn_train_step from the same start:
+ * runtime/train/cnn_step.h's cnn_train_step from the same start:
  *   fast, fused       == fast, unfused       (2 threads)
  *   fast, fused, 1 thread == 2 threads
  *   plain, fused      == plain, unfused      (the oracle's own fused entry)

@@ -12,7 +12,7 @@
  * batchnorm and activations; then a sigmoid-binary or softmax head, fused or
  * standalone. Shapes are tracked so every file is valid (the parity test
  * fails if cnnc rejects one). Sizes stay small so the generated C compiles
- * and runs in a fraction of a second. Draws come from runtime/cnn_rng.h, so
+ * and runs in a fraction of a second. Draws come from runtime/include/cnn_rng.h, so
  * a seed always gives the same file. */
 #include <stdint.h>
 #include <stdio.h>
@@ -119,9 +119,9 @@ static void pool(gen *g)
 static void batchnorm(gen *g);
 
 /* A relu or linear conv2d, then a maxpool whose windows tile its output:
- * the pair the fast kernels fuse (compiler/emit_conv_pool.c); one time in
+ * the pair the fast kernels fuse (compiler/c/emit_conv_pool.c); one time in
  * three with a batchnorm (and then a relu, one time in two) before the
- * pool: the fused batchnorm + maxpool (compiler/emit_bn_pool.c). */
+ * pool: the fused batchnorm + maxpool (compiler/c/emit_bn_pool.c). */
 static void conv_pool(gen *g)
 {
     conv(g, rnd(g, 0, 2) ? "relu" : "linear");

@@ -13,7 +13,7 @@
  *   eval/logits          an inference-mode forward on the initial weights
  *   opt/<optimizer>/<tensor>, opt/<optimizer>/losses
  *                        the weights after 10 training steps (forward, loss,
- *                        backward, update with runtime/cnn_optim.h) of each
+ *                        backward, update with runtime/train/cnn_optim.h) of each
  *                        optimizer in the table below
  * With the generated model (PARITY_MODEL defined: the driver is compiled
  * together with cnnc's NAME.c) the engine is the generated code, and the
@@ -271,7 +271,7 @@ int main(int argc, char **argv)
     pio_meta(f, "engine", "reference");
 #endif
 #ifdef PARITY_NO_OPTIM
-    steps = 0; /* runtime/cnn_optim.h works on float only */
+    steps = 0; /* runtime/train/cnn_optim.h works on float only */
 #endif
     snprintf(buf, sizeof buf, "%d", steps);
     pio_meta(f, "steps", buf);

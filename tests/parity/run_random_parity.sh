@@ -10,6 +10,7 @@
 set -eu
 GEN=$1 CNNC=$2 CC=$3 CFLAGS=$4 RT=$5 PD=$6 LIBCNNRT=$7 SEED=$8 OUT=$9
 NAME=rand_$SEED
+RTINC="-I$RT/include -I$RT/core -I$RT/train -I$RT/reference"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 "$GEN" "$SEED" "$OUT/$NAME.cnn"
@@ -17,11 +18,11 @@ mkdir -p "$OUT"
 trap 'rc=$?; if [ $rc -ne 0 ]; then echo "--- $OUT/$NAME.cnn:"; cat "$OUT/$NAME.cnn"; fi' EXIT
 "$CNNC" "$OUT/$NAME.cnn" -o "$OUT"
 # shellcheck disable=SC2086 # CFLAGS is a list of flags
-$CC -std=c11 $CFLAGS -Wall -Wextra -Werror -DCNN_REAL=double -DPARITY_MODEL="${NAME}_model" -I"$RT" -I"$OUT" \
-    "$OUT/$NAME.c" "$PD/parity_random.c" "$RT/reference.c" "$RT/init.c" -lm -o "$OUT/parity_double"
+$CC -std=c11 $CFLAGS -Wall -Wextra -Werror -DCNN_REAL=double -DPARITY_MODEL="${NAME}_model" $RTINC -I"$OUT" \
+    "$OUT/$NAME.c" "$PD/parity_random.c" "$RT/reference/reference.c" "$RT/core/init.c" -lm -o "$OUT/parity_double"
 # shellcheck disable=SC2086
-$CC -std=c11 $CFLAGS -Wall -Wextra -Werror -DPARITY_MODEL="${NAME}_model" -I"$RT" -I"$OUT" \
-    "$OUT/$NAME.c" "$PD/parity_random.c" "$LIBCNNRT" -lm -o "$OUT/parity_float"
+$CC -std=c11 $CFLAGS -Wall -Wextra -Werror -DPARITY_MODEL="${NAME}_model" $RTINC -I"$OUT" \
+    "$OUT/$NAME.c" "$PD/parity_random.c" "$RT/reference/reference.c" "$LIBCNNRT" -lm -o "$OUT/parity_float"
 status=0
 "$OUT/parity_double" || status=1
 "$OUT/parity_float" || status=1

@@ -29,6 +29,7 @@ if [ "$1" = "--reference" ]; then
     exec "$PY" "$PD/torch_parity.py" "$OUT/$NAME.py" "$OUT"
 fi
 CNNC=$1 CC=$2 CFLAGS=$3 RT=$4 PD=$5 LIBCNNRT=$6 PY=$7 NET=$8 OUT=$9
+RTINC="-I$RT/include -I$RT/core -I$RT/train -I$RT/reference"
 shift 9
 if [ ! -x "$PY" ] || ! "$PY" -c "import torch, numpy" 2>/dev/null; then
     echo "torch parity: skipped: no torch for $PY (apt-get install python3-torch)"
@@ -41,11 +42,11 @@ mkdir -p "$OUT/float64" "$OUT/float32"
 "$CNNC" --emit pytorch "$NET" -o "$OUT/$NAME.py"
 # shellcheck disable=SC2086 # CFLAGS is a list of flags
 $CC -std=c11 $CFLAGS -Wall -Wextra -Werror -DCNN_REAL=double -DPARITY_NO_OPTIM -DPARITY_MODEL="${NAME}_model" \
-    -I"$RT" -I"$PD" -I"$OUT" "$OUT/$NAME.c" "$PD/parity_torch.c" "$PD/parity_io.c" "$RT/reference.c" "$RT/init.c" \
+    $RTINC -I"$PD" -I"$OUT" "$OUT/$NAME.c" "$PD/parity_torch.c" "$PD/parity_io.c" "$RT/reference/reference.c" "$RT/core/init.c" \
     -lm -o "$OUT/driver_float64"
 # shellcheck disable=SC2086
 $CC -std=c11 $CFLAGS -Wall -Wextra -Werror -DPARITY_MODEL="${NAME}_model" \
-    -I"$RT" -I"$PD" -I"$OUT" "$OUT/$NAME.c" "$PD/parity_torch.c" "$PD/parity_io.c" "$LIBCNNRT" \
+    $RTINC -I"$PD" -I"$OUT" "$OUT/$NAME.c" "$PD/parity_torch.c" "$PD/parity_io.c" "$RT/reference/reference.c" "$LIBCNNRT" \
     -lm -o "$OUT/driver_float32"
 "$OUT/driver_float64" "$OUT/float64" "$@"
 "$OUT/driver_float32" "$OUT/float32" "$@"

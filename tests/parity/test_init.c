@@ -1,4 +1,4 @@
-/* test_init.c: Keras-style initialisation (runtime/init.c).
+/* test_init.c: Keras-style initialisation (runtime/core/init.c).
  *   - Glorot-uniform values lie in (-l, l), l = sqrt(6/(fan_in+fan_out)),
  *     with fans kh*kw*ci and kh*kw*co for conv kernels, in and out for dense;
  *     their mean is near 0 and their variance near l^2/3;

@@ -7,7 +7,7 @@ NET.py is `cnnc --emit pytorch` output; each OUTDIR/c_results.safetensors
 was written by parity_torch (see parity_torch.c). Starting from the same weights
 and inputs, this recomputes in PyTorch (float32, autograd):
   - the training-mode forward (batch statistics; dropout with the C model's
-    masks, reproduced from runtime/cnn_rng.h), the loss, dLoss/dlogits and
+    masks, reproduced from runtime/include/cnn_rng.h), the loss, dLoss/dlogits and
     every parameter gradient, and the running statistics after it;
   - an inference-mode forward;
   - 10 steps of SGD, SGD with momentum, SGD with Nesterov momentum, Adam and
@@ -62,7 +62,7 @@ OPTIMIZERS = [
 ]
 
 
-# ---- runtime/cnn_rng.h in Python ------------------------------------------
+# ---- runtime/include/cnn_rng.h in Python ------------------------------------------
 
 def _mix64_int(z):
     z = (z + 0x9E3779B97F4A7C15) & M64
@@ -118,7 +118,7 @@ class KeyedDropout(nn.Module):
 # ---- Keras's optimizers written out in torch ------------------------------
 
 class KerasOptimizer:
-    """Keras 3 update rules on float32 tensors (as runtime/optim.c):
+    """Keras 3 update rules on float32 tensors (as runtime/train/optim.c):
     Adam:    m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
              p -= lr sqrt(1 - b2^t)/(1 - b1^t) * m / (sqrt(v) + eps)   (epsilon hat)
     SGD:     v = mu v - lr g; p += v, or p += mu v - lr g (nesterov); p -= lr g without momentum

@@ -13,7 +13,7 @@
  *
  * Determinism: the batch order is a pure function of (seed, epoch); the
  * augmentation of an image a pure function of (seed, epoch, image index)
- * (runtime/cnn_rng.h streams CNN_RNG_SHUFFLE, CNN_RNG_AUGMENT); the split of
+ * (runtime/include/cnn_rng.h streams CNN_RNG_SHUFFLE, CNN_RNG_AUGMENT); the split of
  * (seed, class, position) (CNN_RNG_SPLIT). Nothing depends on threads or timing,
  * so a resumed run repeats an uninterrupted one bitwise.
  *

@@ -1,12 +1,8 @@
 /* image_decode.c: recognise image files by their bytes and dispatch to the
  * right decoder. File names and extensions are never trusted: a PNG named
  * .jpg is decoded as PNG, a text file named .jpg is reported as text. */
-#define _POSIX_C_SOURCE 200809L /* fileno */
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cnn_data_impl.h"
 
@@ -60,20 +56,6 @@ int cnn_decode_memory(const uint8_t *buf, size_t n, int want_c, const cnn_decode
     return rc;
 }
 
-uint8_t *cnn_image_reserve(cnn_image *im, size_t bytes)
-{
-    if (bytes == 0)
-        bytes = 1;
-    if (im->px && im->cap >= bytes)
-        return im->px;
-    uint8_t *p = realloc(im->px, bytes);
-    if (!p)
-        return NULL;
-    im->px = p;
-    im->cap = bytes;
-    return p;
-}
-
 int cnn_decode_into(const uint8_t *buf, size_t n, int want_c, const cnn_decode_hint *hint,
                     double max_pixels, cnn_image *out, char *err, size_t errlen)
 {
@@ -94,70 +76,4 @@ int cnn_decode_into(const uint8_t *buf, size_t n, int want_c, const cnn_decode_h
                  cnn_format_name(f));
         return -1;
     }
-}
-
-int cnn_read_file_into(const char *path, uint8_t **buf, size_t *cap, size_t *n, char *err,
-                       size_t errlen)
-{
-    *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "cannot open: %s", strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "not a regular file");
-        fclose(f);
-        return -1;
-    }
-    if (st.st_size == 0) {
-        snprintf(err, errlen, "empty file (0 bytes)");
-        fclose(f);
-        return -1;
-    }
-    if ((unsigned long long)st.st_size > (1ull << 31)) {
-        snprintf(err, errlen, "file too large (%lld bytes)", (long long)st.st_size);
-        fclose(f);
-        return -1;
-    }
-    size_t size = (size_t)st.st_size;
-    if (!*buf || *cap < size) {
-        uint8_t *b = realloc(*buf, size);
-        if (!b) {
-            snprintf(err, errlen, "out of memory reading %zu bytes", size);
-            fclose(f);
-            return -1;
-        }
-        *buf = b;
-        *cap = size;
-    }
-    size_t got = fread(*buf, 1, size, f);
-    int rerr = ferror(f);
-    fclose(f);
-    if (got != size || rerr) {
-        snprintf(err, errlen, "read error: %s", rerr ? strerror(errno) : "short read");
-        return -1;
-    }
-    *n = size;
-    return 0;
-}
-
-int cnn_read_file(const char *path, uint8_t **buf, size_t *n, char *err, size_t errlen)
-{
-    size_t cap = 0;
-    *buf = NULL;
-    if (cnn_read_file_into(path, buf, &cap, n, err, errlen) != 0) {
-        free(*buf);
-        *buf = NULL;
-        return -1;
-    }
-    return 0;
-}
-
-void cnn_image_free(cnn_image *im)
-{
-    free(im->px);
-    im->px = NULL;
-    im->cap = 0;
 }
