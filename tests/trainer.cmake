@@ -11,7 +11,11 @@
 #   trainer_threads      1 and 2 threads: bitwise identical weights          [e2e]
 #   trainer_resume       SIGKILL mid-epoch + --resume == uninterrupted       [e2e]
 #   trainer_corrupt      corrupt / other model's / other settings' checkpoint [e2e]
-#   trainer_nan          a diverging run stops with a message, checkpoint kept [e2e]
+#   trainer_nan          a diverging run stops with a message and exits 1; the
+#                        last finite checkpoint is kept and resumes with a
+#                        lower --lr; predict/evaluate refuse NaN weights     [e2e]
+#   trainer_lock         a second trainer on one run folder is refused with
+#                        the holder's pid; a killed one leaves no stale lock [e2e]
 #   trainer_pytorch      weights load into the --emit pytorch module, same
 #                        predictions                                        [e2e parity]
 #   trainer_fruit        models/fruit.cnn on fruits-dev (skips without it)   [e2e]
@@ -26,6 +30,7 @@ file(MAKE_DIRECTORY ${CNN_TRAINER_WORK})
 # Two small test networks with trainers (targets `stripes`, `patterns`).
 cnn_add_model(stripes ${CNN_TRAINER_TESTS}/stripes.cnn)
 cnn_add_model(patterns ${CNN_TRAINER_TESTS}/patterns.cnn)
+cnn_add_model(diverge ${CNN_TRAINER_TESTS}/diverge.cnn)
 
 foreach(t optim metrics checkpoint)
   add_executable(test_trainer_${t} ${CNN_TRAINER_TESTS}/test_${t}.c)
@@ -60,9 +65,10 @@ if(SYSTEM_PYTHON3)
   cnn_trainer_case(threads "e2e" stripes)
   cnn_trainer_case(resume "e2e" stripes)
   cnn_trainer_case(corrupt "e2e" stripes --other $<TARGET_FILE:patterns>)
-  cnn_trainer_case(nan "e2e" stripes)
+  cnn_trainer_case(nan "e2e" stripes --other $<TARGET_FILE:diverge>)
+  cnn_trainer_case(lock "e2e" stripes)
   cnn_trainer_case(pytorch "e2e;parity" stripes --cnnc $<TARGET_FILE:cnnc> --cnn ${CNN_TRAINER_TESTS}/stripes.cnn)
-  set_tests_properties(trainer_cli trainer_synthetic trainer_patterns trainer_corrupt trainer_nan trainer_pytorch
+  set_tests_properties(trainer_cli trainer_synthetic trainer_patterns trainer_corrupt trainer_nan trainer_lock trainer_pytorch
                        PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
   cnn_trainer_case(fruit "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --epochs 5)
   cnn_trainer_case(train_pytorch "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --cnnc $<TARGET_FILE:cnnc>

@@ -247,8 +247,11 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
             return bad_value(m, f, v, "a batch size from 1 to 65536");
         c->batch = (int)iv;
     } else if (!strcmp(f, "lr") || !strcmp(f, "learning-rate")) {
-        if (parse_real(v, &dv) || dv <= 0)
-            return bad_value(m, f, v, "a positive learning rate such as 0.001");
+        /* The language's range, (0, 10]: a larger rate only diverges, and
+         * one beyond float's range (1e300) would be infinite in the update. */
+        if (parse_real(v, &dv) || dv <= 0 || dv > 10)
+            return bad_value(m, f, v, "a positive learning rate such as 0.001, at most 10 (the range (0, 10] of "
+                                      "the train block's lr)");
         opt_vals[0] = dv;
         opt_set[0] = 1;
         *lr_given = 1;
@@ -275,10 +278,11 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
         }
     } else if (!strcmp(f, "beta1") || !strcmp(f, "beta2") || !strcmp(f, "epsilon") || !strcmp(f, "momentum") ||
                !strcmp(f, "rho")) {
-        if (parse_real(v, &dv))
-            return bad_value(m, f, v, "a number");
         int i = !strcmp(f, "beta1") ? 1 : !strcmp(f, "beta2") ? 2 : !strcmp(f, "epsilon") ? 3
               : !strcmp(f, "momentum") ? 4 : 5;
+        /* The train block's ranges: epsilon in (0, 1], the others in [0, 1). */
+        if (parse_real(v, &dv) || (i == 3 ? !(dv > 0 && dv <= 1) : !(dv >= 0 && dv < 1)))
+            return bad_value(m, f, v, i == 3 ? "a number in (0, 1]" : "a number in [0, 1)");
         opt_vals[i] = dv;
         opt_set[i] = 1;
     } else if (!strcmp(f, "nesterov")) {
@@ -358,8 +362,10 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
     } else if (!strcmp(f, "cache-dir")) {
         o->cache_dir = v;
     } else if (!strcmp(f, "memory")) {
-        if (parse_real(v, &dv) || dv <= 0)
-            return bad_value(m, f, v, "megabytes, a positive number");
+        /* At most 2^24 MB (16 TB): larger values would overflow size_t
+         * arithmetic on the way to bytes. */
+        if (parse_real(v, &dv) || dv <= 0 || dv > 16777216.0)
+            return bad_value(m, f, v, "megabytes, a positive number up to 16777216 (16 TB)");
         o->memory_mb = dv;
     } else if (!strcmp(f, "exact-resize")) {
         o->exact_resize = 1;

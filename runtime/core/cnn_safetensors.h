@@ -12,10 +12,11 @@
  * "00000000". Readers that do not know it ignore it; cnn_st_read checks it
  * when present, so truncation or bit flips are reported, never loaded.
  *
- * Writes are atomic: PATH.tmp is written, flushed and fsync'ed, the old PATH
- * (if any, and if asked) is kept as PATH.prev, PATH.tmp is renamed to PATH
- * and the directory is fsync'ed; a crash leaves either the old or the new
- * file, never a partial one.
+ * Writes are atomic: PATH.tmp.PID is written, flushed and fsync'ed, the old
+ * PATH (if any, and if asked) is kept as PATH.prev, PATH.tmp.PID is renamed
+ * to PATH and the directory is fsync'ed; a crash leaves either the old or
+ * the new file, never a partial one. The temporary name holds the writer's
+ * process id, so two processes never write into one temporary file.
  */
 #ifndef CNN_SAFETENSORS_H
 #define CNN_SAFETENSORS_H
@@ -43,6 +44,9 @@ typedef struct cnn_st_entry {
  * as PATH.prev. Returns 0, or -1 with a message in err. */
 int cnn_st_write(const char *path, const cnn_st_entry *e, int n, const char *const *meta,
                  int keep_prev, char *err, size_t errlen);
+
+/* The temporary file a write of path goes through: "PATH.tmp.PID". */
+void cnn_tmp_path(char *dst, size_t n, const char *path);
 
 /* ---- reading ----------------------------------------------------------- */
 

@@ -141,6 +141,11 @@ static size_t mem_index(const cnn_st_entry *e, size_t j)
     return j;
 }
 
+void cnn_tmp_path(char *dst, size_t n, const char *path)
+{
+    snprintf(dst, n, "%s.tmp.%ld", path, (long)getpid());
+}
+
 static int fsync_dir_of(const char *path)
 {
     char dir[CNN_MAX_PATH];
@@ -195,8 +200,8 @@ int cnn_st_write(const char *path, const cnn_st_entry *e, int n, const char *con
         return -1;
     }
 
-    char tmp[CNN_MAX_PATH + 16];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char tmp[CNN_MAX_PATH + 40];
+    cnn_tmp_path(tmp, sizeof tmp, path);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         set_err(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
@@ -231,9 +236,12 @@ int cnn_st_write(const char *path, const cnn_st_entry *e, int n, const char *con
     snprintf(hex, sizeof hex, "%08x", (unsigned)crc);
     ok = ok && fseek(f, (long)(8 + crc_pos), SEEK_SET) == 0 && fwrite(hex, 1, 8, f) == 8;
     ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int saved = errno;
-    if (fclose(f) != 0)
+    int saved = ok ? 0 : errno; /* the failing call's errno, never a stale one */
+    if (fclose(f) != 0) {
+        if (ok)
+            saved = errno;
         ok = 0;
+    }
     free(h.s);
     if (!ok) {
         set_err(err, errlen, "cannot write %s: %s", tmp, strerror(saved ? saved : EIO));
@@ -248,10 +256,14 @@ int cnn_st_write(const char *path, const cnn_st_entry *e, int n, const char *con
             /* A hard link keeps PATH in place until the rename below replaces
              * it, so there is no moment without a complete PATH. */
             unlink(prev);
-            if (link(path, prev) != 0 && rename(path, prev) != 0) {
-                set_err(err, errlen, "cannot keep %s as %s: %s", path, prev, strerror(errno));
-                unlink(tmp);
-                return -1;
+            if (link(path, prev) != 0) {
+                int link_errno = errno;
+                if (rename(path, prev) != 0) {
+                    set_err(err, errlen, "cannot keep %s as %s: %s (and link: %s)", path, prev, strerror(errno),
+                            strerror(link_errno));
+                    unlink(tmp);
+                    return -1;
+                }
             }
         }
     }

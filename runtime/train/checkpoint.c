@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cnn_checkpoint.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnn_finite.h"
 #include "cnn_safetensors.h"
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -67,7 +69,25 @@ void cnn_model_arch_hash(const cnn_model *m, char out[17])
 void cnn_train_state_free(cnn_train_state *s)
 {
     free(s->history);
-    s->history = NULL;
+    free(s->settings);
+    free(s->lr_changes);
+    s->history = s->settings = s->lr_changes = NULL;
+}
+
+int cnn_checkpoint_nonfinite(const cnn_model *m, const float *params, const cnn_optim *o, char *what,
+                             size_t n)
+{
+    int t = cnn_nonfinite_tensor(m, params);
+    if (t >= 0) {
+        snprintf(what, n, "%s", m->tensors[t].name);
+        return 1;
+    }
+    for (int i = 0; i < cnn_optim_n_slots(o); i++)
+        if (cnn_first_nonfinite(cnn_optim_slot_const(o, i), cnn_optim_size(o)) < cnn_optim_size(o)) {
+            snprintf(what, n, "optimizer.%s", cnn_optim_slot_name(o, i));
+            return 1;
+        }
+    return 0;
 }
 
 int cnn_checkpoint_save(const char *path, const cnn_model *m, const float *params,
@@ -75,6 +95,14 @@ int cnn_checkpoint_save(const char *path, const cnn_model *m, const float *param
                         uint64_t train_hash, uint64_t val_hash, const char *classes,
                         char *err, size_t errlen)
 {
+    /* A checkpoint is the last good state of a run: one that is not
+     * finite would replace it (and its .prev) with a poisoned one. */
+    char bad[96];
+    if (cnn_checkpoint_nonfinite(m, params, o, bad, sizeof bad)) {
+        set_err(err, errlen, "refusing to write %s: %s holds values that are not finite (NaN or infinite)", path,
+                bad);
+        return -1;
+    }
     int ns = cnn_optim_n_slots(o);
     int n = m->n_tensors + ns;
     cnn_st_entry *e = calloc((size_t)n, sizeof *e);
@@ -132,6 +160,7 @@ int cnn_checkpoint_save(const char *path, const cnn_model *m, const float *param
         "best_epoch", best_epoch,
         "wait", wait,
         "history", s->history ? s->history : "",
+        "lr_changes", s->lr_changes ? s->lr_changes : "",
         "classes", classes ? classes : "",
         NULL};
     int r = cnn_st_write(path, e, n, meta, 1, err, errlen);
@@ -141,12 +170,14 @@ int cnn_checkpoint_save(const char *path, const cnn_model *m, const float *param
 }
 
 /* The first line that differs between two "key=value" line lists. */
-static void first_difference(const char *was, const char *now, char *out, size_t n)
+static void first_difference(const char *was, const char *now, const char *skip, char *out, size_t n)
 {
     const char *a = was, *b = now;
+    size_t ls = skip ? strlen(skip) : 0;
     while (*a || *b) {
         size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
-        if (la != lb || memcmp(a, b, la) != 0) {
+        int skipped = skip && la >= ls && lb >= ls && !memcmp(a, skip, ls) && !memcmp(b, skip, ls);
+        if (!skipped && (la != lb || memcmp(a, b, la) != 0)) {
             snprintf(out, n, "it was written with %.*s, this run has %.*s", (int)la,
                      la ? a : "(nothing)", (int)lb, lb ? b : "(nothing)");
             if (!la)
@@ -166,13 +197,32 @@ static int get_u64(const cnn_st_file *f, const char *key, uint64_t *v)
     const char *s = cnn_st_meta(f, key);
     if (!s || !*s)
         return -1;
+    if (*s < '0' || *s > '9')
+        return -1; /* strtoull would take "-1" as 2^64-1 */
     char *end;
+    errno = 0;
     *v = strtoull(s, &end, 10);
-    return *end ? -1 : 0;
+    return *end || errno ? -1 : 0;
+}
+
+/* Settings equal line by line, except a line starting with `skip` (when
+ * not NULL), which may differ. */
+static int settings_equal(const char *a, const char *b, const char *skip)
+{
+    size_t ls = skip ? strlen(skip) : 0;
+    while (*a || *b) {
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        int skipped = skip && la >= ls && lb >= ls && !memcmp(a, skip, ls) && !memcmp(b, skip, ls);
+        if (!skipped && (la != lb || memcmp(a, b, la) != 0))
+            return 0;
+        a += la + (a[la] == '\n');
+        b += lb + (b[lb] == '\n');
+    }
+    return 1;
 }
 
 int cnn_checkpoint_load(const char *path, const cnn_model *m, float *params, cnn_optim *o,
-                        cnn_train_state *s, const char *settings, uint64_t train_hash,
+                        cnn_train_state *s, const char *settings, int lr_may_change, uint64_t train_hash,
                         uint64_t val_hash, int *corrupt, char *err, size_t errlen)
 {
     cnn_st_file f;
@@ -208,9 +258,9 @@ int cnn_checkpoint_load(const char *path, const cnn_model *m, float *params, cnn
         goto out;
     }
     const char *was = cnn_st_meta(&f, "settings");
-    if (settings && (!was || strcmp(was, settings) != 0)) {
+    if (settings && (!was || !settings_equal(was, settings, lr_may_change ? "lr=" : NULL))) {
         char diff[512];
-        first_difference(was ? was : "", settings, diff, sizeof diff);
+        first_difference(was ? was : "", settings, lr_may_change ? "lr=" : NULL, diff, sizeof diff);
         set_err(err, errlen,
                 "%s was written with other settings: %s; resume with the same settings, or train "
                 "with another --out",
@@ -231,10 +281,44 @@ int cnn_checkpoint_load(const char *path, const cnn_model *m, float *params, cnn
         goto out;
     }
     uint64_t epoch, step, seed, iters, be, wait;
-    if (get_u64(&f, "epoch", &epoch) || get_u64(&f, "step", &step) || get_u64(&f, "seed", &seed) ||
-        get_u64(&f, "optimizer_iterations", &iters) || get_u64(&f, "best_epoch", &be) ||
-        get_u64(&f, "wait", &wait) || !cnn_st_meta(&f, "best_value")) {
-        set_err(err, errlen, "%s is corrupt: its training state (epoch, step, seed) is incomplete", path);
+    static const char *const keys[] = {"epoch", "step", "seed", "optimizer_iterations", "best_epoch", "wait"};
+    uint64_t *vals[] = {&epoch, &step, &seed, &iters, &be, &wait};
+    for (int i = 0; i < 6; i++)
+        if (get_u64(&f, keys[i], vals[i])) {
+            const char *v = cnn_st_meta(&f, keys[i]);
+            set_err(err, errlen, "%s is corrupt: its training state field %s is %s%s%s, not a whole number from 0 "
+                                 "to 2^64-1", path, keys[i], v ? "'" : "", v ? v : "missing", v ? "'" : "");
+            *corrupt = 1;
+            goto out;
+        }
+    if (!cnn_st_meta(&f, "best_value")) {
+        set_err(err, errlen, "%s is corrupt: its training state field best_value is missing", path);
+        *corrupt = 1;
+        goto out;
+    }
+    /* Ranges: a valid CRC proves the file is what was written, not that
+     * what was written (or edited and re-summed) makes sense. The checks
+     * that need the run (steps per epoch, history rows) are
+     * cnn_train_state_check's. */
+    const char *bv = cnn_st_meta(&f, "best_value");
+    char *bend;
+    double best_value = strtod(bv, &bend);
+    const char *range = NULL;
+    if (epoch > CNN_MAX_EPOCHS)
+        range = "epoch";
+    else if (be > epoch)
+        range = "best_epoch";
+    else if (wait != epoch - be)
+        range = "wait";
+    else if (*bend || bend == bv || isnan(best_value) || (be > 0) != (isfinite(best_value) != 0))
+        range = "best_value";
+    else if (iters != step)
+        range = "optimizer_iterations";
+    if (range) {
+        set_err(err, errlen, "%s is corrupt: its training state is out of range (%s=%s with epoch=%" PRIu64
+                             ", best_epoch=%" PRIu64 ", step=%" PRIu64 ")",
+                path, range, cnn_st_meta(&f, range), epoch, be, step);
+        *corrupt = 1;
         goto out;
     }
     if (cnn_weights_get(m, &f, params, err, errlen)) {
@@ -254,15 +338,26 @@ int cnn_checkpoint_load(const char *path, const cnn_model *m, float *params, cnn
             goto out;
         }
     }
+    char bad[96];
+    if (cnn_checkpoint_nonfinite(m, params, o, bad, sizeof bad)) {
+        /* Older trainers could save a diverged run; this one never does. */
+        set_err(err, errlen, "%s holds values that are not finite (%s): it was saved after the run diverged",
+                path, bad);
+        *corrupt = 1;
+        goto out;
+    }
     cnn_optim_set_iterations(o, iters);
     s->epoch = (int)epoch;
     s->step = step;
     s->seed = seed;
-    s->best_value = strtod(cnn_st_meta(&f, "best_value"), NULL);
+    s->best_value = best_value;
     s->best_epoch = (int)be;
     s->wait = (int)wait;
     const char *hist = cnn_st_meta(&f, "history");
     s->history = hist ? strdup(hist) : NULL;
+    s->settings = was ? strdup(was) : NULL;
+    const char *lc = cnn_st_meta(&f, "lr_changes");
+    s->lr_changes = lc && *lc ? strdup(lc) : NULL;
     r = 0;
 out:
     cnn_st_close(&f);

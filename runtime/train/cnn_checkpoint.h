@@ -32,7 +32,13 @@ typedef struct cnn_train_state {
     int best_epoch;          /* 1-based epoch of best_value, 0 = none */
     int wait;                /* epochs since the best */
     char *history;           /* CSV rows so far (header included), malloc'ed, may be NULL */
+    char *settings;          /* on load: the checkpoint's settings, malloc'ed */
+    char *lr_changes;        /* learning-rate changes on resumes after a divergence, one line each;
+                                malloc'ed, may be NULL */
 } cnn_train_state;
+
+/* The largest epoch count a run can have (the --epochs limit). */
+#define CNN_MAX_EPOCHS 1000000
 
 /* A hash of what makes two models the same network: name, input, tensors
  * (names, shapes, offsets), layers (kinds, shapes). 16 hex digits in out[17]. */
@@ -52,13 +58,23 @@ int cnn_checkpoint_save(const char *path, const cnn_model *m, const float *param
 /* Loads a checkpoint into params, o and s (s->history malloc'ed) after
  * checking, in this order, that it is readable and intact (CRC), that it is
  * a cnnc checkpoint of this model (architecture hash), that the settings
- * are the same, and that the training and validation data are the same.
+ * are the same (all but the learning rate when lr_may_change), that the
+ * training and validation data are the same, that the training state is in
+ * range (epoch, best_epoch, wait, best_value, step against the optimizer's
+ * iterations) and that every weight and optimizer value is finite.
  * Each refusal says which and what to do. Returns 0, or -1 with err set;
- * *corrupt is set to 1 when the file itself is unreadable or corrupt (the
- * caller may then try PATH.prev), 0 when it is intact but refused. */
+ * *corrupt is set to 1 when the file itself is unreadable, corrupt, out of
+ * range or not finite (the caller may then try PATH.prev), 0 when it is
+ * intact but refused. */
 int cnn_checkpoint_load(const char *path, const cnn_model *m, float *params, cnn_optim *o,
-                        cnn_train_state *s, const char *settings, uint64_t train_hash,
+                        cnn_train_state *s, const char *settings, int lr_may_change, uint64_t train_hash,
                         uint64_t val_hash, int *corrupt, char *err, size_t errlen);
+
+/* 1 when a weight (params) or an optimizer value is NaN or infinite, with
+ * the tensor's name in what; 0 when all are finite. cnn_checkpoint_save
+ * refuses to write such a state. */
+int cnn_checkpoint_nonfinite(const cnn_model *m, const float *params, const cnn_optim *o, char *what,
+                             size_t n);
 
 void cnn_train_state_free(cnn_train_state *s);
 

@@ -39,7 +39,7 @@ int cnn_history_parse(cnn_history *h, const char *csv);
 /* Writes the CSV atomically (temporary file + rename). */
 int cnn_history_write(const cnn_history *h, const char *path, char *err, size_t errlen);
 
-/* Writes text to path atomically: PATH.tmp, fsync, rename. */
+/* Writes text to path atomically: PATH.tmp.PID (cnn_tmp_path), fsync, rename. */
 int cnn_write_file_atomic(const char *path, const char *text, size_t len, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,7 @@
 /* history.c: the per-epoch table behind history.csv (see cnn_history.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "cnn_history.h"
+#include "cnn_safetensors.h"
 
 #include <errno.h>
 #include <math.h>
@@ -166,17 +167,26 @@ int cnn_history_parse(cnn_history *h, const char *csv)
 int cnn_write_file_atomic(const char *path, const char *text, size_t len, char *err, size_t errlen)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    cnn_tmp_path(tmp, sizeof tmp, path);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         set_err(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         return -1;
     }
-    int ok = fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int saved = errno;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        set_err(err, errlen, "cannot write %s: %s", path, strerror(saved ? saved : errno));
+    /* Each failure reports its own errno, never one left over from an
+     * earlier call that succeeded. */
+    int e = 0;
+    if (fwrite(text, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0)
+        e = errno ? errno : EIO;
+    if (fclose(f) != 0 && !e)
+        e = errno ? errno : EIO;
+    if (e) {
+        set_err(err, errlen, "cannot write %s: %s", tmp, strerror(e));
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        set_err(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         unlink(tmp);
         return -1;
     }

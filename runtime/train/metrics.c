@@ -88,8 +88,10 @@ void cnn_metrics_add(cnn_metrics *mt, const float *logits, const int *labels, in
 {
     int no = mt->binary ? 1 : mt->n_classes;
     cnn_act act = mt->binary ? CNN_ACT_SIGMOID : CNN_ACT_SOFTMAX;
-    if (!isnan(mean_loss))
-        mt->loss_sum += mean_loss * n;
+    /* A NaN or infinite batch loss makes the mean NaN or infinite: it is
+     * never dropped while its images are still counted (that would average
+     * a diverged batch away, and read as the best loss ever). */
+    mt->loss_sum += mean_loss * n;
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * no;
         int y = labels[i];

@@ -8,7 +8,9 @@
  * uninterrupted run bit for bit (for the same thread count; the generated
  * code makes its own part thread-count independent too). */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <omp.h>
@@ -16,10 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cnn_checkpoint.h"
 #include "cnn_data.h"
+#include "cnn_finite.h"
 #include "cnn_history.h"
 #include "cnn_init.h"
 #include "cnn_metrics.h"
@@ -126,6 +131,72 @@ static void run_path(char *dst, size_t n, const char *dir, const char *file)
     snprintf(dst, n, "%s/%s", dir, file);
 }
 
+/* One run folder, one trainer: an exclusive flock on OUT/lock, held until
+ * the process exits (the kernel releases it on any exit, SIGKILL included,
+ * so a killed run leaves nothing stale). The file holds the holder's pid
+ * for the refusal message. Returns the descriptor (kept open), -1 after
+ * reporting a refusal, or -2 when the file system has no locks (warned). */
+static int lock_run_folder(const cnn_model *m, const char *out)
+{
+    char path[CNN_MAX_PATH + 64];
+    run_path(path, sizeof path, out, "lock");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        cnn_error(m, "cannot create the run folder's lock %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        if (e == EWOULDBLOCK) {
+            char buf[32] = "";
+            ssize_t k = pread(fd, buf, sizeof buf - 1, 0);
+            buf[k > 0 ? k : 0] = 0;
+            long pid = strtol(buf, NULL, 10);
+            char who[48] = "another process";
+            if (pid > 0)
+                snprintf(who, sizeof who, "process %ld", pid);
+            cnn_error(m, "the run folder %s is in use by another trainer (%s holds %s); wait for it to finish, "
+                         "or give another --out", out, who, path);
+            close(fd);
+            return -1;
+        }
+        cnn_warning(m, "cannot lock the run folder %s (%s); make sure no other trainer uses it", out, strerror(e));
+        close(fd);
+        return -2;
+    }
+    char buf[32];
+    int len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len)
+        cnn_warning(m, "cannot write %s: %s", path, strerror(errno));
+    return fd;
+}
+
+/* Temporary files (NAME.tmp.PID) left in the run folder by a killed
+ * trainer: with the lock held, no live writer owns any of them. */
+static void remove_stale_temporaries(const char *out)
+{
+    DIR *d = opendir(out);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        static const char *const ours[] = {"checkpoint.safetensors", "best.safetensors", "model.safetensors",
+                                           "history.csv", "curves.svg", "split.csv", "diverged", NULL};
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || !t[5] || strspn(t + 5, "0123456789") != strlen(t + 5))
+            continue;
+        int mine = 0;
+        for (int i = 0; ours[i]; i++)
+            mine |= strlen(ours[i]) == (size_t)(t - e->d_name) && !strncmp(e->d_name, ours[i], strlen(ours[i]));
+        if (!mine)
+            continue; /* not a file the trainer writes: leave it */
+        char path[CNN_MAX_PATH + 300];
+        snprintf(path, sizeof path, "%s/%s", out, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
 /* Class names joined by '\n' (the "classes" metadata entry). */
 static char *class_list(const cnn_dataset *d)
 {
@@ -229,8 +300,8 @@ static void data_options(const cnn_run_options *o, cnn_data_options *d, FILE *lo
 /* ---- one pass without training (validation, evaluate) -------------------- */
 
 /* Runs the model in inference mode over every batch of the loader and
- * accumulates metrics. Returns 0, or -1 when the loss is not finite
- * (reported by the caller). */
+ * accumulates metrics; a batch whose loss is not finite makes the mean loss
+ * NaN or infinite (cnn_metrics_add), which the caller checks. */
 static void eval_pass(const cnn_model *m, cnn_buffers *b, cnn_loader *l, float *logits,
                       cnn_metrics *mt, uint64_t seed, uint64_t step)
 {
@@ -314,7 +385,8 @@ typedef struct run {
     char *classes;
     char settings[2048];
     char ckpt[CNN_MAX_PATH + 64], best[CNN_MAX_PATH + 64], final[CNN_MAX_PATH + 64];
-    char csv[CNN_MAX_PATH + 64], svg[CNN_MAX_PATH + 64];
+    char csv[CNN_MAX_PATH + 64], svg[CNN_MAX_PATH + 64], diverged[CNN_MAX_PATH + 64];
+    int ckpt_epoch; /* epoch of this run's checkpoint on disk, -1 when there is none */
 } run;
 
 static void run_free(run *r)
@@ -335,6 +407,12 @@ static void run_free(run *r)
 
 static int save_weights(run *r, const char *path, int epoch, char *err, size_t errlen)
 {
+    int bad = cnn_nonfinite_tensor(r->m, r->b.params);
+    if (bad >= 0) {
+        snprintf(err, errlen, "refusing to write %s: %s holds values that are not finite (NaN or infinite)", path,
+                 r->m->tensors[bad].name);
+        return -1;
+    }
     char arch[17], ep[16];
     cnn_model_arch_hash(r->m, arch);
     snprintf(ep, sizeof ep, "%d", epoch);
@@ -349,6 +427,52 @@ static int save_weights(run *r, const char *path, int epoch, char *err, size_t e
     return cnn_weights_save(r->m, r->b.params, path, meta, err, errlen);
 }
 
+/* The checks of a loaded checkpoint that need the run: every epoch takes
+ * the same number of steps (the batch and the data are the same, or the
+ * load refused it), the history has one row per epoch, and its columns are
+ * this run's (--metrics unchanged: another set of columns would rewrite
+ * history.csv without the earlier metrics). On success r->hist holds the
+ * checkpoint's history. Returns 0, 1 when the checkpoint is inconsistent
+ * (corrupt: the caller may try .prev), -1 when it is intact but refused. */
+static int check_resumed(run *r, const char *path, const cnn_train_state *st, char *err, size_t errlen)
+{
+    uint64_t steps = (uint64_t)cnn_loader_batches(r->tl);
+    if (st->step != (uint64_t)st->epoch * steps) {
+        snprintf(err, errlen, "%s is corrupt: its training state is out of range (step=%" PRIu64 " after %d epochs "
+                              "of %" PRIu64 " steps)", path, st->step, st->epoch, steps);
+        return 1;
+    }
+    cnn_history h2;
+    if (!st->history || cnn_history_parse(&h2, st->history) != 0) {
+        snprintf(err, errlen, "%s is corrupt: its history is not a table", path);
+        return 1;
+    }
+    if (h2.n_rows != st->epoch) {
+        snprintf(err, errlen, "%s is corrupt: its training state is out of range (epoch=%d with %d rows of "
+                              "history)", path, st->epoch, h2.n_rows);
+        cnn_history_free(&h2);
+        return 1;
+    }
+    int same = h2.n_cols == r->hist.n_cols;
+    for (int i = 0; same && i < h2.n_cols; i++)
+        same = !strcmp(h2.cols[i], r->hist.cols[i]);
+    if (!same) {
+        char was[512] = "", now[512] = "";
+        for (int i = 0; i < h2.n_cols; i++)
+            snprintf(was + strlen(was), sizeof was - strlen(was), "%s%s", i ? "," : "", h2.cols[i]);
+        for (int i = 0; i < r->hist.n_cols; i++)
+            snprintf(now + strlen(now), sizeof now - strlen(now), "%s%s", i ? "," : "", r->hist.cols[i]);
+        snprintf(err, errlen, "%s records the columns %s, this run has %s (another --metrics, or validation "
+                              "data added or removed); resume with the same --metrics, or train with another --out",
+                 path, was, now);
+        cnn_history_free(&h2);
+        return -1;
+    }
+    cnn_history_free(&r->hist);
+    r->hist = h2;
+    return 0;
+}
+
 /* Loads a checkpoint for --resume, falling back to .prev when the newest is
  * corrupt. Returns 1 when resumed, 0 when there is nothing to resume, -1 on a
  * refusal (reported). */
@@ -356,6 +480,9 @@ static int try_resume(run *r, cnn_train_state *st, uint64_t th, uint64_t vh)
 {
     char err[1024];
     struct stat sb;
+    /* After a divergence the last good checkpoint may be resumed with
+     * another learning rate (what the divergence message suggests). */
+    int lr_may_change = stat(r->diverged, &sb) == 0;
     if (stat(r->ckpt, &sb) != 0) {
         char prev[CNN_MAX_PATH + 80];
         snprintf(prev, sizeof prev, "%s.prev", r->ckpt);
@@ -365,9 +492,14 @@ static int try_resume(run *r, cnn_train_state *st, uint64_t th, uint64_t vh)
         }
     }
     int corrupt = 0;
-    if (cnn_checkpoint_load(r->ckpt, r->m, r->b.params, r->opt, st, r->settings, th, vh, &corrupt, err,
-                            sizeof err) == 0)
-        return 1;
+    if (cnn_checkpoint_load(r->ckpt, r->m, r->b.params, r->opt, st, r->settings, lr_may_change, th, vh, &corrupt,
+                            err, sizeof err) == 0) {
+        int k = check_resumed(r, r->ckpt, st, err, sizeof err);
+        if (k == 0)
+            return 1;
+        corrupt = k > 0;
+        cnn_train_state_free(st);
+    }
     if (!corrupt) {
         cnn_error(r->m, "cannot resume: %s", err);
         return -1;
@@ -380,13 +512,46 @@ static int try_resume(run *r, cnn_train_state *st, uint64_t th, uint64_t vh)
         return -1;
     }
     cnn_optim_reset(r->opt);
-    if (cnn_checkpoint_load(prev, r->m, r->b.params, r->opt, st, r->settings, th, vh, &corrupt, err2,
-                            sizeof err2) == 0) {
-        cnn_warning(r->m, "%s; resuming from the previous checkpoint %s (epoch %d)", err, prev, st->epoch);
-        return 1;
+    if (cnn_checkpoint_load(prev, r->m, r->b.params, r->opt, st, r->settings, lr_may_change, th, vh, &corrupt,
+                            err2, sizeof err2) == 0) {
+        if (check_resumed(r, prev, st, err2, sizeof err2) == 0) {
+            cnn_warning(r->m, "%s; resuming from the previous checkpoint %s (epoch %d)", err, prev, st->epoch);
+            return 1;
+        }
+        cnn_train_state_free(st);
     }
     cnn_error(r->m, "cannot resume: %s; and the previous checkpoint is refused too: %s", err, err2);
     return -1;
+}
+
+/* The run diverged (`what` says where): reports it, says which checkpoint
+ * is kept, and leaves the `diverged` file in the run folder, which allows
+ * the next --resume to change the learning rate. Nothing poisoned is saved:
+ * the checkpoint, best and final weights are written only from finite
+ * states. */
+static void report_divergence(run *r, const cnn_progress *pg, const char *what)
+{
+    const cnn_model *m = r->m;
+    const cnn_run_options *o = r->o;
+    fflush(stdout);
+    if (pg->tty && !o->quiet)
+        fputc('\n', stdout);
+    fflush(stdout);
+    cnn_error(m, "the run diverged: %s; training stopped.", what);
+    double lr = o->cfg.optimizer.lr;
+    if (r->ckpt_epoch > 0) {
+        fprintf(stderr, "  The last good checkpoint (end of epoch %d, finite weights) is kept: %s\n", r->ckpt_epoch,
+                r->ckpt);
+        fprintf(stderr, "  The learning rate is probably too high: resume it with a lower one, e.g. "
+                        "`--resume --lr %g`.\n", lr / 10);
+        char text[1024], err[1024];
+        snprintf(text, sizeof text, "%s with lr=%g; checkpoint epoch %d\n", what, lr, r->ckpt_epoch);
+        if (cnn_write_file_atomic(r->diverged, text, strlen(text), err, sizeof err))
+            cnn_warning(m, "%s", err);
+    } else {
+        fprintf(stderr, "  No epoch finished, so there is no checkpoint.\n");
+        fprintf(stderr, "  The learning rate is probably too high: try --lr %g.\n", lr / 10);
+    }
 }
 
 int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
@@ -413,11 +578,17 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         cnn_error(m, "%s", err);
         return 1;
     }
+    int lock_fd = lock_run_folder(m, o->out);
+    if (lock_fd == -1)
+        return 1;
+    remove_stale_temporaries(o->out);
     run_path(r->ckpt, sizeof r->ckpt, o->out, "checkpoint.safetensors");
     run_path(r->best, sizeof r->best, o->out, "best.safetensors");
     run_path(r->final, sizeof r->final, o->out, "model.safetensors");
     run_path(r->csv, sizeof r->csv, o->out, "history.csv");
     run_path(r->svg, sizeof r->svg, o->out, "curves.svg");
+    run_path(r->diverged, sizeof r->diverged, o->out, "diverged");
+    r->ckpt_epoch = -1;
     char split_csv[CNN_MAX_PATH + 64];
     run_path(split_csv, sizeof split_csv, o->out, "split.csv");
 
@@ -494,14 +665,33 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         resumed = k;
     }
     if (resumed) {
-        cnn_history h2;
-        if (st.history && *st.history && cnn_history_parse(&h2, st.history) == 0 && h2.n_cols == r->hist.n_cols) {
-            cnn_history_free(&r->hist);
-            r->hist = h2;
-        } else if (st.history && *st.history) {
-            cnn_warning(m, "the checkpoint's history does not match this run's columns; history.csv restarts");
+        r->ckpt_epoch = st.epoch;
+        if (st.settings && strcmp(st.settings, r->settings) != 0) {
+            /* Only the learning rate can differ (cnn_checkpoint_load), and
+             * only after a divergence: record the change. */
+            const char *was = strstr(st.settings, "lr="), *why = NULL;
+            char because[1024] = "", line[1200];
+            FILE *f = fopen(r->diverged, "r");
+            if (f) {
+                if (fgets(because, sizeof because, f))
+                    because[strcspn(because, "\n")] = 0;
+                fclose(f);
+                why = because;
+            }
+            double was_lr = was ? strtod(was + 3, NULL) : NAN;
+            snprintf(line, sizeof line, "epoch %d: lr %g -> %g after a divergence (%s)", st.epoch, was_lr,
+                     c->optimizer.lr, why && *why ? why : "see the run's output");
+            size_t have = st.lr_changes ? strlen(st.lr_changes) : 0;
+            char *nl = realloc(st.lr_changes, have + strlen(line) + 2);
+            if (!nl) {
+                cnn_error(m, "out of memory");
+                goto out;
+            }
+            snprintf(nl + have, strlen(line) + 2, "%s%s", have ? "\n" : "", line);
+            st.lr_changes = nl;
+            printf("Resuming after a divergence with lr %g instead of %g (recorded in the checkpoint).\n",
+                   c->optimizer.lr, was_lr);
         }
-        cnn_history_truncate(&r->hist, st.epoch);
         printf("Resuming from %s: %d of %d epochs done, step %" PRIu64 ".\n", r->ckpt, st.epoch, c->epochs,
                st.step);
     } else {
@@ -546,21 +736,24 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         long images = 0;
         while ((n = cnn_loader_next(r->tl, &x, &labels, &idx)) > 0) {
             double loss = cnn_train_step(m, &r->b, r->opt, x, labels, r->logits, r->dlogits, n, c->seed, st.step, 1);
-            if (!isfinite(loss)) {
-                fflush(stdout);
-                if (pg.tty && !o->quiet)
-                    fputc('\n', stdout);
-                cnn_error(m, "the loss is %s at epoch %d, batch %d of %d; training stopped.", isnan(loss) ? "NaN" : "infinite",
-                          epoch + 1, bi + 1, steps);
-                fprintf(stderr, "  images of that batch:");
-                for (int i = 0; i < n && i < 4; i++)
-                    fprintf(stderr, " %s", idx ? cnn_dataset_path(r->train, idx[i]) : "?");
-                fprintf(stderr, "%s\n", n > 4 ? " ..." : "");
-                if (epoch > 0 || resumed)
-                    fprintf(stderr, "  The last good checkpoint (end of epoch %d) is kept: %s\n", epoch, r->ckpt);
+            /* Every step: the loss before the update, and the weights (and
+             * batchnorm statistics) after it, so that the last update of an
+             * epoch is checked too. */
+            int bad = isfinite(loss) ? cnn_nonfinite_tensor(m, r->b.params) : -1;
+            if (!isfinite(loss) || bad >= 0) {
+                char what[512], imgs[256] = "";
+                size_t k = 0;
+                for (int i = 0; i < n && i < 4 && k < sizeof imgs; i++)
+                    k += (size_t)snprintf(imgs + k, sizeof imgs - k, " %s",
+                                          idx ? cnn_dataset_path(r->train, idx[i]) : "?");
+                if (!isfinite(loss))
+                    snprintf(what, sizeof what, "the loss is %s at epoch %d, batch %d of %d", isnan(loss) ? "NaN" : "infinite",
+                             epoch + 1, bi + 1, steps);
                 else
-                    fprintf(stderr, "  No epoch finished, so there is no checkpoint.\n");
-                fprintf(stderr, "  The learning rate is probably too high: try --lr %g.\n", c->optimizer.lr / 10);
+                    snprintf(what, sizeof what, "the weights of %s are not finite (NaN or infinite) after the update "
+                             "of epoch %d, batch %d of %d", m->tensors[bad].name, epoch + 1, bi + 1, steps);
+                report_divergence(r, &pg, what);
+                fprintf(stderr, "  Images of that batch:%s%s\n", imgs, n > 4 ? " ..." : "");
                 goto out;
             }
             st.step++;
@@ -580,6 +773,25 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
             eval_pass(m, &r->b, r->vl, r->logits, &r->vm, c->seed, st.step);
             for (int i = 0; i < nm; i++)
                 row[nm + i] = cnn_metrics_value(&r->vm, mnames[i]);
+            double vl = cnn_metrics_loss(&r->vm);
+            if (!isfinite(vl)) {
+                char what[256];
+                snprintf(what, sizeof what, "the validation loss is %s after epoch %d", isnan(vl) ? "NaN" : "infinite",
+                         epoch + 1);
+                report_divergence(r, &pg, what);
+                goto out;
+            }
+        }
+        {
+            /* The optimizer's state too: a non-finite slot would poison the
+             * next update; the checkpoint must not hold one. */
+            char bad[96];
+            if (cnn_checkpoint_nonfinite(m, r->b.params, r->opt, bad, sizeof bad)) {
+                char what[256];
+                snprintf(what, sizeof what, "%s is not finite (NaN or infinite) after epoch %d", bad, epoch + 1);
+                report_divergence(r, &pg, what);
+                goto out;
+            }
         }
         if (cnn_history_add(&r->hist, row)) {
             cnn_error(m, "out of memory");
@@ -620,6 +832,8 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
             cnn_error(m, "%s", err);
             goto out;
         }
+        r->ckpt_epoch = st.epoch;
+        unlink(r->diverged); /* the checkpoint now holds this run's settings */
         if (stop) {
             stopped_early = epoch + 1;
             break;
@@ -675,6 +889,8 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
 out:
     cnn_train_state_free(&st);
     run_free(r);
+    if (lock_fd >= 0)
+        close(lock_fd); /* releases the run folder */
     return rc;
 }
 
@@ -708,6 +924,14 @@ static int load_weights(const cnn_model *m, const cnn_run_options *o, float *par
     }
     if (cnn_weights_get(m, &f, params, err, sizeof err)) {
         cnn_error(m, "%s: %s", path, err);
+        cnn_st_close(&f);
+        return -1;
+    }
+    int bad = cnn_nonfinite_tensor(m, params);
+    if (bad >= 0) {
+        cnn_error(m, "%s holds weights that are not finite (%s has NaN or infinite values): the run that saved "
+                     "them diverged; use an earlier checkpoint, or train again with a lower --lr",
+                  path, m->tensors[bad].name);
         cnn_st_close(&f);
         return -1;
     }
@@ -793,8 +1017,7 @@ int cnn_cmd_evaluate(const cnn_model *m, const cnn_run_options *o)
     double t0 = cnn_now();
     eval_pass(m, &b, l, logits, &mt, c->seed, 0);
     double dt = cnn_now() - t0;
-    if (!isfinite(cnn_metrics_loss(&mt)))
-        cnn_warning(m, "the loss is not finite: the weights may be broken");
+    int finite = isfinite(cnn_metrics_loss(&mt));
     printf("Evaluated %ld images of %s in %.1f s (%.0f images/s)\n", mt.n, data, dt, dt > 0 ? mt.n / dt : 0.0);
     printf("loss: %.4f\naccuracy: %.4f\n", cnn_metrics_loss(&mt), cnn_metrics_accuracy(&mt));
     if (mt.binary) {
@@ -803,6 +1026,10 @@ int cnn_cmd_evaluate(const cnn_model *m, const cnn_run_options *o)
     }
     cnn_metrics_print_report(stdout, &mt, k <= 256 ? names : NULL, data);
     rc = 0;
+    if (!finite) {
+        cnn_error(m, "the loss is not finite: a batch of %s overflowed the model", data);
+        rc = 1;
+    }
 out:
     cnn_loader_free(l);
     cnn_dataset_free(ds);

@@ -5,11 +5,14 @@
  *
  * usage: test_checkpoint DIR   (a scratch folder) */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cnn_checkpoint.h"
 #include "cnn_history.h"
@@ -181,8 +184,89 @@ static void test_prev(const char *dir)
     CHECK(v == 2, "the file holds the new value (%g)", v);
     cnn_st_close(&f);
     char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    cnn_tmp_path(tmp, sizeof tmp, path);
     CHECK(file_size(tmp) < 0, "the temporary file is gone");
+    char pid[32];
+    snprintf(pid, sizeof pid, ".tmp.%ld", (long)getpid());
+    CHECK(strstr(tmp, pid) != NULL, "the temporary file's name %s holds the process id", tmp);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL)
+        CHECK(strncmp(de->d_name, "p.safetensors.tmp", 17) != 0, "a temporary file is left: %s", de->d_name);
+    if (d)
+        closedir(d);
+}
+
+/* A failed rename reports its own errno, not one left over from before. */
+static void test_rename_errno(const char *dir)
+{
+    char path[512], inner[600], err[1024];
+    snprintf(path, sizeof path, "%s/a-folder.csv", dir);
+    snprintf(inner, sizeof inner, "%s/x", path);
+    mkdir(path, 0777);
+    FILE *f = fopen(inner, "w"); /* a non-empty folder: rename onto it fails with EISDIR */
+    if (f)
+        fclose(f);
+    errno = ENOENT; /* stale, from an earlier call */
+    CHECK(cnn_write_file_atomic(path, "x\n", 2, err, sizeof err) != 0 && strstr(err, strerror(EISDIR)) &&
+              !strstr(err, strerror(ENOENT)),
+          "rename onto a folder: %s", err);
+    float a = 1;
+    cnn_st_entry e = {"x", 1, {1, 0, 0, 0}, &a, CNN_LAYOUT_PLAIN};
+    errno = ENOENT;
+    CHECK(cnn_st_write(path, &e, 1, NULL, 0, err, sizeof err) != 0 && strstr(err, strerror(EISDIR)),
+          "safetensors rename onto a folder: %s", err);
+    remove(inner);
+    remove(path);
+}
+
+/* Rewrites a safetensors file with metadata entry key set to value (added
+ * when absent) and, when poison >= 0, float number `poison` of the data set
+ * to NaN; cnn_st_write computes a fresh, valid CRC. So what the checks after
+ * the CRC see is reached. */
+static int rewrite(const char *path, const char *key, const char *value, long poison)
+{
+    cnn_st_file f;
+    char err[1024];
+    if (cnn_st_read(path, &f, err, sizeof err))
+        return -1;
+    cnn_st_entry *e = calloc((size_t)f.n_tensors + 1, sizeof *e);
+    const char **meta = calloc((size_t)f.n_meta * 2 + 4, sizeof *meta);
+    float *data = malloc(f.data_size + 4);
+    memcpy(data, f.data, f.data_size);
+    if (poison >= 0)
+        data[poison] = NAN;
+    for (int t = 0; t < f.n_tensors; t++) {
+        e[t].name = f.tensors[t].name;
+        e[t].rank = f.tensors[t].rank;
+        for (int k = 0; k < e[t].rank; k++)
+            e[t].shape[k] = f.tensors[t].shape[k];
+        e[t].data = data + f.tensors[t].begin / 4;
+        e[t].layout = CNN_LAYOUT_PLAIN;
+    }
+    int nm = 0, found = 0;
+    for (int i = 0; i < f.n_meta; i++) {
+        if (!strcmp(f.meta_key[i], "crc32"))
+            continue;
+        meta[nm++] = f.meta_key[i];
+        if (key && !strcmp(f.meta_key[i], key)) {
+            meta[nm++] = value;
+            found = 1;
+        } else {
+            meta[nm++] = f.meta_value[i];
+        }
+    }
+    if (key && !found) {
+        meta[nm++] = key;
+        meta[nm++] = value;
+    }
+    meta[nm] = NULL;
+    int r = cnn_st_write(path, e, f.n_tensors, meta, 0, err, sizeof err);
+    cnn_st_close(&f);
+    free(e);
+    free(meta);
+    free(data);
+    return r;
 }
 
 static void test_checkpoint(const char *dir)
@@ -198,58 +282,115 @@ static void test_checkpoint(const char *dir)
         g[i] = cosf((float)i);
     cnn_optim_step(o, params, g);
     cnn_optim_step(o, params, g);
-    cnn_train_state s = {3, 42, 123, 0.25, 2, 1, "epoch,loss\n1,0.5\n2,0.25\n3,0.3\n"}, r;
+    cnn_train_state s = {3, 2, 123, 0.25, 2, 1, "epoch,loss\n1,0.5\n2,0.25\n3,0.3\n", NULL, NULL}, r;
     char path[512], err[1024];
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
     const char *settings = "seed=123\nbatch=32\noptimizer=adam";
     CHECK(cnn_checkpoint_save(path, &m, params, o, &s, settings, 7, 8, "a\nb", err, sizeof err) == 0, "%s", err);
     int corrupt = -1;
-    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 7, 8, &corrupt, err, sizeof err) == 0, "load: %s", err);
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 0, 7, 8, &corrupt, err, sizeof err) == 0, "load: %s", err);
     CHECK(!memcmp(back, params, sizeof params), "params round trip");
     CHECK(!memcmp(cnn_optim_slot(o, 0), cnn_optim_slot(o2, 0), NT * sizeof(float)) &&
               !memcmp(cnn_optim_slot(o, 1), cnn_optim_slot(o2, 1), NT * sizeof(float)), "optimizer slots round trip");
     CHECK(cnn_optim_iterations(o2) == 2, "iterations %llu", (unsigned long long)cnn_optim_iterations(o2));
-    CHECK(r.epoch == 3 && r.step == 42 && r.seed == 123 && r.best_value == 0.25 && r.best_epoch == 2 && r.wait == 1,
+    CHECK(r.epoch == 3 && r.step == 2 && r.seed == 123 && r.best_value == 0.25 && r.best_epoch == 2 && r.wait == 1,
           "state round trip");
     CHECK(r.history && !strcmp(r.history, s.history), "history round trip");
     cnn_train_state_free(&r);
 
     /* Another model: another name, or the same name with other shapes. */
     cnn_model other = make_model("other");
-    CHECK(cnn_checkpoint_load(path, &other, back, o2, &r, settings, 7, 8, &corrupt, err, sizeof err) != 0 &&
+    CHECK(cnn_checkpoint_load(path, &other, back, o2, &r, settings, 0, 7, 8, &corrupt, err, sizeof err) != 0 &&
               !corrupt && strstr(err, "checkpoint of another model") && strstr(err, "'tiny'"), "other model: %s", err);
     cnn_tensor_info saved = tensors[2];
     tensors[2].shape[0] = 5;
     tensors[2].shape[1] = 4;
-    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 7, 8, &corrupt, err, sizeof err) != 0 &&
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 0, 7, 8, &corrupt, err, sizeof err) != 0 &&
               !corrupt && strstr(err, "another model"), "other architecture: %s", err);
     tensors[2] = saved;
-    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, "seed=123\nbatch=64\noptimizer=adam", 7, 8, &corrupt, err,
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, "seed=123\nbatch=64\noptimizer=adam", 0, 7, 8, &corrupt, err,
                               sizeof err) != 0 && !corrupt && strstr(err, "batch=32") && strstr(err, "batch=64"),
           "settings: %s", err);
-    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 9, 8, &corrupt, err, sizeof err) != 0 && !corrupt &&
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 0, 9, 8, &corrupt, err, sizeof err) != 0 && !corrupt &&
               strstr(err, "training file list differs"), "data: %s", err);
-    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 7, 9, &corrupt, err, sizeof err) != 0 && !corrupt &&
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 0, 7, 9, &corrupt, err, sizeof err) != 0 && !corrupt &&
               strstr(err, "validation file list differs"), "val data: %s", err);
 
     /* A weights file is not a checkpoint. */
     char wpath[600];
     snprintf(wpath, sizeof wpath, "%s/w2.safetensors", dir);
     cnn_weights_save(&m, params, wpath, NULL, err, sizeof err);
-    CHECK(cnn_checkpoint_load(wpath, &m, back, o2, &r, settings, 7, 8, &corrupt, err, sizeof err) != 0 &&
+    CHECK(cnn_checkpoint_load(wpath, &m, back, o2, &r, settings, 0, 7, 8, &corrupt, err, sizeof err) != 0 &&
               strstr(err, "not a cnnc training checkpoint"), "weights as checkpoint: %s", err);
 
     /* Corrupt: the previous one survives as .prev. */
     s.epoch = 4;
+    s.wait = 2; /* epochs since the best (epoch 2) */
     CHECK(cnn_checkpoint_save(path, &m, params, o, &s, settings, 7, 8, "a\nb", err, sizeof err) == 0, "%s", err);
     flip_byte(path, file_size(path) - 100);
-    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 7, 8, &corrupt, err, sizeof err) != 0 && corrupt &&
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 0, 7, 8, &corrupt, err, sizeof err) != 0 && corrupt &&
               strstr(err, "corrupt"), "corrupt: %s", err);
     char prev[600];
     snprintf(prev, sizeof prev, "%s.prev", path);
-    CHECK(cnn_checkpoint_load(prev, &m, back, o2, &r, settings, 7, 8, &corrupt, err, sizeof err) == 0 && r.epoch == 3,
+    CHECK(cnn_checkpoint_load(prev, &m, back, o2, &r, settings, 0, 7, 8, &corrupt, err, sizeof err) == 0 && r.epoch == 3,
           "prev: %s", err);
     cnn_train_state_free(&r);
+
+    /* The learning rate may differ only when the caller allows it (after a
+     * divergence); anything else still may not. */
+    const char *lr1 = "seed=1\nlr=0.5\nbatch=8", *lr2 = "seed=1\nlr=0.05\nbatch=8", *lr3 = "seed=1\nlr=0.05\nbatch=9";
+    CHECK(cnn_checkpoint_save(path, &m, params, o, &s, lr1, 7, 8, "a\nb", err, sizeof err) == 0, "%s", err);
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, lr2, 0, 7, 8, &corrupt, err, sizeof err) != 0 &&
+              strstr(err, "lr=0.5"), "lr change refused: %s", err);
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, lr2, 1, 7, 8, &corrupt, err, sizeof err) == 0 && r.settings &&
+              !strcmp(r.settings, lr1), "lr change allowed after a divergence: %s", err);
+    cnn_train_state_free(&r);
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, lr3, 1, 7, 8, &corrupt, err, sizeof err) != 0 &&
+              strstr(err, "batch=9"), "batch change refused: %s", err);
+
+    /* Never a checkpoint with weights or optimizer state that is not finite. */
+    float poisoned[NP];
+    memcpy(poisoned, params, sizeof poisoned);
+    poisoned[30] = INFINITY;
+    CHECK(cnn_checkpoint_save(path, &m, poisoned, o, &s, settings, 7, 8, "a\nb", err, sizeof err) != 0 &&
+              strstr(err, "dense_1.weight") && strstr(err, "not finite"), "poisoned weights saved: %s", err);
+    CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, lr1, 0, 7, 8, &corrupt, err, sizeof err) == 0,
+          "the good checkpoint survives a refused save: %s", err);
+    cnn_train_state_free(&r);
+    cnn_optim_slot(o, 1)[3] = NAN;
+    CHECK(cnn_checkpoint_save(path, &m, params, o, &s, settings, 7, 8, "a\nb", err, sizeof err) != 0 &&
+              strstr(err, "optimizer."), "poisoned optimizer state saved: %s", err);
+    cnn_optim_slot(o, 1)[3] = 0;
+
+    /* A valid CRC over values that make no sense: refused (corrupt, so the
+     * caller falls back on .prev), whatever the field. */
+    static const char *const bad[][2] = {
+        {"epoch", "2147483648"}, {"epoch", "-1"}, {"epoch", "99"}, {"epoch", "4294967297"},
+        {"step", "18446744073709551615"}, {"step", "18446744073709551616"}, {"wait", "4294967296"},
+        {"wait", "0"}, {"best_epoch", "4"}, {"best_value", "nan"}, {"best_value", "inf"}, {"best_value", "x"},
+        {"optimizer_iterations", "3"}, {"epoch", " 3"}, {"epoch", "+3"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(cnn_checkpoint_save(path, &m, params, o, &s, settings, 7, 8, "a\nb", err, sizeof err) == 0, "%s", err);
+        CHECK(rewrite(path, bad[i][0], bad[i][1], -1) == 0, "rewrite %s", bad[i][0]);
+        corrupt = 0;
+        int rc = cnn_checkpoint_load(path, &m, back, o2, &r, settings, 0, 7, 8, &corrupt, err, sizeof err);
+        CHECK(rc != 0 && corrupt && (strstr(err, bad[i][0]) != NULL || strstr(err, "incomplete") != NULL),
+              "%s=%s accepted (rc %d, corrupt %d): %s", bad[i][0], bad[i][1], rc, corrupt, err);
+        if (rc == 0)
+            cnn_train_state_free(&r);
+    }
+    /* The unedited rewrite loads (the helper itself is sound), and a NaN
+     * weight under a valid CRC is refused. */
+    CHECK(cnn_checkpoint_save(path, &m, params, o, &s, settings, 7, 8, "a\nb", err, sizeof err) == 0, "%s", err);
+    CHECK(rewrite(path, NULL, NULL, -1) == 0 &&
+              cnn_checkpoint_load(path, &m, back, o2, &r, settings, 0, 7, 8, &corrupt, err, sizeof err) == 0,
+          "a rewritten checkpoint: %s", err);
+    cnn_train_state_free(&r);
+    CHECK(rewrite(path, NULL, NULL, 5) == 0 &&
+              cnn_checkpoint_load(path, &m, back, o2, &r, settings, 0, 7, 8, &corrupt, err, sizeof err) != 0 &&
+              corrupt && strstr(err, "not finite"),
+          "NaN weights under a valid CRC: %s", err);
     cnn_optim_free(o);
     cnn_optim_free(o2);
 }
@@ -289,6 +430,7 @@ int main(int argc, char **argv)
     const char *dir = argc > 1 ? argv[1] : ".";
     test_weights(dir);
     test_prev(dir);
+    test_rename_errno(dir);
     test_checkpoint(dir);
     test_history_plot(dir);
     if (failures) {

@@ -69,6 +69,22 @@ static void test_binary(void)
         printf("FAIL NAN loss was accumulated\n");
         failures++;
     }
+    /* A NaN or infinite batch loss is never averaged away: one good batch
+     * then a NaN one is NaN, then an infinite one is infinite. */
+    cnn_metrics_reset(&mt);
+    cnn_metrics_add(&mt, t, ty, 4, 0.25);
+    cnn_metrics_add(&mt, t, ty, 4, NAN);
+    if (!isnan(cnn_metrics_loss(&mt))) {
+        printf("FAIL a NaN batch loss was dropped from the mean: %g\n", cnn_metrics_loss(&mt));
+        failures++;
+    }
+    cnn_metrics_reset(&mt);
+    cnn_metrics_add(&mt, t, ty, 4, 0.25);
+    cnn_metrics_add(&mt, t, ty, 4, INFINITY);
+    if (!isinf(cnn_metrics_loss(&mt))) {
+        printf("FAIL an infinite batch loss was dropped from the mean: %g\n", cnn_metrics_loss(&mt));
+        failures++;
+    }
     /* No positive predictions: precision 0 (Keras's divide_no_nan). */
     cnn_metrics_reset(&mt);
     float lo[2] = {logit(0.1), logit(0.2)};

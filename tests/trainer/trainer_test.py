@@ -4,7 +4,7 @@
                          [--cnn FILE] [--data DIR] [--epochs N]
 
 CASE is one of: cli, synthetic, patterns, threads, resume, corrupt, nan,
-pytorch, fruit, fashion. Each builds what it needs under --work (images are
+lock, pytorch, fruit, fashion. Each builds what it needs under --work (images are
 drawn here with PIL), runs the trainer, and checks its files and output.
 Exit 0 on success, 1 on failure, 77 when a prerequisite is missing (skip).
 """
@@ -155,6 +155,20 @@ def case_cli(a):
     check("not both" in p.stderr, p.stderr)
     p = run([t, "bench", "--data", "x"], 1)
     check("bench does not take --data" in p.stderr, p.stderr)
+    # Flag values out of range are refused before anything runs: a learning
+    # rate beyond the train block's (0, 10] (1e300 is finite as a double and
+    # infinite as a float), optimizer constants outside theirs, and a
+    # --memory whose bytes would overflow.
+    for lr in ("1e300", "1e30", "10.5", "inf", "nan"):
+        p = run([t, "train", "--lr", lr], 1)
+        check("--lr %s: expected" % lr in p.stderr and "(0, 10]" in p.stderr, p.stderr)
+    for flag, v, want in (("--beta1", "1", "[0, 1)"), ("--epsilon", "0", "(0, 1]"), ("--momentum", "-0.5", "[0, 1)"),
+                          ("--rho", "1e300", "[0, 1)")):
+        p = run([t, "train", flag, v], 1)
+        check(("%s %s: expected" % (flag, v)) in p.stderr and want in p.stderr, p.stderr)
+    for v in ("1e30", "1e300", "16777217"):
+        p = run([t, "train", "--memory", v, "--out", os.path.join(a.work, "nodata")], 1)
+        check("--memory %s: expected" % v in p.stderr and "16777216" in p.stderr, p.stderr)
 
 
 def train_stripes(a, data, out, *extra):
@@ -376,26 +390,171 @@ def case_corrupt(a):
     check("CRC mismatch" in p.stderr, p.stderr)
 
 
+def st_rewrite(path, meta_edit=None, poison=None):
+    """Rewrites a safetensors file with metadata entries replaced (meta_edit:
+    key -> value) and, when poison is a tensor name, that tensor's first
+    float set to NaN, then recomputes cnnc's crc32, so the checks behind the
+    CRC are what a reader meets."""
+    import struct
+    import zlib
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    data = bytearray(raw[8 + n:])
+    meta = header["__metadata__"]
+    meta.update(meta_edit or {})
+    if poison:
+        b = header[poison]["data_offsets"][0]
+        data[b:b + 4] = struct.pack("<f", float("nan"))
+    meta["crc32"] = "00000000"
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    out = struct.pack("<Q", len(h)) + h + bytes(data)
+    crc = "%08x" % (zlib.crc32(out) & 0xFFFFFFFF)
+    out = out.replace(b'"crc32":"00000000"', ('"crc32":"%s"' % crc).encode(), 1)
+    with open(path, "wb") as f:
+        f.write(out)
+
+
 def case_nan(a):
+    """A diverging run stops with a message saying where, exits 1 and never
+    saves weights that are not finite; the last finite checkpoint is kept and
+    resumes with a lower --lr (recorded); predict and evaluate refuse
+    weights that are not finite."""
     data = make_images(os.path.join(a.work, "stripes"), ["horizontal", "vertical"], 40, seed=6)
-    out = os.path.join(a.work, "nan")
+    div = a.other
+    check(div, "trainer_nan needs --other (the diverge trainer)")
+
+    def fresh(name):
+        d = os.path.join(a.work, name)
+        if os.path.isdir(d):
+            shutil.rmtree(d)
+        return d
+
+    # SGD at lr 0.2 on the linear network: epoch 1 ends finite (its
+    # checkpoint is written), epoch 2's values overflow.
+    out = fresh("nan")
+    p = run([div, "train", "--data", data, "--out", out, "--lr", "0.2", "--progress", "plain"], 1)
+    check("the run diverged:" in p.stderr and "epoch 2" in p.stderr and "training stopped" in p.stderr and
+          "last good checkpoint (end of epoch 1, finite weights) is kept" in p.stderr and
+          "--resume --lr 0.02" in p.stderr, p.stderr)
+    check(not os.path.exists(os.path.join(out, "model.safetensors")), "final weights written after a divergence")
+    check(checkpoint_epoch(os.path.join(out, "checkpoint.safetensors")) == 1, "the checkpoint is not epoch 1's")
+    header, rows = read_history(out)
+    check(len(rows) == 1 and all(v == v and abs(v) != float("inf") for v in rows[0].values()),
+          "history.csv holds a non-finite value or a diverged epoch: %s" % rows)
+    check(os.path.isfile(os.path.join(out, "diverged")), "no divergence record in the run folder")
+    # No NaN was averaged away: the validation loss never reads as a number.
+    check("val_loss 0.0000" not in p.stdout, p.stdout[-2000:])
+    # Every file the run left is finite.
+    import st_load
+    for f in ("checkpoint.safetensors", "best.safetensors"):
+        if os.path.exists(os.path.join(out, f)):
+            _, tensors = st_load.load(os.path.join(out, f))
+            for name, t in tensors.items():
+                check(bool(t.isfinite().all()), "%s: %s is not finite" % (f, name))
+
+    # Another --lr on resume is refused, except after a divergence: then it
+    # is allowed and recorded, and the run finishes.
+    ok = fresh("nan-resume")
+    shutil.copytree(out, ok)
+    os.remove(os.path.join(ok, "diverged"))
+    p = run([div, "train", "--data", data, "--out", ok, "--lr", "0.001", "--resume"], 1)
+    check("other settings" in p.stderr and "lr=0.2" in p.stderr, p.stderr)
+    p = run([div, "train", "--data", data, "--out", out, "--lr", "0.001", "--resume", "--progress", "plain"], 0)
+    check("Resuming after a divergence with lr 0.001 instead of 0.2" in p.stdout, p.stdout[:2000])
+    check("1 of 4 epochs done" in p.stdout, p.stdout[:2000])
+    check_run_folder(out, 4)
+    check(not os.path.exists(os.path.join(out, "diverged")), "the divergence record outlived the resumed run")
+    meta, _ = st_load.load(os.path.join(out, "checkpoint.safetensors"), meta_only=True)
+    check("lr 0.2 -> 0.001 after a divergence" in meta.get("lr_changes", "") and "lr=0.001" in meta["settings"],
+          "lr change not recorded: %r" % meta.get("lr_changes"))
+
+    # A run that diverges in its first epoch leaves no weights at all.
+    first = fresh("nan-first")
+    p = run([div, "train", "--data", data, "--out", first, "--lr", "10", "--progress", "plain"], 1)
+    check("the run diverged:" in p.stderr and "epoch 1" in p.stderr and "no checkpoint" in p.stderr, p.stderr)
+    for f in ("model.safetensors", "best.safetensors", "checkpoint.safetensors", "diverged"):
+        check(not os.path.exists(os.path.join(first, f)), "%s written by a run that diverged in epoch 1" % f)
+
+    # Weights that are not finite (as an older trainer could save, CRC
+    # intact) are refused by predict, evaluate and --resume (which falls
+    # back on the previous, finite checkpoint).
+    bad = fresh("nan-weights")
+    shutil.copytree(out, bad)
+    st_rewrite(os.path.join(bad, "model.safetensors"), poison="dense_2.weight")
+    img = os.path.join(data, "vertical", "000.png")
+    p = run([div, "predict", "--out", bad, img], 1)
+    check("not finite" in p.stderr and "dense_2.weight" in p.stderr, p.stderr)
+    p = run([div, "evaluate", "--out", bad, "--data", data], 1)
+    check("not finite" in p.stderr, p.stderr)
+    st_rewrite(os.path.join(bad, "checkpoint.safetensors"), poison="dense_1.weight")
+    p = run([div, "train", "--data", data, "--out", bad, "--lr", "0.001", "--epochs", "5", "--resume",
+             "--progress", "plain"], 0)
+    check("not finite" in p.stderr and "resuming from the previous checkpoint" in p.stderr, p.stderr)
+    check("3 of 5 epochs done" in p.stdout, p.stdout[:2000])
+
+
+def case_lock(a):
+    """One run folder, one trainer: flock on OUT/lock, the holder's pid in
+    the refusal, no stale lock after a SIGKILL, unique temporary names."""
+    import fcntl
+    data = make_images(os.path.join(a.work, "stripes"), ["horizontal", "vertical"], 40, seed=6)
+    out = os.path.join(a.work, "locked")
     if os.path.isdir(out):
         shutil.rmtree(out)
-    p = run([a.trainer, "train", "--data", data, "--out", out, "--optimizer", "sgd", "--lr", "1e30",
-             "--progress", "plain"], 1)
-    check("the loss is" in p.stderr and "at epoch 1, batch" in p.stderr and "try --lr" in p.stderr, p.stderr)
-    check(not os.path.exists(os.path.join(out, "model.safetensors")), "weights written after a NaN")
-    # After a good epoch the checkpoint survives the failure of the next.
-    ok = os.path.join(a.work, "nan-later")
-    if os.path.isdir(ok):
-        shutil.rmtree(ok)
-    train_stripes(a, data, ok, "--epochs", "1", "--optimizer", "sgd", "--lr", "1e30", "--batch", "1000")
-    # (one batch per epoch: the first update is applied after the loss of the
-    # epoch's only batch, so epoch 1 ends finite and epoch 2 fails)
-    p = run([a.trainer, "train", "--data", data, "--out", ok, "--optimizer", "sgd", "--lr", "1e30",
-             "--batch", "1000", "--epochs", "3", "--resume", "--progress", "plain"], 1)
-    check("at epoch 2, batch 1" in p.stderr and "last good checkpoint (end of epoch 1) is kept" in p.stderr, p.stderr)
-    check(checkpoint_epoch(os.path.join(ok, "checkpoint.safetensors")) == 1, "checkpoint changed")
+    os.makedirs(out)
+    # A holder (this process) with its pid in the file: refused, named.
+    with open(os.path.join(out, "lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        f.write("%d\n" % os.getpid())
+        f.flush()
+        p = run([a.trainer, "train", "--data", data, "--out", out, "--epochs", "1"], 1)
+        check("in use by another trainer (process %d" % os.getpid() in p.stderr, p.stderr)
+        check(not os.path.exists(os.path.join(out, "split.csv")), "the refused trainer wrote into the folder")
+    # A real trainer holds it while it runs; a second one is refused with
+    # the first one's pid, and the first finishes untouched.
+    # (a run of a million epochs: it is still running when killed below)
+    first = subprocess.Popen([a.trainer, "train", "--data", data, "--out", out, "--epochs", "1000000", "--batch", "4",
+                              "--progress", "plain"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.time()
+        while time.time() - t0 < 60 and not os.path.exists(os.path.join(out, "checkpoint.safetensors")):
+            time.sleep(0.05)
+        check(first.poll() is None, "the first trainer ended early")
+        p = run([a.trainer, "train", "--data", data, "--out", out, "--epochs", "1"], 1)
+        check("in use by another trainer (process %d" % first.pid in p.stderr, p.stderr)
+        p = run([a.trainer, "train", "--data", data, "--out", out, "--epochs", "1000000", "--batch", "4", "--resume"], 1)
+        check("in use by another trainer" in p.stderr, p.stderr)
+        check(first.poll() is None, "the first trainer ended before the second was refused")
+        # predict only reads: it is not locked out.
+        run([a.trainer, "predict", "--weights", os.path.join(out, "checkpoint.safetensors"),
+             os.path.join(data, "vertical", "000.png")], 0)
+        # SIGKILL while it runs, and a stale temporary file of a dead writer:
+        # the lock goes with the process, the temporary is cleaned.
+        first.send_signal(signal.SIGKILL)
+        first.communicate()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    stale = os.path.join(out, "checkpoint.safetensors.tmp.999999")
+    with open(stale, "wb") as f:
+        f.write(b"partial")
+    mine = os.path.join(out, "notes.tmp.123")
+    with open(mine, "w") as f:
+        f.write("the user's")
+    done = checkpoint_epoch(os.path.join(out, "checkpoint.safetensors"))
+    p = run([a.trainer, "train", "--data", data, "--out", out, "--epochs", str(done + 1), "--batch", "4", "--resume",
+             "--progress", "plain"], 0)
+    check("Resuming from" in p.stdout, p.stdout[:2000])
+    check(not os.path.exists(stale), "a dead trainer's temporary file was left")
+    check(os.path.exists(mine), "a file the trainer does not write was removed")
+    with open(os.path.join(out, "lock")) as f:
+        check(f.read().strip().isdigit(), "the lock file holds no pid")
+    left = [f for f in os.listdir(out) if ".tmp" in f and f != "notes.tmp.123"]
+    check(not left, "temporary files left: %s" % left)
 
 
 def case_pytorch(a):
