@@ -382,6 +382,28 @@ def case_corrupt(a):
     data2 = make_images(os.path.join(a.work, "stripes2"), ["horizontal", "vertical"], 41, seed=4)
     p = run([a.trainer, "train", "--data", data2, "--out", d, "--resume"], 1)
     check("other data" in p.stderr, p.stderr)
+    # A valid CRC over a state that makes no sense: refused as corrupt, and
+    # the previous checkpoint is used; both edited: an error naming the field.
+    for key, value in (("epoch", "2147483648"), ("epoch", "-1"), ("epoch", "99"), ("epoch", "4294967297"),
+                       ("step", "18446744073709551615"), ("wait", "4294967296"), ("best_value", "nan"),
+                       ("best_epoch", "3")):
+        d = fresh("range")
+        st_rewrite(os.path.join(d, "checkpoint.safetensors"), {key: value})
+        p = run([a.trainer, "train", "--data", data, "--out", d, "--resume", "--epochs", "3", "--progress", "plain"], 0)
+        check("is corrupt" in p.stderr and key in p.stderr and "resuming from the previous checkpoint" in p.stderr,
+              "%s=%s: %s" % (key, value, p.stderr))
+        check("1 of 3 epochs done" in p.stdout, p.stdout[:1500])
+        d = fresh("range")
+        st_rewrite(os.path.join(d, "checkpoint.safetensors.prev"), {key: value})
+        st_rewrite(os.path.join(d, "checkpoint.safetensors"), {key: value})
+        p = run([a.trainer, "train", "--data", data, "--out", d, "--resume", "--epochs", "3"], 1)
+        check("cannot resume" in p.stderr and key in p.stderr, "%s=%s: %s" % (key, value, p.stderr))
+    # Another --metrics on resume: refused, history.csv untouched.
+    d = fresh("other-metrics")
+    before = file_bytes(os.path.join(d, "history.csv"))
+    p = run([a.trainer, "train", "--data", data, "--out", d, "--resume", "--epochs", "3", "--metrics", "accuracy"], 1)
+    check("resume with the same --metrics" in p.stderr and "val_auc" in p.stderr, p.stderr)
+    check(file_bytes(os.path.join(d, "history.csv")) == before, "history.csv changed by a refused resume")
     # A weights file that is not intact is refused by predict.
     d = fresh("bad-weights")
     w = os.path.join(d, "model.safetensors")
