@@ -935,6 +935,9 @@ static int load_weights(const cnn_model *m, const cnn_run_options *o, float *par
         cnn_st_close(&f);
         return -1;
     }
+    if (!f.has_crc)
+        cnn_warning(m, "%s has no crc32 entry (as PyTorch writes safetensors files): nothing checks that it is "
+                       "intact", path);
     const char *cl = cnn_st_meta(&f, "classes");
     *classes = cl && *cl ? strdup(cl) : NULL;
     cnn_st_close(&f);

@@ -412,7 +412,7 @@ def case_corrupt(a):
     check("CRC mismatch" in p.stderr, p.stderr)
 
 
-def st_rewrite(path, meta_edit=None, poison=None):
+def st_rewrite(path, meta_edit=None, poison=None, crc=True):
     """Rewrites a safetensors file with metadata entries replaced (meta_edit:
     key -> value) and, when poison is a tensor name, that tensor's first
     float set to NaN, then recomputes cnnc's crc32, so the checks behind the
@@ -430,6 +430,8 @@ def st_rewrite(path, meta_edit=None, poison=None):
         b = header[poison]["data_offsets"][0]
         data[b:b + 4] = struct.pack("<f", float("nan"))
     meta["crc32"] = "00000000"
+    if not crc:
+        del meta["crc32"]
     h = json.dumps(header, separators=(",", ":")).encode()
     h += b" " * (-len(h) % 8)
     out = struct.pack("<Q", len(h)) + h + bytes(data)
@@ -511,6 +513,15 @@ def case_nan(a):
     check("not finite" in p.stderr and "dense_2.weight" in p.stderr, p.stderr)
     p = run([div, "evaluate", "--out", bad, "--data", data], 1)
     check("not finite" in p.stderr, p.stderr)
+    # A weights file without a CRC (as PyTorch writes them) loads, with a
+    # note that nothing checks it.
+    nocrc = os.path.join(bad, "nocrc.safetensors")
+    shutil.copyfile(os.path.join(out, "model.safetensors"), nocrc)
+    st_rewrite(nocrc, crc=False)
+    p = run([div, "predict", "--weights", nocrc, img], 0)
+    check("no crc32 entry" in p.stderr and "nothing checks" in p.stderr, p.stderr)
+    p = run([div, "predict", "--weights", os.path.join(out, "model.safetensors"), img], 0)
+    check("crc32" not in p.stderr, p.stderr)
     st_rewrite(os.path.join(bad, "checkpoint.safetensors"), poison="dense_1.weight")
     p = run([div, "train", "--data", data, "--out", bad, "--lr", "0.001", "--epochs", "5", "--resume",
              "--progress", "plain"], 0)
