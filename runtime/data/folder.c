@@ -79,6 +79,25 @@ static int list_dir(const char *dir, names *out)
     return 0;
 }
 
+/* name with control characters written as \xNN (malloc'ed). */
+static char *escape_name(const char *name)
+{
+    size_t n = 1;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        n += *p < 0x20 || *p == 0x7f ? 4 : 1;
+    char *out = malloc(n), *q = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            q += sprintf(q, "\\x%02x", *p);
+        else
+            *q++ = (char)*p;
+    }
+    *q = 0;
+    return out;
+}
+
 static int join(char *dst, size_t n, const char *a, const char *b)
 {
     size_t la = strlen(a);
@@ -215,6 +234,19 @@ int cnn_folder_index(cnn_source *s, char *err, size_t errlen)
                      "(remove the folder or add images)", p);
             return -1;
         }
+    }
+    /* From here on a class name is only shown and stored (class table,
+     * reports, split.csv, the weights' '\n'-joined "classes" entry that
+     * predict prints): control characters become \xNN, as in file names in
+     * log lines, so a newline in a folder name forges no line. */
+    for (int k = 0; k < s->n_classes; k++) {
+        char *esc = escape_name(s->class_names[k]);
+        if (!esc) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            return -1;
+        }
+        free(s->class_names[k]);
+        s->class_names[k] = esc;
     }
     return 0;
 }

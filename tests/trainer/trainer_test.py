@@ -236,6 +236,28 @@ def case_synthetic(a):
           "evaluate's tables do not name the data:\n" + p.stdout)
     check(re.search(r"^total +160$", p.stdout, re.M), "evaluate's class table:\n" + p.stdout)
 
+    # A class folder whose name holds a newline: shown and stored escaped
+    # (\x0a), so the class table, split.csv and predict's class names keep
+    # one line per entry.
+    odd = os.path.join(a.work, "odd")
+    make_images(odd, ["horizontal", "vertical"], 12, seed=3)
+    os.rename(os.path.join(odd, "vertical"), os.path.join(odd, "ver\ntical"))
+    out2 = os.path.join(a.work, "odd-run")
+    p = train_stripes(a, odd, out2, "--epochs", "1")
+    check(re.search(r"^ver\\x0atical +1 ", p.stdout, re.M) and not re.search(r"^tical", p.stdout, re.M),
+          "class table:\n" + p.stdout[:1500])
+    import csv
+    with open(os.path.join(out2, "split.csv"), newline="") as f:
+        rows = list(csv.reader(f))
+    # the class column escaped; the path column the real (quoted) path, for
+    # another engine to open
+    check(len(rows) == 25 and {r[2] for r in rows[1:]} == {"horizontal", "ver\\x0atical"} and
+          all(os.path.isfile(os.path.join(odd, r[3])) for r in rows[1:]), "split.csv: %s" % rows[-2:])
+    p = run([a.trainer, "predict", "--out", out2] + [os.path.join(odd, "horizontal", "000.png")] * 3, 0)
+    lines = p.stdout.strip().split("\n")
+    check(len(lines) == 3 and all(l.split("\t")[1] in ("horizontal", "ver\\x0atical") for l in lines),
+          "predict lines: %r\n%s" % (lines, p.stderr))
+
 
 def case_patterns(a):
     data = make_images(os.path.join(a.work, "patterns"), ["checker", "horizontal", "vertical"], 100, seed=3)
