@@ -14,6 +14,8 @@
 #   trainer_nan          a diverging run stops with a message and exits 1; the
 #                        last finite checkpoint is kept and resumes with a
 #                        lower --lr; predict/evaluate refuse NaN weights     [e2e]
+#   trainer_memory       IDX claims and gzip bombs, a progressive JPEG over a
+#                        decode thread's share of --memory (ulimit -v, RSS)  [e2e]
 #   trainer_lock         a second trainer on one run folder is refused with
 #                        the holder's pid; a killed one leaves no stale lock [e2e]
 #   trainer_pytorch      weights load into the --emit pytorch module, same
@@ -67,8 +69,9 @@ if(SYSTEM_PYTHON3)
   cnn_trainer_case(corrupt "e2e" stripes --other $<TARGET_FILE:patterns>)
   cnn_trainer_case(nan "e2e" stripes --other $<TARGET_FILE:diverge>)
   cnn_trainer_case(lock "e2e" stripes)
+  cnn_trainer_case(memory "e2e" stripes)
   cnn_trainer_case(pytorch "e2e;parity" stripes --cnnc $<TARGET_FILE:cnnc> --cnn ${CNN_TRAINER_TESTS}/stripes.cnn)
-  set_tests_properties(trainer_cli trainer_synthetic trainer_patterns trainer_corrupt trainer_nan trainer_lock trainer_pytorch
+  set_tests_properties(trainer_cli trainer_synthetic trainer_patterns trainer_corrupt trainer_nan trainer_lock trainer_memory trainer_pytorch
                        PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
   cnn_trainer_case(fruit "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --epochs 5)
   cnn_trainer_case(train_pytorch "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --cnnc $<TARGET_FILE:cnnc>

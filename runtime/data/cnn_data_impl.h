@@ -42,7 +42,17 @@ typedef struct cnn_decode_hint {
     int out_h, out_w;
     int crop;            /* crop_to_aspect_ratio */
     int exact;           /* 1: never scale in the DCT domain */
+    size_t max_memory;   /* the decoder's own working memory for one image (libjpeg's
+                            max_memory_to_use: a progressive JPEG keeps every DCT
+                            coefficient, 2 bytes per pixel and component);
+                            0 = CNN_DEFAULT_DECODER_MEMORY */
 } cnn_decode_hint;
+
+/* The decoder's working memory for one image when nothing sets it: what
+ * `predict` allows. The first pass over a dataset gives each decode thread
+ * its share of --memory instead (at least CNN_MIN_DECODER_MEMORY). */
+#define CNN_DEFAULT_DECODER_MEMORY ((size_t)512 << 20)
+#define CNN_MIN_DECODER_MEMORY ((size_t)64 << 20)
 
 /* Decode bytes to want_c channels (1: BT.601 luma, 3: RGB; alpha dropped).
  * Refuses images over max_pixels. 0 or -1 with err. out must be initialised
@@ -66,6 +76,9 @@ int cnn_read_file(const char *path, uint8_t **buf, size_t *n, char *err, size_t 
 int cnn_read_file_into(const char *path, uint8_t **buf, size_t *cap, size_t *n, char *err,
                        size_t errlen);
 void cnn_image_free(cnn_image *im);
+/* 1 with a message in err when a w x h image is over max_pixels (the
+ * decoders refuse it before decoding: decompression bombs), 0 otherwise. */
+int cnn_image_too_large(unsigned w, unsigned h, double max_pixels, char *err, size_t errlen);
 
 /* ---- preprocessing (preprocess.c) ------------------------------------------ */
 
@@ -152,8 +165,11 @@ void cnn_cache_release(cnn_cache *c);
 /* 1 when path names an IDX images file (by name: *-images-idx3-ubyte[.gz]). */
 int cnn_idx_is_images(const char *path);
 /* Read images (n x rows x cols uint8) and the labels from the matching
- * ...-labels-idx1-ubyte[.gz] file. Arrays malloc'd. */
-int cnn_idx_read(const char *images_path, uint8_t **pixels, int *n, int *rows, int *cols,
+ * ...-labels-idx1-ubyte[.gz] file. Arrays malloc'd. Memory follows the data
+ * that really arrives (decompressed), never the header's claim; images
+ * that would take more than max_bytes (0: no limit) are refused before any
+ * is read. */
+int cnn_idx_read(const char *images_path, size_t max_bytes, uint8_t **pixels, int *n, int *rows, int *cols,
                  uint8_t **labels, char *err, size_t errlen);
 
 /* ---- sources and subsets (dataset.c, folder.c, decode_pass.c, split.c) ------------ */
@@ -197,6 +213,7 @@ typedef struct cnn_pass {
     int crop;
     cnn_decode_hint hint;
     double max_pixels;
+    size_t memory_budget; /* --memory: shared by the decode threads' decoders */
     const uint8_t *idx_pixels;
     int idx_rows, idx_cols;
 } cnn_pass;

@@ -138,6 +138,7 @@ static void pass_for(cnn_pass *ps, const cnn_model *m, const cnn_data_options *o
     ps->hint.crop = m->crop_to_aspect_ratio;
     ps->hint.exact = o->exact_resize;
     ps->max_pixels = (o->max_megapixels > 0 ? o->max_megapixels : CNN_DEFAULT_MAX_MEGAPIXELS) * 1e6;
+    ps->memory_budget = o->memory_budget ? o->memory_budget : CNN_DEFAULT_MEMORY_BUDGET;
 }
 
 static int open_idx_source(const cnn_model *m, const cnn_data_options *o, const char *path,
@@ -146,7 +147,7 @@ static int open_idx_source(const cnn_model *m, const cnn_data_options *o, const 
 {
     uint8_t *pixels, *lab;
     int n, rows, cols;
-    if (cnn_idx_read(path, &pixels, &n, &rows, &cols, &lab, err, errlen) != 0)
+    if (cnn_idx_read(path, *budget_left, &pixels, &n, &rows, &cols, &lab, err, errlen) != 0)
         return -1;
     int max_label = 0;
     for (int i = 0; i < n; i++)

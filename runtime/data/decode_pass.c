@@ -127,9 +127,15 @@ int cnn_decode_pass(cnn_source *s, const cnn_pass *pass, int threads, char *err,
         threads = s->n_files > 0 ? s->n_files : 1;
     if (threads > 64)
         threads = 64;
+    /* The decoders' working memory together stays within --memory: each
+     * thread's decoder gets its share (a progressive JPEG needing more is
+     * refused with a message, as an image over the pixel limit is). */
+    cnn_pass local = *pass;
+    size_t share = local.memory_budget / (size_t)threads;
+    local.hint.max_memory = share > CNN_MIN_DECODER_MEMORY ? share : CNN_MIN_DECODER_MEMORY;
     job j;
     j.src = s;
-    j.pass = pass;
+    j.pass = &local;
     atomic_init(&j.next, 0);
     atomic_init(&j.failed_alloc, 0);
     atomic_init(&j.io_error, 0);

@@ -32,6 +32,51 @@ static int read_all(gzFile g, void *dst, size_t n)
     return 0;
 }
 
+/* Reads up to `want` bytes into a buffer that grows with what arrives
+ * (doubling from 1 MB), never with what the header claims: a 52-byte file
+ * that claims 16 GB costs 1 MB, and a gzip bomb costs what it really
+ * decompresses to (which the caller bounds with `limit`, refused beyond).
+ * Returns the buffer (malloc'ed; *got bytes) or NULL with *got set and
+ * *oom set when memory ran out. */
+static uint8_t *read_growing(gzFile g, size_t want, size_t *got, int *oom)
+{
+    size_t cap = want < ((size_t)1 << 20) ? want : (size_t)1 << 20, have = 0;
+    uint8_t *buf = malloc(cap ? cap : 1);
+    *oom = 0;
+    *got = 0;
+    if (!buf) {
+        *oom = 1;
+        return NULL;
+    }
+    while (have < want) {
+        if (have == cap) {
+            size_t nc = cap * 2 < want ? cap * 2 : want;
+            uint8_t *nb = realloc(buf, nc);
+            if (!nb) {
+                free(buf);
+                *oom = 1;
+                *got = have;
+                return NULL;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        size_t chunk = cap - have;
+        if (chunk > (1u << 30))
+            chunk = 1u << 30;
+        int k = gzread(g, buf + have, (unsigned)chunk);
+        if (k <= 0)
+            break;
+        have += (size_t)k;
+    }
+    *got = have;
+    if (have < want) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
 static uint32_t be32(const uint8_t *b)
 {
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
@@ -62,7 +107,7 @@ static gzFile open_idx(const char *path, int rank, uint32_t dims[3], char *err, 
     return g;
 }
 
-int cnn_idx_read(const char *images_path, uint8_t **pixels, int *n, int *rows, int *cols,
+int cnn_idx_read(const char *images_path, size_t max_bytes, uint8_t **pixels, int *n, int *rows, int *cols,
                  uint8_t **labels, char *err, size_t errlen)
 {
     *pixels = NULL;
@@ -97,16 +142,23 @@ int cnn_idx_read(const char *images_path, uint8_t **pixels, int *n, int *rows, i
         return -1;
     }
     size_t bytes = (size_t)idims[0] * idims[1] * idims[2];
-    uint8_t *px = malloc(bytes);
-    if (!px) {
-        snprintf(err, errlen, "%s: out of memory (%zu bytes)", images_path, bytes);
+    if (max_bytes && bytes > max_bytes) {
+        snprintf(err, errlen, "%s: %u images of %ux%u take %.0f MB, more than the memory budget of %.0f MB "
+                 "(--memory)", images_path, idims[0], idims[1], idims[2], (double)bytes / 1048576.0,
+                 (double)max_bytes / 1048576.0);
         gzclose(g);
         return -1;
     }
-    if (read_all(g, px, bytes) != 0) {
-        snprintf(err, errlen, "%s: truncated (expected %u images of %ux%u)", images_path,
-                 idims[0], idims[1], idims[2]);
-        free(px);
+    size_t got;
+    int oom;
+    uint8_t *px = read_growing(g, bytes, &got, &oom);
+    if (!px) {
+        if (oom)
+            snprintf(err, errlen, "%s: out of memory after %zu bytes", images_path, got);
+        else
+            snprintf(err, errlen, "%s: truncated: its header claims %u images of %ux%u (%zu bytes), the file "
+                     "holds %zu bytes of images (%zu whole images)", images_path, idims[0], idims[1], idims[2],
+                     bytes, got, got / ((size_t)idims[1] * idims[2]));
         gzclose(g);
         return -1;
     }
@@ -124,11 +176,11 @@ int cnn_idx_read(const char *images_path, uint8_t **pixels, int *n, int *rows, i
         gzclose(g);
         return -1;
     }
-    uint8_t *lb = malloc(idims[0]);
-    if (!lb || read_all(g, lb, idims[0]) != 0) {
-        snprintf(err, errlen, "%s: %s", lpath, lb ? "truncated" : "out of memory");
+    int loom;
+    uint8_t *lb = read_growing(g, idims[0], &got, &loom);
+    if (!lb) {
+        snprintf(err, errlen, "%s: %s", lpath, loom ? "out of memory" : "truncated");
         free(px);
-        free(lb);
         gzclose(g);
         return -1;
     }

@@ -89,3 +89,15 @@ void cnn_image_free(cnn_image *im)
     im->px = NULL;
     im->cap = 0;
 }
+
+int cnn_image_too_large(unsigned w, unsigned h, double max_pixels, char *err, size_t errlen)
+{
+    double pixels = (double)w * (double)h;
+    if (pixels <= max_pixels)
+        return 0;
+    /* The exact counts: rounded megapixels could print as equal to the
+     * limit (65535x1526 is 100.006 megapixels, over a limit of 100). */
+    snprintf(err, errlen, "image too large: %ux%u is %.0f pixels, over the limit of %.0f (%g megapixels)", w, h,
+             pixels, max_pixels, max_pixels / 1e6);
+    return 1;
+}

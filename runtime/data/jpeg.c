@@ -14,6 +14,7 @@
  * Large sources are decoded at M/8 of their size (DCT-domain scaling) when
  * that still leaves at least the target size: a 400x400 photo for a 128x128
  * input is decoded at 150x150, several times faster than in full. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,7 +134,12 @@ int cnn_decode_jpeg(const uint8_t *buf, size_t n, int want_c, const cnn_decode_h
     je.pub.output_message = on_output_message;
     je.msg[0] = 0;
     if (setjmp(je.jump)) {
-        snprintf(err, errlen, "corrupt JPEG: %s", je.msg);
+        if (je.pub.msg_code == JERR_NO_BACKING_STORE || je.pub.msg_code == JERR_OUT_OF_MEMORY)
+            snprintf(err, errlen, "JPEG needs more than %.0f MB to decode (%ux%u%s); give --memory more",
+                     (double)ci.mem->max_memory_to_use / 1048576.0, ci.image_width, ci.image_height,
+                     ci.progressive_mode ? ", progressive" : "");
+        else
+            snprintf(err, errlen, "corrupt JPEG: %s", je.msg);
         jpeg_destroy_decompress(&ci);
         free(row);
         return -1;
@@ -144,13 +150,14 @@ int cnn_decode_jpeg(const uint8_t *buf, size_t n, int want_c, const cnn_decode_h
         jpeg_destroy_decompress(&ci);
         return -1;
     }
+    /* libjpeg's own memory (without backing store, going past it is an
+     * error, caught above): a progressive image holds all its coefficients. */
+    size_t limit = hint && hint->max_memory ? hint->max_memory : CNN_DEFAULT_DECODER_MEMORY;
+    ci.mem->max_memory_to_use = (long)(limit > (size_t)LONG_MAX ? (size_t)LONG_MAX : limit);
     jpeg_mem_src(&ci, buf, (unsigned long)n);
     jpeg_read_header(&ci, TRUE);
 
-    double pixels = (double)ci.image_width * (double)ci.image_height;
-    if (pixels > max_pixels) {
-        snprintf(err, errlen, "image too large: %ux%u (%.0f megapixels, limit %.0f)",
-                 ci.image_width, ci.image_height, pixels / 1e6, max_pixels / 1e6);
+    if (cnn_image_too_large(ci.image_width, ci.image_height, max_pixels, err, errlen)) {
         jpeg_destroy_decompress(&ci);
         return -1;
     }

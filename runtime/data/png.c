@@ -76,10 +76,7 @@ int cnn_decode_png(const uint8_t *buf, size_t n, int want_c, double max_pixels,
 
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int bit_depth = png_get_bit_depth(png, info), color = png_get_color_type(png, info);
-    double pixels = (double)w * (double)h;
-    if (pixels > max_pixels) {
-        snprintf(err, errlen, "image too large: %ux%u (%.0f megapixels, limit %.0f)",
-                 (unsigned)w, (unsigned)h, pixels / 1e6, max_pixels / 1e6);
+    if (cnn_image_too_large((unsigned)w, (unsigned)h, max_pixels, err, errlen)) {
         png_destroy_read_struct(&png, &info, NULL);
         return -1;
     }

@@ -4,7 +4,7 @@
                          [--cnn FILE] [--data DIR] [--epochs N]
 
 CASE is one of: cli, synthetic, patterns, threads, resume, corrupt, nan,
-lock, pytorch, fruit, fashion. Each builds what it needs under --work (images are
+lock, memory, pytorch, fruit, fashion. Each builds what it needs under --work (images are
 drawn here with PIL), runs the trainer, and checks its files and output.
 Exit 0 on success, 1 on failure, 77 when a prerequisite is missing (skip).
 """
@@ -610,6 +610,77 @@ def case_lock(a):
         check(f.read().strip().isdigit(), "the lock file holds no pid")
     left = [f for f in os.listdir(out) if ".tmp" in f and f != "notes.tmp.123"]
     check(not left, "temporary files left: %s" % left)
+
+
+def case_memory(a):
+    """Memory follows data, never headers, and stays within --memory: an
+    IDX header claiming 15.7 GB with no data behind it, a gzipped IDX that
+    really decompresses past --memory, and a progressive JPEG whose
+    coefficients (6000x6000) need more than a decode thread's share."""
+    import gzip
+    import resource
+    import struct
+    work = os.path.join(a.work, "memory")
+    if os.path.isdir(work):
+        shutil.rmtree(work)
+    os.makedirs(work)
+
+    def limited(gb):
+        return lambda: resource.setrlimit(resource.RLIMIT_AS, (int(gb * 2**30), int(gb * 2**30)))
+
+    # 1. A 16-byte header that claims 20,000,000 images of 28x28 (15.7 GB),
+    # under ulimit -v 2 GB: the reader allocates as data arrives, so the
+    # error is the truth (truncated), never an allocation failure.
+    bomb = os.path.join(work, "bomb-images-idx3-ubyte")
+    with open(bomb, "wb") as f:
+        f.write(struct.pack(">BBBBIII", 0, 0, 8, 3, 20000000, 28, 28) + bytes(36))
+    with open(os.path.join(work, "bomb-labels-idx1-ubyte"), "wb") as f:
+        f.write(struct.pack(">BBBBI", 0, 0, 8, 1, 20000000) + bytes(8))
+    p = run([a.trainer, "train", "--data", bomb, "--out", os.path.join(work, "o1"), "--memory", "16777216"], 1,
+            preexec_fn=limited(2))
+    check("truncated: its header claims 20000000 images of 28x28" in p.stderr and "holds 36 bytes" in p.stderr,
+          p.stderr)
+    # ... and with the default --memory the claim is refused before reading.
+    p = run([a.trainer, "train", "--data", bomb, "--out", os.path.join(work, "o1")], 1, preexec_fn=limited(2))
+    check("more than the memory budget" in p.stderr, p.stderr)
+
+    # 2. A gzipped IDX of 256 MB of real (zero) images in 250 KB, --memory 64.
+    gz = os.path.join(work, "zeros-images-idx3-ubyte.gz")
+    n = 256 * 1024 * 1024 // 784
+    with gzip.open(gz, "wb", compresslevel=9) as f:
+        f.write(struct.pack(">BBBBIII", 0, 0, 8, 3, n, 28, 28))
+        chunk = bytes(784 * 4096)
+        left = n
+        while left > 0:
+            k = min(left, 4096)
+            f.write(chunk[:784 * k])
+            left -= k
+    with gzip.open(os.path.join(work, "zeros-labels-idx1-ubyte.gz"), "wb") as f:
+        f.write(struct.pack(">BBBBI", 0, 0, 8, 1, n) + bytes(i % 2 for i in range(n)))
+    p = run([a.trainer, "train", "--data", gz, "--out", os.path.join(work, "o2"), "--memory", "64"], 1,
+            preexec_fn=limited(1))
+    check("more than the memory budget of 64 MB" in p.stderr, p.stderr)
+
+    # 3. A progressive 6000x6000 JPEG (libjpeg keeps 108 MB of coefficients)
+    # among small images, --memory 64, one decode thread: skipped with a
+    # message, and the trainer's peak memory stays far below the image's.
+    from PIL import Image
+    data = make_images(os.path.join(work, "stripes"), ["horizontal", "vertical"], 12, seed=2)
+    im = Image.new("RGB", (6000, 6000), (90, 140, 200))
+    im.save(os.path.join(data, "vertical", "huge.jpg"), progressive=True, quality=90)
+    del im
+    # The peak is measured by a small wrapper process: a child forked from
+    # this one would count this process's pages in its own peak.
+    wrapper = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
+               "sys.stderr.write('maxrss=%d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+               "sys.exit(rc)")
+    p = run([sys.executable, "-c", wrapper, a.trainer, "train", "--data", data, "--out", os.path.join(work, "o3"),
+             "--memory", "64", "--threads", "1", "--epochs", "1", "--progress", "plain"], 0)
+    peak = int(re.search(r"maxrss=(\d+)", p.stderr).group(1))  # KB
+    check("huge.jpg: JPEG needs more than 64 MB to decode (6000x6000, progressive); give --memory more" in p.stdout,
+          p.stdout[:2000])
+    check(peak < 64 * 1024, "peak RSS %d KB with a 64 MB budget" % peak)
+    print("memory: peak RSS of the trainer %d KB" % peak)
 
 
 def case_pytorch(a):
