@@ -54,18 +54,9 @@ set_tests_properties(data_bench PROPERTIES LABELS "bench")
 # Decoder fuzz harness: the corpus replays in every test run (under the
 # sanitizers when CNNC_SANITIZE=ON); CNNC_FUZZ=ON (clang) builds the
 # libFuzzer target. See docs/data.md.
-add_executable(fuzz_decode_replay ${CNN_DATA_TEST_DIR}/fuzz_decode.c)
-target_compile_options(fuzz_decode_replay PRIVATE ${CNNC_WARNINGS})
-target_link_libraries(fuzz_decode_replay PRIVATE cnnrt)
-add_test(NAME fuzz_decode_corpus COMMAND fuzz_decode_replay ${CNN_DATA_TEST_DIR}/fuzz_corpus)
-set_tests_properties(fuzz_decode_corpus PROPERTIES LABELS "fuzz;unit")
-if(CNNC_FUZZ)
-  add_executable(fuzz_decode ${CNN_DATA_TEST_DIR}/fuzz_decode.c)
-  target_compile_definitions(fuzz_decode PRIVATE CNNC_LIBFUZZER)
-  target_compile_options(fuzz_decode PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_options(fuzz_decode PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_decode PRIVATE cnnrt)
-endif()
+cnn_fuzz_target(fuzz_decode ${CNN_DATA_TEST_DIR}/fuzz_decode.c ${CNN_DATA_TEST_DIR}/fuzz_corpus cnnrt)
+# The IDX reader (plain and gzipped, headers that claim more than the data).
+cnn_fuzz_target(fuzz_idx ${CNN_DATA_TEST_DIR}/fuzz_idx.c ${CNN_DATA_TEST_DIR}/fuzz_idx_corpus cnnrt ZLIB::ZLIB)
 
 # A training run (models/fruit.cnn) on a folder of bad files made by the test.
 add_executable(make_bad_folder ${CNN_DATA_TEST_DIR}/make_bad_folder.c)

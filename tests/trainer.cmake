@@ -24,6 +24,7 @@
 #   trainer_train_pytorch scripts/train_pytorch.py, 1 epoch on fruits-dev: the
 #                        trainer's split and first-epoch losses (skips without
 #                        the data or torch)                                  [e2e]
+#   fuzz_checkpoint_corpus  the checkpoint fuzzer's corpus replayed     [fuzz;unit]
 #   trainer_fashion      models/fashion.cnn >= 90% test accuracy             [slow]
 set(CNN_TRAINER_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/trainer)
 set(CNN_TRAINER_WORK ${CMAKE_CURRENT_BINARY_DIR}/trainer_work)
@@ -40,6 +41,9 @@ foreach(t optim metrics checkpoint)
   target_compile_options(test_trainer_${t} PRIVATE ${CNNC_WARNINGS})
   target_compile_definitions(test_trainer_${t} PRIVATE _POSIX_C_SOURCE=200809L)
 endforeach()
+# The safetensors reader and the checkpoint loader (re-fixing the CRC so the
+# checks behind it are reached).
+cnn_fuzz_target(fuzz_checkpoint ${CNN_TRAINER_TESTS}/fuzz_checkpoint.c ${CNN_TRAINER_TESTS}/fuzz_corpus cnnrt)
 add_test(NAME trainer_optim COMMAND test_trainer_optim)
 add_test(NAME trainer_metrics COMMAND test_trainer_metrics)
 add_test(NAME trainer_checkpoint COMMAND test_trainer_checkpoint ${CNN_TRAINER_WORK})

@@ -8,7 +8,6 @@
  *     CTest runs, so every input that once found a bug stays a test.
  * A crash, leak, sanitizer report or hang is the failure; decode errors are
  * the expected outcome for most inputs. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,43 +42,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-#ifndef CNNC_LIBFUZZER
-static int replay_file(const char *path)
-{
-    size_t n;
-    uint8_t *buf;
-    char err[256];
-    if (cnn_read_file(path, &buf, &n, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s\n", path, err);
-        return 1;
-    }
-    LLVMFuzzerTestOneInput(buf, n);
-    free(buf);
-    return 0;
-}
-
-int main(int argc, char **argv)
-{
-    int files = 0, failed = 0;
-    for (int i = 1; i < argc; i++) {
-        DIR *d = opendir(argv[i]);
-        if (!d) {
-            failed += replay_file(argv[i]);
-            files++;
-            continue;
-        }
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.')
-                continue;
-            char p[4096];
-            snprintf(p, sizeof p, "%s/%s", argv[i], e->d_name);
-            failed += replay_file(p);
-            files++;
-        }
-        closedir(d);
-    }
-    printf("fuzz_decode: replayed %d inputs\n", files);
-    return failed || files == 0 ? 1 : 0;
-}
-#endif
+#define FUZZ_NAME "fuzz_decode"
+#include "replay_main.h"
