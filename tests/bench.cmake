@@ -3,6 +3,7 @@
 #                          (tests/bench/bench_reference.c linked with the
 #                          model library NAME_model); scripts/compare.py
 #                          compiles the same file for any .cnn
+#   bench_finite_NAME      the per-step finite check vs the training step
 #   bench_reference_smoke  runs bench_reference_compare_tiny once      [unit]
 #   compare_smoke          scripts/compare.py on a tiny network, very short
 #                          run: one table with the three engines, valid
@@ -21,6 +22,17 @@ foreach(m compare_tiny fruit deep fashion)
     target_compile_definitions(bench_reference_${m} PRIVATE BENCH_MODEL=${m}_model)
     target_compile_options(bench_reference_${m} PRIVATE ${CNNC_WARNINGS})
     target_link_libraries(bench_reference_${m} PRIVATE ${m}_model cnnref)
+  endif()
+endforeach()
+
+# bench_finite_NAME: the per-step NaN/inf scan of the weights against the
+# training step, on model NAME (docs/benchmarks.md).
+foreach(m fruit deep)
+  if(TARGET ${m}_model)
+    add_executable(bench_finite_${m} ${CNN_BENCH_DIR}/bench_finite.c)
+    target_compile_definitions(bench_finite_${m} PRIVATE BENCH_MODEL=${m}_model)
+    target_compile_options(bench_finite_${m} PRIVATE ${CNNC_WARNINGS})
+    target_link_libraries(bench_finite_${m} PRIVATE ${m}_model cnnrt)
   endif()
 endforeach()
 

@@ -8,9 +8,7 @@
  * uninterrupted run bit for bit (for the same thread count; the generated
  * code makes its own part thread-count independent too). */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <omp.h>
@@ -18,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +29,7 @@
 #include "cnn_step.h"
 #include "cnn_plot.h"
 #include "cnn_progress.h"
+#include "cnn_run_lock.h"
 #include "cnn_safetensors.h"
 #include "cnn_train.h"
 
@@ -129,72 +127,6 @@ static int make_dirs(const char *path, char *err, size_t errlen)
 static void run_path(char *dst, size_t n, const char *dir, const char *file)
 {
     snprintf(dst, n, "%s/%s", dir, file);
-}
-
-/* One run folder, one trainer: an exclusive flock on OUT/lock, held until
- * the process exits (the kernel releases it on any exit, SIGKILL included,
- * so a killed run leaves nothing stale). The file holds the holder's pid
- * for the refusal message. Returns the descriptor (kept open), -1 after
- * reporting a refusal, or -2 when the file system has no locks (warned). */
-static int lock_run_folder(const cnn_model *m, const char *out)
-{
-    char path[CNN_MAX_PATH + 64];
-    run_path(path, sizeof path, out, "lock");
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        cnn_error(m, "cannot create the run folder's lock %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        if (e == EWOULDBLOCK) {
-            char buf[32] = "";
-            ssize_t k = pread(fd, buf, sizeof buf - 1, 0);
-            buf[k > 0 ? k : 0] = 0;
-            long pid = strtol(buf, NULL, 10);
-            char who[48] = "another process";
-            if (pid > 0)
-                snprintf(who, sizeof who, "process %ld", pid);
-            cnn_error(m, "the run folder %s is in use by another trainer (%s holds %s); wait for it to finish, "
-                         "or give another --out", out, who, path);
-            close(fd);
-            return -1;
-        }
-        cnn_warning(m, "cannot lock the run folder %s (%s); make sure no other trainer uses it", out, strerror(e));
-        close(fd);
-        return -2;
-    }
-    char buf[32];
-    int len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len)
-        cnn_warning(m, "cannot write %s: %s", path, strerror(errno));
-    return fd;
-}
-
-/* Temporary files (NAME.tmp.PID) left in the run folder by a killed
- * trainer: with the lock held, no live writer owns any of them. */
-static void remove_stale_temporaries(const char *out)
-{
-    DIR *d = opendir(out);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        static const char *const ours[] = {"checkpoint.safetensors", "best.safetensors", "model.safetensors",
-                                           "history.csv", "curves.svg", "split.csv", "diverged", NULL};
-        const char *t = strstr(e->d_name, ".tmp.");
-        if (!t || !t[5] || strspn(t + 5, "0123456789") != strlen(t + 5))
-            continue;
-        int mine = 0;
-        for (int i = 0; ours[i]; i++)
-            mine |= strlen(ours[i]) == (size_t)(t - e->d_name) && !strncmp(e->d_name, ours[i], strlen(ours[i]));
-        if (!mine)
-            continue; /* not a file the trainer writes: leave it */
-        char path[CNN_MAX_PATH + 300];
-        snprintf(path, sizeof path, "%s/%s", out, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
 }
 
 /* Class names joined by '\n' (the "classes" metadata entry). */
@@ -578,10 +510,14 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         cnn_error(m, "%s", err);
         return 1;
     }
-    int lock_fd = lock_run_folder(m, o->out);
-    if (lock_fd == -1)
+    int lock_fd = cnn_run_lock(o->out, err, sizeof err);
+    if (lock_fd == -1) {
+        cnn_error(m, "%s", err);
         return 1;
-    remove_stale_temporaries(o->out);
+    }
+    if (lock_fd == -2)
+        cnn_warning(m, "%s", err);
+    cnn_run_remove_stale(o->out);
     run_path(r->ckpt, sizeof r->ckpt, o->out, "checkpoint.safetensors");
     run_path(r->best, sizeof r->best, o->out, "best.safetensors");
     run_path(r->final, sizeof r->final, o->out, "model.safetensors");
@@ -669,7 +605,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         if (st.settings && strcmp(st.settings, r->settings) != 0) {
             /* Only the learning rate can differ (cnn_checkpoint_load), and
              * only after a divergence: record the change. */
-            const char *was = strstr(st.settings, "lr="), *why = NULL;
+            const char *was = strstr(st.settings, "\nlr="), *why = NULL; /* model= comes first */
             char because[1024] = "", line[1200];
             FILE *f = fopen(r->diverged, "r");
             if (f) {
@@ -678,7 +614,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
                 fclose(f);
                 why = because;
             }
-            double was_lr = was ? strtod(was + 3, NULL) : NAN;
+            double was_lr = was ? strtod(was + 4, NULL) : NAN;
             snprintf(line, sizeof line, "epoch %d: lr %g -> %g after a divergence (%s)", st.epoch, was_lr,
                      c->optimizer.lr, why && *why ? why : "see the run's output");
             size_t have = st.lr_changes ? strlen(st.lr_changes) : 0;
