@@ -33,9 +33,10 @@ void conv_emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L, const conv_dims
 void conv_emit_slot_sum(cnnc_emitter *em, const cnn_layer *l)
 {
     /* A block of 256 sums at a time, the images' slots read in order and
-     * contiguously: one sum per element over the images, with a stride of
-     * SLOT floats, cost deep's conv2d_4 backward 1.0 of its 2.6 ms (36,864
-     * floats per slot). The additions are the same, in the same order. */
+     * contiguously: one sum per element over the images strides SLOT floats
+     * between loads, which costs a large share of a backward with big slots
+     * (docs/codegen.md, "Direct convolution").
+     * The additions are the same, in the same order. */
     em_line(em, "/* sum the slots in image order */");
     em_line(em, "OMP(parallel for schedule(static))");
     em_open_block(em, "for (int k0 = 0; k0 < SLOT; k0 += 256) {");
@@ -78,11 +79,9 @@ int conv_chunk_width(int channels, int c)
  * 4 or more and the weights are larger than L1 (tiles of pixels x all
  * channels stream every weight once per tile; half the channels over twice
  * the pixels stream them half as often, and the tile fits the one-broadcast
- * form). One thread: deep conv2d_4 (8x8x64 -> 64, 147 KB of weights)
- * forward 0.93-0.98 -> 0.67-0.72 ms, its backward (whose dx is such a
- * tile; dW is not) 1.98-2.00 -> 1.69-1.74 ms,
- * conv2d_3's training forward 1.98 -> 1.56 ms. Softmax needs all of a
- * pixel's channels. The size test counts floats whatever cnn_real is, so
+ * form); deep conv2d_4 (8x8x64 -> 64, 147 KB of weights) is such a layer,
+ * forward and in its dx (docs/codegen.md, "Direct convolution"). Softmax
+ * needs all of a pixel's channels. The size test counts floats whatever cnn_real is, so
  * the gradient checks (double) run the same tiles as the trainer. */
 static int block_group_vectors(const conv_block *b)
 {

@@ -26,7 +26,7 @@ static void emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
 
 #define DENSE_ACC 20
 #define DENSE_OT 64   /* outputs per o-tile: 4 vectors */
-#define DENSE_KB 128 /* rows of W per k block in forward: a 32 KB slab for 64 outputs (64 rows: 0.75-0.81 ms for fruit dense_1, 128: 0.53-0.57) */
+#define DENSE_KB 128 /* rows of W per k block in forward: a 32 KB slab for 64 outputs, which stays in L1; 64 rows are slower */
 #define DENSE_PART_ROWS 1024 /* forward: rows of W per part at least */
 #define DENSE_MAX_PARTS 16
 #define DENSE_FUSE_MIN 16384 /* weights: from 64 KB on, the optimizer runs inside backward */
@@ -355,10 +355,10 @@ static void fwd_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o
  * lines), and the x of the next image block in this k-block, or of the
  * first one in the next k-block (px, pxn lines, XL per image; only for a
  * full k-block). The rows of W and the images' x (115 KB apart in fruit)
- * are streams that the hardware prefetcher does not keep up with: fruit
- * dense_1's forward, one thread, 0.93-0.99 -> 0.76-0.78 ms (min of 6
- * alternating runs), where prefetching the whole next block at the start
- * of each image block measured no gain (docs/codegen.md "Session 7"). */
+ * are streams that the hardware prefetcher does not keep up with. A line
+ * per k spreads the fetches over the compute; fetching the whole next
+ * block at the start of each image block gains nothing, as the burst
+ * queues behind itself (docs/codegen.md, "Dense"). */
 static void fwd_next_lines(cnnc_emitter *em)
 {
     em_line(em, "/* fetched while this block computes: its share of the next k-block's W, the next tile's x */");
@@ -577,9 +577,8 @@ static void emit_dx_tile(cnnc_emitter *em, int count)
  * fruit.cnn) or in memory the step before left (m and v), so the hardware
  * prefetchers do not see them coming. The prefetches are spread over the
  * tile's work in `nq` parts, part `q` at a time: over its dx image blocks,
- * or over its dW row blocks in a layer without dx (for fruit the two
- * placements measured the same). Fruit dense_1's backward, one thread:
- * 4.0-4.2 -> 3.3-3.5 ms (docs/codegen.md). */
+ * or over its dW row blocks in a layer without dx (the two placements cost
+ * the same where both apply). */
 static void emit_prefetch_next_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const char *q, const char *nq)
 {
     size_t tiles = (L->in_size + 15) / 16;
@@ -640,9 +639,8 @@ static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
             int avx = L->out_size % 16 == 0; /* whole 16x16 blocks; the scalar loops are then the #else */
             if (avx) {
                 /* the scalar transpose is 1,024 loads and stores a tile;
-                 * four 16x16 register transposes instead: fruit dense_1's
-                 * backward 3.48 -> 3.18 ms on one thread (min of 6
-                 * alternating runs), 1.82 -> 1.63 ms on two */
+                 * four 16x16 register transposes instead (docs/codegen.md,
+                 * "Dense") */
                 em_raw(em, "#if CNN_AVX512_FLOAT\n");
                 em_open_block(em, "if (kn == 16) { /* 16x16 blocks through registers */");
                 em_open_block(em, "for (int ob = 0; ob < OUT; ob += 16) {");
