@@ -14,19 +14,6 @@
 #include "emit_util.h"
 
 
-const char *emit_act_name(cnn_act act)
-{
-    switch (act) {
-    case CNN_ACT_LINEAR: return "linear";
-    case CNN_ACT_RELU: return "relu";
-    case CNN_ACT_SIGMOID: return "sigmoid";
-    case CNN_ACT_TANH: return "tanh";
-    case CNN_ACT_SOFTMAX: return "softmax";
-    case CNN_ACT_LEAKY_RELU: return "leaky_relu";
-    }
-    return "?";
-}
-
 int emit_act_simd_ok(cnn_act act)
 {
     return act == CNN_ACT_LINEAR || act == CNN_ACT_RELU || act == CNN_ACT_LEAKY_RELU;

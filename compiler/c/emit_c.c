@@ -13,13 +13,11 @@
 #include <string.h>
 
 #include "emit.h"
-#include "emit_activation.h"
 #include "emit_conv_bn_fold.h"
 #include "emit_layers.h"
 #include "emit_util.h"
+#include "keywords.h"
 #include "plan.h"
-
-#include "emit.h"
 
 #ifndef CNNC_VERSION
 #define CNNC_VERSION "unknown"
@@ -50,96 +48,44 @@ static void c_string(char *buf, size_t size, const char *s)
     buf[k] = 0;
 }
 
-static const char *kind_enum(cnn_layer_kind k)
-{
-    switch (k) {
-    case CNN_CONV2D: return "CNN_CONV2D";
-    case CNN_MAXPOOL: return "CNN_MAXPOOL";
-    case CNN_AVGPOOL: return "CNN_AVGPOOL";
-    case CNN_GLOBALAVGPOOL: return "CNN_GLOBALAVGPOOL";
-    case CNN_FLATTEN: return "CNN_FLATTEN";
-    case CNN_DENSE: return "CNN_DENSE";
-    case CNN_DROPOUT: return "CNN_DROPOUT";
-    case CNN_BATCHNORM: return "CNN_BATCHNORM";
-    case CNN_ACTIVATION: return "CNN_ACTIVATION";
-    }
-    return "?";
-}
+/* The runtime's enum names (runtime/include/cnn_model.h), indexed by value. */
+#define ENUM_NAME(e) [e] = #e
+static const char *const kind_names[] = {
+    ENUM_NAME(CNN_CONV2D),  ENUM_NAME(CNN_MAXPOOL), ENUM_NAME(CNN_AVGPOOL),   ENUM_NAME(CNN_GLOBALAVGPOOL),
+    ENUM_NAME(CNN_FLATTEN), ENUM_NAME(CNN_DENSE),   ENUM_NAME(CNN_DROPOUT),   ENUM_NAME(CNN_BATCHNORM),
+    ENUM_NAME(CNN_ACTIVATION),
+};
+static const char *const act_names[] = {
+    ENUM_NAME(CNN_ACT_LINEAR), ENUM_NAME(CNN_ACT_RELU),    ENUM_NAME(CNN_ACT_SIGMOID),
+    ENUM_NAME(CNN_ACT_TANH),   ENUM_NAME(CNN_ACT_SOFTMAX), ENUM_NAME(CNN_ACT_LEAKY_RELU),
+};
+static const char *const layout_names[] = {
+    ENUM_NAME(CNN_LAYOUT_PLAIN), ENUM_NAME(CNN_LAYOUT_HWIO), ENUM_NAME(CNN_LAYOUT_IO),
+};
+static const char *const init_names[] = {
+    ENUM_NAME(CNN_INIT_GLOROT_UNIFORM), ENUM_NAME(CNN_INIT_ZEROS), ENUM_NAME(CNN_INIT_ONES),
+};
+static const char *const prep_names[] = {
+    ENUM_NAME(CNN_PREP_GRAYSCALE), ENUM_NAME(CNN_PREP_EDGES), ENUM_NAME(CNN_PREP_BRIGHTNESS), ENUM_NAME(CNN_PREP_RESCALE),
+};
+static const char *const fill_names[] = {
+    ENUM_NAME(CNN_FILL_REFLECT), ENUM_NAME(CNN_FILL_NEAREST), ENUM_NAME(CNN_FILL_CONSTANT),
+};
+static const char *const opt_names[] = {
+    ENUM_NAME(CNN_OPT_ADAM), ENUM_NAME(CNN_OPT_SGD), ENUM_NAME(CNN_OPT_RMSPROP),
+};
+static const char *const monitor_names[] = {
+    ENUM_NAME(CNN_MON_VAL_LOSS), ENUM_NAME(CNN_MON_VAL_ACCURACY), ENUM_NAME(CNN_MON_LOSS), ENUM_NAME(CNN_MON_ACCURACY),
+};
+#undef ENUM_NAME
 
-static const char *act_enum(cnn_act a)
+/* names[v], or "?" for a value outside the table (the generated C then
+ * fails to compile, naming the field). */
+static const char *enum_name(const char *const *names, size_t count, int v)
 {
-    switch (a) {
-    case CNN_ACT_LINEAR: return "CNN_ACT_LINEAR";
-    case CNN_ACT_RELU: return "CNN_ACT_RELU";
-    case CNN_ACT_SIGMOID: return "CNN_ACT_SIGMOID";
-    case CNN_ACT_TANH: return "CNN_ACT_TANH";
-    case CNN_ACT_SOFTMAX: return "CNN_ACT_SOFTMAX";
-    case CNN_ACT_LEAKY_RELU: return "CNN_ACT_LEAKY_RELU";
-    }
-    return "?";
+    return v >= 0 && (size_t)v < count && names[v] ? names[v] : "?";
 }
-
-static const char *layout_enum(cnn_layout l)
-{
-    switch (l) {
-    case CNN_LAYOUT_PLAIN: return "CNN_LAYOUT_PLAIN";
-    case CNN_LAYOUT_HWIO: return "CNN_LAYOUT_HWIO";
-    case CNN_LAYOUT_IO: return "CNN_LAYOUT_IO";
-    }
-    return "?";
-}
-
-static const char *init_enum(cnn_init i)
-{
-    switch (i) {
-    case CNN_INIT_GLOROT_UNIFORM: return "CNN_INIT_GLOROT_UNIFORM";
-    case CNN_INIT_ZEROS: return "CNN_INIT_ZEROS";
-    case CNN_INIT_ONES: return "CNN_INIT_ONES";
-    }
-    return "?";
-}
-
-static const char *prep_enum(cnn_prep_kind k)
-{
-    switch (k) {
-    case CNN_PREP_GRAYSCALE: return "CNN_PREP_GRAYSCALE";
-    case CNN_PREP_EDGES: return "CNN_PREP_EDGES";
-    case CNN_PREP_BRIGHTNESS: return "CNN_PREP_BRIGHTNESS";
-    case CNN_PREP_RESCALE: return "CNN_PREP_RESCALE";
-    }
-    return "?";
-}
-
-static const char *fill_enum(cnn_fill f)
-{
-    switch (f) {
-    case CNN_FILL_REFLECT: return "CNN_FILL_REFLECT";
-    case CNN_FILL_NEAREST: return "CNN_FILL_NEAREST";
-    case CNN_FILL_CONSTANT: return "CNN_FILL_CONSTANT";
-    }
-    return "?";
-}
-
-static const char *opt_enum(cnn_optimizer_kind k)
-{
-    switch (k) {
-    case CNN_OPT_ADAM: return "CNN_OPT_ADAM";
-    case CNN_OPT_SGD: return "CNN_OPT_SGD";
-    case CNN_OPT_RMSPROP: return "CNN_OPT_RMSPROP";
-    }
-    return "?";
-}
-
-static const char *monitor_enum(cnn_monitor m)
-{
-    switch (m) {
-    case CNN_MON_VAL_LOSS: return "CNN_MON_VAL_LOSS";
-    case CNN_MON_VAL_ACCURACY: return "CNN_MON_VAL_ACCURACY";
-    case CNN_MON_LOSS: return "CNN_MON_LOSS";
-    case CNN_MON_ACCURACY: return "CNN_MON_ACCURACY";
-    }
-    return "?";
-}
+#define ENUM_STR(names, v) enum_name(names, sizeof names / sizeof *names, (int)(v))
 
 static const cnnc_layer_emitter *layer_emitter(cnn_layer_kind k)
 {
@@ -189,7 +135,7 @@ static void emit_header_comment(cnnc_emitter *em, const cnnc_plan *pl, const cha
     em_line(em, " *");
     em_line(em, " * model %s: input %dx%dx%d, %d logit%s (final %s applied by the loss)", ir->name,
             ir->in_h, ir->in_w, ir->in_c, ir->n_outputs, ir->n_outputs == 1 ? "" : "s",
-            emit_act_name(ir->final_act));
+            kw_activations[ir->final_act]);
     em_line(em, " *");
     em_line(em, " *   %-18s %-5s %-14s %10s %12s", "layer", "line", "output", "params", "MFLOP fwd");
     for (int i = 0; i < pl->n; i++) {
@@ -378,7 +324,7 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
             uses_train = 1;
     }
     em_line(em, "/* Forward pass over n images: every layer in order, then the logits");
-    em_line(em, " * (the last layer's output before its %s). */", emit_act_name(pl->ir->final_act));
+    em_line(em, " * (the last layer's output before its %s). */", kw_activations[pl->ir->final_act]);
     em_function(em,
                   "static void %s_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, int n, "
                   "int training, uint64_t seed, uint64_t step)",
@@ -632,7 +578,7 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
         const cnn_layer *l = &ir->layers[i];
         c_string(s, sizeof s, l->name);
         em_line(em, "{.name = %s, .line = %d, .kind = %s, .act = %s, .alpha = %s,", s, l->line,
-                kind_enum(l->kind), act_enum(l->act), emit_float_lit(f1, sizeof f1, l->alpha));
+                ENUM_STR(kind_names, l->kind), ENUM_STR(act_names, l->act), emit_float_lit(f1, sizeof f1, l->alpha));
         em_line(em, " .in = {%d, %d, %d, %d}, .out = {%d, %d, %d, %d}, .filters = %d,", l->in.h, l->in.w,
                 l->in.c, l->in.rank, l->out.h, l->out.w, l->out.c, l->out.rank, l->filters);
         em_line(em, " .kh = %d, .kw = %d, .sh = %d, .sw = %d, .same = %d,", l->kh, l->kw, l->sh, l->sw,
@@ -652,9 +598,9 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
             const cnn_tensor_info *ti = &ir->tensors[t];
             c_string(s, sizeof s, ti->name);
             em_line(em, "{.name = %s, .rank = %d, .shape = {%d, %d, %d, %d}, .layout = %s,", s, ti->rank,
-                    ti->shape[0], ti->shape[1], ti->shape[2], ti->shape[3], layout_enum(ti->layout));
+                    ti->shape[0], ti->shape[1], ti->shape[2], ti->shape[3], ENUM_STR(layout_names, ti->layout));
             em_line(em, " .offset = %zu, .count = %zu, .fan_in = %d, .fan_out = %d, .init = %s, .trainable = %d%s},",
-                    ti->offset, ti->count, ti->fan_in, ti->fan_out, init_enum(ti->init), ti->trainable,
+                    ti->offset, ti->count, ti->fan_in, ti->fan_out, ENUM_STR(init_names, ti->init), ti->trainable,
                     updated_in_backward(pl, t) ? ", .update_in_backward = 1" : "");
         }
         em_close_block(em, "};");
@@ -664,7 +610,7 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     if (ir->n_preprocess > 0) {
         em_open_block(em, "static const cnn_prep_step %s_preprocess[%d] = {", m, ir->n_preprocess);
         for (int k = 0; k < ir->n_preprocess; k++)
-            em_line(em, "{%s, %s, %s},", prep_enum(ir->preprocess[k].kind),
+            em_line(em, "{%s, %s, %s},", ENUM_STR(prep_names, ir->preprocess[k].kind),
                     emit_double_lit(d1, sizeof d1, ir->preprocess[k].value),
                     emit_double_lit(d2, sizeof d2, ir->preprocess[k].offset));
         em_close_block(em, "};");
@@ -682,7 +628,7 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, ".source_hash = %s,", s);
     em_line(em, ".in_h = %d, .in_w = %d, .in_c = %d,", ir->in_h, ir->in_w, ir->in_c);
     em_line(em, ".n_outputs = %d,", ir->n_outputs);
-    em_line(em, ".final_act = %s,", act_enum(ir->final_act));
+    em_line(em, ".final_act = %s,", ENUM_STR(act_names, ir->final_act));
     em_line(em, ".n_layers = %d,", pl->n);
     em_line(em, ".layers = %s_layers,", m);
     em_line(em, ".n_tensors = %d,", ir->n_tensors);
@@ -713,10 +659,10 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "            .translate = %s, .brightness = %s, .contrast = %s,",
             emit_double_lit(d1, sizeof d1, au->translate), emit_double_lit(d2, sizeof d2, au->brightness),
             emit_double_lit(d3, sizeof d3, au->contrast));
-    em_line(em, "            .rotate_fill = %s, .zoom_fill = %s,", fill_enum(au->rotate_fill),
-            fill_enum(au->zoom_fill));
-    em_line(em, "            .shear_fill = %s, .translate_fill = %s},", fill_enum(au->shear_fill),
-            fill_enum(au->translate_fill));
+    em_line(em, "            .rotate_fill = %s, .zoom_fill = %s,", ENUM_STR(fill_names, au->rotate_fill),
+            ENUM_STR(fill_names, au->zoom_fill));
+    em_line(em, "            .shear_fill = %s, .translate_fill = %s},", ENUM_STR(fill_names, au->shear_fill),
+            ENUM_STR(fill_names, au->translate_fill));
     em_open_block(em, ".defaults = {");
     if (c->data) {
         c_string(s, sizeof s, c->data);
@@ -734,7 +680,7 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, ".seed = %lluu,", (unsigned long long)c->seed);
     em_line(em, ".batch = %d,", c->batch);
     em_line(em, ".epochs = %d,", c->epochs);
-    em_line(em, ".optimizer = {.kind = %s, .lr = %s,", opt_enum(c->optimizer.kind),
+    em_line(em, ".optimizer = {.kind = %s, .lr = %s,", ENUM_STR(opt_names, c->optimizer.kind),
             emit_double_lit(d1, sizeof d1, c->optimizer.lr));
     em_line(em, "              .beta1 = %s, .beta2 = %s, .epsilon = %s,",
             emit_double_lit(d1, sizeof d1, c->optimizer.beta1), emit_double_lit(d2, sizeof d2, c->optimizer.beta2),
@@ -745,7 +691,7 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, ".loss = %s,", c->loss == CNN_LOSS_BINARY_CE ? "CNN_LOSS_BINARY_CE" : "CNN_LOSS_CATEGORICAL_CE");
     em_line(em, ".metrics = %d,", c->metrics);
     em_line(em, ".early_stopping = %d,", c->early_stopping);
-    em_line(em, ".monitor = %s,", monitor_enum(c->monitor));
+    em_line(em, ".monitor = %s,", ENUM_STR(monitor_names, c->monitor));
     em_line(em, ".patience = %d,", c->patience);
     em_close_block(em, "},");
     em_close_block(em, "};");
