@@ -117,12 +117,10 @@ void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
         em_line(em, "cnn_real *restrict wgt = fold; /* [KH][KW][IC][OC], scaled */");
         em_line(em, "cnn_real *restrict bias = fold + W_COUNT;");
         em_open_block(em, "for (int t = 0; t < KH * KW * IC; t++) {");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    wgt[(size_t)t * OC + co] = p[W_OFF + (size_t)t * OC + co] * scale[co];");
         em_close_block(em, "}");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, l->bias ? "    bias[co] = p[B_OFF + co] * scale[co] + shift[co];" : "    bias[co] = shift[co];");
     }
     if (L->fold_wino) {

@@ -101,8 +101,7 @@ static void emit_pool_band(cnnc_emitter *em, const cnnc_plan_layer *pool, const 
         em_line(em, "unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;");
         em_line(em, "cnn_real kf[OC]; /* argmax codes as reals: the loop stays at full vector width */");
     }
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < OC; c++) {");
+    emit_simd_block(em, "c", "OC");
     em_line(em, "cnn_real m = w0[c];");
     if (v->affine)
         em_line(em, "cnn_real mn = m;");
@@ -133,8 +132,7 @@ static void emit_pool_band(cnnc_emitter *em, const cnnc_plan_layer *pool, const 
     }
     em_close_block(em, "}");
     if (v->argmax) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int c = 0; c < OC; c++)");
+        emit_simd_for(em, "c", "OC");
         em_line(em, "    ap[c] = (unsigned char)kf[c];");
     }
     em_close_block(em, "} /* px */");
@@ -218,8 +216,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
             for (int c = 0; c < nv; c++) {
                 int w = conv_chunk_width(l->out.c, c);
                 em_line(em, "cnn_real a%d_%d_%d[%d];", r, q, c, w);
-                em_line(em, "OMP(simd)");
-                em_line(em, "for (int co = 0; co < %d; co++)", w);
+                emit_simd_for(em, "co", "%d", w);
                 if (v->bias)
                     em_line(em, "    a%d_%d_%d[co] = bias[%s%d + co];", r, q, c, go, c * VEC);
                 else
@@ -241,8 +238,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
         for (int kx = 0; kx < l->kw; kx++)
             for (int c = 0; c < nv; c++) {
                 em_line(em, "cnn_real w%d_%d[%d];", kx, c, conv_chunk_width(l->out.c, c));
-                em_line(em, "OMP(simd)");
-                em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(l->out.c, c));
+                emit_simd_for(em, "co", "%d", conv_chunk_width(l->out.c, c));
                 em_line(em, "    w%d_%d[co] = wr[((size_t)%d * IC + ci) * OC + %s%d + co];", kx, c, kx, go, c * VEC);
             }
         for (int r = 0; r < pkh; r++)
@@ -254,8 +250,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
                     if (q < 0 || q >= cols)
                         continue;
                     for (int c = 0; c < nv; c++) {
-                        em_line(em, "OMP(simd)");
-                        em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(l->out.c, c));
+                        emit_simd_for(em, "co", "%d", conv_chunk_width(l->out.c, c));
                         em_line(em, "    a%d_%d_%d[co] += v * w%d_%d[co];", r, q, c, kx, c);
                     }
                 }
@@ -270,8 +265,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
                 em_open_block(em, "{");
                 em_line(em, "const cnn_real v = x%d[%d * SW * IC + t];", r, q);
                 for (int c = 0; c < nv; c++) {
-                    em_line(em, "OMP(simd)");
-                    em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(l->out.c, c));
+                    emit_simd_for(em, "co", "%d", conv_chunk_width(l->out.c, c));
                     em_line(em, "    a%d_%d_%d[co] += v * w[%s%d + co];", r, q, c, go, c * VEC);
                 }
                 em_close_block(em, "}");
@@ -285,8 +279,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
         em_open_block(em, "{ /* window px0 + %d */", j);
         em_line(em, "cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + %d) * OC;", j);
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_open_block(em, "for (int co = 0; co < %d; co++) {", conv_chunk_width(l->out.c, c));
+            emit_simd_block(em, "co", "%d", conv_chunk_width(l->out.c, c));
             if (v->argmax)
                 em_line(em, "cnn_real m = a0_%d_%d[co], k = 0;", j * pkw, c);
             else if (v->affine)
@@ -456,8 +449,7 @@ static void emit_scatter(cnnc_emitter *em, const cnnc_plan_layer *P, const char 
          * finite (0 * inf is NaN where the select gave 0): a step whose
          * gradient has overflowed is spoiled either way. */
         em_line(em, "cnn_real lv[POW * OC]; /* 1 where the gradient flows, 0 at NO_GRAD */");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int e = 0; e < POW * OC; e++)");
+        emit_simd_for(em, "e", "POW * OC");
         em_line(em, "    lv[e] = (cnn_real)((%d - (int)kfr[e]) >> 7);", NO_GRAD);
         em_line(em, "cnn_real dpm[POW * OC]; /* the pooled gradient of row py where it flows, else 0 */");
     }
@@ -470,8 +462,7 @@ static void emit_scatter(cnnc_emitter *em, const cnnc_plan_layer *P, const char 
         em_line(em, "const cnn_real *restrict lp = lv + (size_t)px * OC;");
         em_line(em, "cnn_real *restrict dm = dpm + (size_t)px * OC;");
     }
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < OC; c++) {");
+    emit_simd_block(em, "c", "OC");
     if (row0) {
         em_line(em, "const cnn_real k = kf[c];");
         em_line(em, "const cnn_real d = dp[c];");
@@ -603,8 +594,7 @@ static void emit_band(cnnc_emitter *em, int dx)
 static void emit_window_channels(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int dx)
 {
     em_line(em, "int jo[POW * OC]; /* per window and channel: the argmax position's input, from the window's */");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int e = 0; e < POW * OC; e++) {");
+    emit_simd_block(em, "e", "POW * OC");
     em_line(em, "const int k = (int)kfr[e];");
     em_line(em, "jo[e] = k == %d ? 0 : ((k / PKW) * SH * PW + (k %% PKW) * SW) * IC;", NO_GRAD);
     em_close_block(em, "}");
@@ -644,8 +634,7 @@ static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_la
     }
     for (int v = 0; v < ns; v++) {
         em_line(em, "cnn_real g%d[%d]; /* dW^T[co], kernel-row vector %d */", v, seg[v].width, v);
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
+        emit_simd_for(em, "e", "%d", seg[v].width);
         em_line(em, "    g%d[e] = dwt[(size_t)co * KK + %d + e];", v, seg[v].off_t);
     }
     if (dx)
@@ -671,8 +660,7 @@ static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_la
     }
     em_line(em, "const cnn_real *restrict xj = xb + at;");
     for (int v = 0; v < ns; v++) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
+        emit_simd_for(em, "e", "%d", seg[v].width);
         em_line(em, "    g%d[e] += d * xj[%d + e];", v, seg[v].off);
     }
     if (dx) {
@@ -688,8 +676,7 @@ static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_la
                         int o = (ky * (l->in.w + l->pad_left + l->pad_right) + kx) * l->in.c + v * VEC;
                         if (!st)
                             em_line(em, "cnn_real t%d_%d_%d[%d];", ky, kx, v, w);
-                        em_line(em, "OMP(simd)");
-                        em_line(em, "for (int e = 0; e < %d; e++)", w);
+                        emit_simd_for(em, "e", "%d", w);
                         if (!st)
                             em_line(em, "    t%d_%d_%d[e] = dj[(size_t)%d + e] + d * w%d_%d_%d[e];", ky, kx, v, o,
                                     ky, kx, v);
@@ -699,8 +686,7 @@ static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_la
     }
     em_close_block(em, "} /* j */");
     for (int v = 0; v < ns; v++) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
+        emit_simd_for(em, "e", "%d", seg[v].width);
         em_line(em, "    dwt[(size_t)co * KK + %d + e] = g%d[e];", seg[v].off_t, v);
     }
     em_close_block(em, "} /* co */");
@@ -784,8 +770,7 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
     conv_emit_source(em, l);
     if (l->bias) {
         em_line(em, "cnn_real s[OC]; /* db */");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    s[co] = 0;");
     }
     if (win)
@@ -856,8 +841,7 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
         em_line(em, "        dwi[(size_t)r * OC + co] = dwt[(size_t)co * KK + r];");
     }
     if (l->bias) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    dwi[W_COUNT + co] = s[co];");
     }
     em_close_block(em, "} /* i */");

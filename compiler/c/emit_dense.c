@@ -132,22 +132,18 @@ static void dense_forward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
     emit_image_loop_work(em, L->in_size * L->out_size);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN;");
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * OUT;");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int o = 0; o < OUT; o++)");
+    emit_simd_for(em, "o", "OUT");
     em_line(em, "    yi[o] = %s;", l->bias ? "bias[o]" : "0");
     em_open_block(em, "for (int k = 0; k < IN; k++) {");
     em_line(em, "const cnn_real v = xi[k];");
     em_line(em, "const cnn_real *restrict wk = wgt + (size_t)k * OUT;");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int o = 0; o < OUT; o++)");
+    emit_simd_for(em, "o", "OUT");
     em_line(em, "    yi[o] += v * wk[o];");
     em_close_block(em, "}");
     if (L->act == CNN_ACT_SOFTMAX) {
         emit_softmax_row(em, "yi", "yi", "OUT");
     } else if (L->act != CNN_ACT_LINEAR) {
-        if (emit_act_simd_ok(L->act))
-            em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int o = 0; o < OUT; o++) {");
+        emit_simd_block_if(em, emit_act_simd_ok(L->act), "o", "OUT");
         em_line(em, "const cnn_real z = yi[o];");
         em_line(em, "yi[o] = %s;", emit_act_expr(e, sizeof e, L->act, l->alpha, "z"));
         em_close_block(em, "}");
@@ -184,8 +180,7 @@ static void dense_backward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_open_block(em, "for (int i = 0; i < n; i++) {");
     em_line(em, "const cnn_real v = in[(size_t)i * IN + k];");
     em_line(em, "const cnn_real *restrict dzi = dz + (size_t)i * OUT;");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int o = 0; o < OUT; o++)");
+    emit_simd_for(em, "o", "OUT");
     em_line(em, "    gk[o] += v * dzi[o];");
     em_close_block(em, "}");
     em_close_block(em, "}");
@@ -309,16 +304,14 @@ static void fwd_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o
     em_open_block(em, "if (%s) {", t->first);
     for (int j = 0; j < t->rows; j++)
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
             em_line(em, "    a%d_%d[o] = %s(%s + %d + o);", j, c, t->start, o0, c * VEC);
         }
     em_close_block(em, "} else {");
     em->indent++;
     for (int j = 0; j < t->rows; j++)
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
             em_line(em, "    a%d_%d[o] = y%d[%d + o];", j, c, j, c * VEC);
         }
     em_close_block(em, "}");
@@ -334,8 +327,7 @@ static void fwd_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o
         em_open_block(em, "{");
         em_line(em, "const cnn_real v = x%d[k];", j);
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
             em_line(em, "    a%d_%d[o] += v * w[%d + o];", j, c, c * VEC);
         }
         em_close_block(em, "}");
@@ -343,8 +335,7 @@ static void fwd_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o
     em_close_block(em, "}");
     for (int j = 0; j < t->rows; j++)
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
             em_line(em, "    y%d[%d + o] = a%d_%d[o];", j, c * VEC, j, c);
         }
 }
@@ -409,9 +400,7 @@ static void fwd_activation(cnnc_emitter *em, const cnnc_plan_layer *L)
     if (L->act == CNN_ACT_SOFTMAX) {
         emit_softmax_row(em, "yi", "yi", "OUT");
     } else if (L->act != CNN_ACT_LINEAR) {
-        if (emit_act_simd_ok(L->act))
-            em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int o = 0; o < OUT; o++) {");
+        emit_simd_block_if(em, emit_act_simd_ok(L->act), "o", "OUT");
         em_line(em, "const cnn_real z = yi[o];");
         em_line(em, "yi[o] = %s;", emit_act_expr(e, sizeof e, L->act, L->l->alpha, "z"));
         em_close_block(em, "}");
@@ -475,8 +464,7 @@ static void dense_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "/* y = bias + the partials in part order, then the activation */");
         emit_image_loop_work(em, (size_t)ks * L->out_size);
         em_line(em, "cnn_real *restrict yi = out + (size_t)i * OUT;");
-        em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int o = 0; o < OUT; o++) {");
+        emit_simd_block(em, "o", "OUT");
         em_line(em, "cnn_real y = B0(o);");
         em_line(em, "for (int s = 0; s < KS; s++)");
         em_line(em, "    y += slot[((size_t)s * n + i) * OUT + o];");
@@ -499,8 +487,7 @@ static void dw_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o0
         em_line(em, "cnn_real *restrict g%d = gr + (size_t)(%s + %d) * OUT + %s;", r, t->row0, r, o0);
         for (int c = 0; c < nv; c++) {
             em_line(em, "cnn_real a%d_%d[%d];", r, c, chunk_width(ot, c));
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
             em_line(em, "    a%d_%d[o] = g%d[%d + o];", r, c, r, c * VEC);
         }
     }
@@ -511,8 +498,7 @@ static void dw_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o0
         em_open_block(em, "{");
         em_line(em, "const cnn_real v = xr[%d];", r);
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
             em_line(em, "    a%d_%d[o] += v * d[%d + o];", r, c, c * VEC);
         }
         em_close_block(em, "}");
@@ -520,8 +506,7 @@ static void dw_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o0
     em_close_block(em, "}");
     for (int r = 0; r < t->rows; r++)
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
             em_line(em, "    g%d[%d + o] = a%d_%d[o];", r, c * VEC, r, c);
         }
 }
@@ -532,8 +517,7 @@ static void emit_dx_tile(cnnc_emitter *em, int count)
     for (int j = 0; j < count; j++) {
         em_line(em, "cnn_real a%d[16];", j);
         em_line(em, "const cnn_real *restrict d%d = dz + (size_t)(i + %d) * OUT;", j, j);
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int r = 0; r < 16; r++)");
+        emit_simd_for(em, "r", "16");
         em_line(em, "    a%d[r] = 0;", j);
     }
     /* the dz values first, then the row of wt through a restrict pointer:
@@ -543,8 +527,7 @@ static void emit_dx_tile(cnnc_emitter *em, int count)
         em_line(em, "const cnn_real v%d = d%d[o];", j, j);
     em_line(em, "const cnn_real *restrict w = wt[o];");
     for (int j = 0; j < count; j++) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int r = 0; r < 16; r++)");
+        emit_simd_for(em, "r", "16");
         em_line(em, "    a%d[r] += v%d * w[r];", j, j);
     }
     em_close_block(em, "}");
@@ -553,16 +536,14 @@ static void emit_dx_tile(cnnc_emitter *em, int count)
      * every FMA then loads and stores its accumulator. */
     em_open_block(em, "if (kn == 16) {");
     for (int j = 0; j < count; j++) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int r = 0; r < 16; r++)");
+        emit_simd_for(em, "r", "16");
         em_line(em, "    dx[(size_t)(i + %d) * IN + k0 + r] = a%d[r];", j, j);
     }
     em_close_block(em, "} else {");
     em->indent++;
     em_line(em, "cnn_real tail[16];");
     for (int j = 0; j < count; j++) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int r = 0; r < 16; r++)");
+        emit_simd_for(em, "r", "16");
         em_line(em, "    tail[r] = a%d[r];", j);
         em_line(em, "for (int r = 0; r < kn; r++)");
         em_line(em, "    dx[(size_t)(i + %d) * IN + k0 + r] = tail[r];", j);
