@@ -306,3 +306,11 @@ int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
         return emit_error("the network's scratch space is too large for the C back end");
     return 0;
 }
+
+int plan_backward_update(const cnnc_plan *pl)
+{
+    for (int i = 0; i < pl->n; i++)
+        if (pl->layers[i].fuse_update && pl->layers[i].run_backward)
+            return 1;
+    return 0;
+}
