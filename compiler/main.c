@@ -1,4 +1,4 @@
-/* main.c: the cnnc command line (the contract of DESIGN.md):
+/* main.c: the cnnc command line (README.md; tests/frontend/cli.sh holds it to this contract):
  *
  *   cnnc summary FILE.cnn                 Keras-style table, FLOPs, memory
  *   cnnc check FILE.cnn                   diagnostics only

@@ -12,8 +12,8 @@ void emit_bn_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
     const cnn_layer *l = L->l;
     char f1[48], f2[48];
-    em_line(em, "enum { PIXELS = %d, C = %d, SIZE = %zu, SLOT = %zu, FIX = %zu };", l->in.h * l->in.w,
-            l->in.c, L->in_size, L->slot_floats, L->fixed_off);
+    em_line(em, "enum { PIXELS = %d, C = %d, SIZE = %zu, SLOT = %zu, FIX = WK_%s_STATS };", l->in.h * l->in.w,
+            l->in.c, L->in_size, L->slot_floats, l->name);
     em_line(em, "enum { G_OFF = %zu, B_OFF = %zu, RM_OFF = %zu, RV_OFF = %zu };", L->t_off[0], L->t_off[1],
             L->t_off[2], L->t_off[3]);
     em_line(em, "const cnn_real momentum = %s, epsilon = %s;", emit_real(f1, sizeof f1, l->momentum),
@@ -30,8 +30,7 @@ static void emit_channel_mean(cnnc_emitter *em, const char *expr, const char *re
     em_line(em, "for (int c = 0; c < C; c++)");
     em_line(em, "    si[c] = 0;");
     em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    emit_simd_block(em, "c", "C");
     em_line(em, "const cnn_real v = xi[(size_t)q * C + c];");
     em_line(em, "si[c] += %s;", expr);
     em_close_block(em, "}");
@@ -53,14 +52,12 @@ static void emit_pixel_sum(cnnc_emitter *em, const char *expr, const char *dst)
 {
     em_open_block(em, "{");
     em_line(em, "cnn_real a0[C], a1[C], a2[C], a3[C];");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < C; c++)");
+    emit_simd_for(em, "c", "C");
     em_line(em, "    a0[c] = a1[c] = a2[c] = a3[c] = 0;");
     em_line(em, "int q = 0;");
     em_open_block(em, "for (; q + 4 <= PIXELS; q += 4) {");
     em_line(em, "const cnn_real *restrict x0 = xi + (size_t)q * C;");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    emit_simd_block(em, "c", "C");
     for (int k = 0; k < 4; k++) {
         em_open_block(em, "{");
         em_line(em, "const cnn_real v = x0[%d * C + c];", k);
@@ -70,14 +67,12 @@ static void emit_pixel_sum(cnnc_emitter *em, const char *expr, const char *dst)
     em_close_block(em, "}");
     em_close_block(em, "}");
     em_open_block(em, "for (; q < PIXELS; q++) {");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    emit_simd_block(em, "c", "C");
     em_line(em, "const cnn_real v = xi[(size_t)q * C + c];");
     em_line(em, "a0[c] += %s;", expr);
     em_close_block(em, "}");
     em_close_block(em, "}");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < C; c++)");
+    emit_simd_for(em, "c", "C");
     em_line(em, "    %s = (a0[c] + a1[c]) + (a2[c] + a3[c]);", dst);
     em_close_block(em, "}");
 }
@@ -129,13 +124,13 @@ void emit_bn_scale_shift(cnnc_emitter *em, const cnnc_plan_layer *L, int kernels
     if (kernels != EMIT_BN_STATS_PLAIN)
         emit_channel_stats_fast(em);
     if (kernels == EMIT_BN_STATS_BOTH)
-        em_line(em, "#else");
+        em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");
     if (kernels != EMIT_BN_STATS_FAST) {
         emit_channel_mean(em, "v", "mean");
         emit_channel_mean(em, "(v - mean[c]) * (v - mean[c])", "var");
     }
     if (kernels == EMIT_BN_STATS_BOTH)
-        em_line(em, "#endif");
+        em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_line(em, "cnn_real *restrict rmean = p + RM_OFF;");
     em_line(em, "cnn_real *restrict rvar = p + RV_OFF;");
     em_open_block(em, "for (int c = 0; c < C; c++) {");

@@ -86,16 +86,14 @@ static void conv_forward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_p
     em_open_block(em, "for (int oy = 0; oy < OH; oy++) {");
     em_open_block(em, "for (int ox = 0; ox < OW; ox++) {");
     em_line(em, "cnn_real acc[OC];");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int co = 0; co < OC; co++)");
+    emit_simd_for(em, "co", "OC");
     em_line(em, "    acc[co] = %s;", l->bias ? "bias[co]" : "0");
     open_taps(em, &d);
     em_line(em, "const cnn_real *restrict xp = xi + ((size_t)iy * IW + ix) * IC;");
     em_line(em, "const cnn_real *restrict wp = wgt + (size_t)(ky * KW + kx) * IC * OC;");
     em_open_block(em, "for (int ci = 0; ci < IC; ci++) {");
     em_line(em, "const cnn_real v = xp[ci];");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int co = 0; co < OC; co++)");
+    emit_simd_for(em, "co", "OC");
     em_line(em, "    acc[co] += v * wp[ci * OC + co];");
     em_close_block(em, "}");
     close_taps(em);
@@ -103,9 +101,7 @@ static void conv_forward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_p
     if (L->act == CNN_ACT_SOFTMAX) {
         emit_softmax_row(em, "acc", "yp", "OC");
     } else {
-        if (emit_act_simd_ok(L->act))
-            em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int co = 0; co < OC; co++) {");
+        emit_simd_block_if(em, emit_act_simd_ok(L->act), "co", "OC");
         em_line(em, "const cnn_real z = acc[co];");
         em_line(em, "yp[co] = %s;", emit_act_expr(e, sizeof e, L->act, l->alpha, "z"));
         em_close_block(em, "}");
@@ -148,8 +144,7 @@ static void conv_backward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
     em_open_block(em, "for (int ox = 0; ox < OW; ox++) {");
     em_line(em, "const cnn_real *restrict dzp = dzi + ((size_t)oy * OW + ox) * OC;");
     if (l->bias) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    dwi[W_COUNT + co] += dzp[co];");
     }
     open_taps(em, &d);
@@ -157,8 +152,7 @@ static void conv_backward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
     em_line(em, "cnn_real *restrict dwp = dwi + (size_t)(ky * KW + kx) * IC * OC;");
     em_open_block(em, "for (int ci = 0; ci < IC; ci++) {");
     em_line(em, "const cnn_real v = xp[ci];");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int co = 0; co < OC; co++)");
+    emit_simd_for(em, "co", "OC");
     em_line(em, "    dwp[ci * OC + co] += v * dzp[co];");
     em_close_block(em, "}");
     close_taps(em);
@@ -253,7 +247,7 @@ static void conv_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
                 conv_padded_copy_floats(l));
         conv_winograd_emit_weights(em, "wino", "wgt", "IC", "OC");
         conv_winograd_emit_images(em, L, NULL, NULL, NULL);
-        em_raw(em, "#else\n");
+        em_raw(em, "#else /* CNN_NO_WINOGRAD: the direct kernel */\n");
         em_line(em, "(void)wino;");
     }
     if (ph == l->in.h && pw == l->in.w)
@@ -267,7 +261,7 @@ static void conv_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     conv_emit_block(em, &b);
     em_close_block(em, "} /* i */");
     if (L->wino)
-        em_raw(em, "#endif\n");
+        em_raw(em, "#endif /* CNN_NO_WINOGRAD */\n");
     em_close_block(em, "}");
 }
 
@@ -297,7 +291,7 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     if (wdx) {
         em_raw(em, "#ifndef CNN_NO_WINOGRAD\n");
         conv_winograd_emit_weights(em, "flip + W_COUNT", "flip", "OC", "IC");
-        em_raw(em, "#endif\n");
+        em_raw(em, "#endif /* CNN_NO_WINOGRAD */\n");
     }
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
@@ -314,22 +308,19 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         char e[256];
         em_open_block(em, "{ /* dz = dy * act'(y), in place, and db */");
         em_line(em, "cnn_real s[OC];");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    s[co] = 0;");
         em_open_block(em, "for (int q = 0; q < OH * OW; q++) {");
         em_line(em, "const cnn_real *restrict yq = yi + (size_t)q * OC;");
         em_line(em, "cnn_real *restrict dq = dzi + (size_t)q * OC;");
-        em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int co = 0; co < OC; co++) {");
+        emit_simd_block(em, "co", "OC");
         em_line(em, "const cnn_real v = %s;",
                 emit_act_grad_expr(e, sizeof e, L->act, l->alpha, "yq[co]", "dq[co]"));
         em_line(em, "dq[co] = v;");
         em_line(em, "s[co] += v;");
         em_close_block(em, "}");
         em_close_block(em, "}");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    dwi[W_COUNT + co] = s[co];");
         em_close_block(em, "}");
     } else if (L->act != CNN_ACT_LINEAR) {
@@ -339,15 +330,14 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     if (l->bias && !fused_db) {
         em_open_block(em, "{ /* db */");
         em_line(em, "cnn_real s[OC];");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    s[co] = 0;");
         em_line(em, "for (int q = 0; q < OH * OW; q++)");
-        em_line(em, "    OMP(simd)");
-        em_line(em, "    for (int co = 0; co < OC; co++)");
-        em_line(em, "        s[co] += dzi[(size_t)q * OC + co];");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        em->indent++;
+        emit_simd_for(em, "co", "OC");
+        em_line(em, "    s[co] += dzi[(size_t)q * OC + co];");
+        em->indent--;
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    dwi[W_COUNT + co] = s[co];");
         em_close_block(em, "}");
     }
@@ -368,9 +358,9 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
             snprintf(scratch, sizeof scratch, "dzpad + %zu", dz_padded_floats(l));
             em_raw(em, "#ifndef CNN_NO_WINOGRAD\n");
             conv_winograd_emit_dx(em, l, "dzpad", zw, "dxi", scratch);
-            em_raw(em, "#else\n");
+            em_raw(em, "#else /* CNN_NO_WINOGRAD: the direct kernel */\n");
             conv_emit_block(em, &b);
-            em_raw(em, "#endif\n");
+            em_raw(em, "#endif /* CNN_NO_WINOGRAD */\n");
         } else {
             conv_emit_block(em, &b);
         }
@@ -411,9 +401,9 @@ static void conv_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
         emit_conv_pool_fast(em, pl, L, &pl->layers[L->index + 1], 0);
     else
         conv_forward_fast(em, L);
-    em_line(em, "#else");
+    em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");
     conv_forward_ref(em, pl, L);
-    em_line(em, "#endif");
+    em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_blank(em);
 }
 
@@ -425,9 +415,9 @@ static void conv_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan
         emit_conv_pool_fast(em, pl, L, &pl->layers[L->index + 1], 1);
     else
         conv_backward_fast(em, L);
-    em_line(em, "#else");
+    em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");
     conv_backward_ref(em, pl, L);
-    em_line(em, "#endif");
+    em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_blank(em);
 }
 
@@ -436,12 +426,12 @@ static void conv_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
 {
     (void)pl;
     if (L->fuse_pool && L->wino)
-        em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, wk + %zu, n, training);", L->fn, a->in, a->out,
-                a->pool_out, L->wino_off);
+        em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, wk + WK_%s_WINO, n, training);", L->fn, a->in, a->out,
+                a->pool_out, L->l->name);
     else if (L->fuse_pool)
         em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, n, training);", L->fn, a->in, a->out, a->pool_out);
     else if (L->wino)
-        em_line(em, "%s_forward(p, %s, %s, pad, wk + %zu, n);", L->fn, a->in, a->out, L->wino_off);
+        em_line(em, "%s_forward(p, %s, %s, pad, wk + WK_%s_WINO, n);", L->fn, a->in, a->out, L->l->name);
     else
         em_line(em, "%s_forward(p, %s, %s, pad, n);", L->fn, a->in, a->out);
 }
@@ -451,7 +441,7 @@ static void conv_backward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
 {
     (void)pl;
     char flip[64];
-    snprintf(flip, sizeof flip, "wk + %zu", L->flip_off);
+    snprintf(flip, sizeof flip, "wk + WK_%s_FLIP", L->l->name);
     if (L->fuse_pool) /* dx: the gradient buffer, scratch when nothing needs dx */
         em_line(em, "%s_pool_backward(p, g, %s, %s, %s, %s, %s, slot, pad, %s, n);", L->fn, a->in, a->out,
                 a->pool_out, a->dy, a->dx, flip);
