@@ -11,7 +11,11 @@
  * image. */
 #include <stdio.h>
 
+#include "emit_activation.h"
+#include "emit_dense.h"
 #include "emit_layers.h"
+#include "emit_util.h"
+
 
 static void emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
 {

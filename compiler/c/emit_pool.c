@@ -8,7 +8,11 @@
  * keeps nothing but the layers' outputs. */
 #include <stdio.h>
 
+#include "emit_bn_pool.h"
+#include "emit_conv_pool.h"
 #include "emit_layers.h"
+#include "emit_util.h"
+
 
 static void pool_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
