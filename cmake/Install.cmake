@@ -93,7 +93,9 @@ update) and links it with its runtime (JPEG/PNG loading, augmentation,
 metrics, checkpoints) into one standalone trainer binary. It also emits the
 network as a PyTorch module and compares the trainer's speed with PyTorch's
 (cnnc compare).")
-set(CPACK_PACKAGE_CONTACT "cnnc maintainers <cnnc@localhost>")
+if(NOT CPACK_PACKAGE_CONTACT)
+  set(CPACK_PACKAGE_CONTACT "cnnc maintainers <cnnc@localhost>")   # -DCPACK_PACKAGE_CONTACT=... for a real one
+endif()
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
@@ -104,7 +106,11 @@ set(CPACK_DEBIAN_PACKAGE_SUGGESTS "python3-torch, python3-torchvision")
 set(CPACK_GENERATOR DEB)
 # libcnnrt.a is compiled with -march=native when CNNC_NATIVE is on: the
 # package then runs only on CPUs like this one. cpack says so.
-set(CNNC_PACKAGE_NATIVE ${CNNC_NATIVE})
+if(CNNC_NATIVE)
+  set(CNNC_PACKAGE_NATIVE 1)
+else()
+  set(CNNC_PACKAGE_NATIVE 0)
+endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/CPackOptions.cmake.in ${PROJECT_BINARY_DIR}/CPackOptions.cmake @ONLY)
 set(CPACK_PROJECT_CONFIG_FILE ${PROJECT_BINARY_DIR}/CPackOptions.cmake)
 include(CPack)

@@ -43,11 +43,13 @@ static int exists(const char *path)
 /* dst = dir/rel, or rel when it is absolute; each leading "../" of rel
  * drops the last component of dir instead (dir is the folder of a resolved
  * executable, so it holds no symbolic link: PREFIX/bin + ../lib = PREFIX/lib,
- * the path printed in messages and `cnnc build -v`). */
+ * the path printed in messages and `cnnc build -v`). A path too long for
+ * dst becomes empty (and so is not found). */
 static void join(char *dst, const char *dir, const char *rel)
 {
     if (rel[0] == '/') {
-        snprintf(dst, CNNC_PATH_MAX, "%s", rel);
+        if ((size_t)snprintf(dst, CNNC_PATH_MAX, "%s", rel) >= CNNC_PATH_MAX)
+            dst[0] = '\0';
         return;
     }
     char base[CNNC_PATH_MAX];
@@ -59,7 +61,8 @@ static void join(char *dst, const char *dir, const char *rel)
         *slash = '\0';
         rel += 3;
     }
-    snprintf(dst, CNNC_PATH_MAX, "%s/%s", base, rel);
+    if ((size_t)snprintf(dst, CNNC_PATH_MAX, "%s/%s", base, rel) >= CNNC_PATH_MAX)
+        dst[0] = '\0';
 }
 
 /* Two paths naming the same existing folder. */
