@@ -262,12 +262,12 @@ def draw_svg(result, path):
         bars.append({"label": r["engine"], "key": keys.get(r["engine"]), "value": r["seconds"], "note": note})
     if result.get("pytorch_missing"):
         bars.append({"label": "PyTorch + torchvision", "key": "torch", "value": None,
-                     "note": "not timed: no torch/torchvision"})
+                     "note": "not timed: " + result["pytorch_missing"].split(";")[0]})
     compare_svg.bar_chart(
         path, f"{os.path.basename(result['file'])}: {result['epochs']} epochs on {os.path.basename(result['data'])}",
         f"{result['train_images']} training + {result['val_images']} validation images, batch {result['batch']}, "
         f"{result['threads']} threads, decoding included; median of {result['repeat']} run(s)",
-        [{"title": "Whole training run", "unit": "seconds (lower is faster)", "bars": bars}])
+        [{"title": "Whole training run", "unit": "seconds (lower is faster)", "suffix": " s", "bars": bars}])
 
 
 def main(argv=None, prog="compare_e2e.sh"):
@@ -316,7 +316,8 @@ def main(argv=None, prog="compare_e2e.sh"):
     have_torch = compare.python_has_torch(a.python, "torchvision")
     missing = None
     if not have_torch:
-        missing = (f"no torch/torchvision for {a.python}; install them (Debian: apt-get install python3-torch "
+        what = "torchvision" if compare.python_has_torch(a.python) else "torch/torchvision"
+        missing = (f"no {what} for {a.python}; install them (Debian: apt-get install python3-torch "
                    "python3-torchvision; elsewhere: pip install torch torchvision), or name a Python that has "
                    "them with --python")
         if a.skip_missing:

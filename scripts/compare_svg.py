@@ -6,7 +6,8 @@ end-to-end time), a bar per engine on a shared zero-based scale with grid
 lines at round values, each bar labelled with its figure and its ratio to
 PyTorch. Standard library only (compare.py runs without anything else).
 
-panels: [{"title": str, "unit": str, "bars": [{"label", "value", "note", "key"}]}]
+panels: [{"title": str, "unit": str, "suffix": str (optional, after each
+          bar's figure), "bars": [{"label", "value", "note", "key"}]}]
   value None: the engine was not measured (drawn as a note, no bar);
   key picks the colour (cnnc, reference, torch, or anything else).
 """
@@ -88,7 +89,7 @@ def bar_chart(path, title, subtitle, panels, notes=()):
             colour = COLOURS.get(b.get("key"), "#6b7280")
             out.append(f'<rect x="{LABEL_W}" y="{yb:.1f}" width="{w:.1f}" height="{BAR_H}" rx="3" fill="{colour}">'
                        f'<title>{escape(b["label"])}: {escape(fmt_value(b["value"]))} {escape(p["unit"])}</title></rect>')
-            label = fmt_value(b["value"]) + (f"  ({b['note']})" if b.get("note") else "")
+            label = fmt_value(b["value"]) + p.get("suffix", "") + (f"  ({b['note']})" if b.get("note") else "")
             text(LABEL_W + w + 6, yb + BAR_H - 5, label, 12, weight="bold" if b.get("key") == "cnnc" else "normal")
         y = y0 + rows_h + 30
     y += 10

@@ -2,7 +2,7 @@
 """compare_cli.py: `cnnc compare` as a user runs it (the build tree's cnnc,
 or an installed one: tests/install/install_test.sh).
 
-usage: compare_cli.py CNNC NET.cnn
+usage: compare_cli.py CNNC NET.cnn [E2E_NET.cnn MAKE_IMAGE_FOLDER]
 
 Checks, with very short timings (no speed is asserted):
   - `cnnc compare --help` prints the usage under that name, and names --svg
@@ -14,7 +14,11 @@ Checks, with very short timings (no speed is asserted):
   - the same with --python naming no interpreter: PyTorch is reported
     missing, the way to install it is printed, and the C engines are still
     timed;
-  - a missing .cnn file: exit status 2 and a message naming it."""
+  - a missing .cnn file: exit status 2 and a message naming it;
+  - with E2E_NET (a two-class network) and MAKE_IMAGE_FOLDER
+    (tests/install/make_image_folder.c): the end-to-end option, one epoch
+    on a generated folder with --data, --json and --svg: the cnnc trainer's
+    row, and PyTorch's or the note saying how to install it."""
 import json
 import os
 import subprocess
@@ -74,11 +78,33 @@ def check_run(cnnc, net, tmp, extra, want_torch):
     return want_torch
 
 
+def check_e2e(cnnc, net, make_folder, tmp):
+    data = os.path.join(tmp, "images")
+    if subprocess.run([make_folder, data, "8", "16"]).returncode != 0:
+        fail("make_image_folder")
+    svg = os.path.join(tmp, "e2e.svg")
+    rc, out, err = run([cnnc, "compare", net, "--data", data, "--epochs", "1", "--threads", "2", "--workers", "0",
+                        "--no-exact", "--json", "--svg", svg])
+    if rc != 0:
+        fail(f"cnnc compare --data exited with {rc}", out + err)
+    try:
+        s = json.loads(out)
+    except json.JSONDecodeError as e:
+        fail(f"--data --json: stdout is not one JSON object ({e})", out)
+    rows = {r["engine"]: r for r in s["engines"]}
+    r = rows.get("cnnc trainer")
+    if not r or not r["seconds"] > 0 or s["train_images"] + s["val_images"] != 16:
+        fail("--data: the cnnc trainer's row or the image counts", out)
+    if ("PyTorch + torchvision" in rows) == bool(s.get("pytorch_missing")):
+        fail("--data: a PyTorch row, or the note saying how to install it", out)
+    ET.parse(svg)
+
+
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 5):
         print(__doc__)
         return 2
-    cnnc, net = sys.argv[1:]
+    cnnc, net = sys.argv[1:3]
     rc, out, err = run([cnnc, "compare", "--help"])
     if rc != 0 or "usage: cnnc compare" not in out or "--svg" not in out or "--data" not in out:
         fail("cnnc compare --help", out + err)
@@ -88,6 +114,8 @@ def main():
         rc, out, err = run([cnnc, "compare", os.path.join(tmp, "missing.cnn")])
         if rc != 2 or "missing.cnn: no such file" not in err:
             fail(f"a missing file: exit status {rc}", out + err)
+        if len(sys.argv) == 5:
+            check_e2e(cnnc, sys.argv[3], sys.argv[4], tmp)
     print(f"compare_cli: ok ({'with' if had_torch else 'without'} PyTorch)")
     return 0
 
