@@ -2,7 +2,7 @@
 """compare_cli.py: `cnnc compare` as a user runs it (the build tree's cnnc,
 or an installed one: tests/install/install_test.sh).
 
-usage: compare_cli.py CNNC NET.cnn [E2E_NET.cnn MAKE_IMAGE_FOLDER]
+usage: compare_cli.py [--installed] CNNC NET.cnn [E2E_NET.cnn MAKE_IMAGE_FOLDER]
 
 Checks, with very short timings (no speed is asserted):
   - `cnnc compare --help` prints the usage under that name, and names --svg
@@ -18,7 +18,10 @@ Checks, with very short timings (no speed is asserted):
   - with E2E_NET (a two-class network) and MAKE_IMAGE_FOLDER
     (tests/install/make_image_folder.c): the end-to-end option, one epoch
     on a generated folder with --data, --json and --svg: the cnnc trainer's
-    row, and PyTorch's or the note saying how to install it."""
+    row, and PyTorch's or the note saying how to install it.
+--installed (an installed cnnc: what differs from the build tree's is where
+the scripts and the reference engine's sources come from) leaves out the
+run without PyTorch and the missing file, which test the same script."""
 import json
 import os
 import subprocess
@@ -101,21 +104,25 @@ def check_e2e(cnnc, net, make_folder, tmp):
 
 
 def main():
-    if len(sys.argv) not in (3, 5):
+    argv = sys.argv[1:]
+    installed = argv[:1] == ["--installed"]
+    argv = argv[1:] if installed else argv
+    if len(argv) not in (2, 4):
         print(__doc__)
         return 2
-    cnnc, net = sys.argv[1:3]
+    cnnc, net = argv[:2]
     rc, out, err = run([cnnc, "compare", "--help"])
     if rc != 0 or "usage: cnnc compare" not in out or "--svg" not in out or "--data" not in out:
         fail("cnnc compare --help", out + err)
     with tempfile.TemporaryDirectory(prefix="compare-cli-") as tmp:
         had_torch = check_run(cnnc, net, tmp, [], None)
-        check_run(cnnc, net, tmp, ["--python", os.path.join(tmp, "no-python")], False)
-        rc, out, err = run([cnnc, "compare", os.path.join(tmp, "missing.cnn")])
-        if rc != 2 or "missing.cnn: no such file" not in err:
-            fail(f"a missing file: exit status {rc}", out + err)
-        if len(sys.argv) == 5:
-            check_e2e(cnnc, sys.argv[3], sys.argv[4], tmp)
+        if not installed:
+            check_run(cnnc, net, tmp, ["--python", os.path.join(tmp, "no-python")], False)
+            rc, out, err = run([cnnc, "compare", os.path.join(tmp, "missing.cnn")])
+            if rc != 2 or "missing.cnn: no such file" not in err:
+                fail(f"a missing file: exit status {rc}", out + err)
+        if len(argv) == 4:
+            check_e2e(cnnc, argv[2], argv[3], tmp)
     print(f"compare_cli: ok ({'with' if had_torch else 'without'} PyTorch)")
     return 0
 

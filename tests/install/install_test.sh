@@ -11,8 +11,8 @@
 #              the trainer by cnn_add_model, trained one epoch, and a
 #              program embedding the model, built once through the CMake
 #              package and once through cnnrt.pc
-#   compare    the installed `cnnc compare` on tiny.cnn (tests/bench/compare_cli.py:
-#              --help, --json, --svg, with and without PyTorch, a bad file, --data)
+#   compare    the installed `cnnc compare` on tiny.cnn (tests/bench/compare_cli.py
+#              --installed: --help, --json, --svg, --data)
 set -eu
 mode=$1 cmake=$2 build=$3 src=$4 make_folder=$5
 here=$src/tests/install
@@ -86,7 +86,7 @@ cmake)
     ;;
 compare)
     [ -x /usr/bin/python3 ] || { echo "install_test: skipped: no /usr/bin/python3 (apt-get install python3)"; exit 77; }
-    /usr/bin/python3 "$src/tests/bench/compare_cli.py" "$p/bin/cnnc" tiny.cnn tiny.cnn "$make_folder" ||
+    /usr/bin/python3 "$src/tests/bench/compare_cli.py" --installed "$p/bin/cnnc" tiny.cnn tiny.cnn "$make_folder" ||
         fail "cnnc compare"
     ;;
 *)
