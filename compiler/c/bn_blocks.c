@@ -12,8 +12,8 @@ void emit_bn_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
     const cnn_layer *l = L->l;
     char f1[48], f2[48];
-    em_line(em, "enum { PIXELS = %d, C = %d, SIZE = %zu, SLOT = %zu, FIX = %zu };", l->in.h * l->in.w,
-            l->in.c, L->in_size, L->slot_floats, L->fixed_off);
+    em_line(em, "enum { PIXELS = %d, C = %d, SIZE = %zu, SLOT = %zu, FIX = WK_%s_STATS };", l->in.h * l->in.w,
+            l->in.c, L->in_size, L->slot_floats, l->name);
     em_line(em, "enum { G_OFF = %zu, B_OFF = %zu, RM_OFF = %zu, RV_OFF = %zu };", L->t_off[0], L->t_off[1],
             L->t_off[2], L->t_off[3]);
     em_line(em, "const cnn_real momentum = %s, epsilon = %s;", emit_real(f1, sizeof f1, l->momentum),
@@ -129,13 +129,13 @@ void emit_bn_scale_shift(cnnc_emitter *em, const cnnc_plan_layer *L, int kernels
     if (kernels != EMIT_BN_STATS_PLAIN)
         emit_channel_stats_fast(em);
     if (kernels == EMIT_BN_STATS_BOTH)
-        em_line(em, "#else");
+        em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");
     if (kernels != EMIT_BN_STATS_FAST) {
         emit_channel_mean(em, "v", "mean");
         emit_channel_mean(em, "(v - mean[c]) * (v - mean[c])", "var");
     }
     if (kernels == EMIT_BN_STATS_BOTH)
-        em_line(em, "#endif");
+        em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_line(em, "cnn_real *restrict rmean = p + RM_OFF;");
     em_line(em, "cnn_real *restrict rvar = p + RV_OFF;");
     em_open_block(em, "for (int c = 0; c < C; c++) {");

@@ -54,9 +54,9 @@ static void bn_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_la
     if (L->fuse_pool) {
         em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
         emit_bn_pool_fast(em, pl, L, &pl->layers[L->pool_at], 0);
-        em_line(em, "#else");
+        em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");
         bn_forward_plain(em, L);
-        em_line(em, "#endif");
+        em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     } else {
         bn_forward_plain(em, L);
     }
@@ -146,7 +146,7 @@ static void bn_backward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "si[c] = s0[c] + t0[c];");
         em_line(em, "si[C + c] = s1[c] + t1[c];");
         em_close_block(em, "}");
-        em_line(em, "#else");
+        em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");
     }
     em_line(em, "for (int c = 0; c < 2 * C; c++)");
     em_line(em, "    si[c] = 0;");
@@ -157,7 +157,7 @@ static void bn_backward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_close_block(em, "}");
     em_close_block(em, "}");
     if (fast)
-        em_line(em, "#endif");
+        em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_close_block(em, "} /* i */");
     em_open_block(em, "for (int c = 0; c < C; c++) {");
     em_line(em, "cnn_real s0 = 0, s1 = 0;");
@@ -200,9 +200,9 @@ static void bn_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
     if (L->fuse_pool) {
         em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
         emit_bn_pool_fast(em, pl, L, &pl->layers[L->pool_at], 1);
-        em_line(em, "#else");
+        em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");
         bn_backward_plain(em, L);
-        em_line(em, "#endif");
+        em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     } else {
         bn_backward_plain(em, L);
     }

@@ -204,7 +204,60 @@ static void emit_header_comment(cnnc_emitter *em, const cnnc_plan *pl, const cha
     em_line(em, " * parameters: %zu (%zu trainable)", ir->n_params, ir->n_trainable);
     em_line(em, " * per image: %.3f MFLOP forward, %.3f MFLOP training, %zu activation floats",
             ir->forward_flops / 1e6, ir->train_flops / 1e6, pl->act_floats);
+    int wino = 0;
+    for (int i = 0; i < pl->n; i++)
+        wino |= pl->layers[i].wino || pl->layers[i].wino_dx || pl->layers[i].fold_wino;
+    em_line(em, " *");
+    em_line(em, " * Twins: each layer's kernels come in variants chosen when this file is compiled;");
+    em_line(em, " * every #else and #endif names the macro it belongs to.");
+    static const char *const twins[][2] = {
+        {"(default)", "the fast kernels: register-blocked and fused, with AVX-512"},
+        {"", "intrinsics where CNN_AVX512_FLOAT is 1 (see cnn_model.h)"},
+        {"-DCNN_PORTABLE_KERNELS", "the portable C twins of those intrinsics"},
+        {"-DCNN_REFERENCE_KERNELS", "the plain loops, layer by layer: the oracle"},
+        {"-DCNN_NO_WINOGRAD", "direct convolutions where Winograd F(2x2, 3x3) runs"},
+        {"-DCNN_REAL=double", "everything in double (the gradient checks)"},
+        {"-DCNN_TRAINER_MAIN", "adds main(): the standalone trainer (cnnc build)"},
+    };
+    for (size_t t = 0; t < sizeof twins / sizeof twins[0]; t++)
+        if (wino || strcmp(twins[t][0], "-DCNN_NO_WINOGRAD") != 0)
+            em_line(em, " *   %-24s %s", twins[t][0], twins[t][1]);
     em_line(em, " */");
+}
+
+/* The fixed work area's parts, by owner: a batchnorm's batch statistics
+ * (STATS), a conv's rotated kernel for the fast dx and its Winograd U
+ * (FLIP), a conv's Winograd U of the forward (WINO), a folded conv's weights
+ * and bias (FOLD). The driver passes `wk + WK_...`, never a bare number. */
+static void emit_fixed_offsets(cnnc_emitter *em, const cnnc_plan *pl)
+{
+    int any = 0;
+    for (int i = 0; i < pl->n; i++) {
+        const cnnc_plan_layer *L = &pl->layers[i];
+        any |= L->l->kind == CNN_BATCHNORM || L->l->kind == CNN_CONV2D;
+    }
+    if (!any)
+        return;
+    em_line(em, "/* The fixed part of b->work, by owner: batchnorm statistics kept for backward");
+    em_line(em, " * (STATS), a conv's rotated kernel for its fast dx (FLIP), Winograd's U of its");
+    em_line(em, " * forward (WINO), its weights with the next batchnorm folded in (FOLD). */");
+    em_open_block(em, "enum {");
+    for (int i = 0; i < pl->n; i++) {
+        const cnnc_plan_layer *L = &pl->layers[i];
+        const char *n = L->l->name;
+        if (L->l->kind == CNN_BATCHNORM)
+            em_line(em, "WK_%s_STATS = %zu,", n, L->fixed_off);
+        if (L->l->kind != CNN_CONV2D)
+            continue;
+        em_line(em, "WK_%s_FLIP = %zu,", n, L->flip_off);
+        if (L->wino)
+            em_line(em, "WK_%s_WINO = %zu,", n, L->wino_off);
+        if (L->fold_bn)
+            em_line(em, "WK_%s_FOLD = %zu,", n, L->fold_off);
+    }
+    em_line(em, "WK_END = WORK_FIXED");
+    em_close_block(em, "};");
+    em_blank(em);
 }
 
 static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
@@ -222,16 +275,16 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "#ifdef _OPENMP");
     em_line(em, "#define OMP_STR(...) #__VA_ARGS__");
     em_line(em, "#define OMP(...) _Pragma(OMP_STR(omp __VA_ARGS__))");
-    em_line(em, "#else");
+    em_line(em, "#else /* no OpenMP: plain loops */");
     em_line(em, "#define OMP(...)");
-    em_line(em, "#endif");
+    em_line(em, "#endif /* _OPENMP */");
     em_blank(em);
     em_line(em, "/* Hooks around every layer call (pass 0 forward, 1 backward), e.g. for per-layer");
     em_line(em, " * timing; a file that includes this one may define them. Nothing by default. */");
     em_line(em, "#ifndef CNN_LAYER_BEGIN");
     em_line(em, "#define CNN_LAYER_BEGIN(layer, pass)");
     em_line(em, "#define CNN_LAYER_END(layer, pass)");
-    em_line(em, "#endif");
+    em_line(em, "#endif /* CNN_LAYER_BEGIN */");
     em_blank(em);
     em_line(em, "/* Math in the precision of cnn_real (gradient checks use double). */");
     em_line(em, "#define REAL_EXP(v) _Generic((v), float: expf, default: exp)(v)");
@@ -266,6 +319,7 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "WORK_PER_IMAGE = %zu", 2 * pl->grad_floats + pl->slot_floats + pl->pad_floats);
     em_close_block(em, "};");
     em_blank(em);
+    emit_fixed_offsets(em, pl);
     em_line(em, "enum { N_OUT = %d };", ir->n_outputs);
     em_blank(em);
     int folds = 0;
@@ -276,9 +330,9 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
         em_line(em, " * the plain kernels, the oracle, run every layer as written. */");
         em_line(em, "#ifdef CNN_REFERENCE_KERNELS");
         em_line(em, "enum { FOLD_BATCHNORM = 0 };");
-        em_line(em, "#else");
+        em_line(em, "#else /* not CNN_REFERENCE_KERNELS: the fast kernels */");
         em_line(em, "enum { FOLD_BATCHNORM = 1 };");
-        em_line(em, "#endif");
+        em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
         em_blank(em);
     }
 }
@@ -703,7 +757,7 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_open_block(em, "{");
     em_line(em, "return cnn_trainer_main(&%s_model, argc, argv);", m);
     em_close_block(em, "}");
-    em_line(em, "#endif");
+    em_line(em, "#endif /* CNN_TRAINER_MAIN */");
 }
 
 static int write_header(const cnnc_plan *pl, const char *dir)

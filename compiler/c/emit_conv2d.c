@@ -253,7 +253,7 @@ static void conv_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
                 conv_padded_copy_floats(l));
         conv_winograd_emit_weights(em, "wino", "wgt", "IC", "OC");
         conv_winograd_emit_images(em, L, NULL, NULL, NULL);
-        em_raw(em, "#else\n");
+        em_raw(em, "#else /* CNN_NO_WINOGRAD: the direct kernel */\n");
         em_line(em, "(void)wino;");
     }
     if (ph == l->in.h && pw == l->in.w)
@@ -267,7 +267,7 @@ static void conv_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     conv_emit_block(em, &b);
     em_close_block(em, "} /* i */");
     if (L->wino)
-        em_raw(em, "#endif\n");
+        em_raw(em, "#endif /* CNN_NO_WINOGRAD */\n");
     em_close_block(em, "}");
 }
 
@@ -297,7 +297,7 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     if (wdx) {
         em_raw(em, "#ifndef CNN_NO_WINOGRAD\n");
         conv_winograd_emit_weights(em, "flip + W_COUNT", "flip", "OC", "IC");
-        em_raw(em, "#endif\n");
+        em_raw(em, "#endif /* CNN_NO_WINOGRAD */\n");
     }
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
@@ -368,9 +368,9 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
             snprintf(scratch, sizeof scratch, "dzpad + %zu", dz_padded_floats(l));
             em_raw(em, "#ifndef CNN_NO_WINOGRAD\n");
             conv_winograd_emit_dx(em, l, "dzpad", zw, "dxi", scratch);
-            em_raw(em, "#else\n");
+            em_raw(em, "#else /* CNN_NO_WINOGRAD: the direct kernel */\n");
             conv_emit_block(em, &b);
-            em_raw(em, "#endif\n");
+            em_raw(em, "#endif /* CNN_NO_WINOGRAD */\n");
         } else {
             conv_emit_block(em, &b);
         }
@@ -411,9 +411,9 @@ static void conv_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
         emit_conv_pool_fast(em, pl, L, &pl->layers[L->index + 1], 0);
     else
         conv_forward_fast(em, L);
-    em_line(em, "#else");
+    em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");
     conv_forward_ref(em, pl, L);
-    em_line(em, "#endif");
+    em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_blank(em);
 }
 
@@ -425,9 +425,9 @@ static void conv_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan
         emit_conv_pool_fast(em, pl, L, &pl->layers[L->index + 1], 1);
     else
         conv_backward_fast(em, L);
-    em_line(em, "#else");
+    em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");
     conv_backward_ref(em, pl, L);
-    em_line(em, "#endif");
+    em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_blank(em);
 }
 
@@ -436,12 +436,12 @@ static void conv_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
 {
     (void)pl;
     if (L->fuse_pool && L->wino)
-        em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, wk + %zu, n, training);", L->fn, a->in, a->out,
-                a->pool_out, L->wino_off);
+        em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, wk + WK_%s_WINO, n, training);", L->fn, a->in, a->out,
+                a->pool_out, L->l->name);
     else if (L->fuse_pool)
         em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, n, training);", L->fn, a->in, a->out, a->pool_out);
     else if (L->wino)
-        em_line(em, "%s_forward(p, %s, %s, pad, wk + %zu, n);", L->fn, a->in, a->out, L->wino_off);
+        em_line(em, "%s_forward(p, %s, %s, pad, wk + WK_%s_WINO, n);", L->fn, a->in, a->out, L->l->name);
     else
         em_line(em, "%s_forward(p, %s, %s, pad, n);", L->fn, a->in, a->out);
 }
@@ -451,7 +451,7 @@ static void conv_backward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
 {
     (void)pl;
     char flip[64];
-    snprintf(flip, sizeof flip, "wk + %zu", L->flip_off);
+    snprintf(flip, sizeof flip, "wk + WK_%s_FLIP", L->l->name);
     if (L->fuse_pool) /* dx: the gradient buffer, scratch when nothing needs dx */
         em_line(em, "%s_pool_backward(p, g, %s, %s, %s, %s, %s, slot, pad, %s, n);", L->fn, a->in, a->out,
                 a->pool_out, a->dy, a->dx, flip);

@@ -131,11 +131,11 @@ void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
         em_raw(em, "#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */\n");
         conv_winograd_emit_weights(em, wu, "wgt", "IC", "OC");
         conv_winograd_emit_images(em, L, P, &v, NULL);
-        em_raw(em, "#else\n");
+        em_raw(em, "#else /* CNN_NO_WINOGRAD: the direct kernel */\n");
         if (L->fold_affine)
             em_line(em, "(void)fold; /* Winograd's U alone */");
         conv_pool_emit_images(em, L, P, &v);
-        em_raw(em, "#endif\n");
+        em_raw(em, "#endif /* CNN_NO_WINOGRAD */\n");
     } else {
         conv_pool_emit_images(em, L, P, &v);
     }
@@ -149,5 +149,5 @@ void emit_conv_bn_fold_call(cnnc_emitter *em, const cnnc_plan_layer *L, const ch
     if (!takes_fold(L))
         em_line(em, "%s_folded_forward(p, %s, %s, pad, n);", L->fn, in, pooled);
     else
-        em_line(em, "%s_folded_forward(p, wk + %zu, %s, %s, pad, n);", L->fn, L->fold_off, in, pooled);
+        em_line(em, "%s_folded_forward(p, wk + WK_%s_FOLD, %s, %s, pad, n);", L->fn, L->l->name, in, pooled);
 }

@@ -432,10 +432,10 @@ static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_
         em_raw(em, "#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */\n");
         conv_winograd_emit_weights(em, "wino", "wgt", "IC", "OC");
         conv_winograd_emit_images(em, L, P, &tv, &iv);
-        em_raw(em, "#else\n");
+        em_raw(em, "#else /* CNN_NO_WINOGRAD: the direct kernel */\n");
         em_line(em, "(void)wino;");
         emit_forward_images(em, L, P);
-        em_raw(em, "#endif\n");
+        em_raw(em, "#endif /* CNN_NO_WINOGRAD */\n");
     } else {
         emit_forward_images(em, L, P);
     }
@@ -801,13 +801,13 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
         if (permute) {
             em_raw(em, "#if CNN_AVX512_FLOAT\n");
             conv_pool_emit_dw_permute(em, l, P->l);
-            em_raw(em, "#else /* the portable twin: dW from the dense dz band */\n");
+            em_raw(em, "#else /* not CNN_AVX512_FLOAT: the portable twin: dW from the dense dz band */\n");
         }
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
         emit_dw_pass(em, L, P, win ? NULL : "dzb", "dzb + (size_t)(oy - py * PKH) * DZ_RS", 0);
         em_close_block(em, "} /* py */");
         if (permute)
-            em_raw(em, "#endif\n");
+            em_raw(em, "#endif /* CNN_AVX512_FLOAT */\n");
     } else if (dxw) {
         int patch = L->pool_dx_patch;
         if (patch) {
@@ -818,13 +818,13 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
             emit_channel_walk(em, l, P->l, 0, 1);
             conv_pool_emit_dx_patch(em, l, P->l);
             em_close_block(em, "} /* py */");
-            em_raw(em, "#else /* the portable twin: dx in the channels' walk */\n");
+            em_raw(em, "#else /* not CNN_AVX512_FLOAT: the portable twin: dx in the channels' walk */\n");
         }
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
         emit_dw_pass(em, L, P, NULL, NULL, 1);
         em_close_block(em, "} /* py */");
         if (patch)
-            em_raw(em, "#endif\n");
+            em_raw(em, "#endif /* CNN_AVX512_FLOAT */\n");
         em_line(em, "for (; zrow < PH; zrow++) /* rows no window reaches */");
         em_line(em, "    memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);");
         if (dx_padded) {

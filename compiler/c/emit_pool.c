@@ -73,7 +73,7 @@ static void pool_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
     em_close_block(em, "} /* i */");
     em_close_block(em, "}");
     if (L->fused)
-        em_line(em, "#endif");
+        em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_blank(em);
 }
 
@@ -193,7 +193,7 @@ static void pool_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan
             emit_bn_pool_oracle(em, pl, by, L);
         else
             emit_conv_pool_oracle(em, pl, by, L);
-        em_line(em, "#endif");
+        em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
         em_blank(em);
         return;
     }
@@ -201,11 +201,11 @@ static void pool_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan
     if (fast) {
         em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
         maxpool_backward_fast(em, L);
-        em_line(em, "#else");
+        em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");
     }
     pool_backward_plain(em, L);
     if (fast)
-        em_line(em, "#endif");
+        em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_blank(em);
 }
 

@@ -148,8 +148,6 @@ int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
     pl->n = ir->n_layers;
     if (ir->n_layers < 1 || ir->n_layers > CNN_MAX_LAYERS)
         return emit_error("internal: %d layers", ir->n_layers);
-    if (strcmp(ir->name, "cnn") == 0)
-        return emit_error("model name 'cnn' clashes with the runtime's names (cnn_model); choose another");
 
     size_t act = 0, grad = (size_t)ir->in_h * ir->in_w * ir->in_c, fixed = 0, slot = 0, pad = 0;
     int params_below = 0;
