@@ -5,6 +5,7 @@
  *   cnnc FILE.cnn -o DIR                  DIR/NAME.c and DIR/NAME.h
  *   cnnc build FILE.cnn [-o BIN]          a standalone trainer binary
  *   cnnc --emit pytorch FILE.cnn -o F.py  the same network as a PyTorch module
+ *   cnnc compare FILE.cnn [flags]         the speed comparison (compare.c)
  *
  * Exit status: 0 on success, 1 on any error (with a message). */
 #include <stdio.h>
@@ -12,7 +13,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "compare.h"
 #include "emit.h"
+#include "locate.h"
 #include "summary.h"
 
 #ifndef CNNC_VERSION
@@ -26,9 +29,11 @@ static void usage(FILE *out)
           "       cnnc FILE.cnn -o DIR                    write DIR/NAME.c and DIR/NAME.h\n"
           "       cnnc build FILE.cnn [-o BIN] [-v]       build a standalone trainer (default ./NAME)\n"
           "       cnnc --emit c|pytorch FILE.cnn -o OUT   write the C model (OUT is a folder) or a PyTorch module\n"
+          "       cnnc compare FILE.cnn [flags]           time the trainer against the reference engine and PyTorch\n"
+          "                                               (cnnc compare --help lists its flags)\n"
           "       cnnc --version | --help\n"
           "\n"
-          "The language is described in docs/language.md. Errors are printed as\n"
+          "The language is described in docs/language.md and man cnnc. Errors are printed as\n"
           "FILE:LINE:COL: error: MESSAGE; the exit status is 1 and no file is written.\n",
           out);
 }
@@ -108,8 +113,20 @@ int main(int argc, char **argv)
         usage(argc == 1 ? stderr : stdout);
         return argc == 1 ? 1 : 0;
     }
+    if (!strcmp(argv[1], "compare")) {
+        int help = 0;
+        for (int i = 2; i < argc; i++)
+            help |= !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+        cnnc_layout l;
+        if (cnnc_locate(&l, argv[0], CNNC_NEED_TOOLS | (help ? 0 : CNNC_NEED_RUNTIME)))
+            return 1;
+        return compare_exec(&l, argc - 2, argv + 2);
+    }
     cli o;
     if (parse_cli(argc, argv, &o))
+        return 1;
+    cnnc_layout l;
+    if (!strcmp(o.command, "build") && cnnc_locate(&l, argv[0], CNNC_NEED_RUNTIME))
         return 1;
     cnnc_ir *ir = calloc(1, sizeof *ir);
     int rc = cnnc_compile_file(o.input, stderr, ir);
@@ -117,7 +134,7 @@ int main(int argc, char **argv)
         if (!strcmp(o.command, "summary"))
             print_summary(ir, stdout);
         else if (!strcmp(o.command, "build"))
-            rc = build_trainer(ir, o.output, o.verbose);
+            rc = build_trainer(ir, o.output, l.include, l.library, o.verbose);
         else if (!strcmp(o.command, "emit"))
             rc = !strcmp(o.emit, "c") ? emit_c(ir, o.output) : emit_pytorch(ir, o.output);
     }
