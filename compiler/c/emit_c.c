@@ -1080,3 +1080,32 @@ int emit_c(const cnnc_ir *ir, const char *dir)
         return 1;
     return write_source(&pl, dir);
 }
+
+/* ---- for the export back end (emit_export.c): the same plan, layer
+ * emitters and driver expressions, so the exported inference file runs the
+ * trainer's own kernels ---------------------------------------------------- */
+
+int emit_plan_build(cnnc_plan *pl, const cnnc_ir *ir)
+{
+    return plan_build(pl, ir);
+}
+
+const cnnc_layer_emitter *emit_layer_emitter(cnn_layer_kind k)
+{
+    return layer_emitter(k);
+}
+
+void emit_in_expr(char *buf, size_t size, const cnnc_plan *pl, int i)
+{
+    in_expr(buf, size, pl, i);
+}
+
+void emit_out_expr(char *buf, size_t size, const cnnc_plan *pl, int i)
+{
+    out_expr(buf, size, pl, i);
+}
+
+void emit_c_string(char *buf, size_t size, const char *s)
+{
+    c_string(buf, size, s);
+}

@@ -245,4 +245,17 @@ void emit_softmax_grad_row(cnnc_emitter *em, const char *y, const char *dy, cons
 void emit_act_grad_image(cnnc_emitter *em, cnn_act act, float alpha, const char *y,
                          const char *dz, size_t size, size_t channels);
 
+/* ---- the plan and the drivers' pieces, for the export back end
+ * (emit_c.c; emit_export.c reuses them) ------------------------------------ */
+
+/* Lays the network out (the plan above); 0, or a message and 1. */
+int emit_plan_build(cnnc_plan *pl, const cnnc_ir *ir);
+/* The emitter of a layer kind; NULL for flatten (a view). */
+const cnnc_layer_emitter *emit_layer_emitter(cnn_layer_kind k);
+/* Layer i's input and output as driver expressions ("x", "a + cap * A_L"). */
+void emit_in_expr(char *buf, size_t size, const cnnc_plan *pl, int i);
+void emit_out_expr(char *buf, size_t size, const cnnc_plan *pl, int i);
+/* s as a C string literal, every byte outside printable ASCII escaped. */
+void emit_c_string(char *buf, size_t size, const char *s);
+
 #endif
