@@ -200,6 +200,15 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl, const export_la
     em_line(em, "#define OMP(...)");
     em_line(em, "#endif");
     em_blank(em);
+    em_line(em, "/* The kernels are written for fused multiply-adds: the trainer compiles them with");
+    em_line(em, " * -ffp-contract=fast, and so does this file, whatever -std the user chooses (the");
+    em_line(em, " * preprocessing below turns it off again: it rounds as the runtime does). */");
+    em_line(em, "#if defined(__clang__)");
+    em_line(em, "#pragma clang fp contract(fast)");
+    em_line(em, "#elif defined(__GNUC__)");
+    em_line(em, "#pragma GCC optimize(\"fp-contract=fast\")");
+    em_line(em, "#endif");
+    em_blank(em);
     em_line(em, "/* A prefetch hint where the compiler has one. */");
     em_line(em, "#if defined(__GNUC__)");
     em_line(em, "#define CNN_PREFETCH(p, w) __builtin_prefetch((p), (w))");

@@ -57,7 +57,15 @@ static void print_probs(const char *path, const float *p)
     for (int k = 1; k < CLASSES; k++)
         if (p[k] > p[best])
             best = k;
-    printf("{\"path\": \"%s\", \"class\": \"%s\", \"probabilities\": [", path, NAMES[best]);
+    printf("{\"path\": \"%s\", \"class\": \"", path);
+    for (const char *c = NAMES[best]; *c; c++) /* a JSON string (UTF-8 passes through) */
+        if (*c == '"' || *c == '\\')
+            printf("\\%c", *c);
+        else if ((unsigned char)*c < 0x20)
+            printf("\\u%04x", (unsigned)*c);
+        else
+            putchar(*c);
+    printf("\", \"probabilities\": [");
     for (int k = 0; k < CLASSES; k++)
         printf("%s%.9g", k ? ", " : "", (double)p[k]);
     printf("]}\n");
