@@ -1,7 +1,7 @@
 """cnnc export vs ONNX Runtime, one image at a time on one thread.
 
     compare_onnx.py [FILE.cnn ...] [--cnnc BIN] [--weights W.safetensors] [--seconds S]
-                    [--ort-dir DIR] [--work DIR] [--cc CC] [--json] [--test]
+                    [--ort-dir DIR] [--install] [--work DIR] [--cc CC] [--json] [--test]
 
 For each model (default: models/fruit.cnn, deep.cnn, fashion.cnn):
   1. weights: --weights (one model only), else the trainer's initialisation
@@ -18,8 +18,9 @@ For each model (default: models/fruit.cnn, deep.cnn, fashion.cnn):
      preprocessed tensor;
   4. both outputs compared (within 1e-5), one table.
 ONNX Runtime comes from --ort-dir (a folder with node_modules/onnxruntime-node,
-installed by `npm install --ignore-scripts onnxruntime-node`); without node or
-the package its columns are skipped with a message (with --test: exit 77).
+installed by `npm install --ignore-scripts onnxruntime-node`, which --install
+runs there when the package is missing); without node or the package its
+columns are skipped with a message (with --test: exit 77).
 Runs under Debian's Python (/usr/bin/python3 has python3-torch).
 """
 import argparse
@@ -167,6 +168,7 @@ def main():
     ap.add_argument("--weights")
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--ort-dir", default=os.path.join(ROOT, "build", "ort"))
+    ap.add_argument("--install", action="store_true", help="npm install onnxruntime-node into --ort-dir if missing")
     ap.add_argument("--work")
     ap.add_argument("--cc", default="gcc")
     ap.add_argument("--json", action="store_true")
@@ -183,6 +185,12 @@ def main():
         print("compare_onnx.py: skipped: no torch in %s (Debian: python3-torch)" % sys.executable)
         sys.exit(SKIP if a.test else 1)
     node, why = ort_available(a.ort_dir)
+    if not node and a.install and shutil.which("node") and shutil.which("npm"):
+        os.makedirs(a.ort_dir, exist_ok=True)
+        print("compare_onnx.py: npm install --ignore-scripts onnxruntime-node in %s" % a.ort_dir, file=sys.stderr)
+        subprocess.run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "onnxruntime-node"],
+                       cwd=a.ort_dir, stdout=sys.stderr)
+        node, why = ort_available(a.ort_dir)
     if not node:
         print("compare_onnx.py: ONNX Runtime skipped: %s" % why, file=sys.stderr)
         if a.test:

@@ -11,7 +11,8 @@ CASE:
            -pedantic -O2 -Wall -Wextra -Werror, check `nm -u` (nothing but
            memcpy/memset/memmove), and compare NAME_predict on PNGs (gray,
            RGB, RGBA; the input size and others) with `NAME predict --json`
-           on the same files: within 1e-5, same class names
+           on the same files, and on a JPEG decoded in full by PIL with
+           `predict --exact-resize`: within 1e-5, same class names
   refuse   weights of another model, a missing, misshapen, F16 or extra
            tensor, the wrong number of class names, a corrupt file: each
            refused with a message naming the mismatch, no file written
@@ -232,6 +233,16 @@ def case_parity(a):
     theirs = [json.loads(l) for l in run([a.trainer, "predict", "--weights", weights, "--json"] + pngs,
                                          env=dict(os.environ, OMP_NUM_THREADS="1")).stdout.splitlines()]
     raws = [p[:-4] + ".raw" for p in pngs]
+    # a JPEG, decoded in full by PIL (libjpeg-turbo, ISLOW, fancy upsampling): `predict --exact-resize`
+    from PIL import Image
+    jpg = os.path.join(a.work, "images", "photo.jpg")
+    blobs_image("L" if in_c == 1 else "RGB", 3 * in_w + 7, 2 * in_h + 3, random.Random(4)).save(jpg, quality=90)
+    decoded = Image.open(jpg)
+    decoded.load()
+    write_raw(decoded, jpg[:-4] + ".raw")
+    theirs += [json.loads(l) for l in run([a.trainer, "predict", "--weights", weights, "--json", "--exact-resize",
+                                           jpg], env=dict(os.environ, OMP_NUM_THREADS="1")).stdout.splitlines()]
+    raws.append(jpg[:-4] + ".raw")
     for spec in a.compilers.split(","):
         cc, variant = spec.split("/")
         obj = os.path.join(a.work, "%s_%s_%s.o" % (name, cc, variant))
