@@ -25,6 +25,16 @@
  *
  * parameters: 61105 (60753 trainable)
  * per image: 27.132 MFLOP forward, 77.857 MFLOP training, 266433 activation floats
+ *
+ * Twins: each layer's kernels come in variants chosen when this file is compiled;
+ * every #else and #endif names the macro it belongs to.
+ *   (default)                the fast kernels: register-blocked and fused, with AVX-512
+ *                            intrinsics where CNN_AVX512_FLOAT is 1 (see cnn_model.h)
+ *   -DCNN_PORTABLE_KERNELS   the portable C twins of those intrinsics
+ *   -DCNN_REFERENCE_KERNELS  the plain loops, layer by layer: the oracle
+ *   -DCNN_NO_WINOGRAD        direct convolutions where Winograd F(2x2, 3x3) runs
+ *   -DCNN_REAL=double        everything in double (the gradient checks)
+ *   -DCNN_TRAINER_MAIN       adds main(): the standalone trainer (cnnc build)
  */
 #include <math.h>
 #include <stdint.h>
@@ -38,16 +48,16 @@
 #ifdef _OPENMP
 #define OMP_STR(...) #__VA_ARGS__
 #define OMP(...) _Pragma(OMP_STR(omp __VA_ARGS__))
-#else
+#else /* no OpenMP: plain loops */
 #define OMP(...)
-#endif
+#endif /* _OPENMP */
 
 /* Hooks around every layer call (pass 0 forward, 1 backward), e.g. for per-layer
  * timing; a file that includes this one may define them. Nothing by default. */
 #ifndef CNN_LAYER_BEGIN
 #define CNN_LAYER_BEGIN(layer, pass)
 #define CNN_LAYER_END(layer, pass)
-#endif
+#endif /* CNN_LAYER_BEGIN */
 
 /* Math in the precision of cnn_real (gradient checks use double). */
 #define REAL_EXP(v) _Generic((v), float: expf, default: exp)(v)
@@ -88,15 +98,36 @@ enum {
     WORK_PER_IMAGE = 217216
 };
 
+/* The fixed part of b->work, by owner: batchnorm statistics kept for backward
+ * (STATS), a conv's rotated kernel for its fast dx (FLIP), Winograd's U of its
+ * forward (WINO), its weights with the next batchnorm folded in (FOLD). */
+enum {
+    WK_conv2d_1_FLIP = 0,
+    WK_conv2d_1_FOLD = 273248,
+    WK_batchnorm_1_STATS = 0,
+    WK_conv2d_2_FLIP = 32,
+    WK_conv2d_2_WINO = 12832,
+    WK_conv2d_2_FOLD = 273696,
+    WK_batchnorm_2_STATS = 21024,
+    WK_conv2d_3_FLIP = 21088,
+    WK_conv2d_3_WINO = 72288,
+    WK_conv2d_3_FOLD = 286528,
+    WK_batchnorm_3_STATS = 105056,
+    WK_conv2d_4_FLIP = 105184,
+    WK_conv2d_4_WINO = 207584,
+    WK_batchnorm_4_STATS = 273120,
+    WK_END = WORK_FIXED
+};
+
 enum { N_OUT = 1 };
 
 /* Inference folds batchnorms into the conv before them (emit_conv_bn_fold.c);
  * the plain kernels, the oracle, run every layer as written. */
 #ifdef CNN_REFERENCE_KERNELS
 enum { FOLD_BATCHNORM = 0 };
-#else
+#else /* not CNN_REFERENCE_KERNELS: the fast kernels */
 enum { FOLD_BATCHNORM = 1 };
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_1 forward, deep.cnn:17: conv2d 16 3x3 stride=1x1 padding=same bias=false
  * 64x64x3 -> 64x64x16 per image (NHWC)
@@ -471,7 +502,7 @@ static void deep_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *re
         }
     } /* i */
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
 {
     enum { IH = 64, IW = 64, IC = 3, OH = 64, OW = 64, OC = 16 };
@@ -517,7 +548,7 @@ static void deep_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *re
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_1 backward, deep.cnn:17: conv2d 16 3x3 stride=1x1 padding=same bias=false
  * 64x64x3 -> 64x64x16 per image (NHWC)
@@ -933,7 +964,7 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
         }
     }
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 64, IW = 64, IC = 3, OH = 64, OW = 64, OC = 16 };
@@ -992,7 +1023,7 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
         }
     }
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* batchnorm_1 forward, deep.cnn:18: batchnorm momentum=0.99 epsilon=0.001
  * 64x64x16 -> 64x64x16 per image (NHWC)
@@ -1005,7 +1036,7 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
 #ifndef CNN_REFERENCE_KERNELS
 static void deep_batchnorm_1_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 4096, C = 16, SIZE = 65536, SLOT = 32, FIX = 0 };
+    enum { PIXELS = 4096, C = 16, SIZE = 65536, SLOT = 32, FIX = WK_batchnorm_1_STATS };
     enum { G_OFF = 432, B_OFF = 448, RM_OFF = 60753, RV_OFF = 60769 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 64, IW = 64, POH = 32, POW = 32, PKH = 2, PKW = 2, POOL_SIZE = 16384 }; /* maxpool_1 */
@@ -1218,10 +1249,10 @@ static void deep_batchnorm_1_pool_forward(cnn_real *restrict p, const cnn_real *
         } /* i */
     }
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 4096, C = 16, SIZE = 65536, SLOT = 32, FIX = 0 };
+    enum { PIXELS = 4096, C = 16, SIZE = 65536, SLOT = 32, FIX = WK_batchnorm_1_STATS };
     enum { G_OFF = 432, B_OFF = 448, RM_OFF = 60753, RV_OFF = 60769 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -1302,7 +1333,7 @@ static void deep_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *restr
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* batchnorm_1 backward, deep.cnn:18: batchnorm momentum=0.99 epsilon=0.001
  * 64x64x16 -> 64x64x16 per image (NHWC)
@@ -1315,7 +1346,7 @@ static void deep_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *restr
 #ifndef CNN_REFERENCE_KERNELS
 static void deep_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 4096, C = 16, SIZE = 65536, SLOT = 32, FIX = 0 };
+    enum { PIXELS = 4096, C = 16, SIZE = 65536, SLOT = 32, FIX = WK_batchnorm_1_STATS };
     enum { G_OFF = 432, B_OFF = 448, RM_OFF = 60753, RV_OFF = 60769 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 64, IW = 64, POH = 32, POW = 32, PKH = 2, PKW = 2, POOL_SIZE = 16384 }; /* maxpool_1 */
@@ -1440,10 +1471,10 @@ static void deep_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_real 
         } /* py */
     } /* i */
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 4096, C = 16, SIZE = 65536, SLOT = 32, FIX = 0 };
+    enum { PIXELS = 4096, C = 16, SIZE = 65536, SLOT = 32, FIX = WK_batchnorm_1_STATS };
     enum { G_OFF = 432, B_OFF = 448, RM_OFF = 60753, RV_OFF = 60769 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -1501,7 +1532,7 @@ static void deep_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *rest
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* maxpool_1 forward, deep.cnn:20: maxpool 2x2 stride=2x2
  * 64x64x16 -> 32x32x16 per image (NHWC)
@@ -1536,7 +1567,7 @@ static void deep_maxpool_1_forward(const cnn_real *restrict in, cnn_real *restri
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* maxpool_1 backward, deep.cnn:20: maxpool 2x2 stride=2x2
  * 64x64x16 -> 32x32x16 per image (NHWC)
@@ -1590,7 +1621,7 @@ static void deep_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_real 
     memcpy(dx, dy, sizeof(cnn_real) * (size_t)n * 65536);
 }
 
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_1 + batchnorm_1 + relu + maxpool_1 in inference (emit_conv_bn_fold.c): the batchnorm, with its
  * running statistics, is y = scale z + shift per channel: scale goes into the conv's
@@ -2577,7 +2608,7 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
             }
         } /* py */
     } /* i */
-#else
+#else /* CNN_NO_WINOGRAD: the direct kernel */
     (void)wino;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -2927,9 +2958,9 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
             } /* oy */
         }
     } /* i */
-#endif
+#endif /* CNN_NO_WINOGRAD */
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, cnn_real *restrict wino, int n)
 {
     enum { IH = 32, IW = 32, IC = 16, OH = 32, OW = 32, OC = 32 };
@@ -2976,7 +3007,7 @@ static void deep_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *re
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_2 backward, deep.cnn:21: conv2d 32 3x3 stride=1x1 padding=same bias=false
  * 32x32x16 -> 32x32x32 per image (NHWC)
@@ -3039,7 +3070,7 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
             wu[(size_t)(15 * OC + ic) * IC + oc] = t32;
         }
     }
-#endif
+#endif /* CNN_NO_WINOGRAD */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -3557,7 +3588,7 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
                 }
             } /* py */
         }
-#else
+#else /* CNN_NO_WINOGRAD: the direct kernel */
         {
             const cnn_real *restrict bsrc = dzpad;
             const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
@@ -3899,7 +3930,7 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
                 }
             } /* oy */
         }
-#endif
+#endif /* CNN_NO_WINOGRAD */
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
@@ -3919,7 +3950,7 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
         }
     }
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 32, IW = 32, IC = 16, OH = 32, OW = 32, OC = 32 };
@@ -4005,7 +4036,7 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
         }
     }
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* batchnorm_2 forward, deep.cnn:22: batchnorm momentum=0.99 epsilon=0.001
  * 32x32x32 -> 32x32x32 per image (NHWC)
@@ -4018,7 +4049,7 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
 #ifndef CNN_REFERENCE_KERNELS
 static void deep_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 21024 };
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = WK_batchnorm_2_STATS };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 32, IW = 32, POH = 16, POW = 16, PKH = 2, PKW = 2, POOL_SIZE = 8192 }; /* maxpool_2 */
@@ -4231,10 +4262,10 @@ static void deep_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *
         } /* i */
     }
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 21024 };
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = WK_batchnorm_2_STATS };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -4315,7 +4346,7 @@ static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restr
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* batchnorm_2 backward, deep.cnn:22: batchnorm momentum=0.99 epsilon=0.001
  * 32x32x32 -> 32x32x32 per image (NHWC)
@@ -4328,7 +4359,7 @@ static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restr
 #ifndef CNN_REFERENCE_KERNELS
 static void deep_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 21024 };
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = WK_batchnorm_2_STATS };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 32, IW = 32, POH = 16, POW = 16, PKH = 2, PKW = 2, POOL_SIZE = 8192 }; /* maxpool_2 */
@@ -4453,10 +4484,10 @@ static void deep_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real 
         } /* py */
     } /* i */
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = 21024 };
+    enum { PIXELS = 1024, C = 32, SIZE = 32768, SLOT = 64, FIX = WK_batchnorm_2_STATS };
     enum { G_OFF = 5072, B_OFF = 5104, RM_OFF = 60785, RV_OFF = 60817 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -4514,7 +4545,7 @@ static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *rest
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* maxpool_2 forward, deep.cnn:24: maxpool 2x2 stride=2x2
  * 32x32x32 -> 16x16x32 per image (NHWC)
@@ -4549,7 +4580,7 @@ static void deep_maxpool_2_forward(const cnn_real *restrict in, cnn_real *restri
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* maxpool_2 backward, deep.cnn:24: maxpool 2x2 stride=2x2
  * 32x32x32 -> 16x16x32 per image (NHWC)
@@ -4603,7 +4634,7 @@ static void deep_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real 
     memcpy(dx, dy, sizeof(cnn_real) * (size_t)n * 32768);
 }
 
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_2 + batchnorm_2 + relu + maxpool_2 in inference (emit_conv_bn_fold.c): the batchnorm, with its
  * running statistics, is y = scale z + shift per channel: scale goes into the conv's
@@ -4951,7 +4982,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
             }
         } /* py */
     } /* i */
-#else
+#else /* CNN_NO_WINOGRAD: the direct kernel */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -5300,7 +5331,7 @@ static void deep_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real *r
             }
         } /* py */
     } /* i */
-#endif
+#endif /* CNN_NO_WINOGRAD */
 }
 
 /* conv2d_3 forward, deep.cnn:25: conv2d 64 3x3 stride=1x1 padding=same bias=false
@@ -5632,7 +5663,7 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
             }
         } /* py */
     } /* i */
-#else
+#else /* CNN_NO_WINOGRAD: the direct kernel */
     (void)wino;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -5984,9 +6015,9 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
             } /* oy */
         }
     } /* i */
-#endif
+#endif /* CNN_NO_WINOGRAD */
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, cnn_real *restrict wino, int n)
 {
     enum { IH = 16, IW = 16, IC = 32, OH = 16, OW = 16, OC = 64 };
@@ -6033,7 +6064,7 @@ static void deep_conv2d_3_forward(const cnn_real *restrict p, const cnn_real *re
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_3 backward, deep.cnn:25: conv2d 64 3x3 stride=1x1 padding=same bias=false
  * 16x16x32 -> 16x16x64 per image (NHWC)
@@ -6096,7 +6127,7 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
             wu[(size_t)(15 * OC + ic) * IC + oc] = t32;
         }
     }
-#endif
+#endif /* CNN_NO_WINOGRAD */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -6720,7 +6751,7 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
                 }
             } /* py */
         }
-#else
+#else /* CNN_NO_WINOGRAD: the direct kernel */
         {
             const cnn_real *restrict bsrc = dzpad;
             const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
@@ -7050,7 +7081,7 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
                 }
             } /* oy */
         }
-#endif
+#endif /* CNN_NO_WINOGRAD */
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
@@ -7070,7 +7101,7 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
         }
     }
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 16, IW = 16, IC = 32, OH = 16, OW = 16, OC = 64 };
@@ -7156,7 +7187,7 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
         }
     }
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* batchnorm_3 forward, deep.cnn:26: batchnorm momentum=0.99 epsilon=0.001
  * 16x16x64 -> 16x16x64 per image (NHWC)
@@ -7169,7 +7200,7 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
 #ifndef CNN_REFERENCE_KERNELS
 static void deep_batchnorm_3_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 105056 };
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = WK_batchnorm_3_STATS };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 16, IW = 16, POH = 8, POW = 8, PKH = 2, PKW = 2, POOL_SIZE = 4096 }; /* maxpool_3 */
@@ -7382,10 +7413,10 @@ static void deep_batchnorm_3_pool_forward(cnn_real *restrict p, const cnn_real *
         } /* i */
     }
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 105056 };
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = WK_batchnorm_3_STATS };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -7466,7 +7497,7 @@ static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restr
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* batchnorm_3 backward, deep.cnn:26: batchnorm momentum=0.99 epsilon=0.001
  * 16x16x64 -> 16x16x64 per image (NHWC)
@@ -7479,7 +7510,7 @@ static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restr
 #ifndef CNN_REFERENCE_KERNELS
 static void deep_batchnorm_3_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 105056 };
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = WK_batchnorm_3_STATS };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 16, IW = 16, POH = 8, POW = 8, PKH = 2, PKW = 2, POOL_SIZE = 4096 }; /* maxpool_3 */
@@ -7604,10 +7635,10 @@ static void deep_batchnorm_3_pool_backward(const cnn_real *restrict p, cnn_real 
         } /* py */
     } /* i */
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = 105056 };
+    enum { PIXELS = 256, C = 64, SIZE = 16384, SLOT = 128, FIX = WK_batchnorm_3_STATS };
     enum { G_OFF = 23568, B_OFF = 23632, RM_OFF = 60849, RV_OFF = 60913 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -7665,7 +7696,7 @@ static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *rest
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* maxpool_3 forward, deep.cnn:28: maxpool 2x2 stride=2x2
  * 16x16x64 -> 8x8x64 per image (NHWC)
@@ -7700,7 +7731,7 @@ static void deep_maxpool_3_forward(const cnn_real *restrict in, cnn_real *restri
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* maxpool_3 backward, deep.cnn:28: maxpool 2x2 stride=2x2
  * 16x16x64 -> 8x8x64 per image (NHWC)
@@ -7754,7 +7785,7 @@ static void deep_batchnorm_3_pool_backward(const cnn_real *restrict p, cnn_real 
     memcpy(dx, dy, sizeof(cnn_real) * (size_t)n * 16384);
 }
 
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_3 + batchnorm_3 + relu + maxpool_3 in inference (emit_conv_bn_fold.c): the batchnorm, with its
  * running statistics, is y = scale z + shift per channel: scale goes into the conv's
@@ -8102,7 +8133,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
             }
         } /* py */
     } /* i */
-#else
+#else /* CNN_NO_WINOGRAD: the direct kernel */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -8461,7 +8492,7 @@ static void deep_conv2d_3_folded_forward(const cnn_real *restrict p, cnn_real *r
             } /* c0 */
         } /* py */
     } /* i */
-#endif
+#endif /* CNN_NO_WINOGRAD */
 }
 
 /* conv2d_4 forward, deep.cnn:29: conv2d 64 3x3 stride=1x1 padding=same bias=false
@@ -8701,7 +8732,7 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
             }
         } /* py */
     } /* i */
-#else
+#else /* CNN_NO_WINOGRAD: the direct kernel */
     (void)wino;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -9053,9 +9084,9 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
             } /* oy */
         }
     } /* i */
-#endif
+#endif /* CNN_NO_WINOGRAD */
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, cnn_real *restrict wino, int n)
 {
     enum { IH = 8, IW = 8, IC = 64, OH = 8, OW = 8, OC = 64 };
@@ -9102,7 +9133,7 @@ static void deep_conv2d_4_forward(const cnn_real *restrict p, const cnn_real *re
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_4 backward, deep.cnn:29: conv2d 64 3x3 stride=1x1 padding=same bias=false
  * 8x8x64 -> 8x8x64 per image (NHWC)
@@ -9165,7 +9196,7 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
             wu[(size_t)(15 * OC + ic) * IC + oc] = t32;
         }
     }
-#endif
+#endif /* CNN_NO_WINOGRAD */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -9783,7 +9814,7 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
                 }
             } /* py */
         }
-#else
+#else /* CNN_NO_WINOGRAD: the direct kernel */
         {
             const cnn_real *restrict bsrc = dzpad;
             const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
@@ -10115,7 +10146,7 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
                 } /* c0 */
             } /* oy */
         }
-#endif
+#endif /* CNN_NO_WINOGRAD */
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
@@ -10135,7 +10166,7 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
         }
     }
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 8, IW = 8, IC = 64, OH = 8, OW = 8, OC = 64 };
@@ -10221,7 +10252,7 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
         }
     }
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* batchnorm_4 forward, deep.cnn:30: batchnorm momentum=0.99 epsilon=0.001
  * 8x8x64 -> 8x8x64 per image (NHWC)
@@ -10233,7 +10264,7 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
  */
 static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 273120 };
+    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = WK_batchnorm_4_STATS };
     enum { G_OFF = 60560, B_OFF = 60624, RM_OFF = 60977, RV_OFF = 61041 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -10344,7 +10375,7 @@ static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restr
             }
             var[c] = v * inv_m;
         }
-        #else
+        #else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
         OMP(parallel for schedule(static))
         for (int i = 0; i < n; i++) {
             const cnn_real *restrict xi = in + (size_t)i * SIZE;
@@ -10385,7 +10416,7 @@ static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restr
                 s += slot[(size_t)i * SLOT + c];
             var[c] = s * inv_m;
         }
-        #endif
+        #endif /* CNN_REFERENCE_KERNELS */
         cnn_real *restrict rmean = p + RM_OFF;
         cnn_real *restrict rvar = p + RV_OFF;
         for (int c = 0; c < C; c++) {
@@ -10427,7 +10458,7 @@ static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restr
  */
 static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = 273120 };
+    enum { PIXELS = 64, C = 64, SIZE = 4096, SLOT = 128, FIX = WK_batchnorm_4_STATS };
     enum { G_OFF = 60560, B_OFF = 60624, RM_OFF = 60977, RV_OFF = 61041 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -10486,7 +10517,7 @@ static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *rest
             si[c] = s0[c] + t0[c];
             si[C + c] = s1[c] + t1[c];
         }
-        #else
+        #else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
         for (int c = 0; c < 2 * C; c++)
             si[c] = 0;
         for (int q = 0; q < PIXELS; q++) {
@@ -10502,7 +10533,7 @@ static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *rest
                 }
             }
         }
-        #endif
+        #endif /* CNN_REFERENCE_KERNELS */
     } /* i */
     for (int c = 0; c < C; c++) {
         cnn_real s0 = 0, s1 = 0;
@@ -10919,7 +10950,7 @@ static void deep_dense_1_forward(const cnn_real *restrict p, const cnn_real *res
     } /* k0 */
     #undef B0
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_dense_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { IN = 64, OUT = 1, W_OFF = 60688 };
@@ -10942,7 +10973,7 @@ static void deep_dense_1_forward(const cnn_real *restrict p, const cnn_real *res
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* dense_1 backward, deep.cnn:34: dense 1 sigmoid
  * 64 -> 1 per image (NHWC); the final sigmoid
@@ -11373,7 +11404,7 @@ static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict
         for (int o = 0; o < OUT; o++)
             gb[o] += dz[(size_t)i * OUT + o];
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IN = 64, OUT = 1, W_OFF = 60688 };
@@ -11413,7 +11444,7 @@ static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* Forward pass over n images: every layer in order, then the logits
  * (the last layer's output before its sigmoid). */
@@ -11436,7 +11467,7 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     /* inference: batchnorm_1 folded into conv2d_1, one pass to maxpool_1's output */
     if (FOLD_BATCHNORM && !training) {
         CNN_LAYER_BEGIN(0, 0);
-        deep_conv2d_1_folded_forward(p, wk + 273248, x, a + cap * A_maxpool_1, pad, n);
+        deep_conv2d_1_folded_forward(p, wk + WK_conv2d_1_FOLD, x, a + cap * A_maxpool_1, pad, n);
         CNN_LAYER_END(0, 0);
     } else {
         CNN_LAYER_BEGIN(0, 0);
@@ -11451,11 +11482,11 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     /* inference: batchnorm_2 folded into conv2d_2, one pass to maxpool_2's output */
     if (FOLD_BATCHNORM && !training) {
         CNN_LAYER_BEGIN(4, 0);
-        deep_conv2d_2_folded_forward(p, wk + 273696, a + cap * A_maxpool_1, a + cap * A_maxpool_2, pad, n);
+        deep_conv2d_2_folded_forward(p, wk + WK_conv2d_2_FOLD, a + cap * A_maxpool_1, a + cap * A_maxpool_2, pad, n);
         CNN_LAYER_END(4, 0);
     } else {
         CNN_LAYER_BEGIN(4, 0);
-        deep_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, wk + 12832, n);
+        deep_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, wk + WK_conv2d_2_WINO, n);
         CNN_LAYER_END(4, 0);
         CNN_LAYER_BEGIN(5, 0);
         deep_batchnorm_2_pool_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, wk, slot, n, training);
@@ -11466,11 +11497,11 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     /* inference: batchnorm_3 folded into conv2d_3, one pass to maxpool_3's output */
     if (FOLD_BATCHNORM && !training) {
         CNN_LAYER_BEGIN(8, 0);
-        deep_conv2d_3_folded_forward(p, wk + 286528, a + cap * A_maxpool_2, a + cap * A_maxpool_3, pad, n);
+        deep_conv2d_3_folded_forward(p, wk + WK_conv2d_3_FOLD, a + cap * A_maxpool_2, a + cap * A_maxpool_3, pad, n);
         CNN_LAYER_END(8, 0);
     } else {
         CNN_LAYER_BEGIN(8, 0);
-        deep_conv2d_3_forward(p, a + cap * A_maxpool_2, a + cap * A_conv2d_3, pad, wk + 72288, n);
+        deep_conv2d_3_forward(p, a + cap * A_maxpool_2, a + cap * A_conv2d_3, pad, wk + WK_conv2d_3_WINO, n);
         CNN_LAYER_END(8, 0);
         CNN_LAYER_BEGIN(9, 0);
         deep_batchnorm_3_pool_forward(p, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, a + cap * A_maxpool_3, wk, slot, n, training);
@@ -11479,7 +11510,7 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
         /* maxpool_3: computed by deep_batchnorm_3_pool_forward */
     }
     CNN_LAYER_BEGIN(12, 0);
-    deep_conv2d_4_forward(p, a + cap * A_maxpool_3, a + cap * A_conv2d_4, pad, wk + 207584, n);
+    deep_conv2d_4_forward(p, a + cap * A_maxpool_3, a + cap * A_conv2d_4, pad, wk + WK_conv2d_4_WINO, n);
     CNN_LAYER_END(12, 0);
     CNN_LAYER_BEGIN(13, 0);
     deep_batchnorm_4_forward(p, a + cap * A_conv2d_4, a + cap * A_batchnorm_4, wk, slot, n, training);
@@ -11534,7 +11565,7 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     deep_batchnorm_4_backward(p, g, a + cap * A_conv2d_4, a + cap * A_batchnorm_4, dB, dA, wk, slot, n);
     CNN_LAYER_END(13, 1);
     CNN_LAYER_BEGIN(12, 1);
-    deep_conv2d_4_backward(p, g, a + cap * A_maxpool_3, a + cap * A_conv2d_4, dA, dB, slot, pad, wk + 105184, n);
+    deep_conv2d_4_backward(p, g, a + cap * A_maxpool_3, a + cap * A_conv2d_4, dA, dB, slot, pad, wk + WK_conv2d_4_FLIP, n);
     CNN_LAYER_END(12, 1);
     /* maxpool_3: in deep_batchnorm_3_pool_backward */
     /* relu_3: a view, its gradient is its input's */
@@ -11542,7 +11573,7 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     deep_batchnorm_3_pool_backward(p, g, a + cap * A_conv2d_3, a + cap * A_batchnorm_3, a + cap * A_maxpool_3, dB, dA, wk, slot, n);
     CNN_LAYER_END(9, 1);
     CNN_LAYER_BEGIN(8, 1);
-    deep_conv2d_3_backward(p, g, a + cap * A_maxpool_2, a + cap * A_conv2d_3, dA, dB, slot, pad, wk + 21088, n);
+    deep_conv2d_3_backward(p, g, a + cap * A_maxpool_2, a + cap * A_conv2d_3, dA, dB, slot, pad, wk + WK_conv2d_3_FLIP, n);
     CNN_LAYER_END(8, 1);
     /* maxpool_2: in deep_batchnorm_2_pool_backward */
     /* relu_2: a view, its gradient is its input's */
@@ -11550,7 +11581,7 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     deep_batchnorm_2_pool_backward(p, g, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, dB, dA, wk, slot, n);
     CNN_LAYER_END(5, 1);
     CNN_LAYER_BEGIN(4, 1);
-    deep_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dA, dB, slot, pad, wk + 32, n);
+    deep_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dA, dB, slot, pad, wk + WK_conv2d_2_FLIP, n);
     CNN_LAYER_END(4, 1);
     /* maxpool_1: in deep_batchnorm_1_pool_backward */
     /* relu_1: a view, its gradient is its input's */
@@ -11558,7 +11589,7 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     deep_batchnorm_1_pool_backward(p, g, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, a + cap * A_maxpool_1, dB, dA, wk, slot, n);
     CNN_LAYER_END(1, 1);
     CNN_LAYER_BEGIN(0, 1);
-    deep_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dA, slot, pad, wk + 0, n);
+    deep_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dA, slot, pad, wk + WK_conv2d_1_FLIP, n);
     CNN_LAYER_END(0, 1);
 }
 
@@ -11800,4 +11831,4 @@ int main(int argc, char **argv)
 {
     return cnn_trainer_main(&deep_model, argc, argv);
 }
-#endif
+#endif /* CNN_TRAINER_MAIN */

@@ -17,6 +17,16 @@
  *
  * parameters: 315530 (315338 trainable)
  * per image: 6.352 MFLOP forward, 18.606 MFLOP training, 81930 activation floats
+ *
+ * Twins: each layer's kernels come in variants chosen when this file is compiled;
+ * every #else and #endif names the macro it belongs to.
+ *   (default)                the fast kernels: register-blocked and fused, with AVX-512
+ *                            intrinsics where CNN_AVX512_FLOAT is 1 (see cnn_model.h)
+ *   -DCNN_PORTABLE_KERNELS   the portable C twins of those intrinsics
+ *   -DCNN_REFERENCE_KERNELS  the plain loops, layer by layer: the oracle
+ *   -DCNN_NO_WINOGRAD        direct convolutions where Winograd F(2x2, 3x3) runs
+ *   -DCNN_REAL=double        everything in double (the gradient checks)
+ *   -DCNN_TRAINER_MAIN       adds main(): the standalone trainer (cnnc build)
  */
 #include <math.h>
 #include <stdint.h>
@@ -30,16 +40,16 @@
 #ifdef _OPENMP
 #define OMP_STR(...) #__VA_ARGS__
 #define OMP(...) _Pragma(OMP_STR(omp __VA_ARGS__))
-#else
+#else /* no OpenMP: plain loops */
 #define OMP(...)
-#endif
+#endif /* _OPENMP */
 
 /* Hooks around every layer call (pass 0 forward, 1 backward), e.g. for per-layer
  * timing; a file that includes this one may define them. Nothing by default. */
 #ifndef CNN_LAYER_BEGIN
 #define CNN_LAYER_BEGIN(layer, pass)
 #define CNN_LAYER_END(layer, pass)
-#endif
+#endif /* CNN_LAYER_BEGIN */
 
 /* Math in the precision of cnn_real (gradient checks use double). */
 #define REAL_EXP(v) _Generic((v), float: expf, default: exp)(v)
@@ -75,15 +85,29 @@ enum {
     WORK_PER_IMAGE = 95808
 };
 
+/* The fixed part of b->work, by owner: batchnorm statistics kept for backward
+ * (STATS), a conv's rotated kernel for its fast dx (FLIP), Winograd's U of its
+ * forward (WINO), its weights with the next batchnorm folded in (FOLD). */
+enum {
+    WK_conv2d_1_FLIP = 0,
+    WK_conv2d_1_FOLD = 84160,
+    WK_batchnorm_1_STATS = 0,
+    WK_conv2d_2_FLIP = 64,
+    WK_conv2d_2_WINO = 51264,
+    WK_conv2d_2_FOLD = 84160,
+    WK_batchnorm_2_STATS = 84032,
+    WK_END = WORK_FIXED
+};
+
 enum { N_OUT = 10 };
 
 /* Inference folds batchnorms into the conv before them (emit_conv_bn_fold.c);
  * the plain kernels, the oracle, run every layer as written. */
 #ifdef CNN_REFERENCE_KERNELS
 enum { FOLD_BATCHNORM = 0 };
-#else
+#else /* not CNN_REFERENCE_KERNELS: the fast kernels */
 enum { FOLD_BATCHNORM = 1 };
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_1 forward, fashion.cnn:15: conv2d 32 3x3 relu stride=1x1 padding=same bias=true
  * 28x28x1 -> 28x28x32 per image (NHWC)
@@ -840,7 +864,7 @@ static void fashion_conv2d_1_forward(const cnn_real *restrict p, const cnn_real 
         }
     } /* i */
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fashion_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
 {
     enum { IH = 28, IW = 28, IC = 1, OH = 28, OW = 28, OC = 32 };
@@ -888,7 +912,7 @@ static void fashion_conv2d_1_forward(const cnn_real *restrict p, const cnn_real 
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_1 backward, fashion.cnn:15: conv2d 32 3x3 relu stride=1x1 padding=same bias=true
  * 28x28x1 -> 28x28x32 per image (NHWC)
@@ -1185,7 +1209,7 @@ static void fashion_conv2d_1_backward(const cnn_real *restrict p, cnn_real *rest
         }
     }
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fashion_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 28, IW = 28, IC = 1, OH = 28, OW = 28, OC = 32 };
@@ -1256,7 +1280,7 @@ static void fashion_conv2d_1_backward(const cnn_real *restrict p, cnn_real *rest
         }
     }
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* batchnorm_1 forward, fashion.cnn:16: batchnorm momentum=0.99 epsilon=0.001
  * 28x28x32 -> 28x28x32 per image (NHWC)
@@ -1268,7 +1292,7 @@ static void fashion_conv2d_1_backward(const cnn_real *restrict p, cnn_real *rest
 #ifndef CNN_REFERENCE_KERNELS
 static void fashion_batchnorm_1_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 784, C = 32, SIZE = 25088, SLOT = 64, FIX = 0 };
+    enum { PIXELS = 784, C = 32, SIZE = 25088, SLOT = 64, FIX = WK_batchnorm_1_STATS };
     enum { G_OFF = 320, B_OFF = 352, RM_OFF = 315338, RV_OFF = 315370 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 28, IW = 28, POH = 14, POW = 14, PKH = 2, PKW = 2, POOL_SIZE = 6272 }; /* maxpool_1 */
@@ -1481,10 +1505,10 @@ static void fashion_batchnorm_1_pool_forward(cnn_real *restrict p, const cnn_rea
         } /* i */
     }
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fashion_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 784, C = 32, SIZE = 25088, SLOT = 64, FIX = 0 };
+    enum { PIXELS = 784, C = 32, SIZE = 25088, SLOT = 64, FIX = WK_batchnorm_1_STATS };
     enum { G_OFF = 320, B_OFF = 352, RM_OFF = 315338, RV_OFF = 315370 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -1565,7 +1589,7 @@ static void fashion_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *re
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* batchnorm_1 backward, fashion.cnn:16: batchnorm momentum=0.99 epsilon=0.001
  * 28x28x32 -> 28x28x32 per image (NHWC)
@@ -1577,7 +1601,7 @@ static void fashion_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *re
 #ifndef CNN_REFERENCE_KERNELS
 static void fashion_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 784, C = 32, SIZE = 25088, SLOT = 64, FIX = 0 };
+    enum { PIXELS = 784, C = 32, SIZE = 25088, SLOT = 64, FIX = WK_batchnorm_1_STATS };
     enum { G_OFF = 320, B_OFF = 352, RM_OFF = 315338, RV_OFF = 315370 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 28, IW = 28, POH = 14, POW = 14, PKH = 2, PKW = 2, POOL_SIZE = 6272 }; /* maxpool_1 */
@@ -1693,10 +1717,10 @@ static void fashion_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_re
         } /* py */
     } /* i */
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fashion_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 784, C = 32, SIZE = 25088, SLOT = 64, FIX = 0 };
+    enum { PIXELS = 784, C = 32, SIZE = 25088, SLOT = 64, FIX = WK_batchnorm_1_STATS };
     enum { G_OFF = 320, B_OFF = 352, RM_OFF = 315338, RV_OFF = 315370 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -1751,7 +1775,7 @@ static void fashion_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *r
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* maxpool_1 forward, fashion.cnn:17: maxpool 2x2 stride=2x2
  * 28x28x32 -> 14x14x32 per image (NHWC)
@@ -1786,7 +1810,7 @@ static void fashion_maxpool_1_forward(const cnn_real *restrict in, cnn_real *res
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* maxpool_1 backward, fashion.cnn:17: maxpool 2x2 stride=2x2
  * 28x28x32 -> 14x14x32 per image (NHWC)
@@ -1840,7 +1864,7 @@ static void fashion_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_re
     memcpy(dx, dy, sizeof(cnn_real) * (size_t)n * 25088);
 }
 
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_1 + batchnorm_1 + maxpool_1 in inference (emit_conv_bn_fold.c): the batchnorm, with its
  * running statistics, is y = scale z + shift per channel after the conv's relu; the
@@ -2492,7 +2516,7 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
             }
         } /* py */
     } /* i */
-#else
+#else /* CNN_NO_WINOGRAD: the direct kernel */
     (void)wino;
     (void)pad; /* no padding: read the input in place */
     OMP(parallel for schedule(static))
@@ -2763,9 +2787,9 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
             } /* oy */
         }
     } /* i */
-#endif
+#endif /* CNN_NO_WINOGRAD */
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, cnn_real *restrict wino, int n)
 {
     enum { IH = 14, IW = 14, IC = 32, OH = 12, OW = 12, OC = 64 };
@@ -2810,7 +2834,7 @@ static void fashion_conv2d_2_forward(const cnn_real *restrict p, const cnn_real 
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_2 backward, fashion.cnn:18: conv2d 64 3x3 relu stride=1x1 padding=valid bias=true
  * 14x14x32 -> 12x12x64 per image (NHWC)
@@ -2875,7 +2899,7 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
             wu[(size_t)(15 * OC + ic) * IC + oc] = t32;
         }
     }
-#endif
+#endif /* CNN_NO_WINOGRAD */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -3482,7 +3506,7 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
                 }
             } /* py */
         }
-#else
+#else /* CNN_NO_WINOGRAD: the direct kernel */
         {
             const cnn_real *restrict bsrc = dzpad;
             const cnn_real *restrict bw = flip; /* [B_KH][B_KW][B_CIN][B_COUT] */
@@ -3777,7 +3801,7 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
                 }
             } /* oy */
         }
-#endif
+#endif /* CNN_NO_WINOGRAD */
     } /* i */
     /* sum the slots in image order */
     OMP(parallel for schedule(static))
@@ -3801,7 +3825,7 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
         }
     }
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 14, IW = 14, IC = 32, OH = 12, OW = 12, OC = 64 };
@@ -3891,7 +3915,7 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
         }
     }
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* batchnorm_2 forward, fashion.cnn:19: batchnorm momentum=0.99 epsilon=0.001
  * 12x12x64 -> 12x12x64 per image (NHWC)
@@ -3903,7 +3927,7 @@ static void fashion_conv2d_2_backward(const cnn_real *restrict p, cnn_real *rest
 #ifndef CNN_REFERENCE_KERNELS
 static void fashion_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pooled, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 84032 };
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = WK_batchnorm_2_STATS };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 12, IW = 12, POH = 6, POW = 6, PKH = 2, PKW = 2, POOL_SIZE = 2304 }; /* maxpool_2 */
@@ -4116,10 +4140,10 @@ static void fashion_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_rea
         } /* i */
     }
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fashion_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict wk, cnn_real *restrict slot, int n, int training)
 {
-    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 84032 };
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = WK_batchnorm_2_STATS };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     const cnn_real *restrict gamma = p + G_OFF;
@@ -4200,7 +4224,7 @@ static void fashion_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *re
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* batchnorm_2 backward, fashion.cnn:19: batchnorm momentum=0.99 epsilon=0.001
  * 12x12x64 -> 12x12x64 per image (NHWC)
@@ -4212,7 +4236,7 @@ static void fashion_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *re
 #ifndef CNN_REFERENCE_KERNELS
 static void fashion_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, const cnn_real *restrict pooled, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 84032 };
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = WK_batchnorm_2_STATS };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     enum { IH = 12, IW = 12, POH = 6, POW = 6, PKH = 2, PKW = 2, POOL_SIZE = 2304 }; /* maxpool_2 */
@@ -4328,10 +4352,10 @@ static void fashion_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_re
         } /* py */
     } /* i */
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fashion_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, cnn_real *restrict dy, cnn_real *restrict dx, const cnn_real *restrict wk, cnn_real *restrict slot, int n)
 {
-    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = 84032 };
+    enum { PIXELS = 144, C = 64, SIZE = 9216, SLOT = 128, FIX = WK_batchnorm_2_STATS };
     enum { G_OFF = 18880, B_OFF = 18944, RM_OFF = 315402, RV_OFF = 315466 };
     const cnn_real momentum = (cnn_real)0.99000001f, epsilon = (cnn_real)0.00100000005f;
     (void)momentum;
@@ -4386,7 +4410,7 @@ static void fashion_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *r
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* maxpool_2 forward, fashion.cnn:20: maxpool 2x2 stride=2x2
  * 12x12x64 -> 6x6x64 per image (NHWC)
@@ -4421,7 +4445,7 @@ static void fashion_maxpool_2_forward(const cnn_real *restrict in, cnn_real *res
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* maxpool_2 backward, fashion.cnn:20: maxpool 2x2 stride=2x2
  * 12x12x64 -> 6x6x64 per image (NHWC)
@@ -4475,7 +4499,7 @@ static void fashion_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_re
     memcpy(dx, dy, sizeof(cnn_real) * (size_t)n * 9216);
 }
 
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_2 + batchnorm_2 + maxpool_2 in inference (emit_conv_bn_fold.c): the batchnorm, with its
  * running statistics, is y = scale z + shift per channel after the conv's relu; the
@@ -4762,7 +4786,7 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real
             }
         } /* py */
     } /* i */
-#else
+#else /* CNN_NO_WINOGRAD: the direct kernel */
     (void)fold; /* Winograd's U alone */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -5122,7 +5146,7 @@ static void fashion_conv2d_2_folded_forward(const cnn_real *restrict p, cnn_real
             } /* c0 */
         } /* py */
     } /* i */
-#endif
+#endif /* CNN_NO_WINOGRAD */
 }
 
 /* dropout_1 forward, fashion.cnn:21: dropout 0.25
@@ -5735,7 +5759,7 @@ static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *
     } /* i */
     #undef B0
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict slot, int n)
 {
     enum { IN = 2304, OUT = 128, W_OFF = 19008 };
@@ -5764,7 +5788,7 @@ static void fashion_dense_1_forward(const cnn_real *restrict p, const cnn_real *
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* dense_1 backward, fashion.cnn:23: dense 128 relu
  * 2304 -> 128 per image (NHWC)
@@ -5805,7 +5829,7 @@ static void fashion_dense_1_backward(const cnn_real *p, cnn_real *restrict g, co
                         _mm512_storeu_ps(wt[ob + q], r[q]);
                 }
             } else
-#endif
+#endif /* CNN_AVX512_FLOAT */
             {
                 for (int r = 0; r < kn; r++)
                     for (int o = 0; o < OUT; o++)
@@ -6336,7 +6360,7 @@ static void fashion_dense_1_backward(const cnn_real *p, cnn_real *restrict g, co
         for (int o = 0; o < OUT; o++)
             gb[o] += dz[(size_t)i * OUT + o];
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fashion_dense_1_backward(const cnn_real *p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n, const cnn_update *u)
 {
     enum { IN = 2304, OUT = 128, W_OFF = 19008 };
@@ -6388,7 +6412,7 @@ static void fashion_dense_1_backward(const cnn_real *p, cnn_real *restrict g, co
     if (u)
         u->apply(u, W_OFF, (size_t)IN * OUT, gw);
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* dense_2 forward, fashion.cnn:24: dense 10 softmax
  * 128 -> 10 per image (NHWC); the final softmax
@@ -6685,7 +6709,7 @@ static void fashion_dense_2_forward(const cnn_real *restrict p, const cnn_real *
     } /* k0 */
     #undef B0
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fashion_dense_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { IN = 128, OUT = 10, W_OFF = 314048 };
@@ -6708,7 +6732,7 @@ static void fashion_dense_2_forward(const cnn_real *restrict p, const cnn_real *
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* dense_2 backward, fashion.cnn:24: dense 10 softmax
  * 128 -> 10 per image (NHWC); the final softmax
@@ -7139,7 +7163,7 @@ static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restr
         for (int o = 0; o < OUT; o++)
             gb[o] += dz[(size_t)i * OUT + o];
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IN = 128, OUT = 10, W_OFF = 314048 };
@@ -7179,7 +7203,7 @@ static void fashion_dense_2_backward(const cnn_real *restrict p, cnn_real *restr
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* Forward pass over n images: every layer in order, then the logits
  * (the last layer's output before its softmax). */
@@ -7216,11 +7240,11 @@ static void fashion_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits,
     /* inference: batchnorm_2 folded into conv2d_2, one pass to maxpool_2's output */
     if (FOLD_BATCHNORM && !training) {
         CNN_LAYER_BEGIN(3, 0);
-        fashion_conv2d_2_folded_forward(p, wk + 84160, a + cap * A_maxpool_1, a + cap * A_maxpool_2, pad, n);
+        fashion_conv2d_2_folded_forward(p, wk + WK_conv2d_2_FOLD, a + cap * A_maxpool_1, a + cap * A_maxpool_2, pad, n);
         CNN_LAYER_END(3, 0);
     } else {
         CNN_LAYER_BEGIN(3, 0);
-        fashion_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, wk + 51264, n);
+        fashion_conv2d_2_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, pad, wk + WK_conv2d_2_WINO, n);
         CNN_LAYER_END(3, 0);
         CNN_LAYER_BEGIN(4, 0);
         fashion_batchnorm_2_pool_forward(p, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, wk, slot, n, training);
@@ -7280,14 +7304,14 @@ static void fashion_backward_update(cnn_buffers *b, const cnn_real *x, const cnn
     fashion_batchnorm_2_pool_backward(p, g, a + cap * A_conv2d_2, a + cap * A_batchnorm_2, a + cap * A_maxpool_2, dB, dA, wk, slot, n);
     CNN_LAYER_END(4, 1);
     CNN_LAYER_BEGIN(3, 1);
-    fashion_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dA, dB, slot, pad, wk + 64, n);
+    fashion_conv2d_2_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, dA, dB, slot, pad, wk + WK_conv2d_2_FLIP, n);
     CNN_LAYER_END(3, 1);
     /* maxpool_1: in fashion_batchnorm_1_pool_backward */
     CNN_LAYER_BEGIN(1, 1);
     fashion_batchnorm_1_pool_backward(p, g, a + cap * A_conv2d_1, a + cap * A_batchnorm_1, a + cap * A_maxpool_1, dB, dA, wk, slot, n);
     CNN_LAYER_END(1, 1);
     CNN_LAYER_BEGIN(0, 1);
-    fashion_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dA, slot, pad, wk + 0, n);
+    fashion_conv2d_1_backward(p, g, x, a + cap * A_conv2d_1, dA, slot, pad, wk + WK_conv2d_1_FLIP, n);
     CNN_LAYER_END(0, 1);
 }
 
@@ -7482,4 +7506,4 @@ int main(int argc, char **argv)
 {
     return cnn_trainer_main(&fashion_model, argc, argv);
 }
-#endif
+#endif /* CNN_TRAINER_MAIN */

@@ -14,6 +14,16 @@
  *
  * parameters: 1848417 (1848417 trainable)
  * per image: 51.696 MFLOP forward, 141.372 MFLOP training, 465457 activation floats
+ *
+ * Twins: each layer's kernels come in variants chosen when this file is compiled;
+ * every #else and #endif names the macro it belongs to.
+ *   (default)                the fast kernels: register-blocked and fused, with AVX-512
+ *                            intrinsics where CNN_AVX512_FLOAT is 1 (see cnn_model.h)
+ *   -DCNN_PORTABLE_KERNELS   the portable C twins of those intrinsics
+ *   -DCNN_REFERENCE_KERNELS  the plain loops, layer by layer: the oracle
+ *   -DCNN_NO_WINOGRAD        direct convolutions where Winograd F(2x2, 3x3) runs
+ *   -DCNN_REAL=double        everything in double (the gradient checks)
+ *   -DCNN_TRAINER_MAIN       adds main(): the standalone trainer (cnnc build)
  */
 #include <math.h>
 #include <stdint.h>
@@ -27,16 +37,16 @@
 #ifdef _OPENMP
 #define OMP_STR(...) #__VA_ARGS__
 #define OMP(...) _Pragma(OMP_STR(omp __VA_ARGS__))
-#else
+#else /* no OpenMP: plain loops */
 #define OMP(...)
-#endif
+#endif /* _OPENMP */
 
 /* Hooks around every layer call (pass 0 forward, 1 backward), e.g. for per-layer
  * timing; a file that includes this one may define them. Nothing by default. */
 #ifndef CNN_LAYER_BEGIN
 #define CNN_LAYER_BEGIN(layer, pass)
 #define CNN_LAYER_END(layer, pass)
-#endif
+#endif /* CNN_LAYER_BEGIN */
 
 /* Math in the precision of cnn_real (gradient checks use double). */
 #define REAL_EXP(v) _Generic((v), float: expf, default: exp)(v)
@@ -66,6 +76,16 @@ enum {
     WORK_SLOT = 508032,
     WORK_PAD = 512672,
     WORK_PER_IMAGE = 652480
+};
+
+/* The fixed part of b->work, by owner: batchnorm statistics kept for backward
+ * (STATS), a conv's rotated kernel for its fast dx (FLIP), Winograd's U of its
+ * forward (WINO), its weights with the next batchnorm folded in (FOLD). */
+enum {
+    WK_conv2d_1_FLIP = 0,
+    WK_conv2d_2_FLIP = 0,
+    WK_conv2d_2_WINO = 4608,
+    WK_END = WORK_FIXED
 };
 
 enum { N_OUT = 1 };
@@ -1541,7 +1561,7 @@ static void fruit_conv2d_1_pool_forward(const cnn_real *restrict p, const cnn_re
         } /* i */
     }
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fruit_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
 {
     enum { IH = 128, IW = 128, IC = 3, OH = 126, OW = 126, OC = 16 };
@@ -1585,7 +1605,7 @@ static void fruit_conv2d_1_forward(const cnn_real *restrict p, const cnn_real *r
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_1 backward, fruit.cnn:16: conv2d 16 3x3 relu stride=1x1 padding=valid bias=true
  * 128x128x3 -> 126x126x16 per image (NHWC)
@@ -1765,7 +1785,7 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
             _mm512_storeu_ps(dwi + (size_t)26 * OC + (size_t)cb * 16, g26);
             _mm512_storeu_ps(s + (size_t)cb * 16, sb);
         } /* cb */
-#else /* the portable twin: dW from the dense dz band */
+#else /* not CNN_AVX512_FLOAT: the portable twin: dW from the dense dz band */
         for (int py = 0; py < POH; py++) {
             cnn_real *restrict z0 = dzb;
             cnn_real kfr[POW * OC]; /* the argmax bytes of pooled row py, as reals */
@@ -2151,7 +2171,7 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
                     dwi[(size_t)(0 + 26) * OC + 0 + co] = g26_0[co];
             }
         } /* py */
-#endif
+#endif /* CNN_AVX512_FLOAT */
         OMP(simd)
         for (int co = 0; co < OC; co++)
             dwi[W_COUNT + co] = s[co];
@@ -2178,7 +2198,7 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
         }
     }
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fruit_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 128, IW = 128, IC = 3, OH = 126, OW = 126, OC = 16 };
@@ -2245,7 +2265,7 @@ static void fruit_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restri
         }
     }
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* maxpool_1 forward, fruit.cnn:17: maxpool 2x2 stride=2x2
  * 126x126x16 -> 63x63x16 per image (NHWC)
@@ -2280,7 +2300,7 @@ static void fruit_maxpool_1_forward(const cnn_real *restrict in, cnn_real *restr
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* maxpool_1 backward, fruit.cnn:17: maxpool 2x2 stride=2x2
  * 126x126x16 -> 63x63x16 per image (NHWC)
@@ -2332,7 +2352,7 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
     fruit_maxpool_1_backward(out, pooled, dy, dx, n);
     fruit_conv2d_1_backward(p, g, in, out, dx, slot, pad, flip, n);
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_2 forward, fruit.cnn:18: conv2d 32 3x3 relu stride=1x1 padding=valid bias=true
  * 63x63x16 -> 61x61x32 per image (NHWC)
@@ -2739,7 +2759,7 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
             }
         } /* py */
     } /* i */
-#else
+#else /* CNN_NO_WINOGRAD: the direct kernel */
     (void)wino;
     if (training) { /* the pooled values and each window's argmax code, for backward */
         OMP(parallel for schedule(static))
@@ -3443,9 +3463,9 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
             } /* py */
         } /* i */
     }
-#endif
+#endif /* CNN_NO_WINOGRAD */
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fruit_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict pad, int n)
 {
     enum { IH = 63, IW = 63, IC = 16, OH = 61, OW = 61, OC = 32 };
@@ -3489,7 +3509,7 @@ static void fruit_conv2d_2_forward(const cnn_real *restrict p, const cnn_real *r
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* conv2d_2 backward, fruit.cnn:18: conv2d 32 3x3 relu stride=1x1 padding=valid bias=true
  * 63x63x16 -> 61x61x32 per image (NHWC)
@@ -3824,7 +3844,7 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                 _mm512_storeu_ps(dw + (size_t)3 * PW * IC + 48, _mm512_add_ps(_mm512_loadu_ps(dw + (size_t)3 * PW * IC + 48), p15));
             } /* px */
         } /* py */
-#else /* the portable twin: dx in the channels' walk */
+#else /* not CNN_AVX512_FLOAT: the portable twin: dx in the channels' walk */
         for (int py = 0; py < POH; py++) {
             cnn_real kfr[POW * OC]; /* the argmax bytes of pooled row py, as reals */
             OMP(simd)
@@ -4063,7 +4083,7 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
                     dwt[(size_t)co * KK + 128 + e] = g8[e];
             } /* co */
         } /* py */
-#endif
+#endif /* CNN_AVX512_FLOAT */
         for (; zrow < PH; zrow++) /* rows no window reaches */
             memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);
         /* dW^T [OC][KH][KW][IC] into the slot's [KH][KW][IC][OC] */
@@ -4096,7 +4116,7 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
         }
     }
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, cnn_real *restrict slot, cnn_real *restrict pad, cnn_real *restrict flip, int n)
 {
     enum { IH = 63, IW = 63, IC = 16, OH = 61, OW = 61, OC = 32 };
@@ -4186,7 +4206,7 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
         }
     }
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* maxpool_2 forward, fruit.cnn:19: maxpool 2x2 stride=2x2
  * 61x61x32 -> 30x30x32 per image (NHWC)
@@ -4221,7 +4241,7 @@ static void fruit_maxpool_2_forward(const cnn_real *restrict in, cnn_real *restr
         } /* oy */
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* maxpool_2 backward, fruit.cnn:19: maxpool 2x2 stride=2x2
  * 61x61x32 -> 30x30x32 per image (NHWC)
@@ -4276,7 +4296,7 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
     fruit_conv2d_2_backward(p, g, in, out, dx, dy, slot, pad, flip, n);
     memcpy(dx, dy, sizeof(cnn_real) * (size_t)n * 63504);
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* dense_1 forward, fruit.cnn:21: dense 64 relu
  * 28800 -> 64 per image (NHWC)
@@ -4840,7 +4860,7 @@ static void fruit_dense_1_forward(const cnn_real *restrict p, const cnn_real *re
     } /* i */
     #undef B0
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fruit_dense_1_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, cnn_real *restrict slot, int n)
 {
     enum { IN = 28800, OUT = 64, W_OFF = 5088 };
@@ -4869,7 +4889,7 @@ static void fruit_dense_1_forward(const cnn_real *restrict p, const cnn_real *re
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* dense_1 backward, fruit.cnn:21: dense 64 relu
  * 28800 -> 64 per image (NHWC)
@@ -4910,7 +4930,7 @@ static void fruit_dense_1_backward(const cnn_real *p, cnn_real *restrict g, cons
                         _mm512_storeu_ps(wt[ob + q], r[q]);
                 }
             } else
-#endif
+#endif /* CNN_AVX512_FLOAT */
             {
                 for (int r = 0; r < kn; r++)
                     for (int o = 0; o < OUT; o++)
@@ -5441,7 +5461,7 @@ static void fruit_dense_1_backward(const cnn_real *p, cnn_real *restrict g, cons
         for (int o = 0; o < OUT; o++)
             gb[o] += dz[(size_t)i * OUT + o];
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fruit_dense_1_backward(const cnn_real *p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n, const cnn_update *u)
 {
     enum { IN = 28800, OUT = 64, W_OFF = 5088 };
@@ -5493,7 +5513,7 @@ static void fruit_dense_1_backward(const cnn_real *p, cnn_real *restrict g, cons
     if (u)
         u->apply(u, W_OFF, (size_t)IN * OUT, gw);
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* dense_2 forward, fruit.cnn:22: dense 1 sigmoid
  * 64 -> 1 per image (NHWC); the final sigmoid
@@ -5790,7 +5810,7 @@ static void fruit_dense_2_forward(const cnn_real *restrict p, const cnn_real *re
     } /* k0 */
     #undef B0
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fruit_dense_2_forward(const cnn_real *restrict p, const cnn_real *restrict in, cnn_real *restrict out, int n)
 {
     enum { IN = 64, OUT = 1, W_OFF = 1848352 };
@@ -5813,7 +5833,7 @@ static void fruit_dense_2_forward(const cnn_real *restrict p, const cnn_real *re
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* dense_2 backward, fruit.cnn:22: dense 1 sigmoid
  * 64 -> 1 per image (NHWC); the final sigmoid
@@ -6244,7 +6264,7 @@ static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restric
         for (int o = 0; o < OUT; o++)
             gb[o] += dz[(size_t)i * OUT + o];
 }
-#else
+#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)
 {
     enum { IN = 64, OUT = 1, W_OFF = 1848352 };
@@ -6284,7 +6304,7 @@ static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restric
         }
     } /* i */
 }
-#endif
+#endif /* CNN_REFERENCE_KERNELS */
 
 /* Forward pass over n images: every layer in order, then the logits
  * (the last layer's output before its sigmoid). */
@@ -6312,7 +6332,7 @@ static void fruit_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, i
     CNN_LAYER_END(0, 0);
     /* maxpool_1: computed by fruit_conv2d_1_pool_forward */
     CNN_LAYER_BEGIN(2, 0);
-    fruit_conv2d_2_pool_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, a + cap * A_maxpool_2, pad, wk + 4608, n, training);
+    fruit_conv2d_2_pool_forward(p, a + cap * A_maxpool_1, a + cap * A_conv2d_2, a + cap * A_maxpool_2, pad, wk + WK_conv2d_2_WINO, n, training);
     CNN_LAYER_END(2, 0);
     /* maxpool_2: computed by fruit_conv2d_2_pool_forward */
     /* flatten_1: a view of its input */
@@ -6359,11 +6379,11 @@ static void fruit_backward_update(cnn_buffers *b, const cnn_real *x, const cnn_r
     /* flatten_1: a view, its gradient is its input's */
     /* maxpool_2: in fruit_conv2d_2_pool_backward */
     CNN_LAYER_BEGIN(2, 1);
-    fruit_conv2d_2_pool_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, a + cap * A_maxpool_2, dA, dB, slot, pad, wk + 0, n);
+    fruit_conv2d_2_pool_backward(p, g, a + cap * A_maxpool_1, a + cap * A_conv2d_2, a + cap * A_maxpool_2, dA, dB, slot, pad, wk + WK_conv2d_2_FLIP, n);
     CNN_LAYER_END(2, 1);
     /* maxpool_1: in fruit_conv2d_1_pool_backward */
     CNN_LAYER_BEGIN(0, 1);
-    fruit_conv2d_1_pool_backward(p, g, x, a + cap * A_conv2d_1, a + cap * A_maxpool_1, dB, dA, slot, pad, wk + 0, n);
+    fruit_conv2d_1_pool_backward(p, g, x, a + cap * A_conv2d_1, a + cap * A_maxpool_1, dB, dA, slot, pad, wk + WK_conv2d_1_FLIP, n);
     CNN_LAYER_END(0, 1);
 }
 
@@ -6517,4 +6537,4 @@ int main(int argc, char **argv)
 {
     return cnn_trainer_main(&fruit_model, argc, argv);
 }
-#endif
+#endif /* CNN_TRAINER_MAIN */

@@ -9,7 +9,10 @@
  * derivative is taken as 0 for relu and alpha for leaky_relu, as PyTorch. */
 #include <stdio.h>
 
+#include "emit_activation.h"
 #include "emit_layers.h"
+#include "emit_util.h"
+
 
 const char *emit_act_name(cnn_act act)
 {

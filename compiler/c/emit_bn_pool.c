@@ -33,21 +33,12 @@
  * and pool functions one after the other: the oracle. */
 #include <stdio.h>
 
-#include "emit_layers.h"
+#include "bn_blocks.h"
+#include "emit_activation.h"
+#include "emit_bn_pool.h"
+#include "emit_util.h"
 
 
-int emit_bn_fuses_pool(const cnn_layer *bn, const cnn_layer *pool)
-{
-    if (bn->kind != CNN_BATCHNORM || bn->in.rank != 3 || pool->kind != CNN_MAXPOOL)
-        return 0;
-    /* windows that tile the image: each element belongs to one at most;
-     * and at least 2 elements per window, so that a pooled real and a byte
-     * per window fit in the batchnorm's slot */
-    if (pool->kh != pool->sh || pool->kw != pool->sw || pool->kh * pool->kw >= NO_GRAD ||
-        pool->kh * pool->kw < 2)
-        return 0;
-    return pool->out.h >= 1 && pool->out.w >= 1;
-}
 
 static void emit_pool_enums(cnnc_emitter *em, const cnnc_plan_layer *pool)
 {

@@ -13,80 +13,18 @@
 #include <string.h>
 
 #include "emit.h"
-#include "emit_conv2d.h"
+#include "emit_c.h"
+#include "emit_activation.h"
+#include "emit_conv_bn_fold.h"
 #include "emit_layers.h"
+#include "emit_util.h"
+#include "plan.h"
+
+#include "emit.h"
 
 #ifndef CNNC_VERSION
 #define CNNC_VERSION "unknown"
 #endif
-
-/* ---- small helpers ------------------------------------------------------ */
-
-static int plan_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("cnnc: error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 1;
-}
-
-/* A float as a C literal that reads back as the same float: %.9g is enough,
- * and a '.' or an exponent makes it a floating literal before the `f`. */
-static const char *float_lit(char *buf, size_t size, double v)
-{
-    char tmp[48];
-    snprintf(tmp, sizeof tmp, "%.9g", (double)(float)v);
-    if (!strpbrk(tmp, ".eEn"))
-        strcat(tmp, ".0");
-    snprintf(buf, size, "%sf", tmp);
-    return buf;
-}
-
-/* A double as a C literal that reads back exactly (%.17g). */
-static const char *double_lit(char *buf, size_t size, double v)
-{
-    char tmp[48];
-    snprintf(tmp, sizeof tmp, "%.17g", v);
-    if (!strpbrk(tmp, ".eEn"))
-        strcat(tmp, ".0");
-    snprintf(buf, size, "%s", tmp);
-    return buf;
-}
-
-const char *emit_real(char *buf, size_t size, double v)
-{
-    char f[48];
-    snprintf(buf, size, "(cnn_real)%s", float_lit(f, sizeof f, v));
-    return buf;
-}
-
-void emit_image_loop(cnnc_emitter *em)
-{
-    em_line(em, "OMP(parallel for schedule(static))");
-    em_open_block(em, "for (int i = 0; i < n; i++) {");
-}
-
-const char *emit_par_if(char *buf, size_t size, size_t work_per_image)
-{
-    size_t k = work_per_image ? (EMIT_PAR_MIN_WORK + work_per_image - 1) / work_per_image : 0;
-    if (k <= 1)
-        buf[0] = 0;
-    else if (k > 1000000)
-        snprintf(buf, size, " if(0)");
-    else
-        snprintf(buf, size, " if(n >= %zu)", k);
-    return buf;
-}
-
-void emit_image_loop_work(cnnc_emitter *em, size_t work_per_image)
-{
-    char c[48];
-    em_line(em, "OMP(parallel for schedule(static)%s)", emit_par_if(c, sizeof c, work_per_image));
-    em_open_block(em, "for (int i = 0; i < n; i++) {");
-}
 
 /* A C string literal: quotes, backslashes, '?' (trigraphs) and every byte
  * outside printable ASCII escaped, so any path survives. */
@@ -111,15 +49,6 @@ static void c_string(char *buf, size_t size, const char *s)
     }
     buf[k++] = '"';
     buf[k] = 0;
-}
-
-static const char *shape_str(char *buf, size_t size, const cnn_shape *s)
-{
-    if (s->rank == 1)
-        snprintf(buf, size, "%d", s->c);
-    else
-        snprintf(buf, size, "%dx%dx%d", s->h, s->w, s->c);
-    return buf;
 }
 
 static const char *kind_enum(cnn_layer_kind k)
@@ -229,212 +158,6 @@ static const cnnc_layer_emitter *layer_emitter(cnn_layer_kind k)
     return NULL;
 }
 
-/* ---- the plan: memory layout and which passes run ------------------------ */
-
-/* The layer as the user would write it: the comment over its functions. */
-static void layer_stmt(char *buf, size_t size, const cnn_layer *l)
-{
-    char a[64] = "";
-    if (l->act != CNN_ACT_LINEAR && l->kind != CNN_ACTIVATION) {
-        if (l->act == CNN_ACT_LEAKY_RELU)
-            snprintf(a, sizeof a, " leaky_relu");
-        else
-            snprintf(a, sizeof a, " %s", emit_act_name(l->act));
-    }
-    switch (l->kind) {
-    case CNN_CONV2D:
-        snprintf(buf, size, "conv2d %d %dx%d%s stride=%dx%d padding=%s bias=%s", l->filters, l->kh,
-                 l->kw, a, l->sh, l->sw, l->same ? "same" : "valid", l->bias ? "true" : "false");
-        break;
-    case CNN_MAXPOOL:
-    case CNN_AVGPOOL:
-        snprintf(buf, size, "%s %dx%d stride=%dx%d", l->kind == CNN_MAXPOOL ? "maxpool" : "avgpool",
-                 l->kh, l->kw, l->sh, l->sw);
-        break;
-    case CNN_GLOBALAVGPOOL: snprintf(buf, size, "globalavgpool"); break;
-    case CNN_FLATTEN: snprintf(buf, size, "flatten"); break;
-    case CNN_DENSE: snprintf(buf, size, "dense %d%s", l->filters, a); break;
-    case CNN_DROPOUT: snprintf(buf, size, "dropout %g", (double)l->rate); break;
-    case CNN_BATCHNORM:
-        snprintf(buf, size, "batchnorm momentum=%g epsilon=%g", (double)l->momentum,
-                 (double)l->epsilon);
-        break;
-    case CNN_ACTIVATION:
-        if (l->act == CNN_ACT_LEAKY_RELU)
-            snprintf(buf, size, "leaky_relu alpha=%g", (double)l->alpha);
-        else
-            snprintf(buf, size, "%s", emit_act_name(l->act));
-        break;
-    }
-}
-
-static size_t shape_size(const cnn_shape *s)
-{
-    return (size_t)s->h * (size_t)s->w * (size_t)s->c;
-}
-
-/* Enum constants must fit an int; these bound every size in the file. */
-#define PLAN_LIMIT ((size_t)INT_MAX / 4)
-
-static int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
-{
-    memset(pl, 0, sizeof *pl);
-    pl->ir = ir;
-    pl->model = ir->name;
-    pl->n = ir->n_layers;
-    if (ir->n_layers < 1 || ir->n_layers > CNN_MAX_LAYERS)
-        return plan_error("internal: %d layers", ir->n_layers);
-    if (strcmp(ir->name, "cnn") == 0)
-        return plan_error("model name 'cnn' clashes with the runtime's names (cnn_model); choose another");
-
-    size_t act = 0, grad = (size_t)ir->in_h * ir->in_w * ir->in_c, fixed = 0, slot = 0, pad = 0;
-    int params_below = 0;
-    for (int i = 0; i < ir->n_layers; i++) {
-        cnnc_plan_layer *L = &pl->layers[i];
-        const cnn_layer *l = &ir->layers[i];
-        L->index = i;
-        L->l = l;
-        L->cost = &ir->cost[i];
-        snprintf(L->fn, sizeof L->fn, "%s_%s", ir->name, l->name);
-        layer_stmt(L->stmt, sizeof L->stmt, l);
-        L->in_size = shape_size(&l->in);
-        L->out_size = shape_size(&l->out);
-        if (L->in_size > PLAN_LIMIT || L->out_size > PLAN_LIMIT)
-            return plan_error("layer %s is too large for the C back end", l->name);
-        if (L->out_size > grad)
-            grad = L->out_size;
-        L->act = l->act;
-        int last = i == ir->n_layers - 1;
-        if (last) {
-            /* The forward pass stops before the final sigmoid/softmax. */
-            if (l->act != ir->final_act)
-                return plan_error("internal: the last layer %s does not end in the final %s", l->name,
-                                  emit_act_name(ir->final_act));
-            L->act = CNN_ACT_LINEAR;
-        }
-        if (l->kind == CNN_FLATTEN || (last && l->kind == CNN_ACTIVATION))
-            L->alias = 1;
-        /* batchnorm then relu: the batchnorm applies the relu as it writes its
-         * output (and takes relu' first in backward), so the relu layer is a
-         * view and its full-size pass, forward and backward, is saved */
-        if (l->kind == CNN_BATCHNORM && i + 2 < ir->n_layers && /* the relu is not the last layer */
-            ir->layers[i + 1].kind == CNN_ACTIVATION && ir->layers[i + 1].act == CNN_ACT_RELU) {
-            L->fuse_relu = 1;
-            L->act = CNN_ACT_RELU;
-        }
-        if (l->kind == CNN_ACTIVATION && i > 0 && pl->layers[i - 1].fuse_relu)
-            L->alias = 1;
-        if (L->act == CNN_ACT_LEAKY_RELU && !(l->alpha >= 0))
-            return plan_error("layer %s: leaky_relu needs alpha >= 0 (its gradient is taken from the output)",
-                              l->name);
-        if (l->kind == CNN_DROPOUT && !(l->rate >= 0 && l->rate < 1))
-            return plan_error("layer %s: dropout rate must be in [0, 1)", l->name);
-
-        if (l->n_tensors < 0 || l->n_tensors > 4 ||
-            (l->n_tensors > 0 && (l->first_tensor < 0 || l->first_tensor + l->n_tensors > ir->n_tensors)))
-            return plan_error("internal: layer %s has bad tensor indices", l->name);
-        for (int t = 0; t < l->n_tensors; t++) {
-            const cnn_tensor_info *ti = &ir->tensors[l->first_tensor + t];
-            L->t_off[t] = ti->offset;
-            L->t_count[t] = ti->count;
-            if (ti->offset + ti->count > ir->n_params || ti->offset + ti->count > PLAN_LIMIT)
-                return plan_error("internal: tensor %s outside the parameter block", ti->name);
-            if (ti->trainable)
-                L->has_params = 1;
-        }
-        int want = l->kind == CNN_CONV2D || l->kind == CNN_DENSE ? 1 + (l->bias != 0)
-                   : l->kind == CNN_BATCHNORM                   ? 4
-                                                                : 0;
-        if (l->n_tensors != want)
-            return plan_error("internal: layer %s has %d tensors, expected %d", l->name, l->n_tensors, want);
-
-        L->needs_dx = params_below;
-        L->run_backward = !L->alias && (L->has_params || L->needs_dx);
-        if (L->has_params)
-            params_below = 1;
-
-        if (L->alias) {
-            L->act_off = i > 0 ? pl->layers[i - 1].act_off : 0;
-        } else {
-            L->act_off = act;
-            act += L->out_size;
-            if (l->kind == CNN_DROPOUT) {
-                L->mask_off = act;
-                act += L->out_size;
-            }
-        }
-        if (l->kind == CNN_BATCHNORM) {
-            L->fixed_off = fixed;
-            fixed += 2 * (size_t)l->out.c;
-            L->slot_floats = 2 * (size_t)l->out.c;
-        }
-        if (l->kind == CNN_DENSE) {
-            L->fuse_update = emit_dense_fuses_update(L->in_size, L->out_size);
-            L->slot_floats = emit_dense_slot_floats(L->in_size, L->out_size);
-        }
-        if (l->kind == CNN_MAXPOOL) {
-            /* the conv or batchnorm before it (through batchnorm's fused relu) */
-            int j = i - 1;
-            if (j > 0 && pl->layers[j].alias && pl->layers[j - 1].fuse_relu)
-                j--;
-            if (j >= 0 && pl->layers[j].fuse_pool && pl->layers[j].pool_at == i) {
-                L->fused = 1;
-                L->fused_by = j;
-            }
-        }
-        if (l->kind == CNN_BATCHNORM && i + 1 + L->fuse_relu < ir->n_layers &&
-            emit_bn_fuses_pool(l, &ir->layers[i + 1 + L->fuse_relu])) {
-            L->fuse_pool = 1;
-            L->pool_at = i + 1 + L->fuse_relu;
-        }
-        if (l->kind == CNN_CONV2D) {
-            const cnn_layer *next = i + 1 < ir->n_layers ? &ir->layers[i + 1] : NULL;
-            L->fuse_pool = !last && emit_conv2d_fuses_pool(l, L->act, L->needs_dx, next);
-            L->pool_at = i + 1;
-            L->slot_floats = L->t_count[0] + (l->bias ? L->t_count[1] : 0);
-            L->pad_floats = emit_conv2d_pad_floats(l, L->needs_dx, L->fuse_pool ? next : NULL);
-            L->flip_off = fixed;
-            fixed += emit_conv2d_flip_floats(l, L->needs_dx, L->fuse_pool ? next : NULL);
-            /* Winograd's forward (emit_conv_winograd.c): the conv + pool's, or the plain conv's */
-            const cnn_layer *wpool = L->fuse_pool ? next : NULL;
-            L->wino = conv_winograd_applies(l, wpool);
-            if (L->wino) {
-                size_t s = conv_padded_copy_floats(l) + conv_winograd_scratch_floats(l, wpool);
-                if (s > L->pad_floats)
-                    L->pad_floats = s;
-                L->wino_off = fixed;
-                fixed += conv_winograd_fixed_floats(l);
-            }
-            if (L->pad_floats > pad)
-                pad = L->pad_floats;
-        }
-        if (L->slot_floats > slot)
-            slot = L->slot_floats;
-        if (act > PLAN_LIMIT)
-            return plan_error("the network's activations are too large for the C back end");
-    }
-    /* inference folds (the acts and fused relus above decide them) */
-    for (int i = 0; i < pl->n; i++) {
-        cnnc_plan_layer *L = &pl->layers[i];
-        L->fold_bn = emit_conv_bn_fold(pl, i, &L->fold_pool, &L->fold_affine);
-        if (!L->fold_bn)
-            continue;
-        L->fold_off = fixed;
-        fixed += emit_conv_bn_fold_fixed_floats(pl, L);
-        L->fold_pad_floats = emit_conv_bn_fold_pad_floats(pl, L);
-        if (L->fold_pad_floats > pad)
-            pad = L->fold_pad_floats;
-    }
-    pl->act_floats = act;
-    pl->work_fixed = fixed;
-    pl->grad_floats = grad;
-    pl->slot_floats = slot;
-    pl->pad_floats = pad;
-    if (2 * grad + slot + pad > PLAN_LIMIT || fixed > PLAN_LIMIT)
-        return plan_error("the network's scratch space is too large for the C back end");
-    return 0;
-}
-
 /* The input of layer i as a driver expression: x, or a layer's output. */
 static void in_expr(char *buf, size_t size, const cnnc_plan *pl, int i)
 {
@@ -457,32 +180,6 @@ static void out_expr(char *buf, size_t size, const cnnc_plan *pl, int i)
 
 /* ---- pieces of NAME.c ----------------------------------------------------- */
 
-void emit_layer_comment(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L,
-                        const char *direction)
-{
-    char si[32], so[32];
-    const cnn_layer *l = L->l;
-    em_line(em, "/* %s %s, %s:%d: %s", l->name, direction, pl->ir->source_base, l->line, L->stmt);
-    em_line(em, " * %s -> %s per image (NHWC)%s%s", shape_str(si, sizeof si, &l->in),
-            shape_str(so, sizeof so, &l->out),
-            L->act != l->act && !L->fuse_relu ? "; the final " : "",
-            L->act != l->act && !L->fuse_relu ? emit_act_name(l->act) : "");
-    if (L->fuse_relu)
-        em_line(em, " * (and the relu on the next line of the .cnn: that layer is a view of this output)");
-    if (L->act != l->act && l->kind != CNN_ACTIVATION && !L->fuse_relu)
-        em_line(em, " * (the final %s is left to the loss: this layer outputs logits)",
-                emit_act_name(l->act));
-    for (int t = 0; t < l->n_tensors; t++) {
-        const cnn_tensor_info *ti = &pl->ir->tensors[l->first_tensor + t];
-        const char *lay = ti->layout == CNN_LAYOUT_HWIO ? " [kh][kw][in][out]"
-                          : ti->layout == CNN_LAYOUT_IO  ? " [in][out]"
-                                                         : "";
-        em_line(em, " * %s: p[%zu, %zu)%s%s", ti->name, ti->offset, ti->offset + ti->count, lay,
-                ti->trainable ? "" : " (not trained)");
-    }
-    em_line(em, " */");
-}
-
 static void emit_header_comment(cnnc_emitter *em, const cnnc_plan *pl, const char *file)
 {
     const cnnc_ir *ir = pl->ir;
@@ -502,13 +199,66 @@ static void emit_header_comment(cnnc_emitter *em, const cnnc_plan *pl, const cha
         for (int t = 0; t < l->n_tensors; t++)
             np += ir->tensors[l->first_tensor + t].count;
         em_line(em, " *   %-18s %-5d %-14s %10zu %12.3f", l->name, l->line,
-                shape_str(s, sizeof s, &l->out), np, ir->cost[i].forward_flops / 1e6);
+                emit_shape_str(s, sizeof s, &l->out), np, ir->cost[i].forward_flops / 1e6);
     }
     em_line(em, " *");
     em_line(em, " * parameters: %zu (%zu trainable)", ir->n_params, ir->n_trainable);
     em_line(em, " * per image: %.3f MFLOP forward, %.3f MFLOP training, %zu activation floats",
             ir->forward_flops / 1e6, ir->train_flops / 1e6, pl->act_floats);
+    int wino = 0;
+    for (int i = 0; i < pl->n; i++)
+        wino |= pl->layers[i].wino || pl->layers[i].wino_dx || pl->layers[i].fold_wino;
+    em_line(em, " *");
+    em_line(em, " * Twins: each layer's kernels come in variants chosen when this file is compiled;");
+    em_line(em, " * every #else and #endif names the macro it belongs to.");
+    static const char *const twins[][2] = {
+        {"(default)", "the fast kernels: register-blocked and fused, with AVX-512"},
+        {"", "intrinsics where CNN_AVX512_FLOAT is 1 (see cnn_model.h)"},
+        {"-DCNN_PORTABLE_KERNELS", "the portable C twins of those intrinsics"},
+        {"-DCNN_REFERENCE_KERNELS", "the plain loops, layer by layer: the oracle"},
+        {"-DCNN_NO_WINOGRAD", "direct convolutions where Winograd F(2x2, 3x3) runs"},
+        {"-DCNN_REAL=double", "everything in double (the gradient checks)"},
+        {"-DCNN_TRAINER_MAIN", "adds main(): the standalone trainer (cnnc build)"},
+    };
+    for (size_t t = 0; t < sizeof twins / sizeof twins[0]; t++)
+        if (wino || strcmp(twins[t][0], "-DCNN_NO_WINOGRAD") != 0)
+            em_line(em, " *   %-24s %s", twins[t][0], twins[t][1]);
     em_line(em, " */");
+}
+
+/* The fixed work area's parts, by owner: a batchnorm's batch statistics
+ * (STATS), a conv's rotated kernel for the fast dx and its Winograd U
+ * (FLIP), a conv's Winograd U of the forward (WINO), a folded conv's weights
+ * and bias (FOLD). The driver passes `wk + WK_...`, never a bare number. */
+static void emit_fixed_offsets(cnnc_emitter *em, const cnnc_plan *pl)
+{
+    int any = 0;
+    for (int i = 0; i < pl->n; i++) {
+        const cnnc_plan_layer *L = &pl->layers[i];
+        any |= L->l->kind == CNN_BATCHNORM || L->l->kind == CNN_CONV2D;
+    }
+    if (!any)
+        return;
+    em_line(em, "/* The fixed part of b->work, by owner: batchnorm statistics kept for backward");
+    em_line(em, " * (STATS), a conv's rotated kernel for its fast dx (FLIP), Winograd's U of its");
+    em_line(em, " * forward (WINO), its weights with the next batchnorm folded in (FOLD). */");
+    em_open_block(em, "enum {");
+    for (int i = 0; i < pl->n; i++) {
+        const cnnc_plan_layer *L = &pl->layers[i];
+        const char *n = L->l->name;
+        if (L->l->kind == CNN_BATCHNORM)
+            em_line(em, "WK_%s_STATS = %zu,", n, L->fixed_off);
+        if (L->l->kind != CNN_CONV2D)
+            continue;
+        em_line(em, "WK_%s_FLIP = %zu,", n, L->flip_off);
+        if (L->wino)
+            em_line(em, "WK_%s_WINO = %zu,", n, L->wino_off);
+        if (L->fold_bn)
+            em_line(em, "WK_%s_FOLD = %zu,", n, L->fold_off);
+    }
+    em_line(em, "WK_END = WORK_FIXED");
+    em_close_block(em, "};");
+    em_blank(em);
 }
 
 static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
@@ -526,16 +276,16 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "#ifdef _OPENMP");
     em_line(em, "#define OMP_STR(...) #__VA_ARGS__");
     em_line(em, "#define OMP(...) _Pragma(OMP_STR(omp __VA_ARGS__))");
-    em_line(em, "#else");
+    em_line(em, "#else /* no OpenMP: plain loops */");
     em_line(em, "#define OMP(...)");
-    em_line(em, "#endif");
+    em_line(em, "#endif /* _OPENMP */");
     em_blank(em);
     em_line(em, "/* Hooks around every layer call (pass 0 forward, 1 backward), e.g. for per-layer");
     em_line(em, " * timing; a file that includes this one may define them. Nothing by default. */");
     em_line(em, "#ifndef CNN_LAYER_BEGIN");
     em_line(em, "#define CNN_LAYER_BEGIN(layer, pass)");
     em_line(em, "#define CNN_LAYER_END(layer, pass)");
-    em_line(em, "#endif");
+    em_line(em, "#endif /* CNN_LAYER_BEGIN */");
     em_blank(em);
     em_line(em, "/* Math in the precision of cnn_real (gradient checks use double). */");
     em_line(em, "#define REAL_EXP(v) _Generic((v), float: expf, default: exp)(v)");
@@ -570,6 +320,7 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "WORK_PER_IMAGE = %zu", 2 * pl->grad_floats + pl->slot_floats + pl->pad_floats);
     em_close_block(em, "};");
     em_blank(em);
+    emit_fixed_offsets(em, pl);
     em_line(em, "enum { N_OUT = %d };", ir->n_outputs);
     em_blank(em);
     int folds = 0;
@@ -580,9 +331,9 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
         em_line(em, " * the plain kernels, the oracle, run every layer as written. */");
         em_line(em, "#ifdef CNN_REFERENCE_KERNELS");
         em_line(em, "enum { FOLD_BATCHNORM = 0 };");
-        em_line(em, "#else");
+        em_line(em, "#else /* not CNN_REFERENCE_KERNELS: the fast kernels */");
         em_line(em, "enum { FOLD_BATCHNORM = 1 };");
-        em_line(em, "#endif");
+        em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
         em_blank(em);
     }
 }
@@ -665,7 +416,7 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
                 L->l->name, pl->layers[L->fold_pool].l->name);
         em_open_block(em, "if (FOLD_BATCHNORM && !training) {");
         em_line(em, "CNN_LAYER_BEGIN(%d, 0);", i);
-        emit_conv_bn_fold_call(em, pl, L, in, pool_out);
+        emit_conv_bn_fold_call(em, L, in, pool_out);
         em_line(em, "CNN_LAYER_END(%d, 0);", i);
         em_close_block(em, "} else {");
         em->indent++;
@@ -800,7 +551,7 @@ static int emit_loss(cnnc_emitter *em, const cnnc_plan *pl)
     const cnnc_ir *ir = pl->ir;
     if (ir->config.loss == CNN_LOSS_BINARY_CE) {
         if (ir->n_outputs != 1 || ir->final_act != CNN_ACT_SIGMOID)
-            return plan_error("internal: binary cross-entropy needs one sigmoid output");
+            return emit_error("internal: binary cross-entropy needs one sigmoid output");
         em_line(em, "/* Binary cross-entropy from one logit z per image, mean over n:");
         em_line(em, " * max(z, 0) - z y + log1p(exp(-|z|)), never overflowing; dL/dz = (sigmoid(z) - y) / n. */");
         em_function(em,
@@ -823,7 +574,7 @@ static int emit_loss(cnnc_emitter *em, const cnnc_plan *pl)
         em_close_block(em, "}");
     } else {
         if (ir->final_act != CNN_ACT_SOFTMAX)
-            return plan_error("internal: categorical cross-entropy needs a softmax output");
+            return emit_error("internal: categorical cross-entropy needs a softmax output");
         em_line(em, "/* Sparse categorical cross-entropy from N_OUT logits per image, mean over n:");
         em_line(em, " * logsumexp(z) - z[label]; dL/dz = (softmax(z) - onehot(label)) / n.");
         em_line(em, " * A label outside [0, N_OUT) makes the loss NaN (the trainer stops on NaN). */");
@@ -882,15 +633,15 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
         const cnn_layer *l = &ir->layers[i];
         c_string(s, sizeof s, l->name);
         em_line(em, "{.name = %s, .line = %d, .kind = %s, .act = %s, .alpha = %s,", s, l->line,
-                kind_enum(l->kind), act_enum(l->act), float_lit(f1, sizeof f1, l->alpha));
+                kind_enum(l->kind), act_enum(l->act), emit_float_lit(f1, sizeof f1, l->alpha));
         em_line(em, " .in = {%d, %d, %d, %d}, .out = {%d, %d, %d, %d}, .filters = %d,", l->in.h, l->in.w,
                 l->in.c, l->in.rank, l->out.h, l->out.w, l->out.c, l->out.rank, l->filters);
         em_line(em, " .kh = %d, .kw = %d, .sh = %d, .sw = %d, .same = %d,", l->kh, l->kw, l->sh, l->sw,
                 l->same);
         em_line(em, " .pad_top = %d, .pad_left = %d, .pad_bottom = %d, .pad_right = %d, .bias = %d,",
                 l->pad_top, l->pad_left, l->pad_bottom, l->pad_right, l->bias);
-        em_line(em, " .rate = %s, .momentum = %s, .epsilon = %s,", float_lit(f1, sizeof f1, l->rate),
-                float_lit(f2, sizeof f2, l->momentum), float_lit(f3, sizeof f3, l->epsilon));
+        em_line(em, " .rate = %s, .momentum = %s, .epsilon = %s,", emit_float_lit(f1, sizeof f1, l->rate),
+                emit_float_lit(f2, sizeof f2, l->momentum), emit_float_lit(f3, sizeof f3, l->epsilon));
         em_line(em, " .first_tensor = %d, .n_tensors = %d},", l->first_tensor, l->n_tensors);
     }
     em_close_block(em, "};");
@@ -915,8 +666,8 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
         em_open_block(em, "static const cnn_prep_step %s_preprocess[%d] = {", m, ir->n_preprocess);
         for (int k = 0; k < ir->n_preprocess; k++)
             em_line(em, "{%s, %s, %s},", prep_enum(ir->preprocess[k].kind),
-                    double_lit(d1, sizeof d1, ir->preprocess[k].value),
-                    double_lit(d2, sizeof d2, ir->preprocess[k].offset));
+                    emit_double_lit(d1, sizeof d1, ir->preprocess[k].value),
+                    emit_double_lit(d2, sizeof d2, ir->preprocess[k].offset));
         em_close_block(em, "};");
         em_blank(em);
     }
@@ -944,8 +695,8 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, ".n_trainable = %zu,", ir->n_trainable);
     em_line(em, ".act_floats = ACT_FLOATS,");
     em_line(em, ".work_floats = %s_work_floats,", m);
-    em_line(em, ".forward_flops = %s,", double_lit(d1, sizeof d1, ir->forward_flops));
-    em_line(em, ".train_flops = %s,", double_lit(d1, sizeof d1, ir->train_flops));
+    em_line(em, ".forward_flops = %s,", emit_double_lit(d1, sizeof d1, ir->forward_flops));
+    em_line(em, ".train_flops = %s,", emit_double_lit(d1, sizeof d1, ir->train_flops));
     em_line(em, ".forward = %s_forward,", m);
     em_line(em, ".backward = %s_backward,", m);
     if (any_fused_update(pl))
@@ -958,11 +709,11 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, ".n_preprocess = %d,", ir->n_preprocess);
     em_line(em, ".crop_to_aspect_ratio = %d,", ir->crop_to_aspect_ratio);
     em_line(em, ".augment = {.flip = %d, .rotate = %s, .zoom = %s, .shear = %s,", au->flip,
-            double_lit(d1, sizeof d1, au->rotate), double_lit(d2, sizeof d2, au->zoom),
-            double_lit(d3, sizeof d3, au->shear));
+            emit_double_lit(d1, sizeof d1, au->rotate), emit_double_lit(d2, sizeof d2, au->zoom),
+            emit_double_lit(d3, sizeof d3, au->shear));
     em_line(em, "            .translate = %s, .brightness = %s, .contrast = %s,",
-            double_lit(d1, sizeof d1, au->translate), double_lit(d2, sizeof d2, au->brightness),
-            double_lit(d3, sizeof d3, au->contrast));
+            emit_double_lit(d1, sizeof d1, au->translate), emit_double_lit(d2, sizeof d2, au->brightness),
+            emit_double_lit(d3, sizeof d3, au->contrast));
     em_line(em, "            .rotate_fill = %s, .zoom_fill = %s,", fill_enum(au->rotate_fill),
             fill_enum(au->zoom_fill));
     em_line(em, "            .shear_fill = %s, .translate_fill = %s},", fill_enum(au->shear_fill),
@@ -980,18 +731,18 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     } else {
         em_line(em, ".validation = NULL,");
     }
-    em_line(em, ".validation_split = %s,", double_lit(d1, sizeof d1, c->validation_split));
+    em_line(em, ".validation_split = %s,", emit_double_lit(d1, sizeof d1, c->validation_split));
     em_line(em, ".seed = %lluu,", (unsigned long long)c->seed);
     em_line(em, ".batch = %d,", c->batch);
     em_line(em, ".epochs = %d,", c->epochs);
     em_line(em, ".optimizer = {.kind = %s, .lr = %s,", opt_enum(c->optimizer.kind),
-            double_lit(d1, sizeof d1, c->optimizer.lr));
+            emit_double_lit(d1, sizeof d1, c->optimizer.lr));
     em_line(em, "              .beta1 = %s, .beta2 = %s, .epsilon = %s,",
-            double_lit(d1, sizeof d1, c->optimizer.beta1), double_lit(d2, sizeof d2, c->optimizer.beta2),
-            double_lit(d3, sizeof d3, c->optimizer.epsilon));
+            emit_double_lit(d1, sizeof d1, c->optimizer.beta1), emit_double_lit(d2, sizeof d2, c->optimizer.beta2),
+            emit_double_lit(d3, sizeof d3, c->optimizer.epsilon));
     em_line(em, "              .momentum = %s, .nesterov = %d, .rho = %s},",
-            double_lit(d1, sizeof d1, c->optimizer.momentum), c->optimizer.nesterov,
-            double_lit(d2, sizeof d2, c->optimizer.rho));
+            emit_double_lit(d1, sizeof d1, c->optimizer.momentum), c->optimizer.nesterov,
+            emit_double_lit(d2, sizeof d2, c->optimizer.rho));
     em_line(em, ".loss = %s,", c->loss == CNN_LOSS_BINARY_CE ? "CNN_LOSS_BINARY_CE" : "CNN_LOSS_CATEGORICAL_CE");
     em_line(em, ".metrics = %d,", c->metrics);
     em_line(em, ".early_stopping = %d,", c->early_stopping);
@@ -1007,7 +758,7 @@ static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_open_block(em, "{");
     em_line(em, "return cnn_trainer_main(&%s_model, argc, argv);", m);
     em_close_block(em, "}");
-    em_line(em, "#endif");
+    em_line(em, "#endif /* CNN_TRAINER_MAIN */");
 }
 
 static int write_header(const cnnc_plan *pl, const char *dir)
@@ -1016,7 +767,7 @@ static int write_header(const cnnc_plan *pl, const char *dir)
     cnnc_emitter em;
     snprintf(file, sizeof file, "%s.h", pl->model);
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
-        return plan_error("output path too long: %s", dir);
+        return emit_error("output path too long: %s", dir);
     size_t k = 0;
     for (const char *c = pl->model; *c && k + 12 < sizeof guard; c++)
         guard[k++] = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
@@ -1044,7 +795,7 @@ static int write_source(const cnnc_plan *pl, const char *dir)
     cnnc_emitter em;
     snprintf(file, sizeof file, "%s.c", pl->model);
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
-        return plan_error("output path too long: %s", dir);
+        return emit_error("output path too long: %s", dir);
     if (em_open(&em, path))
         return 1;
     emit_header_comment(&em, pl, file);
@@ -1081,28 +832,27 @@ int emit_c(const cnnc_ir *ir, const char *dir)
     return write_source(&pl, dir);
 }
 
-/* ---- for the export back end (emit_export.c): the same plan, layer
- * emitters and driver expressions, so the exported inference file runs the
- * trainer's own kernels ---------------------------------------------------- */
+/* ---- for the export back end (emit_export.c): the same layer emitters,
+ * driver expressions and fixed-area names (emit_c.h) -------------------------- */
 
-int emit_plan_build(cnnc_plan *pl, const cnnc_ir *ir)
-{
-    return plan_build(pl, ir);
-}
-
-const cnnc_layer_emitter *emit_layer_emitter(cnn_layer_kind k)
+const cnnc_layer_emitter *emit_c_layer_emitter(cnn_layer_kind k)
 {
     return layer_emitter(k);
 }
 
-void emit_in_expr(char *buf, size_t size, const cnnc_plan *pl, int i)
+void emit_c_in_expr(char *buf, size_t size, const cnnc_plan *pl, int i)
 {
     in_expr(buf, size, pl, i);
 }
 
-void emit_out_expr(char *buf, size_t size, const cnnc_plan *pl, int i)
+void emit_c_out_expr(char *buf, size_t size, const cnnc_plan *pl, int i)
 {
     out_expr(buf, size, pl, i);
+}
+
+void emit_c_fixed_offsets(cnnc_emitter *em, const cnnc_plan *pl)
+{
+    emit_fixed_offsets(em, pl);
 }
 
 void emit_c_string(char *buf, size_t size, const char *s)

@@ -30,40 +30,12 @@
  * the oracle the parity tests hold the folded path to. */
 #include <stdio.h>
 
-#include "emit_conv2d.h"
-
-int emit_conv_bn_fold(const cnnc_plan *pl, int i, int *pool_at, int *affine)
-{
-    const cnnc_plan_layer *C = &pl->layers[i];
-    if (C->l->kind != CNN_CONV2D || i + 2 >= pl->n)
-        return 0;
-    const cnnc_plan_layer *B = &pl->layers[i + 1];
-    if (B->l->kind != CNN_BATCHNORM)
-        return 0;
-    int p = i + 2 + B->fuse_relu;
-    if (p >= pl->n - 1 || pl->layers[p].l->kind != CNN_MAXPOOL)
-        return 0;
-    cnn_act kact;
-    if (C->act == CNN_ACT_LINEAR) { /* the batchnorm goes into the weights; its relu after */
-        kact = B->act;
-        *affine = 0;
-    } else if (C->act == CNN_ACT_RELU && B->act == CNN_ACT_LINEAR) { /* after the relu */
-        kact = CNN_ACT_RELU;
-        *affine = 1;
-    } else {
-        return 0;
-    }
-    if (!emit_conv2d_fuses_pool(C->l, kact, 0, pl->layers[p].l))
-        return 0;
-    *pool_at = p;
-    return 1;
-}
-
-/* Whether the folded pass runs by Winograd's F(2x2, 3x3) (emit_conv_winograd.c). */
-static int folds_winograd(const cnnc_plan *pl, const cnnc_plan_layer *conv)
-{
-    return conv->fold_bn && conv_winograd_applies(conv->l, pl->layers[conv->fold_pool].l);
-}
+#include "conv_blocks.h"
+#include "emit_activation.h"
+#include "emit_conv_bn_fold.h"
+#include "emit_conv_pool.h"
+#include "emit_conv_winograd.h"
+#include "emit_util.h"
 
 /* The folded weights and bias (not affine), then Winograd's U. */
 static size_t fold_floats(const cnnc_plan_layer *conv)
@@ -71,11 +43,11 @@ static size_t fold_floats(const cnnc_plan_layer *conv)
     return conv->fold_affine ? 0 : conv->t_count[0] + (size_t)conv->l->out.c;
 }
 
-size_t emit_conv_bn_fold_fixed_floats(const cnnc_plan *pl, const cnnc_plan_layer *conv)
+size_t emit_conv_bn_fold_fixed_floats(const cnnc_plan_layer *conv)
 {
     if (!conv->fold_bn)
         return 0;
-    return fold_floats(conv) + (folds_winograd(pl, conv) ? conv_winograd_fixed_floats(conv->l) : 0);
+    return fold_floats(conv) + (conv->fold_wino ? conv_winograd_fixed_floats(conv->l) : 0);
 }
 
 size_t emit_conv_bn_fold_pad_floats(const cnnc_plan *pl, const cnnc_plan_layer *conv)
@@ -84,16 +56,16 @@ size_t emit_conv_bn_fold_pad_floats(const cnnc_plan *pl, const cnnc_plan_layer *
         return 0;
     const cnn_layer *pool = pl->layers[conv->fold_pool].l;
     size_t direct = conv_pool_forward_floats(conv->l, pool);
-    if (!folds_winograd(pl, conv))
+    if (!conv->fold_wino)
         return direct;
     size_t wino = conv_padded_copy_floats(conv->l) + conv_winograd_scratch_floats(conv->l, pool);
     return wino > direct ? wino : direct;
 }
 
 /* The folded pass takes the fixed work area's part when it uses one. */
-static int takes_fold(const cnnc_plan *pl, const cnnc_plan_layer *conv)
+static int takes_fold(const cnnc_plan_layer *conv)
 {
-    return !conv->fold_affine || folds_winograd(pl, conv);
+    return !conv->fold_affine || conv->fold_wino;
 }
 
 void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
@@ -121,7 +93,7 @@ void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
     em_function(em,
                 "static void %s_folded_forward(const cnn_real *restrict p, %sconst cnn_real *restrict in, "
                 "cnn_real *restrict pooled, cnn_real *restrict pad, int n)",
-                L->fn, takes_fold(pl, L) ? "cnn_real *restrict fold, " : "");
+                L->fn, takes_fold(L) ? "cnn_real *restrict fold, " : "");
     conv_emit_enums(em, L, &d);
     cnnc_plan_layer F = *L; /* the pair's enums, with this pass's own per-image scratch */
     F.pad_floats = L->fold_pad_floats;
@@ -153,17 +125,17 @@ void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
         em_line(em, "for (int co = 0; co < OC; co++)");
         em_line(em, l->bias ? "    bias[co] = p[B_OFF + co] * scale[co] + shift[co];" : "    bias[co] = shift[co];");
     }
-    if (folds_winograd(pl, L)) {
+    if (L->fold_wino) {
         char wu[64];
         snprintf(wu, sizeof wu, "fold + %zu", fold_floats(L));
         em_raw(em, "#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */\n");
         conv_winograd_emit_weights(em, wu, "wgt", "IC", "OC");
         conv_winograd_emit_images(em, L, P, &v, NULL);
-        em_raw(em, "#else\n");
+        em_raw(em, "#else /* CNN_NO_WINOGRAD: the direct kernel */\n");
         if (L->fold_affine)
             em_line(em, "(void)fold; /* Winograd's U alone */");
         conv_pool_emit_images(em, L, P, &v);
-        em_raw(em, "#endif\n");
+        em_raw(em, "#endif /* CNN_NO_WINOGRAD */\n");
     } else {
         conv_pool_emit_images(em, L, P, &v);
     }
@@ -171,11 +143,11 @@ void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
     em_blank(em);
 }
 
-void emit_conv_bn_fold_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L, const char *in,
+void emit_conv_bn_fold_call(cnnc_emitter *em, const cnnc_plan_layer *L, const char *in,
                             const char *pooled)
 {
-    if (!takes_fold(pl, L))
+    if (!takes_fold(L))
         em_line(em, "%s_folded_forward(p, %s, %s, pad, n);", L->fn, in, pooled);
     else
-        em_line(em, "%s_folded_forward(p, wk + %zu, %s, %s, pad, n);", L->fn, L->fold_off, in, pooled);
+        em_line(em, "%s_folded_forward(p, wk + WK_%s_FOLD, %s, %s, pad, n);", L->fn, L->l->name, in, pooled);
 }

@@ -30,26 +30,13 @@
  * parity tests hold the fused path to. */
 #include <stdio.h>
 
-#include "emit_conv2d.h"
+#include "conv_blocks.h"
+#include "emit_activation.h"
+#include "emit_conv_pool.h"
+#include "emit_conv_pool_avx512.h"
+#include "emit_conv_winograd.h"
+#include "emit_util.h"
 
-
-int emit_conv2d_fuses_pool(const cnn_layer *l, cnn_act act, int needs_dx, const cnn_layer *next)
-{
-    if (!next || next->kind != CNN_MAXPOOL)
-        return 0;
-    /* max commutes with these activations; the gradient is 0 or 1 */
-    if (act != CNN_ACT_RELU && act != CNN_ACT_LINEAR)
-        return 0;
-    /* windows that tile the image: each conv output belongs to one at most */
-    if (next->kh != next->sh || next->kw != next->sw || next->kh * next->kw >= NO_GRAD)
-        return 0;
-    if (next->out.h < 1 || next->out.w < 1)
-        return 0;
-    /* a strided conv's dx is the plain transposed loop over the whole dz */
-    if (needs_dx && !conv_fast_dx(l))
-        return 0;
-    return 1;
-}
 
 /* The forward band, and the backward band or whole padded dz (stride 1). */
 static size_t dw_window_floats(const cnn_layer *l);
@@ -445,22 +432,14 @@ static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_
         em_raw(em, "#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */\n");
         conv_winograd_emit_weights(em, "wino", "wgt", "IC", "OC");
         conv_winograd_emit_images(em, L, P, &tv, &iv);
-        em_raw(em, "#else\n");
+        em_raw(em, "#else /* CNN_NO_WINOGRAD: the direct kernel */\n");
         em_line(em, "(void)wino;");
         emit_forward_images(em, L, P);
-        em_raw(em, "#endif\n");
+        em_raw(em, "#endif /* CNN_NO_WINOGRAD */\n");
     } else {
         emit_forward_images(em, L, P);
     }
     em_close_block(em, "}");
-}
-
-void emit_argmax_row(cnnc_emitter *em, const char *channels)
-{
-    em_line(em, "cnn_real kfr[POW * %s]; /* the argmax bytes of pooled row py, as reals */", channels);
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int e = 0; e < POW * %s; e++)", channels);
-    em_line(em, "    kfr[e] = (cnn_real)am[(size_t)py * POW * %s + e];", channels);
 }
 
 /* In the backward image loop, pooled row py, and db: with `row0` the dz of
@@ -588,7 +567,7 @@ static int dx_window_regs(const cnn_layer *l)
     return l->kh * l->kw * conv_vectors(l->in.c);
 }
 
-static int dx_windows_apply(const cnn_layer *l)
+int conv_pool_dx_windows_apply(const cnn_layer *l)
 {
     return dw_window_floats(l) > 0 && l->sh == 1 && l->sw == 1 && dx_window_regs(l) <= ACC_BUDGET;
 }
@@ -734,11 +713,12 @@ static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_la
 /* Pooled row py: db, the dz band at `scatter_to` (NULL: none) and this row's dW,
  * from the windows when that path applies (dwt), else dense from the dz
  * rows at `dz_row` (dwi). */
-static void emit_dw_pass(cnnc_emitter *em, const cnn_layer *l, const cnnc_plan_layer *P, const char *scatter_to,
-                         const char *dz_row, int dx_windows)
+static void emit_dw_pass(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P,
+                         const char *scatter_to, const char *dz_row, int dx_windows)
 {
+    const cnn_layer *l = L->l;
     emit_scatter(em, P, scatter_to, l->bias);
-    if (dw_window_floats(l) > 0) {
+    if (L->pool_dw_windows) {
         emit_window_channels(em, l, P->l, dx_windows);
         return;
     }
@@ -751,7 +731,7 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
 {
     const cnn_layer *l = L->l;
     conv_dims d = conv_dims_of(l);
-    int dx = L->needs_dx, win = dw_window_floats(l) > 0, dxw = dx && dx_windows_apply(l);
+    int dx = L->needs_dx, win = L->pool_dw_windows, dxw = L->pool_dx_windows;
     int ph, pw;
     conv_padded_dims(l, &ph, &pw);
     int dx_padded = ph != l->in.h || pw != l->in.w;
@@ -817,19 +797,19 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
     else
         em_line(em, "memset(dwi, 0, sizeof(cnn_real) * W_COUNT);");
     if (!dx) {
-        int permute = !win && conv_pool_dw_permute_applies(l, P->l, dx);
+        int permute = L->pool_dw_permute;
         if (permute) {
             em_raw(em, "#if CNN_AVX512_FLOAT\n");
             conv_pool_emit_dw_permute(em, l, P->l);
-            em_raw(em, "#else /* the portable twin: dW from the dense dz band */\n");
+            em_raw(em, "#else /* not CNN_AVX512_FLOAT: the portable twin: dW from the dense dz band */\n");
         }
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
-        emit_dw_pass(em, l, P, win ? NULL : "dzb", "dzb + (size_t)(oy - py * PKH) * DZ_RS", 0);
+        emit_dw_pass(em, L, P, win ? NULL : "dzb", "dzb + (size_t)(oy - py * PKH) * DZ_RS", 0);
         em_close_block(em, "} /* py */");
         if (permute)
-            em_raw(em, "#endif\n");
+            em_raw(em, "#endif /* CNN_AVX512_FLOAT */\n");
     } else if (dxw) {
-        int patch = conv_pool_dx_patch_applies(l, P->l);
+        int patch = L->pool_dx_patch;
         if (patch) {
             em_raw(em, "#if CNN_AVX512_FLOAT\n");
             em_open_block(em, "for (int py = 0; py < POH; py++) {");
@@ -838,13 +818,13 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
             emit_channel_walk(em, l, P->l, 0, 1);
             conv_pool_emit_dx_patch(em, l, P->l);
             em_close_block(em, "} /* py */");
-            em_raw(em, "#else /* the portable twin: dx in the channels' walk */\n");
+            em_raw(em, "#else /* not CNN_AVX512_FLOAT: the portable twin: dx in the channels' walk */\n");
         }
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
-        emit_dw_pass(em, l, P, NULL, NULL, 1);
+        emit_dw_pass(em, L, P, NULL, NULL, 1);
         em_close_block(em, "} /* py */");
         if (patch)
-            em_raw(em, "#endif\n");
+            em_raw(em, "#endif /* CNN_AVX512_FLOAT */\n");
         em_line(em, "for (; zrow < PH; zrow++) /* rows no window reaches */");
         em_line(em, "    memset(dxp + (size_t)zrow * PW * IC, 0, sizeof(cnn_real) * PW * IC);");
         if (dx_padded) {
@@ -864,7 +844,7 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
         em_line(em, "       sizeof(cnn_real) * (size_t)(ZH - TOP - POH * PKH) * DZ_RS);");
         em_close_block(em, "}");
         em_open_block(em, "for (int py = 0; py < POH; py++) {");
-        emit_dw_pass(em, l, P, "dzb + ((size_t)(TOP + py * PKH) * ZW + LEFT) * OC",
+        emit_dw_pass(em, L, P, "dzb + ((size_t)(TOP + py * PKH) * ZW + LEFT) * OC",
                      "dzb + ((size_t)(oy + TOP) * ZW + LEFT) * OC", 0);
         em_close_block(em, "} /* py */");
         em_line(em, "/* dx: the forward kernel over the zero-padded dz with the rotated kernel */");
@@ -931,4 +911,9 @@ void emit_conv_pool_oracle(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pla
         em_line(em, "%s_backward(p, g, in, out, dx, slot, pad, flip, n);", conv->fn);
     }
     em_close_block(em, "}");
+}
+
+int conv_pool_dw_windows_apply(const cnn_layer *l)
+{
+    return dw_window_floats(l) > 0;
 }

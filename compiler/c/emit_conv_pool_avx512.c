@@ -34,7 +34,10 @@
  * would run past the image's last row. */
 #include <stdio.h>
 
-#include "emit_conv2d.h"
+#include "conv_blocks.h"
+#include "emit_conv_pool_avx512.h"
+#include "emit_util.h"
+
 
 /* Input floats one window row spans: the columns of all its positions. */
 static int row_span(const cnn_layer *l, const cnn_layer *pool)

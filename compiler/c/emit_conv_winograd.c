@@ -37,7 +37,11 @@
  * that broadcasts V and loads U once per input channel. */
 #include <stdio.h>
 
-#include "emit_conv2d.h"
+#include "conv_blocks.h"
+#include "emit_activation.h"
+#include "emit_conv_winograd.h"
+#include "emit_util.h"
+
 
 /* Output channels of one product pass, in vectors. */
 static int pass_vectors(int cout)

@@ -11,7 +11,11 @@
  * image. */
 #include <stdio.h>
 
+#include "emit_activation.h"
+#include "emit_dense.h"
 #include "emit_layers.h"
+#include "emit_util.h"
+
 
 static void emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
@@ -650,7 +654,7 @@ static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
                 em_line(em, "    _mm512_storeu_ps(wt[ob + q], r[q]);");
                 em_close_block(em, "}");
                 em_close_block(em, "} else");
-                em_raw(em, "#endif\n");
+                em_raw(em, "#endif /* CNN_AVX512_FLOAT */\n");
             }
             if (avx)
                 em_open_block(em, "{");
@@ -756,9 +760,9 @@ static void dense_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan
     emit_layer_comment(em, pl, L, "forward");
     em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
     dense_forward_fast(em, L);
-    em_line(em, "#else");
+    em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");
     dense_forward_ref(em, L);
-    em_line(em, "#endif");
+    em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_blank(em);
 }
 
@@ -767,9 +771,9 @@ static void dense_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pla
     emit_layer_comment(em, pl, L, "backward");
     em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
     dense_backward_fast(em, L);
-    em_line(em, "#else");
+    em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");
     dense_backward_ref(em, L);
-    em_line(em, "#endif");
+    em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_blank(em);
 }
 

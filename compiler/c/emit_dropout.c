@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "emit_layers.h"
+#include "emit_util.h"
+
 
 static void dropout_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
 {

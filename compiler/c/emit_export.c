@@ -3,8 +3,8 @@
  * weights embedded, for another program, a device or a web page.
  *
  * Nothing here is a second implementation of a layer: the plan
- * (emit_plan_build), the layer emitters and the inference folds are the
- * trainer's (emit_c.c, emit_<kind>.c, emit_conv_bn_fold.c), called in
+ * (plan.c), the layer emitters and the inference folds are the trainer's
+ * (emit_c.c's driver pieces, emit_<kind>.c, emit_conv_bn_fold.c), called in
  * inference mode: the forward functions of the layers the inference pass
  * runs, and a driver that calls them with `training` = 0 (batchnorms folded
  * into the conv before them with their running statistics, dropout the
@@ -31,9 +31,13 @@
 #include <sys/stat.h>
 
 #include "emit.h"
-#include "emit_export.h"
-#include "emit_layers.h"
+#include "emit_activation.h"
+#include "emit_c.h"
+#include "emit_conv_bn_fold.h"
+#include "emit_export_math.h"
+#include "emit_export_prep.h"
 #include "export_weights.h"
+#include "plan.h"
 
 #ifndef CNNC_VERSION
 #define CNNC_VERSION "unknown"
@@ -234,8 +238,10 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl, const export_la
             lo->pad);
     em_line(em, "WORK_X = %zu, WORK_FBUF = %zu, WORK_TMP = %zu, WORK_ROWS = %zu, WORK_U8 = %zu,", lo->x, lo->fbuf,
             lo->tmp, lo->rows, lo->u8);
-    em_line(em, "WORK_FLOATS = %zu", lo->end);
+    em_line(em, "WORK_FLOATS = %zu,", lo->end);
+    em_line(em, "WORK_FIXED = %zu", pl->work_fixed);
     em_close_block(em, "};");
+    emit_c_fixed_offsets(em, pl);
     em_line(em, "enum { N_OUT = %d, FOLD_BATCHNORM = 1 };", ir->n_outputs);
     em_blank(em);
 }
@@ -283,7 +289,7 @@ static void emit_layers(cnnc_emitter *em, const cnnc_plan *pl)
         }
         if (L->alias || L->l->kind == CNN_DROPOUT)
             continue;
-        emit_layer_emitter(L->l->kind)->forward(em, pl, L);
+        emit_c_layer_emitter(L->l->kind)->forward(em, pl, L);
     }
 }
 
@@ -311,12 +317,12 @@ static void emit_driver(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "(void)training;");
     for (int i = 0; i < pl->n; i++) {
         const cnnc_plan_layer *L = &pl->layers[i];
-        emit_in_expr(in, sizeof in, pl, i);
+        emit_c_in_expr(in, sizeof in, pl, i);
         if (L->fold_bn) {
-            emit_out_expr(pool_out, sizeof pool_out, pl, L->fold_pool);
+            emit_c_out_expr(pool_out, sizeof pool_out, pl, L->fold_pool);
             em_line(em, "/* %s folded into %s, one pass to %s's output */", pl->layers[i + 1].l->name,
                     L->l->name, pl->layers[L->fold_pool].l->name);
-            emit_conv_bn_fold_call(em, pl, L, in, pool_out);
+            emit_conv_bn_fold_call(em, L, in, pool_out);
             i = L->fold_pool;
             continue;
         }
@@ -331,7 +337,7 @@ static void emit_driver(cnnc_emitter *em, const cnnc_plan *pl)
             em_line(em, "/* %s: computed by %s_pool_forward */", L->l->name, pl->layers[L->fused_by].fn);
             continue;
         }
-        emit_out_expr(out, sizeof out, pl, i);
+        emit_c_out_expr(out, sizeof out, pl, i);
         if (L->l->kind == CNN_DROPOUT) {
             em_line(em, "/* %s: the identity in inference */", L->l->name);
             em_line(em, "memcpy(%s, %s, %zu * sizeof(cnn_real));", out, in, L->out_size);
@@ -339,11 +345,11 @@ static void emit_driver(cnnc_emitter *em, const cnnc_plan *pl)
         }
         snprintf(mask, sizeof mask, "a + cap * A_%s_mask", L->l->name);
         if (L->fuse_pool)
-            emit_out_expr(pool_out, sizeof pool_out, pl, L->pool_at);
+            emit_c_out_expr(pool_out, sizeof pool_out, pl, L->pool_at);
         cnnc_args args = {in, out, mask, NULL, NULL, L->fuse_pool ? pool_out : NULL};
-        emit_layer_emitter(L->l->kind)->forward_call(em, pl, L, &args);
+        emit_c_layer_emitter(L->l->kind)->forward_call(em, pl, L, &args);
     }
-    emit_out_expr(out, sizeof out, pl, pl->n - 1);
+    emit_c_out_expr(out, sizeof out, pl, pl->n - 1);
     em_line(em, "memcpy(logits, %s, N_OUT * sizeof(cnn_real));", out);
     em_close_block(em, "}");
     em_blank(em);
@@ -478,7 +484,7 @@ int emit_export(const cnnc_ir *ir, const char *weights_path, const char *dir)
     static cnnc_plan pl; /* large; cnnc is single-threaded */
     cnnc_weights w;
     export_layout lo;
-    if (emit_plan_build(&pl, ir))
+    if (plan_build(&pl, ir))
         return 1;
     if (layout(&pl, &lo))
         return fail("model %s: the inference work area does not fit an int%s", ir->name, "");

@@ -9,7 +9,7 @@
  * below 1e-5, +-1 beyond 20). sqrt: Newton's iteration in double to full
  * precision, then one rounding to float, which gives the correctly rounded
  * sqrtf (a float's square root is never within 2^-50 of a float midpoint). */
-#include "emit_export.h"
+#include "emit_export_math.h"
 
 static const char *const math_lines[] = {
     "/* ---- the C library, freestanding (no libc, no libm) ---- */",

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "emit_export.h"
+#include "emit_export_prep.h"
 
 /* A float as an exact C99 hexadecimal literal. */
 static const char *flit(char *buf, size_t size, float v)

@@ -8,7 +8,11 @@
  * keeps nothing but the layers' outputs. */
 #include <stdio.h>
 
+#include "emit_bn_pool.h"
+#include "emit_conv_pool.h"
 #include "emit_layers.h"
+#include "emit_util.h"
+
 
 static void pool_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
@@ -69,7 +73,7 @@ static void pool_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
     em_close_block(em, "} /* i */");
     em_close_block(em, "}");
     if (L->fused)
-        em_line(em, "#endif");
+        em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_blank(em);
 }
 
@@ -189,7 +193,7 @@ static void pool_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan
             emit_bn_pool_oracle(em, pl, by, L);
         else
             emit_conv_pool_oracle(em, pl, by, L);
-        em_line(em, "#endif");
+        em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
         em_blank(em);
         return;
     }
@@ -197,11 +201,11 @@ static void pool_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan
     if (fast) {
         em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
         maxpool_backward_fast(em, L);
-        em_line(em, "#else");
+        em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");
     }
     pool_backward_plain(em, L);
     if (fast)
-        em_line(em, "#endif");
+        em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_blank(em);
 }
 

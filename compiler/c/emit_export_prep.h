@@ -1,17 +1,10 @@
-/* emit_export.h: the pieces of `cnnc export` (emit_export.c on top): the
- * freestanding replacements for the C library the layer kernels call
- * (emit_export_math.c) and the port of predict's preprocessing
- * (emit_export_prep.c). Each writes static functions into NAME_infer.c. */
-#ifndef CNNC_EMIT_EXPORT_H
-#define CNNC_EMIT_EXPORT_H
+/* emit_export_prep.h: `NAME predict`'s preprocessing after decoding, as
+ * freestanding C for NAME_infer.c (emit_export_prep.c). */
+#ifndef CNNC_EMIT_EXPORT_PREP_H
+#define CNNC_EMIT_EXPORT_PREP_H
 
 #include "emitter.h"
 #include "ir.h"
-
-/* cnnx_memcpy/cnnx_memset (and the memcpy/memset macros the kernels'
- * calls resolve to), cnnx_exp (double, ~0.5 ulp), cnnx_expf, cnnx_tanhf,
- * cnnx_sqrtf (correctly rounded), and the REAL_EXP/REAL_TANH/REAL_SQRT macros. */
-void emit_export_math(cnnc_emitter *em);
 
 /* Whether the preprocessing needs the scratch image `tmp` (an edges step). */
 int emit_export_prep_needs_tmp(const cnnc_ir *ir);
@@ -21,7 +14,7 @@ int emit_export_prep_needs_tmp(const cnnc_ir *ir);
  * an 8-bit image of ch channels (1, 3, 4) to the H x W x C input, exactly as
  * `NAME predict` after decoding (runtime/data/png.c's channel conversion,
  * runtime/data/preprocess.c's crop, resize, cached steps, uint8 rounding and
- * per-batch steps). */
+ * per-batch steps). Uses cnnx_sqrtf (emit_export_math.h) for edges. */
 void emit_export_prep(cnnc_emitter *em, const cnnc_ir *ir);
 
 #endif

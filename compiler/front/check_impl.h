@@ -1,0 +1,41 @@
+/* check_impl.h: the checker's state, shared by the statement checks
+ * (check.c) and shape inference (shapes.c). Internal to the front end. */
+#ifndef CNNC_CHECK_IMPL_H
+#define CNNC_CHECK_IMPL_H
+
+#include "ast.h"
+#include "diag.h"
+#include "ir.h"
+
+/* ---- checker state -------------------------------------------------------- */
+
+typedef struct pending_layer {
+    const ast_stmt *st;
+    int kind_index;     /* its statement among the layer statements: names count per kind */
+    cnn_layer L;        /* settings; shapes are filled by infer_shapes */
+    cnnc_loc act_loc;   /* where the activation was written (for head errors) */
+} pending_layer;
+
+typedef struct checker {
+    cnnc_diag *d;
+    cnnc_ir *ir;
+    pending_layer layers[CNN_MAX_LAYERS];
+    int n_layers;
+    int have_input;
+    cnnc_loc input_loc;
+    int loss_given;
+    cnnc_loc loss_loc;
+    int metrics_given;
+    cnnc_loc metrics_loc, layers_loc;
+    int split_given;
+    cnnc_loc validation_loc, split_loc;
+} checker;
+
+/* Pass 3: every layer's input and output shapes, padding, parameter tensors
+ * and costs, from the input and the recorded layers (shapes.c). */
+void infer_shapes(checker *c);
+
+/* The head: the last layer's activation against the loss and metrics. */
+void check_head(checker *c);
+
+#endif
