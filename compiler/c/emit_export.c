@@ -155,8 +155,7 @@ static int write_header(const cnnc_ir *ir, const cnnc_weights *w, const export_l
         em_line(&em, " * probs: %s_CLASSES probabilities ({1 - p, p} of the one sigmoid output).", m);
     else
         em_line(&em, " * probs: %s_CLASSES probabilities (softmax).", m);
-    em_line(&em, " * Returns 0, or a negative value on bad arguments (-1)%s.",
-            ir->in_c == 1 || ir->in_c == 3 ? "" : " or because the model's input is not an image (-2)");
+    em_line(&em, " * Returns 0, or a negative value (-1) on bad arguments.");
     em_line(&em, " * %s_predict uses a static work area: not thread-safe. The _r calls use the caller's",
             m);
     em_line(&em, " * %s_WORK_BYTES bytes and may run in parallel threads. */", m);
@@ -425,18 +424,14 @@ static void emit_api(cnnc_emitter *em, const cnnc_ir *ir, const cnnc_weights *w)
             EXPORT_MAX_SIDE, EXPORT_MAX_SIDE);
     em_line(em, "    (channels != 1 && channels != 3 && channels != 4))");
     em_line(em, "    return -1;");
-    if (ir->in_c == 1 || ir->in_c == 3) {
-        em_line(em, "cnn_real *const base = cnnx_align(work), *const x = base + WORK_X;");
-        em_line(em, "cnn_real logits[N_OUT];");
-        em_line(em, "cnnx_preprocess(pixels, width, height, channels, x, base + WORK_FBUF, %s,",
-                emit_export_prep_needs_tmp(ir) ? "base + WORK_TMP" : "NULL");
-        em_line(em, "                base + WORK_ROWS, (unsigned char *)(base + WORK_U8));");
-        em_line(em, "cnnx_forward(x, logits, base);");
-        em_line(em, "cnnx_head(logits, probs);");
-        em_line(em, "return 0;");
-    } else {
-        em_line(em, "return -2; /* a %d-channel input is not an image predict can read */", ir->in_c);
-    }
+    em_line(em, "cnn_real *const base = cnnx_align(work), *const x = base + WORK_X;");
+    em_line(em, "cnn_real logits[N_OUT];");
+    em_line(em, "cnnx_preprocess(pixels, width, height, channels, x, base + WORK_FBUF, %s,",
+            emit_export_prep_needs_tmp(ir) ? "base + WORK_TMP" : "NULL");
+    em_line(em, "                base + WORK_ROWS, (unsigned char *)(base + WORK_U8));");
+    em_line(em, "cnnx_forward(x, logits, base);");
+    em_line(em, "cnnx_head(logits, probs);");
+    em_line(em, "return 0;");
     em_close_block(em, "}");
     em_blank(em);
     em_line(em, "int %s_predict(const unsigned char *pixels, int width, int height, int channels,", m);
@@ -461,8 +456,8 @@ static int write_source(const cnnc_plan *pl, const cnnc_weights *w, const export
     em_line(&em, " * and the weights %s (%zu bytes, FNV-1a 64 %s). Do not edit.", w->base, w->file_bytes,
             w->hash);
     em_line(&em, " *");
-    em_line(&em, " * model %s: input %dx%dx%d, %d class%s, %zu parameters, %.3f MFLOP per image.", ir->name,
-            ir->in_h, ir->in_w, ir->in_c, w->n_classes, w->n_classes == 1 ? "" : "es", ir->n_params,
+    em_line(&em, " * model %s: input %dx%dx%d, %d classes, %zu parameters, %.3f MFLOP per image.", ir->name,
+            ir->in_h, ir->in_w, ir->in_c, w->n_classes, ir->n_params,
             ir->forward_flops / 1e6);
     em_line(&em, " * Inference mode: dropout off, batchnorm with its running statistics (folded into");
     em_line(&em, " * the conv before it where the plan allows), the final %s applied.",
@@ -473,8 +468,7 @@ static int write_source(const cnnc_plan *pl, const cnnc_weights *w, const export
     emit_layers(&em, pl);
     emit_driver(&em, pl);
     emit_head(&em, ir);
-    if (ir->in_c == 1 || ir->in_c == 3)
-        emit_export_prep(&em, ir);
+    emit_export_prep(&em, ir); /* the checker allows 1 or 3 input channels: images */
     emit_api(&em, ir, w);
     return em_close(&em);
 }

@@ -155,7 +155,7 @@ void emit_export_prep(cnnc_emitter *em, const cnnc_ir *ir)
         em_line(em, "static float cnnx_pixel(const unsigned char *p, int ch, int k)");
         em_open_block(em, "{");
         em_line(em, "return (float)(ch == 1 ? p[0] : p[k]);");
-    } else {
+    } else { /* 1: the checker allows no other input */
         em_line(em, " * one-channel model: RGB(A) to BT.601 luma, rounded (alpha dropped). */");
         em_line(em, "static float cnnx_pixel(const unsigned char *p, int ch, int k)");
         em_open_block(em, "{");
