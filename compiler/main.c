@@ -1,4 +1,4 @@
-/* main.c: the cnnc command line (the contract of DESIGN.md):
+/* main.c: the cnnc command line (README.md; tests/frontend/cli.sh holds it to this contract):
  *
  *   cnnc summary FILE.cnn                 Keras-style table, FLOPs, memory
  *   cnnc check FILE.cnn                   diagnostics only
@@ -7,6 +7,7 @@
  *   cnnc --emit pytorch FILE.cnn -o F.py  the same network as a PyTorch module
  *   cnnc export FILE.cnn --weights W.safetensors -o DIR
  *                                         DIR/NAME_infer.c and .h: freestanding inference
+ *   cnnc compare FILE.cnn [flags]         the speed comparison (compare.c)
  *
  * Exit status: 0 on success, 1 on any error (with a message). */
 #include <stdio.h>
@@ -14,7 +15,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "compare.h"
 #include "emit.h"
+#include "locate.h"
 #include "summary.h"
 
 #ifndef CNNC_VERSION
@@ -31,9 +34,11 @@ static void usage(FILE *out)
           "       cnnc export FILE.cnn --weights W.safetensors -o DIR\n"
           "                                               write DIR/NAME_infer.c and .h: freestanding inference\n"
           "                                               C with the trained weights embedded (docs/deploy.md)\n"
+          "       cnnc compare FILE.cnn [flags]           time the trainer against the reference engine and PyTorch\n"
+          "                                               (cnnc compare --help lists its flags)\n"
           "       cnnc --version | --help\n"
           "\n"
-          "The language is described in docs/language.md. Errors are printed as\n"
+          "The language is described in docs/language.md and man cnnc. Errors are printed as\n"
           "FILE:LINE:COL: error: MESSAGE; the exit status is 1 and no file is written.\n",
           out);
 }
@@ -126,8 +131,20 @@ int main(int argc, char **argv)
         usage(argc == 1 ? stderr : stdout);
         return argc == 1 ? 1 : 0;
     }
+    if (!strcmp(argv[1], "compare")) {
+        int help = 0;
+        for (int i = 2; i < argc; i++)
+            help |= !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+        cnnc_layout l;
+        if (cnnc_locate(&l, argv[0], CNNC_NEED_TOOLS | (help ? 0 : CNNC_NEED_RUNTIME)))
+            return 1;
+        return compare_exec(&l, argc - 2, argv + 2);
+    }
     cli o;
     if (parse_cli(argc, argv, &o))
+        return 1;
+    cnnc_layout l;
+    if (!strcmp(o.command, "build") && cnnc_locate(&l, argv[0], CNNC_NEED_RUNTIME))
         return 1;
     cnnc_ir *ir = calloc(1, sizeof *ir);
     int rc = cnnc_compile_file(o.input, stderr, ir);
@@ -137,7 +154,7 @@ int main(int argc, char **argv)
         else if (!strcmp(o.command, "export"))
             rc = emit_export(ir, o.weights, o.output);
         else if (!strcmp(o.command, "build"))
-            rc = build_trainer(ir, o.output, o.verbose);
+            rc = build_trainer(ir, o.output, l.include, l.library, o.verbose);
         else if (!strcmp(o.command, "emit"))
             rc = !strcmp(o.emit, "c") ? emit_c(ir, o.output) : emit_pytorch(ir, o.output);
     }

@@ -31,13 +31,14 @@
 #include <sys/stat.h>
 
 #include "emit.h"
-#include "emit_activation.h"
 #include "emit_c.h"
 #include "emit_conv_bn_fold.h"
+#include "emit_descriptor.h"
 #include "emit_export_math.h"
 #include "emit_export_prep.h"
 #include "emit_util.h"
 #include "export_weights.h"
+#include "keywords.h"
 #include "plan.h"
 
 #ifndef CNNC_VERSION
@@ -454,7 +455,7 @@ static int write_source(const cnnc_plan *pl, const cnnc_weights *w, const export
             ir->forward_flops / 1e6);
     em_line(&em, " * Inference mode: dropout off, batchnorm with its running statistics (folded into");
     em_line(&em, " * the conv before it where the plan allows), the final %s applied.",
-            emit_act_name(ir->final_act));
+            kw_activations[ir->final_act]);
     em_line(&em, " * Freestanding C99: no library calls, no allocation (docs/deploy.md). */");
     emit_preamble(&em, pl, lo);
     emit_weights(&em, ir, w);
