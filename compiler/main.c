@@ -5,6 +5,8 @@
  *   cnnc FILE.cnn -o DIR                  DIR/NAME.c and DIR/NAME.h
  *   cnnc build FILE.cnn [-o BIN]          a standalone trainer binary
  *   cnnc --emit pytorch FILE.cnn -o F.py  the same network as a PyTorch module
+ *   cnnc export FILE.cnn --weights W.safetensors -o DIR
+ *                                         DIR/NAME_infer.c and .h: freestanding inference
  *   cnnc compare FILE.cnn [flags]         the speed comparison (compare.c)
  *
  * Exit status: 0 on success, 1 on any error (with a message). */
@@ -29,6 +31,9 @@ static void usage(FILE *out)
           "       cnnc FILE.cnn -o DIR                    write DIR/NAME.c and DIR/NAME.h\n"
           "       cnnc build FILE.cnn [-o BIN] [-v]       build a standalone trainer (default ./NAME)\n"
           "       cnnc --emit c|pytorch FILE.cnn -o OUT   write the C model (OUT is a folder) or a PyTorch module\n"
+          "       cnnc export FILE.cnn --weights W.safetensors -o DIR\n"
+          "                                               write DIR/NAME_infer.c and .h: freestanding inference\n"
+          "                                               C with the trained weights embedded (docs/deploy.md)\n"
           "       cnnc compare FILE.cnn [flags]           time the trainer against the reference engine and PyTorch\n"
           "                                               (cnnc compare --help lists its flags)\n"
           "       cnnc --version | --help\n"
@@ -39,9 +44,10 @@ static void usage(FILE *out)
 }
 
 typedef struct cli {
-    const char *command; /* summary, check, build, emit */
+    const char *command; /* summary, check, build, export, emit */
     const char *emit;    /* c or pytorch */
     const char *input, *output;
+    const char *weights; /* export */
     int verbose;
 } cli;
 
@@ -49,17 +55,20 @@ static int parse_cli(int argc, char **argv, cli *o)
 {
     memset(o, 0, sizeof *o);
     int i = 1;
-    if (i < argc && (!strcmp(argv[i], "summary") || !strcmp(argv[i], "check") || !strcmp(argv[i], "build")))
+    if (i < argc && (!strcmp(argv[i], "summary") || !strcmp(argv[i], "check") || !strcmp(argv[i], "build") ||
+                     !strcmp(argv[i], "export")))
         o->command = argv[i++];
     for (; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "-o") || !strcmp(a, "--emit")) {
+        if (!strcmp(a, "-o") || !strcmp(a, "--emit") || !strcmp(a, "--weights")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "cnnc: error: %s needs a value\n", a);
                 return 1;
             }
             if (a[1] == 'o')
                 o->output = argv[++i];
+            else if (!strcmp(a, "--weights"))
+                o->weights = argv[++i];
             else
                 o->emit = argv[++i];
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
@@ -85,6 +94,15 @@ static int parse_cli(int argc, char **argv, cli *o)
     }
     if (o->emit && strcmp(o->emit, "c") && strcmp(o->emit, "pytorch")) {
         fprintf(stderr, "cnnc: error: unknown --emit target '%s'; expected c or pytorch\n", o->emit);
+        return 1;
+    }
+    if (o->weights && (!o->command || strcmp(o->command, "export"))) {
+        fprintf(stderr, "cnnc: error: --weights belongs to 'cnnc export'\n");
+        return 1;
+    }
+    if (o->command && !strcmp(o->command, "export") && (!o->weights || !o->output)) {
+        fprintf(stderr, "cnnc: error: export needs %s: cnnc export FILE.cnn --weights W.safetensors -o DIR\n",
+                !o->weights ? "the trained weights" : "an output folder");
         return 1;
     }
     if (!o->command)
@@ -133,6 +151,8 @@ int main(int argc, char **argv)
     if (rc == 0) {
         if (!strcmp(o.command, "summary"))
             print_summary(ir, stdout);
+        else if (!strcmp(o.command, "export"))
+            rc = emit_export(ir, o.weights, o.output);
         else if (!strcmp(o.command, "build"))
             rc = build_trainer(ir, o.output, l.include, l.library, o.verbose);
         else if (!strcmp(o.command, "emit"))

@@ -5,6 +5,8 @@
 #   scripts/install-deps.sh build    compiler toolchain, flex, bison, libjpeg-turbo, libpng
 #   scripts/install-deps.sh test     + PyTorch (parity tests), clang (warning checks)
 #   scripts/install-deps.sh demo     + Debian's Fashion-MNIST dataset (the README's main job)
+#   scripts/install-deps.sh bench    + what the comparisons run: PyTorch, hyperfine, node and npm
+#                                    (scripts/compare_onnx.py npm-installs onnxruntime-node)
 set -eu
 want=(build-essential cmake flex bison libjpeg62-turbo-dev libpng-dev zlib1g-dev pkg-config)
 for role in "$@"; do
@@ -12,7 +14,10 @@ for role in "$@"; do
     build) ;;
     test) want+=(clang python3 python3-torch python3-numpy python3-pil) ;;
     demo) want+=(dataset-fashion-mnist) ;;
-    bench) want+=(python3-torch python3-torchvision python3-numpy python3-pil libopenblas0-pthread libjemalloc2 hyperfine) ;;
+    bench) want+=(python3-torch python3-torchvision python3-numpy python3-pil libopenblas0-pthread libjemalloc2 hyperfine)
+           # node and npm for ONNX Runtime, unless another packaging already provides them
+           command -v node >/dev/null 2>&1 || want+=(nodejs)
+           command -v npm >/dev/null 2>&1 || want+=(npm) ;;
     fuzz) want+=(clang libclang-rt-14-dev) ;;
     *) echo "install-deps.sh: unknown role '$role' (build, test, demo, bench, fuzz)" >&2; exit 1 ;;
     esac

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "emit.h"
+#include "emit_c.h"
 #include "emit_conv_bn_fold.h"
 #include "emit_descriptor.h"
 #include "emit_layers.h"
@@ -520,4 +521,27 @@ int emit_c(const cnnc_ir *ir, const char *dir)
     if (emit_descriptor_header(&pl, dir))
         return 1;
     return write_source(&pl, dir);
+}
+
+/* ---- for the export back end (emit_export.c): the same layer emitters,
+ * driver expressions and fixed-area names (emit_c.h) -------------------------- */
+
+const cnnc_layer_emitter *emit_c_layer_emitter(cnn_layer_kind k)
+{
+    return layer_emitter(k);
+}
+
+void emit_c_in_expr(char *buf, size_t size, const cnnc_plan *pl, int i)
+{
+    in_expr(buf, size, pl, i);
+}
+
+void emit_c_out_expr(char *buf, size_t size, const cnnc_plan *pl, int i)
+{
+    out_expr(buf, size, pl, i);
+}
+
+void emit_c_fixed_offsets(cnnc_emitter *em, const cnnc_plan *pl)
+{
+    emit_fixed_offsets(em, pl);
 }

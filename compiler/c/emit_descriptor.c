@@ -258,3 +258,9 @@ int emit_descriptor_header(const cnnc_plan *pl, const char *dir)
     em_line(&em, "#endif");
     return em_close(&em);
 }
+
+/* For the export back end (emit_export.c): its class names. */
+void emit_c_string(char *buf, size_t size, const char *s)
+{
+    c_string(buf, size, s);
+}

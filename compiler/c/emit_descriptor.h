@@ -14,4 +14,8 @@ void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl);
  * "cnnc: error: ..." and returns 1. */
 int emit_descriptor_header(const cnnc_plan *pl, const char *dir);
 
+/* s as a C string literal: quotes, backslashes, '?' and every byte outside
+ * printable ASCII escaped. */
+void emit_c_string(char *buf, size_t size, const char *s);
+
 #endif

@@ -1,0 +1,61 @@
+# cnnc export tests; see tests/export/export_test.py and docs/deploy.md.
+#   export_parity_NAME   train NAME one epoch on drawn images, export it,
+#                        compile the file (gcc and clang, AVX-512 and portable
+#                        kernels, -std=c99 -pedantic -Wall -Wextra -Werror),
+#                        nm -u, and NAME_predict == `NAME predict --json` on
+#                        gray/RGB/RGBA PNGs of several sizes (1e-5)   [e2e parity]
+#                        (fruit: gcc's AVX-512 build by default, the other
+#                        builds under export_parity_fruit_all         [slow])
+#   export_refuse        weights of another network, missing/misshapen/F16/
+#                        extra tensors, class count, corrupt file: refused [unit]
+#   export_wasm          compiles for wasm32 with clang -ffreestanding -nostdlib
+#                        (skips without the target)                    [unit]
+#   export_example       docs/deploy.md's example program, built and run [e2e]
+#   export_onnx_bench    scripts/compare_onnx.py --test: cnnc export vs ONNX
+#                        Runtime (onnxruntime-node, npm-installed into
+#                        build/ort), outputs within 1e-5; speed is reported,
+#                        not asserted (skips without node/npm)         [bench]
+set(CNN_EXPORT_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/export)
+set(CNN_EXPORT_WORK ${CMAKE_CURRENT_BINARY_DIR}/export_work)
+file(MAKE_DIRECTORY ${CNN_EXPORT_WORK})
+
+# The test network with every layer kind and preprocessing step, and its trainer.
+cnn_add_model(allkinds ${CNN_EXPORT_TESTS}/allkinds.cnn)
+
+if(SYSTEM_PYTHON3)
+  set(CNN_EXPORT_RUN ${SYSTEM_PYTHON3} ${CNN_EXPORT_TESTS}/export_test.py --cnnc $<TARGET_FILE:cnnc>
+      --work ${CNN_EXPORT_WORK})
+  # export_parity_NAME TRAINER CNN CLASSES LABELS [compilers]
+  function(cnn_export_parity NAME TRAINER CNN CLASSES LABELS COMPILERS)
+    add_test(NAME export_parity_${NAME}
+             COMMAND ${CNN_EXPORT_RUN} parity --tag parity_${NAME} --trainer $<TARGET_FILE:${TRAINER}>
+                     --cnn ${CNN} --classes ${CLASSES} --compilers ${COMPILERS})
+    set_tests_properties(export_parity_${NAME} PROPERTIES LABELS "${LABELS}" SKIP_RETURN_CODE 77 TIMEOUT 900
+                         ENVIRONMENT "OMP_NUM_THREADS=1")
+  endfunction()
+  set(CNN_EXPORT_ALL "gcc/native,gcc/portable,clang/native,clang/portable")
+  cnn_export_parity(fruit fruit ${CMAKE_SOURCE_DIR}/models/fruit.cnn 2 "e2e;parity" "gcc/native")
+  cnn_export_parity(fruit_all fruit ${CMAKE_SOURCE_DIR}/models/fruit.cnn 2 "slow" ${CNN_EXPORT_ALL})
+  cnn_export_parity(deep deep ${CMAKE_SOURCE_DIR}/models/deep.cnn 2 "e2e;parity" ${CNN_EXPORT_ALL})
+  cnn_export_parity(fashion fashion ${CMAKE_SOURCE_DIR}/models/fashion.cnn 10 "e2e;parity" ${CNN_EXPORT_ALL})
+  cnn_export_parity(allkinds allkinds ${CNN_EXPORT_TESTS}/allkinds.cnn 3 "e2e;parity" ${CNN_EXPORT_ALL})
+
+  add_test(NAME export_refuse
+           COMMAND ${CNN_EXPORT_RUN} refuse --trainer $<TARGET_FILE:allkinds> --cnn ${CNN_EXPORT_TESTS}/allkinds.cnn)
+  add_test(NAME export_wasm
+           COMMAND ${CNN_EXPORT_RUN} wasm --trainer $<TARGET_FILE:allkinds> --cnn ${CNN_EXPORT_TESTS}/allkinds.cnn)
+  add_test(NAME export_example
+           COMMAND ${CNN_EXPORT_RUN} example --trainer $<TARGET_FILE:fruit> --doc ${CMAKE_SOURCE_DIR}/docs/deploy.md)
+  set_tests_properties(export_refuse export_wasm PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
+                       ENVIRONMENT "OMP_NUM_THREADS=1")
+  set_tests_properties(export_example PROPERTIES LABELS "e2e" SKIP_RETURN_CODE 77 DEPENDS export_parity_fruit
+                       FIXTURES_REQUIRED export_fruit ENVIRONMENT "OMP_NUM_THREADS=1")
+  set_tests_properties(export_parity_fruit PROPERTIES FIXTURES_SETUP export_fruit)
+
+  # ONNX Runtime from the npm registry into the build tree (--install runs
+  # `npm install --ignore-scripts onnxruntime-node` in build/ort when missing).
+  add_test(NAME export_onnx_bench
+           COMMAND ${SYSTEM_PYTHON3} ${CMAKE_SOURCE_DIR}/scripts/compare_onnx.py --test --install --seconds 1
+                   --cnnc $<TARGET_FILE:cnnc> --ort-dir ${CMAKE_BINARY_DIR}/ort --work ${CNN_EXPORT_WORK}/onnx)
+  set_tests_properties(export_onnx_bench PROPERTIES LABELS "bench" SKIP_RETURN_CODE 77 TIMEOUT 900 RUN_SERIAL TRUE)
+endif()
