@@ -63,11 +63,7 @@ int cnnc_weights_load(const cnnc_ir *ir, const char *path, cnnc_weights *w)
     if (cnn_st_read(path, &f, err, sizeof err))
         return fail(path, err);
     int rc = 1;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < f.size; i++) {
-        h ^= f.buf[i];
-        h *= 0x100000001b3ull;
-    }
+    uint64_t h = cnn_fnv1a64(CNN_FNV1A64_OFFSET, f.buf, f.size);
     snprintf(w->hash, sizeof w->hash, "%016llx", (unsigned long long)h);
     w->file_bytes = f.size;
 

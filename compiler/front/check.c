@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "check_impl.h"
+#include "cnn_util.h"
 #include "keywords.h"
 #include "names.h"
 #include "parse.h"
@@ -763,16 +764,6 @@ static void defaults(cnnc_ir *ir)
     cfg->patience = 3;
 }
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 static int is_c_keyword(const char *w)
 {
     static const char *const kw[] = {
@@ -792,7 +783,7 @@ int check_program(const ast_stmt *prog, const cnnc_source *src, cnnc_diag *d, cn
     defaults(ir);
     snprintf(ir->source_base, sizeof ir->source_base, "%s", source_basename(src));
     snprintf(ir->source_hash, sizeof ir->source_hash, "%016llx",
-             (unsigned long long)fnv1a(src->text, src->len));
+             (unsigned long long)cnn_fnv1a64(CNN_FNV1A64_OFFSET, src->text, src->len));
     int syntax_errors = d->errors;
     checker c;
     memset(&c, 0, sizeof c);

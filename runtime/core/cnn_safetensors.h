@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "cnn_model.h"
+#include "cnn_util.h"
 
 /* ---- writing ----------------------------------------------------------- */
 
@@ -95,7 +96,5 @@ int cnn_weights_save(const cnn_model *m, const float *params, const char *path,
 int cnn_weights_get(const cnn_model *m, const cnn_st_file *f, float *params,
                     char *err, size_t errlen);
 
-/* CRC-32 (zlib's), continued from crc (start with 0). */
-uint32_t cnn_crc32(uint32_t crc, const void *data, size_t n);
 
 #endif

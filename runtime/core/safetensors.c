@@ -3,6 +3,7 @@
  * the format does (x86-64 and AArch64). */
 #define _POSIX_C_SOURCE 200809L
 #include "cnn_safetensors.h"
+#include "cnn_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,102 +17,6 @@
 #define CRC_KEY "crc32"
 #define CRC_PLACEHOLDER "00000000"
 #define MAX_HEADER (64u << 20)
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* ---- CRC-32 ------------------------------------------------------------ */
-
-static uint32_t crc_table[256];
-static int crc_ready;
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-    crc_ready = 1;
-}
-
-uint32_t cnn_crc32(uint32_t crc, const void *data, size_t n)
-{
-    if (!crc_ready)
-        crc_init(); /* idempotent: racing threads write the same table */
-    const unsigned char *p = data;
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++)
-        crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
-
-/* ---- a growable string --------------------------------------------------- */
-
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *t = realloc(b->s, cap);
-        if (!t) {
-            b->oom = 1;
-            return;
-        }
-        b->s = t;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = 0;
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_fmt(sbuf *b, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-/* A JSON string literal. */
-static void sb_json(sbuf *b, const char *s)
-{
-    sb_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            char e[2] = {'\\', (char)*p};
-            sb_put(b, e, 2);
-        } else if (*p < 0x20) {
-            sb_fmt(b, "\\u%04x", *p);
-        } else {
-            sb_put(b, (const char *)p, 1);
-        }
-    }
-    sb_put(b, "\"", 1);
-}
 
 /* ---- writing ------------------------------------------------------------- */
 
@@ -167,36 +72,36 @@ static int fsync_dir_of(const char *path)
 int cnn_st_write(const char *path, const cnn_st_entry *e, int n, const char *const *meta,
                  int keep_prev, char *err, size_t errlen)
 {
-    sbuf h = {0};
+    cnn_strbuf h = {0};
     size_t off = 0;
-    sb_str(&h, "{\"__metadata__\":{");
+    cnn_sb_str(&h, "{\"__metadata__\":{");
     for (int i = 0; meta && meta[i] && meta[i + 1]; i += 2) {
         if (!strcmp(meta[i], CRC_KEY))
             continue;
-        sb_json(&h, meta[i]);
-        sb_str(&h, ":");
-        sb_json(&h, meta[i + 1]);
-        sb_str(&h, ",");
+        cnn_sb_json(&h, meta[i]);
+        cnn_sb_str(&h, ":");
+        cnn_sb_json(&h, meta[i + 1]);
+        cnn_sb_str(&h, ",");
     }
-    sb_str(&h, "\"" CRC_KEY "\":\"");
+    cnn_sb_str(&h, "\"" CRC_KEY "\":\"");
     size_t crc_pos = h.len; /* where the 8 hex digits go */
-    sb_str(&h, CRC_PLACEHOLDER "\"}");
+    cnn_sb_str(&h, CRC_PLACEHOLDER "\"}");
     for (int t = 0; t < n; t++) {
         size_t bytes = entry_count(&e[t]) * sizeof(float);
-        sb_str(&h, ",");
-        sb_json(&h, e[t].name);
-        sb_str(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        cnn_sb_str(&h, ",");
+        cnn_sb_json(&h, e[t].name);
+        cnn_sb_str(&h, ":{\"dtype\":\"F32\",\"shape\":[");
         for (int k = 0; k < e[t].rank; k++)
-            sb_fmt(&h, "%s%lld", k ? "," : "", (long long)e[t].shape[k]);
-        sb_fmt(&h, "],\"data_offsets\":[%zu,%zu]}", off, off + bytes);
+            cnn_sb_fmt(&h, "%s%lld", k ? "," : "", (long long)e[t].shape[k]);
+        cnn_sb_fmt(&h, "],\"data_offsets\":[%zu,%zu]}", off, off + bytes);
         off += bytes;
     }
-    sb_str(&h, "}");
+    cnn_sb_str(&h, "}");
     while (h.len % 8)
-        sb_str(&h, " ");
+        cnn_sb_str(&h, " ");
     if (h.oom) {
         free(h.s);
-        set_err(err, errlen, "out of memory writing %s", path);
+        cnn_set_err(err, errlen, "out of memory writing %s", path);
         return -1;
     }
 
@@ -204,7 +109,7 @@ int cnn_st_write(const char *path, const cnn_st_entry *e, int n, const char *con
     cnn_tmp_path(tmp, sizeof tmp, path);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        set_err(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        cnn_set_err(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         free(h.s);
         return -1;
     }
@@ -244,7 +149,7 @@ int cnn_st_write(const char *path, const cnn_st_entry *e, int n, const char *con
     }
     free(h.s);
     if (!ok) {
-        set_err(err, errlen, "cannot write %s: %s", tmp, strerror(saved ? saved : EIO));
+        cnn_set_err(err, errlen, "cannot write %s: %s", tmp, strerror(saved ? saved : EIO));
         unlink(tmp);
         return -1;
     }
@@ -259,7 +164,7 @@ int cnn_st_write(const char *path, const cnn_st_entry *e, int n, const char *con
             if (link(path, prev) != 0) {
                 int link_errno = errno;
                 if (rename(path, prev) != 0) {
-                    set_err(err, errlen, "cannot keep %s as %s: %s (and link: %s)", path, prev, strerror(errno),
+                    cnn_set_err(err, errlen, "cannot keep %s as %s: %s (and link: %s)", path, prev, strerror(errno),
                             strerror(link_errno));
                     unlink(tmp);
                     return -1;
@@ -268,7 +173,7 @@ int cnn_st_write(const char *path, const cnn_st_entry *e, int n, const char *con
         }
     }
     if (rename(tmp, path) != 0) {
-        set_err(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        cnn_set_err(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -307,7 +212,7 @@ static int peek(jp *p, char c)
     return p->s < p->end && *p->s == c;
 }
 
-static void put_utf8(sbuf *b, unsigned long cp)
+static void put_utf8(cnn_strbuf *b, unsigned long cp)
 {
     char u[4];
     size_t n;
@@ -330,7 +235,7 @@ static void put_utf8(sbuf *b, unsigned long cp)
         u[3] = (char)(0x80 | (cp & 0x3f));
         n = 4;
     }
-    sb_put(b, u, n);
+    cnn_sb_put(b, u, n);
 }
 
 static int hex4(const char *s, unsigned long *v)
@@ -355,24 +260,24 @@ static char *jstring(jp *p, const char **raw_start)
         return NULL;
     if (raw_start)
         *raw_start = p->s;
-    sbuf b = {0};
-    sb_put(&b, "", 0);
+    cnn_strbuf b = {0};
+    cnn_sb_put(&b, "", 0);
     while (p->s < p->end && *p->s != '"') {
         char c = *p->s++;
         if (c != '\\') {
-            sb_put(&b, &c, 1);
+            cnn_sb_put(&b, &c, 1);
             continue;
         }
         if (p->s >= p->end)
             break;
         c = *p->s++;
         switch (c) {
-        case '"': case '\\': case '/': sb_put(&b, &c, 1); break;
-        case 'b': sb_put(&b, "\b", 1); break;
-        case 'f': sb_put(&b, "\f", 1); break;
-        case 'n': sb_put(&b, "\n", 1); break;
-        case 'r': sb_put(&b, "\r", 1); break;
-        case 't': sb_put(&b, "\t", 1); break;
+        case '"': case '\\': case '/': cnn_sb_put(&b, &c, 1); break;
+        case 'b': cnn_sb_put(&b, "\b", 1); break;
+        case 'f': cnn_sb_put(&b, "\f", 1); break;
+        case 'n': cnn_sb_put(&b, "\n", 1); break;
+        case 'r': cnn_sb_put(&b, "\r", 1); break;
+        case 't': cnn_sb_put(&b, "\t", 1); break;
         case 'u': {
             unsigned long cp, lo;
             if (p->end - p->s < 4 || !hex4(p->s, &cp))
@@ -617,26 +522,26 @@ int cnn_st_read(const char *path, cnn_st_file *f, char *err, size_t errlen)
     memset(f, 0, sizeof *f);
     FILE *fp = fopen(path, "rb");
     if (!fp) {
-        set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        cnn_set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s is not a regular file", path);
+        cnn_set_err(err, errlen, "%s is not a regular file", path);
         fclose(fp);
         return -1;
     }
     f->size = (size_t)st.st_size;
     f->buf = malloc(f->size ? f->size : 1);
     if (!f->buf || fread(f->buf, 1, f->size, fp) != f->size) {
-        set_err(err, errlen, "cannot read %s", path);
+        cnn_set_err(err, errlen, "cannot read %s", path);
         fclose(fp);
         cnn_st_close(f);
         return -1;
     }
     fclose(fp);
     if (f->size < 8) {
-        set_err(err, errlen, "%s is truncated (%zu bytes): not a safetensors file", path, f->size);
+        cnn_set_err(err, errlen, "%s is truncated (%zu bytes): not a safetensors file", path, f->size);
         cnn_st_close(f);
         return -1;
     }
@@ -644,7 +549,7 @@ int cnn_st_read(const char *path, cnn_st_file *f, char *err, size_t errlen)
     for (int k = 7; k >= 0; k--)
         hl = hl << 8 | f->buf[k];
     if (hl > MAX_HEADER || hl > f->size - 8) {
-        set_err(err, errlen, "%s is truncated or not a safetensors file (header length %llu, file %zu bytes)",
+        cnn_set_err(err, errlen, "%s is truncated or not a safetensors file (header length %llu, file %zu bytes)",
                 path, (unsigned long long)hl, f->size);
         cnn_st_close(f);
         return -1;
@@ -692,7 +597,7 @@ int cnn_st_read(const char *path, cnn_st_file *f, char *err, size_t errlen)
         }
     }
     if (!ok) {
-        set_err(err, errlen, "%s is corrupt: %s", path, p.why ? p.why : "malformed JSON header");
+        cnn_set_err(err, errlen, "%s is corrupt: %s", path, p.why ? p.why : "malformed JSON header");
         cnn_st_close(f);
         return -1;
     }
@@ -703,7 +608,7 @@ int cnn_st_read(const char *path, cnn_st_file *f, char *err, size_t errlen)
         char hex[9];
         size_t at = (size_t)((const unsigned char *)crc_raw - f->buf);
         if (f->size - at < 8) {
-            set_err(err, errlen, "%s is corrupt: bad crc32 entry", path);
+            cnn_set_err(err, errlen, "%s is corrupt: bad crc32 entry", path);
             cnn_st_close(f);
             return -1;
         }
@@ -715,7 +620,7 @@ int cnn_st_read(const char *path, cnn_st_file *f, char *err, size_t errlen)
         char want[9];
         snprintf(want, sizeof want, "%08x", (unsigned)crc);
         if (strcmp(want, hex) != 0) {
-            set_err(err, errlen, "%s is corrupt: CRC mismatch (stored %s, computed %s)", path, hex, want);
+            cnn_set_err(err, errlen, "%s is corrupt: CRC mismatch (stored %s, computed %s)", path, hex, want);
             cnn_st_close(f);
             return -1;
         }
@@ -725,7 +630,7 @@ int cnn_st_read(const char *path, cnn_st_file *f, char *err, size_t errlen)
     /* Offsets: inside the data, matching dtype x shape, covering it without gaps. */
     cnn_st_tensor **order = malloc((size_t)(f->n_tensors ? f->n_tensors : 1) * sizeof *order);
     if (!order) {
-        set_err(err, errlen, "out of memory reading %s", path);
+        cnn_set_err(err, errlen, "out of memory reading %s", path);
         cnn_st_close(f);
         return -1;
     }
@@ -774,9 +679,9 @@ int cnn_st_read(const char *path, cnn_st_file *f, char *err, size_t errlen)
     free(order);
     if (why) {
         if (bad)
-            set_err(err, errlen, "%s is corrupt: tensor %s: %s", path, bad->name, why);
+            cnn_set_err(err, errlen, "%s is corrupt: tensor %s: %s", path, bad->name, why);
         else
-            set_err(err, errlen, "%s is corrupt: %s", path, why);
+            cnn_set_err(err, errlen, "%s is corrupt: %s", path, why);
         cnn_st_close(f);
         return -1;
     }
@@ -814,12 +719,12 @@ int cnn_st_get(const cnn_st_file *f, const char *name, int rank, const int64_t *
 {
     int i = cnn_st_find(f, name);
     if (i < 0) {
-        set_err(err, errlen, "tensor %s is missing", name);
+        cnn_set_err(err, errlen, "tensor %s is missing", name);
         return -1;
     }
     const cnn_st_tensor *t = &f->tensors[i];
     if (strcmp(t->dtype, "F32") != 0) {
-        set_err(err, errlen, "tensor %s is %s, expected F32", name, t->dtype);
+        cnn_set_err(err, errlen, "tensor %s is %s, expected F32", name, t->dtype);
         return -1;
     }
     int same = t->rank == rank;
@@ -829,7 +734,7 @@ int cnn_st_get(const cnn_st_file *f, const char *name, int rank, const int64_t *
         char a[96], b[96];
         shape_str(a, sizeof a, t->rank, t->shape);
         shape_str(b, sizeof b, rank, shape);
-        set_err(err, errlen, "tensor %s has shape %s, expected %s", name, a, b);
+        cnn_set_err(err, errlen, "tensor %s has shape %s, expected %s", name, a, b);
         return -1;
     }
     cnn_st_entry e = {name, rank, {0}, NULL, layout};
@@ -864,7 +769,7 @@ int cnn_weights_save(const cnn_model *m, const float *params, const char *path,
 {
     cnn_st_entry *e = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *e);
     if (!e) {
-        set_err(err, errlen, "out of memory");
+        cnn_set_err(err, errlen, "out of memory");
         return -1;
     }
     for (int t = 0; t < m->n_tensors; t++)

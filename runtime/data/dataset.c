@@ -17,22 +17,13 @@
 #include <time.h>
 
 #include "cnn_data_impl.h"
+#include "cnn_util.h"
 
 void cnn_data_options_init(cnn_data_options *o)
 {
     memset(o, 0, sizeof *o);
     o->validation_split = 0.2;
     o->seed = 123;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- sources ---------------------------------------------------------- */
@@ -207,7 +198,7 @@ oom:
     free(pixels);
     free(lab);
     cnn_source_free(s);
-    set_err(err, errlen, "%s: out of memory", path);
+    cnn_set_err(err, errlen, "%s: out of memory", path);
     return -1;
 }
 
@@ -217,7 +208,7 @@ static int open_folder_source(const cnn_model *m, const cnn_data_options *o, con
 {
     cnn_source *s = cnn_source_new(path);
     if (!s) {
-        set_err(err, errlen, "%s: out of memory", path);
+        cnn_set_err(err, errlen, "%s: out of memory", path);
         return -1;
     }
     s->image_bytes = (size_t)plan->h * plan->w * plan->c;
@@ -256,7 +247,7 @@ static int collect_skipped(cnn_source *s, const cnn_data_options *o, char *err, 
 {
     s->skipped = malloc(sizeof *s->skipped * (size_t)(s->n_files + 1));
     if (!s->skipped) {
-        set_err(err, errlen, "out of memory");
+        cnn_set_err(err, errlen, "out of memory");
         return -1;
     }
     s->n_skipped = 0;
@@ -275,7 +266,7 @@ static int collect_skipped(cnn_source *s, const cnn_data_options *o, char *err, 
                     o->strict ? "" : " (--strict makes this an error)");
         if (o->strict) {
             int f = s->skipped[0];
-            set_err(err, errlen, "%d unreadable file%s in %s (strict): %s: %s%s", s->n_skipped,
+            cnn_set_err(err, errlen, "%d unreadable file%s in %s (strict): %s: %s%s", s->n_skipped,
                     s->n_skipped == 1 ? "" : "s", s->name, s->paths[f], s->reasons[f],
                     s->n_skipped > 1 ? " (and more, listed above)" : "");
             return -1;
@@ -284,7 +275,7 @@ static int collect_skipped(cnn_source *s, const cnn_data_options *o, char *err, 
     /* every class must keep at least one image */
     int *count = calloc((size_t)s->n_classes, sizeof *count);
     if (!count) {
-        set_err(err, errlen, "out of memory");
+        cnn_set_err(err, errlen, "out of memory");
         return -1;
     }
     for (int i = 0; i < s->n_files; i++)
@@ -292,7 +283,7 @@ static int collect_skipped(cnn_source *s, const cnn_data_options *o, char *err, 
             count[s->labels[i]]++;
     for (int k = 0; k < s->n_classes; k++)
         if (count[k] == 0) {
-            set_err(err, errlen, "%s: class '%s' has no readable images", s->name,
+            cnn_set_err(err, errlen, "%s: class '%s' has no readable images", s->name,
                     s->class_names[k]);
             free(count);
             return -1;
@@ -307,7 +298,7 @@ static int open_source(const cnn_model *m, const cnn_data_options *o, const char
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        cnn_set_err(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     double t0 = now_s();
@@ -317,7 +308,7 @@ static int open_source(const cnn_model *m, const cnn_data_options *o, const char
     else if (cnn_idx_is_images(path))
         rc = open_idx_source(m, o, path, plan, budget_left, out, err, errlen);
     else {
-        set_err(err, errlen, "%s: not a folder (one subfolder per class) nor an IDX images file "
+        cnn_set_err(err, errlen, "%s: not a folder (one subfolder per class) nor an IDX images file "
                 "(...-images-idx3-ubyte[.gz])", path);
         return -1;
     }
@@ -345,7 +336,7 @@ static int check_model_classes(const cnn_model *m, int n_classes, const char *pa
 {
     if (m->n_outputs == 1) {
         if (n_classes != 2) {
-            set_err(err, errlen, "%s has %d classes, but model '%s' has one sigmoid output "
+            cnn_set_err(err, errlen, "%s has %d classes, but model '%s' has one sigmoid output "
                     "(binary): it needs exactly 2 (use dense %d softmax for %d classes)",
                     path, n_classes, m->name ? m->name : "?", n_classes, n_classes);
             return -1;
@@ -353,7 +344,7 @@ static int check_model_classes(const cnn_model *m, int n_classes, const char *pa
         return 0;
     }
     if (m->n_outputs != n_classes) {
-        set_err(err, errlen, "%s has %d classes, but model '%s' has %d outputs: the last layer "
+        cnn_set_err(err, errlen, "%s has %d classes, but model '%s' has %d outputs: the last layer "
                 "needs %d units (dense %d softmax)", path, n_classes, m->name ? m->name : "?",
                 m->n_outputs, n_classes, n_classes);
         return -1;
@@ -367,15 +358,15 @@ int cnn_data_open(const cnn_model *m, const cnn_data_options *o, cnn_dataset **t
     *train = NULL;
     *val = NULL;
     if (!o->path || !*o->path) {
-        set_err(err, errlen, "no data: give a folder with one subfolder per class (--data DIR)");
+        cnn_set_err(err, errlen, "no data: give a folder with one subfolder per class (--data DIR)");
         return -1;
     }
     if (m->in_c != 1 && m->in_c != 3) {
-        set_err(err, errlen, "model input has %d channels; images need 1 or 3", m->in_c);
+        cnn_set_err(err, errlen, "model input has %d channels; images need 1 or 3", m->in_c);
         return -1;
     }
     if (!o->validation && (o->validation_split < 0 || o->validation_split >= 1)) {
-        set_err(err, errlen, "validation_split %g is outside [0, 1)", o->validation_split);
+        cnn_set_err(err, errlen, "validation_split %g is outside [0, 1)", o->validation_split);
         return -1;
     }
     cnn_prep_plan plan;
@@ -393,7 +384,7 @@ int cnn_data_open(const cnn_model *m, const cnn_data_options *o, cnn_dataset **t
         for (int k = 0; same && k < st->n_classes; k++)
             same = strcmp(sv->class_names[k], st->class_names[k]) == 0;
         if (!same) {
-            set_err(err, errlen, "the validation data %s has classes different from %s "
+            cnn_set_err(err, errlen, "the validation data %s has classes different from %s "
                     "(%d vs %d classes; they must have the same class folders)",
                     o->validation, o->path, sv->n_classes, st->n_classes);
             goto fail;
@@ -416,7 +407,7 @@ int cnn_data_open(const cnn_model *m, const cnn_data_options *o, cnn_dataset **t
         cnn_data_print_table(o->log, *train, *val);
     return 0;
 oom:
-    set_err(err, errlen, "out of memory building the dataset");
+    cnn_set_err(err, errlen, "out of memory building the dataset");
 fail:
     cnn_dataset_free(*train);
     cnn_dataset_free(*val);
@@ -482,28 +473,18 @@ const uint8_t *cnn_dataset_pixels(const cnn_dataset *d, int i)
     return d->src->cache.data + (size_t)d->idx[i] * d->src->image_bytes;
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 uint64_t cnn_dataset_hash(const cnn_dataset *d)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = CNN_FNV1A64_OFFSET;
     for (int k = 0; k < d->src->n_classes; k++)
-        h = fnv(h, d->src->class_names[k], strlen(d->src->class_names[k]) + 1);
+        h = cnn_fnv1a64(h, d->src->class_names[k], strlen(d->src->class_names[k]) + 1);
     /* paths relative to the dataset folder: "data/x" and "./data/x", or a
      * moved folder, hash alike */
     for (int i = 0; i < d->n; i++) {
         const char *p = cnn_dataset_relpath(d, i);
         int32_t l = d->src->labels[d->idx[i]];
-        h = fnv(h, p, strlen(p) + 1);
-        h = fnv(h, &l, sizeof l);
+        h = cnn_fnv1a64(h, p, strlen(p) + 1);
+        h = cnn_fnv1a64(h, &l, sizeof l);
     }
     return h;
 }

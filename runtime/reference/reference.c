@@ -12,6 +12,7 @@
  * grads at the end): the oracle should be more accurate than the float code
  * it checks, not merely as accurate. */
 #include "cnn_reference.h"
+#include "cnn_util.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -47,16 +48,6 @@ size_t cnn_ref_shape_size(cnn_shape s)
     return (size_t)s.h * (size_t)s.w * (size_t)s.c;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int same_shape(cnn_shape a, cnn_shape b)
 {
     return a.h == b.h && a.w == b.w && a.c == b.c;
@@ -79,14 +70,14 @@ static int check_tensors(const cnn_model *m, const cnn_layer *L, int want, const
                          char *err, size_t errlen)
 {
     if (L->n_tensors != want || (want > 0 && (L->first_tensor < 0 || L->first_tensor + want > m->n_tensors))) {
-        set_err(err, errlen, "layer %s: expected %d tensors, descriptor has %d at %d", L->name, want,
+        cnn_set_err(err, errlen, "layer %s: expected %d tensors, descriptor has %d at %d", L->name, want,
                 L->n_tensors, L->first_tensor);
         return -1;
     }
     for (int k = 0; k < want; k++) {
         const cnn_tensor_info *t = &m->tensors[L->first_tensor + k];
         if (t->count != counts[k] || t->offset + t->count > m->n_params) {
-            set_err(err, errlen, "layer %s: tensor %s has %zu floats at %zu, expected %zu within %zu", L->name,
+            cnn_set_err(err, errlen, "layer %s: tensor %s has %zu floats at %zu, expected %zu within %zu", L->name,
                     t->name, t->count, t->offset, counts[k], m->n_params);
             return -1;
         }
@@ -99,7 +90,7 @@ static int check_layer(const cnn_model *m, int i, char *err, size_t errlen)
     const cnn_layer *L = &m->layers[i];
     cnn_shape in = L->in, out = L->out;
     if (in.h <= 0 || in.w <= 0 || in.c <= 0 || out.h <= 0 || out.w <= 0 || out.c <= 0) {
-        set_err(err, errlen, "layer %s: empty shape", L->name);
+        cnn_set_err(err, errlen, "layer %s: empty shape", L->name);
         return -1;
     }
     size_t counts[4];
@@ -109,7 +100,7 @@ static int check_layer(const cnn_model *m, int i, char *err, size_t errlen)
         int ow = (in.w + L->pad_left + L->pad_right - L->kw) / L->sw + 1;
         if (L->kh <= 0 || L->kw <= 0 || L->sh <= 0 || L->sw <= 0 || oh != out.h || ow != out.w ||
             out.c != L->filters) {
-            set_err(err, errlen, "layer %s: conv output %dx%dx%d does not follow from its input", L->name,
+            cnn_set_err(err, errlen, "layer %s: conv output %dx%dx%d does not follow from its input", L->name,
                     out.h, out.w, out.c);
             return -1;
         }
@@ -121,25 +112,25 @@ static int check_layer(const cnn_model *m, int i, char *err, size_t errlen)
     case CNN_AVGPOOL:
         if (L->kh <= 0 || L->kw <= 0 || L->sh <= 0 || L->sw <= 0 || out.c != in.c ||
             out.h != (in.h - L->kh) / L->sh + 1 || out.w != (in.w - L->kw) / L->sw + 1) {
-            set_err(err, errlen, "layer %s: pool output does not follow from its input", L->name);
+            cnn_set_err(err, errlen, "layer %s: pool output does not follow from its input", L->name);
             return -1;
         }
         return check_tensors(m, L, 0, counts, err, errlen);
     case CNN_GLOBALAVGPOOL:
         if (out.h != 1 || out.w != 1 || out.c != in.c) {
-            set_err(err, errlen, "layer %s: globalavgpool output must be 1x1x%d", L->name, in.c);
+            cnn_set_err(err, errlen, "layer %s: globalavgpool output must be 1x1x%d", L->name, in.c);
             return -1;
         }
         return check_tensors(m, L, 0, counts, err, errlen);
     case CNN_FLATTEN:
         if (cnn_ref_shape_size(in) != cnn_ref_shape_size(out)) {
-            set_err(err, errlen, "layer %s: flatten changes the size", L->name);
+            cnn_set_err(err, errlen, "layer %s: flatten changes the size", L->name);
             return -1;
         }
         return check_tensors(m, L, 0, counts, err, errlen);
     case CNN_DENSE:
         if (out.c != L->filters || cnn_ref_shape_size(out) != (size_t)out.c) {
-            set_err(err, errlen, "layer %s: dense output must be %d units", L->name, L->filters);
+            cnn_set_err(err, errlen, "layer %s: dense output must be %d units", L->name, L->filters);
             return -1;
         }
         counts[0] = cnn_ref_shape_size(in) * (size_t)out.c;
@@ -147,13 +138,13 @@ static int check_layer(const cnn_model *m, int i, char *err, size_t errlen)
         return check_tensors(m, L, L->bias ? 2 : 1, counts, err, errlen);
     case CNN_DROPOUT:
         if (!same_shape(in, out) || !(L->rate >= 0.0f && L->rate < 1.0f)) {
-            set_err(err, errlen, "layer %s: dropout needs equal shapes and a rate in [0, 1)", L->name);
+            cnn_set_err(err, errlen, "layer %s: dropout needs equal shapes and a rate in [0, 1)", L->name);
             return -1;
         }
         return check_tensors(m, L, 0, counts, err, errlen);
     case CNN_BATCHNORM:
         if (!same_shape(in, out)) {
-            set_err(err, errlen, "layer %s: batchnorm changes the shape", L->name);
+            cnn_set_err(err, errlen, "layer %s: batchnorm changes the shape", L->name);
             return -1;
         }
         for (int k = 0; k < 4; k++)
@@ -161,12 +152,12 @@ static int check_layer(const cnn_model *m, int i, char *err, size_t errlen)
         return check_tensors(m, L, 4, counts, err, errlen);
     case CNN_ACTIVATION:
         if (!same_shape(in, out)) {
-            set_err(err, errlen, "layer %s: activation changes the shape", L->name);
+            cnn_set_err(err, errlen, "layer %s: activation changes the shape", L->name);
             return -1;
         }
         return check_tensors(m, L, 0, counts, err, errlen);
     }
-    set_err(err, errlen, "layer %s: unknown kind %d", L->name, (int)L->kind);
+    cnn_set_err(err, errlen, "layer %s: unknown kind %d", L->name, (int)L->kind);
     return -1;
 }
 
@@ -197,14 +188,14 @@ static cnn_real *alloc_reals(size_t n)
 cnn_ref *cnn_ref_create(const cnn_model *m, int batch_cap, char *err, size_t errlen)
 {
     if (!m || m->n_layers < 1 || m->n_layers > CNN_MAX_LAYERS || batch_cap < 1) {
-        set_err(err, errlen, "reference engine: no layers, too many layers, or batch < 1");
+        cnn_set_err(err, errlen, "reference engine: no layers, too many layers, or batch < 1");
         return NULL;
     }
     cnn_shape input = {m->in_h, m->in_w, m->in_c, 3};
     for (int i = 0; i < m->n_layers; i++) {
         cnn_shape prev = i == 0 ? input : m->layers[i - 1].out;
         if (!same_shape(m->layers[i].in, prev)) {
-            set_err(err, errlen, "layer %s: input %dx%dx%d does not match the previous output %dx%dx%d",
+            cnn_set_err(err, errlen, "layer %s: input %dx%dx%d does not match the previous output %dx%dx%d",
                     m->layers[i].name, m->layers[i].in.h, m->layers[i].in.w, m->layers[i].in.c, prev.h, prev.w,
                     prev.c);
             return NULL;
@@ -213,14 +204,14 @@ cnn_ref *cnn_ref_create(const cnn_model *m, int batch_cap, char *err, size_t err
             return NULL;
     }
     if (cnn_ref_shape_size(m->layers[m->n_layers - 1].out) != (size_t)m->n_outputs) {
-        set_err(err, errlen, "model %s: last layer has %zu values, n_outputs is %d", m->name,
+        cnn_set_err(err, errlen, "model %s: last layer has %zu values, n_outputs is %d", m->name,
                 cnn_ref_shape_size(m->layers[m->n_layers - 1].out), m->n_outputs);
         return NULL;
     }
 
     cnn_ref *r = calloc(1, sizeof *r);
     if (!r) {
-        set_err(err, errlen, "out of memory");
+        cnn_set_err(err, errlen, "out of memory");
         return NULL;
     }
     r->m = m;
@@ -255,7 +246,7 @@ cnn_ref *cnn_ref_create(const cnn_model *m, int batch_cap, char *err, size_t err
     ok &= (r->dparams = calloc(m->n_params ? m->n_params : 1, sizeof(double))) != NULL;
     if (!ok) {
         cnn_ref_free(r);
-        set_err(err, errlen, "out of memory");
+        cnn_set_err(err, errlen, "out of memory");
         return NULL;
     }
     return r;

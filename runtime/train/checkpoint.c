@@ -1,6 +1,7 @@
 /* checkpoint.c: the resumable state of a training run (see cnn_checkpoint.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "cnn_checkpoint.h"
+#include "cnn_util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,30 +14,12 @@
 #include "cnn_finite.h"
 #include "cnn_safetensors.h"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-static uint64_t fnv_int(uint64_t h, long long v) { return fnv(h, &v, sizeof v); }
-static uint64_t fnv_str(uint64_t h, const char *s) { return fnv(h, s ? s : "", s ? strlen(s) + 1 : 1); }
+static uint64_t fnv_int(uint64_t h, long long v) { return cnn_fnv1a64(h, &v, sizeof v); }
+static uint64_t fnv_str(uint64_t h, const char *s) { return cnn_fnv1a64(h, s ? s : "", s ? strlen(s) + 1 : 1); }
 
 void cnn_model_arch_hash(const cnn_model *m, char out[17])
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = CNN_FNV1A64_OFFSET;
     h = fnv_str(h, m->name);
     h = fnv_int(h, m->in_h);
     h = fnv_int(h, m->in_w);
@@ -99,7 +82,7 @@ int cnn_checkpoint_save(const char *path, const cnn_model *m, const float *param
      * finite would replace it (and its .prev) with a poisoned one. */
     char bad[96];
     if (cnn_checkpoint_nonfinite(m, params, o, bad, sizeof bad)) {
-        set_err(err, errlen, "refusing to write %s: %s holds values that are not finite (NaN or infinite)", path,
+        cnn_set_err(err, errlen, "refusing to write %s: %s holds values that are not finite (NaN or infinite)", path,
                 bad);
         return -1;
     }
@@ -110,7 +93,7 @@ int cnn_checkpoint_save(const char *path, const cnn_model *m, const float *param
     if (!e || !slot_names) {
         free(e);
         free(slot_names);
-        set_err(err, errlen, "out of memory writing %s", path);
+        cnn_set_err(err, errlen, "out of memory writing %s", path);
         return -1;
     }
     for (int t = 0; t < m->n_tensors; t++) {
@@ -239,18 +222,18 @@ int cnn_checkpoint_load(const char *path, const cnn_model *m, float *params, cnn
     char my_arch[17];
     cnn_model_arch_hash(m, my_arch);
     if (!fmt || strcmp(fmt, CNN_CHECKPOINT_FORMAT) != 0) {
-        set_err(err, errlen, "%s is not a cnnc training checkpoint (format %s, expected %s)", path,
+        cnn_set_err(err, errlen, "%s is not a cnnc training checkpoint (format %s, expected %s)", path,
                 fmt ? fmt : "unknown", CNN_CHECKPOINT_FORMAT);
         goto out;
     }
     if (!f.has_crc) {
         *corrupt = 1;
-        set_err(err, errlen, "%s is corrupt: its crc32 entry is missing", path);
+        cnn_set_err(err, errlen, "%s is corrupt: its crc32 entry is missing", path);
         goto out;
     }
     if (!name || strcmp(name, m->name) != 0 || !arch || strcmp(arch, my_arch) != 0) {
         const char *src = cnn_st_meta(&f, "source");
-        set_err(err, errlen,
+        cnn_set_err(err, errlen,
                 "%s is a checkpoint of another model: '%s'%s%s%s (architecture %s), not '%s' from %s "
                 "(architecture %s); train with another --out, or without --resume",
                 path, name ? name : "?", src && *src ? " from " : "", src && *src ? src : "", "",
@@ -261,7 +244,7 @@ int cnn_checkpoint_load(const char *path, const cnn_model *m, float *params, cnn
     if (settings && (!was || !settings_equal(was, settings, lr_may_change ? "lr=" : NULL))) {
         char diff[512];
         first_difference(was ? was : "", settings, lr_may_change ? "lr=" : NULL, diff, sizeof diff);
-        set_err(err, errlen,
+        cnn_set_err(err, errlen,
                 "%s was written with other settings: %s; resume with the same settings, or train "
                 "with another --out",
                 path, diff);
@@ -272,7 +255,7 @@ int cnn_checkpoint_load(const char *path, const cnn_model *m, float *params, cnn
     snprintf(vh, sizeof vh, "%016" PRIx64, val_hash);
     const char *was_th = cnn_st_meta(&f, "train_data_hash"), *was_vh = cnn_st_meta(&f, "val_data_hash");
     if (!was_th || strcmp(was_th, th) != 0 || !was_vh || strcmp(was_vh, vh) != 0) {
-        set_err(err, errlen,
+        cnn_set_err(err, errlen,
                 "%s was written for other data: the %s file list differs (hash %s, now %s); resume "
                 "with the same data, or train with another --out",
                 path, !was_th || strcmp(was_th, th) ? "training" : "validation",
@@ -286,13 +269,13 @@ int cnn_checkpoint_load(const char *path, const cnn_model *m, float *params, cnn
     for (int i = 0; i < 6; i++)
         if (get_u64(&f, keys[i], vals[i])) {
             const char *v = cnn_st_meta(&f, keys[i]);
-            set_err(err, errlen, "%s is corrupt: its training state field %s is %s%s%s, not a whole number from 0 "
+            cnn_set_err(err, errlen, "%s is corrupt: its training state field %s is %s%s%s, not a whole number from 0 "
                                  "to 2^64-1", path, keys[i], v ? "'" : "", v ? v : "missing", v ? "'" : "");
             *corrupt = 1;
             goto out;
         }
     if (!cnn_st_meta(&f, "best_value")) {
-        set_err(err, errlen, "%s is corrupt: its training state field best_value is missing", path);
+        cnn_set_err(err, errlen, "%s is corrupt: its training state field best_value is missing", path);
         *corrupt = 1;
         goto out;
     }
@@ -315,7 +298,7 @@ int cnn_checkpoint_load(const char *path, const cnn_model *m, float *params, cnn
     else if (iters != step)
         range = "optimizer_iterations";
     if (range) {
-        set_err(err, errlen, "%s is corrupt: its training state is out of range (%s=%s with epoch=%" PRIu64
+        cnn_set_err(err, errlen, "%s is corrupt: its training state is out of range (%s=%s with epoch=%" PRIu64
                              ", best_epoch=%" PRIu64 ", step=%" PRIu64 ")",
                 path, range, cnn_st_meta(&f, range), epoch, be, step);
         *corrupt = 1;
@@ -324,7 +307,7 @@ int cnn_checkpoint_load(const char *path, const cnn_model *m, float *params, cnn
     if (cnn_weights_get(m, &f, params, err, errlen)) {
         char tmp[512];
         snprintf(tmp, sizeof tmp, "%s", err);
-        set_err(err, errlen, "%s: %s", path, tmp);
+        cnn_set_err(err, errlen, "%s: %s", path, tmp);
         goto out;
     }
     for (int i = 0; i < cnn_optim_n_slots(o); i++) {
@@ -334,14 +317,14 @@ int cnn_checkpoint_load(const char *path, const cnn_model *m, float *params, cnn
         if (cnn_st_get(&f, key, 1, shape, CNN_LAYOUT_PLAIN, cnn_optim_slot(o, i), err, errlen)) {
             char tmp[512];
             snprintf(tmp, sizeof tmp, "%s", err);
-            set_err(err, errlen, "%s: optimizer state: %s", path, tmp);
+            cnn_set_err(err, errlen, "%s: optimizer state: %s", path, tmp);
             goto out;
         }
     }
     char bad[96];
     if (cnn_checkpoint_nonfinite(m, params, o, bad, sizeof bad)) {
         /* Older trainers could save a diverged run; this one never does. */
-        set_err(err, errlen, "%s holds values that are not finite (%s): it was saved after the run diverged",
+        cnn_set_err(err, errlen, "%s holds values that are not finite (%s): it was saved after the run diverged",
                 path, bad);
         *corrupt = 1;
         goto out;

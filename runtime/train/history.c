@@ -1,6 +1,7 @@
 /* history.c: the per-epoch table behind history.csv (see cnn_history.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "cnn_history.h"
+#include "cnn_util.h"
 #include "cnn_safetensors.h"
 
 #include <errno.h>
@@ -10,14 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void cnn_history_init(cnn_history *h, const char *const *cols, int n_cols)
 {
@@ -170,7 +163,7 @@ int cnn_write_file_atomic(const char *path, const char *text, size_t len, char *
     cnn_tmp_path(tmp, sizeof tmp, path);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        set_err(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        cnn_set_err(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         return -1;
     }
     /* Each failure reports its own errno, never one left over from an
@@ -181,12 +174,12 @@ int cnn_write_file_atomic(const char *path, const char *text, size_t len, char *
     if (fclose(f) != 0 && !e)
         e = errno ? errno : EIO;
     if (e) {
-        set_err(err, errlen, "cannot write %s: %s", tmp, strerror(e));
+        cnn_set_err(err, errlen, "cannot write %s: %s", tmp, strerror(e));
         unlink(tmp);
         return -1;
     }
     if (rename(tmp, path) != 0) {
-        set_err(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        cnn_set_err(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -197,7 +190,7 @@ int cnn_history_write(const cnn_history *h, const char *path, char *err, size_t 
 {
     char *s = cnn_history_csv(h);
     if (!s) {
-        set_err(err, errlen, "out of memory writing %s", path);
+        cnn_set_err(err, errlen, "out of memory writing %s", path);
         return -1;
     }
     int r = cnn_write_file_atomic(path, s, strlen(s), err, errlen);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cnn_checkpoint.h"
+#include "cnn_util.h"
 #include "cnn_data.h"
 #include "cnn_finite.h"
 #include "cnn_history.h"
@@ -91,14 +92,6 @@ void cnn_buffers_free(cnn_buffers *b)
     memset(b, 0, sizeof *b);
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* mkdir -p */
 static int make_dirs(const char *path, char *err, size_t errlen)
 {
@@ -110,7 +103,7 @@ static int make_dirs(const char *path, char *err, size_t errlen)
             char c = p[i];
             p[i] = 0;
             if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-                set_err(err, errlen, "cannot create the folder %s: %s", p, strerror(errno));
+                cnn_set_err(err, errlen, "cannot create the folder %s: %s", p, strerror(errno));
                 return -1;
             }
             p[i] = c;
@@ -118,7 +111,7 @@ static int make_dirs(const char *path, char *err, size_t errlen)
     }
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        set_err(err, errlen, "%s is not a folder", path);
+        cnn_set_err(err, errlen, "%s is not a folder", path);
         return -1;
     }
     return 0;
@@ -200,7 +193,7 @@ static int write_split(const char *path, const cnn_dataset *train, const cnn_dat
     }
     int rc = -1;
     if (bad)
-        set_err(err, errlen, "out of memory writing %s", path);
+        cnn_set_err(err, errlen, "out of memory writing %s", path);
     else
         rc = cnn_write_file_atomic(path, buf, len, err, errlen);
     free(buf);
@@ -982,20 +975,6 @@ out:
 
 /* ---- predict --------------------------------------------------------------- */
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 /* "FILE#N" names image N (0-based) of an IDX images file, as the data side
  * names IDX images in its messages. Returns N and the file in file[], or -1. */
 static long idx_ref(const char *path, char *file, size_t n)
@@ -1155,9 +1134,9 @@ int cnn_cmd_predict(const cnn_model *m, const cnn_run_options *o)
             const char *path = o->images[which[j]];
             if (o->json) {
                 printf("{\"path\": ");
-                json_string(stdout, path);
+                cnn_json_fputs(stdout, path);
                 printf(", \"class\": ");
-                json_string(stdout, names[k]);
+                cnn_json_fputs(stdout, names[k]);
                 printf(", \"probabilities\": [");
                 for (int q = 0; q < n_classes; q++)
                     printf("%s%.6g", q ? ", " : "", probs[q]);
