@@ -51,12 +51,6 @@ target_link_libraries(bench_data PRIVATE cnn_data_fixtures)
 add_test(NAME data_bench COMMAND bench_data)
 set_tests_properties(data_bench PROPERTIES LABELS "bench")
 
-# Decoder fuzz harness: the corpus replays in every test run (under the
-# sanitizers when CNNC_SANITIZE=ON); CNNC_FUZZ=ON (clang) builds the
-# libFuzzer target. See docs/data.md.
-cnn_fuzz_target(fuzz_decode ${CNN_DATA_TEST_DIR}/fuzz_decode.c ${CNN_DATA_TEST_DIR}/fuzz_corpus cnnrt)
-# The IDX reader (plain and gzipped, headers that claim more than the data).
-cnn_fuzz_target(fuzz_idx ${CNN_DATA_TEST_DIR}/fuzz_idx.c ${CNN_DATA_TEST_DIR}/fuzz_idx_corpus cnnrt ZLIB::ZLIB)
 
 # A training run (models/fruit.cnn) on a folder of bad files made by the test.
 add_executable(make_bad_folder ${CNN_DATA_TEST_DIR}/make_bad_folder.c)

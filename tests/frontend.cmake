@@ -11,17 +11,3 @@ add_custom_target(update-golden
 add_test(NAME cli_contract COMMAND ${FRONTEND_DIR}/cli.sh $<TARGET_FILE:cnnc> ${PROJECT_SOURCE_DIR}/models/fruit.cnn)
 set_tests_properties(cli_contract PROPERTIES LABELS "parser;unit")
 
-# Fuzz harness: the corpus replays in every test run (under the sanitizers
-# when CNNC_SANITIZE=ON); a libFuzzer build needs clang and CNNC_FUZZ=ON.
-add_executable(fuzz_frontend_replay ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_frontend.c)
-target_link_libraries(fuzz_frontend_replay PRIVATE cnnc_summary)
-target_compile_options(fuzz_frontend_replay PRIVATE ${CNNC_WARNINGS})
-add_test(NAME fuzz_frontend_corpus COMMAND fuzz_frontend_replay ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus)
-set_tests_properties(fuzz_frontend_corpus PROPERTIES LABELS "fuzz;parser")
-if(CNNC_FUZZ)
-  add_executable(fuzz_frontend ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_frontend.c)
-  target_compile_definitions(fuzz_frontend PRIVATE CNNC_LIBFUZZER)
-  target_compile_options(fuzz_frontend PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_options(fuzz_frontend PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_frontend PRIVATE cnnc_summary)
-endif()

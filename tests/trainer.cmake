@@ -41,9 +41,6 @@ foreach(t optim metrics checkpoint)
   target_compile_options(test_trainer_${t} PRIVATE ${CNNC_WARNINGS})
   target_compile_definitions(test_trainer_${t} PRIVATE _POSIX_C_SOURCE=200809L)
 endforeach()
-# The safetensors reader and the checkpoint loader (re-fixing the CRC so the
-# checks behind it are reached).
-cnn_fuzz_target(fuzz_checkpoint ${CNN_TRAINER_TESTS}/fuzz_checkpoint.c ${CNN_TRAINER_TESTS}/fuzz_corpus cnnrt)
 add_test(NAME trainer_optim COMMAND test_trainer_optim)
 add_test(NAME trainer_metrics COMMAND test_trainer_metrics)
 add_test(NAME trainer_checkpoint COMMAND test_trainer_checkpoint ${CNN_TRAINER_WORK})

@@ -1,7 +1,7 @@
 /* fuzz_frontend.c: the front end (scanner, parser, checker, summary) on
  * arbitrary bytes. Built two ways:
  *   - with clang -fsanitize=fuzzer,address,undefined (CNNC_FUZZ=ON): a
- *     libFuzzer target, run as `fuzz_frontend tests/fuzz/corpus`;
+ *     libFuzzer target, run as `fuzz_frontend tests/fuzz/corpus_frontend`;
  *   - as a plain program (always): replays every file of the corpus, which
  *     CTest runs, so every input that once found a bug stays a test.
  * Diagnostics go to /dev/null; a crash, leak, sanitizer report or hang is

@@ -3,7 +3,7 @@
  * channel count (1 or 3), bit 1 DCT scaling allowed, bit 2 crop to aspect
  * ratio. Built two ways:
  *   - with clang -fsanitize=fuzzer,address,undefined (CNNC_FUZZ=ON): a
- *     libFuzzer target, run as `fuzz_decode tests/data/fuzz_corpus`;
+ *     libFuzzer target, run as `fuzz_decode tests/fuzz/corpus_decode`;
  *   - as a plain program (always): replays every file of the corpus, which
  *     CTest runs, so every input that once found a bug stays a test.
  * A crash, leak, sanitizer report or hang is the failure; decode errors are

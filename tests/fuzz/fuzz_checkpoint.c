@@ -5,9 +5,9 @@
  * header has one, is set to the CRC of the mutated bytes, so the checks
  * after it are reached instead of every mutation ending at "CRC
  * mismatch"); bit 1 lets the learning rate differ (a resume after a
- * divergence). Built two ways, as tests/data/fuzz_decode.c:
+ * divergence). Built two ways, as tests/fuzz/fuzz_decode.c:
  *   - with clang -fsanitize=fuzzer,address,undefined (CNNC_FUZZ=ON): a
- *     libFuzzer target, run as `fuzz_checkpoint tests/trainer/fuzz_corpus`;
+ *     libFuzzer target, run as `fuzz_checkpoint tests/fuzz/corpus_checkpoint`;
  *   - as a plain program (always): replays every file of the corpus, which
  *     CTest runs. `fuzz_checkpoint_replay --seeds DIR` writes the seed
  *     inputs (valid checkpoints and weights of tests/trainer/tiny_model.h).

@@ -5,7 +5,7 @@
  * reader's memory limit is 64 MB, so a header that claims more is refused
  * and one that claims less costs only what its data really holds. Built two
  * ways, as fuzz_decode.c: a libFuzzer target with CNNC_FUZZ=ON, and always
- * a replay of tests/data/fuzz_idx_corpus that CTest runs
+ * a replay of tests/fuzz/corpus_idx that CTest runs
  * (`fuzz_idx_replay --seeds DIR` writes the seed inputs). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
