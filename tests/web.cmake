@@ -1,0 +1,24 @@
+# cnnc export --web tests; see tests/web/web_test.py and docs/deploy.md.
+#   web_browser    train fruit one epoch on drawn images, export --web, serve
+#                  the folder on 127.0.0.1, open index.html?image=URL in
+#                  headless Chromium (DevTools protocol, tests/web/cdp.py) for
+#                  gray/RGB/RGBA PNGs of several sizes: #result ==
+#                  `fruit predict --json` (1e-5); screenshots (desktop, phone
+#                  width) kept in build/tests/web_work/browser/  [browser]
+#                  (skips without /usr/bin/chromium: scripts/install-deps.sh browser)
+#   web_toolchain  without clang's wasm32 target or wasm-ld, export --web says
+#                  what to install and writes nothing             [unit]
+set(CNN_WEB_WORK ${CMAKE_CURRENT_BINARY_DIR}/web_work)
+file(MAKE_DIRECTORY ${CNN_WEB_WORK})
+if(SYSTEM_PYTHON3)
+  set(CNN_WEB_RUN ${SYSTEM_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/web/web_test.py --cnnc $<TARGET_FILE:cnnc>
+      --work ${CNN_WEB_WORK})
+  add_test(NAME web_browser
+           COMMAND ${CNN_WEB_RUN} browser --trainer $<TARGET_FILE:fruit> --cnn ${CMAKE_SOURCE_DIR}/models/fruit.cnn)
+  set_tests_properties(web_browser PROPERTIES LABELS "browser" SKIP_RETURN_CODE 77 TIMEOUT 600
+                       ENVIRONMENT "OMP_NUM_THREADS=1")
+  add_test(NAME web_toolchain
+           COMMAND ${CNN_WEB_RUN} toolchain --trainer $<TARGET_FILE:allkinds>
+                   --cnn ${CMAKE_CURRENT_SOURCE_DIR}/export/allkinds.cnn)
+  set_tests_properties(web_toolchain PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77 ENVIRONMENT "OMP_NUM_THREADS=1")
+endif()
