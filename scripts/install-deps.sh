@@ -8,6 +8,7 @@
 #   scripts/install-deps.sh bench    + what the comparisons run: PyTorch, hyperfine, node and npm
 #                                    (scripts/compare_onnx.py npm-installs onnxruntime-node)
 #   scripts/install-deps.sh browser  + Chromium, clang and lld: the browser test of `cnnc export --web`
+#                                    (with bench: scripts/compare_web.py npm-installs onnxruntime-web)
 set -eu
 want=(build-essential cmake flex bison libjpeg62-turbo-dev libpng-dev zlib1g-dev pkg-config)
 for role in "$@"; do

@@ -6,7 +6,7 @@ CASE:
   browser    train the model for one epoch on images drawn here, export it
              with --web, serve the folder and PNGs (gray, RGB, RGBA; the
              input size and others) on 127.0.0.1, open index.html?image=URL
-             in headless Chromium (tests/web/cdp.py) for each, and compare the page's #result
+             in headless Chromium (scripts/cdp.py) for each, and compare the page's #result
              with `NAME predict --json` on the same files (1e-5); then take
              a screenshot of the page with several results (kept in the
              work folder as an artifact). Skips when Chromium is absent.
@@ -26,6 +26,7 @@ import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "export"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "scripts"))
 import export_test as ex  # noqa: E402  (images, training, comparison)
 import cdp  # noqa: E402
 
