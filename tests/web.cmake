@@ -6,6 +6,9 @@
 #                  `fruit predict --json` (1e-5); screenshots (desktop, phone
 #                  width) kept in build/tests/web_work/browser/  [browser]
 #                  (skips without /usr/bin/chromium: scripts/install-deps.sh browser)
+#   web_browser_allkinds  the same for tests/export/allkinds.cnn (every layer
+#                  kind and preprocessing step; 3 classes, one named with
+#                  UTF-8, quotes and markup)                      [browser]
 #   web_bench      scripts/compare_web.py --test: cnnc export --web against ONNX
 #                  Runtime Web (npm onnxruntime-web into build/ortweb) in
 #                  headless Chromium, outputs within 1e-5; images/s and the
@@ -19,8 +22,11 @@ if(SYSTEM_PYTHON3)
       --work ${CNN_WEB_WORK})
   add_test(NAME web_browser
            COMMAND ${CNN_WEB_RUN} browser --trainer $<TARGET_FILE:fruit> --cnn ${CMAKE_SOURCE_DIR}/models/fruit.cnn)
-  set_tests_properties(web_browser PROPERTIES LABELS "browser" SKIP_RETURN_CODE 77 TIMEOUT 600
-                       ENVIRONMENT "OMP_NUM_THREADS=1")
+  add_test(NAME web_browser_allkinds
+           COMMAND ${CNN_WEB_RUN} browser --tag browser_allkinds --trainer $<TARGET_FILE:allkinds>
+                   --cnn ${CMAKE_CURRENT_SOURCE_DIR}/export/allkinds.cnn --classes 3)
+  set_tests_properties(web_browser web_browser_allkinds PROPERTIES LABELS "browser" SKIP_RETURN_CODE 77
+                       TIMEOUT 600 ENVIRONMENT "OMP_NUM_THREADS=1")
   add_test(NAME web_bench
            COMMAND ${SYSTEM_PYTHON3} ${CMAKE_SOURCE_DIR}/scripts/compare_web.py --test --install --seconds 1
                    --repeat 1 --cnnc $<TARGET_FILE:cnnc> --ort-dir ${CMAKE_BINARY_DIR}/ortweb

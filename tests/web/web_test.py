@@ -66,6 +66,8 @@ def case_browser(a):
     name = ex.model_name(a.cnn)
     in_h, in_w, in_c = ex.model_input(a.cnn)
     classes = ["class %d" % k for k in range(a.classes)]
+    if a.classes >= 3:
+        classes[1] = "caf\u00e9 \"1\" <b>"  # UTF-8 out of the module, text (not markup) in the page
     weights = ex.train(a, name, classes, in_c == 1)
     out = os.path.join(a.work, "export")
     if os.path.isdir(out):
@@ -94,7 +96,11 @@ def case_browser(a):
             ex.check(isinstance(r.get("ms"), (int, float)) and r["ms"] >= 0, "%s: ms is %r" % (rel, r.get("ms")))
             r["path"] = png
             ours.append(r)
+        names = [r["class"] for r in ours]
         worst = ex.compare(ours, theirs)
+        ex.check(set(names) <= set(classes), "class names %s, the model's %s" % (names, classes))
+        shown = browser.evaluate("document.getElementById('classes').textContent")
+        ex.check(shown == ", ".join(sorted(classes)), "the page lists the classes as %r" % shown)  # folder order
         print("%s in Chromium: %d PNGs, largest |difference| from predict %.3g" % (name, len(pngs), worst))
         # screenshots: a desktop and a phone-width window, each with a result
         shots = []
@@ -144,13 +150,14 @@ def main():
     ap.add_argument("--trainer", required=True)
     ap.add_argument("--cnn", required=True)
     ap.add_argument("--classes", type=int, default=2)
+    ap.add_argument("--tag", help="work folder name (default: the case)")
     a = ap.parse_args()
     try:
         import PIL  # noqa: F401
     except ImportError:
         print("PIL is not available: skipped")
         return SKIP
-    a.work = os.path.abspath(os.path.join(a.work, a.case))
+    a.work = os.path.abspath(os.path.join(a.work, a.tag or a.case))
     os.makedirs(a.work, exist_ok=True)
     try:
         r = CASES[a.case](a)
