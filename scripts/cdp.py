@@ -45,6 +45,7 @@ class Browser:
         self.buf = b""
         self.next_id = 0
         self.session = None
+        self.events = []  # the protocol's events, in arrival order
 
     def __enter__(self):
         return self
@@ -91,6 +92,8 @@ class Browser:
                 if "error" in reply:
                     raise BrowserError("%s: %s" % (method, reply["error"]))
                 return reply.get("result", {})
+            if "method" in reply:
+                self.events.append(reply)
 
     def open(self, url, width=1000, height=900):
         """A new tab of width x height CSS pixels at url."""
@@ -118,6 +121,24 @@ class Browser:
                 return v
             time.sleep(0.05)
         raise BrowserError("timed out after %ds waiting for %s" % (timeout, expression))
+
+    def wait_event(self, method, timeout=30):
+        """The first event named method (received while waiting or before); it is consumed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, ev in enumerate(self.events):
+                if ev["method"] == method:
+                    return self.events.pop(i)["params"]
+            if time.monotonic() > deadline:
+                raise BrowserError("timed out after %ds waiting for the event %s" % (timeout, method))
+            self.evaluate("0")  # a round trip: reads what the browser sent meanwhile
+            time.sleep(0.05)
+
+    def press(self, key, code, key_code):
+        """A trusted key press (keyDown, keyUp) in the focused element."""
+        for t in ("keyDown", "keyUp"):
+            self.send("Input.dispatchKeyEvent", {"type": t, "key": key, "code": code,
+                                                 "windowsVirtualKeyCode": key_code})
 
     def screenshot(self, path):
         data = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})["data"]

@@ -3,7 +3,8 @@
 #                  the folder on 127.0.0.1, open index.html?image=URL in
 #                  headless Chromium (DevTools protocol, scripts/cdp.py) for
 #                  gray/RGB/RGBA PNGs of several sizes: #result ==
-#                  `fruit predict --json` (1e-5); screenshots (desktop, phone
+#                  `fruit predict --json` (1e-5); Tab + Enter open the file
+#                  chooser, three files chosen give three cards; screenshots (desktop, phone
 #                  width) kept in build/tests/web_work/browser/  [browser]
 #                  (skips without /usr/bin/chromium: scripts/install-deps.sh browser)
 #   web_browser_allkinds  the same for tests/export/allkinds.cnn (every layer

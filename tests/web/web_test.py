@@ -7,7 +7,9 @@ CASE:
              with --web, serve the folder and PNGs (gray, RGB, RGBA; the
              input size and others) on 127.0.0.1, open index.html?image=URL
              in headless Chromium (scripts/cdp.py) for each, and compare the page's #result
-             with `NAME predict --json` on the same files (1e-5); then take
+             with `NAME predict --json` on the same files (1e-5); check that
+             Tab reaches the drop zone, Enter opens the file chooser and the
+             files chosen there are classified; then take
              a screenshot of the page with several results (kept in the
              work folder as an artifact). Skips when Chromium is absent.
   toolchain  with wasm-ld or clang missing, `cnnc export --web` refuses with
@@ -102,6 +104,27 @@ def case_browser(a):
         shown = browser.evaluate("document.getElementById('classes').textContent")
         ex.check(shown == ", ".join(sorted(classes)), "the page lists the classes as %r" % shown)  # folder order
         print("%s in Chromium: %d PNGs, largest |difference| from predict %.3g" % (name, len(pngs), worst))
+        # by keyboard: Tab to the drop zone, Enter opens the file chooser; the
+        # chosen files are classified in order, one card each
+        browser.open("%s/export/index.html" % base)
+        browser.wait_for("document.getElementById('files') && !document.getElementById('files').disabled")
+        browser.send("Page.enable")
+        browser.send("Page.setInterceptFileChooserDialog", {"enabled": True})
+        browser.evaluate("document.activeElement && document.activeElement.blur()")
+        browser.press("Tab", "Tab", 9)
+        focused = browser.evaluate("document.activeElement.id")
+        ex.check(focused == "drop", "Tab focuses %r, not the drop zone" % focused)
+        browser.press("Enter", "Enter", 13)
+        chooser = browser.wait_event("Page.fileChooserOpened")
+        ex.check(chooser.get("mode") == "selectMultiple", "the file chooser takes %s" % chooser.get("mode"))
+        picked = pngs[:3]
+        browser.send("DOM.setFileInputFiles", {"files": picked, "backendNodeId": chooser["backendNodeId"]})
+        tops = browser.wait_for("(() => { const t = Array.from(document.querySelectorAll('#results li .top'));"
+                                " return t.length === %d && t.map(e => e.textContent); })()" % len(picked))
+        for top, t in zip(tops[::-1], theirs):  # the newest card first
+            p = sorted(t["probabilities"])
+            ex.check(top == t["class"] or p[-1] - p[-2] <= 1e-5, "%s chosen: %r; predict says %r"
+                     % (t["path"], top, t["class"]))
         # screenshots: a desktop and a phone-width window, each with a result
         shots = []
         for tag, width, height in (("desktop", 1000, 800), ("phone", 390, 844)):
