@@ -8,6 +8,11 @@
 #                 and for programs that embed the network
 # The C file is regenerated when the .cnn file or cnnc changes.
 #
+# The same file serves this source tree (targets cnnc and cnnrt, under the
+# names cnnc::cnnc and cnnc::cnnrt below) and an installed cnnc, whose
+# cnncConfig.cmake imports those two names before including it; there,
+# CNNC_NATIVE (default ON) picks -march=native for the models as here.
+#
 # With GOLDEN DIR (the committed generated/ folder of this project) it also adds
 #   golden_c_NAME              a test (label golden) that fails when DIR/NAME.c
 #                              or DIR/NAME.h differs from what cnnc emits now
@@ -50,6 +55,10 @@ if(CMAKE_SCRIPT_MODE_FILE AND DEFINED CNN_GOLDEN_SCRIPT)
 endif()
 
 set(CNN_MODEL_CMAKE_FILE ${CMAKE_CURRENT_LIST_FILE})
+if(TARGET cnnc AND NOT TARGET cnnc::cnnc)
+  add_executable(cnnc::cnnc ALIAS cnnc)
+  add_library(cnnc::cnnrt ALIAS cnnrt)
+endif()
 
 # How generated models are compiled (cnnc build uses the same): tuned for
 # this CPU when CNNC_NATIVE, and a*b+c contracted to FMA instructions, which
@@ -67,37 +76,38 @@ function(cnn_add_model NAME FILE)
   set(out_h ${CMAKE_CURRENT_BINARY_DIR}/${NAME}.h)
   add_custom_command(
     OUTPUT ${out_c} ${out_h}
-    COMMAND cnnc ${src} -o ${CMAKE_CURRENT_BINARY_DIR}
-    DEPENDS cnnc ${src}
+    COMMAND cnnc::cnnc ${src} -o ${CMAKE_CURRENT_BINARY_DIR}
+    DEPENDS cnnc::cnnc ${src}
     COMMENT "cnnc ${FILE} -> ${NAME}.c"
     VERBATIM)
 
   # The model alone: for tests and embedding.
   add_library(${NAME}_model STATIC ${out_c} ${out_h})
   target_include_directories(${NAME}_model PUBLIC ${CMAKE_CURRENT_BINARY_DIR})
-  target_link_libraries(${NAME}_model PUBLIC cnnrt)
+  target_link_libraries(${NAME}_model PUBLIC cnnc::cnnrt)
 
   # The trainer.
   add_executable(${NAME} ${out_c} ${out_h})
   target_compile_definitions(${NAME} PRIVATE CNN_TRAINER_MAIN)
   target_include_directories(${NAME} PRIVATE ${CMAKE_CURRENT_BINARY_DIR})
-  target_link_libraries(${NAME} PRIVATE cnnrt)
+  target_link_libraries(${NAME} PRIVATE cnnc::cnnrt)
 
   foreach(t ${NAME}_model ${NAME})
-    # Generated code must stay warning-free (-Wall -Wextra -Werror in this project).
+    # Generated code must stay warning-free (-Wall -Wextra -Werror in this
+    # project; CNNC_WARNINGS is unset in a user's project).
     target_compile_options(${t} PRIVATE ${CNNC_WARNINGS} ${CNN_MODEL_C_FLAGS})
   endforeach()
 
   if(ARG_GOLDEN)
     add_test(NAME golden_c_${NAME}
-             COMMAND ${CMAKE_COMMAND} -DCNN_GOLDEN_SCRIPT=1 -DCNNC=$<TARGET_FILE:cnnc> -DSRC=${src}
+             COMMAND ${CMAKE_COMMAND} -DCNN_GOLDEN_SCRIPT=1 -DCNNC=$<TARGET_FILE:cnnc::cnnc> -DSRC=${src}
                      -DNAME=${NAME} -DGOLDEN=${ARG_GOLDEN}
                      -DSCRATCH=${CMAKE_CURRENT_BINARY_DIR}/golden_${NAME}
                      -P ${CNN_MODEL_CMAKE_FILE})
     set_tests_properties(golden_c_${NAME} PROPERTIES LABELS "golden")
     add_custom_target(refresh-generated-${NAME}
-                      COMMAND cnnc ${src} -o ${ARG_GOLDEN}
-                      DEPENDS cnnc ${src}
+                      COMMAND cnnc::cnnc ${src} -o ${ARG_GOLDEN}
+                      DEPENDS cnnc::cnnc ${src}
                       COMMENT "cnnc ${FILE} -> ${ARG_GOLDEN}/${NAME}.c"
                       VERBATIM)
     if(NOT TARGET refresh-generated)

@@ -4,9 +4,7 @@
  * the system C compiler against the runtime's headers and libcnnrt.a, and
  * moves the binary into place only when everything worked. The compiler is
  * $CC (default `cc`; words split on blanks, so `CC="ccache gcc"` works),
- * run directly (no shell). The runtime's location is compiled into cnnc by
- * CMake (CNNC_RUNTIME_INCLUDE_DIR, CNNC_RUNTIME_LIBRARY) and can be
- * overridden with $CNNC_RUNTIME_INCLUDE and $CNNC_RUNTIME_LIB. */
+ * run directly (no shell). The caller finds the runtime (locate.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
@@ -19,13 +17,6 @@
 
 #include "emit.h"
 #include "spawn.h"
-
-#ifndef CNNC_RUNTIME_INCLUDE_DIR
-#define CNNC_RUNTIME_INCLUDE_DIR "runtime"
-#endif
-#ifndef CNNC_RUNTIME_LIBRARY
-#define CNNC_RUNTIME_LIBRARY "libcnnrt.a"
-#endif
 
 #define MAX_ARGS 64
 
@@ -84,33 +75,13 @@ static int copy_file(const char *src, const char *dst)
     return 0;
 }
 
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-int build_trainer(const cnnc_ir *ir, const char *out_path, int verbose)
+int build_trainer(const cnnc_ir *ir, const char *out_path, const char *rt_inc, const char *rt_lib, int verbose)
 {
     char def_out[CNN_MAX_NAME + 8], dir[4096], src[4600], bin[4600], hdr[4600], inc[4200];
     if (!out_path) {
         snprintf(def_out, sizeof def_out, "./%s", ir->name);
         out_path = def_out;
     }
-    const char *rt_inc = getenv("CNNC_RUNTIME_INCLUDE");
-    const char *rt_lib = getenv("CNNC_RUNTIME_LIB");
-    if (!rt_inc || !*rt_inc)
-        rt_inc = CNNC_RUNTIME_INCLUDE_DIR;
-    if (!rt_lib || !*rt_lib)
-        rt_lib = CNNC_RUNTIME_LIBRARY;
-    char model_h[4200];
-    snprintf(model_h, sizeof model_h, "%s/cnn_model.h", rt_inc);
-    if (!file_exists(model_h))
-        return build_error("runtime headers not found in %s%s (set CNNC_RUNTIME_INCLUDE)", rt_inc, "");
-    if (!file_exists(rt_lib))
-        return build_error("runtime library %s not found%s (build the cnnrt target, or set CNNC_RUNTIME_LIB)",
-                           rt_lib, "");
-
     const char *tmpdir = getenv("TMPDIR");
     if (!tmpdir || !*tmpdir)
         tmpdir = "/tmp";

@@ -1,4 +1,4 @@
-/* main.c: the cnnc command line (the contract of DESIGN.md):
+/* main.c: the cnnc command line (README.md; tests/frontend/cli.sh holds it to this contract):
  *
  *   cnnc summary FILE.cnn                 Keras-style table, FLOPs, memory
  *   cnnc check FILE.cnn                   diagnostics only
@@ -8,6 +8,7 @@
  *   cnnc export FILE.cnn --weights W.safetensors -o DIR [--web]
  *                                         DIR/NAME_infer.c and .h: freestanding inference;
  *                                         --web: DIR/NAME.wasm, NAME.js, index.html
+ *   cnnc compare FILE.cnn [flags]         the speed comparison (compare.c)
  *
  * Exit status: 0 on success, 1 on any error (with a message). */
 #include <stdio.h>
@@ -15,8 +16,10 @@
 #include <string.h>
 
 #include "check.h"
+#include "compare.h"
 #include "emit.h"
 #include "emit_web.h"
+#include "locate.h"
 #include "summary.h"
 
 #ifndef CNNC_VERSION
@@ -35,9 +38,11 @@ static void usage(FILE *out)
           "                                               C with the trained weights embedded (docs/deploy.md);\n"
           "                                               --web: also DIR/NAME.wasm, NAME.js and index.html, a\n"
           "                                               page that classifies images in the browser\n"
+          "       cnnc compare FILE.cnn [flags]           time the trainer against the reference engine and PyTorch\n"
+          "                                               (cnnc compare --help lists its flags)\n"
           "       cnnc --version | --help\n"
           "\n"
-          "The language is described in docs/language.md. Errors are printed as\n"
+          "The language is described in docs/language.md and man cnnc. Errors are printed as\n"
           "FILE:LINE:COL: error: MESSAGE; the exit status is 1 and no file is written.\n",
           out);
 }
@@ -137,8 +142,20 @@ int main(int argc, char **argv)
         usage(argc == 1 ? stderr : stdout);
         return argc == 1 ? 1 : 0;
     }
+    if (!strcmp(argv[1], "compare")) {
+        int help = 0;
+        for (int i = 2; i < argc; i++)
+            help |= !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+        cnnc_layout l;
+        if (cnnc_locate(&l, argv[0], CNNC_NEED_TOOLS | (help ? 0 : CNNC_NEED_RUNTIME)))
+            return 1;
+        return compare_exec(&l, argc - 2, argv + 2);
+    }
     cli o;
     if (parse_cli(argc, argv, &o))
+        return 1;
+    cnnc_layout l;
+    if (!strcmp(o.command, "build") && cnnc_locate(&l, argv[0], CNNC_NEED_RUNTIME))
         return 1;
     cnnc_ir *ir = calloc(1, sizeof *ir);
     int rc = cnnc_compile_file(o.input, stderr, ir);
@@ -154,7 +171,7 @@ int main(int argc, char **argv)
                 rc = emit_web(ir, o.output, o.verbose);
         }
         else if (!strcmp(o.command, "build"))
-            rc = build_trainer(ir, o.output, o.verbose);
+            rc = build_trainer(ir, o.output, l.include, l.library, o.verbose);
         else if (!strcmp(o.command, "emit"))
             rc = !strcmp(o.emit, "c") ? emit_c(ir, o.output) : emit_pytorch(ir, o.output);
     }

@@ -2,8 +2,11 @@
 """compare.py: cnnc's generated trainer, the generic reference engine and
 PyTorch on the same work, in one table.
 
-usage: scripts/compare.sh FILE.cnn [--batch N] [--threads N] [--seconds S]
-                          [--search full|quick] [--repeat K] [--all] [--json]
+usage: cnnc compare FILE.cnn [--batch N] [--threads N] [--seconds S]
+                            [--search full|quick] [--repeat K] [--all] [--json]
+                            [--svg FILE]
+       cnnc compare FILE.cnn --data DIR [--epochs N] ...   (compare_e2e.py)
+(scripts/compare.sh runs the same from a source tree.)
 
 For FILE.cnn it
   1. builds the trainer with `cnnc build` (and reports how long that took),
@@ -12,7 +15,8 @@ For FILE.cnn it
      the FMA probe in the same binary,
   3. compiles tests/bench/bench_reference.c with the model's descriptor and
      times the generic reference engine (runtime/reference/reference.c) on the same
-     batch (that engine is single-threaded by design),
+     batch (that engine is single-threaded by design); an installed cnnc
+     keeps these sources in PREFIX/share/cnnc/reference ($CNNC_REFERENCE_SRC),
   4. emits the PyTorch twin (`cnnc --emit pytorch`) and times it on the same
      batch, input shape and thread count: a training step is zero_grad,
      forward, the model's loss, backward and torch.optim's step of the
@@ -53,7 +57,11 @@ candidates again.
 
 The PyTorch worker needs torch in the interpreter given by --python (default:
 /usr/bin/python3, Debian's python3-torch). Without torch the PyTorch row says
-so and the other engines are still timed.
+so, the way to install it is printed, and the other engines are still timed.
+
+--svg FILE draws the table as a bar chart (compare_svg.py). --data DIR runs
+the end-to-end comparison instead (a whole training on a folder of images:
+compare_e2e.py; `--data DIR --help` lists its flags).
 
 Exit status: 0 when the table was printed, 1 on an error (cnnc, a compiler
 or an engine failed), 2 on bad usage.
@@ -85,8 +93,9 @@ class CompareError(Exception):
 
 def find_tools(args):
     """cnnc, the runtime's include folder and libcnnrt.a: from the flags, then
-    the environment (the same variables `cnnc build` reads), then the build
-    folder (--build-dir, $CNNC_BUILD_DIR, or REPO/build)."""
+    the environment (the same variables `cnnc build` reads; `cnnc compare`
+    sets them and $CNNC to itself), then the build folder (--build-dir,
+    $CNNC_BUILD_DIR, or REPO/build)."""
     build = args.build_dir or os.environ.get("CNNC_BUILD_DIR") or os.path.join(REPO, "build")
     cnnc = args.cnnc or os.environ.get("CNNC") or os.path.join(build, "compiler", "cnnc")
     rt_inc = os.environ.get("CNNC_RUNTIME_INCLUDE") or os.path.join(REPO, "runtime", "include")
@@ -141,6 +150,25 @@ def last_json(text, what):
     raise CompareError(f"{what}: no JSON result in its output:\n{text[-2000:]}")
 
 
+def reference_sources():
+    """(bench_reference.c, reference.c, [include folders]) of the generic
+    reference engine: $CNNC_REFERENCE_SRC (an installed cnnc's
+    PREFIX/share/cnnc/reference, every file in one folder), else the
+    source tree's."""
+    d = os.environ.get("CNNC_REFERENCE_SRC")
+    if d:
+        srcs = (os.path.join(d, "bench_reference.c"), os.path.join(d, "reference.c"), [d])
+    else:
+        srcs = (os.path.join(REPO, "tests", "bench", "bench_reference.c"),
+                os.path.join(REPO, "runtime", "reference", "reference.c"),
+                [os.path.join(REPO, "runtime", f) for f in ("core", "train", "reference")])
+    for f in srcs[:2]:
+        if not os.path.exists(f):
+            raise CompareError(f"the reference engine's source {f} is missing" +
+                               (" (CNNC_REFERENCE_SRC)" if d else ""))
+    return srcs
+
+
 def build_all(cnn, tools, work):
     """Builds the trainer, the reference-engine timer and the PyTorch twin in
     work/. Returns (name, trainer, bench_reference, twin.py, build_seconds)."""
@@ -161,11 +189,11 @@ def build_all(cnn, tools, work):
     # The same compiler and flags as `cnnc build`.
     cc = (os.environ.get("CC") or "cc").split()
     timer = os.path.join(work, "bench_reference")
+    bench_c, reference_c, ref_includes = reference_sources()
     run(cc + ["-std=c11", "-O2", "-march=native", "-ffp-contract=fast", "-fopenmp",
               f"-DBENCH_MODEL={name}_model", "-I" + rt_inc, "-I" + gen]
-             + ["-I" + os.path.join(REPO, "runtime", d) for d in ("core", "train", "reference")]
-             + [cfiles[0], os.path.join(REPO, "tests", "bench", "bench_reference.c"),
-                os.path.join(REPO, "runtime", "reference", "reference.c"), rt_lib,
+             + ["-I" + d for d in ref_includes]
+             + [cfiles[0], bench_c, reference_c, rt_lib,
               "-ljpeg", "-lpng", "-lz", "-lm", "-lpthread", "-o", timer], what="compiling bench_reference")
 
     twin = os.path.join(work, name + ".py")
@@ -429,7 +457,8 @@ def summarize(runs, args, have_torch, python):
         out["pytorch_train_config"] = winner("train_config")
         out["pytorch_infer_config"] = winner("infer_config")
     else:
-        out["pytorch_missing"] = f"no torch for {python} (apt-get install python3-torch)"
+        out["pytorch_missing"] = (f"no torch for {python}; install it (Debian: apt-get install python3-torch; "
+                                  "elsewhere: pip install torch), or name a Python that has it with --python")
     return out
 
 
@@ -482,8 +511,42 @@ def print_search(s):
             print(f"  run {i}  {t['stage']:6} {phase}  {t['images_per_s']:9.1f}  {torch_label(t)}")
 
 
+def draw_svg(s, path):
+    """The table as a bar chart: training and inference images/s per engine."""
+    import compare_svg
+    panels = []
+    for phase, title in (("train", "Training step (forward, loss, backward, optimizer)"),
+                         ("infer", "Inference (forward only)")):
+        bars = []
+        for e in s["engines"]:
+            ratio = e.get(f"{phase}_vs_pytorch")
+            note = f"{e['threads']} thr"
+            if ratio is not None and e["key"] != "torch":
+                note += f", {ratio:.2f}x PyTorch"
+            bars.append({"label": e["engine"], "key": e["key"], "value": e[f"{phase}_images_per_s"], "note": note})
+        if "pytorch_missing" in s:
+            bars.append({"label": "PyTorch", "key": "torch", "value": None,
+                         "note": "not timed: no torch (apt-get install python3-torch)"})
+        panels.append({"title": title, "unit": "images/s (higher is faster)", "bars": bars})
+    notes = [f"FP32 peak by the trainer's FMA probe: {s['peak_gflops']:.1f} GFLOP/s ({s['threads']} threads); "
+             f"median of {s['repeat']} run(s), {s['seconds_per_phase']} s per phase"]
+    if "pytorch_missing" not in s:
+        notes += [f"PyTorch training: {s['pytorch_train_config']}", f"PyTorch inference: {s['pytorch_infer_config']}"]
+    compare_svg.bar_chart(path, f"{s['model']}: cnnc vs the reference engine vs PyTorch",
+                          f"{s['file']}, batch {s['batch']}, {s['forward_flops_per_image'] * 1e-6:.1f} MFLOP "
+                          f"forward / {s['train_flops_per_image'] * 1e-6:.1f} MFLOP training per image",
+                          panels, notes)
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="compare.sh", description=__doc__.split("\n\n")[0])
+    argv = sys.argv[1:] if argv is None else argv
+    prog = os.environ.get("CNNC_COMPARE_PROG", "compare.sh")
+    if any(a == "--data" or a.startswith("--data=") for a in argv):
+        return e2e_main(argv, prog)
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
+                                 epilog="The end-to-end comparison (a whole training on a folder of images, "
+                                        f"decoding included): {prog} FILE.cnn --data DIR [--epochs N]; "
+                                        f"{prog} FILE.cnn --data DIR --help lists its flags.")
     ap.add_argument("cnn", nargs="?", help="the .cnn network")
     ap.add_argument("--batch", type=int, help="images per step (default: the model's batch)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads (default: all cores)")
@@ -493,6 +556,7 @@ def main(argv=None):
     ap.add_argument("--all", action="store_true", help="also list every PyTorch configuration's figures")
     ap.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     ap.add_argument("--json-out", metavar="FILE", help="also write the JSON object to FILE")
+    ap.add_argument("--svg", metavar="FILE", help="also draw the figures as a bar chart into FILE (SVG)")
     ap.add_argument("--build-dir", help="cnnc's CMake build folder (default: $CNNC_BUILD_DIR or REPO/build)")
     ap.add_argument("--cnnc", help="the cnnc binary (default: BUILD/compiler/cnnc)")
     ap.add_argument("--python", default="/usr/bin/python3", help="Python with torch (default: /usr/bin/python3)")
@@ -513,6 +577,9 @@ def main(argv=None):
         ap.error("--threads, --repeat and --batch must be positive, --seconds not negative")
     if not os.path.isfile(args.cnn):
         ap.error(f"{args.cnn}: no such file")
+    for out in (args.svg, args.json_out):
+        if out and not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+            ap.error(f"{out}: its folder does not exist")
 
     work = args.work or tempfile.mkdtemp(prefix="cnnc-compare-")
     os.makedirs(work, exist_ok=True)
@@ -530,6 +597,8 @@ def main(argv=None):
             runs.append(res)
         s = summarize(runs, args, have_torch, args.python)
         s["build_seconds"] = build_seconds
+        if not have_torch:
+            print(f"compare: PyTorch not timed: {s['pytorch_missing']}", file=sys.stderr)
     except CompareError as e:
         print(f"compare: error: {e}", file=sys.stderr)
         return 1
@@ -540,6 +609,8 @@ def main(argv=None):
         with open(args.json_out, "w") as f:
             json.dump(s, f, indent=1)
             f.write("\n")
+    if args.svg:
+        draw_svg(s, args.svg)
     if args.json:
         print(json.dumps(s, indent=1))
     else:
@@ -547,6 +618,12 @@ def main(argv=None):
         if args.all:
             print_search(s)
     return 0
+
+
+def e2e_main(argv, prog):
+    """`--data DIR`: the end-to-end comparison (compare_e2e.py)."""
+    import compare_e2e
+    return compare_e2e.main(argv, prog=f"{prog} FILE.cnn --data DIR")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 """compare_e2e.py: a whole training run on a folder of JPEGs, decoding
 included: cnnc's trainer vs PyTorch + torchvision (ImageFolder, DataLoader).
 
-usage: scripts/compare_e2e.sh FILE.cnn DATA_DIR [--epochs 10] [--threads N]
-                              [--repeat K] [--workers 0,1,2] [--prefetch 2,4]
-                              [--json-out FILE]
+usage: cnnc compare FILE.cnn --data DATA_DIR [--epochs 10] [--threads N]
+                    [--repeat K] [--workers 0,1,2] [--prefetch 2,4]
+                    [--json] [--json-out FILE] [--svg FILE]
+       scripts/compare_e2e.sh FILE.cnn DATA_DIR [the same flags]
 
 Both sides train the network of FILE.cnn for the same number of epochs on
 the same images: DATA_DIR has one subfolder per class; a stratified 20%
@@ -36,7 +37,10 @@ scripts/compare.py; --openblas-threads picks OPENBLAS_NUM_THREADS, or
 --blas-dir another libblas.so.3 such as OpenBLAS's OpenMP build).
 
 --repeat K: each timed run K times, medians reported.
-Prints one table; --json-out also writes every figure as JSON.
+Prints one table (--json: one JSON object instead); --json-out also writes
+every figure as JSON, --svg FILE draws them as a bar chart. Without torch
+and torchvision the cnnc rows are still timed, and the way to install
+PyTorch is printed.
 """
 import argparse
 import csv
@@ -217,6 +221,13 @@ def run_torch(a, twin, settings, mode, configs, passive):
     return [{**json.loads(l), "omp_passive": passive} for l in out.splitlines() if l.startswith("{")]
 
 
+def split_counts(path):
+    """(training, validation) image counts of a trainer's split.csv."""
+    with open(path) as f:
+        subsets = [row["subset"] for row in csv.DictReader(f)]
+    return sum(1 for v in subsets if v == "training"), sum(1 for v in subsets if v != "training")
+
+
 def run_cnnc(a, trainer, work, exact):
     out_dir = os.path.join(work, "run_cnnc")
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -238,10 +249,32 @@ def run_cnnc(a, trainer, work, exact):
     return {"seconds": total, "val_accuracy": acc}
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="compare_e2e.sh", description=__doc__.split("\n\n")[0])
+def draw_svg(result, path):
+    import compare_svg
+    bars = []
+    keys = {"cnnc trainer": "cnnc", "cnnc trainer --exact-resize": "cnnc_exact", "PyTorch + torchvision": "torch"}
+    for r in result["engines"]:
+        note = f"{r['train_images_per_s']:.0f} img/s"
+        if r["val_accuracy"] is not None:
+            note += f", val acc {r['val_accuracy']:.3f}"
+        if r["speedup_vs_pytorch"] is not None and keys.get(r["engine"]) != "torch":
+            note += f", {r['speedup_vs_pytorch']:.2f}x faster than PyTorch"
+        bars.append({"label": r["engine"], "key": keys.get(r["engine"]), "value": r["seconds"], "note": note})
+    if result.get("pytorch_missing"):
+        bars.append({"label": "PyTorch + torchvision", "key": "torch", "value": None,
+                     "note": "not timed: " + result["pytorch_missing"].split(";")[0]})
+    compare_svg.bar_chart(
+        path, f"{os.path.basename(result['file'])}: {result['epochs']} epochs on {os.path.basename(result['data'])}",
+        f"{result['train_images']} training + {result['val_images']} validation images, batch {result['batch']}, "
+        f"{result['threads']} threads, decoding included; median of {result['repeat']} run(s)",
+        [{"title": "Whole training run", "unit": "seconds (lower is faster)", "suffix": " s", "bars": bars}])
+
+
+def main(argv=None, prog="compare_e2e.sh"):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     ap.add_argument("cnn", nargs="?")
     ap.add_argument("data", nargs="?")
+    ap.add_argument("--data", dest="data_flag", metavar="DIR", help="the image folder (or the second argument)")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--batch", type=int, help="(default: the .cnn's)")
@@ -255,7 +288,9 @@ def main(argv=None):
     ap.add_argument("--build-dir")
     ap.add_argument("--cnnc")
     ap.add_argument("--python", default="/usr/bin/python3")
+    ap.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     ap.add_argument("--json-out", metavar="FILE")
+    ap.add_argument("--svg", metavar="FILE", help="also draw the figures as a bar chart into FILE (SVG)")
     ap.add_argument("--skip-missing", action="store_true",
                     help="exit 77 (CTest's skip) when DATA_DIR or torch is missing")
     # worker (internal)
@@ -266,6 +301,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.mode:
         return worker_main(a)
+    a.data = a.data or a.data_flag
     if not a.cnn or not a.data:
         ap.error("FILE.cnn and DATA_DIR are required")
     if not os.path.isdir(a.data):
@@ -274,11 +310,20 @@ def main(argv=None):
             return 77
         ap.error(f"{a.data}: not a folder")
     a.data = os.path.abspath(a.data)
-    if not compare.python_has_torch(a.python, "torchvision"):
-        print(f"compare_e2e: {'skipped: ' if a.skip_missing else ''}no torch/torchvision for {a.python} "
-              "(apt-get install python3-torch python3-torchvision)",
-              file=sys.stderr)
-        return 77 if a.skip_missing else 1
+    for out in (a.svg, a.json_out):
+        if out and not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+            ap.error(f"{out}: its folder does not exist")
+    have_torch = compare.python_has_torch(a.python, "torchvision")
+    missing = None
+    if not have_torch:
+        what = "torchvision" if compare.python_has_torch(a.python) else "torch/torchvision"
+        missing = (f"no {what} for {a.python}; install them (Debian: apt-get install python3-torch "
+                   "python3-torchvision; elsewhere: pip install torch torchvision), or name a Python that has "
+                   "them with --python")
+        if a.skip_missing:
+            print(f"compare_e2e: skipped: {missing}", file=sys.stderr)
+            return 77
+        print(f"compare: PyTorch not timed: {missing}", file=sys.stderr)
 
     work = tempfile.mkdtemp(prefix="cnnc-e2e-")
     try:
@@ -300,19 +345,26 @@ def main(argv=None):
         for wk in (int(v) for v in a.workers.split(",")):
             for pf in ([int(v) for v in a.prefetch.split(",")] if wk > 0 else [2]):
                 cfgs.append({"workers": wk, "prefetch": pf})
-        screen = run_torch(a, twin, settings, "screen", cfgs, False) + run_torch(a, twin, settings, "screen", cfgs, True)
-        best = min(screen, key=lambda r: r["projected"])
-        best_cfg = {"workers": best["workers"], "prefetch": best["prefetch"]}
+        screen, best, best_cfg = [], None, None
+        if have_torch:
+            screen = (run_torch(a, twin, settings, "screen", cfgs, False)
+                      + run_torch(a, twin, settings, "screen", cfgs, True))
+            best = min(screen, key=lambda r: r["projected"])
+            best_cfg = {"workers": best["workers"], "prefetch": best["prefetch"]}
 
         runs = {"cnnc": [], "cnnc_exact": [], "torch": []}
+        ntr = nva = None
         for _ in range(a.repeat):
             runs["cnnc"].append(run_cnnc(a, trainer, work, False))
-            if not a.no_exact:
-                runs["cnnc_exact"].append(run_cnnc(a, trainer, work, True))
             split = os.path.join(work, "split.csv")
             shutil.copyfile(os.path.join(work, "run_cnnc", "split.csv"), split)
-            runs["torch"] += run_torch(a, twin, {**settings, "split_csv": split}, "run", [best_cfg],
-                                       best["omp_passive"])
+            if ntr is None:
+                ntr, nva = split_counts(split)
+            if not a.no_exact:
+                runs["cnnc_exact"].append(run_cnnc(a, trainer, work, True))
+            if have_torch:
+                runs["torch"] += run_torch(a, twin, {**settings, "split_csv": split}, "run", [best_cfg],
+                                           best["omp_passive"])
             loads.append(compare.load_average())
     except compare.CompareError as e:
         print(f"compare_e2e: error: {e}", file=sys.stderr)
@@ -321,8 +373,7 @@ def main(argv=None):
         shutil.rmtree(work, ignore_errors=True)
 
     med = statistics.median
-    t_torch = med([r["seconds"] for r in runs["torch"]])
-    ntr = runs["torch"][0]["train_images"]
+    t_torch = med([r["seconds"] for r in runs["torch"]]) if runs["torch"] else None
     rows = []
     for key, label in (("cnnc", "cnnc trainer"), ("cnnc_exact", "cnnc trainer --exact-resize"),
                        ("torch", "PyTorch + torchvision")):
@@ -331,32 +382,43 @@ def main(argv=None):
         t = med([r["seconds"] for r in runs[key]])
         accs = [r["val_accuracy"] for r in runs[key] if r["val_accuracy"] is not None]
         rows.append({"engine": label, "seconds": t, "train_images_per_s": ntr * a.epochs / t,
-                     "val_accuracy": med(accs) if accs else None, "speedup_vs_pytorch": t_torch / t,
+                     "val_accuracy": med(accs) if accs else None,
+                     "speedup_vs_pytorch": t_torch / t if t_torch else None,
                      "all_seconds": [r["seconds"] for r in runs[key]]})
     result = {"file": a.cnn, "data": a.data, "epochs": a.epochs, "batch": a.batch, "threads": a.threads,
-              "train_images": ntr, "val_images": runs["torch"][0]["val_images"], "repeat": a.repeat,
-              "pytorch_loader": best_cfg, "pytorch_omp_passive": best["omp_passive"], "pytorch_screen": screen,
+              "train_images": ntr, "val_images": nva, "repeat": a.repeat,
+              "pytorch_loader": best_cfg, "pytorch_omp_passive": best["omp_passive"] if best else None,
+              "pytorch_screen": screen, "pytorch_missing": missing,
               "openblas_threads": a.openblas_threads, "blas_dir": a.blas_dir,
               "engines": rows, "runs": runs, "load_average": loads}
 
-    print(f"{a.cnn} on {a.data}: {ntr} training + {result['val_images']} validation images, {a.epochs} epochs, "
-          f"batch {a.batch}, {a.threads} threads; median of {a.repeat} run(s)")
-    print(f"{'engine':30} {'seconds':>9} {'train img/s':>12} {'val acc':>8} {'vs PyTorch':>11}   runs (s)")
-    for r in rows:
-        acc = "-" if r["val_accuracy"] is None else f"{r['val_accuracy']:.3f}"
-        print(f"{r['engine']:30} {r['seconds']:9.1f} {r['train_images_per_s']:12.1f} {acc:>8} "
-              f"{r['speedup_vs_pytorch']:10.2f}x   " + ", ".join(f"{v:.1f}" for v in r["all_seconds"]))
-    print(f"PyTorch DataLoader: num_workers={best_cfg['workers']}"
-          + (f", prefetch_factor={best_cfg['prefetch']}, persistent_workers=True" if best_cfg["workers"] else "")
-          + ", pin_memory=False" + (", OMP_WAIT_POLICY=PASSIVE" if best["omp_passive"] else "")
-          + f"; screened (projected {a.epochs}-epoch s): "
-          + ", ".join(f"w{r['workers']}/p{r['prefetch']}{'/passive' if r['omp_passive'] else ''}: "
-                      f"{r['projected']:.1f}" for r in screen))
-    print("load average (1 min) before and after each run: " + ", ".join(f"{l[0]:.2f}" for l in loads if l))
     if a.json_out:
         with open(a.json_out, "w") as f:
             json.dump(result, f, indent=1)
             f.write("\n")
+    if a.svg:
+        draw_svg(result, a.svg)
+    if a.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    print(f"{a.cnn} on {a.data}: {ntr} training + {nva} validation images, {a.epochs} epochs, "
+          f"batch {a.batch}, {a.threads} threads; median of {a.repeat} run(s)")
+    print(f"{'engine':30} {'seconds':>9} {'train img/s':>12} {'val acc':>8} {'vs PyTorch':>11}   runs (s)")
+    for r in rows:
+        acc = "-" if r["val_accuracy"] is None else f"{r['val_accuracy']:.3f}"
+        vs = "-" if r["speedup_vs_pytorch"] is None else f"{r['speedup_vs_pytorch']:.2f}x"
+        print(f"{r['engine']:30} {r['seconds']:9.1f} {r['train_images_per_s']:12.1f} {acc:>8} "
+              f"{vs:>11}   " + ", ".join(f"{v:.1f}" for v in r["all_seconds"]))
+    if missing:
+        print(f"PyTorch: not timed: {missing}")
+    else:
+        print(f"PyTorch DataLoader: num_workers={best_cfg['workers']}"
+              + (f", prefetch_factor={best_cfg['prefetch']}, persistent_workers=True" if best_cfg["workers"] else "")
+              + ", pin_memory=False" + (", OMP_WAIT_POLICY=PASSIVE" if best["omp_passive"] else "")
+              + f"; screened (projected {a.epochs}-epoch s): "
+              + ", ".join(f"w{r['workers']}/p{r['prefetch']}{'/passive' if r['omp_passive'] else ''}: "
+                          f"{r['projected']:.1f}" for r in screen))
+    print("load average (1 min) before and after each run: " + ", ".join(f"{l[0]:.2f}" for l in loads if l))
     return 0
 
 

@@ -28,6 +28,17 @@ add_test(NAME bench_reference_smoke COMMAND bench_reference_compare_tiny --batch
 set_tests_properties(bench_reference_smoke PROPERTIES LABELS "unit"
                      PASS_REGULAR_EXPRESSION "\"train_images_per_s\": [0-9]")
 
+# `cnnc compare` as a user runs it: --help, a quick comparison of the tiny
+# network with --json and --svg, again without PyTorch, a missing file, and
+# the end-to-end option (--data) for one epoch on a generated folder
+# (compare_cli.py). Runs with or without torch.                       [e2e]
+if(SYSTEM_PYTHON3)
+  add_test(NAME cnnc_compare
+           COMMAND ${SYSTEM_PYTHON3} ${CNN_BENCH_DIR}/compare_cli.py $<TARGET_FILE:cnnc> ${CNN_BENCH_DIR}/compare_tiny.cnn
+                   ${PROJECT_SOURCE_DIR}/tests/install/tiny.cnn $<TARGET_FILE:make_image_folder>)
+  set_tests_properties(cnnc_compare PROPERTIES LABELS "e2e" TIMEOUT 300)
+endif()
+
 if(SYSTEM_PYTHON3)
   # compare.py builds with cnnc and libcnnrt of this build folder.
   add_test(NAME compare_smoke

@@ -30,8 +30,7 @@ static void emit_channel_mean(cnnc_emitter *em, const char *expr, const char *re
     em_line(em, "for (int c = 0; c < C; c++)");
     em_line(em, "    si[c] = 0;");
     em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    emit_simd_block(em, "c", "C");
     em_line(em, "const cnn_real v = xi[(size_t)q * C + c];");
     em_line(em, "si[c] += %s;", expr);
     em_close_block(em, "}");
@@ -53,14 +52,12 @@ static void emit_pixel_sum(cnnc_emitter *em, const char *expr, const char *dst)
 {
     em_open_block(em, "{");
     em_line(em, "cnn_real a0[C], a1[C], a2[C], a3[C];");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < C; c++)");
+    emit_simd_for(em, "c", "C");
     em_line(em, "    a0[c] = a1[c] = a2[c] = a3[c] = 0;");
     em_line(em, "int q = 0;");
     em_open_block(em, "for (; q + 4 <= PIXELS; q += 4) {");
     em_line(em, "const cnn_real *restrict x0 = xi + (size_t)q * C;");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    emit_simd_block(em, "c", "C");
     for (int k = 0; k < 4; k++) {
         em_open_block(em, "{");
         em_line(em, "const cnn_real v = x0[%d * C + c];", k);
@@ -70,14 +67,12 @@ static void emit_pixel_sum(cnnc_emitter *em, const char *expr, const char *dst)
     em_close_block(em, "}");
     em_close_block(em, "}");
     em_open_block(em, "for (; q < PIXELS; q++) {");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    emit_simd_block(em, "c", "C");
     em_line(em, "const cnn_real v = xi[(size_t)q * C + c];");
     em_line(em, "a0[c] += %s;", expr);
     em_close_block(em, "}");
     em_close_block(em, "}");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < C; c++)");
+    emit_simd_for(em, "c", "C");
     em_line(em, "    %s = (a0[c] + a1[c]) + (a2[c] + a3[c]);", dst);
     em_close_block(em, "}");
 }

@@ -33,9 +33,10 @@ void conv_emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L, const conv_dims
 void conv_emit_slot_sum(cnnc_emitter *em, const cnn_layer *l)
 {
     /* A block of 256 sums at a time, the images' slots read in order and
-     * contiguously: one sum per element over the images, with a stride of
-     * SLOT floats, cost deep's conv2d_4 backward 1.0 of its 2.6 ms (36,864
-     * floats per slot). The additions are the same, in the same order. */
+     * contiguously: one sum per element over the images strides SLOT floats
+     * between loads, which costs a large share of a backward with big slots
+     * (docs/codegen.md, "Direct convolution").
+     * The additions are the same, in the same order. */
     em_line(em, "/* sum the slots in image order */");
     em_line(em, "OMP(parallel for schedule(static))");
     em_open_block(em, "for (int k0 = 0; k0 < SLOT; k0 += 256) {");
@@ -45,8 +46,7 @@ void conv_emit_slot_sum(cnnc_emitter *em, const cnn_layer *l)
     em_line(em, "    s[kk] = 0;");
     em_open_block(em, "for (int i = 0; i < n; i++) {");
     em_line(em, "const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int kk = 0; kk < kn; kk++)");
+    emit_simd_for(em, "kk", "kn");
     em_line(em, "    s[kk] += si[kk];");
     em_close_block(em, "}");
     em_open_block(em, "for (int kk = 0; kk < kn; kk++) {");
@@ -78,11 +78,9 @@ int conv_chunk_width(int channels, int c)
  * 4 or more and the weights are larger than L1 (tiles of pixels x all
  * channels stream every weight once per tile; half the channels over twice
  * the pixels stream them half as often, and the tile fits the one-broadcast
- * form). One thread: deep conv2d_4 (8x8x64 -> 64, 147 KB of weights)
- * forward 0.93-0.98 -> 0.67-0.72 ms, its backward (whose dx is such a
- * tile; dW is not) 1.98-2.00 -> 1.69-1.74 ms,
- * conv2d_3's training forward 1.98 -> 1.56 ms. Softmax needs all of a
- * pixel's channels. The size test counts floats whatever cnn_real is, so
+ * form); deep conv2d_4 (8x8x64 -> 64, 147 KB of weights) is such a layer,
+ * forward and in its dx (docs/codegen.md, "Direct convolution"). Softmax
+ * needs all of a pixel's channels. The size test counts floats whatever cnn_real is, so
  * the gradient checks (double) run the same tiles as the trainer. */
 static int block_group_vectors(const conv_block *b)
 {
@@ -103,8 +101,7 @@ static void emit_taps_per_tap(cnnc_emitter *em, const conv_block *b, int np, int
         em_open_block(em, "{");
         em_line(em, "const cnn_real v = xr[%d * B_SW * B_CIN + t];", q);
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
+            emit_simd_for(em, "co", "%d", conv_chunk_width(b->cout, c));
             em_line(em, "    a%d_%d[co] += v * w[%s%d + co];", q, c, go, c * VEC);
         }
         em_close_block(em, "}");
@@ -127,8 +124,7 @@ static void emit_taps_per_input(cnnc_emitter *em, const conv_block *b, int np, i
     for (int kx = 0; kx < b->kw; kx++)
         for (int c = 0; c < nv; c++) {
             em_line(em, "cnn_real w%d_%d[%d];", kx, c, conv_chunk_width(b->cout, c));
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
+            emit_simd_for(em, "co", "%d", conv_chunk_width(b->cout, c));
             em_line(em, "    w%d_%d[co] = wr[((size_t)%d * B_CIN + ci) * B_COUT + %s%d + co];", kx, c, kx, go,
                     c * VEC);
         }
@@ -140,8 +136,7 @@ static void emit_taps_per_input(cnnc_emitter *em, const conv_block *b, int np, i
             if (q < 0 || q >= np)
                 continue;
             for (int c = 0; c < nv; c++) {
-                em_line(em, "OMP(simd)");
-                em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
+                emit_simd_for(em, "co", "%d", conv_chunk_width(b->cout, c));
                 em_line(em, "    a%d_%d[co] += v * w%d_%d[co];", q, c, kx, c);
             }
         }
@@ -165,8 +160,7 @@ static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const
             em_line(em, "cnn_real a%d_%d[%d];", q, c, conv_chunk_width(b->cout, c));
     for (int q = 0; q < np; q++)
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
+            emit_simd_for(em, "co", "%d", conv_chunk_width(b->cout, c));
             if (b->bias)
                 em_line(em, "    a%d_%d[co] = bb[%s%d + co];", q, c, go, c * VEC);
             else
@@ -188,9 +182,7 @@ static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const
     for (int q = 0; q < np; q++)
         for (int c = 0; c < nv; c++) {
             snprintf(z, sizeof z, "a%d_%d[co]", q, c);
-            if (emit_act_simd_ok(act))
-                em_line(em, "OMP(simd)");
-            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(b->cout, c));
+            emit_simd_for_if(em, emit_act_simd_ok(act), "co", "%d", conv_chunk_width(b->cout, c));
             em_line(em, "    yp[%d * B_COUT + %s%d + co] = %s;", q, go, c * VEC,
                     emit_act_expr(e, sizeof e, act, b->alpha, z));
         }
@@ -316,8 +308,7 @@ static void emit_dw_chunk(cnnc_emitter *em, const conv_dz *z, int oc, int cb, co
             em_line(em, "cnn_real g%d_%d[%d];", r, c, conv_chunk_width(oc, c));
     for (int r = 0; r < cb; r++)
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(oc, c));
+            emit_simd_for(em, "co", "%d", conv_chunk_width(oc, c));
             if (z->accumulate)
                 em_line(em, "    g%d_%d[co] = dwi[(size_t)(%s + %d) * OC + %d + co];", r, c, r0, r, c * VEC);
             else
@@ -333,8 +324,7 @@ static void emit_dw_chunk(cnnc_emitter *em, const conv_dz *z, int oc, int cb, co
         em_open_block(em, "{");
         em_line(em, "const cnn_real v = xp[%s];", off[r]);
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(oc, c));
+            emit_simd_for(em, "co", "%d", conv_chunk_width(oc, c));
             em_line(em, "    g%d_%d[co] += v * d[%d + co];", r, c, c * VEC);
         }
         em_close_block(em, "}");
@@ -343,8 +333,7 @@ static void emit_dw_chunk(cnnc_emitter *em, const conv_dz *z, int oc, int cb, co
     em_close_block(em, "}");
     for (int r = 0; r < cb; r++)
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(oc, c));
+            emit_simd_for(em, "co", "%d", conv_chunk_width(oc, c));
             em_line(em, "    dwi[(size_t)(%s + %d) * OC + %d + co] = g%d_%d[co];", r0, r, c * VEC, r, c);
         }
     em_close_block(em, "}");

@@ -14,19 +14,6 @@
 #include "emit_util.h"
 
 
-const char *emit_act_name(cnn_act act)
-{
-    switch (act) {
-    case CNN_ACT_LINEAR: return "linear";
-    case CNN_ACT_RELU: return "relu";
-    case CNN_ACT_SIGMOID: return "sigmoid";
-    case CNN_ACT_TANH: return "tanh";
-    case CNN_ACT_SOFTMAX: return "softmax";
-    case CNN_ACT_LEAKY_RELU: return "leaky_relu";
-    }
-    return "?";
-}
-
 int emit_act_simd_ok(cnn_act act)
 {
     return act == CNN_ACT_LINEAR || act == CNN_ACT_RELU || act == CNN_ACT_LEAKY_RELU;
@@ -131,8 +118,7 @@ void emit_act_grad_image(cnnc_emitter *em, cnn_act act, float alpha, const char 
     }
     snprintf(yk, sizeof yk, "%s[e]", y);
     snprintf(dk, sizeof dk, "%s[e]", dz);
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int e = 0; e < %zu; e++)", size);
+    emit_simd_for(em, "e", "%zu", size);
     em_line(em, "    %s = %s;", dk, emit_act_grad_expr(e, sizeof e, act, alpha, yk, dk));
 }
 
@@ -154,9 +140,7 @@ static void act_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
         emit_softmax_row(em, "(xi + (size_t)px * C)", "(yi + (size_t)px * C)", "C");
         em_close_block(em, "}");
     } else {
-        if (emit_act_simd_ok(L->act))
-            em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int e = 0; e < SIZE; e++) {");
+        emit_simd_block_if(em, emit_act_simd_ok(L->act), "e", "SIZE");
         em_line(em, "const cnn_real z = xi[e];");
         em_line(em, "yi[e] = %s;", emit_act_expr(e, sizeof e, L->act, L->l->alpha, "z"));
         em_close_block(em, "}");
@@ -192,8 +176,7 @@ static void act_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
                               "(dxi + (size_t)px * C)", "C");
         em_close_block(em, "}");
     } else {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int e = 0; e < SIZE; e++)");
+        emit_simd_for(em, "e", "SIZE");
         em_line(em, "    dxi[e] = %s;", emit_act_grad_expr(e, sizeof e, L->act, L->l->alpha, "yi[e]", "dyi[e]"));
     }
     em_close_block(em, "}");

@@ -8,9 +8,6 @@
 #include "emitter.h"
 #include "ir.h"
 
-/* The activation's name in the language. */
-const char *emit_act_name(cnn_act act);
-
 /* C expression of f(z) for an element-wise activation (not softmax); `z` is a
  * plain variable (it may be evaluated twice). Linear gives `z` itself. The
  * generated file defines REAL_EXP / REAL_TANH, which follow cnn_real. */

@@ -35,9 +35,8 @@ static void bn_forward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * SIZE;");
     em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
-    em_line(em, "OMP(simd)");
     char e[128]; /* L->act: linear, or the relu after it (that layer is then a view of this output) */
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    emit_simd_block(em, "c", "C");
     em_line(em, "const cnn_real z = xi[(size_t)q * C + c] * scale[c] + shift[c];");
     em_line(em, "yi[(size_t)q * C + c] = %s;", emit_act_expr(e, sizeof e, L->act, 0, "z"));
     em_close_block(em, "}");
@@ -124,25 +123,21 @@ static void bn_backward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
          * (one chain through memory per channel vector was the limit) */
         em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
         em_line(em, "cnn_real s0[C], s1[C], t0[C], t1[C];");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int c = 0; c < C; c++)");
+        emit_simd_for(em, "c", "C");
         em_line(em, "    s0[c] = s1[c] = t0[c] = t1[c] = 0;");
         em_line(em, "int q = 0;");
         em_open_block(em, "for (; q + 2 <= PIXELS; q += 2) {");
-        em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        emit_simd_block(em, "c", "C");
         bn_backward_pixel(em, L, "(size_t)q * C + c", "s0[c]", "s1[c]");
         bn_backward_pixel(em, L, "(size_t)(q + 1) * C + c", "t0[c]", "t1[c]");
         em_close_block(em, "}");
         em_close_block(em, "}");
         em_open_block(em, "for (; q < PIXELS; q++) {");
-        em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        emit_simd_block(em, "c", "C");
         bn_backward_pixel(em, L, "(size_t)q * C + c", "s0[c]", "s1[c]");
         em_close_block(em, "}");
         em_close_block(em, "}");
-        em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        emit_simd_block(em, "c", "C");
         em_line(em, "si[c] = s0[c] + t0[c];");
         em_line(em, "si[C + c] = s1[c] + t1[c];");
         em_close_block(em, "}");
@@ -151,8 +146,7 @@ static void bn_backward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_line(em, "for (int c = 0; c < 2 * C; c++)");
     em_line(em, "    si[c] = 0;");
     em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    emit_simd_block(em, "c", "C");
     bn_backward_pixel(em, L, "(size_t)q * C + c", "si[c]", "si[C + c]");
     em_close_block(em, "}");
     em_close_block(em, "}");
@@ -180,8 +174,7 @@ static void bn_backward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * SIZE;");
         em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * SIZE;");
         em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
-        em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        emit_simd_block(em, "c", "C");
         em_line(em, "const size_t e = (size_t)q * C + c;");
         em_line(em, "const cnn_real xh = (xi[e] - mean[c]) * invstd[c];");
         em_line(em, "dxi[e] = gamma[c] * invstd[c] * (dyi[e] - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);");

@@ -59,8 +59,7 @@ static void emit_forward_windows(cnnc_emitter *em, const cnnc_plan_layer *L, con
     em_line(em, "const cnn_real *restrict w0 = xi + ((size_t)py * PKH * IW + (size_t)px * PKW) * C;");
     if (train)
         em_line(em, "cnn_real kf[C]; /* argmax codes as reals: the loop stays at full vector width */");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    emit_simd_block(em, "c", "C");
     em_line(em, "cnn_real m = w0[c] * scale[c] + shift[c];");
     if (train) {
         em_line(em, "cnn_real xm = w0[c];");
@@ -92,8 +91,7 @@ static void emit_forward_windows(cnnc_emitter *em, const cnnc_plan_layer *L, con
     }
     em_close_block(em, "}");
     if (train) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int c = 0; c < C; c++)");
+        emit_simd_for(em, "c", "C");
         em_line(em, "    am[o + c] = (unsigned char)kf[c];");
     }
     em_close_block(em, "} /* px */");
@@ -137,8 +135,7 @@ static void emit_dx_uncovered(cnnc_emitter *em, const char *y0, const char *rows
     em_open_block(em, "for (int y = %s; y < %s; y++) {", y0, rows);
     em_open_block(em, "for (int x = %s; x < IW; x++) {", x0);
     em_line(em, "const size_t e = ((size_t)y * IW + x) * C;");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    emit_simd_block(em, "c", "C");
     em_line(em, "const cnn_real xh = (xi[e + c] - mean[c]) * invstd[c];");
     em_line(em, "dxi[e + c] = ga[c] * ((cnn_real)0 - (sum_dy[c] + xh * sum_dy_xh[c]) * inv_m);");
     em_close_block(em, "}");
@@ -171,8 +168,7 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
     /* two windows at a time into two pairs of sums: one chain through
      * memory per channel vector would be the limit */
     em_line(em, "cnn_real s0[C], s1[C], t0[C], t1[C];");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < C; c++)");
+    emit_simd_for(em, "c", "C");
     em_line(em, "    s0[c] = s1[c] = t0[c] = t1[c] = 0;");
     em_line(em, "int w = 0;");
     for (int tail = 0; tail < 2; tail++) {
@@ -183,12 +179,10 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
             em_open_block(em, "for (; w + 2 <= POH * POW; w += 2) {");
         if (relu) {
             em_line(em, "cnn_real kf[%d * C]; /* the bytes as reals: the loop below vectorizes */", nw);
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int c = 0; c < %d * C; c++)", nw);
+            emit_simd_for(em, "c", "%d * C", nw);
             em_line(em, "    kf[c] = (cnn_real)am[(size_t)w * C + c];");
         }
-        em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        emit_simd_block(em, "c", "C");
         for (int k = 0; k < nw; k++) {
             em_open_block(em, "{");
             if (relu)
@@ -203,8 +197,7 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
         em_close_block(em, "}");
         em_close_block(em, "}");
     }
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    emit_simd_block(em, "c", "C");
     em_line(em, "si[c] = s0[c] + t0[c];");
     em_line(em, "si[C + c] = s1[c] + t1[c];");
     em_close_block(em, "}");
@@ -250,8 +243,7 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
     em_line(em, "const size_t o = ((size_t)py * POW + px) * C;");
     em_line(em, "const size_t e0 = ((size_t)py * PKH * IW + (size_t)px * PKW) * C;");
     em_line(em, "const cnn_real *restrict kf = kfr + (size_t)px * C;");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    emit_simd_block(em, "c", "C");
     em_line(em, "const cnn_real k = kf[c];");
     em_line(em, "const cnn_real d = dyi[o + c];");
     for (int r = 0; r < p->kh; r++)

@@ -1,146 +1,27 @@
-/* emit_c.c: the C back end. From a checked IR, DIR/NAME.h and DIR/NAME.c:
- * one forward and one backward function per layer (emit_<kind>.c), the
- * drivers that call them in order, the loss, and the descriptor
- * `const cnn_model NAME_model` (runtime/include/cnn_model.h).
+/* emit_c.c: the C back end's top floor. From a checked IR, DIR/NAME.h and
+ * DIR/NAME.c: the file's legend and preamble, one forward and one backward
+ * function per layer (emit_<kind>.c), the drivers that call them in order,
+ * the loss, and last the descriptor `const cnn_model NAME_model`
+ * (emit_descriptor.c, which also writes NAME.h).
  *
  * Output is a pure function of the IR and the compiler version: no dates,
  * no paths, numbers printed with fixed formats, so it is byte-identical on
  * every machine and can be committed (generated/) and diffed. */
-#include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "emit.h"
 #include "emit_c.h"
-#include "emit_activation.h"
 #include "emit_conv_bn_fold.h"
+#include "emit_descriptor.h"
 #include "emit_layers.h"
 #include "emit_util.h"
+#include "keywords.h"
 #include "plan.h"
-
-#include "emit.h"
 
 #ifndef CNNC_VERSION
 #define CNNC_VERSION "unknown"
 #endif
-
-/* A C string literal: quotes, backslashes, '?' (trigraphs) and every byte
- * outside printable ASCII escaped, so any path survives. */
-static void c_string(char *buf, size_t size, const char *s)
-{
-    size_t k = 0;
-    if (size < 3) {
-        buf[0] = 0;
-        return;
-    }
-    buf[k++] = '"';
-    for (; *s && k + 6 < size; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\' || ch == '?') {
-            buf[k++] = '\\';
-            buf[k++] = (char)ch;
-        } else if (ch < 0x20 || ch >= 0x7f) {
-            k += (size_t)snprintf(buf + k, size - k, "\\%03o", ch);
-        } else {
-            buf[k++] = (char)ch;
-        }
-    }
-    buf[k++] = '"';
-    buf[k] = 0;
-}
-
-static const char *kind_enum(cnn_layer_kind k)
-{
-    switch (k) {
-    case CNN_CONV2D: return "CNN_CONV2D";
-    case CNN_MAXPOOL: return "CNN_MAXPOOL";
-    case CNN_AVGPOOL: return "CNN_AVGPOOL";
-    case CNN_GLOBALAVGPOOL: return "CNN_GLOBALAVGPOOL";
-    case CNN_FLATTEN: return "CNN_FLATTEN";
-    case CNN_DENSE: return "CNN_DENSE";
-    case CNN_DROPOUT: return "CNN_DROPOUT";
-    case CNN_BATCHNORM: return "CNN_BATCHNORM";
-    case CNN_ACTIVATION: return "CNN_ACTIVATION";
-    }
-    return "?";
-}
-
-static const char *act_enum(cnn_act a)
-{
-    switch (a) {
-    case CNN_ACT_LINEAR: return "CNN_ACT_LINEAR";
-    case CNN_ACT_RELU: return "CNN_ACT_RELU";
-    case CNN_ACT_SIGMOID: return "CNN_ACT_SIGMOID";
-    case CNN_ACT_TANH: return "CNN_ACT_TANH";
-    case CNN_ACT_SOFTMAX: return "CNN_ACT_SOFTMAX";
-    case CNN_ACT_LEAKY_RELU: return "CNN_ACT_LEAKY_RELU";
-    }
-    return "?";
-}
-
-static const char *layout_enum(cnn_layout l)
-{
-    switch (l) {
-    case CNN_LAYOUT_PLAIN: return "CNN_LAYOUT_PLAIN";
-    case CNN_LAYOUT_HWIO: return "CNN_LAYOUT_HWIO";
-    case CNN_LAYOUT_IO: return "CNN_LAYOUT_IO";
-    }
-    return "?";
-}
-
-static const char *init_enum(cnn_init i)
-{
-    switch (i) {
-    case CNN_INIT_GLOROT_UNIFORM: return "CNN_INIT_GLOROT_UNIFORM";
-    case CNN_INIT_ZEROS: return "CNN_INIT_ZEROS";
-    case CNN_INIT_ONES: return "CNN_INIT_ONES";
-    }
-    return "?";
-}
-
-static const char *prep_enum(cnn_prep_kind k)
-{
-    switch (k) {
-    case CNN_PREP_GRAYSCALE: return "CNN_PREP_GRAYSCALE";
-    case CNN_PREP_EDGES: return "CNN_PREP_EDGES";
-    case CNN_PREP_BRIGHTNESS: return "CNN_PREP_BRIGHTNESS";
-    case CNN_PREP_RESCALE: return "CNN_PREP_RESCALE";
-    }
-    return "?";
-}
-
-static const char *fill_enum(cnn_fill f)
-{
-    switch (f) {
-    case CNN_FILL_REFLECT: return "CNN_FILL_REFLECT";
-    case CNN_FILL_NEAREST: return "CNN_FILL_NEAREST";
-    case CNN_FILL_CONSTANT: return "CNN_FILL_CONSTANT";
-    }
-    return "?";
-}
-
-static const char *opt_enum(cnn_optimizer_kind k)
-{
-    switch (k) {
-    case CNN_OPT_ADAM: return "CNN_OPT_ADAM";
-    case CNN_OPT_SGD: return "CNN_OPT_SGD";
-    case CNN_OPT_RMSPROP: return "CNN_OPT_RMSPROP";
-    }
-    return "?";
-}
-
-static const char *monitor_enum(cnn_monitor m)
-{
-    switch (m) {
-    case CNN_MON_VAL_LOSS: return "CNN_MON_VAL_LOSS";
-    case CNN_MON_VAL_ACCURACY: return "CNN_MON_VAL_ACCURACY";
-    case CNN_MON_LOSS: return "CNN_MON_LOSS";
-    case CNN_MON_ACCURACY: return "CNN_MON_ACCURACY";
-    }
-    return "?";
-}
 
 static const cnnc_layer_emitter *layer_emitter(cnn_layer_kind k)
 {
@@ -190,7 +71,7 @@ static void emit_header_comment(cnnc_emitter *em, const cnnc_plan *pl, const cha
     em_line(em, " *");
     em_line(em, " * model %s: input %dx%dx%d, %d logit%s (final %s applied by the loss)", ir->name,
             ir->in_h, ir->in_w, ir->in_c, ir->n_outputs, ir->n_outputs == 1 ? "" : "s",
-            emit_act_name(ir->final_act));
+            kw_activations[ir->final_act]);
     em_line(em, " *");
     em_line(em, " *   %-18s %-5s %-14s %10s %12s", "layer", "line", "output", "params", "MFLOP fwd");
     for (int i = 0; i < pl->n; i++) {
@@ -379,7 +260,7 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
             uses_train = 1;
     }
     em_line(em, "/* Forward pass over n images: every layer in order, then the logits");
-    em_line(em, " * (the last layer's output before its %s). */", emit_act_name(pl->ir->final_act));
+    em_line(em, " * (the last layer's output before its %s). */", kw_activations[pl->ir->final_act]);
     em_function(em,
                   "static void %s_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, int n, "
                   "int training, uint64_t seed, uint64_t step)",
@@ -431,14 +312,6 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
     em_blank(em);
 }
 
-static int any_fused_update(const cnnc_plan *pl)
-{
-    for (int i = 0; i < pl->n; i++)
-        if (pl->layers[i].fuse_update && pl->layers[i].run_backward)
-            return 1;
-    return 0;
-}
-
 static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
 {
     char in[96], out[96], mask[96], pool_out[96];
@@ -446,7 +319,7 @@ static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
     for (int i = 0; i < pl->n; i++)
         if (pl->layers[i].run_backward)
             any = 1;
-    int fused_update = any_fused_update(pl);
+    int fused_update = plan_backward_update(pl);
     em_line(em, "/* Backward pass after a training forward on the same x: dL/dlogits in,");
     em_line(em, " * every layer in reverse; parameter gradients are ADDED into b->grads%s",
             fused_update ? "," : ". */");
@@ -607,188 +480,6 @@ static int emit_loss(cnnc_emitter *em, const cnnc_plan *pl)
     return 0;
 }
 
-/* Whether tensor t is a dense weight that backward_update updates itself. */
-static int updated_in_backward(const cnnc_plan *pl, int t)
-{
-    for (int i = 0; i < pl->n; i++)
-        if (pl->layers[i].fuse_update && pl->layers[i].run_backward && pl->layers[i].l->first_tensor == t)
-            return 1;
-    return 0;
-}
-
-static void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
-{
-    const cnnc_ir *ir = pl->ir;
-    char s[2 * CNN_MAX_PATH + 64], f1[48], f2[48], f3[48], d1[48], d2[48], d3[48];
-    const char *m = pl->model;
-
-    em_line(em, "static size_t %s_work_floats(int batch)", m);
-    em_open_block(em, "{");
-    em_line(em, "return (size_t)WORK_FIXED + (size_t)(batch > 0 ? batch : 0) * WORK_PER_IMAGE;");
-    em_close_block(em, "}");
-    em_blank(em);
-
-    em_open_block(em, "static const cnn_layer %s_layers[%d] = {", m, pl->n);
-    for (int i = 0; i < pl->n; i++) {
-        const cnn_layer *l = &ir->layers[i];
-        c_string(s, sizeof s, l->name);
-        em_line(em, "{.name = %s, .line = %d, .kind = %s, .act = %s, .alpha = %s,", s, l->line,
-                kind_enum(l->kind), act_enum(l->act), emit_float_lit(f1, sizeof f1, l->alpha));
-        em_line(em, " .in = {%d, %d, %d, %d}, .out = {%d, %d, %d, %d}, .filters = %d,", l->in.h, l->in.w,
-                l->in.c, l->in.rank, l->out.h, l->out.w, l->out.c, l->out.rank, l->filters);
-        em_line(em, " .kh = %d, .kw = %d, .sh = %d, .sw = %d, .same = %d,", l->kh, l->kw, l->sh, l->sw,
-                l->same);
-        em_line(em, " .pad_top = %d, .pad_left = %d, .pad_bottom = %d, .pad_right = %d, .bias = %d,",
-                l->pad_top, l->pad_left, l->pad_bottom, l->pad_right, l->bias);
-        em_line(em, " .rate = %s, .momentum = %s, .epsilon = %s,", emit_float_lit(f1, sizeof f1, l->rate),
-                emit_float_lit(f2, sizeof f2, l->momentum), emit_float_lit(f3, sizeof f3, l->epsilon));
-        em_line(em, " .first_tensor = %d, .n_tensors = %d},", l->first_tensor, l->n_tensors);
-    }
-    em_close_block(em, "};");
-    em_blank(em);
-
-    if (ir->n_tensors > 0) {
-        em_open_block(em, "static const cnn_tensor_info %s_tensors[%d] = {", m, ir->n_tensors);
-        for (int t = 0; t < ir->n_tensors; t++) {
-            const cnn_tensor_info *ti = &ir->tensors[t];
-            c_string(s, sizeof s, ti->name);
-            em_line(em, "{.name = %s, .rank = %d, .shape = {%d, %d, %d, %d}, .layout = %s,", s, ti->rank,
-                    ti->shape[0], ti->shape[1], ti->shape[2], ti->shape[3], layout_enum(ti->layout));
-            em_line(em, " .offset = %zu, .count = %zu, .fan_in = %d, .fan_out = %d, .init = %s, .trainable = %d%s},",
-                    ti->offset, ti->count, ti->fan_in, ti->fan_out, init_enum(ti->init), ti->trainable,
-                    updated_in_backward(pl, t) ? ", .update_in_backward = 1" : "");
-        }
-        em_close_block(em, "};");
-        em_blank(em);
-    }
-
-    if (ir->n_preprocess > 0) {
-        em_open_block(em, "static const cnn_prep_step %s_preprocess[%d] = {", m, ir->n_preprocess);
-        for (int k = 0; k < ir->n_preprocess; k++)
-            em_line(em, "{%s, %s, %s},", prep_enum(ir->preprocess[k].kind),
-                    emit_double_lit(d1, sizeof d1, ir->preprocess[k].value),
-                    emit_double_lit(d2, sizeof d2, ir->preprocess[k].offset));
-        em_close_block(em, "};");
-        em_blank(em);
-    }
-
-    const cnn_config *c = &ir->config;
-    const cnn_augment *au = &ir->augment;
-    em_open_block(em, "const cnn_model %s_model = {", m);
-    c_string(s, sizeof s, ir->name);
-    em_line(em, ".name = %s,", s);
-    c_string(s, sizeof s, ir->source_base);
-    em_line(em, ".source = %s,", s);
-    c_string(s, sizeof s, ir->source_hash);
-    em_line(em, ".source_hash = %s,", s);
-    em_line(em, ".in_h = %d, .in_w = %d, .in_c = %d,", ir->in_h, ir->in_w, ir->in_c);
-    em_line(em, ".n_outputs = %d,", ir->n_outputs);
-    em_line(em, ".final_act = %s,", act_enum(ir->final_act));
-    em_line(em, ".n_layers = %d,", pl->n);
-    em_line(em, ".layers = %s_layers,", m);
-    em_line(em, ".n_tensors = %d,", ir->n_tensors);
-    if (ir->n_tensors > 0)
-        em_line(em, ".tensors = %s_tensors,", m);
-    else
-        em_line(em, ".tensors = NULL,");
-    em_line(em, ".n_params = %zu,", ir->n_params);
-    em_line(em, ".n_trainable = %zu,", ir->n_trainable);
-    em_line(em, ".act_floats = ACT_FLOATS,");
-    em_line(em, ".work_floats = %s_work_floats,", m);
-    em_line(em, ".forward_flops = %s,", emit_double_lit(d1, sizeof d1, ir->forward_flops));
-    em_line(em, ".train_flops = %s,", emit_double_lit(d1, sizeof d1, ir->train_flops));
-    em_line(em, ".forward = %s_forward,", m);
-    em_line(em, ".backward = %s_backward,", m);
-    if (any_fused_update(pl))
-        em_line(em, ".backward_update = %s_backward_update,", m);
-    em_line(em, ".loss = %s_loss,", m);
-    if (ir->n_preprocess > 0)
-        em_line(em, ".preprocess = %s_preprocess,", m);
-    else
-        em_line(em, ".preprocess = NULL,");
-    em_line(em, ".n_preprocess = %d,", ir->n_preprocess);
-    em_line(em, ".crop_to_aspect_ratio = %d,", ir->crop_to_aspect_ratio);
-    em_line(em, ".augment = {.flip = %d, .rotate = %s, .zoom = %s, .shear = %s,", au->flip,
-            emit_double_lit(d1, sizeof d1, au->rotate), emit_double_lit(d2, sizeof d2, au->zoom),
-            emit_double_lit(d3, sizeof d3, au->shear));
-    em_line(em, "            .translate = %s, .brightness = %s, .contrast = %s,",
-            emit_double_lit(d1, sizeof d1, au->translate), emit_double_lit(d2, sizeof d2, au->brightness),
-            emit_double_lit(d3, sizeof d3, au->contrast));
-    em_line(em, "            .rotate_fill = %s, .zoom_fill = %s,", fill_enum(au->rotate_fill),
-            fill_enum(au->zoom_fill));
-    em_line(em, "            .shear_fill = %s, .translate_fill = %s},", fill_enum(au->shear_fill),
-            fill_enum(au->translate_fill));
-    em_open_block(em, ".defaults = {");
-    if (c->data) {
-        c_string(s, sizeof s, c->data);
-        em_line(em, ".data = %s,", s);
-    } else {
-        em_line(em, ".data = NULL,");
-    }
-    if (c->validation) {
-        c_string(s, sizeof s, c->validation);
-        em_line(em, ".validation = %s,", s);
-    } else {
-        em_line(em, ".validation = NULL,");
-    }
-    em_line(em, ".validation_split = %s,", emit_double_lit(d1, sizeof d1, c->validation_split));
-    em_line(em, ".seed = %lluu,", (unsigned long long)c->seed);
-    em_line(em, ".batch = %d,", c->batch);
-    em_line(em, ".epochs = %d,", c->epochs);
-    em_line(em, ".optimizer = {.kind = %s, .lr = %s,", opt_enum(c->optimizer.kind),
-            emit_double_lit(d1, sizeof d1, c->optimizer.lr));
-    em_line(em, "              .beta1 = %s, .beta2 = %s, .epsilon = %s,",
-            emit_double_lit(d1, sizeof d1, c->optimizer.beta1), emit_double_lit(d2, sizeof d2, c->optimizer.beta2),
-            emit_double_lit(d3, sizeof d3, c->optimizer.epsilon));
-    em_line(em, "              .momentum = %s, .nesterov = %d, .rho = %s},",
-            emit_double_lit(d1, sizeof d1, c->optimizer.momentum), c->optimizer.nesterov,
-            emit_double_lit(d2, sizeof d2, c->optimizer.rho));
-    em_line(em, ".loss = %s,", c->loss == CNN_LOSS_BINARY_CE ? "CNN_LOSS_BINARY_CE" : "CNN_LOSS_CATEGORICAL_CE");
-    em_line(em, ".metrics = %d,", c->metrics);
-    em_line(em, ".early_stopping = %d,", c->early_stopping);
-    em_line(em, ".monitor = %s,", monitor_enum(c->monitor));
-    em_line(em, ".patience = %d,", c->patience);
-    em_close_block(em, "},");
-    em_close_block(em, "};");
-    em_blank(em);
-    em_line(em, "#ifdef CNN_TRAINER_MAIN");
-    em_line(em, "#include \"cnn_trainer.h\"");
-    em_blank(em);
-    em_line(em, "int main(int argc, char **argv)");
-    em_open_block(em, "{");
-    em_line(em, "return cnn_trainer_main(&%s_model, argc, argv);", m);
-    em_close_block(em, "}");
-    em_line(em, "#endif /* CNN_TRAINER_MAIN */");
-}
-
-static int write_header(const cnnc_plan *pl, const char *dir)
-{
-    char path[CNNC_EM_PATH], file[CNN_MAX_NAME + 8], guard[CNN_MAX_NAME + 16];
-    cnnc_emitter em;
-    snprintf(file, sizeof file, "%s.h", pl->model);
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
-        return emit_error("output path too long: %s", dir);
-    size_t k = 0;
-    for (const char *c = pl->model; *c && k + 12 < sizeof guard; c++)
-        guard[k++] = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
-    strcpy(guard + k, "_MODEL_H");
-    if (em_open(&em, path))
-        return 1;
-    em_line(&em, "/* %s: generated by cnnc %s from %s (FNV-1a 64 %s). Do not edit. */", file,
-            CNNC_VERSION, pl->ir->source_base, pl->ir->source_hash);
-    em_line(&em, "#ifndef %s", guard);
-    em_line(&em, "#define %s", guard);
-    em_blank(&em);
-    em_line(&em, "#include \"cnn_model.h\"");
-    em_blank(&em);
-    em_line(&em, "/* The %s network: forward, backward, loss and everything the runtime needs. */",
-            pl->model);
-    em_line(&em, "extern const cnn_model %s_model;", pl->model);
-    em_blank(&em);
-    em_line(&em, "#endif");
-    return em_close(&em);
-}
-
 static int write_source(const cnnc_plan *pl, const char *dir)
 {
     char path[CNNC_EM_PATH], file[CNN_MAX_NAME + 8];
@@ -827,7 +518,7 @@ int emit_c(const cnnc_ir *ir, const char *dir)
     static cnnc_plan pl; /* large; cnnc is single-threaded */
     if (plan_build(&pl, ir))
         return 1;
-    if (write_header(&pl, dir))
+    if (emit_descriptor_header(&pl, dir))
         return 1;
     return write_source(&pl, dir);
 }
@@ -853,9 +544,4 @@ void emit_c_out_expr(char *buf, size_t size, const cnnc_plan *pl, int i)
 void emit_c_fixed_offsets(cnnc_emitter *em, const cnnc_plan *pl)
 {
     emit_fixed_offsets(em, pl);
-}
-
-void emit_c_string(char *buf, size_t size, const char *s)
-{
-    c_string(buf, size, s);
 }

@@ -16,7 +16,5 @@ void emit_c_out_expr(char *buf, size_t size, const cnnc_plan *pl, int i);
 /* The enum of the fixed work area's parts (WK_<layer>_STATS|FLIP|WINO|FOLD,
  * WK_END = WORK_FIXED), which the layer calls name. */
 void emit_c_fixed_offsets(cnnc_emitter *em, const cnnc_plan *pl);
-/* s as a C string literal, every byte outside printable ASCII escaped. */
-void emit_c_string(char *buf, size_t size, const char *s);
 
 #endif

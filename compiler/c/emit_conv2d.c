@@ -86,16 +86,14 @@ static void conv_forward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_p
     em_open_block(em, "for (int oy = 0; oy < OH; oy++) {");
     em_open_block(em, "for (int ox = 0; ox < OW; ox++) {");
     em_line(em, "cnn_real acc[OC];");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int co = 0; co < OC; co++)");
+    emit_simd_for(em, "co", "OC");
     em_line(em, "    acc[co] = %s;", l->bias ? "bias[co]" : "0");
     open_taps(em, &d);
     em_line(em, "const cnn_real *restrict xp = xi + ((size_t)iy * IW + ix) * IC;");
     em_line(em, "const cnn_real *restrict wp = wgt + (size_t)(ky * KW + kx) * IC * OC;");
     em_open_block(em, "for (int ci = 0; ci < IC; ci++) {");
     em_line(em, "const cnn_real v = xp[ci];");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int co = 0; co < OC; co++)");
+    emit_simd_for(em, "co", "OC");
     em_line(em, "    acc[co] += v * wp[ci * OC + co];");
     em_close_block(em, "}");
     close_taps(em);
@@ -103,9 +101,7 @@ static void conv_forward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_p
     if (L->act == CNN_ACT_SOFTMAX) {
         emit_softmax_row(em, "acc", "yp", "OC");
     } else {
-        if (emit_act_simd_ok(L->act))
-            em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int co = 0; co < OC; co++) {");
+        emit_simd_block_if(em, emit_act_simd_ok(L->act), "co", "OC");
         em_line(em, "const cnn_real z = acc[co];");
         em_line(em, "yp[co] = %s;", emit_act_expr(e, sizeof e, L->act, l->alpha, "z"));
         em_close_block(em, "}");
@@ -148,8 +144,7 @@ static void conv_backward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
     em_open_block(em, "for (int ox = 0; ox < OW; ox++) {");
     em_line(em, "const cnn_real *restrict dzp = dzi + ((size_t)oy * OW + ox) * OC;");
     if (l->bias) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    dwi[W_COUNT + co] += dzp[co];");
     }
     open_taps(em, &d);
@@ -157,8 +152,7 @@ static void conv_backward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
     em_line(em, "cnn_real *restrict dwp = dwi + (size_t)(ky * KW + kx) * IC * OC;");
     em_open_block(em, "for (int ci = 0; ci < IC; ci++) {");
     em_line(em, "const cnn_real v = xp[ci];");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int co = 0; co < OC; co++)");
+    emit_simd_for(em, "co", "OC");
     em_line(em, "    dwp[ci * OC + co] += v * dzp[co];");
     em_close_block(em, "}");
     close_taps(em);
@@ -314,22 +308,19 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         char e[256];
         em_open_block(em, "{ /* dz = dy * act'(y), in place, and db */");
         em_line(em, "cnn_real s[OC];");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    s[co] = 0;");
         em_open_block(em, "for (int q = 0; q < OH * OW; q++) {");
         em_line(em, "const cnn_real *restrict yq = yi + (size_t)q * OC;");
         em_line(em, "cnn_real *restrict dq = dzi + (size_t)q * OC;");
-        em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int co = 0; co < OC; co++) {");
+        emit_simd_block(em, "co", "OC");
         em_line(em, "const cnn_real v = %s;",
                 emit_act_grad_expr(e, sizeof e, L->act, l->alpha, "yq[co]", "dq[co]"));
         em_line(em, "dq[co] = v;");
         em_line(em, "s[co] += v;");
         em_close_block(em, "}");
         em_close_block(em, "}");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    dwi[W_COUNT + co] = s[co];");
         em_close_block(em, "}");
     } else if (L->act != CNN_ACT_LINEAR) {
@@ -339,15 +330,14 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     if (l->bias && !fused_db) {
         em_open_block(em, "{ /* db */");
         em_line(em, "cnn_real s[OC];");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    s[co] = 0;");
         em_line(em, "for (int q = 0; q < OH * OW; q++)");
-        em_line(em, "    OMP(simd)");
-        em_line(em, "    for (int co = 0; co < OC; co++)");
-        em_line(em, "        s[co] += dzi[(size_t)q * OC + co];");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        em->indent++;
+        emit_simd_for(em, "co", "OC");
+        em_line(em, "    s[co] += dzi[(size_t)q * OC + co];");
+        em->indent--;
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    dwi[W_COUNT + co] = s[co];");
         em_close_block(em, "}");
     }

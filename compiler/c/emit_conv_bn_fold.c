@@ -31,11 +31,11 @@
 #include <stdio.h>
 
 #include "conv_blocks.h"
-#include "emit_activation.h"
 #include "emit_conv_bn_fold.h"
 #include "emit_conv_pool.h"
 #include "emit_conv_winograd.h"
 #include "emit_util.h"
+#include "keywords.h"
 
 /* The folded weights and bias (not affine), then Winograd's U. */
 static size_t fold_floats(const cnnc_plan_layer *conv)
@@ -78,16 +78,16 @@ void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
         em_line(em, "/* %s + %s + %s in inference (emit_conv_bn_fold.c): the batchnorm, with its", l->name,
                 B->l->name, P->l->name);
         em_line(em, " * running statistics, is y = scale z + shift per channel after the conv's %s; the",
-                emit_act_name(L->act));
+                kw_activations[L->act]);
         em_line(em, " * fused conv + %s + maxpool applies it to each window's maximum (its minimum where",
-                emit_act_name(L->act));
+                kw_activations[L->act]);
         em_line(em, " * scale < 0), so the conv's and the batchnorm's outputs are never written. */");
     } else {
         em_line(em, "/* %s + %s%s + %s in inference (emit_conv_bn_fold.c): the batchnorm, with its", l->name,
                 B->l->name, B->fuse_relu ? " + relu" : "", P->l->name);
         em_line(em, " * running statistics, is y = scale z + shift per channel: scale goes into the conv's");
         em_line(em, " * weights, shift into its bias (in `fold`, at each call), and one fused conv + %s +",
-                emit_act_name(B->act));
+                kw_activations[B->act]);
         em_line(em, " * maxpool pass follows: the conv's and the batchnorm's outputs are never written. */");
     }
     em_function(em,
@@ -117,12 +117,10 @@ void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
         em_line(em, "cnn_real *restrict wgt = fold; /* [KH][KW][IC][OC], scaled */");
         em_line(em, "cnn_real *restrict bias = fold + W_COUNT;");
         em_open_block(em, "for (int t = 0; t < KH * KW * IC; t++) {");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    wgt[(size_t)t * OC + co] = p[W_OFF + (size_t)t * OC + co] * scale[co];");
         em_close_block(em, "}");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, l->bias ? "    bias[co] = p[B_OFF + co] * scale[co] + shift[co];" : "    bias[co] = shift[co];");
     }
     if (L->fold_wino) {

@@ -101,8 +101,7 @@ static void emit_pool_band(cnnc_emitter *em, const cnnc_plan_layer *pool, const 
         em_line(em, "unsigned char *restrict ap = am + ((size_t)py * POW + px) * OC;");
         em_line(em, "cnn_real kf[OC]; /* argmax codes as reals: the loop stays at full vector width */");
     }
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < OC; c++) {");
+    emit_simd_block(em, "c", "OC");
     em_line(em, "cnn_real m = w0[c];");
     if (v->affine)
         em_line(em, "cnn_real mn = m;");
@@ -133,8 +132,7 @@ static void emit_pool_band(cnnc_emitter *em, const cnnc_plan_layer *pool, const 
     }
     em_close_block(em, "}");
     if (v->argmax) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int c = 0; c < OC; c++)");
+        emit_simd_for(em, "c", "OC");
         em_line(em, "    ap[c] = (unsigned char)kf[c];");
     }
     em_close_block(em, "} /* px */");
@@ -159,8 +157,7 @@ static int windows_per_tile_of(const cnn_layer *pool, int nv)
  * all of them alone fills the tile (64 channels under 2x2 windows: 16
  * accumulators and 12 weight vectors for one window), so that two windows
  * share each weight vector: 16 accumulators and 6 weight vectors, the
- * input read once per half. In inference, one thread: deep conv2d_3
- * 1.81-1.84 -> 1.36-1.46 ms, fashion conv2d_2 1.94-2.09 -> 1.54-1.62 ms. */
+ * input read once per half: each weight load feeds twice the FMAs. */
 static int group_vectors(const cnn_layer *l, const cnn_layer *pool)
 {
     int nv = conv_vectors(l->out.c);
@@ -184,8 +181,7 @@ size_t conv_pool_forward_floats(const cnn_layer *l, const cnn_layer *pool)
 /* In a tile of nw windows (px0, ox0): the input that pooled row py + 1
  * adds to this tile's columns, two tiles ahead. The rows of a band are
  * read as a few interleaved streams at a slow pace that the hardware
- * prefetcher does not run ahead of: fruit conv2d_1 forward 2.57 -> 2.34 ms,
- * conv2d_2 4.6% faster (one thread, min of 6 alternating runs). */
+ * prefetcher does not run ahead of, so the tile fetches them itself. */
 static void emit_tile_prefetch(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int nw)
 {
     int span = (pool->kh - 1) * l->sh + l->kh, step = pool->kh * l->sh;
@@ -220,8 +216,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
             for (int c = 0; c < nv; c++) {
                 int w = conv_chunk_width(l->out.c, c);
                 em_line(em, "cnn_real a%d_%d_%d[%d];", r, q, c, w);
-                em_line(em, "OMP(simd)");
-                em_line(em, "for (int co = 0; co < %d; co++)", w);
+                emit_simd_for(em, "co", "%d", w);
                 if (v->bias)
                     em_line(em, "    a%d_%d_%d[co] = bias[%s%d + co];", r, q, c, go, c * VEC);
                 else
@@ -232,20 +227,18 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
     for (int r = 0; r < pkh; r++)
         em_line(em, "const cnn_real *restrict x%d = xs + ((size_t)((py * PKH + %d) * SH + ky) * PW + (size_t)ox0 * SW) * IC;",
                 r, r);
-    /* all 32 vector registers: a 2x2 window of 64 channels (16 accumulators)
-     * with its 3 x 4 weight vectors fits (deep conv2d_3 and fashion conv2d_2
-     * in inference, one thread: 1.82-1.93 -> 1.72-1.74 ms and 2.00-2.05 ->
-     * 1.92-1.96 ms against the per-tap loop below) */
+    /* the one-broadcast form whenever its registers fit in all 32 vector
+     * registers (a 2x2 window of 64 channels, 16 accumulators, with its
+     * 3 x 4 weight vectors does): it beats the per-tap loop below */
     if (l->sw == 1 && l->kw > 1 && (l->kw + 1) * nv + pkh * cols * nv <= 32) {
         /* stride 1: each input broadcast once for its KW taps, with the
          * channel's KW weight vectors in registers (as conv2d's tiles):
-         * fruit conv2d_1 forward 2.9-3.1 -> 2.55-2.7 ms on one thread */
+         * KW FMAs per broadcast load instead of one */
         em_open_block(em, "for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its %d taps */", l->kw);
         for (int kx = 0; kx < l->kw; kx++)
             for (int c = 0; c < nv; c++) {
                 em_line(em, "cnn_real w%d_%d[%d];", kx, c, conv_chunk_width(l->out.c, c));
-                em_line(em, "OMP(simd)");
-                em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(l->out.c, c));
+                emit_simd_for(em, "co", "%d", conv_chunk_width(l->out.c, c));
                 em_line(em, "    w%d_%d[co] = wr[((size_t)%d * IC + ci) * OC + %s%d + co];", kx, c, kx, go, c * VEC);
             }
         for (int r = 0; r < pkh; r++)
@@ -257,8 +250,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
                     if (q < 0 || q >= cols)
                         continue;
                     for (int c = 0; c < nv; c++) {
-                        em_line(em, "OMP(simd)");
-                        em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(l->out.c, c));
+                        emit_simd_for(em, "co", "%d", conv_chunk_width(l->out.c, c));
                         em_line(em, "    a%d_%d_%d[co] += v * w%d_%d[co];", r, q, c, kx, c);
                     }
                 }
@@ -273,8 +265,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
                 em_open_block(em, "{");
                 em_line(em, "const cnn_real v = x%d[%d * SW * IC + t];", r, q);
                 for (int c = 0; c < nv; c++) {
-                    em_line(em, "OMP(simd)");
-                    em_line(em, "for (int co = 0; co < %d; co++)", conv_chunk_width(l->out.c, c));
+                    emit_simd_for(em, "co", "%d", conv_chunk_width(l->out.c, c));
                     em_line(em, "    a%d_%d_%d[co] += v * w[%s%d + co];", r, q, c, go, c * VEC);
                 }
                 em_close_block(em, "}");
@@ -288,8 +279,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
         em_open_block(em, "{ /* window px0 + %d */", j);
         em_line(em, "cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + %d) * OC;", j);
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_open_block(em, "for (int co = 0; co < %d; co++) {", conv_chunk_width(l->out.c, c));
+            emit_simd_block(em, "co", "%d", conv_chunk_width(l->out.c, c));
             if (v->argmax)
                 em_line(em, "cnn_real m = a0_%d_%d[co], k = 0;", j * pkw, c);
             else if (v->affine)
@@ -398,9 +388,8 @@ static void emit_forward_head(cnnc_emitter *em, const cnnc_plan_layer *L)
 }
 
 /* Inference needs no argmax codes: the window's maximum alone, without the
- * selects of its code and the byte store (fruit inference: conv2d_1
- * 2.6-2.7 -> 2.36-2.43 ms on one thread, the batch 4.38 -> 4.17 ms on two).
- * The image loop is emitted once for each. */
+ * selects of its code and the byte store, which are a visible share of the
+ * forward's work. The image loop is emitted once for each. */
 static void emit_forward_images(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P)
 {
     const cnn_layer *l = L->l;
@@ -445,8 +434,8 @@ static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_
 /* In the backward image loop, pooled row py, and db: with `row0` the dz of
  * the window rows there (row r of the band at row0 + r * DZ_RS), for the
  * dense path; without, dpm: the pooled gradient where it flows (0 where the
- * code is NO_GRAD), for the windows' dW and dx. (One loop for both measured
- * 2.9 -> 3.4 ms on fruit's conv2d_1 backward, which takes the dense path.) */
+ * code is NO_GRAD), for the windows' dW and dx. Each path gets its own
+ * loop: one loop making both slows the dense path down. */
 static void emit_scatter(cnnc_emitter *em, const cnnc_plan_layer *P, const char *row0, int bias)
 {
     if (row0)
@@ -454,15 +443,13 @@ static void emit_scatter(cnnc_emitter *em, const cnnc_plan_layer *P, const char 
     emit_argmax_row(em, "OC");
     if (!row0) {
         /* gcc turns `k != NO_GRAD ? dp[c] : 0` into a masked load, which is
-         * slow on this machine (AMD Zen 5; see emit_conv_pool_avx512.c): a
-         * 0/1 factor made by integer arithmetic instead (codes < 128, NO_GRAD
-         * 255), measured 5.95-6.0 -> 5.8-5.9 ms on fruit conv2d_2's backward.
+         * slow on AMD Zen 5 (see emit_conv_pool_avx512.c): a 0/1 factor made
+         * by integer arithmetic instead (codes < 128, NO_GRAD 255).
          * It differs from the select only where the pooled gradient is not
          * finite (0 * inf is NaN where the select gave 0): a step whose
          * gradient has overflowed is spoiled either way. */
         em_line(em, "cnn_real lv[POW * OC]; /* 1 where the gradient flows, 0 at NO_GRAD */");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int e = 0; e < POW * OC; e++)");
+        emit_simd_for(em, "e", "POW * OC");
         em_line(em, "    lv[e] = (cnn_real)((%d - (int)kfr[e]) >> 7);", NO_GRAD);
         em_line(em, "cnn_real dpm[POW * OC]; /* the pooled gradient of row py where it flows, else 0 */");
     }
@@ -475,8 +462,7 @@ static void emit_scatter(cnnc_emitter *em, const cnnc_plan_layer *P, const char 
         em_line(em, "const cnn_real *restrict lp = lv + (size_t)px * OC;");
         em_line(em, "cnn_real *restrict dm = dpm + (size_t)px * OC;");
     }
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < OC; c++) {");
+    emit_simd_block(em, "c", "OC");
     if (row0) {
         em_line(em, "const cnn_real k = kf[c];");
         em_line(em, "const cnn_real d = dp[c];");
@@ -522,8 +508,9 @@ static int dw_window_segments(const cnn_layer *l, dw_seg *seg, int max)
 {
     int pw = l->in.w + l->pad_left + l->pad_right, n = 0, len = l->kw * l->in.c;
     /* a strided conv is only fused without dx, that is as the first layer;
-     * and rows shorter than a vector (a first layer on 3 channels) measured
-     * slower than the dense dz */
+     * and rows shorter than a vector (a first layer on 3 channels) are
+     * faster by the dense dz (or the AVX-512 permutes) than by partial
+     * vectors here */
     if (l->sw != 1 || len < VEC)
         return -1;
     for (int ky = 0; ky < l->kh; ky++)
@@ -577,14 +564,13 @@ int conv_pool_dx_windows_apply(const cnn_layer *l)
  * one channel at a time over the windows that pass it a gradient.
  *
  * Per channel co, a branch-free list of the row's windows whose code is not
- * NO_GRAD (relu leaves many dead: 45% of fruit conv2d_2's (window, channel)
- * pairs in the layer.c harness, uniform +-0.05 weights), in passes whose windows' dx patches do not
- * overlap; then one loop over the list does both: dW^T[co] (its kernel-row
- * vectors in registers) += dp * input at the argmax, and dx at the argmax
- * += dp * the kernel's taps (in registers, from the rotated kernel), loads
- * before stores. One list and one walk for both measured 6.3-6.5 ->
- * 5.95-6.0 ms on fruit conv2d_2's backward (one thread) against blocks of 2
- * channels over all windows for dW and a second walk for dx. Where the
+ * NO_GRAD (relu leaves many dead), in passes whose windows' dx patches do
+ * not overlap; then one loop over the list does both: dW^T[co] (its
+ * kernel-row vectors in registers) += dp * input at the argmax, and dx at
+ * the argmax += dp * the kernel's taps (in registers, from the rotated
+ * kernel), loads before stores. One list and one walk for both beat blocks
+ * of 2 channels over all windows for dW and a second walk for dx: dead
+ * windows cost nothing and the list is read once. Where the
  * AVX-512 kernels apply (conv_pool_dx_patch_applies), the row's gradient
  * and offsets are transposed to per-channel lists first, the walk does dW
  * only, and dx goes a window at a time with its patch in registers
@@ -608,8 +594,7 @@ static void emit_band(cnnc_emitter *em, int dx)
 static void emit_window_channels(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool, int dx)
 {
     em_line(em, "int jo[POW * OC]; /* per window and channel: the argmax position's input, from the window's */");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int e = 0; e < POW * OC; e++) {");
+    emit_simd_block(em, "e", "POW * OC");
     em_line(em, "const int k = (int)kfr[e];");
     em_line(em, "jo[e] = k == %d ? 0 : ((k / PKW) * SH * PW + (k %% PKW) * SW) * IC;", NO_GRAD);
     em_close_block(em, "}");
@@ -649,8 +634,7 @@ static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_la
     }
     for (int v = 0; v < ns; v++) {
         em_line(em, "cnn_real g%d[%d]; /* dW^T[co], kernel-row vector %d */", v, seg[v].width, v);
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
+        emit_simd_for(em, "e", "%d", seg[v].width);
         em_line(em, "    g%d[e] = dwt[(size_t)co * KK + %d + e];", v, seg[v].off_t);
     }
     if (dx)
@@ -676,14 +660,14 @@ static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_la
     }
     em_line(em, "const cnn_real *restrict xj = xb + at;");
     for (int v = 0; v < ns; v++) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
+        emit_simd_for(em, "e", "%d", seg[v].width);
         em_line(em, "    g%d[e] += d * xj[%d + e];", v, seg[v].off);
     }
     if (dx) {
         em_line(em, "cnn_real *restrict dj = xd + at;");
-        /* all loads before the stores: measured 0.1-0.2 ms faster on fruit
-         * conv2d_2 than each tap's read-modify-write in turn */
+        /* all loads before the stores: with each tap's read-modify-write in
+         * turn, every load waits behind the store before it (the compiler
+         * cannot tell that the taps' addresses differ) */
         for (int st = 0; st < 2; st++)
             for (int ky = 0; ky < l->kh; ky++)
                 for (int kx = 0; kx < l->kw; kx++)
@@ -692,8 +676,7 @@ static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_la
                         int o = (ky * (l->in.w + l->pad_left + l->pad_right) + kx) * l->in.c + v * VEC;
                         if (!st)
                             em_line(em, "cnn_real t%d_%d_%d[%d];", ky, kx, v, w);
-                        em_line(em, "OMP(simd)");
-                        em_line(em, "for (int e = 0; e < %d; e++)", w);
+                        emit_simd_for(em, "e", "%d", w);
                         if (!st)
                             em_line(em, "    t%d_%d_%d[e] = dj[(size_t)%d + e] + d * w%d_%d_%d[e];", ky, kx, v, o,
                                     ky, kx, v);
@@ -703,8 +686,7 @@ static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_la
     }
     em_close_block(em, "} /* j */");
     for (int v = 0; v < ns; v++) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int e = 0; e < %d; e++)", seg[v].width);
+        emit_simd_for(em, "e", "%d", seg[v].width);
         em_line(em, "    dwt[(size_t)co * KK + %d + e] = g%d[e];", seg[v].off_t, v);
     }
     em_close_block(em, "} /* co */");
@@ -788,8 +770,7 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
     conv_emit_source(em, l);
     if (l->bias) {
         em_line(em, "cnn_real s[OC]; /* db */");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    s[co] = 0;");
     }
     if (win)
@@ -860,8 +841,7 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
         em_line(em, "        dwi[(size_t)r * OC + co] = dwt[(size_t)co * KK + r];");
     }
     if (l->bias) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int co = 0; co < OC; co++)");
+        emit_simd_for(em, "co", "OC");
         em_line(em, "    dwi[W_COUNT + co] = s[co];");
     }
     em_close_block(em, "} /* i */");

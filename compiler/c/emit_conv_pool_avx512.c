@@ -19,19 +19,19 @@
  * permute (vpermt2ps) gathers, per lane, the input of the row pair (ky,
  * ky + SH) at index  b[lane] + (kx * IC + ci),  with b = the argmax's column
  * offset, +16 for the lower row of the window. One permute and one FMA per
- * window, tap and vector instead of PKH * PKW FMAs: fruit conv2d_1's
- * backward measured 3.0 -> 1.4 ms on one thread (32 images).
+ * window, tap and vector instead of PKH * PKW FMAs, which makes fruit
+ * conv2d_1's backward about half as long as the dense path's.
  *
  * Plain C cannot say a per-lane permute (gcc turns the select of the four
- * positions' inputs into four masked broadcast loads: 4.6 ms), so this is
- * intrinsics, under #if CNN_AVX512_FLOAT; the dense path is its portable
- * twin in the #else, and the gradient checks (double) run that one. Two
- * things measured on this machine's AMD Zen 5 shape the code: AVX-512 masked
- * loads are slow (the rows and the gradient by masked loads: 4.1-4.5 ms;
- * only the gradient by a masked load: 2.2 ms; none: 1.4-1.8 ms), so the
- * gradient is masked with plain bit operations and
- * the rows are loaded whole, with a masked load only where a 16-float load
- * would run past the image's last row. */
+ * positions' inputs into four masked broadcast loads, slower than the dense
+ * path), so this is intrinsics, under #if CNN_AVX512_FLOAT; the dense path
+ * is its portable twin in the #else, and the gradient checks (double) run
+ * that one. AVX-512 masked loads are slow on AMD Zen 5 (a masked load of
+ * the gradient alone is slower than none, of the rows too slower than the
+ * dense path), so the gradient is masked with plain bit operations and the
+ * rows are loaded whole, with a masked load only where a 16-float load
+ * would run past the image's last row (docs/codegen.md, "Backward: the
+ * first layer, by lane permutes"). */
 #include <stdio.h>
 
 #include "conv_blocks.h"
@@ -104,9 +104,10 @@ void conv_pool_emit_dw_permute(cnnc_emitter *em, const cnn_layer *l, const cnn_l
     em_open_block(em, "for (int px = 0; px < POW; px++) {");
     {
         /* the input rows pooled row py + 1 adds, 512 bytes ahead of this
-         * window's columns, a line every `every` windows: fruit conv2d_1's
-         * backward, one thread, 1.35 -> 1.11 ms (min of 6 alternating
-         * runs; its gradient and codes ahead measured no gain) */
+         * window's columns, a line every `every` windows: the hardware
+         * prefetcher does not run ahead across the band's rows. The
+         * gradient and codes of the next row are not fetched: they gain
+         * nothing here */
         int advance = pool->kh * l->sh, rows = advance < nr ? advance : nr; /* rows the next band adds */
         int every = 1; /* windows per line (a power of 2) */
         while (every * 2 * step * (int)sizeof(float) <= 64)
@@ -175,17 +176,17 @@ void conv_pool_emit_dw_permute(cnnc_emitter *em, const cnn_layer *l, const cnn_l
  * goes to dx once. Which patch pixels a channel's taps land on depends on
  * its argmax position, so the channels are first grouped by position (a
  * compare and a compress of the channel numbers per 16 channels), and each
- * position has its own loop with fixed registers. fruit conv2d_2 backward,
- * one thread (a noisy hour; the full-speed readings of 8 alternating
- * runs): 6.2-6.5 -> 4.9-5.2 ms; the step on 2 threads 13.2 -> 12.3 ms in the same hour. */
+ * position has its own loop with fixed registers. It replaces a
+ * read-modify-write per tap and live channel with 16 per window, which
+ * shortens fruit conv2d_2's backward by about a fifth (docs/codegen.md,
+ * "Backward: from the windows"). */
 
 /* In the dx patch's window loop: window px's share of what pooled row
  * py + 1 reads first, fetched while this row computes. Its pooled gradient
  * and argmax codes come from far (dense_1's dx, the forward's codes), and
  * the prep reads them in one burst that the hardware prefetcher cannot run
- * ahead of: fruit conv2d_2's backward, one thread, 4.45 -> 3.81 ms (min of
- * 6 alternating runs) on top of its new input rows (4.48 -> 4.43 ms). dx's
- * new rows (for writing) measured no gain and are not fetched. */
+ * ahead of. The next band's input rows are fetched too; dx's new rows (for
+ * writing) gain nothing and are not fetched. */
 static void emit_next_row_prefetch(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool)
 {
     int span = (pool->kh - 1) * l->sh + l->kh, step = pool->kh * l->sh;
@@ -279,9 +280,9 @@ void conv_pool_emit_dx_patch(cnnc_emitter *em, const cnn_layer *l, const cnn_lay
  * sums the masked rows, and a 16x16 transpose (cnn_transpose16_ps) writes
  * dT[channel][window] and aT[channel][window], windows padded to a multiple
  * of 16 with zeros. Each channel's list is then two compresses
- * (conv_pool_emit_live_list). With the scan it replaces (and the four prep
- * loops over the row before it), fruit conv2d_2's backward measured 4.58 ->
- * 4.35 ms on one thread (min of 6 alternating runs). */
+ * (conv_pool_emit_live_list): vector compares, permutes and transposes do
+ * for 256 (window, channel) pairs what the scan (and the four prep loops
+ * over the row that fed it) did one pair at a time. */
 void conv_pool_emit_row_lists(cnnc_emitter *em, const cnn_layer *l, const cnn_layer *pool)
 {
     int wp = (pool->out.w + VEC - 1) / VEC * VEC;

@@ -26,7 +26,7 @@ static void emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
 
 #define DENSE_ACC 20
 #define DENSE_OT 64   /* outputs per o-tile: 4 vectors */
-#define DENSE_KB 128 /* rows of W per k block in forward: a 32 KB slab for 64 outputs (64 rows: 0.75-0.81 ms for fruit dense_1, 128: 0.53-0.57) */
+#define DENSE_KB 128 /* rows of W per k block in forward: a 32 KB slab for 64 outputs, which stays in L1; 64 rows are slower */
 #define DENSE_PART_ROWS 1024 /* forward: rows of W per part at least */
 #define DENSE_MAX_PARTS 16
 #define DENSE_FUSE_MIN 16384 /* weights: from 64 KB on, the optimizer runs inside backward */
@@ -132,22 +132,18 @@ static void dense_forward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
     emit_image_loop_work(em, L->in_size * L->out_size);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN;");
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * OUT;");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int o = 0; o < OUT; o++)");
+    emit_simd_for(em, "o", "OUT");
     em_line(em, "    yi[o] = %s;", l->bias ? "bias[o]" : "0");
     em_open_block(em, "for (int k = 0; k < IN; k++) {");
     em_line(em, "const cnn_real v = xi[k];");
     em_line(em, "const cnn_real *restrict wk = wgt + (size_t)k * OUT;");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int o = 0; o < OUT; o++)");
+    emit_simd_for(em, "o", "OUT");
     em_line(em, "    yi[o] += v * wk[o];");
     em_close_block(em, "}");
     if (L->act == CNN_ACT_SOFTMAX) {
         emit_softmax_row(em, "yi", "yi", "OUT");
     } else if (L->act != CNN_ACT_LINEAR) {
-        if (emit_act_simd_ok(L->act))
-            em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int o = 0; o < OUT; o++) {");
+        emit_simd_block_if(em, emit_act_simd_ok(L->act), "o", "OUT");
         em_line(em, "const cnn_real z = yi[o];");
         em_line(em, "yi[o] = %s;", emit_act_expr(e, sizeof e, L->act, l->alpha, "z"));
         em_close_block(em, "}");
@@ -184,8 +180,7 @@ static void dense_backward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_open_block(em, "for (int i = 0; i < n; i++) {");
     em_line(em, "const cnn_real v = in[(size_t)i * IN + k];");
     em_line(em, "const cnn_real *restrict dzi = dz + (size_t)i * OUT;");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int o = 0; o < OUT; o++)");
+    emit_simd_for(em, "o", "OUT");
     em_line(em, "    gk[o] += v * dzi[o];");
     em_close_block(em, "}");
     em_close_block(em, "}");
@@ -309,16 +304,14 @@ static void fwd_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o
     em_open_block(em, "if (%s) {", t->first);
     for (int j = 0; j < t->rows; j++)
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
             em_line(em, "    a%d_%d[o] = %s(%s + %d + o);", j, c, t->start, o0, c * VEC);
         }
     em_close_block(em, "} else {");
     em->indent++;
     for (int j = 0; j < t->rows; j++)
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
             em_line(em, "    a%d_%d[o] = y%d[%d + o];", j, c, j, c * VEC);
         }
     em_close_block(em, "}");
@@ -334,8 +327,7 @@ static void fwd_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o
         em_open_block(em, "{");
         em_line(em, "const cnn_real v = x%d[k];", j);
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
             em_line(em, "    a%d_%d[o] += v * w[%d + o];", j, c, c * VEC);
         }
         em_close_block(em, "}");
@@ -343,8 +335,7 @@ static void fwd_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o
     em_close_block(em, "}");
     for (int j = 0; j < t->rows; j++)
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
             em_line(em, "    y%d[%d + o] = a%d_%d[o];", j, c * VEC, j, c);
         }
 }
@@ -355,10 +346,10 @@ static void fwd_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o
  * lines), and the x of the next image block in this k-block, or of the
  * first one in the next k-block (px, pxn lines, XL per image; only for a
  * full k-block). The rows of W and the images' x (115 KB apart in fruit)
- * are streams that the hardware prefetcher does not keep up with: fruit
- * dense_1's forward, one thread, 0.93-0.99 -> 0.76-0.78 ms (min of 6
- * alternating runs), where prefetching the whole next block at the start
- * of each image block measured no gain (docs/codegen.md "Session 7"). */
+ * are streams that the hardware prefetcher does not keep up with. A line
+ * per k spreads the fetches over the compute; fetching the whole next
+ * block at the start of each image block gains nothing, as the burst
+ * queues behind itself (docs/codegen.md, "Dense"). */
 static void fwd_next_lines(cnnc_emitter *em)
 {
     em_line(em, "/* fetched while this block computes: its share of the next k-block's W, the next tile's x */");
@@ -409,9 +400,7 @@ static void fwd_activation(cnnc_emitter *em, const cnnc_plan_layer *L)
     if (L->act == CNN_ACT_SOFTMAX) {
         emit_softmax_row(em, "yi", "yi", "OUT");
     } else if (L->act != CNN_ACT_LINEAR) {
-        if (emit_act_simd_ok(L->act))
-            em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int o = 0; o < OUT; o++) {");
+        emit_simd_block_if(em, emit_act_simd_ok(L->act), "o", "OUT");
         em_line(em, "const cnn_real z = yi[o];");
         em_line(em, "yi[o] = %s;", emit_act_expr(e, sizeof e, L->act, L->l->alpha, "z"));
         em_close_block(em, "}");
@@ -475,8 +464,7 @@ static void dense_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "/* y = bias + the partials in part order, then the activation */");
         emit_image_loop_work(em, (size_t)ks * L->out_size);
         em_line(em, "cnn_real *restrict yi = out + (size_t)i * OUT;");
-        em_line(em, "OMP(simd)");
-        em_open_block(em, "for (int o = 0; o < OUT; o++) {");
+        emit_simd_block(em, "o", "OUT");
         em_line(em, "cnn_real y = B0(o);");
         em_line(em, "for (int s = 0; s < KS; s++)");
         em_line(em, "    y += slot[((size_t)s * n + i) * OUT + o];");
@@ -499,8 +487,7 @@ static void dw_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o0
         em_line(em, "cnn_real *restrict g%d = gr + (size_t)(%s + %d) * OUT + %s;", r, t->row0, r, o0);
         for (int c = 0; c < nv; c++) {
             em_line(em, "cnn_real a%d_%d[%d];", r, c, chunk_width(ot, c));
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
             em_line(em, "    a%d_%d[o] = g%d[%d + o];", r, c, r, c * VEC);
         }
     }
@@ -511,8 +498,7 @@ static void dw_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o0
         em_open_block(em, "{");
         em_line(em, "const cnn_real v = xr[%d];", r);
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
             em_line(em, "    a%d_%d[o] += v * d[%d + o];", r, c, c * VEC);
         }
         em_close_block(em, "}");
@@ -520,8 +506,7 @@ static void dw_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o0
     em_close_block(em, "}");
     for (int r = 0; r < t->rows; r++)
         for (int c = 0; c < nv; c++) {
-            em_line(em, "OMP(simd)");
-            em_line(em, "for (int o = 0; o < %d; o++)", chunk_width(ot, c));
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
             em_line(em, "    g%d[%d + o] = a%d_%d[o];", r, c * VEC, r, c);
         }
 }
@@ -532,8 +517,7 @@ static void emit_dx_tile(cnnc_emitter *em, int count)
     for (int j = 0; j < count; j++) {
         em_line(em, "cnn_real a%d[16];", j);
         em_line(em, "const cnn_real *restrict d%d = dz + (size_t)(i + %d) * OUT;", j, j);
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int r = 0; r < 16; r++)");
+        emit_simd_for(em, "r", "16");
         em_line(em, "    a%d[r] = 0;", j);
     }
     /* the dz values first, then the row of wt through a restrict pointer:
@@ -543,8 +527,7 @@ static void emit_dx_tile(cnnc_emitter *em, int count)
         em_line(em, "const cnn_real v%d = d%d[o];", j, j);
     em_line(em, "const cnn_real *restrict w = wt[o];");
     for (int j = 0; j < count; j++) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int r = 0; r < 16; r++)");
+        emit_simd_for(em, "r", "16");
         em_line(em, "    a%d[r] += v%d * w[r];", j, j);
     }
     em_close_block(em, "}");
@@ -553,16 +536,14 @@ static void emit_dx_tile(cnnc_emitter *em, int count)
      * every FMA then loads and stores its accumulator. */
     em_open_block(em, "if (kn == 16) {");
     for (int j = 0; j < count; j++) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int r = 0; r < 16; r++)");
+        emit_simd_for(em, "r", "16");
         em_line(em, "    dx[(size_t)(i + %d) * IN + k0 + r] = a%d[r];", j, j);
     }
     em_close_block(em, "} else {");
     em->indent++;
     em_line(em, "cnn_real tail[16];");
     for (int j = 0; j < count; j++) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int r = 0; r < 16; r++)");
+        emit_simd_for(em, "r", "16");
         em_line(em, "    tail[r] = a%d[r];", j);
         em_line(em, "for (int r = 0; r < kn; r++)");
         em_line(em, "    dx[(size_t)(i + %d) * IN + k0 + r] = tail[r];", j);
@@ -577,9 +558,8 @@ static void emit_dx_tile(cnnc_emitter *em, int count)
  * fruit.cnn) or in memory the step before left (m and v), so the hardware
  * prefetchers do not see them coming. The prefetches are spread over the
  * tile's work in `nq` parts, part `q` at a time: over its dx image blocks,
- * or over its dW row blocks in a layer without dx (for fruit the two
- * placements measured the same). Fruit dense_1's backward, one thread:
- * 4.0-4.2 -> 3.3-3.5 ms (docs/codegen.md). */
+ * or over its dW row blocks in a layer without dx (the two placements cost
+ * the same where both apply). */
 static void emit_prefetch_next_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const char *q, const char *nq)
 {
     size_t tiles = (L->in_size + 15) / 16;
@@ -640,9 +620,8 @@ static void dense_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
             int avx = L->out_size % 16 == 0; /* whole 16x16 blocks; the scalar loops are then the #else */
             if (avx) {
                 /* the scalar transpose is 1,024 loads and stores a tile;
-                 * four 16x16 register transposes instead: fruit dense_1's
-                 * backward 3.48 -> 3.18 ms on one thread (min of 6
-                 * alternating runs), 1.82 -> 1.63 ms on two */
+                 * four 16x16 register transposes instead (docs/codegen.md,
+                 * "Dense") */
                 em_raw(em, "#if CNN_AVX512_FLOAT\n");
                 em_open_block(em, "if (kn == 16) { /* 16x16 blocks through registers */");
                 em_open_block(em, "for (int ob = 0; ob < OUT; ob += 16) {");

@@ -47,8 +47,7 @@ static void dropout_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pl
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict mi = mask + (size_t)i * SIZE;");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int e = 0; e < SIZE; e++) {");
+    emit_simd_block(em, "e", "SIZE");
     em_line(em, "const uint64_t r = cnn_rng_u64_keyed(key, (uint64_t)i * SIZE + (uint64_t)e);");
     em_line(em, "const cnn_real m = (r >> 11) >= keep_from ? scale : (cnn_real)0;");
     em_line(em, "mi[e] = m;");
@@ -78,8 +77,7 @@ static void dropout_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_p
     em_line(em, "const cnn_real *restrict mi = mask + (size_t)i * SIZE;");
     em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * SIZE;");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int e = 0; e < SIZE; e++)");
+    emit_simd_for(em, "e", "SIZE");
     em_line(em, "    dxi[e] = dyi[e] * mi[e];");
     em_close_block(em, "}");
     em_close_block(em, "}");

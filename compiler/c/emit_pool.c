@@ -43,20 +43,17 @@ static void pool_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
     em_line(em, "cnn_real *restrict yp = yi + ((size_t)oy * OW + ox) * C;");
     em_line(em, "const cnn_real *restrict x0 = xi + ((size_t)(oy * SH) * IW + ox * SW) * C;");
     if (is_max) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int c = 0; c < C; c++)");
+        emit_simd_for(em, "c", "C");
         em_line(em, "    yp[c] = x0[c];");
     } else {
         em_line(em, "cnn_real acc[C];");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int c = 0; c < C; c++)");
+        emit_simd_for(em, "c", "C");
         em_line(em, "    acc[c] = 0;");
     }
     em_open_block(em, "for (int ky = 0; ky < KH; ky++) {");
     em_open_block(em, "for (int kx = 0; kx < KW; kx++) {");
     em_line(em, "const cnn_real *restrict xp = x0 + ((size_t)ky * IW + kx) * C;");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < C; c++)");
+    emit_simd_for(em, "c", "C");
     if (is_max)
         em_line(em, "    yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];");
     else
@@ -64,8 +61,7 @@ static void pool_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
     em_close_block(em, "}");
     em_close_block(em, "}");
     if (!is_max) {
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int c = 0; c < C; c++)");
+        emit_simd_for(em, "c", "C");
         em_line(em, "    yp[c] = acc[c] * ((cnn_real)1 / (KH * KW));");
     }
     em_close_block(em, "} /* ox */");
@@ -109,14 +105,12 @@ static void maxpool_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_line(em, "const size_t o = ((size_t)oy * OW + ox) * C;");
     em_line(em, "const size_t base = ((size_t)(oy * SH) * IW + ox * SW) * C;");
     em_line(em, "cnn_real left[C]; /* 1 until the window's first maximum is found */");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < C; c++)");
+    emit_simd_for(em, "c", "C");
     em_line(em, "    left[c] = 1;");
     em_open_block(em, "for (int ky = 0; ky < KH; ky++) {");
     em_open_block(em, "for (int kx = 0; kx < KW; kx++) {");
     em_line(em, "const size_t at = base + ((size_t)ky * IW + kx) * C;");
-    em_line(em, "OMP(simd)");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    emit_simd_block(em, "c", "C");
     em_line(em, "const int hit = (xi[at + c] == yi[o + c]) & (left[c] != 0);");
     em_line(em, "dxi[at + c] = hit ? dyi[o + c] : (cnn_real)0;");
     em_line(em, "left[c] = hit ? (cnn_real)0 : left[c];");
@@ -168,8 +162,7 @@ static void pool_backward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_open_block(em, "for (int ky = 0; ky < KH; ky++) {");
         em_open_block(em, "for (int kx = 0; kx < KW; kx++) {");
         em_line(em, "cnn_real *restrict dxp = dxi + base + ((size_t)ky * IW + kx) * C;");
-        em_line(em, "OMP(simd)");
-        em_line(em, "for (int c = 0; c < C; c++)");
+        emit_simd_for(em, "c", "C");
         em_line(em, "    dxp[c] += dyp[c] * ((cnn_real)1 / (KH * KW));");
         em_close_block(em, "}");
         em_close_block(em, "}");
@@ -236,16 +229,13 @@ static void gap_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * C;");
     em_line(em, "cnn_real acc[C];");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < C; c++)");
+    emit_simd_for(em, "c", "C");
     em_line(em, "    acc[c] = 0;");
     em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < C; c++)");
+    emit_simd_for(em, "c", "C");
     em_line(em, "    acc[c] += xi[(size_t)q * C + c];");
     em_close_block(em, "}");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < C; c++)");
+    emit_simd_for(em, "c", "C");
     em_line(em, "    yi[c] = acc[c] * ((cnn_real)1 / PIXELS);");
     em_close_block(em, "}");
     em_close_block(em, "}");
@@ -263,8 +253,7 @@ static void gap_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_
     em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * C;");
     em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
     em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int c = 0; c < C; c++)");
+    emit_simd_for(em, "c", "C");
     em_line(em, "    dxi[(size_t)q * C + c] = dyi[c] * ((cnn_real)1 / PIXELS);");
     em_close_block(em, "}");
     em_close_block(em, "}");

@@ -1,13 +1,13 @@
 /* emit_util.c: the C back end's ground floor above the writer: C literals
  * that read back exactly, the per-image loop and its OpenMP pragma, the
- * comment that opens every layer function, and the argmax-byte row of the
- * fused maxpools' backward. */
+ * vector loop (OMP(simd) and its for), the comment that opens every layer
+ * function, and the argmax-byte row of the fused maxpools' backward. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "emit_activation.h"
 #include "emit_util.h"
+#include "keywords.h"
 
 int emit_error(const char *fmt, ...)
 {
@@ -48,6 +48,50 @@ const char *emit_real(char *buf, size_t size, double v)
     char f[48];
     snprintf(buf, size, "(cnn_real)%s", emit_float_lit(f, sizeof f, v));
     return buf;
+}
+
+static void simd_head(cnnc_emitter *em, int simd, const char *var, const char *end_fmt, va_list ap, int block)
+{
+    char end[256];
+    vsnprintf(end, sizeof end, end_fmt, ap);
+    if (simd)
+        em_line(em, "OMP(simd)");
+    if (block)
+        em_open_block(em, "for (int %s = 0; %s < %s; %s++) {", var, var, end, var);
+    else
+        em_line(em, "for (int %s = 0; %s < %s; %s++)", var, var, end, var);
+}
+
+void emit_simd_for(cnnc_emitter *em, const char *var, const char *end_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, end_fmt);
+    simd_head(em, 1, var, end_fmt, ap, 0);
+    va_end(ap);
+}
+
+void emit_simd_for_if(cnnc_emitter *em, int simd, const char *var, const char *end_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, end_fmt);
+    simd_head(em, simd, var, end_fmt, ap, 0);
+    va_end(ap);
+}
+
+void emit_simd_block_if(cnnc_emitter *em, int simd, const char *var, const char *end_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, end_fmt);
+    simd_head(em, simd, var, end_fmt, ap, 1);
+    va_end(ap);
+}
+
+void emit_simd_block(cnnc_emitter *em, const char *var, const char *end_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, end_fmt);
+    simd_head(em, 1, var, end_fmt, ap, 1);
+    va_end(ap);
 }
 
 void emit_image_loop(cnnc_emitter *em)
@@ -93,12 +137,12 @@ void emit_layer_comment(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
     em_line(em, " * %s -> %s per image (NHWC)%s%s", emit_shape_str(si, sizeof si, &l->in),
             emit_shape_str(so, sizeof so, &l->out),
             L->act != l->act && !L->fuse_relu ? "; the final " : "",
-            L->act != l->act && !L->fuse_relu ? emit_act_name(l->act) : "");
+            L->act != l->act && !L->fuse_relu ? kw_activations[l->act] : "");
     if (L->fuse_relu)
         em_line(em, " * (and the relu on the next line of the .cnn: that layer is a view of this output)");
     if (L->act != l->act && l->kind != CNN_ACTIVATION && !L->fuse_relu)
         em_line(em, " * (the final %s is left to the loss: this layer outputs logits)",
-                emit_act_name(l->act));
+                kw_activations[l->act]);
     for (int t = 0; t < l->n_tensors; t++) {
         const cnn_tensor_info *ti = &pl->ir->tensors[l->first_tensor + t];
         const char *lay = ti->layout == CNN_LAYOUT_HWIO ? " [kh][kw][in][out]"
@@ -113,7 +157,6 @@ void emit_layer_comment(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
 void emit_argmax_row(cnnc_emitter *em, const char *channels)
 {
     em_line(em, "cnn_real kfr[POW * %s]; /* the argmax bytes of pooled row py, as reals */", channels);
-    em_line(em, "OMP(simd)");
-    em_line(em, "for (int e = 0; e < POW * %s; e++)", channels);
+    emit_simd_for(em, "e", "POW * %s", channels);
     em_line(em, "    kfr[e] = (cnn_real)am[(size_t)py * POW * %s + e];", channels);
 }

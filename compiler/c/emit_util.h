@@ -1,5 +1,5 @@
-/* emit_util.h: C literals, the per-image loop and its pragma, layer comments
- * and the argmax-byte row (emit_util.c): what every emitter above uses. */
+/* emit_util.h: C literals, the per-image loop and its pragma, vector loops,
+ * layer comments and the argmax-byte row (emit_util.c): what every emitter above uses. */
 #ifndef CNNC_EMIT_UTIL_H
 #define CNNC_EMIT_UTIL_H
 
@@ -28,6 +28,33 @@ const char *emit_shape_str(char *buf, size_t size, const cnn_shape *s);
 /* The comment that opens a layer function: name, .cnn line, statement, shapes. */
 void emit_layer_comment(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L,
                         const char *direction);
+
+/* A vector loop: "OMP(simd)", then "for (int VAR = 0; VAR < END; VAR++)"
+ * with END printf-formatted from end_fmt; its body follows (one line
+ * indented by four spaces, or a block). emit_simd_block writes the head
+ * with " {" and goes one level deeper; the caller closes the block. The
+ * _if forms write the pragma only when `simd` is nonzero (a loop whose body
+ * may call a function that does not vectorize). */
+void emit_simd_for(cnnc_emitter *em, const char *var, const char *end_fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+void emit_simd_block(cnnc_emitter *em, const char *var, const char *end_fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+void emit_simd_for_if(cnnc_emitter *em, int simd, const char *var, const char *end_fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+void emit_simd_block_if(cnnc_emitter *em, int simd, const char *var, const char *end_fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 
 /* Writes the per-image loop head "for (int i = 0; i < n; i++) {" preceded by
  * the OpenMP pragma; the caller closes the block. */

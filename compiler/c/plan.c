@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "emit_activation.h"
 #include "emit_conv2d.h"
 #include "emit_conv_bn_fold.h"
 #include "emit_conv_pool.h"
@@ -15,6 +14,7 @@
 #include "emit_conv_winograd.h"
 #include "emit_dense.h"
 #include "emit_util.h"
+#include "keywords.h"
 #include "plan.h"
 
 /* The layer as the user would write it: the comment over its functions. */
@@ -25,7 +25,7 @@ static void layer_stmt(char *buf, size_t size, const cnn_layer *l)
         if (l->act == CNN_ACT_LEAKY_RELU)
             snprintf(a, sizeof a, " leaky_relu");
         else
-            snprintf(a, sizeof a, " %s", emit_act_name(l->act));
+            snprintf(a, sizeof a, " %s", kw_activations[l->act]);
     }
     switch (l->kind) {
     case CNN_CONV2D:
@@ -49,7 +49,7 @@ static void layer_stmt(char *buf, size_t size, const cnn_layer *l)
         if (l->act == CNN_ACT_LEAKY_RELU)
             snprintf(buf, size, "leaky_relu alpha=%g", (double)l->alpha);
         else
-            snprintf(buf, size, "%s", emit_act_name(l->act));
+            snprintf(buf, size, "%s", kw_activations[l->act]);
         break;
     }
 }
@@ -171,7 +171,7 @@ int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
             /* The forward pass stops before the final sigmoid/softmax. */
             if (l->act != ir->final_act)
                 return emit_error("internal: the last layer %s does not end in the final %s", l->name,
-                                  emit_act_name(ir->final_act));
+                                  kw_activations[ir->final_act]);
             L->act = CNN_ACT_LINEAR;
         }
         if (l->kind == CNN_FLATTEN || (last && l->kind == CNN_ACTIVATION))
@@ -304,5 +304,13 @@ int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
     pl->pad_floats = pad;
     if (2 * grad + slot + pad > PLAN_LIMIT || fixed > PLAN_LIMIT)
         return emit_error("the network's scratch space is too large for the C back end");
+    return 0;
+}
+
+int plan_backward_update(const cnnc_plan *pl)
+{
+    for (int i = 0; i < pl->n; i++)
+        if (pl->layers[i].fuse_update && pl->layers[i].run_backward)
+            return 1;
     return 0;
 }

@@ -110,4 +110,8 @@ typedef struct cnnc_layer_emitter {
  * "cnnc: error: ..." and returns 1. */
 int plan_build(cnnc_plan *pl, const cnnc_ir *ir);
 
+/* Whether the model has backward_update: some layer that runs backward
+ * applies the optimizer to its weights itself (fuse_update). */
+int plan_backward_update(const cnnc_plan *pl);
+
 #endif

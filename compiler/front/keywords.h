@@ -1,7 +1,8 @@
 /* keywords.h: the words of the language that name enum values, in the
- * order of the runtime's enums (runtime/include/cnn_model.h). The checker reads
- * them and the summary prints them, from this one table. Each list ends
- * with NULL, so it can be given to names_closest(). */
+ * order of the runtime's enums (runtime/include/cnn_model.h), so an enum
+ * value indexes its word. The checker reads them, and the summary and the
+ * C back end print them, from this one table. Each list ends with NULL, so
+ * it can be given to names_closest(). */
 #ifndef CNNC_KEYWORDS_H
 #define CNNC_KEYWORDS_H
 
