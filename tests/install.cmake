@@ -2,7 +2,8 @@
 #   install_relocated      cmake --install into a temporary prefix, moved
 #                          elsewhere: cnnc build of a .cnn in an empty folder,
 #                          one epoch on a generated image folder, predict;
-#                          the error once the headers are gone
+#                          the error once the headers are gone; cnnc export
+#                          of the trained weights without them, compiled
 #   install_cmake_project  a user's project with find_package(cnnc):
 #                          cnn_add_model, the model embedded in a program of
 #                          its own, the same through cnnrt.pc (pkg-config)

@@ -6,7 +6,8 @@
 # the build, and unsets CNNC_RUNTIME_INCLUDE / CNNC_RUNTIME_LIB.
 #   relocated  the installed files; `cnnc build` of tiny.cnn in an empty
 #              folder, one epoch of training on a generated image folder,
-#              predict; a clear error once the headers are gone
+#              predict; a clear error once the headers are gone, and
+#              `cnnc export` of the trained weights still working
 #   cmake      a user's CMake project (user_project/) with find_package(cnnc):
 #              the trainer by cnn_add_model, trained one epoch, and a
 #              program embedding the model, built once through the CMake
@@ -62,8 +63,11 @@ relocated)
     cat predict.txt
     [ "$(wc -l < predict.txt)" -eq 2 ] || fail "predict should print one line per image"
 
-    # Without its headers an installed cnnc says what is missing and where.
+    # Without its headers an installed cnnc says what is missing and where;
+    # `cnnc export` needs none of the runtime: its file is freestanding.
     mv "$p/include/cnnc" "$p/include/cnnc.away"
+    "$p/bin/cnnc" export tiny.cnn --weights run/model.safetensors -o exported || fail "cnnc export"
+    ${CC:-cc} -std=c99 -O2 -c exported/tiny_infer.c -o tiny_infer.o || fail "the exported file does not compile"
     if "$p/bin/cnnc" build tiny.cnn -o tiny2 2>err.txt; then fail "cnnc build worked without headers"; fi
     cat err.txt
     grep -q "runtime headers not found: $p/include/cnnc/cnn_model.h" err.txt || fail "unclear error"
