@@ -13,10 +13,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "emit.h"
+#include "spawn.h"
 
 #define MAX_ARGS 64
 
@@ -26,33 +26,6 @@ static int build_error(const char *fmt, const char *a, const char *b)
     fprintf(stderr, fmt, a, b);
     fputc('\n', stderr);
     return 1;
-}
-
-/* Runs argv, waits, returns its exit status (127 when it could not start). */
-static int run(char *const argv[], int verbose)
-{
-    if (verbose) {
-        for (int i = 0; argv[i]; i++)
-            fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
-        fputc('\n', stderr);
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        return 127;
-    if (pid == 0) {
-        execvp(argv[0], argv);
-        fprintf(stderr, "cnnc: error: cannot run the C compiler '%s': %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return 127;
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
 /* Copies src to dst through dst.tmpXXXXXX and a rename (for moves across
@@ -139,7 +112,7 @@ int build_trainer(const cnnc_ir *ir, const char *out_path, const char *rt_inc, c
         for (int j = 0; rest[j]; j++)
             argv[k++] = rest[j];
         argv[k] = NULL;
-        int st = run(argv, verbose);
+        int st = spawn_wait(argv, verbose, 0);
         if (st != 0) {
             fprintf(stderr, "cnnc: error: the C compiler failed (exit status %d) building %s\n", st,
                     out_path);

@@ -5,8 +5,9 @@
  *   cnnc FILE.cnn -o DIR                  DIR/NAME.c and DIR/NAME.h
  *   cnnc build FILE.cnn [-o BIN]          a standalone trainer binary
  *   cnnc --emit pytorch FILE.cnn -o F.py  the same network as a PyTorch module
- *   cnnc export FILE.cnn --weights W.safetensors -o DIR
- *                                         DIR/NAME_infer.c and .h: freestanding inference
+ *   cnnc export FILE.cnn --weights W.safetensors -o DIR [--web]
+ *                                         DIR/NAME_infer.c and .h: freestanding inference;
+ *                                         --web: DIR/NAME.wasm, NAME.js, index.html
  *   cnnc compare FILE.cnn [flags]         the speed comparison (compare.c)
  *
  * Exit status: 0 on success, 1 on any error (with a message). */
@@ -17,6 +18,7 @@
 #include "check.h"
 #include "compare.h"
 #include "emit.h"
+#include "emit_web.h"
 #include "locate.h"
 #include "summary.h"
 
@@ -31,9 +33,11 @@ static void usage(FILE *out)
           "       cnnc FILE.cnn -o DIR                    write DIR/NAME.c and DIR/NAME.h\n"
           "       cnnc build FILE.cnn [-o BIN] [-v]       build a standalone trainer (default ./NAME)\n"
           "       cnnc --emit c|pytorch FILE.cnn -o OUT   write the C model (OUT is a folder) or a PyTorch module\n"
-          "       cnnc export FILE.cnn --weights W.safetensors -o DIR\n"
+          "       cnnc export FILE.cnn --weights W.safetensors -o DIR [--web]\n"
           "                                               write DIR/NAME_infer.c and .h: freestanding inference\n"
-          "                                               C with the trained weights embedded (docs/deploy.md)\n"
+          "                                               C with the trained weights embedded (docs/deploy.md);\n"
+          "                                               --web: also DIR/NAME.wasm, NAME.js and index.html, a\n"
+          "                                               page that classifies images in the browser\n"
           "       cnnc compare FILE.cnn [flags]           time the trainer against the reference engine and PyTorch\n"
           "                                               (cnnc compare --help lists its flags)\n"
           "       cnnc --version | --help\n"
@@ -48,6 +52,7 @@ typedef struct cli {
     const char *emit;    /* c or pytorch */
     const char *input, *output;
     const char *weights; /* export */
+    int web;             /* export --web */
     int verbose;
 } cli;
 
@@ -71,6 +76,8 @@ static int parse_cli(int argc, char **argv, cli *o)
                 o->weights = argv[++i];
             else
                 o->emit = argv[++i];
+        } else if (!strcmp(a, "--web")) {
+            o->web = 1;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -98,6 +105,10 @@ static int parse_cli(int argc, char **argv, cli *o)
     }
     if (o->weights && (!o->command || strcmp(o->command, "export"))) {
         fprintf(stderr, "cnnc: error: --weights belongs to 'cnnc export'\n");
+        return 1;
+    }
+    if (o->web && (!o->command || strcmp(o->command, "export"))) {
+        fprintf(stderr, "cnnc: error: --web belongs to 'cnnc export'\n");
         return 1;
     }
     if (o->command && !strcmp(o->command, "export") && (!o->weights || !o->output)) {
@@ -151,8 +162,14 @@ int main(int argc, char **argv)
     if (rc == 0) {
         if (!strcmp(o.command, "summary"))
             print_summary(ir, stdout);
-        else if (!strcmp(o.command, "export"))
-            rc = emit_export(ir, o.weights, o.output);
+        else if (!strcmp(o.command, "export")) {
+            /* the toolchain is checked before any file is written */
+            rc = o.web ? web_toolchain_check(o.verbose) : 0;
+            if (!rc)
+                rc = emit_export(ir, o.weights, o.output);
+            if (!rc && o.web)
+                rc = emit_web(ir, o.output, o.verbose);
+        }
         else if (!strcmp(o.command, "build"))
             rc = build_trainer(ir, o.output, l.include, l.library, o.verbose);
         else if (!strcmp(o.command, "emit"))

@@ -3,23 +3,26 @@
 # are already installed are left alone, and apt is not touched at all when
 # nothing is missing.
 #   scripts/install-deps.sh build    compiler toolchain, flex, bison, libjpeg-turbo, libpng
-#   scripts/install-deps.sh test     + PyTorch (parity tests), clang (warning checks)
+#   scripts/install-deps.sh test     + PyTorch (parity tests), clang (warning checks), lld (export --web)
 #   scripts/install-deps.sh demo     + Debian's Fashion-MNIST dataset (the README's main job)
 #   scripts/install-deps.sh bench    + what the comparisons run: PyTorch, hyperfine, node and npm
 #                                    (scripts/compare_onnx.py npm-installs onnxruntime-node)
+#   scripts/install-deps.sh browser  + Chromium, clang and lld: the browser test of `cnnc export --web`
+#                                    (with bench: scripts/compare_web.py npm-installs onnxruntime-web)
 set -eu
 want=(build-essential cmake flex bison libjpeg62-turbo-dev libpng-dev zlib1g-dev pkg-config)
 for role in "$@"; do
     case $role in
     build) ;;
-    test) want+=(clang python3 python3-torch python3-numpy python3-pil) ;;
+    test) want+=(clang lld python3 python3-torch python3-numpy python3-pil) ;;
     demo) want+=(dataset-fashion-mnist) ;;
     bench) want+=(python3-torch python3-torchvision python3-numpy python3-pil libopenblas0-pthread libjemalloc2 hyperfine)
            # node and npm for ONNX Runtime, unless another packaging already provides them
            command -v node >/dev/null 2>&1 || want+=(nodejs)
            command -v npm >/dev/null 2>&1 || want+=(npm) ;;
     fuzz) want+=(clang libclang-rt-14-dev) ;;
-    *) echo "install-deps.sh: unknown role '$role' (build, test, demo, bench, fuzz)" >&2; exit 1 ;;
+    browser) want+=(chromium clang lld python3 python3-pil) ;;
+    *) echo "install-deps.sh: unknown role '$role' (build, test, demo, bench, fuzz, browser)" >&2; exit 1 ;;
     esac
 done
 missing=()
