@@ -32,215 +32,12 @@
 #include "cnn_progress.h"
 #include "cnn_run_lock.h"
 #include "cnn_safetensors.h"
+#include "cnn_run.h"
 #include "cnn_train.h"
 
 /* ---- shared helpers ------------------------------------------------------ */
 
-void cnn_error(const cnn_model *m, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fflush(stdout);
-    fprintf(stderr, "%s: error: ", m->name);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-void cnn_warning(const cnn_model *m, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fflush(stdout);
-    fprintf(stderr, "%s: warning: ", m->name);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-static void *alloc_floats(size_t n)
-{
-    size_t bytes = (n ? n : 1) * sizeof(float);
-    bytes = (bytes + 63) / 64 * 64;
-    void *p = aligned_alloc(64, bytes);
-    if (p)
-        memset(p, 0, bytes); /* first touch now, never inside a step */
-    return p;
-}
-
-int cnn_buffers_alloc(const cnn_model *m, int batch_cap, cnn_buffers *b)
-{
-    memset(b, 0, sizeof *b);
-    b->batch_cap = batch_cap;
-    b->params = alloc_floats(m->n_params);
-    b->grads = alloc_floats(m->n_params);
-    b->acts = alloc_floats((size_t)batch_cap * m->act_floats);
-    b->work = alloc_floats(m->work_floats ? m->work_floats(batch_cap) : 0);
-    if (!b->params || !b->grads || !b->acts || !b->work) {
-        cnn_buffers_free(b);
-        return -1;
-    }
-    return 0;
-}
-
-void cnn_buffers_free(cnn_buffers *b)
-{
-    free(b->params);
-    free(b->grads);
-    free(b->acts);
-    free(b->work);
-    memset(b, 0, sizeof *b);
-}
-
-/* mkdir -p */
-static int make_dirs(const char *path, char *err, size_t errlen)
-{
-    char p[CNN_MAX_PATH];
-    snprintf(p, sizeof p, "%s", path);
-    size_t n = strlen(p);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] == '/' || p[i] == 0) {
-            char c = p[i];
-            p[i] = 0;
-            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-                cnn_set_err(err, errlen, "cannot create the folder %s: %s", p, strerror(errno));
-                return -1;
-            }
-            p[i] = c;
-        }
-    }
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        cnn_set_err(err, errlen, "%s is not a folder", path);
-        return -1;
-    }
-    return 0;
-}
-
-static void run_path(char *dst, size_t n, const char *dir, const char *file)
-{
-    snprintf(dst, n, "%s/%s", dir, file);
-}
-
-/* Class names joined by '\n' (the "classes" metadata entry). */
-static char *class_list(const cnn_dataset *d)
-{
-    size_t len = 1;
-    int k = cnn_dataset_n_classes(d);
-    for (int i = 0; i < k; i++)
-        len += strlen(cnn_dataset_class_name(d, i)) + 1;
-    char *s = malloc(len);
-    if (!s)
-        return NULL;
-    s[0] = 0;
-    for (int i = 0; i < k; i++) {
-        if (i)
-            strcat(s, "\n");
-        strcat(s, cnn_dataset_class_name(d, i));
-    }
-    return s;
-}
-
-/* Appends s to the growing buffer *buf (length *len, capacity *cap), as a CSV
- * field: quoted (with "" for ") when it holds a comma, quote or line break. */
-static int csv_put(char **buf, size_t *len, size_t *cap, const char *s, int quote_if_needed)
-{
-    size_t need = 2 * strlen(s) + 4;
-    if (*len + need > *cap) {
-        size_t nc = (*cap ? *cap * 2 : 65536) + need;
-        char *nb = realloc(*buf, nc);
-        if (!nb)
-            return -1;
-        *buf = nb;
-        *cap = nc;
-    }
-    int q = quote_if_needed && strpbrk(s, ",\"\r\n") != NULL;
-    if (q)
-        (*buf)[(*len)++] = '"';
-    for (; *s; s++) {
-        if (*s == '"' && q)
-            (*buf)[(*len)++] = '"';
-        (*buf)[(*len)++] = *s;
-    }
-    if (q)
-        (*buf)[(*len)++] = '"';
-    (*buf)[*len] = 0;
-    return 0;
-}
-
-/* split.csv in the run folder: every image the run trains or validates on,
- * `subset,label,class,path` (path relative to its data folder, or
- * "FILE#n" for an IDX file), in subset order. It lets another engine (e.g.
- * scripts/train_pytorch.py) train on exactly the same split. */
-static int write_split(const char *path, const cnn_dataset *train, const cnn_dataset *val, char *err,
-                       size_t errlen)
-{
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int bad = csv_put(&buf, &len, &cap, "subset,label,class,path\n", 0);
-    for (int s = 0; s < 2 && !bad; s++) {
-        const cnn_dataset *d = s ? val : train;
-        for (int i = 0; d && i < cnn_dataset_size(d) && !bad; i++) {
-            char lab[16];
-            int l = cnn_dataset_label(d, i);
-            snprintf(lab, sizeof lab, ",%d,", l);
-            bad = csv_put(&buf, &len, &cap, s ? "validation" : "training", 0) ||
-                  csv_put(&buf, &len, &cap, lab, 0) ||
-                  csv_put(&buf, &len, &cap, cnn_dataset_class_name(d, l), 1) ||
-                  csv_put(&buf, &len, &cap, ",", 0) || csv_put(&buf, &len, &cap, cnn_dataset_relpath(d, i), 1) ||
-                  csv_put(&buf, &len, &cap, "\n", 0);
-        }
-    }
-    int rc = -1;
-    if (bad)
-        cnn_set_err(err, errlen, "out of memory writing %s", path);
-    else
-        rc = cnn_write_file_atomic(path, buf, len, err, errlen);
-    free(buf);
-    return rc;
-}
-
-static void apply_threads(int threads)
-{
-    if (threads > 0)
-        omp_set_num_threads(threads);
-}
-
-/* The data options of a run. */
-static void data_options(const cnn_run_options *o, cnn_data_options *d, FILE *log)
-{
-    cnn_data_options_init(d);
-    d->path = o->cfg.data;
-    d->validation = o->cfg.validation;
-    d->validation_split = o->cfg.validation ? 0.0 : o->cfg.validation_split;
-    d->seed = o->cfg.seed;
-    d->strict = o->strict;
-    d->memory_budget = o->memory_mb > 0 ? (size_t)(o->memory_mb * 1048576.0) : 0;
-    d->cache_dir = o->cache_dir;
-    d->threads = o->threads;
-    d->exact_resize = o->exact_resize;
-    d->log = log;
-}
-
 /* ---- one pass without training (validation, evaluate) -------------------- */
-
-/* Runs the model in inference mode over every batch of the loader and
- * accumulates metrics; a batch whose loss is not finite makes the mean loss
- * NaN or infinite (cnn_metrics_add), which the caller checks. */
-static void eval_pass(const cnn_model *m, cnn_buffers *b, cnn_loader *l, float *logits,
-                      cnn_metrics *mt, uint64_t seed, uint64_t step)
-{
-    const float *x;
-    const int *labels;
-    cnn_metrics_reset(mt);
-    cnn_loader_begin(l, 0, 0);
-    int n;
-    while ((n = cnn_loader_next(l, &x, &labels, NULL)) > 0) {
-        m->forward(b, x, logits, n, 0, seed, step);
-        double loss = m->loss(logits, labels, NULL, n);
-        cnn_metrics_add(mt, logits, labels, n, loss);
-    }
-}
 
 /* ---- the settings a resume must not change --------------------------------- */
 
@@ -498,8 +295,8 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
                      "IDX file), or set `data \"...\"` in the train block of %s", m->source ? m->source : "the model");
         return 1;
     }
-    apply_threads(o->threads);
-    if (make_dirs(o->out, err, sizeof err)) {
+    cnn_apply_threads(o->threads);
+    if (cnn_make_dirs(o->out, err, sizeof err)) {
         cnn_error(m, "%s", err);
         return 1;
     }
@@ -511,18 +308,18 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     if (lock_fd == -2)
         cnn_warning(m, "%s", err);
     cnn_run_remove_stale(o->out);
-    run_path(r->ckpt, sizeof r->ckpt, o->out, "checkpoint.safetensors");
-    run_path(r->best, sizeof r->best, o->out, "best.safetensors");
-    run_path(r->final, sizeof r->final, o->out, "model.safetensors");
-    run_path(r->csv, sizeof r->csv, o->out, "history.csv");
-    run_path(r->svg, sizeof r->svg, o->out, "curves.svg");
-    run_path(r->diverged, sizeof r->diverged, o->out, "diverged");
+    cnn_run_path(r->ckpt, sizeof r->ckpt, o->out, "checkpoint.safetensors");
+    cnn_run_path(r->best, sizeof r->best, o->out, "best.safetensors");
+    cnn_run_path(r->final, sizeof r->final, o->out, "model.safetensors");
+    cnn_run_path(r->csv, sizeof r->csv, o->out, "history.csv");
+    cnn_run_path(r->svg, sizeof r->svg, o->out, "curves.svg");
+    cnn_run_path(r->diverged, sizeof r->diverged, o->out, "diverged");
     r->ckpt_epoch = -1;
     char split_csv[CNN_MAX_PATH + 64];
-    run_path(split_csv, sizeof split_csv, o->out, "split.csv");
+    cnn_run_path(split_csv, sizeof split_csv, o->out, "split.csv");
 
     cnn_data_options dopt;
-    data_options(o, &dopt, log);
+    cnn_data_options_from(o, &dopt, log);
     if (cnn_data_open(m, &dopt, &r->train, &r->val, err, sizeof err)) {
         cnn_error(m, "%s", err);
         goto out;
@@ -531,12 +328,12 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         cnn_error(m, "no training images in %s", c->data);
         goto out;
     }
-    if (write_split(split_csv, r->train, r->val, err, sizeof err)) {
+    if (cnn_write_split(split_csv, r->train, r->val, err, sizeof err)) {
         cnn_error(m, "%s", err);
         goto out;
     }
     int batch = c->batch;
-    r->classes = class_list(r->train);
+    r->classes = cnn_class_list(r->train);
     r->tl = cnn_loader_create(m, r->train, batch, 1, c->seed, err, sizeof err);
     if (r->tl && r->val)
         r->vl = cnn_loader_create(m, r->val, batch, 0, c->seed, err, sizeof err);
@@ -544,8 +341,8 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         cnn_error(m, "%s", err);
         goto out;
     }
-    if (cnn_buffers_alloc(m, batch, &r->b) || !(r->logits = alloc_floats((size_t)batch * m->n_outputs)) ||
-        !(r->dlogits = alloc_floats((size_t)batch * m->n_outputs)) ||
+    if (cnn_buffers_alloc(m, batch, &r->b) || !(r->logits = cnn_alloc_floats((size_t)batch * m->n_outputs)) ||
+        !(r->dlogits = cnn_alloc_floats((size_t)batch * m->n_outputs)) ||
         cnn_metrics_init(&r->tm, m->n_outputs, m->final_act) ||
         cnn_metrics_init(&r->vm, m->n_outputs, m->final_act)) {
         cnn_error(m, "out of memory for batch %d (%.0f MB of activations); try a smaller --batch", batch,
@@ -699,7 +496,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         for (int i = 0; i < nm; i++)
             row[i] = cnn_metrics_value(&r->tm, mnames[i]);
         if (r->val) {
-            eval_pass(m, &r->b, r->vl, r->logits, &r->vm, c->seed, st.step);
+            cnn_eval_pass(m, &r->b, r->vl, r->logits, &r->vm, c->seed, st.step);
             for (int i = 0; i < nm; i++)
                 row[nm + i] = cnn_metrics_value(&r->vm, mnames[i]);
             double vl = cnn_metrics_loss(&r->vm);
@@ -794,7 +591,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         /* The last epoch's validation pass used the final weights unless they
          * were restored (or the run had nothing left to do after a resume). */
         if (restored || r->vm.n == 0)
-            eval_pass(m, &r->b, r->vl, r->logits, &r->vm, c->seed, st.step);
+            cnn_eval_pass(m, &r->b, r->vl, r->logits, &r->vm, c->seed, st.step);
         const char *names[64];
         int k = cnn_dataset_n_classes(r->val);
         for (int i = 0; i < k && i < 64; i++)
@@ -825,337 +622,4 @@ out:
 
 /* ---- evaluate ------------------------------------------------------------- */
 
-/* Opens a weights file (OUT/model.safetensors unless --weights) into params;
- * *classes gets its class names ('\n'-joined, malloc'ed, NULL if none). */
-static int load_weights(const cnn_model *m, const cnn_run_options *o, float *params, char **classes)
-{
-    char path[CNN_MAX_PATH + 64], err[1024];
-    if (o->weights)
-        snprintf(path, sizeof path, "%s", o->weights);
-    else
-        run_path(path, sizeof path, o->out, "model.safetensors");
-    cnn_st_file f;
-    if (cnn_st_read(path, &f, err, sizeof err)) {
-        if (!o->weights && errno == ENOENT)
-            cnn_error(m, "%s; train first (`%s train`), or give --weights FILE", err, m->name);
-        else
-            cnn_error(m, "%s", err);
-        return -1;
-    }
-    const char *name = cnn_st_meta(&f, "model"), *arch = cnn_st_meta(&f, "arch_hash");
-    char my_arch[17];
-    cnn_model_arch_hash(m, my_arch);
-    if (name && arch && (strcmp(name, m->name) != 0 || strcmp(arch, my_arch) != 0)) {
-        cnn_error(m, "%s holds the weights of another model ('%s', architecture %s), not of '%s' (architecture %s)",
-                  path, name, arch, m->name, my_arch);
-        cnn_st_close(&f);
-        return -1;
-    }
-    if (cnn_weights_get(m, &f, params, err, sizeof err)) {
-        cnn_error(m, "%s: %s", path, err);
-        cnn_st_close(&f);
-        return -1;
-    }
-    int bad = cnn_nonfinite_tensor(m, params);
-    if (bad >= 0) {
-        cnn_error(m, "%s holds weights that are not finite (%s has NaN or infinite values): the run that saved "
-                     "them diverged; use an earlier checkpoint, or train again with a lower --lr",
-                  path, m->tensors[bad].name);
-        cnn_st_close(&f);
-        return -1;
-    }
-    if (!f.has_crc)
-        cnn_warning(m, "%s has no crc32 entry (as PyTorch writes safetensors files): nothing checks that it is "
-                       "intact", path);
-    const char *cl = cnn_st_meta(&f, "classes");
-    *classes = cl && *cl ? strdup(cl) : NULL;
-    cnn_st_close(&f);
-    return 0;
-}
-
-/* Splits a '\n'-joined list in place into at most max names. */
-static int split_classes(char *s, const char **names, int max)
-{
-    int n = 0;
-    while (s && *s && n < max) {
-        names[n++] = s;
-        char *nl = strchr(s, '\n');
-        if (!nl)
-            break;
-        *nl = 0;
-        s = nl + 1;
-    }
-    return n;
-}
-
-int cnn_cmd_evaluate(const cnn_model *m, const cnn_run_options *o)
-{
-    const cnn_config *c = &o->cfg;
-    int rc = 1;
-    char err[1024];
-    const char *data = c->data;
-    if (!data) {
-        cnn_error(m, "evaluate needs data: give --data DIR (or an IDX file)");
-        return 1;
-    }
-    apply_threads(o->threads);
-    cnn_buffers b;
-    cnn_metrics mt;
-    memset(&mt, 0, sizeof mt);
-    float *logits = NULL;
-    char *classes = NULL;
-    cnn_dataset *ds = NULL, *none = NULL;
-    cnn_loader *l = NULL;
-    int batch = c->batch;
-    if (cnn_buffers_alloc(m, batch, &b) || !(logits = alloc_floats((size_t)batch * m->n_outputs)) ||
-        cnn_metrics_init(&mt, m->n_outputs, m->final_act)) {
-        cnn_error(m, "out of memory");
-        goto out;
-    }
-    if (load_weights(m, o, b.params, &classes))
-        goto out;
-    cnn_data_options d;
-    cnn_run_options o2 = *o;
-    o2.cfg.validation = NULL;
-    o2.cfg.validation_split = 0.0;
-    o2.cfg.data = data;
-    data_options(&o2, &d, o->quiet ? NULL : stdout);
-    d.table_label = "images"; /* not "training": this data is only evaluated */
-    if (cnn_data_open(m, &d, &ds, &none, err, sizeof err)) {
-        cnn_error(m, "%s", err);
-        goto out;
-    }
-    int k = cnn_dataset_n_classes(ds);
-    const char *names[256];
-    if (classes) {
-        char *tmp = strdup(classes);
-        const char *wn[256];
-        int nw = split_classes(tmp, wn, 256);
-        int same = nw == k;
-        for (int i = 0; same && i < k; i++)
-            same = !strcmp(wn[i], cnn_dataset_class_name(ds, i));
-        if (!same)
-            cnn_warning(m, "the classes of %s differ from those the weights were trained on; labels are "
-                           "matched by position (sorted folder names)", data);
-        free(tmp);
-    }
-    for (int i = 0; i < k && i < 256; i++)
-        names[i] = cnn_dataset_class_name(ds, i);
-    l = cnn_loader_create(m, ds, batch, 0, c->seed, err, sizeof err);
-    if (!l) {
-        cnn_error(m, "%s", err);
-        goto out;
-    }
-    double t0 = cnn_now();
-    eval_pass(m, &b, l, logits, &mt, c->seed, 0);
-    double dt = cnn_now() - t0;
-    int finite = isfinite(cnn_metrics_loss(&mt));
-    printf("Evaluated %ld images of %s in %.1f s (%.0f images/s)\n", mt.n, data, dt, dt > 0 ? mt.n / dt : 0.0);
-    printf("loss: %.4f\naccuracy: %.4f\n", cnn_metrics_loss(&mt), cnn_metrics_accuracy(&mt));
-    if (mt.binary) {
-        printf("precision: %.4f\nrecall: %.4f\nauc: %.4f\n", cnn_metrics_precision(&mt), cnn_metrics_recall(&mt),
-               cnn_metrics_auc(&mt));
-    }
-    cnn_metrics_print_report(stdout, &mt, k <= 256 ? names : NULL, data);
-    rc = 0;
-    if (!finite) {
-        cnn_error(m, "the loss is not finite: a batch of %s overflowed the model", data);
-        rc = 1;
-    }
-out:
-    cnn_loader_free(l);
-    cnn_dataset_free(ds);
-    cnn_dataset_free(none);
-    cnn_buffers_free(&b);
-    free(logits);
-    free(classes);
-    cnn_metrics_free(&mt);
-    return rc;
-}
-
 /* ---- predict --------------------------------------------------------------- */
-
-/* "FILE#N" names image N (0-based) of an IDX images file, as the data side
- * names IDX images in its messages. Returns N and the file in file[], or -1. */
-static long idx_ref(const char *path, char *file, size_t n)
-{
-    const char *hash = strrchr(path, '#');
-    if (!hash || !hash[1] || (size_t)(hash - path) >= n)
-        return -1;
-    char *end;
-    long k = strtol(hash + 1, &end, 10);
-    if (*end || k < 0)
-        return -1;
-    snprintf(file, n, "%.*s", (int)(hash - path), path);
-    if (!strstr(file, "images-idx3") && !strstr(file, "images.idx3"))
-        return -1;
-    struct stat st;
-    if (stat(path, &st) == 0) /* a real file whose name happens to have a '#' */
-        return -1;
-    return k;
-}
-
-/* Preprocessed images for every IDX reference among the arguments, read
- * through the data side's evaluation loader (exactly what `evaluate` sees).
- * xs[i] points into *store for IDX references, NULL otherwise. */
-static int load_idx_refs(const cnn_model *m, const cnn_run_options *o, float **xs, float **store)
-{
-    size_t img = (size_t)m->in_h * m->in_w * m->in_c;
-    int n_ref = 0;
-    char file[CNN_MAX_PATH], other[CNN_MAX_PATH];
-    for (int i = 0; i < o->n_images; i++)
-        n_ref += idx_ref(o->images[i], file, sizeof file) >= 0;
-    *store = NULL;
-    if (!n_ref)
-        return 0;
-    *store = alloc_floats((size_t)n_ref * img);
-    if (!*store) {
-        cnn_error(m, "out of memory");
-        return -1;
-    }
-    int slot = 0;
-    for (int i = 0; i < o->n_images; i++) {
-        if (idx_ref(o->images[i], file, sizeof file) < 0 || xs[i])
-            continue;
-        /* Every reference to this file, in one pass over it. */
-        cnn_data_options d;
-        cnn_data_options_init(&d);
-        d.path = file;
-        d.validation_split = 0.0;
-        cnn_dataset *ds = NULL, *none = NULL;
-        char err[1024];
-        if (cnn_data_open(m, &d, &ds, &none, err, sizeof err)) {
-            cnn_error(m, "%s", err);
-            return -1;
-        }
-        for (int j = i; j < o->n_images; j++) {
-            long k = idx_ref(o->images[j], other, sizeof other);
-            if (k >= 0 && !strcmp(other, file) && k >= cnn_dataset_size(ds)) {
-                cnn_error(m, "%s: %s has only %d images (0 to %d)", o->images[j], file, cnn_dataset_size(ds),
-                          cnn_dataset_size(ds) - 1);
-                cnn_dataset_free(ds);
-                cnn_dataset_free(none);
-                return -1;
-            }
-        }
-        cnn_loader *l = cnn_loader_create(m, ds, 256, 0, 0, err, sizeof err);
-        if (!l) {
-            cnn_error(m, "%s", err);
-            cnn_dataset_free(ds);
-            cnn_dataset_free(none);
-            return -1;
-        }
-        cnn_loader_begin(l, 0, 0);
-        const float *x;
-        const int *labels, *idx;
-        int nb;
-        while ((nb = cnn_loader_next(l, &x, &labels, &idx)) > 0) {
-            for (int b = 0; b < nb; b++) {
-                /* the data side names IDX image k "BASENAME#k" */
-                const char *p = cnn_dataset_path(ds, idx[b]);
-                const char *h = p ? strrchr(p, '#') : NULL;
-                long k = h ? strtol(h + 1, NULL, 10) : idx[b];
-                for (int j = i; j < o->n_images; j++) {
-                    if (xs[j] || idx_ref(o->images[j], other, sizeof other) != k || strcmp(other, file))
-                        continue;
-                    xs[j] = *store + (size_t)slot++ * img;
-                    memcpy(xs[j], x + (size_t)b * img, img * sizeof(float));
-                }
-            }
-        }
-        cnn_loader_free(l);
-        cnn_dataset_free(ds);
-        cnn_dataset_free(none);
-    }
-    return 0;
-}
-
-int cnn_cmd_predict(const cnn_model *m, const cnn_run_options *o)
-{
-    if (o->n_images == 0) {
-        cnn_error(m, "predict needs at least one image: %s predict [--weights FILE] IMAGE...", m->name);
-        return 1;
-    }
-    apply_threads(o->threads);
-    int batch = o->cfg.batch < o->n_images ? o->cfg.batch : o->n_images;
-    int n_classes = m->n_outputs == 1 ? 2 : m->n_outputs;
-    cnn_buffers b;
-    float *logits = alloc_floats((size_t)batch * m->n_outputs);
-    float *x = alloc_floats((size_t)batch * m->in_h * m->in_w * m->in_c);
-    double *probs = malloc((size_t)n_classes * sizeof *probs);
-    int *which = malloc((size_t)batch * sizeof *which);
-    float **xs = calloc((size_t)o->n_images, sizeof *xs);
-    float *idx_store = NULL;
-    char *classes = NULL;
-    int rc = 1, failed = 0;
-    if (cnn_buffers_alloc(m, batch, &b) || !logits || !x || !probs || !which || !xs) {
-        cnn_error(m, "out of memory");
-        goto out;
-    }
-    if (load_weights(m, o, b.params, &classes))
-        goto out;
-    if (load_idx_refs(m, o, xs, &idx_store))
-        goto out;
-    const char *names[1024];
-    int nn = split_classes(classes, names, 1024);
-    char fallback[1024][12];
-    if (nn != n_classes) {
-        if (classes)
-            cnn_warning(m, "the weights name %d classes, the model has %d; printing class numbers", nn, n_classes);
-        for (int k = 0; k < n_classes && k < 1024; k++) {
-            snprintf(fallback[k], sizeof fallback[k], "%d", k);
-            names[k] = fallback[k];
-        }
-    }
-    cnn_data_options d;
-    cnn_data_options_init(&d);
-    d.exact_resize = o->exact_resize;
-    size_t img = (size_t)m->in_h * m->in_w * m->in_c;
-    for (int i0 = 0; i0 < o->n_images; i0 += batch) {
-        int n = 0;
-        for (int i = i0; i < o->n_images && i < i0 + batch; i++) {
-            char err[1024];
-            if (xs[i]) {
-                memcpy(x + (size_t)n * img, xs[i], img * sizeof(float));
-            } else if (cnn_image_load(m, o->images[i], x + (size_t)n * img, &d, err, sizeof err)) {
-                cnn_error(m, "%s", err);
-                failed++;
-                continue;
-            }
-            which[n++] = i;
-        }
-        if (!n)
-            continue;
-        m->forward(&b, x, logits, n, 0, o->cfg.seed, 0);
-        for (int j = 0; j < n; j++) {
-            const float *z = logits + (size_t)j * m->n_outputs;
-            cnn_probabilities(z, m->n_outputs, m->final_act, probs);
-            int k = cnn_predicted_class(z, m->n_outputs, m->final_act);
-            const char *path = o->images[which[j]];
-            if (o->json) {
-                printf("{\"path\": ");
-                cnn_json_fputs(stdout, path);
-                printf(", \"class\": ");
-                cnn_json_fputs(stdout, names[k]);
-                printf(", \"probabilities\": [");
-                for (int q = 0; q < n_classes; q++)
-                    printf("%s%.6g", q ? ", " : "", probs[q]);
-                printf("]}\n");
-            } else {
-                printf("%s\t%s\t%.4f\n", path, names[k], probs[k]);
-            }
-        }
-        fflush(stdout);
-    }
-    rc = failed ? 1 : 0;
-out:
-    cnn_buffers_free(&b);
-    free(logits);
-    free(x);
-    free(probs);
-    free(which);
-    free(xs);
-    free(idx_store);
-    free(classes);
-    return rc;
-}
