@@ -47,8 +47,8 @@ spinning OpenMP threads, which wins when other processes share the cores),
 and the best of those is reported: the best training and the best
 inference configuration are chosen separately and named under the table
 (--all lists every figure). --search quick times only the
-configuration ../shared/DESIGN.md found best (OpenBLAS, jemalloc,
-channels_last, mkldnn on).
+configuration the full search finds best on the machines cnnc is
+measured on (OpenBLAS, jemalloc, channels_last, mkldnn on; docs/benchmarks.md).
 
 --repeat K runs everything K times and reports the median of each figure
 (the per-run figures are in --json). Ratios compare figures of the same run.
@@ -260,7 +260,7 @@ def run_worker(args, twin, python, env_label, overrides, configs, warmup, second
 
 
 def time_torch(args, twin, python, chosen=None):
-    """The PyTorch search. --search quick: DESIGN.md's best configuration only.
+    """The PyTorch search. --search quick: the usual best configuration only.
     --search full: every configuration is screened (1 warm-up step, then
     steps for a quarter of --seconds, at least 2), then the three best of
     each phase (training, inference) are timed again like the other engines

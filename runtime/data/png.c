@@ -4,7 +4,7 @@
  * warnings are dropped, the error text is returned). Every PNG ends as 8-bit
  * gray or RGB: palettes expanded, 1/2/4-bit gray widened, 16-bit reduced to
  * its high byte (as libpng's strip_16 and TensorFlow's uint8 decode_png),
- * alpha dropped (LANGUAGE.md: "alpha dropped"; Keras decode_image(channels=3)
+ * alpha dropped (docs/language.md, "Preprocess"; Keras decode_image(channels=3)
  * does the same), gray replicated for RGB inputs and RGB turned into BT.601
  * luma for one-channel inputs. Interlaced (Adam7) files are handled. */
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /* preprocess.c: from a decoded image to the model's input values
- * (LANGUAGE.md "Preprocess"): center crop to the aspect ratio, bilinear resize,
+ * (docs/language.md, "Preprocess"): center crop to the aspect ratio, bilinear resize,
  * then grayscale / edges / brightness / rescale in the order written.
  *
  * The work is split in two so that it runs once per image, not once per epoch:

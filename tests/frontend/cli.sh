@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The cnnc command-line contract (DESIGN.md): exit statuses and messages.
+# The cnnc command-line contract (README.md, man/cnnc.1): exit statuses and messages.
 set -u
 cnnc=$1
 model=$2

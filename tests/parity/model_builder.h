@@ -1,7 +1,7 @@
 /* model_builder.h: hand-built cnn_model descriptors for tests of the
  * reference engine and of init, independent of the compiler's front end.
  * Shapes, TensorFlow 'same' padding, tensors, offsets and fans are computed
- * here the way LANGUAGE.md defines them. The descriptor has no generated
+ * here the way docs/language.md defines them. The descriptor has no generated
  * functions (forward/backward/loss are NULL). */
 #ifndef CNN_MODEL_BUILDER_H
 #define CNN_MODEL_BUILDER_H
