@@ -44,7 +44,7 @@ typedef struct cnn_strbuf {
 
 void cnn_sb_put(cnn_strbuf *b, const char *s, size_t n);
 void cnn_sb_str(cnn_strbuf *b, const char *s);
-/* Formatted, up to 127 characters at a time. */
+/* Formatted, any length. */
 void cnn_sb_fmt(cnn_strbuf *b, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

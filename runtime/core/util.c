@@ -65,13 +65,37 @@ void cnn_sb_str(cnn_strbuf *b, const char *s) { cnn_sb_put(b, s, strlen(s)); }
 
 void cnn_sb_fmt(cnn_strbuf *b, const char *fmt, ...)
 {
-    char tmp[128];
+    char tmp[256];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        cnn_sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    if (n < 0) {
+        b->oom = 1;
+        return;
+    }
+    if ((size_t)n < sizeof tmp) {
+        cnn_sb_put(b, tmp, (size_t)n);
+        return;
+    }
+    /* Longer than the stack buffer: format again into the string itself. */
+    cnn_sb_put(b, "", 0);
+    if (b->oom)
+        return;
+    size_t need = b->len + (size_t)n + 1;
+    if (need > b->cap) {
+        char *t = realloc(b->s, need);
+        if (!t) {
+            b->oom = 1;
+            return;
+        }
+        b->s = t;
+        b->cap = need;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
 }
 
 /* A JSON string literal. */

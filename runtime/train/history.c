@@ -80,26 +80,27 @@ double cnn_history_get(const cnn_history *h, int row, const char *name)
 
 char *cnn_history_csv(const cnn_history *h)
 {
-    size_t cap = 64 + (size_t)(h->n_rows + 1) * (size_t)(h->n_cols + 1) * 40;
-    char *s = malloc(cap);
-    if (!s)
-        return NULL;
-    size_t n = (size_t)snprintf(s, cap, "epoch");
+    cnn_strbuf b = {0};
+    cnn_sb_str(&b, "epoch");
     for (int c = 0; c < h->n_cols; c++)
-        n += (size_t)snprintf(s + n, cap - n, ",%s", h->cols[c]);
-    n += (size_t)snprintf(s + n, cap - n, "\n");
+        cnn_sb_fmt(&b, ",%s", h->cols[c]);
+    cnn_sb_str(&b, "\n");
     for (int r = 0; r < h->n_rows; r++) {
-        n += (size_t)snprintf(s + n, cap - n, "%d", r + 1);
+        cnn_sb_fmt(&b, "%d", r + 1);
         for (int c = 0; c < h->n_cols; c++) {
             double v = h->rows[(size_t)r * h->n_cols + c];
             if (isnan(v))
-                n += (size_t)snprintf(s + n, cap - n, ",nan");
+                cnn_sb_str(&b, ",nan");
             else
-                n += (size_t)snprintf(s + n, cap - n, ",%.9g", v);
+                cnn_sb_fmt(&b, ",%.9g", v);
         }
-        n += (size_t)snprintf(s + n, cap - n, "\n");
+        cnn_sb_str(&b, "\n");
     }
-    return s;
+    if (b.oom) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
 }
 
 int cnn_history_parse(cnn_history *h, const char *csv)

@@ -1,56 +1,22 @@
 /* plot.c: curves.svg from the history (see cnn_plot.h). Plain SVG 1.1, no
  * scripts or external fonts. */
 #include "cnn_plot.h"
+#include "cnn_util.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct sv {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sv;
-
-static void out(sv *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->oom = 1;
-            return;
-        }
-        if ((size_t)k < b->cap - b->n) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t cap = b->cap * 2 + (size_t)k + 1;
-        char *t = realloc(b->s, cap);
-        if (!t) {
-            b->oom = 1;
-            return;
-        }
-        b->s = t;
-        b->cap = cap;
-    }
-}
-
-static void out_escaped(sv *b, const char *s)
+static void out_escaped(cnn_strbuf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '<': out(b, "&lt;"); break;
-        case '>': out(b, "&gt;"); break;
-        case '&': out(b, "&amp;"); break;
-        case '"': out(b, "&quot;"); break;
-        default: out(b, "%c", *s);
+        case '<': cnn_sb_fmt(b, "&lt;"); break;
+        case '>': cnn_sb_fmt(b, "&gt;"); break;
+        case '&': cnn_sb_fmt(b, "&amp;"); break;
+        case '"': cnn_sb_fmt(b, "&quot;"); break;
+        default: cnn_sb_fmt(b, "%c", *s);
         }
     }
 }
@@ -66,7 +32,7 @@ static double nice_step(double range, int ticks)
 
 enum { PW = 440, PH = 300, ML = 60, MR = 16, MT = 40, MB = 46 };
 
-static void panel(sv *b, const cnn_history *h, int x0, const char *title, const char *train_col,
+static void panel(cnn_strbuf *b, const cnn_history *h, int x0, const char *title, const char *train_col,
                   const char *val_col, int is_acc)
 {
     int ct = cnn_history_col(h, train_col), cv = cnn_history_col(h, val_col);
@@ -101,49 +67,49 @@ static void panel(sv *b, const cnn_history *h, int x0, const char *title, const 
     const double gx = x0 + ML, gy = MT, gw = PW - ML - MR, gh = PH - MT - MB;
 #define X(e) (gx + ((e) - 1.0) / (xmax - 1.0) * gw)
 #define Y(v) (gy + gh - ((v) - lo) / (hi - lo) * gh)
-    out(b, "<text x=\"%g\" y=\"24\" font-size=\"15\" font-weight=\"bold\" text-anchor=\"middle\">%s</text>\n",
+    cnn_sb_fmt(b, "<text x=\"%g\" y=\"24\" font-size=\"15\" font-weight=\"bold\" text-anchor=\"middle\">%s</text>\n",
         gx + gw / 2, title);
     /* grid and y ticks */
     for (double v = lo; v <= hi + step * 1e-6; v += step) {
-        out(b, "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", gx, Y(v), gx + gw, Y(v));
-        out(b, "<text x=\"%g\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%g</text>\n", gx - 6,
+        cnn_sb_fmt(b, "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", gx, Y(v), gx + gw, Y(v));
+        cnn_sb_fmt(b, "<text x=\"%g\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%g</text>\n", gx - 6,
             Y(v) + 4, fabs(v) < step * 1e-6 ? 0.0 : v);
     }
     /* x ticks: epochs, at most about 10 labels */
     int every = (int)ceil(xmax / 10.0);
     for (int e = 1; e <= (int)xmax; e += every) {
-        out(b, "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#999\"/>\n", X(e), gy + gh, X(e),
+        cnn_sb_fmt(b, "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#999\"/>\n", X(e), gy + gh, X(e),
             gy + gh + 4);
-        out(b, "<text x=\"%.1f\" y=\"%g\" font-size=\"11\" text-anchor=\"middle\">%d</text>\n", X(e),
+        cnn_sb_fmt(b, "<text x=\"%.1f\" y=\"%g\" font-size=\"11\" text-anchor=\"middle\">%d</text>\n", X(e),
             gy + gh + 17, e);
     }
-    out(b, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"#333\"/>\n", gx, gy, gw, gh);
-    out(b, "<text x=\"%g\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">epoch</text>\n", gx + gw / 2, PH - 8);
+    cnn_sb_fmt(b, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"#333\"/>\n", gx, gy, gw, gh);
+    cnn_sb_fmt(b, "<text x=\"%g\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">epoch</text>\n", gx + gw / 2, PH - 8);
     static const char *colors[2] = {"#1f77b4", "#ff7f0e"};
     for (int k = 0; k < 2; k++) {
         int c = k ? cv : ct;
         if (c < 0)
             continue;
-        out(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", colors[k],
+        cnn_sb_fmt(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", colors[k],
             k ? " stroke-dasharray=\"6,4\"" : "");
         for (int r = 0; r < n; r++) {
             double v = h->rows[(size_t)r * h->n_cols + c];
             if (isfinite(v))
-                out(b, "%.1f,%.1f ", X(r + 1), Y(v));
+                cnn_sb_fmt(b, "%.1f,%.1f ", X(r + 1), Y(v));
         }
-        out(b, "\"/>\n");
+        cnn_sb_fmt(b, "\"/>\n");
         for (int r = 0; r < n; r++) {
             double v = h->rows[(size_t)r * h->n_cols + c];
             if (isfinite(v))
-                out(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"><title>epoch %d: %s %.4f</title></circle>\n",
+                cnn_sb_fmt(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"><title>epoch %d: %s %.4f</title></circle>\n",
                     X(r + 1), Y(v), colors[k], r + 1, k ? val_col : train_col, v);
         }
         /* legend: top right for losses (they fall), bottom right for
          * accuracies (they rise), where the curves usually are not */
         double ly = is_acc ? gy + gh - 26 + 16 * k : gy + 14 + 16 * k, lx = gx + gw - 120;
-        out(b, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", lx, ly - 4,
+        cnn_sb_fmt(b, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", lx, ly - 4,
             lx + 24, ly - 4, colors[k], k ? " stroke-dasharray=\"6,4\"" : "");
-        out(b, "<text x=\"%g\" y=\"%g\" font-size=\"12\">%s</text>\n", lx + 30, ly, k ? "validation" : "training");
+        cnn_sb_fmt(b, "<text x=\"%g\" y=\"%g\" font-size=\"12\">%s</text>\n", lx + 30, ly, k ? "validation" : "training");
     }
 #undef X
 #undef Y
@@ -153,20 +119,18 @@ char *cnn_plot_svg(const cnn_history *h, const char *title)
 {
     int acc = cnn_history_col(h, "accuracy") >= 0 || cnn_history_col(h, "val_accuracy") >= 0;
     int width = acc ? 2 * PW : PW, height = PH + 24;
-    sv b = {malloc(8192), 0, 8192, 0};
-    if (!b.s)
-        return NULL;
-    out(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+    cnn_strbuf b = {0};
+    cnn_sb_fmt(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    cnn_sb_fmt(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
             "font-family=\"sans-serif\">\n", width, height, width, height);
-    out(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    out(&b, "<g transform=\"translate(0,24)\">\n");
+    cnn_sb_fmt(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    cnn_sb_fmt(&b, "<g transform=\"translate(0,24)\">\n");
     panel(&b, h, 0, "Loss", "loss", "val_loss", 0);
     if (acc)
         panel(&b, h, PW, "Accuracy", "accuracy", "val_accuracy", 1);
-    out(&b, "</g>\n<text x=\"8\" y=\"16\" font-size=\"12\" fill=\"#555\">");
+    cnn_sb_fmt(&b, "</g>\n<text x=\"8\" y=\"16\" font-size=\"12\" fill=\"#555\">");
     out_escaped(&b, title);
-    out(&b, "</text>\n</svg>\n");
+    cnn_sb_fmt(&b, "</text>\n</svg>\n");
     if (b.oom) {
         free(b.s);
         return NULL;

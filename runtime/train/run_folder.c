@@ -79,31 +79,21 @@ char *cnn_class_list(const cnn_dataset *d)
     return s;
 }
 
-/* Appends s to the growing buffer *buf (length *len, capacity *cap), as a CSV
- * field: quoted (with "" for ") when it holds a comma, quote or line break. */
-static int csv_put(char **buf, size_t *len, size_t *cap, const char *s, int quote_if_needed)
+/* Appends s to b as a CSV field: quoted (with "" for ") when it holds a
+ * comma, quote or line break. */
+static void csv_put(cnn_strbuf *b, const char *s, int quote_if_needed)
 {
-    size_t need = 2 * strlen(s) + 4;
-    if (*len + need > *cap) {
-        size_t nc = (*cap ? *cap * 2 : 65536) + need;
-        char *nb = realloc(*buf, nc);
-        if (!nb)
-            return -1;
-        *buf = nb;
-        *cap = nc;
+    if (!(quote_if_needed && strpbrk(s, ",\"\r\n"))) {
+        cnn_sb_str(b, s);
+        return;
     }
-    int q = quote_if_needed && strpbrk(s, ",\"\r\n") != NULL;
-    if (q)
-        (*buf)[(*len)++] = '"';
-    for (; *s; s++) {
-        if (*s == '"' && q)
-            (*buf)[(*len)++] = '"';
-        (*buf)[(*len)++] = *s;
+    cnn_sb_put(b, "\"", 1);
+    for (const char *q; (q = strchr(s, '"')); s = q + 1) {
+        cnn_sb_put(b, s, (size_t)(q - s) + 1);
+        cnn_sb_put(b, "\"", 1);
     }
-    if (q)
-        (*buf)[(*len)++] = '"';
-    (*buf)[*len] = 0;
-    return 0;
+    cnn_sb_str(b, s);
+    cnn_sb_put(b, "\"", 1);
 }
 
 /* split.csv in the run folder: every image the run trains or validates on,
@@ -113,27 +103,24 @@ static int csv_put(char **buf, size_t *len, size_t *cap, const char *s, int quot
 int cnn_write_split(const char *path, const cnn_dataset *train, const cnn_dataset *val, char *err,
                        size_t errlen)
 {
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int bad = csv_put(&buf, &len, &cap, "subset,label,class,path\n", 0);
-    for (int s = 0; s < 2 && !bad; s++) {
+    cnn_strbuf b = {0};
+    cnn_sb_str(&b, "subset,label,class,path\n");
+    for (int s = 0; s < 2 && !b.oom; s++) {
         const cnn_dataset *d = s ? val : train;
-        for (int i = 0; d && i < cnn_dataset_size(d) && !bad; i++) {
-            char lab[16];
+        for (int i = 0; d && i < cnn_dataset_size(d) && !b.oom; i++) {
             int l = cnn_dataset_label(d, i);
-            snprintf(lab, sizeof lab, ",%d,", l);
-            bad = csv_put(&buf, &len, &cap, s ? "validation" : "training", 0) ||
-                  csv_put(&buf, &len, &cap, lab, 0) ||
-                  csv_put(&buf, &len, &cap, cnn_dataset_class_name(d, l), 1) ||
-                  csv_put(&buf, &len, &cap, ",", 0) || csv_put(&buf, &len, &cap, cnn_dataset_relpath(d, i), 1) ||
-                  csv_put(&buf, &len, &cap, "\n", 0);
+            cnn_sb_fmt(&b, "%s,%d,", s ? "validation" : "training", l);
+            csv_put(&b, cnn_dataset_class_name(d, l), 1);
+            cnn_sb_str(&b, ",");
+            csv_put(&b, cnn_dataset_relpath(d, i), 1);
+            cnn_sb_str(&b, "\n");
         }
     }
     int rc = -1;
-    if (bad)
+    if (b.oom)
         cnn_set_err(err, errlen, "out of memory writing %s", path);
     else
-        rc = cnn_write_file_atomic(path, buf, len, err, errlen);
-    free(buf);
+        rc = cnn_write_file_atomic(path, b.s, b.len, err, errlen);
+    free(b.s);
     return rc;
 }
