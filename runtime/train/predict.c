@@ -1,34 +1,12 @@
 /* predict.c: `NAME predict`: the class and probabilities of image files,
  * folders or IDX images, with saved weights. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
-#include <inttypes.h>
-#include <math.h>
-#include <omp.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "cnn_checkpoint.h"
-#include "cnn_util.h"
-#include "cnn_data.h"
-#include "cnn_finite.h"
-#include "cnn_history.h"
-#include "cnn_init.h"
-#include "cnn_metrics.h"
-#include "cnn_optim.h"
-#include "cnn_step.h"
-#include "cnn_plot.h"
-#include "cnn_progress.h"
-#include "cnn_run_lock.h"
-#include "cnn_safetensors.h"
-#include "cnn_train.h"
-
-/* ---- shared helpers ------------------------------------------------------ */
 #include "cnn_run.h"
+#include "cnn_util.h"
 
 /* "FILE#N" names image N (0-based) of an IDX images file, as the data side
  * names IDX images in its messages. Returns N and the file in file[], or -1. */

@@ -3,33 +3,15 @@
  * a pass without training (validation, evaluate), loading weights. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <inttypes.h>
-#include <math.h>
 #include <omp.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cnn_checkpoint.h"
-#include "cnn_util.h"
-#include "cnn_data.h"
 #include "cnn_finite.h"
-#include "cnn_history.h"
-#include "cnn_init.h"
-#include "cnn_metrics.h"
-#include "cnn_optim.h"
-#include "cnn_step.h"
-#include "cnn_plot.h"
-#include "cnn_progress.h"
-#include "cnn_run_lock.h"
-#include "cnn_safetensors.h"
-#include "cnn_train.h"
-
-/* ---- shared helpers ------------------------------------------------------ */
 #include "cnn_run.h"
+#include "cnn_safetensors.h"
 
 void cnn_error(const cnn_model *m, const char *fmt, ...)
 {
