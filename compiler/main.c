@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "cnn_util.h"
 #include "compare.h"
 #include "emit.h"
 #include "emit_web.h"
@@ -172,8 +173,16 @@ int main(int argc, char **argv)
         }
         else if (!strcmp(o.command, "build"))
             rc = build_trainer(ir, o.output, l.include, l.library, o.verbose);
-        else if (!strcmp(o.command, "emit"))
-            rc = !strcmp(o.emit, "c") ? emit_c(ir, o.output) : emit_pytorch(ir, o.output);
+        else if (!strcmp(o.command, "emit") && !strcmp(o.emit, "c")) {
+            /* -o DIR: made when missing, as `mkdir -p` would */
+            char err[1024];
+            rc = cnn_make_dirs(o.output, err, sizeof err);
+            if (rc)
+                fprintf(stderr, "cnnc: error: %s\n", err);
+            else
+                rc = emit_c(ir, o.output);
+        } else if (!strcmp(o.command, "emit"))
+            rc = emit_pytorch(ir, o.output);
     }
     free(ir);
     return rc ? 1 : 0;

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cnn_util.h"
 #include "keywords.h"
 
 static const char *keras_type(const cnn_layer *L)
@@ -136,7 +137,8 @@ static void print_training(const cnnc_ir *ir, FILE *out)
         fprintf(out, ", validation \"%s\"\n", c->validation);
     else
         fprintf(out, ", validation_split %g (stratified)\n", c->validation_split);
-    fprintf(out, " Train: %d epochs, batch %d, seed %llu, ", c->epochs, c->batch, (unsigned long long)c->seed);
+    fprintf(out, " Train: %d epoch%s, batch %d, seed %llu, ", c->epochs, cnn_plural(c->epochs), c->batch,
+            (unsigned long long)c->seed);
     switch (o->kind) {
     case CNN_OPT_ADAM:
         fprintf(out, "adam lr=%g beta1=%g beta2=%g epsilon=%g\n", o->lr, o->beta1, o->beta2, o->epsilon);

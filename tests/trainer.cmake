@@ -20,6 +20,9 @@
 #                        the holder's pid; a killed one leaves no stale lock [e2e]
 #   trainer_pytorch      weights load into the --emit pytorch module, same
 #                        predictions                                        [e2e parity]
+#   trainer_rough_*      Ctrl-C saves and resumes bitwise, early stopping's
+#                        label, flag ranges and hints, predict FOLDER,
+#                        evaluate --json, progress width, cnnc -o DIR        [e2e]
 #   trainer_fruit        models/fruit.cnn on fruits-dev (skips without it)   [e2e]
 #   trainer_train_pytorch scripts/train_pytorch.py, 1 epoch on fruits-dev: the
 #                        trainer's split and first-epoch losses (skips without
@@ -74,6 +77,17 @@ if(SYSTEM_PYTHON3)
   cnn_trainer_case(pytorch "e2e;parity" stripes --cnnc $<TARGET_FILE:cnnc> --cnn ${CNN_TRAINER_TESTS}/stripes.cnn)
   set_tests_properties(trainer_cli trainer_synthetic trainer_patterns trainer_corrupt trainer_nan trainer_lock trainer_memory trainer_pytorch
                        PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
+  # Stopping and rough edges (rough_edges_test.py): Ctrl-C, early stopping's
+  # label, flag ranges and hints, predict FOLDER, evaluate --json, a missing
+  # default data path, the progress line's width, cnnc's output folders.
+  foreach(case interrupt interrupt_twice early_label flags predict_folder evaluate_json default_data
+          progress_width cnnc_output)
+    add_test(NAME trainer_rough_${case}
+             COMMAND ${SYSTEM_PYTHON3} ${CNN_TRAINER_TESTS}/rough_edges_test.py ${case}
+                     --trainer $<TARGET_FILE:stripes> --work ${CNN_TRAINER_WORK} --cnnc $<TARGET_FILE:cnnc>)
+    set_tests_properties(trainer_rough_${case} PROPERTIES LABELS "e2e" SKIP_RETURN_CODE 77 TIMEOUT 900
+                         ENVIRONMENT "OMP_NUM_THREADS=1")
+  endforeach()
   cnn_trainer_case(fruit "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --epochs 5)
   cnn_trainer_case(train_pytorch "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --cnnc $<TARGET_FILE:cnnc>
                    --cnn ${CMAKE_SOURCE_DIR}/models/fruit.cnn)

@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnn_checkpoint.h"
+#include "cnn_names.h"
 #include "cnn_optim.h"
 #include "cnn_train.h"
 #include "cnn_trainer.h"
 
 typedef enum cmd { CMD_TRAIN, CMD_EVALUATE, CMD_PREDICT, CMD_SUMMARY, CMD_BENCH, CMD_NONE } cmd;
-static const char *cmd_names[] = {"train", "evaluate", "predict", "summary", "bench"};
+static const char *const cmd_names[] = {"train", "evaluate", "predict", "summary", "bench", NULL};
 
 static const char *metric_list(int bits, char *buf, size_t n)
 {
@@ -47,8 +49,8 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
                 "Usage:\n"
                 "  %s train [--data DIR] [--validation DIR] [--epochs N] [--batch N] [--lr X] [--seed N]\n"
                 "        [--threads N] [--out DIR] [--resume] [--strict] [more: %s train --help]\n"
-                "  %s evaluate --data DIR [--weights FILE]\n"
-                "  %s predict [--weights FILE] [--json] IMAGE...\n"
+                "  %s evaluate --data DIR [--weights FILE] [--json]\n"
+                "  %s predict [--weights FILE] [--json] IMAGE|FOLDER...\n"
                 "  %s summary\n"
                 "  %s bench [--batch N] [--threads N] [--json]\n\n"
                 "`%s COMMAND --help` lists each command's flags and their defaults.\n",
@@ -105,10 +107,13 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
         fprintf(f, "  --weights FILE           safetensors weights (default: runs/%s/model.safetensors, or --out DIR)\n", m->name);
         fprintf(f, "  --out DIR                run folder whose model.safetensors to use (default: runs/%s)\n", m->name);
         fprintf(f, "  --batch N                (default: %d)\n", d->batch);
+        fprintf(f, "  --json                   one JSON object: data, images, loss, accuracy, [precision, recall, auc,]\n"
+                   "                           classes, class_accuracy, confusion ([true][predicted])\n");
         fprintf(f, "  --threads N, --strict, --exact-resize, --memory MB, --cache-dir DIR, --quiet\n");
         break;
     case CMD_PREDICT:
-        fprintf(f, "Usage: %s predict [flags] IMAGE...\n\nOne line per image: PATH<TAB>CLASS<TAB>PROBABILITY of that class.\n\n", m->name);
+        fprintf(f, "Usage: %s predict [flags] IMAGE|FOLDER...\n\nOne line per image: PATH<TAB>CLASS<TAB>PROBABILITY of that class.\n"
+                   "A folder stands for every file under it, recursively, as train reads a class folder.\n\n", m->name);
         fprintf(f, "  --weights FILE           safetensors weights (default: runs/%s/model.safetensors, or --out DIR)\n", m->name);
         fprintf(f, "  --out DIR                run folder whose model.safetensors to use (default: runs/%s)\n", m->name);
         fprintf(f, "  --json                   one JSON object per image: {\"path\", \"class\", \"probabilities\"}\n");
@@ -130,6 +135,26 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
     default:
         break;
     }
+}
+
+/* An option of another optimizer (--momentum with adam) is refused, as the
+ * train block refuses `optimizer adam momentum=0.9`: silently ignoring it
+ * would train something else than what was asked. opt_set is indexed as
+ * in cnn_trainer_main: lr, beta1, beta2, epsilon, momentum, rho, nesterov. */
+static int refuse_foreign_options(const cnn_model *m, cnn_optimizer_kind k, const int *opt_set)
+{
+    static const char *const names[7] = {"lr", "beta1", "beta2", "epsilon", "momentum", "rho", "nesterov"};
+    static const char *const takes[3] = {"--lr, --beta1, --beta2 and --epsilon", "--lr, --momentum and --nesterov",
+                                         "--lr, --rho and --epsilon"};
+    /* which optimizers take each option: bit per cnn_optimizer_kind */
+    static const unsigned owner[7] = {7, 1, 1, 1 | 4, 2, 4, 2};
+    for (int i = 1; i < 7; i++)
+        if (opt_set[i] && !(owner[i] & (1u << k))) {
+            cnn_error(m, "--%s does not apply to %s, which takes %s; give --optimizer %s to use it", names[i],
+                      cnn_optim_kind_name(k), takes[k], i == 1 || i == 2 ? "adam" : i == 4 || i == 6 ? "sgd" : "rmsprop");
+            return 1;
+        }
+    return 0;
 }
 
 /* ---- value parsing --------------------------------------------------------- */
@@ -206,7 +231,7 @@ static const flag flags[] = {
     {"momentum", 1, T | B}, {"nesterov", 0, T | B}, {"rho", 1, T | B}, {"loss", 1, T},
     {"metrics", 1, T}, {"early-stopping", 0, T}, {"no-early-stopping", 0, T}, {"monitor", 1, T},
     {"patience", 1, T}, {"threads", 1, T | E | P | B}, {"out", 1, T | E | P}, {"resume", 0, T},
-    {"strict", 0, T | E}, {"weights", 1, E | P}, {"json", 0, P | B}, {"quiet", 0, T | E | B},
+    {"strict", 0, T | E}, {"weights", 1, E | P}, {"json", 0, E | P | B}, {"quiet", 0, T | E | B},
     {"progress", 1, T}, {"cache-dir", 1, T | E}, {"memory", 1, T | E}, {"exact-resize", 0, T | E | P},
     {"seconds", 1, B}, {"help", 0, T | E | P | S | B},
 };
@@ -239,8 +264,9 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
         c->validation_split = dv;
         c->validation = NULL;
     } else if (!strcmp(f, "epochs")) {
-        if (parse_int(v, 0, 1000000, &iv))
-            return bad_value(m, f, v, "a whole number of epochs (0 or more)");
+        /* The train block's range: a run of 0 epochs would train nothing. */
+        if (parse_int(v, 1, CNN_MAX_EPOCHS, &iv))
+            return bad_value(m, f, v, "a whole number of epochs from 1 to 1000000");
         c->epochs = (int)iv;
     } else if (!strcmp(f, "batch")) {
         if (parse_int(v, 1, 65536, &iv))
@@ -329,8 +355,8 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
         else
             return bad_value(m, f, v, "val_loss, val_accuracy, loss or accuracy");
     } else if (!strcmp(f, "patience")) {
-        if (parse_int(v, 0, 1000000, &iv))
-            return bad_value(m, f, v, "a whole number of epochs");
+        if (parse_int(v, 0, 100000, &iv))
+            return bad_value(m, f, v, "a whole number of epochs from 0 to 100000");
         c->patience = (int)iv;
     } else if (!strcmp(f, "threads")) {
         if (parse_int(v, 1, 1024, &iv))
@@ -377,6 +403,25 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
     return 0;
 }
 
+/* "train does not take --batch-size; did you mean --batch?": the nearest
+ * of the command's own flags, by the compiler's rule (cnn_names.h). */
+static void unknown_flag(const cnn_model *m, cmd c, const char *arg, const char *name, int other_command)
+{
+    const char *mine[sizeof flags / sizeof flags[0] + 1];
+    int n = 0;
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (flags[i].cmds & (1u << c))
+            mine[n++] = flags[i].name;
+    mine[n] = NULL;
+    const char *near = other_command ? NULL : cnn_names_closest(name, mine);
+    if (near)
+        cnn_error(m, "%s does not take %s; did you mean --%s? (`%s %s --help` lists its flags)", cmd_names[c], arg,
+                  near, m->name, cmd_names[c]);
+    else
+        cnn_error(m, "%s does not take %s (`%s %s --help` lists its flags)", cmd_names[c], arg, m->name,
+                  cmd_names[c]);
+}
+
 static const flag *find_flag(const char *name)
 {
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
@@ -400,8 +445,12 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
         if (!strcmp(argv[1], cmd_names[i]))
             c = (cmd)i;
     if (c == CMD_NONE) {
-        cnn_error(m, "unknown command '%s': expected train, evaluate, predict, summary or bench "
-                     "(`%s --help` for usage)", argv[1], m->name);
+        const char *near = argv[1][0] != '-' ? cnn_names_closest(argv[1], cmd_names) : NULL;
+        if (near)
+            cnn_error(m, "unknown command '%s'; did you mean '%s'? (`%s --help` for usage)", argv[1], near, m->name);
+        else
+            cnn_error(m, "unknown command '%s': expected train, evaluate, predict, summary or bench "
+                         "(`%s --help` for usage)", argv[1], m->name);
         return 1;
     }
 
@@ -457,8 +506,7 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
                 *p = '-';
         const flag *fl = find_flag(name);
         if (!fl || !(fl->cmds & (1u << c))) {
-            cnn_error(m, "%s does not take %s (`%s %s --help` lists its flags)", cmd_names[c], a, m->name,
-                      cmd_names[c]);
+            unknown_flag(m, c, a, name, fl != NULL);
             free(images);
             return 1;
         }
@@ -524,6 +572,10 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
         op->nesterov = opt_set[6] == 1;
     (void)lr_given;
     (void)opt_changed;
+    if (refuse_foreign_options(m, op->kind, opt_set)) {
+        free(images);
+        return 1;
+    }
     const char *why = cnn_optim_check(op);
     if (why) {
         cnn_error(m, "%s", why);

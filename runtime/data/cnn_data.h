@@ -118,6 +118,12 @@ void cnn_loader_free(cnn_loader *l);
 
 /* ---- single images ---------------------------------------------------------- */
 
+/* Every file under dir, recursively, in the order and by the rules a class
+ * folder is read (sorted by name, names starting with '.' skipped, links to
+ * folders not followed): what `predict FOLDER` classifies. *paths and each
+ * path are malloc'ed. Returns 0, or -1 with err. */
+int cnn_folder_files(const char *dir, char ***paths, int *n, char *err, size_t errlen);
+
 /* Decode one file and preprocess it for evaluation (no augmentation) into x
  * (in_h x in_w x in_c floats), through the same uint8 rounding as the cache.
  * o gives max_megapixels and exact_resize (use the training run's); NULL =
