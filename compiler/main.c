@@ -21,6 +21,7 @@
 #include "emit.h"
 #include "emit_web.h"
 #include "locate.h"
+#include "plan.h"
 #include "summary.h"
 
 #ifndef CNNC_VERSION
@@ -161,8 +162,11 @@ int main(int argc, char **argv)
     cnnc_ir *ir = calloc(1, sizeof *ir);
     int rc = cnnc_compile_file(o.input, stderr, ir);
     if (rc == 0) {
-        if (!strcmp(o.command, "summary"))
-            print_summary(ir, stdout);
+        if (!strcmp(o.command, "summary")) {
+            /* the activations the trainer will keep: the plan's */
+            static cnnc_plan pl;
+            print_summary(ir, plan_build(&pl, ir) == 0 ? pl.act_floats : ir->act_floats, stdout);
+        }
         else if (!strcmp(o.command, "export")) {
             /* the toolchain is checked before any file is written */
             rc = o.web ? web_toolchain_check(o.verbose) : 0;

@@ -4,6 +4,7 @@
 #   trainer_checkpoint   safetensors layouts, CRC, .prev, checkpoint refusals,
 #                        history.csv and curves.svg                         [unit]
 #   trainer_torch_read   that safetensors file read by hand in Python/torch [unit]
+#   summary_agrees       cnnc summary and NAME summary print the same text    [unit]
 #   trainer_cli          flags, --help defaults, user errors exit 1         [unit]
 #   trainer_synthetic    train on images the test draws; files, predict,
 #                        evaluate                                           [e2e]
@@ -37,6 +38,15 @@ file(MAKE_DIRECTORY ${CNN_TRAINER_WORK})
 cnn_add_model(stripes ${CNN_TRAINER_TESTS}/stripes.cnn)
 cnn_add_model(patterns ${CNN_TRAINER_TESTS}/patterns.cnn)
 cnn_add_model(diverge ${CNN_TRAINER_TESTS}/diverge.cnn)
+
+# cnnc summary and NAME summary print the same text (one printer).
+add_test(NAME summary_agrees
+         COMMAND ${CNN_TRAINER_TESTS}/summary_agrees.sh $<TARGET_FILE:cnnc>
+                 ${CNN_TRAINER_TESTS}/stripes.cnn $<TARGET_FILE:stripes>
+                 ${CNN_TRAINER_TESTS}/patterns.cnn $<TARGET_FILE:patterns>
+                 ${CMAKE_SOURCE_DIR}/models/fruit.cnn $<TARGET_FILE:fruit>
+                 ${CMAKE_SOURCE_DIR}/models/fashion.cnn $<TARGET_FILE:fashion>)
+set_tests_properties(summary_agrees PROPERTIES LABELS "unit")
 
 foreach(t optim metrics checkpoint)
   add_executable(test_trainer_${t} ${CNN_TRAINER_TESTS}/test_${t}.c)

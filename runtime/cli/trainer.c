@@ -12,8 +12,10 @@
 #include "cnn_checkpoint.h"
 #include "cnn_names.h"
 #include "cnn_optim.h"
+#include "cnn_summary.h"
 #include "cnn_train.h"
 #include "cnn_trainer.h"
+#include "cnn_wait_policy.h"
 
 typedef enum cmd { CMD_TRAIN, CMD_EVALUATE, CMD_PREDICT, CMD_SUMMARY, CMD_BENCH, CMD_NONE } cmd;
 static const char *const cmd_names[] = {"train", "evaluate", "predict", "summary", "bench", NULL};
@@ -454,6 +456,9 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
         return 1;
     }
 
+    if (c != CMD_SUMMARY)
+        cnn_wait_policy_init(argv);
+
     static cnn_run_options o;
     memset(&o, 0, sizeof o);
     o.cfg = m->defaults;
@@ -590,81 +595,11 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
     case CMD_TRAIN: rc = cnn_cmd_train(m, &o); break;
     case CMD_EVALUATE: rc = cnn_cmd_evaluate(m, &o); break;
     case CMD_PREDICT: rc = cnn_cmd_predict(m, &o); break;
-    case CMD_SUMMARY: cnn_print_summary(stdout, m); rc = 0; break;
+    case CMD_SUMMARY: cnn_summary_print(stdout, m); rc = 0; break;
     case CMD_BENCH: rc = cnn_cmd_bench(m, &o); break;
     default: rc = 1;
     }
     free(images);
     fflush(stdout);
     return rc;
-}
-
-/* ---- summary ---------------------------------------------------------------- */
-
-static const char *kind_name(cnn_layer_kind k)
-{
-    switch (k) {
-    case CNN_CONV2D: return "Conv2D";
-    case CNN_MAXPOOL: return "MaxPooling2D";
-    case CNN_AVGPOOL: return "AveragePooling2D";
-    case CNN_GLOBALAVGPOOL: return "GlobalAveragePooling2D";
-    case CNN_FLATTEN: return "Flatten";
-    case CNN_DENSE: return "Dense";
-    case CNN_DROPOUT: return "Dropout";
-    case CNN_BATCHNORM: return "BatchNormalization";
-    case CNN_ACTIVATION: return "Activation";
-    }
-    return "?";
-}
-
-static void with_commas(double v, char *buf, size_t n)
-{
-    char tmp[32];
-    snprintf(tmp, sizeof tmp, "%.0f", v);
-    size_t len = strlen(tmp), o = 0;
-    for (size_t i = 0; i < len && o + 1 < n; i++) {
-        if (i && (len - i) % 3 == 0 && o + 2 < n)
-            buf[o++] = ',';
-        buf[o++] = tmp[i];
-    }
-    buf[o] = 0;
-}
-
-void cnn_print_summary(FILE *f, const cnn_model *m)
-{
-    char line[] = "_________________________________________________________________________";
-    char dline[] = "=========================================================================";
-    fprintf(f, "Model: \"%s\"%s%s\n", m->name, m->source ? " from " : "", m->source ? m->source : "");
-    fprintf(f, "%s\n %-34s %-24s %12s\n%s\n", line, "Layer (type)", "Output Shape", "Param #", dline);
-    char in_shape[64];
-    snprintf(in_shape, sizeof in_shape, "(None, %d, %d, %d)", m->in_h, m->in_w, m->in_c);
-    fprintf(f, " %-34s %-24s %12s\n", "input (InputLayer)", in_shape, "0");
-    for (int i = 0; i < m->n_layers; i++) {
-        const cnn_layer *l = &m->layers[i];
-        char nm[96], shape[64], pc[32];
-        snprintf(nm, sizeof nm, "%s (%s)", l->name, kind_name(l->kind));
-        if (l->out.rank == 1)
-            snprintf(shape, sizeof shape, "(None, %d)", l->out.c);
-        else
-            snprintf(shape, sizeof shape, "(None, %d, %d, %d)", l->out.h, l->out.w, l->out.c);
-        size_t params = 0;
-        for (int t = 0; t < l->n_tensors && l->first_tensor >= 0; t++)
-            params += m->tensors[l->first_tensor + t].count;
-        with_commas((double)params, pc, sizeof pc);
-        fprintf(f, " %-34s %-24s %12s\n", nm, shape, pc);
-    }
-    char tot[32], tr[32], nt[32];
-    with_commas((double)m->n_params, tot, sizeof tot);
-    with_commas((double)m->n_trainable, tr, sizeof tr);
-    with_commas((double)(m->n_params - m->n_trainable), nt, sizeof nt);
-    fprintf(f, "%s\n", dline);
-    fprintf(f, " Total params: %s (%.2f KB)\n", tot, (double)m->n_params * 4 / 1024);
-    fprintf(f, " Trainable params: %s\n", tr);
-    fprintf(f, " Non-trainable params: %s\n", nt);
-    fprintf(f, " Output: %d %s unit%s (%s)\n", m->n_outputs, m->final_act == CNN_ACT_SIGMOID ? "sigmoid" : "softmax",
-            m->n_outputs == 1 ? "" : "s", m->n_outputs == 1 ? "binary" : "categorical");
-    fprintf(f, " FLOPs per image: %.2f M forward, %.2f M training (forward + backward)\n", m->forward_flops * 1e-6,
-            m->train_flops * 1e-6);
-    fprintf(f, " Activations kept for backward: %.2f MB per image\n", (double)m->act_floats * 4 / 1048576);
-    fprintf(f, "%s\n", line);
 }

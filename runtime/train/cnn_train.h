@@ -29,7 +29,6 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o);
 int cnn_cmd_evaluate(const cnn_model *m, const cnn_run_options *o);
 int cnn_cmd_predict(const cnn_model *m, const cnn_run_options *o);
 int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o);
-void cnn_print_summary(FILE *f, const cnn_model *m);
 
 /* The buffers of cnn_model.h for batch_cap images, allocated (64-byte
  * aligned) and touched once. Returns 0, or -1 when out of memory. */
