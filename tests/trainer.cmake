@@ -4,6 +4,8 @@
 #   trainer_checkpoint   safetensors layouts, CRC, .prev, checkpoint refusals,
 #                        history.csv and curves.svg                         [unit]
 #   trainer_torch_read   that safetensors file read by hand in Python/torch [unit]
+#   trainer_preview      preview's PNG grid, pixel for pixel, against the
+#                        training loader's images of the same epoch         [unit]
 #   summary_agrees       cnnc summary and NAME summary print the same text    [unit]
 #   trainer_cli          flags, --help defaults, user errors exit 1         [unit]
 #   trainer_synthetic    train on images the test draws; files, predict,
@@ -47,6 +49,14 @@ add_test(NAME summary_agrees
                  ${CMAKE_SOURCE_DIR}/models/fruit.cnn $<TARGET_FILE:fruit>
                  ${CMAKE_SOURCE_DIR}/models/fashion.cnn $<TARGET_FILE:fashion>)
 set_tests_properties(summary_agrees PROPERTIES LABELS "unit")
+
+# preview's grid against the training loader's own images.
+add_executable(test_trainer_preview ${CNN_TRAINER_TESTS}/test_preview.c)
+target_link_libraries(test_trainer_preview PRIVATE stripes_model cnnrt)
+target_compile_options(test_trainer_preview PRIVATE ${CNNC_WARNINGS})
+target_compile_definitions(test_trainer_preview PRIVATE _POSIX_C_SOURCE=200809L)
+add_test(NAME trainer_preview COMMAND test_trainer_preview ${CNN_TRAINER_WORK})
+set_tests_properties(trainer_preview PROPERTIES LABELS "unit" ENVIRONMENT "OMP_NUM_THREADS=1")
 
 foreach(t optim metrics checkpoint)
   add_executable(test_trainer_${t} ${CNN_TRAINER_TESTS}/test_${t}.c)

@@ -12,13 +12,14 @@
 #include "cnn_checkpoint.h"
 #include "cnn_names.h"
 #include "cnn_optim.h"
+#include "cnn_preview.h"
 #include "cnn_summary.h"
 #include "cnn_train.h"
 #include "cnn_trainer.h"
 #include "cnn_wait_policy.h"
 
-typedef enum cmd { CMD_TRAIN, CMD_EVALUATE, CMD_PREDICT, CMD_SUMMARY, CMD_BENCH, CMD_NONE } cmd;
-static const char *const cmd_names[] = {"train", "evaluate", "predict", "summary", "bench", NULL};
+typedef enum cmd { CMD_TRAIN, CMD_EVALUATE, CMD_PREDICT, CMD_SUMMARY, CMD_BENCH, CMD_PREVIEW, CMD_NONE } cmd;
+static const char *const cmd_names[] = {"train", "evaluate", "predict", "summary", "bench", "preview", NULL};
 
 static const char *metric_list(int bits, char *buf, size_t n)
 {
@@ -54,9 +55,10 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
                 "  %s evaluate --data DIR [--weights FILE] [--json]\n"
                 "  %s predict [--weights FILE] [--json] IMAGE|FOLDER...\n"
                 "  %s summary\n"
-                "  %s bench [--batch N] [--threads N] [--json]\n\n"
+                "  %s bench [--batch N] [--threads N] [--json]\n"
+                "  %s preview --data DIR -o grid.png [--count N] [--epoch E] [--seed S]\n\n"
                 "`%s COMMAND --help` lists each command's flags and their defaults.\n",
-                m->name, src, m->name, m->name, m->name, m->name, m->name, m->name, m->name);
+                m->name, src, m->name, m->name, m->name, m->name, m->name, m->name, m->name, m->name);
         return;
     }
     switch (c) {
@@ -123,6 +125,20 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
         break;
     case CMD_SUMMARY:
         fprintf(f, "Usage: %s summary\n\nThe layers, output shapes, parameters and FLOPs of the network.\n", m->name);
+        break;
+    case CMD_PREVIEW:
+        fprintf(f, "Usage: %s preview --data DIR -o grid.png [flags]\n\nA PNG grid of training images exactly as the "
+                   "network receives them in an epoch\n(preprocessing and augmentation by the training loader), each "
+                   "beside its original,\nwith its file name and class.\n\n", m->name);
+        fprintf(f, "  --data PATH              folder with a subfolder per class, or an IDX images file (default: %s)\n",
+                d->data ? d->data : "none, required");
+        fprintf(f, "  -o FILE, --output FILE   the PNG to write (required)\n");
+        fprintf(f, "  --count N                images shown, the first of the epoch's order (default: 16)\n");
+        fprintf(f, "  --epoch E                the epoch whose order and augmentation are shown, from 1 (default: 1)\n");
+        fprintf(f, "  --seed N                 as train's: the split, the order, the augmentation (default: %" PRIu64 ")\n",
+                d->seed);
+        fprintf(f, "  --validation-split F, --validation DIR, --batch N, --strict, --exact-resize, --memory MB,\n"
+                   "  --cache-dir DIR, --threads N, --quiet   as train's\n");
         break;
     case CMD_BENCH:
         fprintf(f, "Usage: %s bench [flags]\n\nImages/s and GFLOP/s of inference, forward, backward and a whole\n"
@@ -226,22 +242,24 @@ typedef struct flag {
 #define P (1u << CMD_PREDICT)
 #define S (1u << CMD_SUMMARY)
 #define B (1u << CMD_BENCH)
+#define V (1u << CMD_PREVIEW)
 static const flag flags[] = {
-    {"data", 1, T | E}, {"validation", 1, T}, {"validation-split", 1, T}, {"epochs", 1, T},
-    {"batch", 1, T | E | P | B}, {"lr", 1, T | B}, {"learning-rate", 1, T | B}, {"seed", 1, T | E | P | B},
+    {"data", 1, T | E | V}, {"validation", 1, T | V}, {"validation-split", 1, T | V}, {"epochs", 1, T},
+    {"batch", 1, T | E | P | B | V}, {"lr", 1, T | B}, {"learning-rate", 1, T | B}, {"seed", 1, T | E | P | B | V},
     {"optimizer", 1, T | B}, {"beta1", 1, T | B}, {"beta2", 1, T | B}, {"epsilon", 1, T | B},
     {"momentum", 1, T | B}, {"nesterov", 0, T | B}, {"rho", 1, T | B}, {"loss", 1, T},
     {"metrics", 1, T}, {"early-stopping", 0, T}, {"no-early-stopping", 0, T}, {"monitor", 1, T},
-    {"patience", 1, T}, {"threads", 1, T | E | P | B}, {"out", 1, T | E | P}, {"resume", 0, T},
-    {"strict", 0, T | E}, {"weights", 1, E | P}, {"json", 0, E | P | B}, {"quiet", 0, T | E | B},
-    {"progress", 1, T}, {"cache-dir", 1, T | E}, {"memory", 1, T | E}, {"exact-resize", 0, T | E | P},
-    {"seconds", 1, B}, {"help", 0, T | E | P | S | B},
+    {"patience", 1, T}, {"threads", 1, T | E | P | B | V}, {"out", 1, T | E | P}, {"resume", 0, T},
+    {"strict", 0, T | E | V}, {"weights", 1, E | P}, {"json", 0, E | P | B}, {"quiet", 0, T | E | B | V},
+    {"progress", 1, T}, {"cache-dir", 1, T | E | V}, {"memory", 1, T | E | V}, {"exact-resize", 0, T | E | P | V},
+    {"seconds", 1, B}, {"output", 1, V}, {"count", 1, V}, {"epoch", 1, V}, {"help", 0, T | E | P | S | B | V},
 };
 #undef T
 #undef E
 #undef P
 #undef S
 #undef B
+#undef V
 
 static int bad_value(const cnn_model *m, const char *flag_name, const char *v, const char *want)
 {
@@ -397,6 +415,18 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
         o->memory_mb = dv;
     } else if (!strcmp(f, "exact-resize")) {
         o->exact_resize = 1;
+    } else if (!strcmp(f, "output")) {
+        if (!*v)
+            return bad_value(m, f, v, "a file name such as grid.png");
+        o->output = v;
+    } else if (!strcmp(f, "count")) {
+        if (parse_int(v, 1, 1024, &iv))
+            return bad_value(m, f, v, "a number of images from 1 to 1024");
+        o->count = (int)iv;
+    } else if (!strcmp(f, "epoch")) {
+        if (parse_int(v, 1, CNN_MAX_EPOCHS, &iv))
+            return bad_value(m, f, v, "an epoch from 1 to 1000000");
+        o->view_epoch = (int)iv;
     } else if (!strcmp(f, "seconds")) {
         if (parse_real(v, &dv) || dv <= 0 || dv > 3600)
             return bad_value(m, f, v, "seconds, a positive number");
@@ -407,7 +437,7 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
 
 /* "train does not take --batch-size; did you mean --batch?": the nearest
  * of the command's own flags, by the compiler's rule (cnn_names.h). */
-static void unknown_flag(const cnn_model *m, cmd c, const char *arg, const char *name, int other_command)
+static void unknown_flag(const cnn_model *m, cmd c, const char *arg, const char *name)
 {
     const char *mine[sizeof flags / sizeof flags[0] + 1];
     int n = 0;
@@ -415,8 +445,8 @@ static void unknown_flag(const cnn_model *m, cmd c, const char *arg, const char 
         if (flags[i].cmds & (1u << c))
             mine[n++] = flags[i].name;
     mine[n] = NULL;
-    const char *near = other_command ? NULL : cnn_names_closest(name, mine);
-    if (near)
+    const char *near = cnn_names_closest(name, mine);
+    if (near && strcmp(near, name))
         cnn_error(m, "%s does not take %s; did you mean --%s? (`%s %s --help` lists its flags)", cmd_names[c], arg,
                   near, m->name, cmd_names[c]);
     else
@@ -443,7 +473,7 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
         return 0;
     }
     cmd c = CMD_NONE;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; cmd_names[i]; i++)
         if (!strcmp(argv[1], cmd_names[i]))
             c = (cmd)i;
     if (c == CMD_NONE) {
@@ -451,7 +481,7 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
         if (near)
             cnn_error(m, "unknown command '%s'; did you mean '%s'? (`%s --help` for usage)", argv[1], near, m->name);
         else
-            cnn_error(m, "unknown command '%s': expected train, evaluate, predict, summary or bench "
+            cnn_error(m, "unknown command '%s': expected train, evaluate, predict, summary, bench or preview "
                          "(`%s --help` for usage)", argv[1], m->name);
         return 1;
     }
@@ -490,6 +520,8 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
             only_positional = 1;
             continue;
         }
+        if (!strcmp(a, "-o") && c == CMD_PREVIEW)
+            a = "--output"; /* as cnnc's -o */
         if (!strcmp(a, "-h")) {
             usage(stdout, m, c);
             free(images);
@@ -511,7 +543,7 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
                 *p = '-';
         const flag *fl = find_flag(name);
         if (!fl || !(fl->cmds & (1u << c))) {
-            unknown_flag(m, c, a, name, fl != NULL);
+            unknown_flag(m, c, a, name);
             free(images);
             return 1;
         }
@@ -597,6 +629,7 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
     case CMD_PREDICT: rc = cnn_cmd_predict(m, &o); break;
     case CMD_SUMMARY: cnn_summary_print(stdout, m); rc = 0; break;
     case CMD_BENCH: rc = cnn_cmd_bench(m, &o); break;
+    case CMD_PREVIEW: rc = cnn_cmd_preview(m, &o); break;
     default: rc = 1;
     }
     free(images);

@@ -23,6 +23,9 @@ typedef struct cnn_run_options {
     double bench_seconds;      /* per timed phase */
     int n_images;              /* predict */
     char **images;
+    const char *output;        /* preview: the PNG file (-o) */
+    int count;                 /* preview: images shown (0 = 16) */
+    int view_epoch;            /* preview: the 1-based epoch whose augmentation is shown (0 = 1) */
 } cnn_run_options;
 
 int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o);
