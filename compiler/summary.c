@@ -148,6 +148,22 @@ static void print_training(const cnnc_ir *ir, FILE *out)
         fprintf(out, "rmsprop lr=%g rho=%g epsilon=%g\n", o->lr, o->rho, o->epsilon);
         break;
     }
+    const cnn_schedule_cfg *sc = &c->schedule;
+    if (sc->kind == CNN_SCHED_STEP)
+        fprintf(out, " Learning rate: step_decay every=%d factor=%g\n", sc->every, sc->factor);
+    else if (sc->kind == CNN_SCHED_COSINE && sc->decay_epochs)
+        fprintf(out, " Learning rate: cosine_decay epochs=%d warmup=%d alpha=%g\n", sc->decay_epochs, sc->warmup,
+                sc->alpha);
+    else if (sc->kind == CNN_SCHED_COSINE)
+        fprintf(out, " Learning rate: cosine_decay over the run's epochs after warmup=%d, alpha=%g\n", sc->warmup,
+                sc->alpha);
+    else if (sc->kind == CNN_SCHED_PLATEAU)
+        fprintf(out, " Learning rate: reduce_lr_on_plateau monitor=%s factor=%g patience=%d min_delta=%g "
+                     "cooldown=%d min_lr=%g\n", kw_monitors[sc->monitor], sc->factor, sc->patience, sc->min_delta,
+                sc->cooldown, sc->min_lr);
+    if (c->init)
+        fprintf(out, " Init: weights from \"%s\"%s\n", c->init,
+                c->init_partial ? " (partial: tensors that differ keep their fresh initialization)" : "");
     fputs(" Metrics: accuracy", out);
     if (c->metrics & CNN_METRIC_PRECISION)
         fputs(", precision", out);
@@ -172,7 +188,7 @@ void print_summary(const cnnc_ir *ir, FILE *out)
     for (int i = 0; i < ir->n_layers; i++) {
         const cnn_layer *L = &ir->layers[i];
         char name[80], shape[48];
-        snprintf(name, sizeof name, "%s (%s)", L->name, keras_type(L));
+        snprintf(name, sizeof name, "%s (%s%s)", L->name, keras_type(L), L->frozen ? ", frozen" : "");
         if (L->out.rank == 1)
             snprintf(shape, sizeof shape, "(None, %d)", L->out.c);
         else

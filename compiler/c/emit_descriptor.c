@@ -112,7 +112,8 @@ void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
                 l->pad_top, l->pad_left, l->pad_bottom, l->pad_right, l->bias);
         em_line(em, " .rate = %s, .momentum = %s, .epsilon = %s,", emit_float_lit(f1, sizeof f1, l->rate),
                 emit_float_lit(f2, sizeof f2, l->momentum), emit_float_lit(f3, sizeof f3, l->epsilon));
-        em_line(em, " .first_tensor = %d, .n_tensors = %d},", l->first_tensor, l->n_tensors);
+        em_line(em, " .first_tensor = %d, .n_tensors = %d%s},", l->first_tensor, l->n_tensors,
+                l->frozen ? ", .frozen = 1" : "");
     }
     em_close_block(em, "};");
     em_blank(em);
@@ -218,6 +219,27 @@ void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, ".early_stopping = %d,", c->early_stopping);
     em_line(em, ".monitor = %s,", ENUM_STR(monitor_names, c->monitor));
     em_line(em, ".patience = %d,", c->patience);
+    /* settings added to the language later are written only when set, so
+     * the descriptors of models without them stay as they were */
+    if (c->init) {
+        c_string(s, sizeof s, c->init);
+        em_line(em, ".init = %s,", s);
+        if (c->init_partial)
+            em_line(em, ".init_partial = 1,");
+    }
+    const cnn_schedule_cfg *sc = &c->schedule;
+    if (sc->kind != CNN_SCHED_NONE) {
+        static const char *const kinds[] = {"CNN_SCHED_NONE", "CNN_SCHED_STEP", "CNN_SCHED_COSINE",
+                                            "CNN_SCHED_PLATEAU"};
+        em_line(em, ".schedule = {.kind = %s, .every = %d, .factor = %s, .decay_epochs = %d, .warmup = %d,",
+                ENUM_STR(kinds, sc->kind), sc->every, emit_double_lit(d1, sizeof d1, sc->factor), sc->decay_epochs,
+                sc->warmup);
+        em_line(em, "             .alpha = %s, .monitor = %s, .patience = %d, .cooldown = %d,",
+                emit_double_lit(d1, sizeof d1, sc->alpha), ENUM_STR(monitor_names, sc->monitor), sc->patience,
+                sc->cooldown);
+        em_line(em, "             .min_delta = %s, .min_lr = %s},", emit_double_lit(d1, sizeof d1, sc->min_delta),
+                emit_double_lit(d2, sizeof d2, sc->min_lr));
+    }
     em_close_block(em, "},");
     em_close_block(em, "};");
     em_blank(em);

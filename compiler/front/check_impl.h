@@ -27,6 +27,8 @@ typedef struct checker {
     cnnc_loc loss_loc;
     int metrics_given;
     cnnc_loc metrics_loc, layers_loc;
+    cnnc_loc schedule_loc;       /* the learning-rate schedule statement */
+    const char *schedule_name;
     int split_given;
     cnnc_loc validation_loc, split_loc;
 } checker;

@@ -119,9 +119,15 @@ typedef struct cnn_layer {
     float momentum, epsilon; /* batchnorm, Keras convention: running = m*running + (1-m)*batch */
     int first_tensor;   /* index into cnn_model.tensors of its first tensor, -1 if none */
     int n_tensors;      /* weight [, bias] or gamma, beta, running_mean, running_var */
+    int frozen;         /* trainable=false: its tensors are not trained (not in the trainable
+                           prefix, no gradient computed); a frozen batchnorm normalizes with its
+                           running statistics in training too, and leaves them unchanged (Keras) */
 } cnn_layer;
 
 /* ---- tensors (views into the flat parameter block) ------------------- */
+/* The block holds the trainable tensors first (in layer order), then the
+ * others (batchnorm running statistics and frozen layers' tensors, in
+ * layer order): optimizers run over [0, n_trainable). */
 
 typedef enum cnn_layout {
     CNN_LAYOUT_PLAIN,   /* memory order == on-disk (PyTorch) order */
@@ -144,7 +150,7 @@ typedef struct cnn_tensor_info {
     size_t count;       /* floats */
     int fan_in, fan_out;
     cnn_init init;
-    int trainable;      /* 0 for batchnorm running statistics */
+    int trainable;      /* 0 for batchnorm running statistics and a frozen layer's tensors */
     int update_in_backward; /* backward_update applies the optimizer to it itself */
 } cnn_tensor_info;
 
@@ -193,6 +199,27 @@ typedef struct cnn_optimizer {
     double rho;                    /* rmsprop */
 } cnn_optimizer;
 
+/* A learning-rate schedule (the train block's step_decay, cosine_decay or
+ * reduce_lr_on_plateau; runtime/train/cnn_schedule.h has the formulas). */
+typedef enum cnn_schedule_kind {
+    CNN_SCHED_NONE,
+    CNN_SCHED_STEP,    /* lr * factor^floor(epoch / every) */
+    CNN_SCHED_COSINE,  /* linear warm-up, then cosine decay to alpha * lr */
+    CNN_SCHED_PLATEAU  /* Keras's ReduceLROnPlateau */
+} cnn_schedule_kind;
+
+typedef struct cnn_schedule_cfg {
+    cnn_schedule_kind kind;
+    int every;                 /* step: epochs per decay */
+    double factor;             /* step and plateau: the multiplier */
+    int decay_epochs;          /* cosine: epochs of the decay after the warm-up; 0 = the rest of the run */
+    int warmup;                /* cosine: epochs of linear warm-up */
+    double alpha;              /* cosine: the final lr as a fraction of lr */
+    cnn_monitor monitor;       /* plateau */
+    int patience, cooldown;    /* plateau */
+    double min_delta, min_lr;  /* plateau */
+} cnn_schedule_cfg;
+
 typedef struct cnn_config {
     const char *data;          /* NULL when the .cnn gives none */
     const char *validation;    /* NULL: split instead */
@@ -205,6 +232,9 @@ typedef struct cnn_config {
     int early_stopping;        /* 0 = off */
     cnn_monitor monitor;
     int patience;
+    const char *init;          /* start from these weights (safetensors), NULL: fresh initialization */
+    int init_partial;          /* skip (and name) tensors the file lacks or has in another shape */
+    cnn_schedule_cfg schedule; /* kind CNN_SCHED_NONE: a constant lr */
 } cnn_config;
 
 /* ---- buffers the driver allocates once and passes to every call -------- */
