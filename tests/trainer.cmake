@@ -1,6 +1,9 @@
 # trainer tests; see tests/CMakeLists.txt and docs/trainer.md.
 #   trainer_optim        optimizers vs hand-computed Keras updates          [unit]
 #   trainer_metrics      accuracy, precision, recall, AUC, confusion matrix [unit]
+#   trainer_lr_schedules step, cosine (warm-up) and plateau lr over 20 epochs
+#                        against torch.optim.lr_scheduler and Keras's
+#                        ReduceLROnPlateau                          [unit parity]
 #   trainer_checkpoint   safetensors layouts, CRC, .prev, checkpoint refusals,
 #                        history.csv and curves.svg                         [unit]
 #   trainer_torch_read   that safetensors file read by hand in Python/torch [unit]
@@ -18,6 +21,10 @@
 #                        decode thread's share of --memory (ulimit -v, RSS)  [e2e]
 #   trainer_lock         a second trainer on one run folder is refused with
 #                        the holder's pid; a killed one leaves no stale lock [e2e]
+#   trainer_schedule     lr column, progress line, plateau resumed bitwise   [e2e]
+#   trainer_transfer     trunk trained on 2 kinds, re-headed for 3 (--init
+#                        --init-partial, frozen trunk): frozen tensors
+#                        bitwise unchanged, the head learns            [e2e]
 #   trainer_pytorch      weights load into the --emit pytorch module, same
 #                        predictions                                        [e2e parity]
 #   trainer_fruit        models/fruit.cnn on fruits-dev (skips without it)   [e2e]
@@ -34,8 +41,10 @@ file(MAKE_DIRECTORY ${CNN_TRAINER_WORK})
 cnn_add_model(stripes ${CNN_TRAINER_TESTS}/stripes.cnn)
 cnn_add_model(patterns ${CNN_TRAINER_TESTS}/patterns.cnn)
 cnn_add_model(diverge ${CNN_TRAINER_TESTS}/diverge.cnn)
+cnn_add_model(trunk ${CNN_TRAINER_TESTS}/trunk.cnn)
+cnn_add_model(rehead ${CNN_TRAINER_TESTS}/rehead.cnn)
 
-foreach(t optim metrics checkpoint)
+foreach(t optim metrics checkpoint schedule)
   add_executable(test_trainer_${t} ${CNN_TRAINER_TESTS}/test_${t}.c)
   target_link_libraries(test_trainer_${t} PRIVATE cnnrt)
   target_compile_options(test_trainer_${t} PRIVATE ${CNNC_WARNINGS})
@@ -48,6 +57,9 @@ set_tests_properties(trainer_optim trainer_metrics trainer_checkpoint PROPERTIES
 set_tests_properties(trainer_checkpoint PROPERTIES FIXTURES_SETUP trainer_st_file)
 
 if(SYSTEM_PYTHON3)
+  add_test(NAME trainer_lr_schedules
+           COMMAND ${SYSTEM_PYTHON3} ${CNN_TRAINER_TESTS}/schedule_ref.py $<TARGET_FILE:test_trainer_schedule>)
+  set_tests_properties(trainer_lr_schedules PROPERTIES LABELS "unit;parity" SKIP_RETURN_CODE 77)
   add_test(NAME trainer_torch_read
            COMMAND ${SYSTEM_PYTHON3} ${CNN_TRAINER_TESTS}/st_load.py --tiny ${CNN_TRAINER_WORK}/w.safetensors)
   set_tests_properties(trainer_torch_read PROPERTIES LABELS "unit" FIXTURES_REQUIRED trainer_st_file)
@@ -71,9 +83,11 @@ if(SYSTEM_PYTHON3)
   cnn_trainer_case(nan "e2e" stripes --other $<TARGET_FILE:diverge>)
   cnn_trainer_case(lock "e2e" stripes)
   cnn_trainer_case(memory "e2e" stripes)
+  cnn_trainer_case(schedule "e2e" stripes)
+  cnn_trainer_case(transfer "e2e" trunk --other $<TARGET_FILE:rehead>)
   cnn_trainer_case(pytorch "e2e;parity" stripes --cnnc $<TARGET_FILE:cnnc> --cnn ${CNN_TRAINER_TESTS}/stripes.cnn)
   set_tests_properties(trainer_cli trainer_synthetic trainer_patterns trainer_corrupt trainer_nan trainer_lock trainer_memory trainer_pytorch
-                       PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
+                       trainer_transfer trainer_schedule PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
   cnn_trainer_case(fruit "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --epochs 5)
   cnn_trainer_case(train_pytorch "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --cnnc $<TARGET_FILE:cnnc>
                    --cnn ${CMAKE_SOURCE_DIR}/models/fruit.cnn)
