@@ -207,6 +207,18 @@ static void emit_constants(py_writer *w, const cnnc_ir *ir)
         break;
     }
     /* settings added to the language later are written only when set */
+    if (c->class_weight == CNN_CW_BALANCED)
+        out(w, "CLASS_WEIGHT = \"balanced\"  # n / (classes * count) over the training split; "
+               "loss = sum(w[y] * loss) / batch size (Keras)\n");
+    else if (c->class_weight == CNN_CW_EXPLICIT) {
+        out(w, "CLASS_WEIGHT = [");
+        for (int k = 0; k < c->n_class_weights; k++) {
+            char wk[40];
+            real_str(c->class_weights[k], 0, wk, sizeof wk);
+            out(w, "%s%s", k ? ", " : "", wk);
+        }
+        out(w, "]  # loss = sum(w[y] * loss) / batch size (Keras's class_weight)\n");
+    }
     const cnn_schedule_cfg *sc = &c->schedule;
     if (sc->kind == CNN_SCHED_STEP) {
         real_str(sc->factor, 0, lr, sizeof lr);

@@ -161,6 +161,14 @@ static void print_training(const cnnc_ir *ir, FILE *out)
         fprintf(out, " Learning rate: reduce_lr_on_plateau monitor=%s factor=%g patience=%d min_delta=%g "
                      "cooldown=%d min_lr=%g\n", kw_monitors[sc->monitor], sc->factor, sc->patience, sc->min_delta,
                 sc->cooldown, sc->min_lr);
+    if (c->class_weight == CNN_CW_BALANCED)
+        fputs(" Class weights: balanced (n / (classes x count) over the training split)\n", out);
+    else if (c->class_weight == CNN_CW_EXPLICIT) {
+        fputs(" Class weights:", out);
+        for (int k = 0; k < c->n_class_weights; k++)
+            fprintf(out, " %g", c->class_weights[k]);
+        fputc('\n', out);
+    }
     if (c->init)
         fprintf(out, " Init: weights from \"%s\"%s\n", c->init,
                 c->init_partial ? " (partial: tensors that differ keep their fresh initialization)" : "");

@@ -145,6 +145,13 @@ void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
 
     const cnn_config *c = &ir->config;
     const cnn_augment *au = &ir->augment;
+    if (c->class_weight == CNN_CW_EXPLICIT) {
+        em_open_block(em, "static const double %s_class_weights[%d] = {", m, c->n_class_weights);
+        for (int k = 0; k < c->n_class_weights; k++)
+            em_line(em, "%s,", emit_double_lit(d1, sizeof d1, c->class_weights[k]));
+        em_close_block(em, "};");
+        em_blank(em);
+    }
     em_open_block(em, "const cnn_model %s_model = {", m);
     c_string(s, sizeof s, ir->name);
     em_line(em, ".name = %s,", s);
@@ -227,6 +234,11 @@ void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
         if (c->init_partial)
             em_line(em, ".init_partial = 1,");
     }
+    if (c->class_weight == CNN_CW_BALANCED)
+        em_line(em, ".class_weight = CNN_CW_BALANCED,");
+    else if (c->class_weight == CNN_CW_EXPLICIT)
+        em_line(em, ".class_weight = CNN_CW_EXPLICIT, .n_class_weights = %d, .class_weights = %s_class_weights,",
+                c->n_class_weights, m);
     const cnn_schedule_cfg *sc = &c->schedule;
     if (sc->kind != CNN_SCHED_NONE) {
         static const char *const kinds[] = {"CNN_SCHED_NONE", "CNN_SCHED_STEP", "CNN_SCHED_COSINE",

@@ -96,6 +96,7 @@ static const stmt_spec train_specs[] = {
     {"early_stopping", 0, 0, {"monitor", "patience", NULL},
      "early_stopping [monitor=val_loss|val_accuracy|loss|accuracy] [patience=N]"},
     {"init", 1, 1, {"partial", NULL}, "init \"WEIGHTS.safetensors\" [partial=true|false]"},
+    {"class_weight", 1, CNN_MAX_CLASS_WEIGHTS, {NULL}, "class_weight balanced | class_weight W0 W1 ... (one per class)"},
     {"step_decay", 0, 0, {"every", "factor", NULL}, "step_decay every=N [factor=0.1]"},
     {"cosine_decay", 0, 0, {"epochs", "warmup", "alpha", NULL}, "cosine_decay [epochs=N] [warmup=0] [alpha=0]"},
     {"reduce_lr_on_plateau", 0, 0, {"monitor", "factor", "patience", "min_delta", "cooldown", "min_lr", NULL},
@@ -125,7 +126,7 @@ static int spec_names(const stmt_spec *specs, const char **out, int cap)
 
 /* The positional values and options of a statement, checked against its spec. */
 typedef struct stmt_args {
-    const ast_value *pos[8];
+    const ast_value *pos[CNN_MAX_CLASS_WEIGHTS]; /* class_weight lists one value per class */
     int n_pos;
     const ast_item *opts[8];
     int n_opts;
@@ -788,6 +789,32 @@ static void check_train(checker *c, const ast_stmt *block)
                 }
             cfg->metrics = bits | CNN_METRIC_ACCURACY;
             c->metrics_given = 1;
+        } else if (strcmp(n, "class_weight") == 0) {
+            c->class_weight_loc = st->loc;
+            if (a.pos[0]->kind == AV_WORD) {
+                static const char *const modes[] = {"balanced", NULL};
+                if (want_word(c, a.pos[0], "class_weight", modes, &k)) {
+                    if (a.n_pos > 1)
+                        diag_error(c->d, a.pos[1]->loc, "class_weight balanced takes no values after it");
+                    else
+                        cfg->class_weight = CNN_CW_BALANCED;
+                }
+            } else {
+                int ok = 1;
+                double total = 0;
+                for (int i = 0; i < a.n_pos; i++) {
+                    ok &= want_real(c, a.pos[i], "a class weight", 0, 0, 1e6, 0, &x);
+                    ir->class_weights[i] = x;
+                    total += x;
+                }
+                if (ok && total == 0)
+                    diag_error(c->d, st->loc, "every class weight is 0: nothing would be learned");
+                else if (ok) {
+                    cfg->class_weight = CNN_CW_EXPLICIT;
+                    cfg->n_class_weights = a.n_pos;
+                    cfg->class_weights = ir->class_weights;
+                }
+            }
         } else if (strcmp(n, "init") == 0) {
             int b;
             const ast_value *o;

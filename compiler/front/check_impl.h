@@ -28,6 +28,7 @@ typedef struct checker {
     int metrics_given;
     cnnc_loc metrics_loc, layers_loc;
     cnnc_loc schedule_loc;       /* the learning-rate schedule statement */
+    cnnc_loc class_weight_loc;
     const char *schedule_name;
     int split_given;
     cnnc_loc validation_loc, split_loc;

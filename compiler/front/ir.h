@@ -53,6 +53,7 @@ typedef struct cnnc_ir {
     char data[CNN_MAX_PATH];
     char validation[CNN_MAX_PATH];
     char init[CNN_MAX_PATH];
+    double class_weights[CNN_MAX_CLASS_WEIGHTS]; /* config.class_weights points here */
 
     double forward_flops, train_flops; /* per image, summed over layers */
     size_t act_floats;                 /* per image, all layer outputs */

@@ -285,6 +285,13 @@ void check_head(checker *c)
         return;
     }
     cfg->loss = natural;
+    int classes = units == 1 ? 2 : units;
+    if (cfg->class_weight == CNN_CW_EXPLICIT && cfg->n_class_weights != classes)
+        diag_error(c->d, c->class_weight_loc,
+                   "class_weight gives %d weight%s, but the network has %d classes (%s): give one weight per "
+                   "class, in the order of the sorted class folders", cfg->n_class_weights,
+                   cfg->n_class_weights == 1 ? "" : "s", classes,
+                   units == 1 ? "one sigmoid unit" : "its softmax units");
     if (natural != CNN_LOSS_BINARY_CE && (cfg->metrics & ~CNN_METRIC_ACCURACY))
         diag_error(c->d, c->metrics_loc,
                    "precision, recall and auc need a binary model (one sigmoid unit); this one has %d "

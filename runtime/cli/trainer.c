@@ -93,6 +93,9 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
         fprintf(f, "  --no-early-stopping\n");
         fprintf(f, "  --monitor NAME           val_loss, val_accuracy, loss or accuracy (default: %s)\n", monitor_str(d->monitor));
         fprintf(f, "  --patience N             epochs without improvement (default: %d)\n", d->patience);
+        fprintf(f, "  --class-weight W         balanced, none, or one weight per class (1,2.5): Keras's class_weight "
+                   "(default: %s)\n", d->class_weight == CNN_CW_BALANCED ? "balanced"
+                                      : d->class_weight == CNN_CW_EXPLICIT ? "the train block's" : "none");
         fprintf(f, "Learning-rate schedule (one value per epoch):\n");
         fprintf(f, "  --lr-schedule KIND       none, step, cosine or plateau (default: %s)\n",
                 (const char *[]){"none", "step", "cosine", "plateau"}[d->schedule.kind & 3]);
@@ -228,7 +231,7 @@ static const flag flags[] = {
     {"init", 1, T}, {"init-partial", 0, T},
     {"lr-schedule", 1, T}, {"decay-every", 1, T}, {"decay-factor", 1, T}, {"decay-epochs", 1, T},
     {"warmup", 1, T}, {"alpha", 1, T}, {"plateau-monitor", 1, T}, {"plateau-patience", 1, T},
-    {"min-delta", 1, T}, {"cooldown", 1, T}, {"min-lr", 1, T},
+    {"min-delta", 1, T}, {"cooldown", 1, T}, {"min-lr", 1, T}, {"class-weight", 1, T},
 };
 #undef T
 #undef E
@@ -451,6 +454,42 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
         c->init = v;
     } else if (!strcmp(f, "init-partial")) {
         c->init_partial = 1;
+    } else if (!strcmp(f, "class-weight")) {
+        static double given[CNN_MAX_CLASS_WEIGHTS];
+        if (!strcmp(v, "none")) {
+            c->class_weight = CNN_CW_NONE;
+        } else if (!strcmp(v, "balanced")) {
+            c->class_weight = CNN_CW_BALANCED;
+        } else {
+            int k = 0;
+            double total = 0;
+            const char *p = v;
+            for (;;) {
+                char *end;
+                errno = 0;
+                double w = strtod(p, &end);
+                if (end == p || errno || !isfinite(w) || w < 0 || w > 1e6 || k == CNN_MAX_CLASS_WEIGHTS ||
+                    (*end && *end != ','))
+                    return bad_value(m, f, v, "balanced, none, or one weight per class separated by commas "
+                                              "(each in [0, 1e6]), e.g. 1,2.5");
+                given[k++] = w;
+                total += w;
+                if (!*end)
+                    break;
+                p = end + 1;
+            }
+            int classes = m->n_outputs == 1 ? 2 : m->n_outputs;
+            if (k != classes) {
+                cnn_error(m, "--class-weight %s gives %d weight%s; %s has %d classes: give one per class", v, k,
+                          k == 1 ? "" : "s", m->name, classes);
+                return 1;
+            }
+            if (total == 0)
+                return bad_value(m, f, v, "weights that are not all 0");
+            c->class_weight = CNN_CW_EXPLICIT;
+            c->n_class_weights = k;
+            c->class_weights = given;
+        }
     } else if (!strcmp(f, "lr-schedule")) {
         static const char *const kinds[] = {"none", "step", "cosine", "plateau"};
         int k = -1;

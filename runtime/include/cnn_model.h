@@ -220,6 +220,15 @@ typedef struct cnn_schedule_cfg {
     double min_delta, min_lr;  /* plateau */
 } cnn_schedule_cfg;
 
+/* Keras's class_weight: each training image's loss is multiplied by its
+ * class's weight (runtime/train/cnn_class_weight.h). */
+typedef enum cnn_class_weight_mode {
+    CNN_CW_NONE,
+    CNN_CW_BALANCED,   /* n / (k * count_k) over the training split, as scikit-learn's "balanced" */
+    CNN_CW_EXPLICIT    /* class_weights[0 .. n_class_weights), in class-index order */
+} cnn_class_weight_mode;
+#define CNN_MAX_CLASS_WEIGHTS 256
+
 typedef struct cnn_config {
     const char *data;          /* NULL when the .cnn gives none */
     const char *validation;    /* NULL: split instead */
@@ -235,6 +244,9 @@ typedef struct cnn_config {
     const char *init;          /* start from these weights (safetensors), NULL: fresh initialization */
     int init_partial;          /* skip (and name) tensors the file lacks or has in another shape */
     cnn_schedule_cfg schedule; /* kind CNN_SCHED_NONE: a constant lr */
+    cnn_class_weight_mode class_weight;
+    int n_class_weights;       /* CNN_CW_EXPLICIT */
+    const double *class_weights;
 } cnn_config;
 
 /* ---- buffers the driver allocates once and passes to every call -------- */

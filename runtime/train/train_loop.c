@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cnn_checkpoint.h"
+#include "cnn_class_weight.h"
 #include "cnn_util.h"
 #include "cnn_data.h"
 #include "cnn_finite.h"
@@ -71,7 +72,11 @@ static void settings_text(const cnn_model *m, const cnn_run_options *o, char *s,
     char sched[512];
     cnn_schedule_settings(&c->schedule, sched, sizeof sched);
     if (*sched && k < n)
-        snprintf(s + k, n - k, "\n%s", sched);
+        k += (size_t)snprintf(s + k, n - k, "\n%s", sched);
+    if (c->class_weight == CNN_CW_BALANCED && k < n)
+        k += (size_t)snprintf(s + k, n - k, "\nclass_weight=balanced");
+    for (int i = 0; c->class_weight == CNN_CW_EXPLICIT && i < c->n_class_weights && k < n; i++)
+        k += (size_t)snprintf(s + k, n - k, "%s%.9g", i ? "," : "\nclass_weight=", c->class_weights[i]);
 }
 
 /* ---- early stopping / best weights ---------------------------------------- */
@@ -109,6 +114,8 @@ typedef struct run {
     float *logits, *dlogits;
     cnn_optim *opt;
     cnn_schedule sched;
+    float *class_weight;  /* Keras's class_weight, one per class; NULL: none */
+    int n_classes;
     cnn_metrics tm, vm;
     cnn_history hist;
     char *classes;
@@ -132,6 +139,7 @@ static void run_free(run *r)
     cnn_metrics_free(&r->vm);
     cnn_history_free(&r->hist);
     free(r->classes);
+    free(r->class_weight);
 }
 
 static int save_weights(run *r, const char *path, int epoch, char *err, size_t errlen)
@@ -154,6 +162,55 @@ static int save_weights(run *r, const char *path, int epoch, char *err, size_t e
                           "classes", r->classes ? r->classes : "",
                           NULL};
     return cnn_weights_save(r->m, r->b.params, path, meta, err, errlen);
+}
+
+/* Keras's class_weight for this run: balanced from the training split's
+ * counts, or the configuration's list (one per class of the data); printed
+ * with the class names. */
+static int set_class_weights(run *r, char *err, size_t errlen)
+{
+    const cnn_config *c = &r->o->cfg;
+    int k = cnn_dataset_n_classes(r->train);
+    int model_k = r->m->n_outputs == 1 ? 2 : r->m->n_outputs;
+    if (k != model_k) {
+        snprintf(err, errlen, "class_weight: the data has %d classes, the network %d", k, model_k);
+        return -1;
+    }
+    if (c->class_weight == CNN_CW_EXPLICIT && c->n_class_weights != k) {
+        snprintf(err, errlen, "class_weight gives %d weights, but the data has %d classes (%s, ...): give one per "
+                              "class, in the order of the sorted class folders", c->n_class_weights, k,
+                 cnn_dataset_class_name(r->train, 0));
+        return -1;
+    }
+    r->class_weight = malloc((size_t)k * sizeof(float));
+    if (!r->class_weight) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    r->n_classes = k;
+    if (c->class_weight == CNN_CW_BALANCED) {
+        int count[CNN_MAX_CLASS_WEIGHTS];
+        for (int i = 0; i < k && i < CNN_MAX_CLASS_WEIGHTS; i++)
+            count[i] = cnn_dataset_class_count(r->train, i);
+        if (k > CNN_MAX_CLASS_WEIGHTS) {
+            snprintf(err, errlen, "class_weight balanced supports at most %d classes", CNN_MAX_CLASS_WEIGHTS);
+            return -1;
+        }
+        if (cnn_class_weights_balanced(count, k, r->class_weight))
+            cnn_warning(r->m, "class_weight balanced: a class has no training image; its weight is 0");
+    } else {
+        for (int i = 0; i < k; i++)
+            r->class_weight[i] = (float)c->class_weights[i];
+    }
+    if (!r->o->quiet) {
+        printf("Class weights (%s):", c->class_weight == CNN_CW_BALANCED
+                                          ? "balanced: n / (classes x count) over the training split"
+                                          : "given");
+        for (int i = 0; i < k; i++)
+            printf("%s %s %.4g", i ? "," : "", cnn_dataset_class_name(r->train, i), (double)r->class_weight[i]);
+        printf("\n");
+    }
+    return 0;
 }
 
 /* The checks of a loaded checkpoint that need the run: every epoch takes
@@ -351,6 +408,10 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     }
     int batch = c->batch;
     r->classes = cnn_class_list(r->train);
+    if (c->class_weight != CNN_CW_NONE && set_class_weights(r, err, sizeof err)) {
+        cnn_error(m, "%s", err);
+        goto out;
+    }
     r->tl = cnn_loader_create(m, r->train, batch, 1, c->seed, err, sizeof err);
     if (r->tl && r->val)
         r->vl = cnn_loader_create(m, r->val, batch, 0, c->seed, err, sizeof err);
@@ -503,7 +564,8 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         int n, bi = 0;
         long images = 0;
         while ((n = cnn_loader_next(r->tl, &x, &labels, &idx)) > 0) {
-            double loss = cnn_train_step(m, &r->b, r->opt, x, labels, r->logits, r->dlogits, n, c->seed, st.step, 1);
+            double loss = cnn_train_step_weighted(m, &r->b, r->opt, x, labels, r->logits, r->dlogits, n, c->seed,
+                                                  st.step, 1, r->class_weight, r->n_classes);
             /* Every step: the loss before the update, and the weights (and
              * batchnorm statistics) after it, so that the last update of an
              * epoch is checked too. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cnn_step.h"
+#include "cnn_class_weight.h"
 
 int cnn_fused_ranges(const cnn_model *m, cnn_range *r, int max)
 {
@@ -41,6 +42,13 @@ static void apply_update(const cnn_update *u, size_t offset, size_t count, const
 double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const float *x, const int *labels,
                       float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused)
 {
+    return cnn_train_step_weighted(m, b, o, x, labels, logits, dlogits, n, seed, step, fused, NULL, 0);
+}
+
+double cnn_train_step_weighted(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const float *x, const int *labels,
+                               float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused,
+                               const float *class_weight, int n_classes)
+{
     cnn_range skip[CNN_OPTIM_MAX_SKIP];
     int n_skip = fused ? cnn_fused_ranges(m, skip, CNN_OPTIM_MAX_SKIP) : 0;
     if (n_skip > CNN_OPTIM_MAX_SKIP)
@@ -56,7 +64,8 @@ double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const fl
     memset(b->grads + at, 0, (m->n_trainable - at) * sizeof(float));
 
     m->forward(b, x, logits, n, 1, seed, step);
-    double loss = m->loss(logits, labels, dlogits, n);
+    double loss = class_weight ? cnn_class_weighted_loss(m, logits, labels, dlogits, n, class_weight, n_classes)
+                               : m->loss(logits, labels, dlogits, n);
     if (!isfinite(loss))
         return loss;
     if (n_skip > 0) {

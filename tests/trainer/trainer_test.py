@@ -382,6 +382,38 @@ def case_schedule(a):
     check("other settings" in p.stderr and "schedule" in p.stderr, p.stderr)
 
 
+def case_class_weight_run(a):
+    """Keras's class_weight in a run: balanced weights from an imbalanced
+    split, printed; weights of 1 train exactly as none; explicit weights
+    change the run; the weights are a setting a resume must keep."""
+    data = os.path.join(a.work, "imbalanced")
+    make_images(data, ["horizontal", "vertical"], 40, seed=31)
+    for i in range(30):  # 40 horizontal, 10 vertical
+        os.remove(os.path.join(data, "vertical", sorted(os.listdir(os.path.join(data, "vertical")))[0]))
+    runs = {}
+    for name, extra in (("none", []), ("ones", ["--class-weight", "1,1"]), ("balanced", ["--class-weight", "balanced"]),
+                        ("given", ["--class-weight", "0.5,2"])):
+        out = os.path.join(a.work, name)
+        shutil.rmtree(out, ignore_errors=True)
+        runs[name] = (out, train_stripes(a, data, out, "--epochs", "2", *extra))
+    # the stratified split (validation_split 0.25) trains on 30 and 7: 37 / (2 * count)
+    p = runs["balanced"][1]
+    check("Class weights (balanced: n / (classes x count) over the training split): horizontal 0.6167, "
+          "vertical 2.643" in p.stdout, p.stdout)
+    check("Class weights (given): horizontal 0.5, vertical 2" in runs["given"][1].stdout, runs["given"][1].stdout)
+    check("Class weights" not in runs["none"][1].stdout, runs["none"][1].stdout)
+    w = lambda n: file_bytes(os.path.join(runs[n][0], "model.safetensors"))
+    check(w("ones") == w("none"), "class weights of 1 train differently from none")
+    check(w("balanced") != w("none") and w("given") != w("balanced"), "class weights changed nothing")
+    p = run([a.trainer, "train", "--data", data, "--out", runs["given"][0], "--resume", "--epochs", "3",
+             "--progress", "plain"], 1)
+    check("other settings" in p.stderr and "class_weight" in p.stderr, p.stderr)
+    p = run([a.trainer, "train", "--data", data, "--out", runs["given"][0], "--class-weight", "1,2,3"], 1)
+    check("gives 3 weights; stripes has 2 classes" in p.stderr, p.stderr)
+    p = run([a.trainer, "train", "--data", data, "--out", runs["given"][0], "--class-weight", "blanced"], 1)
+    check("expected balanced, none, or one weight per class" in p.stderr, p.stderr)
+
+
 def case_threads(a):
     """1 and 2 threads give bitwise identical weights."""
     data = make_images(os.path.join(a.work, "stripes"), ["horizontal", "vertical"], 40, seed=5)
