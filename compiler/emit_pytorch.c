@@ -195,17 +195,33 @@ static void emit_constants(py_writer *w, const cnnc_ir *ir)
     out(w, "]\n");
     switch (o->kind) {
     case CNN_OPT_ADAM:
-        out(w, "OPTIMIZER = {\"kind\": \"adam\", \"lr\": %s, \"beta1\": %s, \"beta2\": %s, \"epsilon\": %s}\n", lr, b1,
-            b2, eps);
+    case CNN_OPT_ADAMW:
+        out(w, "OPTIMIZER = {\"kind\": \"%s\", \"lr\": %s, \"beta1\": %s, \"beta2\": %s, \"epsilon\": %s",
+            o->kind == CNN_OPT_ADAM ? "adam" : "adamw", lr, b1, b2, eps);
         break;
     case CNN_OPT_SGD:
-        out(w, "OPTIMIZER = {\"kind\": \"sgd\", \"lr\": %s, \"momentum\": %s, \"nesterov\": %s}\n", lr, mom,
+        out(w, "OPTIMIZER = {\"kind\": \"sgd\", \"lr\": %s, \"momentum\": %s, \"nesterov\": %s", lr, mom,
             o->nesterov ? "True" : "False");
         break;
     case CNN_OPT_RMSPROP:
-        out(w, "OPTIMIZER = {\"kind\": \"rmsprop\", \"lr\": %s, \"rho\": %s, \"epsilon\": %s}\n", lr, rho, eps);
+        out(w, "OPTIMIZER = {\"kind\": \"rmsprop\", \"lr\": %s, \"rho\": %s, \"epsilon\": %s", lr, rho, eps);
         break;
     }
+    /* Keras 3's decoupled weight decay and clipping, only when set */
+    char x[40];
+    if (o->weight_decay > 0) {
+        real_str(o->weight_decay, 0, x, sizeof x);
+        out(w, ", \"weight_decay\": %s", x);
+    }
+    if (o->clipnorm > 0) {
+        real_str(o->clipnorm, 0, x, sizeof x);
+        out(w, ", \"clipnorm\": %s", x);
+    }
+    if (o->clipvalue > 0) {
+        real_str(o->clipvalue, 0, x, sizeof x);
+        out(w, ", \"clipvalue\": %s", x);
+    }
+    out(w, "}\n");
     /* settings added to the language later are written only when set */
     if (c->class_weight == CNN_CW_BALANCED)
         out(w, "CLASS_WEIGHT = \"balanced\"  # n / (classes * count) over the training split; "

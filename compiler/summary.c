@@ -78,7 +78,7 @@ static double layer_params(const cnnc_ir *ir, const cnn_layer *L, int trainable_
 double summary_peak_training_bytes(const cnnc_ir *ir, int batch)
 {
     const cnn_optimizer *o = &ir->config.optimizer;
-    double state = o->kind == CNN_OPT_ADAM ? 2 : o->kind == CNN_OPT_RMSPROP ? 1 : o->momentum > 0 ? 1 : 0;
+    double state = o->kind == CNN_OPT_ADAM || o->kind == CNN_OPT_ADAMW ? 2 : o->kind == CNN_OPT_RMSPROP ? 1 : o->momentum > 0 ? 1 : 0;
     double largest = (double)ir->in_h * ir->in_w * ir->in_c;
     for (int i = 0; i < ir->n_layers; i++)
         if ((double)ir->cost[i].act_floats > largest)
@@ -139,15 +139,24 @@ static void print_training(const cnnc_ir *ir, FILE *out)
     fprintf(out, " Train: %d epochs, batch %d, seed %llu, ", c->epochs, c->batch, (unsigned long long)c->seed);
     switch (o->kind) {
     case CNN_OPT_ADAM:
-        fprintf(out, "adam lr=%g beta1=%g beta2=%g epsilon=%g\n", o->lr, o->beta1, o->beta2, o->epsilon);
+    case CNN_OPT_ADAMW:
+        fprintf(out, "%s lr=%g beta1=%g beta2=%g epsilon=%g", o->kind == CNN_OPT_ADAM ? "adam" : "adamw", o->lr,
+                o->beta1, o->beta2, o->epsilon);
         break;
     case CNN_OPT_SGD:
-        fprintf(out, "sgd lr=%g momentum=%g nesterov=%s\n", o->lr, o->momentum, o->nesterov ? "true" : "false");
+        fprintf(out, "sgd lr=%g momentum=%g nesterov=%s", o->lr, o->momentum, o->nesterov ? "true" : "false");
         break;
     case CNN_OPT_RMSPROP:
-        fprintf(out, "rmsprop lr=%g rho=%g epsilon=%g\n", o->lr, o->rho, o->epsilon);
+        fprintf(out, "rmsprop lr=%g rho=%g epsilon=%g", o->lr, o->rho, o->epsilon);
         break;
     }
+    if (o->weight_decay > 0)
+        fprintf(out, " weight_decay=%g", o->weight_decay);
+    if (o->clipnorm > 0)
+        fprintf(out, " clipnorm=%g", o->clipnorm);
+    if (o->clipvalue > 0)
+        fprintf(out, " clipvalue=%g", o->clipvalue);
+    fputc('\n', out);
     const cnn_schedule_cfg *sc = &c->schedule;
     if (sc->kind == CNN_SCHED_STEP)
         fprintf(out, " Learning rate: step_decay every=%d factor=%g\n", sc->every, sc->factor);

@@ -3,6 +3,8 @@
 #   trainer_metrics      accuracy, precision, recall, AUC, confusion matrix [unit]
 #   trainer_class_weight Keras's class_weight: loss and dL/dlogits vs PyTorch
 #                        (binary and softmax), balanced weights     [unit parity]
+#   trainer_adamw_clip   weight_decay, clipnorm (per tensor), clipvalue over 10
+#                        steps vs Keras's rules in double and torch AdamW [unit parity]
 #   trainer_lr_schedules step, cosine (warm-up) and plateau lr over 20 epochs
 #                        against torch.optim.lr_scheduler and Keras's
 #                        ReduceLROnPlateau                          [unit parity]
@@ -48,7 +50,7 @@ cnn_add_model(diverge ${CNN_TRAINER_TESTS}/diverge.cnn)
 cnn_add_model(trunk ${CNN_TRAINER_TESTS}/trunk.cnn)
 cnn_add_model(rehead ${CNN_TRAINER_TESTS}/rehead.cnn)
 
-foreach(t optim metrics checkpoint schedule)
+foreach(t optim metrics checkpoint schedule adamw_clip)
   add_executable(test_trainer_${t} ${CNN_TRAINER_TESTS}/test_${t}.c)
   target_link_libraries(test_trainer_${t} PRIVATE cnnrt)
   target_compile_options(test_trainer_${t} PRIVATE ${CNNC_WARNINGS})
@@ -70,6 +72,9 @@ if(SYSTEM_PYTHON3)
   add_test(NAME trainer_class_weight
            COMMAND ${SYSTEM_PYTHON3} ${CNN_TRAINER_TESTS}/class_weight_ref.py $<TARGET_FILE:test_trainer_class_weight>)
   set_tests_properties(trainer_class_weight PROPERTIES LABELS "unit;parity" SKIP_RETURN_CODE 77)
+  add_test(NAME trainer_adamw_clip
+           COMMAND ${SYSTEM_PYTHON3} ${CNN_TRAINER_TESTS}/adamw_clip_ref.py $<TARGET_FILE:test_trainer_adamw_clip>)
+  set_tests_properties(trainer_adamw_clip PROPERTIES LABELS "unit;parity" SKIP_RETURN_CODE 77)
   add_test(NAME trainer_lr_schedules
            COMMAND ${SYSTEM_PYTHON3} ${CNN_TRAINER_TESTS}/schedule_ref.py $<TARGET_FILE:test_trainer_schedule>)
   set_tests_properties(trainer_lr_schedules PROPERTIES LABELS "unit;parity" SKIP_RETURN_CODE 77)

@@ -62,7 +62,7 @@ static const char *const fill_names[] = {
     ENUM_NAME(CNN_FILL_REFLECT), ENUM_NAME(CNN_FILL_NEAREST), ENUM_NAME(CNN_FILL_CONSTANT),
 };
 static const char *const opt_names[] = {
-    ENUM_NAME(CNN_OPT_ADAM), ENUM_NAME(CNN_OPT_SGD), ENUM_NAME(CNN_OPT_RMSPROP),
+    ENUM_NAME(CNN_OPT_ADAM), ENUM_NAME(CNN_OPT_SGD), ENUM_NAME(CNN_OPT_RMSPROP), ENUM_NAME(CNN_OPT_ADAMW),
 };
 static const char *const monitor_names[] = {
     ENUM_NAME(CNN_MON_VAL_LOSS), ENUM_NAME(CNN_MON_VAL_ACCURACY), ENUM_NAME(CNN_MON_LOSS), ENUM_NAME(CNN_MON_ACCURACY),
@@ -218,9 +218,15 @@ void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "              .beta1 = %s, .beta2 = %s, .epsilon = %s,",
             emit_double_lit(d1, sizeof d1, c->optimizer.beta1), emit_double_lit(d2, sizeof d2, c->optimizer.beta2),
             emit_double_lit(d3, sizeof d3, c->optimizer.epsilon));
-    em_line(em, "              .momentum = %s, .nesterov = %d, .rho = %s},",
+    int extra = c->optimizer.weight_decay > 0 || c->optimizer.clipnorm > 0 || c->optimizer.clipvalue > 0;
+    em_line(em, "              .momentum = %s, .nesterov = %d, .rho = %s%s",
             emit_double_lit(d1, sizeof d1, c->optimizer.momentum), c->optimizer.nesterov,
-            emit_double_lit(d2, sizeof d2, c->optimizer.rho));
+            emit_double_lit(d2, sizeof d2, c->optimizer.rho), extra ? "," : "},");
+    if (extra)
+        em_line(em, "              .weight_decay = %s, .clipnorm = %s, .clipvalue = %s},",
+                emit_double_lit(d1, sizeof d1, c->optimizer.weight_decay),
+                emit_double_lit(d2, sizeof d2, c->optimizer.clipnorm),
+                emit_double_lit(d3, sizeof d3, c->optimizer.clipvalue));
     em_line(em, ".loss = %s,", c->loss == CNN_LOSS_BINARY_CE ? "CNN_LOSS_BINARY_CE" : "CNN_LOSS_CATEGORICAL_CE");
     em_line(em, ".metrics = %d,", c->metrics);
     em_line(em, ".early_stopping = %d,", c->early_stopping);

@@ -28,7 +28,7 @@
 typedef struct stmt_spec {
     const char *name;
     int min_args, max_args;
-    const char *const options[10]; /* NULL-terminated */
+    const char *const options[16]; /* NULL-terminated */
     const char *usage;
 } stmt_spec;
 
@@ -89,8 +89,9 @@ static const stmt_spec train_specs[] = {
     {"seed", 1, 1, {NULL}, "seed N"},
     {"batch", 1, 1, {NULL}, "batch N"},
     {"epochs", 1, 1, {NULL}, "epochs N"},
-    {"optimizer", 1, 1, {"lr", "learning_rate", "beta1", "beta2", "epsilon", "momentum", "nesterov", "rho"},
-     "optimizer adam|sgd|rmsprop [lr=X] ..."},
+    {"optimizer", 1, 1, {"lr", "learning_rate", "beta1", "beta2", "epsilon", "momentum", "nesterov", "rho",
+                         "weight_decay", "clipnorm", "clipvalue", NULL},
+     "optimizer adam|adamw|sgd|rmsprop [lr=X] ..."},
     {"loss", 1, 1, {NULL}, "loss binary_crossentropy|categorical_crossentropy"},
     {"metrics", 1, 4, {NULL}, "metrics accuracy [precision] [recall] [auc]"},
     {"early_stopping", 0, 0, {"monitor", "patience", NULL},
@@ -624,10 +625,11 @@ static void check_augment(checker *c, const ast_stmt *block)
 
 static void check_optimizer(checker *c, const ast_stmt *st, const stmt_args *a)
 {
-    static const char *const takes[3][6] = {
-        {"lr", "learning_rate", "beta1", "beta2", "epsilon", NULL},
-        {"lr", "learning_rate", "momentum", "nesterov", NULL},
-        {"lr", "learning_rate", "rho", "epsilon", NULL},
+    static const char *const takes[4][9] = {
+        {"lr", "learning_rate", "beta1", "beta2", "epsilon", "weight_decay", "clipnorm", "clipvalue", NULL},
+        {"lr", "learning_rate", "momentum", "nesterov", "weight_decay", "clipnorm", "clipvalue", NULL},
+        {"lr", "learning_rate", "rho", "epsilon", "weight_decay", "clipnorm", "clipvalue", NULL},
+        {"lr", "learning_rate", "beta1", "beta2", "epsilon", "weight_decay", "clipnorm", "clipvalue", NULL},
     };
     cnn_optimizer *o = &c->ir->config.optimizer;
     int k;
@@ -635,6 +637,7 @@ static void check_optimizer(checker *c, const ast_stmt *st, const stmt_args *a)
         return;
     o->kind = (cnn_optimizer_kind)k;
     o->lr = k == CNN_OPT_SGD ? 0.01 : 0.001;
+    o->weight_decay = k == CNN_OPT_ADAMW ? 0.004 : 0.0; /* Keras 3's AdamW default */
     for (int i = 0; i < a->n_opts; i++) {
         const ast_item *it = a->opts[i];
         int ok = 0;
@@ -658,7 +661,16 @@ static void check_optimizer(checker *c, const ast_stmt *st, const stmt_args *a)
     int b;
     if ((v = lr ? lr : lr2) && want_real(c, v, "the learning rate", 0, 1, 10, 0, &x))
         o->lr = x;
-    if (k == CNN_OPT_ADAM) {
+    if ((v = get_opt(a, "weight_decay")) && want_real(c, v, "weight_decay", 0, 0, 1, 0, &x))
+        o->weight_decay = x;
+    const ast_value *cn = get_opt(a, "clipnorm"), *cv = get_opt(a, "clipvalue");
+    if (cn && cv)
+        diag_error(c->d, cv->loc, "clipnorm and clipvalue are both given; give one (Keras allows one clipping)");
+    else if (cn && want_real(c, cn, "clipnorm", 0, 1, 1e6, 0, &x))
+        o->clipnorm = x;
+    else if (cv && want_real(c, cv, "clipvalue", 0, 1, 1e6, 0, &x))
+        o->clipvalue = x;
+    if (k == CNN_OPT_ADAM || k == CNN_OPT_ADAMW) {
         if ((v = get_opt(a, "beta1")) && want_real(c, v, "beta1", 0, 0, 1, 1, &x))
             o->beta1 = x;
         if ((v = get_opt(a, "beta2")) && want_real(c, v, "beta2", 0, 0, 1, 1, &x))

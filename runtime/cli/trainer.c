@@ -74,16 +74,23 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
         fprintf(f, "  --epochs N               (default: %d)\n", d->epochs);
         fprintf(f, "  --batch N                (default: %d)\n", d->batch);
         fprintf(f, "  --seed N                 split, shuffling, initialisation, dropout, augmentation (default: %" PRIu64 ")\n", d->seed);
-        fprintf(f, "  --optimizer NAME         adam, sgd or rmsprop (default: %s)\n", cnn_optim_kind_name(op->kind));
+        fprintf(f, "  --optimizer NAME         adam, adamw, sgd or rmsprop (default: %s)\n", cnn_optim_kind_name(op->kind));
         fprintf(f, "  --lr X                   learning rate (default: %g)\n", op->lr);
-        fprintf(f, "  --beta1 X, --beta2 X     adam (default: %g, %g)\n",
-                op->kind == CNN_OPT_ADAM ? op->beta1 : 0.9, op->kind == CNN_OPT_ADAM ? op->beta2 : 0.999);
-        fprintf(f, "  --epsilon X              adam, rmsprop (default: %g)\n",
+        fprintf(f, "  --beta1 X, --beta2 X     adam, adamw (default: %g, %g)\n",
+                op->kind == CNN_OPT_ADAM || op->kind == CNN_OPT_ADAMW ? op->beta1 : 0.9,
+                op->kind == CNN_OPT_ADAM || op->kind == CNN_OPT_ADAMW ? op->beta2 : 0.999);
+        fprintf(f, "  --epsilon X              adam, adamw, rmsprop (default: %g)\n",
                 op->kind != CNN_OPT_SGD ? op->epsilon : 1e-7);
         fprintf(f, "  --momentum X             sgd (default: %g)\n", op->kind == CNN_OPT_SGD ? op->momentum : 0.0);
         fprintf(f, "  --nesterov               sgd with Nesterov momentum (default: %s)\n",
                 op->kind == CNN_OPT_SGD && op->nesterov ? "on" : "off");
         fprintf(f, "  --rho X                  rmsprop (default: %g)\n", op->kind == CNN_OPT_RMSPROP ? op->rho : 0.9);
+        fprintf(f, "  --weight-decay X         decoupled weight decay, every optimizer (default: %g; adamw's own: 0.004)\n",
+                op->weight_decay);
+        fprintf(f, "  --clipnorm X             clip each tensor's gradient to this L2 norm (default: %s)\n",
+                op->clipnorm > 0 ? "the train block's" : "off");
+        fprintf(f, "  --clipvalue X            clip each gradient element to [-X, X] (default: %s)\n",
+                op->clipvalue > 0 ? "the train block's" : "off");
         fprintf(f, "  --loss NAME              binary_crossentropy or categorical_crossentropy; must suit the last layer (default: %s)\n",
                 d->loss == CNN_LOSS_BINARY_CE ? "binary_crossentropy" : "categorical_crossentropy");
         fprintf(f, "  --metrics LIST           comma-separated: accuracy,precision,recall,auc (default: %s)\n",
@@ -232,6 +239,7 @@ static const flag flags[] = {
     {"lr-schedule", 1, T}, {"decay-every", 1, T}, {"decay-factor", 1, T}, {"decay-epochs", 1, T},
     {"warmup", 1, T}, {"alpha", 1, T}, {"plateau-monitor", 1, T}, {"plateau-patience", 1, T},
     {"min-delta", 1, T}, {"cooldown", 1, T}, {"min-lr", 1, T}, {"class-weight", 1, T},
+    {"weight-decay", 1, T | B}, {"clipnorm", 1, T | B}, {"clipvalue", 1, T | B},
 };
 #undef T
 #undef E
@@ -349,8 +357,10 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
             k = CNN_OPT_SGD;
         else if (!strcmp(v, "rmsprop"))
             k = CNN_OPT_RMSPROP;
+        else if (!strcmp(v, "adamw"))
+            k = CNN_OPT_ADAMW;
         else
-            return bad_value(m, f, v, "adam, sgd or rmsprop");
+            return bad_value(m, f, v, "adam, adamw, sgd or rmsprop");
         if (k != c->optimizer.kind) {
             c->optimizer = cnn_optim_defaults(k);
             *opt_changed = 1;
@@ -362,6 +372,13 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
         /* The train block's ranges: epsilon in (0, 1], the others in [0, 1). */
         if (parse_real(v, &dv) || (i == 3 ? !(dv > 0 && dv <= 1) : !(dv >= 0 && dv < 1)))
             return bad_value(m, f, v, i == 3 ? "a number in (0, 1]" : "a number in [0, 1)");
+        opt_vals[i] = dv;
+        opt_set[i] = 1;
+    } else if (!strcmp(f, "weight-decay") || !strcmp(f, "clipnorm") || !strcmp(f, "clipvalue")) {
+        int i = !strcmp(f, "weight-decay") ? 7 : !strcmp(f, "clipnorm") ? 8 : 9;
+        /* the train block's ranges: weight_decay in [0, 1], clipping in (0, 1e6] (0 switches it off) */
+        if (parse_real(v, &dv) || dv < 0 || dv > (i == 7 ? 1.0 : 1e6))
+            return bad_value(m, f, v, i == 7 ? "a number in [0, 1]" : "a number in (0, 1e6], or 0 for none");
         opt_vals[i] = dv;
         opt_set[i] = 1;
     } else if (!strcmp(f, "nesterov")) {
@@ -568,8 +585,8 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
     }
     o.images = images;
 
-    int lr_given = 0, opt_changed = 0, opt_set[7] = {0}, gave_val = 0, gave_split = 0;
-    double opt_vals[7] = {0};
+    int lr_given = 0, opt_changed = 0, opt_set[10] = {0}, gave_val = 0, gave_split = 0;
+    double opt_vals[10] = {0};
     int only_positional = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -675,6 +692,18 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
         op->rho = opt_vals[5];
     if (opt_set[6])
         op->nesterov = opt_set[6] == 1;
+    if (opt_set[7])
+        op->weight_decay = opt_vals[7];
+    if (opt_set[8]) {
+        op->clipnorm = opt_vals[8];
+        if (!opt_set[9] && op->clipnorm > 0)
+            op->clipvalue = 0; /* a flag replaces the train block's other clipping */
+    }
+    if (opt_set[9]) {
+        op->clipvalue = opt_vals[9];
+        if (!opt_set[8] && op->clipvalue > 0)
+            op->clipnorm = 0;
+    }
     (void)lr_given;
     (void)opt_changed;
     const char *why = cnn_optim_check(op);

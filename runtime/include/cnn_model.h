@@ -185,7 +185,7 @@ typedef struct cnn_augment {
 
 /* ---- the train block --------------------------------------------------- */
 
-typedef enum cnn_optimizer_kind { CNN_OPT_ADAM, CNN_OPT_SGD, CNN_OPT_RMSPROP } cnn_optimizer_kind;
+typedef enum cnn_optimizer_kind { CNN_OPT_ADAM, CNN_OPT_SGD, CNN_OPT_RMSPROP, CNN_OPT_ADAMW } cnn_optimizer_kind;
 typedef enum cnn_loss_kind { CNN_LOSS_BINARY_CE, CNN_LOSS_CATEGORICAL_CE } cnn_loss_kind;
 typedef enum cnn_monitor { CNN_MON_VAL_LOSS, CNN_MON_VAL_ACCURACY, CNN_MON_LOSS, CNN_MON_ACCURACY } cnn_monitor;
 
@@ -197,6 +197,9 @@ typedef struct cnn_optimizer {
     double beta1, beta2, epsilon; /* adam (epsilon also rmsprop) */
     double momentum; int nesterov; /* sgd */
     double rho;                    /* rmsprop */
+    double weight_decay;           /* decoupled (Keras 3, AdamW): p -= p * lr * weight_decay; 0 = none */
+    double clipnorm;               /* each tensor's gradient scaled to an L2 norm of at most this; 0 = off */
+    double clipvalue;              /* each gradient element clipped to [-clipvalue, clipvalue]; 0 = off */
 } cnn_optimizer;
 
 /* A learning-rate schedule (the train block's step_decay, cosine_decay or

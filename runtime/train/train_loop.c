@@ -58,6 +58,7 @@ static void settings_text(const cnn_model *m, const cnn_run_options *o, char *s,
     k += (size_t)snprintf(s + k, n - k, "optimizer=%s\nlr=%.17g\n", cnn_optim_kind_name(op->kind), op->lr);
     switch (op->kind) {
     case CNN_OPT_ADAM:
+    case CNN_OPT_ADAMW:
         k += (size_t)snprintf(s + k, n - k, "beta1=%.17g\nbeta2=%.17g\nepsilon=%.17g\n", op->beta1,
                               op->beta2, op->epsilon);
         break;
@@ -68,6 +69,13 @@ static void settings_text(const cnn_model *m, const cnn_run_options *o, char *s,
         k += (size_t)snprintf(s + k, n - k, "rho=%.17g\nepsilon=%.17g\n", op->rho, op->epsilon);
         break;
     }
+    /* written only when set, so the settings of runs without them stay as they were */
+    if (op->weight_decay > 0)
+        k += (size_t)snprintf(s + k, n - k, "weight_decay=%.17g\n", op->weight_decay);
+    if (op->clipnorm > 0)
+        k += (size_t)snprintf(s + k, n - k, "clipnorm=%.17g\n", op->clipnorm);
+    if (op->clipvalue > 0)
+        k += (size_t)snprintf(s + k, n - k, "clipvalue=%.17g\n", op->clipvalue);
     k += (size_t)snprintf(s + k, n - k, "exact_resize=%d", o->exact_resize);
     char sched[512];
     cnn_schedule_settings(&c->schedule, sched, sizeof sched);

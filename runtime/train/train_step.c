@@ -28,6 +28,25 @@ int cnn_fused_ranges(const cnn_model *m, cnn_range *r, int max)
     return k;
 }
 
+void cnn_clip_by_norm(const cnn_model *m, float *grads, double clipnorm)
+{
+    for (int t = 0; t < m->n_tensors; t++) {
+        const cnn_tensor_info *ti = &m->tensors[t];
+        if (!ti->trainable || ti->offset + ti->count > m->n_trainable)
+            continue;
+        float *g = grads + ti->offset;
+        double sum = 0; /* in element order, on one thread: the same sum whatever the thread count */
+        for (size_t i = 0; i < ti->count; i++)
+            sum += (double)g[i] * (double)g[i];
+        double norm = sqrt(sum);
+        if (norm <= clipnorm)
+            continue; /* Keras: g * clipnorm / max(norm, clipnorm) is g */
+        const float scale = (float)(clipnorm / norm);
+        for (size_t i = 0; i < ti->count; i++)
+            g[i] *= scale;
+    }
+}
+
 typedef struct update_ctx {
     cnn_optim *o;
     float *params;
@@ -50,7 +69,8 @@ double cnn_train_step_weighted(const cnn_model *m, cnn_buffers *b, cnn_optim *o,
                                const float *class_weight, int n_classes)
 {
     cnn_range skip[CNN_OPTIM_MAX_SKIP];
-    int n_skip = fused ? cnn_fused_ranges(m, skip, CNN_OPTIM_MAX_SKIP) : 0;
+    const double clipnorm = cnn_optim_config(o)->clipnorm;
+    int n_skip = fused && cnn_optim_fusable(o) ? cnn_fused_ranges(m, skip, CNN_OPTIM_MAX_SKIP) : 0;
     if (n_skip > CNN_OPTIM_MAX_SKIP)
         n_skip = 0; /* more fused tensors than the optimizer can skip: the plain step, never a double update */
 
@@ -76,6 +96,8 @@ double cnn_train_step_weighted(const cnn_model *m, cnn_buffers *b, cnn_optim *o,
         cnn_optim_step_except(o, b->params, b->grads, skip, n_skip);
     } else {
         m->backward(b, x, dlogits, n);
+        if (clipnorm > 0)
+            cnn_clip_by_norm(m, b->grads, clipnorm);
         cnn_optim_step(o, b->params, b->grads);
     }
     return loss;

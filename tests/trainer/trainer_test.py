@@ -376,6 +376,18 @@ def case_schedule(a):
     p = run([a.trainer, "train", "--data", data, "--out", os.path.join(a.work, "bad"), "--lr-schedule", "plateau",
              "--decay-factor", "1"], 1)
     check("factor must be in (0, 1)" in p.stderr, p.stderr)
+    # AdamW, weight decay and clipping as flags: they run, are ranged, and are settings of the run
+    out = os.path.join(a.work, "adamw")
+    shutil.rmtree(out, ignore_errors=True)
+    p = train_stripes(a, data, out, "--epochs", "2", "--optimizer", "adamw", "--clipnorm", "1")
+    check("adamw lr=0.001" in p.stdout, p.stdout)
+    p = run([a.trainer, "train", "--data", data, "--out", out, "--clipnorm", "1", "--clipvalue", "1"], 1)
+    check("clipnorm and clipvalue are both given" in p.stderr, p.stderr)
+    p = run([a.trainer, "train", "--data", data, "--out", out, "--weight-decay", "2"], 1)
+    check("--weight-decay 2: expected a number in [0, 1]" in p.stderr, p.stderr)
+    p = run([a.trainer, "train", "--data", data, "--out", out, "--resume", "--epochs", "3", "--optimizer", "adamw",
+             "--clipnorm", "2"], 1)
+    check("other settings" in p.stderr and "clipnorm" in p.stderr, p.stderr)
     # another schedule on resume is another run
     p = run([a.trainer, "train", "--data", data, "--out", outs[0], "--resume", "--epochs", "7", "--lr-schedule",
              "step", "--decay-every", "2"], 1)
