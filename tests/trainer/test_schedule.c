@@ -13,8 +13,46 @@
 
 #include "cnn_schedule.h"
 
+/* A checkpoint's schedule state out of range (as if edited under a
+ * recomputed CRC) is refused, field by field. */
+static int check_ranges(void)
+{
+    cnn_schedule_cfg c = cnn_schedule_defaults(CNN_SCHED_PLATEAU);
+    c.patience = 3;
+    c.cooldown = 2;
+    c.min_lr = 1e-4;
+    static const char *const bad[] = {
+        "", "lr=20 best=0.5 wait=0 cooldown=0", "lr=0 best=0.5 wait=0 cooldown=0",
+        "lr=0.00001 best=0.5 wait=0 cooldown=0", "lr=nan best=0.5 wait=0 cooldown=0",
+        "lr=0.001 best=nan wait=0 cooldown=0", "lr=0.001 best=-inf wait=0 cooldown=0",
+        "lr=0.001 best=0.5 wait=-1 cooldown=0", "lr=0.001 best=0.5 wait=3 cooldown=0",
+        "lr=0.001 best=0.5 wait=1.5 cooldown=0", "lr=0.001 best=0.5 wait=0 cooldown=3",
+        "lr=0.001 best=0.5 wait=0", "lr=0.001x best=0.5 wait=0 cooldown=0", NULL};
+    int failures = 0;
+    for (int i = 0; bad[i]; i++) {
+        cnn_schedule s;
+        char err[256];
+        cnn_schedule_init(&s, &c, 0.001, 10);
+        if (cnn_schedule_restore(&s, bad[i], err, sizeof err) == 0) {
+            fprintf(stderr, "schedule state accepted: '%s'\n", bad[i]);
+            failures++;
+        }
+    }
+    cnn_schedule s;
+    char err[256];
+    cnn_schedule_init(&s, &c, 0.001, 10);
+    /* at min_lr Keras stops reducing, and wait keeps counting */
+    if (cnn_schedule_restore(&s, "lr=0.0001 best=inf wait=7 cooldown=1", err, sizeof err) != 0) {
+        fprintf(stderr, "a valid schedule state refused: %s\n", err);
+        failures++;
+    }
+    return failures;
+}
+
 int main(void)
 {
+    if (check_ranges())
+        return 1;
     char line[8192];
     while (fgets(line, sizeof line, stdin)) {
         char kind[16];
