@@ -105,7 +105,7 @@ static void *read_ahead(void *arg)
         }
         if (j->src->reasons[i])
             continue;
-        int fd = open(j->src->paths[i], O_RDONLY | O_CLOEXEC);
+        int fd = open(j->src->paths[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never waits on a FIFO */
         if (fd >= 0) {
             posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
             close(fd);
