@@ -12,8 +12,7 @@
  * Why not a background thread: the trainer's OpenMP threads fill every
  * core, and their barriers spin. A producer thread beside them takes a core
  * from one compute thread while the other spins at the next barrier for it,
- * so the step lost up to twice the producer's time (perf on fruit.cnn:
- * half the trainer's CPU time in libgomp's spin loops). Made in the same
+ * so the step could lose up to twice the producer's time. Made in the same
  * threads between steps, a batch costs its preparation time divided by the
  * thread count, nothing more. */
 #include <omp.h>
