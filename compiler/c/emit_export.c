@@ -33,6 +33,7 @@
 #include "emit.h"
 #include "emit_c.h"
 #include "emit_conv_bn_fold.h"
+#include "emit_dense.h"
 #include "emit_descriptor.h"
 #include "emit_export_math.h"
 #include "emit_export_prep.h"
@@ -313,7 +314,10 @@ static void emit_layers(cnnc_emitter *em, const cnnc_plan *pl)
         }
         if (L->alias || L->l->kind == CNN_DROPOUT)
             continue;
-        emit_c_layer_emitter(L->l->kind)->forward(em, pl, L);
+        if (emit_dense_one_applies(L))
+            emit_dense_forward_one(em, pl, L);
+        else
+            emit_c_layer_emitter(L->l->kind)->forward(em, pl, L);
     }
 }
 
@@ -372,6 +376,10 @@ static void emit_driver(cnnc_emitter *em, const cnnc_plan *pl)
         snprintf(mask, sizeof mask, "a + cap * A_%s_mask", L->l->name);
         if (L->fuse_pool)
             emit_c_out_expr(pool_out, sizeof pool_out, pl, L->pool_at);
+        if (emit_dense_one_applies(L)) {
+            emit_dense_forward_one_call(em, L, in, out);
+            continue;
+        }
         cnnc_args args = {in, out, mask, NULL, NULL, L->fuse_pool ? pool_out : NULL};
         emit_c_layer_emitter(L->l->kind)->forward_call(em, pl, L, &args);
     }
