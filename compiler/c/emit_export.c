@@ -33,6 +33,7 @@
 #include "emit.h"
 #include "emit_c.h"
 #include "emit_conv_bn_fold.h"
+#include "emit_conv_winograd.h"
 #include "emit_dense.h"
 #include "emit_descriptor.h"
 #include "emit_export_math.h"
@@ -277,7 +278,7 @@ static void emit_weights(cnnc_emitter *em, const cnnc_ir *ir, const cnnc_weights
 
 /* What the trainer's inference recomputes from the parameters at each call,
  * computed here once: each batchnorm folded into its conv, with Winograd's U
- * (emit_conv_bn_fold.c). */
+ * (emit_conv_bn_fold.c), and the U of the other Winograd convs. */
 static int emit_folds(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_weights *w)
 {
     for (int i = 0; i < pl->n; i++) {
@@ -293,6 +294,21 @@ static int emit_folds(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_weights 
         snprintf(name, sizeof name, "cnnx_fold_%s", L->l->name);
         em_line(em, "/* %s with %s folded in: the scaled weights [kh][kw][in][out] and bias%s. */", L->l->name,
                 pl->layers[i + 1].l->name, L->fold_wino ? ", then Winograd's U [16][in][out]" : "");
+        emit_float_block(em, name, v, n);
+        free(v);
+    }
+    for (int i = 0; i < pl->n; i++) {
+        const cnnc_plan_layer *L = &pl->layers[i];
+        if (!L->wino_stored)
+            continue;
+        size_t n = conv_winograd_fixed_floats(L->l);
+        float *v = calloc(n, sizeof *v);
+        if (!v)
+            return emit_error("out of memory");
+        conv_winograd_weights(w->params + L->t_off[0], L->l->in.c, L->l->out.c, v);
+        char name[CNN_MAX_NAME + 16];
+        snprintf(name, sizeof name, "cnnx_wino_%s", L->l->name);
+        em_line(em, "/* %s's Winograd U [16][in][out] (emit_conv_winograd.c). */", L->l->name);
         emit_float_block(em, name, v, n);
         free(v);
     }
@@ -519,6 +535,9 @@ int emit_export(const cnnc_ir *ir, const char *weights_path, const char *dir)
     export_layout lo;
     if (plan_build(&pl, ir))
         return 1;
+    /* the weights are constants: so is every Winograd U of a pass that is not folded */
+    for (int i = 0; i < pl.n; i++)
+        pl.layers[i].wino_stored = pl.layers[i].wino && !pl.layers[i].fold_bn;
     if (layout(&pl, &lo))
         return emit_error("model %s: the inference work area does not fit an int", ir->name);
     if (cnnc_weights_load(ir, weights_path, &w))
