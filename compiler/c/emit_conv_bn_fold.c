@@ -37,7 +37,6 @@
  * the oracle the parity tests hold the folded path to. */
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "conv_blocks.h"
 #include "emit_conv_bn_fold.h"
