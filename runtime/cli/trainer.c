@@ -56,7 +56,7 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
                 "  %s evaluate --data DIR [--weights FILE] [--json]\n"
                 "  %s predict [--weights FILE] [--json] IMAGE|FOLDER...\n"
                 "  %s summary\n"
-                "  %s bench [--batch N] [--threads N] [--json]\n"
+                "  %s bench [--weights FILE] [--batch N] [--threads N] [--json]\n"
                 "  %s preview --data DIR -o grid.png [--count N] [--epoch E] [--seed S]\n\n"
                 "`%s COMMAND --help` lists each command's flags and their defaults.\n",
                 m->name, src, m->name, m->name, m->name, m->name, m->name, m->name, m->name, m->name);
@@ -169,6 +169,8 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
     case CMD_BENCH:
         fprintf(f, "Usage: %s bench [flags]\n\nImages/s and GFLOP/s of inference, forward, backward and a whole\n"
                    "training step on random data, and %% of the FP32 peak measured by an FMA probe.\n\n", m->name);
+        fprintf(f, "  --weights FILE           time the step on these safetensors weights (e.g. a trained\n"
+                   "                           model.safetensors: its relu sparsity) instead of random initial ones\n");
         fprintf(f, "  --batch N                (default: %d)\n", d->batch);
         fprintf(f, "  --threads N              (default: all cores, or OMP_NUM_THREADS)\n");
         fprintf(f, "  --seconds S              time per phase (default: 2)\n");
@@ -277,7 +279,7 @@ static const flag flags[] = {
     {"momentum", 1, T | B}, {"nesterov", 0, T | B}, {"rho", 1, T | B}, {"loss", 1, T},
     {"metrics", 1, T}, {"early-stopping", 0, T}, {"no-early-stopping", 0, T}, {"monitor", 1, T},
     {"patience", 1, T}, {"threads", 1, T | E | P | B | V}, {"out", 1, T | E | P}, {"resume", 0, T},
-    {"strict", 0, T | E | V}, {"weights", 1, E | P}, {"json", 0, E | P | B}, {"quiet", 0, T | E | B | V},
+    {"strict", 0, T | E | V}, {"weights", 1, E | P | B}, {"json", 0, E | P | B}, {"quiet", 0, T | E | B | V},
     {"progress", 1, T}, {"cache-dir", 1, T | E | V}, {"memory", 1, T | E | V}, {"exact-resize", 0, T | E | P | V},
     {"seconds", 1, B}, {"output", 1, V}, {"count", 1, V}, {"epoch", 1, V}, {"help", 0, T | E | P | S | B | V},
     {"init", 1, T}, {"init-partial", 0, T},
