@@ -8,10 +8,11 @@
  *               scripts and the reference engine's sources). Found relative
  *               to the executable, so a prefix that is moved still works.
  *   build tree  BUILD/compiler/cnnc with the source tree's runtime/include,
- *               BUILD/runtime/libcnnrt.a and SOURCE/scripts, paths compiled
- *               in by CMake; used only when the executable is the build
- *               tree's own cnnc (a copy elsewhere does not silently reach
- *               back into a build folder).
+ *               BUILD/runtime/libcnnrt.a and SOURCE/scripts, read from
+ *               BUILD/compiler/cnnc-build-tree, which CMake writes next to
+ *               the build tree's own cnnc (the executable holds no build
+ *               path; a copy elsewhere does not silently reach back into a
+ *               build folder).
  * $CNNC_RUNTIME_INCLUDE (the folder with cnn_model.h) and $CNNC_RUNTIME_LIB
  * (libcnnrt.a) override either layout. */
 #ifndef CNNC_LOCATE_H
