@@ -69,6 +69,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/scripts/compare_svg.py ${PROJECT_SOURCE_DIR}
         DESTINATION ${CNNC_INSTALL_DATADIR})
 install(FILES ${PROJECT_SOURCE_DIR}/tests/bench/bench_reference.c
               ${CNN_RUNTIME_DIR}/reference/reference.c ${CNN_RUNTIME_DIR}/reference/cnn_reference.h
+              ${CNN_RUNTIME_DIR}/reference/reference_layers.c ${CNN_RUNTIME_DIR}/reference/reference_layers.h
               ${CNN_RUNTIME_DIR}/core/cnn_init.h ${CNN_RUNTIME_DIR}/core/cnn_util.h ${CNN_RUNTIME_DIR}/train/cnn_optim.h
         DESTINATION ${CNNC_INSTALL_DATADIR}/reference)
 file(GLOB cnnc_example_models ${PROJECT_SOURCE_DIR}/models/*.cnn)

@@ -25,7 +25,7 @@ typedef struct cnnc_layout {
     char include[CNNC_PATH_MAX];   /* folder holding cnn_model.h */
     char library[CNNC_PATH_MAX];   /* libcnnrt.a */
     char tools[CNNC_PATH_MAX];     /* folder holding compare.py */
-    char reference[CNNC_PATH_MAX]; /* installed: bench_reference.c, reference.c and
+    char reference[CNNC_PATH_MAX]; /* installed: bench_reference.c, the engine's .c files and
                                       their headers; empty in the build tree */
     const char *kind;              /* "installed", "build tree" or "unknown" */
 } cnnc_layout;

@@ -41,7 +41,7 @@ case $mode in
 relocated)
     for f in bin/cnnc include/cnnc/cnn_model.h include/cnnc/cnn_trainer.h include/cnnc/cnn_rng.h \
              share/cnnc/compare.py share/cnnc/compare_e2e.py share/cnnc/reference/bench_reference.c \
-             share/cnnc/reference/reference.c share/cnnc/examples/fruit.cnn \
+             share/cnnc/reference/reference.c share/cnnc/reference/reference_layers.c share/cnnc/examples/fruit.cnn \
              share/man/man1/cnnc.1.gz share/man/man1/cnnc-trainer.1.gz share/doc/cnnc/install.md; do
         [ -f "$p/$f" ] || fail "$f is not installed"
     done
