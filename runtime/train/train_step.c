@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cnn_step.h"
+#include "cnn_class_weight.h"
 
 int cnn_fused_ranges(const cnn_model *m, cnn_range *r, int max)
 {
@@ -27,6 +28,25 @@ int cnn_fused_ranges(const cnn_model *m, cnn_range *r, int max)
     return k;
 }
 
+void cnn_clip_by_norm(const cnn_model *m, float *grads, double clipnorm)
+{
+    for (int t = 0; t < m->n_tensors; t++) {
+        const cnn_tensor_info *ti = &m->tensors[t];
+        if (!ti->trainable || ti->offset + ti->count > m->n_trainable)
+            continue;
+        float *g = grads + ti->offset;
+        double sum = 0; /* in element order, on one thread: the same sum whatever the thread count */
+        for (size_t i = 0; i < ti->count; i++)
+            sum += (double)g[i] * (double)g[i];
+        double norm = sqrt(sum);
+        if (norm <= clipnorm)
+            continue; /* Keras: g * clipnorm / max(norm, clipnorm) is g */
+        const float scale = (float)(clipnorm / norm);
+        for (size_t i = 0; i < ti->count; i++)
+            g[i] *= scale;
+    }
+}
+
 typedef struct update_ctx {
     cnn_optim *o;
     float *params;
@@ -41,8 +61,16 @@ static void apply_update(const cnn_update *u, size_t offset, size_t count, const
 double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const float *x, const int *labels,
                       float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused)
 {
+    return cnn_train_step_weighted(m, b, o, x, labels, logits, dlogits, n, seed, step, fused, NULL, 0);
+}
+
+double cnn_train_step_weighted(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const float *x, const int *labels,
+                               float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused,
+                               const float *class_weight, int n_classes)
+{
     cnn_range skip[CNN_OPTIM_MAX_SKIP];
-    int n_skip = fused ? cnn_fused_ranges(m, skip, CNN_OPTIM_MAX_SKIP) : 0;
+    const double clipnorm = cnn_optim_config(o)->clipnorm;
+    int n_skip = fused && cnn_optim_fusable(o) ? cnn_fused_ranges(m, skip, CNN_OPTIM_MAX_SKIP) : 0;
     if (n_skip > CNN_OPTIM_MAX_SKIP)
         n_skip = 0; /* more fused tensors than the optimizer can skip: the plain step, never a double update */
 
@@ -56,7 +84,8 @@ double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const fl
     memset(b->grads + at, 0, (m->n_trainable - at) * sizeof(float));
 
     m->forward(b, x, logits, n, 1, seed, step);
-    double loss = m->loss(logits, labels, dlogits, n);
+    double loss = class_weight ? cnn_class_weighted_loss(m, logits, labels, dlogits, n, class_weight, n_classes)
+                               : m->loss(logits, labels, dlogits, n);
     if (!isfinite(loss))
         return loss;
     if (n_skip > 0) {
@@ -67,6 +96,8 @@ double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const fl
         cnn_optim_step_except(o, b->params, b->grads, skip, n_skip);
     } else {
         m->backward(b, x, dlogits, n);
+        if (clipnorm > 0)
+            cnn_clip_by_norm(m, b->grads, clipnorm);
         cnn_optim_step(o, b->params, b->grads);
     }
     return loss;
