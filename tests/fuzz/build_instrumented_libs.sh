@@ -93,7 +93,7 @@ jpeg_dir=$work/src/$(basename "$(ls -d "$work"/src/libjpeg-turbo-*/ | head -n 1)
 png_dir=$work/src/$(basename "$(ls -d "$work"/src/libpng1.6-*/ | head -n 1)")
 say "building $jpeg_dir"
 CC=clang CFLAGS="$flags" cmake -S "$jpeg_dir" -B "$work/build-jpeg" -DCMAKE_BUILD_TYPE=None \
-    -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib -DENABLE_SHARED=OFF -DENABLE_STATIC=ON \
+    -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR="$prefix/lib" -DENABLE_SHARED=OFF -DENABLE_STATIC=ON \
     -DWITH_SIMD=0 -DWITH_TURBOJPEG=0 -DWITH_JAVA=0 >"$work/jpeg-configure.log" 2>&1 ||
     { tail -n 30 "$work/jpeg-configure.log"; die "configuring libjpeg-turbo"; }
 cmake --build "$work/build-jpeg" -j"$jobs" --target install >"$work/jpeg-build.log" 2>&1 ||
