@@ -66,6 +66,8 @@ install(FILES ${PROJECT_BINARY_DIR}/cnnrt.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/compare.py ${PROJECT_SOURCE_DIR}/scripts/compare_e2e.py
         DESTINATION ${CNNC_INSTALL_DATADIR})
 install(FILES ${PROJECT_SOURCE_DIR}/scripts/compare_svg.py ${PROJECT_SOURCE_DIR}/scripts/train_pytorch.py
+              ${PROJECT_SOURCE_DIR}/scripts/compare_onnx.py ${PROJECT_SOURCE_DIR}/scripts/export_bench.c
+              ${PROJECT_SOURCE_DIR}/scripts/ort_bench.js
         DESTINATION ${CNNC_INSTALL_DATADIR})
 install(FILES ${PROJECT_SOURCE_DIR}/tests/bench/bench_reference.c
               ${CNN_RUNTIME_DIR}/reference/reference.c ${CNN_RUNTIME_DIR}/reference/cnn_reference.h

@@ -4,7 +4,8 @@ PyTorch on the same work, in one table.
 
 usage: cnnc compare FILE.cnn [--batch N] [--threads N] [--seconds S]
                             [--search full|quick] [--repeat K] [--all] [--json]
-                            [--svg FILE]
+                            [--svg FILE] [--no-onnx | --onnx-only]
+                            [--ort-dir DIR [--ort-install]]
        cnnc compare FILE.cnn --data DIR [--epochs N] ...   (compare_e2e.py)
 (scripts/compare.sh runs the same from a source tree.)
 
@@ -12,7 +13,8 @@ For FILE.cnn it
   1. builds the trainer with `cnnc build` (and reports how long that took),
   2. runs `NAME bench --json`: images/s of a training step (forward, loss,
      backward, optimizer) and of inference, and the machine's FP32 peak from
-     the FMA probe in the same binary,
+     the FMA probe in the same binary; with --weights FILE also on those
+     trained weights (`NAME bench --weights FILE`, a second cnnc row),
   3. compiles tests/bench/bench_reference.c with the model's descriptor and
      times the generic reference engine (runtime/reference/) on the same
      batch (that engine is single-threaded by design); an installed cnnc
@@ -23,6 +25,14 @@ For FILE.cnn it
      model's optimizer (Adam for the reference network); inference is
      forward in eval() mode under torch.inference_mode(). PyTorch is timed in
      every configuration of a search (below) and the best one is reported.
+  5. one image per call on one thread: `cnnc export`'s NAME_predict_tensor
+     against ONNX Runtime (onnxruntime-node from npm, graph optimizations
+     on) on the twin exported to ONNX, same weights, same tensor, the two
+     run one after the other in each run (compare_onnx.py). ONNX Runtime is
+     found in --ort-dir, else by node from the current folder
+     (./node_modules, NODE_PATH); without node or the package the section
+     says how to get it and times the exported C alone. --no-onnx leaves
+     the section out, --onnx-only times it alone.
 All engines get random images in [0, 1) and random labels: speed does not
 depend on the values. Every engine runs one or more untimed warm-up steps,
 then steps for --seconds; its rate is batch / its median step time (what
@@ -64,7 +74,8 @@ the end-to-end comparison instead (a whole training on a folder of images:
 compare_e2e.py; `--data DIR --help` lists its flags).
 
 Exit status: 0 when the table was printed, 1 on an error (cnnc, a compiler
-or an engine failed), 2 on bad usage.
+or an engine failed, or the exported C and ONNX Runtime disagree by more
+than 1e-5), 2 on bad usage.
 """
 import argparse
 import glob
@@ -77,6 +88,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import compare_onnx
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
@@ -203,6 +216,17 @@ def build_all(cnn, tools, work):
     twin = os.path.join(work, name + ".py")
     run([cnnc, "--emit", "pytorch", cnn, "-o", twin], what="cnnc --emit pytorch")
     return name, trainer, timer, twin, build_seconds
+
+
+def emit_twin(cnn, tools, work):
+    """--onnx-only: the PyTorch twin alone. Returns (name, twin.py)."""
+    twin = os.path.join(work, "twin.py")
+    run([tools[0], "--emit", "pytorch", cnn, "-o", twin], what="cnnc --emit pytorch")
+    with open(twin) as f:
+        m = re.search(r"^MODEL_NAME = ['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]", f.read(), re.M)
+    if not m:
+        raise CompareError(f"no MODEL_NAME in {twin}")
+    return m.group(1), twin
 
 
 # ---- the PyTorch search ----------------------------------------------------------
@@ -414,6 +438,14 @@ def one_run(args, trainer, timer, twin, python, have_torch, chosen):
     res = {"load_before": load_average()}
     res["cnnc"] = last_json(run([trainer, "bench", "--batch", str(args.batch), "--threads", str(args.threads),
                                  "--seconds", str(args.seconds), "--json"], what="trainer bench"), "trainer bench")
+    if args.weights:
+        # The same step on trained weights: their relu sparsity lets the fused
+        # conv + maxpool backward skip more than random weights do
+        # (docs/benchmarks.md, "Why cnnc's speed depends on the values").
+        res["cnnc_trained"] = last_json(run([trainer, "bench", "--batch", str(args.batch), "--threads",
+                                             str(args.threads), "--seconds", str(args.seconds), "--json",
+                                             "--weights", args.weights], what="trainer bench --weights"),
+                                        "trainer bench --weights")
     res["reference"] = last_json(run([timer, "--batch", str(args.batch), "--seconds", str(args.seconds), "--json"],
                                      what="bench_reference"), "bench_reference")
     if have_torch:
@@ -434,7 +466,11 @@ def summarize(runs, args, have_torch, python):
     med = statistics.median
     peak = med([r["cnnc"]["peak_gflops"] for r in runs])
     rows = []
-    engines = [("cnnc (generated C)", "cnnc", args.threads), ("reference engine (generic C)", "reference", 1)]
+    engines = [("cnnc (generated C)", "cnnc", args.threads)]
+    if args.weights:
+        engines[0] = ("cnnc (generated C), random weights", "cnnc", args.threads)
+        engines.append(("cnnc (generated C), trained weights", "cnnc_trained", args.threads))
+    engines.append(("reference engine (generic C)", "reference", 1))
     if have_torch:
         engines.append(("PyTorch best", "torch", args.threads))
     for label, key, threads in engines:
@@ -451,7 +487,7 @@ def summarize(runs, args, have_torch, python):
         rows.append(row)
     out = {"model": c0["model"], "file": args.cnn, "batch": args.batch, "threads": args.threads,
            "seconds_per_phase": args.seconds, "repeat": len(runs), "search": args.search if have_torch else None,
-           "peak_gflops": peak, "forward_flops_per_image": fwd, "train_flops_per_image": trn,
+           "weights": args.weights, "peak_gflops": peak, "forward_flops_per_image": fwd, "train_flops_per_image": trn,
            "engines": rows, "runs": runs}
     if have_torch:
         # The configuration that won most often (ties: the first run's).
@@ -498,6 +534,9 @@ def print_table(s, build_seconds):
     else:
         print(f"PyTorch training config:  {s['pytorch_train_config']}")
         print(f"PyTorch inference config: {s['pytorch_infer_config']}")
+    if s.get("weights"):
+        print(f"trained weights: {s['weights']} (the other engines run on random initial weights; "
+              "PyTorch's kernels do the same work whatever the values)")
     print(f"cnnc build {s['file']}: {build_seconds:.1f} s (C compilation included)")
     loads = [r["load_before"] for r in s["runs"] if r.get("load_before")] + \
             [r["load_after"] for r in s["runs"] if r.get("load_after")]
@@ -532,6 +571,9 @@ def draw_svg(s, path):
             bars.append({"label": "PyTorch", "key": "torch", "value": None,
                          "note": "not timed: no torch (apt-get install python3-torch)"})
         panels.append({"title": title, "unit": "images/s (higher is faster)", "bars": bars})
+    one = compare_onnx.svg_panel(s["export_onnx"]) if "export_onnx" in s else None
+    if one:
+        panels.append(one)
     notes = [f"FP32 peak by the trainer's FMA probe: {s['peak_gflops']:.1f} GFLOP/s ({s['threads']} threads); "
              f"median of {s['repeat']} run(s), {s['seconds_per_phase']} s per phase"]
     if "pytorch_missing" not in s:
@@ -540,6 +582,20 @@ def draw_svg(s, path):
                           f"{s['file']}, batch {s['batch']}, {s['forward_flops_per_image'] * 1e-6:.1f} MFLOP "
                           f"forward / {s['train_flops_per_image'] * 1e-6:.1f} MFLOP training per image",
                           panels, notes)
+
+
+def draw_svg_one(s, path):
+    """--onnx-only: the one-image panel alone."""
+    import compare_svg
+    panel = compare_onnx.svg_panel(s["export_onnx"]) if "export_onnx" in s else None
+    if panel is None:
+        panel = {"title": "One image per call, one thread (exported inference)", "unit": "images/s",
+                 "bars": [{"label": "cnnc export (C)", "key": "cnnc", "value": None,
+                           "note": "not timed: " + s.get("export_onnx", {}).get("missing", "")}]}
+    e = s.get("export_onnx", {})
+    compare_svg.bar_chart(path, f"{s['model']}: cnnc export vs ONNX Runtime", f"{s['file']}, one thread",
+                          [panel], [f"CPU: {e.get('cpu', 'unknown')}; medians of {s['repeat']} A/B run(s), "
+                                    f"{s['seconds_per_phase']} s each"])
 
 
 def main(argv=None):
@@ -561,12 +617,23 @@ def main(argv=None):
     ap.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     ap.add_argument("--json-out", metavar="FILE", help="also write the JSON object to FILE")
     ap.add_argument("--svg", metavar="FILE", help="also draw the figures as a bar chart into FILE (SVG)")
+    ap.add_argument("--weights", metavar="FILE",
+                    help="also time cnnc's step on these trained weights (a model.safetensors of this network)")
     ap.add_argument("--build-dir", help="cnnc's CMake build folder (default: $CNNC_BUILD_DIR or REPO/build)")
     ap.add_argument("--cnnc", help="the cnnc binary (default: BUILD/compiler/cnnc)")
     ap.add_argument("--python", default="/usr/bin/python3", help="Python with torch (default: /usr/bin/python3)")
     ap.add_argument("--blas-dir", action="append", default=[],
                     help="also try PyTorch with the libblas.so.3 of this folder (repeatable)")
     ap.add_argument("--work", help="keep the built files in this folder (default: a temporary one, removed)")
+    ap.add_argument("--no-onnx", action="store_true",
+                    help="leave out the one-image comparison of cnnc export with ONNX Runtime")
+    ap.add_argument("--onnx-only", action="store_true",
+                    help="time only cnnc export against ONNX Runtime (one image per call, one thread)")
+    ap.add_argument("--ort-dir", default=os.environ.get("CNNC_ORT_DIR"),
+                    help="a folder with node_modules/onnxruntime-node (default: $CNNC_ORT_DIR, else node's "
+                         "search from the current folder)")
+    ap.add_argument("--ort-install", action="store_true",
+                    help="npm install --ignore-scripts onnxruntime-node into --ort-dir when it is not there")
     # The PyTorch worker (internal: compare.py runs itself in each environment).
     ap.add_argument("--torch-worker", help=argparse.SUPPRESS)
     ap.add_argument("--worker-configs", help=argparse.SUPPRESS)
@@ -581,6 +648,14 @@ def main(argv=None):
         ap.error("--threads, --repeat and --batch must be positive, --seconds not negative")
     if not os.path.isfile(args.cnn):
         ap.error(f"{args.cnn}: no such file")
+    if args.weights and not os.path.isfile(args.weights):
+        ap.error(f"--weights {args.weights}: no such file")
+    if args.weights:
+        args.weights = os.path.abspath(args.weights)
+    if args.no_onnx and args.onnx_only:
+        ap.error("--no-onnx and --onnx-only exclude each other")
+    if args.ort_install and not args.ort_dir:
+        ap.error("--ort-install needs --ort-dir (the folder to install onnxruntime-node into)")
     for out in (args.svg, args.json_out):
         if out and not os.path.isdir(os.path.dirname(os.path.abspath(out))):
             ap.error(f"{out}: its folder does not exist")
@@ -589,20 +664,47 @@ def main(argv=None):
     os.makedirs(work, exist_ok=True)
     try:
         tools = find_tools(args)
-        name, trainer, timer, twin, build_seconds = build_all(args.cnn, tools, work)
+        have_torch = python_has_torch(args.python)
+        if args.onnx_only:
+            name, twin = emit_twin(args.cnn, tools, work)
+            build_seconds = None
+        else:
+            name, trainer, timer, twin, build_seconds = build_all(args.cnn, tools, work)
         if args.batch is None:
             with open(twin) as f:
                 m = re.search(r"^BATCH = (\d+)", f.read(), re.M)
             args.batch = int(m.group(1)) if m else 32
-        have_torch = python_has_torch(args.python)
-        runs, chosen = [], None
+        ctx = None
+        if not args.no_onnx:
+            try:
+                ctx = compare_onnx.prepare(os.path.abspath(args.cnn), name, twin, tools[0], args.python, work,
+                                           args.ort_dir, args.ort_install, have_torch)
+            except RuntimeError as e:
+                raise CompareError(f"the one-image comparison: {e}")
+        runs, one_runs, chosen = [], [], None
         for _ in range(args.repeat):
-            res, chosen = one_run(args, trainer, timer, twin, args.python, have_torch, chosen)
-            runs.append(res)
-        s = summarize(runs, args, have_torch, args.python)
-        s["build_seconds"] = build_seconds
-        if not have_torch:
-            print(f"compare: PyTorch not timed: {s['pytorch_missing']}", file=sys.stderr)
+            if not args.onnx_only:
+                res, chosen = one_run(args, trainer, timer, twin, args.python, have_torch, chosen)
+                runs.append(res)
+            if ctx and "missing" not in ctx:
+                try:
+                    one_runs.append(compare_onnx.time_once(ctx, args.seconds))
+                except RuntimeError as e:
+                    raise CompareError(f"the one-image comparison: {e}")
+        if args.onnx_only:
+            s = {"model": name, "file": args.cnn, "repeat": args.repeat, "seconds_per_phase": args.seconds}
+        else:
+            s = summarize(runs, args, have_torch, args.python)
+            s["build_seconds"] = build_seconds
+            if not have_torch:
+                print(f"compare: PyTorch not timed: {s['pytorch_missing']}", file=sys.stderr)
+        if ctx:
+            s["export_onnx"] = compare_onnx.summarize(ctx, one_runs)
+            s["export_onnx"]["cpu"] = compare_onnx.cpu_model()
+            for why in ("missing", "ort_missing"):
+                if why in s["export_onnx"]:
+                    print(f"compare: {'cnnc export and ' if why == 'missing' else ''}ONNX Runtime not timed: "
+                          f"{s['export_onnx'][why]}", file=sys.stderr)
     except CompareError as e:
         print(f"compare: error: {e}", file=sys.stderr)
         return 1
@@ -614,13 +716,21 @@ def main(argv=None):
             json.dump(s, f, indent=1)
             f.write("\n")
     if args.svg:
-        draw_svg(s, args.svg)
+        draw_svg_one(s, args.svg) if args.onnx_only else draw_svg(s, args.svg)
     if args.json:
         print(json.dumps(s, indent=1))
     else:
-        print_table(s, build_seconds)
-        if args.all:
-            print_search(s)
+        if not args.onnx_only:
+            print_table(s, build_seconds)
+            if args.all:
+                print_search(s)
+        if "export_onnx" in s:
+            compare_onnx.print_section(s["export_onnx"], args.seconds)
+    diff = s.get("export_onnx", {}).get("max_abs_diff", 0)
+    if diff > compare_onnx.TOLERANCE:
+        print(f"compare: error: the exported C and ONNX Runtime disagree by {diff:.2e} (more than "
+              f"{compare_onnx.TOLERANCE:g})", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,45 +1,45 @@
-"""cnnc export vs ONNX Runtime, one image at a time on one thread.
+"""compare_onnx.py: the one-image section of `cnnc compare` (compare.py):
+the exported inference file (`cnnc export`) against ONNX Runtime on one
+thread, one image per call, on the same weights and the same tensor.
 
-    compare_onnx.py [FILE.cnn ...] [--cnnc BIN] [--weights W.safetensors] [--seconds S]
-                    [--ort-dir DIR] [--install] [--work DIR] [--cc CC] [--json] [--test]
+What it does for the model:
+  1. weights: the trainer's initialisation through the PyTorch twin, with
+     random batchnorm statistics (so the folds do real work), saved as
+     safetensors; and the twin with those weights, the final sigmoid/softmax
+     and the NHWC input inside, exported by torch.onnx.export (both in the
+     Python that has torch: compare.py's --python runs this file as a
+     worker, `compare_onnx.py prepare TWIN.py WEIGHTS ONNX`);
+  2. `cnnc export` and the exported C compiled with CC -O2 -march=native
+     (as `cnnc build` compiles) into export_bench.c (next to this file):
+     NAME_predict_tensor's images/s, one NAME_predict call on a 640x480 RGB
+     image (resize included), the object's size;
+  3. ONNX Runtime from npm (onnxruntime-node) running ort_bench.js (next to
+     this file): one intra-op thread, sequential, graph optimizations all,
+     session.run on the same preprocessed tensor;
+  4. per run, the two engines one after the other (A/B, so a busy spell of a
+     shared machine hits both), the ratio taken within the run; the section
+     reports medians over runs and the largest difference of the outputs
+     (they must agree within 1e-5).
+Without torch, node or the package, the section says what is missing and
+how to get it; compare.py goes on with its other rows.
 
-For each model (default: models/fruit.cnn, deep.cnn, fashion.cnn):
-  1. weights: --weights (one model only), else the trainer's initialisation
-     through the PyTorch twin with random batchnorm statistics (so the folds
-     do real work), saved as safetensors;
-  2. `cnnc export` and the exported C compiled with CC -O2 -march=native (as
-     the project builds) into scripts/export_bench.c: NAME_predict_tensor's
-     images/s, one NAME_predict call on a 640x480 RGB image (resize
-     included), the object's size;
-  3. the PyTorch twin (`cnnc --emit pytorch`) with the same weights, the
-     final sigmoid/softmax and the NHWC input inside, exported by
-     torch.onnx.export and run by onnxruntime-node (scripts/ort_bench.js: one
-     intra-op thread, sequential, graph optimizations all) on the same
-     preprocessed tensor;
-  4. both outputs compared (within 1e-5), one table: images/s per second of
-     wall-clock time and per second of CPU time (robust on a shared machine),
-     the best of --repeat runs of each, the two engines alternating.
-ONNX Runtime comes from --ort-dir (a folder with node_modules/onnxruntime-node,
-installed by `npm install --ignore-scripts onnxruntime-node`, which --install
-runs there when the package is missing); without node or the package its
-columns are skipped with a message (with --test: exit 77).
-Runs under Debian's Python (/usr/bin/python3 has python3-torch).
+compare_web.py uses make_weights, export_onnx, load_twin, run, cpu_model
+and load_average from here too.
 """
-import argparse
 import json
 import os
 import platform
-import random
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
-import tempfile
 import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-SKIP = 77
+TOLERANCE = 1e-5
+ORT_HOWTO = ("npm install --ignore-scripts onnxruntime-node (Node.js from apt-get install nodejs npm), in the "
+             "current folder or in a folder named with --ort-dir")
 
 
 def run(args, **kw):
@@ -51,7 +51,8 @@ def run(args, **kw):
 
 def load_average():
     try:
-        return open("/proc/loadavg").read().split()[0]
+        with open("/proc/loadavg") as f:
+            return f.read().split()[0]
     except OSError:
         return "unknown"
 
@@ -65,6 +66,8 @@ def cpu_model():
         pass
     return platform.processor() or "unknown"
 
+
+# ---- the torch side (run in the Python that has torch) -------------------------
 
 def load_twin(py):
     import importlib.util
@@ -115,140 +118,188 @@ def export_onnx(twin, weights, path):
                           opset_version=13)
 
 
-def ort_available(ort_dir):
+def prepare_main(argv):
+    """`compare_onnx.py prepare TWIN.py WEIGHTS.safetensors MODEL.onnx`."""
+    twin_py, weights, onnx = argv
+    twin = load_twin(twin_py)
+    make_weights(twin, weights)
+    export_onnx(twin, weights, onnx)
+    print(json.dumps({"input_shape": list(twin.INPUT_SHAPE)}))
+    return 0
+
+
+# ---- finding ONNX Runtime ----------------------------------------------------------
+
+def find_ort(ort_dir):
+    """(node, NODE_PATH, None) or (None, None, why)."""
     node = shutil.which("node")
     if not node:
-        return None, "node is not installed"
-    if not ort_dir or not os.path.isdir(os.path.join(ort_dir, "node_modules", "onnxruntime-node")):
-        return None, "onnxruntime-node is not installed in %s (npm install --ignore-scripts onnxruntime-node)" % (
-            ort_dir or "--ort-dir")
-    return node, None
+        return None, None, "node is not installed"
+    if ort_dir:
+        mods = os.path.join(os.path.abspath(ort_dir), "node_modules")
+        if os.path.isfile(os.path.join(mods, "onnxruntime-node", "package.json")):
+            return node, mods, None
+        return None, None, f"onnxruntime-node is not installed in {ort_dir}"
+    # node's own search from the current folder (./node_modules and up, NODE_PATH, ~/.node_modules)
+    p = subprocess.run([node, "-e", "console.log(require.resolve('onnxruntime-node/package.json'))"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if p.returncode == 0 and p.stdout.strip():
+        return node, os.path.dirname(os.path.dirname(p.stdout.strip())), None
+    return None, None, "onnxruntime-node is not found from the current folder"
 
 
-def compare_one(cnn, a, work, node):
-    name = None
-    for line in open(cnn):
-        if line.strip().startswith("model "):
-            name = line.split()[1]
-            break
-    d = os.path.join(work, name)
+def install_ort(ort_dir):
+    """npm install --ignore-scripts onnxruntime-node in ort_dir (--ort-install)."""
+    if not shutil.which("npm"):
+        return "npm is not installed (apt-get install npm)"
+    os.makedirs(ort_dir, exist_ok=True)
+    print(f"compare: npm install --ignore-scripts onnxruntime-node in {ort_dir}", file=sys.stderr)
+    p = subprocess.run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "onnxruntime-node"],
+                       cwd=ort_dir, stdout=sys.stderr)
+    return None if p.returncode == 0 else f"npm install failed (exit status {p.returncode})"
+
+
+# ---- the section --------------------------------------------------------------------
+
+def prepare(cnn, name, twin_py, cnnc, python, work, ort_dir, ort_install, has_torch):
+    """Builds what the section times. Returns a context dict; ctx["missing"]
+    says why nothing is timed, ctx["ort_missing"] why ONNX Runtime is not."""
+    ctx = {"name": name}
+    if not has_torch:
+        ctx["missing"] = (f"no torch for {python} (the weights and the ONNX file come from the PyTorch twin; "
+                          "Debian: apt-get install python3-torch)")
+        return ctx
+    d = os.path.join(work, "export_onnx")
     os.makedirs(d, exist_ok=True)
-    py = os.path.join(d, name + "_twin.py")
-    run([a.cnnc, "--emit", "pytorch", cnn, "-o", py])
-    twin = load_twin(py)
-    weights = a.weights or os.path.join(d, "weights.safetensors")
-    if not a.weights:
-        make_weights(twin, weights)
+    weights, onnx = os.path.join(d, "weights.safetensors"), os.path.join(d, name + ".onnx")
+    info = json.loads(run([python, os.path.abspath(__file__), "prepare", twin_py, weights, onnx]).strip()
+                      .splitlines()[-1])
     out = os.path.join(d, "export")
-    run([a.cnnc, "export", cnn, "--weights", weights, "-o", out])
+    run([cnnc, "export", cnn, "--weights", weights, "-o", out])
+    cc = (os.environ.get("CC") or "cc").split()
     obj = os.path.join(d, name + "_infer.o")
-    run([a.cc, "-std=c99", "-O2", "-march=native", "-c", os.path.join(out, name + "_infer.c"), "-o", obj])
+    run(cc + ["-std=c99", "-O2", "-march=native", "-c", os.path.join(out, name + "_infer.c"), "-o", obj])
     size = run(["size", obj]).splitlines()[1].split()
-    text, data, bss = int(size[0]), int(size[1]), int(size[2])
-    exe = os.path.join(d, "export_bench")
-    run([a.cc, "-std=c99", "-O2", "-march=native", "-I", out, "-DMODEL=" + name,
-         '-DMODEL_HEADER="%s_infer.h"' % name, os.path.join(HERE, "export_bench.c"), obj, "-o", exe])
-    h, w, c = twin.INPUT_SHAPE
-    rng = random.Random(3)
-    tensor = os.path.join(d, "x.f32")
-    with open(tensor, "wb") as f:  # a preprocessed image: rescale 1/255 of random bytes
-        f.write(struct.pack("<%df" % (h * w * c), *[rng.randint(0, 255) / 255.0 for _ in range(h * w * c)]))
-    onnx = None
-    env = None
+    ctx.update({"object_text_bytes": int(size[0]), "object_data_bytes": int(size[1]),
+                "object_bss_bytes": int(size[2])})
+    ctx["exe"] = os.path.join(d, "export_bench")
+    run(cc + ["-std=c99", "-O2", "-march=native", "-I", out, "-DMODEL=" + name,
+              '-DMODEL_HEADER="%s_infer.h"' % name, os.path.join(HERE, "export_bench.c"), obj, "-o", ctx["exe"]])
+    h, w, c = info["input_shape"]
+    ctx["shape"] = (h, w, c)
+    ctx["tensor"] = os.path.join(d, "x.f32")
+    with open(ctx["tensor"], "wb") as f:  # a preprocessed image: rescale 1/255 of fixed pseudo-random bytes
+        s = 12345
+        vals = []
+        for _ in range(h * w * c):
+            s = (s * 1103515245 + 12345) & 0xFFFFFFFF
+            vals.append(((s >> 16) & 255) / 255.0)
+        f.write(struct.pack("<%df" % len(vals), *vals))
+    ctx["onnx"] = onnx
+    node, mods, why = find_ort(ort_dir)
+    if not node and ort_install and ort_dir:
+        why = install_ort(ort_dir) or why
+        node, mods, why2 = find_ort(ort_dir)
+        why = why2 if not node else None
     if node:
-        onnx = os.path.join(d, name + ".onnx")
-        export_onnx(twin, weights, onnx)
-        env = dict(os.environ, NODE_PATH=os.path.join(a.ort_dir, "node_modules"))
-    # the two alternate, --repeat times each, so that a busy spell of a shared
-    # machine hits both; the best run of each is reported (the least disturbed)
-    runs_c, runs_o = [], []
-    for _ in range(a.repeat):
-        runs_c.append(json.loads(run([exe, tensor, str(a.seconds)])))
-        if node:
-            runs_o.append(json.loads(run([node, os.path.join(HERE, "ort_bench.js"), onnx, tensor, str(h), str(w),
-                                          str(c), str(a.seconds)], env=env)))
-    cnnc = max(runs_c, key=lambda r: r["images_per_s"])
-    row = {"model": name, "cnnc_images_per_s": cnnc["images_per_s"],
-           "cnnc_images_per_cpu_s": max(r["images_per_cpu_s"] for r in runs_c),
-           "cnnc_runs": [r["images_per_s"] for r in runs_c],
-           "predict_640x480_ms": min(r["predict_640x480_ms"] for r in runs_c),
-           "object_text_bytes": text, "object_data_bytes": data, "object_bss_bytes": bss,
-           "cnnc_probabilities": cnnc["probabilities"]}
-    if node:
-        ort = max(runs_o, key=lambda r: r["images_per_s"])
-        diff = max(abs(x - y) for x, y in zip(cnnc["probabilities"], ort["probabilities"]))
-        row.update({"ort_images_per_s": ort["images_per_s"],
-                    "ort_images_per_cpu_s": max(r["images_per_cpu_s"] for r in runs_o),
-                    "ort_runs": [r["images_per_s"] for r in runs_o], "ort_version": ort["version"],
-                    "ort_probabilities": ort["probabilities"], "max_abs_diff": diff,
-                    "ratio": cnnc["images_per_s"] / ort["images_per_s"],
-                    "cpu_ratio": row["cnnc_images_per_cpu_s"] / max(r["images_per_cpu_s"] for r in runs_o)})
-    return row
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("models", nargs="*")
-    ap.add_argument("--cnnc", default=os.path.join(ROOT, "build", "compiler", "cnnc"))
-    ap.add_argument("--weights")
-    ap.add_argument("--seconds", type=float, default=2.0)
-    ap.add_argument("--repeat", type=int, default=3, help="alternating runs of each engine; the best is reported")
-    ap.add_argument("--ort-dir", default=os.path.join(ROOT, "build", "ort"))
-    ap.add_argument("--install", action="store_true", help="npm install onnxruntime-node into --ort-dir if missing")
-    ap.add_argument("--work")
-    ap.add_argument("--cc", default="gcc")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--test", action="store_true", help="exit 77 without ONNX Runtime; 1 when outputs differ")
-    a = ap.parse_args()
-    models = a.models or [os.path.join(ROOT, "models", m + ".cnn") for m in ("fruit", "deep", "fashion")]
-    if a.weights and len(models) != 1:
-        sys.exit("compare_onnx.py: --weights goes with one model")
-    if not os.path.exists(a.cnnc):
-        sys.exit("compare_onnx.py: no cnnc at %s (build first, or --cnnc)" % a.cnnc)
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        print("compare_onnx.py: skipped: no torch in %s (Debian: python3-torch)" % sys.executable)
-        sys.exit(SKIP if a.test else 1)
-    node, why = ort_available(a.ort_dir)
-    if not node and a.install and shutil.which("node") and shutil.which("npm"):
-        os.makedirs(a.ort_dir, exist_ok=True)
-        print("compare_onnx.py: npm install --ignore-scripts onnxruntime-node in %s" % a.ort_dir, file=sys.stderr)
-        subprocess.run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "onnxruntime-node"],
-                       cwd=a.ort_dir, stdout=sys.stderr)
-        node, why = ort_available(a.ort_dir)
-    if not node:
-        print("compare_onnx.py: ONNX Runtime skipped: %s" % why, file=sys.stderr)
-        if a.test:
-            sys.exit(SKIP)
-    work = a.work or tempfile.mkdtemp(prefix="compare_onnx_")
-    rows = [compare_one(os.path.abspath(m), a, work, node) for m in models]
-    bad = [r for r in rows if r.get("max_abs_diff", 0) > 1e-5]
-    if a.json:
-        print(json.dumps({"cpu": cpu_model(), "threads": 1, "seconds": a.seconds, "repeat": a.repeat,
-                          "load_average": load_average(), "rows": rows}, indent=1))
+        ctx["node"], ctx["node_path"] = node, mods
     else:
-        print("CPU: %s; one thread, one image per call; best of %d alternating runs of %g s; load average %s"
-              % (cpu_model(), a.repeat, a.seconds, load_average()))
-        print("%-8s %11s %11s %7s %13s %13s %7s %11s %11s %11s" % (
-            "model", "cnnc img/s", "ORT img/s", "ratio", "cnnc img/cpu", "ORT img/cpu", "ratio", "max |diff|",
-            "object KiB", "predict ms"))
-        for r in rows:
-            has = "ort_images_per_s" in r
-            print("%-8s %11.1f %11s %7s %13.1f %13s %7s %11s %11.1f %11.3f" % (
-                r["model"], r["cnnc_images_per_s"], "%.1f" % r["ort_images_per_s"] if has else "-",
-                "%.2fx" % r["ratio"] if has else "-", r["cnnc_images_per_cpu_s"],
-                "%.1f" % r["ort_images_per_cpu_s"] if has else "-", "%.2fx" % r["cpu_ratio"] if has else "-",
-                "%.2e" % r["max_abs_diff"] if has else "-",
-                (r["object_text_bytes"] + r["object_data_bytes"]) / 1024.0, r["predict_640x480_ms"]))
-        if rows and "ort_version" in rows[0]:
-            print("ONNX Runtime %s (onnxruntime-node); predict ms: one NAME_predict on a 640x480 RGB image" %
-                  rows[0]["ort_version"])
-    if bad:
-        print("compare_onnx.py: outputs differ by more than 1e-5: %s" % ", ".join(r["model"] for r in bad),
-              file=sys.stderr)
-        sys.exit(1)
+        ctx["ort_missing"] = f"{why}; to time it: {ORT_HOWTO}"
+    return ctx
+
+
+def time_once(ctx, seconds):
+    """One A/B run: the exported C, then ONNX Runtime. A dict of figures."""
+    r = {"load_before": load_average()}
+    r["cnnc"] = json.loads(run([ctx["exe"], ctx["tensor"], str(seconds)]).strip().splitlines()[-1])
+    if "node" in ctx:
+        h, w, c = ctx["shape"]
+        env = dict(os.environ, NODE_PATH=ctx["node_path"])
+        r["ort"] = json.loads(run([ctx["node"], os.path.join(HERE, "ort_bench.js"), ctx["onnx"], ctx["tensor"],
+                                   str(h), str(w), str(c), str(seconds)], env=env).strip().splitlines()[-1])
+    return r
+
+
+def summarize(ctx, runs):
+    """Medians over the runs; ratios within each run, then their median."""
+    med = statistics.median
+    s = {"model": ctx["name"], "threads": 1, "runs": runs}
+    if "missing" in ctx:
+        s["missing"] = ctx["missing"]
+        return s
+    c = [r["cnnc"] for r in runs]
+    s["cnnc"] = {"images_per_s": med([x["images_per_s"] for x in c]),
+                 "images_per_cpu_s": med([x["images_per_cpu_s"] for x in c]),
+                 "predict_640x480_ms": med([x["predict_640x480_ms"] for x in c]),
+                 "object_text_bytes": ctx["object_text_bytes"], "object_data_bytes": ctx["object_data_bytes"],
+                 "object_bss_bytes": ctx["object_bss_bytes"], "probabilities": c[-1]["probabilities"]}
+    if "ort_missing" in ctx:
+        s["ort_missing"] = ctx["ort_missing"]
+        return s
+    o = [r["ort"] for r in runs]
+    s["ort"] = {"images_per_s": med([x["images_per_s"] for x in o]),
+                "images_per_cpu_s": med([x["images_per_cpu_s"] for x in o]),
+                "version": o[-1]["version"], "probabilities": o[-1]["probabilities"]}
+    s["ratio"] = med([a["images_per_s"] / b["images_per_s"] for a, b in zip(c, o)])
+    s["cpu_ratio"] = med([a["images_per_cpu_s"] / b["images_per_cpu_s"] for a, b in zip(c, o)])
+    s["ratios"] = [a["images_per_s"] / b["images_per_s"] for a, b in zip(c, o)]
+    s["max_abs_diff"] = max(abs(x - y) for a, b in zip(c, o)
+                            for x, y in zip(a["probabilities"], b["probabilities"]))
+    return s
+
+
+def print_section(s, seconds):
+    print()
+    print(f"One image per call, one thread: {s['model']}_predict_tensor (cnnc export) vs ONNX Runtime "
+          "session.run, same weights and tensor")
+    if "missing" in s:
+        print(f"not timed: {s['missing']}")
+        return
+    c = s["cnnc"]
+    runs = len(s["runs"])
+    rows = [("cnnc export (freestanding C)", f"{c['images_per_s']:.1f}", f"{c['images_per_cpu_s']:.1f}",
+             f"{s['ratio']:.2f}x" if "ratio" in s else "-", f"{s['cpu_ratio']:.2f}x" if "cpu_ratio" in s else "-")]
+    if "ort" in s:
+        o = s["ort"]
+        rows.append((f"ONNX Runtime {o['version']} (node)", f"{o['images_per_s']:.1f}", f"{o['images_per_cpu_s']:.1f}",
+                     "1.00x", "1.00x"))
+    else:
+        rows.append(("ONNX Runtime", "-", "-", "-", "-"))
+    hdr = ("engine", "img/s", "img/CPU-s", "vs ORT", "CPU vs ORT")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(hdr)]
+    line = lambda cells: "  ".join(x.ljust(widths[0]) if i == 0 else x.rjust(widths[i]) for i, x in enumerate(cells))
+    print(line(hdr))
+    for r in rows:
+        print(line(r))
+    print(f"medians of {runs} A/B run(s) of {seconds} s each"
+          + (" (ratios within each run: " + ", ".join(f"{x:.2f}x" for x in s["ratios"]) + ")" if "ratios" in s
+             else ""))
+    if "ort" in s:
+        print(f"outputs agree within {s['max_abs_diff']:.1e} (must be within {TOLERANCE:g})")
+    else:
+        print(f"ONNX Runtime: not timed: {s['ort_missing']}")
+    print(f"exported object: {(c['object_text_bytes'] + c['object_data_bytes']) / 1024:.0f} KiB (text + data), "
+          f"{c['object_bss_bytes'] / 1024:.0f} KiB static work area; one {s['model']}_predict on a 640x480 RGB "
+          f"image (resize included): {c['predict_640x480_ms']:.3f} ms")
+
+
+def svg_panel(s):
+    """compare_svg's panel of the section, or None when nothing was timed."""
+    if "missing" in s:
+        return None
+    bars = [{"label": "cnnc export (C)", "key": "cnnc", "value": s["cnnc"]["images_per_s"],
+             "note": f"{s['ratio']:.2f}x ONNX Runtime" if "ratio" in s else "1 thr"}]
+    if "ort" in s:
+        bars.append({"label": f"ONNX Runtime {s['ort']['version']}", "key": "ort", "value": s["ort"]["images_per_s"],
+                     "note": "1 thr, graph optimizations all"})
+    else:
+        bars.append({"label": "ONNX Runtime", "key": "ort", "value": None,
+                     "note": "not timed: npm install --ignore-scripts onnxruntime-node"})
+    return {"title": "One image per call, one thread (exported inference)", "unit": "images/s (higher is faster)",
+            "bars": bars}
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["prepare"] and len(sys.argv) == 5:
+        sys.exit(prepare_main(sys.argv[2:]))
+    sys.exit("usage: compare_onnx.py prepare TWIN.py WEIGHTS.safetensors MODEL.onnx (a worker of compare.py)")

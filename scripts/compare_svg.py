@@ -9,12 +9,12 @@ PyTorch. Standard library only (compare.py runs without anything else).
 panels: [{"title": str, "unit": str, "suffix": str (optional, after each
           bar's figure), "bars": [{"label", "value", "note", "key"}]}]
   value None: the engine was not measured (drawn as a note, no bar);
-  key picks the colour (cnnc, reference, torch, or anything else).
+  key picks the colour (cnnc, reference, torch, ort, or anything else).
 """
 import math
 from xml.sax.saxutils import escape
 
-COLOURS = {"cnnc": "#2563eb", "cnnc_exact": "#60a5fa", "reference": "#94a3b8", "torch": "#ee4c2c"}
+COLOURS = {"cnnc": "#2563eb", "cnnc_exact": "#60a5fa", "cnnc_trained": "#1e40af", "reference": "#94a3b8", "torch": "#ee4c2c", "ort": "#7c3aed"}
 FONT = "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\""
 
 WIDTH = 860

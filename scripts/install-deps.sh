@@ -6,7 +6,7 @@
 #   scripts/install-deps.sh test     + PyTorch (parity tests), clang (warning checks), lld (export --web)
 #   scripts/install-deps.sh demo     + Debian's Fashion-MNIST dataset (the README's main job)
 #   scripts/install-deps.sh bench    + what the comparisons run: PyTorch, hyperfine, node and npm
-#                                    (scripts/compare_onnx.py npm-installs onnxruntime-node)
+#                                    (cnnc compare --ort-install npm-installs onnxruntime-node)
 #   scripts/install-deps.sh package  + debootstrap (the fresh Debian 12 of install_deb_debian12), lintian
 #   scripts/install-deps.sh browser  + Chromium, clang and lld: the browser test of `cnnc export --web`
 #                                    (with bench: scripts/compare_web.py npm-installs onnxruntime-web)

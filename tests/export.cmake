@@ -11,10 +11,11 @@
 #   export_wasm          compiles for wasm32 with clang -ffreestanding -nostdlib
 #                        (skips without the target)                    [unit]
 #   export_example       docs/deploy.md's example program, built and run [e2e]
-#   export_onnx_bench    scripts/compare_onnx.py --test: cnnc export vs ONNX
-#                        Runtime (onnxruntime-node, npm-installed into
-#                        build/ort), outputs within 1e-5; speed is reported,
-#                        not asserted (skips without node/npm)         [bench]
+#   export_onnx_bench_NAME  `cnnc compare NAME.cnn --onnx-only` (fruit, deep,
+#                        fashion): cnnc export vs ONNX Runtime (onnxruntime-
+#                        node, npm-installed into build/ort), outputs within
+#                        1e-5; speed is reported, not asserted (skips
+#                        without torch, node or npm)                   [bench]
 set(CNN_EXPORT_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/export)
 set(CNN_EXPORT_WORK ${CMAKE_CURRENT_BINARY_DIR}/export_work)
 file(MAKE_DIRECTORY ${CNN_EXPORT_WORK})
@@ -52,10 +53,13 @@ if(SYSTEM_PYTHON3)
                        FIXTURES_REQUIRED export_fruit ENVIRONMENT "OMP_NUM_THREADS=1")
   set_tests_properties(export_parity_fruit PROPERTIES FIXTURES_SETUP export_fruit)
 
-  # ONNX Runtime from the npm registry into the build tree (--install runs
+  # ONNX Runtime from the npm registry into the build tree (--ort-install runs
   # `npm install --ignore-scripts onnxruntime-node` in build/ort when missing).
-  add_test(NAME export_onnx_bench
-           COMMAND ${SYSTEM_PYTHON3} ${CMAKE_SOURCE_DIR}/scripts/compare_onnx.py --test --install --seconds 1
-                   --cnnc $<TARGET_FILE:cnnc> --ort-dir ${CMAKE_BINARY_DIR}/ort --work ${CNN_EXPORT_WORK}/onnx)
-  set_tests_properties(export_onnx_bench PROPERTIES LABELS "bench" SKIP_RETURN_CODE 77 TIMEOUT 900 RUN_SERIAL TRUE)
+  foreach(m fruit deep fashion)
+    add_test(NAME export_onnx_bench_${m}
+             COMMAND $<TARGET_FILE:cnnc> compare ${CMAKE_SOURCE_DIR}/models/${m}.cnn --onnx-only --seconds 1
+                     --repeat 3 --ort-dir ${CMAKE_BINARY_DIR}/ort --ort-install)
+    set_tests_properties(export_onnx_bench_${m} PROPERTIES LABELS "bench" TIMEOUT 900 RUN_SERIAL TRUE
+                         SKIP_REGULAR_EXPRESSION "not timed: ")
+  endforeach()
 endif()

@@ -297,7 +297,7 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
                 L->l->name, pl->layers[L->fold_pool].l->name);
         em_open_block(em, "if (FOLD_BATCHNORM && !training) {");
         em_line(em, "CNN_LAYER_BEGIN(%d, 0);", i);
-        emit_conv_bn_fold_call(em, L, in, pool_out);
+        emit_conv_bn_fold_call(em, L, in, pool_out, NULL);
         em_line(em, "CNN_LAYER_END(%d, 0);", i);
         em_close_block(em, "} else {");
         em->indent++;
@@ -501,7 +501,7 @@ static int write_source(const cnnc_plan *pl, const char *dir)
             le->backward(&em, pl, L);
         for (int j = 0; j < i; j++)
             if (pl->layers[j].fold_bn && pl->layers[j].fold_pool == i)
-                emit_conv_bn_fold_forward(&em, pl, &pl->layers[j]);
+                emit_conv_bn_fold_forward(&em, pl, &pl->layers[j], 0);
     }
     emit_forward_driver(&em, pl);
     emit_backward_driver(&em, pl);

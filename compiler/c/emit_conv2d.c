@@ -253,7 +253,12 @@ static void conv_forward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_raw(em, "#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */\n");
         em_line(em, "enum { PW = %d, WINO_AT = %zu }; /* per image: [padded input, PW wide] then V and M */", pw,
                 conv_padded_copy_floats(l));
-        conv_winograd_emit_weights(em, "wino", "wgt", "IC", "OC");
+        if (L->wino_stored) {
+            em_line(em, "cnn_real *restrict wu = wino; /* U = G g G^T [16][IC][OC], computed by cnnc export */");
+            em_line(em, "(void)wgt; /* the direct kernel's, below */");
+        } else {
+            conv_winograd_emit_weights(em, "wino", "wgt", "IC", "OC");
+        }
         conv_winograd_emit_images(em, L, NULL, NULL, NULL);
         em_raw(em, "#else /* CNN_NO_WINOGRAD: the direct kernel */\n");
         em_line(em, "(void)wino;");
@@ -442,13 +447,15 @@ static void conv_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
                               const cnnc_args *a)
 {
     (void)pl;
+    char wino[CNN_MAX_NAME + 48];
+    snprintf(wino, sizeof wino, L->wino_stored ? "(cnn_real *)cnnx_wino_%s_ptr" : "wk + WK_%s_WINO", L->l->name);
     if (L->fuse_pool && L->wino)
-        em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, wk + WK_%s_WINO, n, training);", L->fn, a->in, a->out,
-                a->pool_out, L->l->name);
+        em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, %s, n, training);", L->fn, a->in, a->out, a->pool_out,
+                wino);
     else if (L->fuse_pool)
         em_line(em, "%s_pool_forward(p, %s, %s, %s, pad, n, training);", L->fn, a->in, a->out, a->pool_out);
     else if (L->wino)
-        em_line(em, "%s_forward(p, %s, %s, pad, wk + WK_%s_WINO, n);", L->fn, a->in, a->out, L->l->name);
+        em_line(em, "%s_forward(p, %s, %s, pad, %s, n);", L->fn, a->in, a->out, wino);
     else
         em_line(em, "%s_forward(p, %s, %s, pad, n);", L->fn, a->in, a->out);
 }

@@ -419,7 +419,12 @@ static void emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_
         conv_pool_variant tv = {L->act, l->alpha, l->bias != 0, 1, 0}, iv = tv;
         iv.argmax = 0;
         em_raw(em, "#ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */\n");
-        conv_winograd_emit_weights(em, "wino", "wgt", "IC", "OC");
+        if (L->wino_stored) {
+            em_line(em, "cnn_real *restrict wu = wino; /* U = G g G^T [16][IC][OC], computed by cnnc export */");
+            em_line(em, "(void)wgt; /* the direct kernel's, below */");
+        } else {
+            conv_winograd_emit_weights(em, "wino", "wgt", "IC", "OC");
+        }
         conv_winograd_emit_images(em, L, P, &tv, &iv);
         em_raw(em, "#else /* CNN_NO_WINOGRAD: the direct kernel */\n");
         em_line(em, "(void)wino;");

@@ -133,6 +133,30 @@ void conv_winograd_emit_weights(cnnc_emitter *em, const char *wu, const char *wg
     em_close_block(em, "}");
 }
 
+void conv_winograd_weights(const float *wgt, int cin, int cout, float *wu)
+{
+    const float h = 0.5f;
+    for (int ic = 0; ic < cin; ic++) {
+        for (int oc = 0; oc < cout; oc++) {
+            float g[3][3], t[4][3];
+            for (int k = 0; k < 9; k++)
+                g[k / 3][k % 3] = wgt[(size_t)(k * cin + ic) * cout + oc];
+            for (int x = 0; x < 3; x++) { /* G g, as conv_winograd_emit_weights rounds it */
+                t[0][x] = g[0][x];
+                t[1][x] = (g[0][x] + g[1][x] + g[2][x]) * h;
+                t[2][x] = (g[0][x] - g[1][x] + g[2][x]) * h;
+                t[3][x] = g[2][x];
+            }
+            for (int r = 0; r < 4; r++) { /* (G g) G^T */
+                wu[(size_t)((r * 4 + 0) * cin + ic) * cout + oc] = t[r][0];
+                wu[(size_t)((r * 4 + 1) * cin + ic) * cout + oc] = (t[r][0] + t[r][1] + t[r][2]) * h;
+                wu[(size_t)((r * 4 + 2) * cin + ic) * cout + oc] = (t[r][0] - t[r][1] + t[r][2]) * h;
+                wu[(size_t)((r * 4 + 3) * cin + ic) * cout + oc] = t[r][2];
+            }
+        }
+    }
+}
+
 /* V = B^T d B of tiles t0 .. t0 + nt - 1 of tile row py, from `src`. */
 static void emit_input_transform(cnnc_emitter *em, const char *src, int nt, const char *t0)
 {

@@ -21,6 +21,9 @@ size_t conv_winograd_fixed_floats(const cnn_layer *l);
 size_t conv_winograd_scratch_floats(const cnn_layer *l, const cnn_layer *pool);
 void conv_winograd_emit_weights(cnnc_emitter *em, const char *wu, const char *wgt, const char *cin,
                                 const char *cout);
+/* The same U computed here, from the weights `wgt` ([3][3][cin][cout]) into
+ * `wu` ([16][cin][cout]): what `cnnc export` stores as constants. */
+void conv_winograd_weights(const float *wgt, int cin, int cout, float *wu);
 void conv_winograd_emit_images(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P,
                                const conv_pool_variant *v, const conv_pool_variant *untrained);
 int conv_winograd_dx_applies(const cnn_layer *l);

@@ -33,6 +33,8 @@
 #include "emit.h"
 #include "emit_c.h"
 #include "emit_conv_bn_fold.h"
+#include "emit_conv_winograd.h"
+#include "emit_dense.h"
 #include "emit_descriptor.h"
 #include "emit_export_math.h"
 #include "emit_export_prep.h"
@@ -239,32 +241,78 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl, const export_la
     em_blank(em);
 }
 
-static void emit_weights(cnnc_emitter *em, const cnnc_ir *ir, const cnnc_weights *w)
+/* `static const float NAME[n]` as IEEE-754 bit patterns (exact, and quicker
+ * for a compiler to read than decimal literals), read through a volatile
+ * pointer NAME_ptr: the compiler cannot see the values behind it, so it does
+ * not try to fold millions of constants into the code (GCC would take three
+ * times the memory and twice the time). */
+static void emit_float_block(cnnc_emitter *em, const char *name, const float *v, size_t count)
 {
-    size_t n = ir->n_params ? ir->n_params : 1;
-    em_line(em, "/* The parameter block (%zu floats, memory layouts: conv kernels [kh][kw][in][out],", ir->n_params);
-    em_line(em, " * dense [in][out], then the batchnorm running statistics) as IEEE-754 bit patterns. */");
+    size_t n = count ? count : 1;
     em_line(em, "static const union {");
     em_line(em, "    uint32_t bits[%zu];", n);
     em_line(em, "    float f[%zu];", n);
-    em_open_block(em, "} cnnx_weights = {{");
+    em_open_block(em, "} %s = {{", name);
     char line[16 * 12 + 8];
     for (size_t i = 0; i < n; i += 8) {
         size_t k = 0;
         for (size_t j = i; j < n && j < i + 8; j++) {
             uint32_t u = 0;
-            if (ir->n_params)
-                memcpy(&u, &w->params[j], sizeof u);
+            if (count)
+                memcpy(&u, &v[j], sizeof u);
             k += (size_t)snprintf(line + k, sizeof line - k, "%s0x%08xu,", j > i ? " " : "", (unsigned)u);
         }
         em_line(em, "%s", line);
     }
     em_close_block(em, "}};");
-    em_line(em, "/* The kernels read the weights through this pointer: the compiler cannot see the");
-    em_line(em, " * values behind it, so it does not try to fold millions of constants into the code");
-    em_line(em, " * (GCC would take three times the memory and twice the time). */");
-    em_line(em, "static const float *volatile cnnx_weights_ptr = cnnx_weights.f;");
+    em_line(em, "static const float *volatile %s_ptr = %s.f;", name, name);
     em_blank(em);
+}
+
+static void emit_weights(cnnc_emitter *em, const cnnc_ir *ir, const cnnc_weights *w)
+{
+    em_line(em, "/* The parameter block (%zu floats, memory layouts: conv kernels [kh][kw][in][out],", ir->n_params);
+    em_line(em, " * dense [in][out], then the batchnorm running statistics). */");
+    emit_float_block(em, "cnnx_weights", w->params, ir->n_params);
+}
+
+/* What the trainer's inference recomputes from the parameters at each call,
+ * computed here once: each batchnorm folded into its conv, with Winograd's U
+ * (emit_conv_bn_fold.c), and the U of the other Winograd convs. */
+static int emit_folds(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_weights *w)
+{
+    for (int i = 0; i < pl->n; i++) {
+        const cnnc_plan_layer *L = &pl->layers[i];
+        size_t n = emit_conv_bn_fold_stored_floats(L);
+        if (!n)
+            continue;
+        float *v = calloc(n, sizeof *v);
+        if (!v)
+            return emit_error("out of memory");
+        emit_conv_bn_fold_values(pl, L, w->params, v);
+        char name[CNN_MAX_NAME + 16];
+        snprintf(name, sizeof name, "cnnx_fold_%s", L->l->name);
+        em_line(em, "/* %s with %s folded in: the scaled weights [kh][kw][in][out] and bias%s. */", L->l->name,
+                pl->layers[i + 1].l->name, L->fold_wino ? ", then Winograd's U [16][in][out]" : "");
+        emit_float_block(em, name, v, n);
+        free(v);
+    }
+    for (int i = 0; i < pl->n; i++) {
+        const cnnc_plan_layer *L = &pl->layers[i];
+        if (!L->wino_stored)
+            continue;
+        size_t n = conv_winograd_fixed_floats(L->l);
+        float *v = calloc(n, sizeof *v);
+        if (!v)
+            return emit_error("out of memory");
+        conv_winograd_weights(w->params + L->t_off[0], L->l->in.c, L->l->out.c, v);
+        char name[CNN_MAX_NAME + 16];
+        snprintf(name, sizeof name, "cnnx_wino_%s", L->l->name);
+        em_line(em, "/* %s's Winograd U [16][in][out] (emit_conv_winograd.c). */", L->l->name);
+        emit_float_block(em, name, v, n);
+        free(v);
+    }
+    return 0;
 }
 
 /* The forward functions the inference pass calls, in the trainer's order. */
@@ -276,13 +324,16 @@ static void emit_layers(cnnc_emitter *em, const cnnc_plan *pl)
         if (i <= skip_to)
             continue;
         if (L->fold_bn) {
-            emit_conv_bn_fold_forward(em, pl, L);
+            emit_conv_bn_fold_forward(em, pl, L, 1);
             skip_to = L->fold_pool;
             continue;
         }
         if (L->alias || L->l->kind == CNN_DROPOUT)
             continue;
-        emit_c_layer_emitter(L->l->kind)->forward(em, pl, L);
+        if (emit_dense_one_applies(L))
+            emit_dense_forward_one(em, pl, L);
+        else
+            emit_c_layer_emitter(L->l->kind)->forward(em, pl, L);
     }
 }
 
@@ -315,7 +366,9 @@ static void emit_driver(cnnc_emitter *em, const cnnc_plan *pl)
             emit_c_out_expr(pool_out, sizeof pool_out, pl, L->fold_pool);
             em_line(em, "/* %s folded into %s, one pass to %s's output */", pl->layers[i + 1].l->name,
                     L->l->name, pl->layers[L->fold_pool].l->name);
-            emit_conv_bn_fold_call(em, L, in, pool_out);
+            char fold[CNN_MAX_NAME + 32];
+            snprintf(fold, sizeof fold, "(const cnn_real *)cnnx_fold_%s_ptr", L->l->name);
+            emit_conv_bn_fold_call(em, L, in, pool_out, emit_conv_bn_fold_stored_floats(L) ? fold : NULL);
             i = L->fold_pool;
             continue;
         }
@@ -339,6 +392,10 @@ static void emit_driver(cnnc_emitter *em, const cnnc_plan *pl)
         snprintf(mask, sizeof mask, "a + cap * A_%s_mask", L->l->name);
         if (L->fuse_pool)
             emit_c_out_expr(pool_out, sizeof pool_out, pl, L->pool_at);
+        if (emit_dense_one_applies(L)) {
+            emit_dense_forward_one_call(em, L, in, out);
+            continue;
+        }
         cnnc_args args = {in, out, mask, NULL, NULL, L->fuse_pool ? pool_out : NULL};
         emit_c_layer_emitter(L->l->kind)->forward_call(em, pl, L, &args);
     }
@@ -459,6 +516,10 @@ static int write_source(const cnnc_plan *pl, const cnnc_weights *w, const export
     em_line(&em, " * Freestanding C99: no library calls, no allocation (docs/deploy.md). */");
     emit_preamble(&em, pl, lo);
     emit_weights(&em, ir, w);
+    if (emit_folds(&em, pl, w)) {
+        em_abort(&em);
+        return 1;
+    }
     emit_layers(&em, pl);
     emit_driver(&em, pl);
     emit_head(&em, ir);
@@ -474,6 +535,9 @@ int emit_export(const cnnc_ir *ir, const char *weights_path, const char *dir)
     export_layout lo;
     if (plan_build(&pl, ir))
         return 1;
+    /* the weights are constants: so is every Winograd U of a pass that is not folded */
+    for (int i = 0; i < pl.n; i++)
+        pl.layers[i].wino_stored = pl.layers[i].wino && !pl.layers[i].fold_bn;
     if (layout(&pl, &lo))
         return emit_error("model %s: the inference work area does not fit an int", ir->name);
     if (cnnc_weights_load(ir, weights_path, &w))

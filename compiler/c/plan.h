@@ -58,6 +58,8 @@ typedef struct cnnc_plan_layer {
                                    in registers (emit_conv_pool_avx512.c) */
     int pool_dw_permute;        /* conv2d with fuse_pool, no dx, dense band: the AVX-512 dW by permutes */
     size_t wino_off;            /* with wino: its U in the fixed work area */
+    int wino_stored;            /* with wino, cnnc export only: U is the constant cnnx_wino_LAYER computed by
+                                   cnnc (emit_export.c), not recomputed from the weights at each call */
     int pool_at;                /* with fuse_pool: that maxpool's index (after batchnorm's fused relu) */
     int fused;                  /* maxpool: computed by the conv2d or batchnorm before it (fast kernels) */
     int fused_by;               /* with fused: that layer's index */

@@ -11,9 +11,13 @@ Checks, with very short timings (no speed is asserted):
     cnnc and reference rows (positive images/s) and either a PyTorch row
     or, without torch, the note saying how to install it; F is an SVG with
     a bar per engine and phase;
+  - its one-image section (`export_onnx`): cnnc export's images/s, and
+    ONNX Runtime's within 1e-5 of it or the note saying how to get it
+    (npm install ... onnxruntime-node); its panel in the SVG;
   - the same with --python naming no interpreter: PyTorch is reported
     missing, the way to install it is printed, and the C engines are still
-    timed;
+    timed; the one-image section says torch is missing;
+  - --onnx-only: that section alone;
   - a missing .cnn file: exit status 2 and a message naming it;
   - with E2E_NET (a two-class network) and MAKE_IMAGE_FOLDER
     (tests/install/make_image_folder.c): the end-to-end option, one epoch
@@ -68,17 +72,38 @@ def check_run(cnnc, net, tmp, extra, want_torch):
             fail("without torch: no PyTorch row, and the note saying how to install it", out)
         if "python3-torch" not in err:
             fail("without torch: stderr should say how to install it", err)
+    one = check_one_image(s.get("export_onnx"), want_torch, out)
     root = ET.parse(svg).getroot()
     if not root.tag.endswith("svg"):
         fail("--svg: not an SVG document")
     bars = [r for r in root.iter() if r.tag.endswith("rect") and r.find("{http://www.w3.org/2000/svg}title") is not None]
-    if len(bars) != 2 * len(keys):
-        fail(f"--svg: {len(bars)} bars, expected {2 * len(keys)} (an engine per phase)")
+    if len(bars) != 2 * len(keys) + one:
+        fail(f"--svg: {len(bars)} bars, expected {2 * len(keys) + one} (an engine per phase, and the one-image "
+             "panel's)")
     text = " ".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
     for label in ("cnnc (generated C)", "reference engine (generic C)"):
         if label not in text:
             fail(f"--svg: no label {label!r}")
     return want_torch
+
+
+def check_one_image(e, want_torch, out):
+    """The one-image section (cnnc export vs ONNX Runtime). Returns its bars in the SVG."""
+    if not isinstance(e, dict):
+        fail("no export_onnx section in the JSON", out)
+    if not want_torch:
+        if "python3-torch" not in e.get("missing", ""):
+            fail("export_onnx without torch: the note saying how to install it", out)
+        return 0
+    if not e.get("cnnc", {}).get("images_per_s", 0) > 0 or not e["cnnc"].get("predict_640x480_ms", 0) > 0:
+        fail("export_onnx: cnnc export's images/s and NAME_predict's time", out)
+    if "ort" in e:
+        if not (e["ort"]["images_per_s"] > 0 and e["max_abs_diff"] <= 1e-5 and e["ratio"] > 0):
+            fail("export_onnx: ONNX Runtime's figures, the ratio, outputs within 1e-5", out)
+        return 2
+    if "onnxruntime-node" not in e.get("ort_missing", ""):
+        fail("export_onnx without ONNX Runtime: the note saying how to get it", out)
+    return 1
 
 
 def check_e2e(cnnc, net, make_folder, tmp):
@@ -116,6 +141,13 @@ def main():
         fail("cnnc compare --help", out + err)
     with tempfile.TemporaryDirectory(prefix="compare-cli-") as tmp:
         had_torch = check_run(cnnc, net, tmp, [], None)
+        rc, out, err = run([cnnc, "compare", net, "--onnx-only", "--json", "--seconds", "0.02"])
+        if rc != 0:
+            fail(f"cnnc compare --onnx-only exited with {rc}", out + err)
+        s = json.loads(out)
+        if "engines" in s:
+            fail("--onnx-only: the other engines were timed", out)
+        check_one_image(s.get("export_onnx"), had_torch, out)
         if not installed:
             check_run(cnnc, net, tmp, ["--python", os.path.join(tmp, "no-python")], False)
             rc, out, err = run([cnnc, "compare", os.path.join(tmp, "missing.cnn")])
