@@ -15,7 +15,7 @@ int cnn_image_load(const cnn_model *m, const char *path, float *x, const cnn_dat
         return -1;
     }
     double mp = o && o->max_megapixels > 0 ? o->max_megapixels : CNN_DEFAULT_MAX_MEGAPIXELS;
-    cnn_decode_hint hint = { plan.h, plan.w, m->crop_to_aspect_ratio, o ? o->exact_resize : 0, 0 };
+    cnn_decode_hint hint = { plan.h, plan.w, m->crop_to_aspect_ratio, o ? o->exact_resize : 0, 0, NULL, NULL };
     uint8_t *buf;
     size_t n;
     char e2[512];
