@@ -9,8 +9,8 @@
 #   PREFIX/share/cnnc/          `cnnc compare`'s scripts; reference/: the generic reference
 #                               engine's sources, compiled per model by the comparison;
 #                               examples/: the models/*.cnn networks
-#   PREFIX/share/doc/cnnc/      README.md and docs/
-#   PREFIX/share/man/man1/      cnnc.1, cnnc-trainer.1
+#   PREFIX/share/doc/cnnc/      README.md, docs/, copyright, changelog.gz
+#   PREFIX/share/man/man1/      cnnc.1.gz, cnnc-trainer.1.gz
 #
 # Relocatable: cnnc finds the runtime relative to its own executable
 # (compiler/locate.h), the CMake package and cnnrt.pc relative to their own
@@ -71,16 +71,99 @@ install(FILES ${PROJECT_SOURCE_DIR}/scripts/compare_svg.py ${PROJECT_SOURCE_DIR}
         DESTINATION ${CNNC_INSTALL_DATADIR})
 install(FILES ${PROJECT_SOURCE_DIR}/tests/bench/bench_reference.c
               ${CNN_RUNTIME_DIR}/reference/reference.c ${CNN_RUNTIME_DIR}/reference/cnn_reference.h
+              ${CNN_RUNTIME_DIR}/reference/reference_layers.c ${CNN_RUNTIME_DIR}/reference/reference_layers.h
               ${CNN_RUNTIME_DIR}/core/cnn_init.h ${CNN_RUNTIME_DIR}/core/cnn_util.h ${CNN_RUNTIME_DIR}/train/cnn_optim.h
         DESTINATION ${CNNC_INSTALL_DATADIR}/reference)
 file(GLOB cnnc_example_models ${PROJECT_SOURCE_DIR}/models/*.cnn)
 install(FILES ${cnnc_example_models} DESTINATION ${CNNC_INSTALL_DATADIR}/examples)
 
-# Documentation and man pages.
+# The package's maintainer (the Debian package's Maintainer field and its
+# changelog's signature): -DCNNC_PACKAGE_MAINTAINER="Name <address>"; by
+# default $DEBFULLNAME <$DEBEMAIL> as Debian's own tools take it, else the
+# source tree's git user, else the project's placeholder.
+if(NOT CNNC_PACKAGE_MAINTAINER)
+  if(CPACK_PACKAGE_CONTACT)
+    set(maintainer "${CPACK_PACKAGE_CONTACT}")
+  elseif(DEFINED ENV{DEBFULLNAME} AND DEFINED ENV{DEBEMAIL})
+    set(maintainer "$ENV{DEBFULLNAME} <$ENV{DEBEMAIL}>")
+  else()
+    find_package(Git QUIET)
+    if(GIT_EXECUTABLE)
+      execute_process(COMMAND ${GIT_EXECUTABLE} config user.name WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+                      OUTPUT_VARIABLE git_name OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+      execute_process(COMMAND ${GIT_EXECUTABLE} config user.email WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+                      OUTPUT_VARIABLE git_email OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    endif()
+    if(git_name AND git_email)
+      set(maintainer "${git_name} <${git_email}>")
+    else()
+      set(maintainer "cnnc maintainers <cnnc-maintainers@users.noreply.github.com>")
+    endif()
+  endif()
+  set(CNNC_PACKAGE_MAINTAINER "${maintainer}" CACHE STRING
+      "Maintainer of the Debian package (Name <address>)")
+endif()
+# Copyright holder and licence, for the package's copyright file.
+string(TIMESTAMP year "%Y" UTC)
+set(CNNC_COPYRIGHT "${year} the cnnc authors" CACHE STRING "Years and holder named in share/doc/cnnc/copyright")
+set(CNNC_LICENSE "" CACHE STRING "Licence name for share/doc/cnnc/copyright (SPDX, e.g. MIT); empty: none granted")
+set(CNNC_LICENSE_FILE "" CACHE FILEPATH "Licence text for share/doc/cnnc/copyright")
+
+# Documentation, man pages, the copyright file and the changelog. Debian
+# policy wants man pages and changelogs gzip-compressed with -9n (no name,
+# no time stamp: the same bytes on every build); man(1) reads them either
+# way, so every installation gets the compressed ones.
 file(GLOB cnnc_docs ${PROJECT_SOURCE_DIR}/docs/*.md)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${cnnc_docs} DESTINATION ${CMAKE_INSTALL_DOCDIR})
-install(FILES ${PROJECT_SOURCE_DIR}/man/cnnc.1 ${PROJECT_SOURCE_DIR}/man/cnnc-trainer.1
-        DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+
+if(CNNC_LICENSE)
+  set(CNNC_LICENSE_NAME "${CNNC_LICENSE}")
+  if(CNNC_LICENSE_FILE)
+    file(READ "${CNNC_LICENSE_FILE}" text)
+    string(REGEX REPLACE "\n\n" "\n.\n" text "${text}")
+    string(REGEX REPLACE "\n([^\n])" "\n \\1" text "${text}")
+    set(CNNC_LICENSE_TEXT " ${text}")
+  else()
+    set(CNNC_LICENSE_TEXT " The licence named above (https://spdx.org/licenses/${CNNC_LICENSE}.html).")
+  endif()
+else()
+  set(CNNC_LICENSE_NAME "none-granted")
+  set(CNNC_LICENSE_TEXT " No licence has been granted by the copyright holders: all rights reserved.
+ Set one with -DCNNC_LICENSE=SPDX-NAME -DCNNC_LICENSE_FILE=TEXT when configuring.")
+endif()
+configure_file(${PROJECT_SOURCE_DIR}/cmake/copyright.in ${PROJECT_BINARY_DIR}/package/copyright @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/package/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# The changelog of a native Debian package (no Debian revision in its
+# version): usr/share/doc/cnnc/changelog.gz. Dated by SOURCE_DATE_EPOCH when
+# set (reproducible builds), else by the time of configuring.
+string(TIMESTAMP CNNC_PACKAGE_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
+configure_file(${PROJECT_SOURCE_DIR}/cmake/changelog.in ${PROJECT_BINARY_DIR}/package/changelog @ONLY)
+
+find_program(CNNC_GZIP gzip)
+set(cnnc_compressed)
+foreach(f man/cnnc.1 man/cnnc-trainer.1 package/changelog)
+  if(f MATCHES "^man/")
+    set(from ${PROJECT_SOURCE_DIR}/${f})
+  else()
+    set(from ${PROJECT_BINARY_DIR}/${f})
+  endif()
+  if(CNNC_GZIP)
+    get_filename_component(name ${f} NAME)
+    set(to ${PROJECT_BINARY_DIR}/package/gz/${name})
+    add_custom_command(OUTPUT ${to}.gz
+      COMMAND ${CMAKE_COMMAND} -E copy ${from} ${to}
+      COMMAND ${CNNC_GZIP} -9nf ${to}
+      DEPENDS ${from} VERBATIM)
+    list(APPEND cnnc_compressed ${to}.gz)
+    set(${name}_installed ${to}.gz)
+  else()
+    set(${name}_installed ${from})
+  endif()
+endforeach()
+add_custom_target(cnnc_package_files ALL DEPENDS ${cnnc_compressed})
+install(FILES ${cnnc.1_installed} ${cnnc-trainer.1_installed} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${changelog_installed} DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # ---- the Debian package: cpack -G DEB (in the build folder) ----------------
 # Depends: what `cnnc build` runs and links at the user's (a C compiler with
@@ -95,9 +178,11 @@ update) and links it with its runtime (JPEG/PNG loading, augmentation,
 metrics, checkpoints) into one standalone trainer binary. It also emits the
 network as a PyTorch module and compares the trainer's speed with PyTorch's
 (cnnc compare).")
-if(NOT CPACK_PACKAGE_CONTACT)
-  set(CPACK_PACKAGE_CONTACT "cnnc maintainers <cnnc@localhost>")   # -DCPACK_PACKAGE_CONTACT=... for a real one
-endif()
+set(CPACK_PACKAGE_CONTACT "${CNNC_PACKAGE_MAINTAINER}")
+set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${CNNC_PACKAGE_MAINTAINER}")
+# Installed binaries stripped (Debian policy 10.1); control files 0644.
+set(CPACK_STRIP_FILES ON)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)

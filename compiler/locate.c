@@ -9,19 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The build tree's own paths (CMake compiles them in). */
-#ifndef CNNC_RUNTIME_INCLUDE_DIR
-#define CNNC_RUNTIME_INCLUDE_DIR ""
-#endif
-#ifndef CNNC_RUNTIME_LIBRARY
-#define CNNC_RUNTIME_LIBRARY ""
-#endif
-#ifndef CNNC_BUILD_BIN_DIR
-#define CNNC_BUILD_BIN_DIR ""
-#endif
-#ifndef CNNC_BUILD_TOOLS_DIR
-#define CNNC_BUILD_TOOLS_DIR ""
-#endif
+/* The build tree's own cnnc finds its runtime through a file next to it,
+ * BUILD/compiler/cnnc-build-tree (CMake writes it: "include=DIR",
+ * "library=FILE", "tools=DIR" lines), never through paths compiled in: an
+ * installed cnnc then holds no path of the folder it was built in, and a
+ * copy elsewhere does not silently reach back into a build folder. */
+#define CNNC_BUILD_TREE_FILE "cnnc-build-tree"
+
 /* The installed layout, relative to the folder holding the executable
  * (cmake/Install.cmake derives them from GNUInstallDirs). */
 #ifndef CNNC_REL_INCLUDE
@@ -65,11 +59,36 @@ static void join(char *dst, const char *dir, const char *rel)
         dst[0] = '\0';
 }
 
-/* Two paths naming the same existing folder. */
-static int same_dir(const char *a, const char *b)
+/* Reads BINDIR/cnnc-build-tree into l's include, library and tools; returns
+ * 0 when the file exists and names all three (l is left alone otherwise). */
+static int read_build_tree(cnnc_layout *l, const char *bindir)
 {
-    struct stat sa, sb;
-    return *a && *b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    static char got[3][CNNC_PATH_MAX];
+    char path[CNNC_PATH_MAX + 32], line[CNNC_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/" CNNC_BUILD_TREE_FILE, bindir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        int k = !strcmp(line, "include") ? 0 : !strcmp(line, "library") ? 1 : !strcmp(line, "tools") ? 2 : -1;
+        if (k >= 0 && !(found & 1 << k) && strlen(eq + 1) < CNNC_PATH_MAX) {
+            memcpy(got[k], eq + 1, strlen(eq + 1) + 1);
+            found |= 1 << k;
+        }
+    }
+    fclose(f);
+    if (found != 7)
+        return -1;
+    memcpy(l->include, got[0], CNNC_PATH_MAX);
+    memcpy(l->library, got[1], CNNC_PATH_MAX);
+    memcpy(l->tools, got[2], CNNC_PATH_MAX);
+    return 0;
 }
 
 static int find_exe(char *exe, const char *argv0)
@@ -108,11 +127,8 @@ int cnnc_locate(cnnc_layout *l, const char *argv0, int need)
         snprintf(model_h, sizeof model_h, "%s/cnn_model.h", l->include);
         if (exists(model_h) || exists(l->library))
             l->kind = "installed";
-        else if (same_dir(bindir, CNNC_BUILD_BIN_DIR)) {
+        else if (read_build_tree(l, bindir) == 0) {
             l->kind = "build tree";
-            snprintf(l->include, sizeof l->include, "%s", CNNC_RUNTIME_INCLUDE_DIR);
-            snprintf(l->library, sizeof l->library, "%s", CNNC_RUNTIME_LIBRARY);
-            snprintf(l->tools, sizeof l->tools, "%s", CNNC_BUILD_TOOLS_DIR);
             l->reference[0] = '\0';
         }
     }

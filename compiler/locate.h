@@ -8,10 +8,11 @@
  *               scripts and the reference engine's sources). Found relative
  *               to the executable, so a prefix that is moved still works.
  *   build tree  BUILD/compiler/cnnc with the source tree's runtime/include,
- *               BUILD/runtime/libcnnrt.a and SOURCE/scripts, paths compiled
- *               in by CMake; used only when the executable is the build
- *               tree's own cnnc (a copy elsewhere does not silently reach
- *               back into a build folder).
+ *               BUILD/runtime/libcnnrt.a and SOURCE/scripts, read from
+ *               BUILD/compiler/cnnc-build-tree, which CMake writes next to
+ *               the build tree's own cnnc (the executable holds no build
+ *               path; a copy elsewhere does not silently reach back into a
+ *               build folder).
  * $CNNC_RUNTIME_INCLUDE (the folder with cnn_model.h) and $CNNC_RUNTIME_LIB
  * (libcnnrt.a) override either layout. */
 #ifndef CNNC_LOCATE_H
@@ -24,7 +25,7 @@ typedef struct cnnc_layout {
     char include[CNNC_PATH_MAX];   /* folder holding cnn_model.h */
     char library[CNNC_PATH_MAX];   /* libcnnrt.a */
     char tools[CNNC_PATH_MAX];     /* folder holding compare.py */
-    char reference[CNNC_PATH_MAX]; /* installed: bench_reference.c, reference.c and
+    char reference[CNNC_PATH_MAX]; /* installed: bench_reference.c, the engine's .c files and
                                       their headers; empty in the build tree */
     const char *kind;              /* "installed", "build tree" or "unknown" */
 } cnnc_layout;

@@ -16,7 +16,7 @@ For FILE.cnn it
      the FMA probe in the same binary; with --weights FILE also on those
      trained weights (`NAME bench --weights FILE`, a second cnnc row),
   3. compiles tests/bench/bench_reference.c with the model's descriptor and
-     times the generic reference engine (runtime/reference/reference.c) on the same
+     times the generic reference engine (runtime/reference/) on the same
      batch (that engine is single-threaded by design); an installed cnnc
      keeps these sources in PREFIX/share/cnnc/reference ($CNNC_REFERENCE_SRC),
   4. emits the PyTorch twin (`cnnc --emit pytorch`) and times it on the same
@@ -163,19 +163,23 @@ def last_json(text, what):
     raise CompareError(f"{what}: no JSON result in its output:\n{text[-2000:]}")
 
 
+# The generic reference engine's sources (runtime/reference/).
+REFERENCE_C = ("reference.c", "reference_layers.c")
+
+
 def reference_sources():
-    """(bench_reference.c, reference.c, [include folders]) of the generic
+    """(bench_reference.c, [the engine's .c files], [include folders]) of the generic
     reference engine: $CNNC_REFERENCE_SRC (an installed cnnc's
     PREFIX/share/cnnc/reference, every file in one folder), else the
     source tree's."""
     d = os.environ.get("CNNC_REFERENCE_SRC")
     if d:
-        srcs = (os.path.join(d, "bench_reference.c"), os.path.join(d, "reference.c"), [d])
+        srcs = (os.path.join(d, "bench_reference.c"), [os.path.join(d, f) for f in REFERENCE_C], [d])
     else:
         srcs = (os.path.join(REPO, "tests", "bench", "bench_reference.c"),
-                os.path.join(REPO, "runtime", "reference", "reference.c"),
+                [os.path.join(REPO, "runtime", "reference", f) for f in REFERENCE_C],
                 [os.path.join(REPO, "runtime", f) for f in ("core", "train", "reference")])
-    for f in srcs[:2]:
+    for f in [srcs[0]] + srcs[1]:
         if not os.path.exists(f):
             raise CompareError(f"the reference engine's source {f} is missing" +
                                (" (CNNC_REFERENCE_SRC)" if d else ""))
@@ -202,12 +206,12 @@ def build_all(cnn, tools, work):
     # The same compiler and flags as `cnnc build`.
     cc = (os.environ.get("CC") or "cc").split()
     timer = os.path.join(work, "bench_reference")
-    bench_c, reference_c, ref_includes = reference_sources()
+    bench_c, reference_cs, ref_includes = reference_sources()
     run(cc + ["-std=c11", "-O2", "-march=native", "-ffp-contract=fast", "-fopenmp",
               f"-DBENCH_MODEL={name}_model", "-I" + rt_inc, "-I" + gen]
              + ["-I" + d for d in ref_includes]
-             + [cfiles[0], bench_c, reference_c, rt_lib,
-              "-ljpeg", "-lpng", "-lz", "-lm", "-lpthread", "-o", timer], what="compiling bench_reference")
+             + [cfiles[0], bench_c] + reference_cs
+             + [rt_lib, "-ljpeg", "-lpng", "-lz", "-lm", "-lpthread", "-o", timer], what="compiling bench_reference")
 
     twin = os.path.join(work, name + ".py")
     run([cnnc, "--emit", "pytorch", cnn, "-o", twin], what="cnnc --emit pytorch")

@@ -7,6 +7,7 @@
 #   scripts/install-deps.sh demo     + Debian's Fashion-MNIST dataset (the README's main job)
 #   scripts/install-deps.sh bench    + what the comparisons run: PyTorch, hyperfine, node and npm
 #                                    (cnnc compare --ort-install npm-installs onnxruntime-node)
+#   scripts/install-deps.sh package  + debootstrap (the fresh Debian 12 of install_deb_debian12), lintian
 #   scripts/install-deps.sh browser  + Chromium, clang and lld: the browser test of `cnnc export --web`
 #                                    (with bench: scripts/compare_web.py npm-installs onnxruntime-web)
 set -eu
@@ -21,8 +22,9 @@ for role in "$@"; do
            command -v node >/dev/null 2>&1 || want+=(nodejs)
            command -v npm >/dev/null 2>&1 || want+=(npm) ;;
     fuzz) want+=(clang libclang-rt-14-dev) ;;
+    package) want+=(debootstrap lintian curl) ;;
     browser) want+=(chromium clang lld python3 python3-pil) ;;
-    *) echo "install-deps.sh: unknown role '$role' (build, test, demo, bench, fuzz, browser)" >&2; exit 1 ;;
+    *) echo "install-deps.sh: unknown role '$role' (build, test, demo, bench, fuzz, package, browser)" >&2; exit 1 ;;
     esac
 done
 missing=()

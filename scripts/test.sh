@@ -4,7 +4,11 @@
 #   CNNC_TEST_LABELS=slow scripts/test.sh     run only the slow ones
 set -eu
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh build test
+roles="build test"
+case ${CNNC_TEST_LABELS:-} in
+*slow* | *install*) roles="$roles package" ;; # install_deb_debian12: debootstrap
+esac
+scripts/install-deps.sh $roles
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
 cd build

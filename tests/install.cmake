@@ -12,6 +12,12 @@
 #                          dependencies checked with dpkg-deb, and the
 #                          unpacked package's cnnc building and training
 #                          tiny.cnn                                  [slow]
+#   install_deb_debian12   the package installed with apt-get into a fresh
+#                          Debian 12 made by debootstrap (a chroot; the
+#                          system cached under BUILD/tests/install/debian12),
+#                          then cnnc build and one epoch of training in an
+#                          empty folder there; needs root and the Debian
+#                          mirror                                    [slow]
 set(CNN_INSTALL_TEST_DIR ${CMAKE_CURRENT_SOURCE_DIR}/install)
 
 add_executable(make_image_folder ${CNN_INSTALL_TEST_DIR}/make_image_folder.c)
@@ -34,3 +40,8 @@ add_test(NAME install_deb
          COMMAND sh ${CNN_INSTALL_TEST_DIR}/deb_test.sh ${CMAKE_CPACK_COMMAND} ${CMAKE_BINARY_DIR}
                  ${PROJECT_SOURCE_DIR} $<TARGET_FILE:make_image_folder>)
 set_tests_properties(install_deb PROPERTIES LABELS "install;slow" SKIP_RETURN_CODE 77 TIMEOUT 900)
+
+add_test(NAME install_deb_debian12
+         COMMAND sh ${CNN_INSTALL_TEST_DIR}/deb_debian12_test.sh ${CMAKE_CPACK_COMMAND} ${CMAKE_BINARY_DIR}
+                 ${PROJECT_SOURCE_DIR} $<TARGET_FILE:make_image_folder>)
+set_tests_properties(install_deb_debian12 PROPERTIES LABELS "install;slow" SKIP_RETURN_CODE 77 TIMEOUT 2400)

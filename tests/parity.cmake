@@ -6,11 +6,12 @@
 #   parity_torch_*  generated C and the oracle vs PyTorch     [parity]
 set(CNN_PARITY_DIR ${CMAKE_CURRENT_SOURCE_DIR}/parity)
 
-# The oracle in double: reference.c and init.c compiled into the test itself
+# The oracle in double: reference.c, reference_layers.c and init.c compiled into the test itself
 # with CNN_REAL=double (libcnnrt is float).
 add_executable(test_reference
   ${CNN_PARITY_DIR}/test_reference.c ${CNN_PARITY_DIR}/gradcheck_util.c ${CNN_PARITY_DIR}/model_builder.c
-  ${CNN_RUNTIME_DIR}/reference/reference.c ${CNN_RUNTIME_DIR}/core/init.c ${CNN_RUNTIME_DIR}/core/util.c)
+  ${CNN_RUNTIME_DIR}/reference/reference.c ${CNN_RUNTIME_DIR}/reference/reference_layers.c
+  ${CNN_RUNTIME_DIR}/core/init.c ${CNN_RUNTIME_DIR}/core/util.c)
 target_compile_definitions(test_reference PRIVATE CNN_REAL=double)
 target_include_directories(test_reference PRIVATE ${CNN_RUNTIME_INCLUDES} ${CNN_PARITY_DIR})
 target_compile_options(test_reference PRIVATE ${CNNC_WARNINGS})

@@ -24,8 +24,9 @@
 #   trainer_nan          a diverging run stops with a message and exits 1; the
 #                        last finite checkpoint is kept and resumes with a
 #                        lower --lr; predict/evaluate refuse NaN weights     [e2e]
-#   trainer_memory       IDX claims and gzip bombs, a progressive JPEG over a
-#                        decode thread's share of --memory (ulimit -v, RSS)  [e2e]
+#   trainer_memory       IDX claims and gzip bombs, a progressive JPEG over
+#                        --memory, eight large PNGs on eight decode threads
+#                        within --memory (ulimit -v, RSS)                    [e2e]
 #   trainer_lock         a second trainer on one run folder is refused with
 #                        the holder's pid; a killed one leaves no stale lock [e2e]
 #   trainer_schedule     lr column, progress line, plateau resumed bitwise   [e2e]

@@ -1,8 +1,9 @@
 /* safetensors.c: the safetensors format (see cnn_safetensors.h), with a
- * CRC-32 in the metadata and atomic writes. Assumes a little-endian host, as
- * the format does (x86-64 and AArch64). */
+ * CRC-32 in the metadata and atomic writes; json.c reads the header's JSON.
+ * Assumes a little-endian host, as the format does (x86-64 and AArch64). */
 #define _POSIX_C_SOURCE 200809L
 #include "cnn_safetensors.h"
+#include "cnn_json.h"
 #include "cnn_util.h"
 
 #include <errno.h>
@@ -181,194 +182,7 @@ int cnn_st_write(const char *path, const cnn_st_entry *e, int n, const char *con
     return 0;
 }
 
-/* ---- reading: a small JSON parser for the header ------------------------ */
-
-typedef struct jp {
-    const char *s, *end;
-    const char *why;
-} jp;
-
-static void ws(jp *p)
-{
-    while (p->s < p->end && (*p->s == ' ' || *p->s == '\t' || *p->s == '\n' || *p->s == '\r'))
-        p->s++;
-}
-
-static int expect(jp *p, char c)
-{
-    ws(p);
-    if (p->s < p->end && *p->s == c) {
-        p->s++;
-        return 1;
-    }
-    if (!p->why)
-        p->why = "malformed JSON header";
-    return 0;
-}
-
-static int peek(jp *p, char c)
-{
-    ws(p);
-    return p->s < p->end && *p->s == c;
-}
-
-static void put_utf8(cnn_strbuf *b, unsigned long cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xc0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xe0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (char)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        u[0] = (char)(0xf0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[3] = (char)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    cnn_sb_put(b, u, n);
-}
-
-static int hex4(const char *s, unsigned long *v)
-{
-    *v = 0;
-    for (int k = 0; k < 4; k++) {
-        char c = s[k];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0)
-            return 0;
-        *v = *v * 16 + (unsigned long)d;
-    }
-    return 1;
-}
-
-/* A string; returns a malloc'ed copy, NULL on error. If raw_start is given,
- * it receives the position of the first character inside the quotes. */
-static char *jstring(jp *p, const char **raw_start)
-{
-    if (!expect(p, '"'))
-        return NULL;
-    if (raw_start)
-        *raw_start = p->s;
-    cnn_strbuf b = {0};
-    cnn_sb_put(&b, "", 0);
-    while (p->s < p->end && *p->s != '"') {
-        char c = *p->s++;
-        if (c != '\\') {
-            cnn_sb_put(&b, &c, 1);
-            continue;
-        }
-        if (p->s >= p->end)
-            break;
-        c = *p->s++;
-        switch (c) {
-        case '"': case '\\': case '/': cnn_sb_put(&b, &c, 1); break;
-        case 'b': cnn_sb_put(&b, "\b", 1); break;
-        case 'f': cnn_sb_put(&b, "\f", 1); break;
-        case 'n': cnn_sb_put(&b, "\n", 1); break;
-        case 'r': cnn_sb_put(&b, "\r", 1); break;
-        case 't': cnn_sb_put(&b, "\t", 1); break;
-        case 'u': {
-            unsigned long cp, lo;
-            if (p->end - p->s < 4 || !hex4(p->s, &cp))
-                goto bad;
-            p->s += 4;
-            if (cp >= 0xd800 && cp < 0xdc00 && p->end - p->s >= 6 && p->s[0] == '\\' &&
-                p->s[1] == 'u' && hex4(p->s + 2, &lo) && lo >= 0xdc00 && lo < 0xe000) {
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                p->s += 6;
-            }
-            put_utf8(&b, cp);
-            break;
-        }
-        default:
-            goto bad;
-        }
-    }
-    if (p->s >= p->end || b.oom)
-        goto bad;
-    p->s++;
-    return b.s;
-bad:
-    free(b.s);
-    if (!p->why)
-        p->why = "malformed string in the JSON header";
-    return NULL;
-}
-
-static int jint(jp *p, int64_t *v)
-{
-    ws(p);
-    int64_t x = 0;
-    int digits = 0;
-    while (p->s < p->end && *p->s >= '0' && *p->s <= '9') {
-        if (x > (INT64_MAX - 9) / 10) {
-            p->why = "number too large in the JSON header";
-            return 0;
-        }
-        x = x * 10 + (*p->s++ - '0');
-        digits++;
-    }
-    if (!digits) {
-        if (!p->why)
-            p->why = "expected a non-negative integer in the JSON header";
-        return 0;
-    }
-    *v = x;
-    return 1;
-}
-
-/* Skips any JSON value (for keys we do not know). */
-static int jskip(jp *p, int depth)
-{
-    ws(p);
-    if (depth > 32 || p->s >= p->end)
-        return 0;
-    char c = *p->s;
-    if (c == '"') {
-        char *s = jstring(p, NULL);
-        free(s);
-        return s != NULL;
-    }
-    if (c == '{' || c == '[') {
-        char close = c == '{' ? '}' : ']';
-        p->s++;
-        if (peek(p, close)) {
-            p->s++;
-            return 1;
-        }
-        for (;;) {
-            if (c == '{') {
-                char *k = jstring(p, NULL);
-                free(k);
-                if (!k || !expect(p, ':'))
-                    return 0;
-            }
-            if (!jskip(p, depth + 1))
-                return 0;
-            if (peek(p, ',')) {
-                p->s++;
-                continue;
-            }
-            return expect(p, close);
-        }
-    }
-    /* numbers, true, false, null */
-    const char *start = p->s;
-    while (p->s < p->end && strchr("+-.0123456789eEtruefalsn", *p->s))
-        p->s++;
-    return p->s > start;
-}
+/* ---- reading ------------------------------------------------------------ */
 
 void cnn_st_close(cnn_st_file *f)
 {
@@ -385,22 +199,22 @@ void cnn_st_close(cnn_st_file *f)
     memset(f, 0, sizeof *f);
 }
 
-static int parse_meta(jp *p, cnn_st_file *f, const char **crc_raw)
+static int parse_meta(cnn_json *p, cnn_st_file *f, const char **crc_raw)
 {
-    if (!expect(p, '{'))
+    if (!cnn_json_expect(p, '{'))
         return 0;
-    if (peek(p, '}')) {
+    if (cnn_json_peek(p, '}')) {
         p->s++;
         return 1;
     }
     for (;;) {
-        char *k = jstring(p, NULL);
+        char *k = cnn_json_string(p, NULL);
         if (!k)
             return 0;
         const char *raw = NULL;
         char *v = NULL;
-        if (expect(p, ':'))
-            v = jstring(p, &raw);
+        if (cnn_json_expect(p, ':'))
+            v = cnn_json_string(p, &raw);
         if (!v) {
             free(k);
             return 0;
@@ -422,37 +236,37 @@ static int parse_meta(jp *p, cnn_st_file *f, const char **crc_raw)
         f->meta_key[f->n_meta] = k;
         f->meta_value[f->n_meta] = v;
         f->n_meta++;
-        if (peek(p, ',')) {
+        if (cnn_json_peek(p, ',')) {
             p->s++;
             continue;
         }
-        return expect(p, '}');
+        return cnn_json_expect(p, '}');
     }
 }
 
-static int parse_tensor(jp *p, cnn_st_tensor *t)
+static int parse_tensor(cnn_json *p, cnn_st_tensor *t)
 {
     int have_dtype = 0, have_shape = 0, have_off = 0;
-    if (!expect(p, '{'))
+    if (!cnn_json_expect(p, '{'))
         return 0;
     for (;;) {
-        char *k = jstring(p, NULL);
-        if (!k || !expect(p, ':')) {
+        char *k = cnn_json_string(p, NULL);
+        if (!k || !cnn_json_expect(p, ':')) {
             free(k);
             return 0;
         }
         int ok = 1;
         if (!strcmp(k, "dtype")) {
-            char *d = jstring(p, NULL);
+            char *d = cnn_json_string(p, NULL);
             ok = d != NULL;
             if (ok)
                 snprintf(t->dtype, sizeof t->dtype, "%s", d);
             free(d);
             have_dtype = 1;
         } else if (!strcmp(k, "shape")) {
-            ok = expect(p, '[');
+            ok = cnn_json_expect(p, '[');
             t->rank = 0;
-            if (ok && peek(p, ']'))
+            if (ok && cnn_json_peek(p, ']'))
                 p->s++;
             else
                 while (ok) {
@@ -462,34 +276,35 @@ static int parse_tensor(jp *p, cnn_st_tensor *t)
                         ok = 0;
                         break;
                     }
-                    ok = jint(p, &v);
+                    ok = cnn_json_int(p, &v);
                     if (ok)
                         t->shape[t->rank++] = v;
-                    if (ok && peek(p, ',')) {
+                    if (ok && cnn_json_peek(p, ',')) {
                         p->s++;
                         continue;
                     }
-                    ok = ok && expect(p, ']');
+                    ok = ok && cnn_json_expect(p, ']');
                     break;
                 }
             have_shape = 1;
         } else if (!strcmp(k, "data_offsets")) {
             int64_t a = 0, b = 0;
-            ok = expect(p, '[') && jint(p, &a) && expect(p, ',') && jint(p, &b) && expect(p, ']');
+            ok = cnn_json_expect(p, '[') && cnn_json_int(p, &a) && cnn_json_expect(p, ',') && cnn_json_int(p, &b) &&
+                 cnn_json_expect(p, ']');
             t->begin = (size_t)a;
             t->end = (size_t)b;
             have_off = 1;
         } else {
-            ok = jskip(p, 0);
+            ok = cnn_json_skip(p, 0);
         }
         free(k);
         if (!ok)
             return 0;
-        if (peek(p, ',')) {
+        if (cnn_json_peek(p, ',')) {
             p->s++;
             continue;
         }
-        if (!expect(p, '}'))
+        if (!cnn_json_expect(p, '}'))
             return 0;
         break;
     }
@@ -554,15 +369,15 @@ int cnn_st_read(const char *path, cnn_st_file *f, char *err, size_t errlen)
         cnn_st_close(f);
         return -1;
     }
-    jp p = {(const char *)f->buf + 8, (const char *)f->buf + 8 + hl, NULL};
+    cnn_json p = {(const char *)f->buf + 8, (const char *)f->buf + 8 + hl, NULL};
     const char *crc_raw = NULL;
-    int ok = expect(&p, '{');
-    if (ok && peek(&p, '}'))
+    int ok = cnn_json_expect(&p, '{');
+    if (ok && cnn_json_peek(&p, '}'))
         p.s++;
     else
         while (ok) {
-            char *k = jstring(&p, NULL);
-            ok = k && expect(&p, ':');
+            char *k = cnn_json_string(&p, NULL);
+            ok = k && cnn_json_expect(&p, ':');
             if (ok && !strcmp(k, "__metadata__")) {
                 ok = parse_meta(&p, f, &crc_raw);
             } else if (ok) {
@@ -582,15 +397,15 @@ int cnn_st_read(const char *path, cnn_st_file *f, char *err, size_t errlen)
             free(k);
             if (!ok)
                 break;
-            if (peek(&p, ',')) {
+            if (cnn_json_peek(&p, ',')) {
                 p.s++;
                 continue;
             }
-            ok = expect(&p, '}');
+            ok = cnn_json_expect(&p, '}');
             break;
         }
     if (ok) {
-        ws(&p);
+        cnn_json_ws(&p);
         if (p.s != p.end) {
             ok = 0;
             p.why = "garbage after the JSON header";

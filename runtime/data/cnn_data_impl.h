@@ -3,6 +3,7 @@
 #ifndef CNN_DATA_IMPL_H
 #define CNN_DATA_IMPL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,20 @@ typedef struct cnn_image {
 /* px with at least `bytes` bytes (kept, or grown), or NULL. */
 uint8_t *cnn_image_reserve(cnn_image *im, size_t bytes);
 
+/* The memory the first pass's decode threads may hold together for the
+ * images in flight (docs/data.md, "Peak memory"): a decoder takes an
+ * image's share from it once the header tells its size (the file's bytes,
+ * the decoded pixels, a progressive JPEG's coefficients), waiting while the
+ * other threads hold too much, and the pass gives the share back once the
+ * image is in the cache. An image that alone needs more than cap is refused
+ * with a message, whatever the number of threads, so which images are
+ * decoded never depends on it. */
+typedef struct cnn_decode_budget {
+    pthread_mutex_t mu;
+    pthread_cond_t freed;
+    size_t cap, used;
+} cnn_decode_budget;
+
 /* What the caller will do with the decoded image, so a JPEG can be decoded
  * directly at a reduced size (DCT scaling): the result keeps the crop box at
  * least out_w x out_h. out_w == 0 means full size. */
@@ -46,11 +61,22 @@ typedef struct cnn_decode_hint {
                             max_memory_to_use: a progressive JPEG keeps every DCT
                             coefficient, 2 bytes per pixel and component);
                             0 = CNN_DEFAULT_DECODER_MEMORY */
+    cnn_decode_budget *budget; /* NULL: one image at a time (predict), no sharing */
+    size_t *taken;       /* with budget: what this thread's decoder took, added */
 } cnn_decode_hint;
 
+/* Takes `bytes` for the image being decoded (w x h, what: "JPEG", "PNG")
+ * from hint's budget, waiting while other threads hold too much; adds them
+ * to *hint->taken. 0, or -1 with err when the image alone needs more than
+ * the whole budget ("give --memory more"). No budget: 0. */
+int cnn_decode_take(const cnn_decode_hint *hint, size_t bytes, unsigned w, unsigned h, const char *what,
+                    int progressive, char *err, size_t errlen);
+/* Gives back what was taken. */
+void cnn_decode_give(cnn_decode_budget *b, size_t bytes);
+
 /* The decoder's working memory for one image when nothing sets it: what
- * `predict` allows. The first pass over a dataset gives each decode thread
- * its share of --memory instead (at least CNN_MIN_DECODER_MEMORY). */
+ * `predict` allows. The first pass over a dataset allows --memory instead
+ * (at least CNN_MIN_DECODER_MEMORY), the decode budget's whole capacity. */
 #define CNN_DEFAULT_DECODER_MEMORY ((size_t)512 << 20)
 #define CNN_MIN_DECODER_MEMORY ((size_t)64 << 20)
 
@@ -60,7 +86,7 @@ typedef struct cnn_decode_hint {
  * out (free it with cnn_image_free) whatever the outcome. */
 int cnn_decode_jpeg(const uint8_t *buf, size_t n, int want_c, const cnn_decode_hint *hint,
                     double max_pixels, cnn_image *out, char *err, size_t errlen);
-int cnn_decode_png(const uint8_t *buf, size_t n, int want_c, double max_pixels,
+int cnn_decode_png(const uint8_t *buf, size_t n, int want_c, const cnn_decode_hint *hint, double max_pixels,
                    cnn_image *out, char *err, size_t errlen);
 /* Sniff, then the right decoder; the message names the format when it is
  * not one we read ("GIF image: unsupported format"). cnn_decode_into reuses
@@ -220,7 +246,7 @@ typedef struct cnn_pass {
     int crop;
     cnn_decode_hint hint;
     double max_pixels;
-    size_t memory_budget; /* --memory: shared by the decode threads' decoders */
+    size_t memory_budget; /* --memory: the decode budget's capacity (cnn_decode_budget) */
     const uint8_t *idx_pixels;
     int idx_rows, idx_cols;
 } cnn_pass;

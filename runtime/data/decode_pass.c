@@ -44,14 +44,23 @@ static void set_reason(job *j, int i, const char *why)
         atomic_store(&j->failed_alloc, 1);
 }
 
-/* A worker's buffers, reused from image to image. */
+/* A worker's buffers, reused from image to image, and its decoder's hint
+ * (the pass's, with this thread's share of the decode budget). */
 typedef struct scratch {
     float *fbuf, *tmp;
     uint8_t *rgb, *stage;
     uint8_t *file;
     size_t file_cap;
     cnn_image im;
+    cnn_decode_hint hint;
+    size_t taken;
 } scratch;
+
+/* A thread keeps its file and pixel buffers from image to image only while
+ * they are this small (a photo decoded at a reduced DCT scale); larger ones
+ * are freed with the budget share they were taken under, so what a thread
+ * holds outside the budget is at most this much each. */
+#define CNN_DECODE_KEEP ((size_t)4 << 20)
 
 static void decode_one(job *j, int i, scratch *w)
 {
@@ -79,13 +88,22 @@ static void decode_one(job *j, int i, scratch *w)
     char err[512];
     size_t n;
     if (cnn_read_file_into(s->paths[i], &w->file, &w->file_cap, &n, err, sizeof err) != 0 ||
-        cnn_decode_into(w->file, n, ps->plan->c, &ps->hint, ps->max_pixels, &w->im, err,
-                        sizeof err) != 0) {
+        cnn_decode_into(w->file, n, ps->plan->c, &w->hint, ps->max_pixels, &w->im, err,
+                        sizeof err) != 0)
         set_reason(j, i, err);
-        return;
+    else {
+        cnn_prep_to_cache(ps->plan, &w->im, ps->crop, dst, w->fbuf, w->tmp);
+        store(j, i, w->stage);
     }
-    cnn_prep_to_cache(ps->plan, &w->im, ps->crop, dst, w->fbuf, w->tmp);
-    store(j, i, w->stage);
+    if (w->im.cap > CNN_DECODE_KEEP)
+        cnn_image_free(&w->im);
+    if (w->file_cap > CNN_DECODE_KEEP) {
+        free(w->file);
+        w->file = NULL;
+        w->file_cap = 0;
+    }
+    cnn_decode_give(w->hint.budget, w->taken);
+    w->taken = 0;
 }
 
 /* Files are read ahead of the decoders: a thread opens the next files and
@@ -122,6 +140,8 @@ static void *worker(void *arg)
     size_t rgb_n = ps->idx_pixels ? (size_t)ps->idx_rows * ps->idx_cols * 3 : 1;
     scratch w;
     memset(&w, 0, sizeof w);
+    w.hint = ps->hint;
+    w.hint.taken = &w.taken;
     w.fbuf = malloc(n * sizeof *w.fbuf);
     w.tmp = malloc(n * sizeof *w.tmp);
     w.rgb = malloc(rgb_n);
@@ -156,12 +176,20 @@ int cnn_decode_pass(cnn_source *s, const cnn_pass *pass, int threads, char *err,
         threads = s->n_files > 0 ? s->n_files : 1;
     if (threads > 64)
         threads = 64;
-    /* The decoders' working memory together stays within --memory: each
-     * thread's decoder gets its share (a progressive JPEG needing more is
-     * refused with a message, as an image over the pixel limit is). */
+    /* What the decode threads hold together for the images in flight stays
+     * within --memory (cnn_decode_budget): each image takes its need from
+     * one shared budget and waits while the others hold too much, and an
+     * image needing more than all of it is refused with a message, as an
+     * image over the pixel limit is. libjpeg's own limit is the same, a
+     * backstop for what the estimate leaves out. */
     cnn_pass local = *pass;
-    size_t share = local.memory_budget / (size_t)threads;
-    local.hint.max_memory = share > CNN_MIN_DECODER_MEMORY ? share : CNN_MIN_DECODER_MEMORY;
+    cnn_decode_budget budget;
+    budget.cap = local.memory_budget > CNN_MIN_DECODER_MEMORY ? local.memory_budget : CNN_MIN_DECODER_MEMORY;
+    budget.used = 0;
+    pthread_mutex_init(&budget.mu, NULL);
+    pthread_cond_init(&budget.freed, NULL);
+    local.hint.max_memory = budget.cap;
+    local.hint.budget = &budget;
     job j;
     j.src = s;
     j.pass = &local;
@@ -182,6 +210,8 @@ int cnn_decode_pass(cnn_source *s, const cnn_pass *pass, int threads, char *err,
         atomic_store(&j.stop_ahead, 1);
         pthread_join(ahead, NULL);
     }
+    pthread_cond_destroy(&budget.freed);
+    pthread_mutex_destroy(&budget.mu);
     if (atomic_load(&j.io_error)) {
         snprintf(err, errlen, "%s: cannot write the image cache file: %s", s->name,
                  strerror(atomic_load(&j.io_error)));

@@ -90,6 +90,37 @@ void cnn_image_free(cnn_image *im)
     im->cap = 0;
 }
 
+int cnn_decode_take(const cnn_decode_hint *hint, size_t bytes, unsigned w, unsigned h, const char *what,
+                    int progressive, char *err, size_t errlen)
+{
+    cnn_decode_budget *b = hint ? hint->budget : NULL;
+    if (!b)
+        return 0;
+    if (bytes > b->cap) {
+        snprintf(err, errlen, "%s needs %.0f MB to decode (%ux%u%s), more than the %.0f MB of --memory; "
+                 "give --memory more", what, (double)bytes / 1048576.0, w, h, progressive ? ", progressive" : "",
+                 (double)b->cap / 1048576.0);
+        return -1;
+    }
+    pthread_mutex_lock(&b->mu);
+    while (b->used + bytes > b->cap)
+        pthread_cond_wait(&b->freed, &b->mu);
+    b->used += bytes;
+    pthread_mutex_unlock(&b->mu);
+    *hint->taken += bytes;
+    return 0;
+}
+
+void cnn_decode_give(cnn_decode_budget *b, size_t bytes)
+{
+    if (!b || !bytes)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->used -= bytes;
+    pthread_cond_broadcast(&b->freed);
+    pthread_mutex_unlock(&b->mu);
+}
+
 int cnn_image_too_large(unsigned w, unsigned h, double max_pixels, char *err, size_t errlen)
 {
     double pixels = (double)w * (double)h;

@@ -64,7 +64,7 @@ int cnn_decode_into(const uint8_t *buf, size_t n, int want_c, const cnn_decode_h
     case CNN_FMT_JPEG:
         return cnn_decode_jpeg(buf, n, want_c, hint, max_pixels, out, err, errlen);
     case CNN_FMT_PNG:
-        return cnn_decode_png(buf, n, want_c, max_pixels, out, err, errlen);
+        return cnn_decode_png(buf, n, want_c, hint, max_pixels, out, err, errlen);
     case CNN_FMT_TEXT:
         snprintf(err, errlen, "a text file, not an image");
         return -1;

@@ -17,7 +17,7 @@ int cnn_image_load(const cnn_model *m, const char *path, float *x, const cnn_dat
         return -1;
     }
     double mp = o && o->max_megapixels > 0 ? o->max_megapixels : CNN_DEFAULT_MAX_MEGAPIXELS;
-    cnn_decode_hint hint = { plan.h, plan.w, m->crop_to_aspect_ratio, o ? o->exact_resize : 0, 0 };
+    cnn_decode_hint hint = { plan.h, plan.w, m->crop_to_aspect_ratio, o ? o->exact_resize : 0, 0, NULL, NULL };
     uint8_t *buf;
     size_t n;
     char e2[512];
@@ -82,7 +82,7 @@ int cnn_dataset_original(const cnn_model *m, const cnn_dataset *d, int i, int h,
     char e2[512];
     if (path && cnn_read_file(path, &buf, &n, e2, sizeof e2) == 0) {
         cnn_image im;
-        cnn_decode_hint hint = { h, w, 0, 0, 0 };
+        cnn_decode_hint hint = { h, w, 0, 0, 0, NULL, NULL };
         int rc = cnn_decode_memory(buf, n, 3, &hint, CNN_DEFAULT_MAX_MEGAPIXELS * 1e6, &im, e2, sizeof e2);
         free(buf);
         if (rc == 0)

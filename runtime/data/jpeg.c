@@ -181,6 +181,22 @@ int cnn_decode_jpeg(const uint8_t *buf, size_t n, int want_c, const cnn_decode_h
     }
     ci.dct_method = JDCT_ISLOW;
     choose_scale(&ci, hint);
+    /* What this image holds while it is decoded: the file, the decoded
+     * pixels and, for a progressive (multi-scan) file, every DCT
+     * coefficient at full size (2 bytes each), taken from the pass's
+     * budget before any of it is allocated. */
+    jpeg_calc_output_dimensions(&ci);
+    size_t need = n + (size_t)ci.output_width * ci.output_height * (size_t)want_c;
+    if (cmyk)
+        need += (size_t)ci.output_width * 4;
+    if (jpeg_has_multiple_scans(&ci))
+        for (int k = 0; k < ci.num_components; k++)
+            need += (size_t)ci.comp_info[k].width_in_blocks * ci.comp_info[k].height_in_blocks * DCTSIZE2 *
+                    sizeof(JCOEF);
+    if (cnn_decode_take(hint, need, ci.image_width, ci.image_height, "JPEG", ci.progressive_mode, err, errlen)) {
+        jpeg_destroy_decompress(&ci);
+        return -1;
+    }
     jpeg_start_decompress(&ci);
 
     int w = (int)ci.output_width, h = (int)ci.output_height, oc = ci.output_components;

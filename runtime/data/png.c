@@ -44,7 +44,7 @@ static void on_png_read(png_structp png, png_bytep dst, size_t len)
     c->pos += len;
 }
 
-int cnn_decode_png(const uint8_t *buf, size_t n, int want_c, double max_pixels,
+int cnn_decode_png(const uint8_t *buf, size_t n, int want_c, const cnn_decode_hint *hint, double max_pixels,
                    cnn_image *out, char *err, size_t errlen)
 {
     png_ctx ctx = { buf, n, 0, { 0 } };
@@ -105,6 +105,14 @@ int cnn_decode_png(const uint8_t *buf, size_t n, int want_c, double max_pixels,
     /* Decode into px directly when the channel count already matches,
      * otherwise into tmp (RGB) and take the luma. */
     int direct = chans == want_c;
+    /* What this image holds while it is decoded (the file, the pixels, the
+     * RGB copy a luma conversion reads, the row pointers), taken from the
+     * pass's budget before any of it is allocated. */
+    size_t need = n + (size_t)w * h * want_c + (direct ? 0 : rowbytes * h) + sizeof(png_bytep) * h;
+    if (cnn_decode_take(hint, need, (unsigned)w, (unsigned)h, "PNG", 0, err, errlen)) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return -1;
+    }
     uint8_t *px = cnn_image_reserve(out, (size_t)w * h * want_c);
     if (!direct)
         tmp = malloc(rowbytes * h);

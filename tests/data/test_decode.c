@@ -157,7 +157,7 @@ static void test_jpeg_dct_scaling(void)
     fx_write_jpeg(p, src, w, h, 3, 95, 0);
     cnn_image im;
     char err[256];
-    cnn_decode_hint hint = { 48, 64, 0, 0, 0 };
+    cnn_decode_hint hint = { 48, 64, 0, 0, 0, NULL, NULL };
     int rc = decode_path(p, 3, &hint, &im, err, sizeof err);
     CHECK(rc == 0, "%s", err);
     if (rc == 0) {
@@ -179,26 +179,26 @@ static void test_jpeg_dct_scaling(void)
     /* 100x100 target: 1/8 (64x48) too small; 1/4 gives 128x96: not enough
      * height; 1/2 gives 256x192 (only 1/8, 1/4, 1/2 are used: libjpeg-turbo
      * has SIMD code for those, and 3/8 is slower than a full decode) */
-    cnn_decode_hint h2 = { 100, 100, 0, 0, 0 };
+    cnn_decode_hint h2 = { 100, 100, 0, 0, 0, NULL, NULL };
     rc = decode_path(p, 3, &h2, &im, err, sizeof err);
     CHECK(rc == 0 && im.w == 256 && im.h == 192, "for 100x100: %dx%d", im.w, im.h);
     if (rc == 0)
         cnn_image_free(&im);
     /* with crop_to_aspect_ratio the box is 384x384; at 1/4 it is 96x96,
      * enough for 90x90 */
-    cnn_decode_hint h5 = { 90, 90, 1, 0, 0 };
+    cnn_decode_hint h5 = { 90, 90, 1, 0, 0, NULL, NULL };
     rc = decode_path(p, 3, &h5, &im, err, sizeof err);
     CHECK(rc == 0 && im.w == 128 && im.h == 96, "crop for 90x90: %dx%d", im.w, im.h);
     if (rc == 0)
         cnn_image_free(&im);
     /* a target more than half the source: full decode */
-    cnn_decode_hint h3 = { 200, 300, 0, 0, 0 };
+    cnn_decode_hint h3 = { 200, 300, 0, 0, 0, NULL, NULL };
     rc = decode_path(p, 3, &h3, &im, err, sizeof err);
     CHECK(rc == 0 && im.w == 512 && im.h == 384, "for 300x200: %dx%d", im.w, im.h);
     if (rc == 0)
         cnn_image_free(&im);
     /* exact: never scaled */
-    cnn_decode_hint h4 = { 48, 64, 0, 1, 0 };
+    cnn_decode_hint h4 = { 48, 64, 0, 1, 0, NULL, NULL };
     rc = decode_path(p, 3, &h4, &im, err, sizeof err);
     CHECK(rc == 0 && im.w == 512 && im.h == 384, "exact: %dx%d", im.w, im.h);
     if (rc == 0)
@@ -443,7 +443,7 @@ static void test_bad_inputs(void)
         uint8_t *big = fx_pattern_image(2000, 2000, 3);
         CHECK(fx_write_jpeg(fx_path(dir, "prog.jpg"), big, 2000, 2000, 3, 90, 1) == 0, "write prog.jpg");
         free(big);
-        cnn_decode_hint small = {48, 64, 0, 0, (size_t)8 << 20};
+        cnn_decode_hint small = {48, 64, 0, 0, (size_t)8 << 20, NULL, NULL};
         cnn_image im = {0};
         char e2[256] = "";
         CHECK(decode_path(fx_path(dir, "prog.jpg"), 3, &small, &im, e2, sizeof e2) != 0 &&

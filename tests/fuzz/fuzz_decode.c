@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     int mode = data[0];
     int c = mode & 1 ? 3 : 1;
-    cnn_decode_hint hint = { 24, 32, (mode >> 2) & 1, !((mode >> 1) & 1), 0 };
+    cnn_decode_hint hint = { 24, 32, (mode >> 2) & 1, !((mode >> 1) & 1), 0, NULL, NULL };
     cnn_image im;
     char err[256];
     /* a small pixel limit keeps each input fast and the memory bounded */

@@ -33,8 +33,8 @@ grep -q '^ Package: cnnc$' "$tmp/info" || fail "package name"
 
 dpkg-deb -c "$deb" | awk '{print $NF}' >"$tmp/files" || fail "dpkg-deb -c"
 for f in ./usr/bin/cnnc ./usr/include/cnnc/cnn_model.h ./usr/include/cnnc/cnn_trainer.h ./usr/include/cnnc/cnn_rng.h \
-         ./usr/share/cnnc/compare.py ./usr/share/cnnc/reference/reference.c ./usr/share/man/man1/cnnc.1 \
-         ./usr/share/man/man1/cnnc-trainer.1 ./usr/share/doc/cnnc/install.md; do
+         ./usr/share/cnnc/compare.py ./usr/share/cnnc/reference/reference.c ./usr/share/man/man1/cnnc.1.gz \
+         ./usr/share/man/man1/cnnc-trainer.1.gz ./usr/share/doc/cnnc/install.md ./usr/share/doc/cnnc/copyright ./usr/share/doc/cnnc/changelog.gz; do
     grep -qx "$f" "$tmp/files" || fail "$f is not in the package"
 done
 for f in libcnnrt.a cmake/cnnc/cnncConfig.cmake cmake/cnnc/cnncTargets.cmake pkgconfig/cnnrt.pc; do

@@ -41,8 +41,8 @@ case $mode in
 relocated)
     for f in bin/cnnc include/cnnc/cnn_model.h include/cnnc/cnn_trainer.h include/cnnc/cnn_rng.h \
              share/cnnc/compare.py share/cnnc/compare_e2e.py share/cnnc/reference/bench_reference.c \
-             share/cnnc/reference/reference.c share/cnnc/examples/fruit.cnn \
-             share/man/man1/cnnc.1 share/man/man1/cnnc-trainer.1 share/doc/cnnc/install.md; do
+             share/cnnc/reference/reference.c share/cnnc/reference/reference_layers.c share/cnnc/examples/fruit.cnn \
+             share/man/man1/cnnc.1.gz share/man/man1/cnnc-trainer.1.gz share/doc/cnnc/install.md; do
         [ -f "$p/$f" ] || fail "$f is not installed"
     done
     for f in cmake/cnnc/cnncConfig.cmake cmake/cnnc/cnncConfigVersion.cmake cmake/cnnc/cnncTargets.cmake \
@@ -50,6 +50,13 @@ relocated)
         [ -f "$libdir/$f" ] || fail "$libdir/$f is not installed"
     done
     "$p/bin/cnnc" --version | grep -q '^cnnc [0-9]' || fail "cnnc --version"
+    # No path of the build or source folder inside the installed files
+    # (the build tree's own cnnc reads them from BUILD/compiler/cnnc-build-tree).
+    for d in "$build" "$src"; do
+        if grep -rlF "$d" "$p/bin" "$p/include" "$libdir/libcnnrt.a" "$libdir/pkgconfig" "$libdir/cmake"; then
+            fail "the files above hold the path $d"
+        fi
+    done
 
     # The trainer, built with the moved prefix's runtime only.
     "$p/bin/cnnc" build tiny.cnn -o tiny -v 2>build.log || { cat build.log; fail "cnnc build"; }

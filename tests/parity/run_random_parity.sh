@@ -19,10 +19,10 @@ trap 'rc=$?; if [ $rc -ne 0 ]; then echo "--- $OUT/$NAME.cnn:"; cat "$OUT/$NAME.
 "$CNNC" "$OUT/$NAME.cnn" -o "$OUT"
 # shellcheck disable=SC2086 # CFLAGS is a list of flags
 $CC -std=c11 $CFLAGS -Wall -Wextra -Werror -DCNN_REAL=double -DPARITY_MODEL="${NAME}_model" $RTINC -I"$OUT" \
-    "$OUT/$NAME.c" "$PD/parity_random.c" "$RT/reference/reference.c" "$RT/core/init.c" "$RT/core/util.c" -lm -o "$OUT/parity_double"
+    "$OUT/$NAME.c" "$PD/parity_random.c" "$RT/reference/reference.c" "$RT/reference/reference_layers.c" "$RT/core/init.c" "$RT/core/util.c" -lm -o "$OUT/parity_double"
 # shellcheck disable=SC2086
 $CC -std=c11 $CFLAGS -Wall -Wextra -Werror -DPARITY_MODEL="${NAME}_model" $RTINC -I"$OUT" \
-    "$OUT/$NAME.c" "$PD/parity_random.c" "$RT/reference/reference.c" "$LIBCNNRT" -lm -o "$OUT/parity_float"
+    "$OUT/$NAME.c" "$PD/parity_random.c" "$RT/reference/reference.c" "$RT/reference/reference_layers.c" "$LIBCNNRT" -lm -o "$OUT/parity_float"
 status=0
 "$OUT/parity_double" || status=1
 "$OUT/parity_float" || status=1

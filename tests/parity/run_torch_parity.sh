@@ -42,11 +42,11 @@ mkdir -p "$OUT/float64" "$OUT/float32"
 "$CNNC" --emit pytorch "$NET" -o "$OUT/$NAME.py"
 # shellcheck disable=SC2086 # CFLAGS is a list of flags
 $CC -std=c11 $CFLAGS -Wall -Wextra -Werror -DCNN_REAL=double -DPARITY_NO_OPTIM -DPARITY_MODEL="${NAME}_model" \
-    $RTINC -I"$PD" -I"$OUT" "$OUT/$NAME.c" "$PD/parity_torch.c" "$PD/parity_io.c" "$RT/reference/reference.c" "$RT/core/init.c" "$RT/core/util.c" \
+    $RTINC -I"$PD" -I"$OUT" "$OUT/$NAME.c" "$PD/parity_torch.c" "$PD/parity_io.c" "$RT/reference/reference.c" "$RT/reference/reference_layers.c" "$RT/core/init.c" "$RT/core/util.c" \
     -lm -o "$OUT/driver_float64"
 # shellcheck disable=SC2086
 $CC -std=c11 $CFLAGS -Wall -Wextra -Werror -DPARITY_MODEL="${NAME}_model" \
-    $RTINC -I"$PD" -I"$OUT" "$OUT/$NAME.c" "$PD/parity_torch.c" "$PD/parity_io.c" "$RT/reference/reference.c" "$LIBCNNRT" \
+    $RTINC -I"$PD" -I"$OUT" "$OUT/$NAME.c" "$PD/parity_torch.c" "$PD/parity_io.c" "$RT/reference/reference.c" "$RT/reference/reference_layers.c" "$LIBCNNRT" \
     -lm -o "$OUT/driver_float32"
 "$OUT/driver_float64" "$OUT/float64" "$@"
 "$OUT/driver_float32" "$OUT/float32" "$@"

@@ -760,8 +760,10 @@ def case_lock(a):
 def case_memory(a):
     """Memory follows data, never headers, and stays within --memory: an
     IDX header claiming 15.7 GB with no data behind it, a gzipped IDX that
-    really decompresses past --memory, and a progressive JPEG whose
-    coefficients (6000x6000) need more than a decode thread's share."""
+    really decompresses past --memory, a progressive JPEG whose
+    coefficients (6000x6000) need more than --memory, and eight large PNGs
+    that each fit in --memory but not all at once, decoded by eight
+    threads."""
     import gzip
     import resource
     import struct
@@ -822,10 +824,27 @@ def case_memory(a):
     p = run([sys.executable, "-c", wrapper, a.trainer, "train", "--data", data, "--out", os.path.join(work, "o3"),
              "--memory", "64", "--threads", "1", "--epochs", "1", "--progress", "plain"], 0)
     peak = int(re.search(r"maxrss=(\d+)", p.stderr).group(1))  # KB
-    check("huge.jpg: JPEG needs more than 64 MB to decode (6000x6000, progressive); give --memory more" in p.stdout,
-          p.stdout[:2000])
+    check(re.search(r"huge\.jpg: JPEG needs 10\d MB to decode \(6000x6000, progressive\), more than the 64 MB of "
+                    r"--memory; give --memory more", p.stdout) is not None, p.stdout[:2000])
     check(peak < 64 * 1024, "peak RSS %d KB with a 64 MB budget" % peak)
     print("memory: peak RSS of the trainer %d KB" % peak)
+
+    # 4. Eight 4000x4000 RGB PNGs (48 MB decoded each, 384 MB together)
+    # with --memory 128 and eight decode threads: every one is decoded (each
+    # fits), but at most two at a time, so the peak stays within --memory
+    # plus the trainer's own (the 64 MB run above: its peak). Decoding all
+    # eight at once, as eight threads would unbudgeted, peaks near 400 MB.
+    data = make_images(os.path.join(work, "big"), ["horizontal", "vertical"], 8, seed=3)
+    for k in range(8):
+        im = Image.new("RGB", (4000, 4000), (20 * k, 100, 200 - 20 * k))
+        im.save(os.path.join(data, ("horizontal", "vertical")[k % 2], "big%d.png" % k), compress_level=1)
+        del im
+    p = run([sys.executable, "-c", wrapper, a.trainer, "train", "--data", data, "--out", os.path.join(work, "o4"),
+             "--memory", "128", "--threads", "8", "--epochs", "1", "--progress", "plain"], 0)
+    peak4 = int(re.search(r"maxrss=(\d+)", p.stderr).group(1))
+    check(re.search(r"big\d\.png", p.stdout) is None, "a large PNG was skipped:\n" + p.stdout[:2000])
+    check(peak4 < 128 * 1024 + peak, "peak RSS %d KB with --memory 128 (the trainer alone: %d KB)" % (peak4, peak))
+    print("memory: eight 48 MB PNGs, 8 threads, --memory 128: peak RSS %d KB" % peak4)
 
 
 def case_pytorch(a):
