@@ -15,6 +15,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "cnn_util.h"
 #include "emit.h"
 #include "spawn.h"
 
@@ -75,6 +76,29 @@ static int copy_file(const char *src, const char *dst)
     return 0;
 }
 
+/* The output path is checked before anything is compiled (a compile takes
+ * seconds to minutes): its folder is made when missing, must be writable,
+ * and the path itself must not be a folder. */
+static int check_output(const char *out_path)
+{
+    char parent[4096], err[1024];
+    if ((size_t)snprintf(parent, sizeof parent, "%s", out_path) >= sizeof parent)
+        return build_error("%s: path too long%s", out_path, "");
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent)
+        *slash = '\0';
+    else
+        snprintf(parent, sizeof parent, "%s", slash ? "/" : ".");
+    if (cnn_make_dirs(parent, err, sizeof err))
+        return build_error("%s%s", err, "");
+    if (access(parent, W_OK) != 0)
+        return build_error("cannot write into %s: %s", parent, strerror(errno));
+    struct stat st;
+    if (stat(out_path, &st) == 0 && S_ISDIR(st.st_mode))
+        return build_error("%s is a folder; give the trainer's file name, e.g. -o %s/trainer", out_path, out_path);
+    return 0;
+}
+
 int build_trainer(const cnnc_ir *ir, const char *out_path, const char *rt_inc, const char *rt_lib, int verbose)
 {
     char def_out[CNN_MAX_NAME + 8], dir[4096], src[4600], bin[4600], hdr[4600], inc[4200];
@@ -82,6 +106,8 @@ int build_trainer(const cnnc_ir *ir, const char *out_path, const char *rt_inc, c
         snprintf(def_out, sizeof def_out, "./%s", ir->name);
         out_path = def_out;
     }
+    if (check_output(out_path))
+        return 1;
     const char *tmpdir = getenv("TMPDIR");
     if (!tmpdir || !*tmpdir)
         tmpdir = "/tmp";

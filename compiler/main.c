@@ -16,10 +16,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "cnn_util.h"
 #include "compare.h"
 #include "emit.h"
 #include "emit_web.h"
 #include "locate.h"
+#include "plan.h"
 #include "summary.h"
 
 #ifndef CNNC_VERSION
@@ -160,8 +162,11 @@ int main(int argc, char **argv)
     cnnc_ir *ir = calloc(1, sizeof *ir);
     int rc = cnnc_compile_file(o.input, stderr, ir);
     if (rc == 0) {
-        if (!strcmp(o.command, "summary"))
-            print_summary(ir, stdout);
+        if (!strcmp(o.command, "summary")) {
+            /* the activations the trainer will keep: the plan's */
+            static cnnc_plan pl;
+            print_summary(ir, plan_build(&pl, ir) == 0 ? pl.act_floats : ir->act_floats, stdout);
+        }
         else if (!strcmp(o.command, "export")) {
             /* the toolchain is checked before any file is written */
             rc = o.web ? web_toolchain_check(o.verbose) : 0;
@@ -172,8 +177,16 @@ int main(int argc, char **argv)
         }
         else if (!strcmp(o.command, "build"))
             rc = build_trainer(ir, o.output, l.include, l.library, o.verbose);
-        else if (!strcmp(o.command, "emit"))
-            rc = !strcmp(o.emit, "c") ? emit_c(ir, o.output) : emit_pytorch(ir, o.output);
+        else if (!strcmp(o.command, "emit") && !strcmp(o.emit, "c")) {
+            /* -o DIR: made when missing, as `mkdir -p` would */
+            char err[1024];
+            rc = cnn_make_dirs(o.output, err, sizeof err);
+            if (rc)
+                fprintf(stderr, "cnnc: error: %s\n", err);
+            else
+                rc = emit_c(ir, o.output);
+        } else if (!strcmp(o.command, "emit"))
+            rc = emit_pytorch(ir, o.output);
     }
     free(ir);
     return rc ? 1 : 0;

@@ -1,244 +1,45 @@
-/* summary.c: the model summary table. */
+/* summary.c: `cnnc summary`: the IR seen as the model descriptor it will
+ * become, printed by the runtime's printer (runtime/core/summary.c), the
+ * one a trainer's `NAME summary` uses, so that the two agree. */
 #include "summary.h"
 
-#include <string.h>
+#include "cnn_summary.h"
 
-#include "keywords.h"
-
-static const char *keras_type(const cnn_layer *L)
+static void as_model(const cnnc_ir *ir, size_t act_floats, cnn_model *m, double *layer_flops)
 {
-    switch (L->kind) {
-    case CNN_CONV2D: return "Conv2D";
-    case CNN_MAXPOOL: return "MaxPooling2D";
-    case CNN_AVGPOOL: return "AveragePooling2D";
-    case CNN_GLOBALAVGPOOL: return "GlobalAveragePooling2D";
-    case CNN_FLATTEN: return "Flatten";
-    case CNN_DENSE: return "Dense";
-    case CNN_DROPOUT: return "Dropout";
-    case CNN_BATCHNORM: return "BatchNormalization";
-    case CNN_ACTIVATION:
-        switch (L->act) {
-        case CNN_ACT_RELU: return "ReLU";
-        case CNN_ACT_LEAKY_RELU: return "LeakyReLU";
-        case CNN_ACT_SOFTMAX: return "Softmax";
-        default: return "Activation";
-        }
-    }
-    return "?";
-}
-
-/* 1848417 -> "1,848,417" */
-static void commas(double v, char *buf, size_t cap)
-{
-    char digits[32];
-    snprintf(digits, sizeof digits, "%.0f", v);
-    size_t n = strlen(digits), o = 0;
-    for (size_t i = 0; i < n && o + 2 < cap; i++) {
-        buf[o++] = digits[i];
-        if ((n - i - 1) % 3 == 0 && i + 1 < n)
-            buf[o++] = ',';
-    }
-    buf[o] = '\0';
-}
-
-/* Keras's byte sizes: B, KB, MB, GB in powers of 1024. */
-static void bytes_str(double b, char *buf, size_t cap)
-{
-    if (b < 1024)
-        snprintf(buf, cap, "%.2f B", b);
-    else if (b < 1024.0 * 1024)
-        snprintf(buf, cap, "%.2f KB", b / 1024);
-    else if (b < 1024.0 * 1024 * 1024)
-        snprintf(buf, cap, "%.2f MB", b / (1024.0 * 1024));
-    else
-        snprintf(buf, cap, "%.2f GB", b / (1024.0 * 1024 * 1024));
-}
-
-static void flops_str(double f, char *buf, size_t cap)
-{
-    if (f >= 1e9)
-        snprintf(buf, cap, "%.2f GFLOP", f / 1e9);
-    else if (f >= 1e6)
-        snprintf(buf, cap, "%.1f MFLOP", f / 1e6);
-    else if (f >= 1e3)
-        snprintf(buf, cap, "%.1f kFLOP", f / 1e3);
-    else
-        snprintf(buf, cap, "%.0f FLOP", f);
-}
-
-static double layer_params(const cnnc_ir *ir, const cnn_layer *L, int trainable_only)
-{
-    double n = 0;
-    for (int t = L->first_tensor; t >= 0 && t < L->first_tensor + L->n_tensors; t++)
-        if (!trainable_only || ir->tensors[t].trainable)
-            n += (double)ir->tensors[t].count;
-    return n;
-}
-
-double summary_peak_training_bytes(const cnnc_ir *ir, int batch)
-{
-    const cnn_optimizer *o = &ir->config.optimizer;
-    double state = o->kind == CNN_OPT_ADAM || o->kind == CNN_OPT_ADAMW ? 2 : o->kind == CNN_OPT_RMSPROP ? 1 : o->momentum > 0 ? 1 : 0;
-    double largest = (double)ir->in_h * ir->in_w * ir->in_c;
     for (int i = 0; i < ir->n_layers; i++)
-        if ((double)ir->cost[i].act_floats > largest)
-            largest = (double)ir->cost[i].act_floats;
-    double floats = (double)ir->n_params + (1 + state) * (double)ir->n_trainable +
-                    batch * ((double)ir->in_h * ir->in_w * ir->in_c + (double)ir->act_floats + 2 * largest);
-    return 4 * floats;
+        layer_flops[i] = ir->cost[i].forward_flops;
+    *m = (cnn_model){
+        .name = ir->name,
+        .source = ir->source_base,
+        .source_hash = ir->source_hash,
+        .in_h = ir->in_h,
+        .in_w = ir->in_w,
+        .in_c = ir->in_c,
+        .n_outputs = ir->n_outputs,
+        .final_act = ir->final_act,
+        .n_layers = ir->n_layers,
+        .layers = ir->layers,
+        .n_tensors = ir->n_tensors,
+        .tensors = ir->tensors,
+        .n_params = ir->n_params,
+        .n_trainable = ir->n_trainable,
+        .act_floats = act_floats,
+        .forward_flops = ir->forward_flops,
+        .train_flops = ir->train_flops,
+        .preprocess = ir->preprocess,
+        .n_preprocess = ir->n_preprocess,
+        .crop_to_aspect_ratio = ir->crop_to_aspect_ratio,
+        .augment = ir->augment,
+        .defaults = ir->config,
+        .layer_flops = layer_flops,
+    };
 }
 
-/* What happens to an image before the network sees it. */
-static void print_pipeline(const cnnc_ir *ir, FILE *out)
+void print_summary(const cnnc_ir *ir, size_t act_floats, FILE *out)
 {
-    fputs(" Preprocess:", out);
-    if (ir->crop_to_aspect_ratio)
-        fputs(" crop_to_aspect_ratio,", out);
-    fputs(" resize (bilinear)", out);
-    for (int i = 0; i < ir->n_preprocess; i++) {
-        const cnn_prep_step *p = &ir->preprocess[i];
-        switch (p->kind) {
-        case CNN_PREP_GRAYSCALE: fputs(", grayscale", out); break;
-        case CNN_PREP_EDGES: fputs(", edges", out); break;
-        case CNN_PREP_BRIGHTNESS: fprintf(out, ", brightness %g", p->value); break;
-        case CNN_PREP_RESCALE: fprintf(out, ", rescale %g offset %g", p->value, p->offset); break;
-        }
-    }
-    fputc('\n', out);
-    const cnn_augment *a = &ir->augment;
-    int n = 0;
-    fputs(" Augment (training only):", out);
-    if (a->flip)
-        fprintf(out, "%s flip %s", n++ ? "," : "", kw_flips[(a->flip & 3) - 1]);
-    if (a->rotate > 0)
-        fprintf(out, "%s rotate %g (%s)", n++ ? "," : "", a->rotate, kw_fills[a->rotate_fill]);
-    if (a->zoom > 0)
-        fprintf(out, "%s zoom %g (%s)", n++ ? "," : "", a->zoom, kw_fills[a->zoom_fill]);
-    if (a->shear > 0)
-        fprintf(out, "%s shear %g (%s)", n++ ? "," : "", a->shear, kw_fills[a->shear_fill]);
-    if (a->translate > 0)
-        fprintf(out, "%s translate %g (%s)", n++ ? "," : "", a->translate, kw_fills[a->translate_fill]);
-    if (a->brightness > 0)
-        fprintf(out, "%s brightness %g", n++ ? "," : "", a->brightness);
-    if (a->contrast > 0)
-        fprintf(out, "%s contrast %g", n++ ? "," : "", a->contrast);
-    fputs(n ? "\n" : " none\n", out);
-}
-
-/* The train block with every default filled in. */
-static void print_training(const cnnc_ir *ir, FILE *out)
-{
-    const cnn_config *c = &ir->config;
-    const cnn_optimizer *o = &c->optimizer;
-    fprintf(out, " Data: %s%s%s", c->data ? "\"" : "", c->data ? c->data : "(none: give --data)",
-            c->data ? "\"" : "");
-    if (c->validation)
-        fprintf(out, ", validation \"%s\"\n", c->validation);
-    else
-        fprintf(out, ", validation_split %g (stratified)\n", c->validation_split);
-    fprintf(out, " Train: %d epochs, batch %d, seed %llu, ", c->epochs, c->batch, (unsigned long long)c->seed);
-    switch (o->kind) {
-    case CNN_OPT_ADAM:
-    case CNN_OPT_ADAMW:
-        fprintf(out, "%s lr=%g beta1=%g beta2=%g epsilon=%g", o->kind == CNN_OPT_ADAM ? "adam" : "adamw", o->lr,
-                o->beta1, o->beta2, o->epsilon);
-        break;
-    case CNN_OPT_SGD:
-        fprintf(out, "sgd lr=%g momentum=%g nesterov=%s", o->lr, o->momentum, o->nesterov ? "true" : "false");
-        break;
-    case CNN_OPT_RMSPROP:
-        fprintf(out, "rmsprop lr=%g rho=%g epsilon=%g", o->lr, o->rho, o->epsilon);
-        break;
-    }
-    if (o->weight_decay > 0)
-        fprintf(out, " weight_decay=%g", o->weight_decay);
-    if (o->clipnorm > 0)
-        fprintf(out, " clipnorm=%g", o->clipnorm);
-    if (o->clipvalue > 0)
-        fprintf(out, " clipvalue=%g", o->clipvalue);
-    fputc('\n', out);
-    const cnn_schedule_cfg *sc = &c->schedule;
-    if (sc->kind == CNN_SCHED_STEP)
-        fprintf(out, " Learning rate: step_decay every=%d factor=%g\n", sc->every, sc->factor);
-    else if (sc->kind == CNN_SCHED_COSINE && sc->decay_epochs)
-        fprintf(out, " Learning rate: cosine_decay epochs=%d warmup=%d alpha=%g\n", sc->decay_epochs, sc->warmup,
-                sc->alpha);
-    else if (sc->kind == CNN_SCHED_COSINE)
-        fprintf(out, " Learning rate: cosine_decay over the run's epochs after warmup=%d, alpha=%g\n", sc->warmup,
-                sc->alpha);
-    else if (sc->kind == CNN_SCHED_PLATEAU)
-        fprintf(out, " Learning rate: reduce_lr_on_plateau monitor=%s factor=%g patience=%d min_delta=%g "
-                     "cooldown=%d min_lr=%g\n", kw_monitors[sc->monitor], sc->factor, sc->patience, sc->min_delta,
-                sc->cooldown, sc->min_lr);
-    if (c->class_weight == CNN_CW_BALANCED)
-        fputs(" Class weights: balanced (n / (classes x count) over the training split)\n", out);
-    else if (c->class_weight == CNN_CW_EXPLICIT) {
-        fputs(" Class weights:", out);
-        for (int k = 0; k < c->n_class_weights; k++)
-            fprintf(out, " %g", c->class_weights[k]);
-        fputc('\n', out);
-    }
-    if (c->init)
-        fprintf(out, " Init: weights from \"%s\"%s\n", c->init,
-                c->init_partial ? " (partial: tensors that differ keep their fresh initialization)" : "");
-    fputs(" Metrics: accuracy", out);
-    if (c->metrics & CNN_METRIC_PRECISION)
-        fputs(", precision", out);
-    if (c->metrics & CNN_METRIC_RECALL)
-        fputs(", recall", out);
-    if (c->metrics & CNN_METRIC_AUC)
-        fputs(", auc", out);
-    if (c->early_stopping)
-        fprintf(out, "; early stopping on %s, patience %d\n", kw_monitors[c->monitor], c->patience);
-    else
-        fputs("; no early stopping\n", out);
-}
-
-void print_summary(const cnnc_ir *ir, FILE *out)
-{
-    const char *rule = "______________________________________________________________________________________________";
-    const char *dbl = "==============================================================================================";
-    char a[64], b[64], c[64];
-
-    fprintf(out, "Model: \"%s\" (%s)\n%s\n", ir->name, ir->source_base, rule);
-    fprintf(out, " %-40s %-24s %12s %15s\n%s\n", "Layer (type)", "Output Shape", "Param #", "Forward FLOPs", dbl);
-    for (int i = 0; i < ir->n_layers; i++) {
-        const cnn_layer *L = &ir->layers[i];
-        char name[80], shape[48];
-        snprintf(name, sizeof name, "%s (%s%s)", L->name, keras_type(L), L->frozen ? ", frozen" : "");
-        if (L->out.rank == 1)
-            snprintf(shape, sizeof shape, "(None, %d)", L->out.c);
-        else
-            snprintf(shape, sizeof shape, "(None, %d, %d, %d)", L->out.h, L->out.w, L->out.c);
-        commas(layer_params(ir, L, 0), a, sizeof a);
-        commas(ir->cost[i].forward_flops, b, sizeof b);
-        fprintf(out, " %-40s %-24s %12s %15s\n", name, shape, a, b);
-    }
-    double total = (double)ir->n_params, trainable = (double)ir->n_trainable;
-    fprintf(out, "%s\n", dbl);
-    commas(total, a, sizeof a);
-    bytes_str(4 * total, b, sizeof b);
-    fprintf(out, " Total params: %s (%s)\n", a, b);
-    commas(trainable, a, sizeof a);
-    bytes_str(4 * trainable, b, sizeof b);
-    fprintf(out, " Trainable params: %s (%s)\n", a, b);
-    commas(total - trainable, a, sizeof a);
-    bytes_str(4 * (total - trainable), b, sizeof b);
-    fprintf(out, " Non-trainable params: %s (%s)\n%s\n", a, b, rule);
-
-    const cnn_config *cfg = &ir->config;
-    fprintf(out, " Input: %dx%dx%d; output: %d %s unit%s, loss %s\n", ir->in_h, ir->in_w, ir->in_c, ir->n_outputs,
-            ir->final_act == CNN_ACT_SIGMOID ? "sigmoid" : "softmax", ir->n_outputs == 1 ? "" : "s",
-            kw_losses[cfg->loss]);
-    flops_str(ir->forward_flops, a, sizeof a);
-    flops_str(ir->train_flops, b, sizeof b);
-    fprintf(out, " Forward: %s per image; training: %s per image (forward + backward)\n", a, b);
-    bytes_str(4 * total, a, sizeof a);
-    bytes_str(4.0 * (double)ir->act_floats, b, sizeof b);
-    fprintf(out, " Parameter bytes: %s (float32); activation bytes: %s per image\n", a, b);
-    bytes_str(summary_peak_training_bytes(ir, cfg->batch), c, sizeof c);
-    fprintf(out, " Peak training memory at batch %d with %s: %s (estimate)\n", cfg->batch,
-            kw_optimizers[cfg->optimizer.kind], c);
-    print_pipeline(ir, out);
-    print_training(ir, out);
+    cnn_model m;
+    double flops[CNN_MAX_LAYERS];
+    as_model(ir, act_floats, &m, flops);
+    cnn_summary_print(out, &m);
 }

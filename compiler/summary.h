@@ -1,5 +1,6 @@
-/* summary.h: `cnnc summary`, the Keras-style table plus what only a
- * compiler knows in advance (FLOPs, bytes, peak training memory). */
+/* summary.h: `cnnc summary`: the Keras-style table, FLOPs, bytes and peak
+ * training memory, printed as a trainer's `NAME summary` prints them
+ * (runtime/core/cnn_summary.h). */
 #ifndef CNNC_SUMMARY_H
 #define CNNC_SUMMARY_H
 
@@ -7,11 +8,9 @@
 
 #include "ir.h"
 
-void print_summary(const cnnc_ir *ir, FILE *out);
-
-/* Estimated peak training memory in bytes at `batch` images: parameters,
- * gradients, optimizer state, the input batch, every kept activation, and
- * two gradient buffers of the largest layer output. */
-double summary_peak_training_bytes(const cnnc_ir *ir, int batch);
+/* act_floats: the activations a trainer keeps per image for backward, as
+ * its descriptor says (the plan's, compiler/c/plan.h: fused layers keep
+ * fewer than the IR's sum of every layer output). */
+void print_summary(const cnnc_ir *ir, size_t act_floats, FILE *out);
 
 #endif

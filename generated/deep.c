@@ -11617,6 +11617,27 @@ static size_t deep_work_floats(int batch)
     return (size_t)WORK_FIXED + (size_t)(batch > 0 ? batch : 0) * WORK_PER_IMAGE;
 }
 
+static const double deep_layer_flops[18] = {
+    3538944.0,
+    0.0,
+    0.0,
+    0.0,
+    9437184.0,
+    0.0,
+    0.0,
+    0.0,
+    9437184.0,
+    0.0,
+    0.0,
+    0.0,
+    4718592.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    128.0,
+};
+
 static const cnn_layer deep_layers[18] = {
     {.name = "conv2d_1", .line = 17, .kind = CNN_CONV2D, .act = CNN_ACT_LINEAR, .alpha = 0.300000012f,
      .in = {64, 64, 3, 3}, .out = {64, 64, 16, 3}, .filters = 16,
@@ -11788,6 +11809,7 @@ const cnn_model deep_model = {
     .final_act = CNN_ACT_SIGMOID,
     .n_layers = 18,
     .layers = deep_layers,
+    .layer_flops = deep_layer_flops,
     .n_tensors = 22,
     .tensors = deep_tensors,
     .n_params = 61105,

@@ -7351,6 +7351,19 @@ static size_t fashion_work_floats(int batch)
     return (size_t)WORK_FIXED + (size_t)(batch > 0 ? batch : 0) * WORK_PER_IMAGE;
 }
 
+static const double fashion_layer_flops[10] = {
+    451584.0,
+    0.0,
+    0.0,
+    5308416.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    589824.0,
+    2560.0,
+};
+
 static const cnn_layer fashion_layers[10] = {
     {.name = "conv2d_1", .line = 15, .kind = CNN_CONV2D, .act = CNN_ACT_RELU, .alpha = 0.300000012f,
      .in = {28, 28, 1, 3}, .out = {28, 28, 32, 3}, .filters = 32,
@@ -7462,6 +7475,7 @@ const cnn_model fashion_model = {
     .final_act = CNN_ACT_SOFTMAX,
     .n_layers = 10,
     .layers = fashion_layers,
+    .layer_flops = fashion_layer_flops,
     .n_tensors = 16,
     .tensors = fashion_tensors,
     .n_params = 315530,

@@ -6416,6 +6416,16 @@ static size_t fruit_work_floats(int batch)
     return (size_t)WORK_FIXED + (size_t)(batch > 0 ? batch : 0) * WORK_PER_IMAGE;
 }
 
+static const double fruit_layer_flops[7] = {
+    13716864.0,
+    0.0,
+    34292736.0,
+    0.0,
+    0.0,
+    3686400.0,
+    128.0,
+};
+
 static const cnn_layer fruit_layers[7] = {
     {.name = "conv2d_1", .line = 16, .kind = CNN_CONV2D, .act = CNN_ACT_RELU, .alpha = 0.300000012f,
      .in = {128, 128, 3, 3}, .out = {126, 126, 16, 3}, .filters = 16,
@@ -6493,6 +6503,7 @@ const cnn_model fruit_model = {
     .final_act = CNN_ACT_SIGMOID,
     .n_layers = 7,
     .layers = fruit_layers,
+    .layer_flops = fruit_layer_flops,
     .n_tensors = 8,
     .tensors = fruit_tensors,
     .n_params = 1848417,

@@ -11,6 +11,9 @@
 #   trainer_checkpoint   safetensors layouts, CRC, .prev, checkpoint refusals,
 #                        history.csv and curves.svg                         [unit]
 #   trainer_torch_read   that safetensors file read by hand in Python/torch [unit]
+#   trainer_preview      preview's PNG grid, pixel for pixel, against the
+#                        training loader's images of the same epoch         [unit]
+#   summary_agrees       cnnc summary and NAME summary print the same text    [unit]
 #   trainer_cli          flags, --help defaults, user errors exit 1         [unit]
 #   trainer_synthetic    train on images the test draws; files, predict,
 #                        evaluate                                           [e2e]
@@ -34,6 +37,9 @@
 #                        bitwise unchanged, the head learns            [e2e]
 #   trainer_pytorch      weights load into the --emit pytorch module, same
 #                        predictions                                        [e2e parity]
+#   trainer_rough_*      Ctrl-C saves and resumes bitwise, early stopping's
+#                        label, flag ranges and hints, predict FOLDER,
+#                        evaluate --json, progress width, cnnc -o DIR        [e2e]
 #   trainer_fruit        models/fruit.cnn on fruits-dev (skips without it)   [e2e]
 #   trainer_train_pytorch scripts/train_pytorch.py, 1 epoch on fruits-dev: the
 #                        trainer's split and first-epoch losses (skips without
@@ -50,6 +56,24 @@ cnn_add_model(patterns ${CNN_TRAINER_TESTS}/patterns.cnn)
 cnn_add_model(diverge ${CNN_TRAINER_TESTS}/diverge.cnn)
 cnn_add_model(trunk ${CNN_TRAINER_TESTS}/trunk.cnn)
 cnn_add_model(rehead ${CNN_TRAINER_TESTS}/rehead.cnn)
+
+# cnnc summary and NAME summary print the same text (one printer).
+add_test(NAME summary_agrees
+         COMMAND ${CNN_TRAINER_TESTS}/summary_agrees.sh $<TARGET_FILE:cnnc>
+                 ${CNN_TRAINER_TESTS}/stripes.cnn $<TARGET_FILE:stripes>
+                 ${CNN_TRAINER_TESTS}/patterns.cnn $<TARGET_FILE:patterns>
+                 ${CNN_TRAINER_TESTS}/rehead.cnn $<TARGET_FILE:rehead>
+                 ${CMAKE_SOURCE_DIR}/models/fruit.cnn $<TARGET_FILE:fruit>
+                 ${CMAKE_SOURCE_DIR}/models/fashion.cnn $<TARGET_FILE:fashion>)
+set_tests_properties(summary_agrees PROPERTIES LABELS "unit")
+
+# preview's grid against the training loader's own images.
+add_executable(test_trainer_preview ${CNN_TRAINER_TESTS}/test_preview.c)
+target_link_libraries(test_trainer_preview PRIVATE stripes_model cnnrt)
+target_compile_options(test_trainer_preview PRIVATE ${CNNC_WARNINGS})
+target_compile_definitions(test_trainer_preview PRIVATE _POSIX_C_SOURCE=200809L)
+add_test(NAME trainer_preview COMMAND test_trainer_preview ${CNN_TRAINER_WORK})
+set_tests_properties(trainer_preview PROPERTIES LABELS "unit" ENVIRONMENT "OMP_NUM_THREADS=1")
 
 foreach(t optim metrics checkpoint schedule adamw_clip)
   add_executable(test_trainer_${t} ${CNN_TRAINER_TESTS}/test_${t}.c)
@@ -108,6 +132,17 @@ if(SYSTEM_PYTHON3)
   cnn_trainer_case(pytorch "e2e;parity" stripes --cnnc $<TARGET_FILE:cnnc> --cnn ${CNN_TRAINER_TESTS}/stripes.cnn)
   set_tests_properties(trainer_cli trainer_synthetic trainer_patterns trainer_corrupt trainer_nan trainer_lock trainer_memory trainer_pytorch
                        trainer_transfer trainer_schedule trainer_class_weight_run PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
+  # Stopping and rough edges (rough_edges_test.py): Ctrl-C, early stopping's
+  # label, flag ranges and hints, predict FOLDER, evaluate --json, a missing
+  # default data path, the progress line's width, cnnc's output folders.
+  foreach(case interrupt interrupt_twice early_label flags predict_folder evaluate_json default_data
+          progress_width cnnc_output)
+    add_test(NAME trainer_rough_${case}
+             COMMAND ${SYSTEM_PYTHON3} ${CNN_TRAINER_TESTS}/rough_edges_test.py ${case}
+                     --trainer $<TARGET_FILE:stripes> --work ${CNN_TRAINER_WORK} --cnnc $<TARGET_FILE:cnnc>)
+    set_tests_properties(trainer_rough_${case} PROPERTIES LABELS "e2e" SKIP_RETURN_CODE 77 TIMEOUT 900
+                         ENVIRONMENT "OMP_NUM_THREADS=1")
+  endforeach()
   cnn_trainer_case(fruit "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --epochs 5)
   cnn_trainer_case(train_pytorch "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --cnnc $<TARGET_FILE:cnnc>
                    --cnn ${CMAKE_SOURCE_DIR}/models/fruit.cnn)

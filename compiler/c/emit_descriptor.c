@@ -98,6 +98,12 @@ void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_close_block(em, "}");
     em_blank(em);
 
+    em_open_block(em, "static const double %s_layer_flops[%d] = {", m, pl->n);
+    for (int i = 0; i < pl->n; i++)
+        em_line(em, "%s,", emit_double_lit(d1, sizeof d1, ir->cost[i].forward_flops));
+    em_close_block(em, "};");
+    em_blank(em);
+
     em_open_block(em, "static const cnn_layer %s_layers[%d] = {", m, pl->n);
     for (int i = 0; i < pl->n; i++) {
         const cnn_layer *l = &ir->layers[i];
@@ -164,6 +170,7 @@ void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, ".final_act = %s,", ENUM_STR(act_names, ir->final_act));
     em_line(em, ".n_layers = %d,", pl->n);
     em_line(em, ".layers = %s_layers,", m);
+    em_line(em, ".layer_flops = %s_layer_flops,", m);
     em_line(em, ".n_tensors = %d,", ir->n_tensors);
     if (ir->n_tensors > 0)
         em_line(em, ".tensors = %s_tensors,", m);

@@ -9,13 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnn_checkpoint.h"
+#include "cnn_names.h"
 #include "cnn_optim.h"
+#include "cnn_preview.h"
 #include "cnn_schedule.h"
+#include "cnn_summary.h"
 #include "cnn_train.h"
 #include "cnn_trainer.h"
+#include "cnn_wait_policy.h"
 
-typedef enum cmd { CMD_TRAIN, CMD_EVALUATE, CMD_PREDICT, CMD_SUMMARY, CMD_BENCH, CMD_NONE } cmd;
-static const char *cmd_names[] = {"train", "evaluate", "predict", "summary", "bench"};
+typedef enum cmd { CMD_TRAIN, CMD_EVALUATE, CMD_PREDICT, CMD_SUMMARY, CMD_BENCH, CMD_PREVIEW, CMD_NONE } cmd;
+static const char *const cmd_names[] = {"train", "evaluate", "predict", "summary", "bench", "preview", NULL};
 
 static const char *metric_list(int bits, char *buf, size_t n)
 {
@@ -48,12 +53,13 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
                 "Usage:\n"
                 "  %s train [--data DIR] [--validation DIR] [--epochs N] [--batch N] [--lr X] [--seed N]\n"
                 "        [--threads N] [--out DIR] [--resume] [--strict] [more: %s train --help]\n"
-                "  %s evaluate --data DIR [--weights FILE]\n"
-                "  %s predict [--weights FILE] [--json] IMAGE...\n"
+                "  %s evaluate --data DIR [--weights FILE] [--json]\n"
+                "  %s predict [--weights FILE] [--json] IMAGE|FOLDER...\n"
                 "  %s summary\n"
-                "  %s bench [--weights FILE] [--batch N] [--threads N] [--json]\n\n"
+                "  %s bench [--weights FILE] [--batch N] [--threads N] [--json]\n"
+                "  %s preview --data DIR -o grid.png [--count N] [--epoch E] [--seed S]\n\n"
                 "`%s COMMAND --help` lists each command's flags and their defaults.\n",
-                m->name, src, m->name, m->name, m->name, m->name, m->name, m->name, m->name);
+                m->name, src, m->name, m->name, m->name, m->name, m->name, m->name, m->name, m->name);
         return;
     }
     switch (c) {
@@ -131,10 +137,13 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
         fprintf(f, "  --weights FILE           safetensors weights (default: runs/%s/model.safetensors, or --out DIR)\n", m->name);
         fprintf(f, "  --out DIR                run folder whose model.safetensors to use (default: runs/%s)\n", m->name);
         fprintf(f, "  --batch N                (default: %d)\n", d->batch);
+        fprintf(f, "  --json                   one JSON object: data, images, loss, accuracy, [precision, recall, auc,]\n"
+                   "                           classes, class_accuracy, confusion ([true][predicted])\n");
         fprintf(f, "  --threads N, --strict, --exact-resize, --memory MB, --cache-dir DIR, --quiet\n");
         break;
     case CMD_PREDICT:
-        fprintf(f, "Usage: %s predict [flags] IMAGE...\n\nOne line per image: PATH<TAB>CLASS<TAB>PROBABILITY of that class.\n\n", m->name);
+        fprintf(f, "Usage: %s predict [flags] IMAGE|FOLDER...\n\nOne line per image: PATH<TAB>CLASS<TAB>PROBABILITY of that class.\n"
+                   "A folder stands for every file under it, recursively, as train reads a class folder.\n\n", m->name);
         fprintf(f, "  --weights FILE           safetensors weights (default: runs/%s/model.safetensors, or --out DIR)\n", m->name);
         fprintf(f, "  --out DIR                run folder whose model.safetensors to use (default: runs/%s)\n", m->name);
         fprintf(f, "  --json                   one JSON object per image: {\"path\", \"class\", \"probabilities\"}\n");
@@ -142,6 +151,20 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
         break;
     case CMD_SUMMARY:
         fprintf(f, "Usage: %s summary\n\nThe layers, output shapes, parameters and FLOPs of the network.\n", m->name);
+        break;
+    case CMD_PREVIEW:
+        fprintf(f, "Usage: %s preview --data DIR -o grid.png [flags]\n\nA PNG grid of training images exactly as the "
+                   "network receives them in an epoch\n(preprocessing and augmentation by the training loader), each "
+                   "beside its original,\nwith its file name and class.\n\n", m->name);
+        fprintf(f, "  --data PATH              folder with a subfolder per class, or an IDX images file (default: %s)\n",
+                d->data ? d->data : "none, required");
+        fprintf(f, "  -o FILE, --output FILE   the PNG to write (required)\n");
+        fprintf(f, "  --count N                images shown, the first of the epoch's order (default: 16)\n");
+        fprintf(f, "  --epoch E                the epoch whose order and augmentation are shown, from 1 (default: 1)\n");
+        fprintf(f, "  --seed N                 as train's: the split, the order, the augmentation (default: %" PRIu64 ")\n",
+                d->seed);
+        fprintf(f, "  --validation-split F, --validation DIR, --batch N, --strict, --exact-resize, --memory MB,\n"
+                   "  --cache-dir DIR, --threads N, --quiet   as train's\n");
         break;
     case CMD_BENCH:
         fprintf(f, "Usage: %s bench [flags]\n\nImages/s and GFLOP/s of inference, forward, backward and a whole\n"
@@ -158,6 +181,27 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
     default:
         break;
     }
+}
+
+/* An option of another optimizer (--momentum with adam) is refused, as the
+ * train block refuses `optimizer adam momentum=0.9`: silently ignoring it
+ * would train something else than what was asked. opt_set is indexed as
+ * in cnn_trainer_main: lr, beta1, beta2, epsilon, momentum, rho, nesterov. */
+static int refuse_foreign_options(const cnn_model *m, cnn_optimizer_kind k, const int *opt_set)
+{
+    static const char *const names[7] = {"lr", "beta1", "beta2", "epsilon", "momentum", "rho", "nesterov"};
+    static const char *const takes[4] = {"--lr, --beta1, --beta2 and --epsilon", "--lr, --momentum and --nesterov",
+                                         "--lr, --rho and --epsilon", "--lr, --beta1, --beta2 and --epsilon"};
+    /* which optimizers take each option: bit per cnn_optimizer_kind
+     * (adam 1, sgd 2, rmsprop 4, adamw 8) */
+    static const unsigned owner[7] = {15, 1 | 8, 1 | 8, 1 | 4 | 8, 2, 4, 2};
+    for (int i = 1; i < 7; i++)
+        if (opt_set[i] && !(owner[i] & (1u << k))) {
+            cnn_error(m, "--%s does not apply to %s, which takes %s; give --optimizer %s to use it", names[i],
+                      cnn_optim_kind_name(k), takes[k & 3], i == 1 || i == 2 ? "adam" : i == 4 || i == 6 ? "sgd" : "rmsprop");
+            return 1;
+        }
+    return 0;
 }
 
 /* ---- value parsing --------------------------------------------------------- */
@@ -227,16 +271,17 @@ typedef struct flag {
 #define P (1u << CMD_PREDICT)
 #define S (1u << CMD_SUMMARY)
 #define B (1u << CMD_BENCH)
+#define V (1u << CMD_PREVIEW)
 static const flag flags[] = {
-    {"data", 1, T | E}, {"validation", 1, T}, {"validation-split", 1, T}, {"epochs", 1, T},
-    {"batch", 1, T | E | P | B}, {"lr", 1, T | B}, {"learning-rate", 1, T | B}, {"seed", 1, T | E | P | B},
+    {"data", 1, T | E | V}, {"validation", 1, T | V}, {"validation-split", 1, T | V}, {"epochs", 1, T},
+    {"batch", 1, T | E | P | B | V}, {"lr", 1, T | B}, {"learning-rate", 1, T | B}, {"seed", 1, T | E | P | B | V},
     {"optimizer", 1, T | B}, {"beta1", 1, T | B}, {"beta2", 1, T | B}, {"epsilon", 1, T | B},
     {"momentum", 1, T | B}, {"nesterov", 0, T | B}, {"rho", 1, T | B}, {"loss", 1, T},
     {"metrics", 1, T}, {"early-stopping", 0, T}, {"no-early-stopping", 0, T}, {"monitor", 1, T},
-    {"patience", 1, T}, {"threads", 1, T | E | P | B}, {"out", 1, T | E | P}, {"resume", 0, T},
-    {"strict", 0, T | E}, {"weights", 1, E | P | B}, {"json", 0, P | B}, {"quiet", 0, T | E | B},
-    {"progress", 1, T}, {"cache-dir", 1, T | E}, {"memory", 1, T | E}, {"exact-resize", 0, T | E | P},
-    {"seconds", 1, B}, {"help", 0, T | E | P | S | B},
+    {"patience", 1, T}, {"threads", 1, T | E | P | B | V}, {"out", 1, T | E | P}, {"resume", 0, T},
+    {"strict", 0, T | E | V}, {"weights", 1, E | P | B}, {"json", 0, E | P | B}, {"quiet", 0, T | E | B | V},
+    {"progress", 1, T}, {"cache-dir", 1, T | E | V}, {"memory", 1, T | E | V}, {"exact-resize", 0, T | E | P | V},
+    {"seconds", 1, B}, {"output", 1, V}, {"count", 1, V}, {"epoch", 1, V}, {"help", 0, T | E | P | S | B | V},
     {"init", 1, T}, {"init-partial", 0, T},
     {"lr-schedule", 1, T}, {"decay-every", 1, T}, {"decay-factor", 1, T}, {"decay-epochs", 1, T},
     {"warmup", 1, T}, {"alpha", 1, T}, {"plateau-monitor", 1, T}, {"plateau-patience", 1, T},
@@ -248,6 +293,7 @@ static const flag flags[] = {
 #undef P
 #undef S
 #undef B
+#undef V
 
 /* The schedule's option flags, applied after every flag is read (so that
  * --lr-schedule may come after them), each checked against the kind. */
@@ -328,8 +374,9 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
         c->validation_split = dv;
         c->validation = NULL;
     } else if (!strcmp(f, "epochs")) {
-        if (parse_int(v, 0, 1000000, &iv))
-            return bad_value(m, f, v, "a whole number of epochs (0 or more)");
+        /* The train block's range: a run of 0 epochs would train nothing. */
+        if (parse_int(v, 1, CNN_MAX_EPOCHS, &iv))
+            return bad_value(m, f, v, "a whole number of epochs from 1 to 1000000");
         c->epochs = (int)iv;
     } else if (!strcmp(f, "batch")) {
         if (parse_int(v, 1, 65536, &iv))
@@ -427,8 +474,8 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
         else
             return bad_value(m, f, v, "val_loss, val_accuracy, loss or accuracy");
     } else if (!strcmp(f, "patience")) {
-        if (parse_int(v, 0, 1000000, &iv))
-            return bad_value(m, f, v, "a whole number of epochs");
+        if (parse_int(v, 0, 100000, &iv))
+            return bad_value(m, f, v, "a whole number of epochs from 0 to 100000");
         c->patience = (int)iv;
     } else if (!strcmp(f, "threads")) {
         if (parse_int(v, 1, 1024, &iv))
@@ -467,6 +514,18 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
         o->memory_mb = dv;
     } else if (!strcmp(f, "exact-resize")) {
         o->exact_resize = 1;
+    } else if (!strcmp(f, "output")) {
+        if (!*v)
+            return bad_value(m, f, v, "a file name such as grid.png");
+        o->output = v;
+    } else if (!strcmp(f, "count")) {
+        if (parse_int(v, 1, 1024, &iv))
+            return bad_value(m, f, v, "a number of images from 1 to 1024");
+        o->count = (int)iv;
+    } else if (!strcmp(f, "epoch")) {
+        if (parse_int(v, 1, CNN_MAX_EPOCHS, &iv))
+            return bad_value(m, f, v, "an epoch from 1 to 1000000");
+        o->view_epoch = (int)iv;
     } else if (!strcmp(f, "init")) {
         if (!*v)
             return bad_value(m, f, v, "a safetensors weights file");
@@ -546,6 +605,25 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
     return 0;
 }
 
+/* "train does not take --batch-size; did you mean --batch?": the nearest
+ * of the command's own flags, by the compiler's rule (cnn_names.h). */
+static void unknown_flag(const cnn_model *m, cmd c, const char *arg, const char *name)
+{
+    const char *mine[sizeof flags / sizeof flags[0] + 1];
+    int n = 0;
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (flags[i].cmds & (1u << c))
+            mine[n++] = flags[i].name;
+    mine[n] = NULL;
+    const char *near = cnn_names_closest(name, mine);
+    if (near && strcmp(near, name))
+        cnn_error(m, "%s does not take %s; did you mean --%s? (`%s %s --help` lists its flags)", cmd_names[c], arg,
+                  near, m->name, cmd_names[c]);
+    else
+        cnn_error(m, "%s does not take %s (`%s %s --help` lists its flags)", cmd_names[c], arg, m->name,
+                  cmd_names[c]);
+}
+
 static const flag *find_flag(const char *name)
 {
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
@@ -565,14 +643,21 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
         return 0;
     }
     cmd c = CMD_NONE;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; cmd_names[i]; i++)
         if (!strcmp(argv[1], cmd_names[i]))
             c = (cmd)i;
     if (c == CMD_NONE) {
-        cnn_error(m, "unknown command '%s': expected train, evaluate, predict, summary or bench "
-                     "(`%s --help` for usage)", argv[1], m->name);
+        const char *near = argv[1][0] != '-' ? cnn_names_closest(argv[1], cmd_names) : NULL;
+        if (near)
+            cnn_error(m, "unknown command '%s'; did you mean '%s'? (`%s --help` for usage)", argv[1], near, m->name);
+        else
+            cnn_error(m, "unknown command '%s': expected train, evaluate, predict, summary, bench or preview "
+                         "(`%s --help` for usage)", argv[1], m->name);
         return 1;
     }
+
+    if (c != CMD_SUMMARY)
+        cnn_wait_policy_init(argv);
 
     static cnn_run_options o;
     memset(&o, 0, sizeof o);
@@ -606,6 +691,8 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
             only_positional = 1;
             continue;
         }
+        if (!strcmp(a, "-o") && c == CMD_PREVIEW)
+            a = "--output"; /* as cnnc's -o */
         if (!strcmp(a, "-h")) {
             usage(stdout, m, c);
             free(images);
@@ -627,8 +714,7 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
                 *p = '-';
         const flag *fl = find_flag(name);
         if (!fl || !(fl->cmds & (1u << c))) {
-            cnn_error(m, "%s does not take %s (`%s %s --help` lists its flags)", cmd_names[c], a, m->name,
-                      cmd_names[c]);
+            unknown_flag(m, c, a, name);
             free(images);
             return 1;
         }
@@ -708,6 +794,10 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
     }
     (void)lr_given;
     (void)opt_changed;
+    if (refuse_foreign_options(m, op->kind, opt_set)) {
+        free(images);
+        return 1;
+    }
     const char *why = cnn_optim_check(op);
     if (why) {
         cnn_error(m, "%s", why);
@@ -726,81 +816,12 @@ int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
     case CMD_TRAIN: rc = cnn_cmd_train(m, &o); break;
     case CMD_EVALUATE: rc = cnn_cmd_evaluate(m, &o); break;
     case CMD_PREDICT: rc = cnn_cmd_predict(m, &o); break;
-    case CMD_SUMMARY: cnn_print_summary(stdout, m); rc = 0; break;
+    case CMD_SUMMARY: cnn_summary_print(stdout, m); rc = 0; break;
     case CMD_BENCH: rc = cnn_cmd_bench(m, &o); break;
+    case CMD_PREVIEW: rc = cnn_cmd_preview(m, &o); break;
     default: rc = 1;
     }
     free(images);
     fflush(stdout);
     return rc;
-}
-
-/* ---- summary ---------------------------------------------------------------- */
-
-static const char *kind_name(cnn_layer_kind k)
-{
-    switch (k) {
-    case CNN_CONV2D: return "Conv2D";
-    case CNN_MAXPOOL: return "MaxPooling2D";
-    case CNN_AVGPOOL: return "AveragePooling2D";
-    case CNN_GLOBALAVGPOOL: return "GlobalAveragePooling2D";
-    case CNN_FLATTEN: return "Flatten";
-    case CNN_DENSE: return "Dense";
-    case CNN_DROPOUT: return "Dropout";
-    case CNN_BATCHNORM: return "BatchNormalization";
-    case CNN_ACTIVATION: return "Activation";
-    }
-    return "?";
-}
-
-static void with_commas(double v, char *buf, size_t n)
-{
-    char tmp[32];
-    snprintf(tmp, sizeof tmp, "%.0f", v);
-    size_t len = strlen(tmp), o = 0;
-    for (size_t i = 0; i < len && o + 1 < n; i++) {
-        if (i && (len - i) % 3 == 0 && o + 2 < n)
-            buf[o++] = ',';
-        buf[o++] = tmp[i];
-    }
-    buf[o] = 0;
-}
-
-void cnn_print_summary(FILE *f, const cnn_model *m)
-{
-    char line[] = "_________________________________________________________________________";
-    char dline[] = "=========================================================================";
-    fprintf(f, "Model: \"%s\"%s%s\n", m->name, m->source ? " from " : "", m->source ? m->source : "");
-    fprintf(f, "%s\n %-34s %-24s %12s\n%s\n", line, "Layer (type)", "Output Shape", "Param #", dline);
-    char in_shape[64];
-    snprintf(in_shape, sizeof in_shape, "(None, %d, %d, %d)", m->in_h, m->in_w, m->in_c);
-    fprintf(f, " %-34s %-24s %12s\n", "input (InputLayer)", in_shape, "0");
-    for (int i = 0; i < m->n_layers; i++) {
-        const cnn_layer *l = &m->layers[i];
-        char nm[96], shape[64], pc[32];
-        snprintf(nm, sizeof nm, "%s (%s%s)", l->name, kind_name(l->kind), l->frozen ? ", frozen" : "");
-        if (l->out.rank == 1)
-            snprintf(shape, sizeof shape, "(None, %d)", l->out.c);
-        else
-            snprintf(shape, sizeof shape, "(None, %d, %d, %d)", l->out.h, l->out.w, l->out.c);
-        size_t params = 0;
-        for (int t = 0; t < l->n_tensors && l->first_tensor >= 0; t++)
-            params += m->tensors[l->first_tensor + t].count;
-        with_commas((double)params, pc, sizeof pc);
-        fprintf(f, " %-34s %-24s %12s\n", nm, shape, pc);
-    }
-    char tot[32], tr[32], nt[32];
-    with_commas((double)m->n_params, tot, sizeof tot);
-    with_commas((double)m->n_trainable, tr, sizeof tr);
-    with_commas((double)(m->n_params - m->n_trainable), nt, sizeof nt);
-    fprintf(f, "%s\n", dline);
-    fprintf(f, " Total params: %s (%.2f KB)\n", tot, (double)m->n_params * 4 / 1024);
-    fprintf(f, " Trainable params: %s\n", tr);
-    fprintf(f, " Non-trainable params: %s\n", nt);
-    fprintf(f, " Output: %d %s unit%s (%s)\n", m->n_outputs, m->final_act == CNN_ACT_SIGMOID ? "sigmoid" : "softmax",
-            m->n_outputs == 1 ? "" : "s", m->n_outputs == 1 ? "binary" : "categorical");
-    fprintf(f, " FLOPs per image: %.2f M forward, %.2f M training (forward + backward)\n", m->forward_flops * 1e-6,
-            m->train_flops * 1e-6);
-    fprintf(f, " Activations kept for backward: %.2f MB per image\n", (double)m->act_floats * 4 / 1048576);
-    fprintf(f, "%s\n", line);
 }

@@ -17,6 +17,17 @@ void cnn_set_err(char *err, size_t errlen, const char *fmt, ...)
 #endif
     ;
 
+/* mkdir -p: path and every missing folder above it; 0, or -1 with err
+ * (also when path exists and is not a folder). The trainer's run folder
+ * and cnnc's output folders. */
+int cnn_make_dirs(const char *path, char *err, size_t errlen);
+
+/* The plural ending of a count, for messages: "1 epoch", "2 epochs". */
+static inline const char *cnn_plural(long long n)
+{
+    return n == 1 ? "" : "s";
+}
+
 /* FNV-1a 64 over n bytes, continuing from h (start with CNN_FNV1A64_OFFSET):
  * the run's architecture and data hashes. */
 #define CNN_FNV1A64_OFFSET 0xcbf29ce484222325ull

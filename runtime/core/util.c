@@ -1,9 +1,12 @@
 /* util.c: see cnn_util.h. */
+#define _POSIX_C_SOURCE 200809L
 #include "cnn_util.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void cnn_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -127,4 +130,32 @@ void cnn_json_fputs(FILE *f, const char *s)
             fputc(*p, f);
     }
     fputc('"', f);
+}
+
+int cnn_make_dirs(const char *path, char *err, size_t errlen)
+{
+    char p[4096];
+    if (strlen(path) >= sizeof p) {
+        cnn_set_err(err, errlen, "%s: path too long", path);
+        return -1;
+    }
+    snprintf(p, sizeof p, "%s", path);
+    size_t n = strlen(p);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] == '/' || p[i] == 0) {
+            char c = p[i];
+            p[i] = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+                cnn_set_err(err, errlen, "cannot create the folder %s: %s", p, strerror(errno));
+                return -1;
+            }
+            p[i] = c;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cnn_set_err(err, errlen, "%s is not a folder", path);
+        return -1;
+    }
+    return 0;
 }

@@ -119,6 +119,27 @@ void cnn_loader_free(cnn_loader *l);
 
 /* ---- single images ---------------------------------------------------------- */
 
+/* The range of the model's input values after its preprocessing (0..255
+ * with none, 0..1 after rescale 1/255, ...): how to show an input as pixels. */
+void cnn_input_range(const cnn_model *m, double *lo, double *hi);
+
+/* Image i of d as its file holds it, before any preprocessing, resized
+ * (bilinear, whole image) to h x w RGB bytes in rgb: the "original" beside
+ * what the network sees. An IDX image (no file of its own) is its cached
+ * pixels. Returns 0, or -1 with err. */
+int cnn_dataset_original(const cnn_model *m, const cnn_dataset *d, int i, int h, int w, uint8_t *rgb, char *err,
+                         size_t errlen);
+
+/* An 8-bit image (c = 1 grey or 3 RGB, rows top to bottom) to a PNG file,
+ * atomically (png_write.c). Returns 0, or -1 with err. */
+int cnn_png_write(const char *path, int w, int h, int c, const uint8_t *px, char *err, size_t errlen);
+
+/* Every file under dir, recursively, in the order and by the rules a class
+ * folder is read (sorted by name, names starting with '.' skipped, links to
+ * folders not followed): what `predict FOLDER` classifies. *paths and each
+ * path are malloc'ed. Returns 0, or -1 with err. */
+int cnn_folder_files(const char *dir, char ***paths, int *n, char *err, size_t errlen);
+
 /* Decode one file and preprocess it for evaluation (no augmentation) into x
  * (in_h x in_w x in_c floats), through the same uint8 rounding as the cache.
  * o gives max_megapixels and exact_resize (use the training run's); NULL =

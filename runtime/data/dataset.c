@@ -109,8 +109,8 @@ static void announce(const cnn_data_options *o, const cnn_source *s)
 {
     if (!o->log)
         return;
-    fprintf(o->log, "%s: %d files, %d classes; decoding into a %.1f MB image cache %s%s\n",
-            s->name, s->n_files, s->n_classes, s->cache.bytes / 1e6,
+    fprintf(o->log, "%s: %d file%s, %d classes; decoding into a %.1f MB image cache %s%s\n",
+            s->name, s->n_files, cnn_plural(s->n_files), s->n_classes, s->cache.bytes / 1e6,
             s->cache.mapped ? "in a memory-mapped file in " : "in memory",
             s->cache.mapped ? (o->cache_dir && *o->cache_dir ? o->cache_dir
                                : getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp")
@@ -262,7 +262,8 @@ static int collect_skipped(cnn_source *s, const cnn_data_options *o, char *err, 
         }
     if (s->n_skipped > 0) {
         if (o->log)
-            fprintf(o->log, "skipped %d of %d files in %s%s\n", s->n_skipped, s->n_files, s->name,
+            fprintf(o->log, "skipped %d of %d file%s in %s%s\n", s->n_skipped, s->n_files, cnn_plural(s->n_files),
+                    s->name,
                     o->strict ? "" : " (--strict makes this an error)");
         if (o->strict) {
             int f = s->skipped[0];
@@ -323,7 +324,7 @@ static int open_source(const cnn_model *m, const cnn_data_options *o, const char
     if (o->log) {
         double dt = now_s() - t0;
         int n = s->n_files - s->n_skipped;
-        fprintf(o->log, "%s: %d images read in %.2f s (%.0f images/s)\n", path, n, dt,
+        fprintf(o->log, "%s: %d image%s read in %.2f s (%.0f images/s)\n", path, n, cnn_plural(n), dt,
                 dt > 0 ? n / dt : 0.0);
     }
     return 0;

@@ -174,6 +174,35 @@ static int walk(entries *e, const char *dir, int label, int depth, char *err, si
     return rc;
 }
 
+int cnn_folder_files(const char *dir, char ***paths, int *n, char *err, size_t errlen)
+{
+    cnn_source s;
+    memset(&s, 0, sizeof s);
+    entries e = { &s, 0 };
+    int rc = walk(&e, dir, 0, 0, err, errlen);
+    if (rc == -1)
+        snprintf(err, errlen, "%s: out of memory", dir);
+    int k = 0;
+    for (int i = 0; i < s.n_files; i++) {
+        /* what cannot be read (links to folders, sockets) is not a file to predict */
+        if (rc == 0 && !s.reasons[i])
+            s.paths[k++] = s.paths[i];
+        else
+            free(s.paths[i]);
+        if (s.reasons)
+            free(s.reasons[i]);
+    }
+    free(s.reasons);
+    free(s.labels);
+    if (rc != 0) {
+        free(s.paths);
+        return -1;
+    }
+    *paths = s.paths;
+    *n = k;
+    return 0;
+}
+
 int cnn_folder_index(cnn_source *s, char *err, size_t errlen)
 {
     const char *path = s->name;

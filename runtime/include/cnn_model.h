@@ -332,6 +332,7 @@ typedef struct cnn_model {
     int crop_to_aspect_ratio;
     cnn_augment augment;
     cnn_config defaults;         /* the train block, with defaults filled in */
+    const double *layer_flops;   /* n_layers: each layer's forward FLOPs per image (the summary's column) */
 } cnn_model;
 
 /* ---- per-layer timing in trainer builds ---------------------------------

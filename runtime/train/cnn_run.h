@@ -23,6 +23,10 @@ void cnn_apply_threads(int threads);
 /* The data options of a run. */
 void cnn_data_options_from(const cnn_run_options *o, cnn_data_options *d, FILE *log);
 
+/* When the data path is the train block's default (no --data) and does not
+ * exist, says where it came from and suggests --data; returns 1 then. */
+int cnn_check_default_data(const cnn_model *m, const cnn_run_options *o);
+
 /* Runs the model in inference mode over every batch of the loader and
  * accumulates metrics; a batch whose loss is not finite makes the mean loss
  * NaN or infinite (cnn_metrics_add), which the caller checks. */
@@ -37,9 +41,6 @@ int cnn_load_weights(const cnn_model *m, const cnn_run_options *o, float *params
 int cnn_split_classes(char *s, const char **names, int max);
 
 /* ---- run_folder.c ---- */
-/* mkdir -p */
-int cnn_make_dirs(const char *path, char *err, size_t errlen);
-
 /* DIR/FILE into dst. */
 void cnn_run_path(char *dst, size_t n, const char *dir, const char *file);
 

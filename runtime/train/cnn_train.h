@@ -23,13 +23,15 @@ typedef struct cnn_run_options {
     double bench_seconds;      /* per timed phase */
     int n_images;              /* predict */
     char **images;
+    const char *output;        /* preview: the PNG file (-o) */
+    int count;                 /* preview: images shown (0 = 16) */
+    int view_epoch;            /* preview: the 1-based epoch whose augmentation is shown (0 = 1) */
 } cnn_run_options;
 
 int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o);
 int cnn_cmd_evaluate(const cnn_model *m, const cnn_run_options *o);
 int cnn_cmd_predict(const cnn_model *m, const cnn_run_options *o);
 int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o);
-void cnn_print_summary(FILE *f, const cnn_model *m);
 
 /* The buffers of cnn_model.h for batch_cap images, allocated (64-byte
  * aligned) and touched once. Returns 0, or -1 when out of memory. */

@@ -103,10 +103,93 @@ static int load_idx_refs(const cnn_model *m, const cnn_run_options *o, float **x
     return 0;
 }
 
-int cnn_cmd_predict(const cnn_model *m, const cnn_run_options *o)
+/* The arguments with every folder replaced by the files under it,
+ * recursively, as `train` reads a class folder. found[i] is 1 for a file
+ * found in a folder: one that is not an image is skipped with a note (as
+ * training skips it), where a file named on the command line is an error.
+ * Returns the count, or -1 (reported). */
+static int expand_folders(const cnn_model *m, const cnn_run_options *o, char ***list, char **found, char ***owned,
+                          int *n_owned)
 {
-    if (o->n_images == 0) {
-        cnn_error(m, "predict needs at least one image: %s predict [--weights FILE] IMAGE...", m->name);
+    int cap = o->n_images, n = 0;
+    char **v = malloc((size_t)(cap ? cap : 1) * sizeof *v);
+    char *f = malloc((size_t)(cap ? cap : 1));
+    *owned = NULL;
+    *n_owned = 0;
+    if (!v || !f)
+        goto oom;
+    for (int i = 0; i < o->n_images; i++) {
+        struct stat st;
+        if (stat(o->images[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
+            v[n] = o->images[i];
+            f[n++] = 0;
+            continue;
+        }
+        char **paths = NULL, err[1024];
+        int k = 0;
+        if (cnn_folder_files(o->images[i], &paths, &k, err, sizeof err)) {
+            cnn_error(m, "%s", err);
+            goto fail;
+        }
+        if (k == 0)
+            cnn_warning(m, "%s holds no files", o->images[i]);
+        char **nv = realloc(v, (size_t)(cap + k) * sizeof *v);
+        char *nf = nv ? realloc(f, (size_t)(cap + k)) : NULL;
+        char **no = nf ? realloc(*owned, (size_t)(*n_owned + k + 1) * sizeof *no) : NULL;
+        if (nv)
+            v = nv;
+        if (nf)
+            f = nf;
+        if (no)
+            *owned = no;
+        if (!nv || !nf || !no) {
+            for (int j = 0; j < k; j++)
+                free(paths[j]);
+            free(paths);
+            goto oom;
+        }
+        cap += k;
+        for (int j = 0; j < k; j++) {
+            v[n] = paths[j];
+            f[n++] = 1;
+            (*owned)[(*n_owned)++] = paths[j];
+        }
+        free(paths);
+    }
+    *list = v;
+    *found = f;
+    return n;
+oom:
+    cnn_error(m, "out of memory");
+fail:
+    free(v);
+    free(f);
+    return -1;
+}
+
+int cnn_cmd_predict(const cnn_model *m, const cnn_run_options *o0)
+{
+    if (o0->n_images == 0) {
+        cnn_error(m, "predict needs at least one image: %s predict [--weights FILE] IMAGE|FOLDER...", m->name);
+        return 1;
+    }
+    char **list = NULL, *found = NULL, **owned = NULL;
+    int n_owned = 0;
+    cnn_run_options ox = *o0;
+    const cnn_run_options *o = &ox;
+    ox.n_images = expand_folders(m, o0, &list, &found, &owned, &n_owned);
+    if (ox.n_images < 0) {
+        for (int i = 0; i < n_owned; i++)
+            free(owned[i]);
+        free(owned);
+        return 1;
+    }
+    ox.images = list;
+    if (ox.n_images == 0) {
+        free(list);
+        free(found);
+        free(owned);
+        cnn_error(m, "no images to predict");
         return 1;
     }
     cnn_apply_threads(o->threads);
@@ -151,8 +234,12 @@ int cnn_cmd_predict(const cnn_model *m, const cnn_run_options *o)
             if (xs[i]) {
                 memcpy(x + (size_t)n * img, xs[i], img * sizeof(float));
             } else if (cnn_image_load(m, o->images[i], x + (size_t)n * img, &d, err, sizeof err)) {
-                cnn_error(m, "%s", err);
-                failed++;
+                if (found[i]) {
+                    cnn_warning(m, "skipped %s", err);
+                } else {
+                    cnn_error(m, "%s", err);
+                    failed++;
+                }
                 continue;
             }
             which[n++] = i;
@@ -190,5 +277,10 @@ out:
     free(xs);
     free(idx_store);
     free(classes);
+    for (int i = 0; i < n_owned; i++)
+        free(owned[i]);
+    free(owned);
+    free(list);
+    free(found);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,6 +81,26 @@ static void metrics_text(char *s, size_t cap, const char *const *names, const do
     }
 }
 
+/* The terminal's width: the window's, else $COLUMNS, else 80. */
+static int columns(FILE *f)
+{
+    struct winsize ws;
+    if (ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    int n = c ? atoi(c) : 0;
+    return n > 0 ? n : 80;
+}
+
+/* Characters a terminal shows for UTF-8 text without escape sequences. */
+static int visible(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
 static void line(cnn_progress *p, int step, long images, const char *const *names,
                  const double *values, int n, int final)
 {
@@ -96,14 +117,35 @@ static void line(cnn_progress *p, int step, long images, const char *const *name
     double ips = el > 0 ? (double)images / el : 0;
     int w = snprintf(NULL, 0, "%d", p->steps);
     if (p->tty) {
-        int fill = p->steps ? (int)((long)BAR_WIDTH * step / p->steps) : BAR_WIDTH;
+        /* A line redrawn with '\r' must fit the terminal: one that wraps
+         * leaves a new line at every redraw. Metrics that do not fit are
+         * left out of the running line (the epoch's last line has them all,
+         * and may wrap: it is not redrawn), then the bar shrinks, then the
+         * rest is cut. The last column stays free (some terminals wrap on
+         * writing it). */
+        char tail[1200];
+        snprintf(tail, sizeof tail, " %s %s/step %.0f img/s%s", t, ps, ips, ms);
+        int bar = BAR_WIDTH, room = columns(p->f) - 1 - (2 * w + 2);
+        if (!final) {
+            while (bar + visible(tail) > room) {
+                char *cut = strrchr(tail, '-');
+                if (!cut || cut - tail < 2 || cut[-1] != ' ' || strstr(tail, "img/s") > cut)
+                    break;
+                cut[-1] = '\0';
+            }
+            if (bar + visible(tail) > room)
+                bar = room - visible(tail) >= 5 ? room - visible(tail) : 5;
+            if (bar + visible(tail) > room && room - bar > 0)
+                tail[room - bar] = '\0'; /* ASCII from here: time, rate and names */
+        }
+        int fill = p->steps ? (int)((long)bar * step / p->steps) : bar;
         fprintf(p->f, "\r%*d/%d \x1b[1m", w, step, p->steps);
         for (int i = 0; i < fill; i++)
             fputs("\xe2\x94\x81", p->f); /* U+2501 heavy horizontal, as Keras 3 */
         fputs("\x1b[0m\x1b[2m", p->f);
-        for (int i = fill; i < BAR_WIDTH; i++)
+        for (int i = fill; i < bar; i++)
             fputs("\xe2\x94\x81", p->f);
-        fprintf(p->f, "\x1b[0m %s %s/step %.0f img/s%s\x1b[K", t, ps, ips, ms);
+        fprintf(p->f, "\x1b[0m%s\x1b[K", tail);
         if (final)
             fputc('\n', p->f);
     } else {

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cnn_checkpoint.h"
 #include "cnn_finite.h"
@@ -89,6 +90,18 @@ void cnn_data_options_from(const cnn_run_options *o, cnn_data_options *d, FILE *
     d->threads = o->threads;
     d->exact_resize = o->exact_resize;
     d->log = log;
+}
+
+int cnn_check_default_data(const cnn_model *m, const cnn_run_options *o)
+{
+    const cnn_config *c = &o->cfg;
+    struct stat st;
+    if (!c->data || c->data != m->defaults.data || stat(c->data, &st) == 0)
+        return 0;
+    cnn_error(m, "%s: %s; this path comes from the train block of %s (data \"%s\", relative to the folder "
+                 "the trainer runs in): give --data DIR to use another", c->data, strerror(errno),
+              m->source ? m->source : "the model", c->data);
+    return 1;
 }
 
 /* Runs the model in inference mode over every batch of the loader and

@@ -1,5 +1,5 @@
-/* run_folder.c: the run folder's files that are not checkpoints: the
- * folder itself, file paths in it, the class list and split.csv. */
+/* run_folder.c: the run folder's files that are not checkpoints: file
+ * paths in it, the class list and split.csv. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdlib.h>
@@ -10,31 +10,6 @@
 #include "cnn_history.h"
 #include "cnn_run.h"
 #include "cnn_util.h"
-
-/* mkdir -p */
-int cnn_make_dirs(const char *path, char *err, size_t errlen)
-{
-    char p[CNN_MAX_PATH];
-    snprintf(p, sizeof p, "%s", path);
-    size_t n = strlen(p);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] == '/' || p[i] == 0) {
-            char c = p[i];
-            p[i] = 0;
-            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-                cnn_set_err(err, errlen, "cannot create the folder %s: %s", p, strerror(errno));
-                return -1;
-            }
-            p[i] = c;
-        }
-    }
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        cnn_set_err(err, errlen, "%s is not a folder", path);
-        return -1;
-    }
-    return 0;
-}
 
 void cnn_run_path(char *dst, size_t n, const char *dir, const char *file)
 {

@@ -27,6 +27,7 @@
 #include "cnn_history.h"
 #include "cnn_init.h"
 #include "cnn_init_from.h"
+#include "cnn_interrupt.h"
 #include "cnn_metrics.h"
 #include "cnn_optim.h"
 #include "cnn_step.h"
@@ -150,7 +151,8 @@ static void run_free(run *r)
     free(r->class_weight);
 }
 
-static int save_weights(run *r, const char *path, int epoch, char *err, size_t errlen)
+/* note: NULL, or the "interrupted" metadata entry (where Ctrl-C stopped the run). */
+static int save_weights(run *r, const char *path, int epoch, const char *note, char *err, size_t errlen)
 {
     int bad = cnn_nonfinite_tensor(r->m, r->b.params);
     if (bad >= 0) {
@@ -168,6 +170,7 @@ static int save_weights(run *r, const char *path, int epoch, char *err, size_t e
                           "arch_hash", arch,
                           "epoch", ep,
                           "classes", r->classes ? r->classes : "",
+                          note ? "interrupted" : NULL, note,
                           NULL};
     return cnn_weights_save(r->m, r->b.params, path, meta, err, errlen);
 }
@@ -231,7 +234,8 @@ static int set_class_weights(run *r, char *err, size_t errlen)
 static int check_resumed(run *r, const char *path, const cnn_train_state *st, char *err, size_t errlen)
 {
     uint64_t steps = (uint64_t)cnn_loader_batches(r->tl);
-    if (st->step != (uint64_t)st->epoch * steps) {
+    /* A run interrupted by Ctrl-C is saved between two steps of an epoch. */
+    if (st->step < (uint64_t)st->epoch * steps || st->step >= (uint64_t)(st->epoch + 1) * steps) {
         snprintf(err, errlen, "%s is corrupt: its training state is out of range (step=%" PRIu64 " after %d epochs "
                               "of %" PRIu64 " steps)", path, st->step, st->epoch, steps);
         return 1;
@@ -353,6 +357,42 @@ static void report_divergence(run *r, const cnn_progress *pg, const char *what)
     }
 }
 
+/* After a Ctrl-C: the checkpoint (unless the epoch's own was just written)
+ * and model.safetensors, each written atomically, and how to resume.
+ * batch > 0: the run stopped after that batch of epoch st->epoch + 1;
+ * -1: after epoch st->epoch. Returns CNN_EXIT_INTERRUPTED, or 1 when a file
+ * could not be written. */
+static int save_interrupted(run *r, const cnn_progress *pg, cnn_train_state *st, int batch, int steps, uint64_t th,
+                            uint64_t vh)
+{
+    const cnn_model *m = r->m;
+    const cnn_run_options *o = r->o;
+    char err[1024], where[128];
+    fflush(stdout);
+    if (pg->tty && !o->quiet && batch > 0)
+        fputc('\n', stdout);
+    if (batch > 0) {
+        snprintf(where, sizeof where, "epoch %d, batch %d of %d", st->epoch + 1, batch, steps);
+        if (!st->history) /* stopped in the first epoch: the history is its header */
+            st->history = cnn_history_csv(&r->hist);
+        if (cnn_checkpoint_save(r->ckpt, m, r->b.params, r->opt, st, r->settings, th, vh, r->classes, err,
+                                sizeof err)) {
+            cnn_error(m, "%s", err);
+            return 1;
+        }
+    } else {
+        snprintf(where, sizeof where, "the end of epoch %d", st->epoch);
+    }
+    if (save_weights(r, r->final, st->epoch, batch > 0 ? where : NULL, err, sizeof err)) {
+        cnn_error(m, "%s", err);
+        return 1;
+    }
+    printf("Interrupted at %s. Saved %s and %s (the weights at that point).\n", where, r->ckpt, r->final);
+    printf("Resume with: %s train --resume --out %s (with this run's other flags)\n", m->name, o->out);
+    fflush(stdout);
+    return CNN_EXIT_INTERRUPTED;
+}
+
 int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
 {
     run R;
@@ -372,6 +412,8 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
                      "IDX file), or set `data \"...\"` in the train block of %s", m->source ? m->source : "the model");
         return 1;
     }
+    if (cnn_check_default_data(m, o))
+        return 1;
     /* --init's file is checked before the data are read (minutes, for a large set) */
     if (c->init && !o->resume && cnn_init_from_file(m, NULL, c->init, c->init_partial, NULL, err, sizeof err)) {
         cnn_error(m, "%s", err);
@@ -515,7 +557,8 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
                    c->optimizer.lr, was_lr);
             cnn_schedule_set_base(&r->sched, c->optimizer.lr);
         }
-        printf("Resuming from %s: %d of %d epochs done, step %" PRIu64 ".\n", r->ckpt, st.epoch, c->epochs,
+        printf("Resuming from %s: %d of %d epoch%s done, step %" PRIu64 ".\n", r->ckpt, st.epoch, c->epochs,
+               cnn_plural(c->epochs),
                st.step);
     } else {
         struct stat sb;
@@ -533,10 +576,12 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     char arch[17];
     cnn_model_arch_hash(m, arch);
     if (log)
-        printf("Training %s: %d images, %d validation, batch %d, %d epochs, %s lr=%g, seed %" PRIu64
-               ", %d threads; run folder %s\n",
-               m->name, cnn_dataset_size(r->train), r->val ? cnn_dataset_size(r->val) : 0, batch, c->epochs,
-               cnn_optim_kind_name(c->optimizer.kind), c->optimizer.lr, c->seed, omp_get_max_threads(), o->out);
+        printf("Training %s: %d image%s, %d validation, batch %d, %d epoch%s, %s lr=%g, seed %" PRIu64
+               ", %d thread%s; run folder %s\n",
+               m->name, cnn_dataset_size(r->train), cnn_plural(cnn_dataset_size(r->train)),
+               r->val ? cnn_dataset_size(r->val) : 0, batch, c->epochs, cnn_plural(c->epochs),
+               cnn_optim_kind_name(c->optimizer.kind), c->optimizer.lr, c->seed, omp_get_max_threads(),
+               cnn_plural(omp_get_max_threads()), o->out);
     if (log && c->schedule.kind != CNN_SCHED_NONE) {
         char d[512];
         cnn_schedule_describe(&c->schedule, d, sizeof d);
@@ -559,6 +604,9 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         prev_lr = cnn_history_get(&r->hist, st.epoch - 1, "lr");
     for (int i = 0; i < nc; i++)
         pnames[i] = cols[i];
+    /* Ctrl-C from here on stops after the step in progress, saved. */
+    cnn_interrupt_install();
+    int interrupted = 0, skip = (int)(st.step - (uint64_t)st.epoch * (uint64_t)steps);
 
     for (int epoch = st.epoch; epoch < c->epochs && !stopped_early; epoch++) {
         cnn_metrics_reset(&r->tm);
@@ -566,10 +614,14 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         cnn_optim_set_lr(r->opt, lr);
         if (!o->quiet)
             cnn_progress_begin(&pg, epoch + 1, c->epochs, steps);
-        cnn_loader_begin(r->tl, epoch, 0);
+        /* A run resumed after a Ctrl-C starts where it stopped; the epoch's
+         * training metrics then cover the batches after it (as Keras's
+         * BackupAndRestore resumed mid-epoch). */
+        cnn_loader_begin(r->tl, epoch, skip);
         const float *x;
         const int *labels, *idx;
-        int n, bi = 0;
+        int n, bi = skip;
+        skip = 0;
         long images = 0;
         while ((n = cnn_loader_next(r->tl, &x, &labels, &idx)) > 0) {
             double loss = cnn_train_step_weighted(m, &r->b, r->opt, x, labels, r->logits, r->dlogits, n, c->seed,
@@ -603,7 +655,13 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
                     pvals[i] = cnn_metrics_value(&r->tm, mnames[i]);
                 cnn_progress_update(&pg, bi, images, pnames, pvals, nm);
             }
+            if (cnn_interrupt_pending() && bi < steps) {
+                interrupted = bi;
+                break;
+            }
         }
+        if (interrupted)
+            break;
         double row[CNN_HISTORY_MAX_COLS];
         for (int i = 0; i < nm; i++)
             row[i] = cnn_metrics_value(&r->tm, mnames[i]);
@@ -654,7 +712,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
             st.best_value = cur;
             st.best_epoch = epoch + 1;
             st.wait = 0;
-            if (save_weights(r, r->best, epoch + 1, err, sizeof err)) {
+            if (save_weights(r, r->best, epoch + 1, NULL, err, sizeof err)) {
                 cnn_error(m, "%s", err);
                 goto out;
             }
@@ -686,6 +744,14 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
             stopped_early = epoch + 1;
             break;
         }
+        if (cnn_interrupt_pending() && epoch + 1 < c->epochs) {
+            interrupted = -1; /* at the end of an epoch: its checkpoint is written */
+            break;
+        }
+    }
+    if (interrupted) {
+        rc = save_interrupted(r, &pg, &st, interrupted, steps, th, vh);
+        goto out;
     }
 
     /* Early stopping restores the best weights, as Keras's
@@ -702,10 +768,12 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         restored = 1;
     }
     if (stopped_early)
-        printf("Early stopping after epoch %d: %s has not improved for %d epochs%s (best %.4f at epoch %d).\n",
-               stopped_early, mon, c->patience, restored ? "; restored the best weights" : "", st.best_value,
+        printf("Early stopping after epoch %d: %s has not improved for %d epoch%s%s (best %.4f at epoch %d).\n",
+               stopped_early, mon, c->patience, cnn_plural(c->patience), restored ? "; restored the best weights" : "", st.best_value,
                st.best_epoch);
-    if (save_weights(r, r->final, st.epoch, err, sizeof err)) {
+    /* After early stopping the model is the best epoch's, and says so. */
+    int final_epoch = restored ? st.best_epoch : st.epoch;
+    if (save_weights(r, r->final, final_epoch, NULL, err, sizeof err)) {
         cnn_error(m, "%s", err);
         goto out;
     }
@@ -718,7 +786,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         int k = cnn_dataset_n_classes(r->val);
         for (int i = 0; i < k && i < 64; i++)
             names[i] = cnn_dataset_class_name(r->val, i);
-        printf("Validation (%ld images): loss %.4f, accuracy %.4f", r->vm.n, cnn_metrics_loss(&r->vm),
+        printf("Validation (%ld image%s): loss %.4f, accuracy %.4f", r->vm.n, cnn_plural(r->vm.n), cnn_metrics_loss(&r->vm),
                cnn_metrics_accuracy(&r->vm));
         if (r->vm.binary && (c->metrics & CNN_METRIC_PRECISION))
             printf(", precision %.4f", cnn_metrics_precision(&r->vm));
@@ -729,12 +797,16 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         printf("\n");
         cnn_metrics_print_report(stdout, &r->vm, k <= 64 ? names : NULL, "the validation data");
     }
-    printf("Saved %s (final weights, epoch %d)", r->final, st.epoch);
+    if (restored)
+        printf("Saved %s (the best weights, epoch %d, restored by early stopping)", r->final, final_epoch);
+    else
+        printf("Saved %s (final weights, epoch %d)", r->final, st.epoch);
     if (st.best_epoch > 0)
         printf(" and %s (epoch %d, %s %.4f)", r->best, st.best_epoch, mon, st.best_value);
     printf("; history.csv, curves.svg and checkpoint.safetensors in %s\n", o->out);
     rc = 0;
 out:
+    cnn_interrupt_remove();
     cnn_train_state_free(&st);
     run_free(r);
     if (lock_fd >= 0)

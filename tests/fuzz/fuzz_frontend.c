@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sink = fopen("/dev/null", "w");
     static cnnc_ir ir;
     if (cnnc_compile_memory("fuzz.cnn", (const char *)data, size, sink, &ir) == 0)
-        print_summary(&ir, sink);
+        print_summary(&ir, ir.act_floats, sink);
     return 0;
 }
 

@@ -1,9 +1,12 @@
-/* names.c: edit distance and suggestion lists for diagnostics. */
-#include "names.h"
+/* names.c: edit distance and suggestion lists for diagnostics: the
+ * compiler's (misspelled words of the language) and the trainer's
+ * (misspelled flags). */
+#include "cnn_names.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* Optimal string alignment distance (Levenshtein plus adjacent swaps),
  * case-insensitive; words longer than 63 characters are never close. */
@@ -35,7 +38,16 @@ static int distance(const char *a, const char *b)
     return d[la][lb];
 }
 
-const char *names_closest(const char *word, const char *const *choices)
+/* 1 when `word` is `choice` followed by a separator and more: batch_size
+ * for batch, --epochs-max for epochs. Keras's and PyTorch's longer names
+ * (batch_size) are far from cnnc's short ones by edit distance. */
+static int extends(const char *word, const char *choice)
+{
+    size_t n = strlen(choice);
+    return n >= 3 && strlen(word) > n + 1 && !strncasecmp(word, choice, n) && (word[n] == '_' || word[n] == '-');
+}
+
+const char *cnn_names_closest(const char *word, const char *const *choices)
 {
     const char *best = NULL;
     int best_d = 1000;
@@ -48,10 +60,16 @@ const char *names_closest(const char *word, const char *const *choices)
     }
     int len = (int)strlen(word);
     int limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
-    return best_d <= limit ? best : NULL;
+    if (best_d <= limit)
+        return best;
+    best = NULL;
+    for (const char *const *c = choices; *c; c++)
+        if (extends(word, *c) && (!best || strlen(*c) > strlen(best)))
+            best = *c;
+    return best;
 }
 
-void names_join(char *buf, int size, const char *const *choices)
+void cnn_names_join(char *buf, int size, const char *const *choices)
 {
     int n = 0, len = 0;
     while (choices[n])
