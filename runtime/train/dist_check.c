@@ -87,9 +87,13 @@ static int same_data(const cnn_dataset *d, const char *what, char *err, size_t e
     if (rank == who)
         snprintf(name, sizeof name, "%s", cnn_dataset_relpath(d, at));
     cnn_dist_bcast(name, sizeof name, who);
-    snprintf(err, errlen, "rank %d's %s data differs from rank 0's at image %d (%s on rank %d: another file, "
-             "label or file size): every rank needs the same data folder (docs/distributed.md)", who, what, at + 1,
-             name, who);
+    char name0[1024] = "";
+    if (rank == 0)
+        snprintf(name0, sizeof name0, "%s", cnn_dataset_relpath(d, at));
+    cnn_dist_bcast(name0, sizeof name0, 0);
+    snprintf(err, errlen, "rank %d's %s data differs from rank 0's at image %d: %s on rank %d, %s on rank 0 (another "
+             "file, label or file size): every rank needs the same data folder (docs/distributed.md)", who, what,
+             at + 1, name, who, name0);
     return 1;
 }
 
