@@ -141,6 +141,21 @@ static void emit_header(py_writer *w, const cnnc_ir *ir)
            "\n");
 }
 
+/* A Python string literal of s (backslashes, quotes and control bytes escaped). */
+static void py_string(py_writer *w, const char *s)
+{
+    out(w, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\\' || *p == '"')
+            out(w, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            out(w, "\\x%02x", *p);
+        else
+            out(w, "%c", *p);
+    }
+    out(w, "\"");
+}
+
 static void emit_constants(py_writer *w, const cnnc_ir *ir)
 {
     const cnn_config *c = &ir->config;
@@ -180,16 +195,73 @@ static void emit_constants(py_writer *w, const cnnc_ir *ir)
     out(w, "]\n");
     switch (o->kind) {
     case CNN_OPT_ADAM:
-        out(w, "OPTIMIZER = {\"kind\": \"adam\", \"lr\": %s, \"beta1\": %s, \"beta2\": %s, \"epsilon\": %s}\n", lr, b1,
-            b2, eps);
+    case CNN_OPT_ADAMW:
+        out(w, "OPTIMIZER = {\"kind\": \"%s\", \"lr\": %s, \"beta1\": %s, \"beta2\": %s, \"epsilon\": %s",
+            o->kind == CNN_OPT_ADAM ? "adam" : "adamw", lr, b1, b2, eps);
         break;
     case CNN_OPT_SGD:
-        out(w, "OPTIMIZER = {\"kind\": \"sgd\", \"lr\": %s, \"momentum\": %s, \"nesterov\": %s}\n", lr, mom,
+        out(w, "OPTIMIZER = {\"kind\": \"sgd\", \"lr\": %s, \"momentum\": %s, \"nesterov\": %s", lr, mom,
             o->nesterov ? "True" : "False");
         break;
     case CNN_OPT_RMSPROP:
-        out(w, "OPTIMIZER = {\"kind\": \"rmsprop\", \"lr\": %s, \"rho\": %s, \"epsilon\": %s}\n", lr, rho, eps);
+        out(w, "OPTIMIZER = {\"kind\": \"rmsprop\", \"lr\": %s, \"rho\": %s, \"epsilon\": %s", lr, rho, eps);
         break;
+    }
+    /* Keras 3's decoupled weight decay and clipping, only when set */
+    char x[40];
+    if (o->weight_decay > 0) {
+        real_str(o->weight_decay, 0, x, sizeof x);
+        out(w, ", \"weight_decay\": %s", x);
+    }
+    if (o->clipnorm > 0) {
+        real_str(o->clipnorm, 0, x, sizeof x);
+        out(w, ", \"clipnorm\": %s", x);
+    }
+    if (o->clipvalue > 0) {
+        real_str(o->clipvalue, 0, x, sizeof x);
+        out(w, ", \"clipvalue\": %s", x);
+    }
+    out(w, "}\n");
+    /* settings added to the language later are written only when set */
+    if (c->class_weight == CNN_CW_BALANCED)
+        out(w, "CLASS_WEIGHT = \"balanced\"  # n / (classes * count) over the training split; "
+               "loss = sum(w[y] * loss) / batch size (Keras)\n");
+    else if (c->class_weight == CNN_CW_EXPLICIT) {
+        out(w, "CLASS_WEIGHT = [");
+        for (int k = 0; k < c->n_class_weights; k++) {
+            char wk[40];
+            real_str(c->class_weights[k], 0, wk, sizeof wk);
+            out(w, "%s%s", k ? ", " : "", wk);
+        }
+        out(w, "]  # loss = sum(w[y] * loss) / batch size (Keras's class_weight)\n");
+    }
+    const cnn_schedule_cfg *sc = &c->schedule;
+    if (sc->kind == CNN_SCHED_STEP) {
+        real_str(sc->factor, 0, lr, sizeof lr);
+        out(w, "LR_SCHEDULE = {\"kind\": \"step\", \"every\": %d, \"factor\": %s}  "
+               "# torch.optim.lr_scheduler.StepLR(step_size=every, gamma=factor), stepped per epoch\n",
+            sc->every, lr);
+    } else if (sc->kind == CNN_SCHED_COSINE) {
+        real_str(sc->alpha, 0, lr, sizeof lr);
+        char ep[16];
+        snprintf(ep, sizeof ep, "%d", sc->decay_epochs);
+        out(w, "LR_SCHEDULE = {\"kind\": \"cosine\", \"epochs\": %s, \"warmup\": %d, \"alpha\": %s}  "
+               "# LinearLR(1/warmup, 1, warmup - 1) then CosineAnnealingLR(epochs, alpha * lr), per epoch; "
+               "epochs None: the run's epochs - warmup\n",
+            sc->decay_epochs ? ep : "None", sc->warmup, lr);
+    } else if (sc->kind == CNN_SCHED_PLATEAU) {
+        real_str(sc->factor, 0, lr, sizeof lr);
+        real_str(sc->min_delta, 0, b1, sizeof b1);
+        real_str(sc->min_lr, 0, b2, sizeof b2);
+        out(w, "LR_SCHEDULE = {\"kind\": \"plateau\", \"monitor\": \"%s\", \"factor\": %s, \"patience\": %d, "
+               "\"min_delta\": %s, \"cooldown\": %d, \"min_lr\": %s}  # Keras ReduceLROnPlateau\n",
+            (const char *[]){"val_loss", "val_accuracy", "loss", "accuracy"}[sc->monitor & 3], lr, sc->patience, b1, sc->cooldown, b2);
+    }
+    if (c->init) {
+        out(w, "INIT = {\"path\": ");
+        py_string(w, c->init);
+        out(w, ", \"partial\": %s}  # the C trainer's `init`: see load_weights\n",
+            c->init_partial ? "True" : "False");
     }
     out(w, "\n\n");
 }
@@ -286,10 +358,18 @@ static void emit_forward_layer(py_writer *w, const cnnc_ir *ir, int i)
                 L->pad_left, L->pad_right, L->pad_top, L->pad_bottom);
         out(w, "        x = self.%s(x)\n", L->name);
         break;
+    case CNN_BATCHNORM:
+        if (L->frozen) { /* Keras: a frozen batchnorm runs in inference mode, in training too */
+            out(w, "        bn = self.%s  # trainable=false: inference mode, running statistics unchanged\n", L->name);
+            out(w, "        x = F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, "
+                   "bn.eps)\n");
+            break;
+        }
+        out(w, "        x = self.%s(x)\n", L->name);
+        break;
     case CNN_MAXPOOL:
     case CNN_AVGPOOL:
     case CNN_DROPOUT:
-    case CNN_BATCHNORM:
         out(w, "        x = self.%s(x)\n", L->name);
         break;
     case CNN_GLOBALAVGPOOL:
@@ -322,6 +402,8 @@ static void emit_module(py_writer *w, const cnnc_ir *ir)
         if (ir->layers[i].n_tensors > 0 || ir->layers[i].kind == CNN_MAXPOOL || ir->layers[i].kind == CNN_AVGPOOL ||
             ir->layers[i].kind == CNN_DROPOUT) {
             emit_init_layer(w, &ir->layers[i]);
+            if (ir->layers[i].frozen)
+                out(w, "        self.%s.requires_grad_(False)  # trainable=false\n", ir->layers[i].name);
             any = 1;
         }
     if (!any)

@@ -78,7 +78,7 @@ static double layer_params(const cnnc_ir *ir, const cnn_layer *L, int trainable_
 double summary_peak_training_bytes(const cnnc_ir *ir, int batch)
 {
     const cnn_optimizer *o = &ir->config.optimizer;
-    double state = o->kind == CNN_OPT_ADAM ? 2 : o->kind == CNN_OPT_RMSPROP ? 1 : o->momentum > 0 ? 1 : 0;
+    double state = o->kind == CNN_OPT_ADAM || o->kind == CNN_OPT_ADAMW ? 2 : o->kind == CNN_OPT_RMSPROP ? 1 : o->momentum > 0 ? 1 : 0;
     double largest = (double)ir->in_h * ir->in_w * ir->in_c;
     for (int i = 0; i < ir->n_layers; i++)
         if ((double)ir->cost[i].act_floats > largest)
@@ -139,15 +139,48 @@ static void print_training(const cnnc_ir *ir, FILE *out)
     fprintf(out, " Train: %d epochs, batch %d, seed %llu, ", c->epochs, c->batch, (unsigned long long)c->seed);
     switch (o->kind) {
     case CNN_OPT_ADAM:
-        fprintf(out, "adam lr=%g beta1=%g beta2=%g epsilon=%g\n", o->lr, o->beta1, o->beta2, o->epsilon);
+    case CNN_OPT_ADAMW:
+        fprintf(out, "%s lr=%g beta1=%g beta2=%g epsilon=%g", o->kind == CNN_OPT_ADAM ? "adam" : "adamw", o->lr,
+                o->beta1, o->beta2, o->epsilon);
         break;
     case CNN_OPT_SGD:
-        fprintf(out, "sgd lr=%g momentum=%g nesterov=%s\n", o->lr, o->momentum, o->nesterov ? "true" : "false");
+        fprintf(out, "sgd lr=%g momentum=%g nesterov=%s", o->lr, o->momentum, o->nesterov ? "true" : "false");
         break;
     case CNN_OPT_RMSPROP:
-        fprintf(out, "rmsprop lr=%g rho=%g epsilon=%g\n", o->lr, o->rho, o->epsilon);
+        fprintf(out, "rmsprop lr=%g rho=%g epsilon=%g", o->lr, o->rho, o->epsilon);
         break;
     }
+    if (o->weight_decay > 0)
+        fprintf(out, " weight_decay=%g", o->weight_decay);
+    if (o->clipnorm > 0)
+        fprintf(out, " clipnorm=%g", o->clipnorm);
+    if (o->clipvalue > 0)
+        fprintf(out, " clipvalue=%g", o->clipvalue);
+    fputc('\n', out);
+    const cnn_schedule_cfg *sc = &c->schedule;
+    if (sc->kind == CNN_SCHED_STEP)
+        fprintf(out, " Learning rate: step_decay every=%d factor=%g\n", sc->every, sc->factor);
+    else if (sc->kind == CNN_SCHED_COSINE && sc->decay_epochs)
+        fprintf(out, " Learning rate: cosine_decay epochs=%d warmup=%d alpha=%g\n", sc->decay_epochs, sc->warmup,
+                sc->alpha);
+    else if (sc->kind == CNN_SCHED_COSINE)
+        fprintf(out, " Learning rate: cosine_decay over the run's epochs after warmup=%d, alpha=%g\n", sc->warmup,
+                sc->alpha);
+    else if (sc->kind == CNN_SCHED_PLATEAU)
+        fprintf(out, " Learning rate: reduce_lr_on_plateau monitor=%s factor=%g patience=%d min_delta=%g "
+                     "cooldown=%d min_lr=%g\n", kw_monitors[sc->monitor], sc->factor, sc->patience, sc->min_delta,
+                sc->cooldown, sc->min_lr);
+    if (c->class_weight == CNN_CW_BALANCED)
+        fputs(" Class weights: balanced (n / (classes x count) over the training split)\n", out);
+    else if (c->class_weight == CNN_CW_EXPLICIT) {
+        fputs(" Class weights:", out);
+        for (int k = 0; k < c->n_class_weights; k++)
+            fprintf(out, " %g", c->class_weights[k]);
+        fputc('\n', out);
+    }
+    if (c->init)
+        fprintf(out, " Init: weights from \"%s\"%s\n", c->init,
+                c->init_partial ? " (partial: tensors that differ keep their fresh initialization)" : "");
     fputs(" Metrics: accuracy", out);
     if (c->metrics & CNN_METRIC_PRECISION)
         fputs(", precision", out);
@@ -172,7 +205,7 @@ void print_summary(const cnnc_ir *ir, FILE *out)
     for (int i = 0; i < ir->n_layers; i++) {
         const cnn_layer *L = &ir->layers[i];
         char name[80], shape[48];
-        snprintf(name, sizeof name, "%s (%s)", L->name, keras_type(L));
+        snprintf(name, sizeof name, "%s (%s%s)", L->name, keras_type(L), L->frozen ? ", frozen" : "");
         if (L->out.rank == 1)
             snprintf(shape, sizeof shape, "(None, %d)", L->out.c);
         else

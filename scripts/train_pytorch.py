@@ -535,7 +535,9 @@ class KerasOptimizer:
     Adam:    m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
              p -= lr sqrt(1 - b2^t)/(1 - b1^t) * m / (sqrt(v) + eps)
     SGD:     v = mu v - lr g; p += v  (Nesterov: p += mu v - lr g); p -= lr g without momentum
-    RMSprop: v = rho v + (1 - rho) g^2; p -= lr g / sqrt(v + eps)"""
+    RMSprop: v = rho v + (1 - rho) g^2; p -= lr g / sqrt(v + eps)
+    AdamW:   Adam's rule; weight_decay (any optimizer): p -= p * lr * weight_decay after
+             the clipping (clipnorm per tensor, clipvalue per element), before the rule"""
 
     def __init__(self, torch, params, cfg):
         self.torch = torch
@@ -554,7 +556,16 @@ class KerasOptimizer:
                 g = p.grad
                 if g is None:
                     continue
-                if c["kind"] == "adam":
+                # Keras 3's order: clip (clipnorm per tensor, clipvalue per element), decay, rule
+                if c.get("clipnorm", 0) > 0:
+                    norm = math.sqrt(float((g.double() * g.double()).sum()))
+                    if norm > c["clipnorm"]:
+                        g = g * f32(c["clipnorm"] / norm)
+                elif c.get("clipvalue", 0) > 0:
+                    g = g.clamp(-c["clipvalue"], c["clipvalue"])
+                if c.get("weight_decay", 0) > 0:
+                    p.sub_(p * f32(c["lr"] * c["weight_decay"]))
+                if c["kind"] in ("adam", "adamw"):
                     alpha = f32(c["lr"] * math.sqrt(1.0 - c["beta2"] ** self.t) / (1.0 - c["beta1"] ** self.t))
                     m.add_((g - m) * f32(1.0 - c["beta1"]))
                     v.add_((g * g - v) * f32(1.0 - c["beta2"]))
@@ -637,6 +648,9 @@ def train(a, twin, s):
                 setattr(model, name, KeyedDropout(layer.p, i, a.seed))
                 dropouts.append(getattr(model, name))
     model = model.to(memory_format=torch.channels_last)
+    for name in ("LR_SCHEDULE", "CLASS_WEIGHT"):
+        if hasattr(twin, name):
+            raise Error(f"the train block's {name.lower()} is not reproduced by this script")
     opt = KerasOptimizer(torch, model.parameters(), twin.OPTIMIZER)
 
     xtr = torch.from_numpy(tr.x)

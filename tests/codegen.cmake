@@ -25,7 +25,8 @@ function(cnn_codegen_emit NAME SRC)
     VERBATIM)
 endfunction()
 
-set(CNN_GC_NETS gc_conv gc_conv2 gc_pool gc_pool2 gc_convpool gc_convpool2 gc_bn gc_bnpool gc_act gc_dropout gc_every first3)
+set(CNN_GC_NETS gc_conv gc_conv2 gc_pool gc_pool2 gc_convpool gc_convpool2 gc_bn gc_bnpool gc_act gc_dropout gc_every first3
+    gc_frozen)
 foreach(net ${CNN_GC_NETS})
   cnn_codegen_emit(${net} ${CNN_CODEGEN_DIR}/nets/${net}.cnn)
 endforeach()
@@ -75,7 +76,7 @@ endforeach()
 cnn_codegen_gradcheck(fruit 2 5)
 cnn_codegen_gradcheck(deep 2 4)
 
-foreach(net gc_bn gc_bnpool gc_dropout gc_every gc_convpool gc_convpool2 fruit deep)
+foreach(net gc_bn gc_bnpool gc_dropout gc_every gc_convpool gc_convpool2 gc_frozen fruit deep)
   cnn_codegen_threads(${net} 13 3)
 endforeach()
 

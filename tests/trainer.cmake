@@ -1,6 +1,13 @@
 # trainer tests; see tests/CMakeLists.txt and docs/trainer.md.
 #   trainer_optim        optimizers vs hand-computed Keras updates          [unit]
 #   trainer_metrics      accuracy, precision, recall, AUC, confusion matrix [unit]
+#   trainer_class_weight Keras's class_weight: loss and dL/dlogits vs PyTorch
+#                        (binary and softmax), balanced weights     [unit parity]
+#   trainer_adamw_clip   weight_decay, clipnorm (per tensor), clipvalue over 10
+#                        steps vs Keras's rules in double and torch AdamW [unit parity]
+#   trainer_lr_schedules step, cosine (warm-up) and plateau lr over 20 epochs
+#                        against torch.optim.lr_scheduler and Keras's
+#                        ReduceLROnPlateau                          [unit parity]
 #   trainer_checkpoint   safetensors layouts, CRC, .prev, checkpoint refusals,
 #                        history.csv and curves.svg                         [unit]
 #   trainer_torch_read   that safetensors file read by hand in Python/torch [unit]
@@ -18,6 +25,12 @@
 #                        decode thread's share of --memory (ulimit -v, RSS)  [e2e]
 #   trainer_lock         a second trainer on one run folder is refused with
 #                        the holder's pid; a killed one leaves no stale lock [e2e]
+#   trainer_schedule     lr column, progress line, plateau resumed bitwise   [e2e]
+#   trainer_class_weight_run  balanced weights printed, weights of 1 == none,
+#                        a resume keeps the weights                  [e2e]
+#   trainer_transfer     trunk trained on 2 kinds, re-headed for 3 (--init
+#                        --init-partial, frozen trunk): frozen tensors
+#                        bitwise unchanged, the head learns            [e2e]
 #   trainer_pytorch      weights load into the --emit pytorch module, same
 #                        predictions                                        [e2e parity]
 #   trainer_fruit        models/fruit.cnn on fruits-dev (skips without it)   [e2e]
@@ -34,13 +47,21 @@ file(MAKE_DIRECTORY ${CNN_TRAINER_WORK})
 cnn_add_model(stripes ${CNN_TRAINER_TESTS}/stripes.cnn)
 cnn_add_model(patterns ${CNN_TRAINER_TESTS}/patterns.cnn)
 cnn_add_model(diverge ${CNN_TRAINER_TESTS}/diverge.cnn)
+cnn_add_model(trunk ${CNN_TRAINER_TESTS}/trunk.cnn)
+cnn_add_model(rehead ${CNN_TRAINER_TESTS}/rehead.cnn)
 
-foreach(t optim metrics checkpoint)
+foreach(t optim metrics checkpoint schedule adamw_clip)
   add_executable(test_trainer_${t} ${CNN_TRAINER_TESTS}/test_${t}.c)
   target_link_libraries(test_trainer_${t} PRIVATE cnnrt)
   target_compile_options(test_trainer_${t} PRIVATE ${CNNC_WARNINGS})
   target_compile_definitions(test_trainer_${t} PRIVATE _POSIX_C_SOURCE=200809L)
 endforeach()
+# Keras's class_weight with two generated losses (binary, softmax) from the codegen nets.
+add_executable(test_trainer_class_weight ${CNN_TRAINER_TESTS}/test_class_weight.c ${CNN_CODEGEN_OUT}/gc_conv.c
+               ${CNN_CODEGEN_OUT}/gc_frozen.c)
+target_include_directories(test_trainer_class_weight PRIVATE ${CNN_RUNTIME_INCLUDES} ${CNN_CODEGEN_OUT})
+target_link_libraries(test_trainer_class_weight PRIVATE cnnrt OpenMP::OpenMP_C m)
+target_compile_options(test_trainer_class_weight PRIVATE ${CNNC_WARNINGS})
 add_test(NAME trainer_optim COMMAND test_trainer_optim)
 add_test(NAME trainer_metrics COMMAND test_trainer_metrics)
 add_test(NAME trainer_checkpoint COMMAND test_trainer_checkpoint ${CNN_TRAINER_WORK})
@@ -48,6 +69,15 @@ set_tests_properties(trainer_optim trainer_metrics trainer_checkpoint PROPERTIES
 set_tests_properties(trainer_checkpoint PROPERTIES FIXTURES_SETUP trainer_st_file)
 
 if(SYSTEM_PYTHON3)
+  add_test(NAME trainer_class_weight
+           COMMAND ${SYSTEM_PYTHON3} ${CNN_TRAINER_TESTS}/class_weight_ref.py $<TARGET_FILE:test_trainer_class_weight>)
+  set_tests_properties(trainer_class_weight PROPERTIES LABELS "unit;parity" SKIP_RETURN_CODE 77)
+  add_test(NAME trainer_adamw_clip
+           COMMAND ${SYSTEM_PYTHON3} ${CNN_TRAINER_TESTS}/adamw_clip_ref.py $<TARGET_FILE:test_trainer_adamw_clip>)
+  set_tests_properties(trainer_adamw_clip PROPERTIES LABELS "unit;parity" SKIP_RETURN_CODE 77)
+  add_test(NAME trainer_lr_schedules
+           COMMAND ${SYSTEM_PYTHON3} ${CNN_TRAINER_TESTS}/schedule_ref.py $<TARGET_FILE:test_trainer_schedule>)
+  set_tests_properties(trainer_lr_schedules PROPERTIES LABELS "unit;parity" SKIP_RETURN_CODE 77)
   add_test(NAME trainer_torch_read
            COMMAND ${SYSTEM_PYTHON3} ${CNN_TRAINER_TESTS}/st_load.py --tiny ${CNN_TRAINER_WORK}/w.safetensors)
   set_tests_properties(trainer_torch_read PROPERTIES LABELS "unit" FIXTURES_REQUIRED trainer_st_file)
@@ -71,9 +101,12 @@ if(SYSTEM_PYTHON3)
   cnn_trainer_case(nan "e2e" stripes --other $<TARGET_FILE:diverge>)
   cnn_trainer_case(lock "e2e" stripes)
   cnn_trainer_case(memory "e2e" stripes)
+  cnn_trainer_case(schedule "e2e" stripes)
+  cnn_trainer_case(class_weight_run "e2e" stripes)
+  cnn_trainer_case(transfer "e2e" trunk --other $<TARGET_FILE:rehead>)
   cnn_trainer_case(pytorch "e2e;parity" stripes --cnnc $<TARGET_FILE:cnnc> --cnn ${CNN_TRAINER_TESTS}/stripes.cnn)
   set_tests_properties(trainer_cli trainer_synthetic trainer_patterns trainer_corrupt trainer_nan trainer_lock trainer_memory trainer_pytorch
-                       PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
+                       trainer_transfer trainer_schedule trainer_class_weight_run PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
   cnn_trainer_case(fruit "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --epochs 5)
   cnn_trainer_case(train_pytorch "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --cnnc $<TARGET_FILE:cnnc>
                    --cnn ${CMAKE_SOURCE_DIR}/models/fruit.cnn)

@@ -12,7 +12,12 @@
  *
  * Backward (training statistics): with xh = (x - mean) / std,
  * dbeta = sum dy, dgamma = sum dy xh, and
- * dx = gamma / std * (dy - (dbeta + xh dgamma) / M), M = N H W. */
+ * dx = gamma / std * (dy - (dbeta + xh dgamma) / M), M = N H W.
+ *
+ * Frozen (trainable=false, Keras): inference mode in training too, the
+ * running statistics used and left unchanged; its backward only passes
+ * dx = dy gamma / sqrt(running_var + eps) down (it runs only when a layer
+ * below trains). */
 #include <stdio.h>
 
 #include "bn_blocks.h"
@@ -70,11 +75,12 @@ static void bn_forward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pl
                             const cnnc_args *a)
 {
     (void)pl;
+    const char *training = L->l->frozen ? "0 /* frozen: inference mode */" : "training";
     if (L->fuse_pool)
-        em_line(em, "%s_pool_forward(p, %s, %s, %s, wk, slot, n, training);", L->fn, a->in, a->out,
-                a->pool_out);
+        em_line(em, "%s_pool_forward(p, %s, %s, %s, wk, slot, n, %s);", L->fn, a->in, a->out, a->pool_out,
+                training);
     else
-        em_line(em, "%s_forward(p, %s, %s, wk, slot, n, training);", L->fn, a->in, a->out);
+        em_line(em, "%s_forward(p, %s, %s, wk, slot, n, %s);", L->fn, a->in, a->out, training);
 }
 
 /* In backward's first pass, element E (a C expression) of the image: dy
@@ -193,10 +199,56 @@ static void bn_backward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_close_block(em, "}");
 }
 
+/* A frozen batchnorm's backward (the plan runs it only for dx, without a
+ * fused pool): the inference-mode scale, through the fused relu. */
+static void bn_backward_frozen(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    em_function(em,
+                "static void %s_backward(const cnn_real *restrict p, cnn_real *restrict g, "
+                "const cnn_real *restrict in, %scnn_real *restrict dy, cnn_real *restrict dx, "
+                "const cnn_real *restrict wk, cnn_real *restrict slot, int n)",
+                L->fn, L->fuse_relu ? "const cnn_real *restrict out, " : "");
+    emit_bn_enums(em, L);
+    em_line(em, "(void)momentum;");
+    em_line(em, "(void)g;");
+    em_line(em, "(void)in;");
+    em_line(em, "(void)wk;");
+    em_line(em, "(void)slot;");
+    em_line(em, "(void)B_OFF;");
+    em_line(em, "(void)RM_OFF;");
+    em_line(em, "const cnn_real *restrict gamma = p + G_OFF;");
+    em_line(em, "const cnn_real *restrict rvar = p + RV_OFF;");
+    em_line(em, "cnn_real scale[C];");
+    em_line(em, "for (int c = 0; c < C; c++)");
+    em_line(em, "    scale[c] = gamma[c] / REAL_SQRT(rvar[c] + epsilon); /* as the forward's */");
+    emit_image_loop(em);
+    em_line(em, "const cnn_real *restrict dyi = dy + (size_t)i * SIZE;");
+    if (L->fuse_relu)
+        em_line(em, "const cnn_real *restrict yi = out + (size_t)i * SIZE;");
+    em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * SIZE;");
+    em_open_block(em, "for (int q = 0; q < PIXELS; q++) {");
+    emit_simd_block(em, "c", "C");
+    em_line(em, "const size_t e = (size_t)q * C + c;");
+    if (L->fuse_relu) {
+        char g[200];
+        em_line(em, "const cnn_real d = %s; /* through the fused relu */",
+                emit_act_grad_expr(g, sizeof g, CNN_ACT_RELU, 0, "yi[e]", "dyi[e]"));
+        em_line(em, "dxi[e] = d * scale[c];");
+    } else {
+        em_line(em, "dxi[e] = dyi[e] * scale[c];");
+    }
+    em_close_block(em, "}");
+    em_close_block(em, "}");
+    em_close_block(em, "} /* i */");
+    em_close_block(em, "}");
+}
+
 static void bn_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
 {
     emit_layer_comment(em, pl, L, "backward");
-    if (L->fuse_pool) {
+    if (L->l->frozen) {
+        bn_backward_frozen(em, L);
+    } else if (L->fuse_pool) {
         em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
         emit_bn_pool_fast(em, pl, L, &pl->layers[L->pool_at], 1);
         em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");

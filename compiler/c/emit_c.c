@@ -259,7 +259,7 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
         const cnnc_plan_layer *L = &pl->layers[i];
         if (L->l->kind == CNN_DROPOUT)
             uses_train = uses_seed = 1;
-        if (L->l->kind == CNN_BATCHNORM)
+        if ((L->l->kind == CNN_BATCHNORM && !L->l->frozen) || L->fold_bn) /* a frozen one is always in inference mode */
             uses_train = 1;
     }
     em_line(em, "/* Forward pass over n images: every layer in order, then the logits");

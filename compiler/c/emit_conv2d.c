@@ -139,6 +139,10 @@ static void conv_backward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
     } else {
         em_line(em, "(void)out;");
     }
+    if (!L->has_params) {
+        em_line(em, "(void)xi;");
+        em_line(em, "(void)dwi;");
+    } else {
     em_line(em, "memset(dwi, 0, sizeof(cnn_real) * SLOT);");
     em_open_block(em, "for (int oy = 0; oy < OH; oy++) {");
     em_open_block(em, "for (int ox = 0; ox < OW; ox++) {");
@@ -158,6 +162,7 @@ static void conv_backward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
     close_taps(em);
     em_close_block(em, "} /* ox */");
     em_close_block(em, "} /* oy */");
+    } /* has_params */
     if (L->needs_dx) {
         em_line(em, "/* dx: every output pixel sends its dz back through the taps */");
         em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
@@ -180,7 +185,10 @@ static void conv_backward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
         em_close_block(em, "} /* oy */");
     }
     em_close_block(em, "} /* i */");
-    conv_emit_slot_sum(em, l);
+    if (L->has_params)
+        conv_emit_slot_sum(em, l);
+    else
+        em_line(em, "(void)g; /* frozen: no weight gradient */");
     em_close_block(em, "}");
 }
 
@@ -299,7 +307,7 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_line(em, "cnn_real *restrict dwi = slot + (size_t)i * SLOT;");
     /* An element-wise activation's gradient and db in one pass over dz: the
      * image's dz (1 MB for fruit's first layer) is read once less. */
-    int fused_db = l->bias && L->act != CNN_ACT_LINEAR && L->act != CNN_ACT_SOFTMAX;
+    int fused_db = L->has_params && l->bias && L->act != CNN_ACT_LINEAR && L->act != CNN_ACT_SOFTMAX;
     if (L->act != CNN_ACT_LINEAR)
         em_line(em, "const cnn_real *restrict yi = out + (size_t)i * OUT_SIZE;");
     else
@@ -327,7 +335,11 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "/* dz = dy * act'(y), in place */");
         emit_act_grad_image(em, L->act, l->alpha, "yi", "dzi", L->out_size, (size_t)d.oc);
     }
-    if (l->bias && !fused_db) {
+    if (!L->has_params) {
+        em_line(em, "(void)xi; /* frozen: dx only */");
+        em_line(em, "(void)dwi;");
+    }
+    if (L->has_params && l->bias && !fused_db) {
         em_open_block(em, "{ /* db */");
         em_line(em, "cnn_real s[OC];");
         emit_simd_for(em, "co", "OC");
@@ -341,9 +353,11 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_line(em, "    dwi[W_COUNT + co] = s[co];");
         em_close_block(em, "}");
     }
-    conv_emit_source(em, l);
-    conv_dz whole = {"0", "OH", "OW", "dzi + (size_t)oy * OW * OC", 0};
-    conv_emit_dw(em, l, &whole);
+    if (L->has_params) {
+        conv_emit_source(em, l);
+        conv_dz whole = {"0", "OH", "OW", "dzi + (size_t)oy * OW * OC", 0};
+        conv_emit_dw(em, l, &whole);
+    }
     if (fdx) {
         int top = l->kh - 1 - l->pad_top, left = l->kw - 1 - l->pad_left;
         int zh = l->in.h + l->kh - 1, zw = l->in.w + l->kw - 1;
@@ -386,7 +400,10 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         em_close_block(em, "} /* oy */");
     }
     em_close_block(em, "} /* i */");
-    conv_emit_slot_sum(em, l);
+    if (L->has_params)
+        conv_emit_slot_sum(em, l);
+    else
+        em_line(em, "(void)g; /* frozen: no weight gradient */");
     em_close_block(em, "}");
 }
 

@@ -772,9 +772,40 @@ static void dense_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan
     em_blank(em);
 }
 
+/* A frozen dense layer's backward (run only when a layer below trains):
+ * dz, then dx = dz W^T; no weight gradient. One path for both builds. */
+static void dense_backward_frozen(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    backward_signature(em, L);
+    emit_enums(em, L);
+    em_line(em, "(void)g; /* frozen: no weight gradient */");
+    em_line(em, "(void)in;");
+    emit_dz(em, L);
+    em_line(em, "/* dx = dz W^T */");
+    em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
+    emit_image_loop_work(em, L->in_size * L->out_size);
+    em_line(em, "const cnn_real *restrict dzi = dz + (size_t)i * OUT;");
+    em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN;");
+    em_open_block(em, "for (int k = 0; k < IN; k++) {");
+    em_line(em, "const cnn_real *restrict wk = wgt + (size_t)k * OUT;");
+    em_line(em, "cnn_real s = 0;");
+    em_line(em, "OMP(simd reduction(+:s))");
+    em_line(em, "for (int o = 0; o < OUT; o++)");
+    em_line(em, "    s += wk[o] * dzi[o];");
+    em_line(em, "dxi[k] = s;");
+    em_close_block(em, "}");
+    em_close_block(em, "} /* i */");
+    em_close_block(em, "}");
+}
+
 static void dense_backward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
 {
     emit_layer_comment(em, pl, L, "backward");
+    if (!L->has_params) {
+        dense_backward_frozen(em, L);
+        em_blank(em);
+        return;
+    }
     em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
     dense_backward_fast(em, L);
     em_line(em, "#else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */");

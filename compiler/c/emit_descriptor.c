@@ -62,7 +62,7 @@ static const char *const fill_names[] = {
     ENUM_NAME(CNN_FILL_REFLECT), ENUM_NAME(CNN_FILL_NEAREST), ENUM_NAME(CNN_FILL_CONSTANT),
 };
 static const char *const opt_names[] = {
-    ENUM_NAME(CNN_OPT_ADAM), ENUM_NAME(CNN_OPT_SGD), ENUM_NAME(CNN_OPT_RMSPROP),
+    ENUM_NAME(CNN_OPT_ADAM), ENUM_NAME(CNN_OPT_SGD), ENUM_NAME(CNN_OPT_RMSPROP), ENUM_NAME(CNN_OPT_ADAMW),
 };
 static const char *const monitor_names[] = {
     ENUM_NAME(CNN_MON_VAL_LOSS), ENUM_NAME(CNN_MON_VAL_ACCURACY), ENUM_NAME(CNN_MON_LOSS), ENUM_NAME(CNN_MON_ACCURACY),
@@ -112,7 +112,8 @@ void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
                 l->pad_top, l->pad_left, l->pad_bottom, l->pad_right, l->bias);
         em_line(em, " .rate = %s, .momentum = %s, .epsilon = %s,", emit_float_lit(f1, sizeof f1, l->rate),
                 emit_float_lit(f2, sizeof f2, l->momentum), emit_float_lit(f3, sizeof f3, l->epsilon));
-        em_line(em, " .first_tensor = %d, .n_tensors = %d},", l->first_tensor, l->n_tensors);
+        em_line(em, " .first_tensor = %d, .n_tensors = %d%s},", l->first_tensor, l->n_tensors,
+                l->frozen ? ", .frozen = 1" : "");
     }
     em_close_block(em, "};");
     em_blank(em);
@@ -144,6 +145,13 @@ void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
 
     const cnn_config *c = &ir->config;
     const cnn_augment *au = &ir->augment;
+    if (c->class_weight == CNN_CW_EXPLICIT) {
+        em_open_block(em, "static const double %s_class_weights[%d] = {", m, c->n_class_weights);
+        for (int k = 0; k < c->n_class_weights; k++)
+            em_line(em, "%s,", emit_double_lit(d1, sizeof d1, c->class_weights[k]));
+        em_close_block(em, "};");
+        em_blank(em);
+    }
     em_open_block(em, "const cnn_model %s_model = {", m);
     c_string(s, sizeof s, ir->name);
     em_line(em, ".name = %s,", s);
@@ -210,14 +218,46 @@ void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "              .beta1 = %s, .beta2 = %s, .epsilon = %s,",
             emit_double_lit(d1, sizeof d1, c->optimizer.beta1), emit_double_lit(d2, sizeof d2, c->optimizer.beta2),
             emit_double_lit(d3, sizeof d3, c->optimizer.epsilon));
-    em_line(em, "              .momentum = %s, .nesterov = %d, .rho = %s},",
+    int extra = c->optimizer.weight_decay > 0 || c->optimizer.clipnorm > 0 || c->optimizer.clipvalue > 0;
+    em_line(em, "              .momentum = %s, .nesterov = %d, .rho = %s%s",
             emit_double_lit(d1, sizeof d1, c->optimizer.momentum), c->optimizer.nesterov,
-            emit_double_lit(d2, sizeof d2, c->optimizer.rho));
+            emit_double_lit(d2, sizeof d2, c->optimizer.rho), extra ? "," : "},");
+    if (extra)
+        em_line(em, "              .weight_decay = %s, .clipnorm = %s, .clipvalue = %s},",
+                emit_double_lit(d1, sizeof d1, c->optimizer.weight_decay),
+                emit_double_lit(d2, sizeof d2, c->optimizer.clipnorm),
+                emit_double_lit(d3, sizeof d3, c->optimizer.clipvalue));
     em_line(em, ".loss = %s,", c->loss == CNN_LOSS_BINARY_CE ? "CNN_LOSS_BINARY_CE" : "CNN_LOSS_CATEGORICAL_CE");
     em_line(em, ".metrics = %d,", c->metrics);
     em_line(em, ".early_stopping = %d,", c->early_stopping);
     em_line(em, ".monitor = %s,", ENUM_STR(monitor_names, c->monitor));
     em_line(em, ".patience = %d,", c->patience);
+    /* settings added to the language later are written only when set, so
+     * the descriptors of models without them stay as they were */
+    if (c->init) {
+        c_string(s, sizeof s, c->init);
+        em_line(em, ".init = %s,", s);
+        if (c->init_partial)
+            em_line(em, ".init_partial = 1,");
+    }
+    if (c->class_weight == CNN_CW_BALANCED)
+        em_line(em, ".class_weight = CNN_CW_BALANCED,");
+    else if (c->class_weight == CNN_CW_EXPLICIT)
+        em_line(em, ".class_weight = CNN_CW_EXPLICIT, .n_class_weights = %d, .class_weights = %s_class_weights,",
+                c->n_class_weights, m);
+    const cnn_schedule_cfg *sc = &c->schedule;
+    if (sc->kind != CNN_SCHED_NONE) {
+        static const char *const kinds[] = {"CNN_SCHED_NONE", "CNN_SCHED_STEP", "CNN_SCHED_COSINE",
+                                            "CNN_SCHED_PLATEAU"};
+        em_line(em, ".schedule = {.kind = %s, .every = %d, .factor = %s, .decay_epochs = %d, .warmup = %d,",
+                ENUM_STR(kinds, sc->kind), sc->every, emit_double_lit(d1, sizeof d1, sc->factor), sc->decay_epochs,
+                sc->warmup);
+        em_line(em, "             .alpha = %s, .monitor = %s, .patience = %d, .cooldown = %d,",
+                emit_double_lit(d1, sizeof d1, sc->alpha), ENUM_STR(monitor_names, sc->monitor), sc->patience,
+                sc->cooldown);
+        em_line(em, "             .min_delta = %s, .min_lr = %s},", emit_double_lit(d1, sizeof d1, sc->min_delta),
+                emit_double_lit(d2, sizeof d2, sc->min_lr));
+    }
     em_close_block(em, "},");
     em_close_block(em, "};");
     em_blank(em);

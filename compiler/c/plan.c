@@ -52,6 +52,8 @@ static void layer_stmt(char *buf, size_t size, const cnn_layer *l)
             snprintf(buf, size, "%s", kw_activations[l->act]);
         break;
     }
+    if (l->frozen && strlen(buf) + 16 < size)
+        strcat(buf, " trainable=false");
 }
 
 static size_t shape_size(const cnn_shape *s)
@@ -231,7 +233,8 @@ int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
             L->slot_floats = 2 * (size_t)l->out.c;
         }
         if (l->kind == CNN_DENSE) {
-            L->fuse_update = emit_dense_fuses_update(L->in_size, L->out_size);
+            /* a frozen dense has no update to fuse */
+            L->fuse_update = L->has_params && emit_dense_fuses_update(L->in_size, L->out_size);
             L->slot_floats = emit_dense_slot_floats(L->in_size, L->out_size);
         }
         if (l->kind == CNN_MAXPOOL) {
@@ -244,14 +247,17 @@ int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
                 L->fused_by = j;
             }
         }
-        if (l->kind == CNN_BATCHNORM && i + 1 + L->fuse_relu < ir->n_layers &&
+        /* A frozen layer that passes dx down runs its own dx-only backward
+         * (emit_conv2d.c, emit_dense.c, emit_batchnorm.c): no fused pool. */
+        int frozen_dx = l->frozen && L->needs_dx;
+        if (l->kind == CNN_BATCHNORM && !frozen_dx && i + 1 + L->fuse_relu < ir->n_layers &&
             bn_fuses_pool(l, &ir->layers[i + 1 + L->fuse_relu])) {
             L->fuse_pool = 1;
             L->pool_at = i + 1 + L->fuse_relu;
         }
         if (l->kind == CNN_CONV2D) {
             const cnn_layer *next = i + 1 < ir->n_layers ? &ir->layers[i + 1] : NULL;
-            L->fuse_pool = !last && conv_fuses_pool(l, L->act, L->needs_dx, next);
+            L->fuse_pool = !last && !frozen_dx && conv_fuses_pool(l, L->act, L->needs_dx, next);
             L->pool_at = i + 1;
             L->slot_floats = L->t_count[0] + (l->bias ? L->t_count[1] : 0);
             const cnn_layer *pool = L->fuse_pool ? next : NULL;

@@ -28,7 +28,7 @@
 typedef struct stmt_spec {
     const char *name;
     int min_args, max_args;
-    const char *const options[10]; /* NULL-terminated */
+    const char *const options[16]; /* NULL-terminated */
     const char *usage;
 } stmt_spec;
 
@@ -44,15 +44,16 @@ static const stmt_spec top_specs[] = {
 enum { TOP_MODEL, TOP_INPUT, TOP_PREPROCESS, TOP_AUGMENT, TOP_LAYERS, TOP_TRAIN, TOP_COUNT };
 
 static const stmt_spec layer_specs[] = {
-    {"conv2d", 2, 3, {"stride", "padding", "bias", NULL},
-     "conv2d FILTERS KxK [ACT] [stride=S] [padding=valid|same] [bias=true|false]"},
+    {"conv2d", 2, 3, {"stride", "padding", "bias", "trainable", NULL},
+     "conv2d FILTERS KxK [ACT] [stride=S] [padding=valid|same] [bias=true|false] [trainable=true|false]"},
     {"maxpool", 0, 1, {"stride", NULL}, "maxpool [PxP] [stride=S]"},
     {"avgpool", 0, 1, {"stride", NULL}, "avgpool [PxP] [stride=S]"},
     {"globalavgpool", 0, 0, {NULL}, "globalavgpool"},
     {"flatten", 0, 0, {NULL}, "flatten"},
-    {"dense", 1, 2, {NULL}, "dense UNITS [ACT]"},
+    {"dense", 1, 2, {"trainable", NULL}, "dense UNITS [ACT] [trainable=true|false]"},
     {"dropout", 1, 1, {NULL}, "dropout RATE"},
-    {"batchnorm", 0, 0, {"momentum", "epsilon", NULL}, "batchnorm [momentum=0.99] [epsilon=0.001]"},
+    {"batchnorm", 0, 0, {"momentum", "epsilon", "trainable", NULL},
+     "batchnorm [momentum=0.99] [epsilon=0.001] [trainable=true|false]"},
     {"relu", 0, 0, {NULL}, "relu"},
     {"sigmoid", 0, 0, {NULL}, "sigmoid"},
     {"tanh", 0, 0, {NULL}, "tanh"},
@@ -88,12 +89,20 @@ static const stmt_spec train_specs[] = {
     {"seed", 1, 1, {NULL}, "seed N"},
     {"batch", 1, 1, {NULL}, "batch N"},
     {"epochs", 1, 1, {NULL}, "epochs N"},
-    {"optimizer", 1, 1, {"lr", "learning_rate", "beta1", "beta2", "epsilon", "momentum", "nesterov", "rho"},
-     "optimizer adam|sgd|rmsprop [lr=X] ..."},
+    {"optimizer", 1, 1, {"lr", "learning_rate", "beta1", "beta2", "epsilon", "momentum", "nesterov", "rho",
+                         "weight_decay", "clipnorm", "clipvalue", NULL},
+     "optimizer adam|adamw|sgd|rmsprop [lr=X] ..."},
     {"loss", 1, 1, {NULL}, "loss binary_crossentropy|categorical_crossentropy"},
     {"metrics", 1, 4, {NULL}, "metrics accuracy [precision] [recall] [auc]"},
     {"early_stopping", 0, 0, {"monitor", "patience", NULL},
      "early_stopping [monitor=val_loss|val_accuracy|loss|accuracy] [patience=N]"},
+    {"init", 1, 1, {"partial", NULL}, "init \"WEIGHTS.safetensors\" [partial=true|false]"},
+    {"class_weight", 1, CNN_MAX_CLASS_WEIGHTS, {NULL}, "class_weight balanced | class_weight W0 W1 ... (one per class)"},
+    {"step_decay", 0, 0, {"every", "factor", NULL}, "step_decay every=N [factor=0.1]"},
+    {"cosine_decay", 0, 0, {"epochs", "warmup", "alpha", NULL}, "cosine_decay [epochs=N] [warmup=0] [alpha=0]"},
+    {"reduce_lr_on_plateau", 0, 0, {"monitor", "factor", "patience", "min_delta", "cooldown", "min_lr", NULL},
+     "reduce_lr_on_plateau [monitor=val_loss] [factor=0.1] [patience=10] [min_delta=0.0001] [cooldown=0] "
+     "[min_lr=0]"},
     {NULL, 0, 0, {NULL}, NULL},
 };
 
@@ -118,7 +127,7 @@ static int spec_names(const stmt_spec *specs, const char **out, int cap)
 
 /* The positional values and options of a statement, checked against its spec. */
 typedef struct stmt_args {
-    const ast_value *pos[8];
+    const ast_value *pos[CNN_MAX_CLASS_WEIGHTS]; /* class_weight lists one value per class */
     int n_pos;
     const ast_item *opts[8];
     int n_opts;
@@ -135,6 +144,12 @@ static int collect_args(checker *c, const ast_stmt *st, const stmt_spec *spec, s
             for (int i = 0; spec->options[i]; i++)
                 if (strcmp(spec->options[i], it->opt_name) == 0)
                     known = 1;
+            if (!known && strcmp(it->opt_name, "trainable") == 0 && find_spec(layer_specs, st->name)) {
+                diag_error(c->d, it->opt_loc, "'%s' has no weights to freeze; trainable= is an option of conv2d, "
+                           "dense and batchnorm", st->name);
+                ok = 0;
+                continue;
+            }
             if (!known) {
                 char list[256];
                 if (spec->options[0]) {
@@ -495,6 +510,9 @@ static void check_layer_stmt(checker *c, const ast_stmt *st)
         if ((v = get_opt(&a, "alpha")) && want_real(c, v, "leaky_relu alpha", 0, 0, 1, 0, &x))
             L->alpha = (float)x;
     }
+    /* trainable=false (Keras's layer.trainable = False): only layers with weights take it */
+    if ((v = get_opt(&a, "trainable")) && want_bool(c, v, "trainable", &b))
+        L->frozen = !b;
     if (ok)
         c->n_layers++;
 }
@@ -607,10 +625,11 @@ static void check_augment(checker *c, const ast_stmt *block)
 
 static void check_optimizer(checker *c, const ast_stmt *st, const stmt_args *a)
 {
-    static const char *const takes[3][6] = {
-        {"lr", "learning_rate", "beta1", "beta2", "epsilon", NULL},
-        {"lr", "learning_rate", "momentum", "nesterov", NULL},
-        {"lr", "learning_rate", "rho", "epsilon", NULL},
+    static const char *const takes[4][9] = {
+        {"lr", "learning_rate", "beta1", "beta2", "epsilon", "weight_decay", "clipnorm", "clipvalue", NULL},
+        {"lr", "learning_rate", "momentum", "nesterov", "weight_decay", "clipnorm", "clipvalue", NULL},
+        {"lr", "learning_rate", "rho", "epsilon", "weight_decay", "clipnorm", "clipvalue", NULL},
+        {"lr", "learning_rate", "beta1", "beta2", "epsilon", "weight_decay", "clipnorm", "clipvalue", NULL},
     };
     cnn_optimizer *o = &c->ir->config.optimizer;
     int k;
@@ -618,6 +637,7 @@ static void check_optimizer(checker *c, const ast_stmt *st, const stmt_args *a)
         return;
     o->kind = (cnn_optimizer_kind)k;
     o->lr = k == CNN_OPT_SGD ? 0.01 : 0.001;
+    o->weight_decay = k == CNN_OPT_ADAMW ? 0.004 : 0.0; /* Keras 3's AdamW default */
     for (int i = 0; i < a->n_opts; i++) {
         const ast_item *it = a->opts[i];
         int ok = 0;
@@ -641,7 +661,16 @@ static void check_optimizer(checker *c, const ast_stmt *st, const stmt_args *a)
     int b;
     if ((v = lr ? lr : lr2) && want_real(c, v, "the learning rate", 0, 1, 10, 0, &x))
         o->lr = x;
-    if (k == CNN_OPT_ADAM) {
+    if ((v = get_opt(a, "weight_decay")) && want_real(c, v, "weight_decay", 0, 0, 1, 0, &x))
+        o->weight_decay = x;
+    const ast_value *cn = get_opt(a, "clipnorm"), *cv = get_opt(a, "clipvalue");
+    if (cn && cv)
+        diag_error(c->d, cv->loc, "clipnorm and clipvalue are both given; give one (Keras allows one clipping)");
+    else if (cn && want_real(c, cn, "clipnorm", 0, 1, 1e6, 0, &x))
+        o->clipnorm = x;
+    else if (cv && want_real(c, cv, "clipvalue", 0, 1, 1e6, 0, &x))
+        o->clipvalue = x;
+    if (k == CNN_OPT_ADAM || k == CNN_OPT_ADAMW) {
         if ((v = get_opt(a, "beta1")) && want_real(c, v, "beta1", 0, 0, 1, 1, &x))
             o->beta1 = x;
         if ((v = get_opt(a, "beta2")) && want_real(c, v, "beta2", 0, 0, 1, 1, &x))
@@ -658,6 +687,57 @@ static void check_optimizer(checker *c, const ast_stmt *st, const stmt_args *a)
     if (k == CNN_OPT_RMSPROP && (v = get_opt(a, "rho")) && want_real(c, v, "rho", 0, 0, 1, 1, &x))
         o->rho = x;
     (void)st;
+}
+
+/* step_decay, cosine_decay, reduce_lr_on_plateau: one schedule at most. */
+static void check_schedule(checker *c, const ast_stmt *st, const stmt_args *a)
+{
+    cnn_schedule_cfg *sc = &c->ir->config.schedule;
+    if (sc->kind != CNN_SCHED_NONE) {
+        diag_error(c->d, st->loc, "'%s' and '%s' (line %d) are both learning-rate schedules; give one",
+                   st->name, c->schedule_name, c->schedule_loc.line);
+        return;
+    }
+    c->schedule_name = st->name;
+    c->schedule_loc = st->loc;
+    const ast_value *v;
+    long n;
+    double x;
+    int k;
+    if (strcmp(st->name, "step_decay") == 0) {
+        sc->kind = CNN_SCHED_STEP;
+        sc->factor = 0.1;
+        sc->every = 1;
+        if (!(v = get_opt(a, "every")))
+            diag_error(c->d, st->loc, "step_decay needs every=N: the epochs between two decays (usage: "
+                       "step_decay every=N [factor=0.1])");
+        else if (want_int(c, v, "step_decay every", 1, 1000000, &n))
+            sc->every = (int)n;
+        if ((v = get_opt(a, "factor")) && want_real(c, v, "step_decay factor", 0, 1, 1, 0, &x))
+            sc->factor = x;
+    } else if (strcmp(st->name, "cosine_decay") == 0) {
+        sc->kind = CNN_SCHED_COSINE;
+        if ((v = get_opt(a, "epochs")) && want_int(c, v, "cosine_decay epochs", 1, 1000000, &n))
+            sc->decay_epochs = (int)n;
+        if ((v = get_opt(a, "warmup")) && want_int(c, v, "cosine_decay warmup", 0, 1000000, &n))
+            sc->warmup = (int)n;
+        if ((v = get_opt(a, "alpha")) && want_real(c, v, "cosine_decay alpha", 0, 0, 1, 0, &x))
+            sc->alpha = x;
+    } else {
+        sc->kind = CNN_SCHED_PLATEAU;
+        if ((v = get_opt(a, "monitor")) && want_word(c, v, "monitor", kw_monitors, &k))
+            sc->monitor = (cnn_monitor)k;
+        if ((v = get_opt(a, "factor")) && want_real(c, v, "reduce_lr_on_plateau factor", 0, 1, 1, 1, &x))
+            sc->factor = x;
+        if ((v = get_opt(a, "patience")) && want_int(c, v, "reduce_lr_on_plateau patience", 0, 1000000, &n))
+            sc->patience = (int)n;
+        if ((v = get_opt(a, "min_delta")) && want_real(c, v, "reduce_lr_on_plateau min_delta", 0, 0, 1e6, 0, &x))
+            sc->min_delta = x;
+        if ((v = get_opt(a, "cooldown")) && want_int(c, v, "reduce_lr_on_plateau cooldown", 0, 1000000, &n))
+            sc->cooldown = (int)n;
+        if ((v = get_opt(a, "min_lr")) && want_real(c, v, "reduce_lr_on_plateau min_lr", 0, 0, 10, 0, &x))
+            sc->min_lr = x;
+    }
 }
 
 static void check_train(checker *c, const ast_stmt *block)
@@ -721,6 +801,42 @@ static void check_train(checker *c, const ast_stmt *block)
                 }
             cfg->metrics = bits | CNN_METRIC_ACCURACY;
             c->metrics_given = 1;
+        } else if (strcmp(n, "class_weight") == 0) {
+            c->class_weight_loc = st->loc;
+            if (a.pos[0]->kind == AV_WORD) {
+                static const char *const modes[] = {"balanced", NULL};
+                if (want_word(c, a.pos[0], "class_weight", modes, &k)) {
+                    if (a.n_pos > 1)
+                        diag_error(c->d, a.pos[1]->loc, "class_weight balanced takes no values after it");
+                    else
+                        cfg->class_weight = CNN_CW_BALANCED;
+                }
+            } else {
+                int ok = 1;
+                double total = 0;
+                for (int i = 0; i < a.n_pos; i++) {
+                    ok &= want_real(c, a.pos[i], "a class weight", 0, 0, 1e6, 0, &x);
+                    ir->class_weights[i] = x;
+                    total += x;
+                }
+                if (ok && total == 0)
+                    diag_error(c->d, st->loc, "every class weight is 0: nothing would be learned");
+                else if (ok) {
+                    cfg->class_weight = CNN_CW_EXPLICIT;
+                    cfg->n_class_weights = a.n_pos;
+                    cfg->class_weights = ir->class_weights;
+                }
+            }
+        } else if (strcmp(n, "init") == 0) {
+            int b;
+            const ast_value *o;
+            if (want_string(c, a.pos[0], "the initial weights path", ir->init, sizeof ir->init))
+                cfg->init = ir->init;
+            if ((o = get_opt(&a, "partial")) && want_bool(c, o, "partial", &b))
+                cfg->init_partial = b;
+        } else if (strcmp(n, "step_decay") == 0 || strcmp(n, "cosine_decay") == 0 ||
+                   strcmp(n, "reduce_lr_on_plateau") == 0) {
+            check_schedule(c, st, &a);
         } else if (strcmp(n, "early_stopping") == 0) {
             cfg->early_stopping = 1;
             const ast_value *o;
@@ -736,6 +852,12 @@ static void check_train(checker *c, const ast_stmt *block)
                    "validation folder or a split, not both", c->validation_loc.line);
     if (cfg->validation)
         cfg->validation_split = 0;
+    const cnn_schedule_cfg *sc = &cfg->schedule;
+    if (sc->kind == CNN_SCHED_PLATEAU && (sc->monitor == CNN_MON_VAL_LOSS || sc->monitor == CNN_MON_VAL_ACCURACY) &&
+        !cfg->validation && cfg->validation_split == 0)
+        diag_error(c->d, c->schedule_loc,
+                   "reduce_lr_on_plateau monitors %s, but there is no validation data (validation_split is 0); "
+                   "give a split, or monitor=loss", sc->monitor == CNN_MON_VAL_LOSS ? "val_loss" : "val_accuracy");
     if (cfg->early_stopping && (cfg->monitor == CNN_MON_VAL_LOSS || cfg->monitor == CNN_MON_VAL_ACCURACY) &&
         !cfg->validation && cfg->validation_split == 0)
         diag_error(c->d, c->split_loc.line ? c->split_loc : block->loc,
@@ -762,6 +884,11 @@ static void defaults(cnnc_ir *ir)
     cfg->metrics = CNN_METRIC_ACCURACY;
     cfg->monitor = CNN_MON_VAL_LOSS;
     cfg->patience = 3;
+    /* reduce_lr_on_plateau's Keras defaults (the kind stays none) */
+    cfg->schedule.factor = 0.1;
+    cfg->schedule.patience = 10;
+    cfg->schedule.min_delta = 1e-4;
+    cfg->schedule.monitor = CNN_MON_VAL_LOSS;
 }
 
 static int is_c_keyword(const char *w)

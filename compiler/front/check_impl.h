@@ -27,6 +27,9 @@ typedef struct checker {
     cnnc_loc loss_loc;
     int metrics_given;
     cnnc_loc metrics_loc, layers_loc;
+    cnnc_loc schedule_loc;       /* the learning-rate schedule statement */
+    cnnc_loc class_weight_loc;
+    const char *schedule_name;
     int split_given;
     cnnc_loc validation_loc, split_loc;
 } checker;

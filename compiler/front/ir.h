@@ -49,9 +49,11 @@ typedef struct cnnc_ir {
     int crop_to_aspect_ratio;
     cnn_augment augment;
 
-    cnn_config config;      /* .data/.validation point into the two buffers below or are NULL */
+    cnn_config config;      /* .data/.validation/.init point into the buffers below or are NULL */
     char data[CNN_MAX_PATH];
     char validation[CNN_MAX_PATH];
+    char init[CNN_MAX_PATH];
+    double class_weights[CNN_MAX_CLASS_WEIGHTS]; /* config.class_weights points here */
 
     double forward_flops, train_flops; /* per image, summed over layers */
     size_t act_floats;                 /* per image, all layer outputs */

@@ -168,13 +168,14 @@ void infer_shapes(checker *c)
             }
             int shape[4] = {co, ci, L->kh, L->kw};
             add_tensor(c, L, "weight", 4, shape, CNN_LAYOUT_HWIO, L->kh * L->kw * ci, L->kh * L->kw * co,
-                       CNN_INIT_GLOROT_UNIFORM, 1);
+                       CNN_INIT_GLOROT_UNIFORM, !L->frozen);
             if (L->bias)
-                add_tensor(c, L, "bias", 1, &co, CNN_LAYOUT_PLAIN, 0, 0, CNN_INIT_ZEROS, 1);
+                add_tensor(c, L, "bias", 1, &co, CNN_LAYOUT_PLAIN, 0, 0, CNN_INIT_ZEROS, !L->frozen);
             double macs = (double)out.h * out.w * co * L->kh * L->kw * ci;
             cost->forward_flops = 2 * macs;
-            cost->backward_flops = 2 * macs * (below_has_params ? 2 : 1);
-            below_has_params = 1;
+            /* the weight gradient unless frozen, the input gradient when a layer below trains */
+            cost->backward_flops = 2 * macs * ((L->frozen ? 0 : 1) + (below_has_params ? 1 : 0));
+            below_has_params |= !L->frozen;
         } else if (L->kind == CNN_DENSE) {
             int in = cur.c, units = L->filters;
             total_params += (double)in * units + units;
@@ -183,26 +184,30 @@ void infer_shapes(checker *c)
                 return;
             }
             int shape[2] = {units, in};
-            add_tensor(c, L, "weight", 2, shape, CNN_LAYOUT_IO, in, units, CNN_INIT_GLOROT_UNIFORM, 1);
-            add_tensor(c, L, "bias", 1, &units, CNN_LAYOUT_PLAIN, 0, 0, CNN_INIT_ZEROS, 1);
+            add_tensor(c, L, "weight", 2, shape, CNN_LAYOUT_IO, in, units, CNN_INIT_GLOROT_UNIFORM, !L->frozen);
+            add_tensor(c, L, "bias", 1, &units, CNN_LAYOUT_PLAIN, 0, 0, CNN_INIT_ZEROS, !L->frozen);
             double macs = (double)in * units;
             cost->forward_flops = 2 * macs;
-            cost->backward_flops = 2 * macs * (below_has_params ? 2 : 1);
-            below_has_params = 1;
+            cost->backward_flops = 2 * macs * ((L->frozen ? 0 : 1) + (below_has_params ? 1 : 0));
+            below_has_params |= !L->frozen;
         } else if (L->kind == CNN_BATCHNORM) {
             int ch = out.c;
             total_params += 4.0 * ch;
-            add_tensor(c, L, "weight", 1, &ch, CNN_LAYOUT_PLAIN, 0, 0, CNN_INIT_ONES, 1);
-            add_tensor(c, L, "bias", 1, &ch, CNN_LAYOUT_PLAIN, 0, 0, CNN_INIT_ZEROS, 1);
+            add_tensor(c, L, "weight", 1, &ch, CNN_LAYOUT_PLAIN, 0, 0, CNN_INIT_ONES, !L->frozen);
+            add_tensor(c, L, "bias", 1, &ch, CNN_LAYOUT_PLAIN, 0, 0, CNN_INIT_ZEROS, !L->frozen);
             add_tensor(c, L, "running_mean", 1, &ch, CNN_LAYOUT_PLAIN, 0, 0, CNN_INIT_ZEROS, 0);
             add_tensor(c, L, "running_var", 1, &ch, CNN_LAYOUT_PLAIN, 0, 0, CNN_INIT_ONES, 0);
-            below_has_params = 1;
+            below_has_params |= !L->frozen;
         }
         ir->layers[ir->n_layers++] = *L;
         ir->layers[ir->n_layers - 1].name = ir->layer_names[ir->n_layers - 1];
         cur = out;
     }
-    /* Offsets: trainable tensors first, in layer order, then running statistics. */
+    if (below_has_params == 0 && total_params > 0)
+        diag_warning(c->d, c->layers_loc,
+                     "every layer with weights is frozen (trainable=false): training changes no weight");
+    /* Offsets: trainable tensors first, in layer order, then the others (running
+     * statistics, frozen layers' tensors), in layer order. */
     size_t off = 0;
     for (int pass = 1; pass >= 0; pass--)
         for (int t = 0; t < ir->n_tensors; t++)
@@ -280,6 +285,13 @@ void check_head(checker *c)
         return;
     }
     cfg->loss = natural;
+    int classes = units == 1 ? 2 : units;
+    if (cfg->class_weight == CNN_CW_EXPLICIT && cfg->n_class_weights != classes)
+        diag_error(c->d, c->class_weight_loc,
+                   "class_weight gives %d weight%s, but the network has %d classes (%s): give one weight per "
+                   "class, in the order of the sorted class folders", cfg->n_class_weights,
+                   cfg->n_class_weights == 1 ? "" : "s", classes,
+                   units == 1 ? "one sigmoid unit" : "its softmax units");
     if (natural != CNN_LOSS_BINARY_CE && (cfg->metrics & ~CNN_METRIC_ACCURACY))
         diag_error(c->d, c->metrics_loc,
                    "precision, recall and auc need a binary model (one sigmoid unit); this one has %d "

@@ -11,6 +11,7 @@
 
 #include "cnn_dist.h"
 #include "cnn_optim.h"
+#include "cnn_schedule.h"
 #include "cnn_train.h"
 #include "cnn_trainer.h"
 
@@ -74,16 +75,23 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
         fprintf(f, "  --epochs N               (default: %d)\n", d->epochs);
         fprintf(f, "  --batch N                (default: %d)\n", d->batch);
         fprintf(f, "  --seed N                 split, shuffling, initialisation, dropout, augmentation (default: %" PRIu64 ")\n", d->seed);
-        fprintf(f, "  --optimizer NAME         adam, sgd or rmsprop (default: %s)\n", cnn_optim_kind_name(op->kind));
+        fprintf(f, "  --optimizer NAME         adam, adamw, sgd or rmsprop (default: %s)\n", cnn_optim_kind_name(op->kind));
         fprintf(f, "  --lr X                   learning rate (default: %g)\n", op->lr);
-        fprintf(f, "  --beta1 X, --beta2 X     adam (default: %g, %g)\n",
-                op->kind == CNN_OPT_ADAM ? op->beta1 : 0.9, op->kind == CNN_OPT_ADAM ? op->beta2 : 0.999);
-        fprintf(f, "  --epsilon X              adam, rmsprop (default: %g)\n",
+        fprintf(f, "  --beta1 X, --beta2 X     adam, adamw (default: %g, %g)\n",
+                op->kind == CNN_OPT_ADAM || op->kind == CNN_OPT_ADAMW ? op->beta1 : 0.9,
+                op->kind == CNN_OPT_ADAM || op->kind == CNN_OPT_ADAMW ? op->beta2 : 0.999);
+        fprintf(f, "  --epsilon X              adam, adamw, rmsprop (default: %g)\n",
                 op->kind != CNN_OPT_SGD ? op->epsilon : 1e-7);
         fprintf(f, "  --momentum X             sgd (default: %g)\n", op->kind == CNN_OPT_SGD ? op->momentum : 0.0);
         fprintf(f, "  --nesterov               sgd with Nesterov momentum (default: %s)\n",
                 op->kind == CNN_OPT_SGD && op->nesterov ? "on" : "off");
         fprintf(f, "  --rho X                  rmsprop (default: %g)\n", op->kind == CNN_OPT_RMSPROP ? op->rho : 0.9);
+        fprintf(f, "  --weight-decay X         decoupled weight decay, every optimizer (default: %g; adamw's own: 0.004)\n",
+                op->weight_decay);
+        fprintf(f, "  --clipnorm X             clip each tensor's gradient to this L2 norm (default: %s)\n",
+                op->clipnorm > 0 ? "the train block's" : "off");
+        fprintf(f, "  --clipvalue X            clip each gradient element to [-X, X] (default: %s)\n",
+                op->clipvalue > 0 ? "the train block's" : "off");
         fprintf(f, "  --loss NAME              binary_crossentropy or categorical_crossentropy; must suit the last layer (default: %s)\n",
                 d->loss == CNN_LOSS_BINARY_CE ? "binary_crossentropy" : "categorical_crossentropy");
         fprintf(f, "  --metrics LIST           comma-separated: accuracy,precision,recall,auc (default: %s)\n",
@@ -93,6 +101,24 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
         fprintf(f, "  --no-early-stopping\n");
         fprintf(f, "  --monitor NAME           val_loss, val_accuracy, loss or accuracy (default: %s)\n", monitor_str(d->monitor));
         fprintf(f, "  --patience N             epochs without improvement (default: %d)\n", d->patience);
+        fprintf(f, "  --class-weight W         balanced, none, or one weight per class (1,2.5): Keras's class_weight "
+                   "(default: %s)\n", d->class_weight == CNN_CW_BALANCED ? "balanced"
+                                      : d->class_weight == CNN_CW_EXPLICIT ? "the train block's" : "none");
+        fprintf(f, "Learning-rate schedule (one value per epoch):\n");
+        fprintf(f, "  --lr-schedule KIND       none, step, cosine or plateau (default: %s)\n",
+                (const char *[]){"none", "step", "cosine", "plateau"}[d->schedule.kind & 3]);
+        fprintf(f, "  --decay-every N          step: epochs between decays\n");
+        fprintf(f, "  --decay-factor F         step, plateau: the multiplier (default: 0.1)\n");
+        fprintf(f, "  --decay-epochs N, --warmup N, --alpha F\n");
+        fprintf(f, "                           cosine: decay epochs (default: the rest of the run), linear warm-up\n"
+                   "                           epochs (0), final rate as a fraction of --lr (0)\n");
+        fprintf(f, "  --plateau-monitor M, --plateau-patience N, --min-delta F, --cooldown N, --min-lr X\n");
+        fprintf(f, "                           plateau (Keras ReduceLROnPlateau; defaults val_loss, 10, 0.0001, 0, 0)\n");
+        fprintf(f, "Starting weights:\n");
+        fprintf(f, "  --init FILE              start from the tensors of a safetensors file, matched by name and shape (default: %s)\n",
+                d->init ? d->init : "none: fresh initialization");
+        fprintf(f, "  --init-partial           skip (and name) the tensors --init lacks or has in another shape (default: %s)\n",
+                d->init_partial ? "on" : "off");
         fprintf(f, "Run:\n");
         fprintf(f, "  --out DIR                run folder (default: runs/%s)\n", m->name);
         fprintf(f, "  --resume                 continue from DIR/checkpoint.safetensors\n");
@@ -210,12 +236,73 @@ static const flag flags[] = {
     {"strict", 0, T | E}, {"weights", 1, E | P}, {"json", 0, P | B}, {"quiet", 0, T | E | B},
     {"progress", 1, T}, {"cache-dir", 1, T | E}, {"memory", 1, T | E}, {"exact-resize", 0, T | E | P},
     {"seconds", 1, B}, {"help", 0, T | E | P | S | B},
+    {"init", 1, T}, {"init-partial", 0, T},
+    {"lr-schedule", 1, T}, {"decay-every", 1, T}, {"decay-factor", 1, T}, {"decay-epochs", 1, T},
+    {"warmup", 1, T}, {"alpha", 1, T}, {"plateau-monitor", 1, T}, {"plateau-patience", 1, T},
+    {"min-delta", 1, T}, {"cooldown", 1, T}, {"min-lr", 1, T}, {"class-weight", 1, T},
+    {"weight-decay", 1, T | B}, {"clipnorm", 1, T | B}, {"clipvalue", 1, T | B},
 };
 #undef T
 #undef E
 #undef P
 #undef S
 #undef B
+
+/* The schedule's option flags, applied after every flag is read (so that
+ * --lr-schedule may come after them), each checked against the kind. */
+enum { SF_EVERY, SF_FACTOR, SF_EPOCHS, SF_WARMUP, SF_ALPHA, SF_MONITOR, SF_PATIENCE, SF_MIN_DELTA, SF_COOLDOWN,
+       SF_MIN_LR, SF_COUNT };
+static const char *const sched_flags[SF_COUNT] = {"decay-every", "decay-factor", "decay-epochs", "warmup", "alpha",
+                                                  "plateau-monitor", "plateau-patience", "min-delta", "cooldown",
+                                                  "min-lr"};
+static double sched_vals[SF_COUNT];
+static unsigned sched_set_mask;
+
+static void sched_set(const char *f, double v)
+{
+    for (int i = 0; i < SF_COUNT; i++)
+        if (!strcmp(f, sched_flags[i])) {
+            sched_vals[i] = v;
+            sched_set_mask |= 1u << i;
+        }
+}
+
+/* Applies the schedule flags to c; returns 0, or 1 after an error. */
+static int sched_apply(const cnn_model *m, cnn_schedule_cfg *c)
+{
+    /* which kinds each flag applies to: bit 1 step, 2 cosine, 3 plateau */
+    static const unsigned takes[SF_COUNT] = {2, 2 | 8, 4, 4, 4, 8, 8, 8, 8, 8};
+    static const char *const kind_names[] = {"none", "step", "cosine", "plateau"};
+    for (int i = 0; i < SF_COUNT; i++) {
+        if (!(sched_set_mask & (1u << i)))
+            continue;
+        if (!(takes[i] & (1u << c->kind))) {
+            cnn_error(m, "--%s does not apply to the learning-rate schedule %s (it is an option of %s); give "
+                         "--lr-schedule too", sched_flags[i], kind_names[c->kind & 3],
+                      takes[i] == 2 ? "step" : takes[i] == 4 ? "cosine" : takes[i] == 8 ? "plateau" : "step and plateau");
+            return 1;
+        }
+        double v = sched_vals[i];
+        switch (i) {
+        case SF_EVERY: c->every = (int)v; break;
+        case SF_FACTOR: c->factor = v; break;
+        case SF_EPOCHS: c->decay_epochs = (int)v; break;
+        case SF_WARMUP: c->warmup = (int)v; break;
+        case SF_ALPHA: c->alpha = v; break;
+        case SF_MONITOR: c->monitor = (cnn_monitor)(int)v; break;
+        case SF_PATIENCE: c->patience = (int)v; break;
+        case SF_MIN_DELTA: c->min_delta = v; break;
+        case SF_COOLDOWN: c->cooldown = (int)v; break;
+        case SF_MIN_LR: c->min_lr = v; break;
+        }
+    }
+    const char *why = cnn_schedule_check(c);
+    if (why) {
+        cnn_error(m, "%s", why);
+        return 1;
+    }
+    return 0;
+}
 
 static int bad_value(const cnn_model *m, const char *flag_name, const char *v, const char *want)
 {
@@ -271,8 +358,10 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
             k = CNN_OPT_SGD;
         else if (!strcmp(v, "rmsprop"))
             k = CNN_OPT_RMSPROP;
+        else if (!strcmp(v, "adamw"))
+            k = CNN_OPT_ADAMW;
         else
-            return bad_value(m, f, v, "adam, sgd or rmsprop");
+            return bad_value(m, f, v, "adam, adamw, sgd or rmsprop");
         if (k != c->optimizer.kind) {
             c->optimizer = cnn_optim_defaults(k);
             *opt_changed = 1;
@@ -284,6 +373,13 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
         /* The train block's ranges: epsilon in (0, 1], the others in [0, 1). */
         if (parse_real(v, &dv) || (i == 3 ? !(dv > 0 && dv <= 1) : !(dv >= 0 && dv < 1)))
             return bad_value(m, f, v, i == 3 ? "a number in (0, 1]" : "a number in [0, 1)");
+        opt_vals[i] = dv;
+        opt_set[i] = 1;
+    } else if (!strcmp(f, "weight-decay") || !strcmp(f, "clipnorm") || !strcmp(f, "clipvalue")) {
+        int i = !strcmp(f, "weight-decay") ? 7 : !strcmp(f, "clipnorm") ? 8 : 9;
+        /* the train block's ranges: weight_decay in [0, 1], clipping in (0, 1e6] (0 switches it off) */
+        if (parse_real(v, &dv) || dv < 0 || dv > (i == 7 ? 1.0 : 1e6))
+            return bad_value(m, f, v, i == 7 ? "a number in [0, 1]" : "a number in (0, 1e6], or 0 for none");
         opt_vals[i] = dv;
         opt_set[i] = 1;
     } else if (!strcmp(f, "nesterov")) {
@@ -370,6 +466,77 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
         o->memory_mb = dv;
     } else if (!strcmp(f, "exact-resize")) {
         o->exact_resize = 1;
+    } else if (!strcmp(f, "init")) {
+        if (!*v)
+            return bad_value(m, f, v, "a safetensors weights file");
+        c->init = v;
+    } else if (!strcmp(f, "init-partial")) {
+        c->init_partial = 1;
+    } else if (!strcmp(f, "class-weight")) {
+        static double given[CNN_MAX_CLASS_WEIGHTS];
+        if (!strcmp(v, "none")) {
+            c->class_weight = CNN_CW_NONE;
+        } else if (!strcmp(v, "balanced")) {
+            c->class_weight = CNN_CW_BALANCED;
+        } else {
+            int k = 0;
+            double total = 0;
+            const char *p = v;
+            for (;;) {
+                char *end;
+                errno = 0;
+                double w = strtod(p, &end);
+                if (end == p || errno || !isfinite(w) || w < 0 || w > 1e6 || k == CNN_MAX_CLASS_WEIGHTS ||
+                    (*end && *end != ','))
+                    return bad_value(m, f, v, "balanced, none, or one weight per class separated by commas "
+                                              "(each in [0, 1e6]), e.g. 1,2.5");
+                given[k++] = w;
+                total += w;
+                if (!*end)
+                    break;
+                p = end + 1;
+            }
+            int classes = m->n_outputs == 1 ? 2 : m->n_outputs;
+            if (k != classes) {
+                cnn_error(m, "--class-weight %s gives %d weight%s; %s has %d classes: give one per class", v, k,
+                          k == 1 ? "" : "s", m->name, classes);
+                return 1;
+            }
+            if (total == 0)
+                return bad_value(m, f, v, "weights that are not all 0");
+            c->class_weight = CNN_CW_EXPLICIT;
+            c->n_class_weights = k;
+            c->class_weights = given;
+        }
+    } else if (!strcmp(f, "lr-schedule")) {
+        static const char *const kinds[] = {"none", "step", "cosine", "plateau"};
+        int k = -1;
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(v, kinds[i]))
+                k = i;
+        if (k < 0)
+            return bad_value(m, f, v, "none, step, cosine or plateau");
+        if ((cnn_schedule_kind)k != c->schedule.kind)
+            c->schedule = cnn_schedule_defaults((cnn_schedule_kind)k);
+    } else if (!strcmp(f, "decay-every") || !strcmp(f, "decay-epochs") || !strcmp(f, "warmup") ||
+               !strcmp(f, "plateau-patience") || !strcmp(f, "cooldown")) {
+        if (parse_int(v, !strcmp(f, "decay-every") || !strcmp(f, "decay-epochs") ? 1 : 0, 1000000, &iv))
+            return bad_value(m, f, v, "a whole number of epochs, at most 1000000");
+        sched_set(f, (double)iv);
+    } else if (!strcmp(f, "decay-factor") || !strcmp(f, "alpha") || !strcmp(f, "min-delta") ||
+               !strcmp(f, "min-lr")) {
+        if (parse_real(v, &dv) || dv < 0)
+            return bad_value(m, f, v, "a number, 0 or more");
+        sched_set(f, dv);
+    } else if (!strcmp(f, "plateau-monitor")) {
+        static const char *const mons[] = {"val_loss", "val_accuracy", "loss", "accuracy"};
+        int k = -1;
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(v, mons[i]))
+                k = i;
+        if (k < 0)
+            return bad_value(m, f, v, "val_loss, val_accuracy, loss or accuracy");
+        sched_set(f, (double)k);
     } else if (!strcmp(f, "seconds")) {
         if (parse_real(v, &dv) || dv <= 0 || dv > 3600)
             return bad_value(m, f, v, "seconds, a positive number");
@@ -418,6 +585,7 @@ static int trainer_main(const cnn_model *m, int argc, char **argv)
 
     static cnn_run_options o;
     memset(&o, 0, sizeof o);
+    sched_set_mask = 0;
     o.cfg = m->defaults;
     o.tty = -1;
     snprintf(o.out, sizeof o.out, "runs/%s", m->name);
@@ -428,8 +596,8 @@ static int trainer_main(const cnn_model *m, int argc, char **argv)
     }
     o.images = images;
 
-    int lr_given = 0, opt_changed = 0, opt_set[7] = {0}, gave_val = 0, gave_split = 0;
-    double opt_vals[7] = {0};
+    int lr_given = 0, opt_changed = 0, opt_set[10] = {0}, gave_val = 0, gave_split = 0;
+    double opt_vals[10] = {0};
     int only_positional = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -502,6 +670,8 @@ static int trainer_main(const cnn_model *m, int argc, char **argv)
                     o.cfg.early_stopping = 0;
                 if (!strcmp(name, "nesterov"))
                     opt_set[6] = 2;
+                if (!strcmp(name, "init-partial"))
+                    o.cfg.init_partial = 0;
                 continue;
             }
         }
@@ -533,11 +703,27 @@ static int trainer_main(const cnn_model *m, int argc, char **argv)
         op->rho = opt_vals[5];
     if (opt_set[6])
         op->nesterov = opt_set[6] == 1;
+    if (opt_set[7])
+        op->weight_decay = opt_vals[7];
+    if (opt_set[8]) {
+        op->clipnorm = opt_vals[8];
+        if (!opt_set[9] && op->clipnorm > 0)
+            op->clipvalue = 0; /* a flag replaces the train block's other clipping */
+    }
+    if (opt_set[9]) {
+        op->clipvalue = opt_vals[9];
+        if (!opt_set[8] && op->clipvalue > 0)
+            op->clipnorm = 0;
+    }
     (void)lr_given;
     (void)opt_changed;
     const char *why = cnn_optim_check(op);
     if (why) {
         cnn_error(m, "%s", why);
+        free(images);
+        return 1;
+    }
+    if (sched_apply(m, &o.cfg.schedule)) {
         free(images);
         return 1;
     }
@@ -601,7 +787,7 @@ void cnn_print_summary(FILE *f, const cnn_model *m)
     for (int i = 0; i < m->n_layers; i++) {
         const cnn_layer *l = &m->layers[i];
         char nm[96], shape[64], pc[32];
-        snprintf(nm, sizeof nm, "%s (%s)", l->name, kind_name(l->kind));
+        snprintf(nm, sizeof nm, "%s (%s%s)", l->name, kind_name(l->kind), l->frozen ? ", frozen" : "");
         if (l->out.rank == 1)
             snprintf(shape, sizeof shape, "(None, %d)", l->out.c);
         else

@@ -119,9 +119,15 @@ typedef struct cnn_layer {
     float momentum, epsilon; /* batchnorm, Keras convention: running = m*running + (1-m)*batch */
     int first_tensor;   /* index into cnn_model.tensors of its first tensor, -1 if none */
     int n_tensors;      /* weight [, bias] or gamma, beta, running_mean, running_var */
+    int frozen;         /* trainable=false: its tensors are not trained (not in the trainable
+                           prefix, no gradient computed); a frozen batchnorm normalizes with its
+                           running statistics in training too, and leaves them unchanged (Keras) */
 } cnn_layer;
 
 /* ---- tensors (views into the flat parameter block) ------------------- */
+/* The block holds the trainable tensors first (in layer order), then the
+ * others (batchnorm running statistics and frozen layers' tensors, in
+ * layer order): optimizers run over [0, n_trainable). */
 
 typedef enum cnn_layout {
     CNN_LAYOUT_PLAIN,   /* memory order == on-disk (PyTorch) order */
@@ -144,7 +150,7 @@ typedef struct cnn_tensor_info {
     size_t count;       /* floats */
     int fan_in, fan_out;
     cnn_init init;
-    int trainable;      /* 0 for batchnorm running statistics */
+    int trainable;      /* 0 for batchnorm running statistics and a frozen layer's tensors */
     int update_in_backward; /* backward_update applies the optimizer to it itself */
 } cnn_tensor_info;
 
@@ -179,7 +185,7 @@ typedef struct cnn_augment {
 
 /* ---- the train block --------------------------------------------------- */
 
-typedef enum cnn_optimizer_kind { CNN_OPT_ADAM, CNN_OPT_SGD, CNN_OPT_RMSPROP } cnn_optimizer_kind;
+typedef enum cnn_optimizer_kind { CNN_OPT_ADAM, CNN_OPT_SGD, CNN_OPT_RMSPROP, CNN_OPT_ADAMW } cnn_optimizer_kind;
 typedef enum cnn_loss_kind { CNN_LOSS_BINARY_CE, CNN_LOSS_CATEGORICAL_CE } cnn_loss_kind;
 typedef enum cnn_monitor { CNN_MON_VAL_LOSS, CNN_MON_VAL_ACCURACY, CNN_MON_LOSS, CNN_MON_ACCURACY } cnn_monitor;
 
@@ -191,7 +197,40 @@ typedef struct cnn_optimizer {
     double beta1, beta2, epsilon; /* adam (epsilon also rmsprop) */
     double momentum; int nesterov; /* sgd */
     double rho;                    /* rmsprop */
+    double weight_decay;           /* decoupled (Keras 3, AdamW): p -= p * lr * weight_decay; 0 = none */
+    double clipnorm;               /* each tensor's gradient scaled to an L2 norm of at most this; 0 = off */
+    double clipvalue;              /* each gradient element clipped to [-clipvalue, clipvalue]; 0 = off */
 } cnn_optimizer;
+
+/* A learning-rate schedule (the train block's step_decay, cosine_decay or
+ * reduce_lr_on_plateau; runtime/train/cnn_schedule.h has the formulas). */
+typedef enum cnn_schedule_kind {
+    CNN_SCHED_NONE,
+    CNN_SCHED_STEP,    /* lr * factor^floor(epoch / every) */
+    CNN_SCHED_COSINE,  /* linear warm-up, then cosine decay to alpha * lr */
+    CNN_SCHED_PLATEAU  /* Keras's ReduceLROnPlateau */
+} cnn_schedule_kind;
+
+typedef struct cnn_schedule_cfg {
+    cnn_schedule_kind kind;
+    int every;                 /* step: epochs per decay */
+    double factor;             /* step and plateau: the multiplier */
+    int decay_epochs;          /* cosine: epochs of the decay after the warm-up; 0 = the rest of the run */
+    int warmup;                /* cosine: epochs of linear warm-up */
+    double alpha;              /* cosine: the final lr as a fraction of lr */
+    cnn_monitor monitor;       /* plateau */
+    int patience, cooldown;    /* plateau */
+    double min_delta, min_lr;  /* plateau */
+} cnn_schedule_cfg;
+
+/* Keras's class_weight: each training image's loss is multiplied by its
+ * class's weight (runtime/train/cnn_class_weight.h). */
+typedef enum cnn_class_weight_mode {
+    CNN_CW_NONE,
+    CNN_CW_BALANCED,   /* n / (k * count_k) over the training split, as scikit-learn's "balanced" */
+    CNN_CW_EXPLICIT    /* class_weights[0 .. n_class_weights), in class-index order */
+} cnn_class_weight_mode;
+#define CNN_MAX_CLASS_WEIGHTS 256
 
 typedef struct cnn_config {
     const char *data;          /* NULL when the .cnn gives none */
@@ -205,6 +244,12 @@ typedef struct cnn_config {
     int early_stopping;        /* 0 = off */
     cnn_monitor monitor;
     int patience;
+    const char *init;          /* start from these weights (safetensors), NULL: fresh initialization */
+    int init_partial;          /* skip (and name) tensors the file lacks or has in another shape */
+    cnn_schedule_cfg schedule; /* kind CNN_SCHED_NONE: a constant lr */
+    cnn_class_weight_mode class_weight;
+    int n_class_weights;       /* CNN_CW_EXPLICIT */
+    const double *class_weights;
 } cnn_config;
 
 /* ---- the part of a batch one process holds ------------------------------

@@ -54,7 +54,8 @@ void cnn_train_state_free(cnn_train_state *s)
     free(s->history);
     free(s->settings);
     free(s->lr_changes);
-    s->history = s->settings = s->lr_changes = NULL;
+    free(s->schedule);
+    s->history = s->settings = s->lr_changes = s->schedule = NULL;
 }
 
 int cnn_checkpoint_nonfinite(const cnn_model *m, const float *params, const cnn_optim *o, char *what,
@@ -145,6 +146,8 @@ int cnn_checkpoint_save(const char *path, const cnn_model *m, const float *param
         "history", s->history ? s->history : "",
         "lr_changes", s->lr_changes ? s->lr_changes : "",
         "classes", classes ? classes : "",
+        /* written only with a learning-rate schedule that has state */
+        s->schedule && *s->schedule ? "schedule" : NULL, s->schedule,
         NULL};
     int r = cnn_st_write(path, e, n, meta, 1, err, errlen);
     free(e);
@@ -341,6 +344,8 @@ int cnn_checkpoint_load(const char *path, const cnn_model *m, float *params, cnn
     s->settings = was ? strdup(was) : NULL;
     const char *lc = cnn_st_meta(&f, "lr_changes");
     s->lr_changes = lc && *lc ? strdup(lc) : NULL;
+    const char *sc = cnn_st_meta(&f, "schedule");
+    s->schedule = sc && *sc ? strdup(sc) : NULL;
     r = 0;
 out:
     cnn_st_close(&f);

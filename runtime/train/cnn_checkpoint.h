@@ -35,6 +35,8 @@ typedef struct cnn_train_state {
     char *settings;          /* on load: the checkpoint's settings, malloc'ed */
     char *lr_changes;        /* learning-rate changes on resumes after a divergence, one line each;
                                 malloc'ed, may be NULL */
+    char *schedule;          /* the learning-rate schedule's state (cnn_schedule.h), malloc'ed, may be NULL;
+                                range-checked by the trainer, which knows the schedule */
 } cnn_train_state;
 
 /* The largest epoch count a run can have (the --epochs limit). */

@@ -16,6 +16,15 @@
  *                            p += momentum * m - lr * g  (nesterov)
  *   RMSprop  v = rho * v + (1 - rho) * g*g
  *            p -= lr * g / sqrt(v + epsilon)            (epsilon inside the sqrt)
+ *   AdamW    Adam with weight_decay 0.004 by default (Keras 3's AdamW)
+ *
+ * Before the rule, in Keras 3's order (BaseOptimizer._backend_apply_gradients):
+ *   clipping  clipvalue: g = clip(g, -clipvalue, clipvalue) per element;
+ *             clipnorm: each tensor's g *= clipnorm / max(||g||, clipnorm)
+ *             (per tensor, as Keras's clipnorm; done by the training step,
+ *             which knows the tensors: cnn_clip_by_norm, cnn_step.h)
+ *   decay     p -= p * (lr * weight_decay)         (decoupled, every optimizer,
+ *             this step's lr: Keras 3's weight_decay, PyTorch's AdamW)
  *
  * Arithmetic is float per element (as Keras and PyTorch do in float32);
  * scalar coefficients are computed in double once per step. Each element is
@@ -75,6 +84,10 @@ const char *cnn_optim_check(const cnn_optimizer *cfg);
 
 /* The configuration in use (a copy owned by o) and the learning rate. */
 const cnn_optimizer *cnn_optim_config(const cnn_optim *o);
+/* Whether some tensors may be updated inside the backward pass
+ * (cnn_model.backward_update): not with clipnorm, which needs a tensor's
+ * whole gradient before its update. The one place this is decided. */
+int cnn_optim_fusable(const cnn_optim *o);
 void cnn_optim_set_lr(cnn_optim *o, double lr);
 
 size_t cnn_optim_size(const cnn_optim *o);          /* n */

@@ -43,6 +43,18 @@ int cnn_batch_split(int n, int chunks, int rank, int size, int *chunk, int *firs
 double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const float *x, const int *labels,
                       float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused);
 
+/* The same step with Keras's class_weight (cnn_class_weight.h): w holds a
+ * weight per class for k classes; NULL is cnn_train_step. */
+double cnn_train_step_weighted(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const float *x, const int *labels,
+                               float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused,
+                               const float *w, int k);
+
+/* Keras's clipnorm: each trainable tensor's gradient in grads scaled by
+ * clipnorm / max(||g||, clipnorm) (its L2 norm summed in double, in order).
+ * cnn_train_step does it when the optimizer has clipnorm, and then never
+ * fuses the update into the backward pass (cnn_optim_fusable). */
+void cnn_clip_by_norm(const cnn_model *m, float *grads, double clipnorm);
+
 /* The parameter ranges backward_update updates itself, sorted by offset,
  * at most `max` of them in r; returns how many there are (0 when the model
  * has no backward_update), which may exceed max. */

@@ -1,5 +1,6 @@
-/* optim.c: Adam, SGD (momentum, Nesterov) and RMSprop with Keras 3's update
- * rules over one flat float array (see cnn_optim.h for the formulas). */
+/* optim.c: Adam, AdamW, SGD (momentum, Nesterov) and RMSprop with Keras 3's
+ * update rules, decoupled weight decay and element-wise gradient clipping,
+ * over one flat float array (see cnn_optim.h for the formulas). */
 #include "cnn_optim.h"
 
 #include <math.h>
@@ -16,6 +17,8 @@ typedef struct coefs {
     float eps;            /* adam, rmsprop */
     float lr, mu;         /* sgd */
     float rho, one_rho;   /* rmsprop */
+    float wd;             /* lr * weight_decay, 0 = none */
+    float clip;           /* clipvalue, 0 = none */
 } coefs;
 
 struct cnn_optim {
@@ -40,6 +43,7 @@ cnn_optimizer cnn_optim_defaults(cnn_optimizer_kind kind)
     c.momentum = 0.0;
     c.nesterov = 0;
     c.lr = kind == CNN_OPT_SGD ? 0.01 : 0.001;
+    c.weight_decay = kind == CNN_OPT_ADAMW ? 0.004 : 0.0;
     return c;
 }
 
@@ -49,6 +53,7 @@ const char *cnn_optim_kind_name(cnn_optimizer_kind kind)
     case CNN_OPT_ADAM: return "adam";
     case CNN_OPT_SGD: return "sgd";
     case CNN_OPT_RMSPROP: return "rmsprop";
+    case CNN_OPT_ADAMW: return "adamw";
     }
     return "?";
 }
@@ -57,8 +62,15 @@ const char *cnn_optim_check(const cnn_optimizer *c)
 {
     if (!(c->lr > 0.0) || !isfinite(c->lr))
         return "the learning rate must be a positive number";
+    if (!(c->weight_decay >= 0.0 && c->weight_decay <= 1.0))
+        return "weight_decay must be in [0, 1]";
+    if (!(c->clipnorm >= 0.0 && c->clipnorm <= 1e6) || !(c->clipvalue >= 0.0 && c->clipvalue <= 1e6))
+        return "clipnorm and clipvalue must be in (0, 1e6] (0: off)";
+    if (c->clipnorm > 0 && c->clipvalue > 0)
+        return "clipnorm and clipvalue are both given; give one (Keras allows one clipping)";
     switch (c->kind) {
     case CNN_OPT_ADAM:
+    case CNN_OPT_ADAMW:
         if (!(c->beta1 >= 0.0 && c->beta1 < 1.0)) return "adam beta1 must be in [0, 1)";
         if (!(c->beta2 >= 0.0 && c->beta2 < 1.0)) return "adam beta2 must be in [0, 1)";
         if (!(c->epsilon > 0.0)) return "adam epsilon must be positive";
@@ -77,7 +89,8 @@ const char *cnn_optim_check(const cnn_optimizer *c)
 static int slots_for(const cnn_optimizer *c)
 {
     switch (c->kind) {
-    case CNN_OPT_ADAM: return 2;
+    case CNN_OPT_ADAM:
+    case CNN_OPT_ADAMW: return 2;
     case CNN_OPT_SGD: return c->momentum != 0.0 ? 1 : 0;
     case CNN_OPT_RMSPROP: return 1;
     }
@@ -170,10 +183,40 @@ static void rmsprop_elems(const cnn_optim *o, float *restrict p, const float *re
     }
 }
 
+/* Keras 3's order: the gradient clipped, the weight decayed (with this
+ * step's lr), then the rule. A clipped copy of g goes through a small
+ * stack buffer, so g itself is never written. */
+#define CLIP_BLOCK 256
+
+static void rule_elems(const cnn_optim *o, float *p, const float *g, size_t off, size_t count);
+
 static void update_elems(const cnn_optim *o, float *p, const float *g, size_t off, size_t count)
 {
+    const float wd = o->k.wd, c = o->k.clip;
+    if (wd != 0.0f) {
+#pragma omp simd
+        for (size_t i = 0; i < count; i++)
+            p[i] -= p[i] * wd;
+    }
+    if (c == 0.0f) {
+        rule_elems(o, p, g, off, count);
+        return;
+    }
+    float gc[CLIP_BLOCK];
+    for (size_t at = 0; at < count; at += CLIP_BLOCK) {
+        size_t k = count - at < CLIP_BLOCK ? count - at : CLIP_BLOCK;
+#pragma omp simd
+        for (size_t i = 0; i < k; i++)
+            gc[i] = fminf(fmaxf(g[at + i], -c), c);
+        rule_elems(o, p + at, gc, off + at, k);
+    }
+}
+
+static void rule_elems(const cnn_optim *o, float *p, const float *g, size_t off, size_t count)
+{
     switch (o->cfg.kind) {
-    case CNN_OPT_ADAM: adam_elems(o, p, g, off, count); break;
+    case CNN_OPT_ADAM:
+    case CNN_OPT_ADAMW: adam_elems(o, p, g, off, count); break;
     case CNN_OPT_SGD: sgd_elems(o, p, g, off, count); break;
     case CNN_OPT_RMSPROP: rmsprop_elems(o, p, g, off, count); break;
     }
@@ -186,8 +229,11 @@ void cnn_optim_begin(cnn_optim *o)
     const double t = (double)(o->iterations + 1);
     const cnn_optimizer *c = &o->cfg;
     memset(&o->k, 0, sizeof o->k);
+    o->k.wd = (float)(c->lr * c->weight_decay);
+    o->k.clip = (float)c->clipvalue;
     switch (c->kind) {
     case CNN_OPT_ADAM:
+    case CNN_OPT_ADAMW:
         o->k.alpha = (float)(c->lr * sqrt(1.0 - pow(c->beta2, t)) / (1.0 - pow(c->beta1, t)));
         o->k.one_b1 = (float)(1.0 - c->beta1);
         o->k.one_b2 = (float)(1.0 - c->beta2);
@@ -268,6 +314,7 @@ void cnn_optim_step(cnn_optim *o, float *params, const float *grads)
 }
 
 const cnn_optimizer *cnn_optim_config(const cnn_optim *o) { return &o->cfg; }
+int cnn_optim_fusable(const cnn_optim *o) { return !(o->cfg.clipnorm > 0); }
 void cnn_optim_set_lr(cnn_optim *o, double lr)
 {
     o->cfg.lr = lr;
@@ -287,7 +334,8 @@ const char *cnn_optim_slot_name(const cnn_optim *o, int i)
     if (i < 0 || i >= o->n_slots)
         return NULL;
     switch (o->cfg.kind) {
-    case CNN_OPT_ADAM: return i == 0 ? "m" : "v";
+    case CNN_OPT_ADAM:
+    case CNN_OPT_ADAMW: return i == 0 ? "m" : "v";
     case CNN_OPT_SGD: return "momentum";
     case CNN_OPT_RMSPROP: return "velocity";
     }

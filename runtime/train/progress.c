@@ -74,7 +74,9 @@ static void metrics_text(char *s, size_t cap, const char *const *names, const do
         int j = 0;
         while (names[j] != sorted[i])
             j++;
-        len += (size_t)snprintf(s + len, cap - len, " - %s: %.4f", sorted[i], values[j]);
+        /* a learning rate has significant digits, not decimals (1e-05, 0.0003) */
+        len += (size_t)snprintf(s + len, cap - len, strcmp(sorted[i], "lr") ? " - %s: %.4f" : " - %s: %.4g",
+                                sorted[i], values[j]);
     }
 }
 

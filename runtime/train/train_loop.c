@@ -22,11 +22,13 @@
 #include "cnn_checkpoint.h"
 #include "cnn_dist.h"
 #include "cnn_dist_check.h"
+#include "cnn_class_weight.h"
 #include "cnn_util.h"
 #include "cnn_data.h"
 #include "cnn_finite.h"
 #include "cnn_history.h"
 #include "cnn_init.h"
+#include "cnn_init_from.h"
 #include "cnn_metrics.h"
 #include "cnn_optim.h"
 #include "cnn_step.h"
@@ -34,6 +36,7 @@
 #include "cnn_progress.h"
 #include "cnn_run_lock.h"
 #include "cnn_safetensors.h"
+#include "cnn_schedule.h"
 #include "cnn_run.h"
 #include "cnn_train.h"
 
@@ -57,6 +60,7 @@ static void settings_text(const cnn_model *m, const cnn_run_options *o, char *s,
     k += (size_t)snprintf(s + k, n - k, "optimizer=%s\nlr=%.17g\n", cnn_optim_kind_name(op->kind), op->lr);
     switch (op->kind) {
     case CNN_OPT_ADAM:
+    case CNN_OPT_ADAMW:
         k += (size_t)snprintf(s + k, n - k, "beta1=%.17g\nbeta2=%.17g\nepsilon=%.17g\n", op->beta1,
                               op->beta2, op->epsilon);
         break;
@@ -67,7 +71,22 @@ static void settings_text(const cnn_model *m, const cnn_run_options *o, char *s,
         k += (size_t)snprintf(s + k, n - k, "rho=%.17g\nepsilon=%.17g\n", op->rho, op->epsilon);
         break;
     }
-    snprintf(s + k, n - k, "exact_resize=%d", o->exact_resize);
+    /* written only when set, so the settings of runs without them stay as they were */
+    if (op->weight_decay > 0)
+        k += (size_t)snprintf(s + k, n - k, "weight_decay=%.17g\n", op->weight_decay);
+    if (op->clipnorm > 0)
+        k += (size_t)snprintf(s + k, n - k, "clipnorm=%.17g\n", op->clipnorm);
+    if (op->clipvalue > 0)
+        k += (size_t)snprintf(s + k, n - k, "clipvalue=%.17g\n", op->clipvalue);
+    k += (size_t)snprintf(s + k, n - k, "exact_resize=%d", o->exact_resize);
+    char sched[512];
+    cnn_schedule_settings(&c->schedule, sched, sizeof sched);
+    if (*sched && k < n)
+        k += (size_t)snprintf(s + k, n - k, "\n%s", sched);
+    if (c->class_weight == CNN_CW_BALANCED && k < n)
+        k += (size_t)snprintf(s + k, n - k, "\nclass_weight=balanced");
+    for (int i = 0; c->class_weight == CNN_CW_EXPLICIT && i < c->n_class_weights && k < n; i++)
+        k += (size_t)snprintf(s + k, n - k, "%s%.9g", i ? "," : "\nclass_weight=", c->class_weights[i]);
 }
 
 /* ---- early stopping / best weights ---------------------------------------- */
@@ -104,6 +123,9 @@ typedef struct run {
     cnn_buffers b;
     float *logits, *dlogits;
     cnn_optim *opt;
+    cnn_schedule sched;
+    float *class_weight;  /* Keras's class_weight, one per class; NULL: none */
+    int n_classes;
     cnn_metrics tm, vm;
     cnn_history hist;
     char *classes;
@@ -127,6 +149,7 @@ static void run_free(run *r)
     cnn_metrics_free(&r->vm);
     cnn_history_free(&r->hist);
     free(r->classes);
+    free(r->class_weight);
 }
 
 static int save_weights(run *r, const char *path, int epoch, char *err, size_t errlen)
@@ -151,6 +174,55 @@ static int save_weights(run *r, const char *path, int epoch, char *err, size_t e
                           "classes", r->classes ? r->classes : "",
                           NULL};
     return cnn_weights_save(r->m, r->b.params, path, meta, err, errlen);
+}
+
+/* Keras's class_weight for this run: balanced from the training split's
+ * counts, or the configuration's list (one per class of the data); printed
+ * with the class names. */
+static int set_class_weights(run *r, char *err, size_t errlen)
+{
+    const cnn_config *c = &r->o->cfg;
+    int k = cnn_dataset_n_classes(r->train);
+    int model_k = r->m->n_outputs == 1 ? 2 : r->m->n_outputs;
+    if (k != model_k) {
+        snprintf(err, errlen, "class_weight: the data has %d classes, the network %d", k, model_k);
+        return -1;
+    }
+    if (c->class_weight == CNN_CW_EXPLICIT && c->n_class_weights != k) {
+        snprintf(err, errlen, "class_weight gives %d weights, but the data has %d classes (%s, ...): give one per "
+                              "class, in the order of the sorted class folders", c->n_class_weights, k,
+                 cnn_dataset_class_name(r->train, 0));
+        return -1;
+    }
+    r->class_weight = malloc((size_t)k * sizeof(float));
+    if (!r->class_weight) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    r->n_classes = k;
+    if (c->class_weight == CNN_CW_BALANCED) {
+        int count[CNN_MAX_CLASS_WEIGHTS];
+        for (int i = 0; i < k && i < CNN_MAX_CLASS_WEIGHTS; i++)
+            count[i] = cnn_dataset_class_count(r->train, i);
+        if (k > CNN_MAX_CLASS_WEIGHTS) {
+            snprintf(err, errlen, "class_weight balanced supports at most %d classes", CNN_MAX_CLASS_WEIGHTS);
+            return -1;
+        }
+        if (cnn_class_weights_balanced(count, k, r->class_weight))
+            cnn_warning(r->m, "class_weight balanced: a class has no training image; its weight is 0");
+    } else {
+        for (int i = 0; i < k; i++)
+            r->class_weight[i] = (float)c->class_weights[i];
+    }
+    if (!r->o->quiet) {
+        printf("Class weights (%s):", c->class_weight == CNN_CW_BALANCED
+                                          ? "balanced: n / (classes x count) over the training split"
+                                          : "given");
+        for (int i = 0; i < k; i++)
+            printf("%s %s %.4g", i ? "," : "", cnn_dataset_class_name(r->train, i), (double)r->class_weight[i]);
+        printf("\n");
+    }
+    return 0;
 }
 
 /* The checks of a loaded checkpoint that need the run: every epoch takes
@@ -196,6 +268,11 @@ static int check_resumed(run *r, const char *path, const cnn_train_state *st, ch
     }
     cnn_history_free(&r->hist);
     r->hist = h2;
+    char serr[256];
+    if (cnn_schedule_restore(&r->sched, st->schedule, serr, sizeof serr)) {
+        snprintf(err, errlen, "%s is corrupt: %s", path, serr);
+        return 1;
+    }
     return 0;
 }
 
@@ -301,6 +378,11 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
                      "IDX file), or set `data \"...\"` in the train block of %s", m->source ? m->source : "the model");
         return 1;
     }
+    /* --init's file is checked before the data are read (minutes, for a large set) */
+    if (c->init && !o->resume && cnn_init_from_file(m, NULL, c->init, c->init_partial, NULL, err, sizeof err)) {
+        cnn_error(m, "%s", err);
+        return 1;
+    }
     cnn_apply_threads(o->threads);
     if (cnn_make_dirs(o->out, err, sizeof err)) {
         cnn_error(m, "%s", err);
@@ -343,6 +425,10 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     }
     int batch = c->batch;
     r->classes = cnn_class_list(r->train);
+    if (c->class_weight != CNN_CW_NONE && set_class_weights(r, err, sizeof err)) {
+        cnn_error(m, "%s", err);
+        goto out;
+    }
     r->tl = cnn_loader_create(m, r->train, batch, 1, c->seed, err, sizeof err);
     if (r->tl && r->val)
         r->vl = cnn_loader_create(m, r->val, batch, 0, c->seed, err, sizeof err);
@@ -365,6 +451,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         goto out;
     }
     settings_text(m, o, r->settings, sizeof r->settings);
+    cnn_schedule_init(&r->sched, &c->schedule, c->optimizer.lr, c->epochs);
 
     /* History columns: Keras names, training metrics then validation ones. */
     const char *mnames[8];
@@ -379,6 +466,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
             snprintf(valnames[i], sizeof valnames[i], "val_%s", mnames[i]);
             cols[nc++] = valnames[i];
         }
+    cols[nc++] = "lr"; /* the rate of the epoch (Keras logs it as learning_rate) */
     cnn_history_init(&r->hist, cols, nc);
 
     const char *mon = monitor_name(c->monitor);
@@ -387,6 +475,14 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
             cnn_warning(m, "early stopping monitors %s, but there is no validation data; monitoring %s", mon,
                         mon + 4);
         mon += 4;
+    }
+
+    /* reduce_lr_on_plateau's monitor falls back as early stopping's does */
+    const char *plateau_mon = monitor_name(c->schedule.monitor);
+    if (c->schedule.kind == CNN_SCHED_PLATEAU && !r->val && !strncmp(plateau_mon, "val_", 4)) {
+        cnn_warning(m, "reduce_lr_on_plateau monitors %s, but there is no validation data; monitoring %s",
+                    plateau_mon, plateau_mon + 4);
+        plateau_mon += 4;
     }
 
     uint64_t th = cnn_dataset_hash(r->train), vh = r->val ? cnn_dataset_hash(r->val) : 0;
@@ -426,6 +522,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
             st.lr_changes = nl;
             printf("Resuming after a divergence with lr %g instead of %g (recorded in the checkpoint).\n",
                    c->optimizer.lr, was_lr);
+            cnn_schedule_set_base(&r->sched, c->optimizer.lr);
         }
         printf("Resuming from %s: %d of %d epochs done, step %" PRIu64 ".\n", r->ckpt, st.epoch, c->epochs,
                st.step);
@@ -436,6 +533,10 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
                    "is kept as checkpoint.safetensors.prev until epoch 2). Use --resume to continue it instead.\n",
                    o->out);
         cnn_init_params(m, r->b.params, c->seed);
+        if (c->init && cnn_init_from_file(m, r->b.params, c->init, c->init_partial, stdout, err, sizeof err)) {
+            cnn_error(m, "%s", err);
+            goto out;
+        }
     }
 
     char arch[17];
@@ -445,6 +546,11 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
                ", %d threads; run folder %s\n",
                m->name, cnn_dataset_size(r->train), r->val ? cnn_dataset_size(r->val) : 0, batch, c->epochs,
                cnn_optim_kind_name(c->optimizer.kind), c->optimizer.lr, c->seed, omp_get_max_threads(), o->out);
+    if (log && c->schedule.kind != CNN_SCHED_NONE) {
+        char d[512];
+        cnn_schedule_describe(&c->schedule, d, sizeof d);
+        printf("Learning rate: %s\n", d);
+    }
 
     cnn_progress pg;
     cnn_progress_init(&pg, stdout, o->quiet ? 0 : o->tty);
@@ -455,13 +561,18 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         stopped_early = st.epoch;
         printf("The run stopped early at epoch %d; nothing left to train.\n", st.epoch);
     }
-    const char *pnames[2 * 8];
-    double pvals[2 * 8];
+    const char *pnames[2 * 8 + 1];
+    double pvals[2 * 8 + 1];
+    double prev_lr = c->optimizer.lr; /* the progress line shows lr when it changes */
+    if (st.epoch > 0 && r->hist.n_rows == st.epoch)
+        prev_lr = cnn_history_get(&r->hist, st.epoch - 1, "lr");
     for (int i = 0; i < nc; i++)
         pnames[i] = cols[i];
 
     for (int epoch = st.epoch; epoch < c->epochs && !stopped_early; epoch++) {
         cnn_metrics_reset(&r->tm);
+        double lr = cnn_schedule_lr(&r->sched, epoch);
+        cnn_optim_set_lr(r->opt, lr);
         if (!o->quiet)
             cnn_progress_begin(&pg, epoch + 1, c->epochs, steps);
         cnn_loader_begin(r->tl, epoch, 0);
@@ -470,7 +581,8 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         int n, bi = 0;
         long images = 0;
         while ((n = cnn_loader_next(r->tl, &x, &labels, &idx)) > 0) {
-            double loss = cnn_train_step(m, &r->b, r->opt, x, labels, r->logits, r->dlogits, n, c->seed, st.step, 1);
+            double loss = cnn_train_step_weighted(m, &r->b, r->opt, x, labels, r->logits, r->dlogits, n, c->seed,
+                                                  st.step, 1, r->class_weight, r->n_classes);
             /* Every step: the loss before the update, and the weights (and
              * batchnorm statistics) after it, so that the last update of an
              * epoch is checked too. */
@@ -504,6 +616,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         double row[CNN_HISTORY_MAX_COLS];
         for (int i = 0; i < nm; i++)
             row[i] = cnn_metrics_value(&r->tm, mnames[i]);
+        row[nc - 1] = lr;
         if (r->val) {
             cnn_eval_pass(m, &r->b, r->vl, r->logits, &r->vm, c->seed, st.step);
             for (int i = 0; i < nm; i++)
@@ -535,8 +648,13 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         if (!o->quiet) {
             for (int i = 0; i < nc; i++)
                 pvals[i] = r->hist.rows[(size_t)(r->hist.n_rows - 1) * nc + i];
-            cnn_progress_end(&pg, bi, images, pnames, pvals, nc);
+            cnn_progress_end(&pg, bi, images, pnames, pvals, lr != prev_lr ? nc : nc - 1);
         }
+        prev_lr = lr;
+        if (cnn_schedule_epoch_end(&r->sched, cnn_history_get(&r->hist, r->hist.n_rows - 1, plateau_mon)) && log)
+            printf("Epoch %d: ReduceLROnPlateau: %s has not improved for %d epoch%s; learning rate %g -> %g\n",
+                   epoch + 1, plateau_mon, c->schedule.patience, c->schedule.patience == 1 ? "" : "s", lr,
+                   cnn_schedule_lr(&r->sched, epoch + 1));
 
         /* Best weights and early stopping (Keras's EarlyStopping, min_delta 0). */
         double cur = cnn_history_get(&r->hist, r->hist.n_rows - 1, mon);
@@ -560,6 +678,10 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         st.epoch = epoch + 1;
         free(st.history);
         st.history = cnn_history_csv(&r->hist);
+        char sched_state[256];
+        cnn_schedule_state(&r->sched, sched_state, sizeof sched_state);
+        free(st.schedule);
+        st.schedule = *sched_state ? strdup(sched_state) : NULL;
         if (writer && (cnn_history_write(&r->hist, r->csv, err, sizeof err) ||
                        cnn_plot_write(&r->hist, m->name, r->svg, err, sizeof err) ||
                        cnn_checkpoint_save(r->ckpt, m, r->b.params, r->opt, &st, r->settings, th, vh, r->classes,

@@ -4,6 +4,7 @@
 
 #include "cnn_dist.h"
 #include "cnn_step.h"
+#include "cnn_class_weight.h"
 
 int cnn_fused_ranges(const cnn_model *m, cnn_range *r, int max)
 {
@@ -26,6 +27,25 @@ int cnn_fused_ranges(const cnn_model *m, cnn_range *r, int max)
         r[j].count = ti->count;
     }
     return k;
+}
+
+void cnn_clip_by_norm(const cnn_model *m, float *grads, double clipnorm)
+{
+    for (int t = 0; t < m->n_tensors; t++) {
+        const cnn_tensor_info *ti = &m->tensors[t];
+        if (!ti->trainable || ti->offset + ti->count > m->n_trainable)
+            continue;
+        float *g = grads + ti->offset;
+        double sum = 0; /* in element order, on one thread: the same sum whatever the thread count */
+        for (size_t i = 0; i < ti->count; i++)
+            sum += (double)g[i] * (double)g[i];
+        double norm = sqrt(sum);
+        if (norm <= clipnorm)
+            continue; /* Keras: g * clipnorm / max(norm, clipnorm) is g */
+        const float scale = (float)(clipnorm / norm);
+        for (size_t i = 0; i < ti->count; i++)
+            g[i] *= scale;
+    }
 }
 
 typedef struct update_ctx {
@@ -60,6 +80,13 @@ int cnn_batch_split(int n, int chunks, int rank, int size, int *chunk, int *firs
 double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const float *x, const int *labels,
                       float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused)
 {
+    return cnn_train_step_weighted(m, b, o, x, labels, logits, dlogits, n, seed, step, fused, NULL, 0);
+}
+
+double cnn_train_step_weighted(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const float *x, const int *labels,
+                               float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused,
+                               const float *class_weight, int n_classes)
+{
     /* This process's part of the batch: its consecutive chunks (cnn_model.h,
      * cnn_batch_part). With one process, all of them. */
     const int size = cnn_dist_size(), rank = cnn_dist_rank();
@@ -77,7 +104,8 @@ double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const fl
         fused = 0; /* the fused update would use this process's gradient alone */
 
     cnn_range skip[CNN_OPTIM_MAX_SKIP];
-    int n_skip = fused ? cnn_fused_ranges(m, skip, CNN_OPTIM_MAX_SKIP) : 0;
+    const double clipnorm = cnn_optim_config(o)->clipnorm;
+    int n_skip = fused && cnn_optim_fusable(o) ? cnn_fused_ranges(m, skip, CNN_OPTIM_MAX_SKIP) : 0;
     if (n_skip > CNN_OPTIM_MAX_SKIP)
         n_skip = 0; /* more fused tensors than the optimizer can skip: the plain step, never a double update */
 
@@ -100,7 +128,8 @@ double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const fl
         }
         cnn_dist_allgather_floats(logits, off, len);
     }
-    double loss = m->loss(logits, labels, dlogits, n);
+    double loss = class_weight ? cnn_class_weighted_loss(m, logits, labels, dlogits, n, class_weight, n_classes)
+                               : m->loss(logits, labels, dlogits, n);
     if (!isfinite(loss)) {
         b->part = NULL;
         return loss;
@@ -115,6 +144,8 @@ double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const fl
     } else {
         m->backward(b, xm, dm, mine);
         cnn_dist_tree_sum(b->grads, m->n_trainable); /* the processes' roots, in the same tree */
+        if (clipnorm > 0)
+            cnn_clip_by_norm(m, b->grads, clipnorm);
         cnn_optim_step(o, b->params, b->grads);
     }
     b->part = NULL;

@@ -146,7 +146,7 @@ int main(int argc, char **argv)
     struct {
         const char *name;
         cnn_optimizer cfg;
-    } opts[5];
+    } opts[8];
     opts[0].name = "adam";
     opts[0].cfg = cnn_optim_defaults(CNN_OPT_ADAM);
     opts[1].name = "sgd";
@@ -159,9 +159,21 @@ int main(int argc, char **argv)
     opts[3].cfg.nesterov = 1;
     opts[4].name = "rmsprop";
     opts[4].cfg = cnn_optim_defaults(CNN_OPT_RMSPROP);
+    /* clipvalue and weight decay are element-wise: fused per block as well;
+     * clipnorm needs a tensor's whole gradient, so the step does not fuse */
+    opts[5].name = "adamw clipvalue";
+    opts[5].cfg = cnn_optim_defaults(CNN_OPT_ADAMW);
+    opts[5].cfg.clipvalue = 1e-4;
+    opts[6].name = "adamw clipnorm";
+    opts[6].cfg = cnn_optim_defaults(CNN_OPT_ADAMW);
+    opts[6].cfg.clipnorm = 0.01;
+    opts[7].name = "sgd weight_decay clipnorm";
+    opts[7].cfg = cnn_optim_defaults(CNN_OPT_SGD);
+    opts[7].cfg.weight_decay = 0.01;
+    opts[7].cfg.clipnorm = 0.05;
 
     int bad = 0;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 8; k++) {
         result f2, u2, f1, rf, ru;
         char what[96];
         if (run(fast, &opts[k].cfg, 1, 2, n, steps, &f2) || run(fast, &opts[k].cfg, 0, 2, n, steps, &u2) ||

@@ -115,7 +115,7 @@ static int write_seeds(const char *dir)
     cnn_optim_step(o, params, g);
     cnn_optim_step(o, params, g);
     cnn_train_state s = {3, 2, 1, 0.25, 2, 1, "epoch,loss\n1,0.5\n2,0.25\n3,0.3\n", NULL,
-                         "epoch 1: lr 1 -> 0.5 after a divergence (x)"};
+                         "epoch 1: lr 1 -> 0.5 after a divergence (x)", NULL};
     char p[512], err[1024];
     snprintf(p, sizeof p, "%s/.seed.safetensors", dir);
     const char *files[2] = {"checkpoint", "weights"};

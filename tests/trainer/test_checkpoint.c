@@ -254,13 +254,16 @@ static void test_checkpoint(const char *dir)
         g[i] = cosf((float)i);
     cnn_optim_step(o, params, g);
     cnn_optim_step(o, params, g);
-    cnn_train_state s = {3, 2, 123, 0.25, 2, 1, "epoch,loss\n1,0.5\n2,0.25\n3,0.3\n", NULL, NULL}, r;
+    cnn_train_state s = {3, 2, 123, 0.25, 2, 1, "epoch,loss\n1,0.5\n2,0.25\n3,0.3\n", NULL, NULL,
+                         "lr=0.0001 best=0.25 wait=1 cooldown=0"}, r;
     char path[512], err[1024];
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
     const char *settings = "seed=123\nbatch=32\noptimizer=adam";
     CHECK(cnn_checkpoint_save(path, &m, params, o, &s, settings, 7, 8, "a\nb", err, sizeof err) == 0, "%s", err);
     int corrupt = -1;
     CHECK(cnn_checkpoint_load(path, &m, back, o2, &r, settings, 0, 7, 8, &corrupt, err, sizeof err) == 0, "load: %s", err);
+    CHECK(r.schedule && !strcmp(r.schedule, s.schedule), "the schedule state round trip: %s",
+          r.schedule ? r.schedule : "(none)");
     CHECK(!memcmp(back, params, sizeof params), "params round trip");
     CHECK(!memcmp(cnn_optim_slot(o, 0), cnn_optim_slot(o2, 0), NT * sizeof(float)) &&
               !memcmp(cnn_optim_slot(o, 1), cnn_optim_slot(o2, 1), NT * sizeof(float)), "optimizer slots round trip");

@@ -160,7 +160,9 @@ static void test_ten_steps(cnn_optimizer c, const char *name)
         for (int i = 0; i < N; i++) {
             double gi = g[i];
             switch (c.kind) {
-            case CNN_OPT_ADAM: {
+            case CNN_OPT_ADAM:
+            case CNN_OPT_ADAMW: { /* decoupled weight decay first (tests/trainer/adamw_clip_ref.py checks it) */
+                q[i] -= q[i] * c.lr * c.weight_decay;
                 double tt = t + 1;
                 double alpha = c.lr * sqrt(1 - pow(c.beta2, tt)) / (1 - pow(c.beta1, tt));
                 m[i] += (gi - m[i]) * (1 - c.beta1);
@@ -258,6 +260,10 @@ int main(void)
     c.rho = 0.5;
     c.epsilon = 0.1;
     test_ten_steps(c, "rmsprop custom");
+    c = cfg(CNN_OPT_ADAMW);
+    c.lr = 0.01;
+    c.weight_decay = 0.1;
+    test_ten_steps(c, "adamw");
     test_state_roundtrip();
     if (failures) {
         printf("%d failures\n", failures);

@@ -183,7 +183,7 @@ def case_synthetic(a):
     check("Confusion matrix" in p.stdout and "Per-class accuracy" in p.stdout, "final report:\n" + p.stdout)
     header, rows = check_run_folder(out, 4)
     want = ["epoch", "loss", "accuracy", "precision", "recall", "auc",
-            "val_loss", "val_accuracy", "val_precision", "val_recall", "val_auc"]
+            "val_loss", "val_accuracy", "val_precision", "val_recall", "val_auc", "lr"]
     check(header == want, "history columns %s" % header)
     last = rows[-1]
     print("synthetic: final", {k: round(v, 4) for k, v in last.items()})
@@ -264,7 +264,7 @@ def case_patterns(a):
     out = os.path.join(a.work, "run")
     run([a.trainer, "train", "--data", data, "--out", out, "--progress", "plain", "--epochs", str(a.epochs or 10)], 0)
     header, rows = check_run_folder(out, a.epochs or 10)
-    check(header == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"], "columns %s" % header)
+    check(header == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"], "columns %s" % header)
     print("patterns: final", rows[-1])
     check(rows[-1]["val_accuracy"] >= 0.8, "val accuracy %.3f" % rows[-1]["val_accuracy"])
     p = run([a.trainer, "predict", "--json", "--out", out, os.path.join(data, "checker", "000.png")], 0)
@@ -279,6 +279,151 @@ def case_patterns(a):
           "early stopping did not stop:\n" + p.stdout[-2000:])
     best = max(r["val_accuracy"] for r in rows2)
     check("restored the best weights" in p.stdout or rows2[-1]["val_accuracy"] == best, p.stdout[-1500:])
+
+
+def raw_tensors(path):
+    """{name: bytes} of a safetensors file (no numpy or torch needed)."""
+    import struct
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    header.pop("__metadata__", None)
+    data = raw[8 + n:]
+    return {k: data[v["data_offsets"][0]:v["data_offsets"][1]] for k, v in header.items()}
+
+
+def case_transfer(a):
+    """trunk trained on two kinds; rehead (the same trunk, frozen, and a head
+    for three kinds) starts from its weights with --init --init-partial: the
+    frozen tensors stay bit for bit, the head learns."""
+    data2 = make_images(os.path.join(a.work, "two"), ["horizontal", "vertical"], 40, seed=21)
+    data3 = make_images(os.path.join(a.work, "three"), ["checker", "horizontal", "vertical"], 60, seed=22)
+    base = os.path.join(a.work, "trunk")
+    shutil.rmtree(base, ignore_errors=True)
+    run([a.trainer, "train", "--data", data2, "--out", base, "--progress", "plain"], 0)
+    w = os.path.join(base, "model.safetensors")
+    out = os.path.join(a.work, "rehead")
+    shutil.rmtree(out, ignore_errors=True)
+    p = run([a.other, "summary"], 0)
+    check("conv2d_1 (Conv2D, frozen)" in p.stdout and "batchnorm_1 (BatchNormalization, frozen)" in p.stdout,
+          p.stdout)
+    check("Trainable params: 12,931" in p.stdout and "Non-trainable params: 1,424" in p.stdout, p.stdout)
+    # without --init-partial: refused before anything is written, each tensor named
+    p = run([a.other, "train", "--data", data3, "--out", out, "--init", w, "--progress", "plain"], 1)
+    check("dense_1.weight ([32, 400] in this model, [2, 400] in the file)" in p.stderr and
+          "dense_1.bias ([32] in this model, [2] in the file)" in p.stderr and
+          "Not in the file: dense_2.weight, dense_2.bias" in p.stderr and "--init-partial" in p.stderr, p.stderr)
+    check(not os.path.exists(os.path.join(out, "checkpoint.safetensors")), "a refused --init wrote a run")
+    p = run([a.other, "train", "--init", os.path.join(a.work, "none.safetensors"), "--data", data3, "--out", out], 1)
+    check("cannot start from the weights of" in p.stderr, p.stderr)
+    p = run([a.other, "train", "--data", data3, "--out", out, "--init", w, "--init-partial", "--progress", "plain"], 0)
+    check("Initialized from %s: loaded 8 of 12 tensors" % w in p.stdout, p.stdout)
+    check("skipped, another shape (fresh initialization): dense_1.weight ([32, 400] in this model, [2, 400] in the "
+          "file); dense_1.bias" in p.stdout, p.stdout)
+    check("not in the file (fresh initialization): dense_2.weight, dense_2.bias" in p.stdout, p.stdout)
+    before, after = raw_tensors(w), raw_tensors(os.path.join(out, "model.safetensors"))
+    frozen = ["conv2d_1.weight", "conv2d_1.bias", "batchnorm_1.weight", "batchnorm_1.bias",
+              "batchnorm_1.running_mean", "batchnorm_1.running_var", "conv2d_2.weight", "conv2d_2.bias"]
+    for name in frozen:
+        check(before[name] == after[name], "%s changed although frozen" % name)
+    _, rows = read_history(out)
+    print("transfer: re-headed", rows[-1])
+    check(rows[-1]["val_accuracy"] >= 0.8, "the new head did not learn: val_accuracy %.3f" % rows[-1]["val_accuracy"])
+    check(rows[-1]["loss"] < rows[0]["loss"], "the training loss did not fall")
+    # resume is not a fresh start: --init is not applied again
+    p = run([a.other, "train", "--data", data3, "--out", out, "--init", w, "--init-partial", "--resume",
+             "--epochs", "5", "--progress", "plain"], 0)
+    check("Initialized from" not in p.stdout and "Resuming from" in p.stdout, p.stdout)
+    after2 = raw_tensors(os.path.join(out, "model.safetensors"))
+    for name in frozen:
+        check(before[name] == after2[name], "%s changed on resume although frozen" % name)
+
+
+def case_schedule(a):
+    """Learning-rate schedules in a run: the lr column, the progress line, and
+    a run stopped after epoch 3 and resumed ends bitwise as an uninterrupted
+    one (the plateau's state comes back from the checkpoint)."""
+    data = make_images(os.path.join(a.work, "stripes"), ["horizontal", "vertical"], 24, seed=9)
+    outs = []
+    plateau = ["--lr-schedule", "plateau", "--plateau-monitor", "loss", "--plateau-patience", "1", "--min-delta",
+               "0.3", "--decay-factor", "0.5", "--cooldown", "1"]
+    for name, stops in (("whole", [6]), ("resumed", [3, 6])):
+        out = os.path.join(a.work, name)
+        shutil.rmtree(out, ignore_errors=True)
+        for i, e in enumerate(stops):
+            p = train_stripes(a, data, out, "--epochs", str(e), *(plateau + (["--resume"] if i else [])))
+        outs.append(out)
+    for f in ("model.safetensors", "best.safetensors", "checkpoint.safetensors", "history.csv"):
+        check(file_bytes(os.path.join(outs[0], f)) == file_bytes(os.path.join(outs[1], f)),
+              "%s differs between a resumed and an uninterrupted run with reduce_lr_on_plateau" % f)
+    header, rows = read_history(outs[0])
+    check(header[-1] == "lr", header)
+    lrs = [r["lr"] for r in rows]
+    from schedule_ref import keras_plateau
+    want = keras_plateau([r["loss"] for r in rows], 0.003, "loss", 0.5, 1, 0.3, 1, 0.0)
+    check(all(abs(x - y) <= 1e-9 * y for x, y in zip(lrs, want)) and len(set(lrs)) >= 3,
+          "plateau rates %s, Keras's ReduceLROnPlateau gives %s" % (lrs, want))
+    p = run([a.trainer, "train", "--data", data, "--out", os.path.join(a.work, "step"), "--progress", "plain",
+             "--epochs", "4", "--lr-schedule", "step", "--decay-every", "2", "--decay-factor", "0.1"], 0)
+    _, rows = read_history(os.path.join(a.work, "step"))
+    check([r["lr"] for r in rows] == [0.003, 0.003, 0.0003, 0.0003], "step rates %s" % rows)
+    check("Learning rate: step decay: x0.1 every 2 epochs" in p.stdout, p.stdout)
+    epochs = p.stdout.split("Epoch ")
+    check("lr: 0.0003" in epochs[3] and "lr:" not in epochs[2] and "lr:" not in epochs[4], p.stdout)
+    p = run([a.trainer, "train", "--data", data, "--out", os.path.join(a.work, "bad"), "--warmup", "2"], 1)
+    check("--warmup does not apply to the learning-rate schedule none" in p.stderr, p.stderr)
+    p = run([a.trainer, "train", "--data", data, "--out", os.path.join(a.work, "bad"), "--lr-schedule", "plateau",
+             "--decay-factor", "1"], 1)
+    check("factor must be in (0, 1)" in p.stderr, p.stderr)
+    # AdamW, weight decay and clipping as flags: they run, are ranged, and are settings of the run
+    out = os.path.join(a.work, "adamw")
+    shutil.rmtree(out, ignore_errors=True)
+    p = train_stripes(a, data, out, "--epochs", "2", "--optimizer", "adamw", "--clipnorm", "1")
+    check("adamw lr=0.001" in p.stdout, p.stdout)
+    p = run([a.trainer, "train", "--data", data, "--out", out, "--clipnorm", "1", "--clipvalue", "1"], 1)
+    check("clipnorm and clipvalue are both given" in p.stderr, p.stderr)
+    p = run([a.trainer, "train", "--data", data, "--out", out, "--weight-decay", "2"], 1)
+    check("--weight-decay 2: expected a number in [0, 1]" in p.stderr, p.stderr)
+    p = run([a.trainer, "train", "--data", data, "--out", out, "--resume", "--epochs", "3", "--optimizer", "adamw",
+             "--clipnorm", "2"], 1)
+    check("other settings" in p.stderr and "clipnorm" in p.stderr, p.stderr)
+    # another schedule on resume is another run
+    p = run([a.trainer, "train", "--data", data, "--out", outs[0], "--resume", "--epochs", "7", "--lr-schedule",
+             "step", "--decay-every", "2"], 1)
+    check("other settings" in p.stderr and "schedule" in p.stderr, p.stderr)
+
+
+def case_class_weight_run(a):
+    """Keras's class_weight in a run: balanced weights from an imbalanced
+    split, printed; weights of 1 train exactly as none; explicit weights
+    change the run; the weights are a setting a resume must keep."""
+    data = os.path.join(a.work, "imbalanced")
+    make_images(data, ["horizontal", "vertical"], 40, seed=31)
+    for i in range(30):  # 40 horizontal, 10 vertical
+        os.remove(os.path.join(data, "vertical", sorted(os.listdir(os.path.join(data, "vertical")))[0]))
+    runs = {}
+    for name, extra in (("none", []), ("ones", ["--class-weight", "1,1"]), ("balanced", ["--class-weight", "balanced"]),
+                        ("given", ["--class-weight", "0.5,2"])):
+        out = os.path.join(a.work, name)
+        shutil.rmtree(out, ignore_errors=True)
+        runs[name] = (out, train_stripes(a, data, out, "--epochs", "2", *extra))
+    # the stratified split (validation_split 0.25) trains on 30 and 7: 37 / (2 * count)
+    p = runs["balanced"][1]
+    check("Class weights (balanced: n / (classes x count) over the training split): horizontal 0.6167, "
+          "vertical 2.643" in p.stdout, p.stdout)
+    check("Class weights (given): horizontal 0.5, vertical 2" in runs["given"][1].stdout, runs["given"][1].stdout)
+    check("Class weights" not in runs["none"][1].stdout, runs["none"][1].stdout)
+    w = lambda n: file_bytes(os.path.join(runs[n][0], "model.safetensors"))
+    check(w("ones") == w("none"), "class weights of 1 train differently from none")
+    check(w("balanced") != w("none") and w("given") != w("balanced"), "class weights changed nothing")
+    p = run([a.trainer, "train", "--data", data, "--out", runs["given"][0], "--resume", "--epochs", "3",
+             "--progress", "plain"], 1)
+    check("other settings" in p.stderr and "class_weight" in p.stderr, p.stderr)
+    p = run([a.trainer, "train", "--data", data, "--out", runs["given"][0], "--class-weight", "1,2,3"], 1)
+    check("gives 3 weights; stripes has 2 classes" in p.stderr, p.stderr)
+    p = run([a.trainer, "train", "--data", data, "--out", runs["given"][0], "--class-weight", "blanced"], 1)
+    check("expected balanced, none, or one weight per class" in p.stderr, p.stderr)
 
 
 def case_threads(a):
