@@ -42,7 +42,7 @@ install(TARGETS cnnc EXPORT cnncTargets RUNTIME DESTINATION ${CMAKE_INSTALL_BIND
 install(TARGETS cnnrt EXPORT cnncTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CNNC_INSTALL_INCLUDEDIR})
-# The MPI twin of the runtime's process layer, beside libcnnrt.a, for
+# The runtime's MPI backend, beside libcnnrt.a, for
 # `cnnc build --mpi` (docs/distributed.md); built only where MPI is.
 if(TARGET cnnrt_mpi)
   install(TARGETS cnnrt_mpi ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})

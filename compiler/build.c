@@ -75,10 +75,10 @@ static int copy_file(const char *src, const char *dst)
     return 0;
 }
 
-/* With --mpi: the MPI twin of the runtime's process layer, libcnnrt_mpi.a
- * beside libcnnrt.a, linked whole before it (its cnn_dist_* functions then
- * win over libcnnrt's one-process ones), and the compiler is $MPICC or
- * mpicc, which adds MPI's headers and libraries. */
+/* With --mpi: the runtime's MPI backend, libcnnrt_mpi.a beside libcnnrt.a,
+ * linked whole (nothing names it: a constructor installs it, cnn_dist.h),
+ * and the compiler is $MPICC or mpicc, which adds MPI's headers and
+ * libraries. */
 static int mpi_library(const char *rt_lib, char *buf, size_t size)
 {
     const char *slash = strrchr(rt_lib, '/');

@@ -1,9 +1,10 @@
 /* cnn_dist.h: the processes of a data-parallel run (docs/distributed.md).
  *
- * A trainer built with `cnnc build --mpi` links dist_mpi.c (MPI, in the
- * library cnnrt_mpi, linked before cnnrt so its definitions win); every
- * other trainer links dist_none.c, the one-process twin in cnnrt, and no MPI.
- * An --mpi trainer started without mpirun is one process too.
+ * dist.c (in cnnrt) implements these functions for one process, or through
+ * cnn_dist_backend when a backend is linked: a trainer built with
+ * `cnnc build --mpi` links dist_mpi.c (the library cnnrt_mpi, linked whole),
+ * which installs its MPI backend before main; every other trainer links no
+ * MPI. An --mpi trainer started without mpirun is one process too.
  *
  * Every collective below is called by every process in the same order,
  * from the thread that called cnn_dist_init. */
@@ -11,6 +12,21 @@
 #define CNN_DIST_H
 
 #include <stddef.h>
+
+/* A backend: the functions below of the same names (dist.c calls them when
+ * cnn_dist_backend is set). */
+typedef struct cnn_dist_ops {
+    void (*init)(int *argc, char ***argv);
+    int (*finish)(int rc);
+    int (*rank)(void);
+    int (*size)(void);
+    void (*tree_sum)(float *v, size_t count);
+    void (*allgather_floats)(float *v, const int *off, const int *len);
+    void (*bcast)(void *buf, size_t bytes, int root);
+    int (*any)(int flag);
+    void (*allgather_bytes)(const void *mine, void *all, size_t bytes);
+} cnn_dist_ops;
+extern const cnn_dist_ops *cnn_dist_backend; /* NULL: one process */
 
 /* Starts MPI in an --mpi trainer (nothing in the others). Under mpirun, the
  * processes other than rank 0 write nothing to stdout from then on. */

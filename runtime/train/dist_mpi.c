@@ -1,5 +1,6 @@
 /* dist_mpi.c: the processes of a data-parallel run over MPI (cnn_dist.h),
- * in the library cnnrt_mpi that `cnnc build --mpi` links before cnnrt.
+ * in the library cnnrt_mpi that `cnnc build --mpi` links whole: a
+ * constructor installs this backend (cnn_dist_backend) before main.
  *
  * Started by mpirun (or another MPI launcher: it sets OMPI_COMM_WORLD_SIZE,
  * PMIX_RANK or PMI_SIZE), the trainer calls MPI_Init; started alone it
@@ -20,7 +21,7 @@ static int rank_, size_ = 1, on_;
 static float *tmp_;
 static size_t tmp_cap_;
 
-void cnn_dist_init(int *argc, char ***argv)
+static void mpi_init(int *argc, char ***argv)
 {
     if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK") && !getenv("PMI_SIZE"))
         return; /* alone: one process, no MPI */
@@ -39,7 +40,7 @@ void cnn_dist_init(int *argc, char ***argv)
         fprintf(stderr, "warning: rank %d cannot silence its output\n", rank_);
 }
 
-int cnn_dist_finish(int rc)
+static int mpi_finish(int rc)
 {
     if (!on_)
         return rc;
@@ -52,19 +53,14 @@ int cnn_dist_finish(int rc)
     return rc;
 }
 
-int cnn_dist_rank(void)
+static int mpi_rank(void)
 {
     return rank_;
 }
 
-int cnn_dist_size(void)
+static int mpi_size(void)
 {
     return size_;
-}
-
-int cnn_dist_mpi(void)
-{
-    return 1;
 }
 
 static void fail(const char *what)
@@ -91,7 +87,7 @@ static size_t at(size_t count, int b, int p)
     return (size_t)((unsigned long long)count * (unsigned long long)b / (unsigned long long)p);
 }
 
-void cnn_dist_tree_sum(float *v, size_t count)
+static void mpi_tree_sum(float *v, size_t count)
 {
     if (!on_ || size_ < 2 || count == 0)
         return;
@@ -136,20 +132,14 @@ void cnn_dist_tree_sum(float *v, size_t count)
     }
 }
 
-void cnn_dist_reduce_cb(void *ctx, float *v, size_t count)
-{
-    (void)ctx;
-    cnn_dist_tree_sum(v, count);
-}
-
-void cnn_dist_allgather_floats(float *v, const int *off, const int *len)
+static void mpi_allgather_floats(float *v, const int *off, const int *len)
 {
     if (!on_ || size_ < 2)
         return;
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, v, len, off, MPI_FLOAT, MPI_COMM_WORLD);
 }
 
-void cnn_dist_bcast(void *buf, size_t bytes, int root)
+static void mpi_bcast(void *buf, size_t bytes, int root)
 {
     if (!on_ || size_ < 2)
         return;
@@ -160,7 +150,7 @@ void cnn_dist_bcast(void *buf, size_t bytes, int root)
     }
 }
 
-int cnn_dist_any(int flag)
+static int mpi_any(int flag)
 {
     if (!on_ || size_ < 2)
         return flag != 0;
@@ -169,7 +159,7 @@ int cnn_dist_any(int flag)
     return any;
 }
 
-void cnn_dist_allgather_bytes(const void *mine, void *all, size_t bytes)
+static void mpi_allgather_bytes(const void *mine, void *all, size_t bytes)
 {
     if (!on_ || size_ < 2) {
         memcpy(all, mine, bytes);
@@ -178,4 +168,14 @@ void cnn_dist_allgather_bytes(const void *mine, void *all, size_t bytes)
     if (bytes > (size_t)INT_MAX)
         fail("an exchange of more than 2 GB");
     MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, MPI_COMM_WORLD);
+}
+
+static const cnn_dist_ops mpi_ops = {mpi_init, mpi_finish, mpi_rank, mpi_size, mpi_tree_sum, mpi_allgather_floats,
+                                     mpi_bcast, mpi_any, mpi_allgather_bytes};
+
+/* Runs before main (the library is linked whole, so this object is in the
+ * trainer although nothing names it). */
+__attribute__((constructor)) static void mpi_install(void)
+{
+    cnn_dist_backend = &mpi_ops;
 }
