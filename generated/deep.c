@@ -70,7 +70,8 @@
  * The drivers set the part before any layer runs; the model's functions read it. */
 enum { CNN_TREE_LEVELS = 8, CNN_TREE_BLOCK = 256 };
 typedef struct cnn_part_state {
-    const cnn_batch_part *bp; /* NULL: this process has the whole batch */
+    void (*reduce)(void *ctx, cnn_real *v, size_t count); /* NULL: this process has the whole batch */
+    void *ctx;
     const int *chunk;         /* n_chunks + 1 offsets into this process's images */
     int n_chunks, first, n_global;
     int one[2];
@@ -80,25 +81,6 @@ static inline cnn_part_state *cnn_part(void)
 {
     static cnn_part_state s;
     return &s;
-}
-
-static inline void cnn_part_begin(const cnn_batch_part *bp, int n)
-{
-    cnn_part_state *s = cnn_part();
-    s->bp = bp;
-    if (bp) {
-        s->chunk = bp->chunk;
-        s->n_chunks = bp->n_chunks;
-        s->first = bp->first;
-        s->n_global = bp->n_global;
-    } else {
-        s->one[0] = 0;
-        s->one[1] = n;
-        s->chunk = s->one;
-        s->n_chunks = 1;
-        s->first = 0;
-        s->n_global = n;
-    }
 }
 
 /* out[k] = the chunk-tree sum over this process's images i of v[i * stride + k] */
@@ -133,8 +115,30 @@ static inline void cnn_tree_sum(const cnn_real *v, size_t stride, int len, cnn_r
 static inline void cnn_part_reduce(cnn_real *v, size_t count)
 {
     const cnn_part_state *s = cnn_part();
-    if (s->bp && s->bp->reduce)
-        s->bp->reduce(s->bp->ctx, v, count);
+    if (s->reduce)
+        s->reduce(s->ctx, v, count);
+}
+
+/* The drivers, before any layer: b->part, or one chunk of all n images. */
+static inline void cnn_part_begin(const cnn_batch_part *bp, int n)
+{
+    cnn_part_state *s = cnn_part();
+    if (bp) {
+        s->chunk = bp->chunk;
+        s->n_chunks = bp->n_chunks;
+        s->first = bp->first;
+        s->n_global = bp->n_global;
+        s->reduce = bp->reduce;
+        s->ctx = bp->ctx;
+    } else {
+        s->one[0] = 0;
+        s->one[1] = n;
+        s->chunk = s->one;
+        s->n_chunks = 1;
+        s->first = 0;
+        s->n_global = n;
+        s->reduce = NULL;
+    }
 }
 
 /* Per-image offsets into b->acts: layer L's output for image i is at

@@ -16,5 +16,8 @@
  *   cnn_part_reduce(v, count)  the sums over this process's images (its
  *                          subtree's root) into the whole batch's, in place. */
 void emit_batch_sum_helpers(cnnc_emitter *em);
+/* cnn_part_begin (after the helpers; trainer files only: it reads
+ * cnn_batch_part of cnn_model.h, which an exported file does not include). */
+void emit_batch_part_begin(cnnc_emitter *em);
 
 #endif

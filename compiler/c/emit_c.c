@@ -175,6 +175,7 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "#define REAL_SQRT(v) _Generic((v), float: sqrtf, default: sqrt)(v)");
     em_blank(em);
     emit_batch_sum_helpers(em);
+    emit_batch_part_begin(em);
 
     em_line(em, "/* Per-image offsets into b->acts: layer L's output for image i is at");
     em_line(em, " * acts + batch_cap * A_L + i * (its size). */");
