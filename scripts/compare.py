@@ -12,7 +12,8 @@ For FILE.cnn it
   1. builds the trainer with `cnnc build` (and reports how long that took),
   2. runs `NAME bench --json`: images/s of a training step (forward, loss,
      backward, optimizer) and of inference, and the machine's FP32 peak from
-     the FMA probe in the same binary,
+     the FMA probe in the same binary; with --weights FILE also on those
+     trained weights (`NAME bench --weights FILE`, a second cnnc row),
   3. compiles tests/bench/bench_reference.c with the model's descriptor and
      times the generic reference engine (runtime/reference/reference.c) on the same
      batch (that engine is single-threaded by design); an installed cnnc
@@ -410,6 +411,14 @@ def one_run(args, trainer, timer, twin, python, have_torch, chosen):
     res = {"load_before": load_average()}
     res["cnnc"] = last_json(run([trainer, "bench", "--batch", str(args.batch), "--threads", str(args.threads),
                                  "--seconds", str(args.seconds), "--json"], what="trainer bench"), "trainer bench")
+    if args.weights:
+        # The same step on trained weights: their relu sparsity lets the fused
+        # conv + maxpool backward skip more than random weights do
+        # (docs/benchmarks.md, "Why cnnc's speed depends on the values").
+        res["cnnc_trained"] = last_json(run([trainer, "bench", "--batch", str(args.batch), "--threads",
+                                             str(args.threads), "--seconds", str(args.seconds), "--json",
+                                             "--weights", args.weights], what="trainer bench --weights"),
+                                        "trainer bench --weights")
     res["reference"] = last_json(run([timer, "--batch", str(args.batch), "--seconds", str(args.seconds), "--json"],
                                      what="bench_reference"), "bench_reference")
     if have_torch:
@@ -430,7 +439,11 @@ def summarize(runs, args, have_torch, python):
     med = statistics.median
     peak = med([r["cnnc"]["peak_gflops"] for r in runs])
     rows = []
-    engines = [("cnnc (generated C)", "cnnc", args.threads), ("reference engine (generic C)", "reference", 1)]
+    engines = [("cnnc (generated C)", "cnnc", args.threads)]
+    if args.weights:
+        engines[0] = ("cnnc (generated C), random weights", "cnnc", args.threads)
+        engines.append(("cnnc (generated C), trained weights", "cnnc_trained", args.threads))
+    engines.append(("reference engine (generic C)", "reference", 1))
     if have_torch:
         engines.append(("PyTorch best", "torch", args.threads))
     for label, key, threads in engines:
@@ -447,7 +460,7 @@ def summarize(runs, args, have_torch, python):
         rows.append(row)
     out = {"model": c0["model"], "file": args.cnn, "batch": args.batch, "threads": args.threads,
            "seconds_per_phase": args.seconds, "repeat": len(runs), "search": args.search if have_torch else None,
-           "peak_gflops": peak, "forward_flops_per_image": fwd, "train_flops_per_image": trn,
+           "weights": args.weights, "peak_gflops": peak, "forward_flops_per_image": fwd, "train_flops_per_image": trn,
            "engines": rows, "runs": runs}
     if have_torch:
         # The configuration that won most often (ties: the first run's).
@@ -494,6 +507,9 @@ def print_table(s, build_seconds):
     else:
         print(f"PyTorch training config:  {s['pytorch_train_config']}")
         print(f"PyTorch inference config: {s['pytorch_infer_config']}")
+    if s.get("weights"):
+        print(f"trained weights: {s['weights']} (the other engines run on random initial weights; "
+              "PyTorch's kernels do the same work whatever the values)")
     print(f"cnnc build {s['file']}: {build_seconds:.1f} s (C compilation included)")
     loads = [r["load_before"] for r in s["runs"] if r.get("load_before")] + \
             [r["load_after"] for r in s["runs"] if r.get("load_after")]
@@ -557,6 +573,8 @@ def main(argv=None):
     ap.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     ap.add_argument("--json-out", metavar="FILE", help="also write the JSON object to FILE")
     ap.add_argument("--svg", metavar="FILE", help="also draw the figures as a bar chart into FILE (SVG)")
+    ap.add_argument("--weights", metavar="FILE",
+                    help="also time cnnc's step on these trained weights (a model.safetensors of this network)")
     ap.add_argument("--build-dir", help="cnnc's CMake build folder (default: $CNNC_BUILD_DIR or REPO/build)")
     ap.add_argument("--cnnc", help="the cnnc binary (default: BUILD/compiler/cnnc)")
     ap.add_argument("--python", default="/usr/bin/python3", help="Python with torch (default: /usr/bin/python3)")
@@ -577,6 +595,10 @@ def main(argv=None):
         ap.error("--threads, --repeat and --batch must be positive, --seconds not negative")
     if not os.path.isfile(args.cnn):
         ap.error(f"{args.cnn}: no such file")
+    if args.weights and not os.path.isfile(args.weights):
+        ap.error(f"--weights {args.weights}: no such file")
+    if args.weights:
+        args.weights = os.path.abspath(args.weights)
     for out in (args.svg, args.json_out):
         if out and not os.path.isdir(os.path.dirname(os.path.abspath(out))):
             ap.error(f"{out}: its folder does not exist")

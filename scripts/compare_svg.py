@@ -14,7 +14,7 @@ panels: [{"title": str, "unit": str, "suffix": str (optional, after each
 import math
 from xml.sax.saxutils import escape
 
-COLOURS = {"cnnc": "#2563eb", "cnnc_exact": "#60a5fa", "reference": "#94a3b8", "torch": "#ee4c2c"}
+COLOURS = {"cnnc": "#2563eb", "cnnc_exact": "#60a5fa", "cnnc_trained": "#1e40af", "reference": "#94a3b8", "torch": "#ee4c2c"}
 FONT = "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\""
 
 WIDTH = 860

@@ -8,6 +8,7 @@
  * counted. Each phase runs for about --seconds after one warm-up call, and
  * its rate is that of the median call (robust to a busy machine). */
 #define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -23,8 +24,10 @@
 #include "cnn_optim.h"
 #include "cnn_progress.h"
 #include "cnn_rng.h"
+#include "cnn_run.h"
 #include "cnn_step.h"
 #include "cnn_train.h"
+#include "cnn_util.h"
 
 /* ---- the FMA peak probe ------------------------------------------------------ */
 
@@ -216,6 +219,7 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
     float *logits = malloc((size_t)batch * m->n_outputs * sizeof(float));
     float *dlogits = malloc((size_t)batch * m->n_outputs * sizeof(float));
     int *labels = malloc((size_t)batch * sizeof(int));
+    float *start_params = NULL;
     cnn_optimizer oc = o->cfg.optimizer;
     cnn_optim *opt = cnn_optim_create(&oc, m->n_trainable);
     int rc = 1;
@@ -235,11 +239,32 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
     for (int i = 0; i < batch; i++)
         labels[i] = (int)(cnn_rng_u64(o->cfg.seed, 101, 0, (uint64_t)i) % (uint64_t)n_classes);
     cnn_init_params(m, b.params, o->cfg.seed);
+    /* --weights: the step on given weights (a trained model's relu sparsity,
+     * which random initial weights do not have). Either way the timed
+     * backward and training steps start from these weights every time
+     * (restored outside the timing): the bench's own updates on random
+     * labels would otherwise carry the weights away from what is measured. */
+    if (o->weights) {
+        char *classes = NULL;
+        if (cnn_load_weights(m, o, b.params, &classes))
+            goto out;
+        free(classes);
+    }
+    start_params = malloc(m->n_params * sizeof(float));
+    if (!start_params) {
+        cnn_error(m, "out of memory for a copy of the weights");
+        goto out;
+    }
+    memcpy(start_params, b.params, m->n_params * sizeof(float));
 
     int threads = omp_get_max_threads();
     if (!o->json && !o->quiet) {
         printf("%s bench: batch %d, %d threads, input %dx%dx%d, %.1f MFLOP forward and %.1f MFLOP training per image\n",
                m->name, batch, threads, m->in_h, m->in_w, m->in_c, m->forward_flops * 1e-6, m->train_flops * 1e-6);
+        if (o->weights)
+            printf("weights: %s\n", o->weights);
+        else
+            printf("weights: random initial weights (seed %" PRIu64 ")\n", o->cfg.seed);
         fflush(stdout);
     }
 
@@ -270,6 +295,7 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
                 t1 = cnn_now();
                 break;
             case 2:
+                memcpy(b.params, start_params, m->n_params * sizeof(float));
                 memset(b.grads, 0, m->n_trainable * sizeof(float));
                 m->forward(&b, x, logits, batch, 1, o->cfg.seed, step);
                 m->loss(logits, labels, dlogits, batch);
@@ -278,6 +304,7 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
                 t1 = cnn_now();
                 break;
             case 3:
+                memcpy(b.params, start_params, m->n_params * sizeof(float));
                 t0 = cnn_now();
                 cnn_train_step(m, &b, opt, x, labels, logits, dlogits, batch, o->cfg.seed, step, 1);
                 t1 = cnn_now();
@@ -323,11 +350,18 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
                "\"infer_images_per_s\": %.2f, \"forward_images_per_s\": %.2f, \"backward_images_per_s\": %.2f, "
                "\"train_gflops\": %.2f, \"infer_gflops\": %.2f, \"forward_gflops\": %.2f, \"backward_gflops\": %.2f, "
                "\"peak_gflops\": %.2f, \"train_percent_of_peak\": %.2f, \"infer_percent_of_peak\": %.2f, "
-               "\"forward_flops_per_image\": %.0f, \"train_flops_per_image\": %.0f, \"layers\": [",
+               "\"forward_flops_per_image\": %.0f, \"train_flops_per_image\": %.0f, ",
                m->name, batch, threads, ph[3].images_per_s, ph[0].images_per_s, ph[1].images_per_s,
                ph[2].images_per_s, ph[3].gflops, ph[0].gflops, ph[1].gflops, ph[2].gflops, peak,
                peak > 0 ? 100 * ph[3].gflops / peak : 0, peak > 0 ? 100 * ph[0].gflops / peak : 0,
                m->forward_flops, m->train_flops);
+        /* "weights": the file timed, or null for random initial weights */
+        fputs("\"weights\": ", stdout);
+        if (o->weights)
+            cnn_json_fputs(stdout, o->weights);
+        else
+            fputs("null", stdout);
+        fputs(", \"layers\": [", stdout);
         for (int i = 0; any_layer && i < m->n_layers && i < CNN_MAX_LAYERS; i++) {
             double ff, bf;
             layer_flops(m, i, &ff, &bf);
@@ -378,6 +412,7 @@ out:
     free(logits);
     free(dlogits);
     free(labels);
+    free(start_params);
     cnn_optim_free(opt);
     return rc;
 }

@@ -52,7 +52,7 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
                 "  %s evaluate --data DIR [--weights FILE]\n"
                 "  %s predict [--weights FILE] [--json] IMAGE...\n"
                 "  %s summary\n"
-                "  %s bench [--batch N] [--threads N] [--json]\n\n"
+                "  %s bench [--weights FILE] [--batch N] [--threads N] [--json]\n\n"
                 "`%s COMMAND --help` lists each command's flags and their defaults.\n",
                 m->name, src, m->name, m->name, m->name, m->name, m->name, m->name, m->name);
         return;
@@ -147,6 +147,8 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
     case CMD_BENCH:
         fprintf(f, "Usage: %s bench [flags]\n\nImages/s and GFLOP/s of inference, forward, backward and a whole\n"
                    "training step on random data, and %% of the FP32 peak measured by an FMA probe.\n\n", m->name);
+        fprintf(f, "  --weights FILE           time the step on these safetensors weights (e.g. a trained\n"
+                   "                           model.safetensors: its relu sparsity) instead of random initial ones\n");
         fprintf(f, "  --batch N                (default: %d)\n", d->batch);
         fprintf(f, "  --threads N              (default: all cores, or OMP_NUM_THREADS)\n");
         fprintf(f, "  --seconds S              time per phase (default: 2)\n");
@@ -233,7 +235,7 @@ static const flag flags[] = {
     {"momentum", 1, T | B}, {"nesterov", 0, T | B}, {"rho", 1, T | B}, {"loss", 1, T},
     {"metrics", 1, T}, {"early-stopping", 0, T}, {"no-early-stopping", 0, T}, {"monitor", 1, T},
     {"patience", 1, T}, {"threads", 1, T | E | P | B}, {"out", 1, T | E | P}, {"resume", 0, T},
-    {"strict", 0, T | E}, {"weights", 1, E | P}, {"json", 0, P | B}, {"quiet", 0, T | E | B},
+    {"strict", 0, T | E}, {"weights", 1, E | P | B}, {"json", 0, P | B}, {"quiet", 0, T | E | B},
     {"progress", 1, T}, {"cache-dir", 1, T | E}, {"memory", 1, T | E}, {"exact-resize", 0, T | E | P},
     {"seconds", 1, B}, {"help", 0, T | E | P | S | B},
     {"init", 1, T}, {"init-partial", 0, T},

@@ -303,16 +303,11 @@ static void flip_copy(const cnn_aug_params *p, const float *src, float *dst, int
     }
 }
 
-void cnn_aug_apply(const cnn_augment *a, const cnn_aug_params *p, const float *src, float *dst,
-                   int h, int w, int c, double lo, double hi)
+/* Brightness, then contrast, on the sampled image (Keras's layer order). */
+static void color(const cnn_augment *a, const cnn_aug_params *p, float *dst, int h, int w, int c, double lo,
+                  double hi)
 {
     size_t n = (size_t)h * w * c;
-    if (cnn_aug_geometric(a)) {
-        affine t = geometry(p, h, w);
-        sample_geometric(&t, fill_mode(a), src, dst, h, w, c);
-    } else {
-        flip_copy(p, src, dst, h, w, c);
-    }
     float flo = (float)lo, fhi = (float)hi;
     if (a->brightness > 0) {
         /* Keras RandomBrightness: add, clip to the value range */
@@ -339,4 +334,288 @@ void cnn_aug_apply(const cnn_augment *a, const cnn_aug_params *p, const float *s
                 dst[i + k] = v < flo ? flo : (v > fhi ? fhi : v);
             }
     }
+}
+
+void cnn_aug_apply(const cnn_augment *a, const cnn_aug_params *p, const float *src, float *dst,
+                   int h, int w, int c, double lo, double hi)
+{
+    if (cnn_aug_geometric(a)) {
+        affine t = geometry(p, h, w);
+        sample_geometric(&t, fill_mode(a), src, dst, h, w, c);
+    } else {
+        flip_copy(p, src, dst, h, w, c);
+    }
+    color(a, p, dst, h, w, c, lo, hi);
+}
+
+/* ---- sampling the cached bytes ---------------------------------------------------
+ *
+ * The loader's common case: the only step after the cache is `rescale s
+ * offset=o` (or none), so the float image is s·u + o of the cached bytes u.
+ * Bilinear weights sum to 1, so interpolating u and rescaling after gives
+ * the same value (up to float rounding) as interpolating the rescaled image,
+ * without converting the image first. Taps outside the image read the fill
+ * value 0 of the final range; with fill constant that is
+ * s·(sum of w·u over the inside taps) + o·(sum of their weights). With
+ * reflect and nearest the mapped point is inside and an outside tap has
+ * weight 0, so the weights of the inside taps sum to 1.
+ *
+ * One rule for every pixel (no interior/border split): map the source point
+ * by the fill mode, take the four taps with the outside ones reading 0. The
+ * AVX-512 version below and the portable one do the same operations in the
+ * same order. */
+
+/* The point mapped by the fill mode, for the sampler below; for constant,
+ * clamped to [-2, len + 1] (every tap is outside beyond -1 and len, so the
+ * value does not change and the integer conversion cannot overflow). */
+static float map_u8(float v, int len, cnn_fill mode)
+{
+    if (mode == CNN_FILL_CONSTANT)
+        return v < -2.0f ? -2.0f : (v > (float)len + 1.0f ? (float)len + 1.0f : v);
+    return map_coord(v, len, mode);
+}
+
+static void sample_u8_portable(const affine *t, cnn_fill mode, const uint8_t *src, float *dst, int h, int w,
+                               int c, float scale, float offset, float vlo, float vhi)
+{
+    for (int y = 0; y < h; y++) {
+        double bx = t->m[1] * y + t->m[2], by = t->m[4] * y + t->m[5];
+        float *row = dst + (size_t)y * w * c;
+        for (int x = 0; x < w; x++) {
+            float sx = map_u8((float)(t->m[0] * x + bx), w, mode);
+            float sy = map_u8((float)(t->m[3] * x + by), h, mode);
+            float fx = floorf(sx), fy = floorf(sy);
+            float ax = sx - fx, ay = sy - fy, bxw = 1.0f - ax, byw = 1.0f - ay;
+            int ix0 = (int)fx, iy0 = (int)fy, ix1 = ix0 + 1, iy1 = iy0 + 1;
+            int in00 = iy0 >= 0 && iy0 < h && ix0 >= 0 && ix0 < w, in01 = iy0 >= 0 && iy0 < h && ix1 >= 0 && ix1 < w;
+            int in10 = iy1 >= 0 && iy1 < h && ix0 >= 0 && ix0 < w, in11 = iy1 >= 0 && iy1 < h && ix1 >= 0 && ix1 < w;
+            const uint8_t *p00 = src + ((size_t)iy0 * w + ix0) * c, *p10 = p00 + (size_t)w * c;
+            float wsum = 1.0f;
+            if (mode == CNN_FILL_CONSTANT) {
+                float top = bxw * (in00 ? 1.0f : 0.0f) + ax * (in01 ? 1.0f : 0.0f);
+                float bot = bxw * (in10 ? 1.0f : 0.0f) + ax * (in11 ? 1.0f : 0.0f);
+                wsum = byw * top + ay * bot;
+            }
+            for (int k = 0; k < c; k++) {
+                float v00 = in00 ? (float)p00[k] : 0.0f, v01 = in01 ? (float)p00[c + k] : 0.0f;
+                float v10 = in10 ? (float)p10[k] : 0.0f, v11 = in11 ? (float)p10[c + k] : 0.0f;
+                float top = bxw * v00 + ax * v01;
+                float bot = bxw * v10 + ax * v11;
+                float v = byw * top + ay * bot;
+                float r = scale * v + offset * wsum;
+                row[(size_t)x * c + k] = r < vlo ? vlo : (r > vhi ? vhi : r);
+            }
+        }
+    }
+}
+
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#include <immintrin.h>
+
+/* map_coord for 16 lanes: TF's reflect (d c b a | a b c d | d c b a) and
+ * nearest, as the scalar map_reflect; constant clamps as map_u8. */
+static __m512 map_v(__m512 v, int len, cnn_fill mode)
+{
+    const __m512 zero = _mm512_setzero_ps(), last = _mm512_set1_ps((float)(len - 1));
+    if (mode == CNN_FILL_CONSTANT)
+        return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-2.0f)), _mm512_set1_ps((float)len + 1.0f));
+    if (mode == CNN_FILL_REFLECT) {
+        const __m512 sz2 = _mm512_set1_ps(2.0f * len), flen = _mm512_set1_ps((float)len), one = _mm512_set1_ps(1.0f);
+        __mmask16 neg = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), big = _mm512_cmp_ps_mask(v, last, _CMP_GT_OQ);
+        if (neg | big) {
+            /* v < 0: v = sz2 * trunc(-v / sz2) + v; v < -len ? v + sz2 : -v - 1 */
+            __m512 tn = _mm512_roundscale_ps(_mm512_div_ps(_mm512_sub_ps(zero, v), sz2), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            __m512 a = _mm512_add_ps(_mm512_mul_ps(sz2, tn), v);
+            __mmask16 below = _mm512_cmp_ps_mask(a, _mm512_sub_ps(zero, flen), _CMP_LT_OQ);
+            a = _mm512_mask_blend_ps(below, _mm512_sub_ps(_mm512_sub_ps(zero, a), one), _mm512_add_ps(a, sz2));
+            /* v > len - 1: v -= sz2 * trunc(v / sz2); v >= len ? sz2 - v - 1 : v */
+            __m512 tp = _mm512_roundscale_ps(_mm512_div_ps(v, sz2), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            __m512 b = _mm512_sub_ps(v, _mm512_mul_ps(sz2, tp));
+            __mmask16 over = _mm512_cmp_ps_mask(b, flen, _CMP_GE_OQ);
+            b = _mm512_mask_blend_ps(over, b, _mm512_sub_ps(_mm512_sub_ps(sz2, b), one));
+            v = _mm512_mask_blend_ps(neg, v, a);
+            v = _mm512_mask_blend_ps(big, v, b);
+        }
+    }
+    return _mm512_min_ps(_mm512_max_ps(v, zero), last);
+}
+
+/* Three channels, one row in three passes, because AVX-512 gathers are
+ * slow here (on this Zen 5 guest, 4 gathers per 16 pixels cost more than
+ * the whole float sampler): (1) vectors: each pixel's source point,
+ * weights, tap masks, and for each of its two tap rows the offset of one
+ * 8-byte read holding both taps (R, G, B of the left pixel, then of the
+ * right one) and the bit shift of the left tap in it; the read starts one
+ * byte before the left pixel, clamped to the image so that no read leaves
+ * it; (2) scalar 8-byte loads; (3) vectors: bytes to floats,
+ * interpolation, rescale, interleaving into RGB. Taps outside the image
+ * are masked to 0. */
+#define ROW_MAX 1024
+static void sample_u8_avx512_c3(const affine *t, cnn_fill mode, const uint8_t *src, float *dst, int h, int w,
+                                float scale, float offset, float vlo, float vhi)
+{
+    int perm_rg[3][16], perm_b[3][16];
+    for (int j = 0; j < 3; j++)
+        for (int e = 0; e < 16; e++) {
+            /* output vector j, element e: float 16j + e = pixel (16j + e) / 3, channel (16j + e) % 3;
+             * first R with G (index < 16: R, else G), then B into that */
+            int g = 16 * j + e, px = g / 3, ch = g % 3;
+            perm_rg[j][e] = ch == 1 ? 16 + px : px;
+            perm_b[j][e] = ch == 2 ? 16 + px : e;
+        }
+    __m512i prg[3], pb[3];
+    for (int j = 0; j < 3; j++) {
+        prg[j] = _mm512_loadu_si512(perm_rg[j]);
+        pb[j] = _mm512_loadu_si512(perm_b[j]);
+    }
+    _Alignas(64) int off[2][ROW_MAX];
+    _Alignas(64) uint64_t pair[2][ROW_MAX];
+    _Alignas(64) int64_t shift[2][ROW_MAX];
+    _Alignas(64) float axs[ROW_MAX], ays[ROW_MAX];
+    __mmask16 kmask[4][ROW_MAX / 16];
+    const __m512 one = _mm512_set1_ps(1.0f), vscale = _mm512_set1_ps(scale), voff = _mm512_set1_ps(offset);
+    const __m512 clo = _mm512_set1_ps(vlo), chi = _mm512_set1_ps(vhi);
+    const __m512i ff = _mm512_set1_epi32(255), lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i vw = _mm512_set1_epi32(w), vh = _mm512_set1_epi32(h), zero_i = _mm512_setzero_si512();
+    const __m512i ione = _mm512_set1_epi32(1), w3 = _mm512_set1_epi32(3 * w);
+    const __m512i last8 = _mm512_set1_epi32(h * w * 3 - 8), s24 = _mm512_set1_epi64(24);
+    const __m512d m0 = _mm512_set1_pd(t->m[0]), m3 = _mm512_set1_pd(t->m[3]);
+    const int nch = (w + 15) / 16;
+    for (int y = 0; y < h; y++) {
+        double bxs = t->m[1] * y + t->m[2], bys = t->m[4] * y + t->m[5];
+        const __m512d bx = _mm512_set1_pd(bxs), by = _mm512_set1_pd(bys);
+        /* (1) */
+        for (int q = 0; q < nch; q++) {
+            int x = 16 * q, rem = w - x < 16 ? w - x : 16;
+            __mmask16 live = (__mmask16)((1u << rem) - 1);
+            __m512i xi = _mm512_add_epi32(_mm512_set1_epi32(x), lane);
+            __m512d xlo = _mm512_cvtepi32_pd(_mm512_castsi512_si256(xi));
+            __m512d xhi = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(xi, 1));
+            /* (float)(m0 * x + bx), as the scalar code: multiply, add, round */
+            __m512 sx = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_add_pd(_mm512_mul_pd(m0, xlo), bx))),
+                                           _mm512_cvtpd_ps(_mm512_add_pd(_mm512_mul_pd(m0, xhi), bx)), 1);
+            __m512 sy = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_add_pd(_mm512_mul_pd(m3, xlo), by))),
+                                           _mm512_cvtpd_ps(_mm512_add_pd(_mm512_mul_pd(m3, xhi), by)), 1);
+            sx = map_v(sx, w, mode);
+            sy = map_v(sy, h, mode);
+            __m512 fx = _mm512_roundscale_ps(sx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+            __m512 fy = _mm512_roundscale_ps(sy, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+            _mm512_store_ps(axs + x, _mm512_sub_ps(sx, fx));
+            _mm512_store_ps(ays + x, _mm512_sub_ps(sy, fy));
+            __m512i ix0 = _mm512_cvttps_epi32(fx), iy0 = _mm512_cvttps_epi32(fy);
+            /* unsigned compares: 0 <= i < n */
+            __mmask16 mx0 = _mm512_cmplt_epu32_mask(ix0, vw), mx1 = _mm512_cmplt_epu32_mask(_mm512_add_epi32(ix0, ione), vw);
+            __mmask16 my0 = _mm512_cmplt_epu32_mask(iy0, vh) & live;
+            __mmask16 my1 = _mm512_cmplt_epu32_mask(_mm512_add_epi32(iy0, ione), vh) & live;
+            kmask[0][q] = my0 & mx0;
+            kmask[1][q] = my0 & mx1;
+            kmask[2][q] = my1 & mx0;
+            kmask[3][q] = my1 & mx1;
+            /* byte offset of the left tap's pixel in each tap row (ix0 may be -1) */
+            __m512i p0 = _mm512_add_epi32(_mm512_mullo_epi32(iy0, w3), _mm512_add_epi32(ix0, _mm512_add_epi32(ix0, ix0)));
+            __m512i pr[2] = {p0, _mm512_add_epi32(p0, w3)};
+            __mmask16 rowk[2] = {my0 & (mx0 | mx1), my1 & (mx0 | mx1)};
+            for (int j = 0; j < 2; j++) {
+                /* the read: one byte before the left pixel, within [0, n - 8]; rows without a tap read 0 */
+                __m512i o = _mm512_maskz_mov_epi32(rowk[j], _mm512_min_epi32(_mm512_max_epi32(_mm512_sub_epi32(pr[j], ione), zero_i), last8));
+                _mm512_store_si512(off[j] + x, o);
+                /* bits from the read's start to the left pixel; negative (a left tap
+                 * outside, ix0 = -1 in the first row) reads 0 and is masked */
+                __m512i sb = _mm512_slli_epi32(_mm512_max_epi32(_mm512_sub_epi32(pr[j], o), zero_i), 3);
+                __mmask16 neg = _mm512_cmplt_epi32_mask(_mm512_sub_epi32(pr[j], o), zero_i);
+                /* the right tap is 24 bits further; with ix0 = -1, pr - o = -3 and it sits at bit 0 */
+                sb = _mm512_mask_mov_epi32(sb, neg & rowk[j], _mm512_set1_epi32(-24));
+                _mm512_store_si512(shift[j] + x, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(sb)));
+                _mm512_store_si512(shift[j] + x + 8, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(sb, 1)));
+            }
+        }
+        /* (2) */
+        for (int j = 0; j < 2; j++) {
+            const int *o = off[j];
+            uint64_t *d = pair[j];
+            for (int x = 0; x < w; x++) {
+                uint64_t v;
+                memcpy(&v, src + o[x], 8);
+                d[x] = v;
+            }
+        }
+        /* (3) */
+        float *row = dst + (size_t)y * w * 3;
+        for (int q = 0; q < nch; q++) {
+            int x = 16 * q, rem = w - x < 16 ? w - x : 16;
+            __m512 ax = _mm512_load_ps(axs + x), ay = _mm512_load_ps(ays + x);
+            __m512 bxw = _mm512_sub_ps(one, ax), byw = _mm512_sub_ps(one, ay);
+            __m512i v[4];
+            for (int j = 0; j < 2; j++) {
+                __m512i lo = _mm512_load_si512(pair[j] + x), hi = _mm512_load_si512(pair[j] + x + 8);
+                __m512i slo = _mm512_load_si512(shift[j] + x), shi = _mm512_load_si512(shift[j] + x + 8);
+                /* a negative shift (-24) gives 0 for the left tap: srlv by a count >= 64 */
+                __m512i l = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srlv_epi64(lo, slo))),
+                                               _mm512_cvtepi64_epi32(_mm512_srlv_epi64(hi, shi)), 1);
+                __m512i r = _mm512_inserti64x4(
+                    _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srlv_epi64(lo, _mm512_add_epi64(slo, s24)))),
+                    _mm512_cvtepi64_epi32(_mm512_srlv_epi64(hi, _mm512_add_epi64(shi, s24))), 1);
+                v[2 * j] = _mm512_maskz_mov_epi32(kmask[2 * j][q], l);
+                v[2 * j + 1] = _mm512_maskz_mov_epi32(kmask[2 * j + 1][q], r);
+            }
+            __m512 ch[3];
+            for (int k = 0; k < 3; k++) {
+                __m512 f00 = _mm512_cvtepi32_ps(_mm512_and_si512(v[0], ff));
+                __m512 f01 = _mm512_cvtepi32_ps(_mm512_and_si512(v[1], ff));
+                __m512 f10 = _mm512_cvtepi32_ps(_mm512_and_si512(v[2], ff));
+                __m512 f11 = _mm512_cvtepi32_ps(_mm512_and_si512(v[3], ff));
+                __m512 top = _mm512_add_ps(_mm512_mul_ps(bxw, f00), _mm512_mul_ps(ax, f01));
+                __m512 bot = _mm512_add_ps(_mm512_mul_ps(bxw, f10), _mm512_mul_ps(ax, f11));
+                ch[k] = _mm512_add_ps(_mm512_mul_ps(byw, top), _mm512_mul_ps(ay, bot));
+                for (int j = 0; j < 4; j++)
+                    v[j] = _mm512_srli_epi32(v[j], 8);
+            }
+            __m512 offv = voff;
+            if (mode == CNN_FILL_CONSTANT) {
+                const __m512 z = _mm512_setzero_ps();
+                __m512 top = _mm512_add_ps(_mm512_mul_ps(bxw, _mm512_mask_blend_ps(kmask[0][q], z, one)),
+                                           _mm512_mul_ps(ax, _mm512_mask_blend_ps(kmask[1][q], z, one)));
+                __m512 bot = _mm512_add_ps(_mm512_mul_ps(bxw, _mm512_mask_blend_ps(kmask[2][q], z, one)),
+                                           _mm512_mul_ps(ax, _mm512_mask_blend_ps(kmask[3][q], z, one)));
+                offv = _mm512_mul_ps(voff, _mm512_add_ps(_mm512_mul_ps(byw, top), _mm512_mul_ps(ay, bot)));
+            }
+            for (int k = 0; k < 3; k++)
+                ch[k] = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(vscale, ch[k]), offv), clo), chi);
+            float *o = row + (size_t)x * 3;
+            for (int j = 0; j < 3; j++) {
+                __m512 pv = _mm512_permutex2var_ps(_mm512_permutex2var_ps(ch[0], prg[j], ch[1]), pb[j], ch[2]);
+                int left = 3 * rem - 16 * j;
+                if (left >= 16)
+                    _mm512_storeu_ps(o + 16 * j, pv);
+                else if (left > 0)
+                    _mm512_mask_storeu_ps(o + 16 * j, (__mmask16)((1u << left) - 1), pv);
+            }
+        }
+    }
+}
+#endif
+
+int cnn_aug_from_cache(const cnn_augment *a, const cnn_aug_params *p, const uint8_t *src, float *dst, int h,
+                       int w, int c, float scale, float offset, double lo, double hi)
+{
+    if (!cnn_aug_geometric(a) || h < 2 || w < 2)
+        return -1;
+    affine t = geometry(p, h, w);
+    cnn_fill mode = fill_mode(a);
+    /* In exact arithmetic a sample lies in the value range (with fill
+     * constant, in the range widened to the fill value 0); float rounding of
+     * weights that sum to 1 could pass its ends by an ulp: clamped. */
+    float vlo = (float)lo, vhi = (float)hi;
+    if (mode == CNN_FILL_CONSTANT) {
+        vlo = vlo > 0.0f ? 0.0f : vlo;
+        vhi = vhi < 0.0f ? 0.0f : vhi;
+    }
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+    if (c == 3 && w <= ROW_MAX)
+        sample_u8_avx512_c3(&t, mode, src, dst, h, w, scale, offset, vlo, vhi);
+    else
+#endif
+        sample_u8_portable(&t, mode, src, dst, h, w, c, scale, offset, vlo, vhi);
+    color(a, p, dst, h, w, c, lo, hi);
+    return 0;
 }

@@ -5,9 +5,9 @@
  *                    model's HxWxC, keep it as uint8 (RAM, or an mmap'd file over
  *                    the memory budget), split train/validation (stratified,
  *                    seeded, no copies), print the class table and skipped files.
- *   cnn_loader_*     a background thread turns the cached uint8 images into
- *                    float batches (NHWC, model input): the rest of the
- *                    preprocessing, then augmentation and shuffling when training.
+ *   cnn_loader_*     turns the cached uint8 images into float batches (NHWC,
+ *                    model input) with the caller's OpenMP threads: the rest of
+ *                    the preprocessing, then augmentation and shuffling when training.
  *   cnn_image_load   one file, evaluation preprocessing (for `predict`), giving
  *                    exactly the values the cache + loader would give.
  *
@@ -97,8 +97,9 @@ void cnn_dataset_free(cnn_dataset *d);
 
 /* ---- batches -------------------------------------------------------------- */
 
-/* A background producer of float batches (NHWC, m->in_h x in_w x in_c per
- * image, fully preprocessed; augmented and shuffled when training). One
+/* Float batches (NHWC, m->in_h x in_w x in_c per image, fully preprocessed;
+ * augmented and shuffled when training), each made when asked for by the
+ * calling thread's OpenMP team (omp_get_max_threads() at creation at most). One
  * loader serves every epoch: create it once, call cnn_loader_begin per epoch.
  * Evaluation (training == 0) keeps the subset order and never augments. */
 typedef struct cnn_loader cnn_loader;
@@ -106,8 +107,8 @@ typedef struct cnn_loader cnn_loader;
 cnn_loader *cnn_loader_create(const cnn_model *m, const cnn_dataset *d, int batch,
                               int training, uint64_t seed, char *err, size_t errlen);
 int cnn_loader_batches(const cnn_loader *l);           /* batches per epoch (the last may be short) */
-/* Start producing epoch `epoch` (0-based), skipping its first skip_batches
- * batches (to resume mid-epoch). Abandons whatever epoch was in progress. */
+/* Start epoch `epoch` (0-based), skipping its first skip_batches batches (to
+ * resume mid-epoch). Abandons whatever epoch was in progress. */
 void cnn_loader_begin(cnn_loader *l, int epoch, int skip_batches);
 /* The next batch of the epoch: returns its image count (0 at the end of the
  * epoch). *x (n x H x W x C floats), *labels and *indices (subset indices,

@@ -138,6 +138,13 @@ int cnn_aug_geometric(const cnn_augment *a);
  * clipped to [lo, hi] by brightness and contrast as Keras does. src != dst. */
 void cnn_aug_apply(const cnn_augment *a, const cnn_aug_params *p, const float *src, float *dst,
                    int h, int w, int c, double lo, double hi);
+/* The same from the cached bytes when the only step after the cache is
+ * x = scale * u + offset (scale 1, offset 0 when there is none): samples u
+ * and rescales after (equal to cnn_aug_apply on the rescaled image up to
+ * float rounding), without converting the image first. -1 (nothing done)
+ * when a draws no geometric transform or the image is narrower than 2. */
+int cnn_aug_from_cache(const cnn_augment *a, const cnn_aug_params *p, const uint8_t *src, float *dst, int h,
+                       int w, int c, float scale, float offset, double lo, double hi);
 
 /* ---- cache (cache.c) ----------------------------------------------------------- */
 

@@ -129,7 +129,7 @@ typedef struct run {
     cnn_metrics tm, vm;
     cnn_history hist;
     char *classes;
-    char settings[2048];
+    char settings[8192]; /* room for 256 class weights */
     char ckpt[CNN_MAX_PATH + 64], best[CNN_MAX_PATH + 64], final[CNN_MAX_PATH + 64];
     char csv[CNN_MAX_PATH + 64], svg[CNN_MAX_PATH + 64], diverged[CNN_MAX_PATH + 64];
     int ckpt_epoch; /* epoch of this run's checkpoint on disk, -1 when there is none */

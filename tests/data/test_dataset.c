@@ -3,6 +3,7 @@
  * the errors a user can cause, IDX files and single-image loading. */
 #define _POSIX_C_SOURCE 200809L /* open_memstream, symlink */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -278,10 +279,15 @@ static void test_loader(void)
     }
     int n = cnn_dataset_size(tr), batch = 4;
     size_t per = 8 * 8 * 3;
+    /* a prepares each batch with 3 OpenMP threads, c with 1: same floats */
+    omp_set_num_threads(3);
     cnn_loader *a = cnn_loader_create(&f.m, tr, batch, 1, 99, err, sizeof err);
     cnn_loader *b = cnn_loader_create(&f.m, tr, batch, 1, 99, err, sizeof err);
-    CHECK(a && b, "%s", err);
-    if (!a || !b)
+    omp_set_num_threads(1);
+    cnn_loader *c = cnn_loader_create(&f.m, tr, batch, 1, 99, err, sizeof err);
+    omp_set_num_threads(3);
+    CHECK(a && b && c, "%s", err);
+    if (!a || !b || !c)
         return;
     CHECK(cnn_loader_batches(a) == (n + batch - 1) / batch, "batches %d", cnn_loader_batches(a));
     /* epoch 2 in full from a, and from b after skipping its first 2 batches */
@@ -318,6 +324,15 @@ static void test_loader(void)
         pos += got;
     }
     CHECK(pos == n, "resumed epoch ended at %d", pos);
+
+    cnn_loader_begin(c, 2, 0);
+    pos = 0;
+    while ((got = cnn_loader_next(c, &x, &lab, &ind)) > 0) {
+        CHECK(memcmp(x, xa + per * pos, per * got * sizeof *x) == 0, "1 thread differs from 3 at %d", pos);
+        pos += got;
+    }
+    CHECK(pos == n, "the 1-thread epoch ended at %d", pos);
+    cnn_loader_free(c);
 
     /* another epoch: another order and other augmentations; then epoch 2 again
      * (abandoning epoch 3 in the middle) repeats itself bitwise */

@@ -393,6 +393,80 @@ static void test_against_reference(void)
     CHECK(cases == 360, "cases");
 }
 
+/* The loader's path for a cache followed by `rescale s offset=o`: sampling
+ * the cached bytes and rescaling after (cnn_aug_from_cache) must give what
+ * cnn_aug_apply gives on the rescaled float image, up to float rounding,
+ * and stay within the reference's tolerance; sizes that are not multiples
+ * of the vector width, 1 and 3 channels (3: the AVX-512 path where built
+ * for it), every fill mode, with and without an offset. */
+static void test_from_cache(void)
+{
+    const int sizes[5][3] = { { 17, 23, 3 }, { 32, 32, 1 }, { 9, 40, 3 }, { 128, 128, 3 }, { 2, 2, 3 } };
+    const float scales[3][2] = { { 1.0f / 255, 0 }, { 2.0f / 255, -1 }, { 1, 0 } };
+    cnn_fill modes[3] = { CNN_FILL_REFLECT, CNN_FILL_NEAREST, CNN_FILL_CONSTANT };
+    int cases = 0;
+    for (int si = 0; si < 5; si++) {
+        int h = sizes[si][0], w = sizes[si][1], c = sizes[si][2];
+        size_t n = (size_t)w * h * c;
+        uint8_t *u = malloc(n);
+        float *f = malloc(sizeof *f * n), *a = malloc(sizeof *a * n), *b = malloc(sizeof *b * n),
+              *r = malloc(sizeof *r * n);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                for (int k = 0; k < c; k++)
+                    u[((size_t)y * w + x) * c + k] = (uint8_t)lrint(127.5 + 127.0 * sin(0.3 * x + 0.2 * y + k));
+        u[0] = 255; /* the first byte: read without the byte before it */
+        u[n - 1] = 255;
+        for (int sc = 0; sc < 3; sc++) {
+            float s = scales[sc][0], o = scales[sc][1];
+            double lo = o, hi = 255.0 * s + o;
+            for (size_t j = 0; j < n; j++)
+                f[j] = (float)u[j] * s + o;
+            for (int mi = 0; mi < 3; mi++)
+                for (int i = 0; i < 20; i++) {
+                    cnn_augment au;
+                    memset(&au, 0, sizeof au);
+                    au.flip = CNN_FLIP_HORIZONTAL | CNN_FLIP_VERTICAL;
+                    au.rotate = 0.5;
+                    au.zoom = 0.6;
+                    au.shear = i % 2 ? 0.5 : 0;
+                    au.translate = i % 3 ? 0.4 : 0;
+                    au.rotate_fill = au.zoom_fill = au.shear_fill = au.translate_fill = modes[mi];
+                    cnn_aug_params p;
+                    cnn_aug_draw(&au, h, w, lo, hi, 7, (uint64_t)(mi + 3 * sc), (uint64_t)i, &p);
+                    cnn_aug_apply(&au, &p, f, a, h, w, c, lo, hi);
+                    CHECK(cnn_aug_from_cache(&au, &p, u, b, h, w, c, s, o, lo, hi) == 0, "from_cache refused");
+                    ref_sample(&p, modes[mi], f, r, h, w, c);
+                    double worst = 0, worst_ref = 0;
+                    for (size_t j = 0; j < n; j++) {
+                        worst = fmax(worst, fabs(a[j] - b[j]));
+                        worst_ref = fmax(worst_ref, fabs(b[j] - r[j]));
+                    }
+                    CHECK(worst <= 1e-5 * (hi - lo), "%dx%dx%d scale %g offset %g fill %d case %d: differs from "
+                          "cnn_aug_apply by %g", h, w, c, s, o, mi, i, worst);
+                    CHECK(worst_ref <= 2e-3 * (hi - lo), "%dx%dx%d fill %d case %d: differs from the reference by %g",
+                          h, w, c, mi, i, worst_ref);
+                    cases++;
+                }
+        }
+        free(u);
+        free(f);
+        free(a);
+        free(b);
+        free(r);
+    }
+    CHECK(cases == 900, "cases");
+    /* nothing geometric: refused (the loader then converts and flips) */
+    cnn_augment flip_only;
+    memset(&flip_only, 0, sizeof flip_only);
+    flip_only.flip = CNN_FLIP_HORIZONTAL;
+    cnn_aug_params p;
+    cnn_aug_draw(&flip_only, 4, 4, 0, 1, 1, 0, 0, &p);
+    uint8_t u[48] = { 0 };
+    float d[48];
+    CHECK(cnn_aug_from_cache(&flip_only, &p, u, d, 4, 4, 3, 1, 0, 0, 1) == -1, "flip alone is not sampled");
+}
+
 static void test_brightness_contrast(void)
 {
     enum { W = 2, H = 1, C = 3 };
@@ -468,6 +542,7 @@ int main(void)
     test_rotate();
     test_zoom_shear_translate();
     test_against_reference();
+    test_from_cache();
     test_brightness_contrast();
     test_draws();
     if (fx_failures) {
