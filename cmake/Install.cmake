@@ -42,6 +42,11 @@ install(TARGETS cnnc EXPORT cnncTargets RUNTIME DESTINATION ${CMAKE_INSTALL_BIND
 install(TARGETS cnnrt EXPORT cnncTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CNNC_INSTALL_INCLUDEDIR})
+# The runtime's MPI backend, beside libcnnrt.a, for
+# `cnnc build --mpi` (docs/distributed.md); built only where MPI is.
+if(TARGET cnnrt_mpi)
+  install(TARGETS cnnrt_mpi ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
 install(FILES ${CNN_RUNTIME_INCLUDE}/cnn_model.h ${CNN_RUNTIME_INCLUDE}/cnn_trainer.h ${CNN_RUNTIME_INCLUDE}/cnn_rng.h
         DESTINATION ${CNNC_INSTALL_INCLUDEDIR})
 

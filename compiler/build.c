@@ -99,8 +99,27 @@ static int check_output(const char *out_path)
     return 0;
 }
 
-int build_trainer(const cnnc_ir *ir, const char *out_path, const char *rt_inc, const char *rt_lib, int verbose)
+
+/* With --mpi: the runtime's MPI backend, libcnnrt_mpi.a beside libcnnrt.a,
+ * linked whole (nothing names it: a constructor installs it, cnn_dist.h),
+ * and the compiler is $MPICC or mpicc, which adds MPI's headers and
+ * libraries. */
+static int mpi_library(const char *rt_lib, char *buf, size_t size)
 {
+    const char *slash = strrchr(rt_lib, '/');
+    size_t dir = slash ? (size_t)(slash - rt_lib + 1) : 0;
+    if ((size_t)snprintf(buf, size, "%.*slibcnnrt_mpi.a", (int)dir, rt_lib) >= size)
+        return -1;
+    return access(buf, R_OK);
+}
+
+int build_trainer(const cnnc_ir *ir, const char *out_path, const char *rt_inc, const char *rt_lib, int mpi,
+                  int verbose)
+{
+    char mpi_lib[4200];
+    if (mpi && mpi_library(rt_lib, mpi_lib, sizeof mpi_lib) != 0)
+        return build_error("--mpi: %s is missing: this cnnc was built without MPI (install libopenmpi-dev and "
+                           "rebuild cnnc)%s", mpi_lib, "");
     char def_out[CNN_MAX_NAME + 8], dir[4096], src[4600], bin[4600], hdr[4600], inc[4200];
     if (!out_path) {
         snprintf(def_out, sizeof def_out, "./%s", ir->name);
@@ -121,9 +140,9 @@ int build_trainer(const cnnc_ir *ir, const char *out_path, const char *rt_inc, c
     int rc = emit_c(ir, dir);
     if (rc == 0) {
         /* $CC, split on blanks */
-        const char *cc_env = getenv("CC");
+        const char *cc_env = getenv(mpi ? "MPICC" : "CC");
         static char cc[1024];
-        snprintf(cc, sizeof cc, "%s", cc_env && *cc_env ? cc_env : "cc");
+        snprintf(cc, sizeof cc, "%s", cc_env && *cc_env ? cc_env : mpi ? "mpicc" : "cc");
         char *argv[MAX_ARGS];
         int k = 0;
         for (char *tok = strtok(cc, " \t"); tok && k < MAX_ARGS - 24; tok = strtok(NULL, " \t"))
@@ -133,10 +152,15 @@ int build_trainer(const cnnc_ir *ir, const char *out_path, const char *rt_inc, c
         char inc_dir[4200];
         snprintf(inc_dir, sizeof inc_dir, "-I%s", dir);
         char *rest[] = {"-std=c11", "-O2", "-march=native", "-ffp-contract=fast", "-fopenmp", "-DCNN_TRAINER_MAIN",
-                        inc, inc_dir, src, (char *)rt_lib, "-ljpeg", "-lpng", "-lz", "-lm", "-lpthread",
-                        "-o", bin, NULL};
+                        inc, inc_dir, src, NULL};
+        char *link[] = {(char *)rt_lib, "-ljpeg", "-lpng", "-lz", "-lm", "-lpthread", "-o", bin, NULL};
+        char *whole[] = {"-Wl,--whole-archive", mpi_lib, "-Wl,--no-whole-archive", NULL};
         for (int j = 0; rest[j]; j++)
             argv[k++] = rest[j];
+        for (int j = 0; mpi && whole[j]; j++)
+            argv[k++] = whole[j];
+        for (int j = 0; link[j]; j++)
+            argv[k++] = link[j];
         argv[k] = NULL;
         int st = spawn_wait(argv, verbose, 0);
         if (st != 0) {

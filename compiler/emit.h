@@ -22,6 +22,7 @@ int emit_export(const cnnc_ir *ir, const char *weights_path, const char *dir);
 /* cnnc build: emit C into a temporary folder, compile it against the
  * runtime (rt_inc: the folder with cnn_model.h; rt_lib: libcnnrt.a; see
  * locate.h) and link one trainer binary at out_path. */
-int build_trainer(const cnnc_ir *ir, const char *out_path, const char *rt_inc, const char *rt_lib, int verbose);
+int build_trainer(const cnnc_ir *ir, const char *out_path, const char *rt_inc, const char *rt_lib, int mpi,
+                  int verbose);
 
 #endif

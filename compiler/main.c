@@ -33,7 +33,10 @@ static void usage(FILE *out)
     fputs("usage: cnnc summary FILE.cnn                   print the model: layers, shapes, parameters, FLOPs, memory\n"
           "       cnnc check FILE.cnn                     check the file; print errors only\n"
           "       cnnc FILE.cnn -o DIR                    write DIR/NAME.c and DIR/NAME.h\n"
-          "       cnnc build FILE.cnn [-o BIN] [-v]       build a standalone trainer (default ./NAME)\n"
+          "       cnnc build FILE.cnn [-o BIN] [-v] [--mpi]\n"
+          "                                               build a standalone trainer (default ./NAME); --mpi:\n"
+          "                                               one that also trains data-parallel under mpirun\n"
+          "                                               (docs/distributed.md)\n"
           "       cnnc --emit c|pytorch FILE.cnn -o OUT   write the C model (OUT is a folder) or a PyTorch module\n"
           "       cnnc export FILE.cnn --weights W.safetensors -o DIR [--web]\n"
           "                                               write DIR/NAME_infer.c and .h: freestanding inference\n"
@@ -55,6 +58,7 @@ typedef struct cli {
     const char *input, *output;
     const char *weights; /* export */
     int web;             /* export --web */
+    int mpi;             /* build --mpi */
     int verbose;
 } cli;
 
@@ -80,6 +84,8 @@ static int parse_cli(int argc, char **argv, cli *o)
                 o->emit = argv[++i];
         } else if (!strcmp(a, "--web")) {
             o->web = 1;
+        } else if (!strcmp(a, "--mpi")) {
+            o->mpi = 1;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -111,6 +117,10 @@ static int parse_cli(int argc, char **argv, cli *o)
     }
     if (o->web && (!o->command || strcmp(o->command, "export"))) {
         fprintf(stderr, "cnnc: error: --web belongs to 'cnnc export'\n");
+        return 1;
+    }
+    if (o->mpi && (!o->command || strcmp(o->command, "build"))) {
+        fprintf(stderr, "cnnc: error: --mpi belongs to 'cnnc build'\n");
         return 1;
     }
     if (o->command && !strcmp(o->command, "export") && (!o->weights || !o->output)) {
@@ -176,7 +186,7 @@ int main(int argc, char **argv)
                 rc = emit_web(ir, o.output, o.verbose);
         }
         else if (!strcmp(o.command, "build"))
-            rc = build_trainer(ir, o.output, l.include, l.library, o.verbose);
+            rc = build_trainer(ir, o.output, l.include, l.library, o.mpi, o.verbose);
         else if (!strcmp(o.command, "emit") && !strcmp(o.emit, "c")) {
             /* -o DIR: made when missing, as `mkdir -p` would */
             char err[1024];

@@ -64,6 +64,83 @@
 #define REAL_TANH(v) _Generic((v), float: tanhf, default: tanh)(v)
 #define REAL_SQRT(v) _Generic((v), float: sqrtf, default: sqrt)(v)
 
+/* The batch's sums (docs/codegen.md, "Threads and determinism"): this process's
+ * images are cut into chunks (cnn_batch_part, cnn_model.h); each chunk sums its
+ * images in order from zero and the chunks' sums are added in a fixed binary tree.
+ * The drivers set the part before any layer runs; the model's functions read it. */
+enum { CNN_TREE_LEVELS = 8, CNN_TREE_BLOCK = 256 };
+typedef struct cnn_part_state {
+    void (*reduce)(void *ctx, cnn_real *v, size_t count); /* NULL: this process has the whole batch */
+    void *ctx;
+    const int *chunk;         /* n_chunks + 1 offsets into this process's images */
+    int n_chunks, first, n_global;
+    int one[2];
+} cnn_part_state;
+
+static inline cnn_part_state *cnn_part(void)
+{
+    static cnn_part_state s;
+    return &s;
+}
+
+/* out[k] = the chunk-tree sum over this process's images i of v[i * stride + k] */
+static inline void cnn_tree_sum(const cnn_real *v, size_t stride, int len, cnn_real *out)
+{
+    const cnn_part_state *s = cnn_part();
+    for (int k0 = 0; k0 < len; k0 += CNN_TREE_BLOCK) {
+        const int kn = len - k0 < CNN_TREE_BLOCK ? len - k0 : CNN_TREE_BLOCK;
+        cnn_real st[CNN_TREE_LEVELS][CNN_TREE_BLOCK], t[CNN_TREE_BLOCK];
+        int c = 0;
+        do { /* one chunk at least */
+            for (int k = 0; k < kn; k++)
+                t[k] = 0;
+            for (int i = s->chunk[c]; i < s->chunk[c + 1]; i++) {
+                const cnn_real *vi = v + (size_t)i * stride + k0;
+                for (int k = 0; k < kn; k++)
+                    t[k] += vi[k];
+            }
+            int lv = 0;
+            for (int m = c; m & 1; m >>= 1, lv++) /* a right child: add its left sibling */
+                for (int k = 0; k < kn; k++)
+                    t[k] = st[lv][k] + t[k];
+            for (int k = 0; k < kn; k++)
+                st[lv][k] = t[k];
+        } while (++c < s->n_chunks);
+        for (int k = 0; k < kn; k++) /* the last chunk closed every level: the root */
+            out[k0 + k] = t[k];
+    }
+}
+
+/* This process's roots (count sums) into the whole batch's, in place. */
+static inline void cnn_part_reduce(cnn_real *v, size_t count)
+{
+    const cnn_part_state *s = cnn_part();
+    if (s->reduce)
+        s->reduce(s->ctx, v, count);
+}
+
+/* The drivers, before any layer: b->part, or one chunk of all n images. */
+static inline void cnn_part_begin(const cnn_batch_part *bp, int n)
+{
+    cnn_part_state *s = cnn_part();
+    if (bp) {
+        s->chunk = bp->chunk;
+        s->n_chunks = bp->n_chunks;
+        s->first = bp->first;
+        s->n_global = bp->n_global;
+        s->reduce = bp->reduce;
+        s->ctx = bp->ctx;
+    } else {
+        s->one[0] = 0;
+        s->one[1] = n;
+        s->chunk = s->one;
+        s->n_chunks = 1;
+        s->first = 0;
+        s->n_global = n;
+        s->reduce = NULL;
+    }
+}
+
 /* Per-image offsets into b->acts: layer L's output for image i is at
  * acts + batch_cap * A_L + i * (its size). */
 enum {
@@ -87,8 +164,9 @@ enum {
 
 /* b->work: WORK_FIXED floats (batchnorm statistics kept for backward, rotated
  * conv kernels), then per image: dA and dB (gradients ping-ponged between
- * layers), a slot (partial weight gradients, summed in image order: thread-count
- * independent) and a padded copy of a conv input. Offsets are times batch_cap. */
+ * layers), a slot (partial weight gradients, summed in the batch's chunk tree:
+ * thread-count independent) and a padded copy of a conv input. Offsets are times
+ * batch_cap. */
 enum {
     WORK_FIXED = 337792,
     WORK_DA = 0,
@@ -946,19 +1024,12 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
                 dwi[(size_t)(0 + 26) * OC + 0 + co] = g26_0[co];
         }
     } /* i */
-    /* sum the slots in image order */
+    /* sum the slots in the batch's chunk tree */
     OMP(parallel for schedule(static))
     for (int k0 = 0; k0 < SLOT; k0 += 256) {
         const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
         cnn_real s[256];
-        for (int kk = 0; kk < kn; kk++)
-            s[kk] = 0;
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
-            OMP(simd)
-            for (int kk = 0; kk < kn; kk++)
-                s[kk] += si[kk];
-        }
+        cnn_tree_sum(slot + k0, SLOT, kn, s);
         for (int kk = 0; kk < kn; kk++) {
             g[W_OFF + k0 + kk] += s[kk];
         }
@@ -1005,19 +1076,12 @@ static void deep_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restric
             } /* ox */
         } /* oy */
     } /* i */
-    /* sum the slots in image order */
+    /* sum the slots in the batch's chunk tree */
     OMP(parallel for schedule(static))
     for (int k0 = 0; k0 < SLOT; k0 += 256) {
         const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
         cnn_real s[256];
-        for (int kk = 0; kk < kn; kk++)
-            s[kk] = 0;
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
-            OMP(simd)
-            for (int kk = 0; kk < kn; kk++)
-                s[kk] += si[kk];
-        }
+        cnn_tree_sum(slot + k0, SLOT, kn, s);
         for (int kk = 0; kk < kn; kk++) {
             g[W_OFF + k0 + kk] += s[kk];
         }
@@ -1046,7 +1110,7 @@ static void deep_batchnorm_1_pool_forward(cnn_real *restrict p, const cnn_real *
     cnn_real *restrict invstd = mean + C;
     cnn_real scale[C], shift[C];
     if (training) {
-        const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+        const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));
         cnn_real var[C];
         const cnn_real inv_p = (cnn_real)(1.0 / PIXELS);
         OMP(parallel for schedule(static))
@@ -1135,17 +1199,24 @@ static void deep_batchnorm_1_pool_forward(cnn_real *restrict p, const cnn_real *
                     si[C + c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
             }
         }
-        for (int c = 0; c < C; c++) {
-            cnn_real s = 0;
-            for (int i = 0; i < n; i++)
-                s += slot[(size_t)i * SLOT + c];
-            mean[c] = s * inv_m;
-            cnn_real v = 0;
+        {
+            cnn_real s[C];
+            cnn_tree_sum(slot, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                mean[c] = s[c] * inv_m;
+            /* each image's m2 becomes its part of M var, then the same sum */
             for (int i = 0; i < n; i++) {
-                const cnn_real d = slot[(size_t)i * SLOT + c] * inv_p - mean[c];
-                v += slot[(size_t)i * SLOT + C + c] + (cnn_real)PIXELS * d * d;
+                cnn_real *restrict si = slot + (size_t)i * SLOT;
+                for (int c = 0; c < C; c++) {
+                    const cnn_real d = si[c] * inv_p - mean[c];
+                    si[C + c] = si[C + c] + (cnn_real)PIXELS * d * d;
+                }
             }
-            var[c] = v * inv_m;
+            cnn_tree_sum(slot + C, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                var[c] = s[c] * inv_m;
         }
         cnn_real *restrict rmean = p + RM_OFF;
         cnn_real *restrict rvar = p + RV_OFF;
@@ -1261,7 +1332,7 @@ static void deep_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *restr
     cnn_real *restrict invstd = mean + C;
     cnn_real scale[C], shift[C];
     if (training) {
-        const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+        const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));
         cnn_real var[C];
         OMP(parallel for schedule(static))
         for (int i = 0; i < n; i++) {
@@ -1277,11 +1348,12 @@ static void deep_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *restr
                 }
             }
         }
-        for (int c = 0; c < C; c++) {
-            cnn_real s = 0;
-            for (int i = 0; i < n; i++)
-                s += slot[(size_t)i * SLOT + c];
-            mean[c] = s * inv_m;
+        {
+            cnn_real s[C];
+            cnn_tree_sum(slot, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                mean[c] = s[c] * inv_m;
         }
         OMP(parallel for schedule(static))
         for (int i = 0; i < n; i++) {
@@ -1297,11 +1369,12 @@ static void deep_batchnorm_1_forward(cnn_real *restrict p, const cnn_real *restr
                 }
             }
         }
-        for (int c = 0; c < C; c++) {
-            cnn_real s = 0;
-            for (int i = 0; i < n; i++)
-                s += slot[(size_t)i * SLOT + c];
-            var[c] = s * inv_m;
+        {
+            cnn_real s[C];
+            cnn_tree_sum(slot, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                var[c] = s[c] * inv_m;
         }
         cnn_real *restrict rmean = p + RM_OFF;
         cnn_real *restrict rvar = p + RV_OFF;
@@ -1405,18 +1478,20 @@ static void deep_batchnorm_1_pool_backward(const cnn_real *restrict p, cnn_real 
         }
     } /* i */
     cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
-    for (int c = 0; c < C; c++) {
-        cnn_real s0 = 0, s1 = 0;
-        for (int i = 0; i < n; i++) {
-            s0 += slot[(size_t)i * SLOT + c];
-            s1 += slot[(size_t)i * SLOT + C + c];
+    { /* the batch's sums: this process's into g, the whole batch's for dx */
+        cnn_real s[2 * C];
+        cnn_tree_sum(slot, SLOT, 2 * C, s);
+        for (int c = 0; c < C; c++) {
+            g[B_OFF + c] += s[c];
+            g[G_OFF + c] += s[C + c];
         }
-        sum_dy[c] = s0;
-        sum_dy_xh[c] = s1;
-        g[B_OFF + c] += s0;
-        g[G_OFF + c] += s1;
+        cnn_part_reduce(s, 2 * C);
+        for (int c = 0; c < C; c++) {
+            sum_dy[c] = s[c];
+            sum_dy_xh[c] = s[C + c];
+        }
     }
-    const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+    const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));
     const cnn_real *restrict mean = wk + FIX;
     const cnn_real *restrict invstd = mean + C;
     cnn_real ga[C];
@@ -1504,18 +1579,20 @@ static void deep_batchnorm_1_backward(const cnn_real *restrict p, cnn_real *rest
             }
         }
     } /* i */
-    for (int c = 0; c < C; c++) {
-        cnn_real s0 = 0, s1 = 0;
-        for (int i = 0; i < n; i++) {
-            s0 += slot[(size_t)i * SLOT + c];
-            s1 += slot[(size_t)i * SLOT + C + c];
+    { /* the batch's sums: this process's into g, the whole batch's for dx */
+        cnn_real s[2 * C];
+        cnn_tree_sum(slot, SLOT, 2 * C, s);
+        for (int c = 0; c < C; c++) {
+            g[B_OFF + c] += s[c];
+            g[G_OFF + c] += s[C + c];
         }
-        sum_dy[c] = s0;
-        sum_dy_xh[c] = s1;
-        g[B_OFF + c] += s0;
-        g[G_OFF + c] += s1;
+        cnn_part_reduce(s, 2 * C);
+        for (int c = 0; c < C; c++) {
+            sum_dy[c] = s[c];
+            sum_dy_xh[c] = s[C + c];
+        }
     }
-    const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+    const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));
     const cnn_real *restrict gamma = p + G_OFF;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -3932,19 +4009,12 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
         }
 #endif /* CNN_NO_WINOGRAD */
     } /* i */
-    /* sum the slots in image order */
+    /* sum the slots in the batch's chunk tree */
     OMP(parallel for schedule(static))
     for (int k0 = 0; k0 < SLOT; k0 += 256) {
         const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
         cnn_real s[256];
-        for (int kk = 0; kk < kn; kk++)
-            s[kk] = 0;
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
-            OMP(simd)
-            for (int kk = 0; kk < kn; kk++)
-                s[kk] += si[kk];
-        }
+        cnn_tree_sum(slot + k0, SLOT, kn, s);
         for (int kk = 0; kk < kn; kk++) {
             g[W_OFF + k0 + kk] += s[kk];
         }
@@ -4018,19 +4088,12 @@ static void deep_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restric
             } /* ox */
         } /* oy */
     } /* i */
-    /* sum the slots in image order */
+    /* sum the slots in the batch's chunk tree */
     OMP(parallel for schedule(static))
     for (int k0 = 0; k0 < SLOT; k0 += 256) {
         const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
         cnn_real s[256];
-        for (int kk = 0; kk < kn; kk++)
-            s[kk] = 0;
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
-            OMP(simd)
-            for (int kk = 0; kk < kn; kk++)
-                s[kk] += si[kk];
-        }
+        cnn_tree_sum(slot + k0, SLOT, kn, s);
         for (int kk = 0; kk < kn; kk++) {
             g[W_OFF + k0 + kk] += s[kk];
         }
@@ -4059,7 +4122,7 @@ static void deep_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *
     cnn_real *restrict invstd = mean + C;
     cnn_real scale[C], shift[C];
     if (training) {
-        const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+        const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));
         cnn_real var[C];
         const cnn_real inv_p = (cnn_real)(1.0 / PIXELS);
         OMP(parallel for schedule(static))
@@ -4148,17 +4211,24 @@ static void deep_batchnorm_2_pool_forward(cnn_real *restrict p, const cnn_real *
                     si[C + c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
             }
         }
-        for (int c = 0; c < C; c++) {
-            cnn_real s = 0;
-            for (int i = 0; i < n; i++)
-                s += slot[(size_t)i * SLOT + c];
-            mean[c] = s * inv_m;
-            cnn_real v = 0;
+        {
+            cnn_real s[C];
+            cnn_tree_sum(slot, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                mean[c] = s[c] * inv_m;
+            /* each image's m2 becomes its part of M var, then the same sum */
             for (int i = 0; i < n; i++) {
-                const cnn_real d = slot[(size_t)i * SLOT + c] * inv_p - mean[c];
-                v += slot[(size_t)i * SLOT + C + c] + (cnn_real)PIXELS * d * d;
+                cnn_real *restrict si = slot + (size_t)i * SLOT;
+                for (int c = 0; c < C; c++) {
+                    const cnn_real d = si[c] * inv_p - mean[c];
+                    si[C + c] = si[C + c] + (cnn_real)PIXELS * d * d;
+                }
             }
-            var[c] = v * inv_m;
+            cnn_tree_sum(slot + C, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                var[c] = s[c] * inv_m;
         }
         cnn_real *restrict rmean = p + RM_OFF;
         cnn_real *restrict rvar = p + RV_OFF;
@@ -4274,7 +4344,7 @@ static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restr
     cnn_real *restrict invstd = mean + C;
     cnn_real scale[C], shift[C];
     if (training) {
-        const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+        const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));
         cnn_real var[C];
         OMP(parallel for schedule(static))
         for (int i = 0; i < n; i++) {
@@ -4290,11 +4360,12 @@ static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restr
                 }
             }
         }
-        for (int c = 0; c < C; c++) {
-            cnn_real s = 0;
-            for (int i = 0; i < n; i++)
-                s += slot[(size_t)i * SLOT + c];
-            mean[c] = s * inv_m;
+        {
+            cnn_real s[C];
+            cnn_tree_sum(slot, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                mean[c] = s[c] * inv_m;
         }
         OMP(parallel for schedule(static))
         for (int i = 0; i < n; i++) {
@@ -4310,11 +4381,12 @@ static void deep_batchnorm_2_forward(cnn_real *restrict p, const cnn_real *restr
                 }
             }
         }
-        for (int c = 0; c < C; c++) {
-            cnn_real s = 0;
-            for (int i = 0; i < n; i++)
-                s += slot[(size_t)i * SLOT + c];
-            var[c] = s * inv_m;
+        {
+            cnn_real s[C];
+            cnn_tree_sum(slot, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                var[c] = s[c] * inv_m;
         }
         cnn_real *restrict rmean = p + RM_OFF;
         cnn_real *restrict rvar = p + RV_OFF;
@@ -4418,18 +4490,20 @@ static void deep_batchnorm_2_pool_backward(const cnn_real *restrict p, cnn_real 
         }
     } /* i */
     cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
-    for (int c = 0; c < C; c++) {
-        cnn_real s0 = 0, s1 = 0;
-        for (int i = 0; i < n; i++) {
-            s0 += slot[(size_t)i * SLOT + c];
-            s1 += slot[(size_t)i * SLOT + C + c];
+    { /* the batch's sums: this process's into g, the whole batch's for dx */
+        cnn_real s[2 * C];
+        cnn_tree_sum(slot, SLOT, 2 * C, s);
+        for (int c = 0; c < C; c++) {
+            g[B_OFF + c] += s[c];
+            g[G_OFF + c] += s[C + c];
         }
-        sum_dy[c] = s0;
-        sum_dy_xh[c] = s1;
-        g[B_OFF + c] += s0;
-        g[G_OFF + c] += s1;
+        cnn_part_reduce(s, 2 * C);
+        for (int c = 0; c < C; c++) {
+            sum_dy[c] = s[c];
+            sum_dy_xh[c] = s[C + c];
+        }
     }
-    const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+    const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));
     const cnn_real *restrict mean = wk + FIX;
     const cnn_real *restrict invstd = mean + C;
     cnn_real ga[C];
@@ -4517,18 +4591,20 @@ static void deep_batchnorm_2_backward(const cnn_real *restrict p, cnn_real *rest
             }
         }
     } /* i */
-    for (int c = 0; c < C; c++) {
-        cnn_real s0 = 0, s1 = 0;
-        for (int i = 0; i < n; i++) {
-            s0 += slot[(size_t)i * SLOT + c];
-            s1 += slot[(size_t)i * SLOT + C + c];
+    { /* the batch's sums: this process's into g, the whole batch's for dx */
+        cnn_real s[2 * C];
+        cnn_tree_sum(slot, SLOT, 2 * C, s);
+        for (int c = 0; c < C; c++) {
+            g[B_OFF + c] += s[c];
+            g[G_OFF + c] += s[C + c];
         }
-        sum_dy[c] = s0;
-        sum_dy_xh[c] = s1;
-        g[B_OFF + c] += s0;
-        g[G_OFF + c] += s1;
+        cnn_part_reduce(s, 2 * C);
+        for (int c = 0; c < C; c++) {
+            sum_dy[c] = s[c];
+            sum_dy_xh[c] = s[C + c];
+        }
     }
-    const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+    const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));
     const cnn_real *restrict gamma = p + G_OFF;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -7083,19 +7159,12 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
         }
 #endif /* CNN_NO_WINOGRAD */
     } /* i */
-    /* sum the slots in image order */
+    /* sum the slots in the batch's chunk tree */
     OMP(parallel for schedule(static))
     for (int k0 = 0; k0 < SLOT; k0 += 256) {
         const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
         cnn_real s[256];
-        for (int kk = 0; kk < kn; kk++)
-            s[kk] = 0;
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
-            OMP(simd)
-            for (int kk = 0; kk < kn; kk++)
-                s[kk] += si[kk];
-        }
+        cnn_tree_sum(slot + k0, SLOT, kn, s);
         for (int kk = 0; kk < kn; kk++) {
             g[W_OFF + k0 + kk] += s[kk];
         }
@@ -7169,19 +7238,12 @@ static void deep_conv2d_3_backward(const cnn_real *restrict p, cnn_real *restric
             } /* ox */
         } /* oy */
     } /* i */
-    /* sum the slots in image order */
+    /* sum the slots in the batch's chunk tree */
     OMP(parallel for schedule(static))
     for (int k0 = 0; k0 < SLOT; k0 += 256) {
         const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
         cnn_real s[256];
-        for (int kk = 0; kk < kn; kk++)
-            s[kk] = 0;
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
-            OMP(simd)
-            for (int kk = 0; kk < kn; kk++)
-                s[kk] += si[kk];
-        }
+        cnn_tree_sum(slot + k0, SLOT, kn, s);
         for (int kk = 0; kk < kn; kk++) {
             g[W_OFF + k0 + kk] += s[kk];
         }
@@ -7210,7 +7272,7 @@ static void deep_batchnorm_3_pool_forward(cnn_real *restrict p, const cnn_real *
     cnn_real *restrict invstd = mean + C;
     cnn_real scale[C], shift[C];
     if (training) {
-        const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+        const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));
         cnn_real var[C];
         const cnn_real inv_p = (cnn_real)(1.0 / PIXELS);
         OMP(parallel for schedule(static))
@@ -7299,17 +7361,24 @@ static void deep_batchnorm_3_pool_forward(cnn_real *restrict p, const cnn_real *
                     si[C + c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
             }
         }
-        for (int c = 0; c < C; c++) {
-            cnn_real s = 0;
-            for (int i = 0; i < n; i++)
-                s += slot[(size_t)i * SLOT + c];
-            mean[c] = s * inv_m;
-            cnn_real v = 0;
+        {
+            cnn_real s[C];
+            cnn_tree_sum(slot, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                mean[c] = s[c] * inv_m;
+            /* each image's m2 becomes its part of M var, then the same sum */
             for (int i = 0; i < n; i++) {
-                const cnn_real d = slot[(size_t)i * SLOT + c] * inv_p - mean[c];
-                v += slot[(size_t)i * SLOT + C + c] + (cnn_real)PIXELS * d * d;
+                cnn_real *restrict si = slot + (size_t)i * SLOT;
+                for (int c = 0; c < C; c++) {
+                    const cnn_real d = si[c] * inv_p - mean[c];
+                    si[C + c] = si[C + c] + (cnn_real)PIXELS * d * d;
+                }
             }
-            var[c] = v * inv_m;
+            cnn_tree_sum(slot + C, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                var[c] = s[c] * inv_m;
         }
         cnn_real *restrict rmean = p + RM_OFF;
         cnn_real *restrict rvar = p + RV_OFF;
@@ -7425,7 +7494,7 @@ static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restr
     cnn_real *restrict invstd = mean + C;
     cnn_real scale[C], shift[C];
     if (training) {
-        const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+        const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));
         cnn_real var[C];
         OMP(parallel for schedule(static))
         for (int i = 0; i < n; i++) {
@@ -7441,11 +7510,12 @@ static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restr
                 }
             }
         }
-        for (int c = 0; c < C; c++) {
-            cnn_real s = 0;
-            for (int i = 0; i < n; i++)
-                s += slot[(size_t)i * SLOT + c];
-            mean[c] = s * inv_m;
+        {
+            cnn_real s[C];
+            cnn_tree_sum(slot, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                mean[c] = s[c] * inv_m;
         }
         OMP(parallel for schedule(static))
         for (int i = 0; i < n; i++) {
@@ -7461,11 +7531,12 @@ static void deep_batchnorm_3_forward(cnn_real *restrict p, const cnn_real *restr
                 }
             }
         }
-        for (int c = 0; c < C; c++) {
-            cnn_real s = 0;
-            for (int i = 0; i < n; i++)
-                s += slot[(size_t)i * SLOT + c];
-            var[c] = s * inv_m;
+        {
+            cnn_real s[C];
+            cnn_tree_sum(slot, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                var[c] = s[c] * inv_m;
         }
         cnn_real *restrict rmean = p + RM_OFF;
         cnn_real *restrict rvar = p + RV_OFF;
@@ -7569,18 +7640,20 @@ static void deep_batchnorm_3_pool_backward(const cnn_real *restrict p, cnn_real 
         }
     } /* i */
     cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */
-    for (int c = 0; c < C; c++) {
-        cnn_real s0 = 0, s1 = 0;
-        for (int i = 0; i < n; i++) {
-            s0 += slot[(size_t)i * SLOT + c];
-            s1 += slot[(size_t)i * SLOT + C + c];
+    { /* the batch's sums: this process's into g, the whole batch's for dx */
+        cnn_real s[2 * C];
+        cnn_tree_sum(slot, SLOT, 2 * C, s);
+        for (int c = 0; c < C; c++) {
+            g[B_OFF + c] += s[c];
+            g[G_OFF + c] += s[C + c];
         }
-        sum_dy[c] = s0;
-        sum_dy_xh[c] = s1;
-        g[B_OFF + c] += s0;
-        g[G_OFF + c] += s1;
+        cnn_part_reduce(s, 2 * C);
+        for (int c = 0; c < C; c++) {
+            sum_dy[c] = s[c];
+            sum_dy_xh[c] = s[C + c];
+        }
     }
-    const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+    const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));
     const cnn_real *restrict mean = wk + FIX;
     const cnn_real *restrict invstd = mean + C;
     cnn_real ga[C];
@@ -7668,18 +7741,20 @@ static void deep_batchnorm_3_backward(const cnn_real *restrict p, cnn_real *rest
             }
         }
     } /* i */
-    for (int c = 0; c < C; c++) {
-        cnn_real s0 = 0, s1 = 0;
-        for (int i = 0; i < n; i++) {
-            s0 += slot[(size_t)i * SLOT + c];
-            s1 += slot[(size_t)i * SLOT + C + c];
+    { /* the batch's sums: this process's into g, the whole batch's for dx */
+        cnn_real s[2 * C];
+        cnn_tree_sum(slot, SLOT, 2 * C, s);
+        for (int c = 0; c < C; c++) {
+            g[B_OFF + c] += s[c];
+            g[G_OFF + c] += s[C + c];
         }
-        sum_dy[c] = s0;
-        sum_dy_xh[c] = s1;
-        g[B_OFF + c] += s0;
-        g[G_OFF + c] += s1;
+        cnn_part_reduce(s, 2 * C);
+        for (int c = 0; c < C; c++) {
+            sum_dy[c] = s[c];
+            sum_dy_xh[c] = s[C + c];
+        }
     }
-    const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+    const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));
     const cnn_real *restrict gamma = p + G_OFF;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -10148,19 +10223,12 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
         }
 #endif /* CNN_NO_WINOGRAD */
     } /* i */
-    /* sum the slots in image order */
+    /* sum the slots in the batch's chunk tree */
     OMP(parallel for schedule(static))
     for (int k0 = 0; k0 < SLOT; k0 += 256) {
         const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
         cnn_real s[256];
-        for (int kk = 0; kk < kn; kk++)
-            s[kk] = 0;
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
-            OMP(simd)
-            for (int kk = 0; kk < kn; kk++)
-                s[kk] += si[kk];
-        }
+        cnn_tree_sum(slot + k0, SLOT, kn, s);
         for (int kk = 0; kk < kn; kk++) {
             g[W_OFF + k0 + kk] += s[kk];
         }
@@ -10234,19 +10302,12 @@ static void deep_conv2d_4_backward(const cnn_real *restrict p, cnn_real *restric
             } /* ox */
         } /* oy */
     } /* i */
-    /* sum the slots in image order */
+    /* sum the slots in the batch's chunk tree */
     OMP(parallel for schedule(static))
     for (int k0 = 0; k0 < SLOT; k0 += 256) {
         const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
         cnn_real s[256];
-        for (int kk = 0; kk < kn; kk++)
-            s[kk] = 0;
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
-            OMP(simd)
-            for (int kk = 0; kk < kn; kk++)
-                s[kk] += si[kk];
-        }
+        cnn_tree_sum(slot + k0, SLOT, kn, s);
         for (int kk = 0; kk < kn; kk++) {
             g[W_OFF + k0 + kk] += s[kk];
         }
@@ -10273,7 +10334,7 @@ static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restr
     cnn_real *restrict invstd = mean + C;
     cnn_real scale[C], shift[C];
     if (training) {
-        const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+        const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));
         cnn_real var[C];
         #ifndef CNN_REFERENCE_KERNELS
         const cnn_real inv_p = (cnn_real)(1.0 / PIXELS);
@@ -10363,17 +10424,24 @@ static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restr
                     si[C + c] = (a0[c] + a1[c]) + (a2[c] + a3[c]);
             }
         }
-        for (int c = 0; c < C; c++) {
-            cnn_real s = 0;
-            for (int i = 0; i < n; i++)
-                s += slot[(size_t)i * SLOT + c];
-            mean[c] = s * inv_m;
-            cnn_real v = 0;
+        {
+            cnn_real s[C];
+            cnn_tree_sum(slot, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                mean[c] = s[c] * inv_m;
+            /* each image's m2 becomes its part of M var, then the same sum */
             for (int i = 0; i < n; i++) {
-                const cnn_real d = slot[(size_t)i * SLOT + c] * inv_p - mean[c];
-                v += slot[(size_t)i * SLOT + C + c] + (cnn_real)PIXELS * d * d;
+                cnn_real *restrict si = slot + (size_t)i * SLOT;
+                for (int c = 0; c < C; c++) {
+                    const cnn_real d = si[c] * inv_p - mean[c];
+                    si[C + c] = si[C + c] + (cnn_real)PIXELS * d * d;
+                }
             }
-            var[c] = v * inv_m;
+            cnn_tree_sum(slot + C, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                var[c] = s[c] * inv_m;
         }
         #else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
         OMP(parallel for schedule(static))
@@ -10390,11 +10458,12 @@ static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restr
                 }
             }
         }
-        for (int c = 0; c < C; c++) {
-            cnn_real s = 0;
-            for (int i = 0; i < n; i++)
-                s += slot[(size_t)i * SLOT + c];
-            mean[c] = s * inv_m;
+        {
+            cnn_real s[C];
+            cnn_tree_sum(slot, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                mean[c] = s[c] * inv_m;
         }
         OMP(parallel for schedule(static))
         for (int i = 0; i < n; i++) {
@@ -10410,11 +10479,12 @@ static void deep_batchnorm_4_forward(cnn_real *restrict p, const cnn_real *restr
                 }
             }
         }
-        for (int c = 0; c < C; c++) {
-            cnn_real s = 0;
-            for (int i = 0; i < n; i++)
-                s += slot[(size_t)i * SLOT + c];
-            var[c] = s * inv_m;
+        {
+            cnn_real s[C];
+            cnn_tree_sum(slot, SLOT, C, s);
+            cnn_part_reduce(s, C);
+            for (int c = 0; c < C; c++)
+                var[c] = s[c] * inv_m;
         }
         #endif /* CNN_REFERENCE_KERNELS */
         cnn_real *restrict rmean = p + RM_OFF;
@@ -10535,18 +10605,20 @@ static void deep_batchnorm_4_backward(const cnn_real *restrict p, cnn_real *rest
         }
         #endif /* CNN_REFERENCE_KERNELS */
     } /* i */
-    for (int c = 0; c < C; c++) {
-        cnn_real s0 = 0, s1 = 0;
-        for (int i = 0; i < n; i++) {
-            s0 += slot[(size_t)i * SLOT + c];
-            s1 += slot[(size_t)i * SLOT + C + c];
+    { /* the batch's sums: this process's into g, the whole batch's for dx */
+        cnn_real s[2 * C];
+        cnn_tree_sum(slot, SLOT, 2 * C, s);
+        for (int c = 0; c < C; c++) {
+            g[B_OFF + c] += s[c];
+            g[G_OFF + c] += s[C + c];
         }
-        sum_dy[c] = s0;
-        sum_dy_xh[c] = s1;
-        g[B_OFF + c] += s0;
-        g[G_OFF + c] += s1;
+        cnn_part_reduce(s, 2 * C);
+        for (int c = 0; c < C; c++) {
+            sum_dy[c] = s[c];
+            sum_dy_xh[c] = s[C + c];
+        }
     }
-    const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));
+    const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));
     const cnn_real *restrict gamma = p + G_OFF;
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
@@ -10623,6 +10695,7 @@ static void deep_dropout_1_forward(const cnn_real *restrict in, cnn_real *restri
      * i.e. when the draw's top 53 bits >= ceil(rate * 2^53) */
     const uint64_t keep_from = 2702159883796480ull;
     const uint64_t key = cnn_rng_key(seed, CNN_RNG_DROPOUT, step * 64 + LAYER);
+    const uint64_t first = (uint64_t)cnn_part()->first; /* i's position in the batch: first + i */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * SIZE;
@@ -10630,7 +10703,7 @@ static void deep_dropout_1_forward(const cnn_real *restrict in, cnn_real *restri
         cnn_real *restrict mi = mask + (size_t)i * SIZE;
         OMP(simd)
         for (int e = 0; e < SIZE; e++) {
-            const uint64_t r = cnn_rng_u64_keyed(key, (uint64_t)i * SIZE + (uint64_t)e);
+            const uint64_t r = cnn_rng_u64_keyed(key, (first + (uint64_t)i) * SIZE + (uint64_t)e);
             const cnn_real m = (r >> 11) >= keep_from ? scale : (cnn_real)0;
             mi[e] = m;
             yi[e] = xi[e] * m;
@@ -11258,151 +11331,224 @@ static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict
             {
                 const int o0 = 0;
                 cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
-                cnn_real a0_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a0_0[o] = g0[0 + o];
+                cnn_real a0_0[1] = {0}, t0_0[CNN_TREE_LEVELS][1];
                 cnn_real *restrict g1 = gr + (size_t)(r0 + 1) * OUT + o0;
-                cnn_real a1_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a1_0[o] = g1[0 + o];
+                cnn_real a1_0[1] = {0}, t1_0[CNN_TREE_LEVELS][1];
                 cnn_real *restrict g2 = gr + (size_t)(r0 + 2) * OUT + o0;
-                cnn_real a2_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a2_0[o] = g2[0 + o];
+                cnn_real a2_0[1] = {0}, t2_0[CNN_TREE_LEVELS][1];
                 cnn_real *restrict g3 = gr + (size_t)(r0 + 3) * OUT + o0;
-                cnn_real a3_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a3_0[o] = g3[0 + o];
+                cnn_real a3_0[1] = {0}, t3_0[CNN_TREE_LEVELS][1];
                 cnn_real *restrict g4 = gr + (size_t)(r0 + 4) * OUT + o0;
-                cnn_real a4_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a4_0[o] = g4[0 + o];
+                cnn_real a4_0[1] = {0}, t4_0[CNN_TREE_LEVELS][1];
                 cnn_real *restrict g5 = gr + (size_t)(r0 + 5) * OUT + o0;
-                cnn_real a5_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a5_0[o] = g5[0 + o];
+                cnn_real a5_0[1] = {0}, t5_0[CNN_TREE_LEVELS][1];
                 cnn_real *restrict g6 = gr + (size_t)(r0 + 6) * OUT + o0;
-                cnn_real a6_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a6_0[o] = g6[0 + o];
+                cnn_real a6_0[1] = {0}, t6_0[CNN_TREE_LEVELS][1];
                 cnn_real *restrict g7 = gr + (size_t)(r0 + 7) * OUT + o0;
-                cnn_real a7_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a7_0[o] = g7[0 + o];
-                for (int i = 0; i < n; i++) {
-                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                    {
-                        const cnn_real v = xr[0];
+                cnn_real a7_0[1] = {0}, t7_0[CNN_TREE_LEVELS][1];
+                const cnn_part_state *ps = cnn_part();
+                int ch = 0;
+                do { /* each chunk (one at least) from zero, then the tree */
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a0_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a1_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a2_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a3_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a4_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a5_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a6_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a7_0[o] = 0;
+                    for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {
+                        const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                        const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                        {
+                            const cnn_real v = xr[0];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a0_0[o] += v * d[0 + o];
+                        }
+                        {
+                            const cnn_real v = xr[1];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a1_0[o] += v * d[0 + o];
+                        }
+                        {
+                            const cnn_real v = xr[2];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a2_0[o] += v * d[0 + o];
+                        }
+                        {
+                            const cnn_real v = xr[3];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a3_0[o] += v * d[0 + o];
+                        }
+                        {
+                            const cnn_real v = xr[4];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a4_0[o] += v * d[0 + o];
+                        }
+                        {
+                            const cnn_real v = xr[5];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a5_0[o] += v * d[0 + o];
+                        }
+                        {
+                            const cnn_real v = xr[6];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a6_0[o] += v * d[0 + o];
+                        }
+                        {
+                            const cnn_real v = xr[7];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a7_0[o] += v * d[0 + o];
+                        }
+                    }
+                    int lv = 0;
+                    for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a0_0[o] += v * d[0 + o];
-                    }
-                    {
-                        const cnn_real v = xr[1];
+                            a0_0[o] = t0_0[lv][o] + a0_0[o];
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a1_0[o] += v * d[0 + o];
-                    }
-                    {
-                        const cnn_real v = xr[2];
+                            a1_0[o] = t1_0[lv][o] + a1_0[o];
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a2_0[o] += v * d[0 + o];
-                    }
-                    {
-                        const cnn_real v = xr[3];
+                            a2_0[o] = t2_0[lv][o] + a2_0[o];
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a3_0[o] += v * d[0 + o];
-                    }
-                    {
-                        const cnn_real v = xr[4];
+                            a3_0[o] = t3_0[lv][o] + a3_0[o];
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a4_0[o] += v * d[0 + o];
-                    }
-                    {
-                        const cnn_real v = xr[5];
+                            a4_0[o] = t4_0[lv][o] + a4_0[o];
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a5_0[o] += v * d[0 + o];
-                    }
-                    {
-                        const cnn_real v = xr[6];
+                            a5_0[o] = t5_0[lv][o] + a5_0[o];
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a6_0[o] += v * d[0 + o];
-                    }
-                    {
-                        const cnn_real v = xr[7];
+                            a6_0[o] = t6_0[lv][o] + a6_0[o];
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a7_0[o] += v * d[0 + o];
+                            a7_0[o] = t7_0[lv][o] + a7_0[o];
                     }
-                }
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t0_0[lv][o] = a0_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t1_0[lv][o] = a1_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t2_0[lv][o] = a2_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t3_0[lv][o] = a3_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t4_0[lv][o] = a4_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t5_0[lv][o] = a5_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t6_0[lv][o] = a6_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t7_0[lv][o] = a7_0[o];
+                } while (++ch < ps->n_chunks);
+                /* the last chunk closed every level: a holds the root */
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g0[0 + o] = a0_0[o];
+                    g0[0 + o] += a0_0[o];
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g1[0 + o] = a1_0[o];
+                    g1[0 + o] += a1_0[o];
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g2[0 + o] = a2_0[o];
+                    g2[0 + o] += a2_0[o];
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g3[0 + o] = a3_0[o];
+                    g3[0 + o] += a3_0[o];
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g4[0 + o] = a4_0[o];
+                    g4[0 + o] += a4_0[o];
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g5[0 + o] = a5_0[o];
+                    g5[0 + o] += a5_0[o];
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g6[0 + o] = a6_0[o];
+                    g6[0 + o] += a6_0[o];
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g7[0 + o] = a7_0[o];
+                    g7[0 + o] += a7_0[o];
             }
         }
         for (; r0 < kn; r0++) {
             {
                 const int o0 = 0;
                 cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
-                cnn_real a0_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a0_0[o] = g0[0 + o];
-                for (int i = 0; i < n; i++) {
-                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                    {
-                        const cnn_real v = xr[0];
+                cnn_real a0_0[1] = {0}, t0_0[CNN_TREE_LEVELS][1];
+                const cnn_part_state *ps = cnn_part();
+                int ch = 0;
+                do { /* each chunk (one at least) from zero, then the tree */
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a0_0[o] = 0;
+                    for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {
+                        const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                        const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                        {
+                            const cnn_real v = xr[0];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a0_0[o] += v * d[0 + o];
+                        }
+                    }
+                    int lv = 0;
+                    for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a0_0[o] += v * d[0 + o];
+                            a0_0[o] = t0_0[lv][o] + a0_0[o];
                     }
-                }
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t0_0[lv][o] = a0_0[o];
+                } while (++ch < ps->n_chunks);
+                /* the last chunk closed every level: a holds the root */
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g0[0 + o] = a0_0[o];
+                    g0[0 + o] += a0_0[o];
             }
         }
     } /* t */
-    cnn_real *restrict gb = g + B_OFF;
-    for (int i = 0; i < n; i++)
+    { /* db: the batch's chunk tree */
+        cnn_real *restrict gb = g + B_OFF;
+        cnn_real s[OUT];
+        cnn_tree_sum(dz, OUT, OUT, s);
         for (int o = 0; o < OUT; o++)
-            gb[o] += dz[(size_t)i * OUT + o];
+            gb[o] += s[o];
+    }
 }
 #else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)
@@ -11424,10 +11570,13 @@ static void deep_dense_1_backward(const cnn_real *restrict p, cnn_real *restrict
                 gk[o] += v * dzi[o];
         }
     }
-    cnn_real *restrict gb = g + B_OFF;
-    for (int i = 0; i < n; i++)
+    { /* db: the batch's chunk tree */
+        cnn_real *restrict gb = g + B_OFF;
+        cnn_real s[OUT];
+        cnn_tree_sum(dz, OUT, OUT, s);
         for (int o = 0; o < OUT; o++)
-            gb[o] += dz[(size_t)i * OUT + o];
+            gb[o] += s[o];
+    }
     /* dx = dz W^T */
     const cnn_real *restrict wgt = p + W_OFF;
     OMP(parallel for schedule(static) if(n >= 2048))
@@ -11462,8 +11611,9 @@ static void deep_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, in
     (void)pad;
     if (n > b->batch_cap) /* callers keep n <= batch_cap; never write past the buffers */
         n = b->batch_cap;
-    if (n <= 0)
+    if (n < 0 || (n == 0 && !b->part)) /* a part of a batch may be empty: its sums still join the batch's */
         return;
+    cnn_part_begin(b->part, n);
     /* inference: batchnorm_1 folded into conv2d_1, one pass to maxpool_1's output */
     if (FOLD_BATCHNORM && !training) {
         CNN_LAYER_BEGIN(0, 0);
@@ -11548,8 +11698,9 @@ static void deep_backward(cnn_buffers *b, const cnn_real *x, const cnn_real *dlo
     (void)pad;
     if (n > b->batch_cap) /* callers keep n <= batch_cap; never write past the buffers */
         n = b->batch_cap;
-    if (n <= 0)
+    if (n < 0 || (n == 0 && !b->part)) /* a part of a batch may be empty: its sums still join the batch's */
         return;
+    cnn_part_begin(b->part, n);
     memcpy(dA, dlogits, (size_t)n * N_OUT * sizeof(cnn_real));
     CNN_LAYER_BEGIN(17, 1);
     deep_dense_1_backward(p, g, a + cap * A_dropout_1, a + cap * A_dense_1, dA, dB, n);

@@ -53,6 +53,83 @@
 #define REAL_TANH(v) _Generic((v), float: tanhf, default: tanh)(v)
 #define REAL_SQRT(v) _Generic((v), float: sqrtf, default: sqrt)(v)
 
+/* The batch's sums (docs/codegen.md, "Threads and determinism"): this process's
+ * images are cut into chunks (cnn_batch_part, cnn_model.h); each chunk sums its
+ * images in order from zero and the chunks' sums are added in a fixed binary tree.
+ * The drivers set the part before any layer runs; the model's functions read it. */
+enum { CNN_TREE_LEVELS = 8, CNN_TREE_BLOCK = 256 };
+typedef struct cnn_part_state {
+    void (*reduce)(void *ctx, cnn_real *v, size_t count); /* NULL: this process has the whole batch */
+    void *ctx;
+    const int *chunk;         /* n_chunks + 1 offsets into this process's images */
+    int n_chunks, first, n_global;
+    int one[2];
+} cnn_part_state;
+
+static inline cnn_part_state *cnn_part(void)
+{
+    static cnn_part_state s;
+    return &s;
+}
+
+/* out[k] = the chunk-tree sum over this process's images i of v[i * stride + k] */
+static inline void cnn_tree_sum(const cnn_real *v, size_t stride, int len, cnn_real *out)
+{
+    const cnn_part_state *s = cnn_part();
+    for (int k0 = 0; k0 < len; k0 += CNN_TREE_BLOCK) {
+        const int kn = len - k0 < CNN_TREE_BLOCK ? len - k0 : CNN_TREE_BLOCK;
+        cnn_real st[CNN_TREE_LEVELS][CNN_TREE_BLOCK], t[CNN_TREE_BLOCK];
+        int c = 0;
+        do { /* one chunk at least */
+            for (int k = 0; k < kn; k++)
+                t[k] = 0;
+            for (int i = s->chunk[c]; i < s->chunk[c + 1]; i++) {
+                const cnn_real *vi = v + (size_t)i * stride + k0;
+                for (int k = 0; k < kn; k++)
+                    t[k] += vi[k];
+            }
+            int lv = 0;
+            for (int m = c; m & 1; m >>= 1, lv++) /* a right child: add its left sibling */
+                for (int k = 0; k < kn; k++)
+                    t[k] = st[lv][k] + t[k];
+            for (int k = 0; k < kn; k++)
+                st[lv][k] = t[k];
+        } while (++c < s->n_chunks);
+        for (int k = 0; k < kn; k++) /* the last chunk closed every level: the root */
+            out[k0 + k] = t[k];
+    }
+}
+
+/* This process's roots (count sums) into the whole batch's, in place. */
+static inline void cnn_part_reduce(cnn_real *v, size_t count)
+{
+    const cnn_part_state *s = cnn_part();
+    if (s->reduce)
+        s->reduce(s->ctx, v, count);
+}
+
+/* The drivers, before any layer: b->part, or one chunk of all n images. */
+static inline void cnn_part_begin(const cnn_batch_part *bp, int n)
+{
+    cnn_part_state *s = cnn_part();
+    if (bp) {
+        s->chunk = bp->chunk;
+        s->n_chunks = bp->n_chunks;
+        s->first = bp->first;
+        s->n_global = bp->n_global;
+        s->reduce = bp->reduce;
+        s->ctx = bp->ctx;
+    } else {
+        s->one[0] = 0;
+        s->one[1] = n;
+        s->chunk = s->one;
+        s->n_chunks = 1;
+        s->first = 0;
+        s->n_global = n;
+        s->reduce = NULL;
+    }
+}
+
 /* Per-image offsets into b->acts: layer L's output for image i is at
  * acts + batch_cap * A_L + i * (its size). */
 enum {
@@ -67,8 +144,9 @@ enum {
 
 /* b->work: WORK_FIXED floats (batchnorm statistics kept for backward, rotated
  * conv kernels), then per image: dA and dB (gradients ping-ponged between
- * layers), a slot (partial weight gradients, summed in image order: thread-count
- * independent) and a padded copy of a conv input. Offsets are times batch_cap. */
+ * layers), a slot (partial weight gradients, summed in the batch's chunk tree:
+ * thread-count independent) and a padded copy of a conv input. Offsets are times
+ * batch_cap. */
 enum {
     WORK_FIXED = 12800,
     WORK_DA = 0,
@@ -2176,19 +2254,12 @@ static void fruit_conv2d_1_pool_backward(const cnn_real *restrict p, cnn_real *r
         for (int co = 0; co < OC; co++)
             dwi[W_COUNT + co] = s[co];
     } /* i */
-    /* sum the slots in image order */
+    /* sum the slots in the batch's chunk tree */
     OMP(parallel for schedule(static))
     for (int k0 = 0; k0 < SLOT; k0 += 256) {
         const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
         cnn_real s[256];
-        for (int kk = 0; kk < kn; kk++)
-            s[kk] = 0;
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
-            OMP(simd)
-            for (int kk = 0; kk < kn; kk++)
-                s[kk] += si[kk];
-        }
+        cnn_tree_sum(slot + k0, SLOT, kn, s);
         for (int kk = 0; kk < kn; kk++) {
             const int k = k0 + kk;
             if (k < W_COUNT)
@@ -2243,19 +2314,12 @@ static void fruit_conv2d_1_backward(const cnn_real *restrict p, cnn_real *restri
             } /* ox */
         } /* oy */
     } /* i */
-    /* sum the slots in image order */
+    /* sum the slots in the batch's chunk tree */
     OMP(parallel for schedule(static))
     for (int k0 = 0; k0 < SLOT; k0 += 256) {
         const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
         cnn_real s[256];
-        for (int kk = 0; kk < kn; kk++)
-            s[kk] = 0;
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
-            OMP(simd)
-            for (int kk = 0; kk < kn; kk++)
-                s[kk] += si[kk];
-        }
+        cnn_tree_sum(slot + k0, SLOT, kn, s);
         for (int kk = 0; kk < kn; kk++) {
             const int k = k0 + kk;
             if (k < W_COUNT)
@@ -4094,19 +4158,12 @@ static void fruit_conv2d_2_pool_backward(const cnn_real *restrict p, cnn_real *r
         for (int co = 0; co < OC; co++)
             dwi[W_COUNT + co] = s[co];
     } /* i */
-    /* sum the slots in image order */
+    /* sum the slots in the batch's chunk tree */
     OMP(parallel for schedule(static))
     for (int k0 = 0; k0 < SLOT; k0 += 256) {
         const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
         cnn_real s[256];
-        for (int kk = 0; kk < kn; kk++)
-            s[kk] = 0;
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
-            OMP(simd)
-            for (int kk = 0; kk < kn; kk++)
-                s[kk] += si[kk];
-        }
+        cnn_tree_sum(slot + k0, SLOT, kn, s);
         for (int kk = 0; kk < kn; kk++) {
             const int k = k0 + kk;
             if (k < W_COUNT)
@@ -4184,19 +4241,12 @@ static void fruit_conv2d_2_backward(const cnn_real *restrict p, cnn_real *restri
             } /* ox */
         } /* oy */
     } /* i */
-    /* sum the slots in image order */
+    /* sum the slots in the batch's chunk tree */
     OMP(parallel for schedule(static))
     for (int k0 = 0; k0 < SLOT; k0 += 256) {
         const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;
         cnn_real s[256];
-        for (int kk = 0; kk < kn; kk++)
-            s[kk] = 0;
-        for (int i = 0; i < n; i++) {
-            const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;
-            OMP(simd)
-            for (int kk = 0; kk < kn; kk++)
-                s[kk] += si[kk];
-        }
+        cnn_tree_sum(slot + k0, SLOT, kn, s);
         for (int kk = 0; kk < kn; kk++) {
             const int k = k0 + kk;
             if (k < W_COUNT)
@@ -5219,247 +5269,386 @@ static void fruit_dense_1_backward(const cnn_real *p, cnn_real *restrict g, cons
             {
                 const int o0 = 0;
                 cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
-                cnn_real a0_0[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a0_0[o] = g0[0 + o];
-                cnn_real a0_1[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a0_1[o] = g0[16 + o];
-                cnn_real a0_2[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a0_2[o] = g0[32 + o];
-                cnn_real a0_3[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a0_3[o] = g0[48 + o];
+                cnn_real a0_0[16] = {0}, t0_0[CNN_TREE_LEVELS][16];
+                cnn_real a0_1[16] = {0}, t0_1[CNN_TREE_LEVELS][16];
+                cnn_real a0_2[16] = {0}, t0_2[CNN_TREE_LEVELS][16];
+                cnn_real a0_3[16] = {0}, t0_3[CNN_TREE_LEVELS][16];
                 cnn_real *restrict g1 = gr + (size_t)(r0 + 1) * OUT + o0;
-                cnn_real a1_0[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a1_0[o] = g1[0 + o];
-                cnn_real a1_1[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a1_1[o] = g1[16 + o];
-                cnn_real a1_2[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a1_2[o] = g1[32 + o];
-                cnn_real a1_3[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a1_3[o] = g1[48 + o];
+                cnn_real a1_0[16] = {0}, t1_0[CNN_TREE_LEVELS][16];
+                cnn_real a1_1[16] = {0}, t1_1[CNN_TREE_LEVELS][16];
+                cnn_real a1_2[16] = {0}, t1_2[CNN_TREE_LEVELS][16];
+                cnn_real a1_3[16] = {0}, t1_3[CNN_TREE_LEVELS][16];
                 cnn_real *restrict g2 = gr + (size_t)(r0 + 2) * OUT + o0;
-                cnn_real a2_0[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a2_0[o] = g2[0 + o];
-                cnn_real a2_1[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a2_1[o] = g2[16 + o];
-                cnn_real a2_2[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a2_2[o] = g2[32 + o];
-                cnn_real a2_3[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a2_3[o] = g2[48 + o];
+                cnn_real a2_0[16] = {0}, t2_0[CNN_TREE_LEVELS][16];
+                cnn_real a2_1[16] = {0}, t2_1[CNN_TREE_LEVELS][16];
+                cnn_real a2_2[16] = {0}, t2_2[CNN_TREE_LEVELS][16];
+                cnn_real a2_3[16] = {0}, t2_3[CNN_TREE_LEVELS][16];
                 cnn_real *restrict g3 = gr + (size_t)(r0 + 3) * OUT + o0;
-                cnn_real a3_0[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a3_0[o] = g3[0 + o];
-                cnn_real a3_1[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a3_1[o] = g3[16 + o];
-                cnn_real a3_2[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a3_2[o] = g3[32 + o];
-                cnn_real a3_3[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a3_3[o] = g3[48 + o];
-                for (int i = 0; i < n; i++) {
-                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                    {
-                        const cnn_real v = xr[0];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_0[o] += v * d[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_1[o] += v * d[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_2[o] += v * d[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_3[o] += v * d[48 + o];
+                cnn_real a3_0[16] = {0}, t3_0[CNN_TREE_LEVELS][16];
+                cnn_real a3_1[16] = {0}, t3_1[CNN_TREE_LEVELS][16];
+                cnn_real a3_2[16] = {0}, t3_2[CNN_TREE_LEVELS][16];
+                cnn_real a3_3[16] = {0}, t3_3[CNN_TREE_LEVELS][16];
+                const cnn_part_state *ps = cnn_part();
+                int ch = 0;
+                do { /* each chunk (one at least) from zero, then the tree */
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a0_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a0_1[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a0_2[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a0_3[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a1_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a1_1[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a1_2[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a1_3[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a2_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a2_1[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a2_2[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a2_3[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a3_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a3_1[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a3_2[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a3_3[o] = 0;
+                    for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {
+                        const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                        const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                        {
+                            const cnn_real v = xr[0];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_0[o] += v * d[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_1[o] += v * d[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_2[o] += v * d[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_3[o] += v * d[48 + o];
+                        }
+                        {
+                            const cnn_real v = xr[1];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_0[o] += v * d[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_1[o] += v * d[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_2[o] += v * d[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a1_3[o] += v * d[48 + o];
+                        }
+                        {
+                            const cnn_real v = xr[2];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_0[o] += v * d[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_1[o] += v * d[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_2[o] += v * d[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a2_3[o] += v * d[48 + o];
+                        }
+                        {
+                            const cnn_real v = xr[3];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_0[o] += v * d[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_1[o] += v * d[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_2[o] += v * d[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a3_3[o] += v * d[48 + o];
+                        }
                     }
-                    {
-                        const cnn_real v = xr[1];
+                    int lv = 0;
+                    for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
-                            a1_0[o] += v * d[0 + o];
+                            a0_0[o] = t0_0[lv][o] + a0_0[o];
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
-                            a1_1[o] += v * d[16 + o];
+                            a0_1[o] = t0_1[lv][o] + a0_1[o];
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
-                            a1_2[o] += v * d[32 + o];
+                            a0_2[o] = t0_2[lv][o] + a0_2[o];
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
-                            a1_3[o] += v * d[48 + o];
+                            a0_3[o] = t0_3[lv][o] + a0_3[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_0[o] = t1_0[lv][o] + a1_0[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_1[o] = t1_1[lv][o] + a1_1[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_2[o] = t1_2[lv][o] + a1_2[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_3[o] = t1_3[lv][o] + a1_3[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_0[o] = t2_0[lv][o] + a2_0[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_1[o] = t2_1[lv][o] + a2_1[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_2[o] = t2_2[lv][o] + a2_2[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_3[o] = t2_3[lv][o] + a2_3[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_0[o] = t3_0[lv][o] + a3_0[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_1[o] = t3_1[lv][o] + a3_1[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_2[o] = t3_2[lv][o] + a3_2[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_3[o] = t3_3[lv][o] + a3_3[o];
                     }
-                    {
-                        const cnn_real v = xr[2];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_0[o] += v * d[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_1[o] += v * d[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_2[o] += v * d[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_3[o] += v * d[48 + o];
-                    }
-                    {
-                        const cnn_real v = xr[3];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_0[o] += v * d[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_1[o] += v * d[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_2[o] += v * d[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_3[o] += v * d[48 + o];
-                    }
-                }
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t0_0[lv][o] = a0_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t0_1[lv][o] = a0_1[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t0_2[lv][o] = a0_2[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t0_3[lv][o] = a0_3[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t1_0[lv][o] = a1_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t1_1[lv][o] = a1_1[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t1_2[lv][o] = a1_2[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t1_3[lv][o] = a1_3[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t2_0[lv][o] = a2_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t2_1[lv][o] = a2_1[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t2_2[lv][o] = a2_2[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t2_3[lv][o] = a2_3[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t3_0[lv][o] = a3_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t3_1[lv][o] = a3_1[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t3_2[lv][o] = a3_2[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t3_3[lv][o] = a3_3[o];
+                } while (++ch < ps->n_chunks);
+                /* the last chunk closed every level: a holds the root */
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g0[0 + o] = a0_0[o];
+                    g0[0 + o] += a0_0[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g0[16 + o] = a0_1[o];
+                    g0[16 + o] += a0_1[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g0[32 + o] = a0_2[o];
+                    g0[32 + o] += a0_2[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g0[48 + o] = a0_3[o];
+                    g0[48 + o] += a0_3[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g1[0 + o] = a1_0[o];
+                    g1[0 + o] += a1_0[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g1[16 + o] = a1_1[o];
+                    g1[16 + o] += a1_1[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g1[32 + o] = a1_2[o];
+                    g1[32 + o] += a1_2[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g1[48 + o] = a1_3[o];
+                    g1[48 + o] += a1_3[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g2[0 + o] = a2_0[o];
+                    g2[0 + o] += a2_0[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g2[16 + o] = a2_1[o];
+                    g2[16 + o] += a2_1[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g2[32 + o] = a2_2[o];
+                    g2[32 + o] += a2_2[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g2[48 + o] = a2_3[o];
+                    g2[48 + o] += a2_3[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g3[0 + o] = a3_0[o];
+                    g3[0 + o] += a3_0[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g3[16 + o] = a3_1[o];
+                    g3[16 + o] += a3_1[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g3[32 + o] = a3_2[o];
+                    g3[32 + o] += a3_2[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g3[48 + o] = a3_3[o];
+                    g3[48 + o] += a3_3[o];
             }
         }
         for (; r0 < kn; r0++) {
             {
                 const int o0 = 0;
                 cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
-                cnn_real a0_0[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a0_0[o] = g0[0 + o];
-                cnn_real a0_1[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a0_1[o] = g0[16 + o];
-                cnn_real a0_2[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a0_2[o] = g0[32 + o];
-                cnn_real a0_3[16];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    a0_3[o] = g0[48 + o];
-                for (int i = 0; i < n; i++) {
-                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                    {
-                        const cnn_real v = xr[0];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_0[o] += v * d[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_1[o] += v * d[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_2[o] += v * d[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_3[o] += v * d[48 + o];
+                cnn_real a0_0[16] = {0}, t0_0[CNN_TREE_LEVELS][16];
+                cnn_real a0_1[16] = {0}, t0_1[CNN_TREE_LEVELS][16];
+                cnn_real a0_2[16] = {0}, t0_2[CNN_TREE_LEVELS][16];
+                cnn_real a0_3[16] = {0}, t0_3[CNN_TREE_LEVELS][16];
+                const cnn_part_state *ps = cnn_part();
+                int ch = 0;
+                do { /* each chunk (one at least) from zero, then the tree */
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a0_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a0_1[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a0_2[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        a0_3[o] = 0;
+                    for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {
+                        const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                        const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                        {
+                            const cnn_real v = xr[0];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_0[o] += v * d[0 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_1[o] += v * d[16 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_2[o] += v * d[32 + o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_3[o] += v * d[48 + o];
+                        }
                     }
-                }
+                    int lv = 0;
+                    for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_0[o] = t0_0[lv][o] + a0_0[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_1[o] = t0_1[lv][o] + a0_1[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_2[o] = t0_2[lv][o] + a0_2[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_3[o] = t0_3[lv][o] + a0_3[o];
+                    }
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t0_0[lv][o] = a0_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t0_1[lv][o] = a0_1[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t0_2[lv][o] = a0_2[o];
+                    OMP(simd)
+                    for (int o = 0; o < 16; o++)
+                        t0_3[lv][o] = a0_3[o];
+                } while (++ch < ps->n_chunks);
+                /* the last chunk closed every level: a holds the root */
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g0[0 + o] = a0_0[o];
+                    g0[0 + o] += a0_0[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g0[16 + o] = a0_1[o];
+                    g0[16 + o] += a0_1[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g0[32 + o] = a0_2[o];
+                    g0[32 + o] += a0_2[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    g0[48 + o] = a0_3[o];
+                    g0[48 + o] += a0_3[o];
             }
         }
         if (u)
             u->apply(u, W_OFF + (size_t)k0 * OUT, (size_t)kn * OUT, tile);
     } /* t */
-    cnn_real *restrict gb = g + B_OFF;
-    for (int i = 0; i < n; i++)
+    { /* db: the batch's chunk tree */
+        cnn_real *restrict gb = g + B_OFF;
+        cnn_real s[OUT];
+        cnn_tree_sum(dz, OUT, OUT, s);
         for (int o = 0; o < OUT; o++)
-            gb[o] += dz[(size_t)i * OUT + o];
+            gb[o] += s[o];
+    }
 }
 #else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fruit_dense_1_backward(const cnn_real *p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n, const cnn_update *u)
@@ -5491,10 +5680,13 @@ static void fruit_dense_1_backward(const cnn_real *p, cnn_real *restrict g, cons
                 gk[o] += v * dzi[o];
         }
     }
-    cnn_real *restrict gb = g + B_OFF;
-    for (int i = 0; i < n; i++)
+    { /* db: the batch's chunk tree */
+        cnn_real *restrict gb = g + B_OFF;
+        cnn_real s[OUT];
+        cnn_tree_sum(dz, OUT, OUT, s);
         for (int o = 0; o < OUT; o++)
-            gb[o] += dz[(size_t)i * OUT + o];
+            gb[o] += s[o];
+    }
     /* dx = dz W^T */
     const cnn_real *wgt = p + W_OFF;
     OMP(parallel for schedule(static))
@@ -6118,151 +6310,224 @@ static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restric
             {
                 const int o0 = 0;
                 cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
-                cnn_real a0_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a0_0[o] = g0[0 + o];
+                cnn_real a0_0[1] = {0}, t0_0[CNN_TREE_LEVELS][1];
                 cnn_real *restrict g1 = gr + (size_t)(r0 + 1) * OUT + o0;
-                cnn_real a1_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a1_0[o] = g1[0 + o];
+                cnn_real a1_0[1] = {0}, t1_0[CNN_TREE_LEVELS][1];
                 cnn_real *restrict g2 = gr + (size_t)(r0 + 2) * OUT + o0;
-                cnn_real a2_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a2_0[o] = g2[0 + o];
+                cnn_real a2_0[1] = {0}, t2_0[CNN_TREE_LEVELS][1];
                 cnn_real *restrict g3 = gr + (size_t)(r0 + 3) * OUT + o0;
-                cnn_real a3_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a3_0[o] = g3[0 + o];
+                cnn_real a3_0[1] = {0}, t3_0[CNN_TREE_LEVELS][1];
                 cnn_real *restrict g4 = gr + (size_t)(r0 + 4) * OUT + o0;
-                cnn_real a4_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a4_0[o] = g4[0 + o];
+                cnn_real a4_0[1] = {0}, t4_0[CNN_TREE_LEVELS][1];
                 cnn_real *restrict g5 = gr + (size_t)(r0 + 5) * OUT + o0;
-                cnn_real a5_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a5_0[o] = g5[0 + o];
+                cnn_real a5_0[1] = {0}, t5_0[CNN_TREE_LEVELS][1];
                 cnn_real *restrict g6 = gr + (size_t)(r0 + 6) * OUT + o0;
-                cnn_real a6_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a6_0[o] = g6[0 + o];
+                cnn_real a6_0[1] = {0}, t6_0[CNN_TREE_LEVELS][1];
                 cnn_real *restrict g7 = gr + (size_t)(r0 + 7) * OUT + o0;
-                cnn_real a7_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a7_0[o] = g7[0 + o];
-                for (int i = 0; i < n; i++) {
-                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                    {
-                        const cnn_real v = xr[0];
+                cnn_real a7_0[1] = {0}, t7_0[CNN_TREE_LEVELS][1];
+                const cnn_part_state *ps = cnn_part();
+                int ch = 0;
+                do { /* each chunk (one at least) from zero, then the tree */
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a0_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a1_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a2_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a3_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a4_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a5_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a6_0[o] = 0;
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a7_0[o] = 0;
+                    for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {
+                        const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                        const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                        {
+                            const cnn_real v = xr[0];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a0_0[o] += v * d[0 + o];
+                        }
+                        {
+                            const cnn_real v = xr[1];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a1_0[o] += v * d[0 + o];
+                        }
+                        {
+                            const cnn_real v = xr[2];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a2_0[o] += v * d[0 + o];
+                        }
+                        {
+                            const cnn_real v = xr[3];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a3_0[o] += v * d[0 + o];
+                        }
+                        {
+                            const cnn_real v = xr[4];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a4_0[o] += v * d[0 + o];
+                        }
+                        {
+                            const cnn_real v = xr[5];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a5_0[o] += v * d[0 + o];
+                        }
+                        {
+                            const cnn_real v = xr[6];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a6_0[o] += v * d[0 + o];
+                        }
+                        {
+                            const cnn_real v = xr[7];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a7_0[o] += v * d[0 + o];
+                        }
+                    }
+                    int lv = 0;
+                    for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a0_0[o] += v * d[0 + o];
-                    }
-                    {
-                        const cnn_real v = xr[1];
+                            a0_0[o] = t0_0[lv][o] + a0_0[o];
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a1_0[o] += v * d[0 + o];
-                    }
-                    {
-                        const cnn_real v = xr[2];
+                            a1_0[o] = t1_0[lv][o] + a1_0[o];
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a2_0[o] += v * d[0 + o];
-                    }
-                    {
-                        const cnn_real v = xr[3];
+                            a2_0[o] = t2_0[lv][o] + a2_0[o];
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a3_0[o] += v * d[0 + o];
-                    }
-                    {
-                        const cnn_real v = xr[4];
+                            a3_0[o] = t3_0[lv][o] + a3_0[o];
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a4_0[o] += v * d[0 + o];
-                    }
-                    {
-                        const cnn_real v = xr[5];
+                            a4_0[o] = t4_0[lv][o] + a4_0[o];
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a5_0[o] += v * d[0 + o];
-                    }
-                    {
-                        const cnn_real v = xr[6];
+                            a5_0[o] = t5_0[lv][o] + a5_0[o];
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a6_0[o] += v * d[0 + o];
-                    }
-                    {
-                        const cnn_real v = xr[7];
+                            a6_0[o] = t6_0[lv][o] + a6_0[o];
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a7_0[o] += v * d[0 + o];
+                            a7_0[o] = t7_0[lv][o] + a7_0[o];
                     }
-                }
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t0_0[lv][o] = a0_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t1_0[lv][o] = a1_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t2_0[lv][o] = a2_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t3_0[lv][o] = a3_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t4_0[lv][o] = a4_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t5_0[lv][o] = a5_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t6_0[lv][o] = a6_0[o];
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t7_0[lv][o] = a7_0[o];
+                } while (++ch < ps->n_chunks);
+                /* the last chunk closed every level: a holds the root */
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g0[0 + o] = a0_0[o];
+                    g0[0 + o] += a0_0[o];
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g1[0 + o] = a1_0[o];
+                    g1[0 + o] += a1_0[o];
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g2[0 + o] = a2_0[o];
+                    g2[0 + o] += a2_0[o];
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g3[0 + o] = a3_0[o];
+                    g3[0 + o] += a3_0[o];
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g4[0 + o] = a4_0[o];
+                    g4[0 + o] += a4_0[o];
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g5[0 + o] = a5_0[o];
+                    g5[0 + o] += a5_0[o];
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g6[0 + o] = a6_0[o];
+                    g6[0 + o] += a6_0[o];
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g7[0 + o] = a7_0[o];
+                    g7[0 + o] += a7_0[o];
             }
         }
         for (; r0 < kn; r0++) {
             {
                 const int o0 = 0;
                 cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
-                cnn_real a0_0[1];
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    a0_0[o] = g0[0 + o];
-                for (int i = 0; i < n; i++) {
-                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                    {
-                        const cnn_real v = xr[0];
+                cnn_real a0_0[1] = {0}, t0_0[CNN_TREE_LEVELS][1];
+                const cnn_part_state *ps = cnn_part();
+                int ch = 0;
+                do { /* each chunk (one at least) from zero, then the tree */
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        a0_0[o] = 0;
+                    for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {
+                        const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                        const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                        {
+                            const cnn_real v = xr[0];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a0_0[o] += v * d[0 + o];
+                        }
+                    }
+                    int lv = 0;
+                    for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a0_0[o] += v * d[0 + o];
+                            a0_0[o] = t0_0[lv][o] + a0_0[o];
                     }
-                }
+                    OMP(simd)
+                    for (int o = 0; o < 1; o++)
+                        t0_0[lv][o] = a0_0[o];
+                } while (++ch < ps->n_chunks);
+                /* the last chunk closed every level: a holds the root */
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    g0[0 + o] = a0_0[o];
+                    g0[0 + o] += a0_0[o];
             }
         }
     } /* t */
-    cnn_real *restrict gb = g + B_OFF;
-    for (int i = 0; i < n; i++)
+    { /* db: the batch's chunk tree */
+        cnn_real *restrict gb = g + B_OFF;
+        cnn_real s[OUT];
+        cnn_tree_sum(dz, OUT, OUT, s);
         for (int o = 0; o < OUT; o++)
-            gb[o] += dz[(size_t)i * OUT + o];
+            gb[o] += s[o];
+    }
 }
 #else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)
@@ -6284,10 +6549,13 @@ static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restric
                 gk[o] += v * dzi[o];
         }
     }
-    cnn_real *restrict gb = g + B_OFF;
-    for (int i = 0; i < n; i++)
+    { /* db: the batch's chunk tree */
+        cnn_real *restrict gb = g + B_OFF;
+        cnn_real s[OUT];
+        cnn_tree_sum(dz, OUT, OUT, s);
         for (int o = 0; o < OUT; o++)
-            gb[o] += dz[(size_t)i * OUT + o];
+            gb[o] += s[o];
+    }
     /* dx = dz W^T */
     const cnn_real *restrict wgt = p + W_OFF;
     OMP(parallel for schedule(static) if(n >= 2048))
@@ -6325,8 +6593,9 @@ static void fruit_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, i
     (void)step;
     if (n > b->batch_cap) /* callers keep n <= batch_cap; never write past the buffers */
         n = b->batch_cap;
-    if (n <= 0)
+    if (n < 0 || (n == 0 && !b->part)) /* a part of a batch may be empty: its sums still join the batch's */
         return;
+    cnn_part_begin(b->part, n);
     CNN_LAYER_BEGIN(0, 0);
     fruit_conv2d_1_pool_forward(p, x, a + cap * A_conv2d_1, a + cap * A_maxpool_1, pad, n, training);
     CNN_LAYER_END(0, 0);
@@ -6367,8 +6636,9 @@ static void fruit_backward_update(cnn_buffers *b, const cnn_real *x, const cnn_r
     (void)pad;
     if (n > b->batch_cap) /* callers keep n <= batch_cap; never write past the buffers */
         n = b->batch_cap;
-    if (n <= 0)
+    if (n < 0 || (n == 0 && !b->part)) /* a part of a batch may be empty: its sums still join the batch's */
         return;
+    cnn_part_begin(b->part, n);
     memcpy(dA, dlogits, (size_t)n * N_OUT * sizeof(cnn_real));
     CNN_LAYER_BEGIN(6, 1);
     fruit_dense_2_backward(p, g, a + cap * A_dense_1, a + cap * A_dense_2, dA, dB, n);

@@ -3,7 +3,8 @@
 # are already installed are left alone, and apt is not touched at all when
 # nothing is missing.
 #   scripts/install-deps.sh build    compiler toolchain, flex, bison, libjpeg-turbo, libpng
-#   scripts/install-deps.sh test     + PyTorch (parity tests), clang (warning checks), lld (export --web)
+#   scripts/install-deps.sh test     + PyTorch (parity tests), clang (warning checks), lld (export --web),
+#                                    Open MPI (cnnc build --mpi and the mpi tests)
 #   scripts/install-deps.sh demo     + Debian's Fashion-MNIST dataset (the README's main job)
 #   scripts/install-deps.sh bench    + what the comparisons run: PyTorch, hyperfine, node and npm
 #                                    (cnnc compare --ort-install npm-installs onnxruntime-node)
@@ -15,7 +16,7 @@ want=(build-essential cmake flex bison libjpeg62-turbo-dev libpng-dev zlib1g-dev
 for role in "$@"; do
     case $role in
     build) ;;
-    test) want+=(clang lld python3 python3-torch python3-numpy python3-pil) ;;
+    test) want+=(clang lld python3 python3-torch python3-numpy python3-pil openmpi-bin libopenmpi-dev) ;;
     demo) want+=(dataset-fashion-mnist) ;;
     bench) want+=(python3-torch python3-torchvision python3-numpy python3-pil libopenblas0-pthread libjemalloc2 hyperfine)
            # node and npm for ONNX Runtime, unless another packaging already provides them

@@ -21,7 +21,7 @@ void emit_bn_enums(cnnc_emitter *em, const cnnc_plan_layer *L)
 }
 
 /* slot[i][0..C) = per-image sums of EXPR over pixels, then RESULT[c] = the
- * image-ordered sum times inv_m. */
+ * batch's sum (the chunk tree, and the other processes') times inv_m. */
 static void emit_channel_mean(cnnc_emitter *em, const char *expr, const char *result)
 {
     emit_image_loop(em);
@@ -36,11 +36,12 @@ static void emit_channel_mean(cnnc_emitter *em, const char *expr, const char *re
     em_close_block(em, "}");
     em_close_block(em, "}");
     em_close_block(em, "}");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
-    em_line(em, "cnn_real s = 0;");
-    em_line(em, "for (int i = 0; i < n; i++)");
-    em_line(em, "    s += slot[(size_t)i * SLOT + c];");
-    em_line(em, "%s[c] = s * inv_m;", result);
+    em_open_block(em, "{");
+    em_line(em, "cnn_real s[C];");
+    em_line(em, "cnn_tree_sum(slot, SLOT, C, s);");
+    em_line(em, "cnn_part_reduce(s, C);");
+    em_line(em, "for (int c = 0; c < C; c++)");
+    em_line(em, "    %s[c] = s[c] * inv_m;", result);
     em_close_block(em, "}");
 }
 
@@ -79,7 +80,7 @@ static void emit_pixel_sum(cnnc_emitter *em, const char *expr, const char *dst)
 
 /* The fast kernels' statistics, one memory pass: per image, its sums and
  * then, while the image is still in cache, its squared deviations from its
- * own mean; the images' parts are combined in image order (Chan et al.):
+ * own mean; the images' parts are combined in the batch's chunk tree (Chan et al.):
  * M var = sum_i [ m2_i + PIXELS (mean_i - mean)^2 ]. */
 static void emit_channel_stats_fast(cnnc_emitter *em)
 {
@@ -93,17 +94,24 @@ static void emit_channel_stats_fast(cnnc_emitter *em)
     em_line(em, "    mi[c] = si[c] * inv_p;");
     emit_pixel_sum(em, "(v - mi[c]) * (v - mi[c])", "si[C + c]");
     em_close_block(em, "}");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
-    em_line(em, "cnn_real s = 0;");
-    em_line(em, "for (int i = 0; i < n; i++)");
-    em_line(em, "    s += slot[(size_t)i * SLOT + c];");
-    em_line(em, "mean[c] = s * inv_m;");
-    em_line(em, "cnn_real v = 0;");
+    em_open_block(em, "{");
+    em_line(em, "cnn_real s[C];");
+    em_line(em, "cnn_tree_sum(slot, SLOT, C, s);");
+    em_line(em, "cnn_part_reduce(s, C);");
+    em_line(em, "for (int c = 0; c < C; c++)");
+    em_line(em, "    mean[c] = s[c] * inv_m;");
+    em_line(em, "/* each image's m2 becomes its part of M var, then the same sum */");
     em_open_block(em, "for (int i = 0; i < n; i++) {");
-    em_line(em, "const cnn_real d = slot[(size_t)i * SLOT + c] * inv_p - mean[c];");
-    em_line(em, "v += slot[(size_t)i * SLOT + C + c] + (cnn_real)PIXELS * d * d;");
+    em_line(em, "cnn_real *restrict si = slot + (size_t)i * SLOT;");
+    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    em_line(em, "const cnn_real d = si[c] * inv_p - mean[c];");
+    em_line(em, "si[C + c] = si[C + c] + (cnn_real)PIXELS * d * d;");
     em_close_block(em, "}");
-    em_line(em, "var[c] = v * inv_m;");
+    em_close_block(em, "}");
+    em_line(em, "cnn_tree_sum(slot + C, SLOT, C, s);");
+    em_line(em, "cnn_part_reduce(s, C);");
+    em_line(em, "for (int c = 0; c < C; c++)");
+    em_line(em, "    var[c] = s[c] * inv_m;");
     em_close_block(em, "}");
 }
 
@@ -117,7 +125,7 @@ void emit_bn_scale_shift(cnnc_emitter *em, const cnnc_plan_layer *L, int kernels
     em_line(em, "cnn_real *restrict invstd = mean + C;");
     em_line(em, "cnn_real scale[C], shift[C];");
     em_open_block(em, "if (training) {");
-    em_line(em, "const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));");
+    em_line(em, "const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));");
     em_line(em, "cnn_real var[C];");
     if (kernels == EMIT_BN_STATS_BOTH)
         em_line(em, "#ifndef CNN_REFERENCE_KERNELS");

@@ -32,23 +32,17 @@ void conv_emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L, const conv_dims
 
 void conv_emit_slot_sum(cnnc_emitter *em, const cnn_layer *l)
 {
-    /* A block of 256 sums at a time, the images' slots read in order and
-     * contiguously: one sum per element over the images strides SLOT floats
-     * between loads, which costs a large share of a backward with big slots
-     * (docs/codegen.md, "Direct convolution").
-     * The additions are the same, in the same order. */
-    em_line(em, "/* sum the slots in image order */");
+    /* A block of 256 sums at a time, the images' slots read contiguously:
+     * one sum per element over the images strides SLOT floats between
+     * loads, which costs a large share of a backward with big slots
+     * (docs/codegen.md, "Direct convolution"). Each block sums in the
+     * batch's chunk tree (emit_batch_sum.c). */
+    em_line(em, "/* sum the slots in the batch's chunk tree */");
     em_line(em, "OMP(parallel for schedule(static))");
     em_open_block(em, "for (int k0 = 0; k0 < SLOT; k0 += 256) {");
     em_line(em, "const int kn = SLOT - k0 < 256 ? SLOT - k0 : 256;");
     em_line(em, "cnn_real s[256];");
-    em_line(em, "for (int kk = 0; kk < kn; kk++)");
-    em_line(em, "    s[kk] = 0;");
-    em_open_block(em, "for (int i = 0; i < n; i++) {");
-    em_line(em, "const cnn_real *restrict si = slot + (size_t)i * SLOT + k0;");
-    emit_simd_for(em, "kk", "kn");
-    em_line(em, "    s[kk] += si[kk];");
-    em_close_block(em, "}");
+    em_line(em, "cnn_tree_sum(slot + k0, SLOT, kn, s);");
     em_open_block(em, "for (int kk = 0; kk < kn; kk++) {");
     if (l->bias) {
         em_line(em, "const int k = k0 + kk;");

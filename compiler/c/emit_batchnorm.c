@@ -6,7 +6,9 @@
  * biased batch variance (Keras; PyTorch would store the unbiased one). The
  * batch mean and 1/std stay in the fixed part of b->work for backward.
  * Inference: the running statistics. Per-image partial sums go to slots
- * and are summed in image order: thread-count independent.
+ * and are summed in the batch's chunk tree (emit_batch_sum.c): thread-count
+ * independent, and across the processes of a data-parallel run the
+ * statistics of the whole batch.
  *
  * Backward (training statistics): with xh = (x - mean) / std,
  * dbeta = sum dy, dgamma = sum dy xh, and
@@ -22,6 +24,7 @@
 #include "emit_activation.h"
 #include "emit_bn_pool.h"
 #include "emit_layers.h"
+#include "emit_batch_sum.h"
 #include "emit_util.h"
 
 
@@ -54,6 +57,7 @@ static void bn_forward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
  * function for the oracle (emit_bn_pool.c, emitted with the pool). */
 static void bn_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
 {
+    emit_batch_sum_helpers(em);
     emit_layer_comment(em, pl, L, "forward");
     if (L->fuse_pool) {
         em_line(em, "#ifndef CNN_REFERENCE_KERNELS");
@@ -159,21 +163,23 @@ static void bn_backward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
     if (fast)
         em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_close_block(em, "} /* i */");
+    em_open_block(em, "{ /* the batch's sums: this process's into g, the whole batch's for dx */");
+    em_line(em, "cnn_real s[2 * C];");
+    em_line(em, "cnn_tree_sum(slot, SLOT, 2 * C, s);");
     em_open_block(em, "for (int c = 0; c < C; c++) {");
-    em_line(em, "cnn_real s0 = 0, s1 = 0;");
-    em_open_block(em, "for (int i = 0; i < n; i++) {");
-    em_line(em, "s0 += slot[(size_t)i * SLOT + c];");
-    em_line(em, "s1 += slot[(size_t)i * SLOT + C + c];");
+    em_line(em, "g[B_OFF + c] += s[c];");
+    em_line(em, "g[G_OFF + c] += s[C + c];");
     em_close_block(em, "}");
     if (L->needs_dx) {
-        em_line(em, "sum_dy[c] = s0;");
-        em_line(em, "sum_dy_xh[c] = s1;");
+        em_line(em, "cnn_part_reduce(s, 2 * C);");
+        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        em_line(em, "sum_dy[c] = s[c];");
+        em_line(em, "sum_dy_xh[c] = s[C + c];");
+        em_close_block(em, "}");
     }
-    em_line(em, "g[B_OFF + c] += s0;");
-    em_line(em, "g[G_OFF + c] += s1;");
     em_close_block(em, "}");
     if (L->needs_dx) {
-        em_line(em, "const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));");
+        em_line(em, "const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));");
         em_line(em, "const cnn_real *restrict gamma = p + G_OFF;");
         emit_image_loop(em);
         em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");

@@ -204,18 +204,20 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
     em_close_block(em, "} /* i */");
     if (L->needs_dx)
         em_line(em, "cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */");
+    em_open_block(em, "{ /* the batch's sums: this process's into g, the whole batch's for dx */");
+    em_line(em, "cnn_real s[2 * C];");
+    em_line(em, "cnn_tree_sum(slot, SLOT, 2 * C, s);");
     em_open_block(em, "for (int c = 0; c < C; c++) {");
-    em_line(em, "cnn_real s0 = 0, s1 = 0;");
-    em_open_block(em, "for (int i = 0; i < n; i++) {");
-    em_line(em, "s0 += slot[(size_t)i * SLOT + c];");
-    em_line(em, "s1 += slot[(size_t)i * SLOT + C + c];");
+    em_line(em, "g[B_OFF + c] += s[c];");
+    em_line(em, "g[G_OFF + c] += s[C + c];");
     em_close_block(em, "}");
     if (L->needs_dx) {
-        em_line(em, "sum_dy[c] = s0;");
-        em_line(em, "sum_dy_xh[c] = s1;");
+        em_line(em, "cnn_part_reduce(s, 2 * C);");
+        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        em_line(em, "sum_dy[c] = s[c];");
+        em_line(em, "sum_dy_xh[c] = s[C + c];");
+        em_close_block(em, "}");
     }
-    em_line(em, "g[B_OFF + c] += s0;");
-    em_line(em, "g[G_OFF + c] += s1;");
     em_close_block(em, "}");
     if (!L->needs_dx) {
         em_line(em, "(void)p;");
@@ -225,7 +227,7 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
         em_close_block(em, "}");
         return;
     }
-    em_line(em, "const cnn_real inv_m = (cnn_real)(1.0 / ((double)n * PIXELS));");
+    em_line(em, "const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));");
     em_line(em, "const cnn_real *restrict mean = wk + FIX;");
     em_line(em, "const cnn_real *restrict invstd = mean + C;");
     em_line(em, "cnn_real ga[C];");

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "emit.h"
+#include "emit_batch_sum.h"
 #include "emit_c.h"
 #include "emit_conv_bn_fold.h"
 #include "emit_descriptor.h"
@@ -173,6 +174,8 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "#define REAL_TANH(v) _Generic((v), float: tanhf, default: tanh)(v)");
     em_line(em, "#define REAL_SQRT(v) _Generic((v), float: sqrtf, default: sqrt)(v)");
     em_blank(em);
+    emit_batch_sum_helpers(em);
+    emit_batch_part_begin(em);
 
     em_line(em, "/* Per-image offsets into b->acts: layer L's output for image i is at");
     em_line(em, " * acts + batch_cap * A_L + i * (its size). */");
@@ -190,8 +193,9 @@ static void emit_preamble(cnnc_emitter *em, const cnnc_plan *pl)
     em_blank(em);
     em_line(em, "/* b->work: WORK_FIXED floats (batchnorm statistics kept for backward, rotated");
     em_line(em, " * conv kernels), then per image: dA and dB (gradients ping-ponged between");
-    em_line(em, " * layers), a slot (partial weight gradients, summed in image order: thread-count");
-    em_line(em, " * independent) and a padded copy of a conv input. Offsets are times batch_cap. */");
+    em_line(em, " * layers), a slot (partial weight gradients, summed in the batch's chunk tree:");
+    em_line(em, " * thread-count independent) and a padded copy of a conv input. Offsets are times");
+    em_line(em, " * batch_cap. */");
     em_open_block(em, "enum {");
     em_line(em, "WORK_FIXED = %zu,", pl->work_fixed);
     em_line(em, "WORK_DA = 0,");
@@ -283,8 +287,9 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
     }
     em_line(em, "if (n > b->batch_cap) /* callers keep n <= batch_cap; never write past the buffers */");
     em_line(em, "    n = b->batch_cap;");
-    em_line(em, "if (n <= 0)");
+    em_line(em, "if (n < 0 || (n == 0 && !b->part)) /* a part of a batch may be empty: its sums still join the batch's */");
     em_line(em, "    return;");
+    em_line(em, "cnn_part_begin(b->part, n);");
     for (int i = 0; i < pl->n; i++) {
         const cnnc_plan_layer *L = &pl->layers[i];
         if (!L->fold_bn) {
@@ -372,8 +377,9 @@ static void emit_backward_driver(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "(void)pad;");
     em_line(em, "if (n > b->batch_cap) /* callers keep n <= batch_cap; never write past the buffers */");
     em_line(em, "    n = b->batch_cap;");
-    em_line(em, "if (n <= 0)");
+    em_line(em, "if (n < 0 || (n == 0 && !b->part)) /* a part of a batch may be empty: its sums still join the batch's */");
     em_line(em, "    return;");
+    em_line(em, "cnn_part_begin(b->part, n);");
     em_line(em, "memcpy(dA, dlogits, (size_t)n * N_OUT * sizeof(cnn_real));");
     const char *cur = "dA", *other = "dB";
     for (int i = pl->n - 1; i >= 0; i--) {

@@ -8,7 +8,8 @@
  * split over the rows k (each thread owns whole rows and walks the images
  * in order, so the sum never depends on the thread count, and no thread
  * keeps a private copy of a large W); db likewise over o; dx = dz W^T per
- * image. */
+ * image. The fast path's dW and both paths' db sum in the batch's chunk
+ * tree (emit_batch_sum.c); the plain dW, an oracle, in image order. */
 #include <stdio.h>
 
 #include "emit_activation.h"
@@ -109,10 +110,13 @@ static void emit_db(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
     if (!L->l->bias)
         return;
+    em_open_block(em, "{ /* db: the batch's chunk tree */");
     em_line(em, "cnn_real *restrict gb = g + B_OFF;");
-    em_line(em, "for (int i = 0; i < n; i++)");
-    em_line(em, "    for (int o = 0; o < OUT; o++)");
-    em_line(em, "        gb[o] += dz[(size_t)i * OUT + o];");
+    em_line(em, "cnn_real s[OUT];");
+    em_line(em, "cnn_tree_sum(dz, OUT, OUT, s);");
+    em_line(em, "for (int o = 0; o < OUT; o++)");
+    em_line(em, "    gb[o] += s[o];");
+    em_close_block(em, "}");
 }
 
 static void dense_forward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
@@ -241,7 +245,7 @@ static void dense_backward_call(cnnc_emitter *em, const cnnc_plan *pl, const cnn
  *    Per tile: dx for those 16 rows (the rows transposed into a small buffer,
  *    then dx[i][k..k+15] for 8 images at a time, one vector each over o),
  *    then their dW (KR rows x one o-tile in registers while the images go
- *    by, images in order). Layers with update_in_backward (large ones, see
+ *    by, images in the batch's chunk tree). Layers with update_in_backward (large ones, see
  *    emit_dense_fuses_update) take the optimizer as an argument: with it, a
  *    tile's dW goes to a buffer in L1 and u->apply updates those rows at
  *    once, after their dx has read the old weights; the gradient never goes
@@ -592,21 +596,29 @@ void emit_dense_forward_one_call(cnnc_emitter *em, const cnnc_plan_layer *L, con
     em_line(em, "%s_forward_one(p, %s, %s);", L->fn, in, out);
 }
 
-/* dW tile: t->rows rows of W from k0 + t->row0, outputs [o0, o0 + ot), over
- * all images in order; the sums start from and go to the rows of `gr` (the
- * tile's rows in g, or the zeroed tile buffer). */
+/* dW tile: t->rows rows of W from k0 + t->row0, outputs [o0, o0 + ot): each
+ * chunk of images in order from zero in registers, the chunks' sums in the
+ * batch's tree (a stack of partial sums per level, on the stack), and the
+ * root added to the rows of `gr` (the tile's rows in g, or the zeroed tile
+ * buffer). */
 static void dw_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o0)
 {
     int nv = (ot + VEC - 1) / VEC;
     for (int r = 0; r < t->rows; r++) {
         em_line(em, "cnn_real *restrict g%d = gr + (size_t)(%s + %d) * OUT + %s;", r, t->row0, r, o0);
-        for (int c = 0; c < nv; c++) {
-            em_line(em, "cnn_real a%d_%d[%d];", r, c, chunk_width(ot, c));
-            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
-            em_line(em, "    a%d_%d[o] = g%d[%d + o];", r, c, r, c * VEC);
-        }
+        for (int c = 0; c < nv; c++)
+            em_line(em, "cnn_real a%d_%d[%d] = {0}, t%d_%d[CNN_TREE_LEVELS][%d];", r, c, chunk_width(ot, c), r,
+                    c, chunk_width(ot, c));
     }
-    em_open_block(em, "for (int i = 0; i < n; i++) {");
+    em_line(em, "const cnn_part_state *ps = cnn_part();");
+    em_line(em, "int ch = 0;");
+    em_open_block(em, "do { /* each chunk (one at least) from zero, then the tree */");
+    for (int r = 0; r < t->rows; r++)
+        for (int c = 0; c < nv; c++) {
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
+            em_line(em, "    a%d_%d[o] = 0;", r, c);
+        }
+    em_open_block(em, "for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {");
     em_line(em, "const cnn_real *restrict d = dz + (size_t)i * OUT + %s;", o0);
     em_line(em, "const cnn_real *restrict xr = in + (size_t)i * IN + k0 + %s;", t->row0);
     for (int r = 0; r < t->rows; r++) {
@@ -619,10 +631,25 @@ static void dw_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o0
         em_close_block(em, "}");
     }
     em_close_block(em, "}");
+    em_line(em, "int lv = 0;");
+    em_open_block(em, "for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */");
     for (int r = 0; r < t->rows; r++)
         for (int c = 0; c < nv; c++) {
             emit_simd_for(em, "o", "%d", chunk_width(ot, c));
-            em_line(em, "    g%d[%d + o] = a%d_%d[o];", r, c * VEC, r, c);
+            em_line(em, "    a%d_%d[o] = t%d_%d[lv][o] + a%d_%d[o];", r, c, r, c, r, c);
+        }
+    em_close_block(em, "}");
+    for (int r = 0; r < t->rows; r++)
+        for (int c = 0; c < nv; c++) {
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
+            em_line(em, "    t%d_%d[lv][o] = a%d_%d[o];", r, c, r, c);
+        }
+    em_close_block(em, "} while (++ch < ps->n_chunks);");
+    em_line(em, "/* the last chunk closed every level: a holds the root */");
+    for (int r = 0; r < t->rows; r++)
+        for (int c = 0; c < nv; c++) {
+            emit_simd_for(em, "o", "%d", chunk_width(ot, c));
+            em_line(em, "    g%d[%d + o] += a%d_%d[o];", r, c * VEC, r, c);
         }
 }
 

@@ -1,6 +1,7 @@
 /* emit_dropout.c: inverted dropout, training only.
  *
- * Element e of image i in the batch of step `step` is kept when
+ * Element e of image i in the batch of step `step` (i its position in the
+ * whole batch, also when this process holds only a part of it) is kept when
  *   cnn_rng_uniform(seed, CNN_RNG_DROPOUT, step * 64 + layer, i * SIZE + e) >= rate
  * (layer: the 0-based position in the layer list; SIZE: floats per image),
  * and kept values are scaled by 1 / (1 - rate), as Keras and PyTorch do.
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "emit_batch_sum.h"
 #include "emit_layers.h"
 #include "emit_util.h"
 
@@ -18,6 +20,7 @@ static void dropout_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pl
 {
     char f[48];
     double rate = (double)L->l->rate;
+    emit_batch_sum_helpers(em);
     emit_layer_comment(em, pl, L, "forward");
     em_function(em,
                   "static void %s_forward(const cnn_real *restrict in, cnn_real *restrict out, "
@@ -43,12 +46,13 @@ static void dropout_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pl
     em_line(em, " * i.e. when the draw's top 53 bits >= ceil(rate * 2^53) */");
     em_line(em, "const uint64_t keep_from = %lluull;", keep_from);
     em_line(em, "const uint64_t key = cnn_rng_key(seed, CNN_RNG_DROPOUT, step * 64 + LAYER);");
+    em_line(em, "const uint64_t first = (uint64_t)cnn_part()->first; /* i's position in the batch: first + i */");
     emit_image_loop(em);
     em_line(em, "const cnn_real *restrict xi = in + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict yi = out + (size_t)i * SIZE;");
     em_line(em, "cnn_real *restrict mi = mask + (size_t)i * SIZE;");
     emit_simd_block(em, "e", "SIZE");
-    em_line(em, "const uint64_t r = cnn_rng_u64_keyed(key, (uint64_t)i * SIZE + (uint64_t)e);");
+    em_line(em, "const uint64_t r = cnn_rng_u64_keyed(key, (first + (uint64_t)i) * SIZE + (uint64_t)e);");
     em_line(em, "const cnn_real m = (r >> 11) >= keep_from ? scale : (cnn_real)0;");
     em_line(em, "mi[e] = m;");
     em_line(em, "yi[e] = xi[e] * m;");

@@ -15,6 +15,7 @@ typedef struct cnnc_emitter {
     FILE *f;
     int indent;               /* block depth; 4 spaces each */
     int failed;               /* a write failed: em_close() reports it */
+    int once;                 /* bits of the once-per-file blocks already written (emit_batch_sum.c) */
     char path[CNNC_EM_PATH];  /* final name */
     char tmp[CNNC_EM_PATH];   /* temporary name, renamed on success */
 } cnnc_emitter;

@@ -19,6 +19,7 @@
 #include <immintrin.h>
 #endif
 
+#include "cnn_dist.h"
 #include "cnn_init.h"
 #include "cnn_optim.h"
 #include "cnn_progress.h"
@@ -196,6 +197,16 @@ static int fused_into(const cnn_model *m, int i)
     return l[j].kind == CNN_CONV2D || l[j].kind == CNN_BATCHNORM ? j : -1;
 }
 
+/* Whether phase p runs another call: until t_end. The training step is a
+ * collective under mpirun (cnn_step.h): rank 0's clock decides for all. */
+static int keep_going(int p, double t_end)
+{
+    int go = cnn_now() < t_end;
+    if (p == 3)
+        cnn_dist_bcast(&go, sizeof go, 0);
+    return go;
+}
+
 int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
 {
     if (o->threads > 0)
@@ -270,7 +281,7 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
         int n_t = 0;
         int warm = 1;
         double t_end = cnn_now() + secs;
-        while (warm || cnn_now() < t_end) {
+        while (warm || keep_going(p, t_end)) {
             double t0 = 0, t1 = 0;
             switch (p) {
             case 0:

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cnn_checkpoint.h"
+#include "cnn_dist.h"
 #include "cnn_names.h"
 #include "cnn_optim.h"
 #include "cnn_preview.h"
@@ -632,7 +633,17 @@ static const flag *find_flag(const char *name)
     return NULL;
 }
 
+static int trainer_main(const cnn_model *m, int argc, char **argv);
+
+/* Under mpirun (an --mpi trainer) every process runs the same command on
+ * its part of each batch (cnn_dist.h); alone, one process. */
 int cnn_trainer_main(const cnn_model *m, int argc, char **argv)
+{
+    cnn_dist_init(&argc, &argv);
+    return cnn_dist_finish(trainer_main(m, argc, argv));
+}
+
+static int trainer_main(const cnn_model *m, int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr, m, CMD_NONE);

@@ -252,6 +252,29 @@ typedef struct cnn_config {
     const double *class_weights;
 } cnn_config;
 
+/* ---- the part of a batch one process holds ------------------------------
+ *
+ * Every sum over a batch's images runs in one order, a fixed function of the
+ * batch: its n images are cut into C chunks (a power of two fixed by the
+ * configured batch; chunk j holds images [j n / C, (j + 1) n / C)), each
+ * chunk sums its images in order from zero, and the chunks' sums are added
+ * in a fixed binary tree. In a data-parallel run (docs/distributed.md) each
+ * of P processes (P a power of two dividing C) holds C / P consecutive
+ * chunks, a whole subtree: the generated code sums its own images up to
+ * that subtree's root, and `reduce` adds the processes' roots in the same
+ * tree, so every result is the one process's, bit for bit. */
+typedef struct cnn_batch_part {
+    int n_chunks;       /* this process's chunks: a power of two */
+    const int *chunk;   /* n_chunks + 1 offsets into this process's images: chunk k is [chunk[k], chunk[k + 1]) */
+    int first;          /* the batch position of this process's first image (dropout masks) */
+    int n_global;       /* images in the whole batch (means over the batch) */
+    /* Turns count sums over this process's images into the whole batch's,
+     * in place, on every process (batchnorm's statistics in training);
+     * NULL when this process holds the whole batch. */
+    void (*reduce)(void *ctx, cnn_real *v, size_t count);
+    void *ctx;
+} cnn_batch_part;
+
 /* ---- buffers the driver allocates once and passes to every call -------- */
 
 typedef struct cnn_buffers {
@@ -260,6 +283,10 @@ typedef struct cnn_buffers {
     cnn_real *acts;     /* batch_cap * act_floats: what forward keeps for backward */
     cnn_real *work;     /* work_floats(batch_cap): scratch owned by the generated code */
     int batch_cap;
+    /* NULL: the n images of a call are the whole batch, one chunk. Else the
+     * part of the batch the calls' images are (forward and backward of one
+     * step take the same part). */
+    const cnn_batch_part *part;
 } cnn_buffers;
 
 /* The optimizer's update of one range of the parameter block, for a

@@ -15,7 +15,30 @@
 #include "cnn_model.h"
 #include "cnn_optim.h"
 
-/* Returns the batch's mean loss. When it is not finite, nothing was
+/* The chunks of the batch's sums (cnn_model.h, cnn_batch_part): at most
+ * CNN_MAX_CHUNKS, and the processes of a run at most CNN_DIST_MAX. */
+#define CNN_MAX_CHUNKS 64
+#define CNN_DIST_MAX CNN_MAX_CHUNKS
+
+/* The chunk count of a batch of `batch` images (the configured batch, so
+ * that the short last batch of an epoch is cut the same way): the largest
+ * power of two that divides it, at most CNN_MAX_CHUNKS. A data-parallel run
+ * needs a power of two processes that divides it. */
+int cnn_batch_chunks(int batch);
+
+/* Process `rank` of `size`'s part of a batch of n images cut into `chunks`:
+ * returns its chunk count (chunks / size) and writes their offsets (that
+ * many + 1, relative to its first image) to chunk and its first image's
+ * position in the batch to *first. Its images are [first, first + chunk[count]). */
+int cnn_batch_split(int n, int chunks, int rank, int size, int *chunk, int *first);
+
+/* With several processes (cnn_dist.h), each computes its part of the batch:
+ * forward on its images, the whole batch's logits gathered, the loss of the
+ * whole batch, backward on its images, the gradients summed over the
+ * processes in the batch's tree; every process then makes the same update,
+ * so the weights are those of one process, bit for bit.
+ *
+ * Returns the batch's mean loss. When it is not finite, nothing was
  * updated (the caller reports it); dlogits then holds its gradient. */
 double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const float *x, const int *labels,
                       float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused);

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "cnn_checkpoint.h"
+#include "cnn_dist.h"
+#include "cnn_dist_check.h"
 #include "cnn_class_weight.h"
 #include "cnn_util.h"
 #include "cnn_data.h"
@@ -160,6 +162,8 @@ static int save_weights(run *r, const char *path, int epoch, const char *note, c
                  r->m->tensors[bad].name);
         return -1;
     }
+    if (cnn_dist_rank() != 0) /* rank 0 writes the run folder; the weights are the same on every rank */
+        return 0;
     char arch[17], ep[16];
     cnn_model_arch_hash(r->m, arch);
     snprintf(ep, sizeof ep, "%d", epoch);
@@ -334,6 +338,8 @@ static int try_resume(run *r, cnn_train_state *st, uint64_t th, uint64_t vh)
  * states. */
 static void report_divergence(run *r, const cnn_progress *pg, const char *what)
 {
+    if (cnn_dist_rank() != 0) /* the same on every rank (the loss is the whole batch's): rank 0 reports it */
+        return;
     const cnn_model *m = r->m;
     const cnn_run_options *o = r->o;
     fflush(stdout);
@@ -424,14 +430,17 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         cnn_error(m, "%s", err);
         return 1;
     }
-    int lock_fd = cnn_run_lock(o->out, err, sizeof err);
+    /* Under mpirun rank 0 alone owns the run folder (docs/distributed.md). */
+    const int writer = cnn_dist_rank() == 0;
+    int lock_fd = writer ? cnn_run_lock(o->out, err, sizeof err) : -3;
     if (lock_fd == -1) {
         cnn_error(m, "%s", err);
         return 1;
     }
     if (lock_fd == -2)
         cnn_warning(m, "%s", err);
-    cnn_run_remove_stale(o->out);
+    if (writer)
+        cnn_run_remove_stale(o->out);
     cnn_run_path(r->ckpt, sizeof r->ckpt, o->out, "checkpoint.safetensors");
     cnn_run_path(r->best, sizeof r->best, o->out, "best.safetensors");
     cnn_run_path(r->final, sizeof r->final, o->out, "model.safetensors");
@@ -452,7 +461,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         cnn_error(m, "no training images in %s", c->data);
         goto out;
     }
-    if (cnn_write_split(split_csv, r->train, r->val, err, sizeof err)) {
+    if (writer && cnn_write_split(split_csv, r->train, r->val, err, sizeof err)) {
         cnn_error(m, "%s", err);
         goto out;
     }
@@ -465,7 +474,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     r->tl = cnn_loader_create(m, r->train, batch, 1, c->seed, err, sizeof err);
     if (r->tl && r->val)
         r->vl = cnn_loader_create(m, r->val, batch, 0, c->seed, err, sizeof err);
-    if (!r->tl || (r->val && !r->vl)) {
+    if (!r->tl || (r->val && !r->vl) || cnn_dist_check_run(batch, r->train, r->val, err, sizeof err)) {
         cnn_error(m, "%s", err);
         goto out;
     }
@@ -731,15 +740,16 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         cnn_schedule_state(&r->sched, sched_state, sizeof sched_state);
         free(st.schedule);
         st.schedule = *sched_state ? strdup(sched_state) : NULL;
-        if (cnn_history_write(&r->hist, r->csv, err, sizeof err) ||
-            cnn_plot_write(&r->hist, m->name, r->svg, err, sizeof err) ||
-            cnn_checkpoint_save(r->ckpt, m, r->b.params, r->opt, &st, r->settings, th, vh, r->classes, err,
-                                sizeof err)) {
+        if (writer && (cnn_history_write(&r->hist, r->csv, err, sizeof err) ||
+                       cnn_plot_write(&r->hist, m->name, r->svg, err, sizeof err) ||
+                       cnn_checkpoint_save(r->ckpt, m, r->b.params, r->opt, &st, r->settings, th, vh, r->classes,
+                                           err, sizeof err))) {
             cnn_error(m, "%s", err);
             goto out;
         }
         r->ckpt_epoch = st.epoch;
-        unlink(r->diverged); /* the checkpoint now holds this run's settings */
+        if (writer)
+            unlink(r->diverged); /* the checkpoint now holds this run's settings */
         if (stop) {
             stopped_early = epoch + 1;
             break;

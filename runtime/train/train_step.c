@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cnn_dist.h"
 #include "cnn_step.h"
 #include "cnn_class_weight.h"
 
@@ -58,6 +59,24 @@ static void apply_update(const cnn_update *u, size_t offset, size_t count, const
     cnn_optim_update(c->o, c->params, offset, count, grad);
 }
 
+int cnn_batch_chunks(int batch)
+{
+    int c = 1;
+    while (c < CNN_MAX_CHUNKS && batch > 0 && batch % (2 * c) == 0)
+        c *= 2;
+    return c;
+}
+
+int cnn_batch_split(int n, int chunks, int rank, int size, int *chunk, int *first)
+{
+    const int per = chunks / size;
+    const int lo = (int)((long long)n * rank / size);
+    for (int k = 0; k <= per; k++)
+        chunk[k] = (int)((long long)(rank * per + k) * n / chunks) - lo;
+    *first = lo;
+    return per;
+}
+
 double cnn_train_step(const cnn_model *m, cnn_buffers *b, cnn_optim *o, const float *x, const int *labels,
                       float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused)
 {
@@ -68,6 +87,22 @@ double cnn_train_step_weighted(const cnn_model *m, cnn_buffers *b, cnn_optim *o,
                                float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused,
                                const float *class_weight, int n_classes)
 {
+    /* This process's part of the batch: its consecutive chunks (cnn_model.h,
+     * cnn_batch_part). With one process, all of them. */
+    const int size = cnn_dist_size(), rank = cnn_dist_rank();
+    int chunk[CNN_MAX_CHUNKS + 1], first;
+    cnn_batch_part part;
+    part.n_chunks = cnn_batch_split(n, cnn_batch_chunks(b->batch_cap), rank, size, chunk, &first);
+    part.chunk = chunk;
+    part.first = first;
+    part.n_global = n;
+    part.reduce = size > 1 ? cnn_dist_reduce_cb : NULL;
+    part.ctx = NULL;
+    const int mine = chunk[part.n_chunks];
+    const size_t in_floats = (size_t)m->in_h * m->in_w * m->in_c, nout = (size_t)m->n_outputs;
+    if (size > 1)
+        fused = 0; /* the fused update would use this process's gradient alone */
+
     cnn_range skip[CNN_OPTIM_MAX_SKIP];
     const double clipnorm = cnn_optim_config(o)->clipnorm;
     int n_skip = fused && cnn_optim_fusable(o) ? cnn_fused_ranges(m, skip, CNN_OPTIM_MAX_SKIP) : 0;
@@ -83,22 +118,36 @@ double cnn_train_step_weighted(const cnn_model *m, cnn_buffers *b, cnn_optim *o,
     }
     memset(b->grads + at, 0, (m->n_trainable - at) * sizeof(float));
 
-    m->forward(b, x, logits, n, 1, seed, step);
+    b->part = &part;
+    m->forward(b, x + (size_t)first * in_floats, logits + (size_t)first * nout, mine, 1, seed, step);
+    if (size > 1) { /* every process gets the whole batch's logits: the loss and metrics of one process */
+        int off[CNN_DIST_MAX], len[CNN_DIST_MAX];
+        for (int r = 0; r < size; r++) {
+            off[r] = (int)((long long)n * r / size * (long long)nout);
+            len[r] = (int)((long long)n * (r + 1) / size * (long long)nout) - off[r];
+        }
+        cnn_dist_allgather_floats(logits, off, len);
+    }
     double loss = class_weight ? cnn_class_weighted_loss(m, logits, labels, dlogits, n, class_weight, n_classes)
                                : m->loss(logits, labels, dlogits, n);
-    if (!isfinite(loss))
+    if (!isfinite(loss)) {
+        b->part = NULL;
         return loss;
+    }
+    const float *xm = x + (size_t)first * in_floats, *dm = dlogits + (size_t)first * nout;
     if (n_skip > 0) {
         update_ctx c = {o, b->params};
         cnn_update u = {apply_update, &c, {cnn_optim_slot_const(o, 0), cnn_optim_slot_const(o, 1)}};
         cnn_optim_begin(o);
-        m->backward_update(b, x, dlogits, n, &u);
+        m->backward_update(b, xm, dm, mine, &u);
         cnn_optim_step_except(o, b->params, b->grads, skip, n_skip);
     } else {
-        m->backward(b, x, dlogits, n);
+        m->backward(b, xm, dm, mine);
+        cnn_dist_tree_sum(b->grads, m->n_trainable); /* the processes' roots, in the same tree */
         if (clipnorm > 0)
             cnn_clip_by_norm(m, b->grads, clipnorm);
         cnn_optim_step(o, b->params, b->grads);
     }
+    b->part = NULL;
     return loss;
 }

@@ -1,0 +1,20 @@
+# Data-parallel training under mpirun (tests/dist/dist_test.py, docs/distributed.md).
+#   dist_equal2     1 process and mpirun -np 2: bitwise equal weights,
+#                   checkpoint and history.csv       [mpi, e2e: the default run]
+#   dist_equal      -np 1, 2, 4 (oversubscribed), 1 and 2 threads      [mpi]
+#   dist_resume     2 epochs on 4 ranks, --resume on 2: bitwise equal  [mpi]
+#   dist_kill       SIGKILL of a rank: the job ends within 30 s naming
+#                   it, the checkpoint resumes                         [mpi]
+#   dist_mismatch   a rank with other data refused, naming the
+#                   difference; --strict with a corrupt image          [mpi]
+# The others are labelled mpi and slow (ctest -L mpi). Each skips (77) when mpirun is missing or cnnc was built without MPI.
+if(SYSTEM_PYTHON3)
+  set(CNN_DIST_WORK ${CMAKE_CURRENT_BINARY_DIR}/dist_work)
+  foreach(case equal2 equal resume kill mismatch)
+    add_test(NAME dist_${case}
+             COMMAND ${SYSTEM_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/dist/dist_test.py ${case}
+                     --cnnc $<TARGET_FILE:cnnc> --work ${CNN_DIST_WORK})
+    set_tests_properties(dist_${case} PROPERTIES LABELS "mpi;slow" SKIP_RETURN_CODE 77 TIMEOUT 900)
+  endforeach()
+  set_tests_properties(dist_equal2 PROPERTIES LABELS "mpi;e2e")
+endif()
