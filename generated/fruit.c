@@ -58,6 +58,13 @@
  * images in order from zero and the chunks' sums are added in a fixed binary tree.
  * The drivers set the part before any layer runs; the model's functions read it. */
 enum { CNN_TREE_LEVELS = 8, CNN_TREE_BLOCK = 256 };
+/* A model without a trained batchnorm never reduces across processes: the
+ * helpers below may go unused, and clang's -Wunused-function must not say so. */
+#if defined(__GNUC__)
+#define CNN_MAYBE_UNUSED __attribute__((unused))
+#else
+#define CNN_MAYBE_UNUSED
+#endif
 typedef struct cnn_part_state {
     void (*reduce)(void *ctx, cnn_real *v, size_t count); /* NULL: this process has the whole batch */
     void *ctx;
@@ -73,7 +80,7 @@ static inline cnn_part_state *cnn_part(void)
 }
 
 /* out[k] = the chunk-tree sum over this process's images i of v[i * stride + k] */
-static inline void cnn_tree_sum(const cnn_real *v, size_t stride, int len, cnn_real *out)
+static inline CNN_MAYBE_UNUSED void cnn_tree_sum(const cnn_real *v, size_t stride, int len, cnn_real *out)
 {
     const cnn_part_state *s = cnn_part();
     for (int k0 = 0; k0 < len; k0 += CNN_TREE_BLOCK) {
@@ -101,7 +108,7 @@ static inline void cnn_tree_sum(const cnn_real *v, size_t stride, int len, cnn_r
 }
 
 /* This process's roots (count sums) into the whole batch's, in place. */
-static inline void cnn_part_reduce(cnn_real *v, size_t count)
+static inline CNN_MAYBE_UNUSED void cnn_part_reduce(cnn_real *v, size_t count)
 {
     const cnn_part_state *s = cnn_part();
     if (s->reduce)

@@ -10,7 +10,10 @@
  * region, a few microseconds against steps of milliseconds. The OpenMP
  * runtime reads the variable once, when it is loaded (before main), so the
  * trainer sets it and executes itself again; the results do not depend on
- * how threads wait. */
+ * how threads wait. A process started by an MPI launcher is not re-executed
+ * (Open MPI's connection to its launcher does not survive an exec before
+ * MPI_Init): `mpirun -x OMP_WAIT_POLICY=passive` gives it the same policy
+ * (docs/distributed.md). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <unistd.h>
@@ -21,6 +24,8 @@ void cnn_wait_policy_init(char **argv)
 {
     /* The user's own choice (or a trainer already re-executed) stands. */
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("KMP_BLOCKTIME"))
+        return;
+    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK"))
         return;
     if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
         return;
