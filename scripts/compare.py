@@ -522,11 +522,7 @@ def print_table(s, build_seconds):
                      fmt(r.get("infer_vs_pytorch"), ".2f") + "x" if "infer_vs_pytorch" in r else "-"])
     if "pytorch_missing" in s:
         rows.append(["PyTorch", "-", "-", "-", "-", "-", "-", "-", "-", "-"])
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(hdr)]
-    line = lambda cells: "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(cells))
-    print(line(hdr))
-    for r in rows:
-        print(line(r))
+    compare_onnx.print_table(hdr, rows)
     print(f"FP32 peak by the trainer's FMA probe ({s['threads']} thread{'s' if s['threads'] != 1 else ''}): {s['peak_gflops']:.1f} GFLOP/s "
           "(every %peak is of this; the reference engine uses 1 thread)")
     if "pytorch_missing" in s:

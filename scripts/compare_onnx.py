@@ -248,6 +248,15 @@ def summarize(ctx, runs):
     return s
 
 
+def print_table(hdr, rows):
+    """Prints a text table: the first column left-aligned, the others right-aligned (also compare.py's)."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(hdr)]
+    line = lambda cells: "  ".join(x.ljust(widths[0]) if i == 0 else x.rjust(widths[i]) for i, x in enumerate(cells))
+    print(line(hdr))
+    for r in rows:
+        print(line(r))
+
+
 def print_section(s, seconds):
     print()
     print(f"One image per call, one thread: {s['model']}_predict_tensor (cnnc export) vs ONNX Runtime "
@@ -266,11 +275,7 @@ def print_section(s, seconds):
     else:
         rows.append(("ONNX Runtime", "-", "-", "-", "-"))
     hdr = ("engine", "img/s", "img/CPU-s", "vs ORT", "CPU vs ORT")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(hdr)]
-    line = lambda cells: "  ".join(x.ljust(widths[0]) if i == 0 else x.rjust(widths[i]) for i, x in enumerate(cells))
-    print(line(hdr))
-    for r in rows:
-        print(line(r))
+    print_table(hdr, rows)
     print(f"medians of {runs} A/B run(s) of {seconds} s each"
           + (" (ratios within each run: " + ", ".join(f"{x:.2f}x" for x in s["ratios"]) + ")" if "ratios" in s
              else ""))

@@ -119,6 +119,27 @@ static void emit_db(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_close_block(em, "}");
 }
 
+/* dx = dz W^T, image by image, each dx[k] summing over o in order: the
+ * plain backward's and a frozen layer's (qual: "restrict " unless the fused
+ * update rewrites W in the same function). */
+static void emit_dx_plain(cnnc_emitter *em, const cnnc_plan_layer *L, const char *qual)
+{
+    em_line(em, "/* dx = dz W^T */");
+    em_line(em, "const cnn_real *%swgt = p + W_OFF;", qual);
+    emit_image_loop_work(em, L->in_size * L->out_size);
+    em_line(em, "const cnn_real *restrict dzi = dz + (size_t)i * OUT;");
+    em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN;");
+    em_open_block(em, "for (int k = 0; k < IN; k++) {");
+    em_line(em, "const cnn_real *restrict wk = wgt + (size_t)k * OUT;");
+    em_line(em, "cnn_real s = 0;");
+    em_line(em, "OMP(simd reduction(+:s))");
+    em_line(em, "for (int o = 0; o < OUT; o++)");
+    em_line(em, "    s += wk[o] * dzi[o];");
+    em_line(em, "dxi[k] = s;");
+    em_close_block(em, "}");
+    em_close_block(em, "} /* i */");
+}
+
 static void dense_forward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
     const cnn_layer *l = L->l;
@@ -190,20 +211,7 @@ static void dense_backward_ref(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_close_block(em, "}");
     emit_db(em, L);
     if (L->needs_dx) {
-        em_line(em, "/* dx = dz W^T */");
-        em_line(em, "const cnn_real *%swgt = p + W_OFF;", L->fuse_update ? "" : "restrict ");
-        emit_image_loop_work(em, L->in_size * L->out_size);
-        em_line(em, "const cnn_real *restrict dzi = dz + (size_t)i * OUT;");
-        em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN;");
-        em_open_block(em, "for (int k = 0; k < IN; k++) {");
-        em_line(em, "const cnn_real *restrict wk = wgt + (size_t)k * OUT;");
-        em_line(em, "cnn_real s = 0;");
-        em_line(em, "OMP(simd reduction(+:s))");
-        em_line(em, "for (int o = 0; o < OUT; o++)");
-        em_line(em, "    s += wk[o] * dzi[o];");
-        em_line(em, "dxi[k] = s;");
-        em_close_block(em, "}");
-        em_close_block(em, "} /* i */");
+        emit_dx_plain(em, L, L->fuse_update ? "" : "restrict ");
     } else {
         em_line(em, "(void)p;");
     }
@@ -896,20 +904,7 @@ static void dense_backward_frozen(cnnc_emitter *em, const cnnc_plan_layer *L)
     em_line(em, "(void)g; /* frozen: no weight gradient */");
     em_line(em, "(void)in;");
     emit_dz(em, L);
-    em_line(em, "/* dx = dz W^T */");
-    em_line(em, "const cnn_real *restrict wgt = p + W_OFF;");
-    emit_image_loop_work(em, L->in_size * L->out_size);
-    em_line(em, "const cnn_real *restrict dzi = dz + (size_t)i * OUT;");
-    em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN;");
-    em_open_block(em, "for (int k = 0; k < IN; k++) {");
-    em_line(em, "const cnn_real *restrict wk = wgt + (size_t)k * OUT;");
-    em_line(em, "cnn_real s = 0;");
-    em_line(em, "OMP(simd reduction(+:s))");
-    em_line(em, "for (int o = 0; o < OUT; o++)");
-    em_line(em, "    s += wk[o] * dzi[o];");
-    em_line(em, "dxi[k] = s;");
-    em_close_block(em, "}");
-    em_close_block(em, "} /* i */");
+    emit_dx_plain(em, L, "restrict ");
     em_close_block(em, "}");
 }
 

@@ -52,6 +52,18 @@ static size_t dense_w_index(const cnn_tensor_info *t, size_t nin, size_t nout, s
     return o * nin + i; /* [out][in] */
 }
 
+/* acc[k] += a * w[k * ks] for k < n: one input value into every output's
+ * double accumulator, over a row of weights with stride ks (1: contiguous). */
+static void acc_add(double *acc, double a, const cnn_real *w, size_t n, size_t ks)
+{
+    if (ks == 1)
+        for (size_t k = 0; k < n; k++)
+            acc[k] += a * w[k];
+    else
+        for (size_t k = 0; k < n; k++)
+            acc[k] += a * w[k * ks];
+}
+
 /* ---- activations -------------------------------------------------------- */
 
 /* Applies act in place over n vectors of c channels (softmax needs the
@@ -166,12 +178,7 @@ void cnn_ref_conv_forward(const cnn_model *m, const cnn_layer *L, const cnn_real
                         for (int c = 0; c < C; c++) {
                             const cnn_real *wr = w + conv_w_index(tw, L, ky, kx, c, 0);
                             double a = px[c];
-                            if (ks == 1)
-                                for (int k = 0; k < K; k++)
-                                    acc[k] += a * wr[k];
-                            else
-                                for (int k = 0; k < K; k++)
-                                    acc[k] += a * wr[k * ks];
+                            acc_add(acc, a, wr, (size_t)K, ks);
                         }
                     }
                 }
@@ -232,12 +239,7 @@ void cnn_ref_dense_forward(const cnn_model *m, const cnn_layer *L, const cnn_rea
         for (size_t j = 0; j < NI; j++) {
             const cnn_real *wr = w + dense_w_index(tw, NI, NO, j, 0);
             double a = xi[j];
-            if (ks == 1)
-                for (size_t k = 0; k < NO; k++)
-                    acc[k] += a * wr[k];
-            else
-                for (size_t k = 0; k < NO; k++)
-                    acc[k] += a * wr[k * ks];
+            acc_add(acc, a, wr, NO, ks);
         }
         for (size_t k = 0; k < NO; k++)
             o[k] = (cnn_real)acc[k];

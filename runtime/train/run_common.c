@@ -14,14 +14,20 @@
 #include "cnn_run.h"
 #include "cnn_safetensors.h"
 
+/* "NAME: KIND: message" on stderr, after what stdout holds so far. */
+static void report(const cnn_model *m, const char *kind, const char *fmt, va_list ap)
+{
+    fflush(stdout);
+    fprintf(stderr, "%s: %s: ", m->name, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void cnn_error(const cnn_model *m, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fflush(stdout);
-    fprintf(stderr, "%s: error: ", m->name);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    report(m, "error", fmt, ap);
     va_end(ap);
 }
 
@@ -29,10 +35,7 @@ void cnn_warning(const cnn_model *m, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fflush(stdout);
-    fprintf(stderr, "%s: warning: ", m->name);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    report(m, "warning", fmt, ap);
     va_end(ap);
 }
 

@@ -19,7 +19,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from trainer_test import Failure, check, run, make_images, read_history, file_bytes  # noqa: E402
+from trainer_test import Failure, check, run, run_case, make_images, read_history, file_bytes  # noqa: E402
 
 SKIP = 77
 
@@ -295,17 +295,7 @@ def main():
         print("skipped: PIL (python3-pil) is not installed")
         return SKIP
     a.work = os.path.join(a.work, "rough_" + a.case)
-    os.makedirs(a.work, exist_ok=True)
-    try:
-        rc = CASES[a.case](a)
-    except Failure as e:
-        print("FAIL %s: %s" % (a.case, e))
-        return 1
-    if rc == SKIP:
-        print("skipped %s" % a.case)
-        return SKIP
-    print("ok %s" % a.case)
-    return 0
+    return run_case(CASES, a)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,22 @@ def run(args, expect=None, timeout=600, **kw):
 
 # ---- images -----------------------------------------------------------------
 
+def run_case(cases, a):
+    """Runs cases[a.case](a) in a fresh a.work; the exit status: 0, 1 (a
+    Failure, printed) or SKIP (77)."""
+    os.makedirs(a.work, exist_ok=True)
+    try:
+        r = cases[a.case](a)
+    except Failure as e:
+        print("FAIL %s: %s" % (a.case, e))
+        return 1
+    if r == SKIP:
+        print("skipped %s" % a.case)
+        return SKIP
+    print("%s: passed" % a.case)
+    return 0
+
+
 def pattern_image(kind, size, rng):
     """A noisy RGB image of horizontal or vertical stripes or a checkerboard,
     with random colours, period and phase."""
@@ -964,16 +980,7 @@ def main():
         print("PIL is not available: skipped")
         return SKIP
     a.work = os.path.abspath(os.path.join(a.work, a.case))
-    os.makedirs(a.work, exist_ok=True)
-    try:
-        r = CASES[a.case](a)
-    except Failure as e:
-        print("FAIL %s: %s" % (a.case, e))
-        return 1
-    if r == SKIP:
-        return SKIP
-    print("%s: passed" % a.case)
-    return 0
+    return run_case(CASES, a)
 
 
 if __name__ == "__main__":
