@@ -1,5 +1,7 @@
-/* check_impl.h: the checker's state, shared by the statement checks
- * (check.c) and shape inference (shapes.c). Internal to the front end. */
+/* check_impl.h: the checker's state and its passes, shared by the driver
+ * (check.c), the block checkers (check_layers.c, check_images.c,
+ * check_train.c, on statements.c) and shape inference (shapes.c). Internal
+ * to the front end. */
 #ifndef CNNC_CHECK_IMPL_H
 #define CNNC_CHECK_IMPL_H
 
@@ -33,6 +35,17 @@ typedef struct checker {
     int split_given;
     cnnc_loc validation_loc, split_loc;
 } checker;
+
+/* Pass 2, the layers block: one layer statement checked and, when valid,
+ * recorded in c->layers (check_layers.c). */
+void check_layer_stmt(checker *c, const ast_stmt *st);
+
+/* The preprocess and augment blocks, into the IR (check_images.c). */
+void check_preprocess(checker *c, const ast_stmt *block);
+void check_augment(checker *c, const ast_stmt *block);
+
+/* The train block, into ir->config (check_train.c). */
+void check_train(checker *c, const ast_stmt *block);
 
 /* Pass 3: every layer's input and output shapes, padding, parameter tensors
  * and costs, from the input and the recorded layers (shapes.c). */
