@@ -62,12 +62,6 @@ int conv_vectors(int channels)
     return (channels + VEC - 1) / VEC;
 }
 
-int conv_chunk_width(int channels, int c)
-{
-    int w = channels - c * VEC;
-    return w < VEC ? w : VEC;
-}
-
 /* Output-channel vectors a tile takes: all of them, or half when there are
  * 4 or more and the weights are larger than L1 (tiles of pixels x all
  * channels stream every weight once per tile; half the channels over twice
@@ -95,7 +89,7 @@ static void emit_taps_per_tap(cnnc_emitter *em, const conv_block *b, int np, int
         em_open_block(em, "{");
         em_line(em, "const cnn_real v = xr[%d * B_SW * B_CIN + t];", q);
         for (int c = 0; c < nv; c++) {
-            emit_simd_for(em, "co", "%d", conv_chunk_width(b->cout, c));
+            emit_simd_for(em, "co", "%d", vec_width(b->cout, c));
             em_line(em, "    a%d_%d[co] += v * w[%s%d + co];", q, c, go, c * VEC);
         }
         em_close_block(em, "}");
@@ -117,8 +111,8 @@ static void emit_taps_per_input(cnnc_emitter *em, const conv_block *b, int np, i
                   b->kw);
     for (int kx = 0; kx < b->kw; kx++)
         for (int c = 0; c < nv; c++) {
-            em_line(em, "cnn_real w%d_%d[%d];", kx, c, conv_chunk_width(b->cout, c));
-            emit_simd_for(em, "co", "%d", conv_chunk_width(b->cout, c));
+            em_line(em, "cnn_real w%d_%d[%d];", kx, c, vec_width(b->cout, c));
+            emit_simd_for(em, "co", "%d", vec_width(b->cout, c));
             em_line(em, "    w%d_%d[co] = wr[((size_t)%d * B_CIN + ci) * B_COUT + %s%d + co];", kx, c, kx, go,
                     c * VEC);
         }
@@ -130,7 +124,7 @@ static void emit_taps_per_input(cnnc_emitter *em, const conv_block *b, int np, i
             if (q < 0 || q >= np)
                 continue;
             for (int c = 0; c < nv; c++) {
-                emit_simd_for(em, "co", "%d", conv_chunk_width(b->cout, c));
+                emit_simd_for(em, "co", "%d", vec_width(b->cout, c));
                 em_line(em, "    a%d_%d[co] += v * w%d_%d[co];", q, c, kx, c);
             }
         }
@@ -151,10 +145,10 @@ static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const
     em_line(em, "const int ox0 = %s;", ox0);
     for (int q = 0; q < np; q++)
         for (int c = 0; c < nv; c++)
-            em_line(em, "cnn_real a%d_%d[%d];", q, c, conv_chunk_width(b->cout, c));
+            em_line(em, "cnn_real a%d_%d[%d];", q, c, vec_width(b->cout, c));
     for (int q = 0; q < np; q++)
         for (int c = 0; c < nv; c++) {
-            emit_simd_for(em, "co", "%d", conv_chunk_width(b->cout, c));
+            emit_simd_for(em, "co", "%d", vec_width(b->cout, c));
             if (b->bias)
                 em_line(em, "    a%d_%d[co] = bb[%s%d + co];", q, c, go, c * VEC);
             else
@@ -176,7 +170,7 @@ static void emit_block_tile(cnnc_emitter *em, const conv_block *b, int np, const
     for (int q = 0; q < np; q++)
         for (int c = 0; c < nv; c++) {
             snprintf(z, sizeof z, "a%d_%d[co]", q, c);
-            emit_simd_for_if(em, emit_act_simd_ok(act), "co", "%d", conv_chunk_width(b->cout, c));
+            emit_simd_for_if(em, emit_act_simd_ok(act), "co", "%d", vec_width(b->cout, c));
             em_line(em, "    yp[%d * B_COUT + %s%d + co] = %s;", q, go, c * VEC,
                     emit_act_expr(e, sizeof e, act, b->alpha, z));
         }
@@ -299,10 +293,10 @@ static void emit_dw_chunk(cnnc_emitter *em, const conv_dz *z, int oc, int cb, co
     em_open_block(em, "{ /* %d row%s of dW */", cb, cb == 1 ? "" : "s");
     for (int r = 0; r < cb; r++)
         for (int c = 0; c < nv; c++)
-            em_line(em, "cnn_real g%d_%d[%d];", r, c, conv_chunk_width(oc, c));
+            em_line(em, "cnn_real g%d_%d[%d];", r, c, vec_width(oc, c));
     for (int r = 0; r < cb; r++)
         for (int c = 0; c < nv; c++) {
-            emit_simd_for(em, "co", "%d", conv_chunk_width(oc, c));
+            emit_simd_for(em, "co", "%d", vec_width(oc, c));
             if (z->accumulate)
                 em_line(em, "    g%d_%d[co] = dwi[(size_t)(%s + %d) * OC + %d + co];", r, c, r0, r, c * VEC);
             else
@@ -318,7 +312,7 @@ static void emit_dw_chunk(cnnc_emitter *em, const conv_dz *z, int oc, int cb, co
         em_open_block(em, "{");
         em_line(em, "const cnn_real v = xp[%s];", off[r]);
         for (int c = 0; c < nv; c++) {
-            emit_simd_for(em, "co", "%d", conv_chunk_width(oc, c));
+            emit_simd_for(em, "co", "%d", vec_width(oc, c));
             em_line(em, "    g%d_%d[co] += v * d[%d + co];", r, c, c * VEC);
         }
         em_close_block(em, "}");
@@ -327,7 +321,7 @@ static void emit_dw_chunk(cnnc_emitter *em, const conv_dz *z, int oc, int cb, co
     em_close_block(em, "}");
     for (int r = 0; r < cb; r++)
         for (int c = 0; c < nv; c++) {
-            emit_simd_for(em, "co", "%d", conv_chunk_width(oc, c));
+            emit_simd_for(em, "co", "%d", vec_width(oc, c));
             em_line(em, "    dwi[(size_t)(%s + %d) * OC + %d + co] = g%d_%d[co];", r0, r, c * VEC, r, c);
         }
     em_close_block(em, "}");

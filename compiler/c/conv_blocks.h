@@ -3,6 +3,7 @@
 #ifndef CNNC_CONV_BLOCKS_H
 #define CNNC_CONV_BLOCKS_H
 
+#include "emit_util.h"
 #include "plan.h"
 
 typedef struct conv_dims {
@@ -18,15 +19,7 @@ void conv_emit_enums(cnnc_emitter *em, const cnnc_plan_layer *L, const conv_dims
 #define ACC_BUDGET 20 /* vector accumulators a block may keep in registers */
 #define DW_ONE_PASS 28 /* ... or a weight gradient, when that makes it one pass (of 32) */
 
-/* Accumulators are arrays of one vector (16 floats) each, so every simd loop
- * runs exactly once and the compiler keeps them in registers (a 64-wide
- * array would stay a 4-iteration loop over memory at -O2). */
-#define VEC 16
-
 int conv_vectors(int channels);
-
-/* Channels in vector c of `channels` (VEC, or fewer in the last one). */
-int conv_chunk_width(int channels, int c);
 
 /* One register-blocked convolution of an image (or of some of its rows). */
 typedef struct conv_block {

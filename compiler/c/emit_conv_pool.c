@@ -214,7 +214,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
     for (int r = 0; r < pkh; r++)
         for (int q = 0; q < cols; q++)
             for (int c = 0; c < nv; c++) {
-                int w = conv_chunk_width(l->out.c, c);
+                int w = vec_width(l->out.c, c);
                 em_line(em, "cnn_real a%d_%d_%d[%d];", r, q, c, w);
                 emit_simd_for(em, "co", "%d", w);
                 if (v->bias)
@@ -237,8 +237,8 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
         em_open_block(em, "for (int ci = 0; ci < IC; ci++) { /* each input broadcast once, for its %d taps */", l->kw);
         for (int kx = 0; kx < l->kw; kx++)
             for (int c = 0; c < nv; c++) {
-                em_line(em, "cnn_real w%d_%d[%d];", kx, c, conv_chunk_width(l->out.c, c));
-                emit_simd_for(em, "co", "%d", conv_chunk_width(l->out.c, c));
+                em_line(em, "cnn_real w%d_%d[%d];", kx, c, vec_width(l->out.c, c));
+                emit_simd_for(em, "co", "%d", vec_width(l->out.c, c));
                 em_line(em, "    w%d_%d[co] = wr[((size_t)%d * IC + ci) * OC + %s%d + co];", kx, c, kx, go, c * VEC);
             }
         for (int r = 0; r < pkh; r++)
@@ -250,7 +250,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
                     if (q < 0 || q >= cols)
                         continue;
                     for (int c = 0; c < nv; c++) {
-                        emit_simd_for(em, "co", "%d", conv_chunk_width(l->out.c, c));
+                        emit_simd_for(em, "co", "%d", vec_width(l->out.c, c));
                         em_line(em, "    a%d_%d_%d[co] += v * w%d_%d[co];", r, q, c, kx, c);
                     }
                 }
@@ -265,7 +265,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
                 em_open_block(em, "{");
                 em_line(em, "const cnn_real v = x%d[%d * SW * IC + t];", r, q);
                 for (int c = 0; c < nv; c++) {
-                    emit_simd_for(em, "co", "%d", conv_chunk_width(l->out.c, c));
+                    emit_simd_for(em, "co", "%d", vec_width(l->out.c, c));
                     em_line(em, "    a%d_%d_%d[co] += v * w[%s%d + co];", r, q, c, go, c * VEC);
                 }
                 em_close_block(em, "}");
@@ -279,7 +279,7 @@ static void emit_window_tile(cnnc_emitter *em, const cnnc_plan_layer *L, const c
         em_open_block(em, "{ /* window px0 + %d */", j);
         em_line(em, "cnn_real *restrict yp = yi + ((size_t)py * POW + px0 + %d) * OC;", j);
         for (int c = 0; c < nv; c++) {
-            emit_simd_block(em, "co", "%d", conv_chunk_width(l->out.c, c));
+            emit_simd_block(em, "co", "%d", vec_width(l->out.c, c));
             if (v->argmax)
                 em_line(em, "cnn_real m = a0_%d_%d[co], k = 0;", j * pkw, c);
             else if (v->affine)
@@ -646,7 +646,7 @@ static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_la
         for (int ky = 0; ky < l->kh; ky++)
             for (int kx = 0; kx < l->kw; kx++)
                 for (int v = 0; v < nvi; v++) {
-                    int w = conv_chunk_width(l->in.c, v);
+                    int w = vec_width(l->in.c, v);
                     em_line(em, "cnn_real w%d_%d_%d[%d];", ky, kx, v, w);
                     em_line(em, "OMP(simd)");
                     em_line(em, "for (int e = 0; e < %d; e++) /* the rotated kernel holds W[%d][%d][.][co] */",
@@ -677,7 +677,7 @@ static void emit_channel_walk(cnnc_emitter *em, const cnn_layer *l, const cnn_la
             for (int ky = 0; ky < l->kh; ky++)
                 for (int kx = 0; kx < l->kw; kx++)
                     for (int v = 0; v < nvi; v++) {
-                        int w = conv_chunk_width(l->in.c, v);
+                        int w = vec_width(l->in.c, v);
                         int o = (ky * (l->in.w + l->pad_left + l->pad_right) + kx) * l->in.c + v * VEC;
                         if (!st)
                             em_line(em, "cnn_real t%d_%d_%d[%d];", ky, kx, v, w);

@@ -34,7 +34,7 @@
 #include "emit_c.h"
 #include "emit_conv_bn_fold.h"
 #include "emit_conv_winograd.h"
-#include "emit_dense.h"
+#include "emit_dense_one.h"
 #include "emit_descriptor.h"
 #include "emit_export_math.h"
 #include "emit_export_prep.h"

@@ -1,6 +1,6 @@
 /* emit_util.c: the C back end's ground floor above the writer: C literals
  * that read back exactly, the per-image loop and its OpenMP pragma, the
- * vector loop (OMP(simd) and its for), the comment that opens every layer
+ * vector width and loop (OMP(simd) and its for), the comment that opens every layer
  * function, and the argmax-byte row of the fused maxpools' backward. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,6 +92,12 @@ void emit_simd_block(cnnc_emitter *em, const char *var, const char *end_fmt, ...
     va_start(ap, end_fmt);
     simd_head(em, 1, var, end_fmt, ap, 1);
     va_end(ap);
+}
+
+int vec_width(int n, int c)
+{
+    int w = n - c * VEC;
+    return w < VEC ? w : VEC;
 }
 
 void emit_image_loop(cnnc_emitter *em)

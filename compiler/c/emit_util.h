@@ -1,5 +1,6 @@
-/* emit_util.h: C literals, the per-image loop and its pragma, vector loops,
- * layer comments and the argmax-byte row (emit_util.c): what every emitter above uses. */
+/* emit_util.h: C literals, the per-image loop and its pragma, vector widths
+ * and loops, layer comments and the argmax-byte row (emit_util.c): what
+ * every emitter above uses. */
 #ifndef CNNC_EMIT_UTIL_H
 #define CNNC_EMIT_UTIL_H
 
@@ -74,6 +75,14 @@ const char *emit_par_if(char *buf, size_t size, size_t work_per_image);
 
 /* emit_image_loop with the emit_par_if clause. */
 void emit_image_loop_work(cnnc_emitter *em, size_t work_per_image);
+
+/* Accumulators are arrays of one vector (16 floats) each, so every simd loop
+ * runs exactly once and the compiler keeps them in registers (a 64-wide
+ * array would stay a 4-iteration loop over memory at -O2). */
+#define VEC 16
+
+/* Floats in vector c of n (VEC, or fewer in the last one). */
+int vec_width(int n, int c);
 
 /* A fused maxpool (conv + pool, batchnorm + pool) keeps one byte per pooled
  * value: the window position of the maximum, or NO_GRAD when the window

@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dense_blocks.h"
 #include "emit_conv2d.h"
 #include "emit_conv_bn_fold.h"
 #include "emit_conv_pool.h"
 #include "emit_conv_pool_avx512.h"
 #include "emit_conv_winograd.h"
-#include "emit_dense.h"
 #include "emit_util.h"
 #include "keywords.h"
 #include "plan.h"

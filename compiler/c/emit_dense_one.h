@@ -1,0 +1,14 @@
+/* emit_dense_one.h: cnnc export's one-image dense kernel (emit_dense_one.c). */
+#ifndef CNNC_EMIT_DENSE_ONE_H
+#define CNNC_EMIT_DENSE_ONE_H
+
+#include "plan.h"
+
+/* A large layer with whole vectors of at most 128 outputs: W streamed once.
+ * Whether it applies, the function NAME_LAYER_forward_one(p, in, out), and
+ * its call. */
+int emit_dense_one_applies(const cnnc_plan_layer *L);
+void emit_dense_forward_one(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L);
+void emit_dense_forward_one_call(cnnc_emitter *em, const cnnc_plan_layer *L, const char *in, const char *out);
+
+#endif
