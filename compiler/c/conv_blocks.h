@@ -68,10 +68,10 @@ void conv_emit_flip(cnnc_emitter *em);
 /* After the per-image loop: the slots summed in image order into g. */
 void conv_emit_slot_sum(cnnc_emitter *em, const cnn_layer *l);
 
-/* What a fused conv + maxpool forward computes per window (emit_conv_pool.c):
- * act(max) plus the argmax byte in training; in inference with a batchnorm
- * folded in, the same without the byte, the weights and bias then being the
- * folded ones (emit_conv_bn_fold.c), or, for a batchnorm after the
+/* What a fused conv + maxpool forward computes per window
+ * (emit_conv_pool_forward.c): act(max) plus the argmax byte in training;
+ * in inference with a batchnorm folded in, the same without the byte, the
+ * weights and bias then being the folded ones (emit_conv_bn_fold.c), or, for a batchnorm after the
  * activation, scale[c] * act(.) + shift[c] at the window's max or min. */
 typedef struct conv_pool_variant {
     cnn_act act;

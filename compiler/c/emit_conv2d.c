@@ -18,6 +18,7 @@
 #include "emit_activation.h"
 #include "emit_conv2d.h"
 #include "emit_conv_pool.h"
+#include "emit_conv_pool_backward.h"
 #include "emit_conv_pool_avx512.h"
 #include "emit_conv_winograd.h"
 #include "emit_layers.h"

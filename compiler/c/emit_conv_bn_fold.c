@@ -40,7 +40,7 @@
 
 #include "conv_blocks.h"
 #include "emit_conv_bn_fold.h"
-#include "emit_conv_pool.h"
+#include "emit_conv_pool_forward.h"
 #include "emit_conv_winograd.h"
 #include "emit_util.h"
 #include "keywords.h"

@@ -10,7 +10,7 @@
  * window's argmax, a different conv output per channel. The dense weight
  * gradient (conv_emit_dw over the scattered dz band) spends PKH * PKW FMAs
  * per window, kernel tap and channel vector, 3 of 4 on zeros. The window
- * path of emit_conv_pool.c runs its vectors over a kernel row's input
+ * path of emit_conv_pool_backward.c runs its vectors over a kernel row's input
  * floats, which does not pay when a row is shorter than a vector (fruit's
  * conv2d_1: 3x3 on 3 channels is 9 floats). Here the vector runs over 16
  * output channels, as in the dense path, and each lane takes the input under
@@ -167,7 +167,7 @@ void conv_pool_emit_dw_permute(cnnc_emitter *em, const cnn_layer *l, const cnn_l
 
 /* The input gradient of the windows backward, a window at a time.
  *
- * The portable walk (emit_conv_pool.c, emit_channel_walk) adds, per channel
+ * The portable walk (emit_conv_pool_backward.c, emit_channel_walk) adds, per channel
  * and live window, dp * the channel's kernel into dx at the argmax: one
  * read-modify-write of dx per tap, about 2.6 cycles a vector on fruit's
  * conv2d_2, bound by the stores. Here a window's whole dx patch (the input
@@ -268,7 +268,7 @@ void conv_pool_emit_dx_patch(cnnc_emitter *em, const cnn_layer *l, const cnn_lay
     em_close_block(em, "} /* px */");
 }
 
-/* The pooled row's gradient, transposed (emit_conv_pool.c's window walk).
+/* The pooled row's gradient, transposed (emit_conv_pool_backward.c's window walk).
  *
  * The dW walk runs per output channel over the windows that pass it a
  * gradient: it needs, per channel, the list of those windows' gradients and

@@ -50,16 +50,34 @@ const char *emit_real(char *buf, size_t size, double v)
     return buf;
 }
 
-static void simd_head(cnnc_emitter *em, int simd, const char *var, const char *end_fmt, va_list ap, int block)
+static void simd_loop(cnnc_emitter *em, int simd, const char *var, const char *from, const char *note,
+                      const char *end_fmt, va_list ap, int block)
 {
-    char end[256];
+    char end[256], head[512];
     vsnprintf(end, sizeof end, end_fmt, ap);
+    int k = snprintf(head, sizeof head, "for (int %s = %s; %s < %s; %s++)%s", var, from, var, end, var,
+                     block ? " {" : "");
+    if (note && k > 0 && (size_t)k < sizeof head)
+        snprintf(head + k, sizeof head - (size_t)k, " /* %s */", note);
     if (simd)
         em_line(em, "OMP(simd)");
     if (block)
-        em_open_block(em, "for (int %s = 0; %s < %s; %s++) {", var, var, end, var);
+        em_open_block(em, "%s", head);
     else
-        em_line(em, "for (int %s = 0; %s < %s; %s++)", var, var, end, var);
+        em_line(em, "%s", head);
+}
+
+static void simd_head(cnnc_emitter *em, int simd, const char *var, const char *end_fmt, va_list ap, int block)
+{
+    simd_loop(em, simd, var, "0", NULL, end_fmt, ap, block);
+}
+
+void emit_simd_range(cnnc_emitter *em, const char *var, const char *from, const char *note, const char *end_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, end_fmt);
+    simd_loop(em, 1, var, from, note, end_fmt, ap, 0);
+    va_end(ap);
 }
 
 void emit_simd_for(cnnc_emitter *em, const char *var, const char *end_fmt, ...)

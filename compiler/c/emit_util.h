@@ -56,6 +56,13 @@ void emit_simd_block_if(cnnc_emitter *em, int simd, const char *var, const char 
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+/* The general head, one-line body: VAR from FROM (a C expression) up to END,
+ * and with `note` (NULL: none) a comment after the head. */
+void emit_simd_range(cnnc_emitter *em, const char *var, const char *from, const char *note, const char *end_fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
 
 /* Writes the per-image loop head "for (int i = 0; i < n; i++) {" preceded by
  * the OpenMP pragma; the caller closes the block. */
