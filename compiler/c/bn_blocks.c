@@ -2,7 +2,8 @@
  * (emit_batchnorm.c) and the fused batchnorm + maxpool (emit_bn_pool.c)
  * share: the enum constants, and the block that computes each channel's
  * scale and shift (batch statistics in training, kept for backward, and the
- * running statistics' update; the running statistics in inference). */
+ * running statistics' update; the running statistics in inference), and
+ * backward's batch sums of the per-image slots. */
 #include <stdio.h>
 
 #include "bn_blocks.h"
@@ -156,5 +157,24 @@ void emit_bn_scale_shift(cnnc_emitter *em, const cnnc_plan_layer *L, int kernels
     em_line(em, "scale[c] = gamma[c] / REAL_SQRT(rvar[c] + epsilon);");
     em_line(em, "shift[c] = beta[c] - rmean[c] * scale[c];");
     em_close_block(em, "}");
+    em_close_block(em, "}");
+}
+
+void emit_bn_batch_sums(cnnc_emitter *em, const cnnc_plan_layer *L)
+{
+    em_open_block(em, "{ /* the batch's sums: this process's into g, the whole batch's for dx */");
+    em_line(em, "cnn_real s[2 * C];");
+    em_line(em, "cnn_tree_sum(slot, SLOT, 2 * C, s);");
+    em_open_block(em, "for (int c = 0; c < C; c++) {");
+    em_line(em, "g[B_OFF + c] += s[c];");
+    em_line(em, "g[G_OFF + c] += s[C + c];");
+    em_close_block(em, "}");
+    if (L->needs_dx) {
+        em_line(em, "cnn_part_reduce(s, 2 * C);");
+        em_open_block(em, "for (int c = 0; c < C; c++) {");
+        em_line(em, "sum_dy[c] = s[c];");
+        em_line(em, "sum_dy_xh[c] = s[C + c];");
+        em_close_block(em, "}");
+    }
     em_close_block(em, "}");
 }

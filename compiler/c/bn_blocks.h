@@ -14,4 +14,10 @@ enum { EMIT_BN_STATS_PLAIN, EMIT_BN_STATS_FAST, EMIT_BN_STATS_BOTH };
 void emit_bn_enums(cnnc_emitter *em, const cnnc_plan_layer *L);
 void emit_bn_scale_shift(cnnc_emitter *em, const cnnc_plan_layer *L, int kernels);
 
+/* In backward, after the image loop filled each image's slot with its
+ * [sum dy | sum dy * xhat] per channel: the batch's sums in the chunk tree,
+ * added to db and dgamma in g; with needs_dx, the whole batch's (over the
+ * processes) into sum_dy and sum_dy_xh, which dx reads. */
+void emit_bn_batch_sums(cnnc_emitter *em, const cnnc_plan_layer *L);
+
 #endif

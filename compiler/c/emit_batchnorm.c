@@ -163,21 +163,7 @@ static void bn_backward_plain(cnnc_emitter *em, const cnnc_plan_layer *L)
     if (fast)
         em_line(em, "#endif /* CNN_REFERENCE_KERNELS */");
     em_close_block(em, "} /* i */");
-    em_open_block(em, "{ /* the batch's sums: this process's into g, the whole batch's for dx */");
-    em_line(em, "cnn_real s[2 * C];");
-    em_line(em, "cnn_tree_sum(slot, SLOT, 2 * C, s);");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
-    em_line(em, "g[B_OFF + c] += s[c];");
-    em_line(em, "g[G_OFF + c] += s[C + c];");
-    em_close_block(em, "}");
-    if (L->needs_dx) {
-        em_line(em, "cnn_part_reduce(s, 2 * C);");
-        em_open_block(em, "for (int c = 0; c < C; c++) {");
-        em_line(em, "sum_dy[c] = s[c];");
-        em_line(em, "sum_dy_xh[c] = s[C + c];");
-        em_close_block(em, "}");
-    }
-    em_close_block(em, "}");
+    emit_bn_batch_sums(em, L);
     if (L->needs_dx) {
         em_line(em, "const cnn_real inv_m = (cnn_real)(1.0 / ((double)cnn_part()->n_global * PIXELS));");
         em_line(em, "const cnn_real *restrict gamma = p + G_OFF;");

@@ -204,21 +204,7 @@ static void emit_backward(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc
     em_close_block(em, "} /* i */");
     if (L->needs_dx)
         em_line(em, "cnn_real sum_dy[C], sum_dy_xh[C]; /* for dx */");
-    em_open_block(em, "{ /* the batch's sums: this process's into g, the whole batch's for dx */");
-    em_line(em, "cnn_real s[2 * C];");
-    em_line(em, "cnn_tree_sum(slot, SLOT, 2 * C, s);");
-    em_open_block(em, "for (int c = 0; c < C; c++) {");
-    em_line(em, "g[B_OFF + c] += s[c];");
-    em_line(em, "g[G_OFF + c] += s[C + c];");
-    em_close_block(em, "}");
-    if (L->needs_dx) {
-        em_line(em, "cnn_part_reduce(s, 2 * C);");
-        em_open_block(em, "for (int c = 0; c < C; c++) {");
-        em_line(em, "sum_dy[c] = s[c];");
-        em_line(em, "sum_dy_xh[c] = s[C + c];");
-        em_close_block(em, "}");
-    }
-    em_close_block(em, "}");
+    emit_bn_batch_sums(em, L);
     if (!L->needs_dx) {
         em_line(em, "(void)p;");
         em_line(em, "(void)in;");

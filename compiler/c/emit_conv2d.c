@@ -51,6 +51,31 @@ static void close_taps(cnnc_emitter *em)
     "static void %s_forward(const cnn_real *restrict p, const cnn_real *restrict in, "        \
     "cnn_real *restrict out, cnn_real *restrict pad, %sint n)"
 
+/* In an image loop with dzi and wgt: dx, every output pixel sending its dz
+ * back through the taps (the plain backward's, and the fast one's with a
+ * stride). */
+static void emit_dx_taps(cnnc_emitter *em, const conv_dims *d)
+{
+    em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
+    em_line(em, "memset(dxi, 0, sizeof(cnn_real) * IN_SIZE);");
+    em_open_block(em, "for (int oy = 0; oy < OH; oy++) {");
+    em_open_block(em, "for (int ox = 0; ox < OW; ox++) {");
+    em_line(em, "const cnn_real *restrict dzp = dzi + ((size_t)oy * OW + ox) * OC;");
+    open_taps(em, d);
+    em_line(em, "cnn_real *restrict dxp = dxi + ((size_t)iy * IW + ix) * IC;");
+    em_line(em, "const cnn_real *restrict wp = wgt + (size_t)(ky * KW + kx) * IC * OC;");
+    em_open_block(em, "for (int ci = 0; ci < IC; ci++) {");
+    em_line(em, "cnn_real s = 0;");
+    em_line(em, "OMP(simd reduction(+:s))");
+    em_line(em, "for (int co = 0; co < OC; co++)");
+    em_line(em, "    s += wp[ci * OC + co] * dzp[co];");
+    em_line(em, "dxp[ci] += s;");
+    em_close_block(em, "}");
+    close_taps(em);
+    em_close_block(em, "} /* ox */");
+    em_close_block(em, "} /* oy */");
+}
+
 /* The forward's extra parameter: Winograd's U, for a conv whose forward
  * without a pool runs by Winograd (emit_conv_winograd.c). */
 static const char *fwd_wino_param(const cnnc_plan_layer *L)
@@ -166,24 +191,7 @@ static void conv_backward_ref(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_
     } /* has_params */
     if (L->needs_dx) {
         em_line(em, "/* dx: every output pixel sends its dz back through the taps */");
-        em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
-        em_line(em, "memset(dxi, 0, sizeof(cnn_real) * IN_SIZE);");
-        em_open_block(em, "for (int oy = 0; oy < OH; oy++) {");
-        em_open_block(em, "for (int ox = 0; ox < OW; ox++) {");
-        em_line(em, "const cnn_real *restrict dzp = dzi + ((size_t)oy * OW + ox) * OC;");
-        open_taps(em, &d);
-        em_line(em, "cnn_real *restrict dxp = dxi + ((size_t)iy * IW + ix) * IC;");
-        em_line(em, "const cnn_real *restrict wp = wgt + (size_t)(ky * KW + kx) * IC * OC;");
-        em_open_block(em, "for (int ci = 0; ci < IC; ci++) {");
-        em_line(em, "cnn_real s = 0;");
-        em_line(em, "OMP(simd reduction(+:s))");
-        em_line(em, "for (int co = 0; co < OC; co++)");
-        em_line(em, "    s += wp[ci * OC + co] * dzp[co];");
-        em_line(em, "dxp[ci] += s;");
-        em_close_block(em, "}");
-        close_taps(em);
-        em_close_block(em, "} /* ox */");
-        em_close_block(em, "} /* oy */");
+        emit_dx_taps(em, &d);
     }
     em_close_block(em, "} /* i */");
     if (L->has_params)
@@ -386,24 +394,7 @@ static void conv_backward_fast(cnnc_emitter *em, const cnnc_plan_layer *L)
         }
     } else if (L->needs_dx) {
         em_line(em, "/* dx (strided: the plain transposed convolution) */");
-        em_line(em, "cnn_real *restrict dxi = dx + (size_t)i * IN_SIZE;");
-        em_line(em, "memset(dxi, 0, sizeof(cnn_real) * IN_SIZE);");
-        em_open_block(em, "for (int oy = 0; oy < OH; oy++) {");
-        em_open_block(em, "for (int ox = 0; ox < OW; ox++) {");
-        em_line(em, "const cnn_real *restrict dzp = dzi + ((size_t)oy * OW + ox) * OC;");
-        open_taps(em, &d);
-        em_line(em, "cnn_real *restrict dxp = dxi + ((size_t)iy * IW + ix) * IC;");
-        em_line(em, "const cnn_real *restrict wp = wgt + (size_t)(ky * KW + kx) * IC * OC;");
-        em_open_block(em, "for (int ci = 0; ci < IC; ci++) {");
-        em_line(em, "cnn_real s = 0;");
-        em_line(em, "OMP(simd reduction(+:s))");
-        em_line(em, "for (int co = 0; co < OC; co++)");
-        em_line(em, "    s += wp[ci * OC + co] * dzp[co];");
-        em_line(em, "dxp[ci] += s;");
-        em_close_block(em, "}");
-        close_taps(em);
-        em_close_block(em, "} /* ox */");
-        em_close_block(em, "} /* oy */");
+        emit_dx_taps(em, &d);
     }
     em_close_block(em, "} /* i */");
     if (L->has_params)

@@ -330,7 +330,7 @@ static void emit_layers(cnnc_emitter *em, const cnnc_plan *pl)
         }
         if (L->alias || L->l->kind == CNN_DROPOUT)
             continue;
-        if (emit_dense_one_applies(L))
+        if (L->dense_one)
             emit_dense_forward_one(em, pl, L);
         else
             emit_c_layer_emitter(L->l->kind)->forward(em, pl, L);
@@ -392,7 +392,7 @@ static void emit_driver(cnnc_emitter *em, const cnnc_plan *pl)
         snprintf(mask, sizeof mask, "a + cap * A_%s_mask", L->l->name);
         if (L->fuse_pool)
             emit_c_out_expr(pool_out, sizeof pool_out, pl, L->pool_at);
-        if (emit_dense_one_applies(L)) {
+        if (L->dense_one) {
             emit_dense_forward_one_call(em, L, in, out);
             continue;
         }
@@ -535,9 +535,12 @@ int emit_export(const cnnc_ir *ir, const char *weights_path, const char *dir)
     export_layout lo;
     if (plan_build(&pl, ir))
         return 1;
-    /* the weights are constants: so is every Winograd U of a pass that is not folded */
-    for (int i = 0; i < pl.n; i++)
+    /* the export's own kernel choices: the weights are constants, so is every Winograd U of a
+     * pass that is not folded; one image per call, so a large dense layer streams W once */
+    for (int i = 0; i < pl.n; i++) {
         pl.layers[i].wino_stored = pl.layers[i].wino && !pl.layers[i].fold_bn;
+        pl.layers[i].dense_one = emit_dense_one_applies(&pl.layers[i]);
+    }
     if (layout(&pl, &lo))
         return emit_error("model %s: the inference work area does not fit an int", ir->name);
     if (cnnc_weights_load(ir, weights_path, &w))

@@ -60,6 +60,8 @@ typedef struct cnnc_plan_layer {
     size_t wino_off;            /* with wino: its U in the fixed work area */
     int wino_stored;            /* with wino, cnnc export only: U is the constant cnnx_wino_LAYER computed by
                                    cnnc (emit_export.c), not recomputed from the weights at each call */
+    int dense_one;              /* dense, cnnc export only: the one-image kernel (emit_dense_one.c) computes
+                                   its forward */
     int pool_at;                /* with fuse_pool: that maxpool's index (after batchnorm's fused relu) */
     int fused;                  /* maxpool: computed by the conv2d or batchnorm before it (fast kernels) */
     int fused_by;               /* with fused: that layer's index */
