@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnn_words.h"
 #include "emit.h"
 
 #ifndef CNNC_VERSION
@@ -64,19 +65,6 @@ static void real_str(double v, int is_float, char *buf, size_t cap)
     }
     if (!strpbrk(buf, ".eEn")) /* 1 -> 1.0 (nan/inf never reach here) */
         strncat(buf, ".0", cap - strlen(buf) - 1);
-}
-
-static const char *act_name(cnn_act a)
-{
-    switch (a) {
-    case CNN_ACT_LINEAR: return "linear";
-    case CNN_ACT_RELU: return "relu";
-    case CNN_ACT_SIGMOID: return "sigmoid";
-    case CNN_ACT_TANH: return "tanh";
-    case CNN_ACT_SOFTMAX: return "softmax";
-    case CNN_ACT_LEAKY_RELU: return "leaky_relu";
-    }
-    return "?";
 }
 
 /* The activation applied in forward: the last layer's final sigmoid/softmax
@@ -131,7 +119,7 @@ static void emit_header(py_writer *w, const cnnc_ir *ir)
            "#   - 'same' padding is TensorFlow's, flatten is in NHWC order, batchnorm is Keras's,\n"
            "#     leaky_relu keeps its slope, dropout is inverted and active in train() mode only.\n"
            "# Preprocessing (%s) is not part of the module: feed preprocessed images.\n",
-        act_name(ir->final_act), ir->n_preprocess ? "see the .cnn" : "none");
+        cnn_word(cnn_act_words, ir->final_act), ir->n_preprocess ? "see the .cnn" : "none");
     out(w, "import json\n"
            "import struct\n"
            "\n"
@@ -171,8 +159,8 @@ static void emit_constants(py_writer *w, const cnnc_ir *ir)
     out(w, "SOURCE_HASH = \"%s\"\n", ir->source_hash);
     out(w, "INPUT_SHAPE = (%d, %d, %d)  # H, W, C (the C model's NHWC images)\n", ir->in_h, ir->in_w, ir->in_c);
     out(w, "N_OUTPUTS = %d\n", ir->n_outputs);
-    out(w, "FINAL_ACTIVATION = \"%s\"\n", act_name(ir->final_act));
-    out(w, "LOSS = \"%s\"\n", c->loss == CNN_LOSS_BINARY_CE ? "binary_crossentropy" : "categorical_crossentropy");
+    out(w, "FINAL_ACTIVATION = \"%s\"\n", cnn_word(cnn_act_words, ir->final_act));
+    out(w, "LOSS = \"%s\"\n", cnn_word(cnn_loss_words, c->loss));
     out(w, "SEED = %llu\n", (unsigned long long)c->seed);
     out(w, "BATCH = %d\n", c->batch);
     out(w, "EPOCHS = %d\n", c->epochs);
@@ -255,7 +243,7 @@ static void emit_constants(py_writer *w, const cnnc_ir *ir)
         real_str(sc->min_lr, 0, b2, sizeof b2);
         out(w, "LR_SCHEDULE = {\"kind\": \"plateau\", \"monitor\": \"%s\", \"factor\": %s, \"patience\": %d, "
                "\"min_delta\": %s, \"cooldown\": %d, \"min_lr\": %s}  # Keras ReduceLROnPlateau\n",
-            (const char *[]){"val_loss", "val_accuracy", "loss", "accuracy"}[sc->monitor & 3], lr, sc->patience, b1, sc->cooldown, b2);
+            cnn_word(cnn_monitor_words, sc->monitor), lr, sc->patience, b1, sc->cooldown, b2);
     }
     if (c->init) {
         out(w, "INIT = {\"path\": ");

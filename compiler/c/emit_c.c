@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cnn_words.h"
 #include "emit.h"
 #include "emit_batch_sum.h"
 #include "emit_c.h"
@@ -17,7 +18,6 @@
 #include "emit_descriptor.h"
 #include "emit_layers.h"
 #include "emit_util.h"
-#include "keywords.h"
 #include "plan.h"
 
 #ifndef CNNC_VERSION
@@ -72,7 +72,7 @@ static void emit_header_comment(cnnc_emitter *em, const cnnc_plan *pl, const cha
     em_line(em, " *");
     em_line(em, " * model %s: input %dx%dx%d, %d logit%s (final %s applied by the loss)", ir->name,
             ir->in_h, ir->in_w, ir->in_c, ir->n_outputs, ir->n_outputs == 1 ? "" : "s",
-            kw_activations[ir->final_act]);
+            cnn_act_words[ir->final_act]);
     em_line(em, " *");
     em_line(em, " *   %-18s %-5s %-14s %10s %12s", "layer", "line", "output", "params", "MFLOP fwd");
     for (int i = 0; i < pl->n; i++) {
@@ -264,7 +264,7 @@ static void emit_forward_driver(cnnc_emitter *em, const cnnc_plan *pl)
             uses_train = 1;
     }
     em_line(em, "/* Forward pass over n images: every layer in order, then the logits");
-    em_line(em, " * (the last layer's output before its %s). */", kw_activations[pl->ir->final_act]);
+    em_line(em, " * (the last layer's output before its %s). */", cnn_act_words[pl->ir->final_act]);
     em_function(em,
                   "static void %s_forward(cnn_buffers *b, const cnn_real *x, cnn_real *logits, int n, "
                   "int training, uint64_t seed, uint64_t step)",

@@ -38,12 +38,12 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "cnn_words.h"
 #include "conv_blocks.h"
 #include "emit_conv_bn_fold.h"
 #include "emit_conv_pool_forward.h"
 #include "emit_conv_winograd.h"
 #include "emit_util.h"
-#include "keywords.h"
 
 /* The folded weights and bias (not affine), then Winograd's U. */
 static size_t fold_floats(const cnnc_plan_layer *conv)
@@ -114,16 +114,16 @@ void emit_conv_bn_fold_forward(cnnc_emitter *em, const cnnc_plan *pl, const cnnc
         em_line(em, "/* %s + %s + %s in inference (emit_conv_bn_fold.c): the batchnorm, with its", l->name,
                 B->l->name, P->l->name);
         em_line(em, " * running statistics, is y = scale z + shift per channel after the conv's %s; the",
-                kw_activations[L->act]);
+                cnn_act_words[L->act]);
         em_line(em, " * fused conv + %s + maxpool applies it to each window's maximum (its minimum where",
-                kw_activations[L->act]);
+                cnn_act_words[L->act]);
         em_line(em, " * scale < 0), so the conv's and the batchnorm's outputs are never written. */");
     } else {
         em_line(em, "/* %s + %s%s + %s in inference (emit_conv_bn_fold.c): the batchnorm, with its", l->name,
                 B->l->name, B->fuse_relu ? " + relu" : "", P->l->name);
         em_line(em, " * running statistics, is y = scale z + shift per channel: scale goes into the conv's");
         em_line(em, " * weights, shift into its bias (in `fold`, %s), and one fused conv + %s +",
-                stored ? "computed by cnnc export" : "at each call", kw_activations[B->act]);
+                stored ? "computed by cnnc export" : "at each call", cnn_act_words[B->act]);
         em_line(em, " * maxpool pass follows: the conv's and the batchnorm's outputs are never written. */");
     }
     em_function(em,

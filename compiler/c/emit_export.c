@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cnn_words.h"
 #include "emit.h"
 #include "emit_c.h"
 #include "emit_conv_bn_fold.h"
@@ -40,7 +41,6 @@
 #include "emit_export_prep.h"
 #include "emit_util.h"
 #include "export_weights.h"
-#include "keywords.h"
 #include "plan.h"
 
 #ifndef CNNC_VERSION
@@ -512,7 +512,7 @@ static int write_source(const cnnc_plan *pl, const cnnc_weights *w, const export
             ir->forward_flops / 1e6);
     em_line(&em, " * Inference mode: dropout off, batchnorm with its running statistics (folded into");
     em_line(&em, " * the conv before it where the plan allows), the final %s applied.",
-            kw_activations[ir->final_act]);
+            cnn_act_words[ir->final_act]);
     em_line(&em, " * Freestanding C99: no library calls, no allocation (docs/deploy.md). */");
     emit_preamble(&em, pl, lo);
     emit_weights(&em, ir, w);

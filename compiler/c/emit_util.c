@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cnn_words.h"
 #include "emit_util.h"
-#include "keywords.h"
 
 int emit_error(const char *fmt, ...)
 {
@@ -161,12 +161,12 @@ void emit_layer_comment(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_l
     em_line(em, " * %s -> %s per image (NHWC)%s%s", emit_shape_str(si, sizeof si, &l->in),
             emit_shape_str(so, sizeof so, &l->out),
             L->act != l->act && !L->fuse_relu ? "; the final " : "",
-            L->act != l->act && !L->fuse_relu ? kw_activations[l->act] : "");
+            L->act != l->act && !L->fuse_relu ? cnn_act_words[l->act] : "");
     if (L->fuse_relu)
         em_line(em, " * (and the relu on the next line of the .cnn: that layer is a view of this output)");
     if (L->act != l->act && l->kind != CNN_ACTIVATION && !L->fuse_relu)
         em_line(em, " * (the final %s is left to the loss: this layer outputs logits)",
-                kw_activations[l->act]);
+                cnn_act_words[l->act]);
     for (int t = 0; t < l->n_tensors; t++) {
         const cnn_tensor_info *ti = &pl->ir->tensors[l->first_tensor + t];
         const char *lay = ti->layout == CNN_LAYOUT_HWIO ? " [kh][kw][in][out]"

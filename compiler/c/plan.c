@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cnn_words.h"
 #include "dense_blocks.h"
 #include "emit_conv2d.h"
 #include "emit_conv_bn_fold.h"
@@ -14,7 +15,6 @@
 #include "emit_conv_pool_backward.h"
 #include "emit_conv_winograd.h"
 #include "emit_util.h"
-#include "keywords.h"
 #include "plan.h"
 
 /* The layer as the user would write it: the comment over its functions. */
@@ -25,7 +25,7 @@ static void layer_stmt(char *buf, size_t size, const cnn_layer *l)
         if (l->act == CNN_ACT_LEAKY_RELU)
             snprintf(a, sizeof a, " leaky_relu");
         else
-            snprintf(a, sizeof a, " %s", kw_activations[l->act]);
+            snprintf(a, sizeof a, " %s", cnn_act_words[l->act]);
     }
     switch (l->kind) {
     case CNN_CONV2D:
@@ -49,7 +49,7 @@ static void layer_stmt(char *buf, size_t size, const cnn_layer *l)
         if (l->act == CNN_ACT_LEAKY_RELU)
             snprintf(buf, size, "leaky_relu alpha=%g", (double)l->alpha);
         else
-            snprintf(buf, size, "%s", kw_activations[l->act]);
+            snprintf(buf, size, "%s", cnn_act_words[l->act]);
         break;
     }
     if (l->frozen && strlen(buf) + 16 < size)
@@ -173,7 +173,7 @@ int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
             /* The forward pass stops before the final sigmoid/softmax. */
             if (l->act != ir->final_act)
                 return emit_error("internal: the last layer %s does not end in the final %s", l->name,
-                                  kw_activations[ir->final_act]);
+                                  cnn_act_words[ir->final_act]);
             L->act = CNN_ACT_LINEAR;
         }
         if (l->kind == CNN_FLATTEN || (last && l->kind == CNN_ACTIVATION))

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check_impl.h"
-#include "keywords.h"
+#include "cnn_words.h"
 #include "statements.h"
 
 void check_preprocess(checker *c, const ast_stmt *block)
@@ -74,11 +74,11 @@ void check_augment(checker *c, const ast_stmt *block)
         double x;
         cnn_fill fill = CNN_FILL_REFLECT;
         const ast_value *fv = get_opt(&a, "fill");
-        if (fv && want_word(c, fv, "fill mode", kw_fills, &i))
+        if (fv && want_word(c, fv, "fill mode", cnn_fill_words, &i))
             fill = (cnn_fill)i;
         const char *n = st->name;
         if (strcmp(n, "flip") == 0) {
-            if (want_word(c, a.pos[0], "flip mode", kw_flips, &i))
+            if (want_word(c, a.pos[0], "flip mode", cnn_flip_words, &i))
                 au->flip = i + 1; /* 1 horizontal, 2 vertical, 3 both: the CNN_FLIP_* bits */
         } else if (strcmp(n, "rotate") == 0) {
             if (want_real(c, a.pos[0], "rotate (a fraction of a full turn)", 0, 1, 0.5, 0, &x)) {

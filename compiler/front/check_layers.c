@@ -4,13 +4,13 @@
 #include <string.h>
 
 #include "check_impl.h"
-#include "keywords.h"
+#include "cnn_words.h"
 #include "statements.h"
 
 static int parse_act(checker *c, const ast_value *v, cnn_act *out)
 {
     int i;
-    if (!want_word(c, v, "activation", kw_activations, &i))
+    if (!want_word(c, v, "activation", cnn_act_words, &i))
         return 0;
     *out = (cnn_act)i;
     return 1;
@@ -105,8 +105,8 @@ void check_layer_stmt(checker *c, const ast_stmt *st)
     } else {
         /* a standalone activation: relu, sigmoid, tanh, softmax, leaky_relu */
         L->kind = CNN_ACTIVATION;
-        for (int i = 0; kw_activations[i]; i++)
-            if (strcmp(kw_activations[i], st->name) == 0)
+        for (int i = 0; cnn_act_words[i]; i++)
+            if (strcmp(cnn_act_words[i], st->name) == 0)
                 L->act = (cnn_act)i;
         if ((v = get_opt(&a, "alpha")) && want_real(c, v, "leaky_relu alpha", 0, 0, 1, 0, &x))
             L->alpha = (float)x;

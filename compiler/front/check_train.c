@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check_impl.h"
-#include "keywords.h"
+#include "cnn_words.h"
 #include "names.h"
 #include "statements.h"
 
@@ -20,7 +20,7 @@ static void check_optimizer(checker *c, const ast_stmt *st, const stmt_args *a)
     };
     cnn_optimizer *o = &c->ir->config.optimizer;
     int k;
-    if (!want_word(c, a->pos[0], "optimizer", kw_optimizers, &k))
+    if (!want_word(c, a->pos[0], "optimizer", cnn_optimizer_words, &k))
         return;
     o->kind = (cnn_optimizer_kind)k;
     o->lr = k == CNN_OPT_SGD ? 0.01 : 0.001;
@@ -34,8 +34,8 @@ static void check_optimizer(checker *c, const ast_stmt *st, const stmt_args *a)
         if (!ok) {
             char list[128];
             names_join(list, sizeof list, takes[k]);
-            diag_error(c->d, it->opt_loc, "optimizer %s has no option '%s'; it takes %s", kw_optimizers[k], it->opt_name,
-                       list);
+            diag_error(c->d, it->opt_loc, "optimizer %s has no option '%s'; it takes %s", cnn_optimizer_words[k],
+                       it->opt_name, list);
         }
     }
     const ast_value *lr = get_opt(a, "lr"), *lr2 = get_opt(a, "learning_rate");
@@ -112,7 +112,7 @@ static void check_schedule(checker *c, const ast_stmt *st, const stmt_args *a)
             sc->alpha = x;
     } else {
         sc->kind = CNN_SCHED_PLATEAU;
-        if ((v = get_opt(a, "monitor")) && want_word(c, v, "monitor", kw_monitors, &k))
+        if ((v = get_opt(a, "monitor")) && want_word(c, v, "monitor", cnn_monitor_words, &k))
             sc->monitor = (cnn_monitor)k;
         if ((v = get_opt(a, "factor")) && want_real(c, v, "reduce_lr_on_plateau factor", 0, 1, 1, 1, &x))
             sc->factor = x;
@@ -227,7 +227,7 @@ void check_train(checker *c, const ast_stmt *block)
         } else if (strcmp(n, "early_stopping") == 0) {
             cfg->early_stopping = 1;
             const ast_value *o;
-            if ((o = get_opt(&a, "monitor")) && want_word(c, o, "monitor", kw_monitors, &k))
+            if ((o = get_opt(&a, "monitor")) && want_word(c, o, "monitor", cnn_monitor_words, &k))
                 cfg->monitor = (cnn_monitor)k;
             if ((o = get_opt(&a, "patience")) && want_int(c, o, "patience", 0, 100000, &v))
                 cfg->patience = (int)v;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check_impl.h"
-#include "keywords.h"
+#include "cnn_words.h"
 
 static void shape_str(const cnn_shape *s, char *buf, size_t cap)
 {
@@ -254,7 +254,7 @@ void check_head(checker *c)
         diag_error(c->d, p->act_loc,
                    "the last layer's activation is %s; a classifier ends in 'sigmoid' (1 unit, "
                    "binary_crossentropy) or 'softmax' (N units, categorical_crossentropy)%s",
-                   kw_activations[L->act], units == 1 ? ": write 'sigmoid'" : ": write 'softmax'");
+                   cnn_act_words[L->act], units == 1 ? ": write 'sigmoid'" : ": write 'softmax'");
         return;
     }
     if (L->act == CNN_ACT_SOFTMAX && units < 2) {

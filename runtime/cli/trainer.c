@@ -19,9 +19,12 @@
 #include "cnn_train.h"
 #include "cnn_trainer.h"
 #include "cnn_wait_policy.h"
+#include "cnn_words.h"
 
 typedef enum cmd { CMD_TRAIN, CMD_EVALUATE, CMD_PREDICT, CMD_SUMMARY, CMD_BENCH, CMD_PREVIEW, CMD_NONE } cmd;
 static const char *const cmd_names[] = {"train", "evaluate", "predict", "summary", "bench", "preview", NULL};
+/* --lr-schedule's words, by cnn_schedule_kind */
+static const char *const sched_kinds[] = {"none", "step", "cosine", "plateau", NULL};
 
 static const char *metric_list(int bits, char *buf, size_t n)
 {
@@ -34,12 +37,6 @@ static const char *metric_list(int bits, char *buf, size_t n)
             strncat(buf, names[i], n - strlen(buf) - 1);
         }
     return buf[0] ? buf : "none";
-}
-
-static const char *monitor_str(cnn_monitor m)
-{
-    static const char *s[] = {"val_loss", "val_accuracy", "loss", "accuracy"};
-    return m >= 0 && m <= 3 ? s[m] : "val_loss";
 }
 
 static void usage(FILE *f, const cnn_model *m, cmd c)
@@ -99,20 +96,21 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
         fprintf(f, "  --clipvalue X            clip each gradient element to [-X, X] (default: %s)\n",
                 op->clipvalue > 0 ? "the train block's" : "off");
         fprintf(f, "  --loss NAME              binary_crossentropy or categorical_crossentropy; must suit the last layer (default: %s)\n",
-                d->loss == CNN_LOSS_BINARY_CE ? "binary_crossentropy" : "categorical_crossentropy");
+                cnn_word(cnn_loss_words, d->loss));
         fprintf(f, "  --metrics LIST           comma-separated: accuracy,precision,recall,auc (default: %s)\n",
                 metric_list(d->metrics, mbuf, sizeof mbuf));
         fprintf(f, "  --early-stopping         stop when --monitor stops improving, restore the best weights (default: %s)\n",
                 d->early_stopping ? "on" : "off");
         fprintf(f, "  --no-early-stopping\n");
-        fprintf(f, "  --monitor NAME           val_loss, val_accuracy, loss or accuracy (default: %s)\n", monitor_str(d->monitor));
+        fprintf(f, "  --monitor NAME           val_loss, val_accuracy, loss or accuracy (default: %s)\n",
+                cnn_word(cnn_monitor_words, d->monitor));
         fprintf(f, "  --patience N             epochs without improvement (default: %d)\n", d->patience);
         fprintf(f, "  --class-weight W         balanced, none, or one weight per class (1,2.5): Keras's class_weight "
                    "(default: %s)\n", d->class_weight == CNN_CW_BALANCED ? "balanced"
                                       : d->class_weight == CNN_CW_EXPLICIT ? "the train block's" : "none");
         fprintf(f, "Learning-rate schedule (one value per epoch):\n");
         fprintf(f, "  --lr-schedule KIND       none, step, cosine or plateau (default: %s)\n",
-                (const char *[]){"none", "step", "cosine", "plateau"}[d->schedule.kind & 3]);
+                cnn_word(sched_kinds, d->schedule.kind));
         fprintf(f, "  --decay-every N          step: epochs between decays\n");
         fprintf(f, "  --decay-factor F         step, plateau: the multiplier (default: 0.1)\n");
         fprintf(f, "  --decay-epochs N, --warmup N, --alpha F\n");
@@ -320,13 +318,12 @@ static int sched_apply(const cnn_model *m, cnn_schedule_cfg *c)
 {
     /* which kinds each flag applies to: bit 1 step, 2 cosine, 3 plateau */
     static const unsigned takes[SF_COUNT] = {2, 2 | 8, 4, 4, 4, 8, 8, 8, 8, 8};
-    static const char *const kind_names[] = {"none", "step", "cosine", "plateau"};
     for (int i = 0; i < SF_COUNT; i++) {
         if (!(sched_set_mask & (1u << i)))
             continue;
         if (!(takes[i] & (1u << c->kind))) {
             cnn_error(m, "--%s does not apply to the learning-rate schedule %s (it is an option of %s); give "
-                         "--lr-schedule too", sched_flags[i], kind_names[c->kind & 3],
+                         "--lr-schedule too", sched_flags[i], cnn_word(sched_kinds, c->kind),
                       takes[i] == 2 ? "step" : takes[i] == 4 ? "cosine" : takes[i] == 8 ? "plateau" : "step and plateau");
             return 1;
         }
@@ -400,17 +397,10 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
             return bad_value(m, f, v, "a non-negative whole number");
         c->seed = s;
     } else if (!strcmp(f, "optimizer")) {
-        cnn_optimizer_kind k;
-        if (!strcmp(v, "adam"))
-            k = CNN_OPT_ADAM;
-        else if (!strcmp(v, "sgd"))
-            k = CNN_OPT_SGD;
-        else if (!strcmp(v, "rmsprop"))
-            k = CNN_OPT_RMSPROP;
-        else if (!strcmp(v, "adamw"))
-            k = CNN_OPT_ADAMW;
-        else
+        int w = cnn_word_index(cnn_optimizer_words, v);
+        if (w < 0)
             return bad_value(m, f, v, "adam, adamw, sgd or rmsprop");
+        cnn_optimizer_kind k = (cnn_optimizer_kind)w;
         if (k != c->optimizer.kind) {
             c->optimizer = cnn_optim_defaults(k);
             *opt_changed = 1;
@@ -464,16 +454,10 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
     } else if (!strcmp(f, "no-early-stopping")) {
         c->early_stopping = 0;
     } else if (!strcmp(f, "monitor")) {
-        if (!strcmp(v, "val_loss"))
-            c->monitor = CNN_MON_VAL_LOSS;
-        else if (!strcmp(v, "val_accuracy"))
-            c->monitor = CNN_MON_VAL_ACCURACY;
-        else if (!strcmp(v, "loss"))
-            c->monitor = CNN_MON_LOSS;
-        else if (!strcmp(v, "accuracy"))
-            c->monitor = CNN_MON_ACCURACY;
-        else
+        int w = cnn_word_index(cnn_monitor_words, v);
+        if (w < 0)
             return bad_value(m, f, v, "val_loss, val_accuracy, loss or accuracy");
+        c->monitor = (cnn_monitor)w;
     } else if (!strcmp(f, "patience")) {
         if (parse_int(v, 0, 100000, &iv))
             return bad_value(m, f, v, "a whole number of epochs from 0 to 100000");
@@ -570,11 +554,7 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
             c->class_weights = given;
         }
     } else if (!strcmp(f, "lr-schedule")) {
-        static const char *const kinds[] = {"none", "step", "cosine", "plateau"};
-        int k = -1;
-        for (int i = 0; i < 4; i++)
-            if (!strcmp(v, kinds[i]))
-                k = i;
+        int k = cnn_word_index(sched_kinds, v);
         if (k < 0)
             return bad_value(m, f, v, "none, step, cosine or plateau");
         if ((cnn_schedule_kind)k != c->schedule.kind)
@@ -590,11 +570,7 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
             return bad_value(m, f, v, "a number, 0 or more");
         sched_set(f, dv);
     } else if (!strcmp(f, "plateau-monitor")) {
-        static const char *const mons[] = {"val_loss", "val_accuracy", "loss", "accuracy"};
-        int k = -1;
-        for (int i = 0; i < 4; i++)
-            if (!strcmp(v, mons[i]))
-                k = i;
+        int k = cnn_word_index(cnn_monitor_words, v);
         if (k < 0)
             return bad_value(m, f, v, "val_loss, val_accuracy, loss or accuracy");
         sched_set(f, (double)k);

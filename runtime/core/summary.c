@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cnn_util.h"
+#include "cnn_words.h"
 
 static const char *keras_type(const cnn_layer *L)
 {
@@ -26,29 +27,6 @@ static const char *keras_type(const cnn_layer *L)
         }
     }
     return "?";
-}
-
-/* The language's words for the enum values the summary prints (the
- * compiler's own lists are in compiler/front/keywords.c, above this floor). */
-static const char *fill_word(cnn_fill f)
-{
-    return f == CNN_FILL_NEAREST ? "nearest" : f == CNN_FILL_CONSTANT ? "constant" : "reflect";
-}
-
-static const char *flip_word(int flip)
-{
-    return (flip & 3) == 3 ? "horizontal_and_vertical" : (flip & 3) == 2 ? "vertical" : "horizontal";
-}
-
-static const char *monitor_word(cnn_monitor m)
-{
-    static const char *const w[] = {"val_loss", "val_accuracy", "loss", "accuracy"};
-    return m >= CNN_MON_VAL_LOSS && m <= CNN_MON_ACCURACY ? w[m] : "?";
-}
-
-static const char *optimizer_word(cnn_optimizer_kind k)
-{
-    return k == CNN_OPT_SGD ? "sgd" : k == CNN_OPT_RMSPROP ? "rmsprop" : k == CNN_OPT_ADAMW ? "adamw" : "adam";
 }
 
 /* 1848417 -> "1,848,417" */
@@ -134,15 +112,16 @@ static void print_pipeline(const cnn_model *m, FILE *out)
     int n = 0;
     fputs(" Augment (training only):", out);
     if (a->flip)
-        fprintf(out, "%s flip %s", n++ ? "," : "", flip_word(a->flip));
+        fprintf(out, "%s flip %s", n++ ? "," : "", cnn_word(cnn_flip_words, (a->flip & 3) - 1));
     if (a->rotate > 0)
-        fprintf(out, "%s rotate %g (%s)", n++ ? "," : "", a->rotate, fill_word(a->rotate_fill));
+        fprintf(out, "%s rotate %g (%s)", n++ ? "," : "", a->rotate, cnn_word(cnn_fill_words, a->rotate_fill));
     if (a->zoom > 0)
-        fprintf(out, "%s zoom %g (%s)", n++ ? "," : "", a->zoom, fill_word(a->zoom_fill));
+        fprintf(out, "%s zoom %g (%s)", n++ ? "," : "", a->zoom, cnn_word(cnn_fill_words, a->zoom_fill));
     if (a->shear > 0)
-        fprintf(out, "%s shear %g (%s)", n++ ? "," : "", a->shear, fill_word(a->shear_fill));
+        fprintf(out, "%s shear %g (%s)", n++ ? "," : "", a->shear, cnn_word(cnn_fill_words, a->shear_fill));
     if (a->translate > 0)
-        fprintf(out, "%s translate %g (%s)", n++ ? "," : "", a->translate, fill_word(a->translate_fill));
+        fprintf(out, "%s translate %g (%s)", n++ ? "," : "", a->translate,
+                cnn_word(cnn_fill_words, a->translate_fill));
     if (a->brightness > 0)
         fprintf(out, "%s brightness %g", n++ ? "," : "", a->brightness);
     if (a->contrast > 0)
@@ -166,8 +145,8 @@ static void print_training(const cnn_model *m, FILE *out)
     switch (o->kind) {
     case CNN_OPT_ADAM:
     case CNN_OPT_ADAMW:
-        fprintf(out, "%s lr=%g beta1=%g beta2=%g epsilon=%g", optimizer_word(o->kind), o->lr, o->beta1, o->beta2,
-                o->epsilon);
+        fprintf(out, "%s lr=%g beta1=%g beta2=%g epsilon=%g", cnn_word(cnn_optimizer_words, o->kind), o->lr,
+                o->beta1, o->beta2, o->epsilon);
         break;
     case CNN_OPT_SGD:
         fprintf(out, "sgd lr=%g momentum=%g nesterov=%s", o->lr, o->momentum, o->nesterov ? "true" : "false");
@@ -194,8 +173,8 @@ static void print_training(const cnn_model *m, FILE *out)
                 sc->alpha);
     else if (sc->kind == CNN_SCHED_PLATEAU)
         fprintf(out, " Learning rate: reduce_lr_on_plateau monitor=%s factor=%g patience=%d min_delta=%g "
-                     "cooldown=%d min_lr=%g\n", monitor_word(sc->monitor), sc->factor, sc->patience, sc->min_delta,
-                sc->cooldown, sc->min_lr);
+                     "cooldown=%d min_lr=%g\n", cnn_word(cnn_monitor_words, sc->monitor), sc->factor, sc->patience,
+                sc->min_delta, sc->cooldown, sc->min_lr);
     if (c->class_weight == CNN_CW_BALANCED)
         fputs(" Class weights: balanced (n / (classes x count) over the training split)\n", out);
     else if (c->class_weight == CNN_CW_EXPLICIT) {
@@ -215,7 +194,7 @@ static void print_training(const cnn_model *m, FILE *out)
     if (c->metrics & CNN_METRIC_AUC)
         fputs(", auc", out);
     if (c->early_stopping)
-        fprintf(out, "; early stopping on %s, patience %d\n", monitor_word(c->monitor), c->patience);
+        fprintf(out, "; early stopping on %s, patience %d\n", cnn_word(cnn_monitor_words, c->monitor), c->patience);
     else
         fputs("; no early stopping\n", out);
 }
@@ -258,7 +237,7 @@ void cnn_summary_print(FILE *out, const cnn_model *m)
     const cnn_config *cfg = &m->defaults;
     fprintf(out, " Input: %dx%dx%d; output: %d %s unit%s, loss %s\n", m->in_h, m->in_w, m->in_c, m->n_outputs,
             m->final_act == CNN_ACT_SIGMOID ? "sigmoid" : "softmax", cnn_plural(m->n_outputs),
-            cfg->loss == CNN_LOSS_BINARY_CE ? "binary_crossentropy" : "categorical_crossentropy");
+            cnn_word(cnn_loss_words, cfg->loss));
     flops_str(m->forward_flops, a, sizeof a);
     flops_str(m->train_flops, b, sizeof b);
     fprintf(out, " Forward: %s per image; training: %s per image (forward + backward)\n", a, b);
@@ -267,7 +246,7 @@ void cnn_summary_print(FILE *out, const cnn_model *m)
     fprintf(out, " Parameter bytes: %s (float32); activation bytes: %s per image\n", a, b);
     bytes_str(cnn_summary_peak_training_bytes(m, cfg->batch), c, sizeof c);
     fprintf(out, " Peak training memory at batch %d with %s: %s (estimate)\n", cfg->batch,
-            optimizer_word(cfg->optimizer.kind), c);
+            cnn_word(cnn_optimizer_words, cfg->optimizer.kind), c);
     print_pipeline(m, out);
     print_training(m, out);
 }

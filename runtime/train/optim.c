@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnn_words.h"
+
 /* The scalar coefficients of one step, computed in double from the
  * configuration and the step number (cnn_optim_begin), then used as floats
  * by every element. */
@@ -49,13 +51,7 @@ cnn_optimizer cnn_optim_defaults(cnn_optimizer_kind kind)
 
 const char *cnn_optim_kind_name(cnn_optimizer_kind kind)
 {
-    switch (kind) {
-    case CNN_OPT_ADAM: return "adam";
-    case CNN_OPT_SGD: return "sgd";
-    case CNN_OPT_RMSPROP: return "rmsprop";
-    case CNN_OPT_ADAMW: return "adamw";
-    }
-    return "?";
+    return cnn_word(cnn_optimizer_words, kind);
 }
 
 const char *cnn_optim_check(const cnn_optimizer *c)

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnn_words.h"
+
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
 #endif
@@ -13,12 +15,6 @@
 int cnn_schedule_maximizes(cnn_monitor m)
 {
     return m == CNN_MON_VAL_ACCURACY || m == CNN_MON_ACCURACY;
-}
-
-static const char *monitor_text(cnn_monitor m)
-{
-    static const char *s[] = {"val_loss", "val_accuracy", "loss", "accuracy"};
-    return m >= 0 && m <= 3 ? s[m] : "val_loss";
 }
 
 cnn_schedule_cfg cnn_schedule_defaults(cnn_schedule_kind kind)
@@ -117,7 +113,7 @@ void cnn_schedule_settings(const cnn_schedule_cfg *c, char *buf, size_t n)
         break;
     case CNN_SCHED_PLATEAU:
         snprintf(buf, n, "schedule=plateau monitor=%s factor=%.17g patience=%d min_delta=%.17g cooldown=%d "
-                         "min_lr=%.17g", monitor_text(c->monitor), c->factor, c->patience, c->min_delta,
+                         "min_lr=%.17g", cnn_word(cnn_monitor_words, c->monitor), c->factor, c->patience, c->min_delta,
                  c->cooldown, c->min_lr);
         break;
     }
@@ -144,7 +140,7 @@ void cnn_schedule_describe(const cnn_schedule_cfg *c, char *buf, size_t n)
         break;
     case CNN_SCHED_PLATEAU:
         snprintf(buf, n, "reduce on plateau: x%g when %s has not improved by %g for %d epoch%s (cooldown %d, "
-                         "min_lr %g)", c->factor, monitor_text(c->monitor), c->min_delta, c->patience,
+                         "min_lr %g)", c->factor, cnn_word(cnn_monitor_words, c->monitor), c->min_delta, c->patience,
                  c->patience == 1 ? "" : "s", c->cooldown, c->min_lr);
         break;
     }

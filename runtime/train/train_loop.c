@@ -24,6 +24,7 @@
 #include "cnn_dist_check.h"
 #include "cnn_class_weight.h"
 #include "cnn_util.h"
+#include "cnn_words.h"
 #include "cnn_data.h"
 #include "cnn_finite.h"
 #include "cnn_history.h"
@@ -91,17 +92,6 @@ static void settings_text(const cnn_model *m, const cnn_run_options *o, char *s,
 }
 
 /* ---- early stopping / best weights ---------------------------------------- */
-
-static const char *monitor_name(cnn_monitor mon)
-{
-    switch (mon) {
-    case CNN_MON_VAL_LOSS: return "val_loss";
-    case CNN_MON_VAL_ACCURACY: return "val_accuracy";
-    case CNN_MON_LOSS: return "loss";
-    case CNN_MON_ACCURACY: return "accuracy";
-    }
-    return "val_loss";
-}
 
 /* Keras's EarlyStopping(mode="auto"): accuracies are maximised, losses
  * minimised; an improvement is strictly better (min_delta = 0). */
@@ -511,7 +501,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     cols[nc++] = "lr"; /* the rate of the epoch (Keras logs it as learning_rate) */
     cnn_history_init(&r->hist, cols, nc);
 
-    const char *mon = monitor_name(c->monitor);
+    const char *mon = cnn_word(cnn_monitor_words, c->monitor);
     if (!r->val && !strncmp(mon, "val_", 4)) {
         if (c->early_stopping)
             cnn_warning(m, "early stopping monitors %s, but there is no validation data; monitoring %s", mon,
@@ -520,7 +510,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     }
 
     /* reduce_lr_on_plateau's monitor falls back as early stopping's does */
-    const char *plateau_mon = monitor_name(c->schedule.monitor);
+    const char *plateau_mon = cnn_word(cnn_monitor_words, c->schedule.monitor);
     if (c->schedule.kind == CNN_SCHED_PLATEAU && !r->val && !strncmp(plateau_mon, "val_", 4)) {
         cnn_warning(m, "reduce_lr_on_plateau monitors %s, but there is no validation data; monitoring %s",
                     plateau_mon, plateau_mon + 4);
