@@ -272,7 +272,8 @@ int cnn_share_owner(int i, int block, int size);
 typedef struct cnn_share_report {
     int shared;        /* 0: the processes' entries differ, so each decoded all of its own */
     int block;         /* entries per block */
-    int32_t *decoded;  /* files each process read and decoded (size of them, malloc'd) */
+    int32_t *decoded;  /* per process: the files it read and decoded, then the milliseconds
+                          that took (2 x size, malloc'd) */
     double exchange_s; /* seconds spent exchanging the decoded images and reasons */
 } cnn_share_report;
 

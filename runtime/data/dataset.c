@@ -138,11 +138,14 @@ static int decode(cnn_source *s, const cnn_pass *ps, const cnn_data_options *o, 
         fprintf(o->log, "%s: the %d processes' file lists differ, so each decoded all of its own files\n",
                 s->name, o->share->size);
     if (o->log && rep.shared) {
-        fprintf(o->log, "%s: %d processes decoded", s->name, o->share->size);
-        for (int r = 0; r < o->share->size; r++)
-            fprintf(o->log, "%s%d", r == 0 ? " " : r + 1 < o->share->size ? ", " : " and ", (int)rep.decoded[r]);
-        fprintf(o->log, " of the %d files (blocks of %d) and exchanged the images in %.2f s\n", s->n_files,
-                rep.block, rep.exchange_s);
+        const int p = o->share->size;
+        fprintf(o->log, "%s: %d processes decoded", s->name, p);
+        for (int r = 0; r < p; r++)
+            fprintf(o->log, "%s%d", r == 0 ? " " : r + 1 < p ? ", " : " and ", (int)rep.decoded[2 * r]);
+        fprintf(o->log, " of the %d files (blocks of %d) in", s->n_files, rep.block);
+        for (int r = 0; r < p; r++)
+            fprintf(o->log, "%s%.2f", r == 0 ? " " : r + 1 < p ? ", " : " and ", rep.decoded[2 * r + 1] / 1e3);
+        fprintf(o->log, " s, and exchanged the images in %.2f s\n", rep.exchange_s);
     }
     free(rep.decoded);
     return 0;

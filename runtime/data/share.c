@@ -22,7 +22,7 @@
 #include "cnn_data_impl.h"
 #include "cnn_util.h"
 
-#define SHARE_BLOCK_BYTES ((size_t)1 << 20)
+#define SHARE_BLOCK_BYTES ((size_t)4 << 20)
 #define SHARE_MIN_BLOCKS 8 /* per process, when there are entries enough */
 
 int cnn_share_block(size_t image_bytes, int n_files, int size)
@@ -104,13 +104,13 @@ static int exchange_cache(cnn_source *s, const cnn_data_share *sh, int block, ch
     return rc;
 }
 
-/* One int from every process, to every process (size ints, malloc'd), or
- * NULL when out of memory (LEFT: the caller fails at once). */
-static int32_t *gather_int(const cnn_data_share *sh, int32_t v)
+/* k ints from every process, to every process (size x k ints, malloc'd),
+ * or NULL when out of memory (LEFT: the caller fails at once). */
+static int32_t *gather_ints(const cnn_data_share *sh, const int32_t *v, int k)
 {
-    int32_t *all = malloc((size_t)sh->size * sizeof *all);
+    int32_t *all = malloc((size_t)sh->size * (size_t)k * sizeof *all);
     if (all)
-        sh->allgather_bytes(&v, all, sizeof v);
+        sh->allgather_bytes(v, all, (size_t)k * sizeof *v);
     return all;
 }
 
@@ -196,6 +196,7 @@ int cnn_share_pass(cnn_source *s, const cnn_pass *pass, int threads, const cnn_d
     int *mine = malloc(((size_t)s->n_files + 1) * sizeof *mine);
     s->read_by = malloc(((size_t)s->n_files + 1) * sizeof *s->read_by);
     int n_mine = 0, rc = 0;
+    int32_t decode_ms = 0;
     if (!mine || !s->read_by) {
         cnn_set_err(err, errlen, "%s: out of memory", s->name);
         rc = -1;
@@ -206,11 +207,14 @@ int cnn_share_pass(cnn_source *s, const cnn_pass *pass, int threads, const cnn_d
             if (owner == sh->rank && !s->reasons[i])
                 mine[n_mine++] = i;
         }
+        double t = now_s();
         rc = cnn_decode_pass(s, pass, threads, mine, n_mine, err, errlen);
+        decode_ms = (int32_t)((now_s() - t) * 1e3 + 0.5);
     }
     /* Every process learns whether every other could do its part (memory,
-     * the cache file), and how many files each decoded. */
-    int32_t *counts = gather_int(sh, rc == 0 ? n_mine : -1);
+     * the cache file), how many files each decoded and how long it took. */
+    const int32_t done[2] = {rc == 0 ? n_mine : -1, decode_ms};
+    int32_t *counts = gather_ints(sh, done, 2);
     if (!counts) {
         free(mine);
         cnn_set_err(err, errlen, "%s: out of memory", s->name);
@@ -218,7 +222,7 @@ int cnn_share_pass(cnn_source *s, const cnn_pass *pass, int threads, const cnn_d
     }
     int failed = -1;
     for (int r = 0; r < sh->size && failed < 0; r++)
-        if (counts[r] < 0)
+        if (counts[2 * r] < 0)
             failed = r;
     if (failed >= 0) {
         if (rc == 0)
@@ -241,7 +245,8 @@ int cnn_share_pass(cnn_source *s, const cnn_pass *pass, int threads, const cnn_d
     free(mine);
     /* A failure to keep what arrived is this process's own: the processes
      * agree before going on, so that all of them fail or none. */
-    int32_t *ok = rc == LEFT ? NULL : gather_int(sh, rc == 0);
+    const int32_t fine = rc == 0;
+    int32_t *ok = rc == LEFT ? NULL : gather_ints(sh, &fine, 1);
     for (int r = 0; ok && r < sh->size && rc == 0; r++)
         if (!ok[r]) {
             cnn_set_err(err, errlen, "%s: the image exchange failed on rank %d (its message says why)", s->name, r);
