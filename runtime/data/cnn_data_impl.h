@@ -263,7 +263,7 @@ int cnn_decode_pass(cnn_source *s, const cnn_pass *pass, int threads, const int 
 
 /* ---- the first pass over several processes (share.c) ------------------------------ */
 
-/* Entries per block of the first pass's interleave: about 1 MiB of cache,
+/* Entries per block of the first pass's interleave: about 4 MiB of cache,
  * fewer when a process would otherwise get fewer than 8 blocks, at least 1. */
 int cnn_share_block(size_t image_bytes, int n_files, int size);
 /* The process that decodes entry i: its block's index mod size. */

@@ -5,7 +5,7 @@
  *
  * The entries are cut into blocks of consecutive entries; block b is decoded
  * by process b mod P (an interleave, so that no process gets all of a class
- * whose photos are larger than the others'). Blocks are about 1 MiB of cache,
+ * whose photos are larger than the others'). Blocks are about 4 MiB of cache,
  * and small enough that every process has several. A process decodes its
  * blocks with its threads (decode_pass.c), then each block goes from its
  * owner to every other process (one broadcast per block, under 2 GB each),
