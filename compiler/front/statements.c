@@ -75,7 +75,7 @@ const stmt_spec train_specs[] = {
     {"batch", 1, 1, {NULL}, "batch N"},
     {"epochs", 1, 1, {NULL}, "epochs N"},
     {"optimizer", 1, 1, {"lr", "learning_rate", "beta1", "beta2", "epsilon", "momentum", "nesterov", "rho",
-                         "weight_decay", "clipnorm", "clipvalue", NULL},
+                         "weight_decay", "clipnorm", "clipvalue", "global_clipnorm", NULL},
      "optimizer adam|adamw|sgd|rmsprop [lr=X] ..."},
     {"loss", 1, 1, {NULL}, "loss binary_crossentropy|categorical_crossentropy"},
     {"metrics", 1, 4, {NULL}, "metrics accuracy [precision] [recall] [auc]"},
