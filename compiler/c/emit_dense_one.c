@@ -32,7 +32,7 @@ void emit_dense_forward_one(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pl
     if (r > 4)
         r = 4;
     int ahead = (int)((DENSE_ONE_AHEAD + L->out_size - 1) / L->out_size); /* rows */
-    emit_layer_comment(em, pl, L, "forward, one image (cnnc export: emit_dense.c)");
+    emit_layer_comment(em, pl, L, "forward, one image (cnnc export: emit_dense_one.c)");
     em_function(em,
                 "static void %s_forward_one(const cnn_real *restrict p, const cnn_real *restrict in, "
                 "cnn_real *restrict out)",
