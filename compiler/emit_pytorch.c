@@ -221,6 +221,10 @@ static void emit_constants(py_writer *w, const cnnc_ir *ir)
         real_str(o->clipvalue, 0, x, sizeof x);
         out(w, ", \"clipvalue\": %s", x);
     }
+    if (o->global_clipnorm > 0) {
+        real_str(o->global_clipnorm, 0, x, sizeof x);
+        out(w, ", \"global_clipnorm\": %s", x);
+    }
     out(w, "}\n");
     /* settings added to the language later are written only when set */
     if (c->class_weight == CNN_CW_BALANCED)

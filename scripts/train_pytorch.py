@@ -537,7 +537,8 @@ class KerasOptimizer:
     SGD:     v = mu v - lr g; p += v  (Nesterov: p += mu v - lr g); p -= lr g without momentum
     RMSprop: v = rho v + (1 - rho) g^2; p -= lr g / sqrt(v + eps)
     AdamW:   Adam's rule; weight_decay (any optimizer): p -= p * lr * weight_decay after
-             the clipping (clipnorm per tensor, clipvalue per element), before the rule"""
+             the clipping (clipnorm per tensor, clipvalue per element, global_clipnorm over
+             all the gradients together), before the rule"""
 
     def __init__(self, torch, params, cfg):
         self.torch = torch
@@ -552,12 +553,21 @@ class KerasOptimizer:
         self.t += 1
         f32 = lambda v: torch.tensor(v, dtype=torch.float32)  # noqa: E731  (the C code's float scalars)
         with torch.no_grad():
+            scale = None  # global_clipnorm: one factor for every gradient
+            if c.get("global_clipnorm", 0) > 0:
+                norm = math.sqrt(sum(float((p.grad.double() * p.grad.double()).sum())
+                                     for p in self.params if p.grad is not None))
+                if norm > c["global_clipnorm"]:
+                    scale = f32(c["global_clipnorm"] / norm)
             for p, m, v in zip(self.params, self.m, self.v):
                 g = p.grad
                 if g is None:
                     continue
-                # Keras 3's order: clip (clipnorm per tensor, clipvalue per element), decay, rule
-                if c.get("clipnorm", 0) > 0:
+                # Keras 3's order: clip (clipnorm per tensor, clipvalue per element, or
+                # global_clipnorm), decay, rule
+                if scale is not None:
+                    g = g * scale
+                elif c.get("clipnorm", 0) > 0:
                     norm = math.sqrt(float((g.double() * g.double()).sum()))
                     if norm > c["clipnorm"]:
                         g = g * f32(c["clipnorm"] / norm)

@@ -3,8 +3,9 @@
 #   trainer_metrics      accuracy, precision, recall, AUC, confusion matrix [unit]
 #   trainer_class_weight Keras's class_weight: loss and dL/dlogits vs PyTorch
 #                        (binary and softmax), balanced weights     [unit parity]
-#   trainer_adamw_clip   weight_decay, clipnorm (per tensor), clipvalue over 10
-#                        steps vs Keras's rules in double and torch AdamW [unit parity]
+#   trainer_adamw_clip   weight_decay, clipnorm (per tensor), clipvalue,
+#                        global_clipnorm over 10 steps vs Keras's rules in
+#                        double and torch AdamW, clip_grad_norm_   [unit parity]
 #   trainer_lr_schedules step, cosine (warm-up) and plateau lr over 20 epochs
 #                        against torch.optim.lr_scheduler and Keras's
 #                        ReduceLROnPlateau                          [unit parity]
@@ -37,9 +38,10 @@
 #                        bitwise unchanged, the head learns            [e2e]
 #   trainer_pytorch      weights load into the --emit pytorch module, same
 #                        predictions                                        [e2e parity]
-#   trainer_rough_*      Ctrl-C saves and resumes bitwise, early stopping's
-#                        label, flag ranges and hints, predict FOLDER,
-#                        evaluate --json, progress width, cnnc -o DIR        [e2e]
+#   trainer_rough_*      Ctrl-C saves and resumes bitwise (in the last step
+#                        too: exit 130), early stopping's label, flag
+#                        ranges and hints, predict FOLDER, evaluate --json,
+#                        progress width, cnnc -o DIR                         [e2e]
 #   trainer_fruit        models/fruit.cnn on fruits-dev (skips without it)   [e2e]
 #   trainer_train_pytorch scripts/train_pytorch.py, 1 epoch on fruits-dev: the
 #                        trainer's split and first-epoch losses (skips without
@@ -135,7 +137,7 @@ if(SYSTEM_PYTHON3)
   # Stopping and rough edges (rough_edges_test.py): Ctrl-C, early stopping's
   # label, flag ranges and hints, predict FOLDER, evaluate --json, a missing
   # default data path, the progress line's width, cnnc's output folders.
-  foreach(case interrupt interrupt_twice early_label flags predict_folder evaluate_json default_data
+  foreach(case interrupt interrupt_twice interrupt_last early_label flags predict_folder evaluate_json default_data
           progress_width cnnc_output)
     add_test(NAME trainer_rough_${case}
              COMMAND ${SYSTEM_PYTHON3} ${CNN_TRAINER_TESTS}/rough_edges_test.py ${case}

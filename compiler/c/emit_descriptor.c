@@ -225,15 +225,21 @@ void emit_descriptor(cnnc_emitter *em, const cnnc_plan *pl)
     em_line(em, "              .beta1 = %s, .beta2 = %s, .epsilon = %s,",
             emit_double_lit(d1, sizeof d1, c->optimizer.beta1), emit_double_lit(d2, sizeof d2, c->optimizer.beta2),
             emit_double_lit(d3, sizeof d3, c->optimizer.epsilon));
-    int extra = c->optimizer.weight_decay > 0 || c->optimizer.clipnorm > 0 || c->optimizer.clipvalue > 0;
+    /* options added to the language later are written only when set, so
+     * the descriptors of models without them stay as they were */
+    int global = c->optimizer.global_clipnorm > 0;
+    int extra = c->optimizer.weight_decay > 0 || c->optimizer.clipnorm > 0 || c->optimizer.clipvalue > 0 || global;
     em_line(em, "              .momentum = %s, .nesterov = %d, .rho = %s%s",
             emit_double_lit(d1, sizeof d1, c->optimizer.momentum), c->optimizer.nesterov,
             emit_double_lit(d2, sizeof d2, c->optimizer.rho), extra ? "," : "},");
     if (extra)
-        em_line(em, "              .weight_decay = %s, .clipnorm = %s, .clipvalue = %s},",
+        em_line(em, "              .weight_decay = %s, .clipnorm = %s, .clipvalue = %s%s",
                 emit_double_lit(d1, sizeof d1, c->optimizer.weight_decay),
                 emit_double_lit(d2, sizeof d2, c->optimizer.clipnorm),
-                emit_double_lit(d3, sizeof d3, c->optimizer.clipvalue));
+                emit_double_lit(d3, sizeof d3, c->optimizer.clipvalue), global ? "," : "},");
+    if (global)
+        em_line(em, "              .global_clipnorm = %s},",
+                emit_double_lit(d1, sizeof d1, c->optimizer.global_clipnorm));
     em_line(em, ".loss = %s,", c->loss == CNN_LOSS_BINARY_CE ? "CNN_LOSS_BINARY_CE" : "CNN_LOSS_CATEGORICAL_CE");
     em_line(em, ".metrics = %d,", c->metrics);
     em_line(em, ".early_stopping = %d,", c->early_stopping);

@@ -90,7 +90,7 @@ static const stmt_spec train_specs[] = {
     {"batch", 1, 1, {NULL}, "batch N"},
     {"epochs", 1, 1, {NULL}, "epochs N"},
     {"optimizer", 1, 1, {"lr", "learning_rate", "beta1", "beta2", "epsilon", "momentum", "nesterov", "rho",
-                         "weight_decay", "clipnorm", "clipvalue", NULL},
+                         "weight_decay", "clipnorm", "clipvalue", "global_clipnorm", NULL},
      "optimizer adam|adamw|sgd|rmsprop [lr=X] ..."},
     {"loss", 1, 1, {NULL}, "loss binary_crossentropy|categorical_crossentropy"},
     {"metrics", 1, 4, {NULL}, "metrics accuracy [precision] [recall] [auc]"},
@@ -625,11 +625,13 @@ static void check_augment(checker *c, const ast_stmt *block)
 
 static void check_optimizer(checker *c, const ast_stmt *st, const stmt_args *a)
 {
-    static const char *const takes[4][9] = {
-        {"lr", "learning_rate", "beta1", "beta2", "epsilon", "weight_decay", "clipnorm", "clipvalue", NULL},
-        {"lr", "learning_rate", "momentum", "nesterov", "weight_decay", "clipnorm", "clipvalue", NULL},
-        {"lr", "learning_rate", "rho", "epsilon", "weight_decay", "clipnorm", "clipvalue", NULL},
-        {"lr", "learning_rate", "beta1", "beta2", "epsilon", "weight_decay", "clipnorm", "clipvalue", NULL},
+    static const char *const takes[4][10] = {
+        {"lr", "learning_rate", "beta1", "beta2", "epsilon", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm",
+         NULL},
+        {"lr", "learning_rate", "momentum", "nesterov", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm", NULL},
+        {"lr", "learning_rate", "rho", "epsilon", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm", NULL},
+        {"lr", "learning_rate", "beta1", "beta2", "epsilon", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm",
+         NULL},
     };
     cnn_optimizer *o = &c->ir->config.optimizer;
     int k;
@@ -663,13 +665,18 @@ static void check_optimizer(checker *c, const ast_stmt *st, const stmt_args *a)
         o->lr = x;
     if ((v = get_opt(a, "weight_decay")) && want_real(c, v, "weight_decay", 0, 0, 1, 0, &x))
         o->weight_decay = x;
-    const ast_value *cn = get_opt(a, "clipnorm"), *cv = get_opt(a, "clipvalue");
-    if (cn && cv)
-        diag_error(c->d, cv->loc, "clipnorm and clipvalue are both given; give one (Keras allows one clipping)");
-    else if (cn && want_real(c, cn, "clipnorm", 0, 1, 1e6, 0, &x))
+    /* Keras takes one of clipnorm, clipvalue and global_clipnorm. */
+    const ast_value *cn = get_opt(a, "clipnorm"), *cv = get_opt(a, "clipvalue"), *gn = get_opt(a, "global_clipnorm");
+    if ((cn != NULL) + (cv != NULL) + (gn != NULL) > 1) {
+        const ast_value *second = gn && (cn || cv) ? gn : cv;
+        diag_error(c->d, second->loc, "%s and %s are both given; give one (Keras allows one clipping)",
+                   cn ? "clipnorm" : "clipvalue", second == gn ? "global_clipnorm" : "clipvalue");
+    } else if (cn && want_real(c, cn, "clipnorm", 0, 1, 1e6, 0, &x))
         o->clipnorm = x;
     else if (cv && want_real(c, cv, "clipvalue", 0, 1, 1e6, 0, &x))
         o->clipvalue = x;
+    else if (gn && want_real(c, gn, "global_clipnorm", 0, 1, 1e6, 0, &x))
+        o->global_clipnorm = x;
     if (k == CNN_OPT_ADAM || k == CNN_OPT_ADAMW) {
         if ((v = get_opt(a, "beta1")) && want_real(c, v, "beta1", 0, 0, 1, 1, &x))
             o->beta1 = x;

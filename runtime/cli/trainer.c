@@ -98,6 +98,8 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
                 op->clipnorm > 0 ? "the train block's" : "off");
         fprintf(f, "  --clipvalue X            clip each gradient element to [-X, X] (default: %s)\n",
                 op->clipvalue > 0 ? "the train block's" : "off");
+        fprintf(f, "  --global-clipnorm X      clip all the gradients together to this L2 norm (default: %s)\n",
+                op->global_clipnorm > 0 ? "the train block's" : "off");
         fprintf(f, "  --loss NAME              binary_crossentropy or categorical_crossentropy; must suit the last layer (default: %s)\n",
                 d->loss == CNN_LOSS_BINARY_CE ? "binary_crossentropy" : "categorical_crossentropy");
         fprintf(f, "  --metrics LIST           comma-separated: accuracy,precision,recall,auc (default: %s)\n",
@@ -287,7 +289,7 @@ static const flag flags[] = {
     {"lr-schedule", 1, T}, {"decay-every", 1, T}, {"decay-factor", 1, T}, {"decay-epochs", 1, T},
     {"warmup", 1, T}, {"alpha", 1, T}, {"plateau-monitor", 1, T}, {"plateau-patience", 1, T},
     {"min-delta", 1, T}, {"cooldown", 1, T}, {"min-lr", 1, T}, {"class-weight", 1, T},
-    {"weight-decay", 1, T | B}, {"clipnorm", 1, T | B}, {"clipvalue", 1, T | B},
+    {"weight-decay", 1, T | B}, {"clipnorm", 1, T | B}, {"clipvalue", 1, T | B}, {"global-clipnorm", 1, T | B},
 };
 #undef T
 #undef E
@@ -424,8 +426,9 @@ static int apply_flag(const cnn_model *m, cnn_run_options *o, const char *f, con
             return bad_value(m, f, v, i == 3 ? "a number in (0, 1]" : "a number in [0, 1)");
         opt_vals[i] = dv;
         opt_set[i] = 1;
-    } else if (!strcmp(f, "weight-decay") || !strcmp(f, "clipnorm") || !strcmp(f, "clipvalue")) {
-        int i = !strcmp(f, "weight-decay") ? 7 : !strcmp(f, "clipnorm") ? 8 : 9;
+    } else if (!strcmp(f, "weight-decay") || !strcmp(f, "clipnorm") || !strcmp(f, "clipvalue") ||
+               !strcmp(f, "global-clipnorm")) {
+        int i = !strcmp(f, "weight-decay") ? 7 : !strcmp(f, "clipnorm") ? 8 : !strcmp(f, "clipvalue") ? 9 : 10;
         /* the train block's ranges: weight_decay in [0, 1], clipping in (0, 1e6] (0 switches it off) */
         if (parse_real(v, &dv) || dv < 0 || dv > (i == 7 ? 1.0 : 1e6))
             return bad_value(m, f, v, i == 7 ? "a number in [0, 1]" : "a number in (0, 1e6], or 0 for none");
@@ -683,8 +686,8 @@ static int trainer_main(const cnn_model *m, int argc, char **argv)
     }
     o.images = images;
 
-    int lr_given = 0, opt_changed = 0, opt_set[10] = {0}, gave_val = 0, gave_split = 0;
-    double opt_vals[10] = {0};
+    int lr_given = 0, opt_changed = 0, opt_set[11] = {0}, gave_val = 0, gave_split = 0;
+    double opt_vals[11] = {0};
     int only_positional = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -793,16 +796,16 @@ static int trainer_main(const cnn_model *m, int argc, char **argv)
         op->nesterov = opt_set[6] == 1;
     if (opt_set[7])
         op->weight_decay = opt_vals[7];
-    if (opt_set[8]) {
-        op->clipnorm = opt_vals[8];
-        if (!opt_set[9] && op->clipnorm > 0)
-            op->clipvalue = 0; /* a flag replaces the train block's other clipping */
-    }
-    if (opt_set[9]) {
-        op->clipvalue = opt_vals[9];
-        if (!opt_set[8] && op->clipvalue > 0)
-            op->clipnorm = 0;
-    }
+    /* A clipping flag (8 clipnorm, 9 clipvalue, 10 global_clipnorm) replaces
+     * the train block's other clipping; two flags are refused below. */
+    double *clip[3] = {&op->clipnorm, &op->clipvalue, &op->global_clipnorm};
+    for (int i = 0; i < 3; i++)
+        if (opt_set[8 + i]) {
+            *clip[i] = opt_vals[8 + i];
+            for (int j = 0; j < 3; j++)
+                if (j != i && !opt_set[8 + j] && *clip[i] > 0)
+                    *clip[j] = 0;
+        }
     (void)lr_given;
     (void)opt_changed;
     if (refuse_foreign_options(m, op->kind, opt_set)) {

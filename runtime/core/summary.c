@@ -182,6 +182,8 @@ static void print_training(const cnn_model *m, FILE *out)
         fprintf(out, " clipnorm=%g", o->clipnorm);
     if (o->clipvalue > 0)
         fprintf(out, " clipvalue=%g", o->clipvalue);
+    if (o->global_clipnorm > 0)
+        fprintf(out, " global_clipnorm=%g", o->global_clipnorm);
     fputc('\n', out);
     const cnn_schedule_cfg *sc = &c->schedule;
     if (sc->kind == CNN_SCHED_STEP)

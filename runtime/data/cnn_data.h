@@ -30,6 +30,22 @@
 
 #include "cnn_model.h"
 
+/* The processes of a data-parallel run as the first pass sees them
+ * (docs/distributed.md, "Decoding the data"): each process decodes about
+ * 1/size of the files and the processes exchange the decoded images, so each
+ * ends with the cache one process would decode, byte for byte. The functions
+ * are collectives: every process calls cnn_data_open with the same options, and
+ * they are called on every process in the same order, from the calling thread.
+ * The trainer fills it from its process layer (runtime/train/cnn_dist.h); the
+ * data side itself links no MPI. */
+typedef struct cnn_data_share {
+    int rank, size;
+    /* bytes of buf on process root to every process */
+    void (*bcast)(void *buf, size_t bytes, int root);
+    /* `bytes` from every process into all (size x bytes), on every process */
+    void (*allgather_bytes)(const void *mine, void *all, size_t bytes);
+} cnn_data_share;
+
 typedef struct cnn_data_options {
     const char *path;          /* folder with a subfolder per class, or an IDX images file
                                   (...-images-idx3-ubyte[.gz]; labels from ...-labels-idx1-ubyte[.gz]) */
@@ -48,6 +64,8 @@ typedef struct cnn_data_options {
     const char *table_label;   /* the class table's count column when the data is not for
                                   training (e.g. "images" for evaluate): one column, no
                                   validation column; NULL = "training" and "validation" */
+    const cnn_data_share *share; /* several processes decode the first pass together, and
+                                    only rank 0 writes to log; NULL or size 1 = one process */
 } cnn_data_options;
 
 /* Fill *o with the defaults above (everything 0/NULL except validation_split 0.2,

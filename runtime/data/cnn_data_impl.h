@@ -226,6 +226,8 @@ typedef struct cnn_source {
     int *skipped;               /* entry indices of the skipped ones, in order */
     size_t image_bytes;         /* h*w*c */
     cnn_cache cache;
+    int *read_by;               /* decoded by several processes (share.c): the rank that read
+                                   entry i, -1 for entries that could not be listed; else NULL */
 } cnn_source;
 
 struct cnn_dataset {
@@ -257,10 +259,37 @@ typedef struct cnn_pass {
 } cnn_pass;
 
 /* Decode every entry without a reason into its cache slot, in parallel
- * (threads <= 0: online CPUs); a file that fails gets its reason. Slot i is
+ * (threads <= 0: online CPUs); a file that fails gets its reason. entries
+ * (n_entries of them) limits the pass to those entries; NULL: all. Slot i is
  * entry i whatever thread decodes it. -1 only on a system error (memory,
  * writing the cache file). */
-int cnn_decode_pass(cnn_source *s, const cnn_pass *pass, int threads, char *err, size_t errlen);
+int cnn_decode_pass(cnn_source *s, const cnn_pass *pass, int threads, const int *entries, int n_entries,
+                    char *err, size_t errlen);
+
+/* ---- the first pass over several processes (share.c) ------------------------------ */
+
+/* Entries per block of the first pass's interleave: about 4 MiB of cache,
+ * fewer when a process would otherwise get fewer than 8 blocks, at least 1. */
+int cnn_share_block(size_t image_bytes, int n_files, int size);
+/* The process that decodes entry i: its block's index mod size. */
+int cnn_share_owner(int i, int block, int size);
+
+typedef struct cnn_share_report {
+    int shared;        /* 0: the processes' entries differ, so each decoded all of its own */
+    int block;         /* entries per block */
+    int32_t *decoded;  /* per process: the files it read and decoded, then the milliseconds
+                          that took (2 x size, malloc'd) */
+    double exchange_s; /* seconds spent exchanging the decoded images and reasons */
+} cnn_share_report;
+
+/* The first pass of a source over sh's processes (a collective): when every
+ * process indexed the same entries, each decodes the blocks it owns and the
+ * processes exchange images and skip reasons, so each ends with the cache and
+ * reasons of a one-process pass, and s->read_by set. Otherwise each decodes
+ * all of its entries itself. 0, or -1 with err on every process when any
+ * failed (the others' message names the rank). */
+int cnn_share_pass(cnn_source *s, const cnn_pass *pass, int threads, const cnn_data_share *sh,
+                   cnn_share_report *rep, char *err, size_t errlen);
 
 /* Stratified split (split in [0, 1)); val is NULL for split 0. */
 int cnn_split(cnn_source *s, double split, uint64_t seed, cnn_dataset **train, cnn_dataset **val);

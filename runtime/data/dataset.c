@@ -4,6 +4,7 @@
  *   folder.c       index the class folders
  *   idx.c          read IDX files
  *   decode_pass.c  decode every entry once, in parallel, into the cache
+ *   share.c        the same over several processes, each decoding its share
  *   split.c        the stratified, seeded split
  * Here: putting them together, the skipped-file log, the checks a user can
  * fail (class counts), the class table, the accessors. */
@@ -58,6 +59,7 @@ void cnn_source_free(cnn_source *s)
     free(s->labels);
     free(s->reasons);
     free(s->skipped);
+    free(s->read_by);
     free(s->name);
     cnn_cache_release(&s->cache);
     free(s);
@@ -116,6 +118,37 @@ static void announce(const cnn_data_options *o, const cnn_source *s)
                                : getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp")
                             : "");
     fflush(o->log);
+}
+
+static int shared(const cnn_data_options *o)
+{
+    return o->share && o->share->size > 1;
+}
+
+/* The first pass: this process alone, or its share of the work of several
+ * (share.c), saying on rank 0 how the work was split. */
+static int decode(cnn_source *s, const cnn_pass *ps, const cnn_data_options *o, char *err, size_t errlen)
+{
+    if (!shared(o))
+        return cnn_decode_pass(s, ps, o->threads, NULL, 0, err, errlen);
+    cnn_share_report rep;
+    if (cnn_share_pass(s, ps, o->threads, o->share, &rep, err, errlen) != 0)
+        return -1;
+    if (o->log && !rep.shared)
+        fprintf(o->log, "%s: the %d processes' file lists differ, so each decoded all of its own files\n",
+                s->name, o->share->size);
+    if (o->log && rep.shared) {
+        const int p = o->share->size;
+        fprintf(o->log, "%s: %d processes decoded", s->name, p);
+        for (int r = 0; r < p; r++)
+            fprintf(o->log, "%s%d", r == 0 ? " " : r + 1 < p ? ", " : " and ", (int)rep.decoded[2 * r]);
+        fprintf(o->log, " of the %d files (blocks of %d) in", s->n_files, rep.block);
+        for (int r = 0; r < p; r++)
+            fprintf(o->log, "%s%.2f", r == 0 ? " " : r + 1 < p ? ", " : " and ", rep.decoded[2 * r + 1] / 1e3);
+        fprintf(o->log, " s, and exchanged the images in %.2f s\n", rep.exchange_s);
+    }
+    free(rep.decoded);
+    return 0;
 }
 
 static void pass_for(cnn_pass *ps, const cnn_model *m, const cnn_data_options *o,
@@ -182,7 +215,7 @@ static int open_idx_source(const cnn_model *m, const cnn_data_options *o, const 
     int rc = source_alloc_cache(s, budget_left, o->cache_dir, err, errlen);
     if (rc == 0) {
         announce(o, s);
-        rc = cnn_decode_pass(s, &ps, o->threads, err, errlen);
+        rc = decode(s, &ps, o, err, errlen);
     }
     if (rc != 0) {
         free(pixels);
@@ -219,7 +252,7 @@ static int open_folder_source(const cnn_model *m, const cnn_data_options *o, con
         rc = source_alloc_cache(s, budget_left, o->cache_dir, err, errlen);
     if (rc == 0) {
         announce(o, s);
-        rc = cnn_decode_pass(s, &ps, o->threads, err, errlen);
+        rc = decode(s, &ps, o, err, errlen);
     }
     if (rc != 0) {
         cnn_source_free(s);
@@ -267,8 +300,11 @@ static int collect_skipped(cnn_source *s, const cnn_data_options *o, char *err, 
                     o->strict ? "" : " (--strict makes this an error)");
         if (o->strict) {
             int f = s->skipped[0];
-            cnn_set_err(err, errlen, "%d unreadable file%s in %s (strict): %s: %s%s", s->n_skipped,
-                    s->n_skipped == 1 ? "" : "s", s->name, s->paths[f], s->reasons[f],
+            char by[64] = ""; /* with several processes, which one read it (a machine with a bad copy) */
+            if (s->read_by && s->read_by[f] >= 0)
+                snprintf(by, sizeof by, " (read on rank %d)", s->read_by[f]);
+            cnn_set_err(err, errlen, "%d unreadable file%s in %s (strict): %s: %s%s%s", s->n_skipped,
+                    s->n_skipped == 1 ? "" : "s", s->name, s->paths[f], s->reasons[f], by,
                     s->n_skipped > 1 ? " (and more, listed above)" : "");
             return -1;
         }
@@ -358,6 +394,12 @@ int cnn_data_open(const cnn_model *m, const cnn_data_options *o, cnn_dataset **t
 {
     *train = NULL;
     *val = NULL;
+    /* With several processes, rank 0 alone writes the log (the others hold
+     * the same table and skip list). */
+    cnn_data_options one = *o;
+    if (shared(o) && o->share->rank != 0)
+        one.log = NULL;
+    o = &one;
     if (!o->path || !*o->path) {
         cnn_set_err(err, errlen, "no data: give a folder with one subfolder per class (--data DIR)");
         return -1;

@@ -1,10 +1,10 @@
-/* decode_pass.c: the first pass, once per run: every entry of a source is
- * read, decoded, preprocessed and stored as uint8 in its cache slot, by all
- * decode threads at once. Threads take entries from a shared counter; entry i
- * always goes to slot i, so the cache does not depend on which thread did
- * what. A file that cannot be read or decoded gets its reason (and is
- * skipped later); only system errors (memory, writing the cache file) stop
- * the pass. */
+/* decode_pass.c: the first pass, once per run: every entry of a source (or
+ * the entries a list names: this process's share, share.c) is read, decoded,
+ * preprocessed and stored as uint8 in its cache slot, by all decode threads at
+ * once. Threads take entries from a shared counter; entry i always goes to
+ * slot i, so the cache does not depend on which thread did what. A file that
+ * cannot be read or decoded gets its reason (and is skipped later); only
+ * system errors (memory, writing the cache file) stop the pass. */
 #define _POSIX_C_SOURCE 200809L /* strdup, sysconf, posix_fadvise, nanosleep */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +21,9 @@
 typedef struct job {
     cnn_source *src;
     const cnn_pass *pass;
-    atomic_int next;
+    const int *entries; /* the entries to decode, in order; NULL: 0 .. n - 1 */
+    int n;
+    atomic_int next;    /* position in entries */
     atomic_int failed_alloc;
     atomic_int io_error; /* errno of a failed cache write */
     atomic_int stop_ahead;
@@ -116,11 +118,12 @@ static void decode_one(job *j, int i, scratch *w)
 static void *read_ahead(void *arg)
 {
     job *j = arg;
-    for (int i = 0; i < j->src->n_files && !atomic_load(&j->stop_ahead); i++) {
-        while (i > atomic_load(&j->next) + READ_AHEAD && !atomic_load(&j->stop_ahead)) {
+    for (int k = 0; k < j->n && !atomic_load(&j->stop_ahead); k++) {
+        while (k > atomic_load(&j->next) + READ_AHEAD && !atomic_load(&j->stop_ahead)) {
             struct timespec ts = {0, 200000};
             nanosleep(&ts, NULL);
         }
+        const int i = j->entries ? j->entries[k] : k;
         if (j->src->reasons[i])
             continue;
         int fd = open(j->src->paths[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never waits on a FIFO */
@@ -150,9 +153,10 @@ static void *worker(void *arg)
         atomic_store(&j->failed_alloc, 1);
     } else {
         for (;;) {
-            int i = atomic_fetch_add(&j->next, 1);
-            if (i >= j->src->n_files)
+            int k = atomic_fetch_add(&j->next, 1);
+            if (k >= j->n)
                 break;
+            const int i = j->entries ? j->entries[k] : k;
             if (!j->src->reasons[i]) /* entries that could not be listed stay skipped */
                 decode_one(j, i, &w);
         }
@@ -166,14 +170,16 @@ static void *worker(void *arg)
     return NULL;
 }
 
-int cnn_decode_pass(cnn_source *s, const cnn_pass *pass, int threads, char *err, size_t errlen)
+int cnn_decode_pass(cnn_source *s, const cnn_pass *pass, int threads, const int *entries, int n_entries,
+                    char *err, size_t errlen)
 {
+    const int n = entries ? n_entries : s->n_files;
     if (threads <= 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         threads = c > 0 ? (int)c : 1;
     }
-    if (threads > s->n_files)
-        threads = s->n_files > 0 ? s->n_files : 1;
+    if (threads > n)
+        threads = n > 0 ? n : 1;
     if (threads > 64)
         threads = 64;
     /* What the decode threads hold together for the images in flight stays
@@ -193,6 +199,8 @@ int cnn_decode_pass(cnn_source *s, const cnn_pass *pass, int threads, char *err,
     job j;
     j.src = s;
     j.pass = &local;
+    j.entries = entries;
+    j.n = n;
     atomic_init(&j.next, 0);
     atomic_init(&j.failed_alloc, 0);
     atomic_init(&j.io_error, 0);

@@ -200,6 +200,7 @@ typedef struct cnn_optimizer {
     double weight_decay;           /* decoupled (Keras 3, AdamW): p -= p * lr * weight_decay; 0 = none */
     double clipnorm;               /* each tensor's gradient scaled to an L2 norm of at most this; 0 = off */
     double clipvalue;              /* each gradient element clipped to [-clipvalue, clipvalue]; 0 = off */
+    double global_clipnorm;        /* all gradients together scaled to a global L2 norm of at most this; 0 = off */
 } cnn_optimizer;
 
 /* A learning-rate schedule (the train block's step_decay, cosine_decay or

@@ -155,25 +155,46 @@ int cnn_checkpoint_save(const char *path, const cnn_model *m, const float *param
     return r;
 }
 
-/* The first line that differs between two "key=value" line lists. */
+/* The line of text whose key (the text before '=') is key[0, lk), with its
+ * length in *len; NULL when there is none. */
+static const char *find_key(const char *text, const char *key, size_t lk, size_t *len)
+{
+    for (const char *p = text; *p;) {
+        size_t l = strcspn(p, "\n");
+        if (l > lk && p[lk] == '=' && !memcmp(p, key, lk)) {
+            *len = l;
+            return p;
+        }
+        p += l + (p[l] == '\n');
+    }
+    return NULL;
+}
+
+/* The first setting that differs between two "key=value" line lists,
+ * matched by key, so that a setting one of them lacks is named as such
+ * (not as a change of whatever line sits at its place). A line starting
+ * with `skip` (when not NULL) may differ. */
 static void first_difference(const char *was, const char *now, const char *skip, char *out, size_t n)
 {
-    const char *a = was, *b = now;
     size_t ls = skip ? strlen(skip) : 0;
-    while (*a || *b) {
-        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
-        int skipped = skip && la >= ls && lb >= ls && !memcmp(a, skip, ls) && !memcmp(b, skip, ls);
-        if (!skipped && (la != lb || memcmp(a, b, la) != 0)) {
-            snprintf(out, n, "it was written with %.*s, this run has %.*s", (int)la,
-                     la ? a : "(nothing)", (int)lb, lb ? b : "(nothing)");
-            if (!la)
-                snprintf(out, n, "this run has %.*s, which the checkpoint lacks", (int)lb, b);
-            if (!lb)
-                snprintf(out, n, "it was written with %.*s, which this run lacks", (int)la, a);
-            return;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *a = pass ? was : now, *b = pass ? now : was;
+        for (const char *p = a; *p;) {
+            size_t l = strcspn(p, "\n"), lk = strcspn(p, "=\n"), lq = 0;
+            const char *q = skip && l >= ls && !memcmp(p, skip, ls) ? p : find_key(b, p, lk, &lq);
+            if (!q) {
+                if (pass == 0)
+                    snprintf(out, n, "this run has %.*s, which the checkpoint lacks", (int)l, p);
+                else
+                    snprintf(out, n, "it was written with %.*s, which this run lacks", (int)l, p);
+                return;
+            }
+            if (q != p && (lq != l || memcmp(p, q, l) != 0)) {
+                snprintf(out, n, "it was written with %.*s, this run has %.*s", (int)lq, q, (int)l, p);
+                return;
+            }
+            p += l + (p[l] == '\n');
         }
-        a += la + (a[la] == '\n');
-        b += lb + (b[lb] == '\n');
     }
     snprintf(out, n, "they are the same");
 }

@@ -59,4 +59,10 @@ int cnn_dist_any(int flag);
 /* Gathers `bytes` from every process into all (size * bytes) on every process. */
 void cnn_dist_allgather_bytes(const void *mine, void *all, size_t bytes);
 
+/* The processes as the data side's first pass uses them (cnn_data.h,
+ * cnn_data_share: each decodes its share of the files, and they exchange the
+ * images), or NULL for one process. */
+struct cnn_data_share;
+const struct cnn_data_share *cnn_dist_data_share(void);
+
 #endif

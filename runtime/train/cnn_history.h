@@ -28,6 +28,9 @@ void cnn_history_free(cnn_history *h);
 int cnn_history_add(cnn_history *h, const double *values);
 /* Keeps the first n rows (a resumed run drops nothing it has not redone). */
 void cnn_history_truncate(cnn_history *h, int n);
+/* Appends a column holding v in every row. Returns 0, or -1 (memory, or no
+ * room for another column). */
+int cnn_history_add_column(cnn_history *h, const char *name, double v);
 int cnn_history_col(const cnn_history *h, const char *name); /* index or -1 */
 double cnn_history_get(const cnn_history *h, int row, const char *name); /* NAN if absent */
 

@@ -10,8 +10,9 @@
 /* 128 + SIGINT: what a shell reports for a process ended by Ctrl-C. */
 #define CNN_EXIT_INTERRUPTED 130
 
-/* Installs the handler (the trainer does so when its first step starts:
- * before that, nothing is lost by the default, immediate exit). */
+/* Installs the handler (the trainer does so when its first step starts,
+ * and removes it once the run's last file is written: before and after,
+ * nothing is lost by the default, immediate exit). */
 void cnn_interrupt_install(void);
 
 /* Restores the previous SIGINT disposition. */

@@ -22,7 +22,11 @@
  *   clipping  clipvalue: g = clip(g, -clipvalue, clipvalue) per element;
  *             clipnorm: each tensor's g *= clipnorm / max(||g||, clipnorm)
  *             (per tensor, as Keras's clipnorm; done by the training step,
- *             which knows the tensors: cnn_clip_by_norm, cnn_step.h)
+ *             which knows the tensors: cnn_clip_by_norm, cnn_step.h);
+ *             global_clipnorm: every g *= global_clipnorm / max(N, global_clipnorm),
+ *             N the L2 norm of all the trainable gradients together
+ *             (Keras's global_clipnorm, torch.nn.utils.clip_grad_norm_;
+ *             cnn_clip_by_global_norm). One of the three at most.
  *   decay     p -= p * (lr * weight_decay)         (decoupled, every optimizer,
  *             this step's lr: Keras 3's weight_decay, PyTorch's AdamW)
  *
@@ -92,7 +96,8 @@ const char *cnn_optim_check(const cnn_optimizer *cfg);
 const cnn_optimizer *cnn_optim_config(const cnn_optim *o);
 /* Whether some tensors may be updated inside the backward pass
  * (cnn_model.backward_update): not with clipnorm, which needs a tensor's
- * whole gradient before its update. The one place this is decided. */
+ * whole gradient before its update, nor global_clipnorm, which needs every
+ * gradient. The one place this is decided. */
 int cnn_optim_fusable(const cnn_optim *o);
 void cnn_optim_set_lr(cnn_optim *o, double lr);
 

@@ -63,6 +63,14 @@ int cnn_step_nonfinite(const cnn_model *m, const cnn_buffers *b, const cnn_optim
  * fuses the update into the backward pass (cnn_optim_fusable). */
 void cnn_clip_by_norm(const cnn_model *m, float *grads, double clipnorm);
 
+/* Keras's global_clipnorm (torch.nn.utils.clip_grad_norm_ over all the
+ * parameters, without its 1e-6): every trainable gradient scaled by
+ * clipnorm / max(N, clipnorm), N the L2 norm of all of them together
+ * (summed in double, tensor by tensor in order, each in element order).
+ * Returns N. cnn_train_step does it when the optimizer has global_clipnorm,
+ * and then never fuses the update into the backward pass. */
+double cnn_clip_by_global_norm(const cnn_model *m, float *grads, double clipnorm);
+
 /* The parameter ranges backward_update updates itself, sorted by offset,
  * at most `max` of them in r; returns how many there are (0 when the model
  * has no backward_update), which may exceed max. */

@@ -3,6 +3,7 @@
  * main). */
 #include <string.h>
 
+#include "cnn_data.h"
 #include "cnn_dist.h"
 
 const cnn_dist_ops *cnn_dist_backend;
@@ -68,4 +69,16 @@ void cnn_dist_allgather_bytes(const void *mine, void *all, size_t bytes)
         cnn_dist_backend->allgather_bytes(mine, all, bytes);
     else
         memcpy(all, mine, bytes);
+}
+
+const struct cnn_data_share *cnn_dist_data_share(void)
+{
+    static cnn_data_share share;
+    if (cnn_dist_size() < 2)
+        return NULL;
+    share.rank = cnn_dist_rank();
+    share.size = cnn_dist_size();
+    share.bcast = cnn_dist_bcast;
+    share.allgather_bytes = cnn_dist_allgather_bytes;
+    return &share;
 }

@@ -62,6 +62,27 @@ void cnn_history_truncate(cnn_history *h, int n)
         h->n_rows = n;
 }
 
+int cnn_history_add_column(cnn_history *h, const char *name, double v)
+{
+    const int n = h->n_cols + 1;
+    if (n > CNN_HISTORY_MAX_COLS || strlen(name) >= sizeof h->cols[0])
+        return -1;
+    double *rows = malloc((size_t)(h->n_rows ? h->n_rows : 1) * (size_t)n * sizeof *rows);
+    if (!rows)
+        return -1;
+    for (int r = 0; r < h->n_rows; r++) {
+        for (int c = 0; c < h->n_cols; c++)
+            rows[(size_t)r * n + c] = h->rows[(size_t)r * h->n_cols + c];
+        rows[(size_t)r * n + h->n_cols] = canon(v);
+    }
+    free(h->rows);
+    h->rows = rows;
+    h->cap = h->n_rows ? h->n_rows : 1;
+    snprintf(h->cols[h->n_cols], sizeof h->cols[0], "%s", name);
+    h->n_cols = n;
+    return 0;
+}
+
 int cnn_history_col(const cnn_history *h, const char *name)
 {
     for (int c = 0; c < h->n_cols; c++)

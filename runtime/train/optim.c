@@ -66,10 +66,14 @@ const char *cnn_optim_check(const cnn_optimizer *c)
         return "the learning rate must be a positive number";
     if (!(c->weight_decay >= 0.0 && c->weight_decay <= 1.0))
         return "weight_decay must be in [0, 1]";
-    if (!(c->clipnorm >= 0.0 && c->clipnorm <= 1e6) || !(c->clipvalue >= 0.0 && c->clipvalue <= 1e6))
-        return "clipnorm and clipvalue must be in (0, 1e6] (0: off)";
+    if (!(c->clipnorm >= 0.0 && c->clipnorm <= 1e6) || !(c->clipvalue >= 0.0 && c->clipvalue <= 1e6) ||
+        !(c->global_clipnorm >= 0.0 && c->global_clipnorm <= 1e6))
+        return "clipnorm, clipvalue and global_clipnorm must be in (0, 1e6] (0: off)";
     if (c->clipnorm > 0 && c->clipvalue > 0)
         return "clipnorm and clipvalue are both given; give one (Keras allows one clipping)";
+    if (c->global_clipnorm > 0 && (c->clipnorm > 0 || c->clipvalue > 0))
+        return c->clipnorm > 0 ? "clipnorm and global_clipnorm are both given; give one (Keras allows one clipping)"
+                               : "clipvalue and global_clipnorm are both given; give one (Keras allows one clipping)";
     switch (c->kind) {
     case CNN_OPT_ADAM:
     case CNN_OPT_ADAMW:
@@ -343,7 +347,7 @@ void cnn_optim_step(cnn_optim *o, float *params, const float *grads)
 
 const cnn_optimizer *cnn_optim_config(const cnn_optim *o) { return &o->cfg; }
 int cnn_optim_wrote_nonfinite(const cnn_optim *o) { return o->nonfinite; }
-int cnn_optim_fusable(const cnn_optim *o) { return !(o->cfg.clipnorm > 0); }
+int cnn_optim_fusable(const cnn_optim *o) { return !(o->cfg.clipnorm > 0) && !(o->cfg.global_clipnorm > 0); }
 void cnn_optim_set_lr(cnn_optim *o, double lr)
 {
     o->cfg.lr = lr;

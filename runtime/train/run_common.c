@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cnn_checkpoint.h"
+#include "cnn_dist.h"
 #include "cnn_finite.h"
 #include "cnn_run.h"
 #include "cnn_safetensors.h"
@@ -93,6 +94,7 @@ void cnn_data_options_from(const cnn_run_options *o, cnn_data_options *d, FILE *
     d->threads = o->threads;
     d->exact_resize = o->exact_resize;
     d->log = log;
+    d->share = cnn_dist_data_share(); /* under mpirun each process decodes its share of the files */
 }
 
 int cnn_check_default_data(const cnn_model *m, const cnn_run_options *o)

@@ -80,6 +80,8 @@ static void settings_text(const cnn_model *m, const cnn_run_options *o, char *s,
         k += (size_t)snprintf(s + k, n - k, "clipnorm=%.17g\n", op->clipnorm);
     if (op->clipvalue > 0)
         k += (size_t)snprintf(s + k, n - k, "clipvalue=%.17g\n", op->clipvalue);
+    if (op->global_clipnorm > 0)
+        k += (size_t)snprintf(s + k, n - k, "global_clipnorm=%.17g\n", op->global_clipnorm);
     k += (size_t)snprintf(s + k, n - k, "exact_resize=%d", o->exact_resize);
     char sched[512];
     cnn_schedule_settings(&c->schedule, sched, sizeof sched);
@@ -137,6 +139,7 @@ typedef struct run {
     char csv[CNN_MAX_PATH + 64], svg[CNN_MAX_PATH + 64], diverged[CNN_MAX_PATH + 64];
     char timing_csv[CNN_MAX_PATH + 64];
     int ckpt_epoch; /* epoch of this run's checkpoint on disk, -1 when there is none */
+    double lr_now;  /* the learning rate of the epoch in progress (the schedule's) */
 } run;
 
 static void run_free(run *r)
@@ -259,9 +262,30 @@ static int check_resumed(run *r, const char *path, const cnn_train_state *st, ch
         cnn_history_free(&h2);
         return 1;
     }
-    int same = h2.n_cols == r->hist.n_cols;
+    /* A trainer without learning-rate schedules wrote no lr column; its
+     * rate was the settings' lr (the same as this run's, or the settings
+     * check refused the checkpoint, except after a divergence): filled in. */
+    int old_lr = h2.n_cols == r->hist.n_cols - 1 && !strcmp(r->hist.cols[r->hist.n_cols - 1], "lr") &&
+                 cnn_history_col(&h2, "lr") < 0;
+    int same = h2.n_cols == r->hist.n_cols - old_lr;
     for (int i = 0; same && i < h2.n_cols; i++)
         same = !strcmp(h2.cols[i], r->hist.cols[i]);
+    if (same && old_lr) {
+        const char *was = st->settings ? strstr(st->settings, "\nlr=") : NULL; /* model= comes first */
+        double lr = was ? strtod(was + 4, NULL) : NAN;
+        if (!(lr > 0 && lr <= 10)) {
+            snprintf(err, errlen, "%s is corrupt: its settings have no learning rate", path);
+            cnn_history_free(&h2);
+            return 1;
+        }
+        if (cnn_history_add_column(&h2, "lr", lr)) {
+            snprintf(err, errlen, "out of memory");
+            cnn_history_free(&h2);
+            return -1;
+        }
+        printf("Note: %s was written by a trainer without the lr column in history.csv; its %d epoch%s ran at "
+               "lr %g, filled in.\n", path, st->epoch, cnn_plural(st->epoch), lr);
+    }
     if (!same) {
         char was[512] = "", now[512] = "";
         for (int i = 0; i < h2.n_cols; i++)
@@ -351,19 +375,34 @@ static void report_divergence(run *r, const cnn_progress *pg, const char *what)
         fputc('\n', stdout);
     fflush(stdout);
     cnn_error(m, "the run diverged: %s; training stopped.", what);
-    double lr = o->cfg.optimizer.lr;
+    /* The rate in effect is the schedule's; --lr sets its base. A tenth of
+     * the base gives a tenth of the rate at every epoch of a step or cosine
+     * schedule; a plateau restarts from --lr (cnn_schedule_set_base), so
+     * there the suggestion is a tenth of the current rate. */
+    const double base = r->sched.base_lr, now = r->lr_now;
+    const int scheduled = o->cfg.schedule.kind != CNN_SCHED_NONE && now != base;
+    const double lr = o->cfg.schedule.kind == CNN_SCHED_PLATEAU ? now / 10 : base / 10;
+    char rate[160], then[96] = "", text[1024];
+    if (scheduled) {
+        snprintf(rate, sizeof rate, "The learning rate in effect, %g (the schedule's rate from --lr %g), is probably "
+                                    "too high", now, base);
+        snprintf(then, sizeof then, " (the schedule then gives %g at that epoch)", now / 10);
+        snprintf(text, sizeof text, "%s with lr=%g (the schedule's rate from --lr %g)", what, now, base);
+    } else {
+        snprintf(rate, sizeof rate, "The learning rate (%g) is probably too high", now);
+        snprintf(text, sizeof text, "%s with lr=%g", what, now);
+    }
     if (r->ckpt_epoch > 0) {
         fprintf(stderr, "  The last good checkpoint (end of epoch %d, finite weights) is kept: %s\n", r->ckpt_epoch,
                 r->ckpt);
-        fprintf(stderr, "  The learning rate is probably too high: resume it with a lower one, e.g. "
-                        "`--resume --lr %g`.\n", lr / 10);
-        char text[1024], err[1024];
-        snprintf(text, sizeof text, "%s with lr=%g; checkpoint epoch %d\n", what, lr, r->ckpt_epoch);
+        fprintf(stderr, "  %s: resume it with a lower one, e.g. `--resume --lr %g`%s.\n", rate, lr, then);
+        char err[1024];
+        snprintf(text + strlen(text), sizeof text - strlen(text), "; checkpoint epoch %d\n", r->ckpt_epoch);
         if (cnn_write_file_atomic(r->diverged, text, strlen(text), err, sizeof err))
             cnn_warning(m, "%s", err);
     } else {
         fprintf(stderr, "  No epoch finished, so there is no checkpoint.\n");
-        fprintf(stderr, "  The learning rate is probably too high: try --lr %g.\n", lr / 10);
+        fprintf(stderr, "  %s: try --lr %g%s.\n", rate, lr, then);
     }
 }
 
@@ -634,6 +673,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         cnn_metrics_reset(&r->tm);
         double lr = cnn_schedule_lr(&r->sched, epoch);
         cnn_optim_set_lr(r->opt, lr);
+        r->lr_now = lr;
         if (!o->quiet)
             cnn_progress_begin(&pg, epoch + 1, c->epochs, steps);
         /* A run resumed after a Ctrl-C starts where it stopped; the epoch's
@@ -820,6 +860,25 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     int final_epoch = restored ? st.best_epoch : st.epoch;
     if (save_weights(r, r->final, final_epoch, NULL, err, sizeof err)) {
         cnn_error(m, "%s", err);
+        goto out;
+    }
+    /* Every file of the run is written: from here on Ctrl-C ends the
+     * trainer at once (only the final report would be lost). */
+    cnn_interrupt_remove();
+    if (cnn_interrupt_pending()) {
+        /* Ctrl-C came during the last step, or after it: the run had done
+         * all its work. It still ends as an interrupted run (status 130, as
+         * a Python script stopped by KeyboardInterrupt), saying so. */
+        printf("Interrupted after the run's last step: %s. Saved %s (%s, epoch %d) and %s; "
+               "the final validation report is skipped.\n",
+               stopped_early ? "early stopping had ended it" : "all its epochs were done, nothing is left to resume",
+               r->final, restored ? "the best weights, restored by early stopping" : "final weights", final_epoch,
+               r->ckpt);
+        if (!stopped_early)
+            printf("To train further: %s train --resume --epochs N --out %s (N above %d, with this run's other "
+                   "flags)\n", m->name, o->out, c->epochs);
+        fflush(stdout);
+        rc = CNN_EXIT_INTERRUPTED;
         goto out;
     }
     if (r->val && st.epoch > 0) {

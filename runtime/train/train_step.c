@@ -30,22 +30,38 @@ int cnn_fused_ranges(const cnn_model *m, cnn_range *r, int max)
     return k;
 }
 
+/* The trainable tensors whose gradients an optimizer step reads. */
+static int clipped(const cnn_model *m, const cnn_tensor_info *ti)
+{
+    return ti->trainable && ti->offset + ti->count <= m->n_trainable;
+}
+
+/* The sum of squares of g[0, n), in element order, on one thread: the same
+ * sum whatever the thread count. */
+static double sum_squares(const float *g, size_t n)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += (double)g[i] * (double)g[i];
+    return sum;
+}
+
+static void scale_by(float *g, size_t n, float scale)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] *= scale;
+}
+
 void cnn_clip_by_norm(const cnn_model *m, float *grads, double clipnorm)
 {
     for (int t = 0; t < m->n_tensors; t++) {
         const cnn_tensor_info *ti = &m->tensors[t];
-        if (!ti->trainable || ti->offset + ti->count > m->n_trainable)
+        if (!clipped(m, ti))
             continue;
-        float *g = grads + ti->offset;
-        double sum = 0; /* in element order, on one thread: the same sum whatever the thread count */
-        for (size_t i = 0; i < ti->count; i++)
-            sum += (double)g[i] * (double)g[i];
-        double norm = sqrt(sum);
+        double norm = sqrt(sum_squares(grads + ti->offset, ti->count));
         if (norm <= clipnorm)
             continue; /* Keras: g * clipnorm / max(norm, clipnorm) is g */
-        const float scale = (float)(clipnorm / norm);
-        for (size_t i = 0; i < ti->count; i++)
-            g[i] *= scale;
+        scale_by(grads + ti->offset, ti->count, (float)(clipnorm / norm));
     }
 }
 
@@ -55,6 +71,24 @@ int cnn_step_nonfinite(const cnn_model *m, const cnn_buffers *b, const cnn_optim
     if (!cnn_optim_wrote_nonfinite(o) && cnn_first_nonfinite(b->params + m->n_trainable, rest) == rest)
         return -1;
     return cnn_nonfinite_tensor(m, b->params);
+}
+
+double cnn_clip_by_global_norm(const cnn_model *m, float *grads, double clipnorm)
+{
+    double sum = 0;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (clipped(m, &m->tensors[t]))
+            sum += sum_squares(grads + m->tensors[t].offset, m->tensors[t].count);
+    double norm = sqrt(sum);
+    if (norm <= clipnorm)
+        return norm; /* Keras: g * clipnorm / max(norm, clipnorm) is g */
+    /* Keras: a norm that is not finite makes every gradient NaN (the run's
+     * divergence check then stops it), never a silent zero step */
+    const float scale = isfinite(norm) ? (float)(clipnorm / norm) : NAN;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (clipped(m, &m->tensors[t]))
+            scale_by(grads + m->tensors[t].offset, m->tensors[t].count, scale);
+    return norm;
 }
 
 typedef struct update_ctx {
@@ -113,7 +147,7 @@ double cnn_train_step_weighted(const cnn_model *m, cnn_buffers *b, cnn_optim *o,
         fused = 0; /* the fused update would use this process's gradient alone */
 
     cnn_range skip[CNN_OPTIM_MAX_SKIP];
-    const double clipnorm = cnn_optim_config(o)->clipnorm;
+    const double clipnorm = cnn_optim_config(o)->clipnorm, global_clipnorm = cnn_optim_config(o)->global_clipnorm;
     int n_skip = fused && cnn_optim_fusable(o) ? cnn_fused_ranges(m, skip, CNN_OPTIM_MAX_SKIP) : 0;
     if (n_skip > CNN_OPTIM_MAX_SKIP)
         n_skip = 0; /* more fused tensors than the optimizer can skip: the plain step, never a double update */
@@ -155,6 +189,8 @@ double cnn_train_step_weighted(const cnn_model *m, cnn_buffers *b, cnn_optim *o,
         cnn_dist_tree_sum(b->grads, m->n_trainable); /* the processes' roots, in the same tree */
         if (clipnorm > 0)
             cnn_clip_by_norm(m, b->grads, clipnorm);
+        else if (global_clipnorm > 0)
+            cnn_clip_by_global_norm(m, b->grads, global_clipnorm);
         cnn_optim_step(o, b->params, b->grads);
     }
     b->part = NULL;

@@ -146,7 +146,7 @@ int main(int argc, char **argv)
     struct {
         const char *name;
         cnn_optimizer cfg;
-    } opts[8];
+    } opts[9];
     opts[0].name = "adam";
     opts[0].cfg = cnn_optim_defaults(CNN_OPT_ADAM);
     opts[1].name = "sgd";
@@ -160,7 +160,8 @@ int main(int argc, char **argv)
     opts[4].name = "rmsprop";
     opts[4].cfg = cnn_optim_defaults(CNN_OPT_RMSPROP);
     /* clipvalue and weight decay are element-wise: fused per block as well;
-     * clipnorm needs a tensor's whole gradient, so the step does not fuse */
+     * clipnorm needs a tensor's whole gradient and global_clipnorm every
+     * gradient, so the step does not fuse */
     opts[5].name = "adamw clipvalue";
     opts[5].cfg = cnn_optim_defaults(CNN_OPT_ADAMW);
     opts[5].cfg.clipvalue = 1e-4;
@@ -171,9 +172,12 @@ int main(int argc, char **argv)
     opts[7].cfg = cnn_optim_defaults(CNN_OPT_SGD);
     opts[7].cfg.weight_decay = 0.01;
     opts[7].cfg.clipnorm = 0.05;
+    opts[8].name = "adam global_clipnorm";
+    opts[8].cfg = cnn_optim_defaults(CNN_OPT_ADAM);
+    opts[8].cfg.global_clipnorm = 0.01;
 
     int bad = 0;
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < 9; k++) {
         result f2, u2, f1, rf, ru;
         char what[96];
         if (run(fast, &opts[k].cfg, 1, 2, n, steps, &f2) || run(fast, &opts[k].cfg, 0, 2, n, steps, &u2) ||
@@ -215,7 +219,7 @@ int main(int argc, char **argv)
         result_free(&ru);
     }
     if (!bad)
-        printf("step_fused %s: %d fused range(s), batch %d, %d steps, 5 optimizers: fused == unfused, bit for bit\n",
+        printf("step_fused %s: %d fused range(s), batch %d, %d steps, 9 optimizer settings: fused == unfused, bit for bit\n",
                fast->name, nf, n, steps);
     return bad;
 }

@@ -14,7 +14,12 @@ synthetic class folders (pngs.py) and runs:
            rank; the last checkpoint is intact and --resume finishes
   mismatch a rank with another data folder (an image missing, or one file
            of another size) is refused at start, naming the difference;
-           --strict with an unreadable image ends the job naming the file
+           --strict with an unreadable image that rank 1 reads ends the job
+           naming the file and the rank
+  share    share_test (--share-test) under -np 2 and 3: the first pass shared
+           by the ranks gives each the one-process cache, byte for byte
+The runs with more than one rank also check rank 0's line about the first
+pass: each rank decoded its share of the files.
 Exit 77 (skip) when mpirun or the MPI runtime library is missing."""
 import argparse
 import os
@@ -87,10 +92,24 @@ def case_equal(a, ranks):
     same(ref, out, "the trainer built without --mpi, 2 threads")
     for n, threads in ranks:
         out = os.path.join(a.work, "np%d_t%d" % (n, threads))
-        p = mpirun(n, train(mpi, data, out, threads))
+        p = mpirun(n, [x for x in train(mpi, data, out, threads) if x != "--quiet"])
         if n > 1 and p.stdout.count("Saved ") != 1:
             fail("-np %d: expected one summary (rank 0's), got:\n%s" % (n, p.stdout))
+        if n > 1:
+            shared_pass(p.stdout, n)
         same(ref, out, "mpirun -np %d, %d thread%s each" % (n, threads, "s" if threads > 1 else ""))
+
+
+def shared_pass(stdout, n):
+    """Rank 0's line about the first pass: n ranks, each decoded about 1/n of the 90 files."""
+    line = [l for l in stdout.splitlines() if " processes decoded " in l]
+    if len(line) != 1:
+        fail("-np %d: expected one line about the shared first pass, got:\n%s" % (n, stdout))
+    words = line[0].split(" processes decoded ")[1].split(" of the ")[0].replace(",", " ").split()
+    counts = [int(w) for w in words if w != "and"]
+    if len(counts) != n or sum(counts) != 90 or max(counts) - min(counts) > 10:
+        fail("-np %d: the ranks' shares of the 90 files: %s" % (n, line[0]))
+    print("ok: " + line[0].strip())
 
 
 def case_resume(a):
@@ -205,21 +224,40 @@ def case_mismatch(a):
     with open(os.path.join(bad, "horizontal", "005.png"), "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\nnot really")
     p = mpirun(2, train(mpi, bad, out, 1, "--strict"), expect=None, timeout=120)
-    if p.returncode == 0 or "005.png" not in p.stderr:
-        fail("--strict with a corrupt image did not end the job naming it:\n" + p.stderr[-2000:])
+    # horizontal/005.png is entry 35 of 90, in block 7 of 5 entries: rank 1 reads it
+    if p.returncode == 0 or "005.png" not in p.stderr or "(read on rank 1)" not in p.stderr:
+        fail("--strict with a corrupt image read by rank 1 did not end the job naming it and the rank:\n" +
+             p.stderr[-2000:])
     print("ok: --strict: " + [l for l in p.stderr.splitlines() if "005.png" in l][0])
+
+
+def case_share(a):
+    for n in (2, 3):
+        work = os.path.join(a.work, "np%d" % n)
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        p = mpirun(n, [a.share_test, work], expect=None, timeout=120)
+        sys.stdout.write(p.stdout + p.stderr)
+        if p.returncode != 0:
+            fail("share_test with %d ranks exited %d" % (n, p.returncode))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("case")
-    ap.add_argument("--cnnc", required=True)
+    ap.add_argument("--cnnc")
+    ap.add_argument("--share-test")
     ap.add_argument("--work", required=True)
     a = ap.parse_args()
     if not MPIRUN:
         print("SKIP: mpirun is not installed (scripts/install-deps.sh test installs openmpi-bin)")
         sys.exit(77)
     a.work = os.path.join(a.work, a.case)
+    if a.case == "share":
+        case_share(a)
+        return
+    if not a.cnnc:
+        fail("--cnnc is needed for case " + a.case)
     if a.case == "equal2":
         case_equal(a, [(2, 1)])
     elif a.case == "equal":

@@ -58,11 +58,11 @@ static const struct {
     const char *name;
     cnn_optimizer cfg;
 } optimizers[] = {
-    {"sgd", {CNN_OPT_SGD, 0.001, 0, 0, 0, 0.0, 0, 0, 0, 0, 0}},
-    {"sgd_momentum", {CNN_OPT_SGD, 0.001, 0, 0, 0, 0.9, 0, 0, 0, 0, 0}},
-    {"sgd_nesterov", {CNN_OPT_SGD, 0.001, 0, 0, 0, 0.9, 1, 0, 0, 0, 0}},
-    {"adam", {CNN_OPT_ADAM, 0.0001, 0.9, 0.999, 1e-7, 0, 0, 0, 0, 0, 0}},
-    {"rmsprop", {CNN_OPT_RMSPROP, 0.0001, 0, 0, 1e-7, 0, 0, 0.9, 0, 0, 0}},
+    {"sgd", {.kind = CNN_OPT_SGD, .lr = 0.001}},
+    {"sgd_momentum", {.kind = CNN_OPT_SGD, .lr = 0.001, .momentum = 0.9}},
+    {"sgd_nesterov", {.kind = CNN_OPT_SGD, .lr = 0.001, .momentum = 0.9, .nesterov = 1}},
+    {"adam", {.kind = CNN_OPT_ADAM, .lr = 0.0001, .beta1 = 0.9, .beta2 = 0.999, .epsilon = 1e-7}},
+    {"rmsprop", {.kind = CNN_OPT_RMSPROP, .lr = 0.0001, .epsilon = 1e-7, .rho = 0.9}},
 };
 #endif
 

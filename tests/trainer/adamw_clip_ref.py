@@ -1,19 +1,30 @@
 """The trainer's decoupled weight decay and gradient clipping over 10 steps
 (test_adamw_clip's cases) against (1) Keras 3's rules transcribed in double
 (BaseOptimizer: clip each variable's gradient by norm, or every element by
-value; then variable -= variable * weight_decay * lr; then the rule, Adam's
-with Keras's epsilon) and (2) PyTorch's torch.optim.AdamW with
-torch.nn.utils.clip_grad_norm_ (per tensor) or clip_grad_value_, whose
-epsilon sits elsewhere (the AdamW cases use epsilon 1e-10, so that it
-matters less than float rounding).
+value, or all gradients by their global norm; then variable -= variable *
+weight_decay * lr; then the rule, Adam's with Keras's epsilon) and (2)
+PyTorch's torch.optim.AdamW with torch.nn.utils.clip_grad_norm_ (per tensor
+for clipnorm, over all the parameters for global_clipnorm) or
+clip_grad_value_, whose epsilon sits elsewhere (the AdamW cases use epsilon
+1e-10, so that it matters less than float rounding).
 
     adamw_clip_ref.py TEST_ADAMW_CLIP_BINARY
 Exit 0 on success, 1 on a difference, 77 without torch.
 """
 import json
 import math
+import struct
 import subprocess
 import sys
+
+
+def as_float32(x):
+    """The float32 that x (printed with 9 digits) stands for."""
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def global_norm(c, g):
+    return math.sqrt(sum(x * x for off, cnt in c["tensors"] for x in g[off:off + cnt]))
 
 
 def keras_reference(c):
@@ -24,7 +35,11 @@ def keras_reference(c):
     out = []
     for t, g in enumerate(c["grads"], 1):
         g = list(g)
-        if c["clipnorm"] > 0:
+        if c["global_clipnorm"] > 0:
+            # Keras's clip_by_global_norm: every gradient * clip / max(global norm, clip)
+            scale = c["global_clipnorm"] / max(global_norm(c, g), c["global_clipnorm"])
+            g = [x * scale for x in g]
+        elif c["clipnorm"] > 0:
             for off, cnt in c["tensors"]:
                 norm = math.sqrt(sum(x * x for x in g[off:off + cnt]))
                 if norm > 0:
@@ -67,6 +82,8 @@ def torch_adamw(c):
                 torch.nn.utils.clip_grad_norm_([q], c["clipnorm"])  # per tensor, as Keras's clipnorm
             elif c["clipvalue"] > 0:
                 torch.nn.utils.clip_grad_value_([q], c["clipvalue"])
+        if c["global_clipnorm"] > 0:
+            torch.nn.utils.clip_grad_norm_(params, c["global_clipnorm"])  # all together, as global_clipnorm
         opt.step()
         out.append([x for q in params for x in q.detach().tolist()])
     return out
@@ -99,7 +116,15 @@ def main():
         moved = worst([c["p0"]], [got[-1]])
         msg = "%-36s vs Keras's rules in double: worst |diff| %.1e (params moved up to %.3f)" % (c["name"], dk, moved)
         ok = dk < 2e-6 and moved > 1e-3
-        if c["kind"] == "adamw":
+        if c["global_clipnorm"] > 0:
+            # the norm the trainer clipped by is the one of the step's gradients
+            # (within float rounding), and clipping did happen
+            want = [global_norm(c, [as_float32(x) for x in g]) for g in c["grads"]]
+            dn = max(abs(x - y) / y for x, y in zip(c["global_norms"], want))
+            clipped = sum(x > c["global_clipnorm"] for x in want)
+            msg += "; global norm rel diff %.1e, clipped in %d of %d steps" % (dn, clipped, len(want))
+            ok = ok and dn < 1e-12 and clipped > 0
+        if c["kind"] == "adamw":  # torch's clip_grad_norm_ divides by norm + 1e-6: within the tolerance
             dt = worst(got, torch_adamw(c))
             msg += "; vs torch.optim.AdamW: %.1e" % dt
             ok = ok and dt < 1e-5

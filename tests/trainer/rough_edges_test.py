@@ -2,7 +2,7 @@
 
     rough_edges_test.py CASE --trainer BIN --work DIR [--cnnc BIN]
 
-CASE is one of: interrupt, interrupt_twice, early_label, flags, predict_folder,
+CASE is one of: interrupt, interrupt_twice, interrupt_last, early_label, flags, predict_folder,
 evaluate_json, default_data, progress_width, cnnc_output.
 Exit 0 on success, 1 on failure, 77 when a prerequisite is missing.
 """
@@ -128,6 +128,53 @@ def case_interrupt_twice(a):
     p = run([a.trainer, "train", "--out", out, "--progress", "plain", "--resume"] + common, 0)
     for f in os.listdir(out):
         check(".tmp" not in f, "a temporary file was left: %s" % f)
+
+
+def case_interrupt_last(a):
+    """A Ctrl-C during the last step of the last epoch ends the run as Ctrl-C
+    anywhere does (exit 130, the files written, a message), saying that
+    every epoch was done; model.safetensors and the checkpoint are those of
+    an uninterrupted run. One step per epoch (the batch holds the whole
+    training split), so the signal sent when "Epoch 2/2" shows arrives
+    during that step or the saving after it."""
+    data = stripes(a, "stripes-intlast", 200)
+    common = ["--data", data, "--epochs", "2", "--batch", "512", "--threads", "1", "--progress", "plain"]
+    full = fresh(os.path.join(a.work, "intlast-full"))
+    run([a.trainer, "train", "--out", full] + common, 0)
+    import st_load
+    for attempt in range(5):
+        out = fresh(os.path.join(a.work, "intlast-run"))
+        proc = subprocess.Popen([a.trainer, "train", "--out", out] + common, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        buf = b""
+        while b"Epoch 2/2" not in buf:
+            ch = proc.stdout.read1(4096)
+            if not ch:
+                break
+            buf += ch
+        check(b"Epoch 2/2" in buf, "no 'Epoch 2/2' line:\n%s" % buf.decode(errors="replace")[-2000:])
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=300)
+        text, err = (buf + rest).decode(errors="replace"), err.decode(errors="replace")
+        if "finishing this step" not in err:
+            # the signal came after the trainer had written every file and
+            # stopped catching it (killed at once), or after it exited: try again
+            check(proc.returncode in (0, -signal.SIGINT), "exit %s, no notice\n%s" % (proc.returncode, err))
+            continue
+        check(proc.returncode == 130, "exit %s after a Ctrl-C in the last step, expected 130\n%s\n%s"
+              % (proc.returncode, text[-2000:], err))
+        check("Interrupted after the run's last step: all its epochs were done" in text, text[-2000:])
+        check("To train further: " in text and "--resume --epochs N --out %s" % out in text, text[-1000:])
+        for f in os.listdir(out):
+            check(".tmp" not in f, "a temporary file was left: %s" % f)
+        for f in ("model.safetensors", "checkpoint.safetensors", "best.safetensors", "history.csv"):
+            check(file_bytes(os.path.join(full, f)) == file_bytes(os.path.join(out, f)),
+                  "%s differs from the uninterrupted run's" % f)
+        meta, _ = st_load.load(os.path.join(out, "model.safetensors"), meta_only=True)
+        check(meta["epoch"] == "2" and "interrupted" not in meta, "model.safetensors metadata %s" % meta)
+        print("interrupt_last: the SIGINT came during the last epoch in try %d" % (attempt + 1))
+        return
+    raise Failure("in 5 tries the SIGINT never arrived while the last epoch ran")
 
 
 def case_early_label(a):

@@ -207,6 +207,13 @@ def case_cli(a):
     for v in ("1e30", "1e300", "16777217"):
         p = run([t, "train", "--memory", v, "--out", os.path.join(a.work, "nodata")], 1)
         check("--memory %s: expected" % v in p.stderr and "16777216" in p.stderr, p.stderr)
+    # Keras's global_clipnorm: one clipping at most, the train block's range.
+    p = run([t, "train", "--help"], 0)
+    check("--global-clipnorm X" in p.stdout, p.stdout)
+    p = run([t, "train", "--clipnorm", "1", "--global-clipnorm", "2"], 1)
+    check("clipnorm and global_clipnorm are both given; give one" in p.stderr, p.stderr)
+    p = run([t, "train", "--global-clipnorm", "1e7"], 1)
+    check("--global-clipnorm 1e7: expected" in p.stderr, p.stderr)
 
 
 def train_stripes(a, data, out, *extra):
@@ -587,6 +594,9 @@ def case_corrupt(a):
     d = fresh("other-settings")
     p = run([a.trainer, "train", "--data", data, "--out", d, "--resume", "--batch", "8"], 1)
     check("other settings" in p.stderr and "batch=16" in p.stderr and "batch=8" in p.stderr, p.stderr)
+    p = run([a.trainer, "train", "--data", data, "--out", d, "--resume", "--global-clipnorm", "1.5"], 1)
+    check("other settings" in p.stderr and "this run has global_clipnorm=1.5, which the checkpoint lacks"
+          in p.stderr, p.stderr)
     d = fresh("other-data")
     data2 = make_images(os.path.join(a.work, "stripes2"), ["horizontal", "vertical"], 41, seed=4)
     p = run([a.trainer, "train", "--data", data2, "--out", d, "--resume"], 1)
@@ -613,6 +623,24 @@ def case_corrupt(a):
     p = run([a.trainer, "train", "--data", data, "--out", d, "--resume", "--epochs", "3", "--metrics", "accuracy"], 1)
     check("resume with the same --metrics" in p.stderr and "val_auc" in p.stderr, p.stderr)
     check(file_bytes(os.path.join(d, "history.csv")) == before, "history.csv changed by a refused resume")
+    # A checkpoint of a trainer that wrote no lr column (before schedules;
+    # its rate was constant) resumes, the column filled in from its
+    # settings: the same files as resuming the checkpoint with the column.
+    d = fresh("old-history")
+    ck = os.path.join(d, "checkpoint.safetensors")
+    import st_load
+    meta, _ = st_load.load(ck, meta_only=True)
+    rows = [l.split(",") for l in meta["history"].strip().split("\n")]
+    check(rows[0][-1] == "lr", "history metadata %r" % meta["history"])
+    st_rewrite(ck, {"history": "".join(",".join(r[:-1]) + "\n" for r in rows)})
+    p = train_stripes(a, data, d, "--epochs", "3", "--resume")
+    check("without the lr column" in p.stdout and "2 epochs ran at lr 0.003, filled in" in p.stdout, p.stdout[:1500])
+    check("2 of 3 epochs done" in p.stdout, p.stdout[:1500])
+    same = fresh("new-history")
+    train_stripes(a, data, same, "--epochs", "3", "--resume")
+    for f in ("model.safetensors", "history.csv", "checkpoint.safetensors"):
+        check(file_bytes(os.path.join(d, f)) == file_bytes(os.path.join(same, f)),
+              "%s resumed from a checkpoint without the lr column differs" % f)
     # A weights file that is not intact is refused by predict.
     d = fresh("bad-weights")
     w = os.path.join(d, "model.safetensors")
@@ -703,6 +731,23 @@ def case_nan(a):
     meta, _ = st_load.load(os.path.join(out, "checkpoint.safetensors"), meta_only=True)
     check("lr 0.2 -> 0.001 after a divergence" in meta.get("lr_changes", "") and "lr=0.001" in meta["settings"],
           "lr change not recorded: %r" % meta.get("lr_changes"))
+
+    # With a schedule the message names the rate in effect, not --lr: a
+    # cosine warm-up from --lr 0.8 over 4 epochs runs epoch 1 at 0.2 and
+    # diverges in epoch 2, at 0.4. The --lr it suggests gives epoch 2 a
+    # tenth of that rate (and the run, stopped after it, finishes).
+    sch = fresh("nan-schedule")
+    p = run([div, "train", "--data", data, "--out", sch, "--lr", "0.8", "--lr-schedule", "cosine", "--warmup", "4",
+             "--progress", "plain"], 1)
+    check("the run diverged:" in p.stderr and "epoch 2" in p.stderr and
+          "The learning rate in effect, 0.4 (the schedule's rate from --lr 0.8)" in p.stderr and
+          "`--resume --lr 0.08` (the schedule then gives 0.04 at that epoch)" in p.stderr, p.stderr)
+    with open(os.path.join(sch, "diverged")) as f:
+        check("with lr=0.4 (the schedule's rate from --lr 0.8)" in f.read(), "the divergence record")
+    p = run([div, "train", "--data", data, "--out", sch, "--lr", "0.08", "--lr-schedule", "cosine", "--warmup", "4",
+             "--resume", "--epochs", "2", "--progress", "plain"], 0)
+    header, rows = read_history(sch)
+    check([r["lr"] for r in rows] == [0.2, 0.04], "lr column after the resume: %s" % rows)
 
     # A run that diverges in its first epoch leaves no weights at all.
     first = fresh("nan-first")
