@@ -14,10 +14,19 @@ absolute figures, on a shared machine):
   trainer T: DATA, E epochs, N threads; page cache cold (drop_caches) | warm
   load average before: a, b, c
   decode: IMAGES images in S s (R images/s)
-  epoch  img/s  vs bench(trained)        (one line per epoch; img/s = training images / (training + validation) time)
+  epoch  img/s  vs bench  train img/s  vs bench  batches s  val s      (one line per epoch)
   bench training step: random weights X img/s, trained weights Y img/s
   whole job: W s wall, peak RSS M MB, last val_accuracy A
   load average after: a, b, c
+
+An epoch's img/s is the trainer's progress-line figure: training images
+over the training and validation time (Keras's convention). train img/s is
+the training phase alone (the steps and the batches made between them:
+images / train_seconds of the run folder's timing.csv), the figure to set
+against the bench's training step; batches s is the part of that phase
+spent making batches, val s the validation pass. A trainer without
+timing.csv (an older baseline) shows "-" there. "vs bench" is against the
+bench on the run's final weights.
 
 The bench figures come from --trainer's `bench` (on each run's final
 weights), since a baseline may not have `bench --weights`.
@@ -84,6 +93,15 @@ def bench(trainer, threads, seconds, weights=None):
     sys.exit(f"bench_fulljob: no JSON from {' '.join(cmd)}")
 
 
+def read_timing(path):
+    """timing.csv's rows as dicts of floats (see docs/trainer.md), or None when the trainer wrote none."""
+    if not os.path.exists(path):
+        return None
+    rows = open(path).read().strip().splitlines()
+    cols = rows[0].split(",")
+    return [dict(zip(cols, (float(v) for v in r.split(",")))) for r in rows[1:]]
+
+
 def one(trainer, a, out):
     res = {"trainer": trainer, "load_before": load()}
     res["cold_cache"] = False if a.warm else drop_caches()
@@ -105,6 +123,7 @@ def one(trainer, a, out):
     cols = hist[0].split(",")
     last = dict(zip(cols, hist[-1].split(",")))
     res["last_val_accuracy"] = float(last["val_accuracy"]) if "val_accuracy" in last else None
+    res["epochs_timing"] = read_timing(os.path.join(out, "timing.csv"))
     weights = os.path.join(out, "model.safetensors")
     # the bench of --trainer (a baseline may predate `bench --weights`)
     res["bench_random"] = bench(a.trainer, a.threads, a.bench_seconds)
@@ -120,9 +139,18 @@ def show(r, a):
     d = r["decode"]
     print(f"decode: {d['images']} images in {d['seconds']:.1f} s ({d['images_per_s']} images/s)" if d
           else "decode: no decode line in the log")
-    print("epoch  img/s  vs bench(trained)")
+    bt = r["bench_trained"]
+    timing = r.get("epochs_timing") or []
+    print("epoch  img/s  vs bench  train img/s  vs bench  batches s  val s")
     for i, v in enumerate(r["epoch_images_per_s"], 1):
-        print(f"{i:5d}  {v:5.0f}  {v / r['bench_trained']:.2f}")
+        line = f"{i:5d}  {v:5.0f}  {v / bt:8.2f}"
+        t = timing[i - 1] if i <= len(timing) else None
+        if t and t["train_seconds"] > 0:
+            tr = t["images"] / t["train_seconds"]
+            line += f"  {tr:11.0f}  {tr / bt:8.2f}  {t['batch_seconds']:9.2f}  {t['val_seconds']:5.2f}"
+        else:
+            line += f"  {'-':>11}  {'-':>8}  {'-':>9}  {'-':>5}"
+        print(line)
     print(f"bench training step: random weights {r['bench_random']:.0f} img/s, "
           f"trained weights {r['bench_trained']:.0f} img/s")
     va = r["last_val_accuracy"]

@@ -409,7 +409,7 @@ static void sample_u8_portable(const affine *t, cnn_fill mode, const uint8_t *sr
     }
 }
 
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512BW__)
 #include <immintrin.h>
 
 /* map_coord for 16 lanes: TF's reflect (d c b a | a b c d | d c b a) and
@@ -423,14 +423,20 @@ static __m512 map_v(__m512 v, int len, cnn_fill mode)
         const __m512 sz2 = _mm512_set1_ps(2.0f * len), flen = _mm512_set1_ps((float)len), one = _mm512_set1_ps(1.0f);
         __mmask16 neg = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), big = _mm512_cmp_ps_mask(v, last, _CMP_GT_OQ);
         if (neg | big) {
-            /* v < 0: v = sz2 * trunc(-v / sz2) + v; v < -len ? v + sz2 : -v - 1 */
-            __m512 tn = _mm512_roundscale_ps(_mm512_div_ps(_mm512_sub_ps(zero, v), sz2), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            __m512 a = _mm512_add_ps(_mm512_mul_ps(sz2, tn), v);
+            /* v < 0: v = sz2 * trunc(-v / sz2) + v; v < -len ? v + sz2 : -v - 1;
+             * v > len - 1: v -= sz2 * trunc(v / sz2); v >= len ? sz2 - v - 1 : v.
+             * Within (-sz2, sz2) both truncations are 0 and leave v as it is
+             * (sz2 * 0 + v and v - sz2 * 0 are v): the divisions only
+             * when some lane is farther out. */
+            __m512 a = v, b = v;
+            if (_mm512_cmp_ps_mask(_mm512_abs_ps(v), sz2, _CMP_GE_OQ)) {
+                __m512 tn = _mm512_roundscale_ps(_mm512_div_ps(_mm512_sub_ps(zero, v), sz2), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+                a = _mm512_add_ps(_mm512_mul_ps(sz2, tn), v);
+                __m512 tp = _mm512_roundscale_ps(_mm512_div_ps(v, sz2), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+                b = _mm512_sub_ps(v, _mm512_mul_ps(sz2, tp));
+            }
             __mmask16 below = _mm512_cmp_ps_mask(a, _mm512_sub_ps(zero, flen), _CMP_LT_OQ);
             a = _mm512_mask_blend_ps(below, _mm512_sub_ps(_mm512_sub_ps(zero, a), one), _mm512_add_ps(a, sz2));
-            /* v > len - 1: v -= sz2 * trunc(v / sz2); v >= len ? sz2 - v - 1 : v */
-            __m512 tp = _mm512_roundscale_ps(_mm512_div_ps(v, sz2), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            __m512 b = _mm512_sub_ps(v, _mm512_mul_ps(sz2, tp));
             __mmask16 over = _mm512_cmp_ps_mask(b, flen, _CMP_GE_OQ);
             b = _mm512_mask_blend_ps(over, b, _mm512_sub_ps(_mm512_sub_ps(sz2, b), one));
             v = _mm512_mask_blend_ps(neg, v, a);
@@ -440,21 +446,71 @@ static __m512 map_v(__m512 v, int len, cnn_fill mode)
     return _mm512_min_ps(_mm512_max_ps(v, zero), last);
 }
 
-/* Three channels, one row in three passes, because AVX-512 gathers are
- * slow here (on this Zen 5 guest, 4 gathers per 16 pixels cost more than
- * the whole float sampler): (1) vectors: each pixel's source point,
- * weights, tap masks, and for each of its two tap rows the offset of one
- * 8-byte read holding both taps (R, G, B of the left pixel, then of the
- * right one) and the bit shift of the left tap in it; the read starts one
- * byte before the left pixel, clamped to the image so that no read leaves
- * it; (2) scalar 8-byte loads; (3) vectors: bytes to floats,
- * interpolation, rescale, interleaving into RGB. Taps outside the image
- * are masked to 0. */
+/* The AVX-512 sampler for three channels reads a padded copy of the image
+ * with one 32-bit word per pixel (R, G, B, 0) and PAD_LO = 2 columns and
+ * rows of zeros before it, PAD_HI = 3 after: every tap of a mapped point
+ * (for fill constant, clamped to [-2, len + 1] by map_u8) lies in the copy,
+ * a tap outside the image reads 0 there exactly as the portable sampler's
+ * test gives it 0, and a pixel's two taps in a row are one 8-byte read
+ * (left pixel, right pixel) with each channel at a fixed bit. */
 #define ROW_MAX 1024
-static void sample_u8_avx512_c3(const affine *t, cnn_fill mode, const uint8_t *src, float *dst, int h, int w,
-                                float scale, float offset, float vlo, float vhi)
+enum { PAD_LO = 2, PAD_HI = 3 };
+
+/* The padded copy: 48 bytes (16 pixels) at a time, spread into 32-bit words
+ * by one byte permute (AVX-512 VBMI) or by a dword spread and an in-lane
+ * byte shuffle (AVX-512 BW). */
+static void rgbx_copy(const uint8_t *src, uint32_t *pad, int h, int w)
 {
-    int perm_rg[3][16], perm_b[3][16];
+    const int pw = w + PAD_LO + PAD_HI;
+    memset(pad, 0, (size_t)pw * PAD_LO * sizeof *pad);
+    memset(pad + (size_t)(h + PAD_LO) * pw, 0, (size_t)pw * PAD_HI * sizeof *pad);
+#if defined(__AVX512VBMI__)
+    _Alignas(64) uint8_t idx[64];
+    for (int i = 0; i < 64; i++)
+        idx[i] = (uint8_t)(i % 4 == 3 ? 0 : i / 4 * 3 + i % 4);
+    const __m512i perm = _mm512_load_si512(idx);
+    const __mmask64 rgb = 0x7777777777777777ULL;
+#else
+    /* pixels 4j..4j+3 (bytes 12j..12j+11) into 128-bit lane j, then bytes into words */
+    const __m512i spread = _mm512_setr_epi32(0, 1, 2, 0, 3, 4, 5, 0, 6, 7, 8, 0, 9, 10, 11, 0);
+    const __m512i shuf = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1));
+#endif
+    for (int y = 0; y < h; y++) {
+        const uint8_t *s = src + (size_t)y * w * 3;
+        uint32_t *row = pad + (size_t)(y + PAD_LO) * pw;
+        for (int k = 0; k < PAD_LO; k++)
+            row[k] = 0;
+        for (int k = 0; k < PAD_HI; k++)
+            row[PAD_LO + w + k] = 0;
+        for (int x = 0; x < w; x += 16) {
+            int rem = w - x < 16 ? w - x : 16;
+            /* 64 bytes where the image goes on that far (bytes past 48 are dropped), else a masked load */
+            __m512i v = (size_t)(s - src) + (size_t)x * 3 + 64 <= (size_t)h * w * 3
+                            ? _mm512_loadu_si512(s + (size_t)x * 3)
+                            : _mm512_maskz_loadu_epi8((__mmask64)((1ULL << (3 * rem)) - 1), s + (size_t)x * 3);
+#if defined(__AVX512VBMI__)
+            v = _mm512_maskz_permutexvar_epi8(rgb, perm, v);
+#else
+            v = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(spread, v), shuf);
+#endif
+            _mm512_mask_storeu_epi32(row + PAD_LO + x, (__mmask16)((1u << rem) - 1), v);
+        }
+    }
+}
+
+/* One row in three passes: (1) vectors: each pixel's source point, its
+ * weights and the word offset of its top-left tap in the copy; (2) scalar
+ * 8-byte reads of each pixel's tap pairs in its two rows (AVX-512 gathers
+ * cost more than the whole float sampler on this Zen 5 guest); (3)
+ * vectors: words to channels to floats, interpolation, rescale,
+ * interleaving into RGB. The arithmetic of each output value is that of the
+ * portable sampler, operation for operation. */
+static void sample_u8_avx512_c3(const affine *t, cnn_fill mode, const uint8_t *src, uint32_t *pad, float *dst,
+                                int h, int w, float scale, float offset, float vlo, float vhi)
+{
+    rgbx_copy(src, pad, h, w);
+    const int pw = w + PAD_LO + PAD_HI;
+    int perm_rg[3][16], perm_b[3][16], even[16], odd[16];
     for (int j = 0; j < 3; j++)
         for (int e = 0; e < 16; e++) {
             /* output vector j, element e: float 16j + e = pixel (16j + e) / 3, channel (16j + e) % 3;
@@ -463,81 +519,71 @@ static void sample_u8_avx512_c3(const affine *t, cnn_fill mode, const uint8_t *s
             perm_rg[j][e] = ch == 1 ? 16 + px : px;
             perm_b[j][e] = ch == 2 ? 16 + px : e;
         }
+    for (int e = 0; e < 16; e++) {
+        even[e] = 2 * e;
+        odd[e] = 2 * e + 1;
+    }
     __m512i prg[3], pb[3];
     for (int j = 0; j < 3; j++) {
         prg[j] = _mm512_loadu_si512(perm_rg[j]);
         pb[j] = _mm512_loadu_si512(perm_b[j]);
     }
-    _Alignas(64) int off[2][ROW_MAX];
-    _Alignas(64) uint64_t pair[2][ROW_MAX];
-    _Alignas(64) int64_t shift[2][ROW_MAX];
-    _Alignas(64) float axs[ROW_MAX], ays[ROW_MAX];
-    __mmask16 kmask[4][ROW_MAX / 16];
-    const __m512 one = _mm512_set1_ps(1.0f), vscale = _mm512_set1_ps(scale), voff = _mm512_set1_ps(offset);
-    const __m512 clo = _mm512_set1_ps(vlo), chi = _mm512_set1_ps(vhi);
-    const __m512i ff = _mm512_set1_epi32(255), lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i vw = _mm512_set1_epi32(w), vh = _mm512_set1_epi32(h), zero_i = _mm512_setzero_si512();
-    const __m512i ione = _mm512_set1_epi32(1), w3 = _mm512_set1_epi32(3 * w);
-    const __m512i last8 = _mm512_set1_epi32(h * w * 3 - 8), s24 = _mm512_set1_epi64(24);
-    const __m512d m0 = _mm512_set1_pd(t->m[0]), m3 = _mm512_set1_pd(t->m[3]);
+    const __m512i left = _mm512_loadu_si512(even), right = _mm512_loadu_si512(odd);
+    /* m0 * x and m3 * x in double, as the portable sampler's (float)(m0 * x + bx) */
+    _Alignas(64) double mx0[ROW_MAX], mx3[ROW_MAX];
     const int nch = (w + 15) / 16;
+    for (int x = 0; x < 16 * nch; x++) {
+        mx0[x] = t->m[0] * (double)x;
+        mx3[x] = t->m[3] * (double)x;
+    }
+    _Alignas(64) uint32_t offs[ROW_MAX];
+    _Alignas(64) uint64_t pair[2][ROW_MAX];
+    _Alignas(64) float axs[ROW_MAX], ays[ROW_MAX], wsum[ROW_MAX];
+    const __m512 one = _mm512_set1_ps(1.0f), vscale = _mm512_set1_ps(scale), voff = _mm512_set1_ps(offset);
+    const __m512 clo = _mm512_set1_ps(vlo), chi = _mm512_set1_ps(vhi), zero = _mm512_setzero_ps();
+    const __m512i ff = _mm512_set1_epi32(255), lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i vw = _mm512_set1_epi32(w), vh = _mm512_set1_epi32(h), ione = _mm512_set1_epi32(1);
+    const __m512i vpw = _mm512_set1_epi32(pw), base = _mm512_set1_epi32(PAD_LO * pw + PAD_LO);
     for (int y = 0; y < h; y++) {
-        double bxs = t->m[1] * y + t->m[2], bys = t->m[4] * y + t->m[5];
-        const __m512d bx = _mm512_set1_pd(bxs), by = _mm512_set1_pd(bys);
+        const __m512d bx = _mm512_set1_pd(t->m[1] * y + t->m[2]), by = _mm512_set1_pd(t->m[4] * y + t->m[5]);
         /* (1) */
         for (int q = 0; q < nch; q++) {
-            int x = 16 * q, rem = w - x < 16 ? w - x : 16;
-            __mmask16 live = (__mmask16)((1u << rem) - 1);
-            __m512i xi = _mm512_add_epi32(_mm512_set1_epi32(x), lane);
-            __m512d xlo = _mm512_cvtepi32_pd(_mm512_castsi512_si256(xi));
-            __m512d xhi = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(xi, 1));
-            /* (float)(m0 * x + bx), as the scalar code: multiply, add, round */
-            __m512 sx = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_add_pd(_mm512_mul_pd(m0, xlo), bx))),
-                                           _mm512_cvtpd_ps(_mm512_add_pd(_mm512_mul_pd(m0, xhi), bx)), 1);
-            __m512 sy = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_add_pd(_mm512_mul_pd(m3, xlo), by))),
-                                           _mm512_cvtpd_ps(_mm512_add_pd(_mm512_mul_pd(m3, xhi), by)), 1);
+            int x = 16 * q;
+            __m512 sx = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_add_pd(_mm512_load_pd(mx0 + x), bx))),
+                                           _mm512_cvtpd_ps(_mm512_add_pd(_mm512_load_pd(mx0 + x + 8), bx)), 1);
+            __m512 sy = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_add_pd(_mm512_load_pd(mx3 + x), by))),
+                                           _mm512_cvtpd_ps(_mm512_add_pd(_mm512_load_pd(mx3 + x + 8), by)), 1);
             sx = map_v(sx, w, mode);
             sy = map_v(sy, h, mode);
             __m512 fx = _mm512_roundscale_ps(sx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
             __m512 fy = _mm512_roundscale_ps(sy, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-            _mm512_store_ps(axs + x, _mm512_sub_ps(sx, fx));
-            _mm512_store_ps(ays + x, _mm512_sub_ps(sy, fy));
+            __m512 ax = _mm512_sub_ps(sx, fx), ay = _mm512_sub_ps(sy, fy);
+            _mm512_store_ps(axs + x, ax);
+            _mm512_store_ps(ays + x, ay);
             __m512i ix0 = _mm512_cvttps_epi32(fx), iy0 = _mm512_cvttps_epi32(fy);
-            /* unsigned compares: 0 <= i < n */
-            __mmask16 mx0 = _mm512_cmplt_epu32_mask(ix0, vw), mx1 = _mm512_cmplt_epu32_mask(_mm512_add_epi32(ix0, ione), vw);
-            __mmask16 my0 = _mm512_cmplt_epu32_mask(iy0, vh) & live;
-            __mmask16 my1 = _mm512_cmplt_epu32_mask(_mm512_add_epi32(iy0, ione), vh) & live;
-            kmask[0][q] = my0 & mx0;
-            kmask[1][q] = my0 & mx1;
-            kmask[2][q] = my1 & mx0;
-            kmask[3][q] = my1 & mx1;
-            /* byte offset of the left tap's pixel in each tap row (ix0 may be -1) */
-            __m512i p0 = _mm512_add_epi32(_mm512_mullo_epi32(iy0, w3), _mm512_add_epi32(ix0, _mm512_add_epi32(ix0, ix0)));
-            __m512i pr[2] = {p0, _mm512_add_epi32(p0, w3)};
-            __mmask16 rowk[2] = {my0 & (mx0 | mx1), my1 & (mx0 | mx1)};
-            for (int j = 0; j < 2; j++) {
-                /* the read: one byte before the left pixel, within [0, n - 8]; rows without a tap read 0 */
-                __m512i o = _mm512_maskz_mov_epi32(rowk[j], _mm512_min_epi32(_mm512_max_epi32(_mm512_sub_epi32(pr[j], ione), zero_i), last8));
-                _mm512_store_si512(off[j] + x, o);
-                /* bits from the read's start to the left pixel; negative (a left tap
-                 * outside, ix0 = -1 in the first row) reads 0 and is masked */
-                __m512i sb = _mm512_slli_epi32(_mm512_max_epi32(_mm512_sub_epi32(pr[j], o), zero_i), 3);
-                __mmask16 neg = _mm512_cmplt_epi32_mask(_mm512_sub_epi32(pr[j], o), zero_i);
-                /* the right tap is 24 bits further; with ix0 = -1, pr - o = -3 and it sits at bit 0 */
-                sb = _mm512_mask_mov_epi32(sb, neg & rowk[j], _mm512_set1_epi32(-24));
-                _mm512_store_si512(shift[j] + x, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(sb)));
-                _mm512_store_si512(shift[j] + x + 8, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(sb, 1)));
+            /* lanes past the row's end point at the copy's first word */
+            __mmask16 live = _mm512_cmplt_epi32_mask(_mm512_add_epi32(_mm512_set1_epi32(x), lane), vw);
+            _mm512_store_si512(offs + x, _mm512_maskz_add_epi32(live, _mm512_mullo_epi32(iy0, vpw), _mm512_add_epi32(ix0, base)));
+            if (mode == CNN_FILL_CONSTANT) {
+                /* the weight of the taps inside the image (unsigned compares: 0 <= i < n) */
+                __mmask16 mx0k = _mm512_cmplt_epu32_mask(ix0, vw), mx1k = _mm512_cmplt_epu32_mask(_mm512_add_epi32(ix0, ione), vw);
+                __mmask16 my0k = _mm512_cmplt_epu32_mask(iy0, vh), my1k = _mm512_cmplt_epu32_mask(_mm512_add_epi32(iy0, ione), vh);
+                __m512 bxw = _mm512_sub_ps(one, ax), byw = _mm512_sub_ps(one, ay);
+                __m512 top = _mm512_add_ps(_mm512_mul_ps(bxw, _mm512_mask_blend_ps(my0k & mx0k, zero, one)),
+                                           _mm512_mul_ps(ax, _mm512_mask_blend_ps(my0k & mx1k, zero, one)));
+                __m512 bot = _mm512_add_ps(_mm512_mul_ps(bxw, _mm512_mask_blend_ps(my1k & mx0k, zero, one)),
+                                           _mm512_mul_ps(ax, _mm512_mask_blend_ps(my1k & mx1k, zero, one)));
+                _mm512_store_ps(wsum + x, _mm512_add_ps(_mm512_mul_ps(byw, top), _mm512_mul_ps(ay, bot)));
             }
         }
         /* (2) */
-        for (int j = 0; j < 2; j++) {
-            const int *o = off[j];
-            uint64_t *d = pair[j];
-            for (int x = 0; x < w; x++) {
-                uint64_t v;
-                memcpy(&v, src + o[x], 8);
-                d[x] = v;
-            }
+        for (int x = 0; x < 16 * nch; x++) {
+            const uint32_t *p = pad + offs[x];
+            uint64_t a, b;
+            memcpy(&a, p, 8);
+            memcpy(&b, p + pw, 8);
+            pair[0][x] = a;
+            pair[1][x] = b;
         }
         /* (3) */
         float *row = dst + (size_t)y * w * 3;
@@ -545,58 +591,66 @@ static void sample_u8_avx512_c3(const affine *t, cnn_fill mode, const uint8_t *s
             int x = 16 * q, rem = w - x < 16 ? w - x : 16;
             __m512 ax = _mm512_load_ps(axs + x), ay = _mm512_load_ps(ays + x);
             __m512 bxw = _mm512_sub_ps(one, ax), byw = _mm512_sub_ps(one, ay);
-            __m512i v[4];
-            for (int j = 0; j < 2; j++) {
-                __m512i lo = _mm512_load_si512(pair[j] + x), hi = _mm512_load_si512(pair[j] + x + 8);
-                __m512i slo = _mm512_load_si512(shift[j] + x), shi = _mm512_load_si512(shift[j] + x + 8);
-                /* a negative shift (-24) gives 0 for the left tap: srlv by a count >= 64 */
-                __m512i l = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srlv_epi64(lo, slo))),
-                                               _mm512_cvtepi64_epi32(_mm512_srlv_epi64(hi, shi)), 1);
-                __m512i r = _mm512_inserti64x4(
-                    _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srlv_epi64(lo, _mm512_add_epi64(slo, s24)))),
-                    _mm512_cvtepi64_epi32(_mm512_srlv_epi64(hi, _mm512_add_epi64(shi, s24))), 1);
-                v[2 * j] = _mm512_maskz_mov_epi32(kmask[2 * j][q], l);
-                v[2 * j + 1] = _mm512_maskz_mov_epi32(kmask[2 * j + 1][q], r);
-            }
-            __m512 ch[3];
-            for (int k = 0; k < 3; k++) {
-                __m512 f00 = _mm512_cvtepi32_ps(_mm512_and_si512(v[0], ff));
-                __m512 f01 = _mm512_cvtepi32_ps(_mm512_and_si512(v[1], ff));
-                __m512 f10 = _mm512_cvtepi32_ps(_mm512_and_si512(v[2], ff));
-                __m512 f11 = _mm512_cvtepi32_ps(_mm512_and_si512(v[3], ff));
-                __m512 top = _mm512_add_ps(_mm512_mul_ps(bxw, f00), _mm512_mul_ps(ax, f01));
-                __m512 bot = _mm512_add_ps(_mm512_mul_ps(bxw, f10), _mm512_mul_ps(ax, f11));
-                ch[k] = _mm512_add_ps(_mm512_mul_ps(byw, top), _mm512_mul_ps(ay, bot));
-                for (int j = 0; j < 4; j++)
-                    v[j] = _mm512_srli_epi32(v[j], 8);
-            }
-            __m512 offv = voff;
-            if (mode == CNN_FILL_CONSTANT) {
-                const __m512 z = _mm512_setzero_ps();
-                __m512 top = _mm512_add_ps(_mm512_mul_ps(bxw, _mm512_mask_blend_ps(kmask[0][q], z, one)),
-                                           _mm512_mul_ps(ax, _mm512_mask_blend_ps(kmask[1][q], z, one)));
-                __m512 bot = _mm512_add_ps(_mm512_mul_ps(bxw, _mm512_mask_blend_ps(kmask[2][q], z, one)),
-                                           _mm512_mul_ps(ax, _mm512_mask_blend_ps(kmask[3][q], z, one)));
-                offv = _mm512_mul_ps(voff, _mm512_add_ps(_mm512_mul_ps(byw, top), _mm512_mul_ps(ay, bot)));
-            }
-            for (int k = 0; k < 3; k++)
-                ch[k] = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(vscale, ch[k]), offv), clo), chi);
+            /* each tap's word: R | G << 8 | B << 16 (GCC -O2 does not unroll
+             * loops over taps and channels: written out) */
+            const __m512i lo0 = _mm512_load_si512(pair[0] + x), hi0 = _mm512_load_si512(pair[0] + x + 8);
+            const __m512i lo1 = _mm512_load_si512(pair[1] + x), hi1 = _mm512_load_si512(pair[1] + x + 8);
+            const __m512i v00 = _mm512_permutex2var_epi32(lo0, left, hi0), v01 = _mm512_permutex2var_epi32(lo0, right, hi0);
+            const __m512i v10 = _mm512_permutex2var_epi32(lo1, left, hi1), v11 = _mm512_permutex2var_epi32(lo1, right, hi1);
+#define CHANNEL(EXTRACT)                                                                                          \
+    _mm512_add_ps(_mm512_mul_ps(byw, _mm512_add_ps(_mm512_mul_ps(bxw, _mm512_cvtepi32_ps(EXTRACT(v00))),          \
+                                                   _mm512_mul_ps(ax, _mm512_cvtepi32_ps(EXTRACT(v01))))),         \
+                  _mm512_mul_ps(ay, _mm512_add_ps(_mm512_mul_ps(bxw, _mm512_cvtepi32_ps(EXTRACT(v10))),           \
+                                                  _mm512_mul_ps(ax, _mm512_cvtepi32_ps(EXTRACT(v11))))))
+#define BYTE0(v) _mm512_and_si512((v), ff)
+#define BYTE1(v) _mm512_and_si512(_mm512_srli_epi32((v), 8), ff)
+#define BYTE2(v) _mm512_srli_epi32((v), 16)
+            __m512 r = CHANNEL(BYTE0), g = CHANNEL(BYTE1), b = CHANNEL(BYTE2);
+#undef CHANNEL
+#undef BYTE0
+#undef BYTE1
+#undef BYTE2
+            const __m512 offv = mode == CNN_FILL_CONSTANT ? _mm512_mul_ps(voff, _mm512_load_ps(wsum + x)) : voff;
+            r = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(vscale, r), offv), clo), chi);
+            g = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(vscale, g), offv), clo), chi);
+            b = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(vscale, b), offv), clo), chi);
+            const __m512 o0 = _mm512_permutex2var_ps(_mm512_permutex2var_ps(r, prg[0], g), pb[0], b);
+            const __m512 o1 = _mm512_permutex2var_ps(_mm512_permutex2var_ps(r, prg[1], g), pb[1], b);
+            const __m512 o2 = _mm512_permutex2var_ps(_mm512_permutex2var_ps(r, prg[2], g), pb[2], b);
             float *o = row + (size_t)x * 3;
-            for (int j = 0; j < 3; j++) {
-                __m512 pv = _mm512_permutex2var_ps(_mm512_permutex2var_ps(ch[0], prg[j], ch[1]), pb[j], ch[2]);
-                int left = 3 * rem - 16 * j;
-                if (left >= 16)
-                    _mm512_storeu_ps(o + 16 * j, pv);
-                else if (left > 0)
-                    _mm512_mask_storeu_ps(o + 16 * j, (__mmask16)((1u << left) - 1), pv);
+            if (rem == 16) {
+                _mm512_storeu_ps(o, o0);
+                _mm512_storeu_ps(o + 16, o1);
+                _mm512_storeu_ps(o + 32, o2);
+            } else {
+                /* the row's last 3 * rem floats */
+                int n = 3 * rem;
+                _mm512_mask_storeu_ps(o, (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1), o0);
+                if (n > 16)
+                    _mm512_mask_storeu_ps(o + 16, (__mmask16)(n >= 32 ? 0xffffu : (1u << (n - 16)) - 1), o1);
+                if (n > 32)
+                    _mm512_mask_storeu_ps(o + 32, (__mmask16)((1u << (n - 32)) - 1), o2);
             }
         }
     }
 }
 #endif
 
+size_t cnn_aug_scratch_bytes(int h, int w, int c)
+{
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512BW__)
+    if (c == 3 && w >= 2 && w <= ROW_MAX && h >= 2)
+        return (size_t)(h + PAD_LO + PAD_HI) * (size_t)(w + PAD_LO + PAD_HI) * sizeof(uint32_t);
+#else
+    (void)h;
+    (void)w;
+    (void)c;
+#endif
+    return 0;
+}
+
 int cnn_aug_from_cache(const cnn_augment *a, const cnn_aug_params *p, const uint8_t *src, float *dst, int h,
-                       int w, int c, float scale, float offset, double lo, double hi)
+                       int w, int c, float scale, float offset, double lo, double hi, void *scratch)
 {
     if (!cnn_aug_geometric(a) || h < 2 || w < 2)
         return -1;
@@ -610,10 +664,12 @@ int cnn_aug_from_cache(const cnn_augment *a, const cnn_aug_params *p, const uint
         vlo = vlo > 0.0f ? 0.0f : vlo;
         vhi = vhi < 0.0f ? 0.0f : vhi;
     }
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-    if (c == 3 && w <= ROW_MAX)
-        sample_u8_avx512_c3(&t, mode, src, dst, h, w, scale, offset, vlo, vhi);
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512BW__)
+    if (scratch && cnn_aug_scratch_bytes(h, w, c) > 0)
+        sample_u8_avx512_c3(&t, mode, src, scratch, dst, h, w, scale, offset, vlo, vhi);
     else
+#else
+    (void)scratch;
 #endif
         sample_u8_portable(&t, mode, src, dst, h, w, c, scale, offset, vlo, vhi);
     color(a, p, dst, h, w, c, lo, hi);

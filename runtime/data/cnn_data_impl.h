@@ -170,7 +170,12 @@ void cnn_aug_apply(const cnn_augment *a, const cnn_aug_params *p, const float *s
  * float rounding), without converting the image first. -1 (nothing done)
  * when a draws no geometric transform or the image is narrower than 2. */
 int cnn_aug_from_cache(const cnn_augment *a, const cnn_aug_params *p, const uint8_t *src, float *dst, int h,
-                       int w, int c, float scale, float offset, double lo, double hi);
+                       int w, int c, float scale, float offset, double lo, double hi, void *scratch);
+/* The bytes of scratch memory cnn_aug_from_cache needs for an h x w x c
+ * image (its vectorized sampler's padded copy), 0 when that sampler does
+ * not apply. Given scratch NULL, it runs the portable sampler, which gives
+ * the same floats, bit for bit, slower. */
+size_t cnn_aug_scratch_bytes(int h, int w, int c);
 
 /* ---- cache (cache.c) ----------------------------------------------------------- */
 

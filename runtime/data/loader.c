@@ -39,7 +39,7 @@ struct cnn_loader {
     int *labels, *indices;
     int epoch, next;             /* next batch to make */
     int n_scratch;               /* threads with scratch: at most this many fill a batch */
-    float **tmp, **tmp2;         /* per thread, image_floats each */
+    float **tmp, **tmp2;         /* per thread, image_floats each (tmp: or the augmentation's scratch if larger) */
 };
 
 /* Image p of batch b into the batch buffer, with thread t's scratch. */
@@ -53,7 +53,7 @@ static void fill_one(cnn_loader *l, int first, int p, int t)
         cnn_aug_draw(&l->aug, l->plan.h, l->plan.w, l->plan.lo, l->plan.hi, l->seed, (uint64_t)l->epoch,
                      (uint64_t)i, &ap);
         if (!l->direct || cnn_aug_from_cache(&l->aug, &ap, px, dst, l->plan.h, l->plan.w, l->plan.c, l->scale,
-                                             l->offset, l->plan.lo, l->plan.hi) != 0) {
+                                             l->offset, l->plan.lo, l->plan.hi, l->tmp[t]) != 0) {
             cnn_prep_from_cache(&l->plan, px, l->tmp[t], l->tmp2[t]);
             cnn_aug_apply(&l->aug, &ap, l->tmp[t], dst, l->plan.h, l->plan.w, l->plan.c, l->plan.lo, l->plan.hi);
         }
@@ -113,8 +113,12 @@ cnn_loader *cnn_loader_create(const cnn_model *m, const cnn_dataset *d, int batc
     l->tmp = calloc((size_t)l->n_scratch, sizeof *l->tmp);
     l->tmp2 = calloc((size_t)l->n_scratch, sizeof *l->tmp2);
     int ok = l->order && l->x && l->labels && l->indices && l->tmp && l->tmp2;
+    /* tmp also holds cnn_aug_from_cache's scratch */
+    size_t tmp_bytes = l->image_floats * sizeof(float), aug_bytes = cnn_aug_scratch_bytes(l->plan.h, l->plan.w, l->plan.c);
+    if (aug_bytes > tmp_bytes)
+        tmp_bytes = aug_bytes;
     for (int t = 0; ok && t < l->n_scratch; t++) {
-        l->tmp[t] = malloc(l->image_floats * sizeof(float));
+        l->tmp[t] = malloc(tmp_bytes);
         l->tmp2[t] = malloc(l->image_floats * sizeof(float));
         ok = l->tmp[t] && l->tmp2[t];
     }

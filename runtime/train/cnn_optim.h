@@ -76,8 +76,14 @@ typedef struct cnn_range {
 } cnn_range;
 #define CNN_OPTIM_MAX_SKIP 64
 void cnn_optim_begin(cnn_optim *o);
-void cnn_optim_update(const cnn_optim *o, float *params, size_t offset, size_t count, const float *grad);
+void cnn_optim_update(cnn_optim *o, float *params, size_t offset, size_t count, const float *grad);
 int cnn_optim_step_except(cnn_optim *o, float *params, const float *grads, const cnn_range *skip, int n_skip);
+
+/* Whether the last step (its pieces included, since cnn_optim_begin) wrote
+ * a weight that is NaN or infinite: every weight the optimizer updates is
+ * checked as it is written, so a caller that checks the weights after each
+ * step needs to scan only those the optimizer does not update. */
+int cnn_optim_wrote_nonfinite(const cnn_optim *o);
 
 /* Keras's defaults for an optimizer kind (lr included). */
 cnn_optimizer cnn_optim_defaults(cnn_optimizer_kind kind);

@@ -49,6 +49,14 @@ double cnn_train_step_weighted(const cnn_model *m, cnn_buffers *b, cnn_optim *o,
                                float *logits, float *dlogits, int n, uint64_t seed, uint64_t step, int fused,
                                const float *w, int k);
 
+/* The divergence check after a step with a finite loss: the first tensor
+ * (cnn_nonfinite_tensor's order) holding a value that is NaN or infinite,
+ * or -1. The optimizer checked every weight it wrote during the step
+ * (cnn_optim_wrote_nonfinite), so only the parameters it does not update
+ * (batchnorm running statistics, frozen layers) are scanned here; the whole
+ * block only when something is found, to name the tensor. */
+int cnn_step_nonfinite(const cnn_model *m, const cnn_buffers *b, const cnn_optim *o);
+
 /* Keras's clipnorm: each trainable tensor's gradient in grads scaled by
  * clipnorm / max(||g||, clipnorm) (its L2 norm summed in double, in order).
  * cnn_train_step does it when the optimizer has clipnorm, and then never

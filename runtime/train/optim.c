@@ -2,6 +2,7 @@
  * update rules, decoupled weight decay and element-wise gradient clipping,
  * over one flat float array (see cnn_optim.h for the formulas). */
 #include "cnn_optim.h"
+#include "cnn_finite.h"
 
 #include <math.h>
 #include <omp.h>
@@ -31,6 +32,7 @@ struct cnn_optim {
     float *slot[2];
     coefs k;             /* of step iterations + 1, valid while begun */
     int begun;
+    int nonfinite;       /* this step wrote a weight that is NaN or infinite */
 };
 
 cnn_optimizer cnn_optim_defaults(cnn_optimizer_kind kind)
@@ -229,6 +231,7 @@ void cnn_optim_begin(cnn_optim *o)
     const double t = (double)(o->iterations + 1);
     const cnn_optimizer *c = &o->cfg;
     memset(&o->k, 0, sizeof o->k);
+    o->nonfinite = 0;
     o->k.wd = (float)(c->lr * c->weight_decay);
     o->k.clip = (float)c->clipvalue;
     switch (c->kind) {
@@ -253,11 +256,34 @@ void cnn_optim_begin(cnn_optim *o)
     o->begun = 1;
 }
 
-void cnn_optim_update(const cnn_optim *o, float *params, size_t offset, size_t count, const float *grad)
+/* The update of [off, off + count) in blocks small enough to stay in the
+ * first-level cache, each scanned for NaN and infinity right after it is
+ * written: the divergence check of every weight after every step costs
+ * nothing more than this (a separate scan reads the whole block from
+ * memory again). Blocks start at multiples of 16 floats from off, so the
+ * vector loops see the alignment a whole step would. Returns 1 when a
+ * written weight is not finite. */
+#define SCAN_BLOCK 2048
+static int update_scan(const cnn_optim *o, float *p, const float *g, size_t off, size_t count)
+{
+    int bad = 0;
+    for (size_t at = 0; at < count; at += SCAN_BLOCK) {
+        size_t k = count - at < SCAN_BLOCK ? count - at : SCAN_BLOCK;
+        update_elems(o, p + at, g + at, off + at, k);
+        bad |= cnn_first_nonfinite(p + at, k) < k;
+    }
+    return bad;
+}
+
+void cnn_optim_update(cnn_optim *o, float *params, size_t offset, size_t count, const float *grad)
 {
     if (!o->begun || offset > o->n || count > o->n - offset)
         return; /* a caller bug; never write outside the state */
-    update_elems(o, params + offset, grad, offset, count);
+    if (update_scan(o, params + offset, grad, offset, count)) {
+        /* any thread may get here; all write the same value */
+#pragma omp atomic write
+        o->nonfinite = 1;
+    }
 }
 
 /* Small arrays stay on one thread (a parallel region costs more than it
@@ -290,7 +316,8 @@ int cnn_optim_step_except(cnn_optim *o, float *params, const float *grads, const
     /* Each thread takes a contiguous share of every range, cut at multiples
      * of 16 floats so that vector loops see the same alignment as a whole
      * step would. */
-#pragma omp parallel if (total >= CNN_OPTIM_PAR_MIN)
+    int bad = 0;
+#pragma omp parallel if (total >= CNN_OPTIM_PAR_MIN) reduction(| : bad)
     {
         int nt = omp_get_num_threads(), t = omp_get_thread_num();
         for (int r = 0; r < nr; r++) {
@@ -300,9 +327,10 @@ int cnn_optim_step_except(cnn_optim *o, float *params, const float *grads, const
             if (t == nt - 1 || hi > to[r])
                 hi = to[r];
             if (lo < hi)
-                update_elems(o, params + lo, grads + lo, lo, hi - lo);
+                bad |= update_scan(o, params + lo, grads + lo, lo, hi - lo);
         }
     }
+    o->nonfinite |= bad;
     o->iterations++;
     o->begun = 0;
     return 0;
@@ -314,6 +342,7 @@ void cnn_optim_step(cnn_optim *o, float *params, const float *grads)
 }
 
 const cnn_optimizer *cnn_optim_config(const cnn_optim *o) { return &o->cfg; }
+int cnn_optim_wrote_nonfinite(const cnn_optim *o) { return o->nonfinite; }
 int cnn_optim_fusable(const cnn_optim *o) { return !(o->cfg.clipnorm > 0) && !(o->cfg.global_clipnorm > 0); }
 void cnn_optim_set_lr(cnn_optim *o, double lr)
 {

@@ -58,7 +58,7 @@ void cnn_run_remove_stale(const char *out)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         static const char *const ours[] = {"checkpoint.safetensors", "best.safetensors", "model.safetensors",
-                                           "history.csv", "curves.svg", "split.csv", "diverged", NULL};
+                                           "history.csv", "timing.csv", "curves.svg", "split.csv", "diverged", NULL};
         const char *t = strstr(e->d_name, ".tmp.");
         if (!t || !t[5] || strspn(t + 5, "0123456789") != strlen(t + 5))
             continue;

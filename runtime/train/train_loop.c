@@ -39,6 +39,7 @@
 #include "cnn_run_lock.h"
 #include "cnn_safetensors.h"
 #include "cnn_schedule.h"
+#include "cnn_timing.h"
 #include "cnn_run.h"
 #include "cnn_train.h"
 
@@ -121,10 +122,12 @@ typedef struct run {
     int n_classes;
     cnn_metrics tm, vm;
     cnn_history hist;
+    cnn_history timing; /* timing.csv (cnn_timing.h) */
     char *classes;
     char settings[8192]; /* room for 256 class weights */
     char ckpt[CNN_MAX_PATH + 64], best[CNN_MAX_PATH + 64], final[CNN_MAX_PATH + 64];
     char csv[CNN_MAX_PATH + 64], svg[CNN_MAX_PATH + 64], diverged[CNN_MAX_PATH + 64];
+    char timing_csv[CNN_MAX_PATH + 64];
     int ckpt_epoch; /* epoch of this run's checkpoint on disk, -1 when there is none */
     double lr_now;  /* the learning rate of the epoch in progress (the schedule's) */
 } run;
@@ -142,6 +145,7 @@ static void run_free(run *r)
     cnn_metrics_free(&r->tm);
     cnn_metrics_free(&r->vm);
     cnn_history_free(&r->hist);
+    cnn_history_free(&r->timing);
     free(r->classes);
     free(r->class_weight);
 }
@@ -476,6 +480,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     cnn_run_path(r->csv, sizeof r->csv, o->out, "history.csv");
     cnn_run_path(r->svg, sizeof r->svg, o->out, "curves.svg");
     cnn_run_path(r->diverged, sizeof r->diverged, o->out, "diverged");
+    cnn_run_path(r->timing_csv, sizeof r->timing_csv, o->out, "timing.csv");
     r->ckpt_epoch = -1;
     char split_csv[CNN_MAX_PATH + 64];
     cnn_run_path(split_csv, sizeof split_csv, o->out, "split.csv");
@@ -539,6 +544,7 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         }
     cols[nc++] = "lr"; /* the rate of the epoch (Keras logs it as learning_rate) */
     cnn_history_init(&r->hist, cols, nc);
+    cnn_timing_init(&r->timing);
 
     const char *mon = cnn_word(cnn_monitor_words, c->monitor);
     if (!r->val && !strncmp(mon, "val_", 4)) {
@@ -595,6 +601,11 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
                    c->optimizer.lr, was_lr);
             cnn_schedule_set_base(&r->sched, c->optimizer.lr);
         }
+        cnn_history_free(&r->timing);
+        if (cnn_timing_resume(&r->timing, r->timing_csv, st.epoch)) {
+            cnn_error(m, "out of memory");
+            goto out;
+        }
         printf("Resuming from %s: %d of %d epoch%s done, step %" PRIu64 ".\n", r->ckpt, st.epoch, c->epochs,
                cnn_plural(c->epochs),
                st.step);
@@ -647,6 +658,8 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     int interrupted = 0, skip = (int)(st.step - (uint64_t)st.epoch * (uint64_t)steps);
 
     for (int epoch = st.epoch; epoch < c->epochs && !stopped_early; epoch++) {
+        const double t_epoch = cnn_now();
+        double t_batches = 0;
         cnn_metrics_reset(&r->tm);
         double lr = cnn_schedule_lr(&r->sched, epoch);
         cnn_optim_set_lr(r->opt, lr);
@@ -662,13 +675,18 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         int n, bi = skip;
         skip = 0;
         long images = 0;
-        while ((n = cnn_loader_next(r->tl, &x, &labels, &idx)) > 0) {
+        for (;;) {
+            double t_batch = cnn_now();
+            n = cnn_loader_next(r->tl, &x, &labels, &idx);
+            t_batches += cnn_now() - t_batch;
+            if (n <= 0)
+                break;
             double loss = cnn_train_step_weighted(m, &r->b, r->opt, x, labels, r->logits, r->dlogits, n, c->seed,
                                                   st.step, 1, r->class_weight, r->n_classes);
             /* Every step: the loss before the update, and the weights (and
              * batchnorm statistics) after it, so that the last update of an
              * epoch is checked too. */
-            int bad = isfinite(loss) ? cnn_nonfinite_tensor(m, r->b.params) : -1;
+            int bad = isfinite(loss) ? cnn_step_nonfinite(m, &r->b, r->opt) : -1;
             if (!isfinite(loss) || bad >= 0) {
                 char what[512], imgs[256] = "";
                 size_t k = 0;
@@ -701,12 +719,19 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         }
         if (interrupted)
             break;
+        double times[CNN_TIMING_COLS] = {0};
+        times[CNN_TIMING_IMAGES] = (double)images;
+        times[CNN_TIMING_TRAIN] = cnn_now() - t_epoch;
+        times[CNN_TIMING_BATCH] = t_batches;
         double row[CNN_HISTORY_MAX_COLS];
         for (int i = 0; i < nm; i++)
             row[i] = cnn_metrics_value(&r->tm, mnames[i]);
         row[nc - 1] = lr;
         if (r->val) {
+            double t_val = cnn_now();
             cnn_eval_pass(m, &r->b, r->vl, r->logits, &r->vm, c->seed, st.step);
+            times[CNN_TIMING_VAL] = cnn_now() - t_val;
+            times[CNN_TIMING_VAL_IMAGES] = (double)r->vm.n;
             for (int i = 0; i < nm; i++)
                 row[nm + i] = cnn_metrics_value(&r->vm, mnames[i]);
             double vl = cnn_metrics_loss(&r->vm);
@@ -780,6 +805,16 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         r->ckpt_epoch = st.epoch;
         if (writer)
             unlink(r->diverged); /* the checkpoint now holds this run's settings */
+        times[CNN_TIMING_SECONDS] = cnn_now() - t_epoch;
+        cnn_history_truncate(&r->timing, epoch); /* rows of epochs a resume redoes */
+        if (cnn_history_add(&r->timing, times)) {
+            cnn_error(m, "out of memory");
+            goto out;
+        }
+        if (writer && cnn_history_write(&r->timing, r->timing_csv, err, sizeof err)) {
+            cnn_error(m, "%s", err);
+            goto out;
+        }
         if (stop) {
             stopped_early = epoch + 1;
             break;

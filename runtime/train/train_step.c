@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cnn_dist.h"
+#include "cnn_finite.h"
 #include "cnn_step.h"
 #include "cnn_class_weight.h"
 
@@ -62,6 +63,14 @@ void cnn_clip_by_norm(const cnn_model *m, float *grads, double clipnorm)
             continue; /* Keras: g * clipnorm / max(norm, clipnorm) is g */
         scale_by(grads + ti->offset, ti->count, (float)(clipnorm / norm));
     }
+}
+
+int cnn_step_nonfinite(const cnn_model *m, const cnn_buffers *b, const cnn_optim *o)
+{
+    const size_t rest = m->n_params - m->n_trainable;
+    if (!cnn_optim_wrote_nonfinite(o) && cnn_first_nonfinite(b->params + m->n_trainable, rest) == rest)
+        return -1;
+    return cnn_nonfinite_tensor(m, b->params);
 }
 
 double cnn_clip_by_global_norm(const cnn_model *m, float *grads, double clipnorm)

@@ -410,7 +410,9 @@ static void test_from_cache(void)
         size_t n = (size_t)w * h * c;
         uint8_t *u = malloc(n);
         float *f = malloc(sizeof *f * n), *a = malloc(sizeof *a * n), *b = malloc(sizeof *b * n),
-              *r = malloc(sizeof *r * n);
+              *r = malloc(sizeof *r * n), *bp = malloc(sizeof *bp * n);
+        size_t sb = cnn_aug_scratch_bytes(h, w, c);
+        void *scratch = malloc(sb ? sb : 1);
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++)
                 for (int k = 0; k < c; k++)
@@ -435,7 +437,11 @@ static void test_from_cache(void)
                     cnn_aug_params p;
                     cnn_aug_draw(&au, h, w, lo, hi, 7, (uint64_t)(mi + 3 * sc), (uint64_t)i, &p);
                     cnn_aug_apply(&au, &p, f, a, h, w, c, lo, hi);
-                    CHECK(cnn_aug_from_cache(&au, &p, u, b, h, w, c, s, o, lo, hi) == 0, "from_cache refused");
+                    CHECK(cnn_aug_from_cache(&au, &p, u, b, h, w, c, s, o, lo, hi, scratch) == 0, "from_cache refused");
+                    /* without scratch: the portable sampler, the same floats bit for bit */
+                    CHECK(cnn_aug_from_cache(&au, &p, u, bp, h, w, c, s, o, lo, hi, NULL) == 0, "from_cache refused");
+                    CHECK(memcmp(b, bp, sizeof *b * n) == 0, "%dx%dx%d scale %g offset %g fill %d case %d: the "
+                          "vectorized and portable samplers differ", h, w, c, s, o, mi, i);
                     ref_sample(&p, modes[mi], f, r, h, w, c);
                     double worst = 0, worst_ref = 0;
                     for (size_t j = 0; j < n; j++) {
@@ -454,6 +460,8 @@ static void test_from_cache(void)
         free(a);
         free(b);
         free(r);
+        free(bp);
+        free(scratch);
     }
     CHECK(cases == 900, "cases");
     /* nothing geometric: refused (the loader then converts and flips) */
@@ -464,7 +472,7 @@ static void test_from_cache(void)
     cnn_aug_draw(&flip_only, 4, 4, 0, 1, 1, 0, 0, &p);
     uint8_t u[48] = { 0 };
     float d[48];
-    CHECK(cnn_aug_from_cache(&flip_only, &p, u, d, 4, 4, 3, 1, 0, 0, 1) == -1, "flip alone is not sampled");
+    CHECK(cnn_aug_from_cache(&flip_only, &p, u, d, 4, 4, 3, 1, 0, 0, 1, NULL) == -1, "flip alone is not sampled");
 }
 
 static void test_brightness_contrast(void)

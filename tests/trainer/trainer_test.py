@@ -110,6 +110,28 @@ def read_history(run_dir):
     return header, rows
 
 
+def read_timing(run_dir):
+    """timing.csv: one row per epoch, where its time went (docs/trainer.md)."""
+    with open(os.path.join(run_dir, "timing.csv")) as f:
+        lines = f.read().strip().split("\n")
+    header = lines[0].split(",")
+    check(header == ["epoch", "images", "seconds", "train_seconds", "batch_seconds", "val_images", "val_seconds"],
+          "timing.csv header %s" % header)
+    return [dict(zip(header, map(float, l.split(",")))) for l in lines[1:]]
+
+
+def check_timing(run_dir, epochs, images=None, val_images=None):
+    rows = read_timing(run_dir)
+    check([r["epoch"] for r in rows] == list(range(1, epochs + 1)), "timing.csv epochs %s" % rows)
+    for r in rows:
+        # every time measured (no nan), and the parts within the whole
+        check(0 <= r["batch_seconds"] <= r["train_seconds"] and r["train_seconds"] + r["val_seconds"] <= r["seconds"],
+              "timing.csv row %s" % r)
+        check(images is None or r["images"] == images, "timing.csv images %s, expected %s" % (r, images))
+        check(val_images is None or r["val_images"] == val_images, "timing.csv val_images %s" % r)
+    return rows
+
+
 def check_run_folder(run_dir, epochs):
     for f in ("model.safetensors", "best.safetensors", "checkpoint.safetensors", "history.csv", "curves.svg"):
         check(os.path.isfile(os.path.join(run_dir, f)), "%s missing from %s" % (f, run_dir))
@@ -208,6 +230,7 @@ def case_synthetic(a):
     want = ["epoch", "loss", "accuracy", "precision", "recall", "auc",
             "val_loss", "val_accuracy", "val_precision", "val_recall", "val_auc", "lr"]
     check(header == want, "history columns %s" % header)
+    check_timing(out, 4, images=120, val_images=40)
     last = rows[-1]
     print("synthetic: final", {k: round(v, 4) for k, v in last.items()})
     check(last["val_accuracy"] >= 0.9, "validation accuracy %.3f < 0.9" % last["val_accuracy"])
@@ -514,6 +537,9 @@ def case_resume(a):
     for f in ("model.safetensors", "best.safetensors", "history.csv", "checkpoint.safetensors"):
         check(file_bytes(os.path.join(full, f)) == file_bytes(os.path.join(killed, f)),
               "%s of the resumed run differs from the uninterrupted run" % f)
+    # timing.csv: the killed run's rows of the epochs its checkpoint holds, then the resumed run's
+    t = check_timing(killed, 3)
+    check(len({r["images"] for r in t}) == 1 and t[0]["images"] > 0, "timing.csv images %s" % t)
     # Resuming a finished run changes nothing and succeeds.
     p = run([a.trainer, "train", "--out", killed, "--progress", "plain", "--resume"] + common, 0)
     check(file_bytes(os.path.join(full, "model.safetensors")) == file_bytes(os.path.join(killed, "model.safetensors")),
