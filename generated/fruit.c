@@ -2500,32 +2500,41 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
                 /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
                 for (int t = 0; t < 10; t++) {
                     const cnn_real *restrict d = xs + ((size_t)py * 2 * WPW + (size_t)(tb * NT + t) * 2) * WIC;
-                    OMP(simd)
-                    for (int c = 0; c < WIC; c++) {
-                        const cnn_real d00 = d[(0 * WPW + 0) * WIC + c], d01 = d[(0 * WPW + 1) * WIC + c], d02 = d[(0 * WPW + 2) * WIC + c], d03 = d[(0 * WPW + 3) * WIC + c];
-                        const cnn_real d10 = d[(1 * WPW + 0) * WIC + c], d11 = d[(1 * WPW + 1) * WIC + c], d12 = d[(1 * WPW + 2) * WIC + c], d13 = d[(1 * WPW + 3) * WIC + c];
-                        const cnn_real d20 = d[(2 * WPW + 0) * WIC + c], d21 = d[(2 * WPW + 1) * WIC + c], d22 = d[(2 * WPW + 2) * WIC + c], d23 = d[(2 * WPW + 3) * WIC + c];
-                        const cnn_real d30 = d[(3 * WPW + 0) * WIC + c], d31 = d[(3 * WPW + 1) * WIC + c], d32 = d[(3 * WPW + 2) * WIC + c], d33 = d[(3 * WPW + 3) * WIC + c];
-                        const cnn_real b00 = d00 - d20, b10 = d10 + d20, b20 = d20 - d10, b30 = d10 - d30;
-                        const cnn_real b01 = d01 - d21, b11 = d11 + d21, b21 = d21 - d11, b31 = d11 - d31;
-                        const cnn_real b02 = d02 - d22, b12 = d12 + d22, b22 = d22 - d12, b32 = d12 - d32;
-                        const cnn_real b03 = d03 - d23, b13 = d13 + d23, b23 = d23 - d13, b33 = d13 - d33;
-                        wv[(size_t)(0 * NT + t) * WIC + c] = b00 - b02;
-                        wv[(size_t)(1 * NT + t) * WIC + c] = b01 + b02;
-                        wv[(size_t)(2 * NT + t) * WIC + c] = b02 - b01;
-                        wv[(size_t)(3 * NT + t) * WIC + c] = b01 - b03;
-                        wv[(size_t)(4 * NT + t) * WIC + c] = b10 - b12;
-                        wv[(size_t)(5 * NT + t) * WIC + c] = b11 + b12;
-                        wv[(size_t)(6 * NT + t) * WIC + c] = b12 - b11;
-                        wv[(size_t)(7 * NT + t) * WIC + c] = b11 - b13;
-                        wv[(size_t)(8 * NT + t) * WIC + c] = b20 - b22;
-                        wv[(size_t)(9 * NT + t) * WIC + c] = b21 + b22;
-                        wv[(size_t)(10 * NT + t) * WIC + c] = b22 - b21;
-                        wv[(size_t)(11 * NT + t) * WIC + c] = b21 - b23;
-                        wv[(size_t)(12 * NT + t) * WIC + c] = b30 - b32;
-                        wv[(size_t)(13 * NT + t) * WIC + c] = b31 + b32;
-                        wv[(size_t)(14 * NT + t) * WIC + c] = b32 - b31;
-                        wv[(size_t)(15 * NT + t) * WIC + c] = b31 - b33;
+                    for (int c0 = 0; c0 < WIC; c0 += 16) {
+                        cnn_real b00[16], b01[16], b02[16], b03[16];
+                        cnn_real b10[16], b11[16], b12[16], b13[16];
+                        cnn_real b20[16], b21[16], b22[16], b23[16];
+                        cnn_real b30[16], b31[16], b32[16], b33[16];
+                        OMP(simd)
+                        for (int c = 0; c < 16; c++) {
+                            const cnn_real d00 = d[(0 * WPW + 0) * WIC + c0 + c], d01 = d[(0 * WPW + 1) * WIC + c0 + c], d02 = d[(0 * WPW + 2) * WIC + c0 + c], d03 = d[(0 * WPW + 3) * WIC + c0 + c];
+                            const cnn_real d10 = d[(1 * WPW + 0) * WIC + c0 + c], d11 = d[(1 * WPW + 1) * WIC + c0 + c], d12 = d[(1 * WPW + 2) * WIC + c0 + c], d13 = d[(1 * WPW + 3) * WIC + c0 + c];
+                            const cnn_real d20 = d[(2 * WPW + 0) * WIC + c0 + c], d21 = d[(2 * WPW + 1) * WIC + c0 + c], d22 = d[(2 * WPW + 2) * WIC + c0 + c], d23 = d[(2 * WPW + 3) * WIC + c0 + c];
+                            const cnn_real d30 = d[(3 * WPW + 0) * WIC + c0 + c], d31 = d[(3 * WPW + 1) * WIC + c0 + c], d32 = d[(3 * WPW + 2) * WIC + c0 + c], d33 = d[(3 * WPW + 3) * WIC + c0 + c];
+                            b00[c] = d00 - d20, b10[c] = d10 + d20, b20[c] = d20 - d10, b30[c] = d10 - d30;
+                            b01[c] = d01 - d21, b11[c] = d11 + d21, b21[c] = d21 - d11, b31[c] = d11 - d31;
+                            b02[c] = d02 - d22, b12[c] = d12 + d22, b22[c] = d22 - d12, b32[c] = d12 - d32;
+                            b03[c] = d03 - d23, b13[c] = d13 + d23, b23[c] = d23 - d13, b33[c] = d13 - d33;
+                        }
+                        OMP(simd)
+                        for (int c = 0; c < 16; c++) {
+                            wv[(size_t)(0 * NT + t) * WIC + c0 + c] = b00[c] - b02[c];
+                            wv[(size_t)(1 * NT + t) * WIC + c0 + c] = b01[c] + b02[c];
+                            wv[(size_t)(2 * NT + t) * WIC + c0 + c] = b02[c] - b01[c];
+                            wv[(size_t)(3 * NT + t) * WIC + c0 + c] = b01[c] - b03[c];
+                            wv[(size_t)(4 * NT + t) * WIC + c0 + c] = b10[c] - b12[c];
+                            wv[(size_t)(5 * NT + t) * WIC + c0 + c] = b11[c] + b12[c];
+                            wv[(size_t)(6 * NT + t) * WIC + c0 + c] = b12[c] - b11[c];
+                            wv[(size_t)(7 * NT + t) * WIC + c0 + c] = b11[c] - b13[c];
+                            wv[(size_t)(8 * NT + t) * WIC + c0 + c] = b20[c] - b22[c];
+                            wv[(size_t)(9 * NT + t) * WIC + c0 + c] = b21[c] + b22[c];
+                            wv[(size_t)(10 * NT + t) * WIC + c0 + c] = b22[c] - b21[c];
+                            wv[(size_t)(11 * NT + t) * WIC + c0 + c] = b21[c] - b23[c];
+                            wv[(size_t)(12 * NT + t) * WIC + c0 + c] = b30[c] - b32[c];
+                            wv[(size_t)(13 * NT + t) * WIC + c0 + c] = b31[c] + b32[c];
+                            wv[(size_t)(14 * NT + t) * WIC + c0 + c] = b32[c] - b31[c];
+                            wv[(size_t)(15 * NT + t) * WIC + c0 + c] = b31[c] - b33[c];
+                        }
                     }
                 }
                 /* M[pos] = V[pos] U[pos], summed over the input channels */
