@@ -19,7 +19,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from trainer_test import Failure, check, run, run_case, make_images, read_history, file_bytes  # noqa: E402
+from trainer_test import Failure, check, run, run_case, make_images, read_history, file_bytes, start_and_wait_for_epoch  # noqa: E402
 
 SKIP = 77
 
@@ -34,31 +34,6 @@ def fresh(path):
     return path
 
 
-def start_and_wait_for_epoch(a, out, common, epoch, epochs):
-    """Starts a run with the progress bar and returns (proc, output so far)
-    once epoch `epoch` is under way (a step counter below the step count)."""
-    proc = subprocess.Popen([a.trainer, "train", "--out", out, "--progress", "bar"] + common,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    buf, step, steps = b"", 0, 0
-    mark = b"Epoch %d/%d" % (epoch, epochs)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        ch = proc.stdout.read1(4096)
-        if not ch:
-            break
-        buf += ch
-        if mark not in buf:
-            continue
-        for part in buf[buf.index(mark):].split(b"\r")[1:]:
-            f = part.strip().split(b" ")[0].split(b"/")
-            if len(f) == 2 and f[0].isdigit() and f[1].isdigit():
-                step, steps = int(f[0]), int(f[1])
-        if 0 < step < steps:
-            return proc, buf
-    proc.kill()
-    raise Failure("did not see epoch %d under way:\n%s" % (epoch, buf[-2000:]))
-
-
 def case_interrupt(a):
     """One Ctrl-C mid-epoch: the step finishes, checkpoint and model are
     written, the message says how to resume, exit 130; --resume then ends
@@ -68,7 +43,7 @@ def case_interrupt(a):
     full = fresh(os.path.join(a.work, "int-full"))
     run([a.trainer, "train", "--out", full, "--progress", "plain"] + common, 0)
     out = fresh(os.path.join(a.work, "int-run"))
-    proc, buf = start_and_wait_for_epoch(a, out, common, 2, 3)
+    proc, buf, _, _ = start_and_wait_for_epoch(a, out, common, 2, 3)
     proc.send_signal(signal.SIGINT)
     rest, err = proc.communicate(timeout=300)
     text = (buf + rest).decode(errors="replace")
@@ -113,7 +88,7 @@ def case_interrupt_twice(a):
     data = stripes(a, "stripes-int2", 150)
     out = fresh(os.path.join(a.work, "int2-run"))
     common = ["--data", data, "--epochs", "3", "--batch", "4", "--threads", "1"]
-    proc, _ = start_and_wait_for_epoch(a, out, common, 1, 3)
+    proc, _, _, _ = start_and_wait_for_epoch(a, out, common, 1, 3)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.01)  # two signals sent at once may arrive as one
     proc.send_signal(signal.SIGINT)

@@ -491,6 +491,33 @@ def checkpoint_epoch(path):
     return int(meta["epoch"])
 
 
+def start_and_wait_for_epoch(a, out, common, epoch, epochs, stderr=subprocess.PIPE):
+    """Starts a run with the progress bar and returns (proc, output so far,
+    step, steps) once epoch `epoch` is under way: the bar is drawn at the
+    first step of every epoch and then every 0.1 s, and a step counter below
+    the epoch's step count says the epoch is running."""
+    proc = subprocess.Popen([a.trainer, "train", "--out", out, "--progress", "bar"] + common,
+                            stdout=subprocess.PIPE, stderr=stderr)
+    buf, step, steps = b"", 0, 0
+    mark = b"Epoch %d/%d" % (epoch, epochs)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        ch = proc.stdout.read1(4096)
+        if not ch:
+            break
+        buf += ch
+        if mark not in buf:
+            continue
+        for part in buf[buf.index(mark):].split(b"\r")[1:]:
+            f = part.strip().split(b" ")[0].split(b"/")
+            if len(f) == 2 and f[0].isdigit() and f[1].isdigit():
+                step, steps = int(f[0]), int(f[1])
+        if 0 < step < steps:
+            return proc, buf, step, steps
+    proc.kill()
+    raise Failure("did not see epoch %d under way:\n%s" % (epoch, buf[-2000:]))
+
+
 def case_resume(a):
     """SIGKILL in the middle of epoch 2, --resume, and the final weights are
     bitwise those of an uninterrupted run."""
@@ -501,31 +528,10 @@ def case_resume(a):
     killed = os.path.join(a.work, "killed")
     if os.path.isdir(killed):
         shutil.rmtree(killed)
-    # The progress bar (forced with --progress bar) is drawn at the first step
-    # of every epoch and then every 0.1 s; kill at the first sign that epoch
-    # 2 is under way (a step counter below the epoch's step count).
-    proc = subprocess.Popen([a.trainer, "train", "--out", killed, "--progress", "bar"] + common,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    buf, step, steps = b"", 0, 0
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        ch = proc.stdout.read1(4096)
-        if not ch:
-            break
-        buf += ch
-        if b"Epoch 2/3" not in buf:
-            continue
-        tail = buf[buf.index(b"Epoch 2/3"):]
-        for part in tail.split(b"\r")[1:]:
-            f = part.strip().split(b" ")[0].split(b"/")
-            if len(f) == 2 and f[0].isdigit() and f[1].isdigit():
-                step, steps = int(f[0]), int(f[1])
-        if 0 < step < steps:
-            break
+    proc, _, step, steps = start_and_wait_for_epoch(a, killed, common, 2, 3, stderr=subprocess.DEVNULL)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     check(proc.returncode == -signal.SIGKILL, "the run was not killed (exit %s)" % proc.returncode)
-    check(0 < step < steps, "did not see epoch 2 under way")
     ck = os.path.join(killed, "checkpoint.safetensors")
     done = checkpoint_epoch(ck)
     check(done in (1, 2), "checkpoint after the kill is of epoch %d" % done)
