@@ -25,6 +25,17 @@ int emit_dense_one_applies(const cnnc_plan_layer *L)
            L->in_size * L->out_size >= 65536;
 }
 
+/* The head of a block of R rows of W: its pointer, and a prefetch of the
+ * row AHEAD rows on (the same in the AVX-512 kernel and its twin). */
+static void emit_rows_and_prefetch(cnnc_emitter *em)
+{
+    em_line(em, "const cnn_real *restrict w = wgt + (size_t)k * OUT;");
+    em_open_block(em, "if (k + R + AHEAD <= IN) {");
+    em_line(em, "for (int q = 0; q < R * OUT; q += 16)");
+    em_line(em, "    CNN_PREFETCH(w + (size_t)AHEAD * OUT + q, 0);");
+    em_close_block(em, "}");
+}
+
 void emit_dense_forward_one(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_plan_layer *L)
 {
     const cnn_layer *l = L->l;
@@ -47,11 +58,7 @@ void emit_dense_forward_one(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pl
         for (int c = 0; c < nv; c++)
             em_line(em, "__m512 a%d_%d = _mm512_setzero_ps();", j, c);
     em_open_block(em, "for (int k = 0; k < kr; k += R) {");
-    em_line(em, "const cnn_real *restrict w = wgt + (size_t)k * OUT;");
-    em_open_block(em, "if (k + R + AHEAD <= IN) {");
-    em_line(em, "for (int q = 0; q < R * OUT; q += 16)");
-    em_line(em, "    CNN_PREFETCH(w + (size_t)AHEAD * OUT + q, 0);");
-    em_close_block(em, "}");
+    emit_rows_and_prefetch(em);
     for (int j = 0; j < r; j++) {
         em_open_block(em, "{");
         em_line(em, "const __m512 v = _mm512_set1_ps(in[k + %d]);", j);
@@ -86,11 +93,7 @@ void emit_dense_forward_one(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_pl
     em_line(em, "    for (int o = 0; o < OUT; o++)");
     em_line(em, "        a[j][o] = 0;");
     em_open_block(em, "for (int k = 0; k < kr; k += R) {");
-    em_line(em, "const cnn_real *restrict w = wgt + (size_t)k * OUT;");
-    em_open_block(em, "if (k + R + AHEAD <= IN) {");
-    em_line(em, "for (int q = 0; q < R * OUT; q += 16)");
-    em_line(em, "    CNN_PREFETCH(w + (size_t)AHEAD * OUT + q, 0);");
-    em_close_block(em, "}");
+    emit_rows_and_prefetch(em);
     em_open_block(em, "for (int j = 0; j < R; j++) {");
     em_line(em, "const cnn_real v = in[k + j];");
     emit_simd_for(em, "o", "OUT");
