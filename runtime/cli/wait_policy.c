@@ -7,13 +7,13 @@
  * thread that does the work, and training with all cores ran several
  * times slower than with one (docs/benchmarks.md, "A busy machine").
  * Sleeping at once (OMP_WAIT_POLICY=passive) fixes that but costs a futex
- * wake-up at every barrier, 5 to 7% of the step on an idle machine. A
- * spin of CNN_SPIN_ROUNDS rounds (about 30 us) covers most waits of an
- * idle machine's balanced parallel regions and gives the core up quickly
- * when the other thread was descheduled: measured, it keeps within 1 to 4%
- * of spinning when idle and within the bound of the better explicit thread
- * count when loaded. The OpenMP runtime reads the variable once, when it is
- * loaded (before main), so the trainer sets it and executes itself again;
+ * wake-up at every barrier: measured, 4 to 7% of the step on an idle
+ * machine. A spin of CNN_SPIN_ROUNDS rounds (about 30 us), then sleep,
+ * measured as fast as unlimited spinning when idle (0.95 to 1.08 of it,
+ * within the measurement's noise) and at 0.87 to 1.00 of the better
+ * explicit thread count with two busy loops beside it. The OpenMP
+ * runtime reads the variable once, when it is loaded (before main), so
+ * the trainer sets it and executes itself again;
  * results do not depend on how threads wait. A process started by an MPI
  * launcher is not re-executed (Open MPI's connection to its launcher does
  * not survive an exec before MPI_Init): `mpirun -x GOMP_SPINCOUNT=3000`
