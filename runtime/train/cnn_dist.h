@@ -21,19 +21,27 @@ typedef struct cnn_dist_ops {
     int (*rank)(void);
     int (*size)(void);
     void (*tree_sum)(float *v, size_t count);
+    int (*sum_start)(float *v, size_t count);
+    int (*sum_test)(int h);
+    void (*sum_wait)(int h);
     void (*allgather_floats)(float *v, const int *off, const int *len);
     void (*bcast)(void *buf, size_t bytes, int root);
     int (*any)(int flag);
     void (*allgather_bytes)(const void *mine, void *all, size_t bytes);
+    int (*error)(const char *prefix, const char *msg);
 } cnn_dist_ops;
 extern const cnn_dist_ops *cnn_dist_backend; /* NULL: one process */
 
 /* Starts MPI in an --mpi trainer (nothing in the others). Under mpirun, the
- * processes other than rank 0 write nothing to stdout from then on. */
+ * processes other than rank 0 write nothing to stdout from then on, and
+ * their error messages go through cnn_dist_error. */
 void cnn_dist_init(int *argc, char ***argv);
 /* Ends the run with the exit status rc: a process that fails ends every
  * process (an error on one rank must not leave the others waiting in a
- * collective). Returns rc where it returns at all. */
+ * collective). It first waits up to 5 s for the others: when every one
+ * fails, each prints the errors cnn_dist_error held that are not rank 0's,
+ * and they end together; else it prints its held errors and ends the job.
+ * Returns rc where it returns at all. */
 int cnn_dist_finish(int rc);
 
 int cnn_dist_rank(void);    /* 0 .. size - 1 */
@@ -46,6 +54,16 @@ int cnn_dist_mpi(void);     /* 1 in an --mpi trainer */
  * Rabenseifner's reduce-scatter by recursive halving (nearest neighbours
  * first, so the additions follow the tree), then the allgather. */
 void cnn_dist_tree_sum(float *v, size_t count);
+/* cnn_dist_tree_sum in two halves, for a sum that goes on while this
+ * process computes: start returns a handle (-1 with one process: nothing
+ * to do), test advances the sum as far as the messages that arrived allow
+ * and returns 1 when it is complete (the handle is then spent), wait
+ * completes it. v is not touched by anyone else until then. Every process
+ * starts the same sums in the same order; up to 8 may be in flight, and
+ * cnn_dist_tree_sum may run meanwhile. */
+int cnn_dist_sum_start(float *v, size_t count);
+int cnn_dist_sum_test(int h);
+void cnn_dist_sum_wait(int h);
 /* cnn_batch_part.reduce's form of it (ctx unused). */
 void cnn_dist_reduce_cb(void *ctx, float *v, size_t count);
 
@@ -58,6 +76,15 @@ void cnn_dist_bcast(void *buf, size_t bytes, int root);
 int cnn_dist_any(int flag);
 /* Gathers `bytes` from every process into all (size * bytes) on every process. */
 void cnn_dist_allgather_bytes(const void *mine, void *all, size_t bytes);
+
+/* An error message, "PREFIX MSG" (the prefix "NAME: error: "), from a
+ * process of a run: returns 0 when the caller prints it now (one process,
+ * and rank 0), 1 when the backend took it. Another rank's errors are held
+ * until cnn_dist_finish: when every rank failed and its errors are rank
+ * 0's, line for line (an error every rank reaches alike: a bad flag, data
+ * that differs, an unreadable image in --strict mode), they are not
+ * printed again; otherwise they are printed as "PREFIX rank R: MSG". */
+int cnn_dist_error(const char *prefix, const char *msg);
 
 /* The processes as the data side's first pass uses them (cnn_data.h,
  * cnn_data_share: each decodes its share of the files, and they exchange the

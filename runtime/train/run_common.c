@@ -15,11 +15,21 @@
 #include "cnn_run.h"
 #include "cnn_safetensors.h"
 
-/* "NAME: KIND: message" on stderr, after what stdout holds so far. */
+/* "NAME: KIND: message" on stderr, after what stdout holds so far. Under
+ * mpirun, an error of a rank other than 0 goes through cnn_dist_error
+ * (printed once when every rank reaches it alike). */
 static void report(const cnn_model *m, const char *kind, const char *fmt, va_list ap)
 {
     fflush(stdout);
-    fprintf(stderr, "%s: %s: ", m->name, kind);
+    char prefix[160], msg[4096];
+    snprintf(prefix, sizeof prefix, "%s: %s: ", m->name, kind);
+    va_list copy;
+    va_copy(copy, ap);
+    const int len = vsnprintf(msg, sizeof msg, fmt, copy);
+    va_end(copy);
+    if (len >= 0 && (size_t)len < sizeof msg && !strcmp(kind, "error") && cnn_dist_error(prefix, msg))
+        return;
+    fputs(prefix, stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
 }

@@ -205,6 +205,7 @@ def case_mismatch(a):
     p = run(cmd, expect=None, timeout=120)
     if p.returncode == 0 or "rank 1's training data differs from rank 0's" not in p.stderr:
         fail("a rank with one image less was not refused:\n" + p.stderr[-2000:])
+    once(p.stderr, "data differs from rank 0's", "a difference every rank finds")
     print("ok: " + [l for l in p.stderr.splitlines() if "rank 1" in l][0])
     # the same file list, one file of another size
     shutil.rmtree(other)
@@ -228,7 +229,30 @@ def case_mismatch(a):
     if p.returncode == 0 or "005.png" not in p.stderr or "(read on rank 1)" not in p.stderr:
         fail("--strict with a corrupt image read by rank 1 did not end the job naming it and the rank:\n" +
              p.stderr[-2000:])
+    once(p.stderr, "005.png", "--strict's unreadable image")
     print("ok: --strict: " + [l for l in p.stderr.splitlines() if "005.png" in l][0])
+    # an error every rank reaches alike is printed once; one rank's own error
+    # reaches the terminal naming the rank
+    p = mpirun(2, train(mpi, data, out, 1, "--no-such-flag"), expect=None, timeout=120)
+    if p.returncode == 0:
+        fail("a bad flag on every rank did not fail")
+    once(p.stderr, "train does not take --no-such-flag", "a bad flag on every rank")
+    if "rank 1: " in p.stderr:
+        fail("a bad flag on every rank was printed as rank 1's own:\n" + p.stderr[-2000:])
+    cmd = [MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", "1", mpi, "train", "--data", data] + base + \
+          [":", "-np", "1", mpi, "train", "--data", data, "--no-such-flag"] + base
+    p = run(cmd, expect=None, timeout=120)
+    if p.returncode == 0 or "mpinet: error: rank 1: train does not take --no-such-flag" not in p.stderr:
+        fail("a bad flag on rank 1 alone did not end the job naming the rank:\n" + p.stderr[-2000:])
+    once(p.stderr, "train does not take --no-such-flag", "a bad flag on rank 1 alone")
+    print("ok: " + [l for l in p.stderr.splitlines() if "no-such-flag" in l][0])
+
+
+def once(stderr, text, what):
+    """An error message printed by one rank, not by each."""
+    n = sum(1 for l in stderr.splitlines() if text in l)
+    if n != 1:
+        fail("%s: expected one line with %r, got %d:\n%s" % (what, text, n, stderr[-2000:]))
 
 
 def case_share(a):
