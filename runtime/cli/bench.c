@@ -20,7 +20,6 @@
 #endif
 
 #include "cnn_dist.h"
-#include "cnn_dist_overlap.h"
 #include "cnn_init.h"
 #include "cnn_optim.h"
 #include "cnn_progress.h"
@@ -142,7 +141,6 @@ static double layer_t0, layer_time[CNN_MAX_LAYERS][2];
 
 void cnn_layer_hook(int layer, int pass, int end)
 {
-    cnn_dist_overlap_hook(layer, pass, end); /* a data-parallel step's sums in flight */
     if (!layer_timing || layer < 0 || layer >= CNN_MAX_LAYERS || pass < 0 || pass > 1)
         return;
     if (!end)

@@ -21,9 +21,6 @@ typedef struct cnn_dist_ops {
     int (*rank)(void);
     int (*size)(void);
     void (*tree_sum)(float *v, size_t count);
-    int (*sum_start)(float *v, size_t count);
-    int (*sum_test)(int h);
-    void (*sum_wait)(int h);
     void (*allgather_floats)(float *v, const int *off, const int *len);
     void (*bcast)(void *buf, size_t bytes, int root);
     int (*any)(int flag);
@@ -54,16 +51,6 @@ int cnn_dist_mpi(void);     /* 1 in an --mpi trainer */
  * Rabenseifner's reduce-scatter by recursive halving (nearest neighbours
  * first, so the additions follow the tree), then the allgather. */
 void cnn_dist_tree_sum(float *v, size_t count);
-/* cnn_dist_tree_sum in two halves, for a sum that goes on while this
- * process computes: start returns a handle (-1 with one process: nothing
- * to do), test advances the sum as far as the messages that arrived allow
- * and returns 1 when it is complete (the handle is then spent), wait
- * completes it. v is not touched by anyone else until then. Every process
- * starts the same sums in the same order; up to 8 may be in flight, and
- * cnn_dist_tree_sum may run meanwhile. */
-int cnn_dist_sum_start(float *v, size_t count);
-int cnn_dist_sum_test(int h);
-void cnn_dist_sum_wait(int h);
 /* cnn_batch_part.reduce's form of it (ctx unused). */
 void cnn_dist_reduce_cb(void *ctx, float *v, size_t count);
 

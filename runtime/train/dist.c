@@ -40,22 +40,6 @@ void cnn_dist_tree_sum(float *v, size_t count)
         cnn_dist_backend->tree_sum(v, count);
 }
 
-int cnn_dist_sum_start(float *v, size_t count)
-{
-    return cnn_dist_backend ? cnn_dist_backend->sum_start(v, count) : -1;
-}
-
-int cnn_dist_sum_test(int h)
-{
-    return cnn_dist_backend ? cnn_dist_backend->sum_test(h) : 1;
-}
-
-void cnn_dist_sum_wait(int h)
-{
-    if (cnn_dist_backend)
-        cnn_dist_backend->sum_wait(h);
-}
-
 void cnn_dist_reduce_cb(void *ctx, float *v, size_t count)
 {
     (void)ctx;

@@ -20,6 +20,8 @@
 #include "cnn_util.h"
 
 static int rank_, size_ = 1, on_;
+static float *tmp_;
+static size_t tmp_cap_;
 static MPI_Comm err_comm_; /* the end-of-run agreement on errors, apart from the run's collectives */
 
 static void mpi_init(int *argc, char ***argv)
@@ -148,159 +150,67 @@ static void fail(const char *what)
     MPI_Abort(MPI_COMM_WORLD, 1);
 }
 
+static float *scratch(size_t count)
+{
+    if (count > tmp_cap_) {
+        free(tmp_);
+        tmp_ = malloc(count * sizeof *tmp_);
+        if (!tmp_)
+            fail("out of memory for the gradient exchange");
+        tmp_cap_ = count;
+    }
+    return tmp_;
+}
+
 /* Element offset of block b of P blocks over count floats. */
 static size_t at(size_t count, int b, int p)
 {
     return (size_t)((unsigned long long)count * (unsigned long long)b / (unsigned long long)p);
 }
 
-/* One tree sum in flight (cnn_dist_sum_start): Rabenseifner's steps, each
- * a pair of non-blocking messages with the partner; the adds of a
- * reduce-scatter step run when both have completed, then the next step is
- * posted. Sums in flight at once are told apart by their tags: every
- * process starts the same sums in the same order, so the sequence number
- * of a sum is the same on every process. */
-#define MAX_SUMS 8
-typedef struct sum_state {
-    int used;
-    float *v, *t; /* t: the received half of a reduce-scatter step */
-    size_t count, t_cap;
-    int stage, steps; /* stages 0 .. steps - 1 reduce-scatter, then steps .. 2 steps - 1 allgather */
-    int lo, hi, was_lo[32], was_hi[32];
-    int tag;
-    MPI_Request req[2];
-} sum_state;
-static sum_state sums_[MAX_SUMS];
-static unsigned sum_seq_;
-
-/* Posts the messages of s's current stage. */
-static void sum_post(sum_state *s)
-{
-    const int p = size_;
-    if (s->stage < s->steps) {
-        /* Reduce-scatter by recursive halving, nearest neighbours first:
-         * after the step with distance d, this rank holds the sums over its
-         * group of 2d consecutive ranks for its 1/(2d) of the blocks: two
-         * groups of d, left + right (IEEE addition commutes, so both
-         * partners get the same bits), level by level as in the tree of
-         * chunks. */
-        const int d = 1 << s->stage, partner = rank_ ^ d, mid = (s->lo + s->hi) / 2;
-        const int upper = (rank_ & d) != 0;
-        const int keep_lo = upper ? mid : s->lo, keep_hi = upper ? s->hi : mid;
-        const int send_lo = upper ? s->lo : mid, send_hi = upper ? mid : s->hi;
-        const size_t kn = at(s->count, keep_hi, p) - at(s->count, keep_lo, p);
-        const size_t s0 = at(s->count, send_lo, p), sn = at(s->count, send_hi, p) - s0;
-        MPI_Irecv(s->t, (int)kn, MPI_FLOAT, partner, s->tag, MPI_COMM_WORLD, &s->req[0]);
-        MPI_Isend(s->v + s0, (int)sn, MPI_FLOAT, partner, s->tag, MPI_COMM_WORLD, &s->req[1]);
-    } else {
-        /* Allgather: the same steps backwards, each rank sending what it holds. */
-        const int st = 2 * s->steps - 1 - s->stage, partner = rank_ ^ (1 << st);
-        const int mid = (s->was_lo[st] + s->was_hi[st]) / 2;
-        const int other_lo = s->lo == s->was_lo[st] ? mid : s->was_lo[st];
-        const int other_hi = s->lo == s->was_lo[st] ? s->was_hi[st] : mid;
-        const size_t m0 = at(s->count, s->lo, p), mn = at(s->count, s->hi, p) - m0;
-        const size_t o0 = at(s->count, other_lo, p), on = at(s->count, other_hi, p) - o0;
-        MPI_Irecv(s->v + o0, (int)on, MPI_FLOAT, partner, s->tag + 1, MPI_COMM_WORLD, &s->req[0]);
-        MPI_Isend(s->v + m0, (int)mn, MPI_FLOAT, partner, s->tag + 1, MPI_COMM_WORLD, &s->req[1]);
-    }
-}
-
-/* After s's current stage completed: its adds, then the next stage. 1 when
- * the sum is complete. */
-static int sum_advance(sum_state *s)
-{
-    const int p = size_;
-    if (s->stage < s->steps) {
-        const int d = 1 << s->stage, mid = (s->lo + s->hi) / 2, upper = (rank_ & d) != 0;
-        const int keep_lo = upper ? mid : s->lo, keep_hi = upper ? s->hi : mid;
-        const size_t k0 = at(s->count, keep_lo, p), kn = at(s->count, keep_hi, p) - k0;
-        float *v = s->v + k0;
-        const float *t = s->t;
-        if (upper)
-            for (size_t k = 0; k < kn; k++)
-                v[k] = t[k] + v[k];
-        else
-            for (size_t k = 0; k < kn; k++)
-                v[k] = v[k] + t[k];
-        s->was_lo[s->stage] = s->lo;
-        s->was_hi[s->stage] = s->hi;
-        s->lo = keep_lo;
-        s->hi = keep_hi;
-    } else {
-        const int st = 2 * s->steps - 1 - s->stage;
-        s->lo = s->was_lo[st];
-        s->hi = s->was_hi[st];
-    }
-    if (++s->stage == 2 * s->steps) {
-        s->used = 0;
-        return 1;
-    }
-    sum_post(s);
-    return 0;
-}
-
-static int mpi_sum_start(float *v, size_t count)
-{
-    if (!on_ || size_ < 2 || count == 0)
-        return -1;
-    if (count > (size_t)INT_MAX)
-        fail("a gradient of more than 2^31 floats");
-    int h = 0;
-    while (h < MAX_SUMS && sums_[h].used)
-        h++;
-    if (h == MAX_SUMS)
-        fail("more than 8 gradient sums in flight");
-    sum_state *s = &sums_[h];
-    const size_t half = count / 2 + 1;
-    if (half > s->t_cap) {
-        free(s->t);
-        s->t = malloc(half * sizeof *s->t);
-        if (!s->t)
-            fail("out of memory for the gradient exchange");
-        s->t_cap = half;
-    }
-    s->used = 1;
-    s->v = v;
-    s->count = count;
-    s->stage = 0;
-    s->steps = 0;
-    while ((1 << s->steps) < size_)
-        s->steps++;
-    s->lo = 0;
-    s->hi = size_;
-    s->tag = 16 + 2 * (int)(sum_seq_++ % 8192);
-    sum_post(s);
-    return h;
-}
-
-static int mpi_sum_test(int h)
-{
-    if (h < 0 || h >= MAX_SUMS || !sums_[h].used)
-        return 1;
-    sum_state *s = &sums_[h];
-    for (;;) {
-        int done = 0;
-        MPI_Testall(2, s->req, &done, MPI_STATUSES_IGNORE);
-        if (!done)
-            return 0;
-        if (sum_advance(s))
-            return 1;
-    }
-}
-
-static void mpi_sum_wait(int h)
-{
-    if (h < 0 || h >= MAX_SUMS || !sums_[h].used)
-        return;
-    sum_state *s = &sums_[h];
-    do
-        MPI_Waitall(2, s->req, MPI_STATUSES_IGNORE);
-    while (!sum_advance(s));
-}
-
 static void mpi_tree_sum(float *v, size_t count)
 {
-    mpi_sum_wait(mpi_sum_start(v, count));
+    if (!on_ || size_ < 2 || count == 0)
+        return;
+    if (count > (size_t)INT_MAX)
+        fail("a gradient of more than 2^31 floats");
+    const int p = size_;
+    int lo = 0, hi = p, steps = 0, was_lo[32], was_hi[32];
+    float *t = scratch(count);
+    /* Reduce-scatter by recursive halving, nearest neighbours first: after
+     * the step with distance d, this rank holds the sums over its group of
+     * 2d consecutive ranks for its 1/(2d) of the blocks: two groups of d,
+     * left + right (IEEE addition commutes, so both partners get the same
+     * bits), level by level as in the tree of chunks. */
+    for (int d = 1; d < p; d <<= 1) {
+        const int partner = rank_ ^ d, mid = (lo + hi) / 2;
+        const int upper = (rank_ & d) != 0;
+        const int keep_lo = upper ? mid : lo, keep_hi = upper ? hi : mid;
+        const int send_lo = upper ? lo : mid, send_hi = upper ? mid : hi;
+        const size_t k0 = at(count, keep_lo, p), kn = at(count, keep_hi, p) - k0;
+        const size_t s0 = at(count, send_lo, p), sn = at(count, send_hi, p) - s0;
+        MPI_Sendrecv(v + s0, (int)sn, MPI_FLOAT, partner, 7, t, (int)kn, MPI_FLOAT, partner, 7, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE);
+        for (size_t k = 0; k < kn; k++)
+            v[k0 + k] = upper ? t[k] + v[k0 + k] : v[k0 + k] + t[k];
+        was_lo[steps] = lo;
+        was_hi[steps] = hi;
+        steps++;
+        lo = keep_lo;
+        hi = keep_hi;
+    }
+    /* Allgather: the same steps backwards, each rank sending what it holds. */
+    for (int s = steps - 1; s >= 0; s--) {
+        const int partner = rank_ ^ (1 << s);
+        const int mid = (was_lo[s] + was_hi[s]) / 2;
+        const int other_lo = lo == was_lo[s] ? mid : was_lo[s], other_hi = lo == was_lo[s] ? was_hi[s] : mid;
+        const size_t m0 = at(count, lo, p), mn = at(count, hi, p) - m0;
+        const size_t o0 = at(count, other_lo, p), on = at(count, other_hi, p) - o0;
+        MPI_Sendrecv(v + m0, (int)mn, MPI_FLOAT, partner, 8, v + o0, (int)on, MPI_FLOAT, partner, 8,
+                     MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        lo = was_lo[s];
+        hi = was_hi[s];
+    }
 }
 
 static void mpi_allgather_floats(float *v, const int *off, const int *len)
@@ -341,10 +251,8 @@ static void mpi_allgather_bytes(const void *mine, void *all, size_t bytes)
     MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, MPI_COMM_WORLD);
 }
 
-static const cnn_dist_ops mpi_ops = {mpi_init,        mpi_finish,         mpi_rank,          mpi_size,
-                                     mpi_tree_sum,    mpi_sum_start,      mpi_sum_test,      mpi_sum_wait,
-                                     mpi_allgather_floats, mpi_bcast,     mpi_any,           mpi_allgather_bytes,
-                                     mpi_error};
+static const cnn_dist_ops mpi_ops = {mpi_init, mpi_finish, mpi_rank, mpi_size, mpi_tree_sum, mpi_allgather_floats,
+                                     mpi_bcast, mpi_any, mpi_allgather_bytes, mpi_error};
 
 /* Runs before main (the library is linked whole, so this object is in the
  * trainer although nothing names it). */

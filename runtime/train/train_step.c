@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "cnn_dist.h"
-#include "cnn_dist_overlap.h"
 #include "cnn_finite.h"
 #include "cnn_step.h"
 #include "cnn_class_weight.h"
@@ -186,13 +185,8 @@ double cnn_train_step_weighted(const cnn_model *m, cnn_buffers *b, cnn_optim *o,
         m->backward_update(b, xm, dm, mine, &u);
         cnn_optim_step_except(o, b->params, b->grads, skip, n_skip);
     } else {
-        /* the processes' roots, in the same tree; the layers that finish
-         * first start their sum during the backward pass (cnn_dist_overlap.h) */
-        if (size > 1)
-            cnn_dist_overlap_begin(m, b->grads);
         m->backward(b, xm, dm, mine);
-        if (size > 1)
-            cnn_dist_overlap_end();
+        cnn_dist_tree_sum(b->grads, m->n_trainable); /* the processes' roots, in the same tree */
         if (clipnorm > 0)
             cnn_clip_by_norm(m, b->grads, clipnorm);
         else if (global_clipnorm > 0)
