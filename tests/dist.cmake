@@ -7,7 +7,8 @@
 #                   it, the checkpoint resumes                         [mpi]
 #   dist_mismatch   a rank with other data refused, naming the
 #                   difference; --strict with a corrupt image read by
-#                   rank 1 names it and the rank                       [mpi]
+#                   rank 1 names it and the rank; an error every rank
+#                   reaches is printed once, one rank's own names it   [mpi]
 #   dist_share      the first pass shared by 2 and 3 ranks (share_test.c):
 #                   cache, skip list and split byte for byte those of one
 #                   process, each rank decodes about 1/P of the files
