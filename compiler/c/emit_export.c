@@ -35,6 +35,7 @@
 #include "emit_c.h"
 #include "emit_conv_bn_fold.h"
 #include "emit_conv_winograd.h"
+#include "emit_conv_winograd4.h"
 #include "emit_dense_one.h"
 #include "emit_descriptor.h"
 #include "emit_export_math.h"
@@ -278,13 +279,34 @@ static void emit_weights(cnnc_emitter *em, const cnnc_ir *ir, const cnnc_weights
 
 /* What the trainer's inference recomputes from the parameters at each call,
  * computed here once: each batchnorm folded into its conv, with Winograd's U
- * (emit_conv_bn_fold.c), and the U of the other Winograd convs. */
+ * (emit_conv_bn_fold.c), and the U of the other Winograd convs; for a
+ * conv whose pass runs by F(4x4, 3x3) instead, that pass's U, bias and
+ * batchnorm map (emit_conv_winograd4.c). */
 static int emit_folds(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_weights *w)
 {
     for (int i = 0; i < pl->n; i++) {
         const cnnc_plan_layer *L = &pl->layers[i];
+        if (!L->wino4)
+            continue;
+        size_t n = conv_winograd4_stored_floats(pl, L);
+        float *v = calloc(n, sizeof *v);
+        if (!v)
+            return emit_error("out of memory");
+        if (conv_winograd4_values(pl, L, w->params, v)) {
+            free(v);
+            return 1;
+        }
+        char name[CNN_MAX_NAME + 16];
+        snprintf(name, sizeof name, "cnnx_wino4_%s", L->l->name);
+        em_line(em, "/* %s's Winograd F(4x4, 3x3) U [36][in][out]%s (emit_conv_winograd4.c). */", L->l->name,
+                L->fold_bn ? ", the batchnorm folded in or after it" : ", its bias");
+        emit_float_block(em, name, v, n);
+        free(v);
+    }
+    for (int i = 0; i < pl->n; i++) {
+        const cnnc_plan_layer *L = &pl->layers[i];
         size_t n = emit_conv_bn_fold_stored_floats(L);
-        if (!n)
+        if (!n || L->wino4)
             continue;
         float *v = calloc(n, sizeof *v);
         if (!v)
@@ -299,7 +321,7 @@ static int emit_folds(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_weights 
     }
     for (int i = 0; i < pl->n; i++) {
         const cnnc_plan_layer *L = &pl->layers[i];
-        if (!L->wino_stored)
+        if (!L->wino_stored || L->wino4)
             continue;
         size_t n = conv_winograd_fixed_floats(L->l);
         float *v = calloc(n, sizeof *v);
@@ -323,6 +345,11 @@ static void emit_layers(cnnc_emitter *em, const cnnc_plan *pl)
         const cnnc_plan_layer *L = &pl->layers[i];
         if (i <= skip_to)
             continue;
+        if (L->wino4) {
+            conv_winograd4_emit_forward(em, pl, L);
+            skip_to = conv_winograd4_last(pl, L);
+            continue;
+        }
         if (L->fold_bn) {
             emit_conv_bn_fold_forward(em, pl, L, 1);
             skip_to = L->fold_pool;
@@ -362,6 +389,17 @@ static void emit_driver(cnnc_emitter *em, const cnnc_plan *pl)
     for (int i = 0; i < pl->n; i++) {
         const cnnc_plan_layer *L = &pl->layers[i];
         emit_c_in_expr(in, sizeof in, pl, i);
+        if (L->wino4) {
+            int last = conv_winograd4_last(pl, L);
+            char stored[CNN_MAX_NAME + 32];
+            emit_c_out_expr(out, sizeof out, pl, last);
+            snprintf(stored, sizeof stored, "(const cnn_real *)cnnx_wino4_%s_ptr", L->l->name);
+            for (int j = i + 1; j <= last; j++)
+                em_line(em, "/* %s: computed by %s_winograd4_forward */", pl->layers[j].l->name, L->fn);
+            conv_winograd4_emit_call(em, L, in, out, "pad", stored);
+            i = last;
+            continue;
+        }
         if (L->fold_bn) {
             emit_c_out_expr(pool_out, sizeof pool_out, pl, L->fold_pool);
             em_line(em, "/* %s folded into %s, one pass to %s's output */", pl->layers[i + 1].l->name,
@@ -541,6 +579,7 @@ int emit_export(const cnnc_ir *ir, const char *weights_path, const char *dir)
         pl.layers[i].wino_stored = pl.layers[i].wino && !pl.layers[i].fold_bn;
         pl.layers[i].dense_one = emit_dense_one_applies(&pl.layers[i]);
     }
+    plan_export_winograd4(&pl);
     if (layout(&pl, &lo))
         return emit_error("model %s: the inference work area does not fit an int", ir->name);
     if (cnnc_weights_load(ir, weights_path, &w))

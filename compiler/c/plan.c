@@ -14,6 +14,7 @@
 #include "emit_conv_pool_avx512.h"
 #include "emit_conv_pool_backward.h"
 #include "emit_conv_winograd.h"
+#include "emit_conv_winograd4.h"
 #include "emit_util.h"
 #include "plan.h"
 
@@ -311,6 +312,19 @@ int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
     if (2 * grad + slot + pad > PLAN_LIMIT || fixed > PLAN_LIMIT)
         return emit_error("the network's scratch space is too large for the C back end");
     return 0;
+}
+
+void plan_export_winograd4(cnnc_plan *pl)
+{
+    /* Every 3x3 conv that F(2x2, 3x3) runs, with whole vectors of channels
+     * and a whole 4x4 tile: 0.56 of the multiply-adds for the same
+     * transforms per output (docs/benchmarks.md has the per-layer times). */
+    for (int i = 0; i < pl->n; i++) {
+        cnnc_plan_layer *L = &pl->layers[i];
+        L->wino4 = conv_winograd4_applies(pl, L);
+        if (L->wino4 && conv_winograd4_scratch_floats(pl, L) > pl->pad_floats)
+            pl->pad_floats = conv_winograd4_scratch_floats(pl, L);
+    }
 }
 
 int plan_backward_update(const cnnc_plan *pl)

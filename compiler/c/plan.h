@@ -62,6 +62,9 @@ typedef struct cnnc_plan_layer {
                                    cnnc (emit_export.c), not recomputed from the weights at each call */
     int dense_one;              /* dense, cnnc export only: the one-image kernel (emit_dense_one.c) computes
                                    its forward */
+    int wino4;                  /* conv2d, cnnc export only: its inference pass (alone, with the fused
+                                   maxpool, or the batchnorm fold's) runs by Winograd's F(4x4, 3x3)
+                                   (emit_conv_winograd4.c), its U the constant cnnx_wino4_LAYER */
     int pool_at;                /* with fuse_pool: that maxpool's index (after batchnorm's fused relu) */
     int fused;                  /* maxpool: computed by the conv2d or batchnorm before it (fast kernels) */
     int fused_by;               /* with fused: that layer's index */
@@ -113,6 +116,10 @@ typedef struct cnnc_layer_emitter {
 /* Lays out `ir` and decides every kernel. Returns 0, or prints
  * "cnnc: error: ..." and returns 1. */
 int plan_build(cnnc_plan *pl, const cnnc_ir *ir);
+
+/* cnnc export's choice of Winograd F(4x4, 3x3) for the one-image inference
+ * pass (wino4), and the per-image scratch it needs in pad_floats. */
+void plan_export_winograd4(cnnc_plan *pl);
 
 /* Whether the model has backward_update: some layer that runs backward
  * applies the optimizer to its weights itself (fuse_update). */

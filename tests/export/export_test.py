@@ -2,6 +2,7 @@
 
     export_test.py CASE --cnnc BIN --work DIR [--trainer BIN] [--cnn FILE]
                    [--classes N] [--compilers LIST] [--harness FILE] [--doc FILE]
+                   [--expect STRING ...]
 
 CASE:
   parity   train the model of --cnn (its trainer --trainer) for one epoch on
@@ -12,7 +13,8 @@ CASE:
            memcpy/memset/memmove), and compare NAME_predict on PNGs (gray,
            RGB, RGBA; the input size and others) with `NAME predict --json`
            on the same files, and on a JPEG decoded in full by PIL with
-           `predict --exact-resize`: within 1e-5, same class names
+           `predict --exact-resize`: within 1e-5, same class names; each
+           --expect string (a kernel's function name) in the exported file
   refuse   weights of another model, a missing, misshapen, F16 or extra
            tensor, the wrong number of class names, a corrupt file: each
            refused with a message naming the mismatch, no file written
@@ -226,7 +228,10 @@ def case_parity(a):
                  "%s_INPUT_CHANNELS = %d" % (name, in_c), "%s_CLASSES = %d" % (name, max(2, a.classes)),
                  "%s_WORK_BYTES" % name, "int %s_predict_tensor(void *work" % name):
         check(want in hdr, "%s_infer.h lacks %r" % (name, want))
-    includes = re.findall(r"^\s*#\s*include\s*[<\"]([^>\"]+)", open(src).read(), re.M)
+    text = open(src).read()
+    for want in a.expect:  # the kernels the test is about are the ones exported
+        check(want in text, "%s_infer.c lacks %r" % (name, want))
+    includes = re.findall(r"^\s*#\s*include\s*[<\"]([^>\"]+)", text, re.M)
     check(set(includes) <= {"float.h", "stddef.h", "stdint.h", "immintrin.h", name + "_infer.h"},
           "the exported file includes %s" % includes)
     pngs = test_images(os.path.join(a.work, "images"), in_h, in_w)
@@ -387,6 +392,8 @@ def main():
     ap.add_argument("--compilers", default="gcc/native,gcc/portable,clang/native")
     ap.add_argument("--harness", default=os.path.join(HERE, "harness.c"))
     ap.add_argument("--doc")
+    ap.add_argument("--expect", action="append", default=[],
+                    help="parity: a string the exported file must contain (a kernel's function name)")
     ap.add_argument("--tag", help="work folder name (default: the case)")
     a = ap.parse_args()
     try:
