@@ -123,6 +123,7 @@ if(SYSTEM_PYTHON3)
   cnn_trainer_case(synthetic "e2e" stripes)
   cnn_trainer_case(patterns "e2e" patterns)
   cnn_trainer_case(threads "e2e" stripes)
+  cnn_trainer_case(bench_data "e2e" stripes)
   cnn_trainer_case(resume "e2e" stripes)
   cnn_trainer_case(corrupt "e2e" stripes --other $<TARGET_FILE:patterns>)
   cnn_trainer_case(nan "e2e" stripes --other $<TARGET_FILE:diverge>)
@@ -133,7 +134,7 @@ if(SYSTEM_PYTHON3)
   cnn_trainer_case(transfer "e2e" trunk --other $<TARGET_FILE:rehead>)
   cnn_trainer_case(pytorch "e2e;parity" stripes --cnnc $<TARGET_FILE:cnnc> --cnn ${CNN_TRAINER_TESTS}/stripes.cnn)
   set_tests_properties(trainer_cli trainer_synthetic trainer_patterns trainer_corrupt trainer_nan trainer_lock trainer_memory trainer_pytorch
-                       trainer_transfer trainer_schedule trainer_class_weight_run PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
+                       trainer_transfer trainer_schedule trainer_class_weight_run trainer_bench_data PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
   # Stopping and rough edges (rough_edges_test.py): Ctrl-C, early stopping's
   # label, flag ranges and hints, predict FOLDER, evaluate --json, a missing
   # default data path, the progress line's width, cnnc's output folders.

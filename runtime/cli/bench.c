@@ -20,7 +20,9 @@
 #endif
 
 #include "cnn_dist.h"
+#include "cnn_bench_loader.h"
 #include "cnn_init.h"
+#include "cnn_layer_timer.h"
 #include "cnn_optim.h"
 #include "cnn_progress.h"
 #include "cnn_rng.h"
@@ -134,21 +136,6 @@ static double fma_peak(double seconds)
 
 /* ---- per-layer times ------------------------------------------------------------ */
 
-/* The generated drivers call this around every layer (cnn_model.h) from the
- * thread that called forward/backward, outside their parallel regions. */
-static int layer_timing;
-static double layer_t0, layer_time[CNN_MAX_LAYERS][2];
-
-void cnn_layer_hook(int layer, int pass, int end)
-{
-    if (!layer_timing || layer < 0 || layer >= CNN_MAX_LAYERS || pass < 0 || pass > 1)
-        return;
-    if (!end)
-        layer_t0 = cnn_now();
-    else
-        layer_time[layer][pass] += cnn_now() - layer_t0;
-}
-
 /* FLOPs per image of a layer's forward pass and of its backward pass (the
  * input gradient only when a layer below needs it), as cnnc counts them. */
 static void layer_flops(const cnn_model *m, int i, double *fwd, double *bwd)
@@ -220,6 +207,7 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
     float *dlogits = malloc((size_t)batch * m->n_outputs * sizeof(float));
     int *labels = malloc((size_t)batch * sizeof(int));
     float *start_params = NULL;
+    cnn_bench_ab *ab = NULL;
     cnn_optimizer oc = o->cfg.optimizer;
     cnn_optim *opt = cnn_optim_create(&oc, m->n_trainable);
     int rc = 1;
@@ -274,7 +262,6 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
                    {"training step", 0, 0, m->train_flops}};
     uint64_t step = 0;
     long timed_steps = 0;
-    memset(layer_time, 0, sizeof layer_time);
     for (int p = 0; p < 4; p++) {
         double spent = 0;
         long images = 0;
@@ -315,10 +302,8 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
                 warm = 0;
                 t_end = cnn_now() + secs;
                 /* per-layer times come from the timed training steps */
-                if (p == 3) {
-                    memset(layer_time, 0, sizeof layer_time);
-                    layer_timing = 1;
-                }
+                if (p == 3)
+                    cnn_layer_timer_start();
                 continue;
             }
             spent += t1 - t0;
@@ -327,7 +312,7 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
                 samples[n_t++] = t1 - t0;
             timed_steps += p == 3;
         }
-        layer_timing = 0;
+        cnn_layer_timer_stop();
         /* The median call, not the mean: on a shared machine a few calls
          * that lost the CPU would otherwise dominate. */
         qsort(samples, (size_t)n_t, sizeof samples[0], cmp_double);
@@ -340,9 +325,28 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
     /* Per layer: ms per batch of the timed training steps, and GFLOP/s for
      * the layers that carry the FLOPs (conv2d, dense). A layer that the
      * generated code fuses into its neighbour shows no time of its own. */
+    double layer_time[CNN_MAX_LAYERS][2];
     int any_layer = 0;
-    for (int i = 0; i < m->n_layers && i < CNN_MAX_LAYERS; i++)
-        any_layer |= layer_time[i][0] > 0 || layer_time[i][1] > 0;
+    for (int i = 0; i < CNN_MAX_LAYERS; i++) {
+        layer_time[i][0] = cnn_layer_timer_get(i, 0);
+        layer_time[i][1] = cnn_layer_timer_get(i, 1);
+        any_layer |= i < m->n_layers && (layer_time[i][0] > 0 || layer_time[i][1] > 0);
+    }
+    /* --data: the step beside the loader, after the phases (in JSON before
+     * printing, as one more key) */
+    const int with_data = o->cfg.data && o->cfg.data != m->defaults.data;
+    if (with_data) {
+        ab = malloc(sizeof *ab);
+        if (!ab) {
+            cnn_error(m, "out of memory for bench --data");
+            goto out;
+        }
+    }
+    if (with_data && o->json) {
+        memcpy(b.params, start_params, m->n_params * sizeof(float));
+        if (cnn_bench_loader_run(m, o, &b, opt, start_params, x, labels, secs, ab))
+            goto out;
+    }
     double per = timed_steps > 0 ? 1000.0 / (double)timed_steps : 0;
 
     if (o->json) {
@@ -359,6 +363,12 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
         fputs("\"weights\": ", stdout);
         if (o->weights)
             cnn_json_fputs(stdout, o->weights);
+        else
+            fputs("null", stdout);
+        /* "loader": bench --data's arms, or null */
+        fputs(", \"loader\": ", stdout);
+        if (ab)
+            cnn_bench_loader_print(m, ab, 1, stdout);
         else
             fputs("null", stdout);
         fputs(", \"layers\": [", stdout);
@@ -404,9 +414,17 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
                         printf("%s's backward includes the optimizer's update of %s (fused into it).\n",
                                m->layers[i].name, m->tensors[m->layers[i].first_tensor + t].name);
         }
+        if (with_data) {
+            fflush(stdout);
+            memcpy(b.params, start_params, m->n_params * sizeof(float));
+            if (cnn_bench_loader_run(m, o, &b, opt, start_params, x, labels, secs, ab))
+                goto out;
+            cnn_bench_loader_print(m, ab, 0, stdout);
+        }
     }
     rc = 0;
 out:
+    free(ab);
     cnn_buffers_free(&b);
     free(x);
     free(logits);

@@ -53,7 +53,7 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
                 "  %s evaluate --data DIR [--weights FILE] [--json]\n"
                 "  %s predict [--weights FILE] [--json] IMAGE|FOLDER...\n"
                 "  %s summary\n"
-                "  %s bench [--weights FILE] [--batch N] [--threads N] [--json]\n"
+                "  %s bench [--weights FILE] [--data DIR] [--batch N] [--threads N] [--json]\n"
                 "  %s preview --data DIR -o grid.png [--count N] [--epoch E] [--seed S]\n\n"
                 "`%s COMMAND --help` lists each command's flags and their defaults.\n",
                 m->name, src, m->name, m->name, m->name, m->name, m->name, m->name, m->name, m->name);
@@ -171,9 +171,14 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
                    "training step on random data, and %% of the FP32 peak measured by an FMA probe.\n\n", m->name);
         fprintf(f, "  --weights FILE           time the step on these safetensors weights (e.g. a trained\n"
                    "                           model.safetensors: its relu sparsity) instead of random initial ones\n");
+        fprintf(f, "  --data PATH              also time the step as an epoch runs it, with the loader making\n"
+                   "                           each batch from PATH's training images between steps, against\n"
+                   "                           bench's way, in turn in one process (docs/benchmarks.md)\n");
+        fprintf(f, "  --validation-split F, --validation DIR, --strict, --exact-resize, --memory MB,\n"
+                   "  --cache-dir DIR          as train's, for --data\n");
         fprintf(f, "  --batch N                (default: %d)\n", d->batch);
         fprintf(f, "  --threads N              (default: all cores, or OMP_NUM_THREADS)\n");
-        fprintf(f, "  --seconds S              time per phase (default: 2)\n");
+        fprintf(f, "  --seconds S              time per phase, and per arm with --data (default: 2)\n");
         fprintf(f, "  --optimizer NAME, --lr X the optimizer timed in the training step (default: %s)\n",
                 cnn_optim_kind_name(op->kind));
         fprintf(f, "  --json                   one JSON object (train_images_per_s, infer_images_per_s, peak_gflops, ...)\n");
@@ -267,14 +272,14 @@ typedef struct flag {
 #define B (1u << CMD_BENCH)
 #define V (1u << CMD_PREVIEW)
 static const flag flags[] = {
-    {"data", 1, T | E | V}, {"validation", 1, T | V}, {"validation-split", 1, T | V}, {"epochs", 1, T},
+    {"data", 1, T | E | B | V}, {"validation", 1, T | B | V}, {"validation-split", 1, T | B | V}, {"epochs", 1, T},
     {"batch", 1, T | E | P | B | V}, {"lr", 1, T | B}, {"learning-rate", 1, T | B}, {"seed", 1, T | E | P | B | V},
     {"optimizer", 1, T | B}, {"beta1", 1, T | B}, {"beta2", 1, T | B}, {"epsilon", 1, T | B},
     {"momentum", 1, T | B}, {"nesterov", 0, T | B}, {"rho", 1, T | B}, {"loss", 1, T},
     {"metrics", 1, T}, {"early-stopping", 0, T}, {"no-early-stopping", 0, T}, {"monitor", 1, T},
     {"patience", 1, T}, {"threads", 1, T | E | P | B | V}, {"out", 1, T | E | P}, {"resume", 0, T},
-    {"strict", 0, T | E | V}, {"weights", 1, E | P | B}, {"json", 0, E | P | B}, {"quiet", 0, T | E | B | V},
-    {"progress", 1, T}, {"cache-dir", 1, T | E | V}, {"memory", 1, T | E | V}, {"exact-resize", 0, T | E | P | V},
+    {"strict", 0, T | E | B | V}, {"weights", 1, E | P | B}, {"json", 0, E | P | B}, {"quiet", 0, T | E | B | V},
+    {"progress", 1, T}, {"cache-dir", 1, T | E | B | V}, {"memory", 1, T | E | B | V}, {"exact-resize", 0, T | E | P | B | V},
     {"seconds", 1, B}, {"output", 1, V}, {"count", 1, V}, {"epoch", 1, V}, {"help", 0, T | E | P | S | B | V},
     {"init", 1, T}, {"init-partial", 0, T},
     {"lr-schedule", 1, T}, {"decay-every", 1, T}, {"decay-factor", 1, T}, {"decay-epochs", 1, T},

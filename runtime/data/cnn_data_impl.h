@@ -196,6 +196,11 @@ int cnn_cache_alloc(cnn_cache *c, size_t bytes, size_t budget, const char *dir,
  * several times faster here than first writes through the mapping (which
  * fault page by page). 0 or -1 (errno set). */
 int cnn_cache_put(cnn_cache *c, size_t offset, const void *src, size_t n);
+/* After the first pass: maps a file cache's pages into the process in one
+ * call when they fit in the free memory (best effort, nothing otherwise).
+ * Written by pwrite, the pages are in the page cache but not in the
+ * mapping, and the loader's first read of each would fault. */
+void cnn_cache_map_in(cnn_cache *c);
 void cnn_cache_release(cnn_cache *c);
 
 /* ---- IDX files (idx.c) ------------------------------------------------------- */

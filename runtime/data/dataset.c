@@ -127,7 +127,7 @@ static int shared(const cnn_data_options *o)
 
 /* The first pass: this process alone, or its share of the work of several
  * (share.c), saying on rank 0 how the work was split. */
-static int decode(cnn_source *s, const cnn_pass *ps, const cnn_data_options *o, char *err, size_t errlen)
+static int decode_all(cnn_source *s, const cnn_pass *ps, const cnn_data_options *o, char *err, size_t errlen)
 {
     if (!shared(o))
         return cnn_decode_pass(s, ps, o->threads, NULL, 0, err, errlen);
@@ -149,6 +149,15 @@ static int decode(cnn_source *s, const cnn_pass *ps, const cnn_data_options *o, 
     }
     free(rep.decoded);
     return 0;
+}
+
+/* The first pass, then the cache's pages mapped in for the loader. */
+static int decode(cnn_source *s, const cnn_pass *ps, const cnn_data_options *o, char *err, size_t errlen)
+{
+    int rc = decode_all(s, ps, o, err, errlen);
+    if (rc == 0)
+        cnn_cache_map_in(&s->cache);
+    return rc;
 }
 
 static void pass_for(cnn_pass *ps, const cnn_model *m, const cnn_data_options *o,

@@ -3,7 +3,7 @@
     trainer_test.py CASE --trainer BIN --work DIR [--other BIN] [--cnnc BIN]
                          [--cnn FILE] [--data DIR] [--epochs N]
 
-CASE is one of: cli, synthetic, patterns, threads, resume, corrupt, nan,
+CASE is one of: cli, synthetic, patterns, threads, bench_data, resume, corrupt, nan,
 lock, memory, pytorch, fruit, fashion. Each builds what it needs under --work (images are
 drawn here with PIL), runs the trainer, and checks its files and output.
 Exit 0 on success, 1 on failure, 77 when a prerequisite is missing (skip).
@@ -191,8 +191,8 @@ def case_cli(a):
     check("--metrics" in p.stderr, p.stderr)
     p = run([t, "train", "--validation", "v", "--validation-split", "0.1"], 1)
     check("not both" in p.stderr, p.stderr)
-    p = run([t, "bench", "--data", "x"], 1)
-    check("bench does not take --data" in p.stderr, p.stderr)
+    p = run([t, "bench", "--epochs", "3"], 1)
+    check("bench does not take --epochs" in p.stderr, p.stderr)
     # Flag values out of range are refused before anything runs: a learning
     # rate beyond the train block's (0, 10] (1e300 is finite as a double and
     # infinite as a float), optimizer constants outside theirs, and a
@@ -325,6 +325,31 @@ def case_patterns(a):
           "early stopping did not stop:\n" + p.stdout[-2000:])
     best = max(r["val_accuracy"] for r in rows2)
     check("restored the best weights" in p.stdout or rows2[-1]["val_accuracy"] == best, p.stdout[-1500:])
+
+
+def case_bench_data(a):
+    """bench --data: the step with the loader between steps against bench's
+    way, five arms, in JSON and as a table; a bad folder is an error."""
+    data = make_images(os.path.join(a.work, "stripes"), ["horizontal", "vertical"], 30, seed=9)
+    p = run([a.trainer, "bench", "--seconds", "0.05", "--json"], 0)
+    check(json.loads(p.stdout)["loader"] is None, "bench without --data: loader %s" % p.stdout)
+    p = run([a.trainer, "bench", "--data", data, "--seconds", "0.05", "--json"], 0)
+    j = json.loads(p.stdout)["loader"]
+    check(j is not None and 30 <= j["images"] < 60 and j["data"] == data, "loader %s" % j)  # the training subset of 60
+    names = [arm["name"] for arm in j["arms"]]
+    check(len(names) == 5 and names[0].startswith("bench") and names[4].startswith("epoch"), names)
+    for k, arm in enumerate(j["arms"]):
+        check(arm["steps"] > 0 and arm["step_ms_median"] > 0 and arm["images_per_s"] > 0, arm)
+        check(arm["step_cpu_ms_median"] > 0, arm)
+        # the loader runs between steps in the last two arms only
+        check((arm["loader_ms_mean"] > 0) == (k >= 3), arm)
+        check([l["name"] for l in arm["layers"]][:2] == ["conv2d_1", "batchnorm_1"], arm["layers"])
+        check(sum(l["backward_ms"] for l in arm["layers"]) > 0, arm["layers"])
+    check(j["epoch_over_bench"] > 0, j)
+    p = run([a.trainer, "bench", "--data", data, "--seconds", "0.05"], 0)
+    check("The step beside the loader" in p.stdout and "epoch: loader between, its batch" in p.stdout, p.stdout)
+    p = run([a.trainer, "bench", "--data", os.path.join(a.work, "no-such-folder"), "--seconds", "0.05"], 1)
+    check("no-such-folder" in p.stderr and "error" in p.stderr, p.stderr)
 
 
 def raw_tensors(path):
