@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <threads.h>
 
 void cnn_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -18,8 +19,14 @@ void cnn_set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static uint32_t crc_table[256];
-static int crc_ready;
+/* Slicing-by-8 (Intel's, after Kounavis and Berry): table k holds the CRC
+ * of a byte followed by k zero bytes, so eight bytes are folded in with
+ * eight independent look-ups instead of eight dependent ones; the same
+ * values as the byte-at-a-time loop (crc_table[0] alone), several times
+ * faster (docs/benchmarks.md, "The whole job"). The tables are built once
+ * (call_once: any thread may be the first to write or read a file). */
+static uint32_t crc_table[8][256];
+static once_flag crc_once = ONCE_FLAG_INIT;
 
 static void crc_init(void)
 {
@@ -27,19 +34,28 @@ static void crc_init(void)
         uint32_t c = i;
         for (int k = 0; k < 8; k++)
             c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
+        crc_table[0][i] = c;
     }
-    crc_ready = 1;
+    for (int k = 1; k < 8; k++)
+        for (int i = 0; i < 256; i++)
+            crc_table[k][i] = (crc_table[k - 1][i] >> 8) ^ crc_table[0][crc_table[k - 1][i] & 0xff];
 }
 
 uint32_t cnn_crc32(uint32_t crc, const void *data, size_t n)
 {
-    if (!crc_ready)
-        crc_init(); /* idempotent: racing threads write the same table */
+    call_once(&crc_once, crc_init);
     const unsigned char *p = data;
     crc = ~crc;
-    for (size_t i = 0; i < n; i++)
-        crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    for (; n >= 8; p += 8, n -= 8) {
+        /* the first four bytes meet the CRC, the next four go in whole */
+        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+        crc = crc_table[7][lo & 0xff] ^ crc_table[6][lo >> 8 & 0xff] ^ crc_table[5][lo >> 16 & 0xff] ^
+              crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xff] ^ crc_table[2][hi >> 8 & 0xff] ^
+              crc_table[1][hi >> 16 & 0xff] ^ crc_table[0][hi >> 24];
+    }
+    for (; n; p++, n--)
+        crc = crc_table[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
 

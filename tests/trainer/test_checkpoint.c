@@ -1,7 +1,7 @@
-/* test_checkpoint.c: safetensors writing and reading (PyTorch layouts,
- * CRC, atomic replace with .prev) and the resumable checkpoint's checks
- * (another model, other settings, other data, corruption), on a descriptor
- * that has tensors but no network functions (none are called).
+/* test_checkpoint.c: the CRC-32, safetensors writing and reading (PyTorch
+ * layouts, CRC, atomic replace with .prev) and the resumable checkpoint's
+ * checks (another model, other settings, other data, corruption), on a
+ * descriptor that has tensors but no network functions (none are called).
  *
  * usage: test_checkpoint DIR   (a scratch folder) */
 #define _POSIX_C_SOURCE 200809L
@@ -400,9 +400,84 @@ static void test_history_plot(const char *dir)
     cnn_history_free(&h2);
 }
 
+/* CRC-32: the check value of "123456789", and the sliced loop against the
+ * byte-at-a-time definition at every alignment and length to 64, split
+ * anywhere (a CRC continued from a part equals the whole's). */
+static uint32_t crc_bytewise(uint32_t crc, const unsigned char *p, size_t n)
+{
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++)
+            crc = crc & 1 ? 0xedb88320u ^ (crc >> 1) : crc >> 1;
+    }
+    return ~crc;
+}
+
+static void test_crc(void)
+{
+    CHECK(cnn_crc32(0, "123456789", 9) == 0xcbf43926u, "crc32 check value %08x", cnn_crc32(0, "123456789", 9));
+    unsigned char b[200];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof b; i++) {
+        x = x * 1103515245u + 12345u;
+        b[i] = (unsigned char)(x >> 16);
+    }
+    for (size_t a = 0; a < 8; a++)
+        for (size_t n = 0; n <= 64; n++) {
+            uint32_t want = crc_bytewise(0, b + a, n);
+            CHECK(cnn_crc32(0, b + a, n) == want, "crc32 at offset %zu, %zu bytes", a, n);
+            for (size_t s = 0; s <= n; s += 3)
+                CHECK(cnn_crc32(cnn_crc32(0, b + a, s), b + a + s, n - s) == want, "crc32 split at %zu of %zu", s, n);
+        }
+    CHECK(cnn_crc32(0, b, sizeof b) == crc_bytewise(0, b, sizeof b), "crc32 of %zu bytes", sizeof b);
+}
+
+/* Transposed tensors with more rows than the writer's band of rows (and a
+ * partial last band): a dense kernel of 37 outputs and a conv kernel of 20,
+ * element by element on disk, and read back. */
+static void test_transposed_bands(const char *dir)
+{
+    enum { IN = 29, OUT = 37, O = 20, I = 3, KH = 2, KW = 3 };
+    static float dense[IN * OUT], conv[KH * KW * I * O], back[IN * OUT > KH * KW * I * O ? IN * OUT : KH * KW * I * O];
+    for (int j = 0; j < IN * OUT; j++)
+        dense[j] = (float)j * 0.5f - 7.0f;
+    for (int j = 0; j < KH * KW * I * O; j++)
+        conv[j] = (float)j * -0.25f + 3.0f;
+    cnn_st_entry e[2] = {{"d", 2, {OUT, IN}, dense, CNN_LAYOUT_IO}, {"c", 4, {O, I, KH, KW}, conv, CNN_LAYOUT_HWIO}};
+    char path[512], err[1024];
+    snprintf(path, sizeof path, "%s/bands.safetensors", dir);
+    CHECK(cnn_st_write(path, e, 2, NULL, 0, err, sizeof err) == 0, "write: %s", err);
+    cnn_st_file f;
+    CHECK(cnn_st_read(path, &f, err, sizeof err) == 0, "read: %s", err);
+    if (!f.buf)
+        return;
+    int t = cnn_st_find(&f, "d");
+    const float *d = t >= 0 ? (const float *)(f.data + f.tensors[t].begin) : NULL;
+    for (int o = 0; d && o < OUT; o++)
+        for (int i = 0; i < IN; i++)
+            CHECK(d[o * IN + i] == dense[i * OUT + o], "dense (%d,%d)", o, i);
+    t = cnn_st_find(&f, "c");
+    d = t >= 0 ? (const float *)(f.data + f.tensors[t].begin) : NULL;
+    for (int o = 0; d && o < O; o++)
+        for (int i = 0; i < I; i++)
+            for (int h = 0; h < KH; h++)
+                for (int w = 0; w < KW; w++)
+                    CHECK(d[((o * I + i) * KH + h) * KW + w] == conv[((h * KW + w) * I + i) * O + o],
+                          "conv (%d,%d,%d,%d)", o, i, h, w);
+    int64_t sd[2] = {OUT, IN}, sc[4] = {O, I, KH, KW};
+    CHECK(cnn_st_get(&f, "d", 2, sd, CNN_LAYOUT_IO, back, err, sizeof err) == 0 &&
+              !memcmp(back, dense, sizeof dense), "dense round trip: %s", err);
+    CHECK(cnn_st_get(&f, "c", 4, sc, CNN_LAYOUT_HWIO, back, err, sizeof err) == 0 &&
+              !memcmp(back, conv, sizeof conv), "conv round trip: %s", err);
+    cnn_st_close(&f);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : ".";
+    test_crc();
+    test_transposed_bands(dir);
     test_weights(dir);
     test_prev(dir);
     test_rename_errno(dir);
