@@ -6,6 +6,10 @@
 #                        gray/RGB/RGBA PNGs of several sizes (1e-5)   [e2e parity]
 #                        (fruit: gcc's AVX-512 build by default, the other
 #                        builds under export_parity_fruit_all         [slow])
+#   export_parity_fewchan  the same for tests/export/fewchan.cnn: the export's
+#                        own kernels (emit_conv_few.c with 1 and 4 input
+#                        channels, odd sizes; emit_dense_one.c's sparse
+#                        variant), all four builds                     [e2e parity]
 #   export_refuse        weights of another network, missing/misshapen/F16/
 #                        extra tensors, class count, corrupt file: refused [unit]
 #   export_wasm          compiles for wasm32 with clang -ffreestanding -nostdlib
@@ -20,26 +24,31 @@ set(CNN_EXPORT_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/export)
 set(CNN_EXPORT_WORK ${CMAKE_CURRENT_BINARY_DIR}/export_work)
 file(MAKE_DIRECTORY ${CNN_EXPORT_WORK})
 
-# The test network with every layer kind and preprocessing step, and its trainer.
+# The test network with every layer kind and preprocessing step, and its trainer;
+# the network of the export's own kernels (few input channels, sparse dense input).
 cnn_add_model(allkinds ${CNN_EXPORT_TESTS}/allkinds.cnn)
+cnn_add_model(fewchan ${CNN_EXPORT_TESTS}/fewchan.cnn)
 
 if(SYSTEM_PYTHON3)
   set(CNN_EXPORT_RUN ${SYSTEM_PYTHON3} ${CNN_EXPORT_TESTS}/export_test.py --cnnc $<TARGET_FILE:cnnc>
       --work ${CNN_EXPORT_WORK})
-  # export_parity_NAME TRAINER CNN CLASSES LABELS [compilers]
+  # export_parity_NAME TRAINER CNN CLASSES LABELS COMPILERS [export_test.py options]
   function(cnn_export_parity NAME TRAINER CNN CLASSES LABELS COMPILERS)
     add_test(NAME export_parity_${NAME}
              COMMAND ${CNN_EXPORT_RUN} parity --tag parity_${NAME} --trainer $<TARGET_FILE:${TRAINER}>
-                     --cnn ${CNN} --classes ${CLASSES} --compilers ${COMPILERS})
+                     --cnn ${CNN} --classes ${CLASSES} --compilers ${COMPILERS} ${ARGN})
     set_tests_properties(export_parity_${NAME} PROPERTIES LABELS "${LABELS}" SKIP_RETURN_CODE 77 TIMEOUT 900
                          ENVIRONMENT "OMP_NUM_THREADS=1")
   endfunction()
   set(CNN_EXPORT_ALL "gcc/native,gcc/portable,clang/native,clang/portable")
   cnn_export_parity(fruit fruit ${CMAKE_SOURCE_DIR}/models/fruit.cnn 2 "e2e;parity" "gcc/native")
+                    "--expect=1:(cnnc export: emit_conv_few.c)" "--expect=1:the rows of its nonzero inputs"
   cnn_export_parity(fruit_all fruit ${CMAKE_SOURCE_DIR}/models/fruit.cnn 2 "slow" ${CNN_EXPORT_ALL})
   cnn_export_parity(deep deep ${CMAKE_SOURCE_DIR}/models/deep.cnn 2 "e2e;parity" ${CNN_EXPORT_ALL})
   cnn_export_parity(fashion fashion ${CMAKE_SOURCE_DIR}/models/fashion.cnn 10 "e2e;parity" ${CNN_EXPORT_ALL})
   cnn_export_parity(allkinds allkinds ${CNN_EXPORT_TESTS}/allkinds.cnn 3 "e2e;parity" ${CNN_EXPORT_ALL})
+  cnn_export_parity(fewchan fewchan ${CNN_EXPORT_TESTS}/fewchan.cnn 3 "e2e;parity" ${CNN_EXPORT_ALL}
+                    "--expect=2:(cnnc export: emit_conv_few.c)" "--expect=1:the rows of its nonzero inputs")
 
   add_test(NAME export_refuse
            COMMAND ${CNN_EXPORT_RUN} refuse --trainer $<TARGET_FILE:allkinds> --cnn ${CNN_EXPORT_TESTS}/allkinds.cnn)

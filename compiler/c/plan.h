@@ -62,6 +62,9 @@ typedef struct cnnc_plan_layer {
                                    cnnc (emit_export.c), not recomputed from the weights at each call */
     int dense_one;              /* dense, cnnc export only: the one-image kernel (emit_dense_one.c) computes
                                    its forward */
+    int dense_one_sparse;       /* with dense_one: it reads only the rows of W whose input is not 0 */
+    int conv_few;               /* conv2d with fuse_pool, cnnc export only: the few-input-channel Winograd
+                                   kernel (emit_conv_few.c) computes it and the pool, U stored as constants */
     int pool_at;                /* with fuse_pool: that maxpool's index (after batchnorm's fused relu) */
     int fused;                  /* maxpool: computed by the conv2d or batchnorm before it (fast kernels) */
     int fused_by;               /* with fused: that layer's index */

@@ -12,7 +12,9 @@ CASE:
            memcpy/memset/memmove), and compare NAME_predict on PNGs (gray,
            RGB, RGBA; the input size and others) with `NAME predict --json`
            on the same files, and on a JPEG decoded in full by PIL with
-           `predict --exact-resize`: within 1e-5, same class names
+           `predict --exact-resize`: within 1e-5, same class names; with
+           --expect COUNT:TEXT, TEXT occurs COUNT times in the exported file
+           (the kernels the network is meant to exercise)
   refuse   weights of another model, a missing, misshapen, F16 or extra
            tensor, the wrong number of class names, a corrupt file: each
            refused with a message naming the mismatch, no file written
@@ -229,6 +231,11 @@ def case_parity(a):
     includes = re.findall(r"^\s*#\s*include\s*[<\"]([^>\"]+)", open(src).read(), re.M)
     check(set(includes) <= {"float.h", "stddef.h", "stdint.h", "immintrin.h", name + "_infer.h"},
           "the exported file includes %s" % includes)
+    text = open(src).read()
+    for want in a.expect or []:  # "COUNT:TEXT": the kernels the case is meant to exercise
+        count, sub = want.split(":", 1)
+        check(text.count(sub) == int(count), "%s_infer.c has %r %d times, expected %s"
+              % (name, sub, text.count(sub), count))
     pngs = test_images(os.path.join(a.work, "images"), in_h, in_w)
     theirs = [json.loads(l) for l in run([a.trainer, "predict", "--weights", weights, "--json"] + pngs,
                                          env=dict(os.environ, OMP_NUM_THREADS="1")).stdout.splitlines()]
@@ -388,6 +395,8 @@ def main():
     ap.add_argument("--harness", default=os.path.join(HERE, "harness.c"))
     ap.add_argument("--doc")
     ap.add_argument("--tag", help="work folder name (default: the case)")
+    ap.add_argument("--expect", action="append",
+                    help="parity: COUNT:TEXT, TEXT occurs COUNT times in the exported source")
     a = ap.parse_args()
     try:
         import PIL  # noqa: F401
