@@ -41,8 +41,8 @@ if(SYSTEM_PYTHON3)
                          ENVIRONMENT "OMP_NUM_THREADS=1")
   endfunction()
   set(CNN_EXPORT_ALL "gcc/native,gcc/portable,clang/native,clang/portable")
-  cnn_export_parity(fruit fruit ${CMAKE_SOURCE_DIR}/models/fruit.cnn 2 "e2e;parity" "gcc/native")
-                    "--expect=1:(cnnc export: emit_conv_few.c)" "--expect=1:the rows of its nonzero inputs"
+  cnn_export_parity(fruit fruit ${CMAKE_SOURCE_DIR}/models/fruit.cnn 2 "e2e;parity" "gcc/native"
+                    "--expect=1:(cnnc export: emit_conv_few.c)" "--expect=1:the rows of its nonzero inputs")
   cnn_export_parity(fruit_all fruit ${CMAKE_SOURCE_DIR}/models/fruit.cnn 2 "slow" ${CNN_EXPORT_ALL})
   cnn_export_parity(deep deep ${CMAKE_SOURCE_DIR}/models/deep.cnn 2 "e2e;parity" ${CNN_EXPORT_ALL})
   cnn_export_parity(fashion fashion ${CMAKE_SOURCE_DIR}/models/fashion.cnn 10 "e2e;parity" ${CNN_EXPORT_ALL})

@@ -270,11 +270,22 @@ static void emit_float_block(cnnc_emitter *em, const char *name, const float *v,
     em_blank(em);
 }
 
-static void emit_weights(cnnc_emitter *em, const cnnc_ir *ir, const cnnc_weights *w)
+static int emit_weights(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_weights *w)
 {
+    const cnnc_ir *ir = pl->ir;
+    float *v = malloc((ir->n_params ? ir->n_params : 1) * sizeof *v);
+    if (!v)
+        return emit_error("out of memory");
+    memcpy(v, w->params, ir->n_params * sizeof *v);
+    for (int i = 0; i < pl->n; i++)
+        if (pl->layers[i].dense_one_sparse)
+            emit_dense_one_sparse_order(pl, &pl->layers[i], w->params, v + pl->layers[i].t_off[0]);
     em_line(em, "/* The parameter block (%zu floats, memory layouts: conv kernels [kh][kw][in][out],", ir->n_params);
-    em_line(em, " * dense [in][out], then the batchnorm running statistics). */");
-    emit_float_block(em, "cnnx_weights", w->params, ir->n_params);
+    em_line(em, " * dense [in][out] (a dense layer that reads only the rows of its nonzero inputs: in");
+    em_line(em, " * channel-major order, emit_dense_one.c), then the batchnorm running statistics). */");
+    emit_float_block(em, "cnnx_weights", v, ir->n_params);
+    free(v);
+    return 0;
 }
 
 /* What the trainer's inference recomputes from the parameters at each call,
@@ -527,8 +538,7 @@ static int write_source(const cnnc_plan *pl, const cnnc_weights *w, const export
             cnn_act_words[ir->final_act]);
     em_line(&em, " * Freestanding C99: no library calls, no allocation (docs/deploy.md). */");
     emit_preamble(&em, pl, lo);
-    emit_weights(&em, ir, w);
-    if (emit_folds(&em, pl, w)) {
+    if (emit_weights(&em, pl, w) || emit_folds(&em, pl, w)) {
         em_abort(&em);
         return 1;
     }
