@@ -42,13 +42,13 @@ if(SYSTEM_PYTHON3)
   endfunction()
   set(CNN_EXPORT_ALL "gcc/native,gcc/portable,clang/native,clang/portable")
   cnn_export_parity(fruit fruit ${CMAKE_SOURCE_DIR}/models/fruit.cnn 2 "e2e;parity" "gcc/native"
-                    "--expect=1:(cnnc export: emit_conv_few.c)" "--expect=1:the rows of its nonzero inputs")
+                    "--expect=1:(cnnc export: emit_conv_few.c)" "--expect=1:one image, the rows of its nonzero inputs")
   cnn_export_parity(fruit_all fruit ${CMAKE_SOURCE_DIR}/models/fruit.cnn 2 "slow" ${CNN_EXPORT_ALL})
   cnn_export_parity(deep deep ${CMAKE_SOURCE_DIR}/models/deep.cnn 2 "e2e;parity" ${CNN_EXPORT_ALL})
   cnn_export_parity(fashion fashion ${CMAKE_SOURCE_DIR}/models/fashion.cnn 10 "e2e;parity" ${CNN_EXPORT_ALL})
   cnn_export_parity(allkinds allkinds ${CNN_EXPORT_TESTS}/allkinds.cnn 3 "e2e;parity" ${CNN_EXPORT_ALL})
   cnn_export_parity(fewchan fewchan ${CNN_EXPORT_TESTS}/fewchan.cnn 3 "e2e;parity" ${CNN_EXPORT_ALL}
-                    "--expect=2:(cnnc export: emit_conv_few.c)" "--expect=1:the rows of its nonzero inputs")
+                    "--expect=2:(cnnc export: emit_conv_few.c)" "--expect=1:one image, the rows of its nonzero inputs")
 
   add_test(NAME export_refuse
            COMMAND ${CNN_EXPORT_RUN} refuse --trainer $<TARGET_FILE:allkinds> --cnn ${CNN_EXPORT_TESTS}/allkinds.cnn)
