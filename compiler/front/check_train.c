@@ -184,7 +184,7 @@ void check_train(checker *c, const ast_stmt *block)
                 c->loss_loc = a.pos[0]->loc;
             }
         } else if (strcmp(n, "metrics") == 0) {
-            static const char *const metrics[] = {"accuracy", "precision", "recall", "auc", NULL};
+            const char *const *metrics = cnn_metric_words; /* word k is bit 1 << k */
             c->metrics_loc = st->loc;
             int bits = 0;
             for (int i = 0; i < a.n_pos; i++)

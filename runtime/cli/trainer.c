@@ -29,12 +29,11 @@ static const char *const sched_kinds[] = {"none", "step", "cosine", "plateau", N
 static const char *metric_list(int bits, char *buf, size_t n)
 {
     buf[0] = 0;
-    const char *names[4] = {"accuracy", "precision", "recall", "auc"};
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; cnn_metric_words[i]; i++)
         if (bits & (1 << i)) {
             if (buf[0])
                 strncat(buf, ",", n - strlen(buf) - 1);
-            strncat(buf, names[i], n - strlen(buf) - 1);
+            strncat(buf, cnn_metric_words[i], n - strlen(buf) - 1);
         }
     return buf[0] ? buf : "none";
 }
@@ -246,16 +245,10 @@ static int parse_metrics(const char *s, int *bits)
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (!strcmp(tok, "accuracy") || !strcmp(tok, "acc"))
-            *bits |= CNN_METRIC_ACCURACY;
-        else if (!strcmp(tok, "precision"))
-            *bits |= CNN_METRIC_PRECISION;
-        else if (!strcmp(tok, "recall"))
-            *bits |= CNN_METRIC_RECALL;
-        else if (!strcmp(tok, "auc"))
-            *bits |= CNN_METRIC_AUC;
-        else
+        int i = strcmp(tok, "acc") == 0 ? 0 : cnn_word_index(cnn_metric_words, tok); /* Keras's short name */
+        if (i < 0)
             return -1;
+        *bits |= 1 << i;
     }
     return 0;
 }

@@ -13,6 +13,7 @@ extern const char *const cnn_flip_words[];      /* CNN_FLIP_* bits minus 1: 1 ho
 extern const char *const cnn_optimizer_words[]; /* cnn_optimizer_kind */
 extern const char *const cnn_monitor_words[];   /* cnn_monitor */
 extern const char *const cnn_loss_words[];      /* cnn_loss_kind */
+extern const char *const cnn_metric_words[];    /* CNN_METRIC_* bits: word i is bit 1 << i */
 
 /* words[v], or "?" when v is not an index of the table. */
 const char *cnn_word(const char *const *words, int v);

@@ -12,6 +12,7 @@ const char *const cnn_flip_words[] = {"horizontal", "vertical", "horizontal_and_
 const char *const cnn_optimizer_words[] = {"adam", "sgd", "rmsprop", "adamw", NULL};
 const char *const cnn_monitor_words[] = {"val_loss", "val_accuracy", "loss", "accuracy", NULL};
 const char *const cnn_loss_words[] = {"binary_crossentropy", "categorical_crossentropy", NULL};
+const char *const cnn_metric_words[] = {"accuracy", "precision", "recall", "auc", NULL};
 
 /* one word per enum value, and the NULL */
 #define COUNT(a) (sizeof a / sizeof *a)
@@ -20,6 +21,7 @@ _Static_assert(COUNT(cnn_fill_words) == CNN_FILL_CONSTANT + 2, "cnn_fill_words f
 _Static_assert(COUNT(cnn_optimizer_words) == CNN_OPT_ADAMW + 2, "cnn_optimizer_words follows cnn_optimizer_kind");
 _Static_assert(COUNT(cnn_monitor_words) == CNN_MON_ACCURACY + 2, "cnn_monitor_words follows cnn_monitor");
 _Static_assert(COUNT(cnn_loss_words) == CNN_LOSS_CATEGORICAL_CE + 2, "cnn_loss_words follows cnn_loss_kind");
+_Static_assert(CNN_METRIC_AUC == 1 << (COUNT(cnn_metric_words) - 2), "cnn_metric_words follows the CNN_METRIC_* bits");
 
 const char *cnn_word(const char *const *words, int v)
 {

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnn_words.h"
+
 static double auc_threshold(int i)
 {
     /* keras.metrics.AUC: [0 - eps] + [(i+1)/(T-1) for i in range(T-2)] + [1 + eps] */
@@ -177,30 +179,21 @@ int cnn_metrics_names(int metrics, const char **names)
 {
     int n = 0;
     names[n++] = "loss";
-    if (metrics & CNN_METRIC_ACCURACY)
-        names[n++] = "accuracy";
-    if (metrics & CNN_METRIC_PRECISION)
-        names[n++] = "precision";
-    if (metrics & CNN_METRIC_RECALL)
-        names[n++] = "recall";
-    if (metrics & CNN_METRIC_AUC)
-        names[n++] = "auc";
+    for (int i = 0; cnn_metric_words[i]; i++)
+        if (metrics & (1 << i))
+            names[n++] = cnn_metric_words[i];
     return n;
 }
 
 double cnn_metrics_value(const cnn_metrics *mt, const char *name)
 {
+    /* in cnn_metric_words' order */
+    static double (*const value[])(const cnn_metrics *) = {cnn_metrics_accuracy, cnn_metrics_precision,
+                                                           cnn_metrics_recall, cnn_metrics_auc};
     if (!strcmp(name, "loss"))
         return cnn_metrics_loss(mt);
-    if (!strcmp(name, "accuracy"))
-        return cnn_metrics_accuracy(mt);
-    if (!strcmp(name, "precision"))
-        return cnn_metrics_precision(mt);
-    if (!strcmp(name, "recall"))
-        return cnn_metrics_recall(mt);
-    if (!strcmp(name, "auc"))
-        return cnn_metrics_auc(mt);
-    return NAN;
+    int i = cnn_word_index(cnn_metric_words, name);
+    return i < 0 ? NAN : value[i](mt);
 }
 
 static int name_width(const cnn_metrics *mt, const char *const *names)

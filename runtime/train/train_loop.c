@@ -43,10 +43,6 @@
 #include "cnn_run.h"
 #include "cnn_train.h"
 
-/* ---- shared helpers ------------------------------------------------------ */
-
-/* ---- one pass without training (validation, evaluate) -------------------- */
-
 /* ---- the settings a resume must not change --------------------------------- */
 
 static void settings_text(const cnn_model *m, const cnn_run_options *o, char *s, size_t n)
@@ -107,7 +103,7 @@ static int improves(const char *mon, double v, double best)
     return v < best;
 }
 
-/* ---- the training command -------------------------------------------------- */
+/* ---- the run's state ------------------------------------------------------- */
 
 typedef struct run {
     const cnn_model *m;
@@ -130,6 +126,22 @@ typedef struct run {
     char timing_csv[CNN_MAX_PATH + 64];
     int ckpt_epoch; /* epoch of this run's checkpoint on disk, -1 when there is none */
     double lr_now;  /* the learning rate of the epoch in progress (the schedule's) */
+    /* What the steps of the epoch loop below share. */
+    cnn_train_state st;
+    int writer;              /* rank 0, which owns the run folder */
+    FILE *log;               /* stdout, NULL with --quiet */
+    const char *mnames[8];   /* the metrics, Keras's names */
+    int nm, nc;              /* metrics; history columns (training, validation, lr) */
+    char valnames[8][32];    /* "val_" + a metric's name */
+    const char *mon;         /* early stopping's monitor */
+    const char *plateau_mon; /* reduce_lr_on_plateau's monitor */
+    uint64_t th, vh;         /* the training and validation data's hashes */
+    int resumed;
+    cnn_progress pg;
+    int steps;               /* batches per epoch */
+    const char *pnames[2 * 8 + 1];
+    double pvals[2 * 8 + 1];
+    double prev_lr;          /* the progress line shows lr when it changes */
 } run;
 
 static void run_free(run *r)
@@ -432,47 +444,44 @@ static int save_interrupted(run *r, const cnn_progress *pg, cnn_train_state *st,
     return CNN_EXIT_INTERRUPTED;
 }
 
-int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
+/* ---- set-up ---------------------------------------------------------------- */
+
+/* The checks that need no data, the threads, the run folder (created and
+ * locked) and its file names. Returns 0, or -1 when the run cannot start
+ * (reported; nothing to free). */
+static int open_run(run *r, int *lock_fd)
 {
-    run R;
-    memset(&R, 0, sizeof R);
-    run *r = &R;
-    r->m = m;
-    r->o = o;
+    const cnn_model *m = r->m;
+    const cnn_run_options *o = r->o;
     const cnn_config *c = &o->cfg;
     char err[1024];
-    int rc = 1;
-    FILE *log = o->quiet ? NULL : stdout;
-    cnn_train_state st;
-    memset(&st, 0, sizeof st);
-
     if (!c->data) {
         cnn_error(m, "no training data: give --data DIR (a folder with a subfolder per class, or an "
                      "IDX file), or set `data \"...\"` in the train block of %s", m->source ? m->source : "the model");
-        return 1;
+        return -1;
     }
     if (cnn_check_default_data(m, o))
-        return 1;
+        return -1;
     /* --init's file is checked before the data are read (minutes, for a large set) */
     if (c->init && !o->resume && cnn_init_from_file(m, NULL, c->init, c->init_partial, NULL, err, sizeof err)) {
         cnn_error(m, "%s", err);
-        return 1;
+        return -1;
     }
     cnn_apply_threads(o->threads);
     if (cnn_make_dirs(o->out, err, sizeof err)) {
         cnn_error(m, "%s", err);
-        return 1;
+        return -1;
     }
     /* Under mpirun rank 0 alone owns the run folder (docs/distributed.md). */
-    const int writer = cnn_dist_rank() == 0;
-    int lock_fd = writer ? cnn_run_lock(o->out, err, sizeof err) : -3;
-    if (lock_fd == -1) {
+    r->writer = cnn_dist_rank() == 0;
+    *lock_fd = r->writer ? cnn_run_lock(o->out, err, sizeof err) : -3;
+    if (*lock_fd == -1) {
         cnn_error(m, "%s", err);
-        return 1;
+        return -1;
     }
-    if (lock_fd == -2)
+    if (*lock_fd == -2)
         cnn_warning(m, "%s", err);
-    if (writer)
+    if (r->writer)
         cnn_run_remove_stale(o->out);
     cnn_run_path(r->ckpt, sizeof r->ckpt, o->out, "checkpoint.safetensors");
     cnn_run_path(r->best, sizeof r->best, o->out, "best.safetensors");
@@ -482,35 +491,47 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     cnn_run_path(r->diverged, sizeof r->diverged, o->out, "diverged");
     cnn_run_path(r->timing_csv, sizeof r->timing_csv, o->out, "timing.csv");
     r->ckpt_epoch = -1;
+    return 0;
+}
+
+/* The data (and split.csv), the class weights, the loaders, the buffers,
+ * the optimizer, the settings, the schedule, the history's columns and the
+ * monitors. Returns 0, or -1 (reported). */
+static int set_up(run *r)
+{
+    const cnn_model *m = r->m;
+    const cnn_run_options *o = r->o;
+    const cnn_config *c = &o->cfg;
+    char err[1024];
     char split_csv[CNN_MAX_PATH + 64];
     cnn_run_path(split_csv, sizeof split_csv, o->out, "split.csv");
 
     cnn_data_options dopt;
-    cnn_data_options_from(o, &dopt, log);
+    cnn_data_options_from(o, &dopt, r->log);
     if (cnn_data_open(m, &dopt, &r->train, &r->val, err, sizeof err)) {
         cnn_error(m, "%s", err);
-        goto out;
+        return -1;
     }
     if (cnn_dataset_size(r->train) == 0) {
         cnn_error(m, "no training images in %s", c->data);
-        goto out;
+        return -1;
     }
-    if (writer && cnn_write_split(split_csv, r->train, r->val, err, sizeof err)) {
+    if (r->writer && cnn_write_split(split_csv, r->train, r->val, err, sizeof err)) {
         cnn_error(m, "%s", err);
-        goto out;
+        return -1;
     }
     int batch = c->batch;
     r->classes = cnn_class_list(r->train);
     if (c->class_weight != CNN_CW_NONE && set_class_weights(r, err, sizeof err)) {
         cnn_error(m, "%s", err);
-        goto out;
+        return -1;
     }
     r->tl = cnn_loader_create(m, r->train, batch, 1, c->seed, err, sizeof err);
     if (r->tl && r->val)
         r->vl = cnn_loader_create(m, r->val, batch, 0, c->seed, err, sizeof err);
     if (!r->tl || (r->val && !r->vl) || cnn_dist_check_run(batch, r->train, r->val, err, sizeof err)) {
         cnn_error(m, "%s", err);
-        goto out;
+        return -1;
     }
     if (cnn_buffers_alloc(m, batch, &r->b) || !(r->logits = cnn_alloc_floats((size_t)batch * m->n_outputs)) ||
         !(r->dlogits = cnn_alloc_floats((size_t)batch * m->n_outputs)) ||
@@ -518,97 +539,119 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         cnn_metrics_init(&r->vm, m->n_outputs, m->final_act)) {
         cnn_error(m, "out of memory for batch %d (%.0f MB of activations); try a smaller --batch", batch,
                   (double)batch * (double)m->act_floats * 4.0 / 1048576.0);
-        goto out;
+        return -1;
     }
     r->opt = cnn_optim_create(&c->optimizer, m->n_trainable);
     if (!r->opt) {
         const char *why = cnn_optim_check(&c->optimizer);
         cnn_error(m, "%s", why ? why : "out of memory for the optimizer state");
-        goto out;
+        return -1;
     }
     settings_text(m, o, r->settings, sizeof r->settings);
     cnn_schedule_init(&r->sched, &c->schedule, c->optimizer.lr, c->epochs);
 
     /* History columns: Keras names, training metrics then validation ones. */
-    const char *mnames[8];
-    int nm = cnn_metrics_names(c->metrics, mnames);
+    r->nm = cnn_metrics_names(c->metrics, r->mnames);
     const char *cols[CNN_HISTORY_MAX_COLS];
-    char valnames[8][32];
     int nc = 0;
-    for (int i = 0; i < nm; i++)
-        cols[nc++] = mnames[i];
+    for (int i = 0; i < r->nm; i++)
+        cols[nc++] = r->mnames[i];
     if (r->val)
-        for (int i = 0; i < nm; i++) {
-            snprintf(valnames[i], sizeof valnames[i], "val_%s", mnames[i]);
-            cols[nc++] = valnames[i];
+        for (int i = 0; i < r->nm; i++) {
+            snprintf(r->valnames[i], sizeof r->valnames[i], "val_%s", r->mnames[i]);
+            cols[nc++] = r->valnames[i];
         }
     cols[nc++] = "lr"; /* the rate of the epoch (Keras logs it as learning_rate) */
+    r->nc = nc;
     cnn_history_init(&r->hist, cols, nc);
     cnn_timing_init(&r->timing);
+    for (int i = 0; i < nc; i++)
+        r->pnames[i] = cols[i];
 
-    const char *mon = cnn_word(cnn_monitor_words, c->monitor);
-    if (!r->val && !strncmp(mon, "val_", 4)) {
+    r->mon = cnn_word(cnn_monitor_words, c->monitor);
+    if (!r->val && !strncmp(r->mon, "val_", 4)) {
         if (c->early_stopping)
-            cnn_warning(m, "early stopping monitors %s, but there is no validation data; monitoring %s", mon,
-                        mon + 4);
-        mon += 4;
+            cnn_warning(m, "early stopping monitors %s, but there is no validation data; monitoring %s", r->mon,
+                        r->mon + 4);
+        r->mon += 4;
     }
 
     /* reduce_lr_on_plateau's monitor falls back as early stopping's does */
-    const char *plateau_mon = cnn_word(cnn_monitor_words, c->schedule.monitor);
-    if (c->schedule.kind == CNN_SCHED_PLATEAU && !r->val && !strncmp(plateau_mon, "val_", 4)) {
+    r->plateau_mon = cnn_word(cnn_monitor_words, c->schedule.monitor);
+    if (c->schedule.kind == CNN_SCHED_PLATEAU && !r->val && !strncmp(r->plateau_mon, "val_", 4)) {
         cnn_warning(m, "reduce_lr_on_plateau monitors %s, but there is no validation data; monitoring %s",
-                    plateau_mon, plateau_mon + 4);
-        plateau_mon += 4;
+                    r->plateau_mon, r->plateau_mon + 4);
+        r->plateau_mon += 4;
     }
 
-    uint64_t th = cnn_dataset_hash(r->train), vh = r->val ? cnn_dataset_hash(r->val) : 0;
-    st.seed = c->seed;
-    st.best_value = strstr(mon, "accuracy") ? -INFINITY : INFINITY;
-    int resumed = 0;
-    if (o->resume) {
-        int k = try_resume(r, &st, th, vh);
-        if (k < 0)
-            goto out;
-        resumed = k;
+    r->th = cnn_dataset_hash(r->train);
+    r->vh = r->val ? cnn_dataset_hash(r->val) : 0;
+    return 0;
+}
+
+/* A resumed run whose settings differ from its checkpoint's: only the
+ * learning rate can (cnn_checkpoint_load), and only after a divergence;
+ * the change is recorded. Returns 0, or -1 (reported). */
+static int record_lr_change(run *r)
+{
+    const cnn_config *c = &r->o->cfg;
+    cnn_train_state *st = &r->st;
+    const char *was = strstr(st->settings, "\nlr="), *why = NULL; /* model= comes first */
+    char because[1024] = "", line[1200];
+    FILE *f = fopen(r->diverged, "r");
+    if (f) {
+        if (fgets(because, sizeof because, f))
+            because[strcspn(because, "\n")] = 0;
+        fclose(f);
+        why = because;
     }
-    if (resumed) {
-        r->ckpt_epoch = st.epoch;
-        if (st.settings && strcmp(st.settings, r->settings) != 0) {
-            /* Only the learning rate can differ (cnn_checkpoint_load), and
-             * only after a divergence: record the change. */
-            const char *was = strstr(st.settings, "\nlr="), *why = NULL; /* model= comes first */
-            char because[1024] = "", line[1200];
-            FILE *f = fopen(r->diverged, "r");
-            if (f) {
-                if (fgets(because, sizeof because, f))
-                    because[strcspn(because, "\n")] = 0;
-                fclose(f);
-                why = because;
-            }
-            double was_lr = was ? strtod(was + 4, NULL) : NAN;
-            snprintf(line, sizeof line, "epoch %d: lr %g -> %g after a divergence (%s)", st.epoch, was_lr,
-                     c->optimizer.lr, why && *why ? why : "see the run's output");
-            size_t have = st.lr_changes ? strlen(st.lr_changes) : 0;
-            char *nl = realloc(st.lr_changes, have + strlen(line) + 2);
-            if (!nl) {
-                cnn_error(m, "out of memory");
-                goto out;
-            }
-            snprintf(nl + have, strlen(line) + 2, "%s%s", have ? "\n" : "", line);
-            st.lr_changes = nl;
-            printf("Resuming after a divergence with lr %g instead of %g (recorded in the checkpoint).\n",
-                   c->optimizer.lr, was_lr);
-            cnn_schedule_set_base(&r->sched, c->optimizer.lr);
-        }
+    double was_lr = was ? strtod(was + 4, NULL) : NAN;
+    snprintf(line, sizeof line, "epoch %d: lr %g -> %g after a divergence (%s)", st->epoch, was_lr,
+             c->optimizer.lr, why && *why ? why : "see the run's output");
+    size_t have = st->lr_changes ? strlen(st->lr_changes) : 0;
+    char *nl = realloc(st->lr_changes, have + strlen(line) + 2);
+    if (!nl) {
+        cnn_error(r->m, "out of memory");
+        return -1;
+    }
+    snprintf(nl + have, strlen(line) + 2, "%s%s", have ? "\n" : "", line);
+    st->lr_changes = nl;
+    printf("Resuming after a divergence with lr %g instead of %g (recorded in the checkpoint).\n",
+           c->optimizer.lr, was_lr);
+    cnn_schedule_set_base(&r->sched, c->optimizer.lr);
+    return 0;
+}
+
+/* The starting state: the checkpoint's with --resume (when there is one),
+ * else fresh weights (or --init's); then the run's opening lines. Returns
+ * 0, or -1 (reported). */
+static int start(run *r)
+{
+    const cnn_model *m = r->m;
+    const cnn_run_options *o = r->o;
+    const cnn_config *c = &o->cfg;
+    cnn_train_state *st = &r->st;
+    char err[1024];
+    st->seed = c->seed;
+    st->best_value = strstr(r->mon, "accuracy") ? -INFINITY : INFINITY;
+    if (o->resume) {
+        int k = try_resume(r, st, r->th, r->vh);
+        if (k < 0)
+            return -1;
+        r->resumed = k;
+    }
+    if (r->resumed) {
+        r->ckpt_epoch = st->epoch;
+        if (st->settings && strcmp(st->settings, r->settings) != 0 && record_lr_change(r))
+            return -1;
         cnn_history_free(&r->timing);
-        if (cnn_timing_resume(&r->timing, r->timing_csv, st.epoch)) {
+        if (cnn_timing_resume(&r->timing, r->timing_csv, st->epoch)) {
             cnn_error(m, "out of memory");
-            goto out;
+            return -1;
         }
-        printf("Resuming from %s: %d of %d epoch%s done, step %" PRIu64 ".\n", r->ckpt, st.epoch, c->epochs,
+        printf("Resuming from %s: %d of %d epoch%s done, step %" PRIu64 ".\n", r->ckpt, st->epoch, c->epochs,
                cnn_plural(c->epochs),
-               st.step);
+               st->step);
     } else {
         struct stat sb;
         if (stat(r->ckpt, &sb) == 0)
@@ -618,239 +661,270 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
         cnn_init_params(m, r->b.params, c->seed);
         if (c->init && cnn_init_from_file(m, r->b.params, c->init, c->init_partial, stdout, err, sizeof err)) {
             cnn_error(m, "%s", err);
-            goto out;
+            return -1;
         }
     }
 
     char arch[17];
     cnn_model_arch_hash(m, arch);
-    if (log)
+    if (r->log)
         printf("Training %s: %d image%s, %d validation, batch %d, %d epoch%s, %s lr=%g, seed %" PRIu64
                ", %d thread%s; run folder %s\n",
                m->name, cnn_dataset_size(r->train), cnn_plural(cnn_dataset_size(r->train)),
-               r->val ? cnn_dataset_size(r->val) : 0, batch, c->epochs, cnn_plural(c->epochs),
+               r->val ? cnn_dataset_size(r->val) : 0, c->batch, c->epochs, cnn_plural(c->epochs),
                cnn_optim_kind_name(c->optimizer.kind), c->optimizer.lr, c->seed, omp_get_max_threads(),
                cnn_plural(omp_get_max_threads()), o->out);
-    if (log && c->schedule.kind != CNN_SCHED_NONE) {
+    if (r->log && c->schedule.kind != CNN_SCHED_NONE) {
         char d[512];
         cnn_schedule_describe(&c->schedule, d, sizeof d);
         printf("Learning rate: %s\n", d);
     }
+    return 0;
+}
 
-    cnn_progress pg;
-    cnn_progress_init(&pg, stdout, o->quiet ? 0 : o->tty);
-    int steps = cnn_loader_batches(r->tl);
-    int stopped_early = 0, restored = 0;
-    /* A resumed run that had already stopped early stays stopped. */
-    if (resumed && c->early_stopping && st.wait > 0 && st.wait >= c->patience && st.epoch > 1) {
-        stopped_early = st.epoch;
-        printf("The run stopped early at epoch %d; nothing left to train.\n", st.epoch);
-    }
-    const char *pnames[2 * 8 + 1];
-    double pvals[2 * 8 + 1];
-    double prev_lr = c->optimizer.lr; /* the progress line shows lr when it changes */
-    if (st.epoch > 0 && r->hist.n_rows == st.epoch)
-        prev_lr = cnn_history_get(&r->hist, st.epoch - 1, "lr");
-    for (int i = 0; i < nc; i++)
-        pnames[i] = cols[i];
-    /* Ctrl-C from here on stops after the step in progress, saved. */
-    cnn_interrupt_install();
-    int interrupted = 0, skip = (int)(st.step - (uint64_t)st.epoch * (uint64_t)steps);
+/* ---- one epoch ------------------------------------------------------------- */
 
-    for (int epoch = st.epoch; epoch < c->epochs && !stopped_early; epoch++) {
-        const double t_epoch = cnn_now();
-        double t_batches = 0;
-        cnn_metrics_reset(&r->tm);
-        double lr = cnn_schedule_lr(&r->sched, epoch);
-        cnn_optim_set_lr(r->opt, lr);
-        r->lr_now = lr;
-        if (!o->quiet)
-            cnn_progress_begin(&pg, epoch + 1, c->epochs, steps);
-        /* A run resumed after a Ctrl-C starts where it stopped; the epoch's
-         * training metrics then cover the batches after it (as Keras's
-         * BackupAndRestore resumed mid-epoch). */
-        cnn_loader_begin(r->tl, epoch, skip);
-        const float *x;
-        const int *labels, *idx;
-        int n, bi = skip;
-        skip = 0;
-        long images = 0;
-        for (;;) {
-            double t_batch = cnn_now();
-            n = cnn_loader_next(r->tl, &x, &labels, &idx);
-            t_batches += cnn_now() - t_batch;
-            if (n <= 0)
-                break;
-            double loss = cnn_train_step_weighted(m, &r->b, r->opt, x, labels, r->logits, r->dlogits, n, c->seed,
-                                                  st.step, 1, r->class_weight, r->n_classes);
-            /* Every step: the loss before the update, and the weights (and
-             * batchnorm statistics) after it, so that the last update of an
-             * epoch is checked too. */
-            int bad = isfinite(loss) ? cnn_step_nonfinite(m, &r->b, r->opt) : -1;
-            if (!isfinite(loss) || bad >= 0) {
-                char what[512], imgs[256] = "";
-                size_t k = 0;
-                for (int i = 0; i < n && i < 4 && k < sizeof imgs; i++)
-                    k += (size_t)snprintf(imgs + k, sizeof imgs - k, " %s",
-                                          idx ? cnn_dataset_path(r->train, idx[i]) : "?");
-                if (!isfinite(loss))
-                    snprintf(what, sizeof what, "the loss is %s at epoch %d, batch %d of %d", isnan(loss) ? "NaN" : "infinite",
-                             epoch + 1, bi + 1, steps);
-                else
-                    snprintf(what, sizeof what, "the weights of %s are not finite (NaN or infinite) after the update "
-                             "of epoch %d, batch %d of %d", m->tensors[bad].name, epoch + 1, bi + 1, steps);
-                report_divergence(r, &pg, what);
-                fprintf(stderr, "  Images of that batch:%s%s\n", imgs, n > 4 ? " ..." : "");
-                goto out;
-            }
-            st.step++;
-            bi++;
-            images += n;
-            cnn_metrics_add(&r->tm, r->logits, labels, n, loss);
-            if (!o->quiet && pg.tty) {
-                for (int i = 0; i < nm; i++)
-                    pvals[i] = cnn_metrics_value(&r->tm, mnames[i]);
-                cnn_progress_update(&pg, bi, images, pnames, pvals, nm);
-            }
-            if (cnn_interrupt_pending() && bi < steps) {
-                interrupted = bi;
-                break;
-            }
-        }
-        if (interrupted)
+typedef struct epoch_tally {
+    double t_epoch; /* when the epoch started */
+    double lr;      /* the epoch's learning rate */
+    int batches;    /* the batch count reached (from the resumed one on) */
+    long images;    /* training images of this epoch's steps */
+} epoch_tally;
+
+/* The training phase of epoch `epoch` from batch `skip` on: every step,
+ * checked, with the progress line. Fills times' training columns and
+ * row's training metrics and lr. Returns 0 when the epoch is done, the
+ * batch count after a Ctrl-C (the epoch unfinished), -1 when the run
+ * diverged (reported). */
+static int train_epoch(run *r, int epoch, int skip, epoch_tally *t, double *times, double *row)
+{
+    const cnn_model *m = r->m;
+    const cnn_run_options *o = r->o;
+    const cnn_config *c = &o->cfg;
+    const int steps = r->steps, nm = r->nm;
+    double t_batches = 0;
+    cnn_metrics_reset(&r->tm);
+    double lr = cnn_schedule_lr(&r->sched, epoch);
+    cnn_optim_set_lr(r->opt, lr);
+    r->lr_now = lr;
+    t->lr = lr;
+    if (!o->quiet)
+        cnn_progress_begin(&r->pg, epoch + 1, c->epochs, steps);
+    /* A run resumed after a Ctrl-C starts where it stopped; the epoch's
+     * training metrics then cover the batches after it (as Keras's
+     * BackupAndRestore resumed mid-epoch). */
+    cnn_loader_begin(r->tl, epoch, skip);
+    const float *x;
+    const int *labels, *idx;
+    int n, bi = skip;
+    long images = 0;
+    for (;;) {
+        double t_batch = cnn_now();
+        n = cnn_loader_next(r->tl, &x, &labels, &idx);
+        t_batches += cnn_now() - t_batch;
+        if (n <= 0)
             break;
-        double times[CNN_TIMING_COLS] = {0};
-        times[CNN_TIMING_IMAGES] = (double)images;
-        times[CNN_TIMING_TRAIN] = cnn_now() - t_epoch;
-        times[CNN_TIMING_BATCH] = t_batches;
-        double row[CNN_HISTORY_MAX_COLS];
-        for (int i = 0; i < nm; i++)
-            row[i] = cnn_metrics_value(&r->tm, mnames[i]);
-        row[nc - 1] = lr;
-        if (r->val) {
-            double t_val = cnn_now();
-            cnn_eval_pass(m, &r->b, r->vl, r->logits, &r->vm, c->seed, st.step);
-            times[CNN_TIMING_VAL] = cnn_now() - t_val;
-            times[CNN_TIMING_VAL_IMAGES] = (double)r->vm.n;
+        double loss = cnn_train_step_weighted(m, &r->b, r->opt, x, labels, r->logits, r->dlogits, n, c->seed,
+                                              r->st.step, 1, r->class_weight, r->n_classes);
+        /* Every step: the loss before the update, and the weights (and
+         * batchnorm statistics) after it, so that the last update of an
+         * epoch is checked too. */
+        int bad = isfinite(loss) ? cnn_step_nonfinite(m, &r->b, r->opt) : -1;
+        if (!isfinite(loss) || bad >= 0) {
+            char what[512], imgs[256] = "";
+            size_t k = 0;
+            for (int i = 0; i < n && i < 4 && k < sizeof imgs; i++)
+                k += (size_t)snprintf(imgs + k, sizeof imgs - k, " %s",
+                                      idx ? cnn_dataset_path(r->train, idx[i]) : "?");
+            if (!isfinite(loss))
+                snprintf(what, sizeof what, "the loss is %s at epoch %d, batch %d of %d", isnan(loss) ? "NaN" : "infinite",
+                         epoch + 1, bi + 1, steps);
+            else
+                snprintf(what, sizeof what, "the weights of %s are not finite (NaN or infinite) after the update "
+                         "of epoch %d, batch %d of %d", m->tensors[bad].name, epoch + 1, bi + 1, steps);
+            report_divergence(r, &r->pg, what);
+            fprintf(stderr, "  Images of that batch:%s%s\n", imgs, n > 4 ? " ..." : "");
+            return -1;
+        }
+        r->st.step++;
+        bi++;
+        images += n;
+        cnn_metrics_add(&r->tm, r->logits, labels, n, loss);
+        if (!o->quiet && r->pg.tty) {
             for (int i = 0; i < nm; i++)
-                row[nm + i] = cnn_metrics_value(&r->vm, mnames[i]);
-            double vl = cnn_metrics_loss(&r->vm);
-            if (!isfinite(vl)) {
-                char what[256];
-                snprintf(what, sizeof what, "the validation loss is %s after epoch %d", isnan(vl) ? "NaN" : "infinite",
-                         epoch + 1);
-                report_divergence(r, &pg, what);
-                goto out;
-            }
+                r->pvals[i] = cnn_metrics_value(&r->tm, r->mnames[i]);
+            cnn_progress_update(&r->pg, bi, images, r->pnames, r->pvals, nm);
         }
-        {
-            /* The optimizer's state too: a non-finite slot would poison the
-             * next update; the checkpoint must not hold one. */
-            char bad[96];
-            if (cnn_checkpoint_nonfinite(m, r->b.params, r->opt, bad, sizeof bad)) {
-                char what[256];
-                snprintf(what, sizeof what, "%s is not finite (NaN or infinite) after epoch %d", bad, epoch + 1);
-                report_divergence(r, &pg, what);
-                goto out;
-            }
-        }
-        if (cnn_history_add(&r->hist, row)) {
-            cnn_error(m, "out of memory");
-            goto out;
-        }
-        if (!o->quiet) {
-            for (int i = 0; i < nc; i++)
-                pvals[i] = r->hist.rows[(size_t)(r->hist.n_rows - 1) * nc + i];
-            cnn_progress_end(&pg, bi, images, pnames, pvals, lr != prev_lr ? nc : nc - 1);
-        }
-        prev_lr = lr;
-        if (cnn_schedule_epoch_end(&r->sched, cnn_history_get(&r->hist, r->hist.n_rows - 1, plateau_mon)) && log)
-            printf("Epoch %d: ReduceLROnPlateau: %s has not improved for %d epoch%s; learning rate %g -> %g\n",
-                   epoch + 1, plateau_mon, c->schedule.patience, c->schedule.patience == 1 ? "" : "s", lr,
-                   cnn_schedule_lr(&r->sched, epoch + 1));
+        if (cnn_interrupt_pending() && bi < steps)
+            return bi;
+    }
+    t->batches = bi;
+    t->images = images;
+    times[CNN_TIMING_IMAGES] = (double)images;
+    times[CNN_TIMING_TRAIN] = cnn_now() - t->t_epoch;
+    times[CNN_TIMING_BATCH] = t_batches;
+    for (int i = 0; i < nm; i++)
+        row[i] = cnn_metrics_value(&r->tm, r->mnames[i]);
+    row[r->nc - 1] = lr;
+    return 0;
+}
 
-        /* Best weights and early stopping (Keras's EarlyStopping, min_delta 0). */
-        double cur = cnn_history_get(&r->hist, r->hist.n_rows - 1, mon);
-        int stop = 0;
-        if (improves(mon, cur, st.best_value)) {
-            st.best_value = cur;
-            st.best_epoch = epoch + 1;
-            st.wait = 0;
-            if (save_weights(r, r->best, epoch + 1, NULL, err, sizeof err)) {
-                cnn_error(m, "%s", err);
-                goto out;
-            }
-        } else {
-            /* Keras: stop after `patience` epochs without improvement (never
-             * after the first epoch, nor after one that improved). */
-            st.wait++;
-            stop = c->early_stopping && st.wait >= c->patience && epoch > 0;
-        }
+/* The validation pass after epoch `epoch`: fills times' validation columns
+ * and row's validation metrics. Returns 0, or -1 when the validation loss
+ * is not finite (the run diverged, reported). */
+static int validate(run *r, int epoch, double *times, double *row)
+{
+    const cnn_config *c = &r->o->cfg;
+    double t_val = cnn_now();
+    cnn_eval_pass(r->m, &r->b, r->vl, r->logits, &r->vm, c->seed, r->st.step);
+    times[CNN_TIMING_VAL] = cnn_now() - t_val;
+    times[CNN_TIMING_VAL_IMAGES] = (double)r->vm.n;
+    for (int i = 0; i < r->nm; i++)
+        row[r->nm + i] = cnn_metrics_value(&r->vm, r->mnames[i]);
+    double vl = cnn_metrics_loss(&r->vm);
+    if (!isfinite(vl)) {
+        char what[256];
+        snprintf(what, sizeof what, "the validation loss is %s after epoch %d", isnan(vl) ? "NaN" : "infinite",
+                 epoch + 1);
+        report_divergence(r, &r->pg, what);
+        return -1;
+    }
+    return 0;
+}
 
-        /* The checkpoint goes last: a run killed before it redoes this epoch. */
-        st.epoch = epoch + 1;
-        free(st.history);
-        st.history = cnn_history_csv(&r->hist);
-        char sched_state[256];
-        cnn_schedule_state(&r->sched, sched_state, sizeof sched_state);
-        free(st.schedule);
-        st.schedule = *sched_state ? strdup(sched_state) : NULL;
-        if (writer && (cnn_history_write(&r->hist, r->csv, err, sizeof err) ||
-                       cnn_plot_write(&r->hist, m->name, r->svg, err, sizeof err) ||
-                       cnn_checkpoint_save(r->ckpt, m, r->b.params, r->opt, &st, r->settings, th, vh, r->classes,
-                                           err, sizeof err))) {
-            cnn_error(m, "%s", err);
-            goto out;
-        }
-        r->ckpt_epoch = st.epoch;
-        if (writer)
-            unlink(r->diverged); /* the checkpoint now holds this run's settings */
-        times[CNN_TIMING_SECONDS] = cnn_now() - t_epoch;
-        cnn_history_truncate(&r->timing, epoch); /* rows of epochs a resume redoes */
-        if (cnn_history_add(&r->timing, times)) {
-            cnn_error(m, "out of memory");
-            goto out;
-        }
-        if (writer && cnn_history_write(&r->timing, r->timing_csv, err, sizeof err)) {
-            cnn_error(m, "%s", err);
-            goto out;
-        }
-        if (stop) {
-            stopped_early = epoch + 1;
-            break;
-        }
-        if (cnn_interrupt_pending() && epoch + 1 < c->epochs) {
-            interrupted = -1; /* at the end of an epoch: its checkpoint is written */
-            break;
+/* The epoch's results: the state checked, the history row, the progress
+ * line's end, the schedule's step, the best weights and early stopping
+ * (*stop set when the run stops after this epoch). Returns 0, or -1
+ * (reported). */
+static int close_epoch(run *r, int epoch, const epoch_tally *t, const double *row, int *stop)
+{
+    const cnn_model *m = r->m;
+    const cnn_run_options *o = r->o;
+    const cnn_config *c = &o->cfg;
+    cnn_train_state *st = &r->st;
+    const int nc = r->nc;
+    const double lr = t->lr;
+    char err[1024];
+    {
+        /* The optimizer's state too: a non-finite slot would poison the
+         * next update; the checkpoint must not hold one. */
+        char bad[96];
+        if (cnn_checkpoint_nonfinite(m, r->b.params, r->opt, bad, sizeof bad)) {
+            char what[256];
+            snprintf(what, sizeof what, "%s is not finite (NaN or infinite) after epoch %d", bad, epoch + 1);
+            report_divergence(r, &r->pg, what);
+            return -1;
         }
     }
-    if (interrupted) {
-        rc = save_interrupted(r, &pg, &st, interrupted, steps, th, vh);
-        goto out;
+    if (cnn_history_add(&r->hist, row)) {
+        cnn_error(m, "out of memory");
+        return -1;
     }
+    if (!o->quiet) {
+        for (int i = 0; i < nc; i++)
+            r->pvals[i] = r->hist.rows[(size_t)(r->hist.n_rows - 1) * nc + i];
+        cnn_progress_end(&r->pg, t->batches, t->images, r->pnames, r->pvals, lr != r->prev_lr ? nc : nc - 1);
+    }
+    r->prev_lr = lr;
+    if (cnn_schedule_epoch_end(&r->sched, cnn_history_get(&r->hist, r->hist.n_rows - 1, r->plateau_mon)) &&
+        r->log)
+        printf("Epoch %d: ReduceLROnPlateau: %s has not improved for %d epoch%s; learning rate %g -> %g\n",
+               epoch + 1, r->plateau_mon, c->schedule.patience, c->schedule.patience == 1 ? "" : "s", lr,
+               cnn_schedule_lr(&r->sched, epoch + 1));
 
+    /* Best weights and early stopping (Keras's EarlyStopping, min_delta 0). */
+    double cur = cnn_history_get(&r->hist, r->hist.n_rows - 1, r->mon);
+    *stop = 0;
+    if (improves(r->mon, cur, st->best_value)) {
+        st->best_value = cur;
+        st->best_epoch = epoch + 1;
+        st->wait = 0;
+        if (save_weights(r, r->best, epoch + 1, NULL, err, sizeof err)) {
+            cnn_error(m, "%s", err);
+            return -1;
+        }
+    } else {
+        /* Keras: stop after `patience` epochs without improvement (never
+         * after the first epoch, nor after one that improved). */
+        st->wait++;
+        *stop = c->early_stopping && st->wait >= c->patience && epoch > 0;
+    }
+    return 0;
+}
+
+/* The epoch's files: history.csv, curves.svg, the checkpoint, then
+ * timing.csv (its row's seconds cover everything before). Returns 0, or
+ * -1 (reported). */
+static int save_epoch(run *r, int epoch, const epoch_tally *t, double *times)
+{
+    const cnn_model *m = r->m;
+    cnn_train_state *st = &r->st;
+    char err[1024];
+    /* The checkpoint goes last: a run killed before it redoes this epoch. */
+    st->epoch = epoch + 1;
+    free(st->history);
+    st->history = cnn_history_csv(&r->hist);
+    char sched_state[256];
+    cnn_schedule_state(&r->sched, sched_state, sizeof sched_state);
+    free(st->schedule);
+    st->schedule = *sched_state ? strdup(sched_state) : NULL;
+    if (r->writer && (cnn_history_write(&r->hist, r->csv, err, sizeof err) ||
+                      cnn_plot_write(&r->hist, m->name, r->svg, err, sizeof err) ||
+                      cnn_checkpoint_save(r->ckpt, m, r->b.params, r->opt, st, r->settings, r->th, r->vh,
+                                          r->classes, err, sizeof err))) {
+        cnn_error(m, "%s", err);
+        return -1;
+    }
+    r->ckpt_epoch = st->epoch;
+    if (r->writer)
+        unlink(r->diverged); /* the checkpoint now holds this run's settings */
+    times[CNN_TIMING_SECONDS] = cnn_now() - t->t_epoch;
+    cnn_history_truncate(&r->timing, epoch); /* rows of epochs a resume redoes */
+    if (cnn_history_add(&r->timing, times)) {
+        cnn_error(m, "out of memory");
+        return -1;
+    }
+    if (r->writer && cnn_history_write(&r->timing, r->timing_csv, err, sizeof err)) {
+        cnn_error(m, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the run's end ---------------------------------------------------------- */
+
+/* After the last epoch (or early stopping): the best weights restored,
+ * model.safetensors, the final validation report. Returns the exit status. */
+static int finish(run *r, int stopped_early)
+{
+    const cnn_model *m = r->m;
+    const cnn_run_options *o = r->o;
+    const cnn_config *c = &o->cfg;
+    cnn_train_state *st = &r->st;
+    char err[1024];
+    int restored = 0;
     /* Early stopping restores the best weights, as Keras's
      * EarlyStopping(restore_best_weights=True). */
-    if (stopped_early && st.best_epoch > 0 && st.best_epoch != stopped_early) {
+    if (stopped_early && st->best_epoch > 0 && st->best_epoch != stopped_early) {
         cnn_st_file f;
         if (cnn_st_read(r->best, &f, err, sizeof err) || cnn_weights_get(m, &f, r->b.params, err, sizeof err)) {
             cnn_error(m, "cannot restore the best weights: %s", err);
             if (f.buf)
                 cnn_st_close(&f);
-            goto out;
+            return 1;
         }
         cnn_st_close(&f);
         restored = 1;
     }
     if (stopped_early)
         printf("Early stopping after epoch %d: %s has not improved for %d epoch%s%s (best %.4f at epoch %d).\n",
-               stopped_early, mon, c->patience, cnn_plural(c->patience), restored ? "; restored the best weights" : "", st.best_value,
-               st.best_epoch);
+               stopped_early, r->mon, c->patience, cnn_plural(c->patience), restored ? "; restored the best weights" : "", st->best_value,
+               st->best_epoch);
     /* After early stopping the model is the best epoch's, and says so. */
-    int final_epoch = restored ? st.best_epoch : st.epoch;
+    int final_epoch = restored ? st->best_epoch : st->epoch;
     if (save_weights(r, r->final, final_epoch, NULL, err, sizeof err)) {
         cnn_error(m, "%s", err);
-        goto out;
+        return 1;
     }
     /* Every file of the run is written: from here on Ctrl-C ends the
      * trainer at once (only the final report would be lost). */
@@ -868,14 +942,13 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
             printf("To train further: %s train --resume --epochs N --out %s (N above %d, with this run's other "
                    "flags)\n", m->name, o->out, c->epochs);
         fflush(stdout);
-        rc = CNN_EXIT_INTERRUPTED;
-        goto out;
+        return CNN_EXIT_INTERRUPTED;
     }
-    if (r->val && st.epoch > 0) {
+    if (r->val && st->epoch > 0) {
         /* The last epoch's validation pass used the final weights unless they
          * were restored (or the run had nothing left to do after a resume). */
         if (restored || r->vm.n == 0)
-            cnn_eval_pass(m, &r->b, r->vl, r->logits, &r->vm, c->seed, st.step);
+            cnn_eval_pass(m, &r->b, r->vl, r->logits, &r->vm, c->seed, st->step);
         const char *names[64];
         int k = cnn_dataset_n_classes(r->val);
         for (int i = 0; i < k && i < 64; i++)
@@ -894,20 +967,80 @@ int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
     if (restored)
         printf("Saved %s (the best weights, epoch %d, restored by early stopping)", r->final, final_epoch);
     else
-        printf("Saved %s (final weights, epoch %d)", r->final, st.epoch);
-    if (st.best_epoch > 0)
-        printf(" and %s (epoch %d, %s %.4f)", r->best, st.best_epoch, mon, st.best_value);
+        printf("Saved %s (final weights, epoch %d)", r->final, st->epoch);
+    if (st->best_epoch > 0)
+        printf(" and %s (epoch %d, %s %.4f)", r->best, st->best_epoch, r->mon, st->best_value);
     printf("; history.csv, curves.svg and checkpoint.safetensors in %s\n", o->out);
-    rc = 0;
+    return 0;
+}
+
+/* ---- the training command -------------------------------------------------- */
+
+int cnn_cmd_train(const cnn_model *m, const cnn_run_options *o)
+{
+    run R;
+    memset(&R, 0, sizeof R);
+    run *r = &R;
+    r->m = m;
+    r->o = o;
+    r->log = o->quiet ? NULL : stdout;
+    const cnn_config *c = &o->cfg;
+    cnn_train_state *st = &r->st;
+    int rc = 1, lock_fd = -3;
+    if (open_run(r, &lock_fd))
+        return 1;
+    if (set_up(r) || start(r))
+        goto out;
+
+    cnn_progress_init(&r->pg, stdout, o->quiet ? 0 : o->tty);
+    r->steps = cnn_loader_batches(r->tl);
+    int stopped_early = 0;
+    /* A resumed run that had already stopped early stays stopped. */
+    if (r->resumed && c->early_stopping && st->wait > 0 && st->wait >= c->patience && st->epoch > 1) {
+        stopped_early = st->epoch;
+        printf("The run stopped early at epoch %d; nothing left to train.\n", st->epoch);
+    }
+    r->prev_lr = c->optimizer.lr;
+    if (st->epoch > 0 && r->hist.n_rows == st->epoch)
+        r->prev_lr = cnn_history_get(&r->hist, st->epoch - 1, "lr");
+    /* Ctrl-C from here on stops after the step in progress, saved. */
+    cnn_interrupt_install();
+    int interrupted = 0, skip = (int)(st->step - (uint64_t)st->epoch * (uint64_t)r->steps);
+
+    for (int epoch = st->epoch; epoch < c->epochs && !stopped_early; epoch++) {
+        epoch_tally t = {.t_epoch = cnn_now()};
+        double times[CNN_TIMING_COLS] = {0};
+        double row[CNN_HISTORY_MAX_COLS];
+        int k = train_epoch(r, epoch, skip, &t, times, row);
+        skip = 0;
+        if (k < 0)
+            goto out;
+        if (k > 0) {
+            interrupted = k;
+            break;
+        }
+        int stop = 0;
+        if ((r->val && validate(r, epoch, times, row)) || close_epoch(r, epoch, &t, row, &stop) ||
+            save_epoch(r, epoch, &t, times))
+            goto out;
+        if (stop) {
+            stopped_early = epoch + 1;
+            break;
+        }
+        if (cnn_interrupt_pending() && epoch + 1 < c->epochs) {
+            interrupted = -1; /* at the end of an epoch: its checkpoint is written */
+            break;
+        }
+    }
+    if (interrupted)
+        rc = save_interrupted(r, &r->pg, st, interrupted, r->steps, r->th, r->vh);
+    else
+        rc = finish(r, stopped_early);
 out:
     cnn_interrupt_remove();
-    cnn_train_state_free(&st);
+    cnn_train_state_free(st);
     run_free(r);
     if (lock_fd >= 0)
         close(lock_fd); /* releases the run folder */
     return rc;
 }
-
-/* ---- evaluate ------------------------------------------------------------- */
-
-/* ---- predict --------------------------------------------------------------- */
