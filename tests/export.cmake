@@ -9,6 +9,10 @@
 #   export_parity_wino4  the same for tests/export/wino4.cnn: every pass of
 #                        Winograd F(4x4, 3x3) (emit_conv_winograd4.c), with
 #                        edge tiles, checked to be the exported kernel  [e2e parity]
+#   export_parity_fewchan  the same for tests/export/fewchan.cnn: the export's
+#                        own kernels (emit_conv_few.c with 1 and 4 input
+#                        channels, odd sizes; emit_dense_one.c's sparse
+#                        variant), all four builds                     [e2e parity]
 #   export_refuse        weights of another network, missing/misshapen/F16/
 #                        extra tensors, class count, corrupt file: refused [unit]
 #   export_wasm, export_wasm_wino4  allkinds.cnn's and wino4.cnn's exports
@@ -28,11 +32,13 @@ file(MAKE_DIRECTORY ${CNN_EXPORT_WORK})
 cnn_add_model(allkinds ${CNN_EXPORT_TESTS}/allkinds.cnn)
 # The one for Winograd F(4x4, 3x3), with edge tiles in each of its passes.
 cnn_add_model(wino4 ${CNN_EXPORT_TESTS}/wino4.cnn)
+# The one for the export's few-input-channel conv and sparse dense input.
+cnn_add_model(fewchan ${CNN_EXPORT_TESTS}/fewchan.cnn)
 
 if(SYSTEM_PYTHON3)
   set(CNN_EXPORT_RUN ${SYSTEM_PYTHON3} ${CNN_EXPORT_TESTS}/export_test.py --cnnc $<TARGET_FILE:cnnc>
       --work ${CNN_EXPORT_WORK})
-  # export_parity_NAME TRAINER CNN CLASSES LABELS [compilers]
+  # export_parity_NAME TRAINER CNN CLASSES LABELS COMPILERS [export_test.py options]
   function(cnn_export_parity NAME TRAINER CNN CLASSES LABELS COMPILERS)
     add_test(NAME export_parity_${NAME}
              COMMAND ${CNN_EXPORT_RUN} parity --tag parity_${NAME} --trainer $<TARGET_FILE:${TRAINER}>
@@ -41,7 +47,9 @@ if(SYSTEM_PYTHON3)
                          ENVIRONMENT "OMP_NUM_THREADS=1")
   endfunction()
   set(CNN_EXPORT_ALL "gcc/native,gcc/portable,clang/native,clang/portable")
-  cnn_export_parity(fruit fruit ${CMAKE_SOURCE_DIR}/models/fruit.cnn 2 "e2e;parity" "gcc/native")
+  cnn_export_parity(fruit fruit ${CMAKE_SOURCE_DIR}/models/fruit.cnn 2 "e2e;parity" "gcc/native"
+                    "--expect=1:(cnnc export: emit_conv_few.c)" "--expect=1:one image, the rows of its nonzero inputs"
+                    --expect fruit_conv2d_2_winograd4_forward)
   cnn_export_parity(fruit_all fruit ${CMAKE_SOURCE_DIR}/models/fruit.cnn 2 "slow" ${CNN_EXPORT_ALL})
   cnn_export_parity(deep deep ${CMAKE_SOURCE_DIR}/models/deep.cnn 2 "e2e;parity" ${CNN_EXPORT_ALL})
   cnn_export_parity(fashion fashion ${CMAKE_SOURCE_DIR}/models/fashion.cnn 10 "e2e;parity" ${CNN_EXPORT_ALL})
@@ -49,6 +57,8 @@ if(SYSTEM_PYTHON3)
   cnn_export_parity(wino4 wino4 ${CNN_EXPORT_TESTS}/wino4.cnn 3 "e2e;parity" ${CNN_EXPORT_ALL}
                     --expect wino4_conv2d_2_winograd4_forward --expect wino4_conv2d_3_winograd4_forward
                     --expect wino4_conv2d_4_winograd4_forward --expect wino4_conv2d_5_winograd4_forward)
+  cnn_export_parity(fewchan fewchan ${CNN_EXPORT_TESTS}/fewchan.cnn 3 "e2e;parity" ${CNN_EXPORT_ALL}
+                    "--expect=2:(cnnc export: emit_conv_few.c)" "--expect=1:one image, the rows of its nonzero inputs")
 
   add_test(NAME export_refuse
            COMMAND ${CNN_EXPORT_RUN} refuse --trainer $<TARGET_FILE:allkinds> --cnn ${CNN_EXPORT_TESTS}/allkinds.cnn)

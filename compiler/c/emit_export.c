@@ -34,6 +34,7 @@
 #include "emit.h"
 #include "emit_c.h"
 #include "emit_conv_bn_fold.h"
+#include "emit_conv_few.h"
 #include "emit_conv_winograd.h"
 #include "emit_conv_winograd4.h"
 #include "emit_dense_one.h"
@@ -270,18 +271,29 @@ static void emit_float_block(cnnc_emitter *em, const char *name, const float *v,
     em_blank(em);
 }
 
-static void emit_weights(cnnc_emitter *em, const cnnc_ir *ir, const cnnc_weights *w)
+static int emit_weights(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_weights *w)
 {
+    const cnnc_ir *ir = pl->ir;
+    float *v = malloc((ir->n_params ? ir->n_params : 1) * sizeof *v);
+    if (!v)
+        return emit_error("out of memory");
+    memcpy(v, w->params, ir->n_params * sizeof *v);
+    for (int i = 0; i < pl->n; i++)
+        if (pl->layers[i].dense_one_sparse)
+            emit_dense_one_sparse_order(pl, &pl->layers[i], w->params, v + pl->layers[i].t_off[0]);
     em_line(em, "/* The parameter block (%zu floats, memory layouts: conv kernels [kh][kw][in][out],", ir->n_params);
-    em_line(em, " * dense [in][out], then the batchnorm running statistics). */");
-    emit_float_block(em, "cnnx_weights", w->params, ir->n_params);
+    em_line(em, " * dense [in][out] (a dense layer that reads only the rows of its nonzero inputs: in");
+    em_line(em, " * channel-major order, emit_dense_one.c), then the batchnorm running statistics). */");
+    emit_float_block(em, "cnnx_weights", v, ir->n_params);
+    free(v);
+    return 0;
 }
 
 /* What the trainer's inference recomputes from the parameters at each call,
  * computed here once: each batchnorm folded into its conv, with Winograd's U
- * (emit_conv_bn_fold.c), and the U of the other Winograd convs; for a
- * conv whose pass runs by F(4x4, 3x3) instead, that pass's U, bias and
- * batchnorm map (emit_conv_winograd4.c). */
+ * (emit_conv_bn_fold.c), and the U of the other Winograd convs (those of
+ * emit_conv_few.c too); for a conv whose pass runs by F(4x4, 3x3) instead,
+ * that pass's U, bias and batchnorm map (emit_conv_winograd4.c). */
 static int emit_folds(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_weights *w)
 {
     for (int i = 0; i < pl->n; i++) {
@@ -321,16 +333,18 @@ static int emit_folds(cnnc_emitter *em, const cnnc_plan *pl, const cnnc_weights 
     }
     for (int i = 0; i < pl->n; i++) {
         const cnnc_plan_layer *L = &pl->layers[i];
-        if (!L->wino_stored || L->wino4)
+        if ((!L->wino_stored && !L->conv_few) || L->wino4)
             continue;
-        size_t n = conv_winograd_fixed_floats(L->l);
+        /* F(2x2, 3x3)'s U, for either kernel */
+        size_t n = L->conv_few ? emit_conv_few_u_floats(L) : conv_winograd_fixed_floats(L->l);
         float *v = calloc(n, sizeof *v);
         if (!v)
             return emit_error("out of memory");
         conv_winograd_weights(w->params + L->t_off[0], L->l->in.c, L->l->out.c, v);
         char name[CNN_MAX_NAME + 16];
         snprintf(name, sizeof name, "cnnx_wino_%s", L->l->name);
-        em_line(em, "/* %s's Winograd U [16][in][out] (emit_conv_winograd.c). */", L->l->name);
+        em_line(em, "/* %s's Winograd U [16][in][out] (%s). */", L->l->name,
+                L->conv_few ? "emit_conv_few.c" : "emit_conv_winograd.c");
         emit_float_block(em, name, v, n);
         free(v);
     }
@@ -357,7 +371,9 @@ static void emit_layers(cnnc_emitter *em, const cnnc_plan *pl)
         }
         if (L->alias || L->l->kind == CNN_DROPOUT)
             continue;
-        if (L->dense_one)
+        if (L->conv_few)
+            emit_conv_few_forward(em, pl, L);
+        else if (L->dense_one)
             emit_dense_forward_one(em, pl, L);
         else
             emit_c_layer_emitter(L->l->kind)->forward(em, pl, L);
@@ -432,6 +448,12 @@ static void emit_driver(cnnc_emitter *em, const cnnc_plan *pl)
             emit_c_out_expr(pool_out, sizeof pool_out, pl, L->pool_at);
         if (L->dense_one) {
             emit_dense_forward_one_call(em, L, in, out);
+            continue;
+        }
+        if (L->conv_few) {
+            char wu[CNN_MAX_NAME + 48];
+            snprintf(wu, sizeof wu, "(const cnn_real *)cnnx_wino_%s_ptr", L->l->name);
+            emit_conv_few_call(em, L, wu, in, pool_out);
             continue;
         }
         cnnc_args args = {in, out, mask, NULL, NULL, L->fuse_pool ? pool_out : NULL};
@@ -553,8 +575,7 @@ static int write_source(const cnnc_plan *pl, const cnnc_weights *w, const export
             cnn_act_words[ir->final_act]);
     em_line(&em, " * Freestanding C99: no library calls, no allocation (docs/deploy.md). */");
     emit_preamble(&em, pl, lo);
-    emit_weights(&em, ir, w);
-    if (emit_folds(&em, pl, w)) {
+    if (emit_weights(&em, pl, w) || emit_folds(&em, pl, w)) {
         em_abort(&em);
         return 1;
     }
@@ -573,17 +594,30 @@ int emit_export(const cnnc_ir *ir, const char *weights_path, const char *dir)
     export_layout lo;
     if (plan_build(&pl, ir))
         return 1;
-    /* the export's own kernel choices: the weights are constants, so is every Winograd U of a
-     * pass that is not folded; one image per call, so a large dense layer streams W once */
-    for (int i = 0; i < pl.n; i++) {
-        pl.layers[i].wino_stored = pl.layers[i].wino && !pl.layers[i].fold_bn;
-        pl.layers[i].dense_one = emit_dense_one_applies(&pl.layers[i]);
-    }
-    plan_export_winograd4(&pl);
-    if (layout(&pl, &lo))
-        return emit_error("model %s: the inference work area does not fit an int", ir->name);
     if (cnnc_weights_load(ir, weights_path, &w))
         return 1;
+    /* the export's own kernel choices: the weights are constants, so is every Winograd U of a
+     * pass that is not folded; a conv with few input channels and a 2x2 maxpool runs by
+     * Winograd too (emit_conv_few.c); one image per call, so a large dense layer streams W once,
+     * and only the rows of its nonzero inputs where a relu feeds it */
+    plan_export_winograd4(&pl);
+    for (int i = 0; i < pl.n; i++) {
+        cnnc_plan_layer *L = &pl.layers[i];
+        L->wino_stored = L->wino && !L->fold_bn;
+        if (L->fuse_pool && !L->wino4 && emit_conv_few_applies(L, &pl.layers[L->pool_at])) {
+            L->conv_few = 1;
+            size_t need = emit_conv_few_pad_floats(L, &pl.layers[L->pool_at]);
+            pl.pad_floats = need > pl.pad_floats ? need : pl.pad_floats;
+        }
+        L->dense_one = emit_dense_one_applies(L);
+        L->dense_one_sparse = emit_dense_one_sparse_applies(&pl, L, w.params);
+        size_t need = emit_dense_one_pad_floats(L);
+        pl.pad_floats = need > pl.pad_floats ? need : pl.pad_floats;
+    }
+    if (layout(&pl, &lo)) {
+        cnnc_weights_free(&w);
+        return emit_error("model %s: the inference work area does not fit an int", ir->name);
+    }
     int rc = make_dir(dir);
     if (!rc)
         rc = write_header(ir, &w, &lo, dir);

@@ -65,6 +65,9 @@ typedef struct cnnc_plan_layer {
     int wino4;                  /* conv2d, cnnc export only: its inference pass (alone, with the fused
                                    maxpool, or the batchnorm fold's) runs by Winograd's F(4x4, 3x3)
                                    (emit_conv_winograd4.c), its U the constant cnnx_wino4_LAYER */
+    int dense_one_sparse;       /* with dense_one: it reads only the rows of W whose input is not 0 */
+    int conv_few;               /* conv2d with fuse_pool, cnnc export only: the few-input-channel Winograd
+                                   kernel (emit_conv_few.c) computes it and the pool, U stored as constants */
     int pool_at;                /* with fuse_pool: that maxpool's index (after batchnorm's fused relu) */
     int fused;                  /* maxpool: computed by the conv2d or batchnorm before it (fast kernels) */
     int fused_by;               /* with fused: that layer's index */

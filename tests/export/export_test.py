@@ -2,7 +2,7 @@
 
     export_test.py CASE --cnnc BIN --work DIR [--trainer BIN] [--cnn FILE]
                    [--classes N] [--compilers LIST] [--harness FILE] [--doc FILE]
-                   [--expect STRING ...]
+                   [--expect [COUNT:]TEXT ...]
 
 CASE:
   parity   train the model of --cnn (its trainer --trainer) for one epoch on
@@ -13,8 +13,10 @@ CASE:
            memcpy/memset/memmove), and compare NAME_predict on PNGs (gray,
            RGB, RGBA; the input size and others) with `NAME predict --json`
            on the same files, and on a JPEG decoded in full by PIL with
-           `predict --exact-resize`: within 1e-5, same class names; each
-           --expect string (a kernel's function name) in the exported file
+           `predict --exact-resize`: within 1e-5, same class names; with
+           --expect COUNT:TEXT, TEXT occurs COUNT times in the exported file,
+           with --expect TEXT at least once (the kernels the network is
+           meant to exercise)
   refuse   weights of another model, a missing, misshapen, F16 or extra
            tensor, the wrong number of class names, a corrupt file: each
            refused with a message naming the mismatch, no file written
@@ -229,11 +231,17 @@ def case_parity(a):
                  "%s_WORK_BYTES" % name, "int %s_predict_tensor(void *work" % name):
         check(want in hdr, "%s_infer.h lacks %r" % (name, want))
     text = open(src).read()
-    for want in a.expect:  # the kernels the test is about are the ones exported
-        check(want in text, "%s_infer.c lacks %r" % (name, want))
     includes = re.findall(r"^\s*#\s*include\s*[<\"]([^>\"]+)", text, re.M)
     check(set(includes) <= {"float.h", "stddef.h", "stdint.h", "immintrin.h", name + "_infer.h"},
           "the exported file includes %s" % includes)
+    text = open(src).read()
+    for want in a.expect:  # "[COUNT:]TEXT": the kernels the case is meant to exercise
+        count, sub = want.split(":", 1) if re.match(r"\d+:", want) else (None, want)
+        if count is None:
+            check(sub in text, "%s_infer.c lacks %r" % (name, sub))
+        else:
+            check(text.count(sub) == int(count), "%s_infer.c has %r %d times, expected %s"
+                  % (name, sub, text.count(sub), count))
     pngs = test_images(os.path.join(a.work, "images"), in_h, in_w)
     theirs = [json.loads(l) for l in run([a.trainer, "predict", "--weights", weights, "--json"] + pngs,
                                          env=dict(os.environ, OMP_NUM_THREADS="1")).stdout.splitlines()]
@@ -392,9 +400,10 @@ def main():
     ap.add_argument("--compilers", default="gcc/native,gcc/portable,clang/native")
     ap.add_argument("--harness", default=os.path.join(HERE, "harness.c"))
     ap.add_argument("--doc")
-    ap.add_argument("--expect", action="append", default=[],
-                    help="parity: a string the exported file must contain (a kernel's function name)")
     ap.add_argument("--tag", help="work folder name (default: the case)")
+    ap.add_argument("--expect", action="append", default=[],
+                    help="parity: [COUNT:]TEXT, TEXT occurs COUNT times (without COUNT: at least once) "
+                    "in the exported source")
     a = ap.parse_args()
     try:
         import PIL  # noqa: F401
