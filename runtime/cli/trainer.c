@@ -71,7 +71,7 @@ static void usage(FILE *f, const cnn_model *m, cmd c)
                 d->validation ? 0.0 : d->validation_split);
         fprintf(f, "  --strict                 a corrupt or unreadable image is an error, not skipped\n");
         fprintf(f, "  --cache-dir DIR          where decoded images spill over --memory (default: $TMPDIR or /tmp)\n");
-        fprintf(f, "  --memory MB              RAM for decoded images (default: 2048)\n");
+        fprintf(f, "  --memory MB              RAM for decoded images (default: half the RAM, at least 2048)\n");
         fprintf(f, "  --exact-resize           full JPEG decode before resizing, as Keras (slower)\n");
         fprintf(f, "Training:\n");
         fprintf(f, "  --epochs N               (default: %d)\n", d->epochs);

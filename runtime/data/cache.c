@@ -46,6 +46,24 @@ void cnn_big_free(void *p, size_t bytes)
         munmap(p, bytes ? bytes : 1);
 }
 
+/* A cache that fits in memory is read at twice the speed of a mapped file
+ * (fruit's batch making on 70,000 photos: 0.62 against 1.17 ms per batch),
+ * so the default keeps it in RAM when half the machine's RAM holds it, as a
+ * Keras user whose arrays fit expects. Open MPI's processes on one machine
+ * (OMPI_COMM_WORLD_LOCAL_SIZE) each hold a cache, so they share that half. */
+size_t cnn_default_memory_budget(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return CNN_MIN_DEFAULT_MEMORY_BUDGET;
+    size_t half = (size_t)pages / 2 * (size_t)page;
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    long n = local ? strtol(local, NULL, 10) : 1;
+    if (n > 1)
+        half /= (size_t)n;
+    return half > CNN_MIN_DEFAULT_MEMORY_BUDGET ? half : CNN_MIN_DEFAULT_MEMORY_BUDGET;
+}
+
 int cnn_cache_alloc(cnn_cache *c, size_t bytes, size_t budget, const char *dir,
                     char *err, size_t errlen)
 {

@@ -54,7 +54,8 @@ typedef struct cnn_data_options {
     uint64_t seed;             /* drives the split */
     int strict;                /* any skipped (bad) file is an error */
     size_t memory_budget;      /* bytes of uint8 cache kept in RAM; over it the cache is an
-                                  mmap'd (unlinked) file. 0 = default (2 GiB) */
+                                  mmap'd (unlinked) file. 0 = default (half the RAM,
+                                  split between a launcher's processes on the machine; at least 2 GiB) */
     const char *cache_dir;     /* where that cache file goes; NULL = $TMPDIR or /tmp */
     int threads;               /* decode threads for the first pass; 0 = online CPUs */
     double max_megapixels;     /* refuse images larger than this (decompression bombs); 0 = 100 */

@@ -10,7 +10,11 @@
 #include "cnn_data.h"
 
 #define CNN_DEFAULT_MAX_MEGAPIXELS 100.0
-#define CNN_DEFAULT_MEMORY_BUDGET ((size_t)2 << 30)
+#define CNN_MIN_DEFAULT_MEMORY_BUDGET ((size_t)2 << 30)
+
+/* --memory's default (cache.c): half the machine's RAM, shared by the
+ * processes a launcher started on it, and never under 2 GiB. */
+size_t cnn_default_memory_budget(void);
 
 /* ---- decoding (image_decode.c, jpeg.c, png.c) ------------------------------ */
 

@@ -171,7 +171,7 @@ static void pass_for(cnn_pass *ps, const cnn_model *m, const cnn_data_options *o
     ps->hint.crop = m->crop_to_aspect_ratio;
     ps->hint.exact = o->exact_resize;
     ps->max_pixels = (o->max_megapixels > 0 ? o->max_megapixels : CNN_DEFAULT_MAX_MEGAPIXELS) * 1e6;
-    ps->memory_budget = o->memory_budget ? o->memory_budget : CNN_DEFAULT_MEMORY_BUDGET;
+    ps->memory_budget = o->memory_budget ? o->memory_budget : cnn_default_memory_budget();
 }
 
 static int open_idx_source(const cnn_model *m, const cnn_data_options *o, const char *path,
@@ -423,7 +423,7 @@ int cnn_data_open(const cnn_model *m, const cnn_data_options *o, cnn_dataset **t
     }
     cnn_prep_plan plan;
     cnn_prep_plan_init(&plan, m);
-    size_t budget = o->memory_budget ? o->memory_budget : CNN_DEFAULT_MEMORY_BUDGET;
+    size_t budget = o->memory_budget ? o->memory_budget : cnn_default_memory_budget();
     cnn_source *st = NULL, *sv = NULL;
     if (open_source(m, o, o->path, &plan, &budget, &st, err, errlen) != 0)
         return -1;
