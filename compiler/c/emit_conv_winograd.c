@@ -193,15 +193,8 @@ static void emit_input_transform(cnnc_emitter *em, const char *src, int nt, cons
     em_close_block(em, "}");
 }
 
-/* M[pos] = V[pos] U[pos] for nt tiles: a register block of nt x nv vectors. */
-static void emit_products(cnnc_emitter *em, int nt, int nv)
+void conv_winograd_emit_product_block(cnnc_emitter *em, int nt, int nv)
 {
-    em_line(em, "/* M[pos] = V[pos] U[pos], summed over the input channels */");
-    em_open_block(em, "for (int pos = 0; pos < 16; pos++) {");
-    em_line(em, "const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;");
-    em_line(em, "const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;");
-    em_line(em, "cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;");
-    em_open_block(em, "for (int ob = 0; ob < WOC; ob += %d) {", nv * VEC);
     for (int t = 0; t < nt; t++)
         for (int j = 0; j < nv; j++)
             em_line(em, "cnn_real m%d_%d[%d];", t, j, VEC);
@@ -227,6 +220,18 @@ static void emit_products(cnnc_emitter *em, int nt, int nv)
             emit_simd_for(em, "co", "%d", VEC);
             em_line(em, "    mp[%d * WOC + ob + %d + co] = m%d_%d[co];", t, j * VEC, t, j);
         }
+}
+
+/* M[pos] = V[pos] U[pos] for nt tiles: a register block of nt x nv vectors. */
+static void emit_products(cnnc_emitter *em, int nt, int nv)
+{
+    em_line(em, "/* M[pos] = V[pos] U[pos], summed over the input channels */");
+    em_open_block(em, "for (int pos = 0; pos < 16; pos++) {");
+    em_line(em, "const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;");
+    em_line(em, "const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;");
+    em_line(em, "cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;");
+    em_open_block(em, "for (int ob = 0; ob < WOC; ob += %d) {", nv * VEC);
+    conv_winograd_emit_product_block(em, nt, nv);
     em_close_block(em, "}");
     em_close_block(em, "}");
 }

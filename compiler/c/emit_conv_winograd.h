@@ -26,6 +26,12 @@ void conv_winograd_emit_weights(cnnc_emitter *em, const char *wu, const char *wg
 void conv_winograd_weights(const float *wgt, int cin, int cout, float *wu);
 void conv_winograd_emit_images(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P,
                                const conv_pool_variant *v, const conv_pool_variant *untrained);
+/* The product step of any F(m x m, 3x3) for the tile block that starts at
+ * output channel `ob`: mp[t][ob ..] = sum over ic of vp[t][ic] * up[ic][ob ..]
+ * for nt tiles and nv vectors of channels, nt x nv accumulators, each
+ * summing over the input channels in order (plain C; the AVX-512 kernels
+ * sum in the same order). */
+void conv_winograd_emit_product_block(cnnc_emitter *em, int nt, int nv);
 int conv_winograd_dx_applies(const cnn_layer *l);
 size_t conv_winograd_dx_scratch_floats(const cnn_layer *l);
 void conv_winograd_emit_dx(cnnc_emitter *em, const cnn_layer *l, const char *dzpad, int zw, const char *dxi,

@@ -47,6 +47,7 @@
 #include "conv_blocks.h"
 #include "emit_activation.h"
 #include "emit_conv_bn_fold.h"
+#include "emit_conv_winograd.h"
 #include "emit_util.h"
 
 #define W4_ACC 24 /* vector accumulators of a product block */
@@ -327,31 +328,7 @@ static void emit_products(cnnc_emitter *em, int nt, int nv)
         for (int j = 0; j < nv; j++)
             em_line(em, "_mm512_storeu_ps(mp + %d * WOC + ob + %d, m%d_%d);", t, j * VEC, t, j);
     em_raw(em, "#else /* the portable twin, summing in the same order */\n");
-    for (int t = 0; t < nt; t++)
-        for (int j = 0; j < nv; j++)
-            em_line(em, "cnn_real m%d_%d[%d];", t, j, VEC);
-    for (int t = 0; t < nt; t++)
-        for (int j = 0; j < nv; j++) {
-            emit_simd_for(em, "co", "%d", VEC);
-            em_line(em, "    m%d_%d[co] = 0;", t, j);
-        }
-    em_open_block(em, "for (int ic = 0; ic < WIC; ic++) {");
-    em_line(em, "const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;");
-    for (int t = 0; t < nt; t++) {
-        em_open_block(em, "{");
-        em_line(em, "const cnn_real s = vp[%d * WIC + ic];", t);
-        for (int j = 0; j < nv; j++) {
-            emit_simd_for(em, "co", "%d", VEC);
-            em_line(em, "    m%d_%d[co] += s * ur[%d + co];", t, j, j * VEC);
-        }
-        em_close_block(em, "}");
-    }
-    em_close_block(em, "}");
-    for (int t = 0; t < nt; t++)
-        for (int j = 0; j < nv; j++) {
-            emit_simd_for(em, "co", "%d", VEC);
-            em_line(em, "    mp[%d * WOC + ob + %d + co] = m%d_%d[co];", t, j * VEC, t, j);
-        }
+    conv_winograd_emit_product_block(em, nt, nv);
     em_raw(em, "#endif\n");
     em_close_block(em, "}");
     em_close_block(em, "}");
