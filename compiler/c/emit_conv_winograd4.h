@@ -8,7 +8,7 @@
 /* Whether conv L's inference pass can run by F(4x4, 3x3): a pass that runs
  * by F(2x2, 3x3) today (L->wino, or the batchnorm fold's fold_wino) with
  * whole vectors of channels and at least one whole 4x4 output tile. The
- * plan decides (plan_export_winograd4); this says what the kernel can do. */
+ * plan decides (plan_export); this says what the kernel can do. */
 int conv_winograd4_applies(const cnnc_plan *pl, const cnnc_plan_layer *L);
 /* Floats of the pass's per-image scratch (the padded copy, V, M and an edge
  * tile), and of its stored constants: U [36][IC][OC], then the bias [OC]

@@ -596,24 +596,7 @@ int emit_export(const cnnc_ir *ir, const char *weights_path, const char *dir)
         return 1;
     if (cnnc_weights_load(ir, weights_path, &w))
         return 1;
-    /* the export's own kernel choices: the weights are constants, so is every Winograd U of a
-     * pass that is not folded; a conv with few input channels and a 2x2 maxpool runs by
-     * Winograd too (emit_conv_few.c); one image per call, so a large dense layer streams W once,
-     * and only the rows of its nonzero inputs where a relu feeds it */
-    plan_export_winograd4(&pl);
-    for (int i = 0; i < pl.n; i++) {
-        cnnc_plan_layer *L = &pl.layers[i];
-        L->wino_stored = L->wino && !L->fold_bn;
-        if (L->fuse_pool && !L->wino4 && emit_conv_few_applies(L, &pl.layers[L->pool_at])) {
-            L->conv_few = 1;
-            size_t need = emit_conv_few_pad_floats(L, &pl.layers[L->pool_at]);
-            pl.pad_floats = need > pl.pad_floats ? need : pl.pad_floats;
-        }
-        L->dense_one = emit_dense_one_applies(L);
-        L->dense_one_sparse = emit_dense_one_sparse_applies(&pl, L, w.params);
-        size_t need = emit_dense_one_pad_floats(L);
-        pl.pad_floats = need > pl.pad_floats ? need : pl.pad_floats;
-    }
+    plan_export(&pl, w.params);
     if (layout(&pl, &lo)) {
         cnnc_weights_free(&w);
         return emit_error("model %s: the inference work area does not fit an int", ir->name);

@@ -11,10 +11,12 @@
 #include "dense_blocks.h"
 #include "emit_conv2d.h"
 #include "emit_conv_bn_fold.h"
+#include "emit_conv_few.h"
 #include "emit_conv_pool_avx512.h"
 #include "emit_conv_pool_backward.h"
 #include "emit_conv_winograd.h"
 #include "emit_conv_winograd4.h"
+#include "emit_dense_one.h"
 #include "emit_util.h"
 #include "plan.h"
 
@@ -314,16 +316,36 @@ int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
     return 0;
 }
 
-void plan_export_winograd4(cnnc_plan *pl)
+static void need_pad(cnnc_plan *pl, size_t floats)
 {
-    /* Every 3x3 conv that F(2x2, 3x3) runs, with whole vectors of channels
-     * and a whole 4x4 tile: 0.56 of the multiply-adds for the same
-     * transforms per output (docs/benchmarks.md has the per-layer times). */
+    if (floats > pl->pad_floats)
+        pl->pad_floats = floats;
+}
+
+void plan_export(cnnc_plan *pl, const float *params)
+{
     for (int i = 0; i < pl->n; i++) {
         cnnc_plan_layer *L = &pl->layers[i];
+        /* the weights are constants, so is every Winograd U of a pass that
+         * is not folded */
+        L->wino_stored = L->wino && !L->fold_bn;
+        /* every 3x3 conv that F(2x2, 3x3) runs, with whole vectors of
+         * channels and a whole 4x4 tile, by F(4x4, 3x3): 0.56 of the
+         * multiply-adds for the same transforms per output
+         * (docs/benchmarks.md has the per-layer times) */
         L->wino4 = conv_winograd4_applies(pl, L);
-        if (L->wino4 && conv_winograd4_scratch_floats(pl, L) > pl->pad_floats)
-            pl->pad_floats = conv_winograd4_scratch_floats(pl, L);
+        if (L->wino4)
+            need_pad(pl, conv_winograd4_scratch_floats(pl, L));
+        /* a conv with few input channels and a 2x2 maxpool by Winograd too */
+        if (L->fuse_pool && !L->wino4 && emit_conv_few_applies(L, &pl->layers[L->pool_at])) {
+            L->conv_few = 1;
+            need_pad(pl, emit_conv_few_pad_floats(L, &pl->layers[L->pool_at]));
+        }
+        /* one image per call: a large dense layer streams W once, reading
+         * only the rows of its nonzero inputs where a relu feeds it */
+        L->dense_one = emit_dense_one_applies(L);
+        L->dense_one_sparse = emit_dense_one_sparse_applies(pl, L, params);
+        need_pad(pl, emit_dense_one_pad_floats(L));
     }
 }
 

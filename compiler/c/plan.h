@@ -120,9 +120,11 @@ typedef struct cnnc_layer_emitter {
  * "cnnc: error: ..." and returns 1. */
 int plan_build(cnnc_plan *pl, const cnnc_ir *ir);
 
-/* cnnc export's choice of Winograd F(4x4, 3x3) for the one-image inference
- * pass (wino4), and the per-image scratch it needs in pad_floats. */
-void plan_export_winograd4(cnnc_plan *pl);
+/* cnnc export's own kernel choices for the one-image inference pass, the
+ * weights `params` being constants (wino_stored, wino4, conv_few,
+ * dense_one, dense_one_sparse), and the per-image scratch they need in
+ * pad_floats. */
+void plan_export(cnnc_plan *pl, const float *params);
 
 /* Whether the model has backward_update: some layer that runs backward
  * applies the optimizer to its weights itself (fuse_update). */
