@@ -582,8 +582,27 @@ static void test_idx(void)
     }
 }
 
+/* --memory's default: half the RAM, divided among Open MPI's processes on
+ * the machine, never under 2 GiB (cache.c). */
+static void test_default_memory(void)
+{
+    size_t half = (size_t)sysconf(_SC_PHYS_PAGES) / 2 * (size_t)sysconf(_SC_PAGESIZE);
+    size_t floor = CNN_MIN_DEFAULT_MEMORY_BUDGET;
+    unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    size_t alone = cnn_default_memory_budget();
+    CHECK(alone == (half > floor ? half : floor), "default %zu, half the RAM %zu", alone, half);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "4", 1);
+    size_t shared = cnn_default_memory_budget();
+    CHECK(shared == (half / 4 > floor ? half / 4 : floor), "4 local processes: %zu, half the RAM %zu", shared,
+          half);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "1000000", 1);
+    CHECK(cnn_default_memory_budget() == floor, "many local processes: %zu", cnn_default_memory_budget());
+    unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+}
+
 int main(void)
 {
+    test_default_memory();
     fx_tmpdir(root, sizeof root, "dataset");
     test_folder_and_split();
     test_loader();
