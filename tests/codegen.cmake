@@ -7,6 +7,8 @@
 #   grad_fast_NAME   in float, the fast kernels' gradients == the plain
 #                    ones (5e-5), with their AVX-512 intrinsics and
 #                    (grad_fast_portable_NAME) their portable twins  [unit]
+#   tree_unit_NAME   batches of one image a chunk: the dense dW's register
+#                    path == the generic chunk-tree loop, bit for bit [unit]
 #   cc_COMPILER_NAME generated code compiles with -std=c11 -Wall -Wextra
 #                    -Wshadow -Werror under gcc and clang, float and double,
 #                    with and without OpenMP (compile.sh)         [unit]
@@ -191,6 +193,28 @@ function(cnn_codegen_grad_fast NAME)
 endfunction()
 foreach(net fruit first first2 first3 deep)
   cnn_codegen_grad_fast(${net})
+endforeach()
+
+# tree_unit_NAME: batches cut one image a chunk (the trainer's batch of 32)
+# take the dense dW's register path for the chunk tree's lowest level; its
+# gradients must equal the generic loop's (-DCNN_GENERIC_TREE) bit for bit.
+function(cnn_codegen_tree_unit NAME)
+  set(t tree_unit_${NAME})
+  add_library(${t}_generic OBJECT ${CNN_CODEGEN_OUT}/${NAME}.c)
+  target_compile_definitions(${t}_generic PRIVATE CNN_GENERIC_TREE ${NAME}_model=${NAME}_model_generic)
+  target_include_directories(${t}_generic PRIVATE ${CNN_RUNTIME_INCLUDES} ${CNN_CODEGEN_OUT})
+  target_compile_options(${t}_generic PRIVATE ${CNNC_WARNINGS} ${CNN_MODEL_C_FLAGS})
+  target_link_libraries(${t}_generic PRIVATE OpenMP::OpenMP_C)
+  add_executable(${t} ${CNN_CODEGEN_DIR}/tree_unit.c ${CNN_CODEGEN_OUT}/${NAME}.c $<TARGET_OBJECTS:${t}_generic>)
+  target_compile_definitions(${t} PRIVATE MODEL=${NAME}_model MODEL_GENERIC=${NAME}_model_generic)
+  target_include_directories(${t} PRIVATE ${CNN_RUNTIME_INCLUDES} ${CNN_CODEGEN_OUT})
+  target_compile_options(${t} PRIVATE ${CNNC_WARNINGS} ${CNN_MODEL_C_FLAGS})
+  target_link_libraries(${t} PRIVATE OpenMP::OpenMP_C m)
+  add_test(NAME ${t} COMMAND ${t})
+  set_tests_properties(${t} PROPERTIES LABELS "unit" ENVIRONMENT "OMP_NUM_THREADS=2")
+endfunction()
+foreach(net fruit deep gc_act gc_dropout)
+  cnn_codegen_tree_unit(${net})
 endforeach()
 
 # emit_hashes: the C and PyTorch output for every valid .cnn in the tree and

@@ -15,11 +15,78 @@
 #include "emit_dense_backward.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "dense_blocks.h"
 #include "emit_util.h"
 
 #define DX_NB 8       /* images per dx tile (then 4, then 1) */
+/* images summed in registers per group where every chunk is one image: 4
+ * and 8 measure alike on fruit.cnn, 2 is slower (docs/codegen.md, "Dense") */
+#define DW_GROUP 4
+
+/* The sum of leaves [j, j + count) of a group, left + right level by
+ * level, into buf; a leaf is 0 + v_j d_j (image i + j's product). */
+static void leaf_tree(char *buf, size_t size, int j, int count, int c)
+{
+    size_t len = strlen(buf);
+    if (count == 1) {
+        snprintf(buf + len, size - len, "((cnn_real)0 + v%d * d[%d * OUT + %d + o])", j, j, c * VEC);
+        return;
+    }
+    snprintf(buf + len, size - len, "(");
+    leaf_tree(buf, size, j, count / 2, c);
+    len = strlen(buf);
+    snprintf(buf + len, size - len, " + ");
+    leaf_tree(buf, size, j + count / 2, count / 2, c);
+    len = strlen(buf);
+    snprintf(buf + len, size - len, ")");
+}
+
+/* The chunk tree of rows [r_lo, r_hi) of the tile when every chunk is one
+ * image (a full batch whose size is its chunk count, as the trainer's 32
+ * is): each group of `g` leaves (a power of two, aligned) is summed in
+ * registers, left + right, and its root goes into the stack at level
+ * log2(g). That is the generic loop's arithmetic, bit for bit (a leaf is
+ * 0 + v d in both, so a -0 product is +0 in both; tree_unit_NAME holds it),
+ * without the generic loop's stack store and reload of every leaf, which
+ * were most of a dense layer's dW at one image a chunk. */
+static void dw_group(cnnc_emitter *em, const tile_args *t, int nv, int ot, const char *o0, int g, int r_lo, int r_hi)
+{
+    int level = 0;
+    while ((1 << level) < g)
+        level++;
+    em_open_block(em, "for (int ch = 0; ch < ps->n_chunks; ch += %d) {", g);
+    em_line(em, "const int i = ps->chunk[ch];");
+    em_line(em, "const cnn_real *restrict xr = in + (size_t)i * IN + k0 + %s;", t->row0);
+    em_line(em, "const cnn_real *restrict d = dz + (size_t)i * OUT + %s;", o0);
+    for (int r = r_lo; r < r_hi; r++) {
+        em_open_block(em, "{");
+        for (int j = 0; j < g; j++)
+            em_line(em, "const cnn_real v%d = xr[%d * IN + %d];", j, j, r);
+        for (int c = 0; c < nv; c++) {
+            char expr[2048] = "";
+            leaf_tree(expr, sizeof expr, 0, g, c);
+            emit_simd_for(em, "o", "%d", vec_width(ot, c));
+            em_line(em, "    a%d_%d[o] = %s;", r, c, expr);
+        }
+        em_close_block(em, "}");
+    }
+    em_line(em, "int lv = %d;", level);
+    em_open_block(em, "for (int m = ch >> %d; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */", level);
+    for (int r = r_lo; r < r_hi; r++)
+        for (int c = 0; c < nv; c++) {
+            emit_simd_for(em, "o", "%d", vec_width(ot, c));
+            em_line(em, "    a%d_%d[o] = t%d_%d[lv][o] + a%d_%d[o];", r, c, r, c, r, c);
+        }
+    em_close_block(em, "}");
+    for (int r = r_lo; r < r_hi; r++)
+        for (int c = 0; c < nv; c++) {
+            emit_simd_for(em, "o", "%d", vec_width(ot, c));
+            em_line(em, "    t%d_%d[lv][o] = a%d_%d[o];", r, c, r, c);
+        }
+    em_close_block(em, "}");
+}
 
 /* dW tile: t->rows rows of W from k0 + t->row0, outputs [o0, o0 + ot): each
  * chunk of images in order from zero in registers, the chunks' sums in the
@@ -36,6 +103,18 @@ static void dw_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o0
                     c, vec_width(ot, c));
     }
     em_line(em, "const cnn_part_state *ps = cnn_part();");
+    em_open_block(em, "if (ps->unit && ps->n_chunks %% %d == 0) { /* one image a chunk: the tree's lowest levels in registers */", DW_GROUP);
+    /* a group's partial sums hold about DW_GROUP / 2 accumulator sets at
+     * once: a pass takes 2 / DW_GROUP of the rows, so they stay in registers */
+    int part = t->rows * 2 / DW_GROUP < 1 ? 1 : t->rows * 2 / DW_GROUP;
+    for (int r = 0; r < t->rows; r += part)
+        dw_group(em, t, nv, ot, o0, DW_GROUP, r, r + part);
+    em_close_block(em, "} else if (ps->unit && ps->n_chunks %% 2 == 0) {");
+    em->indent++;
+    dw_group(em, t, nv, ot, o0, 2, 0, t->rows);
+    em->indent--;
+    em_close_block(em, "} else {");
+    em->indent++;
     em_line(em, "int ch = 0;");
     em_open_block(em, "do { /* each chunk (one at least) from zero, then the tree */");
     for (int r = 0; r < t->rows; r++)
@@ -70,6 +149,7 @@ static void dw_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o0
             em_line(em, "    t%d_%d[lv][o] = a%d_%d[o];", r, c, r, c);
         }
     em_close_block(em, "} while (++ch < ps->n_chunks);");
+    em_close_block(em, "}");
     em_line(em, "/* the last chunk closed every level: a holds the root */");
     for (int r = 0; r < t->rows; r++)
         for (int c = 0; c < nv; c++) {
