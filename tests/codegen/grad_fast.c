@@ -26,6 +26,7 @@
 
 #include "cnn_model.h"
 #include "cnn_rng.h"
+#include "harness.h"
 
 #if !defined(MODEL) || !defined(MODEL_REF)
 #error "compile with -DMODEL=NAME_model -DMODEL_REF=NAME_model_ref"
@@ -34,37 +35,6 @@ extern const cnn_model MODEL, MODEL_REF;
 
 #define SEED 4242u
 #define TOLERANCE 5e-5
-
-/* The gradient of one batch, into grad[m->n_params]; 0 on success. */
-static int gradient(const cnn_model *m, const cnn_real *params, const cnn_real *x, const int *labels, int n,
-                    cnn_real *grad)
-{
-    cnn_buffers b = {0};
-    b.batch_cap = n;
-    b.params = malloc((m->n_params + 1) * sizeof(cnn_real));
-    b.grads = grad;
-    b.acts = calloc((size_t)n * m->act_floats + 1, sizeof(cnn_real));
-    b.work = calloc(m->work_floats(n) + 1, sizeof(cnn_real));
-    cnn_real *logits = calloc((size_t)n * m->n_outputs, sizeof(cnn_real));
-    cnn_real *dlogits = calloc((size_t)n * m->n_outputs, sizeof(cnn_real));
-    int rc = 1;
-    if (b.params && b.acts && b.work && logits && dlogits) {
-        memcpy(b.params, params, m->n_params * sizeof(cnn_real));
-        memset(grad, 0, m->n_params * sizeof(cnn_real));
-        m->forward(&b, x, logits, n, 1, SEED, 0);
-        m->loss(logits, labels, dlogits, n);
-        m->backward(&b, x, dlogits, n);
-        rc = 0;
-    } else {
-        fprintf(stderr, "grad_fast: out of memory\n");
-    }
-    free(b.params);
-    free(b.acts);
-    free(b.work);
-    free(logits);
-    free(dlogits);
-    return rc;
-}
 
 int main(int argc, char **argv)
 {
@@ -82,21 +52,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "grad_fast: out of memory\n");
         return 1;
     }
-    for (int t = 0; t < m->n_tensors; t++) {
-        const cnn_tensor_info *ti = &m->tensors[t];
-        double l = ti->rank >= 2 ? sqrt(6.0 / (ti->fan_in + ti->fan_out)) : 0.1;
-        double base = ti->init == CNN_INIT_ONES ? 1 : 0;
-        for (size_t e = 0; e < ti->count; e++)
-            params[ti->offset + e] =
-                (cnn_real)(base + l * (2 * cnn_rng_uniform(SEED, CNN_RNG_INIT, (uint64_t)t, e) - 1));
-    }
+    harness_init_params(m, params, SEED);
     for (size_t e = 0; e < (size_t)n * in_size; e++)
         x[e] = (cnn_real)cnn_rng_uniform(SEED, 77, 0, e);
     int classes = m->n_outputs == 1 ? 2 : m->n_outputs;
     for (int i = 0; i < n; i++)
         labels[i] = i % classes;
 
-    if (gradient(m, params, x, labels, n, gf) || gradient(ref, params, x, labels, n, gr))
+    if (harness_gradient(m, params, x, labels, n, NULL, SEED, gf) ||
+        harness_gradient(ref, params, x, labels, n, NULL, SEED, gr))
         return 1;
     int bad = 0;
     for (int t = 0; t < m->n_tensors; t++) {

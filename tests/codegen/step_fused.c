@@ -23,6 +23,7 @@
 #include "cnn_model.h"
 #include "cnn_optim.h"
 #include "cnn_rng.h"
+#include "harness.h"
 #include "cnn_step.h"
 
 #if !defined(MODEL) || !defined(MODEL_REF)
@@ -60,13 +61,7 @@ static int run(const cnn_model *m, const cnn_optimizer *cfg, int fused, int thre
     int rc = 1;
     if (!b.params || !b.grads || !b.acts || !b.work || !x || !logits || !dlogits || !labels || !o)
         goto out;
-    for (int t = 0; t < m->n_tensors; t++) {
-        const cnn_tensor_info *ti = &m->tensors[t];
-        double l = ti->rank >= 2 ? sqrt(6.0 / (ti->fan_in + ti->fan_out)) : 0.1;
-        double base = ti->init == CNN_INIT_ONES ? 1 : 0;
-        for (size_t e = 0; e < ti->count; e++)
-            b.params[ti->offset + e] = (float)(base + l * (2 * cnn_rng_uniform(7, CNN_RNG_INIT, (uint64_t)t, e) - 1));
-    }
+    harness_init_params(m, b.params, 7);
     /* stale values in the gradient buffer: a fused range must not read them */
     for (size_t e = 0; e < m->n_params; e++)
         b.grads[e] = 1e3f;

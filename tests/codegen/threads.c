@@ -16,6 +16,7 @@
 
 #include "cnn_model.h"
 #include "cnn_rng.h"
+#include "harness.h"
 
 #ifndef MODEL
 #error "compile with -DMODEL=NAME_model"
@@ -43,14 +44,7 @@ static int run(int threads, int n, int steps, result *r)
     r->logits = calloc((size_t)n * m->n_outputs, sizeof(cnn_real));
     if (!b.params || !b.grads || !b.acts || !b.work || !x || !dlogits || !labels || !r->logits)
         return 1;
-    for (int t = 0; t < m->n_tensors; t++) {
-        const cnn_tensor_info *ti = &m->tensors[t];
-        double l = ti->rank >= 2 ? sqrt(6.0 / (ti->fan_in + ti->fan_out)) : 0.1;
-        double base = ti->init == CNN_INIT_ONES ? 1 : 0;
-        for (size_t e = 0; e < ti->count; e++)
-            b.params[ti->offset + e] =
-                (cnn_real)(base + l * (2 * cnn_rng_uniform(7, CNN_RNG_INIT, (uint64_t)t, e) - 1));
-    }
+    harness_init_params(m, b.params, 7);
     for (size_t e = 0; e < (size_t)n * in_size; e++)
         x[e] = (cnn_real)cnn_rng_uniform(7, 77, 0, e);
     int classes = m->n_outputs == 1 ? 2 : m->n_outputs;

@@ -15,13 +15,13 @@
  * with memcmp, and not all zero (the test would compare nothing).
  *
  * Usage: tree_unit        exit 0 when they agree. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cnn_model.h"
 #include "cnn_rng.h"
+#include "harness.h"
 
 #if !defined(MODEL) || !defined(MODEL_GENERIC)
 #error "compile with -DMODEL=NAME_model -DMODEL_GENERIC=NAME_model_generic"
@@ -29,43 +29,6 @@
 extern const cnn_model MODEL, MODEL_GENERIC;
 
 #define SEED 5151u
-
-/* The gradient of one batch of n images in `chunks` chunks, into
- * grad[m->n_params]; 0 on success. */
-static int gradient(const cnn_model *m, const cnn_real *params, const cnn_real *x, const int *labels, int n,
-                    int chunks, cnn_real *grad)
-{
-    int chunk[65];
-    for (int k = 0; k <= chunks; k++)
-        chunk[k] = (int)((long long)k * n / chunks);
-    cnn_batch_part part = {.n_chunks = chunks, .chunk = chunk, .first = 0, .n_global = n};
-    cnn_buffers b = {0};
-    b.batch_cap = n;
-    b.part = &part;
-    b.params = malloc((m->n_params + 1) * sizeof(cnn_real));
-    b.grads = grad;
-    b.acts = calloc((size_t)n * m->act_floats + 1, sizeof(cnn_real));
-    b.work = calloc(m->work_floats(n) + 1, sizeof(cnn_real));
-    cnn_real *logits = calloc((size_t)n * m->n_outputs, sizeof(cnn_real));
-    cnn_real *dlogits = calloc((size_t)n * m->n_outputs, sizeof(cnn_real));
-    int rc = 1;
-    if (b.params && b.acts && b.work && logits && dlogits) {
-        memcpy(b.params, params, m->n_params * sizeof(cnn_real));
-        memset(grad, 0, m->n_params * sizeof(cnn_real));
-        m->forward(&b, x, logits, n, 1, SEED, 0);
-        m->loss(logits, labels, dlogits, n);
-        m->backward(&b, x, dlogits, n);
-        rc = 0;
-    } else {
-        fprintf(stderr, "tree_unit: out of memory\n");
-    }
-    free(b.params);
-    free(b.acts);
-    free(b.work);
-    free(logits);
-    free(dlogits);
-    return rc;
-}
 
 /* One batch through both builds; 0 when every gradient is bitwise equal. */
 static int compare(const cnn_model *m, const cnn_model *gen, const cnn_real *params, int n, int chunks)
@@ -86,7 +49,12 @@ static int compare(const cnn_model *m, const cnn_model *gen, const cnn_real *par
     int classes = m->n_outputs == 1 ? 2 : m->n_outputs;
     for (int i = 0; i < n; i++)
         labels[i] = i % classes;
-    int bad = gradient(m, params, x, labels, n, chunks, gu) || gradient(gen, params, x, labels, n, chunks, gg);
+    int chunk[65];
+    for (int k = 0; k <= chunks; k++)
+        chunk[k] = (int)((long long)k * n / chunks);
+    cnn_batch_part part = {.n_chunks = chunks, .chunk = chunk, .first = 0, .n_global = n};
+    int bad = harness_gradient(m, params, x, labels, n, &part, SEED, gu) ||
+              harness_gradient(gen, params, x, labels, n, &part, SEED, gg);
     for (int t = 0; !bad && t < m->n_tensors; t++) {
         const cnn_tensor_info *ti = &m->tensors[t];
         if (!ti->trainable)
@@ -115,14 +83,7 @@ int main(void)
         fprintf(stderr, "tree_unit: out of memory\n");
         return 1;
     }
-    for (int t = 0; t < m->n_tensors; t++) {
-        const cnn_tensor_info *ti = &m->tensors[t];
-        double l = ti->rank >= 2 ? sqrt(6.0 / (ti->fan_in + ti->fan_out)) : 0.1;
-        double base = ti->init == CNN_INIT_ONES ? 1 : 0;
-        for (size_t e = 0; e < ti->count; e++)
-            params[ti->offset + e] =
-                (cnn_real)(base + l * (2 * cnn_rng_uniform(SEED, CNN_RNG_INIT, (uint64_t)t, e) - 1));
-    }
+    harness_init_params(m, params, SEED);
     static const int runs[][2] = {{2, 2}, {8, 8}, {32, 32}, {12, 4}};
     int bad = 0;
     for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++)
