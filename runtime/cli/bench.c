@@ -155,12 +155,6 @@ static void layer_flops(const cnn_model *m, int i, double *fwd, double *bwd)
 #define MAX_SAMPLES 100000
 static double samples[MAX_SAMPLES];
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 typedef struct phase {
     const char *name;
     double images_per_s, gflops, flops_per_image;
@@ -315,8 +309,7 @@ int cnn_cmd_bench(const cnn_model *m, const cnn_run_options *o)
         cnn_layer_timer_stop();
         /* The median call, not the mean: on a shared machine a few calls
          * that lost the CPU would otherwise dominate. */
-        qsort(samples, (size_t)n_t, sizeof samples[0], cmp_double);
-        double med = n_t ? samples[n_t / 2] : 0;
+        double med = cnn_median(samples, (size_t)n_t);
         ph[p].images_per_s = med > 0 ? batch / med : spent > 0 ? images / spent : 0;
         ph[p].gflops = ph[p].images_per_s * ph[p].flops_per_image * 1e-9;
     }

@@ -45,21 +45,14 @@ static const char *const arm_names[CNN_ARMS] = {
     "epoch: loader between, its batch",
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Median and mean of n values (sorted in place). */
 static void summarize(double *v, int n, double *median, double *mean)
 {
     double s = 0;
     for (int i = 0; i < n; i++)
         s += v[i];
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    *median = n ? v[n / 2] : 0;
     *mean = n ? s / n : 0;
+    *median = cnn_median(v, (size_t)n);
 }
 
 /* The loader's next batch, starting its next epoch at the end of one. */
@@ -262,11 +255,17 @@ static double arm_rate(const cnn_bench_ab *r, int a)
     return t > 0 ? r->batch / t : 0;
 }
 
+/* An arm's images/s (means) over bench's (the bench arm's median step). */
+static double over_bench(const cnn_bench_ab *r, int a)
+{
+    const double med = r->arm[CNN_ARM_RANDOM].step_median;
+    return med > 0 ? arm_rate(r, a) * med / r->batch : 0;
+}
+
 void cnn_bench_loader_print(const cnn_model *m, const cnn_bench_ab *r, int json, FILE *f)
 {
     const cnn_bench_arm *bench = &r->arm[CNN_ARM_RANDOM], *ep = &r->arm[CNN_ARM_EPOCH];
-    /* the epoch's images/s (steps and batches, means) over bench's (median step) */
-    const double ratio = bench->step_median > 0 ? arm_rate(r, CNN_ARM_EPOCH) * bench->step_median / r->batch : 0;
+    const double ratio = over_bench(r, CNN_ARM_EPOCH);
     if (json) {
         fputs("{\"data\": ", f);
         cnn_json_fputs(f, r->data);
@@ -298,7 +297,7 @@ void cnn_bench_loader_print(const cnn_model *m, const cnn_bench_ab *r, int json,
         fprintf(f, "%-34s %5d %8.3f / %-6.3f %8.3f / %-6.3f %8.3f / %-6.3f %8.3f / %-6.3f %9.1f %8.3f\n", arm_names[a],
                 A->steps, 1e3 * A->step_median, 1e3 * A->step_mean, 1e3 * A->cpu_median, 1e3 * A->cpu_mean,
                 1e3 * A->loader_median, 1e3 * A->loader_mean, 1e3 * A->loader_cpu_median, 1e3 * A->loader_cpu_mean,
-                arm_rate(r, a), bench->step_median > 0 ? arm_rate(r, a) * bench->step_median / r->batch : 0);
+                arm_rate(r, a), over_bench(r, a));
     }
     fprintf(f, "(CPU ms: all threads' CPU time, summed; images/s: the batch over the mean step and the mean batch "
                "making; vs bench: over the bench arm's median step, bench's own measure)\n");

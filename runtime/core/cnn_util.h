@@ -44,6 +44,11 @@ static inline uint64_t cnn_fnv1a64(uint64_t h, const void *data, size_t n)
 /* CRC-32 (IEEE, zlib's) over n bytes, continuing from crc (start with 0). */
 uint32_t cnn_crc32(uint32_t crc, const void *data, size_t n);
 
+/* The median of v[0, n) (the upper one of an even count; 0 when n is 0),
+ * sorting v in place: the timings' robust figure, where a few calls that
+ * lost the CPU on a shared machine would move a mean. */
+double cnn_median(double *v, size_t n);
+
 /* A growable NUL-terminated string; a failed allocation sets oom and stops
  * appending (the writer checks oom once at the end). Zero-initialise it;
  * free s when done. */

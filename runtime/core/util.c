@@ -41,6 +41,20 @@ static void crc_init(void)
             crc_table[k][i] = (crc_table[k - 1][i] >> 8) ^ crc_table[0][crc_table[k - 1][i] & 0xff];
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double cnn_median(double *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
 uint32_t cnn_crc32(uint32_t crc, const void *data, size_t n)
 {
     call_once(&crc_once, crc_init);
