@@ -5505,77 +5505,123 @@ static void fruit_dense_1_backward(const cnn_real *p, cnn_real *restrict g, cons
                         for (int o = 0; o < 16; o++)
                             t3_3[lv][o] = a3_3[o];
                     }
-                } else if (ps->unit && ps->n_chunks % 2 == 0) {
-                    for (int ch = 0; ch < ps->n_chunks; ch += 2) {
-                        const int i = ps->chunk[ch];
-                        const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                        const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                        {
-                            const cnn_real v0 = xr[0 * IN + 0];
-                            const cnn_real v1 = xr[1 * IN + 0];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_0[o] = (((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o]));
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_1[o] = (((cnn_real)0 + v0 * d[0 * OUT + 16 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 16 + o]));
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_2[o] = (((cnn_real)0 + v0 * d[0 * OUT + 32 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 32 + o]));
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_3[o] = (((cnn_real)0 + v0 * d[0 * OUT + 48 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 48 + o]));
+                } else {
+                    int ch = 0;
+                    do { /* each chunk (one at least) from zero, then the tree */
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_0[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_1[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_2[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a0_3[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_0[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_1[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_2[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a1_3[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_0[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_1[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_2[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a2_3[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_0[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_1[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_2[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            a3_3[o] = 0;
+                        for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {
+                            const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                            const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                            {
+                                const cnn_real v = xr[0];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_0[o] += v * d[0 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_1[o] += v * d[16 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_2[o] += v * d[32 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_3[o] += v * d[48 + o];
+                            }
+                            {
+                                const cnn_real v = xr[1];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_0[o] += v * d[0 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_1[o] += v * d[16 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_2[o] += v * d[32 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a1_3[o] += v * d[48 + o];
+                            }
+                            {
+                                const cnn_real v = xr[2];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a2_0[o] += v * d[0 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a2_1[o] += v * d[16 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a2_2[o] += v * d[32 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a2_3[o] += v * d[48 + o];
+                            }
+                            {
+                                const cnn_real v = xr[3];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a3_0[o] += v * d[0 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a3_1[o] += v * d[16 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a3_2[o] += v * d[32 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a3_3[o] += v * d[48 + o];
+                            }
                         }
-                        {
-                            const cnn_real v0 = xr[0 * IN + 1];
-                            const cnn_real v1 = xr[1 * IN + 1];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a1_0[o] = (((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o]));
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a1_1[o] = (((cnn_real)0 + v0 * d[0 * OUT + 16 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 16 + o]));
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a1_2[o] = (((cnn_real)0 + v0 * d[0 * OUT + 32 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 32 + o]));
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a1_3[o] = (((cnn_real)0 + v0 * d[0 * OUT + 48 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 48 + o]));
-                        }
-                        {
-                            const cnn_real v0 = xr[0 * IN + 2];
-                            const cnn_real v1 = xr[1 * IN + 2];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a2_0[o] = (((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o]));
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a2_1[o] = (((cnn_real)0 + v0 * d[0 * OUT + 16 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 16 + o]));
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a2_2[o] = (((cnn_real)0 + v0 * d[0 * OUT + 32 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 32 + o]));
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a2_3[o] = (((cnn_real)0 + v0 * d[0 * OUT + 48 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 48 + o]));
-                        }
-                        {
-                            const cnn_real v0 = xr[0 * IN + 3];
-                            const cnn_real v1 = xr[1 * IN + 3];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a3_0[o] = (((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o]));
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a3_1[o] = (((cnn_real)0 + v0 * d[0 * OUT + 16 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 16 + o]));
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a3_2[o] = (((cnn_real)0 + v0 * d[0 * OUT + 32 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 32 + o]));
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a3_3[o] = (((cnn_real)0 + v0 * d[0 * OUT + 48 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 48 + o]));
-                        }
-                        int lv = 1;
-                        for (int m = ch >> 1; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
+                        int lv = 0;
+                        for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
                             OMP(simd)
                             for (int o = 0; o < 16; o++)
                                 a0_0[o] = t0_0[lv][o] + a0_0[o];
@@ -5673,471 +5719,207 @@ static void fruit_dense_1_backward(const cnn_real *p, cnn_real *restrict g, cons
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
                             t3_3[lv][o] = a3_3[o];
-                    }
-            } else {
-                int ch = 0;
-                do { /* each chunk (one at least) from zero, then the tree */
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a0_0[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a0_1[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a0_2[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a0_3[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a1_0[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a1_1[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a1_2[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a1_3[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a2_0[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a2_1[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a2_2[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a2_3[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a3_0[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a3_1[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a3_2[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a3_3[o] = 0;
-                    for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {
-                        const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                        const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                        {
-                            const cnn_real v = xr[0];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_0[o] += v * d[0 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_1[o] += v * d[16 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_2[o] += v * d[32 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a0_3[o] += v * d[48 + o];
-                        }
-                        {
-                            const cnn_real v = xr[1];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a1_0[o] += v * d[0 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a1_1[o] += v * d[16 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a1_2[o] += v * d[32 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a1_3[o] += v * d[48 + o];
-                        }
-                        {
-                            const cnn_real v = xr[2];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a2_0[o] += v * d[0 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a2_1[o] += v * d[16 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a2_2[o] += v * d[32 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a2_3[o] += v * d[48 + o];
-                        }
-                        {
-                            const cnn_real v = xr[3];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a3_0[o] += v * d[0 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a3_1[o] += v * d[16 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a3_2[o] += v * d[32 + o];
-                            OMP(simd)
-                            for (int o = 0; o < 16; o++)
-                                a3_3[o] += v * d[48 + o];
-                        }
-                    }
-                    int lv = 0;
-                    for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_0[o] = t0_0[lv][o] + a0_0[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_1[o] = t0_1[lv][o] + a0_1[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_2[o] = t0_2[lv][o] + a0_2[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_3[o] = t0_3[lv][o] + a0_3[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_0[o] = t1_0[lv][o] + a1_0[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_1[o] = t1_1[lv][o] + a1_1[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_2[o] = t1_2[lv][o] + a1_2[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a1_3[o] = t1_3[lv][o] + a1_3[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_0[o] = t2_0[lv][o] + a2_0[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_1[o] = t2_1[lv][o] + a2_1[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_2[o] = t2_2[lv][o] + a2_2[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a2_3[o] = t2_3[lv][o] + a2_3[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_0[o] = t3_0[lv][o] + a3_0[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_1[o] = t3_1[lv][o] + a3_1[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_2[o] = t3_2[lv][o] + a3_2[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a3_3[o] = t3_3[lv][o] + a3_3[o];
-                    }
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t0_0[lv][o] = a0_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t0_1[lv][o] = a0_1[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t0_2[lv][o] = a0_2[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t0_3[lv][o] = a0_3[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t1_0[lv][o] = a1_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t1_1[lv][o] = a1_1[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t1_2[lv][o] = a1_2[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t1_3[lv][o] = a1_3[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t2_0[lv][o] = a2_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t2_1[lv][o] = a2_1[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t2_2[lv][o] = a2_2[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t2_3[lv][o] = a2_3[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t3_0[lv][o] = a3_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t3_1[lv][o] = a3_1[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t3_2[lv][o] = a3_2[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t3_3[lv][o] = a3_3[o];
-                } while (++ch < ps->n_chunks);
+                    } while (++ch < ps->n_chunks);
+                }
+                /* the last chunk closed every level: a holds the root */
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g0[0 + o] += a0_0[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g0[16 + o] += a0_1[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g0[32 + o] += a0_2[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g0[48 + o] += a0_3[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g1[0 + o] += a1_0[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g1[16 + o] += a1_1[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g1[32 + o] += a1_2[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g1[48 + o] += a1_3[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g2[0 + o] += a2_0[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g2[16 + o] += a2_1[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g2[32 + o] += a2_2[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g2[48 + o] += a2_3[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g3[0 + o] += a3_0[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g3[16 + o] += a3_1[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g3[32 + o] += a3_2[o];
+                OMP(simd)
+                for (int o = 0; o < 16; o++)
+                    g3[48 + o] += a3_3[o];
             }
-            /* the last chunk closed every level: a holds the root */
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g0[0 + o] += a0_0[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g0[16 + o] += a0_1[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g0[32 + o] += a0_2[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g0[48 + o] += a0_3[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g1[0 + o] += a1_0[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g1[16 + o] += a1_1[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g1[32 + o] += a1_2[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g1[48 + o] += a1_3[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g2[0 + o] += a2_0[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g2[16 + o] += a2_1[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g2[32 + o] += a2_2[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g2[48 + o] += a2_3[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g3[0 + o] += a3_0[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g3[16 + o] += a3_1[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g3[32 + o] += a3_2[o];
-            OMP(simd)
-            for (int o = 0; o < 16; o++)
-                g3[48 + o] += a3_3[o];
         }
-    }
-    for (; r0 < kn; r0++) {
-        {
-            const int o0 = 0;
-            cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
-            cnn_real a0_0[16] = {0}, t0_0[CNN_TREE_LEVELS][16];
-            cnn_real a0_1[16] = {0}, t0_1[CNN_TREE_LEVELS][16];
-            cnn_real a0_2[16] = {0}, t0_2[CNN_TREE_LEVELS][16];
-            cnn_real a0_3[16] = {0}, t0_3[CNN_TREE_LEVELS][16];
-            const cnn_part_state *ps = cnn_part();
-            if (ps->unit && ps->n_chunks % 4 == 0) { /* one image a chunk: the tree's lowest levels in registers */
-                for (int ch = 0; ch < ps->n_chunks; ch += 4) {
-                    const int i = ps->chunk[ch];
-                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                    {
-                        const cnn_real v0 = xr[0 * IN + 0];
-                        const cnn_real v1 = xr[1 * IN + 0];
-                        const cnn_real v2 = xr[2 * IN + 0];
-                        const cnn_real v3 = xr[3 * IN + 0];
+        for (; r0 < kn; r0++) {
+            {
+                const int o0 = 0;
+                cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
+                cnn_real a0_0[16] = {0}, t0_0[CNN_TREE_LEVELS][16];
+                cnn_real a0_1[16] = {0}, t0_1[CNN_TREE_LEVELS][16];
+                cnn_real a0_2[16] = {0}, t0_2[CNN_TREE_LEVELS][16];
+                cnn_real a0_3[16] = {0}, t0_3[CNN_TREE_LEVELS][16];
+                const cnn_part_state *ps = cnn_part();
+                if (ps->unit && ps->n_chunks % 4 == 0) { /* one image a chunk: the tree's lowest levels in registers */
+                    for (int ch = 0; ch < ps->n_chunks; ch += 4) {
+                        const int i = ps->chunk[ch];
+                        const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                        const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                        {
+                            const cnn_real v0 = xr[0 * IN + 0];
+                            const cnn_real v1 = xr[1 * IN + 0];
+                            const cnn_real v2 = xr[2 * IN + 0];
+                            const cnn_real v3 = xr[3 * IN + 0];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_0[o] = ((((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o])) + (((cnn_real)0 + v2 * d[2 * OUT + 0 + o]) + ((cnn_real)0 + v3 * d[3 * OUT + 0 + o])));
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_1[o] = ((((cnn_real)0 + v0 * d[0 * OUT + 16 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 16 + o])) + (((cnn_real)0 + v2 * d[2 * OUT + 16 + o]) + ((cnn_real)0 + v3 * d[3 * OUT + 16 + o])));
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_2[o] = ((((cnn_real)0 + v0 * d[0 * OUT + 32 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 32 + o])) + (((cnn_real)0 + v2 * d[2 * OUT + 32 + o]) + ((cnn_real)0 + v3 * d[3 * OUT + 32 + o])));
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_3[o] = ((((cnn_real)0 + v0 * d[0 * OUT + 48 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 48 + o])) + (((cnn_real)0 + v2 * d[2 * OUT + 48 + o]) + ((cnn_real)0 + v3 * d[3 * OUT + 48 + o])));
+                        }
+                        int lv = 2;
+                        for (int m = ch >> 2; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_0[o] = t0_0[lv][o] + a0_0[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_1[o] = t0_1[lv][o] + a0_1[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_2[o] = t0_2[lv][o] + a0_2[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_3[o] = t0_3[lv][o] + a0_3[o];
+                        }
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
-                            a0_0[o] = ((((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o])) + (((cnn_real)0 + v2 * d[2 * OUT + 0 + o]) + ((cnn_real)0 + v3 * d[3 * OUT + 0 + o])));
+                            t0_0[lv][o] = a0_0[o];
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
-                            a0_1[o] = ((((cnn_real)0 + v0 * d[0 * OUT + 16 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 16 + o])) + (((cnn_real)0 + v2 * d[2 * OUT + 16 + o]) + ((cnn_real)0 + v3 * d[3 * OUT + 16 + o])));
+                            t0_1[lv][o] = a0_1[o];
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
-                            a0_2[o] = ((((cnn_real)0 + v0 * d[0 * OUT + 32 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 32 + o])) + (((cnn_real)0 + v2 * d[2 * OUT + 32 + o]) + ((cnn_real)0 + v3 * d[3 * OUT + 32 + o])));
+                            t0_2[lv][o] = a0_2[o];
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
-                            a0_3[o] = ((((cnn_real)0 + v0 * d[0 * OUT + 48 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 48 + o])) + (((cnn_real)0 + v2 * d[2 * OUT + 48 + o]) + ((cnn_real)0 + v3 * d[3 * OUT + 48 + o])));
+                            t0_3[lv][o] = a0_3[o];
                     }
-                    int lv = 2;
-                    for (int m = ch >> 2; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
+                } else {
+                    int ch = 0;
+                    do { /* each chunk (one at least) from zero, then the tree */
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
-                            a0_0[o] = t0_0[lv][o] + a0_0[o];
+                            a0_0[o] = 0;
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
-                            a0_1[o] = t0_1[lv][o] + a0_1[o];
+                            a0_1[o] = 0;
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
-                            a0_2[o] = t0_2[lv][o] + a0_2[o];
+                            a0_2[o] = 0;
                         OMP(simd)
                         for (int o = 0; o < 16; o++)
-                            a0_3[o] = t0_3[lv][o] + a0_3[o];
-                    }
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t0_0[lv][o] = a0_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t0_1[lv][o] = a0_1[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t0_2[lv][o] = a0_2[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t0_3[lv][o] = a0_3[o];
+                            a0_3[o] = 0;
+                        for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {
+                            const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                            const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                            {
+                                const cnn_real v = xr[0];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_0[o] += v * d[0 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_1[o] += v * d[16 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_2[o] += v * d[32 + o];
+                                OMP(simd)
+                                for (int o = 0; o < 16; o++)
+                                    a0_3[o] += v * d[48 + o];
+                            }
+                        }
+                        int lv = 0;
+                        for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_0[o] = t0_0[lv][o] + a0_0[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_1[o] = t0_1[lv][o] + a0_1[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_2[o] = t0_2[lv][o] + a0_2[o];
+                            OMP(simd)
+                            for (int o = 0; o < 16; o++)
+                                a0_3[o] = t0_3[lv][o] + a0_3[o];
+                        }
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            t0_0[lv][o] = a0_0[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            t0_1[lv][o] = a0_1[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            t0_2[lv][o] = a0_2[o];
+                        OMP(simd)
+                        for (int o = 0; o < 16; o++)
+                            t0_3[lv][o] = a0_3[o];
+                    } while (++ch < ps->n_chunks);
                 }
-            } else if (ps->unit && ps->n_chunks % 2 == 0) {
-                for (int ch = 0; ch < ps->n_chunks; ch += 2) {
-                    const int i = ps->chunk[ch];
-                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                    {
-                        const cnn_real v0 = xr[0 * IN + 0];
-                        const cnn_real v1 = xr[1 * IN + 0];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_0[o] = (((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o]));
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_1[o] = (((cnn_real)0 + v0 * d[0 * OUT + 16 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 16 + o]));
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_2[o] = (((cnn_real)0 + v0 * d[0 * OUT + 32 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 32 + o]));
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_3[o] = (((cnn_real)0 + v0 * d[0 * OUT + 48 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 48 + o]));
-                    }
-                    int lv = 1;
-                    for (int m = ch >> 1; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_0[o] = t0_0[lv][o] + a0_0[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_1[o] = t0_1[lv][o] + a0_1[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_2[o] = t0_2[lv][o] + a0_2[o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_3[o] = t0_3[lv][o] + a0_3[o];
-                    }
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t0_0[lv][o] = a0_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t0_1[lv][o] = a0_1[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t0_2[lv][o] = a0_2[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        t0_3[lv][o] = a0_3[o];
-                }
-        } else {
-            int ch = 0;
-            do { /* each chunk (one at least) from zero, then the tree */
+                /* the last chunk closed every level: a holds the root */
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    a0_0[o] = 0;
+                    g0[0 + o] += a0_0[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    a0_1[o] = 0;
+                    g0[16 + o] += a0_1[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    a0_2[o] = 0;
+                    g0[32 + o] += a0_2[o];
                 OMP(simd)
                 for (int o = 0; o < 16; o++)
-                    a0_3[o] = 0;
-                for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {
-                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                    {
-                        const cnn_real v = xr[0];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_0[o] += v * d[0 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_1[o] += v * d[16 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_2[o] += v * d[32 + o];
-                        OMP(simd)
-                        for (int o = 0; o < 16; o++)
-                            a0_3[o] += v * d[48 + o];
-                    }
-                }
-                int lv = 0;
-                for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a0_0[o] = t0_0[lv][o] + a0_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a0_1[o] = t0_1[lv][o] + a0_1[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a0_2[o] = t0_2[lv][o] + a0_2[o];
-                    OMP(simd)
-                    for (int o = 0; o < 16; o++)
-                        a0_3[o] = t0_3[lv][o] + a0_3[o];
-                }
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    t0_0[lv][o] = a0_0[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    t0_1[lv][o] = a0_1[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    t0_2[lv][o] = a0_2[o];
-                OMP(simd)
-                for (int o = 0; o < 16; o++)
-                    t0_3[lv][o] = a0_3[o];
-            } while (++ch < ps->n_chunks);
+                    g0[48 + o] += a0_3[o];
+            }
         }
-        /* the last chunk closed every level: a holds the root */
-        OMP(simd)
-        for (int o = 0; o < 16; o++)
-            g0[0 + o] += a0_0[o];
-        OMP(simd)
-        for (int o = 0; o < 16; o++)
-            g0[16 + o] += a0_1[o];
-        OMP(simd)
-        for (int o = 0; o < 16; o++)
-            g0[32 + o] += a0_2[o];
-        OMP(simd)
-        for (int o = 0; o < 16; o++)
-            g0[48 + o] += a0_3[o];
+        if (u)
+            u->apply(u, W_OFF + (size_t)k0 * OUT, (size_t)kn * OUT, tile);
+    } /* t */
+    { /* db: the batch's chunk tree */
+        cnn_real *restrict gb = g + B_OFF;
+        cnn_real s[OUT];
+        cnn_tree_sum(dz, OUT, OUT, s);
+        for (int o = 0; o < OUT; o++)
+            gb[o] += s[o];
     }
-}
-if (u)
-    u->apply(u, W_OFF + (size_t)k0 * OUT, (size_t)kn * OUT, tile);
-} /* t */
-{ /* db: the batch's chunk tree */
-    cnn_real *restrict gb = g + B_OFF;
-    cnn_real s[OUT];
-    cnn_tree_sum(dz, OUT, OUT, s);
-    for (int o = 0; o < OUT; o++)
-        gb[o] += s[o];
-}
 }
 #else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fruit_dense_1_backward(const cnn_real *p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n, const cnn_update *u)
@@ -6952,69 +6734,87 @@ static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restric
                         for (int o = 0; o < 1; o++)
                             t7_0[lv][o] = a7_0[o];
                     }
-                } else if (ps->unit && ps->n_chunks % 2 == 0) {
-                    for (int ch = 0; ch < ps->n_chunks; ch += 2) {
-                        const int i = ps->chunk[ch];
-                        const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                        const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                        {
-                            const cnn_real v0 = xr[0 * IN + 0];
-                            const cnn_real v1 = xr[1 * IN + 0];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a0_0[o] = (((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o]));
+                } else {
+                    int ch = 0;
+                    do { /* each chunk (one at least) from zero, then the tree */
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a0_0[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a1_0[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a2_0[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a3_0[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a4_0[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a5_0[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a6_0[o] = 0;
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            a7_0[o] = 0;
+                        for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {
+                            const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                            const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                            {
+                                const cnn_real v = xr[0];
+                                OMP(simd)
+                                for (int o = 0; o < 1; o++)
+                                    a0_0[o] += v * d[0 + o];
+                            }
+                            {
+                                const cnn_real v = xr[1];
+                                OMP(simd)
+                                for (int o = 0; o < 1; o++)
+                                    a1_0[o] += v * d[0 + o];
+                            }
+                            {
+                                const cnn_real v = xr[2];
+                                OMP(simd)
+                                for (int o = 0; o < 1; o++)
+                                    a2_0[o] += v * d[0 + o];
+                            }
+                            {
+                                const cnn_real v = xr[3];
+                                OMP(simd)
+                                for (int o = 0; o < 1; o++)
+                                    a3_0[o] += v * d[0 + o];
+                            }
+                            {
+                                const cnn_real v = xr[4];
+                                OMP(simd)
+                                for (int o = 0; o < 1; o++)
+                                    a4_0[o] += v * d[0 + o];
+                            }
+                            {
+                                const cnn_real v = xr[5];
+                                OMP(simd)
+                                for (int o = 0; o < 1; o++)
+                                    a5_0[o] += v * d[0 + o];
+                            }
+                            {
+                                const cnn_real v = xr[6];
+                                OMP(simd)
+                                for (int o = 0; o < 1; o++)
+                                    a6_0[o] += v * d[0 + o];
+                            }
+                            {
+                                const cnn_real v = xr[7];
+                                OMP(simd)
+                                for (int o = 0; o < 1; o++)
+                                    a7_0[o] += v * d[0 + o];
+                            }
                         }
-                        {
-                            const cnn_real v0 = xr[0 * IN + 1];
-                            const cnn_real v1 = xr[1 * IN + 1];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a1_0[o] = (((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o]));
-                        }
-                        {
-                            const cnn_real v0 = xr[0 * IN + 2];
-                            const cnn_real v1 = xr[1 * IN + 2];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a2_0[o] = (((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o]));
-                        }
-                        {
-                            const cnn_real v0 = xr[0 * IN + 3];
-                            const cnn_real v1 = xr[1 * IN + 3];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a3_0[o] = (((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o]));
-                        }
-                        {
-                            const cnn_real v0 = xr[0 * IN + 4];
-                            const cnn_real v1 = xr[1 * IN + 4];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a4_0[o] = (((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o]));
-                        }
-                        {
-                            const cnn_real v0 = xr[0 * IN + 5];
-                            const cnn_real v1 = xr[1 * IN + 5];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a5_0[o] = (((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o]));
-                        }
-                        {
-                            const cnn_real v0 = xr[0 * IN + 6];
-                            const cnn_real v1 = xr[1 * IN + 6];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a6_0[o] = (((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o]));
-                        }
-                        {
-                            const cnn_real v0 = xr[0 * IN + 7];
-                            const cnn_real v1 = xr[1 * IN + 7];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a7_0[o] = (((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o]));
-                        }
-                        int lv = 1;
-                        for (int m = ch >> 1; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
+                        int lv = 0;
+                        for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
                             OMP(simd)
                             for (int o = 0; o < 1; o++)
                                 a0_0[o] = t0_0[lv][o] + a0_0[o];
@@ -7064,259 +6864,106 @@ static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restric
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
                             t7_0[lv][o] = a7_0[o];
-                    }
-            } else {
-                int ch = 0;
-                do { /* each chunk (one at least) from zero, then the tree */
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a0_0[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a1_0[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a2_0[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a3_0[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a4_0[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a5_0[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a6_0[o] = 0;
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a7_0[o] = 0;
-                    for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {
-                        const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                        const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                        {
-                            const cnn_real v = xr[0];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a0_0[o] += v * d[0 + o];
-                        }
-                        {
-                            const cnn_real v = xr[1];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a1_0[o] += v * d[0 + o];
-                        }
-                        {
-                            const cnn_real v = xr[2];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a2_0[o] += v * d[0 + o];
-                        }
-                        {
-                            const cnn_real v = xr[3];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a3_0[o] += v * d[0 + o];
-                        }
-                        {
-                            const cnn_real v = xr[4];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a4_0[o] += v * d[0 + o];
-                        }
-                        {
-                            const cnn_real v = xr[5];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a5_0[o] += v * d[0 + o];
-                        }
-                        {
-                            const cnn_real v = xr[6];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a6_0[o] += v * d[0 + o];
-                        }
-                        {
-                            const cnn_real v = xr[7];
-                            OMP(simd)
-                            for (int o = 0; o < 1; o++)
-                                a7_0[o] += v * d[0 + o];
-                        }
-                    }
-                    int lv = 0;
-                    for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
-                        OMP(simd)
-                        for (int o = 0; o < 1; o++)
-                            a0_0[o] = t0_0[lv][o] + a0_0[o];
-                        OMP(simd)
-                        for (int o = 0; o < 1; o++)
-                            a1_0[o] = t1_0[lv][o] + a1_0[o];
-                        OMP(simd)
-                        for (int o = 0; o < 1; o++)
-                            a2_0[o] = t2_0[lv][o] + a2_0[o];
-                        OMP(simd)
-                        for (int o = 0; o < 1; o++)
-                            a3_0[o] = t3_0[lv][o] + a3_0[o];
-                        OMP(simd)
-                        for (int o = 0; o < 1; o++)
-                            a4_0[o] = t4_0[lv][o] + a4_0[o];
-                        OMP(simd)
-                        for (int o = 0; o < 1; o++)
-                            a5_0[o] = t5_0[lv][o] + a5_0[o];
-                        OMP(simd)
-                        for (int o = 0; o < 1; o++)
-                            a6_0[o] = t6_0[lv][o] + a6_0[o];
-                        OMP(simd)
-                        for (int o = 0; o < 1; o++)
-                            a7_0[o] = t7_0[lv][o] + a7_0[o];
-                    }
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        t0_0[lv][o] = a0_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        t1_0[lv][o] = a1_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        t2_0[lv][o] = a2_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        t3_0[lv][o] = a3_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        t4_0[lv][o] = a4_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        t5_0[lv][o] = a5_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        t6_0[lv][o] = a6_0[o];
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        t7_0[lv][o] = a7_0[o];
-                } while (++ch < ps->n_chunks);
+                    } while (++ch < ps->n_chunks);
+                }
+                /* the last chunk closed every level: a holds the root */
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g0[0 + o] += a0_0[o];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g1[0 + o] += a1_0[o];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g2[0 + o] += a2_0[o];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g3[0 + o] += a3_0[o];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g4[0 + o] += a4_0[o];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g5[0 + o] += a5_0[o];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g6[0 + o] += a6_0[o];
+                OMP(simd)
+                for (int o = 0; o < 1; o++)
+                    g7[0 + o] += a7_0[o];
             }
-            /* the last chunk closed every level: a holds the root */
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g0[0 + o] += a0_0[o];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g1[0 + o] += a1_0[o];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g2[0 + o] += a2_0[o];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g3[0 + o] += a3_0[o];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g4[0 + o] += a4_0[o];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g5[0 + o] += a5_0[o];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g6[0 + o] += a6_0[o];
-            OMP(simd)
-            for (int o = 0; o < 1; o++)
-                g7[0 + o] += a7_0[o];
         }
-    }
-    for (; r0 < kn; r0++) {
-        {
-            const int o0 = 0;
-            cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
-            cnn_real a0_0[1] = {0}, t0_0[CNN_TREE_LEVELS][1];
-            const cnn_part_state *ps = cnn_part();
-            if (ps->unit && ps->n_chunks % 4 == 0) { /* one image a chunk: the tree's lowest levels in registers */
-                for (int ch = 0; ch < ps->n_chunks; ch += 4) {
-                    const int i = ps->chunk[ch];
-                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                    {
-                        const cnn_real v0 = xr[0 * IN + 0];
-                        const cnn_real v1 = xr[1 * IN + 0];
-                        const cnn_real v2 = xr[2 * IN + 0];
-                        const cnn_real v3 = xr[3 * IN + 0];
+        for (; r0 < kn; r0++) {
+            {
+                const int o0 = 0;
+                cnn_real *restrict g0 = gr + (size_t)(r0 + 0) * OUT + o0;
+                cnn_real a0_0[1] = {0}, t0_0[CNN_TREE_LEVELS][1];
+                const cnn_part_state *ps = cnn_part();
+                if (ps->unit && ps->n_chunks % 4 == 0) { /* one image a chunk: the tree's lowest levels in registers */
+                    for (int ch = 0; ch < ps->n_chunks; ch += 4) {
+                        const int i = ps->chunk[ch];
+                        const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                        const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                        {
+                            const cnn_real v0 = xr[0 * IN + 0];
+                            const cnn_real v1 = xr[1 * IN + 0];
+                            const cnn_real v2 = xr[2 * IN + 0];
+                            const cnn_real v3 = xr[3 * IN + 0];
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a0_0[o] = ((((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o])) + (((cnn_real)0 + v2 * d[2 * OUT + 0 + o]) + ((cnn_real)0 + v3 * d[3 * OUT + 0 + o])));
+                        }
+                        int lv = 2;
+                        for (int m = ch >> 2; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a0_0[o] = t0_0[lv][o] + a0_0[o];
+                        }
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a0_0[o] = ((((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o])) + (((cnn_real)0 + v2 * d[2 * OUT + 0 + o]) + ((cnn_real)0 + v3 * d[3 * OUT + 0 + o])));
+                            t0_0[lv][o] = a0_0[o];
                     }
-                    int lv = 2;
-                    for (int m = ch >> 2; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
+                } else {
+                    int ch = 0;
+                    do { /* each chunk (one at least) from zero, then the tree */
                         OMP(simd)
                         for (int o = 0; o < 1; o++)
-                            a0_0[o] = t0_0[lv][o] + a0_0[o];
-                    }
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        t0_0[lv][o] = a0_0[o];
+                            a0_0[o] = 0;
+                        for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {
+                            const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
+                            const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
+                            {
+                                const cnn_real v = xr[0];
+                                OMP(simd)
+                                for (int o = 0; o < 1; o++)
+                                    a0_0[o] += v * d[0 + o];
+                            }
+                        }
+                        int lv = 0;
+                        for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
+                            OMP(simd)
+                            for (int o = 0; o < 1; o++)
+                                a0_0[o] = t0_0[lv][o] + a0_0[o];
+                        }
+                        OMP(simd)
+                        for (int o = 0; o < 1; o++)
+                            t0_0[lv][o] = a0_0[o];
+                    } while (++ch < ps->n_chunks);
                 }
-            } else if (ps->unit && ps->n_chunks % 2 == 0) {
-                for (int ch = 0; ch < ps->n_chunks; ch += 2) {
-                    const int i = ps->chunk[ch];
-                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                    {
-                        const cnn_real v0 = xr[0 * IN + 0];
-                        const cnn_real v1 = xr[1 * IN + 0];
-                        OMP(simd)
-                        for (int o = 0; o < 1; o++)
-                            a0_0[o] = (((cnn_real)0 + v0 * d[0 * OUT + 0 + o]) + ((cnn_real)0 + v1 * d[1 * OUT + 0 + o]));
-                    }
-                    int lv = 1;
-                    for (int m = ch >> 1; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
-                        OMP(simd)
-                        for (int o = 0; o < 1; o++)
-                            a0_0[o] = t0_0[lv][o] + a0_0[o];
-                    }
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        t0_0[lv][o] = a0_0[o];
-                }
-        } else {
-            int ch = 0;
-            do { /* each chunk (one at least) from zero, then the tree */
+                /* the last chunk closed every level: a holds the root */
                 OMP(simd)
                 for (int o = 0; o < 1; o++)
-                    a0_0[o] = 0;
-                for (int i = ps->chunk[ch]; i < ps->chunk[ch + 1]; i++) {
-                    const cnn_real *restrict d = dz + (size_t)i * OUT + o0;
-                    const cnn_real *restrict xr = in + (size_t)i * IN + k0 + r0;
-                    {
-                        const cnn_real v = xr[0];
-                        OMP(simd)
-                        for (int o = 0; o < 1; o++)
-                            a0_0[o] += v * d[0 + o];
-                    }
-                }
-                int lv = 0;
-                for (int m = ch; m & 1; m >>= 1, lv++) { /* a right child: its left sibling + it */
-                    OMP(simd)
-                    for (int o = 0; o < 1; o++)
-                        a0_0[o] = t0_0[lv][o] + a0_0[o];
-                }
-                OMP(simd)
-                for (int o = 0; o < 1; o++)
-                    t0_0[lv][o] = a0_0[o];
-            } while (++ch < ps->n_chunks);
+                    g0[0 + o] += a0_0[o];
+            }
         }
-        /* the last chunk closed every level: a holds the root */
-        OMP(simd)
-        for (int o = 0; o < 1; o++)
-            g0[0 + o] += a0_0[o];
+    } /* t */
+    { /* db: the batch's chunk tree */
+        cnn_real *restrict gb = g + B_OFF;
+        cnn_real s[OUT];
+        cnn_tree_sum(dz, OUT, OUT, s);
+        for (int o = 0; o < OUT; o++)
+            gb[o] += s[o];
     }
-}
-} /* t */
-{ /* db: the batch's chunk tree */
-    cnn_real *restrict gb = g + B_OFF;
-    cnn_real s[OUT];
-    cnn_tree_sum(dz, OUT, OUT, s);
-    for (int o = 0; o < OUT; o++)
-        gb[o] += s[o];
-}
 }
 #else /* CNN_REFERENCE_KERNELS: the plain loops, the oracle */
 static void fruit_dense_2_backward(const cnn_real *restrict p, cnn_real *restrict g, const cnn_real *restrict in, const cnn_real *restrict out, cnn_real *restrict dy, cnn_real *restrict dx, int n)

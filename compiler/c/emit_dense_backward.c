@@ -22,7 +22,10 @@
 
 #define DX_NB 8       /* images per dx tile (then 4, then 1) */
 /* images summed in registers per group where every chunk is one image: 4
- * and 8 measure alike on fruit.cnn, 2 is slower (docs/codegen.md, "Dense") */
+ * and 8 measure alike on fruit.cnn, 2 is slower (docs/codegen.md, "Dense").
+ * Fewer chunks than a group, or a count that is not a multiple of it (2
+ * chunks of one image: a batch of 2, or 32 split over 16 processes), take
+ * the generic loop. */
 #define DW_GROUP 4
 
 /* The sum of leaves [j, j + count) of a group, left + right level by
@@ -45,14 +48,15 @@ static void leaf_tree(char *buf, size_t size, int j, int count, int c)
 
 /* The chunk tree of rows [r_lo, r_hi) of the tile when every chunk is one
  * image (a full batch whose size is its chunk count, as the trainer's 32
- * is): each group of `g` leaves (a power of two, aligned) is summed in
+ * is): each group of DW_GROUP leaves (aligned) is summed in
  * registers, left + right, and its root goes into the stack at level
- * log2(g). That is the generic loop's arithmetic, bit for bit (a leaf is
+ * log2(DW_GROUP). That is the generic loop's arithmetic, bit for bit (a leaf is
  * 0 + v d in both, so a -0 product is +0 in both; tree_unit_NAME holds it),
  * without the generic loop's stack store and reload of every leaf, which
  * were most of a dense layer's dW at one image a chunk. */
-static void dw_group(cnnc_emitter *em, const tile_args *t, int nv, int ot, const char *o0, int g, int r_lo, int r_hi)
+static void dw_group(cnnc_emitter *em, const tile_args *t, int nv, int ot, const char *o0, int r_lo, int r_hi)
 {
+    const int g = DW_GROUP;
     int level = 0;
     while ((1 << level) < g)
         level++;
@@ -108,11 +112,7 @@ static void dw_tile(cnnc_emitter *em, const tile_args *t, int ot, const char *o0
      * once: a pass takes 2 / DW_GROUP of the rows, so they stay in registers */
     int part = t->rows * 2 / DW_GROUP < 1 ? 1 : t->rows * 2 / DW_GROUP;
     for (int r = 0; r < t->rows; r += part)
-        dw_group(em, t, nv, ot, o0, DW_GROUP, r, r + part);
-    em_close_block(em, "} else if (ps->unit && ps->n_chunks %% 2 == 0) {");
-    em->indent++;
-    dw_group(em, t, nv, ot, o0, 2, 0, t->rows);
-    em->indent--;
+        dw_group(em, t, nv, ot, o0, r, r + part);
     em_close_block(em, "} else {");
     em->indent++;
     em_line(em, "int ch = 0;");
