@@ -142,8 +142,9 @@ int cnn_cache_put(cnn_cache *c, size_t offset, const void *src, size_t n)
 
 /* One call maps every page at the kernel's speed; faulted one at a time
  * by the loader's first epoch (16 pages per fault with the kernel's
- * fault-around), 70,000 images of 128x128x3 took about 1.2 s more of batch
- * making in that epoch (docs/benchmarks.md). Only when the file fits in the
+ * fault-around), 70,000 images of 128x128x3 took 6.8 - 7.4 ms of CPU per
+ * batch in that epoch against 4.4 - 5.3 mapped in first (at load 12 to 14;
+ * docs/benchmarks.md). Only when the file fits in the
  * free memory with a quarter to spare: otherwise populating would read in
  * pages only to push out others. */
 void cnn_cache_map_in(cnn_cache *c)
