@@ -170,7 +170,7 @@ enum {
  * thread-count independent) and a padded copy of a conv input. Offsets are times
  * batch_cap. */
 enum {
-    WORK_FIXED = 12800,
+    WORK_FIXED = 23040,
     WORK_DA = 0,
     WORK_DB = 254016,
     WORK_SLOT = 508032,
@@ -2459,48 +2459,69 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
     const cnn_real *restrict bias = p + B_OFF;
 #ifndef CNN_NO_WINOGRAD /* defined: the direct kernel below (for comparisons) */
     cnn_real *restrict wu = wino;
-    /* U = G g G^T of every 3x3 kernel g of wgt ([KH][KW][IC][OC]): [16][IC][OC] */
+    /* U = G g G^T of every 3x3 kernel g of wgt ([KH][KW][IC][OC]): [36][IC][OC],
+     * in double and rounded once (G's sixths and twelfths are inexact in float) */
     for (int ic = 0; ic < IC; ic++) {
         OMP(simd)
         for (int oc = 0; oc < OC; oc++) {
-            const cnn_real h = (cnn_real)0.5;
-            const cnn_real g00 = wgt[(size_t)(0 * IC + ic) * OC + oc];
-            const cnn_real g01 = wgt[(size_t)(1 * IC + ic) * OC + oc];
-            const cnn_real g02 = wgt[(size_t)(2 * IC + ic) * OC + oc];
-            const cnn_real g10 = wgt[(size_t)(3 * IC + ic) * OC + oc];
-            const cnn_real g11 = wgt[(size_t)(4 * IC + ic) * OC + oc];
-            const cnn_real g12 = wgt[(size_t)(5 * IC + ic) * OC + oc];
-            const cnn_real g20 = wgt[(size_t)(6 * IC + ic) * OC + oc];
-            const cnn_real g21 = wgt[(size_t)(7 * IC + ic) * OC + oc];
-            const cnn_real g22 = wgt[(size_t)(8 * IC + ic) * OC + oc];
-            /* G g: rows 0-3 of a 4x3 */
-            const cnn_real t00 = g00, t10 = (g00 + g10 + g20) * h;
-            const cnn_real t20 = (g00 - g10 + g20) * h, t30 = g20;
-            const cnn_real t01 = g01, t11 = (g01 + g11 + g21) * h;
-            const cnn_real t21 = (g01 - g11 + g21) * h, t31 = g21;
-            const cnn_real t02 = g02, t12 = (g02 + g12 + g22) * h;
-            const cnn_real t22 = (g02 - g12 + g22) * h, t32 = g22;
-            /* (G g) G^T */
-            wu[(size_t)(0 * IC + ic) * OC + oc] = t00;
-            wu[(size_t)(1 * IC + ic) * OC + oc] = (t00 + t01 + t02) * h;
-            wu[(size_t)(2 * IC + ic) * OC + oc] = (t00 - t01 + t02) * h;
-            wu[(size_t)(3 * IC + ic) * OC + oc] = t02;
-            wu[(size_t)(4 * IC + ic) * OC + oc] = t10;
-            wu[(size_t)(5 * IC + ic) * OC + oc] = (t10 + t11 + t12) * h;
-            wu[(size_t)(6 * IC + ic) * OC + oc] = (t10 - t11 + t12) * h;
-            wu[(size_t)(7 * IC + ic) * OC + oc] = t12;
-            wu[(size_t)(8 * IC + ic) * OC + oc] = t20;
-            wu[(size_t)(9 * IC + ic) * OC + oc] = (t20 + t21 + t22) * h;
-            wu[(size_t)(10 * IC + ic) * OC + oc] = (t20 - t21 + t22) * h;
-            wu[(size_t)(11 * IC + ic) * OC + oc] = t22;
-            wu[(size_t)(12 * IC + ic) * OC + oc] = t30;
-            wu[(size_t)(13 * IC + ic) * OC + oc] = (t30 + t31 + t32) * h;
-            wu[(size_t)(14 * IC + ic) * OC + oc] = (t30 - t31 + t32) * h;
-            wu[(size_t)(15 * IC + ic) * OC + oc] = t32;
+            const double g00 = wgt[(size_t)(0 * IC + ic) * OC + oc];
+            const double g01 = wgt[(size_t)(1 * IC + ic) * OC + oc];
+            const double g02 = wgt[(size_t)(2 * IC + ic) * OC + oc];
+            const double g10 = wgt[(size_t)(3 * IC + ic) * OC + oc];
+            const double g11 = wgt[(size_t)(4 * IC + ic) * OC + oc];
+            const double g12 = wgt[(size_t)(5 * IC + ic) * OC + oc];
+            const double g20 = wgt[(size_t)(6 * IC + ic) * OC + oc];
+            const double g21 = wgt[(size_t)(7 * IC + ic) * OC + oc];
+            const double g22 = wgt[(size_t)(8 * IC + ic) * OC + oc];
+            /* G g: 6x3, column by column */
+            const double t00 = g00 / 4, t10 = -(g00 + g10 + g20) / 6, t20 = -(g00 - g10 + g20) / 6;
+            const double t30 = g00 / 24 + g10 / 12 + g20 / 6, t40 = g00 / 24 - g10 / 12 + g20 / 6, t50 = g20;
+            const double t01 = g01 / 4, t11 = -(g01 + g11 + g21) / 6, t21 = -(g01 - g11 + g21) / 6;
+            const double t31 = g01 / 24 + g11 / 12 + g21 / 6, t41 = g01 / 24 - g11 / 12 + g21 / 6, t51 = g21;
+            const double t02 = g02 / 4, t12 = -(g02 + g12 + g22) / 6, t22 = -(g02 - g12 + g22) / 6;
+            const double t32 = g02 / 24 + g12 / 12 + g22 / 6, t42 = g02 / 24 - g12 / 12 + g22 / 6, t52 = g22;
+            /* (G g) G^T: row r of U from row r of G g */
+            wu[(size_t)(0 * IC + ic) * OC + oc] = (cnn_real)(t00 / 4);
+            wu[(size_t)(1 * IC + ic) * OC + oc] = (cnn_real)(-(t00 + t01 + t02) / 6);
+            wu[(size_t)(2 * IC + ic) * OC + oc] = (cnn_real)(-(t00 - t01 + t02) / 6);
+            wu[(size_t)(3 * IC + ic) * OC + oc] = (cnn_real)(t00 / 24 + t01 / 12 + t02 / 6);
+            wu[(size_t)(4 * IC + ic) * OC + oc] = (cnn_real)(t00 / 24 - t01 / 12 + t02 / 6);
+            wu[(size_t)(5 * IC + ic) * OC + oc] = (cnn_real)t02;
+            wu[(size_t)(6 * IC + ic) * OC + oc] = (cnn_real)(t10 / 4);
+            wu[(size_t)(7 * IC + ic) * OC + oc] = (cnn_real)(-(t10 + t11 + t12) / 6);
+            wu[(size_t)(8 * IC + ic) * OC + oc] = (cnn_real)(-(t10 - t11 + t12) / 6);
+            wu[(size_t)(9 * IC + ic) * OC + oc] = (cnn_real)(t10 / 24 + t11 / 12 + t12 / 6);
+            wu[(size_t)(10 * IC + ic) * OC + oc] = (cnn_real)(t10 / 24 - t11 / 12 + t12 / 6);
+            wu[(size_t)(11 * IC + ic) * OC + oc] = (cnn_real)t12;
+            wu[(size_t)(12 * IC + ic) * OC + oc] = (cnn_real)(t20 / 4);
+            wu[(size_t)(13 * IC + ic) * OC + oc] = (cnn_real)(-(t20 + t21 + t22) / 6);
+            wu[(size_t)(14 * IC + ic) * OC + oc] = (cnn_real)(-(t20 - t21 + t22) / 6);
+            wu[(size_t)(15 * IC + ic) * OC + oc] = (cnn_real)(t20 / 24 + t21 / 12 + t22 / 6);
+            wu[(size_t)(16 * IC + ic) * OC + oc] = (cnn_real)(t20 / 24 - t21 / 12 + t22 / 6);
+            wu[(size_t)(17 * IC + ic) * OC + oc] = (cnn_real)t22;
+            wu[(size_t)(18 * IC + ic) * OC + oc] = (cnn_real)(t30 / 4);
+            wu[(size_t)(19 * IC + ic) * OC + oc] = (cnn_real)(-(t30 + t31 + t32) / 6);
+            wu[(size_t)(20 * IC + ic) * OC + oc] = (cnn_real)(-(t30 - t31 + t32) / 6);
+            wu[(size_t)(21 * IC + ic) * OC + oc] = (cnn_real)(t30 / 24 + t31 / 12 + t32 / 6);
+            wu[(size_t)(22 * IC + ic) * OC + oc] = (cnn_real)(t30 / 24 - t31 / 12 + t32 / 6);
+            wu[(size_t)(23 * IC + ic) * OC + oc] = (cnn_real)t32;
+            wu[(size_t)(24 * IC + ic) * OC + oc] = (cnn_real)(t40 / 4);
+            wu[(size_t)(25 * IC + ic) * OC + oc] = (cnn_real)(-(t40 + t41 + t42) / 6);
+            wu[(size_t)(26 * IC + ic) * OC + oc] = (cnn_real)(-(t40 - t41 + t42) / 6);
+            wu[(size_t)(27 * IC + ic) * OC + oc] = (cnn_real)(t40 / 24 + t41 / 12 + t42 / 6);
+            wu[(size_t)(28 * IC + ic) * OC + oc] = (cnn_real)(t40 / 24 - t41 / 12 + t42 / 6);
+            wu[(size_t)(29 * IC + ic) * OC + oc] = (cnn_real)t42;
+            wu[(size_t)(30 * IC + ic) * OC + oc] = (cnn_real)(t50 / 4);
+            wu[(size_t)(31 * IC + ic) * OC + oc] = (cnn_real)(-(t50 + t51 + t52) / 6);
+            wu[(size_t)(32 * IC + ic) * OC + oc] = (cnn_real)(-(t50 - t51 + t52) / 6);
+            wu[(size_t)(33 * IC + ic) * OC + oc] = (cnn_real)(t50 / 24 + t51 / 12 + t52 / 6);
+            wu[(size_t)(34 * IC + ic) * OC + oc] = (cnn_real)(t50 / 24 - t51 / 12 + t52 / 6);
+            wu[(size_t)(35 * IC + ic) * OC + oc] = (cnn_real)t52;
         }
     }
-    /* Winograd F(2x2, 3x3) (emit_conv_winograd.c): blocks of NT windows along a row */
-    enum { NT = 10, WIC = IC, WOC = OC, WPW = PW };
+    /* Winograd F(4x4, 3x3) (winograd4_blocks.c): 225 4x4 tiles of 2x2 windows, 225 whole in blocks of NT, 0 at the edges */
+    enum { WIC = 16, WOC = 32, SRC_H = 63, SRC_W = 63, YH = 30, YW = 30 };
+    enum { TYF = 15, TXF = 15, NT = 12, EC = 0 }; /* whole tiles; block; edge tiles of the last column */
     OMP(parallel for schedule(static))
     for (int i = 0; i < n; i++) {
         const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;
@@ -2508,351 +2529,1476 @@ static void fruit_conv2d_2_pool_forward(const cnn_real *restrict p, const cnn_re
         /* the conv's own output slot keeps each window's argmax for backward (in training) */
         unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);
         const cnn_real *restrict xs = xi;
-        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [16][NT][WIC] */
-        cnn_real *restrict wm = wv + 16 * NT * WIC;                    /* M [16][NT][WOC] */
-        for (int py = 0; py < POH; py++) {
-            for (int tb = 0; tb < 3; tb++) {
-                /* V = B^T d B: the 4x4 input tile under each 2x2 output tile */
-                for (int t = 0; t < 10; t++) {
-                    const cnn_real *restrict d = xs + ((size_t)py * 2 * WPW + (size_t)(tb * NT + t) * 2) * WIC;
-                    for (int c0 = 0; c0 < WIC; c0 += 16) {
-                        cnn_real b00[16], b01[16], b02[16], b03[16];
-                        cnn_real b10[16], b11[16], b12[16], b13[16];
-                        cnn_real b20[16], b21[16], b22[16], b23[16];
-                        cnn_real b30[16], b31[16], b32[16], b33[16];
-                        OMP(simd)
-                        for (int c = 0; c < 16; c++) {
-                            const cnn_real d00 = d[(0 * WPW + 0) * WIC + c0 + c], d01 = d[(0 * WPW + 1) * WIC + c0 + c], d02 = d[(0 * WPW + 2) * WIC + c0 + c], d03 = d[(0 * WPW + 3) * WIC + c0 + c];
-                            const cnn_real d10 = d[(1 * WPW + 0) * WIC + c0 + c], d11 = d[(1 * WPW + 1) * WIC + c0 + c], d12 = d[(1 * WPW + 2) * WIC + c0 + c], d13 = d[(1 * WPW + 3) * WIC + c0 + c];
-                            const cnn_real d20 = d[(2 * WPW + 0) * WIC + c0 + c], d21 = d[(2 * WPW + 1) * WIC + c0 + c], d22 = d[(2 * WPW + 2) * WIC + c0 + c], d23 = d[(2 * WPW + 3) * WIC + c0 + c];
-                            const cnn_real d30 = d[(3 * WPW + 0) * WIC + c0 + c], d31 = d[(3 * WPW + 1) * WIC + c0 + c], d32 = d[(3 * WPW + 2) * WIC + c0 + c], d33 = d[(3 * WPW + 3) * WIC + c0 + c];
-                            b00[c] = d00 - d20, b10[c] = d10 + d20, b20[c] = d20 - d10, b30[c] = d10 - d30;
-                            b01[c] = d01 - d21, b11[c] = d11 + d21, b21[c] = d21 - d11, b31[c] = d11 - d31;
-                            b02[c] = d02 - d22, b12[c] = d12 + d22, b22[c] = d22 - d12, b32[c] = d12 - d32;
-                            b03[c] = d03 - d23, b13[c] = d13 + d23, b23[c] = d23 - d13, b33[c] = d13 - d33;
+        cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [36][NT][WIC] */
+        cnn_real *restrict wm = wv + 36 * NT * WIC; /* M [36][NT][WOC] */
+        for (int kb = 0; kb < 18 * NT; kb += NT) { /* the whole tiles */
+            /* V = B^T d B: the 6x6 input tile under each 4x4 output tile */
+            for (int t = 0; t < 12; t++) {
+                const int k = kb + t, ty = k / TXF, tx = k % TXF;
+                enum { DS = SRC_W * WIC };
+                const cnn_real *restrict d = xs + ((size_t)ty * 4 * SRC_W + (size_t)tx * 4) * WIC;
+                for (int c0 = 0; c0 < WIC; c0 += 16) {
+                    cnn_real b[36][16];
+                    OMP(simd)
+                    for (int c = 0; c < 16; c++) {
+                        {
+                            const cnn_real d0 = d[0 * DS + 0 * WIC + c0 + c], d1 = d[1 * DS + 0 * WIC + c0 + c], d2 = d[2 * DS + 0 * WIC + c0 + c];
+                            const cnn_real d3 = d[3 * DS + 0 * WIC + c0 + c], d4 = d[4 * DS + 0 * WIC + c0 + c], d5 = d[5 * DS + 0 * WIC + c0 + c];
+                            b[0][c] = d4 + 4 * d0 - 5 * d2;
+                            b[6][c] = d3 + d4 - 4 * (d1 + d2);
+                            b[12][c] = d4 - d3 + 4 * (d1 - d2);
+                            b[18][c] = d4 - d2 + 2 * (d3 - d1);
+                            b[24][c] = d4 - d2 - 2 * (d3 - d1);
+                            b[30][c] = d5 + 4 * d1 - 5 * d3;
                         }
-                        OMP(simd)
-                        for (int c = 0; c < 16; c++) {
-                            wv[(size_t)(0 * NT + t) * WIC + c0 + c] = b00[c] - b02[c];
-                            wv[(size_t)(1 * NT + t) * WIC + c0 + c] = b01[c] + b02[c];
-                            wv[(size_t)(2 * NT + t) * WIC + c0 + c] = b02[c] - b01[c];
-                            wv[(size_t)(3 * NT + t) * WIC + c0 + c] = b01[c] - b03[c];
-                            wv[(size_t)(4 * NT + t) * WIC + c0 + c] = b10[c] - b12[c];
-                            wv[(size_t)(5 * NT + t) * WIC + c0 + c] = b11[c] + b12[c];
-                            wv[(size_t)(6 * NT + t) * WIC + c0 + c] = b12[c] - b11[c];
-                            wv[(size_t)(7 * NT + t) * WIC + c0 + c] = b11[c] - b13[c];
-                            wv[(size_t)(8 * NT + t) * WIC + c0 + c] = b20[c] - b22[c];
-                            wv[(size_t)(9 * NT + t) * WIC + c0 + c] = b21[c] + b22[c];
-                            wv[(size_t)(10 * NT + t) * WIC + c0 + c] = b22[c] - b21[c];
-                            wv[(size_t)(11 * NT + t) * WIC + c0 + c] = b21[c] - b23[c];
-                            wv[(size_t)(12 * NT + t) * WIC + c0 + c] = b30[c] - b32[c];
-                            wv[(size_t)(13 * NT + t) * WIC + c0 + c] = b31[c] + b32[c];
-                            wv[(size_t)(14 * NT + t) * WIC + c0 + c] = b32[c] - b31[c];
-                            wv[(size_t)(15 * NT + t) * WIC + c0 + c] = b31[c] - b33[c];
+                        {
+                            const cnn_real d0 = d[0 * DS + 1 * WIC + c0 + c], d1 = d[1 * DS + 1 * WIC + c0 + c], d2 = d[2 * DS + 1 * WIC + c0 + c];
+                            const cnn_real d3 = d[3 * DS + 1 * WIC + c0 + c], d4 = d[4 * DS + 1 * WIC + c0 + c], d5 = d[5 * DS + 1 * WIC + c0 + c];
+                            b[1][c] = d4 + 4 * d0 - 5 * d2;
+                            b[7][c] = d3 + d4 - 4 * (d1 + d2);
+                            b[13][c] = d4 - d3 + 4 * (d1 - d2);
+                            b[19][c] = d4 - d2 + 2 * (d3 - d1);
+                            b[25][c] = d4 - d2 - 2 * (d3 - d1);
+                            b[31][c] = d5 + 4 * d1 - 5 * d3;
+                        }
+                        {
+                            const cnn_real d0 = d[0 * DS + 2 * WIC + c0 + c], d1 = d[1 * DS + 2 * WIC + c0 + c], d2 = d[2 * DS + 2 * WIC + c0 + c];
+                            const cnn_real d3 = d[3 * DS + 2 * WIC + c0 + c], d4 = d[4 * DS + 2 * WIC + c0 + c], d5 = d[5 * DS + 2 * WIC + c0 + c];
+                            b[2][c] = d4 + 4 * d0 - 5 * d2;
+                            b[8][c] = d3 + d4 - 4 * (d1 + d2);
+                            b[14][c] = d4 - d3 + 4 * (d1 - d2);
+                            b[20][c] = d4 - d2 + 2 * (d3 - d1);
+                            b[26][c] = d4 - d2 - 2 * (d3 - d1);
+                            b[32][c] = d5 + 4 * d1 - 5 * d3;
+                        }
+                        {
+                            const cnn_real d0 = d[0 * DS + 3 * WIC + c0 + c], d1 = d[1 * DS + 3 * WIC + c0 + c], d2 = d[2 * DS + 3 * WIC + c0 + c];
+                            const cnn_real d3 = d[3 * DS + 3 * WIC + c0 + c], d4 = d[4 * DS + 3 * WIC + c0 + c], d5 = d[5 * DS + 3 * WIC + c0 + c];
+                            b[3][c] = d4 + 4 * d0 - 5 * d2;
+                            b[9][c] = d3 + d4 - 4 * (d1 + d2);
+                            b[15][c] = d4 - d3 + 4 * (d1 - d2);
+                            b[21][c] = d4 - d2 + 2 * (d3 - d1);
+                            b[27][c] = d4 - d2 - 2 * (d3 - d1);
+                            b[33][c] = d5 + 4 * d1 - 5 * d3;
+                        }
+                        {
+                            const cnn_real d0 = d[0 * DS + 4 * WIC + c0 + c], d1 = d[1 * DS + 4 * WIC + c0 + c], d2 = d[2 * DS + 4 * WIC + c0 + c];
+                            const cnn_real d3 = d[3 * DS + 4 * WIC + c0 + c], d4 = d[4 * DS + 4 * WIC + c0 + c], d5 = d[5 * DS + 4 * WIC + c0 + c];
+                            b[4][c] = d4 + 4 * d0 - 5 * d2;
+                            b[10][c] = d3 + d4 - 4 * (d1 + d2);
+                            b[16][c] = d4 - d3 + 4 * (d1 - d2);
+                            b[22][c] = d4 - d2 + 2 * (d3 - d1);
+                            b[28][c] = d4 - d2 - 2 * (d3 - d1);
+                            b[34][c] = d5 + 4 * d1 - 5 * d3;
+                        }
+                        {
+                            const cnn_real d0 = d[0 * DS + 5 * WIC + c0 + c], d1 = d[1 * DS + 5 * WIC + c0 + c], d2 = d[2 * DS + 5 * WIC + c0 + c];
+                            const cnn_real d3 = d[3 * DS + 5 * WIC + c0 + c], d4 = d[4 * DS + 5 * WIC + c0 + c], d5 = d[5 * DS + 5 * WIC + c0 + c];
+                            b[5][c] = d4 + 4 * d0 - 5 * d2;
+                            b[11][c] = d3 + d4 - 4 * (d1 + d2);
+                            b[17][c] = d4 - d3 + 4 * (d1 - d2);
+                            b[23][c] = d4 - d2 + 2 * (d3 - d1);
+                            b[29][c] = d4 - d2 - 2 * (d3 - d1);
+                            b[35][c] = d5 + 4 * d1 - 5 * d3;
+                        }
+                    }
+                    OMP(simd)
+                    for (int c = 0; c < 16; c++) {
+                        {
+                            const cnn_real e0 = b[0][c], e1 = b[1][c], e2 = b[2][c], e3 = b[3][c], e4 = b[4][c], e5 = b[5][c];
+                            wv[(size_t)(0 * NT + t) * WIC + c0 + c] = e4 + 4 * e0 - 5 * e2;
+                            wv[(size_t)(1 * NT + t) * WIC + c0 + c] = e3 + e4 - 4 * (e1 + e2);
+                            wv[(size_t)(2 * NT + t) * WIC + c0 + c] = e4 - e3 + 4 * (e1 - e2);
+                            wv[(size_t)(3 * NT + t) * WIC + c0 + c] = e4 - e2 + 2 * (e3 - e1);
+                            wv[(size_t)(4 * NT + t) * WIC + c0 + c] = e4 - e2 - 2 * (e3 - e1);
+                            wv[(size_t)(5 * NT + t) * WIC + c0 + c] = e5 + 4 * e1 - 5 * e3;
+                        }
+                        {
+                            const cnn_real e0 = b[6][c], e1 = b[7][c], e2 = b[8][c], e3 = b[9][c], e4 = b[10][c], e5 = b[11][c];
+                            wv[(size_t)(6 * NT + t) * WIC + c0 + c] = e4 + 4 * e0 - 5 * e2;
+                            wv[(size_t)(7 * NT + t) * WIC + c0 + c] = e3 + e4 - 4 * (e1 + e2);
+                            wv[(size_t)(8 * NT + t) * WIC + c0 + c] = e4 - e3 + 4 * (e1 - e2);
+                            wv[(size_t)(9 * NT + t) * WIC + c0 + c] = e4 - e2 + 2 * (e3 - e1);
+                            wv[(size_t)(10 * NT + t) * WIC + c0 + c] = e4 - e2 - 2 * (e3 - e1);
+                            wv[(size_t)(11 * NT + t) * WIC + c0 + c] = e5 + 4 * e1 - 5 * e3;
+                        }
+                        {
+                            const cnn_real e0 = b[12][c], e1 = b[13][c], e2 = b[14][c], e3 = b[15][c], e4 = b[16][c], e5 = b[17][c];
+                            wv[(size_t)(12 * NT + t) * WIC + c0 + c] = e4 + 4 * e0 - 5 * e2;
+                            wv[(size_t)(13 * NT + t) * WIC + c0 + c] = e3 + e4 - 4 * (e1 + e2);
+                            wv[(size_t)(14 * NT + t) * WIC + c0 + c] = e4 - e3 + 4 * (e1 - e2);
+                            wv[(size_t)(15 * NT + t) * WIC + c0 + c] = e4 - e2 + 2 * (e3 - e1);
+                            wv[(size_t)(16 * NT + t) * WIC + c0 + c] = e4 - e2 - 2 * (e3 - e1);
+                            wv[(size_t)(17 * NT + t) * WIC + c0 + c] = e5 + 4 * e1 - 5 * e3;
+                        }
+                        {
+                            const cnn_real e0 = b[18][c], e1 = b[19][c], e2 = b[20][c], e3 = b[21][c], e4 = b[22][c], e5 = b[23][c];
+                            wv[(size_t)(18 * NT + t) * WIC + c0 + c] = e4 + 4 * e0 - 5 * e2;
+                            wv[(size_t)(19 * NT + t) * WIC + c0 + c] = e3 + e4 - 4 * (e1 + e2);
+                            wv[(size_t)(20 * NT + t) * WIC + c0 + c] = e4 - e3 + 4 * (e1 - e2);
+                            wv[(size_t)(21 * NT + t) * WIC + c0 + c] = e4 - e2 + 2 * (e3 - e1);
+                            wv[(size_t)(22 * NT + t) * WIC + c0 + c] = e4 - e2 - 2 * (e3 - e1);
+                            wv[(size_t)(23 * NT + t) * WIC + c0 + c] = e5 + 4 * e1 - 5 * e3;
+                        }
+                        {
+                            const cnn_real e0 = b[24][c], e1 = b[25][c], e2 = b[26][c], e3 = b[27][c], e4 = b[28][c], e5 = b[29][c];
+                            wv[(size_t)(24 * NT + t) * WIC + c0 + c] = e4 + 4 * e0 - 5 * e2;
+                            wv[(size_t)(25 * NT + t) * WIC + c0 + c] = e3 + e4 - 4 * (e1 + e2);
+                            wv[(size_t)(26 * NT + t) * WIC + c0 + c] = e4 - e3 + 4 * (e1 - e2);
+                            wv[(size_t)(27 * NT + t) * WIC + c0 + c] = e4 - e2 + 2 * (e3 - e1);
+                            wv[(size_t)(28 * NT + t) * WIC + c0 + c] = e4 - e2 - 2 * (e3 - e1);
+                            wv[(size_t)(29 * NT + t) * WIC + c0 + c] = e5 + 4 * e1 - 5 * e3;
+                        }
+                        {
+                            const cnn_real e0 = b[30][c], e1 = b[31][c], e2 = b[32][c], e3 = b[33][c], e4 = b[34][c], e5 = b[35][c];
+                            wv[(size_t)(30 * NT + t) * WIC + c0 + c] = e4 + 4 * e0 - 5 * e2;
+                            wv[(size_t)(31 * NT + t) * WIC + c0 + c] = e3 + e4 - 4 * (e1 + e2);
+                            wv[(size_t)(32 * NT + t) * WIC + c0 + c] = e4 - e3 + 4 * (e1 - e2);
+                            wv[(size_t)(33 * NT + t) * WIC + c0 + c] = e4 - e2 + 2 * (e3 - e1);
+                            wv[(size_t)(34 * NT + t) * WIC + c0 + c] = e4 - e2 - 2 * (e3 - e1);
+                            wv[(size_t)(35 * NT + t) * WIC + c0 + c] = e5 + 4 * e1 - 5 * e3;
                         }
                     }
                 }
-                /* M[pos] = V[pos] U[pos], summed over the input channels */
-                for (int pos = 0; pos < 16; pos++) {
-                    const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
-                    const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
-                    cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
-                    for (int ob = 0; ob < WOC; ob += 32) {
-                        cnn_real m0_0[16];
-                        cnn_real m0_1[16];
-                        cnn_real m1_0[16];
-                        cnn_real m1_1[16];
-                        cnn_real m2_0[16];
-                        cnn_real m2_1[16];
-                        cnn_real m3_0[16];
-                        cnn_real m3_1[16];
-                        cnn_real m4_0[16];
-                        cnn_real m4_1[16];
-                        cnn_real m5_0[16];
-                        cnn_real m5_1[16];
-                        cnn_real m6_0[16];
-                        cnn_real m6_1[16];
-                        cnn_real m7_0[16];
-                        cnn_real m7_1[16];
-                        cnn_real m8_0[16];
-                        cnn_real m8_1[16];
-                        cnn_real m9_0[16];
-                        cnn_real m9_1[16];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m0_0[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m0_1[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m1_0[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m1_1[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m2_0[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m2_1[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m3_0[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m3_1[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m4_0[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m4_1[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m5_0[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m5_1[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m6_0[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m6_1[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m7_0[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m7_1[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m8_0[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m8_1[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m9_0[co] = 0;
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            m9_1[co] = 0;
-                        for (int ic = 0; ic < WIC; ic++) {
-                            const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
-                            {
-                                const cnn_real s = vp[0 * WIC + ic];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m0_0[co] += s * ur[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m0_1[co] += s * ur[16 + co];
-                            }
-                            {
-                                const cnn_real s = vp[1 * WIC + ic];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m1_0[co] += s * ur[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m1_1[co] += s * ur[16 + co];
-                            }
-                            {
-                                const cnn_real s = vp[2 * WIC + ic];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m2_0[co] += s * ur[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m2_1[co] += s * ur[16 + co];
-                            }
-                            {
-                                const cnn_real s = vp[3 * WIC + ic];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m3_0[co] += s * ur[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m3_1[co] += s * ur[16 + co];
-                            }
-                            {
-                                const cnn_real s = vp[4 * WIC + ic];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m4_0[co] += s * ur[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m4_1[co] += s * ur[16 + co];
-                            }
-                            {
-                                const cnn_real s = vp[5 * WIC + ic];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m5_0[co] += s * ur[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m5_1[co] += s * ur[16 + co];
-                            }
-                            {
-                                const cnn_real s = vp[6 * WIC + ic];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m6_0[co] += s * ur[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m6_1[co] += s * ur[16 + co];
-                            }
-                            {
-                                const cnn_real s = vp[7 * WIC + ic];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m7_0[co] += s * ur[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m7_1[co] += s * ur[16 + co];
-                            }
-                            {
-                                const cnn_real s = vp[8 * WIC + ic];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m8_0[co] += s * ur[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m8_1[co] += s * ur[16 + co];
-                            }
-                            {
-                                const cnn_real s = vp[9 * WIC + ic];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m9_0[co] += s * ur[0 + co];
-                                OMP(simd)
-                                for (int co = 0; co < 16; co++)
-                                    m9_1[co] += s * ur[16 + co];
-                            }
+            }
+            /* M[pos] = V[pos] U[pos], summed over the input channels */
+            for (int pos = 0; pos < 36; pos++) {
+                const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                for (int ob = 0; ob < WOC; ob += 32) {
+#if CNN_AVX512_FLOAT
+                    __m512 m0_0 = _mm512_setzero_ps();
+                    __m512 m0_1 = _mm512_setzero_ps();
+                    __m512 m1_0 = _mm512_setzero_ps();
+                    __m512 m1_1 = _mm512_setzero_ps();
+                    __m512 m2_0 = _mm512_setzero_ps();
+                    __m512 m2_1 = _mm512_setzero_ps();
+                    __m512 m3_0 = _mm512_setzero_ps();
+                    __m512 m3_1 = _mm512_setzero_ps();
+                    __m512 m4_0 = _mm512_setzero_ps();
+                    __m512 m4_1 = _mm512_setzero_ps();
+                    __m512 m5_0 = _mm512_setzero_ps();
+                    __m512 m5_1 = _mm512_setzero_ps();
+                    __m512 m6_0 = _mm512_setzero_ps();
+                    __m512 m6_1 = _mm512_setzero_ps();
+                    __m512 m7_0 = _mm512_setzero_ps();
+                    __m512 m7_1 = _mm512_setzero_ps();
+                    __m512 m8_0 = _mm512_setzero_ps();
+                    __m512 m8_1 = _mm512_setzero_ps();
+                    __m512 m9_0 = _mm512_setzero_ps();
+                    __m512 m9_1 = _mm512_setzero_ps();
+                    __m512 m10_0 = _mm512_setzero_ps();
+                    __m512 m10_1 = _mm512_setzero_ps();
+                    __m512 m11_0 = _mm512_setzero_ps();
+                    __m512 m11_1 = _mm512_setzero_ps();
+                    for (int ic = 0; ic < WIC; ic++) {
+                        const __m512 u0 = _mm512_loadu_ps(up + (size_t)ic * WOC + ob + 0);
+                        const __m512 u1 = _mm512_loadu_ps(up + (size_t)ic * WOC + ob + 16);
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[0 * WIC + ic]);
+                            m0_0 = _mm512_fmadd_ps(s, u0, m0_0);
+                            m0_1 = _mm512_fmadd_ps(s, u1, m0_1);
                         }
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[0 * WOC + ob + 0 + co] = m0_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[0 * WOC + ob + 16 + co] = m0_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[1 * WOC + ob + 0 + co] = m1_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[1 * WOC + ob + 16 + co] = m1_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[2 * WOC + ob + 0 + co] = m2_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[2 * WOC + ob + 16 + co] = m2_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[3 * WOC + ob + 0 + co] = m3_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[3 * WOC + ob + 16 + co] = m3_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[4 * WOC + ob + 0 + co] = m4_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[4 * WOC + ob + 16 + co] = m4_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[5 * WOC + ob + 0 + co] = m5_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[5 * WOC + ob + 16 + co] = m5_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[6 * WOC + ob + 0 + co] = m6_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[6 * WOC + ob + 16 + co] = m6_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[7 * WOC + ob + 0 + co] = m7_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[7 * WOC + ob + 16 + co] = m7_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[8 * WOC + ob + 0 + co] = m8_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[8 * WOC + ob + 16 + co] = m8_1[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[9 * WOC + ob + 0 + co] = m9_0[co];
-                        OMP(simd)
-                        for (int co = 0; co < 16; co++)
-                            mp[9 * WOC + ob + 16 + co] = m9_1[co];
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[1 * WIC + ic]);
+                            m1_0 = _mm512_fmadd_ps(s, u0, m1_0);
+                            m1_1 = _mm512_fmadd_ps(s, u1, m1_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[2 * WIC + ic]);
+                            m2_0 = _mm512_fmadd_ps(s, u0, m2_0);
+                            m2_1 = _mm512_fmadd_ps(s, u1, m2_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[3 * WIC + ic]);
+                            m3_0 = _mm512_fmadd_ps(s, u0, m3_0);
+                            m3_1 = _mm512_fmadd_ps(s, u1, m3_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[4 * WIC + ic]);
+                            m4_0 = _mm512_fmadd_ps(s, u0, m4_0);
+                            m4_1 = _mm512_fmadd_ps(s, u1, m4_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[5 * WIC + ic]);
+                            m5_0 = _mm512_fmadd_ps(s, u0, m5_0);
+                            m5_1 = _mm512_fmadd_ps(s, u1, m5_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[6 * WIC + ic]);
+                            m6_0 = _mm512_fmadd_ps(s, u0, m6_0);
+                            m6_1 = _mm512_fmadd_ps(s, u1, m6_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[7 * WIC + ic]);
+                            m7_0 = _mm512_fmadd_ps(s, u0, m7_0);
+                            m7_1 = _mm512_fmadd_ps(s, u1, m7_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[8 * WIC + ic]);
+                            m8_0 = _mm512_fmadd_ps(s, u0, m8_0);
+                            m8_1 = _mm512_fmadd_ps(s, u1, m8_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[9 * WIC + ic]);
+                            m9_0 = _mm512_fmadd_ps(s, u0, m9_0);
+                            m9_1 = _mm512_fmadd_ps(s, u1, m9_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[10 * WIC + ic]);
+                            m10_0 = _mm512_fmadd_ps(s, u0, m10_0);
+                            m10_1 = _mm512_fmadd_ps(s, u1, m10_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[11 * WIC + ic]);
+                            m11_0 = _mm512_fmadd_ps(s, u0, m11_0);
+                            m11_1 = _mm512_fmadd_ps(s, u1, m11_1);
+                        }
                     }
+                    _mm512_storeu_ps(mp + 0 * WOC + ob + 0, m0_0);
+                    _mm512_storeu_ps(mp + 0 * WOC + ob + 16, m0_1);
+                    _mm512_storeu_ps(mp + 1 * WOC + ob + 0, m1_0);
+                    _mm512_storeu_ps(mp + 1 * WOC + ob + 16, m1_1);
+                    _mm512_storeu_ps(mp + 2 * WOC + ob + 0, m2_0);
+                    _mm512_storeu_ps(mp + 2 * WOC + ob + 16, m2_1);
+                    _mm512_storeu_ps(mp + 3 * WOC + ob + 0, m3_0);
+                    _mm512_storeu_ps(mp + 3 * WOC + ob + 16, m3_1);
+                    _mm512_storeu_ps(mp + 4 * WOC + ob + 0, m4_0);
+                    _mm512_storeu_ps(mp + 4 * WOC + ob + 16, m4_1);
+                    _mm512_storeu_ps(mp + 5 * WOC + ob + 0, m5_0);
+                    _mm512_storeu_ps(mp + 5 * WOC + ob + 16, m5_1);
+                    _mm512_storeu_ps(mp + 6 * WOC + ob + 0, m6_0);
+                    _mm512_storeu_ps(mp + 6 * WOC + ob + 16, m6_1);
+                    _mm512_storeu_ps(mp + 7 * WOC + ob + 0, m7_0);
+                    _mm512_storeu_ps(mp + 7 * WOC + ob + 16, m7_1);
+                    _mm512_storeu_ps(mp + 8 * WOC + ob + 0, m8_0);
+                    _mm512_storeu_ps(mp + 8 * WOC + ob + 16, m8_1);
+                    _mm512_storeu_ps(mp + 9 * WOC + ob + 0, m9_0);
+                    _mm512_storeu_ps(mp + 9 * WOC + ob + 16, m9_1);
+                    _mm512_storeu_ps(mp + 10 * WOC + ob + 0, m10_0);
+                    _mm512_storeu_ps(mp + 10 * WOC + ob + 16, m10_1);
+                    _mm512_storeu_ps(mp + 11 * WOC + ob + 0, m11_0);
+                    _mm512_storeu_ps(mp + 11 * WOC + ob + 16, m11_1);
+#else /* the portable twin, summing in the same order */
+                    cnn_real m0_0[16];
+                    cnn_real m0_1[16];
+                    cnn_real m1_0[16];
+                    cnn_real m1_1[16];
+                    cnn_real m2_0[16];
+                    cnn_real m2_1[16];
+                    cnn_real m3_0[16];
+                    cnn_real m3_1[16];
+                    cnn_real m4_0[16];
+                    cnn_real m4_1[16];
+                    cnn_real m5_0[16];
+                    cnn_real m5_1[16];
+                    cnn_real m6_0[16];
+                    cnn_real m6_1[16];
+                    cnn_real m7_0[16];
+                    cnn_real m7_1[16];
+                    cnn_real m8_0[16];
+                    cnn_real m8_1[16];
+                    cnn_real m9_0[16];
+                    cnn_real m9_1[16];
+                    cnn_real m10_0[16];
+                    cnn_real m10_1[16];
+                    cnn_real m11_0[16];
+                    cnn_real m11_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m0_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m0_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m1_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m1_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m2_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m2_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m3_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m3_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m4_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m4_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m5_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m5_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m6_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m6_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m7_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m7_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m8_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m8_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m9_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m9_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m10_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m10_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m11_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m11_1[co] = 0;
+                    for (int ic = 0; ic < WIC; ic++) {
+                        const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
+                        {
+                            const cnn_real s = vp[0 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[1 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[2 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[3 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[4 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m4_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m4_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[5 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m5_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m5_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[6 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m6_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m6_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[7 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m7_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m7_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[8 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m8_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m8_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[9 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m9_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m9_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[10 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m10_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m10_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[11 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m11_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m11_1[co] += s * ur[16 + co];
+                        }
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[0 * WOC + ob + 0 + co] = m0_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[0 * WOC + ob + 16 + co] = m0_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[1 * WOC + ob + 0 + co] = m1_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[1 * WOC + ob + 16 + co] = m1_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[2 * WOC + ob + 0 + co] = m2_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[2 * WOC + ob + 16 + co] = m2_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[3 * WOC + ob + 0 + co] = m3_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[3 * WOC + ob + 16 + co] = m3_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[4 * WOC + ob + 0 + co] = m4_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[4 * WOC + ob + 16 + co] = m4_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[5 * WOC + ob + 0 + co] = m5_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[5 * WOC + ob + 16 + co] = m5_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[6 * WOC + ob + 0 + co] = m6_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[6 * WOC + ob + 16 + co] = m6_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[7 * WOC + ob + 0 + co] = m7_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[7 * WOC + ob + 16 + co] = m7_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[8 * WOC + ob + 0 + co] = m8_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[8 * WOC + ob + 16 + co] = m8_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[9 * WOC + ob + 0 + co] = m9_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[9 * WOC + ob + 16 + co] = m9_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[10 * WOC + ob + 0 + co] = m10_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[10 * WOC + ob + 16 + co] = m10_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[11 * WOC + ob + 0 + co] = m11_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[11 * WOC + ob + 16 + co] = m11_1[co];
+#endif
                 }
-                if (training) {
-                    /* the window's outputs A^T M A, pooled */
-                    for (int t = 0; t < 10; t++) {
-                        cnn_real *restrict yp = yi + ((size_t)py * POW + tb * NT + t) * OC;
-                        cnn_real kf[OC]; /* argmax codes as reals: the loop stays at full vector width */
-                        OMP(simd)
-                        for (int c = 0; c < WOC; c++) {
-                            const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
-                            const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
-                            const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
-                            const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
-                            const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
-                            const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
-                            const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
-                            const cnn_real b03 = a03 + a13 + a23, b13 = a13 - a23 - a33;
-                            const cnn_real z00 = b00 + b01 + b02 + bias[c], z01 = b01 - b02 - b03 + bias[c];
-                            const cnn_real z10 = b10 + b11 + b12 + bias[c], z11 = b11 - b12 - b13 + bias[c];
+            }
+            if (training) {
+                /* the tile's outputs A^T M A, pooled, with the windows' argmax codes */
+                for (int t = 0; t < 12; t++) {
+                    const int k = kb + t, ty = k / TXF, tx = k % TXF;
+                    cnn_real *restrict y0 = yi + ((size_t)ty * 2 * YW + (size_t)tx * 2) * WOC;
+                    cnn_real kf00[WOC], kf01[WOC], kf10[WOC], kf11[WOC]; /* codes as reals: full vector width */
+                    OMP(simd)
+                    for (int c = 0; c < WOC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(6 * NT + t) * WOC + c], a02 = wm[(size_t)(12 * NT + t) * WOC + c];
+                        const cnn_real a03 = wm[(size_t)(18 * NT + t) * WOC + c], a04 = wm[(size_t)(24 * NT + t) * WOC + c], a05 = wm[(size_t)(30 * NT + t) * WOC + c];
+                        const cnn_real a0p = a01 + a02, a0m = a01 - a02, a0q = a03 + a04, a0n = a03 - a04;
+                        const cnn_real s00 = a00 + a0p + a0q;
+                        const cnn_real s10 = a0m + 2 * a0n;
+                        const cnn_real s20 = a0p + 4 * a0q;
+                        const cnn_real s30 = a0m + 8 * a0n + a05;
+                        const cnn_real a10 = wm[(size_t)(1 * NT + t) * WOC + c], a11 = wm[(size_t)(7 * NT + t) * WOC + c], a12 = wm[(size_t)(13 * NT + t) * WOC + c];
+                        const cnn_real a13 = wm[(size_t)(19 * NT + t) * WOC + c], a14 = wm[(size_t)(25 * NT + t) * WOC + c], a15 = wm[(size_t)(31 * NT + t) * WOC + c];
+                        const cnn_real a1p = a11 + a12, a1m = a11 - a12, a1q = a13 + a14, a1n = a13 - a14;
+                        const cnn_real s01 = a10 + a1p + a1q;
+                        const cnn_real s11 = a1m + 2 * a1n;
+                        const cnn_real s21 = a1p + 4 * a1q;
+                        const cnn_real s31 = a1m + 8 * a1n + a15;
+                        const cnn_real a20 = wm[(size_t)(2 * NT + t) * WOC + c], a21 = wm[(size_t)(8 * NT + t) * WOC + c], a22 = wm[(size_t)(14 * NT + t) * WOC + c];
+                        const cnn_real a23 = wm[(size_t)(20 * NT + t) * WOC + c], a24 = wm[(size_t)(26 * NT + t) * WOC + c], a25 = wm[(size_t)(32 * NT + t) * WOC + c];
+                        const cnn_real a2p = a21 + a22, a2m = a21 - a22, a2q = a23 + a24, a2n = a23 - a24;
+                        const cnn_real s02 = a20 + a2p + a2q;
+                        const cnn_real s12 = a2m + 2 * a2n;
+                        const cnn_real s22 = a2p + 4 * a2q;
+                        const cnn_real s32 = a2m + 8 * a2n + a25;
+                        const cnn_real a30 = wm[(size_t)(3 * NT + t) * WOC + c], a31 = wm[(size_t)(9 * NT + t) * WOC + c], a32 = wm[(size_t)(15 * NT + t) * WOC + c];
+                        const cnn_real a33 = wm[(size_t)(21 * NT + t) * WOC + c], a34 = wm[(size_t)(27 * NT + t) * WOC + c], a35 = wm[(size_t)(33 * NT + t) * WOC + c];
+                        const cnn_real a3p = a31 + a32, a3m = a31 - a32, a3q = a33 + a34, a3n = a33 - a34;
+                        const cnn_real s03 = a30 + a3p + a3q;
+                        const cnn_real s13 = a3m + 2 * a3n;
+                        const cnn_real s23 = a3p + 4 * a3q;
+                        const cnn_real s33 = a3m + 8 * a3n + a35;
+                        const cnn_real a40 = wm[(size_t)(4 * NT + t) * WOC + c], a41 = wm[(size_t)(10 * NT + t) * WOC + c], a42 = wm[(size_t)(16 * NT + t) * WOC + c];
+                        const cnn_real a43 = wm[(size_t)(22 * NT + t) * WOC + c], a44 = wm[(size_t)(28 * NT + t) * WOC + c], a45 = wm[(size_t)(34 * NT + t) * WOC + c];
+                        const cnn_real a4p = a41 + a42, a4m = a41 - a42, a4q = a43 + a44, a4n = a43 - a44;
+                        const cnn_real s04 = a40 + a4p + a4q;
+                        const cnn_real s14 = a4m + 2 * a4n;
+                        const cnn_real s24 = a4p + 4 * a4q;
+                        const cnn_real s34 = a4m + 8 * a4n + a45;
+                        const cnn_real a50 = wm[(size_t)(5 * NT + t) * WOC + c], a51 = wm[(size_t)(11 * NT + t) * WOC + c], a52 = wm[(size_t)(17 * NT + t) * WOC + c];
+                        const cnn_real a53 = wm[(size_t)(23 * NT + t) * WOC + c], a54 = wm[(size_t)(29 * NT + t) * WOC + c], a55 = wm[(size_t)(35 * NT + t) * WOC + c];
+                        const cnn_real a5p = a51 + a52, a5m = a51 - a52, a5q = a53 + a54, a5n = a53 - a54;
+                        const cnn_real s05 = a50 + a5p + a5q;
+                        const cnn_real s15 = a5m + 2 * a5n;
+                        const cnn_real s25 = a5p + 4 * a5q;
+                        const cnn_real s35 = a5m + 8 * a5n + a55;
+                        const cnn_real s0p = s01 + s02, s0m = s01 - s02, s0q = s03 + s04, s0n = s03 - s04;
+                        const cnn_real z00 = s00 + s0p + s0q;
+                        const cnn_real z01 = s0m + 2 * s0n;
+                        const cnn_real z02 = s0p + 4 * s0q;
+                        const cnn_real z03 = s0m + 8 * s0n + s05;
+                        const cnn_real s1p = s11 + s12, s1m = s11 - s12, s1q = s13 + s14, s1n = s13 - s14;
+                        const cnn_real z10 = s10 + s1p + s1q;
+                        const cnn_real z11 = s1m + 2 * s1n;
+                        const cnn_real z12 = s1p + 4 * s1q;
+                        const cnn_real z13 = s1m + 8 * s1n + s15;
+                        const cnn_real s2p = s21 + s22, s2m = s21 - s22, s2q = s23 + s24, s2n = s23 - s24;
+                        const cnn_real z20 = s20 + s2p + s2q;
+                        const cnn_real z21 = s2m + 2 * s2n;
+                        const cnn_real z22 = s2p + 4 * s2q;
+                        const cnn_real z23 = s2m + 8 * s2n + s25;
+                        const cnn_real s3p = s31 + s32, s3m = s31 - s32, s3q = s33 + s34, s3n = s33 - s34;
+                        const cnn_real z30 = s30 + s3p + s3q;
+                        const cnn_real z31 = s3m + 2 * s3n;
+                        const cnn_real z32 = s3p + 4 * s3q;
+                        const cnn_real z33 = s3m + 8 * s3n + s35;
+                        {
+                            const cnn_real v0 = z00 + bias[c], v1 = z01 + bias[c], v2 = z10 + bias[c], v3 = z11 + bias[c];
                             /* row-major: only a larger value replaces, so the first maximum wins */
-                            cnn_real m = z00, k = 0;
-                            k = z01 > m ? (cnn_real)1 : k;
-                            m = z01 > m ? z01 : m;
-                            k = z10 > m ? (cnn_real)2 : k;
-                            m = z10 > m ? z10 : m;
-                            k = z11 > m ? (cnn_real)3 : k;
-                            m = z11 > m ? z11 : m;
-                            yp[c] = (m < 0 ? (cnn_real)0 : m);
-                            kf[c] = m > 0 ? k : (cnn_real)255;
+                            cnn_real m = v0, code = 0;
+                            code = v1 > m ? (cnn_real)1 : code;
+                            m = v1 > m ? v1 : m;
+                            code = v2 > m ? (cnn_real)2 : code;
+                            m = v2 > m ? v2 : m;
+                            code = v3 > m ? (cnn_real)3 : code;
+                            m = v3 > m ? v3 : m;
+                            y0[(size_t)(0 * YW + 0) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                            kf00[c] = m > 0 ? code : (cnn_real)255;
                         }
-                        unsigned char *restrict ap = am + ((size_t)py * POW + tb * NT + t) * OC;
-                        OMP(simd)
-                        for (int c = 0; c < OC; c++)
-                            ap[c] = (unsigned char)kf[c];
+                        {
+                            const cnn_real v0 = z02 + bias[c], v1 = z03 + bias[c], v2 = z12 + bias[c], v3 = z13 + bias[c];
+                            /* row-major: only a larger value replaces, so the first maximum wins */
+                            cnn_real m = v0, code = 0;
+                            code = v1 > m ? (cnn_real)1 : code;
+                            m = v1 > m ? v1 : m;
+                            code = v2 > m ? (cnn_real)2 : code;
+                            m = v2 > m ? v2 : m;
+                            code = v3 > m ? (cnn_real)3 : code;
+                            m = v3 > m ? v3 : m;
+                            y0[(size_t)(0 * YW + 1) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                            kf01[c] = m > 0 ? code : (cnn_real)255;
+                        }
+                        {
+                            const cnn_real v0 = z20 + bias[c], v1 = z21 + bias[c], v2 = z30 + bias[c], v3 = z31 + bias[c];
+                            /* row-major: only a larger value replaces, so the first maximum wins */
+                            cnn_real m = v0, code = 0;
+                            code = v1 > m ? (cnn_real)1 : code;
+                            m = v1 > m ? v1 : m;
+                            code = v2 > m ? (cnn_real)2 : code;
+                            m = v2 > m ? v2 : m;
+                            code = v3 > m ? (cnn_real)3 : code;
+                            m = v3 > m ? v3 : m;
+                            y0[(size_t)(1 * YW + 0) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                            kf10[c] = m > 0 ? code : (cnn_real)255;
+                        }
+                        {
+                            const cnn_real v0 = z22 + bias[c], v1 = z23 + bias[c], v2 = z32 + bias[c], v3 = z33 + bias[c];
+                            /* row-major: only a larger value replaces, so the first maximum wins */
+                            cnn_real m = v0, code = 0;
+                            code = v1 > m ? (cnn_real)1 : code;
+                            m = v1 > m ? v1 : m;
+                            code = v2 > m ? (cnn_real)2 : code;
+                            m = v2 > m ? v2 : m;
+                            code = v3 > m ? (cnn_real)3 : code;
+                            m = v3 > m ? v3 : m;
+                            y0[(size_t)(1 * YW + 1) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                            kf11[c] = m > 0 ? code : (cnn_real)255;
+                        }
                     }
-                } else {
-                    /* the window's outputs A^T M A, pooled */
-                    for (int t = 0; t < 10; t++) {
-                        cnn_real *restrict yp = yi + ((size_t)py * POW + tb * NT + t) * OC;
+                    unsigned char *restrict a0 = am + ((size_t)ty * 2 * YW + (size_t)tx * 2) * WOC;
+                    {
                         OMP(simd)
-                        for (int c = 0; c < WOC; c++) {
-                            const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(1 * NT + t) * WOC + c], a02 = wm[(size_t)(2 * NT + t) * WOC + c], a03 = wm[(size_t)(3 * NT + t) * WOC + c];
-                            const cnn_real a10 = wm[(size_t)(4 * NT + t) * WOC + c], a11 = wm[(size_t)(5 * NT + t) * WOC + c], a12 = wm[(size_t)(6 * NT + t) * WOC + c], a13 = wm[(size_t)(7 * NT + t) * WOC + c];
-                            const cnn_real a20 = wm[(size_t)(8 * NT + t) * WOC + c], a21 = wm[(size_t)(9 * NT + t) * WOC + c], a22 = wm[(size_t)(10 * NT + t) * WOC + c], a23 = wm[(size_t)(11 * NT + t) * WOC + c];
-                            const cnn_real a30 = wm[(size_t)(12 * NT + t) * WOC + c], a31 = wm[(size_t)(13 * NT + t) * WOC + c], a32 = wm[(size_t)(14 * NT + t) * WOC + c], a33 = wm[(size_t)(15 * NT + t) * WOC + c];
-                            const cnn_real b00 = a00 + a10 + a20, b10 = a10 - a20 - a30;
-                            const cnn_real b01 = a01 + a11 + a21, b11 = a11 - a21 - a31;
-                            const cnn_real b02 = a02 + a12 + a22, b12 = a12 - a22 - a32;
-                            const cnn_real b03 = a03 + a13 + a23, b13 = a13 - a23 - a33;
-                            const cnn_real z00 = b00 + b01 + b02, z01 = b01 - b02 - b03;
-                            const cnn_real z10 = b10 + b11 + b12, z11 = b11 - b12 - b13;
+                        for (int c = 0; c < WOC; c++)
+                            a0[(size_t)(0 * YW + 0) * WOC + c] = (unsigned char)kf00[c];
+                    }
+                    {
+                        OMP(simd)
+                        for (int c = 0; c < WOC; c++)
+                            a0[(size_t)(0 * YW + 1) * WOC + c] = (unsigned char)kf01[c];
+                    }
+                    {
+                        OMP(simd)
+                        for (int c = 0; c < WOC; c++)
+                            a0[(size_t)(1 * YW + 0) * WOC + c] = (unsigned char)kf10[c];
+                    }
+                    {
+                        OMP(simd)
+                        for (int c = 0; c < WOC; c++)
+                            a0[(size_t)(1 * YW + 1) * WOC + c] = (unsigned char)kf11[c];
+                    }
+                }
+            } else {
+                /* the tile's outputs A^T M A, pooled */
+                for (int t = 0; t < 12; t++) {
+                    const int k = kb + t, ty = k / TXF, tx = k % TXF;
+                    cnn_real *restrict y0 = yi + ((size_t)ty * 2 * YW + (size_t)tx * 2) * WOC;
+                    OMP(simd)
+                    for (int c = 0; c < WOC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(6 * NT + t) * WOC + c], a02 = wm[(size_t)(12 * NT + t) * WOC + c];
+                        const cnn_real a03 = wm[(size_t)(18 * NT + t) * WOC + c], a04 = wm[(size_t)(24 * NT + t) * WOC + c], a05 = wm[(size_t)(30 * NT + t) * WOC + c];
+                        const cnn_real a0p = a01 + a02, a0m = a01 - a02, a0q = a03 + a04, a0n = a03 - a04;
+                        const cnn_real s00 = a00 + a0p + a0q;
+                        const cnn_real s10 = a0m + 2 * a0n;
+                        const cnn_real s20 = a0p + 4 * a0q;
+                        const cnn_real s30 = a0m + 8 * a0n + a05;
+                        const cnn_real a10 = wm[(size_t)(1 * NT + t) * WOC + c], a11 = wm[(size_t)(7 * NT + t) * WOC + c], a12 = wm[(size_t)(13 * NT + t) * WOC + c];
+                        const cnn_real a13 = wm[(size_t)(19 * NT + t) * WOC + c], a14 = wm[(size_t)(25 * NT + t) * WOC + c], a15 = wm[(size_t)(31 * NT + t) * WOC + c];
+                        const cnn_real a1p = a11 + a12, a1m = a11 - a12, a1q = a13 + a14, a1n = a13 - a14;
+                        const cnn_real s01 = a10 + a1p + a1q;
+                        const cnn_real s11 = a1m + 2 * a1n;
+                        const cnn_real s21 = a1p + 4 * a1q;
+                        const cnn_real s31 = a1m + 8 * a1n + a15;
+                        const cnn_real a20 = wm[(size_t)(2 * NT + t) * WOC + c], a21 = wm[(size_t)(8 * NT + t) * WOC + c], a22 = wm[(size_t)(14 * NT + t) * WOC + c];
+                        const cnn_real a23 = wm[(size_t)(20 * NT + t) * WOC + c], a24 = wm[(size_t)(26 * NT + t) * WOC + c], a25 = wm[(size_t)(32 * NT + t) * WOC + c];
+                        const cnn_real a2p = a21 + a22, a2m = a21 - a22, a2q = a23 + a24, a2n = a23 - a24;
+                        const cnn_real s02 = a20 + a2p + a2q;
+                        const cnn_real s12 = a2m + 2 * a2n;
+                        const cnn_real s22 = a2p + 4 * a2q;
+                        const cnn_real s32 = a2m + 8 * a2n + a25;
+                        const cnn_real a30 = wm[(size_t)(3 * NT + t) * WOC + c], a31 = wm[(size_t)(9 * NT + t) * WOC + c], a32 = wm[(size_t)(15 * NT + t) * WOC + c];
+                        const cnn_real a33 = wm[(size_t)(21 * NT + t) * WOC + c], a34 = wm[(size_t)(27 * NT + t) * WOC + c], a35 = wm[(size_t)(33 * NT + t) * WOC + c];
+                        const cnn_real a3p = a31 + a32, a3m = a31 - a32, a3q = a33 + a34, a3n = a33 - a34;
+                        const cnn_real s03 = a30 + a3p + a3q;
+                        const cnn_real s13 = a3m + 2 * a3n;
+                        const cnn_real s23 = a3p + 4 * a3q;
+                        const cnn_real s33 = a3m + 8 * a3n + a35;
+                        const cnn_real a40 = wm[(size_t)(4 * NT + t) * WOC + c], a41 = wm[(size_t)(10 * NT + t) * WOC + c], a42 = wm[(size_t)(16 * NT + t) * WOC + c];
+                        const cnn_real a43 = wm[(size_t)(22 * NT + t) * WOC + c], a44 = wm[(size_t)(28 * NT + t) * WOC + c], a45 = wm[(size_t)(34 * NT + t) * WOC + c];
+                        const cnn_real a4p = a41 + a42, a4m = a41 - a42, a4q = a43 + a44, a4n = a43 - a44;
+                        const cnn_real s04 = a40 + a4p + a4q;
+                        const cnn_real s14 = a4m + 2 * a4n;
+                        const cnn_real s24 = a4p + 4 * a4q;
+                        const cnn_real s34 = a4m + 8 * a4n + a45;
+                        const cnn_real a50 = wm[(size_t)(5 * NT + t) * WOC + c], a51 = wm[(size_t)(11 * NT + t) * WOC + c], a52 = wm[(size_t)(17 * NT + t) * WOC + c];
+                        const cnn_real a53 = wm[(size_t)(23 * NT + t) * WOC + c], a54 = wm[(size_t)(29 * NT + t) * WOC + c], a55 = wm[(size_t)(35 * NT + t) * WOC + c];
+                        const cnn_real a5p = a51 + a52, a5m = a51 - a52, a5q = a53 + a54, a5n = a53 - a54;
+                        const cnn_real s05 = a50 + a5p + a5q;
+                        const cnn_real s15 = a5m + 2 * a5n;
+                        const cnn_real s25 = a5p + 4 * a5q;
+                        const cnn_real s35 = a5m + 8 * a5n + a55;
+                        const cnn_real s0p = s01 + s02, s0m = s01 - s02, s0q = s03 + s04, s0n = s03 - s04;
+                        const cnn_real z00 = s00 + s0p + s0q;
+                        const cnn_real z01 = s0m + 2 * s0n;
+                        const cnn_real z02 = s0p + 4 * s0q;
+                        const cnn_real z03 = s0m + 8 * s0n + s05;
+                        const cnn_real s1p = s11 + s12, s1m = s11 - s12, s1q = s13 + s14, s1n = s13 - s14;
+                        const cnn_real z10 = s10 + s1p + s1q;
+                        const cnn_real z11 = s1m + 2 * s1n;
+                        const cnn_real z12 = s1p + 4 * s1q;
+                        const cnn_real z13 = s1m + 8 * s1n + s15;
+                        const cnn_real s2p = s21 + s22, s2m = s21 - s22, s2q = s23 + s24, s2n = s23 - s24;
+                        const cnn_real z20 = s20 + s2p + s2q;
+                        const cnn_real z21 = s2m + 2 * s2n;
+                        const cnn_real z22 = s2p + 4 * s2q;
+                        const cnn_real z23 = s2m + 8 * s2n + s25;
+                        const cnn_real s3p = s31 + s32, s3m = s31 - s32, s3q = s33 + s34, s3n = s33 - s34;
+                        const cnn_real z30 = s30 + s3p + s3q;
+                        const cnn_real z31 = s3m + 2 * s3n;
+                        const cnn_real z32 = s3p + 4 * s3q;
+                        const cnn_real z33 = s3m + 8 * s3n + s35;
+                        {
                             cnn_real m = z00;
                             m = z01 > m ? z01 : m;
                             m = z10 > m ? z10 : m;
                             m = z11 > m ? z11 : m;
                             m += bias[c];
-                            yp[c] = (m < 0 ? (cnn_real)0 : m);
+                            y0[(size_t)(0 * YW + 0) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                        {
+                            cnn_real m = z02;
+                            m = z03 > m ? z03 : m;
+                            m = z12 > m ? z12 : m;
+                            m = z13 > m ? z13 : m;
+                            m += bias[c];
+                            y0[(size_t)(0 * YW + 1) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                        {
+                            cnn_real m = z20;
+                            m = z21 > m ? z21 : m;
+                            m = z30 > m ? z30 : m;
+                            m = z31 > m ? z31 : m;
+                            m += bias[c];
+                            y0[(size_t)(1 * YW + 0) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                        {
+                            cnn_real m = z22;
+                            m = z23 > m ? z23 : m;
+                            m = z32 > m ? z32 : m;
+                            m = z33 > m ? z33 : m;
+                            m += bias[c];
+                            y0[(size_t)(1 * YW + 1) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
                         }
                     }
                 }
             }
-        } /* py */
+        }
+        { /* the rest of the whole tiles */
+            /* V = B^T d B: the 6x6 input tile under each 4x4 output tile */
+            for (int t = 0; t < 9; t++) {
+                const int k = 216 + t, ty = k / TXF, tx = k % TXF;
+                enum { DS = SRC_W * WIC };
+                const cnn_real *restrict d = xs + ((size_t)ty * 4 * SRC_W + (size_t)tx * 4) * WIC;
+                for (int c0 = 0; c0 < WIC; c0 += 16) {
+                    cnn_real b[36][16];
+                    OMP(simd)
+                    for (int c = 0; c < 16; c++) {
+                        {
+                            const cnn_real d0 = d[0 * DS + 0 * WIC + c0 + c], d1 = d[1 * DS + 0 * WIC + c0 + c], d2 = d[2 * DS + 0 * WIC + c0 + c];
+                            const cnn_real d3 = d[3 * DS + 0 * WIC + c0 + c], d4 = d[4 * DS + 0 * WIC + c0 + c], d5 = d[5 * DS + 0 * WIC + c0 + c];
+                            b[0][c] = d4 + 4 * d0 - 5 * d2;
+                            b[6][c] = d3 + d4 - 4 * (d1 + d2);
+                            b[12][c] = d4 - d3 + 4 * (d1 - d2);
+                            b[18][c] = d4 - d2 + 2 * (d3 - d1);
+                            b[24][c] = d4 - d2 - 2 * (d3 - d1);
+                            b[30][c] = d5 + 4 * d1 - 5 * d3;
+                        }
+                        {
+                            const cnn_real d0 = d[0 * DS + 1 * WIC + c0 + c], d1 = d[1 * DS + 1 * WIC + c0 + c], d2 = d[2 * DS + 1 * WIC + c0 + c];
+                            const cnn_real d3 = d[3 * DS + 1 * WIC + c0 + c], d4 = d[4 * DS + 1 * WIC + c0 + c], d5 = d[5 * DS + 1 * WIC + c0 + c];
+                            b[1][c] = d4 + 4 * d0 - 5 * d2;
+                            b[7][c] = d3 + d4 - 4 * (d1 + d2);
+                            b[13][c] = d4 - d3 + 4 * (d1 - d2);
+                            b[19][c] = d4 - d2 + 2 * (d3 - d1);
+                            b[25][c] = d4 - d2 - 2 * (d3 - d1);
+                            b[31][c] = d5 + 4 * d1 - 5 * d3;
+                        }
+                        {
+                            const cnn_real d0 = d[0 * DS + 2 * WIC + c0 + c], d1 = d[1 * DS + 2 * WIC + c0 + c], d2 = d[2 * DS + 2 * WIC + c0 + c];
+                            const cnn_real d3 = d[3 * DS + 2 * WIC + c0 + c], d4 = d[4 * DS + 2 * WIC + c0 + c], d5 = d[5 * DS + 2 * WIC + c0 + c];
+                            b[2][c] = d4 + 4 * d0 - 5 * d2;
+                            b[8][c] = d3 + d4 - 4 * (d1 + d2);
+                            b[14][c] = d4 - d3 + 4 * (d1 - d2);
+                            b[20][c] = d4 - d2 + 2 * (d3 - d1);
+                            b[26][c] = d4 - d2 - 2 * (d3 - d1);
+                            b[32][c] = d5 + 4 * d1 - 5 * d3;
+                        }
+                        {
+                            const cnn_real d0 = d[0 * DS + 3 * WIC + c0 + c], d1 = d[1 * DS + 3 * WIC + c0 + c], d2 = d[2 * DS + 3 * WIC + c0 + c];
+                            const cnn_real d3 = d[3 * DS + 3 * WIC + c0 + c], d4 = d[4 * DS + 3 * WIC + c0 + c], d5 = d[5 * DS + 3 * WIC + c0 + c];
+                            b[3][c] = d4 + 4 * d0 - 5 * d2;
+                            b[9][c] = d3 + d4 - 4 * (d1 + d2);
+                            b[15][c] = d4 - d3 + 4 * (d1 - d2);
+                            b[21][c] = d4 - d2 + 2 * (d3 - d1);
+                            b[27][c] = d4 - d2 - 2 * (d3 - d1);
+                            b[33][c] = d5 + 4 * d1 - 5 * d3;
+                        }
+                        {
+                            const cnn_real d0 = d[0 * DS + 4 * WIC + c0 + c], d1 = d[1 * DS + 4 * WIC + c0 + c], d2 = d[2 * DS + 4 * WIC + c0 + c];
+                            const cnn_real d3 = d[3 * DS + 4 * WIC + c0 + c], d4 = d[4 * DS + 4 * WIC + c0 + c], d5 = d[5 * DS + 4 * WIC + c0 + c];
+                            b[4][c] = d4 + 4 * d0 - 5 * d2;
+                            b[10][c] = d3 + d4 - 4 * (d1 + d2);
+                            b[16][c] = d4 - d3 + 4 * (d1 - d2);
+                            b[22][c] = d4 - d2 + 2 * (d3 - d1);
+                            b[28][c] = d4 - d2 - 2 * (d3 - d1);
+                            b[34][c] = d5 + 4 * d1 - 5 * d3;
+                        }
+                        {
+                            const cnn_real d0 = d[0 * DS + 5 * WIC + c0 + c], d1 = d[1 * DS + 5 * WIC + c0 + c], d2 = d[2 * DS + 5 * WIC + c0 + c];
+                            const cnn_real d3 = d[3 * DS + 5 * WIC + c0 + c], d4 = d[4 * DS + 5 * WIC + c0 + c], d5 = d[5 * DS + 5 * WIC + c0 + c];
+                            b[5][c] = d4 + 4 * d0 - 5 * d2;
+                            b[11][c] = d3 + d4 - 4 * (d1 + d2);
+                            b[17][c] = d4 - d3 + 4 * (d1 - d2);
+                            b[23][c] = d4 - d2 + 2 * (d3 - d1);
+                            b[29][c] = d4 - d2 - 2 * (d3 - d1);
+                            b[35][c] = d5 + 4 * d1 - 5 * d3;
+                        }
+                    }
+                    OMP(simd)
+                    for (int c = 0; c < 16; c++) {
+                        {
+                            const cnn_real e0 = b[0][c], e1 = b[1][c], e2 = b[2][c], e3 = b[3][c], e4 = b[4][c], e5 = b[5][c];
+                            wv[(size_t)(0 * NT + t) * WIC + c0 + c] = e4 + 4 * e0 - 5 * e2;
+                            wv[(size_t)(1 * NT + t) * WIC + c0 + c] = e3 + e4 - 4 * (e1 + e2);
+                            wv[(size_t)(2 * NT + t) * WIC + c0 + c] = e4 - e3 + 4 * (e1 - e2);
+                            wv[(size_t)(3 * NT + t) * WIC + c0 + c] = e4 - e2 + 2 * (e3 - e1);
+                            wv[(size_t)(4 * NT + t) * WIC + c0 + c] = e4 - e2 - 2 * (e3 - e1);
+                            wv[(size_t)(5 * NT + t) * WIC + c0 + c] = e5 + 4 * e1 - 5 * e3;
+                        }
+                        {
+                            const cnn_real e0 = b[6][c], e1 = b[7][c], e2 = b[8][c], e3 = b[9][c], e4 = b[10][c], e5 = b[11][c];
+                            wv[(size_t)(6 * NT + t) * WIC + c0 + c] = e4 + 4 * e0 - 5 * e2;
+                            wv[(size_t)(7 * NT + t) * WIC + c0 + c] = e3 + e4 - 4 * (e1 + e2);
+                            wv[(size_t)(8 * NT + t) * WIC + c0 + c] = e4 - e3 + 4 * (e1 - e2);
+                            wv[(size_t)(9 * NT + t) * WIC + c0 + c] = e4 - e2 + 2 * (e3 - e1);
+                            wv[(size_t)(10 * NT + t) * WIC + c0 + c] = e4 - e2 - 2 * (e3 - e1);
+                            wv[(size_t)(11 * NT + t) * WIC + c0 + c] = e5 + 4 * e1 - 5 * e3;
+                        }
+                        {
+                            const cnn_real e0 = b[12][c], e1 = b[13][c], e2 = b[14][c], e3 = b[15][c], e4 = b[16][c], e5 = b[17][c];
+                            wv[(size_t)(12 * NT + t) * WIC + c0 + c] = e4 + 4 * e0 - 5 * e2;
+                            wv[(size_t)(13 * NT + t) * WIC + c0 + c] = e3 + e4 - 4 * (e1 + e2);
+                            wv[(size_t)(14 * NT + t) * WIC + c0 + c] = e4 - e3 + 4 * (e1 - e2);
+                            wv[(size_t)(15 * NT + t) * WIC + c0 + c] = e4 - e2 + 2 * (e3 - e1);
+                            wv[(size_t)(16 * NT + t) * WIC + c0 + c] = e4 - e2 - 2 * (e3 - e1);
+                            wv[(size_t)(17 * NT + t) * WIC + c0 + c] = e5 + 4 * e1 - 5 * e3;
+                        }
+                        {
+                            const cnn_real e0 = b[18][c], e1 = b[19][c], e2 = b[20][c], e3 = b[21][c], e4 = b[22][c], e5 = b[23][c];
+                            wv[(size_t)(18 * NT + t) * WIC + c0 + c] = e4 + 4 * e0 - 5 * e2;
+                            wv[(size_t)(19 * NT + t) * WIC + c0 + c] = e3 + e4 - 4 * (e1 + e2);
+                            wv[(size_t)(20 * NT + t) * WIC + c0 + c] = e4 - e3 + 4 * (e1 - e2);
+                            wv[(size_t)(21 * NT + t) * WIC + c0 + c] = e4 - e2 + 2 * (e3 - e1);
+                            wv[(size_t)(22 * NT + t) * WIC + c0 + c] = e4 - e2 - 2 * (e3 - e1);
+                            wv[(size_t)(23 * NT + t) * WIC + c0 + c] = e5 + 4 * e1 - 5 * e3;
+                        }
+                        {
+                            const cnn_real e0 = b[24][c], e1 = b[25][c], e2 = b[26][c], e3 = b[27][c], e4 = b[28][c], e5 = b[29][c];
+                            wv[(size_t)(24 * NT + t) * WIC + c0 + c] = e4 + 4 * e0 - 5 * e2;
+                            wv[(size_t)(25 * NT + t) * WIC + c0 + c] = e3 + e4 - 4 * (e1 + e2);
+                            wv[(size_t)(26 * NT + t) * WIC + c0 + c] = e4 - e3 + 4 * (e1 - e2);
+                            wv[(size_t)(27 * NT + t) * WIC + c0 + c] = e4 - e2 + 2 * (e3 - e1);
+                            wv[(size_t)(28 * NT + t) * WIC + c0 + c] = e4 - e2 - 2 * (e3 - e1);
+                            wv[(size_t)(29 * NT + t) * WIC + c0 + c] = e5 + 4 * e1 - 5 * e3;
+                        }
+                        {
+                            const cnn_real e0 = b[30][c], e1 = b[31][c], e2 = b[32][c], e3 = b[33][c], e4 = b[34][c], e5 = b[35][c];
+                            wv[(size_t)(30 * NT + t) * WIC + c0 + c] = e4 + 4 * e0 - 5 * e2;
+                            wv[(size_t)(31 * NT + t) * WIC + c0 + c] = e3 + e4 - 4 * (e1 + e2);
+                            wv[(size_t)(32 * NT + t) * WIC + c0 + c] = e4 - e3 + 4 * (e1 - e2);
+                            wv[(size_t)(33 * NT + t) * WIC + c0 + c] = e4 - e2 + 2 * (e3 - e1);
+                            wv[(size_t)(34 * NT + t) * WIC + c0 + c] = e4 - e2 - 2 * (e3 - e1);
+                            wv[(size_t)(35 * NT + t) * WIC + c0 + c] = e5 + 4 * e1 - 5 * e3;
+                        }
+                    }
+                }
+            }
+            /* M[pos] = V[pos] U[pos], summed over the input channels */
+            for (int pos = 0; pos < 36; pos++) {
+                const cnn_real *restrict vp = wv + (size_t)pos * NT * WIC;
+                const cnn_real *restrict up = wu + (size_t)pos * WIC * WOC;
+                cnn_real *restrict mp = wm + (size_t)pos * NT * WOC;
+                for (int ob = 0; ob < WOC; ob += 32) {
+#if CNN_AVX512_FLOAT
+                    __m512 m0_0 = _mm512_setzero_ps();
+                    __m512 m0_1 = _mm512_setzero_ps();
+                    __m512 m1_0 = _mm512_setzero_ps();
+                    __m512 m1_1 = _mm512_setzero_ps();
+                    __m512 m2_0 = _mm512_setzero_ps();
+                    __m512 m2_1 = _mm512_setzero_ps();
+                    __m512 m3_0 = _mm512_setzero_ps();
+                    __m512 m3_1 = _mm512_setzero_ps();
+                    __m512 m4_0 = _mm512_setzero_ps();
+                    __m512 m4_1 = _mm512_setzero_ps();
+                    __m512 m5_0 = _mm512_setzero_ps();
+                    __m512 m5_1 = _mm512_setzero_ps();
+                    __m512 m6_0 = _mm512_setzero_ps();
+                    __m512 m6_1 = _mm512_setzero_ps();
+                    __m512 m7_0 = _mm512_setzero_ps();
+                    __m512 m7_1 = _mm512_setzero_ps();
+                    __m512 m8_0 = _mm512_setzero_ps();
+                    __m512 m8_1 = _mm512_setzero_ps();
+                    for (int ic = 0; ic < WIC; ic++) {
+                        const __m512 u0 = _mm512_loadu_ps(up + (size_t)ic * WOC + ob + 0);
+                        const __m512 u1 = _mm512_loadu_ps(up + (size_t)ic * WOC + ob + 16);
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[0 * WIC + ic]);
+                            m0_0 = _mm512_fmadd_ps(s, u0, m0_0);
+                            m0_1 = _mm512_fmadd_ps(s, u1, m0_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[1 * WIC + ic]);
+                            m1_0 = _mm512_fmadd_ps(s, u0, m1_0);
+                            m1_1 = _mm512_fmadd_ps(s, u1, m1_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[2 * WIC + ic]);
+                            m2_0 = _mm512_fmadd_ps(s, u0, m2_0);
+                            m2_1 = _mm512_fmadd_ps(s, u1, m2_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[3 * WIC + ic]);
+                            m3_0 = _mm512_fmadd_ps(s, u0, m3_0);
+                            m3_1 = _mm512_fmadd_ps(s, u1, m3_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[4 * WIC + ic]);
+                            m4_0 = _mm512_fmadd_ps(s, u0, m4_0);
+                            m4_1 = _mm512_fmadd_ps(s, u1, m4_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[5 * WIC + ic]);
+                            m5_0 = _mm512_fmadd_ps(s, u0, m5_0);
+                            m5_1 = _mm512_fmadd_ps(s, u1, m5_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[6 * WIC + ic]);
+                            m6_0 = _mm512_fmadd_ps(s, u0, m6_0);
+                            m6_1 = _mm512_fmadd_ps(s, u1, m6_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[7 * WIC + ic]);
+                            m7_0 = _mm512_fmadd_ps(s, u0, m7_0);
+                            m7_1 = _mm512_fmadd_ps(s, u1, m7_1);
+                        }
+                        {
+                            const __m512 s = _mm512_set1_ps(vp[8 * WIC + ic]);
+                            m8_0 = _mm512_fmadd_ps(s, u0, m8_0);
+                            m8_1 = _mm512_fmadd_ps(s, u1, m8_1);
+                        }
+                    }
+                    _mm512_storeu_ps(mp + 0 * WOC + ob + 0, m0_0);
+                    _mm512_storeu_ps(mp + 0 * WOC + ob + 16, m0_1);
+                    _mm512_storeu_ps(mp + 1 * WOC + ob + 0, m1_0);
+                    _mm512_storeu_ps(mp + 1 * WOC + ob + 16, m1_1);
+                    _mm512_storeu_ps(mp + 2 * WOC + ob + 0, m2_0);
+                    _mm512_storeu_ps(mp + 2 * WOC + ob + 16, m2_1);
+                    _mm512_storeu_ps(mp + 3 * WOC + ob + 0, m3_0);
+                    _mm512_storeu_ps(mp + 3 * WOC + ob + 16, m3_1);
+                    _mm512_storeu_ps(mp + 4 * WOC + ob + 0, m4_0);
+                    _mm512_storeu_ps(mp + 4 * WOC + ob + 16, m4_1);
+                    _mm512_storeu_ps(mp + 5 * WOC + ob + 0, m5_0);
+                    _mm512_storeu_ps(mp + 5 * WOC + ob + 16, m5_1);
+                    _mm512_storeu_ps(mp + 6 * WOC + ob + 0, m6_0);
+                    _mm512_storeu_ps(mp + 6 * WOC + ob + 16, m6_1);
+                    _mm512_storeu_ps(mp + 7 * WOC + ob + 0, m7_0);
+                    _mm512_storeu_ps(mp + 7 * WOC + ob + 16, m7_1);
+                    _mm512_storeu_ps(mp + 8 * WOC + ob + 0, m8_0);
+                    _mm512_storeu_ps(mp + 8 * WOC + ob + 16, m8_1);
+#else /* the portable twin, summing in the same order */
+                    cnn_real m0_0[16];
+                    cnn_real m0_1[16];
+                    cnn_real m1_0[16];
+                    cnn_real m1_1[16];
+                    cnn_real m2_0[16];
+                    cnn_real m2_1[16];
+                    cnn_real m3_0[16];
+                    cnn_real m3_1[16];
+                    cnn_real m4_0[16];
+                    cnn_real m4_1[16];
+                    cnn_real m5_0[16];
+                    cnn_real m5_1[16];
+                    cnn_real m6_0[16];
+                    cnn_real m6_1[16];
+                    cnn_real m7_0[16];
+                    cnn_real m7_1[16];
+                    cnn_real m8_0[16];
+                    cnn_real m8_1[16];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m0_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m0_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m1_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m1_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m2_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m2_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m3_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m3_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m4_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m4_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m5_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m5_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m6_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m6_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m7_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m7_1[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m8_0[co] = 0;
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        m8_1[co] = 0;
+                    for (int ic = 0; ic < WIC; ic++) {
+                        const cnn_real *restrict ur = up + (size_t)ic * WOC + ob;
+                        {
+                            const cnn_real s = vp[0 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m0_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[1 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m1_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[2 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m2_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[3 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m3_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[4 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m4_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m4_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[5 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m5_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m5_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[6 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m6_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m6_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[7 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m7_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m7_1[co] += s * ur[16 + co];
+                        }
+                        {
+                            const cnn_real s = vp[8 * WIC + ic];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m8_0[co] += s * ur[0 + co];
+                            OMP(simd)
+                            for (int co = 0; co < 16; co++)
+                                m8_1[co] += s * ur[16 + co];
+                        }
+                    }
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[0 * WOC + ob + 0 + co] = m0_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[0 * WOC + ob + 16 + co] = m0_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[1 * WOC + ob + 0 + co] = m1_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[1 * WOC + ob + 16 + co] = m1_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[2 * WOC + ob + 0 + co] = m2_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[2 * WOC + ob + 16 + co] = m2_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[3 * WOC + ob + 0 + co] = m3_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[3 * WOC + ob + 16 + co] = m3_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[4 * WOC + ob + 0 + co] = m4_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[4 * WOC + ob + 16 + co] = m4_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[5 * WOC + ob + 0 + co] = m5_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[5 * WOC + ob + 16 + co] = m5_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[6 * WOC + ob + 0 + co] = m6_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[6 * WOC + ob + 16 + co] = m6_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[7 * WOC + ob + 0 + co] = m7_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[7 * WOC + ob + 16 + co] = m7_1[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[8 * WOC + ob + 0 + co] = m8_0[co];
+                    OMP(simd)
+                    for (int co = 0; co < 16; co++)
+                        mp[8 * WOC + ob + 16 + co] = m8_1[co];
+#endif
+                }
+            }
+            if (training) {
+                /* the tile's outputs A^T M A, pooled, with the windows' argmax codes */
+                for (int t = 0; t < 9; t++) {
+                    const int k = 216 + t, ty = k / TXF, tx = k % TXF;
+                    cnn_real *restrict y0 = yi + ((size_t)ty * 2 * YW + (size_t)tx * 2) * WOC;
+                    cnn_real kf00[WOC], kf01[WOC], kf10[WOC], kf11[WOC]; /* codes as reals: full vector width */
+                    OMP(simd)
+                    for (int c = 0; c < WOC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(6 * NT + t) * WOC + c], a02 = wm[(size_t)(12 * NT + t) * WOC + c];
+                        const cnn_real a03 = wm[(size_t)(18 * NT + t) * WOC + c], a04 = wm[(size_t)(24 * NT + t) * WOC + c], a05 = wm[(size_t)(30 * NT + t) * WOC + c];
+                        const cnn_real a0p = a01 + a02, a0m = a01 - a02, a0q = a03 + a04, a0n = a03 - a04;
+                        const cnn_real s00 = a00 + a0p + a0q;
+                        const cnn_real s10 = a0m + 2 * a0n;
+                        const cnn_real s20 = a0p + 4 * a0q;
+                        const cnn_real s30 = a0m + 8 * a0n + a05;
+                        const cnn_real a10 = wm[(size_t)(1 * NT + t) * WOC + c], a11 = wm[(size_t)(7 * NT + t) * WOC + c], a12 = wm[(size_t)(13 * NT + t) * WOC + c];
+                        const cnn_real a13 = wm[(size_t)(19 * NT + t) * WOC + c], a14 = wm[(size_t)(25 * NT + t) * WOC + c], a15 = wm[(size_t)(31 * NT + t) * WOC + c];
+                        const cnn_real a1p = a11 + a12, a1m = a11 - a12, a1q = a13 + a14, a1n = a13 - a14;
+                        const cnn_real s01 = a10 + a1p + a1q;
+                        const cnn_real s11 = a1m + 2 * a1n;
+                        const cnn_real s21 = a1p + 4 * a1q;
+                        const cnn_real s31 = a1m + 8 * a1n + a15;
+                        const cnn_real a20 = wm[(size_t)(2 * NT + t) * WOC + c], a21 = wm[(size_t)(8 * NT + t) * WOC + c], a22 = wm[(size_t)(14 * NT + t) * WOC + c];
+                        const cnn_real a23 = wm[(size_t)(20 * NT + t) * WOC + c], a24 = wm[(size_t)(26 * NT + t) * WOC + c], a25 = wm[(size_t)(32 * NT + t) * WOC + c];
+                        const cnn_real a2p = a21 + a22, a2m = a21 - a22, a2q = a23 + a24, a2n = a23 - a24;
+                        const cnn_real s02 = a20 + a2p + a2q;
+                        const cnn_real s12 = a2m + 2 * a2n;
+                        const cnn_real s22 = a2p + 4 * a2q;
+                        const cnn_real s32 = a2m + 8 * a2n + a25;
+                        const cnn_real a30 = wm[(size_t)(3 * NT + t) * WOC + c], a31 = wm[(size_t)(9 * NT + t) * WOC + c], a32 = wm[(size_t)(15 * NT + t) * WOC + c];
+                        const cnn_real a33 = wm[(size_t)(21 * NT + t) * WOC + c], a34 = wm[(size_t)(27 * NT + t) * WOC + c], a35 = wm[(size_t)(33 * NT + t) * WOC + c];
+                        const cnn_real a3p = a31 + a32, a3m = a31 - a32, a3q = a33 + a34, a3n = a33 - a34;
+                        const cnn_real s03 = a30 + a3p + a3q;
+                        const cnn_real s13 = a3m + 2 * a3n;
+                        const cnn_real s23 = a3p + 4 * a3q;
+                        const cnn_real s33 = a3m + 8 * a3n + a35;
+                        const cnn_real a40 = wm[(size_t)(4 * NT + t) * WOC + c], a41 = wm[(size_t)(10 * NT + t) * WOC + c], a42 = wm[(size_t)(16 * NT + t) * WOC + c];
+                        const cnn_real a43 = wm[(size_t)(22 * NT + t) * WOC + c], a44 = wm[(size_t)(28 * NT + t) * WOC + c], a45 = wm[(size_t)(34 * NT + t) * WOC + c];
+                        const cnn_real a4p = a41 + a42, a4m = a41 - a42, a4q = a43 + a44, a4n = a43 - a44;
+                        const cnn_real s04 = a40 + a4p + a4q;
+                        const cnn_real s14 = a4m + 2 * a4n;
+                        const cnn_real s24 = a4p + 4 * a4q;
+                        const cnn_real s34 = a4m + 8 * a4n + a45;
+                        const cnn_real a50 = wm[(size_t)(5 * NT + t) * WOC + c], a51 = wm[(size_t)(11 * NT + t) * WOC + c], a52 = wm[(size_t)(17 * NT + t) * WOC + c];
+                        const cnn_real a53 = wm[(size_t)(23 * NT + t) * WOC + c], a54 = wm[(size_t)(29 * NT + t) * WOC + c], a55 = wm[(size_t)(35 * NT + t) * WOC + c];
+                        const cnn_real a5p = a51 + a52, a5m = a51 - a52, a5q = a53 + a54, a5n = a53 - a54;
+                        const cnn_real s05 = a50 + a5p + a5q;
+                        const cnn_real s15 = a5m + 2 * a5n;
+                        const cnn_real s25 = a5p + 4 * a5q;
+                        const cnn_real s35 = a5m + 8 * a5n + a55;
+                        const cnn_real s0p = s01 + s02, s0m = s01 - s02, s0q = s03 + s04, s0n = s03 - s04;
+                        const cnn_real z00 = s00 + s0p + s0q;
+                        const cnn_real z01 = s0m + 2 * s0n;
+                        const cnn_real z02 = s0p + 4 * s0q;
+                        const cnn_real z03 = s0m + 8 * s0n + s05;
+                        const cnn_real s1p = s11 + s12, s1m = s11 - s12, s1q = s13 + s14, s1n = s13 - s14;
+                        const cnn_real z10 = s10 + s1p + s1q;
+                        const cnn_real z11 = s1m + 2 * s1n;
+                        const cnn_real z12 = s1p + 4 * s1q;
+                        const cnn_real z13 = s1m + 8 * s1n + s15;
+                        const cnn_real s2p = s21 + s22, s2m = s21 - s22, s2q = s23 + s24, s2n = s23 - s24;
+                        const cnn_real z20 = s20 + s2p + s2q;
+                        const cnn_real z21 = s2m + 2 * s2n;
+                        const cnn_real z22 = s2p + 4 * s2q;
+                        const cnn_real z23 = s2m + 8 * s2n + s25;
+                        const cnn_real s3p = s31 + s32, s3m = s31 - s32, s3q = s33 + s34, s3n = s33 - s34;
+                        const cnn_real z30 = s30 + s3p + s3q;
+                        const cnn_real z31 = s3m + 2 * s3n;
+                        const cnn_real z32 = s3p + 4 * s3q;
+                        const cnn_real z33 = s3m + 8 * s3n + s35;
+                        {
+                            const cnn_real v0 = z00 + bias[c], v1 = z01 + bias[c], v2 = z10 + bias[c], v3 = z11 + bias[c];
+                            /* row-major: only a larger value replaces, so the first maximum wins */
+                            cnn_real m = v0, code = 0;
+                            code = v1 > m ? (cnn_real)1 : code;
+                            m = v1 > m ? v1 : m;
+                            code = v2 > m ? (cnn_real)2 : code;
+                            m = v2 > m ? v2 : m;
+                            code = v3 > m ? (cnn_real)3 : code;
+                            m = v3 > m ? v3 : m;
+                            y0[(size_t)(0 * YW + 0) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                            kf00[c] = m > 0 ? code : (cnn_real)255;
+                        }
+                        {
+                            const cnn_real v0 = z02 + bias[c], v1 = z03 + bias[c], v2 = z12 + bias[c], v3 = z13 + bias[c];
+                            /* row-major: only a larger value replaces, so the first maximum wins */
+                            cnn_real m = v0, code = 0;
+                            code = v1 > m ? (cnn_real)1 : code;
+                            m = v1 > m ? v1 : m;
+                            code = v2 > m ? (cnn_real)2 : code;
+                            m = v2 > m ? v2 : m;
+                            code = v3 > m ? (cnn_real)3 : code;
+                            m = v3 > m ? v3 : m;
+                            y0[(size_t)(0 * YW + 1) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                            kf01[c] = m > 0 ? code : (cnn_real)255;
+                        }
+                        {
+                            const cnn_real v0 = z20 + bias[c], v1 = z21 + bias[c], v2 = z30 + bias[c], v3 = z31 + bias[c];
+                            /* row-major: only a larger value replaces, so the first maximum wins */
+                            cnn_real m = v0, code = 0;
+                            code = v1 > m ? (cnn_real)1 : code;
+                            m = v1 > m ? v1 : m;
+                            code = v2 > m ? (cnn_real)2 : code;
+                            m = v2 > m ? v2 : m;
+                            code = v3 > m ? (cnn_real)3 : code;
+                            m = v3 > m ? v3 : m;
+                            y0[(size_t)(1 * YW + 0) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                            kf10[c] = m > 0 ? code : (cnn_real)255;
+                        }
+                        {
+                            const cnn_real v0 = z22 + bias[c], v1 = z23 + bias[c], v2 = z32 + bias[c], v3 = z33 + bias[c];
+                            /* row-major: only a larger value replaces, so the first maximum wins */
+                            cnn_real m = v0, code = 0;
+                            code = v1 > m ? (cnn_real)1 : code;
+                            m = v1 > m ? v1 : m;
+                            code = v2 > m ? (cnn_real)2 : code;
+                            m = v2 > m ? v2 : m;
+                            code = v3 > m ? (cnn_real)3 : code;
+                            m = v3 > m ? v3 : m;
+                            y0[(size_t)(1 * YW + 1) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                            kf11[c] = m > 0 ? code : (cnn_real)255;
+                        }
+                    }
+                    unsigned char *restrict a0 = am + ((size_t)ty * 2 * YW + (size_t)tx * 2) * WOC;
+                    {
+                        OMP(simd)
+                        for (int c = 0; c < WOC; c++)
+                            a0[(size_t)(0 * YW + 0) * WOC + c] = (unsigned char)kf00[c];
+                    }
+                    {
+                        OMP(simd)
+                        for (int c = 0; c < WOC; c++)
+                            a0[(size_t)(0 * YW + 1) * WOC + c] = (unsigned char)kf01[c];
+                    }
+                    {
+                        OMP(simd)
+                        for (int c = 0; c < WOC; c++)
+                            a0[(size_t)(1 * YW + 0) * WOC + c] = (unsigned char)kf10[c];
+                    }
+                    {
+                        OMP(simd)
+                        for (int c = 0; c < WOC; c++)
+                            a0[(size_t)(1 * YW + 1) * WOC + c] = (unsigned char)kf11[c];
+                    }
+                }
+            } else {
+                /* the tile's outputs A^T M A, pooled */
+                for (int t = 0; t < 9; t++) {
+                    const int k = 216 + t, ty = k / TXF, tx = k % TXF;
+                    cnn_real *restrict y0 = yi + ((size_t)ty * 2 * YW + (size_t)tx * 2) * WOC;
+                    OMP(simd)
+                    for (int c = 0; c < WOC; c++) {
+                        const cnn_real a00 = wm[(size_t)(0 * NT + t) * WOC + c], a01 = wm[(size_t)(6 * NT + t) * WOC + c], a02 = wm[(size_t)(12 * NT + t) * WOC + c];
+                        const cnn_real a03 = wm[(size_t)(18 * NT + t) * WOC + c], a04 = wm[(size_t)(24 * NT + t) * WOC + c], a05 = wm[(size_t)(30 * NT + t) * WOC + c];
+                        const cnn_real a0p = a01 + a02, a0m = a01 - a02, a0q = a03 + a04, a0n = a03 - a04;
+                        const cnn_real s00 = a00 + a0p + a0q;
+                        const cnn_real s10 = a0m + 2 * a0n;
+                        const cnn_real s20 = a0p + 4 * a0q;
+                        const cnn_real s30 = a0m + 8 * a0n + a05;
+                        const cnn_real a10 = wm[(size_t)(1 * NT + t) * WOC + c], a11 = wm[(size_t)(7 * NT + t) * WOC + c], a12 = wm[(size_t)(13 * NT + t) * WOC + c];
+                        const cnn_real a13 = wm[(size_t)(19 * NT + t) * WOC + c], a14 = wm[(size_t)(25 * NT + t) * WOC + c], a15 = wm[(size_t)(31 * NT + t) * WOC + c];
+                        const cnn_real a1p = a11 + a12, a1m = a11 - a12, a1q = a13 + a14, a1n = a13 - a14;
+                        const cnn_real s01 = a10 + a1p + a1q;
+                        const cnn_real s11 = a1m + 2 * a1n;
+                        const cnn_real s21 = a1p + 4 * a1q;
+                        const cnn_real s31 = a1m + 8 * a1n + a15;
+                        const cnn_real a20 = wm[(size_t)(2 * NT + t) * WOC + c], a21 = wm[(size_t)(8 * NT + t) * WOC + c], a22 = wm[(size_t)(14 * NT + t) * WOC + c];
+                        const cnn_real a23 = wm[(size_t)(20 * NT + t) * WOC + c], a24 = wm[(size_t)(26 * NT + t) * WOC + c], a25 = wm[(size_t)(32 * NT + t) * WOC + c];
+                        const cnn_real a2p = a21 + a22, a2m = a21 - a22, a2q = a23 + a24, a2n = a23 - a24;
+                        const cnn_real s02 = a20 + a2p + a2q;
+                        const cnn_real s12 = a2m + 2 * a2n;
+                        const cnn_real s22 = a2p + 4 * a2q;
+                        const cnn_real s32 = a2m + 8 * a2n + a25;
+                        const cnn_real a30 = wm[(size_t)(3 * NT + t) * WOC + c], a31 = wm[(size_t)(9 * NT + t) * WOC + c], a32 = wm[(size_t)(15 * NT + t) * WOC + c];
+                        const cnn_real a33 = wm[(size_t)(21 * NT + t) * WOC + c], a34 = wm[(size_t)(27 * NT + t) * WOC + c], a35 = wm[(size_t)(33 * NT + t) * WOC + c];
+                        const cnn_real a3p = a31 + a32, a3m = a31 - a32, a3q = a33 + a34, a3n = a33 - a34;
+                        const cnn_real s03 = a30 + a3p + a3q;
+                        const cnn_real s13 = a3m + 2 * a3n;
+                        const cnn_real s23 = a3p + 4 * a3q;
+                        const cnn_real s33 = a3m + 8 * a3n + a35;
+                        const cnn_real a40 = wm[(size_t)(4 * NT + t) * WOC + c], a41 = wm[(size_t)(10 * NT + t) * WOC + c], a42 = wm[(size_t)(16 * NT + t) * WOC + c];
+                        const cnn_real a43 = wm[(size_t)(22 * NT + t) * WOC + c], a44 = wm[(size_t)(28 * NT + t) * WOC + c], a45 = wm[(size_t)(34 * NT + t) * WOC + c];
+                        const cnn_real a4p = a41 + a42, a4m = a41 - a42, a4q = a43 + a44, a4n = a43 - a44;
+                        const cnn_real s04 = a40 + a4p + a4q;
+                        const cnn_real s14 = a4m + 2 * a4n;
+                        const cnn_real s24 = a4p + 4 * a4q;
+                        const cnn_real s34 = a4m + 8 * a4n + a45;
+                        const cnn_real a50 = wm[(size_t)(5 * NT + t) * WOC + c], a51 = wm[(size_t)(11 * NT + t) * WOC + c], a52 = wm[(size_t)(17 * NT + t) * WOC + c];
+                        const cnn_real a53 = wm[(size_t)(23 * NT + t) * WOC + c], a54 = wm[(size_t)(29 * NT + t) * WOC + c], a55 = wm[(size_t)(35 * NT + t) * WOC + c];
+                        const cnn_real a5p = a51 + a52, a5m = a51 - a52, a5q = a53 + a54, a5n = a53 - a54;
+                        const cnn_real s05 = a50 + a5p + a5q;
+                        const cnn_real s15 = a5m + 2 * a5n;
+                        const cnn_real s25 = a5p + 4 * a5q;
+                        const cnn_real s35 = a5m + 8 * a5n + a55;
+                        const cnn_real s0p = s01 + s02, s0m = s01 - s02, s0q = s03 + s04, s0n = s03 - s04;
+                        const cnn_real z00 = s00 + s0p + s0q;
+                        const cnn_real z01 = s0m + 2 * s0n;
+                        const cnn_real z02 = s0p + 4 * s0q;
+                        const cnn_real z03 = s0m + 8 * s0n + s05;
+                        const cnn_real s1p = s11 + s12, s1m = s11 - s12, s1q = s13 + s14, s1n = s13 - s14;
+                        const cnn_real z10 = s10 + s1p + s1q;
+                        const cnn_real z11 = s1m + 2 * s1n;
+                        const cnn_real z12 = s1p + 4 * s1q;
+                        const cnn_real z13 = s1m + 8 * s1n + s15;
+                        const cnn_real s2p = s21 + s22, s2m = s21 - s22, s2q = s23 + s24, s2n = s23 - s24;
+                        const cnn_real z20 = s20 + s2p + s2q;
+                        const cnn_real z21 = s2m + 2 * s2n;
+                        const cnn_real z22 = s2p + 4 * s2q;
+                        const cnn_real z23 = s2m + 8 * s2n + s25;
+                        const cnn_real s3p = s31 + s32, s3m = s31 - s32, s3q = s33 + s34, s3n = s33 - s34;
+                        const cnn_real z30 = s30 + s3p + s3q;
+                        const cnn_real z31 = s3m + 2 * s3n;
+                        const cnn_real z32 = s3p + 4 * s3q;
+                        const cnn_real z33 = s3m + 8 * s3n + s35;
+                        {
+                            cnn_real m = z00;
+                            m = z01 > m ? z01 : m;
+                            m = z10 > m ? z10 : m;
+                            m = z11 > m ? z11 : m;
+                            m += bias[c];
+                            y0[(size_t)(0 * YW + 0) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                        {
+                            cnn_real m = z02;
+                            m = z03 > m ? z03 : m;
+                            m = z12 > m ? z12 : m;
+                            m = z13 > m ? z13 : m;
+                            m += bias[c];
+                            y0[(size_t)(0 * YW + 1) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                        {
+                            cnn_real m = z20;
+                            m = z21 > m ? z21 : m;
+                            m = z30 > m ? z30 : m;
+                            m = z31 > m ? z31 : m;
+                            m += bias[c];
+                            y0[(size_t)(1 * YW + 0) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                        {
+                            cnn_real m = z22;
+                            m = z23 > m ? z23 : m;
+                            m = z32 > m ? z32 : m;
+                            m = z33 > m ? z33 : m;
+                            m += bias[c];
+                            y0[(size_t)(1 * YW + 1) * WOC + c] = (m < 0 ? (cnn_real)0 : m);
+                        }
+                    }
+                }
+            }
+        }
     } /* i */
 #else /* CNN_NO_WINOGRAD: the direct kernel */
     (void)wino;

@@ -146,7 +146,7 @@ if(SYSTEM_PYTHON3)
     set_tests_properties(trainer_rough_${case} PROPERTIES LABELS "e2e" SKIP_RETURN_CODE 77 TIMEOUT 900
                          ENVIRONMENT "OMP_NUM_THREADS=1")
   endforeach()
-  cnn_trainer_case(fruit "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --epochs 5)
+  cnn_trainer_case(fruit "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --epochs 8)
   cnn_trainer_case(train_pytorch "e2e" fruit --data ${CNNC_SHARED_DATA}/fruits-dev --cnnc $<TARGET_FILE:cnnc>
                    --cnn ${CMAKE_SOURCE_DIR}/models/fruit.cnn)
   if(TARGET fashion)

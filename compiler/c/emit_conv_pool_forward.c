@@ -19,6 +19,7 @@
 #include "emit_activation.h"
 #include "emit_conv_winograd.h"
 #include "emit_util.h"
+#include "winograd4_blocks.h"
 
 void conv_pool_emit_enums(cnnc_emitter *em, const cnnc_plan_layer *conv, const cnnc_plan_layer *pool)
 {
@@ -335,6 +336,33 @@ void conv_pool_emit_images(cnnc_emitter *em, const cnnc_plan_layer *L, const cnn
     em_close_block(em, "} /* i */");
 }
 
+/* Every image by F(4x4, 3x3) (winograd4_blocks.c): each 4x4 tile of conv
+ * outputs is 2x2 windows, pooled in registers as F(2x2, 3x3) pools its one
+ * (emit_conv_winograd.c); the conv output never exists. */
+static void emit_winograd4_images(cnnc_emitter *em, const cnnc_plan_layer *L, const cnnc_plan_layer *P,
+                                  const conv_pool_variant *v, const conv_pool_variant *untrained)
+{
+    w4_geo g = w4_trainer_geometry(L, P->l);
+    g.v = v;
+    g.untrained = untrained;
+    em_line(em, "/* Winograd F(4x4, 3x3) (winograd4_blocks.c): %d 4x4 tiles of 2x2 windows, %d whole in blocks of "
+                "NT, %d at the edges */",
+            g.ty * g.tx, g.tyf * g.txf, g.ne);
+    w4_emit_enums(em, &g);
+    emit_image_loop(em);
+    em_line(em, "const cnn_real *restrict xi = in + (size_t)i * IN_SIZE;");
+    em_line(em, "cnn_real *restrict yi = pooled + (size_t)i * POOL_SIZE;");
+    em_line(em, "/* the conv's own output slot keeps each window's argmax for backward (in training) */");
+    em_line(em, "unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);");
+    conv_emit_source(em, L->l);
+    em_line(em, "cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [36][NT][WIC] */");
+    em_line(em, "cnn_real *restrict wm = wv + 36 * NT * WIC; /* M [36][NT][WOC] */");
+    if (g.ne)
+        em_line(em, "cnn_real *restrict et = wm + 36 * NT * WOC; /* an edge tile's input [6][6][WIC] */");
+    w4_emit_tiles(em, &g);
+    em_close_block(em, "} /* i */");
+}
+
 /* The fused forward's parameters; `wino`, Winograd's U, when it has one. */
 void conv_pool_emit_forward_head(cnnc_emitter *em, const cnnc_plan_layer *L)
 {
@@ -379,10 +407,14 @@ void conv_pool_emit_forward(cnnc_emitter *em, const cnnc_plan_layer *L, const cn
         if (L->wino_stored) {
             em_line(em, "cnn_real *restrict wu = wino; /* U = G g G^T [16][IC][OC], computed by cnnc export */");
             em_line(em, "(void)wgt; /* the direct kernel's, below */");
+            conv_winograd_emit_images(em, L, P, &tv, &iv);
+        } else if (L->wino4_pool) {
+            w4_emit_weights(em, "wino", "wgt", "IC", "OC");
+            emit_winograd4_images(em, L, P, &tv, &iv);
         } else {
             conv_winograd_emit_weights(em, "wino", "wgt", "IC", "OC");
+            conv_winograd_emit_images(em, L, P, &tv, &iv);
         }
-        conv_winograd_emit_images(em, L, P, &tv, &iv);
         em_raw(em, "#else /* CNN_NO_WINOGRAD: the direct kernel */\n");
         em_line(em, "(void)wino;");
         emit_forward_images(em, L, P);

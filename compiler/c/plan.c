@@ -19,6 +19,7 @@
 #include "emit_dense_one.h"
 #include "emit_util.h"
 #include "plan.h"
+#include "winograd4_blocks.h"
 
 /* The layer as the user would write it: the comment over its functions. */
 static void layer_stmt(char *buf, size_t size, const cnn_layer *l)
@@ -279,11 +280,20 @@ int plan_build(cnnc_plan *pl, const cnnc_ir *ir)
             const cnn_layer *wpool = L->fuse_pool ? next : NULL;
             L->wino = conv_winograd_applies(l, wpool);
             if (L->wino) {
-                size_t s = conv_padded_copy_floats(l) + conv_winograd_scratch_floats(l, wpool);
+                /* with the pool, by F(4x4, 3x3) where its tiles fit: 2.25
+                 * multiply-adds per output against F(2x2, 3x3)'s 4, for
+                 * larger transforms (docs/codegen.md has the layer times) */
+                w4_geo g4 = {0};
+                if (wpool) {
+                    g4 = w4_trainer_geometry(L, wpool);
+                    L->wino4_pool = w4_applies(&g4);
+                }
+                size_t s = conv_padded_copy_floats(l) +
+                           (L->wino4_pool ? w4_scratch_floats(&g4) : conv_winograd_scratch_floats(l, wpool));
                 if (s > L->pad_floats)
                     L->pad_floats = s;
                 L->wino_off = fixed;
-                fixed += conv_winograd_fixed_floats(l);
+                fixed += L->wino4_pool ? w4_u_floats(l) : conv_winograd_fixed_floats(l);
             }
             if (L->pad_floats > pad)
                 pad = L->pad_floats;

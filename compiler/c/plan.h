@@ -50,6 +50,9 @@ typedef struct cnnc_plan_layer {
     int fuse_pool;              /* conv2d, batchnorm: its fast kernels also compute the maxpool after it */
     int wino;                   /* conv2d: its forward (with the fused pool or alone) runs by Winograd's
                                    F(2x2, 3x3) (emit_conv_winograd.c) */
+    int wino4_pool;             /* with wino and fuse_pool: the trainer's forward (training and inference)
+                                   runs by F(4x4, 3x3) (winograd4_blocks.c), each 4x4 tile 2x2 windows;
+                                   its U [36][IC][OC] at wino_off, computed at each call */
     int wino_dx;                /* conv2d without a fused pool: the backward's fast dx runs by Winograd */
     int pool_dw_windows;        /* conv2d with fuse_pool: the backward's dW walks the windows that pass a
                                    gradient (dW^T in the scratch) instead of the dense dz band */

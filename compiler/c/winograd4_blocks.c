@@ -81,6 +81,16 @@ w4_geo w4_geometry(const cnn_layer *l, const cnn_layer *pool, cnn_act act, float
     return g;
 }
 
+w4_geo w4_trainer_geometry(const cnnc_plan_layer *L, const cnn_layer *pool)
+{
+    return w4_geometry(L->l, pool, L->act, L->l->alpha, L->l->bias != 0, 0, "yi");
+}
+
+size_t w4_u_floats(const cnn_layer *l)
+{
+    return (size_t)36 * l->in.c * l->out.c;
+}
+
 int w4_applies(const w4_geo *g)
 {
     const cnn_layer *l = g->l;
@@ -99,34 +109,33 @@ size_t w4_scratch_floats(const w4_geo *g)
 void w4_emit_weights(cnnc_emitter *em, const char *wu, const char *wgt, const char *cin, const char *cout)
 {
     em_line(em, "cnn_real *restrict wu = %s;", wu);
-    em_line(em, "/* U = G g G^T of every 3x3 kernel g of %s ([KH][KW][%s][%s]): [36][%s][%s] */", wgt, cin, cout,
-            cin, cout);
+    em_line(em, "/* U = G g G^T of every 3x3 kernel g of %s ([KH][KW][%s][%s]): [36][%s][%s],", wgt, cin, cout, cin,
+            cout);
+    em_line(em, " * in double and rounded once (G's sixths and twelfths are inexact in float) */");
     em_open_block(em, "for (int ic = 0; ic < %s; ic++) {", cin);
     emit_simd_block(em, "oc", "%s", cout);
-    em_line(em, "const cnn_real q = (cnn_real)0.25, s = (cnn_real)(1.0 / 6), h = (cnn_real)(1.0 / 12), "
-                "e = (cnn_real)(1.0 / 24);");
     for (int k = 0; k < 9; k++)
-        em_line(em, "const cnn_real g%d%d = %s[(size_t)(%d * %s + ic) * %s + oc];", k / 3, k % 3, wgt, k, cin, cout);
+        em_line(em, "const double g%d%d = %s[(size_t)(%d * %s + ic) * %s + oc];", k / 3, k % 3, wgt, k, cin, cout);
     em_line(em, "/* G g: 6x3, column by column */");
     for (int x = 0; x < 3; x++) {
-        em_line(em, "const cnn_real t0%d = g0%d * q, t1%d = -(g0%d + g1%d + g2%d) * s, t2%d = -(g0%d - g1%d + g2%d) * s;",
+        em_line(em, "const double t0%d = g0%d / 4, t1%d = -(g0%d + g1%d + g2%d) / 6, t2%d = -(g0%d - g1%d + g2%d) / 6;",
                 x, x, x, x, x, x, x, x, x, x);
-        em_line(em, "const cnn_real t3%d = g0%d * e + g1%d * h + g2%d * s, t4%d = g0%d * e - g1%d * h + g2%d * s, "
+        em_line(em, "const double t3%d = g0%d / 24 + g1%d / 12 + g2%d / 6, t4%d = g0%d / 24 - g1%d / 12 + g2%d / 6, "
                     "t5%d = g2%d;",
                 x, x, x, x, x, x, x, x, x, x);
     }
     em_line(em, "/* (G g) G^T: row r of U from row r of G g */");
     for (int r = 0; r < 6; r++) {
-        em_line(em, "wu[(size_t)(%d * %s + ic) * %s + oc] = t%d0 * q;", r * 6 + 0, cin, cout, r);
-        em_line(em, "wu[(size_t)(%d * %s + ic) * %s + oc] = -(t%d0 + t%d1 + t%d2) * s;", r * 6 + 1, cin, cout, r, r,
-                r);
-        em_line(em, "wu[(size_t)(%d * %s + ic) * %s + oc] = -(t%d0 - t%d1 + t%d2) * s;", r * 6 + 2, cin, cout, r, r,
-                r);
-        em_line(em, "wu[(size_t)(%d * %s + ic) * %s + oc] = t%d0 * e + t%d1 * h + t%d2 * s;", r * 6 + 3, cin, cout,
-                r, r, r);
-        em_line(em, "wu[(size_t)(%d * %s + ic) * %s + oc] = t%d0 * e - t%d1 * h + t%d2 * s;", r * 6 + 4, cin, cout,
-                r, r, r);
-        em_line(em, "wu[(size_t)(%d * %s + ic) * %s + oc] = t%d2;", r * 6 + 5, cin, cout, r);
+        em_line(em, "wu[(size_t)(%d * %s + ic) * %s + oc] = (cnn_real)(t%d0 / 4);", r * 6 + 0, cin, cout, r);
+        em_line(em, "wu[(size_t)(%d * %s + ic) * %s + oc] = (cnn_real)(-(t%d0 + t%d1 + t%d2) / 6);", r * 6 + 1, cin,
+                cout, r, r, r);
+        em_line(em, "wu[(size_t)(%d * %s + ic) * %s + oc] = (cnn_real)(-(t%d0 - t%d1 + t%d2) / 6);", r * 6 + 2, cin,
+                cout, r, r, r);
+        em_line(em, "wu[(size_t)(%d * %s + ic) * %s + oc] = (cnn_real)(t%d0 / 24 + t%d1 / 12 + t%d2 / 6);", r * 6 + 3,
+                cin, cout, r, r, r);
+        em_line(em, "wu[(size_t)(%d * %s + ic) * %s + oc] = (cnn_real)(t%d0 / 24 - t%d1 / 12 + t%d2 / 6);", r * 6 + 4,
+                cin, cout, r, r, r);
+        em_line(em, "wu[(size_t)(%d * %s + ic) * %s + oc] = (cnn_real)t%d2;", r * 6 + 5, cin, cout, r);
     }
     em_close_block(em, "}");
     em_close_block(em, "}");
@@ -134,7 +143,7 @@ void w4_emit_weights(cnnc_emitter *em, const char *wu, const char *wgt, const ch
 
 void w4_emit_enums(cnnc_emitter *em, const w4_geo *g)
 {
-    em_line(em, "enum { WIC = %d, WOC = %d, SH = %d, SW = %d, YH = %d, YW = %d };", g->l->in.c, g->l->out.c,
+    em_line(em, "enum { WIC = %d, WOC = %d, SRC_H = %d, SRC_W = %d, YH = %d, YW = %d };", g->l->in.c, g->l->out.c,
             g->src_h, g->src_w, g->yh, g->yw);
     em_line(em, "enum { TYF = %d, TXF = %d, NT = %d, EC = %d }; /* whole tiles; block; edge tiles of the last column */",
             g->tyf, g->txf, g->nt, g->ec);
@@ -189,8 +198,8 @@ static void emit_input_transform(cnnc_emitter *em, int nt, const char *k0, int e
         em_line(em, "/* the tile's input, zero outside the source */");
         em_open_block(em, "for (int r = 0; r < 6; r++) {");
         em_open_block(em, "for (int x = 0; x < 6; x++) {");
-        em_line(em, "const int inside = ty * 4 + r < SH && tx * 4 + x < SW;");
-        em_line(em, "const cnn_real *restrict s = xs + ((size_t)(inside ? ty * 4 + r : 0) * SW + "
+        em_line(em, "const int inside = ty * 4 + r < SRC_H && tx * 4 + x < SRC_W;");
+        em_line(em, "const cnn_real *restrict s = xs + ((size_t)(inside ? ty * 4 + r : 0) * SRC_W + "
                     "(size_t)(inside ? tx * 4 + x : 0)) * WIC;");
         emit_simd_for(em, "c", "WIC");
         em_line(em, "    et[(r * 6 + x) * WIC + c] = inside ? s[c] : 0;");
@@ -199,8 +208,8 @@ static void emit_input_transform(cnnc_emitter *em, int nt, const char *k0, int e
         em_line(em, "enum { DS = 6 * WIC };");
         em_line(em, "const cnn_real *restrict d = et;");
     } else {
-        em_line(em, "enum { DS = SW * WIC };");
-        em_line(em, "const cnn_real *restrict d = xs + ((size_t)ty * 4 * SW + (size_t)tx * 4) * WIC;");
+        em_line(em, "enum { DS = SRC_W * WIC };");
+        em_line(em, "const cnn_real *restrict d = xs + ((size_t)ty * 4 * SRC_W + (size_t)tx * 4) * WIC;");
     }
     em_open_block(em, "for (int c0 = 0; c0 < WIC; c0 += %d) {", VEC);
     em_line(em, "cnn_real b[36][%d];", VEC);
@@ -319,16 +328,16 @@ static void emit_window(cnnc_emitter *em, const conv_pool_variant *s, int wy, in
         em_line(em, "const cnn_real v0 = z%d%d%s, v1 = z%d%d%s, v2 = z%d%d%s, v3 = z%d%d%s;", y, x, b, y, x + 1, b,
                 y + 1, x, b, y + 1, x + 1, b);
         em_line(em, "/* row-major: only a larger value replaces, so the first maximum wins */");
-        em_line(em, "cnn_real m = v0, k = 0;");
+        em_line(em, "cnn_real m = v0, code = 0;");
         for (int j = 1; j < 4; j++) {
-            em_line(em, "k = v%d > m ? (cnn_real)%d : k;", j, j);
+            em_line(em, "code = v%d > m ? (cnn_real)%d : code;", j, j);
             em_line(em, "m = v%d > m ? v%d : m;", j, j);
         }
         em_line(em, "y0[(size_t)(%d * YW + %d) * WOC + c] = %s;", wy, wx, emit_act_expr(e, sizeof e, s->act, s->alpha, "m"));
         if (s->act == CNN_ACT_RELU)
-            em_line(em, "kf%d%d[c] = m > 0 ? k : (cnn_real)%d;", wy, wx, NO_GRAD);
+            em_line(em, "kf%d%d[c] = m > 0 ? code : (cnn_real)%d;", wy, wx, NO_GRAD);
         else
-            em_line(em, "kf%d%d[c] = k;", wy, wx);
+            em_line(em, "kf%d%d[c] = code;", wy, wx);
         return;
     }
     em_line(em, "cnn_real m = z%d%d;", y, x);

@@ -31,6 +31,11 @@ typedef struct w4_geo {
  * output named `dst`. */
 w4_geo w4_geometry(const cnn_layer *l, const cnn_layer *pool, cnn_act act, float alpha, int bias, int affine,
                    const char *dst);
+/* The trainer's conv + maxpool pass of conv L (its act, alpha and bias),
+ * the pool `pool`, pooled values into `yi`. */
+w4_geo w4_trainer_geometry(const cnnc_plan_layer *L, const cnn_layer *pool);
+/* Floats of U, [36][IC][OC]. */
+size_t w4_u_floats(const cnn_layer *l);
 /* Whether the pass can run: whole vectors of channels, a 3x3 stride-1
  * kernel and at least one whole 4x4 tile. */
 int w4_applies(const w4_geo *g);
@@ -42,7 +47,7 @@ size_t w4_scratch_floats(const w4_geo *g);
  * ([36][cin][cout]), emitted: computed by the generated code from the
  * weights at each call, in cnn_real. */
 void w4_emit_weights(cnnc_emitter *em, const char *wu, const char *wgt, const char *cin, const char *cout);
-/* The enums the tile loops use: WIC, WOC, SH, SW, YH, YW, TYF, TXF, NT, EC. */
+/* The enums the tile loops use: WIC, WOC, SRC_H, SRC_W, YH, YW, TYF, TXF, NT, EC. */
 void w4_emit_enums(cnnc_emitter *em, const w4_geo *g);
 /* Every tile of one image: blocks of whole tiles, then the edge tiles.
  * The emitted code reads the source `xs`, U `wu` (and `bias`, `scale`,

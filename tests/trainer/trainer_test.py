@@ -1004,13 +1004,19 @@ def case_fruit(a):
         print("no fruits-dev data at %s: skipped" % a.data)
         return SKIP
     out = os.path.join(a.work, "fruit")
-    epochs = a.epochs or 5
+    # With the default seed, learning starts around epoch 4 on these 720
+    # training images, and where it starts moves with float rounding: at 5
+    # epochs the best val_accuracy was 0.67-0.77 over the kernel variants
+    # (Winograd F(2x2) or F(4x4), direct, portable twins) of one network. At
+    # 8 epochs every variant reached 0.79-0.84, so the bar, 0.75, tests
+    # learning and not the rounding.
+    epochs = a.epochs or 8
     run([a.trainer, "train", "--data", a.data, "--out", out, "--epochs", str(epochs), "--progress", "plain"], 0,
         timeout=3000)
     header, rows = check_run_folder(out, epochs)
     best = max(r["val_accuracy"] for r in rows)
     print("fruit on fruits-dev, %d epochs: val_accuracy by epoch %s" % (epochs, [round(r["val_accuracy"], 4) for r in rows]))
-    check(best >= 0.7, "best validation accuracy %.3f: not well above chance (0.5)" % best)
+    check(best >= 0.75, "best validation accuracy %.3f: not well above chance (0.5)" % best)
 
 
 def case_train_pytorch(a):
