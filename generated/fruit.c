@@ -21,7 +21,7 @@
  *                            intrinsics where CNN_AVX512_FLOAT is 1 (see cnn_model.h)
  *   -DCNN_PORTABLE_KERNELS   the portable C twins of those intrinsics
  *   -DCNN_REFERENCE_KERNELS  the plain loops, layer by layer: the oracle
- *   -DCNN_NO_WINOGRAD        direct convolutions where Winograd F(2x2, 3x3) runs
+ *   -DCNN_NO_WINOGRAD        direct convolutions where Winograd runs
  *   -DCNN_REAL=double        everything in double (the gradient checks)
  *   -DCNN_TRAINER_MAIN       adds main(): the standalone trainer (cnnc build)
  */
