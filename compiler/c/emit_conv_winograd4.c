@@ -2,7 +2,8 @@
  * conv by Winograd's F(4x4, 3x3) (winograd4_blocks.c): the conv alone, with
  * the 2x2 maxpool after it, or as the batchnorm fold's pass
  * (emit_conv_bn_fold.c). The weights are constants of the exported file,
- * so U = G g G^T is computed here, in double, and rounded once. The larger
+ * so U = G g G^T is computed here (w4_weights: in double, rounded once,
+ * as the trainer computes it). The larger
  * points make the rounding a few times that of F(2x2, 3x3) (docs/deploy.md
  * gives the differences measured against `predict`). */
 #include "emit_conv_winograd4.h"
@@ -59,35 +60,6 @@ int conv_winograd4_last(const cnnc_plan *pl, const cnnc_plan_layer *L)
     return L->fold_bn ? L->fold_pool : L->fuse_pool ? L->pool_at : L->index;
 }
 
-/* U = G g G^T of every kernel of wgt ([3][3][cin][cout]) into wu
- * ([36][cin][cout]), in double. */
-static void winograd4_u(const float *wgt, int cin, int cout, float *wu)
-{
-    static const double G[6][3] = {{1.0 / 4, 0, 0},
-                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                   {0, 0, 1}};
-    for (int ic = 0; ic < cin; ic++)
-        for (int oc = 0; oc < cout; oc++) {
-            double t[6][3];
-            for (int r = 0; r < 6; r++)
-                for (int x = 0; x < 3; x++) {
-                    t[r][x] = 0;
-                    for (int k = 0; k < 3; k++)
-                        t[r][x] += G[r][k] * wgt[(size_t)((k * 3 + x) * cin + ic) * cout + oc];
-                }
-            for (int r = 0; r < 6; r++)
-                for (int c = 0; c < 6; c++) {
-                    double u = 0;
-                    for (int k = 0; k < 3; k++)
-                        u += t[r][k] * G[c][k];
-                    wu[(size_t)((r * 6 + c) * cin + ic) * cout + oc] = (float)u;
-                }
-        }
-}
-
 int conv_winograd4_values(const cnnc_plan *pl, const cnnc_plan_layer *L, const float *p, float *stored)
 {
     w4_geo g = geo_of(pl, L);
@@ -99,13 +71,13 @@ int conv_winograd4_values(const cnnc_plan *pl, const cnnc_plan_layer *L, const f
         if (!fold)
             return emit_error("out of memory");
         emit_conv_bn_fold_values(pl, L, p, fold);
-        winograd4_u(fold, ic, oc, stored);
+        w4_weights(fold, ic, oc, stored);
         for (int c = 0; c < oc; c++)
             bias[c] = fold[L->t_count[0] + (size_t)c];
         free(fold);
         return 0;
     }
-    winograd4_u(p + L->t_off[0], ic, oc, stored);
+    w4_weights(p + L->t_off[0], ic, oc, stored);
     if (g.bias)
         for (int c = 0; c < oc; c++)
             bias[c] = p[L->t_off[1] + (size_t)c];

@@ -141,6 +141,36 @@ void w4_emit_weights(cnnc_emitter *em, const char *wu, const char *wgt, const ch
     em_close_block(em, "}");
 }
 
+/* One column (a, b, c) of a kernel through G: the six values in the order
+ * and with the operations w4_emit_weights emits (divisions only, so no
+ * multiply-add contraction can change them). */
+static void g_column(double a, double b, double c, double t[6])
+{
+    t[0] = a / 4;
+    t[1] = -(a + b + c) / 6;
+    t[2] = -(a - b + c) / 6;
+    t[3] = a / 24 + b / 12 + c / 6;
+    t[4] = a / 24 - b / 12 + c / 6;
+    t[5] = c;
+}
+
+void w4_weights(const float *wgt, int cin, int cout, float *wu)
+{
+    for (int ic = 0; ic < cin; ic++)
+        for (int oc = 0; oc < cout; oc++) {
+            double g[9], t[3][6], u[6];
+            for (int k = 0; k < 9; k++)
+                g[k] = wgt[(size_t)(k * cin + ic) * cout + oc];
+            for (int x = 0; x < 3; x++) /* G g, column x */
+                g_column(g[x], g[3 + x], g[6 + x], t[x]);
+            for (int r = 0; r < 6; r++) { /* (G g) G^T, row r */
+                g_column(t[0][r], t[1][r], t[2][r], u);
+                for (int c = 0; c < 6; c++)
+                    wu[(size_t)((r * 6 + c) * cin + ic) * cout + oc] = (float)u[c];
+            }
+        }
+}
+
 void w4_emit_enums(cnnc_emitter *em, const w4_geo *g)
 {
     em_line(em, "enum { WIC = %d, WOC = %d, SRC_H = %d, SRC_W = %d, YH = %d, YW = %d };", g->l->in.c, g->l->out.c,

@@ -45,8 +45,12 @@ size_t w4_scratch_floats(const w4_geo *g);
 
 /* U = G g G^T of every kernel of `wgt` ([3][3][cin][cout]) into `wu`
  * ([36][cin][cout]), emitted: computed by the generated code from the
- * weights at each call, in cnn_real. */
+ * weights at each call, in double and rounded once; w4_weights is its C
+ * twin. */
 void w4_emit_weights(cnnc_emitter *em, const char *wu, const char *wgt, const char *cin, const char *cout);
+/* The same U computed here, by the same operations in C (cnnc export's
+ * constants): the trainer and the exported file round it alike. */
+void w4_weights(const float *wgt, int cin, int cout, float *wu);
 /* The enums the tile loops use: WIC, WOC, SRC_H, SRC_W, YH, YW, TYF, TXF, NT, EC. */
 void w4_emit_enums(cnnc_emitter *em, const w4_geo *g);
 /* Every tile of one image: blocks of whole tiles, then the edge tiles.
