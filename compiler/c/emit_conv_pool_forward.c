@@ -355,10 +355,7 @@ static void emit_winograd4_images(cnnc_emitter *em, const cnnc_plan_layer *L, co
     em_line(em, "/* the conv's own output slot keeps each window's argmax for backward (in training) */");
     em_line(em, "unsigned char *restrict am = (unsigned char *)(out + (size_t)i * OUT_SIZE);");
     conv_emit_source(em, L->l);
-    em_line(em, "cnn_real *restrict wv = pad + (size_t)i * PAD_SIZE + SCRATCH; /* V [36][NT][WIC] */");
-    em_line(em, "cnn_real *restrict wm = wv + 36 * NT * WIC; /* M [36][NT][WOC] */");
-    if (g.ne)
-        em_line(em, "cnn_real *restrict et = wm + 36 * NT * WOC; /* an edge tile's input [6][6][WIC] */");
+    w4_emit_scratch(em, &g, "pad + (size_t)i * PAD_SIZE + SCRATCH");
     w4_emit_tiles(em, &g);
     em_close_block(em, "} /* i */");
 }

@@ -122,10 +122,9 @@ void conv_winograd4_emit_forward(cnnc_emitter *em, const cnnc_plan *pl, const cn
     } else {
         em_line(em, "const cnn_real *restrict xs = in;");
     }
-    em_line(em, "cnn_real *restrict wv = scratch + %zu; /* V [36][NT][WIC] */", padf);
-    em_line(em, "cnn_real *restrict wm = wv + 36 * NT * WIC; /* M [36][NT][WOC] */");
-    if (g.ne)
-        em_line(em, "cnn_real *restrict et = wm + 36 * NT * WOC; /* an edge tile's input [6][6][WIC] */");
+    char base[48];
+    snprintf(base, sizeof base, "scratch + %zu", padf);
+    w4_emit_scratch(em, &g, base);
     w4_emit_tiles(em, &g);
     em_close_block(em, "}");
     em_blank(em);

@@ -316,31 +316,35 @@ static const char *at_expr(char *buf, size_t size, int r, const char *v)
     return expand(buf, size, rows[r], v);
 }
 
+/* A^T over six values v0 .. v5 (the C names `v` then 0 .. 5): the four
+ * results `out` k `fixed` (k_first) or `out` `fixed` k, for k = 0 .. 3. */
+static void emit_at_1d(cnnc_emitter *em, const char *v, char out, int fixed, int k_first)
+{
+    char e[96];
+    em_line(em, "const cnn_real %sp = %s1 + %s2, %sm = %s1 - %s2, %sq = %s3 + %s4, %sn = %s3 - %s4;", v, v, v, v, v,
+            v, v, v, v, v, v, v);
+    for (int k = 0; k < 4; k++)
+        em_line(em, "const cnn_real %c%d%d = %s;", out, k_first ? k : fixed, k_first ? fixed : k,
+                at_expr(e, sizeof e, k, v));
+}
+
 /* In the output loop over channel c of tile t: z00 .. z33 = A^T M A. */
 static void emit_tile_outputs(cnnc_emitter *em)
 {
-    char e[96];
-    for (int j = 0; j < 6; j++) { /* the columns: A^T over M's rows */
+    char v[8];
+    for (int j = 0; j < 6; j++) { /* the columns: A^T over M's rows, s0j .. s3j */
         em_line(em, "const cnn_real a%d0 = wm[(size_t)(%d * NT + t) * WOC + c], a%d1 = wm[(size_t)(%d * NT + t) * WOC + c], "
                     "a%d2 = wm[(size_t)(%d * NT + t) * WOC + c];",
                 j, j, j, 6 + j, j, 12 + j);
         em_line(em, "const cnn_real a%d3 = wm[(size_t)(%d * NT + t) * WOC + c], a%d4 = wm[(size_t)(%d * NT + t) * WOC + c], "
                     "a%d5 = wm[(size_t)(%d * NT + t) * WOC + c];",
                 j, 18 + j, j, 24 + j, j, 30 + j);
-        em_line(em, "const cnn_real a%dp = a%d1 + a%d2, a%dm = a%d1 - a%d2, a%dq = a%d3 + a%d4, a%dn = a%d3 - a%d4;",
-                j, j, j, j, j, j, j, j, j, j, j, j);
-        char v[8];
         snprintf(v, sizeof v, "a%d", j);
-        for (int r = 0; r < 4; r++)
-            em_line(em, "const cnn_real s%d%d = %s;", r, j, at_expr(e, sizeof e, r, v));
+        emit_at_1d(em, v, 's', j, 1);
     }
-    for (int r = 0; r < 4; r++) { /* the rows: A^T over the columns */
-        em_line(em, "const cnn_real s%dp = s%d1 + s%d2, s%dm = s%d1 - s%d2, s%dq = s%d3 + s%d4, s%dn = s%d3 - s%d4;",
-                r, r, r, r, r, r, r, r, r, r, r, r);
-        char v[8];
+    for (int r = 0; r < 4; r++) { /* the rows: A^T over the columns, zr0 .. zr3 */
         snprintf(v, sizeof v, "s%d", r);
-        for (int x = 0; x < 4; x++)
-            em_line(em, "const cnn_real z%d%d = %s;", r, x, at_expr(e, sizeof e, x, v));
+        emit_at_1d(em, v, 'z', r, 0);
     }
 }
 
@@ -462,6 +466,14 @@ static void emit_block(cnnc_emitter *em, const w4_geo *g, int nt, const char *k0
         emit_output(em, g, NULL, nt, k0, edge);
     }
     em_close_block(em, "}");
+}
+
+void w4_emit_scratch(cnnc_emitter *em, const w4_geo *g, const char *base)
+{
+    em_line(em, "cnn_real *restrict wv = %s; /* V [36][NT][WIC] */", base);
+    em_line(em, "cnn_real *restrict wm = wv + 36 * NT * WIC; /* M [36][NT][WOC] */");
+    if (g->ne)
+        em_line(em, "cnn_real *restrict et = wm + 36 * NT * WOC; /* an edge tile's input [6][6][WIC] */");
 }
 
 void w4_emit_tiles(cnnc_emitter *em, const w4_geo *g)

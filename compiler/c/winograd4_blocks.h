@@ -53,6 +53,9 @@ void w4_emit_weights(cnnc_emitter *em, const char *wu, const char *wgt, const ch
 void w4_weights(const float *wgt, int cin, int cout, float *wu);
 /* The enums the tile loops use: WIC, WOC, SRC_H, SRC_W, YH, YW, TYF, TXF, NT, EC. */
 void w4_emit_enums(cnnc_emitter *em, const w4_geo *g);
+/* The work pointers of one image: V `wv` at the C expression `base`, then M
+ * `wm`, then (with edge tiles) an edge tile's input `et`. */
+void w4_emit_scratch(cnnc_emitter *em, const w4_geo *g, const char *base);
 /* Every tile of one image: blocks of whole tiles, then the edge tiles.
  * The emitted code reads the source `xs`, U `wu` (and `bias`, `scale`,
  * `shift` as the pass needs), works in `wv`, `wm` and `et`, and writes
