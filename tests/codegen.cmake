@@ -165,7 +165,7 @@ cnn_codegen_step_fused(fashion 7 3)
 # grad_fast_portable_NAME: the same with -DCNN_PORTABLE_KERNELS, the
 # intrinsics' portable twins; grad_fast_nowino_NAME: with -DCNN_NO_WINOGRAD,
 # the direct kernels where Winograd runs.
-foreach(net first first2 wino4) # first3 is a gradient-check net too (above)
+foreach(net first first2 wino4_pool) # first3 is a gradient-check net too (above)
   cnn_codegen_emit(${net} ${CNN_CODEGEN_DIR}/nets/${net}.cnn)
 endforeach()
 function(cnn_codegen_grad_fast NAME)
@@ -191,7 +191,7 @@ function(cnn_codegen_grad_fast NAME)
     set_tests_properties(${t} PROPERTIES LABELS "unit;parity" ENVIRONMENT "OMP_NUM_THREADS=2")
   endforeach()
 endfunction()
-foreach(net fruit first first2 first3 deep wino4)
+foreach(net fruit first first2 first3 deep wino4_pool)
   cnn_codegen_grad_fast(${net})
 endforeach()
 
