@@ -346,6 +346,9 @@ def case_bench_data(a):
         check([l["name"] for l in arm["layers"]][:2] == ["conv2d_1", "batchnorm_1"], arm["layers"])
         check(sum(l["backward_ms"] for l in arm["layers"]) > 0, arm["layers"])
     check(j["epoch_over_bench"] > 0, j)
+    # like for like: the epoch arm's images/s over the bench arm's, both from means
+    ratio = j["arms"][4]["images_per_s"] / j["arms"][0]["images_per_s"]
+    check(abs(j["epoch_over_bench_arm"] - ratio) <= 1e-3 * ratio, (j["epoch_over_bench_arm"], ratio))
     p = run([a.trainer, "bench", "--data", data, "--seconds", "0.05"], 0)
     check("The step beside the loader" in p.stdout and "epoch: loader between, its batch" in p.stdout, p.stdout)
     p = run([a.trainer, "bench", "--data", os.path.join(a.work, "no-such-folder"), "--seconds", "0.05"], 1)
