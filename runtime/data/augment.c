@@ -576,14 +576,20 @@ static void sample_u8_avx512_c3(const affine *t, cnn_fill mode, const uint8_t *s
                 _mm512_store_ps(wsum + x, _mm512_add_ps(_mm512_mul_ps(byw, top), _mm512_mul_ps(ay, bot)));
             }
         }
-        /* (2) */
-        for (int x = 0; x < 16 * nch; x++) {
-            const uint32_t *p = pad + offs[x];
-            uint64_t a, b;
-            memcpy(&a, p, 8);
-            memcpy(&b, p + pw, 8);
-            pair[0][x] = a;
-            pair[1][x] = b;
+        /* (2), 8 pixels an iteration: with one, the loop's counter and
+         * branch were 3 of its 8 instructions (unrolled, the sampler takes
+         * 20.8 us an image against 22.8: one thread, fruit's augmentation,
+         * medians of 16 runs) */
+        for (int x = 0; x < 16 * nch; x += 8) {
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) {
+                const uint32_t *p = pad + offs[x + k];
+                uint64_t a, b;
+                memcpy(&a, p, 8);
+                memcpy(&b, p + pw, 8);
+                pair[0][x + k] = a;
+                pair[1][x + k] = b;
+            }
         }
         /* (3) */
         float *row = dst + (size_t)y * w * 3;
